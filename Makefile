@@ -1,0 +1,81 @@
+# Amber's build. `make` builds the C parts and fetches the pinned Deno; `make test` runs every
+# test; `make demo` shows the main job on a sample program. Debian packages the build or the
+# tests need are installed by `make deps` (run by `make setup`).
+
+CC      ?= gcc
+CFLAGS  := -O2 -g -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing -Wno-format-truncation
+BUILD   := build
+DENO    := tools/deno/node_modules/.bin/deno
+DENO_RUN := $(DENO) run -A --quiet
+
+COMMON_SRC  := $(wildcard csrc/common/*.c)
+PRELOAD_SRC := $(wildcard csrc/preload/*.c) $(wildcard csrc/preload/*.S)
+CONTROL_SRC := $(wildcard csrc/control/*.c)
+HEADERS     := $(wildcard csrc/*/*.h)
+TEST_PROGS  := $(patsubst tests/progs/%.c,$(BUILD)/tests/%,$(wildcard tests/progs/*.c))
+
+.PHONY: all setup deps deno test demo bench clean check
+
+all: $(BUILD)/libamber.so $(BUILD)/libamberctl.so $(BUILD)/amber-supervisor \
+     $(BUILD)/amber-restorer $(TEST_PROGS) deno
+
+# The interposition library exports only the wrapped symbols: its version script is made from
+# the one list of them in symbols.h.
+$(BUILD)/preload.map: csrc/preload/symbols.h
+	@mkdir -p $(BUILD)
+	{ echo '{ global:'; sed -nE 's/^ *X\([^,]+, *([a-z_0-9]+),.*/  \1;/p' $<; echo 'local: *; };'; } > $@
+
+$(BUILD)/libamber.so: $(PRELOAD_SRC) $(COMMON_SRC) $(HEADERS) $(BUILD)/preload.map
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) -fPIC -shared -fvisibility=hidden -ftls-model=initial-exec \
+	  -fno-stack-protector -Wl,--version-script=$(BUILD)/preload.map \
+	  -o $@ $(PRELOAD_SRC) $(COMMON_SRC) -ldl -pthread
+
+# The control library, loaded by Deno through FFI.
+$(BUILD)/libamberctl.so: $(CONTROL_SRC) $(COMMON_SRC) $(HEADERS) csrc/control/exports.map
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) -fPIC -shared -fvisibility=hidden \
+	  -Wl,--version-script=csrc/control/exports.map -o $@ $(CONTROL_SRC) $(COMMON_SRC) -pthread
+
+$(BUILD)/amber-supervisor: $(wildcard csrc/supervisor/*.c) $(COMMON_SRC) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) -o $@ $(wildcard csrc/supervisor/*.c) $(COMMON_SRC) -pthread
+
+# The restorer runs with no libc: static, freestanding, linked far from where programs live.
+$(BUILD)/amber-restorer: $(wildcard csrc/restorer/*.c) $(wildcard csrc/restorer/*.S) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -g -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
+	  -ffreestanding -fno-stack-protector -fno-builtin -fno-pic -no-pie -static -nostdlib \
+	  -mgeneral-regs-only -mcmodel=large -Wl,-Ttext-segment=0x100000000000 -Wl,-z,noexecstack \
+	  -o $@ $(wildcard csrc/restorer/*.c) $(wildcard csrc/restorer/*.S)
+
+$(BUILD)/tests/%: tests/progs/%.c tests/progs/check.h
+	@mkdir -p $(BUILD)/tests
+	$(CC) -O1 -g -Wall -std=gnu11 -D_GNU_SOURCE -o $@ $< -pthread -lm
+
+deno: $(DENO)
+$(DENO): tools/deno/package.json
+	cd tools/deno && npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Debian packages for tests that need them (etcd for the multi-computer registry).
+deps:
+	@command -v python3 >/dev/null || (apt-get update && apt-get install -y python3)
+
+setup: deps all
+	$(DENO) install --frozen --quiet
+
+demo: setup
+	bash examples/demo.sh
+
+test: setup
+	$(DENO) test -A --quiet --parallel tests/
+
+bench: setup
+	$(DENO_RUN) bench/translation_cost.ts
+
+check: setup
+	$(DENO) check cli.ts mod.ts tests/ bench/
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,62 @@
+/**
+ * The `amber` command line: `deno run -A cli.ts <command> ...`, or installed with
+ * `deno install -A -g -n amber cli.ts`. It only wires the commands of `src/commands/`, each a
+ * thin layer over `mod.ts`.
+ *
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import { inspectCommand } from "./src/commands/inspect.ts";
+import { killCommand } from "./src/commands/kill.ts";
+import { reportError } from "./src/commands/output.ts";
+import { psCommand } from "./src/commands/ps.ts";
+import { restoreCommand } from "./src/commands/restore.ts";
+import { runCommand } from "./src/commands/run.ts";
+import { snapshotCommand } from "./src/commands/snapshot.ts";
+import { tablesCommand } from "./src/commands/tables.ts";
+import { agentCommand, migrateCommand, vneCommand } from "./src/commands/unimplemented.ts";
+
+/** Amber's version. */
+export const VERSION = "0.1.0";
+
+const HINT = "(run 'amber help' or add --help for usage)";
+
+/** Builds the command tree. */
+export function program(): Command {
+  const root = new Command("amber")
+    .description("Freeze running Linux applications and thaw them later, here or elsewhere.")
+    .version(VERSION)
+    .enablePositionalOptions()
+    .exitOverride()
+    .showHelpAfterError(HINT);
+  const commands = [
+    runCommand(),
+    psCommand(),
+    tablesCommand(),
+    killCommand(),
+    snapshotCommand(),
+    restoreCommand(),
+    inspectCommand(),
+    vneCommand(),
+    migrateCommand(),
+    agentCommand(),
+  ];
+  for (const command of commands) root.addCommand(command.exitOverride().showHelpAfterError(HINT));
+  return root;
+}
+
+/** Runs the command line `args`; returns the exit status for errors, else undefined. */
+export async function main(args: string[]): Promise<number | undefined> {
+  try {
+    await program().parseAsync(args, { from: "user" });
+    return undefined;
+  } catch (error) {
+    return reportError(error);
+  }
+}
+
+if (import.meta.main) {
+  const status = await main(Deno.args);
+  if (status !== undefined) Deno.exitCode = status;
+}

@@ -1,0 +1,139 @@
+/* One process's file in an image (process-<vpid>.img): what the restorer needs to rebuild the
+ * process, and a description for `amber inspect`. Everything else the process needs after a
+ * restore (descriptors, signal dispositions, timers...) the agent keeps in the library's own
+ * memory, which the image restores with the rest of the memory.
+ *
+ * Layout: header at 0 | page data, page-aligned, from data_off | tables at the offsets the
+ * header gives. The header is written last, so a file without a valid magic is incomplete. */
+#ifndef AMBER_IMAGE_H
+#define AMBER_IMAGE_H
+
+#include <stdint.h>
+
+#define AMBER_PROC_MAGIC 0x31435250524d4241ULL /* "AMBRPRC1" */
+#define AMBER_PROC_VERSION 1
+#define AMBER_PAGE 4096
+
+/* The callee-saved registers, stack and resume point of a thread inside the agent. */
+struct amber_ctx {
+  uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;
+};
+
+struct amber_thread_rec {
+  struct amber_ctx ctx;
+  uint64_t fs_base;
+  int32_t vtid;     /* virtual TID, 0 if the thread never asked for one */
+  int32_t leader;   /* the thread that ran the checkpoint for its process */
+  uint64_t tid_addr; /* glibc's cached TID (struct pthread's tid): clear_child_tid target */
+  uint64_t robust_head, robust_len;
+  uint64_t rseq_addr;
+  uint32_t rseq_len, rseq_sig;
+  uint64_t altstack_sp, altstack_size;
+  int32_t altstack_flags;
+  int32_t pad;
+  char comm[16];
+};
+
+enum amber_region_kind {
+  AMBER_REGION_ANON = 1,        /* private anonymous: heap, stacks, malloc arenas */
+  AMBER_REGION_ANON_SHARED = 2, /* MAP_SHARED | MAP_ANONYMOUS */
+  AMBER_REGION_FILE = 3,        /* private file mapping: the file, then the changed pages */
+  AMBER_REGION_FILE_SHARED = 4, /* shared file mapping: the file holds the data */
+  AMBER_REGION_SPECIAL = 5,     /* [vdso], [vvar], [vvar_vclock]: moved, not copied */
+  AMBER_REGION_TABLES = 6,      /* Amber's translation tables: the new application's */
+  AMBER_REGION_SYSV_SHM = 7,    /* a SysV segment: attached again by its virtual shmid */
+};
+
+#define AMBER_REGION_GROWSDOWN 0x1 /* the main thread's [stack] */
+#define AMBER_REGION_HEAP 0x2      /* [heap] */
+
+struct amber_region_rec {
+  uint64_t start, end;
+  uint64_t pgoff; /* file offset of start, for file mappings */
+  uint32_t prot;  /* PROT_* */
+  uint32_t kind;  /* enum amber_region_kind */
+  uint32_t flags; /* AMBER_REGION_* */
+  int32_t shmid;  /* virtual shmid for AMBER_REGION_SYSV_SHM */
+  uint32_t first_run, nruns;
+  uint64_t dev, ino; /* file identity, checked before a file is mapped again */
+  char name[256];    /* file path, or [vdso] and the like */
+};
+
+/* A run of saved pages: npages pages at addr, stored at data_off in this file. */
+struct amber_run_rec {
+  uint64_t addr, npages, data_off;
+};
+
+/* The kernel's struct sigaction for rt_sigaction. */
+struct amber_ksigaction {
+  uint64_t handler, flags, restorer, mask;
+};
+
+struct amber_proc_header {
+  uint64_t magic;
+  uint32_t version, header_size;
+  int32_t vpid, nthreads, nregions, nruns, nfds, pad;
+  uint64_t threads_off, regions_off, runs_off, fds_off;
+  uint64_t data_off, data_len, file_size;
+  /* for prctl(PR_SET_MM_MAP) */
+  uint64_t start_code, end_code, start_data, end_data, start_brk, brk, start_stack;
+  uint64_t arg_start, arg_end, env_start, env_end;
+  uint64_t auxv[64];
+  uint32_t auxv_words;
+  uint32_t pad2;
+  uint64_t restore_args_addr; /* struct amber_restore_args in the library */
+  uint64_t xcr0;
+  char comm[16];
+  char exe[512];
+};
+
+/* Written by the restorer into the restored library before it resumes the threads. */
+struct amber_restore_args {
+  uint64_t restored; /* how many times this memory was restored */
+  uint64_t restorer_start, restorer_end; /* the restorer's own mapping, to unmap */
+};
+
+#endif
+
+/* A file descriptor as the agent saved it (kept in the library's memory for the restore, and
+ * copied into the process file for `amber inspect`). */
+enum amber_fd_kind {
+  AMBER_FD_STDIO = 1,  /* one of the launcher's standard streams: reattached to the restorer's */
+  AMBER_FD_FILE = 2,   /* a path reopened with its flags and offset */
+  AMBER_FD_PIPE = 3,   /* one end of a pipe; the read end carries the unread bytes */
+  AMBER_FD_SOCKET = 4, /* see socket_kind */
+  AMBER_FD_EPOLL = 5,
+  AMBER_FD_EVENTFD = 6,
+  AMBER_FD_TIMERFD = 7,
+  AMBER_FD_SIGNALFD = 8,
+};
+
+enum amber_socket_kind {
+  AMBER_SOCK_LISTEN = 1, /* a listening TCP or Unix socket: bound and listening again */
+  AMBER_SOCK_RESET = 2,  /* connected to a peer: comes back reset, as after a server restart */
+  AMBER_SOCK_UNBOUND = 3,
+};
+
+struct amber_fd_rec {
+  int32_t fd, kind;
+  int32_t flags;   /* F_GETFL */
+  int32_t fdflags; /* F_GETFD */
+  int64_t offset;
+  uint64_t ino;    /* pipe or socket inode: pairs the two ends of a pipe */
+  int32_t domain, type, protocol, socket_kind;
+  int32_t backlog, reuseaddr;
+  int32_t pipe_size, write_end; /* for pipes */
+  uint64_t data, data_len;      /* unread pipe bytes: an address in the agent's buffer */
+  uint64_t u[6];                /* kind-specific: eventfd count; timerfd clock, flags, times;
+                                   signalfd mask */
+  uint32_t addr_len, pad;
+  uint8_t addr[112]; /* socket address */
+  char path[256];
+};
+
+#define AMBER_EPOLL_MAX 256
+struct amber_epoll_rec {
+  int32_t epfd, tfd;
+  uint32_t events, pad;
+  uint64_t data;
+};

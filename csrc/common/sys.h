@@ -1,0 +1,35 @@
+/* Raw system calls for code that must not go through libc: the interposition library's own
+ * plumbing (libc's symbols may be our wrappers), the checkpoint agent in a signal handler, and
+ * the restorer, which runs with no libc at all. Each returns the kernel's value: -errno on
+ * failure. */
+#ifndef AMBER_SYS_H
+#define AMBER_SYS_H
+
+#include <stdint.h>
+#include <sys/syscall.h>
+
+static inline long amber_sys6(long n, long a, long b, long c, long d, long e, long f) {
+  long ret;
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
+
+#define amber_sys0(n) amber_sys6((n), 0, 0, 0, 0, 0, 0)
+#define amber_sys1(n, a) amber_sys6((n), (long)(a), 0, 0, 0, 0, 0)
+#define amber_sys2(n, a, b) amber_sys6((n), (long)(a), (long)(b), 0, 0, 0, 0)
+#define amber_sys3(n, a, b, c) amber_sys6((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define amber_sys4(n, a, b, c, d) amber_sys6((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define amber_sys5(n, a, b, c, d, e)                                                             \
+  amber_sys6((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+
+static inline int amber_sys_getpid(void) { return (int)amber_sys0(SYS_getpid); }
+static inline int amber_sys_gettid(void) { return (int)amber_sys0(SYS_gettid); }
+static inline int amber_sys_getppid(void) { return (int)amber_sys0(SYS_getppid); }
+
+#endif

@@ -1,0 +1,166 @@
+/* The translation tables: creation, locking and the two lookup directions. */
+#include "table.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "sys.h"
+
+int32_t amber_kind_base(int kind) {
+  return kind == AMBER_KIND_PID ? AMBER_VPID_BASE : AMBER_VIPC_BASE;
+}
+
+static int map_file(int fd, struct amber_table **out) {
+  long addr = amber_sys6(SYS_mmap, 0, sizeof(struct amber_table), PROT_READ | PROT_WRITE,
+                         MAP_SHARED, fd, 0);
+  amber_sys1(SYS_close, fd);
+  if (addr < 0 && addr > -4096) return (int)addr;
+  *out = (struct amber_table *)addr;
+  return 0;
+}
+
+static void copy_str(char *dst, const char *src, size_t cap) {
+  size_t n = src ? strnlen(src, cap - 1) : 0;
+  memcpy(dst, src ? src : "", n);
+  dst[n] = 0;
+}
+
+int amber_table_create(const char *path, const char *app_id, const char *name,
+                       const char *hostname, struct amber_table **out) {
+  int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+                           0600);
+  if (fd < 0) return fd;
+  long r = amber_sys2(SYS_ftruncate, fd, sizeof(struct amber_table));
+  if (r < 0) {
+    amber_sys1(SYS_close, fd);
+    return (int)r;
+  }
+  struct amber_table *t;
+  int err = map_file(fd, &t);
+  if (err) return err;
+  t->version = AMBER_TABLE_VERSION;
+  t->size = sizeof(struct amber_table);
+  copy_str(t->app_id, app_id, sizeof t->app_id);
+  copy_str(t->name, name, sizeof t->name);
+  copy_str(t->hostname, hostname, sizeof t->hostname);
+  for (int i = 0; i < 3; i++) t->std_dev[i] = -1;
+
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  pthread_mutex_init(&t->lock, &attr);
+  pthread_mutexattr_destroy(&attr);
+
+  for (int k = 0; k < AMBER_KIND_COUNT; k++)
+    for (int i = 0; i < AMBER_TABLE_ROWS; i++) t->rows[k][i].sid = -1;
+  __atomic_store_n(&t->magic, AMBER_TABLE_MAGIC, __ATOMIC_RELEASE);
+  *out = t;
+  return 0;
+}
+
+int amber_table_open(const char *path, struct amber_table **out) {
+  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) return fd;
+  struct amber_table *t;
+  int err = map_file(fd, &t);
+  if (err) return err;
+  if (__atomic_load_n(&t->magic, __ATOMIC_ACQUIRE) != AMBER_TABLE_MAGIC ||
+      t->version != AMBER_TABLE_VERSION || t->size != sizeof(struct amber_table)) {
+    amber_table_close(t);
+    return -EPROTO;
+  }
+  *out = t;
+  return 0;
+}
+
+void amber_table_close(struct amber_table *t) {
+  if (t) amber_sys2(SYS_munmap, t, sizeof(struct amber_table));
+}
+
+void amber_table_lock(struct amber_table *t) {
+  /* A holder that died leaves the rows as they were between two single-field writes; every
+   * writer keeps rows valid at each store, so marking the mutex consistent is enough. */
+  if (pthread_mutex_lock(&t->lock) == EOWNERDEAD) pthread_mutex_consistent(&t->lock);
+}
+
+void amber_table_unlock(struct amber_table *t) { pthread_mutex_unlock(&t->lock); }
+
+struct amber_row *amber_row_by_vid(struct amber_table *t, int kind, int32_t vid) {
+  int64_t slot = (int64_t)vid - amber_kind_base(kind);
+  if (slot < 0 || slot >= AMBER_TABLE_ROWS) return NULL;
+  struct amber_row *row = &t->rows[kind][slot];
+  return __atomic_load_n(&row->state, __ATOMIC_ACQUIRE) == AMBER_ROW_LIVE ? row : NULL;
+}
+
+struct amber_row *amber_row_by_sid(struct amber_table *t, int kind, int32_t sid) {
+  if (sid < 0) return NULL;
+  uint32_t high = __atomic_load_n(&t->high[kind], __ATOMIC_ACQUIRE);
+  for (uint32_t i = 0; i < high && i < AMBER_TABLE_ROWS; i++) {
+    struct amber_row *row = &t->rows[kind][i];
+    if (__atomic_load_n(&row->state, __ATOMIC_ACQUIRE) == AMBER_ROW_LIVE &&
+        __atomic_load_n(&row->sid, __ATOMIC_RELAXED) == sid)
+      return row;
+  }
+  return NULL;
+}
+
+struct amber_row *amber_row_alloc(struct amber_table *t, int kind) {
+  /* Like the kernel, hand out IDs in a rising sequence so a freed ID is not reused at once. */
+  for (int n = 0; n < AMBER_TABLE_ROWS; n++) {
+    uint32_t slot = (t->next_slot[kind] + n) % AMBER_TABLE_ROWS;
+    struct amber_row *row = &t->rows[kind][slot];
+    if (row->state != AMBER_ROW_FREE) continue;
+    t->next_slot[kind] = (slot + 1) % AMBER_TABLE_ROWS;
+    memset(row, 0, sizeof *row);
+    row->vid = amber_kind_base(kind) + (int32_t)slot;
+    row->sid = -1;
+    __atomic_store_n(&row->state, AMBER_ROW_LIVE, __ATOMIC_RELEASE);
+    if (slot + 1 > t->high[kind]) __atomic_store_n(&t->high[kind], slot + 1, __ATOMIC_RELEASE);
+    return row;
+  }
+  return NULL;
+}
+
+void amber_row_free(struct amber_row *row) {
+  __atomic_store_n(&row->state, AMBER_ROW_FREE, __ATOMIC_RELEASE);
+}
+
+int32_t amber_v2s(struct amber_table *t, int kind, int32_t vid) {
+  struct amber_row *row = amber_row_by_vid(t, kind, vid);
+  return row ? __atomic_load_n(&row->sid, __ATOMIC_RELAXED) : -1;
+}
+
+int32_t amber_s2v(struct amber_table *t, int kind, int32_t sid) {
+  struct amber_row *row = amber_row_by_sid(t, kind, sid);
+  return row ? row->vid : -1;
+}
+
+struct amber_row *amber_pid_row_adopt(struct amber_table *t, int32_t sys_pid, int32_t sys_parent,
+                                      int flags) {
+  amber_table_lock(t);
+  struct amber_row *row = amber_row_by_sid(t, AMBER_KIND_PID, sys_pid);
+  if (!row) {
+    row = amber_row_alloc(t, AMBER_KIND_PID);
+    if (row) {
+      row->flags = flags;
+      row->owner = row->vid;
+      row->parent = amber_s2v(t, AMBER_KIND_PID, sys_parent);
+      __atomic_store_n(&row->sid, sys_pid, __ATOMIC_RELEASE);
+    }
+  }
+  amber_table_unlock(t);
+  return row;
+}
+
+void amber_pid_row_release(struct amber_table *t, struct amber_row *row) {
+  int32_t vid = row->vid;
+  amber_row_free(row);
+  for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
+    struct amber_row *r = &t->rows[AMBER_KIND_PID][i];
+    if (r->state == AMBER_ROW_LIVE && (r->flags & AMBER_PID_THREAD) && r->owner == vid)
+      amber_row_free(r);
+  }
+}

@@ -1,0 +1,148 @@
+/* The per-application translation tables: one shared-memory file in the application's runtime
+ * directory, mapped by every process of the application, by its supervisor and by the control
+ * library. One table per resource kind, indexed both ways:
+ *   virtual -> system: the virtual ID is base + slot, so the row is found in O(1);
+ *   system -> virtual: a scan of the kind's live rows (these are short in practice).
+ * Writers take one robust, process-shared mutex, so a process killed while it holds the lock
+ * does not wedge the others. Readers of the virtual -> system direction take no lock. */
+#ifndef AMBER_TABLE_H
+#define AMBER_TABLE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#define AMBER_TABLE_MAGIC 0x31424154524d4241ULL /* "AMBRTAB1" */
+#define AMBER_TABLE_VERSION 1
+#define AMBER_TABLE_ROWS 4096
+
+/* Virtual ranges are chosen so that no virtual ID can equal a system ID: system pids never
+ * exceed PID_MAX_LIMIT (4194304), and SysV IDs are (sequence << 15 | index). */
+#define AMBER_VPID_BASE 4200000
+#define AMBER_VIPC_BASE 1000000
+
+enum amber_kind {
+  AMBER_KIND_PID = 0, /* processes and threads, and the supervisor */
+  AMBER_KIND_SEM = 1,
+  AMBER_KIND_SHM = 2,
+  AMBER_KIND_MSG = 3,
+  AMBER_KIND_COUNT = 4,
+};
+
+enum amber_row_state { AMBER_ROW_FREE = 0, AMBER_ROW_LIVE = 1 };
+
+/* Row flags for AMBER_KIND_PID. */
+#define AMBER_PID_PROCESS 0x1    /* a thread-group leader (a process) */
+#define AMBER_PID_THREAD 0x2     /* a thread other than the leader */
+#define AMBER_PID_SUPERVISOR 0x4 /* the application's supervisor (its init) */
+
+struct amber_row {
+  int32_t state;  /* enum amber_row_state */
+  int32_t vid;    /* virtual ID; base + slot */
+  int32_t sid;    /* system ID; -1 while a restore has not re-created it */
+  int32_t owner;  /* virtual pid of the process that created it (for a thread: its process) */
+  int32_t flags;  /* AMBER_PID_* for pids; creation flags (IPC_CREAT...) for IPC */
+  int32_t key;    /* IPC key */
+  int32_t mode;   /* IPC permission bits */
+  int32_t nitems; /* semaphores in a set */
+  int64_t size;   /* shared-memory segment size; message-queue bytes limit */
+  int32_t parent; /* for a process: virtual pid of its parent at creation */
+  int32_t pad;
+};
+
+/* Snapshot control block: the coordinator writes a request here and signals every process;
+ * each process's agent reports through its own slot. */
+#define AMBER_CTL_MAX_PROCS 64
+#define AMBER_CTL_PATH 512
+#define AMBER_CTL_ERROR 256
+
+enum amber_ctl_phase {
+  AMBER_PHASE_IDLE = 0,
+  AMBER_PHASE_FREEZE = 1, /* agents: stop every thread, check resources, report frozen */
+  AMBER_PHASE_WRITE = 2,  /* agents: write this process's part of the image */
+  AMBER_PHASE_RESUME = 3, /* agents: let the program go on */
+  AMBER_PHASE_ABORT = 4,  /* agents: let the program go on, nothing is kept */
+};
+
+enum amber_agent_state {
+  AMBER_AGENT_NONE = 0,
+  AMBER_AGENT_FROZEN = 1,
+  AMBER_AGENT_WRITTEN = 2,
+  AMBER_AGENT_FAILED = 3,
+  AMBER_AGENT_RESUMED = 4,
+};
+
+struct amber_agent_slot {
+  int32_t vpid;   /* which process this slot is for */
+  int32_t state;  /* enum amber_agent_state, written by the agent */
+  int32_t threads;
+  int32_t pad;
+  char error[AMBER_CTL_ERROR];
+};
+
+struct amber_ctl {
+  uint32_t generation; /* futex word: bumped on every phase change */
+  uint32_t phase;      /* enum amber_ctl_phase */
+  uint32_t reports;    /* futex word: bumped by agents on every report */
+  uint32_t nslots;
+  char image_dir[AMBER_CTL_PATH]; /* where agents write their process files */
+  struct amber_agent_slot slots[AMBER_CTL_MAX_PROCS];
+};
+
+struct amber_table {
+  uint64_t magic;
+  uint32_t version;
+  uint32_t size; /* sizeof(struct amber_table), to catch a mismatched build */
+  char app_id[40];
+  char name[64];
+  char hostname[65]; /* virtual hostname; empty: the real one */
+  char pad0[7];
+  int32_t state;     /* enum amber_app_state, written by the supervisor */
+  int32_t root_vpid; /* the process the supervisor started (or restored) first */
+  char error[256];   /* why the supervisor could not start the program */
+  int32_t std_dev[3]; /* identity of the launcher's standard streams, to reattach them */
+  int64_t std_ino[3];
+  pthread_mutex_t lock;
+  uint32_t next_slot[AMBER_KIND_COUNT];
+  uint32_t high[AMBER_KIND_COUNT]; /* one past the highest slot ever used: bounds the scans */
+  struct amber_ctl ctl;
+  struct amber_row rows[AMBER_KIND_COUNT][AMBER_TABLE_ROWS];
+};
+
+enum amber_app_state {
+  AMBER_APP_STARTING = 0,
+  AMBER_APP_RUNNING = 1,
+  AMBER_APP_FAILED = 2,
+  AMBER_APP_EXITED = 3,
+};
+
+int32_t amber_kind_base(int kind);
+
+/* Creating and opening; the file is created mode 0600. All return 0 or -errno. */
+int amber_table_create(const char *path, const char *app_id, const char *name,
+                       const char *hostname, struct amber_table **out);
+int amber_table_open(const char *path, struct amber_table **out);
+void amber_table_close(struct amber_table *t);
+
+void amber_table_lock(struct amber_table *t);
+void amber_table_unlock(struct amber_table *t);
+
+/* Lookups: return the row or NULL. Callers that modify rows hold the lock. */
+struct amber_row *amber_row_by_vid(struct amber_table *t, int kind, int32_t vid);
+struct amber_row *amber_row_by_sid(struct amber_table *t, int kind, int32_t sid);
+
+/* Allocates a live row with the next free virtual ID; NULL when the table is full. */
+struct amber_row *amber_row_alloc(struct amber_table *t, int kind);
+void amber_row_free(struct amber_row *row);
+
+/* Processes: the row of the process with this system pid, created if it has none yet (a
+ * parent and its new child may both get there first). Takes the lock. NULL when full. */
+struct amber_row *amber_pid_row_adopt(struct amber_table *t, int32_t sys_pid, int32_t sys_parent,
+                                      int flags);
+/* Frees a process's row and its threads' rows; the caller holds the lock. */
+void amber_pid_row_release(struct amber_table *t, struct amber_row *row);
+
+/* Translation without the lock: -1 when unknown. */
+int32_t amber_v2s(struct amber_table *t, int kind, int32_t vid);
+int32_t amber_s2v(struct amber_table *t, int kind, int32_t sid);
+
+#endif

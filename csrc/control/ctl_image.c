@@ -1,0 +1,156 @@
+/* Images as the control library sees them: checksums, process files described for the
+ * manifest, this machine's identity for compatibility checks, and the ELF check of `run`. */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "../common/hash.h"
+#include "../common/image.h"
+#include "control.h"
+#include "json.h"
+
+#define API __attribute__((visibility("default")))
+
+API int32_t amber_ctl_file_hash(const char *path, char *buf, int32_t cap) {
+  if (cap < 17) return -ENOSPC;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  enum { CHUNK = 1 << 20 };
+  char *chunk = malloc(CHUNK);
+  if (!chunk) {
+    close(fd);
+    return -ENOMEM;
+  }
+  struct amber_hash h;
+  amber_hash_init(&h);
+  ssize_t n;
+  while ((n = read(fd, chunk, CHUNK)) > 0) amber_hash_update(&h, chunk, n);
+  int err = n < 0 ? -errno : 0;
+  free(chunk);
+  close(fd);
+  if (err) return err;
+  snprintf(buf, cap, "%016llx", (unsigned long long)amber_hash_final(&h));
+  return 16;
+}
+
+static int read_at(int fd, void *buf, size_t len, uint64_t off) {
+  ssize_t n = pread(fd, buf, len, (off_t)off);
+  return n == (ssize_t)len ? 0 : -EPROTO;
+}
+
+static const char *region_kind_name(uint32_t kind) {
+  switch (kind) {
+  case AMBER_REGION_ANON: return "anonymous";
+  case AMBER_REGION_ANON_SHARED: return "shared anonymous";
+  case AMBER_REGION_FILE: return "file";
+  case AMBER_REGION_FILE_SHARED: return "shared file";
+  case AMBER_REGION_SPECIAL: return "kernel";
+  case AMBER_REGION_TABLES: return "amber tables";
+  case AMBER_REGION_SYSV_SHM: return "sysv shm";
+  }
+  return "unknown";
+}
+
+API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  struct amber_proc_header hdr;
+  int err = read_at(fd, &hdr, sizeof hdr, 0);
+  if (!err && (hdr.magic != AMBER_PROC_MAGIC || hdr.version != AMBER_PROC_VERSION ||
+               hdr.header_size != sizeof hdr))
+    err = -EPROTO;
+  struct json j;
+  json_init(&j, buf, cap);
+  if (!err) {
+    json_raw(&j, "{\"vpid\":%d,\"comm\":", hdr.vpid);
+    json_str(&j, hdr.comm);
+    json_raw(&j, ",\"exe\":");
+    json_str(&j, hdr.exe);
+    json_raw(&j, ",\"threads\":%d,\"descriptors\":%d,\"savedBytes\":%llu,\"regions\":[", hdr.nthreads,
+             hdr.nfds, (unsigned long long)hdr.data_len);
+    for (int i = 0; i < hdr.nregions && !err; i++) {
+      struct amber_region_rec r;
+      err = read_at(fd, &r, sizeof r, hdr.regions_off + (uint64_t)i * sizeof r);
+      uint64_t saved = 0;
+      for (uint32_t k = 0; k < r.nruns && !err; k++) {
+        struct amber_run_rec run;
+        err = read_at(fd, &run, sizeof run, hdr.runs_off + (uint64_t)(r.first_run + k) * sizeof run);
+        saved += run.npages * AMBER_PAGE;
+      }
+      json_raw(&j, "%s{\"start\":\"%llx\",\"end\":\"%llx\",\"prot\":%u,\"kind\":\"%s\",\"saved\":%llu,\"name\":",
+               i ? "," : "", (unsigned long long)r.start, (unsigned long long)r.end, r.prot,
+               region_kind_name(r.kind), (unsigned long long)saved);
+      json_str(&j, r.name);
+      json_raw(&j, "}");
+    }
+    json_raw(&j, "]}");
+  }
+  close(fd);
+  return err ? err : json_done(&j);
+}
+
+static uint64_t xcr0(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return ((uint64_t)hi << 32) | lo;
+}
+
+/* The kernel's own mappings in this process: their sizes, and a hash of the vDSO's code. */
+static void kernel_mappings(uint64_t *vdso_size, uint64_t *vvar_size, uint64_t *vdso_hash) {
+  *vdso_size = *vvar_size = *vdso_hash = 0;
+  FILE *f = fopen("/proc/self/maps", "re");
+  if (!f) return;
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    unsigned long start, end;
+    if (sscanf(line, "%lx-%lx", &start, &end) != 2) continue;
+    if (strstr(line, "[vdso]")) {
+      *vdso_size = end - start;
+      struct amber_hash h;
+      amber_hash_init(&h);
+      amber_hash_update(&h, (void *)start, end - start);
+      *vdso_hash = amber_hash_final(&h);
+    } else if (strstr(line, "[vvar")) {
+      *vvar_size += end - start;
+    }
+  }
+  fclose(f);
+}
+
+API int32_t amber_ctl_machine_info(char *buf, int32_t cap) {
+  struct utsname u;
+  uname(&u);
+  uint64_t vdso_size, vvar_size, vdso_hash;
+  kernel_mappings(&vdso_size, &vvar_size, &vdso_hash);
+  struct json j;
+  json_init(&j, buf, cap);
+  json_raw(&j, "{\"kernel\":");
+  json_str(&j, u.release);
+  json_raw(&j, ",\"xcr0\":\"%llx\",\"vdsoHash\":\"%016llx\",\"vdsoSize\":%llu,\"vvarSize\":%llu}",
+           (unsigned long long)xcr0(), (unsigned long long)vdso_hash,
+           (unsigned long long)vdso_size, (unsigned long long)vvar_size);
+  return json_done(&j);
+}
+
+API int32_t amber_ctl_elf_dynamic(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  Elf64_Ehdr eh;
+  int result = -ENOEXEC;
+  if (read_at(fd, &eh, sizeof eh, 0) == 0 && !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
+      eh.e_ident[EI_CLASS] == ELFCLASS64) {
+    result = 0;
+    for (int i = 0; i < eh.e_phnum; i++) {
+      Elf64_Phdr ph;
+      if (read_at(fd, &ph, sizeof ph, eh.e_phoff + (uint64_t)i * eh.e_phentsize)) break;
+      if (ph.p_type == PT_INTERP) result = 1;
+    }
+  }
+  close(fd);
+  return result;
+}

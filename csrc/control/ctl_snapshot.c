@@ -1,0 +1,181 @@
+/* The coordinator's half of the snapshot protocol (docs/snapshot-protocol.md). TypeScript
+ * drives the phases; these functions move the shared control block and wait on it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/sys.h"
+#include "../common/table.h"
+#include "control.h"
+
+#define API __attribute__((visibility("default")))
+#define CKPT_SIGNAL 62 /* AMBER_CKPT_SIGNAL of the interposition library */
+
+static void futex_wake_all(uint32_t *word) {
+  amber_sys6(SYS_futex, (long)word, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
+}
+
+static void futex_wait_ms(uint32_t *word, uint32_t seen, int ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  amber_sys6(SYS_futex, (long)word, FUTEX_WAIT, seen, (long)&ts, 0, 0);
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int alive(int32_t sid) { return sid > 0 && (kill(sid, 0) == 0 || errno == EPERM); }
+
+static int32_t slot_sid(struct amber_table *t, struct amber_agent_slot *s) {
+  return amber_v2s(t, AMBER_KIND_PID, s->vpid);
+}
+
+API int32_t amber_ctl_set_phase(void *table, int32_t phase) {
+  struct amber_ctl *c = &((struct amber_table *)table)->ctl;
+  __atomic_store_n(&c->phase, (uint32_t)phase, __ATOMIC_RELEASE);
+  __atomic_add_fetch(&c->generation, 1, __ATOMIC_ACQ_REL);
+  futex_wake_all(&c->generation);
+  return 0;
+}
+
+API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir) {
+  struct amber_table *t = table;
+  struct amber_ctl *c = &t->ctl;
+  uint32_t phase = __atomic_load_n(&c->phase, __ATOMIC_ACQUIRE);
+  if (phase == AMBER_PHASE_FREEZE || phase == AMBER_PHASE_WRITE) return -EBUSY;
+  if (strlen(image_dir) >= sizeof c->image_dir) return -ENAMETOOLONG;
+  uint32_t n = 0;
+  amber_table_lock(t);
+  for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
+    struct amber_row *r = &t->rows[AMBER_KIND_PID][i];
+    if (r->state != AMBER_ROW_LIVE || !(r->flags & AMBER_PID_PROCESS) || !alive(r->sid)) continue;
+    if (n == AMBER_CTL_MAX_PROCS) {
+      amber_table_unlock(t);
+      return -E2BIG;
+    }
+    memset(&c->slots[n], 0, sizeof c->slots[n]);
+    c->slots[n++].vpid = r->vid;
+  }
+  amber_table_unlock(t);
+  if (n == 0) return -ESRCH;
+  c->nslots = n;
+  strcpy(c->image_dir, image_dir);
+  amber_ctl_set_phase(t, AMBER_PHASE_FREEZE);
+  for (uint32_t i = 0; i < n; i++) kill(slot_sid(t, &c->slots[i]), CKPT_SIGNAL);
+  return (int32_t)n;
+}
+
+/* 0 when every slot reached `state`; -EIO when an agent failed; -ESRCH when a process is gone;
+ * otherwise 1 (keep waiting). */
+static int slots_status(struct amber_table *t, int32_t state) {
+  struct amber_ctl *c = &t->ctl;
+  int done = 1;
+  for (uint32_t i = 0; i < c->nslots; i++) {
+    int32_t s = __atomic_load_n(&c->slots[i].state, __ATOMIC_ACQUIRE);
+    if (s == AMBER_AGENT_FAILED) return -EIO;
+    if (s == state) continue;
+    done = 0;
+    int32_t sid = slot_sid(t, &c->slots[i]);
+    if (sid < 0 && state == AMBER_AGENT_RESUMED) continue; /* not started yet */
+    if (!alive(sid)) return -ESRCH;
+  }
+  return done ? 0 : 1;
+}
+
+static int32_t wait_for(struct amber_table *t, int32_t state, int32_t timeout_ms) {
+  int64_t deadline = now_ms() + timeout_ms;
+  for (;;) {
+    uint32_t seen = __atomic_load_n(&t->ctl.reports, __ATOMIC_ACQUIRE);
+    int st = slots_status(t, state);
+    if (st <= 0) return st;
+    if (state == AMBER_AGENT_RESUMED &&
+        __atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == AMBER_APP_FAILED)
+      return -EIO;
+    int64_t left = deadline - now_ms();
+    if (left <= 0) return -ETIMEDOUT;
+    futex_wait_ms(&t->ctl.reports, seen, left < 50 ? (int)left : 50);
+  }
+}
+
+API int32_t amber_ctl_wait_agents(void *table, int32_t state, int32_t timeout_ms) {
+  return wait_for(table, state, timeout_ms);
+}
+
+API int32_t amber_ctl_wait_restored(void *table, int32_t count, int32_t timeout_ms) {
+  struct amber_table *t = table;
+  if ((uint32_t)count != t->ctl.nslots) return -EINVAL;
+  return wait_for(t, AMBER_AGENT_RESUMED, timeout_ms);
+}
+
+API int32_t amber_ctl_agent_error(void *table, char *buf, int32_t cap) {
+  struct amber_table *t = table;
+  const char *msg = t->error[0] ? t->error : "";
+  for (uint32_t i = 0; i < t->ctl.nslots; i++)
+    if (t->ctl.slots[i].state == AMBER_AGENT_FAILED) msg = t->ctl.slots[i].error;
+  int n = snprintf(buf, cap, "%s", msg);
+  return n >= cap ? -ENOSPC : n;
+}
+
+static int write_all(int fd, const void *data, size_t len) {
+  const char *p = data;
+  while (len) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    p += n;
+    len -= n;
+  }
+  return 0;
+}
+
+API int32_t amber_ctl_save_tables(void *table, const char *path) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return -errno;
+  int err = write_all(fd, table, sizeof(struct amber_table));
+  if (!err && fsync(fd)) err = -errno;
+  close(fd);
+  return err;
+}
+
+/* A new application's tables from an image's copy: the same virtual IDs, no system IDs yet. */
+API int32_t amber_ctl_table_from_image(const char *image_tables, const char *path,
+                                       const char *app_id, const char *name) {
+  int src = open(image_tables, O_RDONLY | O_CLOEXEC);
+  if (src < 0) return -errno;
+  static struct amber_table copy;
+  ssize_t n = read(src, &copy, sizeof copy);
+  close(src);
+  if (n != (ssize_t)sizeof copy || copy.magic != AMBER_TABLE_MAGIC ||
+      copy.version != AMBER_TABLE_VERSION || copy.size != sizeof copy)
+    return -EPROTO;
+  struct amber_table *t;
+  int err = amber_table_create(path, app_id, name, copy.hostname, &t);
+  if (err) return err;
+  memcpy(t->rows, copy.rows, sizeof t->rows);
+  memcpy(t->next_slot, copy.next_slot, sizeof t->next_slot);
+  memcpy(t->high, copy.high, sizeof t->high);
+  t->root_vpid = copy.root_vpid;
+  /* The processes are the ones the snapshot froze; rows of any others were stale. */
+  t->ctl.nslots = copy.ctl.nslots;
+  for (uint32_t i = 0; i < copy.ctl.nslots; i++) t->ctl.slots[i].vpid = copy.ctl.slots[i].vpid;
+  for (int k = 0; k < AMBER_KIND_COUNT; k++)
+    for (uint32_t i = 0; i < t->high[k]; i++) t->rows[k][i].sid = -1;
+  for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
+    struct amber_row *r = &t->rows[AMBER_KIND_PID][i];
+    if (r->state != AMBER_ROW_LIVE || !(r->flags & AMBER_PID_PROCESS)) continue;
+    int frozen = 0;
+    for (uint32_t s = 0; s < copy.ctl.nslots; s++) frozen |= copy.ctl.slots[s].vpid == r->vid;
+    if (!frozen) amber_pid_row_release(t, r);
+  }
+  amber_table_close(t);
+  return 0;
+}

@@ -1,0 +1,201 @@
+/* The checkpoint signal handler: leader and followers (see agent.h). */
+#include <signal.h>
+#include <string.h>
+#include <ucontext.h>
+
+#include "agent.h"
+
+struct amber_ckpt amber_ckpt;
+struct amber_restore_args amber_restore_args;
+
+int amber_is_ckpt_signal(int sig) { return sig == AMBER_CKPT_SIGNAL; }
+
+static struct amber_ctl *ctl(void) { return &amber.table->ctl; }
+
+static struct amber_agent_slot *my_slot(void) {
+  struct amber_ctl *c = ctl();
+  for (uint32_t i = 0; i < c->nslots && i < AMBER_CTL_MAX_PROCS; i++)
+    if (c->slots[i].vpid == amber.vpid) return &c->slots[i];
+  return NULL;
+}
+
+static void report(struct amber_agent_slot *slot, int32_t state) {
+  __atomic_store_n(&slot->state, state, __ATOMIC_RELEASE);
+  __atomic_add_fetch(&ctl()->reports, 1, __ATOMIC_ACQ_REL);
+  amber_futex_wake(&ctl()->reports, 1);
+}
+
+static void fail(struct amber_agent_slot *slot, const char *why) {
+  amber_fmt(slot->error, sizeof slot->error, "process %d: %s", amber.vpid, why);
+  report(slot, AMBER_AGENT_FAILED);
+}
+
+/* Waits for the coordinator to move past `phase`; returns the new phase. */
+static uint32_t wait_phase_change(uint32_t phase) {
+  for (;;) {
+    uint32_t gen = __atomic_load_n(&ctl()->generation, __ATOMIC_ACQUIRE);
+    uint32_t now = __atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE);
+    if (now != phase) return now;
+    amber_futex_wait(&ctl()->generation, gen, 1, 1000);
+  }
+}
+
+/* Brings every other thread of the process into the handler. */
+static void quiesce(int32_t self) {
+  static int32_t signalled[AMBER_MAX_THREADS];
+  int nsignalled = 0;
+  static char dents[8192];
+  for (int round = 0; round < 100; round++) {
+    int fresh = 0;
+    int fd = (int)amber_sys3(SYS_openat, -100, "/proc/self/task", 0x10000 /* O_DIRECTORY */);
+    if (fd < 0) break;
+    long n;
+    while ((n = amber_sys3(SYS_getdents64, fd, dents, sizeof dents)) > 0) {
+      for (long off = 0; off < n;) {
+        struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; }
+            *d = (void *)(dents + off);
+        off += d->reclen;
+        const char *p = d->name;
+        uint64_t tid;
+        if (amber_parse_u64(&p, &tid, 10) || *p || (int32_t)tid == self) continue;
+        int known = 0;
+        for (int i = 0; i < nsignalled; i++) known |= signalled[i] == (int32_t)tid;
+        if (known || nsignalled == AMBER_MAX_THREADS - 1) continue;
+        if (amber_sys3(SYS_tgkill, amber_sys_getpid(), tid, AMBER_CKPT_SIGNAL) == 0) {
+          signalled[nsignalled++] = (int32_t)tid;
+          fresh++;
+        }
+      }
+    }
+    amber_sys1(SYS_close, fd);
+    /* Wait for everyone signalled so far; a thread that exited meanwhile never arrives, so
+     * the wait gives up on it after a while. */
+    for (int waited = 0; waited < 2000; waited++) {
+      uint32_t arrived = __atomic_load_n(&amber_ckpt.arrived, __ATOMIC_ACQUIRE);
+      if ((int)arrived >= nsignalled) break;
+      amber_futex_wait(&amber_ckpt.arrived, arrived, 0, 5);
+    }
+    if (!fresh) break;
+  }
+}
+
+static void release_followers(void) {
+  __atomic_store_n(&amber_ckpt.release, 1, __ATOMIC_RELEASE);
+  amber_futex_wake(&amber_ckpt.release, 0);
+  while (__atomic_load_n(&amber_ckpt.followers_inside, __ATOMIC_ACQUIRE))
+    amber_futex_wait(&amber_ckpt.followers_inside,
+                     __atomic_load_n(&amber_ckpt.followers_inside, __ATOMIC_ACQUIRE), 0, 5);
+}
+
+static void follower(void) {
+  __atomic_add_fetch(&amber_ckpt.followers_inside, 1, __ATOMIC_ACQ_REL);
+  int index = __atomic_add_fetch(&amber_ckpt.nthreads, 1, __ATOMIC_ACQ_REL) - 1;
+  struct amber_thread_rec *rec = &amber_ckpt.threads[index];
+  memset(rec, 0, sizeof *rec);
+  amber_thread_capture(rec);
+  if (amber_ctx_save(&rec->ctx) == 0) {
+    __atomic_add_fetch(&amber_ckpt.arrived, 1, __ATOMIC_ACQ_REL);
+    amber_futex_wake(&amber_ckpt.arrived, 0);
+  } else {
+    /* Resumed by the restorer in a new process. */
+    rec = &amber_ckpt.threads[index];
+    amber_thread_after_restore(rec);
+    __atomic_add_fetch(&amber_ckpt.restored_threads, 1, __ATOMIC_ACQ_REL);
+    amber_futex_wake(&amber_ckpt.restored_threads, 0);
+  }
+  while (!__atomic_load_n(&amber_ckpt.release, __ATOMIC_ACQUIRE))
+    amber_futex_wait(&amber_ckpt.release, 0, 0, 100);
+  __atomic_sub_fetch(&amber_ckpt.followers_inside, 1, __ATOMIC_ACQ_REL);
+  amber_futex_wake(&amber_ckpt.followers_inside, 0);
+}
+
+/* After a restore: the leader puts the process's kernel state back. */
+static void leader_after_restore(struct amber_thread_rec *rec) {
+  amber_process_after_restore();
+  amber_thread_after_restore(rec);
+  int err = amber_fds_after_restore();
+  amber_fds_release();
+  /* Followers leave the restorer's code as they resume; only then may it go. */
+  for (int i = 0; i < 2000; i++) {
+    uint32_t done = __atomic_load_n(&amber_ckpt.restored_threads, __ATOMIC_ACQUIRE);
+    if ((int)done >= amber_ckpt.nthreads - 1) break;
+    amber_futex_wait(&amber_ckpt.restored_threads, done, 0, 5);
+  }
+  if (amber_restore_args.restorer_end > amber_restore_args.restorer_start)
+    amber_sys2(SYS_munmap, amber_restore_args.restorer_start,
+               amber_restore_args.restorer_end - amber_restore_args.restorer_start);
+  struct amber_agent_slot *slot = my_slot();
+  if (!slot) return;
+  if (err) fail(slot, amber_ckpt.error);
+  else report(slot, AMBER_AGENT_RESUMED);
+}
+
+static void leader(int32_t self) {
+  struct amber_agent_slot *slot = my_slot();
+  amber_ckpt.nthreads = 1;
+  amber_ckpt.arrived = 0;
+  amber_ckpt.release = 0;
+  amber_ckpt.restored_threads = 0;
+  amber_ckpt.error[0] = 0;
+  struct amber_thread_rec *rec = &amber_ckpt.threads[0];
+  memset(rec, 0, sizeof *rec);
+  rec->leader = 1;
+  quiesce(self);
+  amber.checkpoints++;
+  amber_thread_capture(rec);
+  amber_process_capture();
+  if (amber_fds_capture()) {
+    fail(slot, amber_ckpt.error);
+    wait_phase_change(AMBER_PHASE_FREEZE);
+  } else {
+    report(slot, AMBER_AGENT_FROZEN);
+    uint32_t phase = wait_phase_change(AMBER_PHASE_FREEZE);
+    if (phase == AMBER_PHASE_WRITE) {
+      if (amber_ctx_save(&rec->ctx) == 0) {
+        int err = amber_write_process_file(ctl()->image_dir);
+        if (err) fail(slot, amber_ckpt.error);
+        else report(slot, AMBER_AGENT_WRITTEN);
+        wait_phase_change(AMBER_PHASE_WRITE);
+        amber_fds_release();
+      } else {
+        leader_after_restore(&amber_ckpt.threads[0]);
+      }
+    }
+  }
+  release_followers();
+}
+
+static void on_ckpt_signal(int sig, siginfo_t *info, void *uc) {
+  int saved_errno = errno;
+  if (amber_cs_depth > 0) {
+    amber_ckpt_deferred = 1; /* taken at the end of the critical section */
+    errno = saved_errno;
+    return;
+  }
+  amber_ckpt_deferred = 0;
+  int32_t self = amber_sys_gettid();
+  uint32_t phase = __atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE);
+  int32_t expected = 0;
+  if (__atomic_compare_exchange_n(&amber_ckpt.leader_tid, &expected, self, 0, __ATOMIC_ACQ_REL,
+                                  __ATOMIC_ACQUIRE)) {
+    if (phase == AMBER_PHASE_FREEZE && my_slot()) leader(self);
+    __atomic_store_n(&amber_ckpt.leader_tid, 0, __ATOMIC_RELEASE);
+  } else if (expected != self) {
+    follower();
+  }
+  errno = saved_errno;
+}
+
+void amber_deferred_checkpoint(void) {
+  amber_ckpt_deferred = 0;
+  amber_sys3(SYS_tgkill, amber_sys_getpid(), amber_sys_gettid(), AMBER_CKPT_SIGNAL);
+}
+
+void amber_agent_install(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_ckpt_signal;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigfillset(&sa.sa_mask);
+  REAL(sigaction)(AMBER_CKPT_SIGNAL, &sa, NULL);
+}

@@ -1,0 +1,71 @@
+/* The in-process checkpoint agent. The coordinator signals every process of the application;
+ * in each, the thread that takes the signal leads: it brings every other thread into the
+ * agent's handler, where each saves its registers, then it saves the process's state and
+ * writes the process file. A restored process resumes every thread at the point where it
+ * saved its registers, inside this handler; the handler then puts back what lives in the
+ * kernel (descriptors, dispositions, timers...) and returns, and the kernel's sigreturn puts
+ * back the exact registers, FPU state and signal mask of the moment the signal landed.
+ * See docs/snapshot-protocol.md. */
+#ifndef AMBER_AGENT_H
+#define AMBER_AGENT_H
+
+#include <stdint.h>
+
+#include "../common/image.h"
+#include "amber.h"
+
+#define AMBER_MAX_THREADS 256
+#define AMBER_MAX_FDS 512
+
+/* Everything a checkpoint of this process keeps in the library's memory. */
+struct amber_ckpt {
+  int32_t leader_tid;         /* 0: no checkpoint in progress */
+  uint32_t arrived;           /* futex: followers that saved their registers */
+  uint32_t release;           /* futex: 0 while followers must wait */
+  uint32_t followers_inside;  /* followers not yet returned from the handler */
+  uint32_t restored_threads;  /* followers done with their own restore */
+  int32_t nthreads;           /* leader + followers */
+  struct amber_thread_rec threads[AMBER_MAX_THREADS];
+  /* process state, captured while frozen and put back after a restore */
+  struct amber_ksigaction sigactions[65];
+  uint64_t itimers[3][4]; /* struct itimerval for REAL, VIRTUAL, PROF */
+  uint32_t umask;
+  int32_t nfds, nepoll;
+  char cwd[1024];
+  struct amber_fd_rec fds[AMBER_MAX_FDS];
+  struct amber_epoll_rec epoll[AMBER_EPOLL_MAX];
+  void *fd_buffer;            /* unread pipe bytes, an anonymous mapping saved with memory */
+  uint64_t fd_buffer_size, fd_buffer_used;
+  char error[AMBER_CTL_ERROR];
+};
+
+extern struct amber_ckpt amber_ckpt;
+extern struct amber_restore_args amber_restore_args;
+
+int amber_ctx_save(struct amber_ctx *ctx) __attribute__((returns_twice));
+
+/* agent_thread.c: one thread's kernel-side state */
+void amber_thread_capture(struct amber_thread_rec *rec);
+void amber_thread_after_restore(struct amber_thread_rec *rec);
+
+/* agent_process.c: the process's kernel-side state other than descriptors */
+void amber_process_capture(void);
+void amber_process_after_restore(void);
+
+/* agent_fds.c: descriptors; capture returns 0 or -1 with amber_ckpt.error naming the one
+ * that Amber cannot save */
+int amber_fds_capture(void);
+int amber_fds_after_restore(void);
+void amber_fds_release(void);
+
+/* agent_memory.c: writes process-<vpid>.img into dir; 0 or -errno with amber_ckpt.error */
+int amber_write_process_file(const char *dir);
+
+/* agent_util.c: raw-syscall helpers usable in a signal handler */
+void amber_futex_wait(uint32_t *word, uint32_t seen, int shared, int timeout_ms);
+void amber_futex_wake(uint32_t *word, int shared);
+int amber_fmt(char *buf, int cap, const char *fmt, ...); /* %s %d %x %lx only */
+long amber_read_file(const char *path, char *buf, long cap);
+int amber_parse_u64(const char **p, uint64_t *out, int base);
+
+#endif

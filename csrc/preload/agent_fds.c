@@ -1,0 +1,146 @@
+/* Descriptors: the agent walks /proc/self/fd while the process is frozen and saves each
+ * descriptor with the operations of its kind (fd_*.c); a kind Amber cannot save yet makes the
+ * snapshot fail with a message naming it. After a restore they are re-created in two passes:
+ * first every descriptor, then what refers to other descriptors (epoll registrations). */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent.h"
+#include "fd_kinds.h"
+
+static int classify(struct amber_fd_rec *rec, const char *target, const struct stat *st) {
+  struct amber_table *t = amber.table;
+  if (rec->fd <= 2 && t->std_dev[rec->fd] == (int32_t)st->st_dev &&
+      t->std_ino[rec->fd] == (int64_t)st->st_ino) {
+    rec->kind = AMBER_FD_STDIO;
+    return 0;
+  }
+  if (S_ISFIFO(st->st_mode) && !strncmp(target, "pipe:[", 6)) return amber_fd_pipe_capture(rec, st);
+  if (S_ISSOCK(st->st_mode)) return amber_fd_socket_capture(rec, target, st);
+  if (!strncmp(target, "anon_inode:", 11)) return amber_fd_anon_capture(rec, target);
+  if (target[0] == '/' && (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) || S_ISCHR(st->st_mode)))
+    return amber_fd_file_capture(rec, target, st);
+  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+            "descriptor %d (%s) is of a kind Amber cannot save yet", rec->fd, target);
+  return -1;
+}
+
+int amber_fds_capture(void) {
+  static char dents[4096];
+  amber_ckpt.nfds = 0;
+  amber_ckpt.nepoll = 0;
+  amber_ckpt.fd_buffer_used = 0;
+  int dir = (int)amber_sys3(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) {
+    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "cannot list /proc/self/fd");
+    return -1;
+  }
+  int err = 0;
+  long n;
+  while (!err && (n = amber_sys3(SYS_getdents64, dir, dents, sizeof dents)) > 0) {
+    for (long off = 0; off < n && !err;) {
+      struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; }
+          *d = (void *)(dents + off);
+      off += d->reclen;
+      const char *p = d->name;
+      uint64_t fd;
+      if (amber_parse_u64(&p, &fd, 10) || *p || (int)fd == dir) continue;
+      if (amber_ckpt.nfds == AMBER_MAX_FDS) {
+        amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "more than %d descriptors are open",
+                  AMBER_MAX_FDS);
+        err = -1;
+        break;
+      }
+      struct amber_fd_rec *rec = &amber_ckpt.fds[amber_ckpt.nfds];
+      memset(rec, 0, sizeof *rec);
+      rec->fd = (int32_t)fd;
+      char link[64], target[256];
+      amber_fmt(link, sizeof link, "/proc/self/fd/%d", (int)fd);
+      long len = amber_sys4(SYS_readlinkat, AT_FDCWD, link, target, sizeof target - 1);
+      target[len > 0 ? len : 0] = 0;
+      struct stat st;
+      if (len <= 0 || amber_sys2(SYS_fstat, fd, &st) < 0) continue; /* closed meanwhile */
+      rec->flags = (int32_t)amber_sys2(SYS_fcntl, fd, F_GETFL);
+      rec->fdflags = (int32_t)amber_sys2(SYS_fcntl, fd, F_GETFD);
+      err = classify(rec, target, &st);
+      if (!err) amber_ckpt.nfds++;
+    }
+  }
+  amber_sys1(SYS_close, dir);
+  if (err) amber_fds_release();
+  return err;
+}
+
+/* Moves a new descriptor above every descriptor still to be placed, so that creating one
+ * never takes the number another is waiting for. */
+int amber_fd_park(int fd, int floor) {
+  if (fd < 0 || fd >= floor) return fd;
+  int high = (int)amber_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, floor);
+  amber_sys1(SYS_close, fd);
+  return high;
+}
+
+int amber_fd_place(int fd, const struct amber_fd_rec *rec) {
+  if (fd < 0) return fd;
+  if (fd != rec->fd) {
+    long r = amber_sys3(SYS_dup3, fd, rec->fd, 0);
+    amber_sys1(SYS_close, fd);
+    if (r < 0) return (int)r;
+  }
+  amber_sys3(SYS_fcntl, rec->fd, F_SETFD, rec->fdflags);
+  amber_sys3(SYS_fcntl, rec->fd, F_SETFL, rec->flags);
+  return 0;
+}
+
+int amber_fds_floor(void) {
+  int floor = 3;
+  for (int i = 0; i < amber_ckpt.nfds; i++)
+    if (amber_ckpt.fds[i].fd + 1 > floor) floor = amber_ckpt.fds[i].fd + 1;
+  return floor;
+}
+
+int amber_fds_after_restore(void) {
+  int floor = amber_fds_floor();
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < amber_ckpt.nfds; i++) {
+      struct amber_fd_rec *rec = &amber_ckpt.fds[i];
+      int err = 0;
+      switch (rec->kind) {
+      case AMBER_FD_STDIO: break;
+      case AMBER_FD_FILE: if (pass == 0) err = amber_fd_file_restore(rec, floor); break;
+      case AMBER_FD_PIPE: if (pass == 0) err = amber_fd_pipe_restore(rec, floor); break;
+      case AMBER_FD_SOCKET: if (pass == 0) err = amber_fd_socket_restore(rec, floor); break;
+      default: err = amber_fd_anon_restore(rec, floor, pass); break;
+      }
+      if (err) {
+        amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+                  "cannot re-create descriptor %d (%s): error %d", rec->fd, rec->path, -err);
+        return -1;
+      }
+    }
+  }
+  return 0;
+}
+
+/* Space for saved bytes (unread pipe data), in an anonymous mapping that the image saves with
+ * the rest of memory, so the restored process finds the bytes where the agent left them. */
+void *amber_fd_buffer(uint64_t len) {
+  if (amber_ckpt.fd_buffer_used + len > amber_ckpt.fd_buffer_size) {
+    if (amber_ckpt.fd_buffer_used) return 0; /* one buffer per checkpoint, sized generously */
+    uint64_t size = (len + (16 << 20) + 4095) & ~4095ULL;
+    long addr = amber_sys6(SYS_mmap, 0, size, 3, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
+    if (addr < 0 && addr > -4096) return 0;
+    amber_ckpt.fd_buffer = (void *)addr;
+    amber_ckpt.fd_buffer_size = size;
+  }
+  void *p = (char *)amber_ckpt.fd_buffer + amber_ckpt.fd_buffer_used;
+  amber_ckpt.fd_buffer_used += len;
+  return p;
+}
+
+void amber_fds_release(void) {
+  if (amber_ckpt.fd_buffer) amber_sys2(SYS_munmap, amber_ckpt.fd_buffer, amber_ckpt.fd_buffer_size);
+  amber_ckpt.fd_buffer = 0;
+  amber_ckpt.fd_buffer_size = amber_ckpt.fd_buffer_used = 0;
+}

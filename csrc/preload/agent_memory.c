@@ -1,0 +1,257 @@
+/* Writes this process's file of the image: its memory map, the pages worth saving, and its
+ * threads. /proc/self/pagemap tells which pages hold data: a page never touched is not
+ * written (it comes back as zeros), and a clean page of a private file mapping is not written
+ * (it comes back from the file). Pages go from memory straight to the file, page-aligned, so
+ * a restore can read (or later map) them in place. */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "agent.h"
+#include "sysv.h"
+
+#define MAX_REGIONS 4096
+#define MAX_RUNS 65536
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+#define PM_FILE (1ULL << 61)
+
+static struct amber_region_rec regions[MAX_REGIONS];
+static struct amber_run_rec runs[MAX_RUNS];
+static char maps_text[1 << 20];
+static uint64_t pagemap[4096];
+
+static int error(const char *what, long err) {
+  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "%s (error %d)", what, (int)-err);
+  return err < 0 ? (int)err : -EIO;
+}
+
+static int same_file(const char *path, uint64_t dev, uint64_t ino) {
+  struct stat st;
+  if (amber_sys4(SYS_newfstatat, AT_FDCWD, path, &st, 0) < 0) return 0;
+  return st.st_ino == ino && ((uint64_t)st.st_dev == dev || dev == 0);
+}
+
+/* One /proc/self/maps line into a region record; 1 if it is kept. */
+static int parse_region(const char *line, struct amber_region_rec *r, int *is_file) {
+  const char *p = line;
+  uint64_t start, end, pgoff, major, minor, ino;
+  memset(r, 0, sizeof *r);
+  if (amber_parse_u64(&p, &start, 16) || *p++ != '-' || amber_parse_u64(&p, &end, 16)) return 0;
+  p++;
+  r->start = start, r->end = end;
+  r->prot = (p[0] == 'r' ? PROT_READ : 0) | (p[1] == 'w' ? PROT_WRITE : 0) |
+            (p[2] == 'x' ? PROT_EXEC : 0);
+  int shared = p[3] == 's';
+  p += 5;
+  amber_parse_u64(&p, &pgoff, 16);
+  p++;
+  amber_parse_u64(&p, &major, 16);
+  p++;
+  amber_parse_u64(&p, &minor, 16);
+  p++;
+  amber_parse_u64(&p, &ino, 10);
+  while (*p == ' ') p++;
+  int n = 0;
+  while (p[n] && p[n] != '\n' && n < (int)sizeof r->name - 1) r->name[n] = p[n], n++;
+  r->pgoff = pgoff;
+  r->ino = ino;
+  r->dev = (major << 8) | minor; /* compared loosely: see same_file */
+  r->dev = 0;
+  *is_file = ino != 0;
+
+  if (!strcmp(r->name, "[vsyscall]")) return 0;
+  if (!strcmp(r->name, "[vdso]") || !strncmp(r->name, "[vvar", 5)) r->kind = AMBER_REGION_SPECIAL;
+  else if (start == (uint64_t)amber.table) r->kind = AMBER_REGION_TABLES;
+  else if (!strncmp(r->name, "/SYSV", 5)) {
+    r->kind = AMBER_REGION_SYSV_SHM;
+    r->shmid = amber_sysv_shm_at(start);
+  } else if (shared) {
+    int anon = !*is_file || !strncmp(r->name, "/dev/zero", 9) || !strncmp(r->name, "/memfd:", 7);
+    r->kind = anon ? AMBER_REGION_ANON_SHARED : AMBER_REGION_FILE_SHARED;
+  } else if (*is_file && r->name[0] == '/' && same_file(r->name, r->dev, r->ino)) {
+    r->kind = AMBER_REGION_FILE;
+  } else {
+    r->kind = AMBER_REGION_ANON;
+    if (!strcmp(r->name, "[heap]")) r->flags |= AMBER_REGION_HEAP;
+    if (!strcmp(r->name, "[stack]")) r->flags |= AMBER_REGION_GROWSDOWN;
+  }
+  return 1;
+}
+
+/* Does this page need saving? */
+static int worth_saving(const struct amber_region_rec *r, uint64_t entry, int whole) {
+  if (whole) return 1;
+  switch (r->kind) {
+  case AMBER_REGION_ANON: return (entry & (PM_PRESENT | PM_SWAPPED)) != 0;
+  case AMBER_REGION_ANON_SHARED: return (entry & (PM_PRESENT | PM_SWAPPED)) != 0;
+  case AMBER_REGION_FILE: /* a private copy of a file page is anonymous */
+    return (entry & PM_SWAPPED) || ((entry & PM_PRESENT) && !(entry & PM_FILE));
+  }
+  return 0;
+}
+
+struct writer {
+  int fd, pagemap_fd;
+  uint64_t data_end; /* next free offset for page data */
+  int nruns;
+};
+
+static int write_at(int fd, const void *buf, uint64_t len, uint64_t off) {
+  const char *p = buf;
+  while (len) {
+    long n = amber_sys4(SYS_pwrite64, fd, p, len, off);
+    if (n == -EINTR) continue;
+    if (n <= 0) return n < 0 ? (int)n : -EIO;
+    p += n, len -= n, off += n;
+  }
+  return 0;
+}
+
+static int save_run(struct writer *w, uint64_t addr, uint64_t npages) {
+  if (w->nruns == MAX_RUNS) return error("too many memory runs", -E2BIG);
+  int err = write_at(w->fd, (void *)addr, npages * AMBER_PAGE, w->data_end);
+  if (err) return error("cannot write memory to the image", err);
+  runs[w->nruns++] = (struct amber_run_rec){addr, npages, w->data_end};
+  w->data_end += npages * AMBER_PAGE;
+  return 0;
+}
+
+static int save_region(struct writer *w, struct amber_region_rec *r, int whole) {
+  r->first_run = w->nruns;
+  if (r->kind != AMBER_REGION_ANON && r->kind != AMBER_REGION_ANON_SHARED &&
+      r->kind != AMBER_REGION_FILE)
+    return 0;
+  /* Pages the program made unreadable are read through a temporary permission. */
+  int unreadable = !(r->prot & PROT_READ);
+  if (unreadable) amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot | PROT_READ);
+  uint64_t run_start = 0, run_len = 0;
+  int err = 0;
+  for (uint64_t page = r->start; page < r->end && !err;) {
+    uint64_t batch = (r->end - page) / AMBER_PAGE;
+    if (batch > 4096) batch = 4096;
+    long n = amber_sys4(SYS_pread64, w->pagemap_fd, pagemap, batch * 8, page / AMBER_PAGE * 8);
+    if (n != (long)(batch * 8)) {
+      err = error("cannot read /proc/self/pagemap", n < 0 ? n : -EIO);
+      break;
+    }
+    for (uint64_t i = 0; i < batch && !err; i++, page += AMBER_PAGE) {
+      if (worth_saving(r, pagemap[i], whole)) {
+        if (!run_len) run_start = page;
+        run_len++;
+      } else if (run_len) {
+        err = save_run(w, run_start, run_len);
+        run_len = 0;
+      }
+    }
+  }
+  if (!err && run_len) err = save_run(w, run_start, run_len);
+  if (unreadable) amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot);
+  r->nruns = w->nruns - r->first_run;
+  return err;
+}
+
+/* Fields of /proc/self/stat after the command name, counted from 3 (state). */
+static void mm_fields(struct amber_proc_header *h) {
+  static char stat[2048];
+  if (amber_read_file("/proc/self/stat", stat, sizeof stat) <= 0) return;
+  const char *p = stat;
+  for (const char *q = stat; *q; q++)
+    if (*q == ')') p = q + 2; /* the last ')' ends the command name */
+  uint64_t v[64] = {0};
+  for (int field = 3; field < 64 && *p; field++) {
+    if (*p == '-') p++;
+    amber_parse_u64(&p, &v[field], 10);
+    while (*p && *p != ' ') p++;
+    while (*p == ' ') p++;
+  }
+  h->start_code = v[26], h->end_code = v[27], h->start_stack = v[28];
+  h->start_data = v[45], h->end_data = v[46], h->start_brk = v[47];
+  h->arg_start = v[48], h->arg_end = v[49], h->env_start = v[50], h->env_end = v[51];
+  h->brk = (uint64_t)amber_sys1(SYS_brk, 0);
+}
+
+static uint64_t xcr0(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return ((uint64_t)hi << 32) | lo;
+}
+
+static void fill_header(struct amber_proc_header *h) {
+  h->magic = AMBER_PROC_MAGIC;
+  h->version = AMBER_PROC_VERSION;
+  h->header_size = sizeof *h;
+  h->vpid = amber.vpid;
+  mm_fields(h);
+  long n = amber_read_file("/proc/self/auxv", (char *)h->auxv, sizeof h->auxv);
+  h->auxv_words = n > 0 ? (uint32_t)(n / 8) : 0;
+  h->restore_args_addr = (uint64_t)&amber_restore_args;
+  h->xcr0 = xcr0();
+  amber_sys2(SYS_prctl, 16 /* PR_GET_NAME */, h->comm);
+  n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", h->exe, sizeof h->exe - 1);
+  h->exe[n > 0 ? n : 0] = 0;
+}
+
+int amber_write_process_file(const char *dir) {
+  static struct amber_proc_header h;
+  memset(&h, 0, sizeof h);
+  char path[AMBER_CTL_PATH + 32];
+  amber_fmt(path, sizeof path, "%s/process-%d.img", dir, amber.vpid);
+  struct writer w = {0};
+  w.fd = (int)amber_sys4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (w.fd < 0) return error("cannot create the process file", w.fd);
+  w.pagemap_fd = (int)amber_sys3(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  int err = w.pagemap_fd < 0 ? error("cannot open /proc/self/pagemap", w.pagemap_fd) : 0;
+
+  /* The map is read once, before anything is written: writing must not change it. */
+  long len = err ? 0 : amber_read_file("/proc/self/maps", maps_text, sizeof maps_text);
+  int nregions = 0;
+  for (const char *line = maps_text; !err && len > 0 && *line;) {
+    if (nregions == MAX_REGIONS) err = error("too many memory regions", -E2BIG);
+    int is_file;
+    if (!err && parse_region(line, &regions[nregions], &is_file)) {
+      struct amber_region_rec *r = &regions[nregions++];
+      if (r->kind == AMBER_REGION_SYSV_SHM && r->shmid < 0)
+        err = error("a SysV shared-memory segment is attached where Amber did not see it", -EINVAL);
+    }
+    while (*line && *line != '\n') line++;
+    if (*line) line++;
+  }
+  fill_header(&h);
+  w.data_end = AMBER_PAGE; /* the header's page */
+  for (int i = 0; i < nregions && !err; i++) {
+    /* A private mapping of a file that is gone keeps every page: it cannot be mapped again. */
+    int whole = regions[i].kind == AMBER_REGION_ANON && regions[i].ino != 0;
+    err = save_region(&w, &regions[i], whole);
+  }
+  if (!err) {
+    h.data_off = AMBER_PAGE;
+    h.data_len = w.data_end - AMBER_PAGE;
+    h.nregions = nregions;
+    h.nruns = w.nruns;
+    h.nthreads = amber_ckpt.nthreads;
+    h.nfds = amber_ckpt.nfds;
+    uint64_t off = w.data_end;
+    h.threads_off = off;
+    off += sizeof(struct amber_thread_rec) * h.nthreads;
+    h.regions_off = off;
+    off += sizeof(struct amber_region_rec) * nregions;
+    h.runs_off = off;
+    off += sizeof(struct amber_run_rec) * w.nruns;
+    h.fds_off = off;
+    off += sizeof(struct amber_fd_rec) * h.nfds;
+    h.file_size = off;
+    err = write_at(w.fd, amber_ckpt.threads, h.regions_off - h.threads_off, h.threads_off);
+    if (!err) err = write_at(w.fd, regions, h.runs_off - h.regions_off, h.regions_off);
+    if (!err) err = write_at(w.fd, runs, h.fds_off - h.runs_off, h.runs_off);
+    if (!err) err = write_at(w.fd, amber_ckpt.fds, h.file_size - h.fds_off, h.fds_off);
+    if (!err) err = (int)amber_sys1(SYS_fdatasync, w.fd);
+    /* The header goes last: a file with a valid magic is a complete one. */
+    if (!err) err = write_at(w.fd, &h, sizeof h, 0);
+    if (err) err = error("cannot write the process file", err);
+  }
+  if (w.pagemap_fd >= 0) amber_sys1(SYS_close, w.pagemap_fd);
+  amber_sys1(SYS_close, w.fd);
+  if (err) amber_sys3(SYS_unlinkat, AT_FDCWD, path, 0);
+  return err;
+}

@@ -1,0 +1,71 @@
+/* One thread's state that lives in the kernel or in glibc's thread descriptor, and does not
+ * come back with memory alone: its TLS base, glibc's cached TID, the robust futex list, the
+ * rseq area, the alternate signal stack and its name. */
+#include <asm/prctl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+
+#include "agent.h"
+
+/* glibc exports where each thread's rseq area lies (2.35 and later). */
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+#define RSEQ_SIG 0x53053053
+
+/* Offset of the cached TID in glibc's struct pthread, found once by looking for it. */
+static long tid_offset = -1;
+
+static void find_tid_offset(void) {
+  int32_t tid = amber_sys_gettid();
+  const int32_t *self = (const int32_t *)pthread_self();
+  for (int i = 0; i < 512; i++)
+    if (self[i] == tid) {
+      tid_offset = i * 4;
+      return;
+    }
+}
+
+void amber_thread_capture(struct amber_thread_rec *rec) {
+  if (tid_offset < 0) find_tid_offset();
+  amber_sys2(SYS_arch_prctl, ARCH_GET_FS, &rec->fs_base);
+  rec->vtid = amber_vtid;
+  rec->tid_addr = tid_offset >= 0 ? (uint64_t)pthread_self() + tid_offset : 0;
+  amber_sys3(SYS_get_robust_list, 0, &rec->robust_head, &rec->robust_len);
+  rec->rseq_addr = 0;
+  if (&__rseq_size && &__rseq_offset && __rseq_size) {
+    rec->rseq_addr = rec->fs_base + __rseq_offset;
+    rec->rseq_len = __rseq_size < 32 ? 32 : __rseq_size;
+    rec->rseq_sig = RSEQ_SIG;
+  }
+  stack_t ss;
+  amber_sys2(SYS_sigaltstack, 0, &ss);
+  rec->altstack_sp = (uint64_t)ss.ss_sp;
+  rec->altstack_size = ss.ss_size;
+  rec->altstack_flags = ss.ss_flags;
+  amber_sys2(SYS_prctl, PR_GET_NAME, rec->comm);
+}
+
+void amber_thread_after_restore(struct amber_thread_rec *rec) {
+  int32_t tid = amber_sys_gettid();
+  if (rec->tid_addr) {
+    amber_sys1(SYS_set_tid_address, rec->tid_addr);
+    *(volatile int32_t *)rec->tid_addr = tid;
+  }
+  if (rec->robust_head) amber_sys2(SYS_set_robust_list, rec->robust_head, rec->robust_len);
+  if (rec->rseq_addr) {
+    /* The area still holds the old registration's CPU number; the kernel rewrites it. */
+    amber_sys4(SYS_rseq, rec->rseq_addr, rec->rseq_len, 0, rec->rseq_sig);
+  }
+  if (!(rec->altstack_flags & SS_DISABLE) && rec->altstack_sp) {
+    stack_t ss = {(void *)rec->altstack_sp, rec->altstack_flags & ~SS_ONSTACK,
+                  rec->altstack_size};
+    amber_sys2(SYS_sigaltstack, &ss, 0);
+  }
+  amber_sys2(SYS_prctl, PR_SET_NAME, rec->comm);
+  if (rec->vtid > 0) {
+    struct amber_row *row = amber_row_by_vid(amber.table, AMBER_KIND_PID, rec->vtid);
+    if (row && (row->flags & AMBER_PID_THREAD)) __atomic_store_n(&row->sid, tid, __ATOMIC_RELEASE);
+  }
+}

@@ -1,0 +1,101 @@
+/* Small helpers for code that runs in the checkpoint signal handler: no malloc, no stdio, no
+ * locks, raw system calls only. */
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <stdarg.h>
+#include <time.h>
+
+#include "agent.h"
+
+void amber_futex_wait(uint32_t *word, uint32_t seen, int shared, int timeout_ms) {
+  struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
+  amber_sys4(SYS_futex, word, shared ? FUTEX_WAIT : FUTEX_WAIT_PRIVATE, seen,
+             timeout_ms >= 0 ? &ts : 0);
+}
+
+void amber_futex_wake(uint32_t *word, int shared) {
+  amber_sys3(SYS_futex, word, shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE, 0x7fffffff);
+}
+
+static int put(char *buf, int cap, int n, char c) {
+  if (n < cap - 1) buf[n] = c;
+  return n + 1;
+}
+
+static int put_num(char *buf, int cap, int n, unsigned long v, int base, int neg) {
+  char tmp[24];
+  int k = 0;
+  do {
+    tmp[k++] = "0123456789abcdef"[v % base];
+    v /= base;
+  } while (v);
+  if (neg) n = put(buf, cap, n, '-');
+  while (k) n = put(buf, cap, n, tmp[--k]);
+  return n;
+}
+
+int amber_fmt(char *buf, int cap, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = 0;
+  for (const char *p = fmt; *p; p++) {
+    if (*p != '%') {
+      n = put(buf, cap, n, *p);
+      continue;
+    }
+    switch (*++p) {
+    case 's':
+      for (const char *s = va_arg(ap, const char *); s && *s; s++) n = put(buf, cap, n, *s);
+      break;
+    case 'd': {
+      long v = va_arg(ap, int);
+      n = put_num(buf, cap, n, v < 0 ? -v : v, 10, v < 0);
+      break;
+    }
+    case 'x': n = put_num(buf, cap, n, va_arg(ap, unsigned), 16, 0); break;
+    case 'l':
+      p++; /* %lx or %ld */
+      if (*p == 'x') n = put_num(buf, cap, n, va_arg(ap, unsigned long), 16, 0);
+      else {
+        long v = va_arg(ap, long);
+        n = put_num(buf, cap, n, v < 0 ? -v : v, 10, v < 0);
+      }
+      break;
+    default: n = put(buf, cap, n, *p);
+    }
+  }
+  va_end(ap);
+  if (cap > 0) buf[n < cap ? n : cap - 1] = 0;
+  return n;
+}
+
+long amber_read_file(const char *path, char *buf, long cap) {
+  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fd;
+  long total = 0;
+  while (total < cap - 1) {
+    long n = amber_sys3(SYS_read, fd, buf + total, cap - 1 - total);
+    if (n <= 0) break;
+    total += n;
+  }
+  amber_sys1(SYS_close, fd);
+  buf[total] = 0;
+  return total;
+}
+
+int amber_parse_u64(const char **p, uint64_t *out, int base) {
+  const char *s = *p;
+  uint64_t v = 0;
+  int any = 0;
+  for (;; s++) {
+    int d;
+    if (*s >= '0' && *s <= '9') d = *s - '0';
+    else if (base == 16 && *s >= 'a' && *s <= 'f') d = *s - 'a' + 10;
+    else break;
+    v = v * base + d;
+    any = 1;
+  }
+  *p = s;
+  *out = v;
+  return any ? 0 : -1;
+}

@@ -1,0 +1,63 @@
+/* The interposition library's state and the shape every wrapper follows:
+ *   1. pass straight through when this process is not under Amber;
+ *   2. enter a critical section, so that a checkpoint cannot land while tables are touched;
+ *   3. translate virtual IDs in; 4. call the real function (outside the critical section when
+ *   it may block); 5. translate system IDs out.
+ * Internal functions return 0 or -errno; wrappers keep libc's contract (-1 and errno). */
+#ifndef AMBER_PRELOAD_H
+#define AMBER_PRELOAD_H
+
+#include <errno.h>
+#include <stdint.h>
+
+#include "../common/sys.h"
+#include "../common/table.h"
+#include "symbols.h"
+
+#define AMBER_EXPORT __attribute__((visibility("default")))
+
+/* The signal that asks the in-process agent to take part in a checkpoint. */
+#define AMBER_CKPT_SIGNAL 62
+
+struct amber_state {
+  struct amber_table *table; /* NULL: not under Amber, every wrapper passes through */
+  int32_t vpid;              /* this process's virtual pid */
+  uint32_t checkpoints;      /* bumped at every checkpoint; wrappers retry an EINTR it caused */
+  char app_dir[512];
+  char lib_path[512];
+};
+
+extern struct amber_state amber;
+
+/* Per-thread: critical-section depth, and a checkpoint deferred until the section ends. */
+extern __thread int amber_cs_depth;
+extern __thread volatile int amber_ckpt_deferred;
+extern __thread int32_t amber_vtid;
+
+static inline int amber_active(void) { return amber.table != 0; }
+
+static inline void amber_enter(void) { amber_cs_depth++; }
+void amber_deferred_checkpoint(void);
+static inline void amber_leave(void) {
+  if (--amber_cs_depth == 0 && amber_ckpt_deferred) amber_deferred_checkpoint();
+}
+
+/* init.c */
+void amber_log(const char *fmt, ...);
+
+/* pids.c: process and thread registration and translation */
+int32_t amber_pid_adopt(int32_t sys_pid, int32_t sys_parent, int flags);
+void amber_pid_release(int32_t sys_pid);
+int32_t amber_pid_v2s(int32_t vpid); /* -1 when unknown */
+int32_t amber_pid_s2v(int32_t spid); /* -1 when unknown */
+int32_t amber_self_vtid(void);
+void amber_after_fork_child(void);
+
+/* env.c: keeps the library and the application ID across exec */
+char **amber_env_with_amber(char *const envp[], char **scratch, int cap);
+
+/* agent: checkpoint */
+void amber_agent_install(void);
+int amber_is_ckpt_signal(int sig);
+
+#endif

@@ -1,0 +1,47 @@
+/* Keeps the library and the application across exec: whatever environment a program passes to
+ * exec, the new image gets LD_PRELOAD with Amber's library and AMBER_APP_DIR. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "amber.h"
+
+static int is_var(const char *entry, const char *name) {
+  size_t n = strlen(name);
+  return strncmp(entry, name, n) == 0 && entry[n] == '=';
+}
+
+/* Builds, in scratch (cap entries), envp with Amber's variables set. Returns scratch, or the
+ * original envp when nothing needed changing or it does not fit. */
+char **amber_env_with_amber(char *const envp[], char **scratch, int cap) {
+  static __thread char preload[1100], appdir[600], lib[600];
+  if (!amber_active() || !amber.lib_path[0]) return (char **)envp;
+  const char *old_preload = NULL;
+  int n = 0, has_app = 0, has_lib = 0;
+  for (; envp && envp[n]; n++) {
+    if (is_var(envp[n], "LD_PRELOAD")) old_preload = envp[n] + 11;
+    if (is_var(envp[n], "AMBER_APP_DIR")) has_app = 1;
+    if (is_var(envp[n], "AMBER_LIB")) has_lib = 1;
+  }
+  int preload_ok = old_preload && strstr(old_preload, amber.lib_path);
+  if (preload_ok && has_app && has_lib) return (char **)envp;
+  if (n + 4 > cap) return (char **)envp;
+
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    if (!is_var(envp[i], "LD_PRELOAD") && !is_var(envp[i], "AMBER_APP_DIR") &&
+        !is_var(envp[i], "AMBER_LIB"))
+      scratch[k++] = envp[i];
+  if (old_preload && !preload_ok && *old_preload)
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s:%s", amber.lib_path, old_preload);
+  else if (old_preload && preload_ok)
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", old_preload);
+  else
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", amber.lib_path);
+  snprintf(appdir, sizeof appdir, "AMBER_APP_DIR=%s", amber.app_dir);
+  snprintf(lib, sizeof lib, "AMBER_LIB=%s", amber.lib_path);
+  scratch[k++] = preload;
+  scratch[k++] = appdir;
+  scratch[k++] = lib;
+  scratch[k] = NULL;
+  return scratch;
+}

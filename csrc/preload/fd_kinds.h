@@ -1,0 +1,30 @@
+/* The operations of each descriptor kind, one file each (fd_file.c, fd_pipe.c, fd_socket.c,
+ * fd_anon.c). A capture fills the record (and amber_ckpt.error when it cannot) and returns 0
+ * or -1; a restore re-creates the descriptor at rec->fd and returns 0 or -errno. New
+ * descriptors go through amber_fd_park(fd, floor) before amber_fd_place(fd, rec). */
+#ifndef AMBER_FD_KINDS_H
+#define AMBER_FD_KINDS_H
+
+#include <sys/stat.h>
+
+#include "agent.h"
+
+int amber_fd_park(int fd, int floor);
+int amber_fd_place(int fd, const struct amber_fd_rec *rec);
+void *amber_fd_buffer(uint64_t len);
+
+int amber_fd_file_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
+int amber_fd_file_restore(struct amber_fd_rec *rec, int floor);
+
+int amber_fd_pipe_capture(struct amber_fd_rec *rec, const struct stat *st);
+int amber_fd_pipe_restore(struct amber_fd_rec *rec, int floor);
+
+int amber_fd_socket_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
+int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor);
+
+/* anon_inode descriptors: epoll, eventfd, timerfd, signalfd. Restore runs in two passes:
+ * pass 0 creates, pass 1 adds epoll registrations once every target exists. */
+int amber_fd_anon_capture(struct amber_fd_rec *rec, const char *target);
+int amber_fd_anon_restore(struct amber_fd_rec *rec, int floor, int pass);
+
+#endif

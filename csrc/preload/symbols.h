@@ -1,0 +1,107 @@
+/* Every libc symbol that Amber interposes, in one list. Each entry becomes a pointer to the
+ * real function, resolved once with dlsym(RTLD_NEXT) (real.c); no dlsym anywhere else. */
+#ifndef AMBER_SYMBOLS_H
+#define AMBER_SYMBOLS_H
+
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define AMBER_SYMBOLS(X)                                                                         \
+  /* processes and threads: wrap_pid.c */                                                       \
+  X(pid_t, getpid, (void))                                                                       \
+  X(pid_t, getppid, (void))                                                                      \
+  X(pid_t, gettid, (void))                                                                       \
+  X(int, kill, (pid_t, int))                                                                     \
+  X(int, tgkill, (pid_t, pid_t, int))                                                            \
+  X(int, sigqueue, (pid_t, int, const union sigval))                                             \
+  X(pid_t, waitpid, (pid_t, int *, int))                                                         \
+  X(pid_t, wait, (int *))                                                                        \
+  X(pid_t, wait3, (int *, int, struct rusage *))                                                 \
+  X(pid_t, wait4, (pid_t, int *, int, struct rusage *))                                          \
+  X(int, waitid, (idtype_t, id_t, siginfo_t *, int))                                             \
+  X(pid_t, getpgid, (pid_t))                                                                     \
+  X(int, setpgid, (pid_t, pid_t))                                                                \
+  X(pid_t, getpgrp, (void))                                                                      \
+  X(pid_t, getsid, (pid_t))                                                                      \
+  X(pid_t, setsid, (void))                                                                       \
+  X(long, syscall, (long, ...))                                                                  \
+  /* fork and exec: wrap_fork.c, wrap_exec.c */                                                 \
+  X(pid_t, fork, (void))                                                                         \
+  X(pid_t, vfork, (void))                                                                        \
+  X(int, execve, (const char *, char *const[], char *const[]))                                   \
+  X(int, execvpe, (const char *, char *const[], char *const[]))                                  \
+  X(int, fexecve, (int, char *const[], char *const[]))                                           \
+  X(int, posix_spawn, (pid_t *, const char *, const posix_spawn_file_actions_t *,                 \
+                       const posix_spawnattr_t *, char *const[], char *const[]))                 \
+  X(int, posix_spawnp, (pid_t *, const char *, const posix_spawn_file_actions_t *,                \
+                        const posix_spawnattr_t *, char *const[], char *const[]))                \
+  /* /proc/<pid> paths: wrap_proc.c */                                                          \
+  X(int, open, (const char *, int, ...))                                                         \
+  X(int, open64, (const char *, int, ...))                                                       \
+  X(int, openat, (int, const char *, int, ...))                                                  \
+  X(int, openat64, (int, const char *, int, ...))                                                \
+  X(FILE *, fopen, (const char *, const char *))                                                 \
+  X(FILE *, fopen64, (const char *, const char *))                                               \
+  X(DIR *, opendir, (const char *))                                                              \
+  X(ssize_t, readlink, (const char *, char *, size_t))                                           \
+  X(int, access, (const char *, int))                                                            \
+  X(int, stat, (const char *, struct stat *))                                                    \
+  X(int, lstat, (const char *, struct stat *))                                                   \
+  /* hostname: wrap_host.c */                                                                   \
+  X(int, uname, (struct utsname *))                                                              \
+  X(int, gethostname, (char *, size_t))                                                          \
+  /* SysV IPC: wrap_sysv.c */                                                                   \
+  X(int, semget, (key_t, int, int))                                                              \
+  X(int, semop, (int, struct sembuf *, size_t))                                                  \
+  X(int, semtimedop, (int, struct sembuf *, size_t, const struct timespec *))                    \
+  X(int, semctl, (int, int, int, ...))                                                           \
+  X(int, shmget, (key_t, size_t, int))                                                           \
+  X(void *, shmat, (int, const void *, int))                                                     \
+  X(int, shmdt, (const void *))                                                                  \
+  X(int, shmctl, (int, int, struct shmid_ds *))                                                  \
+  X(int, msgget, (key_t, int))                                                                   \
+  X(int, msgsnd, (int, const void *, size_t, int))                                               \
+  X(ssize_t, msgrcv, (int, void *, size_t, long, int))                                           \
+  X(int, msgctl, (int, int, struct msqid_ds *))                                                  \
+  /* signals and sleeps around a checkpoint: wrap_signal.c, wrap_sleep.c */                     \
+  X(int, sigaction, (int, const struct sigaction *, struct sigaction *))                         \
+  X(__sighandler_t, signal, (int, __sighandler_t))                                               \
+  X(int, sigprocmask, (int, const sigset_t *, sigset_t *))                                       \
+  X(int, pthread_sigmask, (int, const sigset_t *, sigset_t *))                                   \
+  X(int, nanosleep, (const struct timespec *, struct timespec *))                                \
+  X(int, clock_nanosleep, (clockid_t, int, const struct timespec *, struct timespec *))          \
+  X(unsigned, sleep, (unsigned))                                                                 \
+  X(int, usleep, (useconds_t))                                                                   \
+  X(int, epoll_wait, (int, struct epoll_event *, int, int))                                      \
+  X(int, epoll_pwait, (int, struct epoll_event *, int, int, const sigset_t *))                   \
+  X(int, poll, (struct pollfd *, nfds_t, int))                                                   \
+  X(int, select, (int, fd_set *, fd_set *, fd_set *, struct timeval *))
+
+#define AMBER_DECLARE_REAL(ret, name, params) ret(*name) params;
+struct amber_real_table {
+  AMBER_SYMBOLS(AMBER_DECLARE_REAL)
+};
+#undef AMBER_DECLARE_REAL
+
+extern struct amber_real_table amber_real_fns;
+void amber_resolve_real(void);
+
+/* REAL(getpid)() calls libc's getpid, never our wrapper. */
+#define REAL(name) (amber_real_fns.name ? amber_real_fns.name : (amber_resolve_real(), amber_real_fns.name))
+
+#endif

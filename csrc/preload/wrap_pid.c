@@ -1,0 +1,165 @@
+/* Wrappers for calls that take or return process and thread IDs. */
+#include <stdarg.h>
+#include <string.h>
+
+#include "amber.h"
+
+/* A pid argument as the kernel reads it: >0 a process, <-1 a process group, 0 and -1 special. */
+static int pid_in(pid_t vpid, pid_t *spid) {
+  if (vpid == 0 || vpid == -1) {
+    *spid = vpid;
+    return 0;
+  }
+  int32_t s = amber_pid_v2s(vpid > 0 ? vpid : -vpid);
+  if (s < 0) return -ESRCH;
+  *spid = vpid > 0 ? s : -s;
+  return 0;
+}
+
+static pid_t pid_out(pid_t spid) {
+  if (spid <= 0) return spid;
+  int32_t v = amber_pid_s2v(spid);
+  return v < 0 ? spid : v;
+}
+
+static int fail(int err) {
+  errno = err;
+  return -1;
+}
+
+AMBER_EXPORT pid_t getpid(void) { return amber_active() ? amber.vpid : REAL(getpid)(); }
+
+AMBER_EXPORT pid_t getppid(void) {
+  if (!amber_active()) return REAL(getppid)();
+  int32_t v = amber_pid_s2v(amber_sys_getppid());
+  /* A parent outside the application (impossible but for a race with reparenting to the
+   * supervisor) is shown as the supervisor, the application's init. */
+  return v > 0 ? v : AMBER_VPID_BASE;
+}
+
+AMBER_EXPORT pid_t gettid(void) {
+  if (!amber_active()) return REAL(gettid)();
+  int32_t v = amber_self_vtid();
+  return v > 0 ? v : amber_sys_gettid();
+}
+
+AMBER_EXPORT int kill(pid_t pid, int sig) {
+  if (!amber_active()) return REAL(kill)(pid, sig);
+  pid_t s;
+  int err = pid_in(pid, &s);
+  return err ? fail(-err) : REAL(kill)(s, sig);
+}
+
+AMBER_EXPORT int tgkill(pid_t tgid, pid_t tid, int sig) {
+  if (!amber_active()) return REAL(tgkill)(tgid, tid, sig);
+  int32_t stgid = amber_pid_v2s(tgid), stid = amber_pid_v2s(tid);
+  if (stgid < 0 || stid < 0) return fail(ESRCH);
+  return REAL(tgkill)(stgid, stid, sig);
+}
+
+AMBER_EXPORT int sigqueue(pid_t pid, int sig, const union sigval value) {
+  if (!amber_active()) return REAL(sigqueue)(pid, sig, value);
+  int32_t s = amber_pid_v2s(pid);
+  return s < 0 ? fail(ESRCH) : REAL(sigqueue)(s, sig, value);
+}
+
+/* A reaped child gives its row back, after its pid was translated. */
+static pid_t reaped(pid_t spid, int status_known, int status) {
+  if (spid <= 0) return spid;
+  pid_t v = pid_out(spid);
+  if (status_known && (WIFEXITED(status) || WIFSIGNALED(status))) amber_pid_release(spid);
+  return v;
+}
+
+AMBER_EXPORT pid_t wait4(pid_t pid, int *wstatus, int options, struct rusage *ru) {
+  if (!amber_active()) return REAL(wait4)(pid, wstatus, options, ru);
+  pid_t s;
+  int err = pid_in(pid, &s);
+  if (err) return fail(ECHILD);
+  int status = 0;
+  pid_t r = REAL(wait4)(s, &status, options, ru);
+  if (wstatus) *wstatus = status;
+  return reaped(r, 1, status);
+}
+
+AMBER_EXPORT pid_t waitpid(pid_t pid, int *wstatus, int options) {
+  return wait4(pid, wstatus, options, NULL);
+}
+AMBER_EXPORT pid_t wait(int *wstatus) { return wait4(-1, wstatus, 0, NULL); }
+AMBER_EXPORT pid_t wait3(int *wstatus, int options, struct rusage *ru) {
+  return wait4(-1, wstatus, options, ru);
+}
+
+AMBER_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options) {
+  if (!amber_active()) return REAL(waitid)(idtype, id, info, options);
+  if (idtype == P_PID || idtype == P_PGID) {
+    int32_t s = amber_pid_v2s((int32_t)id);
+    if (s < 0) return fail(ECHILD);
+    id = (id_t)s;
+  }
+  int r = REAL(waitid)(idtype, id, info, options);
+  if (r == 0 && info && info->si_pid > 0) {
+    pid_t spid = info->si_pid;
+    info->si_pid = pid_out(spid);
+    int gone = info->si_code == CLD_EXITED || info->si_code == CLD_KILLED ||
+               info->si_code == CLD_DUMPED;
+    if (gone && !(options & WNOWAIT)) amber_pid_release(spid);
+  }
+  return r;
+}
+
+AMBER_EXPORT pid_t getpgid(pid_t pid) {
+  if (!amber_active()) return REAL(getpgid)(pid);
+  pid_t s = 0;
+  if (pid && pid_in(pid, &s)) return fail(ESRCH);
+  pid_t r = REAL(getpgid)(s);
+  return r < 0 ? r : pid_out(r);
+}
+
+AMBER_EXPORT pid_t getpgrp(void) { return getpgid(0); }
+
+AMBER_EXPORT int setpgid(pid_t pid, pid_t pgid) {
+  if (!amber_active()) return REAL(setpgid)(pid, pgid);
+  pid_t spid = 0, spgid = 0;
+  if (pid && pid_in(pid, &spid)) return fail(ESRCH);
+  if (pgid && pid_in(pgid, &spgid)) return fail(EPERM);
+  return REAL(setpgid)(spid, spgid);
+}
+
+AMBER_EXPORT pid_t getsid(pid_t pid) {
+  if (!amber_active()) return REAL(getsid)(pid);
+  pid_t s = 0;
+  if (pid && pid_in(pid, &s)) return fail(ESRCH);
+  pid_t r = REAL(getsid)(s);
+  return r < 0 ? r : pid_out(r);
+}
+
+AMBER_EXPORT pid_t setsid(void) {
+  pid_t r = REAL(setsid)();
+  return amber_active() && r > 0 ? pid_out(r) : r;
+}
+
+/* Raw syscall() for the ID calls that programs commonly make through it. */
+AMBER_EXPORT long syscall(long number, ...) {
+  va_list ap;
+  va_start(ap, number);
+  long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
+  long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
+  va_end(ap);
+  if (amber_active()) {
+    switch (number) {
+    case SYS_getpid: return getpid();
+    case SYS_getppid: return getppid();
+    case SYS_gettid: return gettid();
+    case SYS_kill: return kill((pid_t)a, (int)b);
+    case SYS_tgkill: return tgkill((pid_t)a, (pid_t)b, (int)c);
+    case SYS_tkill: {
+      int32_t s = amber_pid_v2s((int32_t)a);
+      if (s < 0) return fail(ESRCH);
+      a = s;
+      break;
+    }
+    }
+  }
+  return REAL(syscall)(number, a, b, c, d, e, f);
+}

@@ -1,0 +1,87 @@
+/* Calls that the kernel never restarts after a signal handler ran. When the EINTR came from a
+ * checkpoint (not from a signal of the program's), the call is made again for what is left,
+ * so a program never sees a checkpoint. */
+#include <time.h>
+
+#include "amber.h"
+
+#define CKPT_CAUSED(gen) (errno == EINTR && amber_active() && amber.checkpoints != (gen))
+
+AMBER_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem) {
+  struct timespec left = *req, r;
+  for (;;) {
+    uint32_t gen = amber.checkpoints;
+    int ret = REAL(nanosleep)(&left, &r);
+    if (ret == 0 || !CKPT_CAUSED(gen)) {
+      if (ret && rem) *rem = r;
+      return ret;
+    }
+    left = r;
+  }
+}
+
+AMBER_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req,
+                                 struct timespec *rem) {
+  struct timespec left = *req, r;
+  for (;;) {
+    uint32_t gen = amber.checkpoints;
+    int ret = REAL(clock_nanosleep)(clock, flags, &left, &r);
+    if (ret != EINTR || !amber_active() || amber.checkpoints == gen) {
+      if (ret == EINTR && rem) *rem = r;
+      return ret;
+    }
+    if (!(flags & TIMER_ABSTIME)) left = r;
+  }
+}
+
+AMBER_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int n, int timeout) {
+  for (;;) {
+    uint32_t gen = amber.checkpoints;
+    int ret = REAL(epoll_wait)(epfd, events, n, timeout);
+    if (ret >= 0 || !CKPT_CAUSED(gen)) return ret;
+  }
+}
+
+AMBER_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int n, int timeout,
+                             const sigset_t *mask) {
+  for (;;) {
+    uint32_t gen = amber.checkpoints;
+    int ret = REAL(epoll_pwait)(epfd, events, n, timeout, mask);
+    if (ret >= 0 || !CKPT_CAUSED(gen)) return ret;
+  }
+}
+
+AMBER_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout) {
+  for (;;) {
+    uint32_t gen = amber.checkpoints;
+    int ret = REAL(poll)(fds, n, timeout);
+    if (ret >= 0 || !CKPT_CAUSED(gen)) return ret;
+  }
+}
+
+AMBER_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *timeout) {
+  for (;;) {
+    uint32_t gen = amber.checkpoints;
+    fd_set r0, w0, e0;
+    if (r) r0 = *r;
+    if (w) w0 = *w;
+    if (e) e0 = *e;
+    int ret = REAL(select)(n, r, w, e, timeout);
+    if (ret >= 0 || !CKPT_CAUSED(gen)) return ret;
+    if (r) *r = r0;
+    if (w) *w = w0;
+    if (e) *e = e0;
+  }
+}
+
+/* libc's sleep and usleep reach the kernel without passing through nanosleep's symbol. */
+AMBER_EXPORT unsigned sleep(unsigned seconds) {
+  struct timespec req = {seconds, 0}, rem;
+  if (nanosleep(&req, &rem) == 0) return 0;
+  return (unsigned)rem.tv_sec + (rem.tv_nsec > 0);
+}
+
+AMBER_EXPORT int usleep(useconds_t usec) {
+  struct timespec req = {usec / 1000000, (long)(usec % 1000000) * 1000};
+  return nanosleep(&req, NULL);
+}

@@ -1,0 +1,145 @@
+/* amber-supervisor: one per application. It is the subreaper of the application's process
+ * tree (as podman's conmon is for a container): it starts the program (or the restorer), reaps
+ * every process that ends, even orphans, frees their rows, and exits with the status of the
+ * program once no process of the application is left, removing the runtime directory.
+ *
+ *   amber-supervisor run <appdir> [--detach] [--output FILE] -- PROGRAM ARGS...
+ *   amber-supervisor restore <appdir> <imagedir> [--detach] [--output FILE]
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/table.h"
+#include "supervisor.h"
+
+static struct amber_table *table;
+static pid_t root_pid = -1;
+
+static void set_failed(const char *fmt, const char *what, int err) {
+  snprintf(table->error, sizeof table->error, fmt, what, strerror(err));
+  __atomic_store_n(&table->state, AMBER_APP_FAILED, __ATOMIC_RELEASE);
+}
+
+static void forward_signal(int sig) {
+  if (root_pid > 0) kill(-root_pid, sig);
+}
+
+static void register_self(void) {
+  amber_table_lock(table);
+  struct amber_row *row = NULL;
+  for (uint32_t i = 0; i < table->high[AMBER_KIND_PID] && !row; i++)
+    if (table->rows[AMBER_KIND_PID][i].state == AMBER_ROW_LIVE &&
+        (table->rows[AMBER_KIND_PID][i].flags & AMBER_PID_SUPERVISOR))
+      row = &table->rows[AMBER_KIND_PID][i];
+  if (!row) row = amber_row_alloc(table, AMBER_KIND_PID); /* a new application: the first row */
+  row->flags = AMBER_PID_SUPERVISOR;
+  row->owner = row->vid;
+  row->parent = -1;
+  __atomic_store_n(&row->sid, getpid(), __ATOMIC_RELEASE);
+  amber_table_unlock(table);
+}
+
+/* The program's standard streams, as the program will get them; restore reattaches them. */
+static int setup_stdio(const struct sup_options *o) {
+  if (o->detach) {
+    int null = open("/dev/null", O_RDWR);
+    if (null < 0) return -errno;
+    dup2(null, 0);
+    if (!o->output) dup2(null, 1), dup2(null, 2);
+    if (null > 2) close(null);
+  }
+  if (o->output) {
+    int fd = open(o->output, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd < 0) return -errno;
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (fd > 2) close(fd);
+  }
+  for (int i = 0; i < 3; i++) {
+    struct stat st;
+    if (fstat(i, &st) == 0) {
+      table->std_dev[i] = (int32_t)st.st_dev;
+      table->std_ino[i] = (int64_t)st.st_ino;
+    }
+  }
+  return 0;
+}
+
+static void remove_app_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d)))
+      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) unlinkat(dirfd(d), e->d_name, 0);
+    closedir(d);
+  }
+  rmdir(dir);
+}
+
+/* Reaps until no process of the application is left; returns the root's status. */
+static int reap_all(void) {
+  int root_status = 0;
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(-1, &status, __WALL);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      break; /* ECHILD: nothing left */
+    }
+    if (pid == root_pid) root_status = status;
+    amber_table_lock(table);
+    struct amber_row *row = amber_row_by_sid(table, AMBER_KIND_PID, pid);
+    if (row && (row->flags & AMBER_PID_PROCESS)) amber_pid_row_release(table, row);
+    amber_table_unlock(table);
+  }
+  if (WIFSIGNALED(root_status)) return 128 + WTERMSIG(root_status);
+  return WEXITSTATUS(root_status);
+}
+
+int main(int argc, char **argv) {
+  struct sup_options o;
+  if (sup_parse_args(argc, argv, &o)) {
+    fprintf(stderr, "usage: amber-supervisor run|restore <appdir> ... (see the source)\n");
+    return 2;
+  }
+  char path[4200];
+  snprintf(path, sizeof path, "%s/tables", o.app_dir);
+  int err = amber_table_open(path, &table);
+  if (err) {
+    fprintf(stderr, "amber-supervisor: cannot open %s: %s\n", path, strerror(-err));
+    return 1;
+  }
+  if (o.detach && sup_detach()) return 0; /* the caller's side of the fork */
+  setsid();
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  signal(SIGINT, forward_signal);
+  signal(SIGTERM, forward_signal);
+  signal(SIGHUP, forward_signal);
+  register_self();
+  if ((err = setup_stdio(&o))) {
+    set_failed("cannot open the output file %s: %s", o.output ? o.output : "", -err);
+    remove_app_dir(o.app_dir);
+    return 1;
+  }
+
+  root_pid = o.restore ? sup_start_restorer(table, &o) : sup_start_program(table, &o);
+  if (root_pid < 0) {
+    int status = 127;
+    while (wait(NULL) > 0) {}
+    remove_app_dir(o.app_dir);
+    return status;
+  }
+  int status = reap_all();
+  __atomic_store_n(&table->state, AMBER_APP_EXITED, __ATOMIC_RELEASE);
+  remove_app_dir(o.app_dir);
+  return status;
+}

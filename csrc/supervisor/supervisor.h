@@ -1,0 +1,25 @@
+/* The supervisor's parts: its arguments, detaching, and starting what it supervises. */
+#ifndef AMBER_SUPERVISOR_H
+#define AMBER_SUPERVISOR_H
+
+#include <sys/types.h>
+
+#include "../common/table.h"
+
+struct sup_options {
+  int restore;            /* restore mode: rebuild from image_dir */
+  int detach;             /* daemonize: the command returns at once */
+  const char *app_dir;
+  const char *image_dir;
+  const char *output;     /* program stdout and stderr go here (appended) */
+  char **program;         /* run mode: PROGRAM ARGS... */
+};
+
+int sup_parse_args(int argc, char **argv, struct sup_options *o);
+/* Forks; returns 1 in the caller's process (which should exit), 0 in the daemon. */
+int sup_detach(void);
+/* Both return the root process's pid, or -1 with the table's state set to failed. */
+pid_t sup_start_program(struct amber_table *t, const struct sup_options *o);
+pid_t sup_start_restorer(struct amber_table *t, const struct sup_options *o);
+
+#endif

@@ -1,0 +1,382 @@
+/**
+ * Safe wrappers over the control library: C strings and buffers are made here, `-errno`
+ * becomes an exception, JSON answers are validated with zod, and a {@linkcode Table} owns its
+ * native handle. Nothing outside `ffi/` touches pointers.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { Errno, errnoDescription, errnoName } from "./errno.ts";
+import { library } from "./symbols.ts";
+
+/** A control-library call failed with `-errno`. */
+export class ControlError extends Error {
+  override name = "ControlError";
+  /** The positive errno number. */
+  readonly errno: number;
+  /** Its symbolic name, such as `ENOENT`. */
+  readonly code: string;
+  /** The C function that failed. */
+  readonly call: string;
+
+  constructor(call: string, errno: number, subject?: string) {
+    const about = subject === undefined ? "" : ` for '${subject}'`;
+    super(`${call}${about} failed with ${errnoName(errno)} (${errnoDescription(errno)})`);
+    this.errno = errno;
+    this.code = errnoName(errno);
+    this.call = call;
+  }
+}
+
+/** A control-library call failed with ENOENT: a file or table does not exist. */
+export class ControlNotFoundError extends ControlError {
+  override name = "ControlNotFoundError";
+}
+
+/** A control-library call failed with EEXIST: something to be created already exists. */
+export class ControlExistsError extends ControlError {
+  override name = "ControlExistsError";
+}
+
+/** A control-library wait failed with ETIMEDOUT. */
+export class ControlTimeoutError extends ControlError {
+  override name = "ControlTimeoutError";
+}
+
+/** A control-library call failed with ESRCH: a process of the application is gone. */
+export class ControlProcessGoneError extends ControlError {
+  override name = "ControlProcessGoneError";
+}
+
+/** A control-library call failed with EIO: for the snapshot waits, an agent reported failure. */
+export class ControlIoError extends ControlError {
+  override name = "ControlIoError";
+}
+
+/** The control library answered with JSON that does not have the expected shape. */
+export class ControlDataError extends Error {
+  override name = "ControlDataError";
+}
+
+const ERROR_CLASSES: Readonly<Record<number, typeof ControlError>> = {
+  [Errno.ENOENT]: ControlNotFoundError,
+  [Errno.EEXIST]: ControlExistsError,
+  [Errno.ETIMEDOUT]: ControlTimeoutError,
+  [Errno.ESRCH]: ControlProcessGoneError,
+  [Errno.EIO]: ControlIoError,
+};
+
+/** Returns `status` if it is not negative; otherwise throws the error for `-status`. */
+export function unwrap(call: string, status: number, subject?: string): number {
+  if (status >= 0) return status;
+  const errno = -status;
+  const ErrorClass = ERROR_CLASSES[errno] ?? ControlError;
+  throw new ErrorClass(call, errno, subject);
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function cstr(value: string): Uint8Array<ArrayBuffer> {
+  if (value.includes("\0")) {
+    throw new TypeError(`Expected a string without NUL characters, found '${value}'`);
+  }
+  return encoder.encode(`${value}\0`);
+}
+
+const FIRST_CAP = 64 * 1024;
+const MAX_CAP = 256 * 1024 * 1024;
+
+/** Calls a function that writes JSON into a caller-owned buffer, growing it on -ENOSPC. */
+function callJson<T>(
+  call: string,
+  fill: (buf: Uint8Array<ArrayBuffer>, cap: number) => number,
+  schema: z.ZodType<T>,
+  subject?: string,
+): T {
+  for (let cap = FIRST_CAP;; cap *= 4) {
+    const buf = new Uint8Array(cap);
+    const n = fill(buf, cap);
+    if (n === -Errno.ENOSPC && cap < MAX_CAP) continue;
+    return parseJson(call, decoder.decode(buf.subarray(0, unwrap(call, n, subject))), schema);
+  }
+}
+
+function parseJson<T>(call: string, text: string, schema: z.ZodType<T>): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new ControlDataError(`${call} returned text that is not JSON: '${text}'`, { cause });
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new ControlDataError(
+      `${call} returned JSON of an unexpected shape: ${z.prettifyError(parsed.error)}`,
+      { cause: parsed.error },
+    );
+  }
+  return parsed.data;
+}
+
+/** The application's state, as its supervisor writes it into the table. */
+export const AppState = { STARTING: 0, RUNNING: 1, FAILED: 2, EXITED: 3 } as const;
+
+/** Snapshot phases the coordinator sets (`enum amber_ctl_phase`). */
+export const Phase = { IDLE: 0, FREEZE: 1, WRITE: 2, RESUME: 3, ABORT: 4 } as const;
+
+/** States an agent reports (`enum amber_agent_state`). */
+export const AgentState = { NONE: 0, FROZEN: 1, WRITTEN: 2, FAILED: 3, RESUMED: 4 } as const;
+
+/** Flags of a pid row. */
+export const PidFlag = { PROCESS: 0x1, THREAD: 0x2, SUPERVISOR: 0x4 } as const;
+
+/** What `amber_ctl_table_info` returns. */
+export const TableInfoSchema = z.object({
+  appId: z.string(),
+  name: z.string(),
+  hostname: z.string(),
+  rootVpid: z.int(),
+  state: z.int(),
+  error: z.string(),
+  supervisorPid: z.int(),
+});
+/** An application's identity and state, from its table. */
+export type TableInfo = z.infer<typeof TableInfoSchema>;
+
+/** One row of the translation tables, as `amber_ctl_table_rows` returns it. */
+export const TableRowSchema = z.object({
+  kind: z.enum(["pid", "sem", "shm", "msg"]),
+  vid: z.int(),
+  sid: z.int(),
+  owner: z.int(),
+  flags: z.int(),
+  key: z.int(),
+  mode: z.int(),
+  nitems: z.int(),
+  size: z.number(),
+  parent: z.int(),
+  alive: z.boolean(),
+});
+/** One row of the translation tables: a virtual ID, its system ID and its attributes. */
+export type TableRow = z.infer<typeof TableRowSchema>;
+
+/** What `amber_ctl_machine_info` returns: what decides whether an image can run here. */
+export const MachineInfoSchema = z.object({
+  kernel: z.string(),
+  xcr0: z.union([z.int().nonnegative(), z.string().regex(/^(0x)?[0-9a-fA-F]{1,16}$/)]),
+  vdsoHash: z.string(),
+  vdsoSize: z.int().nonnegative(),
+  vvarSize: z.int().nonnegative(),
+});
+/** This machine's kernel, CPU state components (XCR0) and vDSO identity. */
+export type MachineInfo = z.infer<typeof MachineInfoSchema>;
+
+/** The XCR0 bits of a machine; the C side writes them as hex digits, with or without "0x". */
+export function xcr0Bits(xcr0: MachineInfo["xcr0"]): bigint {
+  return typeof xcr0 === "number" ? BigInt(xcr0) : BigInt(`0x${xcr0.replace(/^0x/i, "")}`);
+}
+
+/** What `amber_ctl_process_describe` returns: kept as it is, whatever its fields. */
+export const ProcessDetailsSchema = z.looseObject({});
+/** A process file's description, as the C side gives it. */
+export type ProcessDetails = z.infer<typeof ProcessDetailsSchema>;
+
+/** The translation tables of one application, mapped into this process. */
+export class Table implements Disposable {
+  #handle: Deno.PointerValue;
+  #path: string;
+  #pending = 0;
+  #closing = false;
+
+  private constructor(handle: Deno.PointerObject, path: string) {
+    this.#handle = handle;
+    this.#path = path;
+  }
+
+  /** Maps the tables file at `path`. */
+  static open(path: string): Table {
+    const err = new Int32Array(1);
+    const handle = library().amber_ctl_table_open(cstr(path), err);
+    if (handle === null) {
+      unwrap("amber_ctl_table_open", err[0] < 0 ? err[0] : -Errno.EIO, path);
+      throw new ControlError("amber_ctl_table_open", Errno.EIO, path);
+    }
+    return new Table(handle, path);
+  }
+
+  /** The tables file this handle maps. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /** The application's identity and state. */
+  info(): TableInfo {
+    const h = this.#live();
+    return callJson(
+      "amber_ctl_table_info",
+      (buf, cap) => library().amber_ctl_table_info(h, buf, cap),
+      TableInfoSchema,
+      this.#path,
+    );
+  }
+
+  /** Every live row of every kind. */
+  rows(): TableRow[] {
+    const h = this.#live();
+    return callJson(
+      "amber_ctl_table_rows",
+      (buf, cap) => library().amber_ctl_table_rows(h, buf, cap),
+      z.array(TableRowSchema),
+      this.#path,
+    );
+  }
+
+  /** Sends signal number `sig` to every process of the application (not its supervisor). */
+  signalApp(sig: number): void {
+    unwrap("amber_ctl_signal_app", library().amber_ctl_signal_app(this.#live(), sig), this.#path);
+  }
+
+  /** Records the process list and asks every agent to freeze; they write into `imageDir`. */
+  snapshotBegin(imageDir: string): void {
+    const status = library().amber_ctl_snapshot_begin(this.#live(), cstr(imageDir));
+    unwrap("amber_ctl_snapshot_begin", status, this.#path);
+  }
+
+  /** Waits until every agent reports `state` (see {@linkcode AgentState}). */
+  waitAgents(state: number, timeoutMs: number): Promise<void> {
+    return this.#async("amber_ctl_wait_agents", (h) =>
+      library().amber_ctl_wait_agents(h, state, timeoutMs));
+  }
+
+  /** What the agent that failed said (it names the resource); "" if none failed. */
+  agentError(): string {
+    const buf = new Uint8Array(1024);
+    const n = library().amber_ctl_agent_error(this.#live(), buf, buf.length);
+    return decoder.decode(buf.subarray(0, unwrap("amber_ctl_agent_error", n, this.#path)));
+  }
+
+  /** Moves the snapshot protocol to `phase` (see {@linkcode Phase}). */
+  setPhase(phase: number): void {
+    unwrap("amber_ctl_set_phase", library().amber_ctl_set_phase(this.#live(), phase), this.#path);
+  }
+
+  /** Writes a copy of the tables to `path`. */
+  saveTables(path: string): Promise<void> {
+    const p = cstr(path);
+    return this.#async("amber_ctl_save_tables", (h) => library().amber_ctl_save_tables(h, p));
+  }
+
+  /** Writes the contents of the application's SysV IPC objects into `imageDir`. */
+  ipcSave(imageDir: string): Promise<void> {
+    const p = cstr(imageDir);
+    return this.#async("amber_ctl_ipc_save", (h) => library().amber_ctl_ipc_save(h, p));
+  }
+
+  /** Re-creates the SysV IPC objects saved in `imageDir` and points the tables at them. */
+  ipcRestore(imageDir: string): Promise<void> {
+    const p = cstr(imageDir);
+    return this.#async("amber_ctl_ipc_restore", (h) => library().amber_ctl_ipc_restore(h, p));
+  }
+
+  /** Waits until `count` restored processes have reported in. */
+  waitRestored(count: number, timeoutMs: number): Promise<void> {
+    return this.#async("amber_ctl_wait_restored", (h) =>
+      library().amber_ctl_wait_restored(h, count, timeoutMs));
+  }
+
+  /** Unmaps the tables; closing twice does nothing. Waits for calls still running. */
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#pending === 0) this.#release();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #live(): Deno.PointerObject {
+    if (this.#closing || this.#handle === null) {
+      throw new TypeError(`Tables '${this.#path}' are closed`);
+    }
+    return this.#handle;
+  }
+
+  #release(): void {
+    if (this.#handle === null) return;
+    library().amber_ctl_table_close(this.#handle);
+    this.#handle = null;
+  }
+
+  async #async(call: string, run: (h: Deno.PointerObject) => Promise<number>): Promise<void> {
+    const h = this.#live();
+    this.#pending++;
+    try {
+      unwrap(call, await run(h), this.#path);
+    } finally {
+      this.#pending--;
+      if (this.#closing && this.#pending === 0) this.#release();
+    }
+  }
+}
+
+/** Creates the tables file of a new application at `path` (mode 0600). */
+export function createTable(path: string, appId: string, name: string, hostname: string): void {
+  const status = library().amber_ctl_table_create(
+    cstr(path),
+    cstr(appId),
+    cstr(name),
+    cstr(hostname),
+  );
+  unwrap("amber_ctl_table_create", status, path);
+}
+
+/** Creates the tables file at `path` from an image's copy, for a new application ID and name. */
+export function createTableFromImage(
+  imageTables: string,
+  path: string,
+  appId: string,
+  name: string,
+): void {
+  const status = library().amber_ctl_table_from_image(
+    cstr(imageTables),
+    cstr(path),
+    cstr(appId),
+    cstr(name),
+  );
+  unwrap("amber_ctl_table_from_image", status, imageTables);
+}
+
+/** The 64-bit hash of a file, as 16 hex digits. */
+export async function fileHash(path: string): Promise<string> {
+  const buf = new Uint8Array(64);
+  const n = await library().amber_ctl_file_hash(cstr(path), buf, buf.length);
+  return decoder.decode(buf.subarray(0, unwrap("amber_ctl_file_hash", n, path)));
+}
+
+/** Describes a process file of an image. */
+export function describeProcess(path: string): ProcessDetails {
+  const p = cstr(path);
+  return callJson(
+    "amber_ctl_process_describe",
+    (buf, cap) => library().amber_ctl_process_describe(p, buf, cap),
+    ProcessDetailsSchema,
+    path,
+  );
+}
+
+/** This machine's kernel, CPU features and vDSO identity. */
+export function machineInfo(): MachineInfo {
+  return callJson(
+    "amber_ctl_machine_info",
+    (buf, cap) => library().amber_ctl_machine_info(buf, cap),
+    MachineInfoSchema,
+  );
+}
+
+/** Whether the ELF file at `path` is dynamically linked; throws if it is not a readable ELF. */
+export function isDynamicElf(path: string): boolean {
+  return unwrap("amber_ctl_elf_dynamic", library().amber_ctl_elf_dynamic(cstr(path)), path) === 1;
+}

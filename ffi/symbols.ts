@@ -1,0 +1,253 @@
+/**
+ * The one place where the control library's symbols are declared for `Deno.dlopen`, mirroring
+ * `csrc/control/control.h`, and the one loader for `build/libamberctl.so`.
+ *
+ * Every function that can fail returns 0 (or a length) on success and -errno on failure; see
+ * `ffi/control.ts` for the safe wrappers. Calls that wait or read whole files are
+ * `nonblocking: true`, so that they run on another thread and return a promise.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+
+/** The ABI version this TypeScript code was written against (`AMBER_CTL_ABI_VERSION`). */
+export const ABI_VERSION = 1;
+
+/** The file name of the control library. */
+export const LIBRARY_FILE = "libamberctl.so";
+
+/** Symbol declarations; each parameter is commented with its C type. */
+export const symbols = {
+  // int32_t amber_ctl_abi_version(void)
+  amber_ctl_abi_version: { parameters: [], result: "i32" },
+
+  // int32_t amber_ctl_table_create(const char *path, const char *app_id, const char *name,
+  //                                const char *hostname)
+  amber_ctl_table_create: {
+    parameters: [
+      "buffer", // const char *path
+      "buffer", // const char *app_id
+      "buffer", // const char *name
+      "buffer", // const char *hostname
+    ],
+    result: "i32",
+  },
+  // void *amber_ctl_table_open(const char *path, int32_t *err)
+  amber_ctl_table_open: {
+    parameters: [
+      "buffer", // const char *path
+      "buffer", // int32_t *err
+    ],
+    result: "pointer",
+  },
+  // void amber_ctl_table_close(void *table)
+  amber_ctl_table_close: {
+    parameters: [
+      "pointer", // void *table
+    ],
+    result: "void",
+  },
+
+  // int32_t amber_ctl_table_info(void *table, char *buf, int32_t cap)
+  amber_ctl_table_info: {
+    parameters: [
+      "pointer", // void *table
+      "buffer", // char *buf
+      "i32", // int32_t cap
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_table_rows(void *table, char *buf, int32_t cap)
+  amber_ctl_table_rows: {
+    parameters: [
+      "pointer", // void *table
+      "buffer", // char *buf
+      "i32", // int32_t cap
+    ],
+    result: "i32",
+  },
+
+  // int32_t amber_ctl_signal_app(void *table, int32_t sig)
+  amber_ctl_signal_app: {
+    parameters: [
+      "pointer", // void *table
+      "i32", // int32_t sig
+    ],
+    result: "i32",
+  },
+
+  // int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir)
+  amber_ctl_snapshot_begin: {
+    parameters: [
+      "pointer", // void *table
+      "buffer", // const char *image_dir
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_wait_agents(void *table, int32_t state, int32_t timeout_ms)
+  amber_ctl_wait_agents: {
+    parameters: [
+      "pointer", // void *table
+      "i32", // int32_t state
+      "i32", // int32_t timeout_ms
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+  // int32_t amber_ctl_agent_error(void *table, char *buf, int32_t cap)
+  amber_ctl_agent_error: {
+    parameters: [
+      "pointer", // void *table
+      "buffer", // char *buf
+      "i32", // int32_t cap
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_set_phase(void *table, int32_t phase)
+  amber_ctl_set_phase: {
+    parameters: [
+      "pointer", // void *table
+      "i32", // int32_t phase
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_save_tables(void *table, const char *path)
+  amber_ctl_save_tables: {
+    parameters: [
+      "pointer", // void *table
+      "buffer", // const char *path
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+  // int32_t amber_ctl_ipc_save(void *table, const char *image_dir)
+  amber_ctl_ipc_save: {
+    parameters: [
+      "pointer", // void *table
+      "buffer", // const char *image_dir
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+
+  // int32_t amber_ctl_table_from_image(const char *image_tables, const char *path,
+  //                                    const char *app_id, const char *name)
+  amber_ctl_table_from_image: {
+    parameters: [
+      "buffer", // const char *image_tables
+      "buffer", // const char *path
+      "buffer", // const char *app_id
+      "buffer", // const char *name
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_ipc_restore(void *table, const char *image_dir)
+  amber_ctl_ipc_restore: {
+    parameters: [
+      "pointer", // void *table
+      "buffer", // const char *image_dir
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+  // int32_t amber_ctl_wait_restored(void *table, int32_t count, int32_t timeout_ms)
+  amber_ctl_wait_restored: {
+    parameters: [
+      "pointer", // void *table
+      "i32", // int32_t count
+      "i32", // int32_t timeout_ms
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+
+  // int32_t amber_ctl_file_hash(const char *path, char *buf, int32_t cap)
+  amber_ctl_file_hash: {
+    parameters: [
+      "buffer", // const char *path
+      "buffer", // char *buf
+      "i32", // int32_t cap
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+  // int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
+  amber_ctl_process_describe: {
+    parameters: [
+      "buffer", // const char *path
+      "buffer", // char *buf
+      "i32", // int32_t cap
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_machine_info(char *buf, int32_t cap)
+  amber_ctl_machine_info: {
+    parameters: [
+      "buffer", // char *buf
+      "i32", // int32_t cap
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_elf_dynamic(const char *path)
+  amber_ctl_elf_dynamic: {
+    parameters: [
+      "buffer", // const char *path
+    ],
+    result: "i32",
+  },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The loaded control library's functions. */
+export type ControlSymbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
+
+/** The control library could not be found, loaded, or has the wrong ABI version. */
+export class ControlLibraryError extends Error {
+  override name = "ControlLibraryError";
+}
+
+let loaded: Deno.DynamicLibrary<typeof symbols> | undefined;
+
+/**
+ * Where the control library is: `$AMBER_LIB_DIR/libamberctl.so`, else `build/` of the checkout
+ * this module was loaded from.
+ */
+export function libraryPath(): string {
+  const dir = Deno.env.get("AMBER_LIB_DIR");
+  if (dir) return join(dir, LIBRARY_FILE);
+  const url = new URL(`../build/${LIBRARY_FILE}`, import.meta.url);
+  if (url.protocol !== "file:") {
+    throw new ControlLibraryError(
+      `Cannot find ${LIBRARY_FILE}: Amber was loaded from '${url.origin}', not from a local ` +
+        `checkout; set AMBER_LIB_DIR to the directory that holds the library`,
+    );
+  }
+  return fileURLToPath(url);
+}
+
+/** Loads the control library once and checks its ABI version; later calls reuse it. */
+export function library(): ControlSymbols {
+  if (loaded) return loaded.symbols;
+  const path = libraryPath();
+  let lib: Deno.DynamicLibrary<typeof symbols>;
+  try {
+    lib = Deno.dlopen(path, symbols);
+  } catch (cause) {
+    throw new ControlLibraryError(
+      `Could not load Amber's control library '${path}': build it with 'make', ` +
+        `or set AMBER_LIB_DIR to the directory that holds ${LIBRARY_FILE}`,
+      { cause },
+    );
+  }
+  const version = lib.symbols.amber_ctl_abi_version();
+  if (version !== ABI_VERSION) {
+    lib.close();
+    throw new ControlLibraryError(
+      `Amber's control library '${path}' has ABI version ${version}, expected ${ABI_VERSION}: ` +
+        `rebuild it with 'make'`,
+    );
+  }
+  loaded = lib;
+  return lib.symbols;
+}

@@ -1,0 +1,193 @@
+/**
+ * {@linkcode App}: one application running under Amber, as its tables describe it.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import {
+  ControlNotFoundError,
+  ControlProcessGoneError,
+  PidFlag,
+  Table,
+  type TableInfo,
+  type TableRow,
+} from "../ffi/control.ts";
+import { AmberError, AppNotFoundError } from "./errors.ts";
+import type { Image } from "./image.ts";
+import { removeAppDir, TABLES_FILE } from "./paths.ts";
+import { snapshot, type SnapshotOptions } from "./snapshot.ts";
+import type { Supervisor } from "./supervisor.ts";
+import { exists, poll } from "./wait.ts";
+
+/** A process of an application: its virtual pid, its system pid, its parent's virtual pid. */
+export interface ProcessInfo {
+  /** The pid the program sees. */
+  vpid: number;
+  /** The pid the kernel gave it. */
+  pid: number;
+  /** The virtual pid of its parent. */
+  parent: number;
+  /** Whether the process still exists. */
+  alive: boolean;
+}
+
+/** How an application ended. */
+export interface ExitStatus {
+  /**
+   * The exit status of its first process, or 128 + n if signal n ended it; null when the
+   * application was not started by this Deno process, which cannot know it.
+   */
+  code: number | null;
+  /** The signal number that ended it, if one did. */
+  signal?: number;
+}
+
+/** What {@linkcode App} is made from; {@linkcode launch}, `open` and `restore` make them. */
+export interface AppInit {
+  name: string;
+  id: string;
+  dir: string;
+  supervisor?: Supervisor;
+}
+
+const KILL_WAIT_MS = 10_000;
+const SIGKILL = 9;
+
+/** Whether a table says its application is stale: its supervisor is gone. */
+export function isStale(rows: readonly TableRow[]): boolean {
+  const row = rows.find((r) => r.kind === "pid" && (r.flags & PidFlag.SUPERVISOR) !== 0);
+  return row === undefined || !row.alive;
+}
+
+/** The processes (not threads, not the supervisor) among a table's rows. */
+export function processesOf(rows: readonly TableRow[]): ProcessInfo[] {
+  return rows
+    .filter((r) =>
+      r.kind === "pid" && (r.flags & PidFlag.PROCESS) !== 0 &&
+      (r.flags & PidFlag.SUPERVISOR) === 0
+    )
+    .map((r) => ({ vpid: r.vid, pid: r.sid, parent: r.parent, alive: r.alive }));
+}
+
+/**
+ * An application running under Amber: a process tree with its own virtual IDs. Get one from
+ * `launch`, `open` or `restore`.
+ *
+ * @example Launch, look, end
+ * ```ts ignore
+ * import { launch } from "./mod.ts";
+ * await using app = await launch(["sleep", "60"]);
+ * console.log(app.name, app.processes());
+ * ```
+ */
+export class App implements AsyncDisposable {
+  /** The application's name, unique on this computer. */
+  readonly name: string;
+  /** Its application ID: 16 hex digits. */
+  readonly id: string;
+  /** Its runtime directory. */
+  readonly dir: string;
+  #supervisor: Supervisor | undefined;
+
+  constructor(init: AppInit) {
+    this.name = init.name;
+    this.id = init.id;
+    this.dir = init.dir;
+    this.#supervisor = init.supervisor;
+  }
+
+  /** Opens the application's tables; throws {@linkcode AppNotFoundError} if it has ended. */
+  openTable(): Table {
+    try {
+      return Table.open(join(this.dir, TABLES_FILE));
+    } catch (cause) {
+      if (cause instanceof ControlNotFoundError) throw new AppNotFoundError(this.name, { cause });
+      throw cause;
+    }
+  }
+
+  /** Its identity and state, as its supervisor keeps them. */
+  info(): TableInfo {
+    using table = this.openTable();
+    return table.info();
+  }
+
+  /** Every live row of its translation tables. */
+  tables(): TableRow[] {
+    using table = this.openTable();
+    return table.rows();
+  }
+
+  /** Its processes, with virtual and system pids. */
+  processes(): ProcessInfo[] {
+    return processesOf(this.tables());
+  }
+
+  /** Waits until the application has ended. */
+  async wait(): Promise<ExitStatus> {
+    const supervisor = this.#supervisor;
+    if (supervisor && !supervisor.detached) {
+      const { code } = await supervisor.child.status;
+      return code > 128 && code < 128 + 65 ? { code, signal: code - 128 } : { code };
+    }
+    await poll(async () => !(await this.#alive()), Infinity, 50);
+    return { code: null };
+  }
+
+  /**
+   * Ends the application: SIGKILL to every process, then waits (at most 10 s) until its
+   * supervisor has cleaned up. A stale application (its supervisor is gone) is just removed.
+   * Ending an application that has already ended does nothing.
+   */
+  async kill(): Promise<void> {
+    if (await this.#alive()) {
+      let stale = true;
+      try {
+        using table = this.openTable();
+        stale = isStale(table.rows());
+        this.#signal(table);
+      } catch (cause) {
+        if (!(cause instanceof AppNotFoundError)) throw cause;
+      }
+      if (stale) {
+        await removeAppDir(this.dir);
+      } else if (!(await poll(async () => !(await this.#alive()), KILL_WAIT_MS))) {
+        throw new AmberError(
+          `Application '${this.name}' did not end within ${KILL_WAIT_MS / 1000} s of SIGKILL`,
+        );
+      }
+    }
+    if (this.#supervisor && !this.#supervisor.detached) await this.#supervisor.child.status;
+  }
+
+  /** Freezes the application and writes its image; see `SnapshotOptions`. */
+  snapshot(options: SnapshotOptions): Promise<Image> {
+    return snapshot(this, options);
+  }
+
+  /** Kills the application. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.kill();
+  }
+
+  #signal(table: Table): void {
+    try {
+      table.signalApp(SIGKILL);
+    } catch (cause) {
+      if (!(cause instanceof ControlProcessGoneError)) throw cause;
+    }
+  }
+
+  /** Whether this application (not a later one of the same name) still has its directory. */
+  async #alive(): Promise<boolean> {
+    if (!(await exists(this.dir))) return false;
+    if (!this.id) return true;
+    try {
+      using table = Table.open(join(this.dir, TABLES_FILE));
+      return table.info().appId === this.id;
+    } catch {
+      return true;
+    }
+  }
+}

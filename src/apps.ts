@@ -1,0 +1,100 @@
+/**
+ * Finding applications that run on this computer: {@linkcode open} one by name, or
+ * {@linkcode list} them all.
+ *
+ * @module
+ */
+
+import { App, isStale, type ProcessInfo, processesOf } from "./app.ts";
+import { AppNotFoundError } from "./errors.ts";
+import { appDir, appsDir } from "./paths.ts";
+import { checkAppName } from "./names.ts";
+import { exists } from "./wait.ts";
+
+/** One application as {@linkcode list} reports it. */
+export interface AppListing {
+  /** The application, for further calls. */
+  app: App;
+  /** Its name. */
+  name: string;
+  /** Its application ID ("" if its tables cannot be read). */
+  id: string;
+  /** Its virtual hostname ("" for the real one). */
+  hostname: string;
+  /** True if its supervisor is gone: only its directory is left; `kill` removes it. */
+  stale: boolean;
+  /** Its processes. */
+  processes: ProcessInfo[];
+}
+
+/**
+ * The running application called `name`.
+ *
+ * @example Look at an application started earlier
+ * ```ts ignore
+ * import { open } from "./mod.ts";
+ * const app = await open("web2");
+ * console.log(app.processes());
+ * ```
+ */
+export async function open(name: string): Promise<App> {
+  const dir = appDir(checkAppName(name));
+  if (!(await exists(dir))) throw new AppNotFoundError(name);
+  const app = new App({ name, id: "", dir });
+  let id = "";
+  try {
+    id = app.info().appId;
+  } catch {
+    // A directory whose tables cannot be read: a stale or half-started application.
+  }
+  return new App({ name, id, dir });
+}
+
+function isAppName(name: string): boolean {
+  try {
+    checkAppName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Every application on this computer, with its processes, sorted by name.
+ *
+ * @example Print every application's processes
+ * ```ts ignore
+ * import { list } from "./mod.ts";
+ * for (const { name, processes } of await list()) console.log(name, processes.length);
+ * ```
+ */
+export async function list(): Promise<AppListing[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(appsDir())) {
+    if (entry.isDirectory && isAppName(entry.name)) names.push(entry.name);
+  }
+  names.sort();
+  const listings: AppListing[] = [];
+  for (const name of names) {
+    const app = new App({ name, id: "", dir: appDir(name) });
+    try {
+      using table = app.openTable();
+      const info = table.info();
+      const rows = table.rows();
+      listings.push({
+        app: new App({ name, id: info.appId, dir: app.dir }),
+        name,
+        id: info.appId,
+        hostname: info.hostname,
+        stale: isStale(rows),
+        processes: processesOf(rows),
+      });
+    } catch (cause) {
+      if (!(cause instanceof AppNotFoundError)) throw cause;
+      if (await exists(app.dir)) {
+        listings.push({ app, name, id: "", hostname: "", stale: true, processes: [] });
+      }
+    }
+  }
+  return listings;
+}

@@ -1,0 +1,97 @@
+/**
+ * `amber inspect DIR [--json]`
+ *
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import { type ProcessDetails, xcr0Bits } from "../../ffi/control.ts";
+import { damageError, describeImage, type ImageReport } from "../image.ts";
+import { columns, formatBytes, plural, printJson } from "./output.ts";
+
+function address(value: unknown): bigint | undefined {
+  if (typeof value === "number") return BigInt(value);
+  if (typeof value === "string" && /^(0x)?[0-9a-f]+$/i.test(value)) {
+    return BigInt(`0x${value.replace(/^0x/i, "")}`);
+  }
+  return undefined;
+}
+
+/** The thread count in a process's details ("?" if it has none). */
+export function threadCount(details: ProcessDetails): string {
+  const { threads } = details;
+  if (typeof threads === "number") return String(threads);
+  return Array.isArray(threads) ? String(threads.length) : "?";
+}
+
+/** The memory a process had mapped: the sum of its regions' sizes ("?" if unknown). */
+export function mappedBytes(details: ProcessDetails): string {
+  const { regions } = details;
+  if (!Array.isArray(regions)) return "?";
+  let total = 0n;
+  for (const region of regions) {
+    const { start, end } = (region ?? {}) as { start?: unknown; end?: unknown };
+    const a = address(start);
+    const b = address(end);
+    if (a === undefined || b === undefined) return "?";
+    total += b - a;
+  }
+  return formatBytes(Number(total));
+}
+
+/** The bytes of memory the image holds for a process ("?" if unknown). */
+export function savedBytes(details: ProcessDetails): string {
+  return typeof details.savedBytes === "number" ? formatBytes(details.savedBytes) : "?";
+}
+
+function field(label: string, value: string): string {
+  return `${label.padEnd(13)}${value}`;
+}
+
+function indented(rows: string[][]): string {
+  return columns(rows).split("\n").map((line) => `  ${line}`).join("\n");
+}
+
+function printReport(report: ImageReport): void {
+  const { manifest } = report.image;
+  const { app, machine } = manifest;
+  const total = manifest.files.reduce((sum, file) => sum + file.size, 0);
+  const failed = report.files.filter((check) => check.status !== "ok").length;
+  const n = report.files.length;
+  const xcr0 = xcr0Bits(machine.xcr0).toString(16);
+  const processes = [["VPID", "PARENT", "THREADS", "MAPPED", "SAVED", "FILE"]];
+  for (const { vpid, parent, details: d, file } of manifest.processes) {
+    processes.push([String(vpid), String(parent), threadCount(d), mappedBytes(d), savedBytes(d), file]);
+  }
+  const files = [["NAME", "SIZE", "HASH", "CHECK"]];
+  for (const f of report.files) {
+    files.push([f.name, formatBytes(f.size), f.hash, f.status === "ok" ? "ok" : `BAD (${f.status})`]);
+  }
+  console.log([
+    field("Image", report.image.dir),
+    field("Application", `${app.name} (id ${app.id}, hostname ${app.hostname || "the real one"})`),
+    field("Created", manifest.createdAt),
+    field("Machine", `kernel ${machine.kernel}, XCR0 0x${xcr0}`),
+    field("Processes", String(manifest.processes.length)),
+    indented(processes),
+    field("Files", `${plural(n, "file")}, ${formatBytes(total)}`),
+    indented(files),
+    field("Checksums", failed ? `${failed} of ${n} files do not verify` : `all ${n} files verify`),
+    field("Restorable", report.incompatibility ? `no: ${report.incompatibility}` : "yes, here"),
+  ].join("\n"));
+}
+
+/** The `inspect` command: describe an image and verify its checksums. */
+export function inspectCommand() {
+  return new Command("inspect")
+    .description("Describe an image and verify its files; exit 1 if any file is damaged")
+    .argument("<dir>", "the image directory")
+    .option("--json", "print JSON")
+    .action(async (dir, options) => {
+      const report = await describeImage(dir);
+      if (options.json) printJson(report);
+      else printReport(report);
+      const bad = report.files.find((check) => check.status !== "ok");
+      if (bad) throw damageError(dir, bad);
+    });
+}

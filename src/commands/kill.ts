@@ -1,0 +1,20 @@
+/**
+ * `amber kill NAME`
+ *
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import { open } from "../apps.ts";
+import { nameArgument } from "./output.ts";
+
+/** The `kill` command: end an application, all of its processes. */
+export function killCommand() {
+  return new Command("kill")
+    .description("End an application and all of its processes (or remove a stale one)")
+    .argument("<name>", "the application", nameArgument)
+    .action(async (name) => {
+      await (await open(name)).kill();
+      console.log(`Application '${name}' ended.`);
+    });
+}

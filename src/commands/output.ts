@@ -1,0 +1,97 @@
+/**
+ * What the commands share for output: aligned columns, byte sizes, JSON, and reporting an
+ * error with the right exit code (2 for usage errors, 1 for failures).
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { styleText } from "node:util";
+import { CommanderError, InvalidArgumentError } from "@commander-js/extra-typings";
+import { ControlLibraryError } from "../../ffi/symbols.ts";
+import { checkAppName, checkHostname } from "../names.ts";
+import { checkTimeout } from "../wait.ts";
+
+/** Exit status of a command line that was used wrongly. */
+export const EXIT_USAGE = 2;
+/** Exit status of a command that failed. */
+export const EXIT_FAILURE = 1;
+
+/** Prints `value` as indented JSON on stdout. */
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+/** Formats rows as left-aligned columns separated by two spaces. */
+export function columns(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => widths[i] = Math.max(widths[i] ?? 0, cell.length));
+  }
+  return rows
+    .map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd())
+    .join("\n");
+}
+
+/** A byte count for people: "812 B", "4.0 KiB", "2.3 MiB". */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} ${units[0]}` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** "1 process", "2 processes". */
+export function plural(count: number, one: string, many = `${one}s`): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+function asArgument<T>(check: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return check(value);
+    } catch (error) {
+      if (error instanceof RangeError) throw new InvalidArgumentError(error.message);
+      throw error;
+    }
+  };
+}
+
+/** Parses an application name argument. */
+export const nameArgument = asArgument(checkAppName);
+/** Parses a hostname argument. */
+export const hostnameArgument = asArgument(checkHostname);
+/** Parses a timeout in milliseconds. */
+export const timeoutArgument = asArgument((value: string) =>
+  checkTimeout(/^\d+$/.test(value) ? Number(value) : NaN, "timeout")
+);
+
+function errorLine(message: string): string {
+  return `${styleText("red", "error:", { stream: process.stderr })} ${message}`;
+}
+
+/**
+ * Prints `error` on stderr and returns the exit status: 0 for help and version, 2 for usage
+ * errors (commander's, or a RangeError from a bad value), 1 for every failure.
+ */
+export function reportError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    return error.exitCode === 0 ? 0 : EXIT_USAGE; // commander has printed the message.
+  }
+  if (!(error instanceof Error)) {
+    console.error(errorLine(String(error)));
+    return EXIT_FAILURE;
+  }
+  console.error(errorLine(error.message));
+  const debug = Boolean(Deno.env.get("AMBER_DEBUG"));
+  if (debug && error.stack) console.error(error.stack);
+  for (let cause = error.cause; cause instanceof Error; cause = cause.cause) {
+    if (!debug && !(error instanceof ControlLibraryError)) break;
+    console.error(`  caused by: ${cause.message}`);
+  }
+  return error instanceof RangeError ? EXIT_USAGE : EXIT_FAILURE;
+}

@@ -1,0 +1,38 @@
+/**
+ * `amber ps [--json]`
+ *
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import { list } from "../apps.ts";
+import { columns, printJson } from "./output.ts";
+
+/** The `ps` command: every application, its processes, their virtual and system pids. */
+export function psCommand() {
+  return new Command("ps")
+    .description("List the applications running under Amber, with their processes")
+    .option("--json", "print JSON")
+    .action(async (options) => {
+      const apps = await list();
+      if (options.json) {
+        printJson(apps.map(({ app: _app, ...listing }) => listing));
+        return;
+      }
+      if (apps.length === 0) {
+        console.log("No applications are running under Amber.");
+        return;
+      }
+      const rows = [["NAME", "ID", "STATE", "VPID", "PID", "PARENT"]];
+      for (const app of apps) {
+        const state = app.stale ? "stale" : "running";
+        if (app.processes.length === 0) rows.push([app.name, app.id || "-", state]);
+        app.processes.forEach((p, i) => {
+          const head = i === 0 ? [app.name, app.id || "-", state] : ["", "", ""];
+          const pid = p.alive ? String(p.pid) : `${p.pid} (gone)`;
+          rows.push([...head, String(p.vpid), pid, String(p.parent)]);
+        });
+      }
+      console.log(columns(rows));
+    });
+}

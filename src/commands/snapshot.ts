@@ -1,0 +1,42 @@
+/**
+ * `amber snapshot NAME [-o DIR] [--stop] [--timeout MS] [--json]`
+ *
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import { open } from "../apps.ts";
+import { formatBytes, nameArgument, plural, printJson, timeoutArgument } from "./output.ts";
+
+function timestamp(date: Date): string {
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}${pad(date.getMonth() + 1)}${pad(date.getDate())}-` +
+    `${pad(date.getHours())}${pad(date.getMinutes())}${pad(date.getSeconds())}`;
+}
+
+/** The `snapshot` command: freeze an application and write its image. */
+export function snapshotCommand() {
+  return new Command("snapshot")
+    .description("Freeze an application, write its image, and let it go on (or --stop it)")
+    .argument("<name>", "the application", nameArgument)
+    .option("-o, --output <dir>", "the image directory to create (default: NAME-<time>.amber)")
+    .option("--stop", "end the application once its image is written")
+    .option("--timeout <ms>", "how long each barrier may take (default 30000)", timeoutArgument)
+    .option("--json", "print the image's manifest as JSON")
+    .action(async (name, options) => {
+      const dir = options.output ?? `${name}-${timestamp(new Date())}.amber`;
+      const app = await open(name);
+      const image = await app.snapshot({ dir, stop: options.stop, timeoutMs: options.timeout });
+      if (options.json) {
+        printJson(image);
+        return;
+      }
+      const { processes, files } = image.manifest;
+      const bytes = files.reduce((sum, file) => sum + file.size, 0);
+      const stopped = options.stop ? "; the application has ended" : "";
+      console.log(
+        `Snapshot of '${name}' written to '${dir}': ${plural(processes.length, "process", "processes")}, ` +
+          `${plural(files.length, "file")}, ${formatBytes(bytes)}${stopped}.`,
+      );
+    });
+}

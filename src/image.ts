@@ -1,0 +1,223 @@
+/**
+ * Reading images: {@linkcode inspect} reads and verifies one (manifest, files, checksums,
+ * machine compatibility) and throws on any problem; {@linkcode describeImage} reports the same
+ * checks without throwing for damaged files or another machine.
+ *
+ * @module
+ */
+
+import { join, resolve } from "node:path";
+import type { z } from "zod";
+import { fileHash, type MachineInfo, machineInfo, xcr0Bits } from "../ffi/control.ts";
+import { ImageError, IncompatibleImageError } from "./errors.ts";
+import {
+  IMAGE_FORMAT,
+  IMAGE_VERSION,
+  type ImageFile,
+  type Manifest,
+  MANIFEST_FILE,
+  ManifestSchema,
+} from "./manifest.ts";
+
+/** An image on disk: its directory and its manifest. */
+export interface Image {
+  /** The image directory (absolute). */
+  readonly dir: string;
+  /** What the image holds. */
+  readonly manifest: Manifest;
+}
+
+/** One file of an image, checked against its manifest entry. */
+export interface FileCheck extends ImageFile {
+  /** "ok", or what is wrong with the file. */
+  status: "ok" | "missing" | "size" | "hash";
+  /** The size found on disk, when the file exists. */
+  actualSize?: number;
+}
+
+/** Everything {@linkcode describeImage} finds out about an image. */
+export interface ImageReport {
+  image: Image;
+  /** Every file of the manifest, checked. */
+  files: FileCheck[];
+  /** True if every file exists with its size and hash. */
+  verified: boolean;
+  /** Why the image cannot be restored on this machine; null if it can. */
+  incompatibility: string | null;
+}
+
+function flatten(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => (issue.path.length ? `${issue.path.join(".")}: ` : "") + issue.message)
+    .join("; ");
+}
+
+/** Reads and validates an image's manifest; does not look at its other files. */
+export async function readImage(dir: string): Promise<Image> {
+  const abs = resolve(dir);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(join(abs, MANIFEST_FILE));
+  } catch (cause) {
+    if (cause instanceof Deno.errors.NotFound) {
+      try {
+        await Deno.stat(abs);
+      } catch {
+        throw new ImageError(`Image '${dir}' does not exist`, { cause });
+      }
+      throw new ImageError(`'${dir}' is not an Amber image: it has no ${MANIFEST_FILE}`, {
+        cause,
+      });
+    }
+    throw new ImageError(`'${dir}' is not an Amber image: cannot read ${MANIFEST_FILE}`, {
+      cause,
+    });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new ImageError(`'${dir}' is not an Amber image: ${MANIFEST_FILE} is not JSON`, {
+      cause,
+    });
+  }
+  checkVersion(dir, value);
+  const parsed = ManifestSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new ImageError(`'${dir}' is not an Amber image: ${flatten(parsed.error)}`, {
+      cause: parsed.error,
+    });
+  }
+  return { dir: abs, manifest: parsed.data };
+}
+
+function checkVersion(dir: string, value: unknown): void {
+  if (typeof value !== "object" || value === null) return;
+  const { format, version } = value as { format?: unknown; version?: unknown };
+  if (format === IMAGE_FORMAT && typeof version === "number" && version !== IMAGE_VERSION) {
+    throw new IncompatibleImageError(
+      `Image '${dir}' has format version ${version}; this Amber reads version ${IMAGE_VERSION}`,
+    );
+  }
+}
+
+/** Checks every file of the manifest: present, of the right size, with the right hash. */
+export async function checkFiles(image: Image): Promise<FileCheck[]> {
+  const checks: FileCheck[] = [];
+  for (const file of image.manifest.files) {
+    const path = join(image.dir, file.name);
+    let size: number;
+    try {
+      size = (await Deno.stat(path)).size;
+    } catch {
+      checks.push({ ...file, status: "missing" });
+      continue;
+    }
+    let status: FileCheck["status"] = "ok";
+    if (size !== file.size) status = "size";
+    else if ((await fileHash(path)) !== file.hash) status = "hash";
+    checks.push({ ...file, status, actualSize: size });
+  }
+  return checks;
+}
+
+/** The error for a file that failed its check. */
+export function damageError(dir: string, check: FileCheck): ImageError {
+  const what = `Image '${dir}' is damaged: file '${check.name}'`;
+  switch (check.status) {
+    case "missing":
+      return new ImageError(`${what} is missing`);
+    case "size":
+      return new ImageError(
+        `${what} is ${check.actualSize} bytes, expected ${check.size} (truncated or changed)`,
+      );
+    default:
+      return new ImageError(`${what} does not match its checksum (corrupt or changed)`);
+  }
+}
+
+const XCR0_FEATURES: readonly (readonly [number, string])[] = [
+  [0, "x87"],
+  [1, "SSE"],
+  [2, "AVX"],
+  [3, "MPX bound registers"],
+  [4, "MPX bound configuration"],
+  [5, "AVX-512 opmask"],
+  [6, "AVX-512 upper ZMM"],
+  [7, "AVX-512 high ZMM"],
+  [9, "PKRU (protection keys)"],
+  [17, "AMX tile configuration"],
+  [18, "AMX tile data"],
+  [19, "APX"],
+];
+
+function features(xcr0: bigint): string[] {
+  return XCR0_FEATURES.filter(([bit]) => (xcr0 >> BigInt(bit)) & 1n).map(([, name]) => name);
+}
+
+function describeSet(list: string[]): string {
+  return list.length ? list.join(", ") : "none";
+}
+
+/** Why an image made on `made` cannot be restored on `here`; null if it can. */
+export function incompatibility(made: MachineInfo, here: MachineInfo): string | null {
+  const a = xcr0Bits(made.xcr0);
+  const b = xcr0Bits(here.xcr0);
+  if (a !== b) {
+    const only = (x: bigint, y: bigint) => features(x).filter((f) => !features(y).includes(f));
+    return `its CPU features differ from this machine's (XCR0 0x${a.toString(16)} in the ` +
+      `image, 0x${b.toString(16)} here; only in the image: ${describeSet(only(a, b))}; ` +
+      `only here: ${describeSet(only(b, a))})`;
+  }
+  if (
+    made.vdsoHash !== here.vdsoHash || made.vdsoSize !== here.vdsoSize ||
+    made.vvarSize !== here.vvarSize
+  ) {
+    return `it was made under kernel '${made.kernel}' and this machine runs kernel ` +
+      `'${here.kernel}', whose vDSO differs`;
+  }
+  return null;
+}
+
+/**
+ * Reads an image and verifies it completely: manifest, every file's size and hash, and that
+ * this machine can restore it. Throws {@linkcode ImageError} or
+ * {@linkcode IncompatibleImageError} on any problem.
+ *
+ * @example Verify an image before copying it elsewhere
+ * ```ts ignore
+ * import { inspect } from "./mod.ts";
+ * const image = await inspect("web2.amber");
+ * console.log(image.manifest.processes.length, "processes");
+ * ```
+ */
+export async function inspect(dir: string): Promise<Image> {
+  const image = await readImage(dir);
+  const bad = (await checkFiles(image)).find((check) => check.status !== "ok");
+  if (bad) throw damageError(dir, bad);
+  const why = incompatibility(image.manifest.machine, machineInfo());
+  if (why) throw new IncompatibleImageError(`Image '${dir}' cannot be restored here: ${why}`);
+  return image;
+}
+
+/**
+ * Reads an image and reports on it: its manifest, each file's check, and whether this machine
+ * can restore it. Throws {@linkcode ImageError} only if it is not an image at all.
+ *
+ * @example Show whether an image is intact
+ * ```ts ignore
+ * import { describeImage } from "./mod.ts";
+ * const report = await describeImage("web2.amber");
+ * console.log(report.verified ? "intact" : "damaged", report.incompatibility ?? "compatible");
+ * ```
+ */
+export async function describeImage(dir: string): Promise<ImageReport> {
+  const image = await readImage(dir);
+  const files = await checkFiles(image);
+  return {
+    image,
+    files,
+    verified: files.every((check) => check.status === "ok"),
+    incompatibility: incompatibility(image.manifest.machine, machineInfo()),
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * {@linkcode launch}: start a program under Amber, as a new application.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { AppState, createTable, Table } from "../ffi/control.ts";
+import { App } from "./app.ts";
+import { ProgramError } from "./errors.ts";
+import { checkHostname, defaultAppName, newAppId } from "./names.ts";
+import { makeAppDir, supervisorPath, TABLES_FILE } from "./paths.ts";
+import { checkInterposable, resolveProgram } from "./program.ts";
+import { abandon, Supervisor, supervisorRow } from "./supervisor.ts";
+import { checkTimeout, sleep } from "./wait.ts";
+
+/** Options for {@linkcode launch}. */
+export interface LaunchOptions {
+  /** The application's name; default: the program's base name and 4 hex digits. */
+  name?: string;
+  /** The virtual hostname the program sees; default: the real one. */
+  hostname?: string;
+  /** Run detached: the program outlives this Deno process, its stdin is /dev/null. */
+  detach?: boolean;
+  /** Append the program's stdout and stderr to this file; default: inherit them. */
+  output?: string;
+  /** How long the program may take to start, in ms; default 10 000. */
+  timeoutMs?: number;
+}
+
+const POLL_MS = 5;
+
+/**
+ * Starts `argv` (a program and its arguments) under Amber as a new application, and returns
+ * once the program runs.
+ *
+ * @example Run a program and wait for it
+ * ```ts ignore
+ * import { launch } from "./mod.ts";
+ * const app = await launch(["sh", "-c", "echo hello"], { name: "hello" });
+ * console.log(await app.wait()); // { code: 0 }
+ * ```
+ */
+export async function launch(argv: readonly string[], options: LaunchOptions = {}): Promise<App> {
+  if (argv.length === 0) {
+    throw new TypeError("Expected a program to launch, found an empty argument list");
+  }
+  const timeoutMs = checkTimeout(options.timeoutMs ?? 10_000);
+  const hostname = options.hostname === undefined ? "" : checkHostname(options.hostname);
+  const program = argv[0];
+  const path = resolveProgram(program);
+  checkInterposable(program, path);
+  supervisorPath();
+
+  const name = options.name ?? defaultAppName(program);
+  const dir = makeAppDir(name);
+  const id = newAppId();
+  let table: Table | undefined;
+  let supervisor: Supervisor | undefined;
+  try {
+    createTable(join(dir, TABLES_FILE), id, name, hostname);
+    table = Table.open(join(dir, TABLES_FILE));
+    supervisor = Supervisor.spawn("run", [dir], options, [path, ...argv.slice(1)]);
+    await waitStarted(program, table, supervisor, timeoutMs);
+  } catch (cause) {
+    await abandon(dir, table, supervisor);
+    throw cause;
+  } finally {
+    table?.close();
+  }
+  return new App({ name, id, dir, supervisor });
+}
+
+/** Polls the table until the program runs (or has run); throws ProgramError otherwise. */
+async function waitStarted(
+  program: string,
+  table: Table,
+  supervisor: Supervisor,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const exited = supervisor.exited;
+    const info = table.info();
+    if (info.state === AppState.RUNNING || info.state === AppState.EXITED) return;
+    if (info.state === AppState.FAILED) {
+      throw new ProgramError(
+        `Program '${program}' could not be started: ${info.error || "no reason was given"}`,
+      );
+    }
+    const gone = exited !== undefined &&
+      (!supervisor.detached || exited.code !== 0 || supervisorRow(table)?.alive === false);
+    if (gone) {
+      const why = info.error ? `: ${info.error}` : "";
+      throw new ProgramError(
+        `Program '${program}' could not be started: Amber's supervisor exited with status ` +
+          `${exited.code} before it ran${why}`,
+      );
+    }
+    if (Date.now() >= deadline) {
+      throw new ProgramError(`Program '${program}' did not start within ${timeoutMs} ms`);
+    }
+    await sleep(POLL_MS);
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The image manifest, `manifest.json`: what an image holds, validated with zod whenever one is
+ * read.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { MachineInfoSchema, ProcessDetailsSchema } from "../ffi/control.ts";
+
+/** The value of `format` in every manifest. */
+export const IMAGE_FORMAT = "amber-image";
+/** The manifest version this Amber writes and reads. */
+export const IMAGE_VERSION = 1;
+/** The manifest's file name inside an image directory. */
+export const MANIFEST_FILE = "manifest.json";
+
+/** A path inside the image: relative, with no '..' part. */
+const ImagePath = z.string().min(1).refine(
+  (name) => !name.startsWith("/") && !name.split("/").includes(".."),
+  { message: "expected a relative path inside the image" },
+);
+
+/** One file of the image with its size and hash (16 hex digits). */
+export const ImageFileSchema = z.object({
+  name: ImagePath,
+  size: z.int().nonnegative(),
+  hash: z.string().regex(/^[0-9a-f]{16}$/),
+});
+
+/** One process of the image. */
+export const ImageProcessSchema = z.object({
+  vpid: z.int().positive(),
+  parent: z.int().nonnegative(),
+  file: ImagePath,
+  details: ProcessDetailsSchema,
+});
+
+/** The whole manifest. */
+export const ManifestSchema = z.object({
+  format: z.literal(IMAGE_FORMAT),
+  version: z.literal(IMAGE_VERSION),
+  createdAt: z.iso.datetime(),
+  app: z.object({ name: z.string(), id: z.string(), hostname: z.string() }),
+  machine: MachineInfoSchema,
+  processes: z.array(ImageProcessSchema).min(1),
+  files: z.array(ImageFileSchema),
+  parent: z.null(),
+}).check((ctx) => {
+  const names = new Set(ctx.value.files.map((f) => f.name));
+  for (const p of ctx.value.processes) {
+    if (!names.has(p.file)) {
+      ctx.issues.push({
+        code: "custom",
+        input: p.file,
+        path: ["processes"],
+        message: `process ${p.vpid}'s file '${p.file}' is not among the image's files`,
+      });
+    }
+  }
+});
+
+/** What an image holds: application, machine, processes, files and their hashes. */
+export type Manifest = z.infer<typeof ManifestSchema>;
+/** One process of an image. */
+export type ImageProcess = z.infer<typeof ImageProcessSchema>;
+/** One file of an image. */
+export type ImageFile = z.infer<typeof ImageFileSchema>;

@@ -1,0 +1,104 @@
+/**
+ * Where Amber keeps things: its state directory, one directory per application, and the
+ * build directory that holds the helper programs.
+ *
+ * ```
+ * $AMBER_STATE_DIR, else ${XDG_RUNTIME_DIR:-/tmp}/amber-<uid>   (mode 0700)
+ *   apps/<name>/                                                (mode 0700)
+ *     tables        the translation tables (amber_ctl_table_create)
+ *     log           the interposition library's own log
+ * ```
+ *
+ * @module
+ */
+
+import { existsSync, mkdirSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { AmberError, AppExistsError } from "./errors.ts";
+import { checkAppName } from "./names.ts";
+
+/** The file name of an application's tables inside its directory. */
+export const TABLES_FILE = "tables";
+
+function ensureDir(dir: string): string {
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+  }
+  return dir;
+}
+
+/** Amber's state directory, created (mode 0700) if needed. */
+export function stateDir(): string {
+  const override = Deno.env.get("AMBER_STATE_DIR");
+  if (override) return ensureDir(override);
+  const base = Deno.env.get("XDG_RUNTIME_DIR") || "/tmp";
+  return ensureDir(join(base, `amber-${Deno.uid() ?? 0}`));
+}
+
+/** The directory that holds one directory per application, created if needed. */
+export function appsDir(): string {
+  return ensureDir(join(stateDir(), "apps"));
+}
+
+/** The directory of the application `name` (which may not exist). */
+export function appDir(name: string): string {
+  return join(appsDir(), checkAppName(name));
+}
+
+/** Creates the directory of a new application `name` (mode 0700) and returns it. */
+export function makeAppDir(name: string): string {
+  const dir = appDir(name);
+  try {
+    Deno.mkdirSync(dir, { mode: 0o700 });
+  } catch (cause) {
+    if (cause instanceof Deno.errors.AlreadyExists) throw new AppExistsError(name, { cause });
+    throw cause;
+  }
+  return dir;
+}
+
+/** Removes an application's directory and everything in it; a missing one is fine. */
+export async function removeAppDir(dir: string): Promise<void> {
+  try {
+    await Deno.remove(dir, { recursive: true });
+  } catch (cause) {
+    if (!(cause instanceof Deno.errors.NotFound)) throw cause;
+  }
+}
+
+/** The directory of Amber's helper programs: `$AMBER_BUILD_DIR`, else `build/` of the checkout. */
+export function buildDir(): string {
+  const override = Deno.env.get("AMBER_BUILD_DIR");
+  if (override) return override;
+  const url = new URL("../build", import.meta.url);
+  if (url.protocol !== "file:") {
+    throw new AmberError(
+      `Cannot find Amber's helper programs: Amber was loaded from '${url.origin}'; ` +
+        `set AMBER_BUILD_DIR to the directory that holds amber-supervisor`,
+    );
+  }
+  return fileURLToPath(url);
+}
+
+function helper(file: string): string {
+  const path = join(buildDir(), file);
+  if (!existsSync(path)) {
+    throw new AmberError(
+      `Amber's helper program '${path}' was not found: build it with 'make', ` +
+        `or set AMBER_BUILD_DIR to the directory that holds it`,
+    );
+  }
+  return path;
+}
+
+/** The per-application supervisor, `amber-supervisor`; throws if it is not built. */
+export function supervisorPath(): string {
+  return helper("amber-supervisor");
+}
+
+/** The restorer, `amber-restorer`; throws if it is not built. */
+export function restorerPath(): string {
+  return helper("amber-restorer");
+}

@@ -1,0 +1,117 @@
+/**
+ * {@linkcode restore}: thaw an image into a new application with the same virtual IDs and new
+ * system IDs.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { AppState, ControlTimeoutError, createTableFromImage, Table } from "../ffi/control.ts";
+import { App } from "./app.ts";
+import { AmberError, RestoreError } from "./errors.ts";
+import { type Image, inspect } from "./image.ts";
+import { checkAppName, newAppId } from "./names.ts";
+import { makeAppDir, restorerPath, supervisorPath, TABLES_FILE } from "./paths.ts";
+import { abandon, Supervisor, supervisorRow } from "./supervisor.ts";
+import { checkTimeout } from "./wait.ts";
+
+/** Options for {@linkcode restore}. */
+export interface RestoreOptions {
+  /** The new application's name; default: the name it had when it was frozen. */
+  name?: string;
+  /** Run detached: the application outlives this Deno process. */
+  detach?: boolean;
+  /** Append the program's stdout and stderr to this file; default: inherit them. */
+  output?: string;
+  /** How long the processes may take to come back, in ms; default 30 000. */
+  timeoutMs?: number;
+}
+
+const STEP_MS = 100;
+
+/**
+ * Restores an image (an {@linkcode Image} or its directory) as a new application. The image is
+ * verified first; nothing starts if it is damaged or was made on an incompatible machine.
+ *
+ * @example Clone three instances from one image
+ * ```ts ignore
+ * import { restore } from "./mod.ts";
+ * for (const name of ["web-a", "web-b", "web-c"]) {
+ *   await restore("web2.amber", { name, detach: true });
+ * }
+ * ```
+ */
+export async function restore(image: Image | string, options: RestoreOptions = {}): Promise<App> {
+  const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
+  const { dir: imageDir, manifest } = await inspect(typeof image === "string" ? image : image.dir);
+  const name = checkAppName(options.name ?? manifest.app.name);
+  supervisorPath();
+  restorerPath();
+
+  const dir = makeAppDir(name);
+  const id = newAppId();
+  let table: Table | undefined;
+  let supervisor: Supervisor | undefined;
+  try {
+    createTableFromImage(join(imageDir, "tables.bin"), join(dir, TABLES_FILE), id, name);
+    table = Table.open(join(dir, TABLES_FILE));
+    await table.ipcRestore(imageDir);
+    supervisor = Supervisor.spawn("restore", [dir, imageDir], options);
+    await waitRestored(name, table, supervisor, manifest.processes.length, timeoutMs);
+  } catch (cause) {
+    const why = table ? tableError(table) : "";
+    await abandon(dir, table, supervisor);
+    if (cause instanceof AmberError) throw cause;
+    const detail = why || (cause instanceof Error ? cause.message : String(cause));
+    throw new RestoreError(`Cannot restore '${imageDir}' as '${name}': ${detail}`, { cause });
+  } finally {
+    table?.close();
+  }
+  return new App({ name, id, dir, supervisor });
+}
+
+function tableError(table: Table): string {
+  try {
+    return table.info().error;
+  } catch {
+    return "";
+  }
+}
+
+/** Waits in short steps, so that a supervisor that exits early is noticed at once. */
+async function waitRestored(
+  name: string,
+  table: Table,
+  supervisor: Supervisor,
+  count: number,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const exited = supervisor.exited;
+    try {
+      await table.waitRestored(count, Math.min(STEP_MS, Math.max(1, deadline - Date.now())));
+      return;
+    } catch (cause) {
+      if (!(cause instanceof ControlTimeoutError)) throw cause;
+    }
+    const info = table.info();
+    if (info.state === AppState.FAILED) {
+      throw new RestoreError(`Cannot restore '${name}': ${info.error || "no reason was given"}`);
+    }
+    const gone = exited !== undefined &&
+      (!supervisor.detached || exited.code !== 0 || supervisorRow(table)?.alive === false);
+    if (gone) {
+      throw new RestoreError(
+        `Cannot restore '${name}': Amber's supervisor exited with status ${exited.code}` +
+          (info.error ? `: ${info.error}` : ""),
+      );
+    }
+    if (Date.now() >= deadline) {
+      throw new RestoreError(
+        `Cannot restore '${name}': its ${count} processes did not all come back within ` +
+          `${timeoutMs} ms`,
+      );
+    }
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * {@linkcode snapshot}: the coordinator's side of the snapshot protocol. Every process is
+ * frozen at one barrier before anything is written; the image is written under a temporary
+ * name and renamed once complete, so a failed snapshot never leaves an image that looks whole.
+ *
+ * @module
+ */
+
+import { basename, join, relative, resolve } from "node:path";
+import {
+  AgentState,
+  ControlError,
+  ControlIoError,
+  ControlProcessGoneError,
+  ControlTimeoutError,
+  describeProcess,
+  fileHash,
+  machineInfo,
+  Phase,
+  type Table,
+  type TableInfo,
+  type TableRow,
+} from "../ffi/control.ts";
+import type { App } from "./app.ts";
+import { processesOf } from "./app.ts";
+import { AmberError, SnapshotError } from "./errors.ts";
+import type { Image } from "./image.ts";
+import {
+  IMAGE_FORMAT,
+  IMAGE_VERSION,
+  type ImageFile,
+  type ImageProcess,
+  type Manifest,
+  MANIFEST_FILE,
+} from "./manifest.ts";
+import { randomHex } from "./names.ts";
+import { checkTimeout, exists } from "./wait.ts";
+
+/** Options for {@linkcode snapshot}. */
+export interface SnapshotOptions {
+  /** The image directory to create; it must not exist. */
+  dir: string;
+  /** End the application once its image is written, instead of letting it go on. */
+  stop?: boolean;
+  /** How long each barrier (all frozen, all written) may take, in ms; default 30 000. */
+  timeoutMs?: number;
+}
+
+const PROCESS_FILE = /^process-(\d+)\.img$/;
+
+/**
+ * Freezes every process of `app`, writes its image to `options.dir`, then lets it go on (or
+ * ends it with `stop`). On failure the application keeps running and nothing is left on disk.
+ *
+ * @example Snapshot an application and keep it running
+ * ```ts ignore
+ * import { open } from "./mod.ts";
+ * const app = await open("web2");
+ * const image = await app.snapshot({ dir: "web2.amber" });
+ * console.log(image.manifest.files.length, "files");
+ * ```
+ */
+export async function snapshot(app: App, options: SnapshotOptions): Promise<Image> {
+  const dir = resolve(options.dir);
+  const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
+  if (await exists(dir)) {
+    throw new SnapshotError(`Cannot snapshot '${app.name}' to '${options.dir}': it already exists`);
+  }
+  const tmp = `${dir}.tmp-${randomHex(8)}`;
+  try {
+    await Deno.mkdir(tmp, { mode: 0o700 });
+  } catch (cause) {
+    throw new SnapshotError(`Cannot create the image directory '${tmp}'`, { cause });
+  }
+  try {
+    let rows: TableRow[];
+    let info: TableInfo;
+    {
+      using table = app.openTable();
+      info = table.info();
+      rows = await freezeAndWrite(app, table, tmp, timeoutMs);
+      if (!options.stop) table.setPhase(Phase.RESUME);
+    }
+    if (options.stop) await app.kill();
+    const manifest = await writeManifest(tmp, info, rows);
+    await Deno.rename(tmp, dir);
+    return { dir, manifest };
+  } catch (cause) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    if (cause instanceof AmberError) throw cause;
+    throw new SnapshotError(`Snapshot of '${app.name}' failed: ${message(cause)}`, { cause });
+  }
+}
+
+function message(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+/** Runs the barriers: all frozen, tables and IPC saved, all written. Aborts on failure. */
+async function freezeAndWrite(
+  app: App,
+  table: Table,
+  tmp: string,
+  timeoutMs: number,
+): Promise<TableRow[]> {
+  let began = false;
+  try {
+    table.snapshotBegin(tmp);
+    began = true;
+    await barrier(app, table, AgentState.FROZEN, "frozen", timeoutMs);
+    const rows = table.rows();
+    await table.saveTables(join(tmp, "tables.bin"));
+    await table.ipcSave(tmp);
+    table.setPhase(Phase.WRITE);
+    await barrier(app, table, AgentState.WRITTEN, "written", timeoutMs);
+    return rows;
+  } catch (cause) {
+    if (began) {
+      try {
+        table.setPhase(Phase.ABORT);
+      } catch {
+        // The application is gone; there is nothing to let go on.
+      }
+    }
+    throw cause;
+  }
+}
+
+async function barrier(
+  app: App,
+  table: Table,
+  state: number,
+  what: string,
+  timeoutMs: number,
+): Promise<void> {
+  try {
+    await table.waitAgents(state, timeoutMs);
+  } catch (cause) {
+    if (!(cause instanceof ControlError)) throw cause;
+    const name = app.name;
+    let text: string;
+    if (cause instanceof ControlIoError) {
+      let why = "";
+      try {
+        why = table.agentError();
+      } catch {
+        // Keep the generic message.
+      }
+      text = `Cannot snapshot '${name}': ${why || "a process could not be saved"}`;
+    } else if (cause instanceof ControlProcessGoneError) {
+      text = `Cannot snapshot '${name}': one of its processes exited during the snapshot`;
+    } else if (cause instanceof ControlTimeoutError) {
+      text = `Cannot snapshot '${name}': its processes were not all ${what} within ${timeoutMs} ms`;
+    } else {
+      text = `Cannot snapshot '${name}': ${cause.message}`;
+    }
+    throw new SnapshotError(`${text}; it keeps running`, { cause });
+  }
+}
+
+async function listFiles(root: string, dir = root): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) {
+      await Deno.chmod(path, 0o700);
+      names.push(...await listFiles(root, path));
+    } else if (entry.isFile) {
+      names.push(relative(root, path));
+    }
+  }
+  return names.sort();
+}
+
+/** Hashes and describes what the agents wrote, then writes manifest.json (all mode 0600). */
+async function writeManifest(
+  tmp: string,
+  info: TableInfo,
+  rows: TableRow[],
+): Promise<Manifest> {
+  const files: ImageFile[] = [];
+  const processes: ImageProcess[] = [];
+  const parents = new Map(processesOf(rows).map((p) => [p.vpid, p.parent]));
+  for (const name of await listFiles(tmp)) {
+    if (name === MANIFEST_FILE) continue;
+    const path = join(tmp, name);
+    await Deno.chmod(path, 0o600);
+    const { size } = await Deno.stat(path);
+    files.push({ name, size, hash: await fileHash(path) });
+    const match = PROCESS_FILE.exec(basename(name));
+    if (match && name === basename(name)) {
+      const vpid = Number(match[1]);
+      const details = describeProcess(path);
+      processes.push({ vpid, parent: parents.get(vpid) ?? 0, file: name, details });
+    }
+  }
+  if (processes.length === 0) {
+    throw new SnapshotError(`Cannot snapshot '${info.name}': no process wrote its image`);
+  }
+  processes.sort((a, b) => a.vpid - b.vpid);
+  const manifest: Manifest = {
+    format: IMAGE_FORMAT,
+    version: IMAGE_VERSION,
+    createdAt: new Date().toISOString(),
+    app: { name: info.name, id: info.appId, hostname: info.hostname },
+    machine: machineInfo(),
+    processes,
+    files,
+    parent: null,
+  };
+  await Deno.writeTextFile(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + "\n", {
+    mode: 0o600,
+  });
+  await Deno.chmod(join(tmp, MANIFEST_FILE), 0o600);
+  return manifest;
+}

@@ -1,0 +1,173 @@
+/**
+ * SysV IPC under Amber: semaphore sets, shared-memory segments and message queues get virtual
+ * IDs that every process of one application shares, that never name a system object, and that
+ * start again at 1000000 in every application.
+ *
+ * The programs (tests/progs/sysv_*.c) print their IDs and "READY", then wait for a "go" file
+ * before they remove their objects, so that this test can look at /proc/sysvipc meanwhile.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type App, launch } from "../mod.ts";
+
+const PROGS = fileURLToPath(new URL("../build/tests/", import.meta.url));
+const TIME_LIMIT_MS = 60_000;
+const VIPC_BASE = 1_000_000;
+
+/** A program running under Amber, its output file and the file that lets it finish. */
+interface Run {
+  app: App;
+  output: string;
+  go: string;
+}
+
+async function start(dir: string, prog: string, tag: string): Promise<Run> {
+  const output = join(dir, `${tag}.out`);
+  const go = join(dir, `${tag}.go`);
+  const name = `sysv-${tag}-${crypto.randomUUID().slice(0, 8)}`;
+  const app = await launch([join(PROGS, prog), go], { name, output });
+  return { app, output, go };
+}
+
+async function readOutput(run: Run): Promise<string> {
+  try {
+    return await Deno.readTextFile(run.output);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return "";
+    throw e;
+  }
+}
+
+/** Waits for the program to say READY; fails early if it says FAIL. */
+async function ready(run: Run, deadline: number): Promise<string> {
+  for (;;) {
+    const text = await readOutput(run);
+    if (text.includes("FAIL")) assert.fail(`The program failed before READY:\n${text}`);
+    if (text.includes("READY")) return text;
+    if (Date.now() > deadline) assert.fail(`The program did not say READY in time:\n${text}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Lets the program finish and checks that it passed. */
+async function finish(run: Run, deadline: number): Promise<string> {
+  await Deno.writeTextFile(run.go, "");
+  let timer: number | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error("The program did not end in time")),
+      Math.max(0, deadline - Date.now()),
+    );
+  });
+  try {
+    const status = await Promise.race([run.app.wait(), late]);
+    const text = await readOutput(run);
+    assert.equal(status.code, 0, `The program exited with ${status.code}:\n${text}`);
+    assert.match(text, /^PASS$/m, text);
+    return text;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Ends whatever is left, even when the test failed. */
+async function cleanup(runs: Run[], dir: string): Promise<void> {
+  for (const run of runs) {
+    await Deno.writeTextFile(run.go, "").catch(() => {});
+    await run.app.kill().catch(() => {});
+  }
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
+
+function ids(text: string): Record<string, number> {
+  const line = text.split("\n").find((l) => l.startsWith("ids "));
+  assert.ok(line, `No "ids" line in:\n${text}`);
+  return Object.fromEntries(
+    line.slice(4).split(" ").map((kv) => {
+      const [k, v] = kv.split("=");
+      return [k, Number(v)];
+    }),
+  );
+}
+
+/** The system IDs in /proc/sysvipc/<kind> (its second column). */
+async function systemIds(kind: "sem" | "shm" | "msg"): Promise<Set<number>> {
+  const text = await Deno.readTextFile(`/proc/sysvipc/${kind}`);
+  return new Set(
+    text.split("\n").slice(1).filter((l) => l.trim()).map((l) => Number(l.trim().split(/\s+/)[1])),
+  );
+}
+
+/** The program's virtual IDs are not system IDs, and the table points them at ones that are. */
+async function checkVirtual(run: Run, kind: "sem" | "shm" | "msg", vid: number): Promise<void> {
+  assert.ok(vid >= VIPC_BASE, `Expected a virtual ${kind} ID, found ${vid}`);
+  const system = await systemIds(kind);
+  assert.ok(!system.has(vid), `Virtual ${kind} ID ${vid} is also a system ID`);
+  const row = run.app.tables().find((r) => r.kind === kind && r.vid === vid);
+  assert.ok(row, `No ${kind} row for virtual ID ${vid}`);
+  assert.notEqual(row.sid, vid);
+  assert.ok(system.has(row.sid), `System ${kind} ID ${row.sid} is not in /proc/sysvipc/${kind}`);
+}
+
+Deno.test({
+  name: "two processes share a semaphore and a segment by virtual ID",
+  async fn() {
+    const deadline = Date.now() + TIME_LIMIT_MS;
+    const dir = await Deno.makeTempDir({ prefix: "amber-sysv-" });
+    const runs: Run[] = [];
+    try {
+      runs.push(await start(dir, "sysv_sem_shm", "semshm"));
+      const { sem, shm } = ids(await ready(runs[0], deadline));
+      await checkVirtual(runs[0], "sem", sem);
+      await checkVirtual(runs[0], "shm", shm);
+      await finish(runs[0], deadline);
+    } finally {
+      await cleanup(runs, dir);
+    }
+  },
+});
+
+Deno.test({
+  name: "a message queue round trip between two processes uses virtual IDs and pids",
+  async fn() {
+    const deadline = Date.now() + TIME_LIMIT_MS;
+    const dir = await Deno.makeTempDir({ prefix: "amber-sysv-" });
+    const runs: Run[] = [];
+    try {
+      runs.push(await start(dir, "sysv_msg", "msg"));
+      const { msg } = ids(await ready(runs[0], deadline));
+      await checkVirtual(runs[0], "msg", msg);
+      await finish(runs[0], deadline);
+    } finally {
+      await cleanup(runs, dir);
+    }
+  },
+});
+
+Deno.test({
+  name: "two applications running at once both see virtual semid 1000000",
+  async fn() {
+    const deadline = Date.now() + TIME_LIMIT_MS;
+    const dir = await Deno.makeTempDir({ prefix: "amber-sysv-" });
+    const runs: Run[] = [];
+    try {
+      runs.push(await start(dir, "sysv_sem_shm", "first"));
+      runs.push(await start(dir, "sysv_sem_shm", "second"));
+      const first = ids(await ready(runs[0], deadline));
+      const second = ids(await ready(runs[1], deadline));
+      assert.equal(first.sem, VIPC_BASE);
+      assert.equal(second.sem, VIPC_BASE);
+      const [a, b] = runs.map((run) =>
+        run.app.tables().find((r) => r.kind === "sem" && r.vid === VIPC_BASE)
+      );
+      assert.ok(a && b, "Both applications have a row for semid 1000000");
+      assert.notEqual(a.sid, b.sid, "The two semid 1000000 name different system objects");
+      await finish(runs[0], deadline);
+      await finish(runs[1], deadline);
+    } finally {
+      await cleanup(runs, dir);
+    }
+  },
+});
