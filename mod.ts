@@ -9,14 +9,16 @@
  * {@linkcode restore}.
  *
  * @example Launch, snapshot, kill, restore
- * ```ts ignore
+ * ```ts
  * import { launch, restore } from "./mod.ts";
  *
- * const app = await launch(["./server", "--port", "8080"], { name: "web2", detach: true });
- * const image = await app.snapshot({ dir: "web2.amber" });
+ * const app = await launch(["sleep", "60"], { detach: true });
+ * const dir = await Deno.makeTempDir();
+ * const image = await app.snapshot({ dir: `${dir}/sleep.amber` });
  * await app.kill();
- * const again = await restore(image, { detach: true });
- * console.log(again.processes());
+ * await using again = await restore(image, { detach: true });
+ * console.log(again.processes()); // the same virtual pids as before
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @example Keep the last three periodic snapshots
@@ -88,8 +90,8 @@ export { appsDir, stateDir } from "./src/paths.ts";
 export { ControlLibraryError } from "./ffi/symbols.ts";
 export {
   ControlError,
-  machineInfo,
   type MachineInfo,
+  machineInfo,
   type ProcessDetails,
   type TableInfo,
   type TableRow,

@@ -246,8 +246,10 @@ export class Table implements Disposable {
 
   /** Waits until every agent reports `state` (see {@linkcode AgentState}). */
   waitAgents(state: number, timeoutMs: number): Promise<void> {
-    return this.#async("amber_ctl_wait_agents", (h) =>
-      library().amber_ctl_wait_agents(h, state, timeoutMs));
+    return this.#async(
+      "amber_ctl_wait_agents",
+      (h) => library().amber_ctl_wait_agents(h, state, timeoutMs),
+    );
   }
 
   /** What the agent that failed said (it names the resource); "" if none failed. */
@@ -282,8 +284,10 @@ export class Table implements Disposable {
 
   /** Waits until `count` restored processes have reported in. */
   waitRestored(count: number, timeoutMs: number): Promise<void> {
-    return this.#async("amber_ctl_wait_restored", (h) =>
-      library().amber_ctl_wait_restored(h, count, timeoutMs));
+    return this.#async(
+      "amber_ctl_wait_restored",
+      (h) => library().amber_ctl_wait_restored(h, count, timeoutMs),
+    );
   }
 
   /** Unmaps the tables; closing twice does nothing. Waits for calls still running. */

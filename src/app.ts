@@ -74,11 +74,12 @@ export function processesOf(rows: readonly TableRow[]): ProcessInfo[] {
  * An application running under Amber: a process tree with its own virtual IDs. Get one from
  * `launch`, `open` or `restore`.
  *
- * @example Launch, look, end
- * ```ts ignore
- * import { launch } from "./mod.ts";
- * await using app = await launch(["sleep", "60"]);
- * console.log(app.name, app.processes());
+ * @example Launch, look, end (`await using` kills it at the end of the scope)
+ * ```ts
+ * import { launch } from "../mod.ts";
+ *
+ * await using app = await launch(["sleep", "60"], { detach: true });
+ * console.log(app.name, app.id, app.processes());
  * ```
  */
 export class App implements AsyncDisposable {
@@ -141,22 +142,18 @@ export class App implements AsyncDisposable {
    * Ending an application that has already ended does nothing.
    */
   async kill(): Promise<void> {
-    if (await this.#alive()) {
-      let stale = true;
-      try {
-        using table = this.openTable();
-        stale = isStale(table.rows());
-        this.#signal(table);
-      } catch (cause) {
-        if (!(cause instanceof AppNotFoundError)) throw cause;
-      }
-      if (stale) {
-        await removeAppDir(this.dir);
-      } else if (!(await poll(async () => !(await this.#alive()), KILL_WAIT_MS))) {
-        throw new AmberError(
-          `Application '${this.name}' did not end within ${KILL_WAIT_MS / 1000} s of SIGKILL`,
-        );
-      }
+    let signal = true;
+    const ended = await poll(async () => {
+      if (!(await this.#alive())) return true;
+      const stale = this.#killAndCheck(signal);
+      signal = false;
+      if (stale) await removeAppDir(this.dir);
+      return stale;
+    }, KILL_WAIT_MS);
+    if (!ended) {
+      throw new AmberError(
+        `Application '${this.name}' did not end within ${KILL_WAIT_MS / 1000} s of SIGKILL`,
+      );
     }
     if (this.#supervisor && !this.#supervisor.detached) await this.#supervisor.child.status;
   }
@@ -171,11 +168,21 @@ export class App implements AsyncDisposable {
     await this.kill();
   }
 
-  #signal(table: Table): void {
+  /** Sends SIGKILL to its processes if `signal`; returns whether the application is stale. */
+  #killAndCheck(signal: boolean): boolean {
     try {
-      table.signalApp(SIGKILL);
+      using table = this.openTable();
+      if (signal) {
+        try {
+          table.signalApp(SIGKILL);
+        } catch (cause) {
+          if (!(cause instanceof ControlProcessGoneError)) throw cause;
+        }
+      }
+      return isStale(table.rows());
     } catch (cause) {
-      if (!(cause instanceof ControlProcessGoneError)) throw cause;
+      if (cause instanceof AppNotFoundError) return true;
+      throw cause;
     }
   }
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { App, isStale, type ProcessInfo, processesOf } from "./app.ts";
+import { App, isStale, processesOf, type ProcessInfo } from "./app.ts";
 import { AppNotFoundError } from "./errors.ts";
 import { appDir, appsDir } from "./paths.ts";
 import { checkAppName } from "./names.ts";
@@ -30,11 +30,14 @@ export interface AppListing {
 /**
  * The running application called `name`.
  *
- * @example Look at an application started earlier
- * ```ts ignore
- * import { open } from "./mod.ts";
- * const app = await open("web2");
+ * @example Find an application by name, as another process would
+ * ```ts
+ * import { launch, open } from "../mod.ts";
+ *
+ * const started = await launch(["sleep", "60"], { detach: true });
+ * const app = await open(started.name);
  * console.log(app.processes());
+ * await app.kill();
  * ```
  */
 export async function open(name: string): Promise<App> {
@@ -62,10 +65,13 @@ function isAppName(name: string): boolean {
 /**
  * Every application on this computer, with its processes, sorted by name.
  *
- * @example Print every application's processes
- * ```ts ignore
- * import { list } from "./mod.ts";
- * for (const { name, processes } of await list()) console.log(name, processes.length);
+ * @example Print every application and how many processes it has
+ * ```ts
+ * import { list } from "../mod.ts";
+ *
+ * for (const { name, stale, processes } of await list()) {
+ *   console.log(name, stale ? "stale" : `${processes.length} processes`);
+ * }
  * ```
  */
 export async function list(): Promise<AppListing[]> {

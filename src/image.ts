@@ -47,9 +47,10 @@ export interface ImageReport {
 }
 
 function flatten(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => (issue.path.length ? `${issue.path.join(".")}: ` : "") + issue.message)
-    .join("; ");
+  const shown = error.issues.slice(0, 3)
+    .map((issue) => (issue.path.length ? `${issue.path.join(".")}: ` : "") + issue.message);
+  const more = error.issues.length - shown.length;
+  return shown.join("; ") + (more > 0 ? `; and ${more} more` : "");
 }
 
 /** Reads and validates an image's manifest; does not look at its other files. */
@@ -92,9 +93,17 @@ export async function readImage(dir: string): Promise<Image> {
 }
 
 function checkVersion(dir: string, value: unknown): void {
-  if (typeof value !== "object" || value === null) return;
-  const { format, version } = value as { format?: unknown; version?: unknown };
-  if (format === IMAGE_FORMAT && typeof version === "number" && version !== IMAGE_VERSION) {
+  const { format, version } = (typeof value === "object" && value !== null ? value : {}) as {
+    format?: unknown;
+    version?: unknown;
+  };
+  if (format !== IMAGE_FORMAT) {
+    throw new ImageError(
+      `'${dir}' is not an Amber image: its ${MANIFEST_FILE} does not say "format": ` +
+        `"${IMAGE_FORMAT}"`,
+    );
+  }
+  if (typeof version === "number" && version !== IMAGE_VERSION) {
     throw new IncompatibleImageError(
       `Image '${dir}' has format version ${version}; this Amber reads version ${IMAGE_VERSION}`,
     );
@@ -185,10 +194,15 @@ export function incompatibility(made: MachineInfo, here: MachineInfo): string | 
  * {@linkcode IncompatibleImageError} on any problem.
  *
  * @example Verify an image before copying it elsewhere
- * ```ts ignore
- * import { inspect } from "./mod.ts";
- * const image = await inspect("web2.amber");
+ * ```ts
+ * import { inspect, launch } from "../mod.ts";
+ *
+ * const app = await launch(["sleep", "60"], { detach: true });
+ * const dir = await Deno.makeTempDir();
+ * await app.snapshot({ dir: `${dir}/sleep.amber`, stop: true });
+ * const image = await inspect(`${dir}/sleep.amber`);
  * console.log(image.manifest.processes.length, "processes");
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function inspect(dir: string): Promise<Image> {
@@ -204,11 +218,18 @@ export async function inspect(dir: string): Promise<Image> {
  * Reads an image and reports on it: its manifest, each file's check, and whether this machine
  * can restore it. Throws {@linkcode ImageError} only if it is not an image at all.
  *
- * @example Show whether an image is intact
- * ```ts ignore
- * import { describeImage } from "./mod.ts";
- * const report = await describeImage("web2.amber");
- * console.log(report.verified ? "intact" : "damaged", report.incompatibility ?? "compatible");
+ * @example Tell a damaged image from an intact one
+ * ```ts
+ * import { describeImage, launch } from "../mod.ts";
+ *
+ * const app = await launch(["sleep", "60"], { detach: true });
+ * const dir = await Deno.makeTempDir();
+ * await app.snapshot({ dir: `${dir}/sleep.amber`, stop: true });
+ * await Deno.truncate(`${dir}/sleep.amber/tables.bin`, 10);
+ * const report = await describeImage(`${dir}/sleep.amber`);
+ * console.log(report.verified); // false
+ * console.log(report.files.filter((file) => file.status !== "ok")); // tables.bin: "size"
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function describeImage(dir: string): Promise<ImageReport> {

@@ -35,10 +35,11 @@ const POLL_MS = 5;
  * once the program runs.
  *
  * @example Run a program and wait for it
- * ```ts ignore
- * import { launch } from "./mod.ts";
- * const app = await launch(["sh", "-c", "echo hello"], { name: "hello" });
- * console.log(await app.wait()); // { code: 0 }
+ * ```ts
+ * import { launch } from "../mod.ts";
+ *
+ * const app = await launch(["sh", "-c", "exit 3"]);
+ * console.log(await app.wait()); // { code: 3 }
  * ```
  */
 export async function launch(argv: readonly string[], options: LaunchOptions = {}): Promise<App> {

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { existsSync, mkdirSync, chmodSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AmberError, AppExistsError } from "./errors.ts";

@@ -33,12 +33,19 @@ const STEP_MS = 100;
  * Restores an image (an {@linkcode Image} or its directory) as a new application. The image is
  * verified first; nothing starts if it is damaged or was made on an incompatible machine.
  *
- * @example Clone three instances from one image
- * ```ts ignore
- * import { restore } from "./mod.ts";
- * for (const name of ["web-a", "web-b", "web-c"]) {
- *   await restore("web2.amber", { name, detach: true });
- * }
+ * @example Clone two instances from one template image
+ * ```ts
+ * import { launch, restore } from "../mod.ts";
+ *
+ * const app = await launch(["sleep", "60"], { detach: true });
+ * const dir = await Deno.makeTempDir();
+ * const image = await app.snapshot({ dir: `${dir}/template.amber`, stop: true });
+ * const a = await restore(image, { name: `${app.name}-a`, detach: true });
+ * const b = await restore(image, { name: `${app.name}-b`, detach: true });
+ * console.log(a.processes(), b.processes()); // the same virtual pids, different system pids
+ * await a.kill();
+ * await b.kill();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function restore(image: Image | string, options: RestoreOptions = {}): Promise<App> {

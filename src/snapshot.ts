@@ -53,11 +53,14 @@ const PROCESS_FILE = /^process-(\d+)\.img$/;
  * ends it with `stop`). On failure the application keeps running and nothing is left on disk.
  *
  * @example Snapshot an application and keep it running
- * ```ts ignore
- * import { open } from "./mod.ts";
- * const app = await open("web2");
- * const image = await app.snapshot({ dir: "web2.amber" });
- * console.log(image.manifest.files.length, "files");
+ * ```ts
+ * import { launch } from "../mod.ts";
+ *
+ * await using app = await launch(["sleep", "60"], { detach: true });
+ * const dir = await Deno.makeTempDir();
+ * const image = await app.snapshot({ dir: `${dir}/sleep.amber` });
+ * console.log(image.manifest.files.map((file) => file.name));
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function snapshot(app: App, options: SnapshotOptions): Promise<Image> {

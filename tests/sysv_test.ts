@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type App, launch } from "../mod.ts";
+import { type App, launch, restore } from "../mod.ts";
 
 const PROGS = fileURLToPath(new URL("../build/tests/", import.meta.url));
 const TIME_LIMIT_MS = 60_000;
@@ -54,7 +54,7 @@ async function ready(run: Run, deadline: number): Promise<string> {
 /** Lets the program finish and checks that it passed. */
 async function finish(run: Run, deadline: number): Promise<string> {
   await Deno.writeTextFile(run.go, "");
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () => reject(new Error("The program did not end in time")),
@@ -72,11 +72,30 @@ async function finish(run: Run, deadline: number): Promise<string> {
   }
 }
 
-/** Ends whatever is left, even when the test failed. */
+const IPCRM_FLAG = { sem: "-s", shm: "-m", msg: "-q" } as const;
+
+/**
+ * Ends whatever is left, even when the test failed. SysV objects outlive their processes: those
+ * of a program that failed before removing them are removed here.
+ */
 async function cleanup(runs: Run[], dir: string): Promise<void> {
   for (const run of runs) {
+    let leftover: string[] = [];
+    try {
+      leftover = run.app.tables().flatMap((r) =>
+        r.kind === "sem" || r.kind === "shm" || r.kind === "msg"
+          ? [IPCRM_FLAG[r.kind], String(r.sid)]
+          : []
+      );
+    } catch {
+      // The application has ended and its tables with it.
+    }
     await Deno.writeTextFile(run.go, "").catch(() => {});
     await run.app.kill().catch(() => {});
+    for (let i = 0; i < leftover.length; i += 2) {
+      await new Deno.Command("ipcrm", { args: leftover.slice(i, i + 2), stderr: "null" })
+        .output().catch(() => {});
+    }
   }
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
@@ -171,3 +190,46 @@ Deno.test({
     }
   },
 });
+
+for (const [prog, what] of [["sysv_sem_shm", "semop"], ["sysv_msg", "msgrcv"]] as const) {
+  Deno.test(`a snapshot neither wakes a blocked ${what} nor loses IPC contents`, async () => {
+    const deadline = Date.now() + TIME_LIMIT_MS;
+    const dir = await Deno.makeTempDir({ prefix: "amber-sysv-" });
+    const runs: Run[] = [];
+    try {
+      runs.push(await start(dir, prog, "snap"));
+      await ready(runs[0], deadline);
+      const image = await runs[0].app.snapshot({ dir: join(dir, "image") });
+      const stat = await Deno.stat(join(image.dir, "ipc.bin"));
+      assert.equal(stat.mode! & 0o777, 0o600);
+      await finish(runs[0], deadline);
+    } finally {
+      await cleanup(runs, dir);
+    }
+  });
+
+  Deno.test(`restore brings back ${prog}'s objects under the same virtual IDs`, async () => {
+    const deadline = Date.now() + TIME_LIMIT_MS;
+    const dir = await Deno.makeTempDir({ prefix: "amber-sysv-" });
+    const runs: Run[] = [];
+    try {
+      const first = await start(dir, prog, "frozen");
+      runs.push(first);
+      const before = ids(await ready(first, deadline));
+      const image = await first.app.snapshot({ dir: join(dir, "image"), stop: true });
+      const output = join(dir, "restored.out");
+      const app = await restore(image, { name: `${first.app.name}-r`, output });
+      const again: Run = { app, output, go: first.go };
+      runs.push(again);
+      const rows = app.tables();
+      for (const [kind, vid] of Object.entries(before)) {
+        const row = rows.find((r) => r.kind === kind && r.vid === vid);
+        assert.ok(row, `No ${kind} row for virtual ID ${vid} after restore`);
+        assert.ok((await systemIds(row.kind as "sem" | "shm" | "msg")).has(row.sid));
+      }
+      await finish(again, deadline);
+    } finally {
+      await cleanup(runs, dir);
+    }
+  });
+}

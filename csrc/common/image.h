@@ -56,6 +56,8 @@ struct amber_region_rec {
   int32_t shmid;  /* virtual shmid for AMBER_REGION_SYSV_SHM */
   uint32_t first_run, nruns;
   uint64_t dev, ino; /* file identity, checked before a file is mapped again */
+  int32_t owner_vpid; /* shared anonymous memory: the process that saves and re-creates it */
+  int32_t pad;
   char name[256];    /* file path, or [vdso] and the like */
 };
 
@@ -85,12 +87,17 @@ struct amber_proc_header {
   uint64_t xcr0;
   char comm[16];
   char exe[512];
+  /* the process tree, in virtual pids */
+  int32_t ppid, pgid, sid, nchildren;
 };
 
 /* Written by the restorer into the restored library before it resumes the threads. */
 struct amber_restore_args {
   uint64_t restored; /* how many times this memory was restored */
   uint64_t restorer_start, restorer_end; /* the restorer's own mapping, to unmap */
+  char app_dir[512];                     /* the new application's runtime directory */
+  int32_t nprocesses;                    /* processes restored together (1: no broker) */
+  int32_t pad;
 };
 
 #endif
@@ -129,6 +136,12 @@ struct amber_fd_rec {
   uint32_t addr_len, pad;
   uint8_t addr[112]; /* socket address */
   char path[256];
+  /* Sharing with other processes of the application (agent_share.c): the description's owner
+   * is the first process, in slot order, that holds it; only the owner re-creates it. */
+  int32_t owner_vpid, owner_fd;
+  /* For a pipe end: the process and descriptor that re-create the pipe itself (the first
+   * holder of a read end), or 0 when no process of the application can read it. */
+  int32_t pipe_creator_vpid, pipe_creator_fd;
 };
 
 #define AMBER_EPOLL_MAX 256

@@ -4,6 +4,7 @@
 #include <ucontext.h>
 
 #include "agent.h"
+#include "agent_share.h"
 
 struct amber_ckpt amber_ckpt;
 struct amber_restore_args amber_restore_args;
@@ -109,11 +110,34 @@ static void follower(void) {
   amber_futex_wake(&amber_ckpt.followers_inside, 0);
 }
 
-/* After a restore: the leader puts the process's kernel state back. */
+/* The environment's AMBER_APP_DIR names the old application: point it at the new one, in
+ * memory of its own (no malloc in a signal handler), so that an exec stays in the application. */
+static void update_environment(void) {
+  extern char **environ;
+  static char *fresh;
+  if (!fresh) {
+    long addr = amber_sys6(SYS_mmap, 0, 4096, 3, 0x22, -1, 0);
+    if (addr < 0 && addr > -4096) return;
+    fresh = (char *)addr;
+  }
+  amber_fmt(fresh, 4096, "AMBER_APP_DIR=%s", amber.app_dir);
+  for (char **e = environ; e && *e; e++)
+    if (!strncmp(*e, "AMBER_APP_DIR=", 14)) *e = fresh;
+}
+
+/* After a restore: the leader puts the process's kernel state back, sharing with the other
+ * restored processes through the broker what they shared before. */
 static void leader_after_restore(struct amber_thread_rec *rec) {
+  memcpy(amber.app_dir, amber_restore_args.app_dir, sizeof amber.app_dir);
+  update_environment();
   amber_process_after_restore();
   amber_thread_after_restore(rec);
-  int err = amber_fds_after_restore();
+  int err = amber_broker_open();
+  if (err) amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "cannot reach the broker (%d)", -err);
+  if (!err) err = amber_shared_memory_after_restore(0);
+  if (!err) err = amber_fds_after_restore();
+  if (!err) err = amber_shared_memory_after_restore(1);
+  amber_broker_close();
   amber_fds_release();
   /* Followers leave the restorer's code as they resume; only then may it go. */
   for (int i = 0; i < 2000; i++) {
@@ -151,6 +175,7 @@ static void leader(int32_t self) {
     report(slot, AMBER_AGENT_FROZEN);
     uint32_t phase = wait_phase_change(AMBER_PHASE_FREEZE);
     if (phase == AMBER_PHASE_WRITE) {
+      amber_share_scan_fds(); /* every process is frozen now */
       if (amber_ctx_save(&rec->ctx) == 0) {
         int err = amber_write_process_file(ctl()->image_dir);
         if (err) fail(slot, amber_ckpt.error);

@@ -60,6 +60,8 @@ void amber_fds_release(void);
 
 /* agent_memory.c: writes process-<vpid>.img into dir; 0 or -errno with amber_ckpt.error */
 int amber_write_process_file(const char *dir);
+/* After a restore, shared memory is shared again: phase 0 the owned, phase 1 the others. */
+int amber_shared_memory_after_restore(int phase);
 
 /* agent_util.c: raw-syscall helpers usable in a signal handler */
 void amber_futex_wait(uint32_t *word, uint32_t seen, int shared, int timeout_ms);

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 
 #include "agent.h"
+#include "../common/broker.h"
+#include "agent_share.h"
 #include "fd_kinds.h"
 
 static int classify(struct amber_fd_rec *rec, const char *target, const struct stat *st) {
@@ -100,24 +102,52 @@ int amber_fds_floor(void) {
   return floor;
 }
 
+static int create(struct amber_fd_rec *rec, int floor) {
+  switch (rec->kind) {
+  case AMBER_FD_FILE: return amber_fd_file_restore(rec, floor);
+  case AMBER_FD_PIPE: return amber_fd_pipe_restore(rec, floor);
+  case AMBER_FD_SOCKET: return amber_fd_socket_restore(rec, floor);
+  default: return amber_fd_anon_restore(rec, floor, 0);
+  }
+}
+
+static int failed(const struct amber_fd_rec *rec, int err) {
+  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+            "cannot re-create descriptor %d (%s): error %d", rec->fd, rec->path, -err);
+  return -1;
+}
+
+/* Three phases, so that no process waits on another that waits on it: first what this
+ * process owns and can make alone (offered to the others at once), then what comes from
+ * others, then epoll registrations, once every descriptor they watch exists. */
 int amber_fds_after_restore(void) {
   int floor = amber_fds_floor();
-  for (int pass = 0; pass < 2; pass++) {
-    for (int i = 0; i < amber_ckpt.nfds; i++) {
-      struct amber_fd_rec *rec = &amber_ckpt.fds[i];
-      int err = 0;
-      switch (rec->kind) {
-      case AMBER_FD_STDIO: break;
-      case AMBER_FD_FILE: if (pass == 0) err = amber_fd_file_restore(rec, floor); break;
-      case AMBER_FD_PIPE: if (pass == 0) err = amber_fd_pipe_restore(rec, floor); break;
-      case AMBER_FD_SOCKET: if (pass == 0) err = amber_fd_socket_restore(rec, floor); break;
-      default: err = amber_fd_anon_restore(rec, floor, pass); break;
-      }
-      if (err) {
-        amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-                  "cannot re-create descriptor %d (%s): error %d", rec->fd, rec->path, -err);
-        return -1;
-      }
+  for (int i = 0; i < amber_ckpt.nfds; i++) {
+    struct amber_fd_rec *rec = &amber_ckpt.fds[i];
+    if (rec->kind == AMBER_FD_STDIO || rec->owner_vpid != amber.vpid) continue;
+    if (rec->kind == AMBER_FD_PIPE && amber_fd_pipe_needs_peer(rec)) continue;
+    int err = create(rec, floor);
+    if (!err) err = amber_broker_put(AMBER_KEY_DESCRIPTION | (uint32_t)amber.vpid, rec->fd, rec->fd);
+    if (err) return failed(rec, err);
+  }
+  for (int i = 0; i < amber_ckpt.nfds; i++) {
+    struct amber_fd_rec *rec = &amber_ckpt.fds[i];
+    int err = 0;
+    if (rec->kind == AMBER_FD_STDIO) continue;
+    if (rec->owner_vpid != amber.vpid) {
+      int fd = amber_broker_get(AMBER_KEY_DESCRIPTION | (uint32_t)rec->owner_vpid, rec->owner_fd);
+      err = amber_fd_place(amber_fd_park(fd, floor), rec);
+    } else if (rec->kind == AMBER_FD_PIPE && amber_fd_pipe_needs_peer(rec)) {
+      err = amber_fd_pipe_restore(rec, floor);
+      if (!err) err = amber_broker_put(AMBER_KEY_DESCRIPTION | (uint32_t)amber.vpid, rec->fd, rec->fd);
+    }
+    if (err) return failed(rec, err);
+  }
+  for (int i = 0; i < amber_ckpt.nfds; i++) {
+    struct amber_fd_rec *rec = &amber_ckpt.fds[i];
+    if (rec->kind >= AMBER_FD_EPOLL && rec->owner_vpid == amber.vpid) {
+      int err = amber_fd_anon_restore(rec, floor, 1);
+      if (err) return failed(rec, err);
     }
   }
   return 0;

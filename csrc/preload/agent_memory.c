@@ -8,6 +8,8 @@
 #include <sys/mman.h>
 
 #include "agent.h"
+#include "../common/broker.h"
+#include "agent_share.h"
 #include "sysv.h"
 
 #define MAX_REGIONS 4096
@@ -17,6 +19,7 @@
 #define PM_FILE (1ULL << 61)
 
 static struct amber_region_rec regions[MAX_REGIONS];
+static int region_count; /* regions[] survives in the image: the restore reads it back */
 static struct amber_run_rec runs[MAX_RUNS];
 static char maps_text[1 << 20];
 static uint64_t pagemap[4096];
@@ -69,6 +72,8 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
   } else if (shared) {
     int anon = !*is_file || !strncmp(r->name, "/dev/zero", 9) || !strncmp(r->name, "/memfd:", 7);
     r->kind = anon ? AMBER_REGION_ANON_SHARED : AMBER_REGION_FILE_SHARED;
+    /* Shared memory is saved once, by its owner, and handed to the others on restore. */
+    if (anon) r->owner_vpid = amber_share_region_owner(ino);
   } else if (*is_file && r->name[0] == '/' && same_file(r->name, r->dev, r->ino)) {
     r->kind = AMBER_REGION_FILE;
   } else {
@@ -84,7 +89,8 @@ static int worth_saving(const struct amber_region_rec *r, uint64_t entry, int wh
   if (whole) return 1;
   switch (r->kind) {
   case AMBER_REGION_ANON: return (entry & (PM_PRESENT | PM_SWAPPED)) != 0;
-  case AMBER_REGION_ANON_SHARED: return (entry & (PM_PRESENT | PM_SWAPPED)) != 0;
+  case AMBER_REGION_ANON_SHARED:
+    return r->owner_vpid == amber.vpid && (entry & (PM_PRESENT | PM_SWAPPED)) != 0;
   case AMBER_REGION_FILE: /* a private copy of a file page is anonymous */
     return (entry & PM_SWAPPED) || ((entry & PM_PRESENT) && !(entry & PM_FILE));
   }
@@ -187,6 +193,7 @@ static void fill_header(struct amber_proc_header *h) {
   h->auxv_words = n > 0 ? (uint32_t)(n / 8) : 0;
   h->restore_args_addr = (uint64_t)&amber_restore_args;
   h->xcr0 = xcr0();
+  amber_share_tree(&h->ppid, &h->pgid, &h->sid);
   amber_sys2(SYS_prctl, 16 /* PR_GET_NAME */, h->comm);
   n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", h->exe, sizeof h->exe - 1);
   h->exe[n > 0 ? n : 0] = 0;
@@ -206,6 +213,7 @@ int amber_write_process_file(const char *dir) {
   /* The map is read once, before anything is written: writing must not change it. */
   long len = err ? 0 : amber_read_file("/proc/self/maps", maps_text, sizeof maps_text);
   int nregions = 0;
+  region_count = 0;
   for (const char *line = maps_text; !err && len > 0 && *line;) {
     if (nregions == MAX_REGIONS) err = error("too many memory regions", -E2BIG);
     int is_file;
@@ -217,6 +225,7 @@ int amber_write_process_file(const char *dir) {
     while (*line && *line != '\n') line++;
     if (*line) line++;
   }
+  region_count = nregions;
   fill_header(&h);
   w.data_end = AMBER_PAGE; /* the header's page */
   for (int i = 0; i < nregions && !err; i++) {
@@ -254,4 +263,41 @@ int amber_write_process_file(const char *dir) {
   amber_sys1(SYS_close, w.fd);
   if (err) amber_sys3(SYS_unlinkat, AT_FDCWD, path, 0);
   return err;
+}
+
+/* After a restore: shared anonymous memory comes back private (the restorer has no broker);
+ * its owner moves the contents into a memfd that every sharer maps in its place. */
+static int share_region(struct amber_region_rec *r, int create) {
+  uint64_t len = r->end - r->start;
+  uint64_t key = AMBER_KEY_SHMEM | (r->ino & 0xffffffffffffULL);
+  int fd;
+  if (create) {
+    fd = (int)amber_sys2(SYS_memfd_create, "amber-shared", 1 /* MFD_CLOEXEC */);
+    if (fd < 0) return fd;
+    long err = amber_sys2(SYS_ftruncate, fd, r->pgoff + len);
+    if (!err) err = write_at(fd, (void *)r->start, len, r->pgoff);
+    if (!err) err = amber_broker_put(key, 0, fd);
+    if (err) {
+      amber_sys1(SYS_close, fd);
+      return (int)err;
+    }
+  } else {
+    fd = amber_broker_get(key, 0);
+    if (fd < 0) return fd;
+  }
+  long addr = amber_sys6(SYS_mmap, r->start, len, r->prot, MAP_SHARED | MAP_FIXED, fd, r->pgoff);
+  amber_sys1(SYS_close, fd);
+  return addr < 0 && addr > -4096 ? (int)addr : 0;
+}
+
+int amber_shared_memory_after_restore(int phase) {
+  for (int i = 0; i < region_count; i++) {
+    struct amber_region_rec *r = &regions[i];
+    if (r->kind != AMBER_REGION_ANON_SHARED) continue;
+    int mine = r->owner_vpid == amber.vpid;
+    if (mine != (phase == 0)) continue;
+    int err = share_region(r, mine);
+    if (err) return error("cannot share memory with the other processes again", err);
+  }
+  return 0;
 }

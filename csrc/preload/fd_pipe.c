@@ -5,6 +5,8 @@
 #include <linux/limits.h>
 #include <sys/ioctl.h>
 
+#include "../common/broker.h"
+#include "agent_share.h"
 #include "fd_kinds.h"
 
 int amber_fd_pipe_capture(struct amber_fd_rec *rec, const struct stat *st) {
@@ -40,19 +42,19 @@ fail:
   return -1;
 }
 
-static struct amber_fd_rec *other_end(const struct amber_fd_rec *rec) {
-  for (int i = 0; i < amber_ckpt.nfds; i++) {
-    struct amber_fd_rec *o = &amber_ckpt.fds[i];
-    if (o != rec && o->kind == AMBER_FD_PIPE && o->ino == rec->ino && o->write_end != rec->write_end)
-      return o;
-  }
-  return 0;
+/* Does this end come from a pipe that another descriptor's restore creates? */
+int amber_fd_pipe_needs_peer(const struct amber_fd_rec *rec) {
+  if (!rec->pipe_creator_vpid) return 0; /* no reader in the application: made here */
+  return rec->pipe_creator_vpid != amber.vpid || rec->pipe_creator_fd != rec->fd;
 }
 
+/* Phase 1: the pipe's creator makes it, refills it and offers both ends; an end whose reader
+ * was outside the application gets a pipe whose read end is closed. Phase 2: any other end is
+ * fetched from the creator. */
 int amber_fd_pipe_restore(struct amber_fd_rec *rec, int floor) {
-  /* Each pipe is made once, by its read end if the process has it. */
-  struct amber_fd_rec *other = other_end(rec);
-  if (rec->write_end && other) return 0;
+  uint64_t key = AMBER_KEY_PIPE | (rec->ino & 0xffffffffffffULL);
+  if (amber_fd_pipe_needs_peer(rec))
+    return amber_fd_place(amber_fd_park(amber_broker_get(key, rec->write_end), floor), rec);
   int p[2];
   long r = amber_sys2(SYS_pipe2, p, O_CLOEXEC);
   if (r < 0) return (int)r;
@@ -64,13 +66,8 @@ int amber_fd_pipe_restore(struct amber_fd_rec *rec, int floor) {
     if (n <= 0) return n < 0 ? (int)n : -EIO;
     done += n;
   }
-  struct amber_fd_rec *reader = rec->write_end ? other : rec;
-  struct amber_fd_rec *writer = rec->write_end ? rec : other;
-  int err = 0;
-  /* An end the process did not hold is closed: its peer was outside the application. */
-  if (reader) err = amber_fd_place(p[0], reader);
-  else amber_sys1(SYS_close, p[0]);
-  if (writer) err = err ? err : amber_fd_place(p[1], writer);
-  else amber_sys1(SYS_close, p[1]);
-  return err;
+  int err = amber_broker_put(key, 0, p[0]);
+  if (!err) err = amber_broker_put(key, 1, p[1]);
+  amber_sys1(SYS_close, rec->write_end ? p[0] : p[1]);
+  return err ? err : amber_fd_place(rec->write_end ? p[1] : p[0], rec);
 }

@@ -1,5 +1,8 @@
-/* amber-restorer <process file> <tables file>: turns one process file of an image back into
- * a running process, in place of itself.
+/* amber-restorer <image dir> <tables file> <root vpid>: turns an image back into the
+ * application's processes. It first rebuilds the process tree, parents first (each process a
+ * fork of its parent's restorer, with its session and process group; an orphan a sibling of
+ * the root, as a child of the supervisor), then each process turns its own process file back
+ * into a running process, in place of itself.
  *
  * It is linked far from where programs live and runs on a stack inside its own image, so it
  * can unmap everything else: the kernel's stack, and later the rest. It moves the kernel's
@@ -31,8 +34,18 @@ static struct amber_region_rec regions[MAX_REGIONS];
 static struct amber_run_rec runs[MAX_RUNS];
 static char thread_stacks[256][THREAD_STACK] __attribute__((aligned(16)));
 static char maps_text[1 << 16];
-static char image_path[4096], tables_path[4096];
+static char image_dir[4096], image_path[4200], tables_path[4096];
 static int tables_fd = -1;
+
+/* The process tree, from the headers of every process file. */
+#define MAX_PROCS AMBER_CTL_MAX_PROCS
+struct proc_node {
+  int32_t vpid, ppid, pgid, sid;
+};
+static struct proc_node procs[MAX_PROCS];
+static int nprocs;
+static struct amber_table *table; /* the new application's tables, while the tree is built */
+static int32_t supervisor_vpid;
 
 void restorer_resume(const struct amber_ctx *ctx) __attribute__((noreturn));
 long restorer_spawn_thread(long flags, void *stack, uint64_t tls, const struct amber_ctx *ctx);
@@ -55,6 +68,13 @@ static void __attribute__((noreturn)) die(const char *what, long err) {
   }
   amber_sys1(SYS_exit_group, 70);
   __builtin_unreachable();
+}
+
+static void process_path(char *out, int32_t vpid) {
+  rt_copy(out, image_dir, 4200);
+  rt_append(out, 4200, "/process-");
+  rt_append_num(out, 4200, vpid, 10);
+  rt_append(out, 4200, ".img");
 }
 
 static void read_image(void) {
@@ -250,6 +270,11 @@ static void start_threads(void) {
   args->restored++;
   args->restorer_start = (uint64_t)__executable_start & ~4095ULL;
   args->restorer_end = ((uint64_t)_end + 4095) & ~4095ULL;
+  rt_copy(args->app_dir, tables_path, sizeof args->app_dir);
+  for (int i = (int)strlen(args->app_dir) - 1; i > 0 && args->app_dir[i] != '/'; i--)
+    args->app_dir[i] = 0;
+  if (strlen(args->app_dir) > 1) args->app_dir[strlen(args->app_dir) - 1] = 0;
+  args->nprocesses = nprocs;
   uint64_t all = ~0ULL;
   amber_sys4(SYS_rt_sigprocmask, 0 /* SIG_BLOCK */, &all, 0, 8);
   const long flags = 0x00000100 | 0x00000200 | 0x00000400 | 0x00000800 | 0x00010000 |
@@ -268,14 +293,90 @@ static void start_threads(void) {
   restorer_resume(&leader->ctx);
 }
 
+static void read_tree(void) {
+  long addr = amber_sys6(SYS_mmap, 0, sizeof(struct amber_table), PROT_READ | PROT_WRITE,
+                         MAP_SHARED, tables_fd, 0);
+  if (addr < 0 && addr > -4096) die("cannot map the tables", addr);
+  table = (struct amber_table *)addr;
+  for (uint32_t i = 0; i < table->high[AMBER_KIND_PID]; i++)
+    if (table->rows[AMBER_KIND_PID][i].state == AMBER_ROW_LIVE &&
+        (table->rows[AMBER_KIND_PID][i].flags & AMBER_PID_SUPERVISOR))
+      supervisor_vpid = table->rows[AMBER_KIND_PID][i].vid;
+  for (uint32_t i = 0; i < table->ctl.nslots && nprocs < MAX_PROCS; i++) {
+    struct proc_node *p = &procs[nprocs++];
+    p->vpid = table->ctl.slots[i].vpid;
+    process_path(image_path, p->vpid);
+    int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, image_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) die("cannot open a process file", fd);
+    if (rt_pread_all(fd, &hdr, sizeof hdr, 0) || hdr.magic != AMBER_PROC_MAGIC ||
+        hdr.header_size != sizeof hdr)
+      die("a process file is not complete", 0);
+    amber_sys1(SYS_close, fd);
+    p->ppid = hdr.ppid, p->pgid = hdr.pgid, p->sid = hdr.sid;
+  }
+}
+
+static const struct proc_node *find_proc(int32_t vpid) {
+  for (int i = 0; i < nprocs; i++)
+    if (procs[i].vpid == vpid) return &procs[i];
+  return 0;
+}
+
+static int32_t system_pid(int32_t vpid) {
+  int64_t slot = (int64_t)vpid - AMBER_VPID_BASE;
+  return slot >= 0 && slot < AMBER_TABLE_ROWS ? table->rows[AMBER_KIND_PID][slot].sid : -1;
+}
+
+static void set_system_pid(int32_t vpid, int32_t pid) {
+  int64_t slot = (int64_t)vpid - AMBER_VPID_BASE;
+  if (slot >= 0 && slot < AMBER_TABLE_ROWS)
+    __atomic_store_n(&table->rows[AMBER_KIND_PID][slot].sid, pid, __ATOMIC_RELEASE);
+}
+
+/* In a newly forked process: its session and process group, as they were. */
+static void join_session_and_group(const struct proc_node *p) {
+  if (p->sid == p->vpid) amber_sys0(SYS_setsid);
+  if (p->pgid == p->vpid) amber_sys2(SYS_setpgid, 0, 0);
+  else if (system_pid(p->pgid) > 0) amber_sys2(SYS_setpgid, 0, system_pid(p->pgid));
+}
+
+/* Forks the children of `self` (and, for the root, the orphans, as its siblings), each of which
+ * does the same for its own; returns the vpid this process is to become. */
+static int32_t build_tree(int32_t self) {
+  for (int i = 0; i < nprocs; i++) {
+    const struct proc_node *p = &procs[i];
+    if (p->vpid == self) continue;
+    int orphan = !find_proc(p->ppid);
+    int child = p->ppid == self;
+    int sibling = self == table->root_vpid && (orphan || p->ppid == supervisor_vpid);
+    if (!child && !sibling) continue;
+    long flags = 17 /* SIGCHLD */ | (sibling ? 0x00008000 /* CLONE_PARENT */ : 0);
+    long pid = amber_sys5(SYS_clone, flags, 0, 0, 0, 0);
+    if (pid < 0) die("cannot fork a process of the tree", pid);
+    if (pid == 0) {
+      join_session_and_group(p);
+      set_system_pid(p->vpid, (int32_t)amber_sys0(SYS_getpid));
+      return build_tree(p->vpid);
+    }
+    set_system_pid(p->vpid, (int32_t)pid);
+  }
+  return self;
+}
+
 void restorer_main(long *sp) {
   long argc = sp[0];
   char **argv = (char **)(sp + 1);
-  if (argc != 3) amber_sys1(SYS_exit_group, 2);
-  rt_copy(image_path, argv[1], sizeof image_path);
+  if (argc != 4) amber_sys1(SYS_exit_group, 2);
+  rt_copy(image_dir, argv[1], sizeof image_dir);
   rt_copy(tables_path, argv[2], sizeof tables_path);
   tables_fd = (int)amber_sys3(SYS_openat, AT_FDCWD, tables_path, O_RDWR | O_CLOEXEC);
   if (tables_fd < 0) amber_sys1(SYS_exit_group, 3);
+  const char *p = argv[3];
+  int32_t root = 0;
+  while (*p >= '0' && *p <= '9') root = root * 10 + (*p++ - '0');
+  read_tree();
+  int32_t self = build_tree(root);
+  process_path(image_path, self);
   read_image();
   unmap_all_but_self();
   move_kernel_mappings();

@@ -108,11 +108,11 @@ pid_t sup_start_program(struct amber_table *t, const struct sup_options *o) {
 static int32_t restore_root; /* virtual pid of the process the restorer rebuilds */
 
 static void exec_restorer(const struct sup_options *o) {
-  char restorer[4200], process[4200], tables[4200];
+  char restorer[4200], root[32], tables[4200];
   sibling("amber-restorer", restorer, sizeof restorer);
-  snprintf(process, sizeof process, "%s/process-%d.img", o->image_dir, restore_root);
+  snprintf(root, sizeof root, "%d", restore_root);
   snprintf(tables, sizeof tables, "%s/tables", o->app_dir);
-  char *argv[] = {restorer, process, tables, NULL};
+  char *argv[] = {restorer, (char *)o->image_dir, tables, root, NULL};
   char *envp[] = {NULL};
   execve(restorer, argv, envp);
 }
@@ -122,6 +122,11 @@ pid_t sup_start_restorer(struct amber_table *t, const struct sup_options *o) {
   struct amber_row *row = amber_row_by_vid(t, AMBER_KIND_PID, restore_root);
   if (!row) {
     set_error(t, "the image's tables do not hold its root process");
+    return -1;
+  }
+  int err = sup_broker_start(o->app_dir, (int)t->ctl.nslots);
+  if (err) {
+    set_error(t, "cannot start the descriptor broker");
     return -1;
   }
   pid_t pid = fork_exec(t, exec_restorer, o, "the restorer");

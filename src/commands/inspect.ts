@@ -61,11 +61,23 @@ function printReport(report: ImageReport): void {
   const xcr0 = xcr0Bits(machine.xcr0).toString(16);
   const processes = [["VPID", "PARENT", "THREADS", "MAPPED", "SAVED", "FILE"]];
   for (const { vpid, parent, details: d, file } of manifest.processes) {
-    processes.push([String(vpid), String(parent), threadCount(d), mappedBytes(d), savedBytes(d), file]);
+    processes.push([
+      String(vpid),
+      String(parent),
+      threadCount(d),
+      mappedBytes(d),
+      savedBytes(d),
+      file,
+    ]);
   }
   const files = [["NAME", "SIZE", "HASH", "CHECK"]];
   for (const f of report.files) {
-    files.push([f.name, formatBytes(f.size), f.hash, f.status === "ok" ? "ok" : `BAD (${f.status})`]);
+    files.push([
+      f.name,
+      formatBytes(f.size),
+      f.hash,
+      f.status === "ok" ? "ok" : `BAD (${f.status})`,
+    ]);
   }
   console.log([
     field("Image", report.image.dir),

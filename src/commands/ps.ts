@@ -29,7 +29,7 @@ export function psCommand() {
         if (app.processes.length === 0) rows.push([app.name, app.id || "-", state]);
         app.processes.forEach((p, i) => {
           const head = i === 0 ? [app.name, app.id || "-", state] : ["", "", ""];
-          const pid = p.alive ? String(p.pid) : `${p.pid} (gone)`;
+          const pid = p.pid < 0 ? "-" : p.alive ? String(p.pid) : `${p.pid} (gone)`;
           rows.push([...head, String(p.vpid), pid, String(p.parent)]);
         });
       }

@@ -18,7 +18,11 @@ export function runCommand() {
     .usage("[options] -- PROGRAM [ARGS...]")
     .argument("<program>", "the program to run (looked up in PATH)")
     .argument("[args...]", "its arguments")
-    .option("--name <name>", "the application's name (default: program name and 4 hex digits)", nameArgument)
+    .option(
+      "--name <name>",
+      "the application's name (default: program name and 4 hex digits)",
+      nameArgument,
+    )
     .option("--hostname <hostname>", "the virtual hostname the program sees", hostnameArgument)
     .option("--detach", "return at once; the program runs on, its stdin is /dev/null")
     .option("--output <file>", "append the program's stdout and stderr to this file")

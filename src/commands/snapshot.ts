@@ -35,7 +35,9 @@ export function snapshotCommand() {
       const bytes = files.reduce((sum, file) => sum + file.size, 0);
       const stopped = options.stop ? "; the application has ended" : "";
       console.log(
-        `Snapshot of '${name}' written to '${dir}': ${plural(processes.length, "process", "processes")}, ` +
+        `Snapshot of '${name}' written to '${dir}': ${
+          plural(processes.length, "process", "processes")
+        }, ` +
           `${plural(files.length, "file")}, ${formatBytes(bytes)}${stopped}.`,
       );
     });

@@ -3,8 +3,11 @@
  * until the other has sent. msg_lspid and msg_lrpid read as virtual pids on both sides.
  *
  *   sysv_msg [GO_FILE]
- * prints "ids msg=<msqid>" and "READY", then (with GO_FILE) waits up to 60 s for that file to
- * exist before it removes the queue. Prints "PASS" at the end. */
+ * prints "ids msg=<msqid>" and "READY" while three messages wait in the queue and a child is
+ * blocked in msgrcv, then (with GO_FILE) waits up to 60 s for that file to exist, so that a test
+ * can look at the system, snapshot or restore meanwhile. Then it wakes the child (which must not
+ * have seen EINTR), checks that the three messages come out in order, removes the queue and
+ * prints "PASS". */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,11 +43,27 @@ static void receive_text(int msqid, long type, const char *expected) {
         m.type, m.text, expected);
 }
 
+/* The next message, whatever its type, without waiting: it must be this one. */
+static void receive_now(int msqid, long type, const char *expected) {
+  struct message m;
+  ssize_t n = msgrcv(msqid, &m, sizeof m.text, 0, IPC_NOWAIT);
+  CHECK(n > 0, "msgrcv (expecting type %ld): errno %d", type, errno);
+  CHECK(m.type == type && strcmp(m.text, expected) == 0,
+        "received type %ld '%s', expected type %ld '%s'", m.type, m.text, type, expected);
+}
+
+static int msqid = -1;
+
+/* SysV objects outlive processes: a failed check must not leave them behind. */
+static void remove_queue(void) {
+  if (msqid >= 0) msgctl(msqid, IPC_RMID, NULL);
+}
+
 static void wait_for(const char *path) {
   for (int i = 0; i < 6000 && access(path, F_OK) != 0; i++) usleep(10000);
 }
 
-static void check_stat_by_index(int msqid) {
+static void check_stat_by_index(void) {
   struct msginfo info;
   int max = msgctl(0, MSG_INFO, (struct msqid_ds *)&info);
   CHECK(max >= 0, "msgctl MSG_INFO: errno %d", errno);
@@ -68,7 +87,8 @@ static void check_stat_by_index(int msqid) {
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
-  int msqid = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+  atexit(remove_queue);
+  msqid = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
   CHECK(msqid >= 0, "msgget: errno %d", errno);
   printf("ids msg=%d\n", msqid);
   CHECK(msqid >= VIPC_BASE, "msqid %d is not a virtual ID", msqid);
@@ -106,7 +126,7 @@ int main(int argc, char **argv) {
   CHECK(waitpid(child, &status, 0) == child, "waitpid: errno %d", errno);
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed (status %#x)", status);
 
-  check_stat_by_index(msqid);
+  check_stat_by_index();
   struct message m = {.type = 1};
   errno = 0;
   CHECK(msgsnd(UNKNOWN_ID, &m, 1, IPC_NOWAIT) == -1 && errno == EINVAL, "msgsnd on %d: errno %d",
@@ -118,8 +138,37 @@ int main(int argc, char **argv) {
   CHECK(msgctl(UNKNOWN_ID, IPC_STAT, &ds) == -1 && errno == EINVAL, "msgctl on %d: errno %d",
         UNKNOWN_ID, errno);
 
+  /* Across whatever the test does meanwhile (a snapshot, a restore): three messages stay in
+   * the queue, and a child is blocked in msgrcv for a type that only comes after GO. */
+  send_text(msqid, 5, "five");
+  send_text(msqid, 7, "seven");
+  send_text(msqid, 6, "six");
+  pid_t blocked = fork();
+  CHECK(blocked >= 0, "fork: errno %d", errno);
+  if (blocked == 0) {
+    send_text(msqid, 8, "waiting");
+    struct message in;
+    ssize_t n = msgrcv(msqid, &in, sizeof in.text, 9, 0);
+    CHECK(n > 0, "the blocked msgrcv returned %zd, errno %d", n, errno);
+    CHECK(in.type == 9 && strcmp(in.text, "go") == 0, "the blocked child got type %ld '%s'",
+          in.type, in.text);
+    _exit(0);
+  }
+  receive_text(msqid, 8, "waiting");
+  usleep(100000); /* time to get into msgrcv */
+
   printf("READY\n");
   if (argc > 1) wait_for(argv[1]);
+
+  send_text(msqid, 9, "go");
+  CHECK(waitpid(blocked, &status, 0) == blocked, "waitpid: errno %d", errno);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the blocked child failed (status %#x)",
+        status);
+  receive_now(msqid, 5, "five");
+  receive_now(msqid, 7, "seven");
+  receive_now(msqid, 6, "six");
+  CHECK(msgctl(msqid, IPC_STAT, &ds) == 0 && ds.msg_qnum == 0, "%lu messages left",
+        (unsigned long)ds.msg_qnum);
 
   CHECK(msgctl(msqid, IPC_RMID, NULL) == 0, "IPC_RMID: errno %d", errno);
   errno = 0;

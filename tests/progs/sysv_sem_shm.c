@@ -4,9 +4,10 @@
  * *_STAT index commands, lookups by key, and that unknown virtual IDs fail with EINVAL.
  *
  *   sysv_sem_shm [GO_FILE]
- * prints "ids sem=<semid> shm=<shmid>" and "READY", then (with GO_FILE) waits up to 60 s for
- * that file to exist before it removes its objects, so a test can look at the system meanwhile.
- * Prints "PASS" at the end. */
+ * prints "ids sem=<semid> shm=<shmid>" and "READY" while a child is blocked in semop, then
+ * (with GO_FILE) waits up to 60 s for that file to exist, so that a test can look at the system,
+ * snapshot or restore meanwhile. Then it checks the counter and the semaphores again, wakes the
+ * blocked child (which must not have seen EINTR), removes its objects and prints "PASS". */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -33,7 +34,14 @@ union semun {
   struct seminfo *__buf;
 };
 
-static int semid, shmid;
+static int semid = -1, shmid = -1, keyed = -1;
+
+/* SysV objects outlive processes: a failed check must not leave them behind. */
+static void remove_objects(void) {
+  if (shmid >= 0) shmctl(shmid, IPC_RMID, NULL);
+  if (semid >= 0) semctl(semid, 0, IPC_RMID);
+  if (keyed >= 0) semctl(keyed, 0, IPC_RMID);
+}
 
 static void sem_add(int num, int delta) {
   struct sembuf op = {.sem_num = (unsigned short)num, .sem_op = (short)delta, .sem_flg = 0};
@@ -125,7 +133,7 @@ static void check_unknown_ids(void) {
  * the ID is unknown. */
 static void check_key_lookup(void) {
   key_t key = random_key();
-  int a = semget(key, 1, IPC_CREAT | IPC_EXCL | 0600);
+  int a = keyed = semget(key, 1, IPC_CREAT | IPC_EXCL | 0600);
   CHECK(a >= VIPC_BASE, "semget(key %#x, IPC_CREAT|IPC_EXCL) = %d, errno %d", key, a, errno);
   int b = semget(key, 0, 0);
   CHECK(b == a, "semget of an existing key gave %d, expected %d", b, a);
@@ -140,6 +148,7 @@ static void check_key_lookup(void) {
   CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0,
         "key lookup child failed (status %#x)", status);
   CHECK(semctl(a, 0, IPC_RMID) == 0, "IPC_RMID of %d: errno %d", a, errno);
+  keyed = -1;
   errno = 0;
   CHECK(semctl(a, 0, GETVAL) == -1 && errno == EINVAL, "semid %d after IPC_RMID: errno %d", a,
         errno);
@@ -147,6 +156,7 @@ static void check_key_lookup(void) {
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
+  atexit(remove_objects);
   semid = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
   CHECK(semid >= 0, "semget: errno %d", errno);
   shmid = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
@@ -196,8 +206,31 @@ int main(int argc, char **argv) {
   check_unknown_ids();
   check_key_lookup();
 
+  /* A process blocked in semop across whatever the test does meanwhile (a snapshot, a
+   * restore): it waits for semaphore 1 to reach 2, which happens only after GO, and a
+   * checkpoint must not show it an EINTR. */
+  pid_t blocked = fork();
+  CHECK(blocked >= 0, "fork: errno %d", errno);
+  if (blocked == 0) {
+    struct sembuf op = {.sem_num = 1, .sem_op = -2, .sem_flg = 0};
+    int r = semop(semid, &op, 1);
+    CHECK(r == 0, "the blocked semop returned %d, errno %d", r, errno);
+    _exit(0);
+  }
+  for (int i = 0; i < 5000 && semctl(semid, 1, GETNCNT) < 1; i++) usleep(1000);
+  CHECK(semctl(semid, 1, GETNCNT) == 1, "the child does not wait on semaphore 1");
+
   printf("READY\n");
   if (argc > 1) wait_for(argv[1]);
+
+  CHECK(*counter == 2 * ROUNDS, "after GO: counter %ld, expected %d", *counter, 2 * ROUNDS);
+  CHECK(semctl(semid, 0, GETVAL) == 1, "after GO: semaphore 0 is %d", semctl(semid, 0, GETVAL));
+  CHECK(semctl(semid, 1, GETVAL) == 1, "after GO: semaphore 1 is %d", semctl(semid, 1, GETVAL));
+  sem_add(1, 1);
+  CHECK(waitpid(blocked, &status, 0) == blocked, "waitpid: errno %d", errno);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the blocked child failed (status %#x)",
+        status);
+  CHECK(semctl(semid, 1, GETVAL) == 0, "semaphore 1 is %d", semctl(semid, 1, GETVAL));
 
   CHECK(shmdt((void *)counter) == 0, "shmdt: errno %d", errno);
   CHECK(shmctl(shmid, IPC_RMID, NULL) == 0, "shm IPC_RMID: errno %d", errno);

@@ -1,0 +1,28 @@
+/* The descriptor broker of a restore. Restored processes hand each other the kernel objects
+ * they share (a pipe, an open file description, shared memory) through the supervisor: the
+ * process that re-creates an object PUTs it under a key, the others GET it, waiting if it is
+ * not there yet. Descriptors travel as SCM_RIGHTS over a Unix socket in the application's
+ * runtime directory, which only its owner can reach (mode 0700, and the peer's uid checked).
+ * When every restored process has said DONE, the broker closes everything it held, so no
+ * stray reference keeps a pipe from reaching end-of-file. */
+#ifndef AMBER_BROKER_H
+#define AMBER_BROKER_H
+
+#include <stdint.h>
+
+#define AMBER_BROKER_SOCKET "broker.sock"
+
+enum amber_broker_op { AMBER_BROKER_PUT = 1, AMBER_BROKER_GET = 2, AMBER_BROKER_GIVE = 3,
+                       AMBER_BROKER_DONE = 4 };
+
+/* Key spaces (the top byte of k1). */
+#define AMBER_KEY_DESCRIPTION (1ULL << 56) /* | owner vpid; k2 = owner's fd */
+#define AMBER_KEY_PIPE (2ULL << 56)        /* | pipe inode; k2 = 0 read end, 1 write end */
+#define AMBER_KEY_SHMEM (3ULL << 56)       /* | shared-memory inode; k2 = 0 */
+
+struct amber_broker_msg {
+  uint32_t op, pad;
+  uint64_t k1, k2;
+};
+
+#endif

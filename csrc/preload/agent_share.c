@@ -1,0 +1,134 @@
+/* Finding what processes share, while every process of the application is frozen: the same
+ * open file description (kcmp(2) says so exactly), the two ends of one pipe, and shared
+ * memory. The first process in slot order that holds an object owns it: on restore it alone
+ * re-creates the object and hands it to the others. */
+#include <fcntl.h>
+#include <string.h>
+
+#include "agent_share.h"
+
+#define KCMP_FILE 0
+
+static int32_t system_pid_of(int32_t vpid) {
+  return vpid == amber.vpid ? amber_sys_getpid() : amber_v2s(amber.table, AMBER_KIND_PID, vpid);
+}
+
+static void target_of(int pid, int fd, char *out, int cap) {
+  char link[64];
+  amber_fmt(link, sizeof link, "/proc/%d/fd/%d", pid, fd);
+  long n = amber_sys4(SYS_readlinkat, AT_FDCWD, link, out, cap - 1);
+  out[n > 0 ? n : 0] = 0;
+}
+
+static int is_read_end(int pid, int fd) {
+  static char info[512];
+  char path[64];
+  amber_fmt(path, sizeof path, "/proc/%d/fdinfo/%d", pid, fd);
+  if (amber_read_file(path, info, sizeof info) <= 0) return 0;
+  const char *p = strstr(info, "flags:");
+  if (!p) return 0;
+  p += 6;
+  while (*p == ' ' || *p == '\t') p++;
+  uint64_t flags = 0;
+  for (; *p >= '0' && *p <= '7'; p++) flags = flags * 8 + (*p - '0');
+  return (flags & O_ACCMODE) == O_RDONLY;
+}
+
+/* Calls visit(fd, target) for every descriptor of process pid, in ascending order. */
+static void for_each_fd(int pid, void (*visit)(int32_t vpid, int pid, int fd, const char *target),
+                        int32_t vpid) {
+  static char dents[4096];
+  char dir_path[64];
+  amber_fmt(dir_path, sizeof dir_path, "/proc/%d/fd", pid);
+  int dir = (int)amber_sys3(SYS_openat, AT_FDCWD, dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return;
+  long n;
+  while ((n = amber_sys3(SYS_getdents64, dir, dents, sizeof dents)) > 0) {
+    for (long off = 0; off < n;) {
+      struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; }
+          *d = (void *)(dents + off);
+      off += d->reclen;
+      const char *p = d->name;
+      uint64_t fd;
+      if (amber_parse_u64(&p, &fd, 10) || *p) continue;
+      char target[256];
+      target_of(pid, (int)fd, target, sizeof target);
+      visit(vpid, pid, (int)fd, target);
+    }
+  }
+  amber_sys1(SYS_close, dir);
+}
+
+static void visit_fd(int32_t vpid, int pid, int fd, const char *target) {
+  int self = vpid == amber.vpid;
+  for (int i = 0; i < amber_ckpt.nfds; i++) {
+    struct amber_fd_rec *r = &amber_ckpt.fds[i];
+    if (r->kind == AMBER_FD_STDIO) continue;
+    char mine[256];
+    target_of(amber_sys_getpid(), r->fd, mine, sizeof mine);
+    if (strcmp(mine, target)) continue;
+    if (!r->owner_vpid) {
+      if (self ? fd == r->fd
+               : amber_sys5(SYS_kcmp, amber_sys_getpid(), pid, KCMP_FILE, r->fd, fd) == 0)
+        r->owner_vpid = vpid, r->owner_fd = fd;
+    }
+    if (r->kind == AMBER_FD_PIPE && !r->pipe_creator_vpid && is_read_end(pid, fd))
+      r->pipe_creator_vpid = vpid, r->pipe_creator_fd = fd;
+  }
+}
+
+void amber_share_scan_fds(void) {
+  for (int i = 0; i < amber_ckpt.nfds; i++) {
+    amber_ckpt.fds[i].owner_vpid = amber_ckpt.fds[i].owner_fd = 0;
+    amber_ckpt.fds[i].pipe_creator_vpid = amber_ckpt.fds[i].pipe_creator_fd = 0;
+  }
+  struct amber_ctl *c = &amber.table->ctl;
+  for (uint32_t j = 0; j < c->nslots; j++) {
+    int32_t pid = system_pid_of(c->slots[j].vpid);
+    if (pid > 0) for_each_fd(pid, visit_fd, c->slots[j].vpid);
+  }
+  for (int i = 0; i < amber_ckpt.nfds; i++) /* not found anywhere, not even here: it is ours */
+    if (!amber_ckpt.fds[i].owner_vpid)
+      amber_ckpt.fds[i].owner_vpid = amber.vpid, amber_ckpt.fds[i].owner_fd = amber_ckpt.fds[i].fd;
+}
+
+static int maps_share_inode(const char *maps, uint64_t ino) {
+  for (const char *line = maps; *line;) {
+    /* start-end perms offset dev inode path */
+    const char *p = line;
+    int field = 0;
+    int shared = 0;
+    uint64_t inode = 0;
+    while (*p && *p != '\n' && field < 5) {
+      while (*p == ' ') p++;
+      if (field == 1) shared = p[3] == 's';
+      if (field == 4) amber_parse_u64(&p, &inode, 10);
+      while (*p && *p != ' ' && *p != '\n') p++;
+      field++;
+    }
+    if (shared && inode == ino) return 1;
+    while (*line && *line != '\n') line++;
+    if (*line) line++;
+  }
+  return 0;
+}
+
+int32_t amber_share_region_owner(uint64_t ino) {
+  static char maps[1 << 18];
+  struct amber_ctl *c = &amber.table->ctl;
+  for (uint32_t j = 0; j < c->nslots; j++) {
+    if (c->slots[j].vpid == amber.vpid) return amber.vpid;
+    char path[64];
+    amber_fmt(path, sizeof path, "/proc/%d/maps", system_pid_of(c->slots[j].vpid));
+    if (amber_read_file(path, maps, sizeof maps) > 0 && maps_share_inode(maps, ino))
+      return c->slots[j].vpid;
+  }
+  return amber.vpid;
+}
+
+void amber_share_tree(int32_t *ppid, int32_t *pgid, int32_t *sid) {
+  struct amber_table *t = amber.table;
+  *ppid = amber_s2v(t, AMBER_KIND_PID, amber_sys_getppid());
+  *pgid = amber_s2v(t, AMBER_KIND_PID, (int32_t)amber_sys1(SYS_getpgid, 0));
+  *sid = amber_s2v(t, AMBER_KIND_PID, (int32_t)amber_sys1(SYS_getsid, 0));
+}

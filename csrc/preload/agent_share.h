@@ -1,0 +1,20 @@
+/* What the processes of an application share, found while all of them are frozen
+ * (agent_share.c), and handed between them on restore through the broker (agent_broker.c). */
+#ifndef AMBER_AGENT_SHARE_H
+#define AMBER_AGENT_SHARE_H
+
+#include "agent.h"
+
+/* Fills owner_vpid/owner_fd and the pipe creator of every saved descriptor. */
+void amber_share_scan_fds(void);
+/* The first process, in slot order, that maps the shared-memory object with this inode. */
+int32_t amber_share_region_owner(uint64_t ino);
+/* This process's own view of the tree, in virtual pids. */
+void amber_share_tree(int32_t *ppid, int32_t *pgid, int32_t *sid);
+
+int amber_broker_open(void);
+int amber_broker_put(uint64_t k1, uint64_t k2, int fd); /* 0 or -errno; fd stays the caller's */
+int amber_broker_get(uint64_t k1, uint64_t k2);         /* a new descriptor, or -errno */
+void amber_broker_close(void);
+
+#endif

@@ -1,0 +1,139 @@
+/**
+ * The command line's handling of bad input: each case runs `cli.ts` in a child Deno with its
+ * own state directory, and checks the message and the exit status (2 for usage errors, 1 for
+ * failures). None needs an application to run.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
+const TIME_LIMIT_MS = 60_000;
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command with a time limit; whatever happens, the child is killed afterwards. */
+async function run(
+  program: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Outcome> {
+  const child = new Deno.Command(program, {
+    args,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => kill(child), TIME_LIMIT_MS);
+  try {
+    const { code, stdout, stderr } = await child.output();
+    const decoder = new TextDecoder();
+    return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+  } finally {
+    clearTimeout(timer);
+    kill(child);
+  }
+}
+
+function kill(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // It has exited already.
+  }
+}
+
+/** Runs `amber ARGS...` with a fresh, empty state directory. */
+async function amber(...args: string[]): Promise<Outcome> {
+  const stateDir = await Deno.makeTempDir({ prefix: "amber-cli-test-" });
+  try {
+    return await run(Deno.execPath(), ["run", "-A", "--quiet", CLI, ...args], {
+      AMBER_STATE_DIR: stateDir,
+      NO_COLOR: "1",
+    });
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+}
+
+Deno.test("an unknown command is a usage error that names it", async () => {
+  const { code, stderr } = await amber("frobnicate");
+  assert.equal(code, 2);
+  assert.match(stderr, /unknown command 'frobnicate'/);
+});
+
+Deno.test("run without a program is a usage error", async () => {
+  const { code, stderr } = await amber("run");
+  assert.equal(code, 2);
+  assert.match(stderr, /missing required argument 'program'/);
+});
+
+Deno.test("an invalid application name is a usage error that quotes it", async () => {
+  const { code, stderr } = await amber("kill", "../etc");
+  assert.equal(code, 2);
+  assert.match(stderr, /Invalid application name '\.\.\/etc'/);
+});
+
+Deno.test("kill of an application that does not exist says so", async () => {
+  const { code, stderr } = await amber("kill", "nosuchapp");
+  assert.equal(code, 1);
+  assert.match(stderr, /No application named 'nosuchapp'/);
+});
+
+Deno.test("run of a program that does not exist says it was not found", async () => {
+  const { code, stderr } = await amber("run", "--", "amber-no-such-program");
+  assert.equal(code, 1);
+  assert.match(stderr, /Program 'amber-no-such-program' was not found/);
+});
+
+Deno.test("run of a file without execute permission says it is not executable", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "amber-cli-test-" });
+  try {
+    const file = join(dir, "data.txt");
+    await Deno.writeTextFile(file, "not a program\n", { mode: 0o644 });
+    const { code, stderr } = await amber("run", "--", file);
+    assert.equal(code, 1);
+    assert.match(stderr, /is not executable/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("run refuses a statically linked program: it cannot be interposed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "amber-cli-test-" });
+  try {
+    const source = join(dir, "static.c");
+    const program = join(dir, "static");
+    await Deno.writeTextFile(source, "int main(void) { return 0; }\n");
+    const gcc = await run("gcc", ["-static", "-o", program, source]);
+    assert.equal(gcc.code, 0, `gcc -static failed: ${gcc.stderr}`);
+    const { code, stderr } = await amber("run", "--", program);
+    assert.equal(code, 1);
+    assert.match(stderr, /statically linked and cannot be interposed/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("inspect of a directory that is not an image says so", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "amber-cli-test-" });
+  try {
+    const { code, stderr } = await amber("inspect", dir);
+    assert.equal(code, 1);
+    assert.match(stderr, /is not an Amber image/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a command that is not built yet fails and names the feature", async () => {
+  const { code, stderr } = await amber("migrate", "web2", "--to", "computer3");
+  assert.equal(code, 1);
+  assert.match(stderr, /'amber migrate' is not implemented yet: migration/);
+});

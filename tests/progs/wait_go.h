@@ -1,0 +1,25 @@
+/* Test programs say "ready" once their state is set up, then wait for the test to create
+ * <dir>/go (after it has snapshotted, killed and restored them), so the checks that follow run
+ * in the restored process. */
+#ifndef AMBER_TEST_WAIT_GO_H
+#define AMBER_TEST_WAIT_GO_H
+
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+static inline void say_ready(void) {
+  printf("ready\n");
+  fflush(stdout);
+}
+
+static inline void wait_go(const char *dir) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/go", dir);
+  while (access(path, F_OK) != 0) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+#endif
