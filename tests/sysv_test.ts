@@ -1,10 +1,11 @@
 /**
  * SysV IPC under Amber: semaphore sets, shared-memory segments and message queues get virtual
- * IDs that every process of one application shares, that never name a system object, and that
- * start again at 1000000 in every application.
+ * IDs that every process of one application shares, that never name a system object, that
+ * start again at 1000000 in every application, and that a snapshot and a restore keep.
  *
- * The programs (tests/progs/sysv_*.c) print their IDs and "READY", then wait for a "go" file
- * before they remove their objects, so that this test can look at /proc/sysvipc meanwhile.
+ * The programs (tests/progs/sysv_*.c) print their IDs and "READY" while a child is blocked in
+ * semop or msgrcv, then wait for a "go" file, so that this test can look at /proc/sysvipc,
+ * snapshot or restore meanwhile; then they check their objects and print "PASS".
  */
 
 import assert from "node:assert/strict";
@@ -16,11 +17,16 @@ const PROGS = fileURLToPath(new URL("../build/tests/", import.meta.url));
 const TIME_LIMIT_MS = 60_000;
 const VIPC_BASE = 1_000_000;
 
-/** A program running under Amber, its output file and the file that lets it finish. */
+type IpcKind = "sem" | "shm" | "msg";
+const IPCRM_FLAG: Record<IpcKind, string> = { sem: "-s", shm: "-m", msg: "-q" };
+
+/** A program running under Amber, its output file, and the file that lets it finish. */
 interface Run {
   app: App;
   output: string;
   go: string;
+  /** Every SysV object seen in its tables, as ipcrm arguments: removed at the end. */
+  objects: Set<string>;
 }
 
 async function start(dir: string, prog: string, tag: string): Promise<Run> {
@@ -28,7 +34,22 @@ async function start(dir: string, prog: string, tag: string): Promise<Run> {
   const go = join(dir, `${tag}.go`);
   const name = `sysv-${tag}-${crypto.randomUUID().slice(0, 8)}`;
   const app = await launch([join(PROGS, prog), go], { name, output });
-  return { app, output, go };
+  return { app, output, go, objects: new Set() };
+}
+
+function isIpc(kind: string): kind is IpcKind {
+  return kind === "sem" || kind === "shm" || kind === "msg";
+}
+
+/** Notes the run's SysV objects, so that they can be removed even if it never removes them. */
+function remember(run: Run): void {
+  try {
+    for (const r of run.app.tables()) {
+      if (isIpc(r.kind) && r.sid >= 0) run.objects.add(`${IPCRM_FLAG[r.kind]} ${r.sid}`);
+    }
+  } catch {
+    // The application has ended and its tables with it.
+  }
 }
 
 async function readOutput(run: Run): Promise<string> {
@@ -44,6 +65,7 @@ async function readOutput(run: Run): Promise<string> {
 async function ready(run: Run, deadline: number): Promise<string> {
   for (;;) {
     const text = await readOutput(run);
+    remember(run);
     if (text.includes("FAIL")) assert.fail(`The program failed before READY:\n${text}`);
     if (text.includes("READY")) return text;
     if (Date.now() > deadline) assert.fail(`The program did not say READY in time:\n${text}`);
@@ -72,35 +94,25 @@ async function finish(run: Run, deadline: number): Promise<string> {
   }
 }
 
-const IPCRM_FLAG = { sem: "-s", shm: "-m", msg: "-q" } as const;
-
 /**
  * Ends whatever is left, even when the test failed. SysV objects outlive their processes: those
- * of a program that failed before removing them are removed here.
+ * of a program that was stopped or failed before removing them are removed here.
  */
 async function cleanup(runs: Run[], dir: string): Promise<void> {
   for (const run of runs) {
-    let leftover: string[] = [];
-    try {
-      leftover = run.app.tables().flatMap((r) =>
-        r.kind === "sem" || r.kind === "shm" || r.kind === "msg"
-          ? [IPCRM_FLAG[r.kind], String(r.sid)]
-          : []
-      );
-    } catch {
-      // The application has ended and its tables with it.
-    }
+    remember(run);
     await Deno.writeTextFile(run.go, "").catch(() => {});
     await run.app.kill().catch(() => {});
-    for (let i = 0; i < leftover.length; i += 2) {
-      await new Deno.Command("ipcrm", { args: leftover.slice(i, i + 2), stderr: "null" })
-        .output().catch(() => {});
+    for (const object of run.objects) {
+      await new Deno.Command("ipcrm", { args: object.split(" "), stderr: "null" }).output()
+        .catch(() => {});
     }
   }
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 
-function ids(text: string): Record<string, number> {
+/** The IDs from the program's "ids sem=1000000 shm=1000000" line. */
+function ids(text: string): Partial<Record<IpcKind, number>> {
   const line = text.split("\n").find((l) => l.startsWith("ids "));
   assert.ok(line, `No "ids" line in:\n${text}`);
   return Object.fromEntries(
@@ -112,83 +124,75 @@ function ids(text: string): Record<string, number> {
 }
 
 /** The system IDs in /proc/sysvipc/<kind> (its second column). */
-async function systemIds(kind: "sem" | "shm" | "msg"): Promise<Set<number>> {
+async function systemIds(kind: IpcKind): Promise<Set<number>> {
   const text = await Deno.readTextFile(`/proc/sysvipc/${kind}`);
   return new Set(
     text.split("\n").slice(1).filter((l) => l.trim()).map((l) => Number(l.trim().split(/\s+/)[1])),
   );
 }
 
-/** The program's virtual IDs are not system IDs, and the table points them at ones that are. */
-async function checkVirtual(run: Run, kind: "sem" | "shm" | "msg", vid: number): Promise<void> {
-  assert.ok(vid >= VIPC_BASE, `Expected a virtual ${kind} ID, found ${vid}`);
+/**
+ * The program's virtual ID is not a system ID, and the table points it at a system object that
+ * exists. Returns that system ID.
+ */
+async function checkVirtual(run: Run, kind: IpcKind, vid: number | undefined): Promise<number> {
+  assert.ok(vid !== undefined && vid >= VIPC_BASE, `Expected a virtual ${kind} ID, found ${vid}`);
   const system = await systemIds(kind);
   assert.ok(!system.has(vid), `Virtual ${kind} ID ${vid} is also a system ID`);
   const row = run.app.tables().find((r) => r.kind === kind && r.vid === vid);
   assert.ok(row, `No ${kind} row for virtual ID ${vid}`);
-  assert.notEqual(row.sid, vid);
   assert.ok(system.has(row.sid), `System ${kind} ID ${row.sid} is not in /proc/sysvipc/${kind}`);
+  return row.sid;
 }
 
-Deno.test({
-  name: "two processes share a semaphore and a segment by virtual ID",
-  async fn() {
-    const deadline = Date.now() + TIME_LIMIT_MS;
-    const dir = await Deno.makeTempDir({ prefix: "amber-sysv-" });
-    const runs: Run[] = [];
-    try {
-      runs.push(await start(dir, "sysv_sem_shm", "semshm"));
-      const { sem, shm } = ids(await ready(runs[0], deadline));
-      await checkVirtual(runs[0], "sem", sem);
-      await checkVirtual(runs[0], "shm", shm);
-      await finish(runs[0], deadline);
-    } finally {
-      await cleanup(runs, dir);
-    }
-  },
+Deno.test("two processes share a semaphore and a segment by virtual ID", async () => {
+  const deadline = Date.now() + TIME_LIMIT_MS;
+  const dir = await Deno.makeTempDir({ prefix: "amber-sysv-" });
+  const runs: Run[] = [];
+  try {
+    runs.push(await start(dir, "sysv_sem_shm", "semshm"));
+    const { sem, shm } = ids(await ready(runs[0], deadline));
+    await checkVirtual(runs[0], "sem", sem);
+    await checkVirtual(runs[0], "shm", shm);
+    await finish(runs[0], deadline);
+  } finally {
+    await cleanup(runs, dir);
+  }
 });
 
-Deno.test({
-  name: "a message queue round trip between two processes uses virtual IDs and pids",
-  async fn() {
-    const deadline = Date.now() + TIME_LIMIT_MS;
-    const dir = await Deno.makeTempDir({ prefix: "amber-sysv-" });
-    const runs: Run[] = [];
-    try {
-      runs.push(await start(dir, "sysv_msg", "msg"));
-      const { msg } = ids(await ready(runs[0], deadline));
-      await checkVirtual(runs[0], "msg", msg);
-      await finish(runs[0], deadline);
-    } finally {
-      await cleanup(runs, dir);
-    }
-  },
+Deno.test("a message queue round trip between two processes uses virtual IDs and pids", async () => {
+  const deadline = Date.now() + TIME_LIMIT_MS;
+  const dir = await Deno.makeTempDir({ prefix: "amber-sysv-" });
+  const runs: Run[] = [];
+  try {
+    runs.push(await start(dir, "sysv_msg", "msg"));
+    const { msg } = ids(await ready(runs[0], deadline));
+    await checkVirtual(runs[0], "msg", msg);
+    await finish(runs[0], deadline);
+  } finally {
+    await cleanup(runs, dir);
+  }
 });
 
-Deno.test({
-  name: "two applications running at once both see virtual semid 1000000",
-  async fn() {
-    const deadline = Date.now() + TIME_LIMIT_MS;
-    const dir = await Deno.makeTempDir({ prefix: "amber-sysv-" });
-    const runs: Run[] = [];
-    try {
-      runs.push(await start(dir, "sysv_sem_shm", "first"));
-      runs.push(await start(dir, "sysv_sem_shm", "second"));
-      const first = ids(await ready(runs[0], deadline));
-      const second = ids(await ready(runs[1], deadline));
-      assert.equal(first.sem, VIPC_BASE);
-      assert.equal(second.sem, VIPC_BASE);
-      const [a, b] = runs.map((run) =>
-        run.app.tables().find((r) => r.kind === "sem" && r.vid === VIPC_BASE)
-      );
-      assert.ok(a && b, "Both applications have a row for semid 1000000");
-      assert.notEqual(a.sid, b.sid, "The two semid 1000000 name different system objects");
-      await finish(runs[0], deadline);
-      await finish(runs[1], deadline);
-    } finally {
-      await cleanup(runs, dir);
-    }
-  },
+Deno.test("two applications running at once both see virtual semid 1000000", async () => {
+  const deadline = Date.now() + TIME_LIMIT_MS;
+  const dir = await Deno.makeTempDir({ prefix: "amber-sysv-" });
+  const runs: Run[] = [];
+  try {
+    runs.push(await start(dir, "sysv_sem_shm", "first"));
+    runs.push(await start(dir, "sysv_sem_shm", "second"));
+    const first = ids(await ready(runs[0], deadline));
+    const second = ids(await ready(runs[1], deadline));
+    assert.equal(first.sem, VIPC_BASE);
+    assert.equal(second.sem, VIPC_BASE);
+    const a = await checkVirtual(runs[0], "sem", first.sem);
+    const b = await checkVirtual(runs[1], "sem", second.sem);
+    assert.notEqual(a, b, "The two semid 1000000 name different system objects");
+    await finish(runs[0], deadline);
+    await finish(runs[1], deadline);
+  } finally {
+    await cleanup(runs, dir);
+  }
 });
 
 for (const [prog, what] of [["sysv_sem_shm", "semop"], ["sysv_msg", "msgrcv"]] as const) {
@@ -208,7 +212,7 @@ for (const [prog, what] of [["sysv_sem_shm", "semop"], ["sysv_msg", "msgrcv"]] a
     }
   });
 
-  Deno.test(`restore brings back ${prog}'s objects under the same virtual IDs`, async () => {
+  Deno.test(`restore keeps the virtual IDs and contents of ${prog}'s objects`, async () => {
     const deadline = Date.now() + TIME_LIMIT_MS;
     const dir = await Deno.makeTempDir({ prefix: "amber-sysv-" });
     const runs: Run[] = [];
@@ -216,16 +220,19 @@ for (const [prog, what] of [["sysv_sem_shm", "semop"], ["sysv_msg", "msgrcv"]] a
       const first = await start(dir, prog, "frozen");
       runs.push(first);
       const before = ids(await ready(first, deadline));
+      const system = new Map<string, number>();
+      for (const r of first.app.tables()) if (isIpc(r.kind)) system.set(`${r.kind}${r.vid}`, r.sid);
       const image = await first.app.snapshot({ dir: join(dir, "image"), stop: true });
+
       const output = join(dir, "restored.out");
       const app = await restore(image, { name: `${first.app.name}-r`, output });
-      const again: Run = { app, output, go: first.go };
+      const again: Run = { app, output, go: first.go, objects: new Set() };
       runs.push(again);
-      const rows = app.tables();
+      remember(again);
       for (const [kind, vid] of Object.entries(before)) {
-        const row = rows.find((r) => r.kind === kind && r.vid === vid);
-        assert.ok(row, `No ${kind} row for virtual ID ${vid} after restore`);
-        assert.ok((await systemIds(row.kind as "sem" | "shm" | "msg")).has(row.sid));
+        assert.ok(isIpc(kind));
+        const sid = await checkVirtual(again, kind, vid);
+        assert.notEqual(sid, system.get(`${kind}${vid}`), `${kind} ${vid} has a new system ID`);
       }
       await finish(again, deadline);
     } finally {

@@ -31,7 +31,8 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int alive(int32_t sid) { return sid > 0 && (kill(sid, 0) == 0 || errno == EPERM); }
+#include "../common/proc.h"
+static int alive(int32_t sid) { return amber_pid_alive(sid); }
 
 static int32_t slot_sid(struct amber_table *t, struct amber_agent_slot *s) {
   return amber_v2s(t, AMBER_KIND_PID, s->vpid);

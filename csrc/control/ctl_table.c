@@ -29,7 +29,8 @@ API void *amber_ctl_table_open(const char *path, int32_t *err) {
 
 API void amber_ctl_table_close(void *table) { amber_table_close(table); }
 
-static int alive(int32_t sid) { return sid > 0 && (kill(sid, 0) == 0 || errno == EPERM); }
+#include "../common/proc.h"
+static int alive(int32_t sid) { return amber_pid_alive(sid); }
 
 static int32_t supervisor_pid(struct amber_table *t) {
   for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {

@@ -1,0 +1,40 @@
+/* Holds a descriptor Amber cannot save, so that a snapshot must fail, naming it, and leave the
+ * program running: KIND is "inotify" (an inotify descriptor watching DIR) or "socketpair" (a
+ * connected Unix socket pair). Says "ready", then prints "tick N" every 20 ms until DIR/go
+ * exists, and "PASS".
+ *
+ *   unsaveable KIND DIR */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  CHECK(argc == 3, "usage: unsaveable KIND DIR");
+  if (!strcmp(argv[1], "inotify")) {
+    int fd = inotify_init1(IN_CLOEXEC);
+    CHECK(fd >= 0, "inotify_init1: errno %d", errno);
+    CHECK(inotify_add_watch(fd, argv[2], IN_CREATE) >= 0, "inotify_add_watch: errno %d", errno);
+  } else if (!strcmp(argv[1], "socketpair")) {
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair: errno %d", errno);
+  } else {
+    CHECK(0, "unknown kind %s", argv[1]);
+  }
+  char go[4096];
+  snprintf(go, sizeof go, "%s/go", argv[2]);
+  printf("ready\n");
+  for (long tick = 0; access(go, F_OK) != 0; tick++) {
+    printf("tick %ld\n", tick);
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  printf("PASS\n");
+  return 0;
+}

@@ -1,0 +1,58 @@
+/**
+ * Snapshot and restore of one process, transparently: each program runs under Amber, is
+ * snapshotted and killed, and checks its own state in the restored process.
+ */
+
+import assert from "node:assert/strict";
+import { prog, scenarioTest, sleep } from "./support.ts";
+
+function counts(text: string): number[] {
+  return [...text.matchAll(/^count (\d+) pid (\d+)$/gm)].map((m) => Number(m[1]));
+}
+
+scenarioTest("a restored counter carries on from where it was frozen", async (s) => {
+  const app = await s.launch([prog("counter"), "20"], "counter");
+  await s.waitFor(/^count 5 /m);
+  const image = await s.freeze(app);
+  const before = counts(await s.text());
+  await sleep(200);
+  assert.deepEqual(counts(await s.text()), before, "the original still ran after --stop");
+  await s.restore(image);
+  await s.waitFor(new RegExp(`^count ${before.at(-1)! + 5} `, "m"));
+  const all = counts(await s.text());
+  assert.deepEqual(all, all.map((_, i) => i), "every count once, in order, none from 0 again");
+  const pids = new Set([...(await s.text()).matchAll(/pid (\d+)$/gm)].map((m) => m[1]));
+  assert.equal(pids.size, 1, "getpid() is the same virtual pid before and after");
+});
+
+scenarioTest("256 MiB of heap comes back byte for byte", async (s) => {
+  const app = await s.launch([prog("heap_pattern"), s.dir, "256"], "heap");
+  await s.waitFor(/^ready$/m);
+  await s.restore(await s.freeze(app));
+  await s.pass();
+});
+
+scenarioTest("threads blocked in read, nanosleep and a futex, and four contending on a mutex, carry on", async (s) => {
+  const app = await s.launch([prog("threads_blocked"), s.dir], "threads");
+  await s.waitFor(/^ready$/m);
+  await s.restore(await s.freeze(app));
+  await s.pass();
+});
+
+scenarioTest("one image restores twice, and a restored program snapshots again", async (s) => {
+  const app = await s.launch([prog("counter"), "20"], "counter");
+  await s.waitFor(/^count 3 /m);
+  const image = await s.freeze(app, "first");
+  const first = await s.restore(image);
+  await s.waitFor(/^count 8 /m);
+  const second = await s.freeze(first, "second");
+  const a = await s.restore(second);
+  const b = await s.restore(image);
+  await sleep(300);
+  assert.equal(a.processes().length, 1);
+  assert.equal(b.processes().length, 1);
+  const text = await s.text();
+  // The image of the restored program carries on past 8; the first image again from 3 or 4.
+  assert.match(text, /^count 1[0-9] /m);
+  assert.ok(counts(text).filter((n) => n === 4).length >= 2, text);
+});

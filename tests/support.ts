@@ -1,0 +1,117 @@
+/**
+ * What the snapshot and restore tests share: a scenario that launches a test program under
+ * Amber, waits for it to say "ready", snapshots it with `stop` (the original is killed),
+ * restores it, lets it go on (it waits for `<dir>/go`) and waits for its verdict. Every wait
+ * has a deadline, and a scenario kills every application it started and removes its files
+ * when it is disposed, whether the test passed or not.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type App, type Image, launch, restore, type RestoreOptions } from "../mod.ts";
+
+export const PROGS = fileURLToPath(new URL("../build/tests/", import.meta.url));
+const STEP_MS = 20;
+
+export function prog(name: string): string {
+  return join(PROGS, name);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A test body that must end within `limitMs`; the scenario is disposed either way. */
+export function scenarioTest(
+  name: string,
+  body: (s: Scenario) => Promise<void>,
+  limitMs = 90_000,
+): void {
+  Deno.test({ name, sanitizeResources: false, sanitizeOps: false }, async () => {
+    await using s = await Scenario.create(limitMs);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`The test did not end within ${limitMs} ms`)), limitMs);
+    });
+    try {
+      await Promise.race([body(s), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+}
+
+export class Scenario {
+  readonly dir: string;
+  readonly output: string;
+  readonly #apps: App[] = [];
+  readonly #deadline: number;
+
+  private constructor(dir: string, deadline: number) {
+    this.dir = dir;
+    this.output = join(dir, "out");
+    this.#deadline = deadline;
+  }
+
+  static async create(limitMs: number): Promise<Scenario> {
+    return new Scenario(await Deno.makeTempDir({ prefix: "amber-test-" }), Date.now() + limitMs);
+  }
+
+  get go(): string {
+    return join(this.dir, "go");
+  }
+
+  name(tag: string): string {
+    return `${tag}-${crypto.randomUUID().slice(0, 8)}`;
+  }
+
+  /** Launches argv under Amber; the program's output goes to this scenario's output file. */
+  async launch(argv: string[], tag = "app"): Promise<App> {
+    const app = await launch(argv, { name: this.name(tag), output: this.output });
+    this.#apps.push(app);
+    return app;
+  }
+
+  async restore(image: Image | string, options: RestoreOptions = {}): Promise<App> {
+    const app = await restore(image, { name: this.name("restored"), output: this.output, ...options });
+    this.#apps.push(app);
+    return app;
+  }
+
+  async text(): Promise<string> {
+    try {
+      return await Deno.readTextFile(this.output);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return "";
+      throw e;
+    }
+  }
+
+  /** Waits until the output matches; fails at once on a FAIL line. */
+  async waitFor(pattern: RegExp, what = pattern.source): Promise<string> {
+    for (;;) {
+      const text = await this.text();
+      if (/^FAIL/m.test(text)) assert.fail(`The program failed:\n${text}`);
+      if (pattern.test(text)) return text;
+      if (Date.now() > this.#deadline) assert.fail(`No ${what} in the output in time:\n${text}`);
+      await sleep(STEP_MS);
+    }
+  }
+
+  /** Snapshot with stop, so the original is gone before anything is restored. */
+  async freeze(app: App, tag = "image"): Promise<Image> {
+    return await app.snapshot({ dir: join(this.dir, `${tag}.amber`), stop: true });
+  }
+
+  /** Lets the restored program go on, and waits for its PASS. */
+  async pass(): Promise<string> {
+    await Deno.writeTextFile(this.go, "");
+    return await this.waitFor(/^PASS$/m, "PASS");
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const app of this.#apps) await app.kill().catch(() => {});
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
