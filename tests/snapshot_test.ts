@@ -56,3 +56,27 @@ scenarioTest("one image restores twice, and a restored program snapshots again",
   assert.match(text, /^count 1[0-9] /m);
   assert.ok(counts(text).filter((n) => n === 4).length >= 2, text);
 });
+
+scenarioTest("a file continues at its offset; /dev/null, an in-process pipe's bytes, cwd and umask come back", async (s) => {
+  const app = await s.launch([prog("files_state"), s.dir], "files");
+  await s.waitFor(/^ready$/m);
+  await s.restore(await s.freeze(app));
+  await s.pass();
+});
+
+scenarioTest("signal handlers, the mask, the alternate stack and an interval timer survive", async (s) => {
+  const app = await s.launch([prog("signals_state"), s.dir], "signals");
+  await s.waitFor(/^ready$/m);
+  await s.restore(await s.freeze(app));
+  await s.pass();
+});
+
+scenarioTest("a python3 program keeps its in-memory state and its threads", async (s) => {
+  const python = new Deno.Command("python3", { args: ["-c", "import sys; print(sys.executable)"] });
+  const executable = new TextDecoder().decode((await python.output()).stdout).trim();
+  const script = new URL("./progs/py_state.py", import.meta.url).pathname;
+  const app = await s.launch([executable, script, s.dir], "python");
+  await s.waitFor(/^ready$/m);
+  await s.restore(await s.freeze(app));
+  await s.pass();
+});

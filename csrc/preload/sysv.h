@@ -6,9 +6,9 @@
 #include <stdint.h>
 
 /* The virtual shmid of the segment this process attached (shmat) at exactly `addr`, or -1.
- * An attachment survives fork (the child inherits it) and ends with shmdt or exec. The row of
- * that shmid may already be gone if the program removed the segment (IPC_RMID) while it stays
- * attached: the kernel keeps such a segment until its last detach. */
+ * An attachment survives fork (the child inherits it) and ends with shmdt or exec. A segment
+ * that the program removed (IPC_RMID) while it stays attached (the kernel keeps it until its
+ * last detach) also gives -1: it has no row any more, so a restore could not re-create it. */
 int32_t amber_sysv_shm_at(uint64_t addr);
 
 #endif

@@ -247,8 +247,11 @@ static int attach_new(void) {
 int32_t amber_sysv_shm_at(uint64_t addr) {
   for (int i = 0; i < SHM_ATTACH_MAX; i++)
     if (__atomic_load_n(&attachments[i].state, __ATOMIC_ACQUIRE) == ATTACH_LIVE &&
-        attachments[i].addr == addr)
-      return attachments[i].vid;
+        attachments[i].addr == addr) {
+      /* A segment removed while attached has no row, so nothing would re-create it. */
+      int32_t vid = attachments[i].vid;
+      return amber_row_by_vid(amber.table, AMBER_KIND_SHM, vid) ? vid : -1;
+    }
   return -1;
 }
 
