@@ -1,0 +1,42 @@
+/**
+ * Snapshot and restore of applications of several processes: the tree, what its processes
+ * share (pipes, shared memory, descriptions) and their relations come back as one.
+ */
+
+import assert from "node:assert/strict";
+import { prog, scenarioTest } from "./support.ts";
+
+scenarioTest("a producer and a consumer joined by a pipe lose and repeat no byte", async (s) => {
+  const app = await s.launch([prog("pipe_stream"), s.dir], "pipe");
+  await s.waitFor(/^ready$/m);
+  const image = await s.freeze(app);
+  assert.equal(image.manifest.processes.length, 2);
+  await s.restore(image);
+  await s.pass();
+});
+
+scenarioTest("a parent waits for children that exit after the restore, by virtual pid", async (s) => {
+  const app = await s.launch([prog("wait_children"), s.dir], "wait");
+  await s.waitFor(/^ready$/m);
+  const pids = app.processes().map((p) => p.vpid).sort();
+  const image = await s.freeze(app);
+  const again = await s.restore(image);
+  assert.deepEqual(again.processes().map((p) => p.vpid).sort(), pids, "the same virtual pids");
+  await s.pass();
+});
+
+scenarioTest("pre-forked workers still share MAP_SHARED anonymous memory with their parent", async (s) => {
+  const app = await s.launch([prog("prefork_shared"), s.dir], "prefork");
+  await s.waitFor(/^ready$/m);
+  await s.restore(await s.freeze(app));
+  await s.pass();
+});
+
+scenarioTest("bash -c 'producer | filter | consumer' comes back as one pipeline", async (s) => {
+  const line = `${prog("seqgen")} 300000 | cat | ${prog("seqcheck")} ${s.dir} 300000`;
+  const app = await s.launch(["bash", "-c", line], "pipeline");
+  await s.waitFor(/^ready$/m);
+  assert.equal(app.processes().length, 4, "bash and the three commands are registered");
+  await s.restore(await s.freeze(app));
+  await s.pass();
+});
