@@ -220,7 +220,7 @@ int amber_write_process_file(const char *dir) {
     if (!err && parse_region(line, &regions[nregions], &is_file)) {
       struct amber_region_rec *r = &regions[nregions++];
       if (r->kind == AMBER_REGION_SYSV_SHM && r->shmid < 0)
-        err = error("a SysV shared-memory segment is attached where Amber did not see it", -EINVAL);
+        err = error("a SysV shared-memory segment is attached that Amber did not see attached, or that was removed while attached", -EINVAL);
     }
     while (*line && *line != '\n') line++;
     if (*line) line++;

@@ -192,9 +192,10 @@ int amber_fd_anon_capture(struct amber_fd_rec *rec, const char *target) {
   else if (!strcmp(name, "signalfd")) rec->kind = AMBER_FD_SIGNALFD;
   else if (!strcmp(name, "eventpoll")) rec->kind = AMBER_FD_EPOLL;
   else {
+    int vowel = strchr("aeiou", name[0]) != 0 && name[0];
     amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-              "descriptor %d is an %s descriptor (%s), which Amber cannot save yet", rec->fd, name,
-              target);
+              "descriptor %d is %s %s descriptor (%s), which Amber cannot save yet", rec->fd,
+              vowel ? "an" : "a", name, target);
     return -1;
   }
   amber_fmt(rec->path, sizeof rec->path, "%s", target);
@@ -270,12 +271,20 @@ static int create(const struct amber_fd_rec *rec) {
   }
 }
 
+static int is_stdio(int fd) {
+  for (int i = 0; i < amber_ckpt.nfds; i++)
+    if (amber_ckpt.fds[i].fd == fd) return amber_ckpt.fds[i].kind == AMBER_FD_STDIO;
+  return 0;
+}
+
 static int add_registrations(const struct amber_fd_rec *rec) {
   for (int i = 0; i < amber_ckpt.nepoll; i++) {
     const struct amber_epoll_rec *r = &amber_ckpt.epoll[i];
     if (r->epfd != rec->fd) continue;
     struct epoll_event ev = {.events = r->events, .data.u64 = r->data};
     long err = amber_sys4(SYS_epoll_ctl, rec->fd, EPOLL_CTL_ADD, r->tfd, &ev);
+    /* A standard stream is the restorer's now, and may be a file epoll cannot watch. */
+    if (err == -EPERM && is_stdio(r->tfd)) continue;
     if (err < 0) return (int)err;
   }
   return 0;

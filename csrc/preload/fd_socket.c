@@ -259,13 +259,22 @@ static void apply_options(int fd, const struct amber_fd_rec *rec) {
   if (rec->domain == AF_INET6) set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, (o & OPT_V6ONLY) != 0);
 }
 
-/* Removes the file a Unix socket was bound to (left behind by the original process), if it
- * is a socket. */
-static void unlink_stale(const char *path) {
+/* Makes way for binding a Unix socket to `path` again: removes the socket file the original
+ * process left behind, unless a live socket still listens there (the original, when the
+ * snapshot let it run on): then -EADDRINUSE. */
+static int clear_path(const struct amber_fd_rec *rec, const char *path) {
   struct stat st;
-  if (amber_sys4(SYS_newfstatat, AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-      S_ISSOCK(st.st_mode))
-    amber_sys3(SYS_unlinkat, AT_FDCWD, path, 0);
+  if (amber_sys4(SYS_newfstatat, AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+      !S_ISSOCK(st.st_mode))
+    return 0; /* nothing there, or not a socket: bind will say */
+  int probe = (int)amber_sys3(SYS_socket, AF_UNIX, rec->type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (probe >= 0) {
+    long r = amber_sys3(SYS_connect, probe, rec->addr, rec->addr_len);
+    amber_sys1(SYS_close, probe);
+    if (r != -ECONNREFUSED && r != -ENOENT) return -EADDRINUSE;
+  }
+  amber_sys3(SYS_unlinkat, AT_FDCWD, path, 0);
+  return 0;
 }
 
 /* A socket bound to its old address; listening again, or connected again (UDP), as it was. */
@@ -278,14 +287,14 @@ static int bound_socket(const struct amber_fd_rec *rec) {
   long err = 0;
   if (rec->domain == AF_UNIX) {
     unix_path(rec, path, sizeof path);
-    if (path[0]) unlink_stale(path);
+    if (path[0]) err = clear_path(rec, path);
   } else {
     apply_options(fd, rec);
   }
   /* Set for TCP whatever the program had: the original's connections may still be in
    * TIME_WAIT on this port. Put back as it was once bound. */
   if (tcp || rec->reuseaddr) set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-  if (rec->addr_len > sizeof(sa_family_t) && (rec->domain == AF_UNIX || inet_port(rec)))
+  if (err == 0 && rec->addr_len > sizeof(sa_family_t) && (rec->domain == AF_UNIX || inet_port(rec)))
     err = amber_sys3(SYS_bind, fd, rec->addr, rec->addr_len);
   if (err == 0 && path[0] && rec->u[2])
     amber_sys4(SYS_fchmodat, AT_FDCWD, path, (long)(rec->u[2] - 1), 0);

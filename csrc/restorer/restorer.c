@@ -224,7 +224,8 @@ static void attach_sysv_segments(void) {
     const struct amber_region_rec *r = &regions[i];
     if (r->kind != AMBER_REGION_SYSV_SHM) continue;
     int64_t slot = (int64_t)r->shmid - AMBER_VIPC_BASE;
-    if (!t || slot < 0 || slot >= AMBER_TABLE_ROWS || t->rows[AMBER_KIND_SHM][slot].sid < 0)
+    if (!t || slot < 0 || slot >= AMBER_TABLE_ROWS || t->rows[AMBER_KIND_SHM][slot].state != AMBER_ROW_LIVE ||
+        t->rows[AMBER_KIND_SHM][slot].sid < 0)
       die("a SysV segment of the image was not re-created", 0);
     long addr = amber_sys3(SYS_shmat, t->rows[AMBER_KIND_SHM][slot].sid, r->start,
                            SHM_REMAP | (r->prot & PROT_WRITE ? 0 : SHM_RDONLY));

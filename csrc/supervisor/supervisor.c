@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -72,6 +75,20 @@ static int setup_stdio(const struct sup_options *o) {
     }
   }
   return 0;
+}
+
+/* SysV objects outlive processes: once the application is gone, so are they (an image that
+ * needed them has saved their contents). */
+static void remove_ipc_objects(void) {
+  for (int kind = AMBER_KIND_SEM; kind <= AMBER_KIND_MSG; kind++)
+    for (uint32_t i = 0; i < table->high[kind]; i++) {
+      struct amber_row *r = &table->rows[kind][i];
+      if (r->state != AMBER_ROW_LIVE || r->sid < 0) continue;
+      if (kind == AMBER_KIND_SEM) semctl(r->sid, 0, IPC_RMID);
+      else if (kind == AMBER_KIND_SHM) shmctl(r->sid, IPC_RMID, NULL);
+      else msgctl(r->sid, IPC_RMID, NULL);
+      amber_row_free(r);
+    }
 }
 
 static void remove_app_dir(const char *dir) {
@@ -139,6 +156,7 @@ int main(int argc, char **argv) {
     return status;
   }
   int status = reap_all();
+  remove_ipc_objects();
   __atomic_store_n(&table->state, AMBER_APP_EXITED, __ATOMIC_RELEASE);
   remove_app_dir(o.app_dir);
   return status;
