@@ -85,6 +85,22 @@ async function go(s: Scene): Promise<void> {
   await Deno.writeTextFile(join(s.dir, "go"), "");
 }
 
+/** Settles with `promise`, or fails once the test's time is up. */
+async function inTime<T>(s: Scene, promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not happen in time`)),
+      Math.max(0, s.deadline - Date.now()),
+    );
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function readLine(conn: Deno.Conn): Promise<string> {
   const buf = new Uint8Array(4096);
   let text = "";
@@ -96,9 +112,9 @@ async function readLine(conn: Deno.Conn): Promise<string> {
   return text;
 }
 
-async function echo(conn: Deno.Conn, line: string): Promise<string> {
+async function echo(s: Scene, conn: Deno.Conn, line: string): Promise<string> {
   await conn.write(new TextEncoder().encode(line));
-  return await readLine(conn);
+  return await inTime(s, readLine(conn), `The echo of ${JSON.stringify(line)}`);
 }
 
 Deno.test({
@@ -110,15 +126,15 @@ Deno.test({
       const port = Number(/^port (\d+)$/m.exec(await readText(out))![1]);
       const before = await Deno.connect({ hostname: "127.0.0.1", port });
       s.closers.push(before);
-      assert.equal(await echo(before, "hello\n"), "hello\n");
+      assert.equal(await echo(s, before, "hello\n"), "hello\n");
 
       const again = await snapshotAndRestore(s, "echo");
       // The connection open at the snapshot comes back reset: the server sees it end.
       await waitFor(s, again, /^closed \d+ (reset|eof)$/m);
       const after = await Deno.connect({ hostname: "127.0.0.1", port });
       s.closers.push(after);
-      assert.equal(await echo(after, "again\n"), "again\n");
-      assert.equal(await echo(after, "quit\n"), "bye\n");
+      assert.equal(await echo(s, after, "again\n"), "again\n");
+      assert.equal(await echo(s, after, "quit\n"), "bye\n");
       await waitFor(s, again, /^PASS$/m);
     } finally {
       await cleanup(s);
@@ -138,9 +154,9 @@ Deno.test({
         return conn;
       });
       await start(s, "tcp_client_reset", [String(listener.addr.port), s.dir], "client");
-      const conn = await accepted;
+      const conn = await inTime(s, accepted, "The client's connection");
       const hello = new Uint8Array(5);
-      assert.equal(await conn.read(hello), 5);
+      assert.equal(await inTime(s, conn.read(hello), "The client's hello"), 5);
       assert.equal(new TextDecoder().decode(hello), "hello");
 
       const again = await snapshotAndRestore(s, "client");
@@ -185,11 +201,14 @@ Deno.test({
   },
 });
 
-for (const [kind, named] of [["inotify", /inotify/], ["socketpair", /connected Unix socket/]] as const) {
+const REFUSED = [
+  { kind: "inotify", holding: "an inotify descriptor", named: /inotify/ },
+  { kind: "socketpair", holding: "a socketpair", named: /connected Unix socket/ },
+] as const;
+
+for (const { kind, holding, named } of REFUSED) {
   Deno.test({
-    name: `a snapshot of a program holding ${
-      kind === "inotify" ? "an inotify descriptor" : "a socketpair"
-    } fails naming it, and the program runs on`,
+    name: `a snapshot of a program holding ${holding} fails naming it, and the program runs on`,
     async fn() {
       const s = await scene();
       try {
@@ -209,7 +228,7 @@ for (const [kind, named] of [["inotify", /inotify/], ["socketpair", /connected U
         await waitFor(s, out, new RegExp(`^tick ${seen + 5}$`, "m"));
         await go(s);
         await waitFor(s, out, /^PASS$/m);
-        const status = await app.wait();
+        const status = await inTime(s, app.wait(), "The program's exit");
         assert.equal(status.code, 0);
       } finally {
         await cleanup(s);

@@ -69,9 +69,10 @@ static void same_name(int s, const void *addr, socklen_t len, const char *what) 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   CHECK(argc == 2, "usage: socket_addresses DIR");
-  char path[200], abstract[64];
+  /* The abstract name is DIR's too: pids are virtual, the same in every application. */
+  char path[100], abstract[100];
   snprintf(path, sizeof path, "%s/sock", argv[1]);
-  snprintf(abstract, sizeof abstract, "amber-test-%d", (int)getpid());
+  snprintf(abstract, sizeof abstract, "%s/abstract", argv[1]);
 
   struct sockaddr_un un, ab;
   socklen_t un_len = unix_addr(&un, path, 0), ab_len = unix_addr(&ab, abstract, 1);
