@@ -13,11 +13,12 @@ PRELOAD_SRC := $(wildcard csrc/preload/*.c) $(wildcard csrc/preload/*.S)
 CONTROL_SRC := $(wildcard csrc/control/*.c)
 HEADERS     := $(wildcard csrc/*/*.h)
 TEST_PROGS  := $(patsubst tests/progs/%.c,$(BUILD)/tests/%,$(wildcard tests/progs/*.c))
+BENCH_PROGS := $(patsubst bench/progs/%.c,$(BUILD)/bench/%,$(wildcard bench/progs/*.c))
 
 .PHONY: all setup deps deno test demo bench clean check
 
 all: $(BUILD)/libamber.so $(BUILD)/libamberctl.so $(BUILD)/amber-supervisor \
-     $(BUILD)/amber-restorer $(TEST_PROGS) deno
+     $(BUILD)/amber-restorer $(TEST_PROGS) $(BENCH_PROGS) deno
 
 # The interposition library exports only the wrapped symbols: its version script is made from
 # the one list of them in symbols.h.
@@ -53,6 +54,10 @@ $(BUILD)/tests/%: tests/progs/%.c tests/progs/check.h
 	@mkdir -p $(BUILD)/tests
 	$(CC) -O1 -g -Wall -std=gnu11 -D_GNU_SOURCE -o $@ $< -pthread -lm
 
+$(BUILD)/bench/%: bench/progs/%.c
+	@mkdir -p $(BUILD)/bench
+	$(CC) -O2 -g -Wall -std=gnu11 -D_GNU_SOURCE -o $@ $< -pthread
+
 deno: $(DENO)
 $(DENO): tools/deno/package.json
 	cd tools/deno && npm install --no-audit --no-fund --loglevel=error
@@ -73,6 +78,7 @@ test: setup
 
 bench: setup
 	$(DENO_RUN) bench/translation_cost.ts
+	$(DENO_RUN) bench/snapshot_restore.ts
 
 check: setup
 	$(DENO) check cli.ts mod.ts tests/ bench/

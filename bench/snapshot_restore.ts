@@ -1,0 +1,96 @@
+/**
+ * Snapshot time, restore time and image size for 64 MiB, 256 MiB and 1 GiB of touched memory,
+ * beside this machine's memory copy speed and sequential write speed measured in the same run.
+ * Each figure is the median and minimum of several rounds after a warm-up round.
+ *
+ * Snapshot time: from the request to the image complete on disk (fdatasync'd), the
+ * application resumed. Restore time: from the request to every process running again.
+ *
+ * Run: `make bench`, or `deno run -A bench/snapshot_restore.ts [MiB...]`.
+ */
+
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type App, launch, restore } from "../mod.ts";
+
+const BENCH = fileURLToPath(new URL("../build/bench/", import.meta.url));
+const ROUNDS = 3;
+const sizes = Deno.args.length ? Deno.args.map(Number) : [64, 256, 1024];
+
+function stats(values: number[]): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  return `${sorted[Math.floor(sorted.length / 2)].toFixed(0)} / ${sorted[0].toFixed(0)}`;
+}
+
+async function waitForText(path: string, text: string): Promise<void> {
+  for (let i = 0; i < 3000; i++) {
+    const content = await Deno.readTextFile(path).catch(() => "");
+    if (content.includes(text)) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`'${path}' never said '${text}'`);
+}
+
+async function imageBytes(dir: string): Promise<number> {
+  let total = 0;
+  for await (const entry of Deno.readDir(dir)) total += (await Deno.stat(join(dir, entry.name))).size;
+  return total;
+}
+
+async function limits(dir: string): Promise<{ memcpy: string; write: string }> {
+  const out = await new Deno.Command(join(BENCH, "limits"), { args: [dir], stdout: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const line = (name: string) => {
+    const m = text.match(new RegExp(`^${name} (\\d+) (\\d+)$`, "m"));
+    return m ? `${m[1]} / ${m[2]} MB/s` : "unknown";
+  };
+  return { memcpy: line("memcpy"), write: line("write") };
+}
+
+async function measure(dir: string, mib: number) {
+  const output = join(dir, `out-${mib}`);
+  const app: App = await launch([join(BENCH, "touch_memory"), String(mib)], { output });
+  const snaps: number[] = [], restores: number[] = [];
+  let size = 0;
+  try {
+    await waitForText(output, "ready");
+    for (let round = 0; round <= ROUNDS; round++) {
+      const imageDir = join(dir, `image-${mib}-${round}`);
+      const t0 = performance.now();
+      const image = await app.snapshot({ dir: imageDir });
+      const t1 = performance.now();
+      const restored = await restore(image, { name: `bench-${mib}-${round}`, output });
+      const t2 = performance.now();
+      await restored.kill();
+      size = await imageBytes(imageDir);
+      await Deno.remove(imageDir, { recursive: true });
+      if (round === 0) continue; // warm-up
+      snaps.push(t1 - t0);
+      restores.push(t2 - t1);
+    }
+  } finally {
+    await app.kill();
+  }
+  return { snaps, restores, size };
+}
+
+const dir = await Deno.makeTempDir({ prefix: "amber-bench-", dir: Deno.cwd() });
+try {
+  const limit = await limits(dir);
+  console.log(`memory copy speed (median / max): ${limit.memcpy}`);
+  console.log(`sequential write speed with fdatasync (median / max): ${limit.write}`);
+  console.log("memory    snapshot ms (median / min)   restore ms (median / min)   image MiB   snapshot MB/s");
+  for (const mib of sizes) {
+    const { snaps, restores, size } = await measure(dir, mib);
+    const median = [...snaps].sort((a, b) => a - b)[Math.floor(snaps.length / 2)];
+    console.log([
+      `${mib} MiB`.padEnd(8),
+      stats(snaps).padEnd(29),
+      stats(restores).padEnd(27),
+      (size / 2 ** 20).toFixed(1).padEnd(10),
+      (size / 1e6 / (median / 1000)).toFixed(0),
+    ].join("  "));
+  }
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}

@@ -1,0 +1,58 @@
+/**
+ * The added cost of a translated call: bench/progs/call_cost.c runs plain, then under Amber,
+ * and this prints nanoseconds per call for each, median and minimum over rounds, and the
+ * difference. getpid() under Amber answers from the library's memory, so it is cheaper than
+ * the system call it replaces.
+ *
+ * Run: `make bench`, or `deno run -A bench/translation_cost.ts`.
+ */
+
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { launch } from "../mod.ts";
+
+const BENCH = fileURLToPath(new URL("../build/bench/", import.meta.url));
+
+type Figures = Map<string, { median: number; min: number }>;
+
+function parse(text: string): Figures {
+  return new Map(
+    [...text.matchAll(/^(\w+) ([\d.]+) ([\d.]+)$/gm)].map((m) => [
+      m[1],
+      { median: Number(m[2]), min: Number(m[3]) },
+    ]),
+  );
+}
+
+async function plain(): Promise<Figures> {
+  const out = await new Deno.Command(join(BENCH, "call_cost"), { stdout: "piped" }).output();
+  return parse(new TextDecoder().decode(out.stdout));
+}
+
+async function underAmber(): Promise<Figures> {
+  const dir = await Deno.makeTempDir({ prefix: "amber-bench-" });
+  try {
+    const output = join(dir, "out");
+    const app = await launch([join(BENCH, "call_cost")], { output });
+    await app.wait();
+    return parse(await Deno.readTextFile(output));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+await plain(); // warm up
+const base = await plain();
+const amber = await underAmber();
+console.log("call      plain ns (median / min)   under Amber ns (median / min)   added (median)");
+for (const [name, p] of base) {
+  const a = amber.get(name);
+  if (!a) continue;
+  const cells = [
+    name.padEnd(8),
+    `${p.median.toFixed(1)} / ${p.min.toFixed(1)}`.padEnd(26),
+    `${a.median.toFixed(1)} / ${a.min.toFixed(1)}`.padEnd(31),
+    `${(a.median - p.median).toFixed(1)}`,
+  ];
+  console.log(cells.join("  "));
+}
