@@ -143,8 +143,9 @@ static int capture_epoll(struct amber_fd_rec *rec) {
     }
     if (!registered_file_is(rec->fd, (int)tfd, (int)tfd, ino)) {
       amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-                "descriptor %d is an epoll that watches a file once open as descriptor %d, "
-                "which is closed or reused now; Amber cannot save that yet",
+                "descriptor %d is an epoll watching a file registered as descriptor %d, which "
+                "this process no longer holds there (closed, reused, or registered by another "
+                "process); Amber cannot save that yet",
                 rec->fd, (int)tfd);
       return -1;
     }

@@ -337,5 +337,12 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
     break;
   default: return -EINVAL;
   }
+  {
+    char m[200];
+    int n = amber_fmt(m, sizeof m, "fd %d kind %d domain %d -> %d\n", rec->fd, rec->socket_kind, rec->domain, fd);
+    int d = (int)amber_sys4(SYS_openat, AT_FDCWD, "/tmp/adhoc/dbg", O_WRONLY | O_APPEND | O_CREAT, 0600);
+    amber_sys3(SYS_write, d, m, n);
+    amber_sys1(SYS_close, d);
+  }
   return amber_fd_place(amber_fd_park(fd, floor), rec);
 }

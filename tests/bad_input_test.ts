@@ -1,0 +1,78 @@
+/**
+ * Bad input gets a clear error and loses nothing: damaged, foreign and incompatible images are
+ * refused before anything starts, and a process killed during a snapshot leaves no image that
+ * looks whole.
+ */
+
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { ImageError, IncompatibleImageError, list, SnapshotError } from "../mod.ts";
+import { prog, scenarioTest, sleep } from "./support.ts";
+
+async function counterImage(s: Parameters<Parameters<typeof scenarioTest>[1]>[0]) {
+  const app = await s.launch([prog("counter"), "20"], "counter");
+  await s.waitFor(/^count 2 /m);
+  return await s.freeze(app);
+}
+
+async function appsNamedLike(prefix: string): Promise<string[]> {
+  return (await list()).map((a) => a.name).filter((n) => n.startsWith(prefix));
+}
+
+scenarioTest("a corrupt image is refused, naming the damaged file, and nothing starts", async (s) => {
+  const image = await counterImage(s);
+  const file = image.manifest.processes[0].file;
+  const path = join(image.dir, file);
+  const bytes = await Deno.readFile(path);
+  bytes[bytes.length >> 1] ^= 0xff;
+  await Deno.writeFile(path, bytes);
+  await assert.rejects(s.restore(image.dir, { name: "corrupt-x" }), (e: Error) => {
+    assert.ok(e instanceof ImageError, String(e));
+    assert.match(e.message, new RegExp(file.replace(".", "\\.")));
+    return true;
+  });
+  assert.deepEqual(await appsNamedLike("corrupt-x"), [], "no application was left behind");
+});
+
+scenarioTest("a truncated image is refused", async (s) => {
+  const image = await counterImage(s);
+  const path = join(image.dir, image.manifest.processes[0].file);
+  await Deno.truncate(path, (await Deno.stat(path)).size - 4096);
+  await assert.rejects(s.restore(image.dir), ImageError);
+});
+
+scenarioTest("a directory that is not an image is refused", async (s) => {
+  const dir = join(s.dir, "foreign");
+  await Deno.mkdir(dir);
+  await Deno.writeTextFile(join(dir, "manifest.json"), JSON.stringify({ format: "tar" }));
+  await assert.rejects(s.restore(dir), /not an Amber image/);
+});
+
+scenarioTest("an image from another kernel or CPU is refused before anything starts", async (s) => {
+  const image = await counterImage(s);
+  const manifestPath = join(image.dir, "manifest.json");
+  const original = await Deno.readTextFile(manifestPath);
+  const manifest = JSON.parse(original);
+  manifest.machine.vdsoHash = "0123456789abcdef";
+  await Deno.writeTextFile(manifestPath, JSON.stringify(manifest));
+  await assert.rejects(s.restore(image.dir), IncompatibleImageError);
+  const cpu = JSON.parse(original);
+  cpu.machine.xcr0 = "ffffffffffffffff";
+  await Deno.writeTextFile(manifestPath, JSON.stringify(cpu));
+  await assert.rejects(s.restore(image.dir), (e: Error) => e instanceof IncompatibleImageError && /CPU/.test(e.message));
+});
+
+scenarioTest("a process killed during a snapshot fails it cleanly and leaves no image", async (s) => {
+  const app = await s.launch([prog("heap_pattern"), s.dir, "768"], "dying");
+  await s.waitFor(/^ready$/m);
+  const dir = join(s.dir, "half.amber");
+  const pid = app.processes()[0].pid;
+  const snapshot = app.snapshot({ dir });
+  await sleep(60);
+  Deno.kill(pid, "SIGKILL");
+  await assert.rejects(snapshot, SnapshotError);
+  assert.ok(!existsSync(dir), "no image directory");
+  const leftovers = [...Deno.readDirSync(s.dir)].filter((e) => e.name.startsWith("half.amber"));
+  assert.deepEqual(leftovers, [], "no temporary directory either");
+});
