@@ -40,3 +40,25 @@ scenarioTest("bash -c 'producer | filter | consumer' comes back as one pipeline"
   await s.restore(await s.freeze(app));
   await s.pass();
 });
+
+scenarioTest("after restore a group signal reaches its processes, a shared offset stays shared, and a new child execs under Amber", async (s) => {
+  const app = await s.launch([prog("tree_after_restore"), s.dir], "tree");
+  await s.waitFor(/^ready$/m);
+  const image = await s.freeze(app);
+  assert.equal(image.manifest.processes.length, 3);
+  await s.restore(image);
+  await s.pass();
+});
+
+scenarioTest("a process killed during a snapshot fails it, and the rest of the application runs on", async (s) => {
+  const app = await s.launch([prog("prefork_shared"), s.dir], "victim");
+  await s.waitFor(/^ready$/m);
+  const [, worker] = app.processes().sort((a, b) => a.vpid - b.vpid);
+  Deno.kill(worker.pid, "SIGSTOP"); // it cannot take part in the snapshot...
+  const snapshot = app.snapshot({ dir: `${s.dir}/never.amber`, timeoutMs: 10_000 });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  Deno.kill(worker.pid, "SIGKILL"); // ...and then it is gone
+  await assert.rejects(snapshot, /SnapshotError|exited|gone|process/i);
+  const alive = app.processes().filter((p) => p.alive).length;
+  assert.equal(alive, 3, "the parent and the two other workers still run");
+});

@@ -148,6 +148,7 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
   if (amber_restore_args.restorer_end > amber_restore_args.restorer_start)
     amber_sys2(SYS_munmap, amber_restore_args.restorer_start,
                amber_restore_args.restorer_end - amber_restore_args.restorer_start);
+  amber_process_restore_exe();
   struct amber_agent_slot *slot = my_slot();
   if (!slot) return;
   if (err) fail(slot, amber_ckpt.error);

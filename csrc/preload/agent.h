@@ -32,6 +32,7 @@ struct amber_ckpt {
   uint32_t umask;
   int32_t nfds, nepoll;
   char cwd[1024];
+  char exe[1024]; /* /proc/self/exe, pointed back at the program after a restore */
   struct amber_fd_rec fds[AMBER_MAX_FDS];
   struct amber_epoll_rec epoll[AMBER_EPOLL_MAX];
   void *fd_buffer;            /* unread pipe bytes, an anonymous mapping saved with memory */
@@ -51,6 +52,7 @@ void amber_thread_after_restore(struct amber_thread_rec *rec);
 /* agent_process.c: the process's kernel-side state other than descriptors */
 void amber_process_capture(void);
 void amber_process_after_restore(void);
+void amber_process_restore_exe(void); /* once the restorer is unmapped */
 
 /* agent_fds.c: descriptors; capture returns 0 or -1 with amber_ckpt.error naming the one
  * that Amber cannot save */
@@ -60,6 +62,7 @@ void amber_fds_release(void);
 
 /* agent_memory.c: writes process-<vpid>.img into dir; 0 or -errno with amber_ckpt.error */
 int amber_write_process_file(const char *dir);
+void amber_mm_fields(struct amber_proc_header *h); /* the kernel's memory layout, auxv */
 /* After a restore, shared memory is shared again: phase 0 the owned, phase 1 the others. */
 int amber_shared_memory_after_restore(int phase);
 

@@ -158,7 +158,7 @@ static int save_region(struct writer *w, struct amber_region_rec *r, int whole) 
 }
 
 /* Fields of /proc/self/stat after the command name, counted from 3 (state). */
-static void mm_fields(struct amber_proc_header *h) {
+void amber_mm_fields(struct amber_proc_header *h) {
   static char stat[2048];
   if (amber_read_file("/proc/self/stat", stat, sizeof stat) <= 0) return;
   const char *p = stat;
@@ -175,6 +175,8 @@ static void mm_fields(struct amber_proc_header *h) {
   h->start_data = v[45], h->end_data = v[46], h->start_brk = v[47];
   h->arg_start = v[48], h->arg_end = v[49], h->env_start = v[50], h->env_end = v[51];
   h->brk = (uint64_t)amber_sys1(SYS_brk, 0);
+  long n = amber_read_file("/proc/self/auxv", (char *)h->auxv, sizeof h->auxv);
+  h->auxv_words = n > 0 ? (uint32_t)(n / 8) : 0;
 }
 
 static uint64_t xcr0(void) {
@@ -188,14 +190,12 @@ static void fill_header(struct amber_proc_header *h) {
   h->version = AMBER_PROC_VERSION;
   h->header_size = sizeof *h;
   h->vpid = amber.vpid;
-  mm_fields(h);
-  long n = amber_read_file("/proc/self/auxv", (char *)h->auxv, sizeof h->auxv);
-  h->auxv_words = n > 0 ? (uint32_t)(n / 8) : 0;
+  amber_mm_fields(h);
   h->restore_args_addr = (uint64_t)&amber_restore_args;
   h->xcr0 = xcr0();
   amber_share_tree(&h->ppid, &h->pgid, &h->sid);
   amber_sys2(SYS_prctl, 16 /* PR_GET_NAME */, h->comm);
-  n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", h->exe, sizeof h->exe - 1);
+  long n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", h->exe, sizeof h->exe - 1);
   h->exe[n > 0 ? n : 0] = 0;
 }
 

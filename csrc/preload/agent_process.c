@@ -1,6 +1,9 @@
 /* The process's state that lives in the kernel, other than descriptors and memory: signal
  * dispositions, interval timers, umask and working directory. */
 #include <signal.h>
+#include <fcntl.h>
+#include <linux/prctl.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 
 #include "agent.h"
@@ -15,6 +18,30 @@ void amber_process_capture(void) {
   amber_ckpt.umask = (uint32_t)mask;
   long n = amber_sys2(SYS_getcwd, amber_ckpt.cwd, sizeof amber_ckpt.cwd);
   if (n < 0) amber_ckpt.cwd[0] = 0;
+  n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", amber_ckpt.exe, sizeof amber_ckpt.exe - 1);
+  amber_ckpt.exe[n > 0 ? n : 0] = 0;
+}
+
+/* /proc/self/exe names the restorer until it is pointed back at the program, which the kernel
+ * allows only once the restorer's image is unmapped, and only with CAP_CHECKPOINT_RESTORE
+ * (through PR_SET_MM_MAP, which needs the whole layout again: the restorer set it). */
+void amber_process_restore_exe(void) {
+  if (!amber_ckpt.exe[0]) return;
+  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, amber_ckpt.exe, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  static struct amber_proc_header now;
+  amber_mm_fields(&now);
+  struct prctl_mm_map map = {
+      .start_code = now.start_code, .end_code = now.end_code,
+      .start_data = now.start_data, .end_data = now.end_data,
+      .start_brk = now.start_brk, .brk = now.brk, .start_stack = now.start_stack,
+      .arg_start = now.arg_start, .arg_end = now.arg_end,
+      .env_start = now.env_start, .env_end = now.env_end,
+      .auxv = (__u64 *)now.auxv, .auxv_size = now.auxv_words * 8, .exe_fd = (__u32)fd,
+  };
+  long r = amber_sys5(SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, &map, sizeof map, 0);
+  amber_sys1(SYS_close, fd);
+  if (r < 0) amber_log("/proc/self/exe still names the restorer: prctl error %d", (int)-r);
 }
 
 void amber_process_after_restore(void) {
