@@ -79,6 +79,7 @@ test: setup
 bench: setup
 	$(DENO_RUN) bench/translation_cost.ts
 	$(DENO_RUN) bench/snapshot_restore.ts
+	$(DENO_RUN) bench/processes.ts
 
 check: setup
 	$(DENO) check cli.ts mod.ts tests/ bench/
