@@ -54,6 +54,11 @@ export class ControlIoError extends ControlError {
   override name = "ControlIoError";
 }
 
+/** A control-library call failed with EAGAIN: for the freeze, a process appeared meanwhile. */
+export class ControlAgainError extends ControlError {
+  override name = "ControlAgainError";
+}
+
 /** The control library answered with JSON that does not have the expected shape. */
 export class ControlDataError extends Error {
   override name = "ControlDataError";
@@ -65,6 +70,7 @@ const ERROR_CLASSES: Readonly<Record<number, typeof ControlError>> = {
   [Errno.ETIMEDOUT]: ControlTimeoutError,
   [Errno.ESRCH]: ControlProcessGoneError,
   [Errno.EIO]: ControlIoError,
+  [Errno.EAGAIN]: ControlAgainError,
 };
 
 /** Returns `status` if it is not negative; otherwise throws the error for `-status`. */

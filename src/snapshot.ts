@@ -10,6 +10,7 @@ import { basename, join, relative, resolve } from "node:path";
 import {
   AgentState,
   ControlError,
+  ControlAgainError,
   ControlIoError,
   ControlProcessGoneError,
   ControlTimeoutError,
@@ -81,7 +82,7 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
     {
       using table = app.openTable();
       info = table.info();
-      rows = await freezeAndWrite(app, table, tmp, timeoutMs);
+      rows = await freezeAndWriteRetrying(app, table, tmp, timeoutMs);
       if (!options.stop) table.setPhase(Phase.RESUME);
     }
     if (options.stop) await app.kill();
@@ -97,6 +98,28 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
 
 function message(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
+}
+
+/**
+ * A process created between the listing of the processes and the freeze was not frozen: the
+ * snapshot is abandoned (the application runs on) and taken again, a few times at most.
+ */
+async function freezeAndWriteRetrying(
+  app: App,
+  table: Table,
+  tmp: string,
+  timeoutMs: number,
+): Promise<TableRow[]> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await freezeAndWrite(app, table, tmp, timeoutMs);
+    } catch (cause) {
+      const raced = cause instanceof SnapshotError && cause.cause instanceof ControlAgainError;
+      if (!raced || attempt === 3) throw cause;
+      for await (const entry of Deno.readDir(tmp)) await Deno.remove(join(tmp, entry.name));
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
 }
 
 /** Runs the barriers: all frozen, tables and IPC saved, all written. Aborts on failure. */
@@ -150,6 +173,8 @@ async function barrier(
         // Keep the generic message.
       }
       text = `Cannot snapshot '${name}': ${why || "a process could not be saved"}`;
+    } else if (cause instanceof ControlAgainError) {
+      text = `Cannot snapshot '${name}': it kept creating processes while being frozen`;
     } else if (cause instanceof ControlProcessGoneError) {
       text = `Cannot snapshot '${name}': one of its processes exited during the snapshot`;
     } else if (cause instanceof ControlTimeoutError) {

@@ -76,3 +76,22 @@ scenarioTest("a process killed during a snapshot fails it cleanly and leaves no 
   const leftovers = [...Deno.readDirSync(s.dir)].filter((e) => e.name.startsWith("half.amber"));
   assert.deepEqual(leftovers, [], "no temporary directory either");
 });
+
+scenarioTest("a coordinator killed mid-snapshot leaves the application running", async (s) => {
+  const app = await s.launch([prog("big_counter"), "1024"], "orphaned");
+  await s.waitFor(/^tick 1$/m);
+  const cli = new URL("../cli.ts", import.meta.url).pathname;
+  const coordinator = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", cli, "snapshot", app.name, "-o", join(s.dir, "never.amber")],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await sleep(400); // it is frozen or writing by now
+  coordinator.kill("SIGKILL");
+  await coordinator.status;
+  const ticks = () => s.text().then((t) => t.match(/^tick \d+$/gm)?.length ?? 0);
+  const before = await ticks();
+  await sleep(3000);
+  assert.ok((await ticks()) > before + 5, "the application did not resume");
+  assert.ok(!existsSync(join(s.dir, "never.amber")), "no image that looks whole");
+}, 60_000);

@@ -62,3 +62,11 @@ scenarioTest("a process killed during a snapshot fails it, and the rest of the a
   const alive = app.processes().filter((p) => p.alive).length;
   assert.equal(alive, 3, "the parent and the two other workers still run");
 });
+
+scenarioTest("a parent blocked in waitpid for its child at snapshot time gets it after restore", async (s) => {
+  const app = await s.launch([prog("blocked_wait"), s.dir], "blocked");
+  await s.waitFor(/^ready$/m);
+  await new Promise((resolve) => setTimeout(resolve, 100)); // into the wait
+  await s.restore(await s.freeze(app));
+  await s.pass();
+});

@@ -32,6 +32,12 @@ struct amber_thread_rec {
   int32_t altstack_flags;
   int32_t pad;
   char comm[16];
+  /* A system call the kernel will restart when the handler returns, with a pid among its
+   * arguments (wait4, waitid): which register, and the virtual pid, so the restart after a
+   * restore waits for the same process under its new system pid. */
+  uint64_t uc;          /* the thread's ucontext_t inside its signal frame */
+  int32_t restart_reg;  /* REG_RDI or REG_RSI, or -1 */
+  int32_t restart_vpid; /* negative for a process group */
 };
 
 enum amber_region_kind {

@@ -84,8 +84,21 @@ struct amber_ctl {
   uint32_t phase;      /* enum amber_ctl_phase */
   uint32_t reports;    /* futex word: bumped by agents on every report */
   uint32_t nslots;
+  int32_t coordinator; /* system pid of the coordinator: agents give up if it dies */
+  int32_t pad;
   char image_dir[AMBER_CTL_PATH]; /* where agents write their process files */
   struct amber_agent_slot slots[AMBER_CTL_MAX_PROCS];
+};
+
+/* One address an application bound in its VNE: (proto, virtual port) -> real port. */
+#define AMBER_VNE_BINDS 256
+struct amber_vne_bind {
+  int32_t state;  /* enum amber_row_state */
+  uint8_t proto;  /* IPPROTO_TCP or IPPROTO_UDP */
+  uint8_t any;    /* bound to INADDR_ANY rather than the virtual IP */
+  uint16_t vport; /* network byte order */
+  uint16_t rport; /* network byte order */
+  uint16_t pad;
 };
 
 struct amber_table {
@@ -106,6 +119,14 @@ struct amber_table {
   uint32_t high[AMBER_KIND_COUNT]; /* one past the highest slot ever used: bounds the scans */
   struct amber_ctl ctl;
   struct amber_row rows[AMBER_KIND_COUNT][AMBER_TABLE_ROWS];
+  /* Virtual network (common/vne.h): the application's VNE ("" for none), its virtual IPv4
+   * address and this computer's VNE table file; then every address the application has bound
+   * in its VNE, so that a restore registers them again wherever it runs. */
+  char vne[64];
+  uint32_t vne_ip; /* network byte order */
+  uint32_t vne_nbinds; /* one past the highest bind slot ever used */
+  char vne_table[512];
+  struct amber_vne_bind vne_binds[AMBER_VNE_BINDS];
 };
 
 enum amber_app_state {

@@ -50,7 +50,8 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir) {
   struct amber_table *t = table;
   struct amber_ctl *c = &t->ctl;
   uint32_t phase = __atomic_load_n(&c->phase, __ATOMIC_ACQUIRE);
-  if (phase == AMBER_PHASE_FREEZE || phase == AMBER_PHASE_WRITE) return -EBUSY;
+  int busy = phase == AMBER_PHASE_FREEZE || phase == AMBER_PHASE_WRITE;
+  if (busy && alive(c->coordinator)) return -EBUSY; /* a dead one's snapshot was abandoned */
   if (strlen(image_dir) >= sizeof c->image_dir) return -ENAMETOOLONG;
   uint32_t n = 0;
   amber_table_lock(t);
@@ -67,6 +68,7 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir) {
   amber_table_unlock(t);
   if (n == 0) return -ESRCH;
   c->nslots = n;
+  c->coordinator = getpid();
   strcpy(c->image_dir, image_dir);
   amber_ctl_set_phase(t, AMBER_PHASE_FREEZE);
   for (uint32_t i = 0; i < n; i++) kill(slot_sid(t, &c->slots[i]), CKPT_SIGNAL);
@@ -105,8 +107,22 @@ static int32_t wait_for(struct amber_table *t, int32_t state, int32_t timeout_ms
   }
 }
 
+/* A process created after the slots were listed was not frozen: the snapshot would miss it. */
+static int32_t all_processes_frozen(struct amber_table *t) {
+  for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
+    struct amber_row *r = &t->rows[AMBER_KIND_PID][i];
+    if (r->state != AMBER_ROW_LIVE || !(r->flags & AMBER_PID_PROCESS) || !alive(r->sid)) continue;
+    int listed = 0;
+    for (uint32_t s = 0; s < t->ctl.nslots; s++) listed |= t->ctl.slots[s].vpid == r->vid;
+    if (!listed) return -EAGAIN;
+  }
+  return 0;
+}
+
 API int32_t amber_ctl_wait_agents(void *table, int32_t state, int32_t timeout_ms) {
-  return wait_for(table, state, timeout_ms);
+  int32_t r = wait_for(table, state, timeout_ms);
+  if (r == 0 && state == AMBER_AGENT_FROZEN) r = all_processes_frozen(table);
+  return r;
 }
 
 API int32_t amber_ctl_wait_restored(void *table, int32_t count, int32_t timeout_ms) {

@@ -31,13 +31,19 @@ static void fail(struct amber_agent_slot *slot, const char *why) {
   report(slot, AMBER_AGENT_FAILED);
 }
 
-/* Waits for the coordinator to move past `phase`; returns the new phase. */
+/* Waits for the coordinator to move past `phase`; returns the new phase. A coordinator that
+ * died mid-snapshot must not leave the program frozen: its death counts as an abort. */
 static uint32_t wait_phase_change(uint32_t phase) {
   for (;;) {
     uint32_t gen = __atomic_load_n(&ctl()->generation, __ATOMIC_ACQUIRE);
     uint32_t now = __atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE);
     if (now != phase) return now;
-    amber_futex_wait(&ctl()->generation, gen, 1, 1000);
+    int32_t coordinator = ctl()->coordinator;
+    if (coordinator > 0 && amber_sys2(SYS_kill, coordinator, 0) == -ESRCH) {
+      amber_log("the coordinator (pid %d) is gone: the snapshot is abandoned", coordinator);
+      return AMBER_PHASE_ABORT;
+    }
+    amber_futex_wait(&ctl()->generation, gen, 1, 500);
   }
 }
 
@@ -88,12 +94,12 @@ static void release_followers(void) {
                      __atomic_load_n(&amber_ckpt.followers_inside, __ATOMIC_ACQUIRE), 0, 5);
 }
 
-static void follower(void) {
+static void follower(void *uc) {
   __atomic_add_fetch(&amber_ckpt.followers_inside, 1, __ATOMIC_ACQ_REL);
   int index = __atomic_add_fetch(&amber_ckpt.nthreads, 1, __ATOMIC_ACQ_REL) - 1;
   struct amber_thread_rec *rec = &amber_ckpt.threads[index];
   memset(rec, 0, sizeof *rec);
-  amber_thread_capture(rec);
+  amber_thread_capture(rec, uc);
   if (amber_ctx_save(&rec->ctx) == 0) {
     __atomic_add_fetch(&amber_ckpt.arrived, 1, __ATOMIC_ACQ_REL);
     amber_futex_wake(&amber_ckpt.arrived, 0);
@@ -155,7 +161,7 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
   else report(slot, AMBER_AGENT_RESUMED);
 }
 
-static void leader(int32_t self) {
+static void leader(int32_t self, void *uc) {
   struct amber_agent_slot *slot = my_slot();
   amber_ckpt.nthreads = 1;
   amber_ckpt.arrived = 0;
@@ -167,7 +173,7 @@ static void leader(int32_t self) {
   rec->leader = 1;
   quiesce(self);
   amber.checkpoints++;
-  amber_thread_capture(rec);
+  amber_thread_capture(rec, uc);
   amber_process_capture();
   if (amber_fds_capture()) {
     fail(slot, amber_ckpt.error);
@@ -204,10 +210,10 @@ static void on_ckpt_signal(int sig, siginfo_t *info, void *uc) {
   int32_t expected = 0;
   if (__atomic_compare_exchange_n(&amber_ckpt.leader_tid, &expected, self, 0, __ATOMIC_ACQ_REL,
                                   __ATOMIC_ACQUIRE)) {
-    if (phase == AMBER_PHASE_FREEZE && my_slot()) leader(self);
+    if (phase == AMBER_PHASE_FREEZE && my_slot()) leader(self, uc);
     __atomic_store_n(&amber_ckpt.leader_tid, 0, __ATOMIC_RELEASE);
   } else if (expected != self) {
-    follower();
+    follower(uc);
   }
   errno = saved_errno;
 }

@@ -46,7 +46,7 @@ extern struct amber_restore_args amber_restore_args;
 int amber_ctx_save(struct amber_ctx *ctx) __attribute__((returns_twice));
 
 /* agent_thread.c: one thread's kernel-side state */
-void amber_thread_capture(struct amber_thread_rec *rec);
+void amber_thread_capture(struct amber_thread_rec *rec, void *uc);
 void amber_thread_after_restore(struct amber_thread_rec *rec);
 
 /* agent_process.c: the process's kernel-side state other than descriptors */

@@ -3,9 +3,11 @@
  * rseq area, the alternate signal stack and its name. */
 #include <asm/prctl.h>
 #include <pthread.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <stddef.h>
 #include <sys/prctl.h>
+#include <ucontext.h>
 
 #include "agent.h"
 
@@ -27,7 +29,38 @@ static void find_tid_offset(void) {
     }
 }
 
-void amber_thread_capture(struct amber_thread_rec *rec) {
+/* Is the thread about to restart a wait for a given pid? */
+static void note_restart(struct amber_thread_rec *rec, ucontext_t *uc) {
+  rec->uc = (uint64_t)uc;
+  rec->restart_reg = -1;
+  if (!uc) return;
+  greg_t *g = uc->uc_mcontext.gregs;
+  const uint16_t *ip = (const uint16_t *)g[REG_RIP];
+  if (*ip != 0x050f) return; /* the kernel backs a restarted call up to its `syscall` */
+  int reg = -1;
+  if (g[REG_RAX] == SYS_wait4 && (int32_t)g[REG_RDI] != -1 && (int32_t)g[REG_RDI] != 0)
+    reg = REG_RDI;
+  else if (g[REG_RAX] == SYS_waitid && (g[REG_RDI] == P_PID || g[REG_RDI] == P_PGID))
+    reg = REG_RSI;
+  if (reg < 0) return;
+  int32_t spid = (int32_t)g[reg];
+  int32_t vpid = amber_s2v(amber.table, AMBER_KIND_PID, spid < 0 ? -spid : spid);
+  if (vpid < 0) return;
+  rec->restart_reg = reg;
+  rec->restart_vpid = spid < 0 ? -vpid : vpid;
+}
+
+static void fix_restart(const struct amber_thread_rec *rec) {
+  if (rec->restart_reg < 0 || !rec->uc) return;
+  int32_t vpid = rec->restart_vpid < 0 ? -rec->restart_vpid : rec->restart_vpid;
+  int32_t spid = amber_v2s(amber.table, AMBER_KIND_PID, vpid);
+  if (spid < 0) return;
+  ((ucontext_t *)rec->uc)->uc_mcontext.gregs[rec->restart_reg] =
+      rec->restart_vpid < 0 ? -spid : spid;
+}
+
+void amber_thread_capture(struct amber_thread_rec *rec, void *uc) {
+  note_restart(rec, uc);
   if (tid_offset < 0) find_tid_offset();
   amber_sys2(SYS_arch_prctl, ARCH_GET_FS, &rec->fs_base);
   rec->vtid = amber_vtid;
@@ -49,6 +82,7 @@ void amber_thread_capture(struct amber_thread_rec *rec) {
 
 void amber_thread_after_restore(struct amber_thread_rec *rec) {
   int32_t tid = amber_sys_gettid();
+  fix_restart(rec);
   if (rec->tid_addr) {
     amber_sys1(SYS_set_tid_address, rec->tid_addr);
     *(volatile int32_t *)rec->tid_addr = tid;
