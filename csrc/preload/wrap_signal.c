@@ -20,13 +20,43 @@ AMBER_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old) {
   return REAL(pthread_sigmask)(how, how == SIG_UNBLOCK ? set : without_ckpt(set, &copy), old);
 }
 
+/* A handler that takes a siginfo_t gets the sender's pid virtual: the program's own handler
+ * runs behind a trampoline that translates si_pid first (0 for a sender outside the
+ * application, whose pid the program has no name for). */
+static struct sigaction user_actions[65];
+
+static void siginfo_trampoline(int sig, siginfo_t *info, void *uc) {
+  if (info && info->si_pid > 0 && amber_active() &&
+      (info->si_code <= 0 || sig == SIGCHLD)) { /* sent by a process, or a child's news */
+    int32_t v = amber_s2v(amber.table, AMBER_KIND_PID, info->si_pid);
+    info->si_pid = v > 0 ? v : 0;
+  }
+  user_actions[sig].sa_sigaction(sig, info, uc);
+}
+
 AMBER_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
-  if (amber_active() && amber_is_ckpt_signal(sig) && act) {
+  if (!amber_active() || sig <= 0 || sig > 64) return REAL(sigaction)(sig, act, old);
+  if (amber_is_ckpt_signal(sig)) {
     /* Pretend to the program that it succeeded, as a disposition it can never observe. */
     if (old) *old = (struct sigaction){0};
     return 0;
   }
-  return REAL(sigaction)(sig, act, old);
+  struct sigaction wrapped, previous;
+  const struct sigaction *give = act;
+  if (act && (act->sa_flags & SA_SIGINFO) && act->sa_sigaction) {
+    wrapped = *act;
+    wrapped.sa_sigaction = siginfo_trampoline;
+    give = &wrapped;
+  }
+  struct sigaction saved = user_actions[sig];
+  if (act) user_actions[sig] = *act;
+  int r = REAL(sigaction)(sig, give, &previous);
+  if (r) {
+    user_actions[sig] = saved;
+    return r;
+  }
+  if (old) *old = previous.sa_sigaction == siginfo_trampoline ? saved : previous;
+  return 0;
 }
 
 AMBER_EXPORT __sighandler_t signal(int sig, __sighandler_t handler) {

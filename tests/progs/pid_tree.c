@@ -16,6 +16,9 @@
 
 #define VPID_BASE 4200000
 
+static volatile pid_t chld_from;
+static void on_chld(int sig, siginfo_t *info, void *uc) { chld_from = info->si_pid; }
+
 static void seen(const char *what, long id) {
   printf("seen %ld %s\n", id, what);
   fflush(stdout);
@@ -96,6 +99,11 @@ int main(int argc, char **argv) {
   pthread_create(&t, NULL, thread_main, NULL);
   pthread_join(t, NULL);
 
+  struct sigaction sa = {.sa_sigaction = on_chld, .sa_flags = SA_SIGINFO};
+  CHECK(sigaction(SIGCHLD, &sa, NULL) == 0, "sigaction");
+  struct sigaction back;
+  CHECK(sigaction(SIGCHLD, NULL, &back) == 0 && back.sa_sigaction == on_chld,
+        "sigaction does not give back the program's handler");
   int pipefd[2];
   CHECK(pipe(pipefd) == 0, "pipe");
   pid_t c = fork();
@@ -107,6 +115,7 @@ int main(int argc, char **argv) {
   int status;
   CHECK(waitpid(c, &status, 0) == c && WIFEXITED(status) && WEXITSTATUS(status) == 0,
         "child status %x", status);
+  CHECK(chld_from == c, "SIGCHLD's si_pid is %d, not the child's %d", chld_from, c);
   /* Unknown virtual pids are errors, never passed through. */
   errno = 0;
   CHECK(kill(VPID_BASE + 3999, 0) == -1 && errno == ESRCH, "kill(unknown) errno %d", errno);
