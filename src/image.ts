@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import type { z } from "zod";
 import { fileHash, type MachineInfo, machineInfo, xcr0Bits } from "../ffi/control.ts";
 import { ImageError, IncompatibleImageError } from "./errors.ts";
+import { changedMappedFile } from "./mapped_files.ts";
 import {
   IMAGE_FORMAT,
   IMAGE_VERSION,
@@ -209,7 +210,8 @@ export async function inspect(dir: string): Promise<Image> {
   const image = await readImage(dir);
   const bad = (await checkFiles(image)).find((check) => check.status !== "ok");
   if (bad) throw damageError(dir, bad);
-  const why = incompatibility(image.manifest.machine, machineInfo());
+  const why = incompatibility(image.manifest.machine, machineInfo()) ??
+    await changedMappedFile(image);
   if (why) throw new IncompatibleImageError(`Image '${dir}' cannot be restored here: ${why}`);
   return image;
 }
@@ -239,6 +241,7 @@ export async function describeImage(dir: string): Promise<ImageReport> {
     image,
     files,
     verified: files.every((check) => check.status === "ok"),
-    incompatibility: incompatibility(image.manifest.machine, machineInfo()),
+    incompatibility: incompatibility(image.manifest.machine, machineInfo()) ??
+      await changedMappedFile(image),
   };
 }

@@ -95,3 +95,17 @@ scenarioTest("a coordinator killed mid-snapshot leaves the application running",
   assert.ok((await ticks()) > before + 5, "the application did not resume");
   assert.ok(!existsSync(join(s.dir, "never.amber")), "no image that looks whole");
 }, 60_000);
+
+scenarioTest("an image whose mapped file changed since the snapshot is refused before anything starts", async (s) => {
+  const file = join(s.dir, "mapped.bin");
+  await Deno.writeTextFile(file, "a".repeat(3 * 4096));
+  const app = await s.launch([prog("mapped_file"), s.dir, file], "mapped");
+  await s.waitFor(/^ready$/m);
+  const image = await s.freeze(app);
+  await Deno.writeTextFile(file, "z".repeat(3 * 4096 + 1));
+  await assert.rejects(s.restore(image), (e: Error) => {
+    assert.ok(e instanceof IncompatibleImageError, String(e));
+    assert.match(e.message, /mapped\.bin/);
+    return true;
+  });
+});

@@ -80,3 +80,12 @@ scenarioTest("a python3 program keeps its in-memory state and its threads", asyn
   await s.restore(await s.freeze(app));
   await s.pass();
 });
+
+scenarioTest("a privately mapped file comes back from the file, with the pages the program changed", async (s) => {
+  const file = `${s.dir}/mapped.bin`;
+  await Deno.writeTextFile(file, "a".repeat(4096) + "b".repeat(4096) + "c".repeat(4096));
+  const app = await s.launch([prog("mapped_file"), s.dir, file], "mapped");
+  await s.waitFor(/^ready$/m);
+  await s.restore(await s.freeze(app));
+  await s.pass();
+});

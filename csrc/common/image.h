@@ -64,6 +64,7 @@ struct amber_region_rec {
   uint64_t dev, ino; /* file identity, checked before a file is mapped again */
   int32_t owner_vpid; /* shared anonymous memory: the process that saves and re-creates it */
   int32_t pad;
+  int64_t file_size, file_mtime_ns; /* a private file mapping's file, as it must be found again */
   char name[256];    /* file path, or [vdso] and the like */
 };
 

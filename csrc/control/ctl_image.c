@@ -82,9 +82,13 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
         err = read_at(fd, &run, sizeof run, hdr.runs_off + (uint64_t)(r.first_run + k) * sizeof run);
         saved += run.npages * AMBER_PAGE;
       }
-      json_raw(&j, "%s{\"start\":\"%llx\",\"end\":\"%llx\",\"prot\":%u,\"kind\":\"%s\",\"saved\":%llu,\"name\":",
+      json_raw(&j, "%s{\"start\":\"%llx\",\"end\":\"%llx\",\"prot\":%u,\"kind\":\"%s\",\"saved\":%llu,",
                i ? "," : "", (unsigned long long)r.start, (unsigned long long)r.end, r.prot,
                region_kind_name(r.kind), (unsigned long long)saved);
+      if (r.kind == AMBER_REGION_FILE)
+        json_raw(&j, "\"fileSize\":%lld,\"fileMtimeNs\":\"%lld\",", (long long)r.file_size,
+                 (long long)r.file_mtime_ns);
+      json_raw(&j, "\"name\":");
       json_str(&j, r.name);
       json_raw(&j, "}");
     }

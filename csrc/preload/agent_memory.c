@@ -29,10 +29,14 @@ static int error(const char *what, long err) {
   return err < 0 ? (int)err : -EIO;
 }
 
-static int same_file(const char *path, uint64_t dev, uint64_t ino) {
+/* Is the mapped file still the one at its path? Records its size and time for the restore,
+ * which maps it again only if they are the same. */
+static int same_file(struct amber_region_rec *r) {
   struct stat st;
-  if (amber_sys4(SYS_newfstatat, AT_FDCWD, path, &st, 0) < 0) return 0;
-  return st.st_ino == ino && ((uint64_t)st.st_dev == dev || dev == 0);
+  if (amber_sys4(SYS_newfstatat, AT_FDCWD, r->name, &st, 0) < 0 || st.st_ino != r->ino) return 0;
+  r->file_size = st.st_size;
+  r->file_mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+  return 1;
 }
 
 /* One /proc/self/maps line into a region record; 1 if it is kept. */
@@ -74,7 +78,7 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
     r->kind = anon ? AMBER_REGION_ANON_SHARED : AMBER_REGION_FILE_SHARED;
     /* Shared memory is saved once, by its owner, and handed to the others on restore. */
     if (anon) r->owner_vpid = amber_share_region_owner(ino);
-  } else if (*is_file && r->name[0] == '/' && same_file(r->name, r->dev, r->ino)) {
+  } else if (*is_file && r->name[0] == '/' && same_file(r)) {
     r->kind = AMBER_REGION_FILE;
   } else {
     r->kind = AMBER_REGION_ANON;

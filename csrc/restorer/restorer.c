@@ -15,6 +15,7 @@
 #include <linux/prctl.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 
 #include "../common/image.h"
 #include "../common/table.h"
@@ -75,6 +76,14 @@ static void process_path(char *out, int32_t vpid) {
   rt_append(out, 4200, "/process-");
   rt_append_num(out, 4200, vpid, 10);
   rt_append(out, 4200, ".img");
+}
+
+static void __attribute__((noreturn)) die_about(const char *what, const char *name, long err) {
+  char msg[200];
+  rt_copy(msg, what, sizeof msg);
+  rt_append(msg, sizeof msg, " ");
+  rt_append(msg, sizeof msg, name);
+  die(msg, err);
 }
 
 static void read_image(void) {
@@ -201,7 +210,14 @@ static void map_region(const struct amber_region_rec *r) {
     int shared = r->kind == AMBER_REGION_FILE_SHARED;
     int rw = shared && (r->prot & PROT_WRITE);
     fd = (int)amber_sys3(SYS_openat, AT_FDCWD, r->name, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-    if (fd < 0) die("cannot open a file the program had mapped", fd);
+    if (fd < 0) die_about("cannot open a file the program had mapped:", r->name, fd);
+    if (!shared) {
+      struct stat st;
+      long e = amber_sys2(SYS_fstat, fd, &st);
+      if (e < 0 || st.st_size != r->file_size ||
+          st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != r->file_mtime_ns)
+        die_about("a file the program had mapped changed since the snapshot:", r->name, 0);
+    }
     addr = amber_sys6(SYS_mmap, r->start, len, shared ? r->prot : PROT_READ | PROT_WRITE,
                       (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, fd, r->pgoff);
     amber_sys1(SYS_close, fd);
