@@ -87,6 +87,17 @@ export {
   SnapshotError,
 } from "./src/errors.ts";
 export { appsDir, stateDir } from "./src/paths.ts";
+export {
+  createVne,
+  getVne,
+  listVnes,
+  removeVne,
+  type VneAddress,
+  type VneInfo,
+  type VneMember,
+} from "./src/vne/registry.ts";
+export { type VneOptions } from "./src/vne/join.ts";
+export { AgentError, MigrationError, VneError, VneInUseError } from "./src/vne/errors.ts";
 export { ControlLibraryError } from "./ffi/symbols.ts";
 export {
   ControlError,

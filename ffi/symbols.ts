@@ -197,6 +197,131 @@ export const symbols = {
     ],
     result: "i32",
   },
+  // --- Virtual network environments (csrc/control/ctl_vne.c; wrapped in ffi/vne.ts) ---
+  // void *amber_ctl_vne_open(const char *path, int32_t *err)
+  amber_ctl_vne_open: {
+    parameters: [
+      "buffer", // const char *path
+      "buffer", // int32_t *err
+    ],
+    result: "pointer",
+  },
+  // void amber_ctl_vne_close(void *vt)
+  amber_ctl_vne_close: { parameters: ["pointer"], result: "void" },
+  // uint32_t amber_ctl_vne_generation(void *vt)
+  amber_ctl_vne_generation: { parameters: ["pointer"], result: "u32" },
+  // int32_t amber_ctl_vne_dump(void *vt, char *buf, int32_t cap)
+  amber_ctl_vne_dump: {
+    parameters: [
+      "pointer", // void *vt
+      "buffer", // char *buf
+      "i32", // int32_t cap
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_vne_define(void *vt, const char *name, uint32_t subnet, int32_t prefix,
+  //                              int32_t origin)
+  amber_ctl_vne_define: {
+    parameters: [
+      "pointer", // void *vt
+      "buffer", // const char *name
+      "u32", // uint32_t subnet
+      "i32", // int32_t prefix
+      "i32", // int32_t origin
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_vne_undefine(void *vt, const char *name)
+  amber_ctl_vne_undefine: {
+    parameters: [
+      "pointer", // void *vt
+      "buffer", // const char *name
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_vne_claim(void *vt, const char *name, uint32_t ip, const char *app_id,
+  //   const char *app, const char *hostname, const char *host, int32_t origin,
+  //   const char *replace_app_id)
+  amber_ctl_vne_claim: {
+    parameters: [
+      "pointer", // void *vt
+      "buffer", // const char *name
+      "u32", // uint32_t ip
+      "buffer", // const char *app_id
+      "buffer", // const char *app
+      "buffer", // const char *hostname
+      "buffer", // const char *host
+      "i32", // int32_t origin
+      "buffer", // const char *replace_app_id
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_vne_unclaim(void *vt, const char *name, uint32_t ip, const char *app_id)
+  amber_ctl_vne_unclaim: {
+    parameters: [
+      "pointer", // void *vt
+      "buffer", // const char *name
+      "u32", // uint32_t ip
+      "buffer", // const char *app_id
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_vne_row_put(void *vt, const char *name, int32_t proto, uint32_t ip,
+  //   int32_t port, uint32_t real_ip, int32_t real_port, const char *app_id, int32_t origin)
+  amber_ctl_vne_row_put: {
+    parameters: [
+      "pointer", // void *vt
+      "buffer", // const char *name
+      "i32", // int32_t proto
+      "u32", // uint32_t ip
+      "i32", // int32_t port
+      "u32", // uint32_t real_ip
+      "i32", // int32_t real_port
+      "buffer", // const char *app_id
+      "i32", // int32_t origin
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_vne_row_delete(void *vt, const char *name, int32_t proto, uint32_t ip,
+  //                                  int32_t port)
+  amber_ctl_vne_row_delete: {
+    parameters: [
+      "pointer", // void *vt
+      "buffer", // const char *name
+      "i32", // int32_t proto
+      "u32", // uint32_t ip
+      "i32", // int32_t port
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_table_set_vne(const char *tables, const char *name, uint32_t ip,
+  //                                 const char *vne_table)
+  amber_ctl_table_set_vne: {
+    parameters: [
+      "buffer", // const char *tables
+      "buffer", // const char *name
+      "u32", // uint32_t ip
+      "buffer", // const char *vne_table
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_table_vne(const char *tables, char *buf, int32_t cap)
+  amber_ctl_table_vne: {
+    parameters: [
+      "buffer", // const char *tables
+      "buffer", // char *buf
+      "i32", // int32_t cap
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_table_vne_from_image(const char *tables, const char *image_tables)
+  amber_ctl_table_vne_from_image: {
+    parameters: [
+      "buffer", // const char *tables
+      "buffer", // const char *image_tables
+    ],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded control library's functions. */

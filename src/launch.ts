@@ -13,6 +13,7 @@ import { makeAppDir, supervisorPath, TABLES_FILE } from "./paths.ts";
 import { checkInterposable, resolveProgram } from "./program.ts";
 import { abandon, Supervisor, supervisorRow } from "./supervisor.ts";
 import { checkTimeout, sleep } from "./wait.ts";
+import { joinVne } from "./vne/join.ts";
 
 /** Options for {@linkcode launch}. */
 export interface LaunchOptions {
@@ -26,6 +27,10 @@ export interface LaunchOptions {
   output?: string;
   /** How long the program may take to start, in ms; default 10 000. */
   timeoutMs?: number;
+  /** The virtual network environment to run in (see `createVne`). */
+  vne?: string;
+  /** Its virtual IP in that VNE; default: the lowest free one. Needs `vne`. */
+  ip?: string;
 }
 
 const POLL_MS = 5;
@@ -48,6 +53,9 @@ export async function launch(argv: readonly string[], options: LaunchOptions = {
   }
   const timeoutMs = checkTimeout(options.timeoutMs ?? 10_000);
   const hostname = options.hostname === undefined ? "" : checkHostname(options.hostname);
+  if (options.ip !== undefined && options.vne === undefined) {
+    throw new TypeError(`Expected a VNE for the virtual IP '${options.ip}', found none`);
+  }
   const program = argv[0];
   const path = resolveProgram(program);
   checkInterposable(program, path);
@@ -60,6 +68,10 @@ export async function launch(argv: readonly string[], options: LaunchOptions = {
   let supervisor: Supervisor | undefined;
   try {
     createTable(join(dir, TABLES_FILE), id, name, hostname);
+    if (options.vne !== undefined) {
+      const vne = { vne: options.vne, ip: options.ip, hostname: options.hostname };
+      joinVne({ name, id, tables: join(dir, TABLES_FILE) }, vne);
+    }
     table = Table.open(join(dir, TABLES_FILE));
     supervisor = Supervisor.spawn("run", [dir], options, [path, ...argv.slice(1)]);
     await waitStarted(program, table, supervisor, timeoutMs);

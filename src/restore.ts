@@ -14,6 +14,7 @@ import { checkAppName, newAppId } from "./names.ts";
 import { makeAppDir, restorerPath, supervisorPath, TABLES_FILE } from "./paths.ts";
 import { abandon, Supervisor, supervisorRow } from "./supervisor.ts";
 import { checkTimeout } from "./wait.ts";
+import { rejoinVne } from "./vne/join.ts";
 
 /** Options for {@linkcode restore}. */
 export interface RestoreOptions {
@@ -25,6 +26,8 @@ export interface RestoreOptions {
   output?: string;
   /** How long the processes may take to come back, in ms; default 30 000. */
   timeoutMs?: number;
+  /** For a migration: the application ID of the original, whose virtual IP this one takes. */
+  replaces?: string;
 }
 
 const STEP_MS = 100;
@@ -61,6 +64,8 @@ export async function restore(image: Image | string, options: RestoreOptions = {
   let supervisor: Supervisor | undefined;
   try {
     createTableFromImage(join(imageDir, "tables.bin"), join(dir, TABLES_FILE), id, name);
+    const joiner = { name, id, tables: join(dir, TABLES_FILE) };
+    rejoinVne(joiner, join(imageDir, "tables.bin"), manifest.app.hostname, options.replaces);
     table = Table.open(join(dir, TABLES_FILE));
     await table.ipcRestore(imageDir);
     supervisor = Supervisor.spawn("restore", [dir, imageDir], options);
@@ -77,9 +82,10 @@ export async function restore(image: Image | string, options: RestoreOptions = {
   return new App({ name, id, dir, supervisor });
 }
 
+/** Why the restore failed, as the restorer or an agent wrote it into the tables. */
 function tableError(table: Table): string {
   try {
-    return table.info().error;
+    return table.agentError();
   } catch {
     return "";
   }

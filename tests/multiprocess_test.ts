@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { prog, scenarioTest } from "./support.ts";
+import { prog, scenarioTest, sleep } from "./support.ts";
 
 scenarioTest("a producer and a consumer joined by a pipe lose and repeat no byte", async (s) => {
   const app = await s.launch([prog("pipe_stream"), s.dir], "pipe");
@@ -69,4 +69,16 @@ scenarioTest("a parent blocked in waitpid for its child at snapshot time gets it
   await new Promise((resolve) => setTimeout(resolve, 100)); // into the wait
   await s.restore(await s.freeze(app));
   await s.pass();
+});
+
+scenarioTest("a daemon (double fork, setsid, closes every descriptor) comes back an orphan in its own session", async (s) => {
+  const app = await s.launch([prog("daemon"), s.dir], "daemon");
+  const log = `${s.dir}/daemon.log`;
+  const readLog = () => Deno.readTextFile(log).catch(() => "");
+  for (let i = 0; i < 500 && !(await readLog()).includes("ready"); i++) await sleep(20);
+  assert.equal(app.processes().filter((p) => p.alive).length, 1, "only the daemon is left");
+  await s.restore(await s.freeze(app));
+  await Deno.writeTextFile(s.go, "");
+  for (let i = 0; i < 500 && !/PASS|FAIL/.test(await readLog()); i++) await sleep(20);
+  assert.match(await readLog(), /^PASS$/m, await readLog());
 });

@@ -126,6 +126,7 @@ enum amber_socket_kind {
   AMBER_SOCK_LISTEN = 1, /* a listening TCP or Unix socket: bound and listening again */
   AMBER_SOCK_RESET = 2,  /* connected to a peer: comes back reset, as after a server restart */
   AMBER_SOCK_UNBOUND = 3,
+  AMBER_SOCK_BOUND = 4,  /* bound (and for UDP perhaps connected), neither listening nor a stream */
 };
 
 struct amber_fd_rec {

@@ -95,16 +95,21 @@ struct amber_row *amber_row_by_vid(struct amber_table *t, int kind, int32_t vid)
   return __atomic_load_n(&row->state, __ATOMIC_ACQUIRE) == AMBER_ROW_LIVE ? row : NULL;
 }
 
-struct amber_row *amber_row_by_sid(struct amber_table *t, int kind, int32_t sid) {
+static struct amber_row *find_sid(struct amber_table *t, int kind, int32_t sid, int gone) {
   if (sid < 0) return NULL;
   uint32_t high = __atomic_load_n(&t->high[kind], __ATOMIC_ACQUIRE);
   for (uint32_t i = 0; i < high && i < AMBER_TABLE_ROWS; i++) {
     struct amber_row *row = &t->rows[kind][i];
     if (__atomic_load_n(&row->state, __ATOMIC_ACQUIRE) == AMBER_ROW_LIVE &&
-        __atomic_load_n(&row->sid, __ATOMIC_RELAXED) == sid)
+        __atomic_load_n(&row->sid, __ATOMIC_RELAXED) == sid &&
+        !(__atomic_load_n(&row->flags, __ATOMIC_RELAXED) & AMBER_PID_GONE) == !gone)
       return row;
   }
   return NULL;
+}
+
+struct amber_row *amber_row_by_sid(struct amber_table *t, int kind, int32_t sid) {
+  return find_sid(t, kind, sid, 0);
 }
 
 struct amber_row *amber_row_alloc(struct amber_table *t, int kind) {
@@ -134,7 +139,8 @@ int32_t amber_v2s(struct amber_table *t, int kind, int32_t vid) {
 }
 
 int32_t amber_s2v(struct amber_table *t, int kind, int32_t sid) {
-  struct amber_row *row = amber_row_by_sid(t, kind, sid);
+  struct amber_row *row = find_sid(t, kind, sid, 0);
+  if (!row && kind == AMBER_KIND_PID) row = find_sid(t, kind, sid, 1); /* a departed leader */
   return row ? row->vid : -1;
 }
 
@@ -157,7 +163,12 @@ struct amber_row *amber_pid_row_adopt(struct amber_table *t, int32_t sys_pid, in
 
 void amber_pid_row_release(struct amber_table *t, struct amber_row *row) {
   int32_t vid = row->vid;
-  amber_row_free(row);
+  /* A leader's ID may still name its session or group, whose members must not see it turn
+   * into a system ID: its row stays, as gone, and is no process any more. */
+  if (row->flags & AMBER_PID_LEADER)
+    __atomic_store_n(&row->flags, AMBER_PID_LEADER | AMBER_PID_GONE, __ATOMIC_RELEASE);
+  else
+    amber_row_free(row);
   for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
     struct amber_row *r = &t->rows[AMBER_KIND_PID][i];
     if (r->state == AMBER_ROW_LIVE && (r->flags & AMBER_PID_THREAD) && r->owner == vid)

@@ -34,6 +34,9 @@ enum amber_row_state { AMBER_ROW_FREE = 0, AMBER_ROW_LIVE = 1 };
 #define AMBER_PID_PROCESS 0x1    /* a thread-group leader (a process) */
 #define AMBER_PID_THREAD 0x2     /* a thread other than the leader */
 #define AMBER_PID_SUPERVISOR 0x4 /* the application's supervisor (its init) */
+#define AMBER_PID_LEADER 0x8     /* led a session or a process group */
+#define AMBER_PID_GONE 0x10      /* a leader that has exited: its ID still names its session or
+                                    group, so the row stays, for system -> virtual only */
 
 struct amber_row {
   int32_t state;  /* enum amber_row_state */
@@ -98,7 +101,8 @@ struct amber_vne_bind {
   uint8_t any;    /* bound to INADDR_ANY rather than the virtual IP */
   uint16_t vport; /* network byte order */
   uint16_t rport; /* network byte order */
-  uint16_t pad;
+  uint8_t client; /* bound by Amber before a connect or sendto, not by the program */
+  uint8_t pad;
 };
 
 struct amber_table {

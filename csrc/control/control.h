@@ -53,4 +53,37 @@ int32_t amber_ctl_machine_info(char *buf, int32_t cap);
 /* 1 if the ELF file at path is dynamically linked, 0 if static, -errno if not ELF/readable. */
 int32_t amber_ctl_elf_dynamic(const char *path);
 
+/* Virtual network environments (ctl_vne.c). A VNE table handle is an opaque pointer from
+ * amber_ctl_vne_open, which creates the file if it does not exist. Addresses are host-byte-order
+ * integers. Origins: 1 this computer's, 2 mirrored from another computer. */
+void *amber_ctl_vne_open(const char *path, int32_t *err);
+void amber_ctl_vne_close(void *vt);
+uint32_t amber_ctl_vne_generation(void *vt);
+/* {"generation","vnes":[{"name","subnet","prefix","origin"}],"claims":[{"vne","ip","appId","app",
+ *  "hostname","host","origin"}],"rows":[{"vne","proto","ip","port","realIp","realPort","pid",
+ *  "origin","appId"}]} */
+int32_t amber_ctl_vne_dump(void *vt, char *buf, int32_t cap);
+/* -EEXIST (name taken), -EADDRINUSE (subnet overlaps another VNE's), -ENOSPC, -EINVAL */
+int32_t amber_ctl_vne_define(void *vt, const char *name, uint32_t subnet, int32_t prefix,
+                             int32_t origin);
+int32_t amber_ctl_vne_undefine(void *vt, const char *name);
+/* -ENOENT (no such VNE), -EDOM (ip outside its subnet), -EADDRINUSE (ip held by another
+ * application than replace_app_id), -EEXIST (hostname taken) */
+int32_t amber_ctl_vne_claim(void *vt, const char *name, uint32_t ip, const char *app_id,
+                            const char *app, const char *hostname, const char *host,
+                            int32_t origin, const char *replace_app_id);
+/* Frees the claim (held by app_id, or by anyone if app_id is "") and app_id's rows. */
+int32_t amber_ctl_vne_unclaim(void *vt, const char *name, uint32_t ip, const char *app_id);
+int32_t amber_ctl_vne_row_put(void *vt, const char *name, int32_t proto, uint32_t ip,
+                              int32_t port, uint32_t real_ip, int32_t real_port,
+                              const char *app_id, int32_t origin);
+int32_t amber_ctl_vne_row_delete(void *vt, const char *name, int32_t proto, uint32_t ip,
+                                 int32_t port);
+/* An application's VNE identity in its tables file: set it; describe it as {"vne","ip","binds":
+ * [{"proto","port","realPort","any"}]}; copy it (and the bound addresses) from an image's. */
+int32_t amber_ctl_table_set_vne(const char *tables, const char *name, uint32_t ip,
+                                const char *vne_table);
+int32_t amber_ctl_table_vne(const char *tables, char *buf, int32_t cap);
+int32_t amber_ctl_table_vne_from_image(const char *tables, const char *image_tables);
+
 #endif

@@ -157,8 +157,14 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
   amber_process_restore_exe();
   struct amber_agent_slot *slot = my_slot();
   if (!slot) return;
-  if (err) fail(slot, amber_ckpt.error);
-  else report(slot, AMBER_AGENT_RESUMED);
+  if (!err) {
+    report(slot, AMBER_AGENT_RESUMED);
+    return;
+  }
+  /* Half a process must not run on: say why, and end it. */
+  fail(slot, amber_ckpt.error);
+  amber_log("restore failed: %s", amber_ckpt.error);
+  amber_sys1(SYS_exit_group, 70);
 }
 
 static void leader(int32_t self, void *uc) {
@@ -181,6 +187,7 @@ static void leader(int32_t self, void *uc) {
   } else {
     report(slot, AMBER_AGENT_FROZEN);
     uint32_t phase = wait_phase_change(AMBER_PHASE_FREEZE);
+    if (phase != AMBER_PHASE_WRITE) amber_fds_release();
     if (phase == AMBER_PHASE_WRITE) {
       amber_share_scan_fds(); /* every process is frozen now */
       if (amber_ctx_save(&rec->ctx) == 0) {

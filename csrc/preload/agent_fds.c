@@ -120,11 +120,15 @@ static int failed(const struct amber_fd_rec *rec, int err) {
 /* Three phases, so that no process waits on another that waits on it: first what this
  * process owns and can make alone (offered to the others at once), then what comes from
  * others, then epoll registrations, once every descriptor they watch exists. */
+static int owned(const struct amber_fd_rec *rec) {
+  return rec->owner_vpid == amber.vpid && rec->owner_fd == rec->fd;
+}
+
 int amber_fds_after_restore(void) {
   int floor = amber_fds_floor();
   for (int i = 0; i < amber_ckpt.nfds; i++) {
     struct amber_fd_rec *rec = &amber_ckpt.fds[i];
-    if (rec->kind == AMBER_FD_STDIO || rec->owner_vpid != amber.vpid) continue;
+    if (rec->kind == AMBER_FD_STDIO || !owned(rec)) continue;
     if (rec->kind == AMBER_FD_PIPE && amber_fd_pipe_needs_peer(rec)) continue;
     int err = create(rec, floor);
     if (!err) err = amber_broker_put(AMBER_KEY_DESCRIPTION | (uint32_t)amber.vpid, rec->fd, rec->fd);
@@ -134,7 +138,7 @@ int amber_fds_after_restore(void) {
     struct amber_fd_rec *rec = &amber_ckpt.fds[i];
     int err = 0;
     if (rec->kind == AMBER_FD_STDIO) continue;
-    if (rec->owner_vpid != amber.vpid) {
+    if (!owned(rec)) {
       int fd = amber_broker_get(AMBER_KEY_DESCRIPTION | (uint32_t)rec->owner_vpid, rec->owner_fd);
       err = amber_fd_place(amber_fd_park(fd, floor), rec);
     } else if (rec->kind == AMBER_FD_PIPE && amber_fd_pipe_needs_peer(rec)) {
@@ -145,7 +149,7 @@ int amber_fds_after_restore(void) {
   }
   for (int i = 0; i < amber_ckpt.nfds; i++) {
     struct amber_fd_rec *rec = &amber_ckpt.fds[i];
-    if (rec->kind >= AMBER_FD_EPOLL && rec->owner_vpid == amber.vpid) {
+    if (rec->kind >= AMBER_FD_EPOLL && owned(rec)) {
       int err = amber_fd_anon_restore(rec, floor, 1);
       if (err) return failed(rec, err);
     }

@@ -67,11 +67,11 @@ static void visit_fd(int32_t vpid, int pid, int fd, const char *target) {
     char mine[256];
     target_of(amber_sys_getpid(), r->fd, mine, sizeof mine);
     if (strcmp(mine, target)) continue;
-    if (!r->owner_vpid) {
-      if (self ? fd == r->fd
-               : amber_sys5(SYS_kcmp, amber_sys_getpid(), pid, KCMP_FILE, r->fd, fd) == 0)
-        r->owner_vpid = vpid, r->owner_fd = fd;
-    }
+    /* The first descriptor of the description, in slot order then descriptor order, owns it;
+     * in this process too, so that a dup comes back a dup. */
+    (void)self;
+    if (!r->owner_vpid && amber_sys5(SYS_kcmp, amber_sys_getpid(), pid, KCMP_FILE, r->fd, fd) == 0)
+      r->owner_vpid = vpid, r->owner_fd = fd;
     if (r->kind == AMBER_FD_PIPE && !r->pipe_creator_vpid && is_read_end(pid, fd))
       r->pipe_creator_vpid = vpid, r->pipe_creator_fd = fd;
   }

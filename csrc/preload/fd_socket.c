@@ -29,7 +29,6 @@
 
 /* Not in enum amber_socket_kind yet: a socket that is bound (and, for UDP, maybe connected)
  * but neither listening nor a TCP connection. */
-#define AMBER_SOCK_BOUND 4
 
 #define PEER_OFF 56 /* both addresses fit in addr[112] for AF_INET and AF_INET6 */
 
@@ -54,7 +53,7 @@ static long set_int(int fd, int level, int name, int v) {
 
 static int refuse(const struct amber_fd_rec *rec, const char *what) {
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-            "descriptor %d is a %s, which Amber cannot save yet", rec->fd, what);
+            "descriptor %d is %s, which Amber cannot save yet", rec->fd, what);
   return -1;
 }
 
@@ -75,12 +74,11 @@ static void unix_path(const struct amber_fd_rec *rec, char *out, size_t cap) {
   if (n > cap - 1) n = cap - 1;
   memcpy(out, sun->sun_path, n);
   out[n] = 0;
-  out[strnlen(out, n)] = 0;
 }
 
 static int capture_unix(struct amber_fd_rec *rec, int listening, int connected) {
   if (rec->type != SOCK_STREAM && rec->type != SOCK_SEQPACKET && rec->type != SOCK_DGRAM)
-    return refuse(rec, "Unix socket of an unusual type");
+    return refuse(rec, "a Unix socket of an unusual type");
   if (listening) {
     rec->socket_kind = AMBER_SOCK_LISTEN;
     rec->backlog = SOMAXCONN; /* the real one is not visible without sock_diag */
@@ -93,8 +91,8 @@ static int capture_unix(struct amber_fd_rec *rec, int listening, int connected) 
     amber_fmt(rec->path, sizeof rec->path, "listening Unix socket %s", path[0] ? path : "(abstract)");
     return 0;
   }
-  if (connected) return refuse(rec, "connected Unix socket");
-  if (rec->addr_len > sizeof(sa_family_t)) return refuse(rec, "bound Unix datagram socket");
+  if (connected) return refuse(rec, "a connected Unix socket");
+  if (rec->addr_len > sizeof(sa_family_t)) return refuse(rec, "a bound Unix datagram socket");
   rec->socket_kind = AMBER_SOCK_UNBOUND;
   amber_fmt(rec->path, sizeof rec->path, "unbound Unix socket");
   return 0;
@@ -125,6 +123,11 @@ static int capture_inet(struct amber_fd_rec *rec, int listening, const uint8_t *
                 (int)__builtin_bswap16((uint16_t)inet_port(rec)));
     } else if (peer_len || state != TCP_CLOSE) {
       rec->socket_kind = AMBER_SOCK_RESET;
+      /* If the original ends after the snapshot, this connection may linger in TIME_WAIT on
+       * a listener's port, and a TIME_WAIT entry blocks bind() unless both it and the new
+       * socket have SO_REUSEADDR: it takes the flag from here. A connected socket uses the
+       * flag for nothing else, so the running program does not notice. */
+      if (!rec->reuseaddr) set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
       amber_fmt(rec->path, sizeof rec->path, "connected TCP %s socket", family);
     } else if (inet_port(rec)) {
       /* Bound and not listening, or a connection already over: bound again if possible. */
@@ -140,7 +143,7 @@ static int capture_inet(struct amber_fd_rec *rec, int listening, const uint8_t *
     if (!get_int(fd, SOL_SOCKET, SO_BROADCAST, &v) && v) rec->u[1] |= OPT_BROADCAST;
     if (peer_len) {
       if (peer_len > sizeof rec->addr - PEER_OFF || rec->addr_len > PEER_OFF)
-        return refuse(rec, "UDP socket with an unusual address");
+        return refuse(rec, "a UDP socket with an unusual address");
       memcpy(rec->addr + PEER_OFF, peer, peer_len);
       rec->u[0] = peer_len;
     }
@@ -150,21 +153,21 @@ static int capture_inet(struct amber_fd_rec *rec, int listening, const uint8_t *
     return 0;
   }
   if (rec->type == SOCK_RAW)
-    return refuse(rec, rec->domain == AF_INET ? "raw IPv4 socket" : "raw IPv6 socket");
+    return refuse(rec, rec->domain == AF_INET ? "a raw IPv4 socket" : "a raw IPv6 socket");
   char what[96];
-  amber_fmt(what, sizeof what, "%s socket of type %d and protocol %d", family, rec->type,
+  amber_fmt(what, sizeof what, "an %s socket of type %d and protocol %d", family, rec->type,
             rec->protocol);
   return refuse(rec, what);
 }
 
 static const char *family_name(int domain) {
   switch (domain) {
-  case AF_NETLINK: return "netlink socket";
-  case AF_PACKET: return "packet socket";
-  case AF_VSOCK: return "vsock socket";
-  case AF_BLUETOOTH: return "Bluetooth socket";
-  case AF_ALG: return "crypto (AF_ALG) socket";
-  case AF_XDP: return "XDP socket";
+  case AF_NETLINK: return "a netlink socket";
+  case AF_PACKET: return "a packet socket";
+  case AF_VSOCK: return "a vsock socket";
+  case AF_BLUETOOTH: return "a Bluetooth socket";
+  case AF_ALG: return "a crypto (AF_ALG) socket";
+  case AF_XDP: return "an XDP socket";
   default: return 0;
   }
 }
@@ -197,7 +200,7 @@ int amber_fd_socket_capture(struct amber_fd_rec *rec, const char *target, const 
   const char *name = family_name(rec->domain);
   if (name) return refuse(rec, name);
   char what[64];
-  amber_fmt(what, sizeof what, "socket of address family %d", rec->domain);
+  amber_fmt(what, sizeof what, "a socket of address family %d", rec->domain);
   return refuse(rec, what);
 }
 
@@ -336,13 +339,6 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
     if (fd >= 0 && rec->domain != AF_UNIX) apply_options(fd, rec);
     break;
   default: return -EINVAL;
-  }
-  {
-    char m[200];
-    int n = amber_fmt(m, sizeof m, "fd %d kind %d domain %d -> %d\n", rec->fd, rec->socket_kind, rec->domain, fd);
-    int d = (int)amber_sys4(SYS_openat, AT_FDCWD, "/tmp/adhoc/dbg", O_WRONLY | O_APPEND | O_CREAT, 0600);
-    amber_sys3(SYS_write, d, m, n);
-    amber_sys1(SYS_close, d);
   }
   return amber_fd_place(amber_fd_park(fd, floor), rec);
 }

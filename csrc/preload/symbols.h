@@ -4,6 +4,7 @@
 #define AMBER_SYMBOLS_H
 
 #include <dirent.h>
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -15,6 +16,7 @@
 #include <sys/select.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -90,7 +92,21 @@
   X(int, epoll_wait, (int, struct epoll_event *, int, int))                                      \
   X(int, epoll_pwait, (int, struct epoll_event *, int, int, const sigset_t *))                   \
   X(int, poll, (struct pollfd *, nfds_t, int))                                                   \
-  X(int, select, (int, fd_set *, fd_set *, fd_set *, struct timeval *))
+  X(int, select, (int, fd_set *, fd_set *, fd_set *, struct timeval *))                         \
+  /* addresses in a virtual network environment: wrap_net.c */                                \
+  X(int, bind, (int, const struct sockaddr *, socklen_t))                                        \
+  X(int, connect, (int, const struct sockaddr *, socklen_t))                                     \
+  X(int, accept, (int, struct sockaddr *, socklen_t *))                                          \
+  X(int, accept4, (int, struct sockaddr *, socklen_t *, int))                                    \
+  X(int, getpeername, (int, struct sockaddr *, socklen_t *))                                     \
+  X(int, getsockname, (int, struct sockaddr *, socklen_t *))                                     \
+  X(ssize_t, sendto, (int, const void *, size_t, int, const struct sockaddr *, socklen_t))       \
+  X(ssize_t, recvfrom, (int, void *, size_t, int, struct sockaddr *, socklen_t *))               \
+  X(ssize_t, sendmsg, (int, const struct msghdr *, int))                                         \
+  X(ssize_t, recvmsg, (int, struct msghdr *, int))                                               \
+  X(int, close, (int))                                                                           \
+  X(int, getaddrinfo, (const char *, const char *, const struct addrinfo *, struct addrinfo **)) \
+  X(struct hostent *, gethostbyname, (const char *))
 
 #define AMBER_DECLARE_REAL(ret, name, params) ret(*name) params;
 struct amber_real_table {

@@ -118,12 +118,21 @@ AMBER_EXPORT pid_t getpgid(pid_t pid) {
 
 AMBER_EXPORT pid_t getpgrp(void) { return getpgid(0); }
 
+/* A process that leads a session or a group keeps its row after it exits (table.h). */
+static void mark_leader(pid_t vpid) {
+  struct amber_row *row = amber_row_by_vid(amber.table, AMBER_KIND_PID, vpid);
+  if (row) __atomic_or_fetch(&row->flags, AMBER_PID_LEADER, __ATOMIC_ACQ_REL);
+}
+
 AMBER_EXPORT int setpgid(pid_t pid, pid_t pgid) {
   if (!amber_active()) return REAL(setpgid)(pid, pgid);
   pid_t spid = 0, spgid = 0;
   if (pid && pid_in(pid, &spid)) return fail(ESRCH);
   if (pgid && pid_in(pgid, &spgid)) return fail(EPERM);
-  return REAL(setpgid)(spid, spgid);
+  int r = REAL(setpgid)(spid, spgid);
+  pid_t who = pid ? pid : amber.vpid;
+  if (r == 0 && (pgid == 0 || pgid == who)) mark_leader(who);
+  return r;
 }
 
 AMBER_EXPORT pid_t getsid(pid_t pid) {
@@ -136,7 +145,9 @@ AMBER_EXPORT pid_t getsid(pid_t pid) {
 
 AMBER_EXPORT pid_t setsid(void) {
   pid_t r = REAL(setsid)();
-  return amber_active() && r > 0 ? pid_out(r) : r;
+  if (!amber_active() || r <= 0) return r;
+  mark_leader(amber.vpid);
+  return pid_out(r);
 }
 
 /* Raw syscall() for the ID calls that programs commonly make through it. */

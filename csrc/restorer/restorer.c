@@ -350,11 +350,22 @@ static void set_system_pid(int32_t vpid, int32_t pid) {
     __atomic_store_n(&table->rows[AMBER_KIND_PID][slot].sid, pid, __ATOMIC_RELEASE);
 }
 
-/* In a newly forked process: its session and process group, as they were. */
+/* In a newly forked process: its session and process group, as they were. A session or group
+ * whose leader has exited cannot be made again with that leader; the process then leads one
+ * of its own (the first of its members to be restored does). The parent makes the same
+ * setpgid call, as a shell does, so neither order of the two races. */
 static void join_session_and_group(const struct proc_node *p) {
-  if (p->sid == p->vpid) amber_sys0(SYS_setsid);
-  if (p->pgid == p->vpid) amber_sys2(SYS_setpgid, 0, 0);
-  else if (system_pid(p->pgid) > 0) amber_sys2(SYS_setpgid, 0, system_pid(p->pgid));
+  int session_gone = p->sid != p->vpid && !find_proc(p->sid) && p->sid != supervisor_vpid;
+  if (p->sid == p->vpid || session_gone) amber_sys0(SYS_setsid);
+  int32_t leader = system_pid(p->pgid);
+  if (p->pgid == p->vpid || !find_proc(p->pgid)) amber_sys2(SYS_setpgid, 0, 0);
+  else if (leader > 0) amber_sys2(SYS_setpgid, 0, leader);
+}
+
+static void place_in_group(const struct proc_node *p, int32_t pid) {
+  if (p->pgid == p->vpid) amber_sys2(SYS_setpgid, pid, pid);
+  else if (find_proc(p->pgid) && system_pid(p->pgid) > 0)
+    amber_sys2(SYS_setpgid, pid, system_pid(p->pgid));
 }
 
 /* Forks the children of `self` (and, for the root, the orphans, as its siblings), each of which
@@ -376,6 +387,7 @@ static int32_t build_tree(int32_t self) {
       return build_tree(p->vpid);
     }
     set_system_pid(p->vpid, (int32_t)pid);
+    place_in_group(p, (int32_t)pid);
   }
   return self;
 }

@@ -99,7 +99,9 @@ static void exec_program(const struct sup_options *o) {
 pid_t sup_start_program(struct amber_table *t, const struct sup_options *o) {
   pid_t pid = fork_exec(t, exec_program, o, o->program[0]);
   if (pid < 0) return -1;
+  /* The program leads its own process group (fork_exec's setpgid). */
   struct amber_row *row = amber_pid_row_adopt(t, pid, getpid(), AMBER_PID_PROCESS);
+  if (row) __atomic_or_fetch(&row->flags, AMBER_PID_LEADER, __ATOMIC_ACQ_REL);
   t->root_vpid = row ? row->vid : -1;
   __atomic_store_n(&t->state, AMBER_APP_RUNNING, __ATOMIC_RELEASE);
   return pid;

@@ -24,6 +24,8 @@ export function runCommand() {
       nameArgument,
     )
     .option("--hostname <hostname>", "the virtual hostname the program sees", hostnameArgument)
+    .option("--vne <name>", "run in this virtual network environment")
+    .option("--ip <ip>", "its virtual IP in the VNE (default: the lowest free one)")
     .option("--detach", "return at once; the program runs on, its stdin is /dev/null")
     .option("--output <file>", "append the program's stdout and stderr to this file")
     .passThroughOptions()

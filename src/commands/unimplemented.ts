@@ -1,5 +1,5 @@
 /**
- * Commands that are designed but not built yet: `vne`, `migrate`, `agent`. Each fails with a
+ * Commands that are designed but not built yet: `migrate`, `agent`. Each fails with a
  * message naming the feature.
  *
  * @module
@@ -16,16 +16,6 @@ function unimplemented(name: string, summary: string, feature: string) {
     .action(() => {
       throw new NotImplementedError(`'amber ${name}' is not implemented yet: ${feature}`);
     });
-}
-
-/** `amber vne`: virtual network environments. */
-export function vneCommand() {
-  return unimplemented(
-    "vne",
-    "Manage virtual network environments",
-    "virtual network environments (virtual subnets and IPs that move with applications) are " +
-      "not available",
-  );
 }
 
 /** `amber migrate`: move an application to another computer. */

@@ -5,9 +5,11 @@
  *
  * Under test: a connection opened before the snapshot comes back reset (it prints "closed"),
  * and after the restore the same listening socket, with the same epoll registration and data,
- * serves new connections.
+ * serves new connections. With "plain" the listener does not set SO_REUSEADDR, so the
+ * connections the original left behind (FIN_WAIT2, TIME_WAIT on its port) stand in the way of
+ * binding it again unless Amber clears the way.
  *
- *   tcp_echo_epoll */
+ *   tcp_echo_epoll [plain] */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +29,7 @@
 
 static int listener, ep;
 static uint16_t port;
+static int reuseaddr = 1;
 
 static void check_state(void) {
   int v = 0;
@@ -34,8 +37,8 @@ static void check_state(void) {
   CHECK(getsockopt(listener, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v,
         "the listening socket is not listening");
   len = sizeof v;
-  CHECK(getsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &v, &len) == 0 && v,
-        "SO_REUSEADDR was lost");
+  CHECK(getsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &v, &len) == 0 && !v == !reuseaddr,
+        "SO_REUSEADDR is %d, expected %d", v, reuseaddr);
   CHECK(fcntl(listener, F_GETFL) & O_NONBLOCK, "the listener lost O_NONBLOCK");
   CHECK(fcntl(listener, F_GETFD) & FD_CLOEXEC, "the listener lost FD_CLOEXEC");
   CHECK(fcntl(ep, F_GETFD) & FD_CLOEXEC, "the epoll descriptor lost FD_CLOEXEC");
@@ -51,12 +54,13 @@ static void check_state(void) {
   CHECK(ti.tcpi_sacked == BACKLOG, "backlog %u, expected %d", ti.tcpi_sacked, BACKLOG);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
+  if (argc > 1 && !strcmp(argv[1], "plain")) reuseaddr = 0;
   listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   CHECK(listener >= 0, "socket: errno %d", errno);
-  int one = 1;
-  CHECK(setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0, "SO_REUSEADDR");
+  CHECK(setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &reuseaddr, sizeof reuseaddr) == 0,
+        "SO_REUSEADDR: errno %d", errno);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   CHECK(bind(listener, (struct sockaddr *)&a, sizeof a) == 0, "bind: errno %d", errno);
   CHECK(listen(listener, BACKLOG) == 0, "listen: errno %d", errno);

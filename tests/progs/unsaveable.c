@@ -1,10 +1,11 @@
 /* Holds a descriptor Amber cannot save, so that a snapshot must fail, naming it, and leave the
- * program running: KIND is "inotify" (an inotify descriptor watching DIR) or "socketpair" (a
- * connected Unix socket pair). Says "ready", then prints "tick N" every 20 ms until DIR/go
+ * program running: KIND is "inotify" (an inotify descriptor watching DIR), "socketpair" (a
+ * connected Unix socket pair) or "netlink" (a route netlink socket). Says "ready", then prints "tick N" every 20 ms until DIR/go
  * exists, and "PASS".
  *
  *   unsaveable KIND DIR */
 #include <errno.h>
+#include <linux/netlink.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -24,6 +25,8 @@ int main(int argc, char **argv) {
   } else if (!strcmp(argv[1], "socketpair")) {
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair: errno %d", errno);
+  } else if (!strcmp(argv[1], "netlink")) {
+    CHECK(socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) >= 0, "netlink socket: errno %d", errno);
   } else {
     CHECK(0, "unknown kind %s", argv[1]);
   }
