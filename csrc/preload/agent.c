@@ -47,34 +47,31 @@ static uint32_t wait_phase_change(uint32_t phase) {
   }
 }
 
-/* Brings every other thread of the process into the handler. */
-static void quiesce(int32_t self) {
+/* Brings every other thread of the process into the handler; 0, or -1 with the reason in
+ * amber_ckpt.error. */
+static int quiesce(int32_t self) {
   static int32_t signalled[AMBER_MAX_THREADS];
   int nsignalled = 0;
-  static char dents[8192];
+  static int32_t tids[AMBER_MAX_THREADS * 2];
   for (int round = 0; round < 100; round++) {
     int fresh = 0;
-    int fd = (int)amber_sys3(SYS_openat, -100, "/proc/self/task", 0x10000 /* O_DIRECTORY */);
-    if (fd < 0) break;
-    long n;
-    while ((n = amber_sys3(SYS_getdents64, fd, dents, sizeof dents)) > 0) {
-      for (long off = 0; off < n;) {
-        struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; }
-            *d = (void *)(dents + off);
-        off += d->reclen;
-        const char *p = d->name;
-        uint64_t tid;
-        if (amber_parse_u64(&p, &tid, 10) || *p || (int32_t)tid == self) continue;
-        int known = 0;
-        for (int i = 0; i < nsignalled; i++) known |= signalled[i] == (int32_t)tid;
-        if (known || nsignalled == AMBER_MAX_THREADS - 1) continue;
-        if (amber_sys3(SYS_tgkill, amber_sys_getpid(), tid, AMBER_CKPT_SIGNAL) == 0) {
-          signalled[nsignalled++] = (int32_t)tid;
-          fresh++;
-        }
+    int n = amber_list_numbers("/proc/self/task", tids, AMBER_MAX_THREADS * 2);
+    for (int t = 0; t < n; t++) {
+      int32_t tid = tids[t];
+      if (tid == self) continue;
+      int known = 0;
+      for (int i = 0; i < nsignalled; i++) known |= signalled[i] == tid;
+      if (known) continue;
+      if (nsignalled == AMBER_MAX_THREADS - 1) {
+        amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+                  "it has more than %d threads, more than Amber can save", AMBER_MAX_THREADS);
+        return -1;
+      }
+      if (amber_sys3(SYS_tgkill, amber_sys_getpid(), tid, AMBER_CKPT_SIGNAL) == 0) {
+        signalled[nsignalled++] = tid;
+        fresh++;
       }
     }
-    amber_sys1(SYS_close, fd);
     /* Wait for everyone signalled so far; a thread that exited meanwhile never arrives, so
      * the wait gives up on it after a while. */
     for (int waited = 0; waited < 2000; waited++) {
@@ -84,6 +81,16 @@ static void quiesce(int32_t self) {
     }
     if (!fresh) break;
   }
+  int alive = 0;
+  for (int i = 0; i < nsignalled; i++)
+    alive += amber_sys3(SYS_tgkill, amber_sys_getpid(), signalled[i], 0) == 0;
+  if ((int)__atomic_load_n(&amber_ckpt.arrived, __ATOMIC_ACQUIRE) < alive) {
+    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+              "one of its threads did not stop (it may block signal %d with a raw system call)",
+              AMBER_CKPT_SIGNAL);
+    return -1;
+  }
+  return 0;
 }
 
 static void release_followers(void) {
@@ -177,11 +184,11 @@ static void leader(int32_t self, void *uc) {
   struct amber_thread_rec *rec = &amber_ckpt.threads[0];
   memset(rec, 0, sizeof *rec);
   rec->leader = 1;
-  quiesce(self);
+  int stopped = quiesce(self) == 0;
   amber.checkpoints++;
   amber_thread_capture(rec, uc);
   amber_process_capture();
-  if (amber_fds_capture()) {
+  if (!stopped || amber_fds_capture()) {
     fail(slot, amber_ckpt.error);
     wait_phase_change(AMBER_PHASE_FREEZE);
   } else {

@@ -72,5 +72,6 @@ void amber_futex_wake(uint32_t *word, int shared);
 int amber_fmt(char *buf, int cap, const char *fmt, ...); /* %s %d %x %lx only */
 long amber_read_file(const char *path, char *buf, long cap);
 int amber_parse_u64(const char **p, uint64_t *out, int base);
+int amber_list_numbers(const char *dir_path, int32_t *out, int cap);
 
 #endif

@@ -29,47 +29,36 @@ static int classify(struct amber_fd_rec *rec, const char *target, const struct s
 }
 
 int amber_fds_capture(void) {
-  static char dents[4096];
+  static int32_t fds[AMBER_MAX_FDS + 1];
   amber_ckpt.nfds = 0;
   amber_ckpt.nepoll = 0;
   amber_ckpt.fd_buffer_used = 0;
-  int dir = (int)amber_sys3(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) {
-    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "cannot list /proc/self/fd");
+  int n = amber_list_numbers("/proc/self/fd", fds, AMBER_MAX_FDS);
+  if (n < 0) {
+    if (n == -E2BIG)
+      amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "more than %d descriptors are open",
+                AMBER_MAX_FDS);
+    else
+      amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "cannot list /proc/self/fd");
     return -1;
   }
   int err = 0;
-  long n;
-  while (!err && (n = amber_sys3(SYS_getdents64, dir, dents, sizeof dents)) > 0) {
-    for (long off = 0; off < n && !err;) {
-      struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; }
-          *d = (void *)(dents + off);
-      off += d->reclen;
-      const char *p = d->name;
-      uint64_t fd;
-      if (amber_parse_u64(&p, &fd, 10) || *p || (int)fd == dir) continue;
-      if (amber_ckpt.nfds == AMBER_MAX_FDS) {
-        amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "more than %d descriptors are open",
-                  AMBER_MAX_FDS);
-        err = -1;
-        break;
-      }
-      struct amber_fd_rec *rec = &amber_ckpt.fds[amber_ckpt.nfds];
-      memset(rec, 0, sizeof *rec);
-      rec->fd = (int32_t)fd;
-      char link[64], target[256];
-      amber_fmt(link, sizeof link, "/proc/self/fd/%d", (int)fd);
-      long len = amber_sys4(SYS_readlinkat, AT_FDCWD, link, target, sizeof target - 1);
-      target[len > 0 ? len : 0] = 0;
-      struct stat st;
-      if (len <= 0 || amber_sys2(SYS_fstat, fd, &st) < 0) continue; /* closed meanwhile */
-      rec->flags = (int32_t)amber_sys2(SYS_fcntl, fd, F_GETFL);
-      rec->fdflags = (int32_t)amber_sys2(SYS_fcntl, fd, F_GETFD);
-      err = classify(rec, target, &st);
-      if (!err) amber_ckpt.nfds++;
-    }
+  for (int i = 0; i < n && !err; i++) {
+    int fd = fds[i];
+    struct amber_fd_rec *rec = &amber_ckpt.fds[amber_ckpt.nfds];
+    memset(rec, 0, sizeof *rec);
+    rec->fd = fd;
+    char link[64], target[256];
+    amber_fmt(link, sizeof link, "/proc/self/fd/%d", fd);
+    long len = amber_sys4(SYS_readlinkat, AT_FDCWD, link, target, sizeof target - 1);
+    target[len > 0 ? len : 0] = 0;
+    struct stat st;
+    if (len <= 0 || amber_sys2(SYS_fstat, fd, &st) < 0) continue; /* closed meanwhile */
+    rec->flags = (int32_t)amber_sys2(SYS_fcntl, fd, F_GETFL);
+    rec->fdflags = (int32_t)amber_sys2(SYS_fcntl, fd, F_GETFD);
+    err = classify(rec, target, &st);
+    if (!err) amber_ckpt.nfds++;
   }
-  amber_sys1(SYS_close, dir);
   if (err) amber_fds_release();
   return err;
 }

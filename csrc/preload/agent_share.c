@@ -37,26 +37,15 @@ static int is_read_end(int pid, int fd) {
 /* Calls visit(fd, target) for every descriptor of process pid, in ascending order. */
 static void for_each_fd(int pid, void (*visit)(int32_t vpid, int pid, int fd, const char *target),
                         int32_t vpid) {
-  static char dents[4096];
+  static int32_t fds[AMBER_MAX_FDS * 2];
   char dir_path[64];
   amber_fmt(dir_path, sizeof dir_path, "/proc/%d/fd", pid);
-  int dir = (int)amber_sys3(SYS_openat, AT_FDCWD, dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return;
-  long n;
-  while ((n = amber_sys3(SYS_getdents64, dir, dents, sizeof dents)) > 0) {
-    for (long off = 0; off < n;) {
-      struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; }
-          *d = (void *)(dents + off);
-      off += d->reclen;
-      const char *p = d->name;
-      uint64_t fd;
-      if (amber_parse_u64(&p, &fd, 10) || *p) continue;
-      char target[256];
-      target_of(pid, (int)fd, target, sizeof target);
-      visit(vpid, pid, (int)fd, target);
-    }
+  int n = amber_list_numbers(dir_path, fds, AMBER_MAX_FDS * 2);
+  for (int i = 0; i < n; i++) {
+    char target[256];
+    target_of(pid, fds[i], target, sizeof target);
+    visit(vpid, pid, fds[i], target);
   }
-  amber_sys1(SYS_close, dir);
 }
 
 static void visit_fd(int32_t vpid, int pid, int fd, const char *target) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <stdarg.h>
+#include <string.h>
 #include <time.h>
 
 #include "agent.h"
@@ -98,4 +99,33 @@ int amber_parse_u64(const char **p, uint64_t *out, int base) {
   *p = s;
   *out = v;
   return any ? 0 : -1;
+}
+
+/* The numeric entries of a /proc directory (threads, descriptors), in the kernel's (rising)
+ * order; for /proc/self/fd, without the descriptor this listing itself uses. Returns how
+ * many, -E2BIG when they do not fit, or -errno. */
+int amber_list_numbers(const char *dir_path, int32_t *out, int cap) {
+  int own_fds = !strcmp(dir_path, "/proc/self/fd");
+  static char dents[4096]; /* only the checkpoint leader lists, one listing at a time */
+  int dir = (int)amber_sys3(SYS_openat, AT_FDCWD, dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return dir;
+  int count = 0;
+  long n;
+  while ((n = amber_sys3(SYS_getdents64, dir, dents, sizeof dents)) > 0) {
+    for (long off = 0; off < n;) {
+      struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; }
+          *d = (void *)(dents + off);
+      off += d->reclen;
+      const char *p = d->name;
+      uint64_t number;
+      if (amber_parse_u64(&p, &number, 10) || *p || (own_fds && (int)number == dir)) continue;
+      if (count == cap) {
+        amber_sys1(SYS_close, dir);
+        return -E2BIG;
+      }
+      out[count++] = (int32_t)number;
+    }
+  }
+  amber_sys1(SYS_close, dir);
+  return count;
 }
