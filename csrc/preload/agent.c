@@ -47,6 +47,12 @@ static uint32_t wait_phase_change(uint32_t phase) {
   }
 }
 
+static int still_alive(const int32_t *tids, int n) {
+  int alive = 0;
+  for (int i = 0; i < n; i++) alive += amber_sys3(SYS_tgkill, amber_sys_getpid(), tids[i], 0) == 0;
+  return alive;
+}
+
 /* Brings every other thread of the process into the handler; 0, or -1 with the reason in
  * amber_ckpt.error. */
 static int quiesce(int32_t self) {
@@ -77,14 +83,13 @@ static int quiesce(int32_t self) {
     for (int waited = 0; waited < 2000; waited++) {
       uint32_t arrived = __atomic_load_n(&amber_ckpt.arrived, __ATOMIC_ACQUIRE);
       if ((int)arrived >= nsignalled) break;
+      if (waited % 20 == 19 && (int)arrived >= still_alive(signalled, nsignalled)) break;
       amber_futex_wait(&amber_ckpt.arrived, arrived, 0, 5);
     }
     if (!fresh) break;
   }
-  int alive = 0;
-  for (int i = 0; i < nsignalled; i++)
-    alive += amber_sys3(SYS_tgkill, amber_sys_getpid(), signalled[i], 0) == 0;
-  if ((int)__atomic_load_n(&amber_ckpt.arrived, __ATOMIC_ACQUIRE) < alive) {
+  if ((int)__atomic_load_n(&amber_ckpt.arrived, __ATOMIC_ACQUIRE) <
+      still_alive(signalled, nsignalled)) {
     amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
               "one of its threads did not stop (it may block signal %d with a raw system call)",
               AMBER_CKPT_SIGNAL);
