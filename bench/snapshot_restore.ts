@@ -4,7 +4,9 @@
  * Each figure is the median and minimum of several rounds after a warm-up round.
  *
  * Snapshot time: from the request to the image complete on disk (fdatasync'd), the
- * application resumed. Restore time: from the request to every process running again.
+ * application resumed. Restore time: from the request to every process running again, with
+ * its memory read in. Lazy restore time: the same with memory mapped from the image instead,
+ * to be read when first touched (the reading is then paid by the program, page by page).
  *
  * Run: `make bench`, or `deno run -A bench/snapshot_restore.ts [MiB...]`.
  */
@@ -50,7 +52,7 @@ async function limits(dir: string): Promise<{ memcpy: string; write: string }> {
 async function measure(dir: string, mib: number) {
   const output = join(dir, `out-${mib}`);
   const app: App = await launch([join(BENCH, "touch_memory"), String(mib)], { output });
-  const snaps: number[] = [], restores: number[] = [];
+  const snaps: number[] = [], restores: number[] = [], lazies: number[] = [];
   let size = 0;
   try {
     await waitForText(output, "ready");
@@ -62,16 +64,21 @@ async function measure(dir: string, mib: number) {
       const restored = await restore(image, { name: `bench-${mib}-${round}`, output });
       const t2 = performance.now();
       await restored.kill();
+      const t3 = performance.now();
+      const lazy = await restore(image, { name: `bench-lazy-${mib}-${round}`, output, lazy: true });
+      const t4 = performance.now();
+      await lazy.kill();
       size = await imageBytes(imageDir);
       await Deno.remove(imageDir, { recursive: true });
       if (round === 0) continue; // warm-up
       snaps.push(t1 - t0);
       restores.push(t2 - t1);
+      lazies.push(t4 - t3);
     }
   } finally {
     await app.kill();
   }
-  return { snaps, restores, size };
+  return { snaps, restores, lazies, size };
 }
 
 const dir = await Deno.makeTempDir({ prefix: "amber-bench-", dir: Deno.cwd() });
@@ -79,14 +86,18 @@ try {
   const limit = await limits(dir);
   console.log(`memory copy speed (median / max): ${limit.memcpy}`);
   console.log(`sequential write speed with fdatasync (median / max): ${limit.write}`);
-  console.log("memory    snapshot ms (median / min)   restore ms (median / min)   image MiB   snapshot MB/s");
+  console.log(
+    "memory    snapshot ms (median / min)   restore ms (median / min)   lazy restore ms   " +
+      "image MiB   snapshot MB/s",
+  );
   for (const mib of sizes) {
-    const { snaps, restores, size } = await measure(dir, mib);
+    const { snaps, restores, lazies, size } = await measure(dir, mib);
     const median = [...snaps].sort((a, b) => a - b)[Math.floor(snaps.length / 2)];
     console.log([
       `${mib} MiB`.padEnd(8),
       stats(snaps).padEnd(29),
       stats(restores).padEnd(27),
+      stats(lazies).padEnd(16),
       (size / 2 ** 20).toFixed(1).padEnd(10),
       (size / 1e6 / (median / 1000)).toFixed(0),
     ].join("  "));

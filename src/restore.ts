@@ -24,6 +24,12 @@ export interface RestoreOptions {
   detach?: boolean;
   /** Append the program's stdout and stderr to this file; default: inherit them. */
   output?: string;
+  /**
+   * Map the saved memory from the image instead of reading it in: the restore returns at once
+   * and pages come in when the program first touches them. The image must then stay where it
+   * is while the application runs (its files stay open; a later snapshot saves everything).
+   */
+  lazy?: boolean;
   /** How long the processes may take to come back, in ms; default 30 000. */
   timeoutMs?: number;
   /** For a migration: the application ID of the original, whose virtual IP this one takes. */

@@ -4,7 +4,7 @@
  *
  * ```
  * amber-supervisor run <appdir> [--detach] [--output FILE] -- PROGRAM ARGS...
- * amber-supervisor restore <appdir> <imagedir> [--detach] [--output FILE]
+ * amber-supervisor restore <appdir> <imagedir> [--detach] [--lazy] [--output FILE]
  * ```
  *
  * @module
@@ -22,6 +22,8 @@ export interface SupervisorOptions {
   detach?: boolean;
   /** Append the program's stdout and stderr to this file instead of inheriting them. */
   output?: string;
+  /** Restore only: map saved pages from the image, to be read when first touched. */
+  lazy?: boolean;
 }
 
 /** A supervisor this Deno process started. */
@@ -47,6 +49,7 @@ export class Supervisor {
   ): Supervisor {
     const args = [mode, ...modeArgs];
     if (options.detach) args.push("--detach");
+    if (options.lazy) args.push("--lazy");
     if (options.output !== undefined) args.push("--output", resolve(options.output));
     if (tail.length > 0) args.push("--", ...tail);
     const child = new Deno.Command(supervisorPath(), {

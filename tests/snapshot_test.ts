@@ -89,3 +89,14 @@ scenarioTest("a privately mapped file comes back from the file, with the pages t
   await s.restore(await s.freeze(app));
   await s.pass();
 });
+
+scenarioTest("a lazy restore maps memory from the image, and a snapshot of it stands on its own", async (s) => {
+  const app = await s.launch([prog("heap_pattern"), s.dir, "64"], "lazy");
+  await s.waitFor(/^ready$/m);
+  const image = await s.freeze(app, "first");
+  const lazy = await s.restore(image, { lazy: true });
+  const second = await s.freeze(lazy, "second");
+  await Deno.remove(image.dir, { recursive: true }); // the second image must not need the first
+  await s.restore(second);
+  await s.pass();
+});

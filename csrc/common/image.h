@@ -52,6 +52,7 @@ enum amber_region_kind {
 
 #define AMBER_REGION_GROWSDOWN 0x1 /* the main thread's [stack] */
 #define AMBER_REGION_HEAP 0x2      /* [heap] */
+#define AMBER_REGION_FROM_IMAGE 0x4 /* mapped from an image by a lazy restore */
 
 struct amber_region_rec {
   uint64_t start, end;

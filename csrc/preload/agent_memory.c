@@ -39,6 +39,14 @@ static int same_file(struct amber_region_rec *r) {
   return 1;
 }
 
+static int is_image_file(const char *name) {
+  const char *base = name;
+  for (const char *p = name; *p; p++)
+    if (*p == '/') base = p + 1;
+  size_t n = strlen(base);
+  return !strncmp(base, "process-", 8) && n > 4 && !strcmp(base + n - 4, ".img");
+}
+
 /* One /proc/self/maps line into a region record; 1 if it is kept. */
 static int parse_region(const char *line, struct amber_region_rec *r, int *is_file) {
   const char *p = line;
@@ -78,6 +86,11 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
     r->kind = anon ? AMBER_REGION_ANON_SHARED : AMBER_REGION_FILE_SHARED;
     /* Shared memory is saved once, by its owner, and handed to the others on restore. */
     if (anon) r->owner_vpid = amber_share_region_owner(ino);
+  } else if (*is_file && is_image_file(r->name)) {
+    /* Pages a lazy restore mapped from an image are the program's data, not a file's: saved
+     * like anonymous memory, every one of them, so the new image stands on its own. */
+    r->kind = AMBER_REGION_ANON;
+    r->flags |= AMBER_REGION_FROM_IMAGE;
   } else if (*is_file && r->name[0] == '/' && same_file(r)) {
     r->kind = AMBER_REGION_FILE;
   } else {
@@ -92,7 +105,9 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
 static int worth_saving(const struct amber_region_rec *r, uint64_t entry, int whole) {
   if (whole) return 1;
   switch (r->kind) {
-  case AMBER_REGION_ANON: return (entry & (PM_PRESENT | PM_SWAPPED)) != 0;
+  case AMBER_REGION_ANON:
+    /* A page mapped from an image and not yet read in is data too. */
+    return (r->flags & AMBER_REGION_FROM_IMAGE) || (entry & (PM_PRESENT | PM_SWAPPED)) != 0;
   case AMBER_REGION_ANON_SHARED:
     return r->owner_vpid == amber.vpid && (entry & (PM_PRESENT | PM_SWAPPED)) != 0;
   case AMBER_REGION_FILE: /* a private copy of a file page is anonymous */
@@ -234,7 +249,8 @@ int amber_write_process_file(const char *dir) {
   w.data_end = AMBER_PAGE; /* the header's page */
   for (int i = 0; i < nregions && !err; i++) {
     /* A private mapping of a file that is gone keeps every page: it cannot be mapped again. */
-    int whole = regions[i].kind == AMBER_REGION_ANON && regions[i].ino != 0;
+    int whole = regions[i].kind == AMBER_REGION_ANON && regions[i].ino != 0 &&
+                !(regions[i].flags & AMBER_REGION_FROM_IMAGE);
     err = save_region(&w, &regions[i], whole);
   }
   if (!err) {

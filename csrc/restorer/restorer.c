@@ -1,4 +1,4 @@
-/* amber-restorer <image dir> <tables file> <root vpid>: turns an image back into the
+/* amber-restorer <image dir> <tables file> <root vpid> [--lazy]: turns an image back into the
  * application's processes. It first rebuilds the process tree, parents first (each process a
  * fork of its parent's restorer, with its session and process group; an orphan a sibling of
  * the root, as a child of the supervisor), then each process turns its own process file back
@@ -249,12 +249,27 @@ static void attach_sysv_segments(void) {
   }
 }
 
-static void fill_pages(void) {
+/* Saved pages are read in; or, lazily, the private anonymous ones are mapped straight from the
+ * image (its pages are page-aligned for that), and come in from the page cache or the disk
+ * when the program first touches them. */
+static void fill_pages(int lazy) {
   int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, image_path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) die("cannot open the process file", fd);
-  for (int i = 0; i < hdr.nruns; i++) {
-    long err = rt_pread_all(fd, (void *)runs[i].addr, runs[i].npages * AMBER_PAGE, runs[i].data_off);
-    if (err) die("cannot read saved pages", err);
+  for (int i = 0; i < hdr.nregions; i++) {
+    const struct amber_region_rec *r = &regions[i];
+    int map = lazy && r->kind == AMBER_REGION_ANON && !(r->flags & AMBER_REGION_GROWSDOWN);
+    for (uint32_t k = 0; k < r->nruns; k++) {
+      const struct amber_run_rec *run = &runs[r->first_run + k];
+      uint64_t len = run->npages * AMBER_PAGE;
+      if (map) {
+        long addr = amber_sys6(SYS_mmap, run->addr, len, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_FIXED, fd, run->data_off);
+        if (addr < 0 && addr > -4096) die("cannot map saved pages from the image", addr);
+      } else {
+        long err = rt_pread_all(fd, (void *)run->addr, len, run->data_off);
+        if (err) die("cannot read saved pages", err);
+      }
+    }
   }
   amber_sys1(SYS_close, fd);
   for (int i = 0; i < hdr.nregions; i++) {
@@ -395,7 +410,8 @@ static int32_t build_tree(int32_t self) {
 void restorer_main(long *sp) {
   long argc = sp[0];
   char **argv = (char **)(sp + 1);
-  if (argc != 4) amber_sys1(SYS_exit_group, 2);
+  if (argc != 4 && argc != 5) amber_sys1(SYS_exit_group, 2);
+  int lazy = argc == 5 && !strcmp(argv[4], "--lazy");
   rt_copy(image_dir, argv[1], sizeof image_dir);
   rt_copy(tables_path, argv[2], sizeof tables_path);
   tables_fd = (int)amber_sys3(SYS_openat, AT_FDCWD, tables_path, O_RDWR | O_CLOEXEC);
@@ -414,7 +430,7 @@ void restorer_main(long *sp) {
   for (int i = 0; i < hdr.nregions; i++)
     if (regions[i].kind != AMBER_REGION_TABLES) map_region(&regions[i]);
   attach_sysv_segments();
-  fill_pages();
+  fill_pages(lazy);
   set_mm_layout();
   amber_sys1(SYS_close, tables_fd);
   start_threads();

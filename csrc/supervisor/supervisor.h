@@ -9,6 +9,7 @@
 struct sup_options {
   int restore;            /* restore mode: rebuild from image_dir */
   int detach;             /* daemonize: the command returns at once */
+  int lazy;               /* restore: map saved pages from the image instead of reading them */
   const char *app_dir;
   const char *image_dir;
   const char *output;     /* program stdout and stderr go here (appended) */

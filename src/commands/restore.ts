@@ -1,5 +1,5 @@
 /**
- * `amber restore DIR [--name NEW] [--detach] [--output F] [--timeout MS]`
+ * `amber restore DIR [--name NEW] [--detach] [--lazy] [--output F] [--timeout MS]`
  *
  * @module
  */
@@ -18,6 +18,7 @@ export function restoreCommand() {
     .argument("<dir>", "the image directory")
     .option("--name <name>", "the new application's name (default: the frozen one's)", nameArgument)
     .option("--detach", "return at once; the application runs on")
+    .option("--lazy", "map memory from the image, read when first touched (keep the image)")
     .option("--output <file>", "append the program's stdout and stderr to this file")
     .option("--timeout <ms>", "how long the processes may take to come back", timeoutArgument)
     .action(async (dir, options) => {
