@@ -82,3 +82,12 @@ scenarioTest("a daemon (double fork, setsid, closes every descriptor) comes back
   for (let i = 0; i < 500 && !/PASS|FAIL/.test(await readLog()); i++) await sleep(20);
   assert.match(await readLog(), /^PASS$/m, await readLog());
 });
+
+scenarioTest("a parent and three children meet at SysV semaphore barriers and count in shared memory", async (s) => {
+  const app = await s.launch([prog("sem_barrier"), s.dir], "barrier");
+  await s.waitFor(/^ready$/m);
+  const image = await s.freeze(app);
+  assert.equal(image.manifest.processes.length, 4);
+  await s.restore(image);
+  await s.pass();
+});

@@ -45,6 +45,7 @@
   /* fork and exec: wrap_fork.c, wrap_exec.c */                                                 \
   X(pid_t, fork, (void))                                                                         \
   X(pid_t, vfork, (void))                                                                        \
+  X(int, clone, (int (*)(void *), void *, int, void *, ...))                                     \
   X(int, execve, (const char *, char *const[], char *const[]))                                   \
   X(int, execvpe, (const char *, char *const[], char *const[]))                                  \
   X(int, fexecve, (int, char *const[], char *const[]))                                           \

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,13 @@ static void *thread_main(void *arg) {
   CHECK(tgkill(getpid(), tid, 0) == 0, "tgkill by virtual ids");
   seen("tid", tid);
   return arg;
+}
+
+static int cloned(void *parent) {
+  /* A child made with clone(2) has its own virtual pid, and its parent's as parent. */
+  CHECK(getpid() >= VPID_BASE && getpid() != *(pid_t *)parent, "clone child getpid %d", getpid());
+  CHECK(getppid() == *(pid_t *)parent, "clone child getppid %d", getppid());
+  return 3;
 }
 
 static int exec_check(char **argv) {
@@ -116,6 +124,11 @@ int main(int argc, char **argv) {
   CHECK(waitpid(c, &status, 0) == c && WIFEXITED(status) && WEXITSTATUS(status) == 0,
         "child status %x", status);
   CHECK(chld_from == c, "SIGCHLD's si_pid is %d, not the child's %d", chld_from, c);
+  static char clone_stack[65536];
+  pid_t cl = clone(cloned, clone_stack + sizeof clone_stack, SIGCHLD, &me);
+  CHECK(cl >= VPID_BASE, "clone returned %d", cl);
+  CHECK(waitpid(cl, &status, 0) == cl && WIFEXITED(status) && WEXITSTATUS(status) == 3,
+        "clone child status %x", status);
   /* Unknown virtual pids are errors, never passed through. */
   errno = 0;
   CHECK(kill(VPID_BASE + 3999, 0) == -1 && errno == ESRCH, "kill(unknown) errno %d", errno);
