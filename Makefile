@@ -63,9 +63,19 @@ $(DENO): tools/deno/package.json
 	cd tools/deno && npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Debian packages for tests that need them (etcd for the multi-computer registry).
+# Debian packages the tests need, installed when missing (as root, as CI runs): python3 for the
+# interpreter test, libc6-dev's static libc for the static-binary test, iproute2 for the network
+# namespaces of the multi-computer tests, etcd-server for their registry.
 deps:
-	@command -v python3 >/dev/null || (apt-get update && apt-get install -y python3)
+	@missing=""; \
+	command -v python3 >/dev/null || missing="$$missing python3"; \
+	[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || missing="$$missing libc6-dev"; \
+	command -v ip >/dev/null || missing="$$missing iproute2"; \
+	command -v etcd >/dev/null || missing="$$missing etcd-server"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 setup: deps all
 	$(DENO) install --frozen --quiet
