@@ -70,3 +70,15 @@ Deno.test("a program not under Amber is unaffected by the library", async () => 
   const text = new TextDecoder().decode(stdout);
   assert.match(text, new RegExp(`^report pid ${child.pid} ppid ${Deno.pid} `), text);
 });
+
+Deno.test("a process killed while it holds the table lock does not wedge the others", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "amber-lock-" });
+  try {
+    const out = await new Deno.Command(prog("table_lock"), { args: [dir], stdout: "piped" }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, text);
+    assert.match(text, /^PASS$/m);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
