@@ -1,0 +1,199 @@
+/* The address space: everything but the restorer goes, the kernel's own mappings move to where
+ * the program had them, and the program's regions come back with their pages. */
+#include <asm/prctl.h>
+#include <fcntl.h>
+#include <linux/prctl.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+
+#include "restorer.h"
+
+static char maps_text[1 << 16];
+
+struct mapping {
+  uint64_t start, end;
+  char name[32];
+};
+
+/* This process's mappings as the kernel lists them. */
+static int own_mappings(struct mapping *out, int cap) {
+  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY);
+  if (fd < 0) die("cannot read /proc/self/maps", fd);
+  long len = 0, n;
+  while ((n = amber_sys3(SYS_read, fd, maps_text + len, sizeof maps_text - 1 - len)) > 0) len += n;
+  amber_sys1(SYS_close, fd);
+  maps_text[len] = 0;
+  int count = 0;
+  for (const char *p = maps_text; *p && count < cap;) {
+    struct mapping *m = &out[count++];
+    rt_parse_hex(&p, &m->start);
+    p++;
+    rt_parse_hex(&p, &m->end);
+    m->name[0] = 0;
+    const char *eol = p;
+    while (*eol && *eol != '\n') eol++;
+    const char *name = eol;
+    while (name > p && name[-1] != ' ') name--;
+    int k = 0;
+    while (name + k < eol && k < 31) m->name[k] = name[k], k++;
+    m->name[k] = 0;
+    p = *eol ? eol + 1 : eol;
+  }
+  return count;
+}
+
+static int is_special(const char *name) {
+  return !strcmp(name, "[vdso]") || !strncmp(name, "[vvar", 5);
+}
+
+/* Everything but the restorer itself and the kernel's own mappings goes. */
+void unmap_all_but_self(void) {
+  static struct mapping maps[256];
+  int n = own_mappings(maps, 256);
+  uint64_t self_start = (uint64_t)__executable_start & ~4095ULL;
+  uint64_t self_end = ((uint64_t)_end + 4095) & ~4095ULL;
+  for (int i = 0; i < n; i++) {
+    if (maps[i].start >= self_start && maps[i].end <= self_end) continue;
+    if (is_special(maps[i].name) || !strcmp(maps[i].name, "[vsyscall]")) continue;
+    amber_sys2(SYS_munmap, maps[i].start, maps[i].end - maps[i].start);
+  }
+  for (int i = 0; i < hdr.nregions; i++)
+    if (regions[i].start < self_end && regions[i].end > self_start)
+      die("the program had memory where the restorer lives", 0);
+}
+
+/* The kernel's vDSO and vvar move to where the program expects them: its libc keeps pointers
+ * into the vDSO. The image was checked to come from the same kernel, so sizes match. */
+void move_kernel_mappings(void) {
+  static struct mapping maps[256];
+  int n = own_mappings(maps, 256);
+  const uint64_t scratch = 0x200000000000ULL;
+  uint64_t parked[8] = {0};
+  int moved = 0;
+  /* Out of every target's way first, then into place. */
+  for (int i = 0; i < n && moved < 8; i++) {
+    if (!is_special(maps[i].name)) continue;
+    uint64_t len = maps[i].end - maps[i].start;
+    uint64_t to = scratch + (uint64_t)moved * 0x100000;
+    long r = amber_sys5(SYS_mremap, maps[i].start, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+    if (r < 0) die("cannot move the vDSO", r);
+    parked[moved++] = to;
+    maps[i].start = to, maps[i].end = to + len;
+  }
+  for (int i = 0; i < n; i++) {
+    if (!is_special(maps[i].name)) continue;
+    uint64_t len = maps[i].end - maps[i].start;
+    const struct amber_region_rec *target = 0;
+    for (int k = 0; k < hdr.nregions; k++)
+      if (regions[k].kind == AMBER_REGION_SPECIAL && !strcmp(regions[k].name, maps[i].name))
+        target = &regions[k];
+    if (!target) {
+      amber_sys2(SYS_munmap, maps[i].start, len);
+      continue;
+    }
+    if (target->end - target->start != len) die("the kernel's vDSO differs from the image's", 0);
+    long r = amber_sys5(SYS_mremap, maps[i].start, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+                        target->start);
+    if (r < 0) die("cannot move the vDSO into place", r);
+  }
+  (void)parked;
+}
+
+static void map_region(const struct amber_region_rec *r) {
+  uint64_t len = r->end - r->start;
+  long addr;
+  int fd;
+  switch (r->kind) {
+  case AMBER_REGION_ANON:
+    addr = amber_sys6(SYS_mmap, r->start, len, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
+                          (r->flags & AMBER_REGION_GROWSDOWN ? MAP_GROWSDOWN : 0),
+                      -1, 0);
+    break;
+  case AMBER_REGION_ANON_SHARED:
+    addr = amber_sys6(SYS_mmap, r->start, len, PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    break;
+  case AMBER_REGION_FILE:
+  case AMBER_REGION_FILE_SHARED: {
+    int shared = r->kind == AMBER_REGION_FILE_SHARED;
+    int rw = shared && (r->prot & PROT_WRITE);
+    fd = (int)amber_sys3(SYS_openat, AT_FDCWD, r->name, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) die_about("cannot open a file the program had mapped:", r->name, fd);
+    if (!shared) {
+      struct stat st;
+      long e = amber_sys2(SYS_fstat, fd, &st);
+      if (e < 0 || st.st_size != r->file_size ||
+          st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != r->file_mtime_ns)
+        die_about("a file the program had mapped changed since the snapshot:", r->name, 0);
+    }
+    addr = amber_sys6(SYS_mmap, r->start, len, shared ? r->prot : PROT_READ | PROT_WRITE,
+                      (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, fd, r->pgoff);
+    amber_sys1(SYS_close, fd);
+    break;
+  }
+  case AMBER_REGION_TABLES:
+    addr = amber_sys6(SYS_mmap, r->start, len, r->prot, MAP_SHARED | MAP_FIXED, tables_fd, 0);
+    break;
+  default:
+    return;
+  }
+  if (addr < 0 && addr > -4096) die("cannot map a memory region back", addr);
+}
+
+void attach_sysv_segments(void) {
+  const struct amber_table *t = 0;
+  for (int i = 0; i < hdr.nregions; i++)
+    if (regions[i].kind == AMBER_REGION_TABLES) t = (const struct amber_table *)regions[i].start;
+  for (int i = 0; i < hdr.nregions; i++) {
+    const struct amber_region_rec *r = &regions[i];
+    if (r->kind != AMBER_REGION_SYSV_SHM) continue;
+    int64_t slot = (int64_t)r->shmid - AMBER_VIPC_BASE;
+    if (!t || slot < 0 || slot >= AMBER_TABLE_ROWS || t->rows[AMBER_KIND_SHM][slot].state != AMBER_ROW_LIVE ||
+        t->rows[AMBER_KIND_SHM][slot].sid < 0)
+      die("a SysV segment of the image was not re-created", 0);
+    long addr = amber_sys3(SYS_shmat, t->rows[AMBER_KIND_SHM][slot].sid, r->start,
+                           SHM_REMAP | (r->prot & PROT_WRITE ? 0 : SHM_RDONLY));
+    if (addr < 0 && addr > -4096) die("cannot attach a SysV segment", addr);
+  }
+}
+
+/* Saved pages are read in; or, lazily, the private anonymous ones are mapped straight from the
+ * image (its pages are page-aligned for that), and come in from the page cache or the disk
+ * when the program first touches them. */
+void fill_pages(int lazy) {
+  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, image_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die("cannot open the process file", fd);
+  for (int i = 0; i < hdr.nregions; i++) {
+    const struct amber_region_rec *r = &regions[i];
+    int map = lazy && r->kind == AMBER_REGION_ANON && !(r->flags & AMBER_REGION_GROWSDOWN);
+    for (uint32_t k = 0; k < r->nruns; k++) {
+      const struct amber_run_rec *run = &runs[r->first_run + k];
+      uint64_t len = run->npages * AMBER_PAGE;
+      if (map) {
+        long addr = amber_sys6(SYS_mmap, run->addr, len, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_FIXED, fd, run->data_off);
+        if (addr < 0 && addr > -4096) die("cannot map saved pages from the image", addr);
+      } else {
+        long err = rt_pread_all(fd, (void *)run->addr, len, run->data_off);
+        if (err) die("cannot read saved pages", err);
+      }
+    }
+  }
+  amber_sys1(SYS_close, fd);
+  for (int i = 0; i < hdr.nregions; i++) {
+    const struct amber_region_rec *r = &regions[i];
+    if (r->kind == AMBER_REGION_ANON || r->kind == AMBER_REGION_ANON_SHARED ||
+        r->kind == AMBER_REGION_FILE)
+      amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot);
+  }
+}
+
+void map_regions(void) {
+  /* The tables first: the SysV segments are found through them. */
+  for (int i = 0; i < hdr.nregions; i++)
+    if (regions[i].kind == AMBER_REGION_TABLES) map_region(&regions[i]);
+  for (int i = 0; i < hdr.nregions; i++)
+    if (regions[i].kind != AMBER_REGION_TABLES) map_region(&regions[i]);
+}

@@ -1,0 +1,101 @@
+/* The process tree: read from every process file's header, then forked parents first. */
+#include <asm/prctl.h>
+#include <fcntl.h>
+#include <linux/prctl.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+
+#include "restorer.h"
+
+struct proc_node {
+  int32_t vpid, ppid, pgid, sid;
+};
+static struct proc_node procs[MAX_PROCS];
+static int nprocs;
+static struct amber_table *table; /* the new application's tables, while the tree is built */
+static int32_t supervisor_vpid;
+
+void read_tree(void) {
+  long addr = amber_sys6(SYS_mmap, 0, sizeof(struct amber_table), PROT_READ | PROT_WRITE,
+                         MAP_SHARED, tables_fd, 0);
+  if (addr < 0 && addr > -4096) die("cannot map the tables", addr);
+  table = (struct amber_table *)addr;
+  for (uint32_t i = 0; i < table->high[AMBER_KIND_PID]; i++)
+    if (table->rows[AMBER_KIND_PID][i].state == AMBER_ROW_LIVE &&
+        (table->rows[AMBER_KIND_PID][i].flags & AMBER_PID_SUPERVISOR))
+      supervisor_vpid = table->rows[AMBER_KIND_PID][i].vid;
+  for (uint32_t i = 0; i < table->ctl.nslots && nprocs < MAX_PROCS; i++) {
+    struct proc_node *p = &procs[nprocs++];
+    p->vpid = table->ctl.slots[i].vpid;
+    process_path(image_path, p->vpid);
+    int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, image_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) die("cannot open a process file", fd);
+    if (rt_pread_all(fd, &hdr, sizeof hdr, 0) || hdr.magic != AMBER_PROC_MAGIC ||
+        hdr.header_size != sizeof hdr)
+      die("a process file is not complete", 0);
+    amber_sys1(SYS_close, fd);
+    p->ppid = hdr.ppid, p->pgid = hdr.pgid, p->sid = hdr.sid;
+  }
+}
+
+static const struct proc_node *find_proc(int32_t vpid) {
+  for (int i = 0; i < nprocs; i++)
+    if (procs[i].vpid == vpid) return &procs[i];
+  return 0;
+}
+
+static int32_t system_pid(int32_t vpid) {
+  int64_t slot = (int64_t)vpid - AMBER_VPID_BASE;
+  return slot >= 0 && slot < AMBER_TABLE_ROWS ? table->rows[AMBER_KIND_PID][slot].sid : -1;
+}
+
+static void set_system_pid(int32_t vpid, int32_t pid) {
+  int64_t slot = (int64_t)vpid - AMBER_VPID_BASE;
+  if (slot >= 0 && slot < AMBER_TABLE_ROWS)
+    __atomic_store_n(&table->rows[AMBER_KIND_PID][slot].sid, pid, __ATOMIC_RELEASE);
+}
+
+/* In a newly forked process: its session and process group, as they were. A session or group
+ * whose leader has exited cannot be made again with that leader; the process then leads one
+ * of its own (the first of its members to be restored does). The parent makes the same
+ * setpgid call, as a shell does, so neither order of the two races. */
+static void join_session_and_group(const struct proc_node *p) {
+  int session_gone = p->sid != p->vpid && !find_proc(p->sid) && p->sid != supervisor_vpid;
+  if (p->sid == p->vpid || session_gone) amber_sys0(SYS_setsid);
+  int32_t leader = system_pid(p->pgid);
+  if (p->pgid == p->vpid || !find_proc(p->pgid)) amber_sys2(SYS_setpgid, 0, 0);
+  else if (leader > 0) amber_sys2(SYS_setpgid, 0, leader);
+}
+
+static void place_in_group(const struct proc_node *p, int32_t pid) {
+  if (p->pgid == p->vpid) amber_sys2(SYS_setpgid, pid, pid);
+  else if (find_proc(p->pgid) && system_pid(p->pgid) > 0)
+    amber_sys2(SYS_setpgid, pid, system_pid(p->pgid));
+}
+
+/* Forks the children of `self` (and, for the root, the orphans, as its siblings), each of which
+ * does the same for its own; returns the vpid this process is to become. */
+int32_t build_tree(int32_t self) {
+  for (int i = 0; i < nprocs; i++) {
+    const struct proc_node *p = &procs[i];
+    if (p->vpid == self) continue;
+    int orphan = !find_proc(p->ppid);
+    int child = p->ppid == self;
+    int sibling = self == table->root_vpid && (orphan || p->ppid == supervisor_vpid);
+    if (!child && !sibling) continue;
+    long flags = 17 /* SIGCHLD */ | (sibling ? 0x00008000 /* CLONE_PARENT */ : 0);
+    long pid = amber_sys5(SYS_clone, flags, 0, 0, 0, 0);
+    if (pid < 0) die("cannot fork a process of the tree", pid);
+    if (pid == 0) {
+      join_session_and_group(p);
+      set_system_pid(p->vpid, (int32_t)amber_sys0(SYS_getpid));
+      return build_tree(p->vpid);
+    }
+    set_system_pid(p->vpid, (int32_t)pid);
+    place_in_group(p, (int32_t)pid);
+  }
+  return self;
+}
+
+int tree_size(void) { return nprocs; }
