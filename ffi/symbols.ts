@@ -78,11 +78,12 @@ export const symbols = {
     result: "i32",
   },
 
-  // int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir)
+  // int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const char *parent_dir)
   amber_ctl_snapshot_begin: {
     parameters: [
       "pointer", // void *table
       "buffer", // const char *image_dir
+      "buffer", // const char *parent_dir ("" for none)
     ],
     result: "i32",
   },

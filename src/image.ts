@@ -11,6 +11,7 @@ import type { z } from "zod";
 import { fileHash, type MachineInfo, machineInfo, xcr0Bits } from "../ffi/control.ts";
 import { ImageError, IncompatibleImageError } from "./errors.ts";
 import { changedMappedFile } from "./mapped_files.ts";
+import { ancestors } from "./parent.ts";
 import {
   IMAGE_FORMAT,
   IMAGE_VERSION,
@@ -41,7 +42,9 @@ export interface ImageReport {
   image: Image;
   /** Every file of the manifest, checked. */
   files: FileCheck[];
-  /** True if every file exists with its size and hash. */
+  /** What is wrong with the chain of parent images, for an incremental image; null if nothing. */
+  chain: string | null;
+  /** True if every file (and every parent's) exists with its size and hash. */
   verified: boolean;
   /** Why the image cannot be restored on this machine; null if it can. */
   incompatibility: string | null;
@@ -210,6 +213,10 @@ export async function inspect(dir: string): Promise<Image> {
   const image = await readImage(dir);
   const bad = (await checkFiles(image)).find((check) => check.status !== "ok");
   if (bad) throw damageError(dir, bad);
+  for (const parent of await ancestors(image, readImage)) {
+    const damaged = (await checkFiles(parent)).find((check) => check.status !== "ok");
+    if (damaged) throw damageError(parent.dir, damaged);
+  }
   const why = incompatibility(image.manifest.machine, machineInfo()) ??
     await changedMappedFile(image);
   if (why) throw new IncompatibleImageError(`Image '${dir}' cannot be restored here: ${why}`);
@@ -237,10 +244,20 @@ export async function inspect(dir: string): Promise<Image> {
 export async function describeImage(dir: string): Promise<ImageReport> {
   const image = await readImage(dir);
   const files = await checkFiles(image);
+  let chain: string | null = null;
+  try {
+    for (const parent of await ancestors(image, readImage)) {
+      const damaged = (await checkFiles(parent)).find((check) => check.status !== "ok");
+      if (damaged) chain = damageError(parent.dir, damaged).message;
+    }
+  } catch (cause) {
+    chain = cause instanceof Error ? cause.message : String(cause);
+  }
   return {
     image,
     files,
-    verified: files.every((check) => check.status === "ok"),
+    chain,
+    verified: files.every((check) => check.status === "ok") && chain === null,
     incompatibility: incompatibility(image.manifest.machine, machineInfo()) ??
       await changedMappedFile(image),
   };

@@ -36,6 +36,13 @@ export const ImageProcessSchema = z.object({
   details: ProcessDetailsSchema,
 });
 
+/** The parent of an incremental image: its directory, and the hash of its manifest then. */
+export const ImageParentSchema = z.object({
+  dir: z.string().min(1),
+  manifestHash: z.string().regex(/^[0-9a-f]{16}$/),
+});
+export type ImageParent = z.infer<typeof ImageParentSchema>;
+
 /** The whole manifest. */
 export const ManifestSchema = z.object({
   format: z.literal(IMAGE_FORMAT),
@@ -45,7 +52,7 @@ export const ManifestSchema = z.object({
   machine: MachineInfoSchema,
   processes: z.array(ImageProcessSchema).min(1),
   files: z.array(ImageFileSchema),
-  parent: z.null(),
+  parent: ImageParentSchema.nullable(),
 }).check((ctx) => {
   const names = new Set(ctx.value.files.map((f) => f.name));
   for (const p of ctx.value.processes) {

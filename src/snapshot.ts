@@ -28,6 +28,7 @@ import { AmberError, SnapshotError } from "./errors.ts";
 import type { Image } from "./image.ts";
 import {
   IMAGE_FORMAT,
+  type ImageParent,
   IMAGE_VERSION,
   type ImageFile,
   type ImageProcess,
@@ -35,6 +36,7 @@ import {
   MANIFEST_FILE,
 } from "./manifest.ts";
 import { randomHex } from "./names.ts";
+import { parentRef } from "./parent.ts";
 import { checkTimeout, exists } from "./wait.ts";
 
 /** Options for {@linkcode snapshot}. */
@@ -45,6 +47,17 @@ export interface SnapshotOptions {
   stop?: boolean;
   /** How long each barrier (all frozen, all written) may take, in ms; default 30 000. */
   timeoutMs?: number;
+  /**
+   * Keep the application frozen once its image is written (for a migration): the caller then
+   * ends it, or lets it go on with `resumeHeld` (src/migrate/hold.ts). Ignored with `stop`.
+   */
+  hold?: boolean;
+  /**
+   * An earlier image of this application (or of the one it was restored from): pages that are
+   * the same, at the same address, as there are not written again but referred to. The parent
+   * must then stay where it is, unchanged, for as long as this image is to be restored.
+   */
+  parent?: Image | string;
 }
 
 const PROCESS_FILE = /^process-(\d+)\.img$/;
@@ -70,6 +83,7 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
   if (await exists(dir)) {
     throw new SnapshotError(`Cannot snapshot '${app.name}' to '${options.dir}': it already exists`);
   }
+  const parent = options.parent === undefined ? null : await parentRef(options.parent);
   const tmp = `${dir}.tmp-${randomHex(8)}`;
   try {
     await Deno.mkdir(tmp, { mode: 0o700 });
@@ -82,11 +96,11 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
     {
       using table = app.openTable();
       info = table.info();
-      rows = await freezeAndWriteRetrying(app, table, tmp, timeoutMs);
-      if (!options.stop) table.setPhase(Phase.RESUME);
+      rows = await freezeAndWriteRetrying(app, table, tmp, timeoutMs, parent?.dir ?? "");
+      if (!options.stop && !options.hold) table.setPhase(Phase.RESUME);
     }
     if (options.stop) await app.kill();
-    const manifest = await writeManifest(tmp, info, rows);
+    const manifest = await writeManifest(tmp, info, rows, parent);
     await Deno.rename(tmp, dir);
     return { dir, manifest };
   } catch (cause) {
@@ -109,10 +123,11 @@ async function freezeAndWriteRetrying(
   table: Table,
   tmp: string,
   timeoutMs: number,
+  parentDir: string,
 ): Promise<TableRow[]> {
   for (let attempt = 1;; attempt++) {
     try {
-      return await freezeAndWrite(app, table, tmp, timeoutMs);
+      return await freezeAndWrite(app, table, tmp, timeoutMs, parentDir);
     } catch (cause) {
       const raced = cause instanceof SnapshotError && cause.cause instanceof ControlAgainError;
       if (!raced || attempt === 3) throw cause;
@@ -128,10 +143,11 @@ async function freezeAndWrite(
   table: Table,
   tmp: string,
   timeoutMs: number,
+  parentDir: string,
 ): Promise<TableRow[]> {
   let began = false;
   try {
-    table.snapshotBegin(tmp);
+    table.snapshotBegin(tmp, parentDir);
     began = true;
     await barrier(app, table, AgentState.FROZEN, "frozen", timeoutMs);
     const rows = table.rows();
@@ -205,6 +221,7 @@ async function writeManifest(
   tmp: string,
   info: TableInfo,
   rows: TableRow[],
+  parent: ImageParent | null,
 ): Promise<Manifest> {
   const files: ImageFile[] = [];
   const processes: ImageProcess[] = [];
@@ -234,7 +251,7 @@ async function writeManifest(
     machine: machineInfo(),
     processes,
     files,
-    parent: null,
+    parent,
   };
   await Deno.writeTextFile(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + "\n", {
     mode: 0o600,

@@ -100,3 +100,27 @@ scenarioTest("a lazy restore maps memory from the image, and a snapshot of it st
   await s.restore(second);
   await s.pass();
 });
+
+scenarioTest("an incremental image holds only the pages that changed since its parent, and restores whole", async (s) => {
+  const app = await s.launch([prog("heap_pattern"), s.dir, "64", "go-twice"], "incremental");
+  await s.waitFor(/^ready$/m);
+  const full = await app.snapshot({ dir: `${s.dir}/full.amber` });
+  await Deno.writeTextFile(`${s.dir}/change`, ""); // the program changes 1 MiB and says so
+  await s.waitFor(/^changed$/m);
+  const delta = await app.snapshot({ dir: `${s.dir}/delta.amber`, parent: full, stop: true });
+  const bytes = (image: typeof full) => image.manifest.files.reduce((n, f) => n + f.size, 0);
+  assert.ok(bytes(delta) < bytes(full) / 4, `the delta is ${bytes(delta)} bytes, the full ${bytes(full)}`);
+  await s.restore(delta);
+  await s.pass();
+});
+
+scenarioTest("an incremental image whose parent is gone or changed is refused, naming the parent", async (s) => {
+  const app = await s.launch([prog("counter"), "20"], "orphan-delta");
+  await s.waitFor(/^count 2 /m);
+  const full = await app.snapshot({ dir: `${s.dir}/full.amber` });
+  const delta = await app.snapshot({ dir: `${s.dir}/delta.amber`, parent: full, stop: true });
+  await Deno.writeTextFile(`${full.dir}/manifest.json`, (await Deno.readTextFile(`${full.dir}/manifest.json`)) + " ");
+  await assert.rejects(s.restore(delta), /full\.amber.*changed/);
+  await Deno.remove(full.dir, { recursive: true });
+  await assert.rejects(s.restore(delta), /full\.amber.*missing/);
+});

@@ -69,10 +69,15 @@ struct amber_region_rec {
   char name[256];    /* file path, or [vdso] and the like */
 };
 
-/* A run of saved pages: npages pages at addr, stored at data_off in this file. */
+/* A run of saved pages: npages pages at addr, stored at data_off in this file (depth 0) or in
+ * the process file of the same process in the image `depth` parents up (an incremental image
+ * refers to its parent's pages that did not change). */
 struct amber_run_rec {
   uint64_t addr, npages, data_off;
+  uint32_t depth, pad;
 };
+
+#define AMBER_MAX_DEPTH 16 /* the longest chain of parents an image may have */
 
 /* The kernel's struct sigaction for rt_sigaction. */
 struct amber_ksigaction {
@@ -97,6 +102,10 @@ struct amber_proc_header {
   char exe[512];
   /* the process tree, in virtual pids */
   int32_t ppid, pgid, sid, nchildren;
+  /* the page hashes (XXH64 of each page, in the order of the runs' pages) and the parent image
+   * whose pages the runs of depth 1 and more refer to */
+  uint64_t hashes_off, npages;
+  char parent_dir[512];
 };
 
 /* Written by the restorer into the restored library before it resumes the threads. */
@@ -128,6 +137,14 @@ enum amber_socket_kind {
   AMBER_SOCK_RESET = 2,  /* connected to a peer: comes back reset, as after a server restart */
   AMBER_SOCK_UNBOUND = 3,
   AMBER_SOCK_BOUND = 4,  /* bound (and for UDP perhaps connected), neither listening nor a stream */
+  AMBER_SOCK_PAIR = 5,   /* a connected Unix socket: an end of a socket pair (fd_socketpair.c) */
+};
+
+/* Where the far end of a connected Unix socket was at the snapshot. */
+enum amber_peer_where {
+  AMBER_PEER_CLOSED = 1,  /* no socket any more (closed, or a connection never accepted) */
+  AMBER_PEER_INSIDE = 2,  /* held by a process of the application: the pair comes back whole */
+  AMBER_PEER_OUTSIDE = 3, /* held outside the application: comes back reset */
 };
 
 struct amber_fd_rec {
@@ -139,7 +156,8 @@ struct amber_fd_rec {
   int32_t domain, type, protocol, socket_kind;
   int32_t backlog, reuseaddr;
   int32_t pipe_size, write_end; /* for pipes */
-  uint64_t data, data_len;      /* unread pipe bytes: an address in the agent's buffer */
+  uint64_t data, data_len;      /* unread bytes (pipe, socket pair end): an address in the
+                                   agent's buffer */
   uint64_t u[6];                /* kind-specific: eventfd count; timerfd clock, flags, times;
                                    signalfd mask */
   uint32_t addr_len, pad;
@@ -151,6 +169,17 @@ struct amber_fd_rec {
   /* For a pipe end: the process and descriptor that re-create the pipe itself (the first
    * holder of a read end), or 0 when no process of the application can read it. */
   int32_t pipe_creator_vpid, pipe_creator_fd;
+  /* For a connected Unix socket (AMBER_SOCK_PAIR), saved while every process is frozen: the
+   * peer's inode, where the peer is (enum amber_peer_where), both ends' shutdown bits
+   * (RCV_SHUTDOWN 1, SEND_SHUTDOWN 2), both ends' SO_SNDBUF, this end's SO_PEEK_OFF and
+   * SO_PASSCRED, and how many messages `data` holds: a datagram or seqpacket end keeps its
+   * messages as a 4-byte length then the bytes, one after another; a stream end, the bytes. */
+  uint64_t peer_ino;
+  int32_t peer_where;
+  uint8_t shutdown, peer_shutdown, passcred, pad2;
+  int32_t sndbuf, peer_sndbuf;
+  int32_t peek_off;
+  uint32_t nmsgs;
 };
 
 #define AMBER_EPOLL_MAX 256

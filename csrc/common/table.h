@@ -89,7 +89,8 @@ struct amber_ctl {
   uint32_t nslots;
   int32_t coordinator; /* system pid of the coordinator: agents give up if it dies */
   int32_t pad;
-  char image_dir[AMBER_CTL_PATH]; /* where agents write their process files */
+  char image_dir[AMBER_CTL_PATH];  /* where agents write their process files */
+  char parent_dir[AMBER_CTL_PATH]; /* an image to refer to for unchanged pages, or empty */
   struct amber_agent_slot slots[AMBER_CTL_MAX_PROCS];
 };
 

@@ -46,13 +46,14 @@ API int32_t amber_ctl_set_phase(void *table, int32_t phase) {
   return 0;
 }
 
-API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir) {
+API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const char *parent_dir) {
   struct amber_table *t = table;
   struct amber_ctl *c = &t->ctl;
   uint32_t phase = __atomic_load_n(&c->phase, __ATOMIC_ACQUIRE);
   int busy = phase == AMBER_PHASE_FREEZE || phase == AMBER_PHASE_WRITE;
   if (busy && alive(c->coordinator)) return -EBUSY; /* a dead one's snapshot was abandoned */
-  if (strlen(image_dir) >= sizeof c->image_dir) return -ENAMETOOLONG;
+  if (strlen(image_dir) >= sizeof c->image_dir || strlen(parent_dir) >= sizeof c->parent_dir)
+    return -ENAMETOOLONG;
   uint32_t n = 0;
   amber_table_lock(t);
   for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
@@ -70,6 +71,7 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir) {
   c->nslots = n;
   c->coordinator = getpid();
   strcpy(c->image_dir, image_dir);
+  strcpy(c->parent_dir, parent_dir);
   amber_ctl_set_phase(t, AMBER_PHASE_FREEZE);
   for (uint32_t i = 0; i < n; i++) kill(slot_sid(t, &c->slots[i]), CKPT_SIGNAL);
   return (int32_t)n;

@@ -9,20 +9,17 @@
 
 #include "agent.h"
 #include "../common/broker.h"
+#include "agent_pages.h"
 #include "agent_share.h"
 #include "sysv.h"
 
 #define MAX_REGIONS 4096
 #define MAX_RUNS 65536
-#define PM_PRESENT (1ULL << 63)
-#define PM_SWAPPED (1ULL << 62)
-#define PM_FILE (1ULL << 61)
 
 static struct amber_region_rec regions[MAX_REGIONS];
 static int region_count; /* regions[] survives in the image: the restore reads it back */
 static struct amber_run_rec runs[MAX_RUNS];
 static char maps_text[1 << 20];
-static uint64_t pagemap[4096];
 
 static int error(const char *what, long err) {
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "%s (error %d)", what, (int)-err);
@@ -101,27 +98,6 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
   return 1;
 }
 
-/* Does this page need saving? */
-static int worth_saving(const struct amber_region_rec *r, uint64_t entry, int whole) {
-  if (whole) return 1;
-  switch (r->kind) {
-  case AMBER_REGION_ANON:
-    /* A page mapped from an image and not yet read in is data too. */
-    return (r->flags & AMBER_REGION_FROM_IMAGE) || (entry & (PM_PRESENT | PM_SWAPPED)) != 0;
-  case AMBER_REGION_ANON_SHARED:
-    return r->owner_vpid == amber.vpid && (entry & (PM_PRESENT | PM_SWAPPED)) != 0;
-  case AMBER_REGION_FILE: /* a private copy of a file page is anonymous */
-    return (entry & PM_SWAPPED) || ((entry & PM_PRESENT) && !(entry & PM_FILE));
-  }
-  return 0;
-}
-
-struct writer {
-  int fd, pagemap_fd;
-  uint64_t data_end; /* next free offset for page data */
-  int nruns;
-};
-
 static int write_at(int fd, const void *buf, uint64_t len, uint64_t off) {
   const char *p = buf;
   while (len) {
@@ -131,49 +107,6 @@ static int write_at(int fd, const void *buf, uint64_t len, uint64_t off) {
     p += n, len -= n, off += n;
   }
   return 0;
-}
-
-static int save_run(struct writer *w, uint64_t addr, uint64_t npages) {
-  if (w->nruns == MAX_RUNS) return error("too many memory runs", -E2BIG);
-  int err = write_at(w->fd, (void *)addr, npages * AMBER_PAGE, w->data_end);
-  if (err) return error("cannot write memory to the image", err);
-  runs[w->nruns++] = (struct amber_run_rec){addr, npages, w->data_end};
-  w->data_end += npages * AMBER_PAGE;
-  return 0;
-}
-
-static int save_region(struct writer *w, struct amber_region_rec *r, int whole) {
-  r->first_run = w->nruns;
-  if (r->kind != AMBER_REGION_ANON && r->kind != AMBER_REGION_ANON_SHARED &&
-      r->kind != AMBER_REGION_FILE)
-    return 0;
-  /* Pages the program made unreadable are read through a temporary permission. */
-  int unreadable = !(r->prot & PROT_READ);
-  if (unreadable) amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot | PROT_READ);
-  uint64_t run_start = 0, run_len = 0;
-  int err = 0;
-  for (uint64_t page = r->start; page < r->end && !err;) {
-    uint64_t batch = (r->end - page) / AMBER_PAGE;
-    if (batch > 4096) batch = 4096;
-    long n = amber_sys4(SYS_pread64, w->pagemap_fd, pagemap, batch * 8, page / AMBER_PAGE * 8);
-    if (n != (long)(batch * 8)) {
-      err = error("cannot read /proc/self/pagemap", n < 0 ? n : -EIO);
-      break;
-    }
-    for (uint64_t i = 0; i < batch && !err; i++, page += AMBER_PAGE) {
-      if (worth_saving(r, pagemap[i], whole)) {
-        if (!run_len) run_start = page;
-        run_len++;
-      } else if (run_len) {
-        err = save_run(w, run_start, run_len);
-        run_len = 0;
-      }
-    }
-  }
-  if (!err && run_len) err = save_run(w, run_start, run_len);
-  if (unreadable) amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot);
-  r->nruns = w->nruns - r->first_run;
-  return err;
 }
 
 /* Fields of /proc/self/stat after the command name, counted from 3 (state). */
@@ -223,7 +156,9 @@ int amber_write_process_file(const char *dir) {
   memset(&h, 0, sizeof h);
   char path[AMBER_CTL_PATH + 32];
   amber_fmt(path, sizeof path, "%s/process-%d.img", dir, amber.vpid);
-  struct writer w = {0};
+  struct page_writer w = {0};
+  w.runs = runs;
+  w.max_runs = MAX_RUNS;
   w.fd = (int)amber_sys4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (w.fd < 0) return error("cannot create the process file", w.fd);
   w.pagemap_fd = (int)amber_sys3(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
@@ -246,18 +181,24 @@ int amber_write_process_file(const char *dir) {
   }
   region_count = nregions;
   fill_header(&h);
+  const char *parent_dir = amber.table->ctl.parent_dir;
+  if (!err && parent_dir[0]) {
+    err = pages_load_parent(parent_dir, amber.vpid, &w.parent);
+    if (!err && w.parent) memcpy(h.parent_dir, parent_dir, sizeof h.parent_dir);
+  }
   w.data_end = AMBER_PAGE; /* the header's page */
   for (int i = 0; i < nregions && !err; i++) {
     /* A private mapping of a file that is gone keeps every page: it cannot be mapped again. */
     int whole = regions[i].kind == AMBER_REGION_ANON && regions[i].ino != 0 &&
                 !(regions[i].flags & AMBER_REGION_FROM_IMAGE);
-    err = save_region(&w, &regions[i], whole);
+    err = pages_save_region(&w, &regions[i], whole);
   }
   if (!err) {
     h.data_off = AMBER_PAGE;
     h.data_len = w.data_end - AMBER_PAGE;
     h.nregions = nregions;
     h.nruns = w.nruns;
+    h.npages = w.npages;
     h.nthreads = amber_ckpt.nthreads;
     h.nfds = amber_ckpt.nfds;
     uint64_t off = w.data_end;
@@ -269,16 +210,20 @@ int amber_write_process_file(const char *dir) {
     off += sizeof(struct amber_run_rec) * w.nruns;
     h.fds_off = off;
     off += sizeof(struct amber_fd_rec) * h.nfds;
+    h.hashes_off = off;
+    off += 8 * w.npages;
     h.file_size = off;
     err = write_at(w.fd, amber_ckpt.threads, h.regions_off - h.threads_off, h.threads_off);
     if (!err) err = write_at(w.fd, regions, h.runs_off - h.regions_off, h.regions_off);
     if (!err) err = write_at(w.fd, runs, h.fds_off - h.runs_off, h.runs_off);
-    if (!err) err = write_at(w.fd, amber_ckpt.fds, h.file_size - h.fds_off, h.fds_off);
+    if (!err) err = write_at(w.fd, amber_ckpt.fds, h.hashes_off - h.fds_off, h.fds_off);
+    if (!err) err = write_at(w.fd, w.hashes, h.file_size - h.hashes_off, h.hashes_off);
     if (!err) err = (int)amber_sys1(SYS_fdatasync, w.fd);
     /* The header goes last: a file with a valid magic is a complete one. */
     if (!err) err = write_at(w.fd, &h, sizeof h, 0);
     if (err) err = error("cannot write the process file", err);
   }
+  pages_release(&w);
   if (w.pagemap_fd >= 0) amber_sys1(SYS_close, w.pagemap_fd);
   amber_sys1(SYS_close, w.fd);
   if (err) amber_sys3(SYS_unlinkat, AT_FDCWD, path, 0);

@@ -159,18 +159,47 @@ void attach_sysv_segments(void) {
   }
 }
 
+static int chain_fds[AMBER_MAX_DEPTH] = {[0 ... AMBER_MAX_DEPTH - 1] = -1};
+
+/* The process file `depth` images up the chain of parents (0: this image's own). */
+static int image_fd(uint32_t depth) {
+  int *fds = chain_fds;
+  static char parent_of[AMBER_MAX_DEPTH][512];
+  static struct amber_proc_header up;
+  if (depth >= AMBER_MAX_DEPTH) die("an image refers to a parent too far up", 0);
+  if (fds[depth] >= 0) return fds[depth];
+  const char *dir = depth == 0 ? image_dir : 0;
+  if (depth > 0) {
+    image_fd(depth - 1);
+    dir = parent_of[depth - 1];
+    if (!dir[0]) die("an image refers to pages of a parent it does not name", 0);
+  }
+  char path[4200];
+  rt_copy(path, dir, sizeof path);
+  rt_append(path, sizeof path, "/process-");
+  rt_append_num(path, sizeof path, hdr.vpid, 10);
+  rt_append(path, sizeof path, ".img");
+  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die_about("cannot open the process file", path, fd);
+  if (rt_pread_all(fd, &up, sizeof up, 0) || up.magic != AMBER_PROC_MAGIC ||
+      up.header_size != sizeof up || up.vpid != hdr.vpid)
+    die_about("not a complete process file of this process:", path, 0);
+  rt_copy(parent_of[depth], up.parent_dir, sizeof parent_of[depth]);
+  return fds[depth] = fd;
+}
+
 /* Saved pages are read in; or, lazily, the private anonymous ones are mapped straight from the
  * image (its pages are page-aligned for that), and come in from the page cache or the disk
- * when the program first touches them. */
+ * when the program first touches them. Pages an incremental image did not save come from the
+ * image up its chain of parents that did. */
 void fill_pages(int lazy) {
-  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, image_path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) die("cannot open the process file", fd);
   for (int i = 0; i < hdr.nregions; i++) {
     const struct amber_region_rec *r = &regions[i];
     int map = lazy && r->kind == AMBER_REGION_ANON && !(r->flags & AMBER_REGION_GROWSDOWN);
     for (uint32_t k = 0; k < r->nruns; k++) {
       const struct amber_run_rec *run = &runs[r->first_run + k];
       uint64_t len = run->npages * AMBER_PAGE;
+      int fd = image_fd(run->depth);
       if (map) {
         long addr = amber_sys6(SYS_mmap, run->addr, len, PROT_READ | PROT_WRITE,
                                MAP_PRIVATE | MAP_FIXED, fd, run->data_off);
@@ -181,7 +210,8 @@ void fill_pages(int lazy) {
       }
     }
   }
-  amber_sys1(SYS_close, fd);
+  for (uint32_t d = 0; d < AMBER_MAX_DEPTH; d++) /* lazy mappings keep their own references */
+    if (chain_fds[d] >= 0) amber_sys1(SYS_close, chain_fds[d]);
   for (int i = 0; i < hdr.nregions; i++) {
     const struct amber_region_rec *r = &regions[i];
     if (r->kind == AMBER_REGION_ANON || r->kind == AMBER_REGION_ANON_SHARED ||

@@ -59,11 +59,12 @@ function printReport(report: ImageReport): void {
   const failed = report.files.filter((check) => check.status !== "ok").length;
   const n = report.files.length;
   const xcr0 = xcr0Bits(machine.xcr0).toString(16);
-  const processes = [["VPID", "PARENT", "THREADS", "MAPPED", "SAVED", "FILE"]];
+  const processes = [["VPID", "PARENT", "COMMAND", "THREADS", "MAPPED", "SAVED", "FILE"]];
   for (const { vpid, parent, details: d, file } of manifest.processes) {
     processes.push([
       String(vpid),
       String(parent),
+      typeof d.comm === "string" ? d.comm : "?",
       threadCount(d),
       mappedBytes(d),
       savedBytes(d),
@@ -84,6 +85,13 @@ function printReport(report: ImageReport): void {
     field("Application", `${app.name} (id ${app.id}, hostname ${app.hostname || "the real one"})`),
     field("Created", manifest.createdAt),
     field("Machine", `kernel ${machine.kernel}, XCR0 0x${xcr0}`),
+    field(
+      "Parent",
+      manifest.parent
+        ? `${manifest.parent.dir} (only changed pages are here)` +
+          (report.chain ? `: ${report.chain}` : "")
+        : "none: the image stands on its own",
+    ),
     field("Processes", String(manifest.processes.length)),
     indented(processes),
     field("Files", `${plural(n, "file")}, ${formatBytes(total)}`),

@@ -1,5 +1,5 @@
 /**
- * `amber snapshot NAME [-o DIR] [--stop] [--timeout MS] [--json]`
+ * `amber snapshot NAME [-o DIR] [--parent DIR] [--stop] [--timeout MS] [--json]`
  *
  * @module
  */
@@ -20,13 +20,19 @@ export function snapshotCommand() {
     .description("Freeze an application, write its image, and let it go on (or --stop it)")
     .argument("<name>", "the application", nameArgument)
     .option("-o, --output <dir>", "the image directory to create (default: NAME-<time>.amber)")
+    .option("--parent <dir>", "an earlier image: write only the pages that changed since it")
     .option("--stop", "end the application once its image is written")
     .option("--timeout <ms>", "how long each barrier may take (default 30000)", timeoutArgument)
     .option("--json", "print the image's manifest as JSON")
     .action(async (name, options) => {
       const dir = options.output ?? `${name}-${timestamp(new Date())}.amber`;
       const app = await open(name);
-      const image = await app.snapshot({ dir, stop: options.stop, timeoutMs: options.timeout });
+      const image = await app.snapshot({
+        dir,
+        stop: options.stop,
+        timeoutMs: options.timeout,
+        parent: options.parent,
+      });
       if (options.json) {
         printJson(image);
         return;
@@ -34,11 +40,12 @@ export function snapshotCommand() {
       const { processes, files } = image.manifest;
       const bytes = files.reduce((sum, file) => sum + file.size, 0);
       const stopped = options.stop ? "; the application has ended" : "";
+      const parent = options.parent ? ` (pages unchanged since '${options.parent}' refer to it)` : "";
       console.log(
         `Snapshot of '${name}' written to '${dir}': ${
           plural(processes.length, "process", "processes")
         }, ` +
-          `${plural(files.length, "file")}, ${formatBytes(bytes)}${stopped}.`,
+          `${plural(files.length, "file")}, ${formatBytes(bytes)}${parent}${stopped}.`,
       );
     });
 }

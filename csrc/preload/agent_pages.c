@@ -1,0 +1,214 @@
+/* Writing a process's pages (agent_pages.h). Runs on the checkpoint leader in the signal
+ * handler: raw system calls, memory from mmap only. */
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include "../common/hash.h"
+#include "agent_pages.h"
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+#define PM_FILE (1ULL << 61)
+
+struct page_parent {
+  struct amber_run_rec *runs;
+  uint64_t *first_page; /* index into hashes of each run's first page */
+  uint64_t *hashes;
+  int nruns;
+  uint64_t npages, bytes;
+};
+
+static int failed(const char *what, long err) {
+  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "%s (error %d)", what, (int)-err);
+  return err < 0 ? (int)err : -EIO;
+}
+
+static void *map_anon(uint64_t bytes) {
+  long addr = amber_sys6(SYS_mmap, 0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                         -1, 0);
+  return addr < 0 && addr > -4096 ? 0 : (void *)addr;
+}
+
+/* Doubles an anonymous buffer; 0 on success. */
+static int grow(void **buf, uint64_t *cap, uint64_t elem) {
+  uint64_t old = *cap * elem, cap2 = *cap ? *cap * 2 : 4096;
+  long addr = *buf ? amber_sys5(SYS_mremap, *buf, old, cap2 * elem, MREMAP_MAYMOVE, 0)
+                   : (long)map_anon(cap2 * elem);
+  if (!addr || (addr < 0 && addr > -4096)) return -ENOMEM;
+  *buf = (void *)addr;
+  *cap = cap2;
+  return 0;
+}
+
+static long read_at(int fd, void *buf, uint64_t len, uint64_t off) {
+  for (char *p = buf; len;) {
+    long n = amber_sys4(SYS_pread64, fd, p, len, off);
+    if (n == -EINTR) continue;
+    if (n <= 0) return n < 0 ? n : -EIO;
+    p += n, len -= n, off += n;
+  }
+  return 0;
+}
+
+static int write_at(int fd, const void *buf, uint64_t len, uint64_t off) {
+  for (const char *p = buf; len;) {
+    long n = amber_sys4(SYS_pwrite64, fd, p, len, off);
+    if (n == -EINTR) continue;
+    if (n <= 0) return n < 0 ? (int)n : -EIO;
+    p += n, len -= n, off += n;
+  }
+  return 0;
+}
+
+int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_parent **out) {
+  *out = 0;
+  char path[AMBER_CTL_PATH + 32];
+  amber_fmt(path, sizeof path, "%s/process-%d.img", parent_dir, vpid);
+  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd == -ENOENT) return 0; /* a process the parent did not have: everything is new */
+  if (fd < 0) return failed("cannot open the parent image", fd);
+  static struct amber_proc_header h;
+  long err = read_at(fd, &h, sizeof h, 0);
+  if (!err && (h.magic != AMBER_PROC_MAGIC || h.version != AMBER_PROC_VERSION ||
+               h.header_size != sizeof h))
+    err = -EPROTO;
+  uint64_t runs_bytes = (uint64_t)h.nruns * sizeof(struct amber_run_rec);
+  uint64_t bytes = sizeof(struct page_parent) + runs_bytes + (uint64_t)h.nruns * 8 + h.npages * 8;
+  struct page_parent *p = err ? 0 : map_anon(bytes);
+  if (!err && !p) err = -ENOMEM;
+  if (!err) {
+    p->bytes = bytes;
+    p->nruns = h.nruns;
+    p->npages = h.npages;
+    p->runs = (struct amber_run_rec *)(p + 1);
+    p->first_page = (uint64_t *)((char *)p->runs + runs_bytes);
+    p->hashes = p->first_page + h.nruns;
+    err = read_at(fd, p->runs, runs_bytes, h.runs_off);
+    if (!err) err = read_at(fd, p->hashes, h.npages * 8, h.hashes_off);
+    uint64_t page = 0;
+    for (int i = 0; i < p->nruns; i++) p->first_page[i] = page, page += p->runs[i].npages;
+    if (!err && page != h.npages) err = -EPROTO;
+  }
+  amber_sys1(SYS_close, fd);
+  if (err) {
+    if (p) amber_sys2(SYS_munmap, p, bytes);
+    return failed("cannot read the parent image's index of pages", err);
+  }
+  *out = p;
+  return 0;
+}
+
+void pages_release_parent(const struct page_parent *parent) {
+  if (parent) amber_sys2(SYS_munmap, parent, parent->bytes);
+}
+
+/* The parent's copy of the page at addr, if it has one with this hash: its depth (from here)
+ * and offset. Pages are looked up in rising order, so a cursor walks the parent's runs. */
+static int parent_has(struct page_writer *w, uint64_t addr, uint64_t hash, uint32_t *depth,
+                      uint64_t *off) {
+  const struct page_parent *p = w->parent;
+  if (!p) return 0;
+  while (w->parent_cursor < p->nruns &&
+         p->runs[w->parent_cursor].addr + p->runs[w->parent_cursor].npages * AMBER_PAGE <= addr)
+    w->parent_cursor++;
+  if (w->parent_cursor == p->nruns) return 0;
+  const struct amber_run_rec *run = &p->runs[w->parent_cursor];
+  if (run->addr > addr || run->depth + 1 >= AMBER_MAX_DEPTH) return 0;
+  uint64_t index = (addr - run->addr) / AMBER_PAGE;
+  if (p->hashes[p->first_page[w->parent_cursor] + index] != hash) return 0;
+  *depth = run->depth + 1;
+  *off = run->data_off + index * AMBER_PAGE;
+  return 1;
+}
+
+int pages_flush(struct page_writer *w) {
+  struct amber_run_rec *run = &w->pending;
+  if (!run->npages) return 0;
+  if (w->nruns == w->max_runs) return failed("too many memory runs", -E2BIG);
+  if (run->depth == 0) { /* pages of this image: written now, straight from memory */
+    run->data_off = w->data_end;
+    int err = write_at(w->fd, (void *)run->addr, run->npages * AMBER_PAGE, w->data_end);
+    if (err) return failed("cannot write memory to the image", err);
+    w->data_end += run->npages * AMBER_PAGE;
+  }
+  w->runs[w->nruns++] = *run;
+  run->npages = 0;
+  return 0;
+}
+
+/* Adds one page to the pending run, or starts another. */
+static int add_page(struct page_writer *w, uint64_t addr, uint64_t hash) {
+  uint32_t depth = 0;
+  uint64_t off = 0;
+  parent_has(w, addr, hash, &depth, &off);
+  struct amber_run_rec *run = &w->pending;
+  int extends = run->npages && run->addr + run->npages * AMBER_PAGE == addr &&
+                run->depth == depth &&
+                (depth == 0 || run->data_off + run->npages * AMBER_PAGE == off);
+  if (!extends) {
+    int err = pages_flush(w);
+    if (err) return err;
+    *run = (struct amber_run_rec){addr, 0, off, depth, 0};
+  }
+  run->npages++;
+  if (w->npages == w->max_pages && grow((void **)&w->hashes, &w->max_pages, 8))
+    return failed("no memory for the page hashes", -ENOMEM);
+  w->hashes[w->npages++] = hash;
+  return 0;
+}
+
+static uint64_t page_hash(uint64_t addr) {
+  struct amber_hash h;
+  amber_hash_init(&h);
+  amber_hash_update(&h, (const void *)addr, AMBER_PAGE);
+  return amber_hash_final(&h);
+}
+
+/* Does this page need saving? */
+static int worth_saving(const struct amber_region_rec *r, uint64_t entry, int whole) {
+  if (whole) return 1;
+  switch (r->kind) {
+  case AMBER_REGION_ANON:
+    /* A page mapped from an image and not yet read in is data too. */
+    return (r->flags & AMBER_REGION_FROM_IMAGE) || (entry & (PM_PRESENT | PM_SWAPPED)) != 0;
+  case AMBER_REGION_ANON_SHARED:
+    return r->owner_vpid == amber.vpid && (entry & (PM_PRESENT | PM_SWAPPED)) != 0;
+  case AMBER_REGION_FILE: /* a private copy of a file page is anonymous */
+    return (entry & PM_SWAPPED) || ((entry & PM_PRESENT) && !(entry & PM_FILE));
+  }
+  return 0;
+}
+
+int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int whole) {
+  static uint64_t pagemap[4096];
+  r->first_run = w->nruns;
+  if (r->kind != AMBER_REGION_ANON && r->kind != AMBER_REGION_ANON_SHARED &&
+      r->kind != AMBER_REGION_FILE)
+    return 0;
+  /* Pages the program made unreadable are read through a temporary permission. */
+  int unreadable = !(r->prot & PROT_READ);
+  if (unreadable) amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot | PROT_READ);
+  int err = 0;
+  for (uint64_t page = r->start; page < r->end && !err;) {
+    uint64_t batch = (r->end - page) / AMBER_PAGE;
+    if (batch > 4096) batch = 4096;
+    long n = amber_sys4(SYS_pread64, w->pagemap_fd, pagemap, batch * 8, page / AMBER_PAGE * 8);
+    if (n != (long)(batch * 8)) {
+      err = failed("cannot read /proc/self/pagemap", n < 0 ? n : -EIO);
+      break;
+    }
+    for (uint64_t i = 0; i < batch && !err; i++, page += AMBER_PAGE)
+      err = worth_saving(r, pagemap[i], whole) ? add_page(w, page, page_hash(page)) : pages_flush(w);
+  }
+  if (!err) err = pages_flush(w);
+  if (unreadable) amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot);
+  r->nruns = w->nruns - r->first_run;
+  return err;
+}
+
+void pages_release(struct page_writer *w) {
+  if (w->hashes) amber_sys2(SYS_munmap, w->hashes, w->max_pages * 8);
+  w->hashes = 0;
+  pages_release_parent(w->parent);
+  w->parent = 0;
+}

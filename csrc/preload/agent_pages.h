@@ -1,0 +1,32 @@
+/* Writing a process's pages: which pages of a region hold data, and where each is stored. Every
+ * saved page is hashed (XXH64); with a parent image, a page whose address and hash are the
+ * parent's is not written again but referred to, so an incremental image holds only what
+ * changed. */
+#ifndef AMBER_AGENT_PAGES_H
+#define AMBER_AGENT_PAGES_H
+
+#include "agent.h"
+
+struct page_parent; /* the parent's index of this process's pages */
+
+struct page_writer {
+  int fd, pagemap_fd;
+  uint64_t data_end; /* next free offset for page data in this file */
+  struct amber_run_rec *runs;
+  int nruns, max_runs;
+  uint64_t *hashes; /* one per page of the runs, in order */
+  uint64_t npages, max_pages;
+  struct amber_run_rec pending; /* the run being extended */
+  const struct page_parent *parent;
+  int parent_cursor;
+};
+
+/* Loads the parent image's index for this process, if it has one; 0, or -errno. */
+int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_parent **out);
+void pages_release_parent(const struct page_parent *parent);
+
+int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int whole);
+int pages_flush(struct page_writer *w);
+void pages_release(struct page_writer *w);
+
+#endif
