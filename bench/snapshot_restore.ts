@@ -7,6 +7,8 @@
  * application resumed. Restore time: from the request to every process running again, with
  * its memory read in. Lazy restore time: the same with memory mapped from the image instead,
  * to be read when first touched (the reading is then paid by the program, page by page).
+ * Incremental snapshot: another snapshot right after, with the first as its parent, of memory
+ * that did not change (every page is hashed and compared; none is written again).
  *
  * Run: `make bench`, or `deno run -A bench/snapshot_restore.ts [MiB...]`.
  */
@@ -52,8 +54,8 @@ async function limits(dir: string): Promise<{ memcpy: string; write: string }> {
 async function measure(dir: string, mib: number) {
   const output = join(dir, `out-${mib}`);
   const app: App = await launch([join(BENCH, "touch_memory"), String(mib)], { output });
-  const snaps: number[] = [], restores: number[] = [], lazies: number[] = [];
-  let size = 0;
+  const snaps: number[] = [], restores: number[] = [], lazies: number[] = [], incs: number[] = [];
+  let size = 0, incSize = 0;
   try {
     await waitForText(output, "ready");
     for (let round = 0; round <= ROUNDS; round++) {
@@ -61,8 +63,14 @@ async function measure(dir: string, mib: number) {
       const t0 = performance.now();
       const image = await app.snapshot({ dir: imageDir });
       const t1 = performance.now();
+      const ti = performance.now();
+      const incDir = join(dir, `inc-${mib}-${round}`);
+      await app.snapshot({ dir: incDir, parent: image });
+      const tj = performance.now();
+      incSize = await imageBytes(incDir);
+      await Deno.remove(incDir, { recursive: true });
       const restored = await restore(image, { name: `bench-${mib}-${round}`, output });
-      const t2 = performance.now();
+      const t2 = performance.now() - (tj - ti);
       await restored.kill();
       const t3 = performance.now();
       const lazy = await restore(image, { name: `bench-lazy-${mib}-${round}`, output, lazy: true });
@@ -74,11 +82,12 @@ async function measure(dir: string, mib: number) {
       snaps.push(t1 - t0);
       restores.push(t2 - t1);
       lazies.push(t4 - t3);
+      incs.push(tj - ti);
     }
   } finally {
     await app.kill();
   }
-  return { snaps, restores, lazies, size };
+  return { snaps, restores, lazies, incs, size, incSize };
 }
 
 const dir = await Deno.makeTempDir({ prefix: "amber-bench-", dir: Deno.cwd() });
@@ -88,10 +97,10 @@ try {
   console.log(`sequential write speed with fdatasync (median / max): ${limit.write}`);
   console.log(
     "memory    snapshot ms (median / min)   restore ms (median / min)   lazy restore ms   " +
-      "image MiB   snapshot MB/s",
+      "image MiB   snapshot MB/s   incremental ms (image KiB)",
   );
   for (const mib of sizes) {
-    const { snaps, restores, lazies, size } = await measure(dir, mib);
+    const { snaps, restores, lazies, incs, size, incSize } = await measure(dir, mib);
     const median = [...snaps].sort((a, b) => a - b)[Math.floor(snaps.length / 2)];
     console.log([
       `${mib} MiB`.padEnd(8),
@@ -99,7 +108,8 @@ try {
       stats(restores).padEnd(27),
       stats(lazies).padEnd(16),
       (size / 2 ** 20).toFixed(1).padEnd(10),
-      (size / 1e6 / (median / 1000)).toFixed(0),
+      (size / 1e6 / (median / 1000)).toFixed(0).padEnd(14),
+      `${stats(incs)} (${(incSize / 1024).toFixed(0)})`,
     ].join("  "));
   }
 } finally {
