@@ -43,15 +43,7 @@
 #define IPC_FILE_VERSION 1
 #define IPC_RECORD_END 0xffffffffu
 
-#ifndef SEM_STAT_ANY
-#define SEM_STAT_ANY 20
-#endif
-#ifndef SHM_STAT_ANY
-#define SHM_STAT_ANY 15
-#endif
-#ifndef MSG_STAT_ANY
-#define MSG_STAT_ANY 13
-#endif
+#include "../common/sysv_compat.h"
 
 /* The kernel's index of a SysV ID (ipcid_to_idx): what the *_STAT_ANY commands take. */
 #define IPC_INDEX(sid) ((sid) & 0x7fff)

@@ -24,15 +24,7 @@
 #include "amber.h"
 #include "sysv.h"
 
-#ifndef SEM_STAT_ANY
-#define SEM_STAT_ANY 20
-#endif
-#ifndef SHM_STAT_ANY
-#define SHM_STAT_ANY 15
-#endif
-#ifndef MSG_STAT_ANY
-#define MSG_STAT_ANY 13
-#endif
+#include "../common/sysv_compat.h"
 
 /* The caller defines union semun (POSIX); this is its layout. */
 union amber_semun {
