@@ -82,3 +82,14 @@ Deno.test("a process killed while it holds the table lock does not wedge the oth
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+scenarioTest("processes that libc reaps by itself (system()) do not leave rows behind", async (s) => {
+  const app = await s.launch([prog("system_calls"), s.dir], "system");
+  await s.waitFor(/^ready$/m);
+  const processRows = () => app.tables().filter((r) => r.kind === "pid" && (r.flags & 1) !== 0);
+  for (let waited = 0; waited < 5000 && processRows().length > 1; waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(processRows().length, 1, JSON.stringify(processRows()));
+  await s.pass();
+});

@@ -19,6 +19,7 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/table.h"
@@ -102,15 +103,40 @@ static void remove_app_dir(const char *dir) {
   rmdir(dir);
 }
 
+/* Rows of processes and threads that are gone without the application's reaping them (libc's
+ * own waits, as in system(), go around the wrappers) are given back, so that a system pid
+ * reused later does not find an old virtual pid. A zombie still exists: its parent's wait
+ * translates it. */
+static void collect_stale_rows(void) {
+  amber_table_lock(table);
+  for (uint32_t i = 0; i < table->high[AMBER_KIND_PID]; i++) {
+    struct amber_row *r = &table->rows[AMBER_KIND_PID][i];
+    if (r->state != AMBER_ROW_LIVE || !(r->flags & (AMBER_PID_PROCESS | AMBER_PID_THREAD))) continue;
+    if (r->sid > 0 && kill(r->sid, 0) < 0 && errno == ESRCH) {
+      if (r->flags & AMBER_PID_PROCESS) amber_pid_row_release(table, r);
+      else amber_row_free(r);
+    }
+  }
+  amber_table_unlock(table);
+}
+
 /* Reaps until no process of the application is left; returns the root's status. */
 static int reap_all(void) {
   int root_status = 0;
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
   for (;;) {
     int status;
-    pid_t pid = waitpid(-1, &status, __WALL);
-    if (pid < 0) {
-      if (errno == EINTR) continue;
-      break; /* ECHILD: nothing left */
+    pid_t pid = waitpid(-1, &status, __WALL | WNOHANG);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid < 0) break; /* ECHILD: nothing left */
+    if (pid == 0) {
+      /* Nothing to reap: wait for a child's end, tidying the rows once a second meanwhile. */
+      struct timespec second = {1, 0};
+      if (sigtimedwait(&chld, NULL, &second) < 0 && errno == EAGAIN) collect_stale_rows();
+      continue;
     }
     if (pid == root_pid) root_status = status;
     amber_table_lock(table);
