@@ -71,11 +71,11 @@ deps:
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || missing="$$missing libc6-dev"; \
 	command -v ip >/dev/null || missing="$$missing iproute2"; \
-	command -v etcd >/dev/null || missing="$$missing etcd-server"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+	sh tools/install-etcd.sh
 
 setup: deps all
 	$(DENO) install --frozen --quiet

@@ -15,7 +15,8 @@ import { restoreCommand } from "./src/commands/restore.ts";
 import { runCommand } from "./src/commands/run.ts";
 import { snapshotCommand } from "./src/commands/snapshot.ts";
 import { tablesCommand } from "./src/commands/tables.ts";
-import { agentCommand, migrateCommand } from "./src/commands/unimplemented.ts";
+import { agentCommand } from "./src/commands/agent.ts";
+import { migrateCommand } from "./src/commands/migrate.ts";
 import { vneCommand } from "./src/commands/vne.ts";
 
 /** Amber's version. */

@@ -97,6 +97,8 @@ export {
   type VneMember,
 } from "./src/vne/registry.ts";
 export { type VneOptions } from "./src/vne/join.ts";
+export { migrate, type MigrateOptions, type Migration } from "./src/migrate/migrate.ts";
+export { type Agent, type AgentOptions, serveAgent } from "./src/agent/server.ts";
 export { AgentError, MigrationError, VneError, VneInUseError } from "./src/vne/errors.ts";
 export { ControlLibraryError } from "./ffi/symbols.ts";
 export {

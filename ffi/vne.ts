@@ -142,7 +142,11 @@ export class VneTable implements Disposable {
   }
 
   undefine(name: string): void {
-    unwrap("amber_ctl_vne_undefine", library().amber_ctl_vne_undefine(this.#live(), cstr(name)), name);
+    unwrap(
+      "amber_ctl_vne_undefine",
+      library().amber_ctl_vne_undefine(this.#live(), cstr(name)),
+      name,
+    );
   }
 
   claim(claim: Omit<VneClaim, "origin">, origin: number, replaceAppId = ""): void {

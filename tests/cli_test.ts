@@ -132,8 +132,8 @@ Deno.test("inspect of a directory that is not an image says so", async () => {
   }
 });
 
-Deno.test("a command that is not built yet fails and names the feature", async () => {
-  const { code, stderr } = await amber("migrate", "web2", "--to", "computer3");
-  assert.equal(code, 1);
-  assert.match(stderr, /'amber migrate' is not implemented yet: migration/);
+Deno.test("migrate without the agent's token file is a usage error", async () => {
+  const { code, stderr } = await amber("migrate", "web2", "--to", "http://computer3:7070");
+  assert.equal(code, 2);
+  assert.match(stderr, /--token-file/);
 });

@@ -1,7 +1,8 @@
 /**
  * Descriptors across a snapshot and restore: sockets (listening, connected, UDP, Unix) and the
  * anon_inode kinds (epoll, eventfd, timerfd, signalfd); and kinds Amber refuses, which must
- * make the snapshot fail with a message naming them while the program runs on.
+ * make the snapshot fail with a message naming them while the program runs on. Connected Unix
+ * sockets have their own file, socketpair_test.ts.
  *
  * Every test has the shape of support.ts: launch a program from tests/progs/ under Amber, wait
  * for its "ready", snapshot with stop (the original ends), restore, then let the restored
@@ -120,7 +121,16 @@ scenarioTest("eventfd counts, timerfd timers and signalfd masks survive restore"
 
 const REFUSED = [
   { kind: "inotify", holding: "an inotify descriptor", named: /inotify/ },
-  { kind: "socketpair", holding: "a socketpair", named: /connected Unix socket/ },
+  {
+    kind: "unixdgram",
+    holding: "a bound Unix datagram socket",
+    named: /bound Unix datagram socket/,
+  },
+  {
+    kind: "rights",
+    holding: "a socket pair with a descriptor in flight",
+    named: /descriptor \d+ is a connected Unix socket with descriptors in flight/,
+  },
   { kind: "netlink", holding: "a netlink socket", named: /netlink socket/ },
 ] as const;
 

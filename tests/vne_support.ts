@@ -41,7 +41,10 @@ export function sceneTest(name: string, body: (s: Scene) => Promise<void>, limit
     await using s = await Scene.create(limitMs);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`The test did not end within ${limitMs} ms`)), limitMs);
+      timer = setTimeout(
+        () => reject(new Error(`The test did not end within ${limitMs} ms`)),
+        limitMs,
+      );
     });
     try {
       await Promise.race([body(s), late]);
@@ -116,7 +119,10 @@ export async function readText(path: string): Promise<string> {
 }
 
 /** One HTTP GET with a time limit: its status and body, or status 0 and the error. */
-export async function get(url: string, timeoutMs = 5_000): Promise<{ status: number; body: string }> {
+export async function get(
+  url: string,
+  timeoutMs = 5_000,
+): Promise<{ status: number; body: string }> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     return { status: response.status, body: await response.text() };

@@ -1,10 +1,10 @@
 /* The descriptor broker of a restore. Restored processes hand each other the kernel objects
- * they share (a pipe, an open file description, shared memory) through the supervisor: the
- * process that re-creates an object PUTs it under a key, the others GET it, waiting if it is
- * not there yet. Descriptors travel as SCM_RIGHTS over a Unix socket in the application's
- * runtime directory, which only its owner can reach (mode 0700, and the peer's uid checked).
- * When every restored process has said DONE, the broker closes everything it held, so no
- * stray reference keeps a pipe from reaching end-of-file. */
+ * they share (a pipe, a socket pair, an open file description, shared memory) through the
+ * supervisor: the process that re-creates an object PUTs it under a key, the others GET it,
+ * waiting if it is not there yet. Descriptors travel as SCM_RIGHTS over a Unix socket in the
+ * application's runtime directory, which only its owner can reach (mode 0700, and the peer's
+ * uid checked). When every restored process has said DONE, the broker closes everything it
+ * held, so no stray reference keeps a pipe from reaching end-of-file. */
 #ifndef AMBER_BROKER_H
 #define AMBER_BROKER_H
 
@@ -19,6 +19,9 @@ enum amber_broker_op { AMBER_BROKER_PUT = 1, AMBER_BROKER_GET = 2, AMBER_BROKER_
 #define AMBER_KEY_DESCRIPTION (1ULL << 56) /* | owner vpid; k2 = owner's fd */
 #define AMBER_KEY_PIPE (2ULL << 56)        /* | pipe inode; k2 = 0 read end, 1 write end */
 #define AMBER_KEY_SHMEM (3ULL << 56)       /* | shared-memory inode; k2 = 0 */
+/* | the lower inode of a socket pair; k2 = 0 the lower-inode end, 1 the other; 2 + end (an end
+ * again): that end's unread bytes are back, so the program may use the pair */
+#define AMBER_KEY_SOCKETPAIR (4ULL << 56)
 
 struct amber_broker_msg {
   uint32_t op, pad;

@@ -173,10 +173,12 @@ struct amber_fd_rec {
    * peer's inode, where the peer is (enum amber_peer_where), both ends' shutdown bits
    * (RCV_SHUTDOWN 1, SEND_SHUTDOWN 2), both ends' SO_SNDBUF, this end's SO_PEEK_OFF and
    * SO_PASSCRED, and how many messages `data` holds: a datagram or seqpacket end keeps its
-   * messages as a 4-byte length then the bytes, one after another; a stream end, the bytes. */
+   * messages as a 4-byte length then the bytes, one after another; a stream end, the bytes.
+   * one_way: a datagram socket connected to one that is not connected back, whose peer never
+   * comes with it (it comes back as if the peer were outside). */
   uint64_t peer_ino;
   int32_t peer_where;
-  uint8_t shutdown, peer_shutdown, passcred, pad2;
+  uint8_t shutdown, peer_shutdown, passcred, one_way;
   int32_t sndbuf, peer_sndbuf;
   int32_t peek_off;
   uint32_t nmsgs;

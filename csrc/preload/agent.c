@@ -201,8 +201,11 @@ static void leader(int32_t self, void *uc) {
     uint32_t phase = wait_phase_change(AMBER_PHASE_FREEZE);
     if (phase != AMBER_PHASE_WRITE) amber_fds_release();
     if (phase == AMBER_PHASE_WRITE) {
-      amber_share_scan_fds(); /* every process is frozen now */
-      if (amber_ctx_save(&rec->ctx) == 0) {
+      if (amber_fds_capture_frozen()) { /* every process is frozen now */
+        fail(slot, amber_ckpt.error);
+        wait_phase_change(AMBER_PHASE_WRITE);
+        amber_fds_release();
+      } else if (amber_ctx_save(&rec->ctx) == 0) {
         int err = amber_write_process_file(ctl()->image_dir);
         if (err) fail(slot, amber_ckpt.error);
         else report(slot, AMBER_AGENT_WRITTEN);

@@ -35,7 +35,7 @@ struct amber_ckpt {
   char exe[1024]; /* /proc/self/exe, pointed back at the program after a restore */
   struct amber_fd_rec fds[AMBER_MAX_FDS];
   struct amber_epoll_rec epoll[AMBER_EPOLL_MAX];
-  void *fd_buffer;            /* unread pipe bytes, an anonymous mapping saved with memory */
+  void *fd_buffer;            /* unread pipe and socket bytes: a mapping saved with memory */
   uint64_t fd_buffer_size, fd_buffer_used;
   char error[AMBER_CTL_ERROR];
 };
@@ -57,6 +57,7 @@ void amber_process_restore_exe(void); /* once the restorer is unmapped */
 /* agent_fds.c: descriptors; capture returns 0 or -1 with amber_ckpt.error naming the one
  * that Amber cannot save */
 int amber_fds_capture(void);
+int amber_fds_capture_frozen(void); /* once every process is frozen; finds what is shared */
 int amber_fds_after_restore(void);
 void amber_fds_release(void);
 

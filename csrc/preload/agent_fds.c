@@ -1,7 +1,9 @@
 /* Descriptors: the agent walks /proc/self/fd while the process is frozen and saves each
  * descriptor with the operations of its kind (fd_*.c); a kind Amber cannot save yet makes the
- * snapshot fail with a message naming it. After a restore they are re-created in two passes:
- * first every descriptor, then what refers to other descriptors (epoll registrations). */
+ * snapshot fail with a message naming it. What depends on other processes (a connected Unix
+ * socket's peer and unread bytes) is saved once every process is frozen. After a restore they
+ * are re-created in phases: first what this process makes alone, then what comes from others,
+ * then what refers to other descriptors (epoll registrations). */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -63,6 +65,28 @@ int amber_fds_capture(void) {
   return err;
 }
 
+/* While every process of the application is frozen (the WRITE phase): each connected Unix
+ * socket's peer, who shares what (agent_share.c), then the unread bytes of the socket pair
+ * ends this process owns, read now so that no process still running adds or takes one. */
+int amber_fds_capture_frozen(void) {
+  int err = 0;
+  for (int i = 0; i < amber_ckpt.nfds && !err; i++) {
+    struct amber_fd_rec *rec = &amber_ckpt.fds[i];
+    if (rec->kind == AMBER_FD_SOCKET && rec->socket_kind == AMBER_SOCK_PAIR)
+      err = amber_fd_socketpair_peer(rec);
+  }
+  amber_fd_socketpair_peers_done();
+  if (err) return err;
+  amber_share_scan_fds();
+  for (int i = 0; i < amber_ckpt.nfds && !err; i++) {
+    struct amber_fd_rec *rec = &amber_ckpt.fds[i];
+    if (rec->kind == AMBER_FD_SOCKET && rec->socket_kind == AMBER_SOCK_PAIR &&
+        amber_fd_owned(rec))
+      err = amber_fd_socketpair_save_queue(rec);
+  }
+  return err;
+}
+
 /* Moves a new descriptor above every descriptor still to be placed, so that creating one
  * never takes the number another is waiting for. */
 int amber_fd_park(int fd, int floor) {
@@ -106,39 +130,55 @@ static int failed(const struct amber_fd_rec *rec, int err) {
   return -1;
 }
 
-/* Three phases, so that no process waits on another that waits on it: first what this
- * process owns and can make alone (offered to the others at once), then what comes from
- * others, then epoll registrations, once every descriptor they watch exists. */
-static int owned(const struct amber_fd_rec *rec) {
+/* The phases of a restore, so that no process waits on another that waits on it:
+ *  1. what this process owns and can make alone, offered to the others at once;
+ *  2. what it owns but makes from another process's phase-1 object (a pipe end, the second
+ *     end of a socket pair), offered at once; then what others own, taken from them;
+ *  3. a wait until every socket pair it holds has both ends' unread bytes back, so that the
+ *     program sends nothing ahead of them; then epoll registrations, now that every watched
+ *     descriptor exists.
+ * Phase 1 waits on nobody, phase 2 only on phase 1 and the first half of phase 2, phase 3
+ * only on phases 1 and 2. */
+int amber_fd_owned(const struct amber_fd_rec *rec) {
   return rec->owner_vpid == amber.vpid && rec->owner_fd == rec->fd;
+}
+
+static int needs_peer(const struct amber_fd_rec *rec) {
+  return (rec->kind == AMBER_FD_PIPE && amber_fd_pipe_needs_peer(rec)) ||
+         amber_fd_socketpair_needs_peer(rec);
 }
 
 int amber_fds_after_restore(void) {
   int floor = amber_fds_floor();
+  uint64_t key = AMBER_KEY_DESCRIPTION | (uint32_t)amber.vpid;
   for (int i = 0; i < amber_ckpt.nfds; i++) {
     struct amber_fd_rec *rec = &amber_ckpt.fds[i];
-    if (rec->kind == AMBER_FD_STDIO || !owned(rec)) continue;
-    if (rec->kind == AMBER_FD_PIPE && amber_fd_pipe_needs_peer(rec)) continue;
+    if (rec->kind == AMBER_FD_STDIO || !amber_fd_owned(rec) || needs_peer(rec)) continue;
     int err = create(rec, floor);
-    if (!err) err = amber_broker_put(AMBER_KEY_DESCRIPTION | (uint32_t)amber.vpid, rec->fd, rec->fd);
+    if (!err) err = amber_broker_put(key, rec->fd, rec->fd);
     if (err) return failed(rec, err);
   }
   for (int i = 0; i < amber_ckpt.nfds; i++) {
     struct amber_fd_rec *rec = &amber_ckpt.fds[i];
-    int err = 0;
-    if (rec->kind == AMBER_FD_STDIO) continue;
-    if (!owned(rec)) {
-      int fd = amber_broker_get(AMBER_KEY_DESCRIPTION | (uint32_t)rec->owner_vpid, rec->owner_fd);
-      err = amber_fd_place(amber_fd_park(fd, floor), rec);
-    } else if (rec->kind == AMBER_FD_PIPE && amber_fd_pipe_needs_peer(rec)) {
-      err = amber_fd_pipe_restore(rec, floor);
-      if (!err) err = amber_broker_put(AMBER_KEY_DESCRIPTION | (uint32_t)amber.vpid, rec->fd, rec->fd);
-    }
+    if (rec->kind == AMBER_FD_STDIO || !amber_fd_owned(rec) || !needs_peer(rec)) continue;
+    int err = create(rec, floor);
+    if (!err) err = amber_broker_put(key, rec->fd, rec->fd);
     if (err) return failed(rec, err);
   }
   for (int i = 0; i < amber_ckpt.nfds; i++) {
     struct amber_fd_rec *rec = &amber_ckpt.fds[i];
-    if (rec->kind >= AMBER_FD_EPOLL && owned(rec)) {
+    if (rec->kind == AMBER_FD_STDIO || amber_fd_owned(rec)) continue;
+    int fd = amber_broker_get(AMBER_KEY_DESCRIPTION | (uint32_t)rec->owner_vpid, rec->owner_fd);
+    int err = amber_fd_place(amber_fd_park(fd, floor), rec);
+    if (err) return failed(rec, err);
+  }
+  for (int i = 0; i < amber_ckpt.nfds; i++) {
+    int err = amber_fd_socketpair_wait(&amber_ckpt.fds[i]);
+    if (err) return failed(&amber_ckpt.fds[i], err);
+  }
+  for (int i = 0; i < amber_ckpt.nfds; i++) {
+    struct amber_fd_rec *rec = &amber_ckpt.fds[i];
+    if (rec->kind >= AMBER_FD_EPOLL && amber_fd_owned(rec)) {
       int err = amber_fd_anon_restore(rec, floor, 1);
       if (err) return failed(rec, err);
     }
@@ -146,8 +186,9 @@ int amber_fds_after_restore(void) {
   return 0;
 }
 
-/* Space for saved bytes (unread pipe data), in an anonymous mapping that the image saves with
- * the rest of memory, so the restored process finds the bytes where the agent left them. */
+/* Space for saved bytes (unread pipe and socket data), in an anonymous mapping that the image
+ * saves with the rest of memory, so the restored process finds the bytes where the agent left
+ * them. */
 void *amber_fd_buffer(uint64_t len) {
   if (amber_ckpt.fd_buffer_used + len > amber_ckpt.fd_buffer_size) {
     if (amber_ckpt.fd_buffer_used) return 0; /* one buffer per checkpoint, sized generously */

@@ -11,6 +11,7 @@
 #include "../common/broker.h"
 #include "agent_pages.h"
 #include "agent_share.h"
+#include "net_vne.h"
 #include "sysv.h"
 
 #define MAX_REGIONS 4096
@@ -73,6 +74,7 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
   *is_file = ino != 0;
 
   if (!strcmp(r->name, "[vsyscall]")) return 0;
+  if (amber_net_table_mapping(start)) return 0; /* this computer's VNE table: re-mapped after */
   if (!strcmp(r->name, "[vdso]") || !strncmp(r->name, "[vvar", 5)) r->kind = AMBER_REGION_SPECIAL;
   else if (start == (uint64_t)amber.table) r->kind = AMBER_REGION_TABLES;
   else if (!strncmp(r->name, "/SYSV", 5)) {

@@ -1,7 +1,7 @@
 /* Finding what processes share, while every process of the application is frozen: the same
- * open file description (kcmp(2) says so exactly), the two ends of one pipe, and shared
- * memory. The first process in slot order that holds an object owns it: on restore it alone
- * re-creates the object and hands it to the others. */
+ * open file description (kcmp(2) says so exactly), the two ends of one pipe or socket pair,
+ * and shared memory. The first process in slot order that holds an object owns it: on restore
+ * it alone re-creates the object and hands it to the others. */
 #include <fcntl.h>
 #include <string.h>
 
@@ -53,6 +53,12 @@ static void visit_fd(int32_t vpid, int pid, int fd, const char *target) {
   for (int i = 0; i < amber_ckpt.nfds; i++) {
     struct amber_fd_rec *r = &amber_ckpt.fds[i];
     if (r->kind == AMBER_FD_STDIO) continue;
+    if (r->kind == AMBER_FD_SOCKET && r->socket_kind == AMBER_SOCK_PAIR &&
+        r->peer_where == AMBER_PEER_OUTSIDE && !r->one_way) { /* the application holds the peer */
+      char peer[48];
+      amber_fmt(peer, sizeof peer, "socket:[%ld]", (long)r->peer_ino);
+      if (!strcmp(peer, target)) r->peer_where = AMBER_PEER_INSIDE;
+    }
     char mine[256];
     target_of(amber_sys_getpid(), r->fd, mine, sizeof mine);
     if (strcmp(mine, target)) continue;

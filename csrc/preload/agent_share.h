@@ -5,7 +5,8 @@
 
 #include "agent.h"
 
-/* Fills owner_vpid/owner_fd and the pipe creator of every saved descriptor. */
+/* Fills owner_vpid/owner_fd and the pipe creator of every saved descriptor, and says which
+ * connected Unix sockets have their peer in the application (AMBER_PEER_INSIDE). */
 void amber_share_scan_fds(void);
 /* The first process, in slot order, that maps the shared-memory object with this inode. */
 int32_t amber_share_region_owner(uint64_t ino);

@@ -1,7 +1,7 @@
 /* The operations of each descriptor kind, one file each (fd_file.c, fd_pipe.c, fd_socket.c,
- * fd_anon.c). A capture fills the record (and amber_ckpt.error when it cannot) and returns 0
- * or -1; a restore re-creates the descriptor at rec->fd and returns 0 or -errno. New
- * descriptors go through amber_fd_park(fd, floor) before amber_fd_place(fd, rec). */
+ * fd_socketpair.c, fd_anon.c). A capture fills the record (and amber_ckpt.error when it
+ * cannot) and returns 0 or -1; a restore re-creates the descriptor at rec->fd and returns 0 or
+ * -errno. New descriptors go through amber_fd_park(fd, floor) before amber_fd_place(fd, rec). */
 #ifndef AMBER_FD_KINDS_H
 #define AMBER_FD_KINDS_H
 
@@ -11,6 +11,7 @@
 
 int amber_fd_park(int fd, int floor);
 int amber_fd_place(int fd, const struct amber_fd_rec *rec);
+int amber_fd_owned(const struct amber_fd_rec *rec); /* this process re-creates it */
 void *amber_fd_buffer(uint64_t len);
 
 int amber_fd_file_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
@@ -22,6 +23,18 @@ int amber_fd_pipe_needs_peer(const struct amber_fd_rec *rec);
 
 int amber_fd_socket_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
 int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor);
+
+/* Connected Unix sockets (fd_socketpair.c), captured while every process is frozen: first each
+ * end's peer (then agent_share.c finds where the peer is), then the unread bytes of the ends
+ * this process owns. The restore runs in agent_fds.c's phases: the lower-inode end's owner
+ * makes the pair in phase 1, the other end's owner takes it in phase 2, and every holder waits
+ * for both ends' bytes to be back. */
+int amber_fd_socketpair_peer(struct amber_fd_rec *rec);
+void amber_fd_socketpair_peers_done(void);
+int amber_fd_socketpair_save_queue(struct amber_fd_rec *rec);
+int amber_fd_socketpair_needs_peer(const struct amber_fd_rec *rec);
+int amber_fd_socketpair_restore(struct amber_fd_rec *rec, int floor);
+int amber_fd_socketpair_wait(const struct amber_fd_rec *rec);
 
 /* anon_inode descriptors: epoll, eventfd, timerfd, signalfd. Restore runs in two passes:
  * pass 0 creates, pass 1 adds epoll registrations once every target exists. */

@@ -7,9 +7,12 @@
  *    ECONNRESET (then EPIPE). It is a real reset connection, made on loopback at restore;
  *  - a UDP socket: created again, bound again if it was bound and connected again if it was
  *    (UDP keeps no connection state, so only datagrams not read yet are lost);
- *  - a TCP or Unix socket neither bound nor connected: created fresh.
- * Everything else (connected Unix sockets and socketpairs, bound Unix datagram sockets,
- * netlink, raw, packet...) makes the snapshot fail with a message naming it.
+ *  - a TCP or Unix socket neither bound nor connected: created fresh;
+ *  - a connected Unix socket (a socketpair's end, an accepted or connecting Unix socket):
+ *    with its peer, its unread bytes and its shutdown state when the peer is in the
+ *    application too; reset when the peer is outside it (fd_socketpair.c).
+ * Everything else (bound Unix datagram sockets, netlink, raw, packet...) makes the snapshot
+ * fail with a message naming it.
  *
  * Record use: domain, type, protocol, socket_kind, backlog, reuseaddr; addr/addr_len the local
  * address; ino pairs descriptors that share one socket (dup), which come back sharing it.
@@ -91,7 +94,12 @@ static int capture_unix(struct amber_fd_rec *rec, int listening, int connected) 
     amber_fmt(rec->path, sizeof rec->path, "listening Unix socket %s", path[0] ? path : "(abstract)");
     return 0;
   }
-  if (connected) return refuse(rec, "a connected Unix socket");
+  if (connected) {
+    /* Its peer and unread bytes are saved once every process is frozen (fd_socketpair.c). */
+    rec->socket_kind = AMBER_SOCK_PAIR;
+    amber_fmt(rec->path, sizeof rec->path, "connected Unix socket");
+    return 0;
+  }
   if (rec->addr_len > sizeof(sa_family_t)) return refuse(rec, "a bound Unix datagram socket");
   rec->socket_kind = AMBER_SOCK_UNBOUND;
   amber_fmt(rec->path, sizeof rec->path, "unbound Unix socket");
@@ -321,6 +329,7 @@ static int bound_socket(const struct amber_fd_rec *rec) {
 }
 
 int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
+  if (rec->socket_kind == AMBER_SOCK_PAIR) return amber_fd_socketpair_restore(rec, floor);
   /* Another descriptor of the same socket, already re-created: share it again. */
   for (struct amber_fd_rec *o = amber_ckpt.fds; o < rec; o++)
     if (o->kind == AMBER_FD_SOCKET && o->ino == rec->ino)

@@ -20,7 +20,9 @@ export function parseIp(text: string): number {
   const m = DOTTED.exec(text);
   const parts = m ? m.slice(1).map(Number) : [];
   if (!m || parts.some((p) => p > 255)) {
-    throw new RangeError(`Invalid IPv4 address '${text}': expected four numbers 0-255, as 10.10.2.5`);
+    throw new RangeError(
+      `Invalid IPv4 address '${text}': expected four numbers 0-255, as 10.10.2.5`,
+    );
   }
   return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
 }

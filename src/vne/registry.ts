@@ -147,7 +147,9 @@ export function createVne(name: string, subnet: string, origin: number = Origin.
   );
   if (overlapping) {
     throw new VneError(
-      `Subnet '${subnet}' overlaps VNE '${overlapping.name}' (${formatSubnet(subnetOf(overlapping))})`,
+      `Subnet '${subnet}' overlaps VNE '${overlapping.name}' (${
+        formatSubnet(subnetOf(overlapping))
+      })`,
     );
   }
   table.define(name, parsed.base, parsed.prefix, origin);

@@ -1,7 +1,8 @@
 /* Holds a descriptor Amber cannot save, so that a snapshot must fail, naming it, and leave the
- * program running: KIND is "inotify" (an inotify descriptor watching DIR), "socketpair" (a
- * connected Unix socket pair) or "netlink" (a route netlink socket). Says "ready", then prints "tick N" every 20 ms until DIR/go
- * exists, and "PASS".
+ * program running: KIND is "inotify" (an inotify descriptor watching DIR), "unixdgram" (a Unix
+ * datagram socket bound to DIR/dgram.sock), "rights" (a socket pair with a descriptor sent
+ * through it and not received yet) or "netlink" (a route netlink socket). Says "ready", then
+ * prints "tick N" every 20 ms until DIR/go exists, and "PASS".
  *
  *   unsaveable KIND DIR */
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,9 +24,25 @@ int main(int argc, char **argv) {
     int fd = inotify_init1(IN_CLOEXEC);
     CHECK(fd >= 0, "inotify_init1: errno %d", errno);
     CHECK(inotify_add_watch(fd, argv[2], IN_CREATE) >= 0, "inotify_add_watch: errno %d", errno);
-  } else if (!strcmp(argv[1], "socketpair")) {
+  } else if (!strcmp(argv[1], "unixdgram")) {
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s/dgram.sock", argv[2]);
+    int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+    CHECK(s >= 0 && bind(s, (struct sockaddr *)&addr, sizeof addr) == 0, "bind: errno %d", errno);
+  } else if (!strcmp(argv[1], "rights")) {
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair: errno %d", errno);
+    char byte = 'x', control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    struct iovec iov = {&byte, 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                         .msg_controllen = sizeof control};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &sv[0], sizeof(int));
+    CHECK(sendmsg(sv[0], &msg, 0) == 1, "sendmsg: errno %d", errno);
   } else if (!strcmp(argv[1], "netlink")) {
     CHECK(socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) >= 0, "netlink socket: errno %d", errno);
   } else {

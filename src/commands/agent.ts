@@ -1,0 +1,35 @@
+/**
+ * `amber agent --listen HOST:PORT --token-file F [--name N] [--etcd URL] [--advertise IP]`
+ *
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import { readToken } from "../agent/auth.ts";
+import { serveAgent } from "../agent/server.ts";
+
+/** The `agent` command: run this computer's agent until interrupted. */
+export function agentCommand() {
+  return new Command("agent")
+    .description(
+      "Run this computer's agent: receives migrated applications and, with etcd, mirrors the " +
+        "VNE registry between computers",
+    )
+    .requiredOption("--listen <addr>", "where to listen, as HOST:PORT")
+    .requiredOption("--token-file <file>", "a file holding the shared token (16+ characters)")
+    .option("--name <name>", "this computer's name (default: its hostname)")
+    .option("--etcd <url>", "etcd's URL, for a VNE registry shared between computers")
+    .option(
+      "--advertise <ip>",
+      "this computer's address as the others reach it (default: the listen host)",
+    )
+    .action(async (options) => {
+      const token = await readToken(options.tokenFile);
+      const controller = new AbortController();
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        Deno.addSignalListener(signal, () => controller.abort());
+      }
+      const agent = await serveAgent({ ...options, token, signal: controller.signal });
+      await agent.finished;
+    });
+}

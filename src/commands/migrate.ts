@@ -1,0 +1,35 @@
+/**
+ * `amber migrate NAME --to AGENT_URL --token-file F [--name NEW] [--json]`
+ *
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import { readToken } from "../agent/auth.ts";
+import { migrate } from "../migrate/migrate.ts";
+import { nameArgument, printJson } from "./output.ts";
+
+/** The `migrate` command: move an application to another computer. */
+export function migrateCommand() {
+  return new Command("migrate")
+    .description(
+      "Move an application to another computer: snapshot, stream to its agent, restore there, " +
+        "move the virtual IP, then end the original (which runs on if anything fails)",
+    )
+    .argument("<name>", "the application", nameArgument)
+    .requiredOption("--to <url>", "the target computer's agent, as http://HOST:PORT")
+    .requiredOption("--token-file <file>", "a file holding the agent's shared token")
+    .option("--name <name>", "its name on the target (default: the same)", nameArgument)
+    .option("--json", "print JSON")
+    .action(async (name, options) => {
+      const token = await readToken(options.tokenFile);
+      const moved = await migrate(name, options.to, { token, name: options.name });
+      if (options.json) printJson(moved);
+      else {
+        console.log(
+          `Application '${name}' now runs on '${moved.agent}' as '${moved.name}' ` +
+            `(frozen ${moved.frozenMs.toFixed(0)} ms).`,
+        );
+      }
+    });
+}

@@ -1,0 +1,167 @@
+/**
+ * {@linkcode migrate}: move a running application to another computer. The application is
+ * frozen and its image written; the image is streamed to the target computer's agent, which
+ * restores it and takes its virtual IP over; only once it runs there is the original ended.
+ * On any failure before that, the original goes on exactly where it was frozen.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { z } from "zod";
+import { open } from "../apps.ts";
+import { AmberError } from "../errors.ts";
+import { randomHex } from "../names.ts";
+import { stateDir } from "../paths.ts";
+import { snapshot } from "../snapshot.ts";
+import { bearer } from "../agent/auth.ts";
+import { AgentError, MigrationError } from "../vne/errors.ts";
+import { openVneTable, prune } from "../vne/registry.ts";
+import { resumeHeld } from "./hold.ts";
+import { packImage } from "./stream.ts";
+import { upload } from "./upload.ts";
+
+/** Options for {@linkcode migrate}. */
+export interface MigrateOptions {
+  /** The target agent's shared token. */
+  token: string;
+  /** The application's name on the target; default: the same name. */
+  name?: string;
+  /** How long the whole migration may take, in ms; default 120 000. */
+  timeoutMs?: number;
+}
+
+/** Where an application went. */
+export interface Migration {
+  /** Its name on the target computer. */
+  name: string;
+  /** Its new application ID. */
+  id: string;
+  /** The target agent's name. */
+  agent: string;
+  /** How long the application was frozen, in ms (from freeze to running on the target). */
+  frozenMs: number;
+}
+
+const Answer = z.object({ name: z.string(), id: z.string(), agent: z.string() });
+const ErrorAnswer = z.object({ error: z.string() });
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Streams an image to `agent` and has it restored there; throws {@linkcode AgentError}. */
+export async function sendImage(
+  agent: string,
+  imageDir: string,
+  query: { name: string; replaces: string },
+  options: { token: string; timeoutMs: number },
+): Promise<z.infer<typeof Answer>> {
+  const url = new URL("/v1/restore", agent);
+  url.searchParams.set("name", query.name);
+  url.searchParams.set("replaces", query.replaces);
+  const headers = { ...bearer(options.token), "content-type": "application/x-amber-image-stream" };
+  const { status, body: text } = await upload(
+    url,
+    await packImage(imageDir),
+    headers,
+    options.timeoutMs,
+  );
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = { error: text.slice(0, 300) };
+  }
+  if (status !== 200) {
+    const why = ErrorAnswer.safeParse(value);
+    throw new AgentError(
+      `Agent '${agent}' could not restore the image (${status}): ` +
+        (why.success ? why.data.error : text.slice(0, 300)),
+      status,
+    );
+  }
+  const answer = Answer.safeParse(value);
+  if (!answer.success) {
+    throw new AgentError(
+      `Agent '${agent}' answered with unexpected JSON: '${text.slice(0, 300)}'`,
+      status,
+    );
+  }
+  return answer.data;
+}
+
+/**
+ * Moves the application `name` to the computer whose agent is at `agent` (a URL such as
+ * `http://10.0.0.3:7070`). Its virtual IP goes with it; its listening sockets listen there;
+ * established TCP connections are closed, and their clients reconnect to the same virtual
+ * address. On failure the application runs on here and a {@linkcode MigrationError} says why.
+ *
+ * @example Drain this computer: move every application elsewhere
+ * ```ts ignore
+ * import { list, migrate } from "./mod.ts";
+ *
+ * const token = (await Deno.readTextFile("/etc/amber/token")).trim();
+ * for (const { name } of await list()) {
+ *   await migrate(name, "http://computer3:7070", { token });
+ * }
+ * ```
+ */
+export async function migrate(
+  name: string,
+  agent: string,
+  options: MigrateOptions,
+): Promise<Migration> {
+  try {
+    new URL(agent);
+  } catch {
+    throw new RangeError(`Invalid agent URL '${agent}': expected one such as http://10.0.0.3:7070`);
+  }
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const app = await open(name);
+  const work = join(stateDir(), "outgoing");
+  await Deno.mkdir(work, { recursive: true, mode: 0o700 });
+  const dir = join(work, `${name}-${randomHex(8)}.amber`);
+  const started = performance.now();
+  try {
+    await snapshot(app, { dir, hold: true, timeoutMs });
+  } catch (cause) {
+    throw new MigrationError(`Cannot migrate '${name}': ${message(cause)}`, { cause });
+  }
+  let answer;
+  try {
+    answer = await sendImage(agent, dir, { name: options.name ?? name, replaces: app.id }, {
+      token: options.token,
+      timeoutMs,
+    });
+  } catch (cause) {
+    try {
+      resumeHeld(app);
+    } catch (resumeError) {
+      throw new MigrationError(
+        `Cannot migrate '${name}': ${message(cause)}; and it could not be resumed here: ` +
+          message(resumeError),
+        { cause },
+      );
+    }
+    throw new MigrationError(`Cannot migrate '${name}': ${message(cause)}; it runs on here`, {
+      cause,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  const frozenMs = performance.now() - started;
+  try {
+    await app.kill();
+    using table = openVneTable();
+    prune(table);
+  } catch (cause) {
+    if (!(cause instanceof AmberError)) throw cause;
+    throw new MigrationError(
+      `'${name}' runs on agent '${answer.agent}' as '${answer.name}', but the original here could ` +
+        `not be ended: ${cause.message}`,
+      { cause },
+    );
+  }
+  return { ...answer, frozenMs };
+}

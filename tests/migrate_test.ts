@@ -1,0 +1,239 @@
+/**
+ * Migration between two computers (two network namespaces, each with its own agent, and an
+ * etcd: tests/cluster.ts). VNE 2 holds WEB SITE 2 on computer 2 and APP 2 on computer 3; WEB
+ * SITE 2 reaches APP 2 by its virtual hostname. APP 2 moves to computer 2 while WEB SITE 2
+ * keeps serving, and afterwards WEB SITE 2's requests reach it at the same virtual IP, its
+ * in-memory count going on. VNE 1's WEB SITE 1 cannot reach VNE 2. A migration whose target
+ * agent dies mid-stream leaves APP 2 running on computer 3.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Cluster, clusterUnavailable, type Computer } from "./cluster.ts";
+import { prog, readText, sleep } from "./vne_support.ts";
+
+const LIMIT_MS = 120_000;
+const unavailable = await clusterUnavailable();
+
+interface Address {
+  proto: string;
+  ip: string;
+  port: number;
+  realIp: string;
+  realPort: number;
+}
+interface Vne {
+  name: string;
+  addresses: Address[];
+}
+
+async function vnes(cluster: Cluster, c: Computer): Promise<Vne[]> {
+  const out = await cluster.amber(c, ["vne", "ls", "--json"]);
+  assert.equal(out.code, 0, out.stderr);
+  return JSON.parse(out.stdout) as Vne[];
+}
+
+async function address(cluster: Cluster, c: Computer, vne: string, ip: string, port: number) {
+  return (await vnes(cluster, c)).find((v) => v.name === vne)?.addresses
+    .find((a) => a.ip === ip && a.port === port);
+}
+
+async function ok(cluster: Cluster, c: Computer, args: string[]): Promise<string> {
+  const out = await cluster.amber(c, args);
+  assert.equal(out.code, 0, `amber ${args.join(" ")} on ${c.name}: ${out.stderr}`);
+  return out.stdout;
+}
+
+async function apps(cluster: Cluster, c: Computer): Promise<string[]> {
+  return (JSON.parse(await ok(cluster, c, ["ps", "--json"])) as { name: string }[]).map((a) =>
+    a.name
+  );
+}
+
+/** The scene both tests start from; returns WEB SITE 2's URL inside computer 2. */
+async function setUp(cluster: Cluster, appMib: number): Promise<string> {
+  const [c2, c3] = cluster.computers;
+  await ok(cluster, c2, ["vne", "create", "vne2", "--subnet", "10.10.2.0/24"]);
+  await ok(cluster, c2, ["vne", "create", "vne1", "--subnet", "10.10.0.0/24"]);
+  await cluster.until(async () => (await vnes(cluster, c3)).length === 2, "the VNEs on computer 3");
+  const out = (name: string) => join(cluster.dir, `${name}.out`);
+  await ok(cluster, c3, [
+    "run",
+    "--detach",
+    "--name",
+    "app2",
+    "--vne",
+    "vne2",
+    "--ip",
+    "10.10.2.7",
+    "--hostname",
+    "app2",
+    "--output",
+    out("app2"),
+    "--",
+    prog("vne_app"),
+    "8080",
+    String(appMib),
+  ]);
+  await ok(cluster, c2, [
+    "run",
+    "--detach",
+    "--name",
+    "web2",
+    "--vne",
+    "vne2",
+    "--ip",
+    "10.10.2.5",
+    "--hostname",
+    "web2",
+    "--output",
+    out("web2"),
+    "--",
+    prog("vne_web"),
+    "80",
+    "app2",
+    "8080",
+  ]);
+  await ok(cluster, c2, [
+    "run",
+    "--detach",
+    "--name",
+    "web1",
+    "--vne",
+    "vne1",
+    "--ip",
+    "10.10.0.1",
+    "--output",
+    out("web1"),
+    "--",
+    prog("vne_web"),
+    "80",
+    "10.10.2.7",
+    "8080",
+  ]);
+  await cluster.until(
+    async () => (await address(cluster, c2, "vne2", "10.10.2.7", 8080))?.realIp === c3.ip,
+    "APP 2's address on computer 2",
+  );
+  const web2 = await address(cluster, c2, "vne2", "10.10.2.5", 80);
+  assert.ok(web2, "WEB SITE 2 has no address");
+  return `http://127.0.0.1:${web2.realPort}/`;
+}
+
+/** A cluster test: it must end within LIMIT_MS; the cluster is disposed either way. */
+function clusterTest(name: string, body: (cluster: Cluster) => Promise<void>): void {
+  Deno.test(
+    { name, ignore: unavailable !== null, sanitizeResources: false, sanitizeOps: false },
+    async () => {
+      await using cluster = await Cluster.create();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`The test did not end within ${LIMIT_MS} ms`)),
+          LIMIT_MS,
+        );
+      });
+      try {
+        await Promise.race([body(cluster), late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  );
+}
+
+function count(body: string): number {
+  const m = /app (\d+) from 10\.10\.2\.5:\d+ on app2/.exec(body);
+  assert.ok(m, `Not an answer of APP 2 through WEB SITE 2: '${body}'`);
+  return Number(m[1]);
+}
+
+clusterTest(
+  "APP 2 moves from computer 3 to computer 2 and WEB SITE 2 reaches it at the same virtual IP",
+  async (cluster) => {
+    const [c2, c3] = cluster.computers;
+    {
+      const url = await setUp(cluster, 16);
+      const first = await cluster.get(c2, url);
+      assert.equal(first.status, 200, first.body);
+      assert.equal(count(first.body), 1);
+
+      const web1 = await address(cluster, c2, "vne1", "10.10.0.1", 80);
+      const refused = await cluster.get(c2, `http://127.0.0.1:${web1?.realPort}/`);
+      assert.equal(refused.status, 502, refused.body);
+      assert.match(refused.body, /Network is unreachable/);
+
+      // WEB SITE 2 keeps serving while APP 2 moves: every request gets an HTTP answer.
+      let moving = true;
+      const during: number[] = [];
+      const load = (async () => {
+        while (moving) {
+          during.push((await cluster.get(c2, url)).status);
+          await sleep(20);
+        }
+      })();
+      const moved = await cluster.amber(c3, [
+        "migrate",
+        "app2",
+        "--to",
+        c2.agentUrl,
+        "--token-file",
+        cluster.tokenFile,
+        "--json",
+      ]);
+      moving = false;
+      await load;
+      assert.equal(moved.code, 0, `${moved.stderr}\n${await readText(c2.agentLog)}`);
+      assert.equal(JSON.parse(moved.stdout).agent, "computer2");
+      assert.ok(
+        during.every((s) => s === 200 || s === 502),
+        `WEB SITE 2 stopped answering: ${during}`,
+      );
+
+      assert.deepEqual(await apps(cluster, c3), []);
+      assert.deepEqual((await apps(cluster, c2)).sort(), ["app2", "web1", "web2"]);
+      const after = await cluster.get(c2, url);
+      assert.equal(after.status, 200, after.body);
+      assert.ok(count(after.body) > 1, `APP 2's count did not go on: '${after.body}'`);
+      assert.equal((await address(cluster, c2, "vne2", "10.10.2.7", 8080))?.realIp, "127.0.0.1");
+      await cluster.until(
+        async () => (await address(cluster, c3, "vne2", "10.10.2.7", 8080))?.realIp === c2.ip,
+        "APP 2's new address on computer 3",
+      );
+    }
+  },
+);
+
+clusterTest(
+  "a migration whose target agent stops mid-stream leaves APP 2 running on computer 3",
+  async (cluster) => {
+    const [c2, c3] = cluster.computers;
+    const url = await setUp(cluster, 256);
+    assert.equal(count((await cluster.get(c2, url)).body), 1);
+
+    const migration = cluster.amberInBackground(c3, [
+      "migrate",
+      "app2",
+      "--to",
+      c2.agentUrl,
+      "--token-file",
+      cluster.tokenFile,
+    ]);
+    await cluster.until(
+      async () => (await readText(c2.agentLog)).includes("Receiving 'app2'"),
+      "the stream",
+      60_000,
+    );
+    await cluster.stopAgent(c2);
+    const failed = await migration;
+    assert.equal(failed.code, 1, failed.stdout);
+    assert.match(failed.stderr, /Cannot migrate 'app2'.*it runs on here/s);
+
+    assert.deepEqual(await apps(cluster, c3), ["app2"]);
+    // Computer 2's agent comes back, so that WEB SITE 2's new connections are known on computer 3.
+    await cluster.startAgent(c2);
+    const after = await cluster.get(c2, url);
+    assert.equal(after.status, 200, after.body);
+    assert.equal(count(after.body), 2);
+  },
+);
