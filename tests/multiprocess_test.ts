@@ -15,6 +15,13 @@ scenarioTest("a producer and a consumer joined by a pipe lose and repeat no byte
   await s.pass();
 });
 
+scenarioTest("a pipe whose writer is still writing when its reader freezes loses no byte", async (s) => {
+  const app = await s.launch([prog("pipe_stream"), s.dir, "trickle"], "trickle");
+  await s.waitFor(/^ready$/m);
+  await s.restore(await s.freeze(app));
+  await s.pass();
+});
+
 scenarioTest("a parent waits for children that exit after the restore, by virtual pid", async (s) => {
   const app = await s.launch([prog("wait_children"), s.dir], "wait");
   await s.waitFor(/^ready$/m);

@@ -66,8 +66,9 @@ int amber_fds_capture(void) {
 }
 
 /* While every process of the application is frozen (the WRITE phase): each connected Unix
- * socket's peer, who shares what (agent_share.c), then the unread bytes of the socket pair
- * ends this process owns, read now so that no process still running adds or takes one. */
+ * socket's peer, who shares what (agent_share.c), then the unread bytes of the pipes this
+ * process creates and of the socket pair ends it owns, read now so that no process still
+ * running adds or takes one. */
 int amber_fds_capture_frozen(void) {
   int err = 0;
   for (int i = 0; i < amber_ckpt.nfds && !err; i++) {
@@ -83,6 +84,8 @@ int amber_fds_capture_frozen(void) {
     if (rec->kind == AMBER_FD_SOCKET && rec->socket_kind == AMBER_SOCK_PAIR &&
         amber_fd_owned(rec))
       err = amber_fd_socketpair_save_queue(rec);
+    else if (rec->kind == AMBER_FD_PIPE)
+      err = amber_fd_pipe_save_queue(rec);
   }
   return err;
 }

@@ -20,6 +20,8 @@ int amber_fd_file_restore(struct amber_fd_rec *rec, int floor);
 int amber_fd_pipe_capture(struct amber_fd_rec *rec, const struct stat *st);
 int amber_fd_pipe_restore(struct amber_fd_rec *rec, int floor);
 int amber_fd_pipe_needs_peer(const struct amber_fd_rec *rec);
+/* Once every process is frozen: the creator's copy of the unread bytes. */
+int amber_fd_pipe_save_queue(struct amber_fd_rec *rec);
 
 int amber_fd_socket_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
 int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor);

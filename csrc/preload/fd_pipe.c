@@ -1,6 +1,7 @@
 /* Pipes: the two ends pair up by inode. The unread bytes are peeked with tee(2), which copies
  * them out without consuming them, so the running program loses nothing; a restore writes
- * them into the new pipe before anyone reads. */
+ * them into the new pipe before anyone reads. They are peeked once every process of the
+ * application is frozen (no writer can add any after), by the pipe's creator only. */
 #include <fcntl.h>
 #include <linux/limits.h>
 #include <sys/ioctl.h>
@@ -15,7 +16,11 @@ int amber_fd_pipe_capture(struct amber_fd_rec *rec, const struct stat *st) {
   rec->write_end = (rec->flags & O_ACCMODE) == O_WRONLY;
   rec->pipe_size = (int32_t)amber_sys2(SYS_fcntl, rec->fd, F_GETPIPE_SZ);
   amber_fmt(rec->path, sizeof rec->path, "pipe:[%ld]", (long)st->st_ino);
-  if (rec->write_end) return 0;
+  return 0;
+}
+
+int amber_fd_pipe_save_queue(struct amber_fd_rec *rec) {
+  if (rec->write_end || amber_fd_pipe_needs_peer(rec)) return 0; /* not the creator */
   int pending = 0;
   amber_sys3(SYS_ioctl, rec->fd, FIONREAD, &pending);
   if (pending <= 0) return 0;
