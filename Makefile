@@ -84,7 +84,7 @@ demo: setup
 	bash examples/demo.sh
 
 test: setup
-	$(DENO) test -A --quiet --parallel tests/
+	$(DENO) test -A --quiet --parallel --doc tests/ mod.ts src/
 
 bench: setup
 	$(DENO_RUN) bench/translation_cost.ts

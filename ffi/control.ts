@@ -265,6 +265,13 @@ export class Table implements Disposable {
     return decoder.decode(buf.subarray(0, unwrap("amber_ctl_agent_error", n, this.#path)));
   }
 
+  /** After a timeout: the processes that did not reach `state`, with what the kernel says of them. */
+  lagging(state: number): string {
+    const buf = new Uint8Array(4096);
+    const n = library().amber_ctl_lagging(this.#live(), state, buf, buf.length);
+    return n < 0 ? "" : decoder.decode(buf.subarray(0, n));
+  }
+
   /** Moves the snapshot protocol to `phase` (see {@linkcode Phase}). */
   setPhase(phase: number): void {
     unwrap("amber_ctl_set_phase", library().amber_ctl_set_phase(this.#live(), phase), this.#path);

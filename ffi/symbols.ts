@@ -106,6 +106,16 @@ export const symbols = {
     ],
     result: "i32",
   },
+  // int32_t amber_ctl_lagging(void *table, int32_t state, char *buf, int32_t cap)
+  amber_ctl_lagging: {
+    parameters: [
+      "pointer", // void *table
+      "i32", // int32_t state
+      "buffer", // char *buf
+      "i32", // int32_t cap
+    ],
+    result: "i32",
+  },
   // int32_t amber_ctl_set_phase(void *table, int32_t phase)
   amber_ctl_set_phase: {
     parameters: [

@@ -194,7 +194,9 @@ async function barrier(
     } else if (cause instanceof ControlProcessGoneError) {
       text = `Cannot snapshot '${name}': one of its processes exited during the snapshot`;
     } else if (cause instanceof ControlTimeoutError) {
-      text = `Cannot snapshot '${name}': its processes were not all ${what} within ${timeoutMs} ms`;
+      const lagging = table.lagging(state);
+      text = `Cannot snapshot '${name}': its processes were not all ${what} within ${timeoutMs} ms` +
+        (lagging ? ` (${lagging})` : "");
     } else {
       text = `Cannot snapshot '${name}': ${cause.message}`;
     }

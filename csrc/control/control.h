@@ -34,6 +34,9 @@ int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const char 
  * -ESRCH (a process is gone) or -EIO (an agent failed: see amber_ctl_agent_error). */
 int32_t amber_ctl_wait_agents(void *table, int32_t state, int32_t timeout_ms);
 int32_t amber_ctl_agent_error(void *table, char *buf, int32_t cap);
+/* After a timeout: which processes have not reached `state`, and what the kernel says of each
+ * (its state, whether the checkpoint signal is pending or blocked), as text. */
+int32_t amber_ctl_lagging(void *table, int32_t state, char *buf, int32_t cap);
 int32_t amber_ctl_set_phase(void *table, int32_t phase);
 /* Writes a copy of the tables into the image, and the SysV objects' contents. */
 int32_t amber_ctl_save_tables(void *table, const char *path);

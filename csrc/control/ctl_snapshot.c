@@ -5,6 +5,7 @@
 #include <linux/futex.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -197,4 +198,39 @@ API int32_t amber_ctl_table_from_image(const char *image_tables, const char *pat
   }
   amber_table_close(t);
   return 0;
+}
+
+/* One line of /proc/<pid>/status, e.g. "SigBlk:\t0000000020000000" -> its value. */
+static unsigned long long status_field(const char *status, const char *name, int base) {
+  const char *p = strstr(status, name);
+  return p ? strtoull(p + strlen(name), NULL, base) : 0;
+}
+
+API int32_t amber_ctl_lagging(void *table, int32_t state, char *buf, int32_t cap) {
+  struct amber_table *t = table;
+  int n = 0;
+  buf[0] = 0;
+  for (uint32_t i = 0; i < t->ctl.nslots && n < cap; i++) {
+    struct amber_agent_slot *slot = &t->ctl.slots[i];
+    if (__atomic_load_n(&slot->state, __ATOMIC_ACQUIRE) == state) continue;
+    int32_t sid = slot_sid(t, slot);
+    char path[64], status[4096] = "";
+    snprintf(path, sizeof path, "/proc/%d/status", sid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ssize_t got = read(fd, status, sizeof status - 1);
+      status[got > 0 ? got : 0] = 0;
+      close(fd);
+    }
+    const char *st = strstr(status, "State:");
+    char state_name[32] = "gone";
+    if (st) sscanf(st, "State:\t%*c (%31[^)])", state_name);
+    unsigned long long bit = 1ULL << (CKPT_SIGNAL - 1);
+    int blocked = (status_field(status, "SigBlk:", 16) & bit) != 0;
+    int pending = ((status_field(status, "SigPnd:", 16) | status_field(status, "ShdPnd:", 16)) & bit) != 0;
+    n += snprintf(buf + n, cap - n, "%sprocess %d (%s%s%s)", n ? ", " : "", slot->vpid, state_name,
+                  pending ? ", the checkpoint signal pending" : "",
+                  blocked ? ", the checkpoint signal blocked" : "");
+  }
+  return n >= cap ? -ENOSPC : n;
 }
