@@ -42,6 +42,21 @@ static inline void amber_leave(void) {
   if (--amber_cs_depth == 0 && amber_ckpt_deferred) amber_deferred_checkpoint();
 }
 
+/* The checkpoint signal is held back while a process cannot take part yet: a fork's child
+ * before it has its own virtual pid, an exec'd program before the library has installed its
+ * handler (the signal would kill it). The mask survives exec; the signal stays pending. */
+static inline void amber_ckpt_hold(uint64_t *old) {
+  uint64_t set = 1ULL << (AMBER_CKPT_SIGNAL - 1);
+  amber_sys4(SYS_rt_sigprocmask, 0 /* SIG_BLOCK */, &set, old, 8);
+}
+static inline void amber_ckpt_release(const uint64_t *old) {
+  amber_sys4(SYS_rt_sigprocmask, 2 /* SIG_SETMASK */, old, 0, 8);
+}
+static inline void amber_ckpt_unhold(void) {
+  uint64_t set = 1ULL << (AMBER_CKPT_SIGNAL - 1);
+  amber_sys4(SYS_rt_sigprocmask, 1 /* SIG_UNBLOCK */, &set, 0, 8);
+}
+
 /* init.c */
 void amber_log(const char *fmt, ...);
 

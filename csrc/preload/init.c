@@ -63,4 +63,5 @@ __attribute__((constructor)) static void amber_init(void) {
   }
   amber_vtid = amber.vpid;
   amber_agent_install();
+  amber_ckpt_unhold(); /* held since the exec that started this program (wrap_fork.c) */
 }

@@ -46,8 +46,15 @@
   X(pid_t, fork, (void))                                                                         \
   X(pid_t, vfork, (void))                                                                        \
   X(int, clone, (int (*)(void *), void *, int, void *, ...))                                     \
+  X(int, system, (const char *))                                                                 \
+  X(FILE *, popen, (const char *, const char *))                                                 \
   X(int, execve, (const char *, char *const[], char *const[]))                                   \
   X(int, execvpe, (const char *, char *const[], char *const[]))                                  \
+  X(int, execv, (const char *, char *const[]))                                                   \
+  X(int, execvp, (const char *, char *const[]))                                                  \
+  X(int, execl, (const char *, const char *, ...))                                               \
+  X(int, execlp, (const char *, const char *, ...))                                              \
+  X(int, execle, (const char *, const char *, ...))                                              \
   X(int, fexecve, (int, char *const[], char *const[]))                                           \
   X(int, posix_spawn, (pid_t *, const char *, const posix_spawn_file_actions_t *,                 \
                        const posix_spawnattr_t *, char *const[], char *const[]))                 \

@@ -10,14 +10,18 @@ extern char **environ;
 #define ENV_CAP 4096
 
 AMBER_EXPORT pid_t fork(void) {
+  if (!amber_active()) return REAL(fork)();
+  uint64_t mask;
+  amber_ckpt_hold(&mask);
   pid_t child = REAL(fork)();
-  if (!amber_active() || child < 0) return child;
   if (child == 0) {
     amber_after_fork_child();
+    amber_ckpt_release(&mask);
     return 0;
   }
-  int32_t v = amber_pid_adopt(child, amber_sys_getpid(), AMBER_PID_PROCESS);
-  return v > 0 ? v : child;
+  int32_t v = child > 0 ? amber_pid_adopt(child, amber_sys_getpid(), AMBER_PID_PROCESS) : -1;
+  amber_ckpt_release(&mask);
+  return child < 0 ? child : v > 0 ? v : child;
 }
 
 /* vfork's child borrows the parent's stack until it execs, which no wrapper can return
@@ -30,11 +34,13 @@ AMBER_EXPORT pid_t vfork(void) { return fork(); }
 struct clone_start {
   int (*fn)(void *);
   void *arg;
+  uint64_t mask;
 };
 
 static int clone_child(void *p) {
   struct clone_start start = *(struct clone_start *)p; /* the child's own copy of the frame */
   amber_after_fork_child();
+  amber_ckpt_release(&start.mask);
   return start.fn(start.arg);
 }
 
@@ -47,26 +53,84 @@ AMBER_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...
   va_end(ap);
   int new_process = !(flags & (CLONE_VM | CLONE_THREAD));
   if (!amber_active() || !new_process) return REAL(clone)(fn, stack, flags, arg, ptid, tls, ctid);
-  struct clone_start start = {fn, arg};
+  struct clone_start start = {fn, arg, 0};
+  amber_ckpt_hold(&start.mask);
   int child = REAL(clone)(clone_child, stack, flags, &start, ptid, tls, ctid);
-  if (child <= 0) return child;
-  int32_t v = amber_pid_adopt(child, amber_sys_getpid(), AMBER_PID_PROCESS);
-  return v > 0 ? v : child;
+  int32_t v = child > 0 ? amber_pid_adopt(child, amber_sys_getpid(), AMBER_PID_PROCESS) : -1;
+  amber_ckpt_release(&start.mask);
+  return child <= 0 ? child : v > 0 ? v : child;
 }
 
 AMBER_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
   char *scratch[ENV_CAP];
-  return REAL(execve)(path, argv, amber_env_with_amber(envp, scratch, ENV_CAP));
+  uint64_t mask;
+  amber_ckpt_hold(&mask);
+  int r = REAL(execve)(path, argv, amber_env_with_amber(envp, scratch, ENV_CAP));
+  amber_ckpt_release(&mask);
+  return r;
 }
 
 AMBER_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
   char *scratch[ENV_CAP];
-  return REAL(execvpe)(file, argv, amber_env_with_amber(envp, scratch, ENV_CAP));
+  uint64_t mask;
+  amber_ckpt_hold(&mask);
+  int r = REAL(execvpe)(file, argv, amber_env_with_amber(envp, scratch, ENV_CAP));
+  amber_ckpt_release(&mask);
+  return r;
+}
+
+/* The exec calls that libc makes through its own execve, out of the wrappers' reach, go
+ * through Amber's execve and execvpe instead. */
+AMBER_EXPORT int execv(const char *path, char *const argv[]) { return execve(path, argv, environ); }
+AMBER_EXPORT int execvp(const char *file, char *const argv[]) {
+  return execvpe(file, argv, environ);
+}
+
+#define MAX_EXEC_ARGS 4096
+
+/* execl's variadic arguments, up to the NULL, into argv; for execle, the pointer after it. */
+static void collect_args(const char *first, va_list *ap, char **argv, char ***envp) {
+  int n = 0;
+  argv[n++] = (char *)first;
+  while (n < MAX_EXEC_ARGS - 1 && (argv[n] = va_arg(*ap, char *))) n++;
+  argv[n] = NULL;
+  if (envp) *envp = va_arg(*ap, char **);
+}
+
+AMBER_EXPORT int execl(const char *path, const char *arg, ...) {
+  char *argv[MAX_EXEC_ARGS];
+  va_list ap;
+  va_start(ap, arg);
+  collect_args(arg, &ap, argv, NULL);
+  va_end(ap);
+  return execve(path, argv, environ);
+}
+
+AMBER_EXPORT int execlp(const char *file, const char *arg, ...) {
+  char *argv[MAX_EXEC_ARGS];
+  va_list ap;
+  va_start(ap, arg);
+  collect_args(arg, &ap, argv, NULL);
+  va_end(ap);
+  return execvpe(file, argv, environ);
+}
+
+AMBER_EXPORT int execle(const char *path, const char *arg, ...) {
+  char *argv[MAX_EXEC_ARGS], **envp;
+  va_list ap;
+  va_start(ap, arg);
+  collect_args(arg, &ap, argv, &envp);
+  va_end(ap);
+  return execve(path, argv, envp);
 }
 
 AMBER_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
   char *scratch[ENV_CAP];
-  return REAL(fexecve)(fd, argv, amber_env_with_amber(envp, scratch, ENV_CAP));
+  uint64_t mask;
+  amber_ckpt_hold(&mask);
+  int r = REAL(fexecve)(fd, argv, amber_env_with_amber(envp, scratch, ENV_CAP));
+  amber_ckpt_release(&mask);
+  return r;
 }
 
 static int spawned(int err, pid_t *pid) {
@@ -82,8 +146,11 @@ AMBER_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_fil
                              char *const envp[]) {
   char *scratch[ENV_CAP];
   pid_t spid;
+  uint64_t mask;
+  amber_ckpt_hold(&mask);
   int err = REAL(posix_spawn)(&spid, path, fa, attr, argv,
                               amber_env_with_amber(envp, scratch, ENV_CAP));
+  amber_ckpt_release(&mask);
   if (pid) *pid = spid;
   return spawned(err, pid);
 }
@@ -93,8 +160,29 @@ AMBER_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_fi
                               char *const envp[]) {
   char *scratch[ENV_CAP];
   pid_t spid;
+  uint64_t mask;
+  amber_ckpt_hold(&mask);
   int err = REAL(posix_spawnp)(&spid, file, fa, attr, argv,
                                amber_env_with_amber(envp, scratch, ENV_CAP));
+  amber_ckpt_release(&mask);
   if (pid) *pid = spid;
   return spawned(err, pid);
+}
+
+/* libc starts these children itself; they inherit the mask, so the signal is held for them
+ * until their library is ready. */
+AMBER_EXPORT int system(const char *command) {
+  uint64_t mask;
+  amber_ckpt_hold(&mask);
+  int r = REAL(system)(command);
+  amber_ckpt_release(&mask);
+  return r;
+}
+
+AMBER_EXPORT FILE *popen(const char *command, const char *type) {
+  uint64_t mask;
+  amber_ckpt_hold(&mask);
+  FILE *f = REAL(popen)(command, type);
+  amber_ckpt_release(&mask);
+  return f;
 }
