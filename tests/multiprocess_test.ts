@@ -98,3 +98,12 @@ scenarioTest("a parent and three children meet at SysV semaphore barriers and co
   await s.restore(image);
   await s.pass();
 });
+
+scenarioTest("children that exited unreaped come back as zombies, with their status, for their parent", async (s) => {
+  const app = await s.launch([prog("zombies"), s.dir], "zombies");
+  await s.waitFor(/^ready$/m);
+  const image = await s.freeze(app);
+  assert.equal(image.manifest.processes.length, 1, "zombies are not frozen processes");
+  await s.restore(image);
+  await s.pass();
+});

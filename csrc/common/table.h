@@ -92,6 +92,12 @@ struct amber_ctl {
   char image_dir[AMBER_CTL_PATH];  /* where agents write their process files */
   char parent_dir[AMBER_CTL_PATH]; /* an image to refer to for unchanged pages, or empty */
   struct amber_agent_slot slots[AMBER_CTL_MAX_PROCS];
+  /* Children that had exited and were not reaped yet: a restore makes them again as zombies
+   * with the same status, for their parent to reap. */
+  uint32_t nzombies;
+  struct amber_zombie {
+    int32_t vpid, ppid, status, pad;
+  } zombies[AMBER_CTL_MAX_PROCS];
 };
 
 /* One address an application bound in its VNE: (proto, virtual port) -> real port. */

@@ -56,10 +56,19 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const c
   if (strlen(image_dir) >= sizeof c->image_dir || strlen(parent_dir) >= sizeof c->parent_dir)
     return -ENAMETOOLONG;
   uint32_t n = 0;
+  c->nzombies = 0;
   amber_table_lock(t);
   for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
     struct amber_row *r = &t->rows[AMBER_KIND_PID][i];
-    if (r->state != AMBER_ROW_LIVE || !(r->flags & AMBER_PID_PROCESS) || !alive(r->sid)) continue;
+    if (r->state != AMBER_ROW_LIVE || !(r->flags & AMBER_PID_PROCESS)) continue;
+    int ppid, status;
+    if (r->sid > 0 && amber_zombie(r->sid, &ppid, &status)) {
+      int32_t parent = amber_s2v(t, AMBER_KIND_PID, ppid);
+      if (parent > 0 && c->nzombies < AMBER_CTL_MAX_PROCS)
+        c->zombies[c->nzombies++] = (struct amber_zombie){r->vid, parent, status, 0};
+      continue;
+    }
+    if (!alive(r->sid)) continue;
     if (n == AMBER_CTL_MAX_PROCS) {
       amber_table_unlock(t);
       return -E2BIG;
@@ -184,17 +193,21 @@ API int32_t amber_ctl_table_from_image(const char *image_tables, const char *pat
   memcpy(t->next_slot, copy.next_slot, sizeof t->next_slot);
   memcpy(t->high, copy.high, sizeof t->high);
   t->root_vpid = copy.root_vpid;
-  /* The processes are the ones the snapshot froze; rows of any others were stale. */
+  /* The processes are the ones the snapshot froze, and the zombies it found; rows of any
+   * others were stale. */
   t->ctl.nslots = copy.ctl.nslots;
   for (uint32_t i = 0; i < copy.ctl.nslots; i++) t->ctl.slots[i].vpid = copy.ctl.slots[i].vpid;
+  t->ctl.nzombies = copy.ctl.nzombies;
+  memcpy(t->ctl.zombies, copy.ctl.zombies, sizeof t->ctl.zombies);
   for (int k = 0; k < AMBER_KIND_COUNT; k++)
     for (uint32_t i = 0; i < t->high[k]; i++) t->rows[k][i].sid = -1;
   for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
     struct amber_row *r = &t->rows[AMBER_KIND_PID][i];
     if (r->state != AMBER_ROW_LIVE || !(r->flags & AMBER_PID_PROCESS)) continue;
-    int frozen = 0;
-    for (uint32_t s = 0; s < copy.ctl.nslots; s++) frozen |= copy.ctl.slots[s].vpid == r->vid;
-    if (!frozen) amber_pid_row_release(t, r);
+    int kept = 0;
+    for (uint32_t s = 0; s < copy.ctl.nslots; s++) kept |= copy.ctl.slots[s].vpid == r->vid;
+    for (uint32_t z = 0; z < copy.ctl.nzombies; z++) kept |= copy.ctl.zombies[z].vpid == r->vid;
+    if (!kept) amber_pid_row_release(t, r);
   }
   amber_table_close(t);
   return 0;

@@ -76,6 +76,27 @@ static void place_in_group(const struct proc_node *p, int32_t pid) {
 
 /* Forks the children of `self` (and, for the root, the orphans, as its siblings), each of which
  * does the same for its own; returns the vpid this process is to become. */
+/* The children of `self` that had exited unreaped: each is forked and ends at once with the
+ * same status, so the restored parent reaps it as it would have. */
+static void make_zombies(int32_t self) {
+  for (uint32_t i = 0; i < table->ctl.nzombies; i++) {
+    const struct amber_zombie *z = &table->ctl.zombies[i];
+    if (z->ppid != self) continue;
+    long pid = amber_sys5(SYS_clone, 17 /* SIGCHLD */, 0, 0, 0, 0);
+    if (pid < 0) die("cannot fork a zombie of the tree", pid);
+    if (pid == 0) {
+      int sig = z->status & 0x7f;
+      if (sig) {
+        uint64_t none = 0;
+        amber_sys4(SYS_rt_sigprocmask, 2 /* SIG_SETMASK */, &none, 0, 8);
+        amber_sys2(SYS_kill, amber_sys0(SYS_getpid), sig);
+      }
+      amber_sys1(SYS_exit_group, (z->status >> 8) & 0xff);
+    }
+    set_system_pid(z->vpid, (int32_t)pid);
+  }
+}
+
 int32_t build_tree(int32_t self) {
   for (int i = 0; i < nprocs; i++) {
     const struct proc_node *p = &procs[i];
@@ -95,6 +116,7 @@ int32_t build_tree(int32_t self) {
     set_system_pid(p->vpid, (int32_t)pid);
     place_in_group(p, (int32_t)pid);
   }
+  make_zombies(self);
   return self;
 }
 
