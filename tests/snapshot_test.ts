@@ -124,3 +124,10 @@ scenarioTest("an incremental image whose parent is gone or changed is refused, n
   await Deno.remove(full.dir, { recursive: true });
   await assert.rejects(s.restore(delta), /full\.amber.*missing/);
 });
+
+scenarioTest("signals pending at the snapshot are pending after the restore, with their data", async (s) => {
+  const app = await s.launch([prog("pending_signals"), s.dir], "pending");
+  await s.waitFor(/^ready$/m);
+  await s.restore(await s.freeze(app));
+  await s.pass();
+});

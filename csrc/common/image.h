@@ -14,6 +14,14 @@
 #define AMBER_PROC_VERSION 1
 #define AMBER_PAGE 4096
 
+/* Signals pending when the snapshot landed, with their siginfo (si_pid made virtual), to be
+ * queued again after a restore. */
+#define AMBER_MAX_PENDING 8
+struct amber_pending {
+  int32_t count, pad;
+  uint8_t info[AMBER_MAX_PENDING][128]; /* siginfo_t */
+};
+
 /* The callee-saved registers, stack and resume point of a thread inside the agent. */
 struct amber_ctx {
   uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;
@@ -38,6 +46,7 @@ struct amber_thread_rec {
   uint64_t uc;          /* the thread's ucontext_t inside its signal frame */
   int32_t restart_reg;  /* REG_RDI or REG_RSI, or -1 */
   int32_t restart_vpid; /* negative for a process group */
+  struct amber_pending pending; /* signals pending for this thread alone */
 };
 
 enum amber_region_kind {

@@ -112,6 +112,8 @@ static void follower(void *uc) {
   struct amber_thread_rec *rec = &amber_ckpt.threads[index];
   memset(rec, 0, sizeof *rec);
   amber_thread_capture(rec, uc);
+  amber_signals_take_thread(rec);
+  amber_signals_put_thread(rec); /* the running program keeps them */
   if (amber_ctx_save(&rec->ctx) == 0) {
     __atomic_add_fetch(&amber_ckpt.arrived, 1, __ATOMIC_ACQ_REL);
     amber_futex_wake(&amber_ckpt.arrived, 0);
@@ -119,6 +121,7 @@ static void follower(void *uc) {
     /* Resumed by the restorer in a new process. */
     rec = &amber_ckpt.threads[index];
     amber_thread_after_restore(rec);
+    amber_signals_put_thread(rec);
     __atomic_add_fetch(&amber_ckpt.restored_threads, 1, __ATOMIC_ACQ_REL);
     amber_futex_wake(&amber_ckpt.restored_threads, 0);
   }
@@ -150,6 +153,8 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
   update_environment();
   amber_process_after_restore();
   amber_thread_after_restore(rec);
+  amber_signals_put_thread(rec);
+  amber_signals_put_process();
   int err = amber_broker_open();
   if (err) amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "cannot reach the broker (%d)", -err);
   if (!err) err = amber_shared_memory_after_restore(0);
@@ -192,6 +197,10 @@ static void leader(int32_t self, void *uc) {
   int stopped = quiesce(self) == 0;
   amber.checkpoints++;
   amber_thread_capture(rec, uc);
+  amber_signals_take_thread(rec);
+  amber_signals_take_process();
+  amber_signals_put_thread(rec);
+  amber_signals_put_process();
   amber_process_capture();
   if (!stopped || amber_fds_capture()) {
     fail(slot, amber_ckpt.error);

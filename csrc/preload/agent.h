@@ -49,6 +49,13 @@ int amber_ctx_save(struct amber_ctx *ctx) __attribute__((returns_twice));
 void amber_thread_capture(struct amber_thread_rec *rec, void *uc);
 void amber_thread_after_restore(struct amber_thread_rec *rec);
 
+/* agent_signals.c: pending signals, taken out while frozen and queued back (after a restore,
+ * in the new process); a thread's own first, then the leader takes the process's */
+void amber_signals_take_thread(struct amber_thread_rec *rec);
+void amber_signals_put_thread(const struct amber_thread_rec *rec);
+void amber_signals_take_process(void);
+void amber_signals_put_process(void);
+
 /* agent_process.c: the process's kernel-side state other than descriptors */
 void amber_process_capture(void);
 void amber_process_after_restore(void);
