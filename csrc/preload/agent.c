@@ -121,6 +121,7 @@ static void follower(void *uc) {
     /* Resumed by the restorer in a new process. */
     rec = &amber_ckpt.threads[index];
     amber_thread_after_restore(rec);
+    amber_identity_thread_after_restore();
     amber_signals_put_thread(rec);
     __atomic_add_fetch(&amber_ckpt.restored_threads, 1, __ATOMIC_ACQ_REL);
     amber_futex_wake(&amber_ckpt.restored_threads, 0);
@@ -172,6 +173,9 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
     amber_sys2(SYS_munmap, amber_restore_args.restorer_start,
                amber_restore_args.restorer_end - amber_restore_args.restorer_start);
   amber_process_restore_exe();
+  /* Last: limits and credentials may forbid what the restore itself needs. */
+  amber_identity_after_restore();
+  amber_identity_thread_after_restore();
   struct amber_agent_slot *slot = my_slot();
   if (!slot) return;
   if (!err) {
@@ -202,7 +206,7 @@ static void leader(int32_t self, void *uc) {
   amber_signals_put_thread(rec);
   amber_signals_put_process();
   amber_process_capture();
-  if (!stopped || amber_fds_capture()) {
+  if (!stopped || amber_identity_capture() || amber_fds_capture()) {
     fail(slot, amber_ckpt.error);
     wait_phase_change(AMBER_PHASE_FREEZE);
   } else {

@@ -56,6 +56,11 @@ void amber_signals_put_thread(const struct amber_thread_rec *rec);
 void amber_signals_take_process(void);
 void amber_signals_put_process(void);
 
+/* agent_identity.c: credentials, limits, priority, affinity; refuses what cannot be saved */
+int amber_identity_capture(void); /* 0, or -1 with amber_ckpt.error */
+void amber_identity_after_restore(void);
+void amber_identity_thread_after_restore(void); /* in every thread */
+
 /* agent_process.c: the process's kernel-side state other than descriptors */
 void amber_process_capture(void);
 void amber_process_after_restore(void);
