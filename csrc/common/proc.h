@@ -1,5 +1,6 @@
-/* Whether a process is alive: it exists and is not a zombie waiting to be reaped (init on
- * these machines reaps late, so a dead supervisor can linger as a zombie). */
+/* What /proc/<pid>/stat says of a process: whether it is alive (it exists and is not a zombie
+ * waiting to be reaped: init on these machines reaps late, so a dead supervisor can linger as
+ * a zombie), and a zombie's parent and wait status. */
 #ifndef AMBER_PROC_H
 #define AMBER_PROC_H
 
@@ -11,35 +12,34 @@
 #include <string.h>
 #include <unistd.h>
 
-static inline int amber_pid_alive(int pid) {
-  if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM)) return 0;
-  char path[64], stat[512];
+/* The fields after the command name ("S 1 ..."), read into buf; NULL if there is no such pid. */
+static inline const char *amber_proc_stat(int pid, char *buf, size_t cap) {
+  char path[64];
   snprintf(path, sizeof path, "/proc/%d/stat", pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, stat, sizeof stat - 1);
+  if (fd < 0) return NULL;
+  ssize_t n = read(fd, buf, cap - 1);
   close(fd);
-  if (n <= 0) return 0;
-  stat[n] = 0;
-  const char *end = strrchr(stat, ')');
-  return !(end && end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X'));
+  if (n <= 0) return NULL;
+  buf[n] = 0;
+  const char *end = strrchr(buf, ')'); /* the last ')' ends the command name */
+  return end && end[1] == ' ' ? end + 2 : NULL;
 }
 
-/* A zombie's parent and wait status (from /proc/<pid>/stat); 1 if pid is a zombie. */
+static inline int amber_pid_alive(int pid) {
+  if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM)) return 0;
+  char buf[1024];
+  const char *fields = amber_proc_stat(pid, buf, sizeof buf);
+  return fields && *fields != 'Z' && *fields != 'X';
+}
+
+/* A zombie's parent and wait status; 1 if pid is a zombie. */
 static inline int amber_zombie(int pid, int *ppid, int *status) {
-  char path[64], stat[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, stat, sizeof stat - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  stat[n] = 0;
-  const char *p = strrchr(stat, ')');
-  if (!p || p[1] != ' ' || p[2] != 'Z') return 0;
-  /* fields from 3 (state): ppid is 4, exit_code is 52 */
-  long field[53] = {0};
-  p += 4;
+  char buf[1024];
+  const char *p = amber_proc_stat(pid, buf, sizeof buf);
+  if (!p || *p != 'Z') return 0;
+  long field[53] = {0}; /* numbered from 3 (the state): ppid is 4, exit_code is 52 */
+  p += 2;
   for (int f = 4; f <= 52 && *p; f++) {
     field[f] = strtol(p, (char **)&p, 10);
     while (*p == ' ') p++;
