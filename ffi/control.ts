@@ -384,6 +384,20 @@ export function describeProcess(path: string): ProcessDetails {
   );
 }
 
+/** Makes a FIFO at `path`, mode 0600, for an agent to stream its process file into. */
+export function makeFifo(path: string): void {
+  unwrap("amber_ctl_make_fifo", library().amber_ctl_make_fifo(cstr(path)), path);
+}
+
+/**
+ * Puts a process file that came as a stream in order: its header, which followed the file's
+ * end as a trailer, is moved to offset 0 and cut off. Throws a {@linkcode ControlError}
+ * (EPROTO) if the file does not end with a valid header.
+ */
+export async function untrailProcessFile(path: string): Promise<void> {
+  unwrap("amber_ctl_process_untrail", await library().amber_ctl_process_untrail(cstr(path)), path);
+}
+
 /** This machine's kernel, CPU features and vDSO identity. */
 export function machineInfo(): MachineInfo {
   return callJson(

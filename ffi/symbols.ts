@@ -193,6 +193,21 @@ export const symbols = {
     ],
     result: "i32",
   },
+  // int32_t amber_ctl_make_fifo(const char *path)
+  amber_ctl_make_fifo: {
+    parameters: [
+      "buffer", // const char *path
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_process_untrail(const char *path)
+  amber_ctl_process_untrail: {
+    parameters: [
+      "buffer", // const char *path
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
   // int32_t amber_ctl_machine_info(char *buf, int32_t cap)
   amber_ctl_machine_info: {
     parameters: [

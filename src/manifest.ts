@@ -14,6 +14,8 @@ export const IMAGE_FORMAT = "amber-image";
 export const IMAGE_VERSION = 1;
 /** The manifest's file name inside an image directory. */
 export const MANIFEST_FILE = "manifest.json";
+/** The manifest's head (see {@linkcode ManifestHeadSchema}) as a migration's stream carries it. */
+export const MANIFEST_HEAD_FILE = "manifest-head.json";
 
 /** A path inside the image: relative, with no '..' part. */
 const ImagePath = z.string().min(1).refine(
@@ -66,6 +68,24 @@ export const ManifestSchema = z.object({
     }
   }
 });
+
+/**
+ * A manifest before the image's files are read: what the computer that takes the snapshot
+ * knows. A migration sends it with the files (src/migrate/outgoing.ts), and the target, which
+ * has the files, completes it.
+ */
+export const ManifestHeadSchema = z.object({
+  format: z.literal(IMAGE_FORMAT),
+  version: z.literal(IMAGE_VERSION),
+  createdAt: z.iso.datetime(),
+  app: z.object({ name: z.string(), id: z.string(), hostname: z.string() }),
+  machine: MachineInfoSchema,
+  parent: ImageParentSchema.nullable(),
+  /** Each process's parent, in virtual pids. */
+  tree: z.array(z.object({ vpid: z.int().positive(), parent: z.int().nonnegative() })),
+});
+/** A manifest before the image's files are read. */
+export type ManifestHead = z.infer<typeof ManifestHeadSchema>;
 
 /** What an image holds: application, machine, processes, files and their hashes. */
 export type Manifest = z.infer<typeof ManifestSchema>;

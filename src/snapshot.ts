@@ -34,9 +34,11 @@ import {
   type ImageProcess,
   type Manifest,
   MANIFEST_FILE,
+  type ManifestHead,
 } from "./manifest.ts";
 import { randomHex } from "./names.ts";
 import { parentRef } from "./parent.ts";
+import { prepareProcessFiles, reclaimProcessFiles } from "./process_files.ts";
 import { checkTimeout, exists } from "./wait.ts";
 
 /** Options for {@linkcode snapshot}. */
@@ -100,7 +102,7 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
       if (!options.stop && !options.hold) table.setPhase(Phase.RESUME);
     }
     if (options.stop) await app.kill();
-    const manifest = await writeManifest(tmp, info, rows, parent);
+    const manifest = await writeManifest(tmp, manifestHead(info, rows, parent));
     await Deno.rename(tmp, dir);
     return { dir, manifest };
   } catch (cause) {
@@ -115,19 +117,35 @@ function message(cause: unknown): string {
 }
 
 /**
+ * What a migration does beside the agents while they write (src/migrate/outgoing.ts): it makes
+ * their process files FIFOs, and takes what they write as they write it.
+ */
+export interface WriteStreaming {
+  /** Once every process is frozen and the tables are saved, before the agents write. */
+  prepare(rows: TableRow[]): Promise<void>;
+  /** While the agents write; resolves once everything they wrote has been taken. */
+  run(): Promise<void>;
+  /** After a failure: stop taking what they write, so that none waits on it (idempotent). */
+  stop(): void;
+}
+
+/**
  * A process created between the listing of the processes and the freeze was not frozen: the
  * snapshot is abandoned (the application runs on) and taken again, a few times at most.
+ * Returns the rows of the tables as they were frozen; the phase is left at WRITE, every
+ * process frozen: the caller resumes it (or ends it). On failure everything was resumed.
  */
-async function freezeAndWriteRetrying(
+export async function freezeAndWriteRetrying(
   app: App,
   table: Table,
   tmp: string,
   timeoutMs: number,
   parentDir: string,
+  streaming?: WriteStreaming,
 ): Promise<TableRow[]> {
   for (let attempt = 1;; attempt++) {
     try {
-      return await freezeAndWrite(app, table, tmp, timeoutMs, parentDir);
+      return await freezeAndWrite(app, table, tmp, timeoutMs, parentDir, streaming);
     } catch (cause) {
       const raced = cause instanceof SnapshotError && cause.cause instanceof ControlAgainError;
       if (!raced || attempt === 3) throw cause;
@@ -144,8 +162,10 @@ async function freezeAndWrite(
   tmp: string,
   timeoutMs: number,
   parentDir: string,
+  streaming?: WriteStreaming,
 ): Promise<TableRow[]> {
   let began = false;
+  let running: Promise<void> | undefined;
   try {
     table.snapshotBegin(tmp, parentDir);
     began = true;
@@ -153,10 +173,15 @@ async function freezeAndWrite(
     const rows = table.rows();
     await table.saveTables(join(tmp, "tables.bin"));
     await table.ipcSave(tmp);
+    const foreign = streaming ? false : await prepareProcessFiles(tmp, processesOf(rows));
+    await streaming?.prepare(rows);
     table.setPhase(Phase.WRITE);
-    await barrier(app, table, AgentState.WRITTEN, "written", timeoutMs);
+    running = streaming?.run();
+    await Promise.all([barrier(app, table, AgentState.WRITTEN, "written", timeoutMs), running]);
+    if (foreign) await reclaimProcessFiles(tmp);
     return rows;
   } catch (cause) {
+    streaming?.stop();
     if (began) {
       try {
         table.setPhase(Phase.ABORT);
@@ -164,6 +189,7 @@ async function freezeAndWrite(
         // The application is gone; there is nothing to let go on.
       }
     }
+    await running?.catch(() => {});
     throw cause;
   }
 }
@@ -218,16 +244,31 @@ async function listFiles(root: string, dir = root): Promise<string[]> {
   return names.sort();
 }
 
-/** Hashes and describes what the agents wrote, then writes manifest.json (all mode 0600). */
-async function writeManifest(
-  tmp: string,
+/** What the manifest says that the image's files do not: the application, machine, tree. */
+export function manifestHead(
   info: TableInfo,
   rows: TableRow[],
   parent: ImageParent | null,
-): Promise<Manifest> {
+): ManifestHead {
+  return {
+    format: IMAGE_FORMAT,
+    version: IMAGE_VERSION,
+    createdAt: new Date().toISOString(),
+    app: { name: info.name, id: info.appId, hostname: info.hostname },
+    machine: machineInfo(),
+    parent,
+    tree: processesOf(rows).map(({ vpid, parent }) => ({ vpid, parent })),
+  };
+}
+
+/**
+ * Hashes and describes the files of the image in `tmp`, then writes manifest.json (all mode
+ * 0600) from them and `head`.
+ */
+export async function writeManifest(tmp: string, head: ManifestHead): Promise<Manifest> {
   const files: ImageFile[] = [];
   const processes: ImageProcess[] = [];
-  const parents = new Map(processesOf(rows).map((p) => [p.vpid, p.parent]));
+  const parents = new Map(head.tree.map((p) => [p.vpid, p.parent]));
   for (const name of await listFiles(tmp)) {
     if (name === MANIFEST_FILE) continue;
     const path = join(tmp, name);
@@ -242,19 +283,11 @@ async function writeManifest(
     }
   }
   if (processes.length === 0) {
-    throw new SnapshotError(`Cannot snapshot '${info.name}': no process wrote its image`);
+    throw new SnapshotError(`Cannot snapshot '${head.app.name}': no process wrote its image`);
   }
   processes.sort((a, b) => a.vpid - b.vpid);
-  const manifest: Manifest = {
-    format: IMAGE_FORMAT,
-    version: IMAGE_VERSION,
-    createdAt: new Date().toISOString(),
-    app: { name: info.name, id: info.appId, hostname: info.hostname },
-    machine: machineInfo(),
-    processes,
-    files,
-    parent,
-  };
+  const { format, version, createdAt, app, machine, parent } = head;
+  const manifest: Manifest = { format, version, createdAt, app, machine, processes, files, parent };
   await Deno.writeTextFile(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + "\n", {
     mode: 0o600,
   });

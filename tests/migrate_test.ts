@@ -4,7 +4,8 @@
  * SITE 2 reaches APP 2 by its virtual hostname. APP 2 moves to computer 2 while WEB SITE 2
  * keeps serving, and afterwards WEB SITE 2's requests reach it at the same virtual IP, its
  * in-memory count going on. VNE 1's WEB SITE 1 cannot reach VNE 2. A migration whose target
- * agent dies mid-stream leaves APP 2 running on computer 3.
+ * agent dies mid-stream leaves APP 2 running on computer 3. Neither leaves a whole image on
+ * computer 3, even for a while: its process files are FIFOs, read as they are written.
  */
 
 import assert from "node:assert/strict";
@@ -142,6 +143,52 @@ function clusterTest(name: string, body: (cluster: Cluster) => Promise<void>): v
   );
 }
 
+/** What a source computer held in its outgoing directory during a migration: by name. */
+type Outgoing = Map<string, { fifo: boolean; size: number }>;
+
+/** Watches `c`'s outgoing directory (where a migration's temporary directory lives) until stopped. */
+function watchOutgoing(c: Computer): { stop: () => Promise<Outgoing> } {
+  const seen: Outgoing = new Map();
+  const root = join(c.state, "outgoing");
+  let watching = true;
+  const watch = (async () => {
+    while (watching) {
+      try {
+        for await (const tmp of Deno.readDir(root)) {
+          for await (const entry of Deno.readDir(join(root, tmp.name))) {
+            const info = await Deno.lstat(join(root, tmp.name, entry.name));
+            const before = seen.get(entry.name)?.size ?? 0;
+            seen.set(entry.name, { fifo: info.isFifo === true, size: Math.max(before, info.size) });
+          }
+        }
+      } catch {
+        // Made or removed meanwhile.
+      }
+      await sleep(1);
+    }
+  })();
+  return {
+    stop: async () => {
+      watching = false;
+      await watch;
+      return seen;
+    },
+  };
+}
+
+/** The source held no image: its process files were FIFOs, its only files the two small ones. */
+function assertStreamed(seen: Outgoing): void {
+  const names = [...seen.keys()];
+  assert.ok(names.some((n) => /^process-\d+\.img$/.test(n)), `No process FIFO seen: ${names}`);
+  for (const [name, { fifo, size }] of seen) {
+    if (/^process-\d+\.img$/.test(name)) assert.ok(fifo, `'${name}' was a file, not a FIFO`);
+    else {
+      assert.ok(["tables.bin", "ipc.bin", "ipc.bin.tmp"].includes(name), `'${name}' was written`);
+      assert.ok(size < 2 << 20, `'${name}' held ${size} bytes`);
+    }
+  }
+}
+
 function count(body: string): number {
   const m = /app (\d+) from 10\.10\.2\.5:\d+ on app2/.exec(body);
   assert.ok(m, `Not an answer of APP 2 through WEB SITE 2: '${body}'`);
@@ -172,6 +219,7 @@ clusterTest(
           await sleep(20);
         }
       })();
+      const outgoing = watchOutgoing(c3);
       const moved = await cluster.amber(c3, [
         "migrate",
         "app2",
@@ -183,6 +231,7 @@ clusterTest(
       ]);
       moving = false;
       await load;
+      assertStreamed(await outgoing.stop());
       assert.equal(moved.code, 0, `${moved.stderr}\n${await readText(c2.agentLog)}`);
       assert.equal(JSON.parse(moved.stdout).agent, "computer2");
       assert.ok(
@@ -211,6 +260,7 @@ clusterTest(
     const url = await setUp(cluster, 256);
     assert.equal(count((await cluster.get(c2, url)).body), 1);
 
+    const outgoing = watchOutgoing(c3);
     const migration = cluster.amberInBackground(c3, [
       "migrate",
       "app2",
@@ -228,6 +278,7 @@ clusterTest(
     const failed = await migration;
     assert.equal(failed.code, 1, failed.stdout);
     assert.match(failed.stderr, /Cannot migrate 'app2'.*it runs on here/s);
+    assertStreamed(await outgoing.stop());
 
     assert.deepEqual(await apps(cluster, c3), ["app2"]);
     // Computer 2's agent comes back, so that WEB SITE 2's new connections are known on computer 3.

@@ -47,6 +47,7 @@ struct amber_thread_rec {
   int32_t restart_reg;  /* REG_RDI or REG_RSI, or -1 */
   int32_t restart_vpid; /* negative for a process group */
   struct amber_pending pending; /* signals pending for this thread alone */
+  int32_t old_tid, tid; /* the system TID at the snapshot, and after a restore */
 };
 
 enum amber_region_kind {

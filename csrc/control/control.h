@@ -52,6 +52,11 @@ int32_t amber_ctl_wait_restored(void *table, int32_t count, int32_t timeout_ms);
 /* Images: a 64-bit hash of a file, as 16 hex digits in buf; a process file described as JSON. */
 int32_t amber_ctl_file_hash(const char *path, char *buf, int32_t cap);
 int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap);
+/* A migration's streamed image: a FIFO for an agent to write its process file into (mode
+ * 0600), and, on the target, a process file that came with its header as a trailer put back
+ * in order (the header moved to offset 0 and cut off the end; -EPROTO if it is not one). */
+int32_t amber_ctl_make_fifo(const char *path);
+int32_t amber_ctl_process_untrail(const char *path);
 /* This machine: {"kernel","xcr0","vdsoHash","vdsoSize","vvarSize"} for compatibility checks. */
 int32_t amber_ctl_machine_info(char *buf, int32_t cap);
 /* 1 if the ELF file at path is dynamically linked, 0 if static, -errno if not ELF/readable. */

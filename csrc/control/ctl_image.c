@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -96,6 +97,29 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
   }
   close(fd);
   return err ? err : json_done(&j);
+}
+
+API int32_t amber_ctl_make_fifo(const char *path) {
+  if (mkfifo(path, 0600)) return -errno;
+  return chmod(path, 0600) ? -errno : 0; /* whatever the umask */
+}
+
+API int32_t amber_ctl_process_untrail(const char *path) {
+  int fd = open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  struct stat st;
+  struct amber_proc_header hdr;
+  int err = fstat(fd, &st) ? -errno : 0;
+  uint64_t size = err ? 0 : (uint64_t)st.st_size;
+  if (!err && size < AMBER_PAGE + sizeof hdr) err = -EPROTO;
+  if (!err) err = read_at(fd, &hdr, sizeof hdr, size - sizeof hdr);
+  if (!err && (hdr.magic != AMBER_PROC_MAGIC || hdr.version != AMBER_PROC_VERSION ||
+               hdr.header_size != sizeof hdr || hdr.file_size != size - sizeof hdr))
+    err = -EPROTO;
+  if (!err && pwrite(fd, &hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr) err = -EIO;
+  if (!err && ftruncate(fd, (off_t)hdr.file_size)) err = -errno;
+  close(fd);
+  return err;
 }
 
 static uint64_t xcr0(void) {

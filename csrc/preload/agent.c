@@ -47,10 +47,39 @@ static uint32_t wait_phase_change(uint32_t phase) {
   }
 }
 
+int amber_agent_write_wanted(void) {
+  uint32_t gen = __atomic_load_n(&ctl()->generation, __ATOMIC_ACQUIRE);
+  if (__atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE) != AMBER_PHASE_WRITE) return 0;
+  int32_t coordinator = ctl()->coordinator;
+  if (coordinator > 0 && amber_sys2(SYS_kill, coordinator, 0) == -ESRCH) return 0;
+  amber_futex_wait(&ctl()->generation, gen, 1, 5);
+  return __atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE) == AMBER_PHASE_WRITE;
+}
+
 static int still_alive(const int32_t *tids, int n) {
   int alive = 0;
   for (int i = 0; i < n; i++) alive += amber_sys3(SYS_tgkill, amber_sys_getpid(), tids[i], 0) == 0;
   return alive;
+}
+
+/* A thread that never came: it blocks every signal with raw system calls, as glibc's own
+ * helper thread for SIGEV_THREAD timers does. Amber cannot stop it without ptrace: say which. */
+static void name_stuck_thread(const int32_t *tids, int n) {
+  for (int i = 0; i < n; i++) {
+    int came = 0;
+    for (int k = 1; k < amber_ckpt.nthreads; k++) came |= amber_ckpt.threads[k].old_tid == tids[i];
+    if (came || amber_sys3(SYS_tgkill, amber_sys_getpid(), tids[i], 0) != 0) continue;
+    char path[64], comm[32] = "";
+    amber_fmt(path, sizeof path, "/proc/self/task/%d/comm", tids[i]);
+    long len = amber_read_file(path, comm, sizeof comm);
+    if (len > 0 && comm[len - 1] == '\n') comm[len - 1] = 0;
+    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+              "its thread %d (%s) blocks every signal, so Amber cannot stop it (glibc's "
+              "thread for SIGEV_THREAD timers does)",
+              tids[i], comm);
+    return;
+  }
+  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "one of its threads did not stop");
 }
 
 /* Brings every other thread of the process into the handler; 0, or -1 with the reason in
@@ -78,21 +107,20 @@ static int quiesce(int32_t self) {
         fresh++;
       }
     }
-    /* Wait for everyone signalled so far; a thread that exited meanwhile never arrives, so
-     * the wait gives up on it after a while. */
-    for (int waited = 0; waited < 2000; waited++) {
+    if (!fresh && round > 0) break; /* nobody new since the last wait */
+    /* Wait for everyone signalled so far (2 s at most: a thread holds the signal off only
+     * for moments, as glibc does around a thread's creation); a thread that exited meanwhile
+     * never arrives, and is no longer waited for. */
+    for (int waited = 0; waited < 400; waited++) {
       uint32_t arrived = __atomic_load_n(&amber_ckpt.arrived, __ATOMIC_ACQUIRE);
       if ((int)arrived >= nsignalled) break;
       if (waited % 20 == 19 && (int)arrived >= still_alive(signalled, nsignalled)) break;
       amber_futex_wait(&amber_ckpt.arrived, arrived, 0, 5);
     }
-    if (!fresh) break;
   }
   if ((int)__atomic_load_n(&amber_ckpt.arrived, __ATOMIC_ACQUIRE) <
       still_alive(signalled, nsignalled)) {
-    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-              "one of its threads did not stop (it may block signal %d with a raw system call)",
-              AMBER_CKPT_SIGNAL);
+    name_stuck_thread(signalled, nsignalled);
     return -1;
   }
   return 0;
@@ -169,6 +197,7 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
     if ((int)done >= amber_ckpt.nthreads - 1) break;
     amber_futex_wait(&amber_ckpt.restored_threads, done, 0, 5);
   }
+  if (!err) err = amber_timers_after_restore(); /* every thread has its new TID now */
   if (amber_restore_args.restorer_end > amber_restore_args.restorer_start)
     amber_sys2(SYS_munmap, amber_restore_args.restorer_start,
                amber_restore_args.restorer_end - amber_restore_args.restorer_start);
@@ -198,6 +227,7 @@ static void leader(int32_t self, void *uc) {
   struct amber_thread_rec *rec = &amber_ckpt.threads[0];
   memset(rec, 0, sizeof *rec);
   rec->leader = 1;
+  amber_identity_open_proc();
   int stopped = quiesce(self) == 0;
   amber.checkpoints++;
   amber_thread_capture(rec, uc);
@@ -206,7 +236,7 @@ static void leader(int32_t self, void *uc) {
   amber_signals_put_thread(rec);
   amber_signals_put_process();
   amber_process_capture();
-  if (!stopped || amber_identity_capture() || amber_fds_capture()) {
+  if (!stopped || amber_identity_capture() || amber_timers_capture() || amber_fds_capture()) {
     fail(slot, amber_ckpt.error);
     wait_phase_change(AMBER_PHASE_FREEZE);
   } else {
@@ -229,6 +259,7 @@ static void leader(int32_t self, void *uc) {
       }
     }
   }
+  amber_identity_close_proc();
   release_followers();
 }
 

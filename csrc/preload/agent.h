@@ -56,8 +56,14 @@ void amber_signals_put_thread(const struct amber_thread_rec *rec);
 void amber_signals_take_process(void);
 void amber_signals_put_process(void);
 
+/* agent_timers.c: POSIX timers, made again under their IDs once every thread has its TID */
+int amber_timers_capture(void); /* 0, or -1 with amber_ckpt.error */
+int amber_timers_after_restore(void);
+
 /* agent_identity.c: credentials, limits, priority, affinity; refuses what cannot be saved */
 int amber_identity_capture(void); /* 0, or -1 with amber_ckpt.error */
+void amber_identity_open_proc(void);  /* dumpable for the snapshot's reading of /proc/self */
+void amber_identity_close_proc(void); /* as it was */
 void amber_identity_after_restore(void);
 void amber_identity_thread_after_restore(void); /* in every thread */
 
@@ -72,6 +78,10 @@ int amber_fds_capture(void);
 int amber_fds_capture_frozen(void); /* once every process is frozen; finds what is shared */
 int amber_fds_after_restore(void);
 void amber_fds_release(void);
+
+/* agent.c: while the process file is written, whether the coordinator still wants it (the
+ * phase is still WRITE and the coordinator alive); waits a few ms first */
+int amber_agent_write_wanted(void);
 
 /* agent_memory.c: writes process-<vpid>.img into dir; 0 or -errno with amber_ckpt.error */
 int amber_write_process_file(const char *dir);

@@ -1,8 +1,7 @@
 /* What the kernel keeps about who the process is and what it may use: credentials, resource
  * limits, priority, CPU affinity, the parent-death signal. Saved while frozen, put back after a
  * restore (credentials and affinity by every thread: the kernel keeps them per thread). And
- * the state Amber cannot save yet, refused by name rather than lost: POSIX timers and seccomp
- * filters. */
+ * the state Amber cannot save yet, refused by name rather than lost: seccomp filters. */
 #include <sched.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -16,19 +15,25 @@ static struct {
   uint32_t uid[3], gid[3]; /* real, effective, saved */
   uint32_t groups[64];
   int32_t ngroups;
-  int32_t nice, pdeathsig, pad;
+  int32_t nice, pdeathsig, dumpable;
   uint64_t limits[NLIMITS][2];
   uint64_t affinity[16];
   int32_t affinity_len;
 } id; /* saved with memory */
 
+/* A process that switched users is not dumpable, and may then not read its own /proc files
+ * (pagemap, fd). The agent makes it dumpable for the snapshot, and puts the flag back after. */
+void amber_identity_open_proc(void) {
+  id.dumpable = (int32_t)amber_sys2(SYS_prctl, PR_GET_DUMPABLE, 0);
+  if (id.dumpable != 1) amber_sys2(SYS_prctl, PR_SET_DUMPABLE, 1);
+}
+
+void amber_identity_close_proc(void) {
+  if (id.dumpable >= 0 && id.dumpable != 1) amber_sys2(SYS_prctl, PR_SET_DUMPABLE, id.dumpable);
+}
+
 int amber_identity_capture(void) {
   static char text[8192];
-  if (amber_read_file("/proc/self/timers", text, sizeof text) > 0 && strstr(text, "ID:")) {
-    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-              "it has POSIX timers (timer_create), which Amber cannot save yet");
-    return -1;
-  }
   if (amber_read_file("/proc/self/status", text, sizeof text) > 0) {
     const char *p = strstr(text, "Seccomp:");
     if (p && p[8] && p[9] != '0') {
@@ -53,7 +58,6 @@ int amber_identity_capture(void) {
 /* Limits a user may not raise again (a hard limit above what the restorer has) stay lower. */
 void amber_identity_after_restore(void) {
   for (int r = 0; r < NLIMITS; r++) amber_sys4(SYS_prlimit64, 0, r, id.limits[r], 0);
-  amber_sys2(SYS_prctl, PR_SET_PDEATHSIG, id.pdeathsig);
 }
 
 /* In every thread (the kernel keeps these per thread), and in the leader last of all, once it
@@ -68,4 +72,7 @@ void amber_identity_thread_after_restore(void) {
   amber_sys3(SYS_getresuid, &uid[0], &uid[1], &uid[2]);
   if (memcmp(gid, id.gid, sizeof gid)) amber_sys3(SYS_setresgid, id.gid[0], id.gid[1], id.gid[2]);
   if (memcmp(uid, id.uid, sizeof uid)) amber_sys3(SYS_setresuid, id.uid[0], id.uid[1], id.uid[2]);
+  /* A change of user clears these two: as they were. */
+  amber_sys2(SYS_prctl, PR_SET_PDEATHSIG, id.pdeathsig);
+  amber_identity_close_proc();
 }

@@ -11,6 +11,7 @@
 #include "../common/broker.h"
 #include "agent_pages.h"
 #include "agent_share.h"
+#include "agent_sink.h"
 #include "net_vne.h"
 #include "sysv.h"
 
@@ -100,17 +101,6 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
   return 1;
 }
 
-static int write_at(int fd, const void *buf, uint64_t len, uint64_t off) {
-  const char *p = buf;
-  while (len) {
-    long n = amber_sys4(SYS_pwrite64, fd, p, len, off);
-    if (n == -EINTR) continue;
-    if (n <= 0) return n < 0 ? (int)n : -EIO;
-    p += n, len -= n, off += n;
-  }
-  return 0;
-}
-
 /* Fields of /proc/self/stat after the command name, counted from 3 (state). */
 void amber_mm_fields(struct amber_proc_header *h) {
   static char stat[2048];
@@ -158,11 +148,13 @@ int amber_write_process_file(const char *dir) {
   memset(&h, 0, sizeof h);
   char path[AMBER_CTL_PATH + 32];
   amber_fmt(path, sizeof path, "%s/process-%d.img", dir, amber.vpid);
+  struct amber_sink sink;
+  int opened = amber_sink_open(&sink, path, amber_agent_write_wanted);
+  if (opened) return error("cannot create the process file", opened);
   struct page_writer w = {0};
+  w.sink = &sink;
   w.runs = runs;
   w.max_runs = MAX_RUNS;
-  w.fd = (int)amber_sys4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (w.fd < 0) return error("cannot create the process file", w.fd);
   w.pagemap_fd = (int)amber_sys3(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   int err = w.pagemap_fd < 0 ? error("cannot open /proc/self/pagemap", w.pagemap_fd) : 0;
 
@@ -215,20 +207,19 @@ int amber_write_process_file(const char *dir) {
     h.hashes_off = off;
     off += 8 * w.npages;
     h.file_size = off;
-    err = write_at(w.fd, amber_ckpt.threads, h.regions_off - h.threads_off, h.threads_off);
-    if (!err) err = write_at(w.fd, regions, h.runs_off - h.regions_off, h.regions_off);
-    if (!err) err = write_at(w.fd, runs, h.fds_off - h.runs_off, h.runs_off);
-    if (!err) err = write_at(w.fd, amber_ckpt.fds, h.hashes_off - h.fds_off, h.fds_off);
-    if (!err) err = write_at(w.fd, w.hashes, h.file_size - h.hashes_off, h.hashes_off);
-    if (!err) err = (int)amber_sys1(SYS_fdatasync, w.fd);
-    /* The header goes last: a file with a valid magic is a complete one. */
-    if (!err) err = write_at(w.fd, &h, sizeof h, 0);
+    struct amber_sink *s = &sink;
+    err = amber_sink_write(s, amber_ckpt.threads, h.regions_off - h.threads_off, h.threads_off);
+    if (!err) err = amber_sink_write(s, regions, h.runs_off - h.regions_off, h.regions_off);
+    if (!err) err = amber_sink_write(s, runs, h.fds_off - h.runs_off, h.runs_off);
+    if (!err) err = amber_sink_write(s, amber_ckpt.fds, h.hashes_off - h.fds_off, h.fds_off);
+    if (!err) err = amber_sink_write(s, w.hashes, h.file_size - h.hashes_off, h.hashes_off);
+    /* The header goes last (a stream's trailer): a file with a valid magic is a complete one. */
+    if (!err) err = amber_sink_finish(s, &h, sizeof h);
     if (err) err = error("cannot write the process file", err);
   }
   pages_release(&w);
   if (w.pagemap_fd >= 0) amber_sys1(SYS_close, w.pagemap_fd);
-  amber_sys1(SYS_close, w.fd);
-  if (err) amber_sys3(SYS_unlinkat, AT_FDCWD, path, 0);
+  amber_sink_close(&sink, path, err != 0);
   return err;
 }
 
@@ -242,7 +233,7 @@ static int share_region(struct amber_region_rec *r, int create) {
     fd = (int)amber_sys2(SYS_memfd_create, "amber-shared", 1 /* MFD_CLOEXEC */);
     if (fd < 0) return fd;
     long err = amber_sys2(SYS_ftruncate, fd, r->pgoff + len);
-    if (!err) err = write_at(fd, (void *)r->start, len, r->pgoff);
+    if (!err) err = amber_write_at(fd, (void *)r->start, len, r->pgoff);
     if (!err) err = amber_broker_put(key, 0, fd);
     if (err) {
       amber_sys1(SYS_close, fd);

@@ -50,16 +50,6 @@ static long read_at(int fd, void *buf, uint64_t len, uint64_t off) {
   return 0;
 }
 
-static int write_at(int fd, const void *buf, uint64_t len, uint64_t off) {
-  for (const char *p = buf; len;) {
-    long n = amber_sys4(SYS_pwrite64, fd, p, len, off);
-    if (n == -EINTR) continue;
-    if (n <= 0) return n < 0 ? (int)n : -EIO;
-    p += n, len -= n, off += n;
-  }
-  return 0;
-}
-
 int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_parent **out) {
   *out = 0;
   char path[AMBER_CTL_PATH + 32];
@@ -127,7 +117,7 @@ int pages_flush(struct page_writer *w) {
   if (w->nruns == w->max_runs) return failed("too many memory runs", -E2BIG);
   if (run->depth == 0) { /* pages of this image: written now, straight from memory */
     run->data_off = w->data_end;
-    int err = write_at(w->fd, (void *)run->addr, run->npages * AMBER_PAGE, w->data_end);
+    int err = amber_sink_write(w->sink, (void *)run->addr, run->npages * AMBER_PAGE, w->data_end);
     if (err) return failed("cannot write memory to the image", err);
     w->data_end += run->npages * AMBER_PAGE;
   }

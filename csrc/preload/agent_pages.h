@@ -6,11 +6,13 @@
 #define AMBER_AGENT_PAGES_H
 
 #include "agent.h"
+#include "agent_sink.h"
 
 struct page_parent; /* the parent's index of this process's pages */
 
 struct page_writer {
-  int fd, pagemap_fd;
+  struct amber_sink *sink; /* the process file */
+  int pagemap_fd;
   uint64_t data_end; /* next free offset for page data in this file */
   struct amber_run_rec *runs;
   int nruns, max_runs;

@@ -37,7 +37,7 @@ static void take(struct amber_pending *p, const char *field) {
     siginfo_t *info = (siginfo_t *)p->info[p->count];
     struct timespec now = {0, 0};
     if (amber_sys4(SYS_rt_sigtimedwait, &set, info, &now, 8) != sig) break;
-    if (info->si_code <= 0 || sig == SIGCHLD) {
+    if (amber_siginfo_has_pid(sig, info->si_code)) {
       int32_t v = amber_s2v(amber.table, AMBER_KIND_PID, info->si_pid);
       info->si_pid = v > 0 ? v : 0;
     }
@@ -53,7 +53,7 @@ static void put(const struct amber_pending *p, int to_thread) {
     siginfo_t info;
     memcpy(&info, p->info[i], sizeof info);
     int sig = info.si_signo;
-    if (info.si_code <= 0 || sig == SIGCHLD) {
+    if (amber_siginfo_has_pid(sig, info.si_code)) {
       int32_t s = amber_v2s(amber.table, AMBER_KIND_PID, info.si_pid);
       info.si_pid = s > 0 ? s : 0;
     }

@@ -61,6 +61,7 @@ static void fix_restart(const struct amber_thread_rec *rec) {
 
 void amber_thread_capture(struct amber_thread_rec *rec, void *uc) {
   note_restart(rec, uc);
+  rec->old_tid = amber_sys_gettid();
   if (tid_offset < 0) find_tid_offset();
   amber_sys2(SYS_arch_prctl, ARCH_GET_FS, &rec->fs_base);
   rec->vtid = amber_vtid;
@@ -82,6 +83,7 @@ void amber_thread_capture(struct amber_thread_rec *rec, void *uc) {
 
 void amber_thread_after_restore(struct amber_thread_rec *rec) {
   int32_t tid = amber_sys_gettid();
+  rec->tid = tid;
   fix_restart(rec);
   if (rec->tid_addr) {
     amber_sys1(SYS_set_tid_address, rec->tid_addr);

@@ -57,6 +57,13 @@ static inline void amber_ckpt_unhold(void) {
   amber_sys4(SYS_rt_sigprocmask, 1 /* SIG_UNBLOCK */, &set, 0, 8);
 }
 
+/* Does this siginfo name a sending process in si_pid (kill, sigqueue, tgkill, a message
+ * queue's notification, a child's news)? For timers and I/O the same bytes mean other things. */
+static inline int amber_siginfo_has_pid(int sig, int code) {
+  return code == 0 /* SI_USER */ || code == -1 /* SI_QUEUE */ || code == -6 /* SI_TKILL */ ||
+         code == -3 /* SI_MESGQ */ || sig == 17 /* SIGCHLD */;
+}
+
 /* init.c */
 void amber_log(const char *fmt, ...);
 

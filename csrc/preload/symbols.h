@@ -92,6 +92,7 @@
   X(int, sigaction, (int, const struct sigaction *, struct sigaction *))                         \
   X(__sighandler_t, signal, (int, __sighandler_t))                                               \
   X(int, sigprocmask, (int, const sigset_t *, sigset_t *))                                       \
+  X(int, timer_create, (clockid_t, struct sigevent *, timer_t *))                                \
   X(int, pthread_sigmask, (int, const sigset_t *, sigset_t *))                                   \
   X(int, nanosleep, (const struct timespec *, struct timespec *))                                \
   X(int, clock_nanosleep, (clockid_t, int, const struct timespec *, struct timespec *))          \

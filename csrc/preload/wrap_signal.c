@@ -27,7 +27,7 @@ static struct sigaction user_actions[65];
 
 static void siginfo_trampoline(int sig, siginfo_t *info, void *uc) {
   if (info && info->si_pid > 0 && amber_active() &&
-      (info->si_code <= 0 || sig == SIGCHLD)) { /* sent by a process, or a child's news */
+      amber_siginfo_has_pid(sig, info->si_code)) {
     int32_t v = amber_s2v(amber.table, AMBER_KIND_PID, info->si_pid);
     info->si_pid = v > 0 ? v : 0;
   }
@@ -62,4 +62,18 @@ AMBER_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigactio
 AMBER_EXPORT __sighandler_t signal(int sig, __sighandler_t handler) {
   if (amber_active() && amber_is_ckpt_signal(sig)) return SIG_DFL;
   return REAL(signal)(sig, handler);
+}
+
+/* A timer that signals one thread names it by TID: the program's is virtual. */
+AMBER_EXPORT int timer_create(clockid_t clock, struct sigevent *ev, timer_t *timer) {
+  if (!amber_active() || !ev || ev->sigev_notify != SIGEV_THREAD_ID)
+    return REAL(timer_create)(clock, ev, timer);
+  struct sigevent translated = *ev;
+  int32_t tid = amber_pid_v2s(ev->_sigev_un._tid);
+  if (tid < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  translated._sigev_un._tid = tid;
+  return REAL(timer_create)(clock, &translated, timer);
 }

@@ -8,7 +8,8 @@
  * GET    /v1/vnes                          the VNEs this computer knows (listVnes)
  * POST   /v1/vnes  {"name","subnet"}       create a VNE
  * DELETE /v1/vnes/<name>                   remove a VNE (refused while in use)
- * POST   /v1/restore?name=N&replaces=ID    body: an image stream; restores it, detached
+ * POST   /v1/restore?name=N&replaces=ID    body: an image stream (stream.ts, either version,
+ *                                          usually chunked); restores it, detached
  * ```
  *
  * Every request needs `Authorization: Bearer <token>`; answers are JSON, errors
@@ -23,6 +24,7 @@ import { AmberError } from "../errors.ts";
 import { randomHex } from "../names.ts";
 import { stateDir } from "../paths.ts";
 import { restore } from "../restore.ts";
+import { completeStreamedImage } from "../migrate/incoming.ts";
 import { unpackImage } from "../migrate/stream.ts";
 import { formatIp, parseIp } from "../vne/address.ts";
 import { VneError, VneInUseError } from "../vne/errors.ts";
@@ -123,8 +125,9 @@ export function serveAgent(options: AgentOptions): Promise<Agent> {
     const dir = join(incoming, `${query.name}-${randomHex(8)}`);
     log(`Receiving '${query.name}'`);
     try {
-      const bytes = await unpackImage(request.body, dir);
-      log(`Received '${query.name}' (${bytes} bytes); restoring`);
+      const { version, received, trailers } = await unpackImage(request.body, dir);
+      if (version === 2) await completeStreamedImage(dir, trailers);
+      log(`Received '${query.name}' (${received} bytes); restoring`);
       const app = await restore(dir, {
         name: query.name,
         detach: true,

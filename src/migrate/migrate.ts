@@ -1,8 +1,9 @@
 /**
  * {@linkcode migrate}: move a running application to another computer. The application is
- * frozen and its image written; the image is streamed to the target computer's agent, which
- * restores it and takes its virtual IP over; only once it runs there is the original ended.
- * On any failure before that, the original goes on exactly where it was frozen.
+ * frozen, and its image is streamed to the target computer's agent as its processes write it
+ * (outgoing.ts: no whole copy of it on this computer); the agent restores it and takes its
+ * virtual IP over; only once it runs there is the original ended. On any failure before that,
+ * the original goes on exactly where it was frozen.
  *
  * @module
  */
@@ -11,15 +12,13 @@ import { join } from "node:path";
 import { z } from "zod";
 import { open } from "../apps.ts";
 import { AmberError } from "../errors.ts";
-import { randomHex } from "../names.ts";
 import { stateDir } from "../paths.ts";
-import { snapshot } from "../snapshot.ts";
 import { bearer } from "../agent/auth.ts";
 import { AgentError, MigrationError } from "../vne/errors.ts";
 import { openVneTable, prune } from "../vne/registry.ts";
 import { resumeHeld } from "./hold.ts";
-import { packImage } from "./stream.ts";
-import { upload } from "./upload.ts";
+import { streamSnapshot } from "./outgoing.ts";
+import { type Reply, Upload } from "./upload.ts";
 
 /** Options for {@linkcode migrate}. */
 export interface MigrateOptions {
@@ -50,42 +49,53 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Streams an image to `agent` and has it restored there; throws {@linkcode AgentError}. */
-export async function sendImage(
-  agent: string,
-  imageDir: string,
-  query: { name: string; replaces: string },
-  options: { token: string; timeoutMs: number },
-): Promise<z.infer<typeof Answer>> {
-  const url = new URL("/v1/restore", agent);
-  url.searchParams.set("name", query.name);
-  url.searchParams.set("replaces", query.replaces);
-  const headers = { ...bearer(options.token), "content-type": "application/x-amber-image-stream" };
-  const { status, body: text } = await upload(
-    url,
-    await packImage(imageDir),
-    headers,
-    options.timeoutMs,
-  );
+/** Asks the agent whether it is there and takes the token, before anything is frozen. */
+async function checkAgent(agent: string, token: string, timeoutMs: number): Promise<void> {
+  let status: number;
+  let text: string;
+  try {
+    const response = await fetch(new URL("/v1/health", agent), {
+      headers: bearer(token),
+      signal: AbortSignal.timeout(Math.min(timeoutMs, 10_000)),
+    });
+    status = response.status;
+    text = await response.text();
+  } catch (cause) {
+    throw new AgentError(`Cannot reach agent '${agent}': ${message(cause)}`, 0, { cause });
+  }
+  if (status !== 200) throw agentRefusal(agent, status, text, "does not take the request");
+}
+
+function agentRefusal(agent: string, status: number, text: string, what: string): AgentError {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    value = { error: text.slice(0, 300) };
+    value = undefined;
   }
-  if (status !== 200) {
-    const why = ErrorAnswer.safeParse(value);
-    throw new AgentError(
-      `Agent '${agent}' could not restore the image (${status}): ` +
-        (why.success ? why.data.error : text.slice(0, 300)),
-      status,
-    );
+  const why = ErrorAnswer.safeParse(value);
+  return new AgentError(
+    `Agent '${agent}' ${what} (${status}): ${why.success ? why.data.error : text.slice(0, 300)}`,
+    status,
+  );
+}
+
+/** The agent's answer to the image: where the application runs now; throws AgentError. */
+function restored(agent: string, reply: Reply): z.infer<typeof Answer> {
+  if (reply.status !== 200) {
+    throw agentRefusal(agent, reply.status, reply.body, "could not restore the image");
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(reply.body);
+  } catch {
+    value = undefined;
   }
   const answer = Answer.safeParse(value);
   if (!answer.success) {
     throw new AgentError(
-      `Agent '${agent}' answered with unexpected JSON: '${text.slice(0, 300)}'`,
-      status,
+      `Agent '${agent}' answered with unexpected JSON: '${reply.body.slice(0, 300)}'`,
+      reply.status,
     );
   }
   return answer.data;
@@ -121,19 +131,31 @@ export async function migrate(
   const app = await open(name);
   const work = join(stateDir(), "outgoing");
   await Deno.mkdir(work, { recursive: true, mode: 0o700 });
-  const dir = join(work, `${name}-${randomHex(8)}.amber`);
-  const started = performance.now();
+  const url = new URL("/v1/restore", agent);
+  url.searchParams.set("name", options.name ?? name);
+  url.searchParams.set("replaces", app.id);
+  const headers = {
+    ...bearer(options.token),
+    "content-type": "application/x-amber-image-stream",
+  };
+  let upload: Upload;
   try {
-    await snapshot(app, { dir, hold: true, timeoutMs });
+    await checkAgent(agent, options.token, timeoutMs);
+    upload = await Upload.start(url, headers, timeoutMs);
   } catch (cause) {
     throw new MigrationError(`Cannot migrate '${name}': ${message(cause)}`, { cause });
   }
+  const started = performance.now();
+  try {
+    await streamSnapshot(app, upload, { work, timeoutMs });
+  } catch (cause) {
+    // A snapshot's own failure says that the application keeps running: said once.
+    const why = message(cause).replace(/; it keeps running$/, "");
+    throw new MigrationError(`Cannot migrate '${name}': ${why}; it runs on here`, { cause });
+  }
   let answer;
   try {
-    answer = await sendImage(agent, dir, { name: options.name ?? name, replaces: app.id }, {
-      token: options.token,
-      timeoutMs,
-    });
+    answer = restored(agent, await upload.finish());
   } catch (cause) {
     try {
       resumeHeld(app);
@@ -147,8 +169,6 @@ export async function migrate(
     throw new MigrationError(`Cannot migrate '${name}': ${message(cause)}; it runs on here`, {
       cause,
     });
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
   const frozenMs = performance.now() - started;
   try {

@@ -1,5 +1,7 @@
 /**
- * The single-stream form of an image directory, for sending it to another computer:
+ * The single-stream forms of an image, for sending it to another computer.
+ *
+ * Version 1 is an image directory, file after file, each size known up front:
  *
  * ```
  * AMBER-IMAGE-STREAM 1\n
@@ -9,8 +11,25 @@
  * {"end":true,"files":3}\n
  * ```
  *
+ * Version 2 carries files while they are being written (a migration's process files, read
+ * from the agents as they write them: outgoing.ts), in chunks, the files interleaved; each
+ * file ends with a frame that gives its size, and, for a process file streamed by its agent,
+ * says that its header came last, as a trailer:
+ *
+ * ```
+ * AMBER-IMAGE-STREAM 2\n
+ * {"name":"process-4200001.img","length":65536}\n  <65536 bytes>
+ * {"name":"process-4200002.img","length":1048576}\n  <1048576 bytes>
+ * ...
+ * {"name":"process-4200001.img","size":1057624,"trailer":true}\n
+ * {"name":"tables.bin","length":812}\n  <812 bytes>
+ * {"name":"tables.bin","size":812}\n
+ * {"end":true,"files":3}\n
+ * ```
+ *
  * Each header is one line of JSON, validated with zod; names are relative paths inside the
- * image. A stream without its end line is incomplete, and unpacking it fails.
+ * image. A stream without its end line is incomplete, and unpacking it fails; so does one in
+ * which a file's size is not what its chunks added up to, or a file is left without its end.
  *
  * @module
  */
@@ -20,17 +39,26 @@ import { z } from "zod";
 import { ImageError } from "../errors.ts";
 
 const MAGIC = "AMBER-IMAGE-STREAM 1\n";
+const MAGIC_V2 = "AMBER-IMAGE-STREAM 2\n";
 const MAX_HEADER = 4096;
+/** The largest chunk a version 2 stream carries. */
+export const MAX_CHUNK = 16 << 20;
 
-const FileHeader = z.object({
-  name: z.string().min(1).max(1024).refine(
-    (n) => !n.startsWith("/") && !n.split("/").some((p) => p === ".." || p === "." || p === ""),
-    { message: "expected a relative path inside the image" },
-  ),
-  size: z.int().nonnegative(),
-});
+const Name = z.string().min(1).max(1024).refine(
+  (n) => !n.startsWith("/") && !n.split("/").some((p) => p === ".." || p === "." || p === ""),
+  { message: "expected a relative path inside the image" },
+);
+const FileHeader = z.object({ name: Name, size: z.int().nonnegative() });
 const EndHeader = z.object({ end: z.literal(true), files: z.int().nonnegative() });
 const Header = z.union([FileHeader, EndHeader]);
+
+const ChunkHeader = z.object({ name: Name, length: z.int().positive().max(MAX_CHUNK) });
+const FileEndHeader = z.object({
+  name: Name,
+  size: z.int().nonnegative(),
+  trailer: z.boolean().default(false),
+});
+const HeaderV2 = z.union([ChunkHeader, FileEndHeader, EndHeader]);
 
 const encoder = new TextEncoder();
 
@@ -83,6 +111,67 @@ export async function packImage(dir: string): Promise<PackedImage> {
     yield end;
   }
   return { length, frames };
+}
+
+/**
+ * Writes the version 2 stream through `send`, which gets the parts of one frame at a time (its
+ * header, then its bytes) and must write them in order, one call after the other. Chunks of
+ * different files may come in any order; each file is then ended once.
+ */
+export class ImageStreamWriter {
+  #send: (parts: Uint8Array[]) => Promise<void>;
+  #sizes = new Map<string, number>();
+  #ended = new Set<string>();
+  #started = false;
+  /** Bytes sent so far, headers included. */
+  bytes = 0;
+
+  constructor(send: (parts: Uint8Array[]) => Promise<void>) {
+    this.#send = send;
+  }
+
+  #frame(header: object, data?: Uint8Array): Promise<void> {
+    const head = encoder.encode(
+      (this.#started ? "" : MAGIC_V2) + JSON.stringify(header) + "\n",
+    );
+    this.#started = true;
+    this.bytes += head.length + (data?.length ?? 0);
+    return this.#send(data ? [head, data] : [head]);
+  }
+
+  #open(name: string): void {
+    const parsed = Name.safeParse(name);
+    if (!parsed.success) throw new RangeError(`Invalid file name in an image: '${name}'`);
+    if (this.#ended.has(name)) throw new RangeError(`File '${name}' was ended already`);
+  }
+
+  /** Sends `data` as the next bytes of the file `name`. */
+  async chunk(name: string, data: Uint8Array): Promise<void> {
+    this.#open(name);
+    let size = this.#sizes.get(name) ?? 0;
+    this.#sizes.set(name, size);
+    for (let off = 0; off < data.length; off += MAX_CHUNK) {
+      const part = data.subarray(off, Math.min(data.length, off + MAX_CHUNK));
+      this.#sizes.set(name, size += part.length);
+      await this.#frame({ name, length: part.length }, part);
+    }
+  }
+
+  /** Ends the file `name` (which may have had no chunk: an empty file). */
+  async endFile(name: string, options: { trailer?: boolean } = {}): Promise<void> {
+    this.#open(name);
+    const size = this.#sizes.get(name) ?? 0;
+    this.#sizes.delete(name);
+    this.#ended.add(name);
+    await this.#frame({ name, size, ...(options.trailer ? { trailer: true } : {}) });
+  }
+
+  /** Ends the stream; every file must have been ended. */
+  async end(): Promise<void> {
+    const open = [...this.#sizes.keys()];
+    if (open.length) throw new RangeError(`Files not ended: ${open.join(", ")}`);
+    await this.#frame({ end: true, files: this.#ended.size });
+  }
 }
 
 /** Reads a stream's bytes on demand: lines, and exact counts. */
@@ -140,48 +229,122 @@ class Reader {
   }
 }
 
+/** What {@linkcode unpackImage} found in a stream. */
+export interface Unpacked {
+  /** The stream's version: 1 (a whole image directory) or 2 (files as they were written). */
+  version: 1 | 2;
+  /** Bytes received. */
+  received: number;
+  /** Files whose header came last, as a trailer (version 2), to be put in order. */
+  trailers: string[];
+}
+
+function parseHeader<T>(text: string, schema: z.ZodType<T>): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ImageError(`Image stream header is not JSON: '${text.slice(0, 200)}'`);
+  }
+  const header = schema.safeParse(value);
+  if (!header.success) {
+    throw new ImageError(
+      `Image stream header '${text.slice(0, 200)}' is not valid: ${
+        header.error.issues[0]?.message
+      }`,
+    );
+  }
+  return header.data;
+}
+
+async function createFile(dir: string, name: string): Promise<Deno.FsFile> {
+  const path = join(dir, name);
+  await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  return await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+}
+
+async function writeAll(file: Deno.FsFile, chunk: Uint8Array): Promise<void> {
+  for (let off = 0; off < chunk.length;) off += await file.write(chunk.subarray(off));
+}
+
+async function unpackV1(reader: Reader, dir: string): Promise<Unpacked> {
+  for (let files = 0;; files++) {
+    const header = parseHeader(await reader.line(), Header);
+    if ("end" in header) {
+      if (header.files !== files) {
+        throw new ImageError(`Image stream says ${header.files} files, it held ${files}`);
+      }
+      return { version: 1, received: reader.received, trailers: [] };
+    }
+    using file = await createFile(dir, header.name);
+    await reader.copy(header.size, (chunk) => writeAll(file, chunk));
+  }
+}
+
+async function unpackV2(reader: Reader, dir: string): Promise<Unpacked> {
+  const open = new Map<string, { file: Deno.FsFile; size: number }>();
+  const ended = new Set<string>();
+  const trailers: string[] = [];
+  try {
+    for (;;) {
+      const header = parseHeader(await reader.line(), HeaderV2);
+      if ("end" in header) {
+        if (open.size) {
+          throw new ImageError(
+            `Image stream ended with files not complete: ${[...open.keys()].join(", ")}`,
+          );
+        }
+        if (header.files !== ended.size) {
+          throw new ImageError(`Image stream says ${header.files} files, it held ${ended.size}`);
+        }
+        return { version: 2, received: reader.received, trailers };
+      }
+      if (ended.has(header.name)) {
+        throw new ImageError(`Image stream has more of '${header.name}' after its end`);
+      }
+      let entry = open.get(header.name);
+      if (!entry) {
+        entry = { file: await createFile(dir, header.name), size: 0 };
+        open.set(header.name, entry);
+      }
+      if ("length" in header) {
+        const file = entry.file;
+        await reader.copy(header.length, (chunk) => writeAll(file, chunk));
+        entry.size += header.length;
+        continue;
+      }
+      if (header.size !== entry.size) {
+        throw new ImageError(
+          `Image stream says '${header.name}' has ${header.size} bytes, it carried ${entry.size}`,
+        );
+      }
+      entry.file.close();
+      open.delete(header.name);
+      ended.add(header.name);
+      if (header.trailer) trailers.push(header.name);
+    }
+  } finally {
+    for (const { file } of open.values()) file.close();
+  }
+}
+
 /**
- * Writes the image that `stream` carries into `dir` (which must not exist; created mode
- * 0700, files 0600). Throws {@linkcode ImageError} if the stream is not an image stream or
- * ends early; `dir` may then hold part of it, for the caller to remove.
+ * Writes the image that `stream` carries (either version) into `dir` (which must not exist;
+ * created mode 0700, files 0600). Throws {@linkcode ImageError} if the stream is not an image
+ * stream, ends early or does not add up; `dir` may then hold part of it, for the caller to
+ * remove. A version 2 stream's files with a trailer are left as they came: see
+ * {@linkcode Unpacked}.
  */
 export async function unpackImage(
   stream: ReadableStream<Uint8Array>,
   dir: string,
-): Promise<number> {
+): Promise<Unpacked> {
   const reader = new Reader(stream);
   try {
-    if ((await reader.line()) + "\n" !== MAGIC) throw new ImageError("Not an Amber image stream");
+    const magic = (await reader.line()) + "\n";
+    if (magic !== MAGIC && magic !== MAGIC_V2) throw new ImageError("Not an Amber image stream");
     await Deno.mkdir(dir, { mode: 0o700 });
-    for (let files = 0;; files++) {
-      const text = await reader.line();
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch {
-        throw new ImageError(`Image stream header is not JSON: '${text.slice(0, 200)}'`);
-      }
-      const header = Header.safeParse(value);
-      if (!header.success) {
-        throw new ImageError(
-          `Image stream header '${text.slice(0, 200)}' is not valid: ${
-            header.error.issues[0]?.message
-          }`,
-        );
-      }
-      if ("end" in header.data) {
-        if (header.data.files !== files) {
-          throw new ImageError(`Image stream says ${header.data.files} files, it held ${files}`);
-        }
-        return reader.received;
-      }
-      const path = join(dir, header.data.name);
-      await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
-      using file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
-      await reader.copy(header.data.size, async (chunk) => {
-        for (let off = 0; off < chunk.length;) off += await file.write(chunk.subarray(off));
-      });
-    }
+    return magic === MAGIC ? await unpackV1(reader, dir) : await unpackV2(reader, dir);
   } finally {
     reader.cancel();
   }

@@ -19,7 +19,6 @@ int main(int argc, char **argv) {
   CPU_ZERO(&one);
   CPU_SET(0, &one);
   CHECK(sched_setaffinity(0, sizeof one, &one) == 0, "sched_setaffinity");
-  CHECK(prctl(PR_SET_PDEATHSIG, SIGHUP) == 0, "PR_SET_PDEATHSIG");
   int root = getuid() == 0 && argc == 3;
   if (root) {
     gid_t groups[] = {65534, 100};
@@ -27,6 +26,7 @@ int main(int argc, char **argv) {
     CHECK(setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0,
           "switch to nobody");
   }
+  CHECK(prctl(PR_SET_PDEATHSIG, SIGHUP) == 0, "PR_SET_PDEATHSIG"); /* a switch of user clears it */
   say_ready();
   wait_go(argv[1]);
   struct rlimit now;

@@ -1,0 +1,123 @@
+/* Where a process file goes: a regular file, or a FIFO read as it is written (agent_sink.h). */
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "agent.h"
+#include "agent_sink.h"
+
+#define SIGPIPE_BIT (1ULL << (SIGPIPE - 1))
+#define PIPE_BYTES (1 << 20) /* the default /proc/sys/fs/pipe-max-size: fewer, larger reads */
+
+int amber_write_at(int fd, const void *buf, uint64_t len, uint64_t off) {
+  for (const char *p = buf; len;) {
+    long n = amber_sys4(SYS_pwrite64, fd, p, len, off);
+    if (n == -EINTR) continue;
+    if (n <= 0) return n < 0 ? (int)n : -EIO;
+    p += n, len -= n, off += n;
+  }
+  return 0;
+}
+
+static int write_all(int fd, const void *buf, uint64_t len) {
+  for (const char *p = buf; len;) {
+    long n = amber_sys3(SYS_write, fd, p, len);
+    if (n == -EINTR) continue;
+    if (n <= 0) return n < 0 ? (int)n : -EIO;
+    p += n, len -= n;
+  }
+  return 0;
+}
+
+/* A reader that goes away makes a write fail with EPIPE and raises SIGPIPE, whose default
+ * action would end the program. The handler runs with every signal blocked (sa_mask), so it
+ * could only be left pending, to strike when the program goes on; it is blocked here anyway,
+ * so that this holds whatever the caller's mask, and taken back in amber_sink_close. */
+static void hold_sigpipe(struct amber_sink *s) {
+  uint64_t set = SIGPIPE_BIT, pending = 0;
+  amber_sys4(SYS_rt_sigprocmask, SIG_BLOCK, &set, &s->saved_mask, 8);
+  amber_sys2(SYS_rt_sigpending, &pending, 8);
+  s->pipe_was_pending = (pending & SIGPIPE_BIT) != 0;
+}
+
+static void release_sigpipe(struct amber_sink *s) {
+  uint64_t set = SIGPIPE_BIT, pending = 0;
+  amber_sys2(SYS_rt_sigpending, &pending, 8);
+  if ((pending & SIGPIPE_BIT) && !s->pipe_was_pending) {
+    struct timespec now = {0, 0};
+    amber_sys4(SYS_rt_sigtimedwait, &set, 0, &now, 8);
+  }
+  amber_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &s->saved_mask, 0, 8);
+}
+
+static int open_stream(struct amber_sink *s, const char *path, int (*still_wanted)(void)) {
+  /* The coordinator opens its end before it asks for the file; until it has (ENXIO), wait,
+   * but not for a coordinator that is gone or gave up. */
+  long fd;
+  while ((fd = amber_sys4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0)) ==
+         -ENXIO)
+    if (!still_wanted()) return -ECANCELED;
+  if (fd < 0) return (int)fd;
+  struct stat st;
+  long err = amber_sys2(SYS_fstat, fd, &st);
+  if (!err && !S_ISFIFO(st.st_mode)) err = -EEXIST;
+  long flags = err ? 0 : amber_sys2(SYS_fcntl, fd, F_GETFL);
+  if (!err) err = flags < 0 ? flags : amber_sys3(SYS_fcntl, fd, F_SETFL, flags & ~O_NONBLOCK);
+  if (err) {
+    amber_sys1(SYS_close, fd);
+    return (int)err;
+  }
+  amber_sys3(SYS_fcntl, fd, F_SETPIPE_SZ, PIPE_BYTES); /* best effort */
+  s->fd = (int)fd;
+  s->stream = 1;
+  hold_sigpipe(s);
+  return 0;
+}
+
+int amber_sink_open(struct amber_sink *s, const char *path, int (*still_wanted)(void)) {
+  memset(s, 0, sizeof *s);
+  s->fd = -1;
+  struct stat st;
+  long err = amber_sys4(SYS_newfstatat, AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW);
+  if (err == 0 && S_ISFIFO(st.st_mode)) return open_stream(s, path, still_wanted);
+  if (err == 0 && !S_ISREG(st.st_mode)) return -EEXIST;
+  if (err && err != -ENOENT) return (int)err;
+  /* The coordinator may have made the file already, for a process of another user (it could
+   * not create one in the coordinator's directory). */
+  int flags = err ? O_CREAT | O_EXCL : O_TRUNC;
+  long fd = amber_sys4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC | flags, 0600);
+  if (fd < 0) return (int)fd;
+  s->fd = (int)fd;
+  return 0;
+}
+
+int amber_sink_write(struct amber_sink *s, const void *buf, uint64_t len, uint64_t off) {
+  if (!s->stream) return amber_write_at(s->fd, buf, len, off);
+  static const char zeros[AMBER_PAGE];
+  if (off < s->pos) return -ESPIPE;
+  while (s->pos < off) {
+    uint64_t n = off - s->pos < sizeof zeros ? off - s->pos : sizeof zeros;
+    int err = write_all(s->fd, zeros, n);
+    if (err) return err;
+    s->pos += n;
+  }
+  int err = write_all(s->fd, buf, len);
+  if (!err) s->pos += len;
+  return err;
+}
+
+int amber_sink_finish(struct amber_sink *s, const void *header, uint64_t len) {
+  if (s->stream) return amber_sink_write(s, header, len, s->pos);
+  int err = (int)amber_sys1(SYS_fdatasync, s->fd);
+  return err ? err : amber_write_at(s->fd, header, len, 0);
+}
+
+void amber_sink_close(struct amber_sink *s, const char *path, int failed) {
+  if (s->fd < 0) return;
+  amber_sys1(SYS_close, s->fd);
+  if (s->stream) release_sigpipe(s); /* the FIFO is the coordinator's to remove */
+  else if (failed) amber_sys3(SYS_unlinkat, AT_FDCWD, path, 0);
+  s->fd = -1;
+}

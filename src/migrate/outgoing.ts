@@ -1,0 +1,178 @@
+/**
+ * A migration's snapshot, streamed: no process file is ever whole on this computer. Once every
+ * process is frozen, each one's file (`process-<vpid>.img`) is a FIFO in a temporary
+ * directory; the agents write their files into them as usual, and the coordinator reads every
+ * FIFO at once and sends what comes, in chunks, to the target agent (the version 2 image
+ * stream, stream.ts). An agent that writes to a FIFO writes strictly in order, with the header
+ * last, as a trailer (csrc/preload/agent_sink.c). The two small files the control library
+ * writes (tables.bin, ipc.bin) and the manifest's head go whole; the target hashes and
+ * describes what it received and writes the manifest itself (incoming.ts). The memory held on
+ * either side is a few chunks; a FIFO holds at most a pipe's buffer.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { makeFifo, type TableInfo, type TableRow } from "../../ffi/control.ts";
+import { type App, processesOf } from "../app.ts";
+import { MANIFEST_HEAD_FILE } from "../manifest.ts";
+import { randomHex } from "../names.ts";
+import { freezeAndWriteRetrying, manifestHead, type WriteStreaming } from "../snapshot.ts";
+import { resumeHeld } from "./hold.ts";
+import { ImageStreamWriter } from "./stream.ts";
+
+/** The files the control library writes, sent whole. */
+const SMALL_FILES = ["tables.bin", "ipc.bin"];
+/** How much is read from a FIFO at once (a pipe gives at most its buffer, 1 MiB here). */
+const READ_BYTES = 1 << 20;
+
+/** Where a streamed snapshot goes: the upload to the target agent (upload.ts), usually. */
+export interface StreamTarget {
+  /** Sends the parts of one frame, in order; calls come one after the other. */
+  send(parts: Uint8Array[]): Promise<void>;
+  /** Drops what was sent: the stream will not be ended. */
+  abort(): void;
+}
+
+/** What a streamed snapshot sent. */
+export interface Sent {
+  /** Bytes of the stream, headers included. */
+  bytes: number;
+  /** The process files, streamed from their FIFOs. */
+  processFiles: number;
+}
+
+/** The effective uid of a running process (the owner of its /proc directory). */
+async function processUid(pid: number): Promise<number | null> {
+  try {
+    return (await Deno.stat(`/proc/${pid}`)).uid;
+  } catch {
+    return null;
+  }
+}
+
+interface Fifo {
+  name: string;
+  path: string;
+  opening: Promise<Deno.FsFile>;
+  file?: Deno.FsFile;
+}
+
+/** The FIFOs of one snapshot, read while the agents write into them. */
+class ProcessStreams implements WriteStreaming {
+  #dir: string;
+  #writer: ImageStreamWriter;
+  #info: TableInfo;
+  #fifos: Fifo[] = [];
+  #head = "";
+  #running = false;
+  #stopped = false;
+
+  constructor(dir: string, writer: ImageStreamWriter, info: TableInfo) {
+    this.#dir = dir;
+    this.#writer = writer;
+    this.#info = info;
+  }
+
+  /** The process files' names. */
+  get names(): string[] {
+    return this.#fifos.map((f) => f.name);
+  }
+
+  async prepare(rows: TableRow[]): Promise<void> {
+    this.#head = JSON.stringify(manifestHead(this.#info, rows, null));
+    const self = Deno.uid();
+    for (const { vpid, pid } of processesOf(rows).filter((p) => p.alive)) {
+      const name = `process-${vpid}.img`;
+      const path = join(this.#dir, name);
+      makeFifo(path);
+      // A process that runs as another user opens its FIFO as that user.
+      const uid = await processUid(pid);
+      if (uid !== null && uid !== self) {
+        await Deno.chown(path, uid, null);
+        await Deno.chmod(this.#dir, 0o711);
+      }
+      // Pending until the agent opens its end; the agent waits for this one (ENXIO) meanwhile.
+      const opening = Deno.open(path, { read: true });
+      opening.catch(() => {});
+      this.#fifos.push({ name, path, opening });
+    }
+  }
+
+  run(): Promise<void> {
+    this.#running = true;
+    const all = Promise.all([this.#sendSmallFiles(), ...this.#fifos.map((f) => this.#pump(f))]);
+    return all.then(() => {});
+  }
+
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const fifo of this.#fifos) {
+      if (fifo.file) continue;
+      // An open still pending (its agent never came) returns once a writer has come and gone.
+      Deno.open(fifo.path, { read: true, write: true }).then((f) => f.close(), () => {});
+      if (!this.#running) fifo.opening.then((f) => f.close(), () => {});
+    }
+  }
+
+  async #pump(fifo: Fifo): Promise<void> {
+    const file = fifo.file = await fifo.opening;
+    try {
+      const buf = new Uint8Array(READ_BYTES);
+      while (!this.#stopped) {
+        const n = await file.read(buf);
+        if (n === null) break;
+        await this.#writer.chunk(fifo.name, buf.subarray(0, n));
+      }
+    } finally {
+      file.close(); // an agent still writing gets EPIPE
+    }
+  }
+
+  async #sendSmallFiles(): Promise<void> {
+    for (const name of SMALL_FILES) {
+      await this.#writer.chunk(name, await Deno.readFile(join(this.#dir, name)));
+      await this.#writer.endFile(name);
+    }
+    await this.#writer.chunk(MANIFEST_HEAD_FILE, new TextEncoder().encode(this.#head));
+    await this.#writer.endFile(MANIFEST_HEAD_FILE);
+  }
+}
+
+/**
+ * Snapshots `app` straight into `target` (an image stream to the target agent), through a
+ * temporary directory of FIFOs under `work`. Once it returns, the stream is complete and the
+ * application is held frozen: the caller ends it, or lets it go on with `resumeHeld`. If it
+ * throws, the application runs on, as it was.
+ */
+export async function streamSnapshot(
+  app: App,
+  target: StreamTarget,
+  options: { work: string; timeoutMs: number },
+): Promise<Sent> {
+  const dir = join(options.work, `${app.name}-${randomHex(8)}.amber`);
+  await Deno.mkdir(dir, { mode: 0o700 });
+  const writer = new ImageStreamWriter((parts) => target.send(parts));
+  try {
+    let streams: ProcessStreams;
+    {
+      using table = app.openTable();
+      streams = new ProcessStreams(dir, writer, table.info());
+      await freezeAndWriteRetrying(app, table, dir, options.timeoutMs, "", streams);
+    }
+    try {
+      for (const name of streams.names) await writer.endFile(name, { trailer: true });
+      await writer.end();
+    } catch (cause) {
+      resumeHeld(app);
+      throw cause;
+    }
+    return { bytes: writer.bytes, processFiles: streams.names.length };
+  } catch (cause) {
+    target.abort();
+    throw cause;
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
