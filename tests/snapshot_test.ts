@@ -156,3 +156,17 @@ scenarioTest("glibc's SIGEV_THREAD timer thread cannot be stopped: the snapshot 
   );
   await s.pass(); // and it runs on
 });
+
+scenarioTest("ten snapshots of busy threads, taken while they run, are invisible to them", async (s) => {
+  const app = await s.launch([prog("busy_threads"), s.dir], "busy");
+  await s.waitFor(/^ready$/m);
+  let last = "";
+  for (let i = 0; i < 10; i++) {
+    last = `${s.dir}/busy-${i}.amber`;
+    await app.snapshot({ dir: last });
+    if (i < 9) await Deno.remove(last, { recursive: true });
+  }
+  await app.kill();
+  await s.restore(last);
+  await s.pass();
+});
