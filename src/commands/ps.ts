@@ -8,6 +8,17 @@ import { Command } from "@commander-js/extra-typings";
 import { list } from "../apps.ts";
 import { columns, printJson } from "./output.ts";
 
+/** What a process runs: its arguments, from /proc. */
+function commandOf(pid: number): string {
+  try {
+    const args = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").filter((a) => a);
+    const line = args.join(" ");
+    return line.length > 60 ? `${line.slice(0, 57)}...` : line;
+  } catch {
+    return "";
+  }
+}
+
 /** The `ps` command: every application, its processes, their virtual and system pids. */
 export function psCommand() {
   return new Command("ps")
@@ -23,14 +34,15 @@ export function psCommand() {
         console.log("No applications are running under Amber.");
         return;
       }
-      const rows = [["NAME", "ID", "STATE", "VPID", "PID", "PARENT"]];
+      const rows = [["NAME", "ID", "STATE", "VPID", "PID", "PARENT", "COMMAND"]];
       for (const app of apps) {
         const state = app.stale ? "stale" : "running";
         if (app.processes.length === 0) rows.push([app.name, app.id || "-", state]);
         app.processes.forEach((p, i) => {
           const head = i === 0 ? [app.name, app.id || "-", state] : ["", "", ""];
           const pid = p.pid < 0 ? "-" : p.alive ? String(p.pid) : `${p.pid} (gone)`;
-          rows.push([...head, String(p.vpid), pid, String(p.parent)]);
+          const command = p.alive && p.pid > 0 ? commandOf(p.pid) : "";
+          rows.push([...head, String(p.vpid), pid, String(p.parent), command]);
         });
       }
       console.log(columns(rows));
