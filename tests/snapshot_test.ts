@@ -170,3 +170,11 @@ scenarioTest("ten snapshots of busy threads, taken while they run, are invisible
   await s.restore(last);
   await s.pass();
 });
+
+scenarioTest("Deno itself (V8, its JIT, its threads and event loop) keeps its state", async (s) => {
+  const script = new URL("./progs/deno_state.js", import.meta.url).pathname;
+  const app = await s.launch([Deno.execPath(), "run", "-A", script, s.dir], "deno");
+  await s.waitFor(/^ready$/m);
+  await s.restore(await s.freeze(app));
+  await s.pass();
+});

@@ -156,6 +156,13 @@ int amber_fds_after_restore(void) {
   uint64_t key = AMBER_KEY_DESCRIPTION | (uint32_t)amber.vpid;
   for (int i = 0; i < amber_ckpt.nfds; i++) {
     struct amber_fd_rec *rec = &amber_ckpt.fds[i];
+    /* A standard stream is already there (the restoring command's): offered as it is, so that
+     * a dup of it (or a child's copy) is a dup of it again. */
+    if (rec->kind == AMBER_FD_STDIO && amber_fd_owned(rec)) {
+      int err = amber_broker_put(key, rec->fd, rec->fd);
+      if (err) return failed(rec, err);
+      continue;
+    }
     if (rec->kind == AMBER_FD_STDIO || !amber_fd_owned(rec) || needs_peer(rec)) continue;
     int err = create(rec, floor);
     if (!err) err = amber_broker_put(key, rec->fd, rec->fd);
