@@ -16,7 +16,7 @@
 #include "sysv.h"
 
 #define MAX_REGIONS 4096
-#define MAX_RUNS 65536
+#define MAX_RUNS 262144
 
 static struct amber_region_rec regions[MAX_REGIONS];
 static int region_count; /* regions[] survives in the image: the restore reads it back */

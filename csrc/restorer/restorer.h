@@ -9,7 +9,7 @@
 #include "rt.h"
 
 #define MAX_REGIONS 4096
-#define MAX_RUNS 65536
+#define MAX_RUNS 262144
 #define MAX_THREADS 256
 #define MAX_PROCS AMBER_CTL_MAX_PROCS
 
