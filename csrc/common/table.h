@@ -54,7 +54,7 @@ struct amber_row {
 
 /* Snapshot control block: the coordinator writes a request here and signals every process;
  * each process's agent reports through its own slot. */
-#define AMBER_CTL_MAX_PROCS 64
+#define AMBER_CTL_MAX_PROCS 256
 #define AMBER_CTL_PATH 512
 #define AMBER_CTL_ERROR 256
 

@@ -11,7 +11,7 @@
 #include "../common/broker.h"
 #include "supervisor.h"
 
-#define MAX_CLIENTS 128
+#define MAX_CLIENTS 300
 #define MAX_ENTRIES 4096
 
 struct entry {
