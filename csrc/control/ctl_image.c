@@ -57,6 +57,20 @@ static const char *region_kind_name(uint32_t kind) {
   return "unknown";
 }
 
+static const char *fd_kind_name(int32_t kind) {
+  switch (kind) {
+  case AMBER_FD_STDIO: return "stdio";
+  case AMBER_FD_FILE: return "file";
+  case AMBER_FD_PIPE: return "pipe";
+  case AMBER_FD_SOCKET: return "socket";
+  case AMBER_FD_EPOLL: return "epoll";
+  case AMBER_FD_EVENTFD: return "eventfd";
+  case AMBER_FD_TIMERFD: return "timerfd";
+  case AMBER_FD_SIGNALFD: return "signalfd";
+  }
+  return "unknown";
+}
+
 API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -errno;
@@ -91,6 +105,15 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
                  (long long)r.file_mtime_ns);
       json_raw(&j, "\"name\":");
       json_str(&j, r.name);
+      json_raw(&j, "}");
+    }
+    json_raw(&j, "],\"fds\":[");
+    for (int i = 0; i < hdr.nfds && !err; i++) {
+      static struct amber_fd_rec rec;
+      err = read_at(fd, &rec, sizeof rec, hdr.fds_off + (uint64_t)i * sizeof rec);
+      json_raw(&j, "%s{\"fd\":%d,\"kind\":\"%s\",\"name\":", i ? "," : "", rec.fd,
+               fd_kind_name(rec.kind));
+      json_str(&j, rec.kind == AMBER_FD_STDIO ? "" : rec.path);
       json_raw(&j, "}");
     }
     json_raw(&j, "]}");

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <linux/close_range.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,8 @@ static pid_t fork_exec(struct amber_table *t, void (*exec_child)(const struct su
   if (pid == 0) {
     close(pipefd[0]);
     setpgid(0, 0);
+    /* The program starts with its standard streams only, whatever Amber's own command held. */
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     exec_child(o);
     int err = errno;
     if (write(pipefd[1], &err, sizeof err) < 0) {}

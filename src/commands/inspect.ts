@@ -44,6 +44,17 @@ export function savedBytes(details: ProcessDetails): string {
   return typeof details.savedBytes === "number" ? formatBytes(details.savedBytes) : "?";
 }
 
+/** Each process's descriptors, one line each: "4200001  0 stdio, 3 file /x, 4 pipe pipe:[12]". */
+function descriptorLines(processes: { vpid: number; details: ProcessDetails }[]): string[][] {
+  const rows = [["VPID", "DESCRIPTORS"]];
+  for (const { vpid, details } of processes) {
+    const fds = Array.isArray(details.fds) ? details.fds as { fd: number; kind: string; name: string }[] : [];
+    const text = fds.map((f) => [f.fd, f.kind, f.name].filter((x) => x !== "").join(" ")).join(", ");
+    rows.push([String(vpid), text || "none"]);
+  }
+  return rows;
+}
+
 function field(label: string, value: string): string {
   return `${label.padEnd(13)}${value}`;
 }
@@ -94,6 +105,8 @@ function printReport(report: ImageReport): void {
     ),
     field("Processes", String(manifest.processes.length)),
     indented(processes),
+    field("Descriptors", ""),
+    indented(descriptorLines(manifest.processes)),
     field("Files", `${plural(n, "file")}, ${formatBytes(total)}`),
     indented(files),
     field("Checksums", failed ? `${failed} of ${n} files do not verify` : `all ${n} files verify`),
