@@ -21,10 +21,24 @@ import { checkAppName } from "./names.ts";
 /** The file name of an application's tables inside its directory. */
 export const TABLES_FILE = "tables";
 
+/**
+ * Creates `dir` (mode 0700) if needed, and refuses one that another user could tamper with:
+ * a directory in /tmp may have been made first by someone else, who could then swap an
+ * application's translation tables.
+ */
 function ensureDir(dir: string): string {
   if (!existsSync(dir)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
+  }
+  const info = Deno.lstatSync(dir);
+  const uid = Deno.uid();
+  if (!info.isDirectory || (uid !== null && info.uid !== uid) || ((info.mode ?? 0) & 0o077) !== 0) {
+    throw new AmberError(
+      `Amber's state directory '${dir}' is not a private directory of this user (it must be ` +
+        `a directory, not a link, owned by uid ${uid}, mode 0700); set AMBER_STATE_DIR or ` +
+        `remove it`,
+    );
   }
   return dir;
 }
