@@ -28,7 +28,7 @@ const READ_BYTES = 1 << 20;
 
 /** Where a streamed snapshot goes: the upload to the target agent (upload.ts), usually. */
 export interface StreamTarget {
-  /** Sends the parts of one frame, in order; calls come one after the other. */
+  /** Sends the parts of one frame, in order, after those of the calls before (calls overlap). */
   send(parts: Uint8Array[]): Promise<void>;
   /** Drops what was sent: the stream will not be ended. */
   abort(): void;

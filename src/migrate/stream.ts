@@ -114,9 +114,10 @@ export async function packImage(dir: string): Promise<PackedImage> {
 }
 
 /**
- * Writes the version 2 stream through `send`, which gets the parts of one frame at a time (its
- * header, then its bytes) and must write them in order, one call after the other. Chunks of
- * different files may come in any order; each file is then ended once.
+ * Writes the version 2 stream through `send`, which gets the parts of one frame (its header,
+ * then its bytes) and must send them together, in order, after those of the calls before it
+ * (calls may overlap). Chunks of different files may come in any order; each file is then ended
+ * once.
  */
 export class ImageStreamWriter {
   #send: (parts: Uint8Array[]) => Promise<void>;
