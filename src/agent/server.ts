@@ -128,9 +128,12 @@ export function serveAgent(options: AgentOptions): Promise<Agent> {
       const { version, received, trailers } = await unpackImage(request.body, dir);
       if (version === 2) await completeStreamedImage(dir, trailers);
       log(`Received '${query.name}' (${received} bytes); restoring`);
+      // Lazily: the memory is mapped from the received image, read when first touched, so the
+      // application runs again sooner (the mappings keep the files even once removed below).
       const app = await restore(dir, {
         name: query.name,
         detach: true,
+        lazy: true,
         output: appLog,
         replaces: query.replaces,
       });
