@@ -37,12 +37,15 @@ async function waitForText(path: string, text: string): Promise<void> {
 
 async function imageBytes(dir: string): Promise<number> {
   let total = 0;
-  for await (const entry of Deno.readDir(dir)) total += (await Deno.stat(join(dir, entry.name))).size;
+  for await (const entry of Deno.readDir(dir)) {
+    total += (await Deno.stat(join(dir, entry.name))).size;
+  }
   return total;
 }
 
 async function limits(dir: string): Promise<{ memcpy: string; write: string }> {
-  const out = await new Deno.Command(join(BENCH, "limits"), { args: [dir], stdout: "piped" }).output();
+  const out = await new Deno.Command(join(BENCH, "limits"), { args: [dir], stdout: "piped" })
+    .output();
   const text = new TextDecoder().decode(out.stdout);
   const line = (name: string) => {
     const m = text.match(new RegExp(`^${name} (\\d+) (\\d+)$`, "m"));

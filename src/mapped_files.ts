@@ -23,7 +23,9 @@ export async function changedMappedFile(image: Image): Promise<string | null> {
     const details = DetailsSchema.safeParse(process.details);
     if (!details.success) continue;
     for (const region of details.data.regions) {
-      if (region.kind !== "file" || region.fileSize === undefined || seen.has(region.name)) continue;
+      if (region.kind !== "file" || region.fileSize === undefined || seen.has(region.name)) {
+        continue;
+      }
       seen.add(region.name);
       let stat: Deno.FileInfo;
       try {

@@ -20,20 +20,23 @@ async function appsNamedLike(prefix: string): Promise<string[]> {
   return (await list()).map((a) => a.name).filter((n) => n.startsWith(prefix));
 }
 
-scenarioTest("a corrupt image is refused, naming the damaged file, and nothing starts", async (s) => {
-  const image = await counterImage(s);
-  const file = image.manifest.processes[0].file;
-  const path = join(image.dir, file);
-  const bytes = await Deno.readFile(path);
-  bytes[bytes.length >> 1] ^= 0xff;
-  await Deno.writeFile(path, bytes);
-  await assert.rejects(s.restore(image.dir, { name: "corrupt-x" }), (e: Error) => {
-    assert.ok(e instanceof ImageError, String(e));
-    assert.match(e.message, new RegExp(file.replace(".", "\\.")));
-    return true;
-  });
-  assert.deepEqual(await appsNamedLike("corrupt-x"), [], "no application was left behind");
-});
+scenarioTest(
+  "a corrupt image is refused, naming the damaged file, and nothing starts",
+  async (s) => {
+    const image = await counterImage(s);
+    const file = image.manifest.processes[0].file;
+    const path = join(image.dir, file);
+    const bytes = await Deno.readFile(path);
+    bytes[bytes.length >> 1] ^= 0xff;
+    await Deno.writeFile(path, bytes);
+    await assert.rejects(s.restore(image.dir, { name: "corrupt-x" }), (e: Error) => {
+      assert.ok(e instanceof ImageError, String(e));
+      assert.match(e.message, new RegExp(file.replace(".", "\\.")));
+      return true;
+    });
+    assert.deepEqual(await appsNamedLike("corrupt-x"), [], "no application was left behind");
+  },
+);
 
 scenarioTest("a truncated image is refused", async (s) => {
   const image = await counterImage(s);
@@ -60,22 +63,28 @@ scenarioTest("an image from another kernel or CPU is refused before anything sta
   const cpu = JSON.parse(original);
   cpu.machine.xcr0 = "ffffffffffffffff";
   await Deno.writeTextFile(manifestPath, JSON.stringify(cpu));
-  await assert.rejects(s.restore(image.dir), (e: Error) => e instanceof IncompatibleImageError && /CPU/.test(e.message));
+  await assert.rejects(
+    s.restore(image.dir),
+    (e: Error) => e instanceof IncompatibleImageError && /CPU/.test(e.message),
+  );
 });
 
-scenarioTest("a process killed during a snapshot fails it cleanly and leaves no image", async (s) => {
-  const app = await s.launch([prog("heap_pattern"), s.dir, "768"], "dying");
-  await s.waitFor(/^ready$/m);
-  const dir = join(s.dir, "half.amber");
-  const pid = app.processes()[0].pid;
-  const snapshot = app.snapshot({ dir });
-  await sleep(60);
-  Deno.kill(pid, "SIGKILL");
-  await assert.rejects(snapshot, SnapshotError);
-  assert.ok(!existsSync(dir), "no image directory");
-  const leftovers = [...Deno.readDirSync(s.dir)].filter((e) => e.name.startsWith("half.amber"));
-  assert.deepEqual(leftovers, [], "no temporary directory either");
-});
+scenarioTest(
+  "a process killed during a snapshot fails it cleanly and leaves no image",
+  async (s) => {
+    const app = await s.launch([prog("heap_pattern"), s.dir, "768"], "dying");
+    await s.waitFor(/^ready$/m);
+    const dir = join(s.dir, "half.amber");
+    const pid = app.processes()[0].pid;
+    const snapshot = app.snapshot({ dir });
+    await sleep(60);
+    Deno.kill(pid, "SIGKILL");
+    await assert.rejects(snapshot, SnapshotError);
+    assert.ok(!existsSync(dir), "no image directory");
+    const leftovers = [...Deno.readDirSync(s.dir)].filter((e) => e.name.startsWith("half.amber"));
+    assert.deepEqual(leftovers, [], "no temporary directory either");
+  },
+);
 
 scenarioTest("a coordinator killed mid-snapshot leaves the application running", async (s) => {
   const app = await s.launch([prog("big_counter"), "1024"], "orphaned");
@@ -92,21 +101,26 @@ scenarioTest("a coordinator killed mid-snapshot leaves the application running",
   const ticks = () => s.text().then((t) => t.match(/^tick \d+$/gm)?.length ?? 0);
   const before = await ticks();
   // The agents finish what they were writing, notice the coordinator is gone, and resume.
-  for (let waited = 0; waited < 20_000 && (await ticks()) <= before + 5; waited += 200) await sleep(200);
+  for (let waited = 0; waited < 20_000 && (await ticks()) <= before + 5; waited += 200) {
+    await sleep(200);
+  }
   assert.ok((await ticks()) > before + 5, "the application did not resume");
   assert.ok(!existsSync(join(s.dir, "never.amber")), "no image that looks whole");
 }, 60_000);
 
-scenarioTest("an image whose mapped file changed since the snapshot is refused before anything starts", async (s) => {
-  const file = join(s.dir, "mapped.bin");
-  await Deno.writeTextFile(file, "a".repeat(3 * 4096));
-  const app = await s.launch([prog("mapped_file"), s.dir, file], "mapped");
-  await s.waitFor(/^ready$/m);
-  const image = await s.freeze(app);
-  await Deno.writeTextFile(file, "z".repeat(3 * 4096 + 1));
-  await assert.rejects(s.restore(image), (e: Error) => {
-    assert.ok(e instanceof IncompatibleImageError, String(e));
-    assert.match(e.message, /mapped\.bin/);
-    return true;
-  });
-});
+scenarioTest(
+  "an image whose mapped file changed since the snapshot is refused before anything starts",
+  async (s) => {
+    const file = join(s.dir, "mapped.bin");
+    await Deno.writeTextFile(file, "a".repeat(3 * 4096));
+    const app = await s.launch([prog("mapped_file"), s.dir, file], "mapped");
+    await s.waitFor(/^ready$/m);
+    const image = await s.freeze(app);
+    await Deno.writeTextFile(file, "z".repeat(3 * 4096 + 1));
+    await assert.rejects(s.restore(image), (e: Error) => {
+      assert.ok(e instanceof IncompatibleImageError, String(e));
+      assert.match(e.message, /mapped\.bin/);
+      return true;
+    });
+  },
+);

@@ -13,21 +13,28 @@ function seenIds(text: string): Map<string, number> {
   return new Map([...text.matchAll(/^seen (\d+) (\w+)$/gm)].map((m) => [m[2], Number(m[1])]));
 }
 
-scenarioTest("getpid, getppid, fork, waitpid and kill use virtual pids three deep and across exec", async (s) => {
-  const app = await s.launch([prog("pid_tree"), s.dir], "pids");
-  const text = await s.waitFor(/^PASS$/m, "PASS");
-  const seen = seenIds(text);
-  for (const [what, id] of seen) assert.ok(id >= VPID_BASE, `${what} is ${id}`);
-  assert.equal(seen.get("parent"), VPID_BASE, "the root's parent is the supervisor, the app's init");
-  assert.equal(seen.get("session"), VPID_BASE, "the session is the supervisor's");
-  const rows = app.tables().filter((r) => r.kind === "pid");
-  const system = new Set(rows.map((r) => r.sid));
-  for (const [what, id] of seen) {
-    assert.ok(!system.has(id), `${what} ${id} is one of the application's system pids`);
-    assert.ok(!existsSync(`/proc/${id}`), `${what} ${id} is the pid of a process of the system`);
-  }
-  await Deno.writeTextFile(s.go, "");
-});
+scenarioTest(
+  "getpid, getppid, fork, waitpid and kill use virtual pids three deep and across exec",
+  async (s) => {
+    const app = await s.launch([prog("pid_tree"), s.dir], "pids");
+    const text = await s.waitFor(/^PASS$/m, "PASS");
+    const seen = seenIds(text);
+    for (const [what, id] of seen) assert.ok(id >= VPID_BASE, `${what} is ${id}`);
+    assert.equal(
+      seen.get("parent"),
+      VPID_BASE,
+      "the root's parent is the supervisor, the app's init",
+    );
+    assert.equal(seen.get("session"), VPID_BASE, "the session is the supervisor's");
+    const rows = app.tables().filter((r) => r.kind === "pid");
+    const system = new Set(rows.map((r) => r.sid));
+    for (const [what, id] of seen) {
+      assert.ok(!system.has(id), `${what} ${id} is one of the application's system pids`);
+      assert.ok(!existsSync(`/proc/${id}`), `${what} ${id} is the pid of a process of the system`);
+    }
+    await Deno.writeTextFile(s.go, "");
+  },
+);
 
 scenarioTest("every process a bash script starts is registered", async (s) => {
   const report = prog("pid_report");
@@ -74,7 +81,8 @@ Deno.test("a program not under Amber is unaffected by the library", async () => 
 Deno.test("a process killed while it holds the table lock does not wedge the others", async () => {
   const dir = await Deno.makeTempDir({ prefix: "amber-lock-" });
   try {
-    const out = await new Deno.Command(prog("table_lock"), { args: [dir], stdout: "piped" }).output();
+    const out = await new Deno.Command(prog("table_lock"), { args: [dir], stdout: "piped" })
+      .output();
     const text = new TextDecoder().decode(out.stdout);
     assert.equal(out.code, 0, text);
     assert.match(text, /^PASS$/m);
@@ -83,13 +91,16 @@ Deno.test("a process killed while it holds the table lock does not wedge the oth
   }
 });
 
-scenarioTest("processes that libc reaps by itself (system()) do not leave rows behind", async (s) => {
-  const app = await s.launch([prog("system_calls"), s.dir], "system");
-  await s.waitFor(/^ready$/m);
-  const processRows = () => app.tables().filter((r) => r.kind === "pid" && (r.flags & 1) !== 0);
-  for (let waited = 0; waited < 5000 && processRows().length > 1; waited += 100) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.equal(processRows().length, 1, JSON.stringify(processRows()));
-  await s.pass();
-});
+scenarioTest(
+  "processes that libc reaps by itself (system()) do not leave rows behind",
+  async (s) => {
+    const app = await s.launch([prog("system_calls"), s.dir], "system");
+    await s.waitFor(/^ready$/m);
+    const processRows = () => app.tables().filter((r) => r.kind === "pid" && (r.flags & 1) !== 0);
+    for (let waited = 0; waited < 5000 && processRows().length > 1; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(processRows().length, 1, JSON.stringify(processRows()));
+    await s.pass();
+  },
+);

@@ -32,12 +32,15 @@ scenarioTest("256 MiB of heap comes back byte for byte", async (s) => {
   await s.pass();
 });
 
-scenarioTest("threads blocked in read, nanosleep and a futex, and four contending on a mutex, carry on", async (s) => {
-  const app = await s.launch([prog("threads_blocked"), s.dir], "threads");
-  await s.waitFor(/^ready$/m);
-  await s.restore(await s.freeze(app));
-  await s.pass();
-});
+scenarioTest(
+  "threads blocked in read, nanosleep and a futex, and four contending on a mutex, carry on",
+  async (s) => {
+    const app = await s.launch([prog("threads_blocked"), s.dir], "threads");
+    await s.waitFor(/^ready$/m);
+    await s.restore(await s.freeze(app));
+    await s.pass();
+  },
+);
 
 scenarioTest("one image restores twice, and a restored program snapshots again", async (s) => {
   const app = await s.launch([prog("counter"), "20"], "counter");
@@ -57,19 +60,25 @@ scenarioTest("one image restores twice, and a restored program snapshots again",
   assert.ok(counts(text).filter((n) => n === 4).length >= 2, text);
 });
 
-scenarioTest("a file continues at its offset; /dev/null, an in-process pipe's bytes, cwd and umask come back", async (s) => {
-  const app = await s.launch([prog("files_state"), s.dir], "files");
-  await s.waitFor(/^ready$/m);
-  await s.restore(await s.freeze(app));
-  await s.pass();
-});
+scenarioTest(
+  "a file continues at its offset; /dev/null, an in-process pipe's bytes, cwd and umask come back",
+  async (s) => {
+    const app = await s.launch([prog("files_state"), s.dir], "files");
+    await s.waitFor(/^ready$/m);
+    await s.restore(await s.freeze(app));
+    await s.pass();
+  },
+);
 
-scenarioTest("signal handlers, the mask, the alternate stack and an interval timer survive", async (s) => {
-  const app = await s.launch([prog("signals_state"), s.dir], "signals");
-  await s.waitFor(/^ready$/m);
-  await s.restore(await s.freeze(app));
-  await s.pass();
-});
+scenarioTest(
+  "signal handlers, the mask, the alternate stack and an interval timer survive",
+  async (s) => {
+    const app = await s.launch([prog("signals_state"), s.dir], "signals");
+    await s.waitFor(/^ready$/m);
+    await s.restore(await s.freeze(app));
+    await s.pass();
+  },
+);
 
 scenarioTest("a python3 program keeps its in-memory state and its threads", async (s) => {
   const python = new Deno.Command("python3", { args: ["-c", "import sys; print(sys.executable)"] });
@@ -81,95 +90,128 @@ scenarioTest("a python3 program keeps its in-memory state and its threads", asyn
   await s.pass();
 });
 
-scenarioTest("a privately mapped file comes back from the file, with the pages the program changed", async (s) => {
-  const file = `${s.dir}/mapped.bin`;
-  await Deno.writeTextFile(file, "a".repeat(4096) + "b".repeat(4096) + "c".repeat(4096));
-  const app = await s.launch([prog("mapped_file"), s.dir, file], "mapped");
-  await s.waitFor(/^ready$/m);
-  await s.restore(await s.freeze(app));
-  await s.pass();
-});
+scenarioTest(
+  "a privately mapped file comes back from the file, with the pages the program changed",
+  async (s) => {
+    const file = `${s.dir}/mapped.bin`;
+    await Deno.writeTextFile(file, "a".repeat(4096) + "b".repeat(4096) + "c".repeat(4096));
+    const app = await s.launch([prog("mapped_file"), s.dir, file], "mapped");
+    await s.waitFor(/^ready$/m);
+    await s.restore(await s.freeze(app));
+    await s.pass();
+  },
+);
 
-scenarioTest("a lazy restore maps memory from the image, and a snapshot of it stands on its own", async (s) => {
-  const app = await s.launch([prog("heap_pattern"), s.dir, "64"], "lazy");
-  await s.waitFor(/^ready$/m);
-  const image = await s.freeze(app, "first");
-  const lazy = await s.restore(image, { lazy: true });
-  const second = await s.freeze(lazy, "second");
-  await Deno.remove(image.dir, { recursive: true }); // the second image must not need the first
-  await s.restore(second);
-  await s.pass();
-});
+scenarioTest(
+  "a lazy restore maps memory from the image, and a snapshot of it stands on its own",
+  async (s) => {
+    const app = await s.launch([prog("heap_pattern"), s.dir, "64"], "lazy");
+    await s.waitFor(/^ready$/m);
+    const image = await s.freeze(app, "first");
+    const lazy = await s.restore(image, { lazy: true });
+    const second = await s.freeze(lazy, "second");
+    await Deno.remove(image.dir, { recursive: true }); // the second image must not need the first
+    await s.restore(second);
+    await s.pass();
+  },
+);
 
-scenarioTest("an incremental image holds only the pages that changed since its parent, and restores whole", async (s) => {
-  const app = await s.launch([prog("heap_pattern"), s.dir, "64", "go-twice"], "incremental");
-  await s.waitFor(/^ready$/m);
-  const full = await app.snapshot({ dir: `${s.dir}/full.amber` });
-  await Deno.writeTextFile(`${s.dir}/change`, ""); // the program changes 1 MiB and says so
-  await s.waitFor(/^changed$/m);
-  const delta = await app.snapshot({ dir: `${s.dir}/delta.amber`, parent: full, stop: true });
-  const bytes = (image: typeof full) => image.manifest.files.reduce((n, f) => n + f.size, 0);
-  assert.ok(bytes(delta) < bytes(full) / 4, `the delta is ${bytes(delta)} bytes, the full ${bytes(full)}`);
-  await s.restore(delta);
-  await s.pass();
-});
+scenarioTest(
+  "an incremental image holds only the pages that changed since its parent, and restores whole",
+  async (s) => {
+    const app = await s.launch([prog("heap_pattern"), s.dir, "64", "go-twice"], "incremental");
+    await s.waitFor(/^ready$/m);
+    const full = await app.snapshot({ dir: `${s.dir}/full.amber` });
+    await Deno.writeTextFile(`${s.dir}/change`, ""); // the program changes 1 MiB and says so
+    await s.waitFor(/^changed$/m);
+    const delta = await app.snapshot({ dir: `${s.dir}/delta.amber`, parent: full, stop: true });
+    const bytes = (image: typeof full) => image.manifest.files.reduce((n, f) => n + f.size, 0);
+    assert.ok(
+      bytes(delta) < bytes(full) / 4,
+      `the delta is ${bytes(delta)} bytes, the full ${bytes(full)}`,
+    );
+    await s.restore(delta);
+    await s.pass();
+  },
+);
 
-scenarioTest("an incremental image whose parent is gone or changed is refused, naming the parent", async (s) => {
-  const app = await s.launch([prog("counter"), "20"], "orphan-delta");
-  await s.waitFor(/^count 2 /m);
-  const full = await app.snapshot({ dir: `${s.dir}/full.amber` });
-  const delta = await app.snapshot({ dir: `${s.dir}/delta.amber`, parent: full, stop: true });
-  await Deno.writeTextFile(`${full.dir}/manifest.json`, (await Deno.readTextFile(`${full.dir}/manifest.json`)) + " ");
-  await assert.rejects(s.restore(delta), /full\.amber.*changed/);
-  await Deno.remove(full.dir, { recursive: true });
-  await assert.rejects(s.restore(delta), /full\.amber.*missing/);
-});
+scenarioTest(
+  "an incremental image whose parent is gone or changed is refused, naming the parent",
+  async (s) => {
+    const app = await s.launch([prog("counter"), "20"], "orphan-delta");
+    await s.waitFor(/^count 2 /m);
+    const full = await app.snapshot({ dir: `${s.dir}/full.amber` });
+    const delta = await app.snapshot({ dir: `${s.dir}/delta.amber`, parent: full, stop: true });
+    await Deno.writeTextFile(
+      `${full.dir}/manifest.json`,
+      (await Deno.readTextFile(`${full.dir}/manifest.json`)) + " ",
+    );
+    await assert.rejects(s.restore(delta), /full\.amber.*changed/);
+    await Deno.remove(full.dir, { recursive: true });
+    await assert.rejects(s.restore(delta), /full\.amber.*missing/);
+  },
+);
 
-scenarioTest("signals pending at the snapshot are pending after the restore, with their data", async (s) => {
-  const app = await s.launch([prog("pending_signals"), s.dir], "pending");
-  await s.waitFor(/^ready$/m);
-  await s.restore(await s.freeze(app));
-  await s.pass();
-});
+scenarioTest(
+  "signals pending at the snapshot are pending after the restore, with their data",
+  async (s) => {
+    const app = await s.launch([prog("pending_signals"), s.dir], "pending");
+    await s.waitFor(/^ready$/m);
+    await s.restore(await s.freeze(app));
+    await s.pass();
+  },
+);
 
-scenarioTest("limits, nice value, affinity, parent-death signal and the user it became come back", async (s) => {
-  await Deno.chmod(s.dir, 0o755); // the program may become nobody, who must still see `go`
-  const app = await s.launch([prog("identity"), s.dir, "become-nobody"], "identity");
-  await s.waitFor(/^ready$/m);
-  await s.restore(await s.freeze(app));
-  await s.pass();
-});
+scenarioTest(
+  "limits, nice value, affinity, parent-death signal and the user it became come back",
+  async (s) => {
+    await Deno.chmod(s.dir, 0o755); // the program may become nobody, who must still see `go`
+    const app = await s.launch([prog("identity"), s.dir, "become-nobody"], "identity");
+    await s.waitFor(/^ready$/m);
+    await s.restore(await s.freeze(app));
+    await s.pass();
+  },
+);
 
-scenarioTest("POSIX timers keep their IDs and go on firing: by signal, by thread, silently", async (s) => {
-  const app = await s.launch([prog("posix_timer"), s.dir], "timer");
-  await s.waitFor(/^ready$/m);
-  await s.restore(await s.freeze(app));
-  await s.pass();
-});
+scenarioTest(
+  "POSIX timers keep their IDs and go on firing: by signal, by thread, silently",
+  async (s) => {
+    const app = await s.launch([prog("posix_timer"), s.dir], "timer");
+    await s.waitFor(/^ready$/m);
+    await s.restore(await s.freeze(app));
+    await s.pass();
+  },
+);
 
-scenarioTest("glibc's SIGEV_THREAD timer thread cannot be stopped: the snapshot says so", async (s) => {
-  const app = await s.launch([prog("posix_timer"), s.dir, "glibc-thread"], "glibc-timer");
-  await s.waitFor(/^ready$/m);
-  await assert.rejects(
-    app.snapshot({ dir: `${s.dir}/never.amber`, timeoutMs: 20_000 }),
-    /blocks every signal.*SIGEV_THREAD/,
-  );
-  await s.pass(); // and it runs on
-});
+scenarioTest(
+  "glibc's SIGEV_THREAD timer thread cannot be stopped: the snapshot says so",
+  async (s) => {
+    const app = await s.launch([prog("posix_timer"), s.dir, "glibc-thread"], "glibc-timer");
+    await s.waitFor(/^ready$/m);
+    await assert.rejects(
+      app.snapshot({ dir: `${s.dir}/never.amber`, timeoutMs: 20_000 }),
+      /blocks every signal.*SIGEV_THREAD/,
+    );
+    await s.pass(); // and it runs on
+  },
+);
 
-scenarioTest("ten snapshots of busy threads, taken while they run, are invisible to them", async (s) => {
-  const app = await s.launch([prog("busy_threads"), s.dir], "busy");
-  await s.waitFor(/^ready$/m);
-  let last = "";
-  for (let i = 0; i < 10; i++) {
-    last = `${s.dir}/busy-${i}.amber`;
-    await app.snapshot({ dir: last });
-    if (i < 9) await Deno.remove(last, { recursive: true });
-  }
-  await app.kill();
-  await s.restore(last);
-  await s.pass();
-});
+scenarioTest(
+  "ten snapshots of busy threads, taken while they run, are invisible to them",
+  async (s) => {
+    const app = await s.launch([prog("busy_threads"), s.dir], "busy");
+    await s.waitFor(/^ready$/m);
+    let last = "";
+    for (let i = 0; i < 10; i++) {
+      last = `${s.dir}/busy-${i}.amber`;
+      await app.snapshot({ dir: last });
+      if (i < 9) await Deno.remove(last, { recursive: true });
+    }
+    await app.kill();
+    await s.restore(last);
+    await s.pass();
+  },
+);
 
 scenarioTest("Deno itself (V8, its JIT, its threads and event loop) keeps its state", async (s) => {
   const script = new URL("./progs/deno_state.js", import.meta.url).pathname;

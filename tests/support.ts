@@ -32,7 +32,10 @@ export function scenarioTest(
     await using s = await Scenario.create(limitMs);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`The test did not end within ${limitMs} ms`)), limitMs);
+      timer = setTimeout(
+        () => reject(new Error(`The test did not end within ${limitMs} ms`)),
+        limitMs,
+      );
     });
     try {
       await Promise.race([body(s), late]);
@@ -74,7 +77,11 @@ export class Scenario {
   }
 
   async restore(image: Image | string, options: RestoreOptions = {}): Promise<App> {
-    const app = await restore(image, { name: this.name("restored"), output: this.output, ...options });
+    const app = await restore(image, {
+      name: this.name("restored"),
+      output: this.output,
+      ...options,
+    });
     this.#apps.push(app);
     return app;
   }

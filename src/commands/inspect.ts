@@ -48,8 +48,12 @@ export function savedBytes(details: ProcessDetails): string {
 function descriptorLines(processes: { vpid: number; details: ProcessDetails }[]): string[][] {
   const rows = [["VPID", "DESCRIPTORS"]];
   for (const { vpid, details } of processes) {
-    const fds = Array.isArray(details.fds) ? details.fds as { fd: number; kind: string; name: string }[] : [];
-    const text = fds.map((f) => [f.fd, f.kind, f.name].filter((x) => x !== "").join(" ")).join(", ");
+    const fds = Array.isArray(details.fds)
+      ? details.fds as { fd: number; kind: string; name: string }[]
+      : [];
+    const text = fds.map((f) => [f.fd, f.kind, f.name].filter((x) => x !== "").join(" ")).join(
+      ", ",
+    );
     rows.push([String(vpid), text || "none"]);
   }
   return rows;

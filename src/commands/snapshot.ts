@@ -40,7 +40,9 @@ export function snapshotCommand() {
       const { processes, files } = image.manifest;
       const bytes = files.reduce((sum, file) => sum + file.size, 0);
       const stopped = options.stop ? "; the application has ended" : "";
-      const parent = options.parent ? ` (pages unchanged since '${options.parent}' refer to it)` : "";
+      const parent = options.parent
+        ? ` (pages unchanged since '${options.parent}' refer to it)`
+        : "";
       console.log(
         `Snapshot of '${name}' written to '${dir}': ${
           plural(processes.length, "process", "processes")
