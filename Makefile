@@ -92,7 +92,9 @@ bench: setup
 	$(DENO_RUN) bench/processes.ts
 
 check: setup
-	$(DENO) check cli.ts mod.ts tests/ bench/
+	$(DENO) check cli.ts mod.ts tests/ bench/ examples/
+	$(DENO) lint
+	$(DENO) fmt --check
 
 clean:
 	rm -rf $(BUILD)
