@@ -220,3 +220,10 @@ scenarioTest("Deno itself (V8, its JIT, its threads and event loop) keeps its st
   await s.restore(await s.freeze(app));
   await s.pass();
 });
+
+scenarioTest("threads waiting in sigwaitinfo and pause wait on through the snapshot", async (s) => {
+  const app = await s.launch([prog("signal_waits"), s.dir], "waits");
+  await s.waitFor(/^ready$/m);
+  await s.restore(await s.freeze(app));
+  await s.pass();
+});

@@ -101,6 +101,12 @@
   X(int, epoll_wait, (int, struct epoll_event *, int, int))                                      \
   X(int, epoll_pwait, (int, struct epoll_event *, int, int, const sigset_t *))                   \
   X(int, poll, (struct pollfd *, nfds_t, int))                                                   \
+  X(int, ppoll, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *))            \
+  X(int, pselect, (int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *)) \
+  X(int, pause, (void))                                                                          \
+  X(int, sigsuspend, (const sigset_t *))                                                         \
+  X(int, sigwaitinfo, (const sigset_t *, siginfo_t *))                                           \
+  X(int, sigtimedwait, (const sigset_t *, siginfo_t *, const struct timespec *))                 \
   X(int, select, (int, fd_set *, fd_set *, fd_set *, struct timeval *))                         \
   /* addresses in a virtual network environment: wrap_net.c */                                \
   X(int, bind, (int, const struct sockaddr *, socklen_t))                                        \

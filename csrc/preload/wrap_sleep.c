@@ -1,6 +1,6 @@
-/* Calls that the kernel never restarts after a signal handler ran. When the EINTR came from a
- * checkpoint (not from a signal of the program's), the call is made again for what is left,
- * so a program never sees a checkpoint. */
+/* Calls that the kernel never restarts after a signal handler ran: sleeps, and waits for
+ * events or signals. When the EINTR came from a checkpoint (not from a signal of the
+ * program's), the call is made again for what is left, so a program never sees a checkpoint. */
 #include <time.h>
 
 #include "amber.h"
@@ -84,4 +84,75 @@ AMBER_EXPORT unsigned sleep(unsigned seconds) {
 AMBER_EXPORT int usleep(useconds_t usec) {
   struct timespec req = {usec / 1000000, (long)(usec % 1000000) * 1000};
   return nanosleep(&req, NULL);
+}
+
+AMBER_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
+                       const sigset_t *mask) {
+  for (;;) {
+    uint32_t gen = amber.checkpoints;
+    int ret = REAL(ppoll)(fds, n, timeout, mask);
+    if (ret >= 0 || !CKPT_CAUSED(gen)) return ret;
+  }
+}
+
+AMBER_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *timeout,
+                         const sigset_t *mask) {
+  for (;;) {
+    uint32_t gen = amber.checkpoints;
+    fd_set r0, w0, e0;
+    if (r) r0 = *r;
+    if (w) w0 = *w;
+    if (e) e0 = *e;
+    int ret = REAL(pselect)(n, r, w, e, timeout, mask);
+    if (ret >= 0 || !CKPT_CAUSED(gen)) return ret;
+    if (r) *r = r0;
+    if (w) *w = w0;
+    if (e) *e = e0;
+  }
+}
+
+/* pause and sigsuspend end when any handler runs: the checkpoint's is not the program's. */
+AMBER_EXPORT int pause(void) {
+  for (;;) {
+    uint32_t gen = amber.checkpoints;
+    int ret = REAL(pause)();
+    if (!CKPT_CAUSED(gen)) return ret;
+  }
+}
+
+AMBER_EXPORT int sigsuspend(const sigset_t *mask) {
+  for (;;) {
+    uint32_t gen = amber.checkpoints;
+    int ret = REAL(sigsuspend)(mask);
+    if (!CKPT_CAUSED(gen)) return ret;
+  }
+}
+
+/* A signal taken with sigwaitinfo names its sender by virtual pid, as a handler's does. */
+static void virtual_sender(siginfo_t *info) {
+  if (info && amber_active() && amber_siginfo_has_pid(info->si_signo, info->si_code) &&
+      info->si_pid > 0) {
+    int32_t v = amber_s2v(amber.table, AMBER_KIND_PID, info->si_pid);
+    info->si_pid = v > 0 ? v : 0;
+  }
+}
+
+AMBER_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info) {
+  siginfo_t local;
+  for (;;) {
+    uint32_t gen = amber.checkpoints;
+    int ret = REAL(sigwaitinfo)(set, info ? info : &local);
+    if (ret > 0) virtual_sender(info);
+    if (ret >= 0 || !CKPT_CAUSED(gen)) return ret;
+  }
+}
+
+AMBER_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout) {
+  siginfo_t local;
+  for (;;) {
+    uint32_t gen = amber.checkpoints;
+    int ret = REAL(sigtimedwait)(set, info ? info : &local, timeout);
+    if (ret > 0) virtual_sender(info);
+    if (ret >= 0 || !CKPT_CAUSED(gen)) return ret;
+  }
 }
