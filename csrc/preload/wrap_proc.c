@@ -1,10 +1,12 @@
-/* /proc/<pid>/... paths that the program builds from a virtual pid reach the real process. */
+/* /proc/<pid>/... paths that the program builds from a virtual pid reach the real process;
+ * /proc/<pid>/stat and status are read with their pids made virtual (proc_files.c). */
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "amber.h"
+#include "proc_files.h"
 
 /* Returns path, or buf holding the translated path. */
 static const char *proc_path(const char *path, char *buf, size_t cap) {
@@ -33,7 +35,9 @@ AMBER_EXPORT int open(const char *path, int flags, ...) {
   mode_t mode = mode_arg(flags, ap);
   va_end(ap);
   PROC_BUF;
-  return REAL(open)(P(path), flags, mode);
+  const char *real = P(path);
+  int virtual_file = amber_proc_virtual_file(real, flags);
+  return virtual_file >= 0 ? virtual_file : REAL(open)(real, flags, mode);
 }
 
 AMBER_EXPORT int open64(const char *path, int flags, ...) {
@@ -42,7 +46,9 @@ AMBER_EXPORT int open64(const char *path, int flags, ...) {
   mode_t mode = mode_arg(flags, ap);
   va_end(ap);
   PROC_BUF;
-  return REAL(open64)(P(path), flags, mode);
+  const char *real = P(path);
+  int virtual_file = amber_proc_virtual_file(real, flags);
+  return virtual_file >= 0 ? virtual_file : REAL(open64)(real, flags, mode);
 }
 
 AMBER_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
@@ -51,7 +57,9 @@ AMBER_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
   mode_t mode = mode_arg(flags, ap);
   va_end(ap);
   PROC_BUF;
-  return REAL(openat)(dirfd, P(path), flags, mode);
+  const char *real = P(path);
+  int virtual_file = real && real[0] == '/' ? amber_proc_virtual_file(real, flags) : -1;
+  return virtual_file >= 0 ? virtual_file : REAL(openat)(dirfd, real, flags, mode);
 }
 
 AMBER_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
@@ -60,17 +68,27 @@ AMBER_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
   mode_t mode = mode_arg(flags, ap);
   va_end(ap);
   PROC_BUF;
-  return REAL(openat64)(dirfd, P(path), flags, mode);
+  const char *real = P(path);
+  int virtual_file = real && real[0] == '/' ? amber_proc_virtual_file(real, flags) : -1;
+  return virtual_file >= 0 ? virtual_file : REAL(openat64)(dirfd, real, flags, mode);
 }
 
 AMBER_EXPORT FILE *fopen(const char *path, const char *mode) {
   PROC_BUF;
-  return REAL(fopen)(P(path), mode);
+  const char *real = P(path);
+  int virtual_file = mode && mode[0] == 'r' && !strchr(mode, '+')
+                         ? amber_proc_virtual_file(real, O_RDONLY | O_CLOEXEC)
+                         : -1;
+  return virtual_file >= 0 ? fdopen(virtual_file, mode) : REAL(fopen)(real, mode);
 }
 
 AMBER_EXPORT FILE *fopen64(const char *path, const char *mode) {
   PROC_BUF;
-  return REAL(fopen64)(P(path), mode);
+  const char *real = P(path);
+  int virtual_file = mode && mode[0] == 'r' && !strchr(mode, '+')
+                         ? amber_proc_virtual_file(real, O_RDONLY | O_CLOEXEC)
+                         : -1;
+  return virtual_file >= 0 ? fdopen(virtual_file, mode) : REAL(fopen64)(real, mode);
 }
 
 AMBER_EXPORT DIR *opendir(const char *path) {

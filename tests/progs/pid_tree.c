@@ -102,6 +102,21 @@ int main(int argc, char **argv) {
   seen("root", me);
   seen("parent", getppid());
   CHECK(getpgrp() == me, "getpgrp is %d", getpgrp());
+  /* /proc/self/stat and status show virtual pids too. */
+  FILE *stat = fopen("/proc/self/stat", "r");
+  int spid = 0, sppid = 0, spgrp = 0;
+  CHECK(stat && fscanf(stat, "%d %*s %*c %d %d", &spid, &sppid, &spgrp) == 3, "read stat");
+  fclose(stat);
+  CHECK(spid == me && sppid == getppid() && spgrp == me, "stat says pid %d ppid %d pgrp %d", spid,
+        sppid, spgrp);
+  char status_text[4096];
+  int fd = open("/proc/self/status", O_RDONLY);
+  ssize_t n = read(fd, status_text, sizeof status_text - 1);
+  close(fd);
+  status_text[n > 0 ? n : 0] = 0;
+  char want[64];
+  snprintf(want, sizeof want, "\nPid:\t%d\n", me);
+  CHECK(strstr(status_text, want), "status does not say %s", want + 1);
   seen("session", getsid(0));
   pthread_t t;
   pthread_create(&t, NULL, thread_main, NULL);

@@ -1,0 +1,127 @@
+/* /proc/<pid>/stat and /proc/<pid>/status name processes by system pid (the process itself,
+ * its parent, group and session, its thread group). Opened for reading under Amber, they are
+ * read here, their pids made virtual (0 for a process outside the application), and handed to
+ * the program as a memfd with the same text otherwise, so tools like ps see only virtual IDs. */
+#include <fcntl.h>
+#include <string.h>
+
+#include "agent.h"
+#include "proc_files.h"
+
+static int32_t virtual_pid(long sid) {
+  if (sid <= 0) return (int32_t)sid; /* 0 and -1 (no terminal group) mean what they mean */
+  int32_t v = amber_s2v(amber.table, AMBER_KIND_PID, (int32_t)sid);
+  return v > 0 ? v : 0;
+}
+
+/* Is path /proc/<self|thread-self|N>[/task/N]/(stat|status)? 1 for stat, 2 for status. */
+static int which_file(const char *path) {
+  if (strncmp(path, "/proc/", 6)) return 0;
+  const char *p = path + 6;
+  if (!strncmp(p, "self/", 5)) p += 5;
+  else if (!strncmp(p, "thread-self/", 12)) p += 12;
+  else {
+    const char *q = p;
+    while (*q >= '0' && *q <= '9') q++;
+    if (q == p || *q != '/') return 0;
+    p = q + 1;
+  }
+  if (!strncmp(p, "task/", 5)) {
+    const char *q = p + 5;
+    while (*q >= '0' && *q <= '9') q++;
+    if (q == p + 5 || *q != '/') return 0;
+    p = q + 1;
+  }
+  return !strcmp(p, "stat") ? 1 : !strcmp(p, "status") ? 2 : 0;
+}
+
+static int put(char *out, int cap, int n, const char *s, int len) {
+  for (int i = 0; i < len && n < cap - 1; i++) out[n++] = s[i];
+  return n;
+}
+
+static int put_num(char *out, int cap, int n, long v) {
+  char num[24];
+  int len = amber_fmt(num, sizeof num, "%ld", v);
+  return put(out, cap, n, num, len);
+}
+
+/* stat: "pid (comm) S ppid pgrp session tty tpgid ...": fields 1, 4, 5, 6 and 8. */
+static int rewrite_stat(const char *in, char *out, int cap) {
+  const char *open_paren = strchr(in, '(');
+  const char *close = strrchr(in, ')');
+  if (!open_paren || !close) return put(out, cap, 0, in, (int)strlen(in));
+  const char *p = in;
+  uint64_t pid;
+  amber_parse_u64(&p, &pid, 10);
+  int n = put_num(out, cap, 0, virtual_pid((long)pid));
+  n = put(out, cap, n, p, (int)(close + 1 - p));
+  p = close + 1;
+  for (int field = 3; *p; field++) {
+    while (*p == ' ') n = put(out, cap, n, p++, 1);
+    const char *start = p;
+    while (*p && *p != ' ' && *p != '\n') p++;
+    if (field == 4 || field == 5 || field == 6 || field == 8) {
+      const char *q = start;
+      int negative = *q == '-';
+      uint64_t v = 0;
+      if (negative) q++;
+      amber_parse_u64(&q, &v, 10);
+      n = put_num(out, cap, n, negative ? -(long)v : virtual_pid((long)v));
+    } else {
+      n = put(out, cap, n, start, (int)(p - start));
+    }
+    if (*p == '\n') n = put(out, cap, n, p++, 1);
+  }
+  return n;
+}
+
+static int is_pid_line(const char *line) {
+  static const char *names[] = {"Pid:", "PPid:", "Tgid:", "NSpid:", "NStgid:", "NSpgid:",
+                                "NSsid:"};
+  for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
+    if (!strncmp(line, names[i], strlen(names[i]))) return (int)strlen(names[i]);
+  return 0;
+}
+
+/* status: the numbers on the Pid, PPid, Tgid and NS* lines. */
+static int rewrite_status(const char *in, char *out, int cap) {
+  int n = 0;
+  for (const char *line = in; *line;) {
+    const char *end = strchr(line, '\n');
+    if (!end) end = line + strlen(line);
+    int label = is_pid_line(line);
+    if (!label) {
+      n = put(out, cap, n, line, (int)(end - line));
+    } else {
+      n = put(out, cap, n, line, label);
+      for (const char *p = line + label; p < end;) {
+        if (*p < '0' || *p > '9') {
+          n = put(out, cap, n, p++, 1);
+          continue;
+        }
+        uint64_t v;
+        amber_parse_u64(&p, &v, 10);
+        n = put_num(out, cap, n, virtual_pid((long)v));
+      }
+    }
+    if (*end == '\n') n = put(out, cap, n, end, 1);
+    line = *end ? end + 1 : end;
+  }
+  return n;
+}
+
+int amber_proc_virtual_file(const char *path, int flags) {
+  if (!amber_active() || !path || (flags & O_ACCMODE) != O_RDONLY) return -1;
+  int which = which_file(path);
+  if (!which) return -1;
+  static __thread char in[8192], out[8192];
+  long len = amber_read_file(path, in, sizeof in);
+  if (len < 0) return -1; /* let the real open say why */
+  int n = which == 1 ? rewrite_stat(in, out, sizeof out) : rewrite_status(in, out, sizeof out);
+  int fd = (int)amber_sys2(SYS_memfd_create, "amber-proc", (flags & O_CLOEXEC) ? 1 : 0);
+  if (fd < 0) return -1;
+  amber_sys3(SYS_write, fd, out, n);
+  amber_sys3(SYS_lseek, fd, 0, SEEK_SET);
+  return fd;
+}
