@@ -52,7 +52,7 @@ $(BUILD)/amber-restorer: $(wildcard csrc/restorer/*.c) $(wildcard csrc/restorer/
 
 $(BUILD)/tests/%: tests/progs/%.c tests/progs/check.h
 	@mkdir -p $(BUILD)/tests
-	$(CC) -O1 -g -Wall -std=gnu11 -D_GNU_SOURCE -o $@ $< -pthread -lm
+	$(CC) -O1 -g -Wall -std=gnu11 -D_GNU_SOURCE -o $@ $< -pthread -lm -lrt
 
 $(BUILD)/bench/%: bench/progs/%.c
 	@mkdir -p $(BUILD)/bench

@@ -1,20 +1,62 @@
-/* Files, directories and character devices: reopened by path, with flags and offset. */
+/* Files, directories and character devices: reopened by path, with flags and offset. A path
+ * that would not name the same thing again is refused by name: a deleted file, a memfd, a POSIX
+ * message queue (its path is on the mqueue file system, not /), or another process's /proc
+ * entry. This process's own /proc entries are reopened as /proc/self/... */
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <string.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "fd_kinds.h"
+#include "proc_files.h"
+
+#ifndef MQUEUE_MAGIC
+#define MQUEUE_MAGIC 0x19800202 /* not in Debian 12's linux/magic.h */
+#endif
+
+static int refuse(const struct amber_fd_rec *rec, const char *what, const char *target) {
+  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+            "descriptor %d is %s (%s), which Amber cannot save yet", rec->fd, what, target);
+  return -1;
+}
+
+/* /proc/<this pid>/x -> /proc/self/x in out; 0, or -1 for another process's entry. */
+static int own_proc_path(const char *target, char *out, size_t cap) {
+  const char *p = target + 6;
+  uint64_t pid;
+  if (amber_parse_u64(&p, &pid, 10) || (*p != '/' && *p)) {
+    amber_fmt(out, (int)cap, "%s", target); /* /proc/self, /proc/mounts and the like */
+    return 0;
+  }
+  if ((int32_t)pid != amber_sys_getpid()) return -1;
+  amber_fmt(out, (int)cap, "/proc/self%s", p);
+  return 0;
+}
 
 int amber_fd_file_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st) {
   size_t n = strlen(target);
-  if (n > 10 && !strcmp(target + n - 10, " (deleted)")) {
-    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-              "descriptor %d refers to the deleted file %s, which Amber cannot save yet", rec->fd,
-              target);
-    return -1;
-  }
+  struct statfs fs;
+  if (amber_sys2(SYS_fstatfs, rec->fd, &fs) == 0 && fs.f_type == MQUEUE_MAGIC)
+    return refuse(rec, "a POSIX message queue", target);
   rec->kind = AMBER_FD_FILE;
-  memcpy(rec->path, target, n + 1 < sizeof rec->path ? n + 1 : sizeof rec->path - 1);
+  /* A /proc file Amber handed over with virtual pids (proc_files.c) is made again so. */
+  const char *proc = amber_proc_virtual_path(rec->fd);
+  if (proc && !strncmp(target, "/memfd:amber-proc", 17)) {
+    amber_fmt(rec->path, sizeof rec->path, "%s", proc);
+    rec->u[0] = 1;
+    long off = amber_sys3(SYS_lseek, rec->fd, 0, SEEK_CUR);
+    rec->offset = off < 0 ? 0 : off;
+    return 0;
+  }
+  if (!strncmp(target, "/memfd:", 7)) return refuse(rec, "a memfd", target);
+  if (n > 10 && !strcmp(target + n - 10, " (deleted)")) return refuse(rec, "a deleted file", target);
+  if (!strncmp(target, "/proc/", 6)) {
+    if (own_proc_path(target, rec->path, sizeof rec->path))
+      return refuse(rec, "another process's /proc entry", target);
+  } else {
+    memcpy(rec->path, target, n + 1 < sizeof rec->path ? n + 1 : sizeof rec->path - 1);
+  }
   rec->ino = st->st_ino;
   long off = amber_sys3(SYS_lseek, rec->fd, 0, SEEK_CUR);
   rec->offset = off < 0 ? 0 : off;
@@ -23,7 +65,8 @@ int amber_fd_file_capture(struct amber_fd_rec *rec, const char *target, const st
 
 int amber_fd_file_restore(struct amber_fd_rec *rec, int floor) {
   int flags = rec->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
-  int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, rec->path, flags | O_CLOEXEC, 0);
+  int fd = rec->u[0] ? amber_proc_virtual_file(rec->path, O_RDONLY | O_CLOEXEC) /* a memfd: RDWR */
+                     : (int)amber_sys4(SYS_openat, AT_FDCWD, rec->path, flags | O_CLOEXEC, 0);
   if (fd < 0) return fd;
   if (rec->offset) amber_sys3(SYS_lseek, fd, rec->offset, SEEK_SET);
   return amber_fd_place(amber_fd_park(fd, floor), rec);

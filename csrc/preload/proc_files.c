@@ -111,17 +111,43 @@ static int rewrite_status(const char *in, char *out, int cap) {
   return n;
 }
 
+/* Which descriptors hold such files, and for which path: a snapshot makes them again. */
+#define MAX_VIRTUAL_FILES 64
+static struct {
+  int32_t fd;
+  char path[64];
+} made[MAX_VIRTUAL_FILES];
+
+static void remember(int fd, const char *path) {
+  const char *p = path + 6;
+  uint64_t pid;
+  char self[64];
+  if (!amber_parse_u64(&p, &pid, 10) && (int32_t)pid == amber_sys_getpid())
+    amber_fmt(self, sizeof self, "/proc/self%s", p);
+  else
+    amber_fmt(self, sizeof self, "%s", path);
+  int slot = fd % MAX_VIRTUAL_FILES; /* a later file on the same number replaces it */
+  made[slot].fd = fd;
+  memcpy(made[slot].path, self, sizeof self);
+}
+
+const char *amber_proc_virtual_path(int fd) {
+  int slot = fd % MAX_VIRTUAL_FILES;
+  return made[slot].fd == fd && made[slot].path[0] ? made[slot].path : 0;
+}
+
 int amber_proc_virtual_file(const char *path, int flags) {
-  if (!amber_active() || !path || (flags & O_ACCMODE) != O_RDONLY) return -1;
+  if (!amber_active() || !path || (flags & O_ACCMODE) != O_RDONLY) return -ENOENT;
   int which = which_file(path);
-  if (!which) return -1;
+  if (!which) return -ENOENT;
   static __thread char in[8192], out[8192];
   long len = amber_read_file(path, in, sizeof in);
-  if (len < 0) return -1; /* let the real open say why */
+  if (len < 0) return (int)len; /* the caller's real open will say why */
   int n = which == 1 ? rewrite_stat(in, out, sizeof out) : rewrite_status(in, out, sizeof out);
   int fd = (int)amber_sys2(SYS_memfd_create, "amber-proc", (flags & O_CLOEXEC) ? 1 : 0);
-  if (fd < 0) return -1;
+  if (fd < 0) return fd;
   amber_sys3(SYS_write, fd, out, n);
   amber_sys3(SYS_lseek, fd, 0, SEEK_SET);
+  remember(fd, path);
   return fd;
 }

@@ -3,7 +3,10 @@
 #define AMBER_PROC_FILES_H
 
 /* A memfd holding the file's text with virtual pids, for a read-only open of one of those
- * files; -1 for any other path (the caller opens it for real). */
+ * files; -errno for any other path or a failure (the caller opens it for real). */
 int amber_proc_virtual_file(const char *path, int flags);
+/* For a descriptor that amber_proc_virtual_file made: its path, with this process's own pid as
+ * "self" (so that a restore makes it again for the new process); NULL for any other. */
+const char *amber_proc_virtual_path(int fd);
 
 #endif
