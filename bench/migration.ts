@@ -1,10 +1,12 @@
 /**
  * Migration downtime between two computers (two network namespaces, tests/cluster.ts): APP 2
  * (64 MiB, then 512 MiB of heap) moves back and forth between computer 3 and computer 2 while
- * WEB SITE 2 on computer 2 is asked for it every few milliseconds. Downtime is the time
- * between the last answer of APP 2 before the move and the first one after it; the frozen
- * time is what `migrate` reports (freeze to running on the target). One warm-up move per
- * size, then ROUNDS measured ones; prints the median and the minimum.
+ * WEB SITE 2 on computer 2 is asked for it every few milliseconds, with pre-copy (the default)
+ * and without (`--no-precopy`). Downtime is the time between the last answer of APP 2 before
+ * the move and the first one after it; the held time and the bytes sent held are what
+ * `migrate` reports (freeze to running on the target, in the last round), and so is the time
+ * the pre-copy round froze the application (its processes write their files frozen). One warm-up move per size and mode,
+ * then ROUNDS measured ones; prints the median and the minimum.
  *
  *   deno run -A bench/migration.ts [ROUNDS]
  */
@@ -37,13 +39,17 @@ async function realPort(cluster: Cluster, c: Computer, ip: string, port: number)
   return found.realPort;
 }
 
-/** One move of app2 from `from` to `to`; returns [downtime, frozen] in ms. */
+/**
+ * One move of app2 from `from` to `to`: [downtime, frozen (held) in ms, bytes sent held, the
+ * pre-copy round's freeze in ms].
+ */
 async function move(
   cluster: Cluster,
   from: Computer,
   to: Computer,
   url: string,
-): Promise<[number, number]> {
+  precopy: boolean,
+): Promise<[number, number, number, number]> {
   const web = cluster.computers[0];
   let moving = true;
   const answers: [number, boolean][] = [];
@@ -63,6 +69,7 @@ async function move(
     "--token-file",
     cluster.tokenFile,
     "--json",
+    ...(precopy ? [] : ["--no-precopy"]),
   ]);
   for (let ok = false; !ok;) {
     await sleep(20);
@@ -77,7 +84,8 @@ async function move(
     if (lastOk >= 0) worst = Math.max(worst, at - lastOk);
     lastOk = at;
   }
-  return [worst, JSON.parse(out).frozenMs];
+  const answer = JSON.parse(out);
+  return [worst, answer.frozenMs, answer.frozenBytes, answer.precopyFrozenMs];
 }
 
 const why = await clusterUnavailable();
@@ -114,7 +122,10 @@ const url = `http://127.0.0.1:${await realPort(cluster, c2, "10.10.2.5", 80)}/`;
 console.log(
   `Migration downtime, ${ROUNDS} rounds after one warm-up (WEB SITE 2 asks APP 2 every ~5 ms)`,
 );
-console.log("size      downtime median  min       frozen median  min");
+console.log(
+  "size     pre-copy  downtime median  min       held median    min       sent held   " +
+    "pre-copy freeze median",
+);
 for (const mib of SIZES_MIB) {
   await must(cluster, c3, [
     "run",
@@ -134,16 +145,24 @@ for (const mib of SIZES_MIB) {
   ]);
   await cluster.until(async () => (await cluster.get(c2, url)).status === 200, "APP 2 answering");
   let here = c3, there = c2;
-  const downtimes: number[] = [], frozen: number[] = [];
-  for (let round = 0; round <= ROUNDS; round++) {
-    const [down, froze] = await move(cluster, here, there, url);
-    if (round > 0) downtimes.push(down), frozen.push(froze);
-    [here, there] = [there, here];
+  for (const precopy of [false, true]) {
+    const downtimes: number[] = [], frozen: number[] = [], bytes: number[] = [];
+    const precopyFrozen: number[] = [];
+    for (let round = 0; round <= ROUNDS; round++) {
+      const [down, froze, sent, first] = await move(cluster, here, there, url, precopy);
+      if (round > 0) {
+        downtimes.push(down), frozen.push(froze), bytes.push(sent), precopyFrozen.push(first);
+      }
+      [here, there] = [there, here];
+    }
+    const f = (ms: number) => `${ms.toFixed(0)} ms`.padEnd(9);
+    const mb = (n: number) => `${(n / (1 << 20)).toFixed(1)} MiB`;
+    console.log(
+      `${`${mib} MiB`.padEnd(9)}${(precopy ? "yes" : "no").padEnd(10)}` +
+        `${f(median(downtimes))}        ${f(Math.min(...downtimes))} ` +
+        `${f(median(frozen))}      ${f(Math.min(...frozen))} ${mb(median(bytes)).padEnd(12)}` +
+        (precopy ? f(median(precopyFrozen)) : ""),
+    );
   }
   await must(cluster, here, ["kill", "app2"]);
-  const f = (ms: number) => `${ms.toFixed(0)} ms`.padEnd(9);
-  console.log(
-    `${`${mib} MiB`.padEnd(10)}${f(median(downtimes))}        ${f(Math.min(...downtimes))} ` +
-      `${f(median(frozen))}      ${f(Math.min(...frozen))}`,
-  );
 }

@@ -398,6 +398,19 @@ export async function untrailProcessFile(path: string): Promise<void> {
   unwrap("amber_ctl_process_untrail", await library().amber_ctl_process_untrail(cstr(path)), path);
 }
 
+/**
+ * Points the process file at `path` to `parentDir` as its parent image (whose pages its runs
+ * of depth 1 and more refer to). Throws a {@linkcode ControlError} (EPROTO) if it is not a
+ * process file.
+ */
+export function setProcessParent(path: string, parentDir: string): void {
+  unwrap(
+    "amber_ctl_process_set_parent",
+    library().amber_ctl_process_set_parent(cstr(path), cstr(parentDir)),
+    path,
+  );
+}
+
 /** This machine's kernel, CPU features and vDSO identity. */
 export function machineInfo(): MachineInfo {
   return callJson(

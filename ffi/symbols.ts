@@ -208,6 +208,14 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  // int32_t amber_ctl_process_set_parent(const char *path, const char *parent_dir)
+  amber_ctl_process_set_parent: {
+    parameters: [
+      "buffer", // const char *path
+      "buffer", // const char *parent_dir
+    ],
+    result: "i32",
+  },
   // int32_t amber_ctl_machine_info(char *buf, int32_t cap)
   amber_ctl_machine_info: {
     parameters: [

@@ -5,7 +5,9 @@
  * keeps serving, and afterwards WEB SITE 2's requests reach it at the same virtual IP, its
  * in-memory count going on. VNE 1's WEB SITE 1 cannot reach VNE 2. A migration whose target
  * agent dies mid-stream leaves APP 2 running on computer 3. Neither leaves a whole image on
- * computer 3, even for a while: its process files are FIFOs, read as they are written.
+ * computer 3, even for a while: its process files are FIFOs, read as they are written, and
+ * what a pre-copy round keeps of them is their index, sparse files without the pages. With
+ * pre-copy, the frozen round sends a small part of APP 2's memory; without it, all of it.
  */
 
 import assert from "node:assert/strict";
@@ -14,6 +16,9 @@ import { Cluster, clusterUnavailable, type Computer } from "./cluster.ts";
 import { prog, readText, sleep } from "./vne_support.ts";
 
 const LIMIT_MS = 120_000;
+/** APP 2's heap in the first test. */
+const APP_MIB = 64;
+const APP_BYTES = APP_MIB << 20;
 const unavailable = await clusterUnavailable();
 
 interface Address {
@@ -143,8 +148,11 @@ function clusterTest(name: string, body: (cluster: Cluster) => Promise<void>): v
   );
 }
 
-/** What a source computer held in its outgoing directory during a migration: by name. */
-type Outgoing = Map<string, { fifo: boolean; size: number }>;
+/**
+ * What a source computer held in its outgoing directory during a migration: by name, with the
+ * name of its directory's kind (`amber`: a snapshot's FIFOs, `index`: a pre-copy's indexes).
+ */
+type Outgoing = Map<string, { dir: string; fifo: boolean; size: number; stored: number }>;
 
 /** Watches `c`'s outgoing directory (where a migration's temporary directory lives) until stopped. */
 function watchOutgoing(c: Computer): { stop: () => Promise<Outgoing> } {
@@ -155,10 +163,17 @@ function watchOutgoing(c: Computer): { stop: () => Promise<Outgoing> } {
     while (watching) {
       try {
         for await (const tmp of Deno.readDir(root)) {
+          const dir = tmp.name.replace(/^.*\./, "");
           for await (const entry of Deno.readDir(join(root, tmp.name))) {
             const info = await Deno.lstat(join(root, tmp.name, entry.name));
-            const before = seen.get(entry.name)?.size ?? 0;
-            seen.set(entry.name, { fifo: info.isFifo === true, size: Math.max(before, info.size) });
+            const key = `${dir}/${entry.name}`;
+            const before = seen.get(key);
+            seen.set(key, {
+              dir,
+              fifo: info.isFifo === true,
+              size: Math.max(before?.size ?? 0, info.size),
+              stored: Math.max(before?.stored ?? 0, (info.blocks ?? 0) * 512),
+            });
           }
         }
       } catch {
@@ -176,17 +191,52 @@ function watchOutgoing(c: Computer): { stop: () => Promise<Outgoing> } {
   };
 }
 
-/** The source held no image: its process files were FIFOs, its only files the two small ones. */
+/**
+ * The source held no image: its process files were FIFOs, its only files the two small ones and
+ * the process files' indexes, which hold no pages (sparse: little is stored of their size).
+ */
 function assertStreamed(seen: Outgoing): void {
   const names = [...seen.keys()];
-  assert.ok(names.some((n) => /^process-\d+\.img$/.test(n)), `No process FIFO seen: ${names}`);
-  for (const [name, { fifo, size }] of seen) {
-    if (/^process-\d+\.img$/.test(name)) assert.ok(fifo, `'${name}' was a file, not a FIFO`);
-    else {
-      assert.ok(["tables.bin", "ipc.bin", "ipc.bin.tmp"].includes(name), `'${name}' was written`);
-      assert.ok(size < 2 << 20, `'${name}' held ${size} bytes`);
+  assert.ok(
+    names.some((n) => /^amber\/process-\d+\.img$/.test(n)),
+    `No process FIFO seen: ${names}`,
+  );
+  for (const [key, { dir, fifo, size, stored }] of seen) {
+    const name = key.slice(dir.length + 1);
+    const index = (dir === "amber" && /^process-\d+\.index$/.test(name)) ||
+      (dir === "index" && /^process-\d+\.img$/.test(name));
+    if (index) {
+      assert.ok(!fifo && stored < 2 << 20, `'${key}' stored ${stored} of its ${size} bytes`);
+    } else if (/^process-\d+\.img$/.test(name)) {
+      assert.ok(fifo && dir === "amber", `'${key}' was a file, not a FIFO`);
+    } else {
+      assert.ok(["tables.bin", "ipc.bin", "ipc.bin.tmp"].includes(name), `'${key}' was written`);
+      assert.ok(size < 2 << 20, `'${key}' held ${size} bytes`);
     }
   }
+}
+
+/** Migrates APP 2 from `from` to `to`, watching `from`'s outgoing directory; its JSON answer. */
+async function migrateApp2(
+  cluster: Cluster,
+  from: Computer,
+  to: Computer,
+  extra: string[] = [],
+): Promise<{ agent: string; frozenBytes: number; precopyBytes: number }> {
+  const outgoing = watchOutgoing(from);
+  const moved = await cluster.amber(from, [
+    "migrate",
+    "app2",
+    "--to",
+    to.agentUrl,
+    "--token-file",
+    cluster.tokenFile,
+    "--json",
+    ...extra,
+  ]);
+  assertStreamed(await outgoing.stop());
+  assert.equal(moved.code, 0, `${moved.stderr}\n${await readText(to.agentLog)}`);
+  return JSON.parse(moved.stdout);
 }
 
 function count(body: string): number {
@@ -200,7 +250,7 @@ clusterTest(
   async (cluster) => {
     const [c2, c3] = cluster.computers;
     {
-      const url = await setUp(cluster, 16);
+      const url = await setUp(cluster, APP_MIB);
       const first = await cluster.get(c2, url);
       assert.equal(first.status, 200, first.body);
       assert.equal(count(first.body), 1);
@@ -219,21 +269,16 @@ clusterTest(
           await sleep(20);
         }
       })();
-      const outgoing = watchOutgoing(c3);
-      const moved = await cluster.amber(c3, [
-        "migrate",
-        "app2",
-        "--to",
-        c2.agentUrl,
-        "--token-file",
-        cluster.tokenFile,
-        "--json",
-      ]);
+      const moved = await migrateApp2(cluster, c3, c2);
       moving = false;
       await load;
-      assertStreamed(await outgoing.stop());
-      assert.equal(moved.code, 0, `${moved.stderr}\n${await readText(c2.agentLog)}`);
-      assert.equal(JSON.parse(moved.stdout).agent, "computer2");
+      assert.equal(moved.agent, "computer2");
+      // Pre-copy: the memory crossed while APP 2 ran; what crossed frozen is what changed since.
+      assert.ok(moved.precopyBytes > APP_BYTES, `Pre-copy sent ${moved.precopyBytes} bytes`);
+      assert.ok(
+        moved.frozenBytes < APP_BYTES / 10,
+        `The frozen round sent ${moved.frozenBytes} bytes of APP 2's ${APP_BYTES}`,
+      );
       assert.ok(
         during.every((s) => s === 200 || s === 502),
         `WEB SITE 2 stopped answering: ${during}`,
@@ -248,6 +293,22 @@ clusterTest(
       await cluster.until(
         async () => (await address(cluster, c3, "vne2", "10.10.2.7", 8080))?.realIp === c2.ip,
         "APP 2's new address on computer 3",
+      );
+
+      // Back to computer 3 in one round, everything frozen: the migration without pre-copy.
+      const back = await migrateApp2(cluster, c2, c3, ["--no-precopy"]);
+      assert.equal(back.agent, "computer3");
+      assert.equal(back.precopyBytes, 0);
+      assert.ok(back.frozenBytes > APP_BYTES, `The frozen round sent ${back.frozenBytes} bytes`);
+      assert.deepEqual((await apps(cluster, c2)).sort(), ["web1", "web2"]);
+      let again = await cluster.get(c2, url);
+      await cluster.until(
+        async () => (again = await cluster.get(c2, url)).status === 200,
+        "APP 2 back",
+      );
+      assert.ok(
+        count(again.body) > count(after.body),
+        `APP 2's count did not go on: '${again.body}'`,
       );
     }
   },

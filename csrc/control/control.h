@@ -57,6 +57,9 @@ int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap);
  * in order (the header moved to offset 0 and cut off the end; -EPROTO if it is not one). */
 int32_t amber_ctl_make_fifo(const char *path);
 int32_t amber_ctl_process_untrail(const char *path);
+/* Points a process file's header at another parent image directory (a migration's pre-copy
+ * image on the target); -EPROTO if it is not a process file, -ENAMETOOLONG if dir is too long. */
+int32_t amber_ctl_process_set_parent(const char *path, const char *parent_dir);
 /* This machine: {"kernel","xcr0","vdsoHash","vdsoSize","vvarSize"} for compatibility checks. */
 int32_t amber_ctl_machine_info(char *buf, int32_t cap);
 /* 1 if the ELF file at path is dynamically linked, 0 if static, -errno if not ELF/readable. */

@@ -145,6 +145,24 @@ API int32_t amber_ctl_process_untrail(const char *path) {
   return err;
 }
 
+API int32_t amber_ctl_process_set_parent(const char *path, const char *parent_dir) {
+  struct amber_proc_header hdr;
+  if (strlen(parent_dir) >= sizeof hdr.parent_dir) return -ENAMETOOLONG;
+  int fd = open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  int err = read_at(fd, &hdr, sizeof hdr, 0);
+  if (!err && (hdr.magic != AMBER_PROC_MAGIC || hdr.version != AMBER_PROC_VERSION ||
+               hdr.header_size != sizeof hdr))
+    err = -EPROTO;
+  if (!err) {
+    memset(hdr.parent_dir, 0, sizeof hdr.parent_dir);
+    memcpy(hdr.parent_dir, parent_dir, strlen(parent_dir));
+    if (pwrite(fd, &hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr) err = -EIO;
+  }
+  close(fd);
+  return err;
+}
+
 static uint64_t xcr0(void) {
   uint32_t lo, hi;
   __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));

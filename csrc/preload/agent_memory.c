@@ -208,11 +208,15 @@ int amber_write_process_file(const char *dir) {
     off += 8 * w.npages;
     h.file_size = off;
     struct amber_sink *s = &sink;
-    err = amber_sink_write(s, amber_ckpt.threads, h.regions_off - h.threads_off, h.threads_off);
-    if (!err) err = amber_sink_write(s, regions, h.runs_off - h.regions_off, h.regions_off);
-    if (!err) err = amber_sink_write(s, runs, h.fds_off - h.runs_off, h.runs_off);
-    if (!err) err = amber_sink_write(s, amber_ckpt.fds, h.hashes_off - h.fds_off, h.fds_off);
-    if (!err) err = amber_sink_write(s, w.hashes, h.file_size - h.hashes_off, h.hashes_off);
+    /* Everything but the pages goes into a stream's index too (agent_sink.h). */
+    err = amber_sink_write_indexed(s, amber_ckpt.threads, h.regions_off - h.threads_off,
+                                   h.threads_off);
+    if (!err) err = amber_sink_write_indexed(s, regions, h.runs_off - h.regions_off, h.regions_off);
+    if (!err) err = amber_sink_write_indexed(s, runs, h.fds_off - h.runs_off, h.runs_off);
+    if (!err)
+      err = amber_sink_write_indexed(s, amber_ckpt.fds, h.hashes_off - h.fds_off, h.fds_off);
+    if (!err)
+      err = amber_sink_write_indexed(s, w.hashes, h.file_size - h.hashes_off, h.hashes_off);
     /* The header goes last (a stream's trailer): a file with a valid magic is a complete one. */
     if (!err) err = amber_sink_finish(s, &h, sizeof h);
     if (err) err = error("cannot write the process file", err);

@@ -52,6 +52,25 @@ static void release_sigpipe(struct amber_sink *s) {
   amber_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &s->saved_mask, 0, 8);
 }
 
+/* The index beside a FIFO at path (`x.img` -> `x.index`); left out if it cannot be made. */
+static void open_index(struct amber_sink *s, const char *path) {
+  size_t n = strlen(path);
+  if (n < 4 || strcmp(path + n - 4, ".img") || n + 3 > sizeof s->index_path) return;
+  memcpy(s->index_path, path, n - 4);
+  memcpy(s->index_path + n - 4, ".index", 7);
+  long fd = amber_sys4(SYS_openat, AT_FDCWD, s->index_path,
+                       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  s->index_fd = fd < 0 ? -1 : (int)fd;
+}
+
+/* An index that could not be written whole is dropped: without it, everything is sent. */
+static void drop_index(struct amber_sink *s) {
+  if (s->index_fd < 0) return;
+  amber_sys1(SYS_close, s->index_fd);
+  amber_sys3(SYS_unlinkat, AT_FDCWD, s->index_path, 0);
+  s->index_fd = -1;
+}
+
 static int open_stream(struct amber_sink *s, const char *path, int (*still_wanted)(void)) {
   /* The coordinator opens its end before it asks for the file; until it has (ENXIO), wait,
    * but not for a coordinator that is gone or gave up. */
@@ -73,12 +92,14 @@ static int open_stream(struct amber_sink *s, const char *path, int (*still_wante
   s->fd = (int)fd;
   s->stream = 1;
   hold_sigpipe(s);
+  open_index(s, path);
   return 0;
 }
 
 int amber_sink_open(struct amber_sink *s, const char *path, int (*still_wanted)(void)) {
   memset(s, 0, sizeof *s);
   s->fd = -1;
+  s->index_fd = -1;
   struct stat st;
   long err = amber_sys4(SYS_newfstatat, AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW);
   if (err == 0 && S_ISFIFO(st.st_mode)) return open_stream(s, path, still_wanted);
@@ -108,13 +129,29 @@ int amber_sink_write(struct amber_sink *s, const void *buf, uint64_t len, uint64
   return err;
 }
 
+int amber_sink_write_indexed(struct amber_sink *s, const void *buf, uint64_t len, uint64_t off) {
+  int err = amber_sink_write(s, buf, len, off);
+  if (!err && s->index_fd >= 0 && amber_write_at(s->index_fd, buf, len, off)) drop_index(s);
+  return err;
+}
+
 int amber_sink_finish(struct amber_sink *s, const void *header, uint64_t len) {
-  if (s->stream) return amber_sink_write(s, header, len, s->pos);
+  if (s->stream) {
+    int err = amber_sink_write(s, header, len, s->pos);
+    /* The index's header last, as a file's: an index with its magic is a whole one. */
+    if (!err && s->index_fd >= 0 && amber_write_at(s->index_fd, header, len, 0)) drop_index(s);
+    if (!err && s->index_fd >= 0) {
+      amber_sys1(SYS_close, s->index_fd);
+      s->index_fd = -1;
+    }
+    return err;
+  }
   int err = (int)amber_sys1(SYS_fdatasync, s->fd);
   return err ? err : amber_write_at(s->fd, header, len, 0);
 }
 
 void amber_sink_close(struct amber_sink *s, const char *path, int failed) {
+  drop_index(s); /* still open: the stream did not finish */
   if (s->fd < 0) return;
   amber_sys1(SYS_close, s->fd);
   if (s->stream) release_sigpipe(s); /* the FIFO is the coordinator's to remove */

@@ -2,8 +2,12 @@
  * last at offset 0. For a migration the coordinator puts a FIFO at the file's path and reads
  * it while the agent writes (src/migrate/outgoing.ts): the sink then writes strictly in order,
  * the same bytes the file would hold (the header's place as zeros), and the header once more
- * after the end, as a trailer, since it cannot go back to offset 0. Runs in the checkpoint
- * handler: raw system calls only. */
+ * after the end, as a trailer, since it cannot go back to offset 0. Beside a FIFO the sink
+ * also writes the file's index, `process-<vpid>.index`: a sparse regular file with the header
+ * and the sections after the pages at their offsets, the pages' place left a hole; it is all
+ * that a later snapshot needs of this one as its parent (agent_pages.c), so a migration's
+ * pre-copy keeps it (src/migrate/outgoing.ts). Best effort: an index that cannot be written
+ * is removed, and the stream goes on. Runs in the checkpoint handler: raw system calls only. */
 #ifndef AMBER_AGENT_SINK_H
 #define AMBER_AGENT_SINK_H
 
@@ -15,6 +19,8 @@ struct amber_sink {
   uint64_t pos;         /* stream: bytes written so far */
   uint64_t saved_mask;  /* stream: the signal mask before SIGPIPE was blocked */
   int pipe_was_pending; /* stream: a SIGPIPE of the program's own was pending already */
+  int index_fd;         /* stream: the index beside the FIFO, or -1 */
+  char index_path[576]; /* AMBER_CTL_PATH and the file name */
 };
 
 /* Opens path: an existing FIFO as a stream (waiting for its reader while still_wanted() says
@@ -24,10 +30,13 @@ int amber_sink_open(struct amber_sink *s, const char *path, int (*still_wanted)(
 /* Writes len bytes that belong at offset off of the file. A stream writes the zeros of a gap,
  * and refuses an offset it has passed (-ESPIPE). 0 or -errno. */
 int amber_sink_write(struct amber_sink *s, const void *buf, uint64_t len, uint64_t off);
+/* The same for a section that the file's index holds too (all but the pages). */
+int amber_sink_write_indexed(struct amber_sink *s, const void *buf, uint64_t len, uint64_t off);
 /* Completes the file with its header: a regular file is synced and gets it at offset 0; a
  * stream gets it as its trailer. 0 or -errno. */
 int amber_sink_finish(struct amber_sink *s, const void *header, uint64_t len);
-/* Closes the sink; a regular file that failed is removed. A SIGPIPE that a reader gone away
+/* Closes the sink; a regular file that failed is removed, and so is an index that failed or
+ * whose stream did. A SIGPIPE that a reader gone away
  * raised is taken back, and the signal mask put back. */
 void amber_sink_close(struct amber_sink *s, const char *path, int failed);
 

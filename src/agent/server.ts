@@ -9,8 +9,16 @@
  * POST   /v1/vnes  {"name","subnet"}       create a VNE
  * DELETE /v1/vnes/<name>                   remove a VNE (refused while in use)
  * POST   /v1/restore?name=N&replaces=ID    body: an image stream (stream.ts, either version,
- *                                          usually chunked); restores it, detached
+ *        [&parent=IMAGE]                   usually chunked); restores it, detached; with
+ *                                          parent, a stream of changed pages on top of IMAGE
+ * POST   /v1/images?name=N                 body: a version 2 image stream (a migration's
+ *                                          pre-copy round); kept, not restored: {"image"}
+ * DELETE /v1/images/<image>                drops a kept image
  * ```
+ *
+ * A kept image serves one restore as its parent, and is removed with it (whether it succeeds or
+ * fails): a lazily restored application maps its pages, which stay valid once the files are
+ * gone. What a stopped agent left half-received is removed when the next one starts.
  *
  * Every request needs `Authorization: Bearer <token>`; answers are JSON, errors
  * `{"error": "..."}` with a 4xx or 5xx status.
@@ -62,10 +70,14 @@ export interface Agent {
 }
 
 const VneBody = z.object({ name: z.string(), subnet: z.string() });
+const AppName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/);
+const ImageId = z.string().regex(/^[0-9a-f]{8,32}$/);
 const RestoreQuery = z.object({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/),
+  name: AppName,
   replaces: z.string().regex(/^[0-9a-f]{0,32}$/).default(""),
+  parent: ImageId.optional(),
 });
+const KeepQuery = z.object({ name: AppName });
 
 const VERSION = "1";
 
@@ -86,6 +98,14 @@ function failure(error: unknown): Response {
   return json({ error: message }, error instanceof AmberError ? 422 : 500);
 }
 
+async function isDir(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
 function parseListen(listen: string): { hostname: string; port: number } {
   const m = /^(.+):(\d{1,5})$/.exec(listen);
   const port = m ? Number(m[2]) : NaN;
@@ -98,7 +118,7 @@ function parseListen(listen: string): { hostname: string; port: number } {
 }
 
 /** Starts an agent; see {@linkcode AgentOptions}. */
-export function serveAgent(options: AgentOptions): Promise<Agent> {
+export async function serveAgent(options: AgentOptions): Promise<Agent> {
   const log = options.log ?? ((line: string) => console.error(line));
   const { hostname, port } = parseListen(options.listen);
   const name = options.name ?? Deno.hostname();
@@ -116,17 +136,60 @@ export function serveAgent(options: AgentOptions): Promise<Agent> {
     mirror = new Mirror({ etcd: new Etcd(options.etcd), host: name, advertise, replaces, log });
   }
   const appLog = join(stateDir(), "agent-apps.log");
+  // Images are only ever on their way in here: what a stopped agent was receiving is dropped.
+  await Deno.remove(join(stateDir(), "incoming"), { recursive: true }).catch(() => {});
+
+  const incoming = join(stateDir(), "incoming");
+  /** Where a kept image (a pre-copy round's) is. */
+  const keptDir = (image: string) => join(incoming, `kept-${image}`);
+
+  async function keep(request: Request, url: URL): Promise<Response> {
+    const query = KeepQuery.parse(Object.fromEntries(url.searchParams));
+    if (!request.body) return json({ error: "Expected an image stream as the request body" }, 400);
+    await Deno.mkdir(incoming, { recursive: true, mode: 0o700 });
+    const image = randomHex(8);
+    const dir = keptDir(image);
+    log(`Receiving '${query.name}' (pre-copy)`);
+    try {
+      const { version, received, trailers } = await unpackImage(request.body, dir);
+      if (version !== 2) throw new RangeError("Expected a version 2 image stream to keep");
+      await completeStreamedImage(dir, trailers);
+      log(`Received '${query.name}' (pre-copy, ${received} bytes); kept as ${image}`);
+      return json({ image });
+    } catch (error) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      throw error;
+    }
+  }
 
   async function receive(request: Request, url: URL): Promise<Response> {
     const query = RestoreQuery.parse(Object.fromEntries(url.searchParams));
-    if (!request.body) return json({ error: "Expected an image stream as the request body" }, 400);
-    const incoming = join(stateDir(), "incoming");
+    const parent = query.parent === undefined ? undefined : keptDir(query.parent);
+    try {
+      if (!request.body) {
+        return json({ error: "Expected an image stream as the request body" }, 400);
+      }
+      if (parent !== undefined && !(await isDir(parent))) {
+        return json({ error: `No kept image '${query.parent}' on this computer` }, 404);
+      }
+      return await receiveImage(request.body, query, parent);
+    } finally {
+      if (parent !== undefined) await Deno.remove(parent, { recursive: true }).catch(() => {});
+    }
+  }
+
+  async function receiveImage(
+    body: ReadableStream<Uint8Array>,
+    query: z.infer<typeof RestoreQuery>,
+    parent: string | undefined,
+  ): Promise<Response> {
     await Deno.mkdir(incoming, { recursive: true, mode: 0o700 });
     const dir = join(incoming, `${query.name}-${randomHex(8)}`);
     log(`Receiving '${query.name}'`);
     try {
-      const { version, received, trailers } = await unpackImage(request.body, dir);
-      if (version === 2) await completeStreamedImage(dir, trailers);
+      const { version, received, trailers } = await unpackImage(body, dir);
+      if (version === 2) await completeStreamedImage(dir, trailers, parent);
+      else if (parent !== undefined) throw new RangeError("Expected a version 2 image stream");
       log(`Received '${query.name}' (${received} bytes); restoring`);
       // Lazily: the memory is mapped from the received image, read when first touched, so the
       // application runs again sooner (the mappings keep the files even once removed below).
@@ -171,6 +234,13 @@ export function serveAgent(options: AgentOptions): Promise<Agent> {
         return json({ removed: vneName });
       }
       if (request.method === "POST" && path === "/v1/restore") return await receive(request, url);
+      if (request.method === "POST" && path === "/v1/images") return await keep(request, url);
+      const kept = /^\/v1\/images\/([^/]+)$/.exec(path);
+      if (request.method === "DELETE" && kept) {
+        const image = ImageId.parse(decodeURIComponent(kept[1]));
+        await Deno.remove(keptDir(image), { recursive: true }).catch(() => {});
+        return json({ removed: image });
+      }
       return json({ error: `No such endpoint: ${request.method} ${path}` }, 404);
     } catch (error) {
       log(`${request.method} ${path} failed: ${error instanceof Error ? error.message : error}`);

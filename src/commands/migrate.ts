@@ -1,5 +1,5 @@
 /**
- * `amber migrate NAME --to AGENT_URL --token-file F [--name NEW] [--json]`
+ * `amber migrate NAME --to AGENT_URL --token-file F [--name NEW] [--no-precopy] [--json]`
  *
  * @module
  */
@@ -20,10 +20,19 @@ export function migrateCommand() {
     .requiredOption("--to <url>", "the target computer's agent, as http://HOST:PORT")
     .requiredOption("--token-file <file>", "a file holding the agent's shared token")
     .option("--name <name>", "its name on the target (default: the same)", nameArgument)
+    .option(
+      "--no-precopy",
+      "send the whole memory while the application is frozen, instead of sending it first " +
+        "while it runs and then only what changed",
+    )
     .option("--json", "print JSON")
     .action(async (name, options) => {
       const token = await readToken(options.tokenFile);
-      const moved = await migrate(name, options.to, { token, name: options.name });
+      const moved = await migrate(name, options.to, {
+        token,
+        name: options.name,
+        precopy: options.precopy,
+      });
       if (options.json) printJson(moved);
       else {
         console.log(

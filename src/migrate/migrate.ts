@@ -5,13 +5,24 @@
  * virtual IP over; only once it runs there is the original ended. On any failure before that,
  * the original goes on exactly where it was frozen.
  *
+ * With pre-copy (the default), a first round sends the whole image, which the target keeps,
+ * and lets the application go on (not held); this computer keeps only the index of its pages
+ * (their hashes). The frozen round is then an incremental snapshot on top of that index: only
+ * the pages that changed since cross while the application is held, and the target restores
+ * them on top of the image it kept. Note that the first round freezes the application too,
+ * while its processes write their files, which is as long as sending them takes: pre-copy
+ * takes the restore out of the freeze, and no more, until processes write their files while
+ * they run.
+ *
  * @module
  */
 
 import { join } from "node:path";
 import { z } from "zod";
+import type { App } from "../app.ts";
 import { open } from "../apps.ts";
 import { AmberError } from "../errors.ts";
+import { randomHex } from "../names.ts";
 import { stateDir } from "../paths.ts";
 import { bearer } from "../agent/auth.ts";
 import { AgentError, MigrationError } from "../vne/errors.ts";
@@ -28,6 +39,11 @@ export interface MigrateOptions {
   name?: string;
   /** How long the whole migration may take, in ms; default 120 000. */
   timeoutMs?: number;
+  /**
+   * Send the memory first while the application runs, and only what changed since while it is
+   * frozen; default true. False: everything crosses while it is frozen, in one round.
+   */
+  precopy?: boolean;
 }
 
 /** Where an application went. */
@@ -40,9 +56,19 @@ export interface Migration {
   agent: string;
   /** How long the application was frozen, in ms (from freeze to running on the target). */
   frozenMs: number;
+  /** Bytes sent in the pre-copy round (0 without pre-copy). */
+  precopyBytes: number;
+  /**
+   * How long the pre-copy round froze the application, in ms (0 without pre-copy): its
+   * processes write their files frozen, as in any snapshot, at the speed the target takes them.
+   */
+  precopyFrozenMs: number;
+  /** Bytes sent while the application was frozen. */
+  frozenBytes: number;
 }
 
 const Answer = z.object({ name: z.string(), id: z.string(), agent: z.string() });
+const KeptAnswer = z.object({ image: z.string().regex(/^[0-9a-f]{8,32}$/) });
 const ErrorAnswer = z.object({ error: z.string() });
 
 function message(error: unknown): string {
@@ -80,18 +106,19 @@ function agentRefusal(agent: string, status: number, text: string, what: string)
   );
 }
 
-/** The agent's answer to the image: where the application runs now; throws AgentError. */
-function restored(agent: string, reply: Reply): z.infer<typeof Answer> {
-  if (reply.status !== 200) {
-    throw agentRefusal(agent, reply.status, reply.body, "could not restore the image");
-  }
+/**
+ * The agent's answer to an image (`schema`: where the application runs now, or what the agent
+ * kept); throws AgentError.
+ */
+function answered<T>(agent: string, reply: Reply, schema: z.ZodType<T>, what: string): T {
+  if (reply.status !== 200) throw agentRefusal(agent, reply.status, reply.body, what);
   let value: unknown;
   try {
     value = JSON.parse(reply.body);
   } catch {
     value = undefined;
   }
-  const answer = Answer.safeParse(value);
+  const answer = schema.safeParse(value);
   if (!answer.success) {
     throw new AgentError(
       `Agent '${agent}' answered with unexpected JSON: '${reply.body.slice(0, 300)}'`,
@@ -99,6 +126,61 @@ function restored(agent: string, reply: Reply): z.infer<typeof Answer> {
     );
   }
   return answer.data;
+}
+
+/** What the pre-copy round left: the image the target keeps, and its index here. */
+interface Precopy {
+  image: string;
+  index: string;
+  bytes: number;
+  frozenMs: number;
+}
+
+/**
+ * The pre-copy round: the whole image goes to the target, which keeps it, while the application
+ * runs on; its index stays here, in a directory under `work`. Throws MigrationError; the
+ * application runs on either way.
+ */
+async function precopyRound(
+  app: App,
+  agent: string,
+  headers: Record<string, string>,
+  options: { name: string; work: string; timeoutMs: number },
+): Promise<Precopy> {
+  const url = new URL("/v1/images", agent);
+  url.searchParams.set("name", options.name);
+  const index = join(options.work, `${app.name}-${randomHex(8)}.index`);
+  try {
+    const upload = await Upload.start(url, headers, options.timeoutMs);
+    const { work, timeoutMs } = options;
+    const sent = await streamSnapshot(app, upload, {
+      work,
+      timeoutMs,
+      hold: false,
+      keepIndex: index,
+    });
+    const reply = await upload.finish();
+    const { image } = answered(agent, reply, KeptAnswer, "could not keep the pre-copy image");
+    return { image, index, bytes: sent.bytes, frozenMs: sent.frozenMs };
+  } catch (cause) {
+    await Deno.remove(index, { recursive: true }).catch(() => {});
+    const why = message(cause).replace(/; it keeps running$/, "");
+    throw new MigrationError(`Cannot migrate '${app.name}': ${why}; it runs on here`, { cause });
+  }
+}
+
+/** Asks the agent to drop the image it kept (best effort: it drops it itself once used). */
+async function dropKept(agent: string, token: string, image: string): Promise<void> {
+  try {
+    const response = await fetch(new URL(`/v1/images/${image}`, agent), {
+      method: "DELETE",
+      headers: bearer(token),
+      signal: AbortSignal.timeout(5_000),
+    });
+    await response.body?.cancel();
+  } catch {
+    // The agent is gone; it drops what it kept when it starts again.
+  }
 }
 
 /**
@@ -131,23 +213,67 @@ export async function migrate(
   const app = await open(name);
   const work = join(stateDir(), "outgoing");
   await Deno.mkdir(work, { recursive: true, mode: 0o700 });
-  const url = new URL("/v1/restore", agent);
-  url.searchParams.set("name", options.name ?? name);
-  url.searchParams.set("replaces", app.id);
   const headers = {
     ...bearer(options.token),
     "content-type": "application/x-amber-image-stream",
   };
-  let upload: Upload;
   try {
     await checkAgent(agent, options.token, timeoutMs);
+  } catch (cause) {
+    throw new MigrationError(`Cannot migrate '${name}': ${message(cause)}`, { cause });
+  }
+  const newName = options.name ?? name;
+  const precopy = (options.precopy ?? true)
+    ? await precopyRound(app, agent, headers, { name: newName, work, timeoutMs })
+    : undefined;
+  try {
+    const migration = await frozenRound(
+      app,
+      agent,
+      headers,
+      { ...options, work, timeoutMs },
+      precopy,
+    );
+    return {
+      ...migration,
+      precopyBytes: precopy?.bytes ?? 0,
+      precopyFrozenMs: precopy?.frozenMs ?? 0,
+    };
+  } catch (cause) {
+    if (precopy) await dropKept(agent, options.token, precopy.image);
+    throw cause;
+  } finally {
+    if (precopy) await Deno.remove(precopy.index, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * The frozen round: the application is held while its image (with pre-copy: only what changed
+ * since `precopy`) goes to the target, which restores it; then the original is ended.
+ */
+async function frozenRound(
+  app: App,
+  agent: string,
+  headers: Record<string, string>,
+  options: MigrateOptions & { work: string; timeoutMs: number },
+  precopy: Precopy | undefined,
+): Promise<Omit<Migration, "precopyBytes" | "precopyFrozenMs">> {
+  const { name } = app;
+  const { work, timeoutMs } = options;
+  const url = new URL("/v1/restore", agent);
+  url.searchParams.set("name", options.name ?? name);
+  url.searchParams.set("replaces", app.id);
+  if (precopy) url.searchParams.set("parent", precopy.image);
+  let upload: Upload;
+  try {
     upload = await Upload.start(url, headers, timeoutMs);
   } catch (cause) {
     throw new MigrationError(`Cannot migrate '${name}': ${message(cause)}`, { cause });
   }
   const started = performance.now();
+  let sent;
   try {
-    await streamSnapshot(app, upload, { work, timeoutMs });
+    sent = await streamSnapshot(app, upload, { work, timeoutMs, parentDir: precopy?.index });
   } catch (cause) {
     // A snapshot's own failure says that the application keeps running: said once.
     const why = message(cause).replace(/; it keeps running$/, "");
@@ -155,7 +281,7 @@ export async function migrate(
   }
   let answer;
   try {
-    answer = restored(agent, await upload.finish());
+    answer = answered(agent, await upload.finish(), Answer, "could not restore the image");
   } catch (cause) {
     try {
       resumeHeld(app);
@@ -183,5 +309,5 @@ export async function migrate(
       { cause },
     );
   }
-  return { ...answer, frozenMs };
+  return { ...answer, frozenMs, frozenBytes: sent.bytes };
 }

@@ -9,11 +9,16 @@
  * describes what it received and writes the manifest itself (incoming.ts). The memory held on
  * either side is a few chunks; a FIFO holds at most a pipe's buffer.
  *
+ * Beside each FIFO its agent writes the file's index (`process-<vpid>.index`, sparse: the
+ * header, runs and page hashes, no pages). A pre-copy round (migrate.ts) keeps the indexes, as
+ * a directory of `process-<vpid>.img` files, for the next round to name as its parent: the
+ * agents then send only the pages that differ from what the target has already.
+ *
  * @module
  */
 
 import { join } from "node:path";
-import { makeFifo, type TableInfo, type TableRow } from "../../ffi/control.ts";
+import { makeFifo, Phase, type TableInfo, type TableRow } from "../../ffi/control.ts";
 import { type App, processesOf } from "../app.ts";
 import { MANIFEST_HEAD_FILE } from "../manifest.ts";
 import { randomHex } from "../names.ts";
@@ -40,6 +45,11 @@ export interface Sent {
   bytes: number;
   /** The process files, streamed from their FIFOs. */
   processFiles: number;
+  /**
+   * Without `hold`: how long the application was frozen, in ms (its processes write their files
+   * while frozen, so this is about as long as sending them takes).
+   */
+  frozenMs: number;
 }
 
 /** The effective uid of a running process (the owner of its /proc directory). */
@@ -140,35 +150,73 @@ class ProcessStreams implements WriteStreaming {
   }
 }
 
+/** Options for {@linkcode streamSnapshot}. */
+export interface StreamOptions {
+  /** Where the temporary directory of FIFOs goes. */
+  work: string;
+  /** How long each barrier may take, in ms. */
+  timeoutMs: number;
+  /** Keep the application frozen once the stream is complete; default true. */
+  hold?: boolean;
+  /** A directory of process files (or their indexes) whose unchanged pages are not sent. */
+  parentDir?: string;
+  /**
+   * A directory (created, mode 0700) to keep the process files' indexes in, as
+   * `process-<vpid>.img`: the `parentDir` of a later round. A process whose agent could not
+   * write its index has none there, and sends everything in that round.
+   */
+  keepIndex?: string;
+}
+
+/** Moves the indexes the agents wrote beside their FIFOs into `into`, named as process files. */
+async function keepIndexes(dir: string, names: string[], into: string): Promise<void> {
+  await Deno.mkdir(into, { mode: 0o700 });
+  for (const name of names) {
+    const index = join(dir, name.replace(/\.img$/, ".index"));
+    try {
+      await Deno.rename(index, join(into, name));
+    } catch (cause) {
+      if (!(cause instanceof Deno.errors.NotFound)) throw cause;
+    }
+  }
+}
+
 /**
  * Snapshots `app` straight into `target` (an image stream to the target agent), through a
  * temporary directory of FIFOs under `work`. Once it returns, the stream is complete and the
- * application is held frozen: the caller ends it, or lets it go on with `resumeHeld`. If it
- * throws, the application runs on, as it was.
+ * application is held frozen (unless `hold` is false: it went on once written): the caller ends
+ * it, or lets it go on with `resumeHeld`. If it throws, the application runs on, as it was.
  */
 export async function streamSnapshot(
   app: App,
   target: StreamTarget,
-  options: { work: string; timeoutMs: number },
+  options: StreamOptions,
 ): Promise<Sent> {
+  const hold = options.hold ?? true;
   const dir = join(options.work, `${app.name}-${randomHex(8)}.amber`);
   await Deno.mkdir(dir, { mode: 0o700 });
   const writer = new ImageStreamWriter((parts) => target.send(parts));
   try {
     let streams: ProcessStreams;
+    let frozenMs: number;
     {
       using table = app.openTable();
       streams = new ProcessStreams(dir, writer, table.info());
-      await freezeAndWriteRetrying(app, table, dir, options.timeoutMs, "", streams);
+      const parentDir = options.parentDir ?? "";
+      const started = performance.now();
+      await freezeAndWriteRetrying(app, table, dir, options.timeoutMs, parentDir, streams);
+      if (!hold) table.setPhase(Phase.RESUME);
+      frozenMs = performance.now() - started;
     }
     try {
       for (const name of streams.names) await writer.endFile(name, { trailer: true });
       await writer.end();
     } catch (cause) {
-      resumeHeld(app);
+      if (hold) resumeHeld(app);
       throw cause;
     }
-    return { bytes: writer.bytes, processFiles: streams.names.length };
+    if (options.keepIndex !== undefined) await keepIndexes(dir, streams.names, options.keepIndex);
+    return { bytes: writer.bytes, processFiles: streams.names.length, frozenMs };
   } catch (cause) {
     target.abort();
     throw cause;
