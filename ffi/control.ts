@@ -246,7 +246,11 @@ export class Table implements Disposable {
 
   /** Records the process list and asks every agent to freeze; they write into `imageDir`. */
   snapshotBegin(imageDir: string, parentDir = ""): void {
-    const status = library().amber_ctl_snapshot_begin(this.#live(), cstr(imageDir), cstr(parentDir));
+    const status = library().amber_ctl_snapshot_begin(
+      this.#live(),
+      cstr(imageDir),
+      cstr(parentDir),
+    );
     unwrap("amber_ctl_snapshot_begin", status, this.#path);
   }
 

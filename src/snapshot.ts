@@ -9,8 +9,8 @@
 import { basename, join, relative, resolve } from "node:path";
 import {
   AgentState,
-  ControlError,
   ControlAgainError,
+  ControlError,
   ControlIoError,
   ControlProcessGoneError,
   ControlTimeoutError,
@@ -28,9 +28,9 @@ import { AmberError, SnapshotError } from "./errors.ts";
 import type { Image } from "./image.ts";
 import {
   IMAGE_FORMAT,
-  type ImageParent,
   IMAGE_VERSION,
   type ImageFile,
+  type ImageParent,
   type ImageProcess,
   type Manifest,
   MANIFEST_FILE,
@@ -221,7 +221,8 @@ async function barrier(
       text = `Cannot snapshot '${name}': one of its processes exited during the snapshot`;
     } else if (cause instanceof ControlTimeoutError) {
       const lagging = table.lagging(state);
-      text = `Cannot snapshot '${name}': its processes were not all ${what} within ${timeoutMs} ms` +
+      text =
+        `Cannot snapshot '${name}': its processes were not all ${what} within ${timeoutMs} ms` +
         (lagging ? ` (${lagging})` : "");
     } else {
       text = `Cannot snapshot '${name}': ${cause.message}`;

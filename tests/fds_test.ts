@@ -163,12 +163,15 @@ scenarioTest("a process's own /proc file stays open on the restored process's ow
   await s.pass();
 });
 
-scenarioTest("a POSIX message queue cannot be saved yet: the snapshot says so, the program runs on", async (s) => {
-  const app = await s.launch([prog("file_kinds"), s.dir, "mqueue"], "mqueue");
-  await s.waitFor(/^tick 2$/m);
-  await assert.rejects(app.snapshot({ dir: `${s.dir}/never.amber` }), /POSIX message queue/);
-  const ticks = async () => ((await s.text()).match(/^tick/gm) ?? []).length;
-  const before = await ticks();
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  assert.ok((await ticks()) > before, "the program stopped");
-});
+scenarioTest(
+  "a POSIX message queue cannot be saved yet: the snapshot says so, the program runs on",
+  async (s) => {
+    const app = await s.launch([prog("file_kinds"), s.dir, "mqueue"], "mqueue");
+    await s.waitFor(/^tick 2$/m);
+    await assert.rejects(app.snapshot({ dir: `${s.dir}/never.amber` }), /POSIX message queue/);
+    const ticks = async () => ((await s.text()).match(/^tick/gm) ?? []).length;
+    const before = await ticks();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.ok((await ticks()) > before, "the program stopped");
+  },
+);
