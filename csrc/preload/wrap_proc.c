@@ -29,66 +29,60 @@ static mode_t mode_arg(int flags, va_list ap) {
   return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
 }
 
-AMBER_EXPORT int open(const char *path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
+/* Every open goes through here: open(path) is openat(AT_FDCWD, path). A relative path never
+ * names a /proc file of ours (its directory is the caller's business). */
+static int open_at(int (*real)(int, const char *, int, ...), int dirfd, const char *path,
+                   int flags, mode_t mode) {
   PROC_BUF;
-  const char *real = P(path);
-  int virtual_file = amber_proc_virtual_file(real, flags);
-  return virtual_file >= 0 ? virtual_file : REAL(open)(real, flags, mode);
+  const char *translated = P(path);
+  int virtual_file = translated && translated[0] == '/'
+                         ? amber_proc_virtual_file(translated, flags)
+                         : -1;
+  return virtual_file >= 0 ? virtual_file : real(dirfd, translated, flags, mode);
+}
+
+#define OPEN_MODE(flags, mode)                                                                   \
+  va_list ap;                                                                                    \
+  va_start(ap, flags);                                                                           \
+  mode_t mode = mode_arg(flags, ap);                                                             \
+  va_end(ap)
+
+AMBER_EXPORT int open(const char *path, int flags, ...) {
+  OPEN_MODE(flags, mode);
+  return open_at(REAL(openat), AT_FDCWD, path, flags, mode);
 }
 
 AMBER_EXPORT int open64(const char *path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  PROC_BUF;
-  const char *real = P(path);
-  int virtual_file = amber_proc_virtual_file(real, flags);
-  return virtual_file >= 0 ? virtual_file : REAL(open64)(real, flags, mode);
+  OPEN_MODE(flags, mode);
+  return open_at(REAL(openat64), AT_FDCWD, path, flags, mode);
 }
 
 AMBER_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  PROC_BUF;
-  const char *real = P(path);
-  int virtual_file = real && real[0] == '/' ? amber_proc_virtual_file(real, flags) : -1;
-  return virtual_file >= 0 ? virtual_file : REAL(openat)(dirfd, real, flags, mode);
+  OPEN_MODE(flags, mode);
+  return open_at(REAL(openat), dirfd, path, flags, mode);
 }
 
 AMBER_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
+  OPEN_MODE(flags, mode);
+  return open_at(REAL(openat64), dirfd, path, flags, mode);
+}
+
+/* fopen for reading of a /proc file of ours is the virtual file as a stream. */
+static FILE *fopen_with(FILE *(*real)(const char *, const char *), const char *path,
+                        const char *mode) {
   PROC_BUF;
-  const char *real = P(path);
-  int virtual_file = real && real[0] == '/' ? amber_proc_virtual_file(real, flags) : -1;
-  return virtual_file >= 0 ? virtual_file : REAL(openat64)(dirfd, real, flags, mode);
+  const char *translated = P(path);
+  int reading = mode && mode[0] == 'r' && !strchr(mode, '+');
+  int virtual_file = reading ? amber_proc_virtual_file(translated, O_RDONLY | O_CLOEXEC) : -1;
+  return virtual_file >= 0 ? fdopen(virtual_file, mode) : real(translated, mode);
 }
 
 AMBER_EXPORT FILE *fopen(const char *path, const char *mode) {
-  PROC_BUF;
-  const char *real = P(path);
-  int virtual_file = mode && mode[0] == 'r' && !strchr(mode, '+')
-                         ? amber_proc_virtual_file(real, O_RDONLY | O_CLOEXEC)
-                         : -1;
-  return virtual_file >= 0 ? fdopen(virtual_file, mode) : REAL(fopen)(real, mode);
+  return fopen_with(REAL(fopen), path, mode);
 }
 
 AMBER_EXPORT FILE *fopen64(const char *path, const char *mode) {
-  PROC_BUF;
-  const char *real = P(path);
-  int virtual_file = mode && mode[0] == 'r' && !strchr(mode, '+')
-                         ? amber_proc_virtual_file(real, O_RDONLY | O_CLOEXEC)
-                         : -1;
-  return virtual_file >= 0 ? fdopen(virtual_file, mode) : REAL(fopen64)(real, mode);
+  return fopen_with(REAL(fopen64), path, mode);
 }
 
 AMBER_EXPORT DIR *opendir(const char *path) {
