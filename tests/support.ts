@@ -22,14 +22,15 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** A test body that must end within `limitMs`; the scenario is disposed either way. */
-export function scenarioTest(
+/** A test whose fixture is made, used within `limitMs`, and disposed whether it passed or not. */
+export function limitedTest<F extends AsyncDisposable>(
   name: string,
-  body: (s: Scenario) => Promise<void>,
-  limitMs = 90_000,
+  make: (limitMs: number) => Promise<F>,
+  body: (fixture: F) => Promise<void>,
+  limitMs: number,
 ): void {
   Deno.test({ name, sanitizeResources: false, sanitizeOps: false }, async () => {
-    await using s = await Scenario.create(limitMs);
+    await using fixture = await make(limitMs);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -38,11 +39,20 @@ export function scenarioTest(
       );
     });
     try {
-      await Promise.race([body(s), late]);
+      await Promise.race([body(fixture), late]);
     } finally {
       clearTimeout(timer);
     }
   });
+}
+
+/** A test body that must end within `limitMs`; the scenario is disposed either way. */
+export function scenarioTest(
+  name: string,
+  body: (s: Scenario) => Promise<void>,
+  limitMs = 90_000,
+): void {
+  limitedTest(name, (limit) => Scenario.create(limit), body, limitMs);
 }
 
 export class Scenario {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type App, launch, type LaunchOptions, listVnes, removeVne } from "../mod.ts";
+import { limitedTest } from "./support.ts";
 
 export const PROGS = fileURLToPath(new URL("../build/tests/", import.meta.url));
 export const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
@@ -37,21 +38,7 @@ export function freeSubnet(): string {
 
 /** A test body that must end within `limitMs`; the scene is disposed either way. */
 export function sceneTest(name: string, body: (s: Scene) => Promise<void>, limitMs = 90_000): void {
-  Deno.test({ name, sanitizeResources: false, sanitizeOps: false }, async () => {
-    await using s = await Scene.create(limitMs);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`The test did not end within ${limitMs} ms`)),
-        limitMs,
-      );
-    });
-    try {
-      await Promise.race([body(s), late]);
-    } finally {
-      clearTimeout(timer);
-    }
-  });
+  limitedTest(name, (limit) => Scene.create(limit), body, limitMs);
 }
 
 export class Scene {
