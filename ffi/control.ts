@@ -403,6 +403,21 @@ export async function untrailProcessFile(path: string): Promise<void> {
 }
 
 /**
+ * Pre-dumps the running process `pid` (virtual pid `vpid`): its private pages, read from
+ * outside while it runs on, into `outPath` (usually a FIFO), and their index into `indexPath`.
+ * The first round of a pre-copy migration (csrc/control/ctl_predump.c).
+ */
+export async function predumpProcess(
+  pid: number,
+  vpid: number,
+  outPath: string,
+  indexPath: string,
+): Promise<void> {
+  const status = await library().amber_ctl_predump(pid, vpid, cstr(outPath), cstr(indexPath));
+  unwrap("amber_ctl_predump", status, outPath);
+}
+
+/**
  * Points the process file at `path` to `parentDir` as its parent image (whose pages its runs
  * of depth 1 and more refer to). Throws a {@linkcode ControlError} (EPROTO) if it is not a
  * process file.

@@ -208,6 +208,18 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  // int32_t amber_ctl_predump(int32_t pid, int32_t vpid, const char *out_path,
+  //                           const char *index_path)
+  amber_ctl_predump: {
+    parameters: [
+      "i32", // int32_t pid
+      "i32", // int32_t vpid
+      "buffer", // const char *out_path
+      "buffer", // const char *index_path
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
   // int32_t amber_ctl_process_set_parent(const char *path, const char *parent_dir)
   amber_ctl_process_set_parent: {
     parameters: [

@@ -98,4 +98,9 @@ int32_t amber_ctl_table_set_vne(const char *tables, const char *name, uint32_t i
 int32_t amber_ctl_table_vne(const char *tables, char *buf, int32_t cap);
 int32_t amber_ctl_table_vne_from_image(const char *tables, const char *image_tables);
 
+/* The first round of a pre-copy migration: the pages of the running process pid (virtual pid
+ * vpid), read from outside, hashed and written to out_path (a FIFO), with its index written to
+ * index_path. See ctl_predump.c. */
+int32_t amber_ctl_predump(int32_t pid, int32_t vpid, const char *out_path, const char *index_path);
+
 #endif

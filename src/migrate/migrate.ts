@@ -28,7 +28,7 @@ import { bearer } from "../agent/auth.ts";
 import { AgentError, MigrationError } from "../vne/errors.ts";
 import { openVneTable, prune } from "../vne/registry.ts";
 import { resumeHeld } from "./hold.ts";
-import { streamSnapshot } from "./outgoing.ts";
+import { streamPredump, streamSnapshot } from "./outgoing.ts";
 import { type Reply, Upload } from "./upload.ts";
 
 /** Options for {@linkcode migrate}. */
@@ -137,9 +137,9 @@ interface Precopy {
 }
 
 /**
- * The pre-copy round: the whole image goes to the target, which keeps it, while the application
- * runs on; its index stays here, in a directory under `work`. Throws MigrationError; the
- * application runs on either way.
+ * The pre-copy round: the application's memory, read while it runs on (it is not frozen at
+ * all), goes to the target, which keeps it; its index stays here, in a directory under `work`.
+ * Throws MigrationError; the application runs on either way.
  */
 async function precopyRound(
   app: App,
@@ -152,13 +152,7 @@ async function precopyRound(
   const index = join(options.work, `${app.name}-${randomHex(8)}.index`);
   try {
     const upload = await Upload.start(url, headers, options.timeoutMs);
-    const { work, timeoutMs } = options;
-    const sent = await streamSnapshot(app, upload, {
-      work,
-      timeoutMs,
-      hold: false,
-      keepIndex: index,
-    });
+    const sent = await streamPredump(app, upload, { work: options.work, keepIndex: index });
     const reply = await upload.finish();
     const { image } = answered(agent, reply, KeptAnswer, "could not keep the pre-copy image");
     return { image, index, bytes: sent.bytes, frozenMs: sent.frozenMs };

@@ -18,7 +18,13 @@
  */
 
 import { join } from "node:path";
-import { makeFifo, Phase, type TableInfo, type TableRow } from "../../ffi/control.ts";
+import {
+  makeFifo,
+  Phase,
+  predumpProcess,
+  type TableInfo,
+  type TableRow,
+} from "../../ffi/control.ts";
 import { type App, processesOf } from "../app.ts";
 import { MANIFEST_HEAD_FILE } from "../manifest.ts";
 import { randomHex } from "../names.ts";
@@ -78,10 +84,18 @@ class ProcessStreams implements WriteStreaming {
   #running = false;
   #stopped = false;
 
-  constructor(dir: string, writer: ImageStreamWriter, info: TableInfo) {
+  #smallFiles: readonly string[];
+
+  constructor(
+    dir: string,
+    writer: ImageStreamWriter,
+    info: TableInfo,
+    smallFiles: readonly string[] = SMALL_FILES,
+  ) {
     this.#dir = dir;
     this.#writer = writer;
     this.#info = info;
+    this.#smallFiles = smallFiles;
   }
 
   /** The process files' names. */
@@ -141,7 +155,7 @@ class ProcessStreams implements WriteStreaming {
   }
 
   async #sendSmallFiles(): Promise<void> {
-    for (const name of SMALL_FILES) {
+    for (const name of this.#smallFiles) {
       await this.#writer.chunk(name, await Deno.readFile(join(this.#dir, name)));
       await this.#writer.endFile(name);
     }
@@ -218,6 +232,56 @@ export async function streamSnapshot(
     if (options.keepIndex !== undefined) await keepIndexes(dir, streams.names, options.keepIndex);
     return { bytes: writer.bytes, processFiles: streams.names.length, frozenMs };
   } catch (cause) {
+    target.abort();
+    throw cause;
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * The first round of a pre-copy migration, taken while the application runs on: each process's
+ * private pages, read from outside (`amber_ctl_predump`), go to `target` as the image the target
+ * keeps; their indexes are kept in `keepIndex` for the held round to name as its parent. The
+ * application is never frozen: a page it changes meanwhile is sent again in the held round.
+ */
+export async function streamPredump(
+  app: App,
+  target: StreamTarget,
+  options: { work: string; keepIndex: string },
+): Promise<Sent> {
+  const dir = join(options.work, `${app.name}-${randomHex(8)}.amber`);
+  await Deno.mkdir(dir, { mode: 0o700 });
+  const writer = new ImageStreamWriter((parts) => target.send(parts));
+  let streams: ProcessStreams | undefined;
+  try {
+    let rows: TableRow[];
+    {
+      using table = app.openTable();
+      rows = table.rows();
+      await table.saveTables(join(dir, "tables.bin"));
+      streams = new ProcessStreams(dir, writer, table.info(), ["tables.bin"]);
+    }
+    await streams.prepare(rows);
+    const sending = streams.run();
+    sending.catch(() => {});
+    await Promise.all(
+      processesOf(rows).filter((p) => p.alive).map((p) =>
+        predumpProcess(
+          p.pid,
+          p.vpid,
+          join(dir, `process-${p.vpid}.img`),
+          join(dir, `process-${p.vpid}.index`),
+        )
+      ),
+    );
+    await sending;
+    for (const name of streams.names) await writer.endFile(name, { trailer: true });
+    await writer.end();
+    await keepIndexes(dir, streams.names, options.keepIndex);
+    return { bytes: writer.bytes, processFiles: streams.names.length, frozenMs: 0 };
+  } catch (cause) {
+    streams?.stop();
     target.abort();
     throw cause;
   } finally {
