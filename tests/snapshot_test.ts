@@ -227,3 +227,15 @@ scenarioTest("threads waiting in sigwaitinfo and pause wait on through the snaps
   await s.restore(await s.freeze(app));
   await s.pass();
 });
+
+scenarioTest("Node.js (V8, libuv's loop and thread pool) keeps its state", async (s) => {
+  // Node.js is there wherever Amber builds: npm, which fetches Deno, runs on it.
+  const which = new Deno.Command("sh", { args: ["-c", "command -v node"], stdout: "piped" });
+  const node = new TextDecoder().decode((await which.output()).stdout).trim();
+  assert.ok(node, "node is not on the PATH");
+  const script = new URL("./progs/node_state.js", import.meta.url).pathname;
+  const app = await s.launch([node, script, s.dir], "node");
+  await s.waitFor(/^ready$/m);
+  await s.restore(await s.freeze(app));
+  await s.pass();
+});
