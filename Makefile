@@ -65,12 +65,14 @@ $(DENO): tools/deno/package.json
 
 # Debian packages the tests need, installed when missing (as root, as CI runs): python3 for the
 # interpreter test, libc6-dev's static libc for the static-binary test, iproute2 for the network
-# namespaces of the multi-computer tests, etcd-server for their registry.
+# namespaces of the multi-computer tests, redis-server for the real-server test, and (through
+# tools/install-etcd.sh) etcd and curl for the multi-computer registry.
 deps:
 	@missing=""; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || missing="$$missing libc6-dev"; \
 	command -v ip >/dev/null || missing="$$missing iproute2"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
