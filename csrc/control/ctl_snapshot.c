@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../common/sys.h"
+#include "../common/proc.h"
 #include "../common/table.h"
 #include "control.h"
 
@@ -32,7 +33,6 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-#include "../common/proc.h"
 static int alive(int32_t sid) { return amber_pid_alive(sid); }
 
 static int32_t slot_sid(struct amber_table *t, struct amber_agent_slot *s) {

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include "../common/proc.h"
 #include "../common/table.h"
 #include "control.h"
 #include "json.h"
@@ -29,7 +30,6 @@ API void *amber_ctl_table_open(const char *path, int32_t *err) {
 
 API void amber_ctl_table_close(void *table) { amber_table_close(table); }
 
-#include "../common/proc.h"
 static int alive(int32_t sid) { return amber_pid_alive(sid); }
 
 static int32_t supervisor_pid(struct amber_table *t) {

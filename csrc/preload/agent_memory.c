@@ -70,8 +70,7 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
   while (p[n] && p[n] != '\n' && n < (int)sizeof r->name - 1) r->name[n] = p[n], n++;
   r->pgoff = pgoff;
   r->ino = ino;
-  r->dev = (major << 8) | minor; /* compared loosely: see same_file */
-  r->dev = 0;
+  r->dev = (major << 8) | minor;
   *is_file = ino != 0;
 
   if (!strcmp(r->name, "[vsyscall]")) return 0;

@@ -69,7 +69,6 @@ void move_kernel_mappings(void) {
   static struct mapping maps[256];
   int n = own_mappings(maps, 256);
   const uint64_t scratch = 0x200000000000ULL;
-  uint64_t parked[8] = {0};
   int moved = 0;
   /* Out of every target's way first, then into place. */
   for (int i = 0; i < n && moved < 8; i++) {
@@ -78,7 +77,7 @@ void move_kernel_mappings(void) {
     uint64_t to = scratch + (uint64_t)moved * 0x100000;
     long r = amber_sys5(SYS_mremap, maps[i].start, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
     if (r < 0) die("cannot move the vDSO", r);
-    parked[moved++] = to;
+    moved++;
     maps[i].start = to, maps[i].end = to + len;
   }
   for (int i = 0; i < n; i++) {
@@ -97,7 +96,6 @@ void move_kernel_mappings(void) {
                         target->start);
     if (r < 0) die("cannot move the vDSO into place", r);
   }
-  (void)parked;
 }
 
 static void map_region(const struct amber_region_rec *r) {
