@@ -92,6 +92,7 @@ bench: setup
 	$(DENO_RUN) bench/translation_cost.ts
 	$(DENO_RUN) bench/snapshot_restore.ts
 	$(DENO_RUN) bench/processes.ts
+	$(DENO_RUN) bench/migration.ts
 
 check: setup
 	$(DENO) check cli.ts mod.ts tests/ bench/ examples/
