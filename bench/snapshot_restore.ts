@@ -3,8 +3,9 @@
  * beside this machine's memory copy speed and sequential write speed measured in the same run.
  * Each figure is the median and minimum of several rounds after a warm-up round.
  *
- * Snapshot time: from the request to the image complete on disk (fdatasync'd), the
- * application resumed. Restore time: from the request to every process running again, with
+ * Snapshot time: from the request to the image complete and durable on disk (fdatasync'd).
+ * Freeze time: how long the application was stopped for it (it runs on while the image is
+ * flushed to the disk and checksummed). Restore time: from the request to every process running again, with
  * its memory read in. Lazy restore time: the same with memory mapped from the image instead,
  * to be read when first touched (the reading is then paid by the program, page by page).
  * Incremental snapshot: another snapshot right after, with the first as its parent, of memory
@@ -58,6 +59,7 @@ async function measure(dir: string, mib: number) {
   const output = join(dir, `out-${mib}`);
   const app: App = await launch([join(BENCH, "touch_memory"), String(mib)], { output });
   const snaps: number[] = [], restores: number[] = [], lazies: number[] = [], incs: number[] = [];
+  const freezes: number[] = [];
   let size = 0, incSize = 0;
   try {
     await waitForText(output, "ready");
@@ -83,6 +85,7 @@ async function measure(dir: string, mib: number) {
       await Deno.remove(imageDir, { recursive: true });
       if (round === 0) continue; // warm-up
       snaps.push(t1 - t0);
+      freezes.push(image.frozenMs ?? t1 - t0);
       restores.push(t2 - t1);
       lazies.push(t4 - t3);
       incs.push(tj - ti);
@@ -90,7 +93,7 @@ async function measure(dir: string, mib: number) {
   } finally {
     await app.kill();
   }
-  return { snaps, restores, lazies, incs, size, incSize };
+  return { snaps, freezes, restores, lazies, incs, size, incSize };
 }
 
 const dir = await Deno.makeTempDir({ prefix: "amber-bench-", dir: Deno.cwd() });
@@ -99,15 +102,16 @@ try {
   console.log(`memory copy speed (median / max): ${limit.memcpy}`);
   console.log(`sequential write speed with fdatasync (median / max): ${limit.write}`);
   console.log(
-    "memory    snapshot ms (median / min)   restore ms (median / min)   lazy restore ms   " +
+    "memory    snapshot ms (median / min)   frozen ms   restore ms (median / min)   lazy restore ms   " +
       "image MiB   snapshot MB/s   incremental ms (image KiB)",
   );
   for (const mib of sizes) {
-    const { snaps, restores, lazies, incs, size, incSize } = await measure(dir, mib);
+    const { snaps, freezes, restores, lazies, incs, size, incSize } = await measure(dir, mib);
     const median = [...snaps].sort((a, b) => a - b)[Math.floor(snaps.length / 2)];
     console.log([
       `${mib} MiB`.padEnd(8),
       stats(snaps).padEnd(29),
+      stats(freezes).padEnd(10),
       stats(restores).padEnd(27),
       stats(lazies).padEnd(16),
       (size / 2 ** 20).toFixed(1).padEnd(10),

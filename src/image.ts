@@ -27,6 +27,8 @@ export interface Image {
   readonly dir: string;
   /** What the image holds. */
   readonly manifest: Manifest;
+  /** For an image just taken: how long the application was frozen for it, in ms. */
+  readonly frozenMs?: number;
 }
 
 /** One file of an image, checked against its manifest entry. */

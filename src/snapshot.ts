@@ -6,7 +6,7 @@
  * @module
  */
 
-import { basename, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import {
   AgentState,
   ControlAgainError,
@@ -95,21 +95,43 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
   try {
     let rows: TableRow[];
     let info: TableInfo;
+    let frozenMs: number;
     {
       using table = app.openTable();
       info = table.info();
+      const frozenAt = performance.now();
       rows = await freezeAndWriteRetrying(app, table, tmp, timeoutMs, parent?.dir ?? "");
       if (!options.stop && !options.hold) table.setPhase(Phase.RESUME);
+      frozenMs = performance.now() - frozenAt;
     }
     if (options.stop) await app.kill();
+    // Durable before it has its name, but after the application was let go: the agents wrote
+    // into the page cache only, so the freeze never waits for the disk.
+    await syncFiles(tmp);
     const manifest = await writeManifest(tmp, manifestHead(info, rows, parent));
+    await syncFiles(tmp, [MANIFEST_FILE]);
     await Deno.rename(tmp, dir);
-    return { dir, manifest };
+    await syncDir(dirname(dir));
+    return { dir, manifest, frozenMs };
   } catch (cause) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     if (cause instanceof AmberError) throw cause;
     throw new SnapshotError(`Snapshot of '${app.name}' failed: ${message(cause)}`, { cause });
   }
+}
+
+/** Flushes the files of `dir` (or only `names`) to the disk, and the directory itself. */
+async function syncFiles(dir: string, names?: string[]): Promise<void> {
+  for (const name of names ?? (await listFiles(dir))) {
+    using file = await Deno.open(join(dir, name), { read: true });
+    await file.syncData();
+  }
+  await syncDir(dir);
+}
+
+async function syncDir(dir: string): Promise<void> {
+  using handle = await Deno.open(dir, { read: true });
+  await handle.sync();
 }
 
 function message(cause: unknown): string {

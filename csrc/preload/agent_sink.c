@@ -146,8 +146,9 @@ int amber_sink_finish(struct amber_sink *s, const void *header, uint64_t len) {
     }
     return err;
   }
-  int err = (int)amber_sys1(SYS_fdatasync, s->fd);
-  return err ? err : amber_write_at(s->fd, header, len, 0);
+  /* The coordinator makes the files durable once the application runs on again (a crash before
+   * leaves a temporary directory, never an image): the freeze does not wait for the disk. */
+  return amber_write_at(s->fd, header, len, 0);
 }
 
 void amber_sink_close(struct amber_sink *s, const char *path, int failed) {
