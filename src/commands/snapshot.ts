@@ -47,7 +47,8 @@ export function snapshotCommand() {
         `Snapshot of '${name}' written to '${dir}': ${
           plural(processes.length, "process", "processes")
         }, ` +
-          `${plural(files.length, "file")}, ${formatBytes(bytes)}${parent}${stopped}.`,
+          `${plural(files.length, "file")}, ${formatBytes(bytes)}${parent}; ` +
+          `frozen ${(image.frozenMs ?? 0).toFixed(0)} ms${stopped}.`,
       );
     });
 }
