@@ -84,7 +84,8 @@ export function unwrap(call: string, status: number, subject?: string): number {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function cstr(value: string): Uint8Array<ArrayBuffer> {
+/** A string as a NUL-terminated C string; a string with a NUL in it is a TypeError. */
+export function cstr(value: string): Uint8Array<ArrayBuffer> {
   if (value.includes("\0")) {
     throw new TypeError(`Expected a string without NUL characters, found '${value}'`);
   }
@@ -95,7 +96,7 @@ const FIRST_CAP = 64 * 1024;
 const MAX_CAP = 256 * 1024 * 1024;
 
 /** Calls a function that writes JSON into a caller-owned buffer, growing it on -ENOSPC. */
-function callJson<T>(
+export function callJson<T>(
   call: string,
   fill: (buf: Uint8Array<ArrayBuffer>, cap: number) => number,
   schema: z.ZodType<T>,

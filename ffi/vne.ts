@@ -8,39 +8,8 @@
 
 import { z } from "zod";
 import { Errno } from "./errno.ts";
-import { ControlDataError, ControlError, unwrap } from "./control.ts";
+import { callJson, ControlError, cstr, unwrap } from "./control.ts";
 import { library } from "./symbols.ts";
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-function cstr(value: string): Uint8Array<ArrayBuffer> {
-  if (value.includes("\0")) {
-    throw new TypeError(`Expected a string without NUL characters, found '${value}'`);
-  }
-  return encoder.encode(`${value}\0`);
-}
-
-function callJson<T>(
-  call: string,
-  fill: (buf: Uint8Array<ArrayBuffer>, cap: number) => number,
-  schema: z.ZodType<T>,
-  subject: string,
-): T {
-  for (let cap = 256 * 1024;; cap *= 4) {
-    const buf = new Uint8Array(cap);
-    const n = fill(buf, cap);
-    if (n === -Errno.ENOSPC && cap < 64 * 1024 * 1024) continue;
-    const text = decoder.decode(buf.subarray(0, unwrap(call, n, subject)));
-    const parsed = schema.safeParse(JSON.parse(text));
-    if (!parsed.success) {
-      throw new ControlDataError(
-        `${call} returned JSON of an unexpected shape: ${z.prettifyError(parsed.error)}`,
-      );
-    }
-    return parsed.data;
-  }
-}
 
 /** Who wrote an entry: this computer, or the agent mirroring another computer's. */
 export const Origin = { LOCAL: 1, MIRROR: 2 } as const;
