@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "robust.h"
 #include "sys.h"
 
 int32_t amber_kind_base(int kind) {
@@ -47,12 +48,7 @@ int amber_table_create(const char *path, const char *app_id, const char *name,
   copy_str(t->hostname, hostname, sizeof t->hostname);
   for (int i = 0; i < 3; i++) t->std_dev[i] = -1;
 
-  pthread_mutexattr_t attr;
-  pthread_mutexattr_init(&attr);
-  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-  pthread_mutex_init(&t->lock, &attr);
-  pthread_mutexattr_destroy(&attr);
+  amber_robust_init(&t->lock);
 
   for (int k = 0; k < AMBER_KIND_COUNT; k++)
     for (int i = 0; i < AMBER_TABLE_ROWS; i++) t->rows[k][i].sid = -1;
@@ -80,11 +76,7 @@ void amber_table_close(struct amber_table *t) {
   if (t) amber_sys2(SYS_munmap, t, sizeof(struct amber_table));
 }
 
-void amber_table_lock(struct amber_table *t) {
-  /* A holder that died leaves the rows as they were between two single-field writes; every
-   * writer keeps rows valid at each store, so marking the mutex consistent is enough. */
-  if (pthread_mutex_lock(&t->lock) == EOWNERDEAD) pthread_mutex_consistent(&t->lock);
-}
+void amber_table_lock(struct amber_table *t) { amber_robust_lock(&t->lock); }
 
 void amber_table_unlock(struct amber_table *t) { pthread_mutex_unlock(&t->lock); }
 

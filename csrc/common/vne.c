@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "robust.h"
 #include "sys.h"
 #include "table.h"
 
@@ -26,12 +27,7 @@ static int init_new(int fd, struct amber_vne_table **out) {
   if (err) return err;
   t->version = AMBER_VNE_VERSION;
   t->size = sizeof *t;
-  pthread_mutexattr_t attr;
-  pthread_mutexattr_init(&attr);
-  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-  pthread_mutex_init(&t->lock, &attr);
-  pthread_mutexattr_destroy(&attr);
+  amber_robust_init(&t->lock);
   __atomic_store_n(&t->magic, AMBER_VNE_MAGIC, __ATOMIC_RELEASE);
   *out = t;
   return 0;
@@ -80,7 +76,7 @@ void amber_vne_close(struct amber_vne_table *t) {
 }
 
 void amber_vne_lock(struct amber_vne_table *t) {
-  if (pthread_mutex_lock(&t->lock) == EOWNERDEAD) pthread_mutex_consistent(&t->lock);
+  amber_robust_lock(&t->lock);
 }
 
 void amber_vne_unlock(struct amber_vne_table *t) {
