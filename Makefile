@@ -86,6 +86,7 @@ demo: setup
 	bash examples/demo.sh
 
 test: setup
+	$(DENO) check --quiet examples/ bench/
 	$(DENO) test -A --quiet --parallel --doc tests/ mod.ts src/
 
 bench: setup
