@@ -203,6 +203,12 @@ void fill_pages(int lazy) {
                                MAP_PRIVATE | MAP_FIXED, fd, run->data_off);
         if (addr < 0 && addr > -4096) die("cannot map saved pages from the image", addr);
       } else {
+        /* Whole 2 MiB stretches of private memory are filled as huge pages: 512 times fewer
+         * faults, and the same bytes (the kernel's page size is not the program's business). */
+        uint64_t huge = 2 << 20, from = (run->addr + huge - 1) & ~(huge - 1);
+        uint64_t to = (run->addr + len) & ~(huge - 1);
+        if (r->kind == AMBER_REGION_ANON && to > from)
+          amber_sys3(SYS_madvise, from, to - from, 14 /* MADV_HUGEPAGE */);
         long err = rt_pread_all(fd, (void *)run->addr, len, run->data_off);
         if (err) die("cannot read saved pages", err);
       }
