@@ -134,3 +134,13 @@ scenarioTest(
     await s.pass();
   },
 );
+
+scenarioTest(
+  "SEM_UNDO adjustments survive a restore: a child's exit gives back what it took",
+  async (s) => {
+    const app = await s.launch([prog("sem_undo"), s.dir], "undo");
+    await s.waitFor(/^ready$/m);
+    await s.restore(await s.freeze(app));
+    await s.pass();
+  },
+);

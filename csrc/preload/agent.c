@@ -5,6 +5,7 @@
 
 #include "agent.h"
 #include "agent_share.h"
+#include "sysv.h"
 
 struct amber_ckpt amber_ckpt;
 struct amber_restore_args amber_restore_args;
@@ -189,6 +190,7 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
   if (!err) err = amber_shared_memory_after_restore(0);
   if (!err) err = amber_fds_after_restore();
   if (!err) err = amber_shared_memory_after_restore(1);
+  amber_sysv_undo_after_restore();
   amber_broker_close();
   amber_fds_release();
   /* Followers leave the restorer's code as they resume; only then may it go. */

@@ -136,6 +136,7 @@ AMBER_EXPORT int semtimedop(int semid, struct sembuf *sops, size_t nsops,
     int32_t sid = id_in(AMBER_KIND_SEM, semid);
     if (sid < 0) return fail(EINVAL);
     int r = REAL(semtimedop)(sid, sops, nsops, timeout);
+    if (r == 0) amber_sysv_undo_note(semid, sops, nsops);
     if (r == 0 || !ckpt_interrupted(gen)) return r;
   }
 }
@@ -177,6 +178,7 @@ static int semctl_active(int semid, int semnum, int cmd, union amber_semun arg) 
   if (sid < 0) return fail(EINVAL);
   int r = REAL(semctl)(sid, semnum, cmd, arg);
   if (r < 0) return r;
+  if (cmd == SETVAL || cmd == SETALL) amber_sysv_undo_cleared(semid);
   if (cmd == IPC_RMID) forget_object(AMBER_KIND_SEM, semid);
   if (cmd == GETPID) r = pid_out(r);
   return r;
