@@ -175,3 +175,13 @@ scenarioTest(
     assert.ok((await ticks()) > before, "the program stopped");
   },
 );
+
+scenarioTest(
+  "a signalfd names exited children by virtual pid, before and after a restore",
+  async (s) => {
+    const app = await s.launch([prog("signalfd_reaper"), s.dir], "reaper");
+    await s.waitFor(/^ready$/m);
+    await s.restore(await s.freeze(app));
+    await s.pass();
+  },
+);

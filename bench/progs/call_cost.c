@@ -1,7 +1,9 @@
 /* Times N calls of getpid() (a wrapper that answers from the library's memory), kill(pid, 0)
- * (a pid translated in, through the table) and semop() (a SysV ID translated in): prints
+ * (a pid translated in, through the table), semop() (a SysV ID translated in) and read() of
+ * one byte (a wrapper that only checks whether the descriptor is a signalfd): prints
  * nanoseconds per call, median and minimum of R rounds. Run plain and under Amber. */
 #include <signal.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/sem.h>
@@ -22,10 +24,14 @@ static int cmp(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static int semid;
+static int semid, zero;
 static pid_t self;
 static void call_getpid(void) { (void)getpid(); }
 static void call_kill(void) { kill(self, 0); }
+static void call_read(void) {
+  char c;
+  if (read(zero, &c, 1) != 1) abort();
+}
 static void call_semop(void) {
   struct sembuf ops[2] = {{0, 1, 0}, {0, -1, 0}};
   semop(semid, ops, 2);
@@ -49,6 +55,8 @@ int main(void) {
   measure("getpid", call_getpid);
   measure("kill", call_kill);
   measure("semop", call_semop);
+  zero = open("/dev/zero", O_RDONLY);
+  measure("read", call_read);
   semctl(semid, 0, IPC_RMID);
   return 0;
 }

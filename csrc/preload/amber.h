@@ -64,6 +64,9 @@ static inline int amber_siginfo_has_pid(int sig, int code) {
          code == -3 /* SI_MESGQ */ || sig == 17 /* SIGCHLD */;
 }
 
+/* wrap_signalfd.c: a closed descriptor is no signalfd any more */
+void amber_signalfd_forget(int fd);
+
 /* init.c */
 void amber_log(const char *fmt, ...);
 

@@ -92,6 +92,12 @@
   X(int, sigaction, (int, const struct sigaction *, struct sigaction *))                         \
   X(__sighandler_t, signal, (int, __sighandler_t))                                               \
   X(int, sigprocmask, (int, const sigset_t *, sigset_t *))                                       \
+  X(int, signalfd, (int, const sigset_t *, int))                                                 \
+  X(ssize_t, read, (int, void *, size_t))                                                        \
+  X(int, dup2, (int, int))                                                                       \
+  X(int, dup3, (int, int, int))                                                                  \
+  X(int, close_range, (unsigned int, unsigned int, int))                                         \
+  X(void, closefrom, (int))                                                                      \
   X(int, timer_create, (clockid_t, struct sigevent *, timer_t *))                                \
   X(int, pthread_sigmask, (int, const sigset_t *, sigset_t *))                                   \
   X(int, nanosleep, (const struct timespec *, struct timespec *))                                \

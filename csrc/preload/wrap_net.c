@@ -152,6 +152,7 @@ AMBER_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
 }
 
 AMBER_EXPORT int close(int fd) {
+  amber_signalfd_forget(fd);
   if (!amber_net_active()) return REAL(close)(fd);
   int proto;
   uint16_t rport;
