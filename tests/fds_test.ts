@@ -185,3 +185,12 @@ scenarioTest(
     await s.pass();
   },
 );
+
+scenarioTest(
+  "memfds keep their name, bytes, offset, seals and mappings across a restore",
+  async (s) => {
+    await freezeAndThaw(s, [prog("memfd_state"), s.dir], "memfd");
+    await s.pass();
+  },
+  LIMIT_MS,
+);

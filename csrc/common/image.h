@@ -140,6 +140,7 @@ enum amber_fd_kind {
   AMBER_FD_EVENTFD = 6,
   AMBER_FD_TIMERFD = 7,
   AMBER_FD_SIGNALFD = 8,
+  AMBER_FD_MEMFD = 9, /* a memfd: name, size, seals and bytes (fd_memfd.c) */
 };
 
 enum amber_socket_kind {
@@ -176,9 +177,10 @@ struct amber_fd_rec {
   /* Sharing with other processes of the application (agent_share.c): the description's owner
    * is the first process, in slot order, that holds it; only the owner re-creates it. */
   int32_t owner_vpid, owner_fd;
-  /* For a pipe end: the process and descriptor that re-create the pipe itself (the first
-   * holder of a read end), or 0 when no process of the application can read it. */
-  int32_t pipe_creator_vpid, pipe_creator_fd;
+  /* The process and descriptor that re-create the object behind the description: for a pipe
+   * end, the pipe (the first holder of a read end; 0 when no process of the application can
+   * read it); for a memfd, the file (its first holder, when other descriptions open it too). */
+  int32_t creator_vpid, creator_fd;
   /* For a connected Unix socket (AMBER_SOCK_PAIR), saved while every process is frozen: the
    * peer's inode, where the peer is (enum amber_peer_where), both ends' shutdown bits
    * (RCV_SHUTDOWN 1, SEND_SHUTDOWN 2), both ends' SO_SNDBUF, this end's SO_PEEK_OFF and

@@ -86,6 +86,8 @@ int amber_fds_capture_frozen(void) {
       err = amber_fd_socketpair_save_queue(rec);
     else if (rec->kind == AMBER_FD_PIPE)
       err = amber_fd_pipe_save_queue(rec);
+    else if (rec->kind == AMBER_FD_MEMFD && !amber_fd_memfd_needs_peer(rec))
+      err = amber_fd_memfd_save_bytes(rec);
   }
   return err;
 }
@@ -123,6 +125,7 @@ static int create(struct amber_fd_rec *rec, int floor) {
   case AMBER_FD_FILE: return amber_fd_file_restore(rec, floor);
   case AMBER_FD_PIPE: return amber_fd_pipe_restore(rec, floor);
   case AMBER_FD_SOCKET: return amber_fd_socket_restore(rec, floor);
+  case AMBER_FD_MEMFD: return amber_fd_memfd_restore(rec, floor);
   default: return amber_fd_anon_restore(rec, floor, 0);
   }
 }
@@ -148,7 +151,7 @@ int amber_fd_owned(const struct amber_fd_rec *rec) {
 
 static int needs_peer(const struct amber_fd_rec *rec) {
   return (rec->kind == AMBER_FD_PIPE && amber_fd_pipe_needs_peer(rec)) ||
-         amber_fd_socketpair_needs_peer(rec);
+         amber_fd_socketpair_needs_peer(rec) || amber_fd_memfd_needs_peer(rec);
 }
 
 int amber_fds_after_restore(void) {
@@ -188,7 +191,7 @@ int amber_fds_after_restore(void) {
   }
   for (int i = 0; i < amber_ckpt.nfds; i++) {
     struct amber_fd_rec *rec = &amber_ckpt.fds[i];
-    if (rec->kind >= AMBER_FD_EPOLL && amber_fd_owned(rec)) {
+    if (rec->kind == AMBER_FD_EPOLL && amber_fd_owned(rec)) {
       int err = amber_fd_anon_restore(rec, floor, 1);
       if (err) return failed(rec, err);
     }
@@ -196,7 +199,7 @@ int amber_fds_after_restore(void) {
   return 0;
 }
 
-/* Space for saved bytes (unread pipe and socket data), in an anonymous mapping that the image
+/* Space for saved bytes (unread pipe and socket data; a memfd's have a mapping of their own), in an anonymous mapping that the image
  * saves with the rest of memory, so the restored process finds the bytes where the agent left
  * them. */
 void *amber_fd_buffer(uint64_t len) {
@@ -214,6 +217,8 @@ void *amber_fd_buffer(uint64_t len) {
 }
 
 void amber_fds_release(void) {
+  for (int i = 0; i < amber_ckpt.nfds; i++)
+    if (amber_ckpt.fds[i].kind == AMBER_FD_MEMFD) amber_fd_memfd_release(&amber_ckpt.fds[i]);
   if (amber_ckpt.fd_buffer) amber_sys2(SYS_munmap, amber_ckpt.fd_buffer, amber_ckpt.fd_buffer_size);
   amber_ckpt.fd_buffer = 0;
   amber_ckpt.fd_buffer_size = amber_ckpt.fd_buffer_used = 0;

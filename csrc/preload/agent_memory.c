@@ -226,14 +226,25 @@ int amber_write_process_file(const char *dir) {
   return err;
 }
 
+/* The name a shared region's memfd gets: a memfd's own ("/memfd:NAME (deleted)"), since the
+ * program may hold a descriptor to it too (fd_memfd.c takes this one); "amber-shared" else. */
+static const char *memfd_name(const struct amber_region_rec *r, char *out) {
+  if (strncmp(r->name, "/memfd:", 7)) return "amber-shared";
+  int n = 0;
+  for (const char *p = r->name + 7; *p && strcmp(p, " (deleted)") && n < 249; p++) out[n++] = *p;
+  out[n] = 0;
+  return out;
+}
+
 /* After a restore: shared anonymous memory comes back private (the restorer has no broker);
  * its owner moves the contents into a memfd that every sharer maps in its place. */
 static int share_region(struct amber_region_rec *r, int create) {
   uint64_t len = r->end - r->start;
   uint64_t key = AMBER_KEY_SHMEM | (r->ino & 0xffffffffffffULL);
+  char name[250];
   int fd;
   if (create) {
-    fd = (int)amber_sys2(SYS_memfd_create, "amber-shared", 1 /* MFD_CLOEXEC */);
+    fd = (int)amber_sys2(SYS_memfd_create, memfd_name(r, name), MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) return fd;
     long err = amber_sys2(SYS_ftruncate, fd, r->pgoff + len);
     if (!err) err = amber_write_at(fd, (void *)r->start, len, r->pgoff);

@@ -4,6 +4,7 @@
  * it alone re-creates the object and hands it to the others. */
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "agent_share.h"
 
@@ -48,6 +49,14 @@ static void for_each_fd(int pid, void (*visit)(int32_t vpid, int pid, int fd, co
   }
 }
 
+/* Names can repeat (two memfds called alike): the inode tells files apart. */
+static int same_inode(int pid, int fd, uint64_t ino) {
+  char link[64];
+  struct stat st;
+  amber_fmt(link, sizeof link, "/proc/%d/fd/%d", pid, fd);
+  return amber_sys4(SYS_newfstatat, AT_FDCWD, link, &st, 0) == 0 && st.st_ino == ino;
+}
+
 static void visit_fd(int32_t vpid, int pid, int fd, const char *target) {
   int self = vpid == amber.vpid;
   for (int i = 0; i < amber_ckpt.nfds; i++) {
@@ -62,20 +71,22 @@ static void visit_fd(int32_t vpid, int pid, int fd, const char *target) {
     char mine[256];
     target_of(amber_sys_getpid(), r->fd, mine, sizeof mine);
     if (strcmp(mine, target)) continue;
+    if (r->kind == AMBER_FD_MEMFD && !r->creator_vpid && same_inode(pid, fd, r->ino))
+      r->creator_vpid = vpid, r->creator_fd = fd;
     /* The first descriptor of the description, in slot order then descriptor order, owns it;
      * in this process too, so that a dup comes back a dup. */
     (void)self;
     if (!r->owner_vpid && amber_sys5(SYS_kcmp, amber_sys_getpid(), pid, KCMP_FILE, r->fd, fd) == 0)
       r->owner_vpid = vpid, r->owner_fd = fd;
-    if (r->kind == AMBER_FD_PIPE && !r->pipe_creator_vpid && is_read_end(pid, fd))
-      r->pipe_creator_vpid = vpid, r->pipe_creator_fd = fd;
+    if (r->kind == AMBER_FD_PIPE && !r->creator_vpid && is_read_end(pid, fd))
+      r->creator_vpid = vpid, r->creator_fd = fd;
   }
 }
 
 void amber_share_scan_fds(void) {
   for (int i = 0; i < amber_ckpt.nfds; i++) {
     amber_ckpt.fds[i].owner_vpid = amber_ckpt.fds[i].owner_fd = 0;
-    amber_ckpt.fds[i].pipe_creator_vpid = amber_ckpt.fds[i].pipe_creator_fd = 0;
+    amber_ckpt.fds[i].creator_vpid = amber_ckpt.fds[i].creator_fd = 0;
   }
   struct amber_ctl *c = &amber.table->ctl;
   for (uint32_t j = 0; j < c->nslots; j++) {
@@ -108,17 +119,27 @@ static int maps_share_inode(const char *maps, uint64_t ino) {
   return 0;
 }
 
-int32_t amber_share_region_owner(uint64_t ino) {
+static int process_maps_inode(int32_t vpid, uint64_t ino) {
   static char maps[1 << 18];
+  char path[64];
+  amber_fmt(path, sizeof path, "/proc/%d/maps", system_pid_of(vpid));
+  return amber_read_file(path, maps, sizeof maps) > 0 && maps_share_inode(maps, ino);
+}
+
+int32_t amber_share_region_owner(uint64_t ino) {
   struct amber_ctl *c = &amber.table->ctl;
   for (uint32_t j = 0; j < c->nslots; j++) {
     if (c->slots[j].vpid == amber.vpid) return amber.vpid;
-    char path[64];
-    amber_fmt(path, sizeof path, "/proc/%d/maps", system_pid_of(c->slots[j].vpid));
-    if (amber_read_file(path, maps, sizeof maps) > 0 && maps_share_inode(maps, ino))
-      return c->slots[j].vpid;
+    if (process_maps_inode(c->slots[j].vpid, ino)) return c->slots[j].vpid;
   }
   return amber.vpid;
+}
+
+int amber_share_inode_mapped(uint64_t ino) {
+  struct amber_ctl *c = &amber.table->ctl;
+  for (uint32_t j = 0; j < c->nslots; j++)
+    if (c->slots[j].vpid && process_maps_inode(c->slots[j].vpid, ino)) return 1;
+  return 0;
 }
 
 void amber_share_tree(int32_t *ppid, int32_t *pgid, int32_t *sid) {

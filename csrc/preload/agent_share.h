@@ -10,6 +10,8 @@
 void amber_share_scan_fds(void);
 /* The first process, in slot order, that maps the shared-memory object with this inode. */
 int32_t amber_share_region_owner(uint64_t ino);
+/* Does any process of the application map the object with this inode shared? */
+int amber_share_inode_mapped(uint64_t ino);
 /* This process's own view of the tree, in virtual pids. */
 void amber_share_tree(int32_t *ppid, int32_t *pgid, int32_t *sid);
 

@@ -49,8 +49,8 @@ fail:
 
 /* Does this end come from a pipe that another descriptor's restore creates? */
 int amber_fd_pipe_needs_peer(const struct amber_fd_rec *rec) {
-  if (!rec->pipe_creator_vpid) return 0; /* no reader in the application: made here */
-  return rec->pipe_creator_vpid != amber.vpid || rec->pipe_creator_fd != rec->fd;
+  if (!rec->creator_vpid) return 0; /* no reader in the application: made here */
+  return rec->creator_vpid != amber.vpid || rec->creator_fd != rec->fd;
 }
 
 /* Phase 1: the pipe's creator makes it, refills it and offers both ends; an end whose reader
