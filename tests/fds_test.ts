@@ -194,3 +194,20 @@ scenarioTest(
   },
   LIMIT_MS,
 );
+
+for (const mode of ["plain", "taken"] as const) {
+  scenarioTest(
+    mode === "plain"
+      ? "a deleted file held open comes back deleted, with its bytes, mode and offsets"
+      : "a deleted file whose path was taken meanwhile comes back nameless, the new file untouched",
+    async (s) => {
+      const app = await s.launch([prog("deleted_file"), s.dir, mode], `deleted-${mode}`);
+      await s.waitFor(/^ready$/m, "ready");
+      const image = await s.freeze(app);
+      if (mode === "taken") await Deno.writeTextFile(join(s.dir, "scratch"), "new owner");
+      await s.restore(image);
+      await s.pass();
+    },
+    LIMIT_MS,
+  );
+}

@@ -22,7 +22,8 @@ enum amber_broker_op { AMBER_BROKER_PUT = 1, AMBER_BROKER_GET = 2, AMBER_BROKER_
 /* | the lower inode of a socket pair; k2 = 0 the lower-inode end, 1 the other; 2 + end (an end
  * again): that end's unread bytes are back, so the program may use the pair */
 #define AMBER_KEY_SOCKETPAIR (4ULL << 56)
-#define AMBER_KEY_MEMFD (5ULL << 56) /* | memfd inode; k2 = 0: the file, open for read and write */
+/* | inode of a memfd or deleted file; k2 = 0: the file, open for reading and writing */
+#define AMBER_KEY_PATHLESS (5ULL << 56)
 
 struct amber_broker_msg {
   uint32_t op, pad;

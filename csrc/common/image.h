@@ -140,7 +140,8 @@ enum amber_fd_kind {
   AMBER_FD_EVENTFD = 6,
   AMBER_FD_TIMERFD = 7,
   AMBER_FD_SIGNALFD = 8,
-  AMBER_FD_MEMFD = 9, /* a memfd: name, size, seals and bytes (fd_memfd.c) */
+  AMBER_FD_MEMFD = 9,   /* a memfd: name, size, seals and bytes (fd_pathless.c) */
+  AMBER_FD_DELETED = 10, /* a deleted file: path, size, mode and bytes (fd_pathless.c) */
 };
 
 enum amber_socket_kind {
@@ -179,7 +180,8 @@ struct amber_fd_rec {
   int32_t owner_vpid, owner_fd;
   /* The process and descriptor that re-create the object behind the description: for a pipe
    * end, the pipe (the first holder of a read end; 0 when no process of the application can
-   * read it); for a memfd, the file (its first holder, when other descriptions open it too). */
+   * read it); for a memfd or deleted file, the file (its first holder: other descriptions open
+   * it again). */
   int32_t creator_vpid, creator_fd;
   /* For a connected Unix socket (AMBER_SOCK_PAIR), saved while every process is frozen: the
    * peer's inode, where the peer is (enum amber_peer_where), both ends' shutdown bits

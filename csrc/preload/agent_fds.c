@@ -86,8 +86,8 @@ int amber_fds_capture_frozen(void) {
       err = amber_fd_socketpair_save_queue(rec);
     else if (rec->kind == AMBER_FD_PIPE)
       err = amber_fd_pipe_save_queue(rec);
-    else if (rec->kind == AMBER_FD_MEMFD && !amber_fd_memfd_needs_peer(rec))
-      err = amber_fd_memfd_save_bytes(rec);
+    else if (amber_fd_is_pathless(rec) && !amber_fd_pathless_needs_peer(rec))
+      err = amber_fd_pathless_save_bytes(rec);
   }
   return err;
 }
@@ -125,7 +125,8 @@ static int create(struct amber_fd_rec *rec, int floor) {
   case AMBER_FD_FILE: return amber_fd_file_restore(rec, floor);
   case AMBER_FD_PIPE: return amber_fd_pipe_restore(rec, floor);
   case AMBER_FD_SOCKET: return amber_fd_socket_restore(rec, floor);
-  case AMBER_FD_MEMFD: return amber_fd_memfd_restore(rec, floor);
+  case AMBER_FD_MEMFD:
+  case AMBER_FD_DELETED: return amber_fd_pathless_restore(rec, floor);
   default: return amber_fd_anon_restore(rec, floor, 0);
   }
 }
@@ -151,7 +152,7 @@ int amber_fd_owned(const struct amber_fd_rec *rec) {
 
 static int needs_peer(const struct amber_fd_rec *rec) {
   return (rec->kind == AMBER_FD_PIPE && amber_fd_pipe_needs_peer(rec)) ||
-         amber_fd_socketpair_needs_peer(rec) || amber_fd_memfd_needs_peer(rec);
+         amber_fd_socketpair_needs_peer(rec) || amber_fd_pathless_needs_peer(rec);
 }
 
 int amber_fds_after_restore(void) {
@@ -199,7 +200,8 @@ int amber_fds_after_restore(void) {
   return 0;
 }
 
-/* Space for saved bytes (unread pipe and socket data; a memfd's have a mapping of their own), in an anonymous mapping that the image
+/* Space for saved bytes (unread pipe and socket data; a pathless file's have a mapping of their
+ * own), in an anonymous mapping that the image
  * saves with the rest of memory, so the restored process finds the bytes where the agent left
  * them. */
 void *amber_fd_buffer(uint64_t len) {
@@ -218,7 +220,7 @@ void *amber_fd_buffer(uint64_t len) {
 
 void amber_fds_release(void) {
   for (int i = 0; i < amber_ckpt.nfds; i++)
-    if (amber_ckpt.fds[i].kind == AMBER_FD_MEMFD) amber_fd_memfd_release(&amber_ckpt.fds[i]);
+    if (amber_fd_is_pathless(&amber_ckpt.fds[i])) amber_fd_pathless_release(&amber_ckpt.fds[i]);
   if (amber_ckpt.fd_buffer) amber_sys2(SYS_munmap, amber_ckpt.fd_buffer, amber_ckpt.fd_buffer_size);
   amber_ckpt.fd_buffer = 0;
   amber_ckpt.fd_buffer_size = amber_ckpt.fd_buffer_used = 0;

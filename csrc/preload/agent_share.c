@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "agent_share.h"
+#include "fd_kinds.h"
 
 #define KCMP_FILE 0
 
@@ -71,7 +72,7 @@ static void visit_fd(int32_t vpid, int pid, int fd, const char *target) {
     char mine[256];
     target_of(amber_sys_getpid(), r->fd, mine, sizeof mine);
     if (strcmp(mine, target)) continue;
-    if (r->kind == AMBER_FD_MEMFD && !r->creator_vpid && same_inode(pid, fd, r->ino))
+    if (amber_fd_is_pathless(r) && !r->creator_vpid && same_inode(pid, fd, r->ino))
       r->creator_vpid = vpid, r->creator_fd = fd;
     /* The first descriptor of the description, in slot order then descriptor order, owns it;
      * in this process too, so that a dup comes back a dup. */

@@ -1,5 +1,6 @@
 /* Files, directories and character devices: reopened by path, with flags and offset. A path
- * that would not name the same thing again is refused by name: a deleted file, a POSIX
+ * that would not name the same thing again is refused by name (a deleted file or memfd is
+ * fd_pathless.c's): a POSIX
  * message queue (its path is on the mqueue file system, not /), or another process's /proc
  * entry. This process's own /proc entries are reopened as /proc/self/... */
 #include <fcntl.h>
@@ -49,8 +50,12 @@ int amber_fd_file_capture(struct amber_fd_rec *rec, const char *target, const st
     rec->offset = off < 0 ? 0 : off;
     return 0;
   }
-  if (!strncmp(target, "/memfd:", 7)) return amber_fd_memfd_capture(rec, target, st);
-  if (n > 10 && !strcmp(target + n - 10, " (deleted)")) return refuse(rec, "a deleted file", target);
+  if (!strncmp(target, "/memfd:", 7)) return amber_fd_pathless_capture(rec, target, st);
+  if (n > 10 && !strcmp(target + n - 10, " (deleted)")) {
+    if (!S_ISREG(st->st_mode)) return refuse(rec, "a deleted directory or device", target);
+    if (st->st_nlink) return refuse(rec, "a file deleted under one name but linked under another", target);
+    return amber_fd_pathless_capture(rec, target, st);
+  }
   if (!strncmp(target, "/proc/", 6)) {
     if (own_proc_path(target, rec->path, sizeof rec->path))
       return refuse(rec, "another process's /proc entry", target);

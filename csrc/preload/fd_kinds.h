@@ -38,14 +38,16 @@ int amber_fd_socketpair_needs_peer(const struct amber_fd_rec *rec);
 int amber_fd_socketpair_restore(struct amber_fd_rec *rec, int floor);
 int amber_fd_socketpair_wait(const struct amber_fd_rec *rec);
 
-/* memfds (fd_memfd.c): the file's creator (creator_vpid/fd: its first holder) saves the bytes
- * once every process is frozen, in a mapping released once the process file is written; on
- * restore it makes the file in phase 1 and every other description opens it in phase 2. */
-int amber_fd_memfd_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
-int amber_fd_memfd_save_bytes(struct amber_fd_rec *rec);
-void amber_fd_memfd_release(struct amber_fd_rec *rec);
-int amber_fd_memfd_needs_peer(const struct amber_fd_rec *rec);
-int amber_fd_memfd_restore(struct amber_fd_rec *rec, int floor);
+/* Files with no path to reopen (fd_pathless.c): memfds and deleted files. The file's creator
+ * (creator_vpid/fd: its first holder) saves the bytes once every process is frozen, in a
+ * mapping released once the process file is written; on restore it makes the file in phase 1
+ * and every other description opens it in phase 2. */
+int amber_fd_is_pathless(const struct amber_fd_rec *rec);
+int amber_fd_pathless_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
+int amber_fd_pathless_save_bytes(struct amber_fd_rec *rec);
+void amber_fd_pathless_release(struct amber_fd_rec *rec);
+int amber_fd_pathless_needs_peer(const struct amber_fd_rec *rec);
+int amber_fd_pathless_restore(struct amber_fd_rec *rec, int floor);
 
 /* anon_inode descriptors: epoll, eventfd, timerfd, signalfd. Restore runs in two passes:
  * pass 0 creates, pass 1 adds epoll registrations once every target exists. */
