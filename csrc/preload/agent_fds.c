@@ -81,9 +81,8 @@ int amber_fds_capture_frozen(void) {
   amber_share_scan_fds();
   for (int i = 0; i < amber_ckpt.nfds && !err; i++) {
     struct amber_fd_rec *rec = &amber_ckpt.fds[i];
-    if (rec->kind == AMBER_FD_SOCKET && rec->socket_kind == AMBER_SOCK_PAIR &&
-        amber_fd_owned(rec))
-      err = amber_fd_socketpair_save_queue(rec);
+    if (amber_fd_unix_has_queue(rec) && amber_fd_owned(rec))
+      err = amber_fd_unix_save_queue(rec);
     else if (rec->kind == AMBER_FD_PIPE)
       err = amber_fd_pipe_save_queue(rec);
     else if (amber_fd_is_pathless(rec) && !amber_fd_pathless_needs_peer(rec))

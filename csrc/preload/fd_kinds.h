@@ -25,6 +25,8 @@ int amber_fd_pipe_save_queue(struct amber_fd_rec *rec);
 
 int amber_fd_socket_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
 int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor);
+/* A Unix socket whose unread messages are saved: a connected one, or a bound datagram one. */
+int amber_fd_unix_has_queue(const struct amber_fd_rec *rec);
 
 /* Connected Unix sockets (fd_socketpair.c), captured while every process is frozen: first each
  * end's peer (then agent_share.c finds where the peer is), then the unread bytes of the ends
@@ -33,7 +35,8 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor);
  * for both ends' bytes to be back. */
 int amber_fd_socketpair_peer(struct amber_fd_rec *rec);
 void amber_fd_socketpair_peers_done(void);
-int amber_fd_socketpair_save_queue(struct amber_fd_rec *rec);
+/* The unread bytes or messages of any Unix socket (a bound datagram socket's too). */
+int amber_fd_unix_save_queue(struct amber_fd_rec *rec);
 int amber_fd_socketpair_needs_peer(const struct amber_fd_rec *rec);
 int amber_fd_socketpair_restore(struct amber_fd_rec *rec, int floor);
 int amber_fd_socketpair_wait(const struct amber_fd_rec *rec);

@@ -7,11 +7,13 @@
  *    ECONNRESET (then EPIPE). It is a real reset connection, made on loopback at restore;
  *  - a UDP socket: created again, bound again if it was bound and connected again if it was
  *    (UDP keeps no connection state, so only datagrams not read yet are lost);
+ *  - a Unix datagram socket bound to a path or an abstract name: bound again, with the
+ *    datagrams it had not read yet (their senders' addresses are not kept);
  *  - a TCP or Unix socket neither bound nor connected: created fresh;
  *  - a connected Unix socket (a socketpair's end, an accepted or connecting Unix socket):
  *    with its peer, its unread bytes and its shutdown state when the peer is in the
  *    application too; reset when the peer is outside it (fd_socketpair.c).
- * Everything else (bound Unix datagram sockets, netlink, raw, packet...) makes the snapshot
+ * Everything else (netlink, raw, packet...) makes the snapshot
  * fail with a message naming it.
  *
  * Record use: domain, type, protocol, socket_kind, backlog, reuseaddr; addr/addr_len the local
@@ -79,6 +81,21 @@ static void unix_path(const struct amber_fd_rec *rec, char *out, size_t cap) {
   out[n] = 0;
 }
 
+/* A Unix socket file's mode + 1, or 0 (no file, or not a socket). */
+static uint64_t socket_file_mode(const char *path) {
+  struct stat st;
+  if (path[0] && amber_sys4(SYS_newfstatat, AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      S_ISSOCK(st.st_mode))
+    return (st.st_mode & 07777) + 1;
+  return 0;
+}
+
+int amber_fd_unix_has_queue(const struct amber_fd_rec *rec) {
+  return rec->kind == AMBER_FD_SOCKET && rec->domain == AF_UNIX &&
+         (rec->socket_kind == AMBER_SOCK_PAIR ||
+          (rec->socket_kind == AMBER_SOCK_BOUND && rec->type == SOCK_DGRAM));
+}
+
 static int capture_unix(struct amber_fd_rec *rec, int listening, int connected) {
   if (rec->type != SOCK_STREAM && rec->type != SOCK_SEQPACKET && rec->type != SOCK_DGRAM)
     return refuse(rec, "a Unix socket of an unusual type");
@@ -87,10 +104,7 @@ static int capture_unix(struct amber_fd_rec *rec, int listening, int connected) 
     rec->backlog = SOMAXCONN; /* the real one is not visible without sock_diag */
     char path[sizeof rec->path];
     unix_path(rec, path, sizeof path);
-    struct stat st;
-    if (path[0] && amber_sys4(SYS_newfstatat, AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISSOCK(st.st_mode))
-      rec->u[2] = (st.st_mode & 07777) + 1;
+    rec->u[2] = socket_file_mode(path);
     amber_fmt(rec->path, sizeof rec->path, "listening Unix socket %s", path[0] ? path : "(abstract)");
     return 0;
   }
@@ -100,7 +114,15 @@ static int capture_unix(struct amber_fd_rec *rec, int listening, int connected) 
     amber_fmt(rec->path, sizeof rec->path, "connected Unix socket");
     return 0;
   }
-  if (rec->addr_len > sizeof(sa_family_t)) return refuse(rec, "a bound Unix datagram socket");
+  char path[sizeof rec->path];
+  unix_path(rec, path, sizeof path);
+  if (rec->addr_len > sizeof(sa_family_t)) { /* a bound datagram socket; its queue comes later */
+    rec->socket_kind = AMBER_SOCK_BOUND;
+    rec->u[2] = socket_file_mode(path);
+    amber_fmt(rec->path, sizeof rec->path, "bound Unix datagram socket %s",
+              path[0] ? path : "(abstract)");
+    return 0;
+  }
   rec->socket_kind = AMBER_SOCK_UNBOUND;
   amber_fmt(rec->path, sizeof rec->path, "unbound Unix socket");
   return 0;
@@ -328,6 +350,25 @@ static int bound_socket(const struct amber_fd_rec *rec) {
   return fd;
 }
 
+/* A bound datagram socket's unread messages, sent to it again from a socket of our own. */
+static int refill_datagrams(const struct amber_fd_rec *rec) {
+  if (!rec->nmsgs) return 0;
+  int s = (int)amber_sys3(SYS_socket, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return s;
+  set_int(s, SOL_SOCKET, SO_SNDBUF, 1 << 20);
+  long err = 0;
+  const char *p = (const char *)rec->data;
+  for (uint32_t i = 0; i < rec->nmsgs && err >= 0; i++) {
+    uint32_t len;
+    memcpy(&len, p, 4);
+    err = amber_sys6(SYS_sendto, s, (long)(p + 4), len, MSG_DONTWAIT, (long)rec->addr,
+                     rec->addr_len);
+    p += 4 + len;
+  }
+  amber_sys1(SYS_close, s);
+  return err < 0 ? (int)err : 0;
+}
+
 int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
   if (rec->socket_kind == AMBER_SOCK_PAIR) return amber_fd_socketpair_restore(rec, floor);
   /* Another descriptor of the same socket, already re-created: share it again. */
@@ -338,7 +379,16 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
   int fd;
   switch (rec->socket_kind) {
   case AMBER_SOCK_LISTEN:
-  case AMBER_SOCK_BOUND: fd = bound_socket(rec); break;
+  case AMBER_SOCK_BOUND:
+    fd = bound_socket(rec);
+    if (fd >= 0 && amber_fd_unix_has_queue(rec)) {
+      int err = refill_datagrams(rec);
+      if (err) {
+        amber_sys1(SYS_close, fd);
+        return err;
+      }
+    }
+    break;
   case AMBER_SOCK_RESET:
     fd = reset_socket(rec->domain);
     if (fd < 0 && rec->domain == AF_INET6) fd = reset_socket(AF_INET); /* no IPv6 here */

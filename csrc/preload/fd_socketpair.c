@@ -267,7 +267,7 @@ static int save_messages(struct amber_fd_rec *rec) {
   return 0;
 }
 
-int amber_fd_socketpair_save_queue(struct amber_fd_rec *rec) {
+int amber_fd_unix_save_queue(struct amber_fd_rec *rec) {
   rec->data = rec->data_len = 0;
   rec->nmsgs = 0;
   /* Peeks start at the peek offset: from the head, then the program's offset is put back. */

@@ -1,8 +1,7 @@
 /* Holds a descriptor Amber cannot save, so that a snapshot must fail, naming it, and leave the
- * program running: KIND is "inotify" (an inotify descriptor watching DIR), "unixdgram" (a Unix
- * datagram socket bound to DIR/dgram.sock), "rights" (a socket pair with a descriptor sent
- * through it and not received yet) or "netlink" (a route netlink socket). Says "ready", then
- * prints "tick N" every 20 ms until DIR/go exists, and "PASS".
+ * program running: KIND is "inotify" (an inotify descriptor watching DIR), "rights" (a socket
+ * pair with a descriptor sent through it and not received yet) or "netlink" (a route netlink
+ * socket). Says "ready", then prints "tick N" every 20 ms until DIR/go exists, and "PASS".
  *
  *   unsaveable KIND DIR */
 #include <errno.h>
@@ -24,11 +23,6 @@ int main(int argc, char **argv) {
     int fd = inotify_init1(IN_CLOEXEC);
     CHECK(fd >= 0, "inotify_init1: errno %d", errno);
     CHECK(inotify_add_watch(fd, argv[2], IN_CREATE) >= 0, "inotify_add_watch: errno %d", errno);
-  } else if (!strcmp(argv[1], "unixdgram")) {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s/dgram.sock", argv[2]);
-    int s = socket(AF_UNIX, SOCK_DGRAM, 0);
-    CHECK(s >= 0 && bind(s, (struct sockaddr *)&addr, sizeof addr) == 0, "bind: errno %d", errno);
   } else if (!strcmp(argv[1], "rights")) {
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair: errno %d", errno);
