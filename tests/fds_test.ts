@@ -208,7 +208,7 @@ for (const mode of ["plain", "taken"] as const) {
 }
 
 scenarioTest(
-  "a bound Unix datagram socket is bound again with the datagrams it had not read",
+  "a Unix datagram server is bound again with its unread datagrams, and its clients connect again",
   async (s) => {
     await freezeAndThaw(s, [prog("unix_dgram_server"), s.dir], "dgram");
     await s.pass();

@@ -24,6 +24,8 @@ enum amber_broker_op { AMBER_BROKER_PUT = 1, AMBER_BROKER_GET = 2, AMBER_BROKER_
 #define AMBER_KEY_SOCKETPAIR (4ULL << 56)
 /* | inode of a memfd or deleted file; k2 = 0: the file, open for reading and writing */
 #define AMBER_KEY_PATHLESS (5ULL << 56)
+/* | inode of a bound Unix datagram socket; k2 = 0: it is bound again (for its clients) */
+#define AMBER_KEY_UNIX_BOUND (6ULL << 56)
 
 struct amber_broker_msg {
   uint32_t op, pad;

@@ -64,7 +64,8 @@ static void visit_fd(int32_t vpid, int pid, int fd, const char *target) {
     struct amber_fd_rec *r = &amber_ckpt.fds[i];
     if (r->kind == AMBER_FD_STDIO) continue;
     if (r->kind == AMBER_FD_SOCKET && r->socket_kind == AMBER_SOCK_PAIR &&
-        r->peer_where == AMBER_PEER_OUTSIDE && !r->one_way) { /* the application holds the peer */
+        r->peer_where == AMBER_PEER_OUTSIDE && (!r->one_way || amber_fd_socketpair_redials(r))) {
+      /* the application holds the peer */
       char peer[48];
       amber_fmt(peer, sizeof peer, "socket:[%ld]", (long)r->peer_ino);
       if (!strcmp(peer, target)) r->peer_where = AMBER_PEER_INSIDE;

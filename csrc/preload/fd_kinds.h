@@ -34,6 +34,11 @@ int amber_fd_unix_has_queue(const struct amber_fd_rec *rec);
  * makes the pair in phase 1, the other end's owner takes it in phase 2, and every holder waits
  * for both ends' bytes to be back. */
 int amber_fd_socketpair_peer(struct amber_fd_rec *rec);
+/* rec->u[0] of a connected Unix socket: addr holds its peer's name, not its own. */
+#define AMBER_UNIX_ADDR_IS_PEERS 1
+/* A datagram socket connected to a bound one that is not connected back (a client of a
+ * datagram server): it connects to the server's name again rather than coming back reset. */
+int amber_fd_socketpair_redials(const struct amber_fd_rec *rec);
 void amber_fd_socketpair_peers_done(void);
 /* The unread bytes or messages of any Unix socket (a bound datagram socket's too). */
 int amber_fd_unix_save_queue(struct amber_fd_rec *rec);

@@ -30,6 +30,8 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "../common/broker.h"
+#include "agent_share.h"
 #include "fd_kinds.h"
 
 /* Not in enum amber_socket_kind yet: a socket that is bound (and, for UDP, maybe connected)
@@ -223,7 +225,15 @@ int amber_fd_socket_capture(struct amber_fd_rec *rec, const char *target, const 
   socklen_t peer_len = sizeof peer;
   if (amber_sys3(SYS_getpeername, fd, peer, &peer_len) < 0) peer_len = 0;
   switch (rec->domain) {
-  case AF_UNIX: return capture_unix(rec, listening, peer_len > 0);
+  case AF_UNIX:
+    /* An unnamed datagram socket connected to a named one keeps the name, to connect again. */
+    if (rec->type == SOCK_DGRAM && peer_len > sizeof(sa_family_t) &&
+        rec->addr_len <= sizeof(sa_family_t)) {
+      memcpy(rec->addr, peer, peer_len);
+      rec->addr_len = peer_len;
+      rec->u[0] = AMBER_UNIX_ADDR_IS_PEERS;
+    }
+    return capture_unix(rec, listening, peer_len > 0);
   case AF_INET:
   case AF_INET6: return capture_inet(rec, listening, peer, peer_len);
   }
@@ -383,6 +393,7 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
     fd = bound_socket(rec);
     if (fd >= 0 && amber_fd_unix_has_queue(rec)) {
       int err = refill_datagrams(rec);
+      if (!err) err = amber_broker_put(AMBER_KEY_UNIX_BOUND | (rec->ino & 0xffffffffffffULL), 0, fd);
       if (err) {
         amber_sys1(SYS_close, fd);
         return err;

@@ -22,7 +22,9 @@
  * back (stream and seqpacket: the bytes, then end of file; EPIPE on sending). A peer outside
  * the application (a server of another program, a launcher) cannot come with it: the end comes
  * back reset, as a TCP connection does: stream and seqpacket ends read their unread bytes, then
- * ECONNRESET, then end of file; a datagram end's sends fail with ECONNREFUSED.
+ * ECONNRESET, then end of file; a datagram end's sends fail with ECONNREFUSED. Except a client
+ * of a datagram server (an unnamed datagram socket connected to a bound one that is not
+ * connected back, as to /dev/log): it connects to the server's name again (redial()).
  *
  * Not kept: addresses (a restored end is unnamed, and so is its peer: getsockname and
  * getpeername say so), the credentials of unread messages (an SO_PASSCRED reader sees its own
@@ -157,6 +159,7 @@ int amber_fd_socketpair_peer(struct amber_fd_rec *rec) {
   rec->peer_shutdown = rec->peer_ino ? peer.shutdown : 0;
   rec->peer_sndbuf = rec->peer_ino ? (int32_t)peer.sndbuf : 0;
   rec->one_way = rec->peer_ino && peer.peer != rec->ino;
+  if (!rec->one_way || peer.peer) rec->u[0] = 0; /* only a server's client connects again */
   rec->passcred = get_int(rec->fd, SOL_SOCKET, SO_PASSCRED) != 0;
   if (rec->peer_ino)
     amber_fmt(rec->path, sizeof rec->path, "connected Unix %s socket, peer socket:[%ld]",
@@ -293,6 +296,7 @@ static uint64_t pair_key(const struct amber_fd_rec *rec) {
 
 /* Does this end come from a pair that another descriptor's restore makes? */
 int amber_fd_socketpair_needs_peer(const struct amber_fd_rec *rec) {
+  if (amber_fd_socketpair_redials(rec)) return rec->peer_where == AMBER_PEER_INSIDE;
   return is_pair(rec) && rec->peer_where == AMBER_PEER_INSIDE && end_of(rec) == 1;
 }
 
@@ -407,14 +411,42 @@ static int take_second(struct amber_fd_rec *rec, int floor) {
   return amber_fd_place(mine, rec);
 }
 
+int amber_fd_socketpair_redials(const struct amber_fd_rec *rec) {
+  return is_pair(rec) && rec->type == SOCK_DGRAM && rec->one_way &&
+         rec->u[0] == AMBER_UNIX_ADDR_IS_PEERS;
+}
+
+/* A server's client: connected to the server's name again, once the server is bound (when it
+ * is in the application, its restore says so under AMBER_KEY_UNIX_BOUND, in phase 1; this runs
+ * in phase 2). A server that is not there any more makes it come back as if reset. Datagrams
+ * it had not read are lost: their sender, the server, cannot send them again. */
+static int redial(struct amber_fd_rec *rec, int floor) {
+  if (rec->peer_where == AMBER_PEER_INSIDE) {
+    int bound = amber_broker_get(AMBER_KEY_UNIX_BOUND | (rec->peer_ino & 0xffffffffffffULL), 0);
+    if (bound < 0) return bound;
+    amber_sys1(SYS_close, bound);
+  }
+  int fd = amber_fd_park((int)amber_sys3(SYS_socket, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), floor);
+  if (fd < 0) return fd;
+  if (amber_sys3(SYS_connect, fd, rec->addr, rec->addr_len) < 0) {
+    amber_sys1(SYS_close, fd);
+    return make_alone(rec, floor);
+  }
+  set_sndbuf(fd, rec->sndbuf);
+  if (rec->shutdown & RCV_SHUTDOWN) amber_sys2(SYS_shutdown, fd, SHUT_RD);
+  if (rec->shutdown & SEND_SHUTDOWN) amber_sys2(SYS_shutdown, fd, SHUT_WR);
+  return amber_fd_place(fd, rec);
+}
+
 int amber_fd_socketpair_restore(struct amber_fd_rec *rec, int floor) {
+  if (amber_fd_socketpair_redials(rec)) return redial(rec, floor);
   if (rec->peer_where != AMBER_PEER_INSIDE) return make_alone(rec, floor);
   return end_of(rec) == 0 ? make_first(rec, floor) : take_second(rec, floor);
 }
 
 /* After phase 2, in every process that holds an end: both ends' bytes are back. */
 int amber_fd_socketpair_wait(const struct amber_fd_rec *rec) {
-  if (!is_pair(rec) || rec->peer_where != AMBER_PEER_INSIDE) return 0;
+  if (!is_pair(rec) || rec->peer_where != AMBER_PEER_INSIDE || rec->one_way) return 0;
   uint64_t key = pair_key(rec);
   for (const struct amber_fd_rec *o = amber_ckpt.fds; o < rec; o++)
     if (is_pair(o) && o->peer_where == AMBER_PEER_INSIDE && pair_key(o) == key) return 0;

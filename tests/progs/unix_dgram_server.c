@@ -1,12 +1,14 @@
 /* A Unix datagram server bound to DIR/dgram.sock (mode 0600) with two datagrams it has not
- * read yet at the snapshot: after the restore it reads them, in order and whole, and still
- * receives what a new client sends to its path. */
+ * read yet at the snapshot, and two clients connected to it (one in this process, one in a
+ * child): after the restore it reads the two, in order and whole; the connected clients are
+ * connected to it again; a new client's datagram arrives too. */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include "check.h"
 #include "wait_go.h"
@@ -31,6 +33,14 @@ int main(int argc, char **argv) {
     CHECK(sendto(client, queued[i], strlen(queued[i]), 0, (struct sockaddr *)&addr, sizeof addr) ==
               (ssize_t)strlen(queued[i]),
           "send");
+  int connected = socket(AF_UNIX, SOCK_DGRAM, 0);
+  CHECK(connect(connected, (struct sockaddr *)&addr, sizeof addr) == 0, "connect");
+  pid_t child = fork();
+  if (child == 0) {
+    wait_go(argv[1]);
+    CHECK(send(connected, "from the child", 14, 0) == 14, "the child's send: errno %d", errno);
+    return 0;
+  }
   say_ready();
   wait_go(argv[1]);
 
@@ -46,6 +56,15 @@ int main(int argc, char **argv) {
   CHECK(setsockopt(server, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience) == 0, "timeout");
   expect(server, queued[0]);
   expect(server, queued[1]);
+  expect(server, "from the child");
+  int status;
+  CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && !WEXITSTATUS(status), "child");
+  CHECK(send(connected, "connected", 9, 0) == 9, "send on the connected client: errno %d", errno);
+  expect(server, "connected");
+  len = sizeof name;
+  CHECK(getpeername(connected, (struct sockaddr *)&name, &len) == 0 &&
+            !strcmp(name.sun_path, addr.sun_path),
+        "the client's peer is %s", name.sun_path);
   int fresh = socket(AF_UNIX, SOCK_DGRAM, 0);
   CHECK(sendto(fresh, "after", 5, 0, (struct sockaddr *)&addr, sizeof addr) == 5, "send after");
   expect(server, "after");
