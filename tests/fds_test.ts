@@ -215,3 +215,25 @@ scenarioTest(
   },
   LIMIT_MS,
 );
+
+scenarioTest(
+  "a client of a Unix datagram server outside the application connects to it again",
+  async (s) => {
+    const path = join(s.dir, "sink.sock");
+    const sink = new Deno.Command(prog("dgram_sink"), { args: [path], stdout: "piped" }).spawn();
+    try {
+      const output = sink.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      assert.equal((await inTime(output.read(), "The sink's bind")).value, "bound\n");
+      await freezeAndThaw(s, [prog("unix_dgram_server"), s.dir, path], "client");
+      await s.pass();
+      const received = await inTime(output.read(), "The sink's datagram");
+      assert.equal(received.value, "received after restore\n");
+    } finally {
+      try {
+        sink.kill("SIGKILL");
+      } catch { /* it has ended */ }
+      await sink.status;
+    }
+  },
+  LIMIT_MS,
+);

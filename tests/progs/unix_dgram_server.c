@@ -1,7 +1,8 @@
 /* A Unix datagram server bound to DIR/dgram.sock (mode 0600) with two datagrams it has not
  * read yet at the snapshot, and two clients connected to it (one in this process, one in a
  * child): after the restore it reads the two, in order and whole; the connected clients are
- * connected to it again; a new client's datagram arrives too. */
+ * connected to it again; a new client's datagram arrives too. With OUTSIDE-SERVER-PATH it is
+ * instead a client of that server (dgram_sink, outside the application). */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,8 +20,22 @@ static void expect(int s, const char *want) {
   CHECK(n == (ssize_t)strlen(want) && !strcmp(buf, want), "received '%s', not '%s'", buf, want);
 }
 
+/* A client of a server outside the application: connected to it again after the restore. */
+static int client_of(const char *dir, const char *path) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
+  int c = socket(AF_UNIX, SOCK_DGRAM, 0);
+  CHECK(connect(c, (struct sockaddr *)&addr, sizeof addr) == 0, "connect: errno %d", errno);
+  say_ready();
+  wait_go(dir);
+  CHECK(send(c, "after restore", 13, 0) == 13, "send: errno %d", errno);
+  printf("PASS\n");
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  CHECK(argc == 2, "usage: unix_dgram_server DIR");
+  CHECK(argc == 2 || argc == 3, "usage: unix_dgram_server DIR [OUTSIDE-SERVER-PATH]");
+  if (argc == 3) return client_of(argv[1], argv[2]);
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
   snprintf(addr.sun_path, sizeof addr.sun_path, "%s/dgram.sock", argv[1]);
   int server = socket(AF_UNIX, SOCK_DGRAM, 0);
