@@ -134,6 +134,9 @@ export const AppState = { STARTING: 0, RUNNING: 1, FAILED: 2, EXITED: 3 } as con
 export const Phase = { IDLE: 0, FREEZE: 1, WRITE: 2, RESUME: 3, ABORT: 4 } as const;
 
 /** States an agent reports (`enum amber_agent_state`). */
+/** Flags of a snapshot (AMBER_SNAPSHOT_* in csrc/common/table.h). */
+export const SnapshotFlag = { TCP_ESTABLISHED: 1 } as const;
+
 export const AgentState = { NONE: 0, FROZEN: 1, WRITTEN: 2, FAILED: 3, RESUMED: 4 } as const;
 
 /** Flags of a pid row. */
@@ -246,11 +249,12 @@ export class Table implements Disposable {
   }
 
   /** Records the process list and asks every agent to freeze; they write into `imageDir`. */
-  snapshotBegin(imageDir: string, parentDir = ""): void {
+  snapshotBegin(imageDir: string, parentDir = "", flags = 0): void {
     const status = library().amber_ctl_snapshot_begin(
       this.#live(),
       cstr(imageDir),
       cstr(parentDir),
+      flags,
     );
     unwrap("amber_ctl_snapshot_begin", status, this.#path);
   }

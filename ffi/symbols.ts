@@ -78,12 +78,14 @@ export const symbols = {
     result: "i32",
   },
 
-  // int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const char *parent_dir)
+  // int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const char *parent_dir,
+  //                                  uint32_t flags)
   amber_ctl_snapshot_begin: {
     parameters: [
       "pointer", // void *table
       "buffer", // const char *image_dir
       "buffer", // const char *parent_dir ("" for none)
+      "u32", // uint32_t flags (SnapshotFlag)
     ],
     result: "i32",
   },

@@ -18,6 +18,7 @@ import {
   fileHash,
   machineInfo,
   Phase,
+  SnapshotFlag,
   type Table,
   type TableInfo,
   type TableRow,
@@ -60,6 +61,13 @@ export interface SnapshotOptions {
    * must then stay where it is, unchanged, for as long as this image is to be restored.
    */
   parent?: Image | string;
+  /**
+   * Keep established TCP connections: each comes back with its sequence numbers, windows and
+   * unread bytes (TCP_REPAIR, which needs CAP_NET_ADMIN), so its peer never notices, as long
+   * as the restore is on this computer and the original is gone by then (use it with `stop`).
+   * Without it, or without the capability, they come back reset.
+   */
+  tcpEstablished?: boolean;
 }
 
 const PROCESS_FILE = /^process-(\d+)\.img$/;
@@ -100,7 +108,16 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
       using table = app.openTable();
       info = table.info();
       const frozenAt = performance.now();
-      rows = await freezeAndWriteRetrying(app, table, tmp, timeoutMs, parent?.dir ?? "");
+      const flags = options.tcpEstablished ? SnapshotFlag.TCP_ESTABLISHED : 0;
+      rows = await freezeAndWriteRetrying(
+        app,
+        table,
+        tmp,
+        timeoutMs,
+        parent?.dir ?? "",
+        undefined,
+        flags,
+      );
       if (!options.stop && !options.hold) table.setPhase(Phase.RESUME);
       frozenMs = performance.now() - frozenAt;
     }
@@ -164,10 +181,11 @@ export async function freezeAndWriteRetrying(
   timeoutMs: number,
   parentDir: string,
   streaming?: WriteStreaming,
+  flags = 0,
 ): Promise<TableRow[]> {
   for (let attempt = 1;; attempt++) {
     try {
-      return await freezeAndWrite(app, table, tmp, timeoutMs, parentDir, streaming);
+      return await freezeAndWrite(app, table, tmp, timeoutMs, parentDir, streaming, flags);
     } catch (cause) {
       const raced = cause instanceof SnapshotError && cause.cause instanceof ControlAgainError;
       if (!raced || attempt === 3) throw cause;
@@ -185,11 +203,12 @@ async function freezeAndWrite(
   timeoutMs: number,
   parentDir: string,
   streaming?: WriteStreaming,
+  flags = 0,
 ): Promise<TableRow[]> {
   let began = false;
   let running: Promise<void> | undefined;
   try {
-    table.snapshotBegin(tmp, parentDir);
+    table.snapshotBegin(tmp, parentDir, flags);
     began = true;
     await barrier(app, table, AgentState.FROZEN, "frozen", timeoutMs);
     const rows = table.rows();

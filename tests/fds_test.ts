@@ -1,6 +1,7 @@
 /**
- * Descriptors across a snapshot and restore: sockets (listening, connected, UDP, Unix) and the
- * anon_inode kinds (epoll, eventfd, timerfd, signalfd); and kinds Amber refuses, which must
+ * Descriptors across a snapshot and restore: sockets (listening, connected, UDP, Unix
+ * datagram, TCP connections reset or kept with tcpEstablished), the anon_inode kinds (epoll,
+ * eventfd, timerfd, signalfd), memfds and deleted files; and kinds Amber refuses, which must
  * make the snapshot fail with a message naming them while the program runs on. Connected Unix
  * sockets have their own file, socketpair_test.ts.
  *
@@ -233,6 +234,58 @@ scenarioTest(
         sink.kill("SIGKILL");
       } catch { /* it has ended */ }
       await sink.status;
+    }
+  },
+  LIMIT_MS,
+);
+
+scenarioTest(
+  "with tcpEstablished a TCP connection survives: unread bytes, then both ways, one connection",
+  async (s) => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    let conn: Deno.Conn | undefined;
+    try {
+      const accepted = listener.accept();
+      accepted.catch(() => {}); // settled below, or when the listener closes
+      const app = await s.launch([prog("tcp_kept"), String(listener.addr.port), s.dir], "kept");
+      conn = await inTime(accepted, "The client's connection");
+      assert.equal(await inTime(readLine(conn), "The client's hello"), "hello\n");
+      await s.waitFor(/^ready$/m, "ready");
+      await conn.write(new TextEncoder().encode("before\n")); // unread at the snapshot
+      const image = await app.snapshot({
+        dir: join(s.dir, "kept.amber"),
+        stop: true,
+        tcpEstablished: true,
+      });
+      await s.restore(image);
+      await Deno.writeTextFile(join(s.dir, "go"), "");
+      assert.equal(await inTime(readLine(conn), "The restored client's line"), "after\n");
+      await conn.write(new TextEncoder().encode("bye\n"));
+      await s.waitFor(/^PASS$/m, "PASS");
+    } finally {
+      conn?.close();
+      listener.close();
+    }
+  },
+  LIMIT_MS,
+);
+
+scenarioTest(
+  "with tcpEstablished a server's accepted connection survives beside its listener",
+  async (s) => {
+    const app = await s.launch([prog("tcp_echo_epoll")], "echo-kept");
+    const port = Number(/^port (\d+)$/m.exec(await s.waitFor(/^ready$/m, "ready"))![1]);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      assert.equal(await echo(conn, "hello\n"), "hello\n");
+      const dir = join(s.dir, "echo.amber");
+      await s.restore(await app.snapshot({ dir, stop: true, tcpEstablished: true }));
+      assert.equal(await echo(conn, "still here\n"), "still here\n");
+      assert.doesNotMatch(await s.text(), /^closed/m, "the server saw its connection end");
+      assert.equal(await echo(conn, "quit\n"), "bye\n");
+      await s.waitFor(/^PASS$/m, "PASS");
+    } finally {
+      conn.close();
     }
   },
   LIMIT_MS,

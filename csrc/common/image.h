@@ -150,6 +150,7 @@ enum amber_socket_kind {
   AMBER_SOCK_UNBOUND = 3,
   AMBER_SOCK_BOUND = 4,  /* bound (and for UDP perhaps connected), neither listening nor a stream */
   AMBER_SOCK_PAIR = 5,   /* a connected Unix socket: an end of a socket pair (fd_socketpair.c) */
+  AMBER_SOCK_ESTABLISHED = 6, /* a TCP connection kept with TCP_REPAIR (fd_tcp.c) */
 };
 
 /* Where the far end of a connected Unix socket was at the snapshot. */

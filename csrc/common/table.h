@@ -82,13 +82,16 @@ struct amber_agent_slot {
   char error[AMBER_CTL_ERROR];
 };
 
+/* Keep established TCP connections (TCP_REPAIR) rather than letting them come back reset. */
+#define AMBER_SNAPSHOT_TCP_ESTABLISHED 1u
+
 struct amber_ctl {
   uint32_t generation; /* futex word: bumped on every phase change */
   uint32_t phase;      /* enum amber_ctl_phase */
   uint32_t reports;    /* futex word: bumped by agents on every report */
   uint32_t nslots;
   int32_t coordinator; /* system pid of the coordinator: agents give up if it dies */
-  int32_t pad;
+  uint32_t flags;      /* AMBER_SNAPSHOT_* for the snapshot under way */
   char image_dir[AMBER_CTL_PATH];  /* where agents write their process files */
   char parent_dir[AMBER_CTL_PATH]; /* an image to refer to for unchanged pages, or empty */
   struct amber_agent_slot slots[AMBER_CTL_MAX_PROCS];

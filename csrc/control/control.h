@@ -29,7 +29,8 @@ int32_t amber_ctl_signal_app(void *table, int32_t sig);
 
 /* Snapshot protocol (see docs/snapshot-protocol.md). */
 /* parent_dir: an earlier image whose unchanged pages this one refers to, or "" for none. */
-int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const char *parent_dir);
+int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const char *parent_dir,
+                                 uint32_t flags); /* AMBER_SNAPSHOT_* */
 /* Waits until every agent reports `state` (enum amber_agent_state). Returns 0, -ETIMEDOUT,
  * -ESRCH (a process is gone) or -EIO (an agent failed: see amber_ctl_agent_error). */
 int32_t amber_ctl_wait_agents(void *table, int32_t state, int32_t timeout_ms);

@@ -47,7 +47,8 @@ API int32_t amber_ctl_set_phase(void *table, int32_t phase) {
   return 0;
 }
 
-API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const char *parent_dir) {
+API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const char *parent_dir,
+                                     uint32_t flags) {
   struct amber_table *t = table;
   struct amber_ctl *c = &t->ctl;
   uint32_t phase = __atomic_load_n(&c->phase, __ATOMIC_ACQUIRE);
@@ -80,6 +81,7 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const c
   if (n == 0) return -ESRCH;
   c->nslots = n;
   c->coordinator = getpid();
+  c->flags = flags;
   strcpy(c->image_dir, image_dir);
   strcpy(c->parent_dir, parent_dir);
   amber_ctl_set_phase(t, AMBER_PHASE_FREEZE);

@@ -57,6 +57,12 @@ void amber_fd_pathless_release(struct amber_fd_rec *rec);
 int amber_fd_pathless_needs_peer(const struct amber_fd_rec *rec);
 int amber_fd_pathless_restore(struct amber_fd_rec *rec, int floor);
 
+/* Established TCP connections (fd_tcp.c), kept when the snapshot asks for it. */
+int amber_fd_tcp_wanted(void);
+int amber_fd_tcp_save(struct amber_fd_rec *rec); /* 0, or -1: it comes back reset */
+void amber_fd_tcp_release(struct amber_fd_rec *rec);
+int amber_fd_tcp_restore(const struct amber_fd_rec *rec, uint32_t peer_len);
+
 /* anon_inode descriptors: epoll, eventfd, timerfd, signalfd. Restore runs in two passes:
  * pass 0 creates, pass 1 adds epoll registrations once every target exists. */
 int amber_fd_anon_capture(struct amber_fd_rec *rec, const char *target);

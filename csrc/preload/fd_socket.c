@@ -38,6 +38,7 @@
  * but neither listening nor a TCP connection. */
 
 #define PEER_OFF 56 /* both addresses fit in addr[112] for AF_INET and AF_INET6 */
+#define WINDOW_OFF 84 /* fd_tcp.c's */
 
 #define OPT_REUSEPORT 0x1
 #define OPT_KEEPALIVE 0x2
@@ -160,6 +161,12 @@ static int capture_inet(struct amber_fd_rec *rec, int listening, const uint8_t *
        * socket have SO_REUSEADDR: it takes the flag from here. A connected socket uses the
        * flag for nothing else, so the running program does not notice. */
       if (!rec->reuseaddr) set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+      /* Kept, if the snapshot asks and the kernel lets it (fd_tcp.c): it needs the peer. */
+      if (state == TCP_ESTABLISHED && amber_fd_tcp_wanted() && peer_len <= WINDOW_OFF - PEER_OFF &&
+          rec->addr_len <= PEER_OFF) {
+        memcpy(rec->addr + PEER_OFF, peer, peer_len);
+        rec->u[0] = peer_len;
+      }
       amber_fmt(rec->path, sizeof rec->path, "connected TCP %s socket", family);
     } else if (inet_port(rec)) {
       /* Bound and not listening, or a connection already over: bound again if possible. */
@@ -400,6 +407,14 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
       }
     }
     break;
+  case AMBER_SOCK_ESTABLISHED:
+    fd = amber_fd_tcp_restore(rec, (uint32_t)rec->u[0]);
+    if (fd >= 0) {
+      apply_options(fd, rec);
+      break;
+    }
+    amber_log("TCP connection on descriptor %d comes back reset: repair failed (%d)", rec->fd, -fd);
+    /* fall through */
   case AMBER_SOCK_RESET:
     fd = reset_socket(rec->domain);
     if (fd < 0 && rec->domain == AF_INET6) fd = reset_socket(AF_INET); /* no IPv6 here */

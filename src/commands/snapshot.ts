@@ -1,5 +1,5 @@
 /**
- * `amber snapshot NAME [-o DIR] [--parent DIR] [--stop] [--timeout MS] [--json]`
+ * `amber snapshot NAME [-o DIR] [--parent DIR] [--stop] [--tcp-established] [--timeout MS] [--json]`
  *
  * @module
  */
@@ -22,6 +22,7 @@ export function snapshotCommand() {
     .option("-o, --output <dir>", "the image directory to create (default: NAME-<time>.amber)")
     .option("--parent <dir>", "an earlier image: write only the pages that changed since it")
     .option("--stop", "end the application once its image is written")
+    .option("--tcp-established", "keep established TCP connections (TCP_REPAIR; use with --stop)")
     .option("--timeout <ms>", "how long each barrier may take (default 30000)", timeoutArgument)
     .option("--json", "print the image's manifest as JSON")
     .action(async (name, options) => {
@@ -32,6 +33,7 @@ export function snapshotCommand() {
         stop: options.stop,
         timeoutMs: options.timeout,
         parent: options.parent,
+        tcpEstablished: options.tcpEstablished,
       });
       if (options.json) {
         printJson(image);
