@@ -54,6 +54,14 @@ async function freezeAndThaw(s: Scenario, argv: string[], tag: string): Promise<
   return ready;
 }
 
+/** A program that checks its own state once restored (after `<dir>/go`) and says PASS. */
+function selfCheckingTest(name: string, program: string, tag: string, args: string[] = []): void {
+  scenarioTest(name, async (s) => {
+    await freezeAndThaw(s, [prog(program), s.dir, ...args], tag);
+    await s.pass();
+  }, LIMIT_MS);
+}
+
 const ECHO_SERVERS = [
   { args: [], name: "an epoll echo server keeps its listening socket and registration" },
   {
@@ -115,10 +123,11 @@ scenarioTest(
   LIMIT_MS,
 );
 
-scenarioTest("eventfd counts, timerfd timers and signalfd masks survive restore", async (s) => {
-  await freezeAndThaw(s, [prog("eventfd_timerfd_signalfd"), s.dir], "anon");
-  await s.pass();
-}, LIMIT_MS);
+selfCheckingTest(
+  "eventfd counts, timerfd timers and signalfd masks survive restore",
+  "eventfd_timerfd_signalfd",
+  "anon",
+);
 
 const REFUSED = [
   { kind: "inotify", holding: "an inotify descriptor", named: /inotify/ },
@@ -152,12 +161,12 @@ for (const { kind, holding, named } of REFUSED) {
   );
 }
 
-scenarioTest("a process's own /proc file stays open on the restored process's own", async (s) => {
-  const app = await s.launch([prog("file_kinds"), s.dir, "proc"], "proc-file");
-  await s.waitFor(/^ready$/m);
-  await s.restore(await s.freeze(app));
-  await s.pass();
-});
+selfCheckingTest(
+  "a process's own /proc file stays open on the restored process's own",
+  "file_kinds",
+  "proc-file",
+  ["proc"],
+);
 
 scenarioTest(
   "a POSIX message queue cannot be saved yet: the snapshot says so, the program runs on",
@@ -172,23 +181,16 @@ scenarioTest(
   },
 );
 
-scenarioTest(
+selfCheckingTest(
   "a signalfd names exited children by virtual pid, before and after a restore",
-  async (s) => {
-    const app = await s.launch([prog("signalfd_reaper"), s.dir], "reaper");
-    await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
-    await s.pass();
-  },
+  "signalfd_reaper",
+  "reaper",
 );
 
-scenarioTest(
+selfCheckingTest(
   "memfds keep their name, bytes, offset, seals and mappings across a restore",
-  async (s) => {
-    await freezeAndThaw(s, [prog("memfd_state"), s.dir], "memfd");
-    await s.pass();
-  },
-  LIMIT_MS,
+  "memfd_state",
+  "memfd",
 );
 
 for (const mode of ["plain", "taken"] as const) {
@@ -208,13 +210,10 @@ for (const mode of ["plain", "taken"] as const) {
   );
 }
 
-scenarioTest(
+selfCheckingTest(
   "a Unix datagram server is bound again with its unread datagrams, and its clients connect again",
-  async (s) => {
-    await freezeAndThaw(s, [prog("unix_dgram_server"), s.dir], "dgram");
-    await s.pass();
-  },
-  LIMIT_MS,
+  "unix_dgram_server",
+  "dgram",
 );
 
 scenarioTest(
@@ -289,4 +288,10 @@ scenarioTest(
     }
   },
   LIMIT_MS,
+);
+
+selfCheckingTest(
+  "a deleted file mapped shared by a parent and its child stays shared, with its bytes",
+  "deleted_mapping",
+  "deleted-mapping",
 );

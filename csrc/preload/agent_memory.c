@@ -81,7 +81,11 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
     r->kind = AMBER_REGION_SYSV_SHM;
     r->shmid = amber_sysv_shm_at(start);
   } else if (shared) {
-    int anon = !*is_file || !strncmp(r->name, "/dev/zero", 9) || !strncmp(r->name, "/memfd:", 7);
+    /* A deleted file has no path to map again: its pages are saved as shared memory's are. */
+    size_t len = strlen(r->name);
+    int deleted = len > 10 && !strcmp(r->name + len - 10, " (deleted)");
+    int anon = !*is_file || deleted || !strncmp(r->name, "/dev/zero", 9) ||
+               !strncmp(r->name, "/memfd:", 7);
     r->kind = anon ? AMBER_REGION_ANON_SHARED : AMBER_REGION_FILE_SHARED;
     /* Shared memory is saved once, by its owner, and handed to the others on restore. */
     if (anon) r->owner_vpid = amber_share_region_owner(ino);

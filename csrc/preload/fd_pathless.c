@@ -58,12 +58,6 @@ int amber_fd_pathless_save_bytes(struct amber_fd_rec *rec) {
   uint64_t size = (uint64_t)st.st_size;
   rec->u[FILE_SIZE] = size;
   rec->u[FILE_MAPPED] = (uint64_t)amber_share_inode_mapped(rec->ino);
-  if (rec->u[FILE_MAPPED] && rec->kind == AMBER_FD_DELETED) {
-    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-              "descriptor %d is a deleted file mapped shared (%s), which Amber cannot save yet",
-              rec->fd, rec->path);
-    return -1;
-  }
   if (!size) return 0;
   /* A mapping of its own: the bytes can be large, and the image saves it like any memory. */
   long addr = amber_sys6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -99,10 +93,17 @@ static void original_path(const char *path, int skip, char *out, int cap) {
   out[n] = 0;
 }
 
+/* A file the application maps shared comes back as the memfd its mappings are made on
+ * (agent_memory.c's share_region), so that both stay one file. */
+static int shared_memory_file(const struct amber_fd_rec *rec) {
+  return amber_broker_get(AMBER_KEY_SHMEM | (rec->ino & 0xffffffffffffULL), 0);
+}
+
 /* A deleted file comes back at its old path just long enough to be opened, so that its name
  * reads "PATH (deleted)" again; if something else has the path now, as a nameless file in
  * the same directory (O_TMPFILE). */
 static int make_deleted(const struct amber_fd_rec *rec) {
+  if (rec->u[FILE_MAPPED]) return shared_memory_file(rec);
   char path[256];
   original_path(rec->path, 0, path, sizeof path);
   int mode = (int)rec->u[FILE_MODE];
@@ -120,7 +121,7 @@ static int make_deleted(const struct amber_fd_rec *rec) {
 }
 
 static int make_memfd(const struct amber_fd_rec *rec) {
-  if (rec->u[FILE_MAPPED]) return amber_broker_get(AMBER_KEY_SHMEM | (rec->ino & 0xffffffffffffULL), 0);
+  if (rec->u[FILE_MAPPED]) return shared_memory_file(rec);
   char name[250];
   original_path(rec->path, 7, name, sizeof name);
   return (int)amber_sys2(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
