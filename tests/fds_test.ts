@@ -137,6 +137,7 @@ const REFUSED = [
     named: /descriptor \d+ is a connected Unix socket with descriptors in flight/,
   },
   { kind: "netlink", holding: "a netlink socket", named: /netlink socket/ },
+  { kind: "deaf", holding: "a thread that blocks every signal", named: /blocks every signal/ },
 ] as const;
 
 for (const { kind, holding, named } of REFUSED) {

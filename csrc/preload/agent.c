@@ -63,8 +63,9 @@ static int still_alive(const int32_t *tids, int n) {
   return alive;
 }
 
-/* A thread that never came: it blocks every signal with raw system calls, as glibc's own
- * helper thread for SIGEV_THREAD timers does. Amber cannot stop it without ptrace: say which. */
+/* A thread that never came: it blocks every signal with raw system calls (as glibc's own
+ * helper thread for SIGEV_THREAD timers would, had timer_thread.c not replaced it). Amber
+ * cannot stop it without ptrace: say which. */
 static void name_stuck_thread(const int32_t *tids, int n) {
   for (int i = 0; i < n; i++) {
     int came = 0;
@@ -75,8 +76,7 @@ static void name_stuck_thread(const int32_t *tids, int n) {
     long len = amber_read_file(path, comm, sizeof comm);
     if (len > 0 && comm[len - 1] == '\n') comm[len - 1] = 0;
     amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-              "its thread %d (%s) blocks every signal, so Amber cannot stop it (glibc's "
-              "thread for SIGEV_THREAD timers does)",
+              "its thread %d (%s) blocks every signal, so Amber cannot stop it",
               tids[i], comm);
     return;
   }

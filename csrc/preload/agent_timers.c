@@ -38,7 +38,10 @@ static int parse_line(const char *line, struct saved_timer *t) {
     amber_parse_u64(&p, &t->value, 16);
   } else if (starts(line, "notify: ")) {
     p = line + 8;
-    t->notify = starts(p, "thread") ? NOTIFY_THREAD : starts(p, "none") ? SIGEV_NONE : SIGEV_SIGNAL;
+    /* "signal/pid.N", "none/pid.N", or "signal/tid.N" for a timer aimed at one thread */
+    t->notify = starts(p, "none") ? SIGEV_NONE : SIGEV_SIGNAL;
+    while (*p && *p != '/' && *p != '\n') p++;
+    if (starts(p, "/tid.")) t->notify = NOTIFY_THREAD;
     while (*p && *p != '.' && *p != '\n') p++;
     if (*p == '.') p++;
     amber_parse_u64(&p, &v, 10);

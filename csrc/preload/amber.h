@@ -73,6 +73,9 @@ void amber_log(const char *fmt, ...);
 /* pids.c: process and thread registration and translation */
 int32_t amber_pid_adopt(int32_t sys_pid, int32_t sys_parent, int flags);
 void amber_pid_release(int32_t sys_pid);
+/* timer_create for SIGEV_THREAD (timer_thread.c); `create` is the real timer_create. */
+int amber_timer_create_thread(clockid_t clock, const struct sigevent *ev, timer_t *timer,
+                              int (*create)(clockid_t, struct sigevent *, timer_t *));
 int32_t amber_pid_v2s(int32_t vpid); /* -1 when unknown */
 int32_t amber_pid_s2v(int32_t spid); /* -1 when unknown */
 int32_t amber_self_vtid(void);

@@ -64,8 +64,11 @@ AMBER_EXPORT __sighandler_t signal(int sig, __sighandler_t handler) {
   return REAL(signal)(sig, handler);
 }
 
-/* A timer that signals one thread names it by TID: the program's is virtual. */
+/* A timer that signals one thread names it by TID: the program's is virtual. A SIGEV_THREAD
+ * timer is run by the library's own helper thread (timer_thread.c). */
 AMBER_EXPORT int timer_create(clockid_t clock, struct sigevent *ev, timer_t *timer) {
+  if (amber_active() && ev && ev->sigev_notify == SIGEV_THREAD)
+    return amber_timer_create_thread(clock, ev, timer, REAL(timer_create));
   if (!amber_active() || !ev || ev->sigev_notify != SIGEV_THREAD_ID)
     return REAL(timer_create)(clock, ev, timer);
   struct sigevent translated = *ev;
