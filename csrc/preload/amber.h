@@ -76,6 +76,7 @@ void amber_pid_release(int32_t sys_pid);
 /* timer_create for SIGEV_THREAD (timer_thread.c); `create` is the real timer_create. */
 int amber_timer_create_thread(clockid_t clock, const struct sigevent *ev, timer_t *timer,
                               int (*create)(clockid_t, struct sigevent *, timer_t *));
+void amber_timer_thread_forget(timer_t timer); /* after timer_delete */
 int32_t amber_pid_v2s(int32_t vpid); /* -1 when unknown */
 int32_t amber_pid_s2v(int32_t spid); /* -1 when unknown */
 int32_t amber_self_vtid(void);

@@ -99,6 +99,7 @@
   X(int, close_range, (unsigned int, unsigned int, int))                                         \
   X(void, closefrom, (int))                                                                      \
   X(int, timer_create, (clockid_t, struct sigevent *, timer_t *))                                \
+  X(int, timer_delete, (timer_t))                                                                \
   X(int, pthread_sigmask, (int, const sigset_t *, sigset_t *))                                   \
   X(int, nanosleep, (const struct timespec *, struct timespec *))                                \
   X(int, clock_nanosleep, (clockid_t, int, const struct timespec *, struct timespec *))          \

@@ -21,6 +21,13 @@ struct thread_timer {
 };
 
 static pthread_mutex_t helper_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Which timer owns which thread_timer, so that timer_delete frees it. */
+#define TRACKED 256
+static struct {
+  timer_t id;
+  struct thread_timer *t;
+} tracked[TRACKED];
 static int32_t helper_vtid; /* virtual, so that it names the helper after a restore too */
 
 static void *helper(void *started) {
@@ -80,6 +87,27 @@ int amber_timer_create_thread(clockid_t clock, const struct sigevent *ev, timer_
   aimed.sigev_value.sival_ptr = t;
   aimed._sigev_un._tid = tid;
   int r = create(clock, &aimed, timer);
-  if (r) free(t);
-  return r;
+  if (r) {
+    free(t);
+    return r;
+  }
+  pthread_mutex_lock(&helper_lock);
+  for (int i = 0; i < TRACKED; i++) /* untracked when full: a few bytes leak, nothing breaks */
+    if (!tracked[i].t) {
+      tracked[i].id = *timer;
+      tracked[i].t = t;
+      break;
+    }
+  pthread_mutex_unlock(&helper_lock);
+  return 0;
+}
+
+void amber_timer_thread_forget(timer_t timer) {
+  pthread_mutex_lock(&helper_lock);
+  for (int i = 0; i < TRACKED; i++)
+    if (tracked[i].t && tracked[i].id == timer) {
+      free(tracked[i].t);
+      tracked[i].t = 0;
+    }
+  pthread_mutex_unlock(&helper_lock);
 }

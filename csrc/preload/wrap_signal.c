@@ -66,6 +66,12 @@ AMBER_EXPORT __sighandler_t signal(int sig, __sighandler_t handler) {
 
 /* A timer that signals one thread names it by TID: the program's is virtual. A SIGEV_THREAD
  * timer is run by the library's own helper thread (timer_thread.c). */
+AMBER_EXPORT int timer_delete(timer_t timer) {
+  int r = REAL(timer_delete)(timer);
+  if (r == 0 && amber_active()) amber_timer_thread_forget(timer);
+  return r;
+}
+
 AMBER_EXPORT int timer_create(clockid_t clock, struct sigevent *ev, timer_t *timer) {
   if (amber_active() && ev && ev->sigev_notify == SIGEV_THREAD)
     return amber_timer_create_thread(clock, ev, timer, REAL(timer_create));
