@@ -97,13 +97,14 @@ scenarioTest(
 );
 
 scenarioTest(
-  "a daemon (double fork, setsid, closes every descriptor) comes back an orphan in its own session",
+  "a daemon (double fork, setsid, closes every descriptor) comes back an orphan, with its worker, in its leaderless session",
   async (s) => {
     const app = await s.launch([prog("daemon"), s.dir], "daemon");
     const log = `${s.dir}/daemon.log`;
     const readLog = () => Deno.readTextFile(log).catch(() => "");
     for (let i = 0; i < 500 && !(await readLog()).includes("ready"); i++) await sleep(20);
-    assert.equal(app.processes().filter((p) => p.alive).length, 1, "only the daemon is left");
+    const alive = app.processes().filter((p) => p.alive).length;
+    assert.equal(alive, 2, "only the daemon and its worker are left");
     await s.restore(await s.freeze(app));
     await Deno.writeTextFile(s.go, "");
     for (let i = 0; i < 500 && !/PASS|FAIL/.test(await readLog()); i++) await sleep(20);

@@ -66,7 +66,7 @@ void __attribute__((noreturn)) die_about(const char *what, const char *name, lon
 
 void read_image(void) {
   int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, image_path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) die("cannot open the process file", fd);
+  if (fd < 0) die_about("cannot open the process file", image_path, fd);
   if (rt_pread_all(fd, &hdr, sizeof hdr, 0) || hdr.magic != AMBER_PROC_MAGIC ||
       hdr.version != AMBER_PROC_VERSION || hdr.header_size != sizeof hdr)
     die("the process file is not a complete Amber process file", 0);
@@ -93,6 +93,8 @@ void restorer_main(long *sp) {
   while (*p >= '0' && *p <= '9') root = root * 10 + (*p++ - '0');
   read_tree();
   int32_t self = build_tree(root);
+  /* A root that had exited before the snapshot only forked the others: its work is done. */
+  if (!tree_holds(self)) amber_sys1(SYS_exit_group, 0);
   process_path(image_path, self);
   read_image();
   unmap_all_but_self();

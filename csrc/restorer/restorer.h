@@ -32,6 +32,7 @@ void read_image(void);
 void read_tree(void);
 int32_t build_tree(int32_t self);
 int tree_size(void); /* how many processes are restored together */
+int tree_holds(int32_t vpid); /* is it one of them (the root may have exited before the snapshot) */
 
 /* memory.c */
 void unmap_all_but_self(void);

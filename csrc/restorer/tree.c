@@ -56,16 +56,68 @@ static void set_system_pid(int32_t vpid, int32_t pid) {
     __atomic_store_n(&table->rows[AMBER_KIND_PID][slot].sid, pid, __ATOMIC_RELEASE);
 }
 
-/* In a newly forked process: its session and process group, as they were. A session or group
- * whose leader has exited cannot be made again with that leader; the process then leads one
- * of its own (the first of its members to be restored does). The parent makes the same
- * setpgid call, as a shell does, so neither order of the two races. */
-static void join_session_and_group(const struct proc_node *p) {
-  int session_gone = p->sid != p->vpid && !find_proc(p->sid) && p->sid != supervisor_vpid;
-  if (p->sid == p->vpid || session_gone) amber_sys0(SYS_setsid);
+static int session_gone(const struct proc_node *p) {
+  return p->sid != p->vpid && !find_proc(p->sid) && p->sid != supervisor_vpid;
+}
+
+/* A member of a dead session that comes from the session's stand-in leader. */
+static int from_stand_in(const struct proc_node *p, int32_t sid) {
+  return p->sid == sid && !find_proc(p->ppid) && session_gone(p) && p->vpid != table->root_vpid;
+}
+
+/* In a newly forked process: its session and process group, as they were. A process inherits
+ * both from its parent when they were its parent's. A session whose leader has exited comes
+ * from a helper that stands in for the leader (lead_dead_session); one whose members cannot
+ * come from that helper (their parent is restored) gets a leader of its own, the first member,
+ * and so does a group whose leader has exited. The parent makes the same setpgid call, as a
+ * shell does, so neither order of the two races. */
+static void join_session_and_group(const struct proc_node *p, int from_helper) {
+  const struct proc_node *parent = find_proc(p->ppid);
+  int inherits_session = from_helper || (parent && parent->sid == p->sid);
+  if (p->sid == p->vpid || (session_gone(p) && !inherits_session)) amber_sys0(SYS_setsid);
+  int inherits_group = (from_helper && p->pgid == p->sid) || (parent && parent->pgid == p->pgid);
   int32_t leader = system_pid(p->pgid);
-  if (p->pgid == p->vpid || !find_proc(p->pgid)) amber_sys2(SYS_setpgid, 0, 0);
-  else if (leader > 0) amber_sys2(SYS_setpgid, 0, leader);
+  if (p->pgid == p->vpid || (!find_proc(p->pgid) && !inherits_group)) amber_sys2(SYS_setpgid, 0, 0);
+  else if (find_proc(p->pgid) && leader > 0) amber_sys2(SYS_setpgid, 0, leader);
+}
+
+/* A session whose leader has exited, with members that are the supervisor's children: a
+ * helper (the supervisor's child too, through CLONE_PARENT) leads a new session and group
+ * (setsid), forks those members the same way, so that they are the supervisor's children in
+ * its session, and exits. The dead leader's ID names the helper's system pid from then on,
+ * which the kernel keeps as the session's ID, unused by any new process, while a member
+ * lives. Returns in each member, as the vpid it is to become; 0 in the restorer. */
+static int32_t lead_dead_session(int32_t sid) {
+  long helper = amber_sys5(SYS_clone, 17 /* SIGCHLD */ | 0x00008000 /* CLONE_PARENT */, 0, 0, 0, 0);
+  if (helper < 0) die("cannot fork a session's stand-in leader", helper);
+  if (helper > 0) return 0;
+  amber_sys0(SYS_setsid);
+  set_system_pid(sid, (int32_t)amber_sys0(SYS_getpid));
+  for (int i = 0; i < nprocs; i++) {
+    const struct proc_node *p = &procs[i];
+    if (!from_stand_in(p, sid)) continue;
+    long pid = amber_sys5(SYS_clone, 17 | 0x00008000, 0, 0, 0, 0);
+    if (pid < 0) die("cannot fork a process of the tree", pid);
+    if (pid == 0) {
+      join_session_and_group(p, 1);
+      set_system_pid(p->vpid, (int32_t)amber_sys0(SYS_getpid));
+      return p->vpid;
+    }
+    set_system_pid(p->vpid, (int32_t)pid);
+  }
+  amber_sys1(SYS_exit_group, 0);
+  return 0;
+}
+
+/* In the restorer: until the stand-in has forked every member (their system pids are known). */
+static void wait_for_stand_in(int32_t sid) {
+  for (int i = 0; i < nprocs; i++) {
+    if (!from_stand_in(&procs[i], sid)) continue;
+    for (int tries = 0; system_pid(procs[i].vpid) <= 0 && tries < 5000; tries++) {
+      struct timespec ms = {0, 1000000};
+      amber_sys2(SYS_nanosleep, &ms, 0);
+    }
+  }
 }
 
 static void place_in_group(const struct proc_node *p, int32_t pid) {
@@ -105,11 +157,21 @@ int32_t build_tree(int32_t self) {
     int child = p->ppid == self;
     int sibling = self == table->root_vpid && (orphan || p->ppid == supervisor_vpid);
     if (!child && !sibling) continue;
+    if (sibling && from_stand_in(p, p->sid)) {
+      /* The first of its session's members here brings the whole session back. */
+      int first = 1;
+      for (int k = 0; k < i; k++) first &= !from_stand_in(&procs[k], p->sid);
+      if (!first) continue;
+      int32_t member = lead_dead_session(p->sid);
+      if (member) return build_tree(member);
+      wait_for_stand_in(p->sid);
+      continue;
+    }
     long flags = 17 /* SIGCHLD */ | (sibling ? 0x00008000 /* CLONE_PARENT */ : 0);
     long pid = amber_sys5(SYS_clone, flags, 0, 0, 0, 0);
     if (pid < 0) die("cannot fork a process of the tree", pid);
     if (pid == 0) {
-      join_session_and_group(p);
+      join_session_and_group(p, 0);
       set_system_pid(p->vpid, (int32_t)amber_sys0(SYS_getpid));
       return build_tree(p->vpid);
     }
@@ -121,3 +183,5 @@ int32_t build_tree(int32_t self) {
 }
 
 int tree_size(void) { return nprocs; }
+
+int tree_holds(int32_t vpid) { return find_proc(vpid) != 0; }

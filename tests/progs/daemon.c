@@ -1,6 +1,7 @@
 /* A program that daemonizes the classic way (fork, setsid, fork again, the first two exit) and
  * then closes every descriptor it did not open itself: the daemon is an orphan, adopted by the
- * supervisor, in a session of its own. It must come back as such. */
+ * supervisor, in a session and group whose leader has exited, with a worker child of its own
+ * in them too. Both must come back as such, in that same session and group. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,15 +28,22 @@ int main(int argc, char **argv) {
   int log = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
   dup2(log, 1);
   close_range(3, ~0U, 0); /* Amber keeps nothing open in the program */
+  pid_t worker = fork();
+  if (worker == 0) {
+    wait_go(argv[1]);
+    return getsid(0) == session && getpgid(0) == session ? 0 : 1;
+  }
   printf("ready\n");
   fflush(stdout);
   wait_go(argv[1]);
+  int status;
+  CHECK(waitpid(worker, &status, 0) == worker && WIFEXITED(status) && !WEXITSTATUS(status),
+        "the worker left the daemon's session or group");
   CHECK(getpid() == me, "getpid changed");
   CHECK(getppid() == SUPERVISOR, "after restore the daemon's parent is %d", getppid());
-  /* A session whose leader is gone cannot be made again with that leader: the daemon leads a
-   * session of its own (docs/virtual-ids.md). */
-  CHECK(getsid(0) == me || getsid(0) == session, "after restore the session is %d", getsid(0));
-  CHECK(getsid(0) != SUPERVISOR, "after restore the daemon is in the supervisor's session");
+  /* The session's leader is gone: a stand-in leads it again, under the same ID. */
+  CHECK(getsid(0) == session, "after restore the session is %d, not %d", getsid(0), session);
+  CHECK(getpgid(0) == session, "after restore the group is %d, not %d", getpgid(0), session);
   printf("PASS\n");
   return 0;
 }
