@@ -37,8 +37,8 @@
 /* Not in enum amber_socket_kind yet: a socket that is bound (and, for UDP, maybe connected)
  * but neither listening nor a TCP connection. */
 
-#define PEER_OFF 56 /* both addresses fit in addr[112] for AF_INET and AF_INET6 */
-#define WINDOW_OFF 84 /* fd_tcp.c's */
+#define PEER_OFF AMBER_SOCK_PEER_OFF
+#define WINDOW_OFF AMBER_SOCK_WINDOW_OFF
 
 #define OPT_REUSEPORT 0x1
 #define OPT_KEEPALIVE 0x2
@@ -400,7 +400,8 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
     fd = bound_socket(rec);
     if (fd >= 0 && amber_fd_unix_has_queue(rec)) {
       int err = refill_datagrams(rec);
-      if (!err) err = amber_broker_put(AMBER_KEY_UNIX_BOUND | (rec->ino & 0xffffffffffffULL), 0, fd);
+      uint64_t key = AMBER_KEY_UNIX_BOUND | (rec->ino & 0xffffffffffffULL);
+      if (!err) err = amber_broker_put(key, 0, fd); /* for its clients (fd_socketpair.c) */
       if (err) {
         amber_sys1(SYS_close, fd);
         return err;

@@ -16,7 +16,8 @@
  * Record use: u[3] the send queue's first sequence number << 32 | the receive queue's; u[4]
  * the send queue's length (the receive queue's is data_len - u[4]; send bytes come first);
  * u[5] MSS | send wscale << 16 | receive wscale << 20 | tcpi_options << 24 | timestamp << 32;
- * the windows at addr + WINDOW_OFF. */
+ * the peer's address at addr + AMBER_SOCK_PEER_OFF (its length in u[0]), the windows at
+ * addr + AMBER_SOCK_WINDOW_OFF. */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -25,7 +26,6 @@
 
 #include "fd_kinds.h"
 
-#define WINDOW_OFF 84 /* after the peer's address (PEER_OFF 56 + 28 for IPv6) */
 #define SIOCOUTQ 0x5411
 
 static int setopt(int fd, int name, int v) {
@@ -46,7 +46,8 @@ static int peek_queue(int fd, int queue, char *buf, uint32_t len, uint32_t *seq)
   if (setopt(fd, TCP_REPAIR_QUEUE, queue) < 0 || getopt_u32(fd, TCP_QUEUE_SEQ, seq) < 0) return -1;
   uint32_t got = 0;
   while (got < len) {
-    long n = amber_sys6(SYS_recvfrom, fd, (long)(buf + got), len - got, MSG_PEEK | MSG_DONTWAIT, 0, 0);
+    long n =
+        amber_sys6(SYS_recvfrom, fd, (long)(buf + got), len - got, MSG_PEEK | MSG_DONTWAIT, 0, 0);
     if (n <= 0) return -1;
     got += (uint32_t)n;
   }
@@ -81,7 +82,7 @@ int amber_fd_tcp_save(struct amber_fd_rec *rec) {
   rec->u[5] = (mss & 0xffff) | (uint64_t)(ti.tcpi_snd_wscale & 15) << 16 |
               (uint64_t)(ti.tcpi_rcv_wscale & 15) << 20 | (uint64_t)(ti.tcpi_options & 0xff) << 24 |
               (uint64_t)ts << 32;
-  memcpy(rec->addr + WINDOW_OFF, &win, sizeof win);
+  memcpy(rec->addr + AMBER_SOCK_WINDOW_OFF, &win, sizeof win);
   rec->data = buf == none ? 0 : (uint64_t)buf;
   rec->data_len = (uint64_t)in_len + (uint64_t)out_len;
   rec->socket_kind = AMBER_SOCK_ESTABLISHED;
@@ -116,7 +117,7 @@ int amber_fd_tcp_restore(const struct amber_fd_rec *rec, uint32_t peer_len) {
   uint32_t out_len = (uint32_t)rec->u[4];
   const char *bytes = (const char *)rec->data;
   struct tcp_repair_window win;
-  memcpy(&win, rec->addr + WINDOW_OFF, sizeof win);
+  memcpy(&win, rec->addr + AMBER_SOCK_WINDOW_OFF, sizeof win);
   struct tcp_repair_opt opts[4];
   int nopts = 0;
   opts[nopts++] = (struct tcp_repair_opt){TCPOPT_MAXSEG, (uint32_t)(o & 0xffff)};
@@ -134,11 +135,12 @@ int amber_fd_tcp_restore(const struct amber_fd_rec *rec, uint32_t peer_len) {
   if (!err) err = setopt(fd, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE);
   if (!err) err = setopt(fd, TCP_QUEUE_SEQ, (int)(uint32_t)rec->u[3]);
   if (!err) err = amber_sys3(SYS_bind, fd, rec->addr, rec->addr_len);
-  if (!err) err = amber_sys3(SYS_connect, fd, rec->addr + 56, peer_len);
+  if (!err) err = amber_sys3(SYS_connect, fd, rec->addr + AMBER_SOCK_PEER_OFF, peer_len);
   if (!err)
     err = amber_sys5(SYS_setsockopt, fd, IPPROTO_TCP, TCP_REPAIR_OPTIONS, opts,
                      nopts * sizeof opts[0]);
-  if (!err && (tcpi & TCPI_OPT_TIMESTAMPS)) err = setopt(fd, TCP_TIMESTAMP, (int)(uint32_t)(o >> 32));
+  if (!err && (tcpi & TCPI_OPT_TIMESTAMPS))
+    err = setopt(fd, TCP_TIMESTAMP, (int)(uint32_t)(o >> 32));
   if (!err) err = refill(fd, TCP_RECV_QUEUE, bytes + out_len, rec->data_len - out_len);
   if (!err) err = refill(fd, TCP_SEND_QUEUE, bytes, out_len);
   if (!err) err = amber_sys5(SYS_setsockopt, fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &win, sizeof win);
