@@ -239,36 +239,37 @@ scenarioTest(
   LIMIT_MS,
 );
 
-scenarioTest(
-  "with tcpEstablished a TCP connection survives: unread bytes, then both ways, one connection",
-  async (s) => {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    let conn: Deno.Conn | undefined;
-    try {
-      const accepted = listener.accept();
-      accepted.catch(() => {}); // settled below, or when the listener closes
-      const app = await s.launch([prog("tcp_kept"), String(listener.addr.port), s.dir], "kept");
-      conn = await inTime(accepted, "The client's connection");
-      assert.equal(await inTime(readLine(conn), "The client's hello"), "hello\n");
-      await s.waitFor(/^ready$/m, "ready");
-      await conn.write(new TextEncoder().encode("before\n")); // unread at the snapshot
-      const image = await app.snapshot({
-        dir: join(s.dir, "kept.amber"),
-        stop: true,
-        tcpEstablished: true,
-      });
-      await s.restore(image);
-      await Deno.writeTextFile(join(s.dir, "go"), "");
-      assert.equal(await inTime(readLine(conn), "The restored client's line"), "after\n");
-      await conn.write(new TextEncoder().encode("bye\n"));
-      await s.waitFor(/^PASS$/m, "PASS");
-    } finally {
-      conn?.close();
-      listener.close();
-    }
-  },
-  LIMIT_MS,
-);
+for (const restored of [true, false]) {
+  scenarioTest(
+    restored
+      ? "with tcpEstablished a TCP connection survives: unread bytes, then both ways, one connection"
+      : "with tcpEstablished a program that is not stopped keeps using its connection as before",
+    async (s) => {
+      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      let conn: Deno.Conn | undefined;
+      try {
+        const accepted = listener.accept();
+        accepted.catch(() => {}); // settled below, or when the listener closes
+        const app = await s.launch([prog("tcp_kept"), String(listener.addr.port), s.dir], "kept");
+        conn = await inTime(accepted, "The client's connection");
+        assert.equal(await inTime(readLine(conn), "The client's hello"), "hello\n");
+        await s.waitFor(/^ready$/m, "ready");
+        await conn.write(new TextEncoder().encode("before\n")); // unread at the snapshot
+        const dir = join(s.dir, "kept.amber");
+        const image = await app.snapshot({ dir, stop: restored, tcpEstablished: true });
+        if (restored) await s.restore(image);
+        await Deno.writeTextFile(join(s.dir, "go"), "");
+        assert.equal(await inTime(readLine(conn), "The client's line"), "after\n");
+        await conn.write(new TextEncoder().encode("bye\n"));
+        await s.waitFor(/^PASS$/m, "PASS");
+      } finally {
+        conn?.close();
+        listener.close();
+      }
+    },
+    LIMIT_MS,
+  );
+}
 
 scenarioTest(
   "with tcpEstablished a server's accepted connection survives beside its listener",
