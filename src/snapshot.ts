@@ -108,16 +108,11 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
       using table = app.openTable();
       info = table.info();
       const frozenAt = performance.now();
-      const flags = options.tcpEstablished ? SnapshotFlag.TCP_ESTABLISHED : 0;
-      rows = await freezeAndWriteRetrying(
-        app,
-        table,
-        tmp,
+      rows = await freezeAndWriteRetrying(app, table, tmp, {
         timeoutMs,
-        parent?.dir ?? "",
-        undefined,
-        flags,
-      );
+        parentDir: parent?.dir,
+        flags: options.tcpEstablished ? SnapshotFlag.TCP_ESTABLISHED : 0,
+      });
       if (!options.stop && !options.hold) table.setPhase(Phase.RESUME);
       frozenMs = performance.now() - frozenAt;
     }
@@ -168,6 +163,18 @@ export interface WriteStreaming {
   stop(): void;
 }
 
+/** How a freeze runs (see freezeAndWriteRetrying). */
+export interface FreezeOptions {
+  /** How long each barrier may take, in ms. */
+  timeoutMs: number;
+  /** An earlier image to refer to for unchanged pages; "" (the default) for none. */
+  parentDir?: string;
+  /** For a migration: the process files are read as the agents write them. */
+  streaming?: WriteStreaming;
+  /** SnapshotFlag bits. */
+  flags?: number;
+}
+
 /**
  * A process created between the listing of the processes and the freeze was not frozen: the
  * snapshot is abandoned (the application runs on) and taken again, a few times at most.
@@ -178,14 +185,11 @@ export async function freezeAndWriteRetrying(
   app: App,
   table: Table,
   tmp: string,
-  timeoutMs: number,
-  parentDir: string,
-  streaming?: WriteStreaming,
-  flags = 0,
+  how: FreezeOptions,
 ): Promise<TableRow[]> {
   for (let attempt = 1;; attempt++) {
     try {
-      return await freezeAndWrite(app, table, tmp, timeoutMs, parentDir, streaming, flags);
+      return await freezeAndWrite(app, table, tmp, how);
     } catch (cause) {
       const raced = cause instanceof SnapshotError && cause.cause instanceof ControlAgainError;
       if (!raced || attempt === 3) throw cause;
@@ -200,10 +204,7 @@ async function freezeAndWrite(
   app: App,
   table: Table,
   tmp: string,
-  timeoutMs: number,
-  parentDir: string,
-  streaming?: WriteStreaming,
-  flags = 0,
+  { timeoutMs, parentDir = "", streaming, flags = 0 }: FreezeOptions,
 ): Promise<TableRow[]> {
   let began = false;
   let running: Promise<void> | undefined;

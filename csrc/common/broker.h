@@ -27,6 +27,11 @@ enum amber_broker_op { AMBER_BROKER_PUT = 1, AMBER_BROKER_GET = 2, AMBER_BROKER_
 /* | inode of a bound Unix datagram socket; k2 = 0: it is bound again (for its clients) */
 #define AMBER_KEY_UNIX_BOUND (6ULL << 56)
 
+/* A key of a key space for an object named by its inode (the top byte is the space's). */
+static inline uint64_t amber_key(uint64_t space, uint64_t ino) {
+  return space | (ino & 0xffffffffffffULL);
+}
+
 struct amber_broker_msg {
   uint32_t op, pad;
   uint64_t k1, k2;

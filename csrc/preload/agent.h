@@ -94,6 +94,10 @@ void amber_futex_wait(uint32_t *word, uint32_t seen, int shared, int timeout_ms)
 void amber_futex_wake(uint32_t *word, int shared);
 int amber_fmt(char *buf, int cap, const char *fmt, ...); /* %s %d %x %lx only */
 long amber_read_file(const char *path, char *buf, long cap);
+/* A /proc link or maps name of a file that was unlinked ends in " (deleted)". */
+int amber_is_deleted(const char *name);
+/* That name without the suffix, from `skip` characters in (7 skips "/memfd:"), into out. */
+void amber_undeleted_name(const char *name, int skip, char *out, int cap);
 int amber_parse_u64(const char **p, uint64_t *out, int base);
 int amber_list_numbers(const char *dir_path, int32_t *out, int cap);
 

@@ -85,7 +85,7 @@ int amber_fds_capture_frozen(void) {
       err = amber_fd_unix_save_queue(rec);
     else if (rec->kind == AMBER_FD_PIPE)
       err = amber_fd_pipe_save_queue(rec);
-    else if (rec->kind == AMBER_FD_SOCKET && rec->socket_kind == AMBER_SOCK_RESET && rec->u[0] &&
+    else if (rec->kind == AMBER_FD_SOCKET && rec->socket_kind == AMBER_SOCK_RESET &&
              amber_fd_owned(rec))
       amber_fd_tcp_save(rec); /* kept if it can be, else reset */
     else if (amber_fd_is_pathless(rec) && !amber_fd_pathless_needs_peer(rec))
@@ -221,12 +221,13 @@ void *amber_fd_buffer(uint64_t len) {
 }
 
 void amber_fds_release(void) {
-  for (int i = 0; i < amber_ckpt.nfds; i++)
-    if (amber_ckpt.fds[i].kind == AMBER_FD_SOCKET &&
-        amber_ckpt.fds[i].socket_kind == AMBER_SOCK_ESTABLISHED)
-      amber_fd_tcp_release(&amber_ckpt.fds[i]);
-  for (int i = 0; i < amber_ckpt.nfds; i++)
-    if (amber_fd_is_pathless(&amber_ckpt.fds[i])) amber_fd_pathless_release(&amber_ckpt.fds[i]);
+  for (int i = 0; i < amber_ckpt.nfds; i++) {
+    struct amber_fd_rec *rec = &amber_ckpt.fds[i];
+    if (rec->kind == AMBER_FD_SOCKET && rec->socket_kind == AMBER_SOCK_ESTABLISHED)
+      amber_fd_tcp_release(rec);
+    else if (amber_fd_is_pathless(rec))
+      amber_fd_pathless_release(rec);
+  }
   if (amber_ckpt.fd_buffer) amber_sys2(SYS_munmap, amber_ckpt.fd_buffer, amber_ckpt.fd_buffer_size);
   amber_ckpt.fd_buffer = 0;
   amber_ckpt.fd_buffer_size = amber_ckpt.fd_buffer_used = 0;

@@ -82,9 +82,7 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
     r->shmid = amber_sysv_shm_at(start);
   } else if (shared) {
     /* A deleted file has no path to map again: its pages are saved as shared memory's are. */
-    size_t len = strlen(r->name);
-    int deleted = len > 10 && !strcmp(r->name + len - 10, " (deleted)");
-    int anon = !*is_file || deleted || !strncmp(r->name, "/dev/zero", 9) ||
+    int anon = !*is_file || amber_is_deleted(r->name) || !strncmp(r->name, "/dev/zero", 9) ||
                !strncmp(r->name, "/memfd:", 7);
     r->kind = anon ? AMBER_REGION_ANON_SHARED : AMBER_REGION_FILE_SHARED;
     /* Shared memory is saved once, by its owner, and handed to the others on restore. */
@@ -231,12 +229,10 @@ int amber_write_process_file(const char *dir) {
 }
 
 /* The name a shared region's memfd gets: a memfd's own ("/memfd:NAME (deleted)"), since the
- * program may hold a descriptor to it too (fd_memfd.c takes this one); "amber-shared" else. */
-static const char *memfd_name(const struct amber_region_rec *r, char *out) {
+ * program may hold a descriptor to it too (fd_pathless.c takes this one); "amber-shared" else. */
+static const char *memfd_name(const struct amber_region_rec *r, char *out, int cap) {
   if (strncmp(r->name, "/memfd:", 7)) return "amber-shared";
-  int n = 0;
-  for (const char *p = r->name + 7; *p && strcmp(p, " (deleted)") && n < 249; p++) out[n++] = *p;
-  out[n] = 0;
+  amber_undeleted_name(r->name, 7, out, cap);
   return out;
 }
 
@@ -244,11 +240,11 @@ static const char *memfd_name(const struct amber_region_rec *r, char *out) {
  * its owner moves the contents into a memfd that every sharer maps in its place. */
 static int share_region(struct amber_region_rec *r, int create) {
   uint64_t len = r->end - r->start;
-  uint64_t key = AMBER_KEY_SHMEM | (r->ino & 0xffffffffffffULL);
+  uint64_t key = amber_key(AMBER_KEY_SHMEM, r->ino);
   char name[250];
   int fd;
   if (create) {
-    fd = (int)amber_sys2(SYS_memfd_create, memfd_name(r, name), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    fd = (int)amber_sys2(SYS_memfd_create, memfd_name(r, name, sizeof name), MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) return fd;
     long err = amber_sys2(SYS_ftruncate, fd, r->pgoff + len);
     if (!err) err = amber_write_at(fd, (void *)r->start, len, r->pgoff);

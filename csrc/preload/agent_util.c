@@ -70,6 +70,19 @@ int amber_fmt(char *buf, int cap, const char *fmt, ...) {
   return n;
 }
 
+int amber_is_deleted(const char *name) {
+  size_t n = strlen(name);
+  return n > 10 && !strcmp(name + n - 10, " (deleted)");
+}
+
+void amber_undeleted_name(const char *name, int skip, char *out, int cap) {
+  int n = (int)strlen(name + skip) - (amber_is_deleted(name) ? 10 : 0);
+  if (n < 0) n = 0;
+  if (n > cap - 1) n = cap - 1;
+  memcpy(out, name + skip, (size_t)n);
+  out[n] = 0;
+}
+
 long amber_read_file(const char *path, char *buf, long cap) {
   int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fd;

@@ -51,7 +51,7 @@ int amber_fd_file_capture(struct amber_fd_rec *rec, const char *target, const st
     return 0;
   }
   if (!strncmp(target, "/memfd:", 7)) return amber_fd_pathless_capture(rec, target, st);
-  if (n > 10 && !strcmp(target + n - 10, " (deleted)")) {
+  if (amber_is_deleted(target)) {
     if (!S_ISREG(st->st_mode)) return refuse(rec, "a deleted directory or device", target);
     if (st->st_nlink)
       return refuse(rec, "a file deleted under one name but linked under another", target);

@@ -83,20 +83,10 @@ void amber_fd_pathless_release(struct amber_fd_rec *rec) {
   rec->data = rec->data_len = 0;
 }
 
-/* The path a file had, without the kernel's " (deleted)", from `skip` characters in. */
-static void original_path(const char *path, int skip, char *out, int cap) {
-  const char *name = path + skip;
-  int n = (int)strlen(name);
-  if (n >= 10 && !strcmp(name + n - 10, " (deleted)")) n -= 10;
-  if (n > cap - 1) n = cap - 1;
-  memcpy(out, name, (size_t)n);
-  out[n] = 0;
-}
-
 /* A file the application maps shared comes back as the memfd its mappings are made on
  * (agent_memory.c's share_region), so that both stay one file. */
 static int shared_memory_file(const struct amber_fd_rec *rec) {
-  return amber_broker_get(AMBER_KEY_SHMEM | (rec->ino & 0xffffffffffffULL), 0);
+  return amber_broker_get(amber_key(AMBER_KEY_SHMEM, rec->ino), 0);
 }
 
 /* A deleted file comes back at its old path just long enough to be opened, so that its name
@@ -105,7 +95,7 @@ static int shared_memory_file(const struct amber_fd_rec *rec) {
 static int make_deleted(const struct amber_fd_rec *rec) {
   if (rec->u[FILE_MAPPED]) return shared_memory_file(rec);
   char path[256];
-  original_path(rec->path, 0, path, sizeof path);
+  amber_undeleted_name(rec->path, 0, path, sizeof path);
   int mode = (int)rec->u[FILE_MODE];
   int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd >= 0) {
@@ -123,7 +113,7 @@ static int make_deleted(const struct amber_fd_rec *rec) {
 static int make_memfd(const struct amber_fd_rec *rec) {
   if (rec->u[FILE_MAPPED]) return shared_memory_file(rec);
   char name[250];
-  original_path(rec->path, 7, name, sizeof name);
+  amber_undeleted_name(rec->path, 7, name, sizeof name);
   return (int)amber_sys2(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 }
 
@@ -149,7 +139,7 @@ static int make_file(const struct amber_fd_rec *rec, int floor) {
 /* The file's creator (its first holder) makes it and offers it; every other description is
  * a new open of it, as it was, with its own access mode and offset. */
 int amber_fd_pathless_restore(struct amber_fd_rec *rec, int floor) {
-  uint64_t key = AMBER_KEY_PATHLESS | (rec->ino & 0xffffffffffffULL);
+  uint64_t key = amber_key(AMBER_KEY_PATHLESS, rec->ino);
   int creator = !amber_fd_pathless_needs_peer(rec);
   int file = creator ? make_file(rec, floor) : amber_broker_get(key, 0);
   if (file < 0) return file;

@@ -57,7 +57,7 @@ int amber_fd_pipe_needs_peer(const struct amber_fd_rec *rec) {
  * was outside the application gets a pipe whose read end is closed. Phase 2: any other end is
  * fetched from the creator. */
 int amber_fd_pipe_restore(struct amber_fd_rec *rec, int floor) {
-  uint64_t key = AMBER_KEY_PIPE | (rec->ino & 0xffffffffffffULL);
+  uint64_t key = amber_key(AMBER_KEY_PIPE, rec->ino);
   if (amber_fd_pipe_needs_peer(rec))
     return amber_fd_place(amber_fd_park(amber_broker_get(key, rec->write_end), floor), rec);
   int p[2];

@@ -400,7 +400,7 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
     fd = bound_socket(rec);
     if (fd >= 0 && amber_fd_unix_has_queue(rec)) {
       int err = refill_datagrams(rec);
-      uint64_t key = AMBER_KEY_UNIX_BOUND | (rec->ino & 0xffffffffffffULL);
+      uint64_t key = amber_key(AMBER_KEY_UNIX_BOUND, rec->ino);
       if (!err) err = amber_broker_put(key, 0, fd); /* for its clients (fd_socketpair.c) */
       if (err) {
         amber_sys1(SYS_close, fd);

@@ -291,7 +291,7 @@ static int end_of(const struct amber_fd_rec *rec) { return rec->ino < rec->peer_
 
 static uint64_t pair_key(const struct amber_fd_rec *rec) {
   uint64_t low = rec->ino < rec->peer_ino ? rec->ino : rec->peer_ino;
-  return AMBER_KEY_SOCKETPAIR | (low & 0xffffffffffffULL);
+  return amber_key(AMBER_KEY_SOCKETPAIR, low);
 }
 
 /* Does this end come from a pair that another descriptor's restore makes? */
@@ -422,7 +422,7 @@ int amber_fd_socketpair_redials(const struct amber_fd_rec *rec) {
  * it had not read are lost: their sender, the server, cannot send them again. */
 static int redial(struct amber_fd_rec *rec, int floor) {
   if (rec->peer_where == AMBER_PEER_INSIDE) {
-    int bound = amber_broker_get(AMBER_KEY_UNIX_BOUND | (rec->peer_ino & 0xffffffffffffULL), 0);
+    int bound = amber_broker_get(amber_key(AMBER_KEY_UNIX_BOUND, rec->peer_ino), 0);
     if (bound < 0) return bound;
     amber_sys1(SYS_close, bound);
   }

@@ -57,6 +57,7 @@ static int peek_queue(int fd, int queue, char *buf, uint32_t len, uint32_t *seq)
 /* 0 with the connection saved, or -1: it will come back reset (nothing is left in repair). */
 int amber_fd_tcp_save(struct amber_fd_rec *rec) {
   int fd = rec->fd;
+  if (!rec->u[0]) return -1; /* not asked for, or no peer address saved (fd_socket.c) */
   if (setopt(fd, TCP_REPAIR, 1) < 0) return -1; /* no CAP_NET_ADMIN: reset, as without it */
   struct tcp_info ti;
   socklen_t len = sizeof ti;

@@ -59,18 +59,34 @@ AMBER_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout) {
   }
 }
 
+/* select and pselect overwrite their sets even when interrupted: a call made again needs the
+ * sets the program passed. */
+struct fd_sets {
+  fd_set *r, *w, *e;
+  fd_set r0, w0, e0;
+};
+
+static void keep_sets(struct fd_sets *s, fd_set *r, fd_set *w, fd_set *e) {
+  s->r = r, s->w = w, s->e = e;
+  if (r) s->r0 = *r;
+  if (w) s->w0 = *w;
+  if (e) s->e0 = *e;
+}
+
+static void put_back_sets(const struct fd_sets *s) {
+  if (s->r) *s->r = s->r0;
+  if (s->w) *s->w = s->w0;
+  if (s->e) *s->e = s->e0;
+}
+
 AMBER_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *timeout) {
+  struct fd_sets sets;
+  keep_sets(&sets, r, w, e);
   for (;;) {
     uint32_t gen = amber.checkpoints;
-    fd_set r0, w0, e0;
-    if (r) r0 = *r;
-    if (w) w0 = *w;
-    if (e) e0 = *e;
     int ret = REAL(select)(n, r, w, e, timeout);
     if (ret >= 0 || !CKPT_CAUSED(gen)) return ret;
-    if (r) *r = r0;
-    if (w) *w = w0;
-    if (e) *e = e0;
+    put_back_sets(&sets);
   }
 }
 
@@ -97,17 +113,13 @@ AMBER_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *time
 
 AMBER_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *timeout,
                          const sigset_t *mask) {
+  struct fd_sets sets;
+  keep_sets(&sets, r, w, e);
   for (;;) {
     uint32_t gen = amber.checkpoints;
-    fd_set r0, w0, e0;
-    if (r) r0 = *r;
-    if (w) w0 = *w;
-    if (e) e0 = *e;
     int ret = REAL(pselect)(n, r, w, e, timeout, mask);
     if (ret >= 0 || !CKPT_CAUSED(gen)) return ret;
-    if (r) *r = r0;
-    if (w) *w = w0;
-    if (e) *e = e0;
+    put_back_sets(&sets);
   }
 }
 

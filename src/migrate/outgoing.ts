@@ -216,9 +216,12 @@ export async function streamSnapshot(
     {
       using table = app.openTable();
       streams = new ProcessStreams(dir, writer, table.info());
-      const parentDir = options.parentDir ?? "";
       const started = performance.now();
-      await freezeAndWriteRetrying(app, table, dir, options.timeoutMs, parentDir, streams);
+      await freezeAndWriteRetrying(app, table, dir, {
+        timeoutMs: options.timeoutMs,
+        parentDir: options.parentDir,
+        streaming: streams,
+      });
       if (!hold) table.setPhase(Phase.RESUME);
       frozenMs = performance.now() - started;
     }
