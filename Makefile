@@ -50,7 +50,7 @@ $(BUILD)/amber-restorer: $(wildcard csrc/restorer/*.c) $(wildcard csrc/restorer/
 	  -mgeneral-regs-only -mcmodel=large -Wl,-Ttext-segment=0x100000000000 -Wl,-z,noexecstack \
 	  -o $@ $(wildcard csrc/restorer/*.c) $(wildcard csrc/restorer/*.S)
 
-$(BUILD)/tests/%: tests/progs/%.c tests/progs/check.h
+$(BUILD)/tests/%: tests/progs/%.c $(wildcard tests/progs/*.h)
 	@mkdir -p $(BUILD)/tests
 	$(CC) -O1 -g -Wall -std=gnu11 -D_GNU_SOURCE -o $@ $< -pthread -lm -lrt
 

@@ -6,19 +6,11 @@
 #include <sys/wait.h>
 
 #include "check.h"
+#include "io_checks.h"
 #include "wait_go.h"
 
 #define TOTAL 200000
 
-static int read_number(int fd, uint32_t *n) {
-  size_t got = 0;
-  while (got < sizeof *n) {
-    ssize_t r = read(fd, (char *)n + got, sizeof *n - got);
-    if (r <= 0) return 0;
-    got += r;
-  }
-  return 1;
-}
 
 static int consume(int fd, const char *dir) {
   uint32_t expect = 0, n;

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 
 #include "check.h"
+#include "io_checks.h"
 #include "wait_go.h"
 
 #define TOTAL 200000
@@ -42,21 +43,7 @@ static void expect(int fd, const char *want, int flags, const char *what) {
         "%s: read %zd bytes (%.*s), expected %s", what, n, n > 0 ? (int)n : 0, buf, want);
 }
 
-static void expect_nothing(int fd, const char *what) {
-  char buf[16];
-  ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-  CHECK(n < 0 && errno == EAGAIN, "%s: %zd more bytes (errno %d), expected none", what, n, errno);
-}
 
-static int read_number(int fd, uint32_t *n) {
-  size_t got = 0;
-  while (got < sizeof *n) {
-    ssize_t r = read(fd, (char *)n + got, sizeof *n - got);
-    if (r <= 0) return 0;
-    got += r;
-  }
-  return 1;
-}
 
 static ino_t inode(int fd) {
   struct stat st;

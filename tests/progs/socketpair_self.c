@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "io_checks.h"
 #include "wait_go.h"
 
 static void pair(int type, int sv[2]) {
@@ -35,11 +36,6 @@ static void expect(int fd, const char *want, const char *what) {
         "%s: read %zd bytes (%.*s), expected %s", what, n, n > 0 ? (int)n : 0, buf, want);
 }
 
-static void expect_nothing(int fd, const char *what) {
-  char buf[16];
-  ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-  CHECK(n < 0 && errno == EAGAIN, "%s: %zd more bytes (errno %d), expected none", what, n, errno);
-}
 
 static void expect_eof(int fd, const char *what) {
   char buf[16];
