@@ -57,8 +57,16 @@ AMBER_EXPORT int dup3(int from, int to, int flags) {
   return r;
 }
 
+/* closefrom(3), as spawning code does often, clears whole words, not 4000 bits one by one. */
 static void forget_range(unsigned first, unsigned last) {
-  for (unsigned fd = first; fd < MAX_TRACKED && fd <= last; fd++) mark((int)fd, 0);
+  if (last >= MAX_TRACKED) last = MAX_TRACKED - 1;
+  for (unsigned fd = first; fd <= last;) {
+    unsigned bit = fd % 64, span = 64 - bit;
+    if (span > last - fd + 1) span = last - fd + 1;
+    uint64_t bits = (span == 64 ? ~0ULL : ((1ULL << span) - 1)) << bit;
+    __atomic_and_fetch(&is_signalfd[fd / 64], ~bits, __ATOMIC_RELAXED);
+    fd += span;
+  }
 }
 
 AMBER_EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
