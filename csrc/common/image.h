@@ -116,6 +116,9 @@ struct amber_proc_header {
    * whose pages the runs of depth 1 and more refer to */
   uint64_t hashes_off, npages;
   char parent_dir[512];
+  /* the file locks it held (struct amber_lock_rec), after the hashes */
+  uint64_t locks_off;
+  int32_t nlocks, pad3;
 };
 
 /* Written by the restorer into the restored library before it resumes the threads. */
@@ -204,4 +207,19 @@ struct amber_epoll_rec {
   int32_t epfd, tfd;
   uint32_t events, pad;
   uint64_t data;
+};
+
+/* A file lock held at the snapshot (fd_locks.c), taken again after a restore before the program
+ * runs: a flock or OFD lock by the process that re-creates its open file description, a POSIX
+ * lock by the process that held it, each through the descriptor it was seen on. */
+enum amber_lock_kind {
+  AMBER_LOCK_FLOCK = 1, /* flock(2): the open file description's */
+  AMBER_LOCK_POSIX = 2, /* fcntl F_SETLK: the process's */
+  AMBER_LOCK_OFD = 3,   /* fcntl F_OFD_SETLK: the open file description's */
+};
+
+struct amber_lock_rec {
+  int32_t fd, kind;
+  int32_t type, pad; /* F_RDLCK or F_WRLCK */
+  int64_t start, end; /* bytes start to end, inclusive; end -1: to the end of the file */
 };

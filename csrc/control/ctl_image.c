@@ -73,6 +73,15 @@ static const char *fd_kind_name(int32_t kind) {
   return "unknown";
 }
 
+static const char *lock_kind_name(int32_t kind) {
+  switch (kind) {
+  case AMBER_LOCK_FLOCK: return "flock";
+  case AMBER_LOCK_POSIX: return "posix";
+  case AMBER_LOCK_OFD: return "ofd";
+  }
+  return "unknown";
+}
+
 API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -errno;
@@ -117,6 +126,15 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
                fd_kind_name(rec.kind));
       json_str(&j, rec.kind == AMBER_FD_STDIO ? "" : rec.path);
       json_raw(&j, "}");
+    }
+    json_raw(&j, "],\"locks\":[");
+    for (int i = 0; i < hdr.nlocks && !err; i++) {
+      struct amber_lock_rec lock;
+      err = read_at(fd, &lock, sizeof lock, hdr.locks_off + (uint64_t)i * sizeof lock);
+      json_raw(&j, "%s{\"fd\":%d,\"kind\":\"%s\",\"type\":\"%s\",\"start\":%lld,\"end\":%lld}",
+               i ? "," : "", lock.fd, lock_kind_name(lock.kind),
+               lock.type == F_WRLCK ? "write" : "read", (long long)lock.start,
+               (long long)lock.end);
     }
     json_raw(&j, "]}");
   }

@@ -12,6 +12,7 @@
 #include "../common/broker.h"
 #include "agent_share.h"
 #include "fd_kinds.h"
+#include "fd_locks.h"
 
 static int classify(struct amber_fd_rec *rec, const char *target, const struct stat *st) {
   struct amber_table *t = amber.table;
@@ -91,6 +92,7 @@ int amber_fds_capture_frozen(void) {
     else if (amber_fd_is_pathless(rec) && !amber_fd_pathless_needs_peer(rec))
       err = amber_fd_pathless_save_bytes(rec);
   }
+  if (!err) err = amber_locks_capture(); /* file locks (fd_locks.c) */
   return err;
 }
 
@@ -199,7 +201,7 @@ int amber_fds_after_restore(void) {
       if (err) return failed(rec, err);
     }
   }
-  return 0;
+  return amber_locks_after_restore(); /* every descriptor is back: its file locks */
 }
 
 /* Space for saved bytes (unread pipe and socket data; a pathless file's have a mapping of their

@@ -12,6 +12,7 @@
 #include "agent_pages.h"
 #include "agent_share.h"
 #include "agent_sink.h"
+#include "fd_locks.h"
 #include "net_vne.h"
 #include "sysv.h"
 
@@ -207,6 +208,9 @@ int amber_write_process_file(const char *dir) {
     off += sizeof(struct amber_fd_rec) * h.nfds;
     h.hashes_off = off;
     off += 8 * w.npages;
+    const struct amber_lock_rec *locks = amber_locks_saved(&h.nlocks);
+    h.locks_off = off;
+    off += sizeof *locks * h.nlocks;
     h.file_size = off;
     struct amber_sink *s = &sink;
     /* Everything but the pages goes into a stream's index too (agent_sink.h). */
@@ -217,7 +221,8 @@ int amber_write_process_file(const char *dir) {
     if (!err)
       err = amber_sink_write_indexed(s, amber_ckpt.fds, h.hashes_off - h.fds_off, h.fds_off);
     if (!err)
-      err = amber_sink_write_indexed(s, w.hashes, h.file_size - h.hashes_off, h.hashes_off);
+      err = amber_sink_write_indexed(s, w.hashes, h.locks_off - h.hashes_off, h.hashes_off);
+    if (!err) err = amber_sink_write_indexed(s, locks, h.file_size - h.locks_off, h.locks_off);
     /* The header goes last (a stream's trailer): a file with a valid magic is a complete one. */
     if (!err) err = amber_sink_finish(s, &h, sizeof h);
     if (err) err = error("cannot write the process file", err);

@@ -14,8 +14,10 @@ static int32_t virtual_pid(long sid) {
   return v > 0 ? v : 0;
 }
 
-/* Is path /proc/<self|thread-self|N>[/task/N]/(stat|status)? 1 for stat, 2 for status. */
+/* Is path /proc/<self|thread-self|N>[/task/N]/(stat|status)? 1 for stat, 2 for status; 3 for
+ * /proc/locks. */
 static int which_file(const char *path) {
+  if (!strcmp(path, "/proc/locks")) return 3;
   if (strncmp(path, "/proc/", 6)) return 0;
   const char *p = path + 6;
   if (!strncmp(p, "self/", 5)) p += 5;
@@ -111,6 +113,52 @@ static int rewrite_status(const char *in, char *out, int cap) {
   return n;
 }
 
+static int colons(const char *p, const char *end) {
+  int n = 0;
+  for (; p < end; p++) n += *p == ':';
+  return n;
+}
+
+/* The pid in a line of /proc/locks ("1: POSIX  ADVISORY  WRITE 1234 fe:00:5678 0 EOF", a waiter
+ * "1: -> POSIX ..."): the word before "major:minor:inode". */
+static const char *lock_pid(const char *line, const char *end, const char **pid_end) {
+  const char *previous = 0, *previous_end = 0;
+  for (const char *p = line; p < end;) {
+    while (p < end && *p == ' ') p++;
+    const char *w = p;
+    while (p < end && *p != ' ') p++;
+    if (w < p && colons(w, p) == 2 && previous) {
+      *pid_end = previous_end;
+      return previous;
+    }
+    previous = w, previous_end = p;
+  }
+  return 0;
+}
+
+/* locks: each lock's holder; an OFD lock's -1 stays. */
+static int rewrite_locks(const char *in, char *out, int cap) {
+  int n = 0;
+  for (const char *line = in; *line;) {
+    const char *end = strchr(line, '\n');
+    if (!end) end = line + strlen(line);
+    const char *pid_end, *pid = lock_pid(line, end, &pid_end);
+    if (pid && *pid != '-') {
+      uint64_t v = 0;
+      const char *q = pid;
+      amber_parse_u64(&q, &v, 10);
+      n = put(out, cap, n, line, (int)(pid - line));
+      n = put_num(out, cap, n, virtual_pid((long)v));
+      n = put(out, cap, n, pid_end, (int)(end - pid_end));
+    } else {
+      n = put(out, cap, n, line, (int)(end - line));
+    }
+    if (*end == '\n') n = put(out, cap, n, end, 1);
+    line = *end ? end + 1 : end;
+  }
+  return n;
+}
+
 /* Which descriptors hold such files, and for which path: a snapshot makes them again. */
 #define MAX_VIRTUAL_FILES 64
 static struct {
@@ -140,13 +188,25 @@ int amber_proc_virtual_file(const char *path, int flags) {
   if (!amber_active() || !path || (flags & O_ACCMODE) != O_RDONLY) return -ENOENT;
   int which = which_file(path);
   if (!which) return -ENOENT;
-  static __thread char in[8192], out[8192];
-  long len = amber_read_file(path, in, sizeof in);
-  if (len < 0) return (int)len; /* the caller's real open will say why */
-  int n = which == 1 ? rewrite_stat(in, out, sizeof out) : rewrite_status(in, out, sizeof out);
-  int fd = (int)amber_sys2(SYS_memfd_create, "amber-proc", (flags & O_CLOEXEC) ? 1 : 0);
+  static __thread char small_in[8192], small_out[8192];
+  char *in = small_in, *out = small_out;
+  long cap = sizeof small_in;
+  if (which == 3) { /* the whole machine's locks: room of their own, for this call */
+    cap = 1 << 20;
+    long addr = amber_sys6(SYS_mmap, 0, 2 * cap, 3, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
+    if (addr < 0 && addr > -4096) return (int)addr;
+    in = (char *)addr, out = (char *)addr + cap;
+  }
+  long len = amber_read_file(path, in, cap);
+  int n = len < 0 ? 0
+        : which == 1 ? rewrite_stat(in, out, (int)cap)
+        : which == 2 ? rewrite_status(in, out, (int)cap)
+                     : rewrite_locks(in, out, (int)cap);
+  int fd = len < 0 ? (int)len /* the caller's real open will say why */
+                   : (int)amber_sys2(SYS_memfd_create, "amber-proc", (flags & O_CLOEXEC) ? 1 : 0);
+  if (fd >= 0) amber_sys3(SYS_write, fd, out, n);
+  if (which == 3) amber_sys2(SYS_munmap, in, 2 * cap);
   if (fd < 0) return fd;
-  amber_sys3(SYS_write, fd, out, n);
   amber_sys3(SYS_lseek, fd, 0, SEEK_SET);
   remember(fd, path);
   return fd;

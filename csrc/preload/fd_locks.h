@@ -1,0 +1,17 @@
+/* File locks held at the snapshot, taken again after a restore (fd_locks.c). */
+#ifndef AMBER_FD_LOCKS_H
+#define AMBER_FD_LOCKS_H
+
+#include "agent.h"
+
+/* Once every process is frozen and agent_share.c has found each description's owner: the
+ * locks of every saved descriptor. 0, or -1 with amber_ckpt.error naming a lock Amber cannot
+ * take again exactly (a lease, say). */
+int amber_locks_capture(void);
+/* Once every descriptor is back: 0, or -1 with amber_ckpt.error naming the lock that someone
+ * else holds now. */
+int amber_locks_after_restore(void);
+/* What the process file records (agent_memory.c). */
+const struct amber_lock_rec *amber_locks_saved(int32_t *count);
+
+#endif
