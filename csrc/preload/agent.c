@@ -5,6 +5,7 @@
 
 #include "agent.h"
 #include "agent_share.h"
+#include "fd_locks.h"
 #include "sysv.h"
 
 struct amber_ckpt amber_ckpt;
@@ -192,6 +193,8 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
   if (!err) err = amber_shared_memory_after_restore(1);
   amber_sysv_undo_after_restore();
   amber_broker_close();
+  /* File locks once the broker's copies are closed: closing one would drop a POSIX lock. */
+  if (!err) err = amber_locks_after_restore();
   amber_fds_release();
   /* Followers leave the restorer's code as they resume; only then may it go. */
   for (int i = 0; i < 2000; i++) {

@@ -201,7 +201,7 @@ int amber_fds_after_restore(void) {
       if (err) return failed(rec, err);
     }
   }
-  return amber_locks_after_restore(); /* every descriptor is back: its file locks */
+  return 0;
 }
 
 /* Space for saved bytes (unread pipe and socket data; a pathless file's have a mapping of their

@@ -8,8 +8,8 @@
  * locks of every saved descriptor. 0, or -1 with amber_ckpt.error naming a lock Amber cannot
  * take again exactly (a lease, say). */
 int amber_locks_capture(void);
-/* Once every descriptor is back: 0, or -1 with amber_ckpt.error naming the lock that someone
- * else holds now. */
+/* Once every descriptor is back and the broker's copies of them are closed (closing one would
+ * drop a POSIX lock): 0, or -1 with amber_ckpt.error naming the lock someone else holds now. */
 int amber_locks_after_restore(void);
 /* What the process file records (agent_memory.c). */
 const struct amber_lock_rec *amber_locks_saved(int32_t *count);

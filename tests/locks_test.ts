@@ -1,0 +1,120 @@
+/**
+ * File locks across a snapshot and restore: flock locks (one on a description a parent shares
+ * with its forked child, one held by the child alone), POSIX record locks and OFD locks, with
+ * their exact ranges and types. The program (tests/progs/file_locks.c) checks from inside that
+ * they are its own, and that its processes see them held by virtual pids; lock_checker, run
+ * outside Amber, checks that each is held by the restored process (and can be taken once
+ * released). A lock someone took meanwhile fails the restore; a lease fails the snapshot.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type App, RestoreError, SnapshotError } from "../mod.ts";
+import { prog, type Scenario, scenarioTest } from "./support.ts";
+
+const LIMIT_MS = 90_000;
+
+/** The system pid of the application's first process. */
+function rootPid(app: App): number {
+  const processes = app.processes();
+  const first = Math.min(...processes.map((p) => p.vpid));
+  return processes.find((p) => p.vpid === first)!.pid;
+}
+
+/** Runs lock_checker outside Amber: "held" by `app`'s first process, or "free". */
+async function checkOutside(s: Scenario, app: App | null): Promise<void> {
+  const args = app ? [s.dir, "held", String(rootPid(app))] : [s.dir, "free"];
+  const out = await new Deno.Command(prog("lock_checker"), { args, stdout: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, `The outside checker (${args.join(" ")}) failed:\n${text}`);
+  assert.match(text, /^PASS$/m);
+}
+
+async function touch(s: Scenario, name: string): Promise<void> {
+  await Deno.writeTextFile(join(s.dir, name), "");
+}
+
+/** Lets the restored program check round `round` from inside, then checks from outside. */
+async function round(s: Scenario, app: App, round: number): Promise<void> {
+  await touch(s, `go${round}`);
+  await s.waitFor(new RegExp(`^locked ${round}$`, "m"), `locked ${round}`);
+  await s.waitFor(new RegExp(`^child locked ${round}$`, "m"), `child locked ${round}`);
+  await checkOutside(s, app);
+}
+
+/** The program releases every lock; the outside checker takes each; PASS. */
+async function release(s: Scenario): Promise<void> {
+  await touch(s, "release");
+  await s.waitFor(/^released$/m, "released");
+  await checkOutside(s, null);
+  await touch(s, "done");
+  await s.waitFor(/^PASS$/m, "PASS");
+}
+
+async function launchLocker(s: Scenario): Promise<App> {
+  const app = await s.launch([prog("file_locks"), s.dir], "locks");
+  await s.waitFor(/^ready$/m, "ready");
+  await checkOutside(s, app);
+  return app;
+}
+
+scenarioTest(
+  "flock, POSIX and OFD locks are taken again by the restored processes, through two snapshots",
+  async (s) => {
+    const app = await launchLocker(s);
+    const first = await s.restore(await s.freeze(app, "first"));
+    await round(s, first, 1);
+    const second = await s.restore(await s.freeze(first, "second"));
+    await round(s, second, 2);
+    await release(s);
+  },
+  LIMIT_MS,
+);
+
+scenarioTest(
+  "file locks of a program snapshotted without stop are held again once the original has ended",
+  async (s) => {
+    const app = await launchLocker(s);
+    const image = await app.snapshot({ dir: join(s.dir, "running.amber") });
+    await checkOutside(s, app); // the original runs on and keeps them
+    await app.kill();
+    const restored = await s.restore(image);
+    await round(s, restored, 1);
+    await release(s);
+  },
+  LIMIT_MS,
+);
+
+scenarioTest(
+  "a restore fails naming the lock and its holder when another process holds it meanwhile",
+  async (s) => {
+    const app = await launchLocker(s);
+    const image = await app.snapshot({ dir: join(s.dir, "running.amber") });
+    await assert.rejects(s.restore(image), (e: unknown) => {
+      assert.ok(e instanceof RestoreError, `Expected a RestoreError, got ${e}`);
+      assert.match(e.message, /cannot take its (read|write) (flock|POSIX lock|OFD lock) on \//);
+      assert.match(e.message, /flock-shared|flock-child|posix|ofd/);
+      const holder = new RegExp(`process ${rootPid(app)} \\(a system pid, outside the restored`);
+      assert.match(e.message, holder);
+      return true;
+    });
+    await checkOutside(s, app); // the original still holds every lock
+  },
+  LIMIT_MS,
+);
+
+scenarioTest(
+  "a snapshot of a program holding a lease fails naming it, and the program runs on",
+  async (s) => {
+    const app = await s.launch([prog("file_locks"), s.dir, "lease"], "lease");
+    await s.waitFor(/^ready$/m, "ready");
+    const dir = join(s.dir, "lease.amber");
+    await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
+      assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
+      assert.match(e.message, /descriptor \d+ \(.*leased\) holds a lease/);
+      return true;
+    });
+    await s.pass();
+  },
+  LIMIT_MS,
+);

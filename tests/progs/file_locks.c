@@ -1,0 +1,193 @@
+/* File locks across a snapshot and restore: in DIR, a flock (exclusive) on flock-shared held
+ * through a description this process shares with a forked child; a shared flock on flock-child
+ * held only by the child (the parent closed its copy); POSIX locks on posix (write 0-99, read
+ * 200-299, write from 1000 to the end); OFD locks on ofd (write 10-19, read 30-39). Says "ready",
+ * then in each round (DIR/go1, go2...) checks from inside that its locks are its own and that a
+ * process of its own sees them held by its virtual pid (F_GETLK, /proc/locks), and says
+ * "locked N" (the child "child locked N"). On DIR/release both release every lock and say
+ * "released"; on DIR/done it says PASS. lock_checker checks the same from outside.
+ * With "lease": holds a read lease instead, which a snapshot must refuse. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "wait_go.h"
+
+static const char *dir;
+
+static int open_in(const char *name, int flags) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  int fd = open(path, flags | O_CREAT, 0600);
+  CHECK(fd >= 0, "open %s: %s", path, strerror(errno));
+  return fd;
+}
+
+static int exists(const char *name) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  return access(path, F_OK) == 0;
+}
+
+/* Waits for DIR/go<round> (1) or DIR/release (0). */
+static int next_round(int round) {
+  char go[32];
+  snprintf(go, sizeof go, "go%d", round);
+  for (;;) {
+    if (exists("release")) return 0;
+    if (exists(go)) return 1;
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+static int range_lock(int fd, int cmd, int type, off_t start, off_t len) {
+  struct flock fl = {.l_type = (short)type, .l_whence = SEEK_SET, .l_start = start, .l_len = len};
+  return fcntl(fd, cmd, &fl);
+}
+
+static struct flock query(int fd, int cmd, int type, off_t start, off_t len) {
+  struct flock fl = {.l_type = (short)type, .l_whence = SEEK_SET, .l_start = start, .l_len = len};
+  CHECK(fcntl(fd, cmd, &fl) == 0, "F_GETLK: %s", strerror(errno));
+  return fl;
+}
+
+/* In a process of the application that holds none of them: the parent's POSIX locks are
+ * reported held by the parent's virtual pid, in F_GETLK and in /proc/locks. */
+static void probe(pid_t holder) {
+  pid_t pid = fork();
+  CHECK(pid >= 0, "fork: %s", strerror(errno));
+  if (pid == 0) {
+    int fd = open_in("posix", O_RDWR);
+    struct flock fl = query(fd, F_GETLK, F_WRLCK, 0, 100);
+    CHECK(fl.l_type == F_WRLCK && fl.l_pid == holder && fl.l_start == 0 && fl.l_len == 100,
+          "F_GETLK on 0-99: type %d pid %d (want %d) %ld+%ld", fl.l_type, fl.l_pid, holder,
+          (long)fl.l_start, (long)fl.l_len);
+    fl = query(fd, F_GETLK, F_WRLCK, 200, 100);
+    CHECK(fl.l_type == F_RDLCK && fl.l_pid == holder, "F_GETLK on 200-299: type %d pid %d",
+          fl.l_type, fl.l_pid);
+    fl = query(fd, F_GETLK, F_RDLCK, 200, 100);
+    CHECK(fl.l_type == F_UNLCK, "a read lock on 200-299 is not free");
+    fl = query(fd, F_GETLK, F_WRLCK, 100, 100);
+    CHECK(fl.l_type == F_UNLCK, "100-199 is locked (type %d)", fl.l_type);
+    fl = query(fd, F_GETLK, F_RDLCK, 5000, 10);
+    CHECK(fl.l_type == F_WRLCK && fl.l_start == 1000 && fl.l_len == 0,
+          "the lock to the end: type %d %ld+%ld", fl.l_type, (long)fl.l_start, (long)fl.l_len);
+    int ofd = open_in("ofd", O_RDWR);
+    fl = query(ofd, F_GETLK, F_RDLCK, 10, 10);
+    CHECK(fl.l_type == F_WRLCK && fl.l_pid == -1, "the OFD lock: type %d pid %d", fl.l_type,
+          fl.l_pid);
+    struct stat st;
+    CHECK(fstat(fd, &st) == 0, "fstat");
+    char want[96], text[1 << 16];
+    snprintf(want, sizeof want, " %d %02x:%02x:%lu 0 99\n", holder, major(st.st_dev),
+             minor(st.st_dev), (unsigned long)st.st_ino);
+    FILE *f = fopen("/proc/locks", "r");
+    CHECK(f, "/proc/locks: %s", strerror(errno));
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    CHECK(strstr(text, want), "/proc/locks has no line ending in \"%s\":\n%s", want, text);
+    _exit(0);
+  }
+  int status;
+  CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+        "the probe failed");
+}
+
+static void child(int flock_shared, int flock_child, int started) {
+  CHECK(write(started, "x", 1) == 1, "write");
+  for (int round = 1; next_round(round); round++) {
+    int fresh = open_in("flock-child", O_RDWR);
+    CHECK(flock(fresh, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK,
+          "flock-child is not held by the child");
+    close(fresh);
+    CHECK(flock(flock_child, LOCK_SH | LOCK_NB) == 0, "the child's own flock: %s", strerror(errno));
+    CHECK(flock(flock_shared, LOCK_EX | LOCK_NB) == 0, "the shared flock: %s", strerror(errno));
+    printf("child locked %d\n", round);
+    fflush(stdout);
+  }
+  CHECK(flock(flock_child, LOCK_UN) == 0, "unlock");
+  _exit(0);
+}
+
+int main(int argc, char **argv) {
+  CHECK(argc >= 2, "usage: file_locks DIR [lease]");
+  dir = argv[1];
+  if (argc > 2 && !strcmp(argv[2], "lease")) {
+    int fd = open_in("leased", O_RDONLY);
+    CHECK(fcntl(fd, F_SETLEASE, F_RDLCK) == 0, "F_SETLEASE: %s", strerror(errno));
+    say_ready();
+    wait_go(dir);
+    printf("PASS\n");
+    return 0;
+  }
+  int flock_shared = open_in("flock-shared", O_RDWR);
+  CHECK(flock(flock_shared, LOCK_EX) == 0, "flock: %s", strerror(errno));
+  int flock_child = open_in("flock-child", O_RDWR);
+  CHECK(flock(flock_child, LOCK_SH) == 0, "flock: %s", strerror(errno));
+  int posix = open_in("posix", O_RDWR);
+  CHECK(range_lock(posix, F_SETLK, F_WRLCK, 0, 100) == 0, "F_SETLK: %s", strerror(errno));
+  CHECK(range_lock(posix, F_SETLK, F_RDLCK, 200, 100) == 0, "F_SETLK: %s", strerror(errno));
+  CHECK(range_lock(posix, F_SETLK, F_WRLCK, 1000, 0) == 0, "F_SETLK: %s", strerror(errno));
+  int ofd = open_in("ofd", O_RDWR);
+  CHECK(range_lock(ofd, F_OFD_SETLK, F_WRLCK, 10, 10) == 0, "F_OFD_SETLK: %s", strerror(errno));
+  CHECK(range_lock(ofd, F_OFD_SETLK, F_RDLCK, 30, 10) == 0, "F_OFD_SETLK: %s", strerror(errno));
+  int started[2];
+  CHECK(pipe(started) == 0, "pipe");
+  pid_t kid = fork();
+  CHECK(kid >= 0, "fork: %s", strerror(errno));
+  if (kid == 0) child(flock_shared, flock_child, started[1]);
+  close(flock_child); /* the child alone holds that description now */
+  char c;
+  CHECK(read(started[0], &c, 1) == 1, "the child did not start");
+  say_ready();
+  for (int round = 1; next_round(round); round++) {
+    int fresh = open_in("flock-shared", O_RDWR);
+    CHECK(flock(fresh, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK,
+          "flock-shared is not held");
+    close(fresh);
+    CHECK(flock(flock_shared, LOCK_EX | LOCK_NB) == 0, "the own flock: %s", strerror(errno));
+    CHECK(range_lock(posix, F_SETLK, F_WRLCK, 0, 100) == 0, "the own POSIX lock: %s",
+          strerror(errno));
+    struct flock fl = query(posix, F_GETLK, F_WRLCK, 0, 2000);
+    CHECK(fl.l_type == F_UNLCK, "its own POSIX locks conflict with it (type %d pid %d)",
+          fl.l_type, fl.l_pid);
+    int other = open_in("ofd", O_RDWR);
+    fl = query(other, F_OFD_GETLK, F_RDLCK, 10, 10);
+    CHECK(fl.l_type == F_WRLCK && fl.l_pid == -1, "the OFD write lock: type %d pid %d",
+          fl.l_type, fl.l_pid);
+    fl = query(other, F_OFD_GETLK, F_WRLCK, 30, 10);
+    CHECK(fl.l_type == F_RDLCK, "the OFD read lock: type %d", fl.l_type);
+    fl = query(other, F_OFD_GETLK, F_RDLCK, 30, 10);
+    CHECK(fl.l_type == F_UNLCK, "the OFD read lock is not a read lock");
+    close(other);
+    CHECK(range_lock(ofd, F_OFD_SETLK, F_WRLCK, 10, 10) == 0, "the own OFD lock: %s",
+          strerror(errno));
+    probe(getpid());
+    printf("locked %d\n", round);
+    fflush(stdout);
+  }
+  CHECK(flock(flock_shared, LOCK_UN) == 0, "unlock: %s", strerror(errno));
+  CHECK(range_lock(posix, F_SETLK, F_UNLCK, 0, 0) == 0, "unlock: %s", strerror(errno));
+  CHECK(range_lock(ofd, F_OFD_SETLK, F_UNLCK, 0, 0) == 0, "unlock: %s", strerror(errno));
+  int status;
+  CHECK(waitpid(kid, &status, 0) == kid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+        "the child failed");
+  printf("released\n");
+  fflush(stdout);
+  while (!exists("done")) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  printf("PASS\n");
+  return 0;
+}
