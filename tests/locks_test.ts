@@ -118,3 +118,54 @@ scenarioTest(
   },
   LIMIT_MS,
 );
+
+/** A second SQLite writer outside Amber: "locked", or "inserted <rows> <integrity_check>". */
+async function outsideWriter(s: Scenario): Promise<string> {
+  const code = `
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=0)
+try:
+    db.execute("INSERT INTO t (v) VALUES ('outside')")
+except sqlite3.OperationalError as e:
+    print("locked" if "database is locked" in str(e) else f"error {e}")
+    sys.exit(0)
+rows = db.execute("SELECT count(*) FROM t").fetchone()[0]
+print("inserted", rows, db.execute("PRAGMA integrity_check").fetchone()[0])
+`;
+  const args = ["-c", code, join(s.dir, "db.sqlite")];
+  const out = await new Deno.Command("python3", { args, stdout: "piped" }).output();
+  assert.equal(out.code, 0, "The outside writer failed");
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+scenarioTest(
+  "a SQLite writer in WAL mode holding a transaction goes on after restore, and keeps others out",
+  async (s) => {
+    const python = new Deno.Command("python3", {
+      args: ["-c", "import sys; print(sys.executable)"],
+    });
+    const executable = new TextDecoder().decode((await python.output()).stdout).trim();
+    const script = new URL("./progs/sqlite_wal.py", import.meta.url).pathname;
+    const rows: number[] = [];
+    const holding = async (n: number) => {
+      const text = await s.waitFor(new RegExp(`^holding ${n} \\d+$`, "m"), `holding ${n}`);
+      rows.push(Number(new RegExp(`^holding ${n} (\\d+)$`, "m").exec(text)![1]));
+      assert.equal(await outsideWriter(s), "locked");
+    };
+    let app = await s.launch([executable, script, s.dir], "sqlite");
+    await holding(1);
+    for (const n of [1, 2]) {
+      app = await s.restore(await s.freeze(app, `cycle${n}`));
+      assert.equal(await outsideWriter(s), "locked"); // the restored transaction keeps it out
+      await touch(s, `go${n}`);
+      await holding(n + 1);
+    }
+    await touch(s, "finish");
+    const text = await s.waitFor(/^PASS$/m, "PASS");
+    const final = Number(/^rows (\d+)$/m.exec(text)![1]);
+    assert.ok(rows.every((r, i) => i === 0 || r > rows[i - 1]), `Rows went ${rows}`);
+    assert.ok(final > rows[rows.length - 1]);
+    assert.equal(await outsideWriter(s), `inserted ${final + 1} ok`);
+  },
+  LIMIT_MS,
+);
