@@ -62,7 +62,21 @@ scenarioTest(
   "flock, POSIX and OFD locks are taken again by the restored processes, through two snapshots",
   async (s) => {
     const app = await launchLocker(s);
-    const first = await s.restore(await s.freeze(app, "first"));
+    const image = await s.freeze(app, "first");
+    const saved = image.manifest.processes.flatMap((p) =>
+      (p.details?.locks as { kind: string; type: string; start: number; end: number }[])
+        .map((l) => `${l.kind} ${l.type} ${l.start} ${l.end}`)
+    );
+    assert.deepEqual(saved.sort(), [
+      "flock read 0 -1", // the child's, on the description it alone holds
+      "flock write 0 -1", // once, by the parent, which owns the shared description
+      "ofd read 30 39",
+      "ofd write 10 19",
+      "posix read 200 299",
+      "posix write 0 99",
+      "posix write 1000 -1",
+    ]);
+    const first = await s.restore(image);
     await round(s, first, 1);
     const second = await s.restore(await s.freeze(first, "second"));
     await round(s, second, 2);

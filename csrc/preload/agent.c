@@ -192,9 +192,9 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
   if (!err) err = amber_fds_after_restore();
   if (!err) err = amber_shared_memory_after_restore(1);
   amber_sysv_undo_after_restore();
+  amber_broker_drop_local(); /* closing a copy once a POSIX lock is back would drop the lock */
+  err = amber_locks_after_restore(err); /* and waits for every other process's */
   amber_broker_close();
-  /* File locks once the broker's copies are closed: closing one would drop a POSIX lock. */
-  if (!err) err = amber_locks_after_restore();
   amber_fds_release();
   /* Followers leave the restorer's code as they resume; only then may it go. */
   for (int i = 0; i < 2000; i++) {

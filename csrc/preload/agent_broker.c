@@ -93,9 +93,13 @@ int amber_broker_get(uint64_t k1, uint64_t k2) {
   return fd;
 }
 
-void amber_broker_close(void) {
+void amber_broker_drop_local(void) {
   for (int i = 0; i < nlocal; i++) amber_sys1(SYS_close, local[i].fd);
   nlocal = 0;
+}
+
+void amber_broker_close(void) {
+  amber_broker_drop_local();
   if (broker < 0) return;
   send_msg(AMBER_BROKER_DONE, 0, 0, -1);
   amber_sys1(SYS_close, broker);

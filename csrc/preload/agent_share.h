@@ -19,5 +19,6 @@ int amber_broker_open(void);
 int amber_broker_put(uint64_t k1, uint64_t k2, int fd); /* 0 or -errno; fd stays the caller's */
 int amber_broker_get(uint64_t k1, uint64_t k2);         /* a new descriptor, or -errno */
 void amber_broker_close(void);
+void amber_broker_drop_local(void); /* this process's own copies; the broker still answers */
 
 #endif

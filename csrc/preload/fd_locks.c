@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/file.h>
 
+#include "../common/broker.h"
+#include "agent_share.h"
 #include "fd_kinds.h"
 #include "fd_locks.h"
 
@@ -202,10 +204,32 @@ static int cannot_take(const struct amber_lock_rec *lock, long err) {
   return -1;
 }
 
-int amber_locks_after_restore(void) {
-  for (int i = 0; i < nlocks; i++) {
-    long err = take(&locks[i]);
-    if (err) return cannot_take(&locks[i], err);
+/* No process of the application may run before every other has its locks back (it could take
+ * one of them first): each says it has them, then waits until every other has said so. */
+static int barrier(int failed) {
+  uint64_t key = AMBER_KEY_LOCKS;
+  int token = (int)amber_sys3(SYS_openat, AT_FDCWD, "/", O_PATH | O_CLOEXEC);
+  if (token < 0) return token;
+  int err = amber_broker_put(key | (uint32_t)amber.vpid, 0, token);
+  amber_sys1(SYS_close, token);
+  struct amber_ctl *c = &amber.table->ctl;
+  for (uint32_t i = 0; i < c->nslots && !err && !failed; i++) {
+    if (!c->slots[i].vpid || c->slots[i].vpid == amber.vpid) continue;
+    int fd = amber_broker_get(key | (uint32_t)c->slots[i].vpid, 0);
+    if (fd < 0) err = fd;
+    else amber_sys1(SYS_close, fd);
   }
-  return 0;
+  if (err && !failed)
+    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+              "the other processes did not say they had their file locks back (error %d)", -err);
+  return err;
+}
+
+int amber_locks_after_restore(int failed) {
+  for (int i = 0; i < nlocks && !failed; i++) {
+    long err = take(&locks[i]);
+    if (err) failed = cannot_take(&locks[i], err);
+  }
+  int err = barrier(failed); /* said even on a failure, so no other process waits in vain */
+  return failed ? failed : err ? -1 : 0;
 }

@@ -44,6 +44,25 @@ export function savedBytes(details: ProcessDetails): string {
   return typeof details.savedBytes === "number" ? formatBytes(details.savedBytes) : "?";
 }
 
+interface LockDetails {
+  fd: number;
+  kind: string;
+  type: string;
+  start: number;
+  end: number;
+}
+
+/** The file locks a process takes again on descriptor `fd`: " (posix write 0-99, flock read)". */
+function lockText(details: ProcessDetails, fd: number): string {
+  const locks = Array.isArray(details.locks) ? details.locks as LockDetails[] : [];
+  const mine = locks.filter((l) => l.fd === fd).map((l) =>
+    l.kind === "flock"
+      ? `flock ${l.type}`
+      : `${l.kind} ${l.type} ${l.start}-${l.end < 0 ? "end" : l.end}`
+  );
+  return mine.length ? ` (${mine.join(", ")})` : "";
+}
+
 /** Each process's descriptors, one line each: "4200001  0 stdio, 3 file /x, 4 pipe pipe:[12]". */
 function descriptorLines(processes: { vpid: number; details: ProcessDetails }[]): string[][] {
   const rows = [["VPID", "DESCRIPTORS"]];
@@ -51,9 +70,9 @@ function descriptorLines(processes: { vpid: number; details: ProcessDetails }[])
     const fds = Array.isArray(details.fds)
       ? details.fds as { fd: number; kind: string; name: string }[]
       : [];
-    const text = fds.map((f) => [f.fd, f.kind, f.name].filter((x) => x !== "").join(" ")).join(
-      ", ",
-    );
+    const text = fds.map((f) =>
+      [f.fd, f.kind, f.name].filter((x) => x !== "").join(" ") + lockText(details, f.fd)
+    ).join(", ");
     rows.push([String(vpid), text || "none"]);
   }
   return rows;
