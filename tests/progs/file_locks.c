@@ -1,7 +1,8 @@
 /* File locks across a snapshot and restore: in DIR, a flock (exclusive) on flock-shared held
  * through a description this process shares with a forked child; a shared flock on flock-child
  * held only by the child (the parent closed its copy); POSIX locks on posix (write 0-99, read
- * 200-299, write from 1000 to the end); OFD locks on ofd (write 10-19, read 30-39). Says "ready",
+ * 200-299, write from 1000 to the end; the child's through the same description, write 500-599);
+ * OFD locks on ofd (write 10-19, read 30-39). Says "ready",
  * then in each round (DIR/go1, go2...) checks from inside that its locks are its own and that a
  * process of its own sees them held by its virtual pid (F_GETLK, /proc/locks), and says
  * "locked N" (the child "child locked N"). On DIR/release both release every lock and say
@@ -62,7 +63,7 @@ static struct flock query(int fd, int cmd, int type, off_t start, off_t len) {
 
 /* In a process of the application that holds none of them: the parent's POSIX locks are
  * reported held by the parent's virtual pid, in F_GETLK and in /proc/locks. */
-static void probe(pid_t holder) {
+static void probe(pid_t holder, pid_t kid) {
   pid_t pid = fork();
   CHECK(pid >= 0, "fork: %s", strerror(errno));
   if (pid == 0) {
@@ -78,6 +79,9 @@ static void probe(pid_t holder) {
     CHECK(fl.l_type == F_UNLCK, "a read lock on 200-299 is not free");
     fl = query(fd, F_GETLK, F_WRLCK, 100, 100);
     CHECK(fl.l_type == F_UNLCK, "100-199 is locked (type %d)", fl.l_type);
+    fl = query(fd, F_GETLK, F_RDLCK, 550, 1);
+    CHECK(fl.l_type == F_WRLCK && fl.l_pid == kid && fl.l_start == 500 && fl.l_len == 100,
+          "F_GETLK on 500-599: type %d pid %d (want %d)", fl.l_type, fl.l_pid, kid);
     fl = query(fd, F_GETLK, F_RDLCK, 5000, 10);
     CHECK(fl.l_type == F_WRLCK && fl.l_start == 1000 && fl.l_len == 0,
           "the lock to the end: type %d %ld+%ld", fl.l_type, (long)fl.l_start, (long)fl.l_len);
@@ -103,7 +107,8 @@ static void probe(pid_t holder) {
         "the probe failed");
 }
 
-static void child(int flock_shared, int flock_child, int started) {
+static void child(int flock_shared, int flock_child, int posix, int started) {
+  CHECK(range_lock(posix, F_SETLK, F_WRLCK, 500, 100) == 0, "F_SETLK: %s", strerror(errno));
   CHECK(write(started, "x", 1) == 1, "write");
   for (int round = 1; next_round(round); round++) {
     int fresh = open_in("flock-child", O_RDWR);
@@ -112,10 +117,13 @@ static void child(int flock_shared, int flock_child, int started) {
     close(fresh);
     CHECK(flock(flock_child, LOCK_SH | LOCK_NB) == 0, "the child's own flock: %s", strerror(errno));
     CHECK(flock(flock_shared, LOCK_EX | LOCK_NB) == 0, "the shared flock: %s", strerror(errno));
+    CHECK(range_lock(posix, F_SETLK, F_WRLCK, 500, 100) == 0, "the child's own POSIX lock: %s",
+          strerror(errno));
     printf("child locked %d\n", round);
     fflush(stdout);
   }
   CHECK(flock(flock_child, LOCK_UN) == 0, "unlock");
+  CHECK(range_lock(posix, F_SETLK, F_UNLCK, 0, 0) == 0, "unlock");
   _exit(0);
 }
 
@@ -145,7 +153,7 @@ int main(int argc, char **argv) {
   CHECK(pipe(started) == 0, "pipe");
   pid_t kid = fork();
   CHECK(kid >= 0, "fork: %s", strerror(errno));
-  if (kid == 0) child(flock_shared, flock_child, started[1]);
+  if (kid == 0) child(flock_shared, flock_child, posix, started[1]);
   close(flock_child); /* the child alone holds that description now */
   char c;
   CHECK(read(started[0], &c, 1) == 1, "the child did not start");
@@ -158,7 +166,7 @@ int main(int argc, char **argv) {
     CHECK(flock(flock_shared, LOCK_EX | LOCK_NB) == 0, "the own flock: %s", strerror(errno));
     CHECK(range_lock(posix, F_SETLK, F_WRLCK, 0, 100) == 0, "the own POSIX lock: %s",
           strerror(errno));
-    struct flock fl = query(posix, F_GETLK, F_WRLCK, 0, 2000);
+    struct flock fl = query(posix, F_GETLK, F_WRLCK, 0, 500);
     CHECK(fl.l_type == F_UNLCK, "its own POSIX locks conflict with it (type %d pid %d)",
           fl.l_type, fl.l_pid);
     int other = open_in("ofd", O_RDWR);
@@ -172,7 +180,7 @@ int main(int argc, char **argv) {
     close(other);
     CHECK(range_lock(ofd, F_OFD_SETLK, F_WRLCK, 10, 10) == 0, "the own OFD lock: %s",
           strerror(errno));
-    probe(getpid());
+    probe(getpid(), kid);
     printf("locked %d\n", round);
     fflush(stdout);
   }

@@ -1,6 +1,6 @@
-/* Run outside Amber, beside file_locks: "held PID" checks that every lock file_locks took in
- * DIR is held, with its exact type and range, its POSIX locks by system pid PID; "free" that
- * each can be taken. Says PASS, or FAIL and why. */
+/* Run outside Amber, beside file_locks: "held PID CHILD" checks that every lock file_locks took
+ * in DIR is held, with its exact type and range, its POSIX locks by system pids PID (the parent)
+ * and CHILD; "free" that each can be taken. Says PASS, or FAIL and why. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,7 +35,7 @@ static void can_take(int fd, int cmd, int type, off_t start, off_t len, const ch
   CHECK(range_lock(fd, cmd, F_UNLCK, start, len) == 0, "unlock %s", what);
 }
 
-static void held(pid_t pid) {
+static void held(pid_t pid, pid_t child) {
   int fd = open_in("flock-shared");
   CHECK(flock(fd, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK, "flock-shared is not held");
   close(fd);
@@ -54,7 +54,13 @@ static void held(pid_t pid) {
   CHECK(busy(range_lock(fd, F_SETLK, F_WRLCK, 250, 1)), "posix 200-299 can be write-locked");
   can_take(fd, F_SETLK, F_RDLCK, 200, 100, "a read lock on posix 200-299");
   can_take(fd, F_SETLK, F_WRLCK, 100, 100, "posix 100-199");
-  can_take(fd, F_SETLK, F_WRLCK, 300, 700, "posix 300-999");
+  can_take(fd, F_SETLK, F_WRLCK, 300, 200, "posix 300-499");
+  can_take(fd, F_SETLK, F_WRLCK, 600, 400, "posix 600-999");
+  fl = (struct flock){.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 599, .l_len = 1};
+  CHECK(fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_WRLCK && fl.l_pid == child &&
+            fl.l_start == 500 && fl.l_len == 100,
+        "posix 500-599: type %d pid %d (want %d) %ld+%ld", fl.l_type, fl.l_pid, child,
+        (long)fl.l_start, (long)fl.l_len);
   CHECK(busy(range_lock(fd, F_SETLK, F_RDLCK, 1 << 30, 1)), "posix from 1000 on can be read-locked");
   close(fd);
 
@@ -86,9 +92,9 @@ static void free_now(void) {
 }
 
 int main(int argc, char **argv) {
-  CHECK(argc >= 3, "usage: lock_checker DIR held PID | free");
+  CHECK(argc >= 3, "usage: lock_checker DIR held PID CHILD | free");
   dir = argv[1];
-  if (!strcmp(argv[2], "held")) held(argc > 3 ? atoi(argv[3]) : 0);
+  if (!strcmp(argv[2], "held")) held(argc > 4 ? atoi(argv[3]) : 0, argc > 4 ? atoi(argv[4]) : 0);
   else free_now();
   printf("PASS\n");
   return 0;
