@@ -119,6 +119,20 @@ scenarioTest(
 );
 
 scenarioTest(
+  "processes waiting for a flock, POSIX or OFD lock wait on after restore, and get it when let go",
+  async (s) => {
+    const app = await s.launch([prog("file_locks"), s.dir, "waiters"], "waiters");
+    await s.waitFor(/^ready$/m, "ready");
+    await s.restore(await s.freeze(app));
+    const text = await s.pass();
+    for (const kind of [0, 1, 2]) {
+      assert.match(text, new RegExp(`^waiter ${kind} got its lock$`, "m"));
+    }
+  },
+  LIMIT_MS,
+);
+
+scenarioTest(
   "a snapshot of a program holding a lease fails naming it, and the program runs on",
   async (s) => {
     const app = await s.launch([prog("file_locks"), s.dir, "lease"], "lease");

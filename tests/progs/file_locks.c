@@ -7,7 +7,9 @@
  * process of its own sees them held by its virtual pid (F_GETLK, /proc/locks), and says
  * "locked N" (the child "child locked N"). On DIR/release both release every lock and say
  * "released"; on DIR/done it says PASS. lock_checker checks the same from outside.
- * With "lease": holds a read lease instead, which a snapshot must refuse. */
+ * With "lease": holds a read lease instead, which a snapshot must refuse. With "waiters": holds
+ * a flock, a POSIX lock and an OFD lock that three children wait for (flock, F_SETLKW,
+ * F_OFD_SETLKW); after DIR/go it releases them, each child must get its lock, and it says PASS. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -61,6 +63,32 @@ static struct flock query(int fd, int cmd, int type, off_t start, off_t len) {
   return fl;
 }
 
+static void read_proc_locks(char *text, size_t cap) {
+  FILE *f = fopen("/proc/locks", "r");
+  CHECK(f, "/proc/locks: %s", strerror(errno));
+  size_t n = fread(text, 1, cap - 1, f);
+  text[n] = 0;
+  fclose(f);
+}
+
+/* Is a process waiting for a lock of this kind ("FLOCK", "POSIX", "OFDLCK") on fd's file? */
+static int waits_on(const char *text, const char *kind, int fd) {
+  struct stat st;
+  CHECK(fstat(fd, &st) == 0, "fstat");
+  char inode[32], want[32];
+  snprintf(inode, sizeof inode, ":%lu ", (unsigned long)st.st_ino);
+  snprintf(want, sizeof want, "-> %s ", kind);
+  for (const char *line = text; *line;) {
+    const char *end = strchr(line, '\n');
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    char copy[256];
+    snprintf(copy, sizeof copy, "%.*s ", (int)len, line);
+    if (strstr(copy, want) && strstr(copy, inode)) return 1;
+    line += len + (end != 0);
+  }
+  return 0;
+}
+
 /* In a process of the application that holds none of them: the parent's POSIX locks are
  * reported held by the parent's virtual pid, in F_GETLK and in /proc/locks. */
 static void probe(pid_t holder, pid_t kid) {
@@ -91,14 +119,10 @@ static void probe(pid_t holder, pid_t kid) {
           fl.l_pid);
     struct stat st;
     CHECK(fstat(fd, &st) == 0, "fstat");
-    char want[96], text[1 << 16];
+    static char want[96], text[1 << 16];
     snprintf(want, sizeof want, " %d %02x:%02x:%lu 0 99\n", holder, major(st.st_dev),
              minor(st.st_dev), (unsigned long)st.st_ino);
-    FILE *f = fopen("/proc/locks", "r");
-    CHECK(f, "/proc/locks: %s", strerror(errno));
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = 0;
-    fclose(f);
+    read_proc_locks(text, sizeof text);
     CHECK(strstr(text, want), "/proc/locks has no line ending in \"%s\":\n%s", want, text);
     _exit(0);
   }
@@ -127,9 +151,65 @@ static void child(int flock_shared, int flock_child, int posix, int started) {
   _exit(0);
 }
 
+/* A child waits for a lock its parent holds, takes it once the parent lets go, says so. */
+static pid_t waiter(int kind, int fd) {
+  pid_t pid = fork();
+  CHECK(pid >= 0, "fork: %s", strerror(errno));
+  if (pid) return pid;
+  int r = kind == 0   ? flock(fd, LOCK_EX)
+          : kind == 1 ? range_lock(fd, F_SETLKW, F_WRLCK, 0, 10)
+                      : range_lock(fd, F_OFD_SETLKW, F_WRLCK, 0, 10);
+  CHECK(r == 0, "waiter %d: %s", kind, strerror(errno));
+  CHECK(exists("go"), "waiter %d got its lock before the parent let go", kind);
+  printf("waiter %d got its lock\n", kind);
+  fflush(stdout);
+  _exit(0);
+}
+
+static void waiters(void) {
+  static const char *names[] = {"wait-flock", "wait-posix", "wait-ofd"};
+  int held[3], theirs[3];
+  pid_t kids[3];
+  for (int i = 0; i < 3; i++) {
+    held[i] = open_in(names[i], O_RDWR);
+    theirs[i] = open_in(names[i], O_RDWR); /* a description of their own, opened before */
+  }
+  CHECK(flock(held[0], LOCK_EX) == 0, "flock: %s", strerror(errno));
+  CHECK(range_lock(held[1], F_SETLK, F_WRLCK, 0, 10) == 0, "F_SETLK: %s", strerror(errno));
+  CHECK(range_lock(held[2], F_OFD_SETLK, F_WRLCK, 0, 10) == 0, "F_OFD_SETLK: %s",
+        strerror(errno));
+  for (int i = 0; i < 3; i++) kids[i] = waiter(i, theirs[i]);
+  /* Each child blocked in its wait: the kernel lists it in /proc/locks with "->". */
+  static const char *kinds[] = {"FLOCK", "POSIX", "OFDLCK"};
+  for (int tries = 0;; tries++) {
+    static char text[1 << 16];
+    read_proc_locks(text, sizeof text);
+    int blocked = 0;
+    for (int i = 0; i < 3; i++) blocked += waits_on(text, kinds[i], held[i]);
+    if (blocked == 3) break;
+    CHECK(tries < 500, "the children do not wait for their locks");
+    usleep(10000);
+  }
+  say_ready();
+  wait_go(dir);
+  usleep(100000); /* they still wait */
+  CHECK(flock(held[0], LOCK_UN) == 0, "unlock: %s", strerror(errno));
+  CHECK(range_lock(held[1], F_SETLK, F_UNLCK, 0, 0) == 0, "unlock: %s", strerror(errno));
+  CHECK(range_lock(held[2], F_OFD_SETLK, F_UNLCK, 0, 0) == 0, "unlock: %s", strerror(errno));
+  for (int i = 0; i < 3; i++) {
+    int status;
+    CHECK(waitpid(kids[i], &status, 0) == kids[i] && WIFEXITED(status) &&
+              WEXITSTATUS(status) == 0,
+          "waiter %d failed", i);
+  }
+  printf("PASS\n");
+  exit(0);
+}
+
 int main(int argc, char **argv) {
   CHECK(argc >= 2, "usage: file_locks DIR [lease]");
   dir = argv[1];
+  if (argc > 2 && !strcmp(argv[2], "waiters")) waiters();
   if (argc > 2 && !strcmp(argv[2], "lease")) {
     int fd = open_in("leased", O_RDONLY);
     CHECK(fcntl(fd, F_SETLEASE, F_RDLCK) == 0, "F_SETLEASE: %s", strerror(errno));
