@@ -215,6 +215,10 @@ async function freezeAndWrite(
     const rows = table.rows();
     await table.saveTables(join(tmp, "tables.bin"));
     await table.ipcSave(tmp);
+    const unshared = await table.shareScan();
+    if (unshared) {
+      throw new SnapshotError(`Cannot snapshot '${app.name}': ${unshared}; it keeps running`);
+    }
     const foreign = streaming ? false : await prepareProcessFiles(tmp, processesOf(rows));
     await streaming?.prepare(rows);
     table.setPhase(Phase.WRITE);

@@ -78,7 +78,7 @@ int amber_fds_capture_frozen(void) {
   }
   amber_fd_socketpair_peers_done();
   if (err) return err;
-  amber_share_scan_fds();
+  if (amber_share_scan_fds()) return -1;
   for (int i = 0; i < amber_ckpt.nfds && !err; i++) {
     struct amber_fd_rec *rec = &amber_ckpt.fds[i];
     if (amber_fd_unix_has_queue(rec) && amber_fd_owned(rec))

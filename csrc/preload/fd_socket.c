@@ -17,7 +17,8 @@
  * fail with a message naming it.
  *
  * Record use: domain, type, protocol, socket_kind, backlog, reuseaddr; addr/addr_len the local
- * address; ino pairs descriptors that share one socket (dup), which come back sharing it.
+ * address; ino the socket's inode. A dup, here or in another process, is another holder of the
+ * same description: agent_fds.c hands it the owner's socket.
  * u[0]: the peer's address length, the address itself at addr + PEER_OFF (connected UDP);
  * u[1]: OPT_* bits; u[2]: a Unix socket file's mode + 1 (0: not known). */
 #include <fcntl.h>
@@ -388,11 +389,6 @@ static int refill_datagrams(const struct amber_fd_rec *rec) {
 
 int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
   if (rec->socket_kind == AMBER_SOCK_PAIR) return amber_fd_socketpair_restore(rec, floor);
-  /* Another descriptor of the same socket, already re-created: share it again. */
-  for (struct amber_fd_rec *o = amber_ckpt.fds; o < rec; o++)
-    if (o->kind == AMBER_FD_SOCKET && o->ino == rec->ino)
-      return amber_fd_place(
-          amber_fd_park((int)amber_sys3(SYS_fcntl, o->fd, F_DUPFD_CLOEXEC, floor), floor), rec);
   int fd;
   switch (rec->socket_kind) {
   case AMBER_SOCK_LISTEN:

@@ -1,0 +1,57 @@
+/**
+ * Descriptors whose open file is shared between processes, and descriptor states that were
+ * wrong after a restore. Each program checks its own state after the restore and says PASS.
+ * Every scenario runs three ways: a snapshot with stop; a snapshot of a running program that
+ * is then ended before the restore; and a second snapshot (with stop) of the restored program
+ * restored again, before the program checks anything.
+ */
+
+import { join } from "node:path";
+import { prog, type Scenario, scenarioTest } from "./support.ts";
+
+const LIMIT_MS = 90_000;
+
+type Way = "stop" | "running" | "twice";
+const WAYS: readonly Way[] = ["stop", "running", "twice"];
+
+const HOW: Record<Way, string> = {
+  stop: "with stop",
+  running: "of a running program ended before the restore",
+  twice: "restored, snapshotted and restored again",
+};
+
+/** Launches argv, snapshots and restores it the given way, lets it go on and waits for PASS. */
+export async function cycle(s: Scenario, argv: string[], way: Way, tag: string): Promise<string> {
+  const app = await s.launch(argv, tag);
+  await s.waitFor(/^ready$/m, "ready");
+  let image;
+  if (way === "running") {
+    image = await app.snapshot({ dir: join(s.dir, `${tag}.amber`) });
+    await app.kill();
+  } else {
+    image = await s.freeze(app, tag);
+  }
+  let restored = await s.restore(image);
+  if (way === "twice") restored = await s.restore(await s.freeze(restored, `${tag}-again`));
+  return await s.pass();
+}
+
+function sharedTest(name: string, program: string, args: string[] = []): void {
+  for (const way of WAYS) {
+    scenarioTest(`${name}, snapshot ${HOW[way]}`, async (s) => {
+      // A process that became another user writes its file into the image through this folder.
+      await Deno.chmod(s.dir, 0o711);
+      await cycle(s, [prog(program), s.dir, ...args], way, program.replaceAll("_", "-"));
+    }, LIMIT_MS);
+  }
+}
+
+sharedTest(
+  "a listening socket a parent shares with its forked workers comes back as one",
+  "prefork_listener",
+);
+sharedTest(
+  "a listening socket a root parent shares with workers that became nobody comes back as one",
+  "prefork_listener",
+  ["nobody"],
+);
