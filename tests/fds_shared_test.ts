@@ -55,3 +55,15 @@ sharedTest(
   "prefork_listener",
   ["nobody"],
 );
+sharedTest(
+  "datagram sockets connected to themselves come back so, with what was waiting",
+  "dgram_odd",
+  [
+    "self",
+  ],
+);
+sharedTest(
+  "a bound Unix datagram socket whose path was unlinked comes back bound, its path still gone",
+  "dgram_odd",
+  ["unlinked"],
+);

@@ -75,6 +75,8 @@ int amber_fds_capture_frozen(void) {
     struct amber_fd_rec *rec = &amber_ckpt.fds[i];
     if (rec->kind == AMBER_FD_SOCKET && rec->socket_kind == AMBER_SOCK_PAIR)
       err = amber_fd_socketpair_peer(rec);
+    else if (amber_fd_unix_has_queue(rec))
+      err = amber_fd_unix_dgram_frozen(rec);
   }
   amber_fd_socketpair_peers_done();
   if (err) return err;
@@ -190,6 +192,8 @@ int amber_fds_after_restore(void) {
   }
   for (int i = 0; i < amber_ckpt.nfds; i++) {
     int err = amber_fd_socketpair_wait(&amber_ckpt.fds[i]);
+    if (!err && amber_fd_owned(&amber_ckpt.fds[i]))
+      err = amber_fd_unix_dgram_settle(&amber_ckpt.fds[i]);
     if (err) return failed(&amber_ckpt.fds[i], err);
   }
   for (int i = 0; i < amber_ckpt.nfds; i++) {

@@ -46,6 +46,18 @@ int amber_fd_socketpair_needs_peer(const struct amber_fd_rec *rec);
 int amber_fd_socketpair_restore(struct amber_fd_rec *rec, int floor);
 int amber_fd_socketpair_wait(const struct amber_fd_rec *rec);
 
+/* Unix datagram sockets in odd states (fd_unix_dgram.c), in u[1]: bound and connected to
+ * itself; bound to a path that was unlinked since (its clients in the application, at most
+ * AMBER_UNIX_CLIENTS, in u[3..5] as vpid << 32 | fd). */
+#define AMBER_UNIX_SELF 0x100
+#define AMBER_UNIX_UNLINKED 0x200
+#define AMBER_UNIX_CLIENTS 3
+int amber_fd_unix_diag_peer(uint64_t ino, uint64_t *peer, int *named); /* sock_diag */
+int amber_fd_unix_dgram_frozen(struct amber_fd_rec *rec); /* once every process is frozen */
+int amber_fd_unix_dgram_bound(const struct amber_fd_rec *rec, int fd); /* bound, refilled */
+void amber_fd_unix_dgram_redialed(const struct amber_fd_rec *rec, int fd); /* a client's */
+int amber_fd_unix_dgram_settle(const struct amber_fd_rec *rec); /* last phase: unlinked again */
+
 /* Files with no path to reopen (fd_pathless.c): memfds and deleted files. The file's creator
  * (creator_vpid/fd: its first holder) saves the bytes once every process is frozen, in a
  * mapping released once the process file is written; on restore it makes the file in phase 1

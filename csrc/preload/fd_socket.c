@@ -20,7 +20,8 @@
  * address; ino the socket's inode. A dup, here or in another process, is another holder of the
  * same description: agent_fds.c hands it the owner's socket.
  * u[0]: the peer's address length, the address itself at addr + PEER_OFF (connected UDP);
- * u[1]: OPT_* bits; u[2]: a Unix socket file's mode + 1 (0: not known). */
+ * u[1]: OPT_* bits (AMBER_UNIX_* for a Unix one); u[2]: a Unix socket file's mode + 1 (0: not
+ * known). */
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -100,7 +101,15 @@ int amber_fd_unix_has_queue(const struct amber_fd_rec *rec) {
           (rec->socket_kind == AMBER_SOCK_BOUND && rec->type == SOCK_DGRAM));
 }
 
-static int capture_unix(struct amber_fd_rec *rec, int listening, int connected) {
+static int capture_unix(struct amber_fd_rec *rec, int listening, const uint8_t *peer,
+                        socklen_t peer_len) {
+  int connected = peer_len > 0;
+  /* A datagram socket connected to itself is a bound one that connects again (fd_unix_dgram.c). */
+  if (connected && rec->type == SOCK_DGRAM && rec->addr_len > sizeof(sa_family_t) &&
+      peer_len == rec->addr_len && !memcmp(peer, rec->addr, peer_len) && !rec->u[0]) {
+    rec->u[1] |= AMBER_UNIX_SELF;
+    connected = 0;
+  }
   if (rec->type != SOCK_STREAM && rec->type != SOCK_SEQPACKET && rec->type != SOCK_DGRAM)
     return refuse(rec, "a Unix socket of an unusual type");
   if (listening) {
@@ -123,8 +132,13 @@ static int capture_unix(struct amber_fd_rec *rec, int listening, int connected) 
   if (rec->addr_len > sizeof(sa_family_t)) { /* a bound datagram socket; its queue comes later */
     rec->socket_kind = AMBER_SOCK_BOUND;
     rec->u[2] = socket_file_mode(path);
-    amber_fmt(rec->path, sizeof rec->path, "bound Unix datagram socket %s",
-              path[0] ? path : "(abstract)");
+    struct stat st;
+    if (path[0] && amber_sys4(SYS_newfstatat, AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == -ENOENT)
+      rec->u[1] |= AMBER_UNIX_UNLINKED;
+    amber_fmt(rec->path, sizeof rec->path, "bound Unix datagram socket %s%s%s",
+              path[0] ? path : "(abstract)",
+              rec->u[1] & AMBER_UNIX_UNLINKED ? " (unlinked)" : "",
+              rec->u[1] & AMBER_UNIX_SELF ? ", connected to itself" : "");
     return 0;
   }
   rec->socket_kind = AMBER_SOCK_UNBOUND;
@@ -241,7 +255,7 @@ int amber_fd_socket_capture(struct amber_fd_rec *rec, const char *target, const 
       rec->addr_len = peer_len;
       rec->u[0] = AMBER_UNIX_ADDR_IS_PEERS;
     }
-    return capture_unix(rec, listening, peer_len > 0);
+    return capture_unix(rec, listening, peer, peer_len);
   case AF_INET:
   case AF_INET6: return capture_inet(rec, listening, peer, peer_len);
   }
@@ -338,7 +352,8 @@ static int bound_socket(const struct amber_fd_rec *rec) {
   long err = 0;
   if (rec->domain == AF_UNIX) {
     unix_path(rec, path, sizeof path);
-    if (path[0]) err = clear_path(rec, path);
+    /* An unlinked path is nobody's to clear: bound again, then unlinked (fd_unix_dgram.c). */
+    if (path[0] && !(rec->u[1] & AMBER_UNIX_UNLINKED)) err = clear_path(rec, path);
   } else {
     apply_options(fd, rec);
   }
@@ -397,6 +412,7 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
     if (fd >= 0 && amber_fd_unix_has_queue(rec)) {
       int err = refill_datagrams(rec);
       uint64_t key = amber_key(AMBER_KEY_UNIX_BOUND, rec->ino);
+      if (!err) err = amber_fd_unix_dgram_bound(rec, fd);
       if (!err) err = amber_broker_put(key, 0, fd); /* for its clients (fd_socketpair.c) */
       if (err) {
         amber_sys1(SYS_close, fd);
