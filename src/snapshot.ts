@@ -26,6 +26,7 @@ import {
 import type { App } from "./app.ts";
 import { processesOf } from "./app.ts";
 import { AmberError, SnapshotError } from "./errors.ts";
+import { lostConnections } from "./lost.ts";
 import type { Image } from "./image.ts";
 import {
   IMAGE_FORMAT,
@@ -124,7 +125,7 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
     await syncFiles(tmp, [MANIFEST_FILE]);
     await Deno.rename(tmp, dir);
     await syncDir(dirname(dir));
-    return { dir, manifest, frozenMs };
+    return { dir, manifest, frozenMs, lost: lostConnections(manifest) };
   } catch (cause) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     if (cause instanceof AmberError) throw cause;

@@ -199,6 +199,14 @@ struct amber_fd_rec {
   uint32_t nmsgs;
 };
 
+/* Where a socket record's addr[112] holds more than the local address: the peer's address
+ * (for a TCP connection, always: `amber inspect` names it), and a kept TCP connection's windows
+ * (struct tcp_repair_window). */
+#define AMBER_SOCK_PEER_OFF 56 /* both addresses fit for AF_INET and AF_INET6 */
+#define AMBER_SOCK_WINDOW_OFF 84
+/* A TCP listener's u[] slot: connections waiting to be accepted at the snapshot (not kept). */
+#define AMBER_SOCK_WAITING 3
+
 #define AMBER_EPOLL_MAX 256
 struct amber_epoll_rec {
   int32_t epfd, tfd;

@@ -69,10 +69,7 @@ void amber_fd_pathless_release(struct amber_fd_rec *rec);
 int amber_fd_pathless_needs_peer(const struct amber_fd_rec *rec);
 int amber_fd_pathless_restore(struct amber_fd_rec *rec, int floor);
 
-/* Where a socket record's addr[112] holds more than the local address: the peer's address, and
- * a kept TCP connection's windows (struct tcp_repair_window). */
-#define AMBER_SOCK_PEER_OFF 56 /* both addresses fit for AF_INET and AF_INET6 */
-#define AMBER_SOCK_WINDOW_OFF 84
+/* AMBER_SOCK_PEER_OFF, AMBER_SOCK_WINDOW_OFF, AMBER_SOCK_WAITING: in image.h. */
 
 /* Established TCP connections (fd_tcp.c), kept when the snapshot asks for it. */
 int amber_fd_tcp_wanted(void);

@@ -1,7 +1,7 @@
 /* Sockets. What a restored program finds on each descriptor:
  *  - a listening TCP or Unix stream (or seqpacket) socket: bound to the same address and
- *    listening again, with its options; connections the program had not accepted yet are lost
- *    (their clients saw the original close);
+ *    listening again, with its options; connections the program had not accepted yet are not
+ *    kept (their clients see the original's end reset them), and the snapshot names them;
  *  - a TCP socket with a peer (connected, connecting or closing): reset, as the peer of a
  *    restarted server would see it: the next read gives ECONNRESET (then 0), the next write
  *    ECONNRESET (then EPIPE). It is a real reset connection, made on loopback at restore;
@@ -21,7 +21,7 @@
  * same description: agent_fds.c hands it the owner's socket.
  * u[0]: the peer's address length, the address itself at addr + PEER_OFF (connected UDP);
  * u[1]: OPT_* bits (AMBER_UNIX_* for a Unix one); u[2]: a Unix socket file's mode + 1 (0: not
- * known). */
+ * known); u[AMBER_SOCK_WAITING] a TCP listener's connections waiting to be accepted. */
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -167,6 +167,9 @@ static int capture_inet(struct amber_fd_rec *rec, int listening, const uint8_t *
       rec->socket_kind = AMBER_SOCK_LISTEN;
       /* For a listener, tcp_info's tcpi_sacked is the backlog given to listen(). */
       rec->backlog = state == TCP_LISTEN && ti.tcpi_sacked > 0 ? (int32_t)ti.tcpi_sacked : SOMAXCONN;
+      /* and tcpi_unacked the connections waiting to be accepted: not saved (their peers are
+       * outside; the original's end resets them), but named by the snapshot */
+      if (state == TCP_LISTEN) rec->u[AMBER_SOCK_WAITING] = ti.tcpi_unacked;
       amber_fmt(rec->path, sizeof rec->path, "listening TCP %s socket, port %d", family,
                 (int)__builtin_bswap16((uint16_t)inet_port(rec)));
     } else if (peer_len || state != TCP_CLOSE) {
@@ -176,11 +179,11 @@ static int capture_inet(struct amber_fd_rec *rec, int listening, const uint8_t *
        * socket have SO_REUSEADDR: it takes the flag from here. A connected socket uses the
        * flag for nothing else, so the running program does not notice. */
       if (!rec->reuseaddr) set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-      /* Kept, if the snapshot asks and the kernel lets it (fd_tcp.c): it needs the peer. */
-      if (state == TCP_ESTABLISHED && amber_fd_tcp_wanted() && peer_len <= WINDOW_OFF - PEER_OFF &&
-          rec->addr_len <= PEER_OFF) {
+      /* The peer, to name the connection (snapshot, inspect and restore say it comes back
+       * reset); kept, if the snapshot asks and the kernel lets it (fd_tcp.c), which needs it. */
+      if (peer_len <= WINDOW_OFF - PEER_OFF && rec->addr_len <= PEER_OFF) {
         memcpy(rec->addr + PEER_OFF, peer, peer_len);
-        rec->u[0] = peer_len;
+        if (state == TCP_ESTABLISHED && amber_fd_tcp_wanted()) rec->u[0] = peer_len;
       }
       amber_fmt(rec->path, sizeof rec->path, "connected TCP %s socket", family);
     } else if (inet_port(rec)) {
