@@ -21,8 +21,14 @@ const HOW: Record<Way, string> = {
 };
 
 /** Launches argv, snapshots and restores it the given way, lets it go on and waits for PASS. */
-export async function cycle(s: Scenario, argv: string[], way: Way, tag: string): Promise<string> {
-  const app = await s.launch(argv, tag);
+export async function cycle(
+  s: Scenario,
+  argv: string[],
+  way: Way,
+  tag: string,
+  detach = false,
+): Promise<string> {
+  const app = await s.launch(argv, tag, { detach });
   await s.waitFor(/^ready$/m, "ready");
   let image;
   if (way === "running") {
@@ -31,17 +37,19 @@ export async function cycle(s: Scenario, argv: string[], way: Way, tag: string):
   } else {
     image = await s.freeze(app, tag);
   }
-  let restored = await s.restore(image);
-  if (way === "twice") restored = await s.restore(await s.freeze(restored, `${tag}-again`));
+  let restored = await s.restore(image, { detach });
+  if (way === "twice") {
+    restored = await s.restore(await s.freeze(restored, `${tag}-again`), { detach });
+  }
   return await s.pass();
 }
 
-function sharedTest(name: string, program: string, args: string[] = []): void {
+function sharedTest(name: string, program: string, args: string[] = [], detach = false): void {
   for (const way of WAYS) {
     scenarioTest(`${name}, snapshot ${HOW[way]}`, async (s) => {
       // A process that became another user writes its file into the image through this folder.
       await Deno.chmod(s.dir, 0o711);
-      await cycle(s, [prog(program), s.dir, ...args], way, program.replaceAll("_", "-"));
+      await cycle(s, [prog(program), s.dir, ...args], way, program.replaceAll("_", "-"), detach);
     }, LIMIT_MS);
   }
 }
@@ -67,3 +75,15 @@ sharedTest(
   "dgram_odd",
   ["unlinked"],
 );
+sharedTest(
+  "a pipe reopened through /proc/self/fd comes back as descriptions of the same pipe, each with its flags",
+  "fd_reopened",
+  ["pipe"],
+);
+sharedTest(
+  "fd 0 that the program reopened itself on the launcher's file stays its own, not the restorer's",
+  "fd_reopened",
+  ["stdin"],
+  true,
+);
+sharedTest("an unlinked open file keeps its owner and mode", "fd_reopened", ["owner"]);

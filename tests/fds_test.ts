@@ -138,6 +138,11 @@ const REFUSED = [
   },
   { kind: "netlink", holding: "a netlink socket", named: /netlink socket/ },
   { kind: "deaf", holding: "a thread that blocks every signal", named: /blocks every signal/ },
+  {
+    kind: "cwd",
+    holding: "a deleted current directory",
+    named: /process \d+: its current directory \/.*\/gone \(deleted\) was deleted/,
+  },
 ] as const;
 
 for (const { kind, holding, named } of REFUSED) {

@@ -64,6 +64,9 @@ struct amber_share_fd {
   uint32_t mode;     /* its st_mode */
   int32_t flags;     /* the description's flags (fdinfo): O_ACCMODE tells a pipe's read end */
   int32_t owner_vpid, owner_fd;
+  /* 1 + which of the launcher's standard streams (the supervisor's 0, 1, 2) it is; 0: none of
+   * them (the program's own open of the same file, say); -1: not known (kcmp not allowed) */
+  int32_t std_stream, pad;
 };
 struct amber_share {
   uint32_t ready; /* the coordinator listed everything for the snapshot under way */

@@ -48,7 +48,7 @@ static int add(struct amber_share *s, int32_t vpid, int32_t fd, const struct sta
                int32_t flags, int pid, int64_t pos) {
   if (s->n == AMBER_SHARE_MAX) return -E2BIG;
   s->fds[s->n] = (struct amber_share_fd){vpid, fd, st->st_dev, st->st_ino, st->st_mode, flags,
-                                         vpid, fd};
+                                         vpid, fd, -1, 0};
   where[s->n++] = (struct where){pid, pos};
   return 0;
 }
@@ -120,6 +120,30 @@ static void find_owners(struct amber_share *s) {
   }
 }
 
+/* Which descriptors are the launcher's standard streams: the supervisor holds them as its own
+ * 0, 1 and 2, so kcmp says exactly (a program that opens the same file again, as a daemon
+ * opens /dev/null, has a description of its own, which is not reattached on restore). */
+static void find_std_streams(struct amber_table *t, struct amber_share *s) {
+  int32_t sup = -1;
+  for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
+    struct amber_row *r = &t->rows[AMBER_KIND_PID][i];
+    if (r->state == AMBER_ROW_LIVE && (r->flags & AMBER_PID_SUPERVISOR)) sup = r->sid;
+  }
+  for (uint32_t i = 0; i < s->n && sup > 0; i++) {
+    struct amber_share_fd *e = &s->fds[i];
+    if (e->fd < 0 || e->fd > 2) continue;
+    e->std_stream = 0;
+    for (int k = 0; k < 3; k++) {
+      long r = amber_sys5(SYS_kcmp, sup, where[i].pid, KCMP_FILE, k, e->fd);
+      if (r == 0) e->std_stream = k + 1;
+      if (r == 0 || r < 0) {
+        if (r < 0) e->std_stream = -1;
+        break;
+      }
+    }
+  }
+}
+
 API int32_t amber_ctl_share_scan(void *table, char *buf, int32_t cap) {
   struct amber_table *t = table;
   struct amber_share *s = &t->share;
@@ -149,6 +173,7 @@ API int32_t amber_ctl_share_scan(void *table, char *buf, int32_t cap) {
     }
   }
   find_owners(s);
+  find_std_streams(t, s);
   __atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
   return 0;
 }

@@ -13,9 +13,10 @@
 #include "agent_share.h"
 #include "fd_kinds.h"
 
-static int classify(struct amber_fd_rec *rec, const char *target, const struct stat *st) {
+static int classify(struct amber_fd_rec *rec, const char *target, const struct stat *st,
+                    int may_be_stdio) {
   struct amber_table *t = amber.table;
-  if (rec->fd <= 2 && t->std_dev[rec->fd] == (int32_t)st->st_dev &&
+  if (may_be_stdio && rec->fd <= 2 && t->std_dev[rec->fd] == (int32_t)st->st_dev &&
       t->std_ino[rec->fd] == (int64_t)st->st_ino) {
     rec->kind = AMBER_FD_STDIO;
     return 0;
@@ -58,11 +59,24 @@ int amber_fds_capture(void) {
     if (len <= 0 || amber_sys2(SYS_fstat, fd, &st) < 0) continue; /* closed meanwhile */
     rec->flags = (int32_t)amber_sys2(SYS_fcntl, fd, F_GETFL);
     rec->fdflags = (int32_t)amber_sys2(SYS_fcntl, fd, F_GETFD);
-    err = classify(rec, target, &st);
+    err = classify(rec, target, &st, 1);
     if (!err) amber_ckpt.nfds++;
   }
   if (err) amber_fds_release();
   return err;
+}
+
+/* A descriptor on the launcher's stream's file that is not the launcher's stream itself (the
+ * coordinator's kcmp with the supervisor says so): saved as what it is. */
+int amber_fd_capture_not_stdio(struct amber_fd_rec *rec) {
+  char link[64], target[256];
+  amber_fmt(link, sizeof link, "/proc/self/fd/%d", rec->fd);
+  long len = amber_sys4(SYS_readlinkat, AT_FDCWD, link, target, sizeof target - 1);
+  target[len > 0 ? len : 0] = 0;
+  struct stat st;
+  if (len <= 0 || amber_sys2(SYS_fstat, rec->fd, &st) < 0) return -1;
+  rec->kind = 0;
+  return classify(rec, target, &st, 0);
 }
 
 /* While every process of the application is frozen (the WRITE phase): each connected Unix

@@ -23,6 +23,7 @@ static void scan_one(struct amber_fd_rec *r) {
   const struct amber_share *s = &amber.table->share;
   const struct amber_share_fd *me = entry_of(amber.vpid, r->fd);
   if (me) r->owner_vpid = me->owner_vpid, r->owner_fd = me->owner_fd;
+  const struct amber_share_fd *first_holder = 0;
   for (uint32_t i = 0; i < s->n; i++) {
     const struct amber_share_fd *e = &s->fds[i];
     if (e->fd < 0) continue;
@@ -32,9 +33,13 @@ static void scan_one(struct amber_fd_rec *r) {
       r->peer_where = AMBER_PEER_INSIDE; /* the application holds the peer */
     if (!me || e->dev != me->dev || e->ino != me->ino) continue;
     if (amber_fd_is_pathless(r) && !r->creator_vpid) r->creator_vpid = e->vpid, r->creator_fd = e->fd;
-    if (r->kind == AMBER_FD_PIPE && !r->creator_vpid && (e->flags & O_ACCMODE) == O_RDONLY)
+    if (r->kind == AMBER_FD_PIPE && !r->creator_vpid && (e->flags & O_ACCMODE) != O_WRONLY)
       r->creator_vpid = e->vpid, r->creator_fd = e->fd;
+    if (r->kind == AMBER_FD_PIPE && !first_holder) first_holder = e;
   }
+  /* A pipe nobody in the application reads: made by its first holder all the same. */
+  if (r->kind == AMBER_FD_PIPE && !r->creator_vpid && first_holder)
+    r->creator_vpid = first_holder->vpid, r->creator_fd = first_holder->fd;
 }
 
 int amber_share_scan_fds(void) {
@@ -42,6 +47,13 @@ int amber_share_scan_fds(void) {
     amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
               "the coordinator did not list what the processes share");
     return -1;
+  }
+  for (int i = 0; i < amber_ckpt.nfds; i++) {
+    struct amber_fd_rec *r = &amber_ckpt.fds[i];
+    const struct amber_share_fd *me = entry_of(amber.vpid, r->fd);
+    /* Only the launcher's own descriptions are reattached to the restoring command's streams. */
+    if (r->kind == AMBER_FD_STDIO && me && me->std_stream == 0 && amber_fd_capture_not_stdio(r))
+      return -1;
   }
   for (int i = 0; i < amber_ckpt.nfds; i++) {
     struct amber_fd_rec *r = &amber_ckpt.fds[i];

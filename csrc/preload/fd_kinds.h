@@ -12,6 +12,7 @@
 int amber_fd_park(int fd, int floor);
 int amber_fd_place(int fd, const struct amber_fd_rec *rec);
 int amber_fd_owned(const struct amber_fd_rec *rec); /* this process re-creates it */
+int amber_fd_capture_not_stdio(struct amber_fd_rec *rec); /* agent_fds.c: as if not fd 0-2 */
 void *amber_fd_buffer(uint64_t len);
 
 int amber_fd_file_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
