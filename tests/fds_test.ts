@@ -139,6 +139,12 @@ const REFUSED = [
   { kind: "netlink", holding: "a netlink socket", named: /netlink socket/ },
   { kind: "deaf", holding: "a thread that blocks every signal", named: /blocks every signal/ },
   {
+    kind: "pty",
+    holding: "a pseudo-terminal it made",
+    named:
+      /process \d+: descriptor \d+ \(\/dev\/ptmx\) is the master of pseudo-terminal \/dev\/pts\/\d+, made inside the application/,
+  },
+  {
     kind: "cwd",
     holding: "a deleted current directory",
     named: /process \d+: its current directory \/.*\/gone \(deleted\) was deleted/,

@@ -6,7 +6,9 @@
  * then what refers to other descriptors (epoll registrations). */
 #include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <termios.h>
 
 #include "agent.h"
 #include "../common/broker.h"
@@ -24,6 +26,7 @@ static int classify(struct amber_fd_rec *rec, const char *target, const struct s
   if (S_ISFIFO(st->st_mode) && !strncmp(target, "pipe:[", 6)) return amber_fd_pipe_capture(rec, st);
   if (S_ISSOCK(st->st_mode)) return amber_fd_socket_capture(rec, target, st);
   if (!strncmp(target, "anon_inode:", 11)) return amber_fd_anon_capture(rec, target);
+  if (amber_fd_is_pty(st)) return amber_fd_pty_capture(rec, target, st);
   if (target[0] == '/' && (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) || S_ISCHR(st->st_mode)))
     return amber_fd_file_capture(rec, target, st);
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
@@ -75,6 +78,8 @@ int amber_fd_capture_not_stdio(struct amber_fd_rec *rec) {
   target[len > 0 ? len : 0] = 0;
   struct stat st;
   if (len <= 0 || amber_sys2(SYS_fstat, rec->fd, &st) < 0) return -1;
+  struct termios tio;
+  if (amber_sys3(SYS_ioctl, rec->fd, TCGETS, &tio) == 0) return 0; /* a terminal: the user's */
   rec->kind = 0;
   return classify(rec, target, &st, 0);
 }

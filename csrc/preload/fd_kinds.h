@@ -59,6 +59,10 @@ int amber_fd_unix_dgram_bound(const struct amber_fd_rec *rec, int fd); /* bound,
 void amber_fd_unix_dgram_redialed(const struct amber_fd_rec *rec, int fd); /* a client's */
 int amber_fd_unix_dgram_settle(const struct amber_fd_rec *rec); /* last phase: unlinked again */
 
+/* Pseudo-terminals other than the launcher's (fd_pty.c): refused, named. */
+int amber_fd_is_pty(const struct stat *st);
+int amber_fd_pty_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
+
 /* Files with no path to reopen (fd_pathless.c): memfds and deleted files. The file's creator
  * (creator_vpid/fd: its first holder) saves the bytes once every process is frozen, in a
  * mapping released once the process file is written; on restore it makes the file in phase 1
