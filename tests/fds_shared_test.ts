@@ -87,3 +87,7 @@ sharedTest(
   true,
 );
 sharedTest("an unlinked open file keeps its owner and mode", "fd_reopened", ["owner"]);
+sharedTest(
+  "a pseudo-terminal made inside the application comes back with both ends, its modes and its session",
+  "pty_session",
+);

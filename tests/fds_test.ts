@@ -140,9 +140,8 @@ const REFUSED = [
   { kind: "deaf", holding: "a thread that blocks every signal", named: /blocks every signal/ },
   {
     kind: "pty",
-    holding: "a pseudo-terminal it made",
-    named:
-      /process \d+: descriptor \d+ \(\/dev\/ptmx\) is the master of pseudo-terminal \/dev\/pts\/\d+, made inside the application/,
+    holding: "a pseudo-terminal with bytes typed and not read",
+    named: /descriptor \d+ \((master of pseudo-terminal )?\/dev\/pts\/\d+\) has bytes not read yet/,
   },
   {
     kind: "cwd",

@@ -142,6 +142,7 @@ enum amber_fd_kind {
   AMBER_FD_SIGNALFD = 8,
   AMBER_FD_MEMFD = 9,   /* a memfd: name, size, seals and bytes (fd_pathless.c) */
   AMBER_FD_DELETED = 10, /* a deleted file: path, size, mode and bytes (fd_pathless.c) */
+  AMBER_FD_PTY = 11,     /* an end of a pseudo-terminal made in the application (fd_pty.c) */
 };
 
 enum amber_socket_kind {

@@ -66,7 +66,8 @@ struct amber_share_fd {
   int32_t owner_vpid, owner_fd;
   /* 1 + which of the launcher's standard streams (the supervisor's 0, 1, 2) it is; 0: none of
    * them (the program's own open of the same file, say); -1: not known (kcmp not allowed) */
-  int32_t std_stream, pad;
+  int32_t std_stream;
+  int32_t tty; /* a pseudo-terminal master's number + 1 (fdinfo's tty-index), or 0 */
 };
 struct amber_share {
   uint32_t ready; /* the coordinator listed everything for the snapshot under way */

@@ -28,11 +28,12 @@ struct where {
 
 static struct where where[AMBER_SHARE_MAX];
 
-/* The flags and position of a description (/proc/<pid>/fdinfo/<fd>). */
-static void fdinfo(int pid, int fd, int32_t *flags, int64_t *pos) {
+/* The flags and position of a description (/proc/<pid>/fdinfo/<fd>), and a pseudo-terminal
+ * master's number + 1 (0 for anything else). */
+static void fdinfo(int pid, int fd, int32_t *flags, int64_t *pos, int32_t *tty) {
   char path[64], text[512];
   snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", pid, fd);
-  *flags = 0, *pos = 0;
+  *flags = 0, *pos = 0, *tty = 0;
   int f = open(path, O_RDONLY | O_CLOEXEC);
   if (f < 0) return;
   ssize_t n = read(f, text, sizeof text - 1);
@@ -42,13 +43,15 @@ static void fdinfo(int pid, int fd, int32_t *flags, int64_t *pos) {
   if (p) *pos = strtoll(p + 4, NULL, 10);
   p = strstr(text, "flags:");
   if (p) *flags = (int32_t)strtol(p + 6, NULL, 8);
+  p = strstr(text, "tty-index:");
+  if (p) *tty = (int32_t)strtol(p + 10, NULL, 10) + 1;
 }
 
 static int add(struct amber_share *s, int32_t vpid, int32_t fd, const struct stat *st,
-               int32_t flags, int pid, int64_t pos) {
+               int32_t flags, int pid, int64_t pos, int32_t tty) {
   if (s->n == AMBER_SHARE_MAX) return -E2BIG;
   s->fds[s->n] = (struct amber_share_fd){vpid, fd, st->st_dev, st->st_ino, st->st_mode, flags,
-                                         vpid, fd, -1, 0};
+                                         vpid, fd, -1, tty};
   where[s->n++] = (struct where){pid, pos};
   return 0;
 }
@@ -67,10 +70,10 @@ static int list_fds(struct amber_share *s, int32_t vpid, int pid) {
     struct stat st;
     snprintf(link, sizeof link, "/proc/%d/fd/%d", pid, fd);
     if (stat(link, &st)) continue; /* closed meanwhile: it is not the program's */
-    int32_t flags;
+    int32_t flags, tty;
     int64_t pos;
-    fdinfo(pid, fd, &flags, &pos);
-    err = add(s, vpid, fd, &st, flags, pid, pos);
+    fdinfo(pid, fd, &flags, &pos, &tty);
+    err = add(s, vpid, fd, &st, flags, pid, pos, tty);
   }
   closedir(d);
   return err;
@@ -89,7 +92,7 @@ static int list_maps(struct amber_share *s, int32_t vpid, int pid) {
     if (sscanf(line, "%*s %7s %*s %*s %llu", perms, &ino) != 2 || perms[3] != 's' || !ino)
       continue;
     struct stat st = {.st_ino = ino};
-    err = add(s, vpid, -1, &st, 0, pid, 0);
+    err = add(s, vpid, -1, &st, 0, pid, 0, 0);
   }
   fclose(f);
   return err;

@@ -96,6 +96,8 @@ int amber_fds_capture_frozen(void) {
       err = amber_fd_socketpair_peer(rec);
     else if (amber_fd_unix_has_queue(rec))
       err = amber_fd_unix_dgram_frozen(rec);
+    else if (rec->kind == AMBER_FD_PTY)
+      err = amber_fd_pty_frozen(rec);
   }
   amber_fd_socketpair_peers_done();
   if (err) return err;
@@ -150,6 +152,7 @@ static int create(struct amber_fd_rec *rec, int floor) {
   case AMBER_FD_SOCKET: return amber_fd_socket_restore(rec, floor);
   case AMBER_FD_MEMFD:
   case AMBER_FD_DELETED: return amber_fd_pathless_restore(rec, floor);
+  case AMBER_FD_PTY: return amber_fd_pty_restore(rec, floor);
   default: return amber_fd_anon_restore(rec, floor, 0);
   }
 }
@@ -175,7 +178,8 @@ int amber_fd_owned(const struct amber_fd_rec *rec) {
 
 static int needs_peer(const struct amber_fd_rec *rec) {
   return (rec->kind == AMBER_FD_PIPE && amber_fd_pipe_needs_peer(rec)) ||
-         amber_fd_socketpair_needs_peer(rec) || amber_fd_pathless_needs_peer(rec);
+         amber_fd_socketpair_needs_peer(rec) || amber_fd_pathless_needs_peer(rec) ||
+         amber_fd_pty_needs_peer(rec);
 }
 
 int amber_fds_after_restore(void) {

@@ -59,9 +59,13 @@ int amber_fd_unix_dgram_bound(const struct amber_fd_rec *rec, int fd); /* bound,
 void amber_fd_unix_dgram_redialed(const struct amber_fd_rec *rec, int fd); /* a client's */
 int amber_fd_unix_dgram_settle(const struct amber_fd_rec *rec); /* last phase: unlinked again */
 
-/* Pseudo-terminals other than the launcher's (fd_pty.c): refused, named. */
+/* Pseudo-terminals made in the application (fd_pty.c): the master's owner makes one in phase
+ * 1, slaves open it in phase 2. */
 int amber_fd_is_pty(const struct stat *st);
 int amber_fd_pty_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
+int amber_fd_pty_frozen(struct amber_fd_rec *rec); /* refuses what cannot be saved */
+int amber_fd_pty_needs_peer(const struct amber_fd_rec *rec);
+int amber_fd_pty_restore(struct amber_fd_rec *rec, int floor);
 
 /* Files with no path to reopen (fd_pathless.c): memfds and deleted files. The file's creator
  * (creator_vpid/fd: its first holder) saves the bytes once every process is frozen, in a

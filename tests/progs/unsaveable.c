@@ -2,7 +2,8 @@
  * program running: KIND is "inotify" (an inotify descriptor watching DIR), "rights" (a socket
  * pair with a descriptor sent through it and not received yet), "netlink" (a route netlink
  * socket), "deaf" (a thread that blocks every signal with the raw system call) or "cwd" (its
- * current directory DIR/gone, deleted) or "pty" (both ends of a pseudo-terminal it made). Says "ready", then prints "tick N" every 20 ms until DIR/go exists, and "PASS".
+ * current directory DIR/gone, deleted) or "pty" (a pseudo-terminal it made, with bytes typed and
+ * not read). Says "ready", then prints "tick N" every 20 ms until DIR/go exists, and "PASS".
  *
  *   unsaveable KIND DIR */
 #include <errno.h>
@@ -62,6 +63,7 @@ int main(int argc, char **argv) {
     int master = posix_openpt(O_RDWR | O_NOCTTY);
     CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0, "openpt: errno %d", errno);
     CHECK(open(ptsname(master), O_RDWR | O_NOCTTY) >= 0, "open the slave: errno %d", errno);
+    CHECK(write(master, "typed\n", 6) == 6, "type: errno %d", errno); /* never read */
   } else if (!strcmp(argv[1], "cwd")) {
     char gone[4096];
     snprintf(gone, sizeof gone, "%s/gone", argv[2]);
