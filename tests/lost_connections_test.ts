@@ -110,47 +110,50 @@ scenarioTest(
   LIMIT_MS,
 );
 
-for (const stop of [true, false]) {
-  scenarioTest(
-    `connections waiting to be accepted are named by the snapshot (${
-      stop ? "with" : "without"
-    } stop), ` +
-      "and the restored listener accepts new ones",
-    async (s) => {
-      const app = await s.launch([prog("tcp_backlog"), s.dir], "backlog");
-      const port = Number(/^port (\d+)$/m.exec(await s.waitFor(/^ready$/m, "ready"))![1]);
-      const waiting = [
-        await Deno.connect({ hostname: "127.0.0.1", port }),
-        await Deno.connect({ hostname: "127.0.0.1", port }),
-      ];
-      let after: Deno.Conn | undefined;
-      try {
-        const image = await app.snapshot({ dir: join(s.dir, "backlog.amber"), stop });
-        assert.deepEqual(image.lost?.unaccepted, [{
-          vpid: image.manifest.processes[0].vpid,
-          fd: 3,
-          local: `127.0.0.1:${port}`,
-          waiting: 2,
-        }]);
-        if (!stop) await app.kill();
-        // Their clients see them end when the original does: not silently kept open.
-        for (const conn of waiting) {
+for (const transport of ["tcp", "unix"] as const) {
+  for (const stop of [true, false]) {
+    scenarioTest(
+      `${transport} connections waiting to be accepted are named by the snapshot ` +
+        `(${stop ? "with" : "without"} stop), and the restored listener accepts new ones`,
+      async (s) => {
+        const app = await s.launch([prog("listen_backlog"), s.dir, transport], "backlog");
+        const ready = await s.waitFor(/^ready$/m, "ready");
+        const path = join(s.dir, "listen.sock");
+        const port = Number(/^port (\d+)$/m.exec(ready)?.[1] ?? 0);
+        const connect = () =>
+          transport === "tcp"
+            ? Deno.connect({ hostname: "127.0.0.1", port })
+            : Deno.connect({ transport: "unix", path });
+        const waiting = [await connect(), await connect()];
+        let after: Deno.Conn | undefined;
+        try {
+          const image = await app.snapshot({ dir: join(s.dir, "backlog.amber"), stop });
+          assert.deepEqual(image.lost?.unaccepted, [{
+            vpid: image.manifest.processes[0].vpid,
+            fd: 3,
+            local: transport === "tcp" ? `127.0.0.1:${port}` : path,
+            waiting: 2,
+          }]);
+          if (!stop) await app.kill();
+          // Their clients see them end when the original does: not silently kept open.
+          for (const conn of waiting) {
+            const buf = new Uint8Array(8);
+            const got = await conn.read(buf).catch(() => null);
+            assert.equal(got, null, "a waiting connection stayed open");
+          }
+          await s.restore(image);
+          await Deno.writeTextFile(s.go, "");
+          after = await connect();
           const buf = new Uint8Array(8);
-          const got = await conn.read(buf).catch(() => null);
-          assert.equal(got, null, "a waiting connection stayed open");
+          const n = await after.read(buf);
+          assert.equal(new TextDecoder().decode(buf.subarray(0, n ?? 0)), "hi\n");
+          await s.waitFor(/^PASS$/m, "PASS");
+        } finally {
+          for (const conn of waiting) conn.close();
+          after?.close();
         }
-        await s.restore(image);
-        await Deno.writeTextFile(s.go, "");
-        after = await Deno.connect({ hostname: "127.0.0.1", port });
-        const buf = new Uint8Array(8);
-        const n = await after.read(buf);
-        assert.equal(new TextDecoder().decode(buf.subarray(0, n ?? 0)), "hi\n");
-        await s.waitFor(/^PASS$/m, "PASS");
-      } finally {
-        for (const conn of waiting) conn.close();
-        after?.close();
-      }
-    },
-    LIMIT_MS,
-  );
+      },
+      LIMIT_MS,
+    );
+  }
 }

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -88,13 +90,24 @@ static void inet_text(const uint8_t *addr, char *out, size_t cap) {
     snprintf(out, cap, "[%s]:%d", ip, ntohs(v6->sin6_port));
 }
 
-/* What a restore cannot bring back of a TCP socket, for the snapshot, inspect and restore to
- * say: a connection that comes back reset, a listener's connections that were not accepted. */
+/* A Unix socket's name: its path, or "@name" for an abstract one. */
+static void unix_text(const struct amber_fd_rec *rec, char *out, size_t cap) {
+  size_t off = offsetof(struct sockaddr_un, sun_path);
+  size_t n = rec->addr_len > off ? rec->addr_len - off : 0;
+  const char *name = (const char *)rec->addr + off;
+  if (n && !name[0]) snprintf(out, cap, "@%.*s", (int)(n - 1), name + 1);
+  else snprintf(out, cap, "%.*s", (int)strnlen(name, n), name);
+}
+
+/* What a restore cannot bring back of a socket, for the snapshot, inspect and restore to say: a
+ * TCP connection that comes back reset, a listener's connections that were not accepted. */
 static void socket_losses(struct json *j, const struct amber_fd_rec *rec) {
-  if (rec->kind != AMBER_FD_SOCKET || (rec->domain != AF_INET && rec->domain != AF_INET6)) return;
-  char local[64], remote[64];
-  inet_text(rec->addr, local, sizeof local);
-  if (rec->socket_kind == AMBER_SOCK_RESET && rec->type == SOCK_STREAM) {
+  if (rec->kind != AMBER_FD_SOCKET) return;
+  char local[120], remote[64];
+  if (rec->domain == AF_UNIX) unix_text(rec, local, sizeof local);
+  else if (rec->domain == AF_INET || rec->domain == AF_INET6) inet_text(rec->addr, local, sizeof local);
+  else return;
+  if (rec->socket_kind == AMBER_SOCK_RESET && rec->type == SOCK_STREAM && rec->domain != AF_UNIX) {
     inet_text(rec->addr + AMBER_SOCK_PEER_OFF, remote, sizeof remote);
     json_raw(j, ",\"reset\":{\"local\":");
     json_str(j, local);

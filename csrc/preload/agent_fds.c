@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <termios.h>
 
@@ -98,6 +99,9 @@ int amber_fds_capture_frozen(void) {
       err = amber_fd_unix_dgram_frozen(rec);
     else if (rec->kind == AMBER_FD_PTY)
       err = amber_fd_pty_frozen(rec);
+    else if (rec->kind == AMBER_FD_SOCKET && rec->socket_kind == AMBER_SOCK_LISTEN &&
+             rec->domain == AF_UNIX)
+      amber_fd_unix_listener_waiting(rec);
   }
   amber_fd_socketpair_peers_done();
   if (err) return err;

@@ -54,6 +54,8 @@ int amber_fd_socketpair_wait(const struct amber_fd_rec *rec);
 #define AMBER_UNIX_UNLINKED 0x200
 #define AMBER_UNIX_CLIENTS 3
 int amber_fd_unix_diag_peer(uint64_t ino, uint64_t *peer, int *named); /* sock_diag */
+/* A Unix listener's connections waiting to be accepted, into u[AMBER_SOCK_WAITING]. */
+void amber_fd_unix_listener_waiting(struct amber_fd_rec *rec);
 int amber_fd_unix_dgram_frozen(struct amber_fd_rec *rec); /* once every process is frozen */
 int amber_fd_unix_dgram_bound(const struct amber_fd_rec *rec, int fd); /* bound, refilled */
 void amber_fd_unix_dgram_redialed(const struct amber_fd_rec *rec, int fd); /* a client's */

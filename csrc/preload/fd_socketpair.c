@@ -78,6 +78,7 @@ struct diag_reply {
   uint8_t shutdown;
   uint32_t sndbuf;
   uint8_t named; /* bound to a name */
+  uint32_t rqueue; /* a listener's connections waiting to be accepted */
 };
 
 static int diag_sock = -1;
@@ -104,7 +105,7 @@ static int diag(uint64_t ino, struct diag_reply *out) {
   req.r.sdiag_family = AF_UNIX;
   req.r.udiag_states = ~0u;
   req.r.udiag_ino = (uint32_t)ino;
-  req.r.udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_MEMINFO | UDIAG_SHOW_NAME;
+  req.r.udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_MEMINFO | UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN;
   req.r.udiag_cookie[0] = req.r.udiag_cookie[1] = ~0u;
   struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
   long r = amber_sys6(SYS_sendto, diag_sock, (long)&req, sizeof req, 0, (long)&kernel,
@@ -133,6 +134,8 @@ static int diag(uint64_t ino, struct diag_reply *out) {
         if (a->nla_type == UNIX_DIAG_PEER && len >= 4) memcpy(&out->peer, data, 4);
         if (a->nla_type == UNIX_DIAG_SHUTDOWN && len >= 1) out->shutdown = *(uint8_t *)data;
         if (a->nla_type == UNIX_DIAG_NAME && len > 0) out->named = 1;
+        if (a->nla_type == UNIX_DIAG_RQLEN && len >= (long)sizeof(struct unix_diag_rqlen))
+          out->rqueue = ((struct unix_diag_rqlen *)data)->udiag_rqueue;
         if (a->nla_type == UNIX_DIAG_MEMINFO && len >= (SK_MEMINFO_SNDBUF + 1) * 4)
           memcpy(&out->sndbuf, (uint32_t *)data + SK_MEMINFO_SNDBUF, 4);
         at += NLA_ALIGN(a->nla_len);
@@ -179,6 +182,11 @@ int amber_fd_unix_diag_peer(uint64_t ino, uint64_t *peer, int *named) {
   *peer = err ? 0 : r.peer;
   *named = !err && r.named;
   return err;
+}
+
+void amber_fd_unix_listener_waiting(struct amber_fd_rec *rec) {
+  struct diag_reply r;
+  if (diag(rec->ino, &r) == 0 && r.found) rec->u[AMBER_SOCK_WAITING] = r.rqueue;
 }
 
 void amber_fd_socketpair_peers_done(void) {
