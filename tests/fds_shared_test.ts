@@ -7,6 +7,8 @@
  */
 
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { open } from "../mod.ts";
 import { prog, type Scenario, scenarioTest } from "./support.ts";
 
 const LIMIT_MS = 90_000;
@@ -91,3 +93,40 @@ sharedTest(
   "a pseudo-terminal made inside the application comes back with both ends, its modes and its session",
   "pty_session",
 );
+
+for (const stop of [true, false]) {
+  scenarioTest(
+    `fd 0 that the launcher had on a file comes back on the file at its offset (${
+      stop ? "with" : "without"
+    } stop)`,
+    async (s) => {
+      const input = join(s.dir, "input");
+      await Deno.writeTextFile(input, "first\nsecond\n");
+      const name = s.name("stdin-file");
+      const cli = fileURLToPath(new URL("../cli.ts", import.meta.url));
+      const run = [Deno.execPath(), "run", "-A", "--quiet", cli, "run", "--name", name];
+      const argv = [...run, "--output", s.output, "--", prog("fd_reopened"), s.dir, "stdin-file"];
+      const launcher = new Deno.Command("sh", {
+        args: ["-c", 'input="$1"; shift; exec "$@" <"$input"', "sh", input, ...argv],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        await s.waitFor(/^ready$/m, "ready");
+        const app = await open(name);
+        const dir = join(s.dir, "stdin-file.amber");
+        const image = stop ? await s.freeze(app, "stdin-file") : await app.snapshot({ dir });
+        if (!stop) await app.kill();
+        await s.restore(image);
+        await s.pass();
+      } finally {
+        await (await open(name).catch(() => null))?.kill();
+        try {
+          launcher.kill("SIGKILL");
+        } catch { /* it has ended */ }
+        await launcher.status;
+      }
+    },
+    LIMIT_MS,
+  );
+}

@@ -51,8 +51,12 @@ int amber_share_scan_fds(void) {
   for (int i = 0; i < amber_ckpt.nfds; i++) {
     struct amber_fd_rec *r = &amber_ckpt.fds[i];
     const struct amber_share_fd *me = entry_of(amber.vpid, r->fd);
-    /* Only the launcher's own descriptions are reattached to the restoring command's streams. */
-    if (r->kind == AMBER_FD_STDIO && me && me->std_stream == 0 && amber_fd_capture_not_stdio(r))
+    /* Only the launcher's own descriptions are reattached to the restoring command's streams,
+     * and not input read from a file (amber run PROG < FILE): that stays the file, at its
+     * offset. */
+    int file_input = me && S_ISREG(me->mode) && (r->flags & O_ACCMODE) == O_RDONLY;
+    if (r->kind == AMBER_FD_STDIO && me && (me->std_stream == 0 || file_input) &&
+        amber_fd_capture_not_stdio(r))
       return -1;
   }
   for (int i = 0; i < amber_ckpt.nfds; i++) {

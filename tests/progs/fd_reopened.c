@@ -6,9 +6,11 @@
  *  stdin:   fd 0 reopened by the program itself on the file the launcher gave it (/dev/null,
  *           non-blocking): it is the program's own description, not the launcher's stream, and
  *           must not be reattached to the restoring command's;
+ *  stdin-file: fd 0 is the launcher's, on a file (amber run PROG < FILE): it comes back on the
+ *           file at its offset, not on the restoring command's stdin;
  *  owner:   an unlinked file owned by nobody:nogroup, mode 0604: owner and mode come back.
  *
- *   fd_reopened DIR pipe|stdin|owner */
+ *   fd_reopened DIR pipe|stdin|stdin-file|owner */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -74,6 +76,17 @@ static int stdin_mode(const char *dir) {
   return 0;
 }
 
+static int stdin_file_mode(const char *dir) {
+  char buf[16] = {0};
+  CHECK(read(0, buf, 6) == 6 && !memcmp(buf, "first\n", 6), "the first line: %s", buf);
+  say_ready();
+  wait_go(dir);
+  struct stat st;
+  CHECK(fstat(0, &st) == 0 && S_ISREG(st.st_mode), "fd 0 is not the file any more");
+  CHECK(read(0, buf, 7) == 7 && !memcmp(buf, "second\n", 7), "the next line: %.7s", buf);
+  return 0;
+}
+
 static int owner_mode(const char *dir) {
   char path[4096];
   snprintf(path, sizeof path, "%s/owned", dir);
@@ -94,11 +107,12 @@ static int owner_mode(const char *dir) {
 }
 
 int main(int argc, char **argv) {
-  CHECK(argc == 3, "usage: fd_reopened DIR pipe|stdin|owner");
+  CHECK(argc == 3, "usage: fd_reopened DIR pipe|stdin|stdin-file|owner");
   const char *mode = argv[2];
-  int r = !strcmp(mode, "pipe") ? pipe_mode(argv[1])
-          : !strcmp(mode, "stdin") ? stdin_mode(argv[1])
-                                   : owner_mode(argv[1]);
+  int r = !strcmp(mode, "pipe")         ? pipe_mode(argv[1])
+          : !strcmp(mode, "stdin")      ? stdin_mode(argv[1])
+          : !strcmp(mode, "stdin-file") ? stdin_file_mode(argv[1])
+                                        : owner_mode(argv[1]);
   if (r == 0) printf("PASS\n");
   return r;
 }
