@@ -61,7 +61,7 @@ sharedTest(
   "prefork_listener",
 );
 sharedTest(
-  "a listening socket a root parent shares with workers that became nobody comes back as one",
+  "a listening socket and shared memory a root parent shares with workers that became nobody come back as one",
   "prefork_listener",
   ["nobody"],
 );
