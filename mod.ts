@@ -86,6 +86,12 @@ export {
   RestoreError,
   SnapshotError,
 } from "./src/errors.ts";
+export {
+  type LostConnections,
+  lostConnections,
+  type ResetConnection,
+  type UnacceptedConnections,
+} from "./src/lost.ts";
 export { appsDir, stateDir } from "./src/paths.ts";
 export {
   createVne,

@@ -286,6 +286,25 @@ export class Table implements Disposable {
     unwrap("amber_ctl_set_phase", library().amber_ctl_set_phase(this.#live(), phase), this.#path);
   }
 
+  /**
+   * Once every agent is frozen: lists what the processes share, for the agents to read. Returns
+   * "" when done, or why it could not (naming the process).
+   */
+  async shareScan(): Promise<string> {
+    const buf = new Uint8Array(1024);
+    try {
+      await this.#async(
+        "amber_ctl_share_scan",
+        (h) => library().amber_ctl_share_scan(h, buf, buf.length),
+      );
+      return "";
+    } catch (cause) {
+      const why = decoder.decode(buf.subarray(0, Math.max(0, buf.indexOf(0))));
+      if (why && cause instanceof ControlError) return why;
+      throw cause;
+    }
+  }
+
   /** Writes a copy of the tables to `path`. */
   saveTables(path: string): Promise<void> {
     const p = cstr(path);

@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import type { z } from "zod";
 import { fileHash, type MachineInfo, machineInfo, xcr0Bits } from "../ffi/control.ts";
 import { ImageError, IncompatibleImageError } from "./errors.ts";
+import { type LostConnections, lostConnections } from "./lost.ts";
 import { changedMappedFile } from "./mapped_files.ts";
 import { ancestors } from "./parent.ts";
 import {
@@ -29,6 +30,8 @@ export interface Image {
   readonly manifest: Manifest;
   /** For an image just taken: how long the application was frozen for it, in ms. */
   readonly frozenMs?: number;
+  /** The connections a restore does not bring back as they were (from the manifest). */
+  readonly lost?: LostConnections;
 }
 
 /** One file of an image, checked against its manifest entry. */
@@ -95,7 +98,7 @@ export async function readImage(dir: string): Promise<Image> {
       cause: parsed.error,
     });
   }
-  return { dir: abs, manifest: parsed.data };
+  return { dir: abs, manifest: parsed.data, lost: lostConnections(parsed.data) };
 }
 
 function checkVersion(dir: string, value: unknown): void {

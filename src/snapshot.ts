@@ -26,6 +26,7 @@ import {
 import type { App } from "./app.ts";
 import { processesOf } from "./app.ts";
 import { AmberError, SnapshotError } from "./errors.ts";
+import { lostConnections } from "./lost.ts";
 import type { Image } from "./image.ts";
 import {
   IMAGE_FORMAT,
@@ -124,7 +125,7 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
     await syncFiles(tmp, [MANIFEST_FILE]);
     await Deno.rename(tmp, dir);
     await syncDir(dirname(dir));
-    return { dir, manifest, frozenMs };
+    return { dir, manifest, frozenMs, lost: lostConnections(manifest) };
   } catch (cause) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     if (cause instanceof AmberError) throw cause;
@@ -215,6 +216,10 @@ async function freezeAndWrite(
     const rows = table.rows();
     await table.saveTables(join(tmp, "tables.bin"));
     await table.ipcSave(tmp);
+    const unshared = await table.shareScan();
+    if (unshared) {
+      throw new SnapshotError(`Cannot snapshot '${app.name}': ${unshared}; it keeps running`);
+    }
     const foreign = streaming ? false : await prepareProcessFiles(tmp, processesOf(rows));
     await streaming?.prepare(rows);
     table.setPhase(Phase.WRITE);

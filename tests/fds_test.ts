@@ -138,6 +138,16 @@ const REFUSED = [
   },
   { kind: "netlink", holding: "a netlink socket", named: /netlink socket/ },
   { kind: "deaf", holding: "a thread that blocks every signal", named: /blocks every signal/ },
+  {
+    kind: "pty",
+    holding: "a pseudo-terminal with bytes typed and not read",
+    named: /descriptor \d+ \((master of pseudo-terminal )?\/dev\/pts\/\d+\) has bytes not read yet/,
+  },
+  {
+    kind: "cwd",
+    holding: "a deleted current directory",
+    named: /process \d+: its current directory \/.*\/gone \(deleted\) was deleted/,
+  },
 ] as const;
 
 for (const { kind, holding, named } of REFUSED) {

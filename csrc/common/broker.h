@@ -28,6 +28,8 @@ enum amber_broker_op { AMBER_BROKER_PUT = 1, AMBER_BROKER_GET = 2, AMBER_BROKER_
 #define AMBER_KEY_UNIX_BOUND (6ULL << 56)
 /* | vpid; k2 = 0: that process has its file locks back (fd_locks.c) */
 #define AMBER_KEY_LOCKS (0x4cULL << 56)
+/* | a pseudo-terminal's number at the snapshot; k2 = 0 the master, 1 a slave */
+#define AMBER_KEY_PTY (7ULL << 56)
 
 /* A key of a key space for an object named by its inode (the top byte is the space's). */
 static inline uint64_t amber_key(uint64_t space, uint64_t ino) {

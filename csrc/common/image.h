@@ -145,6 +145,7 @@ enum amber_fd_kind {
   AMBER_FD_SIGNALFD = 8,
   AMBER_FD_MEMFD = 9,   /* a memfd: name, size, seals and bytes (fd_pathless.c) */
   AMBER_FD_DELETED = 10, /* a deleted file: path, size, mode and bytes (fd_pathless.c) */
+  AMBER_FD_PTY = 11,     /* an end of a pseudo-terminal made in the application (fd_pty.c) */
 };
 
 enum amber_socket_kind {
@@ -201,6 +202,14 @@ struct amber_fd_rec {
   int32_t peek_off;
   uint32_t nmsgs;
 };
+
+/* Where a socket record's addr[112] holds more than the local address: the peer's address
+ * (for a TCP connection, always: `amber inspect` names it), and a kept TCP connection's windows
+ * (struct tcp_repair_window). */
+#define AMBER_SOCK_PEER_OFF 56 /* both addresses fit for AF_INET and AF_INET6 */
+#define AMBER_SOCK_WINDOW_OFF 84
+/* A TCP listener's u[] slot: connections waiting to be accepted at the snapshot (not kept). */
+#define AMBER_SOCK_WAITING 3
 
 #define AMBER_EPOLL_MAX 256
 struct amber_epoll_rec {

@@ -52,6 +52,29 @@ struct amber_row {
   int32_t pad;
 };
 
+/* What the processes of an application hold, listed by the coordinator once every process is
+ * frozen (control/ctl_share.c), with its own privilege: a process that changed user (a server's
+ * workers dropping root) may not read the others' /proc, nor kcmp them. One entry per
+ * descriptor (and one per shared mapping, fd -1), in slot order then descriptor order, with the
+ * first descriptor of the same open file description (kcmp), which owns it. */
+#define AMBER_SHARE_MAX 16384
+struct amber_share_fd {
+  int32_t vpid, fd;  /* fd -1: a shared mapping of the inode */
+  uint64_t dev, ino; /* the file, pipe or socket */
+  uint32_t mode;     /* its st_mode */
+  int32_t flags;     /* the description's flags (fdinfo): O_ACCMODE tells a pipe's read end */
+  int32_t owner_vpid, owner_fd;
+  /* 1 + which of the launcher's standard streams (the supervisor's 0, 1, 2) it is; 0: none of
+   * them (the program's own open of the same file, say); -1: not known (kcmp not allowed) */
+  int32_t std_stream;
+  int32_t tty; /* a pseudo-terminal master's number + 1 (fdinfo's tty-index), or 0 */
+};
+struct amber_share {
+  uint32_t ready; /* the coordinator listed everything for the snapshot under way */
+  uint32_t n;
+  struct amber_share_fd fds[AMBER_SHARE_MAX];
+};
+
 /* Snapshot control block: the coordinator writes a request here and signals every process;
  * each process's agent reports through its own slot. */
 #define AMBER_CTL_MAX_PROCS 256
@@ -141,6 +164,7 @@ struct amber_table {
   uint32_t vne_nbinds; /* one past the highest bind slot ever used */
   char vne_table[512];
   struct amber_vne_bind vne_binds[AMBER_VNE_BINDS];
+  struct amber_share share;
 };
 
 enum amber_app_state {

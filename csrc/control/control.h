@@ -39,6 +39,9 @@ int32_t amber_ctl_agent_error(void *table, char *buf, int32_t cap);
  * (its state, whether the checkpoint signal is pending or blocked), as text. */
 int32_t amber_ctl_lagging(void *table, int32_t state, char *buf, int32_t cap);
 int32_t amber_ctl_set_phase(void *table, int32_t phase);
+/* Once every agent is frozen, before WRITE: lists what the processes share (ctl_share.c); on
+ * failure buf says why, naming the process. */
+int32_t amber_ctl_share_scan(void *table, char *buf, int32_t cap);
 /* Writes a copy of the tables into the image, and the SysV objects' contents. */
 int32_t amber_ctl_save_tables(void *table, const char *path);
 int32_t amber_ctl_ipc_save(void *table, const char *image_dir);

@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -69,6 +73,7 @@ static const char *fd_kind_name(int32_t kind) {
   case AMBER_FD_SIGNALFD: return "signalfd";
   case AMBER_FD_MEMFD: return "memfd";
   case AMBER_FD_DELETED: return "deleted file";
+  case AMBER_FD_PTY: return "pty";
   }
   return "unknown";
 }
@@ -80,6 +85,49 @@ static const char *lock_kind_name(int32_t kind) {
   case AMBER_LOCK_OFD: return "ofd";
   }
   return "unknown";
+}
+
+/* "1.2.3.4:80" or "[::1]:80" for an AF_INET or AF_INET6 address; "" otherwise. */
+static void inet_text(const uint8_t *addr, char *out, size_t cap) {
+  char ip[INET6_ADDRSTRLEN];
+  const struct sockaddr_in *v4 = (const void *)addr;
+  const struct sockaddr_in6 *v6 = (const void *)addr;
+  out[0] = 0;
+  if (v4->sin_family == AF_INET && inet_ntop(AF_INET, &v4->sin_addr, ip, sizeof ip))
+    snprintf(out, cap, "%s:%d", ip, ntohs(v4->sin_port));
+  else if (v6->sin6_family == AF_INET6 && inet_ntop(AF_INET6, &v6->sin6_addr, ip, sizeof ip))
+    snprintf(out, cap, "[%s]:%d", ip, ntohs(v6->sin6_port));
+}
+
+/* A Unix socket's name: its path, or "@name" for an abstract one. */
+static void unix_text(const struct amber_fd_rec *rec, char *out, size_t cap) {
+  size_t off = offsetof(struct sockaddr_un, sun_path);
+  size_t n = rec->addr_len > off ? rec->addr_len - off : 0;
+  const char *name = (const char *)rec->addr + off;
+  if (n && !name[0]) snprintf(out, cap, "@%.*s", (int)(n - 1), name + 1);
+  else snprintf(out, cap, "%.*s", (int)strnlen(name, n), name);
+}
+
+/* What a restore cannot bring back of a socket, for the snapshot, inspect and restore to say: a
+ * TCP connection that comes back reset, a listener's connections that were not accepted. */
+static void socket_losses(struct json *j, const struct amber_fd_rec *rec) {
+  if (rec->kind != AMBER_FD_SOCKET) return;
+  char local[120], remote[64];
+  if (rec->domain == AF_UNIX) unix_text(rec, local, sizeof local);
+  else if (rec->domain == AF_INET || rec->domain == AF_INET6) inet_text(rec->addr, local, sizeof local);
+  else return;
+  if (rec->socket_kind == AMBER_SOCK_RESET && rec->type == SOCK_STREAM && rec->domain != AF_UNIX) {
+    inet_text(rec->addr + AMBER_SOCK_PEER_OFF, remote, sizeof remote);
+    json_raw(j, ",\"reset\":{\"local\":");
+    json_str(j, local);
+    json_raw(j, ",\"remote\":");
+    json_str(j, remote);
+    json_raw(j, "}");
+  } else if (rec->socket_kind == AMBER_SOCK_LISTEN && rec->u[AMBER_SOCK_WAITING]) {
+    json_raw(j, ",\"unaccepted\":{\"local\":");
+    json_str(j, local);
+    json_raw(j, ",\"waiting\":%llu}", (unsigned long long)rec->u[AMBER_SOCK_WAITING]);
+  }
 }
 
 API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap) {
@@ -125,6 +173,7 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
       json_raw(&j, "%s{\"fd\":%d,\"kind\":\"%s\",\"name\":", i ? "," : "", rec.fd,
                fd_kind_name(rec.kind));
       json_str(&j, rec.kind == AMBER_FD_STDIO ? "" : rec.path);
+      socket_losses(&j, &rec);
       json_raw(&j, "}");
     }
     json_raw(&j, "],\"locks\":[");

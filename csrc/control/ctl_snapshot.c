@@ -80,6 +80,7 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const c
   amber_table_unlock(t);
   if (n == 0) return -ESRCH;
   c->nslots = n;
+  t->share.ready = 0; /* listed again once every process is frozen (ctl_share.c) */
   c->coordinator = getpid();
   c->flags = flags;
   strcpy(c->image_dir, image_dir);

@@ -6,7 +6,10 @@
  * then what refers to other descriptors (epoll registrations). */
 #include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <termios.h>
 
 #include "agent.h"
 #include "../common/broker.h"
@@ -14,9 +17,10 @@
 #include "fd_kinds.h"
 #include "fd_locks.h"
 
-static int classify(struct amber_fd_rec *rec, const char *target, const struct stat *st) {
+static int classify(struct amber_fd_rec *rec, const char *target, const struct stat *st,
+                    int may_be_stdio) {
   struct amber_table *t = amber.table;
-  if (rec->fd <= 2 && t->std_dev[rec->fd] == (int32_t)st->st_dev &&
+  if (may_be_stdio && rec->fd <= 2 && t->std_dev[rec->fd] == (int32_t)st->st_dev &&
       t->std_ino[rec->fd] == (int64_t)st->st_ino) {
     rec->kind = AMBER_FD_STDIO;
     return 0;
@@ -24,6 +28,7 @@ static int classify(struct amber_fd_rec *rec, const char *target, const struct s
   if (S_ISFIFO(st->st_mode) && !strncmp(target, "pipe:[", 6)) return amber_fd_pipe_capture(rec, st);
   if (S_ISSOCK(st->st_mode)) return amber_fd_socket_capture(rec, target, st);
   if (!strncmp(target, "anon_inode:", 11)) return amber_fd_anon_capture(rec, target);
+  if (amber_fd_is_pty(st)) return amber_fd_pty_capture(rec, target, st);
   if (target[0] == '/' && (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) || S_ISCHR(st->st_mode)))
     return amber_fd_file_capture(rec, target, st);
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
@@ -59,11 +64,26 @@ int amber_fds_capture(void) {
     if (len <= 0 || amber_sys2(SYS_fstat, fd, &st) < 0) continue; /* closed meanwhile */
     rec->flags = (int32_t)amber_sys2(SYS_fcntl, fd, F_GETFL);
     rec->fdflags = (int32_t)amber_sys2(SYS_fcntl, fd, F_GETFD);
-    err = classify(rec, target, &st);
+    err = classify(rec, target, &st, 1);
     if (!err) amber_ckpt.nfds++;
   }
   if (err) amber_fds_release();
   return err;
+}
+
+/* A descriptor on the launcher's stream's file that is not the launcher's stream itself (the
+ * coordinator's kcmp with the supervisor says so): saved as what it is. */
+int amber_fd_capture_not_stdio(struct amber_fd_rec *rec) {
+  char link[64], target[256];
+  amber_fmt(link, sizeof link, "/proc/self/fd/%d", rec->fd);
+  long len = amber_sys4(SYS_readlinkat, AT_FDCWD, link, target, sizeof target - 1);
+  target[len > 0 ? len : 0] = 0;
+  struct stat st;
+  if (len <= 0 || amber_sys2(SYS_fstat, rec->fd, &st) < 0) return -1;
+  struct termios tio;
+  if (amber_sys3(SYS_ioctl, rec->fd, TCGETS, &tio) == 0) return 0; /* a terminal: the user's */
+  rec->kind = 0;
+  return classify(rec, target, &st, 0);
 }
 
 /* While every process of the application is frozen (the WRITE phase): each connected Unix
@@ -76,10 +96,17 @@ int amber_fds_capture_frozen(void) {
     struct amber_fd_rec *rec = &amber_ckpt.fds[i];
     if (rec->kind == AMBER_FD_SOCKET && rec->socket_kind == AMBER_SOCK_PAIR)
       err = amber_fd_socketpair_peer(rec);
+    else if (amber_fd_unix_has_queue(rec))
+      err = amber_fd_unix_dgram_frozen(rec);
+    else if (rec->kind == AMBER_FD_PTY)
+      err = amber_fd_pty_frozen(rec);
+    else if (rec->kind == AMBER_FD_SOCKET && rec->socket_kind == AMBER_SOCK_LISTEN &&
+             rec->domain == AF_UNIX)
+      amber_fd_unix_listener_waiting(rec);
   }
   amber_fd_socketpair_peers_done();
   if (err) return err;
-  amber_share_scan_fds();
+  if (amber_share_scan_fds()) return -1;
   for (int i = 0; i < amber_ckpt.nfds && !err; i++) {
     struct amber_fd_rec *rec = &amber_ckpt.fds[i];
     if (amber_fd_unix_has_queue(rec) && amber_fd_owned(rec))
@@ -131,6 +158,7 @@ static int create(struct amber_fd_rec *rec, int floor) {
   case AMBER_FD_SOCKET: return amber_fd_socket_restore(rec, floor);
   case AMBER_FD_MEMFD:
   case AMBER_FD_DELETED: return amber_fd_pathless_restore(rec, floor);
+  case AMBER_FD_PTY: return amber_fd_pty_restore(rec, floor);
   default: return amber_fd_anon_restore(rec, floor, 0);
   }
 }
@@ -156,7 +184,8 @@ int amber_fd_owned(const struct amber_fd_rec *rec) {
 
 static int needs_peer(const struct amber_fd_rec *rec) {
   return (rec->kind == AMBER_FD_PIPE && amber_fd_pipe_needs_peer(rec)) ||
-         amber_fd_socketpair_needs_peer(rec) || amber_fd_pathless_needs_peer(rec);
+         amber_fd_socketpair_needs_peer(rec) || amber_fd_pathless_needs_peer(rec) ||
+         amber_fd_pty_needs_peer(rec);
 }
 
 int amber_fds_after_restore(void) {
@@ -192,6 +221,8 @@ int amber_fds_after_restore(void) {
   }
   for (int i = 0; i < amber_ckpt.nfds; i++) {
     int err = amber_fd_socketpair_wait(&amber_ckpt.fds[i]);
+    if (!err && amber_fd_owned(&amber_ckpt.fds[i]))
+      err = amber_fd_unix_dgram_settle(&amber_ckpt.fds[i]);
     if (err) return failed(&amber_ckpt.fds[i], err);
   }
   for (int i = 0; i < amber_ckpt.nfds; i++) {

@@ -8,7 +8,7 @@
 
 #include "agent.h"
 
-void amber_process_capture(void) {
+int amber_process_capture(void) {
   for (int sig = 1; sig <= 64; sig++)
     amber_sys4(SYS_rt_sigaction, sig, 0, &amber_ckpt.sigactions[sig], 8);
   for (int which = 0; which < 3; which++)
@@ -16,10 +16,21 @@ void amber_process_capture(void) {
   long mask = amber_sys1(SYS_umask, 0);
   amber_sys1(SYS_umask, mask);
   amber_ckpt.umask = (uint32_t)mask;
-  long n = amber_sys2(SYS_getcwd, amber_ckpt.cwd, sizeof amber_ckpt.cwd);
-  if (n < 0) amber_ckpt.cwd[0] = 0;
-  n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", amber_ckpt.exe, sizeof amber_ckpt.exe - 1);
+  long n =
+      amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", amber_ckpt.exe, sizeof amber_ckpt.exe - 1);
   amber_ckpt.exe[n > 0 ? n : 0] = 0;
+  /* getcwd fails (ENOENT) for a directory that was deleted: a restore could only put the
+   * process somewhere else, so the snapshot says so rather than moving it. */
+  n = amber_sys2(SYS_getcwd, amber_ckpt.cwd, sizeof amber_ckpt.cwd);
+  if (n >= 0) return 0;
+  amber_ckpt.cwd[0] = 0;
+  if (n != -ENOENT) return 0;
+  char gone[512];
+  n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/self/cwd", gone, sizeof gone - 1);
+  gone[n > 0 ? n : 0] = 0;
+  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+            "its current directory %s was deleted, which Amber cannot save yet", gone);
+  return -1;
 }
 
 /* /proc/self/exe names the restorer until it is pointed back at the program, which the kernel

@@ -1,7 +1,10 @@
 /* Finding what processes share, while every process of the application is frozen: the same
- * open file description (kcmp(2) says so exactly), the two ends of one pipe or socket pair,
- * and shared memory. The first process in slot order that holds an object owns it: on restore
- * it alone re-creates the object and hands it to the others. */
+ * open file description, the two ends of one pipe or socket pair, and shared memory. The
+ * coordinator has listed every process's descriptors and shared mappings, and which
+ * descriptors are one description (kcmp), into the tables (control/ctl_share.c): a process
+ * that changed user may not look at the others itself. The first process in slot order that
+ * holds an object owns it: on restore it alone re-creates the object and hands it to the
+ * others. */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,123 +12,67 @@
 #include "agent_share.h"
 #include "fd_kinds.h"
 
-#define KCMP_FILE 0
-
-static int32_t system_pid_of(int32_t vpid) {
-  return vpid == amber.vpid ? amber_sys_getpid() : amber_v2s(amber.table, AMBER_KIND_PID, vpid);
+static const struct amber_share_fd *entry_of(int32_t vpid, int32_t fd) {
+  const struct amber_share *s = &amber.table->share;
+  for (uint32_t i = 0; i < s->n; i++)
+    if (s->fds[i].vpid == vpid && s->fds[i].fd == fd) return &s->fds[i];
+  return 0;
 }
 
-static void target_of(int pid, int fd, char *out, int cap) {
-  char link[64];
-  amber_fmt(link, sizeof link, "/proc/%d/fd/%d", pid, fd);
-  long n = amber_sys4(SYS_readlinkat, AT_FDCWD, link, out, cap - 1);
-  out[n > 0 ? n : 0] = 0;
-}
-
-static int is_read_end(int pid, int fd) {
-  static char info[512];
-  char path[64];
-  amber_fmt(path, sizeof path, "/proc/%d/fdinfo/%d", pid, fd);
-  if (amber_read_file(path, info, sizeof info) <= 0) return 0;
-  const char *p = strstr(info, "flags:");
-  if (!p) return 0;
-  p += 6;
-  while (*p == ' ' || *p == '\t') p++;
-  uint64_t flags = 0;
-  for (; *p >= '0' && *p <= '7'; p++) flags = flags * 8 + (*p - '0');
-  return (flags & O_ACCMODE) == O_RDONLY;
-}
-
-/* Calls visit(fd, target) for every descriptor of process pid, in ascending order. */
-static void for_each_fd(int pid, void (*visit)(int32_t vpid, int pid, int fd, const char *target),
-                        int32_t vpid) {
-  static int32_t fds[AMBER_MAX_FDS * 2];
-  char dir_path[64];
-  amber_fmt(dir_path, sizeof dir_path, "/proc/%d/fd", pid);
-  int n = amber_list_numbers(dir_path, fds, AMBER_MAX_FDS * 2);
-  for (int i = 0; i < n; i++) {
-    char target[256];
-    target_of(pid, fds[i], target, sizeof target);
-    visit(vpid, pid, fds[i], target);
+static void scan_one(struct amber_fd_rec *r) {
+  const struct amber_share *s = &amber.table->share;
+  const struct amber_share_fd *me = entry_of(amber.vpid, r->fd);
+  if (me) r->owner_vpid = me->owner_vpid, r->owner_fd = me->owner_fd;
+  const struct amber_share_fd *first_holder = 0;
+  for (uint32_t i = 0; i < s->n; i++) {
+    const struct amber_share_fd *e = &s->fds[i];
+    if (e->fd < 0) continue;
+    if (r->kind == AMBER_FD_SOCKET && r->socket_kind == AMBER_SOCK_PAIR &&
+        r->peer_where == AMBER_PEER_OUTSIDE && (!r->one_way || amber_fd_socketpair_redials(r)) &&
+        S_ISSOCK(e->mode) && e->ino == r->peer_ino)
+      r->peer_where = AMBER_PEER_INSIDE; /* the application holds the peer */
+    if (!me || e->dev != me->dev || e->ino != me->ino) continue;
+    if (amber_fd_is_pathless(r) && !r->creator_vpid) r->creator_vpid = e->vpid, r->creator_fd = e->fd;
+    if (r->kind == AMBER_FD_PIPE && !r->creator_vpid && (e->flags & O_ACCMODE) != O_WRONLY)
+      r->creator_vpid = e->vpid, r->creator_fd = e->fd;
+    if (r->kind == AMBER_FD_PIPE && !first_holder) first_holder = e;
   }
+  /* A pipe nobody in the application reads: made by its first holder all the same. */
+  if (r->kind == AMBER_FD_PIPE && !r->creator_vpid && first_holder)
+    r->creator_vpid = first_holder->vpid, r->creator_fd = first_holder->fd;
 }
 
-/* Names can repeat (two memfds called alike): the inode tells files apart. */
-static int same_inode(int pid, int fd, uint64_t ino) {
-  char link[64];
-  struct stat st;
-  amber_fmt(link, sizeof link, "/proc/%d/fd/%d", pid, fd);
-  return amber_sys4(SYS_newfstatat, AT_FDCWD, link, &st, 0) == 0 && st.st_ino == ino;
-}
-
-static void visit_fd(int32_t vpid, int pid, int fd, const char *target) {
-  int self = vpid == amber.vpid;
+int amber_share_scan_fds(void) {
+  if (!__atomic_load_n(&amber.table->share.ready, __ATOMIC_ACQUIRE)) {
+    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+              "the coordinator did not list what the processes share");
+    return -1;
+  }
   for (int i = 0; i < amber_ckpt.nfds; i++) {
     struct amber_fd_rec *r = &amber_ckpt.fds[i];
-    if (r->kind == AMBER_FD_STDIO) continue;
-    if (r->kind == AMBER_FD_SOCKET && r->socket_kind == AMBER_SOCK_PAIR &&
-        r->peer_where == AMBER_PEER_OUTSIDE && (!r->one_way || amber_fd_socketpair_redials(r))) {
-      /* the application holds the peer */
-      char peer[48];
-      amber_fmt(peer, sizeof peer, "socket:[%ld]", (long)r->peer_ino);
-      if (!strcmp(peer, target)) r->peer_where = AMBER_PEER_INSIDE;
-    }
-    char mine[256];
-    target_of(amber_sys_getpid(), r->fd, mine, sizeof mine);
-    if (strcmp(mine, target)) continue;
-    if (amber_fd_is_pathless(r) && !r->creator_vpid && same_inode(pid, fd, r->ino))
-      r->creator_vpid = vpid, r->creator_fd = fd;
-    /* The first descriptor of the description, in slot order then descriptor order, owns it;
-     * in this process too, so that a dup comes back a dup. */
-    (void)self;
-    if (!r->owner_vpid && amber_sys5(SYS_kcmp, amber_sys_getpid(), pid, KCMP_FILE, r->fd, fd) == 0)
-      r->owner_vpid = vpid, r->owner_fd = fd;
-    if (r->kind == AMBER_FD_PIPE && !r->creator_vpid && is_read_end(pid, fd))
-      r->creator_vpid = vpid, r->creator_fd = fd;
+    const struct amber_share_fd *me = entry_of(amber.vpid, r->fd);
+    /* Only the launcher's own descriptions are reattached to the restoring command's streams,
+     * and not input read from a file (amber run PROG < FILE): that stays the file, at its
+     * offset. */
+    int file_input = me && S_ISREG(me->mode) && (r->flags & O_ACCMODE) == O_RDONLY;
+    if (r->kind == AMBER_FD_STDIO && me && (me->std_stream == 0 || file_input) &&
+        amber_fd_capture_not_stdio(r))
+      return -1;
   }
-}
-
-void amber_share_scan_fds(void) {
   for (int i = 0; i < amber_ckpt.nfds; i++) {
-    amber_ckpt.fds[i].owner_vpid = amber_ckpt.fds[i].owner_fd = 0;
-    amber_ckpt.fds[i].creator_vpid = amber_ckpt.fds[i].creator_fd = 0;
-  }
-  struct amber_ctl *c = &amber.table->ctl;
-  for (uint32_t j = 0; j < c->nslots; j++) {
-    int32_t pid = system_pid_of(c->slots[j].vpid);
-    if (pid > 0) for_each_fd(pid, visit_fd, c->slots[j].vpid);
-  }
-  for (int i = 0; i < amber_ckpt.nfds; i++) /* not found anywhere, not even here: it is ours */
-    if (!amber_ckpt.fds[i].owner_vpid)
-      amber_ckpt.fds[i].owner_vpid = amber.vpid, amber_ckpt.fds[i].owner_fd = amber_ckpt.fds[i].fd;
-}
-
-static int maps_share_inode(const char *maps, uint64_t ino) {
-  for (const char *line = maps; *line;) {
-    /* start-end perms offset dev inode path */
-    const char *p = line;
-    int field = 0;
-    int shared = 0;
-    uint64_t inode = 0;
-    while (*p && *p != '\n' && field < 5) {
-      while (*p == ' ') p++;
-      if (field == 1) shared = p[3] == 's';
-      if (field == 4) amber_parse_u64(&p, &inode, 10);
-      while (*p && *p != ' ' && *p != '\n') p++;
-      field++;
-    }
-    if (shared && inode == ino) return 1;
-    while (*line && *line != '\n') line++;
-    if (*line) line++;
+    struct amber_fd_rec *r = &amber_ckpt.fds[i];
+    r->owner_vpid = r->owner_fd = r->creator_vpid = r->creator_fd = 0;
+    if (r->kind != AMBER_FD_STDIO) scan_one(r);
+    if (!r->owner_vpid) r->owner_vpid = amber.vpid, r->owner_fd = r->fd; /* not listed: ours */
   }
   return 0;
 }
 
 static int process_maps_inode(int32_t vpid, uint64_t ino) {
-  static char maps[1 << 18];
-  char path[64];
-  amber_fmt(path, sizeof path, "/proc/%d/maps", system_pid_of(vpid));
-  return amber_read_file(path, maps, sizeof maps) > 0 && maps_share_inode(maps, ino);
+  const struct amber_share *s = &amber.table->share;
+  for (uint32_t i = 0; i < s->n; i++)
+    if (s->fds[i].fd < 0 && s->fds[i].vpid == vpid && s->fds[i].ino == ino) return 1;
+  return 0;
 }
 
 int32_t amber_share_region_owner(uint64_t ino) {

@@ -7,7 +7,7 @@
 
 /* Fills owner_vpid/owner_fd and the pipe creator of every saved descriptor, and says which
  * connected Unix sockets have their peer in the application (AMBER_PEER_INSIDE). */
-void amber_share_scan_fds(void);
+int amber_share_scan_fds(void); /* 0, or -1 with amber_ckpt.error */
 /* The first process, in slot order, that maps the shared-memory object with this inode. */
 int32_t amber_share_region_owner(uint64_t ino);
 /* Does any process of the application map the object with this inode shared? */

@@ -12,6 +12,7 @@
 int amber_fd_park(int fd, int floor);
 int amber_fd_place(int fd, const struct amber_fd_rec *rec);
 int amber_fd_owned(const struct amber_fd_rec *rec); /* this process re-creates it */
+int amber_fd_capture_not_stdio(struct amber_fd_rec *rec); /* agent_fds.c: as if not fd 0-2 */
 void *amber_fd_buffer(uint64_t len);
 
 int amber_fd_file_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
@@ -46,6 +47,28 @@ int amber_fd_socketpair_needs_peer(const struct amber_fd_rec *rec);
 int amber_fd_socketpair_restore(struct amber_fd_rec *rec, int floor);
 int amber_fd_socketpair_wait(const struct amber_fd_rec *rec);
 
+/* Unix datagram sockets in odd states (fd_unix_dgram.c), in u[1]: bound and connected to
+ * itself; bound to a path that was unlinked since (its clients in the application, at most
+ * AMBER_UNIX_CLIENTS, in u[3..5] as vpid << 32 | fd). */
+#define AMBER_UNIX_SELF 0x100
+#define AMBER_UNIX_UNLINKED 0x200
+#define AMBER_UNIX_CLIENTS 3
+int amber_fd_unix_diag_peer(uint64_t ino, uint64_t *peer, int *named); /* sock_diag */
+/* A Unix listener's connections waiting to be accepted, into u[AMBER_SOCK_WAITING]. */
+void amber_fd_unix_listener_waiting(struct amber_fd_rec *rec);
+int amber_fd_unix_dgram_frozen(struct amber_fd_rec *rec); /* once every process is frozen */
+int amber_fd_unix_dgram_bound(const struct amber_fd_rec *rec, int fd); /* bound, refilled */
+void amber_fd_unix_dgram_redialed(const struct amber_fd_rec *rec, int fd); /* a client's */
+int amber_fd_unix_dgram_settle(const struct amber_fd_rec *rec); /* last phase: unlinked again */
+
+/* Pseudo-terminals made in the application (fd_pty.c): the master's owner makes one in phase
+ * 1, slaves open it in phase 2. */
+int amber_fd_is_pty(const struct stat *st);
+int amber_fd_pty_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
+int amber_fd_pty_frozen(struct amber_fd_rec *rec); /* refuses what cannot be saved */
+int amber_fd_pty_needs_peer(const struct amber_fd_rec *rec);
+int amber_fd_pty_restore(struct amber_fd_rec *rec, int floor);
+
 /* Files with no path to reopen (fd_pathless.c): memfds and deleted files. The file's creator
  * (creator_vpid/fd: its first holder) saves the bytes once every process is frozen, in a
  * mapping released once the process file is written; on restore it makes the file in phase 1
@@ -57,10 +80,7 @@ void amber_fd_pathless_release(struct amber_fd_rec *rec);
 int amber_fd_pathless_needs_peer(const struct amber_fd_rec *rec);
 int amber_fd_pathless_restore(struct amber_fd_rec *rec, int floor);
 
-/* Where a socket record's addr[112] holds more than the local address: the peer's address, and
- * a kept TCP connection's windows (struct tcp_repair_window). */
-#define AMBER_SOCK_PEER_OFF 56 /* both addresses fit for AF_INET and AF_INET6 */
-#define AMBER_SOCK_WINDOW_OFF 84
+/* AMBER_SOCK_PEER_OFF, AMBER_SOCK_WINDOW_OFF, AMBER_SOCK_WAITING: in image.h. */
 
 /* Established TCP connections (fd_tcp.c), kept when the snapshot asks for it. */
 int amber_fd_tcp_wanted(void);

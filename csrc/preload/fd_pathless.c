@@ -23,7 +23,7 @@
 #endif
 
 /* rec->u[]: the kind-specific fields. */
-enum { FILE_SIZE = 0, FILE_SEALS = 1, FILE_MAPPED = 2, FILE_MODE = 3 };
+enum { FILE_SIZE = 0, FILE_SEALS = 1, FILE_MAPPED = 2, FILE_MODE = 3, FILE_OWNER = 4 };
 
 static const char *kind_name(const struct amber_fd_rec *rec) {
   return rec->kind == AMBER_FD_MEMFD ? "memfd" : "deleted file";
@@ -44,6 +44,7 @@ int amber_fd_pathless_capture(struct amber_fd_rec *rec, const char *target, cons
   rec->kind = strncmp(target, "/memfd:", 7) ? AMBER_FD_DELETED : AMBER_FD_MEMFD;
   rec->ino = st->st_ino;
   rec->u[FILE_MODE] = st->st_mode & 07777;
+  rec->u[FILE_OWNER] = (uint64_t)st->st_uid << 32 | st->st_gid;
   amber_fmt(rec->path, sizeof rec->path, "%s", target);
   long off = amber_sys3(SYS_lseek, rec->fd, 0, SEEK_CUR);
   rec->offset = off < 0 ? 0 : off;
@@ -106,7 +107,11 @@ static int make_deleted(const struct amber_fd_rec *rec) {
     *slash = 0;
     fd = (int)amber_sys4(SYS_openat, AT_FDCWD, path, O_RDWR | O_TMPFILE | O_CLOEXEC, mode);
   }
-  if (fd >= 0) amber_sys2(SYS_fchmod, fd, mode); /* as it was, whatever the umask */
+  if (fd >= 0) { /* as it was, whatever the umask and whoever restores it (a change of owner
+                   * clears set-user-ID bits: the mode goes last) */
+    amber_sys3(SYS_fchown, fd, (uint32_t)(rec->u[FILE_OWNER] >> 32), (uint32_t)rec->u[FILE_OWNER]);
+    amber_sys2(SYS_fchmod, fd, mode);
+  }
   return fd;
 }
 

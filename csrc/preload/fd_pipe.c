@@ -49,17 +49,30 @@ fail:
 
 /* Does this end come from a pipe that another descriptor's restore creates? */
 int amber_fd_pipe_needs_peer(const struct amber_fd_rec *rec) {
-  if (!rec->creator_vpid) return 0; /* no reader in the application: made here */
+  if (!rec->creator_vpid) return 0; /* not listed: made here */
   return rec->creator_vpid != amber.vpid || rec->creator_fd != rec->fd;
 }
 
-/* Phase 1: the pipe's creator makes it, refills it and offers both ends; an end whose reader
- * was outside the application gets a pipe whose read end is closed. Phase 2: any other end is
- * fetched from the creator. */
+/* A description of its own on the pipe whose end `end` is (as an open of /proc/self/fd/N
+ * makes one), with this record's access mode: every description but the creator's is one, so
+ * that none shares another's flags, and one open for reading and writing can do both. */
+static int own_description(const struct amber_fd_rec *rec, int end, int floor) {
+  if (end < 0) return end;
+  char self[64];
+  amber_fmt(self, sizeof self, "/proc/self/fd/%d", end);
+  int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, self, (rec->flags & O_ACCMODE) | O_CLOEXEC, 0);
+  amber_sys1(SYS_close, end);
+  return amber_fd_park(fd, floor);
+}
+
+/* Phase 1: the pipe's creator (its first reader, or its first holder when nobody in the
+ * application reads it) makes it, refills it and offers both ends; when no reader was in the
+ * application the read end closes once every holder has its end. Phase 2: every other
+ * description opens the pipe again, from the creator's end. */
 int amber_fd_pipe_restore(struct amber_fd_rec *rec, int floor) {
   uint64_t key = amber_key(AMBER_KEY_PIPE, rec->ino);
   if (amber_fd_pipe_needs_peer(rec))
-    return amber_fd_place(amber_fd_park(amber_broker_get(key, rec->write_end), floor), rec);
+    return amber_fd_place(own_description(rec, amber_broker_get(key, rec->write_end), floor), rec);
   int p[2];
   long r = amber_sys2(SYS_pipe2, p, O_CLOEXEC);
   if (r < 0) return (int)r;
@@ -74,5 +87,11 @@ int amber_fd_pipe_restore(struct amber_fd_rec *rec, int floor) {
   int err = amber_broker_put(key, 0, p[0]);
   if (!err) err = amber_broker_put(key, 1, p[1]);
   amber_sys1(SYS_close, rec->write_end ? p[0] : p[1]);
-  return err ? err : amber_fd_place(rec->write_end ? p[1] : p[0], rec);
+  int mine = rec->write_end ? p[1] : p[0];
+  if (err) {
+    amber_sys1(SYS_close, mine);
+    return err;
+  }
+  if ((rec->flags & O_ACCMODE) == O_RDWR) mine = own_description(rec, mine, floor);
+  return amber_fd_place(mine, rec);
 }

@@ -1,7 +1,7 @@
 /* Sockets. What a restored program finds on each descriptor:
  *  - a listening TCP or Unix stream (or seqpacket) socket: bound to the same address and
- *    listening again, with its options; connections the program had not accepted yet are lost
- *    (their clients saw the original close);
+ *    listening again, with its options; connections the program had not accepted yet are not
+ *    kept (their clients see the original's end reset them), and the snapshot names them;
  *  - a TCP socket with a peer (connected, connecting or closing): reset, as the peer of a
  *    restarted server would see it: the next read gives ECONNRESET (then 0), the next write
  *    ECONNRESET (then EPIPE). It is a real reset connection, made on loopback at restore;
@@ -17,9 +17,11 @@
  * fail with a message naming it.
  *
  * Record use: domain, type, protocol, socket_kind, backlog, reuseaddr; addr/addr_len the local
- * address; ino pairs descriptors that share one socket (dup), which come back sharing it.
+ * address; ino the socket's inode. A dup, here or in another process, is another holder of the
+ * same description: agent_fds.c hands it the owner's socket.
  * u[0]: the peer's address length, the address itself at addr + PEER_OFF (connected UDP);
- * u[1]: OPT_* bits; u[2]: a Unix socket file's mode + 1 (0: not known). */
+ * u[1]: OPT_* bits (AMBER_UNIX_* for a Unix one); u[2]: a Unix socket file's mode + 1 (0: not
+ * known); u[AMBER_SOCK_WAITING] a TCP listener's connections waiting to be accepted. */
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -99,7 +101,15 @@ int amber_fd_unix_has_queue(const struct amber_fd_rec *rec) {
           (rec->socket_kind == AMBER_SOCK_BOUND && rec->type == SOCK_DGRAM));
 }
 
-static int capture_unix(struct amber_fd_rec *rec, int listening, int connected) {
+static int capture_unix(struct amber_fd_rec *rec, int listening, const uint8_t *peer,
+                        socklen_t peer_len) {
+  int connected = peer_len > 0;
+  /* A datagram socket connected to itself is a bound one that connects again (fd_unix_dgram.c). */
+  if (connected && rec->type == SOCK_DGRAM && rec->addr_len > sizeof(sa_family_t) &&
+      peer_len == rec->addr_len && !memcmp(peer, rec->addr, peer_len) && !rec->u[0]) {
+    rec->u[1] |= AMBER_UNIX_SELF;
+    connected = 0;
+  }
   if (rec->type != SOCK_STREAM && rec->type != SOCK_SEQPACKET && rec->type != SOCK_DGRAM)
     return refuse(rec, "a Unix socket of an unusual type");
   if (listening) {
@@ -122,8 +132,13 @@ static int capture_unix(struct amber_fd_rec *rec, int listening, int connected) 
   if (rec->addr_len > sizeof(sa_family_t)) { /* a bound datagram socket; its queue comes later */
     rec->socket_kind = AMBER_SOCK_BOUND;
     rec->u[2] = socket_file_mode(path);
-    amber_fmt(rec->path, sizeof rec->path, "bound Unix datagram socket %s",
-              path[0] ? path : "(abstract)");
+    struct stat st;
+    if (path[0] && amber_sys4(SYS_newfstatat, AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == -ENOENT)
+      rec->u[1] |= AMBER_UNIX_UNLINKED;
+    amber_fmt(rec->path, sizeof rec->path, "bound Unix datagram socket %s%s%s",
+              path[0] ? path : "(abstract)",
+              rec->u[1] & AMBER_UNIX_UNLINKED ? " (unlinked)" : "",
+              rec->u[1] & AMBER_UNIX_SELF ? ", connected to itself" : "");
     return 0;
   }
   rec->socket_kind = AMBER_SOCK_UNBOUND;
@@ -152,6 +167,9 @@ static int capture_inet(struct amber_fd_rec *rec, int listening, const uint8_t *
       rec->socket_kind = AMBER_SOCK_LISTEN;
       /* For a listener, tcp_info's tcpi_sacked is the backlog given to listen(). */
       rec->backlog = state == TCP_LISTEN && ti.tcpi_sacked > 0 ? (int32_t)ti.tcpi_sacked : SOMAXCONN;
+      /* and tcpi_unacked the connections waiting to be accepted: not saved (their peers are
+       * outside; the original's end resets them), but named by the snapshot */
+      if (state == TCP_LISTEN) rec->u[AMBER_SOCK_WAITING] = ti.tcpi_unacked;
       amber_fmt(rec->path, sizeof rec->path, "listening TCP %s socket, port %d", family,
                 (int)__builtin_bswap16((uint16_t)inet_port(rec)));
     } else if (peer_len || state != TCP_CLOSE) {
@@ -161,11 +179,11 @@ static int capture_inet(struct amber_fd_rec *rec, int listening, const uint8_t *
        * socket have SO_REUSEADDR: it takes the flag from here. A connected socket uses the
        * flag for nothing else, so the running program does not notice. */
       if (!rec->reuseaddr) set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-      /* Kept, if the snapshot asks and the kernel lets it (fd_tcp.c): it needs the peer. */
-      if (state == TCP_ESTABLISHED && amber_fd_tcp_wanted() && peer_len <= WINDOW_OFF - PEER_OFF &&
-          rec->addr_len <= PEER_OFF) {
+      /* The peer, to name the connection (snapshot, inspect and restore say it comes back
+       * reset); kept, if the snapshot asks and the kernel lets it (fd_tcp.c), which needs it. */
+      if (peer_len <= WINDOW_OFF - PEER_OFF && rec->addr_len <= PEER_OFF) {
         memcpy(rec->addr + PEER_OFF, peer, peer_len);
-        rec->u[0] = peer_len;
+        if (state == TCP_ESTABLISHED && amber_fd_tcp_wanted()) rec->u[0] = peer_len;
       }
       amber_fmt(rec->path, sizeof rec->path, "connected TCP %s socket", family);
     } else if (inet_port(rec)) {
@@ -240,7 +258,7 @@ int amber_fd_socket_capture(struct amber_fd_rec *rec, const char *target, const 
       rec->addr_len = peer_len;
       rec->u[0] = AMBER_UNIX_ADDR_IS_PEERS;
     }
-    return capture_unix(rec, listening, peer_len > 0);
+    return capture_unix(rec, listening, peer, peer_len);
   case AF_INET:
   case AF_INET6: return capture_inet(rec, listening, peer, peer_len);
   }
@@ -337,7 +355,8 @@ static int bound_socket(const struct amber_fd_rec *rec) {
   long err = 0;
   if (rec->domain == AF_UNIX) {
     unix_path(rec, path, sizeof path);
-    if (path[0]) err = clear_path(rec, path);
+    /* An unlinked path is nobody's to clear: bound again, then unlinked (fd_unix_dgram.c). */
+    if (path[0] && !(rec->u[1] & AMBER_UNIX_UNLINKED)) err = clear_path(rec, path);
   } else {
     apply_options(fd, rec);
   }
@@ -388,11 +407,6 @@ static int refill_datagrams(const struct amber_fd_rec *rec) {
 
 int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
   if (rec->socket_kind == AMBER_SOCK_PAIR) return amber_fd_socketpair_restore(rec, floor);
-  /* Another descriptor of the same socket, already re-created: share it again. */
-  for (struct amber_fd_rec *o = amber_ckpt.fds; o < rec; o++)
-    if (o->kind == AMBER_FD_SOCKET && o->ino == rec->ino)
-      return amber_fd_place(
-          amber_fd_park((int)amber_sys3(SYS_fcntl, o->fd, F_DUPFD_CLOEXEC, floor), floor), rec);
   int fd;
   switch (rec->socket_kind) {
   case AMBER_SOCK_LISTEN:
@@ -401,6 +415,7 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
     if (fd >= 0 && amber_fd_unix_has_queue(rec)) {
       int err = refill_datagrams(rec);
       uint64_t key = amber_key(AMBER_KEY_UNIX_BOUND, rec->ino);
+      if (!err) err = amber_fd_unix_dgram_bound(rec, fd);
       if (!err) err = amber_broker_put(key, 0, fd); /* for its clients (fd_socketpair.c) */
       if (err) {
         amber_sys1(SYS_close, fd);

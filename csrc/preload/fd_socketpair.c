@@ -77,6 +77,8 @@ struct diag_reply {
   uint32_t peer; /* 0: none (closed, a connection never accepted, or never connected) */
   uint8_t shutdown;
   uint32_t sndbuf;
+  uint8_t named; /* bound to a name */
+  uint32_t rqueue; /* a listener's connections waiting to be accepted */
 };
 
 static int diag_sock = -1;
@@ -103,7 +105,7 @@ static int diag(uint64_t ino, struct diag_reply *out) {
   req.r.sdiag_family = AF_UNIX;
   req.r.udiag_states = ~0u;
   req.r.udiag_ino = (uint32_t)ino;
-  req.r.udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_MEMINFO;
+  req.r.udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_MEMINFO | UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN;
   req.r.udiag_cookie[0] = req.r.udiag_cookie[1] = ~0u;
   struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
   long r = amber_sys6(SYS_sendto, diag_sock, (long)&req, sizeof req, 0, (long)&kernel,
@@ -131,6 +133,9 @@ static int diag(uint64_t ino, struct diag_reply *out) {
         long len = a->nla_len - NLA_HDRLEN;
         if (a->nla_type == UNIX_DIAG_PEER && len >= 4) memcpy(&out->peer, data, 4);
         if (a->nla_type == UNIX_DIAG_SHUTDOWN && len >= 1) out->shutdown = *(uint8_t *)data;
+        if (a->nla_type == UNIX_DIAG_NAME && len > 0) out->named = 1;
+        if (a->nla_type == UNIX_DIAG_RQLEN && len >= (long)sizeof(struct unix_diag_rqlen))
+          out->rqueue = ((struct unix_diag_rqlen *)data)->udiag_rqueue;
         if (a->nla_type == UNIX_DIAG_MEMINFO && len >= (SK_MEMINFO_SNDBUF + 1) * 4)
           memcpy(&out->sndbuf, (uint32_t *)data + SK_MEMINFO_SNDBUF, 4);
         at += NLA_ALIGN(a->nla_len);
@@ -168,6 +173,20 @@ int amber_fd_socketpair_peer(struct amber_fd_rec *rec) {
     amber_fmt(rec->path, sizeof rec->path, "connected Unix %s socket, peer closed",
               type_name(rec->type));
   return 0;
+}
+
+int amber_fd_unix_diag_peer(uint64_t ino, uint64_t *peer, int *named) {
+  struct diag_reply r;
+  int err = diag(ino, &r);
+  if (!err && !r.found) err = -ENOENT;
+  *peer = err ? 0 : r.peer;
+  *named = !err && r.named;
+  return err;
+}
+
+void amber_fd_unix_listener_waiting(struct amber_fd_rec *rec) {
+  struct diag_reply r;
+  if (diag(rec->ino, &r) == 0 && r.found) rec->u[AMBER_SOCK_WAITING] = r.rqueue;
 }
 
 void amber_fd_socketpair_peers_done(void) {
@@ -432,6 +451,7 @@ static int redial(struct amber_fd_rec *rec, int floor) {
     amber_sys1(SYS_close, fd);
     return make_alone(rec, floor);
   }
+  if (rec->peer_where == AMBER_PEER_INSIDE) amber_fd_unix_dgram_redialed(rec, fd);
   set_sndbuf(fd, rec->sndbuf);
   if (rec->shutdown & RCV_SHUTDOWN) amber_sys2(SYS_shutdown, fd, SHUT_RD);
   if (rec->shutdown & SEND_SHUTDOWN) amber_sys2(SYS_shutdown, fd, SHUT_WR);

@@ -42,6 +42,11 @@
   X(pid_t, getsid, (pid_t))                                                                      \
   X(pid_t, setsid, (void))                                                                       \
   X(long, syscall, (long, ...))                                                                  \
+  /* a terminal's foreground process group and session: wrap_tty.c */                           \
+  X(int, tcsetpgrp, (int, pid_t))                                                                \
+  X(pid_t, tcgetpgrp, (int))                                                                     \
+  X(pid_t, tcgetsid, (int))                                                                      \
+  X(int, ioctl, (int, unsigned long, ...))                                                       \
   /* fork and exec: wrap_fork.c, wrap_exec.c */                                                 \
   X(pid_t, fork, (void))                                                                         \
   X(pid_t, vfork, (void))                                                                        \

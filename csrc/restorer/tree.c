@@ -121,6 +121,9 @@ static void wait_for_stand_in(int32_t sid) {
 }
 
 static void place_in_group(const struct proc_node *p, int32_t pid) {
+  /* A session leader's own setsid makes it its group's leader; a setpgid first would make
+   * that setsid fail (EPERM: it already leads a group). */
+  if (p->sid == p->vpid) return;
   if (p->pgid == p->vpid) amber_sys2(SYS_setpgid, pid, pid);
   else if (find_proc(p->pgid) && system_pid(p->pgid) > 0)
     amber_sys2(SYS_setpgid, pid, system_pid(p->pgid));

@@ -7,6 +7,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { type ProcessDetails, xcr0Bits } from "../../ffi/control.ts";
 import { damageError, describeImage, type ImageReport } from "../image.ts";
+import { lostConnectionLines, lostConnections } from "../lost.ts";
 import { columns, formatBytes, plural, printJson } from "./output.ts";
 
 function address(value: unknown): bigint | undefined {
@@ -86,6 +87,11 @@ function indented(rows: string[][]): string {
   return columns(rows).split("\n").map((line) => `  ${line}`).join("\n");
 }
 
+/** What a restore loses of the connections, one indented line each, or "none lost". */
+function lostText(lines: string[]): string {
+  return lines.length ? ["", ...lines.map((line) => `  ${line}`)].join("\n") : "none lost";
+}
+
 function printReport(report: ImageReport): void {
   const { manifest } = report.image;
   const { app, machine } = manifest;
@@ -130,6 +136,7 @@ function printReport(report: ImageReport): void {
     indented(processes),
     field("Descriptors", ""),
     indented(descriptorLines(manifest.processes)),
+    field("Connections", lostText(lostConnectionLines(lostConnections(manifest)))),
     field("Files", `${plural(n, "file")}, ${formatBytes(total)}`),
     indented(files),
     field("Checksums", failed ? `${failed} of ${n} files do not verify` : `all ${n} files verify`),

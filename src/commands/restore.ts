@@ -5,6 +5,8 @@
  */
 
 import { Command } from "@commander-js/extra-typings";
+import { readImage } from "../image.ts";
+import { lostConnectionLines, lostConnections } from "../lost.ts";
 import { restore } from "../restore.ts";
 import { EXIT_FAILURE, nameArgument, timeoutArgument } from "./output.ts";
 
@@ -23,6 +25,10 @@ export function restoreCommand() {
     .option("--timeout <ms>", "how long the processes may take to come back", timeoutArgument)
     .action(async (dir, options) => {
       const app = await restore(dir, { ...options, timeoutMs: options.timeout });
+      const image = await readImage(dir);
+      for (const line of lostConnectionLines(image.lost ?? lostConnections(image.manifest))) {
+        console.error(line); // stdout is the program's, or the name with --detach
+      }
       if (options.detach) {
         console.log(app.name);
         return;

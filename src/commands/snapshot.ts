@@ -6,6 +6,7 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { open } from "../apps.ts";
+import { lostConnectionLines, lostConnections } from "../lost.ts";
 import { formatBytes, nameArgument, plural, printJson, timeoutArgument } from "./output.ts";
 
 function timestamp(date: Date): string {
@@ -52,5 +53,6 @@ export function snapshotCommand() {
           `${plural(files.length, "file")}, ${formatBytes(bytes)}${parent}; ` +
           `frozen ${(image.frozenMs ?? 0).toFixed(0)} ms${stopped}.`,
       );
+      for (const line of lostConnectionLines(lostConnections(image.manifest))) console.log(line);
     });
 }

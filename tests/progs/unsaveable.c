@@ -1,15 +1,20 @@
 /* Holds a descriptor Amber cannot save, so that a snapshot must fail, naming it, and leave the
  * program running: KIND is "inotify" (an inotify descriptor watching DIR), "rights" (a socket
  * pair with a descriptor sent through it and not received yet), "netlink" (a route netlink
- * socket) or "deaf" (a thread that blocks every signal with the raw system call). Says "ready", then prints "tick N" every 20 ms until DIR/go exists, and "PASS".
+ * socket), "deaf" (a thread that blocks every signal with the raw system call) or "cwd" (its
+ * current directory DIR/gone, deleted) or "pty" (a pseudo-terminal it made, with bytes typed and
+ * not read). Says "ready", then prints "tick N" every 20 ms until DIR/go exists, and "PASS".
  *
  *   unsaveable KIND DIR */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <linux/netlink.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +59,15 @@ int main(int argc, char **argv) {
   } else if (!strcmp(argv[1], "deaf")) {
     pthread_t t;
     CHECK(pthread_create(&t, NULL, deaf_thread, NULL) == 0, "pthread_create");
+  } else if (!strcmp(argv[1], "pty")) {
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0, "openpt: errno %d", errno);
+    CHECK(open(ptsname(master), O_RDWR | O_NOCTTY) >= 0, "open the slave: errno %d", errno);
+    CHECK(write(master, "typed\n", 6) == 6, "type: errno %d", errno); /* never read */
+  } else if (!strcmp(argv[1], "cwd")) {
+    char gone[4096];
+    snprintf(gone, sizeof gone, "%s/gone", argv[2]);
+    CHECK(mkdir(gone, 0700) == 0 && chdir(gone) == 0 && rmdir(gone) == 0, "cwd: errno %d", errno);
   } else {
     CHECK(0, "unknown kind %s", argv[1]);
   }

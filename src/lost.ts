@@ -1,0 +1,87 @@
+/**
+ * {@linkcode lostConnections}: what a restore of an image cannot bring back as it was, named so
+ * that `snapshot`, `inspect` and `restore` can say it: TCP connections that come back reset (a
+ * peer outside the application cannot come with it, unless the snapshot kept the connection
+ * with `tcpEstablished`), and connections that were waiting in a listener's accept queue (their
+ * clients see them reset when the original ends).
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import type { Manifest } from "./manifest.ts";
+
+/** A TCP connection that comes back reset: the program reads ECONNRESET, then end of file. */
+export interface ResetConnection {
+  /** The virtual pid of the process that holds it. */
+  vpid: number;
+  /** Its descriptor in that process. */
+  fd: number;
+  /** The local address, "ip:port" ("[ip6]:port"). */
+  local: string;
+  /** The peer's address ("" if it had none any more). */
+  remote: string;
+}
+
+/** Connections a listening socket had not accepted yet: they are not in the image. */
+export interface UnacceptedConnections {
+  /** The virtual pid of the process that holds the listener. */
+  vpid: number;
+  /** The listener's descriptor in that process. */
+  fd: number;
+  /** The address it listens on. */
+  local: string;
+  /** How many connections were waiting. */
+  waiting: number;
+}
+
+/** What a restore of an image loses of the application's connections. */
+export interface LostConnections {
+  reset: ResetConnection[];
+  unaccepted: UnacceptedConnections[];
+}
+
+const DescriptorSchema = z.looseObject({
+  fd: z.int(),
+  reset: z.object({ local: z.string(), remote: z.string() }).optional(),
+  unaccepted: z.object({ local: z.string(), waiting: z.int().positive() }).optional(),
+});
+
+/**
+ * The connections a restore of the image with this manifest does not bring back as they were.
+ *
+ * @example An image of a program with no connection loses none
+ * ```ts
+ * import { lostConnections } from "../mod.ts";
+ *
+ * const lost = lostConnections({ processes: [] });
+ * console.log(lost.reset.length, lost.unaccepted.length); // 0 0
+ * ```
+ */
+export function lostConnections(manifest: Pick<Manifest, "processes">): LostConnections {
+  const lost: LostConnections = { reset: [], unaccepted: [] };
+  for (const { vpid, details } of manifest.processes) {
+    for (const entry of Array.isArray(details.fds) ? details.fds : []) {
+      const parsed = DescriptorSchema.safeParse(entry);
+      if (!parsed.success) continue;
+      const { fd, reset, unaccepted } = parsed.data;
+      if (reset) lost.reset.push({ vpid, fd, ...reset });
+      if (unaccepted) lost.unaccepted.push({ vpid, fd, ...unaccepted });
+    }
+  }
+  return lost;
+}
+
+/** One sentence per lost connection, for the command line. */
+export function lostConnectionLines(lost: LostConnections): string[] {
+  return [
+    ...lost.reset.map((c) =>
+      `Process ${c.vpid}, descriptor ${c.fd}: the TCP connection ${c.local} -> ` +
+      `${c.remote || "(no peer)"} comes back reset (keep it with --tcp-established)`
+    ),
+    ...lost.unaccepted.map((c) =>
+      `Process ${c.vpid}, descriptor ${c.fd}: ${c.waiting} connection(s) waiting to be ` +
+      `accepted on ${c.local} are not in the image (their clients see them reset)`
+    ),
+  ];
+}

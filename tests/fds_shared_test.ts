@@ -1,0 +1,132 @@
+/**
+ * Descriptors whose open file is shared between processes, and descriptor states that were
+ * wrong after a restore. Each program checks its own state after the restore and says PASS.
+ * Every scenario runs three ways: a snapshot with stop; a snapshot of a running program that
+ * is then ended before the restore; and a second snapshot (with stop) of the restored program
+ * restored again, before the program checks anything.
+ */
+
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { open } from "../mod.ts";
+import { prog, type Scenario, scenarioTest } from "./support.ts";
+
+const LIMIT_MS = 90_000;
+
+type Way = "stop" | "running" | "twice";
+const WAYS: readonly Way[] = ["stop", "running", "twice"];
+
+const HOW: Record<Way, string> = {
+  stop: "with stop",
+  running: "of a running program ended before the restore",
+  twice: "restored, snapshotted and restored again",
+};
+
+/** Launches argv, snapshots and restores it the given way, lets it go on and waits for PASS. */
+export async function cycle(
+  s: Scenario,
+  argv: string[],
+  way: Way,
+  tag: string,
+  detach = false,
+): Promise<string> {
+  const app = await s.launch(argv, tag, { detach });
+  await s.waitFor(/^ready$/m, "ready");
+  let image;
+  if (way === "running") {
+    image = await app.snapshot({ dir: join(s.dir, `${tag}.amber`) });
+    await app.kill();
+  } else {
+    image = await s.freeze(app, tag);
+  }
+  let restored = await s.restore(image, { detach });
+  if (way === "twice") {
+    restored = await s.restore(await s.freeze(restored, `${tag}-again`), { detach });
+  }
+  return await s.pass();
+}
+
+function sharedTest(name: string, program: string, args: string[] = [], detach = false): void {
+  for (const way of WAYS) {
+    scenarioTest(`${name}, snapshot ${HOW[way]}`, async (s) => {
+      // A process that became another user writes its file into the image through this folder.
+      await Deno.chmod(s.dir, 0o711);
+      await cycle(s, [prog(program), s.dir, ...args], way, program.replaceAll("_", "-"), detach);
+    }, LIMIT_MS);
+  }
+}
+
+sharedTest(
+  "a listening socket a parent shares with its forked workers comes back as one",
+  "prefork_listener",
+);
+sharedTest(
+  "a listening socket and shared memory a root parent shares with workers that became nobody come back as one",
+  "prefork_listener",
+  ["nobody"],
+);
+sharedTest(
+  "datagram sockets connected to themselves come back so, with what was waiting",
+  "dgram_odd",
+  [
+    "self",
+  ],
+);
+sharedTest(
+  "a bound Unix datagram socket whose path was unlinked comes back bound, its path still gone",
+  "dgram_odd",
+  ["unlinked"],
+);
+sharedTest(
+  "a pipe reopened through /proc/self/fd comes back as descriptions of the same pipe, each with its flags",
+  "fd_reopened",
+  ["pipe"],
+);
+sharedTest(
+  "fd 0 that the program reopened itself on the launcher's file stays its own, not the restorer's",
+  "fd_reopened",
+  ["stdin"],
+  true,
+);
+sharedTest("an unlinked open file keeps its owner and mode", "fd_reopened", ["owner"]);
+sharedTest(
+  "a pseudo-terminal made inside the application comes back with both ends, its modes and its session",
+  "pty_session",
+);
+
+for (const stop of [true, false]) {
+  scenarioTest(
+    `fd 0 that the launcher had on a file comes back on the file at its offset (${
+      stop ? "with" : "without"
+    } stop)`,
+    async (s) => {
+      const input = join(s.dir, "input");
+      await Deno.writeTextFile(input, "first\nsecond\n");
+      const name = s.name("stdin-file");
+      const cli = fileURLToPath(new URL("../cli.ts", import.meta.url));
+      const run = [Deno.execPath(), "run", "-A", "--quiet", cli, "run", "--name", name];
+      const argv = [...run, "--output", s.output, "--", prog("fd_reopened"), s.dir, "stdin-file"];
+      const launcher = new Deno.Command("sh", {
+        args: ["-c", 'input="$1"; shift; exec "$@" <"$input"', "sh", input, ...argv],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        await s.waitFor(/^ready$/m, "ready");
+        const app = await open(name);
+        const dir = join(s.dir, "stdin-file.amber");
+        const image = stop ? await s.freeze(app, "stdin-file") : await app.snapshot({ dir });
+        if (!stop) await app.kill();
+        await s.restore(image);
+        await s.pass();
+      } finally {
+        await (await open(name).catch(() => null))?.kill();
+        try {
+          launcher.kill("SIGKILL");
+        } catch { /* it has ended */ }
+        await launcher.status;
+      }
+    },
+    LIMIT_MS,
+  );
+}
