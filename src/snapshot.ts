@@ -24,7 +24,7 @@ import {
   type TableRow,
 } from "../ffi/control.ts";
 import type { App } from "./app.ts";
-import { processesOf } from "./app.ts";
+import { type ProcessInfo, processesOf } from "./app.ts";
 import { AmberError, SnapshotError } from "./errors.ts";
 import type { Image } from "./image.ts";
 import {
@@ -39,8 +39,8 @@ import {
 } from "./manifest.ts";
 import { randomHex } from "./names.ts";
 import { parentRef } from "./parent.ts";
-import { prepareProcessFiles, reclaimProcessFiles } from "./process_files.ts";
 import { checkTimeout, exists } from "./wait.ts";
+import { checkVirtualized, namesOf, outcome } from "./virtualized.ts";
 
 /** Options for {@linkcode snapshot}. */
 export interface SnapshotOptions {
@@ -208,19 +208,22 @@ async function freezeAndWrite(
 ): Promise<TableRow[]> {
   let began = false;
   let running: Promise<void> | undefined;
+  const listed = processesOf(table.rows());
+  const before = await namesOf(listed);
+  const barrier = (state: number, what: string) =>
+    barrierOf(app, table, state, what, timeoutMs, before);
   try {
+    await checkVirtualized(app.name, listed);
     table.snapshotBegin(tmp, parentDir, flags);
     began = true;
-    await barrier(app, table, AgentState.FROZEN, "frozen", timeoutMs);
+    await barrier(AgentState.FROZEN, "frozen");
     const rows = table.rows();
     await table.saveTables(join(tmp, "tables.bin"));
     await table.ipcSave(tmp);
-    const foreign = streaming ? false : await prepareProcessFiles(tmp, processesOf(rows));
     await streaming?.prepare(rows);
     table.setPhase(Phase.WRITE);
     running = streaming?.run();
-    await Promise.all([barrier(app, table, AgentState.WRITTEN, "written", timeoutMs), running]);
-    if (foreign) await reclaimProcessFiles(tmp);
+    await Promise.all([barrier(AgentState.WRITTEN, "written"), running]);
     return rows;
   } catch (cause) {
     streaming?.stop();
@@ -236,12 +239,13 @@ async function freezeAndWrite(
   }
 }
 
-async function barrier(
+async function barrierOf(
   app: App,
   table: Table,
   state: number,
   what: string,
   timeoutMs: number,
+  before: Map<ProcessInfo, string>,
 ): Promise<void> {
   try {
     await table.waitAgents(state, timeoutMs);
@@ -269,7 +273,7 @@ async function barrier(
     } else {
       text = `Cannot snapshot '${name}': ${cause.message}`;
     }
-    throw new SnapshotError(`${text}; it keeps running`, { cause });
+    throw new SnapshotError(`${text}; ${await outcome(before)}`, { cause });
   }
 }
 

@@ -125,6 +125,9 @@ struct amber_restore_args {
   char app_dir[512];                     /* the new application's runtime directory */
   int32_t nprocesses;                    /* processes restored together (1: no broker) */
   int32_t pad;
+  /* Opened by the restorer before the process takes its own credentials, which may not reach
+   * the application's private directory: the tables (table_fd.c), the broker; -1 if none. */
+  int32_t tables_fd, broker_fd;
 };
 
 #endif

@@ -104,4 +104,9 @@ int32_t amber_ctl_table_vne_from_image(const char *tables, const char *image_tab
  * index_path. See ctl_predump.c. */
 int32_t amber_ctl_predump(int32_t pid, int32_t vpid, const char *out_path, const char *index_path);
 
+struct amber_table;
+/* ctl_handover.c: process files handed to processes that cannot reach the image directory */
+int amber_handover_start(struct amber_table *t, const char *dir);
+void amber_handover_stop(struct amber_table *t);
+
 #endif

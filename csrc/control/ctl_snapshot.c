@@ -41,6 +41,7 @@ static int32_t slot_sid(struct amber_table *t, struct amber_agent_slot *s) {
 
 API int32_t amber_ctl_set_phase(void *table, int32_t phase) {
   struct amber_ctl *c = &((struct amber_table *)table)->ctl;
+  if (phase != AMBER_PHASE_FREEZE && phase != AMBER_PHASE_WRITE) amber_handover_stop(table);
   __atomic_store_n(&c->phase, (uint32_t)phase, __ATOMIC_RELEASE);
   __atomic_add_fetch(&c->generation, 1, __ATOMIC_ACQ_REL);
   futex_wake_all(&c->generation);
@@ -84,6 +85,8 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const c
   c->flags = flags;
   strcpy(c->image_dir, image_dir);
   strcpy(c->parent_dir, parent_dir);
+  amber_handover_stop(t); /* one left by an earlier snapshot that failed */
+  amber_handover_start(t, image_dir); /* without it, every process must reach the directory */
   amber_ctl_set_phase(t, AMBER_PHASE_FREEZE);
   for (uint32_t i = 0; i < n; i++) kill(slot_sid(t, &c->slots[i]), CKPT_SIGNAL);
   return (int32_t)n;
@@ -136,6 +139,7 @@ static int32_t all_processes_frozen(struct amber_table *t) {
 API int32_t amber_ctl_wait_agents(void *table, int32_t state, int32_t timeout_ms) {
   int32_t r = wait_for(table, state, timeout_ms);
   if (r == 0 && state == AMBER_AGENT_FROZEN) r = all_processes_frozen(table);
+  if (state == AMBER_AGENT_WRITTEN && r <= 0) amber_handover_stop(table);
   return r;
 }
 

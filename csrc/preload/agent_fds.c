@@ -47,6 +47,7 @@ int amber_fds_capture(void) {
   int err = 0;
   for (int i = 0; i < n && !err; i++) {
     int fd = fds[i];
+    if (amber_table_fd_is(fd)) continue; /* Amber's own (table_fd.c) */
     struct amber_fd_rec *rec = &amber_ckpt.fds[amber_ckpt.nfds];
     memset(rec, 0, sizeof *rec);
     rec->fd = fd;

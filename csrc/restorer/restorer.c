@@ -103,6 +103,5 @@ void restorer_main(long *sp) {
   attach_sysv_segments();
   fill_pages(lazy);
   set_mm_layout();
-  amber_sys1(SYS_close, tables_fd);
-  start_threads();
+  start_threads(); /* the tables' descriptor goes to the library (table_fd.c) */
 }
