@@ -41,6 +41,7 @@ import { randomHex } from "./names.ts";
 import { parentRef } from "./parent.ts";
 import { checkTimeout, exists } from "./wait.ts";
 import { checkVirtualized, namesOf, outcome } from "./virtualized.ts";
+import { saveCredentials } from "./credentials.ts";
 
 /** Options for {@linkcode snapshot}. */
 export interface SnapshotOptions {
@@ -218,6 +219,7 @@ async function freezeAndWrite(
     began = true;
     await barrier(AgentState.FROZEN, "frozen");
     const rows = table.rows();
+    await saveCredentials(tmp, processesOf(rows));
     await table.saveTables(join(tmp, "tables.bin"));
     await table.ipcSave(tmp);
     await streaming?.prepare(rows);

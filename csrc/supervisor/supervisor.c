@@ -4,7 +4,8 @@
  * program once no process of the application is left, removing the runtime directory.
  *
  *   amber-supervisor run <appdir> [--detach] [--output FILE] -- PROGRAM ARGS...
- *   amber-supervisor restore <appdir> <imagedir> [--detach] [--output FILE]
+ *   amber-supervisor restore <appdir> <imagedir> [--detach] [--output FILE] [--lazy]
+ *                    [--as UID:GID:GROUPS]   (the image owner's: no process gets more)
  */
 #include <dirent.h>
 #include <errno.h>

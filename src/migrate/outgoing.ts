@@ -33,7 +33,7 @@ import { resumeHeld } from "./hold.ts";
 import { ImageStreamWriter } from "./stream.ts";
 
 /** The files the control library writes, sent whole. */
-const SMALL_FILES = ["tables.bin", "ipc.bin"];
+const SMALL_FILES = ["tables.bin", "ipc.bin", "credentials.bin"];
 /** How much is read from a FIFO at once (a pipe gives at most its buffer, 1 MiB here). */
 const READ_BYTES = 1 << 20;
 
