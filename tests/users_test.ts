@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { fileHash } from "../ffi/control.ts";
 import { prog, type Scenario, scenarioTest } from "./support.ts";
 
 const ROOT = Deno.uid() === 0;
@@ -66,5 +67,75 @@ scenarioTest(
       /process 4200002 \(pid \d+, sleep\) runs without Amber's library.*it keeps running/,
     );
     assert.deepEqual(app.processes().map((p) => p.alive), [true, true]);
+  },
+);
+
+const NOBODY = 65534;
+
+/**
+ * What a user who owns an image can do to it: rewrite the recorded credentials of every
+ * process, fix the file's hash in the manifest (hashes prove integrity, not authorship), and
+ * own it all, as if she had written it. With `uid` null she removes the file instead.
+ */
+async function takeOver(image: string, uid: number | null, gid = 0): Promise<void> {
+  const path = join(image, "credentials.bin");
+  const manifestPath = join(image, "manifest.json");
+  const manifest = JSON.parse(await Deno.readTextFile(manifestPath));
+  const entry = manifest.files.find((f: { name: string }) => f.name === "credentials.bin");
+  if (uid === null) {
+    await Deno.remove(path);
+    manifest.files = manifest.files.filter((f: { name: string }) => f !== entry);
+  } else {
+    await rewrite(path, uid, gid);
+    entry.hash = await fileHash(path);
+  }
+  await Deno.writeTextFile(manifestPath, JSON.stringify(manifest, null, 2) + "\n");
+  for await (const file of Deno.readDir(image)) {
+    await Deno.chown(join(image, file.name), NOBODY, NOBODY);
+  }
+  await Deno.chown(image, NOBODY, NOBODY);
+}
+
+async function rewrite(path: string, uid: number, gid: number): Promise<void> {
+  const bytes = await Deno.readFile(path);
+  const view = new DataView(bytes.buffer);
+  const RECORD = 8 + 24 + 64 * 4 + 16 * 16; // struct amber_creds_rec
+  assert.ok(bytes.length > 0 && bytes.length % RECORD === 0, "credentials.bin has records");
+  for (let at = 0; at < bytes.length; at += RECORD) {
+    view.setUint32(at + 4, 0, true); // no supplementary groups
+    for (let k = 0; k < 3; k++) view.setUint32(at + 8 + 4 * k, uid, true);
+    for (let k = 0; k < 3; k++) view.setUint32(at + 20 + 4 * k, gid, true);
+  }
+  await Deno.writeFile(path, bytes);
+}
+
+scenarioTest(
+  "root restoring a user's image whose credentials she edited to root refuses it",
+  async (s) => {
+    if (!ROOT) return;
+    const images = await privateDir(s);
+    const app = await s.launch([prog("switch_user"), s.dir, "report"], "switch-attack");
+    await s.waitFor(/^ready$/m);
+    const image = await app.snapshot({ dir: join(images, "mine.amber"), stop: true });
+    await takeOver(image.dir, 0, 0);
+    await assert.rejects(
+      s.restore(image.dir),
+      /process 4200001 would run with uid 0, which the image's owner \(nobody, uid 65534\) does not have/,
+    );
+  },
+);
+
+scenarioTest(
+  "root restoring a root process's image that a user took over runs it as her, whatever it says",
+  async (s) => {
+    if (!ROOT) return;
+    const images = await privateDir(s);
+    const app = await s.launch([prog("switch_user"), s.dir, "report"], "switch-owned");
+    await s.waitFor(/^ready$/m);
+    const image = await app.snapshot({ dir: join(images, "root.amber"), stop: true });
+    await takeOver(image.dir, null); // no recorded credentials; its memory still says root
+    await s.restore(image.dir);
+    const text = await s.pass();
+    assert.match(text, /^uid 65534 euid 65534 gid 65534$/m);
   },
 );

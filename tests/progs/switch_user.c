@@ -4,6 +4,9 @@
  *                          can no longer open the application's private directory
  *   switch_user DIR bare   the child execs sleep without Amber's library (a raw execve with
  *                          an empty environment): a process Amber cannot freeze
+ *   switch_user DIR report one process that stays as it was started, and after the restore
+ *                          says who it is ("uid U euid E gid G"), for tests that give its
+ *                          image to another user
  * Each process checks, before and after the restore, that it runs under Amber (virtual pids)
  * and who it is: the parent root, the child nobody (uid, euid, gid, groups). */
 #include <grp.h>
@@ -53,6 +56,13 @@ static void become_nobody(void) {
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc == 4 && !strcmp(argv[2], "worker")) return child_main(argv[1], atoi(argv[3]));
+  if (argc == 3 && !strcmp(argv[2], "report")) {
+    say_ready();
+    wait_go(argv[1]);
+    printf("uid %d euid %d gid %d\n", getuid(), geteuid(), getgid());
+    printf("PASS\n");
+    return 0;
+  }
   CHECK(argc == 3 && (!strcmp(argv[2], "fork") || !strcmp(argv[2], "exec") ||
                       !strcmp(argv[2], "bare")),
         "usage: switch_user DIR fork|exec|bare");
