@@ -139,3 +139,68 @@ scenarioTest(
     assert.match(text, /^uid 65534 euid 65534 gid 65534$/m);
   },
 );
+
+/** What the user does to her own file while root holds her image: it points at /etc/shadow. */
+async function linkToShadow(s: Scenario): Promise<void> {
+  const data = join(s.dir, "user", "data");
+  await Deno.remove(data);
+  await Deno.symlink("/etc/shadow", data);
+}
+
+scenarioTest("a file the restored process holds comes back as the same file", async (s) => {
+  if (!ROOT) return;
+  const images = await privateDir(s);
+  const app = await s.launch([prog("file_swap"), s.dir], "file-same");
+  await s.waitFor(/^ready$/m);
+  const image = await app.snapshot({ dir: join(images, "file.amber"), stop: true });
+  await takeOver(image.dir, null); // hers: restored as her
+  await s.restore(image.dir);
+  await s.pass();
+});
+
+scenarioTest(
+  "a saved file a user replaced with a link to /etc/shadow is refused, her image or root's",
+  async (s) => {
+    if (!ROOT) return;
+    const images = await privateDir(s);
+    const app = await s.launch([prog("file_swap"), s.dir], "file-link");
+    await s.waitFor(/^ready$/m);
+    const image = await app.snapshot({ dir: join(images, "file.amber"), stop: true });
+    await linkToShadow(s);
+    const refused = /descriptor 3: .*\/user\/data is not the file it had open \(replaced since the snapshot, by a symbolic link\)/;
+    await assert.rejects(s.restore(image.dir), refused); // root's image: no link is followed
+    await takeOver(image.dir, null);
+    await assert.rejects(s.restore(image.dir), refused); // hers: reopened as her, no link
+  },
+);
+
+scenarioTest("a saved file replaced by another one is refused, naming it", async (s) => {
+  if (!ROOT) return;
+  const images = await privateDir(s);
+  const app = await s.launch([prog("file_swap"), s.dir], "file-other");
+  await s.waitFor(/^ready$/m);
+  const image = await app.snapshot({ dir: join(images, "file.amber"), stop: true });
+  const data = join(s.dir, "user", "data");
+  await Deno.remove(data);
+  await Deno.writeTextFile(data, "HELLO"); // the same size, another file
+  await Deno.utime(data, 0, 0);
+  await assert.rejects(
+    s.restore(image.dir),
+    /descriptor 3: .*\/user\/data is not the file it had open \(replaced since the snapshot\)/,
+  );
+});
+
+scenarioTest(
+  "a file opened as root by a process that became nobody is refused at the snapshot",
+  async (s) => {
+    if (!ROOT) return;
+    const images = await privateDir(s);
+    const app = await s.launch([prog("file_swap"), s.dir, "shadow"], "file-shadow");
+    await s.waitFor(/^ready$/m);
+    await assert.rejects(
+      app.snapshot({ dir: join(images, "file.amber"), stop: true }),
+      /process 4200001: descriptor 3 is a file this process could not open again as itself.*\(\/etc\/shadow\).*it keeps running/,
+    );
+    assert.equal(app.processes()[0].alive, true);
+  },
+);

@@ -200,6 +200,10 @@ struct amber_fd_rec {
   int32_t sndbuf, peer_sndbuf;
   int32_t peek_off;
   uint32_t nmsgs;
+  /* A file reopened by path (fd_file.c): the one it must find again (common/reopen.h). */
+  uint64_t file_dev;
+  int64_t file_size, file_mtime_ns;
+  uint32_t file_mode, file_pad;
 };
 
 #define AMBER_EPOLL_MAX 256

@@ -135,6 +135,12 @@ static int create(struct amber_fd_rec *rec, int floor) {
 }
 
 static int failed(const struct amber_fd_rec *rec, int err) {
+  if (err == -ESTALE || err == -ELOOP) {
+    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+              "descriptor %d: %s is not the file it had open (replaced since the snapshot%s)",
+              rec->fd, rec->path, err == -ELOOP ? ", by a symbolic link" : "");
+    return -1;
+  }
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
             "cannot re-create descriptor %d (%s): error %d", rec->fd, rec->path, -err);
   return -1;

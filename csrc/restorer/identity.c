@@ -6,6 +6,7 @@
 #include <fcntl.h>
 
 #include "../common/credentials.h"
+#include "../common/reopen.h"
 #include "restorer.h"
 
 static struct amber_creds_rec target;
@@ -99,4 +100,18 @@ void take_identity(void) {
   amber_sys3(SYS_getresuid, &now[0], &now[1], &now[2]);
   if (now[0] != target.uid[0] || now[1] != target.uid[1] || now[2] != target.uid[2])
     die("cannot take the process's credentials", err);
+}
+
+/* A file the program had mapped, opened as the process itself would: with its credentials for
+ * the file system (and its groups), not the restorer's, and without following links. */
+long open_as_process(const char *path, int flags) {
+  if (!have_target) return amber_open_no_links(path, flags | O_CLOEXEC);
+  static int grouped;
+  if (!grouped) grouped = amber_sys2(SYS_setgroups, target.ngroups, target.groups) == 0;
+  amber_sys1(SYS_setfsgid, target.gid[1]);
+  amber_sys1(SYS_setfsuid, target.uid[1]);
+  long fd = amber_open_no_links(path, flags | O_CLOEXEC);
+  amber_sys1(SYS_setfsuid, 0); /* still root here: the file-system capabilities come back */
+  amber_sys1(SYS_setfsgid, 0);
+  return fd;
 }

@@ -45,6 +45,7 @@ void fill_pages(int lazy);
 int parse_ceiling(const char *spec);
 void choose_identity(int32_t vpid);
 void take_identity(void);
+long open_as_process(const char *path, int flags);
 
 /* broker.c: the descriptor broker, reached before the process takes its credentials */
 extern int broker_fd;
