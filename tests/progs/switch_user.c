@@ -1,7 +1,8 @@
 /* A program started as root whose child becomes nobody, as servers that drop privileges do:
  *   switch_user DIR fork   the child calls setuid and runs on
  *   switch_user DIR exec   the child calls setuid, then execs this program as a worker, which
- *                          can no longer open the application's private directory
+ *                          can no longer open the application's private directory (and
+ *                          first closes every descriptor above 3, as spawning code does)
  *   switch_user DIR bare   the child execs sleep without Amber's library (a raw execve with
  *                          an empty environment): a process Amber cannot freeze
  *   switch_user DIR report one process that stays as it was started, and after the restore
@@ -81,9 +82,10 @@ int main(int argc, char **argv) {
       syscall(SYS_execve, "/bin/sleep", sleep_argv, no_env);
       CHECK(0, "exec sleep");
     }
-    char fd[16];
-    snprintf(fd, sizeof fd, "%d", ready[1]);
-    execl("/proc/self/exe", argv[0], argv[1], "worker", fd, (char *)NULL);
+    /* As spawning code does: keep what the worker needs, close everything else. */
+    CHECK(dup2(ready[1], 3) == 3, "dup2");
+    closefrom(4);
+    execl("/proc/self/exe", argv[0], argv[1], "worker", "3", (char *)NULL);
     CHECK(0, "exec");
   }
   close(ready[1]);
