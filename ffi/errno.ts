@@ -10,6 +10,7 @@ export const Errno = {
   ENOENT: 2,
   ESRCH: 3,
   EIO: 5,
+  ENOEXEC: 8,
   EAGAIN: 11,
   EEXIST: 17,
   ENOSPC: 28,

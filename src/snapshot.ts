@@ -23,6 +23,7 @@ import {
   type TableInfo,
   type TableRow,
 } from "../ffi/control.ts";
+import { Errno } from "../ffi/errno.ts";
 import type { App } from "./app.ts";
 import { type ProcessInfo, processesOf } from "./app.ts";
 import { AmberError, SnapshotError } from "./errors.ts";
@@ -215,7 +216,14 @@ async function freezeAndWrite(
     barrierOf(app, table, state, what, timeoutMs, before);
   try {
     await checkVirtualized(app.name, listed);
-    table.snapshotBegin(tmp, parentDir, flags);
+    try {
+      table.snapshotBegin(tmp, parentDir, flags);
+    } catch (cause) {
+      // A process exec'd a program without the library since: name it.
+      const late = cause instanceof ControlError && cause.errno === Errno.ENOEXEC;
+      if (late) await checkVirtualized(app.name, processesOf(table.rows()));
+      throw cause;
+    }
     began = true;
     await barrier(AgentState.FROZEN, "frozen");
     const rows = table.rows();
