@@ -181,7 +181,7 @@ scenarioTest("a saved file replaced by another one is refused, naming it", async
   await s.waitFor(/^ready$/m);
   const image = await app.snapshot({ dir: join(images, "file.amber"), stop: true });
   const data = join(s.dir, "user", "data");
-  await Deno.remove(data);
+  await Deno.remove(data); // its inode number may well be the next file's
   await Deno.writeTextFile(data, "HELLO"); // the same size, another file
   await Deno.utime(data, 0, 0);
   await assert.rejects(

@@ -204,6 +204,7 @@ struct amber_fd_rec {
   uint64_t file_dev;
   int64_t file_size, file_mtime_ns;
   uint32_t file_mode, file_pad;
+  int64_t file_btime_ns; /* 0 where the file system keeps no birth time */
 };
 
 #define AMBER_EPOLL_MAX 256

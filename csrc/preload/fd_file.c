@@ -83,6 +83,7 @@ int amber_fd_file_capture(struct amber_fd_rec *rec, const char *target, const st
   rec->file_size = st->st_size;
   rec->file_mtime_ns = amber_mtime_ns(st);
   rec->file_mode = st->st_mode;
+  rec->file_btime_ns = amber_btime_ns(rec->fd);
   long off = amber_sys3(SYS_lseek, rec->fd, 0, SEEK_CUR);
   rec->offset = off < 0 ? 0 : off;
   return 0;
@@ -99,7 +100,8 @@ static int reopen(const struct amber_fd_rec *rec, int flags) {
   struct stat st;
   int same = amber_sys2(SYS_fstat, fd, &st) == 0 && (st.st_mode & S_IFMT) == (rec->file_mode & S_IFMT);
   if (same && S_ISREG(st.st_mode))
-    same = amber_same_file(fd, rec->file_dev, rec->ino, rec->file_size, rec->file_mtime_ns);
+    same = amber_same_file(fd, rec->file_dev, rec->ino, rec->file_btime_ns, rec->file_size,
+                           rec->file_mtime_ns);
   if (same) return fd;
   amber_sys1(SYS_close, fd);
   return -ESTALE;
