@@ -82,7 +82,10 @@ int main(int argc, char **argv) {
       syscall(SYS_execve, "/bin/sleep", sleep_argv, no_env);
       CHECK(0, "exec sleep");
     }
-    /* As spawning code does: keep what the worker needs, close everything else. */
+    /* As spawning code does: keep what the worker needs, close everything else; and take the
+     * number Amber's own descriptor had, which must step aside. */
+    const char *amber_fd = getenv("AMBER_TABLE_FD");
+    CHECK(!amber_fd || dup2(2, atoi(amber_fd)) == atoi(amber_fd), "dup2 onto Amber's descriptor");
     CHECK(dup2(ready[1], 3) == 3, "dup2");
     closefrom(4);
     execl("/proc/self/exe", argv[0], argv[1], "worker", "3", (char *)NULL);
