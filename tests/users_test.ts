@@ -222,23 +222,3 @@ scenarioTest(
     assert.match(text, /^uid 65534 euid 65534 gid 65534$/m);
   },
 );
-
-scenarioTest(
-  "a snapshot during which a process ends says which, never that the application keeps running",
-  async (s) => {
-    const app = await s.launch([prog("prefork_shared"), s.dir], "ends");
-    await s.waitFor(/^ready$/m);
-    const [, worker] = app.processes().sort((a, b) => a.vpid - b.vpid);
-    Deno.kill(worker.pid, "SIGSTOP"); // it cannot take part in the snapshot...
-    const snapshot = app.snapshot({ dir: join(s.dir, "never.amber"), timeoutMs: 10_000 });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    Deno.kill(worker.pid, "SIGKILL"); // ...and then it is gone
-    const error = await snapshot.then(() => null, (e: Error) => e);
-    assert.ok(error, "the snapshot succeeded");
-    assert.match(
-      error.message,
-      new RegExp(`its process ${worker.vpid} \\(prefork_shared\\) ended during the snapshot`),
-    );
-    assert.doesNotMatch(error.message, /; it keeps running/);
-  },
-);
