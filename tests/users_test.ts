@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileHash } from "../ffi/control.ts";
 import { prog, type Scenario, scenarioTest } from "./support.ts";
 
@@ -94,6 +94,7 @@ async function takeOver(image: string, uid: number | null, gid = 0): Promise<voi
     await Deno.chown(join(image, file.name), NOBODY, NOBODY);
   }
   await Deno.chown(image, NOBODY, NOBODY);
+  await Deno.chown(dirname(image), NOBODY, NOBODY); // where she keeps her images
 }
 
 async function rewrite(path: string, uid: number, gid: number): Promise<void> {

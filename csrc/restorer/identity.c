@@ -36,7 +36,23 @@ int parse_ceiling(const char *s) {
     if (*s == ',') s++;
   }
   ceiling.set = 1;
-  return *s ? -1 : 0;
+  if (*s) return -1;
+  /* Her groups from now on: nothing the restorer does as root depends on root's groups, and
+   * every file it opens for her is opened with hers (open_image_file, open_as_process). */
+  return amber_sys2(SYS_setgroups, ceiling.n, ceiling.groups) < 0 ? -1 : 0;
+}
+
+/* A file of the image (a process file, a parent's). When the image is another user's, it is
+ * opened as her, not as root: a link she planted in it, or a parent image it names, must not
+ * make the restorer read for her what she could not read herself. */
+long open_image_file(const char *path) {
+  if (!ceiling.set) return amber_sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+  amber_sys1(SYS_setfsgid, ceiling.gid);
+  amber_sys1(SYS_setfsuid, ceiling.uid);
+  long fd = amber_sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+  amber_sys1(SYS_setfsuid, 0);
+  amber_sys1(SYS_setfsgid, 0);
+  return fd;
 }
 
 static int group_allowed(uint32_t g) {
@@ -63,7 +79,7 @@ void choose_identity(int32_t vpid) {
   char path[4200];
   rt_copy(path, image_dir, sizeof path);
   rt_append(path, sizeof path, "/" AMBER_CREDS_FILE);
-  int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+  int fd = (int)open_image_file(path);
   for (uint64_t off = 0; fd >= 0 && !have_record; off += sizeof target) {
     if (rt_pread_all(fd, &target, sizeof target, off)) break;
     have_record = target.vpid == vpid && target.ngroups <= AMBER_CREDS_GROUPS;

@@ -191,7 +191,7 @@ static int image_fd(uint32_t depth) {
   rt_append(path, sizeof path, "/process-");
   rt_append_num(path, sizeof path, hdr.vpid, 10);
   rt_append(path, sizeof path, ".img");
-  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  int fd = (int)open_image_file(path);
   if (fd < 0) die_about("cannot open the process file", path, fd);
   if (rt_pread_all(fd, &up, sizeof up, 0) || up.magic != AMBER_PROC_MAGIC ||
       up.header_size != sizeof up || up.vpid != hdr.vpid)

@@ -65,7 +65,7 @@ void __attribute__((noreturn)) die_about(const char *what, const char *name, lon
 }
 
 void read_image(void) {
-  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, image_path, O_RDONLY | O_CLOEXEC);
+  int fd = (int)open_image_file(image_path);
   if (fd < 0) die_about("cannot open the process file", image_path, fd);
   if (rt_pread_all(fd, &hdr, sizeof hdr, 0) || hdr.magic != AMBER_PROC_MAGIC ||
       hdr.version != AMBER_PROC_VERSION || hdr.header_size != sizeof hdr)

@@ -46,6 +46,7 @@ int parse_ceiling(const char *spec);
 void choose_identity(int32_t vpid);
 void take_identity(void);
 long open_as_process(const char *path, int flags);
+long open_image_file(const char *path);
 
 /* broker.c: the descriptor broker, reached before the process takes its credentials */
 extern int broker_fd;
