@@ -25,7 +25,7 @@ import {
 } from "../ffi/control.ts";
 import { Errno } from "../ffi/errno.ts";
 import type { App } from "./app.ts";
-import { type ProcessInfo, processesOf } from "./app.ts";
+import { processesOf, type ProcessInfo } from "./app.ts";
 import { AmberError, SnapshotError } from "./errors.ts";
 import type { Image } from "./image.ts";
 import {

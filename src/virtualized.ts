@@ -43,7 +43,9 @@ async function running(pid: number, name: string): Promise<boolean> {
 }
 
 /** Each running process's name, to tell later whether it still runs (a pid may be reused). */
-export async function namesOf(processes: readonly ProcessInfo[]): Promise<Map<ProcessInfo, string>> {
+export async function namesOf(
+  processes: readonly ProcessInfo[],
+): Promise<Map<ProcessInfo, string>> {
   const names = new Map<ProcessInfo, string>();
   for (const p of processes) {
     const state = p.alive && p.pid > 0 ? await signalState(p.pid) : null;

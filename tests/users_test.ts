@@ -168,7 +168,8 @@ scenarioTest(
     await s.waitFor(/^ready$/m);
     const image = await app.snapshot({ dir: join(images, "file.amber"), stop: true });
     await linkToShadow(s);
-    const refused = /descriptor 3: .*\/user\/data is not the file it had open \(replaced since the snapshot, by a symbolic link\)/;
+    const refused =
+      /descriptor 3: .*\/user\/data is not the file it had open \(replaced since the snapshot, by a symbolic link\)/;
     await assert.rejects(s.restore(image.dir), refused); // root's image: no link is followed
     await takeOver(image.dir, null);
     await assert.rejects(s.restore(image.dir), refused); // hers: reopened as her, no link
