@@ -207,20 +207,31 @@ scenarioTest(
   },
 );
 
+/** A program started by root through `launcher` as nobody: two cycles, then who it is. */
+async function startedAsNobody(s: Scenario, launcher: string[]): Promise<void> {
+  const images = await privateDir(s);
+  const app = await s.launch([...launcher, prog("switch_user"), s.dir, "report"], launcher[0]);
+  await s.waitFor(/^ready$/m);
+  const first = await app.snapshot({ dir: join(images, "first.amber") });
+  await app.kill();
+  const again = await s.restore(first);
+  const second = await again.snapshot({ dir: join(images, "second.amber"), stop: true });
+  await s.restore(second);
+  const text = await s.pass();
+  assert.match(text, /^uid 65534 euid 65534 gid 65534$/m);
+}
+
 scenarioTest(
   "a program started by root through runuser comes back as the user it runs as, twice",
   async (s) => {
-    if (!ROOT) return;
-    const images = await privateDir(s);
-    const argv = ["runuser", "-u", "nobody", "--", prog("switch_user"), s.dir, "report"];
-    const app = await s.launch(argv, "runuser");
-    await s.waitFor(/^ready$/m);
-    const first = await app.snapshot({ dir: join(images, "first.amber") });
-    await app.kill();
-    const again = await s.restore(first);
-    const second = await again.snapshot({ dir: join(images, "second.amber"), stop: true });
-    await s.restore(second);
-    const text = await s.pass();
-    assert.match(text, /^uid 65534 euid 65534 gid 65534$/m);
+    if (ROOT) await startedAsNobody(s, ["runuser", "-u", "nobody", "--"]);
+  },
+);
+
+scenarioTest(
+  "a program started by root through setpriv comes back as the user it runs as, twice",
+  async (s) => {
+    const setpriv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"];
+    if (ROOT) await startedAsNobody(s, setpriv);
   },
 );

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "agent.h"
 
@@ -24,6 +25,15 @@ static int place_high(int fd) {
   return high;
 }
 
+/* Is `fd` open on the tables at `path`? Where this process may look at the path, it must be the
+ * same file (a program of another application, started from this one, inherits the variable). */
+static int names_tables(int fd, const char *path) {
+  struct stat by_fd, by_path;
+  if (amber_sys2(SYS_fstat, fd, &by_fd) < 0 || !S_ISREG(by_fd.st_mode)) return 0;
+  if (amber_sys4(SYS_newfstatat, AT_FDCWD, path, &by_path, 0) < 0) return 1;
+  return by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino;
+}
+
 /* The tables through the inherited descriptor if there is one, else by path (and a descriptor
  * is kept for the programs this process execs). NULL when neither works. */
 struct amber_table *amber_table_fd_open(const char *path, int *err) {
@@ -31,7 +41,7 @@ struct amber_table *amber_table_fd_open(const char *path, int *err) {
   const char *env = getenv("AMBER_TABLE_FD");
   uint64_t fd;
   if (env && !amber_parse_u64(&env, &fd, 10) && !*env && fd < 1u << 20 &&
-      amber_table_map_fd((int)fd, &t) == 0) {
+      names_tables((int)fd, path) && amber_table_map_fd((int)fd, &t) == 0) {
     amber_table_fd = (int)fd;
     return t;
   }

@@ -98,6 +98,7 @@ static void exec_program(const struct sup_options *o) {
   setenv("LD_PRELOAD", preload, 1);
   setenv("AMBER_LIB", lib, 1);
   setenv("AMBER_APP_DIR", o->app_dir, 1);
+  unsetenv("AMBER_TABLE_FD"); /* another application's, if Amber was started from one */
   execvp(o->program[0], o->program);
 }
 
