@@ -5,33 +5,26 @@
 
 #include "amber.h"
 
-static int translated(cap_user_header_t hdr, int32_t *vpid) {
-  *vpid = hdr ? hdr->pid : 0;
-  if (!amber_active() || *vpid <= 0) return 0;
-  int32_t s = amber_pid_v2s(*vpid);
-  if (s < 0) return -ESRCH;
+typedef int (*cap_call)(struct __user_cap_header_struct *, struct __user_cap_data_struct *);
+
+static int with_system_pid(cap_call real, cap_user_header_t hdr, cap_user_data_t data) {
+  int32_t vpid = hdr ? hdr->pid : 0;
+  if (!amber_active() || vpid <= 0) return real(hdr, data);
+  int32_t s = amber_pid_v2s(vpid);
+  if (s < 0) {
+    errno = ESRCH;
+    return -1;
+  }
   hdr->pid = s;
-  return 0;
+  int r = real(hdr, data);
+  hdr->pid = vpid;
+  return r;
 }
 
 AMBER_EXPORT int capget(cap_user_header_t hdr, cap_user_data_t data) {
-  int32_t vpid;
-  if (translated(hdr, &vpid)) {
-    errno = ESRCH;
-    return -1;
-  }
-  int r = REAL(capget)(hdr, data);
-  if (hdr && vpid > 0) hdr->pid = vpid;
-  return r;
+  return with_system_pid(REAL(capget), hdr, data);
 }
 
 AMBER_EXPORT int capset(cap_user_header_t hdr, const cap_user_data_t data) {
-  int32_t vpid;
-  if (translated(hdr, &vpid)) {
-    errno = ESRCH;
-    return -1;
-  }
-  int r = REAL(capset)(hdr, data);
-  if (hdr && vpid > 0) hdr->pid = vpid;
-  return r;
+  return with_system_pid(REAL(capset), hdr, data);
 }
