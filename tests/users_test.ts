@@ -34,7 +34,12 @@ async function twoCycles(s: Scenario, mode: string): Promise<void> {
   }
   const again = await s.restore(first);
   assert.equal(again.processes().length, 2);
-  const second = await again.snapshot({ dir: join(images, "second.amber"), stop: true });
+  // Incremental: the child, nobody, may not read the parent image, and writes all its pages.
+  const second = await again.snapshot({
+    dir: join(images, "second.amber"),
+    parent: first,
+    stop: true,
+  });
   await s.restore(second, { lazy: true }); // pages read when touched, by processes of two users
   await s.pass();
 }
