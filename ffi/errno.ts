@@ -7,6 +7,7 @@
 
 /** errno numbers the wrappers test for by name. */
 export const Errno = {
+  EPERM: 1,
   ENOENT: 2,
   ESRCH: 3,
   EIO: 5,

@@ -215,13 +215,19 @@ async function freezeAndWrite(
   const barrier = (state: number, what: string) =>
     barrierOf(app, table, state, what, timeoutMs, before);
   try {
-    await checkVirtualized(app.name, listed);
     try {
       table.snapshotBegin(tmp, parentDir, flags);
     } catch (cause) {
-      // A process exec'd a program without the library since: name it.
-      const late = cause instanceof ControlError && cause.errno === Errno.ENOEXEC;
-      if (late) await checkVirtualized(app.name, processesOf(table.rows()));
+      if (!(cause instanceof ControlError)) throw cause;
+      // A process without the library, which the signal would end: name it.
+      if (cause.errno === Errno.ENOEXEC) await checkVirtualized(app.name, listed);
+      if (cause.errno === Errno.EPERM) {
+        throw new SnapshotError(
+          `Cannot snapshot '${app.name}': its tables name a process that is not one of its ` +
+            `own (one of its processes wrote them); it keeps running`,
+          { cause },
+        );
+      }
       throw cause;
     }
     began = true;

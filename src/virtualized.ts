@@ -1,8 +1,8 @@
 /**
  * Every process of an application must run under Amber's library to be frozen: one that does
  * not (it exec'd a static or set-user-ID program, or its library could not reach the
- * application's tables) has no handler for the checkpoint signal, which would end it. Such a
- * process is found before any signal is sent, and the snapshot is refused, naming it.
+ * application's tables) has no handler for the checkpoint signal, which would end it. The
+ * control library sends no signal then (ENOEXEC), and this names the process.
  *
  * @module
  */
@@ -11,7 +11,6 @@ import type { ProcessInfo } from "./app.ts";
 import { SnapshotError } from "./errors.ts";
 
 const CKPT_BIT = 1n << 61n; // signal 62, the library's checkpoint signal
-const STARTING_MS = 1000; // an exec'd program holds the signal until its library is ready
 
 interface SignalState {
   name: string;
@@ -68,27 +67,23 @@ export async function outcome(before: Map<ProcessInfo, string>): Promise<string>
     `snapshot; the others keep running`;
 }
 
-/** Throws a SnapshotError naming the first live process of `app` that runs without Amber. */
+/**
+ * Throws a SnapshotError naming the first live process of `app` that runs without Amber: no
+ * handler for the checkpoint signal, and not holding it off (as an exec'd program does until
+ * its library is ready).
+ */
 export async function checkVirtualized(
   app: string,
   processes: readonly ProcessInfo[],
 ): Promise<void> {
-  const deadline = Date.now() + STARTING_MS;
   for (const p of processes) {
-    if (!p.alive || p.pid <= 0) continue;
-    for (;;) {
-      const state = await signalState(p.pid);
-      if (state === null || state.caught) break;
-      if (state.blocked && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        continue;
-      }
-      throw new SnapshotError(
-        `Cannot snapshot '${app}': process ${p.vpid} (pid ${p.pid}, ${state.name}) runs ` +
-          `without Amber's library (a static or set-user-ID program, or one whose library ` +
-          `could not reach the application's tables), so Amber cannot freeze or save it; ` +
-          `it keeps running`,
-      );
-    }
+    const state = p.alive && p.pid > 0 ? await signalState(p.pid) : null;
+    if (state === null || state.caught || state.blocked) continue;
+    throw new SnapshotError(
+      `Cannot snapshot '${app}': process ${p.vpid} (pid ${p.pid}, ${state.name}) runs ` +
+        `without Amber's library (a static or set-user-ID program, or one whose library ` +
+        `could not reach the application's tables), so Amber cannot freeze or save it; ` +
+        `it keeps running`,
+    );
   }
 }

@@ -240,3 +240,23 @@ scenarioTest(
     if (ROOT) await startedAsNobody(s, setpriv);
   },
 );
+
+scenarioTest(
+  "a pid a process writes into its application's tables is not signalled by kill or snapshot",
+  async (s) => {
+    if (!ROOT) return;
+    const images = await privateDir(s);
+    await using victim = new Deno.Command("sleep", { args: ["60"] }).spawn();
+    const app = await s.launch([prog("forge_row"), s.dir, String(victim.pid)], "forge");
+    await s.waitFor(/^ready$/m);
+    assert.ok(app.processes().some((p) => p.pid === victim.pid), "the forged row is there");
+    await assert.rejects(
+      app.snapshot({ dir: join(images, "forged.amber") }),
+      /its tables name a process that is not one of its own/,
+    );
+    await app.kill();
+    const alive = await Deno.stat(`/proc/${victim.pid}/stat`).then(() => true, () => false);
+    assert.ok(alive, "the victim was killed");
+    victim.kill("SIGKILL");
+  },
+);

@@ -54,7 +54,7 @@ static void answer(struct server *s, int conn) {
   int fd = -1;
   if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
       __atomic_load_n(&s->table->ctl.phase, __ATOMIC_ACQUIRE) == AMBER_PHASE_WRITE) {
-    int32_t vpid = frozen_vpid(s->table, cred.pid);
+    int32_t vpid = amber_app_member(s->table, cred.pid) ? frozen_vpid(s->table, cred.pid) : -1;
     if (vpid > 0) fd = open_process_file(s->dir, vpid);
     status = vpid <= 0 ? -EPERM : fd < 0 ? -errno : 0;
   }

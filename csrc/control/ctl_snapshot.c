@@ -98,8 +98,10 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const c
   }
   amber_table_unlock(t);
   if (n == 0) return -ESRCH;
-  for (uint32_t i = 0; i < n; i++) /* src/virtualized.ts names it; this is the last guard */
+  for (uint32_t i = 0; i < n; i++) { /* src/virtualized.ts names it; this is the last guard */
+    if (!amber_app_member(t, slot_sid(t, &c->slots[i]))) return -EPERM; /* a forged row */
     if (would_die(slot_sid(t, &c->slots[i]))) return -ENOEXEC;
+  }
   c->nslots = n;
   c->coordinator = getpid();
   c->flags = flags;
