@@ -66,3 +66,7 @@ int amber_app_member(const void *table, int32_t pid) {
   if (pid <= 1 || supervisor_of(table, &supervisor, &start)) return 0;
   return amber_descends_from(pid, supervisor, start);
 }
+
+__attribute__((visibility("default"))) int32_t amber_ctl_app_member(void *table, int32_t pid) {
+  return amber_app_member(table, pid);
+}

@@ -26,6 +26,7 @@ import {
   type TableRow,
 } from "../../ffi/control.ts";
 import { type App, processesOf } from "../app.ts";
+import { AmberError } from "../errors.ts";
 import { MANIFEST_HEAD_FILE } from "../manifest.ts";
 import { randomHex } from "../names.ts";
 import { freezeAndWriteRetrying, manifestHead, type WriteStreaming } from "../snapshot.ts";
@@ -262,6 +263,14 @@ export async function streamPredump(
     {
       using table = app.openTable();
       rows = table.rows();
+      // Read from outside, as root may: only the application's own processes (members.h).
+      const stranger = processesOf(rows).find((p) => p.alive && !table.isMember(p.pid));
+      if (stranger) {
+        throw new AmberError(
+          `Cannot migrate '${app.name}': its tables name process ${stranger.vpid} (pid ` +
+            `${stranger.pid}), which is not one of its own (one of its processes wrote them)`,
+        );
+      }
       await table.saveTables(join(dir, "tables.bin"));
       streams = new ProcessStreams(dir, writer, table.info(), ["tables.bin"]);
     }
