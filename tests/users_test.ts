@@ -7,7 +7,10 @@
 
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
-import { fileHash } from "../ffi/control.ts";
+import { createTableFromImage, fileHash, Table } from "../ffi/control.ts";
+import { newAppId } from "../src/names.ts";
+import { makeAppDir } from "../src/paths.ts";
+import { Supervisor } from "../src/supervisor.ts";
 import { prog, type Scenario, scenarioTest } from "./support.ts";
 
 const ROOT = Deno.uid() === 0;
@@ -95,11 +98,16 @@ async function takeOver(image: string, uid: number | null, gid = 0): Promise<voi
     entry.hash = await fileHash(path);
   }
   await Deno.writeTextFile(manifestPath, JSON.stringify(manifest, null, 2) + "\n");
+  await giveToNobody(image);
+}
+
+/** The image and its files become nobody's, and the directory she keeps them in. */
+async function giveToNobody(image: string): Promise<void> {
   for await (const file of Deno.readDir(image)) {
     await Deno.chown(join(image, file.name), NOBODY, NOBODY);
   }
   await Deno.chown(image, NOBODY, NOBODY);
-  await Deno.chown(dirname(image), NOBODY, NOBODY); // where she keeps her images
+  await Deno.chown(dirname(image), NOBODY, NOBODY);
 }
 
 async function rewrite(path: string, uid: number, gid: number): Promise<void> {
@@ -258,5 +266,33 @@ scenarioTest(
     const alive = await Deno.stat(`/proc/${victim.pid}/stat`).then(() => true, () => false);
     assert.ok(alive, "the victim was killed");
     victim.kill("SIGKILL");
+  },
+);
+
+scenarioTest(
+  "the restorer itself refuses credentials above its ceiling (the image may change after checks)",
+  async (s) => {
+    if (!ROOT) return;
+    const images = await privateDir(s);
+    const app = await s.launch([prog("switch_user"), s.dir, "report"], "ceiling");
+    await s.waitFor(/^ready$/m);
+    const image = await app.snapshot({ dir: join(images, "root.amber"), stop: true });
+    // What restore() does after its own checks passed, when the image (hers) then says root.
+    await giveToNobody(image.dir);
+    const name = s.name("ceiling");
+    const dir = makeAppDir(name);
+    createTableFromImage(join(image.dir, "tables.bin"), join(dir, "tables"), newAppId(), name);
+    using table = Table.open(join(dir, "tables"));
+    await table.ipcRestore(image.dir);
+    const supervisor = Supervisor.spawn("restore", [dir, image.dir], {
+      output: s.output,
+      as: `${NOBODY}:${NOBODY}:${NOBODY}`,
+    });
+    const { code } = await supervisor.child.status;
+    assert.notEqual(code, 0);
+    assert.match(
+      table.info().error,
+      /process 4200001: its image asks for uid 0, which the image's owner \(uid 65534\) did not have/,
+    );
   },
 );
