@@ -11,6 +11,7 @@ import { createTableFromImage, fileHash, Table } from "../ffi/control.ts";
 import { newAppId } from "../src/names.ts";
 import { makeAppDir } from "../src/paths.ts";
 import { Supervisor } from "../src/supervisor.ts";
+import type { Image } from "../mod.ts";
 import { prog, type Scenario, scenarioTest } from "./support.ts";
 
 const ROOT = Deno.uid() === 0;
@@ -21,6 +22,14 @@ async function privateDir(s: Scenario): Promise<string> {
   const dir = join(s.dir, "private");
   await Deno.mkdir(dir, { mode: 0o700 });
   return dir;
+}
+
+/** An image of `argv` once it is ready, taken with stop, in a private directory. */
+async function frozenImage(s: Scenario, argv: string[], tag: string): Promise<Image> {
+  const images = await privateDir(s);
+  const app = await s.launch(argv, tag);
+  await s.waitFor(/^ready$/m);
+  return await app.snapshot({ dir: join(images, `${tag}.amber`), stop: true });
 }
 
 /** Snapshot without stop, end the original, restore; snapshot that with stop, restore; go. */
@@ -127,10 +136,7 @@ scenarioTest(
   "root restoring a user's image whose credentials she edited to root refuses it",
   async (s) => {
     if (!ROOT) return;
-    const images = await privateDir(s);
-    const app = await s.launch([prog("switch_user"), s.dir, "report"], "switch-attack");
-    await s.waitFor(/^ready$/m);
-    const image = await app.snapshot({ dir: join(images, "mine.amber"), stop: true });
+    const image = await frozenImage(s, [prog("switch_user"), s.dir, "report"], "switch-attack");
     await takeOver(image.dir, 0, 0);
     await assert.rejects(
       s.restore(image.dir),
@@ -143,10 +149,7 @@ scenarioTest(
   "root restoring a root process's image that a user took over runs it as her, whatever it says",
   async (s) => {
     if (!ROOT) return;
-    const images = await privateDir(s);
-    const app = await s.launch([prog("switch_user"), s.dir, "report"], "switch-owned");
-    await s.waitFor(/^ready$/m);
-    const image = await app.snapshot({ dir: join(images, "root.amber"), stop: true });
+    const image = await frozenImage(s, [prog("switch_user"), s.dir, "report"], "switch-owned");
     await takeOver(image.dir, null); // no recorded credentials; its memory still says root
     await s.restore(image.dir);
     const text = await s.pass();
@@ -163,10 +166,7 @@ async function linkToShadow(s: Scenario): Promise<void> {
 
 scenarioTest("a file the restored process holds comes back as the same file", async (s) => {
   if (!ROOT) return;
-  const images = await privateDir(s);
-  const app = await s.launch([prog("file_swap"), s.dir], "file-same");
-  await s.waitFor(/^ready$/m);
-  const image = await app.snapshot({ dir: join(images, "file.amber"), stop: true });
+  const image = await frozenImage(s, [prog("file_swap"), s.dir], "file-same");
   await takeOver(image.dir, null); // hers: restored as her
   await s.restore(image.dir);
   await s.pass();
@@ -176,10 +176,7 @@ scenarioTest(
   "a saved file a user replaced with a link to /etc/shadow is refused, her image or root's",
   async (s) => {
     if (!ROOT) return;
-    const images = await privateDir(s);
-    const app = await s.launch([prog("file_swap"), s.dir], "file-link");
-    await s.waitFor(/^ready$/m);
-    const image = await app.snapshot({ dir: join(images, "file.amber"), stop: true });
+    const image = await frozenImage(s, [prog("file_swap"), s.dir], "file-link");
     await linkToShadow(s);
     const refused =
       /descriptor 3: .*\/user\/data is not the file it had open \(replaced since the snapshot, by a symbolic link\)/;
@@ -191,10 +188,7 @@ scenarioTest(
 
 scenarioTest("a saved file replaced by another one is refused, naming it", async (s) => {
   if (!ROOT) return;
-  const images = await privateDir(s);
-  const app = await s.launch([prog("file_swap"), s.dir], "file-other");
-  await s.waitFor(/^ready$/m);
-  const image = await app.snapshot({ dir: join(images, "file.amber"), stop: true });
+  const image = await frozenImage(s, [prog("file_swap"), s.dir], "file-other");
   const data = join(s.dir, "user", "data");
   await Deno.remove(data); // its inode number may well be the next file's
   await Deno.writeTextFile(data, "HELLO"); // the same size, another file
@@ -273,10 +267,7 @@ scenarioTest(
   "the restorer itself refuses credentials above its ceiling (the image may change after checks)",
   async (s) => {
     if (!ROOT) return;
-    const images = await privateDir(s);
-    const app = await s.launch([prog("switch_user"), s.dir, "report"], "ceiling");
-    await s.waitFor(/^ready$/m);
-    const image = await app.snapshot({ dir: join(images, "root.amber"), stop: true });
+    const image = await frozenImage(s, [prog("switch_user"), s.dir, "report"], "ceiling");
     // What restore() does after its own checks passed, when the image (hers) then says root.
     await giveToNobody(image.dir);
     const name = s.name("ceiling");
