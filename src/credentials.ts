@@ -24,7 +24,9 @@ export const CREDENTIALS_FILE = "credentials.bin";
 
 const GROUPS = 64;
 const LIMITS = 16;
-const RECORD = 8 + 24 + GROUPS * 4 + LIMITS * 16; // struct amber_creds_rec
+const LIMITS_AT = 32 + GROUPS * 4;
+const NICE_AT = LIMITS_AT + LIMITS * 16;
+const RECORD = NICE_AT + 8; // struct amber_creds_rec
 const UNLIMITED = 0xffffffffffffffffn;
 
 /** One process's credentials and limits. */
@@ -34,6 +36,7 @@ export interface Credentials {
   gid: [number, number, number];
   groups: number[];
   limits: [bigint, bigint][]; // soft, hard per RLIMIT_* number
+  nice: number;
 }
 
 function field(status: string, name: string): number[] {
@@ -47,10 +50,11 @@ function limitValue(word: string): bigint {
 
 /** Reads a running process's credentials from outside it; null if it is gone. */
 async function observe(vpid: number, pid: number): Promise<Credentials | null> {
-  let status: string, limits: string;
+  let status: string, limits: string, stat: string;
   try {
     status = await Deno.readTextFile(`/proc/${pid}/status`);
     limits = await Deno.readTextFile(`/proc/${pid}/limits`);
+    stat = await Deno.readTextFile(`/proc/${pid}/stat`);
   } catch {
     return null;
   }
@@ -67,6 +71,7 @@ async function observe(vpid: number, pid: number): Promise<Credentials | null> {
     gid: [rg, eg, sg],
     groups: field(status, "Groups").slice(0, GROUPS),
     limits: limitPairs,
+    nice: Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]), // field 19
   };
 }
 
@@ -91,9 +96,10 @@ export async function saveCredentials(
     c.groups.forEach((v, k) => view.setUint32(at + 32 + 4 * k, v, true));
     for (let r = 0; r < LIMITS; r++) {
       const [soft, hard] = c.limits[r] ?? [UNLIMITED, UNLIMITED];
-      view.setBigUint64(at + 32 + 4 * GROUPS + 16 * r, soft, true);
-      view.setBigUint64(at + 40 + 4 * GROUPS + 16 * r, hard, true);
+      view.setBigUint64(at + LIMITS_AT + 16 * r, soft, true);
+      view.setBigUint64(at + LIMITS_AT + 8 + 16 * r, hard, true);
     }
+    view.setInt32(at + NICE_AT, c.nice, true);
   });
   await Deno.writeFile(join(dir, CREDENTIALS_FILE), bytes, { mode: 0o600, createNew: true });
 }
@@ -118,6 +124,7 @@ export async function readCredentials(dir: string): Promise<Credentials[]> {
       gid: [u(20), u(24), u(28)],
       groups: Array.from({ length: n }, (_, k) => u(32 + 4 * k)),
       limits: [],
+      nice: view.getInt32(at + NICE_AT, true),
     });
   }
   return records;

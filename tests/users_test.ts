@@ -122,7 +122,7 @@ async function giveToNobody(image: string): Promise<void> {
 async function rewrite(path: string, uid: number, gid: number): Promise<void> {
   const bytes = await Deno.readFile(path);
   const view = new DataView(bytes.buffer);
-  const RECORD = 8 + 24 + 64 * 4 + 16 * 16; // struct amber_creds_rec
+  const RECORD = 8 + 24 + 64 * 4 + 16 * 16 + 8; // struct amber_creds_rec
   assert.ok(bytes.length > 0 && bytes.length % RECORD === 0, "credentials.bin has records");
   for (let at = 0; at < bytes.length; at += RECORD) {
     view.setUint32(at + 4, 0, true); // no supplementary groups

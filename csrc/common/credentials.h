@@ -18,6 +18,8 @@ struct amber_creds_rec {
   uint32_t uid[3], gid[3]; /* real, effective, saved */
   uint32_t groups[AMBER_CREDS_GROUPS];
   uint64_t limits[AMBER_CREDS_LIMITS][2]; /* soft, hard; ~0 for unlimited */
+  int32_t nice; /* a value below 0 needs privilege the process may have given up */
+  int32_t pad;
 };
 
 #endif

@@ -106,9 +106,11 @@ void choose_identity(int32_t vpid) {
  * user's image), then groups, group, user: privilege is given up last. */
 void take_identity(void) {
   if (!have_target) return;
-  if (have_record && !ceiling.set)
+  if (have_record && !ceiling.set) {
     for (int r = 0; r < AMBER_CREDS_LIMITS; r++)
       amber_sys4(SYS_prlimit64, 0, r, target.limits[r], 0);
+    amber_sys3(SYS_setpriority, 0 /* PRIO_PROCESS */, 0, target.nice);
+  }
   long err = amber_sys2(SYS_setgroups, target.ngroups, target.groups);
   if (!err) err = amber_sys3(SYS_setresgid, target.gid[0], target.gid[1], target.gid[2]);
   if (!err) err = amber_sys3(SYS_setresuid, target.uid[0], target.uid[1], target.uid[2]);

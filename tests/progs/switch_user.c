@@ -12,6 +12,7 @@
  * and who it is: the parent root, the child nobody (uid, euid, gid, groups). */
 #include <grp.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -23,6 +24,8 @@
 
 static void check_identity(const char *who, uid_t uid, gid_t gid, int ngroups) {
   CHECK(getpid() >= VPID_BASE, "%s runs without virtual pids (pid %d)", who, getpid());
+  if (uid == NOBODY) CHECK(getpriority(PRIO_PROCESS, 0) == -5, "%s: nice %d", who,
+                           getpriority(PRIO_PROCESS, 0));
   uid_t r, e, s;
   getresuid(&r, &e, &s);
   CHECK(r == uid && e == uid && s == uid, "%s: uids %d %d %d, expected %d", who, r, e, s, uid);
@@ -48,6 +51,7 @@ static int child_main(const char *dir, int ready_fd) {
 }
 
 static void become_nobody(void) {
+  CHECK(setpriority(PRIO_PROCESS, 0, -5) == 0, "setpriority -5"); /* kept: root set it */
   gid_t groups[] = {NOBODY, 100};
   CHECK(setgroups(2, groups) == 0, "setgroups");
   CHECK(setresgid(NOBODY, NOBODY, NOBODY) == 0 && setresuid(NOBODY, NOBODY, NOBODY) == 0,
