@@ -11,6 +11,9 @@ import { createTableFromImage, fileHash, Table } from "../ffi/control.ts";
 import { newAppId } from "../src/names.ts";
 import { makeAppDir } from "../src/paths.ts";
 import { Supervisor } from "../src/supervisor.ts";
+import { completeStreamedImage } from "../src/migrate/incoming.ts";
+import { streamSnapshot } from "../src/migrate/outgoing.ts";
+import { unpackImage } from "../src/migrate/stream.ts";
 import type { Image } from "../mod.ts";
 import { prog, type Scenario, scenarioTest } from "./support.ts";
 
@@ -285,5 +288,33 @@ scenarioTest(
       table.info().error,
       /process 4200001: its image asks for uid 0, which the image's owner \(uid 65534\) did not have/,
     );
+  },
+);
+
+scenarioTest(
+  "a migration's streamed snapshot of a two-user application hands the child its FIFO",
+  async (s) => {
+    if (!ROOT) return;
+    const images = await privateDir(s);
+    const app = await s.launch([prog("switch_user"), s.dir, "exec"], "switch-stream");
+    await s.waitFor(/^ready$/m);
+    const work = join(images, "outgoing"); // the child, nobody, cannot reach its FIFO here
+    await Deno.mkdir(work, { mode: 0o700 });
+    const parts: Uint8Array[] = [];
+    const sink = {
+      send: (chunk: Uint8Array[]) => {
+        for (const part of chunk) parts.push(part.slice());
+        return Promise.resolve();
+      },
+      abort: () => {},
+    };
+    const sent = await streamSnapshot(app, sink, { work, timeoutMs: 30_000 });
+    assert.equal(sent.processFiles, 2);
+    await app.kill();
+    const dir = join(images, "received.amber");
+    const unpacked = await unpackImage(ReadableStream.from(parts), dir);
+    await completeStreamedImage(dir, unpacked.trailers);
+    await s.restore(dir);
+    await s.pass();
   },
 );
