@@ -27,19 +27,23 @@ async function privateDir(s: Scenario): Promise<string> {
   return dir;
 }
 
-/** An image of `argv` once it is ready, taken with stop, in a private directory. */
-async function frozenImage(s: Scenario, argv: string[], tag: string): Promise<Image> {
+/** `argv` launched and ready, with a private directory for its images. */
+async function readyApp(s: Scenario, argv: string[], tag: string) {
   const images = await privateDir(s);
   const app = await s.launch(argv, tag);
   await s.waitFor(/^ready$/m);
+  return { app, images };
+}
+
+/** An image of `argv` once it is ready, taken with stop, in a private directory. */
+async function frozenImage(s: Scenario, argv: string[], tag: string): Promise<Image> {
+  const { app, images } = await readyApp(s, argv, tag);
   return await app.snapshot({ dir: join(images, `${tag}.amber`), stop: true });
 }
 
 /** Snapshot without stop, end the original, restore; snapshot that with stop, restore; go. */
 async function twoCycles(s: Scenario, mode: string): Promise<void> {
-  const images = await privateDir(s);
-  const app = await s.launch([prog("switch_user"), s.dir, mode], `switch-${mode}`);
-  await s.waitFor(/^ready$/m);
+  const { app, images } = await readyApp(s, [prog("switch_user"), s.dir, mode], `switch-${mode}`);
   const first = await app.snapshot({ dir: join(images, "first.amber") });
   await app.kill();
   for await (const entry of Deno.readDir(first.dir)) {
@@ -79,9 +83,7 @@ scenarioTest(
   "a process running without Amber's library is named and the snapshot refused; it runs on",
   async (s) => {
     if (!ROOT) return;
-    const images = await privateDir(s);
-    const app = await s.launch([prog("switch_user"), s.dir, "bare"], "switch-bare");
-    await s.waitFor(/^ready$/m);
+    const { app, images } = await readyApp(s, [prog("switch_user"), s.dir, "bare"], "switch-bare");
     await assert.rejects(
       app.snapshot({ dir: join(images, "bare.amber"), stop: true }),
       /process 4200002 \(pid \d+, sleep\) runs without Amber's library.*it keeps running/,
@@ -206,9 +208,7 @@ scenarioTest(
   "a file opened as root by a process that became nobody is refused at the snapshot",
   async (s) => {
     if (!ROOT) return;
-    const images = await privateDir(s);
-    const app = await s.launch([prog("file_swap"), s.dir, "shadow"], "file-shadow");
-    await s.waitFor(/^ready$/m);
+    const { app, images } = await readyApp(s, [prog("file_swap"), s.dir, "shadow"], "file-shadow");
     await assert.rejects(
       app.snapshot({ dir: join(images, "file.amber"), stop: true }),
       /process 4200001: descriptor 3 is a file this process could not open again as itself.*\(\/etc\/shadow\).*it keeps running/,
@@ -219,9 +219,11 @@ scenarioTest(
 
 /** A program started by root through `launcher` as nobody: two cycles, then who it is. */
 async function startedAsNobody(s: Scenario, launcher: string[]): Promise<void> {
-  const images = await privateDir(s);
-  const app = await s.launch([...launcher, prog("switch_user"), s.dir, "report"], launcher[0]);
-  await s.waitFor(/^ready$/m);
+  const { app, images } = await readyApp(
+    s,
+    [...launcher, prog("switch_user"), s.dir, "report"],
+    launcher[0],
+  );
   const first = await app.snapshot({ dir: join(images, "first.amber") });
   await app.kill();
   const again = await s.restore(first);
@@ -295,9 +297,11 @@ scenarioTest(
   "a migration's streamed snapshot of a two-user application hands the child its FIFO",
   async (s) => {
     if (!ROOT) return;
-    const images = await privateDir(s);
-    const app = await s.launch([prog("switch_user"), s.dir, "exec"], "switch-stream");
-    await s.waitFor(/^ready$/m);
+    const { app, images } = await readyApp(
+      s,
+      [prog("switch_user"), s.dir, "exec"],
+      "switch-stream",
+    );
     const work = join(images, "outgoing"); // the child, nobody, cannot reach its FIFO here
     await Deno.mkdir(work, { mode: 0o700 });
     const parts: Uint8Array[] = [];
