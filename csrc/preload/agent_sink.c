@@ -125,8 +125,7 @@ int amber_sink_open(struct amber_sink *s, const char *path, int (*still_wanted)(
   if (err == -EACCES) return open_handed(s);
   if (err == 0 && !S_ISREG(st.st_mode)) return -EEXIST;
   if (err && err != -ENOENT) return (int)err;
-  /* The coordinator may have made the file already, for a process of another user (it could
-   * not create one in the coordinator's directory). */
+  /* A file there already is an earlier attempt's: written over. */
   int flags = err ? O_CREAT | O_EXCL : O_TRUNC;
   long fd = amber_sys4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC | flags, 0600);
   if (fd == -EACCES) return open_handed(s);
