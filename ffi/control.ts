@@ -248,6 +248,14 @@ export class Table implements Disposable {
     unwrap("amber_ctl_signal_app", library().amber_ctl_signal_app(this.#live(), sig), this.#path);
   }
 
+  /**
+   * Whether system pid `pid` is a process of the application: it descends from the
+   * application's supervisor (a pid in the tables is only the application's word).
+   */
+  isMember(pid: number): boolean {
+    return library().amber_ctl_app_member(this.#live(), pid) === 1;
+  }
+
   /** Records the process list and asks every agent to freeze; they write into `imageDir`. */
   snapshotBegin(imageDir: string, parentDir = "", flags = 0): void {
     const status = library().amber_ctl_snapshot_begin(

@@ -7,9 +7,11 @@
 
 /** errno numbers the wrappers test for by name. */
 export const Errno = {
+  EPERM: 1,
   ENOENT: 2,
   ESRCH: 3,
   EIO: 5,
+  ENOEXEC: 8,
   EAGAIN: 11,
   EEXIST: 17,
   ENOSPC: 28,

@@ -78,6 +78,15 @@ export const symbols = {
     result: "i32",
   },
 
+  // int32_t amber_ctl_app_member(void *table, int32_t pid): 1 if pid is its process, else 0
+  amber_ctl_app_member: {
+    parameters: [
+      "pointer", // void *table
+      "i32", // int32_t pid
+    ],
+    result: "i32",
+  },
+
   // int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const char *parent_dir,
   //                                  uint32_t flags)
   amber_ctl_snapshot_begin: {

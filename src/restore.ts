@@ -14,6 +14,7 @@ import { checkAppName, newAppId } from "./names.ts";
 import { makeAppDir, restorerPath, supervisorPath, TABLES_FILE } from "./paths.ts";
 import { abandon, Supervisor, supervisorRow } from "./supervisor.ts";
 import { checkTimeout } from "./wait.ts";
+import { restoreCeiling } from "./credentials.ts";
 import { rejoinVne } from "./vne/join.ts";
 
 /** Options for {@linkcode restore}. */
@@ -61,6 +62,7 @@ export async function restore(image: Image | string, options: RestoreOptions = {
   const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
   const { dir: imageDir, manifest } = await inspect(typeof image === "string" ? image : image.dir);
   const name = checkAppName(options.name ?? manifest.app.name);
+  const as = await restoreCeiling(imageDir);
   supervisorPath();
   restorerPath();
 
@@ -74,7 +76,7 @@ export async function restore(image: Image | string, options: RestoreOptions = {
     rejoinVne(joiner, join(imageDir, "tables.bin"), manifest.app.hostname, options.replaces);
     table = Table.open(join(dir, TABLES_FILE));
     await table.ipcRestore(imageDir);
-    supervisor = Supervisor.spawn("restore", [dir, imageDir], options);
+    supervisor = Supervisor.spawn("restore", [dir, imageDir], { ...options, as });
     await waitRestored(name, table, supervisor, manifest.processes.length, timeoutMs);
   } catch (cause) {
     const why = table ? tableError(table) : "";

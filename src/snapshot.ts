@@ -23,8 +23,9 @@ import {
   type TableInfo,
   type TableRow,
 } from "../ffi/control.ts";
+import { Errno } from "../ffi/errno.ts";
 import type { App } from "./app.ts";
-import { processesOf } from "./app.ts";
+import { processesOf, type ProcessInfo } from "./app.ts";
 import { AmberError, SnapshotError } from "./errors.ts";
 import { lostConnections } from "./lost.ts";
 import type { Image } from "./image.ts";
@@ -40,8 +41,9 @@ import {
 } from "./manifest.ts";
 import { randomHex } from "./names.ts";
 import { parentRef } from "./parent.ts";
-import { prepareProcessFiles, reclaimProcessFiles } from "./process_files.ts";
 import { checkTimeout, exists } from "./wait.ts";
+import { checkVirtualized, namesOf, outcome } from "./virtualized.ts";
+import { saveCredentials } from "./credentials.ts";
 
 /** Options for {@linkcode snapshot}. */
 export interface SnapshotOptions {
@@ -209,23 +211,40 @@ async function freezeAndWrite(
 ): Promise<TableRow[]> {
   let began = false;
   let running: Promise<void> | undefined;
+  const listed = processesOf(table.rows());
+  const before = await namesOf(listed);
+  const barrier = (state: number, what: string) =>
+    barrierOf(app, table, state, what, timeoutMs, before);
   try {
-    table.snapshotBegin(tmp, parentDir, flags);
+    try {
+      table.snapshotBegin(tmp, parentDir, flags);
+    } catch (cause) {
+      if (!(cause instanceof ControlError)) throw cause;
+      // A process without the library, which the signal would end: name it.
+      if (cause.errno === Errno.ENOEXEC) await checkVirtualized(app.name, listed);
+      if (cause.errno === Errno.EPERM) {
+        throw new SnapshotError(
+          `Cannot snapshot '${app.name}': its tables name a process that is not one of its ` +
+            `own (one of its processes wrote them); it keeps running`,
+          { cause },
+        );
+      }
+      throw cause;
+    }
     began = true;
-    await barrier(app, table, AgentState.FROZEN, "frozen", timeoutMs);
+    await barrier(AgentState.FROZEN, "frozen");
     const rows = table.rows();
+    await saveCredentials(tmp, processesOf(rows));
     await table.saveTables(join(tmp, "tables.bin"));
     await table.ipcSave(tmp);
     const unshared = await table.shareScan();
     if (unshared) {
       throw new SnapshotError(`Cannot snapshot '${app.name}': ${unshared}; it keeps running`);
     }
-    const foreign = streaming ? false : await prepareProcessFiles(tmp, processesOf(rows));
     await streaming?.prepare(rows);
     table.setPhase(Phase.WRITE);
     running = streaming?.run();
-    await Promise.all([barrier(app, table, AgentState.WRITTEN, "written", timeoutMs), running]);
-    if (foreign) await reclaimProcessFiles(tmp);
+    await Promise.all([barrier(AgentState.WRITTEN, "written"), running]);
     return rows;
   } catch (cause) {
     streaming?.stop();
@@ -241,12 +260,13 @@ async function freezeAndWrite(
   }
 }
 
-async function barrier(
+async function barrierOf(
   app: App,
   table: Table,
   state: number,
   what: string,
   timeoutMs: number,
+  before: Map<ProcessInfo, string>,
 ): Promise<void> {
   try {
     await table.waitAgents(state, timeoutMs);
@@ -274,7 +294,7 @@ async function barrier(
     } else {
       text = `Cannot snapshot '${name}': ${cause.message}`;
     }
-    throw new SnapshotError(`${text}; it keeps running`, { cause });
+    throw new SnapshotError(`${text}; ${await outcome(before)}`, { cause });
   }
 }
 

@@ -4,7 +4,7 @@
  *
  * ```
  * amber-supervisor run <appdir> [--detach] [--output FILE] -- PROGRAM ARGS...
- * amber-supervisor restore <appdir> <imagedir> [--detach] [--lazy] [--output FILE]
+ * amber-supervisor restore <appdir> <imagedir> [--detach] [--lazy] [--output FILE] [--as U:G:GS]
  * ```
  *
  * @module
@@ -24,6 +24,8 @@ export interface SupervisorOptions {
   output?: string;
   /** Restore only: map saved pages from the image, to be read when first touched. */
   lazy?: boolean;
+  /** Restore only: `UID:GID:GROUPS`, the image owner's; no process gets more (credentials.ts). */
+  as?: string;
 }
 
 /** A supervisor this Deno process started. */
@@ -50,6 +52,7 @@ export class Supervisor {
     const args = [mode, ...modeArgs];
     if (options.detach) args.push("--detach");
     if (options.lazy) args.push("--lazy");
+    if (options.as !== undefined) args.push("--as", options.as);
     if (options.output !== undefined) args.push("--output", resolve(options.output));
     if (tail.length > 0) args.push("--", ...tail);
     const child = new Deno.Command(supervisorPath(), {

@@ -192,7 +192,7 @@ function watchOutgoing(c: Computer): { stop: () => Promise<Outgoing> } {
 }
 
 /**
- * The source held no image: its process files were FIFOs, its only files the two small ones and
+ * The source held no image: its process files were FIFOs, its only files the three small ones and
  * the process files' indexes, which hold no pages (sparse: little is stored of their size).
  */
 function assertStreamed(seen: Outgoing): void {
@@ -210,7 +210,8 @@ function assertStreamed(seen: Outgoing): void {
     } else if (/^process-\d+\.img$/.test(name)) {
       assert.ok(fifo && dir === "amber", `'${key}' was a file, not a FIFO`);
     } else {
-      assert.ok(["tables.bin", "ipc.bin", "ipc.bin.tmp"].includes(name), `'${key}' was written`);
+      const small = ["tables.bin", "ipc.bin", "ipc.bin.tmp", "credentials.bin"];
+      assert.ok(small.includes(name), `'${key}' was written`);
       assert.ok(size < 2 << 20, `'${key}' held ${size} bytes`);
     }
   }

@@ -64,6 +64,7 @@ scenarioTest(
     assert.equal(unpacked.trailers.length, 2);
     const manifest = await completeStreamedImage(dir, unpacked.trailers);
     assert.deepEqual(manifest.files.map((f) => f.name).filter((n) => !n.startsWith("process-")), [
+      "credentials.bin",
       "ipc.bin",
       "tables.bin",
     ]);

@@ -128,6 +128,9 @@ struct amber_restore_args {
   char app_dir[512];                     /* the new application's runtime directory */
   int32_t nprocesses;                    /* processes restored together (1: no broker) */
   int32_t pad;
+  /* Opened by the restorer before the process takes its own credentials, which may not reach
+   * the application's private directory: the tables (table_fd.c), the broker; -1 if none. */
+  int32_t tables_fd, broker_fd;
 };
 
 #endif
@@ -201,6 +204,11 @@ struct amber_fd_rec {
   int32_t sndbuf, peer_sndbuf;
   int32_t peek_off;
   uint32_t nmsgs;
+  /* A file reopened by path (fd_file.c): the one it must find again (common/reopen.h). */
+  uint64_t file_dev;
+  int64_t file_size, file_mtime_ns;
+  uint32_t file_mode, file_pad;
+  int64_t file_btime_ns; /* 0 where the file system keeps no birth time */
 };
 
 /* Where a socket record's addr[112] holds more than the local address: the peer's address

@@ -72,6 +72,21 @@ int amber_table_open(const char *path, struct amber_table **out) {
   return 0;
 }
 
+int amber_table_map_fd(int fd, struct amber_table **out) {
+  int copy = (int)amber_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0); /* map_file closes its fd */
+  if (copy < 0) return copy;
+  struct amber_table *t;
+  int err = map_file(copy, &t);
+  if (err) return err;
+  if (__atomic_load_n(&t->magic, __ATOMIC_ACQUIRE) != AMBER_TABLE_MAGIC ||
+      t->version != AMBER_TABLE_VERSION || t->size != sizeof(struct amber_table)) {
+    amber_table_close(t);
+    return -EPROTO;
+  }
+  *out = t;
+  return 0;
+}
+
 void amber_table_close(struct amber_table *t) {
   if (t) amber_sys2(SYS_munmap, t, sizeof(struct amber_table));
 }

@@ -165,6 +165,10 @@ struct amber_table {
   char vne_table[512];
   struct amber_vne_bind vne_binds[AMBER_VNE_BINDS];
   struct amber_share share;
+  /* While a snapshot writes: the abstract Unix socket (without its leading NUL) where the
+   * coordinator hands a process that cannot reach the image directory its own process file
+   * (control/ctl_handover.c); empty otherwise. */
+  char handover[64];
 };
 
 enum amber_app_state {
@@ -181,6 +185,9 @@ int amber_table_create(const char *path, const char *app_id, const char *name,
                        const char *hostname, struct amber_table **out);
 int amber_table_open(const char *path, struct amber_table **out);
 void amber_table_close(struct amber_table *t);
+/* Maps the tables open on `fd` (which stays open): for a process that may no longer open them
+ * by path (it switched user) but inherited a descriptor. 0 or -errno. */
+int amber_table_map_fd(int fd, struct amber_table **out);
 
 void amber_table_lock(struct amber_table *t);
 void amber_table_unlock(struct amber_table *t);

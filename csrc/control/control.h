@@ -107,4 +107,14 @@ int32_t amber_ctl_table_vne_from_image(const char *tables, const char *image_tab
  * index_path. See ctl_predump.c. */
 int32_t amber_ctl_predump(int32_t pid, int32_t vpid, const char *out_path, const char *index_path);
 
+struct amber_table;
+/* ctl_members.c: is `pid` a process of the application (common/members.h)? 1 or 0 */
+void amber_members_opened(const void *table, const char *tables_path);
+void amber_members_closed(const void *table);
+int amber_app_member(const void *table, int32_t pid);
+
+/* ctl_handover.c: process files handed to processes that cannot reach the image directory */
+int amber_handover_start(struct amber_table *t, const char *dir);
+void amber_handover_stop(struct amber_table *t);
+
 #endif

@@ -41,10 +41,29 @@ static int32_t slot_sid(struct amber_table *t, struct amber_agent_slot *s) {
 
 API int32_t amber_ctl_set_phase(void *table, int32_t phase) {
   struct amber_ctl *c = &((struct amber_table *)table)->ctl;
+  if (phase != AMBER_PHASE_FREEZE && phase != AMBER_PHASE_WRITE) amber_handover_stop(table);
   __atomic_store_n(&c->phase, (uint32_t)phase, __ATOMIC_RELEASE);
   __atomic_add_fetch(&c->generation, 1, __ATOMIC_ACQ_REL);
   futex_wake_all(&c->generation);
   return 0;
+}
+
+static unsigned long long status_field(const char *status, const char *name, int base);
+
+/* A process with no handler for the checkpoint signal, and not holding it off until its library
+ * is ready, runs without Amber's library: the signal would end it. */
+static int would_die(int32_t sid) {
+  char path[64], status[4096];
+  snprintf(path, sizeof path, "/proc/%d/status", sid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t got = read(fd, status, sizeof status - 1);
+  close(fd);
+  status[got > 0 ? got : 0] = 0;
+  const char *state = strstr(status, "State:\t");
+  if (got <= 0 || (state && (state[7] == 'Z' || state[7] == 'X'))) return 0;
+  unsigned long long bit = 1ULL << (CKPT_SIGNAL - 1);
+  return !((status_field(status, "SigCgt:", 16) | status_field(status, "SigBlk:", 16)) & bit);
 }
 
 API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const char *parent_dir,
@@ -79,12 +98,18 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const c
   }
   amber_table_unlock(t);
   if (n == 0) return -ESRCH;
+  for (uint32_t i = 0; i < n; i++) { /* src/virtualized.ts names it; this is the last guard */
+    if (!amber_app_member(t, slot_sid(t, &c->slots[i]))) return -EPERM; /* a forged row */
+    if (would_die(slot_sid(t, &c->slots[i]))) return -ENOEXEC;
+  }
   c->nslots = n;
   t->share.ready = 0; /* listed again once every process is frozen (ctl_share.c) */
   c->coordinator = getpid();
   c->flags = flags;
   strcpy(c->image_dir, image_dir);
   strcpy(c->parent_dir, parent_dir);
+  amber_handover_stop(t); /* one left by an earlier snapshot that failed */
+  amber_handover_start(t, image_dir); /* without it, every process must reach the directory */
   amber_ctl_set_phase(t, AMBER_PHASE_FREEZE);
   for (uint32_t i = 0; i < n; i++) kill(slot_sid(t, &c->slots[i]), CKPT_SIGNAL);
   return (int32_t)n;
@@ -137,6 +162,7 @@ static int32_t all_processes_frozen(struct amber_table *t) {
 API int32_t amber_ctl_wait_agents(void *table, int32_t state, int32_t timeout_ms) {
   int32_t r = wait_for(table, state, timeout_ms);
   if (r == 0 && state == AMBER_AGENT_FROZEN) r = all_processes_frozen(table);
+  if (state == AMBER_AGENT_WRITTEN && r <= 0) amber_handover_stop(table);
   return r;
 }
 

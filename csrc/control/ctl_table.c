@@ -25,10 +25,14 @@ API void *amber_ctl_table_open(const char *path, int32_t *err) {
   struct amber_table *t = NULL;
   int e = amber_table_open(path, &t);
   if (err) *err = e;
+  if (!e) amber_members_opened(t, path);
   return e ? NULL : t;
 }
 
-API void amber_ctl_table_close(void *table) { amber_table_close(table); }
+API void amber_ctl_table_close(void *table) {
+  amber_members_closed(table);
+  amber_table_close(table);
+}
 
 static int alive(int32_t sid) { return amber_pid_alive(sid); }
 
@@ -87,8 +91,9 @@ API int32_t amber_ctl_signal_app(void *table, int32_t sig) {
   int sent = 0;
   for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
     struct amber_row *r = &t->rows[AMBER_KIND_PID][i];
+    /* A pid in the tables is the application's word: signalled only if it is its process. */
     if (r->state == AMBER_ROW_LIVE && (r->flags & AMBER_PID_PROCESS) && r->sid > 0 &&
-        kill(r->sid, sig) == 0)
+        amber_app_member(t, r->sid) && kill(r->sid, sig) == 0)
       sent++;
   }
   return sent;

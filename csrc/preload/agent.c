@@ -181,6 +181,7 @@ static void update_environment(void) {
  * restored processes through the broker what they shared before. */
 static void leader_after_restore(struct amber_thread_rec *rec) {
   memcpy(amber.app_dir, amber_restore_args.app_dir, sizeof amber.app_dir);
+  amber_table_fd_after_restore(amber_restore_args.tables_fd);
   update_environment();
   amber_process_after_restore();
   amber_thread_after_restore(rec);

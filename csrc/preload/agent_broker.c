@@ -26,6 +26,15 @@ int amber_broker_open(void) {
   nlocal = 0;
   floor_fd = amber_fds_floor();
   if (amber_restore_args.nprocesses <= 1) return 0;
+  if (amber_restore_args.broker_fd >= 0) { /* reached by the restorer (restorer/broker.c) */
+    broker = (int)amber_sys3(SYS_fcntl, amber_restore_args.broker_fd, F_DUPFD_CLOEXEC, floor_fd);
+    amber_sys1(SYS_close, amber_restore_args.broker_fd);
+    amber_restore_args.broker_fd = -1;
+    if (broker < 0) return broker;
+    struct timeval timeout = {20, 0};
+    amber_sys5(SYS_setsockopt, broker, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    return 0;
+  }
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
   amber_fmt(addr.sun_path, sizeof addr.sun_path, "%s/%s", amber.app_dir, AMBER_BROKER_SOCKET);
   broker = (int)amber_sys3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -53,6 +53,7 @@ int amber_fds_capture(void) {
   int err = 0;
   for (int i = 0; i < n && !err; i++) {
     int fd = fds[i];
+    if (amber_table_fd_is(fd)) continue; /* Amber's own (table_fd.c) */
     struct amber_fd_rec *rec = &amber_ckpt.fds[amber_ckpt.nfds];
     memset(rec, 0, sizeof *rec);
     rec->fd = fd;
@@ -164,6 +165,12 @@ static int create(struct amber_fd_rec *rec, int floor) {
 }
 
 static int failed(const struct amber_fd_rec *rec, int err) {
+  if (err == -ESTALE || err == -ELOOP) {
+    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+              "descriptor %d: %s is not the file it had open (replaced since the snapshot%s)",
+              rec->fd, rec->path, err == -ELOOP ? ", by a symbolic link" : "");
+    return -1;
+  }
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
             "cannot re-create descriptor %d (%s): error %d", rec->fd, rec->path, -err);
   return -1;

@@ -56,6 +56,7 @@ int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_pa
   amber_fmt(path, sizeof path, "%s/process-%d.img", parent_dir, vpid);
   int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
   if (fd == -ENOENT) return 0; /* a process the parent did not have: everything is new */
+  if (fd == -EACCES) return 0; /* one that runs as another user may not read it: the same */
   if (fd < 0) return failed("cannot open the parent image", fd);
   static struct amber_proc_header h;
   long err = read_at(fd, &h, sizeof h, 0);

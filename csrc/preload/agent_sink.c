@@ -71,6 +71,8 @@ static void drop_index(struct amber_sink *s) {
   s->index_fd = -1;
 }
 
+static int stream_to(struct amber_sink *s, int fd);
+
 static int open_stream(struct amber_sink *s, const char *path, int (*still_wanted)(void)) {
   /* The coordinator opens its end before it asks for the file; until it has (ENXIO), wait,
    * but not for a coordinator that is gone or gave up. */
@@ -79,6 +81,13 @@ static int open_stream(struct amber_sink *s, const char *path, int (*still_wante
          -ENXIO)
     if (!still_wanted()) return -ECANCELED;
   if (fd < 0) return (int)fd;
+  int err = stream_to(s, (int)fd);
+  if (!err) open_index(s, path);
+  return err;
+}
+
+/* Writes go to the FIFO `fd` (taken over, closed on failure). */
+static int stream_to(struct amber_sink *s, int fd) {
   struct stat st;
   long err = amber_sys2(SYS_fstat, fd, &st);
   if (!err && !S_ISFIFO(st.st_mode)) err = -EEXIST;
@@ -92,7 +101,17 @@ static int open_stream(struct amber_sink *s, const char *path, int (*still_wante
   s->fd = (int)fd;
   s->stream = 1;
   hold_sigpipe(s);
-  open_index(s, path);
+  return 0;
+}
+
+/* A process that may not reach the image directory gets its file from the coordinator
+ * (agent_handover.c); a FIFO is streamed, without an index. */
+static int open_handed(struct amber_sink *s) {
+  int fd = amber_handover_take();
+  if (fd < 0) return fd;
+  struct stat st;
+  if (amber_sys2(SYS_fstat, fd, &st) == 0 && S_ISFIFO(st.st_mode)) return stream_to(s, fd);
+  s->fd = fd;
   return 0;
 }
 
@@ -103,12 +122,13 @@ int amber_sink_open(struct amber_sink *s, const char *path, int (*still_wanted)(
   struct stat st;
   long err = amber_sys4(SYS_newfstatat, AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW);
   if (err == 0 && S_ISFIFO(st.st_mode)) return open_stream(s, path, still_wanted);
+  if (err == -EACCES) return open_handed(s);
   if (err == 0 && !S_ISREG(st.st_mode)) return -EEXIST;
   if (err && err != -ENOENT) return (int)err;
-  /* The coordinator may have made the file already, for a process of another user (it could
-   * not create one in the coordinator's directory). */
+  /* A file there already is an earlier attempt's: written over. */
   int flags = err ? O_CREAT | O_EXCL : O_TRUNC;
   long fd = amber_sys4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC | flags, 0600);
+  if (fd == -EACCES) return open_handed(s);
   if (fd < 0) return (int)fd;
   s->fd = (int)fd;
   return 0;

@@ -43,4 +43,7 @@ void amber_sink_close(struct amber_sink *s, const char *path, int failed);
 /* pwrite until everything is written; 0 or -errno. */
 int amber_write_at(int fd, const void *buf, uint64_t len, uint64_t off);
 
+/* agent_handover.c: this process's file, from the coordinator; a descriptor or -errno */
+int amber_handover_take(void);
+
 #endif

@@ -85,6 +85,14 @@ void amber_after_fork_child(void);
 /* env.c: keeps the library and the application ID across exec */
 char **amber_env_with_amber(char *const envp[], char **scratch, int cap);
 
+/* table_fd.c: the tables through a descriptor inherited across exec, kept from the program */
+extern int amber_table_fd;
+struct amber_table *amber_table_fd_open(const char *path, int *err);
+int amber_table_fd_is(int fd);
+void amber_table_fd_evade(int fd); /* before the program dup2s onto this number */
+int amber_table_fd_close_range(unsigned first, unsigned last, int flags);
+void amber_table_fd_after_restore(int restorer_fd);
+
 /* agent: checkpoint */
 void amber_agent_install(void);
 int amber_is_ckpt_signal(int sig);

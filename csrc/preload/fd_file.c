@@ -9,6 +9,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "../common/reopen.h"
 #include "fd_kinds.h"
 #include "proc_files.h"
 
@@ -33,6 +34,16 @@ static int own_proc_path(const char *target, char *out, size_t cap) {
   if ((int32_t)pid != amber_sys_getpid()) return -1;
   amber_fmt(out, (int)cap, "/proc/self%s", p);
   return 0;
+}
+
+/* May the process open the path again with its own credentials, as a restore will? */
+static int reopenable(const struct amber_fd_rec *rec) {
+  if (!strncmp(rec->path, "/proc/", 6)) return 1;
+  int acc = rec->flags & O_ACCMODE;
+  int mode = (rec->flags & O_PATH) ? F_OK : acc == O_RDONLY ? R_OK : acc == O_WRONLY ? W_OK
+                                                                                     : R_OK | W_OK;
+  long r = amber_sys4(SYS_faccessat2, AT_FDCWD, rec->path, mode, AT_EACCESS);
+  return r != -EACCES && r != -EPERM;
 }
 
 int amber_fd_file_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st) {
@@ -63,16 +74,43 @@ int amber_fd_file_capture(struct amber_fd_rec *rec, const char *target, const st
   } else {
     memcpy(rec->path, target, n + 1 < sizeof rec->path ? n + 1 : sizeof rec->path - 1);
   }
+  if (!reopenable(rec))
+    return refuse(rec, "a file this process could not open again as itself (it was opened "
+                       "with privileges it has since given up, and a restore reopens files with "
+                       "the process's own)", target);
   rec->ino = st->st_ino;
+  rec->file_dev = st->st_dev;
+  rec->file_size = st->st_size;
+  rec->file_mtime_ns = amber_mtime_ns(st);
+  rec->file_mode = st->st_mode;
+  rec->file_btime_ns = amber_btime_ns(rec->fd);
   long off = amber_sys3(SYS_lseek, rec->fd, 0, SEEK_CUR);
   rec->offset = off < 0 ? 0 : off;
   return 0;
 }
 
+/* Reopened with the process's own credentials (the restorer gave it them), following no link
+ * (the saved path had none), and only if it is the file saved: a file replaced by another (or
+ * by a link to one the user could not read) is refused, not opened. docs/trust-model.md. */
+static int reopen(const struct amber_fd_rec *rec, int flags) {
+  if (!strncmp(rec->path, "/proc/", 6)) /* its own entries, through the /proc/self link */
+    return (int)amber_sys4(SYS_openat, AT_FDCWD, rec->path, flags | O_CLOEXEC, 0);
+  int fd = (int)amber_open_no_links(rec->path, flags | O_CLOEXEC);
+  if (fd < 0 || !rec->file_mode) return fd;
+  struct stat st;
+  int same = amber_sys2(SYS_fstat, fd, &st) == 0 && (st.st_mode & S_IFMT) == (rec->file_mode & S_IFMT);
+  if (same && S_ISREG(st.st_mode))
+    same = amber_same_file(fd, rec->file_dev, rec->ino, rec->file_btime_ns, rec->file_size,
+                           rec->file_mtime_ns);
+  if (same) return fd;
+  amber_sys1(SYS_close, fd);
+  return -ESTALE;
+}
+
 int amber_fd_file_restore(struct amber_fd_rec *rec, int floor) {
   int flags = rec->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
   int fd = rec->u[0] ? amber_proc_virtual_file(rec->path, O_RDONLY | O_CLOEXEC) /* a memfd: RDWR */
-                     : (int)amber_sys4(SYS_openat, AT_FDCWD, rec->path, flags | O_CLOEXEC, 0);
+                     : reopen(rec, flags);
   if (fd < 0) return fd;
   if (rec->offset) amber_sys3(SYS_lseek, fd, rec->offset, SEEK_SET);
   return amber_fd_place(amber_fd_park(fd, floor), rec);

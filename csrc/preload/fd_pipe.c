@@ -61,6 +61,10 @@ static int own_description(const struct amber_fd_rec *rec, int end, int floor) {
   char self[64];
   amber_fmt(self, sizeof self, "/proc/self/fd/%d", end);
   int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, self, (rec->flags & O_ACCMODE) | O_CLOEXEC, 0);
+  /* A process that runs as another user than the pipe's maker may not open it again (a pipe is
+   * its maker's, mode 0600): it cannot have had a description of its own in the original
+   * either, only one it inherited, so the end itself is the one. */
+  if (fd == -EACCES && (rec->flags & O_ACCMODE) != O_RDWR) return amber_fd_park(end, floor);
   amber_sys1(SYS_close, end);
   return amber_fd_park(fd, floor);
 }

@@ -47,9 +47,9 @@ __attribute__((constructor)) static void amber_init(void) {
 
   char path[600];
   snprintf(path, sizeof path, "%s/tables", dir);
-  struct amber_table *table;
-  int err = amber_table_open(path, &table);
-  if (err) {
+  int err = 0;
+  struct amber_table *table = amber_table_fd_open(path, &err);
+  if (!table) {
     amber_log("cannot open the translation tables %s: %s", path, strerror(-err));
     return;
   }

@@ -23,6 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+struct __user_cap_header_struct;
+struct __user_cap_data_struct;
+
 #define AMBER_SYMBOLS(X)                                                                         \
   /* processes and threads: wrap_pid.c */                                                       \
   X(pid_t, getpid, (void))                                                                       \
@@ -136,7 +139,10 @@
   X(struct hostent *, gethostbyname, (const char *))                                             \
   /* descriptors: wrap_fcntl.c */                                                               \
   X(int, fcntl, (int, int, ...))                                                                 \
-  X(int, fcntl64, (int, int, ...))
+  X(int, fcntl64, (int, int, ...))                                                               \
+  /* thread IDs in capability headers: wrap_caps.c */                                          \
+  X(int, capget, (struct __user_cap_header_struct *, struct __user_cap_data_struct *))           \
+  X(int, capset, (struct __user_cap_header_struct *, struct __user_cap_data_struct *))
 
 #define AMBER_DECLARE_REAL(ret, name, params) ret(*name) params;
 struct amber_real_table {

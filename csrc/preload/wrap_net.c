@@ -152,6 +152,10 @@ AMBER_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
 }
 
 AMBER_EXPORT int close(int fd) {
+  if (amber_table_fd_is(fd)) { /* Amber's, not the program's: it is not there for it */
+    errno = EBADF;
+    return -1;
+  }
   amber_signalfd_forget(fd);
   if (!amber_net_active()) return REAL(close)(fd);
   int proto;

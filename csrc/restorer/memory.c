@@ -98,6 +98,17 @@ void move_kernel_mappings(void) {
   }
 }
 
+/* The same file (device as the maps file writes it, inode), or a copy with the same size and
+ * modification time. */
+static int same_mapped_file(int fd, const struct amber_region_rec *r) {
+  struct stat st;
+  if (amber_sys2(SYS_fstat, fd, &st) < 0) return 0;
+  uint64_t major = (st.st_dev >> 8) & 0xfff, minor = (st.st_dev & 0xff) | ((st.st_dev >> 12) & 0xfff00);
+  if (((major << 8) | minor) == r->dev && st.st_ino == r->ino) return 1;
+  return st.st_size == r->file_size &&
+         st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec == r->file_mtime_ns;
+}
+
 static void map_region(const struct amber_region_rec *r) {
   uint64_t len = r->end - r->start;
   long addr;
@@ -117,8 +128,11 @@ static void map_region(const struct amber_region_rec *r) {
   case AMBER_REGION_FILE_SHARED: {
     int shared = r->kind == AMBER_REGION_FILE_SHARED;
     int rw = shared && (r->prot & PROT_WRITE);
-    fd = (int)amber_sys3(SYS_openat, AT_FDCWD, r->name, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    fd = (int)open_as_process(r->name, rw ? O_RDWR : O_RDONLY);
     if (fd < 0) die_about("cannot open a file the program had mapped:", r->name, fd);
+    if (shared && !same_mapped_file(fd, r))
+      die_about("a file the program had mapped shared was replaced since the snapshot:", r->name,
+                0);
     if (!shared) {
       struct stat st;
       long e = amber_sys2(SYS_fstat, fd, &st);
@@ -177,7 +191,7 @@ static int image_fd(uint32_t depth) {
   rt_append(path, sizeof path, "/process-");
   rt_append_num(path, sizeof path, hdr.vpid, 10);
   rt_append(path, sizeof path, ".img");
-  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  int fd = (int)open_image_file(path);
   if (fd < 0) die_about("cannot open the process file", path, fd);
   if (rt_pread_all(fd, &up, sizeof up, 0) || up.magic != AMBER_PROC_MAGIC ||
       up.header_size != sizeof up || up.vpid != hdr.vpid)

@@ -65,7 +65,7 @@ void __attribute__((noreturn)) die_about(const char *what, const char *name, lon
 }
 
 void read_image(void) {
-  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, image_path, O_RDONLY | O_CLOEXEC);
+  int fd = (int)open_image_file(image_path);
   if (fd < 0) die_about("cannot open the process file", image_path, fd);
   if (rt_pread_all(fd, &hdr, sizeof hdr, 0) || hdr.magic != AMBER_PROC_MAGIC ||
       hdr.version != AMBER_PROC_VERSION || hdr.header_size != sizeof hdr)
@@ -82,8 +82,13 @@ void read_image(void) {
 void restorer_main(long *sp) {
   long argc = sp[0];
   char **argv = (char **)(sp + 1);
-  if (argc != 4 && argc != 5) amber_sys1(SYS_exit_group, 2);
-  int lazy = argc == 5 && !strcmp(argv[4], "--lazy");
+  if (argc < 4) amber_sys1(SYS_exit_group, 2);
+  int lazy = 0;
+  for (long i = 4; i < argc; i++) {
+    if (!strcmp(argv[i], "--lazy")) lazy = 1;
+    else if (!strcmp(argv[i], "--as") && i + 1 < argc && !parse_ceiling(argv[i + 1])) i++;
+    else amber_sys1(SYS_exit_group, 2);
+  }
   rt_copy(image_dir, argv[1], sizeof image_dir);
   rt_copy(tables_path, argv[2], sizeof tables_path);
   tables_fd = (int)amber_sys3(SYS_openat, AT_FDCWD, tables_path, O_RDWR | O_CLOEXEC);
@@ -96,6 +101,7 @@ void restorer_main(long *sp) {
   /* A root that had exited before the snapshot only forked the others: its work is done. */
   if (!tree_holds(self)) amber_sys1(SYS_exit_group, 0);
   process_path(image_path, self);
+  choose_identity(self);
   read_image();
   unmap_all_but_self();
   move_kernel_mappings();
@@ -103,6 +109,7 @@ void restorer_main(long *sp) {
   attach_sysv_segments();
   fill_pages(lazy);
   set_mm_layout();
-  amber_sys1(SYS_close, tables_fd);
-  start_threads();
+  connect_broker();
+  take_identity();
+  start_threads(); /* the tables' descriptor goes to the library (table_fd.c) */
 }

@@ -41,6 +41,17 @@ void map_regions(void);
 void attach_sysv_segments(void);
 void fill_pages(int lazy);
 
+/* identity.c: the credentials each process comes back with */
+int parse_ceiling(const char *spec);
+void choose_identity(int32_t vpid);
+void take_identity(void);
+long open_as_process(const char *path, int flags);
+long open_image_file(const char *path);
+
+/* broker.c: the descriptor broker, reached before the process takes its credentials */
+extern int broker_fd;
+void connect_broker(void);
+
 /* resume.c */
 void set_mm_layout(void);
 void __attribute__((noreturn)) start_threads(void);

@@ -43,6 +43,8 @@ void start_threads(void) {
     args->app_dir[i] = 0;
   if (strlen(args->app_dir) > 1) args->app_dir[strlen(args->app_dir) - 1] = 0;
   args->nprocesses = tree_size();
+  args->tables_fd = tables_fd;
+  args->broker_fd = broker_fd;
   uint64_t all = ~0ULL;
   amber_sys4(SYS_rt_sigprocmask, 0 /* SIG_BLOCK */, &all, 0, 8);
   const long flags = 0x00000100 | 0x00000200 | 0x00000400 | 0x00000800 | 0x00010000 |

@@ -29,7 +29,7 @@ void read_tree(void) {
     struct proc_node *p = &procs[nprocs++];
     p->vpid = table->ctl.slots[i].vpid;
     process_path(image_path, p->vpid);
-    int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, image_path, O_RDONLY | O_CLOEXEC);
+    int fd = (int)open_image_file(image_path);
     if (fd < 0) die("cannot open a process file", fd);
     if (rt_pread_all(fd, &hdr, sizeof hdr, 0) || hdr.magic != AMBER_PROC_MAGIC ||
         hdr.header_size != sizeof hdr)

@@ -25,6 +25,7 @@ int sup_parse_args(int argc, char **argv, struct sup_options *o) {
   for (; i < argc; i++) {
     if (!strcmp(argv[i], "--detach")) o->detach = 1;
     else if (!strcmp(argv[i], "--lazy") && o->restore) o->lazy = 1;
+    else if (!strcmp(argv[i], "--as") && o->restore && i + 1 < argc) o->as = argv[++i];
     else if (!strcmp(argv[i], "--output") && i + 1 < argc) o->output = argv[++i];
     else if (!strcmp(argv[i], "--") && !o->restore) {
       o->program = &argv[i + 1];
@@ -97,6 +98,7 @@ static void exec_program(const struct sup_options *o) {
   setenv("LD_PRELOAD", preload, 1);
   setenv("AMBER_LIB", lib, 1);
   setenv("AMBER_APP_DIR", o->app_dir, 1);
+  unsetenv("AMBER_TABLE_FD"); /* another application's, if Amber was started from one */
   execvp(o->program[0], o->program);
 }
 
@@ -118,7 +120,10 @@ static void exec_restorer(const struct sup_options *o) {
   sibling("amber-restorer", restorer, sizeof restorer);
   snprintf(root, sizeof root, "%d", restore_root);
   snprintf(tables, sizeof tables, "%s/tables", o->app_dir);
-  char *argv[] = {restorer, (char *)o->image_dir, tables, root, o->lazy ? "--lazy" : NULL, NULL};
+  char *argv[8] = {restorer, (char *)o->image_dir, tables, root}, **more = argv + 4;
+  if (o->lazy) *more++ = "--lazy";
+  if (o->as) *more++ = "--as", *more++ = (char *)o->as;
+  *more = NULL;
   char *envp[] = {NULL};
   execve(restorer, argv, envp);
 }

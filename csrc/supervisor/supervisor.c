@@ -4,7 +4,8 @@
  * program once no process of the application is left, removing the runtime directory.
  *
  *   amber-supervisor run <appdir> [--detach] [--output FILE] -- PROGRAM ARGS...
- *   amber-supervisor restore <appdir> <imagedir> [--detach] [--output FILE]
+ *   amber-supervisor restore <appdir> <imagedir> [--detach] [--output FILE] [--lazy]
+ *                    [--as UID:GID:GROUPS]   (the image owner's: no process gets more)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/members.h"
 #include "../common/table.h"
 #include "supervisor.h"
 
@@ -50,6 +52,18 @@ static void register_self(void) {
   row->parent = -1;
   __atomic_store_n(&row->sid, getpid(), __ATOMIC_RELEASE);
   amber_table_unlock(table);
+}
+
+/* Who the supervisor is, where the application's processes cannot write it: what the control
+ * side checks a pid from the tables against (common/members.h). */
+static void write_identity(const char *dir) {
+  char path[4200], text[64];
+  snprintf(path, sizeof path, "%s/%s", dir, AMBER_SUPERVISOR_FILE);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return; /* then the control side signals none of its processes */
+  int n = snprintf(text, sizeof text, "%d %lld\n", getpid(), amber_proc_stat_field(getpid(), 22));
+  if (write(fd, text, n) != n) unlink(path);
+  close(fd);
 }
 
 /* The program's standard streams, as the program will get them; restore reattaches them. */
@@ -168,6 +182,7 @@ int main(int argc, char **argv) {
   signal(SIGTERM, forward_signal);
   signal(SIGHUP, forward_signal);
   register_self();
+  write_identity(o.app_dir);
   if ((err = setup_stdio(&o))) {
     set_failed("cannot open the output file %s: %s", o.output ? o.output : "", -err);
     remove_app_dir(o.app_dir);

@@ -14,6 +14,7 @@ struct sup_options {
   const char *image_dir;
   const char *output;     /* program stdout and stderr go here (appended) */
   char **program;         /* run mode: PROGRAM ARGS... */
+  const char *as;         /* restore: UID:GID:GROUPS, the image owner's, a ceiling (identity.c) */
 };
 
 int sup_parse_args(int argc, char **argv, struct sup_options *o);

@@ -26,6 +26,7 @@ import {
   type TableRow,
 } from "../../ffi/control.ts";
 import { type App, processesOf } from "../app.ts";
+import { AmberError } from "../errors.ts";
 import { MANIFEST_HEAD_FILE } from "../manifest.ts";
 import { randomHex } from "../names.ts";
 import { freezeAndWriteRetrying, manifestHead, type WriteStreaming } from "../snapshot.ts";
@@ -33,7 +34,7 @@ import { resumeHeld } from "./hold.ts";
 import { ImageStreamWriter } from "./stream.ts";
 
 /** The files the control library writes, sent whole. */
-const SMALL_FILES = ["tables.bin", "ipc.bin"];
+const SMALL_FILES = ["tables.bin", "ipc.bin", "credentials.bin"];
 /** How much is read from a FIFO at once (a pipe gives at most its buffer, 1 MiB here). */
 const READ_BYTES = 1 << 20;
 
@@ -262,6 +263,14 @@ export async function streamPredump(
     {
       using table = app.openTable();
       rows = table.rows();
+      // Read from outside, as root may: only the application's own processes (members.h).
+      const stranger = processesOf(rows).find((p) => p.alive && !table.isMember(p.pid));
+      if (stranger) {
+        throw new AmberError(
+          `Cannot migrate '${app.name}': its tables name process ${stranger.vpid} (pid ` +
+            `${stranger.pid}), which is not one of its own (one of its processes wrote them)`,
+        );
+      }
       await table.saveTables(join(dir, "tables.bin"));
       streams = new ProcessStreams(dir, writer, table.info(), ["tables.bin"]);
     }
