@@ -6,20 +6,24 @@
 #include <dirent.h>
 #include <netdb.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <sys/pidfd.h>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +46,34 @@
   X(pid_t, getsid, (pid_t))                                                                      \
   X(pid_t, setsid, (void))                                                                       \
   X(long, syscall, (long, ...))                                                                  \
+  /* more calls that name a process: wrap_sched.c, wrap_pidops.c, wrap_fcntl.c, wrap_creds.c */  \
+  X(int, getpriority, (__priority_which_t, id_t))                                                \
+  X(int, setpriority, (__priority_which_t, id_t, int))                                           \
+  X(int, sched_setscheduler, (pid_t, int, const struct sched_param *))                           \
+  X(int, sched_getscheduler, (pid_t))                                                            \
+  X(int, sched_setparam, (pid_t, const struct sched_param *))                                    \
+  X(int, sched_getparam, (pid_t, struct sched_param *))                                          \
+  X(int, sched_setaffinity, (pid_t, size_t, const cpu_set_t *))                                  \
+  X(int, sched_getaffinity, (pid_t, size_t, cpu_set_t *))                                        \
+  X(int, sched_rr_get_interval, (pid_t, struct timespec *))                                      \
+  X(int, prlimit, (pid_t, __rlimit_resource_t, const struct rlimit *, struct rlimit *))          \
+  X(int, prlimit64, (pid_t, __rlimit_resource_t, const struct rlimit64 *, struct rlimit64 *))    \
+  X(int, capget, (void *, void *))                                                               \
+  X(int, capset, (void *, const void *))                                                         \
+  X(int, pidfd_open, (pid_t, unsigned int))                                                      \
+  X(int, pidfd_send_signal, (int, int, siginfo_t *, unsigned int))                               \
+  X(ssize_t, process_vm_readv,                                                                   \
+    (pid_t, const struct iovec *, unsigned long,                                                 \
+     const struct iovec *, unsigned long, unsigned long))                                        \
+  X(ssize_t, process_vm_writev,                                                                  \
+    (pid_t, const struct iovec *, unsigned long,                                                 \
+     const struct iovec *, unsigned long, unsigned long))                                        \
+  X(pid_t, tcgetpgrp, (int))                                                                     \
+  X(int, tcsetpgrp, (int, pid_t))                                                                \
+  X(pid_t, tcgetsid, (int))                                                                      \
+  X(int, fcntl, (int, int, ...))                                                                 \
+  X(int, fcntl64, (int, int, ...))                                                               \
+  X(int, getsockopt, (int, int, int, void *, socklen_t *))                                       \
   /* fork and exec: wrap_fork.c, wrap_exec.c */                                                 \
   X(pid_t, fork, (void))                                                                         \
   X(pid_t, vfork, (void))                                                                        \
