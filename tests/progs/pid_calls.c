@@ -11,6 +11,7 @@
 #include <linux/kcmp.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
@@ -18,7 +19,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
-#include "io_checks.h"
+#include "pid_child.h"
 #include "wait_go.h"
 
 int capget(cap_user_header_t header, cap_user_data_t data);
@@ -39,7 +40,7 @@ struct sched_attr {
 #define IOPRIO(class, data) ((class) << 13 | (data))
 
 static pid_t me, kid;
-static int cmd_w, reply_r, shared_fd;
+static int shared_fd;
 static volatile long target_var;
 static volatile sig_atomic_t usr1s, sigios, queued_pid, queued_value;
 static struct {
@@ -104,41 +105,12 @@ static long answer(char c) {
   return -1;
 }
 
-static void serve(int cmd_r, int reply_w) {
+static void setup(void) {
   handle(SIGUSR1, on_usr1);
   handle(SIGIO, on_sigio);
   handle_usr2();
   syscall(SYS_set_robust_list, &kid_head, sizeof kid_head);
   target_var = 0xC41D;
-  for (;;) {
-    char c;
-    ssize_t n = read(cmd_r, &c, 1);
-    if (n == 0) exit(0);
-    if (n < 0) continue;
-    long v = answer(c);
-    if (write(reply_w, &v, sizeof v) != sizeof v) exit(1);
-  }
-}
-
-static long ask(char c) {
-  long v;
-  CHECK(write(cmd_w, &c, 1) == 1, "ask %c", c);
-  size_t got = 0;
-  while (got < sizeof v) {
-    ssize_t r = read(reply_r, (char *)&v + got, sizeof v - got);
-    CHECK(r > 0 || (r < 0 && errno == EINTR), "the child did not answer %c", c);
-    if (r > 0) got += r;
-  }
-  return v;
-}
-
-/* Waits (up to 3 s) for the child's answer to c to become `want`. */
-static int child_says(char c, long want) {
-  for (int i = 0; i < 300; i++) {
-    if (ask(c) == want) return 1;
-    usleep(10000);
-  }
-  return 0;
 }
 
 static int eventually(volatile sig_atomic_t *v, long want) {
@@ -455,22 +427,8 @@ static void check_all(int round) {
 int main(int argc, char **argv) {
   CHECK(argc == 2, "usage: pid_calls DIR");
   setvbuf(stdout, NULL, _IOLBF, 0);
-  int cmd[2], reply[2];
-  CHECK(pipe(cmd) == 0 && pipe(reply) == 0, "pipe");
   shared_fd = open("/dev/null", O_RDONLY);
-  kid = fork();
-  CHECK(kid >= 0, "fork");
-  if (kid == 0) {
-    close(cmd[1]);
-    close(reply[0]);
-    setpgid(0, 0);
-    serve(cmd[0], reply[1]);
-  }
-  setpgid(kid, kid);
-  close(cmd[0]);
-  close(reply[1]);
-  cmd_w = cmd[1];
-  reply_r = reply[0];
+  kid = start_child(setup, answer);
   me = getpid();
   handle(SIGIO, on_sigio);
   handle_usr2();
@@ -480,9 +438,7 @@ int main(int argc, char **argv) {
   wait_go(argv[1]);
   CHECK(getpid() == me, "my pid changed");
   check_all(1);
-  close(cmd_w);
-  int status;
-  CHECK(waitpid(kid, &status, 0) == kid && WIFEXITED(status), "the child's end");
+  stop_child();
   printf("PASS\n");
   return 0;
 }
