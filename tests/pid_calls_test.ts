@@ -35,3 +35,13 @@ scenarioTest("setpriv changes capabilities under Amber", async (s) => {
   const bounding = BigInt("0x" + (await s.text()).match(/CapBnd:\s*([0-9a-f]+)/)![1]);
   assert.equal(bounding & (1n << 13n), 0n, "CAP_NET_RAW (13) is still in the bounding set");
 });
+
+scenarioTest(
+  "waitid, clone's children and socket credentials name processes by virtual pids, also after a restore",
+  async (s) => {
+    const app = await s.launch([prog("pid_children"), s.dir], "pid-children");
+    await s.waitFor(/^ready$/m);
+    await s.restore(await s.freeze(app));
+    await s.pass();
+  },
+);

@@ -15,7 +15,7 @@
 static int child_cmd_w = -1, child_reply_r = -1;
 static pid_t child_pid;
 
-static pid_t start_child(void (*setup)(void), long (*answer)(char)) {
+static inline pid_t start_child(void (*setup)(void), long (*answer)(char)) {
   int cmd[2], reply[2];
   CHECK(pipe(cmd) == 0 && pipe(reply) == 0, "pipe");
   child_pid = fork();
@@ -42,7 +42,7 @@ static pid_t start_child(void (*setup)(void), long (*answer)(char)) {
   return child_pid;
 }
 
-static long ask(char c) {
+static inline long ask(char c) {
   long v;
   CHECK(write(child_cmd_w, &c, 1) == 1, "ask %c", c);
   size_t got = 0;
@@ -55,7 +55,7 @@ static long ask(char c) {
 }
 
 /* Waits (up to 3 s) for the child's answer to c to become `want`. */
-static int child_says(char c, long want) {
+static inline int child_says(char c, long want) {
   for (int i = 0; i < 300; i++) {
     if (ask(c) == want) return 1;
     usleep(10000);
@@ -63,7 +63,7 @@ static int child_says(char c, long want) {
   return 0;
 }
 
-static void stop_child(void) {
+static inline void stop_child(void) {
   close(child_cmd_w);
   int status;
   CHECK(waitpid(child_pid, &status, 0) == child_pid && WIFEXITED(status) &&
