@@ -74,6 +74,8 @@
   X(int, fcntl, (int, int, ...))                                                                 \
   X(int, fcntl64, (int, int, ...))                                                               \
   X(int, getsockopt, (int, int, int, void *, socklen_t *))                                       \
+  X(int, sendmmsg, (int, struct mmsghdr *, unsigned int, int))                                   \
+  X(int, recvmmsg, (int, struct mmsghdr *, unsigned int, int, struct timespec *))                \
   /* fork and exec: wrap_fork.c, wrap_exec.c */                                                 \
   X(pid_t, fork, (void))                                                                         \
   X(pid_t, vfork, (void))                                                                        \

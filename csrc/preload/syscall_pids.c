@@ -41,6 +41,9 @@ static int through_wrapper(long nr, const long a[6], long *ret) {
       return 0;
     *ret = amber_fcntl_owner(REAL(fcntl), (int)a[0], (int)a[1], (void *)a[2]);
     return 1;
+  case SYS_rt_sigtimedwait: /* a[3], the set's size, is what libc gives too */
+    *ret = sigtimedwait((const sigset_t *)a[0], (siginfo_t *)a[1], (const struct timespec *)a[2]);
+    return 1;
   case SYS_set_tid_address: /* returns the caller's tid */
     *ret = raw(nr, a);
     if (*ret > 0) *ret = gettid();

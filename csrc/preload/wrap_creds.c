@@ -1,7 +1,8 @@
 /* A socket's credentials carry a pid: a Unix socket's peer (getsockopt SO_PEERCRED), and the
  * SCM_CREDENTIALS messages that sendmsg and recvmsg (wrap_net.c) carry. The program sees and
  * sends virtual pids; a process outside the application reads 0, as one outside a pid
- * namespace does. getsockopt and recvmsg are hot: they look at nothing else. */
+ * namespace does. getsockopt and recvmsg are hot: they look at nothing else. sendmmsg and
+ * recvmmsg carry the same messages, several at a time. */
 #include <sys/socket.h>
 
 #include "amber.h"
@@ -39,4 +40,29 @@ int amber_creds_in(struct msghdr *msg) {
     }
   }
   return 0;
+}
+
+AMBER_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags) {
+  if (!v || !amber_active()) return REAL(sendmmsg)(fd, v, n, flags);
+  amber_enter();
+  for (unsigned i = 0; i < n; i++) {
+    if (!v[i].msg_hdr.msg_controllen || !amber_creds_in(&v[i].msg_hdr)) continue;
+    while (i--) amber_creds_out(&v[i].msg_hdr); /* back as they were */
+    amber_leave();
+    errno = ESRCH;
+    return -1;
+  }
+  amber_leave();
+  int r = REAL(sendmmsg)(fd, v, n, flags);
+  for (unsigned i = 0; i < n; i++)
+    if (v[i].msg_hdr.msg_controllen) amber_creds_out(&v[i].msg_hdr);
+  return r;
+}
+
+AMBER_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
+                          struct timespec *timeout) {
+  int r = REAL(recvmmsg)(fd, v, n, flags, timeout);
+  for (int i = 0; i < r && amber_active(); i++)
+    if (v[i].msg_hdr.msg_controllen) amber_creds_out(&v[i].msg_hdr);
+  return r;
 }

@@ -367,6 +367,17 @@ static void check_queued_signals(int round) {
   CHECK(syscall(SYS_rt_sigqueueinfo, me, SIGUSR2, &info) == 0, "rt_sigqueueinfo(me)");
   CHECK(eventually(&queued_value, 70 + round) && queued_pid == me, "I read si_pid %d",
         (int)queued_pid);
+  sigset_t rt, old;
+  sigemptyset(&rt);
+  sigaddset(&rt, SIGRTMIN);
+  sigprocmask(SIG_BLOCK, &rt, &old);
+  info.si_signo = SIGRTMIN;
+  CHECK(syscall(SYS_rt_sigqueueinfo, me, SIGRTMIN, &info) == 0, "rt_sigqueueinfo(SIGRTMIN)");
+  siginfo_t got;
+  struct timespec second = {1, 0};
+  CHECK(syscall(SYS_rt_sigtimedwait, &rt, &got, &second, 8) == SIGRTMIN && got.si_pid == me,
+        "SYS_rt_sigtimedwait read si_pid %d", got.si_pid);
+  sigprocmask(SIG_SETMASK, &old, NULL);
   ESRCH_FROM(syscall(SYS_rt_sigqueueinfo, SYSTEM_PID, 0, &info)); /* 0: no signal sent */
   ESRCH_FROM(syscall(SYS_rt_tgsigqueueinfo, kid, UNKNOWN_VPID, SIGUSR2, &info));
 }

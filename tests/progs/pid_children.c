@@ -3,7 +3,7 @@
  * syscall(); clone with CLONE_PARENT (the new process is the caller's sibling), CLONE_PIDFD,
  * CLONE_PARENT_SETTID and CLONE_CHILD_SETTID, and syscall(SYS_clone / clone3 / fork);
  * set_tid_address's answer; a Unix socket peer's SO_PEERCRED and the SCM_CREDENTIALS that
- * travel both ways between this process and a child. */
+ * travel both ways between this process and a child (and with sendmmsg and recvmmsg). */
 #include <fcntl.h>
 #include <sched.h>
 #include <linux/sched.h>
@@ -250,8 +250,8 @@ static long exchange(void) {
 static void no_setup(void) {}
 static long answer(char c) { return c == 'x' ? exchange() : -1; }
 
-/* Sends one byte with credentials naming `pid`: 0 or -errno. */
-static int send_creds(int s, pid_t pid) {
+/* Sends one byte with credentials naming `pid`, with sendmsg or (many) sendmmsg: 0 or -errno. */
+static int send_creds(int s, pid_t pid, int many) {
   struct ucred cred = {pid, getuid(), getgid()};
   char byte = 'p';
   union {
@@ -266,7 +266,9 @@ static int send_creds(int s, pid_t pid) {
   c->cmsg_type = SCM_CREDENTIALS;
   c->cmsg_len = CMSG_LEN(sizeof cred);
   memcpy(CMSG_DATA(c), &cred, sizeof cred);
-  int r = sendmsg(s, &msg, 0) == 1 ? 0 : -errno;
+  struct mmsghdr one = {.msg_hdr = msg};
+  int r = (many ? sendmmsg(s, &one, 1, 0) == 1 : sendmsg(s, &msg, 0) == 1) ? 0 : -errno;
+  if (many) msg = one.msg_hdr;
   memcpy(&cred, CMSG_DATA(c), sizeof cred);
   CHECK(cred.pid == pid, "sendmsg left %d in the program's credentials", cred.pid);
   return r;
@@ -294,9 +296,9 @@ static void check_credentials(void) {
   CHECK(c && c->cmsg_type == SCM_CREDENTIALS, "no credentials came");
   memcpy(&peer, CMSG_DATA(c), sizeof peer);
   CHECK(peer.pid == kid, "SCM_CREDENTIALS name %d, the child is %d", peer.pid, kid);
-  CHECK(send_creds(s, UNKNOWN_VPID) == -ESRCH, "credentials naming an unknown pid");
-  CHECK(send_creds(s, SYSTEM_PID) == -ESRCH, "credentials naming a system pid");
-  CHECK(send_creds(s, me) == 0, "sendmsg with my credentials: %s", strerror(errno));
+  CHECK(send_creds(s, UNKNOWN_VPID, 0) == -ESRCH, "credentials naming an unknown pid");
+  CHECK(send_creds(s, SYSTEM_PID, 0) == -ESRCH, "credentials naming a system pid");
+  CHECK(send_creds(s, me, 0) == 0, "sendmsg with my credentials: %s", strerror(errno));
   long heard;
   CHECK(read(child_reply_r, &heard, sizeof heard) == sizeof heard && heard == me,
         "the child read my credentials as %ld", heard);
@@ -306,6 +308,17 @@ static void check_credentials(void) {
   len = sizeof peer;
   CHECK(getsockopt(pair[0], SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && peer.pid == me,
         "a socketpair's SO_PEERCRED reads %d", peer.pid);
+  /* Several messages at a time: sendmmsg and recvmmsg. */
+  setsockopt(pair[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+  CHECK(send_creds(pair[0], UNKNOWN_VPID, 1) == -ESRCH, "sendmmsg naming an unknown pid");
+  CHECK(send_creds(pair[0], me, 1) == 0, "sendmmsg: %s", strerror(errno));
+  struct mmsghdr one = {.msg_hdr = msg};
+  one.msg_hdr.msg_controllen = sizeof buf;
+  CHECK(recvmmsg(pair[1], &one, 1, 0, NULL) == 1, "recvmmsg: %s", strerror(errno));
+  c = CMSG_FIRSTHDR(&one.msg_hdr);
+  CHECK(c && c->cmsg_type == SCM_CREDENTIALS, "no credentials came through recvmmsg");
+  memcpy(&peer, CMSG_DATA(c), sizeof peer);
+  CHECK(peer.pid == me, "recvmmsg's credentials name %d, I am %d", peer.pid, me);
   close(pair[0]);
   close(pair[1]);
 }
