@@ -45,3 +45,11 @@ scenarioTest(
     await s.pass();
   },
 );
+
+scenarioTest("python3 names itself by its virtual pid, also after a restore", async (s) => {
+  const script = new URL("./progs/py_pid_calls.py", import.meta.url).pathname;
+  const app = await s.launch(["python3", script, s.dir], "py-pid-calls");
+  await s.waitFor(/^ready$/m);
+  await s.restore(await s.freeze(app));
+  await s.pass();
+});
