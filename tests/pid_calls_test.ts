@@ -53,3 +53,18 @@ scenarioTest("python3 names itself by its virtual pid, also after a restore", as
   await s.restore(await s.freeze(app));
   await s.pass();
 });
+
+scenarioTest(
+  "a snapshot refuses a descriptor whose SIGIO goes to a process outside the application",
+  async (s) => {
+    const app = await s.launch([prog("owner_outside"), s.dir, String(Deno.pid)], "outside");
+    await s.waitFor(/^ready$/m);
+    await assert.rejects(
+      app.snapshot({ dir: `${s.dir}/never.amber`, stop: true }),
+      new RegExp(`descriptor 3 .*SIGIO to process ${Deno.pid}, which is outside the application`),
+    );
+    const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
+    await s.waitFor(new RegExp(`^tick ${ticks + 3}$`, "m"), "more ticks after the refusal");
+    await s.pass();
+  },
+);

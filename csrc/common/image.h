@@ -197,6 +197,9 @@ struct amber_fd_rec {
   int32_t sndbuf, peer_sndbuf;
   int32_t peek_off;
   uint32_t nmsgs;
+  /* Who gets the description's SIGIO and SIGURG (F_GETOWN_EX: its type, and the process,
+   * thread or group by virtual ID; 0 for none), and which signal (F_GETSIG) (fd_owner.c). */
+  int32_t sigio_owner_type, sigio_owner_vid, sigio_signal, sigio_pad;
 };
 
 #define AMBER_EPOLL_MAX 256

@@ -2,7 +2,8 @@
  * through libc and through syscall(), before a snapshot and again in the restored processes
  * (with new system pids): each must act on the process it names, as /proc/<pid>/... (reached
  * through the virtual pid) or the child itself tells, and a pid the application does not know
- * (a system pid, or a virtual pid no process has) fails with ESRCH.
+ * (a system pid, or a virtual pid no process has) fails with ESRCH. A descriptor's owner set
+ * before the snapshot still names the child after the restore.
  * The child answers one-letter questions about itself over a pipe, with calls that name it by
  * 0 (itself), which need no translation. Calls given a system pid only read (or send signal 0),
  * in case one reached the system's process. */
@@ -420,6 +421,27 @@ static void check_owner(void) {
   close(p[1]);
 }
 
+/* A pipe whose SIGIO (made SIGUSR1 by F_SETSIG) goes to the child, set before the snapshot:
+ * the restored description still names the child, by its new system pid. */
+static int owned[2];
+
+static void own_pipe(void) {
+  CHECK(pipe(owned) == 0, "pipe");
+  CHECK(fcntl(owned[0], F_SETFL, O_ASYNC | O_NONBLOCK) == 0, "O_ASYNC");
+  CHECK(fcntl(owned[0], F_SETOWN, kid) == 0 && fcntl(owned[0], F_SETSIG, SIGUSR1) == 0,
+        "F_SETOWN, F_SETSIG");
+}
+
+static void check_owned_pipe(void) {
+  CHECK(fcntl(owned[0], F_GETOWN) == kid, "the pipe's owner is %d, the child is %d",
+        fcntl(owned[0], F_GETOWN), kid);
+  CHECK(fcntl(owned[0], F_GETSIG) == SIGUSR1, "the pipe's signal is %d",
+        fcntl(owned[0], F_GETSIG));
+  long before = ask('u');
+  poke(owned);
+  CHECK(child_says('u', before + 1), "the child got no signal from the pipe it owns");
+}
+
 static void check_all(int round) {
   check_priority(round);
   check_affinity(round);
@@ -445,9 +467,12 @@ int main(int argc, char **argv) {
   handle_usr2();
   CHECK(child_says('m', 0xC41D), "the child did not start");
   check_all(0);
+  own_pipe();
+  check_owned_pipe();
   say_ready();
   wait_go(argv[1]);
   CHECK(getpid() == me, "my pid changed");
+  check_owned_pipe();
   check_all(1);
   stop_child();
   printf("PASS\n");
