@@ -10,11 +10,12 @@ import assert from "node:assert/strict";
 import { prog, scenarioTest } from "./support.ts";
 
 scenarioTest(
-  "calls that name a process act on the process named by its virtual pid, also after a restore",
+  "calls that name a process act on the process named by its virtual pid, also after a restore, and after a second cycle",
   async (s) => {
     const app = await s.launch([prog("pid_calls"), s.dir], "pid-calls");
     await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
+    const restored = await s.restore(await s.freeze(app));
+    await s.restore(await s.freeze(restored, "second")); // new system pids twice over
     await s.pass();
   },
 );
