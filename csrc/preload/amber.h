@@ -105,6 +105,9 @@ int amber_waitid_in(int idtype, id_t *id);
 void amber_waitid_out(siginfo_t *info, int options);
 /* fcntl_owner.c: F_SETOWN, F_GETOWN, F_SETOWN_EX, F_GETOWN_EX through `real` (fcntl or fcntl64) */
 int amber_fcntl_owner(int (*real)(int, int, ...), int fd, int cmd, void *arg);
+/* wrap_ioctl.c: an ioctl that carries a pid, through `real` (1 with *ret from syscall()) */
+int amber_ioctl_pid(int (*real)(int, unsigned long, ...), int fd, unsigned long req, void *arg);
+int amber_ioctl_has_pid(unsigned long req);
 /* wrap_creds.c: SCM_CREDENTIALS pids of a message, in place: in (-ESRCH, nothing changed, when
  * one is unknown) before sendmsg, out after recvmsg (and back after sendmsg). */
 int amber_creds_in(struct msghdr *msg);

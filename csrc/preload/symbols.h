@@ -11,6 +11,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/pidfd.h>
@@ -46,7 +47,7 @@
   X(pid_t, getsid, (pid_t))                                                                      \
   X(pid_t, setsid, (void))                                                                       \
   X(long, syscall, (long, ...))                                                                  \
-  /* more calls that name a process: wrap_sched.c, wrap_pidops.c, wrap_fcntl.c, wrap_creds.c */  \
+  /* more pid calls: wrap_sched.c, wrap_pidops.c, wrap_fcntl.c, wrap_ioctl.c, wrap_creds.c */    \
   X(int, getpriority, (__priority_which_t, id_t))                                                \
   X(int, setpriority, (__priority_which_t, id_t, int))                                           \
   X(int, sched_setscheduler, (pid_t, int, const struct sched_param *))                           \
@@ -71,6 +72,7 @@
   X(pid_t, tcgetpgrp, (int))                                                                     \
   X(int, tcsetpgrp, (int, pid_t))                                                                \
   X(pid_t, tcgetsid, (int))                                                                      \
+  X(int, ioctl, (int, unsigned long, ...))                                                       \
   X(int, fcntl, (int, int, ...))                                                                 \
   X(int, fcntl64, (int, int, ...))                                                               \
   X(int, getsockopt, (int, int, int, void *, socklen_t *))                                       \

@@ -44,6 +44,14 @@ static int through_wrapper(long nr, const long a[6], long *ret) {
   case SYS_rt_sigtimedwait: /* a[3], the set's size, is what libc gives too */
     *ret = sigtimedwait((const sigset_t *)a[0], (siginfo_t *)a[1], (const struct timespec *)a[2]);
     return 1;
+  case SYS_ioctl:
+    if (!amber_ioctl_has_pid((unsigned long)a[1])) return 0;
+    *ret = amber_ioctl_pid(REAL(ioctl), (int)a[0], (unsigned long)a[1], (void *)a[2]);
+    return 1;
+  case SYS_open: *ret = open((const char *)a[0], (int)a[1], (mode_t)a[2]); return 1;
+  case SYS_openat:
+    *ret = openat((int)a[0], (const char *)a[1], (int)a[2], (mode_t)a[3]);
+    return 1;
   case SYS_set_tid_address: /* returns the caller's tid */
     *ret = raw(nr, a);
     if (*ret > 0) *ret = gettid();
@@ -68,9 +76,15 @@ static long raw_waitid(const long in[6]) {
   return r;
 }
 
+/* Room for a translated copy of what an argument points to. */
+union scratch {
+  siginfo_t info;
+  struct sigevent ev;
+};
+
 /* Translates the arguments of a call made raw here: 0 and -errno, or 1 for a number that is
- * not one of these calls. `info` holds a translated siginfo. */
-static int translate(long nr, long a[6], siginfo_t *info) {
+ * not one of these calls. */
+static int translate(long nr, long a[6], union scratch *copy) {
   switch (nr) {
   case SYS_sched_setscheduler:
   case SYS_sched_getscheduler:
@@ -100,15 +114,25 @@ static int translate(long nr, long a[6], siginfo_t *info) {
   case SYS_ioprio_set: /* IOPRIO_WHO_PROCESS 1, IOPRIO_WHO_PGRP 2, IOPRIO_WHO_USER 3 */
     return a[0] == 1 || a[0] == 2 ? who(&a[1]) : 0;
   case SYS_rt_sigqueueinfo:
-    a[2] = (long)amber_siginfo_in((const siginfo_t *)a[2], info);
+    a[2] = (long)amber_siginfo_in((const siginfo_t *)a[2], &copy->info);
     return who(&a[0]);
   case SYS_rt_tgsigqueueinfo: {
-    a[3] = (long)amber_siginfo_in((const siginfo_t *)a[3], info);
+    a[3] = (long)amber_siginfo_in((const siginfo_t *)a[3], &copy->info);
     int err = who(&a[0]);
     return err ? err : who(&a[1]);
   }
+  case SYS_timer_create: { /* a SIGEV_THREAD_ID timer names its thread */
+    struct sigevent *ev = (struct sigevent *)a[1];
+    if (!ev || ev->sigev_notify != SIGEV_THREAD_ID) return 0;
+    int32_t s;
+    if (amber_who_in(ev->_sigev_un._tid, &s) || s <= 0) return -EINVAL; /* as timer_create */
+    copy->ev = *ev;
+    copy->ev._sigev_un._tid = s;
+    a[1] = (long)&copy->ev;
+    return 0;
+  }
   case SYS_pidfd_send_signal:
-    a[2] = (long)amber_siginfo_in((const siginfo_t *)a[2], info);
+    a[2] = (long)amber_siginfo_in((const siginfo_t *)a[2], &copy->info);
     return 0;
   }
   return 1;
@@ -121,9 +145,9 @@ int amber_syscall_pids(long nr, const long in[6], long *ret) {
     return 1;
   }
   long a[6] = {in[0], in[1], in[2], in[3], in[4], in[5]};
-  siginfo_t info;
+  union scratch copy;
   amber_enter();
-  int err = translate(nr, a, &info);
+  int err = translate(nr, a, &copy);
   if (err == 1) {
     amber_leave();
     return 0;

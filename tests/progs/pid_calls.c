@@ -12,13 +12,18 @@
 #include <linux/kcmp.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
 
 #include "pid_child.h"
 #include "wait_go.h"
@@ -389,6 +394,85 @@ static void poke(int p[2]) {
   CHECK(write(p[1], &c, 1) == 1 && read(p[0], &c, 1) == 1, "pipe");
 }
 
+/* A socket's owner set by ioctl: FIOSETOWN, SIOCSPGRP (negative: a group) and their getters. */
+static void check_socket_owner(long sigios_before) {
+  int sv[2], got;
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
+  CHECK(ioctl(sv[0], FIOSETOWN, &kid) == 0, "FIOSETOWN: %s", strerror(errno));
+  CHECK(fcntl(sv[0], F_GETOWN) == kid && ioctl(sv[0], FIOGETOWN, &got) == 0 && got == kid,
+        "FIOGETOWN reads %d", got);
+  CHECK(fcntl(sv[0], F_SETFL, O_ASYNC | O_NONBLOCK) == 0, "O_ASYNC");
+  char c = 's';
+  CHECK(write(sv[1], &c, 1) == 1 && child_says('o', sigios_before + 1) && read(sv[0], &c, 1) == 1,
+        "the child got no SIGIO from the socket it owns");
+  int group = -kid;
+  CHECK(ioctl(sv[0], SIOCSPGRP, &group) == 0 && ioctl(sv[0], SIOCGPGRP, &got) == 0 &&
+            got == -kid,
+        "SIOCGPGRP reads %d", got);
+  CHECK(syscall(SYS_ioctl, sv[0], FIOSETOWN, &me) == 0 && fcntl(sv[0], F_GETOWN) == me &&
+            syscall(SYS_ioctl, sv[0], FIOGETOWN, &got) == 0 && got == me,
+        "SYS_ioctl FIOSETOWN(me)");
+  got = UNKNOWN_VPID;
+  ESRCH_FROM(ioctl(sv[0], FIOSETOWN, &got));
+  got = SYSTEM_PID;
+  ESRCH_FROM(syscall(SYS_ioctl, sv[0], SIOCSPGRP, &got));
+  close(sv[0]);
+  close(sv[1]);
+}
+
+/* A new session with a terminal of its own: its foreground group and session, by ioctl, by the
+ * tc* functions and through syscall(). Returns 0, or which check failed. */
+static int terminal_session(void) {
+  pid_t self = getpid(), got = 0, bad = SYSTEM_PID;
+  if (setsid() != self) return 1;
+  int m = posix_openpt(O_RDWR | O_NOCTTY);
+  if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0) return 2;
+  int t = open(ptsname(m), O_RDWR); /* the session's controlling terminal */
+  if (t < 0) return 3;
+  if (ioctl(t, TIOCSPGRP, &self) != 0) return 4;
+  if (tcgetpgrp(t) != self || tcgetsid(t) != self) return 5;
+  if (ioctl(t, TIOCGPGRP, &got) != 0 || got != self) return 6;
+  got = 0;
+  if (syscall(SYS_ioctl, t, TIOCGSID, &got) != 0 || got != self) return 7;
+  if (tcsetpgrp(t, self) != 0) return 8;
+  if (tcsetpgrp(t, UNKNOWN_VPID) != -1 || errno != ESRCH) return 9;
+  if (ioctl(t, TIOCSPGRP, &bad) != -1 || errno != ESRCH) return 10;
+  return 0;
+}
+
+static void check_terminal(void) {
+  pid_t c = fork();
+  CHECK(c >= 0, "fork");
+  if (c == 0) _exit(terminal_session());
+  int status;
+  CHECK(waitpid(c, &status, 0) == c && WIFEXITED(status), "the terminal's session");
+  CHECK(WEXITSTATUS(status) == 0, "the terminal's session failed check %d", WEXITSTATUS(status));
+}
+
+/* A timer made with a raw timer_create that signals one thread, named by its virtual TID. */
+static void check_raw_thread_timer(void) {
+  sigset_t rt, old;
+  sigemptyset(&rt);
+  sigaddset(&rt, SIGRTMIN + 1);
+  sigprocmask(SIG_BLOCK, &rt, &old);
+  struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGRTMIN + 1};
+  ev._sigev_un._tid = gettid();
+  int timer;
+  CHECK(syscall(SYS_timer_create, CLOCK_MONOTONIC, &ev, &timer) == 0, "SYS_timer_create: %s",
+        strerror(errno));
+  struct itimerspec soon = {{0, 0}, {0, 1000000}};
+  CHECK(syscall(SYS_timer_settime, timer, 0, &soon, NULL) == 0, "SYS_timer_settime");
+  struct timespec second = {1, 0};
+  siginfo_t info;
+  CHECK(sigtimedwait(&rt, &info, &second) == SIGRTMIN + 1 && info.si_code == SI_TIMER,
+        "the thread timer did not fire");
+  CHECK(syscall(SYS_timer_delete, timer) == 0, "SYS_timer_delete");
+  ev._sigev_un._tid = UNKNOWN_VPID;
+  CHECK(syscall(SYS_timer_create, CLOCK_MONOTONIC, &ev, &timer) == -1 && errno == EINVAL,
+        "a timer for an unknown thread");
+  sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 static void check_owner(void) {
   int p[2];
   CHECK(pipe(p) == 0, "pipe");
@@ -414,6 +498,7 @@ static void check_owner(void) {
   poke(p);
   CHECK(eventually(&sigios, mine + 1) && ask('o') == before + 3, "my SIGIO");
   ESRCH_FROM(fcntl(p[0], F_SETOWN, SYSTEM_PID));
+  check_socket_owner(before + 3);
   ESRCH_FROM(fcntl(p[0], F_SETOWN, UNKNOWN_VPID));
   ex.pid = SYSTEM_PID;
   ESRCH_FROM(syscall(SYS_fcntl, p[0], F_SETOWN_EX, &ex));
@@ -455,6 +540,8 @@ static void check_all(int round) {
   check_robust_list();
   check_queued_signals(round);
   check_owner();
+  check_terminal();
+  check_raw_thread_timer();
 }
 
 int main(int argc, char **argv) {
