@@ -28,7 +28,9 @@ static int through_wrapper(long nr, const long a[6], long *ret) {
   case SYS_getsid: *ret = getsid((pid_t)a[0]); return 1;
   case SYS_getpgrp: *ret = getpgrp(); return 1;
   case SYS_setsid: *ret = setsid(); return 1;
-  case SYS_wait4: *ret = wait4((pid_t)a[0], (int *)a[1], (int)a[2], (struct rusage *)a[3]); return 1;
+  case SYS_wait4:
+    *ret = wait4((pid_t)a[0], (int *)a[1], (int)a[2], (struct rusage *)a[3]);
+    return 1;
   case SYS_capget: *ret = capget((void *)a[0], (void *)a[1]); return 1;
   case SYS_capset: *ret = capset((void *)a[0], (const void *)a[1]); return 1;
   case SYS_getsockopt:

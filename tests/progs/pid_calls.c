@@ -3,13 +3,15 @@
  * (with new system pids): each must act on the process it names, as /proc/<pid>/... (reached
  * through the virtual pid) or the child itself tells, and a pid the application does not know
  * (a system pid, or a virtual pid no process has) fails with ESRCH. A descriptor's owner set
- * before the snapshot still names the child after the restore.
+ * before the snapshot still names the child after the restore. A thread is named by its
+ * virtual TID.
  * The child answers one-letter questions about itself over a pipe, with calls that name it by
  * 0 (itself), which need no translation. Calls given a system pid only read (or send signal 0),
  * in case one reached the system's process. */
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/kcmp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -56,7 +58,16 @@ static struct {
 } kid_head;
 
 static void on_usr1(int sig) { usr1s++; }
-static void on_sigio(int sig) { sigios++; }
+/* A thread of this process, named by its virtual TID: it answers with its own nice value and
+ * CPUs, and counts the SIGIO aimed at it. */
+static pid_t worker_tid;
+static int worker_q[2], worker_a[2];
+static volatile sig_atomic_t worker_sigios;
+
+static void on_sigio(int sig) {
+  if (worker_tid && gettid() == worker_tid) worker_sigios++;
+  else sigios++;
+}
 static void on_usr2(int sig, siginfo_t *info, void *uc) {
   queued_pid = info->si_pid;
   queued_value = info->si_value.sival_int;
@@ -506,6 +517,70 @@ static void check_owner(void) {
   close(p[1]);
 }
 
+static void *worker(void *arg) {
+  worker_tid = gettid();
+  for (;;) {
+    char c;
+    if (read(worker_q[0], &c, 1) != 1) continue;
+    cpu_set_t set;
+    sched_getaffinity(0, sizeof set, &set);
+    long v[2] = {getpriority(PRIO_PROCESS, 0),
+                 (CPU_ISSET(0, &set) ? 1 : 0) | (CPU_ISSET(1, &set) ? 2 : 0)};
+    if (write(worker_a[1], v, sizeof v) != sizeof v) return NULL;
+  }
+}
+
+static void start_worker(void) {
+  CHECK(pipe(worker_q) == 0 && pipe(worker_a) == 0, "pipe");
+  /* The real-time signals that other checks aim at this process are not the worker's. */
+  sigset_t rt, old;
+  sigemptyset(&rt);
+  sigaddset(&rt, SIGRTMIN);
+  sigaddset(&rt, SIGRTMIN + 1);
+  pthread_sigmask(SIG_BLOCK, &rt, &old);
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, worker, NULL) == 0, "pthread_create");
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  for (int i = 0; i < 300 && !__atomic_load_n(&worker_tid, __ATOMIC_ACQUIRE); i++) usleep(10000);
+  CHECK(worker_tid > me, "the thread's TID is %d", worker_tid);
+}
+
+/* The worker's nice value (0) or CPUs (1), as it reads them itself. */
+static long worker_says(int what) {
+  long v[2];
+  CHECK(write(worker_q[1], "?", 1) == 1 && read(worker_a[0], v, sizeof v) == sizeof v, "worker");
+  return v[what];
+}
+
+static void check_thread(int round) {
+  int mine = getpriority(PRIO_PROCESS, 0);
+  CHECK(setpriority(PRIO_PROCESS, worker_tid, 12 + round) == 0, "setpriority(thread): %s",
+        strerror(errno));
+  CHECK(worker_says(0) == 12 + round && getpriority(PRIO_PROCESS, 0) == mine,
+        "the thread's nice is %ld", worker_says(0));
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(0, &set);
+  CHECK(syscall(SYS_sched_setaffinity, worker_tid, sizeof set, &set) == 0, "affinity(thread)");
+  CHECK(worker_says(1) == 1, "the thread runs on %ld", worker_says(1));
+  for (int i = 0; i < 2 && i < sysconf(_SC_NPROCESSORS_ONLN); i++) CPU_SET(i, &set);
+  CHECK(sched_setaffinity(worker_tid, sizeof set, &set) == 0, "affinity(thread) back");
+  int p[2];
+  CHECK(pipe(p) == 0 && fcntl(p[0], F_SETFL, O_ASYNC | O_NONBLOCK) == 0, "pipe");
+  struct f_owner_ex ex = {F_OWNER_TID, worker_tid};
+  CHECK(fcntl(p[0], F_SETOWN_EX, &ex) == 0, "F_SETOWN_EX(F_OWNER_TID): %s", strerror(errno));
+  memset(&ex, 0, sizeof ex);
+  CHECK(fcntl(p[0], F_GETOWN_EX, &ex) == 0 && ex.type == F_OWNER_TID && ex.pid == worker_tid,
+        "F_GETOWN_EX reads %d %d", ex.type, ex.pid);
+  int before = worker_sigios, mine_before = sigios;
+  char c = 't';
+  CHECK(write(p[1], &c, 1) == 1, "write");
+  CHECK(eventually(&worker_sigios, before + 1) && sigios == mine_before,
+        "the thread got no SIGIO of its own");
+  close(p[0]);
+  close(p[1]);
+}
+
 /* A pipe whose SIGIO (made SIGUSR1 by F_SETSIG) goes to the child, set before the snapshot:
  * the restored description still names the child, by its new system pid. */
 static int owned[2];
@@ -542,6 +617,7 @@ static void check_all(int round) {
   check_owner();
   check_terminal();
   check_raw_thread_timer();
+  check_thread(round);
 }
 
 int main(int argc, char **argv) {
@@ -553,6 +629,7 @@ int main(int argc, char **argv) {
   handle(SIGIO, on_sigio);
   handle_usr2();
   CHECK(child_says('m', 0xC41D), "the child did not start");
+  start_worker();
   check_all(0);
   own_pipe();
   check_owned_pipe();
