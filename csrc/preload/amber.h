@@ -80,6 +80,7 @@ void amber_timer_thread_forget(timer_t timer); /* after timer_delete */
 int32_t amber_pid_v2s(int32_t vpid); /* -1 when unknown */
 int32_t amber_pid_s2v(int32_t spid); /* -1 when unknown */
 int32_t amber_self_vtid(void);
+void amber_after_fork_child(void);
 
 /* pid_args.c: pid arguments in, pids out. amber_who_in: 0 (the caller) and negative values stay,
  * a positive one is translated or -ESRCH. amber_pid_in reads kill's way (< -1 is a group).
@@ -103,9 +104,9 @@ const siginfo_t *amber_siginfo_in(const siginfo_t *info, siginfo_t *copy);
 /* wrap_pid.c: waitid's id in (-ECHILD when unknown), and the child it reports out */
 int amber_waitid_in(int idtype, id_t *id);
 void amber_waitid_out(siginfo_t *info, int options);
-/* fcntl_owner.c: F_SETOWN, F_GETOWN, F_SETOWN_EX, F_GETOWN_EX through `real` (fcntl or fcntl64) */
+/* fcntl_owner.c: F_SETOWN, F_GETOWN, F_SETOWN_EX, F_GETOWN_EX, made through `real` */
 int amber_fcntl_owner(int (*real)(int, int, ...), int fd, int cmd, void *arg);
-/* wrap_ioctl.c: an ioctl that carries a pid, through `real` (1 with *ret from syscall()) */
+/* wrap_ioctl.c: an ioctl that carries a pid, made through `real` */
 int amber_ioctl_pid(int (*real)(int, unsigned long, ...), int fd, unsigned long req, void *arg);
 int amber_ioctl_has_pid(unsigned long req);
 /* wrap_creds.c: SCM_CREDENTIALS pids of a message, in place: in (-ESRCH, nothing changed, when
@@ -122,7 +123,6 @@ int capget(void *header, void *data);
 int capset(void *header, const void *data);
 /* syscall_pids.c: syscall() for the other calls that name a process (1 and *ret when made) */
 int amber_syscall_pids(long nr, const long a[6], long *ret);
-void amber_after_fork_child(void);
 
 /* env.c: keeps the library and the application ID across exec */
 char **amber_env_with_amber(char *const envp[], char **scratch, int cap);
