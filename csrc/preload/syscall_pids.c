@@ -38,6 +38,13 @@ static int through_wrapper(long nr, const long a[6], long *ret) {
     return 1;
   case SYS_sendmsg: *ret = sendmsg((int)a[0], (const struct msghdr *)a[1], (int)a[2]); return 1;
   case SYS_recvmsg: *ret = recvmsg((int)a[0], (struct msghdr *)a[1], (int)a[2]); return 1;
+  case SYS_sendmmsg:
+    *ret = sendmmsg((int)a[0], (struct mmsghdr *)a[1], (unsigned)a[2], (int)a[3]);
+    return 1;
+  case SYS_recvmmsg:
+    *ret = recvmmsg((int)a[0], (struct mmsghdr *)a[1], (unsigned)a[2], (int)a[3],
+                    (struct timespec *)a[4]);
+    return 1;
   case SYS_fcntl:
     if (a[1] != F_SETOWN && a[1] != F_GETOWN && a[1] != F_SETOWN_EX && a[1] != F_GETOWN_EX)
       return 0;

@@ -250,7 +250,8 @@ static long exchange(void) {
 static void no_setup(void) {}
 static long answer(char c) { return c == 'x' ? exchange() : -1; }
 
-/* Sends one byte with credentials naming `pid`, with sendmsg or (many) sendmmsg: 0 or -errno. */
+/* Sends one byte with credentials naming `pid`, with sendmsg, or sendmmsg (many: 1, or 2 through
+ * syscall()): 0 or -errno. */
 static int send_creds(int s, pid_t pid, int many) {
   struct ucred cred = {pid, getuid(), getgid()};
   char byte = 'p';
@@ -267,7 +268,10 @@ static int send_creds(int s, pid_t pid, int many) {
   c->cmsg_len = CMSG_LEN(sizeof cred);
   memcpy(CMSG_DATA(c), &cred, sizeof cred);
   struct mmsghdr one = {.msg_hdr = msg};
-  int r = (many ? sendmmsg(s, &one, 1, 0) == 1 : sendmsg(s, &msg, 0) == 1) ? 0 : -errno;
+  int sent = many == 2 ? syscall(SYS_sendmmsg, s, &one, 1, 0) /* through syscall() */
+             : many     ? sendmmsg(s, &one, 1, 0)
+                        : (sendmsg(s, &msg, 0) == 1);
+  int r = sent == 1 ? 0 : -errno;
   if (many) msg = one.msg_hdr;
   memcpy(&cred, CMSG_DATA(c), sizeof cred);
   CHECK(cred.pid == pid, "sendmsg left %d in the program's credentials", cred.pid);
@@ -319,6 +323,12 @@ static void check_credentials(void) {
   CHECK(c && c->cmsg_type == SCM_CREDENTIALS, "no credentials came through recvmmsg");
   memcpy(&peer, CMSG_DATA(c), sizeof peer);
   CHECK(peer.pid == me, "recvmmsg's credentials name %d, I am %d", peer.pid, me);
+  CHECK(send_creds(pair[0], me, 2) == 0, "SYS_sendmmsg: %s", strerror(errno));
+  one.msg_hdr.msg_controllen = sizeof buf;
+  CHECK(syscall(SYS_recvmmsg, pair[1], &one, 1, 0, NULL) == 1, "SYS_recvmmsg");
+  c = CMSG_FIRSTHDR(&one.msg_hdr);
+  memcpy(&peer, CMSG_DATA(c), sizeof peer);
+  CHECK(peer.pid == me, "SYS_recvmmsg's credentials name %d", peer.pid);
   close(pair[0]);
   close(pair[1]);
 }
