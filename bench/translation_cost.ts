@@ -2,7 +2,8 @@
  * The added cost of a translated call: bench/progs/call_cost.c runs plain, then under Amber,
  * and this prints nanoseconds per call for each, median and minimum over rounds, and the
  * difference. getpid() under Amber answers from the library's memory, so it is cheaper than
- * the system call it replaces.
+ * the system call it replaces. getsockopt and recvmsg (here a byte written then received) are
+ * hot calls whose wrappers look only for the rare pid-carrying cases (SO_PEERCRED, control data).
  *
  * Run: `make bench`, or `deno run -A bench/translation_cost.ts`.
  */
@@ -44,12 +45,12 @@ async function underAmber(): Promise<Figures> {
 await plain(); // warm up
 const base = await plain();
 const amber = await underAmber();
-console.log("call      plain ns (median / min)   under Amber ns (median / min)   added (median)");
+console.log("call        plain ns (median / min)   under Amber ns (median / min)   added (median)");
 for (const [name, p] of base) {
   const a = amber.get(name);
   if (!a) continue;
   const cells = [
-    name.padEnd(8),
+    name.padEnd(10),
     `${p.median.toFixed(1)} / ${p.min.toFixed(1)}`.padEnd(26),
     `${a.median.toFixed(1)} / ${a.min.toFixed(1)}`.padEnd(31),
     `${(a.median - p.median).toFixed(1)}`,

@@ -209,6 +209,9 @@ struct amber_fd_rec {
   int64_t file_size, file_mtime_ns;
   uint32_t file_mode, file_pad;
   int64_t file_btime_ns; /* 0 where the file system keeps no birth time */
+  /* Who gets the description's SIGIO and SIGURG (F_GETOWN_EX: its type, and the process,
+   * thread or group by virtual ID; 0 for none), and which signal (F_GETSIG) (fd_owner.c). */
+  int32_t sigio_owner_type, sigio_owner_vid, sigio_signal, sigio_pad;
 };
 
 /* Where a socket record's addr[112] holds more than the local address: the peer's address

@@ -66,6 +66,7 @@ int amber_fds_capture(void) {
     rec->flags = (int32_t)amber_sys2(SYS_fcntl, fd, F_GETFL);
     rec->fdflags = (int32_t)amber_sys2(SYS_fcntl, fd, F_GETFD);
     err = classify(rec, target, &st, 1);
+    if (!err) err = amber_fd_owner_capture(rec);
     if (!err) amber_ckpt.nfds++;
   }
   if (err) amber_fds_release();
@@ -142,6 +143,7 @@ int amber_fd_place(int fd, const struct amber_fd_rec *rec) {
   }
   amber_sys3(SYS_fcntl, rec->fd, F_SETFD, rec->fdflags);
   amber_sys3(SYS_fcntl, rec->fd, F_SETFL, rec->flags);
+  amber_fd_owner_restore(rec);
   return 0;
 }
 

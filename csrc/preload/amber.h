@@ -82,6 +82,48 @@ int32_t amber_pid_s2v(int32_t spid); /* -1 when unknown */
 int32_t amber_self_vtid(void);
 void amber_after_fork_child(void);
 
+/* pid_args.c: pid arguments in, pids out. amber_who_in: 0 (the caller) and negative values stay,
+ * a positive one is translated or -ESRCH. amber_pid_in reads kill's way (< -1 is a group).
+ * amber_who_out: virtual, or 0 for a process outside the application. */
+int amber_who_in(int32_t vpid, int32_t *spid);
+int amber_pid_in(int32_t vpid, int32_t *spid);
+int32_t amber_who_out(int32_t spid);
+const siginfo_t *amber_siginfo_in(const siginfo_t *info, siginfo_t *copy);
+/* The body of a wrapper whose call names a process by `pid` (amber_who_in): the real `call`
+ * uses `spid`. Both run in a critical section, so that no checkpoint (and restore, with new
+ * system pids) falls between them. */
+#define AMBER_WITH_PID(type, pid, call)                                                          \
+  do {                                                                                           \
+    int32_t spid;                                                                                \
+    amber_enter();                                                                               \
+    int err_ = amber_who_in((pid), &spid);                                                       \
+    type r_ = err_ ? (errno = -err_, (type)-1) : (call);                                         \
+    amber_leave();                                                                               \
+    return r_;                                                                                   \
+  } while (0)
+/* wrap_pid.c: waitid's id in (-ECHILD when unknown), and the child it reports out */
+int amber_waitid_in(int idtype, id_t *id);
+void amber_waitid_out(siginfo_t *info, int options);
+/* fcntl_owner.c: F_SETOWN, F_GETOWN, F_SETOWN_EX, F_GETOWN_EX, made through `real` */
+int amber_fcntl_owner(int (*real)(int, int, ...), int fd, int cmd, void *arg);
+/* wrap_ioctl.c: an ioctl that carries a pid, made through `real` */
+int amber_ioctl_pid(int (*real)(int, unsigned long, ...), int fd, unsigned long req, void *arg);
+int amber_ioctl_has_pid(unsigned long req);
+/* wrap_creds.c: SCM_CREDENTIALS pids of a message, in place: in (-ESRCH, nothing changed, when
+ * one is unknown) before sendmsg, out after recvmsg (and back after sendmsg). */
+int amber_creds_in(struct msghdr *msg);
+void amber_creds_out(struct msghdr *msg);
+/* clone_pids.c: a cloned process's parent side (its virtual pid) and child side; a new process
+ * through syscall() (1 and *ret when it made the call) */
+int32_t amber_clone_parent(pid_t child, uint64_t flags, pid_t *ptid);
+void amber_clone_child(uint64_t flags, pid_t *ctid);
+int amber_syscall_clone(long nr, const long a[6], long *ret);
+/* wrap_pidops.c: glibc exports capget and capset but declares them nowhere */
+int capget(void *header, void *data);
+int capset(void *header, const void *data);
+/* syscall_pids.c: syscall() for the other calls that name a process (1 and *ret when made) */
+int amber_syscall_pids(long nr, const long a[6], long *ret);
+
 /* env.c: keeps the library and the application ID across exec */
 char **amber_env_with_amber(char *const envp[], char **scratch, int cap);
 

@@ -13,6 +13,10 @@ int amber_fd_park(int fd, int floor);
 int amber_fd_place(int fd, const struct amber_fd_rec *rec);
 int amber_fd_owned(const struct amber_fd_rec *rec); /* this process re-creates it */
 int amber_fd_capture_not_stdio(struct amber_fd_rec *rec); /* agent_fds.c: as if not fd 0-2 */
+/* fd_owner.c: the process that gets the description's SIGIO, saved by virtual ID and set again
+ * (a capture refuses one outside the application: -1 with amber_ckpt.error) */
+int amber_fd_owner_capture(struct amber_fd_rec *rec);
+void amber_fd_owner_restore(const struct amber_fd_rec *rec);
 void *amber_fd_buffer(uint64_t len);
 
 int amber_fd_file_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);

@@ -6,25 +6,26 @@
 #include <dirent.h>
 #include <netdb.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <sys/pidfd.h>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-struct __user_cap_header_struct;
-struct __user_cap_data_struct;
 
 #define AMBER_SYMBOLS(X)                                                                         \
   /* processes and threads: wrap_pid.c */                                                       \
@@ -45,11 +46,37 @@ struct __user_cap_data_struct;
   X(pid_t, getsid, (pid_t))                                                                      \
   X(pid_t, setsid, (void))                                                                       \
   X(long, syscall, (long, ...))                                                                  \
-  /* a terminal's foreground process group and session: wrap_tty.c */                           \
-  X(int, tcsetpgrp, (int, pid_t))                                                                \
+  /* more pid calls: wrap_sched.c, wrap_pidops.c, wrap_fcntl.c, wrap_ioctl.c, wrap_creds.c */    \
+  X(int, getpriority, (__priority_which_t, id_t))                                                \
+  X(int, setpriority, (__priority_which_t, id_t, int))                                           \
+  X(int, sched_setscheduler, (pid_t, int, const struct sched_param *))                           \
+  X(int, sched_getscheduler, (pid_t))                                                            \
+  X(int, sched_setparam, (pid_t, const struct sched_param *))                                    \
+  X(int, sched_getparam, (pid_t, struct sched_param *))                                          \
+  X(int, sched_setaffinity, (pid_t, size_t, const cpu_set_t *))                                  \
+  X(int, sched_getaffinity, (pid_t, size_t, cpu_set_t *))                                        \
+  X(int, sched_rr_get_interval, (pid_t, struct timespec *))                                      \
+  X(int, prlimit, (pid_t, __rlimit_resource_t, const struct rlimit *, struct rlimit *))          \
+  X(int, prlimit64, (pid_t, __rlimit_resource_t, const struct rlimit64 *, struct rlimit64 *))    \
+  X(int, capget, (void *, void *))                                                               \
+  X(int, capset, (void *, const void *))                                                         \
+  X(int, pidfd_open, (pid_t, unsigned int))                                                      \
+  X(int, pidfd_send_signal, (int, int, siginfo_t *, unsigned int))                               \
+  X(ssize_t, process_vm_readv,                                                                   \
+    (pid_t, const struct iovec *, unsigned long,                                                 \
+     const struct iovec *, unsigned long, unsigned long))                                        \
+  X(ssize_t, process_vm_writev,                                                                  \
+    (pid_t, const struct iovec *, unsigned long,                                                 \
+     const struct iovec *, unsigned long, unsigned long))                                        \
   X(pid_t, tcgetpgrp, (int))                                                                     \
+  X(int, tcsetpgrp, (int, pid_t))                                                                \
   X(pid_t, tcgetsid, (int))                                                                      \
   X(int, ioctl, (int, unsigned long, ...))                                                       \
+  X(int, fcntl, (int, int, ...))                                                                 \
+  X(int, fcntl64, (int, int, ...))                                                               \
+  X(int, getsockopt, (int, int, int, void *, socklen_t *))                                       \
+  X(int, sendmmsg, (int, struct mmsghdr *, unsigned int, int))                                   \
+  X(int, recvmmsg, (int, struct mmsghdr *, unsigned int, int, struct timespec *))                \
   /* fork and exec: wrap_fork.c, wrap_exec.c */                                                 \
   X(pid_t, fork, (void))                                                                         \
   X(pid_t, vfork, (void))                                                                        \
@@ -136,13 +163,7 @@ struct __user_cap_data_struct;
   X(ssize_t, recvmsg, (int, struct msghdr *, int))                                               \
   X(int, close, (int))                                                                           \
   X(int, getaddrinfo, (const char *, const char *, const struct addrinfo *, struct addrinfo **)) \
-  X(struct hostent *, gethostbyname, (const char *))                                             \
-  /* descriptors: wrap_fcntl.c */                                                               \
-  X(int, fcntl, (int, int, ...))                                                                 \
-  X(int, fcntl64, (int, int, ...))                                                               \
-  /* thread IDs in capability headers: wrap_caps.c */                                          \
-  X(int, capget, (struct __user_cap_header_struct *, struct __user_cap_data_struct *))           \
-  X(int, capset, (struct __user_cap_header_struct *, struct __user_cap_data_struct *))
+  X(struct hostent *, gethostbyname, (const char *))
 
 #define AMBER_DECLARE_REAL(ret, name, params) ret(*name) params;
 struct amber_real_table {

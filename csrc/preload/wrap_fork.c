@@ -35,11 +35,13 @@ struct clone_start {
   int (*fn)(void *);
   void *arg;
   uint64_t mask;
+  int flags;
+  pid_t *ctid;
 };
 
 static int clone_child(void *p) {
   struct clone_start start = *(struct clone_start *)p; /* the child's own copy of the frame */
-  amber_after_fork_child();
+  amber_clone_child((unsigned)start.flags, start.ctid);
   amber_ckpt_release(&start.mask);
   return start.fn(start.arg);
 }
@@ -53,10 +55,12 @@ AMBER_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...
   va_end(ap);
   int new_process = !(flags & (CLONE_VM | CLONE_THREAD));
   if (!amber_active() || !new_process) return REAL(clone)(fn, stack, flags, arg, ptid, tls, ctid);
-  struct clone_start start = {fn, arg, 0};
+  struct clone_start start = {fn, arg, 0, flags, ctid};
   amber_ckpt_hold(&start.mask);
   int child = REAL(clone)(clone_child, stack, flags, &start, ptid, tls, ctid);
-  int32_t v = child > 0 ? amber_pid_adopt(child, amber_sys_getpid(), AMBER_PID_PROCESS) : -1;
+  /* With CLONE_PIDFD, *ptid receives the pidfd. */
+  int32_t v = child > 0 ? amber_clone_parent(child, (unsigned)flags, flags & CLONE_PIDFD ? 0 : ptid)
+                        : -1;
   amber_ckpt_release(&start.mask);
   return child <= 0 ? child : v > 0 ? v : child;
 }

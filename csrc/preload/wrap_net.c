@@ -123,7 +123,7 @@ AMBER_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, __SOCKADDR
   return r;
 }
 
-AMBER_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
+static ssize_t send_msg(int fd, const struct msghdr *msg, int flags) {
   if (!amber_net_active() || !msg || !msg->msg_name) return REAL(sendmsg)(fd, msg, flags);
   struct sockaddr_in real;
   amber_enter();
@@ -137,8 +137,22 @@ AMBER_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
   return REAL(sendmsg)(fd, &copy, flags);
 }
 
+/* Credentials (wrap_creds.c) are looked for only in a message with control data. */
+AMBER_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
+  if (!msg || !msg->msg_controllen || !amber_active()) return send_msg(fd, msg, flags);
+  struct msghdr *m = (struct msghdr *)msg; /* translated in place, and back */
+  amber_enter();
+  int err = amber_creds_in(m);
+  amber_leave();
+  if (err) return fail(-err);
+  ssize_t r = send_msg(fd, msg, flags);
+  amber_creds_out(m);
+  return r;
+}
+
 AMBER_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
   ssize_t r = REAL(recvmsg)(fd, msg, flags);
+  if (r >= 0 && msg && msg->msg_controllen && amber_active()) amber_creds_out(msg);
   if (r < 0 || !amber_net_active() || !msg || !msg->msg_name) return r;
   if (msg->msg_namelen >= sizeof(struct sockaddr_in) &&
       ((struct sockaddr *)msg->msg_name)->sa_family == AF_INET) {

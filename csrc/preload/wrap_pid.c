@@ -4,18 +4,6 @@
 
 #include "amber.h"
 
-/* A pid argument as the kernel reads it: >0 a process, <-1 a process group, 0 and -1 special. */
-static int pid_in(pid_t vpid, pid_t *spid) {
-  if (vpid == 0 || vpid == -1) {
-    *spid = vpid;
-    return 0;
-  }
-  int32_t s = amber_pid_v2s(vpid > 0 ? vpid : -vpid);
-  if (s < 0) return -ESRCH;
-  *spid = vpid > 0 ? s : -s;
-  return 0;
-}
-
 static pid_t pid_out(pid_t spid) {
   if (spid <= 0) return spid;
   int32_t v = amber_pid_s2v(spid);
@@ -46,7 +34,7 @@ AMBER_EXPORT pid_t gettid(void) {
 AMBER_EXPORT int kill(pid_t pid, int sig) {
   if (!amber_active()) return REAL(kill)(pid, sig);
   pid_t s;
-  int err = pid_in(pid, &s);
+  int err = amber_pid_in(pid, &s);
   return err ? fail(-err) : REAL(kill)(s, sig);
 }
 
@@ -74,7 +62,7 @@ static pid_t reaped(pid_t spid, int status_known, int status) {
 AMBER_EXPORT pid_t wait4(pid_t pid, int *wstatus, int options, struct rusage *ru) {
   if (!amber_active()) return REAL(wait4)(pid, wstatus, options, ru);
   pid_t s;
-  int err = pid_in(pid, &s);
+  int err = amber_pid_in(pid, &s);
   if (err) return fail(ECHILD);
   int status = 0;
   pid_t r = REAL(wait4)(s, &status, options, ru);
@@ -90,28 +78,37 @@ AMBER_EXPORT pid_t wait3(int *wstatus, int options, struct rusage *ru) {
   return wait4(-1, wstatus, options, ru);
 }
 
+/* waitid's id in (P_PGID 0 is the caller's group), and the child it reports out. */
+int amber_waitid_in(int idtype, id_t *id) {
+  if ((idtype != P_PID && idtype != P_PGID) || *id == 0) return 0;
+  int32_t s = amber_pid_v2s((int32_t)*id);
+  if (s < 0) return -ECHILD;
+  *id = (id_t)s;
+  return 0;
+}
+
+void amber_waitid_out(siginfo_t *info, int options) {
+  if (!info || info->si_pid <= 0) return;
+  pid_t spid = info->si_pid;
+  info->si_pid = pid_out(spid);
+  int gone = info->si_code == CLD_EXITED || info->si_code == CLD_KILLED ||
+             info->si_code == CLD_DUMPED;
+  if (gone && !(options & WNOWAIT)) amber_pid_release(spid);
+}
+
 AMBER_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options) {
   if (!amber_active()) return REAL(waitid)(idtype, id, info, options);
-  if (idtype == P_PID || idtype == P_PGID) {
-    int32_t s = amber_pid_v2s((int32_t)id);
-    if (s < 0) return fail(ECHILD);
-    id = (id_t)s;
-  }
+  int err = amber_waitid_in(idtype, &id);
+  if (err) return fail(-err);
   int r = REAL(waitid)(idtype, id, info, options);
-  if (r == 0 && info && info->si_pid > 0) {
-    pid_t spid = info->si_pid;
-    info->si_pid = pid_out(spid);
-    int gone = info->si_code == CLD_EXITED || info->si_code == CLD_KILLED ||
-               info->si_code == CLD_DUMPED;
-    if (gone && !(options & WNOWAIT)) amber_pid_release(spid);
-  }
+  if (r == 0) amber_waitid_out(info, options);
   return r;
 }
 
 AMBER_EXPORT pid_t getpgid(pid_t pid) {
   if (!amber_active()) return REAL(getpgid)(pid);
   pid_t s = 0;
-  if (pid && pid_in(pid, &s)) return fail(ESRCH);
+  if (pid && amber_pid_in(pid, &s)) return fail(ESRCH);
   pid_t r = REAL(getpgid)(s);
   return r < 0 ? r : pid_out(r);
 }
@@ -127,8 +124,8 @@ static void mark_leader(pid_t vpid) {
 AMBER_EXPORT int setpgid(pid_t pid, pid_t pgid) {
   if (!amber_active()) return REAL(setpgid)(pid, pgid);
   pid_t spid = 0, spgid = 0;
-  if (pid && pid_in(pid, &spid)) return fail(ESRCH);
-  if (pgid && pid_in(pgid, &spgid)) return fail(EPERM);
+  if (pid && amber_pid_in(pid, &spid)) return fail(ESRCH);
+  if (pgid && amber_pid_in(pgid, &spgid)) return fail(EPERM);
   int r = REAL(setpgid)(spid, spgid);
   pid_t who = pid ? pid : amber.vpid;
   if (r == 0 && (pgid == 0 || pgid == who)) mark_leader(who);
@@ -138,7 +135,7 @@ AMBER_EXPORT int setpgid(pid_t pid, pid_t pgid) {
 AMBER_EXPORT pid_t getsid(pid_t pid) {
   if (!amber_active()) return REAL(getsid)(pid);
   pid_t s = 0;
-  if (pid && pid_in(pid, &s)) return fail(ESRCH);
+  if (pid && amber_pid_in(pid, &s)) return fail(ESRCH);
   pid_t r = REAL(getsid)(s);
   return r < 0 ? r : pid_out(r);
 }
@@ -169,6 +166,10 @@ AMBER_EXPORT long syscall(long number, ...) {
       if (s < 0) return fail(ESRCH);
       a = s;
       break;
+    }
+    default: {
+      long args[6] = {a, b, c, d, e, f}, r;
+      if (amber_syscall_pids(number, args, &r)) return r;
     }
     }
   }

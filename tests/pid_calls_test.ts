@@ -1,0 +1,70 @@
+/**
+ * Calls that name a process (priorities, scheduling, affinity, limits, capabilities, I/O
+ * priorities, kcmp, pidfds, another process's memory, robust lists, queued signals, descriptor
+ * owners; clone's children, waitid, socket credentials) take and give virtual pids, through
+ * libc and through syscall(), and still act on the right processes after a restore gives them
+ * new system pids. Each program checks every call before the snapshot and again after.
+ */
+
+import assert from "node:assert/strict";
+import { prog, scenarioTest } from "./support.ts";
+
+scenarioTest(
+  "calls that name a process act on the process named by its virtual pid, also after a restore",
+  async (s) => {
+    const app = await s.launch([prog("pid_calls"), s.dir], "pid-calls");
+    await s.waitFor(/^ready$/m);
+    await s.restore(await s.freeze(app));
+    await s.pass();
+  },
+);
+
+scenarioTest("setpriv changes capabilities under Amber", async (s) => {
+  const app = await s.launch(
+    [
+      "setpriv",
+      "--inh-caps=-all",
+      "--bounding-set=-net_raw",
+      "grep",
+      "CapBnd",
+      "/proc/self/status",
+    ],
+    "setpriv",
+  );
+  assert.deepEqual(await app.wait(), { code: 0 }, await s.text());
+  const bounding = BigInt("0x" + (await s.text()).match(/CapBnd:\s*([0-9a-f]+)/)![1]);
+  assert.equal(bounding & (1n << 13n), 0n, "CAP_NET_RAW (13) is still in the bounding set");
+});
+
+scenarioTest(
+  "waitid, clone's children and socket credentials name processes by virtual pids, also after a restore",
+  async (s) => {
+    const app = await s.launch([prog("pid_children"), s.dir], "pid-children");
+    await s.waitFor(/^ready$/m);
+    await s.restore(await s.freeze(app));
+    await s.pass();
+  },
+);
+
+scenarioTest("python3 names itself by its virtual pid, also after a restore", async (s) => {
+  const script = new URL("./progs/py_pid_calls.py", import.meta.url).pathname;
+  const app = await s.launch(["python3", script, s.dir], "py-pid-calls");
+  await s.waitFor(/^ready$/m);
+  await s.restore(await s.freeze(app));
+  await s.pass();
+});
+
+scenarioTest(
+  "a snapshot refuses a descriptor whose SIGIO goes to a process outside the application",
+  async (s) => {
+    const app = await s.launch([prog("owner_outside"), s.dir, String(Deno.pid)], "outside");
+    await s.waitFor(/^ready$/m);
+    await assert.rejects(
+      app.snapshot({ dir: `${s.dir}/never.amber`, stop: true }),
+      new RegExp(`descriptor 3 .*SIGIO to process ${Deno.pid}, which is outside the application`),
+    );
+    const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
+    await s.waitFor(new RegExp(`^tick ${ticks + 3}$`, "m"), "more ticks after the refusal");
+    await s.pass();
+  },
+);
