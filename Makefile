@@ -80,7 +80,7 @@ deps:
 	sh tools/install-etcd.sh
 
 setup: deps all
-	$(DENO) install --frozen --quiet
+	$(DENO) install --frozen --quiet --entrypoint cli.ts mod.ts
 
 demo: setup
 	bash examples/demo.sh

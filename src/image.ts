@@ -7,7 +7,7 @@
  */
 
 import { join, resolve } from "node:path";
-import type { z } from "zod";
+import type { z } from "npm:zod@4.6.7";
 import { fileHash, type MachineInfo, machineInfo, xcr0Bits } from "../ffi/control.ts";
 import { ImageError, IncompatibleImageError } from "./errors.ts";
 import { changedMappedFile } from "./mapped_files.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { MachineInfoSchema, ProcessDetailsSchema } from "../ffi/control.ts";
 
 /** The value of `format` in every manifest. */

@@ -7,7 +7,7 @@
 
 import process from "node:process";
 import { styleText } from "node:util";
-import { CommanderError, InvalidArgumentError } from "@commander-js/extra-typings";
+import { CommanderError, InvalidArgumentError } from "npm:@commander-js/extra-typings@15.1.0";
 import { ControlLibraryError } from "../../ffi/symbols.ts";
 import { checkAppName, checkHostname } from "../names.ts";
 import { checkTimeout } from "../wait.ts";

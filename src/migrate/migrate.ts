@@ -18,7 +18,7 @@
  */
 
 import { join } from "node:path";
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import type { App } from "../app.ts";
 import { open } from "../apps.ts";
 import { AmberError } from "../errors.ts";
