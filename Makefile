@@ -87,6 +87,9 @@ demo: setup
 
 test: setup
 	$(DENO) check --quiet examples/ bench/
+	$(DENO) doc --lint mod.ts
+	$(DENO) lint --quiet
+	$(DENO) fmt --check --quiet
 	$(DENO) test -A --quiet --parallel --doc tests/ mod.ts src/
 
 bench: setup

@@ -377,6 +377,7 @@ export type ControlSymbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
 
 /** The control library could not be found, loaded, or has the wrong ABI version. */
 export class ControlLibraryError extends Error {
+  /** The class name, shown in messages. */
   override name = "ControlLibraryError";
 }
 

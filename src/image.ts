@@ -41,6 +41,7 @@ export interface FileCheck extends ImageFile {
 
 /** Everything {@linkcode describeImage} finds out about an image. */
 export interface ImageReport {
+  /** The image. */
   image: Image;
   /** Every file of the manifest, checked. */
   files: FileCheck[];
@@ -201,7 +202,7 @@ export function incompatibility(made: MachineInfo, here: MachineInfo): string | 
  *
  * @example Verify an image before copying it elsewhere
  * ```ts
- * import { inspect, launch } from "../mod.ts";
+ * import { inspect, launch } from "@amber/amber";
  *
  * const app = await launch(["sleep", "60"], { detach: true });
  * const dir = await Deno.makeTempDir();
@@ -231,7 +232,7 @@ export async function inspect(dir: string): Promise<Image> {
  *
  * @example Tell a damaged image from an intact one
  * ```ts
- * import { describeImage, launch } from "../mod.ts";
+ * import { describeImage, launch } from "@amber/amber";
  *
  * const app = await launch(["sleep", "60"], { detach: true });
  * const dir = await Deno.makeTempDir();

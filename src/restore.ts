@@ -44,7 +44,7 @@ const STEP_MS = 100;
  *
  * @example Clone two instances from one template image
  * ```ts
- * import { launch, restore } from "../mod.ts";
+ * import { launch, restore } from "@amber/amber";
  *
  * const app = await launch(["sleep", "60"], { detach: true });
  * const dir = await Deno.makeTempDir();

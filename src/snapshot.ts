@@ -78,7 +78,7 @@ const PROCESS_FILE = /^process-(\d+)\.img$/;
  *
  * @example Snapshot an application and keep it running
  * ```ts
- * import { launch } from "../mod.ts";
+ * import { launch } from "@amber/amber";
  *
  * await using app = await launch(["sleep", "60"], { detach: true });
  * const dir = await Deno.makeTempDir();
