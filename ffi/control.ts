@@ -61,6 +61,11 @@ export class ControlAgainError extends ControlError {
   override name = "ControlAgainError";
 }
 
+/** A control-library call failed with EBUSY: for a snapshot, another one is under way. */
+export class ControlBusyError extends ControlError {
+  override name = "ControlBusyError";
+}
+
 /** The control library answered with JSON that does not have the expected shape. */
 export class ControlDataError extends Error {
   override name = "ControlDataError";
@@ -73,6 +78,7 @@ const ERROR_CLASSES: Readonly<Record<number, typeof ControlError>> = {
   [Errno.ESRCH]: ControlProcessGoneError,
   [Errno.EIO]: ControlIoError,
   [Errno.EAGAIN]: ControlAgainError,
+  [Errno.EBUSY]: ControlBusyError,
 };
 
 /** Returns `status` if it is not negative; otherwise throws the error for `-status`. */

@@ -11,6 +11,7 @@ export const Errno = {
   ESRCH: 3,
   EIO: 5,
   EAGAIN: 11,
+  EBUSY: 16,
   EEXIST: 17,
   ENOSPC: 28,
   ETIMEDOUT: 110,

@@ -10,6 +10,7 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import {
   AgentState,
   ControlAgainError,
+  ControlBusyError,
   ControlError,
   ControlIoError,
   ControlProcessGoneError,
@@ -187,10 +188,17 @@ export async function freezeAndWriteRetrying(
   tmp: string,
   how: FreezeOptions,
 ): Promise<TableRow[]> {
+  const waitUntil = Date.now() + how.timeoutMs;
   for (let attempt = 1;; attempt++) {
     try {
       return await freezeAndWrite(app, table, tmp, how);
     } catch (cause) {
+      // Another snapshot of this application is under way: this one waits for it to end.
+      if (cause instanceof ControlBusyError && Date.now() < waitUntil) {
+        attempt--;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
       const raced = cause instanceof SnapshotError && cause.cause instanceof ControlAgainError;
       if (!raced || attempt === 3) throw cause;
       for await (const entry of Deno.readDir(tmp)) await Deno.remove(join(tmp, entry.name));
