@@ -56,6 +56,7 @@ export { type AppListing, list, open } from "./src/apps.ts";
 export { launch, type LaunchOptions } from "./src/launch.ts";
 export { snapshot, type SnapshotOptions } from "./src/snapshot.ts";
 export { restore, type RestoreOptions } from "./src/restore.ts";
+export { type ClonesOptions, restoreClones } from "./src/clones.ts";
 export {
   checkFiles,
   describeImage,

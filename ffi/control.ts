@@ -346,6 +346,12 @@ export class Table implements Disposable {
     unwrap("amber_ctl_set_phase", library().amber_ctl_set_phase(this.#live(), phase), this.#path);
   }
 
+  /** Sets the virtual hostname its processes see ("" for the real one), before they run. */
+  setHostname(hostname: string): void {
+    const status = library().amber_ctl_table_set_hostname(this.#live(), cstr(hostname));
+    unwrap("amber_ctl_table_set_hostname", status, this.#path);
+  }
+
   /** Writes a copy of the tables to `path`. */
   saveTables(path: string): Promise<void> {
     const p = cstr(path);

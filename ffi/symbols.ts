@@ -370,6 +370,14 @@ export const symbols = {
     ],
     result: "i32",
   },
+  // int32_t amber_ctl_table_set_hostname(void *table, const char *hostname)
+  amber_ctl_table_set_hostname: {
+    parameters: [
+      "pointer", // void *table
+      "buffer", // const char *hostname
+    ],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded control library's functions. */

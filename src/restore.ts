@@ -10,7 +10,7 @@ import { AppState, ControlTimeoutError, createTableFromImage, Table } from "../f
 import { App } from "./app.ts";
 import { AmberError, RestoreError } from "./errors.ts";
 import { type Image, inspect } from "./image.ts";
-import { checkAppName, newAppId } from "./names.ts";
+import { checkAppName, checkHostname, newAppId } from "./names.ts";
 import { makeAppDir, restorerPath, supervisorPath, TABLES_FILE } from "./paths.ts";
 import { abandon, Supervisor, supervisorRow } from "./supervisor.ts";
 import { checkTimeout } from "./wait.ts";
@@ -34,6 +34,8 @@ export interface RestoreOptions {
   timeoutMs?: number;
   /** For a migration: the application ID of the original, whose virtual IP this one takes. */
   replaces?: string;
+  /** The virtual hostname its processes see; default: the one they saw when frozen. */
+  hostname?: string;
 }
 
 const STEP_MS = 100;
@@ -61,6 +63,7 @@ export async function restore(image: Image | string, options: RestoreOptions = {
   const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
   const { dir: imageDir, manifest } = await inspect(typeof image === "string" ? image : image.dir);
   const name = checkAppName(options.name ?? manifest.app.name);
+  const hostname = options.hostname === undefined ? undefined : checkHostname(options.hostname);
   supervisorPath();
   restorerPath();
 
@@ -71,8 +74,10 @@ export async function restore(image: Image | string, options: RestoreOptions = {
   try {
     createTableFromImage(join(imageDir, "tables.bin"), join(dir, TABLES_FILE), id, name);
     const joiner = { name, id, tables: join(dir, TABLES_FILE) };
-    rejoinVne(joiner, join(imageDir, "tables.bin"), manifest.app.hostname, options.replaces);
+    const host = hostname ?? manifest.app.hostname;
+    rejoinVne(joiner, join(imageDir, "tables.bin"), host, options.replaces);
     table = Table.open(join(dir, TABLES_FILE));
+    if (hostname !== undefined) table.setHostname(hostname);
     await table.ipcRestore(imageDir);
     supervisor = Supervisor.spawn("restore", [dir, imageDir], options);
     await waitRestored(name, table, supervisor, manifest.processes.length, timeoutMs);

@@ -6,33 +6,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { prog, type Scenario, scenarioTest } from "./support.ts";
-
-const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
-const CHILD_LIMIT_MS = 60_000;
-
-/** Runs `amber ARGS...` in the scenario's folder; the child is killed if it outlives its limit. */
-export async function amber(s: Scenario, ...args: string[]): Promise<Deno.CommandOutput> {
-  return await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", CLI, ...args],
-    cwd: s.dir,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(CHILD_LIMIT_MS),
-  }).output();
-}
-
-/** The image folders (and anything else ending in .amber or holding .tmp-) in the scenario's folder. */
-export async function leftovers(s: Scenario): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(s.dir)) {
-    if (/\.amber$|\.tmp-/.test(entry.name)) names.push(entry.name);
-  }
-  return names.sort();
-}
+import { amber, leftovers } from "./cli_support.ts";
+import { prog, scenarioTest } from "./support.ts";
 
 scenarioTest("two snapshots of one application started at once get different names", async (s) => {
   const app = await s.launch([prog("counter"), "20"], "names");

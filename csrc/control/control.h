@@ -104,4 +104,8 @@ int32_t amber_ctl_table_vne_from_image(const char *tables, const char *image_tab
  * index_path. See ctl_predump.c. */
 int32_t amber_ctl_predump(int32_t pid, int32_t vpid, const char *out_path, const char *index_path);
 
+/* A clone's own virtual hostname, set before its processes run ("" for the real one; at most
+ * 64 characters, else -ENAMETOOLONG). See ctl_clone.c. */
+int32_t amber_ctl_table_set_hostname(void *table, const char *hostname);
+
 #endif

@@ -65,6 +65,14 @@ function asArgument<T>(check: (value: string) => T): (value: string) => T {
 export const nameArgument = asArgument(checkAppName);
 /** Parses a hostname argument. */
 export const hostnameArgument = asArgument(checkHostname);
+/** Parses a count of clones: an integer from 1 to 1000. */
+export const countArgument = asArgument((value: string) => {
+  const count = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(count >= 1 && count <= 1000)) {
+    throw new RangeError(`Invalid count '${value}': expected an integer from 1 to 1000`);
+  }
+  return count;
+});
 /** Parses a timeout in milliseconds. */
 export const timeoutArgument = asArgument((value: string) =>
   checkTimeout(/^\d+$/.test(value) ? Number(value) : NaN, "timeout")

@@ -1,12 +1,14 @@
 /**
- * `amber restore DIR [--name NEW] [--detach] [--lazy] [--output F] [--timeout MS]`
+ * `amber restore DIR [--name NEW] [--clones N] [--detach] [--lazy] [--output F] [--timeout MS]`
  *
  * @module
  */
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
+import type { App } from "../app.ts";
+import { restoreClones } from "../clones.ts";
 import { restore } from "../restore.ts";
-import { EXIT_FAILURE, nameArgument, timeoutArgument } from "./output.ts";
+import { countArgument, EXIT_FAILURE, nameArgument, timeoutArgument } from "./output.ts";
 
 /** The `restore` command: thaw an image as a new application. */
 export function restoreCommand() {
@@ -17,17 +19,29 @@ export function restoreCommand() {
     )
     .argument("<dir>", "the image directory")
     .option("--name <name>", "the new application's name (default: the frozen one's)", nameArgument)
+    .option(
+      "--clones <n>",
+      "start N independent copies, named NAME-1..N, hostnames with -1..N added " +
+        "(--output F: clone i appends to F.i)",
+      countArgument,
+    )
     .option("--detach", "return at once; the application runs on")
     .option("--lazy", "map memory from the image, read when first touched (keep the image)")
     .option("--output <file>", "append the program's stdout and stderr to this file")
     .option("--timeout <ms>", "how long the processes may take to come back", timeoutArgument)
     .action(async (dir, options) => {
-      const app = await restore(dir, { ...options, timeoutMs: options.timeout });
+      const { clones, ...rest } = options;
+      const how = { ...rest, timeoutMs: options.timeout };
+      const apps: App[] = clones === undefined
+        ? [await restore(dir, how)]
+        : await restoreClones(dir, clones, how);
       if (options.detach) {
-        console.log(app.name);
+        for (const app of apps) console.log(app.name);
         return;
       }
-      const status = await app.wait();
-      Deno.exitCode = status.code ?? EXIT_FAILURE;
+      const codes = await Promise.all(apps.map(async (app) => (await app.wait()).code));
+      // The first failure's status (one killed by a signal, whose status is unknown: 1), else 0.
+      const failed = codes.find((code) => code !== 0);
+      Deno.exitCode = failed === undefined ? 0 : failed ?? EXIT_FAILURE;
     });
 }
