@@ -38,6 +38,7 @@ import {
   MANIFEST_FILE,
   type ManifestHead,
 } from "./manifest.ts";
+import { checkAborted, removeTemporary, settled, unlessAborted } from "./abort.ts";
 import { randomHex } from "./names.ts";
 import { parentRef } from "./parent.ts";
 import { prepareProcessFiles, reclaimProcessFiles } from "./process_files.ts";
@@ -69,6 +70,12 @@ export interface SnapshotOptions {
    * Without it, or without the capability, they come back reset.
    */
   tcpEstablished?: boolean;
+  /**
+   * Abandons the snapshot when it aborts: the application is let go as it was (frozen
+   * processes resume) and nothing is left on disk; the snapshot rejects with a
+   * {@linkcode SnapshotError}. Once `stop` has ended the application, the image is finished.
+   */
+  signal?: AbortSignal;
 }
 
 const PROCESS_FILE = /^process-(\d+)\.img$/;
@@ -113,7 +120,10 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
         timeoutMs,
         parentDir: parent?.dir,
         flags: options.tcpEstablished ? SnapshotFlag.TCP_ESTABLISHED : 0,
+        signal: options.signal,
       });
+      if (options.signal?.aborted) table.setPhase(Phase.ABORT);
+      checkAborted(app.name, options.signal);
       if (!options.stop && !options.hold) table.setPhase(Phase.RESUME);
       frozenMs = performance.now() - frozenAt;
     }
@@ -121,13 +131,15 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
     // Durable before it has its name, but after the application was let go: the agents wrote
     // into the page cache only, so the freeze never waits for the disk.
     await syncFiles(tmp);
+    if (!options.stop) checkAborted(app.name, options.signal);
     const manifest = await writeManifest(tmp, manifestHead(info, rows, parent));
     await syncFiles(tmp, [MANIFEST_FILE]);
+    if (!options.stop) checkAborted(app.name, options.signal);
     await Deno.rename(tmp, dir);
     await syncDir(dirname(dir));
     return { dir, manifest, frozenMs };
   } catch (cause) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    await removeTemporary(tmp);
     if (cause instanceof AmberError) throw cause;
     throw new SnapshotError(`Snapshot of '${app.name}' failed: ${message(cause)}`, { cause });
   }
@@ -174,6 +186,8 @@ export interface FreezeOptions {
   streaming?: WriteStreaming;
   /** SnapshotFlag bits. */
   flags?: number;
+  /** Abandons the freeze when it aborts (see {@linkcode SnapshotOptions.signal}). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -194,13 +208,13 @@ export async function freezeAndWriteRetrying(
       return await freezeAndWrite(app, table, tmp, how);
     } catch (cause) {
       // Another snapshot of this application is under way: this one waits for it to end.
-      if (cause instanceof ControlBusyError && Date.now() < waitUntil) {
+      if (cause instanceof ControlBusyError && Date.now() < waitUntil && !how.signal?.aborted) {
         attempt--;
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
       const raced = cause instanceof SnapshotError && cause.cause instanceof ControlAgainError;
-      if (!raced || attempt === 3) throw cause;
+      if (!raced || attempt === 3 || how.signal?.aborted) throw cause;
       for await (const entry of Deno.readDir(tmp)) await Deno.remove(join(tmp, entry.name));
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
     }
@@ -212,14 +226,18 @@ async function freezeAndWrite(
   app: App,
   table: Table,
   tmp: string,
-  { timeoutMs, parentDir = "", streaming, flags = 0 }: FreezeOptions,
+  { timeoutMs, parentDir = "", streaming, flags = 0, signal }: FreezeOptions,
 ): Promise<TableRow[]> {
   let began = false;
   let running: Promise<void> | undefined;
+  let waiting: Promise<void> | undefined; // the barrier under way, which an abort cannot cancel
   try {
+    checkAborted(app.name, signal);
     table.snapshotBegin(tmp, parentDir, flags);
     began = true;
-    await barrier(app, table, AgentState.FROZEN, "frozen", timeoutMs);
+    waiting = barrier(app, table, AgentState.FROZEN, "frozen", timeoutMs);
+    await unlessAborted(app.name, waiting, signal);
+    checkAborted(app.name, signal);
     const rows = table.rows();
     await table.saveTables(join(tmp, "tables.bin"));
     await table.ipcSave(tmp);
@@ -227,7 +245,8 @@ async function freezeAndWrite(
     await streaming?.prepare(rows);
     table.setPhase(Phase.WRITE);
     running = streaming?.run();
-    await Promise.all([barrier(app, table, AgentState.WRITTEN, "written", timeoutMs), running]);
+    waiting = barrier(app, table, AgentState.WRITTEN, "written", timeoutMs);
+    await unlessAborted(app.name, Promise.all([waiting, running]), signal);
     if (foreign) await reclaimProcessFiles(tmp);
     return rows;
   } catch (cause) {
@@ -239,6 +258,8 @@ async function freezeAndWrite(
         // The application is gone; there is nothing to let go on.
       }
     }
+    // Told to stop, the agents give up their files and report within moments.
+    if (signal?.aborted) await settled(waiting, 2_000);
     await running?.catch(() => {});
     throw cause;
   }

@@ -9,9 +9,8 @@ import type { Scenario } from "./support.ts";
 const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
 const CHILD_LIMIT_MS = 60_000;
 
-/** Runs `amber ARGS...` in the scenario's folder; the child is killed if it outlives its limit. */
-export async function amber(s: Scenario, ...args: string[]): Promise<Deno.CommandOutput> {
-  return await new Deno.Command(Deno.execPath(), {
+function command(s: Scenario, args: string[]): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", CLI, ...args],
     cwd: s.dir,
     env: { NO_COLOR: "1" },
@@ -19,7 +18,17 @@ export async function amber(s: Scenario, ...args: string[]): Promise<Deno.Comman
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(CHILD_LIMIT_MS),
-  }).output();
+  });
+}
+
+/** Runs `amber ARGS...` in the scenario's folder; the child is killed if it outlives its limit. */
+export async function amber(s: Scenario, ...args: string[]): Promise<Deno.CommandOutput> {
+  return await command(s, args).output();
+}
+
+/** Starts `amber ARGS...` in the scenario's folder, to signal it while it runs; time-limited. */
+export function spawnAmber(s: Scenario, ...args: string[]): Deno.ChildProcess {
+  return command(s, args).spawn();
 }
 
 /** The image folders (and anything else ending in .amber or holding .tmp-) in the scenario's folder. */
