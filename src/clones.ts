@@ -4,9 +4,13 @@
  * @module
  */
 
+import { join } from "node:path";
+import { appVne } from "../ffi/vne.ts";
 import type { App } from "./app.ts";
+import { NotImplementedError } from "./errors.ts";
 import { type Image, inspect } from "./image.ts";
 import { checkAppName, checkHostname } from "./names.ts";
+import { TABLES_FILE } from "./paths.ts";
 import { restore, type RestoreOptions } from "./restore.ts";
 
 /** Options for {@linkcode restoreClones}: those of {@linkcode restore}, with per-clone output. */
@@ -25,7 +29,8 @@ export interface ClonesOptions extends Omit<RestoreOptions, "output" | "hostname
  * hostname it had when frozen with `-i` added (the real one's if it had none), and has its own
  * system IDs behind the same virtual IDs. If one cannot start, those already started are
  * killed and the error is thrown. An image in a virtual network environment cannot be cloned
- * yet: each clone would need its own virtual IP, and the second one is refused.
+ * yet (each clone would need its own virtual IP and real ports): with more than one clone it
+ * throws {@linkcode NotImplementedError}, and nothing is left running.
  *
  * @example Three counters from one template image
  * ```ts
@@ -67,10 +72,22 @@ export async function restoreClones(
           output,
         }),
       );
+      if (i === 1 && count > 1) refuseVne(dir, clones[0]);
     }
   } catch (cause) {
     for (const clone of clones) await clone.kill().catch(() => {});
     throw cause;
   }
   return clones;
+}
+
+/** Clones in a VNE are not built yet: the first clone, restored, says whether it is in one. */
+function refuseVne(image: string, first: App): void {
+  const { vne } = appVne(join(first.dir, TABLES_FILE));
+  if (vne) {
+    throw new NotImplementedError(
+      `Cannot clone '${image}': it is in VNE '${vne}', and clones in a VNE (each with its own ` +
+        `virtual IP) are not supported yet; restore it once instead`,
+    );
+  }
 }

@@ -5,9 +5,19 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type App, launch, open, restoreClones } from "../mod.ts";
+import {
+  type App,
+  createVne,
+  launch,
+  list,
+  NotImplementedError,
+  open,
+  removeVne,
+  restoreClones,
+} from "../mod.ts";
 import { amber } from "./cli_support.ts";
 import { prog, type Scenario, scenarioTest, sleep } from "./support.ts";
+import { freeSubnet } from "./vne_support.ts";
 
 interface Line {
   count: number;
@@ -114,5 +124,28 @@ scenarioTest("amber restore --clones 3 --detach starts and names 3 copies", asyn
     await checkClones(clones, [1, 2, 3].map((i) => `${out}.${i}`), last, vpids);
   } finally {
     for (const name of names) await amber(s, "kill", name);
+  }
+});
+
+scenarioTest("clones of an image in a VNE are refused by name and none is left", async (s) => {
+  const vne = s.name("clonevne");
+  createVne(vne, `${freeSubnet()}.0/24`);
+  try {
+    const app = await launch([prog("host_counter"), "20"], {
+      name: s.name("invne"),
+      output: s.output,
+      vne,
+    });
+    await countedTo(s.output, 2);
+    const image = await s.freeze(app);
+    const base = s.name("vneclone");
+    await assert.rejects(
+      restoreClones(image, 2, { name: base, output: join(s.dir, "clone") }),
+      (e: Error) =>
+        e instanceof NotImplementedError && /is in VNE '.*', and clones in a VNE/.test(e.message),
+    );
+    assert.deepEqual((await list()).filter((a) => a.name.startsWith(base)), []);
+  } finally {
+    removeVne(vne);
   }
 });
