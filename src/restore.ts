@@ -36,6 +36,11 @@ export interface RestoreOptions {
   replaces?: string;
   /** The virtual hostname its processes see; default: the one they saw when frozen. */
   hostname?: string;
+  /**
+   * Abandons the restore when it aborts before the application is back: whatever of it
+   * started is ended and removed, and the restore rejects with a {@linkcode RestoreError}.
+   */
+  signal?: AbortSignal;
 }
 
 const STEP_MS = 100;
@@ -80,7 +85,8 @@ export async function restore(image: Image | string, options: RestoreOptions = {
     if (hostname !== undefined) table.setHostname(hostname);
     await table.ipcRestore(imageDir);
     supervisor = Supervisor.spawn("restore", [dir, imageDir], options);
-    await waitRestored(name, table, supervisor, manifest.processes.length, timeoutMs);
+    const count = manifest.processes.length;
+    await waitRestored(name, table, supervisor, count, timeoutMs, options.signal);
   } catch (cause) {
     const why = table ? tableError(table) : "";
     await abandon(dir, table, supervisor);
@@ -109,9 +115,15 @@ async function waitRestored(
   supervisor: Supervisor,
   count: number,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (signal?.aborted) {
+      throw new RestoreError(`Restore of '${name}' was interrupted: nothing of it is left`, {
+        cause: signal.reason,
+      });
+    }
     const exited = supervisor.exited;
     try {
       await table.waitRestored(count, Math.min(STEP_MS, Math.max(1, deadline - Date.now())));

@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { list, restore, RestoreError } from "../mod.ts";
 import { amber, leftovers, spawnAmber } from "./cli_support.ts";
 import { prog, type Scenario, scenarioTest, sleep } from "./support.ts";
 
@@ -99,4 +100,24 @@ interruptTest(
   ["--stop"],
   "the temporary folder",
   async (s) => (await writtenSoFar(s)) >= 0,
+);
+
+scenarioTest(
+  "a restore whose signal aborts leaves nothing of the application running",
+  async (s) => {
+    const app = await s.launch([prog("counter"), "20"], "torestore");
+    await s.waitFor(/^count 3 /m);
+    const image = await s.freeze(app);
+    const name = s.name("aborted");
+    const out = join(s.dir, "restored-out");
+    await assert.rejects(
+      restore(image, { name, output: out, signal: AbortSignal.abort() }),
+      (e: Error) =>
+        e instanceof RestoreError && /was interrupted: nothing of it is left/.test(e.message),
+    );
+    assert.deepEqual((await list()).filter((a) => a.name === name), []);
+    const printed = await Deno.readTextFile(out).catch(() => "");
+    await sleep(300);
+    assert.equal(await Deno.readTextFile(out).catch(() => ""), printed, "no restored counter runs");
+  },
 );

@@ -8,7 +8,13 @@ import { Command } from "npm:@commander-js/extra-typings@15.1.0";
 import type { App } from "../app.ts";
 import { restoreClones } from "../clones.ts";
 import { restore } from "../restore.ts";
-import { countArgument, EXIT_FAILURE, nameArgument, timeoutArgument } from "./output.ts";
+import {
+  countArgument,
+  EXIT_FAILURE,
+  interruptible,
+  nameArgument,
+  timeoutArgument,
+} from "./output.ts";
 
 /** The `restore` command: thaw an image as a new application. */
 export function restoreCommand() {
@@ -31,10 +37,13 @@ export function restoreCommand() {
     .option("--timeout <ms>", "how long the processes may take to come back", timeoutArgument)
     .action(async (dir, options) => {
       const { clones, ...rest } = options;
-      const how = { ...rest, timeoutMs: options.timeout };
-      const apps: App[] = clones === undefined
-        ? [await restore(dir, how)]
-        : await restoreClones(dir, clones, how);
+      // Ctrl-C before the application is back abandons the restore: nothing of it is left.
+      const apps: App[] = await interruptible(async (signal) => {
+        const how = { ...rest, timeoutMs: options.timeout, signal };
+        return clones === undefined
+          ? [await restore(dir, how)]
+          : await restoreClones(dir, clones, how);
+      });
       if (options.detach) {
         for (const app of apps) console.log(app.name);
         return;

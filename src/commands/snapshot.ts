@@ -7,18 +7,14 @@
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
 import { open } from "../apps.ts";
 import { defaultImageName } from "../names.ts";
-import type { Image } from "../image.ts";
 import {
   formatBytes,
+  interruptible,
   nameArgument,
   plural,
   printJson,
-  reportError,
   timeoutArgument,
 } from "./output.ts";
-
-/** The exit status after Ctrl-C, as shells report a program that SIGINT ended. */
-const EXIT_INTERRUPTED = 130;
 
 /** The `snapshot` command: freeze an application and write its image. */
 export function snapshotCommand() {
@@ -38,26 +34,16 @@ export function snapshotCommand() {
       const dir = options.output ?? defaultImageName(name);
       const app = await open(name);
       // Ctrl-C abandons the snapshot: the application goes on as it was, nothing is left.
-      const interrupt = new AbortController();
-      const onInterrupt = () => interrupt.abort(new Error("interrupted by SIGINT"));
-      Deno.addSignalListener("SIGINT", onInterrupt);
-      let image: Image;
-      try {
-        image = await app.snapshot({
+      const image = await interruptible((signal) =>
+        app.snapshot({
           dir,
           stop: options.stop,
           timeoutMs: options.timeout,
           parent: options.parent,
           tcpEstablished: options.tcpEstablished,
-          signal: interrupt.signal,
-        });
-      } catch (error) {
-        if (!interrupt.signal.aborted) throw error;
-        reportError(error);
-        Deno.exit(EXIT_INTERRUPTED); // a native wait the abort cannot cancel may still run
-      } finally {
-        Deno.removeSignalListener("SIGINT", onInterrupt);
-      }
+          signal,
+        })
+      );
       if (options.json) {
         printJson(image);
         return;
