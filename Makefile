@@ -82,13 +82,16 @@ deps:
 	sh tools/install-etcd.sh
 
 setup: deps all
-	$(DENO) install --frozen --quiet
+	$(DENO) install --frozen --quiet --entrypoint cli.ts mod.ts
 
 demo: setup
 	bash examples/demo.sh
 
 test: setup
 	$(DENO) check --quiet examples/ bench/
+	$(DENO) doc --lint mod.ts
+	$(DENO) lint --quiet
+	$(DENO) fmt --check --quiet
 	$(DENO) test -A --quiet --parallel --doc tests/ mod.ts src/
 
 bench: setup

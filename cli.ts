@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "npm:@commander-js/extra-typings@15.1.0";
 import { inspectCommand } from "./src/commands/inspect.ts";
 import { killCommand } from "./src/commands/kill.ts";
 import { reportError } from "./src/commands/output.ts";

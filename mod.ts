@@ -10,7 +10,7 @@
  *
  * @example Launch, snapshot, kill, restore
  * ```ts
- * import { launch, restore } from "./mod.ts";
+ * import { launch, restore } from "@amber/amber";
  *
  * const app = await launch(["sleep", "60"], { detach: true });
  * const dir = await Deno.makeTempDir();
@@ -23,7 +23,7 @@
  *
  * @example Keep the last three periodic snapshots
  * ```ts ignore
- * import { open } from "./mod.ts";
+ * import { open } from "@amber/amber";
  *
  * const app = await open("web2");
  * const kept: string[] = [];
@@ -37,7 +37,7 @@
  *
  * @example Check an image without restoring it
  * ```ts
- * import { describeImage, ImageError } from "./mod.ts";
+ * import { describeImage, ImageError } from "@amber/amber";
  *
  * try {
  *   const report = await describeImage("no-such-image.amber");
@@ -56,6 +56,7 @@ export { type AppListing, list, open } from "./src/apps.ts";
 export { launch, type LaunchOptions } from "./src/launch.ts";
 export { snapshot, type SnapshotOptions } from "./src/snapshot.ts";
 export { restore, type RestoreOptions } from "./src/restore.ts";
+export { type ClonesOptions, restoreClones } from "./src/clones.ts";
 export {
   checkFiles,
   describeImage,
@@ -70,10 +71,10 @@ export {
   IMAGE_FORMAT,
   IMAGE_VERSION,
   type ImageFile,
+  type ImageParent,
   type ImageProcess,
   type Manifest,
   MANIFEST_FILE,
-  ManifestSchema,
 } from "./src/manifest.ts";
 export {
   AmberError,

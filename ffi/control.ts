@@ -6,12 +6,13 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { Errno, errnoDescription, errnoName } from "./errno.ts";
 import { library } from "./symbols.ts";
 
 /** A control-library call failed with `-errno`. */
 export class ControlError extends Error {
+  /** The class name, shown in messages. */
   override name = "ControlError";
   /** The positive errno number. */
   readonly errno: number;
@@ -20,6 +21,7 @@ export class ControlError extends Error {
   /** The C function that failed. */
   readonly call: string;
 
+  /** Makes the error for the C function `call` that returned `-errno` about `subject`. */
   constructor(call: string, errno: number, subject?: string) {
     const about = subject === undefined ? "" : ` for '${subject}'`;
     super(`${call}${about} failed with ${errnoName(errno)} (${errnoDescription(errno)})`);
@@ -59,6 +61,11 @@ export class ControlAgainError extends ControlError {
   override name = "ControlAgainError";
 }
 
+/** A control-library call failed with EBUSY: for a snapshot, another one is under way. */
+export class ControlBusyError extends ControlError {
+  override name = "ControlBusyError";
+}
+
 /** The control library answered with JSON that does not have the expected shape. */
 export class ControlDataError extends Error {
   override name = "ControlDataError";
@@ -71,6 +78,7 @@ const ERROR_CLASSES: Readonly<Record<number, typeof ControlError>> = {
   [Errno.ESRCH]: ControlProcessGoneError,
   [Errno.EIO]: ControlIoError,
   [Errno.EAGAIN]: ControlAgainError,
+  [Errno.EBUSY]: ControlBusyError,
 };
 
 /** Returns `status` if it is not negative; otherwise throws the error for `-status`. */
@@ -142,8 +150,26 @@ export const AgentState = { NONE: 0, FROZEN: 1, WRITTEN: 2, FAILED: 3, RESUMED: 
 /** Flags of a pid row. */
 export const PidFlag = { PROCESS: 0x1, THREAD: 0x2, SUPERVISOR: 0x4 } as const;
 
+/** An application's identity and state, from its table. */
+export interface TableInfo {
+  /** The application's id, fixed for its life and kept across restores. */
+  appId: string;
+  /** The application's name. */
+  name: string;
+  /** The hostname its processes see. */
+  hostname: string;
+  /** The virtual pid of its first process. */
+  rootVpid: number;
+  /** Its state, one of {@linkcode AppState}. */
+  state: number;
+  /** Why it failed, when it did. */
+  error: string;
+  /** The system pid of its supervisor. */
+  supervisorPid: number;
+}
+
 /** What `amber_ctl_table_info` returns. */
-export const TableInfoSchema = z.object({
+export const TableInfoSchema: z.ZodType<TableInfo> = z.object({
   appId: z.string(),
   name: z.string(),
   hostname: z.string(),
@@ -152,11 +178,35 @@ export const TableInfoSchema = z.object({
   error: z.string(),
   supervisorPid: z.int(),
 });
-/** An application's identity and state, from its table. */
-export type TableInfo = z.infer<typeof TableInfoSchema>;
+
+/** One row of the translation tables: a virtual ID, its system ID and its attributes. */
+export interface TableRow {
+  /** What the ID names: a process or thread, or a SysV semaphore set, segment or queue. */
+  kind: "pid" | "sem" | "shm" | "msg";
+  /** The virtual ID the application sees. */
+  vid: number;
+  /** The system ID behind it. */
+  sid: number;
+  /** The virtual pid of the process that owns it. */
+  owner: number;
+  /** Flags; for a pid, {@linkcode PidFlag}. */
+  flags: number;
+  /** A SysV object's key. */
+  key: number;
+  /** A SysV object's mode. */
+  mode: number;
+  /** A SysV semaphore set's count of semaphores. */
+  nitems: number;
+  /** A SysV segment's size in bytes. */
+  size: number;
+  /** For a pid, the virtual pid of its parent. */
+  parent: number;
+  /** Whether the process or object still exists. */
+  alive: boolean;
+}
 
 /** One row of the translation tables, as `amber_ctl_table_rows` returns it. */
-export const TableRowSchema = z.object({
+export const TableRowSchema: z.ZodType<TableRow> = z.object({
   kind: z.enum(["pid", "sem", "shm", "msg"]),
   vid: z.int(),
   sid: z.int(),
@@ -169,19 +219,29 @@ export const TableRowSchema = z.object({
   parent: z.int(),
   alive: z.boolean(),
 });
-/** One row of the translation tables: a virtual ID, its system ID and its attributes. */
-export type TableRow = z.infer<typeof TableRowSchema>;
+
+/** This machine's kernel, CPU state components (XCR0) and vDSO identity. */
+export interface MachineInfo {
+  /** The kernel's release. */
+  kernel: string;
+  /** The CPU state components the kernel saves (XCR0), as a number or hex digits. */
+  xcr0: number | string;
+  /** A hash of the vDSO's bytes. */
+  vdsoHash: string;
+  /** The vDSO's size in bytes. */
+  vdsoSize: number;
+  /** The vvar area's size in bytes. */
+  vvarSize: number;
+}
 
 /** What `amber_ctl_machine_info` returns: what decides whether an image can run here. */
-export const MachineInfoSchema = z.object({
+export const MachineInfoSchema: z.ZodType<MachineInfo> = z.object({
   kernel: z.string(),
   xcr0: z.union([z.int().nonnegative(), z.string().regex(/^(0x)?[0-9a-fA-F]{1,16}$/)]),
   vdsoHash: z.string(),
   vdsoSize: z.int().nonnegative(),
   vvarSize: z.int().nonnegative(),
 });
-/** This machine's kernel, CPU state components (XCR0) and vDSO identity. */
-export type MachineInfo = z.infer<typeof MachineInfoSchema>;
 
 /** The XCR0 bits of a machine; the C side writes them as hex digits, with or without "0x". */
 export function xcr0Bits(xcr0: MachineInfo["xcr0"]): bigint {
@@ -189,9 +249,9 @@ export function xcr0Bits(xcr0: MachineInfo["xcr0"]): bigint {
 }
 
 /** What `amber_ctl_process_describe` returns: kept as it is, whatever its fields. */
-export const ProcessDetailsSchema = z.looseObject({});
+export const ProcessDetailsSchema: z.ZodType<ProcessDetails> = z.looseObject({});
 /** A process file's description, as the C side gives it. */
-export type ProcessDetails = z.infer<typeof ProcessDetailsSchema>;
+export type ProcessDetails = Record<string, unknown>;
 
 /** The translation tables of one application, mapped into this process. */
 export class Table implements Disposable {
@@ -311,6 +371,12 @@ export class Table implements Disposable {
       if (why && cause instanceof ControlError) return why;
       throw cause;
     }
+  }
+
+  /** Sets the virtual hostname its processes see ("" for the real one), before they run. */
+  setHostname(hostname: string): void {
+    const status = library().amber_ctl_table_set_hostname(this.#live(), cstr(hostname));
+    unwrap("amber_ctl_table_set_hostname", status, this.#path);
   }
 
   /** Writes a copy of the tables to `path`. */

@@ -13,6 +13,7 @@ export const Errno = {
   EIO: 5,
   ENOEXEC: 8,
   EAGAIN: 11,
+  EBUSY: 16,
   EEXIST: 17,
   ENOSPC: 28,
   ETIMEDOUT: 110,

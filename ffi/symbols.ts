@@ -389,6 +389,14 @@ export const symbols = {
     ],
     result: "i32",
   },
+  // int32_t amber_ctl_table_set_hostname(void *table, const char *hostname)
+  amber_ctl_table_set_hostname: {
+    parameters: [
+      "pointer", // void *table
+      "buffer", // const char *hostname
+    ],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded control library's functions. */
@@ -396,23 +404,30 @@ export type ControlSymbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
 
 /** The control library could not be found, loaded, or has the wrong ABI version. */
 export class ControlLibraryError extends Error {
+  /** The class name, shown in messages. */
   override name = "ControlLibraryError";
 }
 
 let loaded: Deno.DynamicLibrary<typeof symbols> | undefined;
 
+/** How to get the native parts when they are missing, said in every message about them. */
+export const BUILD_HINT = "build them with 'make' in a checkout of Amber and set " +
+  "AMBER_BUILD_DIR to its build/ directory";
+
 /**
- * Where the control library is: `$AMBER_LIB_DIR/libamberctl.so`, else `build/` of the checkout
- * this module was loaded from.
+ * Where the control library is: `$AMBER_LIB_DIR/libamberctl.so`, else in `$AMBER_BUILD_DIR`,
+ * else `build/` of the checkout this module was loaded from. A module imported by an http(s)
+ * URL has no checkout beside it: then one of the two variables must say where the build is.
  */
 export function libraryPath(): string {
-  const dir = Deno.env.get("AMBER_LIB_DIR");
+  const dir = Deno.env.get("AMBER_LIB_DIR") || Deno.env.get("AMBER_BUILD_DIR");
   if (dir) return join(dir, LIBRARY_FILE);
   const url = new URL(`../build/${LIBRARY_FILE}`, import.meta.url);
   if (url.protocol !== "file:") {
     throw new ControlLibraryError(
-      `Cannot find ${LIBRARY_FILE}: Amber was loaded from '${url.origin}', not from a local ` +
-        `checkout; set AMBER_LIB_DIR to the directory that holds the library`,
+      `Cannot find Amber's native library ${LIBRARY_FILE}: Amber was loaded from ` +
+        `'${url.origin}', not from a local checkout, and AMBER_BUILD_DIR is not set; ` +
+        BUILD_HINT,
     );
   }
   return fileURLToPath(url);
@@ -427,8 +442,8 @@ export function library(): ControlSymbols {
     lib = Deno.dlopen(path, symbols);
   } catch (cause) {
     throw new ControlLibraryError(
-      `Could not load Amber's control library '${path}': build it with 'make', ` +
-        `or set AMBER_LIB_DIR to the directory that holds ${LIBRARY_FILE}`,
+      `Could not load Amber's control library '${path}': ${BUILD_HINT} ` +
+        `(or AMBER_LIB_DIR to the directory that holds ${LIBRARY_FILE})`,
       { cause },
     );
   }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { Errno } from "./errno.ts";
 import { callJson, ControlError, cstr, unwrap } from "./control.ts";
 import { library } from "./symbols.ts";

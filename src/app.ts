@@ -45,9 +45,13 @@ export interface ExitStatus {
 
 /** What {@linkcode App} is made from; {@linkcode launch}, `open` and `restore` make them. */
 export interface AppInit {
+  /** The application's name. */
   name: string;
+  /** Its application ID. */
   id: string;
+  /** Its runtime directory. */
   dir: string;
+  /** @ignore Its supervisor, when this Deno process started it (internal). */
   supervisor?: Supervisor;
 }
 
@@ -76,7 +80,7 @@ export function processesOf(rows: readonly TableRow[]): ProcessInfo[] {
  *
  * @example Launch, look, end (`await using` kills it at the end of the scope)
  * ```ts
- * import { launch } from "../mod.ts";
+ * import { launch } from "@amber/amber";
  *
  * await using app = await launch(["sleep", "60"], { detach: true });
  * console.log(app.name, app.id, app.processes());
@@ -91,6 +95,7 @@ export class App implements AsyncDisposable {
   readonly dir: string;
   #supervisor: Supervisor | undefined;
 
+  /** Makes the handle of an application; {@linkcode launch}, `open` and `restore` call it. */
   constructor(init: AppInit) {
     this.name = init.name;
     this.id = init.id;
@@ -98,7 +103,11 @@ export class App implements AsyncDisposable {
     this.#supervisor = init.supervisor;
   }
 
-  /** Opens the application's tables; throws {@linkcode AppNotFoundError} if it has ended. */
+  /**
+   * Opens the application's tables; throws {@linkcode AppNotFoundError} if it has ended.
+   *
+   * @ignore Internal: the tables' layout is not part of the API.
+   */
   openTable(): Table {
     try {
       return Table.open(join(this.dir, TABLES_FILE));

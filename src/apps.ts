@@ -32,7 +32,7 @@ export interface AppListing {
  *
  * @example Find an application by name, as another process would
  * ```ts
- * import { launch, open } from "../mod.ts";
+ * import { launch, open } from "@amber/amber";
  *
  * const started = await launch(["sleep", "60"], { detach: true });
  * const app = await open(started.name);
@@ -67,7 +67,7 @@ function isAppName(name: string): boolean {
  *
  * @example Print every application and how many processes it has
  * ```ts
- * import { list } from "../mod.ts";
+ * import { list } from "@amber/amber";
  *
  * for (const { name, stale, processes } of await list()) {
  *   console.log(name, stale ? "stale" : `${processes.length} processes`);

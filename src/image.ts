@@ -7,7 +7,7 @@
  */
 
 import { join, resolve } from "node:path";
-import type { z } from "zod";
+import type { z } from "npm:zod@4.6.7";
 import { fileHash, type MachineInfo, machineInfo, xcr0Bits } from "../ffi/control.ts";
 import { ImageError, IncompatibleImageError } from "./errors.ts";
 import { type LostConnections, lostConnections } from "./lost.ts";
@@ -44,6 +44,7 @@ export interface FileCheck extends ImageFile {
 
 /** Everything {@linkcode describeImage} finds out about an image. */
 export interface ImageReport {
+  /** The image. */
   image: Image;
   /** Every file of the manifest, checked. */
   files: FileCheck[];
@@ -204,7 +205,7 @@ export function incompatibility(made: MachineInfo, here: MachineInfo): string | 
  *
  * @example Verify an image before copying it elsewhere
  * ```ts
- * import { inspect, launch } from "../mod.ts";
+ * import { inspect, launch } from "@amber/amber";
  *
  * const app = await launch(["sleep", "60"], { detach: true });
  * const dir = await Deno.makeTempDir();
@@ -234,7 +235,7 @@ export async function inspect(dir: string): Promise<Image> {
  *
  * @example Tell a damaged image from an intact one
  * ```ts
- * import { describeImage, launch } from "../mod.ts";
+ * import { describeImage, launch } from "@amber/amber";
  *
  * const app = await launch(["sleep", "60"], { detach: true });
  * const dir = await Deno.makeTempDir();

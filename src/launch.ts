@@ -41,7 +41,7 @@ const POLL_MS = 5;
  *
  * @example Run a program and wait for it
  * ```ts
- * import { launch } from "../mod.ts";
+ * import { launch } from "@amber/amber";
  *
  * const app = await launch(["sh", "-c", "exit 3"]);
  * console.log(await app.wait()); // { code: 3 }

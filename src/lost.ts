@@ -8,7 +8,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import type { Manifest } from "./manifest.ts";
 
 /** A TCP connection that comes back reset: the program reads ECONNRESET, then end of file. */
@@ -37,7 +37,9 @@ export interface UnacceptedConnections {
 
 /** What a restore of an image loses of the application's connections. */
 export interface LostConnections {
+  /** TCP connections to peers outside the application: they come back reset. */
   reset: ResetConnection[];
+  /** Listeners whose waiting connections were not accepted yet: those are not kept. */
   unaccepted: UnacceptedConnections[];
 }
 

@@ -5,8 +5,13 @@
  * @module
  */
 
-import { z } from "zod";
-import { MachineInfoSchema, ProcessDetailsSchema } from "../ffi/control.ts";
+import { z } from "npm:zod@4.6.7";
+import {
+  type MachineInfo,
+  MachineInfoSchema,
+  type ProcessDetails,
+  ProcessDetailsSchema,
+} from "../ffi/control.ts";
 
 /** The value of `format` in every manifest. */
 export const IMAGE_FORMAT = "amber-image";
@@ -23,15 +28,37 @@ const ImagePath = z.string().min(1).refine(
   { message: "expected a relative path inside the image" },
 );
 
+/** One file of an image. */
+export interface ImageFile {
+  /** Its path inside the image. */
+  name: string;
+  /** Its size in bytes. */
+  size: number;
+  /** Its hash, 16 hex digits. */
+  hash: string;
+}
+
 /** One file of the image with its size and hash (16 hex digits). */
-export const ImageFileSchema = z.object({
+export const ImageFileSchema: z.ZodType<ImageFile> = z.object({
   name: ImagePath,
   size: z.int().nonnegative(),
   hash: z.string().regex(/^[0-9a-f]{16}$/),
 });
 
+/** One process of an image. */
+export interface ImageProcess {
+  /** Its virtual pid. */
+  vpid: number;
+  /** Its parent's virtual pid (0 for the first process). */
+  parent: number;
+  /** The image file that holds it. */
+  file: string;
+  /** What the C side says of it. */
+  details: ProcessDetails;
+}
+
 /** One process of the image. */
-export const ImageProcessSchema = z.object({
+export const ImageProcessSchema: z.ZodType<ImageProcess> = z.object({
   vpid: z.int().positive(),
   parent: z.int().nonnegative(),
   file: ImagePath,
@@ -39,14 +66,40 @@ export const ImageProcessSchema = z.object({
 });
 
 /** The parent of an incremental image: its directory, and the hash of its manifest then. */
-export const ImageParentSchema = z.object({
+export const ImageParentSchema: z.ZodType<ImageParent> = z.object({
   dir: z.string().min(1),
   manifestHash: z.string().regex(/^[0-9a-f]{16}$/),
 });
-export type ImageParent = z.infer<typeof ImageParentSchema>;
+/** The parent of an incremental image. */
+export interface ImageParent {
+  /** The parent image's directory. */
+  dir: string;
+  /** The hash of its manifest when this image was taken. */
+  manifestHash: string;
+}
+
+/** What an image holds: application, machine, processes, files and their hashes. */
+export interface Manifest {
+  /** Always {@linkcode IMAGE_FORMAT}. */
+  format: typeof IMAGE_FORMAT;
+  /** Always {@linkcode IMAGE_VERSION}. */
+  version: typeof IMAGE_VERSION;
+  /** When the snapshot was taken, an ISO 8601 date. */
+  createdAt: string;
+  /** The application: its name, id and hostname. */
+  app: { name: string; id: string; hostname: string };
+  /** The machine it was taken on. */
+  machine: MachineInfo;
+  /** Its processes. */
+  processes: ImageProcess[];
+  /** Its files with their sizes and hashes. */
+  files: ImageFile[];
+  /** The image it is incremental to, if it is. */
+  parent: ImageParent | null;
+}
 
 /** The whole manifest. */
-export const ManifestSchema = z.object({
+export const ManifestSchema: z.ZodType<Manifest> = z.object({
   format: z.literal(IMAGE_FORMAT),
   version: z.literal(IMAGE_VERSION),
   createdAt: z.iso.datetime(),
@@ -86,10 +139,3 @@ export const ManifestHeadSchema = z.object({
 });
 /** A manifest before the image's files are read. */
 export type ManifestHead = z.infer<typeof ManifestHeadSchema>;
-
-/** What an image holds: application, machine, processes, files and their hashes. */
-export type Manifest = z.infer<typeof ManifestSchema>;
-/** One process of an image. */
-export type ImageProcess = z.infer<typeof ImageProcessSchema>;
-/** One file of an image. */
-export type ImageFile = z.infer<typeof ImageFileSchema>;

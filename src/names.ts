@@ -43,6 +43,18 @@ export function defaultAppName(program: string): string {
   return `${base || "app"}-${randomHex(4)}`;
 }
 
+/**
+ * A fresh image directory name for a snapshot of `appName` taken at `date`:
+ * `NAME-YYYYMMDD-HHMMSS-mmm-xxxx.amber`, local time to the millisecond and 4 random hex digits,
+ * so that two snapshots taken at once, by this or another process, never get the same name.
+ */
+export function defaultImageName(appName: string, date: Date = new Date()): string {
+  const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+  const day = `${date.getFullYear()}${pad(date.getMonth() + 1)}${pad(date.getDate())}`;
+  const time = `${pad(date.getHours())}${pad(date.getMinutes())}${pad(date.getSeconds())}`;
+  return `${appName}-${day}-${time}-${pad(date.getMilliseconds(), 3)}-${randomHex(4)}.amber`;
+}
+
 /** A fresh application ID: 16 hex digits. */
 export function newAppId(): string {
   return randomHex(16);

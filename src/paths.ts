@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AmberError, AppExistsError } from "./errors.ts";
 import { checkAppName } from "./names.ts";
+import { BUILD_HINT } from "../ffi/symbols.ts";
 
 /** The file name of an application's tables inside its directory. */
 export const TABLES_FILE = "tables";
@@ -89,8 +90,9 @@ export function buildDir(): string {
   const url = new URL("../build", import.meta.url);
   if (url.protocol !== "file:") {
     throw new AmberError(
-      `Cannot find Amber's helper programs: Amber was loaded from '${url.origin}'; ` +
-        `set AMBER_BUILD_DIR to the directory that holds amber-supervisor`,
+      `Cannot find Amber's helper programs (amber-supervisor, amber-restorer, libamber.so): ` +
+        `Amber was loaded from '${url.origin}', not from a local checkout, and ` +
+        `AMBER_BUILD_DIR is not set; ${BUILD_HINT}`,
     );
   }
   return fileURLToPath(url);
@@ -100,8 +102,7 @@ function helper(file: string): string {
   const path = join(buildDir(), file);
   if (!existsSync(path)) {
     throw new AmberError(
-      `Amber's helper program '${path}' was not found: build it with 'make', ` +
-        `or set AMBER_BUILD_DIR to the directory that holds it`,
+      `Amber's helper program '${path}' was not found: ${BUILD_HINT}`,
     );
   }
   return path;

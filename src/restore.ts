@@ -10,7 +10,7 @@ import { AppState, ControlTimeoutError, createTableFromImage, Table } from "../f
 import { App } from "./app.ts";
 import { AmberError, RestoreError } from "./errors.ts";
 import { type Image, inspect } from "./image.ts";
-import { checkAppName, newAppId } from "./names.ts";
+import { checkAppName, checkHostname, newAppId } from "./names.ts";
 import { makeAppDir, restorerPath, supervisorPath, TABLES_FILE } from "./paths.ts";
 import { abandon, Supervisor, supervisorRow } from "./supervisor.ts";
 import { checkTimeout } from "./wait.ts";
@@ -35,6 +35,13 @@ export interface RestoreOptions {
   timeoutMs?: number;
   /** For a migration: the application ID of the original, whose virtual IP this one takes. */
   replaces?: string;
+  /** The virtual hostname its processes see; default: the one they saw when frozen. */
+  hostname?: string;
+  /**
+   * Abandons the restore when it aborts before the application is back: whatever of it
+   * started is ended and removed, and the restore rejects with a {@linkcode RestoreError}.
+   */
+  signal?: AbortSignal;
 }
 
 const STEP_MS = 100;
@@ -45,7 +52,7 @@ const STEP_MS = 100;
  *
  * @example Clone two instances from one template image
  * ```ts
- * import { launch, restore } from "../mod.ts";
+ * import { launch, restore } from "@amber/amber";
  *
  * const app = await launch(["sleep", "60"], { detach: true });
  * const dir = await Deno.makeTempDir();
@@ -63,6 +70,7 @@ export async function restore(image: Image | string, options: RestoreOptions = {
   const { dir: imageDir, manifest } = await inspect(typeof image === "string" ? image : image.dir);
   const name = checkAppName(options.name ?? manifest.app.name);
   const as = await restoreCeiling(imageDir);
+  const hostname = options.hostname === undefined ? undefined : checkHostname(options.hostname);
   supervisorPath();
   restorerPath();
 
@@ -73,11 +81,14 @@ export async function restore(image: Image | string, options: RestoreOptions = {
   try {
     createTableFromImage(join(imageDir, "tables.bin"), join(dir, TABLES_FILE), id, name);
     const joiner = { name, id, tables: join(dir, TABLES_FILE) };
-    rejoinVne(joiner, join(imageDir, "tables.bin"), manifest.app.hostname, options.replaces);
+    const host = hostname ?? manifest.app.hostname;
+    rejoinVne(joiner, join(imageDir, "tables.bin"), host, options.replaces);
     table = Table.open(join(dir, TABLES_FILE));
+    if (hostname !== undefined) table.setHostname(hostname);
     await table.ipcRestore(imageDir);
     supervisor = Supervisor.spawn("restore", [dir, imageDir], { ...options, as });
-    await waitRestored(name, table, supervisor, manifest.processes.length, timeoutMs);
+    const count = manifest.processes.length;
+    await waitRestored(name, table, supervisor, count, timeoutMs, options.signal);
   } catch (cause) {
     const why = table ? tableError(table) : "";
     await abandon(dir, table, supervisor);
@@ -106,12 +117,20 @@ async function waitRestored(
   supervisor: Supervisor,
   count: number,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const exited = supervisor.exited;
     try {
       await table.waitRestored(count, Math.min(STEP_MS, Math.max(1, deadline - Date.now())));
+      // An abort is acted on once every process is back: only then are they all known, by pid,
+      // to be ended (a process still being restored is not in the tables yet).
+      if (signal?.aborted) {
+        throw new RestoreError(`Restore of '${name}' was interrupted: nothing of it is left`, {
+          cause: signal.reason,
+        });
+      }
       return;
     } catch (cause) {
       if (!(cause instanceof ControlTimeoutError)) throw cause;

@@ -10,6 +10,7 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import {
   AgentState,
   ControlAgainError,
+  ControlBusyError,
   ControlError,
   ControlIoError,
   ControlProcessGoneError,
@@ -39,6 +40,7 @@ import {
   MANIFEST_FILE,
   type ManifestHead,
 } from "./manifest.ts";
+import { checkAborted, removeTemporary, settled, unlessAborted } from "./abort.ts";
 import { randomHex } from "./names.ts";
 import { parentRef } from "./parent.ts";
 import { checkTimeout, exists } from "./wait.ts";
@@ -71,6 +73,12 @@ export interface SnapshotOptions {
    * Without it, or without the capability, they come back reset.
    */
   tcpEstablished?: boolean;
+  /**
+   * Abandons the snapshot when it aborts: the application is let go as it was (frozen
+   * processes resume) and nothing is left on disk; the snapshot rejects with a
+   * {@linkcode SnapshotError}. Once `stop` has ended the application, the image is finished.
+   */
+  signal?: AbortSignal;
 }
 
 const PROCESS_FILE = /^process-(\d+)\.img$/;
@@ -81,7 +89,7 @@ const PROCESS_FILE = /^process-(\d+)\.img$/;
  *
  * @example Snapshot an application and keep it running
  * ```ts
- * import { launch } from "../mod.ts";
+ * import { launch } from "@amber/amber";
  *
  * await using app = await launch(["sleep", "60"], { detach: true });
  * const dir = await Deno.makeTempDir();
@@ -115,7 +123,10 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
         timeoutMs,
         parentDir: parent?.dir,
         flags: options.tcpEstablished ? SnapshotFlag.TCP_ESTABLISHED : 0,
+        signal: options.signal,
       });
+      if (options.signal?.aborted) table.setPhase(Phase.ABORT);
+      checkAborted(app.name, options.signal);
       if (!options.stop && !options.hold) table.setPhase(Phase.RESUME);
       frozenMs = performance.now() - frozenAt;
     }
@@ -123,13 +134,15 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
     // Durable before it has its name, but after the application was let go: the agents wrote
     // into the page cache only, so the freeze never waits for the disk.
     await syncFiles(tmp);
+    if (!options.stop) checkAborted(app.name, options.signal);
     const manifest = await writeManifest(tmp, manifestHead(info, rows, parent));
     await syncFiles(tmp, [MANIFEST_FILE]);
+    if (!options.stop) checkAborted(app.name, options.signal);
     await Deno.rename(tmp, dir);
     await syncDir(dirname(dir));
     return { dir, manifest, frozenMs, lost: lostConnections(manifest) };
   } catch (cause) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    await removeTemporary(tmp);
     if (cause instanceof AmberError) throw cause;
     throw new SnapshotError(`Snapshot of '${app.name}' failed: ${message(cause)}`, { cause });
   }
@@ -176,6 +189,8 @@ export interface FreezeOptions {
   streaming?: WriteStreaming;
   /** SnapshotFlag bits. */
   flags?: number;
+  /** Abandons the freeze when it aborts (see {@linkcode SnapshotOptions.signal}). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -190,12 +205,19 @@ export async function freezeAndWriteRetrying(
   tmp: string,
   how: FreezeOptions,
 ): Promise<TableRow[]> {
+  const waitUntil = Date.now() + how.timeoutMs;
   for (let attempt = 1;; attempt++) {
     try {
       return await freezeAndWrite(app, table, tmp, how);
     } catch (cause) {
+      // Another snapshot of this application is under way: this one waits for it to end.
+      if (cause instanceof ControlBusyError && Date.now() < waitUntil && !how.signal?.aborted) {
+        attempt--;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
       const raced = cause instanceof SnapshotError && cause.cause instanceof ControlAgainError;
-      if (!raced || attempt === 3) throw cause;
+      if (!raced || attempt === 3 || how.signal?.aborted) throw cause;
       for await (const entry of Deno.readDir(tmp)) await Deno.remove(join(tmp, entry.name));
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
     }
@@ -207,15 +229,17 @@ async function freezeAndWrite(
   app: App,
   table: Table,
   tmp: string,
-  { timeoutMs, parentDir = "", streaming, flags = 0 }: FreezeOptions,
+  { timeoutMs, parentDir = "", streaming, flags = 0, signal }: FreezeOptions,
 ): Promise<TableRow[]> {
   let began = false;
   let running: Promise<void> | undefined;
+  let waiting: Promise<void> | undefined; // the barrier under way, which an abort cannot cancel
   const listed = processesOf(table.rows());
   const before = await namesOf(listed);
   const barrier = (state: number, what: string) =>
     barrierOf(app, table, state, what, timeoutMs, before);
   try {
+    checkAborted(app.name, signal);
     try {
       table.snapshotBegin(tmp, parentDir, flags);
     } catch (cause) {
@@ -232,7 +256,9 @@ async function freezeAndWrite(
       throw cause;
     }
     began = true;
-    await barrier(AgentState.FROZEN, "frozen");
+    waiting = barrier(AgentState.FROZEN, "frozen");
+    await unlessAborted(app.name, waiting, signal);
+    checkAborted(app.name, signal);
     const rows = table.rows();
     await saveCredentials(tmp, processesOf(rows));
     await table.saveTables(join(tmp, "tables.bin"));
@@ -244,7 +270,8 @@ async function freezeAndWrite(
     await streaming?.prepare(rows);
     table.setPhase(Phase.WRITE);
     running = streaming?.run();
-    await Promise.all([barrier(AgentState.WRITTEN, "written"), running]);
+    waiting = barrier(AgentState.WRITTEN, "written");
+    await unlessAborted(app.name, Promise.all([waiting, running]), signal);
     return rows;
   } catch (cause) {
     streaming?.stop();
@@ -255,6 +282,8 @@ async function freezeAndWrite(
         // The application is gone; there is nothing to let go on.
       }
     }
+    // Told to stop, the agents give up their files and report within moments.
+    if (signal?.aborted) await settled(waiting, 2_000);
     await running?.catch(() => {});
     throw cause;
   }

@@ -116,8 +116,10 @@ scenarioTest(
     const worker = restored.processes().find((p) => p.parent === master.vpid)!;
     Deno.kill(master.pid, "SIGHUP"); // a reload: a new worker, with a new channel and its owner
     await until(
-      async () =>
-        restored.processes().some((p) => p.parent === master.vpid && p.vpid !== worker.vpid),
+      () =>
+        Promise.resolve(
+          restored.processes().some((p) => p.parent === master.vpid && p.vpid !== worker.vpid),
+        ),
       "a new worker",
     );
     await until(

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { AmberError } from "../errors.ts";
 
 const encoder = new TextEncoder();

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { Origin, type VneClaim, type VneRow, type VneTable } from "../../ffi/vne.ts";
 import { openVneTable, prune } from "../vne/registry.ts";
 import type { Etcd } from "./etcd.ts";

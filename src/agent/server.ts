@@ -27,7 +27,7 @@
  */
 
 import { join } from "node:path";
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { AmberError } from "../errors.ts";
 import { randomHex } from "../names.ts";
 import { stateDir } from "../paths.ts";

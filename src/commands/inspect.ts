@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "npm:@commander-js/extra-typings@15.1.0";
 import { type ProcessDetails, xcr0Bits } from "../../ffi/control.ts";
 import { damageError, describeImage, type ImageReport } from "../image.ts";
 import { lostConnectionLines, lostConnections } from "../lost.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "npm:@commander-js/extra-typings@15.1.0";
 import { readToken } from "../agent/auth.ts";
 import { migrate } from "../migrate/migrate.ts";
 import { nameArgument, printJson } from "./output.ts";

@@ -7,7 +7,7 @@
 
 import process from "node:process";
 import { styleText } from "node:util";
-import { CommanderError, InvalidArgumentError } from "@commander-js/extra-typings";
+import { CommanderError, InvalidArgumentError } from "npm:@commander-js/extra-typings@15.1.0";
 import { ControlLibraryError } from "../../ffi/symbols.ts";
 import { checkAppName, checkHostname } from "../names.ts";
 import { checkTimeout } from "../wait.ts";
@@ -16,6 +16,8 @@ import { checkTimeout } from "../wait.ts";
 export const EXIT_USAGE = 2;
 /** Exit status of a command that failed. */
 export const EXIT_FAILURE = 1;
+/** Exit status after Ctrl-C abandoned a command, as shells report a program SIGINT ended. */
+export const EXIT_INTERRUPTED = 130;
 
 /** Prints `value` as indented JSON on stdout. */
 export function printJson(value: unknown): void {
@@ -65,6 +67,14 @@ function asArgument<T>(check: (value: string) => T): (value: string) => T {
 export const nameArgument = asArgument(checkAppName);
 /** Parses a hostname argument. */
 export const hostnameArgument = asArgument(checkHostname);
+/** Parses a count of clones: an integer from 1 to 1000. */
+export const countArgument = asArgument((value: string) => {
+  const count = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(count >= 1 && count <= 1000)) {
+    throw new RangeError(`Invalid count '${value}': expected an integer from 1 to 1000`);
+  }
+  return count;
+});
 /** Parses a timeout in milliseconds. */
 export const timeoutArgument = asArgument((value: string) =>
   checkTimeout(/^\d+$/.test(value) ? Number(value) : NaN, "timeout")
@@ -94,4 +104,24 @@ export function reportError(error: unknown): number {
     console.error(`  caused by: ${cause.message}`);
   }
   return error instanceof RangeError ? EXIT_USAGE : EXIT_FAILURE;
+}
+
+/**
+ * Runs `work` with a signal that Ctrl-C (SIGINT) aborts. The API then undoes what it started;
+ * once it has, the error is printed and the command exits with {@linkcode EXIT_INTERRUPTED}
+ * at once (a native wait that an abort cannot cancel may still be running).
+ */
+export async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const interrupt = new AbortController();
+  const onInterrupt = () => interrupt.abort(new Error("interrupted by SIGINT"));
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  try {
+    return await work(interrupt.signal);
+  } catch (error) {
+    if (!interrupt.signal.aborted) throw error;
+    reportError(error);
+    Deno.exit(EXIT_INTERRUPTED);
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+  }
 }

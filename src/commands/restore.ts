@@ -1,14 +1,22 @@
 /**
- * `amber restore DIR [--name NEW] [--detach] [--lazy] [--output F] [--timeout MS]`
+ * `amber restore DIR [--name NEW] [--clones N] [--detach] [--lazy] [--output F] [--timeout MS]`
  *
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "npm:@commander-js/extra-typings@15.1.0";
+import type { App } from "../app.ts";
+import { restoreClones } from "../clones.ts";
 import { readImage } from "../image.ts";
 import { lostConnectionLines, lostConnections } from "../lost.ts";
 import { restore } from "../restore.ts";
-import { EXIT_FAILURE, nameArgument, timeoutArgument } from "./output.ts";
+import {
+  countArgument,
+  EXIT_FAILURE,
+  interruptible,
+  nameArgument,
+  timeoutArgument,
+} from "./output.ts";
 
 /** The `restore` command: thaw an image as a new application. */
 export function restoreCommand() {
@@ -19,21 +27,36 @@ export function restoreCommand() {
     )
     .argument("<dir>", "the image directory")
     .option("--name <name>", "the new application's name (default: the frozen one's)", nameArgument)
+    .option(
+      "--clones <n>",
+      "start N independent copies, named NAME-1..N, hostnames with -1..N added " +
+        "(--output F: clone i appends to F.i)",
+      countArgument,
+    )
     .option("--detach", "return at once; the application runs on")
     .option("--lazy", "map memory from the image, read when first touched (keep the image)")
     .option("--output <file>", "append the program's stdout and stderr to this file")
     .option("--timeout <ms>", "how long the processes may take to come back", timeoutArgument)
     .action(async (dir, options) => {
-      const app = await restore(dir, { ...options, timeoutMs: options.timeout });
+      const { clones, ...rest } = options;
+      // Ctrl-C before the application is back abandons the restore: nothing of it is left.
+      const apps: App[] = await interruptible(async (signal) => {
+        const how = { ...rest, timeoutMs: options.timeout, signal };
+        return clones === undefined
+          ? [await restore(dir, how)]
+          : await restoreClones(dir, clones, how);
+      });
       const image = await readImage(dir);
       for (const line of lostConnectionLines(image.lost ?? lostConnections(image.manifest))) {
         console.error(line); // stdout is the program's, or the name with --detach
       }
       if (options.detach) {
-        console.log(app.name);
+        for (const app of apps) console.log(app.name);
         return;
       }
-      const status = await app.wait();
-      Deno.exitCode = status.code ?? EXIT_FAILURE;
+      const codes = await Promise.all(apps.map(async (app) => (await app.wait()).code));
+      // The first failure's status (one killed by a signal, whose status is unknown: 1), else 0.
+      const failed = codes.find((code) => code !== 0);
+      Deno.exitCode = failed === undefined ? 0 : failed ?? EXIT_FAILURE;
     });
 }

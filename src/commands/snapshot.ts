@@ -4,38 +4,47 @@
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "npm:@commander-js/extra-typings@15.1.0";
 import { open } from "../apps.ts";
 import { lostConnectionLines, lostConnections } from "../lost.ts";
-import { formatBytes, nameArgument, plural, printJson, timeoutArgument } from "./output.ts";
-
-function timestamp(date: Date): string {
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}${pad(date.getMonth() + 1)}${pad(date.getDate())}-` +
-    `${pad(date.getHours())}${pad(date.getMinutes())}${pad(date.getSeconds())}`;
-}
+import { defaultImageName } from "../names.ts";
+import {
+  formatBytes,
+  interruptible,
+  nameArgument,
+  plural,
+  printJson,
+  timeoutArgument,
+} from "./output.ts";
 
 /** The `snapshot` command: freeze an application and write its image. */
 export function snapshotCommand() {
   return new Command("snapshot")
     .description("Freeze an application, write its image, and let it go on (or --stop it)")
     .argument("<name>", "the application", nameArgument)
-    .option("-o, --output <dir>", "the image directory to create (default: NAME-<time>.amber)")
+    .option(
+      "-o, --output <dir>",
+      "the image directory to create (default: NAME-<time>-<random>.amber)",
+    )
     .option("--parent <dir>", "an earlier image: write only the pages that changed since it")
     .option("--stop", "end the application once its image is written")
     .option("--tcp-established", "keep established TCP connections (TCP_REPAIR; use with --stop)")
     .option("--timeout <ms>", "how long each barrier may take (default 30000)", timeoutArgument)
     .option("--json", "print the image's manifest as JSON")
     .action(async (name, options) => {
-      const dir = options.output ?? `${name}-${timestamp(new Date())}.amber`;
+      const dir = options.output ?? defaultImageName(name);
       const app = await open(name);
-      const image = await app.snapshot({
-        dir,
-        stop: options.stop,
-        timeoutMs: options.timeout,
-        parent: options.parent,
-        tcpEstablished: options.tcpEstablished,
-      });
+      // Ctrl-C abandons the snapshot: the application goes on as it was, nothing is left.
+      const image = await interruptible((signal) =>
+        app.snapshot({
+          dir,
+          stop: options.stop,
+          timeoutMs: options.timeout,
+          parent: options.parent,
+          tcpEstablished: options.tcpEstablished,
+          signal,
+        })
+      );
       if (options.json) {
         printJson(image);
         return;

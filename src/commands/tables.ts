@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "npm:@commander-js/extra-typings@15.1.0";
 import { PidFlag, type TableRow } from "../../ffi/control.ts";
 import { open } from "../apps.ts";
 import { columns, formatBytes, nameArgument, printJson } from "./output.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "npm:@commander-js/extra-typings@15.1.0";
 import { createVne, listVnes, removeVne } from "../vne/registry.ts";
 import { columns, printJson } from "./output.ts";
 

@@ -8,7 +8,7 @@
  */
 
 import { join } from "node:path";
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { ControlError, setProcessParent, untrailProcessFile } from "../../ffi/control.ts";
 import { ImageError } from "../errors.ts";
 import { type Manifest, MANIFEST_HEAD_FILE, ManifestHeadSchema } from "../manifest.ts";

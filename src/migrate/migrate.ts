@@ -18,7 +18,7 @@
  */
 
 import { join } from "node:path";
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import type { App } from "../app.ts";
 import { open } from "../apps.ts";
 import { AmberError } from "../errors.ts";
@@ -185,7 +185,7 @@ async function dropKept(agent: string, token: string, image: string): Promise<vo
  *
  * @example Drain this computer: move every application elsewhere
  * ```ts ignore
- * import { list, migrate } from "./mod.ts";
+ * import { list, migrate } from "@amber/amber";
  *
  * const token = (await Deno.readTextFile("/etc/amber/token")).trim();
  * for (const { name } of await list()) {

@@ -35,7 +35,7 @@
  */
 
 import { dirname, join, relative } from "node:path";
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { ImageError } from "../errors.ts";
 
 const MAGIC = "AMBER-IMAGE-STREAM 1\n";

@@ -53,11 +53,13 @@ export interface VneInfo {
 export interface VneAddress {
   /** "tcp" or "udp". */
   proto: "tcp" | "udp";
-  /** The virtual IP and port. */
+  /** The virtual IP. */
   ip: string;
+  /** The virtual port. */
   port: number;
-  /** The real IPv4 address ("127.0.0.1" for this computer) and port. */
+  /** The real IPv4 address ("127.0.0.1" for this computer). */
   realIp: string;
+  /** The real port. */
   realPort: number;
 }
 
@@ -127,7 +129,7 @@ export function subnetOf(def: { subnet: number; prefix: number }): Subnet {
  *
  * @example Create a VNE, list it, remove it
  * ```ts
- * import { createVne, listVnes, removeVne } from "../../mod.ts";
+ * import { createVne, listVnes, removeVne } from "@amber/amber";
  *
  * createVne("docs-example", "10.77.0.0/24");
  * console.log(listVnes().find((v) => v.name === "docs-example")); // subnet 10.77.0.0/24
