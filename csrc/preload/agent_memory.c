@@ -11,6 +11,7 @@
 #include "../common/broker.h"
 #include "agent_pages.h"
 #include "agent_share.h"
+#include "agent_shmem.h"
 #include "agent_sink.h"
 #include "net_vne.h"
 #include "sysv.h"
@@ -175,6 +176,7 @@ int amber_write_process_file(const char *dir) {
     if (*line) line++;
   }
   region_count = nregions;
+  for (int i = 0; i < nregions && !err; i++) err = amber_shmem_check_cover(regions, nregions, i);
   fill_header(&h);
   const char *parent_dir = amber.table->ctl.parent_dir;
   if (!err && parent_dir[0]) {
@@ -228,47 +230,13 @@ int amber_write_process_file(const char *dir) {
   return err;
 }
 
-/* The name a shared region's memfd gets: a memfd's own ("/memfd:NAME (deleted)"), since the
- * program may hold a descriptor to it too (fd_pathless.c takes this one); "amber-shared" else. */
-static const char *memfd_name(const struct amber_region_rec *r, char *out, int cap) {
-  if (strncmp(r->name, "/memfd:", 7)) return "amber-shared";
-  amber_undeleted_name(r->name, 7, out, cap);
-  return out;
-}
-
-/* After a restore: shared anonymous memory comes back private (the restorer has no broker);
- * its owner moves the contents into a memfd that every sharer maps in its place. */
-static int share_region(struct amber_region_rec *r, int create) {
-  uint64_t len = r->end - r->start;
-  uint64_t key = amber_key(AMBER_KEY_SHMEM, r->ino);
-  char name[250];
-  int fd;
-  if (create) {
-    fd = (int)amber_sys2(SYS_memfd_create, memfd_name(r, name, sizeof name), MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0) return fd;
-    long err = amber_sys2(SYS_ftruncate, fd, r->pgoff + len);
-    if (!err) err = amber_write_at(fd, (void *)r->start, len, r->pgoff);
-    if (!err) err = amber_broker_put(key, 0, fd);
-    if (err) {
-      amber_sys1(SYS_close, fd);
-      return (int)err;
-    }
-  } else {
-    fd = amber_broker_get(key, 0);
-    if (fd < 0) return fd;
-  }
-  long addr = amber_sys6(SYS_mmap, r->start, len, r->prot, MAP_SHARED | MAP_FIXED, fd, r->pgoff);
-  amber_sys1(SYS_close, fd);
-  return addr < 0 && addr > -4096 ? (int)addr : 0;
-}
-
 int amber_shared_memory_after_restore(int phase) {
   for (int i = 0; i < region_count; i++) {
     struct amber_region_rec *r = &regions[i];
     if (r->kind != AMBER_REGION_ANON_SHARED) continue;
     int mine = r->owner_vpid == amber.vpid;
     if (mine != (phase == 0)) continue;
-    int err = share_region(r, mine);
+    int err = amber_shmem_share_again(regions, region_count, i);
     if (err) return error("cannot share memory with the other processes again", err);
   }
   return 0;

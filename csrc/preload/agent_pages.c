@@ -5,6 +5,7 @@
 
 #include "../common/hash.h"
 #include "agent_pages.h"
+#include "agent_shmem.h"
 
 #define PM_PRESENT (1ULL << 63)
 #define PM_SWAPPED (1ULL << 62)
@@ -161,12 +162,17 @@ static int worth_saving(const struct amber_region_rec *r, uint64_t entry, int wh
   case AMBER_REGION_ANON:
     /* A page mapped from an image and not yet read in is data too. */
     return (r->flags & AMBER_REGION_FROM_IMAGE) || (entry & (PM_PRESENT | PM_SWAPPED)) != 0;
-  case AMBER_REGION_ANON_SHARED:
-    return r->owner_vpid == amber.vpid && (entry & (PM_PRESENT | PM_SWAPPED)) != 0;
   case AMBER_REGION_FILE: /* a private copy of a file page is anonymous */
     return (entry & PM_SWAPPED) || ((entry & PM_PRESENT) && !(entry & PM_FILE));
   }
   return 0;
+}
+
+static int save_range(void *ctx, uint64_t from, uint64_t to) {
+  int err = 0;
+  for (uint64_t page = from; page < to && !err; page += AMBER_PAGE)
+    err = add_page(ctx, page, page_hash(page));
+  return err;
 }
 
 int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int whole) {
@@ -179,7 +185,10 @@ int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int who
   int unreadable = !(r->prot & PROT_READ);
   if (unreadable) amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot | PROT_READ);
   int err = 0;
-  for (uint64_t page = r->start; page < r->end && !err;) {
+  /* Shared memory: every page its object holds, saved by its owner alone (agent_shmem.h). */
+  if (r->kind == AMBER_REGION_ANON_SHARED && r->owner_vpid == amber.vpid)
+    err = amber_shmem_data_ranges(r, save_range, w);
+  for (uint64_t page = r->start; page < r->end && !err && r->kind != AMBER_REGION_ANON_SHARED;) {
     uint64_t batch = (r->end - page) / AMBER_PAGE;
     if (batch > 4096) batch = 4096;
     long n = amber_sys4(SYS_pread64, w->pagemap_fd, pagemap, batch * 8, page / AMBER_PAGE * 8);

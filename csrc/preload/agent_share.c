@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "agent_lines.h"
 #include "agent_share.h"
 #include "fd_kinds.h"
 
@@ -100,32 +101,28 @@ void amber_share_scan_fds(void) {
       amber_ckpt.fds[i].owner_vpid = amber.vpid, amber_ckpt.fds[i].owner_fd = amber_ckpt.fds[i].fd;
 }
 
-static int maps_share_inode(const char *maps, uint64_t ino) {
-  for (const char *line = maps; *line;) {
-    /* start-end perms offset dev inode path */
-    const char *p = line;
-    int field = 0;
-    int shared = 0;
-    uint64_t inode = 0;
-    while (*p && *p != '\n' && field < 5) {
-      while (*p == ' ') p++;
-      if (field == 1) shared = p[3] == 's';
-      if (field == 4) amber_parse_u64(&p, &inode, 10);
-      while (*p && *p != ' ' && *p != '\n') p++;
-      field++;
-    }
-    if (shared && inode == ino) return 1;
-    while (*line && *line != '\n') line++;
-    if (*line) line++;
-  }
-  return 0;
+struct inode_search {
+  uint64_t ino;
+  int found;
+};
+
+static int inode_line(void *ctx, const char *line) {
+  struct inode_search *s = ctx;
+  struct amber_maps_line m;
+  if (!amber_parse_maps_line(line, &m) && m.shared && m.ino == s->ino) s->found = 1;
+  return s->found;
 }
 
 static int process_maps_inode(int32_t vpid, uint64_t ino) {
-  static char maps[1 << 18];
   char path[64];
+  struct inode_search s = {ino, 0};
   amber_fmt(path, sizeof path, "/proc/%d/maps", system_pid_of(vpid));
-  return amber_read_file(path, maps, sizeof maps) > 0 && maps_share_inode(maps, ino);
+  amber_read_lines(path, inode_line, &s);
+  return s.found;
+}
+
+int32_t amber_share_system_pid(int32_t vpid) {
+  return system_pid_of(vpid);
 }
 
 int32_t amber_share_region_owner(uint64_t ino) {

@@ -12,6 +12,8 @@ void amber_share_scan_fds(void);
 int32_t amber_share_region_owner(uint64_t ino);
 /* Does any process of the application map the object with this inode shared? */
 int amber_share_inode_mapped(uint64_t ino);
+/* The system pid of a process of the application. */
+int32_t amber_share_system_pid(int32_t vpid);
 /* This process's own view of the tree, in virtual pids. */
 void amber_share_tree(int32_t *ppid, int32_t *pgid, int32_t *sid);
 

@@ -111,7 +111,7 @@ static void map_region(const struct amber_region_rec *r) {
     break;
   case AMBER_REGION_ANON_SHARED:
     addr = amber_sys6(SYS_mmap, r->start, len, PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+                      MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
     break;
   case AMBER_REGION_FILE:
   case AMBER_REGION_FILE_SHARED: {
