@@ -53,3 +53,16 @@ scenarioTest(
     );
   },
 );
+
+scenarioTest(
+  "a reservation of 1 TiB of address space costs nothing to save and maps back",
+  async (s) => {
+    const app = await s.launch([prog("reservation"), s.dir], "reserve");
+    await s.waitFor(/^ready$/m);
+    const image = await s.freeze(app);
+    const bytes = image.manifest.files.reduce((n, f) => n + f.size, 0);
+    assert.ok(bytes < 64 << 20, `the image holds ${bytes} bytes`);
+    await s.restore(image);
+    await s.pass();
+  },
+);

@@ -155,52 +155,108 @@ static uint64_t page_hash(uint64_t addr) {
   return amber_hash_final(&h);
 }
 
-/* Does this page need saving? */
-static int worth_saving(const struct amber_region_rec *r, uint64_t entry, int whole) {
-  if (whole) return 1;
-  switch (r->kind) {
-  case AMBER_REGION_ANON:
-    /* A page mapped from an image and not yet read in is data too. */
-    return (r->flags & AMBER_REGION_FROM_IMAGE) || (entry & (PM_PRESENT | PM_SWAPPED)) != 0;
-  case AMBER_REGION_FILE: /* a private copy of a file page is anonymous */
-    return (entry & PM_SWAPPED) || ((entry & PM_PRESENT) && !(entry & PM_FILE));
+/* PAGEMAP_SCAN (Linux 6.7): the pages of a range that hold data, as runs of pages alike,
+ * skipping empty page tables whole, so that a reservation of terabytes costs nothing. */
+struct pm_page_region {
+  uint64_t start, end, categories;
+};
+struct pm_scan_arg {
+  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define PAGEMAP_SCAN 0xC0606610UL /* _IOWR('f', 16, struct pm_scan_arg) */
+#define PAGE_IS_FILE (1 << 2)
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_SWAPPED (1 << 4)
+#define PAGE_IS_PFNZERO (1 << 5)
+
+/* The region being saved: made readable (for the hashes and the copy) only if it has a page
+ * to save, and only while it is saved. */
+struct region_save {
+  struct page_writer *w;
+  const struct amber_region_rec *r;
+  int opened;
+};
+
+static int save_range(void *ctx, uint64_t from, uint64_t to) {
+  struct region_save *c = ctx;
+  if (!c->opened && !(c->r->prot & PROT_READ))
+    amber_sys3(SYS_mprotect, c->r->start, c->r->end - c->r->start, c->r->prot | PROT_READ);
+  c->opened = 1;
+  int err = 0;
+  for (uint64_t page = from; page < to && !err; page += AMBER_PAGE)
+    err = add_page(c->w, page, page_hash(page));
+  return err;
+}
+
+/* Does a run of pages alike need saving? A clean page of a file comes back from the file, and
+ * the shared zero page (memory only read) as zeros. */
+static int worth_saving(const struct amber_region_rec *r, uint64_t categories) {
+  if (categories & PAGE_IS_SWAPPED) return 1;
+  if (categories & PAGE_IS_PFNZERO) return 0;
+  return r->kind == AMBER_REGION_ANON || !(categories & PAGE_IS_FILE);
+}
+
+/* 1 if the kernel has no PAGEMAP_SCAN, else 0 or -errno. */
+static int scan_region(struct region_save *c) {
+  static struct pm_page_region vec[512];
+  const struct amber_region_rec *r = c->r;
+  for (uint64_t at = r->start; at < r->end;) {
+    struct pm_scan_arg a = {sizeof a, 0, at, r->end, 0, (uint64_t)vec, 512, 0, 0, 0,
+                            PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+                            PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE | PAGE_IS_PFNZERO};
+    long n = amber_sys3(SYS_ioctl, c->w->pagemap_fd, PAGEMAP_SCAN, &a);
+    if (n == -ENOTTY || n == -EINVAL) return 1;
+    if (n < 0) return failed("cannot scan /proc/self/pagemap", n);
+    for (long i = 0; i < n; i++) {
+      int err = worth_saving(r, vec[i].categories) ? save_range(c, vec[i].start, vec[i].end)
+                                                    : pages_flush(c->w);
+      if (err) return err;
+    }
+    if (a.walk_end <= at) return failed("cannot scan /proc/self/pagemap", -EIO);
+    at = a.walk_end;
   }
   return 0;
 }
 
-static int save_range(void *ctx, uint64_t from, uint64_t to) {
+/* Without PAGEMAP_SCAN: pagemap, read in batches of 4096 entries. */
+static int read_region(struct region_save *c) {
+  static uint64_t pagemap[4096];
+  const struct amber_region_rec *r = c->r;
   int err = 0;
-  for (uint64_t page = from; page < to && !err; page += AMBER_PAGE)
-    err = add_page(ctx, page, page_hash(page));
+  for (uint64_t page = r->start; page < r->end && !err;) {
+    uint64_t batch = (r->end - page) / AMBER_PAGE;
+    if (batch > 4096) batch = 4096;
+    long n = amber_sys4(SYS_pread64, c->w->pagemap_fd, pagemap, batch * 8, page / AMBER_PAGE * 8);
+    if (n != (long)(batch * 8)) return failed("cannot read /proc/self/pagemap", n < 0 ? n : -EIO);
+    for (uint64_t i = 0; i < batch && !err; i++, page += AMBER_PAGE) {
+      uint64_t e = pagemap[i], categories = (e & PM_PRESENT ? PAGE_IS_PRESENT : 0) |
+                                            (e & PM_SWAPPED ? PAGE_IS_SWAPPED : 0) |
+                                            (e & PM_FILE ? PAGE_IS_FILE : 0);
+      err = categories && worth_saving(r, categories) ? save_range(c, page, page + AMBER_PAGE)
+                                                      : pages_flush(c->w);
+    }
+  }
   return err;
 }
 
 int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int whole) {
-  static uint64_t pagemap[4096];
   r->first_run = w->nruns;
   if (r->kind != AMBER_REGION_ANON && r->kind != AMBER_REGION_ANON_SHARED &&
       r->kind != AMBER_REGION_FILE)
     return 0;
-  /* Pages the program made unreadable are read through a temporary permission. */
-  int unreadable = !(r->prot & PROT_READ);
-  if (unreadable) amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot | PROT_READ);
+  struct region_save c = {w, r, 0};
   int err = 0;
+  /* Pages a lazy restore mapped from an image are data too, read in or not. */
+  if (whole || (r->flags & AMBER_REGION_FROM_IMAGE)) err = save_range(&c, r->start, r->end);
   /* Shared memory: every page its object holds, saved by its owner alone (agent_shmem.h). */
-  if (r->kind == AMBER_REGION_ANON_SHARED && r->owner_vpid == amber.vpid)
-    err = amber_shmem_data_ranges(r, save_range, w);
-  for (uint64_t page = r->start; page < r->end && !err && r->kind != AMBER_REGION_ANON_SHARED;) {
-    uint64_t batch = (r->end - page) / AMBER_PAGE;
-    if (batch > 4096) batch = 4096;
-    long n = amber_sys4(SYS_pread64, w->pagemap_fd, pagemap, batch * 8, page / AMBER_PAGE * 8);
-    if (n != (long)(batch * 8)) {
-      err = failed("cannot read /proc/self/pagemap", n < 0 ? n : -EIO);
-      break;
-    }
-    for (uint64_t i = 0; i < batch && !err; i++, page += AMBER_PAGE)
-      err = worth_saving(r, pagemap[i], whole) ? add_page(w, page, page_hash(page)) : pages_flush(w);
-  }
+  else if (r->kind == AMBER_REGION_ANON_SHARED) {
+    if (r->owner_vpid == amber.vpid) err = amber_shmem_data_ranges(r, save_range, &c);
+  } else if ((err = scan_region(&c)) == 1)
+    err = read_region(&c);
   if (!err) err = pages_flush(w);
-  if (unreadable) amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot);
+  if (c.opened && !(r->prot & PROT_READ))
+    amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot);
   r->nruns = w->nruns - r->first_run;
   return err;
 }

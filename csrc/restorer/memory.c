@@ -104,9 +104,12 @@ static void map_region(const struct amber_region_rec *r) {
   int fd;
   switch (r->kind) {
   case AMBER_REGION_ANON:
+    /* Memory the program cannot write was never charged to it (nor reserved memory): a
+     * reservation of terabytes maps back as it was made, for nothing. */
     addr = amber_sys6(SYS_mmap, r->start, len, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
-                          (r->flags & AMBER_REGION_GROWSDOWN ? MAP_GROWSDOWN : 0),
+                          (r->flags & AMBER_REGION_GROWSDOWN ? MAP_GROWSDOWN : 0) |
+                          (r->prot & PROT_WRITE ? 0 : MAP_NORESERVE),
                       -1, 0);
     break;
   case AMBER_REGION_ANON_SHARED:
