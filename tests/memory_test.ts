@@ -55,14 +55,34 @@ scenarioTest(
 );
 
 scenarioTest(
-  "a reservation of 1 TiB of address space costs nothing to save and maps back",
+  "reservations of 1 TiB (PROT_NONE, and read-write MAP_NORESERVE) cost nothing to save and map back, twice",
   async (s) => {
     const app = await s.launch([prog("reservation"), s.dir], "reserve");
     await s.waitFor(/^ready$/m);
-    const image = await s.freeze(app);
+    const image = await s.freeze(app, "first");
     const bytes = image.manifest.files.reduce((n, f) => n + f.size, 0);
     assert.ok(bytes < 64 << 20, `the image holds ${bytes} bytes`);
-    await s.restore(image);
+    const first = await s.restore(image);
+    await s.restore(await s.freeze(first, "second"));
+    await s.pass();
+  },
+);
+
+scenarioTest("a program with 20000 memory regions comes back with each of them, twice", async (s) => {
+  const app = await s.launch([prog("many_regions"), s.dir], "regions");
+  await s.waitFor(/^ready$/m);
+  const first = await s.restore(await s.freeze(app, "first"));
+  await s.restore(await s.freeze(first, "second"));
+  await s.pass();
+});
+
+scenarioTest(
+  "madvise state, a grow-down region, THP disabled and file mappings that may be made writable come back",
+  async (s) => {
+    const app = await s.launch([prog("vm_state"), s.dir], "vm");
+    await s.waitFor(/^ready$/m);
+    const first = await s.restore(await s.freeze(app, "first"));
+    await s.restore(await s.freeze(first, "second"));
     await s.pass();
   },
 );

@@ -115,7 +115,8 @@ static int parent_has(struct page_writer *w, uint64_t addr, uint64_t hash, uint3
 int pages_flush(struct page_writer *w) {
   struct amber_run_rec *run = &w->pending;
   if (!run->npages) return 0;
-  if (w->nruns == w->max_runs) return failed("too many memory runs", -E2BIG);
+  if ((uint64_t)w->nruns == w->max_runs && grow((void **)&w->runs, &w->max_runs, sizeof *run))
+    return failed("no memory for the index of pages", -ENOMEM);
   if (run->depth == 0) { /* pages of this image: written now, straight from memory */
     run->data_off = w->data_end;
     int err = amber_sink_write(w->sink, (void *)run->addr, run->npages * AMBER_PAGE, w->data_end);
@@ -263,7 +264,9 @@ int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int who
 
 void pages_release(struct page_writer *w) {
   if (w->hashes) amber_sys2(SYS_munmap, w->hashes, w->max_pages * 8);
+  if (w->runs) amber_sys2(SYS_munmap, w->runs, w->max_runs * sizeof *w->runs);
   w->hashes = 0;
+  w->runs = 0;
   pages_release_parent(w->parent);
   w->parent = 0;
 }

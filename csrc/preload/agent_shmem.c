@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include "../common/broker.h"
+#include "../common/vm_flags.h"
 #include "agent_lines.h"
 #include "agent_share.h"
 #include "agent_shmem.h"
@@ -212,5 +213,6 @@ int amber_shmem_share_again(const struct amber_region_rec *regions, int n, int i
   long addr = amber_sys6(SYS_mmap, r->start, r->end - r->start, r->prot, MAP_SHARED | MAP_FIXED,
                          fd, r->pgoff);
   amber_sys1(SYS_close, fd);
-  return addr < 0 && addr > -4096 ? (int)addr : 0;
+  if (addr < 0 && addr > -4096) return (int)addr;
+  return (int)amber_vm_flags_apply(r->start, r->end - r->start, r->vm_flags);
 }

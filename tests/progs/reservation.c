@@ -1,6 +1,7 @@
 /* A runtime's reservation: 1 TiB of PROT_NONE address space, MAP_NORESERVE, of which a little
- * is committed (mprotect to read-write) and written, here and there. The snapshot must cost
- * nothing for the untouched terabyte, and the restore must map it back. */
+ * is committed (mprotect to read-write) and written, here and there; and 1 TiB of read-write
+ * MAP_NORESERVE memory, a few pages of it written. The snapshot must cost nothing for the
+ * untouched terabytes, and the restore must map them back. */
 #include <stdint.h>
 #include <sys/mman.h>
 
@@ -21,6 +22,10 @@ int main(int argc, char **argv) {
     uint64_t *p = (uint64_t *)(base + at[k]);
     for (uint64_t w = 0; w < CHUNK / 8; w += 512) p[w] = at[k] + w;
   }
+  uint64_t *sparse = mmap(NULL, TIB, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  CHECK(sparse != MAP_FAILED, "mmap 1 TiB read-write");
+  for (int k = 0; k < 4; k++) sparse[at[k] / 8] = ~at[k];
   say_ready();
   wait_go(argv[1]);
   for (int k = 0; k < 4; k++) {
@@ -28,6 +33,8 @@ int main(int argc, char **argv) {
     for (uint64_t w = 0; w < CHUNK / 8; w++)
       CHECK(p[w] == (w % 512 ? 0 : at[k] + w), "chunk %d word %lu", k, (unsigned long)w);
   }
+  for (int k = 0; k < 4; k++) CHECK(sparse[at[k] / 8] == ~at[k], "sparse word %d", k);
+  CHECK(sparse[(500ULL << 30) / 8] == 0, "untouched sparse memory");
   /* The rest is still reserved: it can be committed now. */
   char *more = base + (600ULL << 30);
   CHECK(mprotect(more, CHUNK, PROT_READ | PROT_WRITE) == 0, "mprotect after restore");
