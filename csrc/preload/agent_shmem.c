@@ -156,7 +156,7 @@ static int copy_range(void *ctx, uint64_t from, uint64_t to) {
   return amber_write_at(c->fd, (void *)from, to - from, c->r->pgoff + (from - c->r->start));
 }
 
-/* Copies what the restorer read into the owner's region r (private to this process until now)
+/* Copies what the restorer read into the owner's region r (on its own memfd, not yet shared)
  * into the object's new file. */
 static int copy_region(int fd, const struct amber_region_rec *r) {
   int unreadable = !(r->prot & PROT_READ);
@@ -187,9 +187,19 @@ static int object_file(const struct amber_region_rec *regions, int n, int i) {
   int first = 1;
   for (int k = 0; k < i; k++) first &= !same_object(r, &regions[k]);
   if (r->owner_vpid != amber.vpid || !first) return amber_broker_get(key, 0);
+  /* The restorer mapped the owner's regions on a memfd: offered as it is where the kernel lets
+   * us open it (CAP_CHECKPOINT_RESTORE), copied into a new one otherwise. */
+  char path[80];
+  amber_fmt(path, sizeof path, "/proc/self/map_files/%lx-%lx", r->start, r->end);
+  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC);
+  if (fd >= 0) {
+    int err = amber_broker_put(key, 0, fd);
+    if (err) amber_sys1(SYS_close, fd);
+    return err ? err : fd;
+  }
   char name[250];
-  int fd = (int)amber_sys2(SYS_memfd_create, memfd_name(r, name, sizeof name),
-                           MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  fd = (int)amber_sys2(SYS_memfd_create, memfd_name(r, name, sizeof name),
+                       MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return fd;
   uint64_t size = 0;
   for (int k = i; k < n; k++)

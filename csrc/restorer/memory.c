@@ -116,8 +116,7 @@ static void map_region(const struct amber_region_rec *r) {
                       -1, 0);
     break;
   case AMBER_REGION_ANON_SHARED:
-    addr = amber_sys6(SYS_mmap, r->start, len, PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    addr = map_shared_region((int)(r - regions));
     break;
   case AMBER_REGION_FILE:
   case AMBER_REGION_FILE_SHARED: {
@@ -248,4 +247,6 @@ void map_regions(void) {
     if (regions[i].kind == AMBER_REGION_TABLES) map_region(&regions[i]);
   for (int i = 0; i < hdr.nregions; i++)
     if (regions[i].kind != AMBER_REGION_TABLES) map_region(&regions[i]);
+  for (int i = 0; i < hdr.nregions; i++)
+    if (region_fds[i] >= 0) amber_sys1(SYS_close, region_fds[i]);
 }

@@ -17,6 +17,7 @@ extern struct amber_proc_header hdr;
 extern struct amber_thread_rec threads[MAX_THREADS];
 extern struct amber_region_rec *regions; /* as many as the process file has, mapped */
 extern struct amber_run_rec *runs;        /* right after the restorer's image */
+extern int32_t *region_fds; /* the file a region is mapped on, while regions are mapped */
 extern uint64_t restorer_end; /* the end of the restorer and of those lists: all of it goes */
 extern char image_dir[4096], image_path[4200], tables_path[4096];
 extern int tables_fd;
@@ -39,6 +40,10 @@ void move_kernel_mappings(void);
 void map_regions(void);
 void attach_sysv_segments(void);
 void fill_pages(int lazy);
+
+/* shared.c: shared memory this process saved, mapped on a memfd it makes (the agent hands it
+ * to the other processes); that of the others, for now, on anonymous shared memory */
+long map_shared_region(int i);
 
 /* resume.c */
 void set_mm_layout(void);
