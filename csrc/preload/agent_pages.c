@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 
 #include "../common/hash.h"
+#include "../common/pagemap_scan.h"
 #include "agent_pages.h"
 #include "agent_shmem.h"
 
@@ -156,21 +157,6 @@ static uint64_t page_hash(uint64_t addr) {
   return amber_hash_final(&h);
 }
 
-/* PAGEMAP_SCAN (Linux 6.7): the pages of a range that hold data, as runs of pages alike,
- * skipping empty page tables whole, so that a reservation of terabytes costs nothing. */
-struct pm_page_region {
-  uint64_t start, end, categories;
-};
-struct pm_scan_arg {
-  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-#define PAGEMAP_SCAN 0xC0606610UL /* _IOWR('f', 16, struct pm_scan_arg) */
-#define PAGE_IS_FILE (1 << 2)
-#define PAGE_IS_PRESENT (1 << 3)
-#define PAGE_IS_SWAPPED (1 << 4)
-#define PAGE_IS_PFNZERO (1 << 5)
-
 /* The region being saved: made readable (for the hashes and the copy) only if it has a page
  * to save, and only while it is saved. */
 struct region_save {
@@ -198,14 +184,13 @@ static int worth_saving(const struct amber_region_rec *r, uint64_t categories) {
   return r->kind == AMBER_REGION_ANON || !(categories & PAGE_IS_FILE);
 }
 
-/* 1 if the kernel has no PAGEMAP_SCAN, else 0 or -errno. */
+/* The pages that hold data, as runs of pages alike (common/pagemap_scan.h). 1 if the kernel
+ * has no PAGEMAP_SCAN, else 0 or -errno. */
 static int scan_region(struct region_save *c) {
   static struct pm_page_region vec[512];
   const struct amber_region_rec *r = c->r;
   for (uint64_t at = r->start; at < r->end;) {
-    struct pm_scan_arg a = {sizeof a, 0, at, r->end, 0, (uint64_t)vec, 512, 0, 0, 0,
-                            PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-                            PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE | PAGE_IS_PFNZERO};
+    struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 512);
     long n = amber_sys3(SYS_ioctl, c->w->pagemap_fd, PAGEMAP_SCAN, &a);
     if (n == -ENOTTY || n == -EINVAL) return 1;
     if (n < 0) return failed("cannot scan /proc/self/pagemap", n);
