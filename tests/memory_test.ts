@@ -55,7 +55,7 @@ scenarioTest(
 );
 
 scenarioTest(
-  "reservations of 1 TiB (PROT_NONE, and read-write MAP_NORESERVE) cost nothing to save and map back, twice",
+  "reservations of 1 TiB (PROT_NONE, read-write MAP_NORESERVE) and 64 GiB of sparse shared memory cost nothing to save and map back, twice",
   async (s) => {
     const app = await s.launch([prog("reservation"), s.dir], "reserve");
     await s.waitFor(/^ready$/m);
