@@ -17,6 +17,8 @@
 #define AMBER_VM_GROWSDOWN 0x40  /* gd: MAP_GROWSDOWN */
 #define AMBER_VM_NORESERVE 0x80  /* nr: MAP_NORESERVE */
 #define AMBER_VM_MAYWRITE 0x100  /* mw: may be made writable (a shared file opened for writing) */
+#define AMBER_VM_LOCKED 0x200    /* lo: mlock */
+#define AMBER_VM_LOCKONFAULT 0x400 /* lf: mlock2 MLOCK_ONFAULT */
 
 static const struct amber_vm_flag {
   char code[3];
@@ -27,7 +29,8 @@ static const struct amber_vm_flag {
     {"hg", AMBER_VM_HUGEPAGE, 14},  {"nh", AMBER_VM_NOHUGEPAGE, 15},
     {"dd", AMBER_VM_DONTDUMP, 16},  {"mg", AMBER_VM_MERGEABLE, 12},
     {"gd", AMBER_VM_GROWSDOWN, 0},  {"nr", AMBER_VM_NORESERVE, 0},
-    {"mw", AMBER_VM_MAYWRITE, 0},
+    {"mw", AMBER_VM_MAYWRITE, 0},   {"lo", AMBER_VM_LOCKED, 0},
+    {"lf", AMBER_VM_LOCKONFAULT, 0},
 };
 #define AMBER_VM_FLAG_COUNT (sizeof amber_vm_flag_table / sizeof amber_vm_flag_table[0])
 
@@ -45,12 +48,16 @@ static inline uint32_t amber_vm_flags_parse(const char *p) {
   return flags;
 }
 
-/* The madvise state back on [start, start + len); 0, or the first -errno. */
+/* The madvise state (and mlock) back on [start, start + len); 0, or the first -errno. */
 static inline long amber_vm_flags_apply(uint64_t start, uint64_t len, uint32_t flags) {
   long err = 0;
   for (unsigned i = 0; i < AMBER_VM_FLAG_COUNT; i++) {
     if (!(flags & amber_vm_flag_table[i].bit) || !amber_vm_flag_table[i].advice) continue;
     long e = amber_sys3(SYS_madvise, start, len, amber_vm_flag_table[i].advice);
+    if (e < 0 && !err) err = e;
+  }
+  if (flags & AMBER_VM_LOCKED) {
+    long e = amber_sys3(SYS_mlock2, start, len, flags & AMBER_VM_LOCKONFAULT ? 1 : 0);
     if (e < 0 && !err) err = e;
   }
   return err;

@@ -1,6 +1,6 @@
 /* What a program asked of its memory comes back: madvise state (MADV_DONTFORK, WIPEONFORK,
- * HUGEPAGE, NOHUGEPAGE, DONTDUMP, and none of them where none was asked), a MAP_GROWSDOWN
- * region, PR_SET_THP_DISABLE, and file mappings that may still be made writable (mprotect)
+ * HUGEPAGE, NOHUGEPAGE, DONTDUMP, and none of them where none was asked), mlock, a
+ * MAP_GROWSDOWN region, PR_SET_THP_DISABLE, and file mappings that may still be made writable (mprotect)
  * after the restore: a private one, and a shared one of a file opened for writing. */
 #include <fcntl.h>
 #include <stdint.h>
@@ -71,6 +71,8 @@ int main(int argc, char **argv) {
   char *wipe = region(4 * PAGE, MADV_WIPEONFORK);
   char *dontdump = region(4 * PAGE, MADV_DONTDUMP);
   char *plain = region(4 * HUGE, -1);
+  char *locked = region(4 * PAGE, -1);
+  CHECK(mlock(locked, 4 * PAGE) == 0, "mlock");
   char *nohuge = region(4 * HUGE, MADV_NOHUGEPAGE);
   char *huge = mmap(NULL, 4 * HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   CHECK(huge != MAP_FAILED && madvise(huge, 4 * HUGE, MADV_HUGEPAGE) == 0, "huge");
@@ -96,6 +98,7 @@ int main(int argc, char **argv) {
         vm_flags(plain));
   CHECK(has(dontdump, "dd"), "MADV_DONTDUMP lost: %s", vm_flags(dontdump));
   CHECK(has(down, "gd"), "MAP_GROWSDOWN lost: %s", vm_flags(down));
+  CHECK(has(locked, "lo") && !has(plain, "lo"), "mlock lost: %s", vm_flags(locked));
   CHECK(prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1, "PR_SET_THP_DISABLE lost");
   char *all[] = {dontfork, wipe, dontdump, plain, nohuge, huge, down};
   size_t lens[] = {4 * PAGE, 4 * PAGE, 4 * PAGE, 4 * HUGE, 4 * HUGE, 4 * HUGE, 16 * PAGE};
