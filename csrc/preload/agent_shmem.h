@@ -19,9 +19,10 @@ int amber_shmem_data_ranges(const struct amber_region_rec *r, amber_range_fn fn,
  * amber_ckpt.error naming that process and the range. */
 int amber_shmem_check_cover(const struct amber_region_rec *regions, int n, int i);
 
-/* After a restore, regions[i] (shared, with the restorer's copy of its saved pages in the
- * owner) is mapped again on one file per object, that its owner makes and the broker hands to
- * the others: the owner first (for each of its regions), then the others. 0, or -errno. */
+/* After a restore, regions[i] (shared) is mapped again on one file per object, with its madvise
+ * state: the memfd the restorer made in the owner and read the saved pages into (or a copy of
+ * it, where the kernel will not let us open it), which the broker hands to the others. The
+ * owner first (for each of its regions), then the others. 0, or -errno. */
 int amber_shmem_share_again(const struct amber_region_rec *regions, int n, int i);
 
 #endif
