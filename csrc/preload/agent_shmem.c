@@ -23,7 +23,8 @@ static int failed(const char *what, const struct amber_region_rec *r, long err) 
   return err < 0 ? (int)err : -EIO;
 }
 
-/* Is any swap space on? mincore does not see a shared page that went to swap. */
+/* Is any swap space on? Some kernels' mincore reports a shared page in swap only while it is in
+ * the swap cache (6.18's reports it anyway). */
 static int swap_in_use(void) {
   char text[512];
   long n = amber_read_file("/proc/swaps", text, sizeof text);
@@ -73,8 +74,10 @@ static int by_mincore(const struct amber_region_rec *r, amber_range_fn fn, void 
 }
 
 int amber_shmem_data_ranges(const struct amber_region_rec *r, amber_range_fn fn, void *ctx) {
-  int swap = swap_in_use();
-  if (swap || r->end - r->start >= BIG_REGION) {
+  /* A page in swap is not in the page cache: asked for, it is read back into the swap cache,
+   * where mincore sees it (a hole stays a hole). */
+  if (swap_in_use()) amber_sys3(SYS_madvise, r->start, r->end - r->start, MADV_WILLNEED);
+  if (r->end - r->start >= BIG_REGION) {
     char path[80];
     amber_fmt(path, sizeof path, "/proc/self/map_files/%lx-%lx", r->start, r->end);
     int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
@@ -82,13 +85,6 @@ int amber_shmem_data_ranges(const struct amber_region_rec *r, amber_range_fn fn,
       int err = by_seek(fd, r, fn, ctx);
       amber_sys1(SYS_close, fd);
       return err;
-    }
-    if (swap) {
-      /* Pages may be in swap, where only a descriptor finds them: anonymous memory is read
-       * whole (a hole reads as zeros); a file's end is not known here, so refuse. */
-      if (!strncmp(r->name, "/dev/zero", 9)) return fn(ctx, r->start, r->end);
-      return failed("swap is on and Amber cannot open (it lacks CAP_CHECKPOINT_RESTORE) the "
-                    "shared memory, to find its pages that may be in swap, at", r, fd);
     }
   }
   return by_mincore(r, fn, ctx);

@@ -65,6 +65,12 @@ int main(int argc, char **argv) {
             "worker %d failed", k);
     }
   }
+  /* Where swap is on, half the region goes there (it must be mapped here to be paged out):
+   * pages the snapshot must find in swap, in no page table. */
+  uint64_t sum = 0;
+  for (uint64_t w = 0; w < REGION / 16; w += 512) sum += ((volatile uint64_t *)mem)[w];
+  madvise(mem, REGION / 2, MADV_PAGEOUT);
+  CHECK(sum != 1, "sum");
   CHECK(mprotect(small, SMALL, PROT_NONE) == 0, "mprotect");
   say_ready();
   wait_go(argv[1]);
