@@ -19,6 +19,7 @@
 #define AMBER_VM_MAYWRITE 0x100  /* mw: may be made writable (a shared file opened for writing) */
 #define AMBER_VM_LOCKED 0x200    /* lo: mlock */
 #define AMBER_VM_LOCKONFAULT 0x400 /* lf: mlock2 MLOCK_ONFAULT */
+#define AMBER_VM_SEALED 0x800    /* sl: mseal (Linux 6.10), put back last */
 
 static const struct amber_vm_flag {
   char code[3];
@@ -30,7 +31,7 @@ static const struct amber_vm_flag {
     {"dd", AMBER_VM_DONTDUMP, 16},  {"mg", AMBER_VM_MERGEABLE, 12},
     {"gd", AMBER_VM_GROWSDOWN, 0},  {"nr", AMBER_VM_NORESERVE, 0},
     {"mw", AMBER_VM_MAYWRITE, 0},   {"lo", AMBER_VM_LOCKED, 0},
-    {"lf", AMBER_VM_LOCKONFAULT, 0},
+    {"lf", AMBER_VM_LOCKONFAULT, 0}, {"sl", AMBER_VM_SEALED, 0},
 };
 #define AMBER_VM_FLAG_COUNT (sizeof amber_vm_flag_table / sizeof amber_vm_flag_table[0])
 
@@ -48,7 +49,7 @@ static inline uint32_t amber_vm_flags_parse(const char *p) {
   return flags;
 }
 
-/* The madvise state (and mlock) back on [start, start + len); 0, or the first -errno. */
+/* The madvise state, mlock and mseal back on [start, start + len); 0, or the first -errno. */
 static inline long amber_vm_flags_apply(uint64_t start, uint64_t len, uint32_t flags) {
   long err = 0;
   for (unsigned i = 0; i < AMBER_VM_FLAG_COUNT; i++) {
@@ -58,6 +59,10 @@ static inline long amber_vm_flags_apply(uint64_t start, uint64_t len, uint32_t f
   }
   if (flags & AMBER_VM_LOCKED) {
     long e = amber_sys3(SYS_mlock2, start, len, flags & AMBER_VM_LOCKONFAULT ? 1 : 0);
+    if (e < 0 && !err) err = e;
+  }
+  if (flags & AMBER_VM_SEALED) {
+    long e = amber_sys3(462 /* mseal */, start, len, 0);
     if (e < 0 && !err) err = e;
   }
   return err;

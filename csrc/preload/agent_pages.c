@@ -167,8 +167,10 @@ struct region_save {
 
 static int save_range(void *ctx, uint64_t from, uint64_t to) {
   struct region_save *c = ctx;
-  if (!c->opened && !(c->r->prot & PROT_READ))
-    amber_sys3(SYS_mprotect, c->r->start, c->r->end - c->r->start, c->r->prot | PROT_READ);
+  if (!c->opened && !(c->r->prot & PROT_READ)) {
+    long e = amber_sys3(SYS_mprotect, c->r->start, c->r->end - c->r->start, c->r->prot | PROT_READ);
+    if (e) return failed("cannot read memory the program made unreadable (sealed with mseal?)", e);
+  }
   c->opened = 1;
   int err = 0;
   for (uint64_t page = from; page < to && !err; page += AMBER_PAGE)

@@ -1,5 +1,5 @@
 /* What a program asked of its memory comes back: madvise state (MADV_DONTFORK, WIPEONFORK,
- * HUGEPAGE, NOHUGEPAGE, DONTDUMP, and none of them where none was asked), mlock, a
+ * HUGEPAGE, NOHUGEPAGE, DONTDUMP, and none of them where none was asked), mlock, mseal, a
  * MAP_GROWSDOWN region, PR_SET_THP_DISABLE, and file mappings that may still be made writable (mprotect)
  * after the restore: a private one, and a shared one of a file opened for writing. */
 #include <fcntl.h>
@@ -72,6 +72,8 @@ int main(int argc, char **argv) {
   char *dontdump = region(4 * PAGE, MADV_DONTDUMP);
   char *plain = region(4 * HUGE, -1);
   char *locked = region(4 * PAGE, -1);
+  char *sealed = region(4 * PAGE, -1);
+  int can_seal = syscall(462 /* mseal */, sealed, 4 * PAGE, 0) == 0;
   CHECK(mlock(locked, 4 * PAGE) == 0, "mlock");
   char *nohuge = region(4 * HUGE, MADV_NOHUGEPAGE);
   char *huge = mmap(NULL, 4 * HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -99,6 +101,10 @@ int main(int argc, char **argv) {
   CHECK(has(dontdump, "dd"), "MADV_DONTDUMP lost: %s", vm_flags(dontdump));
   CHECK(has(down, "gd"), "MAP_GROWSDOWN lost: %s", vm_flags(down));
   CHECK(has(locked, "lo") && !has(plain, "lo"), "mlock lost: %s", vm_flags(locked));
+  if (can_seal) {
+    CHECK(has(sealed, "sl") && sealed[0] == 0x5a, "mseal lost: %s", vm_flags(sealed));
+    CHECK(mprotect(sealed, PAGE, PROT_READ) < 0, "a sealed region could be changed");
+  }
   CHECK(prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1, "PR_SET_THP_DISABLE lost");
   char *all[] = {dontfork, wipe, dontdump, plain, nohuge, huge, down};
   size_t lens[] = {4 * PAGE, 4 * PAGE, 4 * PAGE, 4 * HUGE, 4 * HUGE, 4 * HUGE, 16 * PAGE};
