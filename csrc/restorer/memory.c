@@ -215,8 +215,9 @@ void fill_pages(int lazy) {
         if (addr < 0 && addr > -4096) die("cannot map saved pages from the image", addr);
       } else {
         /* Private memory is faulted in at once, in the kernel, before it is read into (as huge
-         * pages where the program asked for them: its madvise state is put back first). */
-        if (r->kind == AMBER_REGION_ANON)
+         * pages where the program asked for them: its madvise state is put back first); a short
+         * run is not worth the extra call. */
+        if (r->kind == AMBER_REGION_ANON && run->npages >= 16)
           amber_sys3(SYS_madvise, run->addr, len, 23 /* MADV_POPULATE_WRITE */);
         long err = rt_pread_all(fd, (void *)run->addr, len, run->data_off);
         if (err) die("cannot read saved pages", err);
