@@ -192,7 +192,7 @@ static int list_regions(void) {
   for (int i = 0; i < region_count; i++) {
     struct amber_region_rec *r = &regions[i];
     /* Shared memory is saved once, by its owner, and handed to the others on restore. */
-    if (r->kind == AMBER_REGION_ANON_SHARED) r->owner_vpid = amber_share_region_owner(r->ino);
+    if (r->kind == AMBER_REGION_ANON_SHARED) r->owner_vpid = amber_share_region_owner(r->dev, r->ino);
     if (r->kind == AMBER_REGION_SYSV_SHM && r->shmid < 0)
       return error("a SysV shared-memory segment is attached that Amber did not see attached, or that was removed while attached", -EINVAL);
     err = amber_shmem_check_cover(regions, region_count, i);

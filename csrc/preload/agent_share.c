@@ -102,20 +102,22 @@ void amber_share_scan_fds(void) {
 }
 
 struct inode_search {
-  uint64_t ino;
+  uint64_t dev, ino; /* dev ~0: any */
   int found;
 };
 
 static int inode_line(void *ctx, const char *line) {
   struct inode_search *s = ctx;
   struct amber_maps_line m;
-  if (!amber_parse_maps_line(line, &m) && m.shared && m.ino == s->ino) s->found = 1;
+  if (!amber_parse_maps_line(line, &m) && m.shared && m.ino == s->ino &&
+      (s->dev == ~0ULL || m.dev == s->dev))
+    s->found = 1;
   return s->found;
 }
 
-static int process_maps_inode(int32_t vpid, uint64_t ino) {
+static int process_maps_inode(int32_t vpid, uint64_t dev, uint64_t ino) {
   char path[64];
-  struct inode_search s = {ino, 0};
+  struct inode_search s = {dev, ino, 0};
   amber_fmt(path, sizeof path, "/proc/%d/maps", system_pid_of(vpid));
   amber_read_lines(path, inode_line, &s);
   return s.found;
@@ -125,11 +127,11 @@ int32_t amber_share_system_pid(int32_t vpid) {
   return system_pid_of(vpid);
 }
 
-int32_t amber_share_region_owner(uint64_t ino) {
+int32_t amber_share_region_owner(uint64_t dev, uint64_t ino) {
   struct amber_ctl *c = &amber.table->ctl;
   for (uint32_t j = 0; j < c->nslots; j++) {
     if (c->slots[j].vpid == amber.vpid) return amber.vpid;
-    if (process_maps_inode(c->slots[j].vpid, ino)) return c->slots[j].vpid;
+    if (process_maps_inode(c->slots[j].vpid, dev, ino)) return c->slots[j].vpid;
   }
   return amber.vpid;
 }
@@ -137,7 +139,7 @@ int32_t amber_share_region_owner(uint64_t ino) {
 int amber_share_inode_mapped(uint64_t ino) {
   struct amber_ctl *c = &amber.table->ctl;
   for (uint32_t j = 0; j < c->nslots; j++)
-    if (c->slots[j].vpid && process_maps_inode(c->slots[j].vpid, ino)) return 1;
+    if (c->slots[j].vpid && process_maps_inode(c->slots[j].vpid, ~0ULL, ino)) return 1;
   return 0;
 }
 

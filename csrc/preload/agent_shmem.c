@@ -90,15 +90,16 @@ int amber_shmem_data_ranges(const struct amber_region_rec *r, amber_range_fn fn,
   return by_mincore(r, fn, ctx);
 }
 
-/* Is the object range [from, to) inside what this process maps of object ino? */
-static int covered(const struct amber_region_rec *regions, int n, uint64_t ino, uint64_t from,
-                   uint64_t to) {
+/* Is the object range [from, to) inside what this process maps of object (dev, ino)? */
+static int covered(const struct amber_region_rec *regions, int n, uint64_t dev, uint64_t ino,
+                   uint64_t from, uint64_t to) {
   for (int found = 1; from < to && found;) {
     found = 0;
     for (int k = 0; k < n; k++) {
       const struct amber_region_rec *m = &regions[k];
       uint64_t end = m->pgoff + (m->end - m->start);
-      if (m->kind == AMBER_REGION_ANON_SHARED && m->ino == ino && m->pgoff <= from && from < end)
+      if (m->kind == AMBER_REGION_ANON_SHARED && m->ino == ino && m->dev == dev &&
+          m->pgoff <= from && from < end)
         from = end, found = 1;
     }
   }
@@ -108,16 +109,16 @@ static int covered(const struct amber_region_rec *regions, int n, uint64_t ino, 
 struct cover_check {
   const struct amber_region_rec *regions;
   int n;
-  uint64_t ino;
+  uint64_t dev, ino;
   int32_t vpid;
 };
 
 static int check_line(void *ctx, const char *line) {
   struct cover_check *c = ctx;
   struct amber_maps_line m;
-  if (amber_parse_maps_line(line, &m) || !m.shared || m.ino != c->ino) return 0;
+  if (amber_parse_maps_line(line, &m) || !m.shared || m.ino != c->ino || m.dev != c->dev) return 0;
   uint64_t from = m.pgoff, to = m.pgoff + (m.end - m.start);
-  if (covered(c->regions, c->n, c->ino, from, to)) return 0;
+  if (covered(c->regions, c->n, c->dev, c->ino, from, to)) return 0;
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
             "process %d maps a part of shared memory (%s, bytes %lx-%lx) that process %d, which "
             "saves it, does not map: Amber cannot save that part",
@@ -129,10 +130,12 @@ int amber_shmem_check_cover(const struct amber_region_rec *regions, int n, int i
   const struct amber_region_rec *r = &regions[i];
   if (r->kind != AMBER_REGION_ANON_SHARED || r->owner_vpid != amber.vpid || !r->ino) return 0;
   for (int k = 0; k < i; k++) /* once per object */
-    if (regions[k].kind == AMBER_REGION_ANON_SHARED && regions[k].ino == r->ino) return 0;
+    if (regions[k].kind == AMBER_REGION_ANON_SHARED && regions[k].ino == r->ino &&
+        regions[k].dev == r->dev)
+      return 0;
   struct amber_ctl *ctl = &amber.table->ctl;
   for (uint32_t j = 0; j < ctl->nslots; j++) {
-    struct cover_check c = {regions, n, r->ino, ctl->slots[j].vpid};
+    struct cover_check c = {regions, n, r->dev, r->ino, ctl->slots[j].vpid};
     if (!c.vpid || c.vpid == amber.vpid) continue;
     char path[64];
     amber_fmt(path, sizeof path, "/proc/%d/maps", amber_share_system_pid(c.vpid));
@@ -172,7 +175,7 @@ static const char *memfd_name(const struct amber_region_rec *r, char *out, int c
 }
 
 static int same_object(const struct amber_region_rec *a, const struct amber_region_rec *b) {
-  return b->kind == AMBER_REGION_ANON_SHARED && b->ino == a->ino;
+  return b->kind == AMBER_REGION_ANON_SHARED && b->ino == a->ino && b->dev == a->dev;
 }
 
 /* The owner's first region of an object makes its file from every region of it the owner

@@ -19,7 +19,7 @@ static void object_name(const struct amber_region_rec *r, char *out, int cap) {
 }
 
 static int same_object(const struct amber_region_rec *a, const struct amber_region_rec *b) {
-  return b->kind == AMBER_REGION_ANON_SHARED && b->ino == a->ino;
+  return b->kind == AMBER_REGION_ANON_SHARED && b->ino == a->ino && b->dev == a->dev;
 }
 
 /* The memfd of the object behind regions[i], made at its first region, as large as the
