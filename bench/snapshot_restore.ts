@@ -15,26 +15,11 @@
  */
 
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type App, launch, restore } from "../mod.ts";
+import { BENCH, limits, stats, waitForText } from "./figures.ts";
 
-const BENCH = fileURLToPath(new URL("../build/bench/", import.meta.url));
 const ROUNDS = 3;
 const sizes = Deno.args.length ? Deno.args.map(Number) : [64, 256, 1024];
-
-function stats(values: number[]): string {
-  const sorted = [...values].sort((a, b) => a - b);
-  return `${sorted[Math.floor(sorted.length / 2)].toFixed(0)} / ${sorted[0].toFixed(0)}`;
-}
-
-async function waitForText(path: string, text: string): Promise<void> {
-  for (let i = 0; i < 3000; i++) {
-    const content = await Deno.readTextFile(path).catch(() => "");
-    if (content.includes(text)) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`'${path}' never said '${text}'`);
-}
 
 async function imageBytes(dir: string): Promise<number> {
   let total = 0;
@@ -42,17 +27,6 @@ async function imageBytes(dir: string): Promise<number> {
     total += (await Deno.stat(join(dir, entry.name))).size;
   }
   return total;
-}
-
-async function limits(dir: string): Promise<{ memcpy: string; write: string }> {
-  const out = await new Deno.Command(join(BENCH, "limits"), { args: [dir], stdout: "piped" })
-    .output();
-  const text = new TextDecoder().decode(out.stdout);
-  const line = (name: string) => {
-    const m = text.match(new RegExp(`^${name} (\\d+) (\\d+)$`, "m"));
-    return m ? `${m[1]} / ${m[2]} MB/s` : "unknown";
-  };
-  return { memcpy: line("memcpy"), write: line("write") };
 }
 
 async function measure(dir: string, mib: number) {

@@ -77,6 +77,8 @@ struct amber_region_rec {
   int32_t pad;
   int64_t file_size, file_mtime_ns; /* a private file mapping's file, as it must be found again */
   char name[256];    /* file path, or [vdso] and the like */
+  uint32_t vm_flags; /* AMBER_VM_* (common/vm_flags.h): what the kernel's VmFlags said */
+  uint32_t pad2;
 };
 
 /* A run of saved pages: npages pages at addr, stored at data_off in this file (depth 0) or in

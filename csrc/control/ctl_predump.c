@@ -14,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "../common/hash.h"
 #include "../common/image.h"
+#include "../common/pagemap_scan.h"
 #include "control.h"
 
 #define API __attribute__((visibility("default")))
@@ -97,11 +99,45 @@ static int copy_pages(struct predump *d, uint64_t addr, size_t count, uint8_t *b
   return err;
 }
 
+/* Copies the pages [from, to) in batches. */
+static int copy_range(struct predump *d, uint64_t from, uint64_t to, uint8_t *buf) {
+  for (uint64_t at = from; at < to;) {
+    size_t n = (to - at) / AMBER_PAGE < BATCH ? (size_t)((to - at) / AMBER_PAGE) : BATCH;
+    int err = copy_pages(d, at, n, buf);
+    if (err) return err;
+    at += n * AMBER_PAGE;
+  }
+  return 0;
+}
+
+/* The runs of pages that hold private data (common/pagemap_scan.h). 1 if the kernel has no
+ * PAGEMAP_SCAN, else 0 or -errno. */
+static int scan_region(struct predump *d, uint64_t start, uint64_t end, int file, uint8_t *buf) {
+  static struct pm_page_region vec[512];
+  for (uint64_t at = start; at < end;) {
+    struct pm_scan_arg a = pm_data_scan(at, end, vec, 512);
+    long n = ioctl(d->pagemap, PAGEMAP_SCAN, &a);
+    if (n < 0) return errno == ENOTTY || errno == EINVAL ? 1 : 0; /* or gone meanwhile */
+    for (long i = 0; i < n; i++) {
+      uint64_t c = vec[i].categories;
+      int saved = (c & PAGE_IS_SWAPPED) || (!(c & PAGE_IS_PFNZERO) && !(file && (c & PAGE_IS_FILE)));
+      int err = saved ? copy_range(d, vec[i].start, vec[i].end, buf) : 0;
+      if (err) return err;
+    }
+    if (a.walk_end <= at) return 0;
+    at = a.walk_end;
+  }
+  return 0;
+}
+
 /* One region of /proc/<pid>/maps: its pages that hold private data (every page, `whole`, for a
  * mapping of a file that cannot be mapped again, as the agent does). */
 static int dump_region(struct predump *d, uint64_t start, uint64_t end, int file, int whole,
                        uint8_t *buf) {
   static uint64_t entries[BATCH];
+  if (whole) return copy_range(d, start, end, buf);
+  int scanned = scan_region(d, start, end, file, buf);
+  if (scanned != 1) return scanned;
   for (uint64_t page = start; page < end;) {
     size_t n = (end - page) / AMBER_PAGE < BATCH ? (size_t)((end - page) / AMBER_PAGE) : BATCH;
     if (pread(d->pagemap, entries, n * 8, (off_t)(page / AMBER_PAGE * 8)) != (ssize_t)(n * 8))

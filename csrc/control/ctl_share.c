@@ -89,9 +89,12 @@ static int list_maps(struct amber_share *s, int32_t vpid, int pid) {
   while (!err && fgets(line, sizeof line, f)) {
     char perms[8];
     unsigned long long ino;
-    if (sscanf(line, "%*s %7s %*s %*s %llu", perms, &ino) != 2 || perms[3] != 's' || !ino)
+    unsigned major, minor;
+    if (sscanf(line, "%*s %7s %*s %x:%x %llu", perms, &major, &minor, &ino) != 4 ||
+        perms[3] != 's' || !ino)
       continue;
-    struct stat st = {.st_ino = ino};
+    /* the device as the agents read it from their own maps (agent_memory.c) */
+    struct stat st = {.st_ino = ino, .st_dev = ((uint64_t)major << 8) | minor};
     err = add(s, vpid, -1, &st, 0, pid, 0, 0);
   }
   fclose(f);

@@ -192,6 +192,7 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
   if (!err) err = amber_shared_memory_after_restore(0);
   if (!err) err = amber_fds_after_restore();
   if (!err) err = amber_shared_memory_after_restore(1);
+  if (!err) err = amber_memory_state_after_restore();
   amber_sysv_undo_after_restore();
   amber_broker_drop_local(); /* closing a copy once a POSIX lock is back would drop the lock */
   err = amber_locks_after_restore(err); /* and waits for every other process's */

@@ -88,6 +88,8 @@ int amber_write_process_file(const char *dir);
 void amber_mm_fields(struct amber_proc_header *h); /* the kernel's memory layout, auxv */
 /* After a restore, shared memory is shared again: phase 0 the owned, phase 1 the others. */
 int amber_shared_memory_after_restore(int phase);
+/* After a restore, what the process asked of its memory as a whole (PR_SET_THP_DISABLE). */
+int amber_memory_state_after_restore(void);
 
 /* agent_util.c: raw-syscall helpers usable in a signal handler */
 void amber_futex_wait(uint32_t *word, uint32_t seen, int shared, int timeout_ms);

@@ -9,20 +9,21 @@
 
 #include "agent.h"
 #include "../common/broker.h"
+#include "../common/vm_flags.h"
+#include "agent_lines.h"
 #include "agent_pages.h"
 #include "agent_share.h"
+#include "agent_shmem.h"
 #include "agent_sink.h"
 #include "fd_locks.h"
 #include "net_vne.h"
 #include "sysv.h"
 
-#define MAX_REGIONS 4096
-#define MAX_RUNS 262144
-
-static struct amber_region_rec regions[MAX_REGIONS];
-static int region_count; /* regions[] survives in the image: the restore reads it back */
-static struct amber_run_rec runs[MAX_RUNS];
-static char maps_text[1 << 20];
+/* The regions, in memory from mmap sized to the map when a snapshot begins. The list is kept
+ * until the next one: it is part of the image, and a restore reads it back to share memory. */
+static struct amber_region_rec *regions;
+static uint64_t regions_bytes;
+static int region_count, region_cap;
 
 static int error(const char *what, long err) {
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "%s (error %d)", what, (int)-err);
@@ -86,8 +87,6 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
     int anon = !*is_file || amber_is_deleted(r->name) || !strncmp(r->name, "/dev/zero", 9) ||
                !strncmp(r->name, "/memfd:", 7);
     r->kind = anon ? AMBER_REGION_ANON_SHARED : AMBER_REGION_FILE_SHARED;
-    /* Shared memory is saved once, by its owner, and handed to the others on restore. */
-    if (anon) r->owner_vpid = amber_share_region_owner(ino);
   } else if (*is_file && is_image_file(r->name)) {
     /* Pages a lazy restore mapped from an image are the program's data, not a file's: saved
      * like anonymous memory, every one of them, so the new image stands on its own. */
@@ -145,6 +144,72 @@ static void fill_header(struct amber_proc_header *h) {
   h->exe[n > 0 ? n : 0] = 0;
 }
 
+static int count_line(void *ctx, const char *line) {
+  (void)line;
+  ++*(int *)ctx;
+  return 0;
+}
+
+struct map_reader {
+  int kept; /* the last region's line gave a region */
+  int err;
+};
+
+/* /proc/self/smaps: a region's line as in maps, then lines "Key: value" about it. */
+static int smaps_line(void *ctx, const char *line) {
+  struct map_reader *m = ctx;
+  if ((*line >= '0' && *line <= '9') || (*line >= 'a' && *line <= 'f')) {
+    if (region_count == region_cap)
+      return m->err = error("the memory map grew while it was read", -E2BIG);
+    int is_file;
+    m->kept = parse_region(line, &regions[region_count], &is_file);
+    region_count += m->kept;
+  } else if (m->kept && !strncmp(line, "VmFlags:", 8)) {
+    struct amber_region_rec *r = &regions[region_count - 1];
+    r->vm_flags = amber_vm_flags_parse(line + 8);
+    if (r->vm_flags & AMBER_VM_GROWSDOWN) r->flags |= AMBER_REGION_GROWSDOWN;
+  }
+  return 0;
+}
+
+/* The memory map, read once before anything is written: writing must not change it. */
+static int list_regions(void) {
+  if (regions) amber_sys2(SYS_munmap, regions, regions_bytes);
+  regions = 0;
+  region_count = 0;
+  int lines = 0;
+  int err = amber_read_lines("/proc/self/maps", count_line, &lines);
+  if (err) return error("cannot read /proc/self/maps", err);
+  region_cap = lines + 64; /* and this list's own mapping */
+  regions_bytes = ((uint64_t)region_cap * sizeof *regions + AMBER_PAGE - 1) & ~(AMBER_PAGE - 1ULL);
+  long addr = amber_sys6(SYS_mmap, 0, regions_bytes, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (addr < 0 && addr > -4096) return error("no memory for the list of memory regions", addr);
+  regions = (struct amber_region_rec *)addr;
+  struct map_reader m = {0, 0};
+  err = amber_read_lines("/proc/self/smaps", smaps_line, &m);
+  if (m.err) return m.err;
+  if (err) return error("cannot read /proc/self/smaps", err);
+  for (int i = 0; i < region_count; i++) {
+    struct amber_region_rec *r = &regions[i];
+    /* Shared memory is saved once, by its owner, and handed to the others on restore. */
+    if (r->kind == AMBER_REGION_ANON_SHARED) r->owner_vpid = amber_share_region_owner(r->dev, r->ino);
+    if (r->kind == AMBER_REGION_SYSV_SHM && r->shmid < 0)
+      return error("a SysV shared-memory segment is attached that Amber did not see attached, or that was removed while attached", -EINVAL);
+    err = amber_shmem_check_cover(regions, region_count, i);
+    if (err) return err;
+  }
+  return 0;
+}
+
+/* PR_SET_THP_DISABLE, kept in this library's memory (which the image holds) for the restore. */
+static long thp_disabled;
+
+int amber_memory_state_after_restore(void) {
+  long err = amber_sys2(SYS_prctl, 41 /* PR_SET_THP_DISABLE */, thp_disabled);
+  return err ? error("cannot disable transparent huge pages again", err) : 0;
+}
+
 int amber_write_process_file(const char *dir) {
   static struct amber_proc_header h;
   memset(&h, 0, sizeof h);
@@ -155,27 +220,12 @@ int amber_write_process_file(const char *dir) {
   if (opened) return error("cannot create the process file", opened);
   struct page_writer w = {0};
   w.sink = &sink;
-  w.runs = runs;
-  w.max_runs = MAX_RUNS;
   w.pagemap_fd = (int)amber_sys3(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   int err = w.pagemap_fd < 0 ? error("cannot open /proc/self/pagemap", w.pagemap_fd) : 0;
 
-  /* The map is read once, before anything is written: writing must not change it. */
-  long len = err ? 0 : amber_read_file("/proc/self/maps", maps_text, sizeof maps_text);
-  int nregions = 0;
-  region_count = 0;
-  for (const char *line = maps_text; !err && len > 0 && *line;) {
-    if (nregions == MAX_REGIONS) err = error("too many memory regions", -E2BIG);
-    int is_file;
-    if (!err && parse_region(line, &regions[nregions], &is_file)) {
-      struct amber_region_rec *r = &regions[nregions++];
-      if (r->kind == AMBER_REGION_SYSV_SHM && r->shmid < 0)
-        err = error("a SysV shared-memory segment is attached that Amber did not see attached, or that was removed while attached", -EINVAL);
-    }
-    while (*line && *line != '\n') line++;
-    if (*line) line++;
-  }
-  region_count = nregions;
+  thp_disabled = amber_sys2(SYS_prctl, 42 /* PR_GET_THP_DISABLE */, 0) > 0;
+  if (!err) err = list_regions();
+  int nregions = region_count;
   fill_header(&h);
   const char *parent_dir = amber.table->ctl.parent_dir;
   if (!err && parent_dir[0]) {
@@ -217,7 +267,7 @@ int amber_write_process_file(const char *dir) {
     err = amber_sink_write_indexed(s, amber_ckpt.threads, h.regions_off - h.threads_off,
                                    h.threads_off);
     if (!err) err = amber_sink_write_indexed(s, regions, h.runs_off - h.regions_off, h.regions_off);
-    if (!err) err = amber_sink_write_indexed(s, runs, h.fds_off - h.runs_off, h.runs_off);
+    if (!err) err = amber_sink_write_indexed(s, w.runs, h.fds_off - h.runs_off, h.runs_off);
     if (!err)
       err = amber_sink_write_indexed(s, amber_ckpt.fds, h.hashes_off - h.fds_off, h.fds_off);
     if (!err)
@@ -233,47 +283,13 @@ int amber_write_process_file(const char *dir) {
   return err;
 }
 
-/* The name a shared region's memfd gets: a memfd's own ("/memfd:NAME (deleted)"), since the
- * program may hold a descriptor to it too (fd_pathless.c takes this one); "amber-shared" else. */
-static const char *memfd_name(const struct amber_region_rec *r, char *out, int cap) {
-  if (strncmp(r->name, "/memfd:", 7)) return "amber-shared";
-  amber_undeleted_name(r->name, 7, out, cap);
-  return out;
-}
-
-/* After a restore: shared anonymous memory comes back private (the restorer has no broker);
- * its owner moves the contents into a memfd that every sharer maps in its place. */
-static int share_region(struct amber_region_rec *r, int create) {
-  uint64_t len = r->end - r->start;
-  uint64_t key = amber_key(AMBER_KEY_SHMEM, r->ino);
-  char name[250];
-  int fd;
-  if (create) {
-    fd = (int)amber_sys2(SYS_memfd_create, memfd_name(r, name, sizeof name), MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0) return fd;
-    long err = amber_sys2(SYS_ftruncate, fd, r->pgoff + len);
-    if (!err) err = amber_write_at(fd, (void *)r->start, len, r->pgoff);
-    if (!err) err = amber_broker_put(key, 0, fd);
-    if (err) {
-      amber_sys1(SYS_close, fd);
-      return (int)err;
-    }
-  } else {
-    fd = amber_broker_get(key, 0);
-    if (fd < 0) return fd;
-  }
-  long addr = amber_sys6(SYS_mmap, r->start, len, r->prot, MAP_SHARED | MAP_FIXED, fd, r->pgoff);
-  amber_sys1(SYS_close, fd);
-  return addr < 0 && addr > -4096 ? (int)addr : 0;
-}
-
 int amber_shared_memory_after_restore(int phase) {
   for (int i = 0; i < region_count; i++) {
     struct amber_region_rec *r = &regions[i];
     if (r->kind != AMBER_REGION_ANON_SHARED) continue;
     int mine = r->owner_vpid == amber.vpid;
     if (mine != (phase == 0)) continue;
-    int err = share_region(r, mine);
+    int err = amber_shmem_share_again(regions, region_count, i);
     if (err) return error("cannot share memory with the other processes again", err);
   }
   return 0;

@@ -4,7 +4,9 @@
 #include <sys/mman.h>
 
 #include "../common/hash.h"
+#include "../common/pagemap_scan.h"
 #include "agent_pages.h"
+#include "agent_shmem.h"
 
 #define PM_PRESENT (1ULL << 63)
 #define PM_SWAPPED (1ULL << 62)
@@ -115,7 +117,8 @@ static int parent_has(struct page_writer *w, uint64_t addr, uint64_t hash, uint3
 int pages_flush(struct page_writer *w) {
   struct amber_run_rec *run = &w->pending;
   if (!run->npages) return 0;
-  if (w->nruns == w->max_runs) return failed("too many memory runs", -E2BIG);
+  if ((uint64_t)w->nruns == w->max_runs && grow((void **)&w->runs, &w->max_runs, sizeof *run))
+    return failed("no memory for the index of pages", -ENOMEM);
   if (run->depth == 0) { /* pages of this image: written now, straight from memory */
     run->data_off = w->data_end;
     int err = amber_sink_write(w->sink, (void *)run->addr, run->npages * AMBER_PAGE, w->data_end);
@@ -155,51 +158,103 @@ static uint64_t page_hash(uint64_t addr) {
   return amber_hash_final(&h);
 }
 
-/* Does this page need saving? */
-static int worth_saving(const struct amber_region_rec *r, uint64_t entry, int whole) {
-  if (whole) return 1;
-  switch (r->kind) {
-  case AMBER_REGION_ANON:
-    /* A page mapped from an image and not yet read in is data too. */
-    return (r->flags & AMBER_REGION_FROM_IMAGE) || (entry & (PM_PRESENT | PM_SWAPPED)) != 0;
-  case AMBER_REGION_ANON_SHARED:
-    return r->owner_vpid == amber.vpid && (entry & (PM_PRESENT | PM_SWAPPED)) != 0;
-  case AMBER_REGION_FILE: /* a private copy of a file page is anonymous */
-    return (entry & PM_SWAPPED) || ((entry & PM_PRESENT) && !(entry & PM_FILE));
+/* The region being saved: made readable (for the hashes and the copy) only if it has a page
+ * to save, and only while it is saved. */
+struct region_save {
+  struct page_writer *w;
+  const struct amber_region_rec *r;
+  int opened;
+};
+
+static int save_range(void *ctx, uint64_t from, uint64_t to) {
+  struct region_save *c = ctx;
+  if (!c->opened && !(c->r->prot & PROT_READ)) {
+    long e = amber_sys3(SYS_mprotect, c->r->start, c->r->end - c->r->start, c->r->prot | PROT_READ);
+    if (e) return failed("cannot read memory the program made unreadable (sealed with mseal?)", e);
+  }
+  c->opened = 1;
+  int err = 0;
+  for (uint64_t page = from; page < to && !err; page += AMBER_PAGE)
+    err = add_page(c->w, page, page_hash(page));
+  return err;
+}
+
+/* Does a run of pages alike need saving? A clean page of a file comes back from the file, and
+ * the shared zero page (memory only read) as zeros. */
+static int worth_saving(const struct amber_region_rec *r, uint64_t categories) {
+  if (categories & PAGE_IS_SWAPPED) return 1;
+  if (categories & PAGE_IS_PFNZERO) return 0;
+  return r->kind == AMBER_REGION_ANON || !(categories & PAGE_IS_FILE);
+}
+
+/* The pages that hold data, as runs of pages alike (common/pagemap_scan.h). 1 if the kernel
+ * has no PAGEMAP_SCAN, else 0 or -errno. */
+static int scan_region(struct region_save *c) {
+  static struct pm_page_region vec[512];
+  const struct amber_region_rec *r = c->r;
+  for (uint64_t at = r->start; at < r->end;) {
+    struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 512);
+    long n = amber_sys3(SYS_ioctl, c->w->pagemap_fd, PAGEMAP_SCAN, &a);
+    if (n == -ENOTTY || n == -EINVAL) return 1;
+    if (n < 0) return failed("cannot scan /proc/self/pagemap", n);
+    for (long i = 0; i < n; i++) {
+      int err = worth_saving(r, vec[i].categories) ? save_range(c, vec[i].start, vec[i].end)
+                                                    : pages_flush(c->w);
+      if (err) return err;
+    }
+    if (a.walk_end <= at) return failed("cannot scan /proc/self/pagemap", -EIO);
+    at = a.walk_end;
   }
   return 0;
 }
 
-int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int whole) {
+/* Without PAGEMAP_SCAN: pagemap, read in batches of 4096 entries. */
+static int read_region(struct region_save *c) {
   static uint64_t pagemap[4096];
-  r->first_run = w->nruns;
-  if (r->kind != AMBER_REGION_ANON && r->kind != AMBER_REGION_ANON_SHARED &&
-      r->kind != AMBER_REGION_FILE)
-    return 0;
-  /* Pages the program made unreadable are read through a temporary permission. */
-  int unreadable = !(r->prot & PROT_READ);
-  if (unreadable) amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot | PROT_READ);
+  const struct amber_region_rec *r = c->r;
   int err = 0;
   for (uint64_t page = r->start; page < r->end && !err;) {
     uint64_t batch = (r->end - page) / AMBER_PAGE;
     if (batch > 4096) batch = 4096;
-    long n = amber_sys4(SYS_pread64, w->pagemap_fd, pagemap, batch * 8, page / AMBER_PAGE * 8);
-    if (n != (long)(batch * 8)) {
-      err = failed("cannot read /proc/self/pagemap", n < 0 ? n : -EIO);
-      break;
+    long n = amber_sys4(SYS_pread64, c->w->pagemap_fd, pagemap, batch * 8, page / AMBER_PAGE * 8);
+    if (n != (long)(batch * 8)) return failed("cannot read /proc/self/pagemap", n < 0 ? n : -EIO);
+    for (uint64_t i = 0; i < batch && !err; i++, page += AMBER_PAGE) {
+      uint64_t e = pagemap[i], categories = (e & PM_PRESENT ? PAGE_IS_PRESENT : 0) |
+                                            (e & PM_SWAPPED ? PAGE_IS_SWAPPED : 0) |
+                                            (e & PM_FILE ? PAGE_IS_FILE : 0);
+      err = categories && worth_saving(r, categories) ? save_range(c, page, page + AMBER_PAGE)
+                                                      : pages_flush(c->w);
     }
-    for (uint64_t i = 0; i < batch && !err; i++, page += AMBER_PAGE)
-      err = worth_saving(r, pagemap[i], whole) ? add_page(w, page, page_hash(page)) : pages_flush(w);
   }
+  return err;
+}
+
+int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int whole) {
+  r->first_run = w->nruns;
+  if (r->kind != AMBER_REGION_ANON && r->kind != AMBER_REGION_ANON_SHARED &&
+      r->kind != AMBER_REGION_FILE)
+    return 0;
+  struct region_save c = {w, r, 0};
+  int err = 0;
+  /* Pages a lazy restore mapped from an image are data too, read in or not. */
+  if (whole || (r->flags & AMBER_REGION_FROM_IMAGE)) err = save_range(&c, r->start, r->end);
+  /* Shared memory: every page its object holds, saved by its owner alone (agent_shmem.h). */
+  else if (r->kind == AMBER_REGION_ANON_SHARED) {
+    if (r->owner_vpid == amber.vpid) err = amber_shmem_data_ranges(r, save_range, &c);
+  } else if ((err = scan_region(&c)) == 1)
+    err = read_region(&c);
   if (!err) err = pages_flush(w);
-  if (unreadable) amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot);
+  if (c.opened && !(r->prot & PROT_READ))
+    amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot);
   r->nruns = w->nruns - r->first_run;
   return err;
 }
 
 void pages_release(struct page_writer *w) {
   if (w->hashes) amber_sys2(SYS_munmap, w->hashes, w->max_pages * 8);
+  if (w->runs) amber_sys2(SYS_munmap, w->runs, w->max_runs * sizeof *w->runs);
   w->hashes = 0;
+  w->runs = 0;
   pages_release_parent(w->parent);
   w->parent = 0;
 }

@@ -14,8 +14,9 @@ struct page_writer {
   struct amber_sink *sink; /* the process file */
   int pagemap_fd;
   uint64_t data_end; /* next free offset for page data in this file */
-  struct amber_run_rec *runs;
-  int nruns, max_runs;
+  struct amber_run_rec *runs; /* grown as needed */
+  int nruns;
+  uint64_t max_runs;
   uint64_t *hashes; /* one per page of the runs, in order */
   uint64_t npages, max_pages;
   struct amber_run_rec pending; /* the run being extended */

@@ -9,8 +9,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "agent_lines.h"
 #include "agent_share.h"
 #include "fd_kinds.h"
+
+static int32_t system_pid_of(int32_t vpid) {
+  return vpid == amber.vpid ? amber_sys_getpid() : amber_v2s(amber.table, AMBER_KIND_PID, vpid);
+}
 
 static const struct amber_share_fd *entry_of(int32_t vpid, int32_t fd) {
   const struct amber_share *s = &amber.table->share;
@@ -68,18 +73,26 @@ int amber_share_scan_fds(void) {
   return 0;
 }
 
-static int process_maps_inode(int32_t vpid, uint64_t ino) {
+/* dev ~0: any device. Shared mappings are listed with their device as /proc/<pid>/maps gives it
+ * (major << 8 | minor): a deleted file's inode number may be a memfd's. */
+static int process_maps_inode(int32_t vpid, uint64_t dev, uint64_t ino) {
   const struct amber_share *s = &amber.table->share;
-  for (uint32_t i = 0; i < s->n; i++)
-    if (s->fds[i].fd < 0 && s->fds[i].vpid == vpid && s->fds[i].ino == ino) return 1;
+  for (uint32_t i = 0; i < s->n; i++) {
+    const struct amber_share_fd *e = &s->fds[i];
+    if (e->fd < 0 && e->vpid == vpid && e->ino == ino && (dev == ~0ULL || e->dev == dev)) return 1;
+  }
   return 0;
 }
 
-int32_t amber_share_region_owner(uint64_t ino) {
+int32_t amber_share_system_pid(int32_t vpid) {
+  return system_pid_of(vpid);
+}
+
+int32_t amber_share_region_owner(uint64_t dev, uint64_t ino) {
   struct amber_ctl *c = &amber.table->ctl;
   for (uint32_t j = 0; j < c->nslots; j++) {
     if (c->slots[j].vpid == amber.vpid) return amber.vpid;
-    if (process_maps_inode(c->slots[j].vpid, ino)) return c->slots[j].vpid;
+    if (process_maps_inode(c->slots[j].vpid, dev, ino)) return c->slots[j].vpid;
   }
   return amber.vpid;
 }
@@ -87,7 +100,7 @@ int32_t amber_share_region_owner(uint64_t ino) {
 int amber_share_inode_mapped(uint64_t ino) {
   struct amber_ctl *c = &amber.table->ctl;
   for (uint32_t j = 0; j < c->nslots; j++)
-    if (c->slots[j].vpid && process_maps_inode(c->slots[j].vpid, ino)) return 1;
+    if (c->slots[j].vpid && process_maps_inode(c->slots[j].vpid, ~0ULL, ino)) return 1;
   return 0;
 }
 

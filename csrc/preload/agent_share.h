@@ -8,10 +8,13 @@
 /* Fills owner_vpid/owner_fd and the pipe creator of every saved descriptor, and says which
  * connected Unix sockets have their peer in the application (AMBER_PEER_INSIDE). */
 int amber_share_scan_fds(void); /* 0, or -1 with amber_ckpt.error */
-/* The first process, in slot order, that maps the shared-memory object with this inode. */
-int32_t amber_share_region_owner(uint64_t ino);
+/* The first process, in slot order, that maps the shared-memory object with this device
+ * (major << 8 | minor, as in /proc/<pid>/maps) and inode. */
+int32_t amber_share_region_owner(uint64_t dev, uint64_t ino);
 /* Does any process of the application map the object with this inode shared? */
 int amber_share_inode_mapped(uint64_t ino);
+/* The system pid of a process of the application. */
+int32_t amber_share_system_pid(int32_t vpid);
 /* This process's own view of the tree, in virtual pids. */
 void amber_share_tree(int32_t *ppid, int32_t *pgid, int32_t *sid);
 

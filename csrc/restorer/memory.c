@@ -7,6 +7,7 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 
+#include "../common/vm_flags.h"
 #include "restorer.h"
 
 static char maps_text[1 << 16];
@@ -52,7 +53,7 @@ void unmap_all_but_self(void) {
   static struct mapping maps[256];
   int n = own_mappings(maps, 256);
   uint64_t self_start = (uint64_t)__executable_start & ~4095ULL;
-  uint64_t self_end = ((uint64_t)_end + 4095) & ~4095ULL;
+  uint64_t self_end = restorer_end;
   for (int i = 0; i < n; i++) {
     if (maps[i].start >= self_start && maps[i].end <= self_end) continue;
     if (is_special(maps[i].name) || !strcmp(maps[i].name, "[vsyscall]")) continue;
@@ -115,19 +116,24 @@ static void map_region(const struct amber_region_rec *r) {
   int fd;
   switch (r->kind) {
   case AMBER_REGION_ANON:
+    /* Memory the program cannot write was never charged to it (nor reserved memory): a
+     * reservation of terabytes maps back as it was made, for nothing. */
     addr = amber_sys6(SYS_mmap, r->start, len, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
-                          (r->flags & AMBER_REGION_GROWSDOWN ? MAP_GROWSDOWN : 0),
+                          (r->flags & AMBER_REGION_GROWSDOWN ? MAP_GROWSDOWN : 0) |
+                          (r->prot & PROT_WRITE && !(r->vm_flags & AMBER_VM_NORESERVE)
+                               ? 0
+                               : MAP_NORESERVE),
                       -1, 0);
     break;
   case AMBER_REGION_ANON_SHARED:
-    addr = amber_sys6(SYS_mmap, r->start, len, PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    addr = map_shared_region((int)(r - regions));
     break;
   case AMBER_REGION_FILE:
   case AMBER_REGION_FILE_SHARED: {
     int shared = r->kind == AMBER_REGION_FILE_SHARED;
-    int rw = shared && (r->prot & PROT_WRITE);
+    /* A shared mapping of a file opened for writing may be made writable (mprotect) later. */
+    int rw = shared && (r->prot & PROT_WRITE || r->vm_flags & AMBER_VM_MAYWRITE);
     fd = (int)open_as_process(r->name, rw ? O_RDWR : O_RDONLY);
     if (fd < 0) die_about("cannot open a file the program had mapped:", r->name, fd);
     if (shared && !same_mapped_file(fd, r))
@@ -208,6 +214,11 @@ void fill_pages(int lazy) {
   for (int i = 0; i < hdr.nregions; i++) {
     const struct amber_region_rec *r = &regions[i];
     int map = lazy && r->kind == AMBER_REGION_ANON && !(r->flags & AMBER_REGION_GROWSDOWN);
+    if ((uint64_t)r->first_run + r->nruns > (uint64_t)hdr.nruns)
+      die("a region of the process file refers to runs it does not have", 0);
+    if (r->vm_flags & (AMBER_VM_HUGEPAGE | AMBER_VM_NOHUGEPAGE))
+      amber_vm_flags_apply(r->start, r->end - r->start,
+                           r->vm_flags & (AMBER_VM_HUGEPAGE | AMBER_VM_NOHUGEPAGE));
     for (uint32_t k = 0; k < r->nruns; k++) {
       const struct amber_run_rec *run = &runs[r->first_run + k];
       uint64_t len = run->npages * AMBER_PAGE;
@@ -217,12 +228,11 @@ void fill_pages(int lazy) {
                                MAP_PRIVATE | MAP_FIXED, fd, run->data_off);
         if (addr < 0 && addr > -4096) die("cannot map saved pages from the image", addr);
       } else {
-        /* Whole 2 MiB stretches of private memory are filled as huge pages: 512 times fewer
-         * faults, and the same bytes (the kernel's page size is not the program's business). */
-        uint64_t huge = 2 << 20, from = (run->addr + huge - 1) & ~(huge - 1);
-        uint64_t to = (run->addr + len) & ~(huge - 1);
-        if (r->kind == AMBER_REGION_ANON && to > from)
-          amber_sys3(SYS_madvise, from, to - from, 14 /* MADV_HUGEPAGE */);
+        /* Private memory is faulted in at once, in the kernel, before it is read into (as huge
+         * pages where the program asked for them: its madvise state is put back first); a short
+         * run is not worth the extra call. */
+        if (r->kind == AMBER_REGION_ANON && run->npages >= 16)
+          amber_sys3(SYS_madvise, run->addr, len, 23 /* MADV_POPULATE_WRITE */);
         long err = rt_pread_all(fd, (void *)run->addr, len, run->data_off);
         if (err) die("cannot read saved pages", err);
       }
@@ -235,6 +245,14 @@ void fill_pages(int lazy) {
     if (r->kind == AMBER_REGION_ANON || r->kind == AMBER_REGION_ANON_SHARED ||
         r->kind == AMBER_REGION_FILE)
       amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot);
+    /* The madvise state, last: a lazy restore made new mappings of the image over the region.
+     * (Shared memory gets it again when the agent maps it on its file.) */
+    if (r->kind != AMBER_REGION_ANON && r->kind != AMBER_REGION_FILE &&
+        r->kind != AMBER_REGION_FILE_SHARED)
+      continue;
+    long err = amber_vm_flags_apply(r->start, r->end - r->start, r->vm_flags);
+    if (err && !(lazy && r->kind == AMBER_REGION_ANON))
+      die_about("cannot put back the madvise state of a region:", r->name, err);
   }
 }
 
@@ -244,4 +262,6 @@ void map_regions(void) {
     if (regions[i].kind == AMBER_REGION_TABLES) map_region(&regions[i]);
   for (int i = 0; i < hdr.nregions; i++)
     if (regions[i].kind != AMBER_REGION_TABLES) map_region(&regions[i]);
+  for (int i = 0; i < hdr.nregions; i++)
+    if (region_fds[i] >= 0) amber_sys1(SYS_close, region_fds[i]);
 }

@@ -24,8 +24,10 @@ char *restorer_stack_top = restorer_stack + sizeof restorer_stack;
 
 struct amber_proc_header hdr;
 struct amber_thread_rec threads[MAX_THREADS];
-struct amber_region_rec regions[MAX_REGIONS];
-struct amber_run_rec runs[MAX_RUNS];
+struct amber_region_rec *regions;
+struct amber_run_rec *runs;
+int32_t *region_fds;
+uint64_t restorer_end;
 char image_dir[4096], image_path[4200], tables_path[4096];
 int tables_fd = -1;
 
@@ -70,8 +72,24 @@ void read_image(void) {
   if (rt_pread_all(fd, &hdr, sizeof hdr, 0) || hdr.magic != AMBER_PROC_MAGIC ||
       hdr.version != AMBER_PROC_VERSION || hdr.header_size != sizeof hdr)
     die("the process file is not a complete Amber process file", 0);
-  if (hdr.nthreads < 1 || hdr.nthreads > 256 || hdr.nregions > MAX_REGIONS || hdr.nruns > MAX_RUNS)
+  if (hdr.nthreads < 1 || hdr.nthreads > MAX_THREADS || hdr.nregions < 0 || hdr.nruns < 0 ||
+      hdr.nregions > (1 << 26) || hdr.nruns > (1 << 28))
     die("the process file's counts are out of range", 0);
+  /* The lists go right after the restorer's image, so that they stay when everything else is
+   * unmapped, and go with the restorer. */
+  uint64_t lists = (uint64_t)hdr.nregions * sizeof *regions + (uint64_t)hdr.nruns * sizeof *runs +
+                   (uint64_t)hdr.nregions * sizeof *region_fds;
+  uint64_t at = ((uint64_t)_end + 4095) & ~4095ULL;
+  restorer_end = at + ((lists + 4095) & ~4095ULL);
+  if (lists) {
+    long addr = amber_sys6(SYS_mmap, at, restorer_end - at, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | 0x100000 /* MAP_FIXED_NOREPLACE */, -1, 0);
+    if (addr != (long)at) die("no memory for the lists of the process file", addr);
+  }
+  regions = (struct amber_region_rec *)at;
+  runs = (struct amber_run_rec *)(at + (uint64_t)hdr.nregions * sizeof *regions);
+  region_fds = (int32_t *)(runs + hdr.nruns);
+  for (int i = 0; i < hdr.nregions; i++) region_fds[i] = -1;
   if (rt_pread_all(fd, threads, sizeof threads[0] * hdr.nthreads, hdr.threads_off) ||
       rt_pread_all(fd, regions, sizeof regions[0] * hdr.nregions, hdr.regions_off) ||
       rt_pread_all(fd, runs, sizeof runs[0] * hdr.nruns, hdr.runs_off))

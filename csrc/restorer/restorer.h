@@ -8,8 +8,6 @@
 #include "../common/table.h"
 #include "rt.h"
 
-#define MAX_REGIONS 4096
-#define MAX_RUNS 262144
 #define MAX_THREADS 256
 #define MAX_PROCS AMBER_CTL_MAX_PROCS
 
@@ -17,8 +15,10 @@ extern char __executable_start[], _end[];
 
 extern struct amber_proc_header hdr;
 extern struct amber_thread_rec threads[MAX_THREADS];
-extern struct amber_region_rec regions[MAX_REGIONS];
-extern struct amber_run_rec runs[MAX_RUNS];
+extern struct amber_region_rec *regions; /* as many as the process file has, mapped */
+extern struct amber_run_rec *runs;        /* right after the restorer's image */
+extern int32_t *region_fds; /* the file a region is mapped on, while regions are mapped */
+extern uint64_t restorer_end; /* the end of the restorer and of those lists: all of it goes */
 extern char image_dir[4096], image_path[4200], tables_path[4096];
 extern int tables_fd;
 
@@ -51,6 +51,10 @@ long open_image_file(const char *path);
 /* broker.c: the descriptor broker, reached before the process takes its credentials */
 extern int broker_fd;
 void connect_broker(void);
+
+/* shared.c: shared memory this process saved, mapped on a memfd it makes (the agent hands it
+ * to the other processes); that of the others, for now, on anonymous shared memory */
+long map_shared_region(int i);
 
 /* resume.c */
 void set_mm_layout(void);

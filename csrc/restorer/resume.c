@@ -37,7 +37,7 @@ void start_threads(void) {
   struct amber_restore_args *args = (struct amber_restore_args *)hdr.restore_args_addr;
   args->restored++;
   args->restorer_start = (uint64_t)__executable_start & ~4095ULL;
-  args->restorer_end = ((uint64_t)_end + 4095) & ~4095ULL;
+  args->restorer_end = restorer_end;
   rt_copy(args->app_dir, tables_path, sizeof args->app_dir);
   for (int i = (int)strlen(args->app_dir) - 1; i > 0 && args->app_dir[i] != '/'; i--)
     args->app_dir[i] = 0;

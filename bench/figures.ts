@@ -1,0 +1,38 @@
+/**
+ * What the memory benchmarks share: the median and minimum of a series, waiting for a program to
+ * say something, and this machine's limits (memory copy and sequential write speed, measured by
+ * `build/bench/limits` in the same run).
+ */
+
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const BENCH = fileURLToPath(new URL("../build/bench/", import.meta.url));
+
+/** "median / min" of the values, in whole units. */
+export function stats(values: number[]): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  return `${sorted[Math.floor(sorted.length / 2)].toFixed(0)} / ${sorted[0].toFixed(0)}`;
+}
+
+/** Waits (up to a minute) until the file at `path` holds `text`. */
+export async function waitForText(path: string, text: string): Promise<void> {
+  for (let i = 0; i < 6000; i++) {
+    const content = await Deno.readTextFile(path).catch(() => "");
+    if (content.includes(text)) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`'${path}' never said '${text}'`);
+}
+
+/** This machine's memory copy and sequential write speeds ("median / max MB/s"). */
+export async function limits(dir: string): Promise<{ memcpy: string; write: string }> {
+  const out = await new Deno.Command(join(BENCH, "limits"), { args: [dir], stdout: "piped" })
+    .output();
+  const text = new TextDecoder().decode(out.stdout);
+  const line = (name: string) => {
+    const m = text.match(new RegExp(`^${name} (\\d+) (\\d+)$`, "m"));
+    return m ? `${m[1]} / ${m[2]} MB/s` : "unknown";
+  };
+  return { memcpy: line("memcpy"), write: line("write") };
+}
