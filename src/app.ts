@@ -151,11 +151,11 @@ export class App implements AsyncDisposable {
    * Ending an application that has already ended does nothing.
    */
   async kill(): Promise<void> {
-    let signal = true;
     const ended = await poll(async () => {
       if (!(await this.#alive())) return true;
-      const stale = this.#killAndCheck(signal);
-      signal = false;
+      // Sent again on every round: a process that was forked, or not yet known as the
+      // application's (its supervisor checks descent), when the first went out is not missed.
+      const stale = this.#killAndCheck();
       if (stale) await removeAppDir(this.dir);
       return stale;
     }, KILL_WAIT_MS);
@@ -178,15 +178,13 @@ export class App implements AsyncDisposable {
   }
 
   /** Sends SIGKILL to its processes if `signal`; returns whether the application is stale. */
-  #killAndCheck(signal: boolean): boolean {
+  #killAndCheck(): boolean {
     try {
       using table = this.openTable();
-      if (signal) {
-        try {
-          table.signalApp(SIGKILL);
-        } catch (cause) {
-          if (!(cause instanceof ControlProcessGoneError)) throw cause;
-        }
+      try {
+        table.signalApp(SIGKILL);
+      } catch (cause) {
+        if (!(cause instanceof ControlProcessGoneError)) throw cause;
       }
       return isStale(table.rows());
     } catch (cause) {
