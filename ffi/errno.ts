@@ -14,6 +14,13 @@ export const Errno = {
   EEXIST: 17,
   ENOSPC: 28,
   ETIMEDOUT: 110,
+  EPERM: 1,
+  EACCES: 13,
+  ENOTDIR: 20,
+  EISDIR: 21,
+  EINVAL: 22,
+  ENAMETOOLONG: 36,
+  ELOOP: 40,
 } as const;
 
 const NAMES: Readonly<Record<number, readonly [string, string]>> = {

@@ -104,4 +104,15 @@ int32_t amber_ctl_table_vne_from_image(const char *tables, const char *image_tab
  * index_path. See ctl_predump.c. */
 int32_t amber_ctl_predump(int32_t pid, int32_t vpid, const char *out_path, const char *index_path);
 
+/* Untrusted files and private directories (ctl_files.c), opened without following a link.
+ * file_kind: out = {st_mode, st_size} of path itself (a link is described, not followed).
+ * read_regular: reads a regular file whole into buf; -ENOSPC if it is larger than cap, -ELOOP
+ * for a link, -EISDIR for a directory, -EINVAL for a FIFO, device or socket.
+ * private_dir: makes path (mode 0700) if it is missing, then opens it without following a
+ * link; -ELOOP or -ENOTDIR if it is a link or not a directory, -EPERM if another user owns it,
+ * -EACCES if it existed open to others; out = {owner uid, mode}. */
+int32_t amber_ctl_file_kind(const char *path, uint64_t *out);
+int32_t amber_ctl_read_regular(const char *path, uint8_t *buf, int32_t cap);
+int32_t amber_ctl_private_dir(const char *path, int32_t *out);
+
 #endif

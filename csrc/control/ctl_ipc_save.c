@@ -172,7 +172,7 @@ API int32_t amber_ctl_ipc_save(void *table, const char *image_dir) {
   struct ipc_row *rows;
   int n = ipc_rows(t, &rows);
   if (n < 0) return n;
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     free(rows);
     return -errno;

@@ -108,7 +108,7 @@ int amber_sink_open(struct amber_sink *s, const char *path, int (*still_wanted)(
   /* The coordinator may have made the file already, for a process of another user (it could
    * not create one in the coordinator's directory). */
   int flags = err ? O_CREAT | O_EXCL : O_TRUNC;
-  long fd = amber_sys4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC | flags, 0600);
+  long fd = amber_sys4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | flags, 0600);
   if (fd < 0) return (int)fd;
   s->fd = (int)fd;
   return 0;

@@ -1,0 +1,12 @@
+/* Opening what Amber reads and makes without following a link someone else planted: image
+ * files are untrusted input (a FIFO would hang the reader, a link would read another file),
+ * and Amber's private directories must be the ones it made. */
+#ifndef AMBER_CTL_FILES_H
+#define AMBER_CTL_FILES_H
+
+/* Opens an existing regular file with O_NOFOLLOW (and O_NONBLOCK, so that a FIFO does not
+ * block the open); flags: O_RDONLY or O_RDWR. Returns the descriptor, or -ELOOP for a link,
+ * -EISDIR for a directory, -EINVAL for anything else that is not a regular file, -errno. */
+int amber_open_regular(const char *path, int flags);
+
+#endif
