@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { privateDir } from "../ffi/files.ts";
 import { AmberError, AppExistsError } from "./errors.ts";
 import { checkAppName } from "./names.ts";
+import { PathLimit, pathTooLong } from "./path_limits.ts";
 
 /** The file name of an application's tables inside its directory. */
 export const TABLES_FILE = "tables";
@@ -48,9 +49,16 @@ function ensureDir(dir: string): string {
 /** Amber's state directory, created (mode 0700) if needed. */
 export function stateDir(): string {
   const override = Deno.env.get("AMBER_STATE_DIR");
-  if (override) return ensureDir(override);
   const base = Deno.env.get("XDG_RUNTIME_DIR") || "/tmp";
-  return ensureDir(join(base, `amber-${Deno.uid() ?? 0}`));
+  const dir = override || join(base, `amber-${Deno.uid() ?? 0}`);
+  const why = pathTooLong(dir, PathLimit.STATE_DIR);
+  if (why) {
+    throw new AmberError(
+      `Amber's state directory '${dir}' cannot be used: ${why}; set AMBER_STATE_DIR to a ` +
+        `shorter path`,
+    );
+  }
+  return ensureDir(dir);
 }
 
 /** The directory that holds one directory per application, created if needed. */

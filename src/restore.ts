@@ -11,7 +11,8 @@ import { App } from "./app.ts";
 import { AmberError, RestoreError } from "./errors.ts";
 import { type Image, inspect } from "./image.ts";
 import { checkAppName, newAppId } from "./names.ts";
-import { makeAppDir, restorerPath, supervisorPath, TABLES_FILE } from "./paths.ts";
+import { PathLimit, pathTooLong } from "./path_limits.ts";
+import { appDir, makeAppDir, restorerPath, supervisorPath, TABLES_FILE } from "./paths.ts";
 import { abandon, Supervisor, supervisorRow } from "./supervisor.ts";
 import { checkTimeout } from "./wait.ts";
 import { rejoinVne } from "./vne/join.ts";
@@ -61,6 +62,9 @@ export async function restore(image: Image | string, options: RestoreOptions = {
   const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
   const { dir: imageDir, manifest } = await inspect(typeof image === "string" ? image : image.dir);
   const name = checkAppName(options.name ?? manifest.app.name);
+  const tooLong = pathTooLong(imageDir, PathLimit.IMAGE_DIR) ??
+    pathTooLong(appDir(name), PathLimit.RESTORED_APP_DIR, "its application directory's path");
+  if (tooLong) throw new RestoreError(`Cannot restore '${imageDir}' as '${name}': ${tooLong}`);
   supervisorPath();
   restorerPath();
 

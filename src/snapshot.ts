@@ -39,6 +39,7 @@ import {
 } from "./manifest.ts";
 import { randomHex } from "./names.ts";
 import { parentRef } from "./parent.ts";
+import { PathLimit, pathTooLong } from "./path_limits.ts";
 import { prepareProcessFiles, reclaimProcessFiles } from "./process_files.ts";
 import { checkTimeout, exists } from "./wait.ts";
 
@@ -93,8 +94,12 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
   if (await exists(dir)) {
     throw new SnapshotError(`Cannot snapshot '${app.name}' to '${options.dir}': it already exists`);
   }
-  const parent = options.parent === undefined ? null : await parentRef(options.parent);
   const tmp = `${dir}.tmp-${randomHex(8)}`;
+  const tooLong = pathTooLong(dir, PathLimit.IMAGE_DIR - (tmp.length - dir.length));
+  if (tooLong) {
+    throw new SnapshotError(`Cannot snapshot '${app.name}' to '${options.dir}': ${tooLong}`);
+  }
+  const parent = options.parent === undefined ? null : await parentRef(options.parent);
   try {
     await Deno.mkdir(tmp, { mode: 0o700 });
   } catch (cause) {

@@ -138,6 +138,21 @@ const REFUSED = [
   },
   { kind: "netlink", holding: "a netlink socket", named: /netlink socket/ },
   { kind: "deaf", holding: "a thread that blocks every signal", named: /blocks every signal/ },
+  {
+    kind: "long-fd",
+    holding: "a file whose path is longer than 255 bytes",
+    named: /descriptor \d+ names a path longer than 255 bytes/,
+  },
+  {
+    kind: "long-map",
+    holding: "a file mapped shared whose path is longer than 255 bytes",
+    named: /a file mapped shared has a path longer than 255 bytes/,
+  },
+  {
+    kind: "long-cwd",
+    holding: "a working directory whose path is longer than 1023 bytes",
+    named: /working directory's path is longer than 1023 bytes/,
+  },
 ] as const;
 
 for (const { kind, holding, named } of REFUSED) {

@@ -6,7 +6,9 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { launch } from "../mod.ts";
 import { CLI, type Outcome, run } from "./cli_run.ts";
+import { limitedTest } from "./support.ts";
 
 /** Runs `amber ARGS...` with `env` (and NO_COLOR). */
 function amber(env: Record<string, string>, ...args: string[]): Promise<Outcome> {
@@ -92,3 +94,34 @@ Deno.test("a link planted as the state directory's apps directory is refused", a
   assert.match(stderr, /symbolic link/);
   assert.equal((await Deno.stat(victim)).mode! & 0o777, 0o755);
 });
+
+Deno.test("a state directory path longer than Amber's limit is refused, not cut short", async () => {
+  await using tmp = await scratch();
+  const long = join(tmp.path, "s".repeat(200), "t".repeat(200));
+  const { code, stderr } = await amber({ AMBER_STATE_DIR: long }, "ps");
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /its path is \d+ bytes long, more than the 400 Amber accepts/);
+  await assert.rejects(Deno.lstat(long), Deno.errors.NotFound);
+});
+
+limitedTest(
+  "an image path longer than Amber's limit is refused at snapshot and at restore",
+  async () => await scratch(),
+  async (tmp) => {
+    await using app = await launch(["sleep", "60"], { detach: true });
+    const long = join(tmp.path, "i".repeat(250), "j".repeat(250) + ".amber");
+    await assert.rejects(
+      app.snapshot({ dir: long, stop: true }),
+      /Cannot snapshot '.*': its path is \d+ bytes long, more than the 498 Amber accepts/,
+    );
+    await assert.rejects(Deno.lstat(join(tmp.path, "i".repeat(250))), Deno.errors.NotFound);
+    assert.equal(app.processes().length, 1, "the application runs on");
+    const image = await app.snapshot({ dir: join(tmp.path, "sleep.amber") });
+    const state = join(tmp.path, "state-" + "x".repeat(70));
+    const { code, stderr } = await amber({ AMBER_STATE_DIR: state }, "restore", image.dir);
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /its application directory's path is \d+ bytes long, more than the 100/);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(join(state, "apps"))), []);
+  },
+  60_000,
+);

@@ -157,7 +157,8 @@ static int restore_records(int fd, struct ipc_row *rows, int n, int32_t *made) {
 API int32_t amber_ctl_ipc_restore(void *table, const char *image_dir) {
   struct amber_table *t = table;
   char path[4096];
-  snprintf(path, sizeof path, "%s/ipc.bin", image_dir);
+  if (snprintf(path, sizeof path, "%s/ipc.bin", image_dir) >= (int)sizeof path)
+    return -ENAMETOOLONG;
   struct ipc_row *rows;
   int n = ipc_rows(t, &rows);
   if (n < 0) return n;

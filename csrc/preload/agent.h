@@ -68,7 +68,7 @@ void amber_identity_after_restore(void);
 void amber_identity_thread_after_restore(void); /* in every thread */
 
 /* agent_process.c: the process's kernel-side state other than descriptors */
-void amber_process_capture(void);
+int amber_process_capture(void); /* -1 (amber_ckpt.error set) if the cwd cannot be kept */
 void amber_process_after_restore(void);
 void amber_process_restore_exe(void); /* once the restorer is unmapped */
 

@@ -46,7 +46,7 @@ static int is_image_file(const char *name) {
   return !strncmp(base, "process-", 8) && n > 4 && !strcmp(base + n - 4, ".img");
 }
 
-/* One /proc/self/maps line into a region record; 1 if it is kept. */
+/* One /proc/self/maps line into a region record; 1 if it is kept, -1 if it cannot be saved. */
 static int parse_region(const char *line, struct amber_region_rec *r, int *is_file) {
   const char *p = line;
   uint64_t start, end, pgoff, major, minor, ino;
@@ -68,6 +68,7 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
   while (*p == ' ') p++;
   int n = 0;
   while (p[n] && p[n] != '\n' && n < (int)sizeof r->name - 1) r->name[n] = p[n], n++;
+  int cut = p[n] && p[n] != '\n'; /* a longer name would map another file again */
   r->pgoff = pgoff;
   r->ino = ino;
   r->dev = (major << 8) | minor;
@@ -85,6 +86,7 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
     int anon = !*is_file || amber_is_deleted(r->name) || !strncmp(r->name, "/dev/zero", 9) ||
                !strncmp(r->name, "/memfd:", 7);
     r->kind = anon ? AMBER_REGION_ANON_SHARED : AMBER_REGION_FILE_SHARED;
+    if (!anon && cut) return -1;
     /* Shared memory is saved once, by its owner, and handed to the others on restore. */
     if (anon) r->owner_vpid = amber_share_region_owner(ino);
   } else if (*is_file && is_image_file(r->name)) {
@@ -92,7 +94,7 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
      * like anonymous memory, every one of them, so the new image stands on its own. */
     r->kind = AMBER_REGION_ANON;
     r->flags |= AMBER_REGION_FROM_IMAGE;
-  } else if (*is_file && r->name[0] == '/' && same_file(r)) {
+  } else if (*is_file && r->name[0] == '/' && !cut && same_file(r)) {
     r->kind = AMBER_REGION_FILE;
   } else {
     r->kind = AMBER_REGION_ANON;
@@ -141,7 +143,7 @@ static void fill_header(struct amber_proc_header *h) {
   amber_share_tree(&h->ppid, &h->pgid, &h->sid);
   amber_sys2(SYS_prctl, 16 /* PR_GET_NAME */, h->comm);
   long n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", h->exe, sizeof h->exe - 1);
-  h->exe[n > 0 ? n : 0] = 0;
+  h->exe[n > 0 && n < (long)sizeof h->exe - 1 ? n : 0] = 0; /* never a shorter, other path */
 }
 
 int amber_write_process_file(const char *dir) {
@@ -166,7 +168,11 @@ int amber_write_process_file(const char *dir) {
   for (const char *line = maps_text; !err && len > 0 && *line;) {
     if (nregions == MAX_REGIONS) err = error("too many memory regions", -E2BIG);
     int is_file;
-    if (!err && parse_region(line, &regions[nregions], &is_file)) {
+    int kept = err ? 0 : parse_region(line, &regions[nregions], &is_file);
+    if (kept < 0)
+      err = error("a file mapped shared has a path longer than 255 bytes, which Amber cannot save",
+                  -ENAMETOOLONG);
+    if (kept > 0) {
       struct amber_region_rec *r = &regions[nregions++];
       if (r->kind == AMBER_REGION_SYSV_SHM && r->shmid < 0)
         err = error("a SysV shared-memory segment is attached that Amber did not see attached, or that was removed while attached", -EINVAL);

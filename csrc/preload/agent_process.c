@@ -8,7 +8,7 @@
 
 #include "agent.h"
 
-void amber_process_capture(void) {
+int amber_process_capture(void) {
   for (int sig = 1; sig <= 64; sig++)
     amber_sys4(SYS_rt_sigaction, sig, 0, &amber_ckpt.sigactions[sig], 8);
   for (int which = 0; which < 3; which++)
@@ -18,8 +18,15 @@ void amber_process_capture(void) {
   amber_ckpt.umask = (uint32_t)mask;
   long n = amber_sys2(SYS_getcwd, amber_ckpt.cwd, sizeof amber_ckpt.cwd);
   if (n < 0) amber_ckpt.cwd[0] = 0;
+  if (n == -ERANGE) { /* coming back elsewhere would be a silent loss */
+    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+              "its working directory's path is longer than %d bytes, which Amber cannot save",
+              (int)sizeof amber_ckpt.cwd - 1);
+    return -1;
+  }
   n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", amber_ckpt.exe, sizeof amber_ckpt.exe - 1);
-  amber_ckpt.exe[n > 0 ? n : 0] = 0;
+  amber_ckpt.exe[n > 0 && n < (long)sizeof amber_ckpt.exe - 1 ? n : 0] = 0; /* not cut short */
+  return 0;
 }
 
 /* /proc/self/exe names the restorer until it is pointed back at the program, which the kernel
