@@ -7,6 +7,7 @@
 
 import { z } from "zod";
 import { MachineInfoSchema, ProcessDetailsSchema } from "../ffi/control.ts";
+import { PathLimit } from "./path_limits.ts";
 
 /** The value of `format` in every manifest. */
 export const IMAGE_FORMAT = "amber-image";
@@ -30,17 +31,23 @@ export const ImageFileSchema = z.object({
   hash: z.string().regex(/^[0-9a-f]{16}$/),
 });
 
-/** One process of the image. */
+/** Virtual pids are positive 32-bit integers (pid_t), as the C side reads them. */
+const MAX_PID = 2 ** 31 - 1;
+
+/** One process of the image; its file is `process-<vpid>.img`, nothing else. */
 export const ImageProcessSchema = z.object({
-  vpid: z.int().positive(),
-  parent: z.int().nonnegative(),
+  vpid: z.int().positive().max(MAX_PID),
+  parent: z.int().nonnegative().max(MAX_PID),
   file: ImagePath,
   details: ProcessDetailsSchema,
+}).refine((p) => p.file === `process-${p.vpid}.img`, {
+  message: "expected a process's file to be named process-<vpid>.img",
+  path: ["file"],
 });
 
 /** The parent of an incremental image: its directory, and the hash of its manifest then. */
 export const ImageParentSchema = z.object({
-  dir: z.string().min(1),
+  dir: z.string().min(1).max(PathLimit.IMAGE_DIR),
   manifestHash: z.string().regex(/^[0-9a-f]{16}$/),
 });
 export type ImageParent = z.infer<typeof ImageParentSchema>;
@@ -50,7 +57,7 @@ export const ManifestSchema = z.object({
   format: z.literal(IMAGE_FORMAT),
   version: z.literal(IMAGE_VERSION),
   createdAt: z.iso.datetime(),
-  app: z.object({ name: z.string(), id: z.string(), hostname: z.string() }),
+  app: z.object({ name: z.string().max(63), id: z.string().max(39), hostname: z.string().max(64) }),
   machine: MachineInfoSchema,
   processes: z.array(ImageProcessSchema).min(1),
   files: z.array(ImageFileSchema),
@@ -78,11 +85,13 @@ export const ManifestHeadSchema = z.object({
   format: z.literal(IMAGE_FORMAT),
   version: z.literal(IMAGE_VERSION),
   createdAt: z.iso.datetime(),
-  app: z.object({ name: z.string(), id: z.string(), hostname: z.string() }),
+  app: z.object({ name: z.string().max(63), id: z.string().max(39), hostname: z.string().max(64) }),
   machine: MachineInfoSchema,
   parent: ImageParentSchema.nullable(),
   /** Each process's parent, in virtual pids. */
-  tree: z.array(z.object({ vpid: z.int().positive(), parent: z.int().nonnegative() })),
+  tree: z.array(
+    z.object({ vpid: z.int().positive().max(MAX_PID), parent: z.int().nonnegative().max(MAX_PID) }),
+  ),
 });
 /** A manifest before the image's files are read. */
 export type ManifestHead = z.infer<typeof ManifestHeadSchema>;

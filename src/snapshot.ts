@@ -7,6 +7,7 @@
  */
 
 import { basename, dirname, join, relative, resolve } from "node:path";
+import { errnoDescription } from "../ffi/errno.ts";
 import {
   AgentState,
   ControlAgainError,
@@ -105,35 +106,48 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
   } catch (cause) {
     throw new SnapshotError(`Cannot create the image directory '${tmp}'`, { cause });
   }
+  // With `stop` the application stays frozen until its image is complete, durable and under
+  // its name, and only then is ended: a full disk or any other failure lets it go on.
+  let stopping = false;
+  using table = app.openTable();
   try {
-    let rows: TableRow[];
-    let info: TableInfo;
-    let frozenMs: number;
-    {
-      using table = app.openTable();
-      info = table.info();
-      const frozenAt = performance.now();
-      rows = await freezeAndWriteRetrying(app, table, tmp, {
-        timeoutMs,
-        parentDir: parent?.dir,
-        flags: options.tcpEstablished ? SnapshotFlag.TCP_ESTABLISHED : 0,
-      });
-      if (!options.stop && !options.hold) table.setPhase(Phase.RESUME);
-      frozenMs = performance.now() - frozenAt;
-    }
+    const info = table.info();
+    const frozenAt = performance.now();
+    const rows = await freezeAndWriteRetrying(app, table, tmp, {
+      timeoutMs,
+      parentDir: parent?.dir,
+      flags: options.tcpEstablished ? SnapshotFlag.TCP_ESTABLISHED : 0,
+    });
+    stopping = options.stop === true;
+    if (!options.stop && !options.hold) table.setPhase(Phase.RESUME);
+    const frozenMs = performance.now() - frozenAt;
+    // Durable before it has its name; without `stop`, after the application was let go: the
+    // agents wrote into the page cache only, so the freeze never waits for the disk.
+    const manifest = await step("cannot make the image durable", async () => {
+      await syncFiles(tmp);
+      const manifest = await writeManifest(tmp, manifestHead(info, rows, parent));
+      await syncFiles(tmp, [MANIFEST_FILE]);
+      await Deno.rename(tmp, dir);
+      await syncDir(dirname(dir));
+      return manifest;
+    });
     if (options.stop) await app.kill();
-    // Durable before it has its name, but after the application was let go: the agents wrote
-    // into the page cache only, so the freeze never waits for the disk.
-    await syncFiles(tmp);
-    const manifest = await writeManifest(tmp, manifestHead(info, rows, parent));
-    await syncFiles(tmp, [MANIFEST_FILE]);
-    await Deno.rename(tmp, dir);
-    await syncDir(dirname(dir));
     return { dir, manifest, frozenMs };
   } catch (cause) {
+    if (stopping) resumeAfterFailure(table);
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     if (cause instanceof AmberError) throw cause;
-    throw new SnapshotError(`Snapshot of '${app.name}' failed: ${message(cause)}`, { cause });
+    const after = options.hold && !options.stop ? "" : "; it keeps running";
+    throw new SnapshotError(`Cannot snapshot '${app.name}': ${message(cause)}${after}`, { cause });
+  }
+}
+
+/** Lets a frozen application go on after its image could not be completed. */
+function resumeAfterFailure(table: Table): void {
+  try {
+    table.setPhase(Phase.RESUME);
+  } catch {
+    // It is gone already; there is nothing to let go on.
   }
 }
 
@@ -151,8 +165,16 @@ async function syncDir(dir: string): Promise<void> {
   await handle.sync();
 }
 
+/** What went wrong, naming the errno ("ENOSPC: no space left on device"), never its number. */
 function message(cause: unknown): string {
-  return cause instanceof Error ? cause.message : String(cause);
+  if (cause instanceof ControlError) return `${cause.code}: ${errnoDescription(cause.errno)}`;
+  const text = cause instanceof Error ? cause.message : String(cause);
+  const code = (cause as { code?: unknown })?.code;
+  const os = /^(.*) \(os error \d+\)(?:: (.*))?$/.exec(text);
+  if (typeof code === "string" && /^E[A-Z0-9]+$/.test(code) && os) {
+    return `${code}: ${os[1].toLowerCase()}${os[2] ? ` (${os[2]})` : ""}`;
+  }
+  return text;
 }
 
 /**
@@ -218,8 +240,11 @@ async function freezeAndWrite(
     began = true;
     await barrier(app, table, AgentState.FROZEN, "frozen", timeoutMs);
     const rows = table.rows();
-    await table.saveTables(join(tmp, "tables.bin"));
-    await table.ipcSave(tmp);
+    await step(
+      "cannot write the tables into the image",
+      () => table.saveTables(join(tmp, "tables.bin")),
+    );
+    await step("cannot write the SysV IPC objects into the image", () => table.ipcSave(tmp));
     const foreign = streaming ? false : await prepareProcessFiles(tmp, processesOf(rows));
     await streaming?.prepare(rows);
     table.setPhase(Phase.WRITE);
@@ -238,6 +263,15 @@ async function freezeAndWrite(
     }
     await running?.catch(() => {});
     throw cause;
+  }
+}
+
+/** Runs `work`; a failure becomes an Error that says `what` and names the errno. */
+async function step<T>(what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (cause) {
+    throw new Error(`${what}: ${message(cause)}`, { cause });
   }
 }
 

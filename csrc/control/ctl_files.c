@@ -1,10 +1,12 @@
 /* Image files and Amber's private directories, opened without following links (files.h). */
 #include <errno.h>
+#include <string.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/table.h"
 #include "control.h"
 #include "files.h"
 
@@ -78,4 +80,25 @@ API int32_t amber_ctl_read_regular(const char *path, uint8_t *buf, int32_t cap) 
   }
   close(fd);
   return n;
+}
+
+static int ends(const char *s, size_t cap) {
+  return memchr(s, 0, cap) != NULL;
+}
+
+int amber_read_image_tables(const char *path, struct amber_table *copy) {
+  int fd = amber_open_regular(path, O_RDONLY);
+  if (fd < 0) return fd;
+  ssize_t n = pread(fd, copy, sizeof *copy, 0);
+  close(fd);
+  if (n != (ssize_t)sizeof *copy || copy->magic != AMBER_TABLE_MAGIC ||
+      copy->version != AMBER_TABLE_VERSION || copy->size != sizeof *copy)
+    return -EPROTO;
+  int bad = copy->ctl.nslots > AMBER_CTL_MAX_PROCS || copy->ctl.nzombies > AMBER_CTL_MAX_PROCS ||
+            copy->vne_nbinds > AMBER_VNE_BINDS || !ends(copy->app_id, sizeof copy->app_id) ||
+            !ends(copy->name, sizeof copy->name) || !ends(copy->hostname, sizeof copy->hostname) ||
+            !ends(copy->vne, sizeof copy->vne) || !ends(copy->vne_table, sizeof copy->vne_table);
+  for (int k = 0; k < AMBER_KIND_COUNT; k++)
+    bad |= copy->high[k] > AMBER_TABLE_ROWS || copy->next_slot[k] > AMBER_TABLE_ROWS;
+  return bad ? -EPROTO : 0;
 }

@@ -14,6 +14,7 @@
 #include "../common/proc.h"
 #include "../common/table.h"
 #include "control.h"
+#include "files.h"
 
 #define API __attribute__((visibility("default")))
 #define CKPT_SIGNAL 62 /* AMBER_CKPT_SIGNAL of the interposition library */
@@ -180,16 +181,11 @@ API int32_t amber_ctl_save_tables(void *table, const char *path) {
 /* A new application's tables from an image's copy: the same virtual IDs, no system IDs yet. */
 API int32_t amber_ctl_table_from_image(const char *image_tables, const char *path,
                                        const char *app_id, const char *name) {
-  int src = open(image_tables, O_RDONLY | O_CLOEXEC);
-  if (src < 0) return -errno;
   static struct amber_table copy;
-  ssize_t n = read(src, &copy, sizeof copy);
-  close(src);
-  if (n != (ssize_t)sizeof copy || copy.magic != AMBER_TABLE_MAGIC ||
-      copy.version != AMBER_TABLE_VERSION || copy.size != sizeof copy)
-    return -EPROTO;
+  int err = amber_read_image_tables(image_tables, &copy);
+  if (err) return err;
   struct amber_table *t;
-  int err = amber_table_create(path, app_id, name, copy.hostname, &t);
+  err = amber_table_create(path, app_id, name, copy.hostname, &t);
   if (err) return err;
   memcpy(t->rows, copy.rows, sizeof t->rows);
   memcpy(t->next_slot, copy.next_slot, sizeof t->next_slot);

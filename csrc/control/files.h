@@ -9,4 +9,10 @@
  * -EISDIR for a directory, -EINVAL for anything else that is not a regular file, -errno. */
 int amber_open_regular(const char *path, int flags);
 
+/* An image's copy of the tables (tables.bin) read whole from path into copy, opened as above
+ * and checked: its magic, version and size, every count within its array, every name ended.
+ * 0, -EPROTO if it is not such a copy, or -errno. */
+struct amber_table;
+int amber_read_image_tables(const char *path, struct amber_table *copy);
+
 #endif

@@ -93,6 +93,7 @@ int amber_shared_memory_after_restore(int phase);
 void amber_futex_wait(uint32_t *word, uint32_t seen, int shared, int timeout_ms);
 void amber_futex_wake(uint32_t *word, int shared);
 int amber_fmt(char *buf, int cap, const char *fmt, ...); /* %s %d %x %lx only */
+int amber_fmt_error(char *buf, int cap, const char *what, long err); /* "what: ENOSPC: ..." */
 long amber_read_file(const char *path, char *buf, long cap);
 /* A /proc link or maps name of a file that was unlinked ends in " (deleted)". */
 int amber_is_deleted(const char *name);

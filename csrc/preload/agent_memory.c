@@ -24,7 +24,7 @@ static struct amber_run_rec runs[MAX_RUNS];
 static char maps_text[1 << 20];
 
 static int error(const char *what, long err) {
-  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "%s (error %d)", what, (int)-err);
+  amber_fmt_error(amber_ckpt.error, sizeof amber_ckpt.error, what, err);
   return err < 0 ? (int)err : -EIO;
 }
 
