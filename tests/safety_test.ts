@@ -338,3 +338,21 @@ for (const { room, when, says } of FULL_DISKS) {
     await s.pass();
   });
 }
+
+scenarioTest(
+  "a restored application's broker hangs up on another user, keeps its owner",
+  async (s) => {
+    const app = await s.launch([prog("pipe_stream"), s.dir], "broker");
+    await s.waitFor(/^ready$/m, "ready");
+    const restored = await s.restore(await s.freeze(app));
+    const socket = join(restored.dir, "broker.sock");
+    // `nobody` reaches the socket, as a process of the application that dropped its
+    // privileges could (through a descriptor it holds): the broker itself must refuse it.
+    await Deno.chmod(socket, 0o777);
+    const nobody = await run(prog("unix_probe"), [socket, `${NOBODY}`]);
+    assert.equal(nobody.stdout.trim(), "closed", nobody.stderr);
+    const owner = await run(prog("unix_probe"), [socket]);
+    assert.equal(owner.stdout.trim(), "open", owner.stderr);
+    await s.pass();
+  },
+);
