@@ -15,7 +15,7 @@ import {
 } from "../ffi/control.ts";
 import { ImageError, launch, readImage } from "../mod.ts";
 
-const MUTATIONS = 2000;
+const MUTATIONS = 1000;
 
 /** xorshift: the same mutations on every run. */
 function random(seed: number): (below: number) => number {

@@ -1,5 +1,6 @@
 /* Image files and Amber's private directories, opened without following links (files.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -13,18 +14,22 @@
 #define API __attribute__((visibility("default")))
 
 int amber_open_regular(const char *path, int flags) {
-  int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0) return -errno;
+  /* Looked at before it is opened: opening a device may do something (start a watchdog). */
+  int at = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (at < 0) return -errno;
   struct stat st;
-  int err = fstat(fd, &st) ? -errno : 0;
-  if (!err && !S_ISREG(st.st_mode)) err = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-  /* Reads block again (a regular file never blocks anyway). */
-  if (!err && fcntl(fd, F_SETFL, flags & ~O_ACCMODE) < 0) err = -errno;
-  if (err) {
-    close(fd);
-    return err;
+  int err = fstat(at, &st) ? -errno : 0;
+  if (!err && S_ISLNK(st.st_mode)) err = -ELOOP;
+  else if (!err && !S_ISREG(st.st_mode)) err = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+  int fd = -1;
+  if (!err) {
+    char self[32]; /* the very file looked at, even if the path names another one now */
+    snprintf(self, sizeof self, "/proc/self/fd/%d", at);
+    fd = open(self, flags | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) err = -errno;
   }
-  return fd;
+  close(at);
+  return err ? err : fd;
 }
 
 API int32_t amber_ctl_file_kind(const char *path, uint64_t *out) {

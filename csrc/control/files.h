@@ -4,9 +4,10 @@
 #ifndef AMBER_CTL_FILES_H
 #define AMBER_CTL_FILES_H
 
-/* Opens an existing regular file with O_NOFOLLOW (and O_NONBLOCK, so that a FIFO does not
- * block the open); flags: O_RDONLY or O_RDWR. Returns the descriptor, or -ELOOP for a link,
- * -EISDIR for a directory, -EINVAL for anything else that is not a regular file, -errno. */
+/* Opens an existing regular file, looked at first without following a link (O_PATH), so that
+ * a FIFO or device is never opened; flags: O_RDONLY or O_RDWR. Returns the descriptor, or
+ * -ELOOP for a link, -EISDIR for a directory, -EINVAL for anything else that is not a regular
+ * file, -errno. */
 int amber_open_regular(const char *path, int flags);
 
 /* An image's copy of the tables (tables.bin) read whole from path into copy, opened as above
