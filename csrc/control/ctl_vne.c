@@ -154,6 +154,10 @@ API int32_t amber_ctl_vne_claim(void *vt, const char *name, uint32_t ip, const c
                                 int32_t origin, const char *replace_app_id) {
   struct amber_vne_table *t = vt;
   uint32_t vip = htonl(ip);
+  struct amber_vne_claim *sizes = &t->claims[0];
+  if (strlen(app_id) >= sizeof sizes->app_id || strlen(app) >= sizeof sizes->app ||
+      strlen(hostname) >= sizeof sizes->hostname || strlen(host) >= sizeof sizes->host)
+    return -ENAMETOOLONG; /* cut short, a name would be another's */
   amber_vne_lock(t);
   int err = 0, vne = amber_vne_find(t, name);
   if (vne < 0) err = -ENOENT;
