@@ -11,6 +11,7 @@ import { App } from "./app.ts";
 import { AmberError, RestoreError } from "./errors.ts";
 import { type Image, inspect } from "./image.ts";
 import { checkAppName, newAppId } from "./names.ts";
+import { refuseOrphanName } from "./orphans.ts";
 import { PathLimit, pathTooLong } from "./path_limits.ts";
 import { appDir, makeAppDir, restorerPath, supervisorPath, TABLES_FILE } from "./paths.ts";
 import { abandon, Supervisor, supervisorRow } from "./supervisor.ts";
@@ -68,6 +69,7 @@ export async function restore(image: Image | string, options: RestoreOptions = {
   supervisorPath();
   restorerPath();
 
+  refuseOrphanName(name, appDir(name));
   const dir = makeAppDir(name);
   const id = newAppId();
   let table: Table | undefined;

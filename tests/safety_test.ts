@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileHash } from "../ffi/control.ts";
 import { type App, launch, type Manifest } from "../mod.ts";
 import { CLI, type Outcome, run } from "./cli_run.ts";
+import { exists, poll } from "../src/wait.ts";
 import { limitedTest, prog, scenarioTest } from "./support.ts";
 
 /** Runs `amber ARGS...` with `env` (and NO_COLOR). */
@@ -355,4 +356,33 @@ scenarioTest(
     assert.equal(owner.stdout.trim(), "open", owner.stderr);
     await s.pass();
   },
+);
+
+limitedTest(
+  "an application whose state directory was removed is listed, ended, and not started twice",
+  async () => await scratch(),
+  async (tmp) => {
+    const env = { AMBER_STATE_DIR: join(tmp.path, "state") };
+    const started = await amber(env, "run", "--detach", "--name", "orph", "--", "sleep", "60");
+    assert.equal(started.code, 0, started.stderr);
+    const pids = [...(await amber(env, "ps")).stdout.matchAll(/running\s+\d+\s+(\d+)\s/g)];
+    assert.equal(pids.length, 1, "the program's pid is listed");
+    await Deno.remove(env.AMBER_STATE_DIR, { recursive: true });
+    const ps = await amber(env, "ps");
+    const listed = /^orph .*state directory gone \(supervisor pid (\d+)\)/m.exec(ps.stdout);
+    assert.ok(listed, `ps said: ${ps.stdout}${ps.stderr}`);
+    const again = await amber(env, "run", "--detach", "--name", "orph", "--", "sleep", "60");
+    assert.equal(again.code, 1, again.stdout);
+    assert.match(again.stderr, /'orph' still runs .* removed or replaced/);
+    const killed = await amber(env, "kill", "orph");
+    assert.equal(killed.code, 0, killed.stderr);
+    for (const pid of [Number(listed[1]), ...pids.map((m) => Number(m[1]))]) {
+      const gone = await poll(async () => !(await exists(`/proc/${pid}/cmdline`)), 5_000);
+      assert.ok(gone, `process ${pid} still runs`);
+    }
+    const fresh = await amber(env, "run", "--detach", "--name", "orph", "--", "sleep", "60");
+    assert.equal(fresh.code, 0, fresh.stderr);
+    assert.equal((await amber(env, "kill", "orph")).code, 0);
+  },
+  60_000,
 );
