@@ -70,7 +70,12 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "amber-fuzz-" });
+    // In memory where there is a tmpfs for it: the mutations are written, not kept.
+    const shm = await Deno.stat("/dev/shm").then((s) => s.isDirectory, () => false);
+    const dir = await Deno.makeTempDir({
+      prefix: "amber-fuzz-",
+      dir: shm ? "/dev/shm" : undefined,
+    });
     try {
       const image = await (async () => {
         await using app = await launch(["sleep", "60"], { detach: true });
@@ -81,6 +86,7 @@ Deno.test({
         {
           file: processFile,
           hot: 8192,
+          times: MUTATIONS,
           read: (path: string) =>
             expectOwnError(
               path,
@@ -92,6 +98,8 @@ Deno.test({
         {
           file: join(image.dir, "tables.bin"),
           hot: 96 * 1024,
+          // Each is a new tables file of almost 1 MiB: fewer, so as not to load the machine.
+          times: MUTATIONS / 4,
           read: (path: string) => {
             const tables = join(dir, "tables");
             expectOwnError(
@@ -108,11 +116,11 @@ Deno.test({
         },
       ];
       const started = performance.now();
-      for (const [n, { file, hot, read }] of readers.entries()) {
+      for (const [n, { file, hot, times, read }] of readers.entries()) {
         const rand = random(0x5eed + n);
         const bytes = Deno.readFileSync(file);
         const spoiled = join(dir, `spoiled-${n}`);
-        for (let i = 0; i < MUTATIONS; i++) {
+        for (let i = 0; i < times; i++) {
           Deno.writeFileSync(spoiled, mutate(bytes, rand, hot));
           read(spoiled);
         }
@@ -127,7 +135,7 @@ Deno.test({
         await readImage(image.dir).catch((e) => assert.ok(e instanceof ImageError, String(e)));
       }
       const seconds = (performance.now() - started) / 1000;
-      assert.ok(seconds < 60, `${3 * MUTATIONS} mutations took ${seconds} s`);
+      assert.ok(seconds < 60, `The mutations took ${seconds} s`);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
