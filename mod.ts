@@ -108,6 +108,7 @@ export { migrate, type MigrateOptions, type Migration } from "./src/migrate/migr
 export { type Agent, type AgentOptions, serveAgent } from "./src/agent/server.ts";
 export { AgentError, MigrationError, VneError, VneInUseError } from "./src/vne/errors.ts";
 export { ControlLibraryError } from "./ffi/symbols.ts";
+export type { FileKind } from "./ffi/files.ts";
 export {
   ControlError,
   type MachineInfo,

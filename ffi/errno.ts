@@ -13,9 +13,15 @@ export const Errno = {
   EIO: 5,
   ENOEXEC: 8,
   EAGAIN: 11,
+  EACCES: 13,
   EBUSY: 16,
   EEXIST: 17,
+  ENOTDIR: 20,
+  EISDIR: 21,
+  EINVAL: 22,
   ENOSPC: 28,
+  ENAMETOOLONG: 36,
+  ELOOP: 40,
   ETIMEDOUT: 110,
 } as const;
 

@@ -397,6 +397,31 @@ export const symbols = {
     ],
     result: "i32",
   },
+  // int32_t amber_ctl_file_kind(const char *path, uint64_t *out)
+  amber_ctl_file_kind: {
+    parameters: [
+      "buffer", // const char *path
+      "buffer", // uint64_t out[2]: st_mode, st_size
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_read_regular(const char *path, uint8_t *buf, int32_t cap)
+  amber_ctl_read_regular: {
+    parameters: [
+      "buffer", // const char *path
+      "buffer", // uint8_t *buf
+      "i32", // int32_t cap
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_private_dir(const char *path, int32_t *out)
+  amber_ctl_private_dir: {
+    parameters: [
+      "buffer", // const char *path
+      "buffer", // int32_t out[2]: owner uid, mode
+    ],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded control library's functions. */

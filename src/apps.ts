@@ -9,6 +9,7 @@ import { App, isStale, processesOf, type ProcessInfo } from "./app.ts";
 import { AppNotFoundError } from "./errors.ts";
 import { appDir, appsDir } from "./paths.ts";
 import { checkAppName } from "./names.ts";
+import { orphans } from "./orphans.ts";
 import { exists } from "./wait.ts";
 
 /** One application as {@linkcode list} reports it. */
@@ -23,6 +24,11 @@ export interface AppListing {
   hostname: string;
   /** True if its supervisor is gone: only its directory is left; `kill` removes it. */
   stale: boolean;
+  /**
+   * Set if it runs though its state directory was removed or replaced (src/orphans.ts): its
+   * supervisor's pid. Its processes are not known then; `kill` ends them all.
+   */
+  orphanedSupervisor?: number;
   /** Its processes. */
   processes: ProcessInfo[];
 }
@@ -101,6 +107,19 @@ export async function list(): Promise<AppListing[]> {
         listings.push({ app, name, id: "", hostname: "", stale: true, processes: [] });
       }
     }
+  }
+  for (const orphan of orphans()) {
+    const { name, dir, supervisorPid } = orphan;
+    const app = new App({ name, id: "", dir });
+    listings.push({
+      app,
+      name,
+      id: "",
+      hostname: "",
+      stale: false,
+      processes: [],
+      orphanedSupervisor: supervisorPid,
+    });
   }
   return listings;
 }

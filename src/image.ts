@@ -8,7 +8,14 @@
 
 import { join, resolve } from "node:path";
 import type { z } from "npm:zod@4.6.7";
-import { fileHash, type MachineInfo, machineInfo, xcr0Bits } from "../ffi/control.ts";
+import {
+  ControlNotFoundError,
+  fileHash,
+  type MachineInfo,
+  machineInfo,
+  xcr0Bits,
+} from "../ffi/control.ts";
+import { type FileKind, fileKind, readRegularFile } from "../ffi/files.ts";
 import { ImageError, IncompatibleImageError } from "./errors.ts";
 import { type LostConnections, lostConnections } from "./lost.ts";
 import { changedMappedFile } from "./mapped_files.ts";
@@ -36,10 +43,12 @@ export interface Image {
 
 /** One file of an image, checked against its manifest entry. */
 export interface FileCheck extends ImageFile {
-  /** "ok", or what is wrong with the file. */
-  status: "ok" | "missing" | "size" | "hash";
-  /** The size found on disk, when the file exists. */
+  /** "ok", or what is wrong with the file ("kind": not a regular file). */
+  status: "ok" | "missing" | "size" | "hash" | "kind";
+  /** The size found on disk, when the file exists and is a regular file. */
   actualSize?: number;
+  /** What was found instead of a regular file (a link, a FIFO...), for status "kind". */
+  actualKind?: FileKind;
 }
 
 /** Everything {@linkcode describeImage} finds out about an image. */
@@ -68,9 +77,17 @@ export async function readImage(dir: string): Promise<Image> {
   const abs = resolve(dir);
   let text: string;
   try {
-    text = await Deno.readTextFile(join(abs, MANIFEST_FILE));
+    text = new TextDecoder().decode(readRegularFile(join(abs, MANIFEST_FILE)));
   } catch (cause) {
-    if (cause instanceof Deno.errors.NotFound) {
+    const kind = notRegular(join(abs, MANIFEST_FILE));
+    if (kind) {
+      throw new ImageError(
+        `'${dir}' is not an Amber image: its ${MANIFEST_FILE} is a ${kind}, ` +
+          `not a regular file`,
+        { cause },
+      );
+    }
+    if (cause instanceof ControlNotFoundError) {
       try {
         await Deno.stat(abs);
       } catch {
@@ -80,9 +97,8 @@ export async function readImage(dir: string): Promise<Image> {
         cause,
       });
     }
-    throw new ImageError(`'${dir}' is not an Amber image: cannot read ${MANIFEST_FILE}`, {
-      cause,
-    });
+    const why = cause instanceof Error ? cause.message : String(cause);
+    throw new ImageError(`Cannot read the ${MANIFEST_FILE} of image '${dir}': ${why}`, { cause });
   }
   let value: unknown;
   try {
@@ -120,24 +136,52 @@ function checkVersion(dir: string, value: unknown): void {
   }
 }
 
-/** Checks every file of the manifest: present, of the right size, with the right hash. */
+/** What is at `path`, if it is not a regular file (looked at without following a link). */
+function notRegular(path: string): FileKind | null {
+  try {
+    const { kind } = fileKind(path);
+    return kind === "file" ? null : kind;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Checks every file of the manifest: a regular file (not a link, FIFO, device or directory,
+ * nor under a directory that is a link), of the right size, with the right hash.
+ */
 export async function checkFiles(image: Image): Promise<FileCheck[]> {
   const checks: FileCheck[] = [];
   for (const file of image.manifest.files) {
     const path = join(image.dir, file.name);
-    let size: number;
+    let found: { kind: FileKind; size: number };
     try {
-      size = (await Deno.stat(path)).size;
+      found = fileKindInside(image.dir, file.name);
     } catch {
       checks.push({ ...file, status: "missing" });
       continue;
     }
+    if (found.kind !== "file") {
+      checks.push({ ...file, status: "kind", actualKind: found.kind });
+      continue;
+    }
+    const size = found.size;
     let status: FileCheck["status"] = "ok";
     if (size !== file.size) status = "size";
     else if ((await fileHash(path)) !== file.hash) status = "hash";
     checks.push({ ...file, status, actualSize: size });
   }
   return checks;
+}
+
+/** What is at `name` inside `dir`: each directory on the way must be one, not a link. */
+function fileKindInside(dir: string, name: string): { kind: FileKind; size: number } {
+  const parts = name.split("/");
+  for (let i = 1; i < parts.length; i++) {
+    const step = fileKind(join(dir, ...parts.slice(0, i)));
+    if (step.kind !== "directory") return step;
+  }
+  return fileKind(join(dir, name));
 }
 
 /** The error for a file that failed its check. */
@@ -150,6 +194,8 @@ export function damageError(dir: string, check: FileCheck): ImageError {
       return new ImageError(
         `${what} is ${check.actualSize} bytes, expected ${check.size} (truncated or changed)`,
       );
+    case "kind":
+      return new ImageError(`${what} is a ${check.actualKind}, not a regular file`);
     default:
       return new ImageError(`${what} does not match its checksum (corrupt or changed)`);
   }

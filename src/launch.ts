@@ -9,7 +9,8 @@ import { AppState, createTable, Table } from "../ffi/control.ts";
 import { App } from "./app.ts";
 import { ProgramError } from "./errors.ts";
 import { checkHostname, defaultAppName, newAppId } from "./names.ts";
-import { makeAppDir, supervisorPath, TABLES_FILE } from "./paths.ts";
+import { refuseOrphanName } from "./orphans.ts";
+import { appDir, makeAppDir, supervisorPath, TABLES_FILE } from "./paths.ts";
 import { checkInterposable, resolveProgram } from "./program.ts";
 import { abandon, Supervisor, supervisorRow } from "./supervisor.ts";
 import { checkTimeout, sleep } from "./wait.ts";
@@ -62,6 +63,7 @@ export async function launch(argv: readonly string[], options: LaunchOptions = {
   supervisorPath();
 
   const name = options.name ?? defaultAppName(program);
+  refuseOrphanName(name, appDir(name));
   const dir = makeAppDir(name);
   const id = newAppId();
   let table: Table | undefined;

@@ -12,6 +12,7 @@ import {
   type ProcessDetails,
   ProcessDetailsSchema,
 } from "../ffi/control.ts";
+import { PathLimit } from "./path_limits.ts";
 
 /** The value of `format` in every manifest. */
 export const IMAGE_FORMAT = "amber-image";
@@ -45,6 +46,9 @@ export const ImageFileSchema: z.ZodType<ImageFile> = z.object({
   hash: z.string().regex(/^[0-9a-f]{16}$/),
 });
 
+/** Virtual pids are positive 32-bit integers (pid_t), as the C side reads them. */
+const MAX_PID = 2 ** 31 - 1;
+
 /** One process of an image. */
 export interface ImageProcess {
   /** Its virtual pid. */
@@ -57,17 +61,20 @@ export interface ImageProcess {
   details: ProcessDetails;
 }
 
-/** One process of the image. */
+/** One process of the image; its file is `process-<vpid>.img`, nothing else. */
 export const ImageProcessSchema: z.ZodType<ImageProcess> = z.object({
-  vpid: z.int().positive(),
-  parent: z.int().nonnegative(),
+  vpid: z.int().positive().max(MAX_PID),
+  parent: z.int().nonnegative().max(MAX_PID),
   file: ImagePath,
   details: ProcessDetailsSchema,
+}).refine((p) => p.file === `process-${p.vpid}.img`, {
+  message: "expected a process's file to be named process-<vpid>.img",
+  path: ["file"],
 });
 
 /** The parent of an incremental image: its directory, and the hash of its manifest then. */
 export const ImageParentSchema: z.ZodType<ImageParent> = z.object({
-  dir: z.string().min(1),
+  dir: z.string().min(1).max(PathLimit.IMAGE_DIR),
   manifestHash: z.string().regex(/^[0-9a-f]{16}$/),
 });
 /** The parent of an incremental image. */
@@ -103,7 +110,7 @@ export const ManifestSchema: z.ZodType<Manifest> = z.object({
   format: z.literal(IMAGE_FORMAT),
   version: z.literal(IMAGE_VERSION),
   createdAt: z.iso.datetime(),
-  app: z.object({ name: z.string(), id: z.string(), hostname: z.string() }),
+  app: z.object({ name: z.string().max(63), id: z.string().max(39), hostname: z.string().max(64) }),
   machine: MachineInfoSchema,
   processes: z.array(ImageProcessSchema).min(1),
   files: z.array(ImageFileSchema),
@@ -131,11 +138,13 @@ export const ManifestHeadSchema = z.object({
   format: z.literal(IMAGE_FORMAT),
   version: z.literal(IMAGE_VERSION),
   createdAt: z.iso.datetime(),
-  app: z.object({ name: z.string(), id: z.string(), hostname: z.string() }),
+  app: z.object({ name: z.string().max(63), id: z.string().max(39), hostname: z.string().max(64) }),
   machine: MachineInfoSchema,
   parent: ImageParentSchema.nullable(),
   /** Each process's parent, in virtual pids. */
-  tree: z.array(z.object({ vpid: z.int().positive(), parent: z.int().nonnegative() })),
+  tree: z.array(
+    z.object({ vpid: z.int().positive().max(MAX_PID), parent: z.int().nonnegative().max(MAX_PID) }),
+  ),
 });
 /** A manifest before the image's files are read. */
 export type ManifestHead = z.infer<typeof ManifestHeadSchema>;

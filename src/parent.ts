@@ -7,6 +7,7 @@
  */
 
 import { join, resolve } from "node:path";
+import { PathLimit, pathTooLong } from "./path_limits.ts";
 import { fileHash } from "../ffi/control.ts";
 import { ImageError } from "./errors.ts";
 import type { Image } from "./image.ts";
@@ -18,6 +19,8 @@ export const MAX_CHAIN = 15;
 /** The reference an incremental image keeps to its parent. */
 export async function parentRef(parent: Image | string): Promise<ImageParent> {
   const dir = resolve(typeof parent === "string" ? parent : parent.dir);
+  const tooLong = pathTooLong(dir, PathLimit.IMAGE_DIR);
+  if (tooLong) throw new ImageError(`The parent image '${dir}' cannot be used: ${tooLong}`);
   try {
     return { dir, manifestHash: await fileHash(join(dir, MANIFEST_FILE)) };
   } catch (cause) {

@@ -12,12 +12,14 @@
  * @module
  */
 
-import { chmodSync, existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { privateDir } from "../ffi/files.ts";
 import { AmberError, AppExistsError } from "./errors.ts";
 import { checkAppName } from "./names.ts";
 import { BUILD_HINT } from "../ffi/symbols.ts";
+import { PathLimit, pathTooLong } from "./path_limits.ts";
 
 /** The file name of an application's tables inside its directory. */
 export const TABLES_FILE = "tables";
@@ -25,20 +27,21 @@ export const TABLES_FILE = "tables";
 /**
  * Creates `dir` (mode 0700) if needed, and refuses one that another user could tamper with:
  * a directory in /tmp may have been made first by someone else, who could then swap an
- * application's translation tables.
+ * application's translation tables, or be a link planted there to make Amber change the mode
+ * of another directory. The last part of the path is made and opened without following a link
+ * (ffi/files.ts); its parents, when missing, are made as any directory.
  */
 function ensureDir(dir: string): string {
-  if (!existsSync(dir)) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700);
-  }
-  const info = Deno.lstatSync(dir);
-  const uid = Deno.uid();
-  if (!info.isDirectory || (uid !== null && info.uid !== uid) || ((info.mode ?? 0) & 0o077) !== 0) {
+  const parent = dirname(dir);
+  if (!existsSync(parent)) mkdirSync(parent, { recursive: true, mode: 0o700 });
+  try {
+    privateDir(dir);
+  } catch (cause) {
+    const why = cause instanceof Error ? cause.message : String(cause);
     throw new AmberError(
-      `Amber's state directory '${dir}' is not a private directory of this user (it must be ` +
-        `a directory, not a link, owned by uid ${uid}, mode 0700); set AMBER_STATE_DIR or ` +
-        `remove it`,
+      `Amber's state directory is not safe to use: ${why} (it must be a directory, not a link, ` +
+        `owned by uid ${Deno.uid()}, mode 0700); set AMBER_STATE_DIR or remove it`,
+      { cause },
     );
   }
   return dir;
@@ -47,9 +50,16 @@ function ensureDir(dir: string): string {
 /** Amber's state directory, created (mode 0700) if needed. */
 export function stateDir(): string {
   const override = Deno.env.get("AMBER_STATE_DIR");
-  if (override) return ensureDir(override);
   const base = Deno.env.get("XDG_RUNTIME_DIR") || "/tmp";
-  return ensureDir(join(base, `amber-${Deno.uid() ?? 0}`));
+  const dir = override || join(base, `amber-${Deno.uid() ?? 0}`);
+  const why = pathTooLong(dir, PathLimit.STATE_DIR);
+  if (why) {
+    throw new AmberError(
+      `Amber's state directory '${dir}' cannot be used: ${why}; set AMBER_STATE_DIR to a ` +
+        `shorter path`,
+    );
+  }
+  return ensureDir(dir);
 }
 
 /** The directory that holds one directory per application, created if needed. */

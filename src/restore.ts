@@ -11,7 +11,9 @@ import { App } from "./app.ts";
 import { AmberError, RestoreError } from "./errors.ts";
 import { type Image, inspect } from "./image.ts";
 import { checkAppName, checkHostname, newAppId } from "./names.ts";
-import { makeAppDir, restorerPath, supervisorPath, TABLES_FILE } from "./paths.ts";
+import { refuseOrphanName } from "./orphans.ts";
+import { PathLimit, pathTooLong } from "./path_limits.ts";
+import { appDir, makeAppDir, restorerPath, supervisorPath, TABLES_FILE } from "./paths.ts";
 import { abandon, Supervisor, supervisorRow } from "./supervisor.ts";
 import { checkTimeout } from "./wait.ts";
 import { restoreCeiling } from "./credentials.ts";
@@ -71,9 +73,13 @@ export async function restore(image: Image | string, options: RestoreOptions = {
   const name = checkAppName(options.name ?? manifest.app.name);
   const as = await restoreCeiling(imageDir);
   const hostname = options.hostname === undefined ? undefined : checkHostname(options.hostname);
+  const tooLong = pathTooLong(imageDir, PathLimit.IMAGE_DIR) ??
+    pathTooLong(appDir(name), PathLimit.RESTORED_APP_DIR, "its application directory's path");
+  if (tooLong) throw new RestoreError(`Cannot restore '${imageDir}' as '${name}': ${tooLong}`);
   supervisorPath();
   restorerPath();
 
+  refuseOrphanName(name, appDir(name));
   const dir = makeAppDir(name);
   const id = newAppId();
   let table: Table | undefined;

@@ -7,6 +7,7 @@
  */
 
 import { basename, dirname, join, relative, resolve } from "node:path";
+import { errnoDescription } from "../ffi/errno.ts";
 import {
   AgentState,
   ControlAgainError,
@@ -43,6 +44,7 @@ import {
 import { checkAborted, removeTemporary, settled, unlessAborted } from "./abort.ts";
 import { randomHex } from "./names.ts";
 import { parentRef } from "./parent.ts";
+import { PathLimit, pathTooLong } from "./path_limits.ts";
 import { checkTimeout, exists } from "./wait.ts";
 import { checkVirtualized, namesOf, outcome } from "./virtualized.ts";
 import { saveCredentials } from "./credentials.ts";
@@ -104,47 +106,64 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
   if (await exists(dir)) {
     throw new SnapshotError(`Cannot snapshot '${app.name}' to '${options.dir}': it already exists`);
   }
-  const parent = options.parent === undefined ? null : await parentRef(options.parent);
   const tmp = `${dir}.tmp-${randomHex(8)}`;
+  const tooLong = pathTooLong(dir, PathLimit.IMAGE_DIR - (tmp.length - dir.length));
+  if (tooLong) {
+    throw new SnapshotError(`Cannot snapshot '${app.name}' to '${options.dir}': ${tooLong}`);
+  }
+  const parent = options.parent === undefined ? null : await parentRef(options.parent);
   try {
     await Deno.mkdir(tmp, { mode: 0o700 });
   } catch (cause) {
     throw new SnapshotError(`Cannot create the image directory '${tmp}'`, { cause });
   }
+  // With `stop` the application stays frozen until its image is complete, durable and under
+  // its name, and only then is ended: a full disk or any other failure lets it go on.
+  let stopping = false;
+  using table = app.openTable();
   try {
-    let rows: TableRow[];
-    let info: TableInfo;
-    let frozenMs: number;
-    {
-      using table = app.openTable();
-      info = table.info();
-      const frozenAt = performance.now();
-      rows = await freezeAndWriteRetrying(app, table, tmp, {
-        timeoutMs,
-        parentDir: parent?.dir,
-        flags: options.tcpEstablished ? SnapshotFlag.TCP_ESTABLISHED : 0,
-        signal: options.signal,
-      });
-      if (options.signal?.aborted) table.setPhase(Phase.ABORT);
-      checkAborted(app.name, options.signal);
-      if (!options.stop && !options.hold) table.setPhase(Phase.RESUME);
-      frozenMs = performance.now() - frozenAt;
-    }
+    const info = table.info();
+    const frozenAt = performance.now();
+    const rows = await freezeAndWriteRetrying(app, table, tmp, {
+      timeoutMs,
+      parentDir: parent?.dir,
+      flags: options.tcpEstablished ? SnapshotFlag.TCP_ESTABLISHED : 0,
+      signal: options.signal,
+    });
+    if (options.signal?.aborted) table.setPhase(Phase.ABORT);
+    checkAborted(app.name, options.signal);
+    stopping = options.stop === true;
+    if (!options.stop && !options.hold) table.setPhase(Phase.RESUME);
+    const frozenMs = performance.now() - frozenAt;
+    checkAborted(app.name, options.signal);
+    // Durable before it has its name; without `stop`, after the application was let go: the
+    // agents wrote into the page cache only, so the freeze never waits for the disk. Once this
+    // began, an abort no longer stops it: the image is whole or absent.
+    const manifest = await step("cannot make the image durable", async () => {
+      await syncFiles(tmp);
+      const manifest = await writeManifest(tmp, manifestHead(info, rows, parent));
+      await syncFiles(tmp, [MANIFEST_FILE]);
+      await Deno.rename(tmp, dir);
+      await syncDir(dirname(dir));
+      return manifest;
+    });
     if (options.stop) await app.kill();
-    // Durable before it has its name, but after the application was let go: the agents wrote
-    // into the page cache only, so the freeze never waits for the disk.
-    await syncFiles(tmp);
-    if (!options.stop) checkAborted(app.name, options.signal);
-    const manifest = await writeManifest(tmp, manifestHead(info, rows, parent));
-    await syncFiles(tmp, [MANIFEST_FILE]);
-    if (!options.stop) checkAborted(app.name, options.signal);
-    await Deno.rename(tmp, dir);
-    await syncDir(dirname(dir));
     return { dir, manifest, frozenMs, lost: lostConnections(manifest) };
   } catch (cause) {
+    if (stopping) resumeAfterFailure(table);
     await removeTemporary(tmp);
     if (cause instanceof AmberError) throw cause;
-    throw new SnapshotError(`Snapshot of '${app.name}' failed: ${message(cause)}`, { cause });
+    const after = options.hold && !options.stop ? "" : "; it keeps running";
+    throw new SnapshotError(`Cannot snapshot '${app.name}': ${message(cause)}${after}`, { cause });
+  }
+}
+
+/** Lets a frozen application go on after its image could not be completed. */
+function resumeAfterFailure(table: Table): void {
+  try {
+    table.setPhase(Phase.RESUME);
+  } catch {
+    // It is gone already; there is nothing to let go on.
   }
 }
 
@@ -162,8 +181,16 @@ async function syncDir(dir: string): Promise<void> {
   await handle.sync();
 }
 
+/** What went wrong, naming the errno ("ENOSPC: no space left on device"), never its number. */
 function message(cause: unknown): string {
-  return cause instanceof Error ? cause.message : String(cause);
+  if (cause instanceof ControlError) return `${cause.code}: ${errnoDescription(cause.errno)}`;
+  const text = cause instanceof Error ? cause.message : String(cause);
+  const code = (cause as { code?: unknown })?.code;
+  const os = /^(.*) \(os error \d+\)(?:: (.*))?$/.exec(text);
+  if (typeof code === "string" && /^E[A-Z0-9]+$/.test(code) && os) {
+    return `${code}: ${os[1].toLowerCase()}${os[2] ? ` (${os[2]})` : ""}`;
+  }
+  return text;
 }
 
 /**
@@ -261,8 +288,11 @@ async function freezeAndWrite(
     checkAborted(app.name, signal);
     const rows = table.rows();
     await saveCredentials(tmp, processesOf(rows));
-    await table.saveTables(join(tmp, "tables.bin"));
-    await table.ipcSave(tmp);
+    await step(
+      "cannot write the tables into the image",
+      () => table.saveTables(join(tmp, "tables.bin")),
+    );
+    await step("cannot write the SysV IPC objects into the image", () => table.ipcSave(tmp));
     const unshared = await table.shareScan();
     if (unshared) {
       throw new SnapshotError(`Cannot snapshot '${app.name}': ${unshared}; it keeps running`);
@@ -286,6 +316,15 @@ async function freezeAndWrite(
     if (signal?.aborted) await settled(waiting, 2_000);
     await running?.catch(() => {});
     throw cause;
+  }
+}
+
+/** Runs `work`; a failure becomes an Error that says `what` and names the errno. */
+async function step<T>(what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (cause) {
+    throw new Error(`${what}: ${message(cause)}`, { cause });
   }
 }
 

@@ -6,48 +6,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
-const TIME_LIMIT_MS = 60_000;
-
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command with a time limit; whatever happens, the child is killed afterwards. */
-async function run(
-  program: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<Outcome> {
-  const child = new Deno.Command(program, {
-    args,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => kill(child), TIME_LIMIT_MS);
-  try {
-    const { code, stdout, stderr } = await child.output();
-    const decoder = new TextDecoder();
-    return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
-  } finally {
-    clearTimeout(timer);
-    kill(child);
-  }
-}
-
-function kill(child: Deno.ChildProcess): void {
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // It has exited already.
-  }
-}
+import { CLI, type Outcome, run } from "./cli_run.ts";
 
 /** Runs `amber ARGS...` with a fresh, empty state directory. */
 async function amber(...args: string[]): Promise<Outcome> {

@@ -148,6 +148,21 @@ const REFUSED = [
     holding: "a deleted current directory",
     named: /process \d+: its current directory \/.*\/gone \(deleted\) was deleted/,
   },
+  {
+    kind: "long-fd",
+    holding: "a file whose path is longer than 255 bytes",
+    named: /descriptor \d+ names a path longer than 255 bytes/,
+  },
+  {
+    kind: "long-map",
+    holding: "a file mapped shared whose path is longer than 255 bytes",
+    named: /a file mapped shared has a path longer than 255 bytes/,
+  },
+  {
+    kind: "long-cwd",
+    holding: "a working directory whose path is longer than 1023 bytes",
+    named: /working directory's path is longer than 1023 bytes/,
+  },
 ] as const;
 
 for (const { kind, holding, named } of REFUSED) {

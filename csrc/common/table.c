@@ -30,7 +30,7 @@ static void copy_str(char *dst, const char *src, size_t cap) {
 
 int amber_table_create(const char *path, const char *app_id, const char *name,
                        const char *hostname, struct amber_table **out) {
-  int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+  int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                            0600);
   if (fd < 0) return fd;
   long r = amber_sys2(SYS_ftruncate, fd, sizeof(struct amber_table));
@@ -58,7 +58,7 @@ int amber_table_create(const char *path, const char *app_id, const char *name,
 }
 
 int amber_table_open(const char *path, struct amber_table **out) {
-  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC);
+  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return fd;
   struct amber_table *t;
   int err = map_file(fd, &t);

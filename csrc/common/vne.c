@@ -34,14 +34,16 @@ static int init_new(int fd, struct amber_vne_table **out) {
 }
 
 int amber_vne_open(const char *path, int create, struct amber_vne_table **out) {
-  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC);
+  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
   if (fd == -ENOENT && create) {
     /* Made under a temporary name and renamed, so no reader ever sees a half-made table. */
     char tmp[600];
-    size_t n = strnlen(path, sizeof tmp - 16);
+    size_t n = strlen(path);
+    if (n + 5 > sizeof tmp) return -ENAMETOOLONG; /* never a shorter, other name */
     memcpy(tmp, path, n);
     memcpy(tmp + n, ".new", 5);
-    fd = (int)amber_sys4(SYS_openat, AT_FDCWD, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    fd = (int)amber_sys4(SYS_openat, AT_FDCWD, tmp,
+                             O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return fd;
     struct amber_vne_table *t = NULL;
     int err = init_new(fd, &t);
@@ -55,7 +57,7 @@ int amber_vne_open(const char *path, int create, struct amber_vne_table **out) {
     amber_vne_close(t);
     amber_sys3(SYS_unlinkat, AT_FDCWD, tmp, 0);
     if (r != -EEXIST) return (int)r;
-    fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC);
+    fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
   }
   if (fd < 0) return fd;
   struct amber_vne_table *t = NULL;

@@ -121,4 +121,15 @@ void amber_handover_stop(struct amber_table *t);
  * 64 characters, else -ENAMETOOLONG). See ctl_clone.c. */
 int32_t amber_ctl_table_set_hostname(void *table, const char *hostname);
 
+/* Untrusted files and private directories (ctl_files.c), opened without following a link.
+ * file_kind: out = {st_mode, st_size} of path itself (a link is described, not followed).
+ * read_regular: reads a regular file whole into buf; -ENOSPC if it is larger than cap, -ELOOP
+ * for a link, -EISDIR for a directory, -EINVAL for a FIFO, device or socket.
+ * private_dir: makes path (mode 0700) if it is missing, then opens it without following a
+ * link; -ELOOP or -ENOTDIR if it is a link or not a directory, -EPERM if another user owns it,
+ * -EACCES if it existed open to others; out = {owner uid, mode}. */
+int32_t amber_ctl_file_kind(const char *path, uint64_t *out);
+int32_t amber_ctl_read_regular(const char *path, uint8_t *buf, int32_t cap);
+int32_t amber_ctl_private_dir(const char *path, int32_t *out);
+
 #endif

@@ -16,15 +16,17 @@
 
 #include "../common/hash.h"
 #include "../common/image.h"
+#include "../common/image_check.h"
 #include "control.h"
+#include "files.h"
 #include "json.h"
 
 #define API __attribute__((visibility("default")))
 
 API int32_t amber_ctl_file_hash(const char *path, char *buf, int32_t cap) {
   if (cap < 17) return -ENOSPC;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
+  int fd = amber_open_regular(path, O_RDONLY);
+  if (fd < 0) return fd;
   enum { CHUNK = 1 << 20 };
   char *chunk = malloc(CHUNK);
   if (!chunk) {
@@ -130,14 +132,14 @@ static void socket_losses(struct json *j, const struct amber_fd_rec *rec) {
   }
 }
 
+/* Every count, offset and name is checked against the file first (image_check.h). */
 API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
+  int fd = amber_open_regular(path, O_RDONLY);
+  if (fd < 0) return fd;
   struct amber_proc_header hdr;
-  int err = read_at(fd, &hdr, sizeof hdr, 0);
-  if (!err && (hdr.magic != AMBER_PROC_MAGIC || hdr.version != AMBER_PROC_VERSION ||
-               hdr.header_size != sizeof hdr))
-    err = -EPROTO;
+  struct stat st;
+  int err = fstat(fd, &st) ? -errno : read_at(fd, &hdr, sizeof hdr, 0);
+  if (!err && amber_image_header_problem(&hdr, (uint64_t)st.st_size)) err = -EPROTO;
   struct json j;
   json_init(&j, buf, cap);
   if (!err) {
@@ -150,10 +152,12 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
     for (int i = 0; i < hdr.nregions && !err; i++) {
       struct amber_region_rec r;
       err = read_at(fd, &r, sizeof r, hdr.regions_off + (uint64_t)i * sizeof r);
+      if (!err && amber_image_region_problem(&r, &hdr)) err = -EPROTO;
       uint64_t saved = 0;
       for (uint32_t k = 0; k < r.nruns && !err; k++) {
         struct amber_run_rec run;
         err = read_at(fd, &run, sizeof run, hdr.runs_off + (uint64_t)(r.first_run + k) * sizeof run);
+        if (!err && amber_image_run_problem(&run, &r, (uint64_t)st.st_size)) err = -EPROTO;
         saved += run.npages * AMBER_PAGE;
       }
       json_raw(&j, "%s{\"start\":\"%llx\",\"end\":\"%llx\",\"prot\":%u,\"kind\":\"%s\",\"saved\":%llu,",
@@ -170,6 +174,7 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
     for (int i = 0; i < hdr.nfds && !err; i++) {
       static struct amber_fd_rec rec;
       err = read_at(fd, &rec, sizeof rec, hdr.fds_off + (uint64_t)i * sizeof rec);
+      rec.path[sizeof rec.path - 1] = 0; /* only described here */
       json_raw(&j, "%s{\"fd\":%d,\"kind\":\"%s\",\"name\":", i ? "," : "", rec.fd,
                fd_kind_name(rec.kind));
       json_str(&j, rec.kind == AMBER_FD_STDIO ? "" : rec.path);
@@ -197,8 +202,8 @@ API int32_t amber_ctl_make_fifo(const char *path) {
 }
 
 API int32_t amber_ctl_process_untrail(const char *path) {
-  int fd = open(path, O_RDWR | O_CLOEXEC);
-  if (fd < 0) return -errno;
+  int fd = amber_open_regular(path, O_RDWR);
+  if (fd < 0) return fd;
   struct stat st;
   struct amber_proc_header hdr;
   int err = fstat(fd, &st) ? -errno : 0;
@@ -217,8 +222,8 @@ API int32_t amber_ctl_process_untrail(const char *path) {
 API int32_t amber_ctl_process_set_parent(const char *path, const char *parent_dir) {
   struct amber_proc_header hdr;
   if (strlen(parent_dir) >= sizeof hdr.parent_dir) return -ENAMETOOLONG;
-  int fd = open(path, O_RDWR | O_CLOEXEC);
-  if (fd < 0) return -errno;
+  int fd = amber_open_regular(path, O_RDWR);
+  if (fd < 0) return fd;
   int err = read_at(fd, &hdr, sizeof hdr, 0);
   if (!err && (hdr.magic != AMBER_PROC_MAGIC || hdr.version != AMBER_PROC_VERSION ||
                hdr.header_size != sizeof hdr))

@@ -1,6 +1,7 @@
 /* Re-creating an application's SysV IPC objects from <image>/ipc.bin (format: ctl_ipc.h),
  * before any restored process runs. */
 #include "ctl_ipc.h"
+#include "files.h"
 
 /* ---- restore ---- */
 
@@ -37,7 +38,11 @@ static int set_mode(int kind, int sid, int mode) {
 }
 
 static int fill_sem(int sid, int fd, const struct ipc_record *rec) {
-  if (rec->bytes != (uint64_t)rec->count * sizeof(uint16_t)) return -EPROTO;
+  struct semid_ds ds;
+  if (semctl(sid, 0, IPC_STAT, (union semun_arg){.buf = &ds}) < 0) return -errno;
+  /* SETALL reads one value per semaphore of the set, whatever the image says. */
+  if (rec->bytes != (uint64_t)rec->count * sizeof(uint16_t) || rec->count != ds.sem_nsems)
+    return -EPROTO;
   unsigned short *values = malloc(rec->bytes);
   if (!values) return -ENOMEM;
   int err = ipc_read_all(fd, values, rec->bytes);
@@ -47,6 +52,9 @@ static int fill_sem(int sid, int fd, const struct ipc_record *rec) {
 }
 
 static int fill_shm(int sid, int fd, const struct ipc_record *rec) {
+  struct shmid_ds ds;
+  if (shmctl(sid, IPC_STAT, &ds)) return -errno;
+  if (rec->bytes > ds.shm_segsz) return -EPROTO; /* would write past the segment */
   void *p = shmat(sid, NULL, 0);
   if (p == (void *)-1) return -errno;
   int err = ipc_read_all(fd, p, rec->bytes);
@@ -63,6 +71,7 @@ static int fill_msg(int sid, int fd, const struct ipc_record *rec) {
     ds.msg_qbytes = rec->extra;
     msgctl(sid, IPC_SET, &ds);
   }
+  if (rec->bytes > ds.msg_qbytes && rec->bytes > (1u << 30)) return -EPROTO; /* never fits */
   struct msg_list list = {.data = malloc(rec->bytes ? rec->bytes : 1), .len = rec->bytes,
                           .count = rec->count};
   if (!list.data) return -ENOMEM;
@@ -157,13 +166,14 @@ static int restore_records(int fd, struct ipc_row *rows, int n, int32_t *made) {
 API int32_t amber_ctl_ipc_restore(void *table, const char *image_dir) {
   struct amber_table *t = table;
   char path[4096];
-  snprintf(path, sizeof path, "%s/ipc.bin", image_dir);
+  if (snprintf(path, sizeof path, "%s/ipc.bin", image_dir) >= (int)sizeof path)
+    return -ENAMETOOLONG;
   struct ipc_row *rows;
   int n = ipc_rows(t, &rows);
   if (n < 0) return n;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = amber_open_regular(path, O_RDONLY);
   if (fd < 0) {
-    int err = errno == ENOENT && n == 0 ? 0 : -errno;
+    int err = fd == -ENOENT && n == 0 ? 0 : fd;
     free(rows);
     return err;
   }

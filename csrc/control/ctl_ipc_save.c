@@ -167,12 +167,13 @@ static int save_row(int fd, const struct ipc_row *r) {
 API int32_t amber_ctl_ipc_save(void *table, const char *image_dir) {
   struct amber_table *t = table;
   char path[4096], tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s/ipc.bin.tmp", image_dir) >= (int)sizeof tmp)
+    return -ENAMETOOLONG;
   snprintf(path, sizeof path, "%s/ipc.bin", image_dir);
-  snprintf(tmp, sizeof tmp, "%s/ipc.bin.tmp", image_dir);
   struct ipc_row *rows;
   int n = ipc_rows(t, &rows);
   if (n < 0) return n;
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     free(rows);
     return -errno;

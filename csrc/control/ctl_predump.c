@@ -221,7 +221,7 @@ API int32_t amber_ctl_predump(int32_t pid, int32_t vpid, const char *out_path,
   if (!err) err = write_all(d.out, d.hashes, d.npages * 8);
   if (!err) err = write_all(d.out, &h, sizeof h); /* the trailer */
   if (!err && index_path) {
-    int index = open(index_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int index = open(index_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     err = index < 0 ? -errno : 0;
     if (!err) err = pwrite_all(index, d.runs, d.nruns * sizeof *d.runs, (off_t)h.runs_off);
     if (!err) err = pwrite_all(index, d.hashes, d.npages * 8, (off_t)h.hashes_off);

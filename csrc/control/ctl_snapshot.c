@@ -14,9 +14,10 @@
 #include "../common/proc.h"
 #include "../common/table.h"
 #include "control.h"
+#include "files.h"
 
 #define API __attribute__((visibility("default")))
-#define CKPT_SIGNAL 62 /* AMBER_CKPT_SIGNAL of the interposition library */
+#include "../common/ckpt_signal.h"
 
 static void futex_wake_all(uint32_t *word) {
   amber_sys6(SYS_futex, (long)word, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
@@ -62,7 +63,7 @@ static int would_die(int32_t sid) {
   status[got > 0 ? got : 0] = 0;
   const char *state = strstr(status, "State:\t");
   if (got <= 0 || (state && (state[7] == 'Z' || state[7] == 'X'))) return 0;
-  unsigned long long bit = 1ULL << (CKPT_SIGNAL - 1);
+  unsigned long long bit = 1ULL << (AMBER_CKPT_SIGNAL - 1);
   return !((status_field(status, "SigCgt:", 16) | status_field(status, "SigBlk:", 16)) & bit);
 }
 
@@ -111,7 +112,7 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const c
   amber_handover_stop(t); /* one left by an earlier snapshot that failed */
   amber_handover_start(t, image_dir); /* without it, every process must reach the directory */
   amber_ctl_set_phase(t, AMBER_PHASE_FREEZE);
-  for (uint32_t i = 0; i < n; i++) kill(slot_sid(t, &c->slots[i]), CKPT_SIGNAL);
+  for (uint32_t i = 0; i < n; i++) kill(slot_sid(t, &c->slots[i]), AMBER_CKPT_SIGNAL);
   return (int32_t)n;
 }
 
@@ -207,16 +208,11 @@ API int32_t amber_ctl_save_tables(void *table, const char *path) {
 /* A new application's tables from an image's copy: the same virtual IDs, no system IDs yet. */
 API int32_t amber_ctl_table_from_image(const char *image_tables, const char *path,
                                        const char *app_id, const char *name) {
-  int src = open(image_tables, O_RDONLY | O_CLOEXEC);
-  if (src < 0) return -errno;
   static struct amber_table copy;
-  ssize_t n = read(src, &copy, sizeof copy);
-  close(src);
-  if (n != (ssize_t)sizeof copy || copy.magic != AMBER_TABLE_MAGIC ||
-      copy.version != AMBER_TABLE_VERSION || copy.size != sizeof copy)
-    return -EPROTO;
+  int err = amber_read_image_tables(image_tables, &copy);
+  if (err) return err;
   struct amber_table *t;
-  int err = amber_table_create(path, app_id, name, copy.hostname, &t);
+  err = amber_table_create(path, app_id, name, copy.hostname, &t);
   if (err) return err;
   memcpy(t->rows, copy.rows, sizeof t->rows);
   memcpy(t->next_slot, copy.next_slot, sizeof t->next_slot);
@@ -267,7 +263,7 @@ API int32_t amber_ctl_lagging(void *table, int32_t state, char *buf, int32_t cap
     const char *st = strstr(status, "State:");
     char state_name[32] = "gone";
     if (st) sscanf(st, "State:\t%*c (%31[^)])", state_name);
-    unsigned long long bit = 1ULL << (CKPT_SIGNAL - 1);
+    unsigned long long bit = 1ULL << (AMBER_CKPT_SIGNAL - 1);
     int blocked = (status_field(status, "SigBlk:", 16) & bit) != 0;
     int pending = ((status_field(status, "SigPnd:", 16) | status_field(status, "ShdPnd:", 16)) & bit) != 0;
     n += snprintf(buf + n, cap - n, "%sprocess %d (%s%s%s)", n ? ", " : "", slot->vpid, state_name,

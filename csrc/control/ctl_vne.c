@@ -11,6 +11,7 @@
 #include "../common/table.h"
 #include "../common/vne.h"
 #include "control.h"
+#include "files.h"
 #include "json.h"
 
 #define API __attribute__((visibility("default")))
@@ -153,6 +154,10 @@ API int32_t amber_ctl_vne_claim(void *vt, const char *name, uint32_t ip, const c
                                 int32_t origin, const char *replace_app_id) {
   struct amber_vne_table *t = vt;
   uint32_t vip = htonl(ip);
+  struct amber_vne_claim *sizes = &t->claims[0];
+  if (strlen(app_id) >= sizeof sizes->app_id || strlen(app) >= sizeof sizes->app ||
+      strlen(hostname) >= sizeof sizes->hostname || strlen(host) >= sizeof sizes->host)
+    return -ENAMETOOLONG; /* cut short, a name would be another's */
   amber_vne_lock(t);
   int err = 0, vne = amber_vne_find(t, name);
   if (vne < 0) err = -ENOENT;
@@ -284,14 +289,10 @@ API int32_t amber_ctl_table_vne(const char *tables, char *buf, int32_t cap) {
  * tables of the application restored from it. */
 API int32_t amber_ctl_table_vne_from_image(const char *tables, const char *image_tables) {
   static struct amber_table copy;
-  int fd = open(image_tables, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  ssize_t n = pread(fd, &copy, sizeof copy, 0);
-  close(fd);
-  if (n != (ssize_t)sizeof copy || copy.magic != AMBER_TABLE_MAGIC || copy.size != sizeof copy)
-    return -EPROTO;
+  int err = amber_read_image_tables(image_tables, &copy);
+  if (err) return err;
   struct amber_table *a;
-  int err = amber_table_open(tables, &a);
+  err = amber_table_open(tables, &a);
   if (err) return err;
   amber_table_lock(a);
   memcpy(a->vne, copy.vne, sizeof a->vne);

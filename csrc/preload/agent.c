@@ -242,8 +242,8 @@ static void leader(int32_t self, void *uc) {
   amber_signals_take_process();
   amber_signals_put_thread(rec);
   amber_signals_put_process();
-  if (!stopped || amber_process_capture() || amber_identity_capture() || amber_timers_capture() ||
-      amber_fds_capture()) {
+  int lost = amber_process_capture();
+  if (!stopped || lost || amber_identity_capture() || amber_timers_capture() || amber_fds_capture()) {
     fail(slot, amber_ckpt.error);
     wait_phase_change(AMBER_PHASE_FREEZE);
   } else {

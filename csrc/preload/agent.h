@@ -68,7 +68,7 @@ void amber_identity_after_restore(void);
 void amber_identity_thread_after_restore(void); /* in every thread */
 
 /* agent_process.c: the process's kernel-side state other than descriptors */
-int amber_process_capture(void); /* 0, or -1 with amber_ckpt.error (a deleted cwd) */
+int amber_process_capture(void); /* 0, or -1 with amber_ckpt.error (a cwd deleted or too long) */
 void amber_process_after_restore(void);
 void amber_process_restore_exe(void); /* once the restorer is unmapped */
 
@@ -95,6 +95,7 @@ int amber_memory_state_after_restore(void);
 void amber_futex_wait(uint32_t *word, uint32_t seen, int shared, int timeout_ms);
 void amber_futex_wake(uint32_t *word, int shared);
 int amber_fmt(char *buf, int cap, const char *fmt, ...); /* %s %d %x %lx only */
+int amber_fmt_error(char *buf, int cap, const char *what, long err); /* "what: ENOSPC: ..." */
 long amber_read_file(const char *path, char *buf, long cap);
 /* A /proc link or maps name of a file that was unlinked ends in " (deleted)". */
 int amber_is_deleted(const char *name);

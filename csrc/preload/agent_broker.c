@@ -36,7 +36,9 @@ int amber_broker_open(void) {
     return 0;
   }
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  amber_fmt(addr.sun_path, sizeof addr.sun_path, "%s/%s", amber.app_dir, AMBER_BROKER_SOCKET);
+  if (amber_fmt(addr.sun_path, sizeof addr.sun_path, "%s/%s", amber.app_dir, AMBER_BROKER_SOCKET) >=
+      (int)sizeof addr.sun_path)
+    return -ENAMETOOLONG; /* cut short, it would name another socket */
   broker = (int)amber_sys3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (broker < 0) return broker;
   int high = (int)amber_sys3(SYS_fcntl, broker, F_DUPFD_CLOEXEC, floor_fd);

@@ -57,12 +57,19 @@ int amber_fds_capture(void) {
     struct amber_fd_rec *rec = &amber_ckpt.fds[amber_ckpt.nfds];
     memset(rec, 0, sizeof *rec);
     rec->fd = fd;
-    char link[64], target[256];
+    char link[64], target[sizeof rec->path + 64]; /* longer than a record holds: refused */
     amber_fmt(link, sizeof link, "/proc/self/fd/%d", fd);
     long len = amber_sys4(SYS_readlinkat, AT_FDCWD, link, target, sizeof target - 1);
     target[len > 0 ? len : 0] = 0;
     struct stat st;
     if (len <= 0 || amber_sys2(SYS_fstat, fd, &st) < 0) continue; /* closed meanwhile */
+    if (len >= (long)sizeof rec->path) { /* cut short, it would name another file */
+      amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+                "descriptor %d names a path longer than %d bytes, which Amber cannot save: %s", fd,
+                (int)sizeof rec->path - 1, target);
+      err = -1;
+      break;
+    }
     rec->flags = (int32_t)amber_sys2(SYS_fcntl, fd, F_GETFL);
     rec->fdflags = (int32_t)amber_sys2(SYS_fcntl, fd, F_GETFD);
     err = classify(rec, target, &st, 1);

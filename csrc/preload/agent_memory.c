@@ -26,7 +26,7 @@ static uint64_t regions_bytes;
 static int region_count, region_cap;
 
 static int error(const char *what, long err) {
-  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "%s (error %d)", what, (int)-err);
+  amber_fmt_error(amber_ckpt.error, sizeof amber_ckpt.error, what, err);
   return err < 0 ? (int)err : -EIO;
 }
 
@@ -48,7 +48,7 @@ static int is_image_file(const char *name) {
   return !strncmp(base, "process-", 8) && n > 4 && !strcmp(base + n - 4, ".img");
 }
 
-/* One /proc/self/maps line into a region record; 1 if it is kept. */
+/* One /proc/self/maps line into a region record; 1 if it is kept, -1 if it cannot be saved. */
 static int parse_region(const char *line, struct amber_region_rec *r, int *is_file) {
   const char *p = line;
   uint64_t start, end, pgoff, major, minor, ino;
@@ -70,6 +70,7 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
   while (*p == ' ') p++;
   int n = 0;
   while (p[n] && p[n] != '\n' && n < (int)sizeof r->name - 1) r->name[n] = p[n], n++;
+  int cut = p[n] && p[n] != '\n'; /* a longer name would map another file again */
   r->pgoff = pgoff;
   r->ino = ino;
   r->dev = (major << 8) | minor;
@@ -87,12 +88,13 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
     int anon = !*is_file || amber_is_deleted(r->name) || !strncmp(r->name, "/dev/zero", 9) ||
                !strncmp(r->name, "/memfd:", 7);
     r->kind = anon ? AMBER_REGION_ANON_SHARED : AMBER_REGION_FILE_SHARED;
+    if (!anon && cut) return -1;
   } else if (*is_file && is_image_file(r->name)) {
     /* Pages a lazy restore mapped from an image are the program's data, not a file's: saved
      * like anonymous memory, every one of them, so the new image stands on its own. */
     r->kind = AMBER_REGION_ANON;
     r->flags |= AMBER_REGION_FROM_IMAGE;
-  } else if (*is_file && r->name[0] == '/' && same_file(r)) {
+  } else if (*is_file && r->name[0] == '/' && !cut && same_file(r)) {
     r->kind = AMBER_REGION_FILE;
   } else {
     r->kind = AMBER_REGION_ANON;
@@ -141,7 +143,7 @@ static void fill_header(struct amber_proc_header *h) {
   amber_share_tree(&h->ppid, &h->pgid, &h->sid);
   amber_sys2(SYS_prctl, 16 /* PR_GET_NAME */, h->comm);
   long n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", h->exe, sizeof h->exe - 1);
-  h->exe[n > 0 ? n : 0] = 0;
+  h->exe[n > 0 && n < (long)sizeof h->exe - 1 ? n : 0] = 0; /* never a shorter, other path */
 }
 
 static int count_line(void *ctx, const char *line) {
@@ -163,6 +165,10 @@ static int smaps_line(void *ctx, const char *line) {
       return m->err = error("the memory map grew while it was read", -E2BIG);
     int is_file;
     m->kept = parse_region(line, &regions[region_count], &is_file);
+    if (m->kept < 0)
+      return m->err = error(
+                 "a file mapped shared has a path longer than 255 bytes, which Amber cannot save",
+                 -ENAMETOOLONG);
     region_count += m->kept;
   } else if (m->kept && !strncmp(line, "VmFlags:", 8)) {
     struct amber_region_rec *r = &regions[region_count - 1];

@@ -21,7 +21,7 @@ struct page_parent {
 };
 
 static int failed(const char *what, long err) {
-  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "%s (error %d)", what, (int)-err);
+  amber_fmt_error(amber_ckpt.error, sizeof amber_ckpt.error, what, err);
   return err < 0 ? (int)err : -EIO;
 }
 

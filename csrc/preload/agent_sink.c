@@ -127,7 +127,7 @@ int amber_sink_open(struct amber_sink *s, const char *path, int (*still_wanted)(
   if (err && err != -ENOENT) return (int)err;
   /* A file there already is an earlier attempt's: written over. */
   int flags = err ? O_CREAT | O_EXCL : O_TRUNC;
-  long fd = amber_sys4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC | flags, 0600);
+  long fd = amber_sys4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | flags, 0600);
   if (fd == -EACCES) return open_handed(s);
   if (fd < 0) return (int)fd;
   s->fd = (int)fd;

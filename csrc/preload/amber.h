@@ -17,7 +17,7 @@
 #define AMBER_EXPORT __attribute__((visibility("default")))
 
 /* The signal that asks the in-process agent to take part in a checkpoint. */
-#define AMBER_CKPT_SIGNAL 62
+#include "../common/ckpt_signal.h"
 
 struct amber_state {
   struct amber_table *table; /* NULL: not under Amber, every wrapper passes through */

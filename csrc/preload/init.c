@@ -25,7 +25,7 @@ void amber_log(const char *fmt, ...) {
   line[n++] = '\n';
   char path[600];
   snprintf(path, sizeof path, "%s/log", amber.app_dir);
-  int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+  int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
                            0600);
   if (fd < 0) return;
   amber_sys3(SYS_write, fd, line, n);

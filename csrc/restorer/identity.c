@@ -46,10 +46,13 @@ int parse_ceiling(const char *s) {
  * opened as her, not as root: a link she planted in it, or a parent image it names, must not
  * make the restorer read for her what she could not read herself. */
 long open_image_file(const char *path) {
-  if (!ceiling.set) return amber_sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+  /* A FIFO planted in an image must not hang the restore: O_NONBLOCK (the caller checks that
+   * it is a regular file). */
+  int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+  if (!ceiling.set) return amber_sys4(SYS_openat, AT_FDCWD, path, flags, 0);
   amber_sys1(SYS_setfsgid, ceiling.gid);
   amber_sys1(SYS_setfsuid, ceiling.uid);
-  long fd = amber_sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+  long fd = amber_sys4(SYS_openat, AT_FDCWD, path, flags, 0);
   amber_sys1(SYS_setfsuid, 0);
   amber_sys1(SYS_setfsgid, 0);
   return fd;

@@ -178,6 +178,7 @@ void attach_sysv_segments(void) {
 }
 
 static int chain_fds[AMBER_MAX_DEPTH] = {[0 ... AMBER_MAX_DEPTH - 1] = -1};
+static uint64_t chain_sizes[AMBER_MAX_DEPTH]; /* each file's size, to check runs against */
 
 /* The process file `depth` images up the chain of parents (0: this image's own). */
 static int image_fd(uint32_t depth) {
@@ -197,10 +198,9 @@ static int image_fd(uint32_t depth) {
   rt_append(path, sizeof path, "/process-");
   rt_append_num(path, sizeof path, hdr.vpid, 10);
   rt_append(path, sizeof path, ".img");
-  int fd = (int)open_image_file(path);
-  if (fd < 0) die_about("cannot open the process file", path, fd);
-  if (rt_pread_all(fd, &up, sizeof up, 0) || up.magic != AMBER_PROC_MAGIC ||
-      up.header_size != sizeof up || up.vpid != hdr.vpid)
+  int fd = open_process_file(path, &chain_sizes[depth]);
+  if (rt_pread_all(fd, &up, sizeof up, 0) || amber_image_header_problem(&up, chain_sizes[depth]) ||
+      up.vpid != hdr.vpid)
     die_about("not a complete process file of this process:", path, 0);
   rt_copy(parent_of[depth], up.parent_dir, sizeof parent_of[depth]);
   return fds[depth] = fd;
@@ -223,6 +223,8 @@ void fill_pages(int lazy) {
       const struct amber_run_rec *run = &runs[r->first_run + k];
       uint64_t len = run->npages * AMBER_PAGE;
       int fd = image_fd(run->depth);
+      if (!amber_image_fits(run->data_off, run->npages, AMBER_PAGE, chain_sizes[run->depth]))
+        die_about("a run of pages lies outside the process file (truncated or corrupt) of", image_dir, 0);
       if (map) {
         long addr = amber_sys6(SYS_mmap, run->addr, len, PROT_READ | PROT_WRITE,
                                MAP_PRIVATE | MAP_FIXED, fd, run->data_off);

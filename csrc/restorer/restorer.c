@@ -66,15 +66,40 @@ void __attribute__((noreturn)) die_about(const char *what, const char *name, lon
   die(msg, err);
 }
 
+/* "process-N.img: what is wrong": the file's own name, so that a long path leaves room. */
+void __attribute__((noreturn)) die_image(const char *path, const char *problem) {
+  const char *base = path;
+  for (const char *p = path; *p; p++)
+    if (*p == '/') base = p + 1;
+  char msg[200];
+  rt_copy(msg, base, sizeof msg);
+  rt_append(msg, sizeof msg, ": ");
+  rt_append(msg, sizeof msg, problem);
+  die(msg, 0);
+}
+
+/* The process file at path, opened without following a link, and its size. */
+int open_process_file(const char *path, uint64_t *size) {
+  int fd = (int)open_image_file(path); /* with the image owner's permissions (identity.c) */
+  if (fd < 0) die_about("cannot open the process file", path, fd);
+  struct stat st;
+  long err = amber_sys2(SYS_fstat, fd, &st);
+  if (err || !S_ISREG(st.st_mode)) die_image(path, "not a regular file");
+  *size = (uint64_t)st.st_size;
+  return fd;
+}
+
+/* Every count, table and run of pages is checked against the file first (image_check.h). */
 void read_image(void) {
-  int fd = (int)open_image_file(image_path);
-  if (fd < 0) die_about("cannot open the process file", image_path, fd);
-  if (rt_pread_all(fd, &hdr, sizeof hdr, 0) || hdr.magic != AMBER_PROC_MAGIC ||
-      hdr.version != AMBER_PROC_VERSION || hdr.header_size != sizeof hdr)
-    die("the process file is not a complete Amber process file", 0);
-  if (hdr.nthreads < 1 || hdr.nthreads > MAX_THREADS || hdr.nregions < 0 || hdr.nruns < 0 ||
-      hdr.nregions > (1 << 26) || hdr.nruns > (1 << 28))
-    die("the process file's counts are out of range", 0);
+  uint64_t size;
+  int fd = open_process_file(image_path, &size);
+  const char *problem = 0;
+  if (rt_pread_all(fd, &hdr, sizeof hdr, 0)) problem = "it is not a complete Amber process file";
+  if (!problem) problem = amber_image_header_problem(&hdr, size);
+  if (!problem && (hdr.nthreads < 1 || hdr.nthreads > MAX_THREADS || hdr.nregions > (1 << 26) ||
+                   hdr.nruns > (1 << 28)))
+    problem = "its counts are out of range";
+  if (problem) die_image(image_path, problem);
   /* The lists go right after the restorer's image, so that they stay when everything else is
    * unmapped, and go with the restorer. */
   uint64_t lists = (uint64_t)hdr.nregions * sizeof *regions + (uint64_t)hdr.nruns * sizeof *runs +
@@ -93,7 +118,13 @@ void read_image(void) {
   if (rt_pread_all(fd, threads, sizeof threads[0] * hdr.nthreads, hdr.threads_off) ||
       rt_pread_all(fd, regions, sizeof regions[0] * hdr.nregions, hdr.regions_off) ||
       rt_pread_all(fd, runs, sizeof runs[0] * hdr.nruns, hdr.runs_off))
-    die("the process file is truncated", 0);
+    problem = "it is truncated";
+  for (int i = 0; i < hdr.nregions && !problem; i++) {
+    problem = amber_image_region_problem(&regions[i], &hdr);
+    for (uint32_t k = 0; k < regions[i].nruns && !problem; k++)
+      problem = amber_image_run_problem(&runs[regions[i].first_run + k], &regions[i], size);
+  }
+  if (problem) die_image(image_path, problem);
   amber_sys1(SYS_close, fd);
 }
 

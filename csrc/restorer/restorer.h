@@ -5,6 +5,7 @@
 #define AMBER_RESTORER_H
 
 #include "../common/image.h"
+#include "../common/image_check.h"
 #include "../common/table.h"
 #include "rt.h"
 
@@ -27,6 +28,8 @@ void __attribute__((noreturn)) die(const char *what, long err);
 void __attribute__((noreturn)) die_about(const char *what, const char *name, long err);
 void process_path(char *out, int32_t vpid);
 void read_image(void);
+int open_process_file(const char *path, uint64_t *size); /* dies if it is not a regular file */
+void __attribute__((noreturn)) die_image(const char *path, const char *problem);
 
 /* tree.c: forks the tree from the root; returns the vpid this process is to become */
 void read_tree(void);

@@ -21,7 +21,7 @@ void read_tree(void) {
                          MAP_SHARED, tables_fd, 0);
   if (addr < 0 && addr > -4096) die("cannot map the tables", addr);
   table = (struct amber_table *)addr;
-  for (uint32_t i = 0; i < table->high[AMBER_KIND_PID]; i++)
+  for (uint32_t i = 0; i < table->high[AMBER_KIND_PID] && i < AMBER_TABLE_ROWS; i++)
     if (table->rows[AMBER_KIND_PID][i].state == AMBER_ROW_LIVE &&
         (table->rows[AMBER_KIND_PID][i].flags & AMBER_PID_SUPERVISOR))
       supervisor_vpid = table->rows[AMBER_KIND_PID][i].vid;
@@ -29,11 +29,12 @@ void read_tree(void) {
     struct proc_node *p = &procs[nprocs++];
     p->vpid = table->ctl.slots[i].vpid;
     process_path(image_path, p->vpid);
-    int fd = (int)open_image_file(image_path);
-    if (fd < 0) die("cannot open a process file", fd);
-    if (rt_pread_all(fd, &hdr, sizeof hdr, 0) || hdr.magic != AMBER_PROC_MAGIC ||
-        hdr.header_size != sizeof hdr)
-      die("a process file is not complete", 0);
+    uint64_t size;
+    int fd = open_process_file(image_path, &size);
+    const char *problem = rt_pread_all(fd, &hdr, sizeof hdr, 0)
+                              ? "it is not a complete Amber process file"
+                              : amber_image_header_problem(&hdr, size);
+    if (problem) die_image(image_path, problem);
     amber_sys1(SYS_close, fd);
     p->ppid = hdr.ppid, p->pgid = hdr.pgid, p->sid = hdr.sid;
   }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <linux/close_range.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "supervisor.h"
+#include "../common/ckpt_signal.h"
 
 int sup_parse_args(int argc, char **argv, struct sup_options *o) {
   memset(o, 0, sizeof *o);
@@ -68,6 +70,13 @@ static pid_t fork_exec(struct amber_table *t, void (*exec_child)(const struct su
   if (pid == 0) {
     close(pipefd[0]);
     setpgid(0, 0);
+    /* Held off across the exec until the program's library has its handler (init.c lets it
+     * through): a snapshot that lands while the program is still being loaded waits for it,
+     * instead of finding a process the signal would end. */
+    sigset_t ckpt;
+    sigemptyset(&ckpt);
+    sigaddset(&ckpt, AMBER_CKPT_SIGNAL);
+    sigprocmask(SIG_BLOCK, &ckpt, NULL);
     /* The program starts with its standard streams only, whatever Amber's own command held. */
     close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     exec_child(o);

@@ -169,8 +169,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   char path[4200];
-  snprintf(path, sizeof path, "%s/tables", o.app_dir);
-  int err = amber_table_open(path, &table);
+  int err = snprintf(path, sizeof path, "%s/tables", o.app_dir) >= (int)sizeof path
+                ? -ENAMETOOLONG /* never a shorter, other path */
+                : amber_table_open(path, &table);
   if (err) {
     fprintf(stderr, "amber-supervisor: cannot open %s: %s\n", path, strerror(-err));
     return 1;

@@ -6,6 +6,8 @@
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
 import { open } from "../apps.ts";
+import { AppNotFoundError } from "../errors.ts";
+import { endOrphan, orphans } from "../orphans.ts";
 import { nameArgument } from "./output.ts";
 
 /** The `kill` command: end an application, all of its processes. */
@@ -14,7 +16,14 @@ export function killCommand() {
     .description("End an application and all of its processes (or remove a stale one)")
     .argument("<name>", "the application", nameArgument)
     .action(async (name) => {
-      await (await open(name)).kill();
+      try {
+        await (await open(name)).kill();
+      } catch (cause) {
+        // Its state directory may have been removed or replaced while it ran.
+        const orphan = orphans().find((o) => o.name === name);
+        if (!(cause instanceof AppNotFoundError) || !orphan) throw cause;
+        await endOrphan(orphan);
+      }
       console.log(`Application '${name}' ended.`);
     });
 }

@@ -36,7 +36,11 @@ export function psCommand() {
       }
       const rows = [["NAME", "ID", "STATE", "VPID", "PID", "PARENT", "COMMAND"]];
       for (const app of apps) {
-        const state = app.stale ? "stale" : "running";
+        const state = app.orphanedSupervisor
+          ? `running, state directory gone (supervisor pid ${app.orphanedSupervisor})`
+          : app.stale
+          ? "stale"
+          : "running";
         if (app.processes.length === 0) rows.push([app.name, app.id || "-", state]);
         app.processes.forEach((p, i) => {
           const head = i === 0 ? [app.name, app.id || "-", state] : ["", "", ""];

@@ -1,9 +1,11 @@
 /* Holds a descriptor Amber cannot save, so that a snapshot must fail, naming it, and leave the
  * program running: KIND is "inotify" (an inotify descriptor watching DIR), "rights" (a socket
  * pair with a descriptor sent through it and not received yet), "netlink" (a route netlink
- * socket), "deaf" (a thread that blocks every signal with the raw system call) or "cwd" (its
- * current directory DIR/gone, deleted) or "pty" (a pseudo-terminal it made, with bytes typed and
- * not read). Says "ready", then prints "tick N" every 20 ms until DIR/go exists, and "PASS".
+ * socket), "deaf" (a thread that blocks every signal with the raw system call), "cwd" (its
+ * current directory DIR/gone, deleted), "pty" (a pseudo-terminal it made, with bytes typed and
+ * not read), or a path longer than Amber's records hold: "long-fd" (a file open for writing),
+ * "long-map" (a file mapped shared) or "long-cwd" (the working directory), all under DIR. Says
+ * "ready", then prints "tick N" every 20 ms until DIR/go exists, and "PASS".
  *
  *   unsaveable KIND DIR */
 #include <errno.h>
@@ -21,7 +23,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <fcntl.h>
 
 #include "check.h"
 
@@ -31,6 +36,26 @@ static void *deaf_thread(void *arg) {
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
   for (;;) pause();
   return arg;
+}
+
+/* A directory under dir whose path is at least min bytes long, made level by level. */
+static const char *deep_dir(const char *dir, size_t min) {
+  static char path[4096];
+  snprintf(path, sizeof path, "%s", dir);
+  while (strlen(path) < min) {
+    strcat(path, "/dddddddddddddddddddddddddddddddddddddddddddddddddd");
+    CHECK(mkdir(path, 0700) == 0 || errno == EEXIST, "mkdir: errno %d", errno);
+  }
+  return path;
+}
+
+/* A file in a directory under dir, its path longer than 255 bytes, one page long. */
+static int long_file(const char *dir) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/file", deep_dir(dir, 300));
+  int fd = open(path, O_RDWR | O_CREAT, 0600);
+  CHECK(fd >= 0 && ftruncate(fd, 4096) == 0, "long file: errno %d", errno);
+  return fd;
 }
 
 int main(int argc, char **argv) {
@@ -68,6 +93,16 @@ int main(int argc, char **argv) {
     char gone[4096];
     snprintf(gone, sizeof gone, "%s/gone", argv[2]);
     CHECK(mkdir(gone, 0700) == 0 && chdir(gone) == 0 && rmdir(gone) == 0, "cwd: errno %d", errno);
+  } else if (!strcmp(argv[1], "long-fd")) {
+    long_file(argv[2]);
+  } else if (!strcmp(argv[1], "long-map")) {
+    int fd = long_file(argv[2]);
+    char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(p != MAP_FAILED, "mmap: errno %d", errno);
+    close(fd);
+    p[0] = 'x';
+  } else if (!strcmp(argv[1], "long-cwd")) {
+    CHECK(chdir(deep_dir(argv[2], 1100)) == 0, "chdir: errno %d", errno);
   } else {
     CHECK(0, "unknown kind %s", argv[1]);
   }
