@@ -1,0 +1,27 @@
+/* A /dev/shm file mapped shared (AMBER_REGION_SHM_FILE) comes back at its path with its saved
+ * pages, size, mode and owner. It is made under a temporary name and renamed over the path:
+ * a file the ended original left there is replaced, never written into (a running original keeps
+ * its own). Runs after a restore, before the credentials are back: raw system calls only. */
+#include <fcntl.h>
+
+#include "agent_shmem.h"
+
+int amber_shm_file_create(const struct amber_region_rec *r, char *tmp, int cap) {
+  amber_fmt(tmp, cap, "%s.amber-%d", r->name, (int)amber_sys0(SYS_getpid));
+  amber_sys1(SYS_unlink, (long)tmp); /* one an earlier failed restore of this pid left */
+  return (int)amber_sys4(SYS_openat, AT_FDCWD, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+}
+
+int amber_shm_file_publish(int fd, const struct amber_region_rec *r, const char *tmp) {
+  uint64_t owner = (uint64_t)r->file_mtime_ns;
+  long err = amber_sys2(SYS_ftruncate, fd, r->file_size); /* the saved pages end at a page */
+  if (!err) err = amber_sys3(SYS_fchown, fd, owner >> 32, owner & 0xffffffffu);
+  if (!err) err = amber_sys2(SYS_fchmod, fd, r->file_mode);
+  if (!err) err = amber_sys4(SYS_renameat, AT_FDCWD, tmp, AT_FDCWD, r->name);
+  if (err) {
+    amber_sys1(SYS_unlink, (long)tmp);
+    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+              "cannot make the shared memory file %s again (error %d)", r->name, (int)-err);
+  }
+  return (int)err;
+}
