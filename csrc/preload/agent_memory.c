@@ -41,7 +41,7 @@ static int same_file(struct amber_region_rec *r) {
 }
 
 /* A /dev/shm file (POSIX shared memory) is memory, gone with the computer: its pages are saved as
- * shared memory's are, and its size, mode and owner for the restore to make it again. */
+ * shared memory's are, and its size, mode, owner and time for the restore to make it again. */
 static int shm_file(struct amber_region_rec *r) {
   struct stat st;
   if (strncmp(r->name, "/dev/shm/", 9) || amber_sys4(SYS_newfstatat, AT_FDCWD, r->name, &st, 0) < 0 ||
@@ -50,7 +50,8 @@ static int shm_file(struct amber_region_rec *r) {
   r->flags |= AMBER_REGION_SHM_FILE;
   r->file_size = st.st_size;
   r->file_mode = st.st_mode & 07777;
-  r->file_mtime_ns = (int64_t)((uint64_t)st.st_uid << 32 | st.st_gid);
+  r->file_mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+  r->shmid = (int32_t)st.st_uid, r->file_gid = st.st_gid;
   return 1;
 }
 

@@ -1,8 +1,9 @@
 /* A /dev/shm file mapped shared (AMBER_REGION_SHM_FILE) comes back at its path with its saved
- * pages, size, mode and owner. It is made under a temporary name and renamed over the path:
+ * pages, size, mode, owner and modification time. It is made under a temporary name and renamed over the path:
  * a file the ended original left there is replaced, never written into (a running original keeps
  * its own). Runs after a restore, before the credentials are back: raw system calls only. */
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "agent_shmem.h"
 
@@ -13,10 +14,14 @@ int amber_shm_file_create(const struct amber_region_rec *r, char *tmp, int cap) 
 }
 
 int amber_shm_file_publish(int fd, const struct amber_region_rec *r, const char *tmp) {
-  uint64_t owner = (uint64_t)r->file_mtime_ns;
   long err = amber_sys2(SYS_ftruncate, fd, r->file_size); /* the saved pages end at a page */
-  if (!err) err = amber_sys3(SYS_fchown, fd, owner >> 32, owner & 0xffffffffu);
+  if (!err) err = amber_sys3(SYS_fchown, fd, (uint32_t)r->shmid, r->file_gid);
   if (!err) err = amber_sys2(SYS_fchmod, fd, r->file_mode);
+  /* Its time as saved: a descriptor of it the program holds is reopened by path, and taken as
+   * the same file by its size and time (common/reopen.h). */
+  struct timespec times[2] = {{0, UTIME_OMIT},
+                              {r->file_mtime_ns / 1000000000LL, r->file_mtime_ns % 1000000000LL}};
+  if (!err) err = amber_sys4(SYS_utimensat, fd, 0, times, 0);
   if (!err) err = amber_sys4(SYS_renameat, AT_FDCWD, tmp, AT_FDCWD, r->name);
   if (err) {
     amber_sys1(SYS_unlink, (long)tmp);
