@@ -65,9 +65,9 @@ $(DENO): tools/deno/package.json
 
 # Debian packages the tests need, installed when missing (as root, as CI runs): python3 for the
 # interpreter test, libc6-dev's static libc for the static-binary test, iproute2 for the network
-# namespaces of the multi-computer tests, redis-server and nginx for the real-server tests, and
-# (through tools/install-etcd.sh) etcd and curl for the multi-computer registry. RUNLEVEL=1: the
-# packages' services are not started.
+# namespaces of the multi-computer tests, redis-server, nginx and postgresql for the real-server
+# tests, and (through tools/install-etcd.sh) etcd and curl for the multi-computer registry.
+# RUNLEVEL=1: the packages' services are not started.
 deps:
 	@missing=""; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
@@ -75,6 +75,7 @@ deps:
 	command -v ip >/dev/null || missing="$$missing iproute2"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v nginx >/dev/null || missing="$$missing nginx-core"; \
+	[ -x /usr/lib/postgresql/15/bin/postgres ] || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \
 	  apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

@@ -221,8 +221,9 @@ export interface FreezeOptions {
 }
 
 /**
- * A process created between the listing of the processes and the freeze was not frozen: the
- * snapshot is abandoned (the application runs on) and taken again, a few times at most.
+ * A process created between the listing of the processes and the freeze was not frozen, or one
+ * exited during the snapshot: the snapshot is abandoned (the application runs on) and taken
+ * again, a few times at most.
  * Returns the rows of the tables as they were frozen; the phase is left at WRITE, every
  * process frozen: the caller resumes it (or ends it). On failure everything was resumed.
  */
@@ -243,7 +244,11 @@ export async function freezeAndWriteRetrying(
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
-      const raced = cause instanceof SnapshotError && cause.cause instanceof ControlAgainError;
+      // A process that exited during the snapshot (a server's short-lived worker) is no more
+      // reason to fail than one created: taken again without it.
+      const raced = cause instanceof SnapshotError &&
+        (cause.cause instanceof ControlAgainError ||
+          cause.cause instanceof ControlProcessGoneError);
       if (!raced || attempt === 3 || how.signal?.aborted) throw cause;
       for await (const entry of Deno.readDir(tmp)) await Deno.remove(join(tmp, entry.name));
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));

@@ -63,6 +63,9 @@ enum amber_region_kind {
 #define AMBER_REGION_GROWSDOWN 0x1 /* the main thread's [stack] */
 #define AMBER_REGION_HEAP 0x2      /* [heap] */
 #define AMBER_REGION_FROM_IMAGE 0x4 /* mapped from an image by a lazy restore */
+/* AMBER_REGION_ANON_SHARED that is a /dev/shm file (shm_open): saved whole, made again at its
+ * path by the restore. */
+#define AMBER_REGION_SHM_FILE 0x8
 
 struct amber_region_rec {
   uint64_t start, end;
@@ -70,15 +73,17 @@ struct amber_region_rec {
   uint32_t prot;  /* PROT_* */
   uint32_t kind;  /* enum amber_region_kind */
   uint32_t flags; /* AMBER_REGION_* */
-  int32_t shmid;  /* virtual shmid for AMBER_REGION_SYSV_SHM */
+  int32_t shmid;  /* virtual shmid for AMBER_REGION_SYSV_SHM; AMBER_REGION_SHM_FILE: its uid */
   uint32_t first_run, nruns;
   uint64_t dev, ino; /* file identity, checked before a file is mapped again */
   int32_t owner_vpid; /* shared anonymous memory: the process that saves and re-creates it */
-  int32_t pad;
-  int64_t file_size, file_mtime_ns; /* a private file mapping's file, as it must be found again */
+  uint32_t file_mode; /* AMBER_REGION_SHM_FILE: the file's permission bits */
+  /* A private file mapping's file, as it must be found again; AMBER_REGION_SHM_FILE's, as the
+   * restore makes it again. */
+  int64_t file_size, file_mtime_ns;
   char name[256];    /* file path, or [vdso] and the like */
   uint32_t vm_flags; /* AMBER_VM_* (common/vm_flags.h): what the kernel's VmFlags said */
-  uint32_t pad2;
+  uint32_t file_gid; /* AMBER_REGION_SHM_FILE: its group */
 };
 
 /* A run of saved pages: npages pages at addr, stored at data_off in this file (depth 0) or in

@@ -162,7 +162,8 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
       }
       json_raw(&j, "%s{\"start\":\"%llx\",\"end\":\"%llx\",\"prot\":%u,\"kind\":\"%s\",\"saved\":%llu,",
                i ? "," : "", (unsigned long long)r.start, (unsigned long long)r.end, r.prot,
-               region_kind_name(r.kind), (unsigned long long)saved);
+               r.flags & AMBER_REGION_SHM_FILE ? "shared memory file" : region_kind_name(r.kind),
+               (unsigned long long)saved);
       if (r.kind == AMBER_REGION_FILE)
         json_raw(&j, "\"fileSize\":%lld,\"fileMtimeNs\":\"%lld\",", (long long)r.file_size,
                  (long long)r.file_mtime_ns);

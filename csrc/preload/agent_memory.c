@@ -40,6 +40,21 @@ static int same_file(struct amber_region_rec *r) {
   return 1;
 }
 
+/* A /dev/shm file (POSIX shared memory) is memory, gone with the computer: its pages are saved as
+ * shared memory's are, and its size, mode, owner and time for the restore to make it again. */
+static int shm_file(struct amber_region_rec *r) {
+  struct stat st;
+  if (strncmp(r->name, "/dev/shm/", 9) || amber_sys4(SYS_newfstatat, AT_FDCWD, r->name, &st, 0) < 0 ||
+      st.st_ino != r->ino || !S_ISREG(st.st_mode))
+    return 0;
+  r->flags |= AMBER_REGION_SHM_FILE;
+  r->file_size = st.st_size;
+  r->file_mode = st.st_mode & 07777;
+  r->file_mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+  r->shmid = (int32_t)st.st_uid, r->file_gid = st.st_gid;
+  return 1;
+}
+
 static int is_image_file(const char *name) {
   const char *base = name;
   for (const char *p = name; *p; p++)
@@ -86,7 +101,7 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
   } else if (shared) {
     /* A deleted file has no path to map again: its pages are saved as shared memory's are. */
     int anon = !*is_file || amber_is_deleted(r->name) || !strncmp(r->name, "/dev/zero", 9) ||
-               !strncmp(r->name, "/memfd:", 7);
+               !strncmp(r->name, "/memfd:", 7) || shm_file(r);
     r->kind = anon ? AMBER_REGION_ANON_SHARED : AMBER_REGION_FILE_SHARED;
     if (!anon && cut) return -1;
   } else if (*is_file && is_image_file(r->name)) {
@@ -296,6 +311,7 @@ int amber_shared_memory_after_restore(int phase) {
     int mine = r->owner_vpid == amber.vpid;
     if (mine != (phase == 0)) continue;
     int err = amber_shmem_share_again(regions, region_count, i);
+    if (err && r->flags & AMBER_REGION_SHM_FILE) return err; /* the error names the file */
     if (err) return error("cannot share memory with the other processes again", err);
   }
   return 0;

@@ -133,6 +133,13 @@ int amber_shmem_check_cover(const struct amber_region_rec *regions, int n, int i
     if (regions[k].kind == AMBER_REGION_ANON_SHARED && regions[k].ino == r->ino &&
         regions[k].dev == r->dev)
       return 0;
+  uint64_t size = ((uint64_t)r->file_size + AMBER_PAGE - 1) & ~(uint64_t)(AMBER_PAGE - 1);
+  if (r->flags & AMBER_REGION_SHM_FILE && size && !covered(regions, n, r->dev, r->ino, 0, size)) {
+    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+              "process %d maps only a part of the shared memory file %s (%ld bytes): Amber "
+              "cannot save the rest", amber.vpid, r->name, (long)r->file_size);
+    return -EINVAL;
+  }
   struct amber_ctl *ctl = &amber.table->ctl;
   for (uint32_t j = 0; j < ctl->nslots; j++) {
     struct cover_check c = {regions, n, r->dev, r->ino, ctl->slots[j].vpid};
@@ -188,18 +195,23 @@ static int object_file(const struct amber_region_rec *regions, int n, int i) {
   if (r->owner_vpid != amber.vpid || !first) return amber_broker_get(key, 0);
   /* The restorer mapped the owner's regions on a memfd: offered as it is where the kernel lets
    * us open it (CAP_CHECKPOINT_RESTORE), copied into a new one otherwise. */
-  char path[80];
+  char path[300];
+  int named = r->flags & AMBER_REGION_SHM_FILE, fd = -1;
   amber_fmt(path, sizeof path, "/proc/self/map_files/%lx-%lx", r->start, r->end);
-  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC);
+  if (!named) fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC);
   if (fd >= 0) {
     int err = amber_broker_put(key, 0, fd);
     if (err) amber_sys1(SYS_close, fd);
     return err ? err : fd;
   }
   char name[250];
-  fd = (int)amber_sys2(SYS_memfd_create, memfd_name(r, name, sizeof name),
-                       MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) return fd;
+  fd = named ? amber_shm_file_create(r, path, sizeof path)
+             : (int)amber_sys2(SYS_memfd_create, memfd_name(r, name, sizeof name),
+                               MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) {
+    if (named) failed("cannot make the shared memory file again", r, fd);
+    return fd;
+  }
   uint64_t size = 0;
   for (int k = i; k < n; k++)
     if (same_object(r, &regions[k]) && regions[k].pgoff + (regions[k].end - regions[k].start) > size)
@@ -207,6 +219,7 @@ static int object_file(const struct amber_region_rec *regions, int n, int i) {
   long err = amber_sys2(SYS_ftruncate, fd, size);
   for (int k = i; k < n && !err; k++)
     if (same_object(r, &regions[k])) err = copy_region(fd, &regions[k]);
+  if (named && !err) err = amber_shm_file_publish(fd, r, path);
   if (!err) err = amber_broker_put(key, 0, fd);
   if (err) {
     amber_sys1(SYS_close, fd);

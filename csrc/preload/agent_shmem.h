@@ -25,4 +25,10 @@ int amber_shmem_check_cover(const struct amber_region_rec *regions, int n, int i
  * owner first (for each of its regions), then the others. 0, or -errno. */
 int amber_shmem_share_again(const struct amber_region_rec *regions, int n, int i);
 
+/* A /dev/shm file made again (shm_file.c): a new file under a temporary name beside r's path
+ * (its name into tmp), for the caller to fill; then sized, given its mode and owner and renamed
+ * over the path. A descriptor, or 0 / -errno (with amber_ckpt.error naming the file). */
+int amber_shm_file_create(const struct amber_region_rec *r, char *tmp, int cap);
+int amber_shm_file_publish(int fd, const struct amber_region_rec *r, const char *tmp);
+
 #endif

@@ -1,0 +1,67 @@
+/**
+ * A /dev/shm file mapped shared (shm_open, as PostgreSQL's dynamic shared memory) is saved whole
+ * in the image and made again at its name by the restore, even when it is gone by then (as after
+ * a reboot, or on another computer); one only partly mapped is refused, naming it.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { App, Image } from "../mod.ts";
+import { prog, type Scenario, scenarioTest } from "./support.ts";
+
+/** A snapshot with stop, after which the file is removed: the restore must make it again. */
+async function frozen(s: Scenario, app: App, file: string, tag: string): Promise<Image> {
+  const image = await s.freeze(app, tag);
+  await Deno.remove(file);
+  return image;
+}
+
+/** The program launched and ready with a name of its own; the file is removed however it ends. */
+async function withShmFile(
+  s: Scenario,
+  mode: string,
+  body: (app: App, file: string) => Promise<void>,
+) {
+  const name = `/amber-test-${crypto.randomUUID().slice(0, 8)}`;
+  const file = `/dev/shm${name}`;
+  try {
+    const app = await s.launch([prog("shm_file"), s.dir, name, mode], "shm");
+    await s.waitFor(/^ready$/m);
+    await body(app, file);
+  } finally {
+    await Deno.remove(file).catch(() => {});
+  }
+}
+
+scenarioTest(
+  "a /dev/shm file written by workers comes back whole at its name, twice",
+  async (s) => {
+    await withShmFile(s, "whole", async (app, file) => {
+      const first = await frozen(s, app, file, "first");
+      const again = await s.restore(first);
+      await s.restore(await frozen(s, again, file, "second"));
+      await s.pass();
+    });
+  },
+);
+
+scenarioTest(
+  "a /dev/shm file comes back from a snapshot without stop, over the one the killed original left",
+  async (s) => {
+    await withShmFile(s, "whole", async (app) => {
+      const image = await app.snapshot({ dir: join(s.dir, "image.amber") });
+      await app.kill();
+      await s.restore(image);
+      await s.pass();
+    });
+  },
+);
+
+scenarioTest("a /dev/shm file mapped only in part is refused, naming it", async (s) => {
+  await withShmFile(s, "partial", async (app, file) => {
+    await assert.rejects(
+      app.snapshot({ dir: join(s.dir, "never.amber") }),
+      new RegExp(`maps only a part of the shared memory file ${file}`),
+    );
+  });
+});
