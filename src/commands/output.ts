@@ -75,6 +75,16 @@ export const countArgument = asArgument((value: string) => {
   }
   return count;
 });
+/** Parses a duration: "500ms", "10s", "2m", "1h", or a number of seconds; in ms. */
+export const durationArgument = asArgument((value: string) => {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value);
+  const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match?.[2] ?? "s"] ?? NaN;
+  const ms = match ? Number(match[1]) * scale : NaN;
+  if (!(ms >= 1)) {
+    throw new RangeError(`Invalid duration '${value}': expected e.g. 500ms, 10s, 2m or 1h`);
+  }
+  return ms;
+});
 /** Parses a timeout in milliseconds. */
 export const timeoutArgument = asArgument((value: string) =>
   checkTimeout(/^\d+$/.test(value) ? Number(value) : NaN, "timeout")

@@ -8,7 +8,10 @@ import { Command } from "npm:@commander-js/extra-typings@15.1.0";
 import { open } from "../apps.ts";
 import { lostConnectionLines, lostConnections } from "../lost.ts";
 import { defaultImageName } from "../names.ts";
+import { snapshotEvery } from "./snapshot_every.ts";
 import {
+  countArgument,
+  durationArgument,
   formatBytes,
   interruptible,
   nameArgument,
@@ -31,7 +34,29 @@ export function snapshotCommand() {
     .option("--tcp-established", "keep established TCP connections (TCP_REPAIR; use with --stop)")
     .option("--timeout <ms>", "how long each barrier may take (default 30000)", timeoutArgument)
     .option("--json", "print the image's manifest as JSON")
+    .option(
+      "--every <duration>",
+      "snapshot periodically (e.g. 10s, 500ms, 2m) until Ctrl-C, each incremental on the " +
+        "last; -o is then the folder of the images (default: NAME.snapshots)",
+      durationArgument,
+    )
+    .option(
+      "--keep <n>",
+      "with --every: keep at most N images, all restorable (default 5)",
+      countArgument,
+    )
+    .option("--count <n>", "with --every: stop after N snapshots", countArgument)
     .action(async (name, options) => {
+      if (options.every === undefined && (options.keep ?? options.count) !== undefined) {
+        throw new RangeError("--keep and --count go with --every");
+      }
+      if (options.every !== undefined) {
+        if (options.stop || options.parent) {
+          throw new RangeError("--every cannot go with --stop or --parent");
+        }
+        await snapshotEvery(await open(name), { ...options, everyMs: options.every });
+        return;
+      }
       const dir = options.output ?? defaultImageName(name);
       const app = await open(name);
       // Ctrl-C abandons the snapshot: the application goes on as it was, nothing is left.
