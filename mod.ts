@@ -51,6 +51,7 @@ export { App, type AppInit, type ExitStatus, type ProcessInfo } from "./src/app.
 export { type AppListing, list, open } from "./src/apps.ts";
 export { launch, type LaunchOptions } from "./src/launch.ts";
 export { snapshot, type SnapshotOptions } from "./src/snapshot.ts";
+export { type SnapshotStats } from "./src/stats.ts";
 export { restore, type RestoreOptions } from "./src/restore.ts";
 export { type PeriodicOptions, type PeriodicSnapshots, snapshotEvery } from "./src/periodic.ts";
 export { type ClonesOptions, restoreClones } from "./src/clones.ts";

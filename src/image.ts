@@ -13,6 +13,7 @@ import { ImageError, IncompatibleImageError } from "./errors.ts";
 import { type LostConnections, lostConnections } from "./lost.ts";
 import { changedMappedFile } from "./mapped_files.ts";
 import { ancestors } from "./parent.ts";
+import type { SnapshotStats } from "./stats.ts";
 import {
   IMAGE_FORMAT,
   IMAGE_VERSION,
@@ -32,6 +33,8 @@ export interface Image {
   readonly frozenMs?: number;
   /** The connections a restore does not bring back as they were (from the manifest). */
   readonly lost?: LostConnections;
+  /** For an image just taken: what the snapshot cost (times, bytes, pages, processes). */
+  readonly stats?: SnapshotStats;
 }
 
 /** One file of an image, checked against its manifest entry. */

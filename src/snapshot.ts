@@ -46,6 +46,7 @@ import { parentRef } from "./parent.ts";
 import { checkTimeout, exists } from "./wait.ts";
 import { checkVirtualized, namesOf, outcome } from "./virtualized.ts";
 import { saveCredentials } from "./credentials.ts";
+import { snapshotStats } from "./stats.ts";
 
 /** Options for {@linkcode snapshot}. */
 export interface SnapshotOptions {
@@ -99,6 +100,7 @@ const PROCESS_FILE = /^process-(\d+)\.img$/;
  * ```
  */
 export async function snapshot(app: App, options: SnapshotOptions): Promise<Image> {
+  const startedAt = performance.now();
   const dir = resolve(options.dir);
   const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
   if (await exists(dir)) {
@@ -140,7 +142,8 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
     if (!options.stop) checkAborted(app.name, options.signal);
     await Deno.rename(tmp, dir);
     await syncDir(dirname(dir));
-    return { dir, manifest, frozenMs, lost: lostConnections(manifest) };
+    const stats = snapshotStats(manifest, frozenMs, performance.now() - startedAt);
+    return { dir, manifest, frozenMs, lost: lostConnections(manifest), stats };
   } catch (cause) {
     await removeTemporary(tmp);
     if (cause instanceof AmberError) throw cause;

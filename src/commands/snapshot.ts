@@ -8,14 +8,12 @@ import { Command } from "npm:@commander-js/extra-typings@15.1.0";
 import { open } from "../apps.ts";
 import { lostConnectionLines, lostConnections } from "../lost.ts";
 import { defaultImageName } from "../names.ts";
-import { snapshotEvery } from "./snapshot_every.ts";
+import { snapshotEvery, statsText } from "./snapshot_every.ts";
 import {
   countArgument,
   durationArgument,
-  formatBytes,
   interruptible,
   nameArgument,
-  plural,
   printJson,
   timeoutArgument,
 } from "./output.ts";
@@ -74,19 +72,9 @@ export function snapshotCommand() {
         printJson(image);
         return;
       }
-      const { processes, files } = image.manifest;
-      const bytes = files.reduce((sum, file) => sum + file.size, 0);
       const stopped = options.stop ? "; the application has ended" : "";
-      const parent = options.parent
-        ? ` (pages unchanged since '${options.parent}' refer to it)`
-        : "";
-      console.log(
-        `Snapshot of '${name}' written to '${dir}': ${
-          plural(processes.length, "process", "processes")
-        }, ` +
-          `${plural(files.length, "file")}, ${formatBytes(bytes)}${parent}; ` +
-          `frozen ${(image.frozenMs ?? 0).toFixed(0)} ms${stopped}.`,
-      );
+      console.log(`Snapshot of '${name}' written to '${dir}'${stopped}.`);
+      if (image.stats) console.log(statsText(image.stats, options.parent));
       for (const line of lostConnectionLines(lostConnections(image.manifest))) console.log(line);
     });
 }

@@ -8,6 +8,7 @@
 import { basename } from "node:path";
 import type { App } from "../app.ts";
 import type { Image } from "../image.ts";
+import type { SnapshotStats } from "../stats.ts";
 import { formatBytes, plural } from "./output.ts";
 
 /** What `amber snapshot --every` was given. */
@@ -54,15 +55,24 @@ function line(image: Image, kept: readonly Image[]) {
   return {
     dir: image.dir,
     parent: image.manifest.parent?.dir ?? null,
-    frozenMs: image.frozenMs,
-    bytes: image.manifest.files.reduce((sum, file) => sum + file.size, 0),
+    stats: image.stats,
     kept: kept.map((k) => k.dir),
   };
 }
 
 function text(image: Image, kept: readonly Image[]): string {
-  const { dir, parent, frozenMs, bytes } = line(image, kept);
+  const { dir, parent, stats } = line(image, kept);
   const on = parent ? `incremental on '${basename(parent)}'` : "full";
-  return `${new Date().toISOString()} '${basename(dir)}' (${on}): ${formatBytes(bytes)}, ` +
-    `frozen ${(frozenMs ?? 0).toFixed(0)} ms; ${plural(kept.length, "image")} kept.`;
+  return `${new Date().toISOString()} '${basename(dir)}' (${on}); ` +
+    `${plural(kept.length, "image")} kept.` + (stats ? `\n  ${statsText(stats)}` : "");
+}
+
+/** The statistics of a snapshot for people, on one line. */
+export function statsText(stats: SnapshotStats, parent?: string): string {
+  const pages = `${plural(stats.pagesWritten, "page")} written` +
+    (parent || stats.pagesInParent
+      ? `, ${plural(stats.pagesInParent, "page")} unchanged in the parent image`
+      : "");
+  return `${plural(stats.processes, "process", "processes")}, ${formatBytes(stats.bytesWritten)} ` +
+    `(${pages}); frozen ${stats.frozenMs.toFixed(0)} ms, total ${stats.totalMs.toFixed(0)} ms.`;
 }
