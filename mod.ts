@@ -52,6 +52,7 @@ export { type AppListing, list, open } from "./src/apps.ts";
 export { launch, type LaunchOptions } from "./src/launch.ts";
 export { snapshot, type SnapshotOptions } from "./src/snapshot.ts";
 export { type SnapshotStats } from "./src/stats.ts";
+export { type Progress, type ProgressCallback } from "./src/progress.ts";
 export { restore, type RestoreOptions } from "./src/restore.ts";
 export { type PeriodicOptions, type PeriodicSnapshots, snapshotEvery } from "./src/periodic.ts";
 export { type ClonesOptions, restoreClones } from "./src/clones.ts";

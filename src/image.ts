@@ -14,6 +14,7 @@ import { type LostConnections, lostConnections } from "./lost.ts";
 import { changedMappedFile } from "./mapped_files.ts";
 import { ancestors } from "./parent.ts";
 import type { SnapshotStats } from "./stats.ts";
+import { type ProgressCallback, reporter } from "./progress.ts";
 import {
   IMAGE_FORMAT,
   IMAGE_VERSION,
@@ -123,8 +124,16 @@ function checkVersion(dir: string, value: unknown): void {
   }
 }
 
+/** The bytes of an image's files, its parents' not counted. */
+export function imageBytes(image: Image): number {
+  return image.manifest.files.reduce((sum, file) => sum + file.size, 0);
+}
+
 /** Checks every file of the manifest: present, of the right size, with the right hash. */
-export async function checkFiles(image: Image): Promise<FileCheck[]> {
+export async function checkFiles(
+  image: Image,
+  onChecked?: (bytes: number) => void,
+): Promise<FileCheck[]> {
   const checks: FileCheck[] = [];
   for (const file of image.manifest.files) {
     const path = join(image.dir, file.name);
@@ -139,6 +148,7 @@ export async function checkFiles(image: Image): Promise<FileCheck[]> {
     if (size !== file.size) status = "size";
     else if ((await fileHash(path)) !== file.hash) status = "hash";
     checks.push({ ...file, status, actualSize: size });
+    onChecked?.(file.size);
   }
   return checks;
 }
@@ -218,12 +228,20 @@ export function incompatibility(made: MachineInfo, here: MachineInfo): string | 
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function inspect(dir: string): Promise<Image> {
+export async function inspect(
+  dir: string,
+  options: { onProgress?: ProgressCallback } = {},
+): Promise<Image> {
   const image = await readImage(dir);
-  const bad = (await checkFiles(image)).find((check) => check.status !== "ok");
+  const chain = options.onProgress ? await ancestors(image, readImage).catch(() => []) : [];
+  const totalBytes = [image, ...chain].reduce((sum, one) => sum + imageBytes(one), 0);
+  const report = reporter(options.onProgress);
+  let bytes = 0;
+  const checked = (size: number) => report({ phase: "verify", bytes: bytes += size, totalBytes });
+  const bad = (await checkFiles(image, checked)).find((check) => check.status !== "ok");
   if (bad) throw damageError(dir, bad);
   for (const parent of await ancestors(image, readImage)) {
-    const damaged = (await checkFiles(parent)).find((check) => check.status !== "ok");
+    const damaged = (await checkFiles(parent, checked)).find((check) => check.status !== "ok");
     if (damaged) throw damageError(parent.dir, damaged);
   }
   const why = incompatibility(image.manifest.machine, machineInfo()) ??

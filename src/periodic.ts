@@ -21,7 +21,11 @@ import { MAX_CHAIN } from "./parent.ts";
 import type { SnapshotOptions } from "./snapshot.ts";
 
 /** Options for {@linkcode snapshotEvery}. */
-export interface PeriodicOptions extends Pick<SnapshotOptions, "timeoutMs" | "tcpEstablished"> {
+export interface PeriodicOptions extends
+  Pick<
+    SnapshotOptions,
+    "timeoutMs" | "tcpEstablished" | "beforeFreeze" | "afterResume" | "onProgress"
+  > {
   /** The folder the images go into (made if missing); each is named like `NAME-<time>.amber`. */
   dir: string;
   /** The time between the start of one snapshot and the start of the next, in ms. */
@@ -139,6 +143,9 @@ export function snapshotEvery(app: App, options: PeriodicOptions): PeriodicSnaps
           parent: parent?.image,
           timeoutMs: options.timeoutMs,
           tcpEstablished: options.tcpEstablished,
+          beforeFreeze: options.beforeFreeze,
+          afterResume: options.afterResume,
+          onProgress: options.onProgress,
           signal,
         });
       } catch (error) {

@@ -16,6 +16,7 @@ import { abandon, Supervisor, supervisorRow } from "./supervisor.ts";
 import { checkTimeout } from "./wait.ts";
 import { restoreCeiling } from "./credentials.ts";
 import { rejoinVne } from "./vne/join.ts";
+import { type ProgressCallback, reporter } from "./progress.ts";
 
 /** Options for {@linkcode restore}. */
 export interface RestoreOptions {
@@ -42,6 +43,11 @@ export interface RestoreOptions {
    * started is ended and removed, and the restore rejects with a {@linkcode RestoreError}.
    */
   signal?: AbortSignal;
+  /**
+   * Told how far the restore is: "verify" while the image's files are checked (bytes of the
+   * files, parents' included), "load" while the processes come back, then "done".
+   */
+  onProgress?: ProgressCallback;
 }
 
 const STEP_MS = 100;
@@ -67,7 +73,10 @@ const STEP_MS = 100;
  */
 export async function restore(image: Image | string, options: RestoreOptions = {}): Promise<App> {
   const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
-  const { dir: imageDir, manifest } = await inspect(typeof image === "string" ? image : image.dir);
+  const report = reporter(options.onProgress);
+  const { dir: imageDir, manifest } = await inspect(typeof image === "string" ? image : image.dir, {
+    onProgress: options.onProgress,
+  });
   const name = checkAppName(options.name ?? manifest.app.name);
   const as = await restoreCeiling(imageDir);
   const hostname = options.hostname === undefined ? undefined : checkHostname(options.hostname);
@@ -88,7 +97,9 @@ export async function restore(image: Image | string, options: RestoreOptions = {
     await table.ipcRestore(imageDir);
     supervisor = Supervisor.spawn("restore", [dir, imageDir], { ...options, as });
     const count = manifest.processes.length;
+    report({ phase: "load", bytes: 0 });
     await waitRestored(name, table, supervisor, count, timeoutMs, options.signal);
+    report({ phase: "done", bytes: 0 });
   } catch (cause) {
     const why = table ? tableError(table) : "";
     await abandon(dir, table, supervisor);

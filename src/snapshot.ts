@@ -47,6 +47,14 @@ import { checkTimeout, exists } from "./wait.ts";
 import { checkVirtualized, namesOf, outcome } from "./virtualized.ts";
 import { saveCredentials } from "./credentials.ts";
 import { snapshotStats } from "./stats.ts";
+import { freezeHooks } from "./hooks.ts";
+import {
+  type ProgressCallback,
+  reporter,
+  residentBytes,
+  treeSize,
+  watchWrites,
+} from "./progress.ts";
 
 /** Options for {@linkcode snapshot}. */
 export interface SnapshotOptions {
@@ -80,6 +88,24 @@ export interface SnapshotOptions {
    * {@linkcode SnapshotError}. Once `stop` has ended the application, the image is finished.
    */
   signal?: AbortSignal;
+  /**
+   * Called (and awaited) just before the application is frozen, e.g. to flush a cache or to
+   * drain a load balancer. If it throws, nothing is frozen or written, the application runs on,
+   * and the snapshot rejects with a {@linkcode SnapshotError} whose cause is the hook's error.
+   */
+  beforeFreeze?: () => void | Promise<void>;
+  /**
+   * Called (and awaited) once the application runs again after `beforeFreeze` was called: as
+   * soon as it is let go (before the image is synced), or after a failed snapshot. Not called
+   * with `stop` or `hold`, where it does not run again. If it throws, the snapshot rejects with
+   * a {@linkcode SnapshotError} and keeps no image.
+   */
+  afterResume?: () => void | Promise<void>;
+  /**
+   * Told how far the snapshot is: the image's files growing while they are written (the total
+   * is an estimate: the processes' resident memory), then synced; see {@linkcode Progress}.
+   */
+  onProgress?: ProgressCallback;
 }
 
 const PROCESS_FILE = /^process-(\d+)\.img$/;
@@ -107,12 +133,17 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
     throw new SnapshotError(`Cannot snapshot '${app.name}' to '${options.dir}': it already exists`);
   }
   const parent = options.parent === undefined ? null : await parentRef(options.parent);
+  const report = reporter(options.onProgress);
+  const hooks = freezeHooks(app.name, options);
+  await hooks.before();
   const tmp = `${dir}.tmp-${randomHex(8)}`;
   try {
     await Deno.mkdir(tmp, { mode: 0o700 });
   } catch (cause) {
+    await hooks.resumed();
     throw new SnapshotError(`Cannot create the image directory '${tmp}'`, { cause });
   }
+  let stopWatching: (() => Promise<void>) | undefined;
   try {
     let rows: TableRow[];
     let info: TableInfo;
@@ -120,6 +151,8 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
     {
       using table = app.openTable();
       info = table.info();
+      const estimate = residentBytes(processesOf(table.rows()).map((p) => p.pid));
+      if (options.onProgress) stopWatching = watchWrites(tmp, estimate, report);
       const frozenAt = performance.now();
       rows = await freezeAndWriteRetrying(app, table, tmp, {
         timeoutMs,
@@ -131,11 +164,13 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
       checkAborted(app.name, options.signal);
       if (!options.stop && !options.hold) table.setPhase(Phase.RESUME);
       frozenMs = performance.now() - frozenAt;
+      await stopWatching?.();
     }
+    if (!options.stop && !options.hold) await hooks.resumed();
     if (options.stop) await app.kill();
     // Durable before it has its name, but after the application was let go: the agents wrote
     // into the page cache only, so the freeze never waits for the disk.
-    await syncFiles(tmp);
+    await syncFiles(tmp, undefined, options.onProgress && report);
     if (!options.stop) checkAborted(app.name, options.signal);
     const manifest = await writeManifest(tmp, manifestHead(info, rows, parent));
     await syncFiles(tmp, [MANIFEST_FILE]);
@@ -143,19 +178,32 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
     await Deno.rename(tmp, dir);
     await syncDir(dirname(dir));
     const stats = snapshotStats(manifest, frozenMs, performance.now() - startedAt);
+    report({ phase: "done", bytes: stats.bytesWritten, totalBytes: stats.bytesWritten });
     return { dir, manifest, frozenMs, lost: lostConnections(manifest), stats };
   } catch (cause) {
+    await stopWatching?.();
     await removeTemporary(tmp);
+    if (!options.stop && !options.hold) await hooks.resumed().catch(() => {});
     if (cause instanceof AmberError) throw cause;
     throw new SnapshotError(`Snapshot of '${app.name}' failed: ${message(cause)}`, { cause });
   }
 }
 
-/** Flushes the files of `dir` (or only `names`) to the disk, and the directory itself. */
-async function syncFiles(dir: string, names?: string[]): Promise<void> {
-  for (const name of names ?? (await listFiles(dir))) {
+/**
+ * Flushes the files of `dir` (or only `names`) to the disk, and the directory itself; reports
+ * the bytes flushed so far if given `report`.
+ */
+async function syncFiles(dir: string, names?: string[], report?: ProgressCallback): Promise<void> {
+  const all = names ?? (await listFiles(dir));
+  const totalBytes = report ? await treeSize(dir) : 0;
+  let bytes = 0;
+  for (const name of all) {
     using file = await Deno.open(join(dir, name), { read: true });
     await file.syncData();
+    if (report) {
+      bytes += (await file.stat()).size;
+      report({ phase: "sync", bytes, totalBytes });
+    }
   }
   await syncDir(dir);
 }
