@@ -17,6 +17,7 @@ import {
   nameArgument,
   timeoutArgument,
 } from "./output.ts";
+import { progressBar } from "./progress_bar.ts";
 
 /** The `restore` command: thaw an image as a new application. */
 export function restoreCommand() {
@@ -41,7 +42,8 @@ export function restoreCommand() {
       const { clones, ...rest } = options;
       // Ctrl-C before the application is back abandons the restore: nothing of it is left.
       const apps: App[] = await interruptible(async (signal) => {
-        const how = { ...rest, timeoutMs: options.timeout, signal };
+        using bar = progressBar(false);
+        const how = { ...rest, timeoutMs: options.timeout, signal, onProgress: bar.callback };
         return clones === undefined
           ? [await restore(dir, how)]
           : await restoreClones(dir, clones, how);

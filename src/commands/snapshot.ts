@@ -9,6 +9,7 @@ import { open } from "../apps.ts";
 import { lostConnectionLines, lostConnections } from "../lost.ts";
 import { defaultImageName } from "../names.ts";
 import { snapshotEvery, statsText } from "./snapshot_every.ts";
+import { progressBar } from "./progress_bar.ts";
 import {
   countArgument,
   durationArgument,
@@ -58,16 +59,18 @@ export function snapshotCommand() {
       const dir = options.output ?? defaultImageName(name);
       const app = await open(name);
       // Ctrl-C abandons the snapshot: the application goes on as it was, nothing is left.
-      const image = await interruptible((signal) =>
-        app.snapshot({
+      const image = await interruptible(async (signal) => {
+        using bar = progressBar(options.json);
+        return await app.snapshot({
+          onProgress: bar.callback,
           dir,
           stop: options.stop,
           timeoutMs: options.timeout,
           parent: options.parent,
           tcpEstablished: options.tcpEstablished,
           signal,
-        })
-      );
+        });
+      });
       if (options.json) {
         printJson(image);
         return;
