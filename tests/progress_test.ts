@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-control-regex -- the terminal output is matched with its escapes
 /**
  * Progress on a terminal: `amber snapshot` and `amber restore` draw a progress line on stderr
  * when it is a terminal (run here under `script`, which gives the child a pseudo-terminal),
