@@ -77,6 +77,8 @@ export {
 } from "./src/manifest.ts";
 export {
   AmberError,
+  type AmberErrorOptions,
+  type AmberErrorReason,
   AppExistsError,
   AppNotFoundError,
   ImageError,

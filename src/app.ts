@@ -163,6 +163,7 @@ export class App implements AsyncDisposable {
     if (!ended) {
       throw new AmberError(
         `Application '${this.name}' did not end within ${KILL_WAIT_MS / 1000} s of SIGKILL`,
+        { reason: "timeout" },
       );
     }
     if (this.#supervisor && !this.#supervisor.detached) await this.#supervisor.child.status;

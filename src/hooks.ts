@@ -25,7 +25,7 @@ export function freezeHooks(name: string, hooks: FreezeHooks) {
         throw new SnapshotError(
           `Cannot snapshot '${name}': its beforeFreeze hook failed (${text(cause)}); nothing ` +
             `was frozen, and it keeps running`,
-          { cause },
+          { cause, reason: "hook-failed" },
         );
       }
       armed = true;
@@ -40,7 +40,7 @@ export function freezeHooks(name: string, hooks: FreezeHooks) {
         throw new SnapshotError(
           `Snapshot of '${name}' failed: its afterResume hook failed (${text(cause)}); no ` +
             `image was kept, and it keeps running`,
-          { cause },
+          { cause, reason: "hook-failed" },
         );
       }
     },

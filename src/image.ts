@@ -153,18 +153,21 @@ export async function checkFiles(
   return checks;
 }
 
+const DAMAGED = { reason: "image-damaged" } as const;
+
 /** The error for a file that failed its check. */
 export function damageError(dir: string, check: FileCheck): ImageError {
   const what = `Image '${dir}' is damaged: file '${check.name}'`;
   switch (check.status) {
     case "missing":
-      return new ImageError(`${what} is missing`);
+      return new ImageError(`${what} is missing`, DAMAGED);
     case "size":
       return new ImageError(
         `${what} is ${check.actualSize} bytes, expected ${check.size} (truncated or changed)`,
+        DAMAGED,
       );
     default:
-      return new ImageError(`${what} does not match its checksum (corrupt or changed)`);
+      return new ImageError(`${what} does not match its checksum (corrupt or changed)`, DAMAGED);
   }
 }
 

@@ -39,6 +39,7 @@ function ensureDir(dir: string): string {
       `Amber's state directory '${dir}' is not a private directory of this user (it must be ` +
         `a directory, not a link, owned by uid ${uid}, mode 0700); set AMBER_STATE_DIR or ` +
         `remove it`,
+      { reason: "state" },
     );
   }
   return dir;
@@ -93,6 +94,7 @@ export function buildDir(): string {
       `Cannot find Amber's helper programs (amber-supervisor, amber-restorer, libamber.so): ` +
         `Amber was loaded from '${url.origin}', not from a local checkout, and ` +
         `AMBER_BUILD_DIR is not set; ${BUILD_HINT}`,
+      { reason: "native-library" },
     );
   }
   return fileURLToPath(url);
@@ -103,6 +105,7 @@ function helper(file: string): string {
   if (!existsSync(path)) {
     throw new AmberError(
       `Amber's helper program '${path}' was not found: ${BUILD_HINT}`,
+      { reason: "native-library" },
     );
   }
   return path;

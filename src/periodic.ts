@@ -167,6 +167,7 @@ export function snapshotEvery(app: App, options: PeriodicOptions): PeriodicSnaps
     if (error instanceof AmberError || error instanceof RangeError) throw error;
     throw new AmberError(`Periodic snapshots of '${app.name}' failed: ${error}`, {
       cause: error,
+      reason: "snapshot-failed",
     });
   });
   done.catch(() => {}); // the caller sees it through `done` or `stop()`

@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { AppState, ControlTimeoutError, createTableFromImage, Table } from "../ffi/control.ts";
 import { App } from "./app.ts";
-import { AmberError, RestoreError } from "./errors.ts";
+import { isDomainError, RestoreError } from "./errors.ts";
 import { type Image, inspect } from "./image.ts";
 import { checkAppName, checkHostname, newAppId } from "./names.ts";
 import { makeAppDir, restorerPath, supervisorPath, TABLES_FILE } from "./paths.ts";
@@ -103,7 +103,7 @@ export async function restore(image: Image | string, options: RestoreOptions = {
   } catch (cause) {
     const why = table ? tableError(table) : "";
     await abandon(dir, table, supervisor);
-    if (cause instanceof AmberError) throw cause;
+    if (isDomainError(cause)) throw cause;
     const detail = why || (cause instanceof Error ? cause.message : String(cause));
     throw new RestoreError(`Cannot restore '${imageDir}' as '${name}': ${detail}`, { cause });
   } finally {
@@ -140,6 +140,7 @@ async function waitRestored(
       if (signal?.aborted) {
         throw new RestoreError(`Restore of '${name}' was interrupted: nothing of it is left`, {
           cause: signal.reason,
+          reason: "interrupted",
         });
       }
       return;
@@ -162,6 +163,7 @@ async function waitRestored(
       throw new RestoreError(
         `Cannot restore '${name}': its ${count} processes did not all come back within ` +
           `${timeoutMs} ms`,
+        { reason: "timeout" },
       );
     }
   }

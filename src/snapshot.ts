@@ -27,7 +27,7 @@ import {
 import { Errno } from "../ffi/errno.ts";
 import type { App } from "./app.ts";
 import { processesOf, type ProcessInfo } from "./app.ts";
-import { AmberError, SnapshotError } from "./errors.ts";
+import { type AmberErrorReason, isDomainError, SnapshotError } from "./errors.ts";
 import { lostConnections } from "./lost.ts";
 import type { Image } from "./image.ts";
 import {
@@ -184,7 +184,7 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
     await stopWatching?.();
     await removeTemporary(tmp);
     if (!options.stop && !options.hold) await hooks.resumed().catch(() => {});
-    if (cause instanceof AmberError) throw cause;
+    if (isDomainError(cause)) throw cause;
     throw new SnapshotError(`Snapshot of '${app.name}' failed: ${message(cause)}`, { cause });
   }
 }
@@ -316,7 +316,9 @@ async function freezeAndWrite(
     await table.ipcSave(tmp);
     const unshared = await table.shareScan();
     if (unshared) {
-      throw new SnapshotError(`Cannot snapshot '${app.name}': ${unshared}; it keeps running`);
+      throw new SnapshotError(`Cannot snapshot '${app.name}': ${unshared}; it keeps running`, {
+        reason: "unsupported-resource",
+      });
     }
     await streaming?.prepare(rows);
     table.setPhase(Phase.WRITE);
@@ -354,6 +356,7 @@ async function barrierOf(
     if (!(cause instanceof ControlError)) throw cause;
     const name = app.name;
     let text: string;
+    let reason: AmberErrorReason = "snapshot-failed";
     if (cause instanceof ControlIoError) {
       let why = "";
       try {
@@ -362,19 +365,24 @@ async function barrierOf(
         // Keep the generic message.
       }
       text = `Cannot snapshot '${name}': ${why || "a process could not be saved"}`;
+      // An agent that fails names what it could not keep: a refusal, not an accident.
+      if (why) reason = "unsupported-resource";
     } else if (cause instanceof ControlAgainError) {
       text = `Cannot snapshot '${name}': it kept creating processes while being frozen`;
+      reason = "busy";
     } else if (cause instanceof ControlProcessGoneError) {
       text = `Cannot snapshot '${name}': one of its processes exited during the snapshot`;
+      reason = "process-exited";
     } else if (cause instanceof ControlTimeoutError) {
       const lagging = table.lagging(state);
+      reason = "timeout";
       text =
         `Cannot snapshot '${name}': its processes were not all ${what} within ${timeoutMs} ms` +
         (lagging ? ` (${lagging})` : "");
     } else {
       text = `Cannot snapshot '${name}': ${cause.message}`;
     }
-    throw new SnapshotError(`${text}; ${await outcome(before)}`, { cause });
+    throw new SnapshotError(`${text}; ${await outcome(before)}`, { cause, reason });
   }
 }
 

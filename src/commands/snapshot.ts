@@ -70,7 +70,7 @@ export function snapshotCommand() {
           tcpEstablished: options.tcpEstablished,
           signal,
         });
-      });
+      }, options.json);
       if (options.json) {
         printJson(image);
         return;
