@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Image, readImage } from "../mod.ts";
+import { fileURLToPath } from "node:url";
+import { type Image, open, readImage } from "../mod.ts";
 import { chainLimit, retained } from "../src/periodic.ts";
 import { amber } from "./cli_support.ts";
 import { prog, scenarioTest } from "./support.ts";
@@ -121,4 +122,28 @@ scenarioTest("amber snapshot --every --keep --count prints a JSON line per snaps
   assert.equal((await imagesIn(join(s.dir, "series"))).length, lines.at(-1).kept.length);
   const bad = await amber(s, "snapshot", app.name, "--keep", "2");
   assert.equal(bad.code, 2, "--keep without --every is a usage error");
+});
+
+scenarioTest("examples/keep_last.ts snapshots, keeps three, and restores the newest", async (s) => {
+  const app = await s.launch([prog("counter"), "50"], "example", { detach: true });
+  await s.waitFor(/^count 1 /m);
+  const script = fileURLToPath(new URL("../examples/keep_last.ts", import.meta.url));
+  const folder = join(s.dir, "kept");
+  await Deno.mkdir(folder);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", script, app.name, "3", "300", folder, "5", s.output],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.equal(text.match(/ kept\)$/gm)?.length, 5, text);
+  assert.match(text, /^restored .* as /m);
+  assert.ok((await imagesIn(folder)).length <= 3);
+  await using again = await open(app.name);
+  const before = lastCount(await s.text());
+  await s.waitFor(new RegExp(`^count ${before + 3} `, "m"), "the restored counter going on");
+  assert.equal(again.processes().length, 1);
 });
