@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Image, open, readImage } from "../mod.ts";
 import { chainLimit, retained } from "../src/periodic.ts";
-import { amber } from "./cli_support.ts";
+import { amber, spawnAmber } from "./cli_support.ts";
 import { prog, scenarioTest } from "./support.ts";
 
 function lastCount(text: string): number {
@@ -146,4 +146,29 @@ scenarioTest("examples/keep_last.ts snapshots, keeps three, and restores the new
   const before = lastCount(await s.text());
   await s.waitFor(new RegExp(`^count ${before + 3} `, "m"), "the restored counter going on");
   assert.equal(again.processes().length, 1);
+});
+
+scenarioTest("Ctrl-C ends amber snapshot --every, keeping whole images only", async (s) => {
+  const app = await s.launch([prog("counter"), "50"], "interrupted");
+  await s.waitFor(/^count 1 /m);
+  const child = spawnAmber(s, "snapshot", app.name, "--every", "200ms", "--keep", "3", "-o", "s");
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while ((text.match(/ kept\.$/gm)?.length ?? 0) < 2) {
+    const { value, done } = await reader.read();
+    if (done) assert.fail(`amber ended early:\n${text}`);
+    text += value;
+  }
+  child.kill("SIGINT");
+  const errors = new Response(child.stderr).text();
+  while (!(await reader.read()).done);
+  const { code } = await child.status;
+  assert.equal(code, 0);
+  assert.match(await errors, /^Stopped after \d+ snapshots\.$/m);
+  const left = await imagesIn(join(s.dir, "s"));
+  assert.ok(left.length >= 1 && left.length <= 3, left.join(" "));
+  assert.ok(left.every((name) => name.endsWith(".amber")), `no temporary folder: ${left}`);
+  for (const name of left) await readImage(join(s.dir, "s", name));
+  const count = lastCount(await s.text());
+  await s.waitFor(new RegExp(`^count ${count + 3} `, "m"), "the application going on");
 });
