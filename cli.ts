@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Command } from "npm:@commander-js/extra-typings@15.1.0";
+import { Command, type CommandUnknownOpts } from "npm:@commander-js/extra-typings@15.1.0";
 import { inspectCommand } from "./src/commands/inspect.ts";
 import { killCommand } from "./src/commands/kill.ts";
 import { reportError } from "./src/commands/output.ts";
@@ -24,8 +24,11 @@ export const VERSION = "0.1.0";
 
 const HINT = "(run 'amber help' or add --help for usage)";
 
-/** Builds the command tree. */
-export function program(): Command {
+/**
+ * Builds the command tree. With `json`, commander's own messages for usage errors are not
+ * printed: the error is reported as JSON instead.
+ */
+export function program(json = false): Command {
   const root = new Command("amber")
     .description("Freeze running Linux applications and thaw them later, here or elsewhere.")
     .version(VERSION)
@@ -45,16 +48,28 @@ export function program(): Command {
     agentCommand(),
   ];
   for (const command of commands) root.addCommand(command.exitOverride().showHelpAfterError(HINT));
+  if (json) quiet(root);
   return root;
 }
 
-/** Runs the command line `args`; returns the exit status for errors, else undefined. */
+/** Keeps `command` and its subcommands from printing usage errors themselves. */
+function quiet(command: Command | CommandUnknownOpts): void {
+  command.configureOutput({ outputError: () => {} }).showHelpAfterError(false);
+  for (const sub of command.commands) quiet(sub);
+}
+
+/**
+ * Runs the command line `args`; returns the exit status for errors, else undefined. With
+ * `--json` (before any `--`), an error is printed as JSON on stderr.
+ */
 export async function main(args: string[]): Promise<number | undefined> {
+  const end = args.indexOf("--");
+  const json = (end === -1 ? args : args.slice(0, end)).includes("--json");
   try {
-    await program().parseAsync(args, { from: "user" });
+    await program(json).parseAsync(args, { from: "user" });
     return undefined;
   } catch (error) {
-    return reportError(error);
+    return reportError(error, json);
   }
 }
 

@@ -21,18 +21,14 @@
  * await Deno.remove(dir, { recursive: true });
  * ```
  *
- * @example Keep the last three periodic snapshots
+ * @example Snapshot every minute, keeping the last three images, until stopped
  * ```ts ignore
  * import { open } from "@amber/amber";
  *
  * const app = await open("web2");
- * const kept: string[] = [];
- * for (let i = 0; i < 10; i++) {
- *   const image = await app.snapshot({ dir: `web2-${Date.now()}.amber` });
- *   kept.push(image.dir);
- *   if (kept.length > 3) await Deno.remove(kept.shift()!, { recursive: true });
- *   await new Promise((resolve) => setTimeout(resolve, 60_000));
- * }
+ * const series = app.snapshotEvery({ dir: "web2-snapshots", everyMs: 60_000, keep: 3 });
+ * // ... later: the newest image is series.images.at(-1)
+ * await series.stop();
  * ```
  *
  * @example Check an image without restoring it
@@ -55,7 +51,10 @@ export { App, type AppInit, type ExitStatus, type ProcessInfo } from "./src/app.
 export { type AppListing, list, open } from "./src/apps.ts";
 export { launch, type LaunchOptions } from "./src/launch.ts";
 export { snapshot, type SnapshotOptions } from "./src/snapshot.ts";
+export { type SnapshotStats } from "./src/stats.ts";
+export { type Progress, type ProgressCallback } from "./src/progress.ts";
 export { restore, type RestoreOptions } from "./src/restore.ts";
+export { type PeriodicOptions, type PeriodicSnapshots, snapshotEvery } from "./src/periodic.ts";
 export { type ClonesOptions, restoreClones } from "./src/clones.ts";
 export {
   checkFiles,
@@ -78,6 +77,8 @@ export {
 } from "./src/manifest.ts";
 export {
   AmberError,
+  type AmberErrorOptions,
+  type AmberErrorReason,
   AppExistsError,
   AppNotFoundError,
   ImageError,

@@ -9,9 +9,12 @@
 import { z } from "npm:zod@4.6.7";
 import { Errno, errnoDescription, errnoName } from "./errno.ts";
 import { library } from "./symbols.ts";
+import { AmberError, type AmberErrorReason } from "../src/errors.ts";
 
 /** A control-library call failed with `-errno`. */
-export class ControlError extends Error {
+export class ControlError extends AmberError {
+  /** The reason of errors of this class. */
+  static override readonly reason: AmberErrorReason = "native";
   /** The class name, shown in messages. */
   override name = "ControlError";
   /** The positive errno number. */
@@ -67,7 +70,9 @@ export class ControlBusyError extends ControlError {
 }
 
 /** The control library answered with JSON that does not have the expected shape. */
-export class ControlDataError extends Error {
+export class ControlDataError extends AmberError {
+  /** The reason of errors of this class. */
+  static override readonly reason: AmberErrorReason = "native";
   override name = "ControlDataError";
 }
 

@@ -11,6 +11,7 @@
 
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { AmberError, type AmberErrorReason } from "../src/errors.ts";
 
 /** The ABI version this TypeScript code was written against (`AMBER_CTL_ABI_VERSION`). */
 export const ABI_VERSION = 1;
@@ -428,7 +429,9 @@ export const symbols = {
 export type ControlSymbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
 
 /** The control library could not be found, loaded, or has the wrong ABI version. */
-export class ControlLibraryError extends Error {
+export class ControlLibraryError extends AmberError {
+  /** The reason of errors of this class. */
+  static override readonly reason: AmberErrorReason = "native-library";
   /** The class name, shown in messages. */
   override name = "ControlLibraryError";
 }

@@ -11,7 +11,7 @@ import { SnapshotError } from "./errors.ts";
 export function interrupted(name: string, signal: AbortSignal): SnapshotError {
   return new SnapshotError(
     `Snapshot of '${name}' was interrupted: nothing was kept, and the application runs on`,
-    { cause: signal.reason },
+    { cause: signal.reason, reason: "interrupted" },
   );
 }
 

@@ -17,6 +17,7 @@ import { AmberError, AppNotFoundError } from "./errors.ts";
 import type { Image } from "./image.ts";
 import { removeAppDir, TABLES_FILE } from "./paths.ts";
 import { snapshot, type SnapshotOptions } from "./snapshot.ts";
+import { type PeriodicOptions, type PeriodicSnapshots, snapshotEvery } from "./periodic.ts";
 import type { Supervisor } from "./supervisor.ts";
 import { exists, poll } from "./wait.ts";
 
@@ -162,6 +163,7 @@ export class App implements AsyncDisposable {
     if (!ended) {
       throw new AmberError(
         `Application '${this.name}' did not end within ${KILL_WAIT_MS / 1000} s of SIGKILL`,
+        { reason: "timeout" },
       );
     }
     if (this.#supervisor && !this.#supervisor.detached) await this.#supervisor.child.status;
@@ -170,6 +172,11 @@ export class App implements AsyncDisposable {
   /** Freezes the application and writes its image; see `SnapshotOptions`. */
   snapshot(options: SnapshotOptions): Promise<Image> {
     return snapshot(this, options);
+  }
+
+  /** Snapshots the application periodically, keeping the last few; see `PeriodicOptions`. */
+  snapshotEvery(options: PeriodicOptions): PeriodicSnapshots {
+    return snapshotEvery(this, options);
   }
 
   /** Kills the application. */

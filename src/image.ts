@@ -20,6 +20,8 @@ import { ImageError, IncompatibleImageError } from "./errors.ts";
 import { type LostConnections, lostConnections } from "./lost.ts";
 import { changedMappedFile } from "./mapped_files.ts";
 import { ancestors } from "./parent.ts";
+import type { SnapshotStats } from "./stats.ts";
+import { type ProgressCallback, reporter } from "./progress.ts";
 import {
   IMAGE_FORMAT,
   IMAGE_VERSION,
@@ -39,6 +41,8 @@ export interface Image {
   readonly frozenMs?: number;
   /** The connections a restore does not bring back as they were (from the manifest). */
   readonly lost?: LostConnections;
+  /** For an image just taken: what the snapshot cost (times, bytes, pages, processes). */
+  readonly stats?: SnapshotStats;
 }
 
 /** One file of an image, checked against its manifest entry. */
@@ -136,6 +140,11 @@ function checkVersion(dir: string, value: unknown): void {
   }
 }
 
+/** The bytes of an image's files, its parents' not counted. */
+export function imageBytes(image: Image): number {
+  return image.manifest.files.reduce((sum, file) => sum + file.size, 0);
+}
+
 /** What is at `path`, if it is not a regular file (looked at without following a link). */
 function notRegular(path: string): FileKind | null {
   try {
@@ -150,7 +159,10 @@ function notRegular(path: string): FileKind | null {
  * Checks every file of the manifest: a regular file (not a link, FIFO, device or directory,
  * nor under a directory that is a link), of the right size, with the right hash.
  */
-export async function checkFiles(image: Image): Promise<FileCheck[]> {
+export async function checkFiles(
+  image: Image,
+  onChecked?: (bytes: number) => void,
+): Promise<FileCheck[]> {
   const checks: FileCheck[] = [];
   for (const file of image.manifest.files) {
     const path = join(image.dir, file.name);
@@ -170,6 +182,7 @@ export async function checkFiles(image: Image): Promise<FileCheck[]> {
     if (size !== file.size) status = "size";
     else if ((await fileHash(path)) !== file.hash) status = "hash";
     checks.push({ ...file, status, actualSize: size });
+    onChecked?.(file.size);
   }
   return checks;
 }
@@ -184,20 +197,23 @@ function fileKindInside(dir: string, name: string): { kind: FileKind; size: numb
   return fileKind(join(dir, name));
 }
 
+const DAMAGED = { reason: "image-damaged" } as const;
+
 /** The error for a file that failed its check. */
 export function damageError(dir: string, check: FileCheck): ImageError {
   const what = `Image '${dir}' is damaged: file '${check.name}'`;
   switch (check.status) {
     case "missing":
-      return new ImageError(`${what} is missing`);
+      return new ImageError(`${what} is missing`, DAMAGED);
     case "size":
       return new ImageError(
         `${what} is ${check.actualSize} bytes, expected ${check.size} (truncated or changed)`,
+        DAMAGED,
       );
     case "kind":
       return new ImageError(`${what} is a ${check.actualKind}, not a regular file`);
     default:
-      return new ImageError(`${what} does not match its checksum (corrupt or changed)`);
+      return new ImageError(`${what} does not match its checksum (corrupt or changed)`, DAMAGED);
   }
 }
 
@@ -261,12 +277,20 @@ export function incompatibility(made: MachineInfo, here: MachineInfo): string | 
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function inspect(dir: string): Promise<Image> {
+export async function inspect(
+  dir: string,
+  options: { onProgress?: ProgressCallback } = {},
+): Promise<Image> {
   const image = await readImage(dir);
-  const bad = (await checkFiles(image)).find((check) => check.status !== "ok");
+  const chain = options.onProgress ? await ancestors(image, readImage).catch(() => []) : [];
+  const totalBytes = [image, ...chain].reduce((sum, one) => sum + imageBytes(one), 0);
+  const report = reporter(options.onProgress);
+  let bytes = 0;
+  const checked = (size: number) => report({ phase: "verify", bytes: bytes += size, totalBytes });
+  const bad = (await checkFiles(image, checked)).find((check) => check.status !== "ok");
   if (bad) throw damageError(dir, bad);
   for (const parent of await ancestors(image, readImage)) {
-    const damaged = (await checkFiles(parent)).find((check) => check.status !== "ok");
+    const damaged = (await checkFiles(parent, checked)).find((check) => check.status !== "ok");
     if (damaged) throw damageError(parent.dir, damaged);
   }
   const why = incompatibility(image.manifest.machine, machineInfo()) ??

@@ -46,12 +46,13 @@ export async function ancestors(
     } catch (cause) {
       throw new ImageError(
         `Image '${child.dir}' refers to pages of its parent '${ref.dir}', which is missing`,
-        { cause },
+        { cause, reason: "image-damaged" },
       );
     }
     if (hash !== ref.manifestHash) {
       throw new ImageError(
         `Image '${child.dir}' refers to pages of its parent '${ref.dir}', which has changed`,
+        { reason: "image-damaged" },
       );
     }
     const parent = await read(ref.dir);

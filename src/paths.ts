@@ -41,7 +41,7 @@ function ensureDir(dir: string): string {
     throw new AmberError(
       `Amber's state directory is not safe to use: ${why} (it must be a directory, not a link, ` +
         `owned by uid ${Deno.uid()}, mode 0700); set AMBER_STATE_DIR or remove it`,
-      { cause },
+      { cause, reason: "state" },
     );
   }
   return dir;
@@ -103,6 +103,7 @@ export function buildDir(): string {
       `Cannot find Amber's helper programs (amber-supervisor, amber-restorer, libamber.so): ` +
         `Amber was loaded from '${url.origin}', not from a local checkout, and ` +
         `AMBER_BUILD_DIR is not set; ${BUILD_HINT}`,
+      { reason: "native-library" },
     );
   }
   return fileURLToPath(url);
@@ -113,6 +114,7 @@ function helper(file: string): string {
   if (!existsSync(path)) {
     throw new AmberError(
       `Amber's helper program '${path}' was not found: ${BUILD_HINT}`,
+      { reason: "native-library" },
     );
   }
   return path;

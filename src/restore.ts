@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { AppState, ControlTimeoutError, createTableFromImage, Table } from "../ffi/control.ts";
 import { App } from "./app.ts";
-import { AmberError, RestoreError } from "./errors.ts";
+import { isDomainError, RestoreError } from "./errors.ts";
 import { type Image, inspect } from "./image.ts";
 import { checkAppName, checkHostname, newAppId } from "./names.ts";
 import { refuseOrphanName } from "./orphans.ts";
@@ -18,6 +18,7 @@ import { abandon, Supervisor, supervisorRow } from "./supervisor.ts";
 import { checkTimeout } from "./wait.ts";
 import { restoreCeiling } from "./credentials.ts";
 import { rejoinVne } from "./vne/join.ts";
+import { type ProgressCallback, reporter } from "./progress.ts";
 
 /** Options for {@linkcode restore}. */
 export interface RestoreOptions {
@@ -44,6 +45,11 @@ export interface RestoreOptions {
    * started is ended and removed, and the restore rejects with a {@linkcode RestoreError}.
    */
   signal?: AbortSignal;
+  /**
+   * Told how far the restore is: "verify" while the image's files are checked (bytes of the
+   * files, parents' included), "load" while the processes come back, then "done".
+   */
+  onProgress?: ProgressCallback;
 }
 
 const STEP_MS = 100;
@@ -69,7 +75,10 @@ const STEP_MS = 100;
  */
 export async function restore(image: Image | string, options: RestoreOptions = {}): Promise<App> {
   const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
-  const { dir: imageDir, manifest } = await inspect(typeof image === "string" ? image : image.dir);
+  const report = reporter(options.onProgress);
+  const { dir: imageDir, manifest } = await inspect(typeof image === "string" ? image : image.dir, {
+    onProgress: options.onProgress,
+  });
   const name = checkAppName(options.name ?? manifest.app.name);
   const as = await restoreCeiling(imageDir);
   const hostname = options.hostname === undefined ? undefined : checkHostname(options.hostname);
@@ -94,11 +103,13 @@ export async function restore(image: Image | string, options: RestoreOptions = {
     await table.ipcRestore(imageDir);
     supervisor = Supervisor.spawn("restore", [dir, imageDir], { ...options, as });
     const count = manifest.processes.length;
+    report({ phase: "load", bytes: 0 });
     await waitRestored(name, table, supervisor, count, timeoutMs, options.signal);
+    report({ phase: "done", bytes: 0 });
   } catch (cause) {
     const why = table ? tableError(table) : "";
     await abandon(dir, table, supervisor);
-    if (cause instanceof AmberError) throw cause;
+    if (isDomainError(cause)) throw cause;
     const detail = why || (cause instanceof Error ? cause.message : String(cause));
     throw new RestoreError(`Cannot restore '${imageDir}' as '${name}': ${detail}`, { cause });
   } finally {
@@ -135,6 +146,7 @@ async function waitRestored(
       if (signal?.aborted) {
         throw new RestoreError(`Restore of '${name}' was interrupted: nothing of it is left`, {
           cause: signal.reason,
+          reason: "interrupted",
         });
       }
       return;
@@ -157,6 +169,7 @@ async function waitRestored(
       throw new RestoreError(
         `Cannot restore '${name}': its ${count} processes did not all come back within ` +
           `${timeoutMs} ms`,
+        { reason: "timeout" },
       );
     }
   }

@@ -28,7 +28,7 @@ import {
 import { Errno } from "../ffi/errno.ts";
 import type { App } from "./app.ts";
 import { processesOf, type ProcessInfo } from "./app.ts";
-import { AmberError, SnapshotError } from "./errors.ts";
+import { type AmberErrorReason, isDomainError, SnapshotError } from "./errors.ts";
 import { lostConnections } from "./lost.ts";
 import type { Image } from "./image.ts";
 import {
@@ -48,6 +48,15 @@ import { PathLimit, pathTooLong } from "./path_limits.ts";
 import { checkTimeout, exists } from "./wait.ts";
 import { checkVirtualized, namesOf, outcome } from "./virtualized.ts";
 import { saveCredentials } from "./credentials.ts";
+import { snapshotStats } from "./stats.ts";
+import { freezeHooks } from "./hooks.ts";
+import {
+  type ProgressCallback,
+  reporter,
+  residentBytes,
+  treeSize,
+  watchWrites,
+} from "./progress.ts";
 
 /** Options for {@linkcode snapshot}. */
 export interface SnapshotOptions {
@@ -81,6 +90,24 @@ export interface SnapshotOptions {
    * {@linkcode SnapshotError}. Once `stop` has ended the application, the image is finished.
    */
   signal?: AbortSignal;
+  /**
+   * Called (and awaited) just before the application is frozen, e.g. to flush a cache or to
+   * drain a load balancer. If it throws, nothing is frozen or written, the application runs on,
+   * and the snapshot rejects with a {@linkcode SnapshotError} whose cause is the hook's error.
+   */
+  beforeFreeze?: () => void | Promise<void>;
+  /**
+   * Called (and awaited) once the application runs again after `beforeFreeze` was called: as
+   * soon as it is let go (before the image is synced), or after a failed snapshot. Not called
+   * with `stop` or `hold`, where it does not run again. If it throws, the snapshot rejects with
+   * a {@linkcode SnapshotError} and keeps no image.
+   */
+  afterResume?: () => void | Promise<void>;
+  /**
+   * Told how far the snapshot is: the image's files growing while they are written (the total
+   * is an estimate: the processes' resident memory), then synced; see {@linkcode Progress}.
+   */
+  onProgress?: ProgressCallback;
 }
 
 const PROCESS_FILE = /^process-(\d+)\.img$/;
@@ -101,6 +128,7 @@ const PROCESS_FILE = /^process-(\d+)\.img$/;
  * ```
  */
 export async function snapshot(app: App, options: SnapshotOptions): Promise<Image> {
+  const startedAt = performance.now();
   const dir = resolve(options.dir);
   const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
   if (await exists(dir)) {
@@ -112,17 +140,24 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
     throw new SnapshotError(`Cannot snapshot '${app.name}' to '${options.dir}': ${tooLong}`);
   }
   const parent = options.parent === undefined ? null : await parentRef(options.parent);
+  const report = reporter(options.onProgress);
+  const hooks = freezeHooks(app.name, options);
+  await hooks.before();
   try {
     await Deno.mkdir(tmp, { mode: 0o700 });
   } catch (cause) {
+    await hooks.resumed();
     throw new SnapshotError(`Cannot create the image directory '${tmp}'`, { cause });
   }
   // With `stop` the application stays frozen until its image is complete, durable and under
   // its name, and only then is ended: a full disk or any other failure lets it go on.
   let stopping = false;
+  let stopWatching: (() => Promise<void>) | undefined;
   using table = app.openTable();
   try {
     const info = table.info();
+    const estimate = residentBytes(processesOf(table.rows()).map((p) => p.pid));
+    if (options.onProgress) stopWatching = watchWrites(tmp, estimate, report);
     const frozenAt = performance.now();
     const rows = await freezeAndWriteRetrying(app, table, tmp, {
       timeoutMs,
@@ -135,12 +170,14 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
     stopping = options.stop === true;
     if (!options.stop && !options.hold) table.setPhase(Phase.RESUME);
     const frozenMs = performance.now() - frozenAt;
+    await stopWatching?.();
+    if (!options.stop && !options.hold) await hooks.resumed();
     checkAborted(app.name, options.signal);
     // Durable before it has its name; without `stop`, after the application was let go: the
     // agents wrote into the page cache only, so the freeze never waits for the disk. Once this
     // began, an abort no longer stops it: the image is whole or absent.
     const manifest = await step("cannot make the image durable", async () => {
-      await syncFiles(tmp);
+      await syncFiles(tmp, undefined, options.onProgress && report);
       const manifest = await writeManifest(tmp, manifestHead(info, rows, parent));
       await syncFiles(tmp, [MANIFEST_FILE]);
       await Deno.rename(tmp, dir);
@@ -148,11 +185,15 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
       return manifest;
     });
     if (options.stop) await app.kill();
-    return { dir, manifest, frozenMs, lost: lostConnections(manifest) };
+    const stats = snapshotStats(manifest, frozenMs, performance.now() - startedAt);
+    report({ phase: "done", bytes: stats.bytesWritten, totalBytes: stats.bytesWritten });
+    return { dir, manifest, frozenMs, lost: lostConnections(manifest), stats };
   } catch (cause) {
+    await stopWatching?.();
     if (stopping) resumeAfterFailure(table);
     await removeTemporary(tmp);
-    if (cause instanceof AmberError) throw cause;
+    if (!options.stop && !options.hold) await hooks.resumed().catch(() => {});
+    if (isDomainError(cause)) throw cause;
     const after = options.hold && !options.stop ? "" : "; it keeps running";
     throw new SnapshotError(`Cannot snapshot '${app.name}': ${message(cause)}${after}`, { cause });
   }
@@ -167,11 +208,21 @@ function resumeAfterFailure(table: Table): void {
   }
 }
 
-/** Flushes the files of `dir` (or only `names`) to the disk, and the directory itself. */
-async function syncFiles(dir: string, names?: string[]): Promise<void> {
-  for (const name of names ?? (await listFiles(dir))) {
+/**
+ * Flushes the files of `dir` (or only `names`) to the disk, and the directory itself; reports
+ * the bytes flushed so far if given `report`.
+ */
+async function syncFiles(dir: string, names?: string[], report?: ProgressCallback): Promise<void> {
+  const all = names ?? (await listFiles(dir));
+  const totalBytes = report ? await treeSize(dir) : 0;
+  let bytes = 0;
+  for (const name of all) {
     using file = await Deno.open(join(dir, name), { read: true });
     await file.syncData();
+    if (report) {
+      bytes += (await file.stat()).size;
+      report({ phase: "sync", bytes, totalBytes });
+    }
   }
   await syncDir(dir);
 }
@@ -300,7 +351,9 @@ async function freezeAndWrite(
     await step("cannot write the SysV IPC objects into the image", () => table.ipcSave(tmp));
     const unshared = await table.shareScan();
     if (unshared) {
-      throw new SnapshotError(`Cannot snapshot '${app.name}': ${unshared}; it keeps running`);
+      throw new SnapshotError(`Cannot snapshot '${app.name}': ${unshared}; it keeps running`, {
+        reason: "unsupported-resource",
+      });
     }
     await streaming?.prepare(rows);
     table.setPhase(Phase.WRITE);
@@ -347,6 +400,7 @@ async function barrierOf(
     if (!(cause instanceof ControlError)) throw cause;
     const name = app.name;
     let text: string;
+    let reason: AmberErrorReason = "snapshot-failed";
     if (cause instanceof ControlIoError) {
       let why = "";
       try {
@@ -355,19 +409,24 @@ async function barrierOf(
         // Keep the generic message.
       }
       text = `Cannot snapshot '${name}': ${why || "a process could not be saved"}`;
+      // An agent that fails names what it could not keep: a refusal, not an accident.
+      if (why) reason = "unsupported-resource";
     } else if (cause instanceof ControlAgainError) {
       text = `Cannot snapshot '${name}': it kept creating processes while being frozen`;
+      reason = "busy";
     } else if (cause instanceof ControlProcessGoneError) {
       text = `Cannot snapshot '${name}': one of its processes exited during the snapshot`;
+      reason = "process-exited";
     } else if (cause instanceof ControlTimeoutError) {
       const lagging = table.lagging(state);
+      reason = "timeout";
       text =
         `Cannot snapshot '${name}': its processes were not all ${what} within ${timeoutMs} ms` +
         (lagging ? ` (${lagging})` : "");
     } else {
       text = `Cannot snapshot '${name}': ${cause.message}`;
     }
-    throw new SnapshotError(`${text}; ${await outcome(before)}`, { cause });
+    throw new SnapshotError(`${text}; ${await outcome(before)}`, { cause, reason });
   }
 }
 

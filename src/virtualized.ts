@@ -84,6 +84,7 @@ export async function checkVirtualized(
         `without Amber's library (a static or set-user-ID program, or one whose library ` +
         `could not reach the application's tables), so Amber cannot freeze or save it; ` +
         `it keeps running`,
+      { reason: "unsupported-resource" },
     );
   }
 }

@@ -175,6 +175,7 @@ for (const { kind, holding, named } of REFUSED) {
       await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
         assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
         assert.match(e.message, named);
+        assert.equal(e.reason, "unsupported-resource", e.message);
         return true;
       });
       await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);

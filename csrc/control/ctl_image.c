@@ -149,6 +149,7 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
     json_str(&j, hdr.exe);
     json_raw(&j, ",\"threads\":%d,\"descriptors\":%d,\"savedBytes\":%llu,\"regions\":[", hdr.nthreads,
              hdr.nfds, (unsigned long long)hdr.data_len);
+    uint64_t own_pages = 0, parent_pages = 0; /* pages in this file; referred to a parent */
     for (int i = 0; i < hdr.nregions && !err; i++) {
       struct amber_region_rec r;
       err = read_at(fd, &r, sizeof r, hdr.regions_off + (uint64_t)i * sizeof r);
@@ -159,6 +160,8 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
         err = read_at(fd, &run, sizeof run, hdr.runs_off + (uint64_t)(r.first_run + k) * sizeof run);
         if (!err && amber_image_run_problem(&run, &r, (uint64_t)st.st_size)) err = -EPROTO;
         saved += run.npages * AMBER_PAGE;
+        if (run.depth) parent_pages += run.npages;
+        else own_pages += run.npages;
       }
       json_raw(&j, "%s{\"start\":\"%llx\",\"end\":\"%llx\",\"prot\":%u,\"kind\":\"%s\",\"saved\":%llu,",
                i ? "," : "", (unsigned long long)r.start, (unsigned long long)r.end, r.prot,
@@ -191,7 +194,8 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
                lock.type == F_WRLCK ? "write" : "read", (long long)lock.start,
                (long long)lock.end);
     }
-    json_raw(&j, "]}");
+    json_raw(&j, "],\"pages\":%llu,\"parentPages\":%llu}", (unsigned long long)own_pages,
+             (unsigned long long)parent_pages);
   }
   close(fd);
   return err ? err : json_done(&j);

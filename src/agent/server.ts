@@ -28,7 +28,7 @@
 
 import { join } from "node:path";
 import { z } from "npm:zod@4.6.7";
-import { AmberError } from "../errors.ts";
+import { isDomainError } from "../errors.ts";
 import { randomHex } from "../names.ts";
 import { stateDir } from "../paths.ts";
 import { restore } from "../restore.ts";
@@ -95,7 +95,7 @@ function failure(error: unknown): Response {
   }
   if (error instanceof VneInUseError) return json({ error: message }, 409);
   if (error instanceof VneError) return json({ error: message }, 404);
-  return json({ error: message }, error instanceof AmberError ? 422 : 500);
+  return json({ error: message }, isDomainError(error) ? 422 : 500);
 }
 
 async function isDir(path: string): Promise<boolean> {

@@ -10,6 +10,7 @@ import { styleText } from "node:util";
 import { CommanderError, InvalidArgumentError } from "npm:@commander-js/extra-typings@15.1.0";
 import { ControlLibraryError } from "../../ffi/symbols.ts";
 import { checkAppName, checkHostname } from "../names.ts";
+import { AmberError } from "../errors.ts";
 import { checkTimeout } from "../wait.ts";
 
 /** Exit status of a command line that was used wrongly. */
@@ -75,6 +76,16 @@ export const countArgument = asArgument((value: string) => {
   }
   return count;
 });
+/** Parses a duration: "500ms", "10s", "2m", "1h", or a number of seconds; in ms. */
+export const durationArgument = asArgument((value: string) => {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value);
+  const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match?.[2] ?? "s"] ?? NaN;
+  const ms = match ? Number(match[1]) * scale : NaN;
+  if (!(ms >= 1)) {
+    throw new RangeError(`Invalid duration '${value}': expected e.g. 500ms, 10s, 2m or 1h`);
+  }
+  return ms;
+});
 /** Parses a timeout in milliseconds. */
 export const timeoutArgument = asArgument((value: string) =>
   checkTimeout(/^\d+$/.test(value) ? Number(value) : NaN, "timeout")
@@ -88,7 +99,8 @@ function errorLine(message: string): string {
  * Prints `error` on stderr and returns the exit status: 0 for help and version, 2 for usage
  * errors (commander's, or a RangeError from a bad value), 1 for every failure.
  */
-export function reportError(error: unknown): number {
+export function reportError(error: unknown, json = false): number {
+  if (json) return reportJsonError(error);
   if (error instanceof CommanderError) {
     return error.exitCode === 0 ? 0 : EXIT_USAGE; // commander has printed the message.
   }
@@ -103,7 +115,35 @@ export function reportError(error: unknown): number {
     if (!debug && !(error instanceof ControlLibraryError)) break;
     console.error(`  caused by: ${cause.message}`);
   }
+  return exitStatus(error);
+}
+
+/** The exit status for `error` (see {@linkcode reportError}). */
+function exitStatus(error: unknown): number {
+  if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_USAGE;
   return error instanceof RangeError ? EXIT_USAGE : EXIT_FAILURE;
+}
+
+/**
+ * Prints `error` as `{"error": {"name", "reason", "message"}}` on stderr (one line) and returns
+ * the same exit status as {@linkcode reportError}. Usage errors have the reason "usage".
+ */
+export function reportJsonError(error: unknown): number {
+  const status = exitStatus(error);
+  if (status === 0) return 0; // --help or --version: commander printed them.
+  let body: { name: string; reason: string; message: string };
+  if (error instanceof AmberError) {
+    body = error.toJSON();
+  } else if (error instanceof CommanderError) {
+    body = { name: "UsageError", reason: "usage", message: error.message.replace(/^error: /, "") };
+  } else if (error instanceof Error) {
+    const reason = error instanceof RangeError || error instanceof TypeError ? "usage" : "failed";
+    body = { name: error.name, reason, message: error.message };
+  } else {
+    body = { name: "Error", reason: "failed", message: String(error) };
+  }
+  console.error(JSON.stringify({ error: body }));
+  return status;
 }
 
 /**
@@ -111,7 +151,10 @@ export function reportError(error: unknown): number {
  * once it has, the error is printed and the command exits with {@linkcode EXIT_INTERRUPTED}
  * at once (a native wait that an abort cannot cancel may still be running).
  */
-export async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function interruptible<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  json = false,
+): Promise<T> {
   const interrupt = new AbortController();
   const onInterrupt = () => interrupt.abort(new Error("interrupted by SIGINT"));
   Deno.addSignalListener("SIGINT", onInterrupt);
@@ -119,7 +162,7 @@ export async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>
     return await work(interrupt.signal);
   } catch (error) {
     if (!interrupt.signal.aborted) throw error;
-    reportError(error);
+    reportError(error, json);
     Deno.exit(EXIT_INTERRUPTED);
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);

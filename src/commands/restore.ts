@@ -15,8 +15,10 @@ import {
   EXIT_FAILURE,
   interruptible,
   nameArgument,
+  printJson,
   timeoutArgument,
 } from "./output.ts";
+import { progressBar } from "./progress_bar.ts";
 
 /** The `restore` command: thaw an image as a new application. */
 export function restoreCommand() {
@@ -37,21 +39,32 @@ export function restoreCommand() {
     .option("--lazy", "map memory from the image, read when first touched (keep the image)")
     .option("--output <file>", "append the program's stdout and stderr to this file")
     .option("--timeout <ms>", "how long the processes may take to come back", timeoutArgument)
+    .option("--json", "with --detach, print the applications as JSON (errors as JSON too)")
     .action(async (dir, options) => {
-      const { clones, ...rest } = options;
+      const { clones, json, ...rest } = options;
       // Ctrl-C before the application is back abandons the restore: nothing of it is left.
       const apps: App[] = await interruptible(async (signal) => {
-        const how = { ...rest, timeoutMs: options.timeout, signal };
+        using bar = progressBar(json);
+        const how = { ...rest, timeoutMs: options.timeout, signal, onProgress: bar.callback };
         return clones === undefined
           ? [await restore(dir, how)]
           : await restoreClones(dir, clones, how);
-      });
+      }, json);
       const image = await readImage(dir);
-      for (const line of lostConnectionLines(image.lost ?? lostConnections(image.manifest))) {
-        console.error(line); // stdout is the program's, or the name with --detach
+      const lost = image.lost ?? lostConnections(image.manifest);
+      if (!json) {
+        for (const line of lostConnectionLines(lost)) {
+          console.error(line); // stdout is the program's, or the name with --detach
+        }
       }
       if (options.detach) {
-        for (const app of apps) console.log(app.name);
+        if (json) {
+          printJson(
+            apps.map((app) => ({ name: app.name, id: app.id, processes: app.processes() })),
+          );
+        } else {
+          for (const app of apps) console.log(app.name);
+        }
         return;
       }
       const codes = await Promise.all(apps.map(async (app) => (await app.wait()).code));

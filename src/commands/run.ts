@@ -6,7 +6,7 @@
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
 import { launch } from "../launch.ts";
-import { EXIT_FAILURE, hostnameArgument, nameArgument } from "./output.ts";
+import { EXIT_FAILURE, hostnameArgument, nameArgument, printJson } from "./output.ts";
 
 /** The `run` command: launch a program under Amber and, unless detached, wait for it. */
 export function runCommand() {
@@ -28,11 +28,14 @@ export function runCommand() {
     .option("--ip <ip>", "its virtual IP in the VNE (default: the lowest free one)")
     .option("--detach", "return at once; the program runs on, its stdin is /dev/null")
     .option("--output <file>", "append the program's stdout and stderr to this file")
+    .option("--json", "with --detach, print the application as JSON (errors as JSON too)")
     .passThroughOptions()
     .action(async (program, args, options) => {
-      const app = await launch([program, ...args], options);
+      const { json, ...how } = options;
+      const app = await launch([program, ...args], how);
       if (options.detach) {
-        console.log(app.name);
+        if (json) printJson({ name: app.name, id: app.id, processes: app.processes() });
+        else console.log(app.name);
         return;
       }
       const status = await app.wait();

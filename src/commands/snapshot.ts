@@ -8,11 +8,13 @@ import { Command } from "npm:@commander-js/extra-typings@15.1.0";
 import { open } from "../apps.ts";
 import { lostConnectionLines, lostConnections } from "../lost.ts";
 import { defaultImageName } from "../names.ts";
+import { snapshotEvery, statsText } from "./snapshot_every.ts";
+import { progressBar } from "./progress_bar.ts";
 import {
-  formatBytes,
+  countArgument,
+  durationArgument,
   interruptible,
   nameArgument,
-  plural,
   printJson,
   timeoutArgument,
 } from "./output.ts";
@@ -31,37 +33,51 @@ export function snapshotCommand() {
     .option("--tcp-established", "keep established TCP connections (TCP_REPAIR; use with --stop)")
     .option("--timeout <ms>", "how long each barrier may take (default 30000)", timeoutArgument)
     .option("--json", "print the image's manifest as JSON")
+    .option(
+      "--every <duration>",
+      "snapshot periodically (e.g. 10s, 500ms, 2m) until Ctrl-C, each incremental on the " +
+        "last; -o is then the folder of the images (default: NAME.snapshots)",
+      durationArgument,
+    )
+    .option(
+      "--keep <n>",
+      "with --every: keep at most N images, all restorable (default 5)",
+      countArgument,
+    )
+    .option("--count <n>", "with --every: stop after N snapshots", countArgument)
     .action(async (name, options) => {
+      if (options.every === undefined && (options.keep ?? options.count) !== undefined) {
+        throw new RangeError("--keep and --count go with --every");
+      }
+      if (options.every !== undefined) {
+        if (options.stop || options.parent) {
+          throw new RangeError("--every cannot go with --stop or --parent");
+        }
+        await snapshotEvery(await open(name), { ...options, everyMs: options.every });
+        return;
+      }
       const dir = options.output ?? defaultImageName(name);
       const app = await open(name);
       // Ctrl-C abandons the snapshot: the application goes on as it was, nothing is left.
-      const image = await interruptible((signal) =>
-        app.snapshot({
+      const image = await interruptible(async (signal) => {
+        using bar = progressBar(options.json);
+        return await app.snapshot({
+          onProgress: bar.callback,
           dir,
           stop: options.stop,
           timeoutMs: options.timeout,
           parent: options.parent,
           tcpEstablished: options.tcpEstablished,
           signal,
-        })
-      );
+        });
+      }, options.json);
       if (options.json) {
         printJson(image);
         return;
       }
-      const { processes, files } = image.manifest;
-      const bytes = files.reduce((sum, file) => sum + file.size, 0);
       const stopped = options.stop ? "; the application has ended" : "";
-      const parent = options.parent
-        ? ` (pages unchanged since '${options.parent}' refer to it)`
-        : "";
-      console.log(
-        `Snapshot of '${name}' written to '${dir}': ${
-          plural(processes.length, "process", "processes")
-        }, ` +
-          `${plural(files.length, "file")}, ${formatBytes(bytes)}${parent}; ` +
-          `frozen ${(image.frozenMs ?? 0).toFixed(0)} ms${stopped}.`,
-      );
+      console.log(`Snapshot of '${name}' written to '${dir}'${stopped}.`);
+      if (image.stats) console.log(statsText(image.stats, options.parent));
       for (const line of lostConnectionLines(lostConnections(image.manifest))) console.log(line);
     });
 }

@@ -16,9 +16,11 @@ export function vneCommand() {
     .description("Create a VNE with a virtual subnet")
     .argument("<name>", "the VNE's name")
     .requiredOption("--subnet <cidr>", "its virtual subnet, as 10.10.2.0/24")
+    .option("--json", "print JSON")
     .action((name, options) => {
       const created = createVne(name, options.subnet);
-      console.log(`VNE '${created.name}' created with subnet ${created.subnet}.`);
+      if (options.json) printJson(created);
+      else console.log(`VNE '${created.name}' created with subnet ${created.subnet}.`);
     });
   vne.command("ls")
     .description("List the VNEs, their applications and virtual IPs")
@@ -46,9 +48,11 @@ export function vneCommand() {
   vne.command("rm")
     .description("Remove a VNE (refused while an application is in it)")
     .argument("<name>", "the VNE's name")
-    .action((name) => {
+    .option("--json", "print JSON")
+    .action((name, options) => {
       removeVne(name);
-      console.log(`VNE '${name}' removed.`);
+      if (options.json) printJson({ name, removed: true });
+      else console.log(`VNE '${name}' removed.`);
     });
   return vne;
 }

@@ -1,0 +1,44 @@
+/**
+ * {@linkcode SnapshotStats}: what a snapshot cost, from its timings and its manifest.
+ *
+ * @module
+ */
+
+import type { Manifest } from "./manifest.ts";
+
+/** What a snapshot cost; on the {@linkcode Image} a snapshot returns. */
+export interface SnapshotStats {
+  /** How long the application was frozen, in ms. */
+  frozenMs: number;
+  /** How long the whole snapshot took, from the call to the image under its name, in ms. */
+  totalMs: number;
+  /** The bytes of the image's files (its parents' not counted). */
+  bytesWritten: number;
+  /** Memory pages written into this image. */
+  pagesWritten: number;
+  /** Memory pages this image refers to in its parents (unchanged since them). */
+  pagesInParent: number;
+  /** How many processes were saved. */
+  processes: number;
+}
+
+function count(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) ? value : 0;
+}
+
+/** The statistics of a snapshot that wrote `manifest`. */
+export function snapshotStats(
+  manifest: Manifest,
+  frozenMs: number,
+  totalMs: number,
+): SnapshotStats {
+  const { processes, files } = manifest;
+  return {
+    frozenMs,
+    totalMs,
+    bytesWritten: files.reduce((sum, file) => sum + file.size, 0),
+    pagesWritten: processes.reduce((sum, p) => sum + count(p.details.pages), 0),
+    pagesInParent: processes.reduce((sum, p) => sum + count(p.details.parentPages), 0),
+    processes: processes.length,
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * Every failure of the API is an AmberError with a machine-readable reason, and every command
+ * that prints takes --json, which puts its errors on stderr as JSON with the usual exit status.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { AmberError, ControlError, inspect, open, SnapshotError } from "../mod.ts";
+import { fileHash } from "../ffi/control.ts";
+import { amber } from "./cli_support.ts";
+import { prog, type Scenario, scenarioTest } from "./support.ts";
+
+async function reasonOf(work: Promise<unknown>): Promise<string> {
+  const error = await work.then(() => null, (e) => e);
+  assert.ok(error instanceof AmberError, `an AmberError, not ${error}`);
+  return error.reason;
+}
+
+/** Runs `amber ARGS... --json` and returns its exit status, parsed stdout and parsed stderr. */
+async function json(s: Scenario, ...args: string[]) {
+  const out = await amber(s, ...args);
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trim();
+  const parse = (t: string) => (t ? JSON.parse(t) : null);
+  return { code: out.code, stdout: parse(text(out.stdout)), stderr: parse(text(out.stderr)) };
+}
+
+scenarioTest("the API's failures carry a reason", async (s) => {
+  assert.equal(await reasonOf(open("no-such-app")), "app-not-found");
+  assert.equal(await reasonOf(inspect(join(s.dir, "missing.amber"))), "image-invalid");
+  const native = await Promise.resolve().then(() => fileHash(join(s.dir, "nothing"))).catch((e) =>
+    e
+  );
+  assert.ok(native instanceof ControlError && native instanceof AmberError);
+  assert.equal(native.reason, "native");
+
+  const app = await s.launch([prog("counter"), "50"], "reasons");
+  await s.waitFor(/^count 1 /m);
+  const hook = () => {
+    throw new Error("no");
+  };
+  assert.equal(
+    await reasonOf(app.snapshot({ dir: join(s.dir, "a.amber"), beforeFreeze: hook })),
+    "hook-failed",
+  );
+  const aborted = AbortSignal.abort(new Error("stop"));
+  const error = await app.snapshot({ dir: join(s.dir, "b.amber"), signal: aborted }).catch((e) =>
+    e
+  );
+  assert.ok(error instanceof SnapshotError);
+  assert.equal(error.reason, "interrupted");
+  const image = await app.snapshot({ dir: join(s.dir, "c.amber") });
+  const process = join(image.dir, image.manifest.processes[0].file);
+  const bytes = await Deno.readFile(process);
+  bytes[bytes.length - 1] ^= 0xff;
+  await Deno.writeFile(process, bytes);
+  assert.equal(await reasonOf(inspect(image.dir)), "image-damaged");
+  assert.deepEqual(JSON.parse(JSON.stringify(error)), {
+    name: "SnapshotError",
+    reason: "interrupted",
+    message: error.message,
+  });
+});
+
+scenarioTest("--json on every printing command, errors as JSON on stderr", async (s) => {
+  const notFound = await json(s, "kill", "no-such-app", "--json");
+  assert.equal(notFound.code, 1);
+  assert.equal(notFound.stdout, null);
+  assert.deepEqual(notFound.stderr.error, {
+    name: "AppNotFoundError",
+    reason: "app-not-found",
+    message: "No application named 'no-such-app'",
+  });
+  const usage = await json(s, "snapshot", "some-app", "--keep", "2", "--json");
+  assert.equal(usage.code, 2);
+  assert.equal(usage.stderr.error.reason, "usage");
+  const unknown = await json(s, "inspect", "--frobnicate", "--json");
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr.error.message, /unknown option '--frobnicate'/);
+  const image = await json(s, "restore", "missing.amber", "--json");
+  assert.equal(image.code, 1);
+  assert.equal(image.stderr.error.reason, "image-invalid");
+
+  const name = s.name("json");
+  const run = await json(s, "run", "--detach", "--json", "--name", name, "--", prog("counter"));
+  assert.equal(run.code, 0, JSON.stringify(run.stderr));
+  assert.equal(run.stdout.name, name);
+  assert.equal(run.stdout.processes.length, 1);
+  const ps = await json(s, "ps", "--json");
+  assert.ok(ps.stdout.some((app: { name: string }) => app.name === name));
+  const snap = await json(s, "snapshot", name, "-o", "x.amber", "--json");
+  assert.equal(snap.stdout.stats.processes, 1);
+  const again = await json(s, "snapshot", name, "-o", "x.amber", "--json");
+  assert.equal(again.code, 1);
+  assert.equal(again.stderr.error.name, "SnapshotError");
+  const killed = await json(s, "kill", name, "--json");
+  assert.deepEqual(killed.stdout, { name, ended: true });
+  const restored = await json(s, "restore", "x.amber", "--detach", "--json", "--name", name);
+  assert.equal(restored.code, 0, JSON.stringify(restored.stderr));
+  assert.equal(restored.stdout[0].name, name);
+  assert.equal((await json(s, "kill", name, "--json")).code, 0);
+  const inspected = await json(s, "inspect", "x.amber", "--json");
+  assert.equal(inspected.stdout.verified, true);
+});
