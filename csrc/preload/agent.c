@@ -219,6 +219,12 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
   amber_sys1(SYS_exit_group, 70);
 }
 
+/* A process that was stopped when the snapshot came (the coordinator woke it to take part) is
+ * stopped again before any of its threads leaves the handler. */
+static void stop_again(int stopped) {
+  if (stopped) amber_sys2(SYS_kill, amber_sys_getpid(), SIGSTOP);
+}
+
 static void leader(int32_t self, void *uc) {
   struct amber_agent_slot *slot = my_slot();
   amber_ckpt.nthreads = 1;
@@ -245,6 +251,7 @@ static void leader(int32_t self, void *uc) {
     report(slot, AMBER_AGENT_FROZEN);
     uint32_t phase = wait_phase_change(AMBER_PHASE_FREEZE);
     if (phase != AMBER_PHASE_WRITE) amber_fds_release();
+    amber_ckpt.stopped = __atomic_load_n(&slot->stopped, __ATOMIC_ACQUIRE); /* for the image */
     if (phase == AMBER_PHASE_WRITE) {
       if (amber_fds_capture_frozen()) { /* every process is frozen now */
         fail(slot, amber_ckpt.error);
@@ -258,10 +265,15 @@ static void leader(int32_t self, void *uc) {
         amber_fds_release();
       } else {
         leader_after_restore(&amber_ckpt.threads[0]);
+        amber_identity_close_proc();
+        stop_again(amber_ckpt.stopped); /* the new application's slot knows nothing of it */
+        release_followers();
+        return;
       }
     }
   }
   amber_identity_close_proc();
+  stop_again(__atomic_load_n(&slot->stopped, __ATOMIC_ACQUIRE));
   release_followers();
 }
 

@@ -38,6 +38,7 @@ struct amber_ckpt {
   void *fd_buffer;            /* unread pipe and socket bytes: a mapping saved with memory */
   uint64_t fd_buffer_size, fd_buffer_used;
   char error[AMBER_CTL_ERROR];
+  int32_t stopped; /* it was stopped (SIGSTOP) when frozen: it is stopped again once restored */
 };
 
 extern struct amber_ckpt amber_ckpt;
