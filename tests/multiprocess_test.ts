@@ -214,3 +214,25 @@ scenarioTest(
     await s.pass();
   },
 );
+
+/** "State" and "Threads" of /proc/<pid>/status, e.g. "Z 3" for a main thread gone, two run on. */
+async function mainThread(app: App): Promise<string> {
+  const [root] = app.processes().filter((p) => p.alive);
+  const status = await Deno.readTextFile(`/proc/${root.pid}/status`);
+  return `${/^State:\s+(\S)/m.exec(status)?.[1]} ${/^Threads:\s+(\d+)/m.exec(status)?.[1]}`;
+}
+
+scenarioTest(
+  "a process whose main thread called pthread_exit is saved, and comes back with it gone and the others running",
+  async (s) => {
+    const app = await s.launch([prog("main_thread_exit"), s.dir], "mainexit");
+    await s.waitFor(/^ready$/m);
+    assert.equal(await mainThread(app), "Z 3");
+    await app.snapshot({ dir: `${s.dir}/running.amber` });
+    const again = await s.restore(await s.freeze(app));
+    assert.equal(await mainThread(again), "Z 3", "the main thread exits again");
+    await again.snapshot({ dir: `${s.dir}/second-running.amber` });
+    await s.restore(await s.freeze(again, "second"));
+    await s.pass();
+  },
+);

@@ -116,6 +116,10 @@ struct amber_proc_header {
    * whose pages the runs of depth 1 and more refer to */
   uint64_t hashes_off, npages;
   char parent_dir[512];
+  /* The main thread had called pthread_exit (a zombie thread while the others run on): the
+   * restored process's main thread starts every saved thread and exits the same way. */
+  int32_t main_thread_gone;
+  int32_t pad3;
 };
 
 /* Written by the restorer into the restored library before it resumes the threads. */
@@ -125,6 +129,10 @@ struct amber_restore_args {
   char app_dir[512];                     /* the new application's runtime directory */
   int32_t nprocesses;                    /* processes restored together (1: no broker) */
   int32_t pad;
+  /* With main_thread_gone: the restorer's main thread's TID until it has exited (the kernel
+   * clears it, a futex word), so that the restorer is unmapped only then. */
+  int32_t main_tid;
+  int32_t pad2;
 };
 
 #endif

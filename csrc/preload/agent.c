@@ -83,6 +83,20 @@ static void name_stuck_thread(const int32_t *tids, int n) {
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "one of its threads did not stop");
 }
 
+/* A thread that has exited but stays listed: the main thread after pthread_exit, a zombie
+ * until the process ends. It takes no signal and holds nothing to save. */
+static int zombie_thread(int32_t tid) {
+  char path[64], stat[512];
+  amber_fmt(path, sizeof path, "/proc/self/task/%d/stat", tid);
+  long n = amber_read_file(path, stat, sizeof stat - 1);
+  if (n <= 0) return 1; /* gone meanwhile */
+  stat[n] = 0;
+  const char *end = stat;
+  for (const char *p = stat; *p; p++)
+    if (*p == ')') end = p; /* the last ')' ends the thread's name */
+  return end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X');
+}
+
 /* Brings every other thread of the process into the handler; 0, or -1 with the reason in
  * amber_ckpt.error. */
 static int quiesce(int32_t self) {
@@ -98,6 +112,10 @@ static int quiesce(int32_t self) {
       int known = 0;
       for (int i = 0; i < nsignalled; i++) known |= signalled[i] == tid;
       if (known) continue;
+      if (tid == amber_sys_getpid() && zombie_thread(tid)) {
+        amber_ckpt.main_thread_gone = 1;
+        continue;
+      }
       if (nsignalled == AMBER_MAX_THREADS - 1) {
         amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
                   "it has more than %d threads, more than Amber can save", AMBER_MAX_THREADS);
@@ -200,6 +218,9 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
     amber_futex_wait(&amber_ckpt.restored_threads, done, 0, 5);
   }
   if (!err) err = amber_timers_after_restore(); /* every thread has its new TID now */
+  for (int i = 0; i < 2000 && __atomic_load_n(&amber_restore_args.main_tid, __ATOMIC_ACQUIRE); i++)
+    amber_futex_wait((uint32_t *)&amber_restore_args.main_tid,
+                     (uint32_t)__atomic_load_n(&amber_restore_args.main_tid, __ATOMIC_ACQUIRE), 0, 5);
   if (amber_restore_args.restorer_end > amber_restore_args.restorer_start)
     amber_sys2(SYS_munmap, amber_restore_args.restorer_start,
                amber_restore_args.restorer_end - amber_restore_args.restorer_start);
@@ -235,6 +256,7 @@ static void leader(int32_t self, void *uc) {
   struct amber_thread_rec *rec = &amber_ckpt.threads[0];
   memset(rec, 0, sizeof *rec);
   rec->leader = 1;
+  amber_ckpt.main_thread_gone = 0;
   amber_identity_open_proc();
   int stopped = quiesce(self) == 0;
   amber.checkpoints++;

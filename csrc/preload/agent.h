@@ -39,6 +39,7 @@ struct amber_ckpt {
   uint64_t fd_buffer_size, fd_buffer_used;
   char error[AMBER_CTL_ERROR];
   int32_t stopped; /* it was stopped (SIGSTOP) when frozen: it is stopped again once restored */
+  int32_t main_thread_gone; /* its main thread had called pthread_exit (a zombie thread) */
 };
 
 extern struct amber_ckpt amber_ckpt;

@@ -35,7 +35,7 @@ int amber_fds_capture(void) {
   amber_ckpt.nfds = 0;
   amber_ckpt.nepoll = 0;
   amber_ckpt.fd_buffer_used = 0;
-  int n = amber_list_numbers("/proc/self/fd", fds, AMBER_MAX_FDS);
+  int n = amber_list_numbers("/proc/thread-self/fd", fds, AMBER_MAX_FDS);
   if (n < 0) {
     if (n == -E2BIG)
       amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "more than %d descriptors are open",
@@ -51,7 +51,7 @@ int amber_fds_capture(void) {
     memset(rec, 0, sizeof *rec);
     rec->fd = fd;
     char link[64], target[256];
-    amber_fmt(link, sizeof link, "/proc/self/fd/%d", fd);
+    amber_fmt(link, sizeof link, "/proc/thread-self/fd/%d", fd);
     long len = amber_sys4(SYS_readlinkat, AT_FDCWD, link, target, sizeof target - 1);
     target[len > 0 ? len : 0] = 0;
     struct stat st;

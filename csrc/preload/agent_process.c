@@ -18,7 +18,7 @@ void amber_process_capture(void) {
   amber_ckpt.umask = (uint32_t)mask;
   long n = amber_sys2(SYS_getcwd, amber_ckpt.cwd, sizeof amber_ckpt.cwd);
   if (n < 0) amber_ckpt.cwd[0] = 0;
-  n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", amber_ckpt.exe, sizeof amber_ckpt.exe - 1);
+  n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/thread-self/exe", amber_ckpt.exe, sizeof amber_ckpt.exe - 1);
   amber_ckpt.exe[n > 0 ? n : 0] = 0;
 }
 
