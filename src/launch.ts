@@ -10,6 +10,7 @@ import { App } from "./app.ts";
 import { ProgramError } from "./errors.ts";
 import { checkHostname, defaultAppName, newAppId } from "./names.ts";
 import { makeAppDir, supervisorPath, TABLES_FILE } from "./paths.ts";
+import { removeExitRecord } from "./exited.ts";
 import { checkInterposable, resolveProgram } from "./program.ts";
 import { abandon, Supervisor, supervisorRow } from "./supervisor.ts";
 import { checkTimeout, sleep } from "./wait.ts";
@@ -63,6 +64,7 @@ export async function launch(argv: readonly string[], options: LaunchOptions = {
 
   const name = options.name ?? defaultAppName(program);
   const dir = makeAppDir(name);
+  removeExitRecord(name); /* an ended application of that name is forgotten */
   const id = newAppId();
   let table: Table | undefined;
   let supervisor: Supervisor | undefined;

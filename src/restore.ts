@@ -12,6 +12,7 @@ import { AmberError, RestoreError } from "./errors.ts";
 import { type Image, inspect } from "./image.ts";
 import { checkAppName, newAppId } from "./names.ts";
 import { makeAppDir, restorerPath, supervisorPath, TABLES_FILE } from "./paths.ts";
+import { removeExitRecord } from "./exited.ts";
 import { abandon, Supervisor, supervisorRow } from "./supervisor.ts";
 import { checkTimeout } from "./wait.ts";
 import { rejoinVne } from "./vne/join.ts";
@@ -65,6 +66,7 @@ export async function restore(image: Image | string, options: RestoreOptions = {
   restorerPath();
 
   const dir = makeAppDir(name);
+  removeExitRecord(name); /* an ended application of that name is forgotten */
   const id = newAppId();
   let table: Table | undefined;
   let supervisor: Supervisor | undefined;
