@@ -308,14 +308,24 @@ static void on_ckpt_signal(int sig, siginfo_t *info, void *uc) {
   }
   amber_ckpt_deferred = 0;
   int32_t self = amber_sys_gettid();
-  uint32_t phase = __atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE);
-  int32_t expected = 0;
-  if (__atomic_compare_exchange_n(&amber_ckpt.leader_tid, &expected, self, 0, __ATOMIC_ACQ_REL,
-                                  __ATOMIC_ACQUIRE)) {
-    if (phase == AMBER_PHASE_FREEZE && my_slot()) leader(self, uc);
-    __atomic_store_n(&amber_ckpt.leader_tid, 0, __ATOMIC_RELEASE);
-  } else if (expected != self) {
-    follower(uc);
+  for (;;) {
+    uint32_t phase = __atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE);
+    int32_t expected = 0;
+    if (__atomic_compare_exchange_n(&amber_ckpt.leader_tid, &expected, self, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+      if (phase == AMBER_PHASE_FREEZE && my_slot()) leader(self, uc);
+      __atomic_store_n(&amber_ckpt.leader_tid, 0, __ATOMIC_RELEASE);
+      break;
+    }
+    if (expected == self) break;
+    /* A leader gathers its threads while `release` is 0. Once it is 1, the last checkpoint is
+     * ending: this signal is the next snapshot's, taken by a thread already let go, which
+     * waits to lead it rather than to follow a leader that is leaving. */
+    if (!__atomic_load_n(&amber_ckpt.release, __ATOMIC_ACQUIRE)) {
+      follower(uc);
+      break;
+    }
+    amber_futex_wait(&amber_ckpt.release, 1, 0, 1);
   }
   errno = saved_errno;
 }
