@@ -236,3 +236,27 @@ scenarioTest(
     await s.pass();
   },
 );
+
+scenarioTest(
+  "a program that daemonizes with daemon(3) stays in its application: saved, restored, ended by kill",
+  async (s) => {
+    const app = await s.launch([prog("daemon3"), s.dir], "daemon3");
+    const log = `${s.dir}/daemon.log`;
+    const readLog = () => Deno.readTextFile(log).catch(() => "");
+    for (let i = 0; i < 500 && !(await readLog()).includes("ready"); i++) await sleep(20);
+    const alive = () => app.processes().filter((p) => p.alive);
+    assert.deepEqual(alive().map((p) => p.vpid), [4200002], "only the daemon, with its own pid");
+    const running = await app.snapshot({ dir: `${s.dir}/running.amber` });
+    assert.deepEqual(running.manifest.processes.map((p) => p.vpid), [4200002]);
+    const again = await s.restore(await s.freeze(app));
+    await again.snapshot({ dir: `${s.dir}/second-running.amber` });
+    await s.restore(await s.freeze(again, "second"));
+    const spare = await s.restore(running);
+    const [daemon] = spare.processes().filter((p) => p.alive);
+    await spare.kill();
+    assert.equal(await Deno.stat(`/proc/${daemon.pid}`).then(() => true, () => false), false);
+    await Deno.writeTextFile(s.go, "");
+    for (let i = 0; i < 500 && !/PASS|FAIL/.test(await readLog()); i++) await sleep(20);
+    assert.match(await readLog(), /^PASS$/m, await readLog());
+  },
+);
