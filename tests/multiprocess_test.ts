@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import type { App } from "../mod.ts";
-import { prog, scenarioTest, sleep } from "./support.ts";
+import { prog, type Scenario, scenarioTest, sleep } from "./support.ts";
 
 scenarioTest("a producer and a consumer joined by a pipe lose and repeat no byte", async (s) => {
   const app = await s.launch([prog("pipe_stream"), s.dir], "pipe");
@@ -102,19 +102,23 @@ scenarioTest(
   },
 );
 
+/** A daemon's log (DIR/daemon.log: its stdout is not the scenario's), once it matches. */
+async function waitDaemonLog(s: Scenario, pattern: RegExp): Promise<string> {
+  const read = () => Deno.readTextFile(`${s.dir}/daemon.log`).catch(() => "");
+  for (let i = 0; i < 500 && !pattern.test(await read()); i++) await sleep(20);
+  return await read();
+}
+
 scenarioTest(
   "a daemon (double fork, setsid, closes every descriptor) comes back an orphan, with its worker, in its leaderless session",
   async (s) => {
     const app = await s.launch([prog("daemon"), s.dir], "daemon");
-    const log = `${s.dir}/daemon.log`;
-    const readLog = () => Deno.readTextFile(log).catch(() => "");
-    for (let i = 0; i < 500 && !(await readLog()).includes("ready"); i++) await sleep(20);
+    await waitDaemonLog(s, /ready/);
     const alive = app.processes().filter((p) => p.alive).length;
     assert.equal(alive, 2, "only the daemon and its worker are left");
     await s.restore(await s.freeze(app));
     await Deno.writeTextFile(s.go, "");
-    for (let i = 0; i < 500 && !/PASS|FAIL/.test(await readLog()); i++) await sleep(20);
-    assert.match(await readLog(), /^PASS$/m, await readLog());
+    assert.match(await waitDaemonLog(s, /PASS|FAIL/), /^PASS$/m);
   },
 );
 
@@ -241,9 +245,7 @@ scenarioTest(
   "a program that daemonizes with daemon(3) stays in its application: saved, restored, ended by kill",
   async (s) => {
     const app = await s.launch([prog("daemon3"), s.dir], "daemon3");
-    const log = `${s.dir}/daemon.log`;
-    const readLog = () => Deno.readTextFile(log).catch(() => "");
-    for (let i = 0; i < 500 && !(await readLog()).includes("ready"); i++) await sleep(20);
+    await waitDaemonLog(s, /ready/);
     const alive = () => app.processes().filter((p) => p.alive);
     assert.deepEqual(alive().map((p) => p.vpid), [4200002], "only the daemon, with its own pid");
     const running = await app.snapshot({ dir: `${s.dir}/running.amber` });
@@ -256,7 +258,6 @@ scenarioTest(
     await spare.kill();
     assert.equal(await Deno.stat(`/proc/${daemon.pid}`).then(() => true, () => false), false);
     await Deno.writeTextFile(s.go, "");
-    for (let i = 0; i < 500 && !/PASS|FAIL/.test(await readLog()); i++) await sleep(20);
-    assert.match(await readLog(), /^PASS$/m, await readLog());
+    assert.match(await waitDaemonLog(s, /PASS|FAIL/), /^PASS$/m);
   },
 );
