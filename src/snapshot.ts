@@ -194,7 +194,8 @@ export async function freezeAndWriteRetrying(
       return await freezeAndWrite(app, table, tmp, how);
     } catch (cause) {
       const raced = cause instanceof SnapshotError &&
-        (cause.cause instanceof ControlAgainError || cause.cause instanceof ControlProcessGoneError);
+        (cause.cause instanceof ControlAgainError ||
+          cause.cause instanceof ControlProcessGoneError);
       if (!raced || attempt === 3) throw cause;
       for await (const entry of Deno.readDir(tmp)) await Deno.remove(join(tmp, entry.name));
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
