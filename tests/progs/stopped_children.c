@@ -2,7 +2,8 @@
  * one that stopped itself (raise(SIGSTOP)); the parent has seen both stop (WUNTRACED). After
  * the restore both are still stopped (their counters do not move), waitpid(WUNTRACED) reports
  * at most a stop again, SIGCONT continues each (WCONTINUED), and each ends with its status.
- * The test reads each child's state from /proc too. */
+ * Each has a SIGCONT handler (by sigaction, by signal) that ran for no snapshot, only for its
+ * parent's SIGCONT. The test reads each child's state from /proc too. */
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -14,16 +15,28 @@
 
 struct shared {
   atomic_long count[2];
+  atomic_int conts[2]; /* SIGCONT handler runs */
   atomic_int finish;
 };
+static struct shared *sh;
+static int me;
+
+static void on_cont(int sig) { sh->conts[me]++; }
 
 static void pause_ms(long ms) {
   struct timespec ts = {0, ms * 1000000};
   nanosleep(&ts, NULL);
 }
 
-static void child(struct shared *sh, int k) {
-  if (k == 1) raise(SIGSTOP);
+static void child(int k) {
+  me = k;
+  if (k == 0) {
+    struct sigaction sa = {.sa_handler = on_cont, .sa_flags = SA_RESTART};
+    sigaction(SIGCONT, &sa, NULL);
+  } else {
+    signal(SIGCONT, on_cont);
+    raise(SIGSTOP);
+  }
   while (!sh->finish) {
     sh->count[k]++;
     pause_ms(1);
@@ -33,14 +46,14 @@ static void child(struct shared *sh, int k) {
 
 int main(int argc, char **argv) {
   CHECK(argc == 2, "usage: stopped_children DIR");
-  struct shared *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+  sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                            -1, 0);
   CHECK(sh != MAP_FAILED, "mmap");
   pid_t kids[2];
   for (int k = 0; k < 2; k++) {
     kids[k] = fork();
     CHECK(kids[k] >= 0, "fork");
-    if (kids[k] == 0) child(sh, k);
+    if (kids[k] == 0) child(k);
   }
   while (sh->count[0] < 10) pause_ms(1);
   CHECK(kill(kids[0], SIGSTOP) == 0, "kill SIGSTOP");
@@ -62,13 +75,15 @@ int main(int argc, char **argv) {
           k, got, status);
   }
   for (int k = 0; k < 2; k++) {
+    CHECK(sh->conts[k] == 0, "child %d's SIGCONT handler ran %d times", k, (int)sh->conts[k]);
     CHECK(kill(kids[k], SIGCONT) == 0, "kill SIGCONT");
     int status;
     CHECK(waitpid(kids[k], &status, WCONTINUED) == kids[k] && WIFCONTINUED(status),
           "child %d: not continued: %x", k, status);
   }
   for (int k = 0; k < 2; k++)
-    while (sh->count[k] < before[k] + 10) pause_ms(1);
+    while (sh->count[k] < before[k] + 10 || sh->conts[k] < 1) pause_ms(1);
+  for (int k = 0; k < 2; k++) CHECK(sh->conts[k] == 1, "child %d: %d SIGCONTs", k, sh->conts[k]);
   sh->finish = 1;
   for (int k = 0; k < 2; k++) {
     int status;
