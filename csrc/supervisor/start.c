@@ -4,12 +4,15 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <linux/close_range.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "supervisor.h"
+
+#define CKPT_SIGNAL 62 /* AMBER_CKPT_SIGNAL of the interposition library */
 
 int sup_parse_args(int argc, char **argv, struct sup_options *o) {
   memset(o, 0, sizeof *o);
@@ -67,6 +70,13 @@ static pid_t fork_exec(struct amber_table *t, void (*exec_child)(const struct su
   if (pid == 0) {
     close(pipefd[0]);
     setpgid(0, 0);
+    /* A snapshot may come before the program's library has installed its handler, and the
+     * checkpoint signal would kill it: it is held (the mask survives exec), as the library's
+     * own exec does, until the library lets it in. */
+    sigset_t ckpt;
+    sigemptyset(&ckpt);
+    sigaddset(&ckpt, CKPT_SIGNAL);
+    sigprocmask(SIG_BLOCK, &ckpt, NULL);
     /* The program starts with its standard streams only, whatever Amber's own command held. */
     close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     exec_child(o);
