@@ -261,3 +261,16 @@ scenarioTest(
     assert.match(await waitDaemonLog(s, /PASS|FAIL/), /^PASS$/m);
   },
 );
+
+scenarioTest(
+  "a snapshot taken the moment a program is launched holds it, and it runs on",
+  async (s) => {
+    for (let i = 0; i < 20; i++) {
+      const app = await s.launch(["sleep", "60"], "early");
+      const image = await app.snapshot({ dir: `${s.dir}/early-${i}.amber` });
+      assert.equal(image.manifest.processes.length, 1);
+      assert.equal(app.processes().filter((p) => p.alive).length, 1, "the program runs on");
+      await app.kill();
+    }
+  },
+);
