@@ -48,6 +48,16 @@ static inline int amber_pid_alive(int pid) {
   return fields && *fields != 'X';
 }
 
+/* Whether pid has surely ended: no such process, or its /proc entry, read, says so (a failed
+ * read proves nothing). */
+static inline int amber_pid_gone(int pid) {
+  if (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH)) return 1;
+  char buf[1024];
+  const char *fields = amber_proc_stat(pid, buf, sizeof buf);
+  if (!fields) return kill(pid, 0) != 0 && errno == ESRCH;
+  return *fields == 'X' || (*fields == 'Z' && !amber_threads_run_on(pid));
+}
+
 /* A zombie's parent and wait status; 1 if pid is a zombie. */
 static inline int amber_zombie(int pid, int *ppid, int *status) {
   char buf[1024];

@@ -97,12 +97,14 @@ static int slots_status(struct amber_table *t, int32_t state) {
       done = 0; /* not started yet */
       continue;
     }
-    if (alive(sid)) {
+    if (state != AMBER_AGENT_FROZEN ? alive(sid) : !amber_pid_gone(sid)) {
       done = 0;
       continue;
     }
     if (state != AMBER_AGENT_FROZEN) return -ESRCH;
-    __atomic_store_n(&c->slots[i].state, AMBER_AGENT_EXITED, __ATOMIC_RELEASE);
+    int32_t expected = s; /* unless its agent reported meanwhile */
+    __atomic_compare_exchange_n(&c->slots[i].state, &expected, AMBER_AGENT_EXITED, 0,
+                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
   }
   return done ? 0 : 1;
 }
@@ -209,6 +211,12 @@ API int32_t amber_ctl_wait_agents(void *table, int32_t state, int32_t timeout_ms
     if (r == 0) break;
     if (round == 100) return -EAGAIN; /* it keeps forking faster than it freezes */
   }
+  /* A process taken for gone must have stayed so (its agent never reported), or the image
+   * would miss it: the snapshot is taken again. */
+  for (uint32_t i = 0; i < t->ctl.nslots; i++)
+    if (__atomic_load_n(&t->ctl.slots[i].state, __ATOMIC_ACQUIRE) == AMBER_AGENT_EXITED &&
+        !amber_pid_gone(slot_sid(t, &t->ctl.slots[i])))
+      return -EAGAIN;
   list_zombies(t);
   return 0;
 }
