@@ -86,15 +86,10 @@ static void name_stuck_thread(const int32_t *tids, int n) {
 /* A thread that has exited but stays listed: the main thread after pthread_exit, a zombie
  * until the process ends. It takes no signal and holds nothing to save. */
 static int zombie_thread(int32_t tid) {
-  char path[64], stat[512];
+  char path[64];
   amber_fmt(path, sizeof path, "/proc/self/task/%d/stat", tid);
-  long n = amber_read_file(path, stat, sizeof stat - 1);
-  if (n <= 0) return 1; /* gone meanwhile */
-  stat[n] = 0;
-  const char *end = stat;
-  for (const char *p = stat; *p; p++)
-    if (*p == ')') end = p; /* the last ')' ends the thread's name */
-  return end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X');
+  char state = amber_proc_state(path);
+  return !state || state == 'Z' || state == 'X'; /* unreadable: gone meanwhile */
 }
 
 /* Brings every other thread of the process into the handler; 0, or -1 with the reason in

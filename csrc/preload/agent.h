@@ -102,5 +102,7 @@ int amber_is_deleted(const char *name);
 void amber_undeleted_name(const char *name, int skip, char *out, int cap);
 int amber_parse_u64(const char **p, uint64_t *out, int base);
 int amber_list_numbers(const char *dir_path, int32_t *out, int cap);
+/* The state letter of a /proc/.../stat file ('R', 'S', 'T', 'Z'...), 0 if unreadable. */
+char amber_proc_state(const char *stat_path);
 
 #endif

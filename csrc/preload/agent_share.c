@@ -11,8 +11,27 @@
 
 #define KCMP_FILE 0
 
+/* Whether the main thread of process pid has exited (pthread_exit) while others run on. */
+static int main_thread_gone(int32_t pid) {
+  char path[64];
+  amber_fmt(path, sizeof path, "/proc/%d/stat", pid);
+  return amber_proc_state(path) == 'Z';
+}
+
+/* Where to look at a process: its system pid, or, when its main thread is gone, one of its
+ * live threads (/proc/<pid>/fd and maps, and kcmp, see nothing through a gone main thread;
+ * /proc/<tid>/... and kcmp of a TID see the process's). */
 static int32_t system_pid_of(int32_t vpid) {
-  return vpid == amber.vpid ? amber_sys_getpid() : amber_v2s(amber.table, AMBER_KIND_PID, vpid);
+  if (vpid == amber.vpid) return amber_sys_gettid(); /* the leader: a live thread */
+  int32_t pid = amber_v2s(amber.table, AMBER_KIND_PID, vpid);
+  if (pid <= 0 || !main_thread_gone(pid)) return pid;
+  static int32_t tids[AMBER_MAX_THREADS];
+  char dir[64];
+  amber_fmt(dir, sizeof dir, "/proc/%d/task", pid);
+  int n = amber_list_numbers(dir, tids, AMBER_MAX_THREADS);
+  for (int i = 0; i < n; i++)
+    if (tids[i] != pid) return tids[i];
+  return pid;
 }
 
 static void target_of(int pid, int fd, char *out, int cap) {
@@ -71,14 +90,14 @@ static void visit_fd(int32_t vpid, int pid, int fd, const char *target) {
       if (!strcmp(peer, target)) r->peer_where = AMBER_PEER_INSIDE;
     }
     char mine[256];
-    target_of(amber_sys_getpid(), r->fd, mine, sizeof mine);
+    target_of(amber_sys_gettid(), r->fd, mine, sizeof mine);
     if (strcmp(mine, target)) continue;
     if (amber_fd_is_pathless(r) && !r->creator_vpid && same_inode(pid, fd, r->ino))
       r->creator_vpid = vpid, r->creator_fd = fd;
     /* The first descriptor of the description, in slot order then descriptor order, owns it;
      * in this process too, so that a dup comes back a dup. */
     (void)self;
-    if (!r->owner_vpid && amber_sys5(SYS_kcmp, amber_sys_getpid(), pid, KCMP_FILE, r->fd, fd) == 0)
+    if (!r->owner_vpid && amber_sys5(SYS_kcmp, amber_sys_gettid(), pid, KCMP_FILE, r->fd, fd) == 0)
       r->owner_vpid = vpid, r->owner_fd = fd;
     if (r->kind == AMBER_FD_PIPE && !r->creator_vpid && is_read_end(pid, fd))
       r->creator_vpid = vpid, r->creator_fd = fd;

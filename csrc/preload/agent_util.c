@@ -114,6 +114,17 @@ int amber_parse_u64(const char **p, uint64_t *out, int base) {
   return any ? 0 : -1;
 }
 
+char amber_proc_state(const char *stat_path) {
+  char stat[512];
+  long n = amber_read_file(stat_path, stat, sizeof stat - 1);
+  if (n <= 0) return 0;
+  stat[n] = 0;
+  const char *end = 0;
+  for (const char *p = stat; *p; p++)
+    if (*p == ')') end = p; /* the last ')' ends the name */
+  return end && end[1] == ' ' ? end[2] : 0;
+}
+
 /* The numeric entries of a /proc directory (threads, descriptors), in the kernel's (rising)
  * order; for /proc/thread-self/fd, without the descriptor this listing itself uses. Returns how
  * many, -E2BIG when they do not fit, or -errno. */
