@@ -325,6 +325,8 @@ API int32_t amber_ctl_lagging(void *table, int32_t state, char *buf, int32_t cap
     const char *st = strstr(status, "State:");
     char state_name[32] = "gone";
     if (st) sscanf(st, "State:\t%*c (%31[^)])", state_name);
+    if (!strcmp(state_name, "zombie") && amber_threads_run_on(sid))
+      snprintf(state_name, sizeof state_name, "its main thread gone");
     unsigned long long bit = 1ULL << (CKPT_SIGNAL - 1);
     int blocked = (status_field(status, "SigBlk:", 16) & bit) != 0;
     int pending = ((status_field(status, "SigPnd:", 16) | status_field(status, "ShdPnd:", 16)) & bit) != 0;
