@@ -57,12 +57,6 @@ static void spawn(void) {
   forked++;
 }
 
-static int go_exists(const char *dir) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/go", dir);
-  return access(path, F_OK) == 0;
-}
-
 int main(int argc, char **argv) {
   CHECK(argc == 2, "usage: exiting_children DIR");
   unsigned long more = 0;

@@ -16,12 +16,6 @@ static void pause_us(long us) {
   nanosleep(&ts, NULL);
 }
 
-static int go_exists(const char *dir) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/go", dir);
-  return access(path, F_OK) == 0;
-}
-
 int main(int argc, char **argv) {
   CHECK(argc == 2, "usage: stop_cont DIR");
   atomic_long *count = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
