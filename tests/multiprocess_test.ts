@@ -274,16 +274,3 @@ scenarioTest(
     }
   },
 );
-
-scenarioTest(
-  "snapshots of a child its parent stops and continues over and over all succeed, and its parent's waits stay right",
-  async (s) => {
-    const app = await s.launch([prog("stop_cont"), s.dir], "stopcont");
-    await s.waitFor(/^ready$/m);
-    for (let i = 0; i < 10; i++) await app.snapshot({ dir: `${s.dir}/running-${i}.amber` });
-    const again = await s.restore(await s.freeze(app));
-    for (let i = 0; i < 3; i++) await again.snapshot({ dir: `${s.dir}/second-${i}.amber` });
-    await s.restore(await s.freeze(again, "second"));
-    await s.pass();
-  },
-);
