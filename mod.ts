@@ -49,6 +49,7 @@
 
 export { App, type AppInit, type ExitStatus, type ProcessInfo } from "./src/app.ts";
 export { type AppListing, list, open } from "./src/apps.ts";
+export { type ExitRecord } from "./src/exited.ts";
 export { launch, type LaunchOptions } from "./src/launch.ts";
 export { snapshot, type SnapshotOptions } from "./src/snapshot.ts";
 export { type SnapshotStats } from "./src/stats.ts";

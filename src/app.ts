@@ -14,6 +14,7 @@ import {
   type TableRow,
 } from "../ffi/control.ts";
 import { AmberError, AppNotFoundError } from "./errors.ts";
+import { type ExitRecord, readExitRecord, removeExitRecord } from "./exited.ts";
 import type { Image } from "./image.ts";
 import { removeAppDir, TABLES_FILE } from "./paths.ts";
 import { snapshot, type SnapshotOptions } from "./snapshot.ts";
@@ -135,7 +136,10 @@ export class App implements AsyncDisposable {
     return processesOf(this.tables());
   }
 
-  /** Waits until the application has ended. */
+  /**
+   * Waits until the application has ended. Its status is known when this Deno process started
+   * it, or when it ran detached (it left its record, see {@linkcode App.exited}).
+   */
   async wait(): Promise<ExitStatus> {
     const supervisor = this.#supervisor;
     if (supervisor && !supervisor.detached) {
@@ -143,13 +147,23 @@ export class App implements AsyncDisposable {
       return code > 128 && code < 128 + 65 ? { code, signal: code - 128 } : { code };
     }
     await poll(async () => !(await this.#alive()), Infinity, 50);
-    return { code: null };
+    const record = await this.exited();
+    if (!record) return { code: null };
+    return record.signal ? { code: record.code, signal: record.signal } : { code: record.code };
+  }
+
+  /**
+   * How and when the application ended, if it ran detached and has ended (its record stays
+   * until `kill` removes it); undefined while it runs.
+   */
+  async exited(): Promise<ExitRecord | undefined> {
+    return await this.#alive() ? undefined : await readExitRecord(this.name);
   }
 
   /**
    * Ends the application: SIGKILL to every process, then waits (at most 10 s) until its
    * supervisor has cleaned up. A stale application (its supervisor is gone) is just removed.
-   * Ending an application that has already ended does nothing.
+   * Ending an application that has already ended removes its record (see `exited`).
    */
   async kill(): Promise<void> {
     const ended = await poll(async () => {
@@ -167,6 +181,7 @@ export class App implements AsyncDisposable {
       );
     }
     if (this.#supervisor && !this.#supervisor.detached) await this.#supervisor.child.status;
+    if (!(await this.#alive())) removeExitRecord(this.name);
   }
 
   /** Freezes the application and writes its image; see `SnapshotOptions`. */

@@ -6,6 +6,7 @@
  */
 
 import { App, isStale, processesOf, type ProcessInfo } from "./app.ts";
+import { type ExitRecord, exitRecordNames, readExitRecord } from "./exited.ts";
 import { AppNotFoundError } from "./errors.ts";
 import { appDir, appsDir } from "./paths.ts";
 import { checkAppName } from "./names.ts";
@@ -31,10 +32,16 @@ export interface AppListing {
   orphanedSupervisor?: number;
   /** Its processes. */
   processes: ProcessInfo[];
+  /**
+   * Set when the application has ended (a detached one leaves this record): when, and its
+   * status. It is listed until `kill` removes it.
+   */
+  exited?: ExitRecord;
 }
 
 /**
- * The running application called `name`.
+ * The application called `name`: a running one, or one that has ended and left its record
+ * (see {@linkcode App.exited}).
  *
  * @example Find an application by name, as another process would
  * ```ts
@@ -48,7 +55,10 @@ export interface AppListing {
  */
 export async function open(name: string): Promise<App> {
   const dir = appDir(checkAppName(name));
-  if (!(await exists(dir))) throw new AppNotFoundError(name);
+  if (!(await exists(dir))) {
+    if (await readExitRecord(name)) return new App({ name, id: "", dir });
+    throw new AppNotFoundError(name);
+  }
   const app = new App({ name, id: "", dir });
   let id = "";
   try {
@@ -85,10 +95,19 @@ export async function list(): Promise<AppListing[]> {
   for await (const entry of Deno.readDir(appsDir())) {
     if (entry.isDirectory && isAppName(entry.name)) names.push(entry.name);
   }
+  const running = new Set(names);
+  for (const name of await exitRecordNames()) if (!running.has(name)) names.push(name);
   names.sort();
   const listings: AppListing[] = [];
   for (const name of names) {
     const app = new App({ name, id: "", dir: appDir(name) });
+    if (!running.has(name)) {
+      const exited = await readExitRecord(name);
+      if (exited) {
+        listings.push({ app, name, id: "", hostname: "", stale: false, processes: [], exited });
+      }
+      continue;
+    }
     try {
       using table = app.openTable();
       const info = table.info();

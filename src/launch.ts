@@ -11,6 +11,7 @@ import { ProgramError } from "./errors.ts";
 import { checkHostname, defaultAppName, newAppId } from "./names.ts";
 import { refuseOrphanName } from "./orphans.ts";
 import { appDir, makeAppDir, supervisorPath, TABLES_FILE } from "./paths.ts";
+import { removeExitRecord } from "./exited.ts";
 import { checkInterposable, resolveProgram } from "./program.ts";
 import { abandon, Supervisor, supervisorRow } from "./supervisor.ts";
 import { checkTimeout, sleep } from "./wait.ts";
@@ -65,6 +66,7 @@ export async function launch(argv: readonly string[], options: LaunchOptions = {
   const name = options.name ?? defaultAppName(program);
   refuseOrphanName(name, appDir(name));
   const dir = makeAppDir(name);
+  removeExitRecord(name); /* an ended application of that name is forgotten */
   const id = newAppId();
   let table: Table | undefined;
   let supervisor: Supervisor | undefined;

@@ -14,6 +14,7 @@ import { checkAppName, checkHostname, newAppId } from "./names.ts";
 import { refuseOrphanName } from "./orphans.ts";
 import { PathLimit, pathTooLong } from "./path_limits.ts";
 import { appDir, makeAppDir, restorerPath, supervisorPath, TABLES_FILE } from "./paths.ts";
+import { removeExitRecord } from "./exited.ts";
 import { abandon, Supervisor, supervisorRow } from "./supervisor.ts";
 import { checkTimeout } from "./wait.ts";
 import { restoreCeiling } from "./credentials.ts";
@@ -90,6 +91,7 @@ export async function restore(image: Image | string, options: RestoreOptions = {
 
   refuseOrphanName(name, appDir(name));
   const dir = makeAppDir(name);
+  removeExitRecord(name); /* an ended application of that name is forgotten */
   const id = newAppId();
   let table: Table | undefined;
   let supervisor: Supervisor | undefined;

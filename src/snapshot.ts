@@ -272,9 +272,10 @@ export interface FreezeOptions {
 }
 
 /**
- * A process created between the listing of the processes and the freeze was not frozen, or one
- * exited during the snapshot: the snapshot is abandoned (the application runs on) and taken
- * again, a few times at most.
+ * A process that exits before it froze is simply not in the image, and one created meanwhile
+ * is frozen too (ctl_snapshot.c); one killed once frozen, before its part was written, makes
+ * the snapshot abandoned (the application runs on) and taken again, a few times at most, as
+ * does a tree that kept forking faster than it froze.
  * Returns the rows of the tables as they were frozen; the phase is left at WRITE, every
  * process frozen: the caller resumes it (or ends it). On failure everything was resumed.
  */

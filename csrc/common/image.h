@@ -125,7 +125,10 @@ struct amber_proc_header {
   char parent_dir[512];
   /* the file locks it held (struct amber_lock_rec), after the hashes */
   uint64_t locks_off;
-  int32_t nlocks, pad3;
+  int32_t nlocks;
+  /* The main thread had called pthread_exit (a zombie thread while the others run on): the
+   * restored process's main thread starts every saved thread and exits the same way. */
+  int32_t main_thread_gone;
 };
 
 /* Written by the restorer into the restored library before it resumes the threads. */
@@ -138,6 +141,10 @@ struct amber_restore_args {
   /* Opened by the restorer before the process takes its own credentials, which may not reach
    * the application's private directory: the tables (table_fd.c), the broker; -1 if none. */
   int32_t tables_fd, broker_fd;
+  /* With main_thread_gone: the restorer's main thread's TID until it has exited (the kernel
+   * clears it, a futex word), so that the restorer is unmapped only then. */
+  int32_t main_tid;
+  int32_t pad2;
 };
 
 #endif

@@ -26,18 +26,43 @@ static inline const char *amber_proc_stat(int pid, char *buf, size_t cap) {
   return end && end[1] == ' ' ? end + 2 : NULL;
 }
 
+/* A main thread that called pthread_exit shows as a zombie while its other threads run on:
+ * the process is alive while /proc/<pid>/status counts more than that one thread. */
+static inline int amber_threads_run_on(int pid) {
+  char path[64], buf[2048];
+  snprintf(path, sizeof path, "/proc/%d/status", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  buf[n > 0 ? n : 0] = 0;
+  const char *threads = strstr(buf, "\nThreads:");
+  return threads && strtol(threads + 9, NULL, 10) > 1;
+}
+
 static inline int amber_pid_alive(int pid) {
   if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM)) return 0;
   char buf[1024];
   const char *fields = amber_proc_stat(pid, buf, sizeof buf);
-  return fields && *fields != 'Z' && *fields != 'X';
+  if (fields && *fields == 'Z') return amber_threads_run_on(pid);
+  return fields && *fields != 'X';
+}
+
+/* Whether pid has surely ended: no such process, or its /proc entry, read, says so (a failed
+ * read proves nothing). */
+static inline int amber_pid_gone(int pid) {
+  if (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH)) return 1;
+  char buf[1024];
+  const char *fields = amber_proc_stat(pid, buf, sizeof buf);
+  if (!fields) return kill(pid, 0) != 0 && errno == ESRCH;
+  return *fields == 'X' || (*fields == 'Z' && !amber_threads_run_on(pid));
 }
 
 /* A zombie's parent and wait status; 1 if pid is a zombie. */
 static inline int amber_zombie(int pid, int *ppid, int *status) {
   char buf[1024];
   const char *p = amber_proc_stat(pid, buf, sizeof buf);
-  if (!p || *p != 'Z') return 0;
+  if (!p || *p != 'Z' || amber_threads_run_on(pid)) return 0;
   long field[53] = {0}; /* numbered from 3 (the state): ppid is 4, exit_code is 52 */
   p += 2;
   for (int f = 4; f <= 52 && *p; f++) {

@@ -95,13 +95,15 @@ enum amber_agent_state {
   AMBER_AGENT_WRITTEN = 2,
   AMBER_AGENT_FAILED = 3,
   AMBER_AGENT_RESUMED = 4,
+  AMBER_AGENT_EXITED = 5, /* written by the coordinator: the process exited before it froze, so
+                             the image holds it as it is now (a zombie, or nothing) */
 };
 
 struct amber_agent_slot {
   int32_t vpid;   /* which process this slot is for */
   int32_t state;  /* enum amber_agent_state, written by the agent */
   int32_t threads;
-  int32_t pad;
+  int32_t stopped; /* the coordinator woke it from a stop (SIGSTOP): its agent stops it again */
   char error[AMBER_CTL_ERROR];
 };
 

@@ -150,6 +150,32 @@ static void find_std_streams(struct amber_table *t, struct amber_share *s) {
   }
 }
 
+/* Where to look at process pid: pid itself, or, when its main thread is gone (pthread_exit),
+ * one of its live threads: /proc/<pid>/fd and maps, and kcmp, see nothing through a gone main
+ * thread, while /proc/<tid>/... and kcmp of a TID see the process's. */
+static int live_task(int pid) {
+  char path[64], state = 0;
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return pid;
+  if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1) state = 0;
+  fclose(f);
+  if (state != 'Z') return pid;
+  snprintf(path, sizeof path, "/proc/%d/task", pid);
+  DIR *d = opendir(path);
+  if (!d) return pid;
+  int tid = pid;
+  for (struct dirent *e; (e = readdir(d));) {
+    int t = atoi(e->d_name);
+    if (t > 0 && t != pid) {
+      tid = t;
+      break;
+    }
+  }
+  closedir(d);
+  return tid;
+}
+
 API int32_t amber_ctl_share_scan(void *table, char *buf, int32_t cap) {
   struct amber_table *t = table;
   struct amber_share *s = &t->share;
@@ -158,7 +184,10 @@ API int32_t amber_ctl_share_scan(void *table, char *buf, int32_t cap) {
   s->n = 0;
   buf[0] = 0;
   for (uint32_t i = 0; i < c->nslots; i++) {
+    /* A process that exited before it froze is not in the image (ctl_snapshot.c). */
+    if (__atomic_load_n(&c->slots[i].state, __ATOMIC_ACQUIRE) == AMBER_AGENT_EXITED) continue;
     int32_t vpid = c->slots[i].vpid, pid = amber_v2s(t, AMBER_KIND_PID, vpid);
+    if (pid > 0) pid = live_task(pid);
     int err = pid > 0 ? list_fds(s, vpid, pid) : -ESRCH;
     if (!err) err = list_maps(s, vpid, pid);
     if (err == -E2BIG) {

@@ -1,5 +1,6 @@
 /* The coordinator's half of the snapshot protocol (docs/snapshot-protocol.md). TypeScript
  * drives the phases; these functions move the shared control block and wait on it. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -81,15 +82,7 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const c
   amber_table_lock(t);
   for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
     struct amber_row *r = &t->rows[AMBER_KIND_PID][i];
-    if (r->state != AMBER_ROW_LIVE || !(r->flags & AMBER_PID_PROCESS)) continue;
-    int ppid, status;
-    if (r->sid > 0 && amber_zombie(r->sid, &ppid, &status)) {
-      int32_t parent = amber_s2v(t, AMBER_KIND_PID, ppid);
-      if (parent > 0 && c->nzombies < AMBER_CTL_MAX_PROCS)
-        c->zombies[c->nzombies++] = (struct amber_zombie){r->vid, parent, status, 0};
-      continue;
-    }
-    if (!alive(r->sid)) continue;
+    if (r->state != AMBER_ROW_LIVE || !(r->flags & AMBER_PID_PROCESS) || !alive(r->sid)) continue;
     if (n == AMBER_CTL_MAX_PROCS) {
       amber_table_unlock(t);
       return -E2BIG;
@@ -117,26 +110,66 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const c
 }
 
 /* 0 when every slot reached `state`; -EIO when an agent failed; -ESRCH when a process is gone;
- * otherwise 1 (keep waiting). */
+ * otherwise 1 (keep waiting). A process that exits before it froze is no failure: it exited
+ * before the snapshot, as far as the image goes (its slot says EXITED). */
 static int slots_status(struct amber_table *t, int32_t state) {
   struct amber_ctl *c = &t->ctl;
   int done = 1;
   for (uint32_t i = 0; i < c->nslots; i++) {
     int32_t s = __atomic_load_n(&c->slots[i].state, __ATOMIC_ACQUIRE);
     if (s == AMBER_AGENT_FAILED) return -EIO;
-    if (s == state) continue;
-    done = 0;
+    if (s == state || s == AMBER_AGENT_EXITED) continue;
     int32_t sid = slot_sid(t, &c->slots[i]);
-    if (sid < 0 && state == AMBER_AGENT_RESUMED) continue; /* not started yet */
-    if (!alive(sid)) return -ESRCH;
+    if (sid < 0 && state == AMBER_AGENT_RESUMED) {
+      done = 0; /* not started yet */
+      continue;
+    }
+    if (state != AMBER_AGENT_FROZEN ? alive(sid) : !amber_pid_gone(sid)) {
+      done = 0;
+      continue;
+    }
+    if (state != AMBER_AGENT_FROZEN) return -ESRCH;
+    int32_t expected = s; /* unless its agent reported meanwhile */
+    __atomic_compare_exchange_n(&c->slots[i].state, &expected, AMBER_AGENT_EXITED, 0,
+                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
   }
   return done ? 0 : 1;
 }
 
+/* A stopped process (SIGSTOP, SIGTSTP...) cannot run its agent: it is woken with SIGCONT, its
+ * slot saying so, and its agent stops it again once the snapshot is over (or restored). Each
+ * of its threads gets the checkpoint signal first, so none runs the program meanwhile. */
+static void wake_stopped(struct amber_table *t, int32_t state) {
+  struct amber_ctl *c = &t->ctl;
+  for (uint32_t i = 0; i < c->nslots; i++) {
+    struct amber_agent_slot *slot = &c->slots[i];
+    int32_t now = __atomic_load_n(&slot->state, __ATOMIC_ACQUIRE);
+    if (now == state || now == AMBER_AGENT_EXITED || now == AMBER_AGENT_FAILED) continue;
+    int32_t sid = slot_sid(t, slot);
+    char buf[1024];
+    const char *fields = sid > 0 ? amber_proc_stat(sid, buf, sizeof buf) : NULL;
+    if (!fields || *fields != 'T') continue;
+    __atomic_store_n(&slot->stopped, 1, __ATOMIC_RELEASE);
+    if (now == AMBER_AGENT_NONE) {
+      char dir[64];
+      snprintf(dir, sizeof dir, "/proc/%d/task", sid);
+      DIR *d = opendir(dir);
+      for (struct dirent *e; d && (e = readdir(d));)
+        if (e->d_name[0] != '.') amber_sys3(SYS_tgkill, sid, atoi(e->d_name), AMBER_CKPT_SIGNAL);
+      if (d) closedir(d);
+    }
+    kill(sid, SIGCONT);
+  }
+}
+
 static int32_t wait_for(struct amber_table *t, int32_t state, int32_t timeout_ms) {
-  int64_t deadline = now_ms() + timeout_ms;
+  int64_t deadline = now_ms() + timeout_ms, next_wake = 0;
   for (;;) {
     uint32_t seen = __atomic_load_n(&t->ctl.reports, __ATOMIC_ACQUIRE);
+    if (state != AMBER_AGENT_RESUMED && now_ms() >= next_wake) {
+      wake_stopped(t, state);
+      next_wake = now_ms() + 20;
+    }
     int st = slots_status(t, state);
     if (st <= 0) return st;
     if (state == AMBER_AGENT_RESUMED &&
@@ -148,23 +181,75 @@ static int32_t wait_for(struct amber_table *t, int32_t state, int32_t timeout_ms
   }
 }
 
-/* A process created after the slots were listed was not frozen: the snapshot would miss it. */
-static int32_t all_processes_frozen(struct amber_table *t) {
+/* Processes created after the slots were listed (forked before their parent froze) get slots
+ * of their own and the signal; returns how many, or -E2BIG. */
+static int32_t list_late_processes(struct amber_table *t) {
+  struct amber_ctl *c = &t->ctl;
+  int32_t late[AMBER_CTL_MAX_PROCS], n = 0;
+  amber_table_lock(t);
   for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
     struct amber_row *r = &t->rows[AMBER_KIND_PID][i];
     if (r->state != AMBER_ROW_LIVE || !(r->flags & AMBER_PID_PROCESS) || !alive(r->sid)) continue;
     int listed = 0;
-    for (uint32_t s = 0; s < t->ctl.nslots; s++) listed |= t->ctl.slots[s].vpid == r->vid;
-    if (!listed) return -EAGAIN;
+    for (uint32_t s = 0; s < c->nslots; s++) listed |= c->slots[s].vpid == r->vid;
+    if (listed) continue;
+    if (c->nslots == AMBER_CTL_MAX_PROCS) {
+      amber_table_unlock(t);
+      return -E2BIG;
+    }
+    memset(&c->slots[c->nslots], 0, sizeof c->slots[c->nslots]);
+    c->slots[c->nslots].vpid = r->vid;
+    __atomic_add_fetch(&c->nslots, 1, __ATOMIC_RELEASE); /* its agent finds its slot */
+    late[n++] = r->sid;
   }
-  return 0;
+  amber_table_unlock(t);
+  for (int32_t i = 0; i < n; i++) kill(late[i], AMBER_CKPT_SIGNAL);
+  return n;
+}
+
+/* Every frozen process's children that had exited unreaped: a restore makes them again as
+ * zombies. Listed once nothing can reap or exit any more (every process frozen). */
+static void list_zombies(struct amber_table *t) {
+  struct amber_ctl *c = &t->ctl;
+  c->nzombies = 0;
+  amber_table_lock(t);
+  for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
+    struct amber_row *r = &t->rows[AMBER_KIND_PID][i];
+    if (r->state != AMBER_ROW_LIVE || !(r->flags & AMBER_PID_PROCESS)) continue;
+    int ppid, status;
+    if (r->sid <= 0 || !amber_zombie(r->sid, &ppid, &status)) continue;
+    int32_t parent = amber_s2v(t, AMBER_KIND_PID, ppid);
+    if (parent > 0 && c->nzombies < AMBER_CTL_MAX_PROCS)
+      c->zombies[c->nzombies++] = (struct amber_zombie){r->vid, parent, status, 0};
+  }
+  amber_table_unlock(t);
 }
 
 API int32_t amber_ctl_wait_agents(void *table, int32_t state, int32_t timeout_ms) {
-  int32_t r = wait_for(table, state, timeout_ms);
-  if (r == 0 && state == AMBER_AGENT_FROZEN) r = all_processes_frozen(table);
-  if (state == AMBER_AGENT_WRITTEN && r <= 0) amber_handover_stop(table);
-  return r;
+  struct amber_table *t = table;
+  if (state != AMBER_AGENT_FROZEN) {
+    int32_t r = wait_for(t, state, timeout_ms);
+    if (state == AMBER_AGENT_WRITTEN && r <= 0) amber_handover_stop(table);
+    return r;
+  }
+  int64_t deadline = now_ms() + timeout_ms;
+  for (int round = 0;; round++) {
+    int64_t left = deadline - now_ms();
+    int32_t r = wait_for(t, state, left > 1 ? (int32_t)left : 1);
+    if (r) return r;
+    r = list_late_processes(t);
+    if (r < 0) return r;
+    if (r == 0) break;
+    if (round == 100) return -EAGAIN; /* it keeps forking faster than it freezes */
+  }
+  /* A process taken for gone must have stayed so (its agent never reported), or the image
+   * would miss it: the snapshot is taken again. */
+  for (uint32_t i = 0; i < t->ctl.nslots; i++)
+    if (__atomic_load_n(&t->ctl.slots[i].state, __ATOMIC_ACQUIRE) == AMBER_AGENT_EXITED &&
+        !amber_pid_gone(slot_sid(t, &t->ctl.slots[i])))
+      return -EAGAIN;
+  list_zombies(t);
+  return 0;
 }
 
 API int32_t amber_ctl_wait_restored(void *table, int32_t count, int32_t timeout_ms) {
@@ -220,8 +305,10 @@ API int32_t amber_ctl_table_from_image(const char *image_tables, const char *pat
   t->root_vpid = copy.root_vpid;
   /* The processes are the ones the snapshot froze, and the zombies it found; rows of any
    * others were stale. */
-  t->ctl.nslots = copy.ctl.nslots;
-  for (uint32_t i = 0; i < copy.ctl.nslots; i++) t->ctl.slots[i].vpid = copy.ctl.slots[i].vpid;
+  t->ctl.nslots = 0;
+  for (uint32_t i = 0; i < copy.ctl.nslots; i++)
+    if (copy.ctl.slots[i].state != AMBER_AGENT_EXITED)
+      t->ctl.slots[t->ctl.nslots++].vpid = copy.ctl.slots[i].vpid;
   t->ctl.nzombies = copy.ctl.nzombies;
   memcpy(t->ctl.zombies, copy.ctl.zombies, sizeof t->ctl.zombies);
   for (int k = 0; k < AMBER_KIND_COUNT; k++)
@@ -230,7 +317,7 @@ API int32_t amber_ctl_table_from_image(const char *image_tables, const char *pat
     struct amber_row *r = &t->rows[AMBER_KIND_PID][i];
     if (r->state != AMBER_ROW_LIVE || !(r->flags & AMBER_PID_PROCESS)) continue;
     int kept = 0;
-    for (uint32_t s = 0; s < copy.ctl.nslots; s++) kept |= copy.ctl.slots[s].vpid == r->vid;
+    for (uint32_t s = 0; s < t->ctl.nslots; s++) kept |= t->ctl.slots[s].vpid == r->vid;
     for (uint32_t z = 0; z < copy.ctl.nzombies; z++) kept |= copy.ctl.zombies[z].vpid == r->vid;
     if (!kept) amber_pid_row_release(t, r);
   }
@@ -250,7 +337,8 @@ API int32_t amber_ctl_lagging(void *table, int32_t state, char *buf, int32_t cap
   buf[0] = 0;
   for (uint32_t i = 0; i < t->ctl.nslots && n < cap; i++) {
     struct amber_agent_slot *slot = &t->ctl.slots[i];
-    if (__atomic_load_n(&slot->state, __ATOMIC_ACQUIRE) == state) continue;
+    int32_t now = __atomic_load_n(&slot->state, __ATOMIC_ACQUIRE);
+    if (now == state || now == AMBER_AGENT_EXITED) continue;
     int32_t sid = slot_sid(t, slot);
     char path[64], status[4096] = "";
     snprintf(path, sizeof path, "/proc/%d/status", sid);
@@ -263,6 +351,8 @@ API int32_t amber_ctl_lagging(void *table, int32_t state, char *buf, int32_t cap
     const char *st = strstr(status, "State:");
     char state_name[32] = "gone";
     if (st) sscanf(st, "State:\t%*c (%31[^)])", state_name);
+    if (!strcmp(state_name, "zombie") && amber_threads_run_on(sid))
+      snprintf(state_name, sizeof state_name, "its main thread gone");
     unsigned long long bit = 1ULL << (AMBER_CKPT_SIGNAL - 1);
     int blocked = (status_field(status, "SigBlk:", 16) & bit) != 0;
     int pending = ((status_field(status, "SigPnd:", 16) | status_field(status, "ShdPnd:", 16)) & bit) != 0;

@@ -84,6 +84,15 @@ static void name_stuck_thread(const int32_t *tids, int n) {
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "one of its threads did not stop");
 }
 
+/* A thread that has exited but stays listed: the main thread after pthread_exit, a zombie
+ * until the process ends. It takes no signal and holds nothing to save. */
+static int zombie_thread(int32_t tid) {
+  char path[64];
+  amber_fmt(path, sizeof path, "/proc/self/task/%d/stat", tid);
+  char state = amber_proc_state(path);
+  return !state || state == 'Z' || state == 'X'; /* unreadable: gone meanwhile */
+}
+
 /* Brings every other thread of the process into the handler; 0, or -1 with the reason in
  * amber_ckpt.error. */
 static int quiesce(int32_t self) {
@@ -99,6 +108,10 @@ static int quiesce(int32_t self) {
       int known = 0;
       for (int i = 0; i < nsignalled; i++) known |= signalled[i] == tid;
       if (known) continue;
+      if (tid == amber_sys_getpid() && zombie_thread(tid)) {
+        amber_ckpt.main_thread_gone = 1;
+        continue;
+      }
       if (nsignalled == AMBER_MAX_THREADS - 1) {
         amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
                   "it has more than %d threads, more than Amber can save", AMBER_MAX_THREADS);
@@ -205,6 +218,9 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
     amber_futex_wait(&amber_ckpt.restored_threads, done, 0, 5);
   }
   if (!err) err = amber_timers_after_restore(); /* every thread has its new TID now */
+  for (int i = 0; i < 2000 && __atomic_load_n(&amber_restore_args.main_tid, __ATOMIC_ACQUIRE); i++)
+    amber_futex_wait((uint32_t *)&amber_restore_args.main_tid,
+                     (uint32_t)__atomic_load_n(&amber_restore_args.main_tid, __ATOMIC_ACQUIRE), 0, 5);
   if (amber_restore_args.restorer_end > amber_restore_args.restorer_start)
     amber_sys2(SYS_munmap, amber_restore_args.restorer_start,
                amber_restore_args.restorer_end - amber_restore_args.restorer_start);
@@ -224,6 +240,12 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
   amber_sys1(SYS_exit_group, 70);
 }
 
+/* A process that was stopped when the snapshot came (the coordinator woke it to take part) is
+ * stopped again before any of its threads leaves the handler. */
+static void stop_again(int stopped) {
+  if (stopped) amber_sys2(SYS_kill, amber_sys_getpid(), SIGSTOP);
+}
+
 static void leader(int32_t self, void *uc) {
   struct amber_agent_slot *slot = my_slot();
   amber_ckpt.nthreads = 1;
@@ -234,6 +256,7 @@ static void leader(int32_t self, void *uc) {
   struct amber_thread_rec *rec = &amber_ckpt.threads[0];
   memset(rec, 0, sizeof *rec);
   rec->leader = 1;
+  amber_ckpt.main_thread_gone = 0;
   amber_identity_open_proc();
   int stopped = quiesce(self) == 0;
   amber.checkpoints++;
@@ -250,6 +273,7 @@ static void leader(int32_t self, void *uc) {
     report(slot, AMBER_AGENT_FROZEN);
     uint32_t phase = wait_phase_change(AMBER_PHASE_FREEZE);
     if (phase != AMBER_PHASE_WRITE) amber_fds_release();
+    amber_ckpt.stopped = __atomic_load_n(&slot->stopped, __ATOMIC_ACQUIRE); /* for the image */
     if (phase == AMBER_PHASE_WRITE) {
       if (amber_fds_capture_frozen()) { /* every process is frozen now */
         fail(slot, amber_ckpt.error);
@@ -263,10 +287,15 @@ static void leader(int32_t self, void *uc) {
         amber_fds_release();
       } else {
         leader_after_restore(&amber_ckpt.threads[0]);
+        amber_identity_close_proc();
+        stop_again(amber_ckpt.stopped); /* the new application's slot knows nothing of it */
+        release_followers();
+        return;
       }
     }
   }
   amber_identity_close_proc();
+  stop_again(__atomic_load_n(&slot->stopped, __ATOMIC_ACQUIRE));
   release_followers();
 }
 
@@ -279,14 +308,24 @@ static void on_ckpt_signal(int sig, siginfo_t *info, void *uc) {
   }
   amber_ckpt_deferred = 0;
   int32_t self = amber_sys_gettid();
-  uint32_t phase = __atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE);
-  int32_t expected = 0;
-  if (__atomic_compare_exchange_n(&amber_ckpt.leader_tid, &expected, self, 0, __ATOMIC_ACQ_REL,
-                                  __ATOMIC_ACQUIRE)) {
-    if (phase == AMBER_PHASE_FREEZE && my_slot()) leader(self, uc);
-    __atomic_store_n(&amber_ckpt.leader_tid, 0, __ATOMIC_RELEASE);
-  } else if (expected != self) {
-    follower(uc);
+  for (;;) {
+    uint32_t phase = __atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE);
+    int32_t expected = 0;
+    if (__atomic_compare_exchange_n(&amber_ckpt.leader_tid, &expected, self, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+      if (phase == AMBER_PHASE_FREEZE && my_slot()) leader(self, uc);
+      __atomic_store_n(&amber_ckpt.leader_tid, 0, __ATOMIC_RELEASE);
+      break;
+    }
+    if (expected == self) break;
+    /* A leader gathers its threads while `release` is 0. Once it is 1, the last checkpoint is
+     * ending: this signal is the next snapshot's, taken by a thread already let go, which
+     * waits to lead it rather than to follow a leader that is leaving. */
+    if (!__atomic_load_n(&amber_ckpt.release, __ATOMIC_ACQUIRE)) {
+      follower(uc);
+      break;
+    }
+    amber_futex_wait(&amber_ckpt.release, 1, 0, 1);
   }
   errno = saved_errno;
 }

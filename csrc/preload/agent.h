@@ -38,6 +38,8 @@ struct amber_ckpt {
   void *fd_buffer;            /* unread pipe and socket bytes: a mapping saved with memory */
   uint64_t fd_buffer_size, fd_buffer_used;
   char error[AMBER_CTL_ERROR];
+  int32_t stopped; /* it was stopped (SIGSTOP) when frozen: it is stopped again once restored */
+  int32_t main_thread_gone; /* its main thread had called pthread_exit (a zombie thread) */
 };
 
 extern struct amber_ckpt amber_ckpt;
@@ -103,5 +105,7 @@ int amber_is_deleted(const char *name);
 void amber_undeleted_name(const char *name, int skip, char *out, int cap);
 int amber_parse_u64(const char **p, uint64_t *out, int base);
 int amber_list_numbers(const char *dir_path, int32_t *out, int cap);
+/* The state letter of a /proc/.../stat file ('R', 'S', 'T', 'Z'...), 0 if unreadable. */
+char amber_proc_state(const char *stat_path);
 
 #endif

@@ -41,7 +41,7 @@ int amber_fds_capture(void) {
   amber_ckpt.nfds = 0;
   amber_ckpt.nepoll = 0;
   amber_ckpt.fd_buffer_used = 0;
-  int n = amber_list_numbers("/proc/self/fd", fds, AMBER_MAX_FDS);
+  int n = amber_list_numbers("/proc/thread-self/fd", fds, AMBER_MAX_FDS);
   if (n < 0) {
     if (n == -E2BIG)
       amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "more than %d descriptors are open",
@@ -58,7 +58,7 @@ int amber_fds_capture(void) {
     memset(rec, 0, sizeof *rec);
     rec->fd = fd;
     char link[64], target[sizeof rec->path + 64]; /* longer than a record holds: refused */
-    amber_fmt(link, sizeof link, "/proc/self/fd/%d", fd);
+    amber_fmt(link, sizeof link, "/proc/thread-self/fd/%d", fd);
     long len = amber_sys4(SYS_readlinkat, AT_FDCWD, link, target, sizeof target - 1);
     target[len > 0 ? len : 0] = 0;
     struct stat st;
@@ -84,7 +84,7 @@ int amber_fds_capture(void) {
  * coordinator's kcmp with the supervisor says so): saved as what it is. */
 int amber_fd_capture_not_stdio(struct amber_fd_rec *rec) {
   char link[64], target[256];
-  amber_fmt(link, sizeof link, "/proc/self/fd/%d", rec->fd);
+  amber_fmt(link, sizeof link, "/proc/thread-self/fd/%d", rec->fd);
   long len = amber_sys4(SYS_readlinkat, AT_FDCWD, link, target, sizeof target - 1);
   target[len > 0 ? len : 0] = 0;
   struct stat st;

@@ -122,7 +122,7 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
 /* Fields of /proc/self/stat after the command name, counted from 3 (state). */
 void amber_mm_fields(struct amber_proc_header *h) {
   static char stat[2048];
-  if (amber_read_file("/proc/self/stat", stat, sizeof stat) <= 0) return;
+  if (amber_read_file("/proc/thread-self/stat", stat, sizeof stat) <= 0) return;
   const char *p = stat;
   for (const char *q = stat; *q; q++)
     if (*q == ')') p = q + 2; /* the last ')' ends the command name */
@@ -137,7 +137,7 @@ void amber_mm_fields(struct amber_proc_header *h) {
   h->start_data = v[45], h->end_data = v[46], h->start_brk = v[47];
   h->arg_start = v[48], h->arg_end = v[49], h->env_start = v[50], h->env_end = v[51];
   h->brk = (uint64_t)amber_sys1(SYS_brk, 0);
-  long n = amber_read_file("/proc/self/auxv", (char *)h->auxv, sizeof h->auxv);
+  long n = amber_read_file("/proc/thread-self/auxv", (char *)h->auxv, sizeof h->auxv);
   h->auxv_words = n > 0 ? (uint32_t)(n / 8) : 0;
 }
 
@@ -155,9 +155,10 @@ static void fill_header(struct amber_proc_header *h) {
   amber_mm_fields(h);
   h->restore_args_addr = (uint64_t)&amber_restore_args;
   h->xcr0 = xcr0();
+  h->main_thread_gone = amber_ckpt.main_thread_gone;
   amber_share_tree(&h->ppid, &h->pgid, &h->sid);
   amber_sys2(SYS_prctl, 16 /* PR_GET_NAME */, h->comm);
-  long n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", h->exe, sizeof h->exe - 1);
+  long n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/thread-self/exe", h->exe, sizeof h->exe - 1);
   h->exe[n > 0 && n < (long)sizeof h->exe - 1 ? n : 0] = 0; /* never a shorter, other path */
 }
 
@@ -199,7 +200,7 @@ static int list_regions(void) {
   regions = 0;
   region_count = 0;
   int lines = 0;
-  int err = amber_read_lines("/proc/self/maps", count_line, &lines);
+  int err = amber_read_lines("/proc/thread-self/maps", count_line, &lines);
   if (err) return error("cannot read /proc/self/maps", err);
   region_cap = lines + 64; /* and this list's own mapping */
   regions_bytes = ((uint64_t)region_cap * sizeof *regions + AMBER_PAGE - 1) & ~(AMBER_PAGE - 1ULL);
@@ -208,7 +209,7 @@ static int list_regions(void) {
   if (addr < 0 && addr > -4096) return error("no memory for the list of memory regions", addr);
   regions = (struct amber_region_rec *)addr;
   struct map_reader m = {0, 0};
-  err = amber_read_lines("/proc/self/smaps", smaps_line, &m);
+  err = amber_read_lines("/proc/thread-self/smaps", smaps_line, &m);
   if (m.err) return m.err;
   if (err) return error("cannot read /proc/self/smaps", err);
   for (int i = 0; i < region_count; i++) {
@@ -241,7 +242,7 @@ int amber_write_process_file(const char *dir) {
   if (opened) return error("cannot create the process file", opened);
   struct page_writer w = {0};
   w.sink = &sink;
-  w.pagemap_fd = (int)amber_sys3(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  w.pagemap_fd = (int)amber_sys3(SYS_openat, AT_FDCWD, "/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC);
   int err = w.pagemap_fd < 0 ? error("cannot open /proc/self/pagemap", w.pagemap_fd) : 0;
 
   thp_disabled = amber_sys2(SYS_prctl, 42 /* PR_GET_THP_DISABLE */, 0) > 0;

@@ -17,7 +17,7 @@ int amber_process_capture(void) {
   amber_sys1(SYS_umask, mask);
   amber_ckpt.umask = (uint32_t)mask;
   long n =
-      amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", amber_ckpt.exe, sizeof amber_ckpt.exe - 1);
+      amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/thread-self/exe", amber_ckpt.exe, sizeof amber_ckpt.exe - 1);
   amber_ckpt.exe[n > 0 && n < (long)sizeof amber_ckpt.exe - 1 ? n : 0] = 0; /* not cut short */
   n = amber_sys2(SYS_getcwd, amber_ckpt.cwd, sizeof amber_ckpt.cwd);
   if (n >= 0) return 0;
@@ -32,7 +32,7 @@ int amber_process_capture(void) {
   /* getcwd fails (ENOENT) for a directory that was deleted: a restore could only put the
    * process somewhere else, so the snapshot says so rather than moving it. */
   char gone[512];
-  n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/self/cwd", gone, sizeof gone - 1);
+  n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/thread-self/cwd", gone, sizeof gone - 1);
   gone[n > 0 ? n : 0] = 0;
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
             "its current directory %s was deleted, which Amber cannot save yet", gone);

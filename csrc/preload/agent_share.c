@@ -13,8 +13,26 @@
 #include "agent_share.h"
 #include "fd_kinds.h"
 
+/* Whether the main thread of process pid has exited (pthread_exit) while others run on. */
+static int main_thread_gone(int32_t pid) {
+  char path[64];
+  amber_fmt(path, sizeof path, "/proc/%d/stat", pid);
+  return amber_proc_state(path) == 'Z';
+}
+
+/* Where to look at a process: its system pid, or, when its main thread is gone, one of its
+ * live threads (/proc/<pid>/fd and maps see nothing through a gone main thread). */
 static int32_t system_pid_of(int32_t vpid) {
-  return vpid == amber.vpid ? amber_sys_getpid() : amber_v2s(amber.table, AMBER_KIND_PID, vpid);
+  if (vpid == amber.vpid) return amber_sys_gettid(); /* the leader: a live thread */
+  int32_t pid = amber_v2s(amber.table, AMBER_KIND_PID, vpid);
+  if (pid <= 0 || !main_thread_gone(pid)) return pid;
+  static int32_t tids[AMBER_MAX_THREADS];
+  char dir[64];
+  amber_fmt(dir, sizeof dir, "/proc/%d/task", pid);
+  int n = amber_list_numbers(dir, tids, AMBER_MAX_THREADS);
+  for (int i = 0; i < n; i++)
+    if (tids[i] != pid) return tids[i];
+  return pid;
 }
 
 static const struct amber_share_fd *entry_of(int32_t vpid, int32_t fd) {

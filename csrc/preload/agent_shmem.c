@@ -79,7 +79,7 @@ int amber_shmem_data_ranges(const struct amber_region_rec *r, amber_range_fn fn,
   if (swap_in_use()) amber_sys3(SYS_madvise, r->start, r->end - r->start, MADV_WILLNEED);
   if (r->end - r->start >= BIG_REGION) {
     char path[80];
-    amber_fmt(path, sizeof path, "/proc/self/map_files/%lx-%lx", r->start, r->end);
+    amber_fmt(path, sizeof path, "/proc/thread-self/map_files/%lx-%lx", r->start, r->end);
     int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
       int err = by_seek(fd, r, fn, ctx);
@@ -197,7 +197,7 @@ static int object_file(const struct amber_region_rec *regions, int n, int i) {
    * us open it (CAP_CHECKPOINT_RESTORE), copied into a new one otherwise. */
   char path[300];
   int named = r->flags & AMBER_REGION_SHM_FILE, fd = -1;
-  amber_fmt(path, sizeof path, "/proc/self/map_files/%lx-%lx", r->start, r->end);
+  amber_fmt(path, sizeof path, "/proc/thread-self/map_files/%lx-%lx", r->start, r->end);
   if (!named) fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC);
   if (fd >= 0) {
     int err = amber_broker_put(key, 0, fd);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "agent.h"
+#include "cpu_clock.h"
 
 #ifndef PR_TIMER_CREATE_RESTORE_IDS
 #define PR_TIMER_CREATE_RESTORE_IDS 77
@@ -18,13 +19,44 @@
 static struct saved_timer {
   int32_t id, clock, notify, signo;
   int32_t tid; /* the thread it signals (a system TID at the snapshot) */
-  int32_t pad;
+  int32_t cpu_id; /* on a CPU clock of this process or of one of its threads: its system ID */
   uint64_t value; /* sigev_value */
   struct itimerspec left;
 } timers[MAX_TIMERS];
 static int ntimers; /* saved with memory */
 
 static int starts(const char *line, const char *word) { return !strncmp(line, word, strlen(word)); }
+
+static int own_thread(int32_t tid) {
+  for (int k = 0; k < amber_ckpt.nthreads; k++)
+    if (amber_ckpt.threads[k].old_tid == tid) return 1;
+  return 0;
+}
+
+/* A CPU clock is this process's (0 or its pid), or one of its threads' (a TID; 0 is a timer
+ * made behind the library's back on its maker's clock, which the kernel does not name). */
+static int check_cpu_clock(struct saved_timer *t) {
+  int32_t id = amber_cpu_clock_id(t->clock);
+  t->cpu_id = id;
+  if (amber_cpu_clock_thread(t->clock) ? own_thread(id) : id == 0 || id == amber_sys_getpid())
+    return 0;
+  const char *why = !amber_cpu_clock_thread(t->clock) ? "another process's CPU clock"
+                    : id ? "the CPU clock of a thread of another process"
+                         : "the CPU clock of the thread that made it, behind Amber's back";
+  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+            "POSIX timer %d runs on %s, which Amber cannot save", t->id, why);
+  return -1;
+}
+
+/* The clock of a saved timer in the restored process: a CPU clock gets the new pid or TID. */
+static clockid_t restored_clock(const struct saved_timer *t) {
+  if (!amber_cpu_clock(t->clock) || t->cpu_id == 0) return t->clock;
+  if (!amber_cpu_clock_thread(t->clock)) return amber_cpu_clock_with(t->clock, amber_sys_getpid());
+  for (int k = 0; k < amber_ckpt.nthreads; k++)
+    if (amber_ckpt.threads[k].old_tid == t->cpu_id)
+      return amber_cpu_clock_with(t->clock, amber_ckpt.threads[k].tid);
+  return t->clock;
+}
 
 /* One line of /proc/self/timers into the timer being read. */
 static int parse_line(const char *line, struct saved_timer *t) {
@@ -48,14 +80,11 @@ static int parse_line(const char *line, struct saved_timer *t) {
     t->tid = (int32_t)v;
   } else if (starts(line, "ClockID: ")) {
     p = line + 9;
-    if (*p == '-') {
-      amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-                "POSIX timer %d runs on another process's CPU clock, which Amber cannot save yet",
-                t->id);
-      return -1;
-    }
+    int negative = *p == '-';
+    p += negative;
     amber_parse_u64(&p, &v, 10);
-    t->clock = (int32_t)v;
+    t->clock = negative ? -(int32_t)v : (int32_t)v;
+    return amber_cpu_clock(t->clock) ? check_cpu_clock(t) : 0;
   }
   return 0;
 }
@@ -110,7 +139,7 @@ int amber_timers_after_restore(void) {
         if (amber_ckpt.threads[k].old_tid == t->tid) ev._sigev_un._tid = amber_ckpt.threads[k].tid;
     }
     int id = t->id;
-    r = amber_sys3(SYS_timer_create, t->clock, &ev, &id);
+    r = amber_sys3(SYS_timer_create, restored_clock(t), &ev, &id);
     if (r == 0 && id != t->id) r = -EEXIST;
     if (r == 0 && (t->left.it_value.tv_sec || t->left.it_value.tv_nsec))
       r = amber_sys4(SYS_timer_settime, id, 0, &t->left, 0);

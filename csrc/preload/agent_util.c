@@ -114,11 +114,22 @@ int amber_parse_u64(const char **p, uint64_t *out, int base) {
   return any ? 0 : -1;
 }
 
+char amber_proc_state(const char *stat_path) {
+  char stat[512];
+  long n = amber_read_file(stat_path, stat, sizeof stat - 1);
+  if (n <= 0) return 0;
+  stat[n] = 0;
+  const char *end = 0;
+  for (const char *p = stat; *p; p++)
+    if (*p == ')') end = p; /* the last ')' ends the name */
+  return end && end[1] == ' ' ? end[2] : 0;
+}
+
 /* The numeric entries of a /proc directory (threads, descriptors), in the kernel's (rising)
- * order; for /proc/self/fd, without the descriptor this listing itself uses. Returns how
+ * order; for /proc/thread-self/fd, without the descriptor this listing itself uses. Returns how
  * many, -E2BIG when they do not fit, or -errno. */
 int amber_list_numbers(const char *dir_path, int32_t *out, int cap) {
-  int own_fds = !strcmp(dir_path, "/proc/self/fd");
+  int own_fds = !strcmp(dir_path, "/proc/thread-self/fd");
   static char dents[4096]; /* only the checkpoint leader lists, one listing at a time */
   int dir = (int)amber_sys3(SYS_openat, AT_FDCWD, dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return dir;

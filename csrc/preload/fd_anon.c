@@ -68,7 +68,7 @@ static int field_time(const char *text, const char *name, uint64_t *ns) {
 
 static long read_fdinfo(int fd, char *buf, long cap) {
   char path[64];
-  amber_fmt(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+  amber_fmt(path, sizeof path, "/proc/thread-self/fdinfo/%d", fd);
   return amber_read_file(path, buf, cap);
 }
 

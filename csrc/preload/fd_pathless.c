@@ -158,7 +158,7 @@ int amber_fd_pathless_restore(struct amber_fd_rec *rec, int floor) {
   int fd = file;
   if (!creator || (rec->flags & O_ACCMODE) != O_RDWR) {
     char self[64];
-    amber_fmt(self, sizeof self, "/proc/self/fd/%d", file);
+    amber_fmt(self, sizeof self, "/proc/thread-self/fd/%d", file);
     fd = amber_fd_park(
         (int)amber_sys4(SYS_openat, AT_FDCWD, self, (rec->flags & O_ACCMODE) | O_CLOEXEC, 0),
         floor);

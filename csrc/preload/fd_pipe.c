@@ -59,7 +59,7 @@ int amber_fd_pipe_needs_peer(const struct amber_fd_rec *rec) {
 static int own_description(const struct amber_fd_rec *rec, int end, int floor) {
   if (end < 0) return end;
   char self[64];
-  amber_fmt(self, sizeof self, "/proc/self/fd/%d", end);
+  amber_fmt(self, sizeof self, "/proc/thread-self/fd/%d", end);
   int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, self, (rec->flags & O_ACCMODE) | O_CLOEXEC, 0);
   /* A process that runs as another user than the pipe's maker may not open it again (a pipe is
    * its maker's, mode 0600): it cannot have had a description of its own in the original

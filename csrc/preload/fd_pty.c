@@ -56,7 +56,7 @@ static void save_modes(struct amber_fd_rec *rec, int slave) {
 static int controls(const struct stat *st) {
   static char stat_text[1024];
   if (amber_sys1(SYS_getsid, 0) != amber_sys_getpid()) return 0;
-  if (amber_read_file("/proc/self/stat", stat_text, sizeof stat_text) <= 0) return 0;
+  if (amber_read_file("/proc/thread-self/stat", stat_text, sizeof stat_text) <= 0) return 0;
   const char *p = strrchr(stat_text, ')');
   for (int field = 2; p && field < 7; field++) p = strchr(p + 1, ' ');
   uint64_t tty_nr;
@@ -154,7 +154,7 @@ static int open_slave(const struct amber_fd_rec *rec, int floor) {
   int given = amber_broker_get(amber_key(AMBER_KEY_PTY, rec->u[0]), 1);
   if (given < 0) return given;
   char self[64];
-  amber_fmt(self, sizeof self, "/proc/self/fd/%d", given);
+  amber_fmt(self, sizeof self, "/proc/thread-self/fd/%d", given);
   int fd = amber_fd_park(
       (int)amber_sys4(SYS_openat, AT_FDCWD, self, (rec->flags & O_ACCMODE) | O_NOCTTY | O_CLOEXEC,
                       0),

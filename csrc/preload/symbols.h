@@ -163,7 +163,8 @@
   X(ssize_t, recvmsg, (int, struct msghdr *, int))                                               \
   X(int, close, (int))                                                                           \
   X(int, getaddrinfo, (const char *, const char *, const struct addrinfo *, struct addrinfo **)) \
-  X(struct hostent *, gethostbyname, (const char *))
+  X(struct hostent *, gethostbyname, (const char *))                                             \
+  X(int, daemon, (int, int))
 
 #define AMBER_DECLARE_REAL(ret, name, params) ret(*name) params;
 struct amber_real_table {

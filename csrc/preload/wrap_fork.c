@@ -3,6 +3,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "amber.h"
 
@@ -171,6 +175,28 @@ AMBER_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_fi
   amber_ckpt_release(&mask);
   if (pid) *pid = spid;
   return spawned(err, pid);
+}
+
+/* daemon(3) as glibc does it, but through Amber's fork and setsid: glibc's own fork would give
+ * the daemon no virtual pid of its own (it would go on as its parent's), and it would leave
+ * its application. */
+AMBER_EXPORT int daemon(int nochdir, int noclose) {
+  if (!amber_active()) return REAL(daemon)(nochdir, noclose);
+  pid_t child = fork();
+  if (child < 0) return -1;
+  if (child > 0) _exit(0);
+  if (setsid() < 0) return -1;
+  if (!nochdir) (void)chdir("/");
+  if (noclose) return 0;
+  int fd = open("/dev/null", O_RDWR);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  for (int std = 0; std < 3; std++) dup2(fd, std);
+  if (fd > 2) close(fd);
+  return 0;
 }
 
 /* libc starts these children itself; they inherit the mask, so the signal is held for them

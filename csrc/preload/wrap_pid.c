@@ -67,7 +67,10 @@ AMBER_EXPORT pid_t wait4(pid_t pid, int *wstatus, int options, struct rusage *ru
   int status = 0;
   pid_t r = REAL(wait4)(s, &status, options, ru);
   if (wstatus) *wstatus = status;
-  return reaped(r, 1, status);
+  pid_t v = reaped(r, 1, status);
+  /* The child asked for by pid is the one that came back, even when a snapshot and restore
+   * landed between the kernel's answer and its translation (its system pid is then stale). */
+  return r > 0 && pid > 0 ? pid : v;
 }
 
 AMBER_EXPORT pid_t waitpid(pid_t pid, int *wstatus, int options) {

@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include "amber.h"
+#include "cpu_clock.h"
 
 static sigset_t *without_ckpt(const sigset_t *set, sigset_t *copy) {
   if (!set || !amber_active() || !sigismember(set, AMBER_CKPT_SIGNAL)) return (sigset_t *)set;
@@ -72,7 +73,18 @@ AMBER_EXPORT int timer_delete(timer_t timer) {
   return r;
 }
 
+/* A timer on the calling thread's CPU clock names that thread by TID, so that a snapshot knows
+ * which thread's clock it runs on (for "0, the caller" the kernel shows no more). */
+static clockid_t explicit_thread_clock(clockid_t clock) {
+  if (clock == CLOCK_THREAD_CPUTIME_ID)
+    clock = amber_cpu_clock_with(AMBER_CPUCLOCK_THREAD | AMBER_CPUCLOCK_SCHED, 0);
+  if (!amber_cpu_clock(clock) || !amber_cpu_clock_thread(clock) || amber_cpu_clock_id(clock))
+    return clock;
+  return amber_cpu_clock_with(clock, amber_sys_gettid());
+}
+
 AMBER_EXPORT int timer_create(clockid_t clock, struct sigevent *ev, timer_t *timer) {
+  if (amber_active()) clock = explicit_thread_clock(clock);
   if (amber_active() && ev && ev->sigev_notify == SIGEV_THREAD)
     return amber_timer_create_thread(clock, ev, timer, REAL(timer_create));
   if (!amber_active() || !ev || ev->sigev_notify != SIGEV_THREAD_ID)

@@ -50,8 +50,11 @@ void start_threads(void) {
   const long flags = 0x00000100 | 0x00000200 | 0x00000400 | 0x00000800 | 0x00010000 |
                      0x00040000 | 0x00080000; /* VM FS FILES SIGHAND THREAD SYSVSEM SETTLS */
   const struct amber_thread_rec *leader = &threads[0];
+  /* A main thread that had exited exits again, once it has started every saved thread. */
+  args->main_tid = hdr.main_thread_gone ? (int32_t)amber_sys0(SYS_gettid) : 0;
+  if (hdr.main_thread_gone) amber_sys1(SYS_set_tid_address, &args->main_tid);
   for (int i = 0; i < hdr.nthreads; i++) {
-    if (threads[i].leader) {
+    if (threads[i].leader && !hdr.main_thread_gone) {
       leader = &threads[i];
       continue;
     }
@@ -59,6 +62,7 @@ void start_threads(void) {
                                    &threads[i].ctx);
     if (r < 0) die("cannot start a thread", r);
   }
+  if (hdr.main_thread_gone) amber_sys1(SYS_exit, 0);
   amber_sys2(SYS_arch_prctl, ARCH_SET_FS, leader->fs_base);
   restorer_resume(&leader->ctx);
 }

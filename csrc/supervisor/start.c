@@ -5,6 +5,7 @@
 #include <libgen.h>
 #include <signal.h>
 #include <linux/close_range.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 
 #include "supervisor.h"
 #include "../common/ckpt_signal.h"
+
+#define CKPT_SIGNAL 62 /* AMBER_CKPT_SIGNAL of the interposition library */
 
 int sup_parse_args(int argc, char **argv, struct sup_options *o) {
   memset(o, 0, sizeof *o);

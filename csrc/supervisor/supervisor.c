@@ -29,6 +29,7 @@
 
 static struct amber_table *table;
 static pid_t root_pid = -1;
+static int root_wait_status; /* as waitpid gave it */
 
 static void set_failed(const char *fmt, const char *what, int err) {
   snprintf(table->error, sizeof table->error, fmt, what, strerror(err));
@@ -152,7 +153,7 @@ static int reap_all(void) {
       if (sigtimedwait(&chld, NULL, &second) < 0 && errno == EAGAIN) collect_stale_rows();
       continue;
     }
-    if (pid == root_pid) root_status = status;
+    if (pid == root_pid) root_status = root_wait_status = status;
     amber_table_lock(table);
     struct amber_row *row = amber_row_by_sid(table, AMBER_KIND_PID, pid);
     if (row && (row->flags & AMBER_PID_PROCESS)) amber_pid_row_release(table, row);
@@ -200,6 +201,7 @@ int main(int argc, char **argv) {
   int status = reap_all();
   remove_ipc_objects();
   __atomic_store_n(&table->state, AMBER_APP_EXITED, __ATOMIC_RELEASE);
+  if (o.detach) sup_write_exit_record(o.app_dir, root_wait_status);
   remove_app_dir(o.app_dir);
   return status;
 }

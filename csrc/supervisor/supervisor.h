@@ -24,6 +24,9 @@ int sup_detach(void);
 pid_t sup_start_program(struct amber_table *t, const struct sup_options *o);
 pid_t sup_start_restorer(struct amber_table *t, const struct sup_options *o);
 
+/* exit_record.c: how a detached application ended (a wait status), for `amber ps`. */
+void sup_write_exit_record(const char *app_dir, int status);
+
 /* broker.c: the descriptor broker of a restore (common/broker.h), on its own thread. */
 int sup_broker_start(const char *app_dir, int nprocesses);
 

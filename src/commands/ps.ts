@@ -6,6 +6,7 @@
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
 import { list } from "../apps.ts";
+import type { ExitRecord } from "../exited.ts";
 import { columns, printJson } from "./output.ts";
 
 /** What a process runs: its arguments, from /proc. */
@@ -19,10 +20,18 @@ function commandOf(pid: number): string {
   }
 }
 
+/** "exited 3 at <time>" or "killed by signal 15 at <time>". */
+function exitedState({ at, code, signal }: ExitRecord): string {
+  return `${signal ? `killed by signal ${signal}` : `exited ${code}`} at ${at}`;
+}
+
 /** The `ps` command: every application, its processes, their virtual and system pids. */
 export function psCommand() {
   return new Command("ps")
-    .description("List the applications running under Amber, with their processes")
+    .description(
+      "List the applications running under Amber, with their processes, and the detached " +
+        "ones that have ended, with their status (until `kill` removes them)",
+    )
     .option("--json", "print JSON")
     .action(async (options) => {
       const apps = await list();
@@ -36,6 +45,10 @@ export function psCommand() {
       }
       const rows = [["NAME", "ID", "STATE", "VPID", "PID", "PARENT", "COMMAND"]];
       for (const app of apps) {
+        if (app.exited) {
+          rows.push([app.name, "-", exitedState(app.exited), "", "", "", ""]);
+          continue;
+        }
         const state = app.orphanedSupervisor
           ? `running, state directory gone (supervisor pid ${app.orphanedSupervisor})`
           : app.stale

@@ -13,10 +13,15 @@ static inline void say_ready(void) {
   fflush(stdout);
 }
 
-static inline void wait_go(const char *dir) {
+/* Whether <dir>/go exists yet (for programs that keep working until it does). */
+static inline int go_exists(const char *dir) {
   char path[4096];
   snprintf(path, sizeof path, "%s/go", dir);
-  while (access(path, F_OK) != 0) {
+  return access(path, F_OK) == 0;
+}
+
+static inline void wait_go(const char *dir) {
+  while (!go_exists(dir)) {
     struct timespec ts = {0, 10 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }

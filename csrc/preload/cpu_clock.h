@@ -1,0 +1,22 @@
+/* CPU clock IDs (clock_getcpuclockid, pthread_getcpuclockid, CLOCK_*_CPUTIME_ID) encode a pid
+ * or a TID: ~id << 3, then a bit for a thread, then which clock (PROF, VIRT, SCHED). 0 names
+ * the calling process or thread. A POSIX timer on one is made again after a restore with the
+ * new pid or TID in its place. */
+#ifndef AMBER_CPU_CLOCK_H
+#define AMBER_CPU_CLOCK_H
+
+#include <time.h>
+
+#define AMBER_CPUCLOCK_THREAD 4
+#define AMBER_CPUCLOCK_SCHED 2
+
+static inline int amber_cpu_clock(clockid_t clock) { return clock < 0; }
+static inline int amber_cpu_clock_thread(clockid_t clock) {
+  return (clock & AMBER_CPUCLOCK_THREAD) != 0;
+}
+static inline int amber_cpu_clock_id(clockid_t clock) { return ~(clock >> 3); }
+static inline clockid_t amber_cpu_clock_with(clockid_t clock, int id) {
+  return (clockid_t)(((clockid_t)~id << 3) | (clock & 7));
+}
+
+#endif
