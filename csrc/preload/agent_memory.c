@@ -86,6 +86,7 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
     /* A deleted file has no path to map again: its pages are saved as shared memory's are. */
     int anon = !*is_file || amber_is_deleted(r->name) || !strncmp(r->name, "/dev/zero", 9) ||
                !strncmp(r->name, "/memfd:", 7);
+    if (anon && amber_shm_linked_name(r)) anon = 0; /* a named semaphore: its file, by name */
     r->kind = anon ? AMBER_REGION_ANON_SHARED : AMBER_REGION_FILE_SHARED;
   } else if (*is_file && is_image_file(r->name)) {
     /* Pages a lazy restore mapped from an image are the program's data, not a file's: saved

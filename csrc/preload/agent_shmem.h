@@ -25,4 +25,9 @@ int amber_shmem_check_cover(const struct amber_region_rec *regions, int n, int i
  * owner first (for each of its regions), then the others. 0, or -errno. */
 int amber_shmem_share_again(const struct amber_region_rec *regions, int n, int i);
 
+/* A shared mapping of a /dev/shm file shown deleted whose file is still linked under another
+ * name there (sem_open's temporary name): r->name becomes that name and 1, else 0
+ * (shm_names.c). */
+int amber_shm_linked_name(struct amber_region_rec *r);
+
 #endif
