@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { scenarioTest } from "./support.ts";
+import { type Scenario, scenarioTest } from "./support.ts";
 
 const encoder = new TextEncoder(), decoder = new TextDecoder();
 
@@ -84,19 +84,23 @@ async function http(port: number): Promise<string> {
   }
 }
 
+/** nginx's path, a free port, a static page in `<dir>/www`, and temp paths in the scenario's dir. */
+async function nginxSite(s: Scenario): Promise<{ path: string; port: number; temp: string }> {
+  const which = new Deno.Command("sh", { args: ["-c", "command -v nginx"], stdout: "piped" });
+  const path = decoder.decode((await which.output()).stdout).trim();
+  assert.ok(path, "nginx is not installed (make deps installs it)");
+  await Deno.mkdir(`${s.dir}/www`);
+  await Deno.writeTextFile(`${s.dir}/www/index.html`, "hello from nginx\n");
+  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+    .map((kind) => `${kind}_temp_path ${s.dir}/${kind};`).join(" ");
+  return { path, port: freePort(), temp };
+}
+
 scenarioTest(
   "nginx, whose master learns of its workers by SIGIO (F_SETOWN), serves and reloads after a restore",
   async (s) => {
-    const which = new Deno.Command("sh", { args: ["-c", "command -v nginx"], stdout: "piped" });
-    const path = decoder.decode((await which.output()).stdout).trim();
-    assert.ok(path, "nginx is not installed (make deps installs it)");
-    const port = freePort();
-    await Deno.mkdir(`${s.dir}/www`);
-    await Deno.writeTextFile(`${s.dir}/www/index.html`, "hello from nginx\n");
-    const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
-      .map((kind) => `${kind}_temp_path ${s.dir}/${kind};`).join(" ");
-    // `user root`: a worker that became www-data could not be compared (kcmp) with its root
-    // master while Amber looks for the descriptors they share.
+    const { path, port, temp } = await nginxSite(s);
+    // `user root`, one worker, in the foreground; the www-data case as users run it is below.
     await Deno.writeTextFile(
       `${s.dir}/nginx.conf`,
       `daemon off; master_process on; worker_processes 1; user root; pid ${s.dir}/nginx.pid;
@@ -126,6 +130,79 @@ scenarioTest(
       async () => (await http(port)).includes("hello from nginx"),
       "the new worker serving",
     );
+    const errors = await Deno.readTextFile(log);
+    assert.doesNotMatch(errors, /\[(alert|emerg|crit)\]/, errors);
+  },
+);
+
+/** The processes of `app` whose parent is `vpid`, alive. */
+function childrenOf(
+  app: { processes(): { vpid: number; pid: number; parent: number; alive: boolean }[] },
+  vpid: number,
+) {
+  return app.processes().filter((p) => p.alive && p.parent === vpid);
+}
+
+scenarioTest(
+  "nginx as users run it (daemon, root master, two www-data workers) keeps its workers, serves and reloads over two cycles",
+  async (s) => {
+    await Deno.chmod(s.dir, 0o755); // the workers, as www-data, read the files below it
+    const { path, port, temp } = await nginxSite(s);
+    // Debian's defaults: daemon on, `user www-data;`; the master's parent exits at once.
+    await Deno.writeTextFile(
+      `${s.dir}/nginx.conf`,
+      `worker_processes 2; user www-data; pid ${s.dir}/nginx.pid;
+       events { worker_connections 64; }
+       http { access_log off; ${temp}
+              server { listen 127.0.0.1:${port}; root ${s.dir}/www; } }`,
+    );
+    const log = `${s.dir}/error.log`;
+    let app = await s.launch([path, "-p", s.dir, "-c", `${s.dir}/nginx.conf`, "-e", log], "nginx");
+    await until(async () => (await http(port)).includes("hello from nginx"), "nginx serving");
+    /** The master: the process whose children are nginx's workers. */
+    const masterOf = (a: typeof app) =>
+      a.processes().find((p) => p.alive && childrenOf(a, p.vpid).length === 2);
+    await until(() => Promise.resolve(masterOf(app) !== undefined), "a master with two workers");
+    for (let cycle = 1; cycle <= 2; cycle++) {
+      app = await s.restore(await s.freeze(app, `image${cycle}`));
+      await until(
+        async () => (await http(port)).includes("hello from nginx"),
+        "nginx serving again",
+      );
+      const master = masterOf(app);
+      assert.ok(
+        master,
+        `cycle ${cycle}: no master with two workers: ${JSON.stringify(app.processes())}`,
+      );
+      const workers = childrenOf(app, master.vpid).map((p) => p.vpid);
+      for (const p of childrenOf(app, master.vpid)) {
+        const status = await Deno.readTextFile(`/proc/${p.pid}/status`);
+        const uid = status.match(/^Uid:\s+(\d+)/m)![1];
+        const expected = new Deno.Command("id", { args: ["-u", "www-data"], stdout: "piped" });
+        assert.equal(
+          uid,
+          decoder.decode((await expected.output()).stdout).trim(),
+          "a worker's user",
+        );
+      }
+      // The reload: SIGHUP to the master's virtual pid, through the application's pid mapping.
+      Deno.kill(master.pid, "SIGHUP");
+      await until(
+        () =>
+          Promise.resolve(
+            childrenOf(app, master.vpid).filter((p) => !workers.includes(p.vpid)).length === 2,
+          ),
+        `cycle ${cycle}: two new workers`,
+      );
+      await until(
+        async () => (await http(port)).includes("hello from nginx"),
+        "the new workers serving",
+      );
+      await until(
+        () => Promise.resolve(childrenOf(app, master.vpid).length === 2),
+        "old workers gone",
+      );
+    }
     const errors = await Deno.readTextFile(log);
     assert.doesNotMatch(errors, /\[(alert|emerg|crit)\]/, errors);
   },

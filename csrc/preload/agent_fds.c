@@ -127,6 +127,8 @@ int amber_fds_capture_frozen(void) {
       amber_fd_tcp_save(rec); /* kept if it can be, else reset */
     else if (amber_fd_is_pathless(rec) && !amber_fd_pathless_needs_peer(rec))
       err = amber_fd_pathless_save_bytes(rec);
+    else if (rec->kind == AMBER_FD_FILE)
+      err = amber_fd_file_frozen(rec);
   }
   if (!err) err = amber_locks_capture(); /* file locks (fd_locks.c) */
   return err;

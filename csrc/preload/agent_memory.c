@@ -99,6 +99,9 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
     r->kind = AMBER_REGION_SYSV_SHM;
     r->shmid = amber_sysv_shm_at(start);
   } else if (shared) {
+    /* A named semaphore's maker maps it under sem_open's temporary name, since deleted: it is
+     * the file still linked under its real name (shm_names.c), as the other processes map it. */
+    amber_shm_linked_name(r);
     /* A deleted file has no path to map again: its pages are saved as shared memory's are. */
     int anon = !*is_file || amber_is_deleted(r->name) || !strncmp(r->name, "/dev/zero", 9) ||
                !strncmp(r->name, "/memfd:", 7) || shm_file(r);

@@ -30,5 +30,9 @@ int amber_shmem_share_again(const struct amber_region_rec *regions, int n, int i
  * over the path. A descriptor, or 0 / -errno (with amber_ckpt.error naming the file). */
 int amber_shm_file_create(const struct amber_region_rec *r, char *tmp, int cap);
 int amber_shm_file_publish(int fd, const struct amber_region_rec *r, const char *tmp);
+/* A shared mapping of a /dev/shm file shown deleted whose file is still linked under another
+ * name there (sem_open's temporary name): r->name becomes that name and 1, else 0
+ * (shm_names.c). */
+int amber_shm_linked_name(struct amber_region_rec *r);
 
 #endif

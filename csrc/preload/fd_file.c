@@ -74,10 +74,6 @@ int amber_fd_file_capture(struct amber_fd_rec *rec, const char *target, const st
   } else {
     memcpy(rec->path, target, n + 1 < sizeof rec->path ? n + 1 : sizeof rec->path - 1);
   }
-  if (!reopenable(rec))
-    return refuse(rec, "a file this process could not open again as itself (it was opened "
-                       "with privileges it has since given up, and a restore reopens files with "
-                       "the process's own)", target);
   rec->ino = st->st_ino;
   rec->file_dev = st->st_dev;
   rec->file_size = st->st_size;
@@ -87,6 +83,16 @@ int amber_fd_file_capture(struct amber_fd_rec *rec, const char *target, const st
   long off = amber_sys3(SYS_lseek, rec->fd, 0, SEEK_CUR);
   rec->offset = off < 0 ? 0 : off;
   return 0;
+}
+
+/* Once every process is frozen and it is known who owns the description: only its owner
+ * reopens the file at restore (the others are handed the description), so only the owner must
+ * be able to open it again as itself. A worker that gave up root holds its root master's log. */
+int amber_fd_file_frozen(struct amber_fd_rec *rec) {
+  if (rec->u[0] || !amber_fd_owned(rec) || reopenable(rec)) return 0;
+  return refuse(rec, "a file this process could not open again as itself (it was opened "
+                     "with privileges it has since given up, and a restore reopens files with "
+                     "the process's own)", rec->path);
 }
 
 /* Reopened with the process's own credentials (the restorer gave it them), following no link

@@ -21,6 +21,7 @@ void *amber_fd_buffer(uint64_t len);
 
 int amber_fd_file_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
 int amber_fd_file_restore(struct amber_fd_rec *rec, int floor);
+int amber_fd_file_frozen(struct amber_fd_rec *rec); /* after the share scan: owner reopens */
 
 int amber_fd_pipe_capture(struct amber_fd_rec *rec, const struct stat *st);
 int amber_fd_pipe_restore(struct amber_fd_rec *rec, int floor);
