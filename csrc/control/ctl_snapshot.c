@@ -136,6 +136,7 @@ static int32_t wait_for(struct amber_table *t, int32_t state, int32_t timeout_ms
   int64_t deadline = now_ms() + timeout_ms;
   for (;;) {
     uint32_t seen = __atomic_load_n(&t->ctl.reports, __ATOMIC_ACQUIRE);
+    if (state == AMBER_AGENT_FROZEN) amber_ctl_serve_unblock(t); /* ctl_unblock.c */
     int st = slots_status(t, state);
     if (st <= 0) return st;
     if (state == AMBER_AGENT_RESUMED &&
