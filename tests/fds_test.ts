@@ -137,7 +137,6 @@ const REFUSED = [
     named: /descriptor \d+ is a connected Unix socket with descriptors in flight/,
   },
   { kind: "netlink", holding: "a netlink socket", named: /netlink socket/ },
-  { kind: "deaf", holding: "a thread that blocks every signal", named: /blocks every signal/ },
   {
     kind: "pty",
     holding: "a pseudo-terminal with bytes typed and not read",

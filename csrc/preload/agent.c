@@ -1,4 +1,5 @@
 /* The checkpoint signal handler: leader and followers (see agent.h). */
+#include <dlfcn.h>
 #include <signal.h>
 #include <string.h>
 #include <ucontext.h>
@@ -317,6 +318,10 @@ void amber_agent_install(void) {
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_ckpt_signal;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  /* A Go program's goroutine stacks are too small for a signal frame: Go gives each of its
+   * threads an alternate signal stack, and a handler must run there (x_cgo_init: a Go program
+   * built with cgo, the only kind that runs with this library). */
+  if (dlsym(RTLD_DEFAULT, "x_cgo_init")) sa.sa_flags |= SA_ONSTACK;
   sigfillset(&sa.sa_mask);
   REAL(sigaction)(AMBER_CKPT_SIGNAL, &sa, NULL);
 }

@@ -1,9 +1,9 @@
 /* Holds a descriptor Amber cannot save, so that a snapshot must fail, naming it, and leave the
  * program running: KIND is "inotify" (an inotify descriptor watching DIR), "rights" (a socket
  * pair with a descriptor sent through it and not received yet), "netlink" (a route netlink
- * socket), "deaf" (a thread that blocks every signal with the raw system call) or "cwd" (its
- * current directory DIR/gone, deleted) or "pty" (a pseudo-terminal it made, with bytes typed and
- * not read). Says "ready", then prints "tick N" every 20 ms until DIR/go exists, and "PASS".
+ * socket), "cwd" (its current directory DIR/gone, deleted) or "pty" (a pseudo-terminal it
+ * made, with bytes typed and not read). Says "ready", then prints "tick N" every 20 ms until
+ * DIR/go exists, and "PASS".
  *
  *   unsaveable KIND DIR */
 #include <errno.h>
@@ -18,20 +18,8 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdint.h>
-#include <sys/syscall.h>
 
 #include "check.h"
-
-/* Blocks every signal behind the library's back, with the raw system call. */
-static void *deaf_thread(void *arg) {
-  uint64_t all = ~0ULL;
-  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
-  for (;;) pause();
-  return arg;
-}
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -56,9 +44,6 @@ int main(int argc, char **argv) {
     CHECK(sendmsg(sv[0], &msg, 0) == 1, "sendmsg: errno %d", errno);
   } else if (!strcmp(argv[1], "netlink")) {
     CHECK(socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) >= 0, "netlink socket: errno %d", errno);
-  } else if (!strcmp(argv[1], "deaf")) {
-    pthread_t t;
-    CHECK(pthread_create(&t, NULL, deaf_thread, NULL) == 0, "pthread_create");
   } else if (!strcmp(argv[1], "pty")) {
     int master = posix_openpt(O_RDWR | O_NOCTTY);
     CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0, "openpt: errno %d", errno);
