@@ -298,10 +298,23 @@ static void on_ckpt_signal(int sig, siginfo_t *info, void *uc) {
   int32_t self = amber_sys_gettid();
   uint32_t phase = __atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE);
   int32_t expected = 0;
-  if (__atomic_compare_exchange_n(&amber_ckpt.leader_tid, &expected, self, 0, __ATOMIC_ACQ_REL,
-                                  __ATOMIC_ACQUIRE)) {
+  /* A leader that has released its followers is only finishing the last checkpoint (a
+   * restore or a snapshot reported done a moment ago): this signal is for the next one, which
+   * this thread leads once that leader is out (2 s at most). */
+  for (int waited = 0; waited < 400; waited++) {
+    expected = 0;
+    if (__atomic_compare_exchange_n(&amber_ckpt.leader_tid, &expected, self, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ||
+        expected == self || !__atomic_load_n(&amber_ckpt.release, __ATOMIC_ACQUIRE))
+      break;
+    amber_futex_wait((uint32_t *)&amber_ckpt.leader_tid, (uint32_t)expected, 0, 5);
+    phase = __atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE);
+  }
+  if (expected == 0) {
     if (phase == AMBER_PHASE_FREEZE && my_slot()) leader(self, uc);
+    __atomic_store_n(&amber_ckpt.release, 0, __ATOMIC_RELEASE); /* see above */
     __atomic_store_n(&amber_ckpt.leader_tid, 0, __ATOMIC_RELEASE);
+    amber_futex_wake((uint32_t *)&amber_ckpt.leader_tid, 0);
   } else if (expected != self) {
     follower(uc);
   }
