@@ -138,6 +138,12 @@ const REFUSED = [
   },
   { kind: "netlink", holding: "a netlink socket", named: /netlink socket/ },
   {
+    kind: "traced",
+    holding: "a thread that blocks every signal and that another process traces",
+    named:
+      /its thread \d+ \(unsaveable\) blocks every signal, and the coordinator could not let Amber's signal in with ptrace \(errno 1\)/,
+  },
+  {
     kind: "pty",
     holding: "a pseudo-terminal with bytes typed and not read",
     named: /descriptor \d+ \((master of pseudo-terminal )?\/dev\/pts\/\d+\) has bytes not read yet/,
