@@ -2,8 +2,9 @@
  * thread: see csrc/preload/agent_unblock.c), when that thread's agent asks: it seizes the
  * thread with ptrace, stops it, hands its mask to the agent, takes the signal off the mask and
  * lets it go. A thread cannot trace one of its own process, so this is done from outside. Only
- * a thread of the asking slot's own process is touched. All of it in one call, on one thread:
- * the tracer is a thread, not a process. */
+ * a thread of the asking slot's own process is touched, and only if that process is one of the
+ * application's (the tables are the application's word, docs/trust-model.md). All of it in
+ * one call, on one thread: the tracer is a thread, not a process. */
 #include <errno.h>
 #include <linux/futex.h>
 #include <stdio.h>
@@ -24,11 +25,12 @@ static void answer(struct amber_unblock *u, int err) {
 }
 
 /* Answers before letting the thread go: once it runs, it looks for its mask in `u`. */
-static void let_in(int32_t pid, struct amber_unblock *u) {
+static void let_in(struct amber_table *t, int32_t pid, struct amber_unblock *u) {
   char path[64];
   int32_t tid = u->tid;
   snprintf(path, sizeof path, "/proc/%d/task/%d", pid, tid);
   if (pid <= 0 || tid <= 0 || access(path, F_OK)) return answer(u, -ESRCH); /* not its thread */
+  if (!amber_app_member(t, pid)) return answer(u, -EPERM); /* the tables name another process */
   if (ptrace(PTRACE_SEIZE, tid, 0, 0)) return answer(u, -errno);
   int err = 0, status = 0;
   uint64_t mask = 0;
@@ -49,6 +51,6 @@ void amber_ctl_serve_unblock(struct amber_table *t) {
   for (uint32_t i = 0; i < c->nslots && i < AMBER_CTL_MAX_PROCS; i++) {
     struct amber_unblock *u = &c->unblock[i];
     if (__atomic_load_n(&u->state, __ATOMIC_ACQUIRE) == AMBER_UNBLOCK_ASKED)
-      let_in(amber_v2s(t, AMBER_KIND_PID, c->slots[i].vpid), u);
+      let_in(t, amber_v2s(t, AMBER_KIND_PID, c->slots[i].vpid), u);
   }
 }
