@@ -36,7 +36,7 @@ static uint64_t status_hex(const char *status, const char *name) {
 /* Holds the checkpoint signal off with it pending: only the coordinator can let it in. A thread
  * inside the handler has taken it already, so it is never asked for. */
 static int held_off(int32_t tid) {
-  static char status[2048]; /* the leader's alone; its stack may be a small signal stack */
+  static char status[4096]; /* the leader's alone; its stack may be a small signal stack */
   char path[64];
   amber_fmt(path, sizeof path, "/proc/self/task/%d/status", tid);
   long len = amber_read_file(path, status, sizeof status - 1);
