@@ -13,12 +13,13 @@ PRELOAD_SRC := $(wildcard csrc/preload/*.c) $(wildcard csrc/preload/*.S)
 CONTROL_SRC := $(wildcard csrc/control/*.c)
 HEADERS     := $(wildcard csrc/*/*.h)
 TEST_PROGS  := $(patsubst tests/progs/%.c,$(BUILD)/tests/%,$(wildcard tests/progs/*.c))
+GO_PROGS    := $(patsubst tests/progs/%.go,$(BUILD)/tests/%,$(wildcard tests/progs/*.go))
 BENCH_PROGS := $(patsubst bench/progs/%.c,$(BUILD)/bench/%,$(wildcard bench/progs/*.c))
 
 .PHONY: all setup deps deno test demo bench clean check
 
 all: $(BUILD)/libamber.so $(BUILD)/libamberctl.so $(BUILD)/amber-supervisor \
-     $(BUILD)/amber-restorer $(TEST_PROGS) $(BENCH_PROGS) deno
+     $(BUILD)/amber-restorer $(TEST_PROGS) $(BENCH_PROGS) deno $(GO_PROGS)
 
 # The interposition library exports only the wrapped symbols: its version script is made from
 # the one list of them in symbols.h.
@@ -54,6 +55,11 @@ $(BUILD)/tests/%: tests/progs/%.c $(wildcard tests/progs/*.h)
 	@mkdir -p $(BUILD)/tests
 	$(CC) -O1 -g -Wall -std=gnu11 -D_GNU_SOURCE -o $@ $< -pthread -lm -lrt
 
+# Go test programs, with cgo: a Go program runs under Amber's library only dynamically linked.
+$(BUILD)/tests/%: tests/progs/%.go
+	@mkdir -p $(BUILD)/tests
+	GOCACHE=$(abspath $(BUILD))/go-cache GO111MODULE=off CGO_ENABLED=1 go build -o $@ $<
+
 $(BUILD)/bench/%: bench/progs/%.c
 	@mkdir -p $(BUILD)/bench
 	$(CC) -O2 -g -Wall -std=gnu11 -D_GNU_SOURCE -o $@ $< -pthread
@@ -66,8 +72,8 @@ $(DENO): tools/deno/package.json
 # Debian packages the tests need, installed when missing (as root, as CI runs): python3 for the
 # interpreter test, libc6-dev's static libc for the static-binary test, iproute2 for the network
 # namespaces of the multi-computer tests, redis-server, nginx and postgresql for the real-server
-# tests, and (through tools/install-etcd.sh) etcd and curl for the multi-computer registry.
-# RUNLEVEL=1: the packages' services are not started.
+# tests, Go for the Go test program, and (through tools/install-etcd.sh) etcd and curl for the
+# multi-computer registry. RUNLEVEL=1: the packages' services are not started.
 deps:
 	@missing=""; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
@@ -76,6 +82,7 @@ deps:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v nginx >/dev/null || missing="$$missing nginx-core"; \
 	[ -x /usr/lib/postgresql/15/bin/postgres ] || missing="$$missing postgresql"; \
+	command -v go >/dev/null || missing="$$missing golang-go"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \
 	  apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

@@ -137,7 +137,12 @@ const REFUSED = [
     named: /descriptor \d+ is a connected Unix socket with descriptors in flight/,
   },
   { kind: "netlink", holding: "a netlink socket", named: /netlink socket/ },
-  { kind: "deaf", holding: "a thread that blocks every signal", named: /blocks every signal/ },
+  {
+    kind: "traced",
+    holding: "a thread that blocks every signal and that another process traces",
+    named:
+      /its thread \d+ \(unsaveable\) blocks every signal, and the coordinator could not let Amber's signal in with ptrace \(errno 1\)/,
+  },
   {
     kind: "pty",
     holding: "a pseudo-terminal with bytes typed and not read",

@@ -126,6 +126,23 @@ struct amber_ctl {
   struct amber_zombie {
     int32_t vpid, ppid, status, pad;
   } zombies[AMBER_CTL_MAX_PROCS];
+  /* Per slot: a thread that keeps the checkpoint signal blocked (a Go runtime thread), which
+   * the agent asks the coordinator to let the signal through to with ptrace (ctl_unblock.c,
+   * agent_unblock.c). */
+  struct amber_unblock {
+    int32_t tid;   /* system tid, in the slot's process */
+    int32_t state; /* futex: enum amber_unblock_state */
+    int32_t err;   /* AMBER_UNBLOCK_FAILED: the errno of the ptrace call that failed */
+    int32_t pad;
+    uint64_t mask; /* AMBER_UNBLOCK_DONE: the thread's own signal mask, to be put back */
+  } unblock[AMBER_CTL_MAX_PROCS];
+};
+
+enum amber_unblock_state {
+  AMBER_UNBLOCK_NONE = 0,
+  AMBER_UNBLOCK_ASKED = 1,  /* by the agent's leader */
+  AMBER_UNBLOCK_DONE = 2,   /* by the coordinator: the thread's mask lets the signal in */
+  AMBER_UNBLOCK_FAILED = 3, /* by the coordinator */
 };
 
 /* One address an application bound in its VNE: (proto, virtual port) -> real port. */

@@ -117,6 +117,9 @@ int amber_app_member(const void *table, int32_t pid);
 int amber_handover_start(struct amber_table *t, const char *dir);
 void amber_handover_stop(struct amber_table *t);
 
+/* ctl_unblock.c: while agents freeze, lets the checkpoint signal in to the threads they ask for */
+void amber_ctl_serve_unblock(struct amber_table *t);
+
 /* A clone's own virtual hostname, set before its processes run ("" for the real one; at most
  * 64 characters, else -ENAMETOOLONG). See ctl_clone.c. */
 int32_t amber_ctl_table_set_hostname(void *table, const char *hostname);

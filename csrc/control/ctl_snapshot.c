@@ -170,6 +170,7 @@ static int32_t wait_for(struct amber_table *t, int32_t state, int32_t timeout_ms
       wake_stopped(t, state);
       next_wake = now_ms() + 20;
     }
+    if (state == AMBER_AGENT_FROZEN) amber_ctl_serve_unblock(t); /* ctl_unblock.c */
     int st = slots_status(t, state);
     if (st <= 0) return st;
     if (state == AMBER_AGENT_RESUMED &&
@@ -254,7 +255,14 @@ API int32_t amber_ctl_wait_agents(void *table, int32_t state, int32_t timeout_ms
 
 API int32_t amber_ctl_wait_restored(void *table, int32_t count, int32_t timeout_ms) {
   struct amber_table *t = table;
-  if ((uint32_t)count != t->ctl.nslots) return -EINVAL;
+  if ((uint32_t)count != t->ctl.nslots) {
+    int n = snprintf(t->error, sizeof t->error,
+                     "the image holds %d process files but its tables list %u processes:",
+                     count, t->ctl.nslots);
+    for (uint32_t i = 0; i < t->ctl.nslots && n > 0 && n < (int)sizeof t->error - 12; i++)
+      n += snprintf(t->error + n, sizeof t->error - n, " %d", t->ctl.slots[i].vpid);
+    return -EINVAL;
+  }
   return wait_for(t, AMBER_AGENT_RESUMED, timeout_ms);
 }
 

@@ -1,4 +1,5 @@
 /* The checkpoint signal handler: leader and followers (see agent.h). */
+#include <dlfcn.h>
 #include <signal.h>
 #include <string.h>
 #include <ucontext.h>
@@ -21,6 +22,8 @@ static struct amber_agent_slot *my_slot(void) {
     if (c->slots[i].vpid == amber.vpid) return &c->slots[i];
   return NULL;
 }
+
+struct amber_agent_slot *amber_agent_my_slot(void) { return my_slot(); }
 
 static void report(struct amber_agent_slot *slot, int32_t state) {
   __atomic_store_n(&slot->state, state, __ATOMIC_RELEASE);
@@ -64,21 +67,31 @@ static int still_alive(const int32_t *tids, int n) {
   return alive;
 }
 
-/* A thread that never came: it blocks every signal with raw system calls (as glibc's own
- * helper thread for SIGEV_THREAD timers would, had timer_thread.c not replaced it). Amber
- * cannot stop it without ptrace: say which. */
+static int came(int32_t tid) {
+  for (int k = 1; k < amber_ckpt.nthreads; k++)
+    if (amber_ckpt.threads[k].old_tid == tid) return 1;
+  return 0;
+}
+
+/* A thread that never came: it blocks every signal with raw system calls (as Go's runtime
+ * does in its signal-forwarding thread), and the coordinator could not let the signal in with
+ * ptrace (agent_unblock.c): say which, and why. */
 static void name_stuck_thread(const int32_t *tids, int n) {
   for (int i = 0; i < n; i++) {
-    int came = 0;
-    for (int k = 1; k < amber_ckpt.nthreads; k++) came |= amber_ckpt.threads[k].old_tid == tids[i];
-    if (came || amber_sys3(SYS_tgkill, amber_sys_getpid(), tids[i], 0) != 0) continue;
+    if (came(tids[i]) || amber_sys3(SYS_tgkill, amber_sys_getpid(), tids[i], 0) != 0) continue;
     char path[64], comm[32] = "";
     amber_fmt(path, sizeof path, "/proc/self/task/%d/comm", tids[i]);
     long len = amber_read_file(path, comm, sizeof comm);
     if (len > 0 && comm[len - 1] == '\n') comm[len - 1] = 0;
-    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-              "its thread %d (%s) blocks every signal, so Amber cannot stop it",
-              tids[i], comm);
+    int err = amber_unblock_failure(tids[i]);
+    if (err)
+      amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+                "its thread %d (%s) blocks every signal, and the coordinator could not let "
+                "Amber's signal in with ptrace (errno %d), so Amber cannot stop it",
+                tids[i], comm, err);
+    else
+      amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+                "its thread %d (%s) blocks every signal, so Amber cannot stop it", tids[i], comm);
     return;
   }
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "one of its threads did not stop");
@@ -99,6 +112,7 @@ static int quiesce(int32_t self) {
   static int32_t signalled[AMBER_MAX_THREADS];
   int nsignalled = 0;
   static int32_t tids[AMBER_MAX_THREADS * 2];
+  amber_unblock_begin();
   for (int round = 0; round < 100; round++) {
     int fresh = 0;
     int n = amber_list_numbers("/proc/self/task", tids, AMBER_MAX_THREADS * 2);
@@ -130,6 +144,8 @@ static int quiesce(int32_t self) {
       uint32_t arrived = __atomic_load_n(&amber_ckpt.arrived, __ATOMIC_ACQUIRE);
       if ((int)arrived >= nsignalled) break;
       if (waited % 20 == 19 && (int)arrived >= still_alive(signalled, nsignalled)) break;
+      /* Held off for 100 ms: not a moment's hold, as around a thread's creation. */
+      if (waited == 20) amber_unblock_stragglers(signalled, nsignalled, came);
       amber_futex_wait(&amber_ckpt.arrived, arrived, 0, 5);
     }
   }
@@ -154,6 +170,7 @@ static void follower(void *uc) {
   int index = __atomic_add_fetch(&amber_ckpt.nthreads, 1, __ATOMIC_ACQ_REL) - 1;
   struct amber_thread_rec *rec = &amber_ckpt.threads[index];
   memset(rec, 0, sizeof *rec);
+  amber_unblock_restore_mask(uc);
   amber_thread_capture(rec, uc);
   amber_signals_take_thread(rec);
   amber_signals_put_thread(rec); /* the running program keeps them */
@@ -340,6 +357,10 @@ void amber_agent_install(void) {
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_ckpt_signal;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  /* A Go program's goroutine stacks are too small for a signal frame: Go gives each of its
+   * threads an alternate signal stack, and a handler must run there (x_cgo_init: a Go program
+   * built with cgo, the only kind that runs with this library). */
+  if (dlsym(RTLD_DEFAULT, "x_cgo_init")) sa.sa_flags |= SA_ONSTACK;
   sigfillset(&sa.sa_mask);
   REAL(sigaction)(AMBER_CKPT_SIGNAL, &sa, NULL);
 }

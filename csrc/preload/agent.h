@@ -108,4 +108,14 @@ int amber_list_numbers(const char *dir_path, int32_t *out, int cap);
 /* The state letter of a /proc/.../stat file ('R', 'S', 'T', 'Z'...), 0 if unreadable. */
 char amber_proc_state(const char *stat_path);
 
+/* agent.c: this process's slot in the control block, or NULL */
+struct amber_agent_slot *amber_agent_my_slot(void);
+
+/* agent_unblock.c: threads that hold the checkpoint signal off, let in by the coordinator */
+void amber_unblock_begin(void); /* the leader, as a checkpoint starts */
+/* The leader: asks for those of `tids` that did not come (`came`) and hold the signal off. */
+void amber_unblock_stragglers(const int32_t *tids, int n, int (*came)(int32_t tid));
+int amber_unblock_failure(int32_t tid); /* why that thread could not be let in (errno), or 0 */
+void amber_unblock_restore_mask(void *uc); /* a follower let in: its own mask, in its frame */
+
 #endif

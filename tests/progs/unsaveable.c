@@ -1,11 +1,12 @@
 /* Holds a descriptor Amber cannot save, so that a snapshot must fail, naming it, and leave the
  * program running: KIND is "inotify" (an inotify descriptor watching DIR), "rights" (a socket
  * pair with a descriptor sent through it and not received yet), "netlink" (a route netlink
- * socket), "deaf" (a thread that blocks every signal with the raw system call), "cwd" (its
- * current directory DIR/gone, deleted), "pty" (a pseudo-terminal it made, with bytes typed and
- * not read), or a path longer than Amber's records hold: "long-fd" (a file open for writing),
- * "long-map" (a file mapped shared) or "long-cwd" (the working directory), all under DIR. Says
- * "ready", then prints "tick N" every 20 ms until DIR/go exists, and "PASS".
+ * socket), "cwd" (its current directory DIR/gone, deleted), "pty" (a pseudo-terminal it made,
+ * with bytes typed and not read), "traced" (a thread that blocks every signal with the raw
+ * system call, traced by a child, so that the coordinator cannot trace it), or a path longer
+ * than Amber's records hold: "long-fd" (a file open for writing), "long-map" (a file mapped
+ * shared) or "long-cwd" (the working directory), all under DIR. Says "ready", then prints
+ * "tick N" every 20 ms until DIR/go exists, and "PASS".
  *
  *   unsaveable KIND DIR */
 #include <errno.h>
@@ -24,16 +25,24 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <fcntl.h>
 
 #include "check.h"
 
-/* Blocks every signal behind the library's back, with the raw system call. */
+static volatile long deaf_tid;
+static pid_t tracer;
+
+/* Blocks every signal behind the library's back; its system tid, unseen by the library. */
 static void *deaf_thread(void *arg) {
   uint64_t all = ~0ULL;
+  long tid;
+  __asm__ volatile("syscall" : "=a"(tid) : "a"(SYS_gettid) : "rcx", "r11", "memory");
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
+  deaf_tid = tid;
   for (;;) pause();
   return arg;
 }
@@ -56,6 +65,25 @@ static int long_file(const char *dir) {
   int fd = open(path, O_RDWR | O_CREAT, 0600);
   CHECK(fd >= 0 && ftruncate(fd, 4096) == 0, "long file: errno %d", errno);
   return fd;
+}
+
+/* A deaf thread, seized by a child: a thread has one tracer at most. */
+static void traced(void) {
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, deaf_thread, NULL) == 0, "pthread_create");
+  while (!deaf_tid) usleep(1000);
+  int ready[2];
+  CHECK(pipe(ready) == 0, "pipe: errno %d", errno);
+  pid_t child = fork();
+  CHECK(child >= 0, "fork: errno %d", errno);
+  if (child == 0) {
+    char ok = ptrace(PTRACE_SEIZE, (pid_t)deaf_tid, 0, 0) == 0;
+    CHECK(write(ready[1], &ok, 1) == 1, "write: errno %d", errno);
+    for (;;) pause();
+  }
+  tracer = child;
+  char ok = 0;
+  CHECK(read(ready[0], &ok, 1) == 1 && ok, "the child could not seize the deaf thread");
 }
 
 int main(int argc, char **argv) {
@@ -81,9 +109,8 @@ int main(int argc, char **argv) {
     CHECK(sendmsg(sv[0], &msg, 0) == 1, "sendmsg: errno %d", errno);
   } else if (!strcmp(argv[1], "netlink")) {
     CHECK(socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) >= 0, "netlink socket: errno %d", errno);
-  } else if (!strcmp(argv[1], "deaf")) {
-    pthread_t t;
-    CHECK(pthread_create(&t, NULL, deaf_thread, NULL) == 0, "pthread_create");
+  } else if (!strcmp(argv[1], "traced")) {
+    traced();
   } else if (!strcmp(argv[1], "pty")) {
     int master = posix_openpt(O_RDWR | O_NOCTTY);
     CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0, "openpt: errno %d", errno);
@@ -113,6 +140,10 @@ int main(int argc, char **argv) {
     printf("tick %ld\n", tick);
     struct timespec ts = {0, 20 * 1000 * 1000};
     nanosleep(&ts, NULL);
+  }
+  if (tracer > 0) { /* the application ends with its last process */
+    kill(tracer, SIGKILL);
+    waitpid(tracer, NULL, 0);
   }
   printf("PASS\n");
   return 0;

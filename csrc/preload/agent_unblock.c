@@ -1,0 +1,100 @@
+/* A thread that keeps the checkpoint signal blocked never runs the handler: Go's runtime keeps
+ * its signal-forwarding thread (ensureSigM) with every signal blocked that the program did not
+ * ask for with signal.Notify, set with the raw system call. The leader asks the coordinator,
+ * which is outside the process, to take the signal off that thread's mask with ptrace
+ * (ctl_unblock.c); the pending signal then lands, and the thread puts its own mask back into
+ * its signal frame, so that sigreturn restores it, here or after a restore. */
+#include <errno.h>
+#include <signal.h>
+#include <ucontext.h>
+
+#include "agent.h"
+
+#define CKPT_BIT (1ULL << (AMBER_CKPT_SIGNAL - 1))
+
+static int32_t failed_tid, failed_err;
+
+static struct amber_unblock *request(void) {
+  struct amber_ctl *c = &amber.table->ctl;
+  struct amber_agent_slot *slot = amber_agent_my_slot();
+  return slot ? &c->unblock[slot - c->slots] : NULL;
+}
+
+static uint64_t status_hex(const char *status, const char *name) {
+  for (const char *p = status; *p; p++) {
+    const char *n = name, *q = p;
+    while (*n && *q == *n) n++, q++;
+    if (*n) continue;
+    while (*q == '\t' || *q == ' ') q++;
+    uint64_t v = 0;
+    amber_parse_u64(&q, &v, 16);
+    return v;
+  }
+  return 0;
+}
+
+/* Holds the checkpoint signal off with it pending: only the coordinator can let it in. A thread
+ * inside the handler has taken it already, so it is never asked for. */
+static int held_off(int32_t tid) {
+  static char status[4096]; /* the leader's alone; its stack may be a small signal stack */
+  char path[64];
+  amber_fmt(path, sizeof path, "/proc/self/task/%d/status", tid);
+  long len = amber_read_file(path, status, sizeof status - 1);
+  if (len <= 0) return 0;
+  status[len] = 0;
+  return (status_hex(status, "SigBlk:") & CKPT_BIT) && (status_hex(status, "SigPnd:") & CKPT_BIT);
+}
+
+static int32_t wait_state(struct amber_unblock *u, int32_t from, int ms) {
+  for (int waited = 0; waited < ms; waited += 5) {
+    int32_t now = __atomic_load_n(&u->state, __ATOMIC_ACQUIRE);
+    if (now != from) return now;
+    amber_futex_wait((uint32_t *)&u->state, (uint32_t)from, 1, 5);
+  }
+  return from;
+}
+
+/* The previous thread let in has put its mask back (or never will: 500 ms). */
+static void wait_consumed(struct amber_unblock *u) {
+  if (wait_state(u, AMBER_UNBLOCK_DONE, 500) == AMBER_UNBLOCK_DONE)
+    __atomic_store_n(&u->state, AMBER_UNBLOCK_NONE, __ATOMIC_RELEASE);
+}
+
+void amber_unblock_begin(void) {
+  failed_tid = failed_err = 0;
+  struct amber_unblock *u = request();
+  if (u) __atomic_store_n(&u->state, AMBER_UNBLOCK_NONE, __ATOMIC_RELEASE);
+}
+
+void amber_unblock_stragglers(const int32_t *tids, int n, int (*came)(int32_t tid)) {
+  struct amber_unblock *u = request();
+  if (!u || amber.table->ctl.coordinator <= 0) return;
+  struct amber_ctl *c = &amber.table->ctl;
+  for (int i = 0; i < n; i++) {
+    if (came(tids[i]) || !held_off(tids[i])) continue;
+    wait_consumed(u);
+    u->tid = tids[i];
+    u->err = 0;
+    __atomic_store_n(&u->state, AMBER_UNBLOCK_ASKED, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&c->reports, 1, __ATOMIC_ACQ_REL); /* wakes the coordinator */
+    amber_futex_wake(&c->reports, 1);
+    int32_t got = wait_state(u, AMBER_UNBLOCK_ASKED, 1000);
+    if (got == AMBER_UNBLOCK_DONE) continue;
+    failed_tid = tids[i];
+    failed_err = got == AMBER_UNBLOCK_FAILED ? u->err : ETIMEDOUT;
+    /* A late answer must not be taken for the next one. */
+    __atomic_store_n(&u->state, AMBER_UNBLOCK_NONE, __ATOMIC_RELEASE);
+  }
+}
+
+int amber_unblock_failure(int32_t tid) { return tid == failed_tid ? failed_err : 0; }
+
+void amber_unblock_restore_mask(void *uc) {
+  struct amber_unblock *u = request();
+  if (!u || __atomic_load_n(&u->state, __ATOMIC_ACQUIRE) != AMBER_UNBLOCK_DONE ||
+      u->tid != amber_sys_gettid())
+    return;
+  *(uint64_t *)&((ucontext_t *)uc)->uc_sigmask = u->mask;
+  __atomic_store_n(&u->state, AMBER_UNBLOCK_NONE, __ATOMIC_RELEASE);
+  amber_futex_wake((uint32_t *)&u->state, 1);
+}

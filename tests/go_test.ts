@@ -1,0 +1,113 @@
+/**
+ * Threads that never run a signal handler: they block every signal with the raw system call,
+ * as Go's runtime does in its signal thread. The coordinator lets Amber's signal in to them
+ * with ptrace, and each keeps its own mask. A C program with two such threads, a Go program with
+ * many goroutines and timers, and etcd (Debian's etcd-server, with etcdctl from etcd-client)
+ * snapshot and restore, twice over, and also snapshot without stopping.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { App } from "../mod.ts";
+import { prog, type Scenario, scenarioTest, sleep } from "./support.ts";
+
+const LIMIT_MS = 120_000;
+const decoder = new TextDecoder();
+
+/** A snapshot without stop, then snapshot (stop) and restore twice; the last restored app. */
+async function liveThenTwice(s: Scenario, app: App): Promise<App> {
+  await app.snapshot({ dir: join(s.dir, "live.amber") });
+  const once = await s.restore(await s.freeze(app, "first"));
+  return await s.restore(await s.freeze(once, "second"));
+}
+
+scenarioTest(
+  "threads that block every signal behind the library's back are stopped from outside and keep their masks",
+  async (s) => {
+    const app = await s.launch([prog("deaf_threads"), s.dir], "deaf");
+    await s.waitFor(/^ready$/m, "ready");
+    await liveThenTwice(s, app);
+    await s.pass();
+  },
+  LIMIT_MS,
+);
+
+scenarioTest(
+  "a Go program with many goroutines, timers and a signal.Notify channel carries on after restores",
+  async (s) => {
+    const app = await s.launch([prog("go_timers"), s.dir], "gotimers");
+    await s.waitFor(/^ready$/m, "ready");
+    await liveThenTwice(s, app);
+    await s.pass();
+  },
+  LIMIT_MS,
+);
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** etcdctl's output, run outside the application with a time limit; fails on a non-zero exit. */
+async function etcdctl(port: number, ...args: string[]): Promise<string> {
+  const run = await new Deno.Command("etcdctl", {
+    args: ["--endpoints", `127.0.0.1:${port}`, "--command-timeout=3s", ...args],
+    env: { ETCDCTL_API: "3" },
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(10_000),
+  }).output();
+  const out = decoder.decode(run.stdout);
+  assert.equal(run.code, 0, `etcdctl ${args.join(" ")}: ${decoder.decode(run.stderr)}${out}`);
+  return out;
+}
+
+async function answering(port: number): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if (await etcdctl(port, "endpoint", "health").then(() => true, () => false)) return;
+    await sleep(100);
+  }
+  assert.fail(`etcd on port ${port} did not answer in time`);
+}
+
+scenarioTest(
+  "etcd keeps the keys written before the snapshot and accepts new writes after restores",
+  async (s) => {
+    const client = freePort(), peer = freePort();
+    const app = await s.launch([
+      "etcd",
+      "--name",
+      "amber",
+      "--data-dir",
+      join(s.dir, "etcd"),
+      "--listen-client-urls",
+      `http://127.0.0.1:${client}`,
+      "--advertise-client-urls",
+      `http://127.0.0.1:${client}`,
+      "--listen-peer-urls",
+      `http://127.0.0.1:${peer}`,
+      "--initial-advertise-peer-urls",
+      `http://127.0.0.1:${peer}`,
+      "--initial-cluster",
+      `amber=http://127.0.0.1:${peer}`,
+    ], "etcd");
+    await answering(client);
+    assert.equal(await etcdctl(client, "put", "before", "snapshot"), "OK\n");
+    await app.snapshot({ dir: join(s.dir, "live.amber") });
+    assert.equal(await etcdctl(client, "put", "live", "on"), "OK\n");
+    const once = await s.restore(await s.freeze(app, "first"));
+    await answering(client);
+    assert.equal(await etcdctl(client, "get", "before"), "before\nsnapshot\n");
+    assert.equal(await etcdctl(client, "put", "after", "restore"), "OK\n");
+    await s.restore(await s.freeze(once, "second"));
+    await answering(client);
+    assert.equal(await etcdctl(client, "get", "before"), "before\nsnapshot\n");
+    assert.equal(await etcdctl(client, "get", "live"), "live\non\n");
+    assert.equal(await etcdctl(client, "get", "after"), "after\nrestore\n");
+    assert.equal(await etcdctl(client, "put", "again", "yes"), "OK\n");
+    assert.equal(await etcdctl(client, "get", "again"), "again\nyes\n");
+  },
+  LIMIT_MS,
+);
