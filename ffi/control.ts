@@ -354,6 +354,14 @@ export class Table implements Disposable {
     return n < 0 ? "" : decoder.decode(buf.subarray(0, n));
   }
 
+  /**
+   * Once every process has written its part: removes process files of processes that did not
+   * (an abandoned attempt's), and checks that each that did has its file.
+   */
+  pruneImage(dir: string): void {
+    unwrap("amber_ctl_prune_image", library().amber_ctl_prune_image(this.#live(), cstr(dir)), dir);
+  }
+
   /** Moves the snapshot protocol to `phase` (see {@linkcode Phase}). */
   setPhase(phase: number): void {
     unwrap("amber_ctl_set_phase", library().amber_ctl_set_phase(this.#live(), phase), this.#path);

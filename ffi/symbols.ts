@@ -185,6 +185,14 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  // int32_t amber_ctl_prune_image(void *table, const char *dir)
+  amber_ctl_prune_image: {
+    parameters: [
+      "pointer", // void *table
+      "buffer", // const char *dir
+    ],
+    result: "i32",
+  },
   // int32_t amber_ctl_wait_restored(void *table, int32_t count, int32_t timeout_ms)
   amber_ctl_wait_restored: {
     parameters: [

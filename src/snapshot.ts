@@ -361,6 +361,7 @@ async function freezeAndWrite(
     running = streaming?.run();
     waiting = barrier(AgentState.WRITTEN, "written");
     await unlessAborted(app.name, Promise.all([waiting, running]), signal);
+    if (!streaming) table.pruneImage(tmp);
     return rows;
   } catch (cause) {
     streaming?.stop();

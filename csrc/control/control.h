@@ -52,6 +52,9 @@ int32_t amber_ctl_table_from_image(const char *image_tables, const char *path, c
 int32_t amber_ctl_ipc_restore(void *table, const char *image_dir);
 /* Waits until `count` restored processes have reported in; same returns as wait_agents. */
 int32_t amber_ctl_wait_restored(void *table, int32_t count, int32_t timeout_ms);
+/* After every process wrote its part: removes other process files (an abandoned attempt's) and
+ * checks each writer's is there; 0 or -errno. */
+int32_t amber_ctl_prune_image(void *table, const char *dir);
 
 /* Images: a 64-bit hash of a file, as 16 hex digits in buf; a process file described as JSON. */
 int32_t amber_ctl_file_hash(const char *path, char *buf, int32_t cap);

@@ -93,7 +93,14 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const c
   amber_table_unlock(t);
   if (n == 0) return -ESRCH;
   for (uint32_t i = 0; i < n; i++) { /* src/virtualized.ts names it; this is the last guard */
-    if (!amber_app_member(t, slot_sid(t, &c->slots[i]))) return -EPERM; /* a forged row */
+    int32_t sid = slot_sid(t, &c->slots[i]);
+    /* Not one of its processes: a forged row, unless it exited since it was listed (its
+     * slot then says so, as for one that exits before it freezes). */
+    if (!amber_app_member(t, sid)) {
+      if (!amber_pid_gone(sid)) return -EPERM;
+      c->slots[i].state = AMBER_AGENT_EXITED;
+      continue;
+    }
     if (would_die(slot_sid(t, &c->slots[i]))) return -ENOEXEC;
   }
   c->nslots = n;
@@ -105,7 +112,8 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const c
   amber_handover_stop(t); /* one left by an earlier snapshot that failed */
   amber_handover_start(t, image_dir); /* without it, every process must reach the directory */
   amber_ctl_set_phase(t, AMBER_PHASE_FREEZE);
-  for (uint32_t i = 0; i < n; i++) kill(slot_sid(t, &c->slots[i]), AMBER_CKPT_SIGNAL);
+  for (uint32_t i = 0; i < n; i++)
+    if (c->slots[i].state != AMBER_AGENT_EXITED) kill(slot_sid(t, &c->slots[i]), AMBER_CKPT_SIGNAL);
   return (int32_t)n;
 }
 
@@ -251,6 +259,35 @@ API int32_t amber_ctl_wait_agents(void *table, int32_t state, int32_t timeout_ms
       return -EAGAIN;
   list_zombies(t);
   return 0;
+}
+
+/* Once every process has written its part: the image directory must hold exactly one process
+ * file per process that wrote one. A file of any other process is an earlier attempt's, left by
+ * a process that has since died (its agent may have finished writing after the attempt was
+ * abandoned and the directory emptied): it is removed, or the image would name a process its
+ * tables do not hold. A written process without its file fails the snapshot (-ENOENT). */
+API int32_t amber_ctl_prune_image(void *table, const char *dir) {
+  struct amber_table *t = table;
+  DIR *d = opendir(dir);
+  if (!d) return -errno;
+  int err = 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    int vpid, end = 0;
+    if (sscanf(e->d_name, "process-%d.img%n", &vpid, &end) != 1 || e->d_name[end]) continue;
+    int written = 0;
+    for (uint32_t i = 0; i < t->ctl.nslots; i++)
+      written |= t->ctl.slots[i].vpid == vpid &&
+                 __atomic_load_n(&t->ctl.slots[i].state, __ATOMIC_ACQUIRE) == AMBER_AGENT_WRITTEN;
+    if (!written && unlinkat(dirfd(d), e->d_name, 0)) err = -errno;
+  }
+  closedir(d);
+  for (uint32_t i = 0; i < t->ctl.nslots && !err; i++) {
+    if (__atomic_load_n(&t->ctl.slots[i].state, __ATOMIC_ACQUIRE) != AMBER_AGENT_WRITTEN) continue;
+    char path[AMBER_CTL_PATH + 32];
+    snprintf(path, sizeof path, "%s/process-%d.img", dir, t->ctl.slots[i].vpid);
+    if (access(path, F_OK)) err = -ENOENT;
+  }
+  return err;
 }
 
 API int32_t amber_ctl_wait_restored(void *table, int32_t count, int32_t timeout_ms) {
