@@ -475,6 +475,21 @@ export async function fileHash(path: string): Promise<string> {
   return decoder.decode(buf.subarray(0, unwrap("amber_ctl_file_hash", n, path)));
 }
 
+/**
+ * A file's hash (when `whole`; else null) and, for a process file, the hash of all but its page
+ * data (else null), each 16 hex digits.
+ */
+export async function fileHashes(
+  path: string,
+  whole: boolean,
+): Promise<{ hash: string | null; metaHash: string | null }> {
+  const buf = new Uint8Array(64);
+  const n = await library().amber_ctl_file_hashes(cstr(path), whole ? 1 : 0, buf, buf.length);
+  const [hash, meta] = decoder.decode(buf.subarray(0, unwrap("amber_ctl_file_hashes", n, path)))
+    .split(" ");
+  return { hash: whole ? hash : null, metaHash: meta || null };
+}
+
 /** Describes a process file of an image. */
 export function describeProcess(path: string): ProcessDetails {
   const p = cstr(path);

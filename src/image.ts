@@ -8,7 +8,7 @@
 
 import { join, resolve } from "node:path";
 import type { z } from "npm:zod@4.6.7";
-import { fileHash, type MachineInfo, machineInfo, xcr0Bits } from "../ffi/control.ts";
+import { fileHashes, type MachineInfo, machineInfo, xcr0Bits } from "../ffi/control.ts";
 import { ImageError, IncompatibleImageError } from "./errors.ts";
 import { type LostConnections, lostConnections } from "./lost.ts";
 import { changedMappedFile } from "./mapped_files.ts";
@@ -120,8 +120,12 @@ function checkVersion(dir: string, value: unknown): void {
   }
 }
 
-/** Checks every file of the manifest: present, of the right size, with the right hash. */
-export async function checkFiles(image: Image): Promise<FileCheck[]> {
+/**
+ * Checks every file of the manifest: present, of the right size, with the right hash. Without
+ * `pages`, a process file whose manifest entry has a meta hash is checked all but its page data
+ * (a restore's restorer checks each page as it reads it in).
+ */
+export async function checkFiles(image: Image, pages = true): Promise<FileCheck[]> {
   const checks: FileCheck[] = [];
   for (const file of image.manifest.files) {
     const path = join(image.dir, file.name);
@@ -134,7 +138,11 @@ export async function checkFiles(image: Image): Promise<FileCheck[]> {
     }
     let status: FileCheck["status"] = "ok";
     if (size !== file.size) status = "size";
-    else if ((await fileHash(path)) !== file.hash) status = "hash";
+    else {
+      const whole = pages || file.metaHash === undefined;
+      const found = await fileHashes(path, whole);
+      if (whole ? found.hash !== file.hash : found.metaHash !== file.metaHash) status = "hash";
+    }
     checks.push({ ...file, status, actualSize: size });
   }
   return checks;
@@ -153,6 +161,26 @@ export function damageError(dir: string, check: FileCheck): ImageError {
     default:
       return new ImageError(`${what} does not match its checksum (corrupt or changed)`);
   }
+}
+
+/** How the restorer says a page failed its check (csrc/restorer/verify.c). */
+const DAMAGED_PAGE = /image damaged: page (0x[0-9a-f]+) of (process-\d+\.img) at depth (\d+)/;
+
+/**
+ * The error for a page the restorer found damaged, from the reason it gave (null if the reason
+ * is another): it names the file the page came from, in this image or a parent.
+ */
+export async function pageDamage(image: Image, why: string): Promise<ImageError | null> {
+  const m = DAMAGED_PAGE.exec(why);
+  if (!m) return null;
+  const depth = Number(m[3]);
+  const dir = depth === 0
+    ? image.dir
+    : (await ancestors(image, readImage).catch(() => []))[depth - 1]?.dir ?? image.dir;
+  return new ImageError(
+    `Image '${dir}' is damaged: file '${m[2]}' does not match its checksum (corrupt or ` +
+      `changed): its page at ${m[1]}`,
+  );
 }
 
 const XCR0_FEATURES: readonly (readonly [number, string])[] = [
@@ -216,11 +244,19 @@ export function incompatibility(made: MachineInfo, here: MachineInfo): string | 
  * ```
  */
 export async function inspect(dir: string): Promise<Image> {
+  return await verify(dir, true);
+}
+
+/**
+ * What a restore checks up front: as {@linkcode inspect}, but with `pages` false only the
+ * metadata of process files (the restorer checks every page it reads against its hash).
+ */
+export async function verify(dir: string, pages: boolean): Promise<Image> {
   const image = await readImage(dir);
-  const bad = (await checkFiles(image)).find((check) => check.status !== "ok");
+  const bad = (await checkFiles(image, pages)).find((check) => check.status !== "ok");
   if (bad) throw damageError(dir, bad);
   for (const parent of await ancestors(image, readImage)) {
-    const damaged = (await checkFiles(parent)).find((check) => check.status !== "ok");
+    const damaged = (await checkFiles(parent, pages)).find((check) => check.status !== "ok");
     if (damaged) throw damageError(parent.dir, damaged);
   }
   const why = incompatibility(image.manifest.machine, machineInfo()) ??

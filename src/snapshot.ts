@@ -16,7 +16,7 @@ import {
   ControlProcessGoneError,
   ControlTimeoutError,
   describeProcess,
-  fileHash,
+  fileHashes,
   machineInfo,
   Phase,
   SnapshotFlag,
@@ -371,7 +371,8 @@ export async function writeManifest(tmp: string, head: ManifestHead): Promise<Ma
     const path = join(tmp, name);
     await Deno.chmod(path, 0o600);
     const { size } = await Deno.stat(path);
-    files.push({ name, size, hash: await fileHash(path) });
+    const { hash, metaHash } = await fileHashes(path, true);
+    files.push({ name, size, hash: hash!, ...(metaHash ? { metaHash } : {}) });
     const match = PROCESS_FILE.exec(basename(name));
     if (match && name === basename(name)) {
       const vpid = Number(match[1]);

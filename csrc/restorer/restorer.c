@@ -77,8 +77,10 @@ void read_image(void) {
     die("the process file's counts are out of range", 0);
   /* The lists go right after the restorer's image, so that they stay when everything else is
    * unmapped, and go with the restorer. */
+  if (hdr.npages > (1ULL << 40)) die("the process file's counts are out of range", 0);
+  uint64_t hashes = hdr.npages * 8 + (uint64_t)hdr.nruns * 8; /* verify.c's */
   uint64_t lists = (uint64_t)hdr.nregions * sizeof *regions + (uint64_t)hdr.nruns * sizeof *runs +
-                   (uint64_t)hdr.nregions * sizeof *region_fds;
+                   (uint64_t)hdr.nregions * sizeof *region_fds + 8 + hashes;
   uint64_t at = ((uint64_t)_end + 4095) & ~4095ULL;
   restorer_end = at + ((lists + 4095) & ~4095ULL);
   if (lists) {
@@ -88,12 +90,15 @@ void read_image(void) {
   }
   regions = (struct amber_region_rec *)at;
   runs = (struct amber_run_rec *)(at + (uint64_t)hdr.nregions * sizeof *regions);
+  page_hashes = (uint64_t *)(at + ((lists - hashes) & ~7ULL)); /* 8-aligned, after region_fds */
+  run_first_page = page_hashes + hdr.npages;
   region_fds = (int32_t *)(runs + hdr.nruns);
   for (int i = 0; i < hdr.nregions; i++) region_fds[i] = -1;
   if (rt_pread_all(fd, threads, sizeof threads[0] * hdr.nthreads, hdr.threads_off) ||
       rt_pread_all(fd, regions, sizeof regions[0] * hdr.nregions, hdr.regions_off) ||
       rt_pread_all(fd, runs, sizeof runs[0] * hdr.nruns, hdr.runs_off))
     die("the process file is truncated", 0);
+  read_page_hashes(fd);
   amber_sys1(SYS_close, fd);
 }
 
