@@ -147,8 +147,7 @@ export const SnapshotFlag = { TCP_ESTABLISHED: 1 } as const;
 
 export const AgentState = { NONE: 0, FROZEN: 1, WRITTEN: 2, FAILED: 3, RESUMED: 4 } as const;
 
-/** Flags of a pid row. */
-export const PidFlag = { PROCESS: 0x1, THREAD: 0x2, SUPERVISOR: 0x4 } as const;
+export { PidFlag } from "./pid_flags.ts";
 
 /** An application's identity and state, from its table. */
 export interface TableInfo {

@@ -5,7 +5,6 @@
  */
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
-import { open } from "../apps.ts";
 import { nameArgument } from "./output.ts";
 
 /** The `kill` command: end an application, all of its processes. */
@@ -14,6 +13,7 @@ export function killCommand() {
     .description("End an application and all of its processes (or remove a stale one)")
     .argument("<name>", "the application", nameArgument)
     .action(async (name) => {
+      const { open } = await import("../apps.ts"); // loaded when the command runs
       await (await open(name)).kill();
       console.log(`Application '${name}' ended.`);
     });

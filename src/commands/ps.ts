@@ -5,7 +5,6 @@
  */
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
-import { list } from "../apps.ts";
 import { columns, printJson } from "./output.ts";
 
 /** What a process runs: its arguments, from /proc. */
@@ -25,6 +24,7 @@ export function psCommand() {
     .description("List the applications running under Amber, with their processes")
     .option("--json", "print JSON")
     .action(async (options) => {
+      const { list } = await import("../apps.ts"); // loaded when the command runs
       const apps = await list();
       if (options.json) {
         printJson(apps.map(({ app: _app, ...listing }) => listing));

@@ -5,7 +5,6 @@
  */
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
-import { launch } from "../launch.ts";
 import { EXIT_FAILURE, hostnameArgument, nameArgument } from "./output.ts";
 
 /** The `run` command: launch a program under Amber and, unless detached, wait for it. */
@@ -30,6 +29,7 @@ export function runCommand() {
     .option("--output <file>", "append the program's stdout and stderr to this file")
     .passThroughOptions()
     .action(async (program, args, options) => {
+      const { launch } = await import("../launch.ts"); // loaded when the command runs
       const app = await launch([program, ...args], options);
       if (options.detach) {
         console.log(app.name);

@@ -5,8 +5,6 @@
  */
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
-import { open } from "../apps.ts";
-import { lostConnectionLines, lostConnections } from "../lost.ts";
 import { defaultImageName } from "../names.ts";
 import {
   formatBytes,
@@ -32,6 +30,11 @@ export function snapshotCommand() {
     .option("--timeout <ms>", "how long each barrier may take (default 30000)", timeoutArgument)
     .option("--json", "print the image's manifest as JSON")
     .action(async (name, options) => {
+      // Loaded when the command runs, so that every other command starts without them.
+      const [{ open }, { lostConnectionLines, lostConnections }] = await Promise.all([
+        import("../apps.ts"),
+        import("../lost.ts"),
+      ]);
       const dir = options.output ?? defaultImageName(name);
       const app = await open(name);
       // Ctrl-C abandons the snapshot: the application goes on as it was, nothing is left.

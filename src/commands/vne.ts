@@ -5,7 +5,6 @@
  */
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
-import { createVne, listVnes, removeVne } from "../vne/registry.ts";
 import { columns, printJson } from "./output.ts";
 
 /** The `vne` command and its subcommands: virtual network environments of this computer. */
@@ -16,14 +15,16 @@ export function vneCommand() {
     .description("Create a VNE with a virtual subnet")
     .argument("<name>", "the VNE's name")
     .requiredOption("--subnet <cidr>", "its virtual subnet, as 10.10.2.0/24")
-    .action((name, options) => {
+    .action(async (name, options) => {
+      const { createVne } = await import("../vne/registry.ts"); // loaded when the command runs
       const created = createVne(name, options.subnet);
       console.log(`VNE '${created.name}' created with subnet ${created.subnet}.`);
     });
   vne.command("ls")
     .description("List the VNEs, their applications and virtual IPs")
     .option("--json", "print JSON")
-    .action((options) => {
+    .action(async (options) => {
+      const { listVnes } = await import("../vne/registry.ts"); // loaded when the command runs
       const vnes = listVnes();
       if (options.json) {
         printJson(vnes);
@@ -46,7 +47,8 @@ export function vneCommand() {
   vne.command("rm")
     .description("Remove a VNE (refused while an application is in it)")
     .argument("<name>", "the VNE's name")
-    .action((name) => {
+    .action(async (name) => {
+      const { removeVne } = await import("../vne/registry.ts"); // loaded when the command runs
       removeVne(name);
       console.log(`VNE '${name}' removed.`);
     });
