@@ -204,6 +204,17 @@ static int add_copied_page(struct page_writer *w, uint64_t addr) {
   return err || w->pending.depth ? err : write_pending(w, copy);
 }
 
+/* A page that holds only zeros, of anonymous memory (which a restore maps as zeros), takes no
+ * room and no write: the restore leaves it untouched. Most pages of data fail at the first
+ * word. */
+static int zero_page(const struct amber_region_rec *r, uint64_t addr) {
+  if (r->kind != AMBER_REGION_ANON && r->kind != AMBER_REGION_ANON_SHARED) return 0;
+  const uint64_t *p = (const uint64_t *)addr;
+  for (int i = 0; i < AMBER_PAGE / 8; i += 8)
+    if (p[i] | p[i + 1] | p[i + 2] | p[i + 3] | p[i + 4] | p[i + 5] | p[i + 6] | p[i + 7]) return 0;
+  return 1;
+}
+
 static int save_range(void *ctx, uint64_t from, uint64_t to) {
   struct region_save *c = ctx;
   if (!c->opened && !(c->r->prot & PROT_READ)) {
@@ -214,6 +225,7 @@ static int save_range(void *ctx, uint64_t from, uint64_t to) {
   int err = 0;
   for (uint64_t page = from; page < to && !err; page += AMBER_PAGE)
     err = agent_changes(c->w, page) ? add_copied_page(c->w, page)
+          : zero_page(c->r, page)   ? pages_flush(c->w)
                                     : add_page(c->w, page, page_hash(page));
   return err;
 }
