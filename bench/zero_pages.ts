@@ -1,7 +1,8 @@
 /**
  * Pages that hold only zeros: snapshot total, frozen time and image size for 256 MiB and 1 GiB
- * of memory written with zeros (every page present), beside the same for random data and this
- * machine's sequential write speed, measured in the same run, median and minimum of ROUNDS.
+ * of memory written with zeros (every page present), with every other page zeros (runs of one
+ * page: as many writes, or few with pwritev), and random data, beside this machine's sequential
+ * write speed, measured in the same run, median and minimum of ROUNDS.
  *
  * Run: `deno run -A bench/zero_pages.ts [MiB...]` (ROUNDS=n in the environment).
  */
@@ -19,7 +20,7 @@ try {
   console.log(`sequential write speed with fdatasync (median / max): ${limit.write}`);
   console.log("memory          snapshot ms (median / min)   frozen ms   image MiB");
   for (const mib of sizes) {
-    for (const data of ["zero", "random"]) {
+    for (const data of ["zero", "sparse", "random"]) {
       const output = join(dir, `out-${mib}-${data}`);
       const app = await launch([join(BENCH, "touch_memory"), String(mib), data], { output });
       const snaps: number[] = [], frozen: number[] = [];

@@ -240,6 +240,7 @@ int amber_write_process_file(const char *dir) {
                 !(regions[i].flags & AMBER_REGION_FROM_IMAGE);
     err = pages_save_region(&w, &regions[i], whole);
   }
+  if (!err) err = pages_write_batch(&w);
   if (!err) {
     h.data_off = AMBER_PAGE;
     h.data_len = w.data_end - AMBER_PAGE;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 
 #include "../common/hash.h"
 #include "../common/pagemap_scan.h"
@@ -115,16 +116,38 @@ static int parent_has(struct page_writer *w, uint64_t addr, uint64_t hash, uint3
   return 1;
 }
 
+/* Runs of pages of this image follow one another in the file: up to BATCH of them, from
+ * memory, go out in one system call (pwritev). The batch is written before memory it points
+ * to may change or become unreadable, and before the file's later sections. */
+#define BATCH 512
+static struct iovec batch[BATCH];
+static int batched;
+static uint64_t batch_off;
+
+int pages_write_batch(struct page_writer *w) {
+  if (!batched) return 0;
+  int err = amber_sink_writev(w->sink, batch, batched, batch_off);
+  batched = 0;
+  return err ? failed("cannot write memory to the image", err) : 0;
+}
+
 /* The pending run's pages of this image (depth 0) are written from `from`, its own memory
- * or a copy; the run joins the index. */
-static int write_pending(struct page_writer *w, const void *from) {
+ * (batched) or a copy (at once); the run joins the index. */
+static int write_pending(struct page_writer *w, const void *from, int copied) {
   struct amber_run_rec *run = &w->pending;
   if ((uint64_t)w->nruns == w->max_runs && grow((void **)&w->runs, &w->max_runs, sizeof *run))
     return failed("no memory for the index of pages", -ENOMEM);
   if (run->depth == 0) {
+    int err = batched == BATCH || copied ? pages_write_batch(w) : 0;
+    if (err) return err;
     run->data_off = w->data_end;
-    int err = amber_sink_write(w->sink, from, run->npages * AMBER_PAGE, w->data_end);
-    if (err) return failed("cannot write memory to the image", err);
+    if (copied) {
+      err = amber_sink_write(w->sink, from, run->npages * AMBER_PAGE, w->data_end);
+      if (err) return failed("cannot write memory to the image", err);
+    } else {
+      if (!batched) batch_off = w->data_end;
+      batch[batched++] = (struct iovec){(void *)from, run->npages * AMBER_PAGE};
+    }
     w->data_end += run->npages * AMBER_PAGE;
   }
   w->runs[w->nruns++] = *run;
@@ -134,7 +157,7 @@ static int write_pending(struct page_writer *w, const void *from) {
 
 /* Pages of this image are written now, straight from memory. */
 int pages_flush(struct page_writer *w) {
-  return w->pending.npages ? write_pending(w, (void *)w->pending.addr) : 0;
+  return w->pending.npages ? write_pending(w, (void *)w->pending.addr, 0) : 0;
 }
 
 /* Adds one page to the pending run, or starts another. */
@@ -201,7 +224,7 @@ static int add_copied_page(struct page_writer *w, uint64_t addr) {
   err = add_page(w, addr, page_hash((uint64_t)copy));
   /* A page of the parent's is referred to (and may start a run); one of this image's is
    * written at once, from the copy, as a run of its own. */
-  return err || w->pending.depth ? err : write_pending(w, copy);
+  return err || w->pending.depth ? err : write_pending(w, copy, 1);
 }
 
 /* A page that holds only zeros, of anonymous memory (which a restore maps as zeros), takes no
@@ -296,6 +319,7 @@ int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int who
   } else if ((err = scan_region(&c)) == 1)
     err = read_region(&c);
   if (!err) err = pages_flush(w);
+  if (!err && c.opened && !(r->prot & PROT_READ)) err = pages_write_batch(w);
   if (c.opened && !(r->prot & PROT_READ))
     amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot);
   r->nruns = w->nruns - r->first_run;
@@ -303,6 +327,7 @@ int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int who
 }
 
 void pages_release(struct page_writer *w) {
+  batched = 0; /* what a failure left unwritten */
   if (w->hashes) amber_sys2(SYS_munmap, w->hashes, w->max_pages * 8);
   if (w->runs) amber_sys2(SYS_munmap, w->runs, w->max_runs * sizeof *w->runs);
   w->hashes = 0;

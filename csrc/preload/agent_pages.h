@@ -35,6 +35,8 @@ void pages_release_parent(const struct page_parent *parent);
 
 int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int whole);
 int pages_flush(struct page_writer *w);
+/* Writes the runs batched so far (before the file's sections after the pages); 0 or -errno. */
+int pages_write_batch(struct page_writer *w);
 void pages_release(struct page_writer *w);
 
 #endif
