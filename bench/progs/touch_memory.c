@@ -17,7 +17,8 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < words; i++) x ^= x << 13, x ^= x >> 7, x ^= x << 17, p[i] = x;
   if (!strcmp(data, "zero")) memset(p, zero, words * 8);
   if (!strcmp(data, "sparse")) /* every other page zeros: runs of one page */
-    for (size_t i = 0; i < words; i += 1024) memset(p + i, zero, 4096);
+    for (size_t i = (4096 - (uintptr_t)p % 4096) / 8; i + 512 <= words; i += 1024)
+      memset(p + i, zero, 4096);
   printf("ready\n");
   fflush(stdout);
   for (;;) pause();
