@@ -4,7 +4,8 @@
  * page: as many writes, or few with pwritev), and random data, beside this machine's sequential
  * write speed, measured in the same run, median and minimum of ROUNDS.
  *
- * Run: `deno run -A bench/zero_pages.ts [MiB...]` (ROUNDS=n in the environment).
+ * Run: `deno run -A bench/zero_pages.ts [MiB...]` (ROUNDS=n, DATA=zero,sparse,random in the
+ * environment).
  */
 
 import { join } from "node:path";
@@ -20,7 +21,7 @@ try {
   console.log(`sequential write speed with fdatasync (median / max): ${limit.write}`);
   console.log("memory          snapshot ms (median / min)   frozen ms   image MiB");
   for (const mib of sizes) {
-    for (const data of ["zero", "sparse", "random"]) {
+    for (const data of Deno.env.get("DATA")?.split(",") ?? ["zero", "sparse", "random"]) {
       const output = join(dir, `out-${mib}-${data}`);
       const app = await launch([join(BENCH, "touch_memory"), String(mib), data], { output });
       const snaps: number[] = [], frozen: number[] = [];
