@@ -44,12 +44,12 @@ $(BUILD)/amber-supervisor: $(wildcard csrc/supervisor/*.c) $(COMMON_SRC) $(HEADE
 	$(CC) $(CFLAGS) -o $@ $(wildcard csrc/supervisor/*.c) $(COMMON_SRC) -pthread
 
 # The restorer runs with no libc: static, freestanding, linked far from where programs live.
-$(BUILD)/amber-restorer: $(wildcard csrc/restorer/*.c) $(wildcard csrc/restorer/*.S) $(HEADERS)
+$(BUILD)/amber-restorer: $(wildcard csrc/restorer/*.c) $(wildcard csrc/restorer/*.S) csrc/common/hash.c $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) -O2 -g -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
 	  -ffreestanding -fno-stack-protector -fno-builtin -fno-pic -no-pie -static -nostdlib \
 	  -mgeneral-regs-only -mcmodel=large -Wl,-Ttext-segment=0x100000000000 -Wl,-z,noexecstack \
-	  -o $@ $(wildcard csrc/restorer/*.c) $(wildcard csrc/restorer/*.S)
+	  -o $@ $(wildcard csrc/restorer/*.c) $(wildcard csrc/restorer/*.S) csrc/common/hash.c
 
 $(BUILD)/tests/%: tests/progs/%.c $(wildcard tests/progs/*.h)
 	@mkdir -p $(BUILD)/tests

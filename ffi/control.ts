@@ -152,8 +152,7 @@ export const SnapshotFlag = { TCP_ESTABLISHED: 1 } as const;
 
 export const AgentState = { NONE: 0, FROZEN: 1, WRITTEN: 2, FAILED: 3, RESUMED: 4 } as const;
 
-/** Flags of a pid row. */
-export const PidFlag = { PROCESS: 0x1, THREAD: 0x2, SUPERVISOR: 0x4 } as const;
+export { PidFlag } from "./pid_flags.ts";
 
 /** An application's identity and state, from its table. */
 export interface TableInfo {
@@ -486,6 +485,21 @@ export async function fileHash(path: string): Promise<string> {
   const buf = new Uint8Array(64);
   const n = await library().amber_ctl_file_hash(cstr(path), buf, buf.length);
   return decoder.decode(buf.subarray(0, unwrap("amber_ctl_file_hash", n, path)));
+}
+
+/**
+ * A file's hash (when `whole`; else null) and, for a process file, the hash of all but its page
+ * data (else null), each 16 hex digits.
+ */
+export async function fileHashes(
+  path: string,
+  whole: boolean,
+): Promise<{ hash: string | null; metaHash: string | null }> {
+  const buf = new Uint8Array(64);
+  const n = await library().amber_ctl_file_hashes(cstr(path), whole ? 1 : 0, buf, buf.length);
+  const [hash, meta] = decoder.decode(buf.subarray(0, unwrap("amber_ctl_file_hashes", n, path)))
+    .split(" ");
+  return { hash: whole ? hash : null, metaHash: meta || null };
 }
 
 /** Describes a process file of an image. */

@@ -214,6 +214,17 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  // int32_t amber_ctl_file_hashes(const char *path, int32_t whole, char *buf, int32_t cap)
+  amber_ctl_file_hashes: {
+    parameters: [
+      "buffer", // const char *path
+      "i32", // int32_t whole
+      "buffer", // char *buf
+      "i32", // int32_t cap
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
   // int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
   amber_ctl_process_describe: {
     parameters: [

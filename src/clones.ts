@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { appVne } from "../ffi/vne.ts";
 import type { App } from "./app.ts";
 import { NotImplementedError } from "./errors.ts";
-import { type Image, inspect } from "./image.ts";
+import { type Image, verify } from "./image.ts";
 import { checkAppName, checkHostname } from "./names.ts";
 import { TABLES_FILE } from "./paths.ts";
 import { restore, type RestoreOptions } from "./restore.ts";
@@ -53,7 +53,10 @@ export async function restoreClones(
   if (!Number.isInteger(count) || count < 1 || count > 1000) {
     throw new RangeError(`Invalid count of clones '${count}': expected an integer from 1 to 1000`);
   }
-  const { dir, manifest } = await inspect(typeof image === "string" ? image : image.dir);
+  const { dir, manifest } = await verify(
+    typeof image === "string" ? image : image.dir,
+    !!options.lazy,
+  );
   const base = options.name ?? manifest.app.name;
   const host = manifest.app.hostname || Deno.hostname();
   const clones: App[] = [];

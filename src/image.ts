@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import type { z } from "npm:zod@4.6.7";
 import {
   ControlNotFoundError,
-  fileHash,
+  fileHashes,
   type MachineInfo,
   machineInfo,
   xcr0Bits,
@@ -157,10 +157,13 @@ function notRegular(path: string): FileKind | null {
 
 /**
  * Checks every file of the manifest: a regular file (not a link, FIFO, device or directory,
- * nor under a directory that is a link), of the right size, with the right hash.
+ * nor under a directory that is a link), of the right size, with the right hash. Without
+ * `pages`, a process file whose manifest entry has a meta hash is checked all but its page data
+ * (a restore's restorer checks each page as it reads it in).
  */
 export async function checkFiles(
   image: Image,
+  pages = true,
   onChecked?: (bytes: number) => void,
 ): Promise<FileCheck[]> {
   const checks: FileCheck[] = [];
@@ -180,7 +183,11 @@ export async function checkFiles(
     const size = found.size;
     let status: FileCheck["status"] = "ok";
     if (size !== file.size) status = "size";
-    else if ((await fileHash(path)) !== file.hash) status = "hash";
+    else {
+      const whole = pages || file.metaHash === undefined;
+      const found = await fileHashes(path, whole);
+      if (whole ? found.hash !== file.hash : found.metaHash !== file.metaHash) status = "hash";
+    }
     checks.push({ ...file, status, actualSize: size });
     onChecked?.(file.size);
   }
@@ -215,6 +222,26 @@ export function damageError(dir: string, check: FileCheck): ImageError {
     default:
       return new ImageError(`${what} does not match its checksum (corrupt or changed)`, DAMAGED);
   }
+}
+
+/** How the restorer says a page failed its check (csrc/restorer/verify.c). */
+const DAMAGED_PAGE = /image damaged: page (0x[0-9a-f]+) of (process-\d+\.img) at depth (\d+)/;
+
+/**
+ * The error for a page the restorer found damaged, from the reason it gave (null if the reason
+ * is another): it names the file the page came from, in this image or a parent.
+ */
+export async function pageDamage(image: Image, why: string): Promise<ImageError | null> {
+  const m = DAMAGED_PAGE.exec(why);
+  if (!m) return null;
+  const depth = Number(m[3]);
+  const dir = depth === 0
+    ? image.dir
+    : (await ancestors(image, readImage).catch(() => []))[depth - 1]?.dir ?? image.dir;
+  return new ImageError(
+    `Image '${dir}' is damaged: file '${m[2]}' does not match its checksum (corrupt or ` +
+      `changed): its page at ${m[1]}`,
+  );
 }
 
 const XCR0_FEATURES: readonly (readonly [number, string])[] = [
@@ -281,16 +308,30 @@ export async function inspect(
   dir: string,
   options: { onProgress?: ProgressCallback } = {},
 ): Promise<Image> {
+  return await verify(dir, true, options);
+}
+
+/**
+ * What a restore checks up front: as {@linkcode inspect}, but with `pages` false only the
+ * metadata of process files (the restorer checks every page it reads against its hash).
+ */
+export async function verify(
+  dir: string,
+  pages: boolean,
+  options: { onProgress?: ProgressCallback } = {},
+): Promise<Image> {
   const image = await readImage(dir);
   const chain = options.onProgress ? await ancestors(image, readImage).catch(() => []) : [];
   const totalBytes = [image, ...chain].reduce((sum, one) => sum + imageBytes(one), 0);
   const report = reporter(options.onProgress);
   let bytes = 0;
   const checked = (size: number) => report({ phase: "verify", bytes: bytes += size, totalBytes });
-  const bad = (await checkFiles(image, checked)).find((check) => check.status !== "ok");
+  const bad = (await checkFiles(image, pages, checked)).find((check) => check.status !== "ok");
   if (bad) throw damageError(dir, bad);
   for (const parent of await ancestors(image, readImage)) {
-    const damaged = (await checkFiles(parent, checked)).find((check) => check.status !== "ok");
+    const damaged = (await checkFiles(parent, pages, checked)).find((check) =>
+      check.status !== "ok"
+    );
     if (damaged) throw damageError(parent.dir, damaged);
   }
   const why = incompatibility(image.manifest.machine, machineInfo()) ??

@@ -37,6 +37,11 @@ export interface ImageFile {
   size: number;
   /** Its hash, 16 hex digits. */
   hash: string;
+  /**
+   * For a process file: the hash of all but its page data, which is all a restore checks up
+   * front (the restorer checks each page against the file's page hashes as it reads it).
+   */
+  metaHash?: string;
 }
 
 /** One file of the image with its size and hash (16 hex digits). */
@@ -44,6 +49,7 @@ export const ImageFileSchema: z.ZodType<ImageFile> = z.object({
   name: ImagePath,
   size: z.int().nonnegative(),
   hash: z.string().regex(/^[0-9a-f]{16}$/),
+  metaHash: z.string().regex(/^[0-9a-f]{16}$/).optional(),
 });
 
 /** Virtual pids are positive 32-bit integers (pid_t), as the C side reads them. */

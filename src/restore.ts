@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { AppState, ControlTimeoutError, createTableFromImage, Table } from "../ffi/control.ts";
 import { App } from "./app.ts";
 import { isDomainError, RestoreError } from "./errors.ts";
-import { type Image, inspect } from "./image.ts";
+import { type Image, pageDamage, verify } from "./image.ts";
 import { checkAppName, checkHostname, newAppId } from "./names.ts";
 import { refuseOrphanName } from "./orphans.ts";
 import { PathLimit, pathTooLong } from "./path_limits.ts";
@@ -77,9 +77,16 @@ const STEP_MS = 100;
 export async function restore(image: Image | string, options: RestoreOptions = {}): Promise<App> {
   const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
   const report = reporter(options.onProgress);
-  const { dir: imageDir, manifest } = await inspect(typeof image === "string" ? image : image.dir, {
-    onProgress: options.onProgress,
-  });
+  // A lazy restore maps pages from the image unread: they are checked here, whole files, before
+  // anything starts. An eager one checks the metadata here and each page as the restorer reads it.
+  const checked = await verify(
+    typeof image === "string" ? image : image.dir,
+    options.lazy === true,
+    {
+      onProgress: options.onProgress,
+    },
+  );
+  const { dir: imageDir, manifest } = checked;
   const name = checkAppName(options.name ?? manifest.app.name);
   const as = await restoreCeiling(imageDir);
   const hostname = options.hostname === undefined ? undefined : checkHostname(options.hostname);
@@ -111,6 +118,8 @@ export async function restore(image: Image | string, options: RestoreOptions = {
   } catch (cause) {
     const why = table ? tableError(table) : "";
     await abandon(dir, table, supervisor);
+    const damage = await pageDamage(checked, why);
+    if (damage) throw damage;
     if (isDomainError(cause)) throw cause;
     const detail = why || (cause instanceof Error ? cause.message : String(cause));
     throw new RestoreError(`Cannot restore '${imageDir}' as '${name}': ${detail}`, { cause });

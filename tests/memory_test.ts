@@ -89,3 +89,18 @@ scenarioTest(
     await s.pass();
   },
 );
+
+scenarioTest(
+  "pages that hold only zeros take no room in the image and come back as zeros, eager and lazy",
+  async (s) => {
+    const app = await s.launch([prog("zero_pages"), s.dir], "zeros");
+    await s.waitFor(/^ready$/m);
+    const first = await s.freeze(app, "first");
+    const bytes = first.manifest.files.reduce((sum, file) => sum + file.size, 0);
+    // 65 MiB of written memory, one page in 16 not zero: about 4 MiB of it is data.
+    assert.ok(bytes < 16 * 2 ** 20, `the image holds ${bytes} bytes`);
+    const restored = await s.restore(first);
+    await s.restore(await s.freeze(restored, "second"), { lazy: true });
+    await s.pass();
+  },
+);

@@ -59,6 +59,9 @@ int32_t amber_ctl_prune_image(void *table, const char *dir);
 /* Images: a 64-bit hash of a file, as 16 hex digits in buf; a process file described as JSON. */
 int32_t amber_ctl_file_hash(const char *path, char *buf, int32_t cap);
 int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap);
+/* A file's hash (whole: else 16 zeros) and, for a process file, the hash of all but its page
+ * data: "FULL META" or "FULL " in buf (ctl_verify.c). */
+int32_t amber_ctl_file_hashes(const char *path, int32_t whole, char *buf, int32_t cap);
 /* A migration's streamed image: a FIFO for an agent to write its process file into (mode
  * 0600), and, on the target, a process file that came with its header as a trailer put back
  * in order (the header moved to offset 0 and cut off the end; -EPROTO if it is not one). */

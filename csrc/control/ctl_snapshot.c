@@ -68,6 +68,9 @@ static int would_die(int32_t sid) {
   return !((status_field(status, "SigCgt:", 16) | status_field(status, "SigBlk:", 16)) & bit);
 }
 
+/* The system pid each slot's row named when the slots were listed. */
+static int32_t listed_sid[AMBER_CTL_MAX_PROCS];
+
 API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const char *parent_dir,
                                      uint32_t flags) {
   struct amber_table *t = table;
@@ -88,12 +91,13 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const c
       return -E2BIG;
     }
     memset(&c->slots[n], 0, sizeof c->slots[n]);
+    listed_sid[n] = r->sid;
     c->slots[n++].vpid = r->vid;
   }
   amber_table_unlock(t);
   if (n == 0) return -ESRCH;
   for (uint32_t i = 0; i < n; i++) { /* src/virtualized.ts names it; this is the last guard */
-    int32_t sid = slot_sid(t, &c->slots[i]);
+    int32_t sid = listed_sid[i]; /* the pid its row named: a forged row is judged by it */
     /* Not one of its processes: a forged row, unless it exited since it was listed (its
      * slot then says so, as for one that exits before it freezes). */
     if (!amber_app_member(t, sid)) {
@@ -101,7 +105,7 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const c
       c->slots[i].state = AMBER_AGENT_EXITED;
       continue;
     }
-    if (would_die(slot_sid(t, &c->slots[i]))) return -ENOEXEC;
+    if (would_die(sid)) return -ENOEXEC;
   }
   c->nslots = n;
   t->share.ready = 0; /* listed again once every process is frozen (ctl_share.c) */
@@ -112,8 +116,14 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const c
   amber_handover_stop(t); /* one left by an earlier snapshot that failed */
   amber_handover_start(t, image_dir); /* without it, every process must reach the directory */
   amber_ctl_set_phase(t, AMBER_PHASE_FREEZE);
-  for (uint32_t i = 0; i < n; i++)
-    if (c->slots[i].state != AMBER_AGENT_EXITED) kill(slot_sid(t, &c->slots[i]), AMBER_CKPT_SIGNAL);
+  for (uint32_t i = 0; i < n; i++) {
+    /* The pid is looked up again: its row may be gone by now (the process was reaped), and
+     * kill(-1) would signal every process this user may signal. */
+    int32_t sid = slot_sid(t, &c->slots[i]);
+    if (c->slots[i].state != AMBER_AGENT_EXITED && sid > 1 &&
+        (sid == listed_sid[i] || amber_app_member(t, sid)))
+      kill(sid, AMBER_CKPT_SIGNAL);
+  }
   return (int32_t)n;
 }
 

@@ -258,12 +258,14 @@ int amber_write_process_file(const char *dir) {
     if (!err && w.parent) memcpy(h.parent_dir, parent_dir, sizeof h.parent_dir);
   }
   w.data_end = AMBER_PAGE; /* the header's page */
+  pages_agent_memory(&w, (uint64_t)regions, regions_bytes);
   for (int i = 0; i < nregions && !err; i++) {
     /* A private mapping of a file that is gone keeps every page: it cannot be mapped again. */
     int whole = regions[i].kind == AMBER_REGION_ANON && regions[i].ino != 0 &&
                 !(regions[i].flags & AMBER_REGION_FROM_IMAGE);
     err = pages_save_region(&w, &regions[i], whole);
   }
+  if (!err) err = pages_write_batch(&w);
   if (!err) {
     h.data_off = AMBER_PAGE;
     h.data_len = w.data_end - AMBER_PAGE;

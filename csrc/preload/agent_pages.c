@@ -1,7 +1,9 @@
 /* Writing a process's pages (agent_pages.h). Runs on the checkpoint leader in the signal
  * handler: raw system calls, memory from mmap only. */
 #include <fcntl.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 
 #include "../common/hash.h"
 #include "../common/pagemap_scan.h"
@@ -114,20 +116,48 @@ static int parent_has(struct page_writer *w, uint64_t addr, uint64_t hash, uint3
   return 1;
 }
 
-int pages_flush(struct page_writer *w) {
+/* Runs of pages of this image follow one another in the file: up to BATCH of them, from
+ * memory, go out in one system call (pwritev). The batch is written before memory it points
+ * to may change or become unreadable, and before the file's later sections. */
+#define BATCH 512
+static struct iovec batch[BATCH];
+static int batched;
+static uint64_t batch_off;
+
+int pages_write_batch(struct page_writer *w) {
+  if (!batched) return 0;
+  int err = amber_sink_writev(w->sink, batch, batched, batch_off);
+  batched = 0;
+  return err ? failed("cannot write memory to the image", err) : 0;
+}
+
+/* The pending run's pages of this image (depth 0) are written from `from`, its own memory
+ * (batched) or a copy (at once); the run joins the index. */
+static int write_pending(struct page_writer *w, const void *from, int copied) {
   struct amber_run_rec *run = &w->pending;
-  if (!run->npages) return 0;
   if ((uint64_t)w->nruns == w->max_runs && grow((void **)&w->runs, &w->max_runs, sizeof *run))
     return failed("no memory for the index of pages", -ENOMEM);
-  if (run->depth == 0) { /* pages of this image: written now, straight from memory */
+  if (run->depth == 0) {
+    int err = batched == BATCH || copied ? pages_write_batch(w) : 0;
+    if (err) return err;
     run->data_off = w->data_end;
-    int err = amber_sink_write(w->sink, (void *)run->addr, run->npages * AMBER_PAGE, w->data_end);
-    if (err) return failed("cannot write memory to the image", err);
+    if (copied) {
+      err = amber_sink_write(w->sink, from, run->npages * AMBER_PAGE, w->data_end);
+      if (err) return failed("cannot write memory to the image", err);
+    } else {
+      if (!batched) batch_off = w->data_end;
+      batch[batched++] = (struct iovec){(void *)from, run->npages * AMBER_PAGE};
+    }
     w->data_end += run->npages * AMBER_PAGE;
   }
   w->runs[w->nruns++] = *run;
   run->npages = 0;
   return 0;
+}
+
+/* Pages of this image are written now, straight from memory. */
+int pages_flush(struct page_writer *w) {
+  return w->pending.npages ? write_pending(w, (void *)w->pending.addr, 0) : 0;
 }
 
 /* Adds one page to the pending run, or starts another. */
@@ -166,6 +196,48 @@ struct region_save {
   int opened;
 };
 
+/* Memory the agent itself changes while it writes (its stack, this library's data, the list of
+ * regions): a page of it is copied first, and the copy hashed and written, so that the page's
+ * hash is that of the bytes in the image (the restorer checks each page against it). */
+extern char _GLOBAL_OFFSET_TABLE_[] __attribute__((visibility("hidden")));
+extern char _end[] __attribute__((visibility("hidden")));
+
+void pages_agent_memory(struct page_writer *w, uint64_t list, uint64_t list_bytes) {
+  uint64_t sp = (uint64_t)__builtin_frame_address(0);
+  w->agent[0] = (uint64_t)_GLOBAL_OFFSET_TABLE_ & ~(AMBER_PAGE - 1ULL);
+  w->agent[1] = (uint64_t)_end;
+  w->agent[2] = list, w->agent[3] = list + list_bytes;
+  w->agent[4] = sp, w->agent[5] = sp; /* grown to the region that holds it */
+}
+
+static int agent_changes(const struct page_writer *w, uint64_t page) {
+  for (int i = 0; i < 6; i += 2)
+    if (page + AMBER_PAGE > w->agent[i] && page < w->agent[i + 1]) return 1;
+  return 0;
+}
+
+static int add_copied_page(struct page_writer *w, uint64_t addr) {
+  static char copy[AMBER_PAGE] __attribute__((aligned(AMBER_PAGE)));
+  int err = pages_flush(w);
+  if (err) return err;
+  memcpy(copy, (const void *)addr, AMBER_PAGE);
+  err = add_page(w, addr, page_hash((uint64_t)copy));
+  /* A page of the parent's is referred to (and may start a run); one of this image's is
+   * written at once, from the copy, as a run of its own. */
+  return err || w->pending.depth ? err : write_pending(w, copy, 1);
+}
+
+/* A page that holds only zeros, of anonymous memory (which a restore maps as zeros), takes no
+ * room and no write: the restore leaves it untouched. Most pages of data fail at the first
+ * word. */
+static int zero_page(const struct amber_region_rec *r, uint64_t addr) {
+  if (r->kind != AMBER_REGION_ANON && r->kind != AMBER_REGION_ANON_SHARED) return 0;
+  const uint64_t *p = (const uint64_t *)addr;
+  for (int i = 0; i < AMBER_PAGE / 8; i += 8)
+    if (p[i] | p[i + 1] | p[i + 2] | p[i + 3] | p[i + 4] | p[i + 5] | p[i + 6] | p[i + 7]) return 0;
+  return 1;
+}
+
 static int save_range(void *ctx, uint64_t from, uint64_t to) {
   struct region_save *c = ctx;
   if (!c->opened && !(c->r->prot & PROT_READ)) {
@@ -175,7 +247,9 @@ static int save_range(void *ctx, uint64_t from, uint64_t to) {
   c->opened = 1;
   int err = 0;
   for (uint64_t page = from; page < to && !err; page += AMBER_PAGE)
-    err = add_page(c->w, page, page_hash(page));
+    err = agent_changes(c->w, page) ? add_copied_page(c->w, page)
+          : zero_page(c->r, page)   ? pages_flush(c->w)
+                                    : add_page(c->w, page, page_hash(page));
   return err;
 }
 
@@ -235,6 +309,7 @@ int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int who
       r->kind != AMBER_REGION_FILE)
     return 0;
   struct region_save c = {w, r, 0};
+  if (r->start <= w->agent[4] && w->agent[4] < r->end) w->agent[4] = r->start, w->agent[5] = r->end;
   int err = 0;
   /* Pages a lazy restore mapped from an image are data too, read in or not. */
   if (whole || (r->flags & AMBER_REGION_FROM_IMAGE)) err = save_range(&c, r->start, r->end);
@@ -244,6 +319,7 @@ int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int who
   } else if ((err = scan_region(&c)) == 1)
     err = read_region(&c);
   if (!err) err = pages_flush(w);
+  if (!err && c.opened && !(r->prot & PROT_READ)) err = pages_write_batch(w);
   if (c.opened && !(r->prot & PROT_READ))
     amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot);
   r->nruns = w->nruns - r->first_run;
@@ -251,6 +327,7 @@ int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int who
 }
 
 void pages_release(struct page_writer *w) {
+  batched = 0; /* what a failure left unwritten */
   if (w->hashes) amber_sys2(SYS_munmap, w->hashes, w->max_pages * 8);
   if (w->runs) amber_sys2(SYS_munmap, w->runs, w->max_runs * sizeof *w->runs);
   w->hashes = 0;

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "agent.h"
@@ -147,6 +148,26 @@ int amber_sink_write(struct amber_sink *s, const void *buf, uint64_t len, uint64
   int err = write_all(s->fd, buf, len);
   if (!err) s->pos += len;
   return err;
+}
+
+int amber_sink_writev(struct amber_sink *s, struct iovec *iov, int n, uint64_t off) {
+  if (s->stream) {
+    for (int i = 0; i < n; off += iov[i].iov_len, i++) {
+      int err = amber_sink_write(s, iov[i].iov_base, iov[i].iov_len, off);
+      if (err) return err;
+    }
+    return 0;
+  }
+  while (n) {
+    long done = amber_sys5(SYS_pwritev, s->fd, iov, n, off, 0);
+    if (done == -EINTR) continue;
+    if (done <= 0) return done < 0 ? (int)done : -EIO;
+    off += done;
+    /* A short write: on from where it stopped (the iovecs are the caller's to change). */
+    while (n && (uint64_t)done >= iov->iov_len) done -= iov->iov_len, iov++, n--;
+    if (n) iov->iov_base = (char *)iov->iov_base + done, iov->iov_len -= done;
+  }
+  return 0;
 }
 
 int amber_sink_write_indexed(struct amber_sink *s, const void *buf, uint64_t len, uint64_t off) {

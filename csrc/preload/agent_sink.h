@@ -30,6 +30,10 @@ int amber_sink_open(struct amber_sink *s, const char *path, int (*still_wanted)(
 /* Writes len bytes that belong at offset off of the file. A stream writes the zeros of a gap,
  * and refuses an offset it has passed (-ESPIPE). 0 or -errno. */
 int amber_sink_write(struct amber_sink *s, const void *buf, uint64_t len, uint64_t off);
+/* The same for n pieces of memory that follow one another in the file from offset off: one
+ * system call for them all (pwritev) where the sink is a regular file. 0 or -errno. */
+struct iovec;
+int amber_sink_writev(struct amber_sink *s, struct iovec *iov, int n, uint64_t off);
 /* The same for a section that the file's index holds too (all but the pages). */
 int amber_sink_write_indexed(struct amber_sink *s, const void *buf, uint64_t len, uint64_t off);
 /* Completes the file with its header: a regular file is synced and gets it at offset 0; a

@@ -235,8 +235,7 @@ void fill_pages(int lazy) {
          * run is not worth the extra call. */
         if (r->kind == AMBER_REGION_ANON && run->npages >= 16)
           amber_sys3(SYS_madvise, run->addr, len, 23 /* MADV_POPULATE_WRITE */);
-        long err = rt_pread_all(fd, (void *)run->addr, len, run->data_off);
-        if (err) die("cannot read saved pages", err);
+        read_checked(fd, (int)(r->first_run + k)); /* each page against its hash */
       }
     }
   }

@@ -102,8 +102,10 @@ void read_image(void) {
   if (problem) die_image(image_path, problem);
   /* The lists go right after the restorer's image, so that they stay when everything else is
    * unmapped, and go with the restorer. */
+  if (hdr.npages > (1ULL << 40)) die("the process file's counts are out of range", 0);
+  uint64_t hashes = hdr.npages * 8 + (uint64_t)hdr.nruns * 8; /* verify.c's */
   uint64_t lists = (uint64_t)hdr.nregions * sizeof *regions + (uint64_t)hdr.nruns * sizeof *runs +
-                   (uint64_t)hdr.nregions * sizeof *region_fds;
+                   (uint64_t)hdr.nregions * sizeof *region_fds + 8 + hashes;
   uint64_t at = ((uint64_t)_end + 4095) & ~4095ULL;
   restorer_end = at + ((lists + 4095) & ~4095ULL);
   if (lists) {
@@ -113,6 +115,8 @@ void read_image(void) {
   }
   regions = (struct amber_region_rec *)at;
   runs = (struct amber_run_rec *)(at + (uint64_t)hdr.nregions * sizeof *regions);
+  page_hashes = (uint64_t *)(at + ((lists - hashes) & ~7ULL)); /* 8-aligned, after region_fds */
+  run_first_page = page_hashes + hdr.npages;
   region_fds = (int32_t *)(runs + hdr.nruns);
   for (int i = 0; i < hdr.nregions; i++) region_fds[i] = -1;
   if (rt_pread_all(fd, threads, sizeof threads[0] * hdr.nthreads, hdr.threads_off) ||
@@ -125,6 +129,7 @@ void read_image(void) {
       problem = amber_image_run_problem(&runs[regions[i].first_run + k], &regions[i], size);
   }
   if (problem) die_image(image_path, problem);
+  read_page_hashes(fd);
   amber_sys1(SYS_close, fd);
 }
 

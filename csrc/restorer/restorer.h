@@ -59,6 +59,11 @@ void connect_broker(void);
  * to the other processes); that of the others, for now, on anonymous shared memory */
 long map_shared_region(int i);
 
+/* verify.c: each saved page checked against its hash as it is read in */
+extern uint64_t *page_hashes, *run_first_page; /* in the lists after the restorer's image */
+void read_page_hashes(int fd);
+void read_checked(int fd, int run_index);
+
 /* resume.c */
 void set_mm_layout(void);
 void __attribute__((noreturn)) start_threads(void);

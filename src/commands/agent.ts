@@ -5,8 +5,6 @@
  */
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
-import { readToken } from "../agent/auth.ts";
-import { serveAgent } from "../agent/server.ts";
 
 /** The `agent` command: run this computer's agent until interrupted. */
 export function agentCommand() {
@@ -24,6 +22,11 @@ export function agentCommand() {
       "this computer's address as the others reach it (default: the listen host)",
     )
     .action(async (options) => {
+      // Loaded when the command runs, so that every other command starts without them.
+      const [{ readToken }, { serveAgent }] = await Promise.all([
+        import("../agent/auth.ts"),
+        import("../agent/server.ts"),
+      ]);
       const token = await readToken(options.tokenFile);
       const controller = new AbortController();
       for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -5,9 +5,8 @@
  */
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
-import { type ProcessDetails, xcr0Bits } from "../../ffi/control.ts";
-import { damageError, describeImage, type ImageReport } from "../image.ts";
-import { lostConnectionLines, lostConnections } from "../lost.ts";
+import type { ProcessDetails } from "../../ffi/control.ts";
+import type { ImageReport } from "../image.ts";
 import { columns, formatBytes, plural, printJson } from "./output.ts";
 
 function address(value: unknown): bigint | undefined {
@@ -92,13 +91,14 @@ function lostText(lines: string[]): string {
   return lines.length ? ["", ...lines.map((line) => `  ${line}`)].join("\n") : "none lost";
 }
 
-function printReport(report: ImageReport): void {
+/** The report as text; `xcr0` and `lost` (the connections' lines) from modules loaded late. */
+function printReport(report: ImageReport, xcr0Bits: bigint, lost: string[]): void {
   const { manifest } = report.image;
   const { app, machine } = manifest;
   const total = manifest.files.reduce((sum, file) => sum + file.size, 0);
   const failed = report.files.filter((check) => check.status !== "ok").length;
   const n = report.files.length;
-  const xcr0 = xcr0Bits(machine.xcr0).toString(16);
+  const xcr0 = xcr0Bits.toString(16);
   const processes = [["VPID", "PARENT", "COMMAND", "THREADS", "MAPPED", "SAVED", "FILE"]];
   for (const { vpid, parent, details: d, file } of manifest.processes) {
     processes.push([
@@ -136,7 +136,7 @@ function printReport(report: ImageReport): void {
     indented(processes),
     field("Descriptors", ""),
     indented(descriptorLines(manifest.processes)),
-    field("Connections", lostText(lostConnectionLines(lostConnections(manifest)))),
+    field("Connections", lostText(lost)),
     field("Files", `${plural(n, "file")}, ${formatBytes(total)}`),
     indented(files),
     field("Checksums", failed ? `${failed} of ${n} files do not verify` : `all ${n} files verify`),
@@ -151,9 +151,26 @@ export function inspectCommand() {
     .argument("<dir>", "the image directory")
     .option("--json", "print JSON")
     .action(async (dir, options) => {
+      // Loaded when the command runs, so that every other command starts without them.
+      const [
+        { xcr0Bits },
+        { damageError, describeImage },
+        { lostConnectionLines, lostConnections },
+      ] = await Promise.all([
+        import("../../ffi/control.ts"),
+        import("../image.ts"),
+        import("../lost.ts"),
+      ]);
       const report = await describeImage(dir);
+      const { manifest } = report.image;
       if (options.json) printJson(report);
-      else printReport(report);
+      else {
+        printReport(
+          report,
+          xcr0Bits(manifest.machine.xcr0),
+          lostConnectionLines(lostConnections(manifest)),
+        );
+      }
       const bad = report.files.find((check) => check.status !== "ok");
       if (bad) throw damageError(dir, bad);
     });

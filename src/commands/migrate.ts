@@ -5,8 +5,6 @@
  */
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
-import { readToken } from "../agent/auth.ts";
-import { migrate } from "../migrate/migrate.ts";
 import { nameArgument, printJson } from "./output.ts";
 
 /** The `migrate` command: move an application to another computer. */
@@ -27,6 +25,11 @@ export function migrateCommand() {
     )
     .option("--json", "print JSON")
     .action(async (name, options) => {
+      // Loaded when the command runs, so that every other command starts without them.
+      const [{ readToken }, { migrate }] = await Promise.all([
+        import("../agent/auth.ts"),
+        import("../migrate/migrate.ts"),
+      ]);
       const token = await readToken(options.tokenFile);
       const moved = await migrate(name, options.to, {
         token,

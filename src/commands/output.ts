@@ -5,8 +5,6 @@
  * @module
  */
 
-import process from "node:process";
-import { styleText } from "node:util";
 import { CommanderError, InvalidArgumentError } from "npm:@commander-js/extra-typings@15.1.0";
 import { ControlLibraryError } from "../../ffi/symbols.ts";
 import { checkAppName, checkHostname } from "../names.ts";
@@ -91,8 +89,11 @@ export const timeoutArgument = asArgument((value: string) =>
   checkTimeout(/^\d+$/.test(value) ? Number(value) : NaN, "timeout")
 );
 
+/** "error:" in red on a terminal that takes colours (not node:util's styleText: loading Node's
+ * compatibility modules costs the command line's start-up). */
 function errorLine(message: string): string {
-  return `${styleText("red", "error:", { stream: process.stderr })} ${message}`;
+  const red = Deno.stderr.isTerminal() && !Deno.noColor;
+  return `${red ? "\x1b[31merror:\x1b[39m" : "error:"} ${message}`;
 }
 
 /**

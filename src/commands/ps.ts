@@ -5,7 +5,6 @@
  */
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
-import { list } from "../apps.ts";
 import type { ExitRecord } from "../exited.ts";
 import { columns, printJson } from "./output.ts";
 
@@ -34,6 +33,7 @@ export function psCommand() {
     )
     .option("--json", "print JSON")
     .action(async (options) => {
+      const { list } = await import("../apps.ts"); // loaded when the command runs
       const apps = await list();
       if (options.json) {
         printJson(apps.map(({ app: _app, ...listing }) => listing));

@@ -6,10 +6,6 @@
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
 import type { App } from "../app.ts";
-import { restoreClones } from "../clones.ts";
-import { readImage } from "../image.ts";
-import { lostConnectionLines, lostConnections } from "../lost.ts";
-import { restore } from "../restore.ts";
 import {
   countArgument,
   EXIT_FAILURE,
@@ -41,6 +37,18 @@ export function restoreCommand() {
     .option("--timeout <ms>", "how long the processes may take to come back", timeoutArgument)
     .option("--json", "with --detach, print the applications as JSON (errors as JSON too)")
     .action(async (dir, options) => {
+      // Loaded when the command runs, so that every other command starts without them.
+      const [
+        { restore },
+        { restoreClones },
+        { readImage },
+        { lostConnectionLines, lostConnections },
+      ] = await Promise.all([
+        import("../restore.ts"),
+        import("../clones.ts"),
+        import("../image.ts"),
+        import("../lost.ts"),
+      ]);
       const { clones, json, ...rest } = options;
       // Ctrl-C before the application is back abandons the restore: nothing of it is left.
       const apps: App[] = await interruptible(async (signal) => {

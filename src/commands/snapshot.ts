@@ -5,8 +5,6 @@
  */
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
-import { open } from "../apps.ts";
-import { lostConnectionLines, lostConnections } from "../lost.ts";
 import { defaultImageName } from "../names.ts";
 import { snapshotEvery, statsText } from "./snapshot_every.ts";
 import { progressBar } from "./progress_bar.ts";
@@ -46,6 +44,11 @@ export function snapshotCommand() {
     )
     .option("--count <n>", "with --every: stop after N snapshots", countArgument)
     .action(async (name, options) => {
+      // Loaded when the command runs, so that every other command starts without them.
+      const [{ open }, { lostConnectionLines, lostConnections }] = await Promise.all([
+        import("../apps.ts"),
+        import("../lost.ts"),
+      ]);
       if (options.every === undefined && (options.keep ?? options.count) !== undefined) {
         throw new RangeError("--keep and --count go with --every");
       }

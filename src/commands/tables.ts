@@ -5,8 +5,8 @@
  */
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
-import { PidFlag, type TableRow } from "../../ffi/control.ts";
-import { open } from "../apps.ts";
+import type { TableRow } from "../../ffi/control.ts";
+import { PidFlag } from "../../ffi/pid_flags.ts";
 import { columns, formatBytes, nameArgument, printJson } from "./output.ts";
 
 function octal(mode: number): string {
@@ -45,6 +45,7 @@ export function tablesCommand() {
     .argument("<name>", "the application", nameArgument)
     .option("--json", "print JSON")
     .action(async (name, options) => {
+      const { open } = await import("../apps.ts"); // loaded when the command runs
       const rows = (await open(name)).tables();
       if (options.json) {
         printJson(rows);

@@ -5,7 +5,6 @@
  */
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
-import { createVne, listVnes, removeVne } from "../vne/registry.ts";
 import { columns, printJson } from "./output.ts";
 
 /** The `vne` command and its subcommands: virtual network environments of this computer. */
@@ -17,7 +16,8 @@ export function vneCommand() {
     .argument("<name>", "the VNE's name")
     .requiredOption("--subnet <cidr>", "its virtual subnet, as 10.10.2.0/24")
     .option("--json", "print JSON")
-    .action((name, options) => {
+    .action(async (name, options) => {
+      const { createVne } = await import("../vne/registry.ts"); // loaded when the command runs
       const created = createVne(name, options.subnet);
       if (options.json) printJson(created);
       else console.log(`VNE '${created.name}' created with subnet ${created.subnet}.`);
@@ -25,7 +25,8 @@ export function vneCommand() {
   vne.command("ls")
     .description("List the VNEs, their applications and virtual IPs")
     .option("--json", "print JSON")
-    .action((options) => {
+    .action(async (options) => {
+      const { listVnes } = await import("../vne/registry.ts"); // loaded when the command runs
       const vnes = listVnes();
       if (options.json) {
         printJson(vnes);
@@ -49,7 +50,8 @@ export function vneCommand() {
     .description("Remove a VNE (refused while an application is in it)")
     .argument("<name>", "the VNE's name")
     .option("--json", "print JSON")
-    .action((name, options) => {
+    .action(async (name, options) => {
+      const { removeVne } = await import("../vne/registry.ts"); // loaded when the command runs
       removeVne(name);
       if (options.json) printJson({ name, removed: true });
       else console.log(`VNE '${name}' removed.`);

@@ -1,0 +1,50 @@
+/* Each saved page is checked as it is read in, against its XXH64 in the process file's table of
+ * page hashes (whose own integrity the restore checked up front with the rest of the file's
+ * metadata, src/image.ts). So an eager restore reads the image once, hashing each piece while it
+ * is still in the cache, instead of hashing every file before it starts. */
+#include "../common/hash.h"
+#include "restorer.h"
+
+uint64_t *page_hashes;    /* hdr.npages, in the order of the runs' pages */
+uint64_t *run_first_page; /* hdr.nruns: the index of each run's first page in page_hashes */
+
+void read_page_hashes(int fd) {
+  uint64_t page = 0;
+  for (int32_t i = 0; i < hdr.nruns; i++) run_first_page[i] = page, page += runs[i].npages;
+  if (page != hdr.npages) die("the process file's page hashes do not match its runs", 0);
+  if (rt_pread_all(fd, page_hashes, hdr.npages * 8, hdr.hashes_off))
+    die("the process file is truncated", 0);
+}
+
+/* A damaged page fails the restore with a message src/restore.ts turns into an ImageError. */
+static void __attribute__((noreturn)) damaged(uint64_t addr, uint32_t depth) {
+  char msg[128] = "image damaged: page 0x";
+  rt_append_num(msg, sizeof msg, (long)addr, 16);
+  rt_append(msg, sizeof msg, " of process-");
+  rt_append_num(msg, sizeof msg, hdr.vpid, 10);
+  rt_append(msg, sizeof msg, ".img at depth ");
+  rt_append_num(msg, sizeof msg, depth, 10);
+  rt_append(msg, sizeof msg, " does not match its checksum");
+  die(msg, 0);
+}
+
+/* A chunk at a time, so that each is hashed while it is in the cache. */
+#define CHUNK (64 * AMBER_PAGE)
+
+void read_checked(int fd, int run_index) {
+  const struct amber_run_rec *run = &runs[run_index];
+  const uint64_t *want = page_hashes + run_first_page[run_index];
+  for (uint64_t done = 0; done < run->npages;) {
+    uint64_t n = run->npages - done < CHUNK / AMBER_PAGE ? run->npages - done : CHUNK / AMBER_PAGE;
+    uint64_t addr = run->addr + done * AMBER_PAGE;
+    long err = rt_pread_all(fd, (void *)addr, n * AMBER_PAGE, run->data_off + done * AMBER_PAGE);
+    if (err) die("cannot read saved pages", err);
+    for (uint64_t i = 0; i < n; i++) {
+      struct amber_hash h;
+      amber_hash_init(&h);
+      amber_hash_update(&h, (const void *)(addr + i * AMBER_PAGE), AMBER_PAGE);
+      if (amber_hash_final(&h) != want[done + i]) damaged(addr + i * AMBER_PAGE, run->depth);
+    }
+    done += n;
+  }
+}
