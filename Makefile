@@ -3,7 +3,7 @@
 # tests need are installed by `make deps` (run by `make setup`).
 
 CC      ?= gcc
-CFLAGS  := -O2 -g -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing -Wno-format-truncation
+CFLAGS  := -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing -Wno-format-truncation
 BUILD   := build
 DENO    := tools/deno/node_modules/.bin/deno
 DENO_RUN := $(DENO) run -A --quiet
@@ -46,7 +46,7 @@ $(BUILD)/amber-supervisor: $(wildcard csrc/supervisor/*.c) $(COMMON_SRC) $(HEADE
 # The restorer runs with no libc: static, freestanding, linked far from where programs live.
 $(BUILD)/amber-restorer: $(wildcard csrc/restorer/*.c) $(wildcard csrc/restorer/*.S) $(HEADERS)
 	@mkdir -p $(BUILD)
-	$(CC) -O2 -g -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
+	$(CC) -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
 	  -ffreestanding -fno-stack-protector -fno-builtin -fno-pic -no-pie -static -nostdlib \
 	  -mgeneral-regs-only -mcmodel=large -Wl,-Ttext-segment=0x100000000000 -Wl,-z,noexecstack \
 	  -o $@ $(wildcard csrc/restorer/*.c) $(wildcard csrc/restorer/*.S)
