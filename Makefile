@@ -3,7 +3,7 @@
 # tests need are installed by `make deps` (run by `make setup`).
 
 CC      ?= gcc
-CFLAGS  := -O2 -g -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing -Wno-format-truncation
+CFLAGS  := -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing -Wno-format-truncation
 BUILD   := build
 DENO    := tools/deno/node_modules/.bin/deno
 DENO_RUN := $(DENO) run -A --quiet
@@ -46,7 +46,7 @@ $(BUILD)/amber-supervisor: $(wildcard csrc/supervisor/*.c) $(COMMON_SRC) $(HEADE
 # The restorer runs with no libc: static, freestanding, linked far from where programs live.
 $(BUILD)/amber-restorer: $(wildcard csrc/restorer/*.c) $(wildcard csrc/restorer/*.S) csrc/common/hash.c $(HEADERS)
 	@mkdir -p $(BUILD)
-	$(CC) -O2 -g -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
+	$(CC) -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
 	  -ffreestanding -fno-stack-protector -fno-builtin -fno-pic -no-pie -static -nostdlib \
 	  -mgeneral-regs-only -mcmodel=large -Wl,-Ttext-segment=0x100000000000 -Wl,-z,noexecstack \
 	  -o $@ $(wildcard csrc/restorer/*.c) $(wildcard csrc/restorer/*.S) csrc/common/hash.c
@@ -83,6 +83,10 @@ deps:
 	command -v nginx >/dev/null || missing="$$missing nginx-core"; \
 	[ -x /usr/lib/postgresql/15/bin/postgres ] || missing="$$missing postgresql"; \
 	command -v go >/dev/null || missing="$$missing golang-go"; \
+	if [ -n "$$missing" ] && ! command -v apt-get >/dev/null; then \
+	  echo "Missing for the tests (Debian package names; yours may differ):$$missing" >&2; \
+	  echo "apt-get was not found: install them with your package manager" >&2; exit 1; \
+	fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \
 	  apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

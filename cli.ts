@@ -18,6 +18,8 @@ import { tablesCommand } from "./src/commands/tables.ts";
 import { agentCommand } from "./src/commands/agent.ts";
 import { migrateCommand } from "./src/commands/migrate.ts";
 import { vneCommand } from "./src/commands/vne.ts";
+import { addHelp } from "./src/commands/help.ts";
+import { completionsCommand } from "./src/commands/completions.ts";
 
 /** Amber's version. */
 export const VERSION = "0.1.0";
@@ -46,8 +48,10 @@ export function program(json = false): Command {
     vneCommand(),
     migrateCommand(),
     agentCommand(),
+    completionsCommand(),
   ];
   for (const command of commands) root.addCommand(command.exitOverride().showHelpAfterError(HINT));
+  addHelp(root);
   if (json) quiet(root);
   return root;
 }

@@ -42,3 +42,16 @@ function kill(child: Deno.ChildProcess): void {
     // It has exited already.
   }
 }
+
+/** Runs `amber ARGS...` with a fresh, empty state directory. */
+export async function amberFresh(...args: string[]): Promise<Outcome> {
+  const stateDir = await Deno.makeTempDir({ prefix: "amber-cli-test-" });
+  try {
+    return await run(Deno.execPath(), ["run", "-A", "--quiet", CLI, ...args], {
+      AMBER_STATE_DIR: stateDir,
+      NO_COLOR: "1",
+    });
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+}

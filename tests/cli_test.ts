@@ -6,20 +6,9 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { CLI, type Outcome, run } from "./cli_run.ts";
+import { amberFresh, run } from "./cli_run.ts";
 
-/** Runs `amber ARGS...` with a fresh, empty state directory. */
-async function amber(...args: string[]): Promise<Outcome> {
-  const stateDir = await Deno.makeTempDir({ prefix: "amber-cli-test-" });
-  try {
-    return await run(Deno.execPath(), ["run", "-A", "--quiet", CLI, ...args], {
-      AMBER_STATE_DIR: stateDir,
-      NO_COLOR: "1",
-    });
-  } finally {
-    await Deno.remove(stateDir, { recursive: true });
-  }
-}
+const amber = amberFresh;
 
 Deno.test("an unknown command is a usage error that names it", async () => {
   const { code, stderr } = await amber("frobnicate");

@@ -9,6 +9,11 @@ command -v etcd >/dev/null 2>&1 || missing="$missing etcd-server"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v etcdctl >/dev/null 2>&1 || missing="$missing etcd-client"
 [ -z "$missing" ] && exit 0
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "Missing for the multi-computer tests (Debian package names):$missing" >&2
+  echo "apt-get was not found: install them with your package manager" >&2
+  exit 1
+fi
 apt-get update
 # shellcheck disable=SC2086
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing

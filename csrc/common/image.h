@@ -147,8 +147,6 @@ struct amber_restore_args {
   int32_t pad2;
 };
 
-#endif
-
 /* A file descriptor as the agent saved it (kept in the library's memory for the restore, and
  * copied into the process file for `amber inspect`). */
 enum amber_fd_kind {
@@ -257,3 +255,5 @@ struct amber_lock_rec {
   int32_t type, pad; /* F_RDLCK or F_WRLCK */
   int64_t start, end; /* bytes start to end, inclusive; end -1: to the end of the file */
 };
+
+#endif /* AMBER_IMAGE_H */

@@ -77,7 +77,7 @@
   X(int, getsockopt, (int, int, int, void *, socklen_t *))                                       \
   X(int, sendmmsg, (int, struct mmsghdr *, unsigned int, int))                                   \
   X(int, recvmmsg, (int, struct mmsghdr *, unsigned int, int, struct timespec *))                \
-  /* fork and exec: wrap_fork.c, wrap_exec.c */                                                 \
+  /* fork, exec and spawn: all in wrap_fork.c */                                                \
   X(pid_t, fork, (void))                                                                         \
   X(pid_t, vfork, (void))                                                                        \
   X(int, clone, (int (*)(void *), void *, int, void *, ...))                                     \
