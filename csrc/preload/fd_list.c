@@ -8,7 +8,8 @@
   KIND(anon)                                                                                      \
   KIND(pty)                                                                                       \
   KIND(file)                                                                                      \
-  KIND(pathless)
+  KIND(pathless)                                                                                  \
+  KIND(fifo)
 
 #define DECLARE(k) extern const struct amber_fd_ops amber_fd_##k##_ops;
 #define ENTRY(k) &amber_fd_##k##_ops,
