@@ -130,3 +130,13 @@ for (const stop of [true, false]) {
     LIMIT_MS,
   );
 }
+sharedTest(
+  "named FIFOs open for reading, writing and both come back on their path with their unread bytes",
+  "fifo_state",
+  ["one"],
+);
+sharedTest(
+  "a named FIFO from a parent writer to its child reader comes back with its unread bytes",
+  "fifo_state",
+  ["fork"],
+);

@@ -161,6 +161,7 @@ enum amber_fd_kind {
   AMBER_FD_MEMFD = 9,   /* a memfd: name, size, seals and bytes (fd_pathless.c) */
   AMBER_FD_DELETED = 10, /* a deleted file: path, size, mode and bytes (fd_pathless.c) */
   AMBER_FD_PTY = 11,     /* an end of a pseudo-terminal made in the application (fd_pty.c) */
+  AMBER_FD_FIFO = 12,    /* a named FIFO: its path opened again, unread bytes refilled (fd_fifo.c) */
 };
 
 enum amber_socket_kind {

@@ -64,6 +64,7 @@ static const char *fd_kind_name(int32_t kind) {
   case AMBER_FD_MEMFD: return "memfd";
   case AMBER_FD_DELETED: return "deleted file";
   case AMBER_FD_PTY: return "pty";
+  case AMBER_FD_FIFO: return "fifo";
   }
   return "unknown";
 }

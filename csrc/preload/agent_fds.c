@@ -25,12 +25,8 @@ static int classify(struct amber_fd_rec *rec, const char *target, const struct s
     rec->kind = AMBER_FD_STDIO;
     return 0;
   }
-  if (S_ISFIFO(st->st_mode) && !strncmp(target, "pipe:[", 6)) return amber_fd_pipe_capture(rec, st);
-  if (S_ISSOCK(st->st_mode)) return amber_fd_socket_capture(rec, target, st);
-  if (!strncmp(target, "anon_inode:", 11)) return amber_fd_anon_capture(rec, target);
-  if (amber_fd_is_pty(st)) return amber_fd_pty_capture(rec, target, st);
-  if (target[0] == '/' && (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) || S_ISCHR(st->st_mode)))
-    return amber_fd_file_capture(rec, target, st);
+  for (const struct amber_fd_ops *const *o = amber_fd_kinds; *o; o++)
+    if ((*o)->recognise && (*o)->recognise(target, st)) return (*o)->capture(rec, target, st);
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
             "descriptor %d (%s) is of a kind Amber cannot save yet", rec->fd, target);
   return -1;
@@ -102,33 +98,16 @@ int amber_fd_capture_not_stdio(struct amber_fd_rec *rec) {
 int amber_fds_capture_frozen(void) {
   int err = 0;
   for (int i = 0; i < amber_ckpt.nfds && !err; i++) {
-    struct amber_fd_rec *rec = &amber_ckpt.fds[i];
-    if (rec->kind == AMBER_FD_SOCKET && rec->socket_kind == AMBER_SOCK_PAIR)
-      err = amber_fd_socketpair_peer(rec);
-    else if (amber_fd_unix_has_queue(rec))
-      err = amber_fd_unix_dgram_frozen(rec);
-    else if (rec->kind == AMBER_FD_PTY)
-      err = amber_fd_pty_frozen(rec);
-    else if (rec->kind == AMBER_FD_SOCKET && rec->socket_kind == AMBER_SOCK_LISTEN &&
-             rec->domain == AF_UNIX)
-      amber_fd_unix_listener_waiting(rec);
+    const struct amber_fd_ops *ops = amber_fd_ops_of(&amber_ckpt.fds[i]);
+    if (ops && ops->frozen_peer) err = ops->frozen_peer(&amber_ckpt.fds[i]);
   }
-  amber_fd_socketpair_peers_done();
+  for (const struct amber_fd_ops *const *o = amber_fd_kinds; *o; o++)
+    if ((*o)->peers_done) (*o)->peers_done();
   if (err) return err;
   if (amber_share_scan_fds()) return -1;
   for (int i = 0; i < amber_ckpt.nfds && !err; i++) {
-    struct amber_fd_rec *rec = &amber_ckpt.fds[i];
-    if (amber_fd_unix_has_queue(rec) && amber_fd_owned(rec))
-      err = amber_fd_unix_save_queue(rec);
-    else if (rec->kind == AMBER_FD_PIPE)
-      err = amber_fd_pipe_save_queue(rec);
-    else if (rec->kind == AMBER_FD_SOCKET && rec->socket_kind == AMBER_SOCK_RESET &&
-             amber_fd_owned(rec))
-      amber_fd_tcp_save(rec); /* kept if it can be, else reset */
-    else if (amber_fd_is_pathless(rec) && !amber_fd_pathless_needs_peer(rec))
-      err = amber_fd_pathless_save_bytes(rec);
-    else if (rec->kind == AMBER_FD_FILE)
-      err = amber_fd_file_frozen(rec);
+    const struct amber_fd_ops *ops = amber_fd_ops_of(&amber_ckpt.fds[i]);
+    if (ops && ops->frozen) err = ops->frozen(&amber_ckpt.fds[i]);
   }
   if (!err) err = amber_locks_capture(); /* file locks (fd_locks.c) */
   return err;
@@ -164,15 +143,8 @@ int amber_fds_floor(void) {
 }
 
 static int create(struct amber_fd_rec *rec, int floor) {
-  switch (rec->kind) {
-  case AMBER_FD_FILE: return amber_fd_file_restore(rec, floor);
-  case AMBER_FD_PIPE: return amber_fd_pipe_restore(rec, floor);
-  case AMBER_FD_SOCKET: return amber_fd_socket_restore(rec, floor);
-  case AMBER_FD_MEMFD:
-  case AMBER_FD_DELETED: return amber_fd_pathless_restore(rec, floor);
-  case AMBER_FD_PTY: return amber_fd_pty_restore(rec, floor);
-  default: return amber_fd_anon_restore(rec, floor, 0);
-  }
+  const struct amber_fd_ops *ops = amber_fd_ops_of(rec);
+  return ops && ops->restore ? ops->restore(rec, floor) : -EINVAL;
 }
 
 static int failed(const struct amber_fd_rec *rec, int err) {
@@ -201,9 +173,8 @@ int amber_fd_owned(const struct amber_fd_rec *rec) {
 }
 
 static int needs_peer(const struct amber_fd_rec *rec) {
-  return (rec->kind == AMBER_FD_PIPE && amber_fd_pipe_needs_peer(rec)) ||
-         amber_fd_socketpair_needs_peer(rec) || amber_fd_pathless_needs_peer(rec) ||
-         amber_fd_pty_needs_peer(rec);
+  const struct amber_fd_ops *ops = amber_fd_ops_of(rec);
+  return ops && ops->needs_peer && ops->needs_peer(rec);
 }
 
 int amber_fds_after_restore(void) {
@@ -238,17 +209,14 @@ int amber_fds_after_restore(void) {
     if (err) return failed(rec, err);
   }
   for (int i = 0; i < amber_ckpt.nfds; i++) {
-    int err = amber_fd_socketpair_wait(&amber_ckpt.fds[i]);
-    if (!err && amber_fd_owned(&amber_ckpt.fds[i]))
-      err = amber_fd_unix_dgram_settle(&amber_ckpt.fds[i]);
+    const struct amber_fd_ops *ops = amber_fd_ops_of(&amber_ckpt.fds[i]);
+    int err = ops && ops->settle ? ops->settle(&amber_ckpt.fds[i]) : 0;
     if (err) return failed(&amber_ckpt.fds[i], err);
   }
   for (int i = 0; i < amber_ckpt.nfds; i++) {
-    struct amber_fd_rec *rec = &amber_ckpt.fds[i];
-    if (rec->kind == AMBER_FD_EPOLL && amber_fd_owned(rec)) {
-      int err = amber_fd_anon_restore(rec, floor, 1);
-      if (err) return failed(rec, err);
-    }
+    const struct amber_fd_ops *ops = amber_fd_ops_of(&amber_ckpt.fds[i]);
+    int err = ops && ops->link ? ops->link(&amber_ckpt.fds[i], floor) : 0;
+    if (err) return failed(&amber_ckpt.fds[i], err);
   }
   return 0;
 }
@@ -273,11 +241,8 @@ void *amber_fd_buffer(uint64_t len) {
 
 void amber_fds_release(void) {
   for (int i = 0; i < amber_ckpt.nfds; i++) {
-    struct amber_fd_rec *rec = &amber_ckpt.fds[i];
-    if (rec->kind == AMBER_FD_SOCKET && rec->socket_kind == AMBER_SOCK_ESTABLISHED)
-      amber_fd_tcp_release(rec);
-    else if (amber_fd_is_pathless(rec))
-      amber_fd_pathless_release(rec);
+    const struct amber_fd_ops *ops = amber_fd_ops_of(&amber_ckpt.fds[i]);
+    if (ops && ops->release) ops->release(&amber_ckpt.fds[i]);
   }
   if (amber_ckpt.fd_buffer) amber_sys2(SYS_munmap, amber_ckpt.fd_buffer, amber_ckpt.fd_buffer_size);
   amber_ckpt.fd_buffer = 0;

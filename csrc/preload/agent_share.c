@@ -56,6 +56,7 @@ static void scan_one(struct amber_fd_rec *r) {
       r->peer_where = AMBER_PEER_INSIDE; /* the application holds the peer */
     if (!me || e->dev != me->dev || e->ino != me->ino) continue;
     if (amber_fd_is_pathless(r) && !r->creator_vpid) r->creator_vpid = e->vpid, r->creator_fd = e->fd;
+    if (r->kind == AMBER_FD_FIFO && !r->creator_vpid) r->creator_vpid = e->vpid, r->creator_fd = e->fd;
     if (r->kind == AMBER_FD_PIPE && !r->creator_vpid && (e->flags & O_ACCMODE) != O_WRONLY)
       r->creator_vpid = e->vpid, r->creator_fd = e->fd;
     if (r->kind == AMBER_FD_PIPE && !first_holder) first_holder = e;

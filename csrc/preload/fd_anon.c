@@ -297,3 +297,33 @@ int amber_fd_anon_restore(struct amber_fd_rec *rec, int floor, int pass) {
                      : create(rec);
   return amber_fd_place(amber_fd_park(fd, floor), rec);
 }
+
+static int anon_recognise(const char *target, const struct stat *st) {
+  (void)st;
+  return !strncmp(target, "anon_inode:", 11);
+}
+
+static int anon_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st) {
+  (void)st;
+  return amber_fd_anon_capture(rec, target);
+}
+
+static int anon_create(struct amber_fd_rec *rec, int floor) {
+  return amber_fd_anon_restore(rec, floor, 0);
+}
+
+/* Epoll registrations, once every watched descriptor exists. */
+static int anon_link(struct amber_fd_rec *rec, int floor) {
+  if (rec->kind != AMBER_FD_EPOLL || !amber_fd_owned(rec)) return 0;
+  return amber_fd_anon_restore(rec, floor, 1);
+}
+
+const struct amber_fd_ops amber_fd_anon_ops = {
+    .name = "anon_inode",
+    .kinds = AMBER_FD_BIT(AMBER_FD_EPOLL) | AMBER_FD_BIT(AMBER_FD_EVENTFD) |
+             AMBER_FD_BIT(AMBER_FD_TIMERFD) | AMBER_FD_BIT(AMBER_FD_SIGNALFD),
+    .recognise = anon_recognise,
+    .capture = anon_capture,
+    .restore = anon_create,
+    .link = anon_link,
+};

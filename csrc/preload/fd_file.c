@@ -121,3 +121,16 @@ int amber_fd_file_restore(struct amber_fd_rec *rec, int floor) {
   if (rec->offset) amber_sys3(SYS_lseek, fd, rec->offset, SEEK_SET);
   return amber_fd_place(amber_fd_park(fd, floor), rec);
 }
+
+static int file_recognise(const char *target, const struct stat *st) {
+  return target[0] == '/' && (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) || S_ISCHR(st->st_mode));
+}
+
+const struct amber_fd_ops amber_fd_file_ops = {
+    .name = "file",
+    .kinds = AMBER_FD_BIT(AMBER_FD_FILE),
+    .recognise = file_recognise,
+    .capture = amber_fd_file_capture,
+    .frozen = amber_fd_file_frozen,
+    .restore = amber_fd_file_restore,
+};

@@ -9,6 +9,33 @@
 
 #include "agent.h"
 
+/* One table of operations per kind, in the kind's own file; fd_list.c lists them all, one line
+ * each, and agent_fds.c dispatches through them only. Any operation may be null (nothing to do).
+ * A capture fills the record (rec->kind among `kinds`); a restore makes the descriptor at
+ * rec->fd and returns 0 or -errno. */
+struct amber_fd_ops {
+  const char *name;
+  uint32_t kinds; /* AMBER_FD_BIT(kind) of each rec->kind this kind's records carry */
+  /* Whether a descriptor is of this kind, by its /proc/self/fd target and fstat (tried in list
+   * order); null: reached through another kind's capture (a deleted file through fd_file.c). */
+  int (*recognise)(const char *target, const struct stat *st);
+  int (*capture)(struct amber_fd_rec *rec, const char *target, const struct stat *st);
+  /* Once every process is frozen: first what depends on a peer (peers_done once after every
+   * record), then, after the share scan, what other processes could change (unread bytes). */
+  int (*frozen_peer)(struct amber_fd_rec *rec);
+  void (*peers_done)(void);
+  int (*frozen)(struct amber_fd_rec *rec);
+  /* Made in phase 2, from an object another record makes in phase 1 (a pipe's other end). */
+  int (*needs_peer)(const struct amber_fd_rec *rec);
+  int (*restore)(struct amber_fd_rec *rec, int floor);
+  int (*settle)(const struct amber_fd_rec *rec); /* phase 3, every holder: wait for the peers */
+  int (*link)(struct amber_fd_rec *rec, int floor); /* phase 3, last: refers to other fds */
+  void (*release)(struct amber_fd_rec *rec);     /* the application resumes or the snapshot ends */
+};
+#define AMBER_FD_BIT(kind) (1u << (kind))
+extern const struct amber_fd_ops *const amber_fd_kinds[]; /* fd_list.c, null-terminated */
+const struct amber_fd_ops *amber_fd_ops_of(const struct amber_fd_rec *rec); /* or null */
+
 int amber_fd_park(int fd, int floor);
 int amber_fd_place(int fd, const struct amber_fd_rec *rec);
 int amber_fd_owned(const struct amber_fd_rec *rec); /* this process re-creates it */
@@ -28,6 +55,10 @@ int amber_fd_pipe_restore(struct amber_fd_rec *rec, int floor);
 int amber_fd_pipe_needs_peer(const struct amber_fd_rec *rec);
 /* Once every process is frozen: the creator's copy of the unread bytes. */
 int amber_fd_pipe_save_queue(struct amber_fd_rec *rec);
+/* The unread bytes of the pipe (or FIFO) readable on fd, peeked with tee into rec->data; and
+ * written back into a new one. */
+int amber_fd_pipe_peek(struct amber_fd_rec *rec, int fd);
+int amber_fd_pipe_refill(const struct amber_fd_rec *rec, int fd);
 
 int amber_fd_socket_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
 int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor);

@@ -171,3 +171,19 @@ int amber_fd_pathless_restore(struct amber_fd_rec *rec, int floor) {
   }
   return amber_fd_place(fd, rec);
 }
+
+/* The creator saves the bytes; every other description opens the creator's file. */
+static int pathless_frozen(struct amber_fd_rec *rec) {
+  return amber_fd_pathless_needs_peer(rec) ? 0 : amber_fd_pathless_save_bytes(rec);
+}
+
+/* No recognise: fd_file.c hands memfds and deleted files over to amber_fd_pathless_capture. */
+const struct amber_fd_ops amber_fd_pathless_ops = {
+    .name = "pathless file",
+    .kinds = AMBER_FD_BIT(AMBER_FD_MEMFD) | AMBER_FD_BIT(AMBER_FD_DELETED),
+    .capture = amber_fd_pathless_capture,
+    .frozen = pathless_frozen,
+    .needs_peer = amber_fd_pathless_needs_peer,
+    .restore = amber_fd_pathless_restore,
+    .release = amber_fd_pathless_release,
+};

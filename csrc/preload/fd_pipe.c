@@ -4,6 +4,7 @@
  * application is frozen (no writer can add any after), by the pipe's creator only. */
 #include <fcntl.h>
 #include <linux/limits.h>
+#include <string.h>
 #include <sys/ioctl.h>
 
 #include "../common/broker.h"
@@ -21,14 +22,18 @@ int amber_fd_pipe_capture(struct amber_fd_rec *rec, const struct stat *st) {
 
 int amber_fd_pipe_save_queue(struct amber_fd_rec *rec) {
   if (rec->write_end || amber_fd_pipe_needs_peer(rec)) return 0; /* not the creator */
+  return amber_fd_pipe_peek(rec, rec->fd);
+}
+
+int amber_fd_pipe_peek(struct amber_fd_rec *rec, int fd) {
   int pending = 0;
-  amber_sys3(SYS_ioctl, rec->fd, FIONREAD, &pending);
+  amber_sys3(SYS_ioctl, fd, FIONREAD, &pending);
   if (pending <= 0) return 0;
   int peek[2];
   if (amber_sys2(SYS_pipe2, peek, O_CLOEXEC) < 0) goto fail;
   amber_sys3(SYS_fcntl, peek[1], F_SETPIPE_SZ, rec->pipe_size);
   char *buf = amber_fd_buffer((uint64_t)pending);
-  long copied = buf ? amber_sys4(SYS_tee, rec->fd, peek[1], pending, SPLICE_F_NONBLOCK) : -1;
+  long copied = buf ? amber_sys4(SYS_tee, fd, peek[1], pending, SPLICE_F_NONBLOCK) : -1;
   long got = 0;
   while (copied > 0 && got < copied) {
     long n = amber_sys3(SYS_read, peek[0], buf + got, copied - got);
@@ -45,6 +50,15 @@ fail:
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
             "cannot read the %d unread bytes of the pipe on descriptor %d", pending, rec->fd);
   return -1;
+}
+
+int amber_fd_pipe_refill(const struct amber_fd_rec *rec, int fd) {
+  for (uint64_t done = 0; done < rec->data_len;) {
+    long n = amber_sys3(SYS_write, fd, (char *)rec->data + done, rec->data_len - done);
+    if (n <= 0) return n < 0 ? (int)n : -EIO;
+    done += n;
+  }
+  return 0;
 }
 
 /* Does this end come from a pipe that another descriptor's restore creates? */
@@ -83,12 +97,9 @@ int amber_fd_pipe_restore(struct amber_fd_rec *rec, int floor) {
   p[0] = amber_fd_park(p[0], floor);
   p[1] = amber_fd_park(p[1], floor);
   if (rec->pipe_size > 0) amber_sys3(SYS_fcntl, p[1], F_SETPIPE_SZ, rec->pipe_size);
-  for (uint64_t done = 0; done < rec->data_len;) {
-    long n = amber_sys3(SYS_write, p[1], (char *)rec->data + done, rec->data_len - done);
-    if (n <= 0) return n < 0 ? (int)n : -EIO;
-    done += n;
-  }
-  int err = amber_broker_put(key, 0, p[0]);
+  int err = amber_fd_pipe_refill(rec, p[1]);
+  if (err) return err;
+  err = amber_broker_put(key, 0, p[0]);
   if (!err) err = amber_broker_put(key, 1, p[1]);
   amber_sys1(SYS_close, rec->write_end ? p[0] : p[1]);
   int mine = rec->write_end ? p[1] : p[0];
@@ -99,3 +110,22 @@ int amber_fd_pipe_restore(struct amber_fd_rec *rec, int floor) {
   if ((rec->flags & O_ACCMODE) == O_RDWR) mine = own_description(rec, mine, floor);
   return amber_fd_place(mine, rec);
 }
+
+static int pipe_recognise(const char *target, const struct stat *st) {
+  return S_ISFIFO(st->st_mode) && !strncmp(target, "pipe:[", 6);
+}
+
+static int pipe_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st) {
+  (void)target;
+  return amber_fd_pipe_capture(rec, st);
+}
+
+const struct amber_fd_ops amber_fd_pipe_ops = {
+    .name = "pipe",
+    .kinds = AMBER_FD_BIT(AMBER_FD_PIPE),
+    .recognise = pipe_recognise,
+    .capture = pipe_capture,
+    .frozen = amber_fd_pipe_save_queue,
+    .needs_peer = amber_fd_pipe_needs_peer,
+    .restore = amber_fd_pipe_restore,
+};

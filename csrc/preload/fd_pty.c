@@ -174,3 +174,18 @@ static int open_slave(const struct amber_fd_rec *rec, int floor) {
 int amber_fd_pty_restore(struct amber_fd_rec *rec, int floor) {
   return rec->u[1] ? make_master(rec, floor) : open_slave(rec, floor);
 }
+
+static int pty_recognise(const char *target, const struct stat *st) {
+  (void)target;
+  return amber_fd_is_pty(st);
+}
+
+const struct amber_fd_ops amber_fd_pty_ops = {
+    .name = "pseudo-terminal",
+    .kinds = AMBER_FD_BIT(AMBER_FD_PTY),
+    .recognise = pty_recognise,
+    .capture = amber_fd_pty_capture,
+    .frozen_peer = amber_fd_pty_frozen,
+    .needs_peer = amber_fd_pty_needs_peer,
+    .restore = amber_fd_pty_restore,
+};

@@ -443,3 +443,51 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
   }
   return amber_fd_place(amber_fd_park(fd, floor), rec);
 }
+
+static int socket_recognise(const char *target, const struct stat *st) {
+  (void)target;
+  return S_ISSOCK(st->st_mode);
+}
+
+/* First pass once every process is frozen: a connected Unix socket's peer, a datagram
+ * socket's queue state, a Unix listener's waiting connections. */
+static int socket_frozen_peer(struct amber_fd_rec *rec) {
+  if (rec->socket_kind == AMBER_SOCK_PAIR) return amber_fd_socketpair_peer(rec);
+  if (amber_fd_unix_has_queue(rec)) return amber_fd_unix_dgram_frozen(rec);
+  if (rec->socket_kind == AMBER_SOCK_LISTEN && rec->domain == AF_UNIX)
+    amber_fd_unix_listener_waiting(rec);
+  return 0;
+}
+
+/* After the share scan: the owner's unread messages; a TCP connection kept if it can be. */
+static int socket_frozen(struct amber_fd_rec *rec) {
+  if (amber_fd_unix_has_queue(rec))
+    return amber_fd_owned(rec) ? amber_fd_unix_save_queue(rec) : 0;
+  if (rec->socket_kind == AMBER_SOCK_RESET && amber_fd_owned(rec))
+    amber_fd_tcp_save(rec); /* else it comes back reset */
+  return 0;
+}
+
+static int socket_settle(const struct amber_fd_rec *rec) {
+  int err = amber_fd_socketpair_wait(rec);
+  if (!err && amber_fd_owned(rec)) err = amber_fd_unix_dgram_settle(rec);
+  return err;
+}
+
+static void socket_release(struct amber_fd_rec *rec) {
+  if (rec->socket_kind == AMBER_SOCK_ESTABLISHED) amber_fd_tcp_release(rec);
+}
+
+const struct amber_fd_ops amber_fd_socket_ops = {
+    .name = "socket",
+    .kinds = AMBER_FD_BIT(AMBER_FD_SOCKET),
+    .recognise = socket_recognise,
+    .capture = amber_fd_socket_capture,
+    .frozen_peer = socket_frozen_peer,
+    .peers_done = amber_fd_socketpair_peers_done,
+    .frozen = socket_frozen,
+    .needs_peer = amber_fd_socketpair_needs_peer,
+    .restore = amber_fd_socket_restore,
+    .settle = socket_settle,
+    .release = socket_release,
+};

@@ -1,0 +1,24 @@
+/* Every descriptor kind Amber saves, one line each (its table of operations is in fd_<kind>.c).
+ * A descriptor is captured by the first kind, in this order, that recognises it. */
+#include "fd_kinds.h"
+
+#define AMBER_FD_KIND_LIST(KIND)                                                                  \
+  KIND(pipe)                                                                                      \
+  KIND(socket)                                                                                    \
+  KIND(anon)                                                                                      \
+  KIND(pty)                                                                                       \
+  KIND(file)                                                                                      \
+  KIND(pathless)                                                                                  \
+  KIND(fifo)
+
+#define DECLARE(k) extern const struct amber_fd_ops amber_fd_##k##_ops;
+#define ENTRY(k) &amber_fd_##k##_ops,
+AMBER_FD_KIND_LIST(DECLARE)
+const struct amber_fd_ops *const amber_fd_kinds[] = {AMBER_FD_KIND_LIST(ENTRY) 0};
+
+const struct amber_fd_ops *amber_fd_ops_of(const struct amber_fd_rec *rec) {
+  if (rec->kind <= 0 || rec->kind >= 32) return 0;
+  for (const struct amber_fd_ops *const *o = amber_fd_kinds; *o; o++)
+    if ((*o)->kinds & AMBER_FD_BIT(rec->kind)) return *o;
+  return 0;
+}
