@@ -112,6 +112,9 @@ bench: setup
 	$(DENO_RUN) bench/shared_memory.ts
 	$(DENO_RUN) bench/processes.ts
 	$(DENO_RUN) bench/migration.ts
+	$(DENO_RUN) bench/restore_check.ts
+	$(DENO_RUN) bench/zero_pages.ts
+	$(DENO_RUN) bench/cli_start.ts
 
 check: setup
 	$(DENO) check cli.ts mod.ts tests/ bench/ examples/

@@ -68,13 +68,14 @@ export function watchWrites(
   report: ProgressCallback,
 ): () => Promise<void> {
   let stopped = false;
+  let most = 0; // a retried attempt starts its files again: the bytes shown never go back
   const loop = (async () => {
     report({ phase: "freeze", bytes: 0, totalBytes });
     while (!stopped) {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       if (stopped) break;
-      const bytes = await treeSize(dir);
-      if (!stopped) report({ phase: bytes ? "write" : "freeze", bytes, totalBytes });
+      most = Math.max(most, await treeSize(dir));
+      if (!stopped) report({ phase: most ? "write" : "freeze", bytes: most, totalBytes });
     }
   })();
   return async () => {

@@ -220,7 +220,10 @@ async function syncFiles(dir: string, names?: string[], report?: ProgressCallbac
     using file = await Deno.open(join(dir, name), { read: true });
     await file.syncData();
     if (report) {
-      bytes += (await file.stat()).size;
+      // Read before it is added: `bytes += await ...` would add to the value read before the
+      // await, and the files are flushed side by side.
+      const { size } = await file.stat();
+      bytes += size;
       report({ phase: "sync", bytes, totalBytes });
     }
   });
