@@ -22,6 +22,7 @@ export const Errno = {
   ENOSPC: 28,
   ENAMETOOLONG: 36,
   ELOOP: 40,
+  EPROTO: 71,
   ETIMEDOUT: 110,
 } as const;
 

@@ -6,6 +6,7 @@
 
 import { join } from "node:path";
 import {
+  ControlError,
   ControlNotFoundError,
   ControlProcessGoneError,
   PidFlag,
@@ -13,6 +14,7 @@ import {
   type TableInfo,
   type TableRow,
 } from "../ffi/control.ts";
+import { Errno } from "../ffi/errno.ts";
 import { AmberError, AppNotFoundError } from "./errors.ts";
 import { type ExitRecord, readExitRecord, removeExitRecord } from "./exited.ts";
 import type { Image } from "./image.ts";
@@ -211,6 +213,9 @@ export class App implements AsyncDisposable {
       return isStale(table.rows());
     } catch (cause) {
       if (cause instanceof AppNotFoundError) return true;
+      // Tables another version of Amber made: nothing in them can be trusted to signal by, so
+      // the application is stale to this one, which removes its directory.
+      if (cause instanceof ControlError && cause.errno === Errno.EPROTO) return true;
       throw cause;
     }
   }

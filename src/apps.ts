@@ -5,6 +5,8 @@
  * @module
  */
 
+import { ControlError } from "../ffi/control.ts";
+import { Errno } from "../ffi/errno.ts";
 import { App, isStale, processesOf, type ProcessInfo } from "./app.ts";
 import { type ExitRecord, exitRecordNames, readExitRecord } from "./exited.ts";
 import { AppNotFoundError } from "./errors.ts";
@@ -121,7 +123,10 @@ export async function list(): Promise<AppListing[]> {
         processes: processesOf(rows),
       });
     } catch (cause) {
-      if (!(cause instanceof AppNotFoundError)) throw cause;
+      // Tables another version of Amber made (their layout differs): listed as stale, so that
+      // one old application does not stop every command from listing the others.
+      const foreign = cause instanceof ControlError && cause.errno === Errno.EPROTO;
+      if (!(cause instanceof AppNotFoundError) && !foreign) throw cause;
       if (await exists(app.dir)) {
         listings.push({ app, name, id: "", hostname: "", stale: true, processes: [] });
       }

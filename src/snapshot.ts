@@ -378,7 +378,13 @@ async function freezeAndWrite(
     running = streaming?.run();
     waiting = barrier(AgentState.WRITTEN, "written");
     await unlessAborted(app.name, Promise.all([waiting, running]), signal);
-    if (!streaming) table.pruneImage(tmp);
+    if (!streaming) {
+      table.pruneImage(tmp);
+      // The tables again, now that every process's slot says whether it wrote its part: the
+      // restore brings back exactly the processes whose files the image holds.
+      await Deno.remove(join(tmp, "tables.bin"));
+      await table.saveTables(join(tmp, "tables.bin"));
+    }
     return rows;
   } catch (cause) {
     streaming?.stop();
