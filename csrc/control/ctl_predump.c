@@ -113,7 +113,7 @@ static int copy_range(struct predump *d, uint64_t from, uint64_t to, uint8_t *bu
 /* The runs of pages that hold private data (common/pagemap_scan.h). 1 if the kernel has no
  * PAGEMAP_SCAN, else 0 or -errno. */
 static int scan_region(struct predump *d, uint64_t start, uint64_t end, int file, uint8_t *buf) {
-  static struct pm_page_region vec[512];
+  static __thread struct pm_page_region vec[512]; /* per thread: FFI calls run at once */
   for (uint64_t at = start; at < end;) {
     struct pm_scan_arg a = pm_data_scan(at, end, vec, 512);
     long n = ioctl(d->pagemap, PAGEMAP_SCAN, &a);
@@ -134,7 +134,7 @@ static int scan_region(struct predump *d, uint64_t start, uint64_t end, int file
  * mapping of a file that cannot be mapped again, as the agent does). */
 static int dump_region(struct predump *d, uint64_t start, uint64_t end, int file, int whole,
                        uint8_t *buf) {
-  static uint64_t entries[BATCH];
+  static __thread uint64_t entries[BATCH]; /* per thread: FFI calls run at once */
   if (whole) return copy_range(d, start, end, buf);
   int scanned = scan_region(d, start, end, file, buf);
   if (scanned != 1) return scanned;

@@ -26,7 +26,8 @@ struct where {
   int64_t pos;
 };
 
-static struct where where[AMBER_SHARE_MAX];
+/* Per thread: scans of different applications run at once on the FFI's threads. */
+static __thread struct where where[AMBER_SHARE_MAX];
 
 /* The flags and position of a description (/proc/<pid>/fdinfo/<fd>), and a pseudo-terminal
  * master's number + 1 (0 for anything else). */

@@ -68,9 +68,6 @@ static int would_die(int32_t sid) {
   return !((status_field(status, "SigCgt:", 16) | status_field(status, "SigBlk:", 16)) & bit);
 }
 
-/* The system pid each slot's row named when the slots were listed. */
-static int32_t listed_sid[AMBER_CTL_MAX_PROCS];
-
 API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const char *parent_dir,
                                      uint32_t flags) {
   struct amber_table *t = table;
@@ -81,6 +78,7 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const c
   if (strlen(image_dir) >= sizeof c->image_dir || strlen(parent_dir) >= sizeof c->parent_dir)
     return -ENAMETOOLONG;
   uint32_t n = 0;
+  int32_t listed_sid[AMBER_CTL_MAX_PROCS]; /* the system pid each listed row named */
   c->nzombies = 0;
   amber_table_lock(t);
   for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
@@ -346,26 +344,25 @@ API int32_t amber_ctl_save_tables(void *table, const char *path) {
 }
 
 /* A new application's tables from an image's copy: the same virtual IDs, no system IDs yet. */
-API int32_t amber_ctl_table_from_image(const char *image_tables, const char *path,
+static int32_t table_from_image_into(struct amber_table *copy, const char *image_tables, const char *path,
                                        const char *app_id, const char *name) {
-  static struct amber_table copy;
-  int err = amber_read_image_tables(image_tables, &copy);
+  int err = amber_read_image_tables(image_tables, copy);
   if (err) return err;
   struct amber_table *t;
-  err = amber_table_create(path, app_id, name, copy.hostname, &t);
+  err = amber_table_create(path, app_id, name, copy->hostname, &t);
   if (err) return err;
-  memcpy(t->rows, copy.rows, sizeof t->rows);
-  memcpy(t->next_slot, copy.next_slot, sizeof t->next_slot);
-  memcpy(t->high, copy.high, sizeof t->high);
-  t->root_vpid = copy.root_vpid;
+  memcpy(t->rows, copy->rows, sizeof t->rows);
+  memcpy(t->next_slot, copy->next_slot, sizeof t->next_slot);
+  memcpy(t->high, copy->high, sizeof t->high);
+  t->root_vpid = copy->root_vpid;
   /* The processes are the ones the snapshot froze, and the zombies it found; rows of any
    * others were stale. */
   t->ctl.nslots = 0;
-  for (uint32_t i = 0; i < copy.ctl.nslots; i++)
-    if (copy.ctl.slots[i].state != AMBER_AGENT_EXITED)
-      t->ctl.slots[t->ctl.nslots++].vpid = copy.ctl.slots[i].vpid;
-  t->ctl.nzombies = copy.ctl.nzombies;
-  memcpy(t->ctl.zombies, copy.ctl.zombies, sizeof t->ctl.zombies);
+  for (uint32_t i = 0; i < copy->ctl.nslots; i++)
+    if (copy->ctl.slots[i].state != AMBER_AGENT_EXITED)
+      t->ctl.slots[t->ctl.nslots++].vpid = copy->ctl.slots[i].vpid;
+  t->ctl.nzombies = copy->ctl.nzombies;
+  memcpy(t->ctl.zombies, copy->ctl.zombies, sizeof t->ctl.zombies);
   for (int k = 0; k < AMBER_KIND_COUNT; k++)
     for (uint32_t i = 0; i < t->high[k]; i++) t->rows[k][i].sid = -1;
   for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
@@ -373,11 +370,22 @@ API int32_t amber_ctl_table_from_image(const char *image_tables, const char *pat
     if (r->state != AMBER_ROW_LIVE || !(r->flags & AMBER_PID_PROCESS)) continue;
     int kept = 0;
     for (uint32_t s = 0; s < t->ctl.nslots; s++) kept |= t->ctl.slots[s].vpid == r->vid;
-    for (uint32_t z = 0; z < copy.ctl.nzombies; z++) kept |= copy.ctl.zombies[z].vpid == r->vid;
+    for (uint32_t z = 0; z < copy->ctl.nzombies; z++) kept |= copy->ctl.zombies[z].vpid == r->vid;
     if (!kept) amber_pid_row_release(t, r);
   }
   amber_table_close(t);
   return 0;
+}
+
+API int32_t amber_ctl_table_from_image(const char *image_tables, const char *path,
+                                       const char *app_id, const char *name) {
+  /* The image's copy on the heap, one per call: calls come from several threads at once
+   * (FFI), and a shared buffer let one restore take another's tables. */
+  struct amber_table *copy = malloc(sizeof *copy);
+  if (!copy) return -ENOMEM;
+  int32_t err = table_from_image_into(copy, image_tables, path, app_id, name);
+  free(copy);
+  return err;
 }
 
 /* One line of /proc/<pid>/status, e.g. "SigBlk:\t0000000020000000" -> its value. */

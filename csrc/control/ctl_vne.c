@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -287,19 +288,28 @@ API int32_t amber_ctl_table_vne(const char *tables, char *buf, int32_t cap) {
 
 /* The VNE identity and the bound addresses that an image's tables carry, copied into the
  * tables of the application restored from it. */
-API int32_t amber_ctl_table_vne_from_image(const char *tables, const char *image_tables) {
-  static struct amber_table copy;
-  int err = amber_read_image_tables(image_tables, &copy);
+static int32_t table_vne_from_image_into(struct amber_table *copy, const char *tables, const char *image_tables) {
+  int err = amber_read_image_tables(image_tables, copy);
   if (err) return err;
   struct amber_table *a;
   err = amber_table_open(tables, &a);
   if (err) return err;
   amber_table_lock(a);
-  memcpy(a->vne, copy.vne, sizeof a->vne);
-  a->vne_ip = copy.vne_ip;
-  memcpy(a->vne_binds, copy.vne_binds, sizeof a->vne_binds);
-  a->vne_nbinds = copy.vne_nbinds;
+  memcpy(a->vne, copy->vne, sizeof a->vne);
+  a->vne_ip = copy->vne_ip;
+  memcpy(a->vne_binds, copy->vne_binds, sizeof a->vne_binds);
+  a->vne_nbinds = copy->vne_nbinds;
   amber_table_unlock(a);
   amber_table_close(a);
   return 0;
+}
+
+API int32_t amber_ctl_table_vne_from_image(const char *tables, const char *image_tables) {
+  /* The image's copy on the heap, one per call: calls come from several threads at once
+   * (FFI), and a shared buffer let one restore take another's tables. */
+  struct amber_table *copy = malloc(sizeof *copy);
+  if (!copy) return -ENOMEM;
+  int32_t err = table_vne_from_image_into(copy, tables, image_tables);
+  free(copy);
+  return err;
 }
