@@ -9,6 +9,8 @@
 #define AMBER_BROKER_H
 
 #include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
 
 #define AMBER_BROKER_SOCKET "broker.sock"
 
@@ -42,5 +44,19 @@ struct amber_broker_msg {
   uint32_t op, pad;
   uint64_t k1, k2;
 };
+
+/* Attaches descriptor fd (if >= 0) to msg as SCM_RIGHTS, in control (CMSG_SPACE(sizeof(int))
+ * bytes, zeroed): the one way Amber hands a descriptor over a Unix socket (the agent's broker
+ * client, the supervisor's broker, the coordinator's handover). */
+static inline void amber_attach_fd(struct msghdr *msg, char *control, int fd) {
+  if (fd < 0) return;
+  msg->msg_control = control;
+  msg->msg_controllen = CMSG_SPACE(sizeof(int));
+  struct cmsghdr *c = CMSG_FIRSTHDR(msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+}
 
 #endif

@@ -26,16 +26,24 @@ static inline const char *amber_proc_stat(int pid, char *buf, size_t cap) {
   return end && end[1] == ' ' ? end + 2 : NULL;
 }
 
+/* /proc/<pid>/status into buf (empty if there is no such pid); the bytes read, or <= 0. */
+static inline ssize_t amber_proc_status(int pid, char *buf, size_t cap) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/status", pid);
+  buf[0] = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, cap - 1);
+  close(fd);
+  buf[n > 0 ? n : 0] = 0;
+  return n;
+}
+
 /* A main thread that called pthread_exit shows as a zombie while its other threads run on:
  * the process is alive while /proc/<pid>/status counts more than that one thread. */
 static inline int amber_threads_run_on(int pid) {
-  char path[64], buf[2048];
-  snprintf(path, sizeof path, "/proc/%d/status", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  buf[n > 0 ? n : 0] = 0;
+  char buf[2048];
+  if (amber_proc_status(pid, buf, sizeof buf) <= 0) return 0;
   const char *threads = strstr(buf, "\nThreads:");
   return threads && strtol(threads + 9, NULL, 10) > 1;
 }

@@ -57,12 +57,8 @@ int amber_table_create(const char *path, const char *app_id, const char *name,
   return 0;
 }
 
-int amber_table_open(const char *path, struct amber_table **out) {
-  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return fd;
-  struct amber_table *t;
-  int err = map_file(fd, &t);
-  if (err) return err;
+/* A mapped table is used only if it is one of this build's layout (another Amber's: -EPROTO). */
+static int accept_mapped(struct amber_table *t, struct amber_table **out) {
   if (__atomic_load_n(&t->magic, __ATOMIC_ACQUIRE) != AMBER_TABLE_MAGIC ||
       t->version != AMBER_TABLE_VERSION || t->size != sizeof(struct amber_table)) {
     amber_table_close(t);
@@ -72,19 +68,20 @@ int amber_table_open(const char *path, struct amber_table **out) {
   return 0;
 }
 
+int amber_table_open(const char *path, struct amber_table **out) {
+  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return fd;
+  struct amber_table *t;
+  int err = map_file(fd, &t);
+  return err ? err : accept_mapped(t, out);
+}
+
 int amber_table_map_fd(int fd, struct amber_table **out) {
   int copy = (int)amber_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0); /* map_file closes its fd */
   if (copy < 0) return copy;
   struct amber_table *t;
   int err = map_file(copy, &t);
-  if (err) return err;
-  if (__atomic_load_n(&t->magic, __ATOMIC_ACQUIRE) != AMBER_TABLE_MAGIC ||
-      t->version != AMBER_TABLE_VERSION || t->size != sizeof(struct amber_table)) {
-    amber_table_close(t);
-    return -EPROTO;
-  }
-  *out = t;
-  return 0;
+  return err ? err : accept_mapped(t, out);
 }
 
 void amber_table_close(struct amber_table *t) {

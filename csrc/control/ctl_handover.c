@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../common/table.h"
+#include "../common/broker.h"
 #include "control.h"
 
 #define MAX_SERVERS 16
@@ -61,15 +62,7 @@ static void answer(struct server *s, int conn) {
   char control[CMSG_SPACE(sizeof(int))] = {0};
   struct iovec iov = {&status, sizeof status};
   struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (fd >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
+  amber_attach_fd(&msg, control, fd);
   sendmsg(conn, &msg, MSG_NOSIGNAL);
   if (fd >= 0) close(fd);
 }

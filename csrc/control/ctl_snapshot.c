@@ -55,13 +55,9 @@ static unsigned long long status_field(const char *status, const char *name, int
 /* A process with no handler for the checkpoint signal, and not holding it off until its library
  * is ready, runs without Amber's library: the signal would end it. */
 static int would_die(int32_t sid) {
-  char path[64], status[4096];
-  snprintf(path, sizeof path, "/proc/%d/status", sid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t got = read(fd, status, sizeof status - 1);
-  close(fd);
-  status[got > 0 ? got : 0] = 0;
+  char status[4096];
+  ssize_t got = amber_proc_status(sid, status, sizeof status);
+  if (got < 0) return 0;
   const char *state = strstr(status, "State:\t");
   if (got <= 0 || (state && (state[7] == 'Z' || state[7] == 'X'))) return 0;
   unsigned long long bit = 1ULL << (AMBER_CKPT_SIGNAL - 1);
@@ -403,14 +399,8 @@ API int32_t amber_ctl_lagging(void *table, int32_t state, char *buf, int32_t cap
     int32_t now = __atomic_load_n(&slot->state, __ATOMIC_ACQUIRE);
     if (now == state || now == AMBER_AGENT_EXITED) continue;
     int32_t sid = slot_sid(t, slot);
-    char path[64], status[4096] = "";
-    snprintf(path, sizeof path, "/proc/%d/status", sid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      ssize_t got = read(fd, status, sizeof status - 1);
-      status[got > 0 ? got : 0] = 0;
-      close(fd);
-    }
+    char status[4096];
+    amber_proc_status(sid, status, sizeof status);
     const char *st = strstr(status, "State:");
     char state_name[32] = "gone";
     if (st) sscanf(st, "State:\t%*c (%31[^)])", state_name);

@@ -61,15 +61,7 @@ static long send_msg(uint32_t op, uint64_t k1, uint64_t k2, int fd) {
   memset(control, 0, sizeof control);
   struct iovec iov = {&m, sizeof m};
   struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (fd >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
+  amber_attach_fd(&msg, control, fd);
   return amber_sys3(SYS_sendmsg, broker, &msg, MSG_NOSIGNAL);
 }
 

@@ -34,13 +34,8 @@ static int find(uint64_t k1, uint64_t k2) {
 static int send_fd(int sock, const struct amber_broker_msg *m, int fd) {
   char control[CMSG_SPACE(sizeof(int))] = {0};
   struct iovec iov = {(void *)m, sizeof *m};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                       .msg_controllen = sizeof control};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+  amber_attach_fd(&msg, control, fd);
   return sendmsg(sock, &msg, MSG_NOSIGNAL) == sizeof *m ? 0 : -1;
 }
 
