@@ -417,7 +417,7 @@ export const symbols = {
     ],
     result: "i32",
   },
-  // int32_t amber_ctl_file_kind(const char *path, uint64_t *out)
+  // int32_t amber_ctl_file_kind(const char *path, uint64_t out[5]): mode, size, dev, ino, mtime ns
   amber_ctl_file_kind: {
     parameters: [
       "buffer", // const char *path

@@ -1,5 +1,6 @@
 /**
- * `amber restore DIR [--name NEW] [--clones N] [--detach] [--lazy] [--output F] [--timeout MS]`
+ * `amber restore DIR [--name NEW] [--clones N] [--detach] [--lazy] [--accept-changed-files]
+ *   [--output F] [--timeout MS]`
  *
  * @module
  */
@@ -33,6 +34,10 @@ export function restoreCommand() {
     )
     .option("--detach", "return at once; the application runs on")
     .option("--lazy", "map memory from the image, read when first touched (keep the image)")
+    .option(
+      "--accept-changed-files",
+      "restore even if files the program wrote in place changed after the snapshot",
+    )
     .option("--output <file>", "append the program's stdout and stderr to this file")
     .option("--timeout <ms>", "how long the processes may take to come back", timeoutArgument)
     .option("--json", "with --detach, print the applications as JSON (errors as JSON too)")
