@@ -16,6 +16,8 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/sem.h>
@@ -181,7 +183,10 @@
   X(int, pthread_rwlock_trywrlock, (pthread_rwlock_t *))                                         \
   X(int, pthread_rwlock_timedwrlock, (pthread_rwlock_t *, const struct timespec *))              \
   X(int, pthread_rwlock_clockwrlock, (pthread_rwlock_t *, clockid_t, const struct timespec *))   \
-  X(int, pthread_rwlock_unlock, (pthread_rwlock_t *))
+  X(int, pthread_rwlock_unlock, (pthread_rwlock_t *))                                           \
+  /* tracing: wrap_ptrace.c */                                                                  \
+  X(long, ptrace, (enum __ptrace_request, ...))                                                  \
+  X(int, prctl, (int, ...))
 
 #define AMBER_DECLARE_REAL(ret, name, params) ret(*name) params;
 struct amber_real_table {
