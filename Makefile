@@ -83,6 +83,7 @@ deps:
 	command -v nginx >/dev/null || missing="$$missing nginx-core"; \
 	[ -x /usr/lib/postgresql/15/bin/postgres ] || missing="$$missing postgresql"; \
 	command -v go >/dev/null || missing="$$missing golang-go"; \
+	command -v javac >/dev/null || missing="$$missing default-jdk-headless"; \
 	if [ -n "$$missing" ] && ! command -v apt-get >/dev/null; then \
 	  echo "Missing for the tests (Debian package names; yours may differ):$$missing" >&2; \
 	  echo "apt-get was not found: install them with your package manager" >&2; exit 1; \
