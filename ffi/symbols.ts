@@ -409,6 +409,14 @@ export const symbols = {
     ],
     result: "i32",
   },
+  // int32_t amber_ctl_check(char *buf, int32_t cap)
+  amber_ctl_check: {
+    parameters: [
+      "buffer", // char *buf
+      "i32", // int32_t cap
+    ],
+    result: "i32",
+  },
   // int32_t amber_ctl_image_vne(const char *image_tables, char *buf, int32_t cap)
   amber_ctl_image_vne: {
     parameters: [

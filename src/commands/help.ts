@@ -41,6 +41,7 @@ const EXAMPLES: Record<string, string[]> = {
   "vne rm": ["amber vne rm lab"],
   migrate: ["amber migrate web --to http://10.0.0.2:7070 --token-file /etc/amber/token"],
   agent: ["amber agent --listen 0.0.0.0:7070 --token-file /etc/amber/token"],
+  check: ["amber check                  # exit 0 when Amber can work here", "amber check --json"],
   completions: [
     "source <(amber completions bash)",
     "amber completions zsh > ~/.zsh/completions/_amber",
