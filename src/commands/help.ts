@@ -33,6 +33,7 @@ const EXAMPLES: Record<string, string[]> = {
     "amber restore web.amber                   # wait for it, exit with its status",
     "amber restore web.amber --detach --name web2",
     "amber restore web.amber --detach --clones 3",
+    "amber restore web.amber --detach --clones 3 --ips 10.10.2.20-10.10.2.29   # in a VNE",
   ],
   inspect: ["amber inspect web.amber", "amber inspect web.amber --json"],
   vne: ["amber vne create lab --subnet 10.10.2.0/24", "amber vne ls", "amber vne rm lab"],
