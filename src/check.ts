@@ -76,6 +76,15 @@ const SCOPES = [
   "3 (no ptrace at all)",
 ];
 
+const CAP_SYS_PTRACE = 19;
+
+/** Whether this process has capability `bit` in its effective set. */
+function capable(bit: number): boolean {
+  const status = Deno.readTextFileSync("/proc/self/status");
+  const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? "0";
+  return ((BigInt(`0x${hex}`) >> BigInt(bit)) & 1n) === 1n;
+}
+
 function helpersBuilt(): string | null {
   try {
     supervisorPath();
@@ -144,10 +153,15 @@ function findFeatures(p: Probes): Feature[] {
     {
       id: "ptrace",
       name: "ptrace (PTRACE_SEIZE)",
-      present: probes.ptrace === 0 && p.ptraceScope < 2,
+      // Amber's coordinator is not the application's ancestor: above scope 0 it needs
+      // CAP_SYS_PTRACE to seize a thread.
+      present: probes.ptrace === 0 && (p.ptraceScope <= 0 || capable(CAP_SYS_PTRACE)),
       required: false,
       usedFor: "stopping threads that block every signal (Go runtimes) for a snapshot",
-      detail: `${outcome(probes.ptrace, "seizes a child", "not available")}; ${scope}`,
+      detail: `${outcome(probes.ptrace, "seizes a child", "not available")}; ${scope}` +
+        (p.ptraceScope > 0
+          ? capable(CAP_SYS_PTRACE) ? "; CAP_SYS_PTRACE held" : "; no CAP_SYS_PTRACE"
+          : ""),
     },
     {
       id: "seccompFilter",
