@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type App, createVne, getVne, launch, open, restoreClones } from "../mod.ts";
+import { type App, createVne, getVne, launch, open, restore, restoreClones } from "../mod.ts";
 import { amber } from "./cli_support.ts";
 import { prog, type Scenario, scenarioTest, sleep } from "./support.ts";
 import { freeSubnet, type Scene, sceneTest, unique } from "./vne_support.ts";
@@ -194,6 +194,16 @@ sceneTest(
       await probe(s, vne, net, 50, `${net}.7`),
       "error EHOSTUNREACH",
       "the original's IP",
+    );
+    // A clone snapshots and restores at its own address, with its own memory (a second cycle).
+    const image = await clones[1].snapshot({ dir: join(s.dir, "srv-2.amber"), stop: true });
+    assert.equal(await probe(s, vne, net, 46, clones[1].ip!), "error EHOSTUNREACH");
+    const again = await restore(image, { name: unique("srv-2-again") });
+    s.apps.push(again);
+    assert.deepEqual(again.processes().map((p) => p.vpid).sort(), vpids);
+    assert.match(
+      await probe(s, vne, net, 47, `${net}.21`),
+      new RegExp(`^connected app 2 from ${net}\\.47:\\d+ on srv$`),
     );
   },
 );
