@@ -77,6 +77,10 @@ async function checkClones(clones: App[], outputs: string[], last: Line, vpids: 
 
 scenarioTest("restoreClones starts 3 counters that each count on from the image", async (s) => {
   const { dir, last, vpids } = await template(s);
+  await assert.rejects(
+    restoreClones(dir, 2, { ips: "10.1.1.1-10.1.1.5" }),
+    (e: Error) => e instanceof RangeError && /it is in no VNE/.test(e.message),
+  );
   const outputs = [1, 2, 3].map((i) => join(s.dir, `clone-${i}`));
   const clones = await restoreClones(dir, 3, {
     name: s.name("clone"),
