@@ -43,6 +43,12 @@ export interface RestoreOptions {
   /** The virtual hostname its processes see; default: the one they saw when frozen. */
   hostname?: string;
   /**
+   * For an image in a VNE: the virtual IP the restored application takes (in the VNE's subnet
+   * and free) instead of the one it had when frozen, as clones do. Sockets it had bound keep
+   * their virtual ports; a real port taken here is replaced by another.
+   */
+  ip?: string;
+  /**
    * Abandons the restore when it aborts before the application is back: whatever of it
    * started is ended and removed, and the restore rejects with a {@linkcode RestoreError}.
    */
@@ -122,7 +128,7 @@ export async function restore(image: Image | string, options: RestoreOptions = {
     createTableFromImage(join(imageDir, "tables.bin"), join(dir, TABLES_FILE), id, name);
     const joiner = { name, id, tables: join(dir, TABLES_FILE) };
     const host = hostname ?? manifest.app.hostname;
-    rejoinVne(joiner, join(imageDir, "tables.bin"), host, options.replaces);
+    rejoinVne(joiner, join(imageDir, "tables.bin"), host, options.replaces, options.ip);
     table = Table.open(join(dir, TABLES_FILE));
     if (hostname !== undefined) table.setHostname(hostname);
     await table.ipcRestore(imageDir);
