@@ -278,6 +278,7 @@ static void leader(int32_t self, void *uc) {
   amber_identity_open_proc();
   int stopped = quiesce(self) == 0;
   amber.checkpoints++;
+  amber_child_rows_capture();
   amber_thread_capture(rec, uc);
   amber_signals_take_thread(rec);
   amber_signals_take_process();

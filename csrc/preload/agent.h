@@ -52,6 +52,7 @@ void amber_thread_capture(struct amber_thread_rec *rec, void *uc);
 void amber_thread_after_restore(struct amber_thread_rec *rec);
 /* owned_locks.c: locks that name their owner by TID follow the thread to its new one */
 int amber_owned_locks_capture(void);
+void amber_child_rows_capture(void); /* child_rows.c */
 void amber_owned_locks_after_restore(void);
 
 /* agent_signals.c: pending signals, taken out while frozen and queued back (after a restore,
