@@ -14,6 +14,11 @@
 #define AMBER_PROC_VERSION 1
 #define AMBER_PAGE 4096
 
+/* A process's file in an image is "<dir>/process-<vpid>.img": its name, in one place. */
+#define AMBER_PROC_FILE_PREFIX "process-"
+#define AMBER_PROC_FILE_SUFFIX ".img"
+#define AMBER_PROC_FILE_FMT "%s/" AMBER_PROC_FILE_PREFIX "%d" AMBER_PROC_FILE_SUFFIX
+
 /* Signals pending when the snapshot landed, with their siginfo (si_pid made virtual), to be
  * queued again after a restore. */
 #define AMBER_MAX_PENDING 8

@@ -57,7 +57,7 @@ static long read_at(int fd, void *buf, uint64_t len, uint64_t off) {
 int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_parent **out) {
   *out = 0;
   char path[AMBER_CTL_PATH + 32];
-  amber_fmt(path, sizeof path, "%s/process-%d.img", parent_dir, vpid);
+  amber_fmt(path, sizeof path, AMBER_PROC_FILE_FMT, parent_dir, vpid);
   int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
   if (fd == -ENOENT) return 0; /* a process the parent did not have: everything is new */
   if (fd == -EACCES) return 0; /* one that runs as another user may not read it: the same */

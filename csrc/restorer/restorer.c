@@ -53,9 +53,9 @@ void __attribute__((noreturn)) die(const char *what, long err) {
 
 void process_path(char *out, int32_t vpid) {
   rt_copy(out, image_dir, 4200);
-  rt_append(out, 4200, "/process-");
+  rt_append(out, 4200, "/" AMBER_PROC_FILE_PREFIX);
   rt_append_num(out, 4200, vpid, 10);
-  rt_append(out, 4200, ".img");
+  rt_append(out, 4200, AMBER_PROC_FILE_SUFFIX);
 }
 
 void __attribute__((noreturn)) die_about(const char *what, const char *name, long err) {
