@@ -262,4 +262,11 @@ struct amber_lock_rec {
   int64_t start, end; /* bytes start to end, inclusive; end -1: to the end of the file */
 };
 
+/* Whether h is the header of a process file this build writes and reads (magic, version, size):
+ * the one spelling of that check; image_check.h checks the rest of an untrusted header. */
+static inline int amber_proc_header_ok(const struct amber_proc_header *h) {
+  return h->magic == AMBER_PROC_MAGIC && h->version == AMBER_PROC_VERSION &&
+         h->header_size == sizeof *h;
+}
+
 #endif /* AMBER_IMAGE_H */

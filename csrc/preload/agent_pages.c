@@ -64,9 +64,7 @@ int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_pa
   if (fd < 0) return failed("cannot open the parent image", fd);
   static struct amber_proc_header h;
   long err = read_at(fd, &h, sizeof h, 0);
-  if (!err && (h.magic != AMBER_PROC_MAGIC || h.version != AMBER_PROC_VERSION ||
-               h.header_size != sizeof h))
-    err = -EPROTO;
+  if (!err && !amber_proc_header_ok(&h)) err = -EPROTO;
   uint64_t runs_bytes = (uint64_t)h.nruns * sizeof(struct amber_run_rec);
   uint64_t bytes = sizeof(struct page_parent) + runs_bytes + (uint64_t)h.nruns * 8 + h.npages * 8;
   struct page_parent *p = err ? 0 : map_anon(bytes);
