@@ -1,5 +1,5 @@
 # Amber's build. `make` builds the C parts and fetches the pinned Deno; `make test` runs every
-# test (and the C parts' sanitizer run, `make sanitize`); `make demo` shows the main job on a sample program. Debian packages the build or the
+# test; `make demo` shows the main job on a sample program. Debian packages the build or the
 # tests need are installed by `make deps` (run by `make setup`).
 
 CC      ?= gcc
