@@ -5,7 +5,7 @@
 #ifndef AMBER_IMAGE_CHECK_H
 #define AMBER_IMAGE_CHECK_H
 
-/* image.h must come first: its descriptor records lie outside its include guard. */
+/* image.h must come first: these checks read its records. */
 
 #define AMBER_IMAGE_MAX_THREADS 256
 /* No cap a real program meets (a JVM maps tens of thousands of regions): only what keeps the

@@ -17,6 +17,7 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 
+#include "../common/errno_name.h"
 #include "restorer.h"
 
 char restorer_stack[1 << 18] __attribute__((aligned(16)));
@@ -36,8 +37,8 @@ void __attribute__((noreturn)) die(const char *what, long err) {
   char msg[256] = "restorer: ";
   rt_append(msg, sizeof msg, what);
   if (err) {
-    rt_append(msg, sizeof msg, " (error ");
-    rt_append_num(msg, sizeof msg, -err, 10);
+    rt_append(msg, sizeof msg, " (");
+    rt_append(msg, sizeof msg, amber_errno_name(err));
     rt_append(msg, sizeof msg, ")");
   }
   if (tables_fd >= 0) {
