@@ -4,6 +4,7 @@
  * ffi/contract.ts, and `make test` fails when the committed file disagrees (docs/architecture.md).
  *
  * To share something new: add a group or a line below, then `make contract`. */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -100,6 +101,26 @@ int main(void) {
   FIELD(struct amber_creds_rec, groups);
   FIELD(struct amber_creds_rec, limits);
   FIELD(struct amber_creds_rec, nice);
+  end();
+
+  group("Errno", "errno numbers Amber tests for by name (<errno.h>; x86_64 Linux).");
+  num("EPERM", EPERM);
+  num("ENOENT", ENOENT);
+  num("ESRCH", ESRCH);
+  num("EIO", EIO);
+  num("ENOEXEC", ENOEXEC);
+  num("EAGAIN", EAGAIN);
+  num("EACCES", EACCES);
+  num("EBUSY", EBUSY);
+  num("EEXIST", EEXIST);
+  num("ENOTDIR", ENOTDIR);
+  num("EISDIR", EISDIR);
+  num("EINVAL", EINVAL);
+  num("ENOSPC", ENOSPC);
+  num("ENAMETOOLONG", ENAMETOOLONG);
+  num("ELOOP", ELOOP);
+  num("EPROTO", EPROTO);
+  num("ETIMEDOUT", ETIMEDOUT);
   end();
 
   printf("\n]\n");
