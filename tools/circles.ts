@@ -113,7 +113,9 @@ if (import.meta.main) {
   const edges = await graph(await entries(Deno.args.length ? Deno.args : DEFAULT_ENTRIES));
   const found = circles(edges);
   const layering = [...edges].flatMap(([from, to]) =>
-    from.startsWith("src/commands/") ? [...to].filter((t) => t.startsWith("ffi/")).map((t) => [from, t]) : []
+    from.startsWith("src/commands/")
+      ? [...to].filter((t) => t.startsWith("ffi/")).map((t) => [from, t])
+      : []
   );
   for (const [from, to] of layering) {
     console.error(`${from} imports ${to}: commands go through the API (mod.ts, src/), not ffi/`);
