@@ -21,7 +21,8 @@ const Contract = z.array(z.object({
 
 const ROOT = new URL("../", import.meta.url);
 const OUT = new URL("ffi/contract.ts", ROOT);
-const BUILD = Deno.env.get("AMBER_BUILD_DIR") ?? new URL("build/", ROOT).pathname;
+// The checkout's own build, whatever AMBER_BUILD_DIR says: the contract is a check of the source.
+const BUILD = new URL("build/", ROOT).pathname;
 
 async function run(cmd: string, args: string[], stdin?: string): Promise<string> {
   const child = new Deno.Command(cmd, {
