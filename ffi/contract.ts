@@ -33,7 +33,7 @@ export const SnapshotFlag = { TCP_ESTABLISHED: 1 } as const;
 export const IdBase = { PID: 4200000, IPC: 1000000 } as const;
 
 /** A process's file in an image: prefix + virtual pid + suffix (image.h). */
-export const ProcessFile = { PREFIX: "process-", SUFFIX: ".img" } as const;
+export const ProcessFile = { PREFIX: "process-", SUFFIX: ".img", INDEX_SUFFIX: ".index" } as const;
 
 /** credentials.bin in an image (credentials.h): its name and its counts. */
 export const CredsFile = { NAME: "credentials.bin", GROUPS: 64, LIMITS: 16 } as const;

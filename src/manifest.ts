@@ -73,6 +73,11 @@ export function processFileName(vpid: number): string {
   return `${ProcessFile.PREFIX}${vpid}${ProcessFile.SUFFIX}`;
 }
 
+/** The name of a streamed process file's index, beside it (`process-<vpid>.index`). */
+export function indexFileName(processFile: string): string {
+  return processFile.slice(0, -ProcessFile.SUFFIX.length) + ProcessFile.INDEX_SUFFIX;
+}
+
 /** A process file's name, the virtual pid in group 1. */
 export const PROCESS_FILE_NAME = new RegExp(
   `${ProcessFile.PREFIX}(\\d+)${ProcessFile.SUFFIX.replace(".", "\\.")}`,

@@ -18,6 +18,8 @@
 #define AMBER_PROC_FILE_PREFIX "process-"
 #define AMBER_PROC_FILE_SUFFIX ".img"
 #define AMBER_PROC_FILE_FMT "%s/" AMBER_PROC_FILE_PREFIX "%d" AMBER_PROC_FILE_SUFFIX
+/* A streamed process file's index, beside it: the same name with this suffix instead. */
+#define AMBER_PROC_INDEX_SUFFIX ".index"
 
 /* Signals pending when the snapshot landed, with their siginfo (si_pid made virtual), to be
  * queued again after a restore. */

@@ -29,7 +29,7 @@ import type { App } from "../app.ts";
 import { openAppTable } from "../app_table.ts";
 import { processesOf } from "../processes.ts";
 import { AmberError } from "../errors.ts";
-import { MANIFEST_HEAD_FILE, processFileName } from "../manifest.ts";
+import { indexFileName, MANIFEST_HEAD_FILE, processFileName } from "../manifest.ts";
 import { randomHex } from "../names.ts";
 import { freezeAndWriteRetrying, manifestHead, type WriteStreaming } from "../snapshot.ts";
 import { resumeHeld } from "./hold.ts";
@@ -189,7 +189,7 @@ export interface StreamOptions {
 async function keepIndexes(dir: string, names: string[], into: string): Promise<void> {
   await Deno.mkdir(into, { mode: 0o700 });
   for (const name of names) {
-    const index = join(dir, name.replace(/\.img$/, ".index"));
+    const index = join(dir, indexFileName(name));
     try {
       await Deno.rename(index, join(into, name));
     } catch (cause) {
@@ -285,7 +285,7 @@ export async function streamPredump(
           p.pid,
           p.vpid,
           join(dir, processFileName(p.vpid)),
-          join(dir, processFileName(p.vpid).replace(/\.img$/, ".index")),
+          join(dir, indexFileName(processFileName(p.vpid))),
         )
       ),
     );

@@ -84,6 +84,7 @@ int main(void) {
   group("ProcessFile", "A process's file in an image: prefix + virtual pid + suffix (image.h).");
   str("PREFIX", AMBER_PROC_FILE_PREFIX);
   str("SUFFIX", AMBER_PROC_FILE_SUFFIX);
+  str("INDEX_SUFFIX", AMBER_PROC_INDEX_SUFFIX);
   end();
 
   group("CredsFile", "credentials.bin in an image (credentials.h): its name and its counts.");
