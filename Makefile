@@ -16,10 +16,10 @@ TEST_PROGS  := $(patsubst tests/progs/%.c,$(BUILD)/tests/%,$(wildcard tests/prog
 GO_PROGS    := $(patsubst tests/progs/%.go,$(BUILD)/tests/%,$(wildcard tests/progs/*.go))
 BENCH_PROGS := $(patsubst bench/progs/%.c,$(BUILD)/bench/%,$(wildcard bench/progs/*.c))
 
-.PHONY: all setup deps deno test demo bench clean check
+.PHONY: all setup deps deno test demo bench clean check contract sanitize
 
 all: $(BUILD)/libamber.so $(BUILD)/libamberctl.so $(BUILD)/amber-supervisor \
-     $(BUILD)/amber-restorer $(TEST_PROGS) $(BENCH_PROGS) deno $(GO_PROGS)
+     $(BUILD)/amber-restorer $(TEST_PROGS) $(BENCH_PROGS) deno $(GO_PROGS) $(BUILD)/amber-contract
 
 # The interposition library exports only the wrapped symbols: its version script is made from
 # the one list of them in symbols.h.
@@ -50,6 +50,42 @@ $(BUILD)/amber-restorer: $(wildcard csrc/restorer/*.c) $(wildcard csrc/restorer/
 	  -ffreestanding -fno-stack-protector -fno-builtin -fno-pic -no-pie -static -nostdlib \
 	  -mgeneral-regs-only -mcmodel=large -Wl,-Ttext-segment=0x100000000000 -Wl,-z,noexecstack \
 	  -o $@ $(wildcard csrc/restorer/*.c) $(wildcard csrc/restorer/*.S) csrc/common/hash.c
+
+# The C side of the contract with TypeScript: prints the shared constants and layouts as JSON,
+# which tools/contract.ts turns into ffi/contract.ts (`make contract`; `make test` checks it).
+$(BUILD)/amber-contract: tools/contract/contract.c $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) -o $@ $<
+
+contract: $(BUILD)/amber-contract deno
+	$(DENO_RUN) tools/contract.ts
+
+# The C tests under sanitizers, in a build directory of their own: the control library with
+# UBSan (ASan would have to be preloaded into Deno itself), the supervisor with ASan and UBSan.
+# The interposition library and the restorer cannot take them (they run inside the program and
+# without libc): the ones of the ordinary build are linked in. Any report fails the run.
+SAN_BUILD := $(BUILD)/sanitize
+SAN_FLAGS := -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_ENV   := AMBER_BUILD_DIR=$(abspath $(SAN_BUILD)) \
+  UBSAN_OPTIONS=print_stacktrace=1:log_path=$(abspath $(SAN_BUILD))/log/ubsan \
+  ASAN_OPTIONS=detect_leaks=0:log_path=$(abspath $(SAN_BUILD))/log/asan
+
+$(SAN_BUILD)/libamberctl.so: $(CONTROL_SRC) $(COMMON_SRC) $(HEADERS) csrc/control/exports.map
+	@mkdir -p $(SAN_BUILD)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -fsanitize=undefined -fPIC -shared -fvisibility=hidden \
+	  -Wl,--version-script=csrc/control/exports.map -o $@ $(CONTROL_SRC) $(COMMON_SRC) -pthread
+
+$(SAN_BUILD)/amber-supervisor: $(wildcard csrc/supervisor/*.c) $(COMMON_SRC) $(HEADERS)
+	@mkdir -p $(SAN_BUILD)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -fsanitize=address,undefined -o $@ \
+	  $(wildcard csrc/supervisor/*.c) $(COMMON_SRC) -pthread
+
+sanitize: all $(SAN_BUILD)/libamberctl.so $(SAN_BUILD)/amber-supervisor
+	ln -sf $(abspath $(BUILD))/libamber.so $(abspath $(BUILD))/amber-restorer $(SAN_BUILD)/
+	rm -rf $(SAN_BUILD)/log && mkdir -p $(SAN_BUILD)/log
+	$(SAN_ENV) $(DENO) test -A --quiet tests/image_fuzz_test.ts tests/snapshot_test.ts \
+	  tests/multiprocess_test.ts tests/sysv_test.ts
+	@if [ -n "$$(ls $(SAN_BUILD)/log)" ]; then cat $(SAN_BUILD)/log/*; exit 1; fi
 
 $(BUILD)/tests/%: tests/progs/%.c $(wildcard tests/progs/*.h)
 	@mkdir -p $(BUILD)/tests
@@ -107,11 +143,14 @@ demo: setup
 	bash examples/demo.sh
 
 test: setup
+	$(DENO_RUN) tools/contract.ts --check
+	$(DENO_RUN) tools/circles.ts
 	$(DENO) check --quiet examples/ bench/
 	$(DENO) doc --lint mod.ts
 	$(DENO) lint --quiet
 	$(DENO) fmt --check --quiet
 	$(DENO) test -A --quiet --parallel --doc tests/ mod.ts src/
+	$(MAKE) --no-print-directory sanitize
 
 bench: setup
 	$(DENO_RUN) bench/translation_cost.ts

@@ -47,15 +47,17 @@
  * @module
  */
 
-export { App, type AppInit, type ExitStatus, type ProcessInfo } from "./src/app.ts";
+export { App, type AppInit, type ExitStatus } from "./src/app.ts";
+export { type ProcessInfo } from "./src/processes.ts";
 export { type AppListing, list, open } from "./src/apps.ts";
 export { type ExitRecord } from "./src/exited.ts";
 export { launch, type LaunchOptions } from "./src/launch.ts";
-export { snapshot, type SnapshotOptions } from "./src/snapshot.ts";
+export { snapshot, snapshotEvery } from "./src/app_snapshots.ts";
+export { type SnapshotOptions } from "./src/snapshot.ts";
 export { type SnapshotStats } from "./src/stats.ts";
 export { type Progress, type ProgressCallback } from "./src/progress.ts";
 export { restore, type RestoreOptions } from "./src/restore.ts";
-export { type PeriodicOptions, type PeriodicSnapshots, snapshotEvery } from "./src/periodic.ts";
+export { type PeriodicOptions, type PeriodicSnapshots } from "./src/periodic.ts";
 export { check, type CheckReport, type Feature } from "./src/check.ts";
 export { type Clone, type ClonesOptions, restoreClones } from "./src/clones.ts";
 export {

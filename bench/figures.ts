@@ -6,6 +6,7 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type App, launch } from "../mod.ts";
 
 export const BENCH = fileURLToPath(new URL("../build/bench/", import.meta.url));
 
@@ -35,4 +36,31 @@ export async function limits(dir: string): Promise<{ memcpy: string; write: stri
     return m ? `${m[1]} / ${m[2]} MB/s` : "unknown";
   };
   return { memcpy: line("memcpy"), write: line("write") };
+}
+
+/** The median of `values`. */
+export function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+}
+
+/**
+ * Launches `bench/progs/<prog> <mib>` under Amber (its output in `dir`), waits for its "ready",
+ * then calls `round` for rounds 0 (a warm-up, whose figures the caller drops) to `rounds`, and
+ * ends the program whatever happens.
+ */
+export async function benchRounds(
+  dir: string,
+  prog: string,
+  mib: number,
+  rounds: number,
+  round: (app: App, output: string, n: number) => Promise<void>,
+): Promise<void> {
+  const output = join(dir, `out-${mib}`);
+  const app = await launch([join(BENCH, prog), String(mib)], { output });
+  try {
+    await waitForText(output, "ready");
+    for (let n = 0; n <= rounds; n++) await round(app, output, n);
+  } finally {
+    await app.kill();
+  }
 }

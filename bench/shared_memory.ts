@@ -9,34 +9,27 @@
  */
 
 import { join } from "node:path";
-import { launch, restore } from "../mod.ts";
-import { BENCH, limits, stats, waitForText } from "./figures.ts";
+import { restore } from "../mod.ts";
+import { benchRounds, limits, median, stats } from "./figures.ts";
 const ROUNDS = 3;
 const sizes = Deno.args.length ? Deno.args.map(Number) : [1024];
 
 async function measure(dir: string, mib: number) {
-  const output = join(dir, `out-${mib}`);
-  const app = await launch([join(BENCH, "shared_touch"), String(mib)], { output });
   const snaps: number[] = [], freezes: number[] = [], restores: number[] = [];
-  try {
-    await waitForText(output, "ready");
-    for (let round = 0; round <= ROUNDS; round++) {
-      const imageDir = join(dir, `image-${mib}-${round}`);
-      const t0 = performance.now();
-      const image = await app.snapshot({ dir: imageDir });
-      const t1 = performance.now();
-      const restored = await restore(image, { name: `bench-shared-${mib}-${round}`, output });
-      const t2 = performance.now();
-      await restored.kill();
-      await Deno.remove(imageDir, { recursive: true });
-      if (round === 0) continue; // warm-up
-      snaps.push(t1 - t0);
-      freezes.push(image.frozenMs ?? t1 - t0);
-      restores.push(t2 - t1);
-    }
-  } finally {
-    await app.kill();
-  }
+  await benchRounds(dir, "shared_touch", mib, ROUNDS, async (app, output, round) => {
+    const imageDir = join(dir, `image-${mib}-${round}`);
+    const t0 = performance.now();
+    const image = await app.snapshot({ dir: imageDir });
+    const t1 = performance.now();
+    const restored = await restore(image, { name: `bench-shared-${mib}-${round}`, output });
+    const t2 = performance.now();
+    await restored.kill();
+    await Deno.remove(imageDir, { recursive: true });
+    if (round === 0) return; // warm-up
+    snaps.push(t1 - t0);
+    freezes.push(image.frozenMs ?? t1 - t0);
+    restores.push(t2 - t1);
+  });
   return { snaps, freezes, restores };
 }
 
@@ -48,13 +41,12 @@ try {
   );
   for (const mib of sizes) {
     const { snaps, freezes, restores } = await measure(dir, mib);
-    const median = [...snaps].sort((a, b) => a - b)[Math.floor(snaps.length / 2)];
     console.log([
       `${mib} MiB`.padEnd(25),
       stats(snaps).padEnd(27),
       stats(freezes).padEnd(10),
       stats(restores).padEnd(11),
-      (mib * 2 ** 20 / 1e6 / (median / 1000)).toFixed(0),
+      (mib * 2 ** 20 / 1e6 / (median(snaps) / 1000)).toFixed(0),
     ].join("  "));
   }
 } finally {

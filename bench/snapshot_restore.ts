@@ -15,8 +15,8 @@
  */
 
 import { join } from "node:path";
-import { type App, launch, restore } from "../mod.ts";
-import { BENCH, limits, stats, waitForText } from "./figures.ts";
+import { restore } from "../mod.ts";
+import { benchRounds, limits, median, stats } from "./figures.ts";
 
 const ROUNDS = 3;
 const sizes = Deno.args.length ? Deno.args.map(Number) : [64, 256, 1024];
@@ -30,43 +30,36 @@ async function imageBytes(dir: string): Promise<number> {
 }
 
 async function measure(dir: string, mib: number) {
-  const output = join(dir, `out-${mib}`);
-  const app: App = await launch([join(BENCH, "touch_memory"), String(mib)], { output });
   const snaps: number[] = [], restores: number[] = [], lazies: number[] = [], incs: number[] = [];
   const freezes: number[] = [];
   let size = 0, incSize = 0;
-  try {
-    await waitForText(output, "ready");
-    for (let round = 0; round <= ROUNDS; round++) {
-      const imageDir = join(dir, `image-${mib}-${round}`);
-      const t0 = performance.now();
-      const image = await app.snapshot({ dir: imageDir });
-      const t1 = performance.now();
-      const ti = performance.now();
-      const incDir = join(dir, `inc-${mib}-${round}`);
-      await app.snapshot({ dir: incDir, parent: image });
-      const tj = performance.now();
-      incSize = await imageBytes(incDir);
-      await Deno.remove(incDir, { recursive: true });
-      const restored = await restore(image, { name: `bench-${mib}-${round}`, output });
-      const t2 = performance.now() - (tj - ti);
-      await restored.kill();
-      const t3 = performance.now();
-      const lazy = await restore(image, { name: `bench-lazy-${mib}-${round}`, output, lazy: true });
-      const t4 = performance.now();
-      await lazy.kill();
-      size = await imageBytes(imageDir);
-      await Deno.remove(imageDir, { recursive: true });
-      if (round === 0) continue; // warm-up
-      snaps.push(t1 - t0);
-      freezes.push(image.frozenMs ?? t1 - t0);
-      restores.push(t2 - t1);
-      lazies.push(t4 - t3);
-      incs.push(tj - ti);
-    }
-  } finally {
-    await app.kill();
-  }
+  await benchRounds(dir, "touch_memory", mib, ROUNDS, async (app, output, round) => {
+    const imageDir = join(dir, `image-${mib}-${round}`);
+    const t0 = performance.now();
+    const image = await app.snapshot({ dir: imageDir });
+    const t1 = performance.now();
+    const ti = performance.now();
+    const incDir = join(dir, `inc-${mib}-${round}`);
+    await app.snapshot({ dir: incDir, parent: image });
+    const tj = performance.now();
+    incSize = await imageBytes(incDir);
+    await Deno.remove(incDir, { recursive: true });
+    const restored = await restore(image, { name: `bench-${mib}-${round}`, output });
+    const t2 = performance.now() - (tj - ti);
+    await restored.kill();
+    const t3 = performance.now();
+    const lazy = await restore(image, { name: `bench-lazy-${mib}-${round}`, output, lazy: true });
+    const t4 = performance.now();
+    await lazy.kill();
+    size = await imageBytes(imageDir);
+    await Deno.remove(imageDir, { recursive: true });
+    if (round === 0) return; // warm-up
+    snaps.push(t1 - t0);
+    freezes.push(image.frozenMs ?? t1 - t0);
+    restores.push(t2 - t1);
+    lazies.push(t4 - t3);
+    incs.push(tj - ti);
+  });
   return { snaps, freezes, restores, lazies, incs, size, incSize };
 }
 
@@ -81,7 +74,6 @@ try {
   );
   for (const mib of sizes) {
     const { snaps, freezes, restores, lazies, incs, size, incSize } = await measure(dir, mib);
-    const median = [...snaps].sort((a, b) => a - b)[Math.floor(snaps.length / 2)];
     console.log([
       `${mib} MiB`.padEnd(8),
       stats(snaps).padEnd(29),
@@ -89,7 +81,7 @@ try {
       stats(restores).padEnd(27),
       stats(lazies).padEnd(16),
       (size / 2 ** 20).toFixed(1).padEnd(10),
-      (size / 1e6 / (median / 1000)).toFixed(0).padEnd(14),
+      (size / 1e6 / (median(snaps) / 1000)).toFixed(0).padEnd(14),
       `${stats(incs)} (${(incSize / 1024).toFixed(0)})`,
     ].join("  "));
   }

@@ -140,19 +140,8 @@ function parseJson<T>(call: string, text: string, schema: z.ZodType<T>): T {
   return parsed.data;
 }
 
-/** The application's state, as its supervisor writes it into the table. */
-export const AppState = { STARTING: 0, RUNNING: 1, FAILED: 2, EXITED: 3 } as const;
-
-/** Snapshot phases the coordinator sets (`enum amber_ctl_phase`). */
-export const Phase = { IDLE: 0, FREEZE: 1, WRITE: 2, RESUME: 3, ABORT: 4 } as const;
-
-/** States an agent reports (`enum amber_agent_state`). */
-/** Flags of a snapshot (AMBER_SNAPSHOT_* in csrc/common/table.h). */
-export const SnapshotFlag = { TCP_ESTABLISHED: 1 } as const;
-
-export const AgentState = { NONE: 0, FROZEN: 1, WRITTEN: 2, FAILED: 3, RESUMED: 4 } as const;
-
-export { PidFlag } from "./pid_flags.ts";
+// Enums and flags shared with C, generated from its headers (tools/contract.ts).
+export { AgentState, AppState, Phase, PidFlag, SnapshotFlag } from "./contract.ts";
 
 /** An application's identity and state, from its table. */
 export interface TableInfo {

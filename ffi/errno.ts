@@ -5,26 +5,8 @@
  * @module
  */
 
-/** errno numbers the wrappers test for by name. */
-export const Errno = {
-  EPERM: 1,
-  ENOENT: 2,
-  ESRCH: 3,
-  EIO: 5,
-  ENOEXEC: 8,
-  EAGAIN: 11,
-  EACCES: 13,
-  EBUSY: 16,
-  EEXIST: 17,
-  ENOTDIR: 20,
-  EISDIR: 21,
-  EINVAL: 22,
-  ENOSPC: 28,
-  ENAMETOOLONG: 36,
-  ELOOP: 40,
-  EPROTO: 71,
-  ETIMEDOUT: 110,
-} as const;
+// errno numbers Amber tests for by name, from <errno.h> (tools/contract.ts).
+export { Errno } from "./contract.ts";
 
 const NAMES: Readonly<Record<number, readonly [string, string]>> = {
   1: ["EPERM", "operation not permitted"],

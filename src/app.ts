@@ -7,34 +7,25 @@
 import { join } from "node:path";
 import {
   ControlError,
-  ControlNotFoundError,
   ControlProcessGoneError,
-  PidFlag,
   Table,
   type TableInfo,
   type TableRow,
 } from "../ffi/control.ts";
 import { Errno } from "../ffi/errno.ts";
+import { openAppTable } from "./app_table.ts";
 import { AmberError, AppNotFoundError } from "./errors.ts";
 import { type ExitRecord, readExitRecord, removeExitRecord } from "./exited.ts";
 import type { Image } from "./image.ts";
 import { removeAppDir, TABLES_FILE } from "./paths.ts";
-import { snapshot, type SnapshotOptions } from "./snapshot.ts";
-import { type PeriodicOptions, type PeriodicSnapshots, snapshotEvery } from "./periodic.ts";
+import { isStale, processesOf, type ProcessInfo } from "./processes.ts";
+import { type SnapshotOptions, takeSnapshot } from "./snapshot.ts";
+import { type PeriodicOptions, type PeriodicSnapshots, periodicSnapshots } from "./periodic.ts";
 import type { Supervisor } from "./supervisor.ts";
 import { exists, poll } from "./wait.ts";
 
-/** A process of an application: its virtual pid, its system pid, its parent's virtual pid. */
-export interface ProcessInfo {
-  /** The pid the program sees. */
-  vpid: number;
-  /** The pid the kernel gave it. */
-  pid: number;
-  /** The virtual pid of its parent. */
-  parent: number;
-  /** Whether the process still exists. */
-  alive: boolean;
-}
+// Moved to processes.ts; still here for code that imports them from this module.
+export { isStale, processesOf, type ProcessInfo };
 
 /** How an application ended. */
 export interface ExitStatus {
@@ -55,28 +46,19 @@ export interface AppInit {
   id: string;
   /** Its runtime directory. */
   dir: string;
-  /** @ignore Its supervisor, when this Deno process started it (internal). */
-  supervisor?: Supervisor;
+}
+
+/** The supervisor of each application this Deno process started (internal: not in the API). */
+const supervisors = new WeakMap<App, Supervisor>();
+
+/** Ties `app` to the supervisor this Deno process started for it; launch and restore do. */
+export function withSupervisor(app: App, supervisor: Supervisor | undefined): App {
+  if (supervisor) supervisors.set(app, supervisor);
+  return app;
 }
 
 const KILL_WAIT_MS = 10_000;
 const SIGKILL = 9;
-
-/** Whether a table says its application is stale: its supervisor is gone. */
-export function isStale(rows: readonly TableRow[]): boolean {
-  const row = rows.find((r) => r.kind === "pid" && (r.flags & PidFlag.SUPERVISOR) !== 0);
-  return row === undefined || !row.alive;
-}
-
-/** The processes (not threads, not the supervisor) among a table's rows. */
-export function processesOf(rows: readonly TableRow[]): ProcessInfo[] {
-  return rows
-    .filter((r) =>
-      r.kind === "pid" && (r.flags & PidFlag.PROCESS) !== 0 &&
-      (r.flags & PidFlag.SUPERVISOR) === 0
-    )
-    .map((r) => ({ vpid: r.vid, pid: r.sid, parent: r.parent, alive: r.alive }));
-}
 
 /**
  * An application running under Amber: a process tree with its own virtual IDs. Get one from
@@ -97,39 +79,23 @@ export class App implements AsyncDisposable {
   readonly id: string;
   /** Its runtime directory. */
   readonly dir: string;
-  #supervisor: Supervisor | undefined;
 
   /** Makes the handle of an application; {@linkcode launch}, `open` and `restore` call it. */
   constructor(init: AppInit) {
     this.name = init.name;
     this.id = init.id;
     this.dir = init.dir;
-    this.#supervisor = init.supervisor;
-  }
-
-  /**
-   * Opens the application's tables; throws {@linkcode AppNotFoundError} if it has ended.
-   *
-   * @ignore Internal: the tables' layout is not part of the API.
-   */
-  openTable(): Table {
-    try {
-      return Table.open(join(this.dir, TABLES_FILE));
-    } catch (cause) {
-      if (cause instanceof ControlNotFoundError) throw new AppNotFoundError(this.name, { cause });
-      throw cause;
-    }
   }
 
   /** Its identity and state, as its supervisor keeps them. */
   info(): TableInfo {
-    using table = this.openTable();
+    using table = openAppTable(this);
     return table.info();
   }
 
   /** Every live row of its translation tables. */
   tables(): TableRow[] {
-    using table = this.openTable();
+    using table = openAppTable(this);
     return table.rows();
   }
 
@@ -143,7 +109,7 @@ export class App implements AsyncDisposable {
    * it, or when it ran detached (it left its record, see {@linkcode App.exited}).
    */
   async wait(): Promise<ExitStatus> {
-    const supervisor = this.#supervisor;
+    const supervisor = supervisors.get(this);
     if (supervisor && !supervisor.detached) {
       const { code } = await supervisor.child.status;
       return code > 128 && code < 128 + 65 ? { code, signal: code - 128 } : { code };
@@ -182,18 +148,19 @@ export class App implements AsyncDisposable {
         { reason: "timeout" },
       );
     }
-    if (this.#supervisor && !this.#supervisor.detached) await this.#supervisor.child.status;
+    const supervisor = supervisors.get(this);
+    if (supervisor && !supervisor.detached) await supervisor.child.status;
     if (!(await this.#alive())) removeExitRecord(this.name);
   }
 
   /** Freezes the application and writes its image; see `SnapshotOptions`. */
   snapshot(options: SnapshotOptions): Promise<Image> {
-    return snapshot(this, options);
+    return takeSnapshot(this, options);
   }
 
   /** Snapshots the application periodically, keeping the last few; see `PeriodicOptions`. */
   snapshotEvery(options: PeriodicOptions): PeriodicSnapshots {
-    return snapshotEvery(this, options);
+    return periodicSnapshots(this, options);
   }
 
   /** Kills the application. */
@@ -204,7 +171,7 @@ export class App implements AsyncDisposable {
   /** Sends SIGKILL to its processes if `signal`; returns whether the application is stale. */
   #killAndCheck(): boolean {
     try {
-      using table = this.openTable();
+      using table = openAppTable(this);
       try {
         table.signalApp(SIGKILL);
       } catch (cause) {

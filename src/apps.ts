@@ -7,7 +7,9 @@
 
 import { ControlError } from "../ffi/control.ts";
 import { Errno } from "../ffi/errno.ts";
-import { App, isStale, processesOf, type ProcessInfo } from "./app.ts";
+import { App } from "./app.ts";
+import { openAppTable } from "./app_table.ts";
+import { isStale, processesOf, type ProcessInfo } from "./processes.ts";
 import { type ExitRecord, exitRecordNames, readExitRecord } from "./exited.ts";
 import { AppNotFoundError } from "./errors.ts";
 import { appDir, appsDir } from "./paths.ts";
@@ -111,7 +113,7 @@ export async function list(): Promise<AppListing[]> {
       continue;
     }
     try {
-      using table = app.openTable();
+      using table = openAppTable(app);
       const info = table.info();
       const rows = table.rows();
       listings.push({

@@ -14,7 +14,7 @@
 
 import { z } from "npm:zod@4.6.7";
 import { fileKind } from "../ffi/files.ts";
-import type { Image } from "./image.ts";
+import type { Image } from "./image_handle.ts";
 
 const O_ACCMODE = 3;
 const O_APPEND = 0o2000;

@@ -16,17 +16,16 @@
  */
 
 import { join } from "node:path";
-import type { ProcessInfo } from "./app.ts";
+import type { ProcessInfo } from "./processes.ts";
 import { RestoreError } from "./errors.ts";
+import { CredsFile, CredsRecord } from "../ffi/contract.ts";
 
 /** The file's name in an image. */
-export const CREDENTIALS_FILE = "credentials.bin";
+export const CREDENTIALS_FILE = CredsFile.NAME;
 
-const GROUPS = 64;
-const LIMITS = 16;
-const LIMITS_AT = 32 + GROUPS * 4;
-const NICE_AT = LIMITS_AT + LIMITS * 16;
-const RECORD = NICE_AT + 8; // struct amber_creds_rec
+// struct amber_creds_rec, as the C compiler lays it out (ffi/contract.ts).
+const { GROUPS, LIMITS } = CredsFile;
+const { limits: LIMITS_AT, nice: NICE_AT, size: RECORD } = CredsRecord;
 const UNLIMITED = 0xffffffffffffffffn;
 
 /** One process's credentials and limits. */
@@ -89,11 +88,11 @@ export async function saveCredentials(
   const view = new DataView(bytes.buffer);
   records.forEach((c, i) => {
     const at = i * RECORD;
-    view.setInt32(at, c.vpid, true);
-    view.setUint32(at + 4, c.groups.length, true);
-    c.uid.forEach((v, k) => view.setUint32(at + 8 + 4 * k, v, true));
-    c.gid.forEach((v, k) => view.setUint32(at + 20 + 4 * k, v, true));
-    c.groups.forEach((v, k) => view.setUint32(at + 32 + 4 * k, v, true));
+    view.setInt32(at + CredsRecord.vpid, c.vpid, true);
+    view.setUint32(at + CredsRecord.ngroups, c.groups.length, true);
+    c.uid.forEach((v, k) => view.setUint32(at + CredsRecord.uid + 4 * k, v, true));
+    c.gid.forEach((v, k) => view.setUint32(at + CredsRecord.gid + 4 * k, v, true));
+    c.groups.forEach((v, k) => view.setUint32(at + CredsRecord.groups + 4 * k, v, true));
     for (let r = 0; r < LIMITS; r++) {
       const [soft, hard] = c.limits[r] ?? [UNLIMITED, UNLIMITED];
       view.setBigUint64(at + LIMITS_AT + 16 * r, soft, true);
@@ -116,13 +115,14 @@ export async function readCredentials(dir: string): Promise<Credentials[]> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const records: Credentials[] = [];
   for (let at = 0; at + RECORD <= bytes.length; at += RECORD) {
-    const n = Math.min(view.getUint32(at + 4, true), GROUPS);
+    const n = Math.min(view.getUint32(at + CredsRecord.ngroups, true), GROUPS);
     const u = (k: number) => view.getUint32(at + k, true);
+    const { uid, gid } = CredsRecord;
     records.push({
-      vpid: view.getInt32(at, true),
-      uid: [u(8), u(12), u(16)],
-      gid: [u(20), u(24), u(28)],
-      groups: Array.from({ length: n }, (_, k) => u(32 + 4 * k)),
+      vpid: view.getInt32(at + CredsRecord.vpid, true),
+      uid: [u(uid), u(uid + 4), u(uid + 8)],
+      gid: [u(gid), u(gid + 4), u(gid + 8)],
+      groups: Array.from({ length: n }, (_, k) => u(CredsRecord.groups + 4 * k)),
       limits: [],
       nice: view.getInt32(at + NICE_AT, true),
     });

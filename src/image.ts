@@ -17,33 +17,23 @@ import {
 } from "../ffi/control.ts";
 import { type FileKind, fileKind, readRegularFile } from "../ffi/files.ts";
 import { ImageError, IncompatibleImageError } from "./errors.ts";
-import { type LostConnections, lostConnections } from "./lost.ts";
+import { lostConnections } from "./lost.ts";
 import { changedMappedFile } from "./mapped_files.ts";
 import { ancestors } from "./parent.ts";
-import type { SnapshotStats } from "./stats.ts";
+import type { Image } from "./image_handle.ts";
 import { type ProgressCallback, reporter } from "./progress.ts";
 import {
   IMAGE_FORMAT,
   IMAGE_VERSION,
   type ImageFile,
-  type Manifest,
   MANIFEST_FILE,
   ManifestSchema,
 } from "./manifest.ts";
 
-/** An image on disk: its directory and its manifest. */
-export interface Image {
-  /** The image directory (absolute). */
-  readonly dir: string;
-  /** What the image holds. */
-  readonly manifest: Manifest;
-  /** For an image just taken: how long the application was frozen for it, in ms. */
-  readonly frozenMs?: number;
-  /** The connections a restore does not bring back as they were (from the manifest). */
-  readonly lost?: LostConnections;
-  /** For an image just taken: what the snapshot cost (times, bytes, pages, processes). */
-  readonly stats?: SnapshotStats;
-}
+/** The XCR0 bits a manifest names (for `amber inspect`). */
+export { xcr0Bits };
+
+export type { Image };
 
 /** One file of an image, checked against its manifest entry. */
 export interface FileCheck extends ImageFile {
@@ -225,7 +215,7 @@ export function damageError(dir: string, check: FileCheck): ImageError {
 }
 
 /** How the restorer says a page failed its check (csrc/restorer/verify.c). */
-const DAMAGED_PAGE = /image damaged: page (0x[0-9a-f]+) of (process-\d+\.img) at depth (\d+)/;
+const DAMAGED_PAGE = /image damaged: page (0x[0-9a-f]+) of (\S+) at depth (\d+)/;
 
 /**
  * The error for a page the restorer found damaged, from the reason it gave (null if the reason

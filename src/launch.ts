@@ -6,7 +6,7 @@
 
 import { join } from "node:path";
 import { AppState, createTable, Table } from "../ffi/control.ts";
-import { App } from "./app.ts";
+import { App, withSupervisor } from "./app.ts";
 import { ProgramError } from "./errors.ts";
 import { checkHostname, defaultAppName, newAppId } from "./names.ts";
 import { refuseOrphanName } from "./orphans.ts";
@@ -85,7 +85,7 @@ export async function launch(argv: readonly string[], options: LaunchOptions = {
   } finally {
     table?.close();
   }
-  return new App({ name, id, dir, supervisor });
+  return withSupervisor(new App({ name, id, dir }), supervisor);
 }
 
 /** Polls the table until the program runs (or has run); throws ProgramError otherwise. */

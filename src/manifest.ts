@@ -12,6 +12,7 @@ import {
   type ProcessDetails,
   ProcessDetailsSchema,
 } from "../ffi/control.ts";
+import { ProcessFile } from "../ffi/contract.ts";
 import { PathLimit } from "./path_limits.ts";
 
 /** The value of `format` in every manifest. */
@@ -67,13 +68,28 @@ export interface ImageProcess {
   details: ProcessDetails;
 }
 
+/** The name of a process's file in an image: `process-<vpid>.img` (csrc/common/image.h). */
+export function processFileName(vpid: number): string {
+  return `${ProcessFile.PREFIX}${vpid}${ProcessFile.SUFFIX}`;
+}
+
+/** The name of a streamed process file's index, beside it (`process-<vpid>.index`). */
+export function indexFileName(processFile: string): string {
+  return processFile.slice(0, -ProcessFile.SUFFIX.length) + ProcessFile.INDEX_SUFFIX;
+}
+
+/** A process file's name, the virtual pid in group 1. */
+export const PROCESS_FILE_NAME = new RegExp(
+  `${ProcessFile.PREFIX}(\\d+)${ProcessFile.SUFFIX.replace(".", "\\.")}`,
+);
+
 /** One process of the image; its file is `process-<vpid>.img`, nothing else. */
 export const ImageProcessSchema: z.ZodType<ImageProcess> = z.object({
   vpid: z.int().positive().max(MAX_PID),
   parent: z.int().nonnegative().max(MAX_PID),
   file: ImagePath,
   details: ProcessDetailsSchema,
-}).refine((p) => p.file === `process-${p.vpid}.img`, {
+}).refine((p) => p.file === processFileName(p.vpid), {
   message: "expected a process's file to be named process-<vpid>.img",
   path: ["file"],
 });

@@ -6,7 +6,7 @@
  */
 
 import { z } from "npm:zod@4.6.7";
-import type { Image } from "./image.ts";
+import type { Image } from "./image_handle.ts";
 
 const MappedRegionSchema = z.object({
   kind: z.string(),

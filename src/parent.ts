@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { PathLimit, pathTooLong } from "./path_limits.ts";
 import { fileHash } from "../ffi/control.ts";
 import { ImageError } from "./errors.ts";
-import type { Image } from "./image.ts";
+import type { Image } from "./image_handle.ts";
 import { type ImageParent, MANIFEST_FILE } from "./manifest.ts";
 
 /** How far up a chain of parents may go (the restorer's limit too). */

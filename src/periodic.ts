@@ -1,5 +1,5 @@
 /**
- * {@linkcode snapshotEvery}: periodic snapshots of one application, each incremental on the
+ * `snapshotEvery`: periodic snapshots of one application, each incremental on the
  * one before, keeping at most a given number of images on disk.
  *
  * An incremental image needs every image up its chain of parents, so removing the oldest image
@@ -13,9 +13,8 @@
  */
 
 import { join, resolve } from "node:path";
-import type { App } from "./app.ts";
 import { AmberError } from "./errors.ts";
-import type { Image } from "./image.ts";
+import type { Image } from "./image_handle.ts";
 import { defaultImageName } from "./names.ts";
 import { MAX_CHAIN } from "./parent.ts";
 import type { SnapshotOptions } from "./snapshot.ts";
@@ -91,24 +90,19 @@ export function chainLimit(keep: number): number {
   return Math.min(Math.ceil(keep / 2), MAX_CHAIN);
 }
 
-/**
- * Snapshots `app` every `everyMs` (the application runs on), each image incremental on the
- * last, keeping at most `keep` images, every one of them restorable (see the module's notes).
- * Returns at once; the first snapshot is taken at once.
- *
- * @example Three snapshots, 300 ms apart, keeping two
- * ```ts
- * import { launch, snapshotEvery } from "@amber/amber";
- *
- * await using app = await launch(["sleep", "60"], { detach: true });
- * const dir = await Deno.makeTempDir();
- * const series = snapshotEvery(app, { dir, everyMs: 300, keep: 2, count: 3 });
- * await series.done;
- * console.log(series.images.map((image) => image.dir)); // the newest two
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export function snapshotEvery(app: App, options: PeriodicOptions): PeriodicSnapshots {
+/** What periodic snapshots need of an application (an `App` is one). */
+export interface PeriodicTarget {
+  /** The application's name. */
+  readonly name: string;
+  /** Takes one snapshot. */
+  snapshot(options: SnapshotOptions): Promise<Image>;
+}
+
+/** Starts periodic snapshots of `app` (the public `snapshotEvery` and `App.snapshotEvery`). */
+export function periodicSnapshots(
+  app: PeriodicTarget,
+  options: PeriodicOptions,
+): PeriodicSnapshots {
   checkOptions(options);
   const dir = resolve(options.dir);
   const stopper = new AbortController();

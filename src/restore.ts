@@ -7,7 +7,7 @@
 
 import { join } from "node:path";
 import { AppState, ControlTimeoutError, createTableFromImage, Table } from "../ffi/control.ts";
-import { App } from "./app.ts";
+import { App, withSupervisor } from "./app.ts";
 import { IncompatibleImageError, isDomainError, RestoreError } from "./errors.ts";
 import { changedFileLines, changedOpenFiles } from "./changed_files.ts";
 import { type Image, pageDamage, verify } from "./image.ts";
@@ -148,7 +148,7 @@ export async function restore(image: Image | string, options: RestoreOptions = {
   } finally {
     table?.close();
   }
-  return new App({ name, id, dir, supervisor });
+  return withSupervisor(new App({ name, id, dir }), supervisor);
 }
 
 /** Why the restore failed, as the restorer or an agent wrote it into the tables. */

@@ -26,11 +26,11 @@ import {
   type TableRow,
 } from "../ffi/control.ts";
 import { Errno } from "../ffi/errno.ts";
-import type { App } from "./app.ts";
-import { processesOf, type ProcessInfo } from "./app.ts";
+import { type AppRef, openAppTable } from "./app_table.ts";
+import { processesOf, type ProcessInfo } from "./processes.ts";
 import { type AmberErrorReason, isDomainError, SnapshotError } from "./errors.ts";
 import { lostConnections } from "./lost.ts";
-import type { Image } from "./image.ts";
+import type { Image } from "./image_handle.ts";
 import {
   IMAGE_FORMAT,
   IMAGE_VERSION,
@@ -40,6 +40,7 @@ import {
   type Manifest,
   MANIFEST_FILE,
   type ManifestHead,
+  PROCESS_FILE_NAME,
 } from "./manifest.ts";
 import { checkAborted, removeTemporary, settled, unlessAborted } from "./abort.ts";
 import { randomHex } from "./names.ts";
@@ -111,24 +112,19 @@ export interface SnapshotOptions {
   onProgress?: ProgressCallback;
 }
 
-const PROCESS_FILE = /^process-(\d+)\.img$/;
+const PROCESS_FILE = new RegExp(`^${PROCESS_FILE_NAME.source}$`);
 
-/**
- * Freezes every process of `app`, writes its image to `options.dir`, then lets it go on (or
- * ends it with `stop`). On failure the application keeps running and nothing is left on disk.
- *
- * @example Snapshot an application and keep it running
- * ```ts
- * import { launch } from "@amber/amber";
- *
- * await using app = await launch(["sleep", "60"], { detach: true });
- * const dir = await Deno.makeTempDir();
- * const image = await app.snapshot({ dir: `${dir}/sleep.amber` });
- * console.log(image.manifest.files.map((file) => file.name));
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export async function snapshot(app: App, options: SnapshotOptions): Promise<Image> {
+/** What a snapshot needs of an application (an `App` is one). */
+export interface SnapshotTarget extends AppRef {
+  /** Ends the application (for `stop`). */
+  kill(): Promise<void>;
+}
+
+/** Takes a snapshot of `app` (the public `snapshot` and `App.snapshot` call it). */
+export async function takeSnapshot(
+  app: SnapshotTarget,
+  options: SnapshotOptions,
+): Promise<Image> {
   const startedAt = performance.now();
   const dir = resolve(options.dir);
   const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
@@ -154,7 +150,7 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
   // its name, and only then is ended: a full disk or any other failure lets it go on.
   let stopping = false;
   let stopWatching: (() => Promise<void>) | undefined;
-  using table = app.openTable();
+  using table = openAppTable(app);
   try {
     const info = table.info();
     const estimate = residentBytes(processesOf(table.rows()).map((p) => p.pid));
@@ -298,7 +294,7 @@ export interface FreezeOptions {
  * process frozen: the caller resumes it (or ends it). On failure everything was resumed.
  */
 export async function freezeAndWriteRetrying(
-  app: App,
+  app: SnapshotTarget,
   table: Table,
   tmp: string,
   how: FreezeOptions,
@@ -328,7 +324,7 @@ export async function freezeAndWriteRetrying(
 
 /** Runs the barriers: all frozen, tables and IPC saved, all written. Aborts on failure. */
 async function freezeAndWrite(
-  app: App,
+  app: SnapshotTarget,
   table: Table,
   tmp: string,
   { timeoutMs, parentDir = "", streaming, flags = 0, signal }: FreezeOptions,
@@ -414,7 +410,7 @@ async function step<T>(what: string, work: () => Promise<T>): Promise<T> {
 }
 
 async function barrierOf(
-  app: App,
+  app: SnapshotTarget,
   table: Table,
   state: number,
   what: string,

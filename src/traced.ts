@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { ProcessInfo } from "./app.ts";
+import type { ProcessInfo } from "./processes.ts";
 import { SnapshotError } from "./errors.ts";
 
 /** The tracer of a thread, from /proc/<pid>/task/<tid>/status; 0 when none or unreadable. */

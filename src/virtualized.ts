@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ProcessInfo } from "./app.ts";
+import type { ProcessInfo } from "./processes.ts";
 import { SnapshotError } from "./errors.ts";
 
 const CKPT_BIT = 1n << 61n; // signal 62, the library's checkpoint signal

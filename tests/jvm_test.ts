@@ -4,7 +4,6 @@
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { scenarioTest } from "./support.ts";
 

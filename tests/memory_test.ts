@@ -11,10 +11,7 @@ import { prog, scenarioTest } from "./support.ts";
 scenarioTest(
   "shared memory written only by workers, some exited before the snapshot, comes back whole",
   async (s) => {
-    const app = await s.launch([prog("shared_workers"), s.dir], "shared");
-    await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
-    await s.pass();
+    await s.roundTrip([prog("shared_workers"), s.dir], "shared");
   },
 );
 

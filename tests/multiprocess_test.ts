@@ -8,21 +8,14 @@ import type { App } from "../mod.ts";
 import { prog, type Scenario, scenarioTest, sleep } from "./support.ts";
 
 scenarioTest("a producer and a consumer joined by a pipe lose and repeat no byte", async (s) => {
-  const app = await s.launch([prog("pipe_stream"), s.dir], "pipe");
-  await s.waitFor(/^ready$/m);
-  const image = await s.freeze(app);
+  const image = await s.roundTrip([prog("pipe_stream"), s.dir], "pipe");
   assert.equal(image.manifest.processes.length, 2);
-  await s.restore(image);
-  await s.pass();
 });
 
 scenarioTest(
   "a pipe whose writer is still writing when its reader freezes loses no byte",
   async (s) => {
-    const app = await s.launch([prog("pipe_stream"), s.dir, "trickle"], "trickle");
-    await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
-    await s.pass();
+    await s.roundTrip([prog("pipe_stream"), s.dir, "trickle"], "trickle");
   },
 );
 
@@ -42,10 +35,7 @@ scenarioTest(
 scenarioTest(
   "pre-forked workers still share MAP_SHARED anonymous memory with their parent",
   async (s) => {
-    const app = await s.launch([prog("prefork_shared"), s.dir], "prefork");
-    await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
-    await s.pass();
+    await s.roundTrip([prog("prefork_shared"), s.dir], "prefork");
   },
 );
 
@@ -61,12 +51,8 @@ scenarioTest("bash -c 'producer | filter | consumer' comes back as one pipeline"
 scenarioTest(
   "after restore a group signal reaches its processes, a shared offset stays shared, and a new child execs under Amber",
   async (s) => {
-    const app = await s.launch([prog("tree_after_restore"), s.dir], "tree");
-    await s.waitFor(/^ready$/m);
-    const image = await s.freeze(app);
+    const image = await s.roundTrip([prog("tree_after_restore"), s.dir], "tree");
     assert.equal(image.manifest.processes.length, 3);
-    await s.restore(image);
-    await s.pass();
   },
 );
 
@@ -125,34 +111,23 @@ scenarioTest(
 scenarioTest(
   "a parent and three children meet at SysV semaphore barriers and count in shared memory",
   async (s) => {
-    const app = await s.launch([prog("sem_barrier"), s.dir], "barrier");
-    await s.waitFor(/^ready$/m);
-    const image = await s.freeze(app);
+    const image = await s.roundTrip([prog("sem_barrier"), s.dir], "barrier");
     assert.equal(image.manifest.processes.length, 4);
-    await s.restore(image);
-    await s.pass();
   },
 );
 
 scenarioTest(
   "children that exited unreaped come back as zombies, with their status, for their parent",
   async (s) => {
-    const app = await s.launch([prog("zombies"), s.dir], "zombies");
-    await s.waitFor(/^ready$/m);
-    const image = await s.freeze(app);
+    const image = await s.roundTrip([prog("zombies"), s.dir], "zombies");
     assert.equal(image.manifest.processes.length, 1, "zombies are not frozen processes");
-    await s.restore(image);
-    await s.pass();
   },
 );
 
 scenarioTest(
   "SEM_UNDO adjustments survive a restore: a child's exit gives back what it took",
   async (s) => {
-    const app = await s.launch([prog("sem_undo"), s.dir], "undo");
-    await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
-    await s.pass();
+    await s.roundTrip([prog("sem_undo"), s.dir], "undo");
   },
 );
 

@@ -12,10 +12,7 @@ import { prog, scenarioTest } from "./support.ts";
 scenarioTest(
   "calls that name a process act on the process named by its virtual pid, also after a restore",
   async (s) => {
-    const app = await s.launch([prog("pid_calls"), s.dir], "pid-calls");
-    await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
-    await s.pass();
+    await s.roundTrip([prog("pid_calls"), s.dir], "pid-calls");
   },
 );
 
@@ -39,19 +36,13 @@ scenarioTest("setpriv changes capabilities under Amber", async (s) => {
 scenarioTest(
   "waitid, clone's children and socket credentials name processes by virtual pids, also after a restore",
   async (s) => {
-    const app = await s.launch([prog("pid_children"), s.dir], "pid-children");
-    await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
-    await s.pass();
+    await s.roundTrip([prog("pid_children"), s.dir], "pid-children");
   },
 );
 
 scenarioTest("python3 names itself by its virtual pid, also after a restore", async (s) => {
   const script = new URL("./progs/py_pid_calls.py", import.meta.url).pathname;
-  const app = await s.launch(["python3", script, s.dir], "py-pid-calls");
-  await s.waitFor(/^ready$/m);
-  await s.restore(await s.freeze(app));
-  await s.pass();
+  await s.roundTrip(["python3", script, s.dir], "py-pid-calls");
 });
 
 scenarioTest(

@@ -146,11 +146,9 @@ async function withServer(
     const { server, app } = await started(s);
     for (const file of await shmFiles(app)) shm.add(file);
     await body(server, app, shm);
-    // A client that asks before the server is up is told so (FATAL for that client only).
-    assert.doesNotMatch(
-      await s.text(),
-      /PANIC|FATAL: {2}(?!terminating connection|the database system is starting up)/,
-    );
+    // ready() may knock while the server starts up: that refusal is PostgreSQL's, not a fault.
+    const fatal = /PANIC|FATAL: {2}(?!terminating connection|the database system is starting up)/;
+    assert.doesNotMatch(await s.text(), fatal);
   } finally {
     for (const file of shm) await Deno.remove(file).catch(() => {});
   }

@@ -26,19 +26,13 @@ scenarioTest("a restored counter carries on from where it was frozen", async (s)
 });
 
 scenarioTest("256 MiB of heap comes back byte for byte", async (s) => {
-  const app = await s.launch([prog("heap_pattern"), s.dir, "256"], "heap");
-  await s.waitFor(/^ready$/m);
-  await s.restore(await s.freeze(app));
-  await s.pass();
+  await s.roundTrip([prog("heap_pattern"), s.dir, "256"], "heap");
 });
 
 scenarioTest(
   "threads blocked in read, nanosleep and a futex, and four contending on a mutex, carry on",
   async (s) => {
-    const app = await s.launch([prog("threads_blocked"), s.dir], "threads");
-    await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
-    await s.pass();
+    await s.roundTrip([prog("threads_blocked"), s.dir], "threads");
   },
 );
 
@@ -65,20 +59,14 @@ scenarioTest("one image restores twice, and a restored program snapshots again",
 scenarioTest(
   "a file continues at its offset; /dev/null, an in-process pipe's bytes, cwd and umask come back",
   async (s) => {
-    const app = await s.launch([prog("files_state"), s.dir], "files");
-    await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
-    await s.pass();
+    await s.roundTrip([prog("files_state"), s.dir], "files");
   },
 );
 
 scenarioTest(
   "signal handlers, the mask, the alternate stack and an interval timer survive",
   async (s) => {
-    const app = await s.launch([prog("signals_state"), s.dir], "signals");
-    await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
-    await s.pass();
+    await s.roundTrip([prog("signals_state"), s.dir], "signals");
   },
 );
 
@@ -86,10 +74,7 @@ scenarioTest("a python3 program keeps its in-memory state and its threads", asyn
   const python = new Deno.Command("python3", { args: ["-c", "import sys; print(sys.executable)"] });
   const executable = new TextDecoder().decode((await python.output()).stdout).trim();
   const script = new URL("./progs/py_state.py", import.meta.url).pathname;
-  const app = await s.launch([executable, script, s.dir], "python");
-  await s.waitFor(/^ready$/m);
-  await s.restore(await s.freeze(app));
-  await s.pass();
+  await s.roundTrip([executable, script, s.dir], "python");
 });
 
 scenarioTest(
@@ -97,10 +82,7 @@ scenarioTest(
   async (s) => {
     const file = `${s.dir}/mapped.bin`;
     await Deno.writeTextFile(file, "a".repeat(4096) + "b".repeat(4096) + "c".repeat(4096));
-    const app = await s.launch([prog("mapped_file"), s.dir, file], "mapped");
-    await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
-    await s.pass();
+    await s.roundTrip([prog("mapped_file"), s.dir, file], "mapped");
   },
 );
 
@@ -157,10 +139,7 @@ scenarioTest(
 scenarioTest(
   "signals pending at the snapshot are pending after the restore, with their data",
   async (s) => {
-    const app = await s.launch([prog("pending_signals"), s.dir], "pending");
-    await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
-    await s.pass();
+    await s.roundTrip([prog("pending_signals"), s.dir], "pending");
   },
 );
 
@@ -168,30 +147,21 @@ scenarioTest(
   "limits, nice value, affinity, parent-death signal and the user it became come back",
   async (s) => {
     await Deno.chmod(s.dir, 0o755); // the program may become nobody, who must still see `go`
-    const app = await s.launch([prog("identity"), s.dir, "become-nobody"], "identity");
-    await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
-    await s.pass();
+    await s.roundTrip([prog("identity"), s.dir, "become-nobody"], "identity");
   },
 );
 
 scenarioTest(
   "POSIX timers keep their IDs and go on firing: by signal, by thread, silently",
   async (s) => {
-    const app = await s.launch([prog("posix_timer"), s.dir], "timer");
-    await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
-    await s.pass();
+    await s.roundTrip([prog("posix_timer"), s.dir], "timer");
   },
 );
 
 scenarioTest(
   "a SIGEV_THREAD timer's function goes on being called after a restore",
   async (s) => {
-    const app = await s.launch([prog("posix_timer"), s.dir, "sigev-thread"], "thread-timer");
-    await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
-    await s.pass();
+    await s.roundTrip([prog("posix_timer"), s.dir, "sigev-thread"], "thread-timer");
   },
 );
 
@@ -214,17 +184,11 @@ scenarioTest(
 
 scenarioTest("Deno itself (V8, its JIT, its threads and event loop) keeps its state", async (s) => {
   const script = new URL("./progs/deno_state.js", import.meta.url).pathname;
-  const app = await s.launch([Deno.execPath(), "run", "-A", script, s.dir], "deno");
-  await s.waitFor(/^ready$/m);
-  await s.restore(await s.freeze(app));
-  await s.pass();
+  await s.roundTrip([Deno.execPath(), "run", "-A", script, s.dir], "deno");
 });
 
 scenarioTest("threads waiting in sigwaitinfo and pause wait on through the snapshot", async (s) => {
-  const app = await s.launch([prog("signal_waits"), s.dir], "waits");
-  await s.waitFor(/^ready$/m);
-  await s.restore(await s.freeze(app));
-  await s.pass();
+  await s.roundTrip([prog("signal_waits"), s.dir], "waits");
 });
 
 scenarioTest("Node.js (V8, libuv's loop and thread pool) keeps its state", async (s) => {
@@ -233,8 +197,5 @@ scenarioTest("Node.js (V8, libuv's loop and thread pool) keeps its state", async
   const node = new TextDecoder().decode((await which.output()).stdout).trim();
   assert.ok(node, "node is not on the PATH");
   const script = new URL("./progs/node_state.js", import.meta.url).pathname;
-  const app = await s.launch([node, script, s.dir], "node");
-  await s.waitFor(/^ready$/m);
-  await s.restore(await s.freeze(app));
-  await s.pass();
+  await s.roundTrip([node, script, s.dir], "node");
 });

@@ -18,10 +18,7 @@ const LIMIT_MS = 60_000;
 scenarioTest(
   "socket pairs within one process keep their unread bytes, message boundaries, flags and shutdowns",
   async (s) => {
-    const app = await s.launch([prog("socketpair_self"), s.dir], "pairs");
-    await s.waitFor(/^ready$/m, "ready");
-    await s.restore(await s.freeze(app));
-    await s.pass();
+    await s.roundTrip([prog("socketpair_self"), s.dir], "pairs");
   },
   LIMIT_MS,
 );
@@ -29,12 +26,8 @@ scenarioTest(
 scenarioTest(
   "a parent and a child joined by socket pairs read exactly what was in flight both ways, then talk on",
   async (s) => {
-    const app = await s.launch([prog("socketpair_fork"), s.dir], "forked");
-    await s.waitFor(/^ready$/m, "ready");
-    const image = await s.freeze(app);
+    const image = await s.roundTrip([prog("socketpair_fork"), s.dir], "forked");
     assert.equal(image.manifest.processes.length, 2);
-    await s.restore(image);
-    await s.pass();
   },
   LIMIT_MS,
 );
@@ -55,12 +48,8 @@ scenarioTest(
 scenarioTest(
   "a Unix server and its client go on talking after restore, and the listener accepts a new client",
   async (s) => {
-    const app = await s.launch([prog("unix_server_client"), s.dir], "unix");
-    await s.waitFor(/^ready$/m, "ready");
-    const image = await s.freeze(app);
+    const image = await s.roundTrip([prog("unix_server_client"), s.dir], "unix");
     assert.equal(image.manifest.processes.length, 2);
-    await s.restore(image);
-    await s.pass();
   },
   LIMIT_MS,
 );

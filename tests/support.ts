@@ -127,6 +127,19 @@ export class Scenario {
     return await this.waitFor(/^PASS$/m, "PASS");
   }
 
+  /**
+   * The round most tests make: launch `argv`, wait for its "ready", snapshot with stop, restore,
+   * let the restored program go on and wait for its PASS. Returns the image, for more checks.
+   */
+  async roundTrip(argv: string[], tag = "app"): Promise<Image> {
+    const app = await this.launch(argv, tag);
+    await this.waitFor(/^ready$/m, "ready");
+    const image = await this.freeze(app);
+    await this.restore(image);
+    await this.pass();
+    return image;
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     for (const app of this.#apps) await app.kill().catch(() => {});
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});

@@ -8,19 +8,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type App, launch, type LaunchOptions, listVnes, removeVne } from "../mod.ts";
-import { limitedTest } from "./support.ts";
+import { limitedTest, sleep } from "./support.ts";
 
-export const PROGS = fileURLToPath(new URL("../build/tests/", import.meta.url));
+export { prog, PROGS, sleep } from "./support.ts";
 export const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
 export const DENO = Deno.execPath();
-
-export function prog(name: string): string {
-  return join(PROGS, name);
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** A unique tag: VNE and application names that parallel tests cannot share. */
 export function unique(tag: string): string {

@@ -14,6 +14,13 @@
 #define AMBER_PROC_VERSION 1
 #define AMBER_PAGE 4096
 
+/* A process's file in an image is "<dir>/process-<vpid>.img": its name, in one place. */
+#define AMBER_PROC_FILE_PREFIX "process-"
+#define AMBER_PROC_FILE_SUFFIX ".img"
+#define AMBER_PROC_FILE_FMT "%s/" AMBER_PROC_FILE_PREFIX "%d" AMBER_PROC_FILE_SUFFIX
+/* A streamed process file's index, beside it: the same name with this suffix instead. */
+#define AMBER_PROC_INDEX_SUFFIX ".index"
+
 /* Signals pending when the snapshot landed, with their siginfo (si_pid made virtual), to be
  * queued again after a restore. */
 #define AMBER_MAX_PENDING 8
@@ -256,5 +263,12 @@ struct amber_lock_rec {
   int32_t type, pad; /* F_RDLCK or F_WRLCK */
   int64_t start, end; /* bytes start to end, inclusive; end -1: to the end of the file */
 };
+
+/* Whether h is the header of a process file this build writes and reads (magic, version, size):
+ * the one spelling of that check; image_check.h checks the rest of an untrusted header. */
+static inline int amber_proc_header_ok(const struct amber_proc_header *h) {
+  return h->magic == AMBER_PROC_MAGIC && h->version == AMBER_PROC_VERSION &&
+         h->header_size == sizeof *h;
+}
 
 #endif /* AMBER_IMAGE_H */

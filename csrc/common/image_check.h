@@ -5,7 +5,7 @@
 #ifndef AMBER_IMAGE_CHECK_H
 #define AMBER_IMAGE_CHECK_H
 
-/* image.h must come first: its descriptor records lie outside its include guard. */
+/* image.h must come first: these checks read its records. */
 
 #define AMBER_IMAGE_MAX_THREADS 256
 /* No cap a real program meets (a JVM maps tens of thousands of regions): only what keeps the
@@ -29,8 +29,7 @@ static inline int amber_image_fits(uint64_t off, uint64_t count, uint64_t size,
 
 static inline const char *amber_image_header_problem(const struct amber_proc_header *h,
                                                      uint64_t file_size) {
-  if (h->magic != AMBER_PROC_MAGIC || h->version != AMBER_PROC_VERSION ||
-      h->header_size != sizeof *h)
+  if (!amber_proc_header_ok(h))
     return "it is not a complete Amber process file";
   /* A pre-copy round's file has pages but no threads (ctl_predump.c). */
   if (h->nthreads < 0 || h->nthreads > AMBER_IMAGE_MAX_THREADS || h->nregions < 0 ||

@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../common/image.h"
 #include "../common/table.h"
 #include "../common/broker.h"
 #include "control.h"
@@ -41,7 +42,7 @@ static int32_t frozen_vpid(struct amber_table *t, pid_t pid) {
 
 static int open_process_file(const char *dir, int32_t vpid) {
   char path[AMBER_CTL_PATH + 64];
-  snprintf(path, sizeof path, "%s/process-%d.img", dir, vpid);
+  snprintf(path, sizeof path, AMBER_PROC_FILE_FMT, dir, vpid);
   struct stat st;
   if (lstat(path, &st) == 0 && S_ISFIFO(st.st_mode)) /* a migration reads it as it comes */
     return open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);

@@ -209,8 +209,7 @@ API int32_t amber_ctl_process_untrail(const char *path) {
   uint64_t size = err ? 0 : (uint64_t)st.st_size;
   if (!err && size < AMBER_PAGE + sizeof hdr) err = -EPROTO;
   if (!err) err = read_at(fd, &hdr, sizeof hdr, size - sizeof hdr);
-  if (!err && (hdr.magic != AMBER_PROC_MAGIC || hdr.version != AMBER_PROC_VERSION ||
-               hdr.header_size != sizeof hdr || hdr.file_size != size - sizeof hdr))
+  if (!err && (!amber_proc_header_ok(&hdr) || hdr.file_size != size - sizeof hdr))
     err = -EPROTO;
   if (!err && pwrite(fd, &hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr) err = -EIO;
   if (!err && ftruncate(fd, (off_t)hdr.file_size)) err = -errno;
@@ -224,9 +223,7 @@ API int32_t amber_ctl_process_set_parent(const char *path, const char *parent_di
   int fd = amber_open_regular(path, O_RDWR);
   if (fd < 0) return fd;
   int err = read_at(fd, &hdr, sizeof hdr, 0);
-  if (!err && (hdr.magic != AMBER_PROC_MAGIC || hdr.version != AMBER_PROC_VERSION ||
-               hdr.header_size != sizeof hdr))
-    err = -EPROTO;
+  if (!err && !amber_proc_header_ok(&hdr)) err = -EPROTO;
   if (!err) {
     memset(hdr.parent_dir, 0, sizeof hdr.parent_dir);
     memcpy(hdr.parent_dir, parent_dir, strlen(parent_dir));

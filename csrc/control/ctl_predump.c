@@ -181,7 +181,7 @@ static int dump_maps(struct predump *d, FILE *maps, uint8_t *buf) {
      * (agent_memory.c saves them all too). */
     const char *base = strrchr(name, '/');
     base = base ? base + 1 : name;
-    int whole = ino != 0 && (strstr(name, " (deleted)") || !strncmp(base, "process-", 8));
+    int whole = ino != 0 && (strstr(name, " (deleted)") || !strncmp(base, AMBER_PROC_FILE_PREFIX, sizeof AMBER_PROC_FILE_PREFIX - 1));
     int err = dump_region(d, start, end, ino != 0 && !whole, whole, buf);
     if (err) return err;
   }

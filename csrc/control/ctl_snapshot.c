@@ -13,6 +13,7 @@
 
 #include "../common/sys.h"
 #include "../common/proc.h"
+#include "../common/image.h"
 #include "../common/table.h"
 #include "control.h"
 #include "files.h"
@@ -277,7 +278,7 @@ API int32_t amber_ctl_prune_image(void *table, const char *dir) {
   int err = 0;
   for (struct dirent *e; (e = readdir(d));) {
     int vpid, end = 0;
-    if (sscanf(e->d_name, "process-%d.img%n", &vpid, &end) != 1 || e->d_name[end]) continue;
+    if (sscanf(e->d_name, AMBER_PROC_FILE_PREFIX "%d" AMBER_PROC_FILE_SUFFIX "%n", &vpid, &end) != 1 || e->d_name[end]) continue;
     int written = 0;
     for (uint32_t i = 0; i < t->ctl.nslots; i++)
       written |= t->ctl.slots[i].vpid == vpid &&
@@ -288,7 +289,7 @@ API int32_t amber_ctl_prune_image(void *table, const char *dir) {
   for (uint32_t i = 0; i < t->ctl.nslots && !err; i++) {
     if (__atomic_load_n(&t->ctl.slots[i].state, __ATOMIC_ACQUIRE) != AMBER_AGENT_WRITTEN) continue;
     char path[AMBER_CTL_PATH + 32];
-    snprintf(path, sizeof path, "%s/process-%d.img", dir, t->ctl.slots[i].vpid);
+    snprintf(path, sizeof path, AMBER_PROC_FILE_FMT, dir, t->ctl.slots[i].vpid);
     if (access(path, F_OK)) err = -ENOENT;
   }
   return err;

@@ -19,8 +19,8 @@
 /* The page data of a process file, [*from, *to); 0 if it is not one (no data to skip). */
 static int page_data(int fd, uint64_t *from, uint64_t *to) {
   struct amber_proc_header h;
-  if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.magic != AMBER_PROC_MAGIC ||
-      h.header_size != sizeof h || h.data_off < sizeof h || h.data_off + h.data_len < h.data_off)
+  if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || !amber_proc_header_ok(&h) ||
+      h.data_off < sizeof h || h.data_off + h.data_len < h.data_off)
     return 0;
   *from = h.data_off, *to = h.data_off + h.data_len;
   return 1;

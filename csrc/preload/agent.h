@@ -100,7 +100,8 @@ int amber_memory_state_after_restore(void);
 /* agent_util.c: raw-syscall helpers usable in a signal handler */
 void amber_futex_wait(uint32_t *word, uint32_t seen, int shared, int timeout_ms);
 void amber_futex_wake(uint32_t *word, int shared);
-int amber_fmt(char *buf, int cap, const char *fmt, ...); /* %s %d %x %lx only */
+/* %s %d %x %lx only; the compiler checks the arguments as printf would */
+int amber_fmt(char *buf, int cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int amber_fmt_error(char *buf, int cap, const char *what, long err); /* "what: ENOSPC: ..." */
 long amber_read_file(const char *path, char *buf, long cap);
 /* A /proc link or maps name of a file that was unlinked ends in " (deleted)". */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <termios.h>
 
+#include "../common/errno_name.h"
 #include "agent.h"
 #include "../common/broker.h"
 #include "agent_share.h"
@@ -155,7 +156,7 @@ static int failed(const struct amber_fd_rec *rec, int err) {
     return -1;
   }
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-            "cannot re-create descriptor %d (%s): error %d", rec->fd, rec->path, -err);
+            "cannot re-create descriptor %d (%s): %s", rec->fd, rec->path, amber_errno_name(err));
   return -1;
 }
 

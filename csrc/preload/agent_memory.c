@@ -60,7 +60,8 @@ static int is_image_file(const char *name) {
   for (const char *p = name; *p; p++)
     if (*p == '/') base = p + 1;
   size_t n = strlen(base);
-  return !strncmp(base, "process-", 8) && n > 4 && !strcmp(base + n - 4, ".img");
+  size_t np = sizeof AMBER_PROC_FILE_PREFIX - 1, ns = sizeof AMBER_PROC_FILE_SUFFIX - 1;
+  return !strncmp(base, AMBER_PROC_FILE_PREFIX, np) && n > ns && !strcmp(base + n - ns, AMBER_PROC_FILE_SUFFIX);
 }
 
 /* One /proc/self/maps line into a region record; 1 if it is kept, -1 if it cannot be saved. */
@@ -239,7 +240,7 @@ int amber_write_process_file(const char *dir) {
   static struct amber_proc_header h;
   memset(&h, 0, sizeof h);
   char path[AMBER_CTL_PATH + 32];
-  amber_fmt(path, sizeof path, "%s/process-%d.img", dir, amber.vpid);
+  amber_fmt(path, sizeof path, AMBER_PROC_FILE_FMT, dir, amber.vpid);
   struct amber_sink sink;
   int opened = amber_sink_open(&sink, path, amber_agent_write_wanted);
   if (opened) return error("cannot create the process file", opened);

@@ -57,16 +57,14 @@ static long read_at(int fd, void *buf, uint64_t len, uint64_t off) {
 int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_parent **out) {
   *out = 0;
   char path[AMBER_CTL_PATH + 32];
-  amber_fmt(path, sizeof path, "%s/process-%d.img", parent_dir, vpid);
+  amber_fmt(path, sizeof path, AMBER_PROC_FILE_FMT, parent_dir, vpid);
   int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
   if (fd == -ENOENT) return 0; /* a process the parent did not have: everything is new */
   if (fd == -EACCES) return 0; /* one that runs as another user may not read it: the same */
   if (fd < 0) return failed("cannot open the parent image", fd);
   static struct amber_proc_header h;
   long err = read_at(fd, &h, sizeof h, 0);
-  if (!err && (h.magic != AMBER_PROC_MAGIC || h.version != AMBER_PROC_VERSION ||
-               h.header_size != sizeof h))
-    err = -EPROTO;
+  if (!err && !amber_proc_header_ok(&h)) err = -EPROTO;
   uint64_t runs_bytes = (uint64_t)h.nruns * sizeof(struct amber_run_rec);
   uint64_t bytes = sizeof(struct page_parent) + runs_bytes + (uint64_t)h.nruns * 8 + h.npages * 8;
   struct page_parent *p = err ? 0 : map_anon(bytes);

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 
+#include "../common/errno_name.h"
 #include "agent.h"
 
 int amber_process_capture(void) {
@@ -58,7 +59,8 @@ void amber_process_restore_exe(void) {
   };
   long r = amber_sys5(SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, &map, sizeof map, 0);
   amber_sys1(SYS_close, fd);
-  if (r < 0) amber_log("/proc/self/exe still names the restorer: prctl error %d", (int)-r);
+  if (r < 0) amber_log("/proc/self/exe still names the restorer: prctl failed with %s",
+                       amber_errno_name(r));
 }
 
 void amber_process_after_restore(void) {

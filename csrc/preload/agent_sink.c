@@ -55,10 +55,13 @@ static void release_sigpipe(struct amber_sink *s) {
 
 /* The index beside a FIFO at path (`x.img` -> `x.index`); left out if it cannot be made. */
 static void open_index(struct amber_sink *s, const char *path) {
-  size_t n = strlen(path);
-  if (n < 4 || strcmp(path + n - 4, ".img") || n + 3 > sizeof s->index_path) return;
-  memcpy(s->index_path, path, n - 4);
-  memcpy(s->index_path + n - 4, ".index", 7);
+  size_t n = strlen(path), img = sizeof AMBER_PROC_FILE_SUFFIX - 1;
+  size_t index = sizeof AMBER_PROC_INDEX_SUFFIX; /* with its NUL */
+  if (n < img || strcmp(path + n - img, AMBER_PROC_FILE_SUFFIX) ||
+      n - img + index > sizeof s->index_path)
+    return;
+  memcpy(s->index_path, path, n - img);
+  memcpy(s->index_path + n - img, AMBER_PROC_INDEX_SUFFIX, index);
   long fd = amber_sys4(SYS_openat, AT_FDCWD, s->index_path,
                        O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   s->index_fd = fd < 0 ? -1 : (int)fd;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/errno_name.h"
 #include "agent.h"
 #include "cpu_clock.h"
 
@@ -145,7 +146,7 @@ int amber_timers_after_restore(void) {
       r = amber_sys4(SYS_timer_settime, id, 0, &t->left, 0);
     if (r < 0) {
       amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-                "cannot make POSIX timer %d again (error %d)", t->id, (int)-r);
+                "cannot make POSIX timer %d again (%s)", t->id, amber_errno_name(r));
       err = -1;
     }
   }

@@ -35,9 +35,7 @@ static int put_num(char *buf, int cap, int n, unsigned long v, int base, int neg
   return n;
 }
 
-int amber_fmt(char *buf, int cap, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
+int amber_vfmt(char *buf, int cap, const char *fmt, va_list ap) {
   int n = 0;
   for (const char *p = fmt; *p; p++) {
     if (*p != '%') {
@@ -65,8 +63,15 @@ int amber_fmt(char *buf, int cap, const char *fmt, ...) {
     default: n = put(buf, cap, n, *p);
     }
   }
-  va_end(ap);
   if (cap > 0) buf[n < cap ? n : cap - 1] = 0;
+  return n;
+}
+
+int amber_fmt(char *buf, int cap, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = amber_vfmt(buf, cap, fmt, ap);
+  va_end(ap);
   return n;
 }
 

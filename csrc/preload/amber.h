@@ -67,8 +67,10 @@ static inline int amber_siginfo_has_pid(int sig, int code) {
 /* wrap_signalfd.c: a closed descriptor is no signalfd any more */
 void amber_signalfd_forget(int fd);
 
-/* init.c */
-void amber_log(const char *fmt, ...);
+/* init.c: one line into the application's log; signal-safe (amber_fmt's formats only) */
+void amber_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* agent_util.c: amber_fmt (agent.h) over a va_list */
+int amber_vfmt(char *buf, int cap, const char *fmt, __builtin_va_list ap);
 
 /* pids.c: process and thread registration and translation */
 int32_t amber_pid_adopt(int32_t sys_pid, int32_t sys_parent, int flags);

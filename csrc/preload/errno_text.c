@@ -2,6 +2,7 @@
  * device"), never as a bare number. Signal-safe: no libc. */
 #include <errno.h>
 
+#include "../common/errno_name.h"
 #include "agent.h"
 
 static const struct {
@@ -29,5 +30,5 @@ int amber_fmt_error(char *buf, int cap, const char *what, long err) {
   int e = (int)(err < 0 ? -err : err);
   for (unsigned i = 0; i < sizeof texts / sizeof texts[0]; i++)
     if (texts[i].err == e) return amber_fmt(buf, cap, "%s: %s", what, texts[i].text);
-  return amber_fmt(buf, cap, "%s: error %d", what, e);
+  return amber_fmt(buf, cap, "%s: %s", what, amber_errno_name(e));
 }

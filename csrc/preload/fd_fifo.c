@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include "../common/errno_name.h"
 #include "../common/broker.h"
 #include "../common/reopen.h"
 #include "agent_share.h"
@@ -48,8 +49,8 @@ static int fifo_frozen(struct amber_fd_rec *rec) {
   int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, self, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
   if (fd < 0) {
     amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-              "cannot open the named FIFO on descriptor %d (%s) to read its unread bytes: error %d",
-              rec->fd, rec->path, -fd);
+              "cannot open the named FIFO on descriptor %d (%s) to read its unread bytes: %s",
+              rec->fd, rec->path, amber_errno_name(fd));
     return -1;
   }
   int err = amber_fd_pipe_peek(rec, fd);

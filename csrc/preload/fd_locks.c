@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 
+#include "../common/errno_name.h"
 #include "../common/broker.h"
 #include "agent_share.h"
 #include "fd_kinds.h"
@@ -196,11 +197,11 @@ static int cannot_take(const struct amber_lock_rec *lock, long err) {
               type, kind_name(lock->kind), path_of(lock->fd), lock->fd, range, (int)pid);
   else
     amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-              "cannot take its %s %s on %s again (descriptor %d%s): %s (error %d)", type,
+              "cannot take its %s %s on %s again (descriptor %d%s): %s (%s)", type,
               kind_name(lock->kind), path_of(lock->fd), lock->fd, range,
               err == -EAGAIN || err == -EACCES ? "another process holds a conflicting lock"
                                                : "the kernel refused it",
-              (int)-err);
+              amber_errno_name(err));
   return -1;
 }
 
@@ -221,7 +222,8 @@ static int barrier(int failed) {
   }
   if (err && !failed)
     amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-              "the other processes did not say they had their file locks back (error %d)", -err);
+              "the other processes did not say they had their file locks back (%s)",
+              amber_errno_name(err));
   return err;
 }
 

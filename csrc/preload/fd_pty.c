@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/sysmacros.h>
 
+#include "../common/errno_name.h"
 #include "../common/broker.h"
 #include "agent_share.h"
 #include "fd_kinds.h"
@@ -165,8 +166,8 @@ static int open_slave(const struct amber_fd_rec *rec, int floor) {
     long err = amber_sys3(SYS_ioctl, fd, TIOCSCTTY, 0);
     int32_t pgrp = rec->u[5] ? amber_v2s(amber.table, AMBER_KIND_PID, (int32_t)rec->u[5]) : -1;
     if (!err && pgrp > 0) err = amber_sys3(SYS_ioctl, fd, TIOCSPGRP, &pgrp);
-    if (err) amber_log("pseudo-terminal on descriptor %d: controlling terminal not set (%ld)",
-                       rec->fd, -err);
+    if (err) amber_log("pseudo-terminal on descriptor %d: controlling terminal not set (%s)",
+                       rec->fd, amber_errno_name(err));
   }
   return amber_fd_place(fd, rec);
 }

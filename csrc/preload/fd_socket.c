@@ -32,6 +32,7 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "../common/errno_name.h"
 #include "../common/broker.h"
 #include "agent_share.h"
 #include "fd_kinds.h"
@@ -431,7 +432,8 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
       apply_options(fd, rec);
       break;
     }
-    amber_log("TCP connection on descriptor %d comes back reset: repair failed (%d)", rec->fd, -fd);
+    amber_log("TCP connection on descriptor %d comes back reset: repair failed (%s)", rec->fd,
+              amber_errno_name(fd));
     /* fall through */
   case AMBER_SOCK_RESET:
     fd = reset_socket(rec->domain);

@@ -39,6 +39,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include "../common/errno_name.h"
 #include "../common/broker.h"
 #include "agent_share.h"
 #include "fd_kinds.h"
@@ -153,7 +154,7 @@ int amber_fd_socketpair_peer(struct amber_fd_rec *rec) {
   if (err) {
     amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
               "cannot ask the kernel (sock_diag) about the connected Unix socket on descriptor %d "
-              "(error %d)", rec->fd, -err);
+              "(%s)", rec->fd, amber_errno_name(err));
     return -1;
   }
   rec->shutdown = me.shutdown;

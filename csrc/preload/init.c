@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h" /* amber_fmt */
 #include "amber.h"
 
 struct amber_state amber;
@@ -14,17 +15,18 @@ __thread int amber_cs_depth;
 __thread volatile int amber_ckpt_deferred;
 __thread int32_t amber_vtid;
 
+/* Called from the agent too (a signal handler, every thread stopped): no stdio, no malloc. */
 void amber_log(const char *fmt, ...) {
   char line[512];
-  int n = snprintf(line, sizeof line, "[%d] ", amber.vpid);
+  int n = amber_fmt(line, sizeof line, "[%d] ", amber.vpid);
   va_list ap;
   va_start(ap, fmt);
-  n += vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
+  n += amber_vfmt(line + n, sizeof line - n - 1, fmt, ap);
   va_end(ap);
   if (n > (int)sizeof line - 2) n = sizeof line - 2;
   line[n++] = '\n';
   char path[600];
-  snprintf(path, sizeof path, "%s/log", amber.app_dir);
+  amber_fmt(path, sizeof path, "%s/log", amber.app_dir);
   int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
                            0600);
   if (fd < 0) return;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "../common/errno_name.h"
 #include "agent_shmem.h"
 
 int amber_shm_file_create(const struct amber_region_rec *r, char *tmp, int cap) {
@@ -26,7 +27,7 @@ int amber_shm_file_publish(int fd, const struct amber_region_rec *r, const char 
   if (err) {
     amber_sys1(SYS_unlink, (long)tmp);
     amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-              "cannot make the shared memory file %s again (error %d)", r->name, (int)-err);
+              "cannot make the shared memory file %s again (%s)", r->name, amber_errno_name(err));
   }
   return (int)err;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/sem.h>
 
+#include "../common/errno_name.h"
 #include "amber.h"
 #include "sysv.h"
 
@@ -67,7 +68,7 @@ void amber_sysv_undo_after_restore(void) {
     ops[0] = u->adj > 0 ? plain : with_undo;
     ops[1] = u->adj > 0 ? with_undo : plain;
     long r = amber_sys3(SYS_semop, sid, ops, 2);
-    if (r < 0) amber_log("cannot make SEM_UNDO adjustment %d of semaphore %d again (error %d)",
-                         u->adj, u->vsemid, (int)-r);
+    if (r < 0) amber_log("cannot make SEM_UNDO adjustment %d of semaphore %d again (%s)",
+                         u->adj, u->vsemid, amber_errno_name(r));
   }
 }

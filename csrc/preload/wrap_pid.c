@@ -4,6 +4,9 @@
 
 #include "amber.h"
 
+/* A system pid from the kernel as the program sees it: virtual when the process is in the
+ * application, else as it is (a process outside, such as the launcher, keeps its own pid;
+ * wrap_sysv.c's pid_out_or_zero hides such a pid instead, as an IPC object's creator). */
 static pid_t pid_out(pid_t spid) {
   if (spid <= 0) return spid;
   int32_t v = amber_pid_s2v(spid);

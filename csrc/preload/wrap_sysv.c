@@ -41,7 +41,7 @@ static int fail(int err) {
 
 /* A system pid from the kernel as the program may see it: virtual, or 0 when the process is
  * not (or no longer) in the application. */
-static pid_t pid_out(pid_t spid) {
+static pid_t pid_out_or_zero(pid_t spid) {
   if (spid <= 0) return spid;
   int32_t v = amber_pid_s2v(spid);
   return v > 0 ? v : 0;
@@ -180,7 +180,7 @@ static int semctl_active(int semid, int semnum, int cmd, union amber_semun arg) 
   if (r < 0) return r;
   if (cmd == SETVAL || cmd == SETALL) amber_sysv_undo_cleared(semid);
   if (cmd == IPC_RMID) forget_object(AMBER_KIND_SEM, semid);
-  if (cmd == GETPID) r = pid_out(r);
+  if (cmd == GETPID) r = pid_out_or_zero(r);
   return r;
 }
 
@@ -322,8 +322,8 @@ AMBER_EXPORT int shmdt(const void *addr) {
 }
 
 static void shm_pids_out(struct shmid_ds *buf) {
-  buf->shm_cpid = pid_out(buf->shm_cpid);
-  buf->shm_lpid = pid_out(buf->shm_lpid);
+  buf->shm_cpid = pid_out_or_zero(buf->shm_cpid);
+  buf->shm_lpid = pid_out_or_zero(buf->shm_lpid);
 }
 
 static int shmctl_active(int shmid, int cmd, struct shmid_ds *buf) {
@@ -403,8 +403,8 @@ AMBER_EXPORT ssize_t msgrcv(int msqid, void *msg, size_t size, long type, int fl
 }
 
 static void msq_pids_out(struct msqid_ds *buf) {
-  buf->msg_lspid = pid_out(buf->msg_lspid);
-  buf->msg_lrpid = pid_out(buf->msg_lrpid);
+  buf->msg_lspid = pid_out_or_zero(buf->msg_lspid);
+  buf->msg_lrpid = pid_out_or_zero(buf->msg_lrpid);
 }
 
 static int msgctl_active(int msqid, int cmd, struct msqid_ds *buf) {

@@ -195,9 +195,9 @@ static int image_fd(uint32_t depth) {
   }
   char path[4200];
   rt_copy(path, dir, sizeof path);
-  rt_append(path, sizeof path, "/process-");
+  rt_append(path, sizeof path, "/" AMBER_PROC_FILE_PREFIX);
   rt_append_num(path, sizeof path, hdr.vpid, 10);
-  rt_append(path, sizeof path, ".img");
+  rt_append(path, sizeof path, AMBER_PROC_FILE_SUFFIX);
   int fd = open_process_file(path, &chain_sizes[depth]);
   if (rt_pread_all(fd, &up, sizeof up, 0) || amber_image_header_problem(&up, chain_sizes[depth]) ||
       up.vpid != hdr.vpid)

@@ -17,6 +17,7 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 
+#include "../common/errno_name.h"
 #include "restorer.h"
 
 char restorer_stack[1 << 18] __attribute__((aligned(16)));
@@ -36,8 +37,8 @@ void __attribute__((noreturn)) die(const char *what, long err) {
   char msg[256] = "restorer: ";
   rt_append(msg, sizeof msg, what);
   if (err) {
-    rt_append(msg, sizeof msg, " (error ");
-    rt_append_num(msg, sizeof msg, -err, 10);
+    rt_append(msg, sizeof msg, " (");
+    rt_append(msg, sizeof msg, amber_errno_name(err));
     rt_append(msg, sizeof msg, ")");
   }
   if (tables_fd >= 0) {
@@ -53,9 +54,9 @@ void __attribute__((noreturn)) die(const char *what, long err) {
 
 void process_path(char *out, int32_t vpid) {
   rt_copy(out, image_dir, 4200);
-  rt_append(out, 4200, "/process-");
+  rt_append(out, 4200, "/" AMBER_PROC_FILE_PREFIX);
   rt_append_num(out, 4200, vpid, 10);
-  rt_append(out, 4200, ".img");
+  rt_append(out, 4200, AMBER_PROC_FILE_SUFFIX);
 }
 
 void __attribute__((noreturn)) die_about(const char *what, const char *name, long err) {

@@ -20,9 +20,9 @@ void read_page_hashes(int fd) {
 static void __attribute__((noreturn)) damaged(uint64_t addr, uint32_t depth) {
   char msg[128] = "image damaged: page 0x";
   rt_append_num(msg, sizeof msg, (long)addr, 16);
-  rt_append(msg, sizeof msg, " of process-");
+  rt_append(msg, sizeof msg, " of " AMBER_PROC_FILE_PREFIX);
   rt_append_num(msg, sizeof msg, hdr.vpid, 10);
-  rt_append(msg, sizeof msg, ".img at depth ");
+  rt_append(msg, sizeof msg, AMBER_PROC_FILE_SUFFIX " at depth ");
   rt_append_num(msg, sizeof msg, depth, 10);
   rt_append(msg, sizeof msg, " does not match its checksum");
   die(msg, 0);

@@ -14,8 +14,6 @@
 #include "supervisor.h"
 #include "../common/ckpt_signal.h"
 
-#define CKPT_SIGNAL 62 /* AMBER_CKPT_SIGNAL of the interposition library */
-
 int sup_parse_args(int argc, char **argv, struct sup_options *o) {
   memset(o, 0, sizeof *o);
   if (argc < 3) return -1;

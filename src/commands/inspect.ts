@@ -5,8 +5,8 @@
  */
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
-import type { ProcessDetails } from "../../ffi/control.ts";
-import type { ImageReport } from "../image.ts";
+import type { ImageReport, ProcessDetails } from "../../mod.ts";
+import { fdsOf, locksOf, regionsOf } from "../process_details.ts";
 import { columns, formatBytes, plural, printJson } from "./output.ts";
 
 function address(value: unknown): bigint | undefined {
@@ -26,11 +26,10 @@ export function threadCount(details: ProcessDetails): string {
 
 /** The memory a process had mapped: the sum of its regions' sizes ("?" if unknown). */
 export function mappedBytes(details: ProcessDetails): string {
-  const { regions } = details;
-  if (!Array.isArray(regions)) return "?";
+  const regions = regionsOf(details);
+  if (!regions) return "?";
   let total = 0n;
-  for (const region of regions) {
-    const { start, end } = (region ?? {}) as { start?: unknown; end?: unknown };
+  for (const { start, end } of regions) {
     const a = address(start);
     const b = address(end);
     if (a === undefined || b === undefined) return "?";
@@ -44,18 +43,9 @@ export function savedBytes(details: ProcessDetails): string {
   return typeof details.savedBytes === "number" ? formatBytes(details.savedBytes) : "?";
 }
 
-interface LockDetails {
-  fd: number;
-  kind: string;
-  type: string;
-  start: number;
-  end: number;
-}
-
 /** The file locks a process takes again on descriptor `fd`: " (posix write 0-99, flock read)". */
 function lockText(details: ProcessDetails, fd: number): string {
-  const locks = Array.isArray(details.locks) ? details.locks as LockDetails[] : [];
-  const mine = locks.filter((l) => l.fd === fd).map((l) =>
+  const mine = locksOf(details).filter((l) => l.fd === fd).map((l) =>
     l.kind === "flock"
       ? `flock ${l.type}`
       : `${l.kind} ${l.type} ${l.start}-${l.end < 0 ? "end" : l.end}`
@@ -67,10 +57,7 @@ function lockText(details: ProcessDetails, fd: number): string {
 function descriptorLines(processes: { vpid: number; details: ProcessDetails }[]): string[][] {
   const rows = [["VPID", "DESCRIPTORS"]];
   for (const { vpid, details } of processes) {
-    const fds = Array.isArray(details.fds)
-      ? details.fds as { fd: number; kind: string; name: string }[]
-      : [];
-    const text = fds.map((f) =>
+    const text = fdsOf(details).map((f) =>
       [f.fd, f.kind, f.name].filter((x) => x !== "").join(" ") + lockText(details, f.fd)
     ).join(", ");
     rows.push([String(vpid), text || "none"]);
@@ -153,12 +140,10 @@ export function inspectCommand() {
     .action(async (dir, options) => {
       // Loaded when the command runs, so that every other command starts without them.
       const [
-        { xcr0Bits },
-        { damageError, describeImage },
+        { damageError, describeImage, xcr0Bits },
         { lostConnectionLines, lostConnections },
         { changedFileLines, changedOpenFiles },
       ] = await Promise.all([
-        import("../../ffi/control.ts"),
         import("../image.ts"),
         import("../lost.ts"),
         import("../changed_files.ts"),

@@ -6,7 +6,6 @@
  */
 
 import { CommanderError, InvalidArgumentError } from "npm:@commander-js/extra-typings@15.1.0";
-import { ControlLibraryError } from "../../ffi/symbols.ts";
 import { checkAppName, checkHostname } from "../names.ts";
 import { AmberError } from "../errors.ts";
 import { checkTimeout } from "../wait.ts";
@@ -113,7 +112,8 @@ export function reportError(error: unknown, json = false): number {
   const debug = Boolean(Deno.env.get("AMBER_DEBUG"));
   if (debug && error.stack) console.error(error.stack);
   for (let cause = error.cause; cause instanceof Error; cause = cause.cause) {
-    if (!debug && !(error instanceof ControlLibraryError)) break;
+    // The native library's load failure says why only in its causes.
+    if (!debug && !(error instanceof AmberError && error.reason === "native-library")) break;
     console.error(`  caused by: ${cause.message}`);
   }
   return exitStatus(error);

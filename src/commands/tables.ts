@@ -5,8 +5,8 @@
  */
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
-import type { TableRow } from "../../ffi/control.ts";
-import { PidFlag } from "../../ffi/pid_flags.ts";
+import type { TableRow } from "../../mod.ts";
+import { isProcessRow, pidRole } from "../processes.ts";
 import { columns, formatBytes, nameArgument, printJson } from "./output.ts";
 
 function octal(mode: number): string {
@@ -21,13 +21,8 @@ function hex(key: number): string {
 export function attributes(row: TableRow): string {
   switch (row.kind) {
     case "pid": {
-      const role = row.flags & PidFlag.SUPERVISOR
-        ? "supervisor"
-        : row.flags & PidFlag.THREAD
-        ? "thread"
-        : "process";
-      const parent = row.flags & PidFlag.PROCESS ? ` parent=${row.parent}` : "";
-      return `${role}${parent}${row.alive ? "" : " gone"}`;
+      const parent = isProcessRow(row) ? ` parent=${row.parent}` : "";
+      return `${pidRole(row)}${parent}${row.alive ? "" : " gone"}`;
     }
     case "sem":
       return `key=${hex(row.key)} mode=${octal(row.mode)} nsems=${row.nitems}`;

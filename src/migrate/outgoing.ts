@@ -25,9 +25,11 @@ import {
   type TableInfo,
   type TableRow,
 } from "../../ffi/control.ts";
-import { type App, processesOf } from "../app.ts";
+import type { App } from "../app.ts";
+import { openAppTable } from "../app_table.ts";
+import { processesOf } from "../processes.ts";
 import { AmberError } from "../errors.ts";
-import { MANIFEST_HEAD_FILE } from "../manifest.ts";
+import { indexFileName, MANIFEST_HEAD_FILE, processFileName } from "../manifest.ts";
 import { randomHex } from "../names.ts";
 import { freezeAndWriteRetrying, manifestHead, type WriteStreaming } from "../snapshot.ts";
 import { resumeHeld } from "./hold.ts";
@@ -108,7 +110,7 @@ class ProcessStreams implements WriteStreaming {
     this.#head = JSON.stringify(manifestHead(this.#info, rows, null));
     const self = Deno.uid();
     for (const { vpid, pid } of processesOf(rows).filter((p) => p.alive)) {
-      const name = `process-${vpid}.img`;
+      const name = processFileName(vpid);
       const path = join(this.#dir, name);
       makeFifo(path);
       // A process that runs as another user opens its FIFO as that user.
@@ -187,7 +189,7 @@ export interface StreamOptions {
 async function keepIndexes(dir: string, names: string[], into: string): Promise<void> {
   await Deno.mkdir(into, { mode: 0o700 });
   for (const name of names) {
-    const index = join(dir, name.replace(/\.img$/, ".index"));
+    const index = join(dir, indexFileName(name));
     try {
       await Deno.rename(index, join(into, name));
     } catch (cause) {
@@ -215,7 +217,7 @@ export async function streamSnapshot(
     let streams: ProcessStreams;
     let frozenMs: number;
     {
-      using table = app.openTable();
+      using table = openAppTable(app);
       streams = new ProcessStreams(dir, writer, table.info());
       const started = performance.now();
       await freezeAndWriteRetrying(app, table, dir, {
@@ -261,7 +263,7 @@ export async function streamPredump(
   try {
     let rows: TableRow[];
     {
-      using table = app.openTable();
+      using table = openAppTable(app);
       rows = table.rows();
       // Read from outside, as root may: only the application's own processes (members.h).
       const stranger = processesOf(rows).find((p) => p.alive && !table.isMember(p.pid));
@@ -282,8 +284,8 @@ export async function streamPredump(
         predumpProcess(
           p.pid,
           p.vpid,
-          join(dir, `process-${p.vpid}.img`),
-          join(dir, `process-${p.vpid}.index`),
+          join(dir, processFileName(p.vpid)),
+          join(dir, indexFileName(processFileName(p.vpid))),
         )
       ),
     );

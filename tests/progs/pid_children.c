@@ -53,6 +53,20 @@ static void reaped(pid_t c, const siginfo_t *info, int code, const char *how) {
         how);
 }
 
+/* Forks a child that exits with `code` and reaps it with waitid(type, id), through libc or
+ * syscall(): id is the child's pid (or its own group's), or 0 (the caller's group). */
+static void wait_for_child(int code, idtype_t type, int own_group, int raw, const char *how) {
+  siginfo_t info;
+  int go;
+  pid_t c = exiting_child(code, own_group, &go);
+  close(go);
+  id_t id = type == P_PGID && !own_group ? 0 : (id_t)c;
+  int r = raw ? syscall(SYS_waitid, type, id, &info, WEXITED, NULL)
+              : waitid(type, id, &info, WEXITED);
+  CHECK(r == 0, "%s: %s", how, strerror(errno));
+  reaped(c, &info, code, how);
+}
+
 static void check_waitid(void) {
   siginfo_t info;
   int go;
@@ -61,22 +75,10 @@ static void check_waitid(void) {
   CHECK(waitid(P_PID, c, &info, WEXITED | WNOWAIT) == 0 && info.si_pid == c, "WNOWAIT");
   CHECK(waitid(P_PID, c, &info, WEXITED) == 0, "waitid(P_PID): %s", strerror(errno));
   reaped(c, &info, 3, "waitid(P_PID)");
-  c = exiting_child(4, 1, &go);
-  close(go);
-  CHECK(waitid(P_PGID, c, &info, WEXITED) == 0, "waitid(P_PGID): %s", strerror(errno));
-  reaped(c, &info, 4, "waitid(P_PGID)");
-  c = exiting_child(5, 0, &go);
-  close(go);
-  CHECK(waitid(P_PGID, 0, &info, WEXITED) == 0, "waitid(P_PGID, 0): %s", strerror(errno));
-  reaped(c, &info, 5, "waitid(P_PGID, 0)");
-  c = exiting_child(6, 0, &go);
-  close(go);
-  CHECK(syscall(SYS_waitid, P_PID, c, &info, WEXITED, NULL) == 0, "SYS_waitid");
-  reaped(c, &info, 6, "SYS_waitid(P_PID)");
-  c = exiting_child(7, 1, &go);
-  close(go);
-  CHECK(syscall(SYS_waitid, P_PGID, c, &info, WEXITED, NULL) == 0, "SYS_waitid(P_PGID)");
-  reaped(c, &info, 7, "SYS_waitid(P_PGID)");
+  wait_for_child(4, P_PGID, 1, 0, "waitid(P_PGID)");
+  wait_for_child(5, P_PGID, 0, 0, "waitid(P_PGID, 0)");
+  wait_for_child(6, P_PID, 0, 1, "SYS_waitid(P_PID)");
+  wait_for_child(7, P_PGID, 1, 1, "SYS_waitid(P_PGID)");
   c = exiting_child(8, 0, &go);
   int fd = pidfd_open(c, 0);
   CHECK(fd >= 0, "pidfd_open");
@@ -216,6 +218,31 @@ static void check_raw_clone(void) {
   close(p[1]);
 }
 
+/* One byte with an SCM_CREDENTIALS message attached, ready for sendmsg or recvmsg. */
+struct creds_msg {
+  char byte;
+  struct iovec iov;
+  union {
+    char buf[CMSG_SPACE(sizeof(struct ucred))];
+    struct cmsghdr align;
+  } control;
+  struct msghdr msg;
+};
+
+/* Fills m with `byte` and credentials `cred`; returns the message's control header. */
+static struct cmsghdr *creds_msg(struct creds_msg *m, char byte, struct ucred cred) {
+  m->byte = byte;
+  m->iov = (struct iovec){&m->byte, 1};
+  m->msg = (struct msghdr){.msg_iov = &m->iov, .msg_iovlen = 1, .msg_control = m->control.buf,
+                           .msg_controllen = sizeof m->control.buf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&m->msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_CREDENTIALS;
+  c->cmsg_len = CMSG_LEN(sizeof cred);
+  memcpy(CMSG_DATA(c), &cred, sizeof cred);
+  return c;
+}
+
 /* The child's side of a credentials exchange: connect, send its own credentials (named by its
  * virtual pid), answer with the pid in the credentials that come back. */
 static long exchange(void) {
@@ -225,22 +252,11 @@ static long exchange(void) {
   setsockopt(s, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
   if (connect(s, (struct sockaddr *)&addr, sizeof addr) != 0) return -errno;
   struct ucred cred = {getpid(), getuid(), getgid()};
-  char byte = 'c';
-  union {
-    char buf[CMSG_SPACE(sizeof cred)];
-    struct cmsghdr align;
-  } control;
-  struct iovec iov = {&byte, 1};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                       .msg_controllen = sizeof control.buf};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_CREDENTIALS;
-  c->cmsg_len = CMSG_LEN(sizeof cred);
-  memcpy(CMSG_DATA(c), &cred, sizeof cred);
-  if (sendmsg(s, &msg, 0) != 1) return -errno;
-  if (recvmsg(s, &msg, 0) != 1) return -errno;
-  c = CMSG_FIRSTHDR(&msg);
+  struct creds_msg m;
+  creds_msg(&m, 'c', cred);
+  if (sendmsg(s, &m.msg, 0) != 1) return -errno;
+  if (recvmsg(s, &m.msg, 0) != 1) return -errno;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&m.msg);
   if (!c || c->cmsg_type != SCM_CREDENTIALS) return -EBADMSG;
   memcpy(&cred, CMSG_DATA(c), sizeof cred);
   close(s);
@@ -253,26 +269,14 @@ static long answer(char c) { return c == 'x' ? exchange() : -1; }
 /* Sends one byte with credentials naming `pid`, with sendmsg, or sendmmsg (many: 1, or 2 through
  * syscall()): 0 or -errno. */
 static int send_creds(int s, pid_t pid, int many) {
-  struct ucred cred = {pid, getuid(), getgid()};
-  char byte = 'p';
-  union {
-    char buf[CMSG_SPACE(sizeof cred)];
-    struct cmsghdr align;
-  } control;
-  struct iovec iov = {&byte, 1};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                       .msg_controllen = sizeof control.buf};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_CREDENTIALS;
-  c->cmsg_len = CMSG_LEN(sizeof cred);
-  memcpy(CMSG_DATA(c), &cred, sizeof cred);
-  struct mmsghdr one = {.msg_hdr = msg};
+  struct creds_msg m;
+  struct cmsghdr *c = creds_msg(&m, 'p', (struct ucred){pid, getuid(), getgid()});
+  struct mmsghdr one = {.msg_hdr = m.msg};
   int sent = many == 2 ? syscall(SYS_sendmmsg, s, &one, 1, 0) /* through syscall() */
              : many     ? sendmmsg(s, &one, 1, 0)
-                        : (sendmsg(s, &msg, 0) == 1);
+                        : (sendmsg(s, &m.msg, 0) == 1);
   int r = sent == 1 ? 0 : -errno;
-  if (many) msg = one.msg_hdr;
+  struct ucred cred;
   memcpy(&cred, CMSG_DATA(c), sizeof cred);
   CHECK(cred.pid == pid, "sendmsg left %d in the program's credentials", cred.pid);
   return r;
