@@ -40,12 +40,24 @@ static int32_t frozen_vpid(struct amber_table *t, pid_t pid) {
   return -1;
 }
 
-static int open_process_file(const char *dir, int32_t vpid) {
+/* A migration reads each process file as it comes, from a FIFO whose reading end the coordinator
+ * opens in its own time: until it has (ENXIO), wait, as the agent does for its own
+ * (agent_sink.c), while the snapshot still wants the file. */
+static int open_fifo(struct amber_table *t, const char *path) {
+  for (int waited_ms = 0;; waited_ms++) {
+    int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0 || errno != ENXIO || waited_ms >= 30000 ||
+        __atomic_load_n(&t->ctl.phase, __ATOMIC_ACQUIRE) != AMBER_PHASE_WRITE)
+      return fd;
+    usleep(1000);
+  }
+}
+
+static int open_process_file(struct amber_table *t, const char *dir, int32_t vpid) {
   char path[AMBER_CTL_PATH + 64];
   snprintf(path, sizeof path, AMBER_PROC_FILE_FMT, dir, vpid);
   struct stat st;
-  if (lstat(path, &st) == 0 && S_ISFIFO(st.st_mode)) /* a migration reads it as it comes */
-    return open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (lstat(path, &st) == 0 && S_ISFIFO(st.st_mode)) return open_fifo(t, path);
   return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 }
 
@@ -57,7 +69,7 @@ static void answer(struct server *s, int conn) {
   if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
       __atomic_load_n(&s->table->ctl.phase, __ATOMIC_ACQUIRE) == AMBER_PHASE_WRITE) {
     int32_t vpid = amber_app_member(s->table, cred.pid) ? frozen_vpid(s->table, cred.pid) : -1;
-    if (vpid > 0) fd = open_process_file(s->dir, vpid);
+    if (vpid > 0) fd = open_process_file(s->table, s->dir, vpid);
     status = vpid <= 0 ? -EPERM : fd < 0 ? -errno : 0;
   }
   char control[CMSG_SPACE(sizeof(int))] = {0};
