@@ -77,11 +77,11 @@ const STEP_MS = 100;
 export async function restore(image: Image | string, options: RestoreOptions = {}): Promise<App> {
   const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
   const report = reporter(options.onProgress);
-  // Whole files are checked before anything starts (the restorer's check of each page as it
-  // reads it is off until the agent's page hashes are exact: csrc/restorer/verify.c).
+  // A lazy restore maps pages from the image unread: they are checked here, whole files, before
+  // anything starts. An eager one checks the metadata here and each page as the restorer reads it.
   const checked = await verify(
     typeof image === "string" ? image : image.dir,
-    true,
+    options.lazy === true,
     {
       onProgress: options.onProgress,
     },
