@@ -33,6 +33,11 @@ export interface RestoreOptions {
    * Map the saved memory from the image instead of reading it in: the restore returns at once
    * and pages come in when the program first touches them. The image must then stay where it
    * is while the application runs (its files stay open; a later snapshot saves everything).
+   * Its time does not grow with the memory's size: the image's metadata is checked (every byte
+   * but the pages, the table of page hashes included) and so are the pages read in (shared
+   * memory, stacks), but the pages of private memory it maps are not read, so not checked.
+   * Check an image whose storage may have been damaged with `inspect` first, or
+   * restore it eagerly.
    */
   lazy?: boolean;
   /** How long the processes may take to come back, in ms; default 30 000. */
@@ -77,11 +82,11 @@ const STEP_MS = 100;
 export async function restore(image: Image | string, options: RestoreOptions = {}): Promise<App> {
   const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
   const report = reporter(options.onProgress);
-  // A lazy restore maps pages from the image unread: they are checked here, whole files, before
-  // anything starts. An eager one checks the metadata here and each page as the restorer reads it.
+  // Every file's metadata is checked here, and each page as the restorer reads it in; a lazy
+  // restore maps most pages unread, and those are not checked (see the option).
   const checked = await verify(
     typeof image === "string" ? image : image.dir,
-    options.lazy === true,
+    false,
     {
       onProgress: options.onProgress,
     },

@@ -119,6 +119,20 @@ scenarioTest(
 );
 
 scenarioTest(
+  "a lazily restored program finds every byte of its memory, pages of the parent image included",
+  async (s) => {
+    const app = await s.launch([prog("heap_pattern"), s.dir, "64", "go-twice"], "lazy-exact");
+    await s.waitFor(/^ready$/m);
+    const full = await app.snapshot({ dir: `${s.dir}/full.amber` });
+    await Deno.writeTextFile(`${s.dir}/change`, ""); // the program changes 1 MiB and says so
+    await s.waitFor(/^changed$/m);
+    const delta = await app.snapshot({ dir: `${s.dir}/delta.amber`, parent: full, stop: true });
+    await s.restore(delta, { lazy: true });
+    await s.pass(); // every word of the 64 MiB, and its checksum
+  },
+);
+
+scenarioTest(
   "an incremental image holds only the pages that changed since its parent, and restores whole",
   async (s) => {
     const app = await s.launch([prog("heap_pattern"), s.dir, "64", "go-twice"], "incremental");

@@ -1,8 +1,8 @@
 /* Writes this process's file of the image: its memory map, the pages worth saving, and its
  * threads. /proc/self/pagemap tells which pages hold data: a page never touched is not
  * written (it comes back as zeros), and a clean page of a private file mapping is not written
- * (it comes back from the file). Pages go to the file page-aligned (through a copy, agent_pages.c), so
- * a restore can read (or later map) them in place. */
+ * (it comes back from the file). Pages go to the file page-aligned (through a copy that is hashed,
+ * agent_pages.c), so a restore can read or map them in place. */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
