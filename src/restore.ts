@@ -35,9 +35,10 @@ export interface RestoreOptions {
    * is while the application runs (its files stay open; a later snapshot saves everything).
    * Its time does not grow with the memory's size: the image's metadata is checked (every byte
    * but the pages, the table of page hashes included) and so are the pages read in (shared
-   * memory, stacks), but the pages of private memory it maps are not read, so not checked.
-   * Check an image whose storage may have been damaged with `inspect` first, or
-   * restore it eagerly.
+   * memory, stacks) before the program runs; the pages it maps are checked afterwards, in the
+   * background by the supervisor, and a damaged one ends the application (its exit record's
+   * `error` names the page and the file). Check an image whose storage may have been damaged
+   * with `inspect` first, or restore it eagerly.
    */
   lazy?: boolean;
   /** How long the processes may take to come back, in ms; default 30 000. */
@@ -82,8 +83,8 @@ const STEP_MS = 100;
 export async function restore(image: Image | string, options: RestoreOptions = {}): Promise<App> {
   const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
   const report = reporter(options.onProgress);
-  // Every file's metadata is checked here, and each page as the restorer reads it in; a lazy
-  // restore maps most pages unread, and those are not checked (see the option).
+  // Every file's metadata is checked here, and each page as the restorer reads it in; the pages a
+  // lazy restore maps unread are checked once the program runs (csrc/supervisor/lazy_check.c).
   const checked = await verify(
     typeof image === "string" ? image : image.dir,
     false,

@@ -53,7 +53,7 @@ async function flipByte(path: string, at: (header: DataView) => number): Promise
 }
 
 scenarioTest(
-  "a page corrupted in the middle of a big image fails the restore, naming the page and the file",
+  "a page corrupted in the middle of a big image fails the restore, naming the page and the file; a lazy one ends the application",
   async (s) => {
     const app = await s.launch([prog("heap_pattern"), s.dir, "64"], "bigpage");
     await s.waitFor(/^ready$/m);
@@ -78,6 +78,22 @@ scenarioTest(
     });
     assert.deepEqual(await appsNamedLike("bigpage-eager"), [], "no application was left behind");
     await assert.rejects(inspect(image.dir), ImageError); // inspect checks every file whole
+    // A lazy restore starts at once and checks the pages in the background: the application is
+    // ended, the page named (the restore itself fails instead if the check was quicker).
+    const lazy = await s.restore(image.dir, { name: "bigpage-lazy", lazy: true, detach: true })
+      .catch((e: Error) => e);
+    const damaged = /image damaged: page 0x[0-9a-f]+ of process-\d+\.img|page at 0x[0-9a-f]+$/;
+    if (lazy instanceof Error) {
+      assert.ok(lazy instanceof ImageError, String(lazy));
+      assert.match(lazy.message, damaged);
+    } else {
+      let record = await lazy.exited();
+      for (let i = 0; i < 200 && !record; i++) {
+        await sleep(50);
+        record = await lazy.exited();
+      }
+      assert.match(record?.error ?? "no exit record", damaged);
+    }
   },
 );
 
