@@ -118,9 +118,22 @@ static void end_application(void) {
   amber_table_unlock(table);
 }
 
+/* The check starts once every process runs again (30 s at most, a restore's own limit): it must
+ * not slow the restore down. */
+static void wait_resumed(void) {
+  for (int tries = 0; tries < 3000; tries++) {
+    uint32_t n = __atomic_load_n(&table->ctl.nslots, __ATOMIC_ACQUIRE), resumed = 0;
+    for (uint32_t i = 0; i < n && i < AMBER_CTL_MAX_PROCS; i++)
+      resumed += __atomic_load_n(&table->ctl.slots[i].state, __ATOMIC_ACQUIRE) == AMBER_AGENT_RESUMED;
+    if (n && resumed == n) return;
+    usleep(10 * 1000);
+  }
+}
+
 static void *check_all(void *arg) {
   (void)arg;
   setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+  wait_resumed();
   DIR *d = opendir(image_dir);
   if (!d) return NULL;
   struct dirent *e;
