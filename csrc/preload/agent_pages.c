@@ -126,6 +126,12 @@ static int parent_has(struct page_writer *w, uint64_t addr, uint64_t hash, uint3
 static char *stage;
 static int staged; /* its pages that the batch's runs hold */
 
+/* The pending run's pages of this image that are in the stage but not yet in the batch: from
+ * pending_from, the last pending_staged of its pages. A run goes on across a full stage, written
+ * in pieces, so that a run of memory stays one run of the file (one mapping for a lazy restore). */
+static const char *pending_from;
+static uint64_t pending_staged;
+
 /* Runs of pages of this image follow one another in the file: up to BATCH of them, from the
  * stage, go out in one system call (pwritev). The batch is written before the stage is
  * used again, and before the file's later sections. */
@@ -138,6 +144,7 @@ static uint64_t batch_off;
  * process starts its next snapshot afresh, with no batch and no stage. */
 void pages_begin(void) {
   batched = 0;
+  pending_staged = 0;
   stage = 0;
   staged = 0;
 }
@@ -149,23 +156,25 @@ int pages_write_batch(struct page_writer *w) {
   return err ? failed("cannot write memory to the image", err) : 0;
 }
 
-/* Where the pending run's pages are in the stage. */
-static const char *pending_from;
+static int batch_staged(struct page_writer *w) {
+  if (w->pending.depth || !pending_staged) return 0;
+  int err = batched == BATCH ? pages_write_batch(w) : 0;
+  if (err) return err;
+  uint64_t bytes = pending_staged * AMBER_PAGE;
+  if (!batched) batch_off = w->pending.data_off + w->pending.npages * AMBER_PAGE - bytes;
+  batch[batched++] = (struct iovec){(void *)pending_from, bytes};
+  pending_from += bytes;
+  pending_staged = 0;
+  return 0;
+}
 
-/* The pending run's pages of this image (depth 0) are written (batched) from their copy in the
- * stage; the run joins the index. */
+/* The pending run is complete: its last pages join the batch, and the run the index. */
 static int write_pending(struct page_writer *w) {
   struct amber_run_rec *run = &w->pending;
   if ((uint64_t)w->nruns == w->max_runs && grow((void **)&w->runs, &w->max_runs, sizeof *run))
     return failed("no memory for the index of pages", -ENOMEM);
-  if (run->depth == 0) {
-    int err = batched == BATCH ? pages_write_batch(w) : 0;
-    if (err) return err;
-    run->data_off = w->data_end;
-    if (!batched) batch_off = w->data_end;
-    batch[batched++] = (struct iovec){(void *)pending_from, run->npages * AMBER_PAGE};
-    w->data_end += run->npages * AMBER_PAGE;
-  }
+  int err = batch_staged(w);
+  if (err) return err;
   w->runs[w->nruns++] = *run;
   run->npages = 0;
   return 0;
@@ -188,10 +197,11 @@ static int add_page(struct page_writer *w, uint64_t addr, uint64_t hash, const c
   if (!extends) {
     int err = pages_flush(w);
     if (err) return err;
-    *run = (struct amber_run_rec){addr, 0, off, depth, 0};
+    *run = (struct amber_run_rec){addr, 0, depth ? off : w->data_end, depth, 0};
     pending_from = copy;
   }
   run->npages++;
+  if (depth == 0) pending_staged++, w->data_end += AMBER_PAGE;
   if (w->npages == w->max_pages && grow((void **)&w->hashes, &w->max_pages, 8))
     return failed("no memory for the page hashes", -ENOMEM);
   w->hashes[w->npages++] = hash;
@@ -210,10 +220,11 @@ static int stage_page(struct page_writer *w, uint64_t addr) {
   if (!stage && !(stage = map_anon(STAGE_PAGES * AMBER_PAGE)))
     return failed("no memory to copy pages through", -ENOMEM);
   if (staged == STAGE_PAGES) {
-    int err = pages_flush(w);
+    int err = batch_staged(w);
     if (!err) err = pages_write_batch(w);
     if (err) return err;
     staged = 0;
+    pending_from = stage; /* where the pending run's next page goes */
   }
   char *copy = stage + (uint64_t)staged * AMBER_PAGE;
   int err = add_page(w, addr, amber_hash_copy(copy, (const void *)addr, AMBER_PAGE), copy);
@@ -318,6 +329,7 @@ int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int who
 
 void pages_release(struct page_writer *w) {
   batched = 0; /* what a failure left unwritten */
+  pending_staged = 0;
   if (stage) amber_sys2(SYS_munmap, stage, STAGE_PAGES * AMBER_PAGE);
   stage = 0;
   staged = 0;
