@@ -53,7 +53,7 @@ async function flipByte(path: string, at: (header: DataView) => number): Promise
 }
 
 scenarioTest(
-  "a page corrupted in the middle of a big image fails the restore, naming the page and the file; a lazy one ends the application",
+  "a corrupted page fails an eager restore, named, and ends a lazily restored application",
   async (s) => {
     const app = await s.launch([prog("heap_pattern"), s.dir, "64"], "bigpage");
     await s.waitFor(/^ready$/m);

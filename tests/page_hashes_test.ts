@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { prog, scenarioTest } from "./support.ts";
 
 scenarioTest(
-  "snapshots without stop, of a restored program and incremental ones restore with every page checked",
+  "snapshots without stop, of a restored program and incremental ones pass the per-page check",
   async (s) => {
     const app = await s.launch([prog("heap_pattern"), s.dir, "64"], "hashes");
     await s.waitFor(/^ready$/m);

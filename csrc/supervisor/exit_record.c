@@ -33,7 +33,8 @@ void sup_write_exit_record(const char *app_dir, int status, const char *error) {
   char why[320] = ""; /* Amber's own text: no quote or backslash to escape */
   if (error) snprintf(why, sizeof why, ", \"error\": \"%s\"", error);
   char text[512];
-  int n = snprintf(text, sizeof text, "{\"at\": \"%s\", \"code\": %d%s%s}\n", at, code, signal, why);
+  int n =
+      snprintf(text, sizeof text, "{\"at\": \"%s\", \"code\": %d%s%s}\n", at, code, signal, why);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return;
   int ok = write(fd, text, n) == n;

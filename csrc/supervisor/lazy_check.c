@@ -38,7 +38,8 @@ static int read_at(int fd, void *buf, uint64_t len, uint64_t off) {
 
 /* The process file of vpid `depth` images up from dir, its header in *h; -1 if it cannot be
  * opened (the restore itself would have failed then). */
-static int open_at_depth(const char *dir, int32_t vpid, uint32_t depth, struct amber_proc_header *h) {
+static int open_at_depth(const char *dir, int32_t vpid, uint32_t depth,
+                         struct amber_proc_header *h) {
   char path[4200];
   snprintf(path, sizeof path, "%s/process-%d.img", dir, vpid);
   for (uint32_t d = 0;; d++) {
@@ -80,7 +81,8 @@ static int check_file(const char *name) {
       if (fds[run->depth] < 0) fds[run->depth] = open_at_depth(image_dir, vpid, run->depth, &up);
       for (uint64_t done = 0; done < run->npages && fds[run->depth] >= 0 && !bad;) {
         uint64_t n = run->npages - done < CHUNK ? run->npages - done : CHUNK;
-        if (read_at(fds[run->depth], chunk, n * AMBER_PAGE, run->data_off + done * AMBER_PAGE)) break;
+        uint64_t off = run->data_off + done * AMBER_PAGE;
+        if (read_at(fds[run->depth], chunk, n * AMBER_PAGE, off)) break;
         for (uint64_t k = 0; k < n && !bad; k++) {
           struct amber_hash x;
           amber_hash_init(&x);
@@ -123,8 +125,10 @@ static void end_application(void) {
 static void wait_resumed(void) {
   for (int tries = 0; tries < 3000; tries++) {
     uint32_t n = __atomic_load_n(&table->ctl.nslots, __ATOMIC_ACQUIRE), resumed = 0;
-    for (uint32_t i = 0; i < n && i < AMBER_CTL_MAX_PROCS; i++)
-      resumed += __atomic_load_n(&table->ctl.slots[i].state, __ATOMIC_ACQUIRE) == AMBER_AGENT_RESUMED;
+    for (uint32_t i = 0; i < n && i < AMBER_CTL_MAX_PROCS; i++) {
+      int32_t state = __atomic_load_n(&table->ctl.slots[i].state, __ATOMIC_ACQUIRE);
+      resumed += state == AMBER_AGENT_RESUMED;
+    }
     if (n && resumed == n) return;
     usleep(10 * 1000);
   }
