@@ -36,8 +36,8 @@ export interface RestoreOptions {
    * Its time does not grow with the memory's size: the image's metadata is checked (every byte
    * but the pages, the table of page hashes included) and so are the pages read in (shared
    * memory, stacks) before the program runs; the pages it maps are checked afterwards, in the
-   * background by the supervisor, and a damaged one ends the application (its exit record's
-   * `error` names the page and the file). Check an image whose storage may have been damaged
+   * background by the supervisor, and a damaged one ends the application (SIGKILL; a detached
+   * one's exit record's `error` names the page and the file). Check an image whose storage may have been damaged
    * with `inspect` first, or restore it eagerly.
    */
   lazy?: boolean;
