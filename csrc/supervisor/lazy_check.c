@@ -62,7 +62,8 @@ static int open_at_depth(const char *dir, int32_t vpid, uint32_t depth,
 static int check_file(const char *name) {
   static struct amber_proc_header h, up;
   int32_t vpid;
-  if (sscanf(name, "process-%d.img", &vpid) != 1) return 0;
+  char tail[8] = "";
+  if (sscanf(name, "process-%d%7s", &vpid, tail) != 2 || strcmp(tail, ".img")) return 0;
   int fd = open_at_depth(image_dir, vpid, 0, &h);
   if (fd < 0) return 0;
   struct amber_run_rec *runs = malloc((uint64_t)h.nruns * sizeof *runs + 1);
