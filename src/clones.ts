@@ -69,7 +69,8 @@ export async function restoreClones(
   if (!Number.isInteger(count) || count < 1 || count > 1000) {
     throw new RangeError(`Invalid count of clones '${count}': expected an integer from 1 to 1000`);
   }
-  const { dir, manifest } = await verify(typeof image === "string" ? image : image.dir, true);
+  // The metadata, once for all; each clone's restore checks the pages (src/restore.ts).
+  const { dir, manifest } = await verify(typeof image === "string" ? image : image.dir, false);
   const base = options.name ?? manifest.app.name;
   const host = manifest.app.hostname || Deno.hostname();
   const { ips: range, ...rest } = options;

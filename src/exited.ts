@@ -20,12 +20,15 @@ export interface ExitRecord {
   code: number;
   /** The signal that ended its first process, if one did. */
   signal?: number;
+  /** Why Amber ended it, if it did (a damaged page found after a lazy restore). */
+  error?: string;
 }
 
 const ExitRecordSchema = z.object({
   at: z.iso.datetime(),
   code: z.int().min(0).max(255),
   signal: z.int().min(1).max(64).optional(),
+  error: z.string().max(512).optional(),
 });
 
 const SUFFIX = ".json";

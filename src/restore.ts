@@ -34,6 +34,12 @@ export interface RestoreOptions {
    * Map the saved memory from the image instead of reading it in: the restore returns at once
    * and pages come in when the program first touches them. The image must then stay where it
    * is while the application runs (its files stay open; a later snapshot saves everything).
+   * Its time does not grow with the memory's size: the image's metadata is checked (every byte
+   * but the pages, the table of page hashes included) and so are the pages read in (shared
+   * memory, stacks) before the program runs; the pages it maps are checked afterwards, in the
+   * background by the supervisor, and a damaged one ends the application (SIGKILL; a detached
+   * one's exit record's `error` names the page and the file). Check an image whose storage may have been damaged
+   * with `inspect` first, or restore it eagerly.
    */
   lazy?: boolean;
   /** How long the processes may take to come back, in ms; default 30 000. */
@@ -90,11 +96,11 @@ const STEP_MS = 100;
 export async function restore(image: Image | string, options: RestoreOptions = {}): Promise<App> {
   const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
   const report = reporter(options.onProgress);
-  // Whole files are checked before anything starts (the restorer's check of each page as it
-  // reads it is off until the agent's page hashes are exact: csrc/restorer/verify.c).
+  // Every file's metadata is checked here, and each page as the restorer reads it in; the pages a
+  // lazy restore maps unread are checked once the program runs (csrc/supervisor/lazy_check.c).
   const checked = await verify(
     typeof image === "string" ? image : image.dir,
-    true,
+    false,
     {
       onProgress: options.onProgress,
     },

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ImageError, IncompatibleImageError, list, SnapshotError } from "../mod.ts";
+import { ImageError, IncompatibleImageError, inspect, list, SnapshotError } from "../mod.ts";
 import { prog, scenarioTest, sleep } from "./support.ts";
 
 async function counterImage(s: Parameters<Parameters<typeof scenarioTest>[1]>[0]) {
@@ -38,40 +38,80 @@ scenarioTest(
   },
 );
 
+/** Flips one byte of a process file at `at(header)`, the header's first 1272 bytes as a view. */
+async function flipByte(path: string, at: (header: DataView) => number): Promise<void> {
+  using f = await Deno.open(path, { read: true, write: true });
+  const header = new Uint8Array(1272);
+  await f.read(header);
+  const where = at(new DataView(header.buffer));
+  const byte = new Uint8Array(1);
+  await f.seek(where, Deno.SeekMode.Start);
+  await f.read(byte);
+  byte[0] ^= 0x5a;
+  await f.seek(where, Deno.SeekMode.Start);
+  await f.write(byte);
+}
+
 scenarioTest(
-  "a page corrupted in the middle of a big image fails the restore, eager or lazy, naming the file",
+  "a corrupted page fails an eager restore, named, and ends a lazily restored application",
   async (s) => {
     const app = await s.launch([prog("heap_pattern"), s.dir, "64"], "bigpage");
     await s.waitFor(/^ready$/m);
     const image = await s.freeze(app);
     const file = image.manifest.processes[0].file;
-    const path = join(image.dir, file);
     // The header says where the page data is (data_off at byte 72, data_len at 80): one byte
     // of the page in the middle of it changes; the file's metadata stays intact.
-    const f = await Deno.open(path, { read: true, write: true });
-    const header = new Uint8Array(88);
-    await f.read(header);
-    const view = new DataView(header.buffer);
-    const dataOff = Number(view.getBigUint64(72, true)),
-      dataLen = Number(view.getBigUint64(80, true));
-    assert.ok(dataLen >= 64 * 2 ** 20, `the image holds the 64 MiB (${dataLen} bytes of pages)`);
-    const at = dataOff + Math.floor(dataLen / 2 / 4096) * 4096 + 100;
-    const byte = new Uint8Array(1);
-    await f.seek(at, Deno.SeekMode.Start);
-    await f.read(byte);
-    byte[0] ^= 0x5a;
-    await f.seek(at, Deno.SeekMode.Start);
-    await f.write(byte);
-    f.close();
-    for (const lazy of [false, true]) {
-      const name = lazy ? "bigpage-lazy" : "bigpage-eager";
-      await assert.rejects(s.restore(image.dir, { name, lazy }), (e: Error) => {
-        assert.ok(e instanceof ImageError, String(e));
-        assert.match(e.message, new RegExp(`'${file.replace(".", "\\.")}'.*checksum`));
-        return true;
-      });
-      assert.deepEqual(await appsNamedLike(name), [], "no application was left behind");
+    await flipByte(join(image.dir, file), (header) => {
+      const dataOff = Number(header.getBigUint64(72, true));
+      const dataLen = Number(header.getBigUint64(80, true));
+      assert.ok(dataLen >= 64 * 2 ** 20, `the image holds the 64 MiB (${dataLen} bytes of pages)`);
+      return dataOff + Math.floor(dataLen / 2 / 4096) * 4096 + 100;
+    });
+    await assert.rejects(s.restore(image.dir, { name: "bigpage-eager" }), (e: Error) => {
+      assert.ok(e instanceof ImageError, String(e));
+      // The restorer checks each page as it reads it, and names the one that failed.
+      assert.match(
+        e.message,
+        new RegExp(`'${file.replace(".", "\\.")}'.*checksum.*its page at 0x[0-9a-f]+$`),
+      );
+      return true;
+    });
+    assert.deepEqual(await appsNamedLike("bigpage-eager"), [], "no application was left behind");
+    await assert.rejects(inspect(image.dir), ImageError); // inspect checks every file whole
+    // A lazy restore starts at once and checks the pages in the background: the application is
+    // ended, the page named (the restore itself fails instead if the check was quicker).
+    const lazy = await s.restore(image.dir, { name: "bigpage-lazy", lazy: true, detach: true })
+      .catch((e: Error) => e);
+    const damaged = /image damaged: page 0x[0-9a-f]+ of process-\d+\.img|page at 0x[0-9a-f]+$/;
+    if (lazy instanceof Error) {
+      assert.ok(lazy instanceof ImageError, String(lazy));
+      assert.match(lazy.message, damaged);
+    } else {
+      let record = await lazy.exited();
+      for (let i = 0; i < 200 && !record; i++) {
+        await sleep(50);
+        record = await lazy.exited();
+      }
+      assert.match(record?.error ?? "no exit record", damaged);
     }
+  },
+);
+
+scenarioTest(
+  "a lazy restore refuses a process file whose table of page hashes is damaged",
+  async (s) => {
+    const app = await s.launch([prog("heap_pattern"), s.dir, "16"], "lazymeta");
+    await s.waitFor(/^ready$/m);
+    const image = await s.freeze(app);
+    const file = image.manifest.processes[0].file;
+    // hashes_off at byte 1264: the first page's hash changes, not the page.
+    await flipByte(join(image.dir, file), (header) => Number(header.getBigUint64(1264, true)));
+    await assert.rejects(s.restore(image.dir, { name: "lazymeta", lazy: true }), (e: Error) => {
+      assert.ok(e instanceof ImageError, String(e));
+      assert.match(e.message, new RegExp(`'${file.replace(".", "\\.")}'.*checksum`));
+      return true;
+    });
+    assert.deepEqual(await appsNamedLike("lazymeta"), [], "no application was left behind");
   },
 );
 

@@ -15,5 +15,8 @@ struct amber_hash {
 void amber_hash_init(struct amber_hash *h);
 void amber_hash_update(struct amber_hash *h, const void *data, size_t len);
 uint64_t amber_hash_final(const struct amber_hash *h);
+/* Copies len bytes from src to dst and returns the XXH64 of the bytes copied (read once: a
+ * source that changes meanwhile cannot make the hash disagree with the copy). */
+uint64_t amber_hash_copy(void *dst, const void *src, size_t len);
 
 #endif

@@ -1,8 +1,8 @@
 /* Writes this process's file of the image: its memory map, the pages worth saving, and its
  * threads. /proc/self/pagemap tells which pages hold data: a page never touched is not
  * written (it comes back as zeros), and a clean page of a private file mapping is not written
- * (it comes back from the file). Pages go from memory straight to the file, page-aligned, so
- * a restore can read (or later map) them in place. */
+ * (it comes back from the file). Pages go to the file page-aligned (through a copy that is hashed,
+ * agent_pages.c), so a restore can read or map them in place. */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -259,7 +259,7 @@ int amber_write_process_file(const char *dir) {
     if (!err && w.parent) memcpy(h.parent_dir, parent_dir, sizeof h.parent_dir);
   }
   w.data_end = AMBER_PAGE; /* the header's page */
-  pages_agent_memory(&w, (uint64_t)regions, regions_bytes);
+  pages_begin();
   for (int i = 0; i < nregions && !err; i++) {
     /* A private mapping of a file that is gone keeps every page: it cannot be mapped again. */
     int whole = regions[i].kind == AMBER_REGION_ANON && regions[i].ino != 0 &&

@@ -114,13 +114,38 @@ static int parent_has(struct page_writer *w, uint64_t addr, uint64_t hash, uint3
   return 1;
 }
 
-/* Runs of pages of this image follow one another in the file: up to BATCH of them, from
- * memory, go out in one system call (pwritev). The batch is written before memory it points
- * to may change or become unreadable, and before the file's later sections. */
+/* Every page is copied into the stage as it is hashed (one pass, amber_hash_copy) and written
+ * from the copy: its hash is that of the bytes in the file, whatever changes the page meanwhile
+ * (the agent's own stack and data, a thread's rseq area that the kernel updates when the thread
+ * moves to another CPU, a waiting thread's stack). The restorer checks each page against it, and
+ * an incremental image refers to its parent's copy of a page only if the hashes are equal. The
+ * stage is small enough to stay in the cache, so the write that follows reads it from there. */
+#define STAGE_PAGES 128
+static char *stage;
+static int staged; /* its pages that the batch's runs hold */
+
+/* The pending run's pages of this image that are in the stage but not yet in the batch: from
+ * pending_from, the last pending_staged of its pages. A run goes on across a full stage, written
+ * in pieces, so that a run of memory stays one run of the file (one mapping for a lazy restore). */
+static const char *pending_from;
+static uint64_t pending_staged;
+
+/* Runs of pages of this image follow one another in the file: up to BATCH of them, from the
+ * stage, go out in one system call (pwritev). The batch is written before the stage is
+ * used again, and before the file's later sections. */
 #define BATCH 512
 static struct iovec batch[BATCH];
 static int batched;
 static uint64_t batch_off;
+
+/* This file's state as the image holds it is mid-write (its page was saved then): a restored
+ * process starts its next snapshot afresh, with no batch and no stage. */
+void pages_begin(void) {
+  batched = 0;
+  pending_staged = 0;
+  stage = 0;
+  staged = 0;
+}
 
 int pages_write_batch(struct page_writer *w) {
   if (!batched) return 0;
@@ -129,37 +154,37 @@ int pages_write_batch(struct page_writer *w) {
   return err ? failed("cannot write memory to the image", err) : 0;
 }
 
-/* The pending run's pages of this image (depth 0) are written from `from`, its own memory
- * (batched) or a copy (at once); the run joins the index. */
-static int write_pending(struct page_writer *w, const void *from, int copied) {
+static int batch_staged(struct page_writer *w) {
+  if (w->pending.depth || !pending_staged) return 0;
+  int err = batched == BATCH ? pages_write_batch(w) : 0;
+  if (err) return err;
+  uint64_t bytes = pending_staged * AMBER_PAGE;
+  if (!batched) batch_off = w->pending.data_off + w->pending.npages * AMBER_PAGE - bytes;
+  batch[batched++] = (struct iovec){(void *)pending_from, bytes};
+  pending_from += bytes;
+  pending_staged = 0;
+  return 0;
+}
+
+/* The pending run is complete: its last pages join the batch, and the run the index. */
+static int write_pending(struct page_writer *w) {
   struct amber_run_rec *run = &w->pending;
   if ((uint64_t)w->nruns == w->max_runs && grow((void **)&w->runs, &w->max_runs, sizeof *run))
     return failed("no memory for the index of pages", -ENOMEM);
-  if (run->depth == 0) {
-    int err = batched == BATCH || copied ? pages_write_batch(w) : 0;
-    if (err) return err;
-    run->data_off = w->data_end;
-    if (copied) {
-      err = amber_sink_write(w->sink, from, run->npages * AMBER_PAGE, w->data_end);
-      if (err) return failed("cannot write memory to the image", err);
-    } else {
-      if (!batched) batch_off = w->data_end;
-      batch[batched++] = (struct iovec){(void *)from, run->npages * AMBER_PAGE};
-    }
-    w->data_end += run->npages * AMBER_PAGE;
-  }
+  int err = batch_staged(w);
+  if (err) return err;
   w->runs[w->nruns++] = *run;
   run->npages = 0;
   return 0;
 }
 
-/* Pages of this image are written now, straight from memory. */
+/* The pending run is complete: its pages of this image join the batch. */
 int pages_flush(struct page_writer *w) {
-  return w->pending.npages ? write_pending(w, (void *)w->pending.addr, 0) : 0;
+  return w->pending.npages ? write_pending(w) : 0;
 }
 
-/* Adds one page to the pending run, or starts another. */
-static int add_page(struct page_writer *w, uint64_t addr, uint64_t hash) {
+/* Adds one page, whose copy is at `copy`, to the pending run, or starts another. */
+static int add_page(struct page_writer *w, uint64_t addr, uint64_t hash, const char *copy) {
   uint32_t depth = 0;
   uint64_t off = 0;
   parent_has(w, addr, hash, &depth, &off);
@@ -170,20 +195,15 @@ static int add_page(struct page_writer *w, uint64_t addr, uint64_t hash) {
   if (!extends) {
     int err = pages_flush(w);
     if (err) return err;
-    *run = (struct amber_run_rec){addr, 0, off, depth, 0};
+    *run = (struct amber_run_rec){addr, 0, depth ? off : w->data_end, depth, 0};
+    pending_from = copy;
   }
   run->npages++;
+  if (depth == 0) pending_staged++, w->data_end += AMBER_PAGE;
   if (w->npages == w->max_pages && grow((void **)&w->hashes, &w->max_pages, 8))
     return failed("no memory for the page hashes", -ENOMEM);
   w->hashes[w->npages++] = hash;
   return 0;
-}
-
-static uint64_t page_hash(uint64_t addr) {
-  struct amber_hash h;
-  amber_hash_init(&h);
-  amber_hash_update(&h, (const void *)addr, AMBER_PAGE);
-  return amber_hash_final(&h);
 }
 
 /* The region being saved: made readable (for the hashes and the copy) only if it has a page
@@ -194,35 +214,20 @@ struct region_save {
   int opened;
 };
 
-/* Memory the agent itself changes while it writes (its stack, this library's data, the list of
- * regions): a page of it is copied first, and the copy hashed and written, so that the page's
- * hash is that of the bytes in the image (the restorer checks each page against it). */
-extern char _GLOBAL_OFFSET_TABLE_[] __attribute__((visibility("hidden")));
-extern char _end[] __attribute__((visibility("hidden")));
-
-void pages_agent_memory(struct page_writer *w, uint64_t list, uint64_t list_bytes) {
-  uint64_t sp = (uint64_t)__builtin_frame_address(0);
-  w->agent[0] = (uint64_t)_GLOBAL_OFFSET_TABLE_ & ~(AMBER_PAGE - 1ULL);
-  w->agent[1] = (uint64_t)_end;
-  w->agent[2] = list, w->agent[3] = list + list_bytes;
-  w->agent[4] = sp, w->agent[5] = sp; /* grown to the region that holds it */
-}
-
-static int agent_changes(const struct page_writer *w, uint64_t page) {
-  for (int i = 0; i < 6; i += 2)
-    if (page + AMBER_PAGE > w->agent[i] && page < w->agent[i + 1]) return 1;
-  return 0;
-}
-
-static int add_copied_page(struct page_writer *w, uint64_t addr) {
-  static char copy[AMBER_PAGE] __attribute__((aligned(AMBER_PAGE)));
-  int err = pages_flush(w);
-  if (err) return err;
-  memcpy(copy, (const void *)addr, AMBER_PAGE);
-  err = add_page(w, addr, page_hash((uint64_t)copy));
-  /* A page of the parent's is referred to (and may start a run); one of this image's is
-   * written at once, from the copy, as a run of its own. */
-  return err || w->pending.depth ? err : write_pending(w, copy, 1);
+static int stage_page(struct page_writer *w, uint64_t addr) {
+  if (!stage && !(stage = map_anon(STAGE_PAGES * AMBER_PAGE)))
+    return failed("no memory to copy pages through", -ENOMEM);
+  if (staged == STAGE_PAGES) {
+    int err = batch_staged(w);
+    if (!err) err = pages_write_batch(w);
+    if (err) return err;
+    staged = 0;
+    pending_from = stage; /* where the pending run's next page goes */
+  }
+  char *copy = stage + (uint64_t)staged * AMBER_PAGE;
+  int err = add_page(w, addr, amber_hash_copy(copy, (const void *)addr, AMBER_PAGE), copy);
+  if (!err && w->pending.depth == 0) staged++; /* a page of the parent's needs no copy */
+  return err;
 }
 
 /* A page that holds only zeros, of anonymous memory (which a restore maps as zeros), takes no
@@ -245,9 +250,7 @@ static int save_range(void *ctx, uint64_t from, uint64_t to) {
   c->opened = 1;
   int err = 0;
   for (uint64_t page = from; page < to && !err; page += AMBER_PAGE)
-    err = agent_changes(c->w, page) ? add_copied_page(c->w, page)
-          : zero_page(c->r, page)   ? pages_flush(c->w)
-                                    : add_page(c->w, page, page_hash(page));
+    err = zero_page(c->r, page) ? pages_flush(c->w) : stage_page(c->w, page);
   return err;
 }
 
@@ -307,7 +310,6 @@ int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int who
       r->kind != AMBER_REGION_FILE)
     return 0;
   struct region_save c = {w, r, 0};
-  if (r->start <= w->agent[4] && w->agent[4] < r->end) w->agent[4] = r->start, w->agent[5] = r->end;
   int err = 0;
   /* Pages a lazy restore mapped from an image are data too, read in or not. */
   if (whole || (r->flags & AMBER_REGION_FROM_IMAGE)) err = save_range(&c, r->start, r->end);
@@ -317,7 +319,6 @@ int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int who
   } else if ((err = scan_region(&c)) == 1)
     err = read_region(&c);
   if (!err) err = pages_flush(w);
-  if (!err && c.opened && !(r->prot & PROT_READ)) err = pages_write_batch(w);
   if (c.opened && !(r->prot & PROT_READ))
     amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot);
   r->nruns = w->nruns - r->first_run;
@@ -326,6 +327,10 @@ int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int who
 
 void pages_release(struct page_writer *w) {
   batched = 0; /* what a failure left unwritten */
+  pending_staged = 0;
+  if (stage) amber_sys2(SYS_munmap, stage, STAGE_PAGES * AMBER_PAGE);
+  stage = 0;
+  staged = 0;
   if (w->hashes) amber_sys2(SYS_munmap, w->hashes, w->max_pages * 8);
   if (w->runs) amber_sys2(SYS_munmap, w->runs, w->max_runs * sizeof *w->runs);
   w->hashes = 0;

@@ -22,17 +22,14 @@ struct page_writer {
   struct amber_run_rec pending; /* the run being extended */
   const struct page_parent *parent;
   int parent_cursor;
-  uint64_t agent[6]; /* memory the agent changes as it writes: pages_agent_memory */
 };
-
-/* Notes the memory the agent changes while it writes (this library's data, its stack, and the
- * list of regions at `list`), whose pages are copied before they are hashed and written. */
-void pages_agent_memory(struct page_writer *w, uint64_t list, uint64_t list_bytes);
 
 /* Loads the parent image's index for this process, if it has one; 0, or -errno. */
 int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_parent **out);
 void pages_release_parent(const struct page_parent *parent);
 
+/* Before a snapshot's first page. */
+void pages_begin(void);
 int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int whole);
 int pages_flush(struct page_writer *w);
 /* Writes the runs batched so far (before the file's sections after the pages); 0 or -errno. */

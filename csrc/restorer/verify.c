@@ -28,13 +28,6 @@ static void __attribute__((noreturn)) damaged(uint64_t addr, uint32_t depth) {
   die(msg, 0);
 }
 
-/* Off for now: the agent can hash a page of its own bookkeeping (memory it changes while it
- * writes, in a process snapshotted again after a restore or without --stop) before the page
- * reaches the file, so a page's stored hash may disagree with its stored bytes although the file
- * is whole. Until that is mended, a restore checks whole files up front (src/restore.ts) and the
- * restorer only reads. */
-static const int verify_pages = 0;
-
 /* A chunk at a time, so that each is hashed while it is in the cache. */
 #define CHUNK (64 * AMBER_PAGE)
 
@@ -46,7 +39,7 @@ void read_checked(int fd, int run_index) {
     uint64_t addr = run->addr + done * AMBER_PAGE;
     long err = rt_pread_all(fd, (void *)addr, n * AMBER_PAGE, run->data_off + done * AMBER_PAGE);
     if (err) die("cannot read saved pages", err);
-    for (uint64_t i = 0; verify_pages && i < n; i++) {
+    for (uint64_t i = 0; i < n; i++) {
       struct amber_hash h;
       amber_hash_init(&h);
       amber_hash_update(&h, (const void *)(addr + i * AMBER_PAGE), AMBER_PAGE);

@@ -10,7 +10,7 @@
 
 #include "supervisor.h"
 
-void sup_write_exit_record(const char *app_dir, int status) {
+void sup_write_exit_record(const char *app_dir, int status, const char *error) {
   char state[4096], dir[4200], path[4400], tmp[4500];
   snprintf(state, sizeof state, "%s", app_dir);
   char *name = strrchr(state, '/');
@@ -30,8 +30,11 @@ void sup_write_exit_record(const char *app_dir, int status) {
   int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
   char signal[32] = "";
   if (WIFSIGNALED(status)) snprintf(signal, sizeof signal, ", \"signal\": %d", WTERMSIG(status));
-  char text[256];
-  int n = snprintf(text, sizeof text, "{\"at\": \"%s\", \"code\": %d%s}\n", at, code, signal);
+  char why[320] = ""; /* Amber's own text: no quote or backslash to escape */
+  if (error) snprintf(why, sizeof why, ", \"error\": \"%s\"", error);
+  char text[512];
+  int n =
+      snprintf(text, sizeof text, "{\"at\": \"%s\", \"code\": %d%s%s}\n", at, code, signal, why);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return;
   int ok = write(fd, text, n) == n;

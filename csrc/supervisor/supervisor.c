@@ -198,10 +198,11 @@ int main(int argc, char **argv) {
     remove_app_dir(o.app_dir);
     return status;
   }
+  if (o.restore && o.lazy) sup_lazy_check_start(table, o.image_dir);
   int status = reap_all();
   remove_ipc_objects();
   __atomic_store_n(&table->state, AMBER_APP_EXITED, __ATOMIC_RELEASE);
-  if (o.detach) sup_write_exit_record(o.app_dir, root_wait_status);
+  if (o.detach) sup_write_exit_record(o.app_dir, root_wait_status, sup_lazy_damage());
   remove_app_dir(o.app_dir);
   return status;
 }

@@ -24,8 +24,14 @@ int sup_detach(void);
 pid_t sup_start_program(struct amber_table *t, const struct sup_options *o);
 pid_t sup_start_restorer(struct amber_table *t, const struct sup_options *o);
 
-/* exit_record.c: how a detached application ended (a wait status), for `amber ps`. */
-void sup_write_exit_record(const char *app_dir, int status);
+/* exit_record.c: how a detached application ended (a wait status, and the error that ended it
+ * or NULL), for `amber ps`. */
+void sup_write_exit_record(const char *app_dir, int status, const char *error);
+
+/* lazy_check.c: checks the pages of a lazy restore's image in the background, and ends the
+ * application if one is damaged; what was found damaged, or NULL. */
+void sup_lazy_check_start(struct amber_table *t, const char *image_dir);
+const char *sup_lazy_damage(void);
 
 /* broker.c: the descriptor broker of a restore (common/broker.h), on its own thread. */
 int sup_broker_start(const char *app_dir, int nprocesses);
