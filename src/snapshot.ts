@@ -312,9 +312,11 @@ export async function freezeAndWriteRetrying(
       }
       // A process that exited during the snapshot (a server's short-lived worker) is no more
       // reason to fail than one created: taken again without it.
+      // Descriptors in flight over a Unix socket are mostly a moment's state (nginx's master
+      // hands each worker its siblings' channels as it starts them): taken again a moment later.
       const raced = cause instanceof SnapshotError &&
         (cause.cause instanceof ControlAgainError ||
-          cause.cause instanceof ControlProcessGoneError);
+          cause.cause instanceof ControlProcessGoneError || /in flight/.test(cause.message));
       if (!raced || attempt === 3 || how.signal?.aborted) throw cause;
       for await (const entry of Deno.readDir(tmp)) await Deno.remove(join(tmp, entry.name));
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));

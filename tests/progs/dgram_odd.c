@@ -68,8 +68,9 @@ static int self_mode(const char *dir) {
   bound_and_connected(dir, "self.sock", &u);
   struct sockaddr_un a;
   socklen_t len;
-  char abs_name[64];
-  snprintf(abs_name, sizeof abs_name, "amber-self-%d", (int)getpid());
+  char abs_name[128]; /* unique per run: every application's first process has one vpid */
+  const char *run = strrchr(dir, '/');
+  snprintf(abs_name, sizeof abs_name, "amber-self-%s", run ? run + 1 : dir);
   int b = unix_dgram(abs_name, 1, &len, &a);
   CHECK(connect(b, (struct sockaddr *)&a, len) == 0, "connect abstract: errno %d", errno);
   int v = socket(AF_INET, SOCK_DGRAM, 0);
