@@ -77,7 +77,7 @@ static int make_keeper(const struct amber_fd_rec *rec) {
 }
 
 static int fifo_restore(struct amber_fd_rec *rec, int floor) {
-  uint64_t key = amber_key(AMBER_KEY_FIFO, rec->ino);
+  uint64_t key = amber_key(AMBER_KEY_FD_KIND(AMBER_FD_FIFO), rec->ino);
   int keeper;
   if (fifo_needs_peer(rec)) {
     keeper = amber_broker_get(key, 0);
@@ -109,4 +109,5 @@ const struct amber_fd_ops amber_fd_fifo_ops = {
     .frozen = fifo_frozen,
     .needs_peer = fifo_needs_peer,
     .restore = fifo_restore,
+    .may_create = amber_fd_any_creator,
 };

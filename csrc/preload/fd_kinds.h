@@ -31,8 +31,18 @@ struct amber_fd_ops {
   int (*settle)(const struct amber_fd_rec *rec); /* phase 3, every holder: wait for the peers */
   int (*link)(struct amber_fd_rec *rec, int floor); /* phase 3, last: refers to other fds */
   void (*release)(struct amber_fd_rec *rec);     /* the application resumes or the snapshot ends */
+  /* An object several descriptions open again (a pipe, a FIFO, a memfd) is made once, by its
+   * creator: the first holder `e` (in the coordinator's list, amber.table->share) for which
+   * this is true, or the first holder when it is true for none (agent_share.c). Null: each
+   * description is made on its own. */
+  int (*may_create)(const struct amber_fd_rec *rec, const struct amber_share_fd *e);
 };
 #define AMBER_FD_BIT(kind) (1u << (kind))
+/* A kind added after the enum in image.h defines its number in its own file (a value no other
+ * table's `kinds` has: a snapshot refuses to start otherwise, fd_list.c); its records carry the
+ * table's name for `amber inspect` (rec->kind_name). */
+int amber_fd_kinds_check(void); /* 0, or -1 with amber_ckpt.error */
+int amber_fd_any_creator(const struct amber_fd_rec *rec, const struct amber_share_fd *e);
 extern const struct amber_fd_ops *const amber_fd_kinds[]; /* fd_list.c, null-terminated */
 const struct amber_fd_ops *amber_fd_ops_of(const struct amber_fd_rec *rec); /* or null */
 
