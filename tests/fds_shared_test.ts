@@ -140,3 +140,7 @@ sharedTest(
   "fifo_state",
   ["fork"],
 );
+sharedTest(
+  "an inotify instance comes back with its watches, their numbers and a gap left by a removed one",
+  "inotify_state",
+);

@@ -130,7 +130,11 @@ selfCheckingTest(
 );
 
 const REFUSED = [
-  { kind: "inotify", holding: "an inotify descriptor", named: /inotify/ },
+  {
+    kind: "inotify",
+    holding: "an inotify descriptor with events not read yet",
+    named: /process \d+: descriptor \d+ \(inotify\) has \d+ bytes of events not read yet/,
+  },
   {
     kind: "rights",
     holding: "a socket pair with a descriptor in flight",

@@ -5,6 +5,7 @@
 #define AMBER_FD_KIND_LIST(KIND)                                                                  \
   KIND(pipe)                                                                                      \
   KIND(socket)                                                                                    \
+  KIND(inotify)                                                                                   \
   KIND(anon)                                                                                      \
   KIND(pty)                                                                                       \
   KIND(file)                                                                                      \
