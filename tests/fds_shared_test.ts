@@ -144,3 +144,7 @@ sharedTest(
   "an inotify instance comes back with its watches, their numbers and a gap left by a removed one",
   "inotify_state",
 );
+sharedTest(
+  "POSIX message queues come back with their attributes, mode and messages in order, one unlinked still unlinked",
+  "mq_state",
+);

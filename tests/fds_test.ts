@@ -205,16 +205,25 @@ selfCheckingTest(
 );
 
 scenarioTest(
-  "a POSIX message queue cannot be saved yet: the snapshot says so, the program runs on",
+  "a POSIX message queue with a notification registered is refused by name, the program runs on",
   async (s) => {
-    const app = await s.launch([prog("file_kinds"), s.dir, "mqueue"], "mqueue");
+    const app = await s.launch([prog("mq_state"), s.dir, "notify"], "mq-notify");
     await s.waitFor(/^tick 2$/m);
-    await assert.rejects(app.snapshot({ dir: `${s.dir}/never.amber` }), /POSIX message queue/);
-    const ticks = async () => ((await s.text()).match(/^tick/gm) ?? []).length;
-    const before = await ticks();
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.ok((await ticks()) > before, "the program stopped");
+    const dir = join(s.dir, "never.amber");
+    await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
+      assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
+      assert.match(
+        e.message,
+        /process \d+: descriptor \d+ \(POSIX message queue \/amber-mq-[^)]*\) has a notification registered \(mq_notify\)/,
+      );
+      return true;
+    });
+    await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+    const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
+    await s.waitFor(new RegExp(`^tick ${ticks + 5}$`, "m"), "more ticks after the snapshot");
+    await s.pass();
   },
+  LIMIT_MS,
 );
 
 selfCheckingTest(

@@ -27,8 +27,10 @@ static int classify(struct amber_fd_rec *rec, const char *target, const struct s
   }
   for (const struct amber_fd_ops *const *o = amber_fd_kinds; *o; o++)
     if ((*o)->recognise && (*o)->recognise(target, st)) {
-      amber_fmt(rec->kind_name, sizeof rec->kind_name, "%s", (*o)->name);
-      return (*o)->capture(rec, target, st);
+      int err = (*o)->capture(rec, target, st);
+      const struct amber_fd_ops *ops = amber_fd_ops_of(rec); /* the kind it was handed to */
+      if (ops) amber_fmt(rec->kind_name, sizeof rec->kind_name, "%s", ops->name);
+      return err;
     }
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
             "descriptor %d (%s) is of a kind Amber cannot save yet", rec->fd, target);

@@ -126,6 +126,9 @@ void amber_fd_pathless_release(struct amber_fd_rec *rec);
 int amber_fd_pathless_needs_peer(const struct amber_fd_rec *rec);
 int amber_fd_pathless_restore(struct amber_fd_rec *rec, int floor);
 
+/* POSIX message queues (fd_mqueue.c), handed over by fd_file.c (on the mqueue file system). */
+int amber_fd_mqueue_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
+
 /* AMBER_SOCK_PEER_OFF, AMBER_SOCK_WINDOW_OFF, AMBER_SOCK_WAITING: in image.h. */
 
 /* Established TCP connections (fd_tcp.c), kept when the snapshot asks for it. */

@@ -10,7 +10,8 @@
   KIND(pty)                                                                                       \
   KIND(file)                                                                                      \
   KIND(pathless)                                                                                  \
-  KIND(fifo)
+  KIND(fifo)                                                                                      \
+  KIND(mqueue)
 
 #define DECLARE(k) extern const struct amber_fd_ops amber_fd_##k##_ops;
 #define ENTRY(k) &amber_fd_##k##_ops,
