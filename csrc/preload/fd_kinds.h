@@ -126,6 +126,13 @@ void amber_fd_pathless_release(struct amber_fd_rec *rec);
 int amber_fd_pathless_needs_peer(const struct amber_fd_rec *rec);
 int amber_fd_pathless_restore(struct amber_fd_rec *rec, int floor);
 
+/* fd_keeper.c: an object several descriptions open again (a named FIFO, a message queue) is
+ * made by its creator with make() (a description open for reading and writing), offered under
+ * key, and opened again by every description with its own access mode. */
+int amber_fd_not_creator(const struct amber_fd_rec *rec); /* needs_peer of such a kind */
+int amber_fd_keeper_restore(struct amber_fd_rec *rec, int floor, uint64_t key,
+                            int (*make)(const struct amber_fd_rec *rec));
+
 /* POSIX message queues (fd_mqueue.c), handed over by fd_file.c (on the mqueue file system). */
 int amber_fd_mqueue_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
 

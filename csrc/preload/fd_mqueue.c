@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "../common/broker.h"
-#include "agent_share.h"
 #include "fd_kinds.h"
 
 enum { AMBER_FD_MQUEUE = 14 };
@@ -52,11 +51,6 @@ int amber_fd_mqueue_capture(struct amber_fd_rec *rec, const char *target, const 
   return 0;
 }
 
-static int mq_needs_peer(const struct amber_fd_rec *rec) {
-  if (!rec->creator_vpid) return 0; /* not listed: made here */
-  return rec->creator_vpid != amber.vpid || rec->creator_fd != rec->fd;
-}
-
 /* "QSIZE:%-10lu NOTIFY:%-5d SIGNO:%-5d NOTIFY_PID:%-6d": is a notification registered? */
 static int notified(int fd) {
   char text[160];
@@ -73,7 +67,7 @@ static int notified(int fd) {
 
 /* Once every process is frozen, the creator: every message, taken and sent back in order. */
 static int mq_frozen(struct amber_fd_rec *rec) {
-  if (mq_needs_peer(rec)) return 0;
+  if (amber_fd_not_creator(rec)) return 0;
   char self[64];
   amber_fmt(self, sizeof self, "/proc/thread-self/fd/%d", rec->fd);
   int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, self, O_RDWR | O_NONBLOCK | O_CLOEXEC, 0);
@@ -148,27 +142,8 @@ static int make_queue(const struct amber_fd_rec *rec) {
 }
 
 static int mq_restore(struct amber_fd_rec *rec, int floor) {
-  uint64_t key = amber_key(AMBER_KEY_FD_KIND(AMBER_FD_MQUEUE), rec->ino);
-  int keeper;
-  if (mq_needs_peer(rec)) {
-    keeper = amber_broker_get(key, 0);
-  } else {
-    keeper = make_queue(rec);
-    if (keeper >= 0) {
-      keeper = amber_fd_park(keeper, floor);
-      int err = amber_broker_put(key, 0, keeper);
-      if (err) {
-        amber_sys1(SYS_close, keeper);
-        return err;
-      }
-    }
-  }
-  if (keeper < 0) return keeper;
-  char self[64];
-  amber_fmt(self, sizeof self, "/proc/thread-self/fd/%d", keeper);
-  int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, self, (rec->flags & O_ACCMODE) | O_CLOEXEC, 0);
-  amber_sys1(SYS_close, keeper);
-  return amber_fd_place(amber_fd_park(fd, floor), rec);
+  return amber_fd_keeper_restore(rec, floor, amber_key(AMBER_KEY_FD_KIND(AMBER_FD_MQUEUE), rec->ino),
+                                 make_queue);
 }
 
 const struct amber_fd_ops amber_fd_mqueue_ops = {
@@ -176,7 +151,7 @@ const struct amber_fd_ops amber_fd_mqueue_ops = {
     .kinds = AMBER_FD_BIT(AMBER_FD_MQUEUE),
     .capture = amber_fd_mqueue_capture,
     .frozen = mq_frozen,
-    .needs_peer = mq_needs_peer,
+    .needs_peer = amber_fd_not_creator,
     .restore = mq_restore,
     .may_create = amber_fd_any_creator,
 };
