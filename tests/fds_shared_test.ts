@@ -148,3 +148,7 @@ sharedTest(
   "POSIX message queues come back with their attributes, mode and messages in order, one unlinked still unlinked",
   "mq_state",
 );
+sharedTest(
+  "epoll registrations whose descriptor was dup'ed and closed (its number reused since) come back under their numbers",
+  "epoll_moved",
+);

@@ -138,7 +138,8 @@ const REFUSED = [
   {
     kind: "rights",
     holding: "a socket pair with a descriptor in flight",
-    named: /descriptor \d+ is a connected Unix socket with descriptors in flight/,
+    named:
+      /process \d+: descriptor \d+ is a connected Unix socket with descriptors in flight \(SCM_RIGHTS: sent and not received yet, the first socket:\[\d+\]\)/,
   },
   { kind: "netlink", holding: "a netlink socket", named: /netlink socket/ },
   {
@@ -196,6 +197,28 @@ for (const { kind, holding, named } of REFUSED) {
     LIMIT_MS,
   );
 }
+
+scenarioTest(
+  "an epoll whose registered file only another process holds now is refused by name, the program runs on",
+  async (s) => {
+    const app = await s.launch([prog("epoll_moved"), s.dir, "gone"], "epoll-gone");
+    await s.waitFor(/^ready$/m, "ready");
+    const dir = join(s.dir, "never.amber");
+    await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
+      assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
+      assert.match(
+        e.message,
+        /process \d+: descriptor \d+ is an epoll watching a file registered as descriptor \d+, which no descriptor of this process holds now/,
+      );
+      return true;
+    });
+    await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+    const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
+    await s.waitFor(new RegExp(`^tick ${ticks + 5}$`, "m"), "more ticks after the snapshot");
+    await s.pass();
+  },
+  LIMIT_MS,
+);
 
 selfCheckingTest(
   "a process's own /proc file stays open on the restored process's own",

@@ -241,7 +241,7 @@ struct amber_fd_rec {
 #define AMBER_EPOLL_MAX 256
 struct amber_epoll_rec {
   int32_t epfd, tfd;
-  uint32_t events, pad;
+  uint32_t events, pad; /* pad: 1 + the descriptor that holds the file, if not tfd any more */
   uint64_t data;
 };
 

@@ -148,5 +148,10 @@ int amber_fd_tcp_restore(const struct amber_fd_rec *rec, uint32_t peer_len);
  * pass 0 creates, pass 1 adds epoll registrations once every target exists. */
 int amber_fd_anon_capture(struct amber_fd_rec *rec, const char *target);
 int amber_fd_anon_restore(struct amber_fd_rec *rec, int floor, int pass);
+/* epoll_moved.c: the descriptor of this process that holds the file epoll epfd registered as
+ * tfd, or -1; and that registration made again under tfd from the file at holder. */
+struct epoll_event;
+int amber_epoll_holder(int epfd, int tfd);
+long amber_epoll_add_moved(int epfd, int tfd, int holder, struct epoll_event *ev, int floor);
 
 #endif
