@@ -198,26 +198,30 @@ for (const { kind, holding, named } of REFUSED) {
   );
 }
 
-scenarioTest(
-  "an epoll whose registered file only another process holds now is refused by name, the program runs on",
-  async (s) => {
-    const app = await s.launch([prog("epoll_moved"), s.dir, "gone"], "epoll-gone");
+/** A program that holds what a snapshot must refuse (it prints "tick N" until `<dir>/go`): the
+ * snapshot fails with a message that matches `named`, writes nothing, and the program runs on. */
+function refusedTest(name: string, program: string, args: string[], named: RegExp): void {
+  scenarioTest(name, async (s) => {
+    const app = await s.launch([prog(program), s.dir, ...args], program.replaceAll("_", "-"));
     await s.waitFor(/^ready$/m, "ready");
     const dir = join(s.dir, "never.amber");
     await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
       assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
-      assert.match(
-        e.message,
-        /process \d+: descriptor \d+ is an epoll watching a file registered as descriptor \d+, which no descriptor of this process holds now/,
-      );
+      assert.match(e.message, named);
       return true;
     });
     await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
     const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
     await s.waitFor(new RegExp(`^tick ${ticks + 5}$`, "m"), "more ticks after the snapshot");
     await s.pass();
-  },
-  LIMIT_MS,
+  }, LIMIT_MS);
+}
+
+refusedTest(
+  "an epoll whose registered file only another process holds now is refused by name, the program runs on",
+  "epoll_moved",
+  ["gone"],
+  /process \d+: descriptor \d+ is an epoll watching a file registered as descriptor \d+, which no descriptor of this process holds now/,
 );
 
 selfCheckingTest(
@@ -227,26 +231,11 @@ selfCheckingTest(
   ["proc"],
 );
 
-scenarioTest(
+refusedTest(
   "a POSIX message queue with a notification registered is refused by name, the program runs on",
-  async (s) => {
-    const app = await s.launch([prog("mq_state"), s.dir, "notify"], "mq-notify");
-    await s.waitFor(/^tick 2$/m);
-    const dir = join(s.dir, "never.amber");
-    await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
-      assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
-      assert.match(
-        e.message,
-        /process \d+: descriptor \d+ \(POSIX message queue \/amber-mq-[^)]*\) has a notification registered \(mq_notify\)/,
-      );
-      return true;
-    });
-    await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
-    const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
-    await s.waitFor(new RegExp(`^tick ${ticks + 5}$`, "m"), "more ticks after the snapshot");
-    await s.pass();
-  },
-  LIMIT_MS,
+  "mq_state",
+  ["notify"],
+  /process \d+: descriptor \d+ \(POSIX message queue \/amber-mq-[^)]*\) has a notification registered \(mq_notify\)/,
 );
 
 selfCheckingTest(
