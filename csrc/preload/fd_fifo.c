@@ -4,8 +4,8 @@
  * reading and writing without waiting (a keeper, so that no open waits for the other side and
  * the bytes outlive every end), refills it and offers it; every description, its own too, is
  * then an open of the keeper with its own access mode. The broker holds the keeper until every
- * process is restored. An end outside the application (a reader or writer not in it) is not
- * kept: as for a pipe to the outside, the program sees it gone. */
+ * process is restored. An end outside the application (a reader or writer not in it) cannot be
+ * kept: the coordinator refuses the snapshot when it sees one (control/ctl_fifo_outside.c). */
 #include <fcntl.h>
 #include <string.h>
 
