@@ -195,3 +195,7 @@ scenarioTest(
   },
   LIMIT_MS,
 );
+sharedTest(
+  "a pseudo-terminal keeps the bytes not read yet both ways (output the master has not read, input the raw slave has not)",
+  "pty_bytes",
+);

@@ -114,6 +114,10 @@ int amber_fd_pty_capture(struct amber_fd_rec *rec, const char *target, const str
 int amber_fd_pty_frozen(struct amber_fd_rec *rec); /* refuses what cannot be saved */
 int amber_fd_pty_needs_peer(const struct amber_fd_rec *rec);
 int amber_fd_pty_restore(struct amber_fd_rec *rec, int floor);
+/* pty_bytes.c: the master's owner, once every process is frozen: the bytes not read yet both
+ * ways, read out and put back (or refused); a restore puts them into the new one. */
+int amber_pty_save_bytes(struct amber_fd_rec *rec);
+int amber_pty_refill(const struct amber_fd_rec *rec, int master, int slave);
 
 /* Files with no path to reopen (fd_pathless.c): memfds and deleted files. The file's creator
  * (creator_vpid/fd: its first holder) saves the bytes once every process is frozen, in a

@@ -16,7 +16,7 @@
 #include "wait_go.h"
 
 static void path_in(char *out, size_t cap, const char *dir, const char *name) {
-  snprintf(out, cap, "%s/%s", dir, name);
+  snprintf(out, cap, "%.3000s/%s", dir, name);
 }
 
 static struct inotify_event *next_event(int fd, char *buf, size_t cap) {
