@@ -25,6 +25,7 @@ static int classify(struct amber_fd_rec *rec, const char *target, const struct s
     rec->kind = AMBER_FD_STDIO;
     return 0;
   }
+  amber_fd_recognising = rec->fd;
   for (const struct amber_fd_ops *const *o = amber_fd_kinds; *o; o++)
     if ((*o)->recognise && (*o)->recognise(target, st)) {
       int err = (*o)->capture(rec, target, st);

@@ -44,6 +44,8 @@ struct amber_fd_ops {
 int amber_fd_kinds_check(void); /* 0, or -1 with amber_ckpt.error */
 int amber_fd_any_creator(const struct amber_fd_rec *rec, const struct amber_share_fd *e);
 extern const struct amber_fd_ops *const amber_fd_kinds[]; /* fd_list.c, null-terminated */
+/* The descriptor a recognise() is asked about, for a kind known only through it (fstatfs). */
+extern int amber_fd_recognising;
 const struct amber_fd_ops *amber_fd_ops_of(const struct amber_fd_rec *rec); /* or null */
 
 int amber_fd_park(int fd, int floor);
@@ -136,9 +138,6 @@ int amber_fd_pathless_restore(struct amber_fd_rec *rec, int floor);
 int amber_fd_not_creator(const struct amber_fd_rec *rec); /* needs_peer of such a kind */
 int amber_fd_keeper_restore(struct amber_fd_rec *rec, int floor, uint64_t key,
                             int (*make)(const struct amber_fd_rec *rec));
-
-/* POSIX message queues (fd_mqueue.c), handed over by fd_file.c (on the mqueue file system). */
-int amber_fd_mqueue_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
 
 /* AMBER_SOCK_PEER_OFF, AMBER_SOCK_WINDOW_OFF, AMBER_SOCK_WAITING: in image.h. */
 

@@ -8,15 +8,17 @@
   KIND(inotify)                                                                                   \
   KIND(anon)                                                                                      \
   KIND(pty)                                                                                       \
+  KIND(mqueue)                                                                                    \
   KIND(file)                                                                                      \
   KIND(pathless)                                                                                  \
-  KIND(fifo)                                                                                      \
-  KIND(mqueue)
+  KIND(fifo)
 
 #define DECLARE(k) extern const struct amber_fd_ops amber_fd_##k##_ops;
 #define ENTRY(k) &amber_fd_##k##_ops,
 AMBER_FD_KIND_LIST(DECLARE)
 const struct amber_fd_ops *const amber_fd_kinds[] = {AMBER_FD_KIND_LIST(ENTRY) 0};
+
+int amber_fd_recognising = -1;
 
 const struct amber_fd_ops *amber_fd_ops_of(const struct amber_fd_rec *rec) {
   if (rec->kind <= 0 || rec->kind >= 32) return 0;

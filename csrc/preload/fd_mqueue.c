@@ -15,11 +15,16 @@
 #include <fcntl.h>
 #include <mqueue.h>
 #include <string.h>
+#include <sys/statfs.h>
 
 #include "../common/broker.h"
 #include "fd_kinds.h"
 
 enum { AMBER_FD_MQUEUE = 14 };
+
+#ifndef MQUEUE_MAGIC
+#define MQUEUE_MAGIC 0x19800202 /* not in Debian 12's linux/magic.h */
+#endif
 
 struct message {
   uint32_t len, prio;
@@ -34,9 +39,15 @@ static int refuse(const struct amber_fd_rec *rec, const char *why, int n) {
   return -1;
 }
 
-/* No recognise (a queue is known by its file system, which needs the descriptor): fd_file.c
- * hands queues over here. */
-int amber_fd_mqueue_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st) {
+/* A queue is known by its file system, which only the descriptor tells. */
+static int mq_recognise(const char *target, const struct stat *st) {
+  struct statfs fs;
+  (void)target;
+  return S_ISREG(st->st_mode) && amber_sys2(SYS_fstatfs, amber_fd_recognising, &fs) == 0 &&
+         fs.f_type == MQUEUE_MAGIC;
+}
+
+static int mq_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st) {
   rec->kind = AMBER_FD_MQUEUE;
   rec->u[3] = amber_is_deleted(target) != 0;
   amber_undeleted_name(target, 0, rec->path, sizeof rec->path);
@@ -149,7 +160,8 @@ static int mq_restore(struct amber_fd_rec *rec, int floor) {
 const struct amber_fd_ops amber_fd_mqueue_ops = {
     .name = "POSIX mqueue",
     .kinds = AMBER_FD_BIT(AMBER_FD_MQUEUE),
-    .capture = amber_fd_mqueue_capture,
+    .recognise = mq_recognise,
+    .capture = mq_capture,
     .frozen = mq_frozen,
     .needs_peer = amber_fd_not_creator,
     .restore = mq_restore,
