@@ -202,6 +202,7 @@ for (const { kind, holding, named } of REFUSED) {
  * snapshot fails with a message that matches `named`, writes nothing, and the program runs on. */
 function refusedTest(name: string, program: string, args: string[], named: RegExp): void {
   scenarioTest(name, async (s) => {
+    await Deno.chmod(s.dir, 0o777); // for a program that becomes nobody
     const app = await s.launch([prog(program), s.dir, ...args], program.replaceAll("_", "-"));
     await s.waitFor(/^ready$/m, "ready");
     const dir = join(s.dir, "never.amber");
@@ -229,6 +230,13 @@ selfCheckingTest(
   "file_kinds",
   "proc-file",
   ["proc"],
+);
+
+refusedTest(
+  "an inotify watch whose path only CAP_DAC_READ_SEARCH could find (the program runs as nobody) is refused by name",
+  "inotify_state",
+  ["nobody"],
+  /process \d+: descriptor \d+ \(inotify\) has watch 1 whose path only a process with CAP_DAC_READ_SEARCH can find/,
 );
 
 refusedTest(

@@ -5,9 +5,12 @@
  * IN_CREATE on watch 1 through either descriptor, a write to DIR/file as an IN_MODIFY on
  * watch 3, and a new watch gets number 4.
  *
- *   inotify_state DIR */
+ * With "nobody": see nobody_mode.
+ *
+ *   inotify_state DIR [nobody] */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -30,9 +33,30 @@ static struct inotify_event *next_event(int fd, char *buf, size_t cap) {
   CHECK(0, "no event came");
 }
 
+/* As nobody (no CAP_DAC_READ_SEARCH: no file handle can be opened), a watch on DIR/sub; prints
+ * "tick N" every 20 ms until DIR/go, then PASS. */
+static int nobody_mode(const char *dir) {
+  struct passwd *pw = getpwnam("nobody");
+  CHECK(pw && setgid(pw->pw_gid) == 0 && setuid(pw->pw_uid) == 0, "become nobody: errno %d",
+        errno);
+  char sub[4096];
+  snprintf(sub, sizeof sub, "%.3000s/sub", dir);
+  CHECK(mkdir(sub, 0700) == 0, "mkdir %s: errno %d", sub, errno);
+  int fd = inotify_init1(IN_CLOEXEC);
+  CHECK(fd >= 0 && inotify_add_watch(fd, sub, IN_CREATE) == 1, "watch: errno %d", errno);
+  say_ready();
+  for (long tick = 0; !go_exists(dir); tick++) {
+    printf("tick %ld\n", tick);
+    usleep(20000);
+  }
+  printf("PASS\n");
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
-  CHECK(argc == 2, "usage: inotify_state DIR");
+  CHECK(argc == 2 || argc == 3, "usage: inotify_state DIR [nobody]");
+  if (argc == 3 && !strcmp(argv[2], "nobody")) return nobody_mode(argv[1]);
   const char *dir = argv[1];
   char watched[4096], file[4096], other[4096], made[4096];
   path_in(watched, sizeof watched, dir, "watched");
