@@ -64,11 +64,7 @@ int main(int argc, char **argv) {
       for (;;) pause();
     }
     close(a[0]);
-    say_ready();
-    for (long tick = 0; !go_exists(argv[1]); tick++) {
-      printf("tick %ld\n", tick);
-      usleep(20000);
-    }
+    tick_until_go(argv[1]);
     kill(child, SIGKILL);
     printf("PASS\n");
     return 0;

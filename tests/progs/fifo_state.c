@@ -122,11 +122,7 @@ static int outside_mode(const char *dir) {
   CHECK(mkfifo(path, 0600) == 0, "mkfifo: errno %d", errno);
   int fd = open(path, O_RDWR);
   CHECK(fd >= 0, "open: errno %d", errno);
-  say_ready();
-  for (long tick = 0; !go_exists(dir); tick++) {
-    printf("tick %ld\n", tick);
-    usleep(20000);
-  }
+  tick_until_go(dir);
   printf("PASS\n");
   return 0;
 }

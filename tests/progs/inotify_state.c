@@ -44,11 +44,7 @@ static int nobody_mode(const char *dir) {
   CHECK(mkdir(sub, 0700) == 0, "mkdir %s: errno %d", sub, errno);
   int fd = inotify_init1(IN_CLOEXEC);
   CHECK(fd >= 0 && inotify_add_watch(fd, sub, IN_CREATE) == 1, "watch: errno %d", errno);
-  say_ready();
-  for (long tick = 0; !go_exists(dir); tick++) {
-    printf("tick %ld\n", tick);
-    usleep(20000);
-  }
+  tick_until_go(dir);
   printf("PASS\n");
   return 0;
 }

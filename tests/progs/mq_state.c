@@ -49,11 +49,7 @@ int main(int argc, char **argv) {
     struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
     signal(SIGUSR1, SIG_IGN);
     CHECK(mq_notify(q, &ev) == 0, "mq_notify: errno %d", errno);
-    say_ready();
-    for (long tick = 0; !go_exists(argv[1]); tick++) {
-      printf("tick %ld\n", tick);
-      usleep(20000);
-    }
+    tick_until_go(argv[1]);
     mq_unlink(name);
     printf("PASS\n");
     return 0;
