@@ -42,6 +42,9 @@ static int refuse(const struct amber_fd_rec *rec, const char *why, int n) {
   return -1;
 }
 
+/* Freed watch numbers a restore takes again with placeholders, at most. */
+#define MAX_GAPS 4096
+
 /* What restore asks again of a watch: the events and the flags fdinfo shows. */
 #define WATCH_MASK (IN_ALL_EVENTS | IN_ONESHOT | IN_EXCL_UNLINK)
 
@@ -133,6 +136,7 @@ static int inotify_capture(struct amber_fd_rec *rec, const char *target, const s
   long len = amber_read_file(fdinfo, info, sizeof info);
   if (len < 0) return refuse(rec, "has no fdinfo (error %d)", (int)-len);
   if (len >= (long)sizeof info - 1) return refuse(rec, "has too many watches", 0);
+  int64_t highest = 0;
   for (const char *line = info; (line = strstr(line, "inotify wd:")) != 0;) {
     const char *end = strchr(line, '\n');
     if (!end) end = line + strlen(line);
@@ -172,8 +176,13 @@ static int inotify_capture(struct amber_fd_rec *rec, const char *target, const s
     memcpy(w->path, path, strlen(path) + 1);
     rec->data_len += size;
     rec->nmsgs++;
+    if ((int64_t)wd > highest) highest = (int64_t)wd;
     line = end;
   }
+  /* Every number below the highest that no watch has takes a placeholder at restore. */
+  if (highest - (int64_t)rec->nmsgs > MAX_GAPS)
+    return refuse(rec, "has watch numbers with more than %d freed below them, which a restore "
+                       "cannot take again one by one", MAX_GAPS);
   return 0;
 }
 
@@ -224,7 +233,7 @@ static int drain(int fd, int32_t *placeholders, int n) {
 static int make(struct amber_fd_rec *rec) {
   int fd = (int)amber_sys1(SYS_inotify_init1, IN_CLOEXEC | IN_NONBLOCK);
   if (fd < 0) return fd;
-  static int32_t gaps[4096];
+  static int32_t gaps[MAX_GAPS];
   int ngaps = 0, err = 0;
   int32_t next = 1;
   for (struct watch *w = next_watch(rec, 0); w && !err; w = next_watch(rec, w->wd)) {
