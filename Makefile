@@ -69,6 +69,12 @@ $(DENO): tools/deno/package.json
 	cd tools/deno && npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# `make install [PREFIX=DIR]`: the `amber` command in DIR/bin (default ~/.local/bin), a launcher
+# that runs this checkout's cli.ts with the pinned Deno (tools/install.sh).
+.PHONY: install
+install: $(BUILD)/libamber.so $(BUILD)/libamberctl.so $(BUILD)/amber-supervisor $(BUILD)/amber-restorer deno
+	sh tools/install.sh $(if $(PREFIX),--root $(PREFIX))
+
 # Debian packages the tests need, installed when missing (as root, as CI runs): python3 for the
 # interpreter test, libc6-dev's static libc for the static-binary test, iproute2 for the network
 # namespaces of the multi-computer tests, redis-server, nginx and postgresql for the real-server
@@ -83,6 +89,7 @@ deps:
 	command -v nginx >/dev/null || missing="$$missing nginx-core"; \
 	[ -x /usr/lib/postgresql/15/bin/postgres ] || missing="$$missing postgresql"; \
 	command -v go >/dev/null || missing="$$missing golang-go"; \
+	command -v javac >/dev/null || missing="$$missing default-jdk-headless"; \
 	if [ -n "$$missing" ] && ! command -v apt-get >/dev/null; then \
 	  echo "Missing for the tests (Debian package names; yours may differ):$$missing" >&2; \
 	  echo "apt-get was not found: install them with your package manager" >&2; exit 1; \

@@ -20,6 +20,7 @@ import { migrateCommand } from "./src/commands/migrate.ts";
 import { vneCommand } from "./src/commands/vne.ts";
 import { addHelp } from "./src/commands/help.ts";
 import { completionsCommand } from "./src/commands/completions.ts";
+import { checkCommand } from "./src/commands/check.ts";
 
 /** Amber's version. */
 export const VERSION = "0.1.0";
@@ -49,6 +50,7 @@ export function program(json = false): Command {
     migrateCommand(),
     agentCommand(),
     completionsCommand(),
+    checkCommand(),
   ];
   for (const command of commands) root.addCommand(command.exitOverride().showHelpAfterError(HINT));
   addHelp(root);

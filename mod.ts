@@ -56,7 +56,8 @@ export { type SnapshotStats } from "./src/stats.ts";
 export { type Progress, type ProgressCallback } from "./src/progress.ts";
 export { restore, type RestoreOptions } from "./src/restore.ts";
 export { type PeriodicOptions, type PeriodicSnapshots, snapshotEvery } from "./src/periodic.ts";
-export { type ClonesOptions, restoreClones } from "./src/clones.ts";
+export { check, type CheckReport, type Feature } from "./src/check.ts";
+export { type Clone, type ClonesOptions, restoreClones } from "./src/clones.ts";
 export {
   checkFiles,
   describeImage,

@@ -13,11 +13,28 @@ import { library } from "./symbols.ts";
 /** What is at a path, the path itself (a link is described, not followed). */
 export type FileKind = "file" | "directory" | "link" | "FIFO" | "device" | "socket";
 
-/** The kind and size of what is at `path`, without following a link there. */
-export function fileKind(path: string): { kind: FileKind; size: number } {
-  const out = new BigUint64Array(2);
+/** What is at a path, as the file system tells it (see {@linkcode fileKind}). */
+export interface FileStamp {
+  kind: FileKind;
+  size: number;
+  dev: bigint;
+  ino: bigint;
+  /** Its modification time, in nanoseconds (Deno's own stat gives milliseconds). */
+  mtimeNs: bigint;
+}
+
+/** The kind, size, identity and modification time of what is at `path`, without following a
+ * link there. */
+export function fileKind(path: string): FileStamp {
+  const out = new BigUint64Array(5);
   unwrap("amber_ctl_file_kind", library().amber_ctl_file_kind(cstr(path), out), path);
-  return { kind: kindOfMode(Number(out[0])), size: Number(out[1]) };
+  return {
+    kind: kindOfMode(Number(out[0])),
+    size: Number(out[1]),
+    dev: out[2],
+    ino: out[3],
+    mtimeNs: out[4],
+  };
 }
 
 function kindOfMode(mode: number): FileKind {

@@ -409,6 +409,23 @@ export const symbols = {
     ],
     result: "i32",
   },
+  // int32_t amber_ctl_check(char *buf, int32_t cap)
+  amber_ctl_check: {
+    parameters: [
+      "buffer", // char *buf
+      "i32", // int32_t cap
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_image_vne(const char *image_tables, char *buf, int32_t cap)
+  amber_ctl_image_vne: {
+    parameters: [
+      "buffer", // const char *image_tables
+      "buffer", // char *buf
+      "i32", // int32_t cap
+    ],
+    result: "i32",
+  },
   // int32_t amber_ctl_table_set_hostname(void *table, const char *hostname)
   amber_ctl_table_set_hostname: {
     parameters: [
@@ -417,7 +434,7 @@ export const symbols = {
     ],
     result: "i32",
   },
-  // int32_t amber_ctl_file_kind(const char *path, uint64_t *out)
+  // int32_t amber_ctl_file_kind(const char *path, uint64_t out[5]): mode, size, dev, ino, mtime ns
   amber_ctl_file_kind: {
     parameters: [
       "buffer", // const char *path

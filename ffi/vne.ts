@@ -201,3 +201,14 @@ export function copyAppVneFromImage(tables: string, imageTables: string): void {
   const s = library().amber_ctl_table_vne_from_image(cstr(tables), cstr(imageTables));
   unwrap("amber_ctl_table_vne_from_image", s, imageTables);
 }
+
+/** The VNE identity and bound addresses an image's tables (`tables.bin`) carry. */
+export function imageVne(imageTables: string): AppVne {
+  const p = cstr(imageTables);
+  return callJson(
+    "amber_ctl_image_vne",
+    (buf, cap) => library().amber_ctl_image_vne(p, buf, cap),
+    AppVneSchema,
+    imageTables,
+  );
+}

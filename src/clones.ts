@@ -5,16 +5,16 @@
  */
 
 import { join } from "node:path";
-import { appVne } from "../ffi/vne.ts";
+import { imageVne } from "../ffi/vne.ts";
 import type { App } from "./app.ts";
-import { NotImplementedError } from "./errors.ts";
 import { type Image, verify } from "./image.ts";
 import { checkAppName, checkHostname } from "./names.ts";
-import { TABLES_FILE } from "./paths.ts";
 import { restore, type RestoreOptions } from "./restore.ts";
+import { cloneAddresses } from "./vne/clone_ips.ts";
 
 /** Options for {@linkcode restoreClones}: those of {@linkcode restore}, with per-clone output. */
-export interface ClonesOptions extends Omit<RestoreOptions, "output" | "hostname" | "replaces"> {
+export interface ClonesOptions
+  extends Omit<RestoreOptions, "output" | "hostname" | "replaces" | "ip"> {
   /** The clones are named NAME-1 to NAME-N; default: the name the application had when frozen. */
   name?: string;
   /**
@@ -22,15 +22,31 @@ export interface ClonesOptions extends Omit<RestoreOptions, "output" | "hostname
    * or a function of i; default: they inherit this process's.
    */
   output?: string | ((clone: number) => string);
+  /**
+   * For an image in a VNE: the virtual IPs the clones take, `FIRST-LAST` (as
+   * `10.10.2.20-10.10.2.29`), the free ones in order; default: the lowest free ones of the VNE.
+   */
+  ips?: string;
+}
+
+/** A clone: the application, with the hostname and the virtual IP it was given. */
+export interface Clone extends App {
+  /** The hostname its processes see. */
+  readonly hostname: string;
+  /** Its virtual IP in the image's VNE; undefined when the image is in no VNE. */
+  readonly ip?: string;
+  /** The image's VNE, if it is in one. */
+  readonly vne?: string;
 }
 
 /**
  * Restores `count` independent copies of one image: clone i (from 1) is named NAME-i, sees the
  * hostname it had when frozen with `-i` added (the real one's if it had none), and has its own
- * system IDs behind the same virtual IDs. If one cannot start, those already started are
- * killed and the error is thrown. An image in a virtual network environment cannot be cloned
- * yet (each clone would need its own virtual IP and real ports): with more than one clone it
- * throws {@linkcode NotImplementedError}, and nothing is left running.
+ * system IDs behind the same virtual IDs. An image in a virtual network environment gives each
+ * clone its own virtual IP of the VNE (from `ips`, else the lowest free ones) under its own
+ * hostname: the sockets it had bound listen again at the same virtual ports of the clone's
+ * address (on other real ports where the first clone holds them). If one cannot start, those
+ * already started are killed and the error is thrown.
  *
  * @example Three counters from one template image
  * ```ts
@@ -40,7 +56,7 @@ export interface ClonesOptions extends Omit<RestoreOptions, "output" | "hostname
  * const dir = await Deno.makeTempDir();
  * const image = await app.snapshot({ dir: `${dir}/template.amber`, stop: true });
  * const clones = await restoreClones(image, 3, { detach: true });
- * for (const clone of clones) console.log(clone.name, clone.processes());
+ * for (const clone of clones) console.log(clone.name, clone.hostname, clone.processes());
  * for (const clone of clones) await clone.kill();
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -49,14 +65,20 @@ export async function restoreClones(
   image: Image | string,
   count: number,
   options: ClonesOptions = {},
-): Promise<App[]> {
+): Promise<Clone[]> {
   if (!Number.isInteger(count) || count < 1 || count > 1000) {
     throw new RangeError(`Invalid count of clones '${count}': expected an integer from 1 to 1000`);
   }
   const { dir, manifest } = await verify(typeof image === "string" ? image : image.dir, true);
   const base = options.name ?? manifest.app.name;
   const host = manifest.app.hostname || Deno.hostname();
-  const clones: App[] = [];
+  const { ips: range, ...rest } = options;
+  const { vne } = imageVne(join(dir, "tables.bin"));
+  if (!vne && range !== undefined) {
+    throw new RangeError(`Cannot give clones of '${dir}' the IPs '${range}': it is in no VNE`);
+  }
+  const ips = vne ? cloneAddresses(vne, count, range) : [];
+  const clones: Clone[] = [];
   try {
     for (let i = 1; i <= count; i++) {
       const output = typeof options.output === "function"
@@ -64,30 +86,20 @@ export async function restoreClones(
         : options.output === undefined
         ? undefined
         : `${options.output}.${i}`;
-      clones.push(
-        await restore(dir, {
-          ...options,
-          name: checkAppName(`${base}-${i}`),
-          hostname: checkHostname(`${host.slice(0, 64 - `-${i}`.length)}-${i}`),
-          output,
-        }),
-      );
-      if (i === 1 && count > 1) refuseVne(dir, clones[0]);
+      const hostname = checkHostname(`${host.slice(0, 64 - `-${i}`.length)}-${i}`);
+      const ip = vne ? ips[i - 1] : undefined;
+      const app = await restore(dir, {
+        ...rest,
+        name: checkAppName(`${base}-${i}`),
+        hostname,
+        output,
+        ip,
+      });
+      clones.push(Object.assign(app, { hostname, ip, vne: vne || undefined }));
     }
   } catch (cause) {
     for (const clone of clones) await clone.kill().catch(() => {});
     throw cause;
   }
   return clones;
-}
-
-/** Clones in a VNE are not built yet: the first clone, restored, says whether it is in one. */
-function refuseVne(image: string, first: App): void {
-  const { vne } = appVne(join(first.dir, TABLES_FILE));
-  if (vne) {
-    throw new NotImplementedError(
-      `Cannot clone '${image}': it is in VNE '${vne}', and clones in a VNE (each with its own ` +
-        `virtual IP) are not supported yet; restore it once instead`,
-    );
-  }
 }

@@ -259,7 +259,8 @@ const XCR0_FEATURES: readonly (readonly [number, string])[] = [
   [19, "APX"],
 ];
 
-function features(xcr0: bigint): string[] {
+/** The CPU state components (XCR0 bits) by name, as an image's compatibility check names them. */
+export function features(xcr0: bigint): string[] {
   return XCR0_FEATURES.filter(([bit]) => (xcr0 >> BigInt(bit)) & 1n).map(([, name]) => name);
 }
 

@@ -8,7 +8,8 @@
 import { join } from "node:path";
 import { AppState, ControlTimeoutError, createTableFromImage, Table } from "../ffi/control.ts";
 import { App } from "./app.ts";
-import { isDomainError, RestoreError } from "./errors.ts";
+import { IncompatibleImageError, isDomainError, RestoreError } from "./errors.ts";
+import { changedFileLines, changedOpenFiles } from "./changed_files.ts";
 import { type Image, pageDamage, verify } from "./image.ts";
 import { checkAppName, checkHostname, newAppId } from "./names.ts";
 import { refuseOrphanName } from "./orphans.ts";
@@ -42,6 +43,12 @@ export interface RestoreOptions {
   /** The virtual hostname its processes see; default: the one they saw when frozen. */
   hostname?: string;
   /**
+   * For an image in a VNE: the virtual IP the restored application takes (in the VNE's subnet
+   * and free) instead of the one it had when frozen, as clones do. Sockets it had bound keep
+   * their virtual ports; a real port taken here is replaced by another.
+   */
+  ip?: string;
+  /**
    * Abandons the restore when it aborts before the application is back: whatever of it
    * started is ended and removed, and the restore rejects with a {@linkcode RestoreError}.
    */
@@ -51,6 +58,12 @@ export interface RestoreOptions {
    * files, parents' included), "load" while the processes come back, then "done".
    */
   onProgress?: ProgressCallback;
+  /**
+   * Restore even if files the program held open for writing in place changed after the
+   * snapshot (by default that is refused, naming them: the program would carry on from memory
+   * that disagrees with them; see src/changed_files.ts).
+   */
+  acceptChangedFiles?: boolean;
 }
 
 const STEP_MS = 100;
@@ -87,6 +100,15 @@ export async function restore(image: Image | string, options: RestoreOptions = {
     },
   );
   const { dir: imageDir, manifest } = checked;
+  const changed = options.acceptChangedFiles ? [] : changedOpenFiles(checked);
+  if (changed.length) {
+    throw new IncompatibleImageError(
+      `Image '${imageDir}' cannot be restored as it is: files its program held open for ` +
+        `writing changed after the snapshot, and its memory would disagree with them:\n  ` +
+        `${changedFileLines(changed).join("\n  ")}\nPut them back as they were, or accept ` +
+        `them (--accept-changed-files, acceptChangedFiles).`,
+    );
+  }
   const name = checkAppName(options.name ?? manifest.app.name);
   const as = await restoreCeiling(imageDir);
   const hostname = options.hostname === undefined ? undefined : checkHostname(options.hostname);
@@ -106,7 +128,7 @@ export async function restore(image: Image | string, options: RestoreOptions = {
     createTableFromImage(join(imageDir, "tables.bin"), join(dir, TABLES_FILE), id, name);
     const joiner = { name, id, tables: join(dir, TABLES_FILE) };
     const host = hostname ?? manifest.app.hostname;
-    rejoinVne(joiner, join(imageDir, "tables.bin"), host, options.replaces);
+    rejoinVne(joiner, join(imageDir, "tables.bin"), host, options.replaces, options.ip);
     table = Table.open(join(dir, TABLES_FILE));
     if (hostname !== undefined) table.setHostname(hostname);
     await table.ipcRestore(imageDir);

@@ -47,6 +47,7 @@ import { parentRef } from "./parent.ts";
 import { PathLimit, pathTooLong } from "./path_limits.ts";
 import { checkTimeout, exists } from "./wait.ts";
 import { checkVirtualized, namesOf, outcome } from "./virtualized.ts";
+import { checkNotTraced } from "./traced.ts";
 import { saveCredentials } from "./credentials.ts";
 import { snapshotStats } from "./stats.ts";
 import { freezeHooks } from "./hooks.ts";
@@ -337,6 +338,7 @@ async function freezeAndWrite(
   let waiting: Promise<void> | undefined; // the barrier under way, which an abort cannot cancel
   const listed = processesOf(table.rows());
   const before = await namesOf(listed);
+  await checkNotTraced(app.name, listed);
   const barrier = (state: number, what: string) =>
     barrierOf(app, table, state, what, timeoutMs, before);
   try {

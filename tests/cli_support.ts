@@ -9,7 +9,7 @@ import type { Scenario } from "./support.ts";
 const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
 const CHILD_LIMIT_MS = 60_000;
 
-function command(s: Scenario, args: string[]): Deno.Command {
+function command(s: Pick<Scenario, "dir">, args: string[]): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", CLI, ...args],
     cwd: s.dir,
@@ -22,7 +22,10 @@ function command(s: Scenario, args: string[]): Deno.Command {
 }
 
 /** Runs `amber ARGS...` in the scenario's folder; the child is killed if it outlives its limit. */
-export async function amber(s: Scenario, ...args: string[]): Promise<Deno.CommandOutput> {
+export async function amber(
+  s: Pick<Scenario, "dir">,
+  ...args: string[]
+): Promise<Deno.CommandOutput> {
   return await command(s, args).output();
 }
 

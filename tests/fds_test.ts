@@ -145,8 +145,7 @@ const REFUSED = [
   {
     kind: "traced",
     holding: "a thread that blocks every signal and that another process traces",
-    named:
-      /its thread \d+ \(unsaveable\) blocks every signal, and the coordinator could not let Amber's signal in with ptrace \(errno 1\)/,
+    named: /process \d+ \(thread of system TID \d+\) is traced \(ptrace\) by its own process \d+/,
   },
   {
     kind: "pty",

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { prog } from "./support.ts";
+import { VERSION } from "../cli.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const DENO = Deno.execPath();
@@ -125,6 +126,160 @@ Deno.test({
       assert.match(stderr, /libamberctl\.so|amber-supervisor/);
     } finally {
       await Deno.remove(result.dir, { recursive: true });
+    }
+  },
+});
+
+const PINNED_DENO = join(ROOT, "tools/deno/node_modules/deno/deno");
+
+/** A fresh folder whose PATH starts with a `deno` that only records that it was called. */
+async function installScene(): Promise<{ dir: string; env: Record<string, string> }> {
+  const dir = await Deno.makeTempDir({ prefix: "amber-install-" });
+  await Deno.mkdir(join(dir, "fake"));
+  await Deno.writeTextFile(
+    join(dir, "fake", "deno"),
+    `#!/bin/sh\necho "$@" >> ${join(dir, "wrong-deno")}\nexit 97\n`,
+    { mode: 0o755 },
+  );
+  const env = {
+    ...outsideAmber(), // the network's settings (certificates, proxies) too
+    PATH: `${join(dir, "fake")}:/usr/local/bin:/usr/bin:/bin`,
+    HOME: dir,
+    DENO_DIR: join(dir, "deno-cache"),
+    AMBER_STATE_DIR: join(dir, "state"),
+    NO_COLOR: "1",
+  };
+  return { dir, env };
+}
+
+/** Runs a program in `dir` with only `env`, optionally feeding `input`; time-limited. */
+async function runIn(
+  dir: string,
+  env: Record<string, string>,
+  argv: string[],
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    cwd: dir,
+    env,
+    clearEnv: true,
+    stdin: input === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).spawn();
+  if (input !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(input));
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const text = new TextDecoder();
+  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
+}
+
+/** The installed launcher runs with the pinned Deno, whatever `deno` is first on PATH. */
+async function checkLauncher(dir: string, env: Record<string, string>): Promise<void> {
+  const amber = join(dir, "inst", "bin", "amber");
+  const launcher = await Deno.readTextFile(amber);
+  assert.match(launcher, new RegExp(`^exec '${PINNED_DENO}' run `, "m"));
+  const version = await runIn(dir, env, [amber, "--version"]);
+  assert.equal(version.code, 0, version.stderr);
+  assert.equal(version.stdout.trim(), VERSION);
+  const check = await runIn(dir, env, [amber, "check", "--json"]);
+  assert.equal(check.code, 0, check.stderr);
+  assert.equal(JSON.parse(check.stdout).ok, true);
+  assert.equal(await Deno.readTextFile(join(dir, "wrong-deno")).catch(() => ""), "");
+}
+
+Deno.test({
+  name: "tools/install.sh from the checkout: `amber` runs with the pinned Deno",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const { dir, env } = await installScene();
+    try {
+      const install = await runIn(dir, env, [
+        "sh",
+        join(ROOT, "tools/install.sh"),
+        "--root",
+        join(dir, "inst"),
+      ]);
+      assert.equal(install.code, 0, install.stderr);
+      assert.match(install.stdout, /^Installed .*\/inst\/bin\/amber \(Deno [0-9.]+ at /m);
+      await checkLauncher(dir, env);
+      const wrong = await runIn(dir, env, [
+        "sh",
+        join(ROOT, "tools/install.sh"),
+        "--root",
+        join(dir, "inst2"),
+        "--deno",
+        join(dir, "fake", "deno"),
+      ]);
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.stderr, /is Deno of unknown version; Amber pins Deno [0-9.]+/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "install.sh piped from a URL: `amber` runs the served cli.ts with the pinned Deno",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const { dir, env } = await installScene();
+    await using server = serveCheckout();
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    try {
+      // As `curl -fsSL BASE/tools/install.sh | sh -s -- --url BASE ...`, from a fresh folder.
+      const script = await (await fetch(`${base}/tools/install.sh`)).text();
+      const install = await runIn(dir, env, [
+        "sh",
+        "-s",
+        "--",
+        "--url",
+        base,
+        "--root",
+        join(dir, "inst"),
+        "--deno",
+        PINNED_DENO,
+        "--build-dir",
+        join(ROOT, "build"),
+      ], script);
+      assert.equal(install.code, 0, install.stderr);
+      const launcher = await Deno.readTextFile(join(dir, "inst", "bin", "amber"));
+      assert.match(launcher, new RegExp(`'${base}/cli\\.ts' "\\$@"$`, "m"));
+      await checkLauncher(dir, env);
+      // The installed command does Amber's job: run, snapshot, restore.
+      const amber = join(dir, "inst", "bin", "amber");
+      const name = `inst-${Date.now()}`;
+      const out = join(dir, "out");
+      const started = await runIn(dir, env, [
+        amber,
+        "run",
+        "--detach",
+        "--name",
+        name,
+        "--output",
+        out,
+        "--",
+        prog("counter"),
+        "20",
+      ]);
+      assert.equal(started.code, 0, started.stderr);
+      const snap = await runIn(dir, env, [amber, "snapshot", name, "--stop", "-o", `${out}.amber`]);
+      assert.equal(snap.code, 0, snap.stderr);
+      const again = await runIn(dir, env, [amber, "restore", `${out}.amber`, "--detach"]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(again.stdout.trim(), name);
+      const ps = await runIn(dir, env, [amber, "ps", "--json"]);
+      assert.match(ps.stdout, new RegExp(`"${name}"`));
+      await runIn(dir, env, [amber, "kill", name]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

@@ -2,8 +2,10 @@
  * (a pid translated in, through the table), semop() (a SysV ID translated in), read() of
  * one byte (a wrapper that only checks whether the descriptor is a signalfd), getsockopt()
  * of SO_TYPE (a wrapper that only checks for SO_PEERCRED) and a byte written then taken with
- * recvmsg() (a wrapper that only checks for control data): prints nanoseconds per call,
+ * recvmsg() (a wrapper that only checks for control data), a plain and a recursive mutex
+ * locked and unlocked (wrappers that list only locks naming their owner): prints nanoseconds per call,
  * median and minimum of R rounds. Run plain and under Amber. */
+#include <pthread.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -51,6 +53,17 @@ static void call_semop(void) {
   semop(semid, ops, 2);
 }
 
+static pthread_mutex_t plain_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t recursive_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static void call_mutex(void) {
+  pthread_mutex_lock(&plain_mutex);
+  pthread_mutex_unlock(&plain_mutex);
+}
+static void call_recursive(void) {
+  pthread_mutex_lock(&recursive_mutex);
+  pthread_mutex_unlock(&recursive_mutex);
+}
+
 static void measure(const char *name, void (*fn)(void)) {
   double per[ROUNDS];
   for (int r = 0; r < ROUNDS; r++) {
@@ -74,6 +87,8 @@ int main(void) {
   if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) return 1;
   measure("getsockopt", call_getsockopt);
   measure("recvmsg", call_recvmsg);
+  measure("mutex", call_mutex);
+  measure("recursive", call_recursive);
   semctl(semid, 0, IPC_RMID);
   return 0;
 }

@@ -111,6 +111,9 @@ int32_t amber_ctl_table_set_vne(const char *tables, const char *name, uint32_t i
                                 const char *vne_table);
 int32_t amber_ctl_table_vne(const char *tables, char *buf, int32_t cap);
 int32_t amber_ctl_table_vne_from_image(const char *tables, const char *image_tables);
+int32_t amber_ctl_image_vne(const char *image_tables, char *buf, int32_t cap);
+/* ctl_check.c: the kernel features Amber relies on, each probed by trying it (amber check). */
+int32_t amber_ctl_check(char *buf, int32_t cap);
 
 /* The first round of a pre-copy migration: the pages of the running process pid (virtual pid
  * vpid), read from outside, hashed and written to out_path (a FIFO), with its index written to

@@ -41,6 +41,9 @@ API int32_t amber_ctl_file_kind(const char *path, uint64_t *out) {
   if (err) return err;
   out[0] = st.st_mode;
   out[1] = (uint64_t)st.st_size;
+  out[2] = st.st_dev;
+  out[3] = st.st_ino;
+  out[4] = (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec;
   return 0;
 }
 

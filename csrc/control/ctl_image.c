@@ -175,6 +175,11 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
       json_raw(&j, "%s{\"fd\":%d,\"kind\":\"%s\",\"name\":", i ? "," : "", rec.fd,
                fd_kind_name(&rec));
       json_str(&j, rec.kind == AMBER_FD_STDIO ? "" : rec.path);
+      if (rec.kind == AMBER_FD_FILE && S_ISREG(rec.file_mode)) /* src/changed_files.ts */
+        json_raw(&j, ",\"flags\":%d,\"fileDev\":\"%llu\",\"fileIno\":\"%llu\",\"fileSize\":%lld,"
+                     "\"fileMtimeNs\":\"%lld\"",
+                 rec.flags, (unsigned long long)rec.file_dev, (unsigned long long)rec.ino,
+                 (long long)rec.file_size, (long long)rec.file_mtime_ns);
       socket_losses(&j, &rec);
       json_raw(&j, "}");
     }

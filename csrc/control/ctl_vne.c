@@ -313,3 +313,14 @@ API int32_t amber_ctl_table_vne_from_image(const char *tables, const char *image
   free(copy);
   return err;
 }
+
+/* The VNE identity an image's tables carry, as amber_ctl_table_vne describes it: what a
+ * restore of it would claim (clones choose their own addresses from it first). */
+API int32_t amber_ctl_image_vne(const char *image_tables, char *buf, int32_t cap) {
+  struct amber_table *copy = malloc(sizeof *copy);
+  if (!copy) return -ENOMEM;
+  int32_t n = amber_read_image_tables(image_tables, copy);
+  if (n == 0) n = describe_vne(copy, buf, cap);
+  free(copy);
+  return n;
+}

@@ -234,6 +234,7 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
     if ((int)done >= amber_ckpt.nthreads - 1) break;
     amber_futex_wait(&amber_ckpt.restored_threads, done, 0, 5);
   }
+  amber_owned_locks_after_restore();
   if (!err) err = amber_timers_after_restore(); /* every thread has its new TID now */
   for (int i = 0; i < 2000 && __atomic_load_n(&amber_restore_args.main_tid, __ATOMIC_ACQUIRE); i++)
     amber_futex_wait((uint32_t *)&amber_restore_args.main_tid,
@@ -277,13 +278,15 @@ static void leader(int32_t self, void *uc) {
   amber_identity_open_proc();
   int stopped = quiesce(self) == 0;
   amber.checkpoints++;
+  amber_child_rows_capture();
   amber_thread_capture(rec, uc);
   amber_signals_take_thread(rec);
   amber_signals_take_process();
   amber_signals_put_thread(rec);
   amber_signals_put_process();
   int lost = amber_process_capture();
-  if (!stopped || lost || amber_identity_capture() || amber_timers_capture() || amber_fds_capture()) {
+  if (!stopped || lost || amber_identity_capture() || amber_timers_capture() ||
+      amber_owned_locks_capture() || amber_fds_capture()) {
     fail(slot, amber_ckpt.error);
     wait_phase_change(AMBER_PHASE_FREEZE);
   } else {

@@ -50,6 +50,10 @@ int amber_ctx_save(struct amber_ctx *ctx) __attribute__((returns_twice));
 /* agent_thread.c: one thread's kernel-side state */
 void amber_thread_capture(struct amber_thread_rec *rec, void *uc);
 void amber_thread_after_restore(struct amber_thread_rec *rec);
+/* owned_locks.c: locks that name their owner by TID follow the thread to its new one */
+int amber_owned_locks_capture(void);
+void amber_child_rows_capture(void); /* child_rows.c */
+void amber_owned_locks_after_restore(void);
 
 /* agent_signals.c: pending signals, taken out while frozen and queued back (after a restore,
  * in the new process); a thread's own first, then the leader takes the process's */

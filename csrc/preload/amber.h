@@ -103,7 +103,10 @@ const siginfo_t *amber_siginfo_in(const siginfo_t *info, siginfo_t *copy);
   } while (0)
 /* wrap_pid.c: waitid's id in (-ECHILD when unknown), and the child it reports out */
 int amber_waitid_in(int idtype, id_t *id);
-void amber_waitid_out(siginfo_t *info, int options);
+void amber_waitid_out(siginfo_t *info, int options, uint32_t gen); /* gen: amber.checkpoints before */
+/* child_rows.c: a reaped child's system pid out (its row released if `release`), also when a
+ * checkpoint came after the wait that began at checkpoint count `gen` */
+int32_t amber_reaped_out(int32_t spid, uint32_t gen, int release);
 /* fcntl_owner.c: F_SETOWN, F_GETOWN, F_SETOWN_EX, F_GETOWN_EX, made through `real` */
 int amber_fcntl_owner(int (*real)(int, int, ...), int fd, int cmd, void *arg);
 /* wrap_ioctl.c: an ioctl that carries a pid, made through `real` */

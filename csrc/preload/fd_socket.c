@@ -35,6 +35,7 @@
 #include "../common/broker.h"
 #include "agent_share.h"
 #include "fd_kinds.h"
+#include "net_vne.h"
 
 /* Not in enum amber_socket_kind yet: a socket that is bound (and, for UDP, maybe connected)
  * but neither listening nor a TCP connection. */
@@ -365,6 +366,7 @@ static int bound_socket(const struct amber_fd_rec *rec) {
   if (tcp || rec->reuseaddr) set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
   if (err == 0 && rec->addr_len > sizeof(sa_family_t) && (rec->domain == AF_UNIX || inet_port(rec)))
     err = amber_sys3(SYS_bind, fd, rec->addr, rec->addr_len);
+  if (err == -EADDRINUSE && rec->domain == AF_INET) err = amber_net_rebind(fd, (const void *)rec->addr, rec->addr_len);
   if (err == 0 && path[0] && rec->u[2])
     amber_sys4(SYS_fchmodat, AT_FDCWD, path, (long)(rec->u[2] - 1), 0);
   if (err == 0 && rec->socket_kind == AMBER_SOCK_LISTEN)

@@ -331,3 +331,33 @@ int amber_net_resolve(const char *name, uint32_t *vip) {
   *vip = c->vip;
   return 1;
 }
+
+/* A restored socket whose real port is taken here (a clone of the same image, or the still
+ * running original, holds it) takes a port the kernel picks; its virtual address stays, and
+ * both registrations (the VNE table's row and the application's bind) follow it. */
+int amber_net_rebind(int fd, const struct sockaddr *addr, socklen_t len) {
+  if (!amber_net_active() || !addr || len < sizeof(struct sockaddr_in) ||
+      addr->sa_family != AF_INET)
+    return -EADDRINUSE;
+  const struct sockaddr_in *in = (const void *)addr;
+  int proto = sock_proto(fd), vne;
+  struct amber_vne_bind *b = proto ? bind_of(proto, in->sin_port) : NULL;
+  struct amber_vne_table *t = b ? vtable(&vne) : NULL;
+  if (!t || vne < 0) return -EADDRINUSE; /* not an address of the VNE: the port was the program's */
+  struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr = in->sin_addr};
+  uint16_t rport = 0;
+  long r = amber_sys3(SYS_bind, fd, &any, sizeof any);
+  if (r < 0 || (r = local_port(fd, &rport)) < 0) return (int)r;
+  struct amber_table *a = amber.table;
+  amber_vne_lock(t);
+  struct amber_vne_row *row = amber_vne_row_of(t, vne, proto, a->vne_ip, b->vport);
+  if (row && !strncmp(row->app_id, a->app_id, sizeof row->app_id)) {
+    row->rport = rport;
+    row->pid = amber_sys_getpid();
+  }
+  amber_vne_unlock(t);
+  amber_table_lock(a);
+  b->rport = rport;
+  amber_table_unlock(a);
+  return 0;
+}

@@ -44,4 +44,8 @@ int amber_net_resolve(const char *name, uint32_t *vip);
  * which belongs to the computer, not to the image. */
 int amber_net_table_mapping(uint64_t start);
 
+/* Restore: a socket of the VNE whose real port is taken here is bound to another one, and
+ * its registrations follow (clones of one image). 0, or -errno (-EADDRINUSE: not the VNE's). */
+int amber_net_rebind(int fd, const struct sockaddr *addr, socklen_t len);
+
 #endif

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -15,6 +16,8 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/sem.h>
@@ -24,6 +27,7 @@
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <threads.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -164,7 +168,25 @@
   X(int, close, (int))                                                                           \
   X(int, getaddrinfo, (const char *, const char *, const struct addrinfo *, struct addrinfo **)) \
   X(struct hostent *, gethostbyname, (const char *))                                             \
-  X(int, daemon, (int, int))
+  X(int, daemon, (int, int))                                                                     \
+  /* locks that name their owner by thread ID: owned_locks.c */                               \
+  X(int, pthread_mutex_lock, (pthread_mutex_t *))                                                \
+  X(int, pthread_mutex_trylock, (pthread_mutex_t *))                                             \
+  X(int, pthread_mutex_timedlock, (pthread_mutex_t *, const struct timespec *))                  \
+  X(int, pthread_mutex_clocklock, (pthread_mutex_t *, clockid_t, const struct timespec *))       \
+  X(int, pthread_mutex_unlock, (pthread_mutex_t *))                                              \
+  X(int, mtx_lock, (mtx_t *))                                                                    \
+  X(int, mtx_trylock, (mtx_t *))                                                                 \
+  X(int, mtx_timedlock, (mtx_t *restrict, const struct timespec *restrict))                      \
+  X(int, mtx_unlock, (mtx_t *))                                                                  \
+  X(int, pthread_rwlock_wrlock, (pthread_rwlock_t *))                                            \
+  X(int, pthread_rwlock_trywrlock, (pthread_rwlock_t *))                                         \
+  X(int, pthread_rwlock_timedwrlock, (pthread_rwlock_t *, const struct timespec *))              \
+  X(int, pthread_rwlock_clockwrlock, (pthread_rwlock_t *, clockid_t, const struct timespec *))   \
+  X(int, pthread_rwlock_unlock, (pthread_rwlock_t *))                                           \
+  /* tracing: wrap_ptrace.c */                                                                  \
+  X(long, ptrace, (enum __ptrace_request, ...))                                                  \
+  X(int, prctl, (int, ...))
 
 #define AMBER_DECLARE_REAL(ret, name, params) ret(*name) params;
 struct amber_real_table {

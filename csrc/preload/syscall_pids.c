@@ -80,8 +80,9 @@ static long raw_waitid(const long in[6]) {
     return -1;
   }
   a[1] = (long)id;
+  uint32_t gen = amber.checkpoints;
   long r = raw(SYS_waitid, a);
-  if (r == 0) amber_waitid_out((siginfo_t *)a[2], (int)a[3]);
+  if (r == 0) amber_waitid_out((siginfo_t *)a[2], (int)a[3], gen);
   return r;
 }
 

@@ -51,12 +51,10 @@ AMBER_EXPORT int sigqueue(pid_t pid, int sig, const union sigval value) {
   return s < 0 ? fail(ESRCH) : REAL(sigqueue)(s, sig, value);
 }
 
-/* A reaped child gives its row back, after its pid was translated. */
-static pid_t reaped(pid_t spid, int status_known, int status) {
-  if (spid <= 0) return spid;
-  pid_t v = pid_out(spid);
-  if (status_known && (WIFEXITED(status) || WIFSIGNALED(status))) amber_pid_release(spid);
-  return v;
+/* A reaped child gives its row back, after its pid was translated (child_rows.c: even when a
+ * checkpoint came between the kernel's answer and this). */
+static pid_t reaped(pid_t spid, int status_known, int status, uint32_t gen) {
+  return amber_reaped_out(spid, gen, status_known && (WIFEXITED(status) || WIFSIGNALED(status)));
 }
 
 AMBER_EXPORT pid_t wait4(pid_t pid, int *wstatus, int options, struct rusage *ru) {
@@ -65,9 +63,10 @@ AMBER_EXPORT pid_t wait4(pid_t pid, int *wstatus, int options, struct rusage *ru
   int err = amber_pid_in(pid, &s);
   if (err) return fail(ECHILD);
   int status = 0;
+  uint32_t gen = amber.checkpoints;
   pid_t r = REAL(wait4)(s, &status, options, ru);
   if (wstatus) *wstatus = status;
-  pid_t v = reaped(r, 1, status);
+  pid_t v = reaped(r, 1, status, gen);
   /* The child asked for by pid is the one that came back, even when a snapshot and restore
    * landed between the kernel's answer and its translation (its system pid is then stale). */
   return r > 0 && pid > 0 ? pid : v;
@@ -90,21 +89,20 @@ int amber_waitid_in(int idtype, id_t *id) {
   return 0;
 }
 
-void amber_waitid_out(siginfo_t *info, int options) {
+void amber_waitid_out(siginfo_t *info, int options, uint32_t gen) {
   if (!info || info->si_pid <= 0) return;
-  pid_t spid = info->si_pid;
-  info->si_pid = pid_out(spid);
   int gone = info->si_code == CLD_EXITED || info->si_code == CLD_KILLED ||
              info->si_code == CLD_DUMPED;
-  if (gone && !(options & WNOWAIT)) amber_pid_release(spid);
+  info->si_pid = amber_reaped_out(info->si_pid, gen, gone && !(options & WNOWAIT));
 }
 
 AMBER_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options) {
   if (!amber_active()) return REAL(waitid)(idtype, id, info, options);
   int err = amber_waitid_in(idtype, &id);
   if (err) return fail(-err);
+  uint32_t gen = amber.checkpoints;
   int r = REAL(waitid)(idtype, id, info, options);
-  if (r == 0) amber_waitid_out(info, options);
+  if (r == 0) amber_waitid_out(info, options, gen);
   return r;
 }
 

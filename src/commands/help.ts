@@ -33,6 +33,7 @@ const EXAMPLES: Record<string, string[]> = {
     "amber restore web.amber                   # wait for it, exit with its status",
     "amber restore web.amber --detach --name web2",
     "amber restore web.amber --detach --clones 3",
+    "amber restore web.amber --detach --clones 3 --ips 10.10.2.20-10.10.2.29   # in a VNE",
   ],
   inspect: ["amber inspect web.amber", "amber inspect web.amber --json"],
   vne: ["amber vne create lab --subnet 10.10.2.0/24", "amber vne ls", "amber vne rm lab"],
@@ -41,6 +42,7 @@ const EXAMPLES: Record<string, string[]> = {
   "vne rm": ["amber vne rm lab"],
   migrate: ["amber migrate web --to http://10.0.0.2:7070 --token-file /etc/amber/token"],
   agent: ["amber agent --listen 0.0.0.0:7070 --token-file /etc/amber/token"],
+  check: ["amber check                  # exit 0 when Amber can work here", "amber check --json"],
   completions: [
     "source <(amber completions bash)",
     "amber completions zsh > ~/.zsh/completions/_amber",

@@ -156,12 +156,19 @@ export function inspectCommand() {
         { xcr0Bits },
         { damageError, describeImage },
         { lostConnectionLines, lostConnections },
+        { changedFileLines, changedOpenFiles },
       ] = await Promise.all([
         import("../../ffi/control.ts"),
         import("../image.ts"),
         import("../lost.ts"),
+        import("../changed_files.ts"),
       ]);
       const report = await describeImage(dir);
+      const changed = changedFileLines(changedOpenFiles(report.image));
+      if (changed.length && !report.incompatibility) {
+        report.incompatibility = "files its program held open for writing changed after the " +
+          `snapshot (restore --accept-changed-files to restore anyway): ${changed.join("; ")}`;
+      }
       const { manifest } = report.image;
       if (options.json) printJson(report);
       else {

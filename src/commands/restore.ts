@@ -1,11 +1,13 @@
 /**
- * `amber restore DIR [--name NEW] [--clones N] [--detach] [--lazy] [--output F] [--timeout MS]`
+ * `amber restore DIR [--name NEW] [--clones N [--ips FIRST-LAST]] [--detach] [--lazy]
+ *   [--accept-changed-files] [--output F] [--timeout MS]`
  *
  * @module
  */
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
 import type { App } from "../app.ts";
+import type { Clone } from "../clones.ts";
 import {
   countArgument,
   EXIT_FAILURE,
@@ -31,8 +33,17 @@ export function restoreCommand() {
         "(--output F: clone i appends to F.i)",
       countArgument,
     )
+    .option(
+      "--ips <first-last>",
+      "with --clones of an image in a VNE: the clones' virtual IPs, from this range " +
+        "(default: the lowest free ones)",
+    )
     .option("--detach", "return at once; the application runs on")
     .option("--lazy", "map memory from the image, read when first touched (keep the image)")
+    .option(
+      "--accept-changed-files",
+      "restore even if files the program wrote in place changed after the snapshot",
+    )
     .option("--output <file>", "append the program's stdout and stderr to this file")
     .option("--timeout <ms>", "how long the processes may take to come back", timeoutArgument)
     .option("--json", "with --detach, print the applications as JSON (errors as JSON too)")
@@ -49,14 +60,17 @@ export function restoreCommand() {
         import("../image.ts"),
         import("../lost.ts"),
       ]);
-      const { clones, json, ...rest } = options;
+      const { clones, json, ips, ...rest } = options;
+      if (ips !== undefined && clones === undefined) {
+        throw new RangeError("--ips is for --clones: give --clones N too");
+      }
       // Ctrl-C before the application is back abandons the restore: nothing of it is left.
       const apps: App[] = await interruptible(async (signal) => {
         using bar = progressBar(json);
         const how = { ...rest, timeoutMs: options.timeout, signal, onProgress: bar.callback };
         return clones === undefined
           ? [await restore(dir, how)]
-          : await restoreClones(dir, clones, how);
+          : await restoreClones(dir, clones, { ...how, ips });
       }, json);
       const image = await readImage(dir);
       const lost = image.lost ?? lostConnections(image.manifest);
@@ -67,9 +81,12 @@ export function restoreCommand() {
       }
       if (options.detach) {
         if (json) {
-          printJson(
-            apps.map((app) => ({ name: app.name, id: app.id, processes: app.processes() })),
-          );
+          printJson(apps.map((app) => ({
+            name: app.name,
+            id: app.id,
+            processes: app.processes(),
+            ...cloneAddress(app),
+          })));
         } else {
           for (const app of apps) console.log(app.name);
         }
@@ -80,4 +97,10 @@ export function restoreCommand() {
       const failed = codes.find((code) => code !== 0);
       Deno.exitCode = failed === undefined ? 0 : failed ?? EXIT_FAILURE;
     });
+}
+
+/** A clone's hostname and, in a VNE, its VNE and virtual IP (for --json). */
+function cloneAddress(app: App | Clone): { hostname?: string; vne?: string; ip?: string } {
+  if (!("hostname" in app)) return {};
+  return { hostname: app.hostname, ...(app.ip ? { vne: app.vne, ip: app.ip } : {}) };
 }

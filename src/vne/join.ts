@@ -6,9 +6,16 @@
  * @module
  */
 
-import { appVne, copyAppVneFromImage, Origin, setAppVne } from "../../ffi/vne.ts";
+import { appVne, copyAppVneFromImage, Origin, setAppVne, type VneDump } from "../../ffi/vne.ts";
 import { checkHostname } from "../names.ts";
-import { formatIp, formatSubnet, hostAddresses, isHostAddress, parseIp } from "./address.ts";
+import {
+  formatIp,
+  formatSubnet,
+  hostAddresses,
+  isHostAddress,
+  parseIp,
+  type Subnet,
+} from "./address.ts";
 import { VneError } from "./errors.ts";
 import { checkVneName, openVneTable, prune, subnetOf } from "./registry.ts";
 
@@ -78,18 +85,19 @@ export function rejoinVne(
   imageTables: string,
   hostname: string,
   replaceAppId = "",
+  ip?: string,
 ): string {
   copyAppVneFromImage(app.tables, imageTables);
   const identity = appVne(app.tables);
-  if (!identity.vne) return "";
+  if (!identity.vne) {
+    if (ip !== undefined) throw new VneError(`Cannot give it IP '${ip}': the image is in no VNE`);
+    return "";
+  }
   const vne = identity.vne;
   using table = openVneTable();
   const dump = prune(table);
-  if (!dump.vnes.some((v) => v.name === vne)) {
-    throw new VneError(
-      `The image is in VNE '${vne}', which this computer does not know: create it first`,
-    );
-  }
+  const def = imageVneDef(dump, vne);
+  if (ip !== undefined) identity.ip = otherIp(vne, subnetOf(def), ip);
   const holder = dump.claims.find((c) => c.vne === vne && c.ip === identity.ip);
   if (holder && holder.appId !== replaceAppId) {
     throw new VneError(
@@ -115,6 +123,28 @@ export function rejoinVne(
     }, Origin.LOCAL);
   }
   return vne;
+}
+
+/** The definition of the VNE an image is in; throws if this computer does not know it. */
+export function imageVneDef(dump: VneDump, vne: string): VneDump["vnes"][number] {
+  const def = dump.vnes.find((v) => v.name === vne);
+  if (!def) {
+    throw new VneError(
+      `The image is in VNE '${vne}', which this computer does not know: create it first`,
+    );
+  }
+  return def;
+}
+
+/** A restore at another virtual IP than the frozen one (a clone's): checked, as a number. */
+function otherIp(vne: string, subnet: Subnet, text: string): number {
+  const ip = parseIp(text);
+  if (!isHostAddress(subnet, ip)) {
+    throw new RangeError(
+      `IP '${text}' is not a host address of VNE '${vne}' (${formatSubnet(subnet)})`,
+    );
+  }
+  return ip;
 }
 
 /** Frees what an application held in its VNE here (after a failed start, or on request). */
