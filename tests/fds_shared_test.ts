@@ -6,9 +6,10 @@
  * restored again, before the program checks anything.
  */
 
+import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { open } from "../mod.ts";
+import { open, SnapshotError } from "../mod.ts";
 import { prog, type Scenario, scenarioTest } from "./support.ts";
 
 const LIMIT_MS = 90_000;
@@ -139,4 +140,62 @@ sharedTest(
   "a named FIFO from a parent writer to its child reader comes back with its unread bytes",
   "fifo_state",
   ["fork"],
+);
+sharedTest(
+  "an inotify instance comes back with its watches, their numbers and a gap left by a removed one",
+  "inotify_state",
+);
+sharedTest(
+  "POSIX message queues come back with their attributes, mode and messages in order, one unlinked still unlinked",
+  "mq_state",
+);
+sharedTest(
+  "epoll registrations whose descriptor was dup'ed and closed (its number reused since) come back under their numbers",
+  "epoll_moved",
+);
+
+scenarioTest(
+  "a named FIFO that a process outside the application holds too is refused naming both; once it is gone the snapshot goes through",
+  async (s) => {
+    const app = await s.launch([prog("fifo_state"), s.dir, "outside"], "fifo-outside");
+    await s.waitFor(/^ready$/m, "ready");
+    const fifo = join(s.dir, "fifo");
+    const holder = new Deno.Command("sh", {
+      args: ["-c", 'exec sleep 60 3>"$1"', "sh", fifo],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      // Until the outside writer has the FIFO open.
+      for (let i = 0; i < 200; i++) {
+        const fds = [...Deno.readDirSync(`/proc/${holder.pid}/fd`)].map((e) => e.name);
+        if (fds.includes("3")) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const dir = join(s.dir, "refused.amber");
+      await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
+        assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
+        assert.match(
+          e.message,
+          new RegExp(
+            `process \\d+: descriptor \\d+ \\(named FIFO ${fifo}\\) is open in process ${holder.pid} \\(sleep, outside the application\\) too`,
+          ),
+        );
+        return true;
+      });
+      await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+      const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
+      await s.waitFor(new RegExp(`^tick ${ticks + 5}$`, "m"), "more ticks after the snapshot");
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.status;
+    }
+    await s.restore(await s.freeze(app, "alone"));
+    await s.pass();
+  },
+  LIMIT_MS,
+);
+sharedTest(
+  "a pseudo-terminal keeps the bytes not read yet both ways (output the master has not read, input the raw slave has not)",
+  "pty_bytes",
 );

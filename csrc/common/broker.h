@@ -32,8 +32,10 @@ enum amber_broker_op { AMBER_BROKER_PUT = 1, AMBER_BROKER_GET = 2, AMBER_BROKER_
 #define AMBER_KEY_LOCKS (0x4cULL << 56)
 /* | a pseudo-terminal's number at the snapshot; k2 = 0 the master, 1 a slave */
 #define AMBER_KEY_PTY (7ULL << 56)
-/* | inode of a named FIFO; k2 = 0: it, open for reading and writing (fd_fifo.c) */
-#define AMBER_KEY_FIFO (0x46ULL << 56)
+
+/* | an inode (or any number below 2^48) of a descriptor kind's own (fd_<kind>.c): the space
+ * of kind number `kind` (below 0x80), so that a new kind needs no line here */
+#define AMBER_KEY_FD_KIND(kind) ((0x80ULL | (uint64_t)(kind)) << 56)
 
 /* A key of a key space for an object named by its inode (the top byte is the space's). */
 static inline uint64_t amber_key(uint64_t space, uint64_t ino) {

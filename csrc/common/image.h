@@ -232,6 +232,9 @@ struct amber_fd_rec {
   /* Who gets the description's SIGIO and SIGURG (F_GETOWN_EX: its type, and the process,
    * thread or group by virtual ID; 0 for none), and which signal (F_GETSIG) (fd_owner.c). */
   int32_t sigio_owner_type, sigio_owner_vid, sigio_signal, sigio_pad;
+  /* The name of the kind's table of operations (fd_<kind>.c), for `amber inspect` of a kind
+   * whose number image.h does not list. */
+  char kind_name[16];
 };
 
 /* Where a socket record's addr[112] holds more than the local address: the peer's address
@@ -245,7 +248,7 @@ struct amber_fd_rec {
 #define AMBER_EPOLL_MAX 256
 struct amber_epoll_rec {
   int32_t epfd, tfd;
-  uint32_t events, pad;
+  uint32_t events, pad; /* pad: 1 + the descriptor that holds the file, if not tfd any more */
   uint64_t data;
 };
 

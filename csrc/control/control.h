@@ -42,6 +42,10 @@ int32_t amber_ctl_set_phase(void *table, int32_t phase);
 /* Once every agent is frozen, before WRITE: lists what the processes share (ctl_share.c); on
  * failure buf says why, naming the process. */
 int32_t amber_ctl_share_scan(void *table, char *buf, int32_t cap);
+/* A named FIFO of the application that a process outside it holds too: -EBUSY, buf naming
+ * both (ctl_fifo_outside.c). */
+struct amber_table;
+int amber_share_fifo_outside(struct amber_table *t, char *buf, int cap);
 /* Writes a copy of the tables into the image, and the SysV objects' contents. */
 int32_t amber_ctl_save_tables(void *table, const char *path);
 int32_t amber_ctl_ipc_save(void *table, const char *image_dir);

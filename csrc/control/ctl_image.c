@@ -51,8 +51,8 @@ static const char *region_kind_name(uint32_t kind) {
   return "unknown";
 }
 
-static const char *fd_kind_name(int32_t kind) {
-  switch (kind) {
+static const char *fd_kind_name(struct amber_fd_rec *rec) {
+  switch (rec->kind) {
   case AMBER_FD_STDIO: return "stdio";
   case AMBER_FD_FILE: return "file";
   case AMBER_FD_PIPE: return "pipe";
@@ -66,7 +66,11 @@ static const char *fd_kind_name(int32_t kind) {
   case AMBER_FD_PTY: return "pty";
   case AMBER_FD_FIFO: return "fifo";
   }
-  return "unknown";
+  /* A kind added in a file of its own: its table's name, as the agent wrote it. */
+  rec->kind_name[sizeof rec->kind_name - 1] = 0;
+  for (const char *c = rec->kind_name; *c; c++)
+    if (*c == '"' || *c == '\\' || (unsigned char)*c < ' ') return "unknown";
+  return rec->kind_name[0] ? rec->kind_name : "unknown";
 }
 
 static const char *lock_kind_name(int32_t kind) {
@@ -169,7 +173,7 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
       err = read_at(fd, &rec, sizeof rec, hdr.fds_off + (uint64_t)i * sizeof rec);
       rec.path[sizeof rec.path - 1] = 0; /* only described here */
       json_raw(&j, "%s{\"fd\":%d,\"kind\":\"%s\",\"name\":", i ? "," : "", rec.fd,
-               fd_kind_name(rec.kind));
+               fd_kind_name(&rec));
       json_str(&j, rec.kind == AMBER_FD_STDIO ? "" : rec.path);
       if (rec.kind == AMBER_FD_FILE && S_ISREG(rec.file_mode)) /* src/changed_files.ts */
         json_raw(&j, ",\"flags\":%d,\"fileDev\":\"%llu\",\"fileIno\":\"%llu\",\"fileSize\":%lld,"

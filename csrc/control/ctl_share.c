@@ -210,6 +210,8 @@ API int32_t amber_ctl_share_scan(void *table, char *buf, int32_t cap) {
   }
   find_owners(s);
   find_std_streams(t, s);
+  int outside = amber_share_fifo_outside(t, buf, cap); /* ctl_fifo_outside.c */
+  if (outside) return outside;
   __atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
   return 0;
 }

@@ -26,8 +26,14 @@ static int classify(struct amber_fd_rec *rec, const char *target, const struct s
     rec->kind = AMBER_FD_STDIO;
     return 0;
   }
+  amber_fd_recognising = rec->fd;
   for (const struct amber_fd_ops *const *o = amber_fd_kinds; *o; o++)
-    if ((*o)->recognise && (*o)->recognise(target, st)) return (*o)->capture(rec, target, st);
+    if ((*o)->recognise && (*o)->recognise(target, st)) {
+      int err = (*o)->capture(rec, target, st);
+      const struct amber_fd_ops *ops = amber_fd_ops_of(rec); /* the kind it was handed to */
+      if (ops) amber_fmt(rec->kind_name, sizeof rec->kind_name, "%s", ops->name);
+      return err;
+    }
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
             "descriptor %d (%s) is of a kind Amber cannot save yet", rec->fd, target);
   return -1;
@@ -38,6 +44,7 @@ int amber_fds_capture(void) {
   amber_ckpt.nfds = 0;
   amber_ckpt.nepoll = 0;
   amber_ckpt.fd_buffer_used = 0;
+  if (amber_fd_kinds_check()) return -1;
   int n = amber_list_numbers("/proc/thread-self/fd", fds, AMBER_MAX_FDS);
   if (n < 0) {
     if (n == -E2BIG)

@@ -46,6 +46,7 @@ static void scan_one(struct amber_fd_rec *r) {
   const struct amber_share *s = &amber.table->share;
   const struct amber_share_fd *me = entry_of(amber.vpid, r->fd);
   if (me) r->owner_vpid = me->owner_vpid, r->owner_fd = me->owner_fd;
+  const struct amber_fd_ops *ops = amber_fd_ops_of(r);
   const struct amber_share_fd *first_holder = 0;
   for (uint32_t i = 0; i < s->n; i++) {
     const struct amber_share_fd *e = &s->fds[i];
@@ -55,14 +56,12 @@ static void scan_one(struct amber_fd_rec *r) {
         S_ISSOCK(e->mode) && e->ino == r->peer_ino)
       r->peer_where = AMBER_PEER_INSIDE; /* the application holds the peer */
     if (!me || e->dev != me->dev || e->ino != me->ino) continue;
-    if (amber_fd_is_pathless(r) && !r->creator_vpid) r->creator_vpid = e->vpid, r->creator_fd = e->fd;
-    if (r->kind == AMBER_FD_FIFO && !r->creator_vpid) r->creator_vpid = e->vpid, r->creator_fd = e->fd;
-    if (r->kind == AMBER_FD_PIPE && !r->creator_vpid && (e->flags & O_ACCMODE) != O_WRONLY)
-      r->creator_vpid = e->vpid, r->creator_fd = e->fd;
-    if (r->kind == AMBER_FD_PIPE && !first_holder) first_holder = e;
+    if (!ops || !ops->may_create) continue;
+    if (!r->creator_vpid && ops->may_create(r, e)) r->creator_vpid = e->vpid, r->creator_fd = e->fd;
+    if (!first_holder) first_holder = e;
   }
-  /* A pipe nobody in the application reads: made by its first holder all the same. */
-  if (r->kind == AMBER_FD_PIPE && !r->creator_vpid && first_holder)
+  /* No holder the kind prefers (a pipe nobody in the application reads): its first holder. */
+  if (!r->creator_vpid && first_holder)
     r->creator_vpid = first_holder->vpid, r->creator_fd = first_holder->fd;
 }
 

@@ -141,10 +141,12 @@ static int capture_epoll(struct amber_fd_rec *rec) {
       i += 4;
       amber_parse_u64(&i, &ino, 16);
     }
-    if (!registered_file_is(rec->fd, (int)tfd, (int)tfd, ino)) {
+    int holder = (int)tfd;
+    if (!registered_file_is(rec->fd, (int)tfd, (int)tfd, ino)) holder = amber_epoll_holder(rec->fd, (int)tfd);
+    if (holder < 0) {
       amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
                 "descriptor %d is an epoll watching a file registered as descriptor %d, which "
-                "this process no longer holds there (closed, reused, or registered by another "
+                "no descriptor of this process holds now (closed, or held only by another "
                 "process); Amber cannot save that yet",
                 rec->fd, (int)tfd);
       return -1;
@@ -160,6 +162,7 @@ static int capture_epoll(struct amber_fd_rec *rec) {
     r->tfd = (int32_t)tfd;
     r->events = (uint32_t)events;
     r->data = data;
+    r->pad = holder == (int)tfd ? 0 : (uint32_t)holder + 1; /* moved: epoll_moved.c */
     p = eol ? eol : p + strlen(p);
   }
   return 0;
@@ -278,12 +281,13 @@ static int is_stdio(int fd) {
   return 0;
 }
 
-static int add_registrations(const struct amber_fd_rec *rec) {
+static int add_registrations(const struct amber_fd_rec *rec, int floor) {
   for (int i = 0; i < amber_ckpt.nepoll; i++) {
     const struct amber_epoll_rec *r = &amber_ckpt.epoll[i];
     if (r->epfd != rec->fd) continue;
     struct epoll_event ev = {.events = r->events, .data.u64 = r->data};
-    long err = amber_sys4(SYS_epoll_ctl, rec->fd, EPOLL_CTL_ADD, r->tfd, &ev);
+    long err = r->pad ? amber_epoll_add_moved(rec->fd, r->tfd, (int)r->pad - 1, &ev, floor)
+                      : amber_sys4(SYS_epoll_ctl, rec->fd, EPOLL_CTL_ADD, r->tfd, &ev);
     /* A standard stream is the restorer's now, and may be a file epoll cannot watch. */
     if (err == -EPERM && is_stdio(r->tfd)) continue;
     if (err < 0) return (int)err;
@@ -292,7 +296,7 @@ static int add_registrations(const struct amber_fd_rec *rec) {
 }
 
 int amber_fd_anon_restore(struct amber_fd_rec *rec, int floor, int pass) {
-  if (pass == 1) return rec->kind == AMBER_FD_EPOLL && !rec->u[5] ? add_registrations(rec) : 0;
+  if (pass == 1) return rec->kind == AMBER_FD_EPOLL && !rec->u[5] ? add_registrations(rec, floor) : 0;
   int fd = rec->u[5] ? (int)amber_sys3(SYS_fcntl, (int)rec->u[5] - 1, F_DUPFD_CLOEXEC, floor)
                      : create(rec);
   return amber_fd_place(amber_fd_park(fd, floor), rec);

@@ -4,15 +4,14 @@
  * reading and writing without waiting (a keeper, so that no open waits for the other side and
  * the bytes outlive every end), refills it and offers it; every description, its own too, is
  * then an open of the keeper with its own access mode. The broker holds the keeper until every
- * process is restored. An end outside the application (a reader or writer not in it) is not
- * kept: as for a pipe to the outside, the program sees it gone. */
+ * process is restored. An end outside the application (a reader or writer not in it) cannot be
+ * kept: the coordinator refuses the snapshot when it sees one (control/ctl_fifo_outside.c). */
 #include <fcntl.h>
 #include <string.h>
 
 #include "../common/errno_name.h"
 #include "../common/broker.h"
 #include "../common/reopen.h"
-#include "agent_share.h"
 #include "fd_kinds.h"
 
 static int fifo_recognise(const char *target, const struct stat *st) {
@@ -35,15 +34,10 @@ static int fifo_capture(struct amber_fd_rec *rec, const char *target, const stru
   return 0;
 }
 
-static int fifo_needs_peer(const struct amber_fd_rec *rec) {
-  if (!rec->creator_vpid) return 0; /* not listed: made here */
-  return rec->creator_vpid != amber.vpid || rec->creator_fd != rec->fd;
-}
-
 /* The creator's copy of the unread bytes, through a read description of its own (its own end
  * may be write-only); opening a FIFO for reading without waiting always succeeds. */
 static int fifo_frozen(struct amber_fd_rec *rec) {
-  if (fifo_needs_peer(rec)) return 0;
+  if (amber_fd_not_creator(rec)) return 0;
   char self[64];
   amber_fmt(self, sizeof self, "/proc/thread-self/fd/%d", rec->fd);
   int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, self, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
@@ -78,28 +72,8 @@ static int make_keeper(const struct amber_fd_rec *rec) {
 }
 
 static int fifo_restore(struct amber_fd_rec *rec, int floor) {
-  uint64_t key = amber_key(AMBER_KEY_FIFO, rec->ino);
-  int keeper;
-  if (fifo_needs_peer(rec)) {
-    keeper = amber_broker_get(key, 0);
-  } else {
-    keeper = make_keeper(rec);
-    if (keeper >= 0) {
-      keeper = amber_fd_park(keeper, floor);
-      int err = amber_broker_put(key, 0, keeper);
-      if (err) {
-        amber_sys1(SYS_close, keeper);
-        return err;
-      }
-    }
-  }
-  if (keeper < 0) return keeper;
-  char self[64];
-  amber_fmt(self, sizeof self, "/proc/thread-self/fd/%d", keeper);
-  int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, self,
-                           (rec->flags & O_ACCMODE) | O_NONBLOCK | O_CLOEXEC, 0);
-  amber_sys1(SYS_close, keeper);
-  return amber_fd_place(amber_fd_park(fd, floor), rec); /* its own flags, O_NONBLOCK or not */
+  return amber_fd_keeper_restore(rec, floor, amber_key(AMBER_KEY_FD_KIND(AMBER_FD_FIFO), rec->ino),
+                                 make_keeper);
 }
 
 const struct amber_fd_ops amber_fd_fifo_ops = {
@@ -108,6 +82,7 @@ const struct amber_fd_ops amber_fd_fifo_ops = {
     .recognise = fifo_recognise,
     .capture = fifo_capture,
     .frozen = fifo_frozen,
-    .needs_peer = fifo_needs_peer,
+    .needs_peer = amber_fd_not_creator,
     .restore = fifo_restore,
+    .may_create = amber_fd_any_creator,
 };

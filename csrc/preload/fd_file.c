@@ -1,21 +1,14 @@
 /* Files, directories and character devices: reopened by path, with flags and offset. A path
  * that would not name the same thing again is refused by name (a deleted file or memfd is
- * fd_pathless.c's): a POSIX
- * message queue (its path is on the mqueue file system, not /), or another process's /proc
- * entry. This process's own /proc entries are reopened as /proc/self/... */
+ * fd_pathless.c's, a POSIX message queue fd_mqueue.c's): another process's /proc entry. This
+ * process's own /proc entries are reopened as /proc/self/... */
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <string.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "../common/reopen.h"
 #include "fd_kinds.h"
 #include "proc_files.h"
-
-#ifndef MQUEUE_MAGIC
-#define MQUEUE_MAGIC 0x19800202 /* not in Debian 12's linux/magic.h */
-#endif
 
 static int refuse(const struct amber_fd_rec *rec, const char *what, const char *target) {
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
@@ -48,9 +41,6 @@ static int reopenable(const struct amber_fd_rec *rec) {
 
 int amber_fd_file_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st) {
   size_t n = strlen(target);
-  struct statfs fs;
-  if (amber_sys2(SYS_fstatfs, rec->fd, &fs) == 0 && fs.f_type == MQUEUE_MAGIC)
-    return refuse(rec, "a POSIX message queue", target);
   rec->kind = AMBER_FD_FILE;
   /* A /proc file Amber handed over with virtual pids (proc_files.c) is made again so. */
   const char *proc = amber_proc_virtual_path(rec->fd);

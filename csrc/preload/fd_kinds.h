@@ -31,9 +31,21 @@ struct amber_fd_ops {
   int (*settle)(const struct amber_fd_rec *rec); /* phase 3, every holder: wait for the peers */
   int (*link)(struct amber_fd_rec *rec, int floor); /* phase 3, last: refers to other fds */
   void (*release)(struct amber_fd_rec *rec);     /* the application resumes or the snapshot ends */
+  /* An object several descriptions open again (a pipe, a FIFO, a memfd) is made once, by its
+   * creator: the first holder `e` (in the coordinator's list, amber.table->share) for which
+   * this is true, or the first holder when it is true for none (agent_share.c). Null: each
+   * description is made on its own. */
+  int (*may_create)(const struct amber_fd_rec *rec, const struct amber_share_fd *e);
 };
 #define AMBER_FD_BIT(kind) (1u << (kind))
+/* A kind added after the enum in image.h defines its number in its own file (a value no other
+ * table's `kinds` has: a snapshot refuses to start otherwise, fd_list.c); its records carry the
+ * table's name for `amber inspect` (rec->kind_name). */
+int amber_fd_kinds_check(void); /* 0, or -1 with amber_ckpt.error */
+int amber_fd_any_creator(const struct amber_fd_rec *rec, const struct amber_share_fd *e);
 extern const struct amber_fd_ops *const amber_fd_kinds[]; /* fd_list.c, null-terminated */
+/* The descriptor a recognise() is asked about, for a kind known only through it (fstatfs). */
+extern int amber_fd_recognising;
 const struct amber_fd_ops *amber_fd_ops_of(const struct amber_fd_rec *rec); /* or null */
 
 int amber_fd_park(int fd, int floor);
@@ -104,6 +116,10 @@ int amber_fd_pty_capture(struct amber_fd_rec *rec, const char *target, const str
 int amber_fd_pty_frozen(struct amber_fd_rec *rec); /* refuses what cannot be saved */
 int amber_fd_pty_needs_peer(const struct amber_fd_rec *rec);
 int amber_fd_pty_restore(struct amber_fd_rec *rec, int floor);
+/* pty_bytes.c: the master's owner, once every process is frozen: the bytes not read yet both
+ * ways, read out and put back (or refused); a restore puts them into the new one. */
+int amber_pty_save_bytes(struct amber_fd_rec *rec);
+int amber_pty_refill(const struct amber_fd_rec *rec, int master, int slave);
 
 /* Files with no path to reopen (fd_pathless.c): memfds and deleted files. The file's creator
  * (creator_vpid/fd: its first holder) saves the bytes once every process is frozen, in a
@@ -115,6 +131,13 @@ int amber_fd_pathless_save_bytes(struct amber_fd_rec *rec);
 void amber_fd_pathless_release(struct amber_fd_rec *rec);
 int amber_fd_pathless_needs_peer(const struct amber_fd_rec *rec);
 int amber_fd_pathless_restore(struct amber_fd_rec *rec, int floor);
+
+/* fd_keeper.c: an object several descriptions open again (a named FIFO, a message queue) is
+ * made by its creator with make() (a description open for reading and writing), offered under
+ * key, and opened again by every description with its own access mode. */
+int amber_fd_not_creator(const struct amber_fd_rec *rec); /* needs_peer of such a kind */
+int amber_fd_keeper_restore(struct amber_fd_rec *rec, int floor, uint64_t key,
+                            int (*make)(const struct amber_fd_rec *rec));
 
 /* AMBER_SOCK_PEER_OFF, AMBER_SOCK_WINDOW_OFF, AMBER_SOCK_WAITING: in image.h. */
 
@@ -128,5 +151,10 @@ int amber_fd_tcp_restore(const struct amber_fd_rec *rec, uint32_t peer_len);
  * pass 0 creates, pass 1 adds epoll registrations once every target exists. */
 int amber_fd_anon_capture(struct amber_fd_rec *rec, const char *target);
 int amber_fd_anon_restore(struct amber_fd_rec *rec, int floor, int pass);
+/* epoll_moved.c: the descriptor of this process that holds the file epoll epfd registered as
+ * tfd, or -1; and that registration made again under tfd from the file at holder. */
+struct epoll_event;
+int amber_epoll_holder(int epfd, int tfd);
+long amber_epoll_add_moved(int epfd, int tfd, int holder, struct epoll_event *ev, int floor);
 
 #endif

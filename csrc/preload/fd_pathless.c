@@ -186,4 +186,5 @@ const struct amber_fd_ops amber_fd_pathless_ops = {
     .needs_peer = amber_fd_pathless_needs_peer,
     .restore = amber_fd_pathless_restore,
     .release = amber_fd_pathless_release,
+    .may_create = amber_fd_any_creator,
 };

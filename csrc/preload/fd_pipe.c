@@ -120,6 +120,12 @@ static int pipe_capture(struct amber_fd_rec *rec, const char *target, const stru
   return amber_fd_pipe_capture(rec, st);
 }
 
+/* The pipe is made by its first reader in the application (its first holder if none reads). */
+static int pipe_may_create(const struct amber_fd_rec *rec, const struct amber_share_fd *e) {
+  (void)rec;
+  return (e->flags & O_ACCMODE) != O_WRONLY;
+}
+
 const struct amber_fd_ops amber_fd_pipe_ops = {
     .name = "pipe",
     .kinds = AMBER_FD_BIT(AMBER_FD_PIPE),
@@ -128,4 +134,5 @@ const struct amber_fd_ops amber_fd_pipe_ops = {
     .frozen = amber_fd_pipe_save_queue,
     .needs_peer = amber_fd_pipe_needs_peer,
     .restore = amber_fd_pipe_restore,
+    .may_create = pipe_may_create,
 };

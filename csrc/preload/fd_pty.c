@@ -3,9 +3,9 @@
  * job control under it) comes back as a new pseudo-terminal (another number: /dev/pts/M) with
  * both ends, the slave's modes (termios), the window size, packet mode and lock; the session
  * that had it as its controlling terminal has it again, with the same foreground process group.
- * Refused, named: a slave whose master is not in the application (another terminal opened by
- * name would name whatever terminal has that number after a restore), and bytes not read yet
- * on either end (they cannot be put back through the line discipline unchanged).
+ * Bytes not read yet, both ways, are kept where that is exact (pty_bytes.c). Refused, named: a
+ * slave whose master is not in the application (another terminal opened by name would name
+ * whatever terminal has that number after a restore), and the bytes pty_bytes.c cannot keep.
  *
  * Record use: u[0] the number at the snapshot; u[1] 1 for the master; u[2] struct winsize;
  * u[3] packet mode | lock << 1; u[4] 1: the controlling terminal of this process, a session
@@ -97,7 +97,8 @@ int amber_fd_pty_capture(struct amber_fd_rec *rec, const char *target, const str
   return 0;
 }
 
-/* Once every process is frozen: the master must be in the application, nothing unread. */
+/* Once every process is frozen: the master must be in the application (its owner keeps the
+ * bytes not read yet, after the share scan: pty_bytes.c). */
 int amber_fd_pty_frozen(struct amber_fd_rec *rec) {
   if (!rec->u[1]) {
     const struct amber_share *s = &amber.table->share;
@@ -113,11 +114,12 @@ int amber_fd_pty_frozen(struct amber_fd_rec *rec) {
       return refuse(rec, "is a terminal other than the launcher's, whose master is not in the "
                          "application, which Amber cannot save yet");
   }
-  int pending = 0;
-  amber_sys3(SYS_ioctl, rec->fd, FIONREAD, &pending);
-  if (pending > 0)
-    return refuse(rec, "has bytes not read yet, which Amber cannot save yet on a pseudo-terminal");
   return 0;
+}
+
+static int pty_frozen_bytes(struct amber_fd_rec *rec) {
+  return rec->kind == AMBER_FD_PTY && rec->u[1] && amber_fd_owned(rec) ? amber_pty_save_bytes(rec)
+                                                                        : 0;
 }
 
 int amber_fd_pty_needs_peer(const struct amber_fd_rec *rec) {
@@ -137,6 +139,7 @@ static int make_master(const struct amber_fd_rec *rec, int floor) {
   if (!err && rec->addr_len == sizeof(struct termios2))
     err = amber_sys3(SYS_ioctl, slave, TCSETS2, rec->addr);
   if (!err) err = amber_sys3(SYS_ioctl, master, TIOCSWINSZ, &rec->u[2]);
+  if (!err) err = amber_pty_refill(rec, master, slave);
   if (!err && pkt) err = amber_sys3(SYS_ioctl, master, TIOCPKT, &pkt);
   if (!err) err = amber_broker_put(key, 1, slave);
   if (!err && lock) err = amber_sys3(SYS_ioctl, master, TIOCSPTLCK, &lock);
@@ -187,6 +190,7 @@ const struct amber_fd_ops amber_fd_pty_ops = {
     .recognise = pty_recognise,
     .capture = amber_fd_pty_capture,
     .frozen_peer = amber_fd_pty_frozen,
+    .frozen = pty_frozen_bytes,
     .needs_peer = amber_fd_pty_needs_peer,
     .restore = amber_fd_pty_restore,
 };

@@ -197,6 +197,10 @@ void amber_fd_socketpair_peers_done(void) {
 
 /* ---- unread bytes ---- */
 
+/* What the first descriptor in flight that a peek handed over was (its /proc link), for the
+ * message that refuses it. */
+static char in_flight[96];
+
 /* One MSG_PEEK at the socket's peek offset. Descriptors in flight that the peek hands over
  * (SCM_RIGHTS, SCM_PIDFD) are closed at once; *rights says there were some. */
 static long peek(int fd, void *buf, long len, int flags, int *rights) {
@@ -215,6 +219,12 @@ static long peek(int fd, void *buf, long len, int flags, int *rights) {
       for (int i = 0; i < n; i++) {
         int passed;
         memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof passed);
+        if (c->cmsg_type == SCM_RIGHTS && !*rights && !in_flight[0]) {
+          char link[64];
+          amber_fmt(link, sizeof link, "/proc/thread-self/fd/%d", passed);
+          long len = amber_sys4(SYS_readlinkat, AT_FDCWD, link, in_flight, sizeof in_flight - 1);
+          in_flight[len > 0 ? len : 0] = 0;
+        }
         amber_sys1(SYS_close, passed);
       }
       if (c->cmsg_type == SCM_RIGHTS) *rights = 1;
@@ -228,6 +238,17 @@ static int queue_failed(const struct amber_fd_rec *rec, const char *why) {
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
             "descriptor %d is a connected Unix socket %s, which Amber cannot save yet", rec->fd,
             why);
+  return -1;
+}
+
+/* Descriptors sent and not received yet would have to be saved as descriptors of their own and
+ * sent again at their place among the bytes: refused, naming the first of them. */
+static int rights_failed(const struct amber_fd_rec *rec) {
+  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+            "descriptor %d is a connected Unix socket with descriptors in flight (SCM_RIGHTS: "
+            "sent and not received yet, the first %s), which Amber cannot save yet", rec->fd,
+            in_flight[0] ? in_flight : "unknown");
+  in_flight[0] = 0;
   return -1;
 }
 
@@ -245,7 +266,7 @@ static int save_stream(struct amber_fd_rec *rec) {
     if (n <= 0) break;
     got += n;
   }
-  if (rights) return queue_failed(rec, "with descriptors in flight (SCM_RIGHTS)");
+  if (rights) return rights_failed(rec);
   if (got != pending) return queue_failed(rec, "with out-of-band or unreadable bytes");
   rec->data = (uint64_t)buf;
   rec->data_len = (uint64_t)got;
@@ -270,7 +291,7 @@ static int save_messages(struct amber_fd_rec *rec) {
     }
     more = r > (long)sizeof scratch;
   }
-  if (rights) return queue_failed(rec, "with descriptors in flight (SCM_RIGHTS)");
+  if (rights) return rights_failed(rec);
   if (r != -EAGAIN) return queue_failed(rec, "whose unread messages cannot be read");
   if (!count) return 0;
   set_int(fd, SOL_SOCKET, SO_PEEK_OFF, 0);

@@ -1,4 +1,5 @@
-/* /proc/<pid>/stat and /proc/<pid>/status name processes by system pid (the process itself,
+/* /proc/<pid>/stat and /proc/<pid>/status (and the lock lines of /proc/locks and
+ * /proc/<pid>/fdinfo/N) name processes by system pid (the process itself,
  * its parent, group and session, its thread group). Opened for reading under Amber, they are
  * read here, their pids made virtual (0 for a process outside the application), and handed to
  * the program as a memfd with the same text otherwise, so tools like ps see only virtual IDs. */
@@ -15,7 +16,7 @@ static int32_t virtual_pid(long sid) {
 }
 
 /* Is path /proc/<self|thread-self|N>[/task/N]/(stat|status)? 1 for stat, 2 for status; 3 for
- * /proc/locks. */
+ * /proc/locks; 4 for .../fdinfo/N (its "lock:" lines name holders as /proc/locks does). */
 static int which_file(const char *path) {
   if (!strcmp(path, "/proc/locks")) return 3;
   if (strncmp(path, "/proc/", 6)) return 0;
@@ -33,6 +34,11 @@ static int which_file(const char *path) {
     while (*q >= '0' && *q <= '9') q++;
     if (q == p + 5 || *q != '/') return 0;
     p = q + 1;
+  }
+  if (!strncmp(p, "fdinfo/", 7)) {
+    const char *q = p + 7;
+    while (*q >= '0' && *q <= '9') q++;
+    return q > p + 7 && !*q ? 4 : 0;
   }
   return !strcmp(p, "stat") ? 1 : !strcmp(p, "status") ? 2 : 0;
 }
@@ -136,13 +142,16 @@ static const char *lock_pid(const char *line, const char *end, const char **pid_
   return 0;
 }
 
-/* locks: each lock's holder; an OFD lock's -1 stays. */
-static int rewrite_locks(const char *in, char *out, int cap) {
+/* locks: each lock's holder; an OFD lock's -1 stays. Only lines that begin with `prefix`
+ * (fdinfo's "lock:\t1: POSIX ..."; "" for /proc/locks). */
+static int rewrite_locks(const char *in, char *out, int cap, const char *prefix) {
   int n = 0;
+  size_t prefix_len = strlen(prefix);
   for (const char *line = in; *line;) {
     const char *end = strchr(line, '\n');
     if (!end) end = line + strlen(line);
-    const char *pid_end, *pid = lock_pid(line, end, &pid_end);
+    const char *pid_end = 0, *pid = 0;
+    if (!strncmp(line, prefix, prefix_len)) pid = lock_pid(line, end, &pid_end);
     if (pid && *pid != '-') {
       uint64_t v = 0;
       const char *q = pid;
@@ -191,7 +200,7 @@ int amber_proc_virtual_file(const char *path, int flags) {
   static __thread char small_in[8192], small_out[8192];
   char *in = small_in, *out = small_out;
   long cap = sizeof small_in;
-  if (which == 3) { /* the whole machine's locks: room of their own, for this call */
+  if (which >= 3) { /* the whole machine's locks (or an epoll's many lines): room of their own */
     cap = 1 << 20;
     long addr = amber_sys6(SYS_mmap, 0, 2 * cap, 3, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
     if (addr < 0 && addr > -4096) return (int)addr;
@@ -201,11 +210,12 @@ int amber_proc_virtual_file(const char *path, int flags) {
   int n = len < 0 ? 0
         : which == 1 ? rewrite_stat(in, out, (int)cap)
         : which == 2 ? rewrite_status(in, out, (int)cap)
-                     : rewrite_locks(in, out, (int)cap);
+        : which == 3 ? rewrite_locks(in, out, (int)cap, "")
+                     : rewrite_locks(in, out, (int)cap, "lock:");
   int fd = len < 0 ? (int)len /* the caller's real open will say why */
                    : (int)amber_sys2(SYS_memfd_create, "amber-proc", (flags & O_CLOEXEC) ? 1 : 0);
   if (fd >= 0) amber_sys3(SYS_write, fd, out, n);
-  if (which == 3) amber_sys2(SYS_munmap, in, 2 * cap);
+  if (which >= 3) amber_sys2(SYS_munmap, in, 2 * cap);
   if (fd < 0) return fd;
   amber_sys3(SYS_lseek, fd, 0, SEEK_SET);
   remember(fd, path);

@@ -6,7 +6,9 @@
  * keep their flags, the bytes come out once and in order, and the reader sees end-of-file once
  * its writers close (no stray writer kept it open).
  *
- *   fifo_state DIR one|fork */
+ * With "outside": see outside_mode.
+ *
+ *   fifo_state DIR one|fork|outside */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -112,9 +114,23 @@ static int fork_mode(const char *dir) {
   return 0;
 }
 
+/* Holds <dir>/fifo open for reading and writing, for a process outside the application to open
+ * too; prints "tick N" every 20 ms until <dir>/go, then PASS. */
+static int outside_mode(const char *dir) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/fifo", dir);
+  CHECK(mkfifo(path, 0600) == 0, "mkfifo: errno %d", errno);
+  int fd = open(path, O_RDWR);
+  CHECK(fd >= 0, "open: errno %d", errno);
+  tick_until_go(dir);
+  printf("PASS\n");
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
-  CHECK(argc == 3, "usage: fifo_state DIR one|fork");
+  CHECK(argc == 3, "usage: fifo_state DIR one|fork|outside");
+  if (!strcmp(argv[2], "outside")) return outside_mode(argv[1]);
   if (!strcmp(argv[2], "one")) return one_mode(argv[1]);
   if (!strcmp(argv[2], "fork")) return fork_mode(argv[1]);
   CHECK(0, "unknown mode %s", argv[2]);

@@ -1,25 +1,14 @@
 /* Descriptors whose path would not name the same thing again. With "proc", the program holds
- * its own /proc/self/status open: it comes back open on the restored process's. With "mqueue",
- * a POSIX message queue: the snapshot must fail naming it, and the program runs on. */
+ * its own /proc/self/status open: it comes back open on the restored process's. (POSIX message
+ * queues are mq_state.c's.) */
 #include <fcntl.h>
-#include <mqueue.h>
 #include <string.h>
 
 #include "check.h"
 #include "wait_go.h"
 
 int main(int argc, char **argv) {
-  CHECK(argc == 3, "usage: file_kinds DIR proc|mqueue");
-  if (!strcmp(argv[2], "mqueue")) {
-    mqd_t q = mq_open("/amber-test-queue", O_CREAT | O_RDWR, 0600, NULL);
-    CHECK(q != (mqd_t)-1, "mq_open");
-    mq_unlink("/amber-test-queue");
-    for (long tick = 0;; tick++) {
-      printf("tick %ld\n", tick);
-      fflush(stdout);
-      usleep(50000);
-    }
-  }
+  CHECK(argc == 3, "usage: file_kinds DIR proc");
   int fd = open("/proc/self/status", O_RDONLY);
   CHECK(fd >= 0, "open /proc/self/status");
   say_ready();

@@ -4,7 +4,8 @@
  * 200-299, write from 1000 to the end; the child's through the same description, write 500-599);
  * OFD locks on ofd (write 10-19, read 30-39). Says "ready",
  * then in each round (DIR/go1, go2...) checks from inside that its locks are its own and that a
- * process of its own sees them held by its virtual pid (F_GETLK, /proc/locks), and says
+ * process of its own sees them held by its virtual pid (F_GETLK, /proc/locks, the lock lines of
+ * /proc/<pid>/fdinfo/<fd>), and says
  * "locked N" (the child "child locked N"). On DIR/release both release every lock and say
  * "released"; on DIR/done it says PASS. lock_checker checks the same from outside.
  * With "lease": holds a read lease instead, which a snapshot must refuse. With "waiters": holds
@@ -129,6 +130,27 @@ static void probe(pid_t holder, pid_t kid) {
   int status;
   CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
         "the probe failed");
+}
+
+/* The holder's own view of its descriptor: /proc/<its virtual pid>/fdinfo/<fd> lists its three
+ * POSIX locks on fd's file ("lock:\t1: POSIX  ADVISORY  WRITE <pid> ..."), by its virtual pid. */
+static void fdinfo_locks(pid_t holder, int fd) {
+  char path[64], text[4096];
+  snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", holder, fd);
+  FILE *f = fopen(path, "r");
+  CHECK(f, "%s: %s", path, strerror(errno));
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  text[n] = 0;
+  fclose(f);
+  int locks = 0;
+  for (const char *line = text; (line = strstr(line, "lock:")) != 0; line++, locks++) {
+    char kind[16], type[16];
+    int pid = 0;
+    CHECK(sscanf(line, "lock:\t%*d: %15s %*s %15s %d", kind, type, &pid) == 3 &&
+              !strcmp(kind, "POSIX") && pid == holder,
+          "%s names a lock holder %d, not %d:\n%s", path, pid, holder, text);
+  }
+  CHECK(locks == 3, "%s lists %d locks, not 3:\n%s", path, locks, text);
 }
 
 static void child(int flock_shared, int flock_child, int posix, int started) {
@@ -261,6 +283,7 @@ int main(int argc, char **argv) {
     CHECK(range_lock(ofd, F_OFD_SETLK, F_WRLCK, 10, 10) == 0, "the own OFD lock: %s",
           strerror(errno));
     probe(getpid(), kid);
+    fdinfo_locks(getpid(), posix);
     printf("locked %d\n", round);
     fflush(stdout);
   }

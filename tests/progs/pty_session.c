@@ -16,9 +16,11 @@
 #include <termios.h>
 
 #include "check.h"
+#include "pty_child.h"
 #include "wait_go.h"
 
-static void child(int master, int ready) {
+static void child(const char *dir, int master, int ready) {
+  (void)dir;
   close(master);
   CHECK(setsid() > 0, "setsid: errno %d", errno);
   int t = open(getenv("PTY_NAME"), O_RDWR); /* a session leader's first terminal: it controls */
@@ -59,16 +61,8 @@ static void child(int master, int ready) {
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   CHECK(argc == 2, "usage: pty_session DIR");
-  int master = posix_openpt(O_RDWR | O_NOCTTY);
-  CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0, "openpt: errno %d", errno);
-  setenv("PTY_NAME", ptsname(master), 1);
-  int ready[2];
-  CHECK(pipe(ready) == 0, "pipe");
-  pid_t kid = fork();
-  CHECK(kid >= 0, "fork");
-  if (kid == 0) child(master, ready[1]);
-  char c;
-  CHECK(read(ready[0], &c, 1) == 1, "the child is not ready");
+  int master;
+  pid_t kid = pty_child(argv[1], &master, child);
   say_ready();
   wait_go(argv[1]);
   CHECK(write(master, "ping", 4) == 4, "type: errno %d", errno);

@@ -1,5 +1,5 @@
 /* Holds a descriptor Amber cannot save, so that a snapshot must fail, naming it, and leave the
- * program running: KIND is "inotify" (an inotify descriptor watching DIR), "rights" (a socket
+ * program running: KIND is "inotify" (an inotify descriptor watching DIR, with an event not read yet), "rights" (a socket
  * pair with a descriptor sent through it and not received yet), "netlink" (a route netlink
  * socket), "cwd" (its current directory DIR/gone, deleted), "pty" (a pseudo-terminal it made,
  * with bytes typed and not read), "traced" (a thread that blocks every signal with the raw
@@ -92,6 +92,11 @@ int main(int argc, char **argv) {
     int fd = inotify_init1(IN_CLOEXEC);
     CHECK(fd >= 0, "inotify_init1: errno %d", errno);
     CHECK(inotify_add_watch(fd, argv[2], IN_CREATE) >= 0, "inotify_add_watch: errno %d", errno);
+    char made[4096]; /* an event queued and never read */
+    snprintf(made, sizeof made, "%s/made", argv[2]);
+    int m = open(made, O_WRONLY | O_CREAT, 0600);
+    CHECK(m >= 0, "create %s: errno %d", made, errno);
+    close(m);
   } else if (!strcmp(argv[1], "rights")) {
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair: errno %d", errno);

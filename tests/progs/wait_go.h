@@ -20,6 +20,18 @@ static inline int go_exists(const char *dir) {
   return access(path, F_OK) == 0;
 }
 
+/* For a program whose snapshot must be refused: "ready", then "tick N" every 20 ms (so that a
+ * test sees it run on) until <dir>/go. */
+static inline void tick_until_go(const char *dir) {
+  say_ready();
+  for (long tick = 0; !go_exists(dir); tick++) {
+    printf("tick %ld\n", tick);
+    fflush(stdout);
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+}
+
 static inline void wait_go(const char *dir) {
   while (!go_exists(dir)) {
     struct timespec ts = {0, 10 * 1000 * 1000};
