@@ -135,6 +135,13 @@ void amber_table_fd_evade(int fd); /* before the program dup2s onto this number 
 int amber_table_fd_close_range(unsigned first, unsigned last, int flags);
 void amber_table_fd_after_restore(int restorer_fd);
 
+/* seccomp.c: the kernel-side layer. amber_raw_ids: inside a trapped raw call, whose pid
+ * arguments may be system ids (amber_who_in lets them through). */
+extern int amber_seccomp_layer;
+extern __thread int amber_raw_ids;
+void amber_seccomp_early(void);
+void amber_seccomp_start(void);
+
 /* agent: checkpoint */
 void amber_agent_install(void);
 int amber_is_ckpt_signal(int sig);
