@@ -78,10 +78,8 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(0, 0));
     amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, 31 /* SIGSYS */);
     amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, 62 /* AMBER_CKPT_SIGNAL */);
-  } else { /* AMBER_TRAP_SIGMASK */
-    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(0, 0));
-    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_ALLOW, 0, 1 /* SIG_UNBLOCK */);
-    amber_bpf_arg_set(b, 1, AMBER_BPF_TRAP);
+  } else { /* AMBER_TRAP_SIGMASK: every one, as the program reads its mask too */
+    amber_bpf_put(b, BPF_JMP | BPF_JA, 0, 0, 1);
   }
   int allow = b->n;
   amber_bpf_put(b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);

@@ -62,15 +62,30 @@ static long sigaction_call(const long a[6], uintptr_t ip) {
   return past_filter(SYS_rt_sigaction, b);
 }
 
-/* rt_sigprocmask, made on the mask the frame gives back at sigreturn: SIGSYS is never blocked,
- * since a trapped call with SIGSYS blocked ends the process. */
+/* SIGSYS is never blocked in the kernel, since a trapped call with SIGSYS blocked ends the
+ * process; the program sees its mask as it set it: the kernel's, and SIGSYS as it last asked. */
+__thread int amber_sigsys_blocked;
+
+uint64_t amber_mask_view(uint64_t kernel) {
+  return (kernel & ~SIGSYS_BIT) | (amber_sigsys_blocked ? SIGSYS_BIT : 0);
+}
+
+void amber_mask_set(int how, uint64_t set) {
+  int in = (set & SIGSYS_BIT) != 0;
+  if (how == SIG_SETMASK || (how == SIG_BLOCK && in)) amber_sigsys_blocked = in;
+  else if (how == SIG_UNBLOCK && in) amber_sigsys_blocked = 0;
+}
+
+/* rt_sigprocmask, made on the mask the frame gives back at sigreturn. */
 static long sigmask_call(const long a[6], ucontext_t *uc) {
-  uint64_t *mask = (uint64_t *)&uc->uc_sigmask, set;
-  if (a[3] != 8 || (a[0] != SIG_BLOCK && a[0] != SIG_SETMASK))
+  uint64_t *mask = (uint64_t *)&uc->uc_sigmask, set = 0, view = amber_mask_view(*mask);
+  if (a[3] != 8 || (a[1] && a[0] != SIG_BLOCK && a[0] != SIG_UNBLOCK && a[0] != SIG_SETMASK))
     return past_filter(SYS_rt_sigprocmask, a);
-  memcpy(&set, (const void *)a[1], 8);
-  uint64_t now = a[0] == SIG_BLOCK ? *mask | set : set;
-  if (a[2]) memcpy((void *)a[2], mask, 8);
+  if (a[1]) memcpy(&set, (const void *)a[1], 8);
+  if (a[2]) memcpy((void *)a[2], &view, 8);
+  if (!a[1]) return 0;
+  uint64_t now = a[0] == SIG_BLOCK ? view | set : a[0] == SIG_UNBLOCK ? view & ~set : set;
+  amber_mask_set((int)a[0], set);
   *mask = now & ~SIGSYS_BIT;
   return 0;
 }

@@ -47,7 +47,6 @@ void start_threads(void) {
   args->broker_fd = broker_fd;
   uint64_t all = ~0ULL;
   amber_sys4(SYS_rt_sigprocmask, 0 /* SIG_BLOCK */, &all, 0, 8);
-  restore_seccomp();
   const long flags = 0x00000100 | 0x00000200 | 0x00000400 | 0x00000800 | 0x00010000 |
                      0x00040000 | 0x00080000; /* VM FS FILES SIGHAND THREAD SYSVSEM SETTLS */
   const struct amber_thread_rec *leader = &threads[0];

@@ -1,7 +1,9 @@
-/* Amber's seccomp filter, put back in a restored process (common/seccomp_filter.h): after the
- * restorer's own work, before any restored thread starts (they inherit it), with every signal
- * blocked until the agent restores the masks; the library's SIGSYS handler comes back with the
- * process's signal actions. no_new_privs first, as the process had it. */
+/* Amber's seccomp filter, put back in a restored process (common/seccomp_filter.h): the
+ * restorer's last step before it takes the process's credentials (installing needs
+ * CAP_SYS_ADMIN, or no_new_privs, which the process may not have had), before any restored
+ * thread starts (they inherit it). From here on every call the restorer and the agent make
+ * passes the filter (sys.h); the library's SIGSYS handler comes back with the process's signal
+ * actions. no_new_privs first, as the process had it. */
 #include <linux/prctl.h>
 
 #include "restorer.h"
@@ -14,5 +16,9 @@ void restore_seccomp(void) {
   }
   if (!(hdr.seccomp & AMBER_SECCOMP_FILTER)) return;
   long r = amber_seccomp_install(0);
+  if (r == -13 /* EACCES */)
+    die("cannot install Amber's seccomp filter: that needs CAP_SYS_ADMIN, which this restore "
+        "does not have, or no_new_privs, which the process did not have",
+        r);
   if (r < 0) die("cannot install Amber's seccomp filter", r);
 }
