@@ -1,6 +1,6 @@
 /**
  * The seccomp layer's cost per call (docs/seccomp.md): bench/progs/raw_call_cost.c runs plain,
- * under Amber with the layer off (AMBER_SECCOMP=off) and with it on, and this prints
+ * under Amber with the layer off (`seccomp: "off"`) and with it on, and this prints
  * nanoseconds per call (median of rounds) for each. A call the filter does not watch (read)
  * pays only the filter's run; a trapped raw call pays a SIGSYS round trip and its translation.
  *
@@ -26,14 +26,12 @@ async function plain(): Promise<Figures> {
 
 async function underAmber(layer: "on" | "off"): Promise<Figures> {
   const dir = await Deno.makeTempDir({ prefix: "amber-bench-" });
-  Deno.env.set("AMBER_SECCOMP", layer);
   try {
     const output = join(dir, "out");
-    const app = await launch([PROG], { output });
+    const app = await launch([PROG], { output, seccomp: layer });
     await app.wait();
     return parse(await Deno.readTextFile(output));
   } finally {
-    Deno.env.delete("AMBER_SECCOMP");
     await Deno.remove(dir, { recursive: true });
   }
 }

@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ROUNDS 11
-#define CALLS 100000
+#define ROUNDS 7
+#define CALLS 20000
 
 static long rs(long n, long a, long b, long c) {
   long ret;
@@ -42,9 +42,7 @@ static void raw_read(void) {
 }
 static void raw_kill_group(void) { rs(SYS_kill, 0, 0, 0); }
 static void raw_getppid(void) { rs(SYS_getppid, 0, 0, 0); }
-static void raw_kill(void) {
-  if (rs(SYS_kill, self, 0, 0) != 0) abort();
-}
+static void raw_kill(void) { rs(SYS_kill, self, 0, 0); } /* without the layer: ESRCH */
 static void libc_getppid(void) { (void)getppid(); }
 static void libc_kill(void) { kill(self, 0); }
 static void libc_sigmask(void) { pthread_sigmask(SIG_BLOCK, &none, NULL); }
