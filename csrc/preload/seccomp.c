@@ -63,17 +63,18 @@ static long sigaction_call(const long a[6], uintptr_t ip) {
 }
 
 /* SIGSYS is never blocked in the kernel, since a trapped call with SIGSYS blocked ends the
- * process; the program sees its mask as it set it: the kernel's, and SIGSYS as it last asked. */
-__thread int amber_sigsys_blocked;
+ * process; the program sees its mask as it set it: the kernel's, with SIGSYS and the checkpoint
+ * signal as it last asked (the checkpoint may unblock that one in a mask saved in a frame). */
+#define KEPT_BITS (SIGSYS_BIT | (1ULL << (AMBER_CKPT_SIGNAL - 1)))
+__thread uint64_t amber_mask_kept; /* of KEPT_BITS, those the program asked to block */
 
-uint64_t amber_mask_view(uint64_t kernel) {
-  return (kernel & ~SIGSYS_BIT) | (amber_sigsys_blocked ? SIGSYS_BIT : 0);
-}
+uint64_t amber_mask_view(uint64_t kernel) { return (kernel & ~KEPT_BITS) | amber_mask_kept; }
 
 void amber_mask_set(int how, uint64_t set) {
-  int in = (set & SIGSYS_BIT) != 0;
-  if (how == SIG_SETMASK || (how == SIG_BLOCK && in)) amber_sigsys_blocked = in;
-  else if (how == SIG_UNBLOCK && in) amber_sigsys_blocked = 0;
+  set &= KEPT_BITS;
+  if (how == SIG_SETMASK) amber_mask_kept = set;
+  else if (how == SIG_BLOCK) amber_mask_kept |= set;
+  else if (how == SIG_UNBLOCK) amber_mask_kept &= ~set;
 }
 
 /* rt_sigprocmask, made on the mask the frame gives back at sigreturn. */
