@@ -4,6 +4,7 @@
  * act on the process named, before and after a restore; the program keeps its own SIGSYS.
  */
 
+import assert from "node:assert/strict";
 import { prog, scenarioTest } from "./support.ts";
 
 scenarioTest(
@@ -12,6 +13,21 @@ scenarioTest(
     const app = await s.launch([prog("raw_pid_calls"), s.dir], "raw-pid-calls");
     await s.waitFor(/^ready$/m);
     await s.restore(await s.freeze(app));
+    await s.pass();
+  },
+);
+
+scenarioTest(
+  "a program's own seccomp filter gets its own SIGSYS, and a snapshot refuses it by name",
+  async (s) => {
+    const app = await s.launch([prog("own_filter"), s.dir], "own-filter");
+    await s.waitFor(/^ready$/m);
+    await assert.rejects(
+      app.snapshot({ dir: `${s.dir}/never.amber`, stop: true }),
+      /it runs under a seccomp filter of its own, which Amber cannot save/,
+    );
+    const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
+    await s.waitFor(new RegExp(`^tick ${ticks + 3}$`, "m"), "more ticks after the refusal");
     await s.pass();
   },
 );
