@@ -1,7 +1,7 @@
 /**
  * The seccomp layer's cost per call (docs/seccomp.md): bench/progs/raw_call_cost.c runs plain,
  * under Amber with the layer off (`seccomp: "off"`) and with it on, and this prints
- * nanoseconds per call (median of rounds) for each. A call the filter does not watch (read)
+ * nanoseconds per call (minimum of rounds) for each. A call the filter does not watch (read)
  * pays only the filter's run; a trapped raw call pays a SIGSYS round trip and its translation.
  *
  * Run: `make bench`, or `deno run -A bench/seccomp_cost.ts`.
@@ -13,10 +13,11 @@ import { launch } from "../mod.ts";
 
 const PROG = fileURLToPath(new URL("../build/bench/raw_call_cost", import.meta.url));
 
+/** Per call: the minimum over rounds, the steadiest figure on a shared computer. */
 type Figures = Map<string, number>;
 
 function parse(text: string): Figures {
-  return new Map([...text.matchAll(/^(\w+) ([\d.]+) ([\d.]+)$/gm)].map((m) => [m[1], Number(m[2])]));
+  return new Map([...text.matchAll(/^(\w+) ([\d.]+) ([\d.]+)$/gm)].map((m) => [m[1], Number(m[3])]));
 }
 
 async function plain(): Promise<Figures> {
