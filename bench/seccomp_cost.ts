@@ -17,7 +17,9 @@ const PROG = fileURLToPath(new URL("../build/bench/raw_call_cost", import.meta.u
 type Figures = Map<string, number>;
 
 function parse(text: string): Figures {
-  return new Map([...text.matchAll(/^(\w+) ([\d.]+) ([\d.]+)$/gm)].map((m) => [m[1], Number(m[3])]));
+  return new Map(
+    [...text.matchAll(/^(\w+) ([\d.]+) ([\d.]+)$/gm)].map((m) => [m[1], Number(m[3])]),
+  );
 }
 
 async function plain(): Promise<Figures> {
