@@ -17,7 +17,8 @@
 
 /* How a call is trapped: ALWAYS (it returns ids), ARGS (when argument a or b, -1 for none, is
  * in the virtual range, either sign), SIGACTION (sets an action, or reads SIGSYS's or the
- * checkpoint signal's), SIGMASK (all: the mask the program reads keeps the SIGSYS the kernel's may not have). */
+ * checkpoint signal's), SIGMASK (every one: the mask the program reads back keeps a SIGSYS that
+ * the kernel's does not have). */
 enum { AMBER_TRAP_ALWAYS, AMBER_TRAP_ARGS, AMBER_TRAP_SIGACTION, AMBER_TRAP_SIGMASK };
 
 #define AMBER_SECCOMP_CALLS(X)                                                                  \
