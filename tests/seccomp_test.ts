@@ -12,7 +12,10 @@ scenarioTest(
   async (s) => {
     const app = await s.launch([prog("raw_pid_calls"), s.dir], "raw-pid-calls");
     await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
+    await app.snapshot({ dir: `${s.dir}/live.amber` });
+    const once = await s.restore(await s.freeze(app));
+    // The filter the restorer put back is Amber's again for the next snapshot.
+    await s.restore(await s.freeze(once, "second"));
     await s.pass();
   },
 );
