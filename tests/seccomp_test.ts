@@ -34,3 +34,15 @@ scenarioTest(
     await s.pass();
   },
 );
+
+scenarioTest("the layer is on by default as root, and off when asked", async (s) => {
+  for (const seccomp of [undefined, "off"] as const) {
+    const app = await s.launch([prog("raw_getpid")], "raw-getpid", { seccomp });
+    assert.deepEqual(await app.wait(), { code: 0 });
+  }
+  const lines = [...(await s.text()).matchAll(/^libc (\d+) raw (\d+)$/gm)];
+  assert.equal(lines.length, 2, await s.text());
+  assert.equal(lines[0][2], lines[0][1], "with the layer on, a raw getpid is the virtual pid");
+  assert.ok(Number(lines[1][2]) < 4200000, "with --seccomp off, a raw getpid is the system pid");
+  assert.ok(Number(lines[1][1]) >= 4200000);
+});
