@@ -35,6 +35,12 @@ static long as_raw(long r) { return r == -1 ? -errno : r; }
 
 static int from_libc(uintptr_t ip) { return ip >= libc_lo && ip < libc_hi; }
 
+/* A vfork child (posix_spawn's, Go's fork for exec) shares its parent's memory: the SIGSYS
+ * action and the mask it sets before its exec must not become the parent's. */
+static int in_vfork_child(void) {
+  return amber_active() && amber_pid_v2s(amber.vpid) != amber_sys_getpid();
+}
+
 /* rt_sigaction: SIGSYS stays Amber's (the program's action is kept to pass its own SIGSYS
  * on), the checkpoint signal too (as the sigaction wrapper), and no handler blocks SIGSYS. */
 static long sigaction_call(const long a[6], uintptr_t ip) {
@@ -44,7 +50,7 @@ static long sigaction_call(const long a[6], uintptr_t ip) {
   if (a[3] != 8) return past_filter(SYS_rt_sigaction, a);
   if (sig == 31) {
     struct amber_ksigaction prev = program_sigsys;
-    if (act) program_sigsys = *act;
+    if (act && !in_vfork_child()) program_sigsys = *act;
     if (old) *old = prev;
     return 0;
   }
@@ -86,7 +92,7 @@ static long sigmask_call(const long a[6], ucontext_t *uc) {
   if (a[2]) memcpy((void *)a[2], &view, 8);
   if (!a[1]) return 0;
   uint64_t now = a[0] == SIG_BLOCK ? view | set : a[0] == SIG_UNBLOCK ? view & ~set : set;
-  amber_mask_set((int)a[0], set);
+  if (!in_vfork_child()) amber_mask_set((int)a[0], set);
   *mask = now & ~SIGSYS_BIT;
   return 0;
 }

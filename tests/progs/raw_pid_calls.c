@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -156,6 +157,12 @@ static void checks(const char *phase) {
   int seen = own_sigsys;
   CHECK(rs(SYS_kill, self, SIGSYS, 0, 0, 0) == 0 && own_sigsys == seen + 1,
         "%s: the program's SIGSYS handler did not run", phase);
+  /* posix_spawn's child, sharing this memory until its exec, resets the SIGSYS action. */
+  pid_t spawned;
+  char *true_argv[] = {"true", NULL};
+  CHECK(posix_spawnp(&spawned, "true", NULL, NULL, true_argv, environ) == 0 &&
+            waitpid(spawned, &status, 0) == spawned && WIFEXITED(status),
+        "%s: posix_spawn", phase);
   struct sigaction back;
   CHECK(sigaction(SIGSYS, NULL, &back) == 0 && back.sa_sigaction == on_sigsys,
         "%s: sigaction reads another SIGSYS handler than the program's", phase);
