@@ -154,6 +154,7 @@ test: setup
 
 bench: setup
 	$(DENO_RUN) bench/translation_cost.ts
+	$(DENO_RUN) bench/seccomp_cost.ts
 	$(DENO_RUN) bench/snapshot_restore.ts
 	$(DENO_RUN) bench/shared_memory.ts
 	$(DENO_RUN) bench/processes.ts

@@ -33,6 +33,10 @@ export interface LaunchOptions {
   vne?: string;
   /** Its virtual IP in that VNE; default: the lowest free one. Needs `vne`. */
   ip?: string;
+  /** The kernel-side layer that translates raw system calls (docs/seccomp.md): "on" also where
+   * it needs no_new_privs (setuid programs inside then stop working); "off" never; default: on
+   * where Amber has CAP_SYS_ADMIN. */
+  seccomp?: "on" | "off";
 }
 
 const POLL_MS = 5;

@@ -26,6 +26,9 @@ export interface SupervisorOptions {
   lazy?: boolean;
   /** Restore only: `UID:GID:GROUPS`, the image owner's; no process gets more (credentials.ts). */
   as?: string;
+  /** Run only: the kernel-side layer (docs/seccomp.md); default: on where Amber may install it
+   * without no_new_privs (CAP_SYS_ADMIN), else off. */
+  seccomp?: "on" | "off";
 }
 
 /** A supervisor this Deno process started. */
@@ -60,6 +63,7 @@ export class Supervisor {
       stdin: "inherit",
       stdout: "inherit",
       stderr: "inherit",
+      env: options.seccomp ? { AMBER_SECCOMP: options.seccomp } : undefined,
     }).spawn();
     return new Supervisor(child, options.detach ?? false);
   }

@@ -80,7 +80,11 @@ export class Scenario {
   }
 
   /** Launches argv under Amber; the program's output goes to this scenario's output file. */
-  async launch(argv: string[], tag = "app", options: { detach?: boolean } = {}): Promise<App> {
+  async launch(
+    argv: string[],
+    tag = "app",
+    options: { detach?: boolean; seccomp?: "on" | "off" } = {},
+  ): Promise<App> {
     const app = await launch(argv, { name: this.name(tag), output: this.output, ...options });
     this.#apps.push(app);
     return app;

@@ -136,7 +136,12 @@ struct amber_proc_header {
   /* The main thread had called pthread_exit (a zombie thread while the others run on): the
    * restored process's main thread starts every saved thread and exits the same way. */
   int32_t main_thread_gone;
+  /* AMBER_SECCOMP_*: Amber's seccomp filter and no_new_privs, set again by the restorer. */
+  int32_t seccomp;
 };
+
+#define AMBER_SECCOMP_FILTER 1
+#define AMBER_SECCOMP_NO_NEW_PRIVS 2
 
 /* Written by the restorer into the restored library before it resumes the threads. */
 struct amber_restore_args {

@@ -43,7 +43,10 @@ static void let_in(struct amber_table *t, int32_t pid, struct amber_unblock *u) 
   u->mask = mask;
   if (!err && ptrace(PTRACE_SETSIGMASK, tid, sizeof open, &open)) err = -errno;
   answer(u, err);
-  ptrace(PTRACE_DETACH, tid, 0, 0);
+  /* A stop for a signal being delivered (the seccomp layer's SIGSYS, forced on a raw call)
+   * gives the signal back, or it would be lost and the call skipped. */
+  int sig = !err && WIFSTOPPED(status) && (status >> 16) == 0 ? WSTOPSIG(status) : 0;
+  ptrace(PTRACE_DETACH, tid, 0, sig);
 }
 
 void amber_ctl_serve_unblock(struct amber_table *t) {

@@ -68,6 +68,7 @@ int amber_timers_after_restore(void);
 
 /* agent_identity.c: credentials, limits, priority, affinity; refuses what cannot be saved */
 int amber_identity_capture(void); /* 0, or -1 with amber_ckpt.error */
+int32_t amber_identity_seccomp(void); /* AMBER_SECCOMP_* of the last capture */
 void amber_identity_open_proc(void);  /* dumpable for the snapshot's reading of /proc/self */
 void amber_identity_close_proc(void); /* as it was */
 void amber_identity_after_restore(void);

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include "agent.h"
+#include "../common/seccomp_filter.h"
 
 #define NLIMITS 16
 
@@ -19,7 +20,27 @@ static struct {
   uint64_t limits[NLIMITS][2];
   uint64_t affinity[16];
   int32_t affinity_len;
+  int32_t seccomp; /* AMBER_SECCOMP_* */
 } id; /* saved with memory */
+
+int32_t amber_identity_seccomp(void) { return id.seccomp; }
+
+/* The one filter Amber can put back is its own (seccomp.c): one filter, answering its probe. */
+static int seccomp_capture(const char *status) {
+  id.seccomp = amber_sys2(SYS_prctl, PR_GET_NO_NEW_PRIVS, 0) == 1 ? AMBER_SECCOMP_NO_NEW_PRIVS : 0;
+  const char *p = strstr(status, "Seccomp:");
+  if (!p || !p[8] || p[9] == '0') return 0;
+  const char *n = strstr(status, "Seccomp_filters:");
+  if (n) n += 16;
+  while (n && (*n == ' ' || *n == '\t')) n++;
+  if (p[9] == '2' && n && n[0] == '1' && (n[1] < '0' || n[1] > '9') && amber_seccomp_present()) {
+    id.seccomp |= AMBER_SECCOMP_FILTER;
+    return 0;
+  }
+  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+            "it runs under a seccomp filter of its own, which Amber cannot save yet");
+  return -1;
+}
 
 /* A process that switched users is not dumpable, and may then not read its own /proc files
  * (pagemap, fd). The agent makes it dumpable for the snapshot, and puts the flag back after. */
@@ -34,14 +55,8 @@ void amber_identity_close_proc(void) {
 
 int amber_identity_capture(void) {
   static char text[8192];
-  if (amber_read_file("/proc/self/status", text, sizeof text) > 0) {
-    const char *p = strstr(text, "Seccomp:");
-    if (p && p[8] && p[9] != '0') {
-      amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-                "it runs under a seccomp filter, which Amber cannot save yet");
-      return -1;
-    }
-  }
+  if (amber_read_file("/proc/self/status", text, sizeof text) > 0 && seccomp_capture(text))
+    return -1;
   amber_sys3(SYS_getresuid, &id.uid[0], &id.uid[1], &id.uid[2]);
   amber_sys3(SYS_getresgid, &id.gid[0], &id.gid[1], &id.gid[2]);
   long n = amber_sys2(SYS_getgroups, 64, id.groups);

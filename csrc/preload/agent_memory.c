@@ -160,6 +160,7 @@ static void fill_header(struct amber_proc_header *h) {
   h->restore_args_addr = (uint64_t)&amber_restore_args;
   h->xcr0 = xcr0();
   h->main_thread_gone = amber_ckpt.main_thread_gone;
+  h->seccomp = amber_identity_seccomp();
   amber_share_tree(&h->ppid, &h->pgid, &h->sid);
   amber_sys2(SYS_prctl, 16 /* PR_GET_NAME */, h->comm);
   long n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/thread-self/exe", h->exe, sizeof h->exe - 1);

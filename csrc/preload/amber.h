@@ -140,6 +140,24 @@ void amber_table_fd_evade(int fd); /* before the program dup2s onto this number 
 int amber_table_fd_close_range(unsigned first, unsigned last, int flags);
 void amber_table_fd_after_restore(int restorer_fd);
 
+/* seccomp.c: the kernel-side layer. amber_raw_ids: inside a trapped raw call, whose pid
+ * arguments may be system ids (amber_who_in lets them through). */
+extern int amber_seccomp_layer;
+extern __thread int amber_raw_ids;
+void amber_seccomp_early(void);
+void amber_seccomp_start(void);
+/* seccomp.c: a signal mask as the program sees it (SIGSYS as it asked), and what it asked */
+uint64_t amber_mask_view(uint64_t kernel);
+void amber_mask_set(int how, uint64_t set);
+/* A raw call's result (amber_sysN, which passes the filter) in libc's form: -1 and errno. */
+static inline long amber_libc_ret(long r) {
+  if (r < 0 && r > -4096) {
+    errno = (int)-r;
+    return -1;
+  }
+  return r;
+}
+
 /* agent: checkpoint */
 void amber_agent_install(void);
 int amber_is_ckpt_signal(int sig);

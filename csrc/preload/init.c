@@ -42,6 +42,7 @@ static void remember_library_path(void) {
 
 __attribute__((constructor)) static void amber_init(void) {
   amber_resolve_real();
+  amber_seccomp_early();
   const char *dir = getenv("AMBER_APP_DIR");
   if (!dir || !*dir) return;
   snprintf(amber.app_dir, sizeof amber.app_dir, "%s", dir);
@@ -64,6 +65,7 @@ __attribute__((constructor)) static void amber_init(void) {
     return;
   }
   amber_vtid = amber.vpid;
+  amber_seccomp_start();
   amber_agent_install();
   amber_ckpt_unhold(); /* held since the exec that started this program (wrap_fork.c) */
 }

@@ -6,7 +6,7 @@
 #include "amber.h"
 
 int amber_who_in(int32_t vpid, int32_t *spid) {
-  if (vpid <= 0 || !amber_active()) {
+  if (vpid <= 0 || !amber_active() || (amber_raw_ids && vpid < AMBER_VPID_BASE)) {
     *spid = vpid; /* 0 is the caller; a negative one gets the kernel's own error */
     return 0;
   }

@@ -165,6 +165,7 @@ void restorer_main(long *sp) {
   fill_pages(lazy);
   set_mm_layout();
   connect_broker();
+  restore_seccomp(); /* while the restorer may still (CAP_SYS_ADMIN) */
   take_identity();
   start_threads(); /* the tables' descriptor goes to the library (table_fd.c) */
 }

@@ -25,6 +25,7 @@ extern int tables_fd;
 
 /* restorer.c */
 void __attribute__((noreturn)) die(const char *what, long err);
+void restore_seccomp(void); /* seccomp.c */
 void __attribute__((noreturn)) die_about(const char *what, const char *name, long err);
 void process_path(char *out, int32_t vpid);
 void read_image(void);

@@ -1,10 +1,10 @@
 /**
- * `amber run [--name N] [--hostname H] [--detach] [--output F] -- PROGRAM [ARGS...]`
+ * `amber run [--name N] [--hostname H] [--detach] [--output F] [--seccomp on|off] -- PROGRAM [ARGS...]`
  *
  * @module
  */
 
-import { Command } from "npm:@commander-js/extra-typings@15.1.0";
+import { Command, InvalidArgumentError } from "npm:@commander-js/extra-typings@15.1.0";
 import { launch } from "../launch.ts";
 import { EXIT_FAILURE, hostnameArgument, nameArgument, printJson } from "./output.ts";
 
@@ -29,6 +29,15 @@ export function runCommand() {
     .option("--detach", "return at once; the program runs on, its stdin is /dev/null")
     .option("--output <file>", "append the program's stdout and stderr to this file")
     .option("--json", "with --detach, print the application as JSON (errors as JSON too)")
+    .option(
+      "--seccomp <on|off>",
+      "the kernel-side layer for raw system calls (default: on with CAP_SYS_ADMIN; " +
+        "on without it sets no_new_privs, so setuid programs inside stop working)",
+      (v: string) => {
+        if (v !== "on" && v !== "off") throw new InvalidArgumentError("on or off");
+        return v as "on" | "off";
+      },
+    )
     .passThroughOptions()
     .action(async (program, args, options) => {
       const { json, ...how } = options;

@@ -36,7 +36,8 @@
 static volatile long deaf_tid;
 static pid_t tracer;
 
-/* Blocks every signal behind the library's back; its system tid, unseen by the library. */
+/* Blocks every signal behind the library's back; its virtual tid, for ptrace (through the
+ * library, which translates it). */
 static void *deaf_thread(void *arg) {
   uint64_t all = ~0ULL;
   long tid = gettid(); /* virtual: ptrace takes it through the library */

@@ -1,0 +1,71 @@
+/* The system calls Amber's seccomp filter looks at (seccomp_filter.h), in one list, and the value
+ * that lets Amber's own calls of them through: every one takes at most five arguments, so the
+ * sixth register (r9), which the kernel ignores for them, carries AMBER_SECCOMP_MAGIC. sys.h
+ * puts it there for these numbers, so the library, the agent and the restorer pass unseen. */
+#ifndef AMBER_SECCOMP_CALLS_H
+#define AMBER_SECCOMP_CALLS_H
+
+#include <sys/syscall.h>
+
+#define AMBER_SECCOMP_MAGIC 0x416d6265725f7363L /* "Amber_sc" */
+/* getpid with this in r9 fails with AMBER_SECCOMP_PROBE_ERRNO only under Amber's filter. */
+#define AMBER_SECCOMP_PROBE 0x416d6265725f7072L /* "Amber_pr" */
+#define AMBER_SECCOMP_PROBE_ERRNO 4042
+/* SECCOMP_RET_DATA of Amber's traps: the SIGSYS's si_errno, so a program's own filter's SIGSYS
+ * is told apart. */
+#define AMBER_SECCOMP_TRAP_DATA 0x4142
+
+/* How a call is trapped: ALWAYS (it returns ids), ARGS (when argument a or b, -1 for none, is
+ * in the virtual range, either sign), SIGACTION (sets an action, or reads SIGSYS's or the
+ * checkpoint signal's), SIGMASK (every one: the mask the program reads back keeps a SIGSYS that
+ * the kernel's does not have). */
+enum { AMBER_TRAP_ALWAYS, AMBER_TRAP_ARGS, AMBER_TRAP_SIGACTION, AMBER_TRAP_SIGMASK };
+
+#define AMBER_SECCOMP_CALLS(X)                                                                  \
+  X(SYS_getpid, AMBER_TRAP_ALWAYS, -1, -1)                                                      \
+  X(SYS_getppid, AMBER_TRAP_ALWAYS, -1, -1)                                                     \
+  X(SYS_gettid, AMBER_TRAP_ALWAYS, -1, -1)                                                      \
+  X(SYS_getpgrp, AMBER_TRAP_ALWAYS, -1, -1)                                                     \
+  X(SYS_getpgid, AMBER_TRAP_ALWAYS, -1, -1)                                                     \
+  X(SYS_getsid, AMBER_TRAP_ALWAYS, -1, -1)                                                      \
+  X(SYS_setsid, AMBER_TRAP_ALWAYS, -1, -1)                                                      \
+  X(SYS_wait4, AMBER_TRAP_ALWAYS, -1, -1)                                                       \
+  X(SYS_waitid, AMBER_TRAP_ALWAYS, -1, -1)                                                      \
+  X(SYS_kill, AMBER_TRAP_ARGS, 0, -1)                                                           \
+  X(SYS_tkill, AMBER_TRAP_ARGS, 0, -1)                                                          \
+  X(SYS_tgkill, AMBER_TRAP_ARGS, 0, 1)                                                          \
+  X(SYS_rt_sigqueueinfo, AMBER_TRAP_ARGS, 0, -1)                                                \
+  X(SYS_rt_tgsigqueueinfo, AMBER_TRAP_ARGS, 0, 1)                                               \
+  X(SYS_setpgid, AMBER_TRAP_ARGS, 0, 1)                                                         \
+  X(SYS_sched_setaffinity, AMBER_TRAP_ARGS, 0, -1)                                              \
+  X(SYS_sched_getaffinity, AMBER_TRAP_ARGS, 0, -1)                                              \
+  X(SYS_sched_setparam, AMBER_TRAP_ARGS, 0, -1)                                                 \
+  X(SYS_sched_getparam, AMBER_TRAP_ARGS, 0, -1)                                                 \
+  X(SYS_sched_setscheduler, AMBER_TRAP_ARGS, 0, -1)                                             \
+  X(SYS_sched_getscheduler, AMBER_TRAP_ARGS, 0, -1)                                             \
+  X(SYS_sched_setattr, AMBER_TRAP_ARGS, 0, -1)                                                  \
+  X(SYS_sched_getattr, AMBER_TRAP_ARGS, 0, -1)                                                  \
+  X(SYS_sched_rr_get_interval, AMBER_TRAP_ARGS, 0, -1)                                          \
+  X(SYS_prlimit64, AMBER_TRAP_ARGS, 0, -1)                                                      \
+  X(SYS_getpriority, AMBER_TRAP_ARGS, 1, -1)                                                    \
+  X(SYS_setpriority, AMBER_TRAP_ARGS, 1, -1)                                                    \
+  X(SYS_ioprio_get, AMBER_TRAP_ARGS, 1, -1)                                                     \
+  X(SYS_ioprio_set, AMBER_TRAP_ARGS, 1, -1)                                                     \
+  X(SYS_pidfd_open, AMBER_TRAP_ARGS, 0, -1)                                                     \
+  X(SYS_get_robust_list, AMBER_TRAP_ARGS, 0, -1)                                                \
+  X(SYS_kcmp, AMBER_TRAP_ARGS, 0, 1)                                                            \
+  X(SYS_rt_sigaction, AMBER_TRAP_SIGACTION, -1, -1)                                             \
+  X(SYS_rt_sigprocmask, AMBER_TRAP_SIGMASK, -1, -1)
+
+/* Is nr one of them? Folded at compile time for a constant nr. */
+static inline int amber_seccomp_watched(long nr) {
+  switch (nr) {
+#define AMBER_SECCOMP_CASE(nr, kind, a, b) case nr:
+    AMBER_SECCOMP_CALLS(AMBER_SECCOMP_CASE)
+#undef AMBER_SECCOMP_CASE
+    return 1;
+  }
+  return 0;
+}
+
+#endif

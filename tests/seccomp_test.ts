@@ -1,0 +1,48 @@
+/**
+ * The kernel-side layer (docs/seccomp.md): raw system calls that name a process, made with the
+ * `syscall` instruction where no libc function or syscall() can see them, get virtual ids and
+ * act on the process named, before and after a restore; the program keeps its own SIGSYS.
+ */
+
+import assert from "node:assert/strict";
+import { prog, scenarioTest } from "./support.ts";
+
+scenarioTest(
+  "raw system calls that name a process are translated by the seccomp layer, also after a restore",
+  async (s) => {
+    const app = await s.launch([prog("raw_pid_calls"), s.dir], "raw-pid-calls");
+    await s.waitFor(/^ready$/m);
+    await app.snapshot({ dir: `${s.dir}/live.amber` });
+    const once = await s.restore(await s.freeze(app));
+    // The filter the restorer put back is Amber's again for the next snapshot.
+    await s.restore(await s.freeze(once, "second"));
+    await s.pass();
+  },
+);
+
+scenarioTest(
+  "a program's own seccomp filter gets its own SIGSYS, and a snapshot refuses it by name",
+  async (s) => {
+    const app = await s.launch([prog("own_filter"), s.dir], "own-filter");
+    await s.waitFor(/^ready$/m);
+    await assert.rejects(
+      app.snapshot({ dir: `${s.dir}/never.amber`, stop: true }),
+      /it runs under a seccomp filter of its own, which Amber cannot save/,
+    );
+    const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
+    await s.waitFor(new RegExp(`^tick ${ticks + 3}$`, "m"), "more ticks after the refusal");
+    await s.pass();
+  },
+);
+
+scenarioTest("the layer is on by default as root, and off when asked", async (s) => {
+  for (const seccomp of [undefined, "off"] as const) {
+    const app = await s.launch([prog("raw_getpid")], "raw-getpid", { seccomp });
+    assert.deepEqual(await app.wait(), { code: 0 });
+  }
+  const lines = [...(await s.text()).matchAll(/^libc (\d+) raw (\d+)$/gm)];
+  assert.equal(lines.length, 2, await s.text());
+  assert.equal(lines[0][2], lines[0][1], "with the layer on, a raw getpid is the virtual pid");
+  assert.ok(Number(lines[1][2]) < 4200000, "with --seccomp off, a raw getpid is the system pid");
+  assert.ok(Number(lines[1][1]) >= 4200000);
+});
