@@ -46,3 +46,28 @@ scenarioTest("the layer is on by default as root, and off when asked", async (s)
   assert.ok(Number(lines[1][2]) < 4200000, "with --seccomp off, a raw getpid is the system pid");
   assert.ok(Number(lines[1][1]) >= 4200000);
 });
+
+scenarioTest(
+  "with the layer on, a statically linked program is not run (it would be ended), and it runs with the layer off",
+  async (s) => {
+    const source = `${s.dir}/static.c`;
+    const program = `${s.dir}/static_prog`;
+    await Deno.writeTextFile(
+      source,
+      '#include <stdio.h>\n#include <unistd.h>\nint main(void) { printf("static %d\\n", getpid()); return 0; }\n',
+    );
+    const gcc = await new Deno.Command("gcc", { args: ["-static", "-o", program, source] })
+      .output();
+    assert.ok(gcc.success, new TextDecoder().decode(gcc.stderr));
+    const script = `${program}; echo "exec status $?"`;
+    for (const seccomp of [undefined, "off"] as const) {
+      const app = await s.launch(["/bin/sh", "-c", script], "static", { seccomp });
+      assert.deepEqual(await app.wait(), { code: 0 });
+    }
+    const text = await s.text();
+    assert.match(text, /amber: cannot run .*static_prog: it is statically linked/);
+    assert.match(text, /exec status 126/, "the shell was told it cannot run it");
+    assert.match(text, /static \d+\nexec status 0/, "with the layer off it runs");
+    assert.doesNotMatch(text, /Bad system call/);
+  },
+);

@@ -145,6 +145,9 @@ void amber_table_fd_after_restore(int restorer_fd);
 extern int amber_seccomp_layer;
 extern __thread int amber_raw_ids;
 void amber_seccomp_early(void);
+/* static_exec.c: whether an exec of `file` (searched in PATH if `search`) is refused: a static
+ * program under the seccomp layer (said in the log) */
+int amber_exec_refused(const char *file, int search);
 void amber_seccomp_start(void);
 /* seccomp.c: a signal mask as the program sees it (SIGSYS as it asked), and what it asked */
 uint64_t amber_mask_view(uint64_t kernel);

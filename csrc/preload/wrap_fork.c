@@ -70,6 +70,7 @@ AMBER_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...
 }
 
 AMBER_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+  if (amber_exec_refused(path, 0)) return errno = ENOEXEC, -1;
   char *scratch[ENV_CAP];
   uint64_t mask;
   amber_ckpt_hold(&mask);
@@ -79,6 +80,7 @@ AMBER_EXPORT int execve(const char *path, char *const argv[], char *const envp[]
 }
 
 AMBER_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
+  if (amber_exec_refused(file, 1)) return errno = ENOEXEC, -1;
   char *scratch[ENV_CAP];
   uint64_t mask;
   amber_ckpt_hold(&mask);
@@ -152,6 +154,7 @@ static int spawned(int err, pid_t *pid) {
 AMBER_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                              const posix_spawnattr_t *attr, char *const argv[],
                              char *const envp[]) {
+  if (amber_exec_refused(path, 0)) return ENOEXEC;
   char *scratch[ENV_CAP];
   pid_t spid;
   uint64_t mask;
@@ -166,6 +169,7 @@ AMBER_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_fil
 AMBER_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
                               const posix_spawnattr_t *attr, char *const argv[],
                               char *const envp[]) {
+  if (amber_exec_refused(file, 1)) return ENOEXEC;
   char *scratch[ENV_CAP];
   pid_t spid;
   uint64_t mask;
