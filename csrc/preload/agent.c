@@ -242,6 +242,7 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
     amber_sys2(SYS_munmap, amber_restore_args.restorer_start,
                amber_restore_args.restorer_end - amber_restore_args.restorer_start);
   amber_process_restore_exe();
+  if (!err) err = amber_flags_after_restore();
   /* Last: limits and credentials may forbid what the restore itself needs. */
   amber_identity_after_restore();
   amber_identity_thread_after_restore();
@@ -283,6 +284,7 @@ static void leader(int32_t self, void *uc) {
   amber_signals_put_thread(rec);
   amber_signals_put_process();
   int lost = amber_process_capture();
+  amber_flags_capture();
   if (!stopped || lost || amber_identity_capture() || amber_timers_capture() || amber_fds_capture()) {
     fail(slot, amber_ckpt.error);
     wait_phase_change(AMBER_PHASE_FREEZE);

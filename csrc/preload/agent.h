@@ -69,6 +69,14 @@ void amber_identity_close_proc(void); /* as it was */
 void amber_identity_after_restore(void);
 void amber_identity_thread_after_restore(void); /* in every thread */
 
+/* agent_flags.c: oom_score_adj (the process's), no_new_privs, personality and the parent-death
+ * signal (each thread's) */
+void amber_flags_capture(void);
+int amber_flags_after_restore(void); /* 0, or -1 with amber_ckpt.error */
+void amber_flags_thread_capture(const struct amber_thread_rec *rec);
+void amber_flags_thread_after_restore(const struct amber_thread_rec *rec);
+void amber_flags_thread_pdeathsig(void); /* the calling thread's, once it has its credentials */
+
 /* agent_process.c: the process's kernel-side state other than descriptors */
 int amber_process_capture(void); /* 0, or -1 with amber_ckpt.error (a cwd deleted or too long) */
 void amber_process_after_restore(void);
