@@ -43,3 +43,20 @@ for (const kind of ["files", "fs"]) {
     },
   );
 }
+
+scenarioTest(
+  "stop and continued reports a parent had or had not collected, and a zombie, come back exactly, twice",
+  async (s) => {
+    await twoCycles(s, [prog("wait_reports"), s.dir], "reports");
+  },
+);
+
+scenarioTest(
+  "a snapshot without stop leaves a parent's uncollected and collected wait reports as they were",
+  async (s) => {
+    const app = await s.launch([prog("wait_reports"), s.dir], "reports-kept");
+    await s.waitFor(/^ready$/m, "ready");
+    await app.snapshot({ dir: join(s.dir, "kept.amber") });
+    await s.pass();
+  },
+);

@@ -101,6 +101,8 @@ struct amber_ksigaction {
   uint64_t handler, flags, restorer, mask;
 };
 
+#define AMBER_MAX_CONTINUED 32
+
 struct amber_proc_header {
   uint64_t magic;
   uint32_t version, header_size;
@@ -129,6 +131,10 @@ struct amber_proc_header {
   /* The main thread had called pthread_exit (a zombie thread while the others run on): the
    * restored process's main thread starts every saved thread and exits the same way. */
   int32_t main_thread_gone;
+  /* Children with a "continued" report (WCONTINUED) this process had not collected, by vpid:
+   * the restorer makes each report again (tree.c). */
+  int32_t ncontinued;
+  int32_t continued[AMBER_MAX_CONTINUED];
 };
 
 /* Written by the restorer into the restored library before it resumes the threads. */

@@ -261,6 +261,7 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
 /* A process that was stopped when the snapshot came (the coordinator woke it to take part) is
  * stopped again before any of its threads leaves the handler. */
 static void stop_again(int stopped) {
+  amber_reports_settle(); /* a child's stop again is no new report */
   if (stopped) amber_sys2(SYS_kill, amber_sys_getpid(), SIGSTOP);
 }
 
@@ -285,7 +286,8 @@ static void leader(int32_t self, void *uc) {
   amber_signals_put_process();
   int lost = amber_process_capture();
   amber_flags_capture();
-  if (!stopped || lost || amber_identity_capture() || amber_timers_capture() || amber_fds_capture()) {
+  if (!stopped || lost || amber_identity_capture() || amber_timers_capture() || amber_fds_capture() ||
+      amber_reports_capture()) {
     fail(slot, amber_ckpt.error);
     wait_phase_change(AMBER_PHASE_FREEZE);
   } else {

@@ -77,6 +77,12 @@ void amber_flags_thread_capture(const struct amber_thread_rec *rec);
 void amber_flags_thread_after_restore(const struct amber_thread_rec *rec);
 void amber_flags_thread_pdeathsig(void); /* the calling thread's, once it has its credentials */
 
+/* agent_reports.c: wait reports the program had not collected from its children */
+int amber_reports_capture(void); /* 0, or -1 with amber_ckpt.error */
+void amber_reports_settle(void); /* collects the stop reports the program had collected */
+extern int32_t amber_reports_continued[AMBER_MAX_CONTINUED];
+extern int amber_reports_ncontinued;
+
 /* agent_process.c: the process's kernel-side state other than descriptors */
 int amber_process_capture(void); /* 0, or -1 with amber_ckpt.error (a cwd deleted or too long) */
 void amber_process_after_restore(void);

@@ -159,6 +159,8 @@ static void fill_header(struct amber_proc_header *h) {
   h->restore_args_addr = (uint64_t)&amber_restore_args;
   h->xcr0 = xcr0();
   h->main_thread_gone = amber_ckpt.main_thread_gone;
+  h->ncontinued = amber_reports_ncontinued;
+  memcpy(h->continued, amber_reports_continued, sizeof h->continued);
   amber_share_tree(&h->ppid, &h->pgid, &h->sid);
   amber_sys2(SYS_prctl, 16 /* PR_GET_NAME */, h->comm);
   long n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/thread-self/exe", h->exe, sizeof h->exe - 1);
