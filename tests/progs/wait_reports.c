@@ -22,14 +22,9 @@ struct shared {
   atomic_int finish;
 };
 static struct shared *sh;
-static int me;
+static int me; /* which child this is */
 
-static void on_cont(int sig) { sh->conts[me]++; }
-
-static void pause_ms(long ms) {
-  struct timespec ts = {0, ms * 1000000};
-  nanosleep(&ts, NULL);
-}
+static void on_cont(int sig) { sh->conts[me] += 1; }
 
 static void child(int k) {
   me = k;
@@ -38,7 +33,7 @@ static void child(int k) {
   sigaction(SIGCONT, &sa, NULL);
   while (!sh->finish) {
     sh->count[k]++;
-    pause_ms(1);
+    usleep(1000);
   }
   _exit(20 + k);
 }
@@ -60,7 +55,7 @@ int main(int argc, char **argv) {
   }
   int status;
   for (int k = 0; k < 4; k++) {
-    while (sh->count[k] < 5) pause_ms(1);
+    while (sh->count[k] < 5) usleep(1000);
     CHECK(kill(kids[k], SIGSTOP) == 0, "kill SIGSTOP");
     /* The stop of child 1 stays uncollected: a WNOWAIT look at it leaves it there. */
     siginfo_t si = {0};
@@ -72,7 +67,7 @@ int main(int argc, char **argv) {
     siginfo_t si = {0};
     CHECK(waitid(P_PID, kids[k], &si, WCONTINUED | (k == 2 ? WNOWAIT : 0)) == 0 &&
               si.si_code == CLD_CONTINUED, "child %d was not continued", k);
-    while (sh->conts[k] < 1) pause_ms(1);
+    while (sh->conts[k] < 1) usleep(1000);
   }
   siginfo_t si = {0};
   CHECK(waitid(P_PID, kids[4], &si, WEXITED | WNOWAIT) == 0, "child 4 did not exit");
@@ -80,7 +75,7 @@ int main(int argc, char **argv) {
   wait_go(argv[1]);
 
   long before[2] = {sh->count[0], sh->count[1]};
-  pause_ms(50);
+  usleep(50000);
   for (int k = 0; k < 2; k++)
     CHECK(sh->count[k] == before[k], "stopped child %d runs", k);
   CHECK(wait_nohang(kids[0], WUNTRACED, &status) == 0, "a stop collected before is reported again: %x",
