@@ -29,7 +29,9 @@ scenarioTest(
 
 for (const kind of ["files", "fs"]) {
   scenarioTest(
-    `processes sharing ${kind === "files" ? "a descriptor table (CLONE_FILES)" : "cwd and umask (CLONE_FS)"} are refused by name, and run on`,
+    `processes sharing ${
+      kind === "files" ? "a descriptor table (CLONE_FILES)" : "cwd and umask (CLONE_FS)"
+    } are refused by name, and run on`,
     async (s) => {
       const app = await s.launch([prog("clone_sharing"), s.dir, kind], `clone-${kind}`);
       await s.waitFor(/^ready$/m, "ready");

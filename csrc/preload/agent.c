@@ -5,6 +5,7 @@
 #include <ucontext.h>
 
 #include "agent.h"
+#include "cpu_clock.h"
 #include "agent_share.h"
 #include "fd_locks.h"
 #include "sysv.h"
@@ -234,6 +235,7 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
     if ((int)done >= amber_ckpt.nthreads - 1) break;
     amber_futex_wait(&amber_ckpt.restored_threads, done, 0, 5);
   }
+  amber_cpu_clocks_after_restore();
   if (!err) err = amber_timers_after_restore(); /* every thread has its new TID now */
   for (int i = 0; i < 2000 && __atomic_load_n(&amber_restore_args.main_tid, __ATOMIC_ACQUIRE); i++)
     amber_futex_wait((uint32_t *)&amber_restore_args.main_tid,

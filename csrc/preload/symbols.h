@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -164,7 +165,12 @@
   X(int, close, (int))                                                                           \
   X(int, getaddrinfo, (const char *, const char *, const struct addrinfo *, struct addrinfo **)) \
   X(struct hostent *, gethostbyname, (const char *))                                             \
-  X(int, daemon, (int, int))
+  X(int, daemon, (int, int))                                                                     \
+  /* CPU clock IDs that stay true across a restore: wrap_cpu_clock.c */                         \
+  X(int, pthread_getcpuclockid, (pthread_t, clockid_t *))                                        \
+  X(int, clock_getcpuclockid, (pid_t, clockid_t *))                                              \
+  X(int, clock_gettime, (clockid_t, struct timespec *))                                          \
+  X(int, clock_getres, (clockid_t, struct timespec *))
 
 #define AMBER_DECLARE_REAL(ret, name, params) ret(*name) params;
 struct amber_real_table {
