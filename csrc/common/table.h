@@ -157,6 +157,9 @@ struct amber_vne_bind {
   uint8_t pad;
 };
 
+#define AMBER_SHM_NAMES 64
+#define AMBER_SHM_NAME 256 /* NAME_MAX and its NUL */
+
 struct amber_table {
   uint64_t magic;
   uint32_t version;
@@ -188,6 +191,12 @@ struct amber_table {
    * coordinator hands a process that cannot reach the image directory its own process file
    * (control/ctl_handover.c); empty otherwise. */
   char handover[64];
+  /* POSIX shared memory objects the application made (shm_open with O_CREAT) and has not
+   * unlinked, by name without the leading '/' (preload/wrap_shm_open.c): a snapshot saves the
+   * ones no process maps into the image, and a restore makes them again (ctl_shm_files.c,
+   * restorer/shm_files.c). */
+  uint32_t nshm_names;
+  char shm_names[AMBER_SHM_NAMES][AMBER_SHM_NAME];
 };
 
 enum amber_app_state {

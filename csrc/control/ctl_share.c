@@ -214,5 +214,5 @@ API int32_t amber_ctl_share_scan(void *table, char *buf, int32_t cap) {
   find_owners(s);
   find_std_streams(t, s);
   __atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
-  return 0;
+  return amber_ctl_shm_files_save(t, c->image_dir, buf, cap); /* knowing what is mapped */
 }

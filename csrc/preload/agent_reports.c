@@ -61,6 +61,11 @@ int amber_reports_capture(void) {
   static int32_t children[MAX_CHILDREN];
   nstop_collected = amber_reports_ncontinued = 0;
   int n = list_children(children, MAX_CHILDREN);
+  if (n < 0) {
+    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+              "it has more than %d children, whose wait reports Amber cannot look at", MAX_CHILDREN);
+    return -1;
+  }
   for (int i = 0; i < n; i++) {
     int32_t child = children[i], vpid = amber_s2v(amber.table, AMBER_KIND_PID, child);
     if (vpid <= 0) continue;

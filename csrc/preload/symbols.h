@@ -170,7 +170,10 @@
   X(int, pthread_getcpuclockid, (pthread_t, clockid_t *))                                        \
   X(int, clock_getcpuclockid, (pid_t, clockid_t *))                                              \
   X(int, clock_gettime, (clockid_t, struct timespec *))                                          \
-  X(int, clock_getres, (clockid_t, struct timespec *))
+  X(int, clock_getres, (clockid_t, struct timespec *))                                           \
+  /* POSIX shared memory by name: wrap_shm_open.c */                                            \
+  X(int, shm_open, (const char *, int, mode_t))                                                  \
+  X(int, shm_unlink, (const char *))
 
 #define AMBER_DECLARE_REAL(ret, name, params) ret(*name) params;
 struct amber_real_table {
