@@ -89,3 +89,21 @@ scenarioTest(
     }
   },
 );
+
+scenarioTest(
+  "more shm_open objects than Amber keeps track of are refused, and the program runs on",
+  async (s) => {
+    const name = `/amber-test-${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      const app = await s.launch([prog("shm_unmapped"), s.dir, name, "many"], "shm-many");
+      await s.waitFor(/^ready$/m);
+      await assert.rejects(
+        app.snapshot({ dir: join(s.dir, "never.amber") }),
+        /more than 64 POSIX shared memory objects/,
+      );
+      await s.pass();
+    } finally {
+      for (let k = 0; k < 65; k++) await Deno.remove(`/dev/shm${name}-many-${k}`).catch(() => {});
+    }
+  },
+);

@@ -75,6 +75,11 @@ static int save_one(int out, struct amber_table *t, const char *name, char *buf,
 
 int32_t amber_ctl_shm_files_save(struct amber_table *t, const char *image_dir, char *buf,
                                  int32_t cap) {
+  if (t->shm_names_full) {
+    snprintf(buf, cap, "the application made more than %d POSIX shared memory objects by name "
+             "(shm_open), more than Amber keeps track of", AMBER_SHM_NAMES);
+    return -E2BIG;
+  }
   if (t->nshm_names == 0) return 0;
   char path[4096], tmp[4096];
   if (snprintf(tmp, sizeof tmp, "%s/" AMBER_SHM_FILES ".tmp", image_dir) >= (int)sizeof tmp)

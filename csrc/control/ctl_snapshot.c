@@ -361,7 +361,7 @@ static int32_t table_from_image_into(struct amber_table *copy, const char *image
   memcpy(t->next_slot, copy->next_slot, sizeof t->next_slot);
   memcpy(t->high, copy->high, sizeof t->high);
   t->root_vpid = copy->root_vpid;
-  t->nshm_names = copy->nshm_names;
+  t->nshm_names = copy->nshm_names, t->shm_names_full = copy->shm_names_full;
   memcpy(t->shm_names, copy->shm_names, sizeof t->shm_names);
   /* The processes are the ones the snapshot froze, and the zombies it found; rows of any
    * others were stale. */

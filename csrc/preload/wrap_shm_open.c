@@ -28,6 +28,8 @@ static void note(const char *name, int add) {
   if (add && i < 0 && t->nshm_names < AMBER_SHM_NAMES) {
     strcpy(t->shm_names[t->nshm_names], name);
     t->nshm_names++;
+  } else if (add && i < 0) {
+    t->shm_names_full = 1;
   } else if (!add && i >= 0) {
     memcpy(t->shm_names[i], t->shm_names[t->nshm_names - 1], AMBER_SHM_NAME);
     t->nshm_names--;

@@ -2,7 +2,8 @@
  * mapping since removed and closed (a program that will open it again by name), one only
  * written and held by a descriptor, and one unlinked. After the restore (the test cleared them
  * from /dev/shm meanwhile) the first two are back at their names with their size, mode and every
- * byte, the descriptor is the file at its name again, and the unlinked one is still gone. */
+ * byte, the descriptor is the file at its name again, and the unlinked one is still gone.
+ * With "many", more objects than Amber keeps track of: the snapshot is refused. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -29,8 +30,28 @@ static void check_object(int which, int fd) {
     CHECK(got[i] == byte(which, i), "%s: byte %d is %d", name[which], i, got[i]);
 }
 
+/* More objects than Amber notes: the snapshot must refuse; they are removed after go. */
+static int many(const char *dir, const char *prefix) {
+  char name[200];
+  for (int k = 0; k < 65; k++) {
+    snprintf(name, sizeof name, "%s-many-%d", prefix, k);
+    int fd = shm_open(name, O_CREAT | O_RDWR, 0600);
+    CHECK(fd >= 0, "shm_open %s", name);
+    close(fd);
+  }
+  say_ready();
+  wait_go(dir);
+  for (int k = 0; k < 65; k++) {
+    snprintf(name, sizeof name, "%s-many-%d", prefix, k);
+    shm_unlink(name);
+  }
+  printf("PASS\n");
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  CHECK(argc == 3, "usage: shm_unmapped DIR NAME");
+  CHECK(argc == 3 || argc == 4, "usage: shm_unmapped DIR NAME [many]");
+  if (argc == 4) return many(argv[1], argv[2]);
   for (int k = 0; k < 3; k++) snprintf(name[k], sizeof name[k], "%s-%d", argv[2], k);
   umask(0);
   int fds[3];
