@@ -135,6 +135,10 @@ struct amber_proc_header {
    * the restorer makes each report again (tree.c). */
   int32_t ncontinued;
   int32_t continued[AMBER_MAX_CONTINUED];
+  /* It shared its working directory, root and umask with its parent (CLONE_FS): the restorer
+   * forks it so again. */
+  int32_t fs_with_parent;
+  int32_t pad3;
 };
 
 /* Written by the restorer into the restored library before it resumes the threads. */

@@ -105,6 +105,10 @@ struct amber_agent_slot {
   int32_t threads;
   int32_t stopped; /* the coordinator woke it from a stop (SIGSTOP): its agent stops it again */
   char error[AMBER_CTL_ERROR];
+  /* It shares its working directory, root and umask with its parent (clone with CLONE_FS), as
+   * the coordinator found (kcmp): its agent says so in its process header, for the restorer. */
+  int32_t fs_with_parent;
+  int32_t pad;
 };
 
 /* Keep established TCP connections (TCP_REPAIR) rather than letting them come back reset. */

@@ -10,6 +10,7 @@
 
 struct proc_node {
   int32_t vpid, ppid, pgid, sid;
+  int32_t fs_with_parent; /* cloned with CLONE_FS: one working directory and umask */
 };
 static struct proc_node procs[MAX_PROCS];
 static int nprocs;
@@ -39,6 +40,7 @@ void read_tree(void) {
     if (problem) die_image(image_path, problem);
     amber_sys1(SYS_close, fd);
     p->ppid = hdr.ppid, p->pgid = hdr.pgid, p->sid = hdr.sid;
+    p->fs_with_parent = hdr.fs_with_parent;
     for (int k = 0; k < hdr.ncontinued && k < AMBER_MAX_CONTINUED && ncontinued < MAX_PROCS; k++)
       continued[ncontinued++] = hdr.continued[k];
   }
@@ -193,7 +195,8 @@ int32_t build_tree(int32_t self) {
       wait_for_stand_in(p->sid);
       continue;
     }
-    long flags = 17 /* SIGCHLD */ | (sibling ? 0x00008000 /* CLONE_PARENT */ : 0);
+    long flags = 17 /* SIGCHLD */ | (sibling ? 0x00008000 /* CLONE_PARENT */ : 0) |
+                 (child && p->fs_with_parent ? 0x00000200 /* CLONE_FS */ : 0);
     long pid = amber_sys5(SYS_clone, flags, 0, 0, 0, 0);
     if (pid < 0) die("cannot fork a process of the tree", pid);
     if (pid == 0) {

@@ -1,6 +1,8 @@
 /* A child made by clone(2) without CLONE_VM that shares its parent's descriptor table
- * (CLONE_FILES) or working directory and umask (CLONE_FS). Amber cannot keep either sharing
- * yet: the snapshot is refused, and the two run on sharing as before. */
+ * (CLONE_FILES) or working directory and umask (CLONE_FS). After go the child opens a
+ * descriptor, or moves and changes its umask, and ends; the parent must see the change. The
+ * working directory's sharing comes back from a restore; the descriptor table's is refused at
+ * the snapshot, and the two run on sharing as before. */
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -21,8 +23,13 @@ static int child(void *arg) {
     int fd = open("/dev/null", O_RDONLY);
     dup2(fd, 77);
   } else {
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd) || strcmp(cwd, dir) || umask(077) != 022) {
+      printf("FAIL: the child's cwd or umask is not as it was\n");
+      fflush(stdout);
+      return 1;
+    }
     chdir("/");
-    umask(077);
   }
   return 0;
 }
