@@ -17,14 +17,22 @@
 
 static int32_t thread_tids[MAX_THREAD_CLOCKS]; /* system TIDs; 0 free, -1 a thread gone */
 
+/* An entry of a thread that has ended may name a new one (the kernel reuses TIDs as well). */
+static int gone(int32_t tid) {
+  return tid < 0 || amber_sys3(SYS_tgkill, amber_sys_getpid(), tid, 0) == -ESRCH;
+}
+
 static int thread_index(int32_t tid) {
-  for (int k = 0; k < MAX_THREAD_CLOCKS; k++) {
-    int32_t seen = __atomic_load_n(&thread_tids[k], __ATOMIC_ACQUIRE);
-    if (seen == tid) return k;
-    if (seen == 0 && __atomic_compare_exchange_n(&thread_tids[k], &seen, tid, 0, __ATOMIC_ACQ_REL,
-                                                 __ATOMIC_ACQUIRE))
-      return k;
-    if (seen == tid) return k; /* another thread took this one for the same TID */
+  for (int pass = 0; pass < 2; pass++) {
+    for (int k = 0; k < MAX_THREAD_CLOCKS; k++) {
+      int32_t seen = __atomic_load_n(&thread_tids[k], __ATOMIC_ACQUIRE);
+      if (seen == tid) return k;
+      if ((seen == 0 || (pass && gone(seen))) &&
+          __atomic_compare_exchange_n(&thread_tids[k], &seen, tid, 0, __ATOMIC_ACQ_REL,
+                                      __ATOMIC_ACQUIRE))
+        return k;
+      if (seen == tid) return k; /* another thread took this one for the same TID */
+    }
   }
   return -1;
 }
@@ -58,6 +66,8 @@ AMBER_EXPORT int pthread_getcpuclockid(pthread_t thread, clockid_t *clock) {
   if (err || !amber_active()) return err;
   int tid = amber_cpu_clock_id(*clock), k = tid > 0 ? thread_index(tid) : -1;
   if (k >= 0) *clock = amber_cpu_clock_with(*clock, THREAD_CLOCK_BASE + k);
+  else if (tid > 0) amber_log("more than %d threads' CPU clocks: one stays a system TID's, which a "
+                              "restore would not follow", MAX_THREAD_CLOCKS);
   return 0;
 }
 
