@@ -1,13 +1,14 @@
 /* CPU clock IDs the program keeps name the same threads and processes after a restore: a
  * spinning thread's (pthread_getcpuclockid), a sleeping thread's, the main thread's, this
  * process's and a spinning child's (clock_getcpuclockid, by the pids getpid and fork gave). Each
- * is read with clock_gettime and clock_getres and must read between two readings its owner
+ * is read with clock_gettime, clock_getres and syscall(SYS_clock_gettime), and must read between two readings its owner
  * made of its own clock; the sleeping thread's must not run; the child's is slept on with
  * clock_nanosleep, and a timer is made on the spinning thread's. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -69,8 +70,10 @@ static void bracket_self(int which, clockid_t self) {
 
 static void check_clocks(void) {
   for (int i = 0; i < NCLOCKS; i++) {
-    struct timespec res;
+    struct timespec res, now;
     CHECK(clock_getres(clocks[i], &res) == 0, "clock_getres on the %s's clock", names[i]);
+    CHECK(syscall(SYS_clock_gettime, clocks[i], &now) == 0,
+          "syscall(SYS_clock_gettime) on the %s's clock", names[i]);
   }
   bracket(SPINNER, &own->spinner);
   bracket(CHILD, &own->child);
