@@ -28,6 +28,15 @@ scenarioTest(
 );
 
 scenarioTest(
+  "a process that became nobody and asked to be dumpable again stays dumpable, with its flags, twice",
+  async (s) => {
+    if (Deno.uid() !== 0) return; // it needs root to switch users
+    await Deno.chmod(s.dir, 0o755); // nobody must still see `go`
+    await twoCycles(s, [prog("proc_flags"), s.dir, "become-nobody"], "flags-nobody");
+  },
+);
+
+scenarioTest(
   "processes sharing a descriptor table (CLONE_FILES) are refused by name, and run on",
   async (s) => {
     const app = await s.launch([prog("clone_sharing"), s.dir, "files"], "clone-files");

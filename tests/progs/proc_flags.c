@@ -43,23 +43,31 @@ static void *other(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  CHECK(argc == 2, "usage: proc_flags DIR");
+  CHECK(argc == 2 || argc == 3, "usage: proc_flags DIR [become-nobody]");
   dir = argv[1];
+  /* Started as root: it becomes nobody, which makes it not dumpable, and asks to be dumpable
+   * again, as servers that drop privileges do to keep their core dumps. */
+  int nobody = argc == 3 && getuid() == 0;
+  int want_dumpable = nobody ? 1 : 0;
   pthread_barrier_init(&set_up, NULL, 2);
   pthread_t t;
   CHECK(pthread_create(&t, NULL, other, NULL) == 0, "pthread_create");
+  int oom = nobody ? 0 : 321; /* as nobody, the flag alone (a changed one is written dumpable) */
   FILE *f = fopen("/proc/self/oom_score_adj", "w");
-  CHECK(f && fprintf(f, "321\n") > 0 && fclose(f) == 0, "write oom_score_adj");
-  CHECK(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0, "PR_SET_DUMPABLE");
+  CHECK(f && fprintf(f, "%d\n", oom) > 0 && fclose(f) == 0, "write oom_score_adj");
+  if (nobody)
+    CHECK(setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0,
+          "switch to nobody");
+  CHECK(prctl(PR_SET_DUMPABLE, want_dumpable, 0, 0, 0) == 0, "PR_SET_DUMPABLE");
   CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, "PR_SET_NO_NEW_PRIVS");
   CHECK(personality(MAIN_PERSONA) >= 0, "personality");
   CHECK(prctl(PR_SET_PDEATHSIG, SIGUSR2) == 0, "PR_SET_PDEATHSIG");
   pthread_barrier_wait(&set_up);
   say_ready();
   wait_go(dir);
-  CHECK(oom_score_adj() == 321, "oom_score_adj is %d", oom_score_adj());
+  CHECK(oom_score_adj() == oom, "oom_score_adj is %d", oom_score_adj());
   int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
-  CHECK(dumpable == 0, "dumpable is %d", dumpable);
+  CHECK(dumpable == want_dumpable, "dumpable is %d", dumpable);
   check_thread("the main thread", MAIN_PERSONA, 1, SIGUSR2);
   pthread_join(t, NULL);
   printf("PASS\n");
