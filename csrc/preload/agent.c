@@ -5,8 +5,8 @@
 #include <ucontext.h>
 
 #include "agent.h"
-#include "cpu_clock.h"
 #include "agent_share.h"
+#include "cpu_clock.h"
 #include "fd_locks.h"
 #include "sysv.h"
 
