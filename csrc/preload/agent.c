@@ -289,7 +289,8 @@ static void leader(int32_t self, void *uc) {
   int lost = amber_process_capture();
   amber_flags_capture();
   /* The wait reports first: a failed snapshot wakes stopped children too (agent_reports.c). */
-  if (!stopped || lost || amber_reports_capture() || amber_identity_capture() ||
+  if (!stopped || lost || amber_clone_share_capture() || amber_reports_capture() ||
+      amber_identity_capture() ||
       amber_timers_capture() || amber_fds_capture()) {
     fail(slot, amber_ckpt.error);
     wait_phase_change(AMBER_PHASE_FREEZE);

@@ -82,6 +82,11 @@ int amber_reports_capture(void); /* 0, or -1 with amber_ckpt.error */
 void amber_reports_settle(void); /* collects the stop reports the program had collected */
 extern int32_t amber_reports_continued[AMBER_MAX_CONTINUED];
 extern int amber_reports_ncontinued;
+int amber_list_children(int32_t *out, int cap); /* system pids; -1 when more than cap */
+
+/* agent_clone_share.c: a descriptor table shared with the parent or a child (CLONE_FILES),
+ * refused before any descriptor is looked at */
+int amber_clone_share_capture(void); /* 0, or -1 with amber_ckpt.error */
 
 /* agent_process.c: the process's kernel-side state other than descriptors */
 int amber_process_capture(void); /* 0, or -1 with amber_ckpt.error (a cwd deleted or too long) */

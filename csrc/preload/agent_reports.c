@@ -28,8 +28,8 @@ static int peek(int32_t child, int options, int code) {
   return r == 0 && si.si_pid == child && si.si_code == code;
 }
 
-/* The process's children: those of each of its threads. */
-static int list_children(int32_t *out, int cap) {
+/* The process's children: those of each of its threads; -1 when more than cap. */
+int amber_list_children(int32_t *out, int cap) {
   static int32_t tids[AMBER_MAX_THREADS];
   static char text[4096];
   int ntids = amber_list_numbers("/proc/self/task", tids, AMBER_MAX_THREADS), n = 0;
@@ -60,7 +60,7 @@ static int too_many(const char *what) {
 int amber_reports_capture(void) {
   static int32_t children[MAX_CHILDREN];
   nstop_collected = amber_reports_ncontinued = 0;
-  int n = list_children(children, MAX_CHILDREN);
+  int n = amber_list_children(children, MAX_CHILDREN);
   if (n < 0) {
     amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
               "it has more than %d children, whose wait reports Amber cannot look at", MAX_CHILDREN);
