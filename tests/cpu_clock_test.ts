@@ -17,3 +17,16 @@ scenarioTest(
     await s.pass();
   },
 );
+
+scenarioTest(
+  "CPU clock IDs a program keeps (its threads', its own, its child's) read the same threads and processes after two restores",
+  async (s) => {
+    const app = await s.launch([prog("cpu_clock_ids"), s.dir], "clockids");
+    await s.waitFor(/^ready$/m);
+    await app.snapshot({ dir: `${s.dir}/running.amber` });
+    await app.kill();
+    const again = await s.restore(`${s.dir}/running.amber`);
+    await s.restore(await s.freeze(again, "second"));
+    await s.pass();
+  },
+);

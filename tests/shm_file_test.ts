@@ -65,3 +65,45 @@ scenarioTest("a /dev/shm file mapped only in part is refused, naming it", async 
     );
   });
 });
+
+scenarioTest(
+  "/dev/shm files no process maps (closed, or held by a descriptor) come back at their names after /dev/shm was cleared, twice",
+  async (s) => {
+    const name = `/amber-test-${crypto.randomUUID().slice(0, 8)}`;
+    const clear = async () => {
+      for (const k of [0, 1, 2]) await Deno.remove(`/dev/shm${name}-${k}`).catch(() => {});
+    };
+    try {
+      const app = await s.launch([prog("shm_unmapped"), s.dir, name], "shm-unmapped");
+      await s.waitFor(/^ready$/m);
+      const first = await app.snapshot({ dir: join(s.dir, "first.amber") });
+      await app.kill();
+      await clear();
+      const again = await s.restore(first);
+      const second = await s.freeze(again, "second");
+      await clear();
+      await s.restore(second);
+      await s.pass();
+    } finally {
+      await clear();
+    }
+  },
+);
+
+scenarioTest(
+  "more shm_open objects than Amber keeps track of are refused, and the program runs on",
+  async (s) => {
+    const name = `/amber-test-${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      const app = await s.launch([prog("shm_unmapped"), s.dir, name, "many"], "shm-many");
+      await s.waitFor(/^ready$/m);
+      await assert.rejects(
+        app.snapshot({ dir: join(s.dir, "never.amber") }),
+        /more than 64 POSIX shared memory objects/,
+      );
+      await s.pass();
+    } finally {
+      for (let k = 0; k < 65; k++) await Deno.remove(`/dev/shm${name}-many-${k}`).catch(() => {});
+    }
+  },
+);

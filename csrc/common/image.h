@@ -108,6 +108,8 @@ struct amber_ksigaction {
   uint64_t handler, flags, restorer, mask;
 };
 
+#define AMBER_MAX_CONTINUED 32
+
 struct amber_proc_header {
   uint64_t magic;
   uint32_t version, header_size;
@@ -136,6 +138,14 @@ struct amber_proc_header {
   /* The main thread had called pthread_exit (a zombie thread while the others run on): the
    * restored process's main thread starts every saved thread and exits the same way. */
   int32_t main_thread_gone;
+  /* Children with a "continued" report (WCONTINUED) this process had not collected, by vpid:
+   * the restorer makes each report again (tree.c). */
+  int32_t ncontinued;
+  int32_t continued[AMBER_MAX_CONTINUED];
+  /* It shared its working directory, root and umask with its parent (CLONE_FS): the restorer
+   * forks it so again. */
+  int32_t fs_with_parent;
+  int32_t pad3;
   /* AMBER_SECCOMP_*: Amber's seccomp filter and no_new_privs, set again by the restorer. */
   int32_t seccomp;
 };

@@ -105,6 +105,10 @@ struct amber_agent_slot {
   int32_t threads;
   int32_t stopped; /* the coordinator woke it from a stop (SIGSTOP): its agent stops it again */
   char error[AMBER_CTL_ERROR];
+  /* It shares its working directory, root and umask with its parent (clone with CLONE_FS), as
+   * the coordinator found (kcmp): its agent says so in its process header, for the restorer. */
+  int32_t fs_with_parent;
+  int32_t pad;
 };
 
 /* Keep established TCP connections (TCP_REPAIR) rather than letting them come back reset. */
@@ -157,6 +161,9 @@ struct amber_vne_bind {
   uint8_t pad;
 };
 
+#define AMBER_SHM_NAMES 64
+#define AMBER_SHM_NAME 256 /* NAME_MAX and its NUL */
+
 struct amber_table {
   uint64_t magic;
   uint32_t version;
@@ -188,6 +195,12 @@ struct amber_table {
    * coordinator hands a process that cannot reach the image directory its own process file
    * (control/ctl_handover.c); empty otherwise. */
   char handover[64];
+  /* POSIX shared memory objects the application made (shm_open with O_CREAT) and has not
+   * unlinked, by name without the leading '/' (preload/wrap_shm_open.c): a snapshot saves the
+   * ones no process maps into the image, and a restore makes them again (ctl_shm_files.c,
+   * restorer/shm_files.c). shm_names_full: one more could not be noted (the snapshot refuses). */
+  uint32_t nshm_names, shm_names_full;
+  char shm_names[AMBER_SHM_NAMES][AMBER_SHM_NAME];
 };
 
 enum amber_app_state {

@@ -108,5 +108,8 @@ int amber_read_image_tables(const char *path, struct amber_table *copy) {
             !ends(copy->vne, sizeof copy->vne) || !ends(copy->vne_table, sizeof copy->vne_table);
   for (int k = 0; k < AMBER_KIND_COUNT; k++)
     bad |= copy->high[k] > AMBER_TABLE_ROWS || copy->next_slot[k] > AMBER_TABLE_ROWS;
+  bad |= copy->nshm_names > AMBER_SHM_NAMES;
+  for (uint32_t i = 0; !bad && i < copy->nshm_names; i++)
+    bad |= !ends(copy->shm_names[i], sizeof copy->shm_names[i]);
   return bad ? -EPROTO : 0;
 }

@@ -16,6 +16,7 @@
 
 #include "../common/sys.h"
 #include "../common/table.h"
+#include "clone_share.h"
 #include "control.h"
 
 #define API __attribute__((visibility("default")))
@@ -154,7 +155,7 @@ static void find_std_streams(struct amber_table *t, struct amber_share *s) {
 /* Where to look at process pid: pid itself, or, when its main thread is gone (pthread_exit),
  * one of its live threads: /proc/<pid>/fd and maps, and kcmp, see nothing through a gone main
  * thread, while /proc/<tid>/... and kcmp of a TID see the process's. */
-static int live_task(int pid) {
+int amber_live_task(int pid) {
   char path[64], state = 0;
   snprintf(path, sizeof path, "/proc/%d/stat", pid);
   FILE *f = fopen(path, "re");
@@ -188,7 +189,7 @@ API int32_t amber_ctl_share_scan(void *table, char *buf, int32_t cap) {
     /* A process that exited before it froze is not in the image (ctl_snapshot.c). */
     if (__atomic_load_n(&c->slots[i].state, __ATOMIC_ACQUIRE) == AMBER_AGENT_EXITED) continue;
     int32_t vpid = c->slots[i].vpid, pid = amber_v2s(t, AMBER_KIND_PID, vpid);
-    if (pid > 0) pid = live_task(pid);
+    if (pid > 0) pid = amber_live_task(pid);
     int err = pid > 0 ? list_fds(s, vpid, pid) : -ESRCH;
     if (!err) err = list_maps(s, vpid, pid);
     if (err == -E2BIG) {
@@ -208,10 +209,12 @@ API int32_t amber_ctl_share_scan(void *table, char *buf, int32_t cap) {
       return err;
     }
   }
+  int err = amber_ctl_clone_sharing_check(t, buf, cap);
+  if (err) return err;
   find_owners(s);
   find_std_streams(t, s);
   int outside = amber_share_fifo_outside(t, buf, cap); /* ctl_fifo_outside.c */
   if (outside) return outside;
   __atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
-  return 0;
+  return amber_ctl_shm_files_save(t, c->image_dir, buf, cap); /* knowing what is mapped */
 }

@@ -149,6 +149,16 @@ static int slots_status(struct amber_table *t, int32_t state) {
   return done ? 0 : 1;
 }
 
+/* A stopped process's parent in the application must first look at what it has not collected
+ * of its children's wait reports (agent_reports.c), which waking the child changes. */
+static int parent_not_frozen(struct amber_table *t, int32_t ppid) {
+  int32_t vpid = amber_s2v(t, AMBER_KIND_PID, ppid);
+  for (uint32_t i = 0; vpid > 0 && i < t->ctl.nslots; i++)
+    if (t->ctl.slots[i].vpid == vpid)
+      return __atomic_load_n(&t->ctl.slots[i].state, __ATOMIC_ACQUIRE) == AMBER_AGENT_NONE;
+  return 0;
+}
+
 /* A stopped process (SIGSTOP, SIGTSTP...) cannot run its agent: it is woken with SIGCONT, its
  * slot saying so, and its agent stops it again once the snapshot is over (or restored). Each
  * of its threads gets the checkpoint signal first, so none runs the program meanwhile. */
@@ -161,7 +171,7 @@ static void wake_stopped(struct amber_table *t, int32_t state) {
     int32_t sid = slot_sid(t, slot);
     char buf[1024];
     const char *fields = sid > 0 ? amber_proc_stat(sid, buf, sizeof buf) : NULL;
-    if (!fields || *fields != 'T') continue;
+    if (!fields || *fields != 'T' || parent_not_frozen(t, atoi(fields + 2))) continue;
     __atomic_store_n(&slot->stopped, 1, __ATOMIC_RELEASE);
     if (now == AMBER_AGENT_NONE) {
       char dir[64];
@@ -352,6 +362,8 @@ static int32_t table_from_image_into(struct amber_table *copy, const char *image
   memcpy(t->next_slot, copy->next_slot, sizeof t->next_slot);
   memcpy(t->high, copy->high, sizeof t->high);
   t->root_vpid = copy->root_vpid;
+  t->nshm_names = copy->nshm_names, t->shm_names_full = copy->shm_names_full;
+  memcpy(t->shm_names, copy->shm_names, sizeof t->shm_names);
   /* The processes are the ones the snapshot froze, and the zombies it found; rows of any
    * others were stale. */
   t->ctl.nslots = 0;

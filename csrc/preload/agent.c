@@ -6,6 +6,7 @@
 
 #include "agent.h"
 #include "agent_share.h"
+#include "cpu_clock.h"
 #include "fd_locks.h"
 #include "sysv.h"
 
@@ -235,6 +236,7 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
     amber_futex_wait(&amber_ckpt.restored_threads, done, 0, 5);
   }
   amber_owned_locks_after_restore();
+  amber_cpu_clocks_after_restore();
   if (!err) err = amber_timers_after_restore(); /* every thread has its new TID now */
   for (int i = 0; i < 2000 && __atomic_load_n(&amber_restore_args.main_tid, __ATOMIC_ACQUIRE); i++)
     amber_futex_wait((uint32_t *)&amber_restore_args.main_tid,
@@ -243,6 +245,7 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
     amber_sys2(SYS_munmap, amber_restore_args.restorer_start,
                amber_restore_args.restorer_end - amber_restore_args.restorer_start);
   amber_process_restore_exe();
+  if (!err) err = amber_flags_after_restore();
   /* Last: limits and credentials may forbid what the restore itself needs. */
   amber_identity_after_restore();
   amber_identity_thread_after_restore();
@@ -261,6 +264,7 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
 /* A process that was stopped when the snapshot came (the coordinator woke it to take part) is
  * stopped again before any of its threads leaves the handler. */
 static void stop_again(int stopped) {
+  amber_reports_settle(); /* a child's stop again is no new report */
   if (stopped) amber_sys2(SYS_kill, amber_sys_getpid(), SIGSTOP);
 }
 
@@ -285,8 +289,11 @@ static void leader(int32_t self, void *uc) {
   amber_signals_put_thread(rec);
   amber_signals_put_process();
   int lost = amber_process_capture();
-  if (!stopped || lost || amber_identity_capture() || amber_timers_capture() ||
-      amber_owned_locks_capture() || amber_fds_capture()) {
+  amber_flags_capture();
+  /* The wait reports first: a failed snapshot wakes stopped children too (agent_reports.c). */
+  if (!stopped || lost || amber_clone_share_capture() || amber_reports_capture() ||
+      amber_identity_capture() || amber_timers_capture() || amber_owned_locks_capture() ||
+      amber_fds_capture()) {
     fail(slot, amber_ckpt.error);
     wait_phase_change(AMBER_PHASE_FREEZE);
   } else {

@@ -74,6 +74,25 @@ void amber_identity_close_proc(void); /* as it was */
 void amber_identity_after_restore(void);
 void amber_identity_thread_after_restore(void); /* in every thread */
 
+/* agent_flags.c: oom_score_adj (the process's), no_new_privs, personality and the parent-death
+ * signal (each thread's) */
+void amber_flags_capture(void);
+int amber_flags_after_restore(void); /* 0, or -1 with amber_ckpt.error */
+void amber_flags_thread_capture(const struct amber_thread_rec *rec);
+void amber_flags_thread_after_restore(const struct amber_thread_rec *rec);
+void amber_flags_thread_pdeathsig(void); /* the calling thread's, once it has its credentials */
+
+/* agent_reports.c: wait reports the program had not collected from its children */
+int amber_reports_capture(void); /* 0, or -1 with amber_ckpt.error */
+void amber_reports_settle(void); /* collects the stop reports the program had collected */
+extern int32_t amber_reports_continued[AMBER_MAX_CONTINUED];
+extern int amber_reports_ncontinued;
+int amber_list_children(int32_t *out, int cap); /* system pids; -1 when more than cap */
+
+/* agent_clone_share.c: a descriptor table shared with the parent or a child (CLONE_FILES),
+ * refused before any descriptor is looked at */
+int amber_clone_share_capture(void); /* 0, or -1 with amber_ckpt.error */
+
 /* agent_process.c: the process's kernel-side state other than descriptors */
 int amber_process_capture(void); /* 0, or -1 with amber_ckpt.error (a cwd deleted or too long) */
 void amber_process_after_restore(void);

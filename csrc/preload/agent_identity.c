@@ -1,5 +1,5 @@
 /* What the kernel keeps about who the process is and what it may use: credentials, resource
- * limits, priority, CPU affinity, the parent-death signal. Saved while frozen, put back after a
+ * limits, priority, CPU affinity. Saved while frozen, put back after a
  * restore (credentials and affinity by every thread: the kernel keeps them per thread). And
  * the state Amber cannot save yet, refused by name rather than lost: seccomp filters. */
 #include <sched.h>
@@ -16,7 +16,7 @@ static struct {
   uint32_t uid[3], gid[3]; /* real, effective, saved */
   uint32_t groups[64];
   int32_t ngroups;
-  int32_t nice, pdeathsig, dumpable;
+  int32_t nice, dumpable;
   uint64_t limits[NLIMITS][2];
   uint64_t affinity[16];
   int32_t affinity_len;
@@ -49,8 +49,10 @@ void amber_identity_open_proc(void) {
   if (id.dumpable != 1) amber_sys2(SYS_prctl, PR_SET_DUMPABLE, 1);
 }
 
+/* Also after a restore, where a change of user has just made the process not dumpable. */
 void amber_identity_close_proc(void) {
-  if (id.dumpable >= 0 && id.dumpable != 1) amber_sys2(SYS_prctl, PR_SET_DUMPABLE, id.dumpable);
+  if (id.dumpable >= 0 && id.dumpable != amber_sys2(SYS_prctl, PR_GET_DUMPABLE, 0))
+    amber_sys2(SYS_prctl, PR_SET_DUMPABLE, id.dumpable);
 }
 
 int amber_identity_capture(void) {
@@ -63,7 +65,6 @@ int amber_identity_capture(void) {
   id.ngroups = n < 0 ? -1 : (int32_t)n;
   long prio = amber_sys2(SYS_getpriority, PRIO_PROCESS, 0);
   id.nice = 20 - (int32_t)prio; /* the raw call answers 40..1 for nice -20..19 */
-  amber_sys2(SYS_prctl, PR_GET_PDEATHSIG, &id.pdeathsig);
   for (int r = 0; r < NLIMITS; r++) amber_sys4(SYS_prlimit64, 0, r, 0, id.limits[r]);
   n = amber_sys3(SYS_sched_getaffinity, 0, sizeof id.affinity, id.affinity);
   id.affinity_len = n < 0 ? 0 : (int32_t)n;
@@ -88,6 +89,6 @@ void amber_identity_thread_after_restore(void) {
   if (memcmp(gid, id.gid, sizeof gid)) amber_sys3(SYS_setresgid, id.gid[0], id.gid[1], id.gid[2]);
   if (memcmp(uid, id.uid, sizeof uid)) amber_sys3(SYS_setresuid, id.uid[0], id.uid[1], id.uid[2]);
   /* A change of user clears these two: as they were. */
-  amber_sys2(SYS_prctl, PR_SET_PDEATHSIG, id.pdeathsig);
+  amber_flags_thread_pdeathsig();
   amber_identity_close_proc();
 }

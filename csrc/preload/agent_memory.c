@@ -161,6 +161,10 @@ static void fill_header(struct amber_proc_header *h) {
   h->xcr0 = xcr0();
   h->main_thread_gone = amber_ckpt.main_thread_gone;
   h->seccomp = amber_identity_seccomp();
+  h->ncontinued = amber_reports_ncontinued;
+  memcpy(h->continued, amber_reports_continued, sizeof h->continued);
+  struct amber_agent_slot *slot = amber_agent_my_slot();
+  h->fs_with_parent = slot ? slot->fs_with_parent : 0;
   amber_share_tree(&h->ppid, &h->pgid, &h->sid);
   amber_sys2(SYS_prctl, 16 /* PR_GET_NAME */, h->comm);
   long n = amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/thread-self/exe", h->exe, sizeof h->exe - 1);

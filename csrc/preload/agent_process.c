@@ -2,6 +2,7 @@
  * dispositions, interval timers, umask and working directory. */
 #include <signal.h>
 #include <fcntl.h>
+#include <string.h>
 #include <linux/prctl.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -9,14 +10,26 @@
 #include "../common/errno_name.h"
 #include "agent.h"
 
+/* Read, not set and put back: a process sharing it (CLONE_FS) may be reading it at once. */
+static uint32_t read_umask(void) {
+  static char text[4096];
+  const char *p = amber_read_file("/proc/self/status", text, sizeof text) > 0 ? strstr(text, "\nUmask:\t") : 0;
+  uint64_t mask = 0;
+  if (p) {
+    p += 8;
+    if (!amber_parse_u64(&p, &mask, 8)) return (uint32_t)mask;
+  }
+  long old = amber_sys1(SYS_umask, 0); /* a kernel before 4.7 */
+  amber_sys1(SYS_umask, old);
+  return (uint32_t)old;
+}
+
 int amber_process_capture(void) {
   for (int sig = 1; sig <= 64; sig++)
     amber_sys4(SYS_rt_sigaction, sig, 0, &amber_ckpt.sigactions[sig], 8);
   for (int which = 0; which < 3; which++)
     amber_sys2(SYS_getitimer, which, amber_ckpt.itimers[which]);
-  long mask = amber_sys1(SYS_umask, 0);
-  amber_sys1(SYS_umask, mask);
-  amber_ckpt.umask = (uint32_t)mask;
+  amber_ckpt.umask = read_umask();
   long n =
       amber_sys4(SYS_readlinkat, AT_FDCWD, "/proc/thread-self/exe", amber_ckpt.exe, sizeof amber_ckpt.exe - 1);
   amber_ckpt.exe[n > 0 && n < (long)sizeof amber_ckpt.exe - 1 ? n : 0] = 0; /* not cut short */

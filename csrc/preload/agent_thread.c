@@ -79,6 +79,7 @@ void amber_thread_capture(struct amber_thread_rec *rec, void *uc) {
   rec->altstack_size = ss.ss_size;
   rec->altstack_flags = ss.ss_flags;
   amber_sys2(SYS_prctl, PR_GET_NAME, rec->comm);
+  amber_flags_thread_capture(rec);
 }
 
 void amber_thread_after_restore(struct amber_thread_rec *rec) {
@@ -100,6 +101,7 @@ void amber_thread_after_restore(struct amber_thread_rec *rec) {
     amber_sys2(SYS_sigaltstack, &ss, 0);
   }
   amber_sys2(SYS_prctl, PR_SET_NAME, rec->comm);
+  amber_flags_thread_after_restore(rec);
   if (rec->vtid > 0) {
     struct amber_row *row = amber_row_by_vid(amber.table, AMBER_KIND_PID, rec->vtid);
     if (row && (row->flags & AMBER_PID_THREAD)) __atomic_store_n(&row->sid, tid, __ATOMIC_RELEASE);

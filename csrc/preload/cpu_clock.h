@@ -19,4 +19,9 @@ static inline clockid_t amber_cpu_clock_with(clockid_t clock, int id) {
   return (clockid_t)(((clockid_t)~id << 3) | (clock & 7));
 }
 
+/* wrap_cpu_clock.c: a clock ID the program holds, as the kernel knows it now; and, after a
+ * restore, the threads' clocks moved to their new TIDs */
+clockid_t amber_cpu_clock_to_system(clockid_t clock);
+void amber_cpu_clocks_after_restore(void);
+
 #endif

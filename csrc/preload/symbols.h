@@ -186,7 +186,15 @@
   X(int, pthread_rwlock_unlock, (pthread_rwlock_t *))                                           \
   /* tracing: wrap_ptrace.c */                                                                  \
   X(long, ptrace, (enum __ptrace_request, ...))                                                  \
-  X(int, prctl, (int, ...))
+  X(int, prctl, (int, ...))                                          \
+  /* CPU clock IDs that stay true across a restore: wrap_cpu_clock.c */                         \
+  X(int, pthread_getcpuclockid, (pthread_t, clockid_t *))                                        \
+  X(int, clock_getcpuclockid, (pid_t, clockid_t *))                                              \
+  X(int, clock_gettime, (clockid_t, struct timespec *))                                          \
+  X(int, clock_getres, (clockid_t, struct timespec *))                                           \
+  /* POSIX shared memory by name: wrap_shm_open.c */                                            \
+  X(int, shm_open, (const char *, int, mode_t))                                                  \
+  X(int, shm_unlink, (const char *))
 
 #define AMBER_DECLARE_REAL(ret, name, params) ret(*name) params;
 struct amber_real_table {

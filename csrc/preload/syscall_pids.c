@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "amber.h"
+#include "cpu_clock.h"
 
 static long raw(long nr, const long a[6]) {
   return REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
@@ -131,7 +132,13 @@ static int translate(long nr, long a[6], union scratch *copy) {
     int err = who(&a[0]);
     return err ? err : who(&a[1]);
   }
+  case SYS_clock_gettime:
+  case SYS_clock_getres:
+  case SYS_clock_nanosleep: /* a CPU clock the library handed out (wrap_cpu_clock.c) */
+    a[0] = amber_cpu_clock_to_system((clockid_t)a[0]);
+    return 0;
   case SYS_timer_create: { /* a SIGEV_THREAD_ID timer names its thread */
+    a[0] = amber_cpu_clock_to_system((clockid_t)a[0]);
     struct sigevent *ev = (struct sigevent *)a[1];
     if (!ev || ev->sigev_notify != SIGEV_THREAD_ID) return 0;
     int32_t s;

@@ -112,6 +112,7 @@ static clockid_t explicit_thread_clock(clockid_t clock) {
 }
 
 AMBER_EXPORT int timer_create(clockid_t clock, struct sigevent *ev, timer_t *timer) {
+  clock = amber_cpu_clock_to_system(clock);
   if (amber_active()) clock = explicit_thread_clock(clock);
   if (amber_active() && ev && ev->sigev_notify == SIGEV_THREAD)
     return amber_timer_create_thread(clock, ev, timer, REAL(timer_create));

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "amber.h"
+#include "cpu_clock.h"
 
 #define CKPT_CAUSED(gen) (errno == EINTR && amber_active() && amber.checkpoints != (gen))
 
@@ -25,7 +26,7 @@ AMBER_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timesp
   struct timespec left = *req, r;
   for (;;) {
     uint32_t gen = amber.checkpoints;
-    int ret = REAL(clock_nanosleep)(clock, flags, &left, &r);
+    int ret = REAL(clock_nanosleep)(amber_cpu_clock_to_system(clock), flags, &left, &r);
     if (ret != EINTR || !amber_active() || amber.checkpoints == gen) {
       if (ret == EINTR && rem) *rem = r;
       return ret;

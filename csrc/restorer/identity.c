@@ -58,6 +58,13 @@ long open_image_file(const char *path) {
   return fd;
 }
 
+/* Whose files the restore makes: the image's owner's when root restores another user's image
+ * (1, with her uid and gid), else the restorer's own (0). */
+int ceiling_ids(uint32_t *uid, uint32_t *gid) {
+  *uid = ceiling.uid, *gid = ceiling.gid;
+  return ceiling.set;
+}
+
 static int group_allowed(uint32_t g) {
   if (g == ceiling.gid) return 1;
   for (uint32_t i = 0; i < ceiling.n; i++)

@@ -152,6 +152,7 @@ void restorer_main(long *sp) {
   int32_t root = 0;
   while (*p >= '0' && *p <= '9') root = root * 10 + (*p++ - '0');
   read_tree();
+  make_shm_files(); /* before any process could open one */
   int32_t self = build_tree(root);
   /* A root that had exited before the snapshot only forked the others: its work is done. */
   if (!tree_holds(self)) amber_sys1(SYS_exit_group, 0);

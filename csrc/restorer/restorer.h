@@ -51,6 +51,10 @@ void choose_identity(int32_t vpid);
 void take_identity(void);
 long open_as_process(const char *path, int flags);
 long open_image_file(const char *path);
+int ceiling_ids(uint32_t *uid, uint32_t *gid);
+
+/* shm_files.c: the named shared memory files no process mapped, made again in /dev/shm */
+void make_shm_files(void);
 
 /* broker.c: the descriptor broker, reached before the process takes its credentials */
 extern int broker_fd;

@@ -10,10 +10,13 @@
 
 struct proc_node {
   int32_t vpid, ppid, pgid, sid;
+  int32_t fs_with_parent; /* cloned with CLONE_FS: one working directory and umask */
 };
 static struct proc_node procs[MAX_PROCS];
 static int nprocs;
 static struct amber_table *table; /* the new application's tables, while the tree is built */
+static int32_t continued[MAX_PROCS]; /* children whose parent has a continued report of them */
+static int ncontinued;
 static int32_t supervisor_vpid;
 
 void read_tree(void) {
@@ -37,6 +40,9 @@ void read_tree(void) {
     if (problem) die_image(image_path, problem);
     amber_sys1(SYS_close, fd);
     p->ppid = hdr.ppid, p->pgid = hdr.pgid, p->sid = hdr.sid;
+    p->fs_with_parent = hdr.fs_with_parent;
+    for (int k = 0; k < hdr.ncontinued && k < AMBER_MAX_CONTINUED && ncontinued < MAX_PROCS; k++)
+      continued[ncontinued++] = hdr.continued[k];
   }
 }
 
@@ -130,6 +136,24 @@ static void place_in_group(const struct proc_node *p, int32_t pid) {
     amber_sys2(SYS_setpgid, pid, system_pid(p->pgid));
 }
 
+/* A child its parent had seen continued (SIGCONT) without collecting that report: it stops
+ * itself as it starts (at a known point, so that no call of its own is interrupted), and its
+ * parent continues it, while it is still the restorer, whose SIGCONT is not a handler: the
+ * restored parent finds the report, and the child's own handler does not run again. */
+static int continued_child(int32_t vpid) {
+  for (int i = 0; i < ncontinued; i++)
+    if (continued[i] == vpid) return 1;
+  return 0;
+}
+
+static void report_continued(int32_t vpid, long pid) {
+  if (!continued_child(vpid)) return;
+  struct { int32_t signo, err, code, pid; uint8_t rest[112]; } info;
+  long r = amber_sys5(SYS_waitid, 1 /* P_PID */, pid, &info, 2 /* WSTOPPED */ | 0x40000000 /* __WALL */, 0);
+  if (r < 0) die("cannot stop a child to give its parent its continued report", r);
+  amber_sys2(SYS_kill, pid, 18 /* SIGCONT */);
+}
+
 /* Forks the children of `self` (and, for the root, the orphans, as its siblings), each of which
  * does the same for its own; returns the vpid this process is to become. */
 /* The children of `self` that had exited unreaped: each is forked and ends at once with the
@@ -171,16 +195,19 @@ int32_t build_tree(int32_t self) {
       wait_for_stand_in(p->sid);
       continue;
     }
-    long flags = 17 /* SIGCHLD */ | (sibling ? 0x00008000 /* CLONE_PARENT */ : 0);
+    long flags = 17 /* SIGCHLD */ | (sibling ? 0x00008000 /* CLONE_PARENT */ : 0) |
+                 (child && p->fs_with_parent ? 0x00000200 /* CLONE_FS */ : 0);
     long pid = amber_sys5(SYS_clone, flags, 0, 0, 0, 0);
     if (pid < 0) die("cannot fork a process of the tree", pid);
     if (pid == 0) {
+      if (!sibling && continued_child(p->vpid)) amber_sys2(SYS_kill, amber_sys0(SYS_getpid), 19);
       join_session_and_group(p, 0);
       set_system_pid(p->vpid, (int32_t)amber_sys0(SYS_getpid));
       return build_tree(p->vpid);
     }
     set_system_pid(p->vpid, (int32_t)pid);
     place_in_group(p, (int32_t)pid);
+    if (!sibling) report_continued(p->vpid, pid);
   }
   make_zombies(self);
   return self;
