@@ -87,7 +87,7 @@ sanitize: all $(SAN_BUILD)/libamberctl.so $(SAN_BUILD)/amber-supervisor
 	  tests/multiprocess_test.ts tests/sysv_test.ts
 	@if [ -n "$$(ls $(SAN_BUILD)/log)" ]; then cat $(SAN_BUILD)/log/*; exit 1; fi
 
-$(BUILD)/tests/%: tests/progs/%.c $(wildcard tests/progs/*.h)
+$(BUILD)/tests/%: tests/progs/%.c $(wildcard tests/progs/*.h) $(wildcard csrc/common/*.h)
 	@mkdir -p $(BUILD)/tests
 	$(CC) -O1 -g -Wall -std=gnu11 -D_GNU_SOURCE -o $@ $< -pthread -lm -lrt
 

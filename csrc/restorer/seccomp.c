@@ -3,19 +3,22 @@
  * CAP_SYS_ADMIN, or no_new_privs, which the process may not have had), before any restored
  * thread starts (they inherit it). From here on every call the restorer and the agent make
  * passes the filter (sys.h); the library's SIGSYS handler comes back with the process's signal
- * actions. no_new_privs first, as the process had it. */
+ * actions. Each thread's no_new_privs comes back in the thread itself (agent_flags.c): set here,
+ * it would reach every thread, also those that did not have it; only a restore without
+ * CAP_SYS_ADMIN of a process that had it sets it here, since the filter then needs it. */
 #include <linux/prctl.h>
 
 #include "restorer.h"
 #include "../common/seccomp_filter.h"
 
 void restore_seccomp(void) {
-  if (hdr.seccomp & AMBER_SECCOMP_NO_NEW_PRIVS) {
-    long r = amber_sys5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    if (r < 0) die("cannot set no_new_privs", r);
-  }
   if (!(hdr.seccomp & AMBER_SECCOMP_FILTER)) return;
   long r = amber_seccomp_install(0);
+  if (r == -13 /* EACCES */ && (hdr.seccomp & AMBER_SECCOMP_NO_NEW_PRIVS)) {
+    r = amber_sys5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (r < 0) die("cannot set no_new_privs", r);
+    r = amber_seccomp_install(0);
+  }
   if (r == -13 /* EACCES */)
     die("cannot install Amber's seccomp filter: that needs CAP_SYS_ADMIN, which this restore "
         "does not have, or no_new_privs, which the process did not have",
