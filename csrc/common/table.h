@@ -188,6 +188,9 @@ struct amber_table {
    * coordinator hands a process that cannot reach the image directory its own process file
    * (control/ctl_handover.c); empty otherwise. */
   char handover[64];
+  /* Futex word: while set, restored processes wait in their agent before the program goes on
+   * (a migration's target holds its copy until the source commits: docs/migration.md). */
+  uint32_t held;
 };
 
 enum amber_app_state {

@@ -14,6 +14,10 @@
  * POST   /v1/images?name=N                 body: a version 2 image stream (a migration's
  *                                          pre-copy round); kept, not restored: {"image"}
  * DELETE /v1/images/<image>                drops a kept image
+ * POST   /v1/restore?...&migration=M       as above, restored held for migration M: it runs
+ *                                          only once the source commits (docs/migration.md)
+ * POST   /v1/migrations/<M>/commit         releases M's held copy {"name","id","agent"}
+ * DELETE /v1/migrations/<M>                ends M's held copy (refused, 409, once committed)
  * ```
  *
  * A kept image serves one restore as its parent, and is removed with it (whether it succeeds or
@@ -40,6 +44,8 @@ import { checkVneName, createVne, listVnes, removeVne } from "../vne/registry.ts
 import { authorized } from "./auth.ts";
 import { Etcd } from "./etcd.ts";
 import { Mirror } from "./mirror.ts";
+import { HandOffCommittedError, HandOffGoneError, HandOffs, MigrationId } from "./handoff.ts";
+import { pauseAt } from "../migrate/faults.ts";
 
 /** How an agent runs. */
 export interface AgentOptions {
@@ -76,6 +82,7 @@ const RestoreQuery = z.object({
   name: AppName,
   replaces: z.string().regex(/^[0-9a-f]{0,32}$/).default(""),
   parent: ImageId.optional(),
+  migration: MigrationId.optional(),
 });
 const KeepQuery = z.object({ name: AppName });
 
@@ -94,6 +101,8 @@ function failure(error: unknown): Response {
     return json({ error: message }, 400);
   }
   if (error instanceof VneInUseError) return json({ error: message }, 409);
+  if (error instanceof HandOffCommittedError) return json({ error: message }, 409);
+  if (error instanceof HandOffGoneError) return json({ error: message }, 410);
   if (error instanceof VneError) return json({ error: message }, 404);
   return json({ error: message }, isDomainError(error) ? 422 : 500);
 }
@@ -140,6 +149,8 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
   await Deno.remove(join(stateDir(), "incoming"), { recursive: true }).catch(() => {});
 
   const incoming = join(stateDir(), "incoming");
+  const handoffs = new HandOffs(replaces);
+  await handoffs.load();
   /** Where a kept image (a pre-copy round's) is. */
   const keptDir = (image: string) => join(incoming, `kept-${image}`);
 
@@ -199,7 +210,14 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
         lazy: true,
         output: appLog,
         replaces: query.replaces,
+        held: query.migration !== undefined,
       });
+      if (query.migration !== undefined) {
+        await handoffs.held(query.migration, app, query.replaces);
+        log(`Restored '${app.name}' (${app.id}) held for migration ${query.migration}`);
+        await pauseAt("prepared");
+        return json({ name: app.name, id: app.id, agent: name });
+      }
       if (query.replaces) replaces.set(app.id, query.replaces);
       await mirror?.sync();
       log(`Restored '${app.name}' (${app.id})`);
@@ -235,6 +253,22 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
       }
       if (request.method === "POST" && path === "/v1/restore") return await receive(request, url);
       if (request.method === "POST" && path === "/v1/images") return await keep(request, url);
+      const commit = /^\/v1\/migrations\/([^/]+)\/commit$/.exec(path);
+      if (request.method === "POST" && commit) {
+        const h = await handoffs.commit(MigrationId.parse(decodeURIComponent(commit[1])));
+        // The periodic round publishes it if etcd is not reachable now: the commit stands.
+        await mirror?.sync().catch((e) => log(`Mirror: ${e instanceof Error ? e.message : e}`));
+        log(`Released '${h.name}' (${h.id}): migration ${h.migration} committed`);
+        await pauseAt("released");
+        return json({ name: h.name, id: h.id, agent: name });
+      }
+      const migration = /^\/v1\/migrations\/([^/]+)$/.exec(path);
+      if (request.method === "DELETE" && migration) {
+        const id = MigrationId.parse(decodeURIComponent(migration[1]));
+        await handoffs.abort(id);
+        log(`Migration ${id} aborted`);
+        return json({ aborted: id });
+      }
       const kept = /^\/v1\/images\/([^/]+)$/.exec(path);
       if (request.method === "DELETE" && kept) {
         const image = ImageId.parse(decodeURIComponent(kept[1]));

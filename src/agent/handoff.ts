@@ -1,0 +1,140 @@
+/**
+ * The target's side of a migration's hand-off (docs/migration.md). A copy restored for a
+ * migration is held (its processes do not run) and recorded, durably, under
+ * `<state>/handoffs/<migration>.json`; only the source decides what becomes of it: commit
+ * releases it and lets it take the virtual IP over, abort ends it. Both are idempotent, and
+ * survive this agent's restart: the held copy runs on its own supervisor, and the record says
+ * what it is.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { z } from "npm:zod@4.6.7";
+import type { App } from "../app.ts";
+import { open } from "../apps.ts";
+import { AppNotFoundError } from "../errors.ts";
+import { stateDir } from "../paths.ts";
+import { MigrationError } from "../vne/errors.ts";
+import { isRestoredHeld, releaseRestored } from "../migrate/hold.ts";
+import { readRecord, removeRecord, writeRecord } from "../migrate/record.ts";
+
+export const MigrationId = z.string().regex(/^[0-9a-f]{16}$/);
+
+const HandOffRecord = z.object({
+  migration: MigrationId,
+  name: z.string(),
+  id: z.string(),
+  /** The original's application ID, whose virtual IP a released copy takes over. */
+  replaces: z.string(),
+  state: z.enum(["held", "released"]),
+});
+export type HandOff = z.infer<typeof HandOffRecord>;
+
+/** A migration the source's agent does not know, or whose copy is gone. */
+export class HandOffGoneError extends MigrationError {}
+
+/** A migration that committed: it cannot be aborted any more. */
+export class HandOffCommittedError extends MigrationError {}
+
+function dir(): string {
+  return join(stateDir(), "handoffs");
+}
+
+function recordPath(migration: string): string {
+  return join(dir(), `${MigrationId.parse(migration)}.json`);
+}
+
+/** The application a hand-off restored, if it still runs here. */
+async function copyOf(h: HandOff): Promise<App | undefined> {
+  try {
+    const app = await open(h.name);
+    return app.id === h.id ? app : undefined;
+  } catch (cause) {
+    if (cause instanceof AppNotFoundError) return undefined;
+    throw cause;
+  }
+}
+
+/** The target's hand-offs; `replaces` is the agent's map the VNE mirror reads. */
+export class HandOffs {
+  #replaces: Map<string, string>;
+
+  constructor(replaces: Map<string, string>) {
+    this.#replaces = replaces;
+  }
+
+  /**
+   * At the agent's start: released copies that still run take their virtual IP over again (a
+   * restart may have come before the mirror published it); records of copies that ended go.
+   */
+  async load(): Promise<void> {
+    let names: string[] = [];
+    try {
+      for await (const e of Deno.readDir(dir())) if (e.name.endsWith(".json")) names.push(e.name);
+    } catch (cause) {
+      if (cause instanceof Deno.errors.NotFound) return;
+      throw cause;
+    }
+    names = names.sort();
+    for (const name of names) {
+      const path = join(dir(), name);
+      const h = await readRecord(path, HandOffRecord);
+      if (!h) continue;
+      if (!(await copyOf(h))) {
+        if (h.state === "released") await removeRecord(path);
+        continue; // a held copy that is gone: the source's retry is told so
+      }
+      if (h.state === "released") await this.commit(h.migration);
+    }
+  }
+
+  /** Records a copy just restored held for `migration`. */
+  async held(migration: string, app: App, replaces: string): Promise<void> {
+    await writeRecord(
+      recordPath(migration),
+      {
+        migration,
+        name: app.name,
+        id: app.id,
+        replaces,
+        state: "held",
+      } satisfies HandOff,
+    );
+  }
+
+  /** The source committed: the held copy goes on and takes the virtual IP over. */
+  async commit(migration: string): Promise<HandOff> {
+    const path = recordPath(migration);
+    const h = await readRecord(path, HandOffRecord);
+    if (!h) throw new HandOffGoneError(`No migration '${migration}' on this computer`);
+    const app = await copyOf(h);
+    if (!app) {
+      throw new HandOffGoneError(
+        `The copy of migration '${migration}' ('${h.name}', ${h.id}) is gone from this computer`,
+      );
+    }
+    if (h.replaces) this.#replaces.set(h.id, h.replaces);
+    const released = { ...h, state: "released" as const };
+    // Recorded first: a restart then knows the copy is the owner, whether it was released yet
+    // or not, and releases it (see `load`).
+    await writeRecord(path, released);
+    if (isRestoredHeld(app)) releaseRestored(app);
+    return released;
+  }
+
+  /** The source aborted: the held copy, which never ran, is ended. Refused once committed. */
+  async abort(migration: string): Promise<void> {
+    const path = recordPath(migration);
+    const h = await readRecord(path, HandOffRecord);
+    if (!h) return;
+    if (h.state === "released") {
+      throw new HandOffCommittedError(
+        `Migration '${migration}' committed: '${h.name}' runs here now, it is not aborted`,
+      );
+    }
+    const app = await copyOf(h);
+    if (app) await app.kill();
+    await removeRecord(path);
+  }
+}
