@@ -81,6 +81,8 @@ export class Cluster {
   readonly tokenFile: string;
   readonly computers: Computer[] = [];
   etcdUrl = "";
+  /** Added to the agents' environment when they start. */
+  agentEnv: Record<string, string> = {};
   #etcd?: Deno.ChildProcess;
   #namespaces: string[] = [];
   #background: Deno.ChildProcess[] = [];
@@ -201,7 +203,7 @@ export class Cluster {
         "--advertise",
         c.ip,
       ],
-      env: { AMBER_STATE_DIR: c.state },
+      env: { ...this.agentEnv, AMBER_STATE_DIR: c.state },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -239,6 +241,41 @@ export class Cluster {
   /** `amber ARGS` on a computer, started in the background. */
   amberInBackground(c: Computer, args: string[]): Promise<Outcome> {
     return this.amber(c, args, 120_000);
+  }
+
+  /** `amber ARGS` on a computer with `env` added, in the background: its process and outcome. */
+  spawnAmber(
+    c: Computer,
+    args: string[],
+    env: Record<string, string>,
+  ): { child: Deno.ChildProcess; outcome: Promise<Outcome> } {
+    const child = new Deno.Command("ip", {
+      args: ["netns", "exec", c.ns, DENO, "run", "-A", CLI, ...args],
+      env: { ...env, AMBER_STATE_DIR: c.state },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#background.push(child);
+    const outcome = child.output().then(({ code, stdout, stderr }) => ({
+      code,
+      stdout: decoder.decode(stdout),
+      stderr: decoder.decode(stderr),
+    }));
+    return { child, outcome };
+  }
+
+  /** Cuts (false) or mends (true) the link between the two computers. */
+  async setLink(up: boolean): Promise<void> {
+    await must([
+      "ip",
+      "-n",
+      this.computers[0].ns,
+      "link",
+      "set",
+      `amb2-${this.id}`,
+      up ? "up" : "down",
+    ]);
   }
 
   /** An HTTP GET from inside a computer. */
