@@ -19,6 +19,7 @@ import { type FileKind, fileKind, readRegularFile } from "../ffi/files.ts";
 import { ImageError, IncompatibleImageError } from "./errors.ts";
 import { type LostConnections, lostConnections } from "./lost.ts";
 import { changedMappedFile } from "./mapped_files.ts";
+import { unrestorable } from "./restorable.ts";
 import { ancestors } from "./parent.ts";
 import type { SnapshotStats } from "./stats.ts";
 import { type ProgressCallback, reporter } from "./progress.ts";
@@ -335,7 +336,7 @@ export async function verify(
     if (damaged) throw damageError(parent.dir, damaged);
   }
   const why = incompatibility(image.manifest.machine, machineInfo()) ??
-    await changedMappedFile(image);
+    await changedMappedFile(image) ?? unrestorable(image.manifest.processes);
   if (why) throw new IncompatibleImageError(`Image '${dir}' cannot be restored here: ${why}`);
   return image;
 }
@@ -376,6 +377,6 @@ export async function describeImage(dir: string): Promise<ImageReport> {
     chain,
     verified: files.every((check) => check.status === "ok") && chain === null,
     incompatibility: incompatibility(image.manifest.machine, machineInfo()) ??
-      await changedMappedFile(image),
+      await changedMappedFile(image) ?? unrestorable(image.manifest.processes),
   };
 }

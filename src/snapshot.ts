@@ -28,6 +28,7 @@ import {
 import { Errno } from "../ffi/errno.ts";
 import type { App } from "./app.ts";
 import { processesOf, type ProcessInfo } from "./app.ts";
+import { unrestorableSnapshot } from "./restorable.ts";
 import { type AmberErrorReason, isDomainError, SnapshotError } from "./errors.ts";
 import { lostConnections } from "./lost.ts";
 import type { Image } from "./image.ts";
@@ -167,6 +168,7 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
     });
     if (options.signal?.aborted) table.setPhase(Phase.ABORT);
     checkAborted(app.name, options.signal);
+    refuseUnrestorable(app.name, table, tmp, options.stop === true);
     stopping = options.stop === true;
     if (!options.stop && !options.hold) table.setPhase(Phase.RESUME);
     const frozenMs = performance.now() - frozenAt;
@@ -197,6 +199,17 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
     const after = options.hold && !options.stop ? "" : "; it keeps running";
     throw new SnapshotError(`Cannot snapshot '${app.name}': ${message(cause)}${after}`, { cause });
   }
+}
+
+/**
+ * Whatever a restore of the image just written would refuse (restorable.ts) fails the snapshot
+ * here, before anything is ended; the application, frozen, goes on.
+ */
+function refuseUnrestorable(name: string, table: Table, dir: string, stop: boolean): void {
+  const why = unrestorableSnapshot(name, dir, stop);
+  if (!why) return;
+  resumeAfterFailure(table);
+  throw new SnapshotError(`Cannot snapshot '${name}': ${why}; it keeps running`);
 }
 
 /** Lets a frozen application go on after its image could not be completed. */
