@@ -278,6 +278,25 @@ export class Cluster {
     ]);
   }
 
+  /**
+   * The one-line answer of the vne_app that runs on `c` at `ip:port` in `vne`, through its real
+   * port there ("" if none within `limitS` seconds; nothing is asked of a copy elsewhere).
+   */
+  async askApp(c: Computer, vne: string, ip: string, port: number, limitS = 5): Promise<string> {
+    const out = await this.amber(c, ["vne", "ls", "--json"]);
+    if (out.code !== 0) throw new Error(`amber vne ls on ${c.name}: ${out.stderr}`);
+    const vnes = JSON.parse(out.stdout) as {
+      name: string;
+      addresses: { ip: string; port: number; realIp: string; realPort: number }[];
+    }[];
+    const a = vnes.find((v) => v.name === vne)?.addresses
+      .find((a) => a.ip === ip && a.port === port && a.realIp === "127.0.0.1");
+    if (!a) return "";
+    const url = `http://127.0.0.1:${a.realPort}/`;
+    const argv = ["ip", "netns", "exec", c.ns, "curl", "-s", "--http0.9", "-m", `${limitS}`, url];
+    return (await run(argv)).stdout.trim();
+  }
+
   /** An HTTP GET from inside a computer. */
   curl(c: Computer, url: string): Promise<Outcome> {
     return run(["ip", "netns", "exec", c.ns, "curl", "-s", "-m", "5", "-w", "\n%{http_code}", url]);

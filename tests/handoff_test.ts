@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Cluster, clusterUnavailable, type Computer, run } from "./cluster.ts";
+import { Cluster, clusterUnavailable, type Computer } from "./cluster.ts";
 import { prog, sleep } from "./vne_support.ts";
 
 const LIMIT_MS = 420_000;
@@ -33,28 +33,8 @@ async function runs(cluster: Cluster, c: Computer): Promise<boolean> {
 }
 
 /** APP's answer on `c`, through its real port there ("" if none within `limitS` seconds). */
-async function ask(cluster: Cluster, c: Computer, limitS = 5): Promise<string> {
-  const vnes = JSON.parse(await ok(cluster, c, ["vne", "ls", "--json"])) as {
-    name: string;
-    addresses: { ip: string; port: number; realIp: string; realPort: number }[];
-  }[];
-  const a = vnes.find((v) => v.name === "vneh")?.addresses
-    .find((a) => a.ip === "10.10.9.7" && a.port === 8080 && a.realIp === "127.0.0.1");
-  if (!a) return "";
-  const url = `http://127.0.0.1:${a.realPort}/`;
-  const out = await run([
-    "ip",
-    "netns",
-    "exec",
-    c.ns,
-    "curl",
-    "-s",
-    "--http0.9",
-    "-m",
-    `${limitS}`,
-    url,
-  ]);
-  return out.stdout.trim();
+function ask(cluster: Cluster, c: Computer, limitS = 5): Promise<string> {
+  return cluster.askApp(c, "vneh", "10.10.9.7", 8080, limitS);
 }
 
 function count(answer: string): number {

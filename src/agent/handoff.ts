@@ -34,6 +34,9 @@ export type HandOff = z.infer<typeof HandOffRecord>;
 /** A migration the source's agent does not know, or whose copy is gone. */
 export class HandOffGoneError extends MigrationError {}
 
+/** A committed migration whose copy cannot take its virtual IP over yet (etcd unreachable). */
+export class HandOffPendingError extends MigrationError {}
+
 /** A migration that committed: it cannot be aborted any more. */
 export class HandOffCommittedError extends MigrationError {}
 
@@ -59,9 +62,23 @@ async function copyOf(h: HandOff): Promise<App | undefined> {
 /** The target's hand-offs; `replaces` is the agent's map the VNE mirror reads. */
 export class HandOffs {
   #replaces: Map<string, string>;
+  #takeOver: (app: App) => Promise<void>;
+  /** The application IDs of the held copies. */
+  #held = new Set<string>();
 
-  constructor(replaces: Map<string, string>) {
+  /**
+   * `takeOver` makes a released copy the owner of its virtual IP before it runs (with etcd:
+   * its claims, under this agent's lease); it throws {@linkcode HandOffPendingError} if it
+   * cannot yet.
+   */
+  constructor(replaces: Map<string, string>, takeOver: (app: App) => Promise<void>) {
     this.#replaces = replaces;
+    this.#takeOver = takeOver;
+  }
+
+  /** Whether `appId` is a copy held for a migration: it claims nothing yet. */
+  isHeld(appId: string): boolean {
+    return this.#held.has(appId);
   }
 
   /**
@@ -85,12 +102,14 @@ export class HandOffs {
         if (h.state === "released") await removeRecord(path);
         continue; // a held copy that is gone: the source's retry is told so
       }
-      if (h.state === "released") await this.commit(h.migration);
+      if (h.state === "held") this.#held.add(h.id);
+      else await this.commit(h.migration).catch(() => {}); // the source's retry asks again
     }
   }
 
   /** Records a copy just restored held for `migration`. */
   async held(migration: string, app: App, replaces: string): Promise<void> {
+    this.#held.add(app.id);
     await writeRecord(
       recordPath(migration),
       {
@@ -119,7 +138,11 @@ export class HandOffs {
     // Recorded first: a restart then knows the copy is the owner, whether it was released yet
     // or not, and releases it (see `load`).
     await writeRecord(path, released);
-    if (isRestoredHeld(app)) releaseRestored(app);
+    this.#held.delete(h.id);
+    if (isRestoredHeld(app)) {
+      await this.#takeOver(app);
+      releaseRestored(app);
+    }
     return released;
   }
 
@@ -135,6 +158,7 @@ export class HandOffs {
     }
     const app = await copyOf(h);
     if (app) await app.kill();
+    this.#held.delete(h.id);
     await removeRecord(path);
   }
 }

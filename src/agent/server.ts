@@ -44,7 +44,15 @@ import { checkVneName, createVne, listVnes, removeVne } from "../vne/registry.ts
 import { authorized } from "./auth.ts";
 import { Etcd } from "./etcd.ts";
 import { Mirror } from "./mirror.ts";
-import { HandOffCommittedError, HandOffGoneError, HandOffs, MigrationId } from "./handoff.ts";
+import {
+  HandOffCommittedError,
+  HandOffGoneError,
+  HandOffPendingError,
+  HandOffs,
+  MigrationId,
+} from "./handoff.ts";
+import { Ownership } from "./lease.ts";
+import type { App } from "../app.ts";
 import { pauseAt } from "../migrate/faults.ts";
 
 /** How an agent runs. */
@@ -103,6 +111,7 @@ function failure(error: unknown): Response {
   if (error instanceof VneInUseError) return json({ error: message }, 409);
   if (error instanceof HandOffCommittedError) return json({ error: message }, 409);
   if (error instanceof HandOffGoneError) return json({ error: message }, 410);
+  if (error instanceof HandOffPendingError) return json({ error: message }, 503);
   if (error instanceof VneError) return json({ error: message }, 404);
   return json({ error: message }, isDomainError(error) ? 422 : 500);
 }
@@ -133,6 +142,7 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
   const name = options.name ?? Deno.hostname();
   const replaces = new Map<string, string>();
   let mirror: Mirror | undefined;
+  let ownership: Ownership | undefined;
   if (options.etcd) {
     const advertise = parseIp(options.advertise ?? hostname);
     if (advertise === 0) {
@@ -142,14 +152,42 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
         }'`,
       );
     }
-    mirror = new Mirror({ etcd: new Etcd(options.etcd), host: name, advertise, replaces, log });
+    const etcd = new Etcd(options.etcd);
+    ownership = new Ownership(etcd, name, log);
+    await ownership.load();
+    const fenced = ownership;
+    mirror = new Mirror({
+      etcd,
+      host: name,
+      advertise,
+      replaces,
+      log,
+      ownership,
+      claimsNothing: (appId) => fenced.isFenced(appId) || handoffs.isHeld(appId),
+    });
   }
   const appLog = join(stateDir(), "agent-apps.log");
   // Images are only ever on their way in here: what a stopped agent was receiving is dropped.
   await Deno.remove(join(stateDir(), "incoming"), { recursive: true }).catch(() => {});
 
   const incoming = join(stateDir(), "incoming");
-  const handoffs = new HandOffs(replaces);
+  /** A released copy runs only once etcd gives it its virtual IP (lease.ts). */
+  async function takeOver(app: App): Promise<void> {
+    if (!mirror) return;
+    let why = "etcd does not give it to this computer";
+    // A few seconds: after a cut, the lease is taken again within a second.
+    for (const deadline = Date.now() + 5_000; Date.now() < deadline;) {
+      try {
+        await mirror.sync();
+        if (await mirror.owns(app.id)) return;
+      } catch (cause) {
+        why = cause instanceof Error ? cause.message : String(cause);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new HandOffPendingError(`'${app.name}' cannot take its virtual IP over yet: ${why}`);
+  }
+  const handoffs = new HandOffs(replaces, takeOver);
   await handoffs.load();
   /** Where a kept image (a pre-copy round's) is. */
   const keptDir = (image: string) => join(incoming, `kept-${image}`);
@@ -307,6 +345,7 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
         onError: (error) => failure(error),
       }, handle);
       options.signal?.addEventListener("abort", () => clearTimeout(timer));
+      ownership?.start(options.signal);
       if (mirror) tick();
       log(
         `Agent '${name}' listening on ${options.listen}` +

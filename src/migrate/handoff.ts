@@ -51,7 +51,8 @@ async function ask(o: Outcome, token: string, method: string, path: string) {
 
 /**
  * Tells the target that migration `o` committed: its held copy goes on. Idempotent; asked again
- * while the agent cannot be reached, up to {@linkcode COMMIT_MS}.
+ * while the agent cannot be reached or cannot take the virtual IP yet, up to
+ * {@linkcode COMMIT_MS}.
  */
 export async function commitTarget(o: Outcome, token: string): Promise<Released> {
   const deadline = Date.now() + COMMIT_MS;
@@ -59,8 +60,9 @@ export async function commitTarget(o: Outcome, token: string): Promise<Released>
     try {
       return Released.parse(await ask(o, token, "POST", "/commit"));
     } catch (cause) {
-      const unreachable = cause instanceof AgentError && cause.status === 0;
-      if (!unreachable || Date.now() >= deadline) throw cause;
+      // Unreachable, or not the owner of the virtual IP yet (503: etcd, lease.ts): again.
+      const again = cause instanceof AgentError && (cause.status === 0 || cause.status === 503);
+      if (!again || Date.now() >= deadline) throw cause;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
