@@ -95,3 +95,45 @@ scenarioTest(
     }
   },
 );
+
+/** A privileged port free on 127.0.0.1 (the tests run as root). */
+function freePrivilegedPort(): number {
+  for (;;) {
+    const port = 600 + Math.floor(Math.random() * 400);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch {
+      // Taken: another.
+    }
+  }
+}
+
+async function hello(port: number): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const buf = new Uint8Array(64);
+    const n = await conn.read(buf);
+    return new TextDecoder().decode(buf.subarray(0, n ?? 0)).trim();
+  } finally {
+    conn.close();
+  }
+}
+
+scenarioTest(
+  "a privileged port bound before root was given up: a snapshot with --stop refuses, naming it, and the daemon runs on",
+  async (s) => {
+    const port = freePrivilegedPort();
+    const app = await s.launch([prog("privileged_port"), String(port)], "daemon");
+    await s.waitFor(/^ready$/m);
+    assert.equal(await hello(port), "hello 1");
+    const dir = join(s.dir, "never.amber");
+    await assert.rejects(app.snapshot({ dir, stop: true }), (e: Error) => {
+      assert.ok(e instanceof SnapshotError, String(e));
+      assert.match(e.message, new RegExp(`socket bound to port ${port}.*uid 65534`));
+      return true;
+    });
+    assert.ok(!existsSync(dir), "no image that looks whole");
+    assert.equal(await hello(port), "hello 2");
+  },
+);

@@ -129,4 +129,7 @@ int amber_fd_tcp_restore(const struct amber_fd_rec *rec, uint32_t peer_len);
 int amber_fd_anon_capture(struct amber_fd_rec *rec, const char *target);
 int amber_fd_anon_restore(struct amber_fd_rec *rec, int floor, int pass);
 
+/* fd_port_check.c: a privileged port its owner could not bind again as itself: -1, refused */
+int amber_fd_port_check(const struct amber_fd_rec *rec);
+
 #endif
