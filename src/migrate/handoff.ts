@@ -13,7 +13,7 @@ import { bearer } from "../agent/auth.ts";
 import { AgentError, MigrationError } from "../vne/errors.ts";
 import { openVneTable, prune } from "../vne/registry.ts";
 import { isFrozenHeld, resumeHeld } from "./hold.ts";
-import { forgetOutcome, type Outcome, recordOutcome } from "./outcome.ts";
+import { forgetOutcome, type Outcome, recordOutcome, underWay } from "./outcome.ts";
 
 /** How long the source keeps asking the target to release its copy, in ms. */
 const COMMIT_MS = 15_000;
@@ -118,6 +118,11 @@ export async function settle(
   o: Outcome,
   token: string,
 ): Promise<Released | undefined> {
+  if (await underWay(app, o)) {
+    throw new MigrationError(
+      `Cannot migrate '${app}': another migration of it is under way (process ${o.pid})`,
+    );
+  }
   if (o.state === "committed") {
     await endOriginal(app, o);
     let released;

@@ -23,6 +23,8 @@ const OutcomeRecord = z.object({
   /** Its name on the target. */
   name: z.string(),
   state: z.enum(["prepared", "committed", "aborted"]),
+  /** The `migrate` process that wrote it (a record of one still running is not acted on). */
+  pid: z.int().optional(),
   /** Once committed: the copy's application ID and the target agent's name. */
   id: z.string().optional(),
   agentName: z.string().optional(),
@@ -35,7 +37,18 @@ function path(app: string): string {
 
 /** Records `outcome` for the application `app`; it survives a crash once this returns. */
 export function recordOutcome(app: string, outcome: Outcome): Promise<void> {
-  return writeRecord(path(app), outcome);
+  return writeRecord(path(app), { ...outcome, pid: Deno.pid });
+}
+
+/** Whether the process that wrote `outcome` is another one, still migrating the application. */
+export async function underWay(app: string, outcome: Outcome): Promise<boolean> {
+  if (outcome.pid === undefined || outcome.pid === Deno.pid) return false;
+  try {
+    const argv = (await Deno.readTextFile(`/proc/${outcome.pid}/cmdline`)).split("\0");
+    return argv.includes("migrate") && argv.includes(app);
+  } catch {
+    return false;
+  }
 }
 
 /** The recorded outcome of the application's last migration, if it is not finished. */

@@ -7,7 +7,7 @@
  */
 
 import { dirname, join } from "node:path";
-import { z } from "npm:zod@4.6.7";
+import type { z } from "npm:zod@4.6.7";
 import { AmberError } from "../errors.ts";
 import { randomHex } from "../names.ts";
 
