@@ -52,6 +52,8 @@ function recordPath(migration: string): string {
 async function copyOf(h: HandOff): Promise<App | undefined> {
   try {
     const app = await open(h.name);
+    // Recorded before its restore began (no ID yet): the copy of that name still held.
+    if (h.id === "") return app.id !== "" && isRestoredHeld(app) ? app : undefined;
     return app.id === h.id ? app : undefined;
   } catch (cause) {
     if (cause instanceof AppNotFoundError) return undefined;
@@ -63,8 +65,9 @@ async function copyOf(h: HandOff): Promise<App | undefined> {
 export class HandOffs {
   #replaces: Map<string, string>;
   #takeOver: (app: App) => Promise<void>;
-  /** The application IDs of the held copies. */
+  /** The application IDs of the held copies, and the names of those being restored. */
   #held = new Set<string>();
+  #restoring = new Set<string>();
 
   /**
    * `takeOver` makes a released copy the owner of its virtual IP before it runs (with etcd:
@@ -76,9 +79,9 @@ export class HandOffs {
     this.#takeOver = takeOver;
   }
 
-  /** Whether `appId` is a copy held for a migration: it claims nothing yet. */
-  isHeld(appId: string): boolean {
-    return this.#held.has(appId);
+  /** Whether `appId` (named `name`) is a copy held for a migration: it claims nothing yet. */
+  isHeld(appId: string, name: string): boolean {
+    return this.#held.has(appId) || this.#restoring.has(name);
   }
 
   /**
@@ -98,18 +101,38 @@ export class HandOffs {
       const path = join(dir(), name);
       const h = await readRecord(path, HandOffRecord);
       if (!h) continue;
-      if (!(await copyOf(h))) {
+      const copy = await copyOf(h);
+      if (!copy) {
         if (h.state === "released") await removeRecord(path);
         continue; // a held copy that is gone: the source's retry is told so
       }
-      if (h.state === "held") this.#held.add(h.id);
+      if (h.state === "held") this.#held.add(copy.id);
       else await this.commit(h.migration).catch(() => {}); // the source's retry asks again
     }
   }
 
-  /** Records a copy just restored held for `migration`. */
+  /**
+   * Records that the copy of `migration` is being restored, held, as `name`: if this agent
+   * stops meanwhile, an abort still finds it (and ends it) by that name.
+   */
+  async restoring(migration: string, name: string, replaces: string): Promise<void> {
+    this.#restoring.add(name);
+    await writeRecord(
+      recordPath(migration),
+      {
+        migration,
+        name,
+        id: "",
+        replaces,
+        state: "held",
+      } satisfies HandOff,
+    );
+  }
+
+  /** Records the copy just restored held for `migration`. */
   async held(migration: string, app: App, replaces: string): Promise<void> {
     this.#held.add(app.id);
+    this.#restoring.delete(app.name);
     await writeRecord(
       recordPath(migration),
       {
@@ -133,12 +156,12 @@ export class HandOffs {
         `The copy of migration '${migration}' ('${h.name}', ${h.id}) is gone from this computer`,
       );
     }
-    if (h.replaces) this.#replaces.set(h.id, h.replaces);
-    const released = { ...h, state: "released" as const };
+    if (h.replaces) this.#replaces.set(app.id, h.replaces);
+    const released = { ...h, id: app.id, state: "released" as const };
     // Recorded first: a restart then knows the copy is the owner, whether it was released yet
     // or not, and releases it (see `load`).
     await writeRecord(path, released);
-    this.#held.delete(h.id);
+    this.#held.delete(app.id);
     if (isRestoredHeld(app)) {
       await this.#takeOver(app);
       releaseRestored(app);
@@ -158,7 +181,8 @@ export class HandOffs {
     }
     const app = await copyOf(h);
     if (app) await app.kill();
-    this.#held.delete(h.id);
+    this.#held.delete(app?.id ?? h.id);
+    this.#restoring.delete(h.name);
     await removeRecord(path);
   }
 }

@@ -79,7 +79,7 @@ export interface MirrorOptions {
    */
   ownership?: Ownership;
   /** Applications whose claims are not published: fenced, or held for a migration. */
-  claimsNothing?: (appId: string) => boolean;
+  claimsNothing?: (appId: string, app: string) => boolean;
 }
 
 /** Keeps the local VNE table and etcd in step; call {@linkcode Mirror.sync} periodically. */
@@ -177,7 +177,7 @@ export class Mirror {
       if (c.origin !== Origin.LOCAL) continue;
       const key = claimKey(c.vne, c.ip);
       localKeys.add(key);
-      if (this.#o.claimsNothing?.(c.appId)) {
+      if (this.#o.claimsNothing?.(c.appId, c.app)) {
         kept.add(key); // neither published nor dropped: lease.ts decides
         continue;
       }

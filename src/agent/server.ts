@@ -163,7 +163,7 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
       replaces,
       log,
       ownership,
-      claimsNothing: (appId) => fenced.isFenced(appId) || handoffs.isHeld(appId),
+      claimsNothing: (appId, app) => fenced.isFenced(appId) || handoffs.isHeld(appId, app),
     });
   }
   const appLog = join(stateDir(), "agent-apps.log");
@@ -240,6 +240,9 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
       if (version === 2) await completeStreamedImage(dir, trailers, parent);
       else if (parent !== undefined) throw new RangeError("Expected a version 2 image stream");
       log(`Received '${query.name}' (${received} bytes); restoring`);
+      if (query.migration !== undefined) {
+        await handoffs.restoring(query.migration, query.name, query.replaces);
+      }
       // Lazily: the memory is mapped from the received image, read when first touched, so the
       // application runs again sooner (the mappings keep the files even once removed below).
       const app = await restore(dir, {
@@ -260,6 +263,10 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
       await mirror?.sync();
       log(`Restored '${app.name}' (${app.id})`);
       return json({ name: app.name, id: app.id, agent: name });
+    } catch (error) {
+      // A restore that failed left nothing: its record goes too.
+      if (query.migration !== undefined) await handoffs.abort(query.migration).catch(() => {});
+      throw error;
     } finally {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
