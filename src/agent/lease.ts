@@ -18,7 +18,7 @@
 
 import { join } from "node:path";
 import { z } from "npm:zod@4.6.7";
-import { Origin } from "../../ffi/vne.ts";
+import { Origin, type VneClaim } from "../../ffi/vne.ts";
 import { open } from "../apps.ts";
 import { AppNotFoundError } from "../errors.ts";
 import { stateDir } from "../paths.ts";
@@ -52,10 +52,25 @@ export class Ownership {
   #fenced: Record<string, string> = {};
   #file = join(stateDir(), "fenced.json");
 
-  constructor(etcd: Etcd, host: string, log: (line: string) => void) {
+  readonly #replaces: Map<string, string>;
+
+  /** `replaces`: the agent's map of released migrations' copies to their originals' IDs. */
+  constructor(
+    etcd: Etcd,
+    host: string,
+    replaces: Map<string, string>,
+    log: (line: string) => void,
+  ) {
     this.#etcd = etcd;
     this.#host = host;
+    this.#replaces = replaces;
     this.#log = log;
+  }
+
+  /** Whether etcd's claim `text` leaves the virtual IP to `appId` (its own, no one's, its original's). */
+  #mayHold(appId: string, text: string | undefined): boolean {
+    const current = parseClaim(text);
+    return !current || current.appId === appId || current.appId === this.#replaces.get(appId);
   }
 
   /** Reads what a stopped agent had fenced. */
@@ -83,6 +98,7 @@ export class Ownership {
    */
   start(signal?: AbortSignal): void {
     let guarding = false;
+    let adopted = false;
     const renew = async () => {
       try {
         if (this.#id === undefined || !(await this.#etcd.keepAlive(this.#id))) {
@@ -90,6 +106,15 @@ export class Ownership {
           this.#id = await this.#etcd.grant(LEASE_TTL_S);
         }
         this.#renewedAt = Date.now();
+        if (!adopted) {
+          // What ran while no agent watched: a copy whose IP etcd gives another has lost it.
+          const remote = await this.#etcd.range("/amber/vne/claim/");
+          await this.#fence(
+            "another application holds its virtual IP",
+            (c) => !this.#mayHold(c.appId, remote.get(claimKey(c.vne, c.ip))),
+          );
+          adopted = true;
+        }
       } catch (error) {
         this.#log(`Lease: ${error instanceof Error ? error.message : String(error)}`);
       }
@@ -112,10 +137,13 @@ export class Ownership {
     void renew().then(guard);
   }
 
-  /** Stops every application of this computer that claims a virtual IP. */
-  async #fence(): Promise<void> {
+  /** Stops every application of this computer that claims a virtual IP (or those `which`). */
+  async #fence(
+    why = "this computer's lease on its virtual IP is not renewed",
+    which: (c: VneClaim) => boolean = () => true,
+  ): Promise<void> {
     using table = openVneTable();
-    const claims = prune(table).claims.filter((c) => c.origin === Origin.LOCAL);
+    const claims = prune(table).claims.filter((c) => c.origin === Origin.LOCAL && which(c));
     let changed = false;
     for (const c of claims) {
       if (this.#fenced[c.app] === c.appId) continue;
@@ -126,7 +154,7 @@ export class Ownership {
         t.signalApp(SIGSTOP);
         this.#fenced[c.app] = c.appId;
         changed = true;
-        this.#log(`Stopped '${c.app}': this computer's lease on its virtual IP is not renewed`);
+        this.#log(`Stopped '${c.app}': ${why}`);
       } catch (cause) {
         if (!(cause instanceof AppNotFoundError)) this.#log(`Cannot stop '${c.app}': ${cause}`);
       }
@@ -146,8 +174,7 @@ export class Ownership {
       let taken = true;
       for (const c of mine) {
         const key = claimKey(c.vne, c.ip);
-        const current = parseClaim(remote.get(key));
-        if (current && current.appId !== appId) {
+        if (!this.#mayHold(appId, remote.get(key))) {
           lost = true;
           break;
         }

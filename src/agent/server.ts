@@ -153,7 +153,7 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
       );
     }
     const etcd = new Etcd(options.etcd);
-    ownership = new Ownership(etcd, name, log);
+    ownership = new Ownership(etcd, name, replaces, log);
     await ownership.load();
     const fenced = ownership;
     mirror = new Mirror({
