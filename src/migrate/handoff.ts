@@ -77,9 +77,28 @@ export async function abortTarget(o: Outcome, token: string): Promise<void> {
  * After a failure before the commit point: the outcome is recorded as aborted (so that no
  * commit is ever sent for it), the original goes on if it is still held, and the target is told;
  * if it cannot be, the record stays for the next `migrate` to tell it. Returns whether it was.
+ * `afterCommitWrite`: a write of `committed` failed, and the original goes on only once
+ * `aborted` is recorded over it.
  */
-export async function abandon(app: string, o: Outcome, token: string): Promise<boolean> {
-  await recordOutcome(app, { ...o, state: "aborted" });
+export async function abandon(
+  app: string,
+  o: Outcome,
+  token: string,
+  options: { afterCommitWrite?: boolean } = {},
+): Promise<boolean> {
+  try {
+    await recordOutcome(app, { ...o, state: "aborted" });
+  } catch (cause) {
+    // Until a record says otherwise, the one on disk says prepared, and a later migrate aborts;
+    // unless a write of `committed` failed half-way: then the original must stay frozen.
+    if (options.afterCommitWrite) {
+      throw new MigrationError(
+        `Cannot migrate '${app}': its hand-off could not be recorded (${message(cause)}); it ` +
+          `stays frozen until the migration is run again`,
+        { cause },
+      );
+    }
+  }
   try {
     const original = await open(app);
     if (original.id === o.appId && isFrozenHeld(original)) resumeHeld(original);

@@ -322,7 +322,16 @@ async function frozenRound(
     id: answer.id,
     agentName: answer.agent,
   };
-  await recordOutcome(name, committed);
+  try {
+    await recordOutcome(name, committed);
+  } catch (cause) {
+    await abandon(name, outcome, token, { afterCommitWrite: true });
+    throw new MigrationError(
+      `Cannot migrate '${name}': the hand-off could not be recorded: ${message(cause)}; it runs ` +
+        `on here`,
+      { cause },
+    );
+  }
   await pauseAt("committed");
   const unfinished = (what: string, cause: unknown) =>
     new MigrationError(
