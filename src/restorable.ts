@@ -10,6 +10,8 @@
 import { join } from "node:path";
 import { z } from "npm:zod@4.6.7";
 import { describeProcess } from "../ffi/control.ts";
+import { restoreCeiling } from "./credentials.ts";
+import { RestoreError } from "./errors.ts";
 import { appDir, restorerPath } from "./paths.ts";
 import { PathLimit, pathTooLong } from "./path_limits.ts";
 
@@ -92,4 +94,20 @@ export function unrestorableSnapshot(name: string, dir: string, stop: boolean): 
     if (m) processes.push({ vpid: Number(m[1]), details: describeProcess(join(dir, entry.name)) });
   }
   return unrestorable(processes);
+}
+
+/**
+ * Why a restore here, by this user and under the image's own name, would refuse the image in
+ * `dir` before it starts, beyond its files and machine (image.ts checks those): the credentials
+ * it asks for, the lengths of its paths. Null if it would not.
+ */
+export async function restoreRefusal(dir: string, name: string): Promise<string | null> {
+  try {
+    await restoreCeiling(dir);
+  } catch (cause) {
+    if (cause instanceof RestoreError) return cause.message;
+    throw cause;
+  }
+  return pathTooLong(dir, PathLimit.IMAGE_DIR) ??
+    pathTooLong(appDir(name), PathLimit.RESTORED_APP_DIR, `the directory of '${name}' it makes`);
 }

@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describeImage, IncompatibleImageError, SnapshotError } from "../mod.ts";
 import { CLI, run } from "./cli_run.ts";
-import { prog, scenarioTest } from "./support.ts";
+import { prog, type Scenario, scenarioTest } from "./support.ts";
 
 scenarioTest(
   "memory where the restorer must be loaded: a snapshot refuses, naming the process, and the program runs on",
@@ -34,12 +34,26 @@ scenarioTest(
   },
 );
 
+/** A counter's image. */
+async function counterImage(s: Scenario) {
+  const app = await s.launch([prog("counter"), "20"], "counter");
+  await s.waitFor(/^count 2 /m);
+  return await s.freeze(app);
+}
+
+/** `amber inspect DIR`'s "Restorable" line. */
+async function restorableLine(dir: string): Promise<string> {
+  const shown = await run(Deno.execPath(), ["run", "-A", "--quiet", CLI, "inspect", dir], {
+    AMBER_STATE_DIR: Deno.env.get("AMBER_STATE_DIR") ?? "",
+    NO_COLOR: "1",
+  });
+  return /^Restorable.*$/m.exec(shown.stdout)?.[0] ?? shown.stdout + shown.stderr;
+}
+
 scenarioTest(
   "inspect does not call an image restorable that the restore refuses here",
   async (s) => {
-    const app = await s.launch([prog("counter"), "20"], "counter");
-    await s.waitFor(/^count 2 /m);
-    const image = await s.freeze(app);
+    const image = await counterImage(s);
     assert.equal((await describeImage(image.dir)).incompatibility, null);
     // The same image, its process described with memory where the restorer must be loaded.
     const path = join(image.dir, "manifest.json");
@@ -55,12 +69,31 @@ scenarioTest(
     await Deno.writeTextFile(path, JSON.stringify(manifest));
     const report = await describeImage(image.dir);
     assert.match(report.incompatibility ?? "", /has memory at 0x100000001000-.*restorer/);
-    const shown = await run(Deno.execPath(), ["run", "-A", "--quiet", CLI, "inspect", image.dir], {
-      AMBER_STATE_DIR: Deno.env.get("AMBER_STATE_DIR") ?? "",
-      NO_COLOR: "1",
-    });
-    assert.match(shown.stdout, /Restorable.*no: process \d+ has memory at/);
+    assert.match(await restorableLine(image.dir), /no: process \d+ has memory at/);
     await assert.rejects(s.restore(image), IncompatibleImageError);
+  },
+);
+
+scenarioTest(
+  "inspect does not call restorable a damaged image, nor one whose owner lacks the credentials it asks for",
+  async (s) => {
+    const image = await counterImage(s);
+    assert.match(await restorableLine(image.dir), /yes, here/);
+    // Root's image given to nobody: its process would run as root, which nobody is not.
+    for (const entry of [".", ...[...Deno.readDirSync(image.dir)].map((e) => e.name)]) {
+      await Deno.chown(join(image.dir, entry), 65534, 65534);
+    }
+    assert.match((await describeImage(image.dir)).incompatibility ?? "", /uid 0.* does not have/);
+    assert.match(await restorableLine(image.dir), /no: .*uid 0/);
+    await assert.rejects(s.restore(image), /does not have/);
+    // Damaged: a process file cut short.
+    await Deno.chown(image.dir, 0, 0);
+    for (const entry of Deno.readDirSync(image.dir)) {
+      await Deno.chown(join(image.dir, entry.name), 0, 0);
+    }
+    const file = join(image.dir, image.manifest.processes[0].file);
+    await Deno.truncate(file, (await Deno.stat(file)).size - 1);
+    assert.match(await restorableLine(image.dir), /no: 1 file does not verify/);
   },
 );
 
