@@ -101,13 +101,13 @@ export class Etcd {
 
   /** Grants a lease of `ttlS` seconds; its ID. */
   async grant(ttlS: number): Promise<string> {
-    return LeaseAnswer.parse(await this.#post("/v3/lease/grant", { TTL: ttlS }, 1_000)).ID;
+    return LeaseAnswer.parse(await this.#post("/v3/lease/grant", { TTL: ttlS }, 2_000)).ID;
   }
 
   /** Renews the lease `id`; false if it has expired (or never was). */
   async keepAlive(id: string): Promise<boolean> {
     const answer = KeepAliveAnswer.parse(
-      await this.#post("/v3/lease/keepalive", { ID: id }, 1_000),
+      await this.#post("/v3/lease/keepalive", { ID: id }, 2_000),
     );
     return Number(answer.result?.TTL ?? 0) > 0;
   }

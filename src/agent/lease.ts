@@ -18,6 +18,7 @@
 
 import { join } from "node:path";
 import { z } from "npm:zod@4.6.7";
+import { AppState } from "../../ffi/control.ts";
 import { Origin, type VneClaim } from "../../ffi/vne.ts";
 import { open } from "../apps.ts";
 import { AppNotFoundError } from "../errors.ts";
@@ -29,7 +30,7 @@ import type { Etcd } from "./etcd.ts";
 import { claimKey, claimValue, parseClaim } from "./mirror.ts";
 
 /** The lease's time to live, in seconds. */
-export const LEASE_TTL_S = 6;
+export const LEASE_TTL_S = 10;
 /** How often it is renewed, in ms. */
 const RENEW_MS = 1_000;
 /** Without a renewal for this long, this computer's applications are stopped. */
@@ -149,7 +150,10 @@ export class Ownership {
       if (this.#fenced[c.app] === c.appId) continue;
       try {
         const app = await open(c.app);
-        if (app.id !== c.appId || isRestoredHeld(app)) continue;
+        // A copy held for a migration claims nothing; one still starting is not known yet.
+        if (app.id !== c.appId || isRestoredHeld(app) || app.info().state !== AppState.RUNNING) {
+          continue;
+        }
         using t = app.openTable();
         t.signalApp(SIGSTOP);
         this.#fenced[c.app] = c.appId;
