@@ -68,6 +68,8 @@ export class HandOffs {
   /** The application IDs of the held copies, and the names of those being restored. */
   #held = new Set<string>();
   #restoring = new Set<string>();
+  /** Committed migrations whose copies may still be held. */
+  #pending = new Set<string>();
 
   /**
    * `takeOver` makes a released copy the owner of its virtual IP before it runs (with etcd:
@@ -107,7 +109,22 @@ export class HandOffs {
         continue; // a held copy that is gone: the source's retry is told so
       }
       if (h.state === "held") this.#held.add(copy.id);
-      else await this.commit(h.migration).catch(() => {}); // the source's retry asks again
+      else this.#pending.add(h.migration); // committed, maybe not released: see `releasePending`
+    }
+  }
+
+  /**
+   * Releases the copies of committed migrations that are still held (the agent stopped, or could
+   * not take their virtual IP over yet), without waiting for the source to ask again.
+   */
+  async releasePending(): Promise<void> {
+    for (const migration of [...this.#pending]) {
+      try {
+        await this.commit(migration);
+        this.#pending.delete(migration);
+      } catch (cause) {
+        if (cause instanceof HandOffGoneError) this.#pending.delete(migration);
+      }
     }
   }
 
@@ -163,9 +180,11 @@ export class HandOffs {
     await writeRecord(path, released);
     this.#held.delete(app.id);
     if (isRestoredHeld(app)) {
+      this.#pending.add(migration);
       await this.#takeOver(app);
       releaseRestored(app);
     }
+    this.#pending.delete(migration);
     return released;
   }
 

@@ -330,7 +330,14 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
   return new Promise((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let syncing = false;
+    let releasedAt = 0;
+    let releasing = false;
     const tick = async () => {
+      if (!releasing && Date.now() - releasedAt > 1_000) {
+        releasedAt = Date.now();
+        releasing = true;
+        handoffs.releasePending().finally(() => releasing = false);
+      }
       if (!syncing && mirror) {
         syncing = true;
         try {
@@ -353,7 +360,7 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
       }, handle);
       options.signal?.addEventListener("abort", () => clearTimeout(timer));
       ownership?.start(options.signal);
-      if (mirror) tick();
+      tick();
       log(
         `Agent '${name}' listening on ${options.listen}` +
           (options.etcd ? `, registry ${options.etcd}` : ""),
