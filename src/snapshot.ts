@@ -168,13 +168,16 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
     });
     if (options.signal?.aborted) table.setPhase(Phase.ABORT);
     checkAborted(app.name, options.signal);
-    refuseUnrestorable(app.name, table, tmp, options.stop === true);
+    // Held or ended: checked while frozen; else once it runs again (the freeze is no longer).
+    const frozenCheck = options.stop === true || options.hold === true;
+    if (frozenCheck) refuseUnrestorable(app.name, table, tmp, options.stop === true);
     stopping = options.stop === true;
     if (!options.stop && !options.hold) table.setPhase(Phase.RESUME);
     const frozenMs = performance.now() - frozenAt;
     await stopWatching?.();
     if (!options.stop && !options.hold) await hooks.resumed();
     checkAborted(app.name, options.signal);
+    if (!frozenCheck) refuseUnrestorable(app.name, undefined, tmp, false);
     // Durable before it has its name; without `stop`, after the application was let go: the
     // agents wrote into the page cache only, so the freeze never waits for the disk. Once this
     // began, an abort no longer stops it: the image is whole or absent.
@@ -203,12 +206,17 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
 
 /**
  * Whatever a restore of the image just written would refuse (restorable.ts) fails the snapshot
- * here, before anything is ended; the application, frozen, goes on.
+ * here, before anything is ended; the application, if frozen (`table`), goes on.
  */
-function refuseUnrestorable(name: string, table: Table, dir: string, stop: boolean): void {
+function refuseUnrestorable(
+  name: string,
+  table: Table | undefined,
+  dir: string,
+  stop: boolean,
+): void {
   const why = unrestorableSnapshot(name, dir, stop);
   if (!why) return;
-  resumeAfterFailure(table);
+  if (table) resumeAfterFailure(table);
   throw new SnapshotError(`Cannot snapshot '${name}': ${why}; it keeps running`);
 }
 
