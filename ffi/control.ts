@@ -374,6 +374,33 @@ export class Table implements Disposable {
     }
   }
 
+  /**
+   * Holds its restored processes in their agents (set before they come back), or lets them go
+   * on: a migration's hand-off (docs/migration.md).
+   */
+  setHeld(held: boolean): void {
+    unwrap(
+      "amber_ctl_set_held",
+      library().amber_ctl_set_held(this.#live(), held ? 1 : 0),
+      this.#path,
+    );
+  }
+
+  /** Whether its restored processes are held. */
+  held(): boolean {
+    return library().amber_ctl_held(this.#live()) !== 0;
+  }
+
+  /** Keeps a held snapshot's processes frozen even once its coordinator is gone. */
+  disownHeld(): void {
+    unwrap("amber_ctl_disown_held", library().amber_ctl_disown_held(this.#live()), this.#path);
+  }
+
+  /** The snapshot protocol's phase, one of {@linkcode Phase}. */
+  phase(): number {
+    return library().amber_ctl_phase(this.#live());
+  }
+
   /** Sets the virtual hostname its processes see ("" for the real one), before they run. */
   setHostname(hostname: string): void {
     const status = library().amber_ctl_table_set_hostname(this.#live(), cstr(hostname));

@@ -459,6 +459,14 @@ export const symbols = {
     ],
     result: "i32",
   },
+  // int32_t amber_ctl_set_held(void *table, int32_t held)
+  amber_ctl_set_held: { parameters: ["pointer", "i32"], result: "i32" },
+  // int32_t amber_ctl_held(void *table)
+  amber_ctl_held: { parameters: ["pointer"], result: "i32" },
+  // int32_t amber_ctl_disown_held(void *table)
+  amber_ctl_disown_held: { parameters: ["pointer"], result: "i32" },
+  // int32_t amber_ctl_phase(void *table)
+  amber_ctl_phase: { parameters: ["pointer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded control library's functions. */

@@ -19,6 +19,7 @@ import { type FileKind, fileKind, readRegularFile } from "../ffi/files.ts";
 import { ImageError, IncompatibleImageError } from "./errors.ts";
 import { lostConnections } from "./lost.ts";
 import { changedMappedFile } from "./mapped_files.ts";
+import { restoreRefusal, unrestorable } from "./restorable.ts";
 import { ancestors } from "./parent.ts";
 import type { Image } from "./image_handle.ts";
 import { type ProgressCallback, reporter } from "./progress.ts";
@@ -55,7 +56,10 @@ export interface ImageReport {
   chain: string | null;
   /** True if every file (and every parent's) exists with its size and hash. */
   verified: boolean;
-  /** Why the image cannot be restored on this machine; null if it can. */
+  /**
+   * Why a restore here (by this user, under the image's own name) would refuse the image, for
+   * other reasons than damaged files (`verified`); null if it would not.
+   */
   incompatibility: string | null;
 }
 
@@ -326,7 +330,7 @@ export async function verify(
     if (damaged) throw damageError(parent.dir, damaged);
   }
   const why = incompatibility(image.manifest.machine, machineInfo()) ??
-    await changedMappedFile(image);
+    await changedMappedFile(image) ?? unrestorable(image.manifest.processes);
   if (why) throw new IncompatibleImageError(`Image '${dir}' cannot be restored here: ${why}`);
   return image;
 }
@@ -367,6 +371,7 @@ export async function describeImage(dir: string): Promise<ImageReport> {
     chain,
     verified: files.every((check) => check.status === "ok") && chain === null,
     incompatibility: incompatibility(image.manifest.machine, machineInfo()) ??
-      await changedMappedFile(image),
+      await changedMappedFile(image) ?? unrestorable(image.manifest.processes) ??
+      await restoreRefusal(image.dir, image.manifest.app.name),
   };
 }

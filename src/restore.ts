@@ -46,6 +46,11 @@ export interface RestoreOptions {
   timeoutMs?: number;
   /** For a migration: the application ID of the original, whose virtual IP this one takes. */
   replaces?: string;
+  /**
+   * Keep the restored processes held, not running, until `App.release` (a migration's target
+   * before the source commits: docs/migration.md).
+   */
+  held?: boolean;
   /** The virtual hostname its processes see; default: the one they saw when frozen. */
   hostname?: string;
   /**
@@ -137,6 +142,7 @@ export async function restore(image: Image | string, options: RestoreOptions = {
     rejoinVne(joiner, join(imageDir, "tables.bin"), host, options.replaces, options.ip);
     table = Table.open(join(dir, TABLES_FILE));
     if (hostname !== undefined) table.setHostname(hostname);
+    if (options.held) table.setHeld(true);
     await table.ipcRestore(imageDir);
     supervisor = Supervisor.spawn("restore", [dir, imageDir], { ...options, as });
     const count = manifest.processes.length;

@@ -28,6 +28,7 @@ import {
 import { Errno } from "../ffi/errno.ts";
 import { type AppRef, openAppTable } from "./app_table.ts";
 import { processesOf, type ProcessInfo } from "./processes.ts";
+import { unrestorableSnapshot } from "./restorable.ts";
 import { type AmberErrorReason, isDomainError, SnapshotError } from "./errors.ts";
 import { lostConnections } from "./lost.ts";
 import type { Image } from "./image_handle.ts";
@@ -164,12 +165,16 @@ export async function takeSnapshot(
     });
     if (options.signal?.aborted) table.setPhase(Phase.ABORT);
     checkAborted(app.name, options.signal);
+    // Held or ended: checked while frozen; else once it runs again (the freeze is no longer).
+    const frozenCheck = options.stop === true || options.hold === true;
+    if (frozenCheck) refuseUnrestorable(app.name, table, tmp, options.stop === true);
     stopping = options.stop === true;
     if (!options.stop && !options.hold) table.setPhase(Phase.RESUME);
     const frozenMs = performance.now() - frozenAt;
     await stopWatching?.();
     if (!options.stop && !options.hold) await hooks.resumed();
     checkAborted(app.name, options.signal);
+    if (!frozenCheck) refuseUnrestorable(app.name, undefined, tmp, false);
     // Durable before it has its name; without `stop`, after the application was let go: the
     // agents wrote into the page cache only, so the freeze never waits for the disk. Once this
     // began, an abort no longer stops it: the image is whole or absent.
@@ -194,6 +199,22 @@ export async function takeSnapshot(
     const after = options.hold && !options.stop ? "" : "; it keeps running";
     throw new SnapshotError(`Cannot snapshot '${app.name}': ${message(cause)}${after}`, { cause });
   }
+}
+
+/**
+ * Whatever a restore of the image just written would refuse (restorable.ts) fails the snapshot
+ * here, before anything is ended; the application, if frozen (`table`), goes on.
+ */
+function refuseUnrestorable(
+  name: string,
+  table: Table | undefined,
+  dir: string,
+  stop: boolean,
+): void {
+  const why = unrestorableSnapshot(name, dir, stop);
+  if (!why) return;
+  if (table) resumeAfterFailure(table);
+  throw new SnapshotError(`Cannot snapshot '${name}': ${why}; it keeps running`);
 }
 
 /** Lets a frozen application go on after its image could not be completed. */

@@ -81,6 +81,8 @@ export class Cluster {
   readonly tokenFile: string;
   readonly computers: Computer[] = [];
   etcdUrl = "";
+  /** Added to the agents' environment when they start. */
+  agentEnv: Record<string, string> = {};
   #etcd?: Deno.ChildProcess;
   #namespaces: string[] = [];
   #background: Deno.ChildProcess[] = [];
@@ -201,7 +203,7 @@ export class Cluster {
         "--advertise",
         c.ip,
       ],
-      env: { AMBER_STATE_DIR: c.state },
+      env: { ...this.agentEnv, AMBER_STATE_DIR: c.state },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -239,6 +241,60 @@ export class Cluster {
   /** `amber ARGS` on a computer, started in the background. */
   amberInBackground(c: Computer, args: string[]): Promise<Outcome> {
     return this.amber(c, args, 120_000);
+  }
+
+  /** `amber ARGS` on a computer with `env` added, in the background: its process and outcome. */
+  spawnAmber(
+    c: Computer,
+    args: string[],
+    env: Record<string, string>,
+  ): { child: Deno.ChildProcess; outcome: Promise<Outcome> } {
+    const child = new Deno.Command("ip", {
+      args: ["netns", "exec", c.ns, DENO, "run", "-A", CLI, ...args],
+      env: { ...env, AMBER_STATE_DIR: c.state },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#background.push(child);
+    const outcome = child.output().then(({ code, stdout, stderr }) => ({
+      code,
+      stdout: decoder.decode(stdout),
+      stderr: decoder.decode(stderr),
+    }));
+    return { child, outcome };
+  }
+
+  /** Cuts (false) or mends (true) the link between the two computers. */
+  async setLink(up: boolean): Promise<void> {
+    await must([
+      "ip",
+      "-n",
+      this.computers[0].ns,
+      "link",
+      "set",
+      `amb2-${this.id}`,
+      up ? "up" : "down",
+    ]);
+  }
+
+  /**
+   * The one-line answer of the vne_app that runs on `c` at `ip:port` in `vne`, through its real
+   * port there ("" if none within `limitS` seconds; nothing is asked of a copy elsewhere).
+   */
+  async askApp(c: Computer, vne: string, ip: string, port: number, limitS = 5): Promise<string> {
+    const out = await this.amber(c, ["vne", "ls", "--json"]);
+    if (out.code !== 0) throw new Error(`amber vne ls on ${c.name}: ${out.stderr}`);
+    const vnes = JSON.parse(out.stdout) as {
+      name: string;
+      addresses: { ip: string; port: number; realIp: string; realPort: number }[];
+    }[];
+    const a = vnes.find((v) => v.name === vne)?.addresses
+      .find((a) => a.ip === ip && a.port === port && a.realIp === "127.0.0.1");
+    if (!a) return "";
+    const url = `http://127.0.0.1:${a.realPort}/`;
+    const argv = ["ip", "netns", "exec", c.ns, "curl", "-s", "--http0.9", "-m", `${limitS}`, url];
+    return (await run(argv)).stdout.trim();
   }
 
   /** An HTTP GET from inside a computer. */

@@ -201,6 +201,9 @@ struct amber_table {
    * restorer/shm_files.c). shm_names_full: one more could not be noted (the snapshot refuses). */
   uint32_t nshm_names, shm_names_full;
   char shm_names[AMBER_SHM_NAMES][AMBER_SHM_NAME];
+  /* Futex word: while set, restored processes wait in their agent before the program goes on
+   * (a migration's target holds its copy until the source commits: docs/migration.md). */
+  uint32_t held;
 };
 
 enum amber_app_state {

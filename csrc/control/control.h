@@ -148,4 +148,12 @@ int32_t amber_ctl_file_kind(const char *path, uint64_t *out);
 int32_t amber_ctl_read_regular(const char *path, uint8_t *buf, int32_t cap);
 int32_t amber_ctl_private_dir(const char *path, int32_t *out);
 
+/* A migration's hand-off (ctl_held.c, docs/migration.md): restored processes wait while held;
+ * disown_held keeps a held snapshot's processes frozen once its coordinator is gone (-EINVAL if
+ * none is held); phase reads the snapshot protocol's phase. */
+int32_t amber_ctl_set_held(void *table, int32_t held);
+int32_t amber_ctl_held(void *table);
+int32_t amber_ctl_disown_held(void *table);
+int32_t amber_ctl_phase(void *table);
+
 #endif

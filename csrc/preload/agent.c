@@ -314,6 +314,7 @@ static void leader(int32_t self, void *uc) {
         amber_fds_release();
       } else {
         leader_after_restore(&amber_ckpt.threads[0]);
+        amber_wait_held();
         amber_identity_close_proc();
         stop_again(amber_ckpt.stopped); /* the new application's slot knows nothing of it */
         release_followers();

@@ -143,4 +143,6 @@ void amber_unblock_stragglers(const int32_t *tids, int n, int (*came)(int32_t ti
 int amber_unblock_failure(int32_t tid); /* why that thread could not be let in (errno), or 0 */
 void amber_unblock_restore_mask(void *uc); /* a follower let in: its own mask, in its frame */
 
+void amber_wait_held(void); /* agent_hold.c: a migration's target holds its copy */
+
 #endif

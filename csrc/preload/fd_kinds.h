@@ -157,4 +157,7 @@ struct epoll_event;
 int amber_epoll_holder(int epfd, int tfd);
 long amber_epoll_add_moved(int epfd, int tfd, int holder, struct epoll_event *ev, int floor);
 
+/* fd_port_check.c: a privileged port its owner could not bind again as itself: -1, refused */
+int amber_fd_port_check(const struct amber_fd_rec *rec);
+
 #endif

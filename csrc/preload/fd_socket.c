@@ -465,6 +465,7 @@ static int socket_frozen_peer(struct amber_fd_rec *rec) {
 
 /* After the share scan: the owner's unread messages; a TCP connection kept if it can be. */
 static int socket_frozen(struct amber_fd_rec *rec) {
+  if (amber_fd_port_check(rec)) return -1;
   if (amber_fd_unix_has_queue(rec))
     return amber_fd_owned(rec) ? amber_fd_unix_save_queue(rec) : 0;
   if (rec->socket_kind == AMBER_SOCK_RESET && amber_fd_owned(rec))

@@ -22,6 +22,12 @@
 import { z } from "npm:zod@4.6.7";
 import { Origin, type VneClaim, type VneRow, type VneTable } from "../../ffi/vne.ts";
 import { openVneTable, prune } from "../vne/registry.ts";
+
+/** What the mirror needs of this agent's ownership (lease.ts's Ownership is one). */
+export interface LeaseHolder {
+  /** The lease its claims are put with; undefined while it holds none. */
+  readonly lease: string | undefined;
+}
 import type { Etcd } from "./etcd.ts";
 
 const PREFIX = "/amber/vne/";
@@ -50,8 +56,14 @@ function parse<T>(schema: z.ZodType<T>, text: string | undefined): T | undefined
   }
 }
 
+/** A claim's value as etcd holds it; undefined if there is none or it is not one. */
+export const parseClaim = (text: string | undefined) => parse(ClaimValue, text);
+
 const defKey = (vne: string) => `${PREFIX}def/${vne}`;
-const claimKey = (vne: string, ip: number) => `${PREFIX}claim/${vne}/${ip}`;
+export const claimKey = (vne: string, ip: number) => `${PREFIX}claim/${vne}/${ip}`;
+/** A claim's value, as this computer (`host`) publishes it. */
+export const claimValue = (c: Pick<VneClaim, "appId" | "app" | "hostname">, host: string) =>
+  JSON.stringify({ appId: c.appId, app: c.app, hostname: c.hostname, host });
 const rowKey = (r: Pick<VneRow, "vne" | "proto" | "ip" | "port">) =>
   `${PREFIX}row/${r.vne}/${r.proto}/${r.ip}/${r.port}`;
 
@@ -66,11 +78,21 @@ export interface MirrorOptions {
   replaces: Map<string, string>;
   /** Where problems are reported (an entry that cannot be mirrored is skipped). */
   log: (line: string) => void;
+  /**
+   * This agent's lease (lease.ts): claims and rows are put with it, claims only if etcd holds
+   * what was read (a put-if), and nothing is published while it is not held.
+   */
+  ownership?: LeaseHolder;
+  /** Applications whose claims are not published: fenced, or held for a migration. */
+  claimsNothing?: (appId: string, app: string) => boolean;
 }
 
 /** Keeps the local VNE table and etcd in step; call {@linkcode Mirror.sync} periodically. */
 export class Mirror {
   readonly #o: MirrorOptions;
+  /** The leases of the keys read this round, and the lease to put with ("" for none). */
+  #leases = new Map<string, string>();
+  #lease = "";
 
   constructor(options: MirrorOptions) {
     this.#o = options;
@@ -80,14 +102,38 @@ export class Mirror {
   async sync(): Promise<void> {
     using table = openVneTable();
     const local = prune(table);
-    const remote = await this.#o.etcd.range(PREFIX);
+    const leased = await this.#o.etcd.rangeLeased(PREFIX);
+    const remote = new Map([...leased].map(([k, v]) => [k, v.value]));
+    this.#leases = new Map([...leased].map(([k, v]) => [k, v.lease]));
+    const ownership = this.#o.ownership;
+    this.#lease = ownership?.lease ?? "";
     const puts = new Map<string, string>();
     const deletes: string[] = [];
     this.#defs(table, local.vnes, remote, puts);
     const mine = this.#claims(table, local.claims, remote, puts, deletes);
     this.#rows(table, local.rows, remote, mine, puts, deletes);
-    for (const [key, value] of puts) await this.#o.etcd.put(key, value);
+    for (const [key, value] of puts) {
+      const owned = key.startsWith(`${PREFIX}claim/`) || key.startsWith(`${PREFIX}row/`);
+      if (!owned) await this.#o.etcd.put(key, value);
+      else if (ownership && !this.#lease) continue; // not this computer's to publish now
+      else if (key.startsWith(`${PREFIX}claim/`)) {
+        await this.#o.etcd.putIf(key, remote.get(key), value, this.#lease || "0");
+      } else await this.#o.etcd.put(key, value, this.#lease || undefined);
+    }
     for (const key of deletes) await this.#o.etcd.delete(key);
+  }
+
+  /** Whether etcd gives every virtual IP that `appId` claims here to it, on this computer. */
+  async owns(appId: string): Promise<boolean> {
+    using table = openVneTable();
+    const claims = prune(table).claims.filter((c) =>
+      c.origin === Origin.LOCAL && c.appId === appId
+    );
+    const remote = await this.#o.etcd.range(`${PREFIX}claim/`);
+    return claims.every((c) => {
+      const value = parse(ClaimValue, remote.get(claimKey(c.vne, c.ip)));
+      return value?.appId === appId && value.host === this.#o.host;
+    });
   }
 
   #defs(
@@ -131,17 +177,22 @@ export class Mirror {
     const me = this.#o.host;
     const mine = new Set<string>();
     const localKeys = new Set<string>();
+    const kept = new Set<string>();
     for (const c of claims) {
       if (c.origin !== Origin.LOCAL) continue;
       const key = claimKey(c.vne, c.ip);
       localKeys.add(key);
+      if (this.#o.claimsNothing?.(c.appId, c.app)) {
+        kept.add(key); // neither published nor dropped: lease.ts decides
+        continue;
+      }
       const current = parse(ClaimValue, remote.get(key));
       const ours = !current || current.host === me ||
         current.appId === this.#o.replaces.get(c.appId);
       if (!ours) continue;
       mine.add(key);
-      const value = JSON.stringify({ appId: c.appId, app: c.app, hostname: c.hostname, host: me });
-      if (remote.get(key) !== value) puts.set(key, value);
+      const value = claimValue(c, me);
+      if (remote.get(key) !== value || this.#staleLease(key)) puts.set(key, value);
     }
     const theirs = new Set<string>();
     for (const [key, text] of remote) {
@@ -149,7 +200,7 @@ export class Mirror {
       const value = parse(ClaimValue, text);
       if (!value) continue;
       if (value.host === me) {
-        if (!mine.has(key)) deletes.push(key);
+        if (!mine.has(key) && !kept.has(key)) deletes.push(key);
         continue;
       }
       theirs.add(key);
@@ -201,7 +252,7 @@ export class Mirror {
       published.add(key);
       const realIp = r.realIp === 0 ? this.#o.advertise : r.realIp;
       const value = JSON.stringify({ realIp, realPort: r.realPort, appId: r.appId, host: me });
-      if (remote.get(key) !== value) puts.set(key, value);
+      if (remote.get(key) !== value || this.#staleLease(key)) puts.set(key, value);
     }
     const theirs = new Set<string>();
     for (const [key, text] of remote) {
@@ -239,6 +290,11 @@ export class Mirror {
         );
       }
     }
+  }
+
+  /** Whether `key` is held with another lease than this agent's (one of a stopped agent's). */
+  #staleLease(key: string): boolean {
+    return this.#lease !== "" && (this.#leases.get(key) ?? "0") !== this.#lease;
   }
 
   #try(what: string, action: () => unknown): void {

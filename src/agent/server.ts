@@ -14,6 +14,10 @@
  * POST   /v1/images?name=N                 body: a version 2 image stream (a migration's
  *                                          pre-copy round); kept, not restored: {"image"}
  * DELETE /v1/images/<image>                drops a kept image
+ * POST   /v1/restore?...&migration=M       as above, restored held for migration M: it runs
+ *                                          only once the source commits (docs/migration.md)
+ * POST   /v1/migrations/<M>/commit         releases M's held copy {"name","id","agent"}
+ * DELETE /v1/migrations/<M>                ends M's held copy (refused, 409, once committed)
  * ```
  *
  * A kept image serves one restore as its parent, and is removed with it (whether it succeeds or
@@ -40,6 +44,16 @@ import { checkVneName, createVne, listVnes, removeVne } from "../vne/registry.ts
 import { authorized } from "./auth.ts";
 import { Etcd } from "./etcd.ts";
 import { Mirror } from "./mirror.ts";
+import {
+  HandOffCommittedError,
+  HandOffGoneError,
+  HandOffPendingError,
+  HandOffs,
+  MigrationId,
+} from "./handoff.ts";
+import { Ownership } from "./lease.ts";
+import type { App } from "../app.ts";
+import { pauseAt } from "../migrate/faults.ts";
 
 /** How an agent runs. */
 export interface AgentOptions {
@@ -76,6 +90,7 @@ const RestoreQuery = z.object({
   name: AppName,
   replaces: z.string().regex(/^[0-9a-f]{0,32}$/).default(""),
   parent: ImageId.optional(),
+  migration: MigrationId.optional(),
 });
 const KeepQuery = z.object({ name: AppName });
 
@@ -94,6 +109,9 @@ function failure(error: unknown): Response {
     return json({ error: message }, 400);
   }
   if (error instanceof VneInUseError) return json({ error: message }, 409);
+  if (error instanceof HandOffCommittedError) return json({ error: message }, 409);
+  if (error instanceof HandOffGoneError) return json({ error: message }, 410);
+  if (error instanceof HandOffPendingError) return json({ error: message }, 503);
   if (error instanceof VneError) return json({ error: message }, 404);
   return json({ error: message }, isDomainError(error) ? 422 : 500);
 }
@@ -124,6 +142,7 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
   const name = options.name ?? Deno.hostname();
   const replaces = new Map<string, string>();
   let mirror: Mirror | undefined;
+  let ownership: Ownership | undefined;
   if (options.etcd) {
     const advertise = parseIp(options.advertise ?? hostname);
     if (advertise === 0) {
@@ -133,13 +152,43 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
         }'`,
       );
     }
-    mirror = new Mirror({ etcd: new Etcd(options.etcd), host: name, advertise, replaces, log });
+    const etcd = new Etcd(options.etcd);
+    ownership = new Ownership(etcd, name, replaces, log);
+    await ownership.load();
+    const fenced = ownership;
+    mirror = new Mirror({
+      etcd,
+      host: name,
+      advertise,
+      replaces,
+      log,
+      ownership,
+      claimsNothing: (appId, app) => fenced.isFenced(appId) || handoffs.isHeld(appId, app),
+    });
   }
   const appLog = join(stateDir(), "agent-apps.log");
   // Images are only ever on their way in here: what a stopped agent was receiving is dropped.
   await Deno.remove(join(stateDir(), "incoming"), { recursive: true }).catch(() => {});
 
   const incoming = join(stateDir(), "incoming");
+  /** A released copy runs only once etcd gives it its virtual IP (lease.ts). */
+  async function takeOver(app: App): Promise<void> {
+    if (!mirror) return;
+    let why = "etcd does not give it to this computer";
+    // A few seconds: after a cut, the lease is taken again within a second.
+    for (const deadline = Date.now() + 5_000; Date.now() < deadline;) {
+      try {
+        await mirror.sync();
+        if (await mirror.owns(app.id)) return;
+      } catch (cause) {
+        why = cause instanceof Error ? cause.message : String(cause);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new HandOffPendingError(`'${app.name}' cannot take its virtual IP over yet: ${why}`);
+  }
+  const handoffs = new HandOffs(replaces, takeOver);
+  await handoffs.load();
   /** Where a kept image (a pre-copy round's) is. */
   const keptDir = (image: string) => join(incoming, `kept-${image}`);
 
@@ -191,6 +240,9 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
       if (version === 2) await completeStreamedImage(dir, trailers, parent);
       else if (parent !== undefined) throw new RangeError("Expected a version 2 image stream");
       log(`Received '${query.name}' (${received} bytes); restoring`);
+      if (query.migration !== undefined) {
+        await handoffs.restoring(query.migration, query.name, query.replaces);
+      }
       // Lazily: the memory is mapped from the received image, read when first touched, so the
       // application runs again sooner (the mappings keep the files even once removed below).
       const app = await restore(dir, {
@@ -199,11 +251,22 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
         lazy: true,
         output: appLog,
         replaces: query.replaces,
+        held: query.migration !== undefined,
       });
+      if (query.migration !== undefined) {
+        await handoffs.held(query.migration, app, query.replaces);
+        log(`Restored '${app.name}' (${app.id}) held for migration ${query.migration}`);
+        await pauseAt("prepared");
+        return json({ name: app.name, id: app.id, agent: name });
+      }
       if (query.replaces) replaces.set(app.id, query.replaces);
       await mirror?.sync();
       log(`Restored '${app.name}' (${app.id})`);
       return json({ name: app.name, id: app.id, agent: name });
+    } catch (error) {
+      // A restore that failed left nothing: its record goes too.
+      if (query.migration !== undefined) await handoffs.abort(query.migration).catch(() => {});
+      throw error;
     } finally {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
@@ -235,6 +298,22 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
       }
       if (request.method === "POST" && path === "/v1/restore") return await receive(request, url);
       if (request.method === "POST" && path === "/v1/images") return await keep(request, url);
+      const commit = /^\/v1\/migrations\/([^/]+)\/commit$/.exec(path);
+      if (request.method === "POST" && commit) {
+        const h = await handoffs.commit(MigrationId.parse(decodeURIComponent(commit[1])));
+        // The periodic round publishes it if etcd is not reachable now: the commit stands.
+        await mirror?.sync().catch((e) => log(`Mirror: ${e instanceof Error ? e.message : e}`));
+        log(`Released '${h.name}' (${h.id}): migration ${h.migration} committed`);
+        await pauseAt("released");
+        return json({ name: h.name, id: h.id, agent: name });
+      }
+      const migration = /^\/v1\/migrations\/([^/]+)$/.exec(path);
+      if (request.method === "DELETE" && migration) {
+        const id = MigrationId.parse(decodeURIComponent(migration[1]));
+        await handoffs.abort(id);
+        log(`Migration ${id} aborted`);
+        return json({ aborted: id });
+      }
       const kept = /^\/v1\/images\/([^/]+)$/.exec(path);
       if (request.method === "DELETE" && kept) {
         const image = ImageId.parse(decodeURIComponent(kept[1]));
@@ -251,7 +330,14 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
   return new Promise((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let syncing = false;
+    let releasedAt = 0;
+    let releasing = false;
     const tick = async () => {
+      if (!releasing && Date.now() - releasedAt > 1_000) {
+        releasedAt = Date.now();
+        releasing = true;
+        handoffs.releasePending().finally(() => releasing = false);
+      }
       if (!syncing && mirror) {
         syncing = true;
         try {
@@ -273,7 +359,8 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
         onError: (error) => failure(error),
       }, handle);
       options.signal?.addEventListener("abort", () => clearTimeout(timer));
-      if (mirror) tick();
+      ownership?.start(options.signal);
+      tick();
       log(
         `Agent '${name}' listening on ${options.listen}` +
           (options.etcd ? `, registry ${options.etcd}` : ""),

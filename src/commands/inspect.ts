@@ -127,8 +127,15 @@ function printReport(report: ImageReport, xcr0Bits: bigint, lost: string[]): voi
     field("Files", `${plural(n, "file")}, ${formatBytes(total)}`),
     indented(files),
     field("Checksums", failed ? `${failed} of ${n} files do not verify` : `all ${n} files verify`),
-    field("Restorable", report.incompatibility ? `no: ${report.incompatibility}` : "yes, here"),
+    field("Restorable", restorable(report, failed)),
   ].join("\n"));
+}
+
+/** Whether a restore here would take the image: not if a file or the chain is damaged. */
+function restorable(report: ImageReport, failed: number): string {
+  if (failed) return `no: ${plural(failed, "file")} ${failed === 1 ? "does" : "do"} not verify`;
+  if (report.chain) return `no: ${report.chain}`;
+  return report.incompatibility ? `no: ${report.incompatibility}` : "yes, here";
 }
 
 /** The `inspect` command: describe an image and verify its checksums. */

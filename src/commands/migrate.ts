@@ -1,11 +1,12 @@
 /**
- * `amber migrate NAME --to AGENT_URL --token-file F [--name NEW] [--no-precopy] [--json]`
+ * `amber migrate NAME --to AGENT_URL --token-file F [--name NEW] [--no-precopy] [--timeout MS]
+ * [--json]`
  *
  * @module
  */
 
 import { Command } from "npm:@commander-js/extra-typings@15.1.0";
-import { nameArgument, printJson } from "./output.ts";
+import { nameArgument, printJson, timeoutArgument } from "./output.ts";
 
 /** The `migrate` command: move an application to another computer. */
 export function migrateCommand() {
@@ -23,6 +24,11 @@ export function migrateCommand() {
       "send the whole memory while the application is frozen, instead of sending it first " +
         "while it runs and then only what changed",
     )
+    .option(
+      "--timeout <ms>",
+      "how long the whole migration may take (default 120000)",
+      timeoutArgument,
+    )
     .option("--json", "print JSON")
     .action(async (name, options) => {
       // Loaded when the command runs, so that every other command starts without them.
@@ -35,6 +41,7 @@ export function migrateCommand() {
         token,
         name: options.name,
         precopy: options.precopy,
+        timeoutMs: options.timeout,
       });
       if (options.json) printJson(moved);
       else {

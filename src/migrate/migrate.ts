@@ -1,9 +1,12 @@
 /**
  * {@linkcode migrate}: move a running application to another computer. The application is
  * frozen, and its image is streamed to the target computer's agent as its processes write it
- * (outgoing.ts: no whole copy of it on this computer); the agent restores it and takes its
- * virtual IP over; only once it runs there is the original ended. On any failure before that,
- * the original goes on exactly where it was frozen.
+ * (outgoing.ts: no whole copy of it on this computer); the agent restores it held. The hand-off
+ * is a commit with one owner (docs/migration.md): once the target holds its copy, this computer
+ * records the outcome durably, ends the original and only then tells the target to let its copy
+ * go on and take the virtual IP over. On any failure before the commit point, the original goes
+ * on exactly where it was frozen and the target's copy is ended; after it, a later `migrate` of
+ * the same application finishes the hand-off (handoff.ts).
  *
  * With pre-copy (the default), a first round sends the whole image, which the target keeps,
  * and lets the application go on (not held); this computer keeps only the index of its pages
@@ -26,8 +29,10 @@ import { randomHex } from "../names.ts";
 import { stateDir } from "../paths.ts";
 import { bearer } from "../agent/auth.ts";
 import { AgentError, MigrationError } from "../vne/errors.ts";
-import { openVneTable, prune } from "../vne/registry.ts";
-import { resumeHeld } from "./hold.ts";
+import { abandon, commitTarget, endOriginal, settle } from "./handoff.ts";
+import { pauseAt } from "./faults.ts";
+import { disownHeld } from "./hold.ts";
+import { forgetOutcome, type Outcome, readOutcome, recordOutcome } from "./outcome.ts";
 import { streamPredump, streamSnapshot } from "./outgoing.ts";
 import { type Reply, Upload } from "./upload.ts";
 
@@ -204,6 +209,11 @@ export async function migrate(
     throw new RangeError(`Invalid agent URL '${agent}': expected one such as http://10.0.0.3:7070`);
   }
   const timeoutMs = options.timeoutMs ?? 120_000;
+  const pending = await readOutcome(name);
+  const settled = pending && await settle(name, pending, options.token);
+  if (settled) {
+    return { ...settled, frozenMs: 0, frozenBytes: 0, precopyBytes: 0, precopyFrozenMs: 0 };
+  }
   const app = await open(name);
   const work = join(stateDir(), "outgoing");
   await Deno.mkdir(work, { recursive: true, mode: 0o700 });
@@ -243,7 +253,8 @@ export async function migrate(
 
 /**
  * The frozen round: the application is held while its image (with pre-copy: only what changed
- * since `precopy`) goes to the target, which restores it; then the original is ended.
+ * since `precopy`) goes to the target, which restores it held; then the hand-off commits
+ * (docs/migration.md): recorded here, the original ended, the target's copy released.
  */
 async function frozenRound(
   app: App,
@@ -253,15 +264,26 @@ async function frozenRound(
   precopy: Precopy | undefined,
 ): Promise<Omit<Migration, "precopyBytes" | "precopyFrozenMs">> {
   const { name } = app;
-  const { work, timeoutMs } = options;
+  const { work, timeoutMs, token } = options;
+  const outcome: Outcome = {
+    migration: randomHex(16),
+    agent,
+    appId: app.id,
+    name: options.name ?? name,
+    state: "prepared",
+  };
   const url = new URL("/v1/restore", agent);
-  url.searchParams.set("name", options.name ?? name);
+  url.searchParams.set("name", outcome.name);
   url.searchParams.set("replaces", app.id);
+  url.searchParams.set("migration", outcome.migration);
   if (precopy) url.searchParams.set("parent", precopy.image);
+  // Before anything goes out: a retry after a crash tells the target to end what it holds.
+  await recordOutcome(name, outcome);
   let upload: Upload;
   try {
     upload = await Upload.start(url, headers, timeoutMs);
   } catch (cause) {
+    await abandon(name, outcome, token);
     throw new MigrationError(`Cannot migrate '${name}': ${message(cause)}`, { cause });
   }
   const started = performance.now();
@@ -269,6 +291,7 @@ async function frozenRound(
   try {
     sent = await streamSnapshot(app, upload, { work, timeoutMs, parentDir: precopy?.index });
   } catch (cause) {
+    await abandon(name, outcome, token);
     // A snapshot's own failure says that the application keeps running: said once.
     const why = message(cause).replace(/; it keeps running$/, "");
     throw new MigrationError(`Cannot migrate '${name}': ${why}; it runs on here`, { cause });
@@ -278,7 +301,7 @@ async function frozenRound(
     answer = answered(agent, await upload.finish(), Answer, "could not restore the image");
   } catch (cause) {
     try {
-      resumeHeld(app);
+      await abandon(name, outcome, token);
     } catch (resumeError) {
       throw new MigrationError(
         `Cannot migrate '${name}': ${message(cause)}; and it could not be resumed here: ` +
@@ -290,18 +313,45 @@ async function frozenRound(
       cause,
     });
   }
-  const frozenMs = performance.now() - started;
+  await pauseAt("confirmed");
+  // The commit point: from here the original never runs again, even if this process dies.
+  disownHeld(app);
+  const committed: Outcome = {
+    ...outcome,
+    state: "committed",
+    id: answer.id,
+    agentName: answer.agent,
+  };
   try {
-    await app.kill();
-    using table = openVneTable();
-    prune(table);
+    await recordOutcome(name, committed);
   } catch (cause) {
-    if (!(cause instanceof AmberError)) throw cause;
+    await abandon(name, outcome, token, { afterCommitWrite: true });
     throw new MigrationError(
-      `'${name}' runs on agent '${answer.agent}' as '${answer.name}', but the original here could ` +
-        `not be ended: ${cause.message}`,
+      `Cannot migrate '${name}': the hand-off could not be recorded: ${message(cause)}; it runs ` +
+        `on here`,
       { cause },
     );
   }
+  await pauseAt("committed");
+  const unfinished = (what: string, cause: unknown) =>
+    new MigrationError(
+      `'${name}' is handed to agent '${answer.agent}' as '${answer.name}' (committed), but ${what}: ` +
+        `${message(cause)}; run the migration again to finish it`,
+      { cause },
+    );
+  try {
+    await endOriginal(name, committed);
+  } catch (cause) {
+    if (!(cause instanceof AmberError)) throw cause;
+    throw unfinished("the original here could not be ended", cause);
+  }
+  await pauseAt("ended");
+  try {
+    await commitTarget(committed, token);
+  } catch (cause) {
+    throw unfinished("the agent did not confirm the release of its copy", cause);
+  }
+  const frozenMs = performance.now() - started;
+  await forgetOutcome(name);
   return { ...answer, frozenMs, frozenBytes: sent.bytes };
 }
