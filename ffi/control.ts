@@ -148,9 +148,17 @@ export const Phase = { IDLE: 0, FREEZE: 1, WRITE: 2, RESUME: 3, ABORT: 4 } as co
 
 /** States an agent reports (`enum amber_agent_state`). */
 /** Flags of a snapshot (AMBER_SNAPSHOT_* in csrc/common/table.h). */
-export const SnapshotFlag = { TCP_ESTABLISHED: 1 } as const;
+export const SnapshotFlag = { TCP_ESTABLISHED: 1, COW: 2 } as const;
 
-export const AgentState = { NONE: 0, FROZEN: 1, WRITTEN: 2, FAILED: 3, RESUMED: 4 } as const;
+export const AgentState = {
+  NONE: 0,
+  FROZEN: 1,
+  WRITTEN: 2,
+  FAILED: 3,
+  RESUMED: 4,
+  /** Copy-on-write: captured, free to run on while a copy of it writes its file. */
+  CAPTURED: 6,
+} as const;
 
 export { PidFlag } from "./pid_flags.ts";
 

@@ -159,18 +159,32 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
     const estimate = residentBytes(processesOf(table.rows()).map((p) => p.pid));
     if (options.onProgress) stopWatching = watchWrites(tmp, estimate, report);
     const frozenAt = performance.now();
+    // Without stop or hold, copy-on-write: the application runs on as soon as every process
+    // is captured, while copies of its processes write their files (agent_cow.c).
+    const cow = !options.stop && !options.hold;
+    let resumedAt: number | undefined;
+    let afterResume: Promise<unknown> | undefined; // its error, if it failed
     const rows = await freezeAndWriteRetrying(app, table, tmp, {
       timeoutMs,
       parentDir: parent?.dir,
-      flags: options.tcpEstablished ? SnapshotFlag.TCP_ESTABLISHED : 0,
+      flags: (options.tcpEstablished ? SnapshotFlag.TCP_ESTABLISHED : 0) |
+        (cow ? SnapshotFlag.COW : 0),
       signal: options.signal,
+      onCaptured: cow
+        ? () => {
+          resumedAt ??= performance.now();
+          afterResume ??= hooks.resumed().then(() => undefined, (error) => error);
+        }
+        : undefined,
     });
     if (options.signal?.aborted) table.setPhase(Phase.ABORT);
     checkAborted(app.name, options.signal);
     stopping = options.stop === true;
-    if (!options.stop && !options.hold) table.setPhase(Phase.RESUME);
-    const frozenMs = performance.now() - frozenAt;
+    if (!options.stop && !options.hold && resumedAt === undefined) table.setPhase(Phase.RESUME);
+    const frozenMs = (resumedAt ?? performance.now()) - frozenAt;
     await stopWatching?.();
+    const hookError = await afterResume;
+    if (hookError) throw hookError;
     if (!options.stop && !options.hold) await hooks.resumed();
     checkAborted(app.name, options.signal);
     // Durable before it has its name; without `stop`, after the application was let go: the
@@ -286,6 +300,11 @@ export interface FreezeOptions {
   flags?: number;
   /** Abandons the freeze when it aborts (see {@linkcode SnapshotOptions.signal}). */
   signal?: AbortSignal;
+  /**
+   * With `flags` holding SnapshotFlag.COW: called once every process is captured and the
+   * application was let go on, while copies of its processes still write their files.
+   */
+  onCaptured?: () => void;
 }
 
 /**
@@ -294,7 +313,8 @@ export interface FreezeOptions {
  * the snapshot abandoned (the application runs on) and taken again, a few times at most, as
  * does a tree that kept forking faster than it froze.
  * Returns the rows of the tables as they were frozen; the phase is left at WRITE, every
- * process frozen: the caller resumes it (or ends it). On failure everything was resumed.
+ * process frozen: the caller resumes it (or ends it), unless copy-on-write resumed it already
+ * (`onCaptured`). On failure everything was resumed.
  */
 export async function freezeAndWriteRetrying(
   app: App,
@@ -330,7 +350,7 @@ async function freezeAndWrite(
   app: App,
   table: Table,
   tmp: string,
-  { timeoutMs, parentDir = "", streaming, flags = 0, signal }: FreezeOptions,
+  { timeoutMs, parentDir = "", streaming, flags = 0, signal, onCaptured }: FreezeOptions,
 ): Promise<TableRow[]> {
   let began = false;
   let running: Promise<void> | undefined;
@@ -376,6 +396,12 @@ async function freezeAndWrite(
     await streaming?.prepare(rows);
     table.setPhase(Phase.WRITE);
     running = streaming?.run();
+    if (flags & SnapshotFlag.COW) {
+      waiting = barrier(AgentState.CAPTURED, "captured");
+      await unlessAborted(app.name, waiting, signal);
+      table.setPhase(Phase.RESUME); // their copies write on (an abort still stops them)
+      onCaptured?.();
+    }
     waiting = barrier(AgentState.WRITTEN, "written");
     await unlessAborted(app.name, Promise.all([waiting, running]), signal);
     if (!streaming) {

@@ -123,6 +123,10 @@ int amber_app_member(const void *table, int32_t pid);
 int amber_handover_start(struct amber_table *t, const char *dir);
 void amber_handover_stop(struct amber_table *t);
 
+/* ctl_cow.c: the copies that write a copy-on-write snapshot's files while the application runs */
+int amber_cow_writers_busy(struct amber_table *t);
+int amber_cow_writer_status(struct amber_table *t, uint32_t slot);
+
 /* ctl_unblock.c: while agents freeze, lets the checkpoint signal in to the threads they ask for */
 void amber_ctl_serve_unblock(struct amber_table *t);
 

@@ -164,7 +164,9 @@
   X(int, close, (int))                                                                           \
   X(int, getaddrinfo, (const char *, const char *, const struct addrinfo *, struct addrinfo **)) \
   X(struct hostent *, gethostbyname, (const char *))                                             \
-  X(int, daemon, (int, int))
+  X(int, daemon, (int, int))                                                                     \
+  /* regions a fork would not copy as they are: wrap_madvise.c */                               \
+  X(int, madvise, (void *, size_t, int))
 
 #define AMBER_DECLARE_REAL(ret, name, params) ret(*name) params;
 struct amber_real_table {
