@@ -407,9 +407,14 @@ async function freezeAndWrite(
     if (!streaming) {
       table.pruneImage(tmp);
       // The tables again, now that every process's slot says whether it wrote its part: the
-      // restore brings back exactly the processes whose files the image holds.
-      await Deno.remove(join(tmp, "tables.bin"));
-      await table.saveTables(join(tmp, "tables.bin"));
+      // restore brings back exactly the processes whose files the image holds. A copy-on-write
+      // snapshot's application ran on meanwhile: only the slots, its rows stay the frozen ones.
+      if (flags & SnapshotFlag.COW) {
+        await table.saveSlots(join(tmp, "tables.bin"));
+      } else {
+        await Deno.remove(join(tmp, "tables.bin"));
+        await table.saveTables(join(tmp, "tables.bin"));
+      }
     }
     return rows;
   } catch (cause) {
@@ -423,6 +428,8 @@ async function freezeAndWrite(
     }
     // Told to stop, the agents give up their files and report within moments.
     if (signal?.aborted) await settled(waiting, 2_000);
+    // The copies of a copy-on-write snapshot give up theirs (or end) before the directory goes.
+    if (began && flags & SnapshotFlag.COW) await table.waitWriters(5_000).catch(() => {});
     await running?.catch(() => {});
     throw cause;
   }

@@ -55,6 +55,10 @@ int32_t amber_ctl_wait_restored(void *table, int32_t count, int32_t timeout_ms);
 /* After every process wrote its part: removes other process files (an abandoned attempt's) and
  * checks each writer's is there; 0 or -errno. */
 int32_t amber_ctl_prune_image(void *table, const char *dir);
+/* Copy-on-write snapshots (ctl_cow.c): the live slots into tables saved at the freeze; a wait
+ * until no copy of a process writes any more (-ETIMEDOUT). */
+int32_t amber_ctl_save_slots(void *table, const char *path);
+int32_t amber_ctl_wait_writers(void *table, int32_t timeout_ms);
 
 /* Images: a 64-bit hash of a file, as 16 hex digits in buf; a process file described as JSON. */
 int32_t amber_ctl_file_hash(const char *path, char *buf, int32_t cap);

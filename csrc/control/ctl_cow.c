@@ -4,7 +4,10 @@
  * alive, not the process, which runs on (and may exit: its file is still the state at the
  * freeze). */
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "../common/proc.h"
 #include "../common/table.h"
@@ -37,4 +40,35 @@ int amber_cow_writer_status(struct amber_table *t, uint32_t slot) {
   __atomic_compare_exchange_n(&s->state, &expected, AMBER_AGENT_FAILED, 0, __ATOMIC_ACQ_REL,
                               __ATOMIC_ACQUIRE);
   return -EIO;
+}
+
+/* The slots of the tables saved at `path` while every process was frozen, made the live ones:
+ * which processes wrote their files. The rest stays as it was at the freeze (the rows: the
+ * application has run on since, forking and reaping). */
+__attribute__((visibility("default"))) int32_t amber_ctl_save_slots(void *table, const char *path) {
+  struct amber_table *t = table;
+  int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return -errno;
+  const char *slots = (const char *)t->ctl.slots;
+  size_t len = sizeof t->ctl.slots;
+  off_t off = offsetof(struct amber_table, ctl.slots);
+  int err = 0;
+  while (len && !err) {
+    ssize_t n = pwrite(fd, slots, len, off);
+    if (n < 0 && errno != EINTR) err = -errno;
+    if (n > 0) slots += n, len -= n, off += n;
+  }
+  if (!err && fsync(fd)) err = -errno;
+  close(fd);
+  return err;
+}
+
+/* Waits (at most timeout_ms) until no copy writes any more: after an abort, before the image
+ * directory is removed or used again. 0, or -ETIMEDOUT. */
+__attribute__((visibility("default"))) int32_t amber_ctl_wait_writers(void *table, int32_t timeout_ms) {
+  for (int32_t waited = 0; amber_cow_writers_busy(table); waited += 5) {
+    if (waited >= timeout_ms) return -ETIMEDOUT;
+    usleep(5000);
+  }
+  return 0;
 }

@@ -54,9 +54,11 @@ static int failed(const char *what, long err) {
   return err < 0 ? (int)err : -EIO;
 }
 
-/* Each region's VmFlags, from the copy's own /proc/self/smaps, matched by start address. */
+/* Each region's VmFlags, from the copy's own /proc/self/smaps: those of the mapping that holds
+ * its start (the agent's own mappings since may have merged with a neighbour). */
 struct flags_reader {
-  int next, current; /* regions are listed in address order in both */
+  int next;             /* regions are listed in address order in both */
+  int first, last;      /* the regions that start in the current mapping */
   int err;
 };
 
@@ -64,23 +66,28 @@ static int smaps_line(void *ctx, const char *line) {
   struct flags_reader *f = ctx;
   if ((*line >= '0' && *line <= '9') || (*line >= 'a' && *line <= 'f')) {
     const char *p = line;
-    uint64_t start = 0;
+    uint64_t start = 0, end = 0;
     amber_parse_u64(&p, &start, 16);
-    f->current = -1;
+    if (*p == '-') p++;
+    amber_parse_u64(&p, &end, 16);
     while (f->next < amber_file_regions() && amber_file_region(f->next)->start < start) f->next++;
-    if (f->next < amber_file_regions() && amber_file_region(f->next)->start == start)
-      f->current = f->next++;
-  } else if (f->current >= 0 && !strncmp(line, "VmFlags:", 8)) {
-    struct amber_region_rec *r = amber_file_region(f->current);
-    r->vm_flags = amber_vm_flags_parse(line + 8) | AMBER_VM_SEEN;
-    if (r->vm_flags & AMBER_VM_GROWSDOWN) r->flags |= AMBER_REGION_GROWSDOWN;
+    f->first = f->next;
+    while (f->next < amber_file_regions() && amber_file_region(f->next)->start < end) f->next++;
+    f->last = f->next;
+  } else if (!strncmp(line, "VmFlags:", 8)) {
+    uint32_t flags = amber_vm_flags_parse(line + 8) | AMBER_VM_SEEN;
+    for (int i = f->first; i < f->last; i++) {
+      struct amber_region_rec *r = amber_file_region(i);
+      r->vm_flags = flags;
+      if (flags & AMBER_VM_GROWSDOWN) r->flags |= AMBER_REGION_GROWSDOWN;
+    }
   }
   return 0;
 }
 
 /* The flags; in the copy, with a check that it holds every region as the process did. */
 static int read_vm_flags(int in_copy) {
-  struct flags_reader f = {0, -1, 0};
+  struct flags_reader f = {0, 0, 0, 0};
   int err = amber_read_lines("/proc/self/smaps", smaps_line, &f);
   if (err) return failed("cannot read /proc/self/smaps", err);
   for (int i = 0; i < amber_file_regions(); i++) {
