@@ -4,13 +4,16 @@
  * cow_rewrite DIR MIB THREADS CHILDREN: the process (and each of CHILDREN children it forks)
  * runs THREADS workers, each rewriting its own MIB/THREADS slice of private memory page by
  * page, and the first process one more worker on 4 MiB of shared memory (MAP_SHARED, mapped
- * by the children too). A word holds f(generation, index); each worker keeps in memory its
+ * by the children too); the first child two more, on 1 MiB made MADV_WIPEONFORK and 1 MiB
+ * made MADV_DONTFORK (which a fork's copy does not hold). A word holds f(generation, index);
+ * each worker keeps in memory its
  * generation and the page it is at, so the whole state at any instant is known: pages before
  * `pos` are of generation `gen`, the others of `gen - 1`. A worker notices it was restored by
  * its system thread ID (a raw gettid, which Amber does not translate), stops after the page
  * it was writing, checks that invariant on every word, and prints its state and a checksum of
- * its memory ("sum" lines: two restores of one image print the same ones). The original says
- * each 8th generation of its first worker ("progress N"), so a test sees it ran on. */
+ * its memory ("sum" lines: two restores of one image print the same ones), then runs on, or,
+ * once DIR/go exists, ends; the first process says PASS once every worker's memory held. The
+ * first worker says every other generation it begins ("progress N"), so a test sees it ran on. */
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -27,9 +30,12 @@ struct worker {
   uint64_t *mem;
   uint64_t pages;
   volatile uint64_t gen, pos; /* the state, in memory: the image holds it */
-  int proc, index, shared;
+  int proc, index;
+  const char *kind;
   char bad[160];
 };
+
+static const char *dir;
 
 static long raw_gettid(void) {
   long ret;
@@ -48,8 +54,8 @@ static void fill_page(struct worker *w, uint64_t page, uint64_t gen) {
   for (uint64_t i = 0; i < WORDS_PER_PAGE; i++) p[i] = word(gen, page * WORDS_PER_PAGE + i);
 }
 
-static void *work(void *arg) {
-  struct worker *w = arg;
+/* Rewrites until the thread is restored (its system thread ID changed). */
+static void rewrite(struct worker *w) {
   long tid = raw_gettid();
   while (raw_gettid() == tid) {
     uint64_t gen = w->gen, page = w->pos;
@@ -57,15 +63,18 @@ static void *work(void *arg) {
     __asm__ volatile("" ::: "memory"); /* the page before the position that says it is done */
     if (page + 1 == w->pages) {
       w->gen = gen + 1, w->pos = 0;
-      if (w->proc == 0 && w->index == 0 && gen % 8 == 0) {
-        printf("progress %llu\n", (unsigned long long)gen);
+      if (w->proc == 0 && w->index == 0 && gen % 2 == 1) {
+        printf("progress %llu\n", (unsigned long long)gen + 1);
         fflush(stdout);
       }
     } else {
       w->pos = page + 1;
     }
   }
-  /* Restored: the memory must be exactly some state the worker was in. */
+}
+
+/* The memory must be exactly some state the worker was in; its checksum. */
+static uint64_t check(struct worker *w) {
   uint64_t sum = 0;
   for (uint64_t page = 0; page < w->pages && !w->bad[0]; page++) {
     uint64_t gen = page < w->pos ? w->gen : w->gen - 1;
@@ -73,26 +82,36 @@ static void *work(void *arg) {
       uint64_t at = page * WORDS_PER_PAGE + i, v = w->mem[at];
       if (v != word(gen, at)) {
         snprintf(w->bad, sizeof w->bad,
-                 "process %d worker %d: page %llu (position %llu, generation %llu) does not "
-                 "hold generation %llu",
-                 w->proc, w->index, (unsigned long long)page, (unsigned long long)w->pos,
-                 (unsigned long long)w->gen, (unsigned long long)gen);
+                 "process %d worker %d (%s): page %llu (position %llu, generation %llu) does "
+                 "not hold generation %llu",
+                 w->proc, w->index, w->kind, (unsigned long long)page,
+                 (unsigned long long)w->pos, (unsigned long long)w->gen,
+                 (unsigned long long)gen);
+        printf("FAIL: %s\n", w->bad);
         break;
       }
       sum = (sum ^ v) * 0x100000001b3ULL;
     }
   }
-  printf("sum p%d w%d%s gen %llu pos %llu sum %016llx\n", w->proc, w->index,
-         w->shared ? " shared" : "", (unsigned long long)w->gen, (unsigned long long)w->pos,
-         (unsigned long long)sum);
-  fflush(stdout);
+  return sum;
+}
+
+static void *work(void *arg) {
+  struct worker *w = arg;
+  do {
+    rewrite(w);
+    uint64_t sum = check(w);
+    printf("sum p%d w%d %s gen %llu pos %llu sum %016llx\n", w->proc, w->index, w->kind,
+           (unsigned long long)w->gen, (unsigned long long)w->pos, (unsigned long long)sum);
+    fflush(stdout);
+  } while (!w->bad[0] && !go_exists(dir));
   return NULL;
 }
 
 static struct worker *start(struct worker *w, uint64_t *mem, uint64_t pages, int proc, int index,
-                            int shared, pthread_t *thread) {
+                            const char *kind, pthread_t *thread) {
   *w = (struct worker){.mem = mem, .pages = pages, .gen = 2, .pos = 0, .proc = proc,
-                       .index = index, .shared = shared};
+                       .index = index, .kind = kind};
   for (uint64_t page = 0; page < pages; page++) fill_page(w, page, 1);
   CHECK(pthread_create(thread, NULL, work, w) == 0, "pthread_create");
   return w;
@@ -106,18 +125,28 @@ static int run(int proc, uint64_t mib, int threads, uint64_t *shared, uint64_t s
   uint64_t *mem = mmap(NULL, pages * threads * 4096, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   CHECK(mem != MAP_FAILED, "mmap");
-  struct worker w[17];
-  pthread_t t[17];
+  struct worker w[20];
+  pthread_t t[20];
   int n = 0;
-  for (; n < threads; n++) start(&w[n], mem + n * pages * WORDS_PER_PAGE, pages, proc, n, 0, &t[n]);
-  if (shared) start(&w[n], shared, shared_pages, proc, n, 1, &t[n]), n++;
+  for (; n < threads; n++)
+    start(&w[n], mem + n * pages * WORDS_PER_PAGE, pages, proc, n, "private", &t[n]);
+  if (shared) start(&w[n], shared, shared_pages, proc, n, "shared", &t[n]), n++;
+  if (proc == 1) { /* what a fork does not copy as it is: saved while frozen */
+    static const struct { int advice; const char *kind; } special[] = {
+        {MADV_WIPEONFORK, "wipeonfork"}, {MADV_DONTFORK, "dontfork"}};
+    for (int k = 0; k < 2; k++, n++) {
+      uint64_t *m = mmap(NULL, 256 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                         -1, 0);
+      CHECK(m != MAP_FAILED && madvise(m, 256 * 4096, special[k].advice) == 0, "madvise");
+      start(&w[n], m, 256, proc, n, special[k].kind, &t[n]);
+    }
+  }
   __atomic_add_fetch(started, 1, __ATOMIC_SEQ_CST);
   int bad = 0;
   for (int i = 0; i < n; i++) {
     pthread_join(t[i], NULL);
-    if (w[i].bad[0]) printf("FAIL: %s\n", w[i].bad), bad = 1;
+    bad |= w[i].bad[0] != 0;
   }
-  fflush(stdout);
   return bad;
 }
 
@@ -132,6 +161,7 @@ int main(int argc, char **argv) {
   CHECK(argc == 5, "usage: cow_rewrite DIR MIB THREADS CHILDREN");
   uint64_t mib = strtoul(argv[2], NULL, 10);
   int threads = atoi(argv[3]), children = atoi(argv[4]);
+  dir = argv[1];
   CHECK(threads >= 1 && threads <= 16 && children >= 0 && children <= 8, "bad arguments");
   uint64_t shared_pages = 1024; /* 4 MiB */
   uint64_t *shared = mmap(NULL, shared_pages * 4096, PROT_READ | PROT_WRITE,
