@@ -64,6 +64,13 @@ export interface SnapshotOptions {
   dir: string;
   /** End the application once its image is written, instead of letting it go on. */
   stop?: boolean;
+  /**
+   * Without `stop` or `hold`: let the application run on as soon as each process is captured,
+   * while a copy-on-write copy of it writes its memory (the default), rather than keeping it
+   * frozen until every page is written. A program that rewrites much of its memory meanwhile
+   * costs up to that much more memory until its copy is done.
+   */
+  copyOnWrite?: boolean;
   /** How long each barrier (all frozen, all written) may take, in ms; default 30 000. */
   timeoutMs?: number;
   /**
@@ -161,7 +168,7 @@ export async function snapshot(app: App, options: SnapshotOptions): Promise<Imag
     const frozenAt = performance.now();
     // Without stop or hold, copy-on-write: the application runs on as soon as every process
     // is captured, while copies of its processes write their files (agent_cow.c).
-    const cow = !options.stop && !options.hold;
+    const cow = !options.stop && !options.hold && options.copyOnWrite !== false;
     let resumedAt: number | undefined;
     let afterResume: Promise<unknown> | undefined; // its error, if it failed
     const rows = await freezeAndWriteRetrying(app, table, tmp, {
