@@ -44,7 +44,7 @@ async function measure(dir: string, mib: number, rounds: number) {
         const imageDir = join(dir, `image-${mib}-${round}-${cow}`);
         let from = (await Deno.stat(output)).size;
         const t0 = performance.now();
-        const image = await app.snapshot({ dir: imageDir, copyOnWrite: cow });
+        const image = await app.snapshot({ dir: imageDir, copyOnWrite: cow, timeoutMs: 300_000 });
         const total = performance.now() - t0;
         await new Promise((resolve) => setTimeout(resolve, 50)); // the last gap printed
         const gap = await longestGap(output, from);

@@ -27,6 +27,9 @@ pid_t sup_start_restorer(struct amber_table *t, const struct sup_options *o);
 /* exit_record.c: how a detached application ended (a wait status), for `amber ps`. */
 void sup_write_exit_record(const char *app_dir, int status);
 
+/* cow_writers.c: whether the children left are only copies writing a snapshot's files. */
+int sup_only_writers_left(const struct amber_table *t);
+
 /* broker.c: the descriptor broker of a restore (common/broker.h), on its own thread. */
 int sup_broker_start(const char *app_dir, int nprocesses);
 
