@@ -142,3 +142,26 @@ scenarioTest(
     await waitProgress(s, text.length, progress(text) + 2);
   },
 );
+
+scenarioTest(
+  "an application killed while its copy writes ends at once, and its image is still complete and exact",
+  async (s) => {
+    const app = await s.launch([prog("cow_rewrite"), s.dir, "512", "1", "0"], "cow");
+    await s.waitFor(/^ready$/m);
+    const snapshot = app.snapshot({ dir: join(s.dir, "image.amber") });
+    let writer: number | undefined;
+    for (let i = 0; i < 4000 && !writer; i++) {
+      writer = await findWriter(app);
+      if (!writer) await sleep(2);
+    }
+    assert.ok(writer, "no copy writing was found");
+    await sleep(50); // its process said it was captured
+    await app.kill(); // within its 10 s, though the copy writes on
+    const image = await snapshot;
+    await Deno.writeTextFile(s.go, "");
+    const from = (await s.text()).length;
+    await s.restore(image);
+    await sums(s, from, 2);
+    await s.waitFor(/^PASS$/m, "PASS");
+  },
+);
