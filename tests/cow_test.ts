@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type App } from "../mod.ts";
+import type { App } from "../mod.ts";
 import { prog, type Scenario, scenarioTest, sleep } from "./support.ts";
 
 const SUM = /^sum .*$/gm;
