@@ -53,7 +53,17 @@ scenarioTest(
     const app = await s.launch([prog("cow_rewrite"), s.dir, "64", "2", "1"], "cow");
     await s.waitFor(/^ready$/m);
     await waitProgress(s, 0, 4);
-    const image = await app.snapshot({ dir: join(s.dir, "first.amber") });
+    // Once it runs on, its copies are held until it has rewritten all its memory again.
+    const image = await app.snapshot({
+      dir: join(s.dir, "first.amber"),
+      afterResume: async () => {
+        const writers = await findWriters(app);
+        assert.equal(writers.length, 2, "not a copy per process");
+        for (const pid of writers) Deno.kill(pid, "SIGSTOP");
+        await waitProgress(s, 0, progress(await s.text()) + 4);
+        for (const pid of writers) Deno.kill(pid, "SIGCONT");
+      },
+    });
     const atReturn = progress(await s.text());
     assert.ok(image.stats!.frozenMs < image.stats!.totalMs, "frozen for the whole snapshot");
     await app.kill();
@@ -89,21 +99,29 @@ scenarioTest(
   180_000,
 );
 
-/** The copy writing the image of one of `app`'s processes: a cow_rewrite in a session of its own that is none of its processes. */
-async function findWriter(app: App): Promise<number | undefined> {
+/**
+ * The copies writing the images of `app`'s processes: each a cow_rewrite in a session of its own
+ * that is none of its processes.
+ */
+async function findWriters(app: App): Promise<number[]> {
   const own = new Set(app.processes().map((p) => p.pid));
+  const found: number[] = [];
   for await (const entry of Deno.readDir("/proc")) {
     const pid = Number(entry.name);
     if (!Number.isInteger(pid) || own.has(pid)) continue;
     try {
       const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (stat.includes("(cow_rewrite)") && Number(fields[3]) === pid) return pid;
+      if (stat.includes("(cow_rewrite)") && Number(fields[3]) === pid) found.push(pid);
     } catch {
       // Gone meanwhile.
     }
   }
-  return undefined;
+  return found;
+}
+
+async function findWriter(app: App): Promise<number | undefined> {
+  return (await findWriters(app))[0];
 }
 
 scenarioTest(

@@ -55,8 +55,11 @@ static void fill_page(struct worker *w, uint64_t page, uint64_t gen) {
 }
 
 /* Rewrites until the thread is restored (its system thread ID changed). */
+static int running; /* this process's workers that know their thread ID */
+
 static void rewrite(struct worker *w) {
   long tid = raw_gettid();
+  __atomic_add_fetch(&running, 1, __ATOMIC_SEQ_CST);
   while (raw_gettid() == tid) {
     uint64_t gen = w->gen, page = w->pos;
     fill_page(w, page, gen);
@@ -141,6 +144,9 @@ static int run(int proc, uint64_t mib, int threads, uint64_t *shared, uint64_t s
       start(&w[n], m, 256, proc, n, special[k].kind, &t[n]);
     }
   }
+  /* Started only once each worker knows its thread ID, or a worker that a snapshot caught
+   * before it did would take a restored one for its own. */
+  while (__atomic_load_n(&running, __ATOMIC_SEQ_CST) < n) usleep(1000);
   __atomic_add_fetch(started, 1, __ATOMIC_SEQ_CST);
   int bad = 0;
   for (int i = 0; i < n; i++) {
