@@ -105,7 +105,8 @@ export interface SnapshotOptions {
   beforeFreeze?: () => void | Promise<void>;
   /**
    * Called (and awaited) once the application runs again after `beforeFreeze` was called: as
-   * soon as it is let go (before the image is synced), or after a failed snapshot. Not called
+   * soon as it is let go (before the image is synced; with copy-on-write, while its copies
+   * still write its pages), or after a failed snapshot. Not called
    * with `stop` or `hold`, where it does not run again. If it throws, the snapshot rejects with
    * a {@linkcode SnapshotError} and keeps no image.
    */

@@ -165,6 +165,7 @@ static void wake_stopped(struct amber_table *t, int32_t state) {
     struct amber_agent_slot *slot = &c->slots[i];
     int32_t now = __atomic_load_n(&slot->state, __ATOMIC_ACQUIRE);
     if (now == state || now == AMBER_AGENT_EXITED || now == AMBER_AGENT_FAILED) continue;
+    if (now == AMBER_AGENT_CAPTURED) continue; /* resumed, maybe stopped again: its copy writes */
     int32_t sid = slot_sid(t, slot);
     char buf[1024];
     const char *fields = sid > 0 ? amber_proc_stat(sid, buf, sizeof buf) : NULL;

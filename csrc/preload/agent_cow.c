@@ -167,7 +167,7 @@ static int writer_cancelled(void) {
 
 /* The copy: writes the file from its memory, reports, and ends. */
 static __attribute__((noreturn)) void writer(void) {
-  amber_sys0(SYS_setsid); /* out of the program's group: its terminal's signals are not ours */
+  amber_sys0(SYS_setsid); /* a session of its own (the intermediate's is gone with it) */
   struct page_writer *w = amber_file_writer();
   struct amber_sink *s = amber_file_sink();
   /* None of the program's descriptors: a pipe's reader would wait for this one's end too. */
@@ -197,6 +197,10 @@ static char spawn_stack[16384] __attribute__((aligned(64)));
 static volatile long writer_pid;
 
 static __attribute__((noreturn, used)) void intermediate(void) {
+  /* Out of the program's session first: the exit of a member of its process group could
+   * orphan the group, and the kernel would send the group SIGHUP and SIGCONT (which would
+   * continue a stopped process, or end one that does not catch SIGHUP). */
+  amber_sys0(SYS_setsid);
   long pid = amber_sys6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0); /* a fork: the copy */
   if (pid == 0) writer();
   writer_pid = pid;
