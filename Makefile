@@ -162,6 +162,7 @@ bench: setup
 	$(DENO_RUN) bench/restore_check.ts
 	$(DENO_RUN) bench/zero_pages.ts
 	$(DENO_RUN) bench/cli_start.ts
+	$(DENO_RUN) bench/cow_freeze.ts 256 1024
 
 check: setup
 	$(DENO) check cli.ts mod.ts tests/ bench/ examples/

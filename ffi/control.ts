@@ -413,6 +413,23 @@ export class Table implements Disposable {
     return this.#async("amber_ctl_save_tables", (h) => library().amber_ctl_save_tables(h, p));
   }
 
+  /**
+   * Copy-on-write: writes the live slots (which processes wrote their files) into the tables
+   * saved at `path` while the application was frozen, keeping their rows as they were then.
+   */
+  saveSlots(path: string): Promise<void> {
+    const p = cstr(path);
+    return this.#async("amber_ctl_save_slots", (h) => library().amber_ctl_save_slots(h, p));
+  }
+
+  /** Copy-on-write: waits until no copy of a process writes its file any more. */
+  waitWriters(timeoutMs: number): Promise<void> {
+    return this.#async(
+      "amber_ctl_wait_writers",
+      (h) => library().amber_ctl_wait_writers(h, timeoutMs),
+    );
+  }
+
   /** Writes the contents of the application's SysV IPC objects into `imageDir`. */
   ipcSave(imageDir: string): Promise<void> {
     const p = cstr(imageDir);

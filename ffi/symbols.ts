@@ -185,6 +185,24 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  // int32_t amber_ctl_save_slots(void *table, const char *path)
+  amber_ctl_save_slots: {
+    parameters: [
+      "pointer", // void *table
+      "buffer", // const char *path
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+  // int32_t amber_ctl_wait_writers(void *table, int32_t timeout_ms)
+  amber_ctl_wait_writers: {
+    parameters: [
+      "pointer", // void *table
+      "i32", // int32_t timeout_ms
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
   // int32_t amber_ctl_prune_image(void *table, const char *dir)
   amber_ctl_prune_image: {
     parameters: [

@@ -67,6 +67,13 @@ export interface SnapshotOptions {
   dir: string;
   /** End the application once its image is written, instead of letting it go on. */
   stop?: boolean;
+  /**
+   * Without `stop` or `hold`: let the application run on as soon as each process is captured,
+   * while a copy-on-write copy of it writes its memory (the default), rather than keeping it
+   * frozen until every page is written. A program that rewrites much of its memory meanwhile
+   * costs up to that much more memory until its copy is done.
+   */
+  copyOnWrite?: boolean;
   /** How long each barrier (all frozen, all written) may take, in ms; default 30 000. */
   timeoutMs?: number;
   /**
@@ -101,7 +108,8 @@ export interface SnapshotOptions {
   beforeFreeze?: () => void | Promise<void>;
   /**
    * Called (and awaited) once the application runs again after `beforeFreeze` was called: as
-   * soon as it is let go (before the image is synced), or after a failed snapshot. Not called
+   * soon as it is let go (before the image is synced; with copy-on-write, while its copies
+   * still write its pages), or after a failed snapshot. Not called
    * with `stop` or `hold`, where it does not run again. If it throws, the snapshot rejects with
    * a {@linkcode SnapshotError} and keeps no image.
    */
@@ -157,11 +165,23 @@ export async function takeSnapshot(
     const estimate = residentBytes(processesOf(table.rows()).map((p) => p.pid));
     if (options.onProgress) stopWatching = watchWrites(tmp, estimate, report);
     const frozenAt = performance.now();
+    // Without stop or hold, copy-on-write: the application runs on as soon as every process
+    // is captured, while copies of its processes write their files (agent_cow.c).
+    const cow = !options.stop && !options.hold && options.copyOnWrite !== false;
+    let resumedAt: number | undefined;
+    let afterResume: Promise<unknown> | undefined; // its error, if it failed
     const rows = await freezeAndWriteRetrying(app, table, tmp, {
       timeoutMs,
       parentDir: parent?.dir,
-      flags: options.tcpEstablished ? SnapshotFlag.TCP_ESTABLISHED : 0,
+      flags: (options.tcpEstablished ? SnapshotFlag.TCP_ESTABLISHED : 0) |
+        (cow ? SnapshotFlag.COW : 0),
       signal: options.signal,
+      onCaptured: cow
+        ? () => {
+          resumedAt ??= performance.now();
+          afterResume ??= hooks.resumed().then(() => undefined, (error) => error);
+        }
+        : undefined,
     });
     if (options.signal?.aborted) table.setPhase(Phase.ABORT);
     checkAborted(app.name, options.signal);
@@ -169,9 +189,11 @@ export async function takeSnapshot(
     const frozenCheck = options.stop === true || options.hold === true;
     if (frozenCheck) refuseUnrestorable(app.name, table, tmp, options.stop === true);
     stopping = options.stop === true;
-    if (!options.stop && !options.hold) table.setPhase(Phase.RESUME);
-    const frozenMs = performance.now() - frozenAt;
+    if (!options.stop && !options.hold && resumedAt === undefined) table.setPhase(Phase.RESUME);
+    const frozenMs = (resumedAt ?? performance.now()) - frozenAt;
     await stopWatching?.();
+    const hookError = await afterResume;
+    if (hookError) throw hookError;
     if (!options.stop && !options.hold) await hooks.resumed();
     checkAborted(app.name, options.signal);
     if (!frozenCheck) refuseUnrestorable(app.name, undefined, tmp, false);
@@ -304,6 +326,11 @@ export interface FreezeOptions {
   flags?: number;
   /** Abandons the freeze when it aborts (see {@linkcode SnapshotOptions.signal}). */
   signal?: AbortSignal;
+  /**
+   * With `flags` holding SnapshotFlag.COW: called once every process is captured and the
+   * application was let go on, while copies of its processes still write their files.
+   */
+  onCaptured?: () => void;
 }
 
 /**
@@ -312,7 +339,8 @@ export interface FreezeOptions {
  * the snapshot abandoned (the application runs on) and taken again, a few times at most, as
  * does a tree that kept forking faster than it froze.
  * Returns the rows of the tables as they were frozen; the phase is left at WRITE, every
- * process frozen: the caller resumes it (or ends it). On failure everything was resumed.
+ * process frozen: the caller resumes it (or ends it), unless copy-on-write resumed it already
+ * (`onCaptured`). On failure everything was resumed.
  */
 export async function freezeAndWriteRetrying(
   app: SnapshotTarget,
@@ -350,7 +378,7 @@ async function freezeAndWrite(
   app: SnapshotTarget,
   table: Table,
   tmp: string,
-  { timeoutMs, parentDir = "", streaming, flags = 0, signal }: FreezeOptions,
+  { timeoutMs, parentDir = "", streaming, flags = 0, signal, onCaptured }: FreezeOptions,
 ): Promise<TableRow[]> {
   let began = false;
   let running: Promise<void> | undefined;
@@ -397,14 +425,25 @@ async function freezeAndWrite(
     await streaming?.prepare(rows);
     table.setPhase(Phase.WRITE);
     running = streaming?.run();
+    if (flags & SnapshotFlag.COW) {
+      waiting = barrier(AgentState.CAPTURED, "captured");
+      await unlessAborted(app.name, waiting, signal);
+      table.setPhase(Phase.RESUME); // their copies write on (an abort still stops them)
+      onCaptured?.();
+    }
     waiting = barrier(AgentState.WRITTEN, "written");
     await unlessAborted(app.name, Promise.all([waiting, running]), signal);
     if (!streaming) {
       table.pruneImage(tmp);
       // The tables again, now that every process's slot says whether it wrote its part: the
-      // restore brings back exactly the processes whose files the image holds.
-      await Deno.remove(join(tmp, "tables.bin"));
-      await table.saveTables(join(tmp, "tables.bin"));
+      // restore brings back exactly the processes whose files the image holds. A copy-on-write
+      // snapshot's application ran on meanwhile: only the slots, its rows stay the frozen ones.
+      if (flags & SnapshotFlag.COW) {
+        await table.saveSlots(join(tmp, "tables.bin"));
+      } else {
+        await Deno.remove(join(tmp, "tables.bin"));
+        await table.saveTables(join(tmp, "tables.bin"));
+      }
     }
     return rows;
   } catch (cause) {
@@ -418,6 +457,8 @@ async function freezeAndWrite(
     }
     // Told to stop, the agents give up their files and report within moments.
     if (signal?.aborted) await settled(waiting, 2_000);
+    // The copies of a copy-on-write snapshot give up theirs (or end) before the directory goes.
+    if (began && flags & SnapshotFlag.COW) await table.waitWriters(5_000).catch(() => {});
     await running?.catch(() => {});
     throw cause;
   }

@@ -97,6 +97,8 @@ enum amber_agent_state {
   AMBER_AGENT_RESUMED = 4,
   AMBER_AGENT_EXITED = 5, /* written by the coordinator: the process exited before it froze, so
                              the image holds it as it is now (a zombie, or nothing) */
+  AMBER_AGENT_CAPTURED = 6, /* copy-on-write snapshot: everything taken, the process may run on
+                               while its writer (agent_cow.c) writes the file, then WRITTEN */
 };
 
 struct amber_agent_slot {
@@ -113,6 +115,9 @@ struct amber_agent_slot {
 
 /* Keep established TCP connections (TCP_REPAIR) rather than letting them come back reset. */
 #define AMBER_SNAPSHOT_TCP_ESTABLISHED 1u
+/* Copy-on-write: the application runs on while a copy of each process writes its pages
+ * (agent_cow.c); not with --stop, a hold or a stream. */
+#define AMBER_SNAPSHOT_COW 2u
 
 struct amber_ctl {
   uint32_t generation; /* futex word: bumped on every phase change */
@@ -204,6 +209,9 @@ struct amber_table {
   /* Futex word: while set, restored processes wait in their agent before the program goes on
    * (a migration's target holds its copy until the source commits: docs/migration.md). */
   uint32_t held;
+  /* Per slot: the system pid of the process writing its file after it resumed (a copy-on-write
+   * snapshot, agent_cow.c), 0 if none; a snapshot begins only once the last one's are gone. */
+  int32_t cow_writer[AMBER_CTL_MAX_PROCS];
 };
 
 enum amber_app_state {

@@ -20,6 +20,7 @@
 #define AMBER_VM_LOCKED 0x200    /* lo: mlock */
 #define AMBER_VM_LOCKONFAULT 0x400 /* lf: mlock2 MLOCK_ONFAULT */
 #define AMBER_VM_SEALED 0x800    /* sl: mseal (Linux 6.10), put back last */
+#define AMBER_VM_UFFD 0x1000     /* um, uw, ui: a userfaultfd serves it (not put back) */
 
 static const struct amber_vm_flag {
   char code[3];
@@ -32,6 +33,8 @@ static const struct amber_vm_flag {
     {"gd", AMBER_VM_GROWSDOWN, 0},  {"nr", AMBER_VM_NORESERVE, 0},
     {"mw", AMBER_VM_MAYWRITE, 0},   {"lo", AMBER_VM_LOCKED, 0},
     {"lf", AMBER_VM_LOCKONFAULT, 0}, {"sl", AMBER_VM_SEALED, 0},
+    {"um", AMBER_VM_UFFD, 0},       {"uw", AMBER_VM_UFFD, 0},
+    {"ui", AMBER_VM_UFFD, 0},
 };
 #define AMBER_VM_FLAG_COUNT (sizeof amber_vm_flag_table / sizeof amber_vm_flag_table[0])
 

@@ -59,6 +59,10 @@ int32_t amber_ctl_wait_restored(void *table, int32_t count, int32_t timeout_ms);
 /* After every process wrote its part: removes other process files (an abandoned attempt's) and
  * checks each writer's is there; 0 or -errno. */
 int32_t amber_ctl_prune_image(void *table, const char *dir);
+/* Copy-on-write snapshots (ctl_cow.c): the live slots into tables saved at the freeze; a wait
+ * until no copy of a process writes any more (-ETIMEDOUT). */
+int32_t amber_ctl_save_slots(void *table, const char *path);
+int32_t amber_ctl_wait_writers(void *table, int32_t timeout_ms);
 
 /* Images: a 64-bit hash of a file, as 16 hex digits in buf; a process file described as JSON. */
 int32_t amber_ctl_file_hash(const char *path, char *buf, int32_t cap);
@@ -129,6 +133,10 @@ int amber_app_member(const void *table, int32_t pid);
 /* ctl_handover.c: process files handed to processes that cannot reach the image directory */
 int amber_handover_start(struct amber_table *t, const char *dir);
 void amber_handover_stop(struct amber_table *t);
+
+/* ctl_cow.c: the copies that write a copy-on-write snapshot's files while the application runs */
+int amber_cow_writers_busy(struct amber_table *t);
+int amber_cow_writer_status(struct amber_table *t, uint32_t slot);
 
 /* ctl_unblock.c: while agents freeze, lets the checkpoint signal in to the threads they ask for */
 void amber_ctl_serve_unblock(struct amber_table *t);

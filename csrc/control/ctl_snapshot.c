@@ -72,6 +72,7 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const c
   uint32_t phase = __atomic_load_n(&c->phase, __ATOMIC_ACQUIRE);
   int busy = phase == AMBER_PHASE_FREEZE || phase == AMBER_PHASE_WRITE;
   if (busy && alive(c->coordinator)) return -EBUSY; /* a dead one's snapshot was abandoned */
+  if (amber_cow_writers_busy(t)) return -EBUSY; /* ctl_cow.c */
   if (strlen(image_dir) >= sizeof c->image_dir || strlen(parent_dir) >= sizeof c->parent_dir)
     return -ENAMETOOLONG;
   uint32_t n = 0;
@@ -132,6 +133,13 @@ static int slots_status(struct amber_table *t, int32_t state) {
     int32_t s = __atomic_load_n(&c->slots[i].state, __ATOMIC_ACQUIRE);
     if (s == AMBER_AGENT_FAILED) return -EIO;
     if (s == state || s == AMBER_AGENT_EXITED) continue;
+    if (state == AMBER_AGENT_CAPTURED && s == AMBER_AGENT_WRITTEN) continue; /* not a copy */
+    if (state == AMBER_AGENT_WRITTEN && s == AMBER_AGENT_CAPTURED) { /* its copy writes */
+      int st = amber_cow_writer_status(t, i); /* ctl_cow.c */
+      if (st <= 0) return st;
+      done = 0;
+      continue;
+    }
     int32_t sid = slot_sid(t, &c->slots[i]);
     if (sid < 0 && state == AMBER_AGENT_RESUMED) {
       done = 0; /* not started yet */
@@ -168,6 +176,7 @@ static void wake_stopped(struct amber_table *t, int32_t state) {
     struct amber_agent_slot *slot = &c->slots[i];
     int32_t now = __atomic_load_n(&slot->state, __ATOMIC_ACQUIRE);
     if (now == state || now == AMBER_AGENT_EXITED || now == AMBER_AGENT_FAILED) continue;
+    if (now == AMBER_AGENT_CAPTURED) continue; /* resumed, maybe stopped again: its copy writes */
     int32_t sid = slot_sid(t, slot);
     char buf[1024];
     const char *fields = sid > 0 ? amber_proc_stat(sid, buf, sizeof buf) : NULL;

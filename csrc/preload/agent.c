@@ -32,6 +32,8 @@ static void report(struct amber_agent_slot *slot, int32_t state) {
   amber_futex_wake(&ctl()->reports, 1);
 }
 
+void amber_agent_report(struct amber_agent_slot *slot, int32_t state) { report(slot, state); }
+
 static void fail(struct amber_agent_slot *slot, const char *why) {
   amber_fmt(slot->error, sizeof slot->error, "process %d: %s", amber.vpid, why);
   report(slot, AMBER_AGENT_FAILED);
@@ -307,9 +309,9 @@ static void leader(int32_t self, void *uc) {
         wait_phase_change(AMBER_PHASE_WRITE);
         amber_fds_release();
       } else if (amber_ctx_save(&rec->ctx) == 0) {
-        int err = amber_write_process_file(ctl()->image_dir);
-        if (err) fail(slot, amber_ckpt.error);
-        else report(slot, AMBER_AGENT_WRITTEN);
+        int err = amber_cow_write(ctl()->image_dir, slot); /* 1: its writer goes on */
+        if (err < 0) fail(slot, amber_ckpt.error);
+        else if (err == 0) report(slot, AMBER_AGENT_WRITTEN);
         wait_phase_change(AMBER_PHASE_WRITE);
         amber_fds_release();
       } else {

@@ -111,6 +111,12 @@ int amber_agent_write_wanted(void);
 
 /* agent_memory.c: writes process-<vpid>.img into dir; 0 or -errno with amber_ckpt.error */
 int amber_write_process_file(const char *dir);
+/* Writes it, or for a copy-on-write snapshot has a copy of the process write it (agent_cow.c):
+ * 1 if the copy goes on (the slot says CAPTURED), 0 if written, -1 on failure (the reason in
+ * amber_ckpt.error). */
+struct amber_agent_slot;
+int amber_cow_write(const char *dir, struct amber_agent_slot *slot);
+void amber_agent_report(struct amber_agent_slot *slot, int32_t state);
 void amber_mm_fields(struct amber_proc_header *h); /* the kernel's memory layout, auxv */
 /* After a restore, shared memory is shared again: phase 0 the owned, phase 1 the others. */
 int amber_shared_memory_after_restore(int phase);

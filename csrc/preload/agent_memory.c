@@ -11,6 +11,7 @@
 #include "../common/broker.h"
 #include "../common/vm_flags.h"
 #include "agent_lines.h"
+#include "agent_file.h"
 #include "agent_pages.h"
 #include "agent_share.h"
 #include "agent_shmem.h"
@@ -203,8 +204,10 @@ static int smaps_line(void *ctx, const char *line) {
   return 0;
 }
 
-/* The memory map, read once before anything is written: writing must not change it. */
-static int list_regions(void) {
+/* The memory map, read once before anything is written: writing must not change it. With
+ * `with_flags`, from /proc/self/smaps, whose VmFlags cost a walk of every page table; without,
+ * from /proc/self/maps (a copy-on-write snapshot's copy reads them after, agent_cow.c). */
+static int list_regions(int with_flags) {
   if (regions) amber_sys2(SYS_munmap, regions, regions_bytes);
   regions = 0;
   region_count = 0;
@@ -218,9 +221,10 @@ static int list_regions(void) {
   if (addr < 0 && addr > -4096) return error("no memory for the list of memory regions", addr);
   regions = (struct amber_region_rec *)addr;
   struct map_reader m = {0, 0};
-  err = amber_read_lines("/proc/thread-self/smaps", smaps_line, &m);
+  err = amber_read_lines(with_flags ? "/proc/thread-self/smaps" : "/proc/thread-self/maps",
+                         smaps_line, &m);
   if (m.err) return m.err;
-  if (err) return error("cannot read /proc/self/smaps", err);
+  if (err) return error(with_flags ? "cannot read /proc/self/smaps" : "cannot read /proc/self/maps", err);
   for (int i = 0; i < region_count; i++) {
     struct amber_region_rec *r = &regions[i];
     /* Shared memory is saved once, by its owner, and handed to the others on restore. */
@@ -241,22 +245,43 @@ int amber_memory_state_after_restore(void) {
   return err ? error("cannot disable transparent huge pages again", err) : 0;
 }
 
-int amber_write_process_file(const char *dir) {
-  static struct amber_proc_header h;
+/* The process file being written: begun in the handler (file_begin), its pages saved in one
+ * pass (file_pages), or in two for a copy-on-write snapshot (agent_cow.c), and ended with its
+ * sections and header (file_end). */
+static struct amber_proc_header h;
+static char path[AMBER_CTL_PATH + 32];
+static struct amber_sink sink;
+static struct page_writer w;
+static int nregions;
+
+/* A region whose pages a copy of the process (fork) would not hold as they are now: shared
+ * memory, regions not copied (MADV_DONTFORK) or wiped (MADV_WIPEONFORK) on fork or that a
+ * userfaultfd serves, and the file of a private mapping that is gone (every page is saved,
+ * read from the file). */
+static int whole_region(const struct amber_region_rec *r) {
+  return r->kind == AMBER_REGION_ANON && r->ino != 0 && !(r->flags & AMBER_REGION_FROM_IMAGE);
+}
+
+int amber_file_region_frozen(int i) {
+  const struct amber_region_rec *r = &regions[i];
+  return r->kind == AMBER_REGION_ANON_SHARED || whole_region(r) ||
+         (r->vm_flags & (AMBER_VM_DONTFORK | AMBER_VM_WIPEONFORK | AMBER_VM_UFFD));
+}
+
+int amber_file_begin(const char *dir, int with_flags) {
   memset(&h, 0, sizeof h);
-  char path[AMBER_CTL_PATH + 32];
+  memset(&w, 0, sizeof w);
+  w.pagemap_fd = -1;
   amber_fmt(path, sizeof path, AMBER_PROC_FILE_FMT, dir, amber.vpid);
-  struct amber_sink sink;
   int opened = amber_sink_open(&sink, path, amber_agent_write_wanted);
   if (opened) return error("cannot create the process file", opened);
-  struct page_writer w = {0};
   w.sink = &sink;
   w.pagemap_fd = (int)amber_sys3(SYS_openat, AT_FDCWD, "/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC);
   int err = w.pagemap_fd < 0 ? error("cannot open /proc/self/pagemap", w.pagemap_fd) : 0;
 
   thp_disabled = amber_sys2(SYS_prctl, 42 /* PR_GET_THP_DISABLE */, 0) > 0;
-  if (!err) err = list_regions();
-  int nregions = region_count;
+  if (!err) err = list_regions(with_flags);
+  nregions = region_count;
   fill_header(&h);
   const char *parent_dir = amber.table->ctl.parent_dir;
   if (!err && parent_dir[0]) {
@@ -265,12 +290,20 @@ int amber_write_process_file(const char *dir) {
   }
   w.data_end = AMBER_PAGE; /* the header's page */
   pages_begin();
-  for (int i = 0; i < nregions && !err; i++) {
-    /* A private mapping of a file that is gone keeps every page: it cannot be mapped again. */
-    int whole = regions[i].kind == AMBER_REGION_ANON && regions[i].ino != 0 &&
-                !(regions[i].flags & AMBER_REGION_FROM_IMAGE);
-    err = pages_save_region(&w, &regions[i], whole);
-  }
+  return err;
+}
+
+struct page_writer *amber_file_writer(void) { return &w; }
+struct amber_sink *amber_file_sink(void) { return &sink; }
+int amber_file_regions(void) { return nregions; }
+struct amber_region_rec *amber_file_region(int i) { return &regions[i]; }
+
+/* Saves the pages of region i; 0 or -errno. */
+int amber_file_save_region(int i) {
+  return pages_save_region(&w, &regions[i], whole_region(&regions[i]));
+}
+
+int amber_file_end(int err) {
   if (!err) err = pages_write_batch(&w);
   if (!err) {
     h.data_off = AMBER_PAGE;
@@ -314,6 +347,12 @@ int amber_write_process_file(const char *dir) {
   if (w.pagemap_fd >= 0) amber_sys1(SYS_close, w.pagemap_fd);
   amber_sink_close(&sink, path, err != 0);
   return err;
+}
+
+int amber_write_process_file(const char *dir) {
+  int err = amber_file_begin(dir, 1);
+  for (int i = 0; i < nregions && !err; i++) err = amber_file_save_region(i);
+  return amber_file_end(err);
 }
 
 int amber_shared_memory_after_restore(int phase) {

@@ -338,3 +338,18 @@ void pages_release(struct page_writer *w) {
   pages_release_parent(w->parent);
   w->parent = 0;
 }
+
+int pages_take_runs(struct page_writer *w, const struct amber_run_rec *runs, int n,
+                    const uint64_t *hashes) {
+  for (int i = 0; i < n; i++) {
+    if ((uint64_t)w->nruns == w->max_runs && grow((void **)&w->runs, &w->max_runs, sizeof *runs))
+      return failed("no memory for the index of pages", -ENOMEM);
+    w->runs[w->nruns++] = runs[i];
+    for (uint64_t p = 0; p < runs[i].npages; p++) {
+      if (w->npages == w->max_pages && grow((void **)&w->hashes, &w->max_pages, 8))
+        return failed("no memory for the page hashes", -ENOMEM);
+      w->hashes[w->npages++] = *hashes++;
+    }
+  }
+  return 0;
+}

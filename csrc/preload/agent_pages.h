@@ -35,5 +35,8 @@ int pages_flush(struct page_writer *w);
 /* Writes the runs batched so far (before the file's sections after the pages); 0 or -errno. */
 int pages_write_batch(struct page_writer *w);
 void pages_release(struct page_writer *w);
+/* Appends n runs saved by another writer, with their pages' hashes (agent_cow.c). */
+int pages_take_runs(struct page_writer *w, const struct amber_run_rec *runs, int n,
+                    const uint64_t *hashes);
 
 #endif

@@ -161,6 +161,7 @@ int amber_sink_writev(struct amber_sink *s, struct iovec *iov, int n, uint64_t o
     }
     return 0;
   }
+  if (s->cancelled && s->cancelled()) return -ECANCELED;
   while (n) {
     long done = amber_sys5(SYS_pwritev, s->fd, iov, n, off, 0);
     if (done == -EINTR) continue;

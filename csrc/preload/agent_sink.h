@@ -21,6 +21,7 @@ struct amber_sink {
   int pipe_was_pending; /* stream: a SIGPIPE of the program's own was pending already */
   int index_fd;         /* stream: the index beside the FIFO, or -1 */
   char index_path[576]; /* AMBER_CTL_PATH and the file name */
+  int (*cancelled)(void); /* a regular file: asked before each batch of pages; 1 gives up */
 };
 
 /* Opens path: an existing FIFO as a stream (waiting for its reader while still_wanted() says

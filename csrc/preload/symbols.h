@@ -194,7 +194,9 @@
   X(int, clock_getres, (clockid_t, struct timespec *))                                           \
   /* POSIX shared memory by name: wrap_shm_open.c */                                            \
   X(int, shm_open, (const char *, int, mode_t))                                                  \
-  X(int, shm_unlink, (const char *))
+  X(int, shm_unlink, (const char *))                                             \
+  /* regions a fork would not copy as they are: wrap_madvise.c */                               \
+  X(int, madvise, (void *, size_t, int))
 
 #define AMBER_DECLARE_REAL(ret, name, params) ret(*name) params;
 struct amber_real_table {

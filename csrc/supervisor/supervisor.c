@@ -148,6 +148,7 @@ static int reap_all(void) {
     if (pid < 0 && errno == EINTR) continue;
     if (pid < 0) break; /* ECHILD: nothing left */
     if (pid == 0) {
+      if (sup_only_writers_left(table)) break; /* the application has ended */
       /* Nothing to reap: wait for a child's end, tidying the rows once a second meanwhile. */
       struct timespec second = {1, 0};
       if (sigtimedwait(&chld, NULL, &second) < 0 && errno == EAGAIN) collect_stale_rows();

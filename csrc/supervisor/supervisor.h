@@ -33,6 +33,9 @@ void sup_write_exit_record(const char *app_dir, int status, const char *error);
 void sup_lazy_check_start(struct amber_table *t, const char *image_dir);
 const char *sup_lazy_damage(void);
 
+/* cow_writers.c: whether the children left are only copies writing a snapshot's files. */
+int sup_only_writers_left(const struct amber_table *t);
+
 /* broker.c: the descriptor broker of a restore (common/broker.h), on its own thread. */
 int sup_broker_start(const char *app_dir, int nprocesses);
 

@@ -70,10 +70,12 @@ int main(void) {
   NUM(AMBER_AGENT_, FAILED);
   NUM(AMBER_AGENT_, RESUMED);
   NUM(AMBER_AGENT_, EXITED);
+  NUM(AMBER_AGENT_, CAPTURED);
   end();
 
   group("SnapshotFlag", "Flags of a snapshot (AMBER_SNAPSHOT_* in table.h).");
   NUM(AMBER_SNAPSHOT_, TCP_ESTABLISHED);
+  NUM(AMBER_SNAPSHOT_, COW);
   end();
 
   group("IdBase", "Where virtual IDs start: none equals a system ID (table.h).");

@@ -1,0 +1,87 @@
+/**
+ * How long a snapshot that lets the application run on freezes it, as the application sees it:
+ * the longest gap in a counter it runs as fast as it can (bench/progs/gap_counter.c), with
+ * copy-on-write (the default: frozen only to capture and fork a copy that writes the pages) and
+ * without it (frozen until every page is written, as before), for 256 MiB, 1 GiB and 8 GiB of
+ * random data. Beside it, the coordinator's frozen time (from the request to the application let
+ * go), the whole snapshot's time (image complete and durable), and the longest gap the counter
+ * sees in as long a time without a snapshot (what the machine's scheduler alone costs).
+ *
+ * Run: `deno run -A bench/cow_freeze.ts [MiB...]` (8 GiB needs some 17 GiB of memory free, and
+ * as much disk for one image at a time).
+ */
+
+import { join } from "node:path";
+import { type App, launch } from "../mod.ts";
+import { BENCH, stats, waitForText } from "./figures.ts";
+
+const sizes = Deno.args.length ? Deno.args.map(Number) : [256, 1024, 8192];
+
+/** The longest "gap <ms>" the counter printed in `output` after offset `from`. */
+async function longestGap(output: string, from: number): Promise<number> {
+  const text = (await Deno.readTextFile(output)).slice(from);
+  return Math.max(0, ...[...text.matchAll(/^gap ([\d.]+)$/gm)].map((m) => Number(m[1])));
+}
+
+interface Figures {
+  gap: number[];
+  frozen: number[];
+  total: number[];
+  idle: number[];
+}
+
+async function measure(dir: string, mib: number, rounds: number) {
+  const output = join(dir, `out-${mib}`);
+  const app: App = await launch([join(BENCH, "gap_counter"), String(mib)], { output });
+  const figures = { cow: [] as Figures[], frozen: [] as Figures[] };
+  const of = (cow: boolean) => (cow ? figures.cow : figures.frozen);
+  try {
+    await waitForText(output, "ready");
+    const series = () => ({ gap: [], frozen: [], total: [], idle: [] } as Figures);
+    figures.cow.push(series()), figures.frozen.push(series());
+    for (let round = 0; round <= rounds; round++) {
+      for (const cow of [true, false]) {
+        const imageDir = join(dir, `image-${mib}-${round}-${cow}`);
+        let from = (await Deno.stat(output)).size;
+        const t0 = performance.now();
+        const image = await app.snapshot({ dir: imageDir, copyOnWrite: cow, timeoutMs: 300_000 });
+        const total = performance.now() - t0;
+        await new Promise((resolve) => setTimeout(resolve, 50)); // the last gap printed
+        const gap = await longestGap(output, from);
+        await Deno.remove(imageDir, { recursive: true });
+        // As long without a snapshot: what the scheduler alone costs the counter.
+        from = (await Deno.stat(output)).size;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(total, 5_000)));
+        const idle = await longestGap(output, from);
+        if (round === 0) continue; // warm-up
+        const f = of(cow)[0];
+        f.gap.push(gap), f.frozen.push(image.stats?.frozenMs ?? 0), f.total.push(total);
+        f.idle.push(idle);
+      }
+    }
+  } finally {
+    await app.kill();
+  }
+  return { cow: figures.cow[0], frozen: figures.frozen[0] };
+}
+
+const dir = await Deno.makeTempDir({ prefix: "amber-bench-", dir: Deno.cwd() });
+try {
+  console.log(
+    "memory    mode            app's longest gap ms   coordinator frozen ms   snapshot ms   " +
+      "idle gap ms   (median / min)",
+  );
+  for (const mib of sizes) {
+    const { cow, frozen } = await measure(dir, mib, mib >= 4096 ? 2 : 3);
+    for (const [mode, f] of [["copy-on-write", cow], ["frozen write", frozen]] as const) {
+      console.log(
+        `${String(mib).padStart(5)} MiB ${mode.padEnd(15)} ${stats(f.gap).padStart(20)}   ` +
+          `${stats(f.frozen).padStart(21)}   ${stats(f.total).padStart(11)}   ${
+            stats(f.idle).padStart(11)
+          }`,
+      );
+    }
+  }
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}

@@ -1,0 +1,23 @@
+/* The process file in parts (agent_memory.c), for a copy-on-write snapshot (agent_cow.c),
+ * which saves some regions in the handler and the others in a copy of the process. */
+#ifndef AMBER_AGENT_FILE_H
+#define AMBER_AGENT_FILE_H
+
+#include "agent_pages.h"
+
+/* Opens the file, reads the memory map (each region's VmFlags too `with_flags`) and the
+ * parent's index; 0 or -errno. */
+int amber_file_begin(const char *dir, int with_flags);
+int amber_file_regions(void);
+struct amber_region_rec *amber_file_region(int i);
+/* Whether a copy of the process (fork) would not hold region i as it is now. */
+int amber_file_region_frozen(int i);
+/* Saves region i's pages; 0 or -errno. */
+int amber_file_save_region(int i);
+struct page_writer *amber_file_writer(void);
+struct amber_sink *amber_file_sink(void);
+/* Writes what is left (after err == 0) and closes the file, removed on failure; err or the
+ * write's -errno. */
+int amber_file_end(int err);
+
+#endif
