@@ -9,9 +9,9 @@ DENO    := tools/deno/node_modules/.bin/deno
 DENO_RUN := $(DENO) run -A --quiet
 
 COMMON_SRC  := $(wildcard csrc/common/*.c)
-PRELOAD_SRC := $(wildcard csrc/preload/*.c) $(wildcard csrc/preload/*.S)
+PRELOAD_SRC := $(wildcard csrc/preload/*/*.c) $(wildcard csrc/preload/*/*.S)
 CONTROL_SRC := $(wildcard csrc/control/*.c)
-HEADERS     := $(wildcard csrc/*/*.h)
+HEADERS     := $(wildcard csrc/*/*.h) $(wildcard csrc/*/*/*.h)
 TEST_PROGS  := $(patsubst tests/progs/%.c,$(BUILD)/tests/%,$(wildcard tests/progs/*.c))
 GO_PROGS    := $(patsubst tests/progs/%.go,$(BUILD)/tests/%,$(wildcard tests/progs/*.go))
 BENCH_PROGS := $(patsubst bench/progs/%.c,$(BUILD)/bench/%,$(wildcard bench/progs/*.c))
@@ -23,7 +23,7 @@ all: $(BUILD)/libamber.so $(BUILD)/libamberctl.so $(BUILD)/amber-supervisor \
 
 # The interposition library exports only the wrapped symbols: its version script is made from
 # the one list of them in symbols.h.
-$(BUILD)/preload.map: csrc/preload/symbols.h
+$(BUILD)/preload.map: csrc/preload/core/symbols.h
 	@mkdir -p $(BUILD)
 	{ echo '{ global:'; sed -nE 's/^ *X\([^,]+, *([a-z_0-9]+),.*/  \1;/p' $<; echo 'local: *; };'; } > $@
 

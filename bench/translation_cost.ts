@@ -5,7 +5,7 @@
  * the system call it replaces. getsockopt and recvmsg (here a byte written then received) are
  * hot calls whose wrappers look only for the rare pid-carrying cases (SO_PEERCRED, control data).
  * "mutex" and "recursive" are a lock and unlock of a plain and of a recursive mutex: the wrappers
- * pass the plain one straight through and list the recursive one (csrc/preload/owned_locks.c).
+ * pass the plain one straight through and list the recursive one (csrc/preload/wrappers/owned_locks.c).
  *
  * Run: `make bench`, or `deno run -A bench/translation_cost.ts`.
  */

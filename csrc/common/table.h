@@ -201,7 +201,7 @@ struct amber_table {
    * (control/ctl_handover.c); empty otherwise. */
   char handover[64];
   /* POSIX shared memory objects the application made (shm_open with O_CREAT) and has not
-   * unlinked, by name without the leading '/' (preload/wrap_shm_open.c): a snapshot saves the
+   * unlinked, by name without the leading '/' (preload/wrappers/wrap_shm_open.c): a snapshot saves the
    * ones no process maps into the image, and a restore makes them again (ctl_shm_files.c,
    * restorer/shm_files.c). shm_names_full: one more could not be noted (the snapshot refuses). */
   uint32_t nshm_names, shm_names_full;

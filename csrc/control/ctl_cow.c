@@ -1,4 +1,4 @@
-/* The coordinator's side of a copy-on-write snapshot (csrc/preload/agent_cow.c): each process
+/* The coordinator's side of a copy-on-write snapshot (csrc/preload/agent/agent_cow.c): each process
  * that said CAPTURED has a copy of itself writing its file, whose pid its agent put in
  * table->cow_writer. While the coordinator waits for WRITTEN, that copy is what must stay
  * alive, not the process, which runs on (and may exit: its file is still the state at the

@@ -26,7 +26,7 @@ API int32_t amber_ctl_held(void *table) {
 }
 
 /* A held snapshot whose coordinator dies is abandoned and its processes go on
- * (preload/agent.c, wait_phase_change); once a migration has committed they must not: they stay
+ * (preload/agent/agent.c, wait_phase_change); once a migration has committed they must not: they stay
  * frozen until ended. */
 API int32_t amber_ctl_disown_held(void *table) {
   struct amber_ctl *c = &((struct amber_table *)table)->ctl;

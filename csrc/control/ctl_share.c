@@ -3,7 +3,7 @@
  * the user who launched the application, so it may read every process's /proc and kcmp(2)
  * every pair, even when some processes have since switched user (nginx's master stays root,
  * its workers become www-data; a worker may not look at the master). The agents then decide
- * from this list alone (preload/agent_share.c). A process the coordinator may not look at
+ * from this list alone (preload/agent/agent_share.c). A process the coordinator may not look at
  * fails the snapshot, naming it. */
 #include <dirent.h>
 #include <errno.h>

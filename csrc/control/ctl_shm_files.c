@@ -1,7 +1,7 @@
 /* POSIX shared memory objects the application made by name (table.h, shm_names) that no process
  * maps at the snapshot: saved from /dev/shm into <image>/shm-files.bin while every process is
  * frozen, and made again by the restorer before any process runs (restorer/shm_files.c). One a
- * process maps is saved with that process's memory (preload/shm_file.c), not here.
+ * process maps is saved with that process's memory (preload/agent/shm_file.c), not here.
  *
  * shm-files.bin, native byte order, written as shm-files.bin.tmp and renamed when whole:
  *   header   u64 magic "AMBRSHM1"

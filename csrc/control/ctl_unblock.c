@@ -1,5 +1,5 @@
 /* The coordinator lets the checkpoint signal in to a thread that holds it off (a Go runtime
- * thread: see csrc/preload/agent_unblock.c), when that thread's agent asks: it seizes the
+ * thread: see csrc/preload/agent/agent_unblock.c), when that thread's agent asks: it seizes the
  * thread with ptrace, stops it, hands its mask to the agent, takes the signal off the mask and
  * lets it go. A thread cannot trace one of its own process, so this is done from outside. Only
  * a thread of the asking slot's own process is touched, and only if that process is one of the

@@ -1,4 +1,4 @@
-/* The copies that write a copy-on-write snapshot's process files (csrc/preload/agent_cow.c)
+/* The copies that write a copy-on-write snapshot's process files (csrc/preload/agent/agent_cow.c)
  * are the supervisor's children, orphaned to it, but no part of the application: once they are
  * all that is left, the application has ended, and the supervisor does not wait for them (they
  * finish their files on their own, the table still mapped). */

@@ -4,7 +4,7 @@
  * directory; the agents write their files into them as usual, and the coordinator reads every
  * FIFO at once and sends what comes, in chunks, to the target agent (the version 2 image
  * stream, stream.ts). An agent that writes to a FIFO writes strictly in order, with the header
- * last, as a trailer (csrc/preload/agent_sink.c). The two small files the control library
+ * last, as a trailer (csrc/preload/agent/agent_sink.c). The two small files the control library
  * writes (tables.bin, ipc.bin) and the manifest's head go whole; the target hashes and
  * describes what it received and writes the manifest itself (incoming.ts). The memory held on
  * either side is a few chunks; a FIFO holds at most a pipe's buffer.

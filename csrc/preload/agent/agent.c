@@ -1,0 +1,379 @@
+/* The checkpoint signal handler: leader and followers (see agent.h). */
+#include <dlfcn.h>
+#include <signal.h>
+#include <string.h>
+#include <ucontext.h>
+
+#include "agent.h"
+#include "agent_share.h"
+#include "../wrappers/cpu_clock.h"
+#include "../fds/fd_locks.h"
+#include "../wrappers/sysv.h"
+
+struct amber_ckpt amber_ckpt;
+struct amber_restore_args amber_restore_args;
+
+int amber_is_ckpt_signal(int sig) { return sig == AMBER_CKPT_SIGNAL; }
+
+static struct amber_ctl *ctl(void) { return &amber.table->ctl; }
+
+static struct amber_agent_slot *my_slot(void) {
+  struct amber_ctl *c = ctl();
+  for (uint32_t i = 0; i < c->nslots && i < AMBER_CTL_MAX_PROCS; i++)
+    if (c->slots[i].vpid == amber.vpid) return &c->slots[i];
+  return NULL;
+}
+
+struct amber_agent_slot *amber_agent_my_slot(void) { return my_slot(); }
+
+static void report(struct amber_agent_slot *slot, int32_t state) {
+  __atomic_store_n(&slot->state, state, __ATOMIC_RELEASE);
+  __atomic_add_fetch(&ctl()->reports, 1, __ATOMIC_ACQ_REL);
+  amber_futex_wake(&ctl()->reports, 1);
+}
+
+void amber_agent_report(struct amber_agent_slot *slot, int32_t state) { report(slot, state); }
+
+static void fail(struct amber_agent_slot *slot, const char *why) {
+  amber_fmt(slot->error, sizeof slot->error, "process %d: %s", amber.vpid, why);
+  report(slot, AMBER_AGENT_FAILED);
+}
+
+/* Waits for the coordinator to move past `phase`; returns the new phase. A coordinator that
+ * died mid-snapshot must not leave the program frozen: its death counts as an abort. */
+static uint32_t wait_phase_change(uint32_t phase) {
+  for (;;) {
+    uint32_t gen = __atomic_load_n(&ctl()->generation, __ATOMIC_ACQUIRE);
+    uint32_t now = __atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE);
+    if (now != phase) return now;
+    int32_t coordinator = ctl()->coordinator;
+    if (coordinator > 0 && amber_sys2(SYS_kill, coordinator, 0) == -ESRCH) {
+      amber_log("the coordinator (pid %d) is gone: the snapshot is abandoned", coordinator);
+      return AMBER_PHASE_ABORT;
+    }
+    amber_futex_wait(&ctl()->generation, gen, 1, 500);
+  }
+}
+
+int amber_agent_write_wanted(void) {
+  uint32_t gen = __atomic_load_n(&ctl()->generation, __ATOMIC_ACQUIRE);
+  if (__atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE) != AMBER_PHASE_WRITE) return 0;
+  int32_t coordinator = ctl()->coordinator;
+  if (coordinator > 0 && amber_sys2(SYS_kill, coordinator, 0) == -ESRCH) return 0;
+  amber_futex_wait(&ctl()->generation, gen, 1, 5);
+  return __atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE) == AMBER_PHASE_WRITE;
+}
+
+static int still_alive(const int32_t *tids, int n) {
+  int alive = 0;
+  for (int i = 0; i < n; i++) alive += amber_sys3(SYS_tgkill, amber_sys_getpid(), tids[i], 0) == 0;
+  return alive;
+}
+
+static int came(int32_t tid) {
+  for (int k = 1; k < amber_ckpt.nthreads; k++)
+    if (amber_ckpt.threads[k].old_tid == tid) return 1;
+  return 0;
+}
+
+/* A thread that never came: it blocks every signal with raw system calls (as Go's runtime
+ * does in its signal-forwarding thread), and the coordinator could not let the signal in with
+ * ptrace (agent_unblock.c): say which, and why. */
+static void name_stuck_thread(const int32_t *tids, int n) {
+  for (int i = 0; i < n; i++) {
+    if (came(tids[i]) || amber_sys3(SYS_tgkill, amber_sys_getpid(), tids[i], 0) != 0) continue;
+    char path[64], comm[32] = "";
+    amber_fmt(path, sizeof path, "/proc/self/task/%d/comm", tids[i]);
+    long len = amber_read_file(path, comm, sizeof comm);
+    if (len > 0 && comm[len - 1] == '\n') comm[len - 1] = 0;
+    int err = amber_unblock_failure(tids[i]);
+    if (err)
+      amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+                "its thread %d (%s) blocks every signal, and the coordinator could not let "
+                "Amber's signal in with ptrace (errno %d), so Amber cannot stop it",
+                tids[i], comm, err);
+    else
+      amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+                "its thread %d (%s) blocks every signal, so Amber cannot stop it", tids[i], comm);
+    return;
+  }
+  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "one of its threads did not stop");
+}
+
+/* A thread that has exited but stays listed: the main thread after pthread_exit, a zombie
+ * until the process ends. It takes no signal and holds nothing to save. */
+static int zombie_thread(int32_t tid) {
+  char path[64];
+  amber_fmt(path, sizeof path, "/proc/self/task/%d/stat", tid);
+  char state = amber_proc_state(path);
+  return !state || state == 'Z' || state == 'X'; /* unreadable: gone meanwhile */
+}
+
+/* Brings every other thread of the process into the handler; 0, or -1 with the reason in
+ * amber_ckpt.error. */
+static int quiesce(int32_t self) {
+  static int32_t signalled[AMBER_MAX_THREADS];
+  int nsignalled = 0;
+  static int32_t tids[AMBER_MAX_THREADS * 2];
+  amber_unblock_begin();
+  for (int round = 0; round < 100; round++) {
+    int fresh = 0;
+    int n = amber_list_numbers("/proc/self/task", tids, AMBER_MAX_THREADS * 2);
+    for (int t = 0; t < n; t++) {
+      int32_t tid = tids[t];
+      if (tid == self) continue;
+      int known = 0;
+      for (int i = 0; i < nsignalled; i++) known |= signalled[i] == tid;
+      if (known) continue;
+      if (tid == amber_sys_getpid() && zombie_thread(tid)) {
+        amber_ckpt.main_thread_gone = 1;
+        continue;
+      }
+      if (nsignalled == AMBER_MAX_THREADS - 1) {
+        amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+                  "it has more than %d threads, more than Amber can save", AMBER_MAX_THREADS);
+        return -1;
+      }
+      if (amber_sys3(SYS_tgkill, amber_sys_getpid(), tid, AMBER_CKPT_SIGNAL) == 0) {
+        signalled[nsignalled++] = tid;
+        fresh++;
+      }
+    }
+    if (!fresh && round > 0) break; /* nobody new since the last wait */
+    /* Wait for everyone signalled so far (2 s at most: a thread holds the signal off only
+     * for moments, as glibc does around a thread's creation); a thread that exited meanwhile
+     * never arrives, and is no longer waited for. */
+    for (int waited = 0; waited < 400; waited++) {
+      uint32_t arrived = __atomic_load_n(&amber_ckpt.arrived, __ATOMIC_ACQUIRE);
+      if ((int)arrived >= nsignalled) break;
+      if (waited % 20 == 19 && (int)arrived >= still_alive(signalled, nsignalled)) break;
+      /* Held off for 100 ms: not a moment's hold, as around a thread's creation. */
+      if (waited == 20) amber_unblock_stragglers(signalled, nsignalled, came);
+      amber_futex_wait(&amber_ckpt.arrived, arrived, 0, 5);
+    }
+  }
+  if ((int)__atomic_load_n(&amber_ckpt.arrived, __ATOMIC_ACQUIRE) <
+      still_alive(signalled, nsignalled)) {
+    name_stuck_thread(signalled, nsignalled);
+    return -1;
+  }
+  return 0;
+}
+
+static void release_followers(void) {
+  __atomic_store_n(&amber_ckpt.release, 1, __ATOMIC_RELEASE);
+  amber_futex_wake(&amber_ckpt.release, 0);
+  while (__atomic_load_n(&amber_ckpt.followers_inside, __ATOMIC_ACQUIRE))
+    amber_futex_wait(&amber_ckpt.followers_inside,
+                     __atomic_load_n(&amber_ckpt.followers_inside, __ATOMIC_ACQUIRE), 0, 5);
+}
+
+static void follower(void *uc) {
+  __atomic_add_fetch(&amber_ckpt.followers_inside, 1, __ATOMIC_ACQ_REL);
+  int index = __atomic_add_fetch(&amber_ckpt.nthreads, 1, __ATOMIC_ACQ_REL) - 1;
+  struct amber_thread_rec *rec = &amber_ckpt.threads[index];
+  memset(rec, 0, sizeof *rec);
+  amber_unblock_restore_mask(uc);
+  amber_thread_capture(rec, uc);
+  amber_signals_take_thread(rec);
+  amber_signals_put_thread(rec); /* the running program keeps them */
+  if (amber_ctx_save(&rec->ctx) == 0) {
+    __atomic_add_fetch(&amber_ckpt.arrived, 1, __ATOMIC_ACQ_REL);
+    amber_futex_wake(&amber_ckpt.arrived, 0);
+  } else {
+    /* Resumed by the restorer in a new process. */
+    rec = &amber_ckpt.threads[index];
+    amber_thread_after_restore(rec);
+    amber_identity_thread_after_restore();
+    amber_signals_put_thread(rec);
+    __atomic_add_fetch(&amber_ckpt.restored_threads, 1, __ATOMIC_ACQ_REL);
+    amber_futex_wake(&amber_ckpt.restored_threads, 0);
+  }
+  while (!__atomic_load_n(&amber_ckpt.release, __ATOMIC_ACQUIRE))
+    amber_futex_wait(&amber_ckpt.release, 0, 0, 100);
+  __atomic_sub_fetch(&amber_ckpt.followers_inside, 1, __ATOMIC_ACQ_REL);
+  amber_futex_wake(&amber_ckpt.followers_inside, 0);
+}
+
+/* The environment's AMBER_APP_DIR names the old application: point it at the new one, in
+ * memory of its own (no malloc in a signal handler), so that an exec stays in the application. */
+static void update_environment(void) {
+  extern char **environ;
+  static char *fresh;
+  if (!fresh) {
+    long addr = amber_sys6(SYS_mmap, 0, 4096, 3, 0x22, -1, 0);
+    if (addr < 0 && addr > -4096) return;
+    fresh = (char *)addr;
+  }
+  amber_fmt(fresh, 4096, "AMBER_APP_DIR=%s", amber.app_dir);
+  for (char **e = environ; e && *e; e++)
+    if (!strncmp(*e, "AMBER_APP_DIR=", 14)) *e = fresh;
+}
+
+/* After a restore: the leader puts the process's kernel state back, sharing with the other
+ * restored processes through the broker what they shared before. */
+static void leader_after_restore(struct amber_thread_rec *rec) {
+  memcpy(amber.app_dir, amber_restore_args.app_dir, sizeof amber.app_dir);
+  amber_table_fd_after_restore(amber_restore_args.tables_fd);
+  update_environment();
+  amber_process_after_restore();
+  amber_thread_after_restore(rec);
+  amber_signals_put_thread(rec);
+  amber_signals_put_process();
+  int err = amber_broker_open();
+  if (err) amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "cannot reach the broker (%d)", -err);
+  if (!err) err = amber_shared_memory_after_restore(0);
+  if (!err) err = amber_fds_after_restore();
+  if (!err) err = amber_shared_memory_after_restore(1);
+  if (!err) err = amber_memory_state_after_restore();
+  amber_sysv_undo_after_restore();
+  amber_broker_drop_local(); /* closing a copy once a POSIX lock is back would drop the lock */
+  err = amber_locks_after_restore(err); /* and waits for every other process's */
+  amber_broker_close();
+  amber_fds_release();
+  /* Followers leave the restorer's code as they resume; only then may it go. */
+  for (int i = 0; i < 2000; i++) {
+    uint32_t done = __atomic_load_n(&amber_ckpt.restored_threads, __ATOMIC_ACQUIRE);
+    if ((int)done >= amber_ckpt.nthreads - 1) break;
+    amber_futex_wait(&amber_ckpt.restored_threads, done, 0, 5);
+  }
+  amber_owned_locks_after_restore();
+  amber_cpu_clocks_after_restore();
+  if (!err) err = amber_timers_after_restore(); /* every thread has its new TID now */
+  for (int i = 0; i < 2000 && __atomic_load_n(&amber_restore_args.main_tid, __ATOMIC_ACQUIRE); i++)
+    amber_futex_wait((uint32_t *)&amber_restore_args.main_tid,
+                     (uint32_t)__atomic_load_n(&amber_restore_args.main_tid, __ATOMIC_ACQUIRE), 0, 5);
+  if (amber_restore_args.restorer_end > amber_restore_args.restorer_start)
+    amber_sys2(SYS_munmap, amber_restore_args.restorer_start,
+               amber_restore_args.restorer_end - amber_restore_args.restorer_start);
+  amber_process_restore_exe();
+  if (!err) err = amber_flags_after_restore();
+  /* Last: limits and credentials may forbid what the restore itself needs. */
+  amber_identity_after_restore();
+  amber_identity_thread_after_restore();
+  struct amber_agent_slot *slot = my_slot();
+  if (!slot) return;
+  if (!err) {
+    report(slot, AMBER_AGENT_RESUMED);
+    return;
+  }
+  /* Half a process must not run on: say why, and end it. */
+  fail(slot, amber_ckpt.error);
+  amber_log("restore failed: %s", amber_ckpt.error);
+  amber_sys1(SYS_exit_group, 70);
+}
+
+/* A process that was stopped when the snapshot came (the coordinator woke it to take part) is
+ * stopped again before any of its threads leaves the handler. */
+static void stop_again(int stopped) {
+  amber_reports_settle(); /* a child's stop again is no new report */
+  if (stopped) amber_sys2(SYS_kill, amber_sys_getpid(), SIGSTOP);
+}
+
+static void leader(int32_t self, void *uc) {
+  struct amber_agent_slot *slot = my_slot();
+  amber_ckpt.nthreads = 1;
+  amber_ckpt.arrived = 0;
+  amber_ckpt.release = 0;
+  amber_ckpt.restored_threads = 0;
+  amber_ckpt.error[0] = 0;
+  struct amber_thread_rec *rec = &amber_ckpt.threads[0];
+  memset(rec, 0, sizeof *rec);
+  rec->leader = 1;
+  amber_ckpt.main_thread_gone = 0;
+  amber_identity_open_proc();
+  int stopped = quiesce(self) == 0;
+  amber.checkpoints++;
+  amber_child_rows_capture();
+  amber_thread_capture(rec, uc);
+  amber_signals_take_thread(rec);
+  amber_signals_take_process();
+  amber_signals_put_thread(rec);
+  amber_signals_put_process();
+  int lost = amber_process_capture();
+  amber_flags_capture();
+  /* The wait reports first: a failed snapshot wakes stopped children too (agent_reports.c). */
+  if (!stopped || lost || amber_clone_share_capture() || amber_reports_capture() ||
+      amber_identity_capture() || amber_timers_capture() || amber_owned_locks_capture() ||
+      amber_fds_capture()) {
+    fail(slot, amber_ckpt.error);
+    wait_phase_change(AMBER_PHASE_FREEZE);
+  } else {
+    report(slot, AMBER_AGENT_FROZEN);
+    uint32_t phase = wait_phase_change(AMBER_PHASE_FREEZE);
+    if (phase != AMBER_PHASE_WRITE) amber_fds_release();
+    amber_ckpt.stopped = __atomic_load_n(&slot->stopped, __ATOMIC_ACQUIRE); /* for the image */
+    if (phase == AMBER_PHASE_WRITE) {
+      if (amber_fds_capture_frozen()) { /* every process is frozen now */
+        fail(slot, amber_ckpt.error);
+        wait_phase_change(AMBER_PHASE_WRITE);
+        amber_fds_release();
+      } else if (amber_ctx_save(&rec->ctx) == 0) {
+        int err = amber_cow_write(ctl()->image_dir, slot); /* 1: its writer goes on */
+        if (err < 0) fail(slot, amber_ckpt.error);
+        else if (err == 0) report(slot, AMBER_AGENT_WRITTEN);
+        wait_phase_change(AMBER_PHASE_WRITE);
+        amber_fds_release();
+      } else {
+        leader_after_restore(&amber_ckpt.threads[0]);
+        amber_wait_held();
+        amber_identity_close_proc();
+        stop_again(amber_ckpt.stopped); /* the new application's slot knows nothing of it */
+        release_followers();
+        return;
+      }
+    }
+  }
+  amber_identity_close_proc();
+  stop_again(__atomic_load_n(&slot->stopped, __ATOMIC_ACQUIRE));
+  release_followers();
+}
+
+static void on_ckpt_signal(int sig, siginfo_t *info, void *uc) {
+  int saved_errno = errno;
+  if (amber_cs_depth > 0) {
+    amber_ckpt_deferred = 1; /* taken at the end of the critical section */
+    errno = saved_errno;
+    return;
+  }
+  amber_ckpt_deferred = 0;
+  int32_t self = amber_sys_gettid();
+  for (;;) {
+    uint32_t phase = __atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE);
+    int32_t expected = 0;
+    if (__atomic_compare_exchange_n(&amber_ckpt.leader_tid, &expected, self, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+      if (phase == AMBER_PHASE_FREEZE && my_slot()) leader(self, uc);
+      __atomic_store_n(&amber_ckpt.leader_tid, 0, __ATOMIC_RELEASE);
+      break;
+    }
+    if (expected == self) break;
+    /* A leader gathers its threads while `release` is 0. Once it is 1, the last checkpoint is
+     * ending: this signal is the next snapshot's, taken by a thread already let go, which
+     * waits to lead it rather than to follow a leader that is leaving. */
+    if (!__atomic_load_n(&amber_ckpt.release, __ATOMIC_ACQUIRE)) {
+      follower(uc);
+      break;
+    }
+    amber_futex_wait(&amber_ckpt.release, 1, 0, 1);
+  }
+  errno = saved_errno;
+}
+
+void amber_deferred_checkpoint(void) {
+  amber_ckpt_deferred = 0;
+  amber_sys3(SYS_tgkill, amber_sys_getpid(), amber_sys_gettid(), AMBER_CKPT_SIGNAL);
+}
+
+void amber_agent_install(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_ckpt_signal;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  /* A Go program's goroutine stacks are too small for a signal frame: Go gives each of its
+   * threads an alternate signal stack, and a handler must run there (x_cgo_init: a Go program
+   * built with cgo, the only kind that runs with this library). */
+  if (dlsym(RTLD_DEFAULT, "x_cgo_init")) sa.sa_flags |= SA_ONSTACK;
+  sigfillset(&sa.sa_mask);
+  REAL(sigaction)(AMBER_CKPT_SIGNAL, &sa, NULL);
+}

@@ -1,0 +1,154 @@
+/* The in-process checkpoint agent. The coordinator signals every process of the application;
+ * in each, the thread that takes the signal leads: it brings every other thread into the
+ * agent's handler, where each saves its registers, then it saves the process's state and
+ * writes the process file. A restored process resumes every thread at the point where it
+ * saved its registers, inside this handler; the handler then puts back what lives in the
+ * kernel (descriptors, dispositions, timers...) and returns, and the kernel's sigreturn puts
+ * back the exact registers, FPU state and signal mask of the moment the signal landed.
+ * See docs/snapshot-protocol.md. */
+#ifndef AMBER_AGENT_H
+#define AMBER_AGENT_H
+
+#include <stdint.h>
+
+#include "../../common/image.h"
+#include "../core/amber.h"
+
+#define AMBER_MAX_THREADS 256
+#define AMBER_MAX_FDS 512
+
+/* Everything a checkpoint of this process keeps in the library's memory. */
+struct amber_ckpt {
+  int32_t leader_tid;         /* 0: no checkpoint in progress */
+  uint32_t arrived;           /* futex: followers that saved their registers */
+  uint32_t release;           /* futex: 0 while followers must wait */
+  uint32_t followers_inside;  /* followers not yet returned from the handler */
+  uint32_t restored_threads;  /* followers done with their own restore */
+  int32_t nthreads;           /* leader + followers */
+  struct amber_thread_rec threads[AMBER_MAX_THREADS];
+  /* process state, captured while frozen and put back after a restore */
+  struct amber_ksigaction sigactions[65];
+  uint64_t itimers[3][4]; /* struct itimerval for REAL, VIRTUAL, PROF */
+  uint32_t umask;
+  int32_t nfds, nepoll;
+  char cwd[1024];
+  char exe[1024]; /* /proc/self/exe, pointed back at the program after a restore */
+  struct amber_fd_rec fds[AMBER_MAX_FDS];
+  struct amber_epoll_rec epoll[AMBER_EPOLL_MAX];
+  void *fd_buffer;            /* unread pipe and socket bytes: a mapping saved with memory */
+  uint64_t fd_buffer_size, fd_buffer_used;
+  char error[AMBER_CTL_ERROR];
+  int32_t stopped; /* it was stopped (SIGSTOP) when frozen: it is stopped again once restored */
+  int32_t main_thread_gone; /* its main thread had called pthread_exit (a zombie thread) */
+};
+
+extern struct amber_ckpt amber_ckpt;
+extern struct amber_restore_args amber_restore_args;
+
+int amber_ctx_save(struct amber_ctx *ctx) __attribute__((returns_twice));
+
+/* agent_thread.c: one thread's kernel-side state */
+void amber_thread_capture(struct amber_thread_rec *rec, void *uc);
+void amber_thread_after_restore(struct amber_thread_rec *rec);
+/* owned_locks.c: locks that name their owner by TID follow the thread to its new one */
+int amber_owned_locks_capture(void);
+void amber_child_rows_capture(void); /* child_rows.c */
+void amber_owned_locks_after_restore(void);
+
+/* agent_signals.c: pending signals, taken out while frozen and queued back (after a restore,
+ * in the new process); a thread's own first, then the leader takes the process's */
+void amber_signals_take_thread(struct amber_thread_rec *rec);
+void amber_signals_put_thread(const struct amber_thread_rec *rec);
+void amber_signals_take_process(void);
+void amber_signals_put_process(void);
+
+/* agent_timers.c: POSIX timers, made again under their IDs once every thread has its TID */
+int amber_timers_capture(void); /* 0, or -1 with amber_ckpt.error */
+int amber_timers_after_restore(void);
+
+/* agent_identity.c: credentials, limits, priority, affinity; refuses what cannot be saved */
+int amber_identity_capture(void); /* 0, or -1 with amber_ckpt.error */
+int32_t amber_identity_seccomp(void); /* AMBER_SECCOMP_* of the last capture */
+void amber_identity_open_proc(void);  /* dumpable for the snapshot's reading of /proc/self */
+void amber_identity_close_proc(void); /* as it was */
+void amber_identity_after_restore(void);
+void amber_identity_thread_after_restore(void); /* in every thread */
+
+/* agent_flags.c: oom_score_adj (the process's), no_new_privs, personality and the parent-death
+ * signal (each thread's) */
+void amber_flags_capture(void);
+int amber_flags_after_restore(void); /* 0, or -1 with amber_ckpt.error */
+void amber_flags_thread_capture(const struct amber_thread_rec *rec);
+void amber_flags_thread_after_restore(const struct amber_thread_rec *rec);
+void amber_flags_thread_pdeathsig(void); /* the calling thread's, once it has its credentials */
+
+/* agent_reports.c: wait reports the program had not collected from its children */
+int amber_reports_capture(void); /* 0, or -1 with amber_ckpt.error */
+void amber_reports_settle(void); /* collects the stop reports the program had collected */
+extern int32_t amber_reports_continued[AMBER_MAX_CONTINUED];
+extern int amber_reports_ncontinued;
+int amber_list_children(int32_t *out, int cap); /* system pids; -1 when more than cap */
+
+/* agent_clone_share.c: a descriptor table shared with the parent or a child (CLONE_FILES),
+ * refused before any descriptor is looked at */
+int amber_clone_share_capture(void); /* 0, or -1 with amber_ckpt.error */
+
+/* agent_process.c: the process's kernel-side state other than descriptors */
+int amber_process_capture(void); /* 0, or -1 with amber_ckpt.error (a cwd deleted or too long) */
+void amber_process_after_restore(void);
+void amber_process_restore_exe(void); /* once the restorer is unmapped */
+
+/* agent_fds.c: descriptors; capture returns 0 or -1 with amber_ckpt.error naming the one
+ * that Amber cannot save */
+int amber_fds_capture(void);
+int amber_fds_capture_frozen(void); /* once every process is frozen; finds what is shared */
+int amber_fds_after_restore(void);
+void amber_fds_release(void);
+
+/* agent.c: while the process file is written, whether the coordinator still wants it (the
+ * phase is still WRITE and the coordinator alive); waits a few ms first */
+int amber_agent_write_wanted(void);
+
+/* agent_memory.c: writes process-<vpid>.img into dir; 0 or -errno with amber_ckpt.error */
+int amber_write_process_file(const char *dir);
+/* Writes it, or for a copy-on-write snapshot has a copy of the process write it (agent_cow.c):
+ * 1 if the copy goes on (the slot says CAPTURED), 0 if written, -1 on failure (the reason in
+ * amber_ckpt.error). */
+struct amber_agent_slot;
+int amber_cow_write(const char *dir, struct amber_agent_slot *slot);
+void amber_agent_report(struct amber_agent_slot *slot, int32_t state);
+void amber_mm_fields(struct amber_proc_header *h); /* the kernel's memory layout, auxv */
+/* After a restore, shared memory is shared again: phase 0 the owned, phase 1 the others. */
+int amber_shared_memory_after_restore(int phase);
+/* After a restore, what the process asked of its memory as a whole (PR_SET_THP_DISABLE). */
+int amber_memory_state_after_restore(void);
+
+/* agent_util.c: raw-syscall helpers usable in a signal handler */
+void amber_futex_wait(uint32_t *word, uint32_t seen, int shared, int timeout_ms);
+void amber_futex_wake(uint32_t *word, int shared);
+/* %s %d %x %lx only; the compiler checks the arguments as printf would */
+int amber_fmt(char *buf, int cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int amber_fmt_error(char *buf, int cap, const char *what, long err); /* "what: ENOSPC: ..." */
+long amber_read_file(const char *path, char *buf, long cap);
+/* A /proc link or maps name of a file that was unlinked ends in " (deleted)". */
+int amber_is_deleted(const char *name);
+/* That name without the suffix, from `skip` characters in (7 skips "/memfd:"), into out. */
+void amber_undeleted_name(const char *name, int skip, char *out, int cap);
+int amber_parse_u64(const char **p, uint64_t *out, int base);
+int amber_list_numbers(const char *dir_path, int32_t *out, int cap);
+/* The state letter of a /proc/.../stat file ('R', 'S', 'T', 'Z'...), 0 if unreadable. */
+char amber_proc_state(const char *stat_path);
+
+/* agent.c: this process's slot in the control block, or NULL */
+struct amber_agent_slot *amber_agent_my_slot(void);
+
+/* agent_unblock.c: threads that hold the checkpoint signal off, let in by the coordinator */
+void amber_unblock_begin(void); /* the leader, as a checkpoint starts */
+/* The leader: asks for those of `tids` that did not come (`came`) and hold the signal off. */
+void amber_unblock_stragglers(const int32_t *tids, int n, int (*came)(int32_t tid));
+int amber_unblock_failure(int32_t tid); /* why that thread could not be let in (errno), or 0 */
+void amber_unblock_restore_mask(void *uc); /* a follower let in: its own mask, in its frame */
+
+void amber_wait_held(void); /* agent_hold.c: a migration's target holds its copy */
+
+#endif

@@ -1,0 +1,293 @@
+/* Copy-on-write snapshots: the process is frozen only while the handler captures what it
+ * captures anyway and writes the memory a copy would not hold as it is now (shared memory,
+ * MADV_DONTFORK and MADV_WIPEONFORK regions: agent_memory.c's amber_file_region_frozen);
+ * then a copy of the process (fork: the kernel shares every private page copy-on-write)
+ * writes the rest of the file while the program runs on. The copy holds the memory exactly as
+ * it was at the freeze, whatever the program writes meanwhile.
+ *
+ * The copy must stay out of the program's sight: it is no child of the process (the program's
+ * wait would see it) but a grandchild whose parent has exited, so the kernel gives it to the
+ * application's supervisor, its subreaper, which reaps it with the rest (it has no row in the
+ * tables). The intermediate shares the address space (CLONE_VM | CLONE_VFORK: no copy of the
+ * page tables, and the handler waits until it is gone), has exit signal 0 so that no SIGCHLD
+ * reaches the program, and is reaped here with __WALL before anything resumes. The copy runs
+ * only this code (raw system calls, no locks, no atfork handlers), in a session of its own,
+ * with every signal blocked and none of the program's descriptors but the file's.
+ *
+ * The copy reports WRITTEN (or FAILED, with the reason) in the process's slot; the coordinator
+ * watches its pid meanwhile (table->cow_writer): a copy that dies without a word fails the
+ * snapshot, which the application survives. An abort (phase ABORT) or a coordinator that is
+ * gone makes it give up its file between batches of pages.
+ *
+ * The handler reads the memory map from /proc/self/maps: /proc/self/smaps, for each region's
+ * VmFlags, walks every page table and costs as much as the fork (some 50 ms per GiB). The copy
+ * reads its own smaps for them instead, the same but for what a fork does not copy: mlock
+ * (so a process with locked memory reads smaps frozen) and MADV_DONTFORK and MADV_WIPEONFORK,
+ * which the library sees made (wrap_madvise.c, or a region of the last snapshot's map) and
+ * which the copy checks for: one made behind the library's back fails the snapshot, named. */
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "../../common/vm_flags.h"
+#include "agent.h"
+#include "agent_cow.h"
+#include "agent_file.h"
+#include "agent_lines.h"
+#include "agent_sink.h"
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+
+static struct amber_ctl *ctl(void) { return &amber.table->ctl; }
+
+volatile int amber_cow_regions_special;
+
+#define AMBER_VM_SEEN 0x80000000u /* read_vm_flags: listed in smaps */
+
+static int failed(const char *what, long err) {
+  amber_fmt_error(amber_ckpt.error, sizeof amber_ckpt.error, what, err);
+  return err < 0 ? (int)err : -EIO;
+}
+
+/* Each region's VmFlags, from the copy's own /proc/self/smaps: those of the mapping that holds
+ * its start (the agent's own mappings since may have merged with a neighbour). */
+struct flags_reader {
+  int next;             /* regions are listed in address order in both */
+  int first, last;      /* the regions that start in the current mapping */
+  int err;
+};
+
+static int smaps_line(void *ctx, const char *line) {
+  struct flags_reader *f = ctx;
+  if ((*line >= '0' && *line <= '9') || (*line >= 'a' && *line <= 'f')) {
+    const char *p = line;
+    uint64_t start = 0, end = 0;
+    amber_parse_u64(&p, &start, 16);
+    if (*p == '-') p++;
+    amber_parse_u64(&p, &end, 16);
+    while (f->next < amber_file_regions() && amber_file_region(f->next)->start < start) f->next++;
+    f->first = f->next;
+    while (f->next < amber_file_regions() && amber_file_region(f->next)->start < end) f->next++;
+    f->last = f->next;
+  } else if (!strncmp(line, "VmFlags:", 8)) {
+    uint32_t flags = amber_vm_flags_parse(line + 8) | AMBER_VM_SEEN;
+    for (int i = f->first; i < f->last; i++) {
+      struct amber_region_rec *r = amber_file_region(i);
+      r->vm_flags = flags;
+      if (flags & AMBER_VM_GROWSDOWN) r->flags |= AMBER_REGION_GROWSDOWN;
+    }
+  }
+  return 0;
+}
+
+/* The flags; in the copy, with a check that it holds every region as the process did. */
+static int read_vm_flags(int in_copy) {
+  struct flags_reader f = {0, 0, 0, 0};
+  int err = amber_read_lines("/proc/self/smaps", smaps_line, &f);
+  if (err) return failed("cannot read /proc/self/smaps", err);
+  for (int i = 0; i < amber_file_regions(); i++) {
+    struct amber_region_rec *r = amber_file_region(i);
+    int seen = (r->vm_flags & AMBER_VM_SEEN) != 0;
+    r->vm_flags &= ~AMBER_VM_SEEN;
+    int wiped = in_copy && (r->vm_flags & AMBER_VM_WIPEONFORK) && !amber_file_region_frozen(i);
+    if (seen && !wiped) continue;
+    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+              "its memory at %lx-%lx was made %s with a system call that did not go through the "
+              "C library, so a copy-on-write snapshot cannot copy it; take one with --stop",
+              (unsigned long)r->start, (unsigned long)r->end,
+              seen ? "MADV_WIPEONFORK" : "MADV_DONTFORK");
+    return -EINVAL;
+  }
+  return 0;
+}
+
+/* Locked memory, in /proc/self/status (VmLck: N kB): a fork's copy has none. */
+static int locked_memory(void) {
+  static char status[4096];
+  long n = amber_read_file("/proc/thread-self/status", status, sizeof status - 1);
+  if (n <= 0) return 1; /* unknown: read smaps frozen */
+  status[n] = 0;
+  for (const char *p = status; *p; p++)
+    if (!strncmp(p, "\nVmLck:", 7)) {
+      p += 7;
+      while (*p == ' ' || *p == '\t') p++;
+      return *p != '0';
+    }
+  return 0;
+}
+
+/* Whether the memory map must be read with its flags while the process is frozen. */
+static int flags_frozen(void) {
+  if (amber_cow_regions_special || locked_memory()) return 1;
+  for (int i = 0; i < amber_file_regions(); i++) /* the last snapshot's, or the image's */
+    if (amber_file_region(i)->vm_flags &
+        (AMBER_VM_DONTFORK | AMBER_VM_WIPEONFORK | AMBER_VM_LOCKED | AMBER_VM_LOCKONFAULT))
+      return 1;
+  return 0;
+}
+
+/* What the handler saved of the regions a copy would not hold: their runs and hashes, in
+ * region order, for the copy to put in place among the others'. */
+static int flags_read; /* the map was read with its flags, from smaps */
+static struct amber_run_rec *frozen_runs;
+static uint64_t *frozen_hashes;
+static uint64_t frozen_runs_cap, frozen_hashes_cap;
+
+/* The rest of the file, in the copy (or in the handler if no copy could be made). */
+static int write_rest(void) {
+  struct page_writer *w = amber_file_writer();
+  uint64_t hash_at = 0;
+  int err = 0;
+  for (int i = 0; i < amber_file_regions() && !err; i++) {
+    struct amber_region_rec *r = amber_file_region(i);
+    if (!amber_file_region_frozen(i)) {
+      err = amber_file_save_region(i);
+      continue;
+    }
+    const struct amber_run_rec *runs = frozen_runs + r->first_run;
+    uint64_t pages = 0;
+    for (uint32_t k = 0; k < r->nruns; k++) pages += runs[k].npages;
+    r->first_run = w->nruns;
+    err = pages_take_runs(w, runs, (int)r->nruns, frozen_hashes + hash_at);
+    hash_at += pages;
+  }
+  return amber_file_end(err);
+}
+
+static int writer_cancelled(void) {
+  if (__atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE) == AMBER_PHASE_ABORT) return 1;
+  int32_t coordinator = ctl()->coordinator;
+  return coordinator > 0 && amber_sys2(SYS_kill, coordinator, 0) == -ESRCH;
+}
+
+/* The copy: writes the file from its memory, reports, and ends. */
+static __attribute__((noreturn)) void writer(void) {
+  amber_sys0(SYS_setsid); /* a session of its own (the intermediate's is gone with it) */
+  struct page_writer *w = amber_file_writer();
+  struct amber_sink *s = amber_file_sink();
+  /* None of the program's descriptors: a pipe's reader would wait for this one's end too. */
+  if (s->fd > 0) amber_sys3(SYS_close_range, 0, s->fd - 1, 0);
+  amber_sys3(SYS_close_range, s->fd + 1, ~0U, 0);
+  /* Its own pagemap: the copy's pages, not the running program's. */
+  w->pagemap_fd = (int)amber_sys3(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  s->cancelled = writer_cancelled;
+  int err = w->pagemap_fd < 0 ? failed("cannot open /proc/self/pagemap", w->pagemap_fd) : 0;
+  if (!err && !flags_read) err = read_vm_flags(1);
+  err = err ? amber_file_end(err) : write_rest();
+  struct amber_agent_slot *slot = amber_agent_my_slot();
+  if (slot && err) {
+    amber_fmt(slot->error, sizeof slot->error, "process %d: %s (written after it resumed)",
+              amber.vpid, err == -ECANCELED ? "the snapshot was abandoned" : amber_ckpt.error);
+    amber_agent_report(slot, AMBER_AGENT_FAILED);
+  } else if (slot) {
+    amber_agent_report(slot, AMBER_AGENT_WRITTEN);
+  }
+  amber_sys1(SYS_exit_group, err ? 1 : 0);
+  __builtin_unreachable();
+}
+
+/* The intermediate runs on this stack, in the process's address space. */
+static char spawn_stack[16384] __attribute__((aligned(64)));
+static volatile long writer_pid;
+
+static __attribute__((noreturn, used)) void intermediate(void) {
+  /* Out of the program's session first: the exit of a member of its process group could
+   * orphan the group, and the kernel would send the group SIGHUP and SIGCONT (which would
+   * continue a stopped process, or end one that does not catch SIGHUP). */
+  amber_sys0(SYS_setsid);
+  long pid = amber_sys6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0); /* a fork: the copy */
+  if (pid == 0) writer();
+  writer_pid = pid;
+  amber_sys1(SYS_exit, 0);
+  __builtin_unreachable();
+}
+
+/* Makes the copy; its pid, or -errno. The handler's thread sleeps until the intermediate is
+ * gone (CLONE_VFORK), and reaps it. */
+static long spawn_writer(void) {
+  writer_pid = -ECHILD;
+  register long r10 __asm__("r10") = 0;
+  register long r8 __asm__("r8") = 0;
+  register long r12 __asm__("r12") = (long)intermediate;
+  long ret;
+  __asm__ volatile("syscall\n\t"
+                   "test %%rax, %%rax\n\t"
+                   "jnz 1f\n\t"
+                   "xor %%ebp, %%ebp\n\t"
+                   "call *%%r12\n\t" /* on spawn_stack, in the intermediate; never returns */
+                   "ud2\n"
+                   "1:"
+                   : "=a"(ret)
+                   : "0"((long)SYS_clone), "D"((long)(CLONE_VM | CLONE_VFORK)),
+                     "S"(spawn_stack + sizeof spawn_stack), "d"(0L), "r"(r10), "r"(r8), "r"(r12)
+                   : "rcx", "r11", "memory");
+  if (ret < 0) return ret;
+  int status;
+  while (amber_sys4(SYS_wait4, ret, &status, __WALL, 0) == -EINTR) {}
+  return writer_pid;
+}
+
+/* A copy-on-write snapshot was asked for, and a copy would go to the supervisor: not if the
+ * process is a subreaper itself (it would get it). */
+static int cow_wanted(void) {
+  if (!(ctl()->flags & AMBER_SNAPSHOT_COW)) return 0;
+  int subreaper = 0;
+  return amber_sys2(SYS_prctl, 37 /* PR_GET_CHILD_SUBREAPER */, &subreaper) == 0 && !subreaper;
+}
+
+static void keep_frozen_runs(struct page_writer *w) {
+  frozen_runs = w->runs, frozen_runs_cap = w->max_runs;
+  frozen_hashes = w->hashes, frozen_hashes_cap = w->max_pages;
+  w->runs = 0, w->hashes = 0;
+  w->nruns = 0, w->npages = 0, w->max_runs = 0, w->max_pages = 0;
+  w->parent_cursor = 0;
+}
+
+static void drop_frozen_runs(void) {
+  if (frozen_runs) amber_sys2(SYS_munmap, frozen_runs, frozen_runs_cap * sizeof *frozen_runs);
+  if (frozen_hashes) amber_sys2(SYS_munmap, frozen_hashes, frozen_hashes_cap * 8);
+  frozen_runs = 0, frozen_hashes = 0;
+}
+
+int amber_cow_write(const char *dir, struct amber_agent_slot *slot) {
+  if (!cow_wanted()) return amber_write_process_file(dir) ? -1 : 0;
+  flags_read = flags_frozen();
+  int err = amber_file_begin(dir, flags_read);
+  struct page_writer *w = amber_file_writer();
+  struct amber_sink *s = amber_file_sink();
+  if (!err && s->stream) /* the coordinator asks for none with a FIFO, read in order */
+    err = failed("a copy-on-write snapshot cannot stream its file", -EINVAL);
+  for (int i = 0; i < amber_file_regions() && !err; i++)
+    if (amber_file_region_frozen(i)) err = amber_file_save_region(i);
+  if (!err) err = pages_write_batch(w); /* before the program changes what they point at */
+  if (err) return amber_file_end(err) ? -1 : 0;
+  keep_frozen_runs(w);
+  long pid = spawn_writer();
+  if (pid < 0) { /* no copy (no memory for one?): the rest now, as without copy-on-write */
+    amber_log("cannot make a copy of the process to write its image (%ld): written frozen", pid);
+    err = flags_read ? 0 : read_vm_flags(0);
+    err = err ? amber_file_end(err) : write_rest();
+    drop_frozen_runs();
+    return err ? -1 : 0;
+  }
+  /* The copy has its own; this process lets go of its share of the file. */
+  drop_frozen_runs();
+  pages_release(w);
+  if (w->pagemap_fd >= 0) amber_sys1(SYS_close, w->pagemap_fd);
+  amber_sys1(SYS_close, s->fd);
+  s->fd = -1;
+  amber.table->cow_writer[slot - ctl()->slots] = (int32_t)pid;
+  /* Unless the copy has written and said so already. */
+  int32_t expected = AMBER_AGENT_FROZEN;
+  if (__atomic_compare_exchange_n(&slot->state, &expected, AMBER_AGENT_CAPTURED, 0,
+                                  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    __atomic_add_fetch(&ctl()->reports, 1, __ATOMIC_ACQ_REL);
+    amber_futex_wake(&ctl()->reports, 1);
+  }
+  return 1;
+}

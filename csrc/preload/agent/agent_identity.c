@@ -1,0 +1,94 @@
+/* What the kernel keeps about who the process is and what it may use: credentials, resource
+ * limits, priority, CPU affinity. Saved while frozen, put back after a
+ * restore (credentials and affinity by every thread: the kernel keeps them per thread). And
+ * the state Amber cannot save yet, refused by name rather than lost: seccomp filters. */
+#include <sched.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include "agent.h"
+#include "../../common/seccomp_filter.h"
+
+#define NLIMITS 16
+
+static struct {
+  uint32_t uid[3], gid[3]; /* real, effective, saved */
+  uint32_t groups[64];
+  int32_t ngroups;
+  int32_t nice, dumpable;
+  uint64_t limits[NLIMITS][2];
+  uint64_t affinity[16];
+  int32_t affinity_len;
+  int32_t seccomp; /* AMBER_SECCOMP_* */
+} id; /* saved with memory */
+
+int32_t amber_identity_seccomp(void) { return id.seccomp; }
+
+/* The one filter Amber can put back is its own (seccomp.c): one filter, answering its probe. */
+static int seccomp_capture(const char *status) {
+  id.seccomp = amber_sys2(SYS_prctl, PR_GET_NO_NEW_PRIVS, 0) == 1 ? AMBER_SECCOMP_NO_NEW_PRIVS : 0;
+  const char *p = strstr(status, "Seccomp:");
+  if (!p || !p[8] || p[9] == '0') return 0;
+  const char *n = strstr(status, "Seccomp_filters:");
+  if (n) n += 16;
+  while (n && (*n == ' ' || *n == '\t')) n++;
+  if (p[9] == '2' && n && n[0] == '1' && (n[1] < '0' || n[1] > '9') && amber_seccomp_present()) {
+    id.seccomp |= AMBER_SECCOMP_FILTER;
+    return 0;
+  }
+  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+            "it runs under a seccomp filter of its own, which Amber cannot save yet");
+  return -1;
+}
+
+/* A process that switched users is not dumpable, and may then not read its own /proc files
+ * (pagemap, fd). The agent makes it dumpable for the snapshot, and puts the flag back after. */
+void amber_identity_open_proc(void) {
+  id.dumpable = (int32_t)amber_sys2(SYS_prctl, PR_GET_DUMPABLE, 0);
+  if (id.dumpable != 1) amber_sys2(SYS_prctl, PR_SET_DUMPABLE, 1);
+}
+
+/* Also after a restore, where a change of user has just made the process not dumpable. */
+void amber_identity_close_proc(void) {
+  if (id.dumpable >= 0 && id.dumpable != amber_sys2(SYS_prctl, PR_GET_DUMPABLE, 0))
+    amber_sys2(SYS_prctl, PR_SET_DUMPABLE, id.dumpable);
+}
+
+int amber_identity_capture(void) {
+  static char text[8192];
+  if (amber_read_file("/proc/self/status", text, sizeof text) > 0 && seccomp_capture(text))
+    return -1;
+  amber_sys3(SYS_getresuid, &id.uid[0], &id.uid[1], &id.uid[2]);
+  amber_sys3(SYS_getresgid, &id.gid[0], &id.gid[1], &id.gid[2]);
+  long n = amber_sys2(SYS_getgroups, 64, id.groups);
+  id.ngroups = n < 0 ? -1 : (int32_t)n;
+  long prio = amber_sys2(SYS_getpriority, PRIO_PROCESS, 0);
+  id.nice = 20 - (int32_t)prio; /* the raw call answers 40..1 for nice -20..19 */
+  for (int r = 0; r < NLIMITS; r++) amber_sys4(SYS_prlimit64, 0, r, 0, id.limits[r]);
+  n = amber_sys3(SYS_sched_getaffinity, 0, sizeof id.affinity, id.affinity);
+  id.affinity_len = n < 0 ? 0 : (int32_t)n;
+  return 0;
+}
+
+/* Limits a user may not raise again (a hard limit above what the restorer has) stay lower. */
+void amber_identity_after_restore(void) {
+  for (int r = 0; r < NLIMITS; r++) amber_sys4(SYS_prlimit64, 0, r, id.limits[r], 0);
+}
+
+/* In every thread (the kernel keeps these per thread), and in the leader last of all, once it
+ * has opened what the process holds: priority, affinity, then the credentials (groups first,
+ * the user last, as privilege is given up). */
+void amber_identity_thread_after_restore(void) {
+  amber_sys3(SYS_setpriority, PRIO_PROCESS, 0, id.nice);
+  if (id.affinity_len > 0) amber_sys3(SYS_sched_setaffinity, 0, id.affinity_len, id.affinity);
+  if (id.ngroups >= 0) amber_sys2(SYS_setgroups, id.ngroups, id.groups);
+  uint32_t gid[3], uid[3];
+  amber_sys3(SYS_getresgid, &gid[0], &gid[1], &gid[2]);
+  amber_sys3(SYS_getresuid, &uid[0], &uid[1], &uid[2]);
+  if (memcmp(gid, id.gid, sizeof gid)) amber_sys3(SYS_setresgid, id.gid[0], id.gid[1], id.gid[2]);
+  if (memcmp(uid, id.uid, sizeof uid)) amber_sys3(SYS_setresuid, id.uid[0], id.uid[1], id.uid[2]);
+  /* A change of user clears these two: as they were. */
+  amber_flags_thread_pdeathsig();
+  amber_identity_close_proc();
+}

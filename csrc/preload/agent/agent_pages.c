@@ -1,0 +1,355 @@
+/* Writing a process's pages (agent_pages.h). Runs on the checkpoint leader in the signal
+ * handler: raw system calls, memory from mmap only. */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+
+#include "../../common/hash.h"
+#include "../../common/pagemap_scan.h"
+#include "agent_pages.h"
+#include "agent_shmem.h"
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+#define PM_FILE (1ULL << 61)
+
+struct page_parent {
+  struct amber_run_rec *runs;
+  uint64_t *first_page; /* index into hashes of each run's first page */
+  uint64_t *hashes;
+  int nruns;
+  uint64_t npages, bytes;
+};
+
+static int failed(const char *what, long err) {
+  amber_fmt_error(amber_ckpt.error, sizeof amber_ckpt.error, what, err);
+  return err < 0 ? (int)err : -EIO;
+}
+
+static void *map_anon(uint64_t bytes) {
+  long addr = amber_sys6(SYS_mmap, 0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                         -1, 0);
+  return addr < 0 && addr > -4096 ? 0 : (void *)addr;
+}
+
+/* Doubles an anonymous buffer; 0 on success. */
+static int grow(void **buf, uint64_t *cap, uint64_t elem) {
+  uint64_t old = *cap * elem, cap2 = *cap ? *cap * 2 : 4096;
+  long addr = *buf ? amber_sys5(SYS_mremap, *buf, old, cap2 * elem, MREMAP_MAYMOVE, 0)
+                   : (long)map_anon(cap2 * elem);
+  if (!addr || (addr < 0 && addr > -4096)) return -ENOMEM;
+  *buf = (void *)addr;
+  *cap = cap2;
+  return 0;
+}
+
+static long read_at(int fd, void *buf, uint64_t len, uint64_t off) {
+  for (char *p = buf; len;) {
+    long n = amber_sys4(SYS_pread64, fd, p, len, off);
+    if (n == -EINTR) continue;
+    if (n <= 0) return n < 0 ? n : -EIO;
+    p += n, len -= n, off += n;
+  }
+  return 0;
+}
+
+int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_parent **out) {
+  *out = 0;
+  char path[AMBER_CTL_PATH + 32];
+  amber_fmt(path, sizeof path, AMBER_PROC_FILE_FMT, parent_dir, vpid);
+  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd == -ENOENT) return 0; /* a process the parent did not have: everything is new */
+  if (fd == -EACCES) return 0; /* one that runs as another user may not read it: the same */
+  if (fd < 0) return failed("cannot open the parent image", fd);
+  static struct amber_proc_header h;
+  long err = read_at(fd, &h, sizeof h, 0);
+  if (!err && !amber_proc_header_ok(&h)) err = -EPROTO;
+  uint64_t runs_bytes = (uint64_t)h.nruns * sizeof(struct amber_run_rec);
+  uint64_t bytes = sizeof(struct page_parent) + runs_bytes + (uint64_t)h.nruns * 8 + h.npages * 8;
+  struct page_parent *p = err ? 0 : map_anon(bytes);
+  if (!err && !p) err = -ENOMEM;
+  if (!err) {
+    p->bytes = bytes;
+    p->nruns = h.nruns;
+    p->npages = h.npages;
+    p->runs = (struct amber_run_rec *)(p + 1);
+    p->first_page = (uint64_t *)((char *)p->runs + runs_bytes);
+    p->hashes = p->first_page + h.nruns;
+    err = read_at(fd, p->runs, runs_bytes, h.runs_off);
+    if (!err) err = read_at(fd, p->hashes, h.npages * 8, h.hashes_off);
+    uint64_t page = 0;
+    for (int i = 0; i < p->nruns; i++) p->first_page[i] = page, page += p->runs[i].npages;
+    if (!err && page != h.npages) err = -EPROTO;
+  }
+  amber_sys1(SYS_close, fd);
+  if (err) {
+    if (p) amber_sys2(SYS_munmap, p, bytes);
+    return failed("cannot read the parent image's index of pages", err);
+  }
+  *out = p;
+  return 0;
+}
+
+void pages_release_parent(const struct page_parent *parent) {
+  if (parent) amber_sys2(SYS_munmap, parent, parent->bytes);
+}
+
+/* The parent's copy of the page at addr, if it has one with this hash: its depth (from here)
+ * and offset. Pages are looked up in rising order, so a cursor walks the parent's runs. */
+static int parent_has(struct page_writer *w, uint64_t addr, uint64_t hash, uint32_t *depth,
+                      uint64_t *off) {
+  const struct page_parent *p = w->parent;
+  if (!p) return 0;
+  while (w->parent_cursor < p->nruns &&
+         p->runs[w->parent_cursor].addr + p->runs[w->parent_cursor].npages * AMBER_PAGE <= addr)
+    w->parent_cursor++;
+  if (w->parent_cursor == p->nruns) return 0;
+  const struct amber_run_rec *run = &p->runs[w->parent_cursor];
+  if (run->addr > addr || run->depth + 1 >= AMBER_MAX_DEPTH) return 0;
+  uint64_t index = (addr - run->addr) / AMBER_PAGE;
+  if (p->hashes[p->first_page[w->parent_cursor] + index] != hash) return 0;
+  *depth = run->depth + 1;
+  *off = run->data_off + index * AMBER_PAGE;
+  return 1;
+}
+
+/* Every page is copied into the stage as it is hashed (one pass, amber_hash_copy) and written
+ * from the copy: its hash is that of the bytes in the file, whatever changes the page meanwhile
+ * (the agent's own stack and data, a thread's rseq area that the kernel updates when the thread
+ * moves to another CPU, a waiting thread's stack). The restorer checks each page against it, and
+ * an incremental image refers to its parent's copy of a page only if the hashes are equal. The
+ * stage is small enough to stay in the cache, so the write that follows reads it from there. */
+#define STAGE_PAGES 128
+static char *stage;
+static int staged; /* its pages that the batch's runs hold */
+
+/* The pending run's pages of this image that are in the stage but not yet in the batch: from
+ * pending_from, the last pending_staged of its pages. A run goes on across a full stage, written
+ * in pieces, so that a run of memory stays one run of the file (one mapping for a lazy restore). */
+static const char *pending_from;
+static uint64_t pending_staged;
+
+/* Runs of pages of this image follow one another in the file: up to BATCH of them, from the
+ * stage, go out in one system call (pwritev). The batch is written before the stage is
+ * used again, and before the file's later sections. */
+#define BATCH 512
+static struct iovec batch[BATCH];
+static int batched;
+static uint64_t batch_off;
+
+/* This file's state as the image holds it is mid-write (its page was saved then): a restored
+ * process starts its next snapshot afresh, with no batch and no stage. */
+void pages_begin(void) {
+  batched = 0;
+  pending_staged = 0;
+  stage = 0;
+  staged = 0;
+}
+
+int pages_write_batch(struct page_writer *w) {
+  if (!batched) return 0;
+  int err = amber_sink_writev(w->sink, batch, batched, batch_off);
+  batched = 0;
+  return err ? failed("cannot write memory to the image", err) : 0;
+}
+
+static int batch_staged(struct page_writer *w) {
+  if (w->pending.depth || !pending_staged) return 0;
+  int err = batched == BATCH ? pages_write_batch(w) : 0;
+  if (err) return err;
+  uint64_t bytes = pending_staged * AMBER_PAGE;
+  if (!batched) batch_off = w->pending.data_off + w->pending.npages * AMBER_PAGE - bytes;
+  batch[batched++] = (struct iovec){(void *)pending_from, bytes};
+  pending_from += bytes;
+  pending_staged = 0;
+  return 0;
+}
+
+/* The pending run is complete: its last pages join the batch, and the run the index. */
+static int write_pending(struct page_writer *w) {
+  struct amber_run_rec *run = &w->pending;
+  if ((uint64_t)w->nruns == w->max_runs && grow((void **)&w->runs, &w->max_runs, sizeof *run))
+    return failed("no memory for the index of pages", -ENOMEM);
+  int err = batch_staged(w);
+  if (err) return err;
+  w->runs[w->nruns++] = *run;
+  run->npages = 0;
+  return 0;
+}
+
+/* The pending run is complete: its pages of this image join the batch. */
+int pages_flush(struct page_writer *w) {
+  return w->pending.npages ? write_pending(w) : 0;
+}
+
+/* Adds one page, whose copy is at `copy`, to the pending run, or starts another. */
+static int add_page(struct page_writer *w, uint64_t addr, uint64_t hash, const char *copy) {
+  uint32_t depth = 0;
+  uint64_t off = 0;
+  parent_has(w, addr, hash, &depth, &off);
+  struct amber_run_rec *run = &w->pending;
+  int extends = run->npages && run->addr + run->npages * AMBER_PAGE == addr &&
+                run->depth == depth &&
+                (depth == 0 || run->data_off + run->npages * AMBER_PAGE == off);
+  if (!extends) {
+    int err = pages_flush(w);
+    if (err) return err;
+    *run = (struct amber_run_rec){addr, 0, depth ? off : w->data_end, depth, 0};
+    pending_from = copy;
+  }
+  run->npages++;
+  if (depth == 0) pending_staged++, w->data_end += AMBER_PAGE;
+  if (w->npages == w->max_pages && grow((void **)&w->hashes, &w->max_pages, 8))
+    return failed("no memory for the page hashes", -ENOMEM);
+  w->hashes[w->npages++] = hash;
+  return 0;
+}
+
+/* The region being saved: made readable (for the hashes and the copy) only if it has a page
+ * to save, and only while it is saved. */
+struct region_save {
+  struct page_writer *w;
+  const struct amber_region_rec *r;
+  int opened;
+};
+
+static int stage_page(struct page_writer *w, uint64_t addr) {
+  if (!stage && !(stage = map_anon(STAGE_PAGES * AMBER_PAGE)))
+    return failed("no memory to copy pages through", -ENOMEM);
+  if (staged == STAGE_PAGES) {
+    int err = batch_staged(w);
+    if (!err) err = pages_write_batch(w);
+    if (err) return err;
+    staged = 0;
+    pending_from = stage; /* where the pending run's next page goes */
+  }
+  char *copy = stage + (uint64_t)staged * AMBER_PAGE;
+  int err = add_page(w, addr, amber_hash_copy(copy, (const void *)addr, AMBER_PAGE), copy);
+  if (!err && w->pending.depth == 0) staged++; /* a page of the parent's needs no copy */
+  return err;
+}
+
+/* A page that holds only zeros, of anonymous memory (which a restore maps as zeros), takes no
+ * room and no write: the restore leaves it untouched. Most pages of data fail at the first
+ * word. */
+static int zero_page(const struct amber_region_rec *r, uint64_t addr) {
+  if (r->kind != AMBER_REGION_ANON && r->kind != AMBER_REGION_ANON_SHARED) return 0;
+  const uint64_t *p = (const uint64_t *)addr;
+  for (int i = 0; i < AMBER_PAGE / 8; i += 8)
+    if (p[i] | p[i + 1] | p[i + 2] | p[i + 3] | p[i + 4] | p[i + 5] | p[i + 6] | p[i + 7]) return 0;
+  return 1;
+}
+
+static int save_range(void *ctx, uint64_t from, uint64_t to) {
+  struct region_save *c = ctx;
+  if (!c->opened && !(c->r->prot & PROT_READ)) {
+    long e = amber_sys3(SYS_mprotect, c->r->start, c->r->end - c->r->start, c->r->prot | PROT_READ);
+    if (e) return failed("cannot read memory the program made unreadable (sealed with mseal?)", e);
+  }
+  c->opened = 1;
+  int err = 0;
+  for (uint64_t page = from; page < to && !err; page += AMBER_PAGE)
+    err = zero_page(c->r, page) ? pages_flush(c->w) : stage_page(c->w, page);
+  return err;
+}
+
+/* Does a run of pages alike need saving? A clean page of a file comes back from the file, and
+ * the shared zero page (memory only read) as zeros. */
+static int worth_saving(const struct amber_region_rec *r, uint64_t categories) {
+  if (categories & PAGE_IS_SWAPPED) return 1;
+  if (categories & PAGE_IS_PFNZERO) return 0;
+  return r->kind == AMBER_REGION_ANON || !(categories & PAGE_IS_FILE);
+}
+
+/* The pages that hold data, as runs of pages alike (common/pagemap_scan.h). 1 if the kernel
+ * has no PAGEMAP_SCAN, else 0 or -errno. */
+static int scan_region(struct region_save *c) {
+  static struct pm_page_region vec[512];
+  const struct amber_region_rec *r = c->r;
+  for (uint64_t at = r->start; at < r->end;) {
+    struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 512);
+    long n = amber_sys3(SYS_ioctl, c->w->pagemap_fd, PAGEMAP_SCAN, &a);
+    if (n == -ENOTTY || n == -EINVAL) return 1;
+    if (n < 0) return failed("cannot scan /proc/self/pagemap", n);
+    for (long i = 0; i < n; i++) {
+      int err = worth_saving(r, vec[i].categories) ? save_range(c, vec[i].start, vec[i].end)
+                                                    : pages_flush(c->w);
+      if (err) return err;
+    }
+    if (a.walk_end <= at) return failed("cannot scan /proc/self/pagemap", -EIO);
+    at = a.walk_end;
+  }
+  return 0;
+}
+
+/* Without PAGEMAP_SCAN: pagemap, read in batches of 4096 entries. */
+static int read_region(struct region_save *c) {
+  static uint64_t pagemap[4096];
+  const struct amber_region_rec *r = c->r;
+  int err = 0;
+  for (uint64_t page = r->start; page < r->end && !err;) {
+    uint64_t batch = (r->end - page) / AMBER_PAGE;
+    if (batch > 4096) batch = 4096;
+    long n = amber_sys4(SYS_pread64, c->w->pagemap_fd, pagemap, batch * 8, page / AMBER_PAGE * 8);
+    if (n != (long)(batch * 8)) return failed("cannot read /proc/self/pagemap", n < 0 ? n : -EIO);
+    for (uint64_t i = 0; i < batch && !err; i++, page += AMBER_PAGE) {
+      uint64_t e = pagemap[i], categories = (e & PM_PRESENT ? PAGE_IS_PRESENT : 0) |
+                                            (e & PM_SWAPPED ? PAGE_IS_SWAPPED : 0) |
+                                            (e & PM_FILE ? PAGE_IS_FILE : 0);
+      err = categories && worth_saving(r, categories) ? save_range(c, page, page + AMBER_PAGE)
+                                                      : pages_flush(c->w);
+    }
+  }
+  return err;
+}
+
+int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int whole) {
+  r->first_run = w->nruns;
+  if (r->kind != AMBER_REGION_ANON && r->kind != AMBER_REGION_ANON_SHARED &&
+      r->kind != AMBER_REGION_FILE)
+    return 0;
+  struct region_save c = {w, r, 0};
+  int err = 0;
+  /* Pages a lazy restore mapped from an image are data too, read in or not. */
+  if (whole || (r->flags & AMBER_REGION_FROM_IMAGE)) err = save_range(&c, r->start, r->end);
+  /* Shared memory: every page its object holds, saved by its owner alone (agent_shmem.h). */
+  else if (r->kind == AMBER_REGION_ANON_SHARED) {
+    if (r->owner_vpid == amber.vpid) err = amber_shmem_data_ranges(r, save_range, &c);
+  } else if ((err = scan_region(&c)) == 1)
+    err = read_region(&c);
+  if (!err) err = pages_flush(w);
+  if (c.opened && !(r->prot & PROT_READ))
+    amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot);
+  r->nruns = w->nruns - r->first_run;
+  return err;
+}
+
+void pages_release(struct page_writer *w) {
+  batched = 0; /* what a failure left unwritten */
+  pending_staged = 0;
+  if (stage) amber_sys2(SYS_munmap, stage, STAGE_PAGES * AMBER_PAGE);
+  stage = 0;
+  staged = 0;
+  if (w->hashes) amber_sys2(SYS_munmap, w->hashes, w->max_pages * 8);
+  if (w->runs) amber_sys2(SYS_munmap, w->runs, w->max_runs * sizeof *w->runs);
+  w->hashes = 0;
+  w->runs = 0;
+  pages_release_parent(w->parent);
+  w->parent = 0;
+}
+
+int pages_take_runs(struct page_writer *w, const struct amber_run_rec *runs, int n,
+                    const uint64_t *hashes) {
+  for (int i = 0; i < n; i++) {
+    if ((uint64_t)w->nruns == w->max_runs && grow((void **)&w->runs, &w->max_runs, sizeof *runs))
+      return failed("no memory for the index of pages", -ENOMEM);
+    w->runs[w->nruns++] = runs[i];
+    for (uint64_t p = 0; p < runs[i].npages; p++) {
+      if (w->npages == w->max_pages && grow((void **)&w->hashes, &w->max_pages, 8))
+        return failed("no memory for the page hashes", -ENOMEM);
+      w->hashes[w->npages++] = *hashes++;
+    }
+  }
+  return 0;
+}

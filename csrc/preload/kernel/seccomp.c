@@ -1,0 +1,223 @@
+/* The kernel-side layer: a seccomp filter (common/seccomp_filter.h) sends the calls that name a
+ * process, made anywhere but through Amber (raw system calls from Go, assembly, static code),
+ * to this SIGSYS handler, which translates them as syscall() would (syscall_pids.c), makes the
+ * call past the filter and writes the result into the signal frame's RAX. Installed once per
+ * application, in its first process, inherited across fork and exec; every exec'd library puts
+ * the handler back first thing (init.c). docs/seccomp.md says why it is built this way. */
+#include <link.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <ucontext.h>
+
+#include "../core/amber.h"
+#include "../../common/image.h"
+#include "../../common/seccomp_filter.h"
+
+#define SA_RESTORER 0x04000000
+
+int amber_seccomp_layer;    /* Amber's filter is on this process */
+__thread int amber_raw_ids; /* in a trapped call: pid arguments below the virtual range pass */
+
+static uintptr_t libc_lo, libc_hi;          /* libc's code: its raw calls keep system ids */
+static struct amber_ksigaction program_sigsys; /* what the program set for SIGSYS */
+
+#define SIGSYS_BIT (1ULL << (31 - 1))
+
+void amber_sigsys_restorer(void);
+__asm__(".text\n.align 16\namber_sigsys_restorer:\n\tmov $15, %rax\n\tsyscall\n\thlt\n");
+
+static long past_filter(long nr, const long a[6]) {
+  return amber_sys6(nr, a[0], a[1], a[2], a[3], a[4], AMBER_SECCOMP_MAGIC);
+}
+
+static long as_raw(long r) { return r == -1 ? -errno : r; }
+
+static int from_libc(uintptr_t ip) { return ip >= libc_lo && ip < libc_hi; }
+
+/* A vfork child (posix_spawn's, Go's fork for exec) shares its parent's memory: the SIGSYS
+ * action and the mask it sets before its exec must not become the parent's. */
+static int in_vfork_child(void) {
+  return amber_active() && amber_pid_v2s(amber.vpid) != amber_sys_getpid();
+}
+
+/* rt_sigaction: SIGSYS stays Amber's (the program's action is kept to pass its own SIGSYS
+ * on), the checkpoint signal too (as the sigaction wrapper), and no handler blocks SIGSYS. */
+static long sigaction_call(const long a[6], uintptr_t ip) {
+  int sig = (int)a[0];
+  const struct amber_ksigaction *act = (const void *)a[1];
+  struct amber_ksigaction *old = (void *)a[2];
+  if (a[3] != 8) return past_filter(SYS_rt_sigaction, a);
+  if (sig == 31) {
+    struct amber_ksigaction prev = program_sigsys;
+    if (act && !in_vfork_child()) program_sigsys = *act;
+    if (old) *old = prev;
+    return 0;
+  }
+  if (sig == AMBER_CKPT_SIGNAL && amber_active() && !from_libc(ip)) { /* the agent's is libc's */
+    if (old) memset(old, 0, sizeof *old);
+    return 0;
+  }
+  struct amber_ksigaction copy;
+  long b[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
+  if (act) {
+    copy = *act;
+    copy.mask &= ~SIGSYS_BIT;
+    b[1] = (long)&copy;
+  }
+  return past_filter(SYS_rt_sigaction, b);
+}
+
+/* SIGSYS is never blocked in the kernel, since a trapped call with SIGSYS blocked ends the
+ * process; the program sees its mask as it set it: the kernel's, with SIGSYS and the checkpoint
+ * signal as it last asked (the checkpoint may unblock that one in a mask saved in a frame). */
+#define KEPT_BITS (SIGSYS_BIT | (1ULL << (AMBER_CKPT_SIGNAL - 1)))
+__thread uint64_t amber_mask_kept; /* of KEPT_BITS, those the program asked to block */
+
+uint64_t amber_mask_view(uint64_t kernel) { return (kernel & ~KEPT_BITS) | amber_mask_kept; }
+
+void amber_mask_set(int how, uint64_t set) {
+  set &= KEPT_BITS;
+  if (how == SIG_SETMASK) amber_mask_kept = set;
+  else if (how == SIG_BLOCK) amber_mask_kept |= set;
+  else if (how == SIG_UNBLOCK) amber_mask_kept &= ~set;
+}
+
+/* rt_sigprocmask, made on the mask the frame gives back at sigreturn. */
+static long sigmask_call(const long a[6], ucontext_t *uc) {
+  uint64_t *mask = (uint64_t *)&uc->uc_sigmask, set = 0, view = amber_mask_view(*mask);
+  if (a[3] != 8 || (a[1] && a[0] != SIG_BLOCK && a[0] != SIG_UNBLOCK && a[0] != SIG_SETMASK))
+    return past_filter(SYS_rt_sigprocmask, a);
+  if (a[1]) memcpy(&set, (const void *)a[1], 8);
+  if (a[2]) memcpy((void *)a[2], &view, 8);
+  if (!a[1]) return 0;
+  uint64_t now = a[0] == SIG_BLOCK ? view | set : a[0] == SIG_UNBLOCK ? view & ~set : set;
+  if (!in_vfork_child()) amber_mask_set((int)a[0], set);
+  *mask = now & ~SIGSYS_BIT;
+  return 0;
+}
+
+/* A call that names a process, from the program: as syscall() translates it, except that a
+ * system id (below the virtual range) is let through, as glibc's own raw calls use them. */
+static long translated(long nr, long a[6]) {
+  switch (nr) {
+  case SYS_getpid: return amber.vpid;
+  case SYS_getppid: return getppid();
+  case SYS_gettid: return gettid();
+  case SYS_getpgrp: return as_raw(getpgid(0));
+  case SYS_setsid: return as_raw(setsid());
+  case SYS_kill:
+  case SYS_tkill:
+  case SYS_tgkill: {
+    int32_t s0, s1 = (int32_t)a[1];
+    amber_enter();
+    int err = nr == SYS_kill ? amber_pid_in((int32_t)a[0], &s0) : amber_who_in((int32_t)a[0], &s0);
+    if (!err && nr == SYS_tgkill) err = amber_who_in((int32_t)a[1], &s1);
+    long b[6] = {s0, s1, a[2], a[3], a[4], a[5]};
+    long r = err ? err : past_filter(nr, b);
+    amber_leave();
+    return r;
+  }
+  }
+  long r;
+  if (amber_syscall_pids(nr, a, &r)) return as_raw(r);
+  return past_filter(nr, a);
+}
+
+static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
+  if (nr == SYS_rt_sigaction) return sigaction_call(a, ip);
+  if (nr == SYS_rt_sigprocmask) return sigmask_call(a, uc);
+  int returns_ids = nr == SYS_getpid || nr == SYS_getppid || nr == SYS_gettid ||
+                    nr == SYS_getpgrp || nr == SYS_getpgid || nr == SYS_getsid ||
+                    nr == SYS_setsid || nr == SYS_wait4 || nr == SYS_waitid;
+  /* glibc's own calls (raise, pthread_kill, system, and the wrappers' real calls) compare and
+   * pass system ids, as they did before: only the ids in the virtual range are translated. */
+  if (!amber_active() || (returns_ids && from_libc(ip))) return past_filter(nr, a);
+  amber_raw_ids++;
+  long r = translated(nr, a);
+  amber_raw_ids--;
+  return r;
+}
+
+/* A SIGSYS that is not Amber's trap goes to the program's action, as if Amber were not there. */
+static void pass_on(int sig, siginfo_t *info, void *uc) {
+  struct amber_ksigaction act = program_sigsys;
+  if (act.handler == (uint64_t)SIG_IGN) return;
+  if (act.handler == (uint64_t)SIG_DFL) {
+    struct amber_ksigaction dfl = {0, SA_RESTORER, (uint64_t)amber_sigsys_restorer, 0};
+    amber_sys4(SYS_rt_sigaction, 31, &dfl, 0, 8);
+    amber_sys3(SYS_tgkill, amber_sys_getpid(), amber_sys_gettid(), 31); /* at sigreturn */
+    return;
+  }
+  if (act.flags & SA_RESETHAND) program_sigsys.handler = (uint64_t)SIG_DFL;
+  if (act.flags & SA_SIGINFO) ((void (*)(int, siginfo_t *, void *))act.handler)(sig, info, uc);
+  else ((void (*)(int))act.handler)(sig);
+}
+
+static void on_sigsys(int sig, siginfo_t *info, void *ucv) {
+  if (info->si_code != 1 /* SYS_SECCOMP */ || info->si_errno != AMBER_SECCOMP_TRAP_DATA) {
+    pass_on(sig, info, ucv);
+    return;
+  }
+  int saved_errno = errno;
+  ucontext_t *uc = ucv;
+  greg_t *g = uc->uc_mcontext.gregs;
+  long a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
+  g[REG_RAX] = trapped(info->si_syscall, a, (uintptr_t)info->si_call_addr, uc);
+  errno = saved_errno;
+}
+
+/* SA_NODEFER: a trapped call made while handling one (a wrapper's real call through libc) is
+ * handled too; SA_ONSTACK: Go's goroutine stacks are small, its signal stacks are not. */
+static void install_handler(void) {
+  struct amber_ksigaction act = {(uint64_t)on_sigsys,
+                                 SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART | SA_RESTORER,
+                                 (uint64_t)amber_sigsys_restorer, 0};
+  amber_sys4(SYS_rt_sigaction, 31, &act, 0, 8);
+}
+
+static int find_libc(struct dl_phdr_info *info, size_t size, void *data) {
+  uintptr_t want = (uintptr_t)data;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+    if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && want >= lo && want < hi) {
+      libc_lo = lo;
+      libc_hi = hi;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* First thing in every process the library starts in: the filter, inherited across exec,
+ * needs the handler back before anything traps. */
+void amber_seccomp_early(void) {
+  dl_iterate_phdr(find_libc, (void *)(uintptr_t)REAL(getpid));
+  if (!amber_seccomp_present()) return;
+  amber_seccomp_layer = 1;
+  install_handler();
+}
+
+/* In an application's first process: on when asked (AMBER_SECCOMP=on, which sets
+ * no_new_privs if it must) or when the process may install a filter without it
+ * (CAP_SYS_ADMIN); off when AMBER_SECCOMP=off. */
+void amber_seccomp_start(void) {
+  const char *mode = getenv("AMBER_SECCOMP");
+  if (amber_seccomp_layer || (mode && !strcmp(mode, "off"))) return;
+  int asked = mode && !strcmp(mode, "on");
+  install_handler();
+  long r = amber_seccomp_install(SECCOMP_FILTER_FLAG_TSYNC);
+  if (r == -EACCES && asked && amber_sys2(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1) == 0)
+    r = amber_seccomp_install(SECCOMP_FILTER_FLAG_TSYNC);
+  if (r == 0) {
+    amber_seccomp_layer = 1;
+    return;
+  }
+  struct amber_ksigaction dfl = {0, SA_RESTORER, (uint64_t)amber_sigsys_restorer, 0};
+  amber_sys4(SYS_rt_sigaction, 31, &dfl, 0, 8);
+  if (r == -EACCES)
+    amber_log("the kernel-side layer is off: without CAP_SYS_ADMIN it needs no_new_privs, "
+              "which stops setuid programs; AMBER_SECCOMP=on asks for it");
+  else amber_log("the kernel-side layer is off: seccomp refused the filter (%ld)", -r);
+}

@@ -1,0 +1,223 @@
+/* /proc/<pid>/stat and /proc/<pid>/status (and the lock lines of /proc/locks and
+ * /proc/<pid>/fdinfo/N) name processes by system pid (the process itself,
+ * its parent, group and session, its thread group). Opened for reading under Amber, they are
+ * read here, their pids made virtual (0 for a process outside the application), and handed to
+ * the program as a memfd with the same text otherwise, so tools like ps see only virtual IDs. */
+#include <fcntl.h>
+#include <string.h>
+
+#include "../agent/agent.h"
+#include "proc_files.h"
+
+static int32_t virtual_pid(long sid) {
+  if (sid <= 0) return (int32_t)sid; /* 0 and -1 (no terminal group) mean what they mean */
+  int32_t v = amber_s2v(amber.table, AMBER_KIND_PID, (int32_t)sid);
+  return v > 0 ? v : 0;
+}
+
+/* Is path /proc/<self|thread-self|N>[/task/N]/(stat|status)? 1 for stat, 2 for status; 3 for
+ * /proc/locks; 4 for .../fdinfo/N (its "lock:" lines name holders as /proc/locks does). */
+static int which_file(const char *path) {
+  if (!strcmp(path, "/proc/locks")) return 3;
+  if (strncmp(path, "/proc/", 6)) return 0;
+  const char *p = path + 6;
+  if (!strncmp(p, "self/", 5)) p += 5;
+  else if (!strncmp(p, "thread-self/", 12)) p += 12;
+  else {
+    const char *q = p;
+    while (*q >= '0' && *q <= '9') q++;
+    if (q == p || *q != '/') return 0;
+    p = q + 1;
+  }
+  if (!strncmp(p, "task/", 5)) {
+    const char *q = p + 5;
+    while (*q >= '0' && *q <= '9') q++;
+    if (q == p + 5 || *q != '/') return 0;
+    p = q + 1;
+  }
+  if (!strncmp(p, "fdinfo/", 7)) {
+    const char *q = p + 7;
+    while (*q >= '0' && *q <= '9') q++;
+    return q > p + 7 && !*q ? 4 : 0;
+  }
+  return !strcmp(p, "stat") ? 1 : !strcmp(p, "status") ? 2 : 0;
+}
+
+static int put(char *out, int cap, int n, const char *s, int len) {
+  for (int i = 0; i < len && n < cap - 1; i++) out[n++] = s[i];
+  return n;
+}
+
+static int put_num(char *out, int cap, int n, long v) {
+  char num[24];
+  int len = amber_fmt(num, sizeof num, "%ld", v);
+  return put(out, cap, n, num, len);
+}
+
+/* stat: "pid (comm) S ppid pgrp session tty tpgid ...": fields 1, 4, 5, 6 and 8. */
+static int rewrite_stat(const char *in, char *out, int cap) {
+  const char *open_paren = strchr(in, '(');
+  const char *close = strrchr(in, ')');
+  if (!open_paren || !close) return put(out, cap, 0, in, (int)strlen(in));
+  const char *p = in;
+  uint64_t pid;
+  amber_parse_u64(&p, &pid, 10);
+  int n = put_num(out, cap, 0, virtual_pid((long)pid));
+  n = put(out, cap, n, p, (int)(close + 1 - p));
+  p = close + 1;
+  for (int field = 3; *p; field++) {
+    while (*p == ' ') n = put(out, cap, n, p++, 1);
+    const char *start = p;
+    while (*p && *p != ' ' && *p != '\n') p++;
+    if (field == 4 || field == 5 || field == 6 || field == 8) {
+      const char *q = start;
+      int negative = *q == '-';
+      uint64_t v = 0;
+      if (negative) q++;
+      amber_parse_u64(&q, &v, 10);
+      n = put_num(out, cap, n, negative ? -(long)v : virtual_pid((long)v));
+    } else {
+      n = put(out, cap, n, start, (int)(p - start));
+    }
+    if (*p == '\n') n = put(out, cap, n, p++, 1);
+  }
+  return n;
+}
+
+static int is_pid_line(const char *line) {
+  static const char *names[] = {"Pid:", "PPid:", "Tgid:", "NSpid:", "NStgid:", "NSpgid:",
+                                "NSsid:"};
+  for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
+    if (!strncmp(line, names[i], strlen(names[i]))) return (int)strlen(names[i]);
+  return 0;
+}
+
+/* status: the numbers on the Pid, PPid, Tgid and NS* lines. */
+static int rewrite_status(const char *in, char *out, int cap) {
+  int n = 0;
+  for (const char *line = in; *line;) {
+    const char *end = strchr(line, '\n');
+    if (!end) end = line + strlen(line);
+    int label = is_pid_line(line);
+    if (!label) {
+      n = put(out, cap, n, line, (int)(end - line));
+    } else {
+      n = put(out, cap, n, line, label);
+      for (const char *p = line + label; p < end;) {
+        if (*p < '0' || *p > '9') {
+          n = put(out, cap, n, p++, 1);
+          continue;
+        }
+        uint64_t v;
+        amber_parse_u64(&p, &v, 10);
+        n = put_num(out, cap, n, virtual_pid((long)v));
+      }
+    }
+    if (*end == '\n') n = put(out, cap, n, end, 1);
+    line = *end ? end + 1 : end;
+  }
+  return n;
+}
+
+static int colons(const char *p, const char *end) {
+  int n = 0;
+  for (; p < end; p++) n += *p == ':';
+  return n;
+}
+
+/* The pid in a line of /proc/locks ("1: POSIX  ADVISORY  WRITE 1234 fe:00:5678 0 EOF", a waiter
+ * "1: -> POSIX ..."): the word before "major:minor:inode". */
+static const char *lock_pid(const char *line, const char *end, const char **pid_end) {
+  const char *previous = 0, *previous_end = 0;
+  for (const char *p = line; p < end;) {
+    while (p < end && *p == ' ') p++;
+    const char *w = p;
+    while (p < end && *p != ' ') p++;
+    if (w < p && colons(w, p) == 2 && previous) {
+      *pid_end = previous_end;
+      return previous;
+    }
+    previous = w, previous_end = p;
+  }
+  return 0;
+}
+
+/* locks: each lock's holder; an OFD lock's -1 stays. Only lines that begin with `prefix`
+ * (fdinfo's "lock:\t1: POSIX ..."; "" for /proc/locks). */
+static int rewrite_locks(const char *in, char *out, int cap, const char *prefix) {
+  int n = 0;
+  size_t prefix_len = strlen(prefix);
+  for (const char *line = in; *line;) {
+    const char *end = strchr(line, '\n');
+    if (!end) end = line + strlen(line);
+    const char *pid_end = 0, *pid = 0;
+    if (!strncmp(line, prefix, prefix_len)) pid = lock_pid(line, end, &pid_end);
+    if (pid && *pid != '-') {
+      uint64_t v = 0;
+      const char *q = pid;
+      amber_parse_u64(&q, &v, 10);
+      n = put(out, cap, n, line, (int)(pid - line));
+      n = put_num(out, cap, n, virtual_pid((long)v));
+      n = put(out, cap, n, pid_end, (int)(end - pid_end));
+    } else {
+      n = put(out, cap, n, line, (int)(end - line));
+    }
+    if (*end == '\n') n = put(out, cap, n, end, 1);
+    line = *end ? end + 1 : end;
+  }
+  return n;
+}
+
+/* Which descriptors hold such files, and for which path: a snapshot makes them again. */
+#define MAX_VIRTUAL_FILES 64
+static struct {
+  int32_t fd;
+  char path[64];
+} made[MAX_VIRTUAL_FILES];
+
+static void remember(int fd, const char *path) {
+  const char *p = path + 6;
+  uint64_t pid;
+  char self[64];
+  if (!amber_parse_u64(&p, &pid, 10) && (int32_t)pid == amber_sys_getpid())
+    amber_fmt(self, sizeof self, "/proc/self%s", p);
+  else
+    amber_fmt(self, sizeof self, "%s", path);
+  int slot = fd % MAX_VIRTUAL_FILES; /* a later file on the same number replaces it */
+  made[slot].fd = fd;
+  memcpy(made[slot].path, self, sizeof self);
+}
+
+const char *amber_proc_virtual_path(int fd) {
+  int slot = fd % MAX_VIRTUAL_FILES;
+  return made[slot].fd == fd && made[slot].path[0] ? made[slot].path : 0;
+}
+
+int amber_proc_virtual_file(const char *path, int flags) {
+  if (!amber_active() || !path || (flags & O_ACCMODE) != O_RDONLY) return -ENOENT;
+  int which = which_file(path);
+  if (!which) return -ENOENT;
+  static __thread char small_in[8192], small_out[8192];
+  char *in = small_in, *out = small_out;
+  long cap = sizeof small_in;
+  if (which >= 3) { /* the whole machine's locks (or an epoll's many lines): room of their own */
+    cap = 1 << 20;
+    long addr = amber_sys6(SYS_mmap, 0, 2 * cap, 3, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
+    if (addr < 0 && addr > -4096) return (int)addr;
+    in = (char *)addr, out = (char *)addr + cap;
+  }
+  long len = amber_read_file(path, in, cap);
+  int n = len < 0 ? 0
+        : which == 1 ? rewrite_stat(in, out, (int)cap)
+        : which == 2 ? rewrite_status(in, out, (int)cap)
+        : which == 3 ? rewrite_locks(in, out, (int)cap, "")
+                     : rewrite_locks(in, out, (int)cap, "lock:");
+  int fd = len < 0 ? (int)len /* the caller's real open will say why */
+                   : (int)amber_sys2(SYS_memfd_create, "amber-proc", (flags & O_CLOEXEC) ? 1 : 0);
+  if (fd >= 0) amber_sys3(SYS_write, fd, out, n);
+  if (which >= 3) amber_sys2(SYS_munmap, in, 2 * cap);
+  if (fd < 0) return fd;
+  amber_sys3(SYS_lseek, fd, 0, SEEK_SET);
+  remember(fd, path);
+  return fd;
+}

@@ -1,0 +1,68 @@
+/* A socket's credentials carry a pid: a Unix socket's peer (getsockopt SO_PEERCRED), and the
+ * SCM_CREDENTIALS messages that sendmsg and recvmsg (wrap_net.c) carry. The program sees and
+ * sends virtual pids; a process outside the application reads 0, as one outside a pid
+ * namespace does. getsockopt and recvmsg are hot: they look at nothing else. sendmmsg and
+ * recvmmsg carry the same messages, several at a time. */
+#include <sys/socket.h>
+
+#include "../core/amber.h"
+
+AMBER_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len) {
+  int r = REAL(getsockopt)(fd, level, name, val, len);
+  if (name == SO_PEERCRED && level == SOL_SOCKET && r == 0 && amber_active() && val &&
+      *len >= sizeof(pid_t))
+    ((struct ucred *)val)->pid = amber_who_out(((struct ucred *)val)->pid);
+  return r;
+}
+
+static struct ucred *creds_at(struct cmsghdr *c) {
+  if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_CREDENTIALS ||
+      c->cmsg_len < CMSG_LEN(sizeof(struct ucred)))
+    return NULL;
+  return (struct ucred *)CMSG_DATA(c);
+}
+
+void amber_creds_out(struct msghdr *msg) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+    struct ucred *u = creds_at(c);
+    if (u) u->pid = amber_who_out(u->pid);
+  }
+}
+
+int amber_creds_in(struct msghdr *msg) {
+  for (int apply = 0; apply < 2; apply++) { /* first check every pid, then change them */
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+      struct ucred *u = creds_at(c);
+      int32_t s;
+      if (!u) continue;
+      if (amber_who_in(u->pid, &s)) return -ESRCH;
+      if (apply) u->pid = s;
+    }
+  }
+  return 0;
+}
+
+AMBER_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags) {
+  if (!v || !amber_active()) return REAL(sendmmsg)(fd, v, n, flags);
+  amber_enter();
+  for (unsigned i = 0; i < n; i++) {
+    if (!v[i].msg_hdr.msg_controllen || !amber_creds_in(&v[i].msg_hdr)) continue;
+    while (i--) amber_creds_out(&v[i].msg_hdr); /* back as they were */
+    amber_leave();
+    errno = ESRCH;
+    return -1;
+  }
+  amber_leave();
+  int r = REAL(sendmmsg)(fd, v, n, flags);
+  for (unsigned i = 0; i < n; i++)
+    if (v[i].msg_hdr.msg_controllen) amber_creds_out(&v[i].msg_hdr);
+  return r;
+}
+
+AMBER_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
+                          struct timespec *timeout) {
+  int r = REAL(recvmmsg)(fd, v, n, flags, timeout);
+  for (int i = 0; i < r && amber_active(); i++)
+    if (v[i].msg_hdr.msg_controllen) amber_creds_out(&v[i].msg_hdr);
+  return r;
+}

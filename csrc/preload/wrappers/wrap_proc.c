@@ -1,0 +1,111 @@
+/* /proc/<pid>/... paths that the program builds from a virtual pid reach the real process;
+ * /proc/<pid>/stat and status are read with their pids made virtual (proc_files.c). */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/amber.h"
+#include "proc_files.h"
+
+/* Returns path, or buf holding the translated path. */
+static const char *proc_path(const char *path, char *buf, size_t cap) {
+  if (!amber_active() || !path || strncmp(path, "/proc/", 6) != 0) return path;
+  const char *p = path + 6;
+  long v = 0;
+  const char *q = p;
+  while (*q >= '0' && *q <= '9' && q - p < 10) v = v * 10 + (*q++ - '0');
+  if (q == p || (*q != '/' && *q != 0) || v < AMBER_VPID_BASE) return path;
+  int32_t s = amber_pid_v2s((int32_t)v);
+  if (s < 0) return path;
+  snprintf(buf, cap, "/proc/%d%s", s, q);
+  return buf;
+}
+
+#define PROC_BUF char pbuf[4096]
+#define P(path) proc_path(path, pbuf, sizeof pbuf)
+
+static mode_t mode_arg(int flags, va_list ap) {
+  return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
+}
+
+/* Every open goes through here: open(path) is openat(AT_FDCWD, path). A relative path never
+ * names a /proc file of ours (its directory is the caller's business). */
+static int open_at(int (*real)(int, const char *, int, ...), int dirfd, const char *path,
+                   int flags, mode_t mode) {
+  PROC_BUF;
+  const char *translated = P(path);
+  int virtual_file = translated && translated[0] == '/'
+                         ? amber_proc_virtual_file(translated, flags)
+                         : -1;
+  return virtual_file >= 0 ? virtual_file : real(dirfd, translated, flags, mode);
+}
+
+#define OPEN_MODE(flags, mode)                                                                   \
+  va_list ap;                                                                                    \
+  va_start(ap, flags);                                                                           \
+  mode_t mode = mode_arg(flags, ap);                                                             \
+  va_end(ap)
+
+AMBER_EXPORT int open(const char *path, int flags, ...) {
+  OPEN_MODE(flags, mode);
+  return open_at(REAL(openat), AT_FDCWD, path, flags, mode);
+}
+
+AMBER_EXPORT int open64(const char *path, int flags, ...) {
+  OPEN_MODE(flags, mode);
+  return open_at(REAL(openat64), AT_FDCWD, path, flags, mode);
+}
+
+AMBER_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
+  OPEN_MODE(flags, mode);
+  return open_at(REAL(openat), dirfd, path, flags, mode);
+}
+
+AMBER_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
+  OPEN_MODE(flags, mode);
+  return open_at(REAL(openat64), dirfd, path, flags, mode);
+}
+
+/* fopen for reading of a /proc file of ours is the virtual file as a stream. */
+static FILE *fopen_with(FILE *(*real)(const char *, const char *), const char *path,
+                        const char *mode) {
+  PROC_BUF;
+  const char *translated = P(path);
+  int reading = mode && mode[0] == 'r' && !strchr(mode, '+');
+  int virtual_file = reading ? amber_proc_virtual_file(translated, O_RDONLY | O_CLOEXEC) : -1;
+  return virtual_file >= 0 ? fdopen(virtual_file, mode) : real(translated, mode);
+}
+
+AMBER_EXPORT FILE *fopen(const char *path, const char *mode) {
+  return fopen_with(REAL(fopen), path, mode);
+}
+
+AMBER_EXPORT FILE *fopen64(const char *path, const char *mode) {
+  return fopen_with(REAL(fopen64), path, mode);
+}
+
+AMBER_EXPORT DIR *opendir(const char *path) {
+  PROC_BUF;
+  return REAL(opendir)(P(path));
+}
+
+AMBER_EXPORT ssize_t readlink(const char *path, char *buf, size_t size) {
+  PROC_BUF;
+  return REAL(readlink)(P(path), buf, size);
+}
+
+AMBER_EXPORT int access(const char *path, int mode) {
+  PROC_BUF;
+  return REAL(access)(P(path), mode);
+}
+
+AMBER_EXPORT int stat(const char *path, struct stat *st) {
+  PROC_BUF;
+  return REAL(stat)(P(path), st);
+}
+
+AMBER_EXPORT int lstat(const char *path, struct stat *st) {
+  PROC_BUF;
+  return REAL(lstat)(P(path), st);
+}

@@ -1,0 +1,84 @@
+/* signalfd: what a read returns names senders (and exited children, for SIGCHLD) by pid, in
+ * struct signalfd_siginfo's ssi_pid; the program must see the virtual one, or a reaper that
+ * waits for ssi_pid would name a process it does not know. The library remembers which
+ * descriptors are signalfds (a bit each) and translates what read returns from them; close,
+ * close_range, closefrom, dup2 and dup3 keep the bits true. Every other read passes with one bit
+ * test. */
+#include <linux/close_range.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "../core/amber.h"
+
+#define MAX_TRACKED 4096
+static uint64_t is_signalfd[MAX_TRACKED / 64]; /* saved with memory: restored descriptors keep
+                                                 their numbers */
+
+static int tracked(int fd) {
+  return fd >= 0 && fd < MAX_TRACKED && (is_signalfd[fd / 64] >> (fd % 64) & 1);
+}
+
+static void mark(int fd, int on) {
+  if (fd < 0 || fd >= MAX_TRACKED) return;
+  if (on) __atomic_or_fetch(&is_signalfd[fd / 64], 1ULL << (fd % 64), __ATOMIC_RELAXED);
+  else __atomic_and_fetch(&is_signalfd[fd / 64], ~(1ULL << (fd % 64)), __ATOMIC_RELAXED);
+}
+
+void amber_signalfd_forget(int fd) { mark(fd, 0); }
+
+AMBER_EXPORT int signalfd(int fd, const sigset_t *mask, int flags) {
+  int r = REAL(signalfd)(fd, mask, flags);
+  if (r >= 0 && amber_active()) mark(r, 1);
+  return r;
+}
+
+AMBER_EXPORT ssize_t read(int fd, void *buf, size_t count) {
+  ssize_t r = REAL(read)(fd, buf, count);
+  if (r <= 0 || !tracked(fd) || !amber_active()) return r;
+  struct signalfd_siginfo *info = buf;
+  for (ssize_t i = 0; i < r / (ssize_t)sizeof *info; i++) {
+    if (!amber_siginfo_has_pid((int)info[i].ssi_signo, info[i].ssi_code) || !info[i].ssi_pid)
+      continue;
+    int32_t v = amber_s2v(amber.table, AMBER_KIND_PID, (int32_t)info[i].ssi_pid);
+    info[i].ssi_pid = v > 0 ? (uint32_t)v : 0;
+  }
+  return r;
+}
+
+AMBER_EXPORT int dup2(int from, int to) {
+  if (from != to) amber_table_fd_evade(to);
+  int r = REAL(dup2)(from, to);
+  if (r >= 0 && from != to) mark(to, tracked(from));
+  return r;
+}
+
+AMBER_EXPORT int dup3(int from, int to, int flags) {
+  if (from != to) amber_table_fd_evade(to);
+  int r = REAL(dup3)(from, to, flags);
+  if (r >= 0) mark(to, tracked(from));
+  return r;
+}
+
+/* closefrom(3), as spawning code does often, clears whole words, not 4000 bits one by one. */
+static void forget_range(unsigned first, unsigned last) {
+  if (last >= MAX_TRACKED) last = MAX_TRACKED - 1;
+  for (unsigned fd = first; fd <= last;) {
+    unsigned bit = fd % 64, span = 64 - bit;
+    if (span > last - fd + 1) span = last - fd + 1;
+    uint64_t bits = (span == 64 ? ~0ULL : ((1ULL << span) - 1)) << bit;
+    __atomic_and_fetch(&is_signalfd[fd / 64], ~bits, __ATOMIC_RELAXED);
+    fd += span;
+  }
+}
+
+AMBER_EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
+  int r = amber_table_fd_close_range(first, last, flags);
+  if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC)) forget_range(first, last);
+  return r;
+}
+
+AMBER_EXPORT void closefrom(int lowfd) {
+  if (amber_table_fd >= lowfd && lowfd >= 0) amber_table_fd_close_range((unsigned)lowfd, ~0U, 0);
+  else REAL(closefrom)(lowfd);
+  if (lowfd >= 0) forget_range((unsigned)lowfd, ~0U);
+}
