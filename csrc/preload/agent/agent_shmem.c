@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "../../common/errno_name.h"
 #include "../../common/broker.h"
 #include "../../common/vm_flags.h"
 #include "agent_lines.h"
@@ -18,8 +19,8 @@
 #define BIG_REGION (1ULL << 30)
 
 static int failed(const char *what, const struct amber_region_rec *r, long err) {
-  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "%s %lx-%lx (%s) (error %d)", what,
-            r->start, r->end, r->name, (int)-err);
+  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "%s %lx-%lx (%s) (%s)", what,
+            r->start, r->end, r->name, amber_errno_name(err));
   return err < 0 ? (int)err : -EIO;
 }
 

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/sysmacros.h>
 
+#include "../../common/errno_name.h"
 #include "fd_kinds.h"
 
 enum { AMBER_FD_INOTIFY = 13 };
@@ -40,6 +41,13 @@ static int refuse(const struct amber_fd_rec *rec, const char *why, int n) {
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "descriptor %d (inotify) %s", rec->fd,
             text);
   return -1;
+}
+
+/* A refusal that names the errno ("(EACCES)"), as Amber's messages do. */
+static int refuse_errno(const struct amber_fd_rec *rec, const char *what, long err) {
+  char why[160];
+  amber_fmt(why, sizeof why, "%s (%s)", what, amber_errno_name(err));
+  return refuse(rec, why, 0);
 }
 
 /* Freed watch numbers a restore takes again with placeholders, at most. */
@@ -134,7 +142,7 @@ static int inotify_capture(struct amber_fd_rec *rec, const char *target, const s
   char fdinfo[64];
   amber_fmt(fdinfo, sizeof fdinfo, "/proc/thread-self/fdinfo/%d", rec->fd);
   long len = amber_read_file(fdinfo, info, sizeof info);
-  if (len < 0) return refuse(rec, "has no fdinfo (error %d)", (int)-len);
+  if (len < 0) return refuse_errno(rec, "has no fdinfo", len);
   if (len >= (long)sizeof info - 1) return refuse(rec, "has too many watches", 0);
   int64_t highest = 0;
   for (const char *line = info; (line = strstr(line, "inotify wd:")) != 0;) {
@@ -161,7 +169,7 @@ static int inotify_capture(struct amber_fd_rec *rec, const char *target, const s
     if (err) {
       amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
                 "descriptor %d (inotify) has watch %d on a file whose path cannot be found "
-                "(error %d)", rec->fd, (int)wd, -err);
+                "(%s)", rec->fd, (int)wd, amber_errno_name(err));
       return -1;
     }
     uint32_t size = (uint32_t)((sizeof(struct watch) + strlen(path) + 1 + 7) & ~7UL);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/statfs.h>
 
+#include "../../common/errno_name.h"
 #include "../../common/broker.h"
 #include "fd_kinds.h"
 
@@ -39,6 +40,13 @@ static int refuse(const struct amber_fd_rec *rec, const char *why, int n) {
   return -1;
 }
 
+/* A refusal that names the errno ("(EACCES)"), as Amber's messages do. */
+static int refuse_errno(const struct amber_fd_rec *rec, const char *what, long err) {
+  char why[160];
+  amber_fmt(why, sizeof why, "%s (%s)", what, amber_errno_name(err));
+  return refuse(rec, why, 0);
+}
+
 /* A queue is known by its file system, which only the descriptor tells. */
 static int mq_recognise(const char *target, const struct stat *st) {
   struct statfs fs;
@@ -56,7 +64,7 @@ static int mq_capture(struct amber_fd_rec *rec, const char *target, const struct
   rec->u[2] = (uint64_t)st->st_uid << 32 | st->st_gid;
   struct mq_attr attr;
   long r = amber_sys3(SYS_mq_getsetattr, rec->fd, 0, &attr);
-  if (r < 0) return refuse(rec, "has attributes that cannot be read (error %d)", (int)-r);
+  if (r < 0) return refuse_errno(rec, "has attributes that cannot be read", r);
   rec->u[0] = (uint64_t)attr.mq_maxmsg;
   rec->u[1] = (uint64_t)attr.mq_msgsize;
   return 0;
@@ -82,7 +90,7 @@ static int mq_frozen(struct amber_fd_rec *rec) {
   char self[64];
   amber_fmt(self, sizeof self, "/proc/thread-self/fd/%d", rec->fd);
   int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, self, O_RDWR | O_NONBLOCK | O_CLOEXEC, 0);
-  if (fd < 0) return refuse(rec, "cannot be opened to read its messages (error %d)", -fd);
+  if (fd < 0) return refuse_errno(rec, "cannot be opened to read its messages", fd);
   int err = 0;
   if (notified(fd)) err = refuse(rec, "has a notification registered (mq_notify), which Amber "
                                       "cannot save yet", 0);
@@ -99,7 +107,7 @@ static int mq_frozen(struct amber_fd_rec *rec) {
       break;
     }
     if (n < 0) {
-      err = refuse(rec, "cannot have its messages read (error %d)", (int)-n);
+      err = refuse_errno(rec, "cannot have its messages read", n);
       break;
     }
     m->len = (uint32_t)n;
@@ -113,7 +121,7 @@ static int mq_frozen(struct amber_fd_rec *rec) {
   for (uint64_t off = 0; off < rec->data_len;) {
     struct message *m = (struct message *)(rec->data + off);
     long r = amber_sys5(SYS_mq_timedsend, fd, m->bytes, m->len, m->prio, 0);
-    if (r < 0 && !err) err = refuse(rec, "could not have a message sent back (error %d)", (int)-r);
+    if (r < 0 && !err) err = refuse_errno(rec, "could not have a message sent back", r);
     off += (sizeof *m + m->len + 7) & ~7ULL;
   }
   amber_sys1(SYS_close, fd);
