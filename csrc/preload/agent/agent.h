@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "../core/util.h"
 #include "../../common/image.h"
 #include "../core/amber.h"
 
@@ -122,22 +123,6 @@ void amber_mm_fields(struct amber_proc_header *h); /* the kernel's memory layout
 int amber_shared_memory_after_restore(int phase);
 /* After a restore, what the process asked of its memory as a whole (PR_SET_THP_DISABLE). */
 int amber_memory_state_after_restore(void);
-
-/* agent_util.c: raw-syscall helpers usable in a signal handler */
-void amber_futex_wait(uint32_t *word, uint32_t seen, int shared, int timeout_ms);
-void amber_futex_wake(uint32_t *word, int shared);
-/* %s %d %x %lx only; the compiler checks the arguments as printf would */
-int amber_fmt(char *buf, int cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int amber_fmt_error(char *buf, int cap, const char *what, long err); /* "what: ENOSPC: ..." */
-long amber_read_file(const char *path, char *buf, long cap);
-/* A /proc link or maps name of a file that was unlinked ends in " (deleted)". */
-int amber_is_deleted(const char *name);
-/* That name without the suffix, from `skip` characters in (7 skips "/memfd:"), into out. */
-void amber_undeleted_name(const char *name, int skip, char *out, int cap);
-int amber_parse_u64(const char **p, uint64_t *out, int base);
-int amber_list_numbers(const char *dir_path, int32_t *out, int cap);
-/* The state letter of a /proc/.../stat file ('R', 'S', 'T', 'Z'...), 0 if unreadable. */
-char amber_proc_state(const char *stat_path);
 
 /* agent.c: this process's slot in the control block, or NULL */
 struct amber_agent_slot *amber_agent_my_slot(void);

@@ -3,7 +3,7 @@
 #include <errno.h>
 
 #include "../../common/errno_name.h"
-#include "../agent/agent.h"
+#include "util.h"
 
 static const struct {
   int err;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../agent/agent.h" /* amber_fmt */
+#include "util.h" /* amber_fmt */
 #include "amber.h"
 
 struct amber_state amber;

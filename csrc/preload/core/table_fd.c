@@ -9,7 +9,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include "../agent/agent.h"
+#include "amber.h"
+#include "util.h"
 
 int amber_table_fd = -1; /* saved with memory: a restored process keeps the number */
 

@@ -5,7 +5,7 @@
  * (or release a row that pid names now). So the agent keeps, at each checkpoint, the virtual
  * and system pids of this process's children as they were then, and a wait that a checkpoint
  * overtook translates through that list. */
-#include "../agent/agent.h"
+#include "../core/util.h"
 #include "../core/amber.h"
 
 #define KEPT_MAX 1024

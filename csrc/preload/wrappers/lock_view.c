@@ -5,7 +5,8 @@
 #include <fcntl.h>
 #include <string.h>
 
-#include "../agent/agent.h"
+#include "../core/amber.h"
+#include "../core/util.h"
 #include "lock_view.h"
 
 static int32_t virtual_holder(long pid) {

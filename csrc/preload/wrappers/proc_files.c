@@ -6,7 +6,8 @@
 #include <fcntl.h>
 #include <string.h>
 
-#include "../agent/agent.h"
+#include "../core/amber.h"
+#include "../core/util.h"
 #include "proc_files.h"
 
 static int32_t virtual_pid(long sid) {

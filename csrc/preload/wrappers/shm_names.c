@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../agent/agent.h"
+#include "../core/util.h"
 #include "../agent/agent_shmem.h"
 
 #define SHM_DIR "/dev/shm/"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../agent/agent.h"
+#include "../core/util.h"
 #include "../core/amber.h"
 
 /* Whether the file is an ELF executable without an interpreter (statically linked). */

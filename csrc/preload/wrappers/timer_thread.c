@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "../agent/agent.h"
+#include "../core/amber.h"
+#include "../core/util.h"
 
 #define SIGTIMER 32
 

@@ -11,7 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 
-#include "../agent/agent.h"
+#include "../core/util.h"
 #include "../core/amber.h"
 
 /* Whether the stopped tracee's event made a new process or thread (its message is a pid). */

@@ -6,7 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent.h"
+#include "util.h"
+#include "amber.h"
 
 void amber_futex_wait(uint32_t *word, uint32_t seen, int shared, int timeout_ms) {
   struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
