@@ -10,13 +10,26 @@ import { AmberError } from "../errors.ts";
 
 const MIN_LENGTH = 16;
 
-/** Reads a token file: its first line, at least 16 characters. */
+/**
+ * Reads a token file: its first line, at least 16 characters. The file must be readable by its
+ * owner alone: a token others can read lets them migrate applications in and out.
+ */
 export async function readToken(path: string): Promise<string> {
   let text: string;
+  let mode: number | null;
   try {
+    mode = (await Deno.stat(path)).mode;
     text = await Deno.readTextFile(path);
   } catch (cause) {
-    throw new AmberError(`Cannot read the token file '${path}'`, { cause });
+    throw new AmberError(`Cannot read the token file '${path}'`, { cause, reason: "agent" });
+  }
+  if (mode !== null && (mode & 0o077) !== 0) {
+    throw new AmberError(
+      `Token file '${path}' may be read or written by other users (mode ` +
+        `0${(mode & 0o777).toString(8)}): anyone who reads it can migrate applications in and ` +
+        `out. Make it the owner's alone: chmod 600 '${path}'`,
+      { reason: "agent" },
+    );
   }
   const token = text.split("\n")[0].trim();
   if (token.length < MIN_LENGTH) {
