@@ -196,6 +196,7 @@ export class Cluster {
         `${c.ip}:7070`,
         "--token-file",
         this.tokenFile,
+        "--insecure-http", // the namespaces' private link
         "--name",
         c.name,
         "--etcd",

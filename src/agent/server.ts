@@ -54,9 +54,10 @@ import {
 import { Ownership } from "./lease.ts";
 import type { App } from "../app.ts";
 import { pauseAt } from "../migrate/faults.ts";
+import { transport, type TransportOptions } from "./transport.ts";
 
 /** How an agent runs. */
-export interface AgentOptions {
+export interface AgentOptions extends TransportOptions {
   /** Where to listen: `HOST:PORT`. */
   listen: string;
   /** The shared token every request must carry. */
@@ -105,7 +106,11 @@ function json(value: unknown, status = 200): Response {
 
 function failure(error: unknown): Response {
   const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof RangeError || error instanceof TypeError || error instanceof z.ZodError) {
+  // The client's mistakes (bad JSON is a SyntaxError) are 400, not the agent's 500.
+  if (
+    error instanceof RangeError || error instanceof TypeError || error instanceof SyntaxError ||
+    error instanceof z.ZodError
+  ) {
     return json({ error: message }, 400);
   }
   if (error instanceof VneInUseError) return json({ error: message }, 409);
@@ -139,6 +144,7 @@ function parseListen(listen: string): { hostname: string; port: number } {
 export async function serveAgent(options: AgentOptions): Promise<Agent> {
   const log = options.log ?? ((line: string) => console.error(line));
   const { hostname, port } = parseListen(options.listen);
+  const tls = await transport(hostname, options);
   const name = options.name ?? Deno.hostname();
   const replaces = new Map<string, string>();
   let mirror: Mirror | undefined;
@@ -352,6 +358,7 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
     };
     try {
       const server = Deno.serve({
+        ...tls,
         hostname,
         port,
         signal: options.signal,

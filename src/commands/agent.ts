@@ -1,5 +1,6 @@
 /**
- * `amber agent --listen HOST:PORT --token-file F [--name N] [--etcd URL] [--advertise IP]`
+ * `amber agent --listen HOST:PORT --token-file F [--cert F --key F | --insecure-http] [--name N]
+ *   [--etcd URL] [--advertise IP]`
  *
  * @module
  */
@@ -15,6 +16,12 @@ export function agentCommand() {
     )
     .requiredOption("--listen <addr>", "where to listen, as HOST:PORT")
     .requiredOption("--token-file <file>", "a file holding the shared token (16+ characters)")
+    .option("--cert <file>", "a PEM certificate: serve over TLS (with --key)")
+    .option("--key <file>", "the certificate's PEM private key")
+    .option(
+      "--insecure-http",
+      "serve plain HTTP on an address other than loopback (the token and images go in clear)",
+    )
     .option("--name <name>", "this computer's name (default: its hostname)")
     .option("--etcd <url>", "etcd's URL, for a VNE registry shared between computers")
     .option(
