@@ -4,6 +4,7 @@
 #include <string.h>
 #include <ucontext.h>
 
+#include "../../common/errno_name.h"
 #include "agent.h"
 #include "agent_share.h"
 #include "../wrappers/cpu_clock.h"
@@ -90,8 +91,8 @@ static void name_stuck_thread(const int32_t *tids, int n) {
     if (err)
       amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
                 "its thread %d (%s) blocks every signal, and the coordinator could not let "
-                "Amber's signal in with ptrace (errno %d), so Amber cannot stop it",
-                tids[i], comm, err);
+                "Amber's signal in with ptrace (%s), so Amber cannot stop it",
+                tids[i], comm, amber_errno_name(err));
     else
       amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
                 "its thread %d (%s) blocks every signal, so Amber cannot stop it", tids[i], comm);
