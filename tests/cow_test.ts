@@ -57,8 +57,12 @@ scenarioTest(
     const image = await app.snapshot({
       dir: join(s.dir, "first.amber"),
       afterResume: async () => {
-        const writers = await findWriters(app);
-        assert.ok(writers.length > 0, "no copy writes"); // one may be done already
+        let writers = await findWriters(app); // one may be done already, or not yet apart
+        for (const until = Date.now() + 2000; !writers.length && Date.now() < until;) {
+          await sleep(2);
+          writers = await findWriters(app);
+        }
+        assert.ok(writers.length > 0, "no copy writes");
         for (const pid of writers) Deno.kill(pid, "SIGSTOP");
         await waitProgress(s, 0, progress(await s.text()) + 4);
         for (const pid of writers) Deno.kill(pid, "SIGCONT");
