@@ -6,7 +6,7 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type App, launch } from "../mod.ts";
+import { type App, launch, type LaunchOptions } from "../mod.ts";
 
 export const BENCH = fileURLToPath(new URL("../build/bench/", import.meta.url));
 
@@ -62,5 +62,24 @@ export async function benchRounds(
     for (let n = 0; n <= rounds; n++) await round(app, output, n);
   } finally {
     await app.kill();
+  }
+}
+
+/** What a program prints when it runs on its own. */
+export async function plainOutput(program: string): Promise<string> {
+  const out = await new Deno.Command(program, { stdout: "piped" }).output();
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** What a program prints when it runs under Amber, launched with `options`, to its end. */
+export async function amberOutput(program: string, options: LaunchOptions = {}): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "amber-bench-" });
+  try {
+    const output = join(dir, "out");
+    const app = await launch([program], { ...options, output });
+    await app.wait();
+    return await Deno.readTextFile(output);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 }

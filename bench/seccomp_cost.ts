@@ -8,10 +8,9 @@
  */
 
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { launch } from "../mod.ts";
+import { amberOutput, BENCH, plainOutput } from "./figures.ts";
 
-const PROG = fileURLToPath(new URL("../build/bench/raw_call_cost", import.meta.url));
+const PROG = join(BENCH, "raw_call_cost");
 
 /** Per call: the minimum over rounds, the steadiest figure on a shared computer. */
 type Figures = Map<string, number>;
@@ -23,20 +22,11 @@ function parse(text: string): Figures {
 }
 
 async function plain(): Promise<Figures> {
-  const out = await new Deno.Command(PROG, { stdout: "piped" }).output();
-  return parse(new TextDecoder().decode(out.stdout));
+  return parse(await plainOutput(PROG));
 }
 
 async function underAmber(layer: "on" | "off"): Promise<Figures> {
-  const dir = await Deno.makeTempDir({ prefix: "amber-bench-" });
-  try {
-    const output = join(dir, "out");
-    const app = await launch([PROG], { output, seccomp: layer });
-    await app.wait();
-    return parse(await Deno.readTextFile(output));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  return parse(await amberOutput(PROG, { seccomp: layer }));
 }
 
 await plain(); // warm up

@@ -11,10 +11,7 @@
  */
 
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { launch } from "../mod.ts";
-
-const BENCH = fileURLToPath(new URL("../build/bench/", import.meta.url));
+import { amberOutput, BENCH, plainOutput } from "./figures.ts";
 
 type Figures = Map<string, { median: number; min: number }>;
 
@@ -28,20 +25,11 @@ function parse(text: string): Figures {
 }
 
 async function plain(): Promise<Figures> {
-  const out = await new Deno.Command(join(BENCH, "call_cost"), { stdout: "piped" }).output();
-  return parse(new TextDecoder().decode(out.stdout));
+  return parse(await plainOutput(join(BENCH, "call_cost")));
 }
 
 async function underAmber(): Promise<Figures> {
-  const dir = await Deno.makeTempDir({ prefix: "amber-bench-" });
-  try {
-    const output = join(dir, "out");
-    const app = await launch([join(BENCH, "call_cost")], { output });
-    await app.wait();
-    return parse(await Deno.readTextFile(output));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  return parse(await amberOutput(join(BENCH, "call_cost")));
 }
 
 await plain(); // warm up

@@ -18,16 +18,7 @@
 #define ROUNDS 15
 #define CALLS 200000
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
+#include "per_call.h"
 
 static int semid, zero, pair[2];
 static pid_t self;
@@ -62,17 +53,6 @@ static void call_mutex(void) {
 static void call_recursive(void) {
   pthread_mutex_lock(&recursive_mutex);
   pthread_mutex_unlock(&recursive_mutex);
-}
-
-static void measure(const char *name, void (*fn)(void)) {
-  double per[ROUNDS];
-  for (int r = 0; r < ROUNDS; r++) {
-    double t0 = now();
-    for (int i = 0; i < CALLS; i++) fn();
-    per[r] = (now() - t0) / CALLS;
-  }
-  qsort(per, ROUNDS, sizeof per[0], cmp);
-  printf("%s %.1f %.1f\n", name, per[ROUNDS / 2], per[0]);
 }
 
 int main(void) {

@@ -16,21 +16,12 @@
 #define ROUNDS 7
 #define CALLS 20000
 
+#include "per_call.h"
+
 static long rs(long n, long a, long b, long c) {
   long ret;
   __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
   return ret;
-}
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
 }
 
 static int zero;
@@ -46,17 +37,6 @@ static void raw_kill(void) { rs(SYS_kill, self, 0, 0); } /* without the layer: E
 static void libc_getppid(void) { (void)getppid(); }
 static void libc_kill(void) { kill(self, 0); }
 static void libc_sigmask(void) { pthread_sigmask(SIG_BLOCK, &none, NULL); }
-
-static void measure(const char *name, void (*fn)(void)) {
-  double per[ROUNDS];
-  for (int r = 0; r < ROUNDS; r++) {
-    double t0 = now();
-    for (int i = 0; i < CALLS; i++) fn();
-    per[r] = (now() - t0) / CALLS;
-  }
-  qsort(per, ROUNDS, sizeof per[0], cmp);
-  printf("%s %.1f %.1f\n", name, per[ROUNDS / 2], per[0]);
-}
 
 int main(void) {
   self = getpid();

@@ -88,31 +88,22 @@ AMBER_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m) {
   return r;
 }
 
-/* C11's mtx_t is glibc's pthread_mutex_t, and its calls do not go through the symbols above. */
-#define MTX_RESULT(r) ((r) == 0 ? thrd_success : (r) == EBUSY ? thrd_busy : (r) == ETIMEDOUT ? thrd_timedout : thrd_error)
-AMBER_EXPORT int mtx_lock(mtx_t *m) {
-  pthread_mutex_t *p = (pthread_mutex_t *)m;
-  if (!names_owner(p)) return REAL(mtx_lock)(m);
-  note((uintptr_t)p);
-  int r = REAL(mtx_lock)(m);
-  if (r != thrd_success) forget((uintptr_t)p);
-  return r;
-}
-AMBER_EXPORT int mtx_trylock(mtx_t *m) {
-  pthread_mutex_t *p = (pthread_mutex_t *)m;
-  if (!names_owner(p)) return REAL(mtx_trylock)(m);
-  note((uintptr_t)p);
-  int r = REAL(mtx_trylock)(m);
-  if (r != thrd_success) forget((uintptr_t)p);
-  return r;
-}
+/* C11's mtx_t is glibc's pthread_mutex_t, and its calls do not go through the symbols above;
+ * they answer thrd_success rather than 0. */
+#define MTX_LOCK(call, m)                                                                        \
+  do {                                                                                           \
+    pthread_mutex_t *p_ = (pthread_mutex_t *)(m);                                                \
+    if (!names_owner(p_)) return call;                                                           \
+    note((uintptr_t)p_);                                                                         \
+    int r_ = call;                                                                               \
+    if (r_ != thrd_success) forget((uintptr_t)p_);                                               \
+    return r_;                                                                                   \
+  } while (0)
+
+AMBER_EXPORT int mtx_lock(mtx_t *m) { MTX_LOCK(REAL(mtx_lock)(m), m); }
+AMBER_EXPORT int mtx_trylock(mtx_t *m) { MTX_LOCK(REAL(mtx_trylock)(m), m); }
 AMBER_EXPORT int mtx_timedlock(mtx_t *restrict m, const struct timespec *restrict t) {
-  pthread_mutex_t *p = (pthread_mutex_t *)m;
-  if (!names_owner(p)) return REAL(mtx_timedlock)(m, t);
-  note((uintptr_t)p);
-  int r = REAL(mtx_timedlock)(m, t);
-  if (r != thrd_success) forget((uintptr_t)p);
-  return r;
+  MTX_LOCK(REAL(mtx_timedlock)(m, t), m);
 }
 AMBER_EXPORT int mtx_unlock(mtx_t *m) {
   int r = REAL(mtx_unlock)(m);
