@@ -114,8 +114,8 @@ install: $(BUILD)/libamber.so $(BUILD)/libamberctl.so $(BUILD)/amber-supervisor 
 # Debian packages the tests need, installed when missing (as root, as CI runs): python3 for the
 # interpreter test, libc6-dev's static libc for the static-binary test, iproute2 for the network
 # namespaces of the multi-computer tests, redis-server, nginx and postgresql for the real-server
-# tests, Go for the Go test program, and (through tools/install-etcd.sh) etcd and curl for the
-# multi-computer registry. RUNLEVEL=1: the packages' services are not started.
+# tests, Go for the Go test program, a JDK for the JVM test, openssl for the agent's TLS test,
+# and (through tools/install-etcd.sh) etcd and curl for the multi-computer registry. RUNLEVEL=1: the packages' services are not started.
 deps:
 	@missing=""; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
@@ -126,6 +126,7 @@ deps:
 	[ -x /usr/lib/postgresql/15/bin/postgres ] || missing="$$missing postgresql"; \
 	command -v go >/dev/null || missing="$$missing golang-go"; \
 	command -v javac >/dev/null || missing="$$missing default-jdk-headless"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	if [ -n "$$missing" ] && ! command -v apt-get >/dev/null; then \
 	  echo "Missing for the tests (Debian package names; yours may differ):$$missing" >&2; \
 	  echo "apt-get was not found: install them with your package manager" >&2; exit 1; \
