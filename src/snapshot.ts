@@ -367,7 +367,12 @@ export async function freezeAndWriteRetrying(
         (cause.cause instanceof ControlAgainError ||
           cause.cause instanceof ControlProcessGoneError || /in flight/.test(cause.message));
       if (!raced || attempt === 3 || how.signal?.aborted) throw cause;
-      for await (const entry of Deno.readDir(tmp)) await Deno.remove(join(tmp, entry.name));
+      // An agent that gave up removes its own file meanwhile: gone already is as good.
+      for await (const entry of Deno.readDir(tmp)) {
+        await Deno.remove(join(tmp, entry.name)).catch((cause) => {
+          if (!(cause instanceof Deno.errors.NotFound)) throw cause;
+        });
+      }
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
     }
   }
