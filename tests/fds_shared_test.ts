@@ -146,6 +146,28 @@ sharedTest(
   "inotify_state",
 );
 sharedTest(
+  "an inotify instance of a program that runs as nobody (no file handles) comes back with its watches, found by the paths it added them with",
+  "inotify_state",
+  ["unprivileged"],
+);
+scenarioTest(
+  "an inotify watch whose file was replaced by another at its path is refused at the restore, naming the watch",
+  async (s) => {
+    await Deno.chmod(s.dir, 0o711);
+    const app = await s.launch([prog("inotify_state"), s.dir, "unprivileged"], "inotify-swap");
+    await s.waitFor(/^ready$/m, "ready");
+    const image = await s.freeze(app, "inotify-swap");
+    const file = join(s.dir, "own", "file");
+    await Deno.remove(file); // its inode number may well be the next file's
+    await Deno.writeTextFile(file, "another");
+    await assert.rejects(
+      s.restore(image),
+      /descriptor \d+: inotify watch 3 on .*\/own\/file is not the file it had open \(replaced since the snapshot\)/,
+    );
+  },
+  LIMIT_MS,
+);
+sharedTest(
   "POSIX message queues come back with their attributes, mode and messages in order, one unlinked still unlinked",
   "mq_state",
 );

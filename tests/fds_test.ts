@@ -232,7 +232,7 @@ selfCheckingTest(
 );
 
 refusedTest(
-  "an inotify watch whose path only CAP_DAC_READ_SEARCH could find (the program runs as nobody) is refused by name",
+  "an inotify watch added before the library was loaded, whose path only CAP_DAC_READ_SEARCH could find (the program runs as nobody), is refused by name",
   "inotify_state",
   ["nobody"],
   /process \d+: descriptor \d+ \(inotify\) has watch 1 whose path only a process with CAP_DAC_READ_SEARCH can find/,

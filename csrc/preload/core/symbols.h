@@ -196,7 +196,9 @@
   X(int, shm_open, (const char *, int, mode_t))                                                  \
   X(int, shm_unlink, (const char *))                                             \
   /* regions a fork would not copy as they are: wrap_madvise.c */                               \
-  X(int, madvise, (void *, size_t, int))
+  X(int, madvise, (void *, size_t, int))                                                         \
+  /* the paths of inotify watches: wrap_inotify.c */                                            \
+  X(int, inotify_add_watch, (int, const char *, uint32_t))
 
 #define AMBER_DECLARE_REAL(ret, name, params) ret(*name) params;
 struct amber_real_table {

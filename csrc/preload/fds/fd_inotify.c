@@ -1,15 +1,21 @@
 /* inotify instances and their watches. /proc/self/fdinfo lists each watch ("inotify wd:%x
  * ino:%lx sdev:%x mask:%x ignored_mask:0 fhandle-bytes:%x fhandle-type:%x f_handle:<hex>"); the
- * watched file's path is found again through its handle (open_by_handle_at, which needs
- * CAP_DAC_READ_SEARCH, on the mount listed with its device), and kept only if that path is the
- * watched inode. At restore the watches are added again in the order of their numbers: the
+ * watched file's path is the one the library noted when the program added the watch
+ * (wrap_inotify.c), or else (a watch added before the library was loaded, or renamed since) is
+ * found again through its handle (open_by_handle_at, which needs CAP_DAC_READ_SEARCH, on the
+ * mount listed with its device); either is kept only if that path is the watched inode. At
+ * restore each watch is added again with the process's own credentials on the file its path
+ * names, opened following no link, and only if that is the file saved, by the rule descriptors
+ * on files follow (docs/trust-model.md): the same device and inode, or for a regular file a copy
+ * of the same size and modification time, or a directory; otherwise the restore is refused,
+ * naming the watch and its path. The watches are added again in the order of their numbers: the
  * kernel hands an instance's numbers out in increasing order from 1, so a number freed before
  * the snapshot is taken by a placeholder watch (on a memfd of its own), removed at once, and its
  * IN_IGNORED event read away before the program runs. Events not read yet cannot be put back
  * into a new instance: a snapshot with any queued is refused.
  *
- * Record: data/data_len the watches (struct watch, one after another, each with its path),
- * nmsgs how many. */
+ * Record: data/data_len the watches (struct watch, one after another, each with its path and
+ * then, 8-aligned, its file's struct seen), nmsgs how many. */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -17,7 +23,9 @@
 #include <sys/sysmacros.h>
 
 #include "../../common/errno_name.h"
+#include "../../common/reopen.h"
 #include "fd_kinds.h"
+#include "inotify_paths.h"
 
 enum { AMBER_FD_INOTIFY = 13 };
 
@@ -28,6 +36,22 @@ struct watch {
   uint32_t size;     /* of this entry, its path and padding included */
   char path[];
 };
+
+/* The watched file as the snapshot saw it, after the path (absent from older images). */
+struct seen {
+  uint32_t mode;
+  uint32_t pad;
+  int64_t btime_ns, size, mtime_ns;
+};
+
+static uint32_t seen_at(const char *path) {
+  return (uint32_t)((sizeof(struct watch) + strlen(path) + 1 + 7) & ~7UL);
+}
+
+static const struct seen *seen_of(const struct watch *w) {
+  uint32_t at = seen_at(w->path);
+  return w->size >= at + sizeof(struct seen) ? (const struct seen *)((const char *)w + at) : 0;
+}
 
 static int inotify_recognise(const char *target, const struct stat *st) {
   (void)st;
@@ -125,6 +149,34 @@ static int path_of(const char *handle_hex, uint32_t bytes, int32_t type, uint64_
   return 0;
 }
 
+/* The path the library noted for the watched inode, if it names that inode still. */
+static int noted_path(uint64_t ino, uint64_t dev, char *path, int cap) {
+  const char *known = amber_inotify_path(dev, ino);
+  struct stat st;
+  if (!known || (int)strlen(known) >= cap ||
+      amber_sys4(SYS_newfstatat, AT_FDCWD, known, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+      st.st_ino != ino || st.st_dev != dev)
+    return -ENOENT;
+  memcpy(path, known, strlen(known) + 1);
+  return 0;
+}
+
+/* The watched file's type, birth time, size and modification time, through its path. */
+static int see(const char *path, uint64_t ino, uint64_t dev, struct seen *seen) {
+  int fd = (int)amber_open_no_links(path, O_PATH | O_CLOEXEC);
+  if (fd < 0) return -ESTALE;
+  struct stat st;
+  int err = amber_sys2(SYS_fstat, fd, &st) < 0 || st.st_ino != ino || st.st_dev != dev ? -ESTALE : 0;
+  if (!err) {
+    seen->mode = st.st_mode;
+    seen->btime_ns = amber_btime_ns(fd);
+    seen->size = st.st_size;
+    seen->mtime_ns = amber_mtime_ns(&st);
+  }
+  amber_sys1(SYS_close, fd);
+  return err;
+}
+
 static const char *after(const char *line, const char *end, const char *name) {
   const char *p = strstr(line, name);
   return p && p < end ? p + strlen(name) : 0;
@@ -159,7 +211,10 @@ static int inotify_capture(struct amber_fd_rec *rec, const char *target, const s
       return refuse(rec, "has watch %d on a file system that gives no file handle", (int)wd);
     uint64_t dev = makedev(sdev >> 20, sdev & 0xfffff); /* the kernel's dev_t to stat's */
     char path[4096];
-    int err = path_of(h, (uint32_t)bytes, (int32_t)type, ino, dev, path, sizeof path);
+    int err = noted_path(ino, dev, path, sizeof path);
+    if (err) err = path_of(h, (uint32_t)bytes, (int32_t)type, ino, dev, path, sizeof path);
+    struct seen seen = {0};
+    if (!err) err = see(path, ino, dev, &seen);
     if (err == -EPERM)
       return refuse(rec, "has watch %d whose path only a process with CAP_DAC_READ_SEARCH can "
                          "find (open_by_handle_at)", (int)wd);
@@ -172,7 +227,7 @@ static int inotify_capture(struct amber_fd_rec *rec, const char *target, const s
                 "(%s)", rec->fd, (int)wd, amber_errno_name(err));
       return -1;
     }
-    uint32_t size = (uint32_t)((sizeof(struct watch) + strlen(path) + 1 + 7) & ~7UL);
+    uint32_t size = seen_at(path) + (uint32_t)sizeof seen;
     struct watch *w = amber_fd_buffer(size);
     if (!w) return refuse(rec, "has more watches than Amber's buffer holds", 0);
     if (!rec->data) rec->data = (uint64_t)w;
@@ -182,6 +237,7 @@ static int inotify_capture(struct amber_fd_rec *rec, const char *target, const s
     w->dev = dev;
     w->size = size;
     memcpy(w->path, path, strlen(path) + 1);
+    memcpy((char *)w + seen_at(path), &seen, sizeof seen);
     rec->data_len += size;
     rec->nmsgs++;
     if ((int64_t)wd > highest) highest = (int64_t)wd;
@@ -238,6 +294,38 @@ static int drain(int fd, int32_t *placeholders, int n) {
   return 0;
 }
 
+/* Is the file open on `file` (O_PATH) the one watched at the snapshot? As fd_file.c reopens:
+ * the same file, or a copy (a regular file of the same size and modification time, a directory);
+ * an older image saved no more than the inode. */
+static int same_watched(int file, const struct watch *w) {
+  const struct seen *seen = seen_of(w);
+  struct stat st;
+  if (amber_sys2(SYS_fstat, file, &st) < 0) return 0;
+  if (!seen) return (uint64_t)st.st_dev == w->dev && (uint64_t)st.st_ino == w->ino;
+  if ((st.st_mode & S_IFMT) != (seen->mode & S_IFMT)) return 0;
+  if (!S_ISREG(st.st_mode)) return 1;
+  return amber_same_file(file, w->dev, w->ino, seen->btime_ns, seen->size, seen->mtime_ns);
+}
+
+/* The watch added again on the file its path names, as the process itself: its number, or
+ * -errno (-ESTALE: another file). */
+static long watch_again(int fd, const struct watch *w) {
+  int file = (int)amber_open_no_links(w->path, O_PATH | O_CLOEXEC);
+  if (file < 0) return file == -ELOOP ? -ESTALE : file;
+  long got = -ESTALE;
+  struct stat st;
+  if (same_watched(file, w) && amber_sys2(SYS_fstat, file, &st) == 0) {
+    char self[64]; /* the file just checked, not whatever the path names a moment later */
+    amber_fmt(self, sizeof self, "/proc/thread-self/fd/%d", file);
+    got = S_ISLNK(st.st_mode) /* a watch on a link itself: the link by its path */
+              ? amber_sys3(SYS_inotify_add_watch, fd, w->path, (w->mask & WATCH_MASK) | IN_DONT_FOLLOW)
+              : amber_sys3(SYS_inotify_add_watch, fd, self, w->mask & WATCH_MASK);
+    if (got >= 0) amber_inotify_note(w->path, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+  }
+  amber_sys1(SYS_close, file);
+  return got;
+}
+
 static int make(struct amber_fd_rec *rec) {
   int fd = (int)amber_sys1(SYS_inotify_init1, IN_CLOEXEC | IN_NONBLOCK);
   if (fd < 0) return fd;
@@ -252,11 +340,7 @@ static int make(struct amber_fd_rec *rec) {
       else gaps[ngaps++] = got, next = got + 1;
     }
     if (err) break;
-    long got = amber_sys3(SYS_inotify_add_watch, fd, w->path, (w->mask & WATCH_MASK) | IN_DONT_FOLLOW);
-    struct stat st;
-    if (got >= 0 && (amber_sys4(SYS_newfstatat, AT_FDCWD, w->path, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                     st.st_ino != w->ino || st.st_dev != w->dev))
-      got = -ESTALE; /* replaced since the snapshot */
+    long got = watch_again(fd, w);
     if (got >= 0 && got != w->wd) got = -EEXIST; /* a number it cannot have again */
     if (got < 0) {
       err = (int)got;
