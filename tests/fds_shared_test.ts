@@ -221,3 +221,19 @@ sharedTest(
   "a pseudo-terminal keeps the bytes not read yet both ways (output the master has not read, input the raw slave has not)",
   "pty_bytes",
 );
+sharedTest(
+  "a pseudo-terminal in canonical mode keeps its lines not read yet and the line being typed, its echo once",
+  "pty_canon",
+);
+scenarioTest(
+  "a program snapshotted without stop goes on with its canonical-mode lines and echo as they were, and so does its image",
+  async (s) => {
+    const app = await s.launch([prog("pty_canon"), s.dir], "pty-canon-on");
+    await s.waitFor(/^ready$/m, "ready");
+    const image = await app.snapshot({ dir: join(s.dir, "pty-canon-on.amber") });
+    await s.pass(); // the original, whose lines the snapshot took out and typed again
+    await s.restore(image); // <dir>/go is there: it checks at once
+    await s.waitFor(/^PASS$[\s\S]*^PASS$/m, "a second PASS");
+  },
+  LIMIT_MS,
+);

@@ -149,7 +149,7 @@ const REFUSED = [
   },
   {
     kind: "pty",
-    holding: "a pseudo-terminal with bytes typed and not read",
+    holding: "a pseudo-terminal whose master is in packet mode with output not read",
     named: /descriptor \d+ \((master of pseudo-terminal )?\/dev\/pts\/\d+\) has bytes not read yet/,
   },
   {

@@ -1,9 +1,10 @@
 /* Input not read yet on pseudo-terminals in canonical mode, with echo: complete lines ended by a
  * newline, by VEOL (';'), by EOF (^D, once at the start of a line: a read of 0), and a line
- * still being typed ("helx" then an erase: "hel"). Two pseudo-terminals: on A nobody has read
+ * still being typed ("helx" then an erase: "hel"), and one with a newline and a ^S typed
+ * literally (LNEXT) in it. Two pseudo-terminals: on A nobody has read
  * the echo (it must come back as it was, once), on B the program read it before the snapshot.
  * After <dir>/go the program types "lo\n" on each master; each slave reads "one\n", "two\n",
- * "semi;", "" (EOF), "eof-line" and "hello\n", one line a read; each master reads exactly the
+ * "semi;", "" (EOF), "eof-line", "a\nb^S\n" and "hello\n", one line a read; each master reads exactly the
  * echo not read yet (A: all of it; B: "lo\r\n"), nothing more; the modes are as they were.
  *
  *   pty_canon DIR */
@@ -18,9 +19,10 @@
 #include "check.h"
 #include "wait_go.h"
 
-#define TYPED "one\ntwo\nsemi;\004eof-line\004helx\177"
-#define ECHOED "one\r\ntwo\r\nsemi;eof-linehelx\b \b" /* ECHOE erases on the screen */
-#define LINE_BYTES 21 /* "one\ntwo\nsemi;eof-line": FIONREAD counts no EOF */
+/* "a\nb^S\n" typed with LNEXT (^V) before the first newline and the ^S: one line */
+#define TYPED "one\ntwo\nsemi;\004eof-line\004a\026\nb\026\023\nhelx\177"
+#define ECHOED "one\r\ntwo\r\nsemi;eof-linea\r\nb\023\r\nhelx\b \b" /* ECHOE erases */
+#define LINE_BYTES 26 /* "one\ntwo\nsemi;eof-linea\nb\023\n": FIONREAD counts no EOF */
 
 struct pty {
   int master, slave;
@@ -78,7 +80,8 @@ static void expect_echo(int master, const char *want, const char *who) {
 }
 
 static void check(const struct pty *p, const char *echo, const char *who) {
-  static const char *const lines[] = {"one\n", "two\n", "semi;", "", "eof-line", "hello\n"};
+  static const char *const lines[] = {"one\n", "two\n",        "semi;",  "",
+                                      "eof-line", "a\nb\023\n", "hello\n"};
   CHECK(write(p->master, "lo\n", 3) == 3, "%s: type: errno %d", who, errno);
   for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
     char buf[256];

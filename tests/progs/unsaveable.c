@@ -2,7 +2,7 @@
  * program running: KIND is "inotify" (an inotify descriptor watching DIR, with an event not read yet), "rights" (a socket
  * pair with a descriptor sent through it and not received yet), "netlink" (a route netlink
  * socket), "cwd" (its current directory DIR/gone, deleted), "pty" (a pseudo-terminal it made,
- * with bytes typed and not read), "traced" (a thread that blocks every signal with the raw
+ * its master in packet mode, with output not read), "traced" (a thread that blocks every signal with the raw
  * system call, traced by a child, so that the coordinator cannot trace it), or a path longer
  * than Amber's records hold: "long-fd" (a file open for writing), "long-map" (a file mapped
  * shared) or "long-cwd" (the working directory), all under DIR. Says "ready", then prints
@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -119,8 +120,10 @@ int main(int argc, char **argv) {
   } else if (!strcmp(argv[1], "pty")) {
     int master = posix_openpt(O_RDWR | O_NOCTTY);
     CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0, "openpt: errno %d", errno);
-    CHECK(open(ptsname(master), O_RDWR | O_NOCTTY) >= 0, "open the slave: errno %d", errno);
-    CHECK(write(master, "typed\n", 6) == 6, "type: errno %d", errno); /* never read */
+    int slave = open(ptsname(master), O_RDWR | O_NOCTTY), on = 1;
+    CHECK(slave >= 0, "open the slave: errno %d", errno);
+    CHECK(ioctl(master, TIOCPKT, &on) == 0, "packet mode: errno %d", errno);
+    CHECK(write(slave, "out\n", 4) == 4, "write: errno %d", errno); /* never read */
   } else if (!strcmp(argv[1], "cwd")) {
     char gone[4096];
     snprintf(gone, sizeof gone, "%s/gone", argv[2]);

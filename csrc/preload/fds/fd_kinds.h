@@ -120,6 +120,19 @@ int amber_fd_pty_restore(struct amber_fd_rec *rec, int floor);
  * ways, read out and put back (or refused); a restore puts them into the new one. */
 int amber_pty_save_bytes(struct amber_fd_rec *rec);
 int amber_pty_refill(const struct amber_fd_rec *rec, int master, int slave);
+/* pty_lines.c: input on a slave in canonical mode, complete lines and the one being typed:
+ * read out as entries into the agent's buffer (their size, or -errno), and typed again through
+ * the master before `out` is put back (0, -errno, or for amber_pty_lines_refused a reason);
+ * rec->u[3] & AMBER_PTY_LINES: the master's record holds entries, not bytes. */
+#define AMBER_PTY_LINES 4
+struct termios2;
+int amber_pty_canonical(const struct termios2 *modes);
+int amber_pty_can_echo(int slave); /* output not stopped, room for the echo */
+long amber_pty_read_lines(int slave, const struct termios2 *modes, char **start);
+int amber_pty_feed_lines(int master, int slave, const struct termios2 *modes, const char *out,
+                         uint64_t out_len, const char *in, uint64_t in_len);
+const char *amber_pty_lines_refused(int err);
+int amber_pty_write_all(int fd, const char *p, uint64_t len); /* pty_bytes.c */
 
 /* Files with no path to reopen (fd_pathless.c): memfds and deleted files. The file's creator
  * (creator_vpid/fd: its first holder) saves the bytes once every process is frozen, in a

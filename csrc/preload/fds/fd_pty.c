@@ -8,7 +8,7 @@
  * whatever terminal has that number after a restore), and the bytes pty_bytes.c cannot keep.
  *
  * Record use: u[0] the number at the snapshot; u[1] 1 for the master; u[2] struct winsize;
- * u[3] packet mode | lock << 1; u[4] 1: the controlling terminal of this process, a session
+ * u[3] packet mode | lock << 1 (| AMBER_PTY_LINES: pty_lines.c); u[4] 1: the controlling terminal of this process, a session
  * leader; u[5] then its foreground process group (virtual); addr the slave's struct termios2.
  * The master's owner makes the pseudo-terminal in phase 1 and offers both ends under
  * AMBER_KEY_PTY; every slave description opens it again in phase 2. */

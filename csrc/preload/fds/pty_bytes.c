@@ -4,15 +4,14 @@
  * reads them out and puts them straight back, through the other end, with the line discipline
  * told to leave them as they are (no output processing, no echo, no signals, no translation);
  * a restore puts them into the new pseudo-terminal the same way, before the program runs.
- * Kept only where that is exact; refused by name otherwise:
- *  - input on a slave in canonical mode: lines would have to be cut again, and a line still
- *    being typed cannot even be counted (it is not readable until its newline);
- *  - output on a master in packet mode. (A master's own line discipline is always raw: termios
- *    calls on it reach the slave's.)
- * Record (the master's): data/data_len the output bytes then the input bytes; nmsgs how many of
- * them are output. */
+ * Input on a slave in canonical mode is lines, and the line being typed: pty_lines.c.
+ * Kept only where that is exact; refused by name otherwise: output on a master in packet mode.
+ * (A master's own line discipline is always raw: termios calls on it reach the slave's.)
+ * Record (the master's): data/data_len the output bytes then the input bytes (or pty_lines.c's
+ * entries, with AMBER_PTY_LINES in u[3]); nmsgs how many of them are output. */
 #include <asm/termbits.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -42,7 +41,7 @@ static long drain(int fd, char **start) {
   }
 }
 
-static int write_all(int fd, const char *p, uint64_t len) {
+int amber_pty_write_all(int fd, const char *p, uint64_t len) {
   for (uint64_t done = 0; done < len;) {
     long n = amber_sys3(SYS_write, fd, p + done, len - done);
     if (n <= 0) return n < 0 ? (int)n : -EIO;
@@ -61,8 +60,8 @@ static int put_back(int master, int slave, const struct termios2 *modes, const c
   raw.c_iflag = 0;
   raw.c_lflag &= ~(ECHO | ECHONL | ISIG | IEXTEN);
   long err = amber_sys3(SYS_ioctl, slave, TCSETS2, &raw);
-  if (!err && out_len) err = write_all(slave, out, out_len);
-  if (!err && in_len) err = write_all(master, in, in_len);
+  if (!err && out_len) err = amber_pty_write_all(slave, out, out_len);
+  if (!err && in_len) err = amber_pty_write_all(master, in, in_len);
   for (int i = 0; !err && in_len && i < 1000; i++) {
     int queued = 0;
     amber_sys3(SYS_ioctl, slave, FIONREAD, &queued);
@@ -78,6 +77,50 @@ static int own_slave(int master) {
   return (int)amber_sys3(SYS_ioctl, master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 }
 
+/* A slave in canonical mode: its lines and the line being typed are read out and typed again
+ * (pty_lines.c); the master's packet mode is off meanwhile, so that the echo that says when
+ * they are in is read as it is. */
+static int save_lines(struct amber_fd_rec *rec, int slave, const struct termios2 *modes, int pkt) {
+  struct pollfd status = {rec->fd, POLLPRI, 0};
+  struct timespec now = {0, 0};
+  const char *why = 0;
+  if (pkt && amber_sys5(SYS_ppoll, &status, 1, &now, 0, 8) == 1)
+    why = "(perhaps) typed on a terminal in canonical mode whose master in packet mode has a "
+          "status not read yet";
+  else if (!amber_pty_can_echo(slave)) /* checked before anything is taken out */
+    why = "(perhaps) typed on a terminal in canonical mode whose output is stopped (^S) or "
+          "full, which would hold back their echo";
+  if (why) {
+    amber_sys1(SYS_close, slave);
+    return refuse(rec, why);
+  }
+  int off = 0, flags = (int)amber_sys2(SYS_fcntl, rec->fd, F_GETFL);
+  if (pkt) amber_sys3(SYS_ioctl, rec->fd, TIOCPKT, &off);
+  amber_sys3(SYS_fcntl, rec->fd, F_SETFL, flags | O_NONBLOCK);
+  char *out = 0, *in = 0;
+  long out_len = drain(rec->fd, &out), in_len = 0;
+  amber_sys3(SYS_fcntl, rec->fd, F_SETFL, flags);
+  int err = 0;
+  if (out_len >= 0) in_len = amber_pty_read_lines(slave, modes, &in);
+  if (out_len >= 0 && in_len >= 0) {
+    rec->data = (uint64_t)(out ? out : in);
+    rec->data_len = (uint64_t)(out_len + in_len);
+    rec->nmsgs = (uint32_t)out_len;
+    rec->u[3] |= AMBER_PTY_LINES;
+  }
+  if (out_len > 0 && in_len <= 0) /* the output alone: as it came, unless unread */
+    err = put_back(rec->fd, slave, modes, out, (uint64_t)out_len, 0, 0);
+  else if (in_len > 0)
+    err = amber_pty_feed_lines(rec->fd, slave, modes, out, out_len > 0 ? (uint64_t)out_len : 0, in,
+                               (uint64_t)in_len);
+  if (pkt) amber_sys3(SYS_ioctl, rec->fd, TIOCPKT, &pkt);
+  amber_sys1(SYS_close, slave);
+  if (out_len < 0 || in_len < 0) return refuse(rec, "that could not be read");
+  if (amber_pty_lines_refused(err)) return refuse(rec, amber_pty_lines_refused(err));
+  if (err) return refuse(rec, "that could not be put back");
+  return 0;
+}
+
 int amber_pty_save_bytes(struct amber_fd_rec *rec) {
   int slave = own_slave(rec->fd);
   if (slave < 0) return 0; /* no slave can be opened: nobody could have written or read */
@@ -87,10 +130,10 @@ int amber_pty_save_bytes(struct amber_fd_rec *rec) {
   amber_sys3(SYS_ioctl, rec->fd, TIOCGPKT, &pkt);
   amber_sys3(SYS_ioctl, slave, FIONREAD, &in_queued);
   amber_sys3(SYS_ioctl, rec->fd, FIONREAD, &out_queued);
-  if (in_queued > 0 && (modes.c_lflag & ICANON))
-    err = refuse(rec, "typed on a terminal in canonical mode (lines)");
-  else if (out_queued > 0 && pkt) /* reads carry a status byte: not the bytes as written */
+  if (out_queued > 0 && pkt) /* reads carry a status byte: not the bytes as written */
     err = refuse(rec, "on a master in packet mode");
+  else if (amber_pty_canonical(&modes))
+    return save_lines(rec, slave, &modes, pkt);
   if (err || (in_queued <= 0 && out_queued <= 0)) {
     amber_sys1(SYS_close, slave);
     return err;
@@ -121,6 +164,9 @@ int amber_pty_refill(const struct amber_fd_rec *rec, int master, int slave) {
   struct termios2 modes;
   if (amber_sys3(SYS_ioctl, slave, TCGETS2, &modes) < 0) return -EIO;
   const char *bytes = (const char *)rec->data;
+  if (rec->u[3] & AMBER_PTY_LINES && rec->data_len > rec->nmsgs)
+    return amber_pty_feed_lines(master, slave, &modes, bytes, rec->nmsgs, bytes + rec->nmsgs,
+                                rec->data_len - rec->nmsgs);
   return put_back(master, slave, &modes, bytes, rec->nmsgs, bytes + rec->nmsgs,
                   rec->data_len - rec->nmsgs);
 }
