@@ -30,3 +30,16 @@ scenarioTest(
     await s.pass();
   },
 );
+
+scenarioTest(
+  "a thread's CPU clock goes on from where it was, read by the thread and by another, never back, twice",
+  async (s) => {
+    const app = await s.launch([prog("thread_cpu_time"), s.dir], "threadcpu");
+    await s.waitFor(/^ready$/m);
+    await app.snapshot({ dir: `${s.dir}/running.amber` });
+    await app.kill();
+    const again = await s.restore(`${s.dir}/running.amber`);
+    await s.restore(await s.freeze(again, "second"));
+    await s.pass();
+  },
+);
