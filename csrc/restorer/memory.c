@@ -86,6 +86,18 @@ static void note_special(const struct mapping *m, void *ctx) {
   if (is_special(m->name) && s->n < 8) s->maps[s->n++] = *m;
 }
 
+/* Where the kernel's mappings wait on their way (8 of 1 MiB at most): clear of every region of
+ * the program, some of which may be mapped already, kept from the parent (inherit.c). */
+static uint64_t scratch_area(void) {
+  for (uint64_t at = 0x200000000000ULL; at < 0x700000000000ULL; at += 0x10000000000ULL) {
+    int clear = 1;
+    for (int k = 0; k < hdr.nregions && clear; k++)
+      clear = regions[k].end <= at || regions[k].start >= at + 0x800000;
+    if (clear) return at;
+  }
+  die("no room to move the vDSO through", 0);
+}
+
 /* The kernel's vDSO and vvar move to where the program expects them: its libc keeps pointers
  * into the vDSO. The image was checked to come from the same kernel, so sizes match. */
 void move_kernel_mappings(void) {
@@ -94,7 +106,7 @@ void move_kernel_mappings(void) {
   for_each_mapping(note_special, &found);
   struct mapping *maps = found.maps;
   int n = found.n;
-  const uint64_t scratch = 0x200000000000ULL;
+  const uint64_t scratch = scratch_area();
   int moved = 0;
   /* Out of every target's way first, then into place. */
   for (int i = 0; i < n && moved < 8; i++) {
