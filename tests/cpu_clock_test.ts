@@ -1,9 +1,20 @@
 /**
  * POSIX timers on CPU clocks (a thread's own, another thread's, the process's) are saved and
- * made again on the restored thread's or process's clock.
+ * made again on the restored thread's or process's clock; a thread's CPU time goes on.
  */
 
-import { prog, scenarioTest } from "./support.ts";
+import { prog, type Scenario, scenarioTest } from "./support.ts";
+
+/** A snapshot without stop, the original ended, a restore; that frozen and restored; then go. */
+async function twoCycles(s: Scenario, name: string, tag: string): Promise<void> {
+  const app = await s.launch([prog(name), s.dir], tag);
+  await s.waitFor(/^ready$/m);
+  await app.snapshot({ dir: `${s.dir}/running.amber` });
+  await app.kill();
+  const again = await s.restore(`${s.dir}/running.amber`);
+  await s.restore(await s.freeze(again, "second"));
+  await s.pass();
+}
 
 scenarioTest(
   "POSIX timers on a thread's own CPU clock, another thread's and the process's go on firing, each on its own clock",
@@ -21,12 +32,13 @@ scenarioTest(
 scenarioTest(
   "CPU clock IDs a program keeps (its threads', its own, its child's) read the same threads and processes after two restores",
   async (s) => {
-    const app = await s.launch([prog("cpu_clock_ids"), s.dir], "clockids");
-    await s.waitFor(/^ready$/m);
-    await app.snapshot({ dir: `${s.dir}/running.amber` });
-    await app.kill();
-    const again = await s.restore(`${s.dir}/running.amber`);
-    await s.restore(await s.freeze(again, "second"));
-    await s.pass();
+    await twoCycles(s, "cpu_clock_ids", "clockids");
+  },
+);
+
+scenarioTest(
+  "a thread's CPU clock goes on from where it was, read by the thread and by another, never back, twice",
+  async (s) => {
+    await twoCycles(s, "thread_cpu_time", "threadcpu");
   },
 );

@@ -72,3 +72,20 @@ scenarioTest(
     await s.pass();
   },
 );
+
+scenarioTest(
+  "children a job-control parent stopped by SIGSTOP, SIGTSTP, SIGTTIN and SIGTTOU stay stopped and report the same stop signal, twice",
+  async (s) => {
+    await twoCycles(s, [prog("stop_signals"), s.dir], "stop-signals");
+  },
+);
+
+scenarioTest(
+  "a snapshot without stop leaves children stopped by job-control signals stopped, with their reports",
+  async (s) => {
+    const app = await s.launch([prog("stop_signals"), s.dir], "stop-signals-kept");
+    await s.waitFor(/^ready$/m, "ready");
+    await app.snapshot({ dir: join(s.dir, "kept.amber") });
+    await s.pass();
+  },
+);

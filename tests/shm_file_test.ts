@@ -16,6 +16,17 @@ async function frozen(s: Scenario, app: App, file: string, tag: string): Promise
   return image;
 }
 
+/** /dev/shm cleared (as on another computer), `first` restored, that frozen again, /dev/shm
+ * cleared again, the second image restored; then go. */
+async function clearedTwice(s: Scenario, first: Image, clear: () => Promise<void>): Promise<void> {
+  await clear();
+  const again = await s.restore(first);
+  const second = await s.freeze(again, "second");
+  await clear();
+  await s.restore(second);
+  await s.pass();
+}
+
 /** The program launched and ready with a name of its own; the file is removed however it ends. */
 async function withShmFile(
   s: Scenario,
@@ -78,12 +89,7 @@ scenarioTest(
       await s.waitFor(/^ready$/m);
       const first = await app.snapshot({ dir: join(s.dir, "first.amber") });
       await app.kill();
-      await clear();
-      const again = await s.restore(first);
-      const second = await s.freeze(again, "second");
-      await clear();
-      await s.restore(second);
-      await s.pass();
+      await clearedTwice(s, first, clear);
     } finally {
       await clear();
     }
@@ -104,6 +110,26 @@ scenarioTest(
       await s.pass();
     } finally {
       for (let k = 0; k < 65; k++) await Deno.remove(`/dev/shm${name}-many-${k}`).catch(() => {});
+    }
+  },
+);
+
+scenarioTest(
+  "files a program made in /dev/shm by path (open, openat, creat, mkstemp, fopen) and closed come back with their bytes, twice",
+  async (s) => {
+    const prefix = `amber-test-${crypto.randomUUID().slice(0, 8)}`;
+    const clear = async () => {
+      for await (const e of Deno.readDir("/dev/shm")) {
+        if (e.name.startsWith(prefix)) await Deno.remove(`/dev/shm/${e.name}`).catch(() => {});
+      }
+    };
+    try {
+      const app = await s.launch([prog("shm_by_path"), s.dir, prefix], "shm-by-path");
+      await s.waitFor(/^ready$/m);
+      const first = await s.freeze(app, "first");
+      await clearedTwice(s, first, clear);
+    } finally {
+      await clear();
     }
   },
 );

@@ -111,6 +111,10 @@ struct amber_agent_slot {
    * the coordinator found (kcmp): its agent says so in its process header, for the restorer. */
   int32_t fs_with_parent;
   int32_t pad;
+  /* The signal that stopped it (SIGTSTP...), as its parent's agent saw in the stop report the
+   * program had not collected (agent_reports.c): it stops again by the same one. 0: unknown. */
+  int32_t stop_signal;
+  int32_t pad2;
 };
 
 /* Keep established TCP connections (TCP_REPAIR) rather than letting them come back reset. */

@@ -1,4 +1,5 @@
-/* POSIX shared memory objects the application made by name (table.h, shm_names) that no process
+/* POSIX shared memory objects the application made by name (table.h, shm_names; also files it
+ * made in /dev/shm by path, preload/wrappers/wrap_shm_paths.c) that no process
  * maps at the snapshot: saved from /dev/shm into <image>/shm-files.bin while every process is
  * frozen, and made again by the restorer before any process runs (restorer/shm_files.c). One a
  * process maps is saved with that process's memory (preload/agent/shm_file.c), not here.
@@ -77,7 +78,8 @@ int32_t amber_ctl_shm_files_save(struct amber_table *t, const char *image_dir, c
                                  int32_t cap) {
   if (t->shm_names_full) {
     snprintf(buf, cap, "the application made more than %d POSIX shared memory objects by name "
-             "(shm_open), more than Amber keeps track of", AMBER_SHM_NAMES);
+             "(shm_open, or files in /dev/shm by path), more than Amber keeps track of",
+             AMBER_SHM_NAMES);
     return -E2BIG;
   }
   if (t->nshm_names == 0) return 0;

@@ -11,6 +11,7 @@
 
 static struct amber_creds_rec target;
 static int have_target, have_record;
+static int grouped; /* this process's groups are set for open_as_process */
 static struct {
   int set;
   uint32_t uid, gid, n;
@@ -87,6 +88,7 @@ static void refuse(const char *what, uint32_t asked) {
 
 void choose_identity(int32_t vpid) {
   char path[4200];
+  have_record = grouped = 0; /* a child's restorer forked from its parent's chooses again */
   rt_copy(path, image_dir, sizeof path);
   rt_append(path, sizeof path, "/" AMBER_CREDS_FILE);
   int fd = (int)open_image_file(path);
@@ -134,7 +136,6 @@ void take_identity(void) {
  * the file system (and its groups), not the restorer's, and without following links. */
 long open_as_process(const char *path, int flags) {
   if (!have_target) return amber_open_no_links(path, flags | O_CLOEXEC);
-  static int grouped;
   if (!grouped) grouped = amber_sys2(SYS_setgroups, target.ngroups, target.groups) == 0;
   amber_sys1(SYS_setfsgid, target.gid[1]);
   amber_sys1(SYS_setfsuid, target.uid[1]);

@@ -12,64 +12,101 @@
 
 static char maps_text[1 << 16];
 
-struct mapping {
-  uint64_t start, end;
-  char name[32];
-};
+/* One line of /proc/self/maps: "start-end perms offset dev inode   name". */
+static void parse_mapping(const char *p, const char *eol, struct mapping *m) {
+  rt_parse_hex(&p, &m->start);
+  p++;
+  rt_parse_hex(&p, &m->end);
+  int private = p + 4 < eol && p[4] == 'p';
+  const char *name = eol;
+  while (name > p && name[-1] != ' ') name--;
+  const char *inode = name; /* the inode number ends where the spaces before the name begin */
+  while (inode > p && inode[-1] == ' ') inode--;
+  m->anon_private = private && inode - 2 > p && inode[-1] == '0' && inode[-2] == ' ';
+  int k = 0;
+  while (name + k < eol && k < 31) m->name[k] = name[k], k++;
+  m->name[k] = 0;
+}
 
-/* This process's mappings as the kernel lists them. */
-static int own_mappings(struct mapping *out, int cap) {
+/* Calls `each` for every mapping of this process, as /proc/self/maps lists them, read a piece
+ * at a time: an address space inherited from a parent's restorer (inherit.c) may have many
+ * thousands. `each` may unmap what it is given. */
+void for_each_mapping(void (*each)(const struct mapping *m, void *ctx), void *ctx) {
   int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY);
   if (fd < 0) die("cannot read /proc/self/maps", fd);
   long len = 0, n;
-  while ((n = amber_sys3(SYS_read, fd, maps_text + len, sizeof maps_text - 1 - len)) > 0) len += n;
-  amber_sys1(SYS_close, fd);
-  maps_text[len] = 0;
-  int count = 0;
-  for (const char *p = maps_text; *p && count < cap;) {
-    struct mapping *m = &out[count++];
-    rt_parse_hex(&p, &m->start);
-    p++;
-    rt_parse_hex(&p, &m->end);
-    m->name[0] = 0;
-    const char *eol = p;
-    while (*eol && *eol != '\n') eol++;
-    const char *name = eol;
-    while (name > p && name[-1] != ' ') name--;
-    int k = 0;
-    while (name + k < eol && k < 31) m->name[k] = name[k], k++;
-    m->name[k] = 0;
-    p = *eol ? eol + 1 : eol;
+  while ((n = amber_sys3(SYS_read, fd, maps_text + len, sizeof maps_text - len)) > 0) {
+    len += n;
+    long at = 0;
+    for (long i = 0; i < len; i++) {
+      if (maps_text[i] != '\n') continue;
+      struct mapping m;
+      parse_mapping(maps_text + at, maps_text + i, &m);
+      each(&m, ctx);
+      at = i + 1;
+    }
+    len -= at; /* a line not yet whole waits for the next piece */
+    for (long i = 0; i < len; i++) maps_text[i] = maps_text[at + i];
   }
-  return count;
+  amber_sys1(SYS_close, fd);
 }
 
 static int is_special(const char *name) {
   return !strcmp(name, "[vdso]") || !strncmp(name, "[vvar", 5);
 }
 
-/* Everything but the restorer itself and the kernel's own mappings goes. */
-void unmap_all_but_self(void) {
-  static struct mapping maps[256];
-  int n = own_mappings(maps, 256);
+static void unmap_one(const struct mapping *m, void *ctx) {
   uint64_t self_start = (uint64_t)__executable_start & ~4095ULL;
-  uint64_t self_end = restorer_end;
-  for (int i = 0; i < n; i++) {
-    if (maps[i].start >= self_start && maps[i].end <= self_end) continue;
-    if (is_special(maps[i].name) || !strcmp(maps[i].name, "[vsyscall]")) continue;
-    amber_sys2(SYS_munmap, maps[i].start, maps[i].end - maps[i].start);
+  if (m->start >= self_start && m->end <= restorer_end) return;
+  if (is_special(m->name) || !strcmp(m->name, "[vsyscall]") || mapping_kept(m)) return;
+  amber_sys2(SYS_munmap, m->start, m->end - m->start);
+  ++*(int *)ctx;
+}
+
+/* Everything but the restorer itself, the kernel's own mappings and the regions kept from the
+ * parent (inherit.c) goes; again while a pass finds something to unmap. */
+void unmap_all_but_self(void) {
+  uint64_t self_start = (uint64_t)__executable_start & ~4095ULL;
+  for (int pass = 0, unmapped = 1; unmapped && pass < 8; pass++) {
+    unmapped = 0;
+    for_each_mapping(unmap_one, &unmapped);
   }
   for (int i = 0; i < hdr.nregions; i++)
-    if (regions[i].start < self_end && regions[i].end > self_start)
+    if (regions[i].start < restorer_end && regions[i].end > self_start)
       die("the program had memory where the restorer lives", 0);
+}
+
+struct specials {
+  struct mapping maps[8];
+  int n;
+};
+
+static void note_special(const struct mapping *m, void *ctx) {
+  struct specials *s = ctx;
+  if (is_special(m->name) && s->n < 8) s->maps[s->n++] = *m;
+}
+
+/* Where the kernel's mappings wait on their way (8 of 1 MiB at most): clear of every region of
+ * the program, some of which may be mapped already, kept from the parent (inherit.c). */
+static uint64_t scratch_area(void) {
+  for (uint64_t at = 0x200000000000ULL; at < 0x700000000000ULL; at += 0x10000000000ULL) {
+    int clear = 1;
+    for (int k = 0; k < hdr.nregions && clear; k++)
+      clear = regions[k].end <= at || regions[k].start >= at + 0x800000;
+    if (clear) return at;
+  }
+  die("no room to move the vDSO through", 0);
 }
 
 /* The kernel's vDSO and vvar move to where the program expects them: its libc keeps pointers
  * into the vDSO. The image was checked to come from the same kernel, so sizes match. */
 void move_kernel_mappings(void) {
-  static struct mapping maps[256];
-  int n = own_mappings(maps, 256);
-  const uint64_t scratch = 0x200000000000ULL;
+  static struct specials found;
+  found.n = 0;
+  for_each_mapping(note_special, &found);
+  struct mapping *maps = found.maps;
+  int n = found.n;
+  const uint64_t scratch = scratch_area();
   int moved = 0;
   /* Out of every target's way first, then into place. */
   for (int i = 0; i < n && moved < 8; i++) {
@@ -114,6 +151,11 @@ static void map_region(const struct amber_region_rec *r) {
   uint64_t len = r->end - r->start;
   long addr;
   int fd;
+  if (region_kept(r)) { /* the parent's, still shared: only made writable to be filled */
+    addr = amber_sys3(SYS_mprotect, r->start, len, PROT_READ | PROT_WRITE);
+    if (addr < 0) die("cannot make a region kept from the parent writable", addr);
+    return;
+  }
   switch (r->kind) {
   case AMBER_REGION_ANON:
     /* Memory the program cannot write was never charged to it (nor reserved memory): a
@@ -206,6 +248,14 @@ static int image_fd(uint32_t depth) {
   return fds[depth] = fd;
 }
 
+/* The process file a run's pages are in, checked to hold them. */
+int run_fd(const struct amber_run_rec *run) {
+  int fd = image_fd(run->depth);
+  if (!amber_image_fits(run->data_off, run->npages, AMBER_PAGE, chain_sizes[run->depth]))
+    die_about("a run of pages lies outside the process file (truncated or corrupt) of", image_dir, 0);
+  return fd;
+}
+
 /* Saved pages are read in; or, lazily, the private anonymous ones are mapped straight from the
  * image (its pages are page-aligned for that), and come in from the page cache or the disk
  * when the program first touches them. Pages an incremental image did not save come from the
@@ -219,12 +269,11 @@ void fill_pages(int lazy) {
     if (r->vm_flags & (AMBER_VM_HUGEPAGE | AMBER_VM_NOHUGEPAGE))
       amber_vm_flags_apply(r->start, r->end - r->start,
                            r->vm_flags & (AMBER_VM_HUGEPAGE | AMBER_VM_NOHUGEPAGE));
+    if (region_kept(r) && fill_kept(i)) continue; /* inherit.c: what is still shared stays */
     for (uint32_t k = 0; k < r->nruns; k++) {
       const struct amber_run_rec *run = &runs[r->first_run + k];
       uint64_t len = run->npages * AMBER_PAGE;
-      int fd = image_fd(run->depth);
-      if (!amber_image_fits(run->data_off, run->npages, AMBER_PAGE, chain_sizes[run->depth]))
-        die_about("a run of pages lies outside the process file (truncated or corrupt) of", image_dir, 0);
+      int fd = run_fd(run);
       if (map) {
         long addr = amber_sys6(SYS_mmap, run->addr, len, PROT_READ | PROT_WRITE,
                                MAP_PRIVATE | MAP_FIXED, fd, run->data_off);
@@ -239,8 +288,10 @@ void fill_pages(int lazy) {
       }
     }
   }
-  for (uint32_t d = 0; d < AMBER_MAX_DEPTH; d++) /* lazy mappings keep their own references */
+  for (uint32_t d = 0; d < AMBER_MAX_DEPTH; d++) { /* lazy mappings keep their own references */
     if (chain_fds[d] >= 0) amber_sys1(SYS_close, chain_fds[d]);
+    chain_fds[d] = -1; /* a child this restorer forks reads its own files */
+  }
   for (int i = 0; i < hdr.nregions; i++) {
     const struct amber_region_rec *r = &regions[i];
     if (r->kind == AMBER_REGION_ANON || r->kind == AMBER_REGION_ANON_SHARED ||

@@ -107,7 +107,8 @@ void read_image(void) {
   uint64_t hashes = hdr.npages * 8 + (uint64_t)hdr.nruns * 8; /* verify.c's */
   uint64_t lists = (uint64_t)hdr.nregions * sizeof *regions + (uint64_t)hdr.nruns * sizeof *runs +
                    (uint64_t)hdr.nregions * sizeof *region_fds + 8 + hashes;
-  uint64_t at = ((uint64_t)_end + 4095) & ~4095ULL;
+  uint64_t at = restorer_lists_start();
+  if (restorer_end > at) amber_sys2(SYS_munmap, at, restorer_end - at); /* a parent's (inherit.c) */
   restorer_end = at + ((lists + 4095) & ~4095ULL);
   if (lists) {
     long addr = amber_sys6(SYS_mmap, at, restorer_end - at, PROT_READ | PROT_WRITE,
@@ -134,11 +135,37 @@ void read_image(void) {
   amber_sys1(SYS_close, fd);
 }
 
+static int lazy, memory_restored;
+
+/* The process's memory: its regions mapped and filled from its process file. `inherited`: a
+ * parent's restorer forked this one once its own memory was back, which stays shared where the
+ * child's is the same (inherit.c). */
+static void restore_memory(int32_t vpid, int inherited) {
+  process_path(image_path, vpid);
+  choose_identity(vpid);
+  read_image();
+  mark_inherited(inherited);
+  unmap_all_but_self();
+  move_kernel_mappings();
+  map_regions();
+  attach_sysv_segments();
+  fill_pages(lazy);
+  memory_restored = 1;
+}
+
+/* In each process build_tree forks: a child of a restorer whose memory is back restores its own
+ * at once, before it forks its own children. Others (the root's siblings, a session's members)
+ * restore theirs once the tree is whole, as every process does in a lazy restore. */
+void tree_forked(int32_t vpid, int as_child) {
+  int parent_restored = memory_restored;
+  memory_restored = 0;
+  if (as_child && parent_restored) restore_memory(vpid, 1);
+}
+
 void restorer_main(long *sp) {
   long argc = sp[0];
   char **argv = (char **)(sp + 1);
   if (argc < 4) amber_sys1(SYS_exit_group, 2);
-  int lazy = 0;
   for (long i = 4; i < argc; i++) {
     if (!strcmp(argv[i], "--lazy")) lazy = 1;
     else if (!strcmp(argv[i], "--as") && i + 1 < argc && !parse_ceiling(argv[i + 1])) i++;
@@ -153,17 +180,13 @@ void restorer_main(long *sp) {
   while (*p >= '0' && *p <= '9') root = root * 10 + (*p++ - '0');
   read_tree();
   make_shm_files(); /* before any process could open one */
+  /* Memory before the fork, so that children share their parent's pages (a lazy restore maps
+   * them from the image instead). */
+  if (!lazy && tree_holds(root)) restore_memory(root, 0);
   int32_t self = build_tree(root);
   /* A root that had exited before the snapshot only forked the others: its work is done. */
   if (!tree_holds(self)) amber_sys1(SYS_exit_group, 0);
-  process_path(image_path, self);
-  choose_identity(self);
-  read_image();
-  unmap_all_but_self();
-  move_kernel_mappings();
-  map_regions();
-  attach_sysv_segments();
-  fill_pages(lazy);
+  if (!memory_restored) restore_memory(self, 0);
   set_mm_layout();
   connect_broker();
   restore_seccomp(); /* while the restorer may still (CAP_SYS_ADMIN) */

@@ -20,6 +20,12 @@ extern struct amber_region_rec *regions; /* as many as the process file has, map
 extern struct amber_run_rec *runs;        /* right after the restorer's image */
 extern int32_t *region_fds; /* the file a region is mapped on, while regions are mapped */
 extern uint64_t restorer_end; /* the end of the restorer and of those lists: all of it goes */
+/* The end of the restorer's image and of the tables the tree is read from (tree.c), where the
+ * lists begin. */
+static inline uint64_t restorer_image_end(void) { return ((uint64_t)_end + 4095) & ~4095ULL; }
+static inline uint64_t restorer_lists_start(void) {
+  return restorer_image_end() + ((sizeof(struct amber_table) + 4095) & ~4095ULL);
+}
 extern char image_dir[4096], image_path[4200], tables_path[4096];
 extern int tables_fd;
 
@@ -37,13 +43,29 @@ void read_tree(void);
 int32_t build_tree(int32_t self);
 int tree_size(void); /* how many processes are restored together */
 int tree_holds(int32_t vpid); /* is it one of them (the root may have exited before the snapshot) */
+void tree_forked(int32_t vpid, int as_child); /* restorer.c: in each process the tree forks */
 
 /* memory.c */
+struct mapping {
+  uint64_t start, end;
+  char name[32];
+  int anon_private; /* private, and of no file */
+};
+void for_each_mapping(void (*each)(const struct mapping *m, void *ctx), void *ctx);
+int run_fd(const struct amber_run_rec *run); /* the file of a run's pages, checked to hold them */
 void unmap_all_but_self(void);
 void move_kernel_mappings(void);
 void map_regions(void);
 void attach_sysv_segments(void);
 void fill_pages(int lazy);
+
+/* inherit.c: copy-on-write sharing with the parent. A process its parent's restorer forked
+ * once that had restored its own memory keeps each private region the parent has at the same
+ * place, writing only the pages that differ. */
+void mark_inherited(int inherited); /* after read_image: which regions are kept, if any */
+int region_kept(const struct amber_region_rec *r);
+int mapping_kept(const struct mapping *m); /* one of those */
+int fill_kept(int region); /* its pages; 0 if it must be filled as a fresh one after all */
 
 /* identity.c: the credentials each process comes back with */
 int parse_ceiling(const char *spec);
@@ -68,6 +90,7 @@ long map_shared_region(int i);
 extern uint64_t *page_hashes, *run_first_page; /* in the lists after the restorer's image */
 void read_page_hashes(int fd);
 void read_checked(int fd, int run_index);
+void read_compared(int fd, int run_index); /* the same, writing only the pages that differ */
 
 /* resume.c */
 void set_mm_layout(void);

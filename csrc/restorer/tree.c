@@ -19,10 +19,13 @@ static int32_t continued[MAX_PROCS]; /* children whose parent has a continued re
 static int ncontinued;
 static int32_t supervisor_vpid;
 
+/* The tables go right after the restorer's image, before the process file's lists: the
+ * restorer's own, kept while memory is restored before the fork (inherit.c), and gone with it. */
 void read_tree(void) {
-  long addr = amber_sys6(SYS_mmap, 0, sizeof(struct amber_table), PROT_READ | PROT_WRITE,
-                         MAP_SHARED, tables_fd, 0);
-  if (addr < 0 && addr > -4096) die("cannot map the tables", addr);
+  long addr = amber_sys6(SYS_mmap, restorer_image_end(), sizeof(struct amber_table),
+                         PROT_READ | PROT_WRITE, MAP_SHARED | 0x100000 /* MAP_FIXED_NOREPLACE */,
+                         tables_fd, 0);
+  if (addr != (long)restorer_image_end()) die("cannot map the tables", addr);
   table = (struct amber_table *)addr;
   for (uint32_t i = 0; i < table->high[AMBER_KIND_PID] && i < AMBER_TABLE_ROWS; i++)
     if (table->rows[AMBER_KIND_PID][i].state == AMBER_ROW_LIVE &&
@@ -108,6 +111,7 @@ static int32_t lead_dead_session(int32_t sid) {
     if (pid == 0) {
       join_session_and_group(p, 1);
       set_system_pid(p->vpid, (int32_t)amber_sys0(SYS_getpid));
+      tree_forked(p->vpid, 0);
       return p->vpid;
     }
     set_system_pid(p->vpid, (int32_t)pid);
@@ -203,6 +207,7 @@ int32_t build_tree(int32_t self) {
       if (!sibling && continued_child(p->vpid)) amber_sys2(SYS_kill, amber_sys0(SYS_getpid), 19);
       join_session_and_group(p, 0);
       set_system_pid(p->vpid, (int32_t)amber_sys0(SYS_getpid));
+      tree_forked(p->vpid, !sibling);
       return build_tree(p->vpid);
     }
     set_system_pid(p->vpid, (int32_t)pid);

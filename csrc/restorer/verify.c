@@ -28,23 +28,40 @@ static void __attribute__((noreturn)) damaged(uint64_t addr, uint32_t depth) {
   die(msg, 0);
 }
 
+/* Reading a page only: a write would break its sharing. */
+static int same_page(const uint64_t *a, const uint64_t *b) {
+  for (int i = 0; i < AMBER_PAGE / 8; i++)
+    if (a[i] != b[i]) return 0;
+  return 1;
+}
+
 /* A chunk at a time, so that each is hashed while it is in the cache. */
 #define CHUNK (64 * AMBER_PAGE)
 
-void read_checked(int fd, int run_index) {
+/* Into memory, or (compare) into a buffer, and from there only the pages that differ from
+ * memory: a page kept from the parent (inherit.c) stays shared where it is the same. */
+static void read_run(int fd, int run_index, int compare) {
+  static char buffer[CHUNK];
   const struct amber_run_rec *run = &runs[run_index];
   const uint64_t *want = page_hashes + run_first_page[run_index];
   for (uint64_t done = 0; done < run->npages;) {
     uint64_t n = run->npages - done < CHUNK / AMBER_PAGE ? run->npages - done : CHUNK / AMBER_PAGE;
     uint64_t addr = run->addr + done * AMBER_PAGE;
-    long err = rt_pread_all(fd, (void *)addr, n * AMBER_PAGE, run->data_off + done * AMBER_PAGE);
+    char *into = compare ? buffer : (char *)addr;
+    long err = rt_pread_all(fd, into, n * AMBER_PAGE, run->data_off + done * AMBER_PAGE);
     if (err) die("cannot read saved pages", err);
     for (uint64_t i = 0; i < n; i++) {
       struct amber_hash h;
       amber_hash_init(&h);
-      amber_hash_update(&h, (const void *)(addr + i * AMBER_PAGE), AMBER_PAGE);
+      amber_hash_update(&h, into + i * AMBER_PAGE, AMBER_PAGE);
       if (amber_hash_final(&h) != want[done + i]) damaged(addr + i * AMBER_PAGE, run->depth);
+      if (compare && !same_page((const uint64_t *)(addr + i * AMBER_PAGE),
+                                (const uint64_t *)(into + i * AMBER_PAGE)))
+        memcpy((void *)(addr + i * AMBER_PAGE), into + i * AMBER_PAGE, AMBER_PAGE);
     }
     done += n;
   }
 }
+
+void read_checked(int fd, int run_index) { read_run(fd, run_index, 0); }
+void read_compared(int fd, int run_index) { read_run(fd, run_index, 1); }

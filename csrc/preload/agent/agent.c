@@ -266,9 +266,9 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
 
 /* A process that was stopped when the snapshot came (the coordinator woke it to take part) is
  * stopped again before any of its threads leaves the handler. */
-static void stop_again(int stopped) {
+static void stop_again(int sig) {
   amber_reports_settle(); /* a child's stop again is no new report */
-  if (stopped) amber_sys2(SYS_kill, amber_sys_getpid(), SIGSTOP);
+  if (sig) amber_stop_self(sig);
 }
 
 static void leader(int32_t self, void *uc) {
@@ -303,7 +303,7 @@ static void leader(int32_t self, void *uc) {
     report(slot, AMBER_AGENT_FROZEN);
     uint32_t phase = wait_phase_change(AMBER_PHASE_FREEZE);
     if (phase != AMBER_PHASE_WRITE) amber_fds_release();
-    amber_ckpt.stopped = __atomic_load_n(&slot->stopped, __ATOMIC_ACQUIRE); /* for the image */
+    amber_ckpt.stopped = amber_reports_stop_signal(slot); /* for the image */
     if (phase == AMBER_PHASE_WRITE) {
       if (amber_fds_capture_frozen()) { /* every process is frozen now */
         fail(slot, amber_ckpt.error);
@@ -326,7 +326,7 @@ static void leader(int32_t self, void *uc) {
     }
   }
   amber_identity_close_proc();
-  stop_again(__atomic_load_n(&slot->stopped, __ATOMIC_ACQUIRE));
+  stop_again(amber_reports_stop_signal(slot));
   release_followers();
 }
 

@@ -39,7 +39,7 @@ struct amber_ckpt {
   void *fd_buffer;            /* unread pipe and socket bytes: a mapping saved with memory */
   uint64_t fd_buffer_size, fd_buffer_used;
   char error[AMBER_CTL_ERROR];
-  int32_t stopped; /* it was stopped (SIGSTOP) when frozen: it is stopped again once restored */
+  int32_t stopped; /* the signal that had stopped it when frozen (0: none): it stops again */
   int32_t main_thread_gone; /* its main thread had called pthread_exit (a zombie thread) */
 };
 
@@ -89,6 +89,11 @@ void amber_reports_settle(void); /* collects the stop reports the program had co
 extern int32_t amber_reports_continued[AMBER_MAX_CONTINUED];
 extern int amber_reports_ncontinued;
 int amber_list_children(int32_t *out, int cap); /* system pids; -1 when more than cap */
+struct amber_agent_slot;
+/* The signal that had stopped this process when the coordinator woke it, or 0 if it was not */
+int amber_reports_stop_signal(struct amber_agent_slot *slot);
+/* agent_stop.c: stops this process by that signal again (SIGSTOP where it would not stop) */
+void amber_stop_self(int sig);
 
 /* agent_clone_share.c: a descriptor table shared with the parent or a child (CLONE_FILES),
  * refused before any descriptor is looked at */

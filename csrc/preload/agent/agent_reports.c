@@ -7,7 +7,9 @@
  * one stops itself too: each stop is a new report. Where the parent had already collected the
  * stop, its agent collects the new one before the program runs again (amber_reports_settle). A
  * continued report is made again by the restorer: it stops the restored child and continues it
- * before the child has any handler (tree.c), from the process header's list. */
+ * before the child has any handler (tree.c), from the process header's list. A stop the
+ * parent had not collected comes back with its signal: the child stops itself by the same one
+ * (agent_stop.c). */
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -20,12 +22,28 @@ static int nstop_collected;
 int32_t amber_reports_continued[AMBER_MAX_CONTINUED]; /* into the process header */
 int amber_reports_ncontinued;
 
-/* waitid without taking the report: 1 if child has one of `options`' kind, with that si_code. */
+/* waitid without taking the report: if child has one of `options`' kind, with that si_code,
+ * its si_status (a stop's signal), else 0. */
 static int peek(int32_t child, int options, int code) {
   siginfo_t si;
   si.si_pid = 0;
   long r = amber_sys5(SYS_waitid, P_PID, child, &si, options | WNOHANG | WNOWAIT | __WALL, 0);
-  return r == 0 && si.si_pid == child && si.si_code == code;
+  return r == 0 && si.si_pid == child && si.si_code == code ? (si.si_status > 0 ? si.si_status : 1)
+                                                           : 0;
+}
+
+/* The stopped child's slot learns which signal stopped it: the report the restored parent
+ * finds must say the same (a job-control shell tells SIGTSTP from SIGTTIN by it). */
+static void note_stop_signal(int32_t vpid, int sig) {
+  struct amber_ctl *c = &amber.table->ctl;
+  for (uint32_t i = 0; i < c->nslots && i < AMBER_CTL_MAX_PROCS; i++)
+    if (c->slots[i].vpid == vpid) __atomic_store_n(&c->slots[i].stop_signal, sig, __ATOMIC_RELEASE);
+}
+
+int amber_reports_stop_signal(struct amber_agent_slot *slot) {
+  if (!__atomic_load_n(&slot->stopped, __ATOMIC_ACQUIRE)) return 0;
+  int sig = __atomic_load_n(&slot->stop_signal, __ATOMIC_ACQUIRE);
+  return sig > 0 && sig < 32 ? sig : SIGSTOP;
 }
 
 /* The process's children: those of each of its threads; -1 when more than cap. */
@@ -76,7 +94,12 @@ int amber_reports_capture(void) {
     }
     char stat[64];
     amber_fmt(stat, sizeof stat, "/proc/%d/stat", child);
-    if (amber_proc_state(stat) != 'T' || peek(child, WSTOPPED, CLD_STOPPED)) continue;
+    if (amber_proc_state(stat) != 'T') continue;
+    int sig = peek(child, WSTOPPED, CLD_STOPPED);
+    if (sig) {
+      note_stop_signal(vpid, sig);
+      continue;
+    }
     if (nstop_collected == AMBER_MAX_CONTINUED) return too_many("a stop report collected");
     stop_collected[nstop_collected++] = vpid;
   }

@@ -10,6 +10,7 @@
 #include <ucontext.h>
 
 #include "agent.h"
+#include "../wrappers/cpu_clock.h"
 
 /* glibc exports where each thread's rseq area lies (2.35 and later). */
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
@@ -80,6 +81,7 @@ void amber_thread_capture(struct amber_thread_rec *rec, void *uc) {
   rec->altstack_flags = ss.ss_flags;
   amber_sys2(SYS_prctl, PR_GET_NAME, rec->comm);
   amber_flags_thread_capture(rec);
+  amber_cpu_time_capture(rec);
 }
 
 void amber_thread_after_restore(struct amber_thread_rec *rec) {
@@ -102,6 +104,7 @@ void amber_thread_after_restore(struct amber_thread_rec *rec) {
   }
   amber_sys2(SYS_prctl, PR_SET_NAME, rec->comm);
   amber_flags_thread_after_restore(rec);
+  amber_cpu_time_after_restore(rec);
   if (rec->vtid > 0) {
     struct amber_row *row = amber_row_by_vid(amber.table, AMBER_KIND_PID, rec->vtid);
     if (row && (row->flags & AMBER_PID_THREAD)) __atomic_store_n(&row->sid, tid, __ATOMIC_RELEASE);

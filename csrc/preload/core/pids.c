@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "amber.h"
+#include "../wrappers/cpu_clock.h"
 #include "../wrappers/sysv.h"
 
 int32_t amber_pid_adopt(int32_t sys_pid, int32_t sys_parent, int flags) {
@@ -70,6 +71,7 @@ int32_t amber_self_vtid(void) {
 
 void amber_after_fork_child(void) {
   amber_sysv_undo_forget(); /* the kernel gives a child no SEM_UNDO adjustments */
+  amber_cpu_time_forget(); /* nor the CPU time its parent had */
   amber_vtid = 0;
   amber.vpid = amber_pid_adopt(amber_sys_getpid(), amber_sys_getppid(), AMBER_PID_PROCESS);
   amber_vtid = amber.vpid;

@@ -195,6 +195,19 @@
   /* POSIX shared memory by name: wrap_shm_open.c */                                            \
   X(int, shm_open, (const char *, int, mode_t))                                                  \
   X(int, shm_unlink, (const char *))                                             \
+  /* files made in /dev/shm by path: wrap_shm_paths.c */                                        \
+  X(int, creat, (const char *, mode_t))                                                          \
+  X(int, creat64, (const char *, mode_t))                                                        \
+  X(int, mkstemp, (char *))                                                                      \
+  X(int, mkstemp64, (char *))                                                                    \
+  X(int, mkostemp, (char *, int))                                                                \
+  X(int, mkostemp64, (char *, int))                                                              \
+  X(int, unlink, (const char *))                                                                 \
+  X(int, unlinkat, (int, const char *, int))                                                     \
+  X(int, remove, (const char *))                                                                 \
+  X(int, rename, (const char *, const char *))                                                   \
+  X(int, renameat, (int, const char *, int, const char *))                                       \
+  X(int, renameat2, (int, const char *, int, const char *, unsigned int))                        \
   /* regions a fork would not copy as they are: wrap_madvise.c */                               \
   X(int, madvise, (void *, size_t, int))                                                         \
   /* the paths of inotify watches: wrap_inotify.c */                                            \

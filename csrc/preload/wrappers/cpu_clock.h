@@ -24,4 +24,16 @@ static inline clockid_t amber_cpu_clock_with(clockid_t clock, int id) {
 clockid_t amber_cpu_clock_to_system(clockid_t clock);
 void amber_cpu_clocks_after_restore(void);
 
+/* agent_cpu_time.c: the CPU time a thread reads of its clock or another thread's goes on across
+ * a restore. Each thread records its clock at the freeze and takes its shift once restored; a
+ * forked child forgets them. `clock` is a clock ID as the kernel knows it
+ * (amber_cpu_clock_to_system). */
+struct amber_thread_rec;
+void amber_cpu_time_capture(const struct amber_thread_rec *rec);
+void amber_cpu_time_after_restore(const struct amber_thread_rec *rec);
+void amber_cpu_time_forget(void);
+void amber_cpu_time_read(clockid_t clock, struct timespec *ts); /* what clock_gettime gave */
+/* An absolute deadline on the clock as the program reads it, as the kernel counts it. */
+struct timespec amber_cpu_time_deadline(clockid_t clock, struct timespec deadline);
+
 #endif

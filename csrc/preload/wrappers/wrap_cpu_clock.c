@@ -81,7 +81,16 @@ AMBER_EXPORT int clock_getcpuclockid(pid_t pid, clockid_t *clock) {
 }
 
 AMBER_EXPORT int clock_gettime(clockid_t clock, struct timespec *ts) {
-  return REAL(clock_gettime)(amber_cpu_clock_to_system(clock), ts);
+  if (!amber_cpu_clock(clock) && clock != CLOCK_THREAD_CPUTIME_ID)
+    return REAL(clock_gettime)(clock, ts);
+  /* A thread's CPU time goes on across a restore: no restore between reading it and shifting it
+   * (agent_cpu_time.c), nor between finding a thread's TID and reading its clock. */
+  amber_enter();
+  clockid_t sys = amber_cpu_clock_to_system(clock);
+  int r = REAL(clock_gettime)(sys, ts);
+  if (r == 0) amber_cpu_time_read(sys, ts);
+  amber_leave();
+  return r;
 }
 
 AMBER_EXPORT int clock_getres(clockid_t clock, struct timespec *res) {

@@ -7,6 +7,7 @@
 
 #include "../core/amber.h"
 #include "proc_files.h"
+#include "shm_paths.h"
 
 /* Returns path, or buf holding the translated path. */
 static const char *proc_path(const char *path, char *buf, size_t cap) {
@@ -38,7 +39,12 @@ static int open_at(int (*real)(int, const char *, int, ...), int dirfd, const ch
   int virtual_file = translated && translated[0] == '/'
                          ? amber_proc_virtual_file(translated, flags)
                          : -1;
-  return virtual_file >= 0 ? virtual_file : real(dirfd, translated, flags, mode);
+  if (virtual_file >= 0) return virtual_file;
+  char name[AMBER_SHM_NAME]; /* a file made in /dev/shm is noted (shm_paths.h) */
+  int in_shm = (flags & O_CREAT) && amber_shm_begin(dirfd, translated, name);
+  int fd = real(dirfd, translated, flags, mode);
+  amber_shm_end(in_shm, fd >= 0, name, 1);
+  return fd;
 }
 
 #define OPEN_MODE(flags, mode)                                                                   \
@@ -74,7 +80,13 @@ static FILE *fopen_with(FILE *(*real)(const char *, const char *), const char *p
   const char *translated = P(path);
   int reading = mode && mode[0] == 'r' && !strchr(mode, '+');
   int virtual_file = reading ? amber_proc_virtual_file(translated, O_RDONLY | O_CLOEXEC) : -1;
-  return virtual_file >= 0 ? fdopen(virtual_file, mode) : real(translated, mode);
+  if (virtual_file >= 0) return fdopen(virtual_file, mode);
+  char name[AMBER_SHM_NAME];
+  int in_shm = mode && (mode[0] == 'w' || mode[0] == 'a') &&
+               amber_shm_begin(AT_FDCWD, translated, name);
+  FILE *f = real(translated, mode);
+  amber_shm_end(in_shm, f != NULL, name, 1);
+  return f;
 }
 
 AMBER_EXPORT FILE *fopen(const char *path, const char *mode) {

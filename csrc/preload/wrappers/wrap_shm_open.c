@@ -1,12 +1,14 @@
 /* POSIX shared memory objects by name: the library notes each one the application makes
  * (shm_open with O_CREAT) and forgets it when unlinked, so that a snapshot saves one that no
  * process maps or holds at that moment (a program that will open it again by name), which the
- * restore then makes again (common/table.h, control/ctl_shm_files.c). */
+ * restore then makes again (common/table.h, control/ctl_shm_files.c). Files made in /dev/shm
+ * by path (open, creat, mkstemp, rename) are noted the same way (wrap_shm_paths.c). */
 #include <string.h>
 #include <sys/mman.h>
 
 #include "../core/amber.h"
 #include "../core/symbols.h"
+#include "shm_paths.h"
 
 /* The name as glibc takes it: without its leading slashes; NULL if it cannot be one. */
 static const char *bare(const char *name) {
@@ -20,7 +22,7 @@ static int find(struct amber_table *t, const char *name) {
   return -1;
 }
 
-static void note(const char *name, int add) {
+void amber_shm_note(const char *name, int add) {
   struct amber_table *t = amber.table;
   amber_enter();
   amber_table_lock(t);
@@ -41,13 +43,13 @@ static void note(const char *name, int add) {
 AMBER_EXPORT int shm_open(const char *name, int oflag, mode_t mode) {
   int fd = REAL(shm_open)(name, oflag, mode);
   const char *b = bare(name);
-  if (fd >= 0 && (oflag & O_CREAT) && b && amber_active()) note(b, 1);
+  if (fd >= 0 && (oflag & O_CREAT) && b && amber_active()) amber_shm_note(b, 1);
   return fd;
 }
 
 AMBER_EXPORT int shm_unlink(const char *name) {
   int r = REAL(shm_unlink)(name);
   const char *b = bare(name);
-  if (r == 0 && b && amber_active()) note(b, 0);
+  if (r == 0 && b && amber_active()) amber_shm_note(b, 0);
   return r;
 }

@@ -26,7 +26,9 @@ AMBER_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timesp
   struct timespec left = *req, r;
   for (;;) {
     uint32_t gen = amber.checkpoints;
-    int ret = REAL(clock_nanosleep)(amber_cpu_clock_to_system(clock), flags, &left, &r);
+    clockid_t sys = amber_cpu_clock_to_system(clock);
+    struct timespec until = flags & TIMER_ABSTIME ? amber_cpu_time_deadline(sys, left) : left;
+    int ret = REAL(clock_nanosleep)(sys, flags, &until, &r);
     if (ret != EINTR || !amber_active() || amber.checkpoints == gen) {
       if (ret == EINTR && rem) *rem = r;
       return ret;
