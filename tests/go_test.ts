@@ -21,26 +21,32 @@ async function liveThenTwice(s: Scenario, app: App): Promise<App> {
   return await s.restore(await s.freeze(once, "second"));
 }
 
-scenarioTest(
-  "threads that block every signal behind the library's back are stopped from outside and keep their masks",
-  async (s) => {
-    const app = await s.launch([prog("deaf_threads"), s.dir], "deaf");
+/** A program that says "ready": a snapshot without stop, two cycles, and its verdict. */
+function cyclesTest(name: string, program: string, tag: string): void {
+  scenarioTest(name, async (s) => {
+    const app = await s.launch([prog(program), s.dir], tag);
     await s.waitFor(/^ready$/m, "ready");
     await liveThenTwice(s, app);
     await s.pass();
-  },
-  LIMIT_MS,
+  }, LIMIT_MS);
+}
+
+cyclesTest(
+  "threads that block every signal behind the library's back are stopped from outside and keep their masks",
+  "deaf_threads",
+  "deaf",
 );
 
-scenarioTest(
+cyclesTest(
+  "threads that block every signal unseen by the library and its seccomp layer are seized and resume their calls without EINTR",
+  "seized_threads",
+  "seized",
+);
+
+cyclesTest(
   "a Go program with many goroutines, timers and a signal.Notify channel carries on after restores",
-  async (s) => {
-    const app = await s.launch([prog("go_timers"), s.dir], "gotimers");
-    await s.waitFor(/^ready$/m, "ready");
-    await liveThenTwice(s, app);
-    await s.pass();
-  },
-  LIMIT_MS,
+  "go_timers",
+  "gotimers",
 );
 
 function freePort(): number {

@@ -53,7 +53,9 @@ void amber_ctl_serve_unblock(struct amber_table *t) {
   struct amber_ctl *c = &t->ctl;
   for (uint32_t i = 0; i < c->nslots && i < AMBER_CTL_MAX_PROCS; i++) {
     struct amber_unblock *u = &c->unblock[i];
-    if (__atomic_load_n(&u->state, __ATOMIC_ACQUIRE) == AMBER_UNBLOCK_ASKED)
-      let_in(t, amber_v2s(t, AMBER_KIND_PID, c->slots[i].vpid), u);
+    if (__atomic_load_n(&u->state, __ATOMIC_ACQUIRE) != AMBER_UNBLOCK_ASKED) continue;
+    int32_t pid = amber_v2s(t, AMBER_KIND_PID, c->slots[i].vpid);
+    if (u->mode == AMBER_UNBLOCK_SEIZE) amber_ctl_seize(t, pid, u); /* ctl_seize.c */
+    else let_in(t, pid, u);
   }
 }

@@ -169,6 +169,23 @@ static void release_followers(void) {
                      __atomic_load_n(&amber_ckpt.followers_inside, __ATOMIC_ACQUIRE), 0, 5);
 }
 
+/* A follower resumed by the restorer in a new process: its own kernel state back. */
+void amber_follower_restored(struct amber_thread_rec *rec) {
+  amber_thread_after_restore(rec);
+  amber_identity_thread_after_restore();
+  amber_signals_put_thread(rec);
+  __atomic_add_fetch(&amber_ckpt.restored_threads, 1, __ATOMIC_ACQ_REL);
+  amber_futex_wake(&amber_ckpt.restored_threads, 0);
+}
+
+/* A follower waits for the leader to let it go, then says it left. */
+void amber_follower_leave(void) {
+  while (!__atomic_load_n(&amber_ckpt.release, __ATOMIC_ACQUIRE))
+    amber_futex_wait(&amber_ckpt.release, 0, 0, 100);
+  __atomic_sub_fetch(&amber_ckpt.followers_inside, 1, __ATOMIC_ACQ_REL);
+  amber_futex_wake(&amber_ckpt.followers_inside, 0);
+}
+
 static void follower(void *uc) {
   __atomic_add_fetch(&amber_ckpt.followers_inside, 1, __ATOMIC_ACQ_REL);
   int index = __atomic_add_fetch(&amber_ckpt.nthreads, 1, __ATOMIC_ACQ_REL) - 1;
@@ -183,17 +200,9 @@ static void follower(void *uc) {
     amber_futex_wake(&amber_ckpt.arrived, 0);
   } else {
     /* Resumed by the restorer in a new process. */
-    rec = &amber_ckpt.threads[index];
-    amber_thread_after_restore(rec);
-    amber_identity_thread_after_restore();
-    amber_signals_put_thread(rec);
-    __atomic_add_fetch(&amber_ckpt.restored_threads, 1, __ATOMIC_ACQ_REL);
-    amber_futex_wake(&amber_ckpt.restored_threads, 0);
+    amber_follower_restored(&amber_ckpt.threads[index]);
   }
-  while (!__atomic_load_n(&amber_ckpt.release, __ATOMIC_ACQUIRE))
-    amber_futex_wait(&amber_ckpt.release, 0, 0, 100);
-  __atomic_sub_fetch(&amber_ckpt.followers_inside, 1, __ATOMIC_ACQ_REL);
-  amber_futex_wake(&amber_ckpt.followers_inside, 0);
+  amber_follower_leave();
 }
 
 /* The environment's AMBER_APP_DIR names the old application: point it at the new one, in
