@@ -53,20 +53,26 @@ struct amber_seized *amber_seize_offer(void) {
   return s;
 }
 
-/* The kernel's sigreturn takes the FPU and AVX state in the XSAVE layout that ptrace gives,
- * with the size in its software bytes and the second magic word after it. */
+/* The kernel's sigreturn takes the FPU and AVX state in the XSAVE layout that ptrace gives
+ * (NT_X86_XSTATE), whose software bytes hold XCR0; a signal frame's say instead what follows
+ * (struct _fpx_sw_bytes), and the second magic word ends it. */
 static uint64_t fpstate(struct seized_slot *slot, int *xstate) {
   const struct amber_seized *s = &slot->state;
   uint32_t len = s->xstate_len > 0 ? (uint32_t)s->xstate_len : 0;
   if (len < 512) return 0; /* the FPU starts clean */
   memcpy(slot->fpstate, s->xstate, len);
-  uint32_t magic1, size;
-  memcpy(&magic1, slot->fpstate + 464, 4);
-  memcpy(&size, slot->fpstate + 464 + 16, 4);
-  *xstate = magic1 == FP_XSTATE_MAGIC1 && size <= len;
+  *xstate = len > 512 + 64;
   if (*xstate) {
+    uint64_t xcr0;
+    memcpy(&xcr0, s->xstate + 464, 8);
+    struct {
+      uint32_t magic1, extended_size;
+      uint64_t xfeatures;
+      uint32_t xstate_size, padding[7];
+    } sw = {FP_XSTATE_MAGIC1, len + 4, xcr0, len, {0}};
+    memcpy(slot->fpstate + 464, &sw, sizeof sw);
     uint32_t magic2 = FP_XSTATE_MAGIC2;
-    memcpy(slot->fpstate + size, &magic2, 4);
+    memcpy(slot->fpstate + len, &magic2, 4);
   }
   return (uint64_t)slot->fpstate;
 }
