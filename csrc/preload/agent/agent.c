@@ -88,7 +88,17 @@ static void name_stuck_thread(const int32_t *tids, int n) {
     long len = amber_read_file(path, comm, sizeof comm);
     if (len > 0 && comm[len - 1] == '\n') comm[len - 1] = 0;
     int err = amber_unblock_failure(tids[i]);
-    if (err)
+    char wchan[64] = "";
+    amber_fmt(path, sizeof path, "/proc/self/task/%d/stat", tids[i]);
+    if (amber_proc_state(path) == 'D') {
+      amber_fmt(path, sizeof path, "/proc/self/task/%d/wchan", tids[i]);
+      long got = amber_read_file(path, wchan, sizeof wchan - 1);
+      wchan[got > 0 ? got : 0] = 0;
+      amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+                "its thread %d (%s) waits in the kernel and cannot be interrupted (%s), so "
+                "neither a signal nor ptrace can stop it",
+                tids[i], comm, wchan[0] && strcmp(wchan, "0") ? wchan : "uninterruptible sleep");
+    } else if (err)
       amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
                 "its thread %d (%s) blocks every signal, and the coordinator could not let "
                 "Amber's signal in with ptrace (%s), so Amber cannot stop it",
@@ -148,8 +158,10 @@ static int quiesce(int32_t self) {
       uint32_t arrived = __atomic_load_n(&amber_ckpt.arrived, __ATOMIC_ACQUIRE);
       if ((int)arrived >= nsignalled) break;
       if (waited % 20 == 19 && (int)arrived >= still_alive(signalled, nsignalled)) break;
-      /* Held off for 100 ms: not a moment's hold, as around a thread's creation. */
-      if (waited == 20) amber_unblock_stragglers(signalled, nsignalled, came);
+      /* Held off for 100 ms: not a moment's hold, as around a thread's creation; again after
+       * 1 s for a thread that was in a wait no signal ends (posix_spawn's parent, until its
+       * child execs), which no ptrace stop ends either. */
+      if (waited == 20 || waited == 200) amber_unblock_stragglers(signalled, nsignalled, came);
       amber_futex_wait(&amber_ckpt.arrived, arrived, 0, 5);
     }
   }

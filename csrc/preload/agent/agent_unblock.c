@@ -6,6 +6,7 @@
  * its signal frame, so that sigreturn restores it, here or after a restore. */
 #include <errno.h>
 #include <signal.h>
+#include <string.h>
 #include <ucontext.h>
 
 #include "agent.h"
@@ -42,6 +43,9 @@ static int held_off(int32_t tid) {
   long len = amber_read_file(path, status, sizeof status - 1);
   if (len <= 0) return 0;
   status[len] = 0;
+  /* In a wait that neither a signal nor a ptrace stop ends (D): it may yet come by itself. */
+  const char *state = strstr(status, "State:\t");
+  if (state && state[7] == 'D') return 0;
   return (status_hex(status, "SigBlk:") & CKPT_BIT) && (status_hex(status, "SigPnd:") & CKPT_BIT);
 }
 
