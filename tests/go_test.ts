@@ -44,6 +44,12 @@ cyclesTest(
 );
 
 cyclesTest(
+  "a process none of whose threads can take the signal is let in through its main thread",
+  "deaf_process",
+  "deafproc",
+);
+
+cyclesTest(
   "a Go program with many goroutines, timers and a signal.Notify channel carries on after restores",
   "go_timers",
   "gotimers",

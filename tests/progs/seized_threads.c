@@ -22,9 +22,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../../csrc/common/seccomp_calls.h"
 #include "check.h"
 #include "deaf_spinner.h"
+#include "marked_calls.h"
 #include "wait_go.h"
 
 
@@ -33,27 +33,8 @@ static volatile long count, deaf, reader_tid, poller_tid, vturns;
 static char altstack[65536];
 static char got[8];
 
-/* A system call with Amber's mark in r9: its seccomp layer lets it through unseen. */
-static long marked(long nr, long a, long b, long c, long d) {
-  long ret;
-  register long r10 __asm__("r10") = d;
-  register long r9 __asm__("r9") = AMBER_SECCOMP_MAGIC;
-  __asm__ volatile("syscall"
-                   : "=a"(ret)
-                   : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r9)
-                   : "rcx", "r11", "memory");
-  return ret;
-}
-
-static uint64_t own_mask(void) {
-  uint64_t mask = 0;
-  marked(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&mask, 8);
-  return mask;
-}
-
 static void deafen(void) {
-  uint64_t all = ~0ULL;
-  CHECK(marked(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, 8) == 0, "rt_sigprocmask");
+  block_everything();
   __atomic_add_fetch(&deaf, 1, __ATOMIC_SEQ_CST);
 }
 

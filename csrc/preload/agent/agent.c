@@ -293,6 +293,7 @@ static void stop_again(int stopped) {
 }
 
 static void leader(int32_t self, void *uc) {
+  amber_unblock_restore_mask(uc); /* let in by the coordinator: no thread could take it */
   struct amber_agent_slot *slot = my_slot();
   amber_ckpt.nthreads = 1;
   amber_ckpt.arrived = 0;
