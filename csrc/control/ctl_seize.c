@@ -51,9 +51,10 @@ static struct request {
   uint64_t mask;
 } *asked;
 static const void *releasing; /* the table whose threads are let go */
+static int releasing_stopped;   /* ... and their processes stopped (SIGSTOP) first */
 static struct held {
   const void *table;
-  int32_t tid;
+  int32_t pid, tid;
 } held[MAX_HELD];
 static int nheld;
 
@@ -232,12 +233,13 @@ static int seize(struct request *q) {
     ptrace(PTRACE_DETACH, q->tid, 0, 0); /* fails if it never stopped: ends with this thread */
     return err;
   }
-  held[nheld++] = (struct held){q->table, q->tid};
+  held[nheld++] = (struct held){q->table, q->pid, q->tid};
   return 0;
 }
 
-/* Lets go of the threads of `table` (all of them for NULL); reaps those killed meanwhile. */
-static void let_go(const void *table) {
+/* Lets go of the threads of `table` (all of them for NULL); reaps those killed meanwhile. With
+ * `stopped`, each process is stopped first: its thread comes out of ptrace stopped with it. */
+static void let_go(const void *table, int stopped) {
   for (int i = 0; i < nheld;) {
     int status;
     int gone = waitpid(held[i].tid, &status, __WALL | WNOHANG) == held[i].tid &&
@@ -246,6 +248,7 @@ static void let_go(const void *table) {
       i++;
       continue;
     }
+    if (!gone && stopped) kill(held[i].pid, SIGSTOP);
     if (!gone) ptrace(PTRACE_DETACH, held[i].tid, 0, 0);
     held[i] = held[--nheld];
   }
@@ -260,11 +263,11 @@ static void *seizer(void *arg) {
       pthread_cond_broadcast(&changed);
     }
     if (releasing) {
-      let_go(releasing);
+      let_go(releasing, releasing_stopped);
       releasing = NULL;
       pthread_cond_broadcast(&changed);
     }
-    let_go((const void *)1); /* only reaps: no table is 1 */
+    let_go((const void *)1, 0); /* only reaps: no table is 1 */
     if (!nheld && !(asked && !asked->done)) break;
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -312,10 +315,11 @@ void amber_ctl_seize(struct amber_table *t, int32_t pid, struct amber_unblock *u
   answer(u, err ? err : q.err, q.mask, q.let_in);
 }
 
-void amber_ctl_seize_release(const void *table) {
+void amber_ctl_seize_release(const void *table, int stopped) {
   pthread_mutex_lock(&lock);
   if (running) {
     releasing = table;
+    releasing_stopped = stopped;
     pthread_cond_broadcast(&changed);
     while (running && releasing) pthread_cond_wait(&changed, &lock);
   }

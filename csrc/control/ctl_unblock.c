@@ -94,17 +94,21 @@ static int32_t leader_to_let_in(int32_t pid) {
  * around a thread's creation or before a child has its pid, ends by itself), one of its threads
  * is let in as above, unasked: its agent puts its mask back in its frame as it leads. */
 #define DEAF_GRACE_MS 300
-static int64_t deaf_since[AMBER_CTL_MAX_PROCS];
+static int64_t deaf_since[AMBER_CTL_MAX_PROCS], generation_start;
 static uint32_t deaf_generation;
 
 static void let_in_leaders(struct amber_table *t) {
   struct amber_ctl *c = &t->ctl;
-  uint32_t generation = __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE);
-  if (generation != deaf_generation) memset(deaf_since, 0, sizeof deaf_since);
-  deaf_generation = generation;
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   int64_t now = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  uint32_t generation = __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE);
+  if (generation != deaf_generation) {
+    memset(deaf_since, 0, sizeof deaf_since);
+    generation_start = now;
+  }
+  deaf_generation = generation;
+  if (now - generation_start < 100) return; /* most take it at once: no /proc reads for them */
   for (uint32_t i = 0; i < c->nslots && i < AMBER_CTL_MAX_PROCS; i++) {
     struct amber_unblock *u = &c->unblock[i];
     if (__atomic_load_n(&c->slots[i].state, __ATOMIC_ACQUIRE) != AMBER_AGENT_NONE ||
