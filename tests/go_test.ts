@@ -22,9 +22,9 @@ async function liveThenTwice(s: Scenario, app: App): Promise<App> {
 }
 
 /** A program that says "ready": a snapshot without stop, two cycles, and its verdict. */
-function cyclesTest(name: string, program: string, tag: string): void {
+function cyclesTest(name: string, program: string, tag: string, seccomp?: "on" | "off"): void {
   scenarioTest(name, async (s) => {
-    const app = await s.launch([prog(program), s.dir], tag);
+    const app = await s.launch([prog(program), s.dir], tag, { seccomp });
     await s.waitFor(/^ready$/m, "ready");
     await liveThenTwice(s, app);
     await s.pass();
@@ -35,6 +35,13 @@ cyclesTest(
   "threads that block every signal behind the library's back are stopped from outside and keep their masks",
   "deaf_threads",
   "deaf",
+);
+
+cyclesTest(
+  "without the seccomp layer, threads that block every signal with syscall() are seized and keep their masks",
+  "deaf_threads",
+  "deafoff",
+  "off",
 );
 
 cyclesTest(
