@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { App } from "../mod.ts";
+import { resumeHeld } from "../src/migrate/hold.ts";
 import { prog, type Scenario, scenarioTest, sleep } from "./support.ts";
 
 const LIMIT_MS = 120_000;
@@ -48,6 +49,18 @@ cyclesTest(
   "threads that block every signal unseen by the library and its seccomp layer are seized and resume their calls without EINTR",
   "seized_threads",
   "seized",
+);
+
+scenarioTest(
+  "seized threads of an application that a held snapshot left frozen go on once it is let go",
+  async (s) => {
+    const app = await s.launch([prog("seized_threads"), s.dir], "seizedheld");
+    await s.waitFor(/^ready$/m, "ready");
+    await app.snapshot({ dir: join(s.dir, "held.amber"), hold: true });
+    resumeHeld(app); // through tables mapped anew: the threads are found by application
+    await s.pass();
+  },
+  LIMIT_MS,
 );
 
 cyclesTest(

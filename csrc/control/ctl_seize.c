@@ -50,10 +50,11 @@ static struct request {
   int err, done, let_in; /* let_in: it took the signal itself meanwhile */
   uint64_t mask;
 } *asked;
-static const void *releasing; /* the table whose threads are let go */
-static int releasing_stopped;   /* ... and their processes stopped (SIGSTOP) first */
+/* Threads held, by application (its id: the same tables may be mapped more than once here). */
+static const char *releasing; /* the application whose threads are let go */
+static int releasing_stopped; /* ... and their processes stopped (SIGSTOP) first */
 static struct held {
-  const void *table;
+  char app_id[sizeof ((struct amber_table *)0)->app_id];
   int32_t pid, tid;
 } held[MAX_HELD];
 static int nheld;
@@ -233,18 +234,22 @@ static int seize(struct request *q) {
     ptrace(PTRACE_DETACH, q->tid, 0, 0); /* fails if it never stopped: ends with this thread */
     return err;
   }
-  held[nheld++] = (struct held){q->table, q->pid, q->tid};
+  struct held *h = &held[nheld++];
+  memcpy(h->app_id, ((const struct amber_table *)q->table)->app_id, sizeof h->app_id);
+  h->pid = q->pid;
+  h->tid = q->tid;
   return 0;
 }
 
-/* Lets go of the threads of `table` (all of them for NULL); reaps those killed meanwhile. With
- * `stopped`, each process is stopped first: its thread comes out of ptrace stopped with it. */
-static void let_go(const void *table, int stopped) {
+/* Lets go of the threads of application `app_id` (none for NULL); reaps those killed meanwhile.
+ * With `stopped`, each process is stopped first: its thread comes out of ptrace stopped with
+ * it. */
+static void let_go(const char *app_id, int stopped) {
   for (int i = 0; i < nheld;) {
     int status;
     int gone = waitpid(held[i].tid, &status, __WALL | WNOHANG) == held[i].tid &&
                (WIFEXITED(status) || WIFSIGNALED(status));
-    if (!gone && table != held[i].table && table) {
+    if (!gone && (!app_id || strncmp(app_id, held[i].app_id, sizeof held[i].app_id))) {
       i++;
       continue;
     }
@@ -267,7 +272,7 @@ static void *seizer(void *arg) {
       releasing = NULL;
       pthread_cond_broadcast(&changed);
     }
-    let_go((const void *)1, 0); /* only reaps: no table is 1 */
+    let_go(NULL, 0); /* only reaps */
     if (!nheld && !(asked && !asked->done)) break;
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -318,7 +323,7 @@ void amber_ctl_seize(struct amber_table *t, int32_t pid, struct amber_unblock *u
 void amber_ctl_seize_release(const void *table, int stopped) {
   pthread_mutex_lock(&lock);
   if (running) {
-    releasing = table;
+    releasing = ((const struct amber_table *)table)->app_id;
     releasing_stopped = stopped;
     pthread_cond_broadcast(&changed);
     while (running && releasing) pthread_cond_wait(&changed, &lock);
