@@ -148,6 +148,12 @@ const REFUSED = [
     named: /process \d+ \(thread of system TID \d+\) is traced \(ptrace\) by its own process \d+/,
   },
   {
+    kind: "vfork",
+    holding: "a thread waiting for a vfork child that never execs",
+    named:
+      /its thread \d+ \(unsaveable\) waits in the kernel and cannot be interrupted \([a-z_]+\), so neither a signal nor ptrace can stop it/,
+  },
+  {
     kind: "pty",
     holding: "a pseudo-terminal whose master is in packet mode with output not read",
     named: /descriptor \d+ \((master of pseudo-terminal )?\/dev\/pts\/\d+\) has bytes not read yet/,

@@ -146,8 +146,10 @@ struct amber_ctl {
     int32_t tid;   /* system tid, in the slot's process */
     int32_t state; /* futex: enum amber_unblock_state */
     int32_t err;   /* AMBER_UNBLOCK_FAILED: the errno of the ptrace call that failed */
-    int32_t pad;
-    uint64_t mask; /* AMBER_UNBLOCK_DONE: the thread's own signal mask, to be put back */
+    int32_t mode;  /* enum amber_unblock_mode, set by the agent with its request */
+    /* LET_IN, DONE: the thread's own signal mask, to be put back. SEIZE, asked: where in the
+     * process the coordinator writes the seized thread's state (struct amber_seized). */
+    uint64_t mask;
   } unblock[AMBER_CTL_MAX_PROCS];
 };
 
@@ -156,6 +158,13 @@ enum amber_unblock_state {
   AMBER_UNBLOCK_ASKED = 1,  /* by the agent's leader */
   AMBER_UNBLOCK_DONE = 2,   /* by the coordinator: the thread's mask lets the signal in */
   AMBER_UNBLOCK_FAILED = 3, /* by the coordinator */
+};
+
+/* What the agent asks for a thread that holds the signal off: let the signal in (the thread
+ * then runs the handler), or seize it and keep it stopped for the snapshot (seized.h). */
+enum amber_unblock_mode {
+  AMBER_UNBLOCK_LET_IN = 0,
+  AMBER_UNBLOCK_SEIZE = 1,
 };
 
 /* One address an application bound in its VNE: (proto, virtual port) -> real port. */

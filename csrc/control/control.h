@@ -140,6 +140,12 @@ int amber_cow_writer_status(struct amber_table *t, uint32_t slot);
 
 /* ctl_unblock.c: while agents freeze, lets the checkpoint signal in to the threads they ask for */
 void amber_ctl_serve_unblock(struct amber_table *t);
+/* ctl_seize.c: seizes a thread for the snapshot (its agent asked, mode SEIZE), answering in `u`;
+ * lets the threads seized for `table` go (the snapshot ended), or with `stopped` leaves their
+ * processes stopped (a held original that outlives its coordinator) */
+struct amber_unblock;
+void amber_ctl_seize(struct amber_table *t, int32_t pid, struct amber_unblock *u);
+void amber_ctl_seize_release(const void *table, int stopped);
 
 /* A clone's own virtual hostname, set before its processes run ("" for the real one; at most
  * 64 characters, else -ENAMETOOLONG). See ctl_clone.c. */

@@ -32,6 +32,8 @@ API int32_t amber_ctl_disown_held(void *table) {
   struct amber_ctl *c = &((struct amber_table *)table)->ctl;
   if (__atomic_load_n(&c->phase, __ATOMIC_ACQUIRE) != AMBER_PHASE_WRITE) return -EINVAL;
   __atomic_store_n(&c->coordinator, 0, __ATOMIC_RELEASE);
+  /* A thread seized for the snapshot would run on once its tracer, this process, is gone. */
+  amber_ctl_seize_release(table, 1);
   return 0;
 }
 

@@ -48,6 +48,7 @@ API int32_t amber_ctl_set_phase(void *table, int32_t phase) {
   __atomic_store_n(&c->phase, (uint32_t)phase, __ATOMIC_RELEASE);
   __atomic_add_fetch(&c->generation, 1, __ATOMIC_ACQ_REL);
   futex_wake_all(&c->generation);
+  if (phase != AMBER_PHASE_FREEZE && phase != AMBER_PHASE_WRITE) amber_ctl_seize_release(table, 0);
   return 0;
 }
 

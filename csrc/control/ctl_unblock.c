@@ -5,9 +5,14 @@
  * a thread of the asking slot's own process is touched, and only if that process is one of the
  * application's (the tables are the application's word, docs/trust-model.md). All of it in
  * one call, on one thread: the tracer is a thread, not a process. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,11 +54,89 @@ static void let_in(struct amber_table *t, int32_t pid, struct amber_unblock *u) 
   ptrace(PTRACE_DETACH, tid, 0, sig);
 }
 
-void amber_ctl_serve_unblock(struct amber_table *t) {
+static uint64_t field(const char *status, const char *name) {
+  const char *p = strstr(status, name);
+  return p ? strtoull(p + strlen(name), NULL, 16) : 0;
+}
+
+/* A thread of `pid` to let in as its leader when none can take the signal: every thread blocks
+ * it (behind the library's back), with it pending for the process and the handler installed.
+ * The main thread rather than another; none in a wait no signal ends (D). 0: none. */
+static int32_t leader_to_let_in(int32_t pid) {
+  char path[64], status[4096];
+  snprintf(path, sizeof path, "/proc/%d/task", pid);
+  DIR *d = opendir(path);
+  int32_t chosen = 0;
+  int deaf = d != NULL;
+  for (struct dirent *e; deaf && (e = readdir(d));) {
+    if (e->d_name[0] == '.') continue;
+    int32_t tid = atoi(e->d_name);
+    snprintf(path, sizeof path, "/proc/%d/task/%d/status", pid, tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t len = fd >= 0 ? read(fd, status, sizeof status - 1) : -1;
+    if (fd >= 0) close(fd);
+    if (len <= 0) continue;
+    status[len] = 0;
+    const char *state = strstr(status, "State:\t");
+    if (!(field(status, "SigCgt:") & CKPT_BIT) || !(field(status, "ShdPnd:") & CKPT_BIT) ||
+        !(field(status, "SigBlk:") & CKPT_BIT))
+      deaf = 0;
+    else if (state && strchr("DZX", state[7]))
+      continue;
+    else if (!chosen || tid == pid)
+      chosen = tid;
+  }
+  if (d) closedir(d);
+  return deaf ? chosen : 0;
+}
+
+/* When a process has had no thread that can take the signal for a while (a moment's hold, as
+ * around a thread's creation or before a child has its pid, ends by itself), one of its threads
+ * is let in as above, unasked: its agent puts its mask back in its frame as it leads. */
+#define DEAF_GRACE_MS 300
+static int64_t deaf_since[AMBER_CTL_MAX_PROCS], generation_start;
+static uint32_t deaf_generation;
+
+static void let_in_leaders(struct amber_table *t) {
   struct amber_ctl *c = &t->ctl;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t now = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  uint32_t generation = __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE);
+  if (generation != deaf_generation) {
+    memset(deaf_since, 0, sizeof deaf_since);
+    generation_start = now;
+  }
+  deaf_generation = generation;
+  if (now - generation_start < 100) return; /* most take it at once: no /proc reads for them */
   for (uint32_t i = 0; i < c->nslots && i < AMBER_CTL_MAX_PROCS; i++) {
     struct amber_unblock *u = &c->unblock[i];
-    if (__atomic_load_n(&u->state, __ATOMIC_ACQUIRE) == AMBER_UNBLOCK_ASKED)
-      let_in(t, amber_v2s(t, AMBER_KIND_PID, c->slots[i].vpid), u);
+    if (__atomic_load_n(&c->slots[i].state, __ATOMIC_ACQUIRE) != AMBER_AGENT_NONE ||
+        __atomic_load_n(&u->state, __ATOMIC_ACQUIRE) != AMBER_UNBLOCK_NONE)
+      continue;
+    int32_t pid = amber_v2s(t, AMBER_KIND_PID, c->slots[i].vpid);
+    int32_t tid = pid > 0 ? leader_to_let_in(pid) : 0;
+    if (!tid) {
+      deaf_since[i] = 0;
+      continue;
+    }
+    if (!deaf_since[i]) deaf_since[i] = now;
+    if (now - deaf_since[i] < DEAF_GRACE_MS) continue;
+    deaf_since[i] = 0;
+    u->tid = tid;
+    u->mode = AMBER_UNBLOCK_LET_IN;
+    let_in(t, pid, u);
+  }
+}
+
+void amber_ctl_serve_unblock(struct amber_table *t) {
+  struct amber_ctl *c = &t->ctl;
+  let_in_leaders(t);
+  for (uint32_t i = 0; i < c->nslots && i < AMBER_CTL_MAX_PROCS; i++) {
+    struct amber_unblock *u = &c->unblock[i];
+    if (__atomic_load_n(&u->state, __ATOMIC_ACQUIRE) != AMBER_UNBLOCK_ASKED) continue;
+    int32_t pid = amber_v2s(t, AMBER_KIND_PID, c->slots[i].vpid);
+    if (u->mode == AMBER_UNBLOCK_SEIZE) amber_ctl_seize(t, pid, u); /* ctl_seize.c */
+    else let_in(t, pid, u);
   }
 }

@@ -5,7 +5,8 @@
  * its master in packet mode, with output not read), "traced" (a thread that blocks every signal with the raw
  * system call, traced by a child, so that the coordinator cannot trace it), or a path longer
  * than Amber's records hold: "long-fd" (a file open for writing), "long-map" (a file mapped
- * shared) or "long-cwd" (the working directory), all under DIR. Says "ready", then prints
+ * shared) or "long-cwd" (the working directory), all under DIR; "vfork": a thread waits
+ * in the kernel, uninterruptibly, for a vfork child that never execs. Says "ready", then prints
  * "tick N" every 20 ms until DIR/go exists, and "PASS".
  *
  *   unsaveable KIND DIR */
@@ -25,6 +26,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -87,6 +89,43 @@ static void traced(void) {
   CHECK(read(ready[0], &ok, 1) == 1 && ok, "the child could not seize the deaf thread");
 }
 
+/* A thread that waits in the kernel where no signal and no ptrace stop ends the wait: the
+ * parent's side of a vfork (raw clone with CLONE_VM | CLONE_VFORK), whose child pauses before
+ * it ever execs. The child, on a stack of its own, makes raw system calls only. */
+static volatile long vfork_child;
+static char child_stack[16384] __attribute__((aligned(16)));
+
+static void *vfork_thread(void *arg) {
+  long ret;
+  register long r10 __asm__("r10") = 0;
+  register long r8 __asm__("r8") = 0;
+  __asm__ volatile("syscall\n"
+                   "testq %%rax, %%rax\n"
+                   "jnz 1f\n"
+                   "movabsq $0x416d6265725f7363, %%r9\n" /* Amber's mark: its system pid */
+                   "movl $39, %%eax\n"                   /* the child: getpid */
+                   "syscall\n"
+                   "movq %%rax, (%[out])\n"
+                   "2: movl $34, %%eax\n" /* pause, until killed */
+                   "syscall\n"
+                   "jmp 2b\n"
+                   "1:\n"
+                   : "=a"(ret)
+                   : "a"(SYS_clone), "D"((long)(CLONE_VM | CLONE_VFORK | SIGCHLD)),
+                     "S"(child_stack + sizeof child_stack), "d"(0), "r"(r10), "r"(r8),
+                     [out] "r"(&vfork_child)
+                   : "rcx", "r9", "r11", "memory");
+  CHECK(ret > 0, "clone: %ld", ret); /* the child is killed: reaped when the program ends */
+  return arg;
+}
+
+static pthread_t vfork_waiter;
+
+static void vforked(void) {
+  CHECK(pthread_create(&vfork_waiter, NULL, vfork_thread, NULL) == 0, "pthread_create");
+  while (!vfork_child) usleep(1000);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   CHECK(argc == 3, "usage: unsaveable KIND DIR");
@@ -117,6 +156,8 @@ int main(int argc, char **argv) {
     CHECK(socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) >= 0, "netlink socket: errno %d", errno);
   } else if (!strcmp(argv[1], "traced")) {
     traced();
+  } else if (!strcmp(argv[1], "vfork")) {
+    vforked();
   } else if (!strcmp(argv[1], "pty")) {
     int master = posix_openpt(O_RDWR | O_NOCTTY);
     CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0, "openpt: errno %d", errno);
@@ -152,6 +193,15 @@ int main(int argc, char **argv) {
   if (tracer > 0) { /* the application ends with its last process */
     kill(tracer, SIGKILL);
     waitpid(tracer, NULL, 0);
+  }
+  if (vfork_child > 0) { /* lets its parent's thread go (a system pid: the raw call, marked) */
+    long nr = SYS_kill;
+    register long r9 __asm__("r9") = 0x416d6265725f7363L;
+    __asm__ volatile("syscall"
+                     : "+a"(nr)
+                     : "D"(vfork_child), "S"((long)SIGKILL), "r"(r9)
+                     : "rcx", "r11", "memory");
+    pthread_join(vfork_waiter, NULL);
   }
   printf("PASS\n");
   return 0;

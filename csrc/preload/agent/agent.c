@@ -88,7 +88,17 @@ static void name_stuck_thread(const int32_t *tids, int n) {
     long len = amber_read_file(path, comm, sizeof comm);
     if (len > 0 && comm[len - 1] == '\n') comm[len - 1] = 0;
     int err = amber_unblock_failure(tids[i]);
-    if (err)
+    char wchan[64] = "";
+    amber_fmt(path, sizeof path, "/proc/self/task/%d/stat", tids[i]);
+    if (amber_proc_state(path) == 'D') {
+      amber_fmt(path, sizeof path, "/proc/self/task/%d/wchan", tids[i]);
+      long got = amber_read_file(path, wchan, sizeof wchan - 1);
+      wchan[got > 0 ? got : 0] = 0;
+      amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+                "its thread %d (%s) waits in the kernel and cannot be interrupted (%s), so "
+                "neither a signal nor ptrace can stop it",
+                tids[i], comm, wchan[0] && strcmp(wchan, "0") ? wchan : "uninterruptible sleep");
+    } else if (err)
       amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
                 "its thread %d (%s) blocks every signal, and the coordinator could not let "
                 "Amber's signal in with ptrace (%s), so Amber cannot stop it",
@@ -148,8 +158,10 @@ static int quiesce(int32_t self) {
       uint32_t arrived = __atomic_load_n(&amber_ckpt.arrived, __ATOMIC_ACQUIRE);
       if ((int)arrived >= nsignalled) break;
       if (waited % 20 == 19 && (int)arrived >= still_alive(signalled, nsignalled)) break;
-      /* Held off for 100 ms: not a moment's hold, as around a thread's creation. */
-      if (waited == 20) amber_unblock_stragglers(signalled, nsignalled, came);
+      /* Held off for 100 ms: not a moment's hold, as around a thread's creation; again after
+       * 1 s for a thread that was in a wait no signal ends (posix_spawn's parent, until its
+       * child execs), which no ptrace stop ends either. */
+      if (waited == 20 || waited == 200) amber_unblock_stragglers(signalled, nsignalled, came);
       amber_futex_wait(&amber_ckpt.arrived, arrived, 0, 5);
     }
   }
@@ -169,6 +181,23 @@ static void release_followers(void) {
                      __atomic_load_n(&amber_ckpt.followers_inside, __ATOMIC_ACQUIRE), 0, 5);
 }
 
+/* A follower resumed by the restorer in a new process: its own kernel state back. */
+void amber_follower_restored(struct amber_thread_rec *rec) {
+  amber_thread_after_restore(rec);
+  amber_identity_thread_after_restore();
+  amber_signals_put_thread(rec);
+  __atomic_add_fetch(&amber_ckpt.restored_threads, 1, __ATOMIC_ACQ_REL);
+  amber_futex_wake(&amber_ckpt.restored_threads, 0);
+}
+
+/* A follower waits for the leader to let it go, then says it left. */
+void amber_follower_leave(void) {
+  while (!__atomic_load_n(&amber_ckpt.release, __ATOMIC_ACQUIRE))
+    amber_futex_wait(&amber_ckpt.release, 0, 0, 100);
+  __atomic_sub_fetch(&amber_ckpt.followers_inside, 1, __ATOMIC_ACQ_REL);
+  amber_futex_wake(&amber_ckpt.followers_inside, 0);
+}
+
 static void follower(void *uc) {
   __atomic_add_fetch(&amber_ckpt.followers_inside, 1, __ATOMIC_ACQ_REL);
   int index = __atomic_add_fetch(&amber_ckpt.nthreads, 1, __ATOMIC_ACQ_REL) - 1;
@@ -183,17 +212,9 @@ static void follower(void *uc) {
     amber_futex_wake(&amber_ckpt.arrived, 0);
   } else {
     /* Resumed by the restorer in a new process. */
-    rec = &amber_ckpt.threads[index];
-    amber_thread_after_restore(rec);
-    amber_identity_thread_after_restore();
-    amber_signals_put_thread(rec);
-    __atomic_add_fetch(&amber_ckpt.restored_threads, 1, __ATOMIC_ACQ_REL);
-    amber_futex_wake(&amber_ckpt.restored_threads, 0);
+    amber_follower_restored(&amber_ckpt.threads[index]);
   }
-  while (!__atomic_load_n(&amber_ckpt.release, __ATOMIC_ACQUIRE))
-    amber_futex_wait(&amber_ckpt.release, 0, 0, 100);
-  __atomic_sub_fetch(&amber_ckpt.followers_inside, 1, __ATOMIC_ACQ_REL);
-  amber_futex_wake(&amber_ckpt.followers_inside, 0);
+  amber_follower_leave();
 }
 
 /* The environment's AMBER_APP_DIR names the old application: point it at the new one, in
@@ -272,6 +293,7 @@ static void stop_again(int sig) {
 }
 
 static void leader(int32_t self, void *uc) {
+  amber_unblock_restore_mask(uc); /* let in by the coordinator: no thread could take it */
   struct amber_agent_slot *slot = my_slot();
   amber_ckpt.nthreads = 1;
   amber_ckpt.arrived = 0;

@@ -129,6 +129,10 @@ int amber_shared_memory_after_restore(int phase);
 /* After a restore, what the process asked of its memory as a whole (PR_SET_THP_DISABLE). */
 int amber_memory_state_after_restore(void);
 
+/* agent.c: a follower's part after a restore, and its wait to be let go */
+void amber_follower_restored(struct amber_thread_rec *rec);
+void amber_follower_leave(void);
+
 /* agent.c: this process's slot in the control block, or NULL */
 struct amber_agent_slot *amber_agent_my_slot(void);
 
@@ -138,6 +142,16 @@ void amber_unblock_begin(void); /* the leader, as a checkpoint starts */
 void amber_unblock_stragglers(const int32_t *tids, int n, int (*came)(int32_t tid));
 int amber_unblock_failure(int32_t tid); /* why that thread could not be let in (errno), or 0 */
 void amber_unblock_restore_mask(void *uc); /* a follower let in: its own mask, in its frame */
+
+/* agent_seize.c: threads that hold the signal off, seized and kept stopped by the coordinator
+ * (ctl_seize.c), recorded with a signal frame of their registers for a restore */
+struct amber_seized;
+void amber_seize_begin(void);                /* the leader, as a checkpoint starts */
+struct amber_seized *amber_seize_offer(void); /* a slot for the coordinator to fill, or NULL */
+int amber_seize_take(struct amber_seized *s, int32_t tid); /* 1: it is one of the threads now */
+/* agent_thread.c: the record of a seized thread, read from outside */
+void amber_thread_capture_seized(struct amber_thread_rec *rec, int32_t tid, uint64_t fs_base,
+                                 void *uc);
 
 void amber_wait_held(void); /* agent_hold.c: a migration's target holds its copy */
 

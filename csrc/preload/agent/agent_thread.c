@@ -84,6 +84,26 @@ void amber_thread_capture(struct amber_thread_rec *rec, void *uc) {
   amber_cpu_time_capture(rec);
 }
 
+/* A thread the coordinator seized (agent_seize.c), recorded by the leader: what the thread
+ * would read of itself, read from outside. glibc's thread descriptor is at its TLS base. */
+void amber_thread_capture_seized(struct amber_thread_rec *rec, int32_t tid, uint64_t fs_base,
+                                 void *uc) {
+  note_restart(rec, uc);
+  rec->old_tid = tid;
+  rec->fs_base = fs_base;
+  if (tid_offset < 0) find_tid_offset();
+  rec->tid_addr = tid_offset >= 0 && fs_base ? fs_base + tid_offset : 0;
+  int32_t vtid = amber_s2v(amber.table, AMBER_KIND_PID, tid);
+  rec->vtid = vtid > 0 ? vtid : 0;
+  amber_sys3(SYS_get_robust_list, tid, &rec->robust_head, &rec->robust_len);
+  char path[64], comm[32] = "";
+  amber_fmt(path, sizeof path, "/proc/self/task/%d/comm", tid);
+  long len = amber_read_file(path, comm, sizeof comm - 1);
+  for (long i = 0; i < len && i < (long)sizeof rec->comm - 1 && comm[i] != '\n'; i++)
+    rec->comm[i] = comm[i];
+  amber_flags_thread_capture(rec); /* the leader's: a thread's own are not read from outside */
+}
+
 void amber_thread_after_restore(struct amber_thread_rec *rec) {
   int32_t tid = amber_sys_gettid();
   rec->tid = tid;

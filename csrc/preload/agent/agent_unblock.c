@@ -6,6 +6,7 @@
  * its signal frame, so that sigreturn restores it, here or after a restore. */
 #include <errno.h>
 #include <signal.h>
+#include <string.h>
 #include <ucontext.h>
 
 #include "agent.h"
@@ -42,6 +43,9 @@ static int held_off(int32_t tid) {
   long len = amber_read_file(path, status, sizeof status - 1);
   if (len <= 0) return 0;
   status[len] = 0;
+  /* In a wait that neither a signal nor a ptrace stop ends (D): it may yet come by itself. */
+  const char *state = strstr(status, "State:\t");
+  if (state && state[7] == 'D') return 0;
   return (status_hex(status, "SigBlk:") & CKPT_BIT) && (status_hex(status, "SigPnd:") & CKPT_BIT);
 }
 
@@ -62,6 +66,7 @@ static void wait_consumed(struct amber_unblock *u) {
 
 void amber_unblock_begin(void) {
   failed_tid = failed_err = 0;
+  amber_seize_begin();
   struct amber_unblock *u = request();
   if (u) __atomic_store_n(&u->state, AMBER_UNBLOCK_NONE, __ATOMIC_RELEASE);
 }
@@ -73,12 +78,23 @@ void amber_unblock_stragglers(const int32_t *tids, int n, int (*came)(int32_t ti
   for (int i = 0; i < n; i++) {
     if (came(tids[i]) || !held_off(tids[i])) continue;
     wait_consumed(u);
+    /* Seized, while there is a slot for it (agent_seize.c); let in otherwise. */
+    struct amber_seized *seized = amber_seize_offer();
     u->tid = tids[i];
     u->err = 0;
+    u->mode = seized ? AMBER_UNBLOCK_SEIZE : AMBER_UNBLOCK_LET_IN;
+    u->mask = (uint64_t)seized;
     __atomic_store_n(&u->state, AMBER_UNBLOCK_ASKED, __ATOMIC_RELEASE);
     __atomic_add_fetch(&c->reports, 1, __ATOMIC_ACQ_REL); /* wakes the coordinator */
     amber_futex_wake(&c->reports, 1);
-    int32_t got = wait_state(u, AMBER_UNBLOCK_ASKED, 1000);
+    int32_t got = wait_state(u, AMBER_UNBLOCK_ASKED, 5000);
+    if (got == AMBER_UNBLOCK_DONE && u->mode == AMBER_UNBLOCK_SEIZE) {
+      /* Nobody else reads the answer: the thread stays stopped. */
+      __atomic_store_n(&u->state, AMBER_UNBLOCK_NONE, __ATOMIC_RELEASE);
+      if (amber_seize_take(seized, tids[i])) continue;
+      got = AMBER_UNBLOCK_FAILED;
+      u->err = E2BIG;
+    }
     if (got == AMBER_UNBLOCK_DONE) continue;
     failed_tid = tids[i];
     failed_err = got == AMBER_UNBLOCK_FAILED ? u->err : ETIMEDOUT;
