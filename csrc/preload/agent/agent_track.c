@@ -22,6 +22,7 @@
  * starts afresh (every region armed at its next snapshot, which hashes). Runs in the handler:
  * raw system calls, memory from mmap. */
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -42,6 +43,12 @@ static int narmed;
 static uint64_t epoch;     /* of the last arming; 0: none */
 static int32_t armed_pid;  /* the process that armed */
 static int features_missing; /* the kernel lacks async write-protect: not tried again */
+
+/* AMBER_DIRTY_TRACKING=off in the environment: every page is hashed (bench/dirty_pages.ts). */
+__attribute__((constructor)) static void tracking_wanted(void) {
+  const char *v = getenv("AMBER_DIRTY_TRACKING");
+  if (v && !strcmp(v, "off")) features_missing = 1;
+}
 
 /* This snapshot's view, in memory mapped after the memory map was read (so not in the image). */
 enum { UNTRACKED, TRACKED, TO_ARM };
@@ -183,12 +190,32 @@ static int grow_written(void) {
   return 0;
 }
 
-/* Region i's written pages into `written`, protected again; 0, or -errno (then untracked). */
-static long scan_written(int pagemap_fd, const struct amber_region_rec *r) {
+/* Calls each(pagemap_fd, start, end) for every run of r's pages that hold data (present or
+ * swapped). Holes are left alone: a write-protect scan over them fills their page tables with
+ * markers (seconds for a sparse terabyte), and a page that appears in a hole later has no
+ * write-protect bit, so it is found written. */
+static long each_data_run(int pagemap_fd, const struct amber_region_rec *r,
+                          long (*each)(int, uint64_t, uint64_t)) {
+  static struct pm_page_region vec[256];
   for (uint64_t at = r->start; at < r->end;) {
+    struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 256);
+    long n = amber_sys3(SYS_ioctl, pagemap_fd, PAGEMAP_SCAN, &a);
+    if (n < 0) return n;
+    for (long i = 0; i < n; i++) {
+      long err = each(pagemap_fd, vec[i].start, vec[i].end);
+      if (err) return err;
+    }
+    if (a.walk_end <= at) return -EIO;
+    at = a.walk_end;
+  }
+  return 0;
+}
+
+/* The written pages of [start, end) into `written`, protected again. */
+static long scan_written(int pagemap_fd, uint64_t start, uint64_t end) {
+  for (uint64_t at = start; at < end;) {
     if (nwritten == written_cap && grow_written()) return -ENOMEM;
-    struct pm_scan_arg a =
-        pm_written_scan(at, r->end, written + nwritten, written_cap - nwritten);
+    struct pm_scan_arg a = pm_written_scan(at, end, written + nwritten, written_cap - nwritten);
     long n = amber_sys3(SYS_ioctl, pagemap_fd, PAGEMAP_SCAN, &a);
     if (n < 0) return n;
     nwritten += (uint64_t)n;
@@ -196,6 +223,12 @@ static long scan_written(int pagemap_fd, const struct amber_region_rec *r) {
     at = a.walk_end;
   }
   return 0;
+}
+
+static long protect(int pagemap_fd, uint64_t start, uint64_t end) {
+  struct pm_scan_arg all = pm_written_scan(start, end, 0, 0);
+  long err = amber_sys3(SYS_ioctl, pagemap_fd, PAGEMAP_SCAN, &all);
+  return err < 0 ? err : 0;
 }
 
 /* The pages near each thread's stack pointer, which the agent writes after the scan. */
@@ -223,15 +256,14 @@ static void sort_runs(struct pm_page_region *runs, uint64_t n) {
     }
 }
 
-/* Registers region i and protects every page of it; 0, or -errno. Bits a registration dropped
+/* Registers region i and protects every page of it that holds data; 0, or -errno. Bits a registration dropped
  * meanwhile may have left (mremap) are cleared first: a page must be protected only if it is
  * unwritten since now. */
 static long arm_fresh(int pagemap_fd, const struct amber_region_rec *r) {
   long err = register_wp(r);
   struct amber_uffdio_writeprotect clear = {r->start, r->end - r->start, 0};
   if (!err) err = amber_sys3(SYS_ioctl, amber_track_fd, AMBER_UFFDIO_WRITEPROTECT, &clear);
-  struct pm_scan_arg all = pm_written_scan(r->start, r->end, 0, 0);
-  if (!err) err = amber_sys3(SYS_ioctl, pagemap_fd, PAGEMAP_SCAN, &all);
+  if (!err) err = each_data_run(pagemap_fd, r, protect);
   return err < 0 ? err : 0;
 }
 
@@ -258,7 +290,7 @@ uint64_t amber_track_scan_and_arm(int pagemap_fd) {
     if (t->state == UNTRACKED) continue;
     if (t->state == TRACKED) {
       t->first = nwritten;
-      long err = scan_written(pagemap_fd, r);
+      long err = each_data_run(pagemap_fd, r, scan_written);
       if (!err) err = add_stack_windows(r);
       if (err) t->state = TO_ARM, nwritten = t->first;
       else t->n = nwritten - t->first, sort_runs(written + t->first, t->n);
