@@ -37,13 +37,17 @@ static inline struct pm_scan_arg pm_wpasync_check(uint64_t start, uint64_t end) 
 }
 
 /* The pages of [start, end) written since they were last write-protected, protected again in
- * the same pass. Without vec, every page is protected (the kernel's fast path). */
+ * the same pass. Only pages that hold data (present or swapped): a hole's page tables would be
+ * filled with markers (seconds for a sparse terabyte), and a page that appears in a hole later
+ * has no write-protect bit, so it is found written. Without vec, the kernel protects every
+ * page of the range, holes too. */
 static inline struct pm_scan_arg pm_written_scan(uint64_t start, uint64_t end,
                                                  struct pm_page_region *vec, uint64_t len) {
   return (struct pm_scan_arg){sizeof(struct pm_scan_arg),
                               PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
-                              start, end, 0, (uint64_t)(uintptr_t)vec, len, 0, 0, 0,
-                              PAGE_IS_WRITTEN, PAGE_IS_WRITTEN};
+                              start, end, 0, (uint64_t)(uintptr_t)vec, len, 0, 0,
+                              PAGE_IS_WRITTEN, PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+                              PAGE_IS_WRITTEN | PAGE_IS_PRESENT | PAGE_IS_SWAPPED};
 }
 
 #endif

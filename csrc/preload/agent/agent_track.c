@@ -190,32 +190,12 @@ static int grow_written(void) {
   return 0;
 }
 
-/* Calls each(pagemap_fd, start, end) for every run of r's pages that hold data (present or
- * swapped). Holes are left alone: a write-protect scan over them fills their page tables with
- * markers (seconds for a sparse terabyte), and a page that appears in a hole later has no
- * write-protect bit, so it is found written. */
-static long each_data_run(int pagemap_fd, const struct amber_region_rec *r,
-                          long (*each)(int, uint64_t, uint64_t)) {
-  static struct pm_page_region vec[256];
+/* The written pages of r into `written`, protected again. */
+static long scan_written(int pagemap_fd, const struct amber_region_rec *r) {
   for (uint64_t at = r->start; at < r->end;) {
-    struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 256);
-    long n = amber_sys3(SYS_ioctl, pagemap_fd, PAGEMAP_SCAN, &a);
-    if (n < 0) return n;
-    for (long i = 0; i < n; i++) {
-      long err = each(pagemap_fd, vec[i].start, vec[i].end);
-      if (err) return err;
-    }
-    if (a.walk_end <= at) return -EIO;
-    at = a.walk_end;
-  }
-  return 0;
-}
-
-/* The written pages of [start, end) into `written`, protected again. */
-static long scan_written(int pagemap_fd, uint64_t start, uint64_t end) {
-  for (uint64_t at = start; at < end;) {
     if (nwritten == written_cap && grow_written()) return -ENOMEM;
-    struct pm_scan_arg a = pm_written_scan(at, end, written + nwritten, written_cap - nwritten);
+    struct pm_scan_arg a =
+        pm_written_scan(at, r->end, written + nwritten, written_cap - nwritten);
     long n = amber_sys3(SYS_ioctl, pagemap_fd, PAGEMAP_SCAN, &a);
     if (n < 0) return n;
     nwritten += (uint64_t)n;
@@ -225,26 +205,46 @@ static long scan_written(int pagemap_fd, uint64_t start, uint64_t end) {
   return 0;
 }
 
-static long protect(int pagemap_fd, uint64_t start, uint64_t end) {
-  struct pm_scan_arg all = pm_written_scan(start, end, 0, 0);
-  long err = amber_sys3(SYS_ioctl, pagemap_fd, PAGEMAP_SCAN, &all);
-  return err < 0 ? err : 0;
-}
-
-/* The pages near each thread's stack pointer, which the agent writes after the scan. */
-#define STACK_BELOW (256 * 1024)
-#define STACK_ABOVE (16 * 1024)
-static int add_stack_windows(const struct amber_region_rec *r) {
-  for (int t = 0; t < amber_ckpt.nthreads; t++) {
-    uint64_t sp = amber_ckpt.threads[t].ctx.rsp & ~(AMBER_PAGE - 1ULL);
-    uint64_t from = sp > STACK_BELOW ? sp - STACK_BELOW : 0, to = sp + STACK_ABOVE;
-    if (from < r->start) from = r->start;
-    if (to > r->end) to = r->end;
-    if (from >= to) continue;
-    if (nwritten == written_cap && grow_written()) return -ENOMEM;
-    written[nwritten++] = (struct pm_page_region){from, to, PAGE_IS_WRITTEN};
+/* Protects every page of r that holds data (what the scan reports is dropped). */
+static long protect(int pagemap_fd, const struct amber_region_rec *r) {
+  static struct pm_page_region scratch[256];
+  for (uint64_t at = r->start; at < r->end;) {
+    struct pm_scan_arg a = pm_written_scan(at, r->end, scratch, 256);
+    long n = amber_sys3(SYS_ioctl, pagemap_fd, PAGEMAP_SCAN, &a);
+    if (n < 0) return n;
+    if (a.walk_end <= at) return -EIO;
+    at = a.walk_end;
   }
   return 0;
+}
+
+/* The pages the agent (or the kernel) may write after the scan: near each thread's saved
+ * stack pointer (the handler's frames), and its thread pointer (this library's thread-local
+ * variables below it, the rseq area the kernel updates above it). */
+#define STACK_BELOW (256 * 1024)
+#define STACK_ABOVE (16 * 1024)
+#define TLS_BELOW (128 * 1024)
+#define TLS_ABOVE (8 * 1024)
+static int add_window(const struct amber_region_rec *r, uint64_t at, uint64_t below,
+                      uint64_t above) {
+  at &= ~(AMBER_PAGE - 1ULL);
+  uint64_t from = at > below ? at - below : 0, to = at + above;
+  if (from < r->start) from = r->start;
+  if (to > r->end) to = r->end;
+  if (from >= to) return 0;
+  if (nwritten == written_cap && grow_written()) return -ENOMEM;
+  written[nwritten++] = (struct pm_page_region){from, to, PAGE_IS_WRITTEN};
+  return 0;
+}
+
+static int add_stack_windows(const struct amber_region_rec *r) {
+  int err = 0;
+  for (int t = 0; t < amber_ckpt.nthreads && !err; t++) {
+    err = add_window(r, amber_ckpt.threads[t].ctx.rsp, STACK_BELOW, STACK_ABOVE);
+    if (!err && amber_ckpt.threads[t].fs_base)
+      err = add_window(r, amber_ckpt.threads[t].fs_base, TLS_BELOW, TLS_ABOVE);
+  }
+  return err;
 }
 
 /* Sorts a region's few runs by start (the windows come after the scanned runs). */
@@ -263,7 +263,7 @@ static long arm_fresh(int pagemap_fd, const struct amber_region_rec *r) {
   long err = register_wp(r);
   struct amber_uffdio_writeprotect clear = {r->start, r->end - r->start, 0};
   if (!err) err = amber_sys3(SYS_ioctl, amber_track_fd, AMBER_UFFDIO_WRITEPROTECT, &clear);
-  if (!err) err = each_data_run(pagemap_fd, r, protect);
+  if (!err) err = protect(pagemap_fd, r);
   return err < 0 ? err : 0;
 }
 
@@ -290,7 +290,7 @@ uint64_t amber_track_scan_and_arm(int pagemap_fd) {
     if (t->state == UNTRACKED) continue;
     if (t->state == TRACKED) {
       t->first = nwritten;
-      long err = each_data_run(pagemap_fd, r, scan_written);
+      long err = scan_written(pagemap_fd, r);
       if (!err) err = add_stack_windows(r);
       if (err) t->state = TO_ARM, nwritten = t->first;
       else t->n = nwritten - t->first, sort_runs(written + t->first, t->n);
