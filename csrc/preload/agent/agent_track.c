@@ -43,11 +43,11 @@ static int narmed;
 static uint64_t epoch;     /* of the last arming; 0: none */
 static int32_t armed_pid;  /* the process that armed */
 static int features_missing; /* the kernel lacks async write-protect: not tried again */
+static int turned_off;       /* AMBER_DIRTY_TRACKING=off: every page is hashed */
 
-/* AMBER_DIRTY_TRACKING=off in the environment: every page is hashed (bench/dirty_pages.ts). */
 __attribute__((constructor)) static void tracking_wanted(void) {
   const char *v = getenv("AMBER_DIRTY_TRACKING");
-  if (v && !strcmp(v, "off")) features_missing = 1;
+  turned_off = v && !strcmp(v, "off");
 }
 
 /* This snapshot's view, in memory mapped after the memory map was read (so not in the image). */
@@ -79,6 +79,7 @@ void amber_track_release(void) {
 void amber_track_forget(void) {
   per_region = 0, written = 0, nwritten = 0, written_cap = 0, usable = 0;
   amber_track_fd = -1, narmed = 0, epoch = 0, armed_pid = 0;
+  features_missing = 0; /* this computer's kernel may have them */
 }
 
 static int is_userfaultfd(int fd) {
@@ -97,7 +98,7 @@ static void drop_inherited(void) {
 
 static int open_uffd(void) {
   if (amber_track_fd >= 0) return 0;
-  if (features_missing) return -EOPNOTSUPP;
+  if (features_missing || turned_off) return -EOPNOTSUPP;
   long fd = amber_sys1(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | AMBER_UFFD_USER_MODE_ONLY);
   if (fd < 0) fd = amber_sys1(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return (int)fd;
