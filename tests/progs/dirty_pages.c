@@ -1,7 +1,7 @@
 /* Changes a known scattered set of pages between snapshots, for incremental images found by
  * dirty-page tracking: each round (on <dir>/stepN) first checks every page against what the
  * rounds so far made of it, then writes about 1% of a 64 MiB region's pages, zaps some
- * (MADV_DONTNEED: zeros again), maps a region anew at the same address (munmap, mmap), moves
+ * (MADV_DONTNEED: zeros again), makes a part of it read-only and writable again, maps a region anew at the same address (munmap, mmap), moves
  * one (mremap), and writes and zaps pages of a private file mapping (zapped: the file's again).
  * Says "changed N" after round N, "checked N" after the check that begins round N + 1, and on
  * <dir>/go checks once more and says PASS. A page's content is a pure function of the round
@@ -63,6 +63,10 @@ static void map_b(uint64_t g) {
 }
 
 static void change(uint64_t g) {
+  /* A part of A made read-only and writable again: its mapping split and merged. */
+  char *part = a + (g % 8) * 2048 * PAGE;
+  CHECK(mprotect(part, 256 * PAGE, PROT_READ) == 0, "mprotect");
+  CHECK(mprotect(part, 256 * PAGE, PROT_READ | PROT_WRITE) == 0, "mprotect");
   for (uint64_t p = 0; p < A_PAGES; p++) {
     if (a_written(p, g)) fill((uint64_t *)(a + p * PAGE), 1, p, g);
     else if (a_zapped(p, g)) CHECK(madvise(a + p * PAGE, PAGE, MADV_DONTNEED) == 0, "madvise");

@@ -42,6 +42,7 @@ static struct armed_range {
 static int narmed;
 static uint64_t epoch;     /* of the last arming; 0: none */
 static int32_t armed_pid;  /* the process that armed */
+static int ever_armed;     /* this process (or the one it was forked from) armed before */
 static int features_missing; /* the kernel lacks async write-protect: not tried again */
 static int turned_off;       /* AMBER_DIRTY_TRACKING=off: every page is hashed */
 
@@ -80,6 +81,7 @@ void amber_track_forget(void) {
   per_region = 0, written = 0, nwritten = 0, written_cap = 0, usable = 0;
   amber_track_fd = -1, narmed = 0, epoch = 0, armed_pid = 0;
   features_missing = 0; /* this computer's kernel may have them */
+  ever_armed = 0;       /* the restorer made every page anew: no bit set */
 }
 
 static int is_userfaultfd(int fd) {
@@ -257,13 +259,14 @@ static void sort_runs(struct pm_page_region *runs, uint64_t n) {
     }
 }
 
-/* Registers region i and protects every page of it that holds data; 0, or -errno. Bits a registration dropped
- * meanwhile may have left (mremap) are cleared first: a page must be protected only if it is
- * unwritten since now. */
-static long arm_fresh(int pagemap_fd, const struct amber_region_rec *r) {
+/* Registers region i and protects every page of it that holds data; 0, or -errno. Bits a
+ * registration dropped meanwhile may have left (mremap) are cleared first, unless this process
+ * never armed: a page must be protected only if it is unwritten since now. */
+static long arm_fresh(int pagemap_fd, const struct amber_region_rec *r, int clear_first) {
   long err = register_wp(r);
   struct amber_uffdio_writeprotect clear = {r->start, r->end - r->start, 0};
-  if (!err) err = amber_sys3(SYS_ioctl, amber_track_fd, AMBER_UFFDIO_WRITEPROTECT, &clear);
+  if (!err && clear_first)
+    err = amber_sys3(SYS_ioctl, amber_track_fd, AMBER_UFFDIO_WRITEPROTECT, &clear);
   if (!err) err = protect(pagemap_fd, r);
   return err < 0 ? err : 0;
 }
@@ -285,6 +288,8 @@ uint64_t amber_track_scan_and_arm(int pagemap_fd) {
     return 0;
   }
   narmed = 0;
+  int clear_first = ever_armed;
+  ever_armed = 1;
   for (int i = 0; i < amber_file_regions(); i++) {
     struct amber_region_rec *r = amber_file_region(i);
     struct region_track *t = &per_region[i];
@@ -296,7 +301,7 @@ uint64_t amber_track_scan_and_arm(int pagemap_fd) {
       if (err) t->state = TO_ARM, nwritten = t->first;
       else t->n = nwritten - t->first, sort_runs(written + t->first, t->n);
     }
-    if (t->state == TO_ARM && arm_fresh(pagemap_fd, r)) continue;
+    if (t->state == TO_ARM && arm_fresh(pagemap_fd, r, clear_first)) continue;
     if (narmed < MAX_ARMED) armed[narmed++] = (struct armed_range){r->start, r->end};
   }
   epoch = narmed ? new_epoch() : 0;
