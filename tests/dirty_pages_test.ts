@@ -70,3 +70,27 @@ scenarioTest("snapshots with --stop use tracking too, and the image is exact", a
   await s.restore(one);
   await s.pass();
 });
+
+scenarioTest(
+  "incremental images of threads and a child rewriting their memory flat out are the state at the freeze",
+  async (s) => {
+    const app = await s.launch([prog("cow_rewrite"), s.dir, "64", "2", "1"], "rewrite");
+    await s.waitFor(/^ready$/m);
+    // It says "progress N" every other generation of its first worker's memory.
+    const progressed = (n: number) => s.waitFor(new RegExp(`(^progress \\d+$[^]*){${n}}`, "m"));
+    await progressed(1);
+    let image = await app.snapshot({ dir: join(s.dir, "0.amber") });
+    for (let i = 1; i <= 2; i++) {
+      await progressed(1 + 2 * i);
+      image = await app.snapshot({ dir: join(s.dir, `${i}.amber`), parent: image });
+      if (tracking) assert.ok(image.stats!.trackedRegions > 0, JSON.stringify(image.stats));
+    }
+    await app.kill();
+    // Restored with DIR/go there, each worker checks its memory against the state it kept, and
+    // ends; the first process says PASS once all held.
+    await Deno.writeTextFile(s.go, "");
+    await s.restore(image);
+    await s.waitFor(/^PASS$/m, "PASS");
+  },
+  120_000,
+);
