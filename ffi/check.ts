@@ -23,6 +23,7 @@ export const ProbesSchema = z.object({
     userfaultfd: Errno,
     userfaultfdDev: Errno,
     tcpRepair: Errno,
+    dirtyTracking: Errno,
   }),
   /** Yama's ptrace scope, -1 without Yama. */
   ptraceScope: z.int().min(-1),

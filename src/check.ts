@@ -197,6 +197,19 @@ function findFeatures(p: Probes): Feature[] {
       detail: outcome(probes.tcpRepair, "allowed", "this kernel has none"),
     },
     {
+      id: "dirtyTracking",
+      name: "userfaultfd async write-protect with PAGEMAP_SCAN",
+      present: probes.dirtyTracking === 0,
+      required: false,
+      usedFor: "incremental snapshots: which pages were written since the parent image, " +
+        "without reading them (else every page is hashed and compared)",
+      detail: outcome(
+        probes.dirtyTracking,
+        "a written page is reported: incremental snapshots track written pages",
+        "not available (Linux 6.7 added it): incremental snapshots hash every page",
+      ),
+    },
+    {
       id: "softDirty",
       name: "soft-dirty page bits",
       present: probes.softDirty === 0,

@@ -20,6 +20,11 @@ export interface SnapshotStats {
   pagesInParent: number;
   /** How many processes were saved. */
   processes: number;
+  /**
+   * Memory regions whose written pages dirty-page tracking found (userfaultfd write-protect):
+   * the others were hashed page by page. 0 in a full image.
+   */
+  trackedRegions: number;
 }
 
 function count(value: unknown): number {
@@ -40,5 +45,6 @@ export function snapshotStats(
     pagesWritten: processes.reduce((sum, p) => sum + count(p.details.pages), 0),
     pagesInParent: processes.reduce((sum, p) => sum + count(p.details.parentPages), 0),
     processes: processes.length,
+    trackedRegions: processes.reduce((sum, p) => sum + count(p.details.trackedRegions), 0),
   };
 }

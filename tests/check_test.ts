@@ -46,6 +46,8 @@ Deno.test("check() reports the features this machine has", async () => {
   const [major, minor] = Deno.osRelease().split(".").map(Number);
   assert.equal(present("pagemapScan"), major > 6 || (major === 6 && minor >= 7), "PAGEMAP_SCAN");
   assert.equal(present("softDirty"), await softDirtyHere(), "soft-dirty");
+  // Async write-protect and PAGEMAP_SCAN came in 6.7; a userfaultfd is allowed to root.
+  assert.equal(present("dirtyTracking"), present("pagemapScan"), "dirty-page tracking");
   assert.equal(present("tcpRepair"), await hasCapability(12), "TCP_REPAIR needs CAP_NET_ADMIN");
   const cpu = await Deno.readTextFile("/proc/cpuinfo");
   const xsave = report.features.find((f) => f.id === "xsave")!;

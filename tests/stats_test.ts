@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { check } from "../mod.ts";
 import { amber } from "./cli_support.ts";
 import { prog, scenarioTest } from "./support.ts";
 
@@ -66,4 +67,15 @@ scenarioTest("amber snapshot prints its statistics, as text and as JSON", async 
   const { stats } = JSON.parse(new TextDecoder().decode(json.stdout));
   assert.equal(stats.processes, 1);
   assert.ok(stats.pagesInParent > 0 && stats.totalMs >= stats.frozenMs, JSON.stringify(stats));
+  // b.amber armed dirty-page tracking (as a.amber did), so the next one on it uses it.
+  const again = await amber(s, "snapshot", app.name, "-o", "c.amber", "--parent", "b.amber");
+  assert.equal(again.code, 0, new TextDecoder().decode(again.stderr));
+  const tracked = check().features.find((f) => f.id === "dirtyTracking")!.present;
+  assert.equal(
+    /, the written ones found by dirty-page tracking\);/.test(
+      new TextDecoder().decode(again.stdout),
+    ),
+    tracked,
+    new TextDecoder().decode(again.stdout),
+  );
 });

@@ -148,6 +148,11 @@ struct amber_proc_header {
   int32_t pad3;
   /* AMBER_SECCOMP_*: Amber's seccomp filter and no_new_privs, set again by the restorer. */
   int32_t seccomp;
+  /* Regions saved from the pages dirty-page tracking found written (agent_track.c), for stats. */
+  int32_t dirty_tracked;
+  /* Which arming of dirty-page tracking this image's memory is the state of (agent_track.c):
+   * a child image with this parent may take the pages not written since from it; 0 if none. */
+  uint64_t dirty_epoch;
 };
 
 #define AMBER_SECCOMP_FILTER 1

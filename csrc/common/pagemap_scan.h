@@ -14,6 +14,10 @@ struct pm_scan_arg {
   uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
 };
 #define PAGEMAP_SCAN 0xC0606610UL /* _IOWR('f', 16, struct pm_scan_arg) */
+#define PM_SCAN_WP_MATCHING 1     /* write-protect the pages reported (dirty_track.h) */
+#define PM_SCAN_CHECK_WPASYNC 2   /* fail (EPERM) on a mapping not under async write-protect */
+#define PAGE_IS_WPALLOWED (1 << 0)
+#define PAGE_IS_WRITTEN (1 << 1)
 #define PAGE_IS_FILE (1 << 2)
 #define PAGE_IS_PRESENT (1 << 3)
 #define PAGE_IS_SWAPPED (1 << 4)

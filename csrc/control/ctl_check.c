@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/dirty_track.h"
 #include "../common/pagemap_scan.h"
 #include "control.h"
 #include "json.h"
@@ -122,6 +123,34 @@ static int pagemap_scan_probe(void) {
   return err;
 }
 
+/* Dirty-page tracking as the agent does it (agent_track.c): a page registered in async
+ * write-protect mode, protected, written, and reported written by PAGEMAP_SCAN. */
+static int dirty_track_child(void) {
+  long fd = raw(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY, 0, 0);
+  if (fd < 0) fd = raw(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, 0);
+  if (fd < 0) return (int)-fd;
+  struct amber_uffdio_api api = {
+      AMBER_UFFD_API, AMBER_UFFD_FEATURE_WP_ASYNC | AMBER_UFFD_FEATURE_WP_UNPOPULATED, 0};
+  if (ioctl((int)fd, AMBER_UFFDIO_API, &api)) return errno;
+  char *page = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) return errno;
+  page[0] = 1;
+  struct amber_uffdio_register reg = {(uintptr_t)page, 4096, AMBER_UFFDIO_REGISTER_MODE_WP, 0};
+  if (ioctl((int)fd, AMBER_UFFDIO_REGISTER, &reg)) return errno;
+  int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (pm < 0) return errno;
+  struct pm_scan_arg arm = pm_written_scan((uintptr_t)page, (uintptr_t)page + 4096, 0, 0);
+  if (ioctl(pm, PAGEMAP_SCAN, &arm) < 0) return errno;
+  struct pm_page_region vec[1];
+  struct pm_scan_arg quiet = pm_written_scan((uintptr_t)page, (uintptr_t)page + 4096, vec, 1);
+  if (ioctl(pm, PAGEMAP_SCAN, &quiet) != 0) return EIO; /* nothing written since */
+  page[1] = 2;
+  struct pm_scan_arg scan = pm_written_scan((uintptr_t)page, (uintptr_t)page + 4096, vec, 1);
+  long n = ioctl(pm, PAGEMAP_SCAN, &scan);
+  if (n < 0) return errno;
+  return n == 1 ? 0 : EIO;
+}
+
 static int pagemap_read_probe(void) {
   int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno;
@@ -187,8 +216,8 @@ API int32_t amber_ctl_check(char *buf, int32_t cap) {
   json_raw(&j, "\"pagemap\":%d,\"pagemapScan\":%d,\"softDirty\":%d,\"userfaultfd\":%d,",
            pagemap_read_probe(), pagemap_scan_probe(), in_child(soft_dirty_child),
            userfaultfd_probe());
-  json_raw(&j, "\"userfaultfdDev\":%d,\"tcpRepair\":%d},", userfaultfd_dev_probe(),
-           tcp_repair_probe());
+  json_raw(&j, "\"userfaultfdDev\":%d,\"tcpRepair\":%d,\"dirtyTracking\":%d},",
+           userfaultfd_dev_probe(), tcp_repair_probe(), in_child(dirty_track_child));
   json_raw(&j, "\"ptraceScope\":%d,\"unprivilegedUserfaultfd\":%d,",
            sysctl_int("/proc/sys/kernel/yama/ptrace_scope"),
            sysctl_int("/proc/sys/vm/unprivileged_userfaultfd"));

@@ -192,8 +192,8 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
                lock.type == F_WRLCK ? "write" : "read", (long long)lock.start,
                (long long)lock.end);
     }
-    json_raw(&j, "],\"pages\":%llu,\"parentPages\":%llu}", (unsigned long long)own_pages,
-             (unsigned long long)parent_pages);
+    json_raw(&j, "],\"pages\":%llu,\"parentPages\":%llu,\"trackedRegions\":%d}",
+             (unsigned long long)own_pages, (unsigned long long)parent_pages, hdr.dirty_tracked);
   }
   close(fd);
   return err ? err : json_done(&j);

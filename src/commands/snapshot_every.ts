@@ -72,7 +72,8 @@ export function statsText(stats: SnapshotStats, parent?: string): string {
   const pages = `${plural(stats.pagesWritten, "page")} written` +
     (parent || stats.pagesInParent
       ? `, ${plural(stats.pagesInParent, "page")} unchanged in the parent image`
-      : "");
+      : "") +
+    (stats.trackedRegions ? ", the written ones found by dirty-page tracking" : "");
   return `${plural(stats.processes, "process", "processes")}, ${formatBytes(stats.bytesWritten)} ` +
     `(${pages}); frozen ${stats.frozenMs.toFixed(0)} ms, total ${stats.totalMs.toFixed(0)} ms.`;
 }

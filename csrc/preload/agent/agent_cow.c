@@ -37,6 +37,7 @@
 #include "agent_file.h"
 #include "agent_lines.h"
 #include "agent_sink.h"
+#include "agent_track.h"
 
 #ifndef SYS_close_range
 #define SYS_close_range 436
@@ -267,6 +268,7 @@ int amber_cow_write(const char *dir, struct amber_agent_slot *slot) {
   if (!err) err = pages_write_batch(w); /* before the program changes what they point at */
   if (err) return amber_file_end(err) ? -1 : 0;
   keep_frozen_runs(w);
+  amber_file_track(); /* the last thing before the copy: what it finds written, the copy writes */
   long pid = spawn_writer();
   if (pid < 0) { /* no copy (no memory for one?): the rest now, as without copy-on-write */
     amber_log("cannot make a copy of the process to write its image (%ld): written frozen", pid);
@@ -278,6 +280,7 @@ int amber_cow_write(const char *dir, struct amber_agent_slot *slot) {
   /* The copy has its own; this process lets go of its share of the file. */
   drop_frozen_runs();
   pages_release(w);
+  amber_track_release();
   if (w->pagemap_fd >= 0) amber_sys1(SYS_close, w->pagemap_fd);
   amber_sys1(SYS_close, s->fd);
   s->fd = -1;

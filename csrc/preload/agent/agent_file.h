@@ -12,6 +12,9 @@ int amber_file_regions(void);
 struct amber_region_rec *amber_file_region(int i);
 /* Whether a copy of the process (fork) would not hold region i as it is now. */
 int amber_file_region_frozen(int i);
+/* Scans the written pages of the tracked regions and arms tracking again (agent_track.h):
+ * while frozen, after the last write of the handler's that the image may hold. */
+void amber_file_track(void);
 /* Saves region i's pages; 0 or -errno. */
 int amber_file_save_region(int i);
 struct page_writer *amber_file_writer(void);

@@ -16,6 +16,7 @@
 #include "agent_share.h"
 #include "agent_shmem.h"
 #include "agent_sink.h"
+#include "agent_track.h"
 #include "../fds/fd_locks.h"
 #include "../vne/net_vne.h"
 #include "../wrappers/sysv.h"
@@ -288,6 +289,7 @@ int amber_file_begin(const char *dir, int with_flags) {
     err = pages_load_parent(parent_dir, amber.vpid, &w.parent);
     if (!err && w.parent) memcpy(h.parent_dir, parent_dir, sizeof h.parent_dir);
   }
+  if (!err) err = amber_track_classify(w.pagemap_fd, pages_parent_epoch(w.parent));
   w.data_end = AMBER_PAGE; /* the header's page */
   pages_begin();
   return err;
@@ -300,8 +302,16 @@ struct amber_region_rec *amber_file_region(int i) { return &regions[i]; }
 
 /* Saves the pages of region i; 0 or -errno. */
 int amber_file_save_region(int i) {
+  const struct pm_page_region *written;
+  uint64_t n;
+  if (amber_track_runs(i, &written, &n)) {
+    h.dirty_tracked++;
+    return pages_save_tracked(&w, &regions[i], written, n);
+  }
   return pages_save_region(&w, &regions[i], whole_region(&regions[i]));
 }
+
+void amber_file_track(void) { h.dirty_epoch = amber_track_scan_and_arm(w.pagemap_fd); }
 
 int amber_file_end(int err) {
   if (!err) err = pages_write_batch(&w);
@@ -344,6 +354,7 @@ int amber_file_end(int err) {
     if (err) err = error("cannot write the process file", err);
   }
   pages_release(&w);
+  amber_track_release();
   if (w.pagemap_fd >= 0) amber_sys1(SYS_close, w.pagemap_fd);
   amber_sink_close(&sink, path, err != 0);
   return err;
@@ -351,6 +362,7 @@ int amber_file_end(int err) {
 
 int amber_write_process_file(const char *dir) {
   int err = amber_file_begin(dir, 1);
+  if (!err) amber_file_track();
   for (int i = 0; i < nregions && !err; i++) err = amber_file_save_region(i);
   return amber_file_end(err);
 }

@@ -20,6 +20,7 @@ struct page_parent {
   uint64_t *hashes;
   int nruns;
   uint64_t npages, bytes;
+  uint64_t dirty_epoch; /* agent_track.c */
 };
 
 static int failed(const char *what, long err) {
@@ -73,6 +74,7 @@ int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_pa
     p->bytes = bytes;
     p->nruns = h.nruns;
     p->npages = h.npages;
+    p->dirty_epoch = h.dirty_epoch;
     p->runs = (struct amber_run_rec *)(p + 1);
     p->first_page = (uint64_t *)((char *)p->runs + runs_bytes);
     p->hashes = p->first_page + h.nruns;
@@ -91,14 +93,19 @@ int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_pa
   return 0;
 }
 
+uint64_t pages_parent_epoch(const struct page_parent *parent) {
+  return parent ? parent->dirty_epoch : 0;
+}
+
 void pages_release_parent(const struct page_parent *parent) {
   if (parent) amber_sys2(SYS_munmap, parent, parent->bytes);
 }
 
-/* The parent's copy of the page at addr, if it has one with this hash: its depth (from here)
- * and offset. Pages are looked up in rising order, so a cursor walks the parent's runs. */
-static int parent_has(struct page_writer *w, uint64_t addr, uint64_t hash, uint32_t *depth,
-                      uint64_t *off) {
+/* The parent's copy of the page at addr: 1 with its depth (from here), offset and hash; 2 if
+ * the parent's chain is too long to refer to it; 0 if the parent has none. Pages are looked up
+ * in rising order, so a cursor walks the parent's runs. */
+static int parent_page(struct page_writer *w, uint64_t addr, uint32_t *depth, uint64_t *off,
+                       uint64_t *hash) {
   const struct page_parent *p = w->parent;
   if (!p) return 0;
   while (w->parent_cursor < p->nruns &&
@@ -106,11 +113,22 @@ static int parent_has(struct page_writer *w, uint64_t addr, uint64_t hash, uint3
     w->parent_cursor++;
   if (w->parent_cursor == p->nruns) return 0;
   const struct amber_run_rec *run = &p->runs[w->parent_cursor];
-  if (run->addr > addr || run->depth + 1 >= AMBER_MAX_DEPTH) return 0;
+  if (run->addr > addr) return 0;
+  if (run->depth + 1 >= AMBER_MAX_DEPTH) return 2;
   uint64_t index = (addr - run->addr) / AMBER_PAGE;
-  if (p->hashes[p->first_page[w->parent_cursor] + index] != hash) return 0;
+  *hash = p->hashes[p->first_page[w->parent_cursor] + index];
   *depth = run->depth + 1;
   *off = run->data_off + index * AMBER_PAGE;
+  return 1;
+}
+
+/* The parent's copy of the page at addr, if it has one with this hash. */
+static int parent_has(struct page_writer *w, uint64_t addr, uint64_t hash, uint32_t *depth,
+                      uint64_t *off) {
+  uint32_t d;
+  uint64_t o, theirs;
+  if (parent_page(w, addr, &d, &o, &theirs) != 1 || theirs != hash) return 0;
+  *depth = d, *off = o;
   return 1;
 }
 
@@ -183,11 +201,10 @@ int pages_flush(struct page_writer *w) {
   return w->pending.npages ? write_pending(w) : 0;
 }
 
-/* Adds one page, whose copy is at `copy`, to the pending run, or starts another. */
-static int add_page(struct page_writer *w, uint64_t addr, uint64_t hash, const char *copy) {
-  uint32_t depth = 0;
-  uint64_t off = 0;
-  parent_has(w, addr, hash, &depth, &off);
+/* Adds one page to the pending run, or starts another: the parent's copy at depth and off, or
+ * with depth 0 this image's, whose copy is at `copy`. */
+static int add_page_at(struct page_writer *w, uint64_t addr, uint64_t hash, const char *copy,
+                       uint32_t depth, uint64_t off) {
   struct amber_run_rec *run = &w->pending;
   int extends = run->npages && run->addr + run->npages * AMBER_PAGE == addr &&
                 run->depth == depth &&
@@ -204,6 +221,13 @@ static int add_page(struct page_writer *w, uint64_t addr, uint64_t hash, const c
     return failed("no memory for the page hashes", -ENOMEM);
   w->hashes[w->npages++] = hash;
   return 0;
+}
+
+static int add_page(struct page_writer *w, uint64_t addr, uint64_t hash, const char *copy) {
+  uint32_t depth = 0;
+  uint64_t off = 0;
+  parent_has(w, addr, hash, &depth, &off);
+  return add_page_at(w, addr, hash, copy, depth, off);
 }
 
 /* The region being saved: made readable (for the hashes and the copy) only if it has a page
@@ -301,6 +325,46 @@ static int read_region(struct region_save *c) {
                                                       : pages_flush(c->w);
     }
   }
+  return err;
+}
+
+/* A tracked region (agent_track.c): a page present and not written since the parent image is
+ * the parent's copy, taken without reading it; a written or swapped page is read and compared
+ * as without tracking; a page not present is zeros, or the file's. */
+int pages_save_tracked(struct page_writer *w, struct amber_region_rec *r,
+                       const struct pm_page_region *dirty, uint64_t ndirty) {
+  static struct pm_page_region vec[512];
+  r->first_run = w->nruns;
+  struct region_save c = {w, r, 0};
+  uint64_t k = 0;
+  int err = 0;
+  for (uint64_t at = r->start; at < r->end && !err;) {
+    struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 512);
+    long n = amber_sys3(SYS_ioctl, w->pagemap_fd, PAGEMAP_SCAN, &a);
+    if (n < 0) return failed("cannot scan /proc/self/pagemap", n);
+    for (long i = 0; i < n && !err; i++) {
+      if (!worth_saving(r, vec[i].categories)) {
+        err = pages_flush(w);
+        continue;
+      }
+      for (uint64_t page = vec[i].start; page < vec[i].end && !err; page += AMBER_PAGE) {
+        while (k < ndirty && dirty[k].end <= page) k++;
+        int read = (vec[i].categories & PAGE_IS_SWAPPED) || (k < ndirty && dirty[k].start <= page);
+        uint32_t depth = 0;
+        uint64_t off = 0, hash = 0;
+        int theirs = read ? 0 : parent_page(w, page, &depth, &off, &hash);
+        if (read || theirs == 2) err = save_range(&c, page, page + AMBER_PAGE);
+        else if (theirs) err = add_page_at(w, page, hash, 0, depth, off);
+        else err = pages_flush(w); /* as it was: zeros, or the file's */
+      }
+    }
+    if (!err && a.walk_end <= at) err = failed("cannot scan /proc/self/pagemap", -EIO);
+    at = a.walk_end;
+  }
+  if (!err) err = pages_flush(w);
+  if (c.opened && !(r->prot & PROT_READ))
+    amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot);
+  r->nruns = w->nruns - r->first_run;
   return err;
 }
 

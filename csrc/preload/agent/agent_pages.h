@@ -27,10 +27,16 @@ struct page_writer {
 /* Loads the parent image's index for this process, if it has one; 0, or -errno. */
 int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_parent **out);
 void pages_release_parent(const struct page_parent *parent);
+/* Which arming of dirty-page tracking the parent's memory is the state of; 0 if none. */
+uint64_t pages_parent_epoch(const struct page_parent *parent);
 
 /* Before a snapshot's first page. */
 void pages_begin(void);
 int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int whole);
+/* Saves a region whose written pages are known (agent_track.c): dirty, sorted by start. */
+struct pm_page_region;
+int pages_save_tracked(struct page_writer *w, struct amber_region_rec *r,
+                       const struct pm_page_region *dirty, uint64_t ndirty);
 int pages_flush(struct page_writer *w);
 /* Writes the runs batched so far (before the file's sections after the pages); 0 or -errno. */
 int pages_write_batch(struct page_writer *w);

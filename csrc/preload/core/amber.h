@@ -138,6 +138,9 @@ struct amber_table *amber_table_fd_open(const char *path, int *err);
 int amber_table_fd_is(int fd);
 void amber_table_fd_evade(int fd); /* before the program dup2s onto this number */
 int amber_table_fd_close_range(unsigned first, unsigned last, int flags);
+extern int amber_track_fd; /* the dirty-page tracker's userfaultfd (agent_track.c), -1 if none */
+int amber_table_fd_above(int lowfd); /* Amber has a descriptor at lowfd or above */
+int amber_fd_place_high(int fd);     /* moves fd out of the program's way, close-on-exec */
 void amber_table_fd_after_restore(int restorer_fd);
 
 /* seccomp.c: the kernel-side layer. amber_raw_ids: inside a trapped raw call, whose pid

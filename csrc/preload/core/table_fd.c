@@ -53,25 +53,44 @@ struct amber_table *amber_table_fd_open(const char *path, int *err) {
   return t;
 }
 
-int amber_table_fd_is(int fd) { return fd >= 0 && fd == amber_table_fd; }
+/* Amber's own descriptors are the tables' and the dirty-page tracker's userfaultfd
+ * (agent_track.c), kept the same way. */
+int amber_table_fd_is(int fd) { return fd >= 0 && (fd == amber_table_fd || fd == amber_track_fd); }
 
-/* The program wants this number (dup2 onto it): the tables move out of its way. */
-void amber_table_fd_evade(int fd) {
-  if (!amber_table_fd_is(fd)) return;
-  int moved = (int)amber_sys3(SYS_fcntl, fd, F_DUPFD, fd + 1);
-  if (moved < 0) return;
-  amber_sys1(SYS_close, fd);
-  amber_table_fd = moved;
+int amber_table_fd_above(int lowfd) {
+  return lowfd >= 0 && (amber_table_fd >= lowfd || amber_track_fd >= lowfd);
 }
 
-/* close_range(2) over every descriptor of the range but the tables'. */
+int amber_fd_place_high(int fd) {
+  int high = place_high(fd);
+  if (high >= 0) amber_sys3(SYS_fcntl, high, F_SETFD, FD_CLOEXEC);
+  return high;
+}
+
+/* The program wants this number (dup2 onto it): Amber's descriptor moves out of its way. */
+void amber_table_fd_evade(int fd) {
+  if (!amber_table_fd_is(fd)) return;
+  int moved = (int)amber_sys3(SYS_fcntl, fd, fd == amber_track_fd ? F_DUPFD_CLOEXEC : F_DUPFD,
+                              fd + 1);
+  if (moved < 0) return;
+  amber_sys1(SYS_close, fd);
+  if (fd == amber_track_fd) amber_track_fd = moved;
+  else amber_table_fd = moved;
+}
+
+/* close_range(2) over every descriptor of the range but Amber's own, lowest first. */
 int amber_table_fd_close_range(unsigned first, unsigned last, int flags) {
-  unsigned t = (unsigned)amber_table_fd;
-  if (amber_table_fd < 0 || t < first || t > last) return REAL(close_range)(first, last, flags);
+  unsigned own[2] = {(unsigned)amber_table_fd, (unsigned)amber_track_fd};
+  if (own[1] < own[0]) own[0] = (unsigned)amber_track_fd, own[1] = (unsigned)amber_table_fd;
   int r = 0;
-  if (t > first) r = REAL(close_range)(first, t - 1, flags);
-  if (t < last && r == 0) r = REAL(close_range)(t + 1, last, flags);
-  return r;
+  for (int i = 0; i < 2 && r == 0; i++) {
+    unsigned t = own[i]; /* -1 (none) is above any range */
+    if (t < first || t > last) continue;
+    if (t > first) r = REAL(close_range)(first, t - 1, flags);
+    if (t == last) return r;
+    first = t + 1;
+  }
+  return r == 0 ? REAL(close_range)(first, last, flags) : r;
 }
 
 /* After a restore: the restorer's descriptor on the new application's tables takes the number

@@ -78,7 +78,7 @@ AMBER_EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
 }
 
 AMBER_EXPORT void closefrom(int lowfd) {
-  if (amber_table_fd >= lowfd && lowfd >= 0) amber_table_fd_close_range((unsigned)lowfd, ~0U, 0);
+  if (amber_table_fd_above(lowfd)) amber_table_fd_close_range((unsigned)lowfd, ~0U, 0);
   else REAL(closefrom)(lowfd);
   if (lowfd >= 0) forget_range((unsigned)lowfd, ~0U);
 }

@@ -1,0 +1,69 @@
+/**
+ * Incremental snapshots of an application that wrote 1% of its memory since the parent image
+ * (bench/progs/dirty_rounds.c: every 100th page, scattered): snapshot total, frozen time, pages
+ * written and image size, with dirty-page tracking (userfaultfd async write-protect and
+ * PAGEMAP_SCAN: only the written pages are read) and with hashing (every page read, hashed and
+ * compared with the parent's: AMBER_DIRTY_TRACKING=off), beside this machine's memory copy and
+ * sequential write speeds measured in the same run; median and minimum of ROUNDS.
+ *
+ * Run: `deno run -A bench/dirty_pages.ts [MiB...]` (default 1024; ROUNDS=n in the environment).
+ */
+
+import { join } from "node:path";
+import { type Image, launch } from "../mod.ts";
+import { BENCH, limits, stats, waitForText } from "./figures.ts";
+
+const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 5);
+const sizes = Deno.args.length ? Deno.args.map(Number) : [1024];
+
+const dir = await Deno.makeTempDir({ prefix: "amber-bench-", dir: Deno.cwd() });
+try {
+  const limit = await limits(dir);
+  console.log(`memory copy speed (median / max): ${limit.memcpy}`);
+  console.log(`sequential write speed with fdatasync (median / max): ${limit.write}`);
+  console.log(
+    "memory, 1% written   snapshot ms (median / min)   frozen ms     pages written  image MiB",
+  );
+  for (const mib of sizes) {
+    for (const mode of ["tracking", "hashing"]) {
+      const work = join(dir, `${mib}-${mode}`);
+      await Deno.mkdir(work);
+      const output = join(work, "out");
+      if (mode === "hashing") Deno.env.set("AMBER_DIRTY_TRACKING", "off");
+      else Deno.env.delete("AMBER_DIRTY_TRACKING");
+      const app = await launch([join(BENCH, "dirty_rounds"), work, String(mib)], { output });
+      Deno.env.delete("AMBER_DIRTY_TRACKING");
+      const totals: number[] = [], frozen: number[] = [];
+      let pages = 0, size = 0, tracked = 0;
+      try {
+        await waitForText(output, "ready");
+        let parent: Image = await app.snapshot({ dir: join(work, "0.amber") });
+        for (let round = 1; round <= ROUNDS + 1; round++) {
+          await Deno.writeTextFile(join(work, `round${round}`), "");
+          await waitForText(output, `written ${round}`);
+          const image = await app.snapshot({ dir: join(work, `${round}.amber`), parent });
+          if (round > 2) await Deno.remove(join(work, `${round - 2}.amber`), { recursive: true });
+          parent = image;
+          const s = image.stats!;
+          if (round === 1) continue; // warm-up
+          totals.push(s.totalMs);
+          frozen.push(s.frozenMs);
+          pages = s.pagesWritten, size = s.bytesWritten, tracked = s.trackedRegions;
+        }
+      } finally {
+        await app.kill();
+        await Deno.remove(work, { recursive: true }).catch(() => {});
+      }
+      console.log([
+        `${mib} MiB ${mode}`.padEnd(19),
+        stats(totals).padEnd(27),
+        stats(frozen).padEnd(12),
+        String(pages).padEnd(13),
+        (size / 2 ** 20).toFixed(1),
+        tracked ? `(${tracked} regions tracked)` : "",
+      ].join("  "));
+    }
+  }
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
