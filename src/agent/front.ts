@@ -1,6 +1,7 @@
 /**
- * The agent's front: its own listener (TCP, or TLS with the user's certificate) and HTTP/1.1
- * (http1.ts), so that it can bound what a peer takes before it is known to hold the token.
+ * The agent's front: its own TCP listener (TLS is relayed behind it: tls_relay.ts) and
+ * HTTP/1.1 (http1.ts), so that it can bound what a peer takes before it is known to hold the
+ * token.
  * `Deno.serve` keeps any number of connections, and waits as long as a peer likes for a head or
  * a body sent a byte at a time, so a few hundred idle sockets starved every other client.
  *
@@ -19,6 +20,7 @@ import { readBody } from "./body.ts";
 import { answerHead, errorAnswer, type Head, HttpError, parseHead } from "./http1.ts";
 import type { AgentLimits } from "./limits.ts";
 import { type Slot, Slots } from "./slots.ts";
+import { TlsRelay } from "./tls_relay.ts";
 import { Pacer, Wire } from "./wire.ts";
 
 /** Where and how the front listens. */
@@ -52,15 +54,8 @@ export function serveFront(
   handler: (request: Request) => Promise<Response>,
 ): Front {
   const { limits, log } = options;
-  const listener = options.tls
-    ? Deno.listenTls({
-      hostname: options.hostname,
-      port: options.port,
-      cert: options.tls.cert,
-      key: options.tls.key,
-      alpnProtocols: ["http/1.1"],
-    })
-    : Deno.listen({ hostname: options.hostname, port: options.port });
+  const listener = Deno.listen({ hostname: options.hostname, port: options.port });
+  const relay = options.tls ? new TlsRelay(options.tls.cert, options.tls.key) : undefined;
   const scheme = options.tls ? "https" : "http";
   const slots = new Slots(limits.maxConnections, limits.maxConnectionsPerPeer);
   const running = new Set<Promise<void>>();
@@ -135,7 +130,8 @@ export function serveFront(
     }
     if (body?.failure) throw body.failure;
     const payload = new Uint8Array(await response.arrayBuffer());
-    const keep = head.keepAlive && (body?.done ?? true) && !stopped;
+    // A refused request (a peer without the token) keeps no connection.
+    const keep = head.keepAlive && (body?.done ?? true) && !stopped && response.status < 400;
     if (isClosed()) return false;
     const answer = answerHead(response.status, response.headers, payload.length, !keep);
     await send(conn, answer, close);
@@ -143,19 +139,19 @@ export function serveFront(
     return keep;
   }
 
-  async function serve(conn: Deno.Conn, slot: Slot, isClosed: () => boolean): Promise<void> {
+  /** Serves the requests on `conn`; `end` closes it once done (a relay lets its bytes out). */
+  async function serve(
+    conn: Deno.Conn,
+    slot: Slot,
+    isClosed: () => boolean,
+    end: () => void,
+  ): Promise<void> {
     const wire = new Wire(conn);
     try {
-      if (options.tls) {
-        const timer = setTimeout(() => {
-          count("slow");
-          slot.close();
-        }, limits.headTimeoutMs);
-        await (conn as Deno.TlsConn).handshake().finally(() => clearTimeout(timer));
-      }
       for (;;) {
         slot.busy = wire.buffered;
         if (stopped && !slot.busy) return;
+        // The first deadline includes the TLS handshake, which the first read makes.
         const timer = setTimeout(() => {
           count("slow");
           slot.close();
@@ -176,14 +172,35 @@ export function serveFront(
         await send(conn, errorAnswer(error.status, error.message), slot.close).catch(() => {});
       }
     } finally {
-      slot.close();
+      end();
       slots.release(slot);
     }
   }
 
+  /** Serves one accepted connection, relayed to TLS when the agent serves TLS. */
+  async function connection(conn: Deno.TcpConn, slot: Slot, closers: (() => void)[]) {
+    const isClosed = () => closers.length === 0;
+    if (!relay) return await serve(conn, slot, isClosed, slot.close);
+    const relayed = await relay.open(conn, closers, slot.close);
+    if (!relayed || isClosed()) {
+      slot.close();
+      slots.release(slot);
+      return;
+    }
+    const { tls, done } = relayed;
+    await serve(tls, slot, isClosed, () => {
+      try {
+        tls.close();
+      } catch {
+        // Closed already.
+      }
+    });
+    await done;
+  }
+
   async function accept(): Promise<void> {
     for (;;) {
-      let conn: Deno.Conn;
+      let conn: Deno.TcpConn;
       try {
         conn = await listener.accept();
       } catch (error) {
@@ -192,25 +209,26 @@ export function serveFront(
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
-      let isClosed = false;
+      // Every end of the connection (its relay's too); emptied once closed.
+      const closers: (() => void)[] = [() => conn.close()];
       const close = () => {
-        if (isClosed) return;
-        isClosed = true;
-        try {
-          conn.close();
-        } catch {
-          // Closed already.
+        for (const c of closers.splice(0)) {
+          try {
+            c();
+          } catch {
+            // Closed already.
+          }
         }
       };
-      const peer = (conn.remoteAddr as Deno.NetAddr).hostname;
+      const peer = conn.remoteAddr.hostname;
       const slot = slots.admit(peer, close, () => count("evicted"));
       if (!slot || stopped) {
         close();
         count("refused");
         continue;
       }
-      if (!options.tls) (conn as Deno.TcpConn).setNoDelay(true);
-      const done = serve(conn, slot, () => isClosed).finally(() => running.delete(done));
+      conn.setNoDelay(true);
+      const done = connection(conn, slot, closers).finally(() => running.delete(done));
       running.add(done);
     }
   }
@@ -228,6 +246,7 @@ export function serveFront(
   if (stopped) listener.close();
   const finished = (async () => {
     await accepting;
+    await relay?.close();
     while (running.size > 0) await Promise.allSettled([...running]);
   })();
   return { addr: listener.addr as Deno.NetAddr, finished };

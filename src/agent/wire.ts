@@ -106,11 +106,13 @@ export class Wire {
     let from = 0;
     for (;;) {
       const at = indexOf(data, mark, from);
+      if (at > max || (at < 0 && data.length > max)) {
+        throw new HttpError(status, `Expected at most ${max} bytes`);
+      }
       if (at >= 0) {
         this.#ahead = data.subarray(at + mark.length);
         return data.subarray(0, at);
       }
-      if (data.length > max) throw new HttpError(status, `Expected at most ${max} bytes`);
       from = Math.max(0, data.length - mark.length + 1);
       const more = await this.read(READ_SIZE);
       if (more === null) {
