@@ -53,3 +53,18 @@ export function resolveLimits(limits: AgentLimits = {}): Required<AgentLimits> {
   }
   return out;
 }
+
+/**
+ * `limits` with one more, given as `key=value` (the command line's `--limit`); throws
+ * RangeError for an unknown key or a value that is not a positive integer.
+ */
+export function parseLimit(text: string, limits: AgentLimits = {}): AgentLimits {
+  const m = /^([A-Za-z]+)=(\d+)$/.exec(text);
+  if (!m || !(m[1] in DEFAULT_LIMITS) || !(Number(m[2]) > 0)) {
+    throw new RangeError(
+      `Invalid limit '${text}': expected KEY=N with N a positive integer and KEY one of ` +
+        Object.keys(DEFAULT_LIMITS).join(", "),
+    );
+  }
+  return { ...limits, [m[1]]: Number(m[2]) };
+}
