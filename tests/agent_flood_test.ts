@@ -233,7 +233,9 @@ limitedTest(
     // A well-formed one on a kept-alive connection, twice.
     const peer = await bench.connect();
     const get = `GET /v1/health HTTP/1.1\r\n${auth}\r\n`;
-    await peer.conn.write(encoder.encode(get + get.replace("HTTP/1.1\r\n", "HTTP/1.1\r\nConnection: close\r\n")));
+    await peer.conn.write(
+      encoder.encode(get + get.replace("HTTP/1.1\r\n", "HTTP/1.1\r\nConnection: close\r\n")),
+    );
     const { text } = await peer.closed;
     assert.equal(text.match(/HTTP\/1\.1 200 OK/g)?.length, 2, text);
   },

@@ -157,7 +157,12 @@ export function answerHead(
 /** A whole answer carrying `{"error": message}`, as the agent's handler writes its errors. */
 export function errorAnswer(status: number, message: string): Uint8Array {
   const body = new TextEncoder().encode(JSON.stringify({ error: message }));
-  const head = answerHead(status, new Headers({ "content-type": "application/json" }), body.length, true);
+  const head = answerHead(
+    status,
+    new Headers({ "content-type": "application/json" }),
+    body.length,
+    true,
+  );
   const out = new Uint8Array(head.length + body.length);
   out.set(head);
   out.set(body, head.length);

@@ -48,7 +48,9 @@ export function resolveLimits(limits: AgentLimits = {}): Required<AgentLimits> {
   const out = { ...DEFAULT_LIMITS, ...Object.fromEntries(given) };
   for (const [key, value] of Object.entries(out)) {
     if (!Number.isSafeInteger(value) || value <= 0) {
-      throw new RangeError(`Expected agent limit '${key}' to be a positive integer, found ${value}`);
+      throw new RangeError(
+        `Expected agent limit '${key}' to be a positive integer, found ${value}`,
+      );
     }
   }
   return out;
