@@ -178,11 +178,16 @@ export function serveFront(
   }
 
   /** Serves one accepted connection, relayed to TLS when the agent serves TLS. */
-  async function connection(conn: Deno.TcpConn, slot: Slot, closers: (() => void)[]) {
-    const isClosed = () => closers.length === 0;
+  async function connection(
+    conn: Deno.TcpConn,
+    slot: Slot,
+    closers: (() => void)[],
+    isClosed: () => boolean,
+  ) {
     if (!relay) return await serve(conn, slot, isClosed, slot.close);
     const relayed = await relay.open(conn, closers, slot.close);
     if (!relayed || isClosed()) {
+      // Closed meanwhile (made room for another): the relay's ends opened since go too.
       slot.close();
       slots.release(slot);
       return;
@@ -209,9 +214,12 @@ export function serveFront(
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
-      // Every end of the connection (its relay's too); emptied once closed.
+      // Every end of the connection (its relay's too); each run once, at the first close or
+      // (an end opened after it) at the next.
       const closers: (() => void)[] = [() => conn.close()];
+      let closed = false;
       const close = () => {
+        closed = true;
         for (const c of closers.splice(0)) {
           try {
             c();
@@ -228,7 +236,9 @@ export function serveFront(
         continue;
       }
       conn.setNoDelay(true);
-      const done = connection(conn, slot, closers).finally(() => running.delete(done));
+      const done = connection(conn, slot, closers, () => closed).finally(() =>
+        running.delete(done)
+      );
       running.add(done);
     }
   }
