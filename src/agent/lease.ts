@@ -29,6 +29,7 @@ import { readRecord, writeRecord } from "../migrate/record.ts";
 import { openVneTable, prune } from "../vne/registry.ts";
 import type { Etcd } from "./etcd.ts";
 import { claimKey, claimValue, parseClaim } from "./mirror.ts";
+import { clearFrozen, frozenBySupervisor, handRenewal } from "./lease_files.ts";
 
 /** The lease's time to live, in seconds. */
 export const LEASE_TTL_S = 10;
@@ -108,6 +109,7 @@ export class Ownership {
           this.#id = await this.#etcd.grant(LEASE_TTL_S);
         }
         this.#renewedAt = Date.now();
+        await this.#handRenewals();
         if (!adopted) {
           // What ran while no agent watched: a copy whose IP etcd gives another has lost it.
           const remote = await this.#etcd.range("/amber/vne/claim/");
@@ -137,6 +139,32 @@ export class Ownership {
       if (!signal?.aborted) setTimeout(guard, 100);
     };
     void renew().then(guard);
+  }
+
+  /**
+   * Hands the renewal to the supervisor of each application of this computer that claims a
+   * virtual IP (lease_files.ts), and takes on those their supervisor stopped: an agent that dies
+   * renews nothing, so they stopped by themselves; #unfence lets them go on, or ends them.
+   */
+  async #handRenewals(): Promise<void> {
+    using table = openVneTable();
+    const claims = prune(table).claims.filter((c) => c.origin === Origin.LOCAL);
+    let changed = false;
+    for (const [name, appId] of new Map(claims.map((c) => [c.app, c.appId]))) {
+      try {
+        const app = await open(name);
+        if (app.id !== appId || isRestoredHeld(app)) continue;
+        await handRenewal(app, FENCE_MS);
+        if (this.#fenced[name] !== appId && await frozenBySupervisor(app)) {
+          this.#fenced[name] = appId;
+          changed = true;
+          this.#log(`'${name}' was stopped by its supervisor: the lease was not renewed`);
+        }
+      } catch (cause) {
+        if (!(cause instanceof AppNotFoundError)) this.#log(`Cannot renew '${name}': ${cause}`);
+      }
+    }
+    if (changed) await writeRecord(this.#file, this.#fenced);
   }
 
   /** Stops every application of this computer that claims a virtual IP (or those `which`). */
@@ -198,6 +226,7 @@ export class Ownership {
         await app.kill();
       } else if (app && taken) {
         using t = openAppTable(app);
+        await clearFrozen(app);
         t.signalApp(SIGCONT);
         this.#log(`'${name}' goes on: its virtual IP is this computer's again`);
       } else if (app) {
