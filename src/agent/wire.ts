@@ -9,7 +9,10 @@
 
 import { HttpError } from "./http1.ts";
 
-const READ_SIZE = 256 << 10;
+/** The most one read takes: a body's. */
+const READ_SIZE = 1 << 20;
+/** What reads of heads and lines take: an idle connection holds this much. */
+const LINE_READ_SIZE = 16 << 10;
 
 /**
  * The pace a body must keep: while the agent waits for it, each window of `windowMs` of
@@ -68,6 +71,7 @@ export class Pacer {
 export class Wire {
   #conn: Deno.Conn;
   #ahead: Uint8Array = new Uint8Array(0);
+  #scratch = new Uint8Array(0);
   /** Set while a body is read: the pace it must keep. */
   pacer: Pacer | undefined;
 
@@ -87,12 +91,16 @@ export class Wire {
       this.#ahead = this.#ahead.subarray(out.length);
       return out;
     }
-    const buf = new Uint8Array(Math.min(max, READ_SIZE));
+    // Read into one buffer and copied out at the size that came: a buffer of the largest size
+    // for each read costs more (zeroed) than the copy.
+    const size = Math.min(max, READ_SIZE);
+    if (this.#scratch.length < size) this.#scratch = new Uint8Array(size);
+    const buf = this.#scratch.subarray(0, size);
     const read = this.#conn.read(buf);
     const n = this.pacer ? await this.pacer.read(read, left) : await read;
     if (n === null) return null;
     this.pacer?.got(n, left);
-    return n === buf.length ? buf : buf.slice(0, n);
+    return buf.slice(0, n);
   }
 
   /**
@@ -114,7 +122,7 @@ export class Wire {
         return data.subarray(0, at);
       }
       from = Math.max(0, data.length - mark.length + 1);
-      const more = await this.read(READ_SIZE);
+      const more = await this.read(LINE_READ_SIZE);
       if (more === null) {
         if (data.length === 0) return null;
         throw new HttpError(400, "The request ended early");
