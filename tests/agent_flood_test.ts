@@ -9,13 +9,16 @@ import { serveAgent } from "../src/agent/server.ts";
 import type { AgentLimits } from "../src/agent/limits.ts";
 import { bearer } from "../src/agent/auth.ts";
 import { limitedTest, sleep } from "./support.ts";
+import net from "node:net";
 
 const TOKEN = "0123456789abcdef-flood";
 const encoder = new TextEncoder();
 
 /** A socket of the test's, and when the agent closed it (its read ended). */
 interface Peer {
-  conn: Deno.TcpConn;
+  conn?: Deno.TcpConn;
+  /** A connection from another address of loopback's. */
+  socket?: net.Socket;
   /** Resolves with the time the agent closed the connection, and what it sent before. */
   closed: Promise<{ at: number; text: string }>;
   isClosed: boolean;
@@ -51,9 +54,13 @@ class Bench implements AsyncDisposable {
   }
 
   /** Opens a connection that watches for the agent closing it. */
-  async connect(): Promise<Peer> {
+  async connect(): Promise<Peer & { conn: Deno.TcpConn }> {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: this.#agent.addr.port });
-    const peer: Peer = { conn, closed: Promise.resolve({ at: 0, text: "" }), isClosed: false };
+    const peer: Peer & { conn: Deno.TcpConn } = {
+      conn,
+      closed: Promise.resolve({ at: 0, text: "" }),
+      isClosed: false,
+    };
     peer.closed = (async () => {
       const buf = new Uint8Array(4096);
       let text = "";
@@ -67,6 +74,33 @@ class Bench implements AsyncDisposable {
       peer.isClosed = true;
       return { at: Date.now(), text };
     })();
+    this.peers.push(peer);
+    return peer;
+  }
+
+  /** Opens an idle connection from `address` (another of loopback's), watched as above. */
+  async connectFrom(address: string): Promise<Peer> {
+    const socket = net.connect({
+      host: "127.0.0.1",
+      port: this.#agent.addr.port,
+      localAddress: address,
+    });
+    await new Promise<void>((resolve, reject) =>
+      socket.once("connect", resolve).once("error", reject)
+    );
+    const peer: Peer = {
+      conn: undefined,
+      socket,
+      closed: Promise.resolve({ at: 0, text: "" }),
+      isClosed: false,
+    };
+    peer.closed = new Promise((resolve) => {
+      socket.on("error", () => {});
+      socket.once("close", () => {
+        peer.isClosed = true;
+        resolve({ at: Date.now(), text: "" });
+      });
+    });
     this.peers.push(peer);
     return peer;
   }
@@ -95,8 +129,9 @@ class Bench implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     for (const peer of this.peers) {
+      peer.socket?.destroy();
       try {
-        peer.conn.close();
+        peer.conn?.close();
       } catch {
         // Closed already.
       }
@@ -148,6 +183,23 @@ limitedTest(
     // Stopping closes the idle ones left.
     await bench.stop();
     await until("every flood connection closed", () => bench.peers.every((p) => p.isClosed), 5_000);
+  },
+  60_000,
+);
+
+limitedTest(
+  "a flood from many addresses is closed past the overall cap while authorized requests are answered",
+  () => Bench.start({ maxConnections: 200, maxConnectionsPerPeer: 100, headTimeoutMs: 60_000 }),
+  async (bench) => {
+    // Four peers, each within its own cap: only the overall one can close their connections.
+    for (let i = 0; i < 400; i++) await bench.connectFrom(`127.0.0.${2 + (i % 4)}`);
+    assert.equal((await bench.call("/v1/health")).status, 200);
+    await until(
+      "all but the overall cap of the flood closed by the agent",
+      () => bench.peers.filter((p) => !p.isClosed).length < 200,
+      10_000,
+    );
+    assert.ok(bench.peers.slice(0, 200).every((p) => p.isClosed), "the oldest closed first");
   },
   60_000,
 );
