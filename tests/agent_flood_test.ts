@@ -275,6 +275,7 @@ limitedTest(
       [`GET http://x/v1/health HTTP/1.1\r\n${auth}\r\n`, / 400 /],
       [`GET /v1/health HTTP/1.1\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`, / 400 /],
       [`GET /v1/health HTTP/1.1\r\nHost: agent\r\n\r\n`, / 401 /],
+      [`TRACE /v1/health HTTP/1.1\r\n${auth}\r\n`, / 400 /],
     ];
     for (const [request, status] of cases) {
       const peer = await bench.connect();

@@ -107,19 +107,26 @@ export function serveFront(
         if (head.expectContinue) await send(conn, CONTINUE, close);
       },
     );
+    let incoming: Request;
+    try {
+      incoming = new Request(`${scheme}://agent${head.target}`, {
+        method: head.method,
+        headers: head.headers,
+        body: body?.stream,
+      });
+    } catch (error) {
+      throw new HttpError(
+        400,
+        `Invalid request: ${error instanceof Error ? error.message : error}`,
+      );
+    }
     let response: Response;
     wire.pacer = new Pacer(limits.bodyWindowMs, limits.bodyMinBytes, () => {
       count("slow");
       close();
     });
     try {
-      response = await handler(
-        new Request(`${scheme}://agent${head.target}`, {
-          method: head.method,
-          headers: head.headers,
-          body: body?.stream,
-        }),
-      );
+      response = await handler(incoming);
     } catch (error) {
       response = new Response(
         JSON.stringify({ error: error instanceof Error ? error.message : String(error) }),
