@@ -22,6 +22,8 @@ interface Peer {
   /** Resolves with the time the agent closed the connection, and what it sent before. */
   closed: Promise<{ at: number; text: string }>;
   isClosed: boolean;
+  /** What the agent sent so far. */
+  text: string;
 }
 
 /** An agent on 127.0.0.1 and the sockets a test opens to it; all closed when disposed. */
@@ -60,6 +62,7 @@ class Bench implements AsyncDisposable {
       conn,
       closed: Promise.resolve({ at: 0, text: "" }),
       isClosed: false,
+      text: "",
     };
     peer.closed = (async () => {
       const buf = new Uint8Array(4096);
@@ -67,6 +70,7 @@ class Bench implements AsyncDisposable {
       try {
         for (let n; (n = await conn.read(buf)) !== null;) {
           text += new TextDecoder().decode(buf.subarray(0, n));
+          peer.text = text;
         }
       } catch {
         // Reset by the agent, or closed by the test.
@@ -93,6 +97,7 @@ class Bench implements AsyncDisposable {
       socket,
       closed: Promise.resolve({ at: 0, text: "" }),
       isClosed: false,
+      text: "",
     };
     peer.closed = new Promise((resolve) => {
       socket.on("error", () => {});
@@ -224,6 +229,21 @@ limitedTest(
     assert.equal(closed.text, "", "a head never completed gets no answer");
     await Promise.all(idle.map((p) => p.closed));
     assert.ok(idle.every((p) => p.isClosed), "idle connections are closed at the deadline");
+
+    // After an authorized request's answer, the next may come later than the first head's
+    // deadline (idleTimeoutMs): a client's pooled connection is not closed under it.
+    const kept = await bench.connect();
+    const get = `GET /v1/health HTTP/1.1\r\nHost: agent\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`;
+    await kept.conn.write(encoder.encode(get));
+    await until("the first answer", () => /^HTTP\/1\.1 200 /.test(kept.text), 5_000);
+    await sleep(1_500);
+    assert.ok(!kept.isClosed, "a kept-alive connection waits longer than a first head");
+    await kept.conn.write(encoder.encode(get));
+    await until(
+      "the second answer",
+      () => kept.text.match(/HTTP\/1\.1 200 /g)?.length === 2,
+      5_000,
+    );
   },
   30_000,
 );

@@ -7,7 +7,8 @@
  *
  * Here (limits.ts gives the numbers): connections are capped in all and per peer address, the
  * oldest idle one closed to make room (slots.ts); a connection has `headTimeoutMs` for its TLS
- * handshake and each request's head, and a body must keep a pace (wire.ts); heads and bodies
+ * handshake and first request's head, `idleTimeoutMs` for each next one, and a body must keep a
+ * pace (wire.ts); heads and bodies
  * have a largest size. A connection past a deadline is closed; a request over a size is answered
  * 431 or 413 and its connection closed. The handler sees a standard `Request` and returns a
  * `Response`, as with `Deno.serve`; answers are small (JSON) and are sent whole, with a
@@ -155,14 +156,14 @@ export function serveFront(
   ): Promise<void> {
     const wire = new Wire(conn);
     try {
-      for (;;) {
+      for (let first = true;; first = false) {
         slot.busy = wire.buffered;
         if (stopped && !slot.busy) return;
         // The first deadline includes the TLS handshake, which the first read makes.
         const timer = setTimeout(() => {
           count("slow");
           slot.close();
-        }, limits.headTimeoutMs);
+        }, first ? limits.headTimeoutMs : limits.idleTimeoutMs);
         let head: Head;
         try {
           const bytes = await wire.until("\r\n\r\n", limits.maxHeadBytes, 431);

@@ -14,10 +14,17 @@ export interface AgentLimits {
   /** Connections open at once from one peer address; default 64. */
   maxConnectionsPerPeer?: number;
   /**
-   * How long a connection has for its TLS handshake and a request's head (request line and
-   * headers), from its opening or from the answer before; default 10 000 ms.
+   * How long a connection has, from its opening, for its TLS handshake and its first request's
+   * head (request line and headers); default 10 000 ms.
    */
   headTimeoutMs?: number;
+  /**
+   * How long a connection may wait for its next request after an answer (only answers to
+   * authorized requests keep a connection open), its head included; default 120 000 ms: longer
+   * than clients keep an idle connection (`fetch` 90 s), so that the agent never closes one as
+   * the client sends on it.
+   */
+  idleTimeoutMs?: number;
   /** The largest request head, in bytes; default 16 KiB. */
   maxHeadBytes?: number;
   /**
@@ -36,6 +43,7 @@ export const DEFAULT_LIMITS: Readonly<Required<AgentLimits>> = Object.freeze({
   maxConnections: 512,
   maxConnectionsPerPeer: 64,
   headTimeoutMs: 10_000,
+  idleTimeoutMs: 120_000,
   maxHeadBytes: 16 << 10,
   bodyWindowMs: 30_000,
   bodyMinBytes: 64 << 10,
