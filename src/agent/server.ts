@@ -175,7 +175,10 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
       log,
       ownership,
       claimsNothing: (appId, app) => fenced.isFenced(appId) || handoffs.isHeld(appId, app),
+      publishing: (appId, app) => fenced.handFirst(appId, app),
     });
+    const published = mirror;
+    ownership.publish = () => published.sync();
   }
   const appLog = join(stateDir(), "agent-apps.log");
   // Images are only ever on their way in here: what a stopped agent was receiving is dropped.
