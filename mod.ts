@@ -112,6 +112,7 @@ export { type VneOptions } from "./src/vne/join.ts";
 export { migrate, type MigrateOptions, type Migration } from "./src/migrate/migrate.ts";
 export { type Agent, type AgentOptions, serveAgent } from "./src/agent/server.ts";
 export { type TransportOptions } from "./src/agent/transport.ts";
+export { type AgentLimits, DEFAULT_LIMITS } from "./src/agent/limits.ts";
 export { AgentError, MigrationError, VneError, VneInUseError } from "./src/vne/errors.ts";
 export { ControlLibraryError } from "./ffi/symbols.ts";
 export type { FileKind } from "./ffi/files.ts";

@@ -67,6 +67,7 @@ Deno.test("the agent refuses plain HTTP off loopback unless asked, and serves TL
   );
   const dir = await Deno.makeTempDir({ prefix: "amber-tls-" });
   const stop = new AbortController();
+  const idle: Deno.Conn[] = [];
   try {
     const { ca, cert, key } = await certificates(dir);
     const agent = await serveAgent({
@@ -76,11 +77,17 @@ Deno.test("the agent refuses plain HTTP off loopback unless asked, and serves TL
       key,
       signal: stop.signal,
       log: () => {},
+      limits: { headTimeoutMs: 1_000 },
     });
     const base = `https://127.0.0.1:${agent.addr.port}`;
     using client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(ca)] });
+    // Connections that never start their TLS handshake hold up no one, and are closed.
+    for (let i = 0; i < 50; i++) {
+      idle.push(await Deno.connect({ hostname: "127.0.0.1", port: agent.addr.port }));
+    }
     const health = await fetch(`${base}/v1/health`, { client, headers: bearer(TOKEN) });
     assert.equal(health.status, 200);
+    for (const conn of idle) assert.equal(await conn.read(new Uint8Array(16)), null);
     assert.equal((await health.json()).version, "1");
     const bad = await fetch(`${base}/v1/vnes`, {
       client,
@@ -95,6 +102,7 @@ Deno.test("the agent refuses plain HTTP off loopback unless asked, and serves TL
     stop.abort();
     await agent.finished;
   } finally {
+    for (const conn of idle) conn.close();
     stop.abort();
     await Deno.remove(dir, { recursive: true });
   }

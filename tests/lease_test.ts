@@ -4,7 +4,8 @@
  * cut, computer 3's agent cannot renew its lease, and APP is stopped before the lease can expire;
  * once the link is back, APP holds its virtual IP again and goes on, its count intact. Cut again
  * long enough for the lease to expire, another application takes the virtual IP on computer 2;
- * once the link is back, APP has lost its IP and is ended: one owner.
+ * once the link is back, APP has lost its IP and is ended: one owner. With its agent killed, APP's
+ * supervisor stops it by itself (csrc/supervisor/lease_fence.c).
  */
 
 import assert from "node:assert/strict";
@@ -149,22 +150,38 @@ leaseTest(
 );
 
 leaseTest(
-  "an application that ran while its agent was stopped ends once the agent finds another owns its IP",
+  "an application whose agent was killed stops by itself, and ends once the agent finds another owns its IP",
   async (cluster, runApp) => {
     const [c2, c3] = cluster.computers;
-    await cluster.stopAgent(c3);
-    // No agent renews computer 3's lease: its claim expires, and THIEF takes the address.
+    await cluster.stopAgent(c3); // SIGKILL
+    // No agent renews computer 3's lease: APP's supervisor stops it before the lease can expire.
+    await cluster.until(() => stopped(cluster, c3, "app"), "APP stopped by itself", 10_000);
+    // Its claim expires, and THIEF takes the address.
     await cluster.until(
       async () => !(await members(cluster, c2)).includes("app"),
       "APP's claim to expire",
     );
     await runApp(c2, "thief");
-    assert.ok((await listing(cluster, c3)).some((a) => a.name === "app"), "APP runs on unwatched");
+    assert.ok(await stopped(cluster, c3, "app"), "APP stays stopped while its agent is away");
     await cluster.startAgent(c3);
     await cluster.until(
       async () => !(await listing(cluster, c3)).some((a) => a.name === "app"),
       "APP ended",
     );
     assert.match(await ask(cluster, c2), /^app 1 from /);
+  },
+);
+
+leaseTest(
+  "an application whose agent was killed stops by itself, and goes on once the agent is back",
+  async (cluster, _runApp, first) => {
+    const [, c3] = cluster.computers;
+    await cluster.stopAgent(c3); // SIGKILL
+    await cluster.until(() => stopped(cluster, c3, "app"), "APP stopped by itself", 10_000);
+    await cluster.startAgent(c3);
+    await cluster.until(async () => !(await stopped(cluster, c3, "app")), "APP going on");
+    let answer = "";
+    await cluster.until(async () => (answer = await ask(cluster, c3)) !== "", "APP again");
+    assert.equal(count(answer), first + 1, "its count kept");
   },
 );

@@ -152,13 +152,7 @@ static void *check_all(void *arg) {
 void sup_lazy_check_start(struct amber_table *t, const char *dir) {
   table = t;
   snprintf(image_dir, sizeof image_dir, "%s", dir);
-  /* Every signal blocked in the thread: SIGCHLD is the main thread's to wait for (reap_all). */
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_t thread;
-  if (pthread_create(&thread, NULL, check_all, NULL) == 0) pthread_detach(thread);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  sup_thread_start(check_all);
 }
 
 const char *sup_lazy_damage(void) {

@@ -200,6 +200,7 @@ int main(int argc, char **argv) {
     return status;
   }
   if (o.restore && o.lazy) sup_lazy_check_start(table, o.image_dir);
+  sup_lease_fence_start(table, o.app_dir);
   int status = reap_all();
   remove_ipc_objects();
   __atomic_store_n(&table->state, AMBER_APP_EXITED, __ATOMIC_RELEASE);

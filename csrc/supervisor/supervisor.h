@@ -36,6 +36,13 @@ const char *sup_lazy_damage(void);
 /* cow_writers.c: whether the children left are only copies writing a snapshot's files. */
 int sup_only_writers_left(const struct amber_table *t);
 
+/* thread.c: runs `run` on a thread of its own, with every signal blocked there. */
+void sup_thread_start(void *(*run)(void *));
+
+/* lease_fence.c: stops the application on its own when the agent's lease renewals, handed to it
+ * in the application's directory, stop coming (the agent may have died). */
+void sup_lease_fence_start(struct amber_table *t, const char *app_dir);
+
 /* broker.c: the descriptor broker of a restore (common/broker.h), on its own thread. */
 int sup_broker_start(const char *app_dir, int nprocesses);
 

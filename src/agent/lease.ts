@@ -23,12 +23,13 @@ import { Origin, type VneClaim } from "../../ffi/vne.ts";
 import { open } from "../apps.ts";
 import { openAppTable } from "../app_table.ts";
 import { AppNotFoundError } from "../errors.ts";
-import { stateDir } from "../paths.ts";
+import { appDir, stateDir } from "../paths.ts";
 import { isRestoredHeld } from "../migrate/hold.ts";
 import { readRecord, writeRecord } from "../migrate/record.ts";
 import { openVneTable, prune } from "../vne/registry.ts";
 import type { Etcd } from "./etcd.ts";
 import { claimKey, claimValue, parseClaim } from "./mirror.ts";
+import { clearFrozen, frozenBySupervisor, handRenewal } from "./lease_files.ts";
 
 /** The lease's time to live, in seconds. */
 export const LEASE_TTL_S = 10;
@@ -36,6 +37,9 @@ export const LEASE_TTL_S = 10;
 const RENEW_MS = 1_000;
 /** Without a renewal for this long, this computer's applications are stopped. */
 export const FENCE_MS = (LEASE_TTL_S * 1000) / 2;
+
+/** How long other computers are given to mirror this one's entries before an application goes on. */
+const PUBLISHED_MS = 250;
 
 const SIGCONT = 18;
 const SIGSTOP = 19;
@@ -52,9 +56,16 @@ export class Ownership {
   #triedAt = 0;
   /** Stopped applications: name -> application ID. */
   #fenced: Record<string, string> = {};
+  /** Applications whose supervisor was handed a renewal. */
+  #handed = new Set<string>();
   #file = join(stateDir(), "fenced.json");
 
   readonly #replaces: Map<string, string>;
+  /**
+   * Publishes this computer's entries (the mirror's sync): an application that goes on again
+   * connects at once, and the other computers must know its addresses by then.
+   */
+  publish: () => Promise<void> = () => Promise.resolve();
 
   /** `replaces`: the agent's map of released migrations' copies to their originals' IDs. */
   constructor(
@@ -108,6 +119,7 @@ export class Ownership {
           this.#id = await this.#etcd.grant(LEASE_TTL_S);
         }
         this.#renewedAt = Date.now();
+        await this.#handRenewals();
         if (!adopted) {
           // What ran while no agent watched: a copy whose IP etcd gives another has lost it.
           const remote = await this.#etcd.range("/amber/vne/claim/");
@@ -139,6 +151,48 @@ export class Ownership {
     void renew().then(guard);
   }
 
+  /**
+   * Hands the renewal to the supervisor of each application of this computer that claims a
+   * virtual IP (lease_files.ts), and takes on those their supervisor stopped: an agent that dies
+   * renews nothing, so they stopped by themselves; #unfence lets them go on, or ends them.
+   */
+  async #handRenewals(): Promise<void> {
+    using table = openVneTable();
+    const claims = prune(table).claims.filter((c) => c.origin === Origin.LOCAL);
+    let changed = false;
+    for (const [name, appId] of new Map(claims.map((c) => [c.app, c.appId]))) {
+      try {
+        const app = await open(name);
+        if (app.id !== appId || isRestoredHeld(app)) continue;
+        handRenewal(app.dir, FENCE_MS);
+        this.#handed.add(appId);
+        if (this.#fenced[name] !== appId && await frozenBySupervisor(app)) {
+          this.#fenced[name] = appId;
+          changed = true;
+          this.#log(`'${name}' was stopped by its supervisor: the lease was not renewed`);
+        }
+      } catch (cause) {
+        if (!(cause instanceof AppNotFoundError)) this.#log(`Cannot renew '${name}': ${cause}`);
+      }
+    }
+    if (changed) await writeRecord(this.#file, this.#fenced);
+  }
+
+  /**
+   * Hands a renewal to the supervisor of `appId` (named `name`) if none was yet: the mirror
+   * calls it before it publishes the application's claim, so that whatever etcd gives this
+   * computer stops by itself if this agent dies.
+   */
+  handFirst(appId: string, name: string): void {
+    if (this.#handed.has(appId) || !this.#fresh()) return;
+    try {
+      handRenewal(appDir(name), FENCE_MS);
+      this.#handed.add(appId);
+    } catch (cause) {
+      this.#log(`Cannot renew '${name}': ${cause}`);
+    }
+  }
+
   /** Stops every application of this computer that claims a virtual IP (or those `which`). */
   async #fence(
     why = "this computer's lease on its virtual IP is not renewed",
@@ -165,6 +219,15 @@ export class Ownership {
       }
     }
     if (changed) await writeRecord(this.#file, this.#fenced);
+  }
+
+  /**
+   * Once this computer's entries are published and the other computers had time to mirror them
+   * (they do every 50 ms by default): its rows may have expired with the lease meanwhile.
+   */
+  async #published(): Promise<void> {
+    await this.publish().catch((e) => this.#log(`Mirror: ${e instanceof Error ? e.message : e}`));
+    await new Promise((resolve) => setTimeout(resolve, PUBLISHED_MS));
   }
 
   /** Each stopped application takes its claims again and goes on, or has lost them and ends. */
@@ -198,6 +261,9 @@ export class Ownership {
         await app.kill();
       } else if (app && taken) {
         using t = openAppTable(app);
+        await clearFrozen(app);
+        delete this.#fenced[name]; // so that its rows are published again
+        await this.#published();
         t.signalApp(SIGCONT);
         this.#log(`'${name}' goes on: its virtual IP is this computer's again`);
       } else if (app) {

@@ -85,6 +85,8 @@ export interface MirrorOptions {
   ownership?: LeaseHolder;
   /** Applications whose claims are not published: fenced, or held for a migration. */
   claimsNothing?: (appId: string, app: string) => boolean;
+  /** Called before an application's claim is published (lease.ts hands its first renewal). */
+  publishing?: (appId: string, app: string) => void;
 }
 
 /** Keeps the local VNE table and etcd in step; call {@linkcode Mirror.sync} periodically. */
@@ -190,6 +192,7 @@ export class Mirror {
       const ours = !current || current.host === me ||
         current.appId === this.#o.replaces.get(c.appId);
       if (!ours) continue;
+      this.#o.publishing?.(c.appId, c.app);
       mine.add(key);
       const value = claimValue(c, me);
       if (remote.get(key) !== value || this.#staleLease(key)) puts.set(key, value);

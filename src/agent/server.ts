@@ -1,6 +1,6 @@
 /**
- * The agent: one per computer, an authenticated HTTP API (Deno.serve) for work that crosses
- * computers. It receives streamed images and restores them, answers for the VNE registry, and,
+ * The agent: one per computer, an authenticated HTTP API (served by front.ts, which bounds what
+ * a peer may take: limits.ts) for work that crosses computers. It receives streamed images and restores them, answers for the VNE registry, and,
  * given etcd, mirrors the VNE registry between computers (see mirror.ts).
  *
  * ```
@@ -55,6 +55,8 @@ import { Ownership } from "./lease.ts";
 import type { App } from "../app.ts";
 import { pauseAt } from "../migrate/faults.ts";
 import { transport, type TransportOptions } from "./transport.ts";
+import { serveFront } from "./front.ts";
+import { type AgentLimits, resolveLimits } from "./limits.ts";
 
 /** How an agent runs. */
 export interface AgentOptions extends TransportOptions {
@@ -74,6 +76,8 @@ export interface AgentOptions extends TransportOptions {
   signal?: AbortSignal;
   /** Where the agent reports what it does; default: stderr. */
   log?: (line: string) => void;
+  /** Caps on connections and deadlines for requests; see {@linkcode AgentLimits}. */
+  limits?: AgentLimits;
 }
 
 /** A running agent. */
@@ -144,6 +148,7 @@ function parseListen(listen: string): { hostname: string; port: number } {
 export async function serveAgent(options: AgentOptions): Promise<Agent> {
   const log = options.log ?? ((line: string) => console.error(line));
   const { hostname, port } = parseListen(options.listen);
+  const limits = resolveLimits(options.limits);
   const tls = await transport(hostname, options);
   const name = options.name ?? Deno.hostname();
   const replaces = new Map<string, string>();
@@ -170,7 +175,10 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
       log,
       ownership,
       claimsNothing: (appId, app) => fenced.isFenced(appId) || handoffs.isHeld(appId, app),
+      publishing: (appId, app) => fenced.handFirst(appId, app),
     });
+    const published = mirror;
+    ownership.publish = () => published.sync();
   }
   const appLog = join(stateDir(), "agent-apps.log");
   // Images are only ever on their way in here: what a stopped agent was receiving is dropped.
@@ -357,13 +365,18 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
       if (!options.signal?.aborted) timer = setTimeout(tick, options.mirrorMs ?? 50);
     };
     try {
-      const server = Deno.serve({
-        ...tls,
+      const server = serveFront({
         hostname,
         port,
+        tls: "cert" in tls ? tls : undefined,
+        limits,
+        // An image stream is as large as the application's memory: bounded by the disk.
+        bodyLimit: (method, path) =>
+          method === "POST" && (path === "/v1/restore" || path === "/v1/images")
+            ? Number.MAX_SAFE_INTEGER
+            : limits.maxBodyBytes,
         signal: options.signal,
-        onListen: () => {},
-        onError: (error) => failure(error),
+        log,
       }, handle);
       options.signal?.addEventListener("abort", () => clearTimeout(timer));
       ownership?.start(options.signal);
@@ -372,7 +385,7 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
         `Agent '${name}' listening on ${options.listen}` +
           (options.etcd ? `, registry ${options.etcd}` : ""),
       );
-      resolve({ addr: server.addr as Deno.NetAddr, finished: server.finished });
+      resolve({ addr: server.addr, finished: server.finished });
     } catch (error) {
       reject(error);
     }

@@ -24,7 +24,7 @@ function loopback(hostname: string): boolean {
   return hostname === "localhost" || hostname === "::1" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
-/** The TLS options for Deno.serve, or none for plain HTTP; throws when plain HTTP is unsafe. */
+/** The TLS certificate and key to serve with, or none for plain HTTP; throws when plain HTTP is unsafe. */
 export async function transport(
   hostname: string,
   options: TransportOptions,

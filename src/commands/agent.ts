@@ -1,11 +1,12 @@
 /**
  * `amber agent --listen HOST:PORT --token-file F [--cert F --key F | --insecure-http] [--name N]
- *   [--etcd URL] [--advertise IP]`
+ *   [--etcd URL] [--advertise IP] [--limit KEY=N]...`
  *
  * @module
  */
 
-import { Command } from "npm:@commander-js/extra-typings@15.1.0";
+import { Command, InvalidArgumentError } from "npm:@commander-js/extra-typings@15.1.0";
+import { type AgentLimits, DEFAULT_LIMITS, parseLimit } from "../agent/limits.ts";
 
 /** The `agent` command: run this computer's agent until interrupted. */
 export function agentCommand() {
@@ -28,6 +29,20 @@ export function agentCommand() {
       "--advertise <ip>",
       "this computer's address as the others reach it (default: the listen host)",
     )
+    .option(
+      "--limit <key=n>",
+      "a limit on connections or requests (repeatable), one of: " +
+        Object.entries(DEFAULT_LIMITS).map(([k, v]) => `${k} (default ${v})`).join(", "),
+      (value: string, previous: AgentLimits) => {
+        try {
+          return parseLimit(value, previous);
+        } catch (error) {
+          if (error instanceof RangeError) throw new InvalidArgumentError(error.message);
+          throw error;
+        }
+      },
+      {} as AgentLimits,
+    )
     .action(async (options) => {
       // Loaded when the command runs, so that every other command starts without them.
       const [{ readToken }, { serveAgent }] = await Promise.all([
@@ -39,7 +54,12 @@ export function agentCommand() {
       for (const signal of ["SIGINT", "SIGTERM"] as const) {
         Deno.addSignalListener(signal, () => controller.abort());
       }
-      const agent = await serveAgent({ ...options, token, signal: controller.signal });
+      const agent = await serveAgent({
+        ...options,
+        token,
+        signal: controller.signal,
+        limits: options.limit,
+      });
       await agent.finished;
     });
 }
