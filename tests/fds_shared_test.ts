@@ -199,3 +199,7 @@ sharedTest(
   "a pseudo-terminal keeps the bytes not read yet both ways (output the master has not read, input the raw slave has not)",
   "pty_bytes",
 );
+sharedTest(
+  "a pipe's end, a file at its offset and a socket in flight (SCM_RIGHTS) over stream, datagram and seqpacket pairs are received after the restore, each with its message",
+  "fds_in_flight",
+);

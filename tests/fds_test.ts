@@ -137,9 +137,9 @@ const REFUSED = [
   },
   {
     kind: "rights",
-    holding: "a socket pair with a descriptor in flight",
+    holding: "a socket in flight whose own queue holds a descriptor in flight",
     named:
-      /process \d+: descriptor \d+ is a connected Unix socket with descriptors in flight \(SCM_RIGHTS: sent and not received yet, the first socket:\[\d+\]\)/,
+      /process \d+: descriptor \d+ \(connected Unix socket\) has descriptors in flight \(SCM_RIGHTS, not received yet\) and one of them, sent with byte 0, cannot be saved: it is a Unix socket with descriptors in flight of its own \(nested\)/,
   },
   { kind: "netlink", holding: "a netlink socket", named: /netlink socket/ },
   {

@@ -1,6 +1,6 @@
 /* Holds a descriptor Amber cannot save, so that a snapshot must fail, naming it, and leave the
  * program running: KIND is "inotify" (an inotify descriptor watching DIR, with an event not read yet), "rights" (a socket
- * pair with a descriptor sent through it and not received yet), "netlink" (a route netlink
+ * in flight over a socket pair, with a descriptor in flight in its own queue: nested), "netlink" (a route netlink
  * socket), "cwd" (its current directory DIR/gone, deleted), "pty" (a pseudo-terminal it made,
  * with bytes typed and not read), "traced" (a thread that blocks every signal with the raw
  * system call, traced by a child, so that the coordinator cannot trace it), or a path longer
@@ -86,6 +86,20 @@ static void traced(void) {
   CHECK(read(ready[0], &ok, 1) == 1 && ok, "the child could not seize the deaf thread");
 }
 
+static void send_fd(int over, int fd) {
+  char byte = 'x', control[CMSG_SPACE(sizeof(int))];
+  memset(control, 0, sizeof control);
+  struct iovec iov = {&byte, 1};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                       .msg_controllen = sizeof control};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  CHECK(sendmsg(over, &msg, 0) == 1, "sendmsg: errno %d", errno);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   CHECK(argc == 3, "usage: unsaveable KIND DIR");
@@ -99,19 +113,12 @@ int main(int argc, char **argv) {
     CHECK(m >= 0, "create %s: errno %d", made, errno);
     close(m);
   } else if (!strcmp(argv[1], "rights")) {
-    int sv[2];
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair: errno %d", errno);
-    char byte = 'x', control[CMSG_SPACE(sizeof(int))];
-    memset(control, 0, sizeof control);
-    struct iovec iov = {&byte, 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                         .msg_controllen = sizeof control};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &sv[0], sizeof(int));
-    CHECK(sendmsg(sv[0], &msg, 0) == 1, "sendmsg: errno %d", errno);
+    /* Nested: a socket in flight whose own queue holds a descriptor in flight. */
+    int a[2], b[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, a) == 0 && socketpair(AF_UNIX, SOCK_STREAM, 0, b) == 0,
+          "socketpair: errno %d", errno);
+    send_fd(b[0], a[0]); /* waits at b[1] */
+    send_fd(a[0], b[1]); /* waits at a[1] */
   } else if (!strcmp(argv[1], "netlink")) {
     CHECK(socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) >= 0, "netlink socket: errno %d", errno);
   } else if (!strcmp(argv[1], "traced")) {

@@ -139,6 +139,24 @@ int amber_fd_not_creator(const struct amber_fd_rec *rec); /* needs_peer of such 
 int amber_fd_keeper_restore(struct amber_fd_rec *rec, int floor, uint64_t key,
                             int (*make)(const struct amber_fd_rec *rec));
 
+/* Descriptors in flight over Unix sockets (unix_rights.c). In the freeze: peeks each queue
+ * and captures the files in flight as records of their own (flight_sock). fd_socketpair.c's
+ * walks of a queue hand them over (begin, seen, end): kept in the freeze, met again in order
+ * once every process is frozen. A restore's refill that sends some is done later (once every
+ * descriptor is placed: deliver, before phase 3); release closes the duplicates. */
+int amber_rights_capture(void);
+void amber_rights_begin(void);
+int amber_rights_seen(struct amber_fd_rec *sock, const int *fds, int n, uint64_t at,
+                      uint64_t end);
+int amber_rights_end(struct amber_fd_rec *sock);
+int amber_rights_count(const struct amber_fd_rec *sock);
+int amber_rights_group(const struct amber_fd_rec *sock, int *next, int *fds, int cap,
+                       uint64_t *at, uint64_t *end);
+int amber_rights_later(const struct amber_fd_rec *rec, int other, int floor,
+                       int (*finish)(const struct amber_fd_rec *rec, int mine, int other));
+int amber_rights_deliver(const struct amber_fd_rec **failed);
+void amber_rights_release(void);
+
 /* AMBER_SOCK_PEER_OFF, AMBER_SOCK_WINDOW_OFF, AMBER_SOCK_WAITING: in image.h. */
 
 /* Established TCP connections (fd_tcp.c), kept when the snapshot asks for it. */
