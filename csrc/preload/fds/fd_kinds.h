@@ -157,6 +157,16 @@ int amber_rights_later(const struct amber_fd_rec *rec, int other, int floor,
 int amber_rights_deliver(const struct amber_fd_rec **failed);
 void amber_rights_release(void);
 
+/* Connections waiting in a Unix listener's accept queue from clients of the application
+ * (unix_backlog.c): such a client's peer_where (peer_ino: the listener), and the clients a
+ * listener had waiting, in order (its owner saves them in data, nmsgs of them). */
+#define AMBER_PEER_LISTENER 4
+int amber_fd_unix_waiting_clients(uint64_t ino, uint32_t *out, int cap); /* -1: no listener */
+int amber_backlog_client(struct amber_fd_rec *rec, uint32_t unread); /* in frozen_peer */
+int amber_backlog_listener(struct amber_fd_rec *rec);                /* its owner, frozen */
+int amber_backlog_reconnect(const struct amber_fd_rec *rec, int listener); /* phase 1 */
+int amber_backlog_take(struct amber_fd_rec *rec, int floor);               /* phase 2 */
+
 /* AMBER_SOCK_PEER_OFF, AMBER_SOCK_WINDOW_OFF, AMBER_SOCK_WAITING: in image.h. */
 
 /* Established TCP connections (fd_tcp.c), kept when the snapshot asks for it. */

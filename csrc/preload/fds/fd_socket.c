@@ -415,6 +415,13 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
   case AMBER_SOCK_LISTEN:
   case AMBER_SOCK_BOUND:
     fd = bound_socket(rec);
+    if (fd >= 0 && rec->socket_kind == AMBER_SOCK_LISTEN && rec->domain == AF_UNIX) {
+      int err = amber_backlog_reconnect(rec, fd);
+      if (err) {
+        amber_sys1(SYS_close, fd);
+        return err;
+      }
+    }
     if (fd >= 0 && amber_fd_unix_has_queue(rec)) {
       int err = refill_datagrams(rec);
       uint64_t key = amber_key(AMBER_KEY_UNIX_BOUND, rec->ino);
@@ -468,6 +475,8 @@ static int socket_frozen(struct amber_fd_rec *rec) {
   if (amber_fd_port_check(rec)) return -1;
   if (amber_fd_unix_has_queue(rec))
     return amber_fd_owned(rec) ? amber_fd_unix_save_queue(rec) : 0;
+  if (rec->socket_kind == AMBER_SOCK_LISTEN && rec->domain == AF_UNIX && amber_fd_owned(rec))
+    return amber_backlog_listener(rec); /* its waiting connections (unix_backlog.c) */
   if (rec->socket_kind == AMBER_SOCK_RESET && amber_fd_owned(rec))
     amber_fd_tcp_save(rec); /* else it comes back reset */
   return 0;

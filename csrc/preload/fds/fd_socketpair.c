@@ -48,6 +48,7 @@
 #define SCM_PIDFD 0x04
 #endif
 
+#define TCP_LISTEN_STATE 10 /* udiag_state of a listener */
 #define RCV_SHUTDOWN 1
 #define SEND_SHUTDOWN 2
 #define MAX_MESSAGES (1 << 16) /* a full default send buffer holds a few hundred */
@@ -81,6 +82,10 @@ struct diag_reply {
   uint32_t sndbuf;
   uint8_t named; /* bound to a name */
   uint32_t rqueue; /* a listener's connections waiting to be accepted */
+  uint8_t state;   /* TCP_LISTEN, TCP_ESTABLISHED... */
+  uint32_t wmem;   /* bytes it sent that are not read yet (their buffers' size) */
+  const uint32_t *icons; /* a listener's: its waiting connections' clients, in accept order */
+  uint32_t nicons;
 };
 
 static int diag_sock = -1;
@@ -107,7 +112,8 @@ static int diag(uint64_t ino, struct diag_reply *out) {
   req.r.sdiag_family = AF_UNIX;
   req.r.udiag_states = ~0u;
   req.r.udiag_ino = (uint32_t)ino;
-  req.r.udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_MEMINFO | UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN;
+  req.r.udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_MEMINFO | UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN |
+                     UDIAG_SHOW_ICONS;
   req.r.udiag_cookie[0] = req.r.udiag_cookie[1] = ~0u;
   struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
   long r = amber_sys6(SYS_sendto, diag_sock, (long)&req, sizeof req, 0, (long)&kernel,
@@ -127,6 +133,7 @@ static int diag(uint64_t ino, struct diag_reply *out) {
       }
       if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
       out->found = 1;
+      out->state = ((struct unix_diag_msg *)NLMSG_DATA(h))->udiag_state;
       long at = NLMSG_LENGTH(sizeof(struct unix_diag_msg));
       while (at + (long)sizeof(struct nlattr) <= (long)h->nlmsg_len) {
         struct nlattr *a = (void *)((char *)h + at);
@@ -138,8 +145,14 @@ static int diag(uint64_t ino, struct diag_reply *out) {
         if (a->nla_type == UNIX_DIAG_NAME && len > 0) out->named = 1;
         if (a->nla_type == UNIX_DIAG_RQLEN && len >= (long)sizeof(struct unix_diag_rqlen))
           out->rqueue = ((struct unix_diag_rqlen *)data)->udiag_rqueue;
-        if (a->nla_type == UNIX_DIAG_MEMINFO && len >= (SK_MEMINFO_SNDBUF + 1) * 4)
+        if (a->nla_type == UNIX_DIAG_MEMINFO && len >= (SK_MEMINFO_SNDBUF + 1) * 4) {
           memcpy(&out->sndbuf, (uint32_t *)data + SK_MEMINFO_SNDBUF, 4);
+          memcpy(&out->wmem, (uint32_t *)data + SK_MEMINFO_WMEM_ALLOC, 4);
+        }
+        if (a->nla_type == UNIX_DIAG_ICONS) {
+          out->icons = data;
+          out->nicons = (uint32_t)(len / 4);
+        }
         at += NLA_ALIGN(a->nla_len);
       }
       return 0;
@@ -174,6 +187,8 @@ int amber_fd_socketpair_peer(struct amber_fd_rec *rec) {
   else
     amber_fmt(rec->path, sizeof rec->path, "connected Unix %s socket, peer closed",
               type_name(rec->type));
+  /* No peer: closed, or a connection waiting in a listener's queue (unix_backlog.c). */
+  if (!me.peer && rec->type != SOCK_DGRAM) return amber_backlog_client(rec, me.wmem);
   return 0;
 }
 
@@ -184,6 +199,14 @@ int amber_fd_unix_diag_peer(uint64_t ino, uint64_t *peer, int *named) {
   *peer = err ? 0 : r.peer;
   *named = !err && r.named;
   return err;
+}
+
+int amber_fd_unix_waiting_clients(uint64_t ino, uint32_t *out, int cap) {
+  struct diag_reply r;
+  if (diag(ino, &r) || !r.found || r.state != TCP_LISTEN_STATE) return -1;
+  int n = 0;
+  for (uint32_t i = 0; i < r.nicons && n < cap; i++) out[n++] = r.icons[i];
+  return n;
 }
 
 void amber_fd_unix_listener_waiting(struct amber_fd_rec *rec) {
@@ -384,6 +407,7 @@ static uint64_t pair_key(const struct amber_fd_rec *rec) {
 
 /* Does this end come from a pair that another descriptor's restore makes? */
 int amber_fd_socketpair_needs_peer(const struct amber_fd_rec *rec) {
+  if (is_pair(rec) && rec->peer_where == AMBER_PEER_LISTENER) return 1;
   if (amber_fd_socketpair_redials(rec)) return rec->peer_where == AMBER_PEER_INSIDE;
   return is_pair(rec) && rec->peer_where == AMBER_PEER_INSIDE && end_of(rec) == 1;
 }
@@ -590,6 +614,7 @@ static int redial(struct amber_fd_rec *rec, int floor) {
 }
 
 int amber_fd_socketpair_restore(struct amber_fd_rec *rec, int floor) {
+  if (rec->peer_where == AMBER_PEER_LISTENER) return amber_backlog_take(rec, floor);
   if (amber_fd_socketpair_redials(rec)) return redial(rec, floor);
   if (rec->peer_where != AMBER_PEER_INSIDE) return make_alone(rec, floor);
   return end_of(rec) == 0 ? make_first(rec, floor) : take_second(rec, floor);
