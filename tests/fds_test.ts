@@ -141,6 +141,12 @@ const REFUSED = [
     named:
       /process \d+: descriptor \d+ \(connected Unix socket\) has descriptors in flight \(SCM_RIGHTS, not received yet\) and one of them, sent with byte 0, cannot be saved: it is a Unix socket with descriptors in flight of its own \(nested\)/,
   },
+  {
+    kind: "backlog-bytes",
+    holding: "a connection waiting to be accepted whose client sent bytes",
+    named:
+      /process \d+: descriptor \d+ is a Unix socket waiting to be accepted by listener socket:\[\d+\] with bytes it sent not read yet, which Amber cannot read before the server accepts the connection/,
+  },
   { kind: "netlink", holding: "a netlink socket", named: /netlink socket/ },
   {
     kind: "traced",
@@ -196,6 +202,41 @@ for (const { kind, holding, named } of REFUSED) {
     LIMIT_MS,
   );
 }
+
+scenarioTest(
+  "a socket with descriptors in flight that a process outside the application holds too is refused by name, the program runs on",
+  async (s) => {
+    const app = await s.launch([prog("unsaveable"), "rights-outside", s.dir], "outside");
+    const holder = new Deno.Command(prog("fd_holder"), {
+      args: [join(s.dir, "give.sock")],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    try {
+      await s.waitFor(/^ready$/m, "ready");
+      const dir = join(s.dir, "never.amber");
+      await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
+        assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
+        assert.match(
+          e.message,
+          new RegExp(
+            `process \\d+: descriptor \\d+ \\(socket:\\[\\d+\\]\\) has descriptors in flight \\(SCM_RIGHTS, not received yet\\) and is open in process ${holder.pid} \\(fd_holder, outside the application\\) too`,
+          ),
+        );
+        assert.equal(e.reason, "unsupported-resource", e.message);
+        return true;
+      });
+      await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+      const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
+      await s.waitFor(new RegExp(`^tick ${ticks + 5}$`, "m"), "more ticks after the snapshot");
+      await s.pass();
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.output();
+    }
+  },
+  LIMIT_MS,
+);
 
 /** A program that holds what a snapshot must refuse (it prints "tick N" until `<dir>/go`): the
  * snapshot fails with a message that matches `named`, writes nothing, and the program runs on. */

@@ -1,6 +1,9 @@
 /* Holds a descriptor Amber cannot save, so that a snapshot must fail, naming it, and leave the
  * program running: KIND is "inotify" (an inotify descriptor watching DIR, with an event not read yet), "rights" (a socket
- * in flight over a socket pair, with a descriptor in flight in its own queue: nested), "netlink" (a route netlink
+ * in flight over a socket pair, with a descriptor in flight in its own queue: nested),
+ * "rights-outside" (a socket with a descriptor in flight that it hands to fd_holder, outside
+ * the application, through DIR/give.sock), "backlog-bytes" (a connection waiting to be
+ * accepted whose client sent bytes), "netlink" (a route netlink
  * socket), "cwd" (its current directory DIR/gone, deleted), "pty" (a pseudo-terminal it made,
  * with bytes typed and not read), "traced" (a thread that blocks every signal with the raw
  * system call, traced by a child, so that the coordinator cannot trace it), or a path longer
@@ -119,6 +122,30 @@ int main(int argc, char **argv) {
           "socketpair: errno %d", errno);
     send_fd(b[0], a[0]); /* waits at b[1] */
     send_fd(a[0], b[1]); /* waits at a[1] */
+  } else if (!strcmp(argv[1], "rights-outside")) {
+    /* A socket with a descriptor in flight, handed to a process outside the application too
+     * (fd_holder, which connects to DIR/give.sock). */
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair: errno %d", errno);
+    send_fd(sv[0], sv[0]); /* waits at sv[1] */
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s/give.sock", argv[2]);
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK(l >= 0 && bind(l, (struct sockaddr *)&a, sizeof a) == 0 && listen(l, 1) == 0,
+          "listen: errno %d", errno);
+    int c = accept(l, NULL, NULL);
+    CHECK(c >= 0, "accept: errno %d", errno);
+    send_fd(c, sv[1]);
+    close(c);
+    close(l);
+  } else if (!strcmp(argv[1], "backlog-bytes")) {
+    /* A connection waiting to be accepted whose client sent bytes. */
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s/backlog.sock", argv[2]);
+    int l = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK(l >= 0 && bind(l, (struct sockaddr *)&a, sizeof a) == 0 && listen(l, 1) == 0 &&
+              connect(c, (struct sockaddr *)&a, sizeof a) == 0 && write(c, "hi", 2) == 2,
+          "listen, connect: errno %d", errno);
   } else if (!strcmp(argv[1], "netlink")) {
     CHECK(socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) >= 0, "netlink socket: errno %d", errno);
   } else if (!strcmp(argv[1], "traced")) {
