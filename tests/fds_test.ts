@@ -12,7 +12,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { SnapshotError } from "../mod.ts";
+import { type App, SnapshotError } from "../mod.ts";
 import { prog, type Scenario, scenarioTest } from "./support.ts";
 
 const LIMIT_MS = 60_000;
@@ -180,23 +180,29 @@ const REFUSED = [
   },
 ] as const;
 
+/** Once `app` says "ready": its snapshot fails naming what `named` matches, as a refusal, leaves
+ * no image, and the program runs on to its PASS. */
+async function refusedRunsOn(s: Scenario, app: App, named: RegExp): Promise<void> {
+  await s.waitFor(/^ready$/m, "ready");
+  const dir = join(s.dir, "never.amber");
+  await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
+    assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
+    assert.match(e.message, named);
+    assert.equal(e.reason, "unsupported-resource", e.message);
+    return true;
+  });
+  await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+  const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
+  await s.waitFor(new RegExp(`^tick ${ticks + 5}$`, "m"), "more ticks after the snapshot");
+  await s.pass();
+}
+
 for (const { kind, holding, named } of REFUSED) {
   scenarioTest(
     `a snapshot of a program holding ${holding} fails naming it, and the program runs on`,
     async (s) => {
       const app = await s.launch([prog("unsaveable"), kind, s.dir], kind);
-      await s.waitFor(/^ready$/m, "ready");
-      const dir = join(s.dir, `${kind}.amber`);
-      await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
-        assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
-        assert.match(e.message, named);
-        assert.equal(e.reason, "unsupported-resource", e.message);
-        return true;
-      });
-      await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
-      const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
-      await s.waitFor(new RegExp(`^tick ${ticks + 5}$`, "m"), "more ticks after the snapshot");
-      await s.pass();
+      await refusedRunsOn(s, app, named);
       assert.equal((await inTime(app.wait(), "The program's exit")).code, 0);
     },
     LIMIT_MS,
@@ -213,23 +219,13 @@ scenarioTest(
       stderr: "null",
     }).spawn();
     try {
-      await s.waitFor(/^ready$/m, "ready");
-      const dir = join(s.dir, "never.amber");
-      await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
-        assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
-        assert.match(
-          e.message,
-          new RegExp(
-            `process \\d+: descriptor \\d+ \\(socket:\\[\\d+\\]\\) has descriptors in flight \\(SCM_RIGHTS, not received yet\\) and is open in process ${holder.pid} \\(fd_holder, outside the application\\) too`,
-          ),
-        );
-        assert.equal(e.reason, "unsupported-resource", e.message);
-        return true;
-      });
-      await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
-      const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
-      await s.waitFor(new RegExp(`^tick ${ticks + 5}$`, "m"), "more ticks after the snapshot");
-      await s.pass();
+      await refusedRunsOn(
+        s,
+        app,
+        new RegExp(
+          `process \\d+: descriptor \\d+ \\(socket:\\[\\d+\\]\\) has descriptors in flight \\(SCM_RIGHTS, not received yet\\) and is open in process ${holder.pid} \\(fd_holder, outside the application\\) too`,
+        ),
+      );
     } finally {
       holder.kill("SIGKILL");
       await holder.output();

@@ -5,7 +5,6 @@
  * socket as well, and a restore cannot keep one queue for both. The coordinator, with its own
  * privilege, looks at every other process's descriptors (only when such a queue exists) and
  * refuses the snapshot, naming both. A process it may not look at is not seen. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,35 +43,21 @@ struct queues {
   int n;
 };
 
-/* Whether process pid holds one of the queues; the message in buf. */
-static int holds_queue(const struct amber_table *t, int pid, const void *ctx, char *buf,
-                       int cap) {
+/* Whether the descriptor at link (of process pid) is one of the queues; the message in buf. */
+static int holds_queue(const struct amber_table *t, int pid, const char *link,
+                       const struct stat *st, const void *ctx, char *buf, int cap) {
   const struct queues *q = ctx;
-  (void)t;
-  char dir[64];
-  snprintf(dir, sizeof dir, "/proc/%d/fd", pid);
-  DIR *d = opendir(dir);
-  if (!d) return 0; /* gone, or not ours to look at */
-  int found = 0;
-  for (struct dirent *e; !found && (e = readdir(d));) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    char link[96];
-    struct stat st;
-    snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
-    if (stat(link, &st) || !S_ISSOCK(st.st_mode)) continue;
-    const struct amber_share_fd *mine = queue_of(q->e, q->n, st.st_ino);
-    if (!mine) continue;
-    char comm[64];
-    amber_process_comm(pid, comm, sizeof comm);
-    snprintf(buf, cap,
-             "process %d: descriptor %d (socket:[%lu]) has descriptors in flight (SCM_RIGHTS, not "
-             "received yet) and is open in process %d (%s, outside the application) too, which "
-             "could receive them: a restore cannot keep them for both",
-             mine->vpid, mine->fd, (unsigned long)mine->ino, pid, comm);
-    found = 1;
-  }
-  closedir(d);
-  return found;
+  (void)t, (void)link;
+  const struct amber_share_fd *mine = S_ISSOCK(st->st_mode) ? queue_of(q->e, q->n, st->st_ino) : 0;
+  if (!mine) return 0;
+  char comm[64];
+  amber_process_comm(pid, comm, sizeof comm);
+  snprintf(buf, cap,
+           "process %d: descriptor %d (socket:[%lu]) has descriptors in flight (SCM_RIGHTS, not "
+           "received yet) and is open in process %d (%s, outside the application) too, which "
+           "could receive them: a restore cannot keep them for both",
+           mine->vpid, mine->fd, (unsigned long)mine->ino, pid, comm);
+  return 1;
 }
 
 int amber_share_rights_outside(struct amber_table *t, char *buf, int cap) {
