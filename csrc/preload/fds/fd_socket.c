@@ -1,7 +1,8 @@
 /* Sockets. What a restored program finds on each descriptor:
  *  - a listening TCP or Unix stream (or seqpacket) socket: bound to the same address and
- *    listening again, with its options; connections the program had not accepted yet are not
- *    kept (their clients see the original's end reset them), and the snapshot names them;
+ *    listening again, with its options; connections the program had not accepted yet are kept
+ *    when they are Unix ones whose clients are in the application (unix_backlog.c), else not
+ *    (their clients see the original's end reset them), and the snapshot names them;
  *  - a TCP socket with a peer (connected, connecting or closing): reset, as the peer of a
  *    restarted server would see it: the next read gives ECONNRESET (then 0), the next write
  *    ECONNRESET (then EPIPE). It is a real reset connection, made on loopback at restore;

@@ -28,9 +28,11 @@
  *
  * Not kept: addresses (a restored end is unnamed, and so is its peer: getsockname and
  * getpeername say so), the credentials of unread messages (an SO_PASSCRED reader sees its own
- * process's), an error a closing peer left pending (it reads as end of file). Descriptors in
- * flight (SCM_RIGHTS not read yet) and out-of-band bytes make the snapshot fail, naming the
- * descriptor. */
+ * process's), an error a closing peer left pending (it reads as end of file). Out-of-band
+ * bytes make the snapshot fail, naming the descriptor. Descriptors in flight (SCM_RIGHTS not
+ * read yet) are kept (unix_rights.c): the walks below hand them over at their messages, and a
+ * refill that sends some waits until every descriptor is placed. A client waiting in a
+ * listener's queue is unix_backlog.c's. */
 #include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
