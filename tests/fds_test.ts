@@ -142,6 +142,12 @@ const REFUSED = [
       /process \d+: descriptor \d+ \(connected Unix socket\) has descriptors in flight \(SCM_RIGHTS, not received yet\) and one of them, sent with byte 0, cannot be saved: it is a Unix socket with descriptors in flight of its own \(nested\)/,
   },
   {
+    kind: "rights-locked",
+    holding: "a descriptor in flight and a POSIX lock",
+    named:
+      /process \d+: descriptor \d+ \(connected Unix socket\) has descriptors in flight \(SCM_RIGHTS, not received yet\) while its process holds POSIX locks, which Amber cannot save: peeking at them would drop the locks/,
+  },
+  {
     kind: "backlog-bytes",
     holding: "a connection waiting to be accepted whose client sent bytes",
     named:

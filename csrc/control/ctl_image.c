@@ -175,6 +175,8 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
       json_raw(&j, "%s{\"fd\":%d,\"kind\":\"%s\",\"name\":", i ? "," : "", rec.fd,
                fd_kind_name(&rec));
       json_str(&j, rec.kind == AMBER_FD_STDIO ? "" : rec.path);
+      if (rec.flight_sock) /* a file in flight (preload/fds/unix_rights.c), not the program's */
+        json_raw(&j, ",\"inFlightOn\":%d", rec.flight_sock - 1);
       if (rec.kind == AMBER_FD_FILE && S_ISREG(rec.file_mode)) /* src/changed_files.ts */
         json_raw(&j, ",\"flags\":%d,\"fileDev\":\"%llu\",\"fileIno\":\"%llu\",\"fileSize\":%lld,"
                      "\"fileMtimeNs\":\"%lld\"",

@@ -2,7 +2,8 @@
  * program running: KIND is "inotify" (an inotify descriptor watching DIR, with an event not read yet), "rights" (a socket
  * in flight over a socket pair, with a descriptor in flight in its own queue: nested),
  * "rights-outside" (a socket with a descriptor in flight that it hands to fd_holder, outside
- * the application, through DIR/give.sock), "backlog-bytes" (a connection waiting to be
+ * the application, through DIR/give.sock), "rights-locked" (a descriptor in flight in a
+ * process holding a POSIX lock on DIR/locked), "backlog-bytes" (a connection waiting to be
  * accepted whose client sent bytes), "netlink" (a route netlink
  * socket), "cwd" (its current directory DIR/gone, deleted), "pty" (a pseudo-terminal it made,
  * with bytes typed and not read), "traced" (a thread that blocks every signal with the raw
@@ -138,6 +139,16 @@ int main(int argc, char **argv) {
     send_fd(c, sv[1]);
     close(c);
     close(l);
+  } else if (!strcmp(argv[1], "rights-locked")) {
+    /* A descriptor in flight in a process that holds a POSIX lock. */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/locked", argv[2]);
+    int f = open(path, O_RDWR | O_CREAT, 0600);
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    CHECK(f >= 0 && fcntl(f, F_SETLK, &lock) == 0, "lock: errno %d", errno);
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair: errno %d", errno);
+    send_fd(sv[0], sv[0]);
   } else if (!strcmp(argv[1], "backlog-bytes")) {
     /* A connection waiting to be accepted whose client sent bytes. */
     struct sockaddr_un a = {.sun_family = AF_UNIX};

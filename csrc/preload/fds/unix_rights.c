@@ -132,11 +132,20 @@ int amber_rights_seen(struct amber_fd_rec *sock, const int *fds, int n, uint64_t
   return err;
 }
 
+/* Another descriptor of this process, before index i, on the same socket: its queue is that
+ * one's (the first, which the socket's owner restores if this process owns it). */
+static int seen_socket(int i) {
+  for (int j = 0; j < i; j++)
+    if (amber_ckpt.fds[j].ino == amber_ckpt.fds[i].ino && amber_fd_unix_has_queue(&amber_ckpt.fds[j]))
+      return 1;
+  return 0;
+}
+
 int amber_rights_capture(void) {
   int n = amber_ckpt.nfds, locks_checked = 0;
   for (int i = 0; i < n; i++) {
     struct amber_fd_rec *sock = &amber_ckpt.fds[i];
-    if (!amber_fd_unix_has_queue(sock) || scm_fds(sock->fd) <= 0) continue;
+    if (!amber_fd_unix_has_queue(sock) || scm_fds(sock->fd) <= 0 || seen_socket(i)) continue;
     if (sock->socket_kind != AMBER_SOCK_PAIR)
       return refuse(sock, "on a bound datagram socket, which Amber cannot save yet");
     if (!locks_checked++ && holds_posix_lock(n))
