@@ -476,8 +476,10 @@ static int socket_frozen(struct amber_fd_rec *rec) {
   if (amber_fd_port_check(rec)) return -1;
   if (amber_fd_unix_has_queue(rec))
     return amber_fd_owned(rec) ? amber_fd_unix_save_queue(rec) : 0;
-  if (rec->socket_kind == AMBER_SOCK_LISTEN && rec->domain == AF_UNIX && amber_fd_owned(rec))
-    return amber_backlog_listener(rec); /* its waiting connections (unix_backlog.c) */
+  if (rec->socket_kind == AMBER_SOCK_LISTEN && rec->domain == AF_UNIX) {
+    if (amber_fd_owned(rec)) return amber_backlog_listener(rec); /* unix_backlog.c */
+    rec->u[AMBER_SOCK_WAITING] = 0; /* its owner names what is lost */
+  }
   if (rec->socket_kind == AMBER_SOCK_RESET && amber_fd_owned(rec))
     amber_fd_tcp_save(rec); /* else it comes back reset */
   return 0;
