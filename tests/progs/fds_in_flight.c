@@ -1,8 +1,8 @@
 /* Descriptors in flight (SCM_RIGHTS sent, not received) across a snapshot. The parent sends,
  * over a stream, a datagram and a seqpacket socket pair, messages with and without
  * descriptors: a pipe's write end (it keeps the read end), a regular file at an offset (it
- * closes its own), and a socket pair's end with bytes waiting in it (it keeps the other end).
- * A child holds the receiving ends and receives nothing before DIR/go. After the restore the
+ * keeps it open too: one open file, one offset), and a socket pair's end with bytes waiting
+ * in it (it keeps the other end). A child holds the receiving ends and receives nothing before DIR/go. After the restore the
  * child receives every message in order, each descriptor with its own message, and checks each
  * works: it writes into the pipe, reads the file on from its offset, reads the bytes waiting
  * in the socket and answers through it; the parent reads what the child wrote.
@@ -25,7 +25,7 @@ static const int types[KINDS] = {SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET};
 static const char *names[KINDS] = {"stream", "datagram", "seqpacket"};
 
 struct sent {
-  int rx, pipe_r, peer; /* the receiving end (the child's); what the parent keeps */
+  int rx, pipe_r, peer, file; /* the receiving end (the child's); what the parent keeps */
 };
 
 static void send_fds(int s, const char *text, const int *fds, int n) {
@@ -73,10 +73,9 @@ static struct sent set_up(const char *dir, int k) {
   send_fds(sv[0], "sock", &pair[1], 1);
   send_fds(sv[0], "tail", 0, 0);
   close(p[1]);
-  close(f);
   close(pair[1]);
   close(sv[0]);
-  return (struct sent){sv[1], p[0], pair[0]};
+  return (struct sent){sv[1], p[0], pair[0], f}; /* the file stays open here too */
 }
 
 /* One recvmsg: its bytes (NUL-terminated) and descriptors. */
@@ -180,7 +179,7 @@ int main(int argc, char **argv) {
   pid_t child = fork();
   CHECK(child >= 0, "fork: errno %d", errno);
   if (child == 0) {
-    for (int k = 0; k < KINDS; k++) close(sent[k].pipe_r), close(sent[k].peer);
+    for (int k = 0; k < KINDS; k++) close(sent[k].pipe_r), close(sent[k].peer), close(sent[k].file);
     int before = open_fds();
     wait_go(argv[1]);
     for (int k = 0; k < KINDS; k++) take(sent[k].rx, k);
@@ -206,6 +205,9 @@ int main(int argc, char **argv) {
     memset(buf, 0, sizeof buf);
     CHECK(read(sent[k].peer, buf, sizeof buf) == 4 && !strcmp(buf, "back"),
           "%s: the socket answered '%s'", names[k], buf);
+    /* The file in flight was the parent's open file: the child's read moved its offset. */
+    CHECK(lseek(sent[k].file, 0, SEEK_CUR) == 10, "%s: the parent's file is at %ld, not 10",
+          names[k], (long)lseek(sent[k].file, 0, SEEK_CUR));
   }
   printf("PASS\n");
   return 0;
