@@ -204,6 +204,6 @@ sharedTest(
   "fds_in_flight",
 );
 sharedTest(
-  "connections waiting in Unix stream and seqpacket listeners' accept queues from the application's own clients are accepted after the restore, in order",
+  "connections waiting in Unix stream, seqpacket and TCP listeners' accept queues from the application's own clients are accepted after the restore (Unix ones in order)",
   "backlog_kept",
 );

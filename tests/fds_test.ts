@@ -153,6 +153,12 @@ const REFUSED = [
     named:
       /process \d+: descriptor \d+ is a Unix socket waiting to be accepted by listener socket:\[\d+\] with bytes it sent not read yet, which Amber cannot read before the server accepts the connection/,
   },
+  {
+    kind: "tcp-backlog-bytes",
+    holding: "a TCP connection waiting to be accepted whose client sent bytes",
+    named:
+      /process \d+: descriptor \d+ is a TCP connection waiting to be accepted by listener socket:\[\d+\] with 2 bytes it sent not read yet/,
+  },
   { kind: "netlink", holding: "a netlink socket", named: /netlink socket/ },
   {
     kind: "traced",

@@ -200,6 +200,8 @@ enum amber_peer_where {
   AMBER_PEER_CLOSED = 1,  /* no socket any more (closed, or a connection never accepted) */
   AMBER_PEER_INSIDE = 2,  /* held by a process of the application: the pair comes back whole */
   AMBER_PEER_OUTSIDE = 3, /* held outside the application: comes back reset */
+  AMBER_PEER_LISTENER = 4, /* waiting in the accept queue of a listener of the application
+                              (peer_ino): connected again (preload/fds/unix_backlog.c) */
 };
 
 struct amber_fd_rec {

@@ -111,7 +111,8 @@ static void socket_losses(struct json *j, const struct amber_fd_rec *rec) {
   if (rec->domain == AF_UNIX) unix_text(rec, local, sizeof local);
   else if (rec->domain == AF_INET || rec->domain == AF_INET6) inet_text(rec->addr, local, sizeof local);
   else return;
-  if (rec->socket_kind == AMBER_SOCK_RESET && rec->type == SOCK_STREAM && rec->domain != AF_UNIX) {
+  if (rec->socket_kind == AMBER_SOCK_RESET && rec->type == SOCK_STREAM && rec->domain != AF_UNIX &&
+      rec->peer_where != AMBER_PEER_LISTENER) { /* a waiting connection is kept */
     inet_text(rec->addr + AMBER_SOCK_PEER_OFF, remote, sizeof remote);
     json_raw(j, ",\"reset\":{\"local\":");
     json_str(j, local);

@@ -4,7 +4,7 @@
  * "rights-outside" (a socket with a descriptor in flight that it hands to fd_holder, outside
  * the application, through DIR/give.sock), "rights-locked" (a descriptor in flight in a
  * process holding a POSIX lock on DIR/locked), "backlog-bytes" (a connection waiting to be
- * accepted whose client sent bytes), "netlink" (a route netlink
+ * accepted whose client sent bytes; "tcp-backlog-bytes" over TCP), "netlink" (a route netlink
  * socket), "cwd" (its current directory DIR/gone, deleted), "pty" (a pseudo-terminal it made,
  * with bytes typed and not read), "traced" (a thread that blocks every signal with the raw
  * system call, traced by a child, so that the coordinator cannot trace it), or a path longer
@@ -13,6 +13,7 @@
  * "tick N" every 20 ms until DIR/go exists, and "PASS".
  *
  *   unsaveable KIND DIR */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -156,6 +157,15 @@ int main(int argc, char **argv) {
     int l = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);
     CHECK(l >= 0 && bind(l, (struct sockaddr *)&a, sizeof a) == 0 && listen(l, 1) == 0 &&
               connect(c, (struct sockaddr *)&a, sizeof a) == 0 && write(c, "hi", 2) == 2,
+          "listen, connect: errno %d", errno);
+  } else if (!strcmp(argv[1], "tcp-backlog-bytes")) {
+    /* The same over TCP on loopback. */
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(l >= 0 && bind(l, (struct sockaddr *)&a, len) == 0 && listen(l, 1) == 0 &&
+              getsockname(l, (struct sockaddr *)&a, &len) == 0 &&
+              connect(c, (struct sockaddr *)&a, len) == 0 && write(c, "hi", 2) == 2,
           "listen, connect: errno %d", errno);
   } else if (!strcmp(argv[1], "netlink")) {
     CHECK(socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) >= 0, "netlink socket: errno %d", errno);

@@ -158,14 +158,28 @@ int amber_rights_deliver(const struct amber_fd_rec **failed);
 void amber_rights_release(void);
 
 /* Connections waiting in a Unix listener's accept queue from clients of the application
- * (unix_backlog.c): such a client's peer_where (peer_ino: the listener), and the clients a
- * listener had waiting, in order (its owner saves them in data, nmsgs of them). */
-#define AMBER_PEER_LISTENER 4
+ * (unix_backlog.c): such a client's peer_where is AMBER_PEER_LISTENER (peer_ino: the
+ * listener); a listener's owner saves the clients it had waiting, in order (data, nmsgs). */
 int amber_fd_unix_waiting_clients(uint64_t ino, uint32_t *out, int cap); /* -1: no listener */
 int amber_backlog_client(struct amber_fd_rec *rec, uint32_t unread); /* in frozen_peer */
 int amber_backlog_listener(struct amber_fd_rec *rec);                /* its owner, frozen */
 int amber_backlog_reconnect(const struct amber_fd_rec *rec, int listener); /* phase 1 */
 int amber_backlog_take(struct amber_fd_rec *rec, int floor);               /* phase 2 */
+int amber_backlog_held(uint64_t ino); /* a process of the application holds this socket */
+/* The same for TCP (tcp_backlog.c): a client's and a listener's; a listener's address to
+ * connect to (a wildcard one's loopback). */
+int amber_tcp_backlog_client(struct amber_fd_rec *rec);
+int amber_tcp_backlog_listener(struct amber_fd_rec *rec);
+void amber_tcp_backlog_address(uint8_t *sa);
+/* sock_diag.c: sends a NETLINK_SOCK_DIAG request on *sock (opened if -1), its header filled
+ * here. */
+struct nlmsghdr;
+long amber_sock_diag_send(int *sock, struct nlmsghdr *h, uint32_t len, uint16_t flags,
+                          uint32_t seq);
+/* Hands each answer to sequence seq to each() until it returns nonzero (the end of a dump is
+ * read all the same); 0, or -errno (not found is 0). */
+long amber_sock_diag_each(int sock, uint32_t seq, int (*each)(const struct nlmsghdr *h, void *ctx),
+                          void *ctx);
 
 /* AMBER_SOCK_PEER_OFF, AMBER_SOCK_WINDOW_OFF, AMBER_SOCK_WAITING: in image.h. */
 

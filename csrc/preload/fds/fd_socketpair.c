@@ -93,73 +93,51 @@ struct diag_reply {
 static int diag_sock = -1;
 static uint32_t diag_seq;
 
+/* The one answer about a Unix socket: its state and attributes. */
+static int one_reply(const struct nlmsghdr *h, void *ctx) {
+  struct diag_reply *out = ctx;
+  out->found = 1;
+  out->state = ((struct unix_diag_msg *)NLMSG_DATA(h))->udiag_state;
+  long at = NLMSG_LENGTH(sizeof(struct unix_diag_msg));
+  while (at + (long)sizeof(struct nlattr) <= (long)h->nlmsg_len) {
+    struct nlattr *a = (void *)((char *)h + at);
+    if (a->nla_len < sizeof *a || at + a->nla_len > (long)h->nlmsg_len) break;
+    void *data = (char *)a + NLA_HDRLEN;
+    long len = a->nla_len - NLA_HDRLEN;
+    if (a->nla_type == UNIX_DIAG_PEER && len >= 4) memcpy(&out->peer, data, 4);
+    if (a->nla_type == UNIX_DIAG_SHUTDOWN && len >= 1) out->shutdown = *(uint8_t *)data;
+    if (a->nla_type == UNIX_DIAG_NAME && len > 0) out->named = 1;
+    if (a->nla_type == UNIX_DIAG_RQLEN && len >= (long)sizeof(struct unix_diag_rqlen))
+      out->rqueue = ((struct unix_diag_rqlen *)data)->udiag_rqueue;
+    if (a->nla_type == UNIX_DIAG_MEMINFO && len >= (SK_MEMINFO_SNDBUF + 1) * 4) {
+      memcpy(&out->sndbuf, (uint32_t *)data + SK_MEMINFO_SNDBUF, 4);
+      memcpy(&out->wmem, (uint32_t *)data + SK_MEMINFO_WMEM_ALLOC, 4);
+    }
+    if (a->nla_type == UNIX_DIAG_ICONS) {
+      out->icons = data;
+      out->nicons = (uint32_t)(len / 4);
+    }
+    at += NLA_ALIGN(a->nla_len);
+  }
+  return 1;
+}
+
 /* Asks the kernel about the Unix socket with inode `ino`: 0 (found or not), or -errno. */
 static int diag(uint64_t ino, struct diag_reply *out) {
-  static char reply[8192];
   memset(out, 0, sizeof *out);
-  if (diag_sock < 0) {
-    diag_sock =
-        (int)amber_sys3(SYS_socket, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (diag_sock < 0) return diag_sock;
-  }
   struct {
     struct nlmsghdr h;
     struct unix_diag_req r;
   } req;
   memset(&req, 0, sizeof req);
-  req.h.nlmsg_len = sizeof req;
-  req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  req.h.nlmsg_flags = NLM_F_REQUEST;
-  req.h.nlmsg_seq = ++diag_seq;
   req.r.sdiag_family = AF_UNIX;
   req.r.udiag_states = ~0u;
   req.r.udiag_ino = (uint32_t)ino;
   req.r.udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_MEMINFO | UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN |
                      UDIAG_SHOW_ICONS;
   req.r.udiag_cookie[0] = req.r.udiag_cookie[1] = ~0u;
-  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-  long r = amber_sys6(SYS_sendto, diag_sock, (long)&req, sizeof req, 0, (long)&kernel,
-                      sizeof kernel);
-  if (r < 0) return (int)r;
-  for (;;) {
-    r = amber_sys6(SYS_recvfrom, diag_sock, (long)reply, sizeof reply, MSG_DONTWAIT, 0, 0);
-    if (r < 0) return (int)r;
-    for (long off = 0; off + (long)sizeof(struct nlmsghdr) <= r;) {
-      struct nlmsghdr *h = (void *)(reply + off);
-      if (h->nlmsg_len < sizeof *h || off + (long)h->nlmsg_len > r) break;
-      off += NLMSG_ALIGN(h->nlmsg_len);
-      if (h->nlmsg_seq != diag_seq) continue;
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        int err = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-        return err == -ENOENT ? 0 : err;
-      }
-      if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
-      out->found = 1;
-      out->state = ((struct unix_diag_msg *)NLMSG_DATA(h))->udiag_state;
-      long at = NLMSG_LENGTH(sizeof(struct unix_diag_msg));
-      while (at + (long)sizeof(struct nlattr) <= (long)h->nlmsg_len) {
-        struct nlattr *a = (void *)((char *)h + at);
-        if (a->nla_len < sizeof *a || at + a->nla_len > (long)h->nlmsg_len) break;
-        void *data = (char *)a + NLA_HDRLEN;
-        long len = a->nla_len - NLA_HDRLEN;
-        if (a->nla_type == UNIX_DIAG_PEER && len >= 4) memcpy(&out->peer, data, 4);
-        if (a->nla_type == UNIX_DIAG_SHUTDOWN && len >= 1) out->shutdown = *(uint8_t *)data;
-        if (a->nla_type == UNIX_DIAG_NAME && len > 0) out->named = 1;
-        if (a->nla_type == UNIX_DIAG_RQLEN && len >= (long)sizeof(struct unix_diag_rqlen))
-          out->rqueue = ((struct unix_diag_rqlen *)data)->udiag_rqueue;
-        if (a->nla_type == UNIX_DIAG_MEMINFO && len >= (SK_MEMINFO_SNDBUF + 1) * 4) {
-          memcpy(&out->sndbuf, (uint32_t *)data + SK_MEMINFO_SNDBUF, 4);
-          memcpy(&out->wmem, (uint32_t *)data + SK_MEMINFO_WMEM_ALLOC, 4);
-        }
-        if (a->nla_type == UNIX_DIAG_ICONS) {
-          out->icons = data;
-          out->nicons = (uint32_t)(len / 4);
-        }
-        at += NLA_ALIGN(a->nla_len);
-      }
-      return 0;
-    }
-  }
+  long r = amber_sock_diag_send(&diag_sock, &req.h, sizeof req, 0, ++diag_seq);
+  return r < 0 ? (int)r : (int)amber_sock_diag_each(diag_sock, diag_seq, one_reply, out);
 }
 
 int amber_fd_socketpair_peer(struct amber_fd_rec *rec) {
@@ -409,7 +387,7 @@ static uint64_t pair_key(const struct amber_fd_rec *rec) {
 
 /* Does this end come from a pair that another descriptor's restore makes? */
 int amber_fd_socketpair_needs_peer(const struct amber_fd_rec *rec) {
-  if (is_pair(rec) && rec->peer_where == AMBER_PEER_LISTENER) return 1;
+  if (rec->peer_where == AMBER_PEER_LISTENER) return 1; /* Unix or TCP (unix_backlog.c) */
   if (amber_fd_socketpair_redials(rec)) return rec->peer_where == AMBER_PEER_INSIDE;
   return is_pair(rec) && rec->peer_where == AMBER_PEER_INSIDE && end_of(rec) == 1;
 }

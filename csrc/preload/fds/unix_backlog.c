@@ -34,7 +34,7 @@ static uint64_t key_of(uint64_t listener) {
 }
 
 /* Whether a process of the application holds the socket with this inode. */
-static int held(uint64_t ino) {
+int amber_backlog_held(uint64_t ino) {
   const struct amber_share *s = &amber.table->share;
   for (uint32_t i = 0; i < s->n; i++)
     if (s->fds[i].fd >= 0 && S_ISSOCK(s->fds[i].mode) && s->fds[i].ino == ino) return 1;
@@ -70,6 +70,7 @@ int amber_backlog_client(struct amber_fd_rec *rec, uint32_t unread) {
 int amber_backlog_listener(struct amber_fd_rec *rec) {
   static uint32_t clients[MAX_WAITING];
   int n = amber_fd_unix_waiting_clients(rec->ino, clients, MAX_WAITING);
+  amber_fd_socketpair_peers_done(); /* its sock_diag socket: not one for the program to keep */
   rec->data = rec->data_len = 0;
   rec->nmsgs = 0;
   if (n <= 0) return 0;
@@ -85,7 +86,7 @@ int amber_backlog_listener(struct amber_fd_rec *rec) {
   int reachable = rec->addr_len > sizeof(sa_family_t) && (!name[0] || rec->u[2]);
   uint32_t count = 0, lost = 0;
   for (int i = 0; i < n; i++) {
-    if (reachable && held(clients[i])) kept[count++] = clients[i];
+    if (reachable && amber_backlog_held(clients[i])) kept[count++] = clients[i];
     else lost++;
   }
   rec->data = (uint64_t)kept;
@@ -98,10 +99,18 @@ int amber_backlog_listener(struct amber_fd_rec *rec) {
 int amber_backlog_reconnect(const struct amber_fd_rec *rec, int listener) {
   const uint64_t *clients = (const uint64_t *)rec->data;
   (void)listener; /* the queue is reached through its name, as the clients reached it */
+  uint8_t to[sizeof rec->addr];
+  memcpy(to, rec->addr, sizeof to);
+  int unix_socket = rec->domain == AF_UNIX;
+  if (!unix_socket) amber_tcp_backlog_address(to); /* loopback for a wildcard listener */
   for (uint32_t i = 0; i < rec->nmsgs; i++) {
-    int fd = (int)amber_sys3(SYS_socket, AF_UNIX, rec->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    /* A Unix connect to a full queue would wait: refused instead (EAGAIN); a TCP one on
+     * loopback is made at once. */
+    int fd = (int)amber_sys3(SYS_socket, rec->domain,
+                             rec->type | SOCK_CLOEXEC | (unix_socket ? SOCK_NONBLOCK : 0),
+                             rec->protocol);
     if (fd < 0) return fd;
-    long err = amber_sys3(SYS_connect, fd, rec->addr, rec->addr_len);
+    long err = amber_sys3(SYS_connect, fd, to, rec->addr_len);
     if (!err) err = amber_sys3(SYS_fcntl, fd, F_SETFL, 0);
     if (!err) err = amber_broker_put(key_of(rec->ino), clients[i], fd);
     amber_sys1(SYS_close, fd);
