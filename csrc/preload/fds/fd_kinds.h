@@ -161,6 +161,7 @@ void amber_rights_release(void);
  * (unix_backlog.c): such a client's peer_where is AMBER_PEER_LISTENER (peer_ino: the
  * listener); a listener's owner saves the clients it had waiting, in order (data, nmsgs). */
 int amber_fd_unix_waiting_clients(uint64_t ino, uint32_t *out, int cap); /* -1: no listener */
+uint64_t amber_fd_unix_listener_of(uint64_t client); /* the listener it waits in, or 0 */
 int amber_backlog_client(struct amber_fd_rec *rec, uint32_t unread); /* in frozen_peer */
 int amber_backlog_listener(struct amber_fd_rec *rec);                /* its owner, frozen */
 int amber_backlog_reconnect(const struct amber_fd_rec *rec, int listener); /* phase 1 */

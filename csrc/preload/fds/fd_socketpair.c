@@ -123,20 +123,25 @@ static int one_reply(const struct nlmsghdr *h, void *ctx) {
 }
 
 /* Asks the kernel about the Unix socket with inode `ino`: 0 (found or not), or -errno. */
-static int diag(uint64_t ino, struct diag_reply *out) {
-  memset(out, 0, sizeof *out);
+/* Sends a question about the Unix sockets in `states` (one by inode, or all: NLM_F_DUMP). */
+static long ask(uint32_t states, uint64_t ino, uint16_t flags) {
   struct {
     struct nlmsghdr h;
     struct unix_diag_req r;
   } req;
   memset(&req, 0, sizeof req);
   req.r.sdiag_family = AF_UNIX;
-  req.r.udiag_states = ~0u;
+  req.r.udiag_states = states;
   req.r.udiag_ino = (uint32_t)ino;
   req.r.udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_MEMINFO | UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN |
                      UDIAG_SHOW_ICONS;
   req.r.udiag_cookie[0] = req.r.udiag_cookie[1] = ~0u;
-  long r = amber_sock_diag_send(&diag_sock, &req.h, sizeof req, 0, ++diag_seq);
+  return amber_sock_diag_send(&diag_sock, &req.h, sizeof req, flags, ++diag_seq);
+}
+
+static int diag(uint64_t ino, struct diag_reply *out) {
+  memset(out, 0, sizeof *out);
+  long r = ask(~0u, ino, 0);
   return r < 0 ? (int)r : (int)amber_sock_diag_each(diag_sock, diag_seq, one_reply, out);
 }
 
@@ -179,6 +184,31 @@ int amber_fd_unix_diag_peer(uint64_t ino, uint64_t *peer, int *named) {
   *peer = err ? 0 : r.peer;
   *named = !err && r.named;
   return err;
+}
+
+/* A dump's answer about one listener: does it hold the client waiting? */
+struct listener_of {
+  uint32_t client, listener;
+};
+
+static int one_listener(const struct nlmsghdr *h, void *ctx) {
+  struct listener_of *l = ctx;
+  struct diag_reply r;
+  memset(&r, 0, sizeof r);
+  one_reply(h, &r);
+  for (uint32_t i = 0; i < r.nicons; i++)
+    if (r.icons[i] == l->client) {
+      l->listener = ((struct unix_diag_msg *)NLMSG_DATA(h))->udiag_ino;
+      return 1;
+    }
+  return 0;
+}
+
+uint64_t amber_fd_unix_listener_of(uint64_t client) {
+  struct listener_of l = {(uint32_t)client, 0};
+  if (ask(1u << TCP_LISTEN_STATE, 0, NLM_F_DUMP) >= 0)
+    amber_sock_diag_each(diag_sock, diag_seq, one_listener, &l);
+  return l.listener;
 }
 
 int amber_fd_unix_waiting_clients(uint64_t ino, uint32_t *out, int cap) {

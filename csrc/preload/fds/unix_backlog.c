@@ -7,8 +7,9 @@
  * Snapshot, every process frozen (nothing accepts meanwhile): the listener's owner saves the
  * inodes of its waiting clients that a process of the application holds (the coordinator's
  * list), in order; the others (clients outside the application) are named as lost, as before
- * (u[AMBER_SOCK_WAITING]). A client with no peer asks the application's Unix sockets which
- * listener holds it waiting (peer_where AMBER_PEER_LISTENER, peer_ino the listener).
+ * (u[AMBER_SOCK_WAITING]). A client with no peer asks sock_diag which listener holds it
+ * waiting (one dump of the listeners), and, if the application holds that listener, says so
+ * (peer_where AMBER_PEER_LISTENER, peer_ino the listener).
  *
  * Restore: the listener's owner, once the listener listens again (phase 1), connects a new
  * socket to it for each saved client, in order, so that its queue holds them as before, and
@@ -42,28 +43,19 @@ int amber_backlog_held(uint64_t ino) {
 }
 
 int amber_backlog_client(struct amber_fd_rec *rec, uint32_t unread) {
-  static uint32_t clients[MAX_WAITING];
-  const struct amber_share *s = &amber.table->share;
-  for (uint32_t i = 0; i < s->n; i++) {
-    const struct amber_share_fd *e = &s->fds[i];
-    if (e->fd < 0 || !S_ISSOCK(e->mode) || e->ino == rec->ino) continue;
-    int n = amber_fd_unix_waiting_clients(e->ino, clients, MAX_WAITING);
-    int found = 0;
-    for (int k = 0; k < n && !found; k++) found = clients[k] == (uint32_t)rec->ino;
-    if (!found) continue;
-    if (unread) {
-      amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-                "descriptor %d is a Unix socket waiting to be accepted by listener socket:[%ld] "
-                "with bytes it sent not read yet, which Amber cannot read before the server "
-                "accepts the connection", rec->fd, (long)e->ino);
-      return -1;
-    }
-    rec->peer_where = AMBER_PEER_LISTENER;
-    rec->peer_ino = e->ino;
-    amber_fmt(rec->path, sizeof rec->path,
-              "Unix socket waiting to be accepted by listener socket:[%ld]", (long)e->ino);
-    return 0;
+  uint64_t listener = amber_fd_unix_listener_of(rec->ino); /* one question for all listeners */
+  if (!listener || !amber_backlog_held(listener)) return 0;
+  if (unread) {
+    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+              "descriptor %d is a Unix socket waiting to be accepted by listener socket:[%ld] "
+              "with bytes it sent not read yet, which Amber cannot read before the server "
+              "accepts the connection", rec->fd, (long)listener);
+    return -1;
   }
+  rec->peer_where = AMBER_PEER_LISTENER;
+  rec->peer_ino = listener;
+  amber_fmt(rec->path, sizeof rec->path,
+            "Unix socket waiting to be accepted by listener socket:[%ld]", (long)listener);
   return 0;
 }
 
