@@ -3,7 +3,8 @@
  * that `snapshot`, `inspect` and `restore` can say it: TCP connections that come back reset (a
  * peer outside the application cannot come with it, unless the snapshot kept the connection
  * with `tcpEstablished`), and connections that were waiting in a listener's accept queue (their
- * clients see them reset when the original ends).
+ * clients see them reset when the original ends) whose clients are outside the application
+ * (those of its own clients are kept).
  *
  * @module
  */

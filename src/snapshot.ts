@@ -361,11 +361,12 @@ export async function freezeAndWriteRetrying(
       }
       // A process that exited during the snapshot (a server's short-lived worker) is no more
       // reason to fail than one created: taken again without it.
-      // Descriptors in flight over a Unix socket are mostly a moment's state (nginx's master
-      // hands each worker its siblings' channels as it starts them): taken again a moment later.
+      // Descriptors in flight over a Unix socket that were sent or received while the
+      // application froze (unix_rights.c): taken again a moment later.
       const raced = cause instanceof SnapshotError &&
         (cause.cause instanceof ControlAgainError ||
-          cause.cause instanceof ControlProcessGoneError || /in flight/.test(cause.message));
+          cause.cause instanceof ControlProcessGoneError ||
+          /descriptors in flight .*changed during the snapshot/.test(cause.message));
       if (!raced || attempt === 3 || how.signal?.aborted) throw cause;
       // An agent that gave up removes its own file meanwhile: gone already is as good.
       for await (const entry of Deno.readDir(tmp)) {

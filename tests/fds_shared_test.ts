@@ -237,3 +237,11 @@ scenarioTest(
   },
   LIMIT_MS,
 );
+sharedTest(
+  "a pipe's end, a file at its offset and a socket in flight (SCM_RIGHTS) over stream, datagram and seqpacket pairs are received after the restore, each with its message",
+  "fds_in_flight",
+);
+sharedTest(
+  "connections waiting in Unix stream, seqpacket and TCP listeners' accept queues from the application's own clients are accepted after the restore (Unix ones in order)",
+  "backlog_kept",
+);

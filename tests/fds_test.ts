@@ -12,7 +12,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { SnapshotError } from "../mod.ts";
+import { type App, SnapshotError } from "../mod.ts";
 import { prog, type Scenario, scenarioTest } from "./support.ts";
 
 const LIMIT_MS = 60_000;
@@ -137,9 +137,27 @@ const REFUSED = [
   },
   {
     kind: "rights",
-    holding: "a socket pair with a descriptor in flight",
+    holding: "a socket in flight whose own queue holds a descriptor in flight",
     named:
-      /process \d+: descriptor \d+ is a connected Unix socket with descriptors in flight \(SCM_RIGHTS: sent and not received yet, the first socket:\[\d+\]\)/,
+      /process \d+: descriptor \d+ \(connected Unix socket\) has descriptors in flight \(SCM_RIGHTS, not received yet\) and one of them, sent with byte 0, cannot be saved: it is a Unix socket with descriptors in flight of its own \(nested\)/,
+  },
+  {
+    kind: "rights-locked",
+    holding: "a descriptor in flight and a POSIX lock",
+    named:
+      /process \d+: descriptor \d+ \(connected Unix socket\) has descriptors in flight \(SCM_RIGHTS, not received yet\) while its process holds POSIX locks, which Amber cannot save: peeking at them would drop the locks/,
+  },
+  {
+    kind: "backlog-bytes",
+    holding: "a connection waiting to be accepted whose client sent bytes",
+    named:
+      /process \d+: descriptor \d+ is a Unix socket waiting to be accepted by listener socket:\[\d+\] with bytes it sent not read yet, which Amber cannot read before the server accepts the connection/,
+  },
+  {
+    kind: "tcp-backlog-bytes",
+    holding: "a TCP connection waiting to be accepted whose client sent bytes",
+    named:
+      /process \d+: descriptor \d+ is a TCP connection waiting to be accepted by listener socket:\[\d+\] with 2 bytes it sent not read yet/,
   },
   { kind: "netlink", holding: "a netlink socket", named: /netlink socket/ },
   {
@@ -180,28 +198,59 @@ const REFUSED = [
   },
 ] as const;
 
+/** Once `app` says "ready": its snapshot fails naming what `named` matches, as a refusal, leaves
+ * no image, and the program runs on to its PASS. */
+async function refusedRunsOn(s: Scenario, app: App, named: RegExp): Promise<void> {
+  await s.waitFor(/^ready$/m, "ready");
+  const dir = join(s.dir, "never.amber");
+  await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
+    assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
+    assert.match(e.message, named);
+    assert.equal(e.reason, "unsupported-resource", e.message);
+    return true;
+  });
+  await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+  const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
+  await s.waitFor(new RegExp(`^tick ${ticks + 5}$`, "m"), "more ticks after the snapshot");
+  await s.pass();
+}
+
 for (const { kind, holding, named } of REFUSED) {
   scenarioTest(
     `a snapshot of a program holding ${holding} fails naming it, and the program runs on`,
     async (s) => {
       const app = await s.launch([prog("unsaveable"), kind, s.dir], kind);
-      await s.waitFor(/^ready$/m, "ready");
-      const dir = join(s.dir, `${kind}.amber`);
-      await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
-        assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
-        assert.match(e.message, named);
-        assert.equal(e.reason, "unsupported-resource", e.message);
-        return true;
-      });
-      await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
-      const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
-      await s.waitFor(new RegExp(`^tick ${ticks + 5}$`, "m"), "more ticks after the snapshot");
-      await s.pass();
+      await refusedRunsOn(s, app, named);
       assert.equal((await inTime(app.wait(), "The program's exit")).code, 0);
     },
     LIMIT_MS,
   );
 }
+
+scenarioTest(
+  "a socket with descriptors in flight that a process outside the application holds too is refused by name, the program runs on",
+  async (s) => {
+    const app = await s.launch([prog("unsaveable"), "rights-outside", s.dir], "outside");
+    const holder = new Deno.Command(prog("fd_holder"), {
+      args: [join(s.dir, "give.sock")],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    try {
+      await refusedRunsOn(
+        s,
+        app,
+        new RegExp(
+          `process \\d+: descriptor \\d+ \\(socket:\\[\\d+\\]\\) has descriptors in flight \\(SCM_RIGHTS, not received yet\\) and is open in process ${holder.pid} \\(fd_holder, outside the application\\) too`,
+        ),
+      );
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.output();
+    }
+  },
+  LIMIT_MS,
+);
 
 /** A program that holds what a snapshot must refuse (it prints "tick N" until `<dir>/go`): the
  * snapshot fails with a message that matches `named`, writes nothing, and the program runs on. */

@@ -96,24 +96,27 @@ async function nginxSite(s: Scenario): Promise<{ path: string; port: number; tem
   return { path, port: freePort(), temp };
 }
 
+/** nginx as root with one worker, in the foreground, serving: the app, its port and its log. */
+async function nginxOneWorker(s: Scenario) {
+  const { path, port, temp } = await nginxSite(s);
+  // `user root`, one worker, in the foreground; the www-data case as users run it is below.
+  await Deno.writeTextFile(
+    `${s.dir}/nginx.conf`,
+    `daemon off; master_process on; worker_processes 1; user root; pid ${s.dir}/nginx.pid;
+     events { worker_connections 64; }
+     http { access_log off; ${temp}
+            server { listen 127.0.0.1:${port}; root ${s.dir}/www; } }`,
+  );
+  const log = `${s.dir}/error.log`;
+  const app = await s.launch([path, "-p", s.dir, "-c", `${s.dir}/nginx.conf`, "-e", log], "nginx");
+  await until(async () => (await http(port)).includes("hello from nginx"), "nginx serving");
+  return { app, port, log };
+}
+
 scenarioTest(
   "nginx, whose master learns of its workers by SIGIO (F_SETOWN), serves and reloads after a restore",
   async (s) => {
-    const { path, port, temp } = await nginxSite(s);
-    // `user root`, one worker, in the foreground; the www-data case as users run it is below.
-    await Deno.writeTextFile(
-      `${s.dir}/nginx.conf`,
-      `daemon off; master_process on; worker_processes 1; user root; pid ${s.dir}/nginx.pid;
-       events { worker_connections 64; }
-       http { access_log off; ${temp}
-              server { listen 127.0.0.1:${port}; root ${s.dir}/www; } }`,
-    );
-    const log = `${s.dir}/error.log`;
-    const app = await s.launch(
-      [path, "-p", s.dir, "-c", `${s.dir}/nginx.conf`, "-e", log],
-      "nginx",
-    );
-    await until(async () => (await http(port)).includes("hello from nginx"), "nginx serving");
+    const { app, port, log } = await nginxOneWorker(s);
     const restored = await s.restore(await s.freeze(app));
     await until(async () => (await http(port)).includes("hello from nginx"), "nginx serving again");
     const master = restored.processes().find((p) => p.parent === 4200000)!;
@@ -203,6 +206,42 @@ scenarioTest(
         "old workers gone",
       );
     }
+    const errors = await Deno.readTextFile(log);
+    assert.doesNotMatch(errors, /\[(alert|emerg|crit)\]/, errors);
+  },
+);
+
+/** How many descriptors wait in flight (SCM_RIGHTS) in the queues of process pid's sockets. */
+async function inFlight(pid: number): Promise<number> {
+  let total = 0;
+  for await (const entry of Deno.readDir(`/proc/${pid}/fdinfo`)) {
+    const text = await Deno.readTextFile(`/proc/${pid}/fdinfo/${entry.name}`).catch(() => "");
+    total += Number(text.match(/^scm_fds:\s+(\d+)/m)?.[1] ?? 0);
+  }
+  return total;
+}
+
+scenarioTest(
+  "nginx whose stopped worker has a new sibling's channel in flight (SCM_RIGHTS) is restored, and the worker takes it and quits cleanly",
+  async (s) => {
+    const { app, port, log } = await nginxOneWorker(s);
+    const master = app.processes().find((p) => p.parent === 4200000)!;
+    const old = childrenOf(app, master.vpid)[0];
+    // A stopped worker takes nothing from its channel: a reload's new worker's channel, which
+    // the master hands every worker, and the order to quit wait in its queue.
+    Deno.kill(old.pid, "SIGSTOP");
+    Deno.kill(master.pid, "SIGHUP");
+    await until(async () => (await inFlight(old.pid)) > 0, "a channel in flight to the old worker");
+    const restored = await s.restore(await s.freeze(app));
+    const again = restored.processes().find((p) => p.vpid === old.vpid)!;
+    assert.ok(again?.alive, `the old worker: ${JSON.stringify(restored.processes())}`);
+    assert.ok((await inFlight(again.pid)) > 0, "no channel in flight after the restore");
+    Deno.kill(again.pid, "SIGCONT");
+    await until(
+      () => Promise.resolve(!childrenOf(restored, master.vpid).some((p) => p.vpid === old.vpid)),
+      "the old worker gone",
+    );
+    await until(async () => (await http(port)).includes("hello from nginx"), "nginx serving");
     const errors = await Deno.readTextFile(log);
     assert.doesNotMatch(errors, /\[(alert|emerg|crit)\]/, errors);
   },

@@ -205,6 +205,8 @@ enum amber_peer_where {
   AMBER_PEER_CLOSED = 1,  /* no socket any more (closed, or a connection never accepted) */
   AMBER_PEER_INSIDE = 2,  /* held by a process of the application: the pair comes back whole */
   AMBER_PEER_OUTSIDE = 3, /* held outside the application: comes back reset */
+  AMBER_PEER_LISTENER = 4, /* waiting in the accept queue of a listener of the application
+                              (peer_ino): connected again (preload/fds/unix_backlog.c) */
 };
 
 struct amber_fd_rec {
@@ -255,6 +257,13 @@ struct amber_fd_rec {
   /* The name of the kind's table of operations (fd_<kind>.c), for `amber inspect` of a kind
    * whose number image.h does not list. */
   char kind_name[16];
+  /* A descriptor in flight (unix_rights.c): a file sent over a Unix socket and not received
+   * yet, saved through a duplicate the agent peeked at. flight_sock: the receiving socket's
+   * descriptor + 1 (0: an ordinary descriptor of the program); flight_at: the message it came
+   * with (datagram, seqpacket), or, for a stream, where the bytes it came with begin, and
+   * flight_end where they end; flight_held: the agent holds the duplicate open now. */
+  int32_t flight_sock, flight_held;
+  uint64_t flight_at, flight_end;
 };
 
 /* Where a socket record's addr[112] holds more than the local address: the peer's address

@@ -46,6 +46,19 @@ int32_t amber_ctl_share_scan(void *table, char *buf, int32_t cap);
  * both (ctl_fifo_outside.c). */
 struct amber_table;
 int amber_share_fifo_outside(struct amber_table *t, char *buf, int cap);
+/* A Unix socket of the application with descriptors in flight that a process outside it holds
+ * too: -EBUSY, buf naming both (ctl_rights_outside.c). */
+int amber_share_rights_outside(struct amber_table *t, char *buf, int cap);
+/* ctl_fifo_outside.c: asks match() about every descriptor (its /proc link, stat) of every
+ * process outside the application the coordinator may look at, until one says yes (-EBUSY,
+ * buf its message); and a process's name. */
+struct stat;
+typedef int (*amber_outside_match)(const struct amber_table *t, int pid, const char *link,
+                                   const struct stat *st, const void *ctx, char *buf, int cap);
+int amber_in_application(const struct amber_table *t, int pid);
+int amber_scan_outside(const struct amber_table *t, amber_outside_match match, const void *ctx,
+                       char *buf, int cap);
+void amber_process_comm(int pid, char *comm, int cap);
 /* Writes a copy of the tables into the image, and the SysV objects' contents. */
 int32_t amber_ctl_save_tables(void *table, const char *path);
 int32_t amber_ctl_ipc_save(void *table, const char *image_dir);

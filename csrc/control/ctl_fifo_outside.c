@@ -25,7 +25,7 @@ static const struct amber_share_fd *app_fifo(const struct amber_share *s, dev_t 
   return 0;
 }
 
-static int in_application(const struct amber_table *t, int pid) {
+int amber_in_application(const struct amber_table *t, int pid) {
   const struct amber_ctl *c = &t->ctl;
   for (uint32_t i = 0; i < c->nslots; i++)
     if (c->slots[i].vpid && amber_v2s((struct amber_table *)t, AMBER_KIND_PID, c->slots[i].vpid) == pid)
@@ -33,8 +33,39 @@ static int in_application(const struct amber_table *t, int pid) {
   return 0;
 }
 
-/* Whether process pid holds one of the application's named FIFOs; the message in buf. */
-static int holds_fifo(const struct amber_table *t, int pid, char *buf, int cap) {
+void amber_process_comm(int pid, char *comm, int cap) {
+  char path[64];
+  snprintf(comm, cap, "?");
+  snprintf(path, sizeof path, "/proc/%d/comm", pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return;
+  if (fgets(comm, cap, f)) comm[strcspn(comm, "\n")] = 0;
+  fclose(f);
+}
+
+/* Whether the descriptor at link (of process pid) is one of the application's named FIFOs;
+ * the message in buf. */
+static int holds_fifo(const struct amber_table *t, int pid, const char *link,
+                      const struct stat *st, const void *ctx, char *buf, int cap) {
+  (void)ctx;
+  char target[512];
+  ssize_t n = readlink(link, target, sizeof target - 1);
+  if (n <= 0 || target[0] != '/' || !S_ISFIFO(st->st_mode)) return 0;
+  target[n] = 0;
+  const struct amber_share_fd *mine = app_fifo(&t->share, st->st_dev, st->st_ino);
+  if (!mine) return 0;
+  char comm[64];
+  amber_process_comm(pid, comm, sizeof comm);
+  snprintf(buf, cap,
+           "process %d: descriptor %d (named FIFO %s) is open in process %d (%s, outside the "
+           "application) too, whose end a restore cannot keep",
+           mine->vpid, mine->fd, target, pid, comm);
+  return 1;
+}
+
+/* Whether match() says yes of a descriptor of process pid. */
+static int holds(const struct amber_table *t, int pid, amber_outside_match match, const void *ctx,
+                 char *buf, int cap) {
   char dir[64];
   snprintf(dir, sizeof dir, "/proc/%d/fd", pid);
   DIR *d = opendir(dir);
@@ -42,26 +73,10 @@ static int holds_fifo(const struct amber_table *t, int pid, char *buf, int cap) 
   int found = 0;
   for (struct dirent *e; !found && (e = readdir(d));) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    char link[96], target[512];
-    snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
-    ssize_t n = readlink(link, target, sizeof target - 1);
+    char link[96];
     struct stat st;
-    if (n <= 0 || target[0] != '/' || stat(link, &st) || !S_ISFIFO(st.st_mode)) continue;
-    target[n] = 0;
-    const struct amber_share_fd *mine = app_fifo(&t->share, st.st_dev, st.st_ino);
-    if (!mine) continue;
-    char comm[64] = "?", path[64];
-    snprintf(path, sizeof path, "/proc/%d/comm", pid);
-    FILE *f = fopen(path, "re");
-    if (f) {
-      if (fgets(comm, sizeof comm, f)) comm[strcspn(comm, "\n")] = 0;
-      fclose(f);
-    }
-    snprintf(buf, cap,
-             "process %d: descriptor %d (named FIFO %s) is open in process %d (%s, outside the "
-             "application) too, whose end a restore cannot keep",
-             mine->vpid, mine->fd, target, pid, comm);
-    found = 1;
+    snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+    if (stat(link, &st) == 0) found = match(t, pid, link, &st, ctx, buf, cap);
   }
   closedir(d);
   return found;
@@ -85,14 +100,18 @@ int amber_share_fifo_outside(struct amber_table *t, char *buf, int cap) {
   for (uint32_t i = 0; i < t->share.n && !any; i++)
     any = t->share.fds[i].fd >= 0 && S_ISFIFO(t->share.fds[i].mode) &&
           t->share.fds[i].dev != pipes;
-  if (!any) return 0;
+  return any ? amber_scan_outside(t, holds_fifo, 0, buf, cap) : 0;
+}
+
+int amber_scan_outside(const struct amber_table *t, amber_outside_match match, const void *ctx,
+                       char *buf, int cap) {
   DIR *d = opendir("/proc");
   if (!d) return 0;
   int self = getpid(), found = 0;
   for (struct dirent *e; !found && (e = readdir(d));) {
     int pid = atoi(e->d_name);
-    if (pid <= 0 || pid == self || in_application(t, pid)) continue;
-    found = holds_fifo(t, pid, buf, cap);
+    if (pid <= 0 || pid == self || amber_in_application(t, pid)) continue;
+    found = holds(t, pid, match, ctx, buf, cap);
   }
   closedir(d);
   return found ? -EBUSY : 0;

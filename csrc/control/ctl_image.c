@@ -111,7 +111,8 @@ static void socket_losses(struct json *j, const struct amber_fd_rec *rec) {
   if (rec->domain == AF_UNIX) unix_text(rec, local, sizeof local);
   else if (rec->domain == AF_INET || rec->domain == AF_INET6) inet_text(rec->addr, local, sizeof local);
   else return;
-  if (rec->socket_kind == AMBER_SOCK_RESET && rec->type == SOCK_STREAM && rec->domain != AF_UNIX) {
+  if (rec->socket_kind == AMBER_SOCK_RESET && rec->type == SOCK_STREAM && rec->domain != AF_UNIX &&
+      rec->peer_where != AMBER_PEER_LISTENER) { /* a waiting connection is kept */
     inet_text(rec->addr + AMBER_SOCK_PEER_OFF, remote, sizeof remote);
     json_raw(j, ",\"reset\":{\"local\":");
     json_str(j, local);
@@ -175,6 +176,8 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
       json_raw(&j, "%s{\"fd\":%d,\"kind\":\"%s\",\"name\":", i ? "," : "", rec.fd,
                fd_kind_name(&rec));
       json_str(&j, rec.kind == AMBER_FD_STDIO ? "" : rec.path);
+      if (rec.flight_sock) /* a file in flight (preload/fds/unix_rights.c), not the program's */
+        json_raw(&j, ",\"inFlightOn\":%d", rec.flight_sock - 1);
       if (rec.kind == AMBER_FD_FILE && S_ISREG(rec.file_mode)) /* src/changed_files.ts */
         json_raw(&j, ",\"flags\":%d,\"fileDev\":\"%llu\",\"fileIno\":\"%llu\",\"fileSize\":%lld,"
                      "\"fileMtimeNs\":\"%lld\"",

@@ -214,6 +214,7 @@ API int32_t amber_ctl_share_scan(void *table, char *buf, int32_t cap) {
   find_owners(s);
   find_std_streams(t, s);
   int outside = amber_share_fifo_outside(t, buf, cap); /* ctl_fifo_outside.c */
+  if (!outside) outside = amber_share_rights_outside(t, buf, cap); /* ctl_rights_outside.c */
   if (outside) return outside;
   __atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
   return amber_ctl_shm_files_save(t, c->image_dir, buf, cap); /* knowing what is mapped */

@@ -58,7 +58,8 @@ function descriptorLines(processes: { vpid: number; details: ProcessDetails }[])
   const rows = [["VPID", "DESCRIPTORS"]];
   for (const { vpid, details } of processes) {
     const text = fdsOf(details).map((f) =>
-      [f.fd, f.kind, f.name].filter((x) => x !== "").join(" ") + lockText(details, f.fd)
+      [f.fd, f.kind, f.name].filter((x) => x !== "").join(" ") + lockText(details, f.fd) +
+      (typeof f.inFlightOn === "number" ? ` (in flight on ${f.inFlightOn})` : "")
     ).join(", ");
     rows.push([String(vpid), text || "none"]);
   }

@@ -1,6 +1,10 @@
 /* Holds a descriptor Amber cannot save, so that a snapshot must fail, naming it, and leave the
  * program running: KIND is "inotify" (an inotify descriptor watching DIR, with an event not read yet), "rights" (a socket
- * pair with a descriptor sent through it and not received yet), "netlink" (a route netlink
+ * in flight over a socket pair, with a descriptor in flight in its own queue: nested),
+ * "rights-outside" (a socket with a descriptor in flight that it hands to fd_holder, outside
+ * the application, through DIR/give.sock), "rights-locked" (a descriptor in flight in a
+ * process holding a POSIX lock on DIR/locked), "backlog-bytes" (a connection waiting to be
+ * accepted whose client sent bytes; "tcp-backlog-bytes" over TCP), "netlink" (a route netlink
  * socket), "cwd" (its current directory DIR/gone, deleted), "pty" (a pseudo-terminal it made,
  * its master in packet mode, with output not read), "traced" (a thread that blocks every signal with the raw
  * system call, traced by a child, so that the coordinator cannot trace it), or a path longer
@@ -10,6 +14,7 @@
  * "tick N" every 20 ms until DIR/go exists, and "PASS".
  *
  *   unsaveable KIND DIR */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -126,6 +131,20 @@ static void vforked(void) {
   while (!vfork_child) usleep(1000);
 }
 
+static void send_fd(int over, int fd) {
+  char byte = 'x', control[CMSG_SPACE(sizeof(int))];
+  memset(control, 0, sizeof control);
+  struct iovec iov = {&byte, 1};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                       .msg_controllen = sizeof control};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  CHECK(sendmsg(over, &msg, 0) == 1, "sendmsg: errno %d", errno);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   CHECK(argc == 3, "usage: unsaveable KIND DIR");
@@ -139,19 +158,55 @@ int main(int argc, char **argv) {
     CHECK(m >= 0, "create %s: errno %d", made, errno);
     close(m);
   } else if (!strcmp(argv[1], "rights")) {
+    /* Nested: a socket in flight whose own queue holds a descriptor in flight. */
+    int a[2], b[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, a) == 0 && socketpair(AF_UNIX, SOCK_STREAM, 0, b) == 0,
+          "socketpair: errno %d", errno);
+    send_fd(b[0], a[0]); /* waits at b[1] */
+    send_fd(a[0], b[1]); /* waits at a[1] */
+  } else if (!strcmp(argv[1], "rights-outside")) {
+    /* A socket with a descriptor in flight, handed to a process outside the application too
+     * (fd_holder, which connects to DIR/give.sock). */
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair: errno %d", errno);
-    char byte = 'x', control[CMSG_SPACE(sizeof(int))];
-    memset(control, 0, sizeof control);
-    struct iovec iov = {&byte, 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                         .msg_controllen = sizeof control};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &sv[0], sizeof(int));
-    CHECK(sendmsg(sv[0], &msg, 0) == 1, "sendmsg: errno %d", errno);
+    send_fd(sv[0], sv[0]); /* waits at sv[1] */
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s/give.sock", argv[2]);
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK(l >= 0 && bind(l, (struct sockaddr *)&a, sizeof a) == 0 && listen(l, 1) == 0,
+          "listen: errno %d", errno);
+    int c = accept(l, NULL, NULL);
+    CHECK(c >= 0, "accept: errno %d", errno);
+    send_fd(c, sv[1]);
+    close(c);
+    close(l);
+  } else if (!strcmp(argv[1], "rights-locked")) {
+    /* A descriptor in flight in a process that holds a POSIX lock. */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/locked", argv[2]);
+    int f = open(path, O_RDWR | O_CREAT, 0600);
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    CHECK(f >= 0 && fcntl(f, F_SETLK, &lock) == 0, "lock: errno %d", errno);
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair: errno %d", errno);
+    send_fd(sv[0], sv[0]);
+  } else if (!strcmp(argv[1], "backlog-bytes")) {
+    /* A connection waiting to be accepted whose client sent bytes. */
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s/backlog.sock", argv[2]);
+    int l = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK(l >= 0 && bind(l, (struct sockaddr *)&a, sizeof a) == 0 && listen(l, 1) == 0 &&
+              connect(c, (struct sockaddr *)&a, sizeof a) == 0 && write(c, "hi", 2) == 2,
+          "listen, connect: errno %d", errno);
+  } else if (!strcmp(argv[1], "tcp-backlog-bytes")) {
+    /* The same over TCP on loopback. */
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(l >= 0 && bind(l, (struct sockaddr *)&a, len) == 0 && listen(l, 1) == 0 &&
+              getsockname(l, (struct sockaddr *)&a, &len) == 0 &&
+              connect(c, (struct sockaddr *)&a, len) == 0 && write(c, "hi", 2) == 2,
+          "listen, connect: errno %d", errno);
   } else if (!strcmp(argv[1], "netlink")) {
     CHECK(socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) >= 0, "netlink socket: errno %d", errno);
   } else if (!strcmp(argv[1], "traced")) {

@@ -80,6 +80,7 @@ int amber_fds_capture(void) {
     if (!err) err = amber_fd_owner_capture(rec);
     if (!err) amber_ckpt.nfds++;
   }
+  if (!err) err = amber_rights_capture(); /* descriptors in flight (unix_rights.c) */
   if (err) amber_fds_release();
   return err;
 }
@@ -216,6 +217,9 @@ int amber_fds_after_restore(void) {
     int err = amber_fd_place(amber_fd_park(fd, floor), rec);
     if (err) return failed(rec, err);
   }
+  const struct amber_fd_rec *late = 0; /* queues with descriptors in flight (unix_rights.c) */
+  int sent = amber_rights_deliver(&late);
+  if (sent) return failed(late, sent);
   for (int i = 0; i < amber_ckpt.nfds; i++) {
     const struct amber_fd_ops *ops = amber_fd_ops_of(&amber_ckpt.fds[i]);
     int err = ops && ops->settle ? ops->settle(&amber_ckpt.fds[i]) : 0;
@@ -252,6 +256,7 @@ void amber_fds_release(void) {
     const struct amber_fd_ops *ops = amber_fd_ops_of(&amber_ckpt.fds[i]);
     if (ops && ops->release) ops->release(&amber_ckpt.fds[i]);
   }
+  amber_rights_release();
   if (amber_ckpt.fd_buffer) amber_sys2(SYS_munmap, amber_ckpt.fd_buffer, amber_ckpt.fd_buffer_size);
   amber_ckpt.fd_buffer = 0;
   amber_ckpt.fd_buffer_size = amber_ckpt.fd_buffer_used = 0;

@@ -152,6 +152,49 @@ int amber_fd_not_creator(const struct amber_fd_rec *rec); /* needs_peer of such 
 int amber_fd_keeper_restore(struct amber_fd_rec *rec, int floor, uint64_t key,
                             int (*make)(const struct amber_fd_rec *rec));
 
+/* Descriptors in flight over Unix sockets (unix_rights.c). In the freeze: peeks each queue
+ * and captures the files in flight as records of their own (flight_sock). fd_socketpair.c's
+ * walks of a queue hand them over (begin, seen, end): kept in the freeze, met again in order
+ * once every process is frozen. A restore's refill that sends some is done later (once every
+ * descriptor is placed: deliver, before phase 3); release closes the duplicates. */
+int amber_rights_capture(void);
+void amber_rights_begin(void);
+int amber_rights_seen(struct amber_fd_rec *sock, const int *fds, int n, uint64_t at,
+                      uint64_t end);
+int amber_rights_end(struct amber_fd_rec *sock);
+int amber_rights_count(const struct amber_fd_rec *sock);
+int amber_rights_group(const struct amber_fd_rec *sock, int *next, int *fds, int cap,
+                       uint64_t *at, uint64_t *end);
+int amber_rights_later(const struct amber_fd_rec *rec, int other, int floor,
+                       int (*finish)(const struct amber_fd_rec *rec, int mine, int other));
+int amber_rights_deliver(const struct amber_fd_rec **failed);
+void amber_rights_release(void);
+
+/* Connections waiting in a Unix listener's accept queue from clients of the application
+ * (unix_backlog.c): such a client's peer_where is AMBER_PEER_LISTENER (peer_ino: the
+ * listener); a listener's owner saves the clients it had waiting, in order (data, nmsgs). */
+int amber_fd_unix_waiting_clients(uint64_t ino, uint32_t *out, int cap); /* -1: no listener */
+uint64_t amber_fd_unix_listener_of(uint64_t client); /* the listener it waits in, or 0 */
+int amber_backlog_client(struct amber_fd_rec *rec, uint32_t unread); /* in frozen_peer */
+int amber_backlog_listener(struct amber_fd_rec *rec);                /* its owner, frozen */
+int amber_backlog_reconnect(const struct amber_fd_rec *rec, int listener); /* phase 1 */
+int amber_backlog_take(struct amber_fd_rec *rec, int floor);               /* phase 2 */
+int amber_backlog_held(uint64_t ino); /* a process of the application holds this socket */
+/* The same for TCP (tcp_backlog.c): a client's and a listener's; a listener's address to
+ * connect to (a wildcard one's loopback). */
+int amber_tcp_backlog_client(struct amber_fd_rec *rec);
+int amber_tcp_backlog_listener(struct amber_fd_rec *rec);
+void amber_tcp_backlog_address(uint8_t *sa);
+/* sock_diag.c: sends a NETLINK_SOCK_DIAG request on *sock (opened if -1), its header filled
+ * here. */
+struct nlmsghdr;
+long amber_sock_diag_send(int *sock, struct nlmsghdr *h, uint32_t len, uint16_t flags,
+                          uint32_t seq);
+/* Hands each answer to sequence seq to each() until it returns nonzero (the end of a dump is
+ * read all the same); 0, or -errno (not found is 0). */
+long amber_sock_diag_each(int sock, uint32_t seq, int (*each)(const struct nlmsghdr *h, void *ctx),
+                          void *ctx);
+
 /* AMBER_SOCK_PEER_OFF, AMBER_SOCK_WINDOW_OFF, AMBER_SOCK_WAITING: in image.h. */
 
 /* Established TCP connections (fd_tcp.c), kept when the snapshot asks for it. */

@@ -1,7 +1,8 @@
 /* Sockets. What a restored program finds on each descriptor:
  *  - a listening TCP or Unix stream (or seqpacket) socket: bound to the same address and
- *    listening again, with its options; connections the program had not accepted yet are not
- *    kept (their clients see the original's end reset them), and the snapshot names them;
+ *    listening again, with its options; connections the program had not accepted yet are kept
+ *    when their clients are in the application (unix_backlog.c, tcp_backlog.c), else not
+ *    (their clients see the original's end reset them), and the snapshot names them;
  *  - a TCP socket with a peer (connected, connecting or closing): reset, as the peer of a
  *    restarted server would see it: the next read gives ECONNRESET (then 0), the next write
  *    ECONNRESET (then EPIPE). It is a real reset connection, made on loopback at restore;
@@ -409,12 +410,20 @@ static int refill_datagrams(const struct amber_fd_rec *rec) {
 }
 
 int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
+  if (rec->peer_where == AMBER_PEER_LISTENER) return amber_backlog_take(rec, floor);
   if (rec->socket_kind == AMBER_SOCK_PAIR) return amber_fd_socketpair_restore(rec, floor);
   int fd;
   switch (rec->socket_kind) {
   case AMBER_SOCK_LISTEN:
   case AMBER_SOCK_BOUND:
     fd = bound_socket(rec);
+    if (fd >= 0 && rec->socket_kind == AMBER_SOCK_LISTEN && rec->nmsgs) {
+      int err = amber_backlog_reconnect(rec, fd); /* its waiting connections, Unix or TCP */
+      if (err) {
+        amber_sys1(SYS_close, fd);
+        return err;
+      }
+    }
     if (fd >= 0 && amber_fd_unix_has_queue(rec)) {
       int err = refill_datagrams(rec);
       uint64_t key = amber_key(AMBER_KEY_UNIX_BOUND, rec->ino);
@@ -460,6 +469,8 @@ static int socket_frozen_peer(struct amber_fd_rec *rec) {
   if (amber_fd_unix_has_queue(rec)) return amber_fd_unix_dgram_frozen(rec);
   if (rec->socket_kind == AMBER_SOCK_LISTEN && rec->domain == AF_UNIX)
     amber_fd_unix_listener_waiting(rec);
+  if (rec->socket_kind == AMBER_SOCK_RESET && rec->type == SOCK_STREAM && rec->domain != AF_UNIX)
+    return amber_tcp_backlog_client(rec); /* waiting in a listener's queue? (tcp_backlog.c) */
   return 0;
 }
 
@@ -468,7 +479,13 @@ static int socket_frozen(struct amber_fd_rec *rec) {
   if (amber_fd_port_check(rec)) return -1;
   if (amber_fd_unix_has_queue(rec))
     return amber_fd_owned(rec) ? amber_fd_unix_save_queue(rec) : 0;
-  if (rec->socket_kind == AMBER_SOCK_RESET && amber_fd_owned(rec))
+  if (rec->socket_kind == AMBER_SOCK_LISTEN) {
+    if (amber_fd_owned(rec)) /* its waiting connections (unix_backlog.c, tcp_backlog.c) */
+      return rec->domain == AF_UNIX ? amber_backlog_listener(rec) : amber_tcp_backlog_listener(rec);
+    rec->u[AMBER_SOCK_WAITING] = 0; /* its owner names what is lost */
+  }
+  if (rec->socket_kind == AMBER_SOCK_RESET && rec->peer_where != AMBER_PEER_LISTENER &&
+      amber_fd_owned(rec))
     amber_fd_tcp_save(rec); /* else it comes back reset */
   return 0;
 }
