@@ -21,6 +21,16 @@ scenarioTest(
 );
 
 scenarioTest(
+  "raw fork, vfork, clone and clone3 give virtual pids, and rt_sigtimedwait and six-argument calls are translated, also after a restore",
+  async (s) => {
+    const app = await s.launch([prog("raw_clone_calls"), s.dir], "raw-clone-calls");
+    await s.waitFor(/^ready$/m);
+    await s.restore(await s.freeze(app));
+    await s.pass();
+  },
+);
+
+scenarioTest(
   "a program's own seccomp filter gets its own SIGSYS, and a snapshot refuses it by name",
   async (s) => {
     const app = await s.launch([prog("own_filter"), s.dir], "own-filter");

@@ -18,8 +18,18 @@
 /* How a call is trapped: ALWAYS (it returns ids), ARGS (when argument a or b, -1 for none, is
  * in the virtual range, either sign), SIGACTION (sets an action, or reads SIGSYS's or the
  * checkpoint signal's), SIGMASK (every one: the mask the program reads back keeps a SIGSYS that
- * the kernel's does not have). */
-enum { AMBER_TRAP_ALWAYS, AMBER_TRAP_ARGS, AMBER_TRAP_SIGACTION, AMBER_TRAP_SIGMASK };
+ * the kernel's does not have). ARGS6: as ARGS, for a call that uses its sixth register; Amber's
+ * own calls of it carry no magic but system pids, which the filter lets through. CLONE: a new
+ * process that the handler can make on the caller's behalf (no CLONE_VM, CLONE_THREAD or
+ * CLONE_SETTLS in the flags: it returns through the handler on a copy of the stack). */
+enum {
+  AMBER_TRAP_ALWAYS,
+  AMBER_TRAP_ARGS,
+  AMBER_TRAP_SIGACTION,
+  AMBER_TRAP_SIGMASK,
+  AMBER_TRAP_ARGS6,
+  AMBER_TRAP_CLONE
+};
 
 #define AMBER_SECCOMP_CALLS(X)                                                                  \
   X(SYS_getpid, AMBER_TRAP_ALWAYS, -1, -1)                                                      \
@@ -55,15 +65,26 @@ enum { AMBER_TRAP_ALWAYS, AMBER_TRAP_ARGS, AMBER_TRAP_SIGACTION, AMBER_TRAP_SIGM
   X(SYS_get_robust_list, AMBER_TRAP_ARGS, 0, -1)                                                \
   X(SYS_kcmp, AMBER_TRAP_ARGS, 0, 1)                                                            \
   X(SYS_rt_sigaction, AMBER_TRAP_SIGACTION, -1, -1)                                             \
-  X(SYS_rt_sigprocmask, AMBER_TRAP_SIGMASK, -1, -1)
+  X(SYS_rt_sigprocmask, AMBER_TRAP_SIGMASK, -1, -1)                                             \
+  X(SYS_fork, AMBER_TRAP_ALWAYS, -1, -1)                                                        \
+  X(SYS_vfork, AMBER_TRAP_ALWAYS, -1, -1)                                                       \
+  X(SYS_clone, AMBER_TRAP_CLONE, -1, -1)                                                        \
+  X(SYS_clone3, AMBER_TRAP_ALWAYS, -1, -1)                                                      \
+  X(SYS_rt_sigtimedwait, AMBER_TRAP_ALWAYS, -1, -1)                                             \
+  X(SYS_migrate_pages, AMBER_TRAP_ARGS, 0, -1)                                                  \
+  X(SYS_perf_event_open, AMBER_TRAP_ARGS, 1, -1)                                                \
+  X(SYS_process_vm_readv, AMBER_TRAP_ARGS6, 0, -1)                                              \
+  X(SYS_process_vm_writev, AMBER_TRAP_ARGS6, 0, -1)                                             \
+  X(SYS_move_pages, AMBER_TRAP_ARGS6, 0, -1)
 
-/* Is nr one of them? Folded at compile time for a constant nr. */
+/* Does nr pass the filter with the magic (one of them, not ARGS6)? Folded at compile time for a
+ * constant nr. */
 static inline int amber_seccomp_watched(long nr) {
   switch (nr) {
-#define AMBER_SECCOMP_CASE(nr, kind, a, b) case nr:
+#define AMBER_SECCOMP_CASE(nr, kind, a, b)                                                       \
+  case nr: return kind != AMBER_TRAP_ARGS6;
     AMBER_SECCOMP_CALLS(AMBER_SECCOMP_CASE)
 #undef AMBER_SECCOMP_CASE
-    return 1;
   }
   return 0;
 }

@@ -27,8 +27,10 @@ static struct amber_ksigaction program_sigsys; /* what the program set for SIGSY
 void amber_sigsys_restorer(void);
 __asm__(".text\n.align 16\namber_sigsys_restorer:\n\tmov $15, %rax\n\tsyscall\n\thlt\n");
 
+/* A call of six arguments passes the filter with its system pids, not the magic. */
 static long past_filter(long nr, const long a[6]) {
-  return amber_sys6(nr, a[0], a[1], a[2], a[3], a[4], AMBER_SECCOMP_MAGIC);
+  return amber_sys6(nr, a[0], a[1], a[2], a[3], a[4],
+                    amber_seccomp_watched(nr) ? AMBER_SECCOMP_MAGIC : a[5]);
 }
 
 static long as_raw(long r) { return r == -1 ? -errno : r; }
@@ -124,12 +126,18 @@ static long translated(long nr, long a[6]) {
   return past_filter(nr, a);
 }
 
+/* trap_clone.c */
+long amber_trap_clone(long nr, const long a[6], int own, greg_t *rsp);
+
 static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
   if (nr == SYS_rt_sigaction) return sigaction_call(a, ip);
   if (nr == SYS_rt_sigprocmask) return sigmask_call(a, uc);
+  if (nr == SYS_clone || nr == SYS_clone3 || nr == SYS_fork || nr == SYS_vfork)
+    return amber_trap_clone(nr, a, !from_libc(ip), &uc->uc_mcontext.gregs[REG_RSP]);
   int returns_ids = nr == SYS_getpid || nr == SYS_getppid || nr == SYS_gettid ||
                     nr == SYS_getpgrp || nr == SYS_getpgid || nr == SYS_getsid ||
-                    nr == SYS_setsid || nr == SYS_wait4 || nr == SYS_waitid;
+                    nr == SYS_setsid || nr == SYS_wait4 || nr == SYS_waitid ||
+                    nr == SYS_rt_sigtimedwait;
   /* glibc's own calls (raise, pthread_kill, system, and the wrappers' real calls) compare and
    * pass system ids, as they did before: only the ids in the virtual range are translated. */
   if (!amber_active() || (returns_ids && from_libc(ip))) return past_filter(nr, a);
