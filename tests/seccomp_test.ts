@@ -21,7 +21,7 @@ scenarioTest(
 );
 
 scenarioTest(
-  "raw fork, vfork, clone and clone3 give virtual pids, and rt_sigtimedwait and six-argument calls are translated, also after a restore",
+  "raw fork, vfork, clone and clone3 give virtual pids; rt_sigtimedwait, six-argument calls and /proc/<pid> paths are translated, also after a restore",
   async (s) => {
     const app = await s.launch([prog("raw_clone_calls"), s.dir], "raw-clone-calls");
     await s.waitFor(/^ready$/m);

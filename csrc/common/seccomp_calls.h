@@ -21,14 +21,19 @@
  * the kernel's does not have). ARGS6: as ARGS, for a call that uses its sixth register; Amber's
  * own calls of it carry no magic but system pids, which the filter lets through. CLONE: a new
  * process that the handler can make on the caller's behalf (no CLONE_VM, CLONE_THREAD or
- * CLONE_SETTLS in the flags: it returns through the handler on a copy of the stack). */
+ * CLONE_SETTLS in the flags: it returns through the handler on a copy of the stack). PATH: a
+ * call whose argument a is a path (/proc/<virtual pid>/...), made from below
+ * AMBER_SECCOMP_LIBS_FROM (the program's own code: its executable, Go's runtime, a static
+ * program), not from a shared library (libc's calls come through the library's wrappers). */
+#define AMBER_SECCOMP_LIBS_FROM 0x700000000000ULL
 enum {
   AMBER_TRAP_ALWAYS,
   AMBER_TRAP_ARGS,
   AMBER_TRAP_SIGACTION,
   AMBER_TRAP_SIGMASK,
   AMBER_TRAP_ARGS6,
-  AMBER_TRAP_CLONE
+  AMBER_TRAP_CLONE,
+  AMBER_TRAP_PATH
 };
 
 #define AMBER_SECCOMP_CALLS(X)                                                                  \
@@ -75,7 +80,19 @@ enum {
   X(SYS_perf_event_open, AMBER_TRAP_ARGS, 1, -1)                                                \
   X(SYS_process_vm_readv, AMBER_TRAP_ARGS6, 0, -1)                                              \
   X(SYS_process_vm_writev, AMBER_TRAP_ARGS6, 0, -1)                                             \
-  X(SYS_move_pages, AMBER_TRAP_ARGS6, 0, -1)
+  X(SYS_move_pages, AMBER_TRAP_ARGS6, 0, -1)                                                    \
+  X(SYS_open, AMBER_TRAP_PATH, 0, -1)                                                           \
+  X(SYS_openat, AMBER_TRAP_PATH, 1, -1)                                                         \
+  X(SYS_openat2, AMBER_TRAP_PATH, 1, -1)                                                        \
+  X(SYS_stat, AMBER_TRAP_PATH, 0, -1)                                                           \
+  X(SYS_lstat, AMBER_TRAP_PATH, 0, -1)                                                          \
+  X(SYS_newfstatat, AMBER_TRAP_PATH, 1, -1)                                                     \
+  X(SYS_statx, AMBER_TRAP_PATH, 1, -1)                                                          \
+  X(SYS_readlink, AMBER_TRAP_PATH, 0, -1)                                                       \
+  X(SYS_readlinkat, AMBER_TRAP_PATH, 1, -1)                                                     \
+  X(SYS_access, AMBER_TRAP_PATH, 0, -1)                                                         \
+  X(SYS_faccessat, AMBER_TRAP_PATH, 1, -1)                                                      \
+  X(SYS_faccessat2, AMBER_TRAP_PATH, 1, -1)
 
 /* Does nr pass the filter with the magic (one of them, not ARGS6)? Folded at compile time for a
  * constant nr. */
@@ -87,6 +104,17 @@ static inline int amber_seccomp_watched(long nr) {
 #undef AMBER_SECCOMP_CASE
   }
   return 0;
+}
+
+/* A PATH call's path argument, -1 for any other call. */
+static inline int amber_seccomp_path_arg(long nr) {
+  switch (nr) {
+#define AMBER_SECCOMP_CASE(nr, kind, a, b)                                                       \
+  case nr: return kind == AMBER_TRAP_PATH ? a : -1;
+    AMBER_SECCOMP_CALLS(AMBER_SECCOMP_CASE)
+#undef AMBER_SECCOMP_CASE
+  }
+  return -1;
 }
 
 #endif

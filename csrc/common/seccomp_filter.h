@@ -14,7 +14,7 @@
 
 #include "sys.h"
 
-#define AMBER_SECCOMP_MAX_INSNS 640
+#define AMBER_SECCOMP_MAX_INSNS 1024
 #define AMBER_VIRTUAL_PID_MIN 4200000u    /* AMBER_VPID_BASE */
 #define AMBER_VIRTUAL_NEG_MAX 0xffbfe9c0u /* (uint32_t)-4200000: a virtual group for kill */
 
@@ -84,6 +84,11 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
     amber_bpf_put(b, BPF_JMP | BPF_JSET | BPF_K, 0, AMBER_BPF_TRAP,
                   0x00000100 /* CLONE_VM */ | 0x00010000 /* CLONE_THREAD */ |
                       0x00080000 /* CLONE_SETTLS */);
+  } else if (kind == AMBER_TRAP_PATH) { /* from a shared library (libc): allowed */
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                  offsetof(struct seccomp_data, instruction_pointer) + 4);
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, 0, AMBER_BPF_TRAP,
+                  (uint32_t)(AMBER_SECCOMP_LIBS_FROM >> 32));
   } else { /* AMBER_TRAP_SIGMASK: every one, as the program reads its mask too */
     amber_bpf_put(b, BPF_JMP | BPF_JA, 0, 0, 1);
   }

@@ -3,14 +3,17 @@
  * raw fork, vfork, clone (also on a stack of its own, with CLONE_PARENT_SETTID,
  * CLONE_CHILD_SETTID, CLONE_PIDFD) and clone3 give the parent the child's virtual pid and the
  * child its own; rt_sigtimedwait's si_pid names the sender by virtual pid; calls of six
- * arguments (process_vm_readv/writev, move_pages) act on the process named. Before a snapshot
+ * arguments (process_vm_readv/writev, move_pages) act on the process named; /proc/<virtual
+ * pid>/... paths given to raw open, stat, readlink, access... reach it. Before a snapshot
  * and after the restore (new system pids). Usage: raw_clone_calls <dir> */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -176,12 +179,45 @@ static void six_arguments(const char *phase) {
         "%s: an unknown virtual pid", phase);
 }
 
+/* /proc/<child's virtual pid>/... reaches the child: the same files as its /proc/<system pid>. */
+static void proc_paths(const char *phase) {
+  char path[64], link[256], own[256];
+  snprintf(path, sizeof path, "/proc/%d/exe", child);
+  long n = rs(SYS_readlink, path, link, sizeof link - 1, 0, 0);
+  long m = readlink("/proc/self/exe", own, sizeof own - 1);
+  CHECK(n > 0 && n == m && !memcmp(link, own, (size_t)n), "%s: raw readlink %s: %ld", phase, path,
+        n);
+  CHECK(rs(SYS_readlinkat, AT_FDCWD, path, link, sizeof link - 1, 0) == n, "%s: readlinkat", phase);
+  snprintf(path, sizeof path, "/proc/%d/stat", child);
+  long fd = rs(SYS_openat, AT_FDCWD, path, O_RDONLY, 0, 0);
+  CHECK(fd >= 0, "%s: raw openat %s: %ld", phase, path, fd);
+  char text[512] = {0};
+  CHECK(read((int)fd, text, sizeof text - 1) > 0 && atoi(text) == child,
+        "%s: %s begins '%.20s'", phase, path, text);
+  close((int)fd);
+  fd = rs(SYS_open, path, O_RDONLY, 0, 0, 0);
+  CHECK(fd >= 0, "%s: raw open %s: %ld", phase, path, fd);
+  close((int)fd);
+  snprintf(path, sizeof path, "/proc/%d", child);
+  struct stat st;
+  CHECK(rs(SYS_stat, path, &st, 0, 0, 0) == 0 && S_ISDIR(st.st_mode), "%s: raw stat", phase);
+  CHECK(rs(SYS_lstat, path, &st, 0, 0, 0) == 0, "%s: raw lstat", phase);
+  CHECK(rs(SYS_newfstatat, AT_FDCWD, path, &st, 0, 0) == 0, "%s: raw newfstatat", phase);
+  struct statx stx;
+  CHECK(rs(SYS_statx, AT_FDCWD, path, 0, STATX_BASIC_STATS, &stx) == 0, "%s: statx", phase);
+  CHECK(rs(SYS_access, path, F_OK, 0, 0, 0) == 0, "%s: raw access", phase);
+  CHECK(rs(SYS_faccessat, AT_FDCWD, path, F_OK, 0, 0) == 0, "%s: raw faccessat", phase);
+  snprintf(path, sizeof path, "/proc/%d", child + 100000);
+  CHECK(rs(SYS_stat, path, &st, 0, 0, 0) == -ENOENT, "%s: an unknown virtual pid's", phase);
+}
+
 static void checks(const char *phase) {
   self = getpid();
   CHECK(marker == 222, "%s: marker", phase);
   new_processes(phase);
   sender_info(phase);
   six_arguments(phase);
+  proc_paths(phase);
 }
 
 int main(int argc, char **argv) {

@@ -13,6 +13,7 @@
 #include "../core/amber.h"
 #include "../../common/image.h"
 #include "../../common/seccomp_filter.h"
+#include "../wrappers/proc_files.h"
 
 #define SA_RESTORER 0x04000000
 
@@ -120,6 +121,13 @@ static long translated(long nr, long a[6]) {
     amber_leave();
     return r;
   }
+  }
+  int path = amber_seccomp_path_arg(nr);
+  if (path >= 0 && nr != SYS_open && nr != SYS_openat) { /* those two: the wrappers, below */
+    char buf[4096];
+    long b[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
+    b[path] = (long)amber_proc_path((const char *)a[path], buf, sizeof buf);
+    return past_filter(nr, b);
   }
   long r;
   if (amber_syscall_pids(nr, a, &r)) return as_raw(r);
