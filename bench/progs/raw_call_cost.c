@@ -67,6 +67,7 @@ int main(void) {
   /* The floors, run plain only (under Amber a program's own filter stacks on Amber's). */
   const char *preload = getenv("LD_PRELOAD");
   if (!preload || !strstr(preload, "amber")) {
+    trap_floor("amber_filter");
     trap_floor("sigsys_empty");
     trap_floor("notify_answer");
     trap_floor("notify_continue");

@@ -4,7 +4,8 @@
  * (the SIGSYS round trip Amber's handler adds to). "notify_answer" and "notify_continue":
  * SECCOMP_RET_USER_NOTIF answered by a supervisor thread (SECCOMP_IOCTL_NOTIF_RECV, then SEND
  * with a value, as a translation would, or with SECCOMP_USER_NOTIF_FLAG_CONTINUE); the thread
- * is made before the filter, which covers only the calling thread, so it is not filtered. */
+ * is made before the filter, which covers only the calling thread, so it is not filtered.
+ * "amber_filter": Amber's own filter alone (seccomp_filter.h), on a call it does not watch. */
 #ifndef AMBER_BENCH_TRAP_FLOOR_H
 #define AMBER_BENCH_TRAP_FLOOR_H
 
@@ -18,6 +19,8 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <ucontext.h>
+
+#include "../../csrc/common/seccomp_filter.h"
 
 static long floor_getppid(void) {
   long ret;
@@ -46,6 +49,11 @@ static int floor_filter(unsigned ret, unsigned flags) {
                       flags | SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog);
 }
 
+static void floor_getuid(void) {
+  long ret;
+  __asm__ volatile("syscall" : "=a"(ret) : "a"(SYS_getuid) : "rcx", "r11", "memory");
+}
+
 static int floor_listener = -1, floor_continue;
 
 static void *floor_supervisor(void *arg) {
@@ -72,7 +80,12 @@ static void trap_floor(const char *name) {
   fflush(stdout);
   pid_t child = fork();
   if (child == 0) {
-    if (!strcmp(name, "sigsys_empty")) {
+    if (!strcmp(name, "amber_filter")) { /* a call it does not watch, before and after */
+      measure("getuid_plain", floor_getuid);
+      prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+      if (amber_seccomp_install(0)) _exit(1);
+      measure("getuid_amber_filter", floor_getuid);
+    } else if (!strcmp(name, "sigsys_empty")) {
       struct sigaction sa;
       memset(&sa, 0, sizeof sa);
       sa.sa_sigaction = floor_sigsys;
