@@ -36,7 +36,13 @@ const base = await plain();
 const off = await underAmber("off");
 const on = await underAmber("on");
 console.log("call              plain ns   Amber, layer off   Amber, layer on   added by the layer");
-const FLOORS = ["sigsys_empty", "notify_answer", "notify_continue"];
+const FLOORS = [
+  "getuid_plain",
+  "getuid_amber_filter",
+  "sigsys_empty",
+  "notify_answer",
+  "notify_continue",
+];
 for (const [name, p] of base) {
   if (FLOORS.includes(name)) continue;
   const a = off.get(name) ?? NaN, b = on.get(name) ?? NaN;
@@ -64,3 +70,12 @@ floor("SIGSYS to an empty handler", base.get("sigsys_empty") ?? NaN);
 floor("Amber's layer (SIGSYS, translated)", on.get("raw_getppid") ?? NaN);
 floor("notification, answered", base.get("notify_answer") ?? NaN);
 floor("notification, CONTINUE", base.get("notify_continue") ?? NaN);
+
+// The filter alone (no library), on a call it does not watch: the kernel's seccomp entry and
+// the compares.
+const uid = base.get("getuid_plain") ?? NaN, filtered = base.get("getuid_amber_filter") ?? NaN;
+console.log(
+  `\nraw getuid (not watched): ${uid.toFixed(0)} ns plain, ${
+    filtered.toFixed(0)
+  } ns under Amber's filter alone (+${(filtered - uid).toFixed(0)})`,
+);

@@ -25,7 +25,9 @@ scenarioTest(
   async (s) => {
     const app = await s.launch([prog("raw_clone_calls"), s.dir], "raw-clone-calls");
     await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
+    await app.snapshot({ dir: `${s.dir}/live.amber` });
+    const once = await s.restore(await s.freeze(app));
+    await s.restore(await s.freeze(once, "second"));
     await s.pass();
   },
 );
