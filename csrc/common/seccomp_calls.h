@@ -25,8 +25,9 @@
  * through the library's wrappers, which translate them already, or are glibc's own, which use
  * system ids. PATH: as OWN, a call whose argument a is a path
  * (/proc/<virtual pid>/...). CLONE: as OWN, a new process that the handler can make on the
- * caller's behalf (no CLONE_VM, CLONE_THREAD or CLONE_SETTLS in the flags: it returns through
- * the handler on a copy of the stack). */
+ * caller's behalf: no CLONE_THREAD or CLONE_SETTLS, and CLONE_VM only with CLONE_VFORK (the
+ * handler makes it without CLONE_VM: the child returns through the handler on a copy of the
+ * stack). */
 #define AMBER_SECCOMP_LIBS_FROM 0x700000000000ULL
 enum {
   AMBER_TRAP_ARGS,

@@ -1,11 +1,12 @@
 /* New processes and the other calls the seccomp layer translates beyond the plain pid
  * arguments, made with the `syscall` instruction itself (as Go's runtime or assembly make them):
- * raw fork, vfork, clone (also on a stack of its own, with CLONE_PARENT_SETTID,
- * CLONE_CHILD_SETTID, CLONE_PIDFD) and clone3 give the parent the child's virtual pid and the
- * child its own; rt_sigtimedwait's si_pid names the sender by virtual pid; calls of six
- * arguments (process_vm_readv/writev, move_pages) act on the process named; /proc/<virtual
- * pid>/... paths given to raw open, stat, readlink, access... reach it. Before a snapshot
- * and after the restore (new system pids). Usage: raw_clone_calls <dir> */
+ * raw fork, vfork, clone (also on a stack of its own, with CLONE_VM | CLONE_VFORK as Go's fork
+ * for exec, with CLONE_PARENT_SETTID, CLONE_CHILD_SETTID, CLONE_PIDFD) and clone3 give the
+ * parent the child's virtual pid and the child its own; rt_sigtimedwait's si_pid names the
+ * sender by virtual pid; calls of six arguments (process_vm_readv/writev, move_pages) act on the
+ * process named; /proc/<virtual pid>/... paths given to raw open, stat, readlink, access...
+ * reach it. Before a snapshot and after the restore (new system pids), twice.
+ * Usage: raw_clone_calls <dir> */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -100,6 +101,11 @@ static void new_processes(const char *phase) {
   r = rs(SYS_vfork, 0, 0, 0, 0, 0);
   if (r == 0) _exit(child_ids_ok());
   reaped(phase, "vfork", r);
+
+  /* Go's fork for exec: CLONE_VM | CLONE_VFORK on the caller's stack. */
+  r = rs(SYS_clone, SIGCHLD | CLONE_VM | CLONE_VFORK, 0, 0, 0, 0);
+  if (r == 0) rs(SYS_exit_group, child_ids_ok(), 0, 0, 0, 0);
+  reaped(phase, "clone with CLONE_VM | CLONE_VFORK", r);
 
   pid_t ptid = 0, ctid = 0;
   r = rs(SYS_clone, SIGCHLD | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID, 0, &ptid, &ctid, 0);

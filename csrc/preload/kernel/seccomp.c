@@ -100,6 +100,32 @@ static long sigmask_call(const long a[6], ucontext_t *uc) {
   return 0;
 }
 
+/* A path call from the program's own code: /proc/<virtual pid>/... translated as the wrappers
+ * do (wrap_proc.c; a read-only open of its stat or status is the file with virtual pids). The
+ * handler may run on a small signal stack (Rust's are 8 KiB, most of it the kernel's frame) and
+ * in a thread with little room for more static TLS (Node's), so any other path is passed as it
+ * is, and a long one is translated in memory of its own. */
+static long path_call(long nr, const long a[6], int at) {
+  const char *p = (const char *)a[at];
+  if (!p || strncmp(p, "/proc/", 6) != 0 || p[6] < '0' || p[6] > '9') return past_filter(nr, a);
+  char small[256], *buf = small;
+  size_t cap = strlen(p) + 16; /* a system pid is no longer than a virtual one: room to spare */
+  if (cap > sizeof small) {
+    long m = amber_sys6(SYS_mmap, 0, (long)cap, 3, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
+    if (m < 0 && m > -4096) return m;
+    buf = (char *)m;
+  } else {
+    cap = sizeof small;
+  }
+  long b[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
+  b[at] = (long)amber_proc_path(p, buf, cap);
+  int flags = nr == SYS_open ? (int)a[1] : nr == SYS_openat ? (int)a[2] : -1;
+  int fd = flags == -1 ? -1 : amber_proc_virtual_file((const char *)b[at], flags);
+  long r = fd >= 0 ? fd : past_filter(nr, b);
+  if (buf != small) amber_sys2(SYS_munmap, buf, cap);
+  return r;
+}
+
 /* A call that names a process, from the program: as syscall() translates it, except that a
  * system id (below the virtual range) is let through, as glibc's own raw calls use them. */
 static long translated(long nr, long a[6]) {
@@ -123,12 +149,7 @@ static long translated(long nr, long a[6]) {
   }
   }
   int path = amber_seccomp_path_arg(nr);
-  if (path >= 0 && nr != SYS_open && nr != SYS_openat) { /* those two: the wrappers, below */
-    char buf[4096];
-    long b[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
-    b[path] = (long)amber_proc_path((const char *)a[path], buf, sizeof buf);
-    return past_filter(nr, b);
-  }
+  if (path >= 0) return path_call(nr, a, path);
   long r;
   if (amber_syscall_pids(nr, a, &r)) return as_raw(r);
   return past_filter(nr, a);

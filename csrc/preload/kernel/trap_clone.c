@@ -1,6 +1,6 @@
 /* A raw clone, clone3, fork or vfork that makes a new process, trapped by the seccomp layer
- * (seccomp.c; the filter passes clone with CLONE_VM, CLONE_THREAD or CLONE_SETTLS in the
- * kernel): made here, as syscall() makes it (clone_pids.c), so that the parent gets the child's
+ * (seccomp.c; the filter passes a clone with CLONE_THREAD or CLONE_SETTLS, or CLONE_VM without
+ * CLONE_VFORK, in the kernel): made here, as syscall() makes it (clone_pids.c), so that the parent gets the child's
  * virtual pid, CLONE_PARENT_SETTID's and CLONE_CHILD_SETTID's tids are virtual, and the child
  * takes its own virtual pid before it goes on. Both return through the SIGSYS handler: the
  * child on its copy of the stack, then on the stack the caller gave (its RSP in the frame). */
@@ -19,6 +19,10 @@ long amber_trap_clone(long nr, const long in[6], int own, greg_t *rsp) {
   pid_t *ptid = NULL, *ctid = NULL;
   if (nr == SYS_vfork) nr = SYS_fork; /* its child would borrow the stack the handler runs on */
   if (nr == SYS_clone) {
+    /* A vfork-like child (Go's fork for exec) on the caller's stack would write over the
+     * handler's frames: it gets a copy of the memory instead, and the caller still waits for
+     * its exec (CLONE_VFORK). */
+    if ((a[0] & CLONE_VM) && (a[0] & CLONE_VFORK)) a[0] &= ~(long)(CLONE_VM | CLONE_SIGHAND);
     flags = (uint64_t)a[0];
     stack = (uint64_t)a[1];
     a[1] = 0;
