@@ -33,6 +33,17 @@ scenarioTest(
 );
 
 scenarioTest(
+  "a Go program's exec'd children have virtual pids it reads their /proc files, signals and waits by, after restores",
+  async (s) => {
+    const app = await s.launch([prog("go_children"), s.dir], "gochildren");
+    await s.waitFor(/^ready$/m, "ready");
+    await liveThenTwice(s, app);
+    await s.pass();
+  },
+  LIMIT_MS,
+);
+
+scenarioTest(
   "a Go program with many goroutines, timers and a signal.Notify channel carries on after restores",
   async (s) => {
     const app = await s.launch([prog("go_timers"), s.dir], "gotimers");

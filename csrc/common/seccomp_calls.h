@@ -79,6 +79,7 @@ enum {
   X(SYS_clone, AMBER_TRAP_CLONE, -1, -1)                                                        \
   X(SYS_clone3, AMBER_TRAP_OWN, -1, -1)                                                         \
   X(SYS_rt_sigtimedwait, AMBER_TRAP_OWN, -1, -1)                                                \
+  X(SYS_execve, AMBER_TRAP_OWN, -1, -1)                                                         \
   X(SYS_migrate_pages, AMBER_TRAP_ARGS, 0, -1)                                                  \
   X(SYS_perf_event_open, AMBER_TRAP_ARGS, 1, -1)                                                \
   X(SYS_process_vm_readv, AMBER_TRAP_ARGS6, 0, -1)                                              \

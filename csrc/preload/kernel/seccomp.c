@@ -157,12 +157,15 @@ static long translated(long nr, long a[6]) {
 
 /* trap_clone.c */
 long amber_trap_clone(long nr, const long a[6], int own, greg_t *rsp);
+/* trap_exec.c */
+long amber_trap_execve(const long a[6]);
 
 static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
   if (nr == SYS_rt_sigaction) return sigaction_call(a, ip);
   if (nr == SYS_rt_sigprocmask) return sigmask_call(a, uc);
   if (nr == SYS_clone || nr == SYS_clone3 || nr == SYS_fork || nr == SYS_vfork)
     return amber_trap_clone(nr, a, !from_libc(ip), &uc->uc_mcontext.gregs[REG_RSP]);
+  if (nr == SYS_execve && amber_active() && !from_libc(ip)) return amber_trap_execve(a);
   int returns_ids = nr == SYS_getpid || nr == SYS_getppid || nr == SYS_gettid ||
                     nr == SYS_getpgrp || nr == SYS_getpgid || nr == SYS_getsid ||
                     nr == SYS_setsid || nr == SYS_wait4 || nr == SYS_waitid ||
