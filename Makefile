@@ -96,7 +96,7 @@ $(BUILD)/tests/%: tests/progs/%.go
 	@mkdir -p $(BUILD)/tests
 	GOCACHE=$(abspath $(BUILD))/go-cache GO111MODULE=off CGO_ENABLED=1 go build -o $@ $<
 
-$(BUILD)/bench/%: bench/progs/%.c $(wildcard bench/progs/*.h)
+$(BUILD)/bench/%: bench/progs/%.c $(wildcard bench/progs/*.h) $(wildcard csrc/common/*.h)
 	@mkdir -p $(BUILD)/bench
 	$(CC) -O2 -g -Wall -std=gnu11 -D_GNU_SOURCE -o $@ $< -pthread
 

@@ -3,6 +3,8 @@
  * under Amber with the layer off (`seccomp: "off"`) and with it on, and this prints
  * nanoseconds per call (minimum of rounds) for each. A call the filter does not watch (read)
  * pays only the filter's run; a trapped raw call pays a SIGSYS round trip and its translation.
+ * Below it, the floors timed plain: a SIGSYS to an empty handler, and a seccomp user
+ * notification answered by a supervisor thread, with a value or with CONTINUE.
  *
  * Run: `make bench`, or `deno run -A bench/seccomp_cost.ts`.
  */
@@ -34,7 +36,15 @@ const base = await plain();
 const off = await underAmber("off");
 const on = await underAmber("on");
 console.log("call              plain ns   Amber, layer off   Amber, layer on   added by the layer");
+const FLOORS = [
+  "getuid_plain",
+  "getuid_amber_filter",
+  "sigsys_empty",
+  "notify_answer",
+  "notify_continue",
+];
 for (const [name, p] of base) {
+  if (FLOORS.includes(name)) continue;
   const a = off.get(name) ?? NaN, b = on.get(name) ?? NaN;
   console.log(
     [
@@ -46,3 +56,26 @@ for (const [name, p] of base) {
     ].join("  "),
   );
 }
+
+// What any kernel-side layer pays, timed plain with a one-call filter on getppid (trap_floor.h):
+// beside the plain getppid, Amber's trapped one and a SIGSYS or a notification round trip.
+const getppid = base.get("raw_getppid") ?? NaN;
+console.log("\nraw getppid, one call filtered         ns   over the plain call");
+const floor = (label: string, ns: number) =>
+  console.log(
+    `${label.padEnd(36)} ${ns.toFixed(0).padStart(6)}  ${(ns - getppid).toFixed(0).padStart(18)}`,
+  );
+floor("plain (no filter)", getppid);
+floor("SIGSYS to an empty handler", base.get("sigsys_empty") ?? NaN);
+floor("Amber's layer (SIGSYS, translated)", on.get("raw_getppid") ?? NaN);
+floor("notification, answered", base.get("notify_answer") ?? NaN);
+floor("notification, CONTINUE", base.get("notify_continue") ?? NaN);
+
+// The filter alone (no library), on a call it does not watch: the kernel's seccomp entry and
+// the compares.
+const uid = base.get("getuid_plain") ?? NaN, filtered = base.get("getuid_amber_filter") ?? NaN;
+console.log(
+  `\nraw getuid (not watched): ${uid.toFixed(0)} ns plain, ${
+    filtered.toFixed(0)
+  } ns under Amber's filter alone (+${(filtered - uid).toFixed(0)})`,
+);

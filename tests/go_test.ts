@@ -70,6 +70,12 @@ cyclesTest(
 );
 
 cyclesTest(
+  "a Go program's exec'd children have virtual pids it reads their /proc files, signals and waits by, after restores",
+  "go_children",
+  "gochildren",
+);
+
+cyclesTest(
   "a Go program with many goroutines, timers and a signal.Notify channel carries on after restores",
   "go_timers",
   "gotimers",

@@ -21,6 +21,18 @@ scenarioTest(
 );
 
 scenarioTest(
+  "raw fork, vfork, clone and clone3 give virtual pids; rt_sigtimedwait, six-argument calls and /proc/<pid> paths are translated, also after a restore",
+  async (s) => {
+    const app = await s.launch([prog("raw_clone_calls"), s.dir], "raw-clone-calls");
+    await s.waitFor(/^ready$/m);
+    await app.snapshot({ dir: `${s.dir}/live.amber` });
+    const once = await s.restore(await s.freeze(app));
+    await s.restore(await s.freeze(once, "second"));
+    await s.pass();
+  },
+);
+
+scenarioTest(
   "a program's own seccomp filter gets its own SIGSYS, and a snapshot refuses it by name",
   async (s) => {
     const app = await s.launch([prog("own_filter"), s.dir], "own-filter");

@@ -2,13 +2,17 @@
  * calls, for the seccomp layer's cost (bench/seccomp_cost.ts): read of one byte (a call the
  * filter does not watch), kill(0, 0) (watched, but its pid is not virtual: allowed in the
  * kernel), getppid and kill(getpid(), 0) made raw (trapped: translated in the SIGSYS handler),
- * and through libc getppid, kill and pthread_sigmask (Amber's own calls, past the filter; the
- * mask is set in the handler). Prints nanoseconds per call, median and minimum of R rounds. */
+ * openat and close made raw (a path call from the program's code: trapped, its path read), and
+ * through libc getppid, open and close, kill and pthread_sigmask (Amber's own calls, past the
+ * filter; the mask is set in the handler). Run plain, it also times the floors of a kernel-side
+ * layer (trap_floor.h): a bare SIGSYS round trip and a seccomp user notification answered by a
+ * supervisor thread. Prints nanoseconds per call, median and minimum of R rounds. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +21,7 @@
 #define CALLS 20000
 
 #include "per_call.h"
+#include "trap_floor.h"
 
 static long rs(long n, long a, long b, long c) {
   long ret;
@@ -34,6 +39,14 @@ static void raw_read(void) {
 static void raw_kill_group(void) { rs(SYS_kill, 0, 0, 0); }
 static void raw_getppid(void) { rs(SYS_getppid, 0, 0, 0); }
 static void raw_kill(void) { rs(SYS_kill, self, 0, 0); } /* without the layer: ESRCH */
+static void raw_open(void) { /* a path call from the program's code: trapped, read, passed */
+  long fd = rs(SYS_openat, AT_FDCWD, (long)"/dev/null", O_RDONLY);
+  if (fd < 0 || rs(SYS_close, fd, 0, 0)) abort();
+}
+static void libc_open(void) { /* from libc: passes in the kernel */
+  int fd = open("/dev/null", O_RDONLY);
+  if (fd < 0 || close(fd)) abort();
+}
 static void libc_getppid(void) { (void)getppid(); }
 static void libc_kill(void) { kill(self, 0); }
 static void libc_sigmask(void) { pthread_sigmask(SIG_BLOCK, &none, NULL); }
@@ -46,8 +59,18 @@ int main(void) {
   measure("raw_kill_group", raw_kill_group);
   measure("raw_getppid", raw_getppid);
   measure("raw_kill", raw_kill);
+  measure("raw_open", raw_open);
   measure("libc_getppid", libc_getppid);
+  measure("libc_open", libc_open);
   measure("libc_kill", libc_kill);
   measure("libc_sigmask", libc_sigmask);
+  /* The floors, run plain only (under Amber a program's own filter stacks on Amber's). */
+  const char *preload = getenv("LD_PRELOAD");
+  if (!preload || !strstr(preload, "amber")) {
+    trap_floor("amber_filter");
+    trap_floor("sigsys_empty");
+    trap_floor("notify_answer");
+    trap_floor("notify_continue");
+  }
   return 0;
 }

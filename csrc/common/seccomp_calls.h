@@ -15,22 +15,40 @@
  * is told apart. */
 #define AMBER_SECCOMP_TRAP_DATA 0x4142
 
-/* How a call is trapped: ALWAYS (it returns ids), ARGS (when argument a or b, -1 for none, is
+/* How a call is trapped: ARGS (when argument a or b, -1 for none, is
  * in the virtual range, either sign), SIGACTION (sets an action, or reads SIGSYS's or the
  * checkpoint signal's), SIGMASK (every one: the mask the program reads back keeps a SIGSYS that
- * the kernel's does not have). */
-enum { AMBER_TRAP_ALWAYS, AMBER_TRAP_ARGS, AMBER_TRAP_SIGACTION, AMBER_TRAP_SIGMASK };
+ * the kernel's does not have). ARGS6: as ARGS, for a call that uses its sixth register; Amber's
+ * own calls of it carry no magic but system pids, which the filter lets through. OWN (the calls
+ * that return ids): every one made from the program's own code, below AMBER_SECCOMP_LIBS_FROM
+ * (its executable, Go's runtime, a static part), none from a shared library: libc's calls come
+ * through the library's wrappers, which translate them already, or are glibc's own, which use
+ * system ids. PATH: as OWN, a call whose argument a is a path
+ * (/proc/<virtual pid>/...). CLONE: as OWN, a new process that the handler can make on the
+ * caller's behalf: no CLONE_THREAD or CLONE_SETTLS, and CLONE_VM only with CLONE_VFORK (the
+ * handler makes it without CLONE_VM: the child returns through the handler on a copy of the
+ * stack). */
+#define AMBER_SECCOMP_LIBS_FROM 0x700000000000ULL
+enum {
+  AMBER_TRAP_ARGS,
+  AMBER_TRAP_SIGACTION,
+  AMBER_TRAP_SIGMASK,
+  AMBER_TRAP_ARGS6,
+  AMBER_TRAP_OWN,
+  AMBER_TRAP_PATH,
+  AMBER_TRAP_CLONE
+};
 
 #define AMBER_SECCOMP_CALLS(X)                                                                  \
-  X(SYS_getpid, AMBER_TRAP_ALWAYS, -1, -1)                                                      \
-  X(SYS_getppid, AMBER_TRAP_ALWAYS, -1, -1)                                                     \
-  X(SYS_gettid, AMBER_TRAP_ALWAYS, -1, -1)                                                      \
-  X(SYS_getpgrp, AMBER_TRAP_ALWAYS, -1, -1)                                                     \
-  X(SYS_getpgid, AMBER_TRAP_ALWAYS, -1, -1)                                                     \
-  X(SYS_getsid, AMBER_TRAP_ALWAYS, -1, -1)                                                      \
-  X(SYS_setsid, AMBER_TRAP_ALWAYS, -1, -1)                                                      \
-  X(SYS_wait4, AMBER_TRAP_ALWAYS, -1, -1)                                                       \
-  X(SYS_waitid, AMBER_TRAP_ALWAYS, -1, -1)                                                      \
+  X(SYS_getpid, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_getppid, AMBER_TRAP_OWN, -1, -1)                                                        \
+  X(SYS_gettid, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_getpgrp, AMBER_TRAP_OWN, -1, -1)                                                        \
+  X(SYS_getpgid, AMBER_TRAP_OWN, -1, -1)                                                        \
+  X(SYS_getsid, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_setsid, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_wait4, AMBER_TRAP_OWN, -1, -1)                                                          \
+  X(SYS_waitid, AMBER_TRAP_OWN, -1, -1)                                                         \
   X(SYS_kill, AMBER_TRAP_ARGS, 0, -1)                                                           \
   X(SYS_tkill, AMBER_TRAP_ARGS, 0, -1)                                                          \
   X(SYS_tgkill, AMBER_TRAP_ARGS, 0, 1)                                                          \
@@ -55,17 +73,52 @@ enum { AMBER_TRAP_ALWAYS, AMBER_TRAP_ARGS, AMBER_TRAP_SIGACTION, AMBER_TRAP_SIGM
   X(SYS_get_robust_list, AMBER_TRAP_ARGS, 0, -1)                                                \
   X(SYS_kcmp, AMBER_TRAP_ARGS, 0, 1)                                                            \
   X(SYS_rt_sigaction, AMBER_TRAP_SIGACTION, -1, -1)                                             \
-  X(SYS_rt_sigprocmask, AMBER_TRAP_SIGMASK, -1, -1)
+  X(SYS_rt_sigprocmask, AMBER_TRAP_SIGMASK, -1, -1)                                             \
+  X(SYS_fork, AMBER_TRAP_OWN, -1, -1)                                                           \
+  X(SYS_vfork, AMBER_TRAP_OWN, -1, -1)                                                          \
+  X(SYS_clone, AMBER_TRAP_CLONE, -1, -1)                                                        \
+  X(SYS_clone3, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_rt_sigtimedwait, AMBER_TRAP_OWN, -1, -1)                                                \
+  X(SYS_execve, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_migrate_pages, AMBER_TRAP_ARGS, 0, -1)                                                  \
+  X(SYS_perf_event_open, AMBER_TRAP_ARGS, 1, -1)                                                \
+  X(SYS_process_vm_readv, AMBER_TRAP_ARGS6, 0, -1)                                              \
+  X(SYS_process_vm_writev, AMBER_TRAP_ARGS6, 0, -1)                                             \
+  X(SYS_move_pages, AMBER_TRAP_ARGS6, 0, -1)                                                    \
+  X(SYS_open, AMBER_TRAP_PATH, 0, -1)                                                           \
+  X(SYS_openat, AMBER_TRAP_PATH, 1, -1)                                                         \
+  X(SYS_openat2, AMBER_TRAP_PATH, 1, -1)                                                        \
+  X(SYS_stat, AMBER_TRAP_PATH, 0, -1)                                                           \
+  X(SYS_lstat, AMBER_TRAP_PATH, 0, -1)                                                          \
+  X(SYS_newfstatat, AMBER_TRAP_PATH, 1, -1)                                                     \
+  X(SYS_statx, AMBER_TRAP_PATH, 1, -1)                                                          \
+  X(SYS_readlink, AMBER_TRAP_PATH, 0, -1)                                                       \
+  X(SYS_readlinkat, AMBER_TRAP_PATH, 1, -1)                                                     \
+  X(SYS_access, AMBER_TRAP_PATH, 0, -1)                                                         \
+  X(SYS_faccessat, AMBER_TRAP_PATH, 1, -1)                                                      \
+  X(SYS_faccessat2, AMBER_TRAP_PATH, 1, -1)
 
-/* Is nr one of them? Folded at compile time for a constant nr. */
+/* Does nr pass the filter with the magic (one of them, not ARGS6)? Folded at compile time for a
+ * constant nr. */
 static inline int amber_seccomp_watched(long nr) {
   switch (nr) {
-#define AMBER_SECCOMP_CASE(nr, kind, a, b) case nr:
+#define AMBER_SECCOMP_CASE(nr, kind, a, b)                                                       \
+  case nr: return kind != AMBER_TRAP_ARGS6;
     AMBER_SECCOMP_CALLS(AMBER_SECCOMP_CASE)
 #undef AMBER_SECCOMP_CASE
-    return 1;
   }
   return 0;
+}
+
+/* A PATH call's path argument, -1 for any other call. */
+static inline int amber_seccomp_path_arg(long nr) {
+  switch (nr) {
+#define AMBER_SECCOMP_CASE(nr, kind, a, b)                                                       \
+  case nr: return kind == AMBER_TRAP_PATH ? a : -1;
+    AMBER_SECCOMP_CALLS(AMBER_SECCOMP_CASE)
+#undef AMBER_SECCOMP_CASE
+  }
+  return -1;
 }
 
 #endif

@@ -14,7 +14,7 @@
 
 #include "sys.h"
 
-#define AMBER_SECCOMP_MAX_INSNS 640
+#define AMBER_SECCOMP_MAX_INSNS 1024
 #define AMBER_VIRTUAL_PID_MIN 4200000u    /* AMBER_VPID_BASE */
 #define AMBER_VIRTUAL_NEG_MAX 0xffbfe9c0u /* (uint32_t)-4200000: a virtual group for kill */
 
@@ -62,11 +62,10 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
   int head = b->n;
   amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, (uint32_t)nr); /* jf set below */
   int start = b->n;
-  amber_bpf_arg_is(b, 5, (uint64_t)AMBER_SECCOMP_MAGIC, AMBER_BPF_ALLOW);
+  if (kind != AMBER_TRAP_ARGS6)
+    amber_bpf_arg_is(b, 5, (uint64_t)AMBER_SECCOMP_MAGIC, AMBER_BPF_ALLOW);
   if (nr == SYS_getpid) amber_bpf_arg_is(b, 5, (uint64_t)AMBER_SECCOMP_PROBE, AMBER_BPF_PROBE);
-  if (kind == AMBER_TRAP_ALWAYS) {
-    amber_bpf_put(b, BPF_JMP | BPF_JA, 0, 0, 1); /* over ALLOW */
-  } else if (kind == AMBER_TRAP_ARGS) {
+  if (kind == AMBER_TRAP_ARGS || kind == AMBER_TRAP_ARGS6) {
     int args[2] = {a0, a1};
     for (int i = 0; i < 2 && args[i] >= 0; i++) {
       amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(args[i], 0));
@@ -78,6 +77,21 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(0, 0));
     amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, 31 /* SIGSYS */);
     amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, 62 /* AMBER_CKPT_SIGNAL */);
+  } else if (kind == AMBER_TRAP_OWN || kind == AMBER_TRAP_PATH || kind == AMBER_TRAP_CLONE) {
+    /* from a shared library (libc): allowed */
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                  offsetof(struct seccomp_data, instruction_pointer) + 4);
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, AMBER_BPF_ALLOW, 0,
+                  (uint32_t)(AMBER_SECCOMP_LIBS_FROM >> 32));
+    if (kind == AMBER_TRAP_CLONE) { /* a thread passes; a CLONE_VM child only with CLONE_VFORK */
+      amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(0, 0));
+      amber_bpf_put(b, BPF_JMP | BPF_JSET | BPF_K, AMBER_BPF_ALLOW, 0,
+                    0x00010000 /* CLONE_THREAD */ | 0x00080000 /* CLONE_SETTLS */);
+      amber_bpf_put(b, BPF_JMP | BPF_JSET | BPF_K, 0, AMBER_BPF_TRAP, 0x00000100 /* CLONE_VM */);
+      amber_bpf_put(b, BPF_JMP | BPF_JSET | BPF_K, AMBER_BPF_TRAP, 0, 0x00004000 /* CLONE_VFORK */);
+    } else {
+      amber_bpf_put(b, BPF_JMP | BPF_JA, 0, 0, 1); /* over ALLOW */
+    }
   } else { /* AMBER_TRAP_SIGMASK: every one, as the program reads its mask too */
     amber_bpf_put(b, BPF_JMP | BPF_JA, 0, 0, 1);
   }

@@ -201,7 +201,7 @@ static __attribute__((noreturn, used)) void intermediate(void) {
    * orphan the group, and the kernel would send the group SIGHUP and SIGCONT (which would
    * continue a stopped process, or end one that does not catch SIGHUP). */
   amber_sys0(SYS_setsid);
-  long pid = amber_sys6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0); /* a fork: the copy */
+  long pid = amber_sys5(SYS_clone, SIGCHLD, 0, 0, 0, 0); /* a fork: the copy */
   if (pid == 0) writer();
   writer_pid = pid;
   amber_sys1(SYS_exit, 0);

@@ -13,6 +13,7 @@
 #include "../core/amber.h"
 #include "../../common/image.h"
 #include "../../common/seccomp_filter.h"
+#include "../wrappers/proc_files.h"
 
 #define SA_RESTORER 0x04000000
 
@@ -27,8 +28,10 @@ static struct amber_ksigaction program_sigsys; /* what the program set for SIGSY
 void amber_sigsys_restorer(void);
 __asm__(".text\n.align 16\namber_sigsys_restorer:\n\tmov $15, %rax\n\tsyscall\n\thlt\n");
 
+/* A call of six arguments passes the filter with its system pids, not the magic. */
 static long past_filter(long nr, const long a[6]) {
-  return amber_sys6(nr, a[0], a[1], a[2], a[3], a[4], AMBER_SECCOMP_MAGIC);
+  return amber_sys6(nr, a[0], a[1], a[2], a[3], a[4],
+                    amber_seccomp_watched(nr) ? AMBER_SECCOMP_MAGIC : a[5]);
 }
 
 static long as_raw(long r) { return r == -1 ? -errno : r; }
@@ -97,6 +100,32 @@ static long sigmask_call(const long a[6], ucontext_t *uc) {
   return 0;
 }
 
+/* A path call from the program's own code: /proc/<virtual pid>/... translated as the wrappers
+ * do (wrap_proc.c; a read-only open of its stat or status is the file with virtual pids). The
+ * handler may run on a small signal stack (Rust's are 8 KiB, most of it the kernel's frame) and
+ * in a thread with little room for more static TLS (Node's), so any other path is passed as it
+ * is, and a long one is translated in memory of its own. */
+static long path_call(long nr, const long a[6], int at) {
+  const char *p = (const char *)a[at];
+  if (!p || strncmp(p, "/proc/", 6) != 0 || p[6] < '0' || p[6] > '9') return past_filter(nr, a);
+  char small[256], *buf = small;
+  size_t cap = strlen(p) + 16; /* a system pid is no longer than a virtual one: room to spare */
+  if (cap > sizeof small) {
+    long m = amber_sys6(SYS_mmap, 0, (long)cap, 3, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
+    if (m < 0 && m > -4096) return m;
+    buf = (char *)m;
+  } else {
+    cap = sizeof small;
+  }
+  long b[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
+  b[at] = (long)amber_proc_path(p, buf, cap);
+  int flags = nr == SYS_open ? (int)a[1] : nr == SYS_openat ? (int)a[2] : -1;
+  int fd = flags == -1 ? -1 : amber_proc_virtual_file((const char *)b[at], flags);
+  long r = fd >= 0 ? fd : past_filter(nr, b);
+  if (buf != small) amber_sys2(SYS_munmap, buf, cap);
+  return r;
+}
+
 /* A call that names a process, from the program: as syscall() translates it, except that a
  * system id (below the virtual range) is let through, as glibc's own raw calls use them. */
 static long translated(long nr, long a[6]) {
@@ -119,17 +148,28 @@ static long translated(long nr, long a[6]) {
     return r;
   }
   }
+  int path = amber_seccomp_path_arg(nr);
+  if (path >= 0) return path_call(nr, a, path);
   long r;
   if (amber_syscall_pids(nr, a, &r)) return as_raw(r);
   return past_filter(nr, a);
 }
 
+/* trap_clone.c */
+long amber_trap_clone(long nr, const long a[6], int own, greg_t *rsp);
+/* trap_exec.c */
+long amber_trap_execve(const long a[6]);
+
 static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
   if (nr == SYS_rt_sigaction) return sigaction_call(a, ip);
   if (nr == SYS_rt_sigprocmask) return sigmask_call(a, uc);
+  if (nr == SYS_clone || nr == SYS_clone3 || nr == SYS_fork || nr == SYS_vfork)
+    return amber_trap_clone(nr, a, !from_libc(ip), &uc->uc_mcontext.gregs[REG_RSP]);
+  if (nr == SYS_execve && amber_active() && !from_libc(ip)) return amber_trap_execve(a);
   int returns_ids = nr == SYS_getpid || nr == SYS_getppid || nr == SYS_gettid ||
                     nr == SYS_getpgrp || nr == SYS_getpgid || nr == SYS_getsid ||
-                    nr == SYS_setsid || nr == SYS_wait4 || nr == SYS_waitid;
+                    nr == SYS_setsid || nr == SYS_wait4 || nr == SYS_waitid ||
+                    nr == SYS_rt_sigtimedwait;
   /* glibc's own calls (raise, pthread_kill, system, and the wrappers' real calls) compare and
    * pass system ids, as they did before: only the ids in the virtual range are translated. */
   if (!amber_active() || (returns_ids && from_libc(ip))) return past_filter(nr, a);

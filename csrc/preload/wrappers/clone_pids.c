@@ -48,7 +48,8 @@ int amber_syscall_clone(long nr, const long a[6], long *ret) {
   uint64_t mask;
   amber_ckpt_hold(&mask);
   /* vfork's child would borrow this stack; like the vfork wrapper, it gets a real fork. */
-  long r = REAL(syscall)(nr == SYS_vfork ? SYS_fork : nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  long r = amber_libc_ret(
+      amber_sys5(nr == SYS_vfork ? SYS_fork : nr, a[0], a[1], a[2], a[3], a[4])); /* past it */
   if (r == 0) {
     amber_clone_child(flags, ctid);
     amber_ckpt_release(&mask);

@@ -9,4 +9,7 @@ int amber_proc_virtual_file(const char *path, int flags);
  * "self" (so that a restore makes it again for the new process); NULL for any other. */
 const char *amber_proc_virtual_path(int fd);
 
+/* wrap_proc.c: a /proc/<virtual pid>/... path as the system's, in buf; any other is path. */
+const char *amber_proc_path(const char *path, char *buf, unsigned long cap);
+
 #endif

@@ -9,8 +9,8 @@
 #include "proc_files.h"
 #include "shm_paths.h"
 
-/* Returns path, or buf holding the translated path. */
-static const char *proc_path(const char *path, char *buf, size_t cap) {
+/* Returns path, or buf holding the translated path (also for seccomp.c's trapped calls). */
+const char *amber_proc_path(const char *path, char *buf, size_t cap) {
   if (!amber_active() || !path || strncmp(path, "/proc/", 6) != 0) return path;
   const char *p = path + 6;
   long v = 0;
@@ -24,7 +24,7 @@ static const char *proc_path(const char *path, char *buf, size_t cap) {
 }
 
 #define PROC_BUF char pbuf[4096]
-#define P(path) proc_path(path, pbuf, sizeof pbuf)
+#define P(path) amber_proc_path(path, pbuf, sizeof pbuf)
 
 static mode_t mode_arg(int flags, va_list ap) {
   return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
