@@ -28,7 +28,7 @@ export const AgentState = {
 } as const;
 
 /** Flags of a snapshot (AMBER_SNAPSHOT_* in table.h). */
-export const SnapshotFlag = { TCP_ESTABLISHED: 1, COW: 2 } as const;
+export const SnapshotFlag = { TCP_ESTABLISHED: 1, COW: 2, ENDING: 4 } as const;
 
 /** Where virtual IDs start: none equals a system ID (table.h). */
 export const IdBase = { PID: 4200000, IPC: 1000000 } as const;

@@ -174,7 +174,7 @@ export async function takeSnapshot(
       timeoutMs,
       parentDir: parent?.dir,
       flags: (options.tcpEstablished ? SnapshotFlag.TCP_ESTABLISHED : 0) |
-        (cow ? SnapshotFlag.COW : 0),
+        (cow ? SnapshotFlag.COW : 0) | (options.stop ? SnapshotFlag.ENDING : 0),
       signal: options.signal,
       onCaptured: cow
         ? () => {

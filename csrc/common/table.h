@@ -122,6 +122,9 @@ struct amber_agent_slot {
 /* Copy-on-write: the application runs on while a copy of each process writes its pages
  * (agent_cow.c); not with --stop, a hold or a stream. */
 #define AMBER_SNAPSHOT_COW 2u
+/* The application ends after this snapshot (--stop): no write protection is armed for a next
+ * one (agent_track.c), which would only lengthen the freeze. */
+#define AMBER_SNAPSHOT_ENDING 4u
 
 struct amber_ctl {
   uint32_t generation; /* futex word: bumped on every phase change */

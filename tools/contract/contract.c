@@ -76,6 +76,7 @@ int main(void) {
   group("SnapshotFlag", "Flags of a snapshot (AMBER_SNAPSHOT_* in table.h).");
   NUM(AMBER_SNAPSHOT_, TCP_ESTABLISHED);
   NUM(AMBER_SNAPSHOT_, COW);
+  NUM(AMBER_SNAPSHOT_, ENDING);
   end();
 
   group("IdBase", "Where virtual IDs start: none equals a system ID (table.h).");

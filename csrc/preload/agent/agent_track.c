@@ -289,6 +289,7 @@ uint64_t amber_track_scan_and_arm(int pagemap_fd) {
   }
   narmed = 0;
   int clear_first = ever_armed;
+  int ending = (amber.table->ctl.flags & AMBER_SNAPSHOT_ENDING) != 0;
   ever_armed = 1;
   for (int i = 0; i < amber_file_regions(); i++) {
     struct amber_region_rec *r = amber_file_region(i);
@@ -301,7 +302,7 @@ uint64_t amber_track_scan_and_arm(int pagemap_fd) {
       if (err) t->state = TO_ARM, nwritten = t->first;
       else t->n = nwritten - t->first, sort_runs(written + t->first, t->n);
     }
-    if (t->state == TO_ARM && arm_fresh(pagemap_fd, r, clear_first)) continue;
+    if (t->state == TO_ARM && (ending || arm_fresh(pagemap_fd, r, clear_first))) continue;
     if (narmed < MAX_ARMED) armed[narmed++] = (struct armed_range){r->start, r->end};
   }
   epoch = narmed ? new_epoch() : 0;
