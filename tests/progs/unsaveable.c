@@ -104,7 +104,10 @@ static void *vfork_thread(void *arg) {
   long ret;
   register long r10 __asm__("r10") = 0;
   register long r8 __asm__("r8") = 0;
-  __asm__ volatile("syscall\n"
+  /* Amber's mark on the clone too: the seccomp layer would make a copy of the memory (its own
+   * vfork), and the parent would never see the child's pid. */
+  __asm__ volatile("movabsq $0x416d6265725f7363, %%r9\n"
+                   "syscall\n"
                    "testq %%rax, %%rax\n"
                    "jnz 1f\n"
                    "movabsq $0x416d6265725f7363, %%r9\n" /* Amber's mark: its system pid */
