@@ -94,6 +94,8 @@ struct amber_agent_slot;
 int amber_reports_stop_signal(struct amber_agent_slot *slot);
 /* agent_stop.c: stops this process by that signal again (SIGSTOP where it would not stop) */
 void amber_stop_self(int sig);
+/* agent_stop.c: the signal this process last stopped itself by (after a restore); 0: none. */
+extern int amber_self_stop_signal;
 
 /* agent_clone_share.c: a descriptor table shared with the parent or a child (CLONE_FILES),
  * refused before any descriptor is looked at */

@@ -43,7 +43,10 @@ static void note_stop_signal(int32_t vpid, int sig) {
 int amber_reports_stop_signal(struct amber_agent_slot *slot) {
   if (!__atomic_load_n(&slot->stopped, __ATOMIC_ACQUIRE)) return 0;
   int sig = __atomic_load_n(&slot->stop_signal, __ATOMIC_ACQUIRE);
-  return sig > 0 && sig < 32 ? sig : SIGSTOP;
+  if (sig > 0 && sig < 32) return sig;
+  /* No report seen: a snapshot right after a restore may find this process before it stopped
+   * itself again (its parent's waitid saw nothing yet); the signal it stopped by is its own. */
+  return amber_self_stop_signal ? amber_self_stop_signal : SIGSTOP;
 }
 
 /* The process's children: those of each of its threads; -1 when more than cap. */

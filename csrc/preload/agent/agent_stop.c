@@ -46,12 +46,15 @@ static int group_orphaned(void) {
   return 1;
 }
 
+int amber_self_stop_signal;
+
 void amber_stop_self(int sig) {
   struct amber_ksigaction action;
   if (job_control(sig) &&
       (amber_sys4(SYS_rt_sigaction, sig, 0, &action, 8) || action.handler != 0 /* SIG_DFL */ ||
        group_orphaned()))
     sig = SIGSTOP;
+  amber_self_stop_signal = sig;
   if (!job_control(sig)) {
     amber_sys2(SYS_kill, amber_sys_getpid(), SIGSTOP);
     return;
