@@ -87,9 +87,10 @@ sanitize: all $(SAN_BUILD)/libamberctl.so $(SAN_BUILD)/amber-supervisor
 	  tests/multiprocess_test.ts tests/sysv_test.ts
 	@if [ -n "$$(ls $(SAN_BUILD)/log)" ]; then cat $(SAN_BUILD)/log/*; exit 1; fi
 
+# The C test programs take Amber's own warnings, as errors (CFLAGS), at -O1.
 $(BUILD)/tests/%: tests/progs/%.c $(wildcard tests/progs/*.h) $(wildcard csrc/common/*.h)
 	@mkdir -p $(BUILD)/tests
-	$(CC) -O1 -g -Wall -std=gnu11 -D_GNU_SOURCE -o $@ $< -pthread -lm -lrt
+	$(CC) $(CFLAGS) -O1 -o $@ $< -pthread -lm -lrt
 
 # Go test programs, with cgo: a Go program runs under Amber's library only dynamically linked.
 $(BUILD)/tests/%: tests/progs/%.go

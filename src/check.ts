@@ -9,7 +9,7 @@
 import { z } from "npm:zod@4.6.7";
 import { probeKernel, type Probes } from "../ffi/check.ts";
 import { machineInfo, xcr0Bits } from "../ffi/control.ts";
-import { errnoDescription, errnoName } from "../ffi/errno.ts";
+import { Errno, errnoDescription, errnoName } from "../ffi/errno.ts";
 import { features } from "./image.ts";
 import { restorerPath, supervisorPath } from "./paths.ts";
 
@@ -65,7 +65,8 @@ function failure(errno: number): string {
 
 function outcome(errno: number, ok: string, notThere: string): string {
   if (errno === 0) return ok;
-  if ([22, 25, 38, 95].includes(errno)) return `${notThere} (${errnoName(errno)})`;
+  const absent: number[] = [Errno.EINVAL, Errno.ENOTTY, Errno.ENOSYS, Errno.EOPNOTSUPP];
+  if (absent.includes(errno)) return `${notThere} (${errnoName(errno)})`;
   return `refused: ${failure(errno)}`;
 }
 

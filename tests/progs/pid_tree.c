@@ -54,9 +54,10 @@ static int grandchild(int report) {
   for (;;) pause(); /* killed by the root, by virtual pid */
 }
 
-static int child(int to_root) {
-  pid_t me = getpid(), parent = getppid();
+static int child(int to_root, pid_t root) {
+  pid_t me = getpid();
   seen("child", me);
+  CHECK(getppid() == root, "the child's parent is %d, not %d", getppid(), root);
   CHECK(setpgid(0, 0) == 0 && getpgid(0) == me, "setpgid: getpgid is %d", getpgid(0));
   int report[2];
   CHECK(pipe(report) == 0, "pipe");
@@ -90,7 +91,6 @@ static int child(int to_root) {
   }
   CHECK(waitpid(e, &status, 0) == e && WIFEXITED(status) && WEXITSTATUS(status) == 7,
         "exec child status %x", status);
-  (void)parent;
   return 0;
 }
 
@@ -130,7 +130,7 @@ int main(int argc, char **argv) {
   int pipefd[2];
   CHECK(pipe(pipefd) == 0, "pipe");
   pid_t c = fork();
-  if (c == 0) exit(child(pipefd[1]));
+  if (c == 0) exit(child(pipefd[1], me));
   CHECK(c >= VPID_BASE, "fork returned %d", c);
   pid_t g = -1;
   CHECK(read(pipefd[0], &g, sizeof g) == sizeof g && g >= VPID_BASE, "the grandchild is %d", g);

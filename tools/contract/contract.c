@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "../../csrc/common/credentials.h"
 #include "../../csrc/common/image.h"
@@ -107,24 +108,17 @@ int main(void) {
   FIELD(struct amber_creds_rec, nice);
   end();
 
-  group("Errno", "errno numbers Amber tests for by name (<errno.h>; x86_64 Linux).");
-  num("EPERM", EPERM);
-  num("ENOENT", ENOENT);
-  num("ESRCH", ESRCH);
-  num("EIO", EIO);
-  num("ENOEXEC", ENOEXEC);
-  num("EAGAIN", EAGAIN);
-  num("EACCES", EACCES);
-  num("EBUSY", EBUSY);
-  num("EEXIST", EEXIST);
-  num("ENOTDIR", ENOTDIR);
-  num("EISDIR", EISDIR);
-  num("EINVAL", EINVAL);
-  num("ENOSPC", ENOSPC);
-  num("ENAMETOOLONG", ENAMETOOLONG);
-  num("ELOOP", ELOOP);
-  num("EPROTO", EPROTO);
-  num("ETIMEDOUT", ETIMEDOUT);
+  /* Every errno the C library names, with its strerror text, so that TypeScript turns any
+   * -errno into words (ffi/errno.ts) without a table of its own. The untranslated "C" locale:
+   * nothing here calls setlocale. */
+  group("Errno", "errno numbers by name (<errno.h>, from strerrorname_np; x86_64 Linux).");
+  for (int e = 1; e < 4096; e++)
+    if (strerrorname_np(e)) num(strerrorname_np(e), e);
+  end();
+
+  group("ErrnoText", "What each errno means, by name (the C library's strerror).");
+  for (int e = 1; e < 4096; e++)
+    if (strerrorname_np(e)) str(strerrorname_np(e), strerror(e));
   end();
 
   printf("\n]\n");
