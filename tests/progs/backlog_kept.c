@@ -3,7 +3,8 @@
  * on 127.0.0.1) and accepts nothing before DIR/go; its child connects three clients to each.
  * After the restore the parent accepts them all and tells each its number: each Unix client
  * checks it is its own (the order they connected in), the TCP clients that they are all there;
- * they talk both ways; nothing more waits.
+ * they talk both ways; nothing more waits. Each accepted Unix connection's SO_PEERCRED names the
+ * child (its pid as fork returned it, its uid and gid), as the kernel said when it connected.
  *
  *   backlog_kept DIR   prints "ready", after DIR/go "child: ok" and "PASS" */
 #include <errno.h>
@@ -105,6 +106,13 @@ int main(int argc, char **argv) {
     for (int i = 0; i < CLIENTS; i++) {
       accepted[i] = accept4(listeners[k], NULL, NULL, SOCK_NONBLOCK);
       CHECK(accepted[i] >= 0, "%s: accept %d: errno %d", names[k], i, errno);
+      struct ucred cred;
+      socklen_t len = sizeof cred;
+      CHECK(k == TCP || (getsockopt(accepted[i], SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+                         cred.pid == child && cred.uid == getuid() && cred.gid == getgid()),
+            "%s: connection %d's SO_PEERCRED is pid %d uid %d gid %d, not the child's (%d, %d, %d)",
+            names[k], i, (int)cred.pid, (int)cred.uid, (int)cred.gid, (int)child, (int)getuid(),
+            (int)getgid());
       char n = (char)('0' + i);
       CHECK(write(accepted[i], &n, 1) == 1, "%s: write: errno %d", names[k], errno);
     }
