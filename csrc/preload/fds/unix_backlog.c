@@ -16,9 +16,10 @@
  * connect() (SO_PEERCRED: its pid, uid and gid), so the client's own process connects again.
  * The listener's owner, once the listener listens again (phase 1), offers it and its working
  * directory (the name may be relative to it); each client's owner, in phase 2, connects its
- * clients of that listener in their order, so that the program's accept() finds them as
- * before, before it runs. Waiting TCP connections (tcp_backlog.c; no credentials) are
- * connected by the listener's owner.
+ * clients of that listener in their order (it runs as its saved user and group already:
+ * restorer/identity.c), so that the program's accept() finds them as before, before it runs.
+ * Waiting TCP connections (tcp_backlog.c; no credentials) are connected by the listener's
+ * owner.
  *
  * Not kept: bytes a waiting client sent that nobody read yet (they wait in the kernel's socket
  * for the server, which no call reads before accept(): such a snapshot is refused, naming the
