@@ -73,6 +73,15 @@ void amber_process_cpu_forget(void) {
   shifted = 0;
 }
 
+/* After an exec, which keeps the kernel's clock: the clock's shift, from the process's row.
+ * times() and getrusage() are not shifted past an exec (their shifts are not in the row). */
+void amber_process_cpu_inherit(void) {
+  struct amber_row *row = amber_row_by_vid(amber.table, AMBER_KIND_PID, amber.vpid);
+  shift.clock = row ? __atomic_load_n(&row->cpu_shift, __ATOMIC_ACQUIRE) : 0;
+  at_freeze.clock = 0;
+  shifted = shift.clock != 0;
+}
+
 /* The shift of `clock` as the program holds it: a process's SCHED clock (this one's, or another
  * of the application's by its virtual pid), else 0. PROF and VIRT clocks count user and system
  * time apart, which the freeze did not note per clock. */

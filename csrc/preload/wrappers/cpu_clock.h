@@ -48,6 +48,7 @@ struct rusage;
 void amber_process_cpu_capture(void);
 void amber_process_cpu_after_restore(void);
 void amber_process_cpu_forget(void);
+void amber_process_cpu_inherit(void); /* after an exec: the clock's shift from the row */
 void amber_process_cpu_read(clockid_t clock, struct timespec *ts);
 struct timespec amber_process_cpu_deadline(clockid_t clock, struct timespec deadline);
 void amber_process_times_read(struct tms *t);     /* tms_utime, tms_stime */
