@@ -42,3 +42,10 @@ scenarioTest(
     await twoCycles(s, "thread_cpu_time", "threadcpu");
   },
 );
+
+scenarioTest(
+  "the process's CPU clock goes on from where it was, read by the process (clock_gettime, clock, times, getrusage) and by its child, and an absolute sleep on it wakes on time, twice",
+  async (s) => {
+    await twoCycles(s, "process_cpu_time", "processcpu");
+  },
+);

@@ -50,6 +50,10 @@ struct amber_row {
   int64_t size;   /* shared-memory segment size; message-queue bytes limit */
   int32_t parent; /* for a process: virtual pid of its parent at creation */
   int32_t pad;
+  /* For a process: what the library adds to its CPU clock as the kernel reads it, so that the
+   * clock goes on from its value at the snapshot (agent_process_cpu_time.c); here because
+   * another process of the application may read it (clock_getcpuclockid). 0 until a restore. */
+  int64_t cpu_shift;
 };
 
 /* What the processes of an application hold, listed by the coordinator once every process is

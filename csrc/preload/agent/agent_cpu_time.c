@@ -7,8 +7,8 @@
  * one ended, would read with the old one's shift through another thread's clock ID). A forked
  * child's clocks start from zero in the kernel, and so do its shifts.
  *
- * The process's CPU clock is not shifted: another process of the application may read it
- * (clock_getcpuclockid) and would have to know the shift; it starts again from zero. */
+ * The process's CPU clock goes on the same way, with one shift for the process
+ * (agent_process_cpu_time.c). */
 #include <time.h>
 
 #include "agent.h"
@@ -24,30 +24,33 @@ static struct {
 static __thread int64_t self_shift;
 static int shifted; /* any shift at all: a read before any restore costs nothing more */
 
-static int64_t raw(clockid_t clock) {
+int64_t amber_cpu_clock_ns(clockid_t clock) {
   struct timespec ts;
   return amber_sys2(SYS_clock_gettime, clock, &ts) ? 0 : ts.tv_sec * NS + ts.tv_nsec;
 }
 
 void amber_cpu_time_capture(const struct amber_thread_rec *rec) {
-  at_freeze[rec - amber_ckpt.threads] = raw(CLOCK_THREAD_CPUTIME_ID) + self_shift;
+  at_freeze[rec - amber_ckpt.threads] = amber_cpu_clock_ns(CLOCK_THREAD_CPUTIME_ID) + self_shift;
+  amber_process_cpu_capture();
 }
 
 /* In each restored thread, once it has its new TID (rec->tid). */
 void amber_cpu_time_after_restore(const struct amber_thread_rec *rec) {
   long i = rec - amber_ckpt.threads;
-  self_shift = at_freeze[i] - raw(CLOCK_THREAD_CPUTIME_ID);
+  self_shift = at_freeze[i] - amber_cpu_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   shifts[i].shift = self_shift;
   __atomic_store_n(&shifts[i].tid, rec->tid, __ATOMIC_RELEASE);
   if (!rec->leader) return;
   for (int k = amber_ckpt.nthreads; k < AMBER_MAX_THREADS; k++) shifts[k].tid = 0;
   shifted = 1;
+  amber_process_cpu_after_restore();
 }
 
 void amber_cpu_time_forget(void) {
   self_shift = 0;
   for (int k = 0; k < AMBER_MAX_THREADS; k++) shifts[k].tid = 0;
   shifted = 0;
+  amber_process_cpu_forget();
 }
 
 /* The shift of `clock`, a clock ID as the kernel knows it: a thread's CPU clock's, else 0. Only
@@ -66,7 +69,7 @@ static int64_t shift_of(clockid_t clock) {
   return 0;
 }
 
-static struct timespec plus(struct timespec t, int64_t ns) {
+struct timespec amber_timespec_plus(struct timespec t, int64_t ns) {
   int64_t total = t.tv_sec * NS + t.tv_nsec + ns;
   if (total < 0) total = 0;
   return (struct timespec){total / NS, total % NS};
@@ -74,10 +77,10 @@ static struct timespec plus(struct timespec t, int64_t ns) {
 
 void amber_cpu_time_read(clockid_t clock, struct timespec *ts) {
   int64_t s = shift_of(clock);
-  if (s) *ts = plus(*ts, s);
+  if (s) *ts = amber_timespec_plus(*ts, s);
 }
 
 struct timespec amber_cpu_time_deadline(clockid_t clock, struct timespec deadline) {
   int64_t s = shift_of(clock);
-  return s ? plus(deadline, -s) : deadline;
+  return s ? amber_timespec_plus(deadline, -s) : deadline;
 }

@@ -9,6 +9,7 @@
 
 #include "util.h" /* amber_fmt */
 #include "amber.h"
+#include "../wrappers/cpu_clock.h"
 
 struct amber_state amber;
 __thread int amber_cs_depth;
@@ -65,6 +66,7 @@ __attribute__((constructor)) static void amber_init(void) {
     return;
   }
   amber_vtid = amber.vpid;
+  amber_process_cpu_inherit(); /* an exec keeps the process's CPU time, and so its shift */
   amber_seccomp_start();
   amber_agent_install();
   amber_ckpt_unhold(); /* held since the exec that started this program (wrap_fork.c) */

@@ -24,6 +24,7 @@
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/times.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -192,6 +193,10 @@
   X(int, clock_getcpuclockid, (pid_t, clockid_t *))                                              \
   X(int, clock_gettime, (clockid_t, struct timespec *))                                          \
   X(int, clock_getres, (clockid_t, struct timespec *))                                           \
+  /* the process's CPU time as clock(), times() and getrusage() read it: wrap_process_times.c */ \
+  X(clock_t, clock, (void))                                                                      \
+  X(clock_t, times, (struct tms *))                                                              \
+  X(int, getrusage, (__rusage_who_t, struct rusage *))                                           \
   /* POSIX shared memory by name: wrap_shm_open.c */                                            \
   X(int, shm_open, (const char *, int, mode_t))                                                  \
   X(int, shm_unlink, (const char *))                                             \

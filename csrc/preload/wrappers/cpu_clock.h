@@ -5,6 +5,7 @@
 #ifndef AMBER_CPU_CLOCK_H
 #define AMBER_CPU_CLOCK_H
 
+#include <stdint.h>
 #include <time.h>
 
 #define AMBER_CPUCLOCK_THREAD 4
@@ -35,5 +36,22 @@ void amber_cpu_time_forget(void);
 void amber_cpu_time_read(clockid_t clock, struct timespec *ts); /* what clock_gettime gave */
 /* An absolute deadline on the clock as the program reads it, as the kernel counts it. */
 struct timespec amber_cpu_time_deadline(clockid_t clock, struct timespec deadline);
+int64_t amber_cpu_clock_ns(clockid_t clock); /* the kernel's reading, 0 if it fails */
+struct timespec amber_timespec_plus(struct timespec t, int64_t ns); /* never below 0 */
+
+/* agent_process_cpu_time.c: the process's CPU time goes on across a restore, read by the
+ * process or by another of the application. Each thread notes the process's clock (and times(),
+ * getrusage()) at the freeze, the leader takes the shift once restored and publishes it in the
+ * process's row of the shared tables. `clock` is a clock ID as the program holds it. */
+struct tms;
+struct rusage;
+void amber_process_cpu_capture(void);
+void amber_process_cpu_after_restore(void);
+void amber_process_cpu_forget(void);
+void amber_process_cpu_inherit(void); /* after an exec: the clock's shift from the row */
+void amber_process_cpu_read(clockid_t clock, struct timespec *ts);
+struct timespec amber_process_cpu_deadline(clockid_t clock, struct timespec deadline);
+void amber_process_times_read(struct tms *t);     /* tms_utime, tms_stime */
+void amber_process_rusage_read(struct rusage *u); /* ru_utime, ru_stime of RUSAGE_SELF */
 
 #endif

@@ -81,7 +81,8 @@ AMBER_EXPORT int clock_getcpuclockid(pid_t pid, clockid_t *clock) {
 }
 
 AMBER_EXPORT int clock_gettime(clockid_t clock, struct timespec *ts) {
-  if (!amber_cpu_clock(clock) && clock != CLOCK_THREAD_CPUTIME_ID)
+  if (!amber_cpu_clock(clock) && clock != CLOCK_THREAD_CPUTIME_ID &&
+      clock != CLOCK_PROCESS_CPUTIME_ID)
     return REAL(clock_gettime)(clock, ts);
   /* A thread's CPU time goes on across a restore: no restore between reading it and shifting it
    * (agent_cpu_time.c), nor between finding a thread's TID and reading its clock. */
@@ -89,6 +90,7 @@ AMBER_EXPORT int clock_gettime(clockid_t clock, struct timespec *ts) {
   clockid_t sys = amber_cpu_clock_to_system(clock);
   int r = REAL(clock_gettime)(sys, ts);
   if (r == 0) amber_cpu_time_read(sys, ts);
+  if (r == 0) amber_process_cpu_read(clock, ts); /* and the process's */
   amber_leave();
   return r;
 }

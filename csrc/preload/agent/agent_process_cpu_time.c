@@ -1,0 +1,122 @@
+/* The process's CPU time goes on across a restore, as its threads' do (agent_cpu_time.c): the
+ * kernel starts the restored process's clock from zero, so the library adds a shift, the clock at
+ * the freeze less the clock once restored. Another process of the application may read this
+ * one's clock (clock_getcpuclockid and the process's virtual pid): the shift is also in the
+ * process's row of the shared tables, where that reader finds it.
+ *
+ * Every thread notes the clock in the checkpoint handler and the largest is kept: the last thread
+ * to stop notes it when no thread of the program runs, so it is at least anything the program
+ * read before the freeze, and the clock never goes back. times() and getrusage() count user and
+ * system time apart: each of the two is noted and shifted by itself, in its own unit. */
+#include <sys/resource.h>
+#include <sys/times.h>
+
+#include "agent.h"
+#include "../wrappers/cpu_clock.h"
+
+struct reading {
+  int64_t clock;          /* ns, as the program read it */
+  int64_t utime, stime;   /* clock ticks, times() */
+  int64_t ru_utime, ru_stime; /* µs, getrusage(RUSAGE_SELF) */
+};
+
+static struct reading at_freeze, shift;
+static int shifted; /* 0 before any restore: a read costs nothing more */
+
+static void note_max(int64_t *at, int64_t value) {
+  int64_t seen = __atomic_load_n(at, __ATOMIC_RELAXED);
+  while (value > seen &&
+         !__atomic_compare_exchange_n(at, &seen, value, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
+}
+
+static int64_t us(struct timeval tv) { return tv.tv_sec * 1000000LL + tv.tv_usec; }
+
+/* The kernel's readings, with the shifts the program sees added. */
+static struct reading now(void) {
+  struct reading r = {amber_cpu_clock_ns(CLOCK_PROCESS_CPUTIME_ID) + shift.clock, 0, 0, 0, 0};
+  struct tms t = {0}; /* what times() returns is a tick count, never an error here */
+  amber_sys1(SYS_times, &t);
+  r.utime = t.tms_utime + shift.utime;
+  r.stime = t.tms_stime + shift.stime;
+  struct rusage u;
+  if (amber_sys2(SYS_getrusage, RUSAGE_SELF, &u) == 0) {
+    r.ru_utime = us(u.ru_utime) + shift.ru_utime;
+    r.ru_stime = us(u.ru_stime) + shift.ru_stime;
+  }
+  return r;
+}
+
+void amber_process_cpu_capture(void) {
+  struct reading r = now();
+  note_max(&at_freeze.clock, r.clock);
+  note_max(&at_freeze.utime, r.utime);
+  note_max(&at_freeze.stime, r.stime);
+  note_max(&at_freeze.ru_utime, r.ru_utime);
+  note_max(&at_freeze.ru_stime, r.ru_stime);
+}
+
+/* In the restored leader, before the program goes on. */
+void amber_process_cpu_after_restore(void) {
+  shift = (struct reading){0};
+  struct reading r = now();
+  shift = (struct reading){at_freeze.clock - r.clock, at_freeze.utime - r.utime,
+                           at_freeze.stime - r.stime, at_freeze.ru_utime - r.ru_utime,
+                           at_freeze.ru_stime - r.ru_stime};
+  shifted = 1;
+  struct amber_row *row = amber_row_by_vid(amber.table, AMBER_KIND_PID, amber.vpid);
+  if (row) __atomic_store_n(&row->cpu_shift, shift.clock, __ATOMIC_RELEASE);
+}
+
+/* A forked child: its clocks start from zero, its row from a 0 shift. */
+void amber_process_cpu_forget(void) {
+  at_freeze = shift = (struct reading){0};
+  shifted = 0;
+}
+
+/* After an exec, which keeps the kernel's clock: the clock's shift, from the process's row.
+ * times() and getrusage() are not shifted past an exec (their shifts are not in the row). */
+void amber_process_cpu_inherit(void) {
+  struct amber_row *row = amber_row_by_vid(amber.table, AMBER_KIND_PID, amber.vpid);
+  shift.clock = row ? __atomic_load_n(&row->cpu_shift, __ATOMIC_ACQUIRE) : 0;
+  at_freeze.clock = 0;
+  shifted = shift.clock != 0;
+}
+
+/* The shift of `clock` as the program holds it: a process's SCHED clock (this one's, or another
+ * of the application's by its virtual pid), else 0. PROF and VIRT clocks count user and system
+ * time apart, which the freeze did not note per clock. */
+static int64_t shift_of(clockid_t clock) {
+  if (clock == CLOCK_PROCESS_CPUTIME_ID) return shifted ? shift.clock : 0;
+  if (!amber_cpu_clock(clock) || amber_cpu_clock_thread(clock) ||
+      (clock & 3) != AMBER_CPUCLOCK_SCHED || !amber_active())
+    return 0;
+  int id = amber_cpu_clock_id(clock);
+  if (id == 0 || id == amber.vpid) return shifted ? shift.clock : 0;
+  struct amber_row *row = amber_row_by_vid(amber.table, AMBER_KIND_PID, id);
+  if (!row || !(__atomic_load_n(&row->flags, __ATOMIC_ACQUIRE) & AMBER_PID_PROCESS)) return 0;
+  return __atomic_load_n(&row->cpu_shift, __ATOMIC_ACQUIRE);
+}
+
+void amber_process_cpu_read(clockid_t clock, struct timespec *ts) {
+  int64_t s = shift_of(clock);
+  if (s) *ts = amber_timespec_plus(*ts, s);
+}
+
+struct timespec amber_process_cpu_deadline(clockid_t clock, struct timespec deadline) {
+  int64_t s = shift_of(clock);
+  return s ? amber_timespec_plus(deadline, -s) : deadline;
+}
+
+void amber_process_times_read(struct tms *t) {
+  if (!shifted) return;
+  t->tms_utime += shift.utime;
+  t->tms_stime += shift.stime;
+}
+
+static struct timeval tv(int64_t v) { return (struct timeval){v / 1000000, v % 1000000}; }
+
+void amber_process_rusage_read(struct rusage *u) {
+  if (!shifted) return;
+  u->ru_utime = tv(us(u->ru_utime) + shift.ru_utime);
+  u->ru_stime = tv(us(u->ru_stime) + shift.ru_stime);
+}
