@@ -154,6 +154,12 @@ const REFUSED = [
       /process \d+: descriptor \d+ is a Unix socket waiting to be accepted by listener socket:\[\d+\] with bytes it sent not read yet, which Amber cannot read before the server accepts the connection/,
   },
   {
+    kind: "backlog-unlinked",
+    holding: "a connection waiting to be accepted by a listener whose path was unlinked",
+    named:
+      /process \d+: descriptor \d+ \(listening Unix socket .*unlinked\.sock\) has a connection waiting to be accepted from a process of the application, and its path was unlinked/,
+  },
+  {
     kind: "tcp-backlog-bytes",
     holding: "a TCP connection waiting to be accepted whose client sent bytes",
     named:

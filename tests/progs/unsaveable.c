@@ -4,7 +4,8 @@
  * "rights-outside" (a socket with a descriptor in flight that it hands to fd_holder, outside
  * the application, through DIR/give.sock), "rights-locked" (a descriptor in flight in a
  * process holding a POSIX lock on DIR/locked), "backlog-bytes" (a connection waiting to be
- * accepted whose client sent bytes; "tcp-backlog-bytes" over TCP), "netlink" (a route netlink
+ * accepted whose client sent bytes; "tcp-backlog-bytes" over TCP), "backlog-unlinked" (a
+ * connection from the program waiting on a listener whose path was unlinked), "netlink" (a route netlink
  * socket), "cwd" (its current directory DIR/gone, deleted), "pty" (a pseudo-terminal it made,
  * its master in packet mode, with output not read), "traced" (a thread that blocks every signal with the raw
  * system call, traced by a child, so that the coordinator cannot trace it), or a path longer
@@ -201,6 +202,14 @@ int main(int argc, char **argv) {
     CHECK(l >= 0 && bind(l, (struct sockaddr *)&a, sizeof a) == 0 && listen(l, 1) == 0 &&
               connect(c, (struct sockaddr *)&a, sizeof a) == 0 && write(c, "hi", 2) == 2,
           "listen, connect: errno %d", errno);
+  } else if (!strcmp(argv[1], "backlog-unlinked")) {
+    /* A connection waiting to be accepted by a listener whose path was unlinked since. */
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s/unlinked.sock", argv[2]);
+    int l = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK(l >= 0 && bind(l, (struct sockaddr *)&a, sizeof a) == 0 && listen(l, 1) == 0 &&
+              connect(c, (struct sockaddr *)&a, sizeof a) == 0 && unlink(a.sun_path) == 0,
+          "listen, connect, unlink: errno %d", errno);
   } else if (!strcmp(argv[1], "tcp-backlog-bytes")) {
     /* The same over TCP on loopback. */
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};

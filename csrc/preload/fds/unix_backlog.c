@@ -93,7 +93,17 @@ int amber_backlog_listener(struct amber_fd_rec *rec) {
   int reachable = rec->addr_len > sizeof(sa_family_t) && (!name[0] || rec->u[2]);
   uint32_t count = 0, lost = 0;
   for (int i = 0; i < n; i++) {
-    if (reachable && amber_backlog_held(clients[i])) kept[count++] = clients[i];
+    int held = amber_backlog_held(clients[i]);
+    /* Its client, a process of the application, would wait at the restore for a listener that
+     * no name reaches: refused here rather than a restore that cannot finish. */
+    if (held && !reachable) {
+      amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+                "descriptor %d (%s) has a connection waiting to be accepted from a process of "
+                "the application, and its path was unlinked, so Amber cannot connect it again",
+                rec->fd, rec->path);
+      return -1;
+    }
+    if (held) kept[count++] = clients[i];
     else lost++;
   }
   rec->data = (uint64_t)kept;
