@@ -8,28 +8,15 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { App } from "../mod.ts";
 import { resumeHeld } from "../src/migrate/hold.ts";
-import { prog, type Scenario, scenarioTest, sleep } from "./support.ts";
+import { prog, scenarioTest, sleep } from "./support.ts";
 
 const LIMIT_MS = 120_000;
 const decoder = new TextDecoder();
 
-/** A snapshot without stop, then snapshot (stop) and restore twice; the last restored app. */
-async function liveThenTwice(s: Scenario, app: App): Promise<App> {
-  await app.snapshot({ dir: join(s.dir, "live.amber") });
-  const once = await s.restore(await s.freeze(app, "first"));
-  return await s.restore(await s.freeze(once, "second"));
-}
-
 /** A program that says "ready": a snapshot without stop, two cycles, and its verdict. */
 function cyclesTest(name: string, program: string, tag: string, seccomp?: "on" | "off"): void {
-  scenarioTest(name, async (s) => {
-    const app = await s.launch([prog(program), s.dir], tag, { seccomp });
-    await s.waitFor(/^ready$/m, "ready");
-    await liveThenTwice(s, app);
-    await s.pass();
-  }, LIMIT_MS);
+  scenarioTest(name, (s) => s.cycles([prog(program), s.dir], tag, seccomp), LIMIT_MS);
 }
 
 cyclesTest(

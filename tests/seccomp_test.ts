@@ -9,27 +9,13 @@ import { prog, scenarioTest } from "./support.ts";
 
 scenarioTest(
   "raw system calls that name a process are translated by the seccomp layer, also after a restore",
-  async (s) => {
-    const app = await s.launch([prog("raw_pid_calls"), s.dir], "raw-pid-calls");
-    await s.waitFor(/^ready$/m);
-    await app.snapshot({ dir: `${s.dir}/live.amber` });
-    const once = await s.restore(await s.freeze(app));
-    // The filter the restorer put back is Amber's again for the next snapshot.
-    await s.restore(await s.freeze(once, "second"));
-    await s.pass();
-  },
+  // The filter the restorer put back is Amber's again for the next snapshot.
+  (s) => s.cycles([prog("raw_pid_calls"), s.dir], "raw-pid-calls"),
 );
 
 scenarioTest(
   "raw fork, vfork, clone and clone3 give virtual pids; rt_sigtimedwait, six-argument calls and /proc/<pid> paths are translated, also after a restore",
-  async (s) => {
-    const app = await s.launch([prog("raw_clone_calls"), s.dir], "raw-clone-calls");
-    await s.waitFor(/^ready$/m);
-    await app.snapshot({ dir: `${s.dir}/live.amber` });
-    const once = await s.restore(await s.freeze(app));
-    await s.restore(await s.freeze(once, "second"));
-    await s.pass();
-  },
+  (s) => s.cycles([prog("raw_clone_calls"), s.dir], "raw-clone-calls"),
 );
 
 scenarioTest(

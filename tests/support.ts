@@ -144,6 +144,19 @@ export class Scenario {
     return image;
   }
 
+  /**
+   * The longer round: launch `argv`, wait for its "ready", snapshot it running (no stop), then
+   * snapshot with stop and restore twice over, and wait for the last restored program's PASS.
+   */
+  async cycles(argv: string[], tag = "app", seccomp?: "on" | "off"): Promise<void> {
+    const app = await this.launch(argv, tag, { seccomp });
+    await this.waitFor(/^ready$/m, "ready");
+    await app.snapshot({ dir: join(this.dir, "live.amber") });
+    const once = await this.restore(await this.freeze(app, "first"));
+    await this.restore(await this.freeze(once, "second"));
+    await this.pass();
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     for (const app of this.#apps) await app.kill().catch(() => {});
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
