@@ -11,16 +11,14 @@
 
 import { join } from "node:path";
 import { type Image, launch } from "../mod.ts";
-import { BENCH, limits, stats, waitForText } from "./figures.ts";
+import { BENCH, printLimits, stats, waitForText } from "./figures.ts";
 
 const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 5);
 const sizes = Deno.args.length ? Deno.args.map(Number) : [1024];
 
 const dir = await Deno.makeTempDir({ prefix: "amber-bench-", dir: Deno.cwd() });
 try {
-  const limit = await limits(dir);
-  console.log(`memory copy speed (median / max): ${limit.memcpy}`);
-  console.log(`sequential write speed with fdatasync (median / max): ${limit.write}`);
+  await printLimits(dir);
   console.log(
     "memory, 1% written   snapshot ms (median / min)   frozen ms     pages written  image MiB",
   );

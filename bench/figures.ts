@@ -38,6 +38,19 @@ export async function limits(dir: string): Promise<{ memcpy: string; write: stri
   return { memcpy: line("memcpy"), write: line("write") };
 }
 
+/** Prints this machine's limits (both, or the one named) beside a benchmark's figures. */
+export async function printLimits(
+  dir: string,
+  only?: "memcpy" | "write",
+): Promise<{ memcpy: string; write: string }> {
+  const limit = await limits(dir);
+  if (only !== "write") console.log(`memory copy speed (median / max): ${limit.memcpy}`);
+  if (only !== "memcpy") {
+    console.log(`sequential write speed with fdatasync (median / max): ${limit.write}`);
+  }
+  return limit;
+}
+
 /** The median of `values`. */
 export function median(values: number[]): number {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];

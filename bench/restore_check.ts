@@ -11,16 +11,15 @@
 
 import { join } from "node:path";
 import { inspect, launch, restore } from "../mod.ts";
-import { BENCH, limits, stats, waitForText } from "./figures.ts";
+import { BENCH, printLimits, stats, waitForText } from "./figures.ts";
 
 const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 5);
 const sizes = Deno.args.length ? Deno.args.map(Number) : [256, 1024];
 
 const dir = await Deno.makeTempDir({ prefix: "amber-bench-", dir: Deno.cwd() });
 try {
-  const limit = await limits(dir);
+  const limit = await printLimits(dir, "memcpy");
   const copy = Number(limit.memcpy.split(" ")[0]);
-  console.log(`memory copy speed (median / max): ${limit.memcpy}`);
   console.log(
     "memory     restore ms (median / min)   image copied once ms   inspect ms (median / min)",
   );

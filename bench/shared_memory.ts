@@ -10,7 +10,7 @@
 
 import { join } from "node:path";
 import { restore } from "../mod.ts";
-import { benchRounds, limits, median, stats } from "./figures.ts";
+import { benchRounds, median, printLimits, stats } from "./figures.ts";
 const ROUNDS = 3;
 const sizes = Deno.args.length ? Deno.args.map(Number) : [1024];
 
@@ -35,7 +35,7 @@ async function measure(dir: string, mib: number) {
 
 const dir = await Deno.makeTempDir({ prefix: "amber-bench-", dir: Deno.cwd() });
 try {
-  console.log(`memory copy speed (median / max): ${(await limits(dir)).memcpy}`);
+  await printLimits(dir, "memcpy");
   console.log(
     "shared memory, 8 writers   snapshot ms (median / min)   frozen ms   restore ms   snapshot MB/s",
   );

@@ -16,7 +16,7 @@
 
 import { join } from "node:path";
 import { restore } from "../mod.ts";
-import { benchRounds, limits, median, stats } from "./figures.ts";
+import { benchRounds, median, printLimits, stats } from "./figures.ts";
 
 const ROUNDS = 3;
 const sizes = Deno.args.length ? Deno.args.map(Number) : [64, 256, 1024];
@@ -65,9 +65,7 @@ async function measure(dir: string, mib: number) {
 
 const dir = await Deno.makeTempDir({ prefix: "amber-bench-", dir: Deno.cwd() });
 try {
-  const limit = await limits(dir);
-  console.log(`memory copy speed (median / max): ${limit.memcpy}`);
-  console.log(`sequential write speed with fdatasync (median / max): ${limit.write}`);
+  await printLimits(dir);
   console.log(
     "memory    snapshot ms (median / min)   frozen ms   restore ms (median / min)   lazy restore ms   " +
       "image MiB   snapshot MB/s   incremental ms (image KiB)",

@@ -10,15 +10,14 @@
 
 import { join } from "node:path";
 import { launch } from "../mod.ts";
-import { BENCH, limits, stats, waitForText } from "./figures.ts";
+import { BENCH, printLimits, stats, waitForText } from "./figures.ts";
 
 const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 4);
 const sizes = Deno.args.length ? Deno.args.map(Number) : [256, 1024];
 
 const dir = await Deno.makeTempDir({ prefix: "amber-bench-", dir: Deno.cwd() });
 try {
-  const limit = await limits(dir);
-  console.log(`sequential write speed with fdatasync (median / max): ${limit.write}`);
+  await printLimits(dir, "write");
   console.log("memory          snapshot ms (median / min)   frozen ms   image MiB");
   for (const mib of sizes) {
     for (const data of Deno.env.get("DATA")?.split(",") ?? ["zero", "sparse", "random"]) {
