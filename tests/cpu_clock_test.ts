@@ -44,7 +44,7 @@ scenarioTest(
 );
 
 scenarioTest(
-  "the process's CPU clock goes on from where it was, read by the process (clock_gettime, clock, times, getrusage) and by its child, and an absolute sleep on it wakes on time, twice",
+  "the process's CPU clock goes on from where it was, read by the process (clock_gettime, clock, times, getrusage, also past an exec) and by its child, and an absolute sleep on it wakes on time, twice",
   async (s) => {
     await twoCycles(s, "process_cpu_time", "processcpu");
   },

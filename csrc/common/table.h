@@ -54,6 +54,10 @@ struct amber_row {
    * clock goes on from its value at the snapshot (agent_process_cpu_time.c); here because
    * another process of the application may read it (clock_getcpuclockid). 0 until a restore. */
   int64_t cpu_shift;
+  /* For a process: the shifts of times() (utime, stime, in clock ticks) and of
+   * getrusage(RUSAGE_SELF) (ru_utime, ru_stime, in µs), here so that they survive an exec as the
+   * clock's does. 0 until a restore. */
+  int64_t cpu_times_shift[4];
 };
 
 /* What the processes of an application hold, listed by the coordinator once every process is

@@ -4,7 +4,7 @@
  * Then a thread burns while the main thread sleeps on the process's clock until an absolute
  * time a little ahead: it wakes soon after that time, not once the clock as the kernel counts
  * it (without the time before the snapshot) got there. Last, the process execs itself and reads
- * its clock again. */
+ * its clock, times() and getrusage() again. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -60,13 +60,19 @@ static int child(const char *dir, int ready) {
 }
 
 int main(int argc, char **argv) {
-  if (argc == 3) { /* exec'd by itself: the clock goes on past the exec too */
+  if (argc == 5) { /* exec'd by itself: the clock, times() and getrusage() go on past it too */
     long long was = atoll(argv[2]), now = ns(CLOCK_PROCESS_CPUTIME_ID);
     CHECK(now >= was, "the process's clock went back across an exec: %lld, then %lld", was, now);
+    long long tk_was = atoll(argv[3]), tk_now = ticks();
+    CHECK(tk_now >= tk_was, "times() went back across an exec: %lld, then %lld ticks", tk_was,
+          tk_now);
+    long long ru_was = atoll(argv[4]), ru_now = rusage_us();
+    CHECK(ru_now >= ru_was, "getrusage() went back across an exec: %lld, then %lld us", ru_was,
+          ru_now);
     printf("PASS\n");
     return 0;
   }
-  CHECK(argc == 2, "usage: process_cpu_time DIR [CLOCK]");
+  CHECK(argc == 2, "usage: process_cpu_time DIR [CLOCK TICKS RUSAGE]");
   while (ns(CLOCK_PROCESS_CPUTIME_ID) < BURNT) {}
   int p[2];
   CHECK(pipe(p) == 0, "pipe");
@@ -104,9 +110,11 @@ int main(int argc, char **argv) {
   int status;
   CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child failed: status %d", status);
-  char was[32];
+  char was[32], tk_was[32], ru_was[32];
   snprintf(was, sizeof was, "%lld", ns(CLOCK_PROCESS_CPUTIME_ID));
-  execl("/proc/self/exe", argv[0], argv[1], was, (char *)NULL);
+  snprintf(tk_was, sizeof tk_was, "%lld", ticks());
+  snprintf(ru_was, sizeof ru_was, "%lld", rusage_us());
+  execl("/proc/self/exe", argv[0], argv[1], was, tk_was, ru_was, (char *)NULL);
   CHECK(0, "exec");
   return 1;
 }

@@ -7,7 +7,8 @@
  * Every thread notes the clock in the checkpoint handler and the largest is kept: the last thread
  * to stop notes it when no thread of the program runs, so it is at least anything the program
  * read before the freeze, and the clock never goes back. times() and getrusage() count user and
- * system time apart: each of the two is noted and shifted by itself, in its own unit. */
+ * system time apart: each of the two is noted and shifted by itself, in its own unit; their
+ * shifts are in the row too, so that they survive an exec as the clock's does. */
 #include <sys/resource.h>
 #include <sys/times.h>
 
@@ -64,7 +65,10 @@ void amber_process_cpu_after_restore(void) {
                            at_freeze.ru_stime - r.ru_stime};
   shifted = 1;
   struct amber_row *row = amber_row_by_vid(amber.table, AMBER_KIND_PID, amber.vpid);
-  if (row) __atomic_store_n(&row->cpu_shift, shift.clock, __ATOMIC_RELEASE);
+  if (!row) return;
+  int64_t times[4] = {shift.utime, shift.stime, shift.ru_utime, shift.ru_stime};
+  for (int i = 0; i < 4; i++) __atomic_store_n(&row->cpu_times_shift[i], times[i], __ATOMIC_RELAXED);
+  __atomic_store_n(&row->cpu_shift, shift.clock, __ATOMIC_RELEASE);
 }
 
 /* A forked child: its clocks start from zero, its row from a 0 shift. */
@@ -73,13 +77,18 @@ void amber_process_cpu_forget(void) {
   shifted = 0;
 }
 
-/* After an exec, which keeps the kernel's clock: the clock's shift, from the process's row.
- * times() and getrusage() are not shifted past an exec (their shifts are not in the row). */
+/* After an exec, which keeps the kernel's clocks: the shifts, from the process's row. */
 void amber_process_cpu_inherit(void) {
   struct amber_row *row = amber_row_by_vid(amber.table, AMBER_KIND_PID, amber.vpid);
-  shift.clock = row ? __atomic_load_n(&row->cpu_shift, __ATOMIC_ACQUIRE) : 0;
-  at_freeze.clock = 0;
-  shifted = shift.clock != 0;
+  at_freeze = shift = (struct reading){0};
+  if (row) {
+    shift.clock = __atomic_load_n(&row->cpu_shift, __ATOMIC_ACQUIRE);
+    shift.utime = __atomic_load_n(&row->cpu_times_shift[0], __ATOMIC_RELAXED);
+    shift.stime = __atomic_load_n(&row->cpu_times_shift[1], __ATOMIC_RELAXED);
+    shift.ru_utime = __atomic_load_n(&row->cpu_times_shift[2], __ATOMIC_RELAXED);
+    shift.ru_stime = __atomic_load_n(&row->cpu_times_shift[3], __ATOMIC_RELAXED);
+  }
+  shifted = shift.clock || shift.utime || shift.stime || shift.ru_utime || shift.ru_stime;
 }
 
 /* The shift of `clock` as the program holds it: a process's SCHED clock (this one's, or another
