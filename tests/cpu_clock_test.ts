@@ -49,3 +49,10 @@ scenarioTest(
     await twoCycles(s, "process_cpu_time", "processcpu");
   },
 );
+
+scenarioTest(
+  "interval timers on CPU time (ITIMER_PROF, ITIMER_VIRTUAL) come back with their exact time left and interval, then fire on time, twice",
+  async (s) => {
+    await twoCycles(s, "cpu_itimers", "itimers");
+  },
+);

@@ -104,6 +104,7 @@ int amber_clone_share_capture(void); /* 0, or -1 with amber_ckpt.error */
 /* agent_process.c: the process's kernel-side state other than descriptors */
 int amber_process_capture(void); /* 0, or -1 with amber_ckpt.error (a cwd deleted or too long) */
 void amber_process_after_restore(void);
+void amber_itimers_after_restore(void); /* agent_itimers.c: setitimer's, as getitimer read them */
 void amber_process_restore_exe(void); /* once the restorer is unmapped */
 
 /* agent_fds.c: descriptors; capture returns 0 or -1 with amber_ckpt.error naming the one

@@ -81,10 +81,7 @@ void amber_process_after_restore(void) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     amber_sys4(SYS_rt_sigaction, sig, &amber_ckpt.sigactions[sig], 0, 8);
   }
-  for (int which = 0; which < 3; which++) {
-    uint64_t *it = amber_ckpt.itimers[which];
-    if (it[2] || it[3]) amber_sys3(SYS_setitimer, which, it, 0);
-  }
+  amber_itimers_after_restore();
   amber_sys1(SYS_umask, amber_ckpt.umask);
   if (amber_ckpt.cwd[0]) amber_sys1(SYS_chdir, amber_ckpt.cwd);
   /* The restored process is the row's process now. */
