@@ -56,3 +56,10 @@ scenarioTest(
     await twoCycles(s, "cpu_itimers", "itimers");
   },
 );
+
+scenarioTest(
+  "POSIX timers on CPU clocks armed at an absolute time after a restore fire at that time on the clock the program reads, and a saved one keeps its time left, twice",
+  async (s) => {
+    await twoCycles(s, "cpu_timer_abstime", "abstime");
+  },
+);

@@ -72,6 +72,7 @@ int32_t amber_self_vtid(void) {
 void amber_after_fork_child(void) {
   amber_sysv_undo_forget(); /* the kernel gives a child no SEM_UNDO adjustments */
   amber_cpu_time_forget(); /* nor the CPU time its parent had */
+  amber_cpu_timers_forget(); /* nor its POSIX timers */
   amber_vtid = 0;
   amber.vpid = amber_pid_adopt(amber_sys_getpid(), amber_sys_getppid(), AMBER_PID_PROCESS);
   amber_vtid = amber.vpid;

@@ -216,7 +216,9 @@
   /* regions a fork would not copy as they are: wrap_madvise.c */                               \
   X(int, madvise, (void *, size_t, int))                                                         \
   /* the paths of inotify watches: wrap_inotify.c */                                            \
-  X(int, inotify_add_watch, (int, const char *, uint32_t))
+  X(int, inotify_add_watch, (int, const char *, uint32_t))                                      \
+  /* an absolute time on a CPU clock's timer: cpu_timers.c */                                   \
+  X(int, timer_settime, (timer_t, int, const struct itimerspec *, struct itimerspec *))
 
 #define AMBER_DECLARE_REAL(ret, name, params) ret(*name) params;
 struct amber_real_table {

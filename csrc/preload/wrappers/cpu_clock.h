@@ -24,6 +24,15 @@ static inline clockid_t amber_cpu_clock_with(clockid_t clock, int id) {
  * restore, the threads' clocks moved to their new TIDs */
 clockid_t amber_cpu_clock_to_system(clockid_t clock);
 void amber_cpu_clocks_after_restore(void);
+/* A clock ID the program gave, as one that names the same clock after a restore: the calling
+ * thread's own clock becomes that thread's (as pthread_getcpuclockid gives it). */
+clockid_t amber_cpu_clock_lasting(clockid_t clock);
+
+/* cpu_timers.c: which POSIX timers run on CPU clocks, and on which (as the program holds it),
+ * for timer_settime's absolute times. */
+void amber_cpu_timer_made(timer_t timer, clockid_t clock);
+void amber_cpu_timer_gone(timer_t timer);
+void amber_cpu_timers_forget(void); /* in a fork's child */
 
 /* agent_cpu_time.c: the CPU time a thread reads of its clock or another thread's goes on across
  * a restore. Each thread records its clock at the freeze and takes its shift once restored; a

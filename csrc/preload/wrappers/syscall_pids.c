@@ -62,6 +62,18 @@ static int through_wrapper(long nr, const long a[6], long *ret) {
   case SYS_openat:
     *ret = openat((int)a[0], (const char *)a[1], (int)a[2], (mode_t)a[3]);
     return 1;
+  case SYS_timer_settime: /* an absolute time on a CPU clock (cpu_timers.c) */
+    *ret = timer_settime((timer_t)(intptr_t)a[0], (int)a[1], (const struct itimerspec *)a[2],
+                         (struct itimerspec *)a[3]);
+    return 1;
+  case SYS_clock_gettime: *ret = clock_gettime((clockid_t)a[0], (struct timespec *)a[1]); return 1;
+  case SYS_clock_getres: *ret = clock_getres((clockid_t)a[0], (struct timespec *)a[1]); return 1;
+  case SYS_clock_nanosleep: { /* libc's returns the error, the raw call -1 and errno */
+    int err = clock_nanosleep((clockid_t)a[0], (int)a[1], (const struct timespec *)a[2],
+                              (struct timespec *)a[3]);
+    *ret = err ? (errno = err, -1) : 0;
+    return 1;
+  }
   case SYS_set_tid_address: /* returns the caller's tid */
     *ret = raw(nr, a);
     if (*ret > 0) *ret = gettid();
@@ -132,11 +144,6 @@ static int translate(long nr, long a[6], union scratch *copy) {
     int err = who(&a[0]);
     return err ? err : who(&a[1]);
   }
-  case SYS_clock_gettime:
-  case SYS_clock_getres:
-  case SYS_clock_nanosleep: /* a CPU clock the library handed out (wrap_cpu_clock.c) */
-    a[0] = amber_cpu_clock_to_system((clockid_t)a[0]);
-    return 0;
   case SYS_timer_create: { /* a SIGEV_THREAD_ID timer names its thread */
     a[0] = amber_cpu_clock_to_system((clockid_t)a[0]);
     struct sigevent *ev = (struct sigevent *)a[1];
@@ -148,6 +155,7 @@ static int translate(long nr, long a[6], union scratch *copy) {
     a[1] = (long)&copy->ev;
     return 0;
   }
+  case SYS_timer_delete: return 0; /* made raw, then forgotten (cpu_timers.c) */
   case SYS_pidfd_send_signal:
     a[2] = (long)amber_siginfo_in((const siginfo_t *)a[2], &copy->info);
     return 0;
@@ -170,6 +178,9 @@ int amber_syscall_pids(long nr, const long in[6], long *ret) {
     return 0;
   }
   *ret = err ? (errno = -err, -1) : raw(nr, a);
+  if (nr == SYS_timer_create && *ret == 0) /* its clock, for timer_settime (cpu_timers.c) */
+    amber_cpu_timer_made((timer_t)(intptr_t) * (int *)in[2], (clockid_t)in[0]);
+  if (nr == SYS_timer_delete && *ret == 0) amber_cpu_timer_gone((timer_t)(intptr_t)in[0]);
   amber_leave();
   return 1;
 }

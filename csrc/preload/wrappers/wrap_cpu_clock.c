@@ -50,6 +50,15 @@ clockid_t amber_cpu_clock_to_system(clockid_t clock) {
   return sid > 0 ? amber_cpu_clock_with(clock, sid) : clock;
 }
 
+clockid_t amber_cpu_clock_lasting(clockid_t clock) {
+  if (clock == CLOCK_THREAD_CPUTIME_ID)
+    clock = amber_cpu_clock_with(AMBER_CPUCLOCK_THREAD | AMBER_CPUCLOCK_SCHED, 0);
+  if (!amber_cpu_clock(clock) || !amber_cpu_clock_thread(clock) || amber_cpu_clock_id(clock))
+    return clock;
+  int k = thread_index(amber_sys_gettid());
+  return k >= 0 ? amber_cpu_clock_with(clock, THREAD_CLOCK_BASE + k) : clock;
+}
+
 /* After a restore, once every thread has its new TID. */
 void amber_cpu_clocks_after_restore(void) {
   for (int k = 0; k < MAX_THREAD_CLOCKS; k++) {

@@ -98,6 +98,7 @@ AMBER_EXPORT __sighandler_t signal(int sig, __sighandler_t handler) {
 AMBER_EXPORT int timer_delete(timer_t timer) {
   int r = REAL(timer_delete)(timer);
   if (r == 0 && amber_active()) amber_timer_thread_forget(timer);
+  if (r == 0 && amber_active()) amber_cpu_timer_gone(timer);
   return r;
 }
 
@@ -111,7 +112,7 @@ static clockid_t explicit_thread_clock(clockid_t clock) {
   return amber_cpu_clock_with(clock, amber_sys_gettid());
 }
 
-AMBER_EXPORT int timer_create(clockid_t clock, struct sigevent *ev, timer_t *timer) {
+static int create_timer(clockid_t clock, struct sigevent *ev, timer_t *timer) {
   clock = amber_cpu_clock_to_system(clock);
   if (amber_active()) clock = explicit_thread_clock(clock);
   if (amber_active() && ev && ev->sigev_notify == SIGEV_THREAD)
@@ -126,4 +127,10 @@ AMBER_EXPORT int timer_create(clockid_t clock, struct sigevent *ev, timer_t *tim
   }
   translated._sigev_un._tid = tid;
   return REAL(timer_create)(clock, &translated, timer);
+}
+
+AMBER_EXPORT int timer_create(clockid_t clock, struct sigevent *ev, timer_t *timer) {
+  int r = create_timer(clock, ev, timer);
+  if (r == 0 && amber_active()) amber_cpu_timer_made(*timer, clock); /* cpu_timers.c */
+  return r;
 }
