@@ -63,3 +63,8 @@ scenarioTest(
     await twoCycles(s, "cpu_timer_abstime", "abstime");
   },
 );
+
+scenarioTest(
+  "raw clock calls on CPU clocks from the program's code (clock_gettime, clock_getres, clock_nanosleep) are shifted and translated by the seccomp layer, also after a restore",
+  (s) => s.cycles([prog("raw_cpu_clock"), s.dir], "raw-cpu-clock"),
+);

@@ -2,7 +2,9 @@
  * calls, for the seccomp layer's cost (bench/seccomp_cost.ts): read of one byte (a call the
  * filter does not watch), kill(0, 0) (watched, but its pid is not virtual: allowed in the
  * kernel), getppid and kill(getpid(), 0) made raw (trapped: translated in the SIGSYS handler),
- * openat and close made raw (a path call from the program's code: trapped, its path read), and
+ * openat and close made raw (a path call from the program's code: trapped, its path read),
+ * clock_gettime made raw on the monotonic clock (watched, passes in the kernel) and on the
+ * process's CPU clock (trapped: its time is shifted after a restore), and
  * through libc getppid, open and close, kill and pthread_sigmask (Amber's own calls, past the
  * filter; the mask is set in the handler). Run plain, it also times the floors of a kernel-side
  * layer (trap_floor.h): a bare SIGSYS round trip and a seccomp user notification answered by a
@@ -43,6 +45,14 @@ static void raw_open(void) { /* a path call from the program's code: trapped, re
   long fd = rs(SYS_openat, AT_FDCWD, (long)"/dev/null", O_RDONLY);
   if (fd < 0 || rs(SYS_close, fd, 0, 0)) abort();
 }
+static void raw_clock_mono(void) { /* passes: the filter looks at the clock */
+  struct timespec ts;
+  if (rs(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&ts, 0)) abort();
+}
+static void raw_clock_cpu(void) { /* a CPU clock: trapped */
+  struct timespec ts;
+  if (rs(SYS_clock_gettime, CLOCK_PROCESS_CPUTIME_ID, (long)&ts, 0)) abort();
+}
 static void libc_open(void) { /* from libc: passes in the kernel */
   int fd = open("/dev/null", O_RDONLY);
   if (fd < 0 || close(fd)) abort();
@@ -60,6 +70,8 @@ int main(void) {
   measure("raw_getppid", raw_getppid);
   measure("raw_kill", raw_kill);
   measure("raw_open", raw_open);
+  measure("raw_clock_mono", raw_clock_mono);
+  measure("raw_clock_cpu", raw_clock_cpu);
   measure("libc_getppid", libc_getppid);
   measure("libc_open", libc_open);
   measure("libc_kill", libc_kill);

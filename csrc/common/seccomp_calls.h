@@ -27,7 +27,9 @@
  * (/proc/<virtual pid>/...). CLONE: as OWN, a new process that the handler can make on the
  * caller's behalf: no CLONE_THREAD or CLONE_SETTLS, and CLONE_VM only with CLONE_VFORK (the
  * handler makes it without CLONE_VM: the child returns through the handler on a copy of the
- * stack). */
+ * stack). CPUCLOCK: as OWN, a clock call whose argument a is a CPU clock (CLOCK_PROCESS_CPUTIME_ID,
+ * CLOCK_THREAD_CPUTIME_ID, or a negative ID from clock_getcpuclockid), whose time goes on across
+ * a restore by a shift the library adds (wrap_cpu_clock.c); realtime and monotonic pass. */
 #define AMBER_SECCOMP_LIBS_FROM 0x700000000000ULL
 enum {
   AMBER_TRAP_ARGS,
@@ -36,7 +38,8 @@ enum {
   AMBER_TRAP_ARGS6,
   AMBER_TRAP_OWN,
   AMBER_TRAP_PATH,
-  AMBER_TRAP_CLONE
+  AMBER_TRAP_CLONE,
+  AMBER_TRAP_CPUCLOCK
 };
 
 #define AMBER_SECCOMP_CALLS(X)                                                                  \
@@ -96,7 +99,10 @@ enum {
   X(SYS_readlinkat, AMBER_TRAP_PATH, 1, -1)                                                     \
   X(SYS_access, AMBER_TRAP_PATH, 0, -1)                                                         \
   X(SYS_faccessat, AMBER_TRAP_PATH, 1, -1)                                                      \
-  X(SYS_faccessat2, AMBER_TRAP_PATH, 1, -1)
+  X(SYS_faccessat2, AMBER_TRAP_PATH, 1, -1)                                                     \
+  X(SYS_clock_gettime, AMBER_TRAP_CPUCLOCK, 0, -1)                                              \
+  X(SYS_clock_getres, AMBER_TRAP_CPUCLOCK, 0, -1)                                               \
+  X(SYS_clock_nanosleep, AMBER_TRAP_CPUCLOCK, 0, -1)
 
 /* Does nr pass the filter with the magic (one of them, not ARGS6)? Folded at compile time for a
  * constant nr. */

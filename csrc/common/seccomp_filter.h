@@ -77,6 +77,15 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(0, 0));
     amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, 31 /* SIGSYS */);
     amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, 62 /* AMBER_CKPT_SIGNAL */);
+  } else if (kind == AMBER_TRAP_CPUCLOCK) { /* from the program's code, on a CPU clock */
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                  offsetof(struct seccomp_data, instruction_pointer) + 4);
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, AMBER_BPF_ALLOW, 0,
+                  (uint32_t)(AMBER_SECCOMP_LIBS_FROM >> 32));
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a0, 0)); /* a clockid_t */
+    amber_bpf_put(b, BPF_JMP | BPF_JSET | BPF_K, AMBER_BPF_TRAP, 0, 0x80000000u);
+    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, 2 /* PROCESS_CPUTIME */);
+    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, 3 /* THREAD_CPUTIME */);
   } else if (kind == AMBER_TRAP_OWN || kind == AMBER_TRAP_PATH || kind == AMBER_TRAP_CLONE) {
     /* from a shared library (libc): allowed */
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0,
