@@ -68,3 +68,10 @@ scenarioTest(
   "raw clock calls on CPU clocks from the program's code (clock_gettime, clock_getres, clock_nanosleep) are shifted and translated by the seccomp layer, also after a restore",
   (s) => s.cycles([prog("raw_cpu_clock"), s.dir], "raw-cpu-clock"),
 );
+
+scenarioTest(
+  "CPU times read in /proc (a process's stat, read by itself and by its child; schedstat of its threads) go on from where they were, twice",
+  async (s) => {
+    await twoCycles(s, "proc_cpu_stat", "procstat");
+  },
+);

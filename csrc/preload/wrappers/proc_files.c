@@ -17,7 +17,8 @@ static int32_t virtual_pid(long sid) {
 }
 
 /* Is path /proc/<self|thread-self|N>[/task/N]/(stat|status)? 1 for stat, 2 for status; 3 for
- * /proc/locks; 4 for .../fdinfo/N (its "lock:" lines name holders as /proc/locks does). */
+ * /proc/locks; 4 for .../fdinfo/N (its "lock:" lines name holders as /proc/locks does); 5 for
+ * schedstat (its CPU time, proc_cpu_times.c). */
 static int which_file(const char *path) {
   if (!strcmp(path, "/proc/locks")) return 3;
   if (strncmp(path, "/proc/", 6)) return 0;
@@ -41,7 +42,7 @@ static int which_file(const char *path) {
     while (*q >= '0' && *q <= '9') q++;
     return q > p + 7 && !*q ? 4 : 0;
   }
-  return !strcmp(p, "stat") ? 1 : !strcmp(p, "status") ? 2 : 0;
+  return !strcmp(p, "stat") ? 1 : !strcmp(p, "status") ? 2 : !strcmp(p, "schedstat") ? 5 : 0;
 }
 
 static int put(char *out, int cap, int n, const char *s, int len) {
@@ -55,14 +56,17 @@ static int put_num(char *out, int cap, int n, long v) {
   return put(out, cap, n, num, len);
 }
 
-/* stat: "pid (comm) S ppid pgrp session tty tpgid ...": fields 1, 4, 5, 6 and 8. */
-static int rewrite_stat(const char *in, char *out, int cap) {
+/* stat: "pid (comm) S ppid pgrp session tty tpgid ...": fields 1, 4, 5, 6 and 8; and the CPU
+ * times utime and stime, fields 14 and 15 (proc_cpu_times.c). */
+static int rewrite_stat(const char *path, const char *in, char *out, int cap) {
   const char *open_paren = strchr(in, '(');
   const char *close = strrchr(in, ')');
   if (!open_paren || !close) return put(out, cap, 0, in, (int)strlen(in));
   const char *p = in;
   uint64_t pid;
   amber_parse_u64(&p, &pid, 10);
+  int64_t shift[2];
+  amber_proc_stat_shifts(path, (int32_t)pid, shift);
   int n = put_num(out, cap, 0, virtual_pid((long)pid));
   n = put(out, cap, n, p, (int)(close + 1 - p));
   p = close + 1;
@@ -77,6 +81,11 @@ static int rewrite_stat(const char *in, char *out, int cap) {
       if (negative) q++;
       amber_parse_u64(&q, &v, 10);
       n = put_num(out, cap, n, negative ? -(long)v : virtual_pid((long)v));
+    } else if ((field == 14 || field == 15) && shift[field - 14]) {
+      const char *q = start;
+      uint64_t v = 0;
+      amber_parse_u64(&q, &v, 10);
+      n = put_num(out, cap, n, (long)v + shift[field - 14]);
     } else {
       n = put(out, cap, n, start, (int)(p - start));
     }
@@ -201,7 +210,8 @@ int amber_proc_virtual_file(const char *path, int flags) {
   static __thread char small_in[8192], small_out[8192];
   char *in = small_in, *out = small_out;
   long cap = sizeof small_in;
-  if (which >= 3) { /* the whole machine's locks (or an epoll's many lines): room of their own */
+  int big = which == 3 || which == 4;
+  if (big) { /* the whole machine's locks (or an epoll's many lines): room of their own */
     cap = 1 << 20;
     long addr = amber_sys6(SYS_mmap, 0, 2 * cap, 3, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
     if (addr < 0 && addr > -4096) return (int)addr;
@@ -209,14 +219,15 @@ int amber_proc_virtual_file(const char *path, int flags) {
   }
   long len = amber_read_file(path, in, cap);
   int n = len < 0 ? 0
-        : which == 1 ? rewrite_stat(in, out, (int)cap)
+        : which == 1 ? rewrite_stat(path, in, out, (int)cap)
         : which == 2 ? rewrite_status(in, out, (int)cap)
+        : which == 5 ? amber_proc_rewrite_schedstat(path, in, out, (int)cap)
         : which == 3 ? rewrite_locks(in, out, (int)cap, "")
                      : rewrite_locks(in, out, (int)cap, "lock:");
   int fd = len < 0 ? (int)len /* the caller's real open will say why */
                    : (int)amber_sys2(SYS_memfd_create, "amber-proc", (flags & O_CLOEXEC) ? 1 : 0);
   if (fd >= 0) amber_sys3(SYS_write, fd, out, n);
-  if (which >= 3) amber_sys2(SYS_munmap, in, 2 * cap);
+  if (big) amber_sys2(SYS_munmap, in, 2 * cap);
   if (fd < 0) return fd;
   amber_sys3(SYS_lseek, fd, 0, SEEK_SET);
   remember(fd, path);

@@ -1,4 +1,5 @@
-/* /proc/<pid>/... paths that the program builds from a virtual pid reach the real process;
+/* /proc/<pid>/... paths that the program builds from a virtual pid (or task/<tid> from a virtual
+ * TID) reach the real process;
  * /proc/<pid>/stat and status are read with their pids made virtual (proc_files.c). */
 #include <fcntl.h>
 #include <stdarg.h>
@@ -9,17 +10,38 @@
 #include "proc_files.h"
 #include "shm_paths.h"
 
-/* Returns path, or buf holding the translated path (also for seccomp.c's trapped calls). */
-const char *amber_proc_path(const char *path, char *buf, size_t cap) {
-  if (!amber_active() || !path || strncmp(path, "/proc/", 6) != 0) return path;
-  const char *p = path + 6;
+/* The component [p, end) as a system id when it is a virtual pid or TID, else 0. */
+static int32_t system_id(const char *p, const char *end) {
   long v = 0;
   const char *q = p;
-  while (*q >= '0' && *q <= '9' && q - p < 10) v = v * 10 + (*q++ - '0');
-  if (q == p || (*q != '/' && *q != 0) || v < AMBER_VPID_BASE) return path;
+  while (q < end && *q >= '0' && *q <= '9' && q - p < 10) v = v * 10 + (*q++ - '0');
+  if (q == p || q != end || v < AMBER_VPID_BASE) return 0;
   int32_t s = amber_pid_v2s((int32_t)v);
-  if (s < 0) return path;
-  snprintf(buf, cap, "/proc/%d%s", s, q);
+  return s > 0 ? s : 0;
+}
+
+/* /proc/<pid>/... and /proc/<pid, self or thread-self>/task/<tid>/... with the virtual pid and
+ * TID (gettid's) as the system's. Returns path, or buf holding the translated path (also for
+ * seccomp.c's trapped calls). */
+const char *amber_proc_path(const char *path, char *buf, size_t cap) {
+  if (!amber_active() || !path || strncmp(path, "/proc/", 6) != 0) return path;
+  const char *p = path + 6, *q = p;
+  while (*q && *q != '/') q++;
+  int32_t pid = system_id(p, q), tid = 0;
+  const char *t = q, *rest = q;
+  if (!strncmp(q, "/task/", 6)) {
+    t = rest = q + 6;
+    while (*rest && *rest != '/') rest++;
+    tid = system_id(t, rest);
+  }
+  if (!pid && !tid) return path;
+  char head[16];
+  if (pid) snprintf(head, sizeof head, "%d", pid);
+  if (tid)
+    snprintf(buf, cap, "/proc/%.*s/task/%d%s", pid ? (int)strlen(head) : (int)(q - p),
+             pid ? head : p, tid, rest);
+  else
+    snprintf(buf, cap, "/proc/%s%s", head, q);
   return buf;
 }
 
