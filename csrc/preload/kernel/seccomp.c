@@ -6,6 +6,7 @@
  * the handler back first thing (init.c). docs/seccomp.md says why it is built this way. */
 #include <link.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <ucontext.h>
@@ -21,6 +22,7 @@ int amber_seccomp_layer;    /* Amber's filter is on this process */
 __thread int amber_raw_ids; /* in a trapped call: pid arguments below the virtual range pass */
 
 static uintptr_t libc_lo, libc_hi;          /* libc's code: its raw calls keep system ids */
+static uintptr_t vdso_lo, vdso_hi;          /* the vDSO's: libc's CPU clock reads, shifted already */
 static struct amber_ksigaction program_sigsys; /* what the program set for SIGSYS */
 
 #define SIGSYS_BIT (1ULL << (31 - 1))
@@ -37,6 +39,12 @@ static long past_filter(long nr, const long a[6]) {
 static long as_raw(long r) { return r == -1 ? -errno : r; }
 
 static int from_libc(uintptr_t ip) { return ip >= libc_lo && ip < libc_hi; }
+
+/* A clock call from libc or the vDSO (trapped only under the legacy layout, where they are
+ * below the program's code) is the wrapper's real call (wrap_cpu_clock.c), shifted there. */
+static int clock_call(long nr) {
+  return nr == SYS_clock_gettime || nr == SYS_clock_getres || nr == SYS_clock_nanosleep;
+}
 
 /* A vfork child (posix_spawn's, Go's fork for exec) shares its parent's memory: the SIGSYS
  * action and the mask it sets before its exec must not become the parent's. */
@@ -173,6 +181,8 @@ static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
   /* glibc's own calls (raise, pthread_kill, system, and the wrappers' real calls) compare and
    * pass system ids, as they did before: only the ids in the virtual range are translated. */
   if (!amber_active() || (returns_ids && from_libc(ip))) return past_filter(nr, a);
+  if (clock_call(nr) && (from_libc(ip) || (ip >= vdso_lo && ip < vdso_hi)))
+    return past_filter(nr, a);
   amber_raw_ids++;
   long r = translated(nr, a);
   amber_raw_ids--;
@@ -216,24 +226,32 @@ static void install_handler(void) {
   amber_sys4(SYS_rt_sigaction, 31, &act, 0, 8);
 }
 
-static int find_libc(struct dl_phdr_info *info, size_t size, void *data) {
-  uintptr_t want = (uintptr_t)data;
+/* The executable segment of the object that holds range[0], into range[0..1]. */
+static int find_code(struct dl_phdr_info *info, size_t size, void *data) {
+  uintptr_t *range = data, want = range[0];
   for (int i = 0; i < info->dlpi_phnum; i++) {
     const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
     uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
     if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && want >= lo && want < hi) {
-      libc_lo = lo;
-      libc_hi = hi;
+      range[0] = lo;
+      range[1] = hi;
       return 1;
     }
   }
   return 0;
 }
 
+static void find_object(uintptr_t in, uintptr_t *lo, uintptr_t *hi) {
+  uintptr_t range[2] = {in, 0};
+  if (in && dl_iterate_phdr(find_code, range)) *lo = range[0], *hi = range[1];
+}
+
 /* First thing in every process the library starts in: the filter, inherited across exec,
  * needs the handler back before anything traps. */
 void amber_seccomp_early(void) {
-  dl_iterate_phdr(find_libc, (void *)(uintptr_t)REAL(getpid));
+  find_object((uintptr_t)REAL(getpid), &libc_lo, &libc_hi);
+  /* the vDSO's text follows its ELF header */
+  find_object((uintptr_t)getauxval(AT_SYSINFO_EHDR) + 1, &vdso_lo, &vdso_hi);
   if (!amber_seccomp_present()) return;
   amber_seccomp_layer = 1;
   install_handler();
