@@ -70,7 +70,7 @@ scenarioTest(
 );
 
 scenarioTest(
-  "CPU times read in /proc (a process's stat, read by itself and by its child; schedstat of its threads) go on from where they were, twice",
+  "CPU times read in /proc (a process's stat, read by itself and by its child; stat and schedstat of its threads) go on from where they were, twice",
   async (s) => {
     await twoCycles(s, "proc_cpu_stat", "procstat");
   },

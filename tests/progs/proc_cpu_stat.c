@@ -1,8 +1,8 @@
-/* The CPU times the program reads in /proc go on across a restore: utime + stime of
- * /proc/self/stat and of its parent's /proc/<pid>/stat read by a child, the run time in
- * /proc/self/schedstat (the main thread's) and in /proc/self/task/<tid>/schedstat (a spinning
- * thread's). After the restore each reads at least what it read before, and stat agrees with
- * times(), schedstat with the thread's CPU clock. */
+/* The CPU times the program reads in /proc go on across a restore: utime and stime of
+ * /proc/self/stat, of a spinning thread's /proc/self/task/<tid>/stat and of its parent's
+ * /proc/<pid>/stat read by a child, the run time in /proc/self/schedstat (the main thread's) and
+ * in the spinning thread's schedstat. After the restore each reads at least what it read before
+ * (utime and stime each), and stat agrees with times(), schedstat with the thread's CPU clock. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -25,8 +25,12 @@ static long long ns(clockid_t clock) {
   return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* utime + stime of a stat file, in clock ticks. */
-static long long stat_ticks(const char *path) {
+struct ticks {
+  long long utime, stime;
+};
+
+/* utime and stime of a stat file, in clock ticks. */
+static struct ticks stat_times(const char *path) {
   FILE *f = fopen(path, "r");
   CHECK(f, "open %s", path);
   char text[1024];
@@ -39,7 +43,19 @@ static long long stat_ticks(const char *path) {
   /* after "(comm)": state, then fields 4..13, then utime and stime */
   CHECK(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld", &utime, &stime) == 2,
         "%s: %s", path, text);
-  return utime + stime;
+  return (struct ticks){utime, stime};
+}
+
+/* Each of the two at least what it was. */
+static void not_back(const char *path, struct ticks was, struct ticks now) {
+  CHECK(now.utime >= was.utime && now.stime >= was.stime,
+        "%s went back: utime %lld, stime %lld, then %lld, %lld", path, was.utime, was.stime,
+        now.utime, now.stime);
+}
+
+static long long stat_ticks(const char *path) {
+  struct ticks t = stat_times(path);
+  return t.utime + t.stime;
 }
 
 static long long schedstat_ns(const char *path) {
@@ -67,13 +83,12 @@ static void *spinner(void *arg) {
 static int child(const char *dir, int ready) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)getppid());
-  long long before = stat_ticks(path);
-  CHECK(before >= 20, "the child reads %lld ticks in its parent's stat", before);
+  struct ticks before = stat_times(path);
+  CHECK(before.utime + before.stime >= 20, "the child reads %lld ticks in its parent's stat",
+        before.utime + before.stime);
   CHECK(write(ready, "r", 1) == 1, "write");
   wait_go(dir);
-  long long after = stat_ticks(path);
-  CHECK(after >= before, "the parent's stat went back, read by the child: %lld, then %lld ticks",
-        before, after);
+  not_back(path, before, stat_times(path)); /* read by the child */
   return 0;
 }
 
@@ -92,15 +107,19 @@ int main(int argc, char **argv) {
   if (pid == 0) return child(argv[1], p[1]);
   char c;
   CHECK(read(p[0], &c, 1) == 1, "the child's readiness");
-  char task[64];
+  char task[64], task_stat[64];
   snprintf(task, sizeof task, "/proc/self/task/%d/schedstat", (int)spinner_tid);
-  long long stat = stat_ticks("/proc/self/stat"), main_run = schedstat_ns("/proc/self/schedstat");
-  long long b_run = schedstat_ns(task);
+  snprintf(task_stat, sizeof task_stat, "/proc/self/task/%d/stat", (int)spinner_tid);
+  struct ticks stat = stat_times("/proc/self/stat"), b_stat = stat_times(task_stat);
+  CHECK(b_stat.utime + b_stat.stime >= 10, "%s: %lld ticks", task_stat,
+        b_stat.utime + b_stat.stime);
+  long long main_run = schedstat_ns("/proc/self/schedstat"), b_run = schedstat_ns(task);
   say_ready();
   wait_go(argv[1]);
 
+  not_back("/proc/self/stat", stat, stat_times("/proc/self/stat"));
+  not_back(task_stat, b_stat, stat_times(task_stat));
   long long stat_after = stat_ticks("/proc/self/stat"), tk = times_ticks();
-  CHECK(stat_after >= stat, "/proc/self/stat went back: %lld, then %lld ticks", stat, stat_after);
   CHECK(stat_after <= tk + 5 && tk <= stat_after + 50,
         "/proc/self/stat says %lld ticks, times() %lld", stat_after, tk);
   long long c1 = ns(CLOCK_THREAD_CPUTIME_ID), run = schedstat_ns("/proc/self/schedstat");

@@ -31,6 +31,7 @@ int64_t amber_cpu_clock_ns(clockid_t clock) {
 
 void amber_cpu_time_capture(const struct amber_thread_rec *rec) {
   at_freeze[rec - amber_ckpt.threads] = amber_cpu_clock_ns(CLOCK_THREAD_CPUTIME_ID) + self_shift;
+  amber_thread_times_capture(rec);
   amber_process_cpu_capture();
 }
 
@@ -40,6 +41,7 @@ void amber_cpu_time_after_restore(const struct amber_thread_rec *rec) {
   self_shift = at_freeze[i] - amber_cpu_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   shifts[i].shift = self_shift;
   __atomic_store_n(&shifts[i].tid, rec->tid, __ATOMIC_RELEASE);
+  amber_thread_times_after_restore(rec);
   if (!rec->leader) return;
   for (int k = amber_ckpt.nthreads; k < AMBER_MAX_THREADS; k++) shifts[k].tid = 0;
   shifted = 1;
@@ -50,6 +52,7 @@ void amber_cpu_time_forget(void) {
   self_shift = 0;
   for (int k = 0; k < AMBER_MAX_THREADS; k++) shifts[k].tid = 0;
   shifted = 0;
+  amber_thread_times_forget();
   amber_process_cpu_forget();
 }
 

@@ -48,6 +48,13 @@ struct timespec amber_cpu_time_deadline(clockid_t clock, struct timespec deadlin
 int64_t amber_cpu_clock_ns(clockid_t clock); /* the kernel's reading, 0 if it fails */
 struct timespec amber_timespec_plus(struct timespec t, int64_t ns); /* never below 0 */
 
+/* agent_thread_times.c: a thread's utime and stime (its task stat's, in clock ticks) go on
+ * across a restore too: noted at the freeze and shifted by TID, for this process's threads. */
+void amber_thread_times_capture(const struct amber_thread_rec *rec);
+void amber_thread_times_after_restore(const struct amber_thread_rec *rec);
+void amber_thread_times_forget(void);
+int amber_thread_times_shift(int32_t tid, int64_t shift[2]); /* 0 (and 0s): not one of ours */
+
 /* agent_process_cpu_time.c: the process's CPU time goes on across a restore, read by the
  * process or by another of the application. Each thread notes the process's clock (and times(),
  * getrusage()) at the freeze, the leader takes the shift once restored and publishes it in the

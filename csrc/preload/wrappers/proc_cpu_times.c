@@ -4,9 +4,8 @@
  * 14 and 15, clock ticks) get the process's times() shifts, found in its row of the shared tables
  * (agent_process_cpu_time.c), so another process of the application reads them too. In a
  * schedstat (the process's main thread's, or task/<tid>/schedstat), the run time in ns gets the
- * thread's CPU clock shift (agent_cpu_time.c), for this process's own threads. A thread's stat
- * (task/<tid>/stat) is not shifted: the freeze notes each thread's clock, not its user and system
- * time apart. */
+ * thread's CPU clock shift (agent_cpu_time.c), and in a thread's stat (task/<tid>/stat) its user
+ * and system time get its own shifts (agent_thread_times.c), for this process's own threads. */
 #include <string.h>
 #include <time.h>
 
@@ -15,11 +14,17 @@
 #include "cpu_clock.h"
 #include "proc_files.h"
 
-static int is_task(const char *path) { return strstr(path, "/task/") != 0; }
+static int is_task(const char *path) {
+  return strstr(path, "/task/") || !strncmp(path, "/proc/thread-self/", 18);
+}
 
 void amber_proc_stat_shifts(const char *path, int32_t sys_pid, int64_t shift[2]) {
   shift[0] = shift[1] = 0;
-  if (is_task(path) || sys_pid <= 0) return;
+  if (is_task(path)) { /* stat's first field is the thread's TID */
+    amber_thread_times_shift(sys_pid, shift);
+    return;
+  }
+  if (sys_pid <= 0) return;
   int32_t vpid = amber_s2v(amber.table, AMBER_KIND_PID, sys_pid);
   struct amber_row *row = vpid > 0 ? amber_row_by_vid(amber.table, AMBER_KIND_PID, vpid) : 0;
   if (!row || !(__atomic_load_n(&row->flags, __ATOMIC_ACQUIRE) & AMBER_PID_PROCESS)) return;
