@@ -52,16 +52,12 @@ scenarioTest(
 
 scenarioTest(
   "interval timers on CPU time (ITIMER_PROF, ITIMER_VIRTUAL) come back with their exact time left and interval, then fire on time, twice",
-  async (s) => {
-    await twoCycles(s, "cpu_itimers", "itimers");
-  },
+  (s) => twoCycles(s, "cpu_itimers", "itimers"),
 );
 
 scenarioTest(
   "POSIX timers on CPU clocks armed at an absolute time after a restore fire at that time on the clock the program reads, and a saved one keeps its time left, twice",
-  async (s) => {
-    await twoCycles(s, "cpu_timer_abstime", "abstime");
-  },
+  (s) => twoCycles(s, "cpu_timer_abstime", "abstime"),
 );
 
 scenarioTest(
@@ -71,7 +67,5 @@ scenarioTest(
 
 scenarioTest(
   "CPU times read in /proc (a process's stat, read by itself and by its child; stat and schedstat of its threads) go on from where they were, twice",
-  async (s) => {
-    await twoCycles(s, "proc_cpu_stat", "procstat");
-  },
+  (s) => twoCycles(s, "proc_cpu_stat", "procstat"),
 );

@@ -54,10 +54,6 @@ struct amber_row {
    * clock goes on from its value at the snapshot (agent_process_cpu_time.c); here because
    * another process of the application may read it (clock_getcpuclockid). 0 until a restore. */
   int64_t cpu_shift;
-  /* For a process: the shifts of times() (utime, stime, in clock ticks) and of
-   * getrusage(RUSAGE_SELF) (ru_utime, ru_stime, in µs), here so that they survive an exec as the
-   * clock's does. 0 until a restore. */
-  int64_t cpu_times_shift[4];
 };
 
 /* What the processes of an application hold, listed by the coordinator once every process is
@@ -236,6 +232,11 @@ struct amber_table {
   /* Per slot: the system pid of the process writing its file after it resumed (a copy-on-write
    * snapshot, agent_cow.c), 0 if none; a snapshot begins only once the last one's are gone. */
   int32_t cow_writer[AMBER_CTL_MAX_PROCS];
+  /* By the slot of a process's pid row, beside its cpu_shift (kept out of the row, which every
+   * kind has): the shifts of times() (utime, stime, clock ticks) and of getrusage(RUSAGE_SELF)
+   * (ru_utime, ru_stime, µs), so that they survive an exec as the clock's does
+   * (agent_process_cpu_time.c). Cleared when the row is given out; 0 until a restore. */
+  int64_t cpu_times_shift[AMBER_TABLE_ROWS][4];
 };
 
 enum amber_app_state {

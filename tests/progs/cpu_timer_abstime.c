@@ -29,7 +29,9 @@ static long long ns(clockid_t clock) {
   return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static struct timespec at(long long t) { return (struct timespec){t / 1000000000LL, t % 1000000000LL}; }
+static struct timespec at(long long t) {
+  return (struct timespec){t / 1000000000LL, t % 1000000000LL};
+}
 
 static void on_timer(int sig, siginfo_t *info, void *uc) {
   int k = info->si_value.sival_int;

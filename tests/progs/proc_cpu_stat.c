@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "ready_child.h"
 #include "wait_go.h"
 
 #define MS 1000000LL
@@ -100,13 +101,7 @@ int main(int argc, char **argv) {
   CHECK(pthread_getcpuclockid(b, &b_clock) == 0, "pthread_getcpuclockid");
   while (ns(CLOCK_THREAD_CPUTIME_ID) < 300 * MS) {}
   while (!spinner_tid || ns(b_clock) < 200 * MS) usleep(1000);
-  int p[2];
-  CHECK(pipe(p) == 0, "pipe");
-  pid_t pid = fork();
-  CHECK(pid >= 0, "fork");
-  if (pid == 0) return child(argv[1], p[1]);
-  char c;
-  CHECK(read(p[0], &c, 1) == 1, "the child's readiness");
+  pid_t pid = fork_ready(child, argv[1]);
   char task[64], task_stat[64];
   snprintf(task, sizeof task, "/proc/self/task/%d/schedstat", (int)spinner_tid);
   snprintf(task_stat, sizeof task_stat, "/proc/self/task/%d/stat", (int)spinner_tid);

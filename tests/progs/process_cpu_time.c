@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "ready_child.h"
 #include "wait_go.h"
 
 #define MS 1000000LL
@@ -74,13 +75,7 @@ int main(int argc, char **argv) {
   }
   CHECK(argc == 2, "usage: process_cpu_time DIR [CLOCK TICKS RUSAGE]");
   while (ns(CLOCK_PROCESS_CPUTIME_ID) < BURNT) {}
-  int p[2];
-  CHECK(pipe(p) == 0, "pipe");
-  pid_t pid = fork();
-  CHECK(pid >= 0, "fork");
-  if (pid == 0) return child(argv[1], p[1]);
-  char c;
-  CHECK(read(p[0], &c, 1) == 1, "the child's readiness");
+  pid_t pid = fork_ready(child, argv[1]);
   long long own = ns(CLOCK_PROCESS_CPUTIME_ID), cl = clock(), tk = ticks(), ru = rusage_us();
   say_ready();
   wait_go(argv[1]);

@@ -8,7 +8,8 @@
  * to stop notes it when no thread of the program runs, so it is at least anything the program
  * read before the freeze, and the clock never goes back. times() and getrusage() count user and
  * system time apart: each of the two is noted and shifted by itself, in its own unit; their
- * shifts are in the row too, so that they survive an exec as the clock's does. */
+ * shifts are in the shared tables too (beside the row), so that they survive an exec as the
+ * clock's does. */
 #include <sys/resource.h>
 #include <sys/times.h>
 
@@ -28,6 +29,10 @@ static void note_max(int64_t *at, int64_t value) {
   int64_t seen = __atomic_load_n(at, __ATOMIC_RELAXED);
   while (value > seen &&
          !__atomic_compare_exchange_n(at, &seen, value, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
+}
+
+int64_t *amber_process_times_shift(struct amber_row *row) {
+  return amber.table->cpu_times_shift[row - amber.table->rows[AMBER_KIND_PID]];
 }
 
 static int64_t us(struct timeval tv) { return tv.tv_sec * 1000000LL + tv.tv_usec; }
@@ -67,7 +72,8 @@ void amber_process_cpu_after_restore(void) {
   struct amber_row *row = amber_row_by_vid(amber.table, AMBER_KIND_PID, amber.vpid);
   if (!row) return;
   int64_t times[4] = {shift.utime, shift.stime, shift.ru_utime, shift.ru_stime};
-  for (int i = 0; i < 4; i++) __atomic_store_n(&row->cpu_times_shift[i], times[i], __ATOMIC_RELAXED);
+  int64_t *kept = amber_process_times_shift(row);
+  for (int i = 0; i < 4; i++) __atomic_store_n(&kept[i], times[i], __ATOMIC_RELAXED);
   __atomic_store_n(&row->cpu_shift, shift.clock, __ATOMIC_RELEASE);
 }
 
@@ -83,10 +89,11 @@ void amber_process_cpu_inherit(void) {
   at_freeze = shift = (struct reading){0};
   if (row) {
     shift.clock = __atomic_load_n(&row->cpu_shift, __ATOMIC_ACQUIRE);
-    shift.utime = __atomic_load_n(&row->cpu_times_shift[0], __ATOMIC_RELAXED);
-    shift.stime = __atomic_load_n(&row->cpu_times_shift[1], __ATOMIC_RELAXED);
-    shift.ru_utime = __atomic_load_n(&row->cpu_times_shift[2], __ATOMIC_RELAXED);
-    shift.ru_stime = __atomic_load_n(&row->cpu_times_shift[3], __ATOMIC_RELAXED);
+    const int64_t *times = amber_process_times_shift(row);
+    shift.utime = __atomic_load_n(&times[0], __ATOMIC_RELAXED);
+    shift.stime = __atomic_load_n(&times[1], __ATOMIC_RELAXED);
+    shift.ru_utime = __atomic_load_n(&times[2], __ATOMIC_RELAXED);
+    shift.ru_stime = __atomic_load_n(&times[3], __ATOMIC_RELAXED);
   }
   shifted = shift.clock || shift.utime || shift.stime || shift.ru_utime || shift.ru_stime;
 }

@@ -22,7 +22,7 @@ int amber_seccomp_layer;    /* Amber's filter is on this process */
 __thread int amber_raw_ids; /* in a trapped call: pid arguments below the virtual range pass */
 
 static uintptr_t libc_lo, libc_hi;          /* libc's code: its raw calls keep system ids */
-static uintptr_t vdso_lo, vdso_hi;          /* the vDSO's: libc's CPU clock reads, shifted already */
+static uintptr_t vdso_lo, vdso_hi;          /* the vDSO's: libc's CPU clock reads */
 static struct amber_ksigaction program_sigsys; /* what the program set for SIGSYS */
 
 #define SIGSYS_BIT (1ULL << (31 - 1))

@@ -69,5 +69,8 @@ void amber_process_cpu_read(clockid_t clock, struct timespec *ts);
 struct timespec amber_process_cpu_deadline(clockid_t clock, struct timespec deadline);
 void amber_process_times_read(struct tms *t);     /* tms_utime, tms_stime */
 void amber_process_rusage_read(struct rusage *u); /* ru_utime, ru_stime of RUSAGE_SELF */
+/* The process's times() and getrusage() shifts in the shared tables, by its pid row. */
+struct amber_row;
+int64_t *amber_process_times_shift(struct amber_row *row);
 
 #endif

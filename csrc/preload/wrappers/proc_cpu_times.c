@@ -1,8 +1,8 @@
 /* The CPU times the program reads in /proc go on across a restore as its clocks do: the stat
  * and schedstat files it opens for reading are served as copies (proc_files.c), with the
  * library's shifts added. In a process's stat (/proc/<pid>/stat, self), utime and stime (fields
- * 14 and 15, clock ticks) get the process's times() shifts, found in its row of the shared tables
- * (agent_process_cpu_time.c), so another process of the application reads them too. In a
+ * 14 and 15, clock ticks) get the process's times() shifts, found beside its row of the shared
+ * tables (agent_process_cpu_time.c), so another process of the application reads them too. In a
  * schedstat (the process's main thread's, or task/<tid>/schedstat), the run time in ns gets the
  * thread's CPU clock shift (agent_cpu_time.c), and in a thread's stat (task/<tid>/stat) its user
  * and system time get its own shifts (agent_thread_times.c), for this process's own threads. */
@@ -28,8 +28,9 @@ void amber_proc_stat_shifts(const char *path, int32_t sys_pid, int64_t shift[2])
   int32_t vpid = amber_s2v(amber.table, AMBER_KIND_PID, sys_pid);
   struct amber_row *row = vpid > 0 ? amber_row_by_vid(amber.table, AMBER_KIND_PID, vpid) : 0;
   if (!row || !(__atomic_load_n(&row->flags, __ATOMIC_ACQUIRE) & AMBER_PID_PROCESS)) return;
-  shift[0] = __atomic_load_n(&row->cpu_times_shift[0], __ATOMIC_RELAXED);
-  shift[1] = __atomic_load_n(&row->cpu_times_shift[1], __ATOMIC_RELAXED);
+  const int64_t *times = amber_process_times_shift(row);
+  shift[0] = __atomic_load_n(&times[0], __ATOMIC_RELAXED);
+  shift[1] = __atomic_load_n(&times[1], __ATOMIC_RELAXED);
 }
 
 /* The system TID whose schedstat `path` is: task/<tid>, thread-self, or the main thread of self
