@@ -28,14 +28,15 @@ static int64_t added_tick(void) {
 }
 
 void amber_itimers_after_restore(void) {
-  int64_t tick = -1;
+  /* measured first: the probe would clear a VIRTUAL interval already set back */
+  int armed = us(&amber_ckpt.itimers[ITIMER_VIRTUAL][2]) || us(&amber_ckpt.itimers[ITIMER_PROF][2]);
+  int64_t tick = armed ? added_tick() : 0;
   for (int which = 0; which < 3; which++) {
     uint64_t it[4];
     for (int i = 0; i < 4; i++) it[i] = amber_ckpt.itimers[which][i];
     if (!(it[0] | it[1] | it[2] | it[3])) continue;
     int64_t value = us(&it[2]);
     if (which != ITIMER_REAL && value) {
-      if (tick < 0) tick = added_tick();
       value = value > tick ? value - tick : 1; /* at least 1 µs: 0 would disarm it */
       it[2] = (uint64_t)(value / US);
       it[3] = (uint64_t)(value % US);
