@@ -107,3 +107,90 @@ Deno.test("the agent refuses plain HTTP off loopback unless asked, and serves TL
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** The ports this process listens on over TCP at 127.0.0.1 (its sockets, by inode). */
+async function ownListeners(): Promise<number[]> {
+  const inodes = new Set<string>();
+  for await (const entry of Deno.readDir("/proc/self/fd")) {
+    const link = await Deno.readLink(`/proc/self/fd/${entry.name}`).catch(() => "");
+    const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+    if (inode) inodes.add(inode);
+  }
+  const ports = [];
+  for (const line of (await Deno.readTextFile("/proc/self/net/tcp")).split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // local address, state 0A (listening), inode
+    if (f.length > 9 && f[3] === "0A" && f[1].startsWith("0100007F:") && inodes.has(f[9])) {
+      ports.push(parseInt(f[1].split(":")[1], 16));
+    }
+  }
+  return ports;
+}
+
+Deno.test("the agent's inner TLS listener serves only its relay: a local peer's connection is closed without an answer", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "amber-tls-inner-" });
+  const stop = new AbortController();
+  try {
+    const { ca, cert, key } = await certificates(dir);
+    const caCert = await Deno.readTextFile(ca);
+    const agent = await serveAgent({
+      listen: "127.0.0.1:0",
+      token: TOKEN,
+      cert,
+      key,
+      signal: stop.signal,
+      log: () => {},
+    });
+    const inner = (await ownListeners()).filter((p) => p !== agent.addr.port);
+    assert.equal(inner.length, 1, `one inner listener besides the agent's: ${inner}`);
+    const base = `https://127.0.0.1:${agent.addr.port}`;
+    using client = Deno.createHttpClient({ caCerts: [caCert] });
+    const request = new TextEncoder().encode(
+      `GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`,
+    );
+    /** A request straight to the inner listener: what it answers, and how long until it closes. */
+    const direct = async () => {
+      const started = performance.now();
+      let answer = 0;
+      try {
+        const conn = await Deno.connectTls({
+          hostname: "127.0.0.1",
+          port: inner[0],
+          caCerts: [caCert],
+        });
+        try {
+          await conn.write(request);
+          const buf = new Uint8Array(4096);
+          for (let n; (n = await conn.read(buf)) !== null;) answer += n;
+        } finally {
+          conn.close();
+        }
+      } catch {
+        // Closed during its handshake or its request: no answer either.
+      }
+      return { answer, ms: performance.now() - started };
+    };
+    // Alone, then while relayed requests are under way (their connects may be the direct ones').
+    const alone = await direct();
+    assert.equal(alone.answer, 0, "a direct connection gets no answer");
+    const [directs, relayed] = await Promise.all([
+      Promise.all(Array.from({ length: 20 }, direct)),
+      Promise.all(Array.from({ length: 20 }, async () => {
+        const r = await fetch(`${base}/v1/health`, { client, headers: bearer(TOKEN) });
+        await r.body?.cancel();
+        return r.status;
+      })),
+    ]);
+    assert.deepEqual(relayed, Array(20).fill(200), "relayed requests are answered");
+    for (const d of [alone, ...directs]) {
+      assert.equal(d.answer, 0, "a direct connection gets no answer");
+      // Not kept until a relay could have claimed it (2 s): closed as soon as none can.
+      assert.ok(d.ms < 1_500, `a direct connection is closed at once, not after ${d.ms} ms`);
+    }
+    stop.abort();
+    await agent.finished;
+  } finally {
+    stop.abort();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
