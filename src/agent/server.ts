@@ -51,6 +51,7 @@ import {
   HandOffs,
   MigrationId,
 } from "./handoff.ts";
+import { Unsettled } from "./unsettled.ts";
 import { Ownership } from "./lease.ts";
 import type { App } from "../app.ts";
 import { pauseAt } from "../migrate/faults.ts";
@@ -202,6 +203,7 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
     throw new HandOffPendingError(`'${app.name}' cannot take its virtual IP over yet: ${why}`);
   }
   const handoffs = new HandOffs(replaces, takeOver);
+  const unsettled = new Unsettled(options.token, log);
   await handoffs.load();
   /** Where a kept image (a pre-copy round's) is. */
   const keptDir = (image: string) => join(incoming, `kept-${image}`);
@@ -350,7 +352,9 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
       if (!releasing && Date.now() - releasedAt > 1_000) {
         releasedAt = Date.now();
         releasing = true;
-        handoffs.releasePending().finally(() => releasing = false);
+        Promise.all([handoffs.releasePending(), unsettled.tick()])
+          .catch((e) => log(`Hand-offs: ${e instanceof Error ? e.message : e}`))
+          .finally(() => releasing = false);
       }
       if (!syncing && mirror) {
         syncing = true;
