@@ -1,5 +1,5 @@
 /* The lease's fence without the agent (docs/migration.md). With etcd, an application may run only
- * while its computer's agent renews the lease on its virtual IP; the agent stops the application
+ * while its computer's agent renews the lease on its name and virtual IP; the agent stops it
  * when it cannot renew, but an agent that died stops nothing, and another computer may take the
  * application over once the lease expires. So the agent also hands each renewal to the
  * application's supervisor, on a channel the application cannot speak on (common/lease_channel.h:
