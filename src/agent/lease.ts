@@ -111,21 +111,24 @@ export class Ownership {
    */
   async reserve(name: string, replaces?: string): Promise<{ done: () => void }> {
     const key = ownerKey(name);
-    const text = (await this.#etcd.range(key)).get(key);
-    const owner = parseOwner(text);
-    if (owner && owner.host !== this.#host && owner.appId !== replaces) {
-      throw new NameOwnedError(
-        `An application named '${name}' runs on computer '${owner.host}' (${owner.appId}): ` +
-          `only one may run at a time`,
-      );
-    }
-    if (!owner) {
-      const lease = this.lease;
-      if (!lease || !(await this.#etcd.putIf(key, text, ownerValue("", this.#host), lease))) {
+    for (let tries = 0;; tries++) {
+      const text = (await this.#etcd.range(key)).get(key);
+      const owner = parseOwner(text);
+      if (owner && owner.host !== this.#host && owner.appId !== replaces) {
         throw new NameOwnedError(
-          `Cannot reserve the name '${name}' in etcd (${lease ? "taken meanwhile" : "no lease"})`,
+          `An application named '${name}' runs on computer '${owner.host}' (${owner.appId}): ` +
+            `only one may run at a time`,
         );
       }
+      // A migration's original runs on meanwhile: its key (if it has none yet, it gets it) is
+      // taken over only at the commit. Any other restore puts a key first.
+      if (owner || replaces) break;
+      const lease = this.lease;
+      if (!lease) {
+        throw new NameOwnedError(`Cannot reserve the name '${name}': this agent holds no lease`);
+      }
+      if (await this.#etcd.putIf(key, text, ownerValue("", this.#host), lease)) break;
+      if (tries === 2) throw new NameOwnedError(`Cannot reserve the name '${name}' in etcd`);
     }
     this.#reserved.add(name);
     return { done: () => this.#reserved.delete(name) };
@@ -139,6 +142,8 @@ export class Ownership {
     for (const [name, appId] of await runningApps()) {
       if (!targets.has(name)) targets.set(name, appId);
     }
+    // One being restored here is not known yet (a migration's copy is held: it owns nothing).
+    for (const name of this.#reserved) targets.delete(name);
     return targets;
   }
 
