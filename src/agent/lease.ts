@@ -64,6 +64,8 @@ export class Ownership {
   #triedAt = 0;
   /** Stopped applications: name -> application ID. */
   #fenced: Record<string, string> = {};
+  /** Applications that could not be handed a renewal (said once). */
+  #unrenewable = new Set<string>();
   /** Names reserved for restores under way (their keys stay). */
   #reserved = new Set<string>();
   /** Applications whose supervisor was handed a renewal. */
@@ -250,7 +252,11 @@ export class Ownership {
           await this.#etcd.putIf(key, current?.value, value, lease);
         }
       } catch (cause) {
-        if (!(cause instanceof AppNotFoundError)) this.#log(`Cannot renew '${name}': ${cause}`);
+        // Said once per application (one started in another network namespace never can be).
+        if (!(cause instanceof AppNotFoundError) && !this.#unrenewable.has(appId)) {
+          this.#unrenewable.add(appId);
+          this.#log(`Cannot renew '${name}': ${cause}`);
+        }
       }
     }
     if (changed) await writeRecord(this.#file, this.#fenced);
