@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { AmberError } from "../mod.ts";
 import { serveAgent } from "../src/agent/server.ts";
 import { bearer } from "../src/agent/auth.ts";
+import { CLI } from "./cli_run.ts";
 
 const TOKEN = "0123456789abcdef-transport";
 
@@ -108,16 +109,16 @@ Deno.test("the agent refuses plain HTTP off loopback unless asked, and serves TL
   }
 });
 
-/** The ports this process listens on over TCP at 127.0.0.1 (its sockets, by inode). */
-async function ownListeners(): Promise<number[]> {
+/** The ports process `pid` listens on over TCP at 127.0.0.1 (its sockets, by inode). */
+async function listeners(pid: number): Promise<number[]> {
   const inodes = new Set<string>();
-  for await (const entry of Deno.readDir("/proc/self/fd")) {
-    const link = await Deno.readLink(`/proc/self/fd/${entry.name}`).catch(() => "");
+  for await (const entry of Deno.readDir(`/proc/${pid}/fd`)) {
+    const link = await Deno.readLink(`/proc/${pid}/fd/${entry.name}`).catch(() => "");
     const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
     if (inode) inodes.add(inode);
   }
   const ports = [];
-  for (const line of (await Deno.readTextFile("/proc/self/net/tcp")).split("\n").slice(1)) {
+  for (const line of (await Deno.readTextFile(`/proc/${pid}/net/tcp`)).split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
     // local address, state 0A (listening), inode
     if (f.length > 9 && f[3] === "0A" && f[1].startsWith("0100007F:") && inodes.has(f[9])) {
@@ -129,22 +130,36 @@ async function ownListeners(): Promise<number[]> {
 
 Deno.test("the agent's inner TLS listener serves only its relay: a local peer's connection is closed without an answer", async () => {
   const dir = await Deno.makeTempDir({ prefix: "amber-tls-inner-" });
-  const stop = new AbortController();
+  // An agent process of its own: its listeners are told apart from other tests' by its pid.
+  const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = free.addr.port;
+  free.close();
+  let agent: Deno.ChildProcess | undefined;
   try {
     const { ca, cert, key } = await certificates(dir);
     const caCert = await Deno.readTextFile(ca);
-    const agent = await serveAgent({
-      listen: "127.0.0.1:0",
-      token: TOKEN,
-      cert,
-      key,
-      signal: stop.signal,
-      log: () => {},
-    });
-    const inner = (await ownListeners()).filter((p) => p !== agent.addr.port);
-    assert.equal(inner.length, 1, `one inner listener besides the agent's: ${inner}`);
-    const base = `https://127.0.0.1:${agent.addr.port}`;
+    const tokenFile = join(dir, "token");
+    await Deno.writeTextFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+    await Deno.mkdir(join(dir, "state"), { mode: 0o700 });
+    agent = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, "agent", "--listen", `127.0.0.1:${port}`, "--token-file", tokenFile]
+        .concat(["--cert", cert, "--key", key]),
+      env: { AMBER_STATE_DIR: join(dir, "state") },
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const base = `https://127.0.0.1:${port}`;
     using client = Deno.createHttpClient({ caCerts: [caCert] });
+    for (const deadline = Date.now() + 30_000;;) {
+      const up = await fetch(`${base}/v1/health`, { client, headers: bearer(TOKEN) })
+        .then(async (r) => (await r.body?.cancel(), r.ok), () => false);
+      if (up) break;
+      assert.ok(Date.now() < deadline, "the agent did not come up within 30 s");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const inner = (await listeners(agent.pid)).filter((p) => p !== port);
+    assert.equal(inner.length, 1, `one inner listener besides the agent's: ${inner}`);
     const request = new TextEncoder().encode(
       `GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`,
     );
@@ -187,10 +202,15 @@ Deno.test("the agent's inner TLS listener serves only its relay: a local peer's 
       // Not kept until a relay could have claimed it (2 s): closed as soon as none can.
       assert.ok(d.ms < 1_500, `a direct connection is closed at once, not after ${d.ms} ms`);
     }
-    stop.abort();
-    await agent.finished;
   } finally {
-    stop.abort();
+    if (agent) {
+      try {
+        agent.kill("SIGTERM");
+      } catch {
+        // Ended already.
+      }
+      await agent.status;
+    }
     await Deno.remove(dir, { recursive: true });
   }
 });
