@@ -486,6 +486,16 @@ export class Table implements Disposable {
   }
 }
 
+/**
+ * Hands the agent's lease renewal `renewal` to the supervisor of the application whose directory
+ * is `appDir`, on its own channel (csrc/common/lease_channel.h): it stops the application if no
+ * other comes within `fenceMs`. Throws when the supervisor did not take it.
+ */
+export function handLeaseRenewal(appDir: string, renewal: number, fenceMs: number): void {
+  const status = library().amber_ctl_hand_renewal(cstr(appDir), BigInt(renewal), fenceMs);
+  unwrap("amber_ctl_hand_renewal", status, appDir);
+}
+
 /** Creates the tables file of a new application at `path` (mode 0600). */
 export function createTable(path: string, appId: string, name: string, hostname: string): void {
   const status = library().amber_ctl_table_create(

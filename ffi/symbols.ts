@@ -485,6 +485,8 @@ export const symbols = {
   amber_ctl_disown_held: { parameters: ["pointer"], result: "i32" },
   // int32_t amber_ctl_phase(void *table)
   amber_ctl_phase: { parameters: ["pointer"], result: "i32" },
+  // int32_t amber_ctl_hand_renewal(const char *app_dir, uint64_t renewal, int32_t fence_ms)
+  amber_ctl_hand_renewal: { parameters: ["buffer", "u64", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded control library's functions. */

@@ -59,6 +59,19 @@ function kill(child: Deno.ChildProcess, signal: Deno.Signal = "SIGKILL"): void {
   }
 }
 
+/** Runs `body`; rejects if it has not ended within `limitMs`. */
+export async function within(limitMs: number, body: () => Promise<void>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Not done within ${limitMs} ms`)), limitMs);
+  });
+  try {
+    await Promise.race([body(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function must(argv: string[]): Promise<void> {
   const out = await run(argv);
   if (out.code !== 0) throw new Error(`'${argv.join(" ")}' failed (${out.code}): ${out.stderr}`);

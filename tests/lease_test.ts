@@ -61,7 +61,10 @@ async function members(cluster: Cluster, c: Computer): Promise<string[]> {
   return vnes.find((v) => v.name === "vnel")?.members.map((m) => m.app) ?? [];
 }
 
-/** A lease test: APP runs on computer 3 in VNE vnel at 10.10.9.7; then `body`. */
+/**
+ * A lease test: APP runs on computer 3 in VNE vnel at 10.10.9.7; then `body`. With `forger`, a
+ * process of APP (tests/progs/lease_forger.c) tries to renew its lease itself meanwhile.
+ */
 function leaseTest(
   name: string,
   body: (
@@ -69,6 +72,7 @@ function leaseTest(
     runApp: (c: Computer, name: string) => Promise<string>,
     first: number,
   ) => Promise<void>,
+  forger = false,
 ): void {
   Deno.test(
     { name, ignore: unavailable !== null, sanitizeResources: false, sanitizeOps: false },
@@ -94,8 +98,15 @@ function leaseTest(
             "--output",
             join(cluster.dir, `${name}.out`),
             "--",
-            prog("vne_app"),
-            "8080",
+            ...(forger
+              ? [
+                "sh",
+                "-c",
+                `${prog("lease_forger")} ${join(c.state, "apps", name)} & exec ${
+                  prog("vne_app")
+                } 8080`,
+              ]
+              : [prog("vne_app"), "8080"]),
           ]);
         await runApp(c3, "app");
         await cluster.until(
@@ -184,4 +195,22 @@ leaseTest(
     await cluster.until(async () => (answer = await ask(cluster, c3)) !== "", "APP again");
     assert.equal(count(answer), first + 1, "its count kept");
   },
+);
+
+leaseTest(
+  "an application's process that forges lease renewals does not keep it from being stopped once its agent is killed",
+  async (cluster) => {
+    const [, c3] = cluster.computers;
+    const out = join(cluster.dir, "app.out");
+    await cluster.until(
+      async () => (await Deno.readTextFile(out).catch(() => "")).includes("forger: ready"),
+      "the forger",
+    );
+    await cluster.stopAgent(c3); // SIGKILL
+    // The forger renews all the while (the old renewals file, the supervisor's channel): APP
+    // and the forger stop anyway, before the lease can expire.
+    await cluster.until(() => stopped(cluster, c3, "app"), "APP stopped by itself", 10_000);
+    assert.doesNotMatch(await Deno.readTextFile(out), /forger: taken/, "a forged renewal taken");
+  },
+  true,
 );

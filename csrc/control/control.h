@@ -142,6 +142,8 @@ struct amber_table;
 void amber_members_opened(const void *table, const char *tables_path);
 void amber_members_closed(const void *table);
 int amber_app_member(const void *table, int32_t pid);
+/* The supervisor (pid, start time) whose file is in the application directory `dir`; 0 or -1. */
+int amber_supervisor_in(const char *dir, int *pid, long long *start);
 
 /* ctl_handover.c: process files handed to processes that cannot reach the image directory */
 int amber_handover_start(struct amber_table *t, const char *dir);
@@ -182,5 +184,10 @@ int32_t amber_ctl_set_held(void *table, int32_t held);
 int32_t amber_ctl_held(void *table);
 int32_t amber_ctl_disown_held(void *table);
 int32_t amber_ctl_phase(void *table);
+
+/* ctl_lease.c: hands the agent's lease renewal to the supervisor of the application whose
+ * directory is `app_dir` (common/lease_channel.h): 0 once it took it, -ESRCH without a
+ * supervisor, -ECONNREFUSED if it does not listen, -EPROTO if it refused the renewal. */
+int32_t amber_ctl_hand_renewal(const char *app_dir, uint64_t renewal, int32_t fence_ms);
 
 #endif

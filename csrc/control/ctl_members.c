@@ -41,15 +41,11 @@ void amber_members_closed(const void *table) {
   pthread_mutex_unlock(&lock);
 }
 
-/* The supervisor's pid and start time, from its file, which must be this user's. */
-static int supervisor_of(const void *table, int *pid, long long *start) {
-  char path[4200] = "";
-  pthread_mutex_lock(&lock);
-  for (int i = 0; i < MAX_OPEN; i++)
-    if (open_tables[i].table == table)
-      snprintf(path, sizeof path, "%s/%s", open_tables[i].dir, AMBER_SUPERVISOR_FILE);
-  pthread_mutex_unlock(&lock);
-  if (!path[0]) return -1;
+/* The supervisor's pid and start time, from its file in `dir`, which must be this user's. */
+int amber_supervisor_in(const char *dir, int *pid, long long *start) {
+  char path[4200];
+  if (snprintf(path, sizeof path, "%s/%s", dir, AMBER_SUPERVISOR_FILE) >= (int)sizeof path)
+    return -1;
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return -1;
   struct stat st;
@@ -58,6 +54,16 @@ static int supervisor_of(const void *table, int *pid, long long *start) {
            read(fd, text, sizeof text - 1) > 0;
   close(fd);
   return ok && sscanf(text, "%d %lld", pid, start) == 2 ? 0 : -1;
+}
+
+/* The supervisor of the application whose tables are `table`. */
+static int supervisor_of(const void *table, int *pid, long long *start) {
+  char dir[4200] = "";
+  pthread_mutex_lock(&lock);
+  for (int i = 0; i < MAX_OPEN; i++)
+    if (open_tables[i].table == table) snprintf(dir, sizeof dir, "%s", open_tables[i].dir);
+  pthread_mutex_unlock(&lock);
+  return dir[0] ? amber_supervisor_in(dir, pid, start) : -1;
 }
 
 int amber_app_member(const void *table, int32_t pid) {

@@ -186,6 +186,8 @@ int main(int argc, char **argv) {
   signal(SIGHUP, forward_signal);
   register_self();
   write_identity(o.app_dir);
+  if (sup_lease_fence_listen())
+    fprintf(stderr, "amber-supervisor: cannot listen for lease renewals: %s\n", strerror(errno));
   if ((err = setup_stdio(&o))) {
     set_failed("cannot open the output file %s: %s", o.output ? o.output : "", -err);
     remove_app_dir(o.app_dir);

@@ -40,7 +40,9 @@ int sup_only_writers_left(const struct amber_table *t);
 void sup_thread_start(void *(*run)(void *));
 
 /* lease_fence.c: stops the application on its own when the agent's lease renewals, handed to it
- * in the application's directory, stop coming (the agent may have died). */
+ * on a channel of its own (common/lease_channel.h), stop coming (the agent may have died).
+ * listen binds the channel, before the application's first process starts; -1 if it cannot. */
+int sup_lease_fence_listen(void);
 void sup_lease_fence_start(struct amber_table *t, const char *app_dir);
 
 /* broker.c: the descriptor broker of a restore (common/broker.h), on its own thread. */

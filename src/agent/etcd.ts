@@ -134,6 +134,17 @@ export class Etcd {
     return answer.succeeded === true;
   }
 
+  /** Deletes `key` if it holds `expected` now. Returns whether it did. */
+  async deleteIf(key: string, expected: string): Promise<boolean> {
+    const answer = TxnAnswer.parse(
+      await this.#post("/v3/kv/txn", {
+        compare: [{ key: b64(key), target: "VALUE", value: b64(expected) }],
+        success: [{ request_delete_range: { key: b64(key) } }],
+      }),
+    );
+    return answer.succeeded === true;
+  }
+
   async delete(key: string): Promise<void> {
     await this.#post("/v3/kv/deleterange", { key: b64(key) });
   }

@@ -1,11 +1,11 @@
 /**
- * With etcd, owning an application's virtual IP is a lease (docs/migration.md): the agent puts
- * its computer's claims (mirror.ts) with a lease of its own, which it renews every second. An
- * application may run only while its computer holds its claim:
+ * With etcd, owning an application's virtual IP, and its name, is a lease (docs/migration.md):
+ * the agent puts its computer's claims (mirror.ts) and names (app_owners.ts) with a lease of its
+ * own, which it renews every second. An application may run only while its computer holds them:
  *
  * - if the agent could not renew the lease for {@linkcode FENCE_MS} (half its TTL, so before
  *   etcd lets it expire and another computer may take the claim), it stops (SIGSTOP) every
- *   application of this computer that claims a virtual IP, and records them (`fenced.json`, so
+ *   application of this computer, and records them (`fenced.json`, so
  *   that a restarted agent knows them too);
  * - once etcd answers again, each stopped application whose claims etcd still gives to it, or
  *   to no one, takes them again (a put-if, under the new lease) and goes on (SIGCONT); one whose
@@ -19,7 +19,7 @@
 import { join } from "node:path";
 import { z } from "npm:zod@4.6.7";
 import { AppState } from "../../ffi/control.ts";
-import { Origin, type VneClaim } from "../../ffi/vne.ts";
+import { Origin } from "../../ffi/vne.ts";
 import { open } from "../apps.ts";
 import { openAppTable } from "../app_table.ts";
 import { AppNotFoundError } from "../errors.ts";
@@ -30,6 +30,14 @@ import { openVneTable, prune } from "../vne/registry.ts";
 import type { Etcd } from "./etcd.ts";
 import { claimKey, claimValue, parseClaim } from "./mirror.ts";
 import { clearFrozen, frozenBySupervisor, handRenewal } from "./lease_files.ts";
+import {
+  NameOwnedError,
+  OWNER_PREFIX,
+  ownerKey,
+  ownerValue,
+  parseOwner,
+  runningApps,
+} from "./app_owners.ts";
 
 /** The lease's time to live, in seconds. */
 export const LEASE_TTL_S = 10;
@@ -56,6 +64,10 @@ export class Ownership {
   #triedAt = 0;
   /** Stopped applications: name -> application ID. */
   #fenced: Record<string, string> = {};
+  /** Applications that could not be handed a renewal (said once). */
+  #unrenewable = new Set<string>();
+  /** Names reserved for restores under way (their keys stay). */
+  #reserved = new Set<string>();
   /** Applications whose supervisor was handed a renewal. */
   #handed = new Set<string>();
   #file = join(stateDir(), "fenced.json");
@@ -84,6 +96,57 @@ export class Ownership {
   #mayHold(appId: string, text: string | undefined): boolean {
     const current = parseClaim(text);
     return !current || current.appId === appId || current.appId === this.#replaces.get(appId);
+  }
+
+  /** Whether etcd's owner `text` of a name leaves it to `appId` (this computer's, no one's, its original's). */
+  #mayOwn(appId: string, text: string | undefined): boolean {
+    const owner = parseOwner(text);
+    return !owner || owner.host === this.#host || owner.appId === appId ||
+      owner.appId === this.#replaces.get(appId);
+  }
+
+  /**
+   * Reserves the name `name` for an application this agent is about to restore, until `done`
+   * runs: refused (NameOwnedError) while another computer's application owns it, or while this
+   * agent holds no lease. `replaces`: a migration's original, whose copy takes its key over once
+   * released (its original's key stays until then).
+   */
+  async reserve(name: string, replaces?: string): Promise<{ done: () => void }> {
+    const key = ownerKey(name);
+    for (let tries = 0;; tries++) {
+      const text = (await this.#etcd.range(key)).get(key);
+      const owner = parseOwner(text);
+      if (owner && owner.host !== this.#host && owner.appId !== replaces) {
+        throw new NameOwnedError(
+          `An application named '${name}' runs on computer '${owner.host}' (${owner.appId}): ` +
+            `only one may run at a time`,
+        );
+      }
+      // A migration's original runs on meanwhile: its key (if it has none yet, it gets it) is
+      // taken over only at the commit. Any other restore puts a key first.
+      if (owner || replaces) break;
+      const lease = this.lease;
+      if (!lease) {
+        throw new NameOwnedError(`Cannot reserve the name '${name}': this agent holds no lease`);
+      }
+      if (await this.#etcd.putIf(key, text, ownerValue("", this.#host), lease)) break;
+      if (tries === 2) throw new NameOwnedError(`Cannot reserve the name '${name}' in etcd`);
+    }
+    this.#reserved.add(name);
+    return { done: () => this.#reserved.delete(name) };
+  }
+
+  /** Every application of this computer under the lease: those claiming a virtual IP, and all that run. */
+  async #targets(): Promise<Map<string, string>> {
+    using table = openVneTable();
+    const claims = prune(table).claims.filter((c) => c.origin === Origin.LOCAL);
+    const targets = new Map(claims.map((c) => [c.app, c.appId]));
+    for (const [name, appId] of await runningApps()) {
+      if (!targets.has(name)) targets.set(name, appId);
+    }
+    // One being restored here is not known yet (a migration's copy is held: it owns nothing).
+    for (const name of this.#reserved) targets.delete(name);
+    return targets;
   }
 
   /** Reads what a stopped agent had fenced. */
@@ -123,9 +186,13 @@ export class Ownership {
         if (!adopted) {
           // What ran while no agent watched: a copy whose IP etcd gives another has lost it.
           const remote = await this.#etcd.range("/amber/vne/claim/");
+          using table = openVneTable();
+          const lost = prune(table).claims.filter((c) =>
+            c.origin === Origin.LOCAL && !this.#mayHold(c.appId, remote.get(claimKey(c.vne, c.ip)))
+          );
           await this.#fence(
             "another application holds its virtual IP",
-            (c) => !this.#mayHold(c.appId, remote.get(claimKey(c.vne, c.ip))),
+            new Map(lost.map((c) => [c.app, c.appId])),
           );
           adopted = true;
         }
@@ -152,15 +219,18 @@ export class Ownership {
   }
 
   /**
-   * Hands the renewal to the supervisor of each application of this computer that claims a
-   * virtual IP (lease_files.ts), and takes on those their supervisor stopped: an agent that dies
-   * renews nothing, so they stopped by themselves; #unfence lets them go on, or ends them.
+   * Hands the renewal to the supervisor of each application of this computer under the lease
+   * (lease_files.ts), puts its name's owner key (app_owners.ts), and takes on those their
+   * supervisor stopped: an agent that dies renews nothing, so they stopped by themselves;
+   * #unfence lets them go on, or ends them. One whose name another computer owns is stopped.
    */
   async #handRenewals(): Promise<void> {
-    using table = openVneTable();
-    const claims = prune(table).claims.filter((c) => c.origin === Origin.LOCAL);
+    const targets = await this.#targets();
+    const owners = await this.#etcd.rangeLeased(OWNER_PREFIX);
+    const lease = this.#id!;
+    const lost = new Map<string, string>();
     let changed = false;
-    for (const [name, appId] of new Map(claims.map((c) => [c.app, c.appId]))) {
+    for (const [name, appId] of targets) {
       try {
         const app = await open(name);
         if (app.id !== appId || isRestoredHeld(app)) continue;
@@ -171,11 +241,39 @@ export class Ownership {
           changed = true;
           this.#log(`'${name}' was stopped by its supervisor: the lease was not renewed`);
         }
+        // A stopped application's key is neither put nor dropped (#unfence takes it again).
+        if (this.#fenced[name] === appId) continue;
+        const key = ownerKey(name),
+          current = owners.get(key),
+          value = ownerValue(appId, this.#host);
+        if (!this.#mayOwn(appId, current?.value)) lost.set(name, appId);
+        else if (current?.value !== value || current.lease !== lease) {
+          // Lost to a put of another meanwhile: seen by the next round.
+          await this.#etcd.putIf(key, current?.value, value, lease);
+        }
       } catch (cause) {
-        if (!(cause instanceof AppNotFoundError)) this.#log(`Cannot renew '${name}': ${cause}`);
+        // Said once per application (one started in another network namespace never can be).
+        if (!(cause instanceof AppNotFoundError) && !this.#unrenewable.has(appId)) {
+          this.#unrenewable.add(appId);
+          this.#log(`Cannot renew '${name}': ${cause}`);
+        }
       }
     }
     if (changed) await writeRecord(this.#file, this.#fenced);
+    // The keys of this computer's applications that ended go (a migrated one's copy may have
+    // taken its key over: only if it is still theirs).
+    const fenced = new Set(Object.values(this.#fenced));
+    for (const [key, { value }] of owners) {
+      const owner = parseOwner(value);
+      const name = key.slice(OWNER_PREFIX.length);
+      if (
+        owner?.host === this.#host && targets.get(name) !== owner.appId &&
+        !fenced.has(owner.appId) && !this.#reserved.has(name)
+      ) {
+        await this.#etcd.deleteIf(key, value);
+      }
+    }
+    await this.#fence("another computer runs an application of that name", lost);
   }
 
   /**
@@ -193,29 +291,27 @@ export class Ownership {
     }
   }
 
-  /** Stops every application of this computer that claims a virtual IP (or those `which`). */
+  /** Stops every application of this computer under the lease (or those `which`: name -> ID). */
   async #fence(
-    why = "this computer's lease on its virtual IP is not renewed",
-    which: (c: VneClaim) => boolean = () => true,
+    why = "this computer's lease is not renewed",
+    which?: Map<string, string>,
   ): Promise<void> {
-    using table = openVneTable();
-    const claims = prune(table).claims.filter((c) => c.origin === Origin.LOCAL && which(c));
     let changed = false;
-    for (const c of claims) {
-      if (this.#fenced[c.app] === c.appId) continue;
+    for (const [name, appId] of which ?? await this.#targets()) {
+      if (this.#fenced[name] === appId) continue;
       try {
-        const app = await open(c.app);
+        const app = await open(name);
         // A copy held for a migration claims nothing; one still starting is not known yet.
-        if (app.id !== c.appId || isRestoredHeld(app) || app.info().state !== AppState.RUNNING) {
+        if (app.id !== appId || isRestoredHeld(app) || app.info().state !== AppState.RUNNING) {
           continue;
         }
         using t = openAppTable(app);
         t.signalApp(SIGSTOP);
-        this.#fenced[c.app] = c.appId;
+        this.#fenced[name] = appId;
         changed = true;
-        this.#log(`Stopped '${c.app}': ${why}`);
+        this.#log(`Stopped '${name}': ${why}`);
       } catch (cause) {
-        if (!(cause instanceof AppNotFoundError)) this.#log(`Cannot stop '${c.app}': ${cause}`);
+        if (!(cause instanceof AppNotFoundError)) this.#log(`Cannot stop '${name}': ${cause}`);
       }
     }
     if (changed) await writeRecord(this.#file, this.#fenced);
@@ -236,11 +332,14 @@ export class Ownership {
     using table = openVneTable();
     const claims = prune(table).claims.filter((c) => c.origin === Origin.LOCAL);
     const remote = await this.#etcd.range("/amber/vne/claim/");
+    const owners = await this.#etcd.range(OWNER_PREFIX);
     for (const [name, appId] of Object.entries(this.#fenced)) {
       const mine = claims.filter((c) => c.appId === appId);
-      let lost = false;
-      let taken = true;
-      for (const c of mine) {
+      const owner = owners.get(ownerKey(name));
+      let lost = !this.#mayOwn(appId, owner);
+      let taken = lost ||
+        await this.#etcd.putIf(ownerKey(name), owner, ownerValue(appId, this.#host), lease);
+      for (const c of lost ? [] : mine) {
         const key = claimKey(c.vne, c.ip);
         if (!this.#mayHold(appId, remote.get(key))) {
           lost = true;
@@ -257,7 +356,10 @@ export class Ownership {
         if (!(cause instanceof AppNotFoundError)) throw cause;
       }
       if (app && lost) {
-        this.#log(`Ending '${name}': another application took its virtual IP while it was stopped`);
+        this.#log(
+          `Ending '${name}': another application took its virtual IP or its name while it was ` +
+            `stopped`,
+        );
         await app.kill();
       } else if (app && taken) {
         using t = openAppTable(app);
@@ -265,7 +367,7 @@ export class Ownership {
         delete this.#fenced[name]; // so that its rows are published again
         await this.#published();
         t.signalApp(SIGCONT);
-        this.#log(`'${name}' goes on: its virtual IP is this computer's again`);
+        this.#log(`'${name}' goes on: its name and virtual IP are this computer's again`);
       } else if (app) {
         continue; // etcd changed meanwhile: the next round tries again
       }

@@ -1,5 +1,5 @@
 /**
- * The lease's renewals, handed to each application's supervisor through its directory, so that
+ * The lease's renewals, handed to each application's supervisor on a channel of its own, so that
  * the fence does not depend on the agent being alive (csrc/supervisor/lease_fence.c): the
  * supervisor stops the application on its own when no renewal came for the fence's delay, and
  * says so in `frozen`.
@@ -9,32 +9,20 @@
 
 import { join } from "node:path";
 import type { App } from "../app.ts";
+import { handLeaseRenewal } from "../../ffi/control.ts";
 
-/** Written by the agent: "<renewal> <fence_ms>". */
-const LEASE_FILE = "lease";
 /** Written by the supervisor once it stopped the application. */
 const FROZEN_FILE = "frozen";
 
 /**
  * Hands a renewal to the supervisor of the application whose directory is `dir`: it stops the
- * application if no other comes within `fenceMs`. The file is replaced whole (a new file, renamed
- * over the old one); an application's directory is its owner's, so nothing there is followed or
- * overwritten in place. Synchronous: a few bytes, written before a claim is published.
+ * application if no other comes within `fenceMs`. Not through a file in the directory (the
+ * application can write there, and would renew itself): on the supervisor's own socket, which
+ * takes renewals only from a process outside the application (csrc/common/lease_channel.h).
+ * Synchronous: a few bytes, handed before a claim is published; throws if it was not taken.
  */
 export function handRenewal(dir: string, fenceMs: number): void {
-  const temp = join(dir, `${LEASE_FILE}.new`);
-  try {
-    Deno.removeSync(temp);
-  } catch {
-    // None left over.
-  }
-  const file = Deno.openSync(temp, { write: true, createNew: true, mode: 0o600 });
-  try {
-    file.writeSync(new TextEncoder().encode(`${Date.now()} ${fenceMs}\n`));
-  } finally {
-    file.close();
-  }
-  Deno.renameSync(temp, join(dir, LEASE_FILE));
+  handLeaseRenewal(dir, Date.now(), fenceMs);
 }
 
 /** Whether `app`'s supervisor stopped it for want of renewals. */

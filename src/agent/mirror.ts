@@ -46,7 +46,8 @@ const RowValue = z.object({
   host: z.string(),
 });
 
-function parse<T>(schema: z.ZodType<T>, text: string | undefined): T | undefined {
+/** A value etcd holds, as `schema` reads its JSON; undefined if there is none or it is not one. */
+export function parse<T>(schema: z.ZodType<T>, text: string | undefined): T | undefined {
   if (text === undefined) return undefined;
   try {
     const parsed = schema.safeParse(JSON.parse(text));

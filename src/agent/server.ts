@@ -51,6 +51,8 @@ import {
   HandOffs,
   MigrationId,
 } from "./handoff.ts";
+import { Unsettled } from "./unsettled.ts";
+import { NameOwnedError } from "./app_owners.ts";
 import { Ownership } from "./lease.ts";
 import type { App } from "../app.ts";
 import { pauseAt } from "../migrate/faults.ts";
@@ -119,6 +121,7 @@ function failure(error: unknown): Response {
   }
   if (error instanceof VneInUseError) return json({ error: message }, 409);
   if (error instanceof HandOffCommittedError) return json({ error: message }, 409);
+  if (error instanceof NameOwnedError) return json({ error: message }, 409);
   if (error instanceof HandOffGoneError) return json({ error: message }, 410);
   if (error instanceof HandOffPendingError) return json({ error: message }, 503);
   if (error instanceof VneError) return json({ error: message }, 404);
@@ -202,6 +205,7 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
     throw new HandOffPendingError(`'${app.name}' cannot take its virtual IP over yet: ${why}`);
   }
   const handoffs = new HandOffs(replaces, takeOver);
+  const unsettled = new Unsettled(options.token, log);
   await handoffs.load();
   /** Where a kept image (a pre-copy round's) is. */
   const keptDir = (image: string) => join(incoming, `kept-${image}`);
@@ -228,6 +232,8 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
   async function receive(request: Request, url: URL): Promise<Response> {
     const query = RestoreQuery.parse(Object.fromEntries(url.searchParams));
     const parent = query.parent === undefined ? undefined : keptDir(query.parent);
+    // With etcd, one application of a name at a time across the computers (app_owners.ts).
+    const reserved = await ownership?.reserve(query.name, query.replaces);
     try {
       if (!request.body) {
         return json({ error: "Expected an image stream as the request body" }, 400);
@@ -237,6 +243,7 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
       }
       return await receiveImage(request.body, query, parent);
     } finally {
+      reserved?.done();
       if (parent !== undefined) await Deno.remove(parent, { recursive: true }).catch(() => {});
     }
   }
@@ -350,7 +357,9 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
       if (!releasing && Date.now() - releasedAt > 1_000) {
         releasedAt = Date.now();
         releasing = true;
-        handoffs.releasePending().finally(() => releasing = false);
+        Promise.all([handoffs.releasePending(), unsettled.tick()])
+          .catch((e) => log(`Hand-offs: ${e instanceof Error ? e.message : e}`))
+          .finally(() => releasing = false);
       }
       if (!syncing && mirror) {
         syncing = true;

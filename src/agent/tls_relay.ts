@@ -6,8 +6,11 @@
  * listener of its own on loopback; closing the relay's two TCP ends makes the TLS end see the
  * end of its stream, so its handshake fails and its socket goes too.
  *
- * The loopback listener is reachable by local users, who can bypass the connection caps there
- * (not the token): the caps are for the network.
+ * Local users can reach the loopback listener too. It serves only the relay's own connections: the
+ * relay knows each one's local port once its connect returns, and a connection the listener
+ * accepts from any other address is closed at once (or, while relay connects are under way, as
+ * soon as those that were under way when it came in have returned without naming it). Its TLS
+ * handshake may have begun by then (Deno starts it at the accept), but it is never read from.
  *
  * @module
  */
@@ -27,6 +30,9 @@ export class TlsRelay {
   /** Relayed connections by the relay's local port: the TLS end, or who waits for it. */
   #waiting = new Map<number, (tls: Deno.TlsConn) => void>();
   #early = new Map<number, { tls: Deno.TlsConn; timer: ReturnType<typeof setTimeout> }>();
+  /** Relay connects under way, and the connections accepted meanwhile that no port named yet. */
+  #connecting = new Set<symbol>();
+  #unnamed = new Set<{ tls: Deno.TlsConn; port: number; before: Set<symbol> }>();
   #accepting: Promise<void>;
 
   constructor(cert: string, key: string) {
@@ -50,10 +56,13 @@ export class TlsRelay {
     closers: (() => void)[],
     close: () => void,
   ): Promise<Relayed | undefined> {
+    const connect = Symbol();
+    this.#connecting.add(connect);
     const client = await Deno.connect({
       hostname: "127.0.0.1",
       port: (this.#inner.addr as Deno.NetAddr).port,
     }).catch(() => undefined);
+    this.#connected(connect, client?.localAddr.port);
     if (!client) return undefined;
     closers.push(() => quietly(() => client.close()));
     client.setNoDelay(true);
@@ -85,6 +94,32 @@ export class TlsRelay {
       quietly(() => tls.close());
     }
     this.#early.clear();
+    for (const { tls } of this.#unnamed) quietly(() => tls.close());
+    this.#unnamed.clear();
+  }
+
+  /** A relay connect returned (from `port`, or failed): the connections it may be are decided. */
+  #connected(connect: symbol, port: number | undefined): void {
+    this.#connecting.delete(connect);
+    for (const unnamed of this.#unnamed) {
+      unnamed.before.delete(connect);
+      if (unnamed.port === port) {
+        this.#unnamed.delete(unnamed);
+        this.#claimable(unnamed.tls, unnamed.port);
+      } else if (unnamed.before.size === 0) {
+        this.#unnamed.delete(unnamed);
+        quietly(() => unnamed.tls.close());
+      }
+    }
+  }
+
+  /** Keeps a relay's TLS end until its relay asks for it (it may not have yet). */
+  #claimable(tls: Deno.TlsConn, port: number): void {
+    const timer = setTimeout(() => {
+      this.#early.delete(port);
+      quietly(() => tls.close());
+    }, UNCLAIMED_MS);
+    this.#early.set(port, { tls, timer });
   }
 
   async #accept(): Promise<void> {
@@ -97,18 +132,18 @@ export class TlsRelay {
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
-      const port = (tls.remoteAddr as Deno.NetAddr).port;
+      const { hostname, port } = tls.remoteAddr as Deno.NetAddr;
       const waiting = this.#waiting.get(port);
-      if (waiting) {
+      if (hostname !== "127.0.0.1") {
+        quietly(() => tls.close()); // the relay connects from 127.0.0.1 only
+      } else if (waiting) {
         waiting(tls);
-        continue;
+      } else if (this.#connecting.size > 0) {
+        // A relay connect under way may be this one: decided when those under way return.
+        this.#unnamed.add({ tls, port, before: new Set(this.#connecting) });
+      } else {
+        quietly(() => tls.close()); // a local peer's own
       }
-      // Its relay has not asked yet, or it is a local peer's own: the latter is dropped.
-      const timer = setTimeout(() => {
-        this.#early.delete(port);
-        quietly(() => tls.close());
-      }, UNCLAIMED_MS);
-      this.#early.set(port, { tls, timer });
     }
   }
 }

@@ -114,6 +114,17 @@ export async function abandon(
   return true;
 }
 
+/** Whether an application named `app` runs on this computer. */
+async function runsHere(app: string): Promise<boolean> {
+  try {
+    await open(app);
+    return true;
+  } catch (cause) {
+    if (cause instanceof AppNotFoundError) return false;
+    throw cause;
+  }
+}
+
 /** Ends the original of a committed migration (frozen since, it never ran again). */
 export async function endOriginal(app: string, o: Outcome): Promise<void> {
   try {
@@ -130,17 +141,26 @@ export async function endOriginal(app: string, o: Outcome): Promise<void> {
  * Finishes an earlier migration of `app` that its record says is not finished: committed, the
  * original is ended and the target's copy released (returned); else the original goes on and
  * the target's copy is ended (undefined: `app` may be migrated again). Throws MigrationError if
- * the target cannot be told.
+ * the target cannot be told. `keepReleased` (the source's agent, settling on its own): a
+ * released copy is recorded as such rather than forgotten, for the interrupted `migrate`'s retry.
  */
 export async function settle(
   app: string,
   o: Outcome,
   token: string,
+  options: { keepReleased?: boolean } = {},
 ): Promise<Released | undefined> {
   if (await underWay(app, o)) {
     throw new MigrationError(
       `Cannot migrate '${app}': another migration of it is under way (process ${o.pid})`,
     );
+  }
+  if (o.state === "released") {
+    // Finished by the source's agent: the interrupted migrate's retry learns where it runs,
+    // unless a new application of that name runs here now (the original was ended).
+    await forgetOutcome(app);
+    if (await runsHere(app)) return undefined;
+    return { name: o.name, id: o.id ?? "", agent: o.agentName ?? o.agent };
   }
   if (o.state === "committed") {
     await endOriginal(app, o);
@@ -155,7 +175,17 @@ export async function settle(
         { cause },
       );
     }
-    await forgetOutcome(app);
+    if (options.keepReleased) {
+      await recordOutcome(app, {
+        ...o,
+        state: "released",
+        name: released.name,
+        id: released.id,
+        agentName: released.agent,
+      });
+    } else {
+      await forgetOutcome(app);
+    }
     return released;
   }
   if (!(await abandon(app, o, token))) {

@@ -32,7 +32,13 @@ import { AgentError, MigrationError } from "../vne/errors.ts";
 import { abandon, commitTarget, endOriginal, settle } from "./handoff.ts";
 import { pauseAt } from "./faults.ts";
 import { disownHeld } from "./hold.ts";
-import { forgetOutcome, type Outcome, readOutcome, recordOutcome } from "./outcome.ts";
+import {
+  forgetOutcome,
+  type Outcome,
+  readOutcome,
+  recordOutcome,
+  withMigrationLock,
+} from "./outcome.ts";
 import { streamPredump, streamSnapshot } from "./outgoing.ts";
 import { type Reply, Upload } from "./upload.ts";
 
@@ -208,6 +214,15 @@ export async function migrate(
   } catch {
     throw new RangeError(`Invalid agent URL '${agent}': expected one such as http://10.0.0.3:7070`);
   }
+  // One at a time per application, and never while its agent settles an earlier one.
+  return await withMigrationLock(name, () => migrateLocked(name, agent, options));
+}
+
+async function migrateLocked(
+  name: string,
+  agent: string,
+  options: MigrateOptions,
+): Promise<Migration> {
   const timeoutMs = options.timeoutMs ?? 120_000;
   const pending = await readOutcome(name);
   const settled = pending && await settle(name, pending, options.token);
