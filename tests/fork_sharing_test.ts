@@ -18,3 +18,10 @@ scenarioTest(
     await s.pass();
   },
 );
+
+for (const mode of ["orphans", "session"]) {
+  scenarioTest(
+    `workers whose parent exited (${mode}) still share its pages after a restore, twice`,
+    async (s) => await s.cycles([prog("orphan_sharing"), s.dir, mode], `orphan-sharing-${mode}`),
+  );
+}

@@ -44,6 +44,7 @@ int32_t build_tree(int32_t self);
 int tree_size(void); /* how many processes are restored together */
 int tree_holds(int32_t vpid); /* is it one of them (the root may have exited before the snapshot) */
 void tree_forked(int32_t vpid, int as_child); /* restorer.c: in each process the tree forks */
+void donate_memory(int32_t vpid); /* restorer.c: a helper's memory, the first of its processes' */
 
 /* memory.c */
 struct mapping {
