@@ -100,3 +100,17 @@ scenarioTest(
     });
   },
 );
+
+scenarioTest(
+  "an incremental image of a parent and its forked children refers to the pages its parent image stores once",
+  async (s) => {
+    const app = await s.launch([prog("fork_sharing"), s.dir], "fork-sharing-incremental");
+    await s.waitFor(/^ready$/m, "ready");
+    const full = await app.snapshot({ dir: join(s.dir, "full.amber") });
+    const next = await app.snapshot({ dir: join(s.dir, "next.amber"), parent: full, stop: true });
+    const bytes = next.manifest.files.reduce((sum, f) => sum + f.size, 0);
+    assert.ok(bytes < 16 * MIB, `the incremental image holds ${bytes} bytes`);
+    await s.restore(next);
+    await s.pass();
+  },
+);
