@@ -8,6 +8,9 @@
  */
 
 import { sharePages } from "../ffi/control.ts";
+import { PROCESS_FILE_NAME } from "./manifest.ts";
+
+const PROCESS_FILE = new RegExp(`^${PROCESS_FILE_NAME.source}$`);
 
 /** A process of the image and its parent, by virtual pid (the manifest's tree). */
 export interface TreeProcess {
@@ -19,7 +22,14 @@ export interface TreeProcess {
  * Rewrites the process files in `dir` (parents first, so that a grandchild's reference goes
  * to where its parent's page is stored) and returns how many pages are now stored once.
  */
-export async function storeSharedPagesOnce(dir: string, tree: TreeProcess[]): Promise<number> {
+export async function storeSharedPagesOnce(dir: string, all: TreeProcess[]): Promise<number> {
+  // Only those that wrote a file: not a zombie, nor one that exited during the snapshot.
+  const written = new Set<number>();
+  for await (const entry of Deno.readDir(dir)) {
+    const match = PROCESS_FILE.exec(entry.name);
+    if (match && entry.isFile) written.add(Number(match[1]));
+  }
+  const tree = all.filter((p) => written.has(p.vpid));
   const here = new Set(tree.map((p) => p.vpid));
   const firstOrphan = new Map<number, number>(); // the dead parent's vpid -> its first child
   const from = new Map<number, number>();

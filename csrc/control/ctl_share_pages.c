@@ -200,6 +200,8 @@ static int rewrite(const char *path, struct proc_file *c, const struct new_runs 
   snprintf(tmp, sizeof tmp, "%s.share-tmp", path);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return -errno;
+  struct stat st; /* the same owner as the agent's file (it may run as another user) */
+  if (!fstat(c->fd, &st)) (void)!fchown(fd, st.st_uid, st.st_gid);
   struct amber_proc_header h = c->h;
   uint64_t data_end = AMBER_PAGE + o->nown * AMBER_PAGE, at;
   int err = 0;
