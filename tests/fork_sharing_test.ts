@@ -31,6 +31,20 @@ for (const mode of ["orphans", "session"]) {
 }
 
 scenarioTest(
+  "workers whose parent exited share its pages in a lazy restore too: the image stores them once, in the first one's file, twice",
+  async (s) => {
+    const app = await s.launch([prog("orphan_sharing"), s.dir, "orphans"], "orphan-sharing-lazy");
+    await s.waitFor(/^ready$/m, "ready");
+    const image = await s.freeze(app, "first");
+    const bytes = image.manifest.files.reduce((sum, f) => sum + f.size, 0);
+    assert.ok(bytes < 48 * (1 << 20), `the image of 4 workers sharing 32 MiB holds ${bytes} bytes`);
+    const once = await s.restore(image, { lazy: true });
+    await s.restore(await s.freeze(once, "second"), { lazy: true });
+    await s.pass();
+  },
+);
+
+scenarioTest(
   "in a lazy restore a forked child maps the pages it shares with its parent from the parent's file, shared, twice",
   async (s) => {
     const app = await s.launch([prog("fork_sharing"), s.dir], "fork-sharing-lazy");
