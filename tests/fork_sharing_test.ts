@@ -55,6 +55,17 @@ scenarioTest(
   },
 );
 
+scenarioTest(
+  "a lazy restore's processes, snapshotted again and restored eagerly, still share their pages",
+  async (s) => {
+    const app = await s.launch([prog("fork_sharing"), s.dir], "fork-sharing-lazy-eager");
+    await s.waitFor(/^ready$/m, "ready");
+    const once = await s.restore(await s.freeze(app, "first"), { lazy: true });
+    await s.restore(await s.freeze(once, "second"));
+    await s.pass();
+  },
+);
+
 const MIB = 1 << 20;
 
 scenarioTest(

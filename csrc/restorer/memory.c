@@ -58,9 +58,8 @@ static int is_special(const char *name) {
 static void unmap_one(const struct mapping *m, void *ctx) {
   uint64_t self_start = (uint64_t)__executable_start & ~4095ULL;
   if (m->start >= self_start && m->end <= restorer_end) return;
-  if (is_special(m->name) || !strcmp(m->name, "[vsyscall]") || mapping_kept(m)) return;
-  amber_sys2(SYS_munmap, m->start, m->end - m->start);
-  ++*(int *)ctx;
+  if (is_special(m->name) || !strcmp(m->name, "[vsyscall]")) return;
+  *(int *)ctx += unmap_but_kept(m); /* all of it, but for the regions kept (inherit.c) */
 }
 
 /* Everything but the restorer itself, the kernel's own mappings and the regions kept from the
