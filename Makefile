@@ -168,6 +168,7 @@ bench: setup
 	$(DENO_RUN) bench/dirty_pages.ts
 	$(DENO_RUN) bench/lazy_restore.ts 256 1024
 	$(DENO_RUN) bench/fault_check.ts
+	$(DENO_RUN) bench/fork_image.ts
 
 check: setup
 	$(DENO) check cli.ts mod.ts tests/ bench/ examples/

@@ -545,6 +545,16 @@ export async function fileHashes(
   return { hash: whole ? hash : null, metaHash: meta || null };
 }
 
+/**
+ * Rewrites process `vpid`'s file in the image directory `dir` so that its private pages that are
+ * the same as those of process `from` (its parent) refer to them instead of holding a copy
+ * (ctl_share_pages.c). Returns how many pages it shares.
+ */
+export async function sharePages(dir: string, vpid: number, from: number): Promise<number> {
+  const n = await library().amber_ctl_share_pages(cstr(dir), vpid, from);
+  return unwrap("amber_ctl_share_pages", n, `${dir}/process-${vpid}.img`);
+}
+
 /** Describes a process file of an image. */
 export function describeProcess(path: string): ProcessDetails {
   const p = cstr(path);

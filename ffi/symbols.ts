@@ -243,6 +243,16 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  // int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from)
+  amber_ctl_share_pages: {
+    parameters: [
+      "buffer", // const char *dir
+      "i32", // int32_t vpid
+      "i32", // int32_t from
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
   // int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
   amber_ctl_process_describe: {
     parameters: [

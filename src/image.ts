@@ -218,6 +218,10 @@ export function damageError(dir: string, check: FileCheck): ImageError {
   }
 }
 
+/** How the restorer says a child's pages stored in another process's file are not there
+ * (csrc/restorer/memory.c). */
+const BAD_REFERENCE = /(\S+) refers to pages stored in (\S+), which (.*)$/;
+
 /** How the restorer says a page failed its check (csrc/restorer/verify.c). */
 const DAMAGED_PAGE = /image damaged: page (0x[0-9a-f]+) of (\S+) at depth (\d+)/;
 
@@ -226,6 +230,14 @@ const DAMAGED_PAGE = /image damaged: page (0x[0-9a-f]+) of (\S+) at depth (\d+)/
  * is another): it names the file the page came from, in this image or a parent.
  */
 export async function pageDamage(image: Image, why: string): Promise<ImageError | null> {
+  const ref = BAD_REFERENCE.exec(why);
+  if (ref) {
+    return new ImageError(
+      `Image '${image.dir}' is damaged: file '${ref[1]}' refers to pages stored in '${ref[2]}', ` +
+        `which ${ref[3]}`,
+      DAMAGED,
+    );
+  }
   const m = DAMAGED_PAGE.exec(why);
   if (!m) return null;
   const depth = Number(m[3]);

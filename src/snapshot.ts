@@ -46,6 +46,7 @@ import {
 import { checkAborted, removeTemporary, settled, unlessAborted } from "./abort.ts";
 import { randomHex } from "./names.ts";
 import { parentRef } from "./parent.ts";
+import { storeSharedPagesOnce } from "./share_pages.ts";
 import { PathLimit, pathTooLong } from "./path_limits.ts";
 import { checkTimeout, exists } from "./wait.ts";
 import { checkVirtualized, namesOf, outcome } from "./virtualized.ts";
@@ -200,9 +201,11 @@ export async function takeSnapshot(
     // Durable before it has its name; without `stop`, after the application was let go: the
     // agents wrote into the page cache only, so the freeze never waits for the disk. Once this
     // began, an abort no longer stops it: the image is whole or absent.
+    const head = manifestHead(info, rows, parent);
+    await step("cannot store shared pages once", () => storeSharedPagesOnce(tmp, head.tree));
     const manifest = await step("cannot make the image durable", async () => {
       await syncFiles(tmp, undefined, options.onProgress && report);
-      const manifest = await writeManifest(tmp, manifestHead(info, rows, parent));
+      const manifest = await writeManifest(tmp, head);
       await syncFiles(tmp, [MANIFEST_FILE]);
       await Deno.rename(tmp, dir);
       await syncDir(dirname(dir));

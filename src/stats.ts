@@ -18,6 +18,8 @@ export interface SnapshotStats {
   pagesWritten: number;
   /** Memory pages this image refers to in its parents (unchanged since them). */
   pagesInParent: number;
+  /** Memory pages a forked child shares with its parent, stored once, in the parent's file. */
+  pagesShared: number;
   /** How many processes were saved. */
   processes: number;
   /**
@@ -44,6 +46,7 @@ export function snapshotStats(
     bytesWritten: files.reduce((sum, file) => sum + file.size, 0),
     pagesWritten: processes.reduce((sum, p) => sum + count(p.details.pages), 0),
     pagesInParent: processes.reduce((sum, p) => sum + count(p.details.parentPages), 0),
+    pagesShared: processes.reduce((sum, p) => sum + count(p.details.sharedPages), 0),
     processes: processes.length,
     trackedRegions: processes.reduce((sum, p) => sum + count(p.details.trackedRegions), 0),
   };

@@ -95,10 +95,13 @@ struct amber_region_rec {
 
 /* A run of saved pages: npages pages at addr, stored at data_off in this file (depth 0) or in
  * the process file of the same process in the image `depth` parents up (an incremental image
- * refers to its parent's pages that did not change). */
+ * refers to its parent's pages that did not change). With `vpid` (0: this process) the pages
+ * are in that process's file instead, in the same image or `depth` up: a forked child's pages
+ * still the same as its parent's are stored once, in the parent's file (ctl_share_pages.c). */
 struct amber_run_rec {
   uint64_t addr, npages, data_off;
-  uint32_t depth, pad;
+  uint32_t depth;
+  int32_t vpid;
 };
 
 #define AMBER_MAX_DEPTH 16 /* the longest chain of parents an image may have */

@@ -60,7 +60,8 @@ static inline const char *amber_image_region_problem(const struct amber_region_r
   return 0;
 }
 
-/* A run of region r; one of depth 0 is read from this file, of file_size bytes. */
+/* A run of region r; one of depth 0 and no other process's (vpid) is read from this file, of
+ * file_size bytes. */
 static inline const char *amber_image_run_problem(const struct amber_run_rec *run,
                                                   const struct amber_region_rec *r,
                                                   uint64_t file_size) {
@@ -68,7 +69,8 @@ static inline const char *amber_image_run_problem(const struct amber_run_rec *ru
   if ((run->addr & (AMBER_PAGE - 1)) || run->addr < r->start || run->addr > r->end ||
       run->npages > (r->end - run->addr) / AMBER_PAGE)
     return "a run of pages lies outside its region";
-  if (run->depth == 0 && !amber_image_fits(run->data_off, run->npages, AMBER_PAGE, file_size))
+  if (run->vpid < 0) return "a run of pages refers to another process's file by a bad pid";
+  if (run->depth == 0 && !run->vpid && !amber_image_fits(run->data_off, run->npages, AMBER_PAGE, file_size))
     return "a run of pages lies outside the file (truncated or corrupt)";
   return 0;
 }

@@ -143,7 +143,8 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
     json_str(&j, hdr.exe);
     json_raw(&j, ",\"threads\":%d,\"descriptors\":%d,\"savedBytes\":%llu,\"regions\":[", hdr.nthreads,
              hdr.nfds, (unsigned long long)hdr.data_len);
-    uint64_t own_pages = 0, parent_pages = 0; /* pages in this file; referred to a parent */
+    /* pages in this file; referred to a parent image; stored once in another process's file */
+    uint64_t own_pages = 0, parent_pages = 0, shared_pages = 0;
     for (int i = 0; i < hdr.nregions && !err; i++) {
       struct amber_region_rec r;
       err = read_at(fd, &r, sizeof r, hdr.regions_off + (uint64_t)i * sizeof r);
@@ -155,6 +156,7 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
         if (!err && amber_image_run_problem(&run, &r, (uint64_t)st.st_size)) err = -EPROTO;
         saved += run.npages * AMBER_PAGE;
         if (run.depth) parent_pages += run.npages;
+        else if (run.vpid && run.vpid != hdr.vpid) shared_pages += run.npages;
         else own_pages += run.npages;
       }
       json_raw(&j, "%s{\"start\":\"%llx\",\"end\":\"%llx\",\"prot\":%u,\"kind\":\"%s\",\"saved\":%llu,",
@@ -195,8 +197,9 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
                lock.type == F_WRLCK ? "write" : "read", (long long)lock.start,
                (long long)lock.end);
     }
-    json_raw(&j, "],\"pages\":%llu,\"parentPages\":%llu,\"trackedRegions\":%d}",
-             (unsigned long long)own_pages, (unsigned long long)parent_pages, hdr.dirty_tracked);
+    json_raw(&j, "],\"pages\":%llu,\"parentPages\":%llu,\"trackedRegions\":%d,\"sharedPages\":%llu}",
+             (unsigned long long)own_pages, (unsigned long long)parent_pages, hdr.dirty_tracked,
+             (unsigned long long)shared_pages);
   }
   close(fd);
   return err ? err : json_done(&j);

@@ -14,35 +14,51 @@
 
 int region_kept(const struct amber_region_rec *r) { return (r->flags & KEPT) != 0; }
 
+/* A region that was mapped from an image (FROM_IMAGE, after a lazy restore) is private memory
+ * as any other here: an eager restore maps it anonymous, as its parent's. */
 static int keepable(const struct amber_region_rec *r) {
-  return r->kind == AMBER_REGION_ANON &&
-         !(r->flags & (AMBER_REGION_GROWSDOWN | AMBER_REGION_FROM_IMAGE));
+  return r->kind == AMBER_REGION_ANON && !(r->flags & AMBER_REGION_GROWSDOWN);
 }
 
-/* The region that starts at `start`, by bisection (mark_inherited checked their order); -1. */
-static int region_at(uint64_t start) {
-  int lo = 0, hi = hdr.nregions - 1;
-  while (lo <= hi) {
+/* The first region that ends after addr, by bisection (mark_inherited checked their order). */
+static int first_region_after(uint64_t addr) {
+  int lo = 0, hi = hdr.nregions;
+  while (lo < hi) {
     int mid = lo + (hi - lo) / 2;
-    if (regions[mid].start == start) return mid;
-    if (regions[mid].start < start) lo = mid + 1;
-    else hi = mid - 1;
+    if (regions[mid].end <= addr) lo = mid + 1;
+    else hi = mid;
   }
-  return -1;
+  return lo;
 }
 
-int mapping_kept(const struct mapping *m) {
-  int i = region_at(m->start);
-  return i >= 0 && region_kept(&regions[i]) && regions[i].end == m->end;
+static int any_kept;
+
+int unmap_but_kept(const struct mapping *m) {
+  int n = 0;
+  uint64_t at = m->start;
+  for (int i = any_kept ? first_region_after(m->start) : hdr.nregions;
+       i < hdr.nregions && regions[i].start < m->end; i++) {
+    if (!region_kept(&regions[i])) continue;
+    if (regions[i].start > at) amber_sys2(SYS_munmap, at, regions[i].start - at), n++;
+    if (regions[i].end > at) at = regions[i].end;
+  }
+  if (at < m->end) amber_sys2(SYS_munmap, at, m->end - at), n++;
+  return n;
 }
 
+/* Each region an inherited private anonymous mapping holds whole: the parent's region at the
+ * same place, or a part of it (a lazy restore splits regions where the files they are mapped
+ * from change, and parent and child had different files). */
 static void keep_if_same(const struct mapping *m, void *ctx) {
-  int i = m->anon_private ? region_at(m->start) : -1;
-  if (i >= 0 && regions[i].end == m->end && keepable(&regions[i])) regions[i].flags |= KEPT;
+  if (!m->anon_private) return;
+  for (int i = first_region_after(m->start); i < hdr.nregions && regions[i].start < m->end; i++)
+    if (regions[i].start >= m->start && regions[i].end <= m->end && keepable(&regions[i]))
+      regions[i].flags |= KEPT, any_kept = 1;
 }
 
 void mark_inherited(int inherited) {
   int in_order = 1;
+  any_kept = 0;
   for (int i = 0; i < hdr.nregions; i++) {
     regions[i].flags &= ~KEPT;
     if (i > 0 && regions[i].start < regions[i - 1].end) in_order = 0;

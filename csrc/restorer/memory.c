@@ -58,9 +58,8 @@ static int is_special(const char *name) {
 static void unmap_one(const struct mapping *m, void *ctx) {
   uint64_t self_start = (uint64_t)__executable_start & ~4095ULL;
   if (m->start >= self_start && m->end <= restorer_end) return;
-  if (is_special(m->name) || !strcmp(m->name, "[vsyscall]") || mapping_kept(m)) return;
-  amber_sys2(SYS_munmap, m->start, m->end - m->start);
-  ++*(int *)ctx;
+  if (is_special(m->name) || !strcmp(m->name, "[vsyscall]")) return;
+  *(int *)ctx += unmap_but_kept(m); /* all of it, but for the regions kept (inherit.c) */
 }
 
 /* Everything but the restorer itself, the kernel's own mappings and the regions kept from the
@@ -221,11 +220,11 @@ void attach_sysv_segments(void) {
 
 static int chain_fds[AMBER_MAX_DEPTH] = {[0 ... AMBER_MAX_DEPTH - 1] = -1};
 static uint64_t chain_sizes[AMBER_MAX_DEPTH]; /* each file's size, to check runs against */
+static char parent_of[AMBER_MAX_DEPTH][512]; /* the image each of those names as its parent */
 
 /* The process file `depth` images up the chain of parents (0: this image's own). */
 static int image_fd(uint32_t depth) {
   int *fds = chain_fds;
-  static char parent_of[AMBER_MAX_DEPTH][512];
   static struct amber_proc_header up;
   if (depth >= AMBER_MAX_DEPTH) die("an image refers to a parent too far up", 0);
   if (fds[depth] >= 0) return fds[depth];
@@ -248,8 +247,66 @@ static int image_fd(uint32_t depth) {
   return fds[depth] = fd;
 }
 
+/* Another process's file that this one's runs refer to (a page stored once, in its parent's
+ * file: ctl_share_pages.c), `depth` images up; a few kept open while the pages are read. */
+static struct { uint32_t depth; int32_t vpid; int fd; uint64_t size; } others[8];
+static int nothers, next_other;
+
+static void __attribute__((noreturn)) bad_reference(int32_t vpid, const char *why) {
+  char msg[200] = AMBER_PROC_FILE_PREFIX;
+  rt_append_num(msg, sizeof msg, hdr.vpid, 10);
+  rt_append(msg, sizeof msg, AMBER_PROC_FILE_SUFFIX " refers to pages stored in " AMBER_PROC_FILE_PREFIX);
+  rt_append_num(msg, sizeof msg, vpid, 10);
+  rt_append(msg, sizeof msg, AMBER_PROC_FILE_SUFFIX ", which ");
+  rt_append(msg, sizeof msg, why);
+  die(msg, 0);
+}
+
+static int other_fd(uint32_t depth, int32_t vpid, uint64_t *size) {
+  for (int i = 0; i < nothers; i++)
+    if (others[i].depth == depth && others[i].vpid == vpid) return *size = others[i].size, others[i].fd;
+  if (depth >= AMBER_MAX_DEPTH) die("an image refers to a parent too far up", 0);
+  const char *dir = image_dir;
+  if (depth > 0) {
+    image_fd(depth - 1);
+    dir = parent_of[depth - 1];
+    if (!dir[0]) die("an image refers to pages of a parent it does not name", 0);
+  }
+  char path[4200];
+  rt_copy(path, dir, sizeof path);
+  rt_append(path, sizeof path, "/" AMBER_PROC_FILE_PREFIX);
+  rt_append_num(path, sizeof path, vpid, 10);
+  rt_append(path, sizeof path, AMBER_PROC_FILE_SUFFIX);
+  int fd = (int)open_image_file(path);
+  if (fd < 0) bad_reference(vpid, "is missing");
+  static struct amber_proc_header up;
+  struct stat st;
+  if (amber_sys2(SYS_fstat, fd, &st) || !S_ISREG(st.st_mode) ||
+      rt_pread_all(fd, &up, sizeof up, 0) || amber_image_header_problem(&up, st.st_size) ||
+      up.vpid != vpid)
+    bad_reference(vpid, "is not a complete process file of that process");
+  int slot = nothers;
+  if (nothers < 8) nothers++;
+  else amber_sys1(SYS_close, others[slot = next_other++ % 8].fd); /* the oldest goes */
+  others[slot].depth = depth, others[slot].vpid = vpid, others[slot].fd = fd;
+  others[slot].size = *size = (uint64_t)st.st_size;
+  return fd;
+}
+
+static void close_others(void) {
+  for (int i = 0; i < nothers; i++) amber_sys1(SYS_close, others[i].fd);
+  nothers = next_other = 0;
+}
+
 /* The process file a run's pages are in, checked to hold them. */
 int run_fd(const struct amber_run_rec *run) {
+  if (run->vpid && run->vpid != hdr.vpid) {
+    uint64_t size;
+    int fd = other_fd(run->depth, run->vpid, &size);
+    if (!amber_image_fits(run->data_off, run->npages, AMBER_PAGE, size))
+      bad_reference(run->vpid, "does not hold them (truncated or corrupt)");
+    return fd;
+  }
   int fd = image_fd(run->depth);
   if (!amber_image_fits(run->data_off, run->npages, AMBER_PAGE, chain_sizes[run->depth]))
     die_about("a run of pages lies outside the process file (truncated or corrupt) of", image_dir, 0);
@@ -292,6 +349,7 @@ void fill_pages(int lazy) {
     if (chain_fds[d] >= 0) amber_sys1(SYS_close, chain_fds[d]);
     chain_fds[d] = -1; /* a child this restorer forks reads its own files */
   }
+  close_others();
   for (int i = 0; i < hdr.nregions; i++) {
     const struct amber_region_rec *r = &regions[i];
     if (r->kind == AMBER_REGION_ANON || r->kind == AMBER_REGION_ANON_SHARED ||

@@ -153,13 +153,20 @@ static void restore_memory(int32_t vpid, int inherited) {
   memory_restored = 1;
 }
 
-/* In each process build_tree forks: a child of a restorer whose memory is back restores its own
- * at once, before it forks its own children. Others (the root's siblings, a session's members)
- * restore theirs once the tree is whole, as every process does in a lazy restore. */
+/* In each process build_tree forks: a child of a restorer whose memory is back (its parent's, or
+ * a helper's that donated it: tree.c) restores its own at once, before it forks its own
+ * children. In a lazy restore every process restores its memory once the tree is whole. */
 void tree_forked(int32_t vpid, int as_child) {
   int parent_restored = memory_restored;
   memory_restored = 0;
   if (as_child && parent_restored) restore_memory(vpid, 1);
+}
+
+/* In a helper that forks processes of the tree (tree.c): the memory of the first of them, so
+ * that each it forks keeps what it shares with that one. A lazy restore maps memory only once
+ * the tree is whole. */
+void donate_memory(int32_t vpid) {
+  if (!lazy) restore_memory(vpid, memory_restored);
 }
 
 void restorer_main(long *sp) {

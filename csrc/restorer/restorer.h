@@ -44,6 +44,7 @@ int32_t build_tree(int32_t self);
 int tree_size(void); /* how many processes are restored together */
 int tree_holds(int32_t vpid); /* is it one of them (the root may have exited before the snapshot) */
 void tree_forked(int32_t vpid, int as_child); /* restorer.c: in each process the tree forks */
+void donate_memory(int32_t vpid); /* restorer.c: a helper's memory, the first of its processes' */
 
 /* memory.c */
 struct mapping {
@@ -60,11 +61,11 @@ void attach_sysv_segments(void);
 void fill_pages(int lazy);
 
 /* inherit.c: copy-on-write sharing with the parent. A process its parent's restorer forked
- * once that had restored its own memory keeps each private region the parent has at the same
- * place, writing only the pages that differ. */
+ * once that had restored its own memory keeps each private region an inherited private mapping
+ * holds whole, writing only the pages that differ. */
 void mark_inherited(int inherited); /* after read_image: which regions are kept, if any */
 int region_kept(const struct amber_region_rec *r);
-int mapping_kept(const struct mapping *m); /* one of those */
+int unmap_but_kept(const struct mapping *m); /* unmaps what of m is not kept: how many pieces */
 int fill_kept(int region); /* its pages; 0 if it must be filled as a fresh one after all */
 
 /* identity.c: the credentials each process comes back with */

@@ -77,58 +77,86 @@ static int from_stand_in(const struct proc_node *p, int32_t sid) {
 
 /* In a newly forked process: its session and process group, as they were. A process inherits
  * both from its parent when they were its parent's. A session whose leader has exited comes
- * from a helper that stands in for the leader (lead_dead_session); one whose members cannot
+ * from a helper that stands in for the leader (fork_through_helper); one whose members cannot
  * come from that helper (their parent is restored) gets a leader of its own, the first member,
  * and so does a group whose leader has exited. The parent makes the same setpgid call, as a
  * shell does, so neither order of the two races. */
-static void join_session_and_group(const struct proc_node *p, int from_helper) {
+static void join_session_and_group(const struct proc_node *p, int stand_in) {
   const struct proc_node *parent = find_proc(p->ppid);
-  int inherits_session = from_helper || (parent && parent->sid == p->sid);
+  int inherits_session = stand_in || (parent && parent->sid == p->sid);
   if (p->sid == p->vpid || (session_gone(p) && !inherits_session)) amber_sys0(SYS_setsid);
-  int inherits_group = (from_helper && p->pgid == p->sid) || (parent && parent->pgid == p->pgid);
+  int inherits_group = (stand_in && p->pgid == p->sid) || (parent && parent->pgid == p->pgid);
   int32_t leader = system_pid(p->pgid);
   if (p->pgid == p->vpid || (!find_proc(p->pgid) && !inherits_group)) amber_sys2(SYS_setpgid, 0, 0);
   else if (find_proc(p->pgid) && leader > 0) amber_sys2(SYS_setpgid, 0, leader);
 }
 
-/* A session whose leader has exited, with members that are the supervisor's children: a
- * helper (the supervisor's child too, through CLONE_PARENT) leads a new session and group
- * (setsid), forks those members the same way, so that they are the supervisor's children in
- * its session, and exits. The dead leader's ID names the helper's system pid from then on,
- * which the kernel keeps as the session's ID, unused by any new process, while a member
- * lives. Returns in each member, as the vpid it is to become; 0 in the restorer. */
-static int32_t lead_dead_session(int32_t sid) {
+static void place_in_group(const struct proc_node *p, int32_t pid);
+
+/* The root's siblings the restorer forks through a helper (below): a dead session's members
+ * (sid) through its stand-in leader, the others (sid 0) through a donor of memory. */
+static int from_helper(const struct proc_node *p, int32_t sid) {
+  if (sid) return from_stand_in(p, sid);
+  int sibling = !find_proc(p->ppid) || p->ppid == supervisor_vpid;
+  return sibling && p->vpid != table->root_vpid && !from_stand_in(p, p->sid);
+}
+
+/* The root's siblings, as the supervisor's children (CLONE_PARENT), from a helper that is the
+ * supervisor's child too: it restores the memory of the first of them before it forks them, so
+ * that they share what the original processes shared (a common ancestor had forked them, which
+ * has exited: docs/cow-sharing.md), and exits. For a session whose leader has exited (sid), the
+ * helper also stands in for the leader: it leads a new session and group (setsid), so that the
+ * members are in it, and the dead leader's ID names the helper's system pid from then on, which
+ * the kernel keeps as the session's ID, unused by any new process, while a member lives.
+ * Returns in each process forked, as the vpid it is to become; in the restorer, the helper's
+ * system pid. */
+static long fork_through_helper(int32_t sid, int32_t *member) {
+  *member = 0;
   long helper = amber_sys5(SYS_clone, 17 /* SIGCHLD */ | 0x00008000 /* CLONE_PARENT */, 0, 0, 0, 0);
-  if (helper < 0) die("cannot fork a session's stand-in leader", helper);
-  if (helper > 0) return 0;
-  amber_sys0(SYS_setsid);
-  set_system_pid(sid, (int32_t)amber_sys0(SYS_getpid));
+  if (helper < 0) die("cannot fork a helper that forks the supervisor's children", helper);
+  if (helper > 0) return helper;
+  if (sid) {
+    amber_sys0(SYS_setsid);
+    set_system_pid(sid, (int32_t)amber_sys0(SYS_getpid));
+  }
+  for (int i = 0; i < nprocs; i++)
+    if (from_helper(&procs[i], sid)) {
+      donate_memory(procs[i].vpid);
+      break;
+    }
   for (int i = 0; i < nprocs; i++) {
     const struct proc_node *p = &procs[i];
-    if (!from_stand_in(p, sid)) continue;
+    if (!from_helper(p, sid)) continue;
     long pid = amber_sys5(SYS_clone, 17 | 0x00008000, 0, 0, 0, 0);
     if (pid < 0) die("cannot fork a process of the tree", pid);
     if (pid == 0) {
-      join_session_and_group(p, 1);
+      join_session_and_group(p, sid != 0);
       set_system_pid(p->vpid, (int32_t)amber_sys0(SYS_getpid));
-      tree_forked(p->vpid, 0);
-      return p->vpid;
+      tree_forked(p->vpid, 1);
+      *member = p->vpid;
+      return 0;
     }
     set_system_pid(p->vpid, (int32_t)pid);
+    if (!sid) place_in_group(p, (int32_t)pid);
   }
   amber_sys1(SYS_exit_group, 0);
   return 0;
 }
 
-/* In the restorer: until the stand-in has forked every member (their system pids are known). */
-static void wait_for_stand_in(int32_t sid) {
+/* In the restorer: until the helper has forked every process it forks (their system pids are
+ * known), or has exited (a failure it wrote into the tables). */
+static void wait_for_helper(long helper, int32_t sid) {
+  int pidfd = (int)amber_sys2(434 /* SYS_pidfd_open */, helper, 0);
   for (int i = 0; i < nprocs; i++) {
-    if (!from_stand_in(&procs[i], sid)) continue;
-    for (int tries = 0; system_pid(procs[i].vpid) <= 0 && tries < 5000; tries++) {
+    if (!from_helper(&procs[i], sid)) continue;
+    for (int tries = 0; system_pid(procs[i].vpid) <= 0; tries++) {
+      struct { int fd; short events, revents; } poll = {pidfd, 1 /* POLLIN */, 0};
       struct timespec ms = {0, 1000000};
-      amber_sys2(SYS_nanosleep, &ms, 0);
+      if (pidfd >= 0 && amber_sys4(SYS_ppoll, &poll, 1, &ms, 0) > 0) break; /* it exited */
+      if (pidfd < 0 && (amber_sys2(SYS_nanosleep, &ms, 0), tries > 60000)) break;
     }
   }
+  if (pidfd >= 0) amber_sys1(SYS_close, pidfd);
 }
 
 static void place_in_group(const struct proc_node *p, int32_t pid) {
@@ -189,30 +217,30 @@ int32_t build_tree(int32_t self) {
     int child = p->ppid == self;
     int sibling = self == table->root_vpid && (orphan || p->ppid == supervisor_vpid);
     if (!child && !sibling) continue;
-    if (sibling && from_stand_in(p, p->sid)) {
-      /* The first of its session's members here brings the whole session back. */
+    if (sibling) {
+      /* The first of the helper's here brings them all back. */
+      int32_t sid = from_stand_in(p, p->sid) ? p->sid : 0, member;
       int first = 1;
-      for (int k = 0; k < i; k++) first &= !from_stand_in(&procs[k], p->sid);
+      for (int k = 0; k < i; k++) first &= !from_helper(&procs[k], sid);
       if (!first) continue;
-      int32_t member = lead_dead_session(p->sid);
+      long helper = fork_through_helper(sid, &member);
       if (member) return build_tree(member);
-      wait_for_stand_in(p->sid);
+      wait_for_helper(helper, sid);
       continue;
     }
-    long flags = 17 /* SIGCHLD */ | (sibling ? 0x00008000 /* CLONE_PARENT */ : 0) |
-                 (child && p->fs_with_parent ? 0x00000200 /* CLONE_FS */ : 0);
+    long flags = 17 /* SIGCHLD */ | (p->fs_with_parent ? 0x00000200 /* CLONE_FS */ : 0);
     long pid = amber_sys5(SYS_clone, flags, 0, 0, 0, 0);
     if (pid < 0) die("cannot fork a process of the tree", pid);
     if (pid == 0) {
-      if (!sibling && continued_child(p->vpid)) amber_sys2(SYS_kill, amber_sys0(SYS_getpid), 19);
+      if (continued_child(p->vpid)) amber_sys2(SYS_kill, amber_sys0(SYS_getpid), 19);
       join_session_and_group(p, 0);
       set_system_pid(p->vpid, (int32_t)amber_sys0(SYS_getpid));
-      tree_forked(p->vpid, !sibling);
+      tree_forked(p->vpid, 1);
       return build_tree(p->vpid);
     }
     set_system_pid(p->vpid, (int32_t)pid);
     place_in_group(p, (int32_t)pid);
-    if (!sibling) report_continued(p->vpid, pid);
+    report_continued(p->vpid, pid);
   }
   make_zombies(self);
   return self;

@@ -17,11 +17,11 @@ void read_page_hashes(int fd) {
 }
 
 /* A damaged page fails the restore with a message src/restore.ts turns into an ImageError. */
-static void __attribute__((noreturn)) damaged(uint64_t addr, uint32_t depth) {
+static void __attribute__((noreturn)) damaged(uint64_t addr, uint32_t depth, int32_t vpid) {
   char msg[128] = "image damaged: page 0x";
   rt_append_num(msg, sizeof msg, (long)addr, 16);
   rt_append(msg, sizeof msg, " of " AMBER_PROC_FILE_PREFIX);
-  rt_append_num(msg, sizeof msg, hdr.vpid, 10);
+  rt_append_num(msg, sizeof msg, vpid ? vpid : hdr.vpid, 10); /* where it is stored */
   rt_append(msg, sizeof msg, AMBER_PROC_FILE_SUFFIX " at depth ");
   rt_append_num(msg, sizeof msg, depth, 10);
   rt_append(msg, sizeof msg, " does not match its checksum");
@@ -54,7 +54,7 @@ static void read_run(int fd, int run_index, int compare) {
       struct amber_hash h;
       amber_hash_init(&h);
       amber_hash_update(&h, into + i * AMBER_PAGE, AMBER_PAGE);
-      if (amber_hash_final(&h) != want[done + i]) damaged(addr + i * AMBER_PAGE, run->depth);
+      if (amber_hash_final(&h) != want[done + i]) damaged(addr + i * AMBER_PAGE, run->depth, run->vpid);
       if (compare && !same_page((const uint64_t *)(addr + i * AMBER_PAGE),
                                 (const uint64_t *)(into + i * AMBER_PAGE)))
         memcpy((void *)(addr + i * AMBER_PAGE), into + i * AMBER_PAGE, AMBER_PAGE);

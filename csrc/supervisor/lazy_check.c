@@ -79,11 +79,16 @@ static int check_file(const char *name) {
     for (int32_t i = 0; i < h.nruns && !bad; i++) {
       const struct amber_run_rec *run = &runs[i];
       if (run->depth >= AMBER_MAX_DEPTH || page + run->npages > h.npages) break;
-      if (fds[run->depth] < 0) fds[run->depth] = open_at_depth(image_dir, vpid, run->depth, &up);
-      for (uint64_t done = 0; done < run->npages && fds[run->depth] >= 0 && !bad;) {
+      /* A page stored once, in another process's file (its parent's: ctl_share_pages.c). */
+      int32_t in = run->vpid > 0 ? run->vpid : vpid;
+      int other = in != vpid ? open_at_depth(image_dir, in, run->depth, &up) : -1;
+      if (in == vpid && fds[run->depth] < 0)
+        fds[run->depth] = open_at_depth(image_dir, vpid, run->depth, &up);
+      int from = in != vpid ? other : fds[run->depth];
+      for (uint64_t done = 0; done < run->npages && from >= 0 && !bad;) {
         uint64_t n = run->npages - done < CHUNK ? run->npages - done : CHUNK;
         uint64_t off = run->data_off + done * AMBER_PAGE;
-        if (read_at(fds[run->depth], chunk, n * AMBER_PAGE, off)) break;
+        if (read_at(from, chunk, n * AMBER_PAGE, off)) break;
         for (uint64_t k = 0; k < n && !bad; k++) {
           struct amber_hash x;
           amber_hash_init(&x);
@@ -92,11 +97,12 @@ static int check_file(const char *name) {
           snprintf(damage, sizeof damage,
                    "image damaged: page 0x%llx of process-%d.img at depth %u does not match its "
                    "checksum (found after a lazy restore; the application was ended)",
-                   (unsigned long long)(run->addr + (done + k) * AMBER_PAGE), vpid, run->depth);
+                   (unsigned long long)(run->addr + (done + k) * AMBER_PAGE), in, run->depth);
           bad = 1;
         }
         done += n;
       }
+      if (other >= 0) close(other);
       page += run->npages;
     }
   }

@@ -122,6 +122,7 @@ function printReport(report: ImageReport, xcr0Bits: bigint, lost: string[]): voi
     ),
     field("Processes", String(manifest.processes.length)),
     indented(processes),
+    ...sharedPagesLine(manifest.processes),
     field("Descriptors", ""),
     indented(descriptorLines(manifest.processes)),
     field("Connections", lostText(lost)),
@@ -130,6 +131,17 @@ function printReport(report: ImageReport, xcr0Bits: bigint, lost: string[]): voi
     field("Checksums", failed ? `${failed} of ${n} files do not verify` : `all ${n} files verify`),
     field("Restorable", restorable(report, failed)),
   ].join("\n"));
+}
+
+/** Pages a forked child still shared with its parent, stored once (docs/cow-sharing.md). */
+function sharedPagesLine(processes: { details: ProcessDetails }[]): string[] {
+  const n = processes.reduce(
+    (sum, p) => sum + (typeof p.details.sharedPages === "number" ? p.details.sharedPages : 0),
+    0,
+  );
+  return n
+    ? [field("Shared", `${plural(n, "page")} of children stored once, in their parent's file`)]
+    : [];
 }
 
 /** Whether a restore here would take the image: not if a file or the chain is damaged. */

@@ -73,6 +73,9 @@ export function statsText(stats: SnapshotStats, parent?: string): string {
     (parent || stats.pagesInParent
       ? `, ${plural(stats.pagesInParent, "page")} unchanged in the parent image`
       : "") +
+    (stats.pagesShared
+      ? `, ${plural(stats.pagesShared, "page")} shared after a fork stored once`
+      : "") +
     (stats.trackedRegions ? ", the written ones found by dirty-page tracking" : "");
   return `${plural(stats.processes, "process", "processes")}, ${formatBytes(stats.bytesWritten)} ` +
     `(${pages}); frozen ${stats.frozenMs.toFixed(0)} ms, total ${stats.totalMs.toFixed(0)} ms.`;

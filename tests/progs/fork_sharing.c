@@ -1,9 +1,10 @@
 /* Copy-on-write sharing between a parent and its forked children comes back: the parent fills
- * 32 MiB of private memory and forks 4 children, each of which changes 4 pages of it; child 3
- * also unmaps a small region it inherited and maps one of its own at the same address. Before
- * the snapshot and after each restore every process checks its own bytes, and the parent adds
- * up the processes' proportional set sizes (Pss, /proc/<pid>/smaps_rollup): near 32 MiB when
- * the pages are shared, 5 times that when each process has its own copy. */
+ * 32 MiB (or as many MiB as the second argument says) of private memory and forks 4 children,
+ * each of which changes 4 pages of it; child 3 also unmaps a small region it inherited and maps
+ * one of its own at the same address. Before the snapshot and after each restore every process
+ * checks its own bytes, and the parent adds up the processes' proportional set sizes (Pss,
+ * /proc/<pid>/smaps_rollup): near the size when the pages are shared, 5 times that when each
+ * process has its own copy. */
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 #include "wait_go.h"
 
 #define KIDS 4
-#define SIZE (32L << 20)
+static long SIZE = 32L << 20;
 #define SMALL (64 << 10)
 #define PAGE 4096
 
@@ -88,10 +89,13 @@ static void check_all(pid_t *kids, const char *when) {
   for (int k = 0; k < KIDS; k++) total += pss_kb(kids[k]);
   CHECK(total < SIZE / 1024 * 3 / 2, "%s: the processes' Pss adds up to %ld kB for %ld kB shared",
         when, total, SIZE / 1024);
+  printf("pss %ld kB\n", total); /* for bench/fork_image.ts */
+  fflush(stdout);
 }
 
 int main(int argc, char **argv) {
-  CHECK(argc == 2, "usage: fork_sharing DIR");
+  CHECK(argc == 2 || argc == 3, "usage: fork_sharing DIR [MiB]");
+  if (argc == 3) SIZE = atol(argv[2]) << 20;
   sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   big = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   small = mmap(NULL, SMALL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -101,11 +101,12 @@ void pages_release_parent(const struct page_parent *parent) {
   if (parent) amber_sys2(SYS_munmap, parent, parent->bytes);
 }
 
-/* The parent's copy of the page at addr: 1 with its depth (from here), offset and hash; 2 if
- * the parent's chain is too long to refer to it; 0 if the parent has none. Pages are looked up
- * in rising order, so a cursor walks the parent's runs. */
-static int parent_page(struct page_writer *w, uint64_t addr, uint32_t *depth, uint64_t *off,
-                       uint64_t *hash) {
+/* The parent's copy of the page at addr: 1 with its depth (from here), the process file it is in
+ * (vpid, 0: this process's), offset and hash; 2 if the parent's chain is too long to refer to
+ * it; 0 if the parent has none. Pages are looked up in rising order, so a cursor walks the
+ * parent's runs. */
+static int parent_page(struct page_writer *w, uint64_t addr, uint32_t *depth, int32_t *vpid,
+                       uint64_t *off, uint64_t *hash) {
   const struct page_parent *p = w->parent;
   if (!p) return 0;
   while (w->parent_cursor < p->nruns &&
@@ -118,17 +119,19 @@ static int parent_page(struct page_writer *w, uint64_t addr, uint32_t *depth, ui
   uint64_t index = (addr - run->addr) / AMBER_PAGE;
   *hash = p->hashes[p->first_page[w->parent_cursor] + index];
   *depth = run->depth + 1;
+  *vpid = run->vpid;
   *off = run->data_off + index * AMBER_PAGE;
   return 1;
 }
 
 /* The parent's copy of the page at addr, if it has one with this hash. */
 static int parent_has(struct page_writer *w, uint64_t addr, uint64_t hash, uint32_t *depth,
-                      uint64_t *off) {
+                      int32_t *vpid, uint64_t *off) {
   uint32_t d;
+  int32_t v;
   uint64_t o, theirs;
-  if (parent_page(w, addr, &d, &o, &theirs) != 1 || theirs != hash) return 0;
-  *depth = d, *off = o;
+  if (parent_page(w, addr, &d, &v, &o, &theirs) != 1 || theirs != hash) return 0;
+  *depth = d, *vpid = v, *off = o;
   return 1;
 }
 
@@ -204,15 +207,15 @@ int pages_flush(struct page_writer *w) {
 /* Adds one page to the pending run, or starts another: the parent's copy at depth and off, or
  * with depth 0 this image's, whose copy is at `copy`. */
 static int add_page_at(struct page_writer *w, uint64_t addr, uint64_t hash, const char *copy,
-                       uint32_t depth, uint64_t off) {
+                       uint32_t depth, int32_t vpid, uint64_t off) {
   struct amber_run_rec *run = &w->pending;
   int extends = run->npages && run->addr + run->npages * AMBER_PAGE == addr &&
-                run->depth == depth &&
+                run->depth == depth && run->vpid == vpid &&
                 (depth == 0 || run->data_off + run->npages * AMBER_PAGE == off);
   if (!extends) {
     int err = pages_flush(w);
     if (err) return err;
-    *run = (struct amber_run_rec){addr, 0, depth ? off : w->data_end, depth, 0};
+    *run = (struct amber_run_rec){addr, 0, depth ? off : w->data_end, depth, depth ? vpid : 0};
     pending_from = copy;
   }
   run->npages++;
@@ -225,9 +228,10 @@ static int add_page_at(struct page_writer *w, uint64_t addr, uint64_t hash, cons
 
 static int add_page(struct page_writer *w, uint64_t addr, uint64_t hash, const char *copy) {
   uint32_t depth = 0;
+  int32_t vpid = 0;
   uint64_t off = 0;
-  parent_has(w, addr, hash, &depth, &off);
-  return add_page_at(w, addr, hash, copy, depth, off);
+  parent_has(w, addr, hash, &depth, &vpid, &off);
+  return add_page_at(w, addr, hash, copy, depth, vpid, off);
 }
 
 /* The region being saved: made readable (for the hashes and the copy) only if it has a page
@@ -351,10 +355,11 @@ int pages_save_tracked(struct page_writer *w, struct amber_region_rec *r,
         while (k < ndirty && dirty[k].end <= page) k++;
         int read = (vec[i].categories & PAGE_IS_SWAPPED) || (k < ndirty && dirty[k].start <= page);
         uint32_t depth = 0;
+        int32_t vpid = 0;
         uint64_t off = 0, hash = 0;
-        int theirs = read ? 0 : parent_page(w, page, &depth, &off, &hash);
+        int theirs = read ? 0 : parent_page(w, page, &depth, &vpid, &off, &hash);
         if (read || theirs == 2) err = save_range(&c, page, page + AMBER_PAGE);
-        else if (theirs) err = add_page_at(w, page, hash, 0, depth, off);
+        else if (theirs) err = add_page_at(w, page, hash, 0, depth, vpid, off);
         else err = pages_flush(w); /* as it was: zeros, or the file's */
       }
     }
