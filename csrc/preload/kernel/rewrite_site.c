@@ -34,6 +34,11 @@ static const int greg_of[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG
                                 REG_RSI, REG_RDI, REG_R8,  REG_R9,  REG_R10, REG_R11,
                                 REG_R12, REG_R13, REG_R14, REG_R15};
 
+/* Register i at the syscall: the frame's RAX is the kernel's (-ENOSYS), the number is nr. */
+static uint64_t reg(const greg_t *g, int i, long nr) {
+  return i == 0 ? (uint64_t)nr : (uint64_t)g[greg_of[i]];
+}
+
 /* The instruction that ends at the syscall s, if it is one this recognises fully and that runs
  * the same anywhere (no RIP-relative operand, no branch): its length, else 0. Read backwards, so
  * each is also checked against what it did: the number it set is the call's, the registers it
@@ -49,9 +54,19 @@ static int before(const uint8_t *s, long nr, const greg_t *g) {
     int src = (rex & 4 ? 8 : 0) | ((modrm >> 3) & 7), dst = (rex & 1 ? 8 : 0) | (modrm & 7);
     if (src == 1 || dst == 1 || src == 11 || dst == 11 || src == 4 || dst == 4)
       return 0; /* rcx and r11 hold what the syscall put there; not rsp */
-    uint64_t vs = (uint64_t)g[greg_of[src]], vd = (uint64_t)g[greg_of[dst]];
+    uint64_t vs = reg(g, src, nr), vd = reg(g, dst, nr);
     if (!(rex & 8)) vs = (uint32_t)vs;
     return vd == vs ? 3 : 0; /* Go's Syscall6: mov %rbx, %rdi; syscall */
+  }
+  rex = s[-5], modrm = s[-3];
+  if ((rex & 0xf3) == 0x40 && s[-4] == 0x8b && (modrm & 0xc7) == 0x44 && s[-2] == 0x24) {
+    /* mov disp8(%rsp), reg (Go's syscall.rawSyscallNoError: mov 8(%rsp), %rax; syscall) */
+    int dst = (rex & 4 ? 8 : 0) | ((modrm >> 3) & 7);
+    if (dst == 1 || dst == 11 || dst == 4) return 0;
+    uint64_t v;
+    memcpy(&v, (const uint8_t *)g[REG_RSP] + (int8_t)s[-1], 8);
+    if (!(rex & 8)) v = (uint32_t)v;
+    return reg(g, dst, nr) == v ? 5 : 0;
   }
   return 0;
 }
@@ -130,22 +145,21 @@ static int write_trampoline(uintptr_t t, const uint8_t *s, int len) {
   return 1;
 }
 
-/* n bytes at `at` written at once, by one locked compare-exchange of the aligned 8 or 16 bytes
- * that hold them, so that another thread fetches either the old instruction or the new one. */
-static int fits(uintptr_t at, int n) { return (at & 15) + (uintptr_t)n <= 16; }
+/* n bytes at `at` written at once, by one locked compare-exchange of 8 bytes around them inside
+ * one cache line (an access the CPU makes atomically, aligned or not: Intel SDM 8.1.1), so
+ * that another thread fetches either the old instruction or the new one. */
+static int fits(uintptr_t at, int n) { return (at & 63) + (uintptr_t)n <= 64; }
 
 static int write_at_once(uintptr_t at, const uint8_t *bytes, int n) {
-  if ((at & 7) + (uintptr_t)n <= 8) {
-    uint64_t *w = (uint64_t *)(at & ~(uintptr_t)7), old = *w, now = old;
-    memcpy((uint8_t *)&now + (at & 7), bytes, (size_t)n);
-    return __atomic_compare_exchange_n(w, &old, now, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-  }
-  uint64_t *w = (uint64_t *)(at & ~(uintptr_t)15), o[2] = {w[0], w[1]}, v[2] = {o[0], o[1]};
-  memcpy((uint8_t *)v + (at & 15), bytes, (size_t)n);
+  uintptr_t w = (at & 63) <= 56 ? at : (at & ~(uintptr_t)63) + 56;
+  uint64_t old, now;
+  memcpy(&old, (const void *)w, 8);
+  now = old;
+  memcpy((uint8_t *)&now + (at - w), bytes, (size_t)n);
   char ok;
-  __asm__ volatile("lock cmpxchg16b %1\n\tsete %0"
-                   : "=q"(ok), "+m"(*(volatile uint64_t(*)[2])w), "+a"(o[0]), "+d"(o[1])
-                   : "b"(v[0]), "c"(v[1])
+  __asm__ volatile("lock cmpxchgq %3, %1\n\tsete %0"
+                   : "=q"(ok), "+m"(*(volatile uint64_t *)w), "+a"(old)
+                   : "r"(now)
                    : "memory", "cc");
   return ok;
 }
