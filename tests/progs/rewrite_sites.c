@@ -3,10 +3,13 @@
  * after it), so that only Amber's seccomp layer sees them. After a site's first trap Amber
  * rewrites it (docs/seccomp.md, "Rewritten sites"): the bytes before the syscall become a jmp,
  * and the calls keep their virtual ids, their arguments, the registers, the vector registers
- * and the calls that are not translated, before a snapshot and in the restored process.
+ * and the calls that are not translated, before a snapshot and in the restored process. Two
+ * threads make the same calls all along, from before the sites are rewritten (while they are)
+ * through the snapshots, which find them inside the rewritten path, to after the restore.
  * Usage: rewrite_sites <dir> [off]   (off: runs itself again with AMBER_SYSCALL_REWRITE=off,
  * and checks that no site is rewritten) */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -103,6 +106,31 @@ static void checks(const char *phase) {
          ns_per_call(stub_getpid), want);
 }
 
+static volatile long progress[2];
+
+static void *hammer(void *arg) {
+  int i = (int)(long)arg;
+  for (;;) {
+    pid_t self = getpid();
+    CHECK(stub_getpid() == self, "thread %d: stub getpid", i);
+    CHECK(stub_gettid() == gettid(), "thread %d: stub gettid", i);
+    CHECK(stub_syscall6(SYS_kill, self, 0, 0, 0) == 0, "thread %d: Syscall6 kill", i);
+    CHECK(regs_kept() == 1, "thread %d: a getpid lost a register", i);
+    progress[i]++;
+  }
+  return NULL;
+}
+
+/* Both threads get on within 5 seconds. */
+static void threads_go_on(const char *phase) {
+  long was[2] = {progress[0], progress[1]};
+  for (int t = 0; t < 500 && (progress[0] == was[0] || progress[1] == was[1]); t++) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  CHECK(progress[0] != was[0] && progress[1] != was[1], "%s: the threads stopped", phase);
+}
+
 int main(int argc, char **argv) {
   if (argc > 2 && !strcmp(argv[2], "off") && !getenv("AMBER_SYSCALL_REWRITE")) {
     setenv("AMBER_SYSCALL_REWRITE", "off", 1);
@@ -111,10 +139,14 @@ int main(int argc, char **argv) {
   }
   rewriting = !getenv("AMBER_SYSCALL_REWRITE");
   setvbuf(stdout, NULL, _IOLBF, 0);
+  pthread_t t[2];
+  for (long i = 0; i < 2; i++) pthread_create(&t[i], NULL, hammer, (void *)i);
   checks("before");
+  threads_go_on("before");
   say_ready();
   wait_go(argv[1]);
   checks("after");
+  threads_go_on("after");
   printf("PASS\n");
   return 0;
 }
