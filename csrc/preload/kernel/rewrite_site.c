@@ -59,12 +59,13 @@ static int before(const uint8_t *s, long nr, const greg_t *g) {
     return vd == vs ? 3 : 0; /* Go's Syscall6: mov %rbx, %rdi; syscall */
   }
   rex = s[-5], modrm = s[-3];
-  if ((rex & 0xf3) == 0x40 && s[-4] == 0x8b && (modrm & 0xc7) == 0x44 && s[-2] == 0x24) {
-    /* mov disp8(%rsp), reg (Go's syscall.rawSyscallNoError: mov 8(%rsp), %rax; syscall) */
+  if ((rex & 0xf3) == 0x40 && s[-4] == 0x8b && (modrm & 0xc7) == 0x44 && s[-2] == 0x24 &&
+      s[-1] < 0x80) {
+    /* mov disp8(%rsp), reg, above rsp (Go's rawSyscallNoError: mov 8(%rsp), %rax; syscall) */
     int dst = (rex & 4 ? 8 : 0) | ((modrm >> 3) & 7);
     if (dst == 1 || dst == 11 || dst == 4) return 0;
     uint64_t v;
-    memcpy(&v, (const uint8_t *)g[REG_RSP] + (int8_t)s[-1], 8);
+    memcpy(&v, (const uint8_t *)g[REG_RSP] + s[-1], 8);
     if (!(rex & 8)) v = (uint32_t)v;
     return reg(g, dst, nr) == v ? 5 : 0;
   }
