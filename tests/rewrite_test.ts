@@ -21,6 +21,19 @@ scenarioTest(
 );
 
 scenarioTest(
+  "a program with rewritten sites snapshots incrementally (its trampolines tracked for writes) and restores",
+  async (s) => {
+    const app = await s.launch([prog("rewrite_sites"), s.dir], "rewrite-parent");
+    await s.waitFor(/^ready$/m, "ready");
+    const base = await app.snapshot({ dir: join(s.dir, "base.amber") });
+    const next = await app.snapshot({ dir: join(s.dir, "next.amber"), parent: base, stop: true });
+    await s.restore(next);
+    await s.pass();
+  },
+  LIMIT_MS,
+);
+
+scenarioTest(
   "with AMBER_SYSCALL_REWRITE=off no site is rewritten and the trapped calls are translated",
   async (s) => {
     await s.roundTrip([prog("rewrite_sites"), s.dir, "off"], "rewrite-off");
