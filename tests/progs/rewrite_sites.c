@@ -24,14 +24,23 @@
 long stub_getpid(void);           /* mov $39, %eax; syscall: Go's runtime.getpid */
 long stub_gettid(void);           /* mov $186, %rax; syscall */
 long stub_syscall6(long nr, long a1, long a2, long a3, long a4); /* Go's Syscall6 */
+long stub_getpgid0(void);         /* mov $0, %edi; syscall: C's inline assembly */
+long stub_getsid0(void);          /* mov $0x5555, %r8d; syscall */
 long regs_kept(void);             /* 1 when a getpid keeps every register the kernel keeps */
-extern const uint8_t site_getpid[], site_gettid[], site_syscall6[], site_regs[];
+extern const uint8_t site_getpid[], site_gettid[], site_syscall6[], site_regs[], site_getpgid[],
+    site_getsid[];
 
 __asm__(".text\n"
         ".p2align 5\n"
         "stub_getpid:\n\tmov $39, %eax\nsite_getpid:\n\tsyscall\n\tret\n"
         ".p2align 5\n"
         "stub_gettid:\n\tmov $186, %rax\nsite_gettid:\n\tsyscall\n\tret\n"
+        ".p2align 5\n"
+        "stub_getpgid0:\n\tmov $121, %eax\n\t.p2align 4\n\tmov $0, %edi\nsite_getpgid:\n\tsyscall\n"
+        "\tret\n"
+        ".p2align 5\n"
+        "stub_getsid0:\n\tmov $124, %eax\n\txor %edi, %edi\n\t.p2align 4\n\tmov $0x5555, %r8d\n"
+        "site_getsid:\n\tsyscall\n\tret\n"
         ".p2align 5\n"
         "stub_syscall6:\n\tpush %rbx\n\tmov %rdi, %rax\n\tmov %rsi, %rbx\n\tmov %rcx, %rdi\n"
         "\tmov %rdx, %rcx\n\tmov %r8, %rsi\n\txor %r8d, %r8d\n\txor %r9d, %r9d\n"
@@ -82,6 +91,8 @@ static void checks(const char *phase) {
     CHECK(stub_syscall6(SYS_kill, 4999999, 0, 0, 0) == -ESRCH, "%s: kill(no such pid)", phase);
     CHECK(stub_syscall6(SYS_getuid, 0, 0, 0, 0) == getuid(), "%s: Syscall6 getuid", phase);
     CHECK(regs_kept() == 1, "%s: call %d: a getpid lost a register", phase, i);
+    CHECK(stub_getpgid0() == getpgrp(), "%s: stub getpgid(0) %ld", phase, stub_getpgid0());
+    CHECK(stub_getsid0() == getsid(0), "%s: stub getsid(0) %ld", phase, stub_getsid0());
   }
   /* a call the rewritten site passes back to its syscall: the mask, set in the trap's frame */
   sigset_t set, old, now;
@@ -102,6 +113,8 @@ static void checks(const char *phase) {
   CHECK(rewritten(site_gettid, 7) == want, "%s: gettid's site rewritten: %d", phase, !want);
   CHECK(rewritten(site_syscall6, 3) == want, "%s: Syscall6's site rewritten: %d", phase, !want);
   CHECK(rewritten(site_regs, 5) == want, "%s: regs' site rewritten: %d", phase, !want);
+  CHECK(rewritten(site_getpgid, 5) == want, "%s: getpgid's site rewritten: %d", phase, !want);
+  CHECK(rewritten(site_getsid, 6) == want, "%s: getsid's site rewritten: %d", phase, !want);
   printf("%s: %.0f ns a getpid through the stub (rewritten: %d)\n", phase,
          ns_per_call(stub_getpid), want);
 }
