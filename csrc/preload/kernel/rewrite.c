@@ -12,7 +12,6 @@
 
 int amber_rw_on;
 uint64_t amber_rw_handled[AMBER_RW_NR_MAX / 64]; /* the entry's bitmap */
-char amber_rw_compact;                           /* the CPU has xsavec */
 __thread struct amber_rw_thread amber_rw_tls;
 
 void amber_rw_dispatch(struct amber_rw_frame *f);
@@ -57,8 +56,6 @@ void amber_rw_init(void) {
   unsigned a, b, c, d;
   if (mode && !strcmp(mode, "off")) return;
   if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return; /* no OSXSAVE */
-  __cpuid_count(0xd, 1, a, b, c, d);
-  amber_rw_compact = (a & 2) != 0;
 #define AMBER_RW_CALL(nr, kind, x, y)                                                            \
   if (nr != SYS_rt_sigprocmask && nr != SYS_clone && nr != SYS_clone3 && nr != SYS_fork &&      \
       nr != SYS_vfork && nr != SYS_execve && nr < AMBER_RW_NR_MAX)                                \

@@ -44,14 +44,12 @@ amber_rw_entry:
 	movq $0, 552(%rsp)
 	movq $0, 560(%rsp)
 	movq $0, 568(%rsp)
-	movl $0xff, %eax /* x87, SSE, AVX, MPX, AVX-512 */
+	/* x87, SSE, AVX, MPX, AVX-512; xsave, not xsavec, which a CPU the process is restored on
+	 * might lack */
+	movl $0xff, %eax
 	xorl %edx, %edx
-	cmpb $0, amber_rw_compact(%rip)
-	je 1f
-	xsavec (%rsp)
-	jmp 2f
-1:	xsave (%rsp)
-2:	cld
+	xsave (%rsp)
+	cld
 	leaq 8(%rbx), %rdi
 	call amber_rw_dispatch
 	movl $0xff, %eax
