@@ -25,7 +25,7 @@ long stub_getpid(void);           /* mov $39, %eax; syscall: Go's runtime.getpid
 long stub_gettid(void);           /* mov $186, %rax; syscall */
 long stub_syscall6(long nr, long a1, long a2, long a3, long a4); /* Go's Syscall6 */
 long stub_getpgid0(void);         /* mov $0, %edi; syscall: C's inline assembly */
-long stub_getsid0(void);          /* mov $0x5555, %r8d; syscall */
+long stub_getsid0(void);          /* mov $0x5555, %r8d; syscall: left on the trap */
 long regs_kept(void);             /* 1 when a getpid keeps every register the kernel keeps */
 extern const uint8_t site_getpid[], site_gettid[], site_syscall6[], site_regs[], site_getpgid[],
     site_getsid[];
@@ -114,7 +114,8 @@ static void checks(const char *phase) {
   CHECK(rewritten(site_syscall6, 3) == want, "%s: Syscall6's site rewritten: %d", phase, !want);
   CHECK(rewritten(site_regs, 5) == want, "%s: regs' site rewritten: %d", phase, !want);
   CHECK(rewritten(site_getpgid, 5) == want, "%s: getpgid's site rewritten: %d", phase, !want);
-  CHECK(rewritten(site_getsid, 6) == want, "%s: getsid's site rewritten: %d", phase, !want);
+  /* 41 b8 55 55 00 00: the 41 could be a REX prefix or the end of the instruction before */
+  CHECK(!rewritten(site_getsid, 6), "%s: getsid's ambiguous site rewritten", phase);
   printf("%s: %.0f ns a getpid through the stub (rewritten: %d)\n", phase,
          ns_per_call(stub_getpid), want);
 }

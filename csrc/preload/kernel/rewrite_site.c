@@ -48,11 +48,10 @@ static int before(const uint8_t *s, long nr, const greg_t *g) {
   memcpy(&imm, s - 4, 4);
   uint8_t op = s[-5];
   if (op >= 0xb8 && op <= 0xbf) { /* mov $imm32, r32: eax is Go's stubs' and glibc's number */
-    int r = op - 0xb8, len = 5;
-    if (s[-6] == 0x41) r += 8, len = 6; /* r8d-r15d */
-    else if (s[-6] >= 0x40 && s[-6] <= 0x4f) return 0; /* a REX byte or not: cannot tell */
-    if (r == 1 || r == 4 || r == 11) return 0;
-    return reg(g, r, nr) == imm ? len : 0; /* zero-extended */
+    int r = op - 0xb8;
+    if (s[-6] >= 0x40 && s[-6] <= 0x4f) return 0; /* a REX prefix (r8d...) or not: cannot tell */
+    if (r == 1 || r == 4) return 0;
+    return reg(g, r, nr) == imm ? 5 : 0; /* zero-extended */
   }
   if (s[-7] == 0x48 && s[-6] == 0xc7 && s[-5] == 0xc0 && imm == (uint32_t)nr)
     return 7; /* mov $nr, %rax */
