@@ -16,6 +16,7 @@ __thread struct amber_rw_thread amber_rw_tls;
 
 void amber_rw_dispatch(struct amber_rw_frame *f);
 void amber_rw_site_learn(long nr, const greg_t *g); /* rewrite_site.c */
+int amber_seccomp_from_libc(uintptr_t ip);          /* seccomp.c */
 
 /* A thread's stack for translated calls: the library's code may need more than a goroutine's
  * stack has, and a signal that comes meanwhile needs room for its frame and handler (the
@@ -34,6 +35,9 @@ static void give_stack(void) {
 void amber_rw_learn(long nr, const greg_t *g) {
   if (nr < 0 || nr >= AMBER_RW_NR_MAX || !(amber_rw_handled[nr / 64] & (1ULL << (nr % 64))))
     return; /* a site of a call the entry would pass back to the trap: no use */
+  uintptr_t site = (uintptr_t)g[REG_RIP] - 2;
+  if (site < 0x10000 || site >= AMBER_SECCOMP_LIBS_FROM || amber_seccomp_from_libc(site))
+    return; /* libc's own trapped calls (its sigaction) are never rewritten: no stack for them */
   if (!amber_rw_tls.stack_top) give_stack();
   if (amber_rw_tls.stack_top) amber_rw_site_learn(nr, g);
 }
