@@ -69,3 +69,8 @@ scenarioTest(
     assert.doesNotMatch(text, /Bad system call/);
   },
 );
+
+scenarioTest(
+  "a raw read of a signalfd gives ssi_pid virtual, and a handler set with a raw rt_sigaction gets si_pid virtual, also after a restore",
+  (s) => s.cycles([prog("raw_signal_info"), s.dir], "raw-signal-info"),
+);

@@ -66,6 +66,14 @@ static inline int amber_siginfo_has_pid(int sig, int code) {
 
 /* wrap_signalfd.c: a closed descriptor is no signalfd any more */
 void amber_signalfd_forget(int fd);
+/* a new signalfd (moved where the seccomp filter sees raw reads of it): its number */
+int amber_signalfd_made(int fd, int flags);
+/* r bytes read from fd into buf: a signalfd's ssi_pid made virtual */
+void amber_signalfd_read(int fd, void *buf, long r);
+/* wrap_signal.c: a raw rt_sigaction's handler for the kernel (the trampoline that translates
+ * si_pid, for an SA_SIGINFO handler), and the program's handler for one the kernel holds */
+uint64_t amber_sigaction_wrap(int sig, uint64_t handler, uint64_t flags, uint64_t mask);
+uint64_t amber_sigaction_unwrap(int sig, uint64_t kernel_handler);
 
 /* init.c: one line into the application's log; signal-safe (amber_fmt's formats only) */
 void amber_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -61,14 +61,21 @@ static long sigaction_call(const long a[6], uintptr_t ip) {
     if (old) memset(old, 0, sizeof *old);
     return 0;
   }
+  /* the program's own handler (not libc's, which the sigaction wrapper wrapped already) runs
+   * behind the trampoline that translates si_pid (wrap_signal.c); a vfork child's would
+   * overwrite its parent's record, in the memory they share */
+  int wrap = amber_active() && !from_libc(ip) && !in_vfork_child();
   struct amber_ksigaction copy;
   long b[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
   if (act) {
     copy = *act;
     copy.mask &= ~SIGSYS_BIT;
+    if (wrap) copy.handler = amber_sigaction_wrap(sig, act->handler, act->flags, act->mask);
     b[1] = (long)&copy;
   }
-  return past_filter(SYS_rt_sigaction, b);
+  long r = past_filter(SYS_rt_sigaction, b);
+  if (r == 0 && old && wrap) old->handler = amber_sigaction_unwrap(sig, old->handler);
+  return r;
 }
 
 /* SIGSYS is never blocked in the kernel, since a trapped call with SIGSYS blocked ends the
@@ -134,6 +141,16 @@ static long translated(long nr, long a[6]) {
   case SYS_getppid: return getppid();
   case SYS_gettid: return gettid();
   case SYS_getpgrp: return as_raw(getpgid(0));
+  case SYS_read: { /* a descriptor in the signalfd window (seccomp_calls.h) */
+    long r = past_filter(nr, a);
+    amber_signalfd_read((int)a[0], (void *)a[1], r);
+    return r;
+  }
+  case SYS_signalfd:
+  case SYS_signalfd4: {
+    long r = past_filter(nr, a);
+    return (int)a[0] == -1 ? amber_signalfd_made((int)r, nr == SYS_signalfd4 ? (int)a[3] : 0) : r;
+  }
   case SYS_setsid: return as_raw(setsid());
   case SYS_kill:
   case SYS_tkill:
@@ -169,7 +186,8 @@ static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
   int returns_ids = nr == SYS_getpid || nr == SYS_getppid || nr == SYS_gettid ||
                     nr == SYS_getpgrp || nr == SYS_getpgid || nr == SYS_getsid ||
                     nr == SYS_setsid || nr == SYS_wait4 || nr == SYS_waitid ||
-                    nr == SYS_rt_sigtimedwait;
+                    nr == SYS_rt_sigtimedwait || nr == SYS_read || nr == SYS_signalfd ||
+                    nr == SYS_signalfd4;
   /* glibc's own calls (raise, pthread_kill, system, and the wrappers' real calls) compare and
    * pass system ids, as they did before: only the ids in the virtual range are translated. */
   if (!amber_active() || (returns_ids && from_libc(ip))) return past_filter(nr, a);
