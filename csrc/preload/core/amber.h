@@ -155,6 +155,10 @@ void amber_table_fd_after_restore(int restorer_fd);
  * arguments may be system ids (amber_who_in lets them through). */
 extern int amber_seccomp_layer;
 extern __thread int amber_raw_ids;
+/* trap_vfork.c: this is a raw vfork's child, on its parent's memory until it execs (its ids
+ * are looked up by its system pid: amber.vpid is the parent's), and its exec's buffer */
+extern __thread int amber_vfork_child;
+char *amber_vfork_env_buffer(long bytes);
 void amber_seccomp_early(void);
 /* static_exec.c: whether an exec of `file` (searched in PATH if `search`) is refused: a static
  * program under the seccomp layer (said in the log) */

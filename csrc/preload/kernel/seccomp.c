@@ -5,6 +5,7 @@
  * application, in its first process, inherited across fork and exec; every exec'd library puts
  * the handler back first thing (init.c). docs/seccomp.md says why it is built this way. */
 #include <link.h>
+#include <linux/sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -41,7 +42,7 @@ static int from_libc(uintptr_t ip) { return ip >= libc_lo && ip < libc_hi; }
 /* A vfork child (posix_spawn's, Go's fork for exec) shares its parent's memory: the SIGSYS
  * action and the mask it sets before its exec must not become the parent's. */
 static int in_vfork_child(void) {
-  return amber_active() && amber_pid_v2s(amber.vpid) != amber_sys_getpid();
+  return amber_vfork_child || (amber_active() && amber_pid_v2s(amber.vpid) != amber_sys_getpid());
 }
 
 /* rt_sigaction: SIGSYS stays Amber's (the program's action is kept to pass its own SIGSYS
@@ -137,7 +138,7 @@ static long path_call(long nr, const long a[6], int at) {
  * system id (below the virtual range) is let through, as glibc's own raw calls use them. */
 static long translated(long nr, long a[6]) {
   switch (nr) {
-  case SYS_getpid: return amber.vpid;
+  case SYS_getpid: return getpid();
   case SYS_getppid: return getppid();
   case SYS_gettid: return gettid();
   case SYS_getpgrp: return as_raw(getpgid(0));
@@ -176,10 +177,19 @@ static long translated(long nr, long a[6]) {
 long amber_trap_clone(long nr, const long a[6], int own, greg_t *rsp);
 /* trap_exec.c */
 long amber_trap_execve(const long a[6]);
+/* trap_vfork.c: does not return, unless it cannot make the call (1) */
+int amber_trap_vfork(long nr, const long a[6], int own, ucontext_t *uc);
+
+static int vfork_like(long nr, const long a[6]) {
+  return nr == SYS_vfork ||
+         (nr == SYS_clone && (a[0] & (CLONE_VM | CLONE_VFORK | CLONE_THREAD | CLONE_SETTLS)) ==
+                                 (CLONE_VM | CLONE_VFORK));
+}
 
 static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
   if (nr == SYS_rt_sigaction) return sigaction_call(a, ip);
   if (nr == SYS_rt_sigprocmask) return sigmask_call(a, uc);
+  if (vfork_like(nr, a) && !from_libc(ip) && amber_active()) amber_trap_vfork(nr, a, 1, uc);
   if (nr == SYS_clone || nr == SYS_clone3 || nr == SYS_fork || nr == SYS_vfork)
     return amber_trap_clone(nr, a, !from_libc(ip), &uc->uc_mcontext.gregs[REG_RSP]);
   if (nr == SYS_execve && amber_active() && !from_libc(ip)) return amber_trap_execve(a);
