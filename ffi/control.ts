@@ -350,6 +350,20 @@ export class Table implements Disposable {
     unwrap("amber_ctl_prune_image", library().amber_ctl_prune_image(this.#live(), cstr(dir)), dir);
   }
 
+  /**
+   * Before a snapshot: "" or why it cannot be taken, naming the two processes that share one
+   * address space (a raw clone with CLONE_VM).
+   */
+  vmSharing(): string {
+    const buf = new Uint8Array(512);
+    const r = library().amber_ctl_vm_sharing(this.#live(), buf, buf.length);
+    if (r === 0) return "";
+    const why = decoder.decode(buf.subarray(0, Math.max(0, buf.indexOf(0))));
+    if (why) return why;
+    unwrap("amber_ctl_vm_sharing", r, this.#path);
+    return "";
+  }
+
   /** Moves the snapshot protocol to `phase` (see {@linkcode Phase}). */
   setPhase(phase: number): void {
     unwrap("amber_ctl_set_phase", library().amber_ctl_set_phase(this.#live(), phase), this.#path);

@@ -74,3 +74,21 @@ scenarioTest(
   "a raw read of a signalfd gives ssi_pid virtual, and a handler set with a raw rt_sigaction gets si_pid virtual, also after a restore",
   (s) => s.cycles([prog("raw_signal_info"), s.dir], "raw-signal-info"),
 );
+
+scenarioTest(
+  "a raw clone with CLONE_VM gives a virtual pid; a snapshot refuses the two processes sharing memory by name, and takes the application once the child is gone",
+  async (s) => {
+    const app = await s.launch([prog("raw_clone_vm"), s.dir], "raw-clone-vm");
+    await s.waitFor(/^shared$/m);
+    await assert.rejects(
+      app.snapshot({ dir: `${s.dir}/never.amber`, stop: true }),
+      /processes \d+ and \d+ share one address space \(a clone with CLONE_VM/,
+    );
+    const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
+    await s.waitFor(new RegExp(`^tick ${ticks + 3}$`, "m"), "more ticks after the refusal");
+    await Deno.writeTextFile(`${s.dir}/unshare`, "");
+    await s.waitFor(/^ready$/m);
+    await s.restore(await s.freeze(app));
+    await s.pass();
+  },
+);

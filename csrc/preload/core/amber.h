@@ -158,6 +158,8 @@ extern __thread int amber_raw_ids;
 /* trap_vfork.c: this is a raw vfork's child, on its parent's memory until it execs (its ids
  * are looked up by its system pid: amber.vpid is the parent's), and its exec's buffer */
 extern __thread int amber_vfork_child;
+/* trap_clone_vm.c: this process made a child that shares its memory (and so its amber.vpid) */
+extern int amber_vm_shared;
 char *amber_vfork_env_buffer(long bytes);
 void amber_seccomp_early(void);
 /* static_exec.c: whether an exec of `file` (searched in PATH if `search`) is refused: a static

@@ -180,6 +180,9 @@ long amber_trap_execve(const long a[6]);
 /* trap_vfork.c: does not return, unless it cannot make the call (1) */
 int amber_trap_vfork(long nr, const long a[6], int own, ucontext_t *uc);
 
+/* trap_clone_vm.c: a process sharing the memory; *done 0 when not made there */
+long amber_trap_clone_vm(const long a[6], ucontext_t *uc, int *done);
+
 static int vfork_like(long nr, const long a[6]) {
   return nr == SYS_vfork ||
          (nr == SYS_clone && (a[0] & (CLONE_VM | CLONE_VFORK | CLONE_THREAD | CLONE_SETTLS)) ==
@@ -190,6 +193,11 @@ static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
   if (nr == SYS_rt_sigaction) return sigaction_call(a, ip);
   if (nr == SYS_rt_sigprocmask) return sigmask_call(a, uc);
   if (vfork_like(nr, a) && !from_libc(ip) && amber_active()) amber_trap_vfork(nr, a, 1, uc);
+  if (nr == SYS_clone && (a[0] & (CLONE_VM | CLONE_VFORK | CLONE_THREAD)) == CLONE_VM) {
+    int done;
+    long r = amber_trap_clone_vm(a, uc, &done);
+    return done ? r : past_filter(nr, a); /* no stack of its own: the caller's business */
+  }
   if (nr == SYS_clone || nr == SYS_clone3 || nr == SYS_fork || nr == SYS_vfork)
     return amber_trap_clone(nr, a, !from_libc(ip), &uc->uc_mcontext.gregs[REG_RSP]);
   if (nr == SYS_execve && amber_active() && !from_libc(ip)) return amber_trap_execve(a);

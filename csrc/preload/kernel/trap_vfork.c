@@ -85,7 +85,7 @@ char *amber_vfork_after(struct vfork_call *c, long r) {
 }
 
 /* The signal frame, from its pretcode to the end of its FPU state: its length (0 if too long). */
-static size_t frame_span(ucontext_t *uc) {
+size_t amber_signal_frame_span(ucontext_t *uc) {
   char *start = (char *)uc - 8, *fp = (char *)uc->uc_mcontext.fpregs;
   size_t fixed = 8 + sizeof(ucontext_t) + sizeof(siginfo_t), fplen = 512;
   if (!fp) return fixed;
@@ -98,6 +98,16 @@ static size_t frame_span(ucontext_t *uc) {
   return span <= FRAME_MAX - CALL_PART - 64 ? span : 0;
 }
 
+/* A copy of the signal frame at `copy` (its offset within 64 bytes the frame's, for the FPU
+ * state's alignment), its FPU state pointer moved with it. */
+void amber_signal_frame_copy(ucontext_t *uc, char *copy, size_t span) {
+  char *start = (char *)uc - 8;
+  memcpy(copy, start, span);
+  ucontext_t *cuc = (ucontext_t *)(copy + 8);
+  if (uc->uc_mcontext.fpregs)
+    cuc->uc_mcontext.fpregs = (fpregset_t)(copy + ((char *)uc->uc_mcontext.fpregs - start));
+}
+
 /* The environment buffer for a vfork child's exec (its parent's memory: nothing to unmap). */
 char *amber_vfork_env_buffer(long bytes) {
   return amber_vfork_child && area && bytes <= ENV_PART ? area : NULL;
@@ -106,7 +116,7 @@ char *amber_vfork_env_buffer(long bytes) {
 /* Does not return when it makes the call; 1 when it cannot (the caller makes a fork instead). */
 int amber_trap_vfork(long nr, const long in[6], int own, ucontext_t *uc) {
   if (amber_vfork_child) return 1; /* a vfork child's own: the area is its parent's */
-  size_t span = frame_span(uc);
+  size_t span = amber_signal_frame_span(uc);
   if (!span) return 1;
   if (!area) {
     long m = amber_sys6(SYS_mmap, 0, AREA, 3, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
@@ -116,10 +126,7 @@ int amber_trap_vfork(long nr, const long in[6], int own, ucontext_t *uc) {
   /* The copy keeps the frame's offset within 64 bytes: the FPU state must stay aligned. */
   char *start = (char *)uc - 8;
   char *copy = area + AREA - FRAME_MAX + CALL_PART + ((uintptr_t)start & 63);
-  memcpy(copy, start, span);
-  ucontext_t *cuc = (ucontext_t *)(copy + 8);
-  if (uc->uc_mcontext.fpregs)
-    cuc->uc_mcontext.fpregs = (fpregset_t)(copy + ((char *)uc->uc_mcontext.fpregs - start));
+  amber_signal_frame_copy(uc, copy, span);
   struct vfork_call *cp = (struct vfork_call *)(area + AREA - FRAME_MAX), c; /* above the stack */
   _Static_assert(sizeof c <= CALL_PART, "the call's part of the area");
   memset(&c, 0, sizeof c);
