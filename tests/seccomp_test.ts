@@ -76,7 +76,7 @@ scenarioTest(
 );
 
 scenarioTest(
-  "a raw clone with CLONE_VM gives a virtual pid; a snapshot refuses the two processes sharing memory by name, and takes the application once the child is gone",
+  "a raw clone with CLONE_VM gives a virtual pid, and one with CLONE_THREAD a virtual tid; a snapshot refuses the two processes sharing memory by name, and takes the application once the child is gone",
   async (s) => {
     const app = await s.launch([prog("raw_clone_vm"), s.dir], "raw-clone-vm");
     await s.waitFor(/^shared$/m);
@@ -88,7 +88,8 @@ scenarioTest(
     await s.waitFor(new RegExp(`^tick ${ticks + 3}$`, "m"), "more ticks after the refusal");
     await Deno.writeTextFile(`${s.dir}/unshare`, "");
     await s.waitFor(/^ready$/m);
-    await s.restore(await s.freeze(app));
+    const once = await s.restore(await s.freeze(app, "first"));
+    await s.restore(await s.freeze(once, "second"));
     await s.pass();
   },
 );

@@ -3,7 +3,8 @@
  * the child's virtual pid, by which it signals and reaps it, and the child's raw and libc getpid
  * say that pid too (not its parent's, whose library state it shares). While the child lives,
  * a snapshot is refused by name (the test); once it is gone, the application snapshots and
- * restores.
+ * restores. A thread made by a raw clone with CLONE_THREAD (no TLS of its own: it shares its
+ * creator's) gets a virtual tid, which its raw and libc gettid say, and runs on after restores.
  * Usage: raw_clone_vm <dir> */
 #include <errno.h>
 #include <linux/sched.h>
@@ -26,7 +27,18 @@ static long rs(long n, long a, long b, long c) {
 }
 
 static char child_stack[65536] __attribute__((aligned(64)));
-static volatile long raw_pid, libc_pid;
+static char thread_stack[65536] __attribute__((aligned(64)));
+static volatile long raw_pid, libc_pid, thread_raw_tid, thread_libc_tid, thread_turns;
+
+static __attribute__((noreturn, used)) void thread_main(void) {
+  for (;;) {
+    thread_libc_tid = gettid();
+    thread_raw_tid = rs(SYS_gettid, 0, 0, 0);
+    thread_turns++;
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    rs(SYS_nanosleep, (long)&ts, 0, 0);
+  }
+}
 
 static __attribute__((noreturn, used)) void child_main(void) {
   libc_pid = getpid();
@@ -37,11 +49,11 @@ static __attribute__((noreturn, used)) void child_main(void) {
   }
 }
 
-static long clone_vm(void) {
+static long raw_clone(long flags, char *stack, void (*fn)(void)) {
   register long r10 __asm__("r10") = 0;
   register long r8 __asm__("r8") = 0;
   register long r9 __asm__("r9") = 0x1234;
-  register long r12 __asm__("r12") = (long)child_main;
+  register long r12 __asm__("r12") = (long)fn;
   long ret;
   __asm__ volatile("syscall\n\t"
                    "test %%rax, %%rax\n\t"
@@ -51,11 +63,20 @@ static long clone_vm(void) {
                    "ud2\n"
                    "1:"
                    : "=a"(ret)
-                   : "0"((long)SYS_clone), "D"((long)(SIGCHLD | CLONE_VM)),
-                     "S"(child_stack + sizeof child_stack), "d"(0L), "r"(r10), "r"(r8), "r"(r9),
-                     "r"(r12)
+                   : "0"((long)SYS_clone), "D"(flags), "S"(stack), "d"(0L), "r"(r10), "r"(r8),
+                     "r"(r9), "r"(r12)
                    : "rcx", "r11", "memory");
   return ret;
+}
+
+/* The raw thread names itself by the tid its creator was told, and goes on. */
+static void thread_ok(const char *phase, long tid) {
+  long turns = thread_turns;
+  for (int i = 0; i < 2000 && thread_turns < turns + 2; i++) usleep(1000);
+  CHECK(thread_turns >= turns + 2, "%s: the raw thread stopped at %ld turns", phase, turns);
+  CHECK(thread_raw_tid == tid && thread_libc_tid == tid,
+        "%s: the raw thread's raw gettid says %ld, its libc gettid %ld, its creator was told %ld",
+        phase, thread_raw_tid, thread_libc_tid, tid);
 }
 
 static int exists(const char *dir, const char *name) {
@@ -68,7 +89,13 @@ int main(int argc, char **argv) {
   if (argc < 2) return 2;
   setvbuf(stdout, NULL, _IOLBF, 0);
   pid_t self = getpid();
-  long child = clone_vm();
+  long thread = raw_clone(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+                              CLONE_SYSVSEM,
+                          thread_stack + sizeof thread_stack, thread_main);
+  CHECK(thread >= 4200000 && thread != self, "raw clone with CLONE_THREAD returned %ld", thread);
+  thread_ok("before", thread);
+  CHECK(gettid() == self, "the main thread's gettid is %d", gettid());
+  long child = raw_clone(SIGCHLD | CLONE_VM, child_stack + sizeof child_stack, child_main);
   CHECK(child >= 4200000 && child != self, "raw clone with CLONE_VM returned %ld", child);
   for (int i = 0; i < 2000 && !raw_pid; i++) usleep(1000);
   CHECK(raw_pid == child && libc_pid == child,
@@ -88,6 +115,8 @@ int main(int argc, char **argv) {
   say_ready();
   wait_go(argv[1]);
   CHECK(getpid() == self, "after the restore getpid is %d, not %d", getpid(), self);
+  CHECK(gettid() == self, "after the restore the main thread's gettid is %d", gettid());
+  thread_ok("after", thread);
   printf("PASS\n");
   return 0;
 }
