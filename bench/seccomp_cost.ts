@@ -39,6 +39,8 @@ console.log("call              plain ns   Amber, layer off   Amber, layer on   a
 const FLOORS = [
   "getuid_plain",
   "getuid_amber_filter",
+  "read_plain",
+  "read_amber_filter",
   "sigsys_empty",
   "notify_answer",
   "notify_continue",
@@ -78,4 +80,10 @@ console.log(
   `\nraw getuid (not watched): ${uid.toFixed(0)} ns plain, ${
     filtered.toFixed(0)
   } ns under Amber's filter alone (+${(filtered - uid).toFixed(0)})`,
+);
+const read = base.get("read_plain") ?? NaN, readFiltered = base.get("read_amber_filter") ?? NaN;
+console.log(
+  `raw read of /dev/zero (watched, below the signalfd window): ${read.toFixed(0)} ns plain, ${
+    readFiltered.toFixed(0)
+  } ns under Amber's filter alone (+${(readFiltered - read).toFixed(0)})`,
 );

@@ -352,16 +352,21 @@ export class Table implements Disposable {
 
   /**
    * Before a snapshot: "" or why it cannot be taken, naming the two processes that share one
-   * address space (a raw clone with CLONE_VM).
+   * address space (a raw clone with CLONE_VM; a vfork child is waited for a second to exec).
    */
-  vmSharing(): string {
+  async vmSharing(): Promise<string> {
     const buf = new Uint8Array(512);
-    const r = library().amber_ctl_vm_sharing(this.#live(), buf, buf.length);
-    if (r === 0) return "";
-    const why = decoder.decode(buf.subarray(0, Math.max(0, buf.indexOf(0))));
-    if (why) return why;
-    unwrap("amber_ctl_vm_sharing", r, this.#path);
-    return "";
+    try {
+      await this.#async(
+        "amber_ctl_vm_sharing",
+        (h) => library().amber_ctl_vm_sharing(h, buf, buf.length),
+      );
+      return "";
+    } catch (cause) {
+      const why = decoder.decode(buf.subarray(0, Math.max(0, buf.indexOf(0))));
+      if (why && cause instanceof ControlError) return why;
+      throw cause;
+    }
   }
 
   /** Moves the snapshot protocol to `phase` (see {@linkcode Phase}). */

@@ -154,6 +154,7 @@ export const symbols = {
       "i32", // int32_t cap
     ],
     result: "i32",
+    nonblocking: true,
   },
   // int32_t amber_ctl_save_tables(void *table, const char *path)
   amber_ctl_save_tables: {

@@ -1,11 +1,12 @@
 /* Processes of an application that share one address space: a raw clone with CLONE_VM without
  * CLONE_VFORK (trap_clone_vm.c gives the child its row). Amber saves and restores each process's
  * memory by itself and cannot make two share it again, and the checkpoint signal would run two
- * agents on one memory: the snapshot is refused before any signal, naming both. (A vfork child
- * shares its parent's memory too, until it execs: its parent is in the kernel meanwhile, which
- * the freeze refuses on its own.) kcmp(2) tells. */
+ * agents on one memory: the snapshot is refused before any signal, naming both. A vfork child
+ * shares its parent's memory too, until it execs or exits, which it does soon: the pair is
+ * waited for, a second at most. kcmp(2) tells. */
 #include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "../common/proc.h"
 #include "../common/sys.h"
@@ -15,6 +16,8 @@
 #define API __attribute__((visibility("default")))
 
 #define KCMP_VM 1
+
+static int shared(int32_t a, int32_t b) { return amber_sys5(SYS_kcmp, a, b, KCMP_VM, 0, 0) == 0; }
 
 API int32_t amber_ctl_vm_sharing(void *table, char *buf, int32_t cap) {
   struct amber_table *t = table;
@@ -31,7 +34,9 @@ API int32_t amber_ctl_vm_sharing(void *table, char *buf, int32_t cap) {
   amber_table_unlock(t);
   for (uint32_t i = 0; i < n; i++)
     for (uint32_t j = i + 1; j < n; j++) {
-      if (amber_sys5(SYS_kcmp, sid[i], sid[j], KCMP_VM, 0, 0) != 0) continue;
+      /* a vfork child execs or exits soon: waited for, a second at most */
+      for (int tries = 0; tries < 100 && shared(sid[i], sid[j]); tries++) usleep(10000);
+      if (!shared(sid[i], sid[j])) continue;
       snprintf(buf, cap,
                "processes %d and %d share one address space (a clone with CLONE_VM, or a vfork "
                "child before its exec), which Amber cannot snapshot yet",
