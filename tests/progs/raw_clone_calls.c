@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "raw_clone.h"
 #include "wait_go.h"
 
 /* A raw call: r9, the sixth argument, is given (0x1234 where the call has five or fewer). */
@@ -70,27 +71,6 @@ static __attribute__((noreturn, used)) void on_child_stack(void) {
   int on = &here > child_stack && &here < child_stack + sizeof child_stack;
   rs(SYS_exit_group, on ? child_ids_ok() : 2, 0, 0, 0, 0);
   __builtin_unreachable();
-}
-
-static long clone_on_stack(void) {
-  register long r10 __asm__("r10") = 0;
-  register long r8 __asm__("r8") = 0;
-  register long r9 __asm__("r9") = 0x1234;
-  register long r12 __asm__("r12") = (long)on_child_stack;
-  long ret;
-  __asm__ volatile("syscall\n\t"
-                   "test %%rax, %%rax\n\t"
-                   "jnz 1f\n\t"
-                   "xor %%ebp, %%ebp\n\t"
-                   "call *%%r12\n\t"
-                   "ud2\n"
-                   "1:"
-                   : "=a"(ret)
-                   : "0"((long)SYS_clone), "D"((long)SIGCHLD),
-                     "S"(child_stack + sizeof child_stack), "d"(0L), "r"(r10), "r"(r8), "r"(r9),
-                     "r"(r12)
-                   : "rcx", "r11", "memory");
-  return ret;
 }
 
 static void *thread_main(void *arg) { return arg; }
@@ -142,7 +122,8 @@ static void new_processes(const char *phase) {
   CHECK(ptid == r, "%s: CLONE_PARENT_SETTID wrote %d, the call returned %ld", phase, ptid, r);
   reaped(phase, "clone", r);
 
-  reaped(phase, "clone on a stack of its own", clone_on_stack());
+  reaped(phase, "clone on a stack of its own",
+         raw_clone(SIGCHLD, child_stack + sizeof child_stack, on_child_stack));
 
   int pidfd = -1;
   r = rs(SYS_clone, SIGCHLD | CLONE_PIDFD, 0, &pidfd, 0, 0);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "raw_clone.h"
 #include "wait_go.h"
 
 static long rs(long n, long a, long b, long c) {
@@ -47,26 +48,6 @@ static __attribute__((noreturn, used)) void child_main(void) {
     struct timespec ts = {1, 0};
     rs(SYS_nanosleep, (long)&ts, 0, 0);
   }
-}
-
-static long raw_clone(long flags, char *stack, void (*fn)(void)) {
-  register long r10 __asm__("r10") = 0;
-  register long r8 __asm__("r8") = 0;
-  register long r9 __asm__("r9") = 0x1234;
-  register long r12 __asm__("r12") = (long)fn;
-  long ret;
-  __asm__ volatile("syscall\n\t"
-                   "test %%rax, %%rax\n\t"
-                   "jnz 1f\n\t"
-                   "xor %%ebp, %%ebp\n\t"
-                   "call *%%r12\n\t"
-                   "ud2\n"
-                   "1:"
-                   : "=a"(ret)
-                   : "0"((long)SYS_clone), "D"(flags), "S"(stack), "d"(0L), "r"(r10), "r"(r8),
-                     "r"(r9), "r"(r12)
-                   : "rcx", "r11", "memory");
-  return ret;
 }
 
 /* The raw thread names itself by the tid its creator was told, and goes on. */
