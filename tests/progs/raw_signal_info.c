@@ -41,6 +41,8 @@ static void on_usr2(int sig, siginfo_t *info, void *uc) {
   got_count++;
 }
 
+static void on_usr2_before(int sig, siginfo_t *info, void *uc) { on_usr2(sig, info, uc); }
+
 /* A child that sends `sig` to this process, then waits (its row must stay in the table while
  * this process reads about it) until reaped(): its virtual pid. */
 static int hold[2];
@@ -82,7 +84,14 @@ static void raw_handler(const char *phase) {
   struct ksigaction act = {(uint64_t)on_usr2, SA_SIGINFO | 0x04000000 /* SA_RESTORER */,
                            (uint64_t)raw_restorer, 0},
                     old;
-  CHECK(rs(SYS_rt_sigaction, SIGUSR2, (long)&act, 0, 8) == 0, "%s: raw rt_sigaction", phase);
+  struct ksigaction first = act;
+  first.handler = (uint64_t)on_usr2_before;
+  CHECK(rs(SYS_rt_sigaction, SIGUSR2, (long)&first, 0, 8) == 0, "%s: raw rt_sigaction", phase);
+  memset(&old, 0, sizeof old);
+  CHECK(rs(SYS_rt_sigaction, SIGUSR2, (long)&act, (long)&old, 8) == 0 &&
+            old.handler == first.handler,
+        "%s: a raw rt_sigaction that replaces a handler gives back %#lx, not %#lx", phase,
+        (unsigned long)old.handler, (unsigned long)first.handler);
   memset(&old, 0, sizeof old);
   CHECK(rs(SYS_rt_sigaction, SIGUSR2, 0, (long)&old, 8) == 0 && old.handler == act.handler,
         "%s: a raw read of the action gives %#lx, not the handler %#lx", phase,

@@ -72,8 +72,10 @@ int amber_signalfd_made(int fd, int flags);
 void amber_signalfd_read(int fd, void *buf, long r);
 /* wrap_signal.c: a raw rt_sigaction's handler for the kernel (the trampoline that translates
  * si_pid, for an SA_SIGINFO handler), and the program's handler for one the kernel holds */
-uint64_t amber_sigaction_wrap(int sig, uint64_t handler, uint64_t flags, uint64_t mask);
-uint64_t amber_sigaction_unwrap(int sig, uint64_t kernel_handler);
+uint64_t amber_sigaction_wrap(int sig, uint64_t handler, uint64_t flags, uint64_t mask,
+                              uint64_t *was);
+uint64_t amber_sigaction_unwrap(int sig, uint64_t kernel_handler, uint64_t was);
+uint64_t amber_sigaction_recorded(int sig);
 
 /* init.c: one line into the application's log; signal-safe (amber_fmt's formats only) */
 void amber_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

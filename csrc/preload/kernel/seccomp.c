@@ -68,14 +68,15 @@ static long sigaction_call(const long a[6], uintptr_t ip) {
   int wrap = amber_active() && !from_libc(ip) && !in_vfork_child();
   struct amber_ksigaction copy;
   long b[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
+  uint64_t was = amber_sigaction_recorded(sig);
   if (act) {
     copy = *act;
     copy.mask &= ~SIGSYS_BIT;
-    if (wrap) copy.handler = amber_sigaction_wrap(sig, act->handler, act->flags, act->mask);
+    if (wrap) copy.handler = amber_sigaction_wrap(sig, act->handler, act->flags, act->mask, &was);
     b[1] = (long)&copy;
   }
   long r = past_filter(SYS_rt_sigaction, b);
-  if (r == 0 && old && wrap) old->handler = amber_sigaction_unwrap(sig, old->handler);
+  if (r == 0 && old && wrap) old->handler = amber_sigaction_unwrap(sig, old->handler, was);
   return r;
 }
 
