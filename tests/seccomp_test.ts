@@ -83,7 +83,7 @@ scenarioTest(
 );
 
 scenarioTest(
-  "a raw clone with CLONE_VM gives a virtual pid, and one with CLONE_THREAD a virtual tid; a snapshot refuses the two processes sharing memory by name, and takes the application once the child is gone",
+  "a raw clone with CLONE_VM gives a virtual pid; a snapshot refuses the two processes sharing memory by name, and takes the application once the child is gone",
   async (s) => {
     const app = await s.launch([prog("raw_clone_vm"), s.dir], "raw-clone-vm");
     await s.waitFor(/^shared$/m);

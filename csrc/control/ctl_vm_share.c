@@ -6,6 +6,7 @@
  * waited for, a second at most. kcmp(2) tells. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "../common/proc.h"
@@ -17,7 +18,20 @@
 
 #define KCMP_VM 1
 
-static int shared(int32_t a, int32_t b) { return amber_sys5(SYS_kcmp, a, b, KCMP_VM, 0, 0) == 0; }
+/* A process that has exited (a zombie, or a main thread gone) has no memory: two of them would
+ * compare equal. */
+static int has_memory(int32_t pid) {
+  char path[64], text[16];
+  snprintf(path, sizeof path, "/proc/%d/statm", pid);
+  FILE *f = fopen(path, "r");
+  int yes = f && fgets(text, sizeof text, f) && atol(text) > 0;
+  if (f) fclose(f);
+  return yes;
+}
+
+static int shared(int32_t a, int32_t b) {
+  return amber_sys5(SYS_kcmp, a, b, KCMP_VM, 0, 0) == 0 && has_memory(a) && has_memory(b);
+}
 
 API int32_t amber_ctl_vm_sharing(void *table, char *buf, int32_t cap) {
   struct amber_table *t = table;

@@ -66,17 +66,10 @@ void amber_thread_capture(struct amber_thread_rec *rec, void *uc) {
   if (tid_offset < 0) find_tid_offset();
   amber_sys2(SYS_arch_prctl, ARCH_GET_FS, &rec->fs_base);
   rec->vtid = amber_vtid;
-  /* A thread of a raw clone (trap_clone_vm.c) runs on its creator's TLS: its id is looked up,
-   * and the creator's thread descriptor and rseq area are not its own. */
-  int raw = amber_raw_threads && amber_v2s(amber.table, AMBER_KIND_PID, amber_vtid) != rec->old_tid;
-  if (raw) {
-    int32_t v = amber_s2v(amber.table, AMBER_KIND_PID, rec->old_tid);
-    rec->vtid = v > 0 ? v : 0;
-  }
-  rec->tid_addr = tid_offset >= 0 && !raw ? (uint64_t)pthread_self() + tid_offset : 0;
+  rec->tid_addr = tid_offset >= 0 ? (uint64_t)pthread_self() + tid_offset : 0;
   amber_sys3(SYS_get_robust_list, 0, &rec->robust_head, &rec->robust_len);
   rec->rseq_addr = 0;
-  if (&__rseq_size && &__rseq_offset && __rseq_size && !raw) {
+  if (&__rseq_size && &__rseq_offset && __rseq_size) {
     rec->rseq_addr = rec->fs_base + __rseq_offset;
     rec->rseq_len = __rseq_size < 32 ? 32 : __rseq_size;
     rec->rseq_sig = RSEQ_SIG;

@@ -162,8 +162,6 @@ extern __thread int amber_raw_ids;
 extern __thread int amber_vfork_child;
 /* trap_clone_vm.c: this process made a child that shares its memory (and so its amber.vpid) */
 extern int amber_vm_shared;
-extern int amber_raw_threads; /* ... or a thread with a raw clone, whose TLS is its creator's */
-int32_t amber_raw_thread_row(int32_t tid);
 char *amber_vfork_env_buffer(long bytes);
 void amber_seccomp_early(void);
 /* static_exec.c: whether an exec of `file` (searched in PATH if `search`) is refused: a static

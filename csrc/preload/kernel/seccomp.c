@@ -194,7 +194,7 @@ static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
   if (nr == SYS_rt_sigaction) return sigaction_call(a, ip);
   if (nr == SYS_rt_sigprocmask) return sigmask_call(a, uc);
   if (vfork_like(nr, a) && !from_libc(ip) && amber_active()) amber_trap_vfork(nr, a, 1, uc);
-  if (nr == SYS_clone && (a[0] & (CLONE_VM | CLONE_VFORK)) == CLONE_VM) {
+  if (nr == SYS_clone && (a[0] & (CLONE_VM | CLONE_VFORK | CLONE_THREAD)) == CLONE_VM) {
     int done;
     long r = amber_trap_clone_vm(a, uc, &done);
     return done ? r : past_filter(nr, a); /* no stack of its own: the caller's business */

@@ -1,7 +1,6 @@
-/* A raw clone of a new process that shares its parent's memory (CLONE_VM without CLONE_VFORK,
- * on a stack the caller gives), or of a thread (CLONE_THREAD without CLONE_SETTLS), from the
- * program's own code, trapped by the seccomp layer (seccomp.c): the parent gets the child's
- * virtual pid (tid), the child has its row.
+/* A raw clone of a new process that shares its parent's memory (CLONE_VM without CLONE_VFORK
+ * or CLONE_THREAD, on a stack the caller gives), from the program's own code, trapped by the
+ * seccomp layer (seccomp.c): the parent gets the child's virtual pid, the child has its row.
  *
  * The child runs beside its parent at once, on its own stack, and must not run the handler's
  * code on the stack its parent returns through: the handler puts a copy of the signal frame
@@ -9,8 +8,7 @@
  * the child's first instruction is rt_sigreturn on it (amber_clone_vm_call).
  *
  * The child shares the library's memory, so its amber.vpid is its parent's: once a process has
- * made such a child, getpid and gettid look its own up by system pid (amber_vm_shared); a raw
- * thread shares its creator's TLS, so gettid looks it up by system tid (amber_raw_threads). A
+ * made such a child, getpid and gettid look its own up by system pid (amber_vm_shared). A
  * snapshot of an application with such processes is refused, naming them (ctl_clone_share.c):
  * Amber saves each process's memory by itself and cannot make two share one again. */
 #include <linux/sched.h>
@@ -18,8 +16,7 @@
 
 #include "../core/amber.h"
 
-int amber_vm_shared;   /* this process made a CLONE_VM child: its memory is also another's */
-int amber_raw_threads; /* ... or a thread with raw clone, which shares its creator's TLS */
+int amber_vm_shared; /* this process made a CLONE_VM child: its memory is also another's */
 
 long amber_clone_vm_call(long flags, char *child_sp, pid_t *ptid, pid_t *ctid, long tls);
 __asm__(".text\n.align 16\n"
@@ -44,26 +41,8 @@ _Static_assert(AMBER_SECCOMP_MAGIC == 0x416d6265725f7363L, "the magic in amber_c
  * parent adopts the same row when the call returns there). No TLS: it is its parent thread's. */
 void amber_clone_vm_child(void) __attribute__((used));
 void amber_clone_vm_child(void) {
-  int32_t tid = amber_sys_gettid(), pid = amber_sys_getpid();
-  if (!amber.table) return;
-  if (tid == pid) amber_pid_row_adopt(amber.table, pid, amber_sys_getppid(), AMBER_PID_PROCESS);
-  else amber_raw_thread_row(tid);
-}
-
-/* A raw thread's row (CLONE_THREAD: no pthread, so no TLS of its own and no exit hook): found,
- * or made, by its system tid. */
-int32_t amber_raw_thread_row(int32_t tid) {
-  struct amber_table *t = amber.table;
-  amber_table_lock(t);
-  struct amber_row *row = amber_row_by_sid(t, AMBER_KIND_PID, tid);
-  if (!row && (row = amber_row_alloc(t, AMBER_KIND_PID))) {
-    row->flags = AMBER_PID_THREAD;
-    row->owner = row->parent = amber.vpid;
-    __atomic_store_n(&row->sid, tid, __ATOMIC_RELEASE);
-  }
-  int32_t v = row ? row->vid : -1;
-  amber_table_unlock(t);
-  return v;
+  if (amber.table)
+    amber_pid_row_adopt(amber.table, amber_sys_getpid(), amber_sys_getppid(), AMBER_PID_PROCESS);
 }
 
 /* trap_vfork.c */
@@ -83,17 +62,15 @@ long amber_trap_clone_vm(const long a[6], ucontext_t *uc, int *done) {
   greg_t *g = ((ucontext_t *)(copy + 8))->uc_mcontext.gregs;
   g[REG_RAX] = 0;
   g[REG_RSP] = (greg_t)stack;
+  /* It takes no part in a snapshot (which refuses it): the agent there is its parent's. */
+  ((ucontext_t *)(copy + 8))->uc_sigmask.__val[0] |= 1ULL << (AMBER_CKPT_SIGNAL - 1);
   pid_t *ptid = flags & CLONE_PIDFD ? NULL : (pid_t *)a[2];
-  int own = amber_active(), thread = (flags & CLONE_THREAD) != 0;
-  if (own && !thread) amber_vm_shared = 1;
-  if (own && thread) amber_raw_threads = 1;
+  int own = amber_active();
+  if (own) amber_vm_shared = 1;
   uint64_t mask;
   amber_ckpt_hold(&mask);
   long r = amber_clone_vm_call((long)flags, copy + 8, (pid_t *)a[2], (pid_t *)a[3], a[4]);
-  int32_t v = r <= 0 || !own ? -1
-              : thread     ? amber_raw_thread_row((int32_t)r)
-                           : amber_clone_parent((pid_t)r, flags, ptid);
-  if (thread && v > 0 && ptid && (flags & CLONE_PARENT_SETTID)) *ptid = v;
+  int32_t v = r > 0 && own ? amber_clone_parent((pid_t)r, flags, ptid) : -1;
   amber_ckpt_release(&mask);
   *done = 1;
   return r <= 0 ? r : v > 0 ? v : r;

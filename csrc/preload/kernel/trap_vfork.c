@@ -34,6 +34,7 @@ struct vfork_call {
   uint64_t flags, stack;
   pid_t *ptid, *ctid;
   greg_t rsp;   /* the program's stack pointer at the call */
+  uint64_t mask; /* the program's signal mask at the call */
   char *frame;  /* the copy: struct rt_sigframe, its pretcode first */
   int own;
 };
@@ -66,8 +67,13 @@ _Static_assert(AMBER_SECCOMP_MAGIC == 0x416d6265725f7363L, "the magic in amber_v
 
 /* In both, on the area's stack: the frame each returns to the program with. */
 char *amber_vfork_after(struct vfork_call *c, long r) {
-  greg_t *g = ((ucontext_t *)(c->frame + 8))->uc_mcontext.gregs;
+  ucontext_t *uc = (ucontext_t *)(c->frame + 8);
+  greg_t *g = uc->uc_mcontext.gregs;
   if (r == 0) {
+    /* It takes no part in a snapshot before its exec (the agent is its parent's): the
+     * checkpoint signal stays held, across the exec, until the new program's library takes it. */
+    uint64_t held = c->mask | 1ULL << (AMBER_CKPT_SIGNAL - 1);
+    memcpy(&uc->uc_sigmask, &held, 8);
     amber_vfork_child = 1;
     if (c->own) {
       int32_t v = amber_pid_adopt(amber_sys_getpid(), amber_sys_getppid(), AMBER_PID_PROCESS);
@@ -79,6 +85,7 @@ char *amber_vfork_after(struct vfork_call *c, long r) {
   }
   amber_vfork_child = 0; /* the child has exec'd or exited: the TLS is this thread's again */
   g[REG_RSP] = c->rsp;
+  memcpy(&uc->uc_sigmask, &c->mask, 8);
   int32_t v = r > 0 && c->own ? amber_clone_parent((pid_t)r, c->flags, c->ptid) : -1;
   g[REG_RAX] = r <= 0 ? r : v > 0 ? v : r;
   return c->frame;
@@ -141,6 +148,7 @@ int amber_trap_vfork(long nr, const long in[6], int own, ucontext_t *uc) {
     c.ctid = (pid_t *)in[3];
   }
   c.rsp = uc->uc_mcontext.gregs[REG_RSP];
+  memcpy(&c.mask, &uc->uc_sigmask, 8);
   c.frame = copy;
   c.own = own && amber_active();
   /* The checkpoint waits until both are back in the program (the frame's mask comes back). */

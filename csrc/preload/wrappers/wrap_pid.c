@@ -35,13 +35,6 @@ AMBER_EXPORT pid_t gettid(void) {
   if (!amber_active()) return REAL(gettid)();
   if (amber_vfork_child || (amber_vm_shared && amber_sys_gettid() == amber_sys_getpid()))
     return amber_pid_s2v(amber_sys_gettid());
-  if (amber_raw_threads) { /* a raw thread's TLS (amber_vtid) is its creator's */
-    int32_t tid = amber_sys_gettid();
-    if (!amber_vtid || amber_pid_v2s(amber_vtid) != tid) {
-      int32_t v = amber_pid_s2v(tid);
-      if (v > 0) return v;
-    }
-  }
   int32_t v = amber_self_vtid();
   return v > 0 ? v : amber_sys_gettid();
 }
