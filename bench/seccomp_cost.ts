@@ -46,6 +46,8 @@ console.log(
 const FLOORS = [
   "getuid_plain",
   "getuid_amber_filter",
+  "read_plain",
+  "read_amber_filter",
   "sigsys_empty",
   "notify_answer",
   "notify_continue",
@@ -87,4 +89,10 @@ console.log(
   `\nraw getuid (not watched): ${uid.toFixed(0)} ns plain, ${
     filtered.toFixed(0)
   } ns under Amber's filter alone (+${(filtered - uid).toFixed(0)})`,
+);
+const read = base.get("read_plain") ?? NaN, readFiltered = base.get("read_amber_filter") ?? NaN;
+console.log(
+  `raw read of /dev/zero (watched, below the signalfd window): ${read.toFixed(0)} ns plain, ${
+    readFiltered.toFixed(0)
+  } ns under Amber's filter alone (+${(readFiltered - read).toFixed(0)})`,
 );

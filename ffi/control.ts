@@ -350,6 +350,18 @@ export class Table implements Disposable {
     unwrap("amber_ctl_prune_image", library().amber_ctl_prune_image(this.#live(), cstr(dir)), dir);
   }
 
+  /**
+   * Before a snapshot: "" or why it cannot be taken, naming the two processes that share one
+   * address space (a raw clone with CLONE_VM; a vfork child is waited for a second to exec).
+   */
+  vmSharing(): Promise<string> {
+    return this.#why(
+      "amber_ctl_vm_sharing",
+      512,
+      (h, buf) => library().amber_ctl_vm_sharing(h, buf, buf.length),
+    );
+  }
+
   /** Moves the snapshot protocol to `phase` (see {@linkcode Phase}). */
   setPhase(phase: number): void {
     unwrap("amber_ctl_set_phase", library().amber_ctl_set_phase(this.#live(), phase), this.#path);
@@ -359,13 +371,23 @@ export class Table implements Disposable {
    * Once every agent is frozen: lists what the processes share, for the agents to read. Returns
    * "" when done, or why it could not (naming the process).
    */
-  async shareScan(): Promise<string> {
-    const buf = new Uint8Array(1024);
+  shareScan(): Promise<string> {
+    return this.#why(
+      "amber_ctl_share_scan",
+      1024,
+      (h, buf) => library().amber_ctl_share_scan(h, buf, buf.length),
+    );
+  }
+
+  /** A call that says why it failed in a buffer: "" when it did not, the reason when it did. */
+  async #why(
+    name: string,
+    cap: number,
+    call: (h: Deno.PointerObject, buf: Uint8Array<ArrayBuffer>) => Promise<number>,
+  ): Promise<string> {
+    const buf = new Uint8Array(cap);
     try {
-      await this.#async(
-        "amber_ctl_share_scan",
-        (h) => library().amber_ctl_share_scan(h, buf, buf.length),
-      );
+      await this.#async(name, (h) => call(h, buf));
       return "";
     } catch (cause) {
       const why = decoder.decode(buf.subarray(0, Math.max(0, buf.indexOf(0))));

@@ -146,6 +146,16 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  // int32_t amber_ctl_vm_sharing(void *table, char *buf, int32_t cap)
+  amber_ctl_vm_sharing: {
+    parameters: [
+      "pointer", // void *table
+      "buffer", // char *buf
+      "i32", // int32_t cap
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
   // int32_t amber_ctl_save_tables(void *table, const char *path)
   amber_ctl_save_tables: {
     parameters: [

@@ -397,6 +397,12 @@ async function freezeAndWrite(
   await checkNotTraced(app.name, listed);
   const barrier = (state: number, what: string) =>
     barrierOf(app, table, state, what, timeoutMs, before);
+  const shared = await table.vmSharing(); // before any signal: it would run two agents
+  if (shared) {
+    throw new SnapshotError(`Cannot snapshot '${app.name}': ${shared}; it keeps running`, {
+      reason: "unsupported-resource",
+    });
+  }
   try {
     checkAborted(app.name, signal);
     try {

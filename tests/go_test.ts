@@ -38,6 +38,12 @@ cyclesTest(
   "seized",
 );
 
+cyclesTest(
+  "a seized thread keeps its own personality, no_new_privs, parent-death signal and GS base, and a thread that takes the signal its GS base",
+  "seized_flags",
+  "seizedflags",
+);
+
 scenarioTest(
   "seized threads of an application that a held snapshot left frozen go on once it is let go",
   async (s) => {

@@ -5,7 +5,15 @@
  */
 
 import assert from "node:assert/strict";
-import { prog, scenarioTest } from "./support.ts";
+import type { App } from "../mod.ts";
+import { prog, type Scenario, scenarioTest } from "./support.ts";
+
+/** A snapshot with stop refused for `why`, and the program ticking on after it. */
+async function refusedRunsOn(s: Scenario, app: App, why: RegExp): Promise<void> {
+  await assert.rejects(app.snapshot({ dir: `${s.dir}/never.amber`, stop: true }), why);
+  const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
+  await s.waitFor(new RegExp(`^tick ${ticks + 3}$`, "m"), "more ticks after the refusal");
+}
 
 scenarioTest(
   "raw system calls that name a process are translated by the seccomp layer, also after a restore",
@@ -23,12 +31,11 @@ scenarioTest(
   async (s) => {
     const app = await s.launch([prog("own_filter"), s.dir], "own-filter");
     await s.waitFor(/^ready$/m);
-    await assert.rejects(
-      app.snapshot({ dir: `${s.dir}/never.amber`, stop: true }),
+    await refusedRunsOn(
+      s,
+      app,
       /it runs under a seccomp filter of its own, which Amber cannot save/,
     );
-    const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
-    await s.waitFor(new RegExp(`^tick ${ticks + 3}$`, "m"), "more ticks after the refusal");
     await s.pass();
   },
 );
@@ -67,5 +74,28 @@ scenarioTest(
     assert.match(text, /exec status 126/, "the shell was told it cannot run it");
     assert.match(text, /static \d+\nexec status 0/, "with the layer off it runs");
     assert.doesNotMatch(text, /Bad system call/);
+  },
+);
+
+scenarioTest(
+  "a raw read of a signalfd gives ssi_pid virtual, and a handler set with a raw rt_sigaction gets si_pid virtual, also after a restore",
+  (s) => s.cycles([prog("raw_signal_info"), s.dir], "raw-signal-info"),
+);
+
+scenarioTest(
+  "a raw clone with CLONE_VM gives a virtual pid; a snapshot refuses the two processes sharing memory by name, and takes the application once the child is gone",
+  async (s) => {
+    const app = await s.launch([prog("raw_clone_vm"), s.dir], "raw-clone-vm");
+    await s.waitFor(/^shared$/m);
+    await refusedRunsOn(
+      s,
+      app,
+      /processes \d+ and \d+ share one address space \(a clone with CLONE_VM/,
+    );
+    await Deno.writeTextFile(`${s.dir}/unshare`, "");
+    await s.waitFor(/^ready$/m);
+    const once = await s.restore(await s.freeze(app, "first"));
+    await s.restore(await s.freeze(once, "second"));
+    await s.pass();
   },
 );

@@ -1,6 +1,7 @@
 /* Times raw system calls (the `syscall` instruction, as Go's runtime makes them) and a few libc
  * calls, for the seccomp layer's cost (bench/seccomp_cost.ts): read of one byte (a call the
- * filter does not watch), kill(0, 0) (watched, but its pid is not virtual: allowed in the
+ * filter does not watch below the signalfd window), a raw read of a signalfd (in the window:
+ * trapped under the layer, its ssi_pid translated), kill(0, 0) (watched, but its pid is not virtual: allowed in the
  * kernel), getppid and kill(getpid(), 0) made raw (trapped: translated in the SIGSYS handler),
  * openat and close made raw (a path call from the program's code: trapped, its path read),
  * clock_gettime made raw on the monotonic clock (watched, passes in the kernel) and on the
@@ -18,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,12 +40,16 @@ static long rs(long n, long a, long b, long c) {
 long stub_getppid(void);
 __asm__(".text\n.p2align 5\nstub_getppid:\n\tmov $110, %eax\n\tsyscall\n\tret\n");
 
-static int zero;
+static int zero, sigfd;
 static pid_t self;
 static sigset_t none;
 static void raw_read(void) {
   char c;
   if (rs(SYS_read, zero, (long)&c, 1) != 1) abort();
+}
+static void raw_read_signalfd(void) { /* nothing pending: EAGAIN; under the layer, trapped */
+  char info[128];
+  if (rs(SYS_read, sigfd, (long)info, sizeof info) != -EAGAIN) abort();
 }
 static void raw_kill_group(void) { rs(SYS_kill, 0, 0, 0); }
 static void raw_getppid(void) { rs(SYS_getppid, 0, 0, 0); }
@@ -78,6 +85,12 @@ int main(int argc, char **argv) {
   sigemptyset(&none);
   zero = open("/dev/zero", O_RDONLY);
   measure("raw_read", raw_read);
+  sigset_t usr2;
+  sigemptyset(&usr2);
+  sigaddset(&usr2, SIGUSR2);
+  sigprocmask(SIG_BLOCK, &usr2, NULL);
+  sigfd = signalfd(-1, &usr2, SFD_NONBLOCK);
+  measure("raw_read_signalfd", raw_read_signalfd);
   measure("raw_kill_group", raw_kill_group);
   measure("raw_getppid", raw_getppid);
   measure("stub_getppid", go_stub_getppid);

@@ -5,7 +5,9 @@
  * SECCOMP_RET_USER_NOTIF answered by a supervisor thread (SECCOMP_IOCTL_NOTIF_RECV, then SEND
  * with a value, as a translation would, or with SECCOMP_USER_NOTIF_FLAG_CONTINUE); the thread
  * is made before the filter, which covers only the calling thread, so it is not filtered.
- * "amber_filter": Amber's own filter alone (seccomp_filter.h), on a call it does not watch. */
+ * "amber_filter": Amber's own filter alone (seccomp_filter.h), on a call it does not watch
+ * (getuid, the whole chain of compares) and on a raw read below the signalfd window (the first
+ * call it looks at: the number, the magic, the descriptor). */
 #ifndef AMBER_BENCH_TRAP_FLOOR_H
 #define AMBER_BENCH_TRAP_FLOOR_H
 
@@ -54,6 +56,18 @@ static void floor_getuid(void) {
   __asm__ volatile("syscall" : "=a"(ret) : "a"(SYS_getuid) : "rcx", "r11", "memory");
 }
 
+static int floor_zero = -1; /* /dev/zero: a read below the signalfd window, which passes */
+
+static void floor_read(void) {
+  long ret;
+  char c;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(SYS_read), "D"((long)floor_zero), "S"(&c), "d"(1L)
+                   : "rcx", "r11", "memory");
+  if (ret != 1) abort();
+}
+
 static int floor_listener = -1, floor_continue;
 
 static void *floor_supervisor(void *arg) {
@@ -83,10 +97,13 @@ static void trap_floor(const char *name) {
   pid_t child = fork();
   if (child == 0) {
     if (!strcmp(name, "amber_filter")) { /* a call it does not watch, before and after */
+      floor_zero = open("/dev/zero", O_RDONLY);
       measure("getuid_plain", floor_getuid);
+      measure("read_plain", floor_read);
       prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
       if (amber_seccomp_install(0)) _exit(1);
       measure("getuid_amber_filter", floor_getuid);
+      measure("read_amber_filter", floor_read);
     } else if (!strcmp(name, "sigsys_empty")) {
       struct sigaction sa;
       memset(&sa, 0, sizeof sa);

@@ -39,10 +39,19 @@ enum {
   AMBER_TRAP_OWN,
   AMBER_TRAP_PATH,
   AMBER_TRAP_CLONE,
-  AMBER_TRAP_CPUCLOCK
+  AMBER_TRAP_CPUCLOCK,
+  AMBER_TRAP_FD
 };
 
+/* FD: as OWN, and only when the descriptor (argument a) is in the window where the library puts
+ * signalfds (wrap_signalfd.c): a raw read of one gets ssi_pid translated, every other raw read
+ * passes in the kernel. The window sits below the tables' descriptor (table_fd.c, 24 below a
+ * limit of 1024) and inside select()'s FD_SETSIZE. */
+#define AMBER_SIGNALFD_FD_MIN 896
+#define AMBER_SIGNALFD_FDS 64
+
 #define AMBER_SECCOMP_CALLS(X)                                                                  \
+  X(SYS_read, AMBER_TRAP_FD, 0, -1) /* first: the hottest watched call */                       \
   X(SYS_getpid, AMBER_TRAP_OWN, -1, -1)                                                         \
   X(SYS_getppid, AMBER_TRAP_OWN, -1, -1)                                                        \
   X(SYS_gettid, AMBER_TRAP_OWN, -1, -1)                                                         \
@@ -102,7 +111,9 @@ enum {
   X(SYS_faccessat2, AMBER_TRAP_PATH, 1, -1)                                                     \
   X(SYS_clock_gettime, AMBER_TRAP_CPUCLOCK, 0, -1)                                              \
   X(SYS_clock_getres, AMBER_TRAP_CPUCLOCK, 0, -1)                                               \
-  X(SYS_clock_nanosleep, AMBER_TRAP_CPUCLOCK, 0, -1)
+  X(SYS_clock_nanosleep, AMBER_TRAP_CPUCLOCK, 0, -1)                                            \
+  X(SYS_signalfd, AMBER_TRAP_OWN, -1, -1)                                                       \
+  X(SYS_signalfd4, AMBER_TRAP_OWN, -1, -1)
 
 /* Does nr pass the filter with the magic (one of them, not ARGS6)? Folded at compile time for a
  * constant nr. */

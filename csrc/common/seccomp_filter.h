@@ -77,6 +77,16 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(0, 0));
     amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, 31 /* SIGSYS */);
     amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, 62 /* AMBER_CKPT_SIGNAL */);
+    /* a read of the action from the program's own code: it is shown the program's handler,
+     * not the library's trampoline that translates si_pid (seccomp.c) */
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(2, 0));
+    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, 0, 2, 0);
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(2, 1));
+    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_ALLOW, 0, 0);
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                  offsetof(struct seccomp_data, instruction_pointer) + 4);
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, AMBER_BPF_ALLOW, AMBER_BPF_TRAP,
+                  (uint32_t)(AMBER_SECCOMP_LIBS_FROM >> 32));
   } else if (kind == AMBER_TRAP_CPUCLOCK) { /* from the program's code, on a CPU clock */
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0,
                   offsetof(struct seccomp_data, instruction_pointer) + 4);
@@ -86,18 +96,25 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
     amber_bpf_put(b, BPF_JMP | BPF_JSET | BPF_K, AMBER_BPF_TRAP, 0, 0x80000000u);
     amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, 2 /* PROCESS_CPUTIME */);
     amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, 3 /* THREAD_CPUTIME */);
+  } else if (kind == AMBER_TRAP_FD) { /* the program's own code, a descriptor in the window */
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a0, 0));
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, 0, AMBER_BPF_ALLOW, AMBER_SIGNALFD_FD_MIN);
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, AMBER_BPF_ALLOW, 0,
+                  AMBER_SIGNALFD_FD_MIN + AMBER_SIGNALFD_FDS);
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                  offsetof(struct seccomp_data, instruction_pointer) + 4);
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, AMBER_BPF_ALLOW, AMBER_BPF_TRAP,
+                  (uint32_t)(AMBER_SECCOMP_LIBS_FROM >> 32));
   } else if (kind == AMBER_TRAP_OWN || kind == AMBER_TRAP_PATH || kind == AMBER_TRAP_CLONE) {
     /* from a shared library (libc): allowed */
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0,
                   offsetof(struct seccomp_data, instruction_pointer) + 4);
     amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, AMBER_BPF_ALLOW, 0,
                   (uint32_t)(AMBER_SECCOMP_LIBS_FROM >> 32));
-    if (kind == AMBER_TRAP_CLONE) { /* a thread passes; a CLONE_VM child only with CLONE_VFORK */
+    if (kind == AMBER_TRAP_CLONE) { /* a thread passes, and a process with a TLS of its own */
       amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(0, 0));
-      amber_bpf_put(b, BPF_JMP | BPF_JSET | BPF_K, AMBER_BPF_ALLOW, 0,
+      amber_bpf_put(b, BPF_JMP | BPF_JSET | BPF_K, AMBER_BPF_ALLOW, AMBER_BPF_TRAP,
                     0x00010000 /* CLONE_THREAD */ | 0x00080000 /* CLONE_SETTLS */);
-      amber_bpf_put(b, BPF_JMP | BPF_JSET | BPF_K, 0, AMBER_BPF_TRAP, 0x00000100 /* CLONE_VM */);
-      amber_bpf_put(b, BPF_JMP | BPF_JSET | BPF_K, AMBER_BPF_TRAP, 0, 0x00004000 /* CLONE_VFORK */);
     } else {
       amber_bpf_put(b, BPF_JMP | BPF_JA, 0, 0, 1); /* over ALLOW */
     }

@@ -30,6 +30,10 @@ struct amber_seized {
   uint64_t rseq_addr;
   struct amber_pending pending; /* its own queue; si_pid as the kernel has it */
   uint8_t xstate[AMBER_SEIZED_XSTATE] __attribute__((aligned(64)));
+  /* Its own flags (prctl and personality(2) change only the calling thread), asked in it. */
+  int32_t flags_read; /* 1: these four hold */
+  int32_t nnp, personality, pdeathsig;
+  uint64_t gs_base;
 };
 
 #endif

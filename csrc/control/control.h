@@ -42,6 +42,9 @@ int32_t amber_ctl_set_phase(void *table, int32_t phase);
 /* Once every agent is frozen, before WRITE: lists what the processes share (ctl_share.c); on
  * failure buf says why, naming the process. */
 int32_t amber_ctl_share_scan(void *table, char *buf, int32_t cap);
+/* Before a snapshot: -EOPNOTSUPP, and why in buf (naming both), when two of its processes share
+ * one address space (a raw clone with CLONE_VM); 0 otherwise. */
+int32_t amber_ctl_vm_sharing(void *table, char *buf, int32_t cap);
 /* A named FIFO of the application that a process outside it holds too: -EBUSY, buf naming
  * both (ctl_fifo_outside.c). */
 struct amber_table;

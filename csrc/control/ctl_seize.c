@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -122,7 +123,7 @@ static long call_in(int32_t tid, const struct user_regs_struct *base, uint64_t g
   r.rip = gadget;
   r.rax = nr;
   r.orig_rax = (unsigned long long)-1;
-  r.rdi = a, r.rsi = b, r.rdx = c, r.r10 = d;
+  r.rdi = a, r.rsi = b, r.rdx = c, r.r10 = d, r.r8 = 0; /* prctl wants its unused ones 0 */
   int err = set_regs(tid, &r);
   int status = 0;
   for (int stop = 0; stop < 2 && !err; stop++) { /* entry, then exit */
@@ -157,6 +158,24 @@ static int stop_thread(struct request *q) {
   return -EBUSY;
 }
 
+/* The thread's own no_new_privs, personality and parent-death signal (prctl and personality(2)
+ * are the calling thread's: asked in it), and its GS base (its registers'). */
+static int read_flags(struct request *q, struct amber_seized *s, const struct user_regs_struct *at,
+                      uint64_t scratch) {
+  long nnp = call_in(q->tid, at, s->gadget, SYS_prctl, PR_GET_NO_NEW_PRIVS, 0, 0, 0);
+  long per = call_in(q->tid, at, s->gadget, SYS_personality, 0xffffffffL, 0, 0, 0);
+  long r = call_in(q->tid, at, s->gadget, SYS_prctl, PR_GET_PDEATHSIG, (long)scratch, 0, 0);
+  int32_t sig = 0;
+  if (!r && peek(q->pid, scratch, &sig, sizeof sig)) return -EFAULT;
+  if (nnp < 0 || per < 0 || r) return (int)(nnp < 0 ? nnp : per < 0 ? per : r < 0 ? r : -EPROTO);
+  s->nnp = (int32_t)nnp;
+  s->personality = (int32_t)per;
+  s->pdeathsig = sig;
+  s->gs_base = at->gs_base;
+  s->flags_read = 1;
+  return 0;
+}
+
 /* Everything but the registers, read while stopped: takes Amber's signal off its queue, which
  * it holds off and would otherwise keep pending after the snapshot. */
 static int read_state(struct request *q, struct amber_seized *s, const struct user_regs_struct *at) {
@@ -166,6 +185,7 @@ static int read_state(struct request *q, struct amber_seized *s, const struct us
   uint64_t base = q->addr + offsetof(struct amber_seized, scratch);
   if (poke(q->pid, base, scratch, sizeof scratch)) return -EFAULT;
   long r;
+  int err;
   for (int i = 0; i < 64; i++) {
     r = call_in(q->tid, at, s->gadget, SYS_rt_sigtimedwait, base, 0, base + 8, 8);
     if (r != CKPT_SIGNAL) break;
@@ -177,6 +197,7 @@ static int read_state(struct request *q, struct amber_seized *s, const struct us
   s->altstack_sp = scratch[3];
   s->altstack_flags = (int32_t)scratch[4];
   s->altstack_size = scratch[5];
+  if ((err = read_flags(q, s, at, base + 24))) return err;
   if (ptrace(PTRACE_GETSIGMASK, q->tid, sizeof s->mask, &s->mask)) return -errno;
   struct iovec x = {s->xstate, sizeof s->xstate};
   if (ptrace(PTRACE_GETREGSET, q->tid, NT_X86_XSTATE, &x)) return -errno;

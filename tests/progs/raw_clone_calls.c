@@ -2,7 +2,8 @@
  * arguments, made with the `syscall` instruction itself (as Go's runtime or assembly make them):
  * raw fork, vfork, clone (also on a stack of its own, with CLONE_VM | CLONE_VFORK as Go's fork
  * for exec, with CLONE_PARENT_SETTID, CLONE_CHILD_SETTID, CLONE_PIDFD) and clone3 give the
- * parent the child's virtual pid and the child its own; rt_sigtimedwait's si_pid names the
+ * parent the child's virtual pid and the child its own; a vfork child shares its parent's
+ * memory, which waits for it; rt_sigtimedwait's si_pid names the
  * sender by virtual pid; calls of six arguments (process_vm_readv/writev, move_pages) act on the
  * process named; /proc/<virtual pid>/... paths given to raw open, stat, readlink, access...
  * reach it. Before a snapshot and after the restore (new system pids), twice.
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "raw_clone.h"
 #include "wait_go.h"
 
 /* A raw call: r9, the sixth argument, is given (0x1234 where the call has five or fewer). */
@@ -39,6 +41,7 @@ static long rs6(long n, long a, long b, long c, long d, long e, long f) {
 
 static pid_t self, child;
 static volatile long marker = 111; /* the child keeps 111; this process changes it */
+static volatile long shared_word;   /* written by vfork children */
 
 /* In a new child: 0 when its raw getpid is its virtual pid and its raw getppid this process. */
 static int child_ids_ok(void) {
@@ -70,27 +73,6 @@ static __attribute__((noreturn, used)) void on_child_stack(void) {
   __builtin_unreachable();
 }
 
-static long clone_on_stack(void) {
-  register long r10 __asm__("r10") = 0;
-  register long r8 __asm__("r8") = 0;
-  register long r9 __asm__("r9") = 0x1234;
-  register long r12 __asm__("r12") = (long)on_child_stack;
-  long ret;
-  __asm__ volatile("syscall\n\t"
-                   "test %%rax, %%rax\n\t"
-                   "jnz 1f\n\t"
-                   "xor %%ebp, %%ebp\n\t"
-                   "call *%%r12\n\t"
-                   "ud2\n"
-                   "1:"
-                   : "=a"(ret)
-                   : "0"((long)SYS_clone), "D"((long)SIGCHLD),
-                     "S"(child_stack + sizeof child_stack), "d"(0L), "r"(r10), "r"(r8), "r"(r9),
-                     "r"(r12)
-                   : "rcx", "r11", "memory");
-  return ret;
-}
-
 static void *thread_main(void *arg) { return arg; }
 
 static void new_processes(const char *phase) {
@@ -98,14 +80,41 @@ static void new_processes(const char *phase) {
   if (r == 0) _exit(child_ids_ok());
   reaped(phase, "fork", r);
 
+  /* A vfork child shares the memory, and its parent waits for it: what it writes before it
+   * ends (its own pid, after a pause) is there when the parent goes on. */
+  struct timespec pause_a_little = {0, 20 * 1000 * 1000};
+  shared_word = 0;
   r = rs(SYS_vfork, 0, 0, 0, 0, 0);
-  if (r == 0) _exit(child_ids_ok());
+  if (r == 0) {
+    rs(SYS_nanosleep, &pause_a_little, 0, 0, 0, 0);
+    shared_word = rs(SYS_getpid, 0, 0, 0, 0, 0);
+    _exit(child_ids_ok());
+  }
+  CHECK(shared_word == r, "%s: after a raw vfork the parent reads %ld, its child wrote %ld", phase,
+        shared_word, r);
   reaped(phase, "vfork", r);
 
   /* Go's fork for exec: CLONE_VM | CLONE_VFORK on the caller's stack. */
+  shared_word = 0;
   r = rs(SYS_clone, SIGCHLD | CLONE_VM | CLONE_VFORK, 0, 0, 0, 0);
-  if (r == 0) rs(SYS_exit_group, child_ids_ok(), 0, 0, 0, 0);
+  if (r == 0) {
+    rs(SYS_nanosleep, &pause_a_little, 0, 0, 0, 0);
+    shared_word = getpid();
+    rs(SYS_exit_group, child_ids_ok(), 0, 0, 0, 0);
+  }
+  CHECK(shared_word == r, "%s: after a raw clone with CLONE_VM | CLONE_VFORK the parent reads %ld",
+        phase, shared_word);
   reaped(phase, "clone with CLONE_VM | CLONE_VFORK", r);
+
+  /* ... that execs a program (which tells its own pid through its status: none here, so it
+   * checks it was exec'd with a virtual pid by exiting 0 from `true`). */
+  r = rs(SYS_vfork, 0, 0, 0, 0, 0);
+  if (r == 0) {
+    char *argv[] = {"true", NULL}, *envp[] = {NULL};
+    rs(SYS_execve, "/bin/true", argv, envp, 0, 0);
+    _exit(3);
+  }
+  reaped(phase, "vfork and exec", r);
 
   pid_t ptid = 0, ctid = 0;
   r = rs(SYS_clone, SIGCHLD | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID, 0, &ptid, &ctid, 0);
@@ -113,7 +122,8 @@ static void new_processes(const char *phase) {
   CHECK(ptid == r, "%s: CLONE_PARENT_SETTID wrote %d, the call returned %ld", phase, ptid, r);
   reaped(phase, "clone", r);
 
-  reaped(phase, "clone on a stack of its own", clone_on_stack());
+  reaped(phase, "clone on a stack of its own",
+         raw_clone(SIGCHLD, child_stack + sizeof child_stack, on_child_stack));
 
   int pidfd = -1;
   r = rs(SYS_clone, SIGCHLD | CLONE_PIDFD, 0, &pidfd, 0, 0);

@@ -82,6 +82,9 @@ int amber_flags_after_restore(void); /* 0, or -1 with amber_ckpt.error */
 void amber_flags_thread_capture(const struct amber_thread_rec *rec);
 void amber_flags_thread_after_restore(const struct amber_thread_rec *rec);
 void amber_flags_thread_pdeathsig(void); /* the calling thread's, once it has its credentials */
+/* a seized thread's own, read from outside (ctl_seize.c), in place of the leader's */
+void amber_flags_thread_seized(const struct amber_thread_rec *rec, int32_t nnp,
+                               int32_t personality, int32_t pdeathsig, uint64_t gs_base);
 
 /* agent_reports.c: wait reports the program had not collected from its children */
 int amber_reports_capture(void); /* 0, or -1 with amber_ckpt.error */

@@ -1,18 +1,21 @@
 /* Flags the kernel keeps for a process or a thread that a restored process would otherwise take
  * from the restorer: the OOM killer's adjustment (the process's), and the no_new_privs bit, the
- * personality and the parent-death signal (each thread's: prctl and personality(2) change only
- * the calling thread). */
+ * personality, the parent-death signal (each thread's: prctl and personality(2) change only
+ * the calling thread) and the GS base (each thread's; glibc leaves it 0, a runtime may use it). */
 #include <fcntl.h>
 #include <sys/prctl.h>
 
 #include "agent.h"
 
 #define PERSONALITY_QUERY 0xffffffffL
+#define ARCH_SET_GS 0x1001
+#define ARCH_GET_GS 0x1004
 
 static int32_t oom_adj;
 static int have_oom;
 static struct {
   int32_t nnp, personality, pdeathsig;
+  uint64_t gs_base;
 } flags[AMBER_MAX_THREADS]; /* by index in amber_ckpt.threads; saved with memory */
 
 static int index_of(const struct amber_thread_rec *rec) {
@@ -27,6 +30,18 @@ void amber_flags_thread_capture(const struct amber_thread_rec *rec) {
   flags[i].personality = (int32_t)amber_sys1(SYS_personality, PERSONALITY_QUERY);
   flags[i].pdeathsig = 0;
   amber_sys2(SYS_prctl, PR_GET_PDEATHSIG, &flags[i].pdeathsig);
+  flags[i].gs_base = 0;
+  amber_sys2(SYS_arch_prctl, ARCH_GET_GS, &flags[i].gs_base);
+}
+
+void amber_flags_thread_seized(const struct amber_thread_rec *rec, int32_t nnp,
+                               int32_t personality, int32_t pdeathsig, uint64_t gs_base) {
+  int i = index_of(rec);
+  if (i < 0) return;
+  flags[i].nnp = nnp;
+  flags[i].personality = personality;
+  flags[i].pdeathsig = pdeathsig;
+  flags[i].gs_base = gs_base;
 }
 
 /* Both may be set by anyone: no_new_privs can only be turned on, which the restored thread
@@ -38,6 +53,7 @@ void amber_flags_thread_after_restore(const struct amber_thread_rec *rec) {
       amber_sys1(SYS_personality, PERSONALITY_QUERY) != flags[i].personality)
     amber_sys1(SYS_personality, (uint32_t)flags[i].personality);
   if (flags[i].nnp == 1) amber_sys5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  if (flags[i].gs_base) amber_sys2(SYS_arch_prctl, ARCH_SET_GS, flags[i].gs_base);
 }
 
 /* After the thread's change of user, which clears it (amber_thread_after_restore noted its TID). */

@@ -139,6 +139,8 @@ int amber_seize_take(struct amber_seized *s, int32_t tid) {
   rec->ctx.rsp = (uint64_t)(slot->stack + SEIZED_STACK);
   rec->ctx.rip = (uint64_t)amber_seized_entry;
   amber_thread_capture_seized(rec, tid, s->regs.fs_base, &slot->frame.uc);
+  if (s->flags_read)
+    amber_flags_thread_seized(rec, s->nnp, s->personality, s->pdeathsig, s->gs_base);
   rec->rseq_addr = s->rseq_addr;
   rec->rseq_len = s->rseq_len;
   rec->rseq_sig = s->rseq_sig;

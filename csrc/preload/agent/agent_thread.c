@@ -101,7 +101,7 @@ void amber_thread_capture_seized(struct amber_thread_rec *rec, int32_t tid, uint
   long len = amber_read_file(path, comm, sizeof comm - 1);
   for (long i = 0; i < len && i < (long)sizeof rec->comm - 1 && comm[i] != '\n'; i++)
     rec->comm[i] = comm[i];
-  amber_flags_thread_capture(rec); /* the leader's: a thread's own are not read from outside */
+  amber_flags_thread_capture(rec); /* the leader's; the thread's own, read from outside, replace them */
 }
 
 void amber_thread_after_restore(struct amber_thread_rec *rec) {

@@ -66,6 +66,16 @@ static inline int amber_siginfo_has_pid(int sig, int code) {
 
 /* wrap_signalfd.c: a closed descriptor is no signalfd any more */
 void amber_signalfd_forget(int fd);
+/* a new signalfd (moved where the seccomp filter sees raw reads of it): its number */
+int amber_signalfd_made(int fd, int flags);
+/* r bytes read from fd into buf: a signalfd's ssi_pid made virtual */
+void amber_signalfd_read(int fd, void *buf, long r);
+/* wrap_signal.c: a raw rt_sigaction's handler for the kernel (the trampoline that translates
+ * si_pid, for an SA_SIGINFO handler), and the program's handler for one the kernel holds */
+uint64_t amber_sigaction_wrap(int sig, uint64_t handler, uint64_t flags, uint64_t mask,
+                              uint64_t *was);
+uint64_t amber_sigaction_unwrap(int sig, uint64_t kernel_handler, uint64_t was);
+uint64_t amber_sigaction_recorded(int sig);
 
 /* init.c: one line into the application's log; signal-safe (amber_fmt's formats only) */
 void amber_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -147,6 +157,12 @@ void amber_table_fd_after_restore(int restorer_fd);
  * arguments may be system ids (amber_who_in lets them through). */
 extern int amber_seccomp_layer;
 extern __thread int amber_raw_ids;
+/* trap_vfork.c: this is a raw vfork's child, on its parent's memory until it execs (its ids
+ * are looked up by its system pid: amber.vpid is the parent's), and its exec's buffer */
+extern __thread int amber_vfork_child;
+/* trap_clone_vm.c: this process made a child that shares its memory (and so its amber.vpid) */
+extern int amber_vm_shared;
+char *amber_vfork_env_buffer(long bytes);
 void amber_seccomp_early(void);
 /* static_exec.c: whether an exec of `file` (searched in PATH if `search`) is refused: a static
  * program under the seccomp layer (said in the log) */

@@ -54,7 +54,9 @@ void amber_rw_dispatch(struct amber_rw_frame *f) {
 static void handle(long nr) { amber_rw_handled[nr / 64] |= 1ULL << (nr % 64); }
 
 /* The calls seccomp.c translates without a signal frame: all it traps but the mask (set in the
- * frame), the new processes (they return through the frame) and execve. */
+ * frame), the new processes (they return through the frame) and execve. Not reads nor clock
+ * calls either: the filter traps only a few of them (a signalfd's, a CPU clock's), and a hot
+ * site's other reads and clock reads must go on straight into the kernel. */
 void amber_rw_init(void) {
   const char *mode = getenv("AMBER_SYSCALL_REWRITE");
   unsigned a, b, c, d;
@@ -62,7 +64,8 @@ void amber_rw_init(void) {
   if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return; /* no OSXSAVE */
 #define AMBER_RW_CALL(nr, kind, x, y)                                                            \
   if (nr != SYS_rt_sigprocmask && nr != SYS_clone && nr != SYS_clone3 && nr != SYS_fork &&      \
-      nr != SYS_vfork && nr != SYS_execve && nr < AMBER_RW_NR_MAX)                                \
+      nr != SYS_vfork && nr != SYS_execve && kind != AMBER_TRAP_FD &&                             \
+      kind != AMBER_TRAP_CPUCLOCK && nr < AMBER_RW_NR_MAX)                                        \
     handle(nr);
   AMBER_SECCOMP_CALLS(AMBER_RW_CALL)
 #undef AMBER_RW_CALL

@@ -5,6 +5,7 @@
  * application, in its first process, inherited across fork and exec; every exec'd library puts
  * the handler back first thing (init.c). docs/seccomp.md says why it is built this way. */
 #include <link.h>
+#include <linux/sched.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <string.h>
@@ -50,7 +51,7 @@ static int clock_call(long nr) {
 /* A vfork child (posix_spawn's, Go's fork for exec) shares its parent's memory: the SIGSYS
  * action and the mask it sets before its exec must not become the parent's. */
 static int in_vfork_child(void) {
-  return amber_active() && amber_pid_v2s(amber.vpid) != amber_sys_getpid();
+  return amber_vfork_child || (amber_active() && amber_pid_v2s(amber.vpid) != amber_sys_getpid());
 }
 
 /* rt_sigaction: SIGSYS stays Amber's (the program's action is kept to pass its own SIGSYS
@@ -70,14 +71,22 @@ static long sigaction_call(const long a[6], uintptr_t ip) {
     if (old) memset(old, 0, sizeof *old);
     return 0;
   }
+  /* the program's own handler (not libc's, which the sigaction wrapper wrapped already) runs
+   * behind the trampoline that translates si_pid (wrap_signal.c); a vfork child's would
+   * overwrite its parent's record, in the memory they share */
+  int wrap = amber_active() && !from_libc(ip) && !in_vfork_child();
   struct amber_ksigaction copy;
   long b[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
+  uint64_t was = amber_sigaction_recorded(sig);
   if (act) {
     copy = *act;
     copy.mask &= ~SIGSYS_BIT;
+    if (wrap) copy.handler = amber_sigaction_wrap(sig, act->handler, act->flags, act->mask, &was);
     b[1] = (long)&copy;
   }
-  return past_filter(SYS_rt_sigaction, b);
+  long r = past_filter(SYS_rt_sigaction, b);
+  if (r == 0 && old && wrap) old->handler = amber_sigaction_unwrap(sig, old->handler, was);
+  return r;
 }
 
 /* SIGSYS is never blocked in the kernel, since a trapped call with SIGSYS blocked ends the
@@ -139,10 +148,20 @@ static long path_call(long nr, const long a[6], int at) {
  * system id (below the virtual range) is let through, as glibc's own raw calls use them. */
 static long translated(long nr, long a[6]) {
   switch (nr) {
-  case SYS_getpid: return amber.vpid;
+  case SYS_getpid: return getpid();
   case SYS_getppid: return getppid();
   case SYS_gettid: return gettid();
   case SYS_getpgrp: return as_raw(getpgid(0));
+  case SYS_read: { /* a descriptor in the signalfd window (seccomp_calls.h) */
+    long r = past_filter(nr, a);
+    amber_signalfd_read((int)a[0], (void *)a[1], r);
+    return r;
+  }
+  case SYS_signalfd:
+  case SYS_signalfd4: {
+    long r = past_filter(nr, a);
+    return (int)a[0] == -1 ? amber_signalfd_made((int)r, nr == SYS_signalfd4 ? (int)a[3] : 0) : r;
+  }
   case SYS_setsid: return as_raw(setsid());
   case SYS_kill:
   case SYS_tkill:
@@ -168,6 +187,17 @@ static long translated(long nr, long a[6]) {
 long amber_trap_clone(long nr, const long a[6], int own, greg_t *rsp);
 /* trap_exec.c */
 long amber_trap_execve(const long a[6]);
+/* trap_vfork.c: does not return, unless it cannot make the call (1) */
+int amber_trap_vfork(long nr, const long a[6], int own, ucontext_t *uc);
+
+/* trap_clone_vm.c: a process sharing the memory; *done 0 when not made there */
+long amber_trap_clone_vm(const long a[6], ucontext_t *uc, int *done);
+
+static int vfork_like(long nr, const long a[6]) {
+  return nr == SYS_vfork ||
+         (nr == SYS_clone && (a[0] & (CLONE_VM | CLONE_VFORK | CLONE_THREAD | CLONE_SETTLS)) ==
+                                 (CLONE_VM | CLONE_VFORK));
+}
 
 static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc);
 
@@ -186,13 +216,20 @@ int amber_seccomp_direct(long nr, long a[6], uintptr_t ip, long *result) {
 static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
   if (nr == SYS_rt_sigaction) return sigaction_call(a, ip);
   if (nr == SYS_rt_sigprocmask) return sigmask_call(a, uc);
+  if (vfork_like(nr, a) && !from_libc(ip) && amber_active()) amber_trap_vfork(nr, a, 1, uc);
+  if (nr == SYS_clone && (a[0] & (CLONE_VM | CLONE_VFORK | CLONE_THREAD)) == CLONE_VM) {
+    int done;
+    long r = amber_trap_clone_vm(a, uc, &done);
+    return done ? r : past_filter(nr, a); /* no stack of its own: the caller's business */
+  }
   if (nr == SYS_clone || nr == SYS_clone3 || nr == SYS_fork || nr == SYS_vfork)
     return amber_trap_clone(nr, a, !from_libc(ip), &uc->uc_mcontext.gregs[REG_RSP]);
   if (nr == SYS_execve && amber_active() && !from_libc(ip)) return amber_trap_execve(a);
   int returns_ids = nr == SYS_getpid || nr == SYS_getppid || nr == SYS_gettid ||
                     nr == SYS_getpgrp || nr == SYS_getpgid || nr == SYS_getsid ||
                     nr == SYS_setsid || nr == SYS_wait4 || nr == SYS_waitid ||
-                    nr == SYS_rt_sigtimedwait;
+                    nr == SYS_rt_sigtimedwait || nr == SYS_read || nr == SYS_signalfd ||
+                    nr == SYS_signalfd4;
   /* glibc's own calls (raise, pthread_kill, system, and the wrappers' real calls) compare and
    * pass system ids, as they did before: only the ids in the virtual range are translated. */
   if (!amber_active() || (returns_ids && from_libc(ip))) return past_filter(nr, a);

@@ -18,7 +18,10 @@ static int fail(int err) {
   return -1;
 }
 
-AMBER_EXPORT pid_t getpid(void) { return amber_active() ? amber.vpid : REAL(getpid)(); }
+AMBER_EXPORT pid_t getpid(void) {
+  if (!amber_active()) return REAL(getpid)();
+  return amber_vfork_child || amber_vm_shared ? amber_pid_s2v(amber_sys_getpid()) : amber.vpid;
+}
 
 AMBER_EXPORT pid_t getppid(void) {
   if (!amber_active()) return REAL(getppid)();
@@ -30,6 +33,8 @@ AMBER_EXPORT pid_t getppid(void) {
 
 AMBER_EXPORT pid_t gettid(void) {
   if (!amber_active()) return REAL(gettid)();
+  if (amber_vfork_child || (amber_vm_shared && amber_sys_gettid() == amber_sys_getpid()))
+    return amber_pid_s2v(amber_sys_gettid());
   int32_t v = amber_self_vtid();
   return v > 0 ? v : amber_sys_gettid();
 }

@@ -88,6 +88,32 @@ AMBER_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigactio
   return 0;
 }
 
+/* The same for a raw rt_sigaction from the program's own code (seccomp.c, Go's runtime): the
+ * handler to give the kernel (and in *was the program's one it replaces), and the program's
+ * handler behind the one the kernel holds (`was`, the one recorded before the call). */
+uint64_t amber_sigaction_wrap(int sig, uint64_t handler, uint64_t flags, uint64_t mask,
+                              uint64_t *was) {
+  if (sig <= 0 || sig > 64 || handler == (uint64_t)siginfo_trampoline) return handler;
+  *was = (uint64_t)user_actions[sig].sa_sigaction;
+  struct sigaction act;
+  memset(&act, 0, sizeof act);
+  act.sa_sigaction = (void (*)(int, siginfo_t *, void *))handler;
+  act.sa_flags = (int)flags;
+  memcpy(&act.sa_mask, &mask, 8);
+  user_actions[sig] = act;
+  int own = (flags & SA_SIGINFO) && handler != (uint64_t)SIG_DFL && handler != (uint64_t)SIG_IGN;
+  return own ? (uint64_t)siginfo_trampoline : handler;
+}
+
+uint64_t amber_sigaction_unwrap(int sig, uint64_t kernel_handler, uint64_t was) {
+  if (sig <= 0 || sig > 64 || kernel_handler != (uint64_t)siginfo_trampoline) return kernel_handler;
+  return was;
+}
+
+uint64_t amber_sigaction_recorded(int sig) {
+  return sig > 0 && sig <= 64 ? (uint64_t)user_actions[sig].sa_sigaction : 0;
+}
+
 AMBER_EXPORT __sighandler_t signal(int sig, __sighandler_t handler) {
   if (amber_active() && amber_is_ckpt_signal(sig)) return SIG_DFL;
   return REAL(signal)(sig, handler);

@@ -6,9 +6,11 @@
  * test. */
 #include <linux/close_range.h>
 #include <sys/signalfd.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "../core/amber.h"
+#include "../../common/seccomp_calls.h"
 
 #define MAX_TRACKED 4096
 static uint64_t is_signalfd[MAX_TRACKED / 64]; /* saved with memory: restored descriptors keep
@@ -26,22 +28,46 @@ static void mark(int fd, int on) {
 
 void amber_signalfd_forget(int fd) { mark(fd, 0); }
 
-AMBER_EXPORT int signalfd(int fd, const sigset_t *mask, int flags) {
-  int r = REAL(signalfd)(fd, mask, flags);
-  if (r >= 0 && amber_active()) mark(r, 1);
-  return r;
+/* A new signalfd moves into the window the seccomp filter watches raw reads in
+ * (AMBER_SIGNALFD_FD_MIN, seccomp_calls.h), so that a raw read of it from the program's own code
+ * is trapped and translated too, and no other raw read is. Where the window is full or above the
+ * descriptor limit it stays where it is (a raw read of it is then not translated). */
+int amber_signalfd_made(int fd, int flags) {
+  if (fd < 0 || !amber_active()) return fd;
+  if (amber_seccomp_layer && (fd < AMBER_SIGNALFD_FD_MIN ||
+                              fd >= AMBER_SIGNALFD_FD_MIN + AMBER_SIGNALFD_FDS)) {
+    int cmd = flags & SFD_CLOEXEC ? F_DUPFD_CLOEXEC : F_DUPFD;
+    int high = (int)amber_sys3(SYS_fcntl, fd, cmd, AMBER_SIGNALFD_FD_MIN);
+    if (high >= AMBER_SIGNALFD_FD_MIN + AMBER_SIGNALFD_FDS) amber_sys1(SYS_close, high);
+    else if (high >= 0) {
+      amber_sys1(SYS_close, fd);
+      fd = high;
+    }
+  }
+  mark(fd, 1);
+  return fd;
 }
 
-AMBER_EXPORT ssize_t read(int fd, void *buf, size_t count) {
-  ssize_t r = REAL(read)(fd, buf, count);
-  if (r <= 0 || !tracked(fd) || !amber_active()) return r;
+AMBER_EXPORT int signalfd(int fd, const sigset_t *mask, int flags) {
+  int r = REAL(signalfd)(fd, mask, flags);
+  return fd == -1 ? amber_signalfd_made(r, flags) : r;
+}
+
+/* What a read of `fd` returned into buf (r bytes): ssi_pid virtual if it is a signalfd. */
+void amber_signalfd_read(int fd, void *buf, long r) {
+  if (r <= 0 || !tracked(fd) || !amber_active()) return;
   struct signalfd_siginfo *info = buf;
-  for (ssize_t i = 0; i < r / (ssize_t)sizeof *info; i++) {
+  for (long i = 0; i < r / (long)sizeof *info; i++) {
     if (!amber_siginfo_has_pid((int)info[i].ssi_signo, info[i].ssi_code) || !info[i].ssi_pid)
       continue;
     int32_t v = amber_s2v(amber.table, AMBER_KIND_PID, (int32_t)info[i].ssi_pid);
     info[i].ssi_pid = v > 0 ? (uint32_t)v : 0;
   }
+}
+
+AMBER_EXPORT ssize_t read(int fd, void *buf, size_t count) {
+  ssize_t r = REAL(read)(fd, buf, count);
+  amber_signalfd_read(fd, buf, r);
   return r;
 }
 
