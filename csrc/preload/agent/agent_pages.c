@@ -21,6 +21,7 @@ struct page_parent {
   int nruns;
   uint64_t npages, bytes;
   uint64_t dirty_epoch; /* agent_track.c */
+  int same_file; /* a pre-copy's index (agent_precopy.c): its pages are in this image's file */
 };
 
 static int failed(const char *what, long err) {
@@ -114,11 +115,27 @@ static int parent_page(struct page_writer *w, uint64_t addr, uint32_t *depth, ui
   if (w->parent_cursor == p->nruns) return 0;
   const struct amber_run_rec *run = &p->runs[w->parent_cursor];
   if (run->addr > addr) return 0;
-  if (run->depth + 1 >= AMBER_MAX_DEPTH) return 2;
+  if (!p->same_file && run->depth + 1 >= AMBER_MAX_DEPTH) return 2;
   uint64_t index = (addr - run->addr) / AMBER_PAGE;
   *hash = p->hashes[p->first_page[w->parent_cursor] + index];
-  *depth = run->depth + 1;
+  *depth = p->same_file ? run->depth : run->depth + 1;
   *off = run->data_off + index * AMBER_PAGE;
+  return 1;
+}
+
+/* As parent_page, for the pages from addr up to `limit`: how many of them the parent's run
+ * holds from there (*count), and their hashes. */
+static int parent_block(struct page_writer *w, uint64_t addr, uint64_t limit, uint32_t *depth,
+                        uint64_t *off, const uint64_t **hashes, uint64_t *count) {
+  uint64_t hash;
+  int found = parent_page(w, addr, depth, off, &hash);
+  if (found != 1) return found;
+  const struct page_parent *p = w->parent;
+  const struct amber_run_rec *run = &p->runs[w->parent_cursor];
+  uint64_t index = (addr - run->addr) / AMBER_PAGE, left = run->npages - index;
+  uint64_t until = (limit - addr) / AMBER_PAGE;
+  *count = left < until ? left : until;
+  *hashes = p->hashes + p->first_page[w->parent_cursor] + index;
   return 1;
 }
 
@@ -173,7 +190,7 @@ int pages_write_batch(struct page_writer *w) {
 }
 
 static int batch_staged(struct page_writer *w) {
-  if (w->pending.depth || !pending_staged) return 0;
+  if (w->pending.depth || w->pending.pad || !pending_staged) return 0;
   int err = batched == BATCH ? pages_write_batch(w) : 0;
   if (err) return err;
   uint64_t bytes = pending_staged * AMBER_PAGE;
@@ -191,7 +208,8 @@ static int write_pending(struct page_writer *w) {
     return failed("no memory for the index of pages", -ENOMEM);
   int err = batch_staged(w);
   if (err) return err;
-  w->runs[w->nruns++] = *run;
+  w->runs[w->nruns] = *run;
+  w->runs[w->nruns++].pad = 0;
   run->npages = 0;
   return 0;
 }
@@ -202,32 +220,53 @@ int pages_flush(struct page_writer *w) {
 }
 
 /* Adds one page to the pending run, or starts another: the parent's copy at depth and off, or
- * with depth 0 this image's, whose copy is at `copy`. */
+ * with depth 0 this image's, whose copy is at `copy`, or, without a copy, already in this
+ * image's file at off (a pre-copy's: the pending run's pad says so until it is indexed). */
 static int add_page_at(struct page_writer *w, uint64_t addr, uint64_t hash, const char *copy,
                        uint32_t depth, uint64_t off) {
   struct amber_run_rec *run = &w->pending;
+  uint32_t kept = depth == 0 && !copy;
   int extends = run->npages && run->addr + run->npages * AMBER_PAGE == addr &&
-                run->depth == depth &&
-                (depth == 0 || run->data_off + run->npages * AMBER_PAGE == off);
+                run->depth == depth && run->pad == kept &&
+                ((depth == 0 && !kept) || run->data_off + run->npages * AMBER_PAGE == off);
   if (!extends) {
     int err = pages_flush(w);
     if (err) return err;
-    *run = (struct amber_run_rec){addr, 0, depth ? off : w->data_end, depth, 0};
+    *run = (struct amber_run_rec){addr, 0, depth || kept ? off : w->data_end, depth, kept};
     pending_from = copy;
   }
   run->npages++;
-  if (depth == 0) pending_staged++, w->data_end += AMBER_PAGE;
+  if (depth == 0 && !kept) pending_staged++, w->data_end += AMBER_PAGE;
   if (w->npages == w->max_pages && grow((void **)&w->hashes, &w->max_pages, 8))
     return failed("no memory for the page hashes", -ENOMEM);
   w->hashes[w->npages++] = hash;
   return 0;
 }
 
+/* Adds n pages that the parent (or the pre-copy, depth 0) holds from off, with their hashes. */
+static int add_block(struct page_writer *w, uint64_t addr, uint64_t n, const uint64_t *hashes,
+                     uint32_t depth, uint64_t off) {
+  int err = add_page_at(w, addr, hashes[0], 0, depth, off);
+  if (err || n == 1) return err;
+  w->pending.npages += n - 1;
+  while (w->npages + n - 1 > w->max_pages)
+    if (grow((void **)&w->hashes, &w->max_pages, 8))
+      return failed("no memory for the page hashes", -ENOMEM);
+  memcpy(w->hashes + w->npages, hashes + 1, (n - 1) * 8);
+  w->npages += n - 1;
+  return 0;
+}
+
+/* 1 if the page's copy is used (this image holds it anew), 0 if not, or -errno. */
 static int add_page(struct page_writer *w, uint64_t addr, uint64_t hash, const char *copy) {
   uint32_t depth = 0;
   uint64_t off = 0;
-  parent_has(w, addr, hash, &depth, &off);
-  return add_page_at(w, addr, hash, copy, depth, off);
+  if (parent_has(w, addr, hash, &depth, &off)) {
+    int err = add_page_at(w, addr, hash, depth ? copy : 0, depth, off);
+    return err ? err : 0;
+  }
+  int err = add_page_at(w, addr, hash, copy, 0, 0);
+  return err ? err : 1;
 }
 
 /* The region being saved: made readable (for the hashes and the copy) only if it has a page
@@ -249,9 +288,9 @@ static int stage_page(struct page_writer *w, uint64_t addr) {
     pending_from = stage; /* where the pending run's next page goes */
   }
   char *copy = stage + (uint64_t)staged * AMBER_PAGE;
-  int err = add_page(w, addr, amber_hash_copy(copy, (const void *)addr, AMBER_PAGE), copy);
-  if (!err && w->pending.depth == 0) staged++; /* a page of the parent's needs no copy */
-  return err;
+  int used = add_page(w, addr, amber_hash_copy(copy, (const void *)addr, AMBER_PAGE), copy);
+  if (used > 0) staged++; /* a page of the parent's, or the pre-copy's, needs no copy */
+  return used < 0 ? used : 0;
 }
 
 /* A page that holds only zeros, of anonymous memory (which a restore maps as zeros), takes no
@@ -340,6 +379,10 @@ int pages_save_tracked(struct page_writer *w, struct amber_region_rec *r,
   int err = 0;
   for (uint64_t at = r->start; at < r->end && !err;) {
     struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 512);
+    /* Of anonymous memory, which pages are there is all it takes (a page of zeros there and
+     * not written since is in no image: zeros still): without PAGE_IS_FILE and PAGE_IS_PFNZERO,
+     * which look at every page's struct page, the walk costs some 1 ms per GiB, not 100. */
+    if (r->kind == AMBER_REGION_ANON) a.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
     long n = amber_sys3(SYS_ioctl, w->pagemap_fd, PAGEMAP_SCAN, &a);
     if (n < 0) return failed("cannot scan /proc/self/pagemap", n);
     for (long i = 0; i < n && !err; i++) {
@@ -347,14 +390,18 @@ int pages_save_tracked(struct page_writer *w, struct amber_region_rec *r,
         err = pages_flush(w);
         continue;
       }
-      for (uint64_t page = vec[i].start; page < vec[i].end && !err; page += AMBER_PAGE) {
+      for (uint64_t page = vec[i].start, step; page < vec[i].end && !err; page += step) {
+        step = AMBER_PAGE;
         while (k < ndirty && dirty[k].end <= page) k++;
         int read = (vec[i].categories & PAGE_IS_SWAPPED) || (k < ndirty && dirty[k].start <= page);
         uint32_t depth = 0;
-        uint64_t off = 0, hash = 0;
-        int theirs = read ? 0 : parent_page(w, page, &depth, &off, &hash);
+        uint64_t off = 0, count = 1;
+        const uint64_t *hashes = 0;
+        /* Up to the next written page, the parent's run: taken whole. */
+        uint64_t limit = k < ndirty && dirty[k].start < vec[i].end ? dirty[k].start : vec[i].end;
+        int theirs = read ? 0 : parent_block(w, page, limit, &depth, &off, &hashes, &count);
         if (read || theirs == 2) err = save_range(&c, page, page + AMBER_PAGE);
-        else if (theirs) err = add_page_at(w, page, hash, 0, depth, off);
+        else if (theirs) err = add_block(w, page, count, hashes, depth, off), step = count * AMBER_PAGE;
         else err = pages_flush(w); /* as it was: zeros, or the file's */
       }
     }
@@ -415,5 +462,23 @@ int pages_take_runs(struct page_writer *w, const struct amber_run_rec *runs, int
       w->hashes[w->npages++] = *hashes++;
     }
   }
+  return 0;
+}
+
+int pages_base(const struct amber_run_rec *runs, int nruns, const uint64_t *hashes,
+               uint64_t npages, const struct page_parent **out) {
+  uint64_t bytes = sizeof(struct page_parent) + (uint64_t)nruns * 8;
+  struct page_parent *p = map_anon(bytes);
+  if (!p) return failed("no memory for the pre-copy's index of pages", -ENOMEM);
+  p->bytes = bytes;
+  p->nruns = nruns;
+  p->npages = npages;
+  p->same_file = 1;
+  p->runs = (struct amber_run_rec *)runs; /* the caller's, kept until this is released */
+  p->first_page = (uint64_t *)(p + 1);
+  p->hashes = (uint64_t *)hashes;
+  uint64_t page = 0;
+  for (int i = 0; i < nruns; i++) p->first_page[i] = page, page += runs[i].npages;
+  *out = p;
   return 0;
 }
