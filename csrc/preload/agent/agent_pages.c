@@ -46,7 +46,7 @@ static int grow(void **buf, uint64_t *cap, uint64_t elem) {
   return 0;
 }
 
-static long read_at(int fd, void *buf, uint64_t len, uint64_t off) {
+long pages_read_at(int fd, void *buf, uint64_t len, uint64_t off) {
   for (char *p = buf; len;) {
     long n = amber_sys4(SYS_pread64, fd, p, len, off);
     if (n == -EINTR) continue;
@@ -65,7 +65,7 @@ int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_pa
   if (fd == -EACCES) return 0; /* one that runs as another user may not read it: the same */
   if (fd < 0) return failed("cannot open the parent image", fd);
   static struct amber_proc_header h;
-  long err = read_at(fd, &h, sizeof h, 0);
+  long err = pages_read_at(fd, &h, sizeof h, 0);
   if (!err && !amber_proc_header_ok(&h)) err = -EPROTO;
   uint64_t runs_bytes = (uint64_t)h.nruns * sizeof(struct amber_run_rec);
   uint64_t bytes = sizeof(struct page_parent) + runs_bytes + (uint64_t)h.nruns * 8 + h.npages * 8;
@@ -79,8 +79,8 @@ int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_pa
     p->runs = (struct amber_run_rec *)(p + 1);
     p->first_page = (uint64_t *)((char *)p->runs + runs_bytes);
     p->hashes = p->first_page + h.nruns;
-    err = read_at(fd, p->runs, runs_bytes, h.runs_off);
-    if (!err) err = read_at(fd, p->hashes, h.npages * 8, h.hashes_off);
+    err = pages_read_at(fd, p->runs, runs_bytes, h.runs_off);
+    if (!err) err = pages_read_at(fd, p->hashes, h.npages * 8, h.hashes_off);
     uint64_t page = 0;
     for (int i = 0; i < p->nruns; i++) p->first_page[i] = page, page += p->runs[i].npages;
     if (!err && page != h.npages) err = -EPROTO;
@@ -367,6 +367,60 @@ static int read_region(struct region_save *c) {
   return err;
 }
 
+/* The pages [from, to) of a tracked region that hold data (swapped: not in memory). */
+static int tracked_run(struct region_save *c, uint64_t from, uint64_t to, int swapped,
+                       const struct pm_page_region *dirty, uint64_t ndirty, uint64_t *k) {
+  struct page_writer *w = c->w;
+  int err = 0;
+  for (uint64_t page = from, step; page < to && !err; page += step) {
+    step = AMBER_PAGE;
+    while (*k < ndirty && dirty[*k].end <= page) ++*k;
+    int read = swapped || (*k < ndirty && dirty[*k].start <= page);
+    uint32_t depth = 0;
+    uint64_t off = 0, count = 1;
+    const uint64_t *hashes = 0;
+    /* Up to the next written page, the parent's run: taken whole. */
+    uint64_t limit = *k < ndirty && dirty[*k].start < to ? dirty[*k].start : to;
+    int theirs = read ? 0 : parent_block(w, page, limit, &depth, &off, &hashes, &count);
+    if (read || theirs == 2) err = save_range(c, page, page + AMBER_PAGE);
+    else if (theirs) err = add_block(w, page, count, hashes, depth, off), step = count * AMBER_PAGE;
+    else err = pages_flush(w); /* as it was: zeros, or the file's */
+  }
+  return err;
+}
+
+/* Of anonymous memory, which pages are there is all it takes (a page of zeros there and not
+ * written since is in no image: zeros still). The walk asks for the pages that are not there
+ * (inverted PAGE_IS_PRESENT; swapped ones, and uffd-wp markers, are read): reporting nothing
+ * for memory that is all there, it costs some 1 ms per GiB, where the categories that look at
+ * each page's struct page (PAGE_IS_FILE, PAGE_IS_PFNZERO) cost some 100. */
+static int tracked_anon(struct region_save *c, const struct pm_page_region *dirty,
+                        uint64_t ndirty) {
+  static struct pm_page_region vec[512];
+  const struct amber_region_rec *r = c->r;
+  uint64_t k = 0, there = r->start; /* pages from `there` up to the next hole are there */
+  int err = 0;
+  for (uint64_t at = r->start; at < r->end && !err;) {
+    struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 512);
+    a.category_inverted = PAGE_IS_PRESENT, a.category_mask = PAGE_IS_PRESENT;
+    a.category_anyof_mask = 0, a.return_mask = PAGE_IS_SWAPPED;
+    long n = amber_sys3(SYS_ioctl, c->w->pagemap_fd, PAGEMAP_SCAN, &a);
+    if (n < 0) return failed("cannot scan /proc/self/pagemap", n);
+    for (long i = 0; i < n && !err; i++) {
+      if (vec[i].start > there) err = tracked_run(c, there, vec[i].start, 0, dirty, ndirty, &k);
+      if (!err && (vec[i].categories & PAGE_IS_SWAPPED))
+        err = tracked_run(c, vec[i].start, vec[i].end, 1, dirty, ndirty, &k);
+      else if (!err)
+        err = pages_flush(c->w);
+      there = vec[i].end;
+    }
+    if (!err && a.walk_end <= at) err = failed("cannot scan /proc/self/pagemap", -EIO);
+    at = a.walk_end;
+  }
+  if (!err && there < r->end) err = tracked_run(c, there, r->end, 0, dirty, ndirty, &k);
+  return err;
+}
+
 /* A tracked region (agent_track.c): a page present and not written since the parent image is
  * the parent's copy, taken without reading it; a written or swapped page is read and compared
  * as without tracking; a page not present is zeros, or the file's. */
@@ -377,34 +431,16 @@ int pages_save_tracked(struct page_writer *w, struct amber_region_rec *r,
   struct region_save c = {w, r, 0};
   uint64_t k = 0;
   int err = 0;
-  for (uint64_t at = r->start; at < r->end && !err;) {
+  if (r->kind == AMBER_REGION_ANON) err = tracked_anon(&c, dirty, ndirty);
+  for (uint64_t at = r->start; r->kind != AMBER_REGION_ANON && at < r->end && !err;) {
     struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 512);
-    /* Of anonymous memory, which pages are there is all it takes (a page of zeros there and
-     * not written since is in no image: zeros still): without PAGE_IS_FILE and PAGE_IS_PFNZERO,
-     * which look at every page's struct page, the walk costs some 1 ms per GiB, not 100. */
-    if (r->kind == AMBER_REGION_ANON) a.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
     long n = amber_sys3(SYS_ioctl, w->pagemap_fd, PAGEMAP_SCAN, &a);
     if (n < 0) return failed("cannot scan /proc/self/pagemap", n);
-    for (long i = 0; i < n && !err; i++) {
-      if (!worth_saving(r, vec[i].categories)) {
-        err = pages_flush(w);
-        continue;
-      }
-      for (uint64_t page = vec[i].start, step; page < vec[i].end && !err; page += step) {
-        step = AMBER_PAGE;
-        while (k < ndirty && dirty[k].end <= page) k++;
-        int read = (vec[i].categories & PAGE_IS_SWAPPED) || (k < ndirty && dirty[k].start <= page);
-        uint32_t depth = 0;
-        uint64_t off = 0, count = 1;
-        const uint64_t *hashes = 0;
-        /* Up to the next written page, the parent's run: taken whole. */
-        uint64_t limit = k < ndirty && dirty[k].start < vec[i].end ? dirty[k].start : vec[i].end;
-        int theirs = read ? 0 : parent_block(w, page, limit, &depth, &off, &hashes, &count);
-        if (read || theirs == 2) err = save_range(&c, page, page + AMBER_PAGE);
-        else if (theirs) err = add_block(w, page, count, hashes, depth, off), step = count * AMBER_PAGE;
-        else err = pages_flush(w); /* as it was: zeros, or the file's */
-      }
-    }
+    for (long i = 0; i < n && !err; i++)
+      err = worth_saving(r, vec[i].categories)
+                ? tracked_run(&c, vec[i].start, vec[i].end,
+                              (vec[i].categories & PAGE_IS_SWAPPED) != 0, dirty, ndirty, &k)
+                : pages_flush(w);
     if (!err && a.walk_end <= at) err = failed("cannot scan /proc/self/pagemap", -EIO);
     at = a.walk_end;
   }

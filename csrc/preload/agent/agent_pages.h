@@ -24,6 +24,8 @@ struct page_writer {
   int parent_cursor;
 };
 
+/* Reads len bytes at off; 0 or -errno. */
+long pages_read_at(int fd, void *buf, uint64_t len, uint64_t off);
 /* Loads the parent image's index for this process, if it has one; 0, or -errno. */
 int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_parent **out);
 void pages_release_parent(const struct page_parent *parent);

@@ -22,16 +22,6 @@ static struct amber_precopy_range *ranges;
 static uint64_t map_bytes;
 static void *map;
 
-static long read_at(int fd, void *buf, uint64_t len, uint64_t off) {
-  for (char *p = buf; len;) {
-    long n = amber_sys4(SYS_pread64, fd, p, len, off);
-    if (n == -EINTR) continue;
-    if (n <= 0) return n < 0 ? n : -EIO;
-    p += n, len -= n, off += n;
-  }
-  return 0;
-}
-
 void amber_precopy_release(void) {
   if (map) amber_sys2(SYS_munmap, map, map_bytes);
   map = 0, ranges = 0, map_bytes = 0;
@@ -57,7 +47,7 @@ int amber_precopy_take(const char *dir, const char *path, const struct page_pare
   amber_fmt(data, sizeof data, AMBER_PRECOPY_DATA_FMT, dir, amber.vpid);
   int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, index, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0; /* not pre-copied: written as without */
-  long err = read_at(fd, &header, sizeof header, 0);
+  long err = pages_read_at(fd, &header, sizeof header, 0);
   if (!err && (header.magic != AMBER_PRECOPY_MAGIC || header.vpid != amber.vpid)) err = -EPROTO;
   uint64_t ranges_bytes = (uint64_t)header.nranges * sizeof *ranges;
   uint64_t runs_bytes = (uint64_t)header.nruns * sizeof(struct amber_run_rec);
@@ -68,7 +58,7 @@ int amber_precopy_take(const char *dir, const char *path, const struct page_pare
     if (addr < 0 && addr > -4096) err = addr;
     else map = (void *)addr;
   }
-  if (!err) err = read_at(fd, map, map_bytes, sizeof header);
+  if (!err) err = pages_read_at(fd, map, map_bytes, sizeof header);
   amber_sys1(SYS_close, fd);
   ranges = map;
   const struct amber_run_rec *runs = (const void *)((char *)map + ranges_bytes);
