@@ -53,3 +53,16 @@ scenarioTest("a snapshot with pre-copy off copies after the freeze, as before", 
   await waitAfter(s, from, /^sum rewriter .*$/m, /^slots checked \d+$/m);
   await s.pass();
 });
+
+scenarioTest(
+  "a live snapshot of a program that writes little after its pre-copy (what is left is written frozen) comes back byte for byte",
+  async (s) => {
+    const app = await s.launch([prog("heap_pattern"), s.dir, "256"], "heap");
+    await s.waitFor(/^ready$/m);
+    const image = await app.snapshot({ dir: join(s.dir, "live.amber") });
+    assert.ok(image.stats!.trackedRegions > 0, "nothing was pre-copied");
+    await app.kill();
+    await s.restore(image);
+    await s.pass();
+  },
+);
