@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { inspect } from "../mod.ts";
 import { prog, type Scenario, scenarioTest, sleep } from "./support.ts";
 
 /** Waits until the output after `from` has every pattern; fails at once on a FAIL line. */
@@ -25,9 +26,12 @@ scenarioTest(
   async (s) => {
     const app = await s.launch([prog("precopy_churn"), s.dir, "128"], "churn");
     await s.waitFor(/^ready$/m);
-    const live = await app.snapshot({ dir: join(s.dir, "live.amber") });
+    const live = await app.snapshot({ dir: join(s.dir, "live.amber") }).catch(async (e) => {
+      throw new Error(`${e.message}; the program said:\n${await s.text()}`, { cause: e });
+    });
     assert.ok(live.stats!.trackedRegions > 0, "nothing was pre-copied");
     await app.kill();
+    await inspect(live.dir); // every file checked whole: the pages written twice are no harm
 
     let from = (await s.text()).length;
     const first = await s.restore(live);
