@@ -136,7 +136,9 @@ static int read_smaps(struct precopy *d) {
 static int arm(struct precopy *d, struct amber_precopy_range *r) {
   struct amber_uffdio_register reg = {r->start, r->end - r->start, AMBER_UFFDIO_REGISTER_MODE_WP, 0};
   if (ioctl(d->uffd, AMBER_UFFDIO_REGISTER, &reg)) return -errno; /* EBUSY: the program's own */
-  /* Bits that a registration dropped since may have left: only what is protected now counts. */
+  /* Bits a dropped registration left (mremap) are cleared first: a page written while its
+   * mapping was not registered keeps its bit and may be writable, so the scan below would take
+   * it for protected, and a write after it would go unseen. */
   struct amber_uffdio_writeprotect clear = {r->start, r->end - r->start, 0};
   if (ioctl(d->uffd, AMBER_UFFDIO_WRITEPROTECT, &clear)) return -errno;
   struct pm_page_region scratch[64];

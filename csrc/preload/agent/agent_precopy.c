@@ -102,7 +102,8 @@ int amber_precopy_flags(void *own_list) {
     struct amber_region_rec *r = amber_file_region(i);
     const struct amber_precopy_range *p = range_at(r->start);
     if (!p) p = range_at(r->end - 1); /* grown down (a stack) */
-    if (p) r->vm_flags = p->vm_flags;
+    /* The pre-copy registered what it armed on this agent's userfaultfd: no program's. */
+    if (p) r->vm_flags = p->vm_flags & ~(p->flags & AMBER_PRECOPY_ARMED ? AMBER_VM_UFFD : 0);
     else if (r->start <= (uint64_t)own_list && (uint64_t)own_list < r->end) r->vm_flags = 0;
     else known = 0; /* mapped since: its flags are not known */
     if (r->vm_flags & AMBER_VM_GROWSDOWN) r->flags |= AMBER_REGION_GROWSDOWN;
