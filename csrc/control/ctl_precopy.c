@@ -65,8 +65,17 @@ API int32_t amber_ctl_precopy_release(void *table) {
   return 0;
 }
 
+/* PROCMAP_QUERY (Linux 6.11), an ioctl on /proc/<pid>/maps: the mapping that holds an address. */
+struct procmap_query {
+  uint64_t size, query_flags, query_addr, vma_start, vma_end, vma_flags, vma_page_size;
+  uint64_t vma_offset, inode;
+  uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+  uint64_t vma_name_addr, build_id_addr;
+};
+#define PROCMAP_QUERY 0xC0686611UL /* _IOWR('f', 17, struct procmap_query) */
+
 struct precopy {
-  int uffd, pagemap, mem, out;
+  int uffd, pagemap, mem, out, maps;
   pid_t pid;
   uint64_t data_end;
   struct amber_precopy_range *ranges;
@@ -134,6 +143,12 @@ static int read_smaps(struct precopy *d) {
 /* Registers a range on the agent's userfaultfd and write-protects its pages that hold data;
  * 0, or -errno (the range is then not pre-copied: the agent saves it at the freeze). */
 static int arm(struct precopy *d, struct amber_precopy_range *r) {
+  /* Registering splits a mapping at the range's ends: only a range that is one mapping now, as
+   * smaps said (the program maps and unmaps meanwhile), or a program's mremap over the mapping
+   * it made would fail. */
+  struct procmap_query q = {.size = sizeof q, .query_addr = r->start};
+  if (ioctl(d->maps, PROCMAP_QUERY, &q)) return -errno;
+  if (q.vma_start != r->start || q.vma_end != r->end) return -EAGAIN;
   struct amber_uffdio_register reg = {r->start, r->end - r->start, AMBER_UFFDIO_REGISTER_MODE_WP, 0};
   if (ioctl(d->uffd, AMBER_UFFDIO_REGISTER, &reg)) return -errno; /* EBUSY: the program's own */
   /* Bits a dropped registration left (mremap) are cleared first: a page written while its
@@ -264,7 +279,7 @@ API int32_t amber_ctl_precopy(void *table, int32_t vpid, const char *dir, int32_
   if (!row || !(row->flags & AMBER_PID_PROCESS)) return 1;
   int32_t sid = row->sid, track_fd = row->pad - 1;
   if (track_fd < 0 || sid <= 1 || !amber_app_member(t, sid)) return 1;
-  struct precopy d = {.uffd = -1, .pagemap = -1, .mem = -1, .out = -1, .pid = sid,
+  struct precopy d = {.uffd = -1, .pagemap = -1, .mem = -1, .out = -1, .maps = -1, .pid = sid,
                       .data_end = AMBER_PAGE};
   int pidfd = (int)syscall(SYS_pidfd_open, sid, 0);
   if (pidfd < 0) return 1;
@@ -279,7 +294,9 @@ API int32_t amber_ctl_precopy(void *table, int32_t vpid, const char *dir, int32_
   d.pagemap = open(path, O_RDONLY | O_CLOEXEC);
   snprintf(path, sizeof path, "/proc/%d/mem", sid);
   d.mem = open(path, O_RDONLY | O_CLOEXEC);
-  int err = d.pagemap < 0 || d.mem < 0 ? 1 : 0;
+  snprintf(path, sizeof path, "/proc/%d/maps", sid);
+  d.maps = open(path, O_RDONLY | O_CLOEXEC);
+  int err = d.pagemap < 0 || d.mem < 0 || d.maps < 0 ? 1 : 0;
   if (!err) {
     snprintf(path, sizeof path, AMBER_PRECOPY_DATA_FMT, dir, vpid);
     d.out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -293,7 +310,7 @@ API int32_t amber_ctl_precopy(void *table, int32_t vpid, const char *dir, int32_
     struct amber_precopy_range *r = &d.ranges[i];
     if (!(r->flags & AMBER_PRECOPY_ARMED)) continue;
     long e = arm(&d, r);
-    if (e == -ENOTTY) err = 1; /* no PAGEMAP_SCAN */
+    if (e == -ENOTTY) err = 1; /* no PAGEMAP_SCAN or PROCMAP_QUERY */
     if (e) r->flags &= ~AMBER_PRECOPY_ARMED;
   }
   for (size_t i = 0; i < d.nranges && !err; i++) {
@@ -319,6 +336,7 @@ API int32_t amber_ctl_precopy(void *table, int32_t vpid, const char *dir, int32_
   }
   if (d.pagemap >= 0) close(d.pagemap);
   if (d.mem >= 0) close(d.mem);
+  if (d.maps >= 0) close(d.maps);
   close(d.uffd);
   free(d.buf);
   free(d.ranges);

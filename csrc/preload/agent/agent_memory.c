@@ -282,10 +282,12 @@ int amber_file_begin(const char *dir, int with_flags) {
   int maybe = (amber.table->ctl.flags & AMBER_SNAPSHOT_PRECOPIED) && !parent_dir[0];
   int smaps = with_flags == 1 || (with_flags == 2 && !maybe);
   int err = list_regions(smaps);
+  nregions = region_count;
   uint64_t data_end = AMBER_PAGE; /* after the header's page */
   precopied = !err && maybe && amber_precopy_take(dir, path, &w.parent, &data_end);
   flags_known = smaps || (precopied && amber_precopy_flags(regions));
   if (!err && with_flags == 2 && !flags_known) err = list_regions(1), flags_known = 1;
+  nregions = region_count;
   int opened = precopied ? amber_sink_open_kept(&sink, path)
                          : amber_sink_open(&sink, path, amber_agent_write_wanted);
   if (opened) return error("cannot create the process file", opened);

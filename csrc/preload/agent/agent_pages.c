@@ -139,16 +139,6 @@ static int parent_block(struct page_writer *w, uint64_t addr, uint64_t limit, ui
   return 1;
 }
 
-/* The parent's copy of the page at addr, if it has one with this hash. */
-static int parent_has(struct page_writer *w, uint64_t addr, uint64_t hash, uint32_t *depth,
-                      uint64_t *off) {
-  uint32_t d;
-  uint64_t o, theirs;
-  if (parent_page(w, addr, &d, &o, &theirs) != 1 || theirs != hash) return 0;
-  *depth = d, *off = o;
-  return 1;
-}
-
 /* Every page is copied into the stage as it is hashed (one pass, amber_hash_copy) and written
  * from the copy: its hash is that of the bytes in the file, whatever changes the page meanwhile
  * (the agent's own stack and data, a thread's rseq area that the kernel updates when the thread
@@ -171,7 +161,12 @@ static uint64_t pending_staged;
 #define BATCH 512
 static struct iovec batch[BATCH];
 static int batched;
-static uint64_t batch_off;
+static uint64_t batch_off, batch_end;
+
+/* The pending run's pad, while it is pending: its pages are the pre-copy's, already in this
+ * file (KEPT), or written over the pre-copy's stale copies of them (IN_PLACE), so that no page
+ * of the file is left that no run refers to. */
+enum { APPENDED = 0, KEPT = 1, IN_PLACE = 2 };
 
 /* This file's state as the image holds it is mid-write (its page was saved then): a restored
  * process starts its next snapshot afresh, with no batch and no stage. */
@@ -190,11 +185,13 @@ int pages_write_batch(struct page_writer *w) {
 }
 
 static int batch_staged(struct page_writer *w) {
-  if (w->pending.depth || w->pending.pad || !pending_staged) return 0;
-  int err = batched == BATCH ? pages_write_batch(w) : 0;
-  if (err) return err;
+  if (w->pending.depth || w->pending.pad == KEPT || !pending_staged) return 0;
   uint64_t bytes = pending_staged * AMBER_PAGE;
-  if (!batched) batch_off = w->pending.data_off + w->pending.npages * AMBER_PAGE - bytes;
+  uint64_t at = w->pending.data_off + w->pending.npages * AMBER_PAGE - bytes;
+  int err = batched == BATCH || (batched && at != batch_end) ? pages_write_batch(w) : 0;
+  if (err) return err;
+  if (!batched) batch_off = at;
+  batch_end = at + bytes;
   batch[batched++] = (struct iovec){(void *)pending_from, bytes};
   pending_from += bytes;
   pending_staged = 0;
@@ -225,18 +222,19 @@ int pages_flush(struct page_writer *w) {
 static int add_page_at(struct page_writer *w, uint64_t addr, uint64_t hash, const char *copy,
                        uint32_t depth, uint64_t off) {
   struct amber_run_rec *run = &w->pending;
-  uint32_t kept = depth == 0 && !copy;
+  uint32_t how = depth ? APPENDED : !copy ? KEPT : off ? IN_PLACE : APPENDED;
   int extends = run->npages && run->addr + run->npages * AMBER_PAGE == addr &&
-                run->depth == depth && run->pad == kept &&
-                ((depth == 0 && !kept) || run->data_off + run->npages * AMBER_PAGE == off);
+                run->depth == depth && run->pad == how &&
+                ((depth == 0 && how == APPENDED) || run->data_off + run->npages * AMBER_PAGE == off);
   if (!extends) {
     int err = pages_flush(w);
     if (err) return err;
-    *run = (struct amber_run_rec){addr, 0, depth || kept ? off : w->data_end, depth, kept};
+    *run = (struct amber_run_rec){addr, 0, depth || how ? off : w->data_end, depth, how};
     pending_from = copy;
   }
   run->npages++;
-  if (depth == 0 && !kept) pending_staged++, w->data_end += AMBER_PAGE;
+  if (depth == 0 && how != KEPT) pending_staged++;
+  if (depth == 0 && how == APPENDED) w->data_end += AMBER_PAGE;
   if (w->npages == w->max_pages && grow((void **)&w->hashes, &w->max_pages, 8))
     return failed("no memory for the page hashes", -ENOMEM);
   w->hashes[w->npages++] = hash;
@@ -257,15 +255,18 @@ static int add_block(struct page_writer *w, uint64_t addr, uint64_t n, const uin
   return 0;
 }
 
-/* 1 if the page's copy is used (this image holds it anew), 0 if not, or -errno. */
+/* 1 if the page's copy is used (this image holds it anew), 0 if not, or -errno. A page the
+ * pre-copy holds otherwise is written over its stale copy. */
 static int add_page(struct page_writer *w, uint64_t addr, uint64_t hash, const char *copy) {
   uint32_t depth = 0;
-  uint64_t off = 0;
-  if (parent_has(w, addr, hash, &depth, &off)) {
+  uint64_t off = 0, theirs = 0;
+  int found = parent_page(w, addr, &depth, &off, &theirs) == 1;
+  if (found && theirs == hash) {
     int err = add_page_at(w, addr, hash, depth ? copy : 0, depth, off);
     return err ? err : 0;
   }
-  int err = add_page_at(w, addr, hash, copy, 0, 0);
+  int in_place = found && depth == 0 && w->parent->same_file;
+  int err = add_page_at(w, addr, hash, copy, 0, in_place ? off : 0);
   return err ? err : 1;
 }
 
