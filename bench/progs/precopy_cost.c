@@ -82,6 +82,17 @@ static long scan(int pagemap, uint64_t start, uint64_t end, uint64_t flags, uint
   return total;
 }
 
+/* Times one written-pages walk of [start, end) and prints it as `what`. */
+static void timed_walk(const char *what, int pagemap, uint64_t start, uint64_t end,
+                       uint64_t flags, double gib) {
+  uint64_t n;
+  double t0 = now_ms();
+  scan(pagemap, start, end, flags, &n);
+  double t1 = now_ms();
+  printf("%s (stopped): %.2f ms (%.2f ms/GiB), %llu runs\n", what, t1 - t0, (t1 - t0) / gib,
+         (unsigned long long)n);
+}
+
 int main(int argc, char **argv) {
   uint64_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 1024;
   int thp = argc > 2 && !strcmp(argv[2], "thp");
@@ -122,17 +133,9 @@ int main(int argc, char **argv) {
   for (int round = 0; round < 3; round++) {
     kill(pid, SIGSTOP);
     usleep(2000);
-    uint64_t n;
-    t0 = now_ms();
-    scan(pagemap, start, end, PM_SCAN_CHECK_WPASYNC, &n);
-    t1 = now_ms();
-    printf("walk, nothing written (stopped): %.2f ms (%.2f ms/GiB), %llu runs\n", t1 - t0,
-           (t1 - t0) / gib, (unsigned long long)n);
-    t0 = now_ms();
-    scan(pagemap, start, end, PM_SCAN_CHECK_WPASYNC | PM_SCAN_WP_MATCHING, &n);
-    t1 = now_ms();
-    printf("walk re-protecting, nothing written (stopped): %.2f ms (%.2f ms/GiB), %llu runs\n",
-           t1 - t0, (t1 - t0) / gib, (unsigned long long)n);
+    timed_walk("walk, nothing written", pagemap, start, end, PM_SCAN_CHECK_WPASYNC, gib);
+    timed_walk("walk re-protecting, nothing written", pagemap, start, end,
+               PM_SCAN_CHECK_WPASYNC | PM_SCAN_WP_MATCHING, gib);
     for (int cheap = 0; cheap < 2; cheap++) {
       static struct pm_page_region vec[512];
       long entries = 0;
@@ -160,12 +163,7 @@ int main(int argc, char **argv) {
   while (s->phase != 2) usleep(1000);
   kill(pid, SIGSTOP);
   usleep(2000);
-  uint64_t n;
-  t0 = now_ms();
-  scan(pagemap, start, end, PM_SCAN_CHECK_WPASYNC, &n);
-  t1 = now_ms();
-  printf("walk, 1%% written (stopped): %.2f ms (%.2f ms/GiB), %llu runs\n", t1 - t0,
-         (t1 - t0) / gib, (unsigned long long)n);
+  timed_walk("walk, 1% written", pagemap, start, end, PM_SCAN_CHECK_WPASYNC, gib);
   kill(pid, SIGKILL);
   waitpid(pid, NULL, 0);
   return 0;
