@@ -73,7 +73,10 @@ export function statsText(stats: SnapshotStats, parent?: string): string {
     (parent || stats.pagesInParent
       ? `, ${plural(stats.pagesInParent, "page")} unchanged in the parent image`
       : "") +
-    (stats.trackedRegions ? ", the written ones found by dirty-page tracking" : "");
+    // A full image's tracked regions were pre-copied: no parent to have found anything against.
+    ((parent || stats.pagesInParent) && stats.trackedRegions
+      ? ", the written ones found by dirty-page tracking"
+      : "");
   return `${plural(stats.processes, "process", "processes")}, ${formatBytes(stats.bytesWritten)} ` +
     `(${pages}); frozen ${stats.frozenMs.toFixed(0)} ms, total ${stats.totalMs.toFixed(0)} ms.`;
 }
