@@ -132,7 +132,8 @@ static int open_uffd(void) {
 void amber_track_early(void) {
   if (!amber.table) return;
   if (armed_pid != amber_sys_getpid()) drop_inherited();
-  if (open_uffd() < 0) publish();
+  open_uffd();
+  publish(); /* also after the descriptor moved (table_fd.c) */
 }
 
 /* Amber's own library data: written by the agent itself while it writes the image. */
