@@ -14,7 +14,7 @@ export const PidFlag = { PROCESS: 1, THREAD: 2, SUPERVISOR: 4, LEADER: 8, GONE: 
 export const AppState = { STARTING: 0, RUNNING: 1, FAILED: 2, EXITED: 3 } as const;
 
 /** Snapshot phases the coordinator sets (enum amber_ctl_phase). */
-export const Phase = { IDLE: 0, FREEZE: 1, WRITE: 2, RESUME: 3, ABORT: 4 } as const;
+export const Phase = { IDLE: 0, FREEZE: 1, WRITE: 2, RESUME: 3, ABORT: 4, PRECOPY: 5 } as const;
 
 /** States an agent reports (enum amber_agent_state). */
 export const AgentState = {
@@ -28,7 +28,7 @@ export const AgentState = {
 } as const;
 
 /** Flags of a snapshot (AMBER_SNAPSHOT_* in table.h). */
-export const SnapshotFlag = { TCP_ESTABLISHED: 1, COW: 2, ENDING: 4 } as const;
+export const SnapshotFlag = { TCP_ESTABLISHED: 1, COW: 2, ENDING: 4, PRECOPIED: 8 } as const;
 
 /** Where virtual IDs start: none equals a system ID (table.h). */
 export const IdBase = { PID: 4200000, IPC: 1000000 } as const;

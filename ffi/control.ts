@@ -453,6 +453,35 @@ export class Table implements Disposable {
   }
 
   /** Writes the contents of the application's SysV IPC objects into `imageDir`. */
+  /**
+   * Holds the control block for a pre-copy (csrc/control/ctl_precopy.c): false if a snapshot
+   * is under way. The snapshot that follows takes it over (SnapshotFlag.PRECOPIED).
+   */
+  precopyClaim(): boolean {
+    return library().amber_ctl_precopy_claim(this.#live()) === 0;
+  }
+
+  /** Gives back the pre-copy's hold, unless a snapshot took it over. */
+  precopyRelease(): void {
+    library().amber_ctl_precopy_release(this.#live());
+  }
+
+  /**
+   * Copies the pages of the running process `vpid` into `imageDir`, write-protected first, for
+   * its agent to write only what changes before the freeze; false if it could not be (its
+   * agent then writes everything, as without).
+   */
+  async precopy(vpid: number, imageDir: string, sync: boolean): Promise<boolean> {
+    const p = cstr(imageDir);
+    let done = false;
+    await this.#async("amber_ctl_precopy", async (h) => {
+      const status = await library().amber_ctl_precopy(h, vpid, p, sync ? 1 : 0);
+      done = status === 0;
+      return status;
+    });
+    return done;
+  }
+
   ipcSave(imageDir: string): Promise<void> {
     const p = cstr(imageDir);
     return this.#async("amber_ctl_ipc_save", (h) => library().amber_ctl_ipc_save(h, p));

@@ -99,6 +99,31 @@ export const symbols = {
     ],
     result: "i32",
   },
+  // int32_t amber_ctl_precopy_claim(void *table)
+  amber_ctl_precopy_claim: {
+    parameters: [
+      "pointer", // void *table
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_precopy_release(void *table)
+  amber_ctl_precopy_release: {
+    parameters: [
+      "pointer", // void *table
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_precopy(void *table, int32_t vpid, const char *dir, int32_t sync)
+  amber_ctl_precopy: {
+    parameters: [
+      "pointer", // void *table
+      "i32", // int32_t vpid
+      "buffer", // const char *dir
+      "i32", // int32_t sync (fdatasync the pages)
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
   // int32_t amber_ctl_wait_agents(void *table, int32_t state, int32_t timeout_ms)
   amber_ctl_wait_agents: {
     parameters: [

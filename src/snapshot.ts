@@ -75,6 +75,13 @@ export interface SnapshotOptions {
    * costs up to that much more memory until its copy is done.
    */
   copyOnWrite?: boolean;
+  /**
+   * Copy the pages while the application still runs, before it is frozen (the default where the
+   * kernel allows it, without `parent` or `hold`): the freeze then only finds the pages written
+   * since and writes those (docs/snapshot-protocol.md, "Pre-copy"). `false`, or
+   * `AMBER_PRECOPY=off` in the environment, freezes first and copies after, as before.
+   */
+  preCopy?: boolean;
   /** How long each barrier (all frozen, all written) may take, in ms; default 30 000. */
   timeoutMs?: number;
   /**
@@ -165,6 +172,7 @@ export async function takeSnapshot(
     const info = table.info();
     const estimate = residentBytes(processesOf(table.rows()).map((p) => p.pid));
     if (options.onProgress) stopWatching = watchWrites(tmp, estimate, report);
+    const precopied = await preCopy(table, tmp, options);
     const frozenAt = performance.now();
     // Without stop or hold, copy-on-write: the application runs on as soon as every process
     // is captured, while copies of its processes write their files (agent_cow.c).
@@ -175,7 +183,8 @@ export async function takeSnapshot(
       timeoutMs,
       parentDir: parent?.dir,
       flags: (options.tcpEstablished ? SnapshotFlag.TCP_ESTABLISHED : 0) |
-        (cow ? SnapshotFlag.COW : 0) | (options.stop ? SnapshotFlag.ENDING : 0),
+        (cow ? SnapshotFlag.COW : 0) | (options.stop ? SnapshotFlag.ENDING : 0) |
+        (precopied ? SnapshotFlag.PRECOPIED : 0),
       signal: options.signal,
       onCaptured: cow
         ? () => {
@@ -186,6 +195,7 @@ export async function takeSnapshot(
     });
     if (options.signal?.aborted) table.setPhase(Phase.ABORT);
     checkAborted(app.name, options.signal);
+    await removePreCopies(tmp);
     // Held or ended: checked while frozen; else once it runs again (the freeze is no longer).
     const frozenCheck = options.stop === true || options.hold === true;
     if (frozenCheck) refuseUnrestorable(app.name, table, tmp, options.stop === true);
@@ -216,6 +226,7 @@ export async function takeSnapshot(
     report({ phase: "done", bytes: stats.bytesWritten, totalBytes: stats.bytesWritten });
     return { dir, manifest, frozenMs, lost: lostConnections(manifest), stats };
   } catch (cause) {
+    table.precopyRelease();
     await stopWatching?.();
     if (stopping) resumeAfterFailure(table);
     await removeTemporary(tmp);
@@ -223,6 +234,42 @@ export async function takeSnapshot(
     if (isDomainError(cause)) throw cause;
     const after = options.hold && !options.stop ? "" : "; it keeps running";
     throw new SnapshotError(`Cannot snapshot '${app.name}': ${message(cause)}${after}`, { cause });
+  }
+}
+
+/**
+ * Pre-copy (csrc/control/ctl_precopy.c): every process's pages copied into `tmp` while the
+ * application runs, each process at once; true if any was, and the control block is then held
+ * for the snapshot that follows.
+ */
+async function preCopy(table: Table, tmp: string, options: SnapshotOptions): Promise<boolean> {
+  if (options.preCopy === false || Deno.env.get("AMBER_PRECOPY") === "off") return false;
+  if (options.parent !== undefined || options.hold || !table.precopyClaim()) return false;
+  try {
+    const processes = processesOf(table.rows());
+    const sync = options.stop === true; // its freeze lasts until the image is durable
+    // One that cannot be (it exited meanwhile) is written whole at the freeze, as without.
+    const done = await eachAtOnce(
+      processes,
+      (p) => table.precopy(p.vpid, tmp, sync).catch(() => false),
+    );
+    if (done.some(Boolean)) return true;
+  } catch (cause) {
+    table.precopyRelease();
+    await removePreCopies(tmp);
+    throw cause;
+  }
+  table.precopyRelease();
+  return false;
+}
+
+/** What a pre-copy left that no agent took (a process that exited before it froze). */
+async function removePreCopies(tmp: string): Promise<void> {
+  for await (const entry of Deno.readDir(tmp)) {
+    if (!entry.name.startsWith("precopy-")) continue;
+    await Deno.remove(join(tmp, entry.name)).catch((cause) => {
+      if (!(cause instanceof Deno.errors.NotFound)) throw cause;
+    });
   }
 }
 

@@ -24,7 +24,8 @@ export interface SnapshotStats {
   processes: number;
   /**
    * Memory regions whose written pages dirty-page tracking found (userfaultfd write-protect):
-   * the others were hashed page by page. 0 in a full image.
+   * the others were hashed page by page. In a full image, the regions pre-copied while the
+   * application ran, whose pages written since were found the same way.
    */
   trackedRegions: number;
 }

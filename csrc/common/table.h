@@ -49,6 +49,9 @@ struct amber_row {
   int32_t nitems; /* semaphores in a set */
   int64_t size;   /* shared-memory segment size; message-queue bytes limit */
   int32_t parent; /* for a process: virtual pid of its parent at creation */
+  /* For a process: 1 + the descriptor of its agent's userfaultfd for dirty-page tracking, which
+   * a pre-copy takes with pidfd_getfd (agent_track.c, control/ctl_precopy.c), 0 if none; for a
+   * semaphore set: its undo generation (sysv_undo.c). */
   int32_t pad;
   /* For a process: what the library adds to its CPU clock as the kernel reads it, so that the
    * clock goes on from its value at the snapshot (agent_process_cpu_time.c); here because
@@ -91,6 +94,7 @@ enum amber_ctl_phase {
   AMBER_PHASE_WRITE = 2,  /* agents: write this process's part of the image */
   AMBER_PHASE_RESUME = 3, /* agents: let the program go on */
   AMBER_PHASE_ABORT = 4,  /* agents: let the program go on, nothing is kept */
+  AMBER_PHASE_PRECOPY = 5, /* the coordinator copies pages before a freeze (ctl_precopy.c) */
 };
 
 enum amber_agent_state {
@@ -129,6 +133,9 @@ struct amber_agent_slot {
 /* The application ends after this snapshot (--stop): no write protection is armed for a next
  * one (agent_track.c), which would only lengthen the freeze. */
 #define AMBER_SNAPSHOT_ENDING 4u
+/* The coordinator pre-copied pages before this freeze (common/precopy.h) and holds the control
+ * block from then (phase PRECOPY). */
+#define AMBER_SNAPSHOT_PRECOPIED 8u
 
 struct amber_ctl {
   uint32_t generation; /* futex word: bumped on every phase change */

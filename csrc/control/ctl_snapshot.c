@@ -71,7 +71,8 @@ API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const c
   struct amber_table *t = table;
   struct amber_ctl *c = &t->ctl;
   uint32_t phase = __atomic_load_n(&c->phase, __ATOMIC_ACQUIRE);
-  int busy = phase == AMBER_PHASE_FREEZE || phase == AMBER_PHASE_WRITE;
+  int busy = phase == AMBER_PHASE_FREEZE || phase == AMBER_PHASE_WRITE ||
+             (phase == AMBER_PHASE_PRECOPY && !(flags & AMBER_SNAPSHOT_PRECOPIED));
   if (busy && alive(c->coordinator)) return -EBUSY; /* a dead one's snapshot was abandoned */
   if (amber_cow_writers_busy(t)) return -EBUSY; /* ctl_cow.c */
   if (strlen(image_dir) >= sizeof c->image_dir || strlen(parent_dir) >= sizeof c->parent_dir)

@@ -76,7 +76,10 @@ export function statsText(stats: SnapshotStats, parent?: string): string {
     (stats.pagesShared
       ? `, ${plural(stats.pagesShared, "page")} shared after a fork stored once`
       : "") +
-    (stats.trackedRegions ? ", the written ones found by dirty-page tracking" : "");
+    // A full image's tracked regions were pre-copied: no parent to have found anything against.
+    ((parent || stats.pagesInParent) && stats.trackedRegions
+      ? ", the written ones found by dirty-page tracking"
+      : "");
   return `${plural(stats.processes, "process", "processes")}, ${formatBytes(stats.bytesWritten)} ` +
     `(${pages}); frozen ${stats.frozenMs.toFixed(0)} ms, total ${stats.totalMs.toFixed(0)} ms.`;
 }

@@ -62,6 +62,7 @@ int main(void) {
   NUM(AMBER_PHASE_, WRITE);
   NUM(AMBER_PHASE_, RESUME);
   NUM(AMBER_PHASE_, ABORT);
+  NUM(AMBER_PHASE_, PRECOPY);
   end();
 
   group("AgentState", "States an agent reports (enum amber_agent_state).");
@@ -78,6 +79,7 @@ int main(void) {
   NUM(AMBER_SNAPSHOT_, TCP_ESTABLISHED);
   NUM(AMBER_SNAPSHOT_, COW);
   NUM(AMBER_SNAPSHOT_, ENDING);
+  NUM(AMBER_SNAPSHOT_, PRECOPIED);
   end();
 
   group("IdBase", "Where virtual IDs start: none equals a system ID (table.h).");

@@ -7,6 +7,7 @@
 #include "../../common/errno_name.h"
 #include "agent.h"
 #include "agent_share.h"
+#include "agent_precopy.h"
 #include "agent_track.h"
 #include "../wrappers/cpu_clock.h"
 #include "../fds/fd_locks.h"
@@ -241,6 +242,8 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
   update_environment();
   amber_process_after_restore();
   amber_track_forget(); /* agent_track.c: no registration came with the memory */
+  amber_track_early();
+  amber_precopy_forget();
   amber_thread_after_restore(rec);
   amber_signals_put_thread(rec);
   amber_signals_put_process();

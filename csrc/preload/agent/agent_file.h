@@ -5,9 +5,13 @@
 
 #include "agent_pages.h"
 
-/* Opens the file, reads the memory map (each region's VmFlags too `with_flags`) and the
- * parent's index; 0 or -errno. */
+/* Opens the file, reads the memory map (each region's VmFlags too: with_flags 1 from smaps,
+ * 2 from a pre-copy's map where it knows them all, else from smaps) and the parent's index (or
+ * the pre-copy's: agent_precopy.c); 0 or -errno. */
 int amber_file_begin(const char *dir, int with_flags);
+/* This file was pre-copied; and every region's VmFlags are known (read, or the pre-copy's). */
+int amber_file_precopied(void);
+int amber_file_flags_known(void);
 int amber_file_regions(void);
 struct amber_region_rec *amber_file_region(int i);
 /* Whether a copy of the process (fork) would not hold region i as it is now. */

@@ -13,6 +13,7 @@
 #include "agent_lines.h"
 #include "agent_file.h"
 #include "agent_pages.h"
+#include "agent_precopy.h"
 #include "agent_share.h"
 #include "agent_shmem.h"
 #include "agent_sink.h"
@@ -254,6 +255,7 @@ static char path[AMBER_CTL_PATH + 32];
 static struct amber_sink sink;
 static struct page_writer w;
 static int nregions;
+static int precopied, flags_known;
 
 /* A region whose pages a copy of the process (fork) would not hold as they are now: shared
  * memory, regions not copied (MADV_DONTFORK) or wiped (MADV_WIPEONFORK) on fork or that a
@@ -274,26 +276,41 @@ int amber_file_begin(const char *dir, int with_flags) {
   memset(&w, 0, sizeof w);
   w.pagemap_fd = -1;
   amber_fmt(path, sizeof path, AMBER_PROC_FILE_FMT, dir, amber.vpid);
-  int opened = amber_sink_open(&sink, path, amber_agent_write_wanted);
+  const char *parent_dir = amber.table->ctl.parent_dir;
+  /* The map is read before the pre-copy's index is loaded: the memory that holds it is not
+   * the program's, and not in the image. */
+  int maybe = (amber.table->ctl.flags & AMBER_SNAPSHOT_PRECOPIED) && !parent_dir[0];
+  int smaps = with_flags == 1 || (with_flags == 2 && !maybe);
+  int err = list_regions(smaps);
+  nregions = region_count;
+  uint64_t data_end = AMBER_PAGE; /* after the header's page */
+  precopied = !err && maybe && amber_precopy_take(dir, path, &w.parent, &data_end);
+  flags_known = smaps || (precopied && amber_precopy_flags(regions));
+  if (!err && with_flags == 2 && !flags_known) err = list_regions(1), flags_known = 1;
+  nregions = region_count;
+  int opened = precopied ? amber_sink_open_kept(&sink, path)
+                         : amber_sink_open(&sink, path, amber_agent_write_wanted);
   if (opened) return error("cannot create the process file", opened);
   w.sink = &sink;
   w.pagemap_fd = (int)amber_sys3(SYS_openat, AT_FDCWD, "/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC);
-  int err = w.pagemap_fd < 0 ? error("cannot open /proc/self/pagemap", w.pagemap_fd) : 0;
+  if (!err && w.pagemap_fd < 0) err = error("cannot open /proc/self/pagemap", w.pagemap_fd);
 
   thp_disabled = amber_sys2(SYS_prctl, 42 /* PR_GET_THP_DISABLE */, 0) > 0;
-  if (!err) err = list_regions(with_flags);
   nregions = region_count;
   fill_header(&h);
-  const char *parent_dir = amber.table->ctl.parent_dir;
   if (!err && parent_dir[0]) {
     err = pages_load_parent(parent_dir, amber.vpid, &w.parent);
     if (!err && w.parent) memcpy(h.parent_dir, parent_dir, sizeof h.parent_dir);
   }
-  if (!err) err = amber_track_classify(w.pagemap_fd, pages_parent_epoch(w.parent));
-  w.data_end = AMBER_PAGE; /* the header's page */
+  uint64_t epoch = precopied ? amber_precopy_track() : pages_parent_epoch(w.parent);
+  if (!err) err = amber_track_classify(w.pagemap_fd, epoch);
+  w.data_end = data_end;
   pages_begin();
   return err;
 }
+
+int amber_file_precopied(void) { return precopied; }
+int amber_file_flags_known(void) { return flags_known; }
 
 struct page_writer *amber_file_writer(void) { return &w; }
 struct amber_sink *amber_file_sink(void) { return &sink; }
@@ -355,13 +372,14 @@ int amber_file_end(int err) {
   }
   pages_release(&w);
   amber_track_release();
+  amber_precopy_release();
   if (w.pagemap_fd >= 0) amber_sys1(SYS_close, w.pagemap_fd);
   amber_sink_close(&sink, path, err != 0);
   return err;
 }
 
 int amber_write_process_file(const char *dir) {
-  int err = amber_file_begin(dir, 1);
+  int err = amber_file_begin(dir, 2);
   if (!err) amber_file_track();
   for (int i = 0; i < nregions && !err; i++) err = amber_file_save_region(i);
   return amber_file_end(err);

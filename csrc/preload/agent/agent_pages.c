@@ -21,6 +21,7 @@ struct page_parent {
   int nruns;
   uint64_t npages, bytes;
   uint64_t dirty_epoch; /* agent_track.c */
+  int same_file; /* a pre-copy's index (agent_precopy.c): its pages are in this image's file */
 };
 
 static int failed(const char *what, long err) {
@@ -45,7 +46,7 @@ static int grow(void **buf, uint64_t *cap, uint64_t elem) {
   return 0;
 }
 
-static long read_at(int fd, void *buf, uint64_t len, uint64_t off) {
+long pages_read_at(int fd, void *buf, uint64_t len, uint64_t off) {
   for (char *p = buf; len;) {
     long n = amber_sys4(SYS_pread64, fd, p, len, off);
     if (n == -EINTR) continue;
@@ -64,7 +65,7 @@ int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_pa
   if (fd == -EACCES) return 0; /* one that runs as another user may not read it: the same */
   if (fd < 0) return failed("cannot open the parent image", fd);
   static struct amber_proc_header h;
-  long err = read_at(fd, &h, sizeof h, 0);
+  long err = pages_read_at(fd, &h, sizeof h, 0);
   if (!err && !amber_proc_header_ok(&h)) err = -EPROTO;
   uint64_t runs_bytes = (uint64_t)h.nruns * sizeof(struct amber_run_rec);
   uint64_t bytes = sizeof(struct page_parent) + runs_bytes + (uint64_t)h.nruns * 8 + h.npages * 8;
@@ -78,8 +79,8 @@ int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_pa
     p->runs = (struct amber_run_rec *)(p + 1);
     p->first_page = (uint64_t *)((char *)p->runs + runs_bytes);
     p->hashes = p->first_page + h.nruns;
-    err = read_at(fd, p->runs, runs_bytes, h.runs_off);
-    if (!err) err = read_at(fd, p->hashes, h.npages * 8, h.hashes_off);
+    err = pages_read_at(fd, p->runs, runs_bytes, h.runs_off);
+    if (!err) err = pages_read_at(fd, p->hashes, h.npages * 8, h.hashes_off);
     uint64_t page = 0;
     for (int i = 0; i < p->nruns; i++) p->first_page[i] = page, page += p->runs[i].npages;
     if (!err && page != h.npages) err = -EPROTO;
@@ -115,23 +116,28 @@ static int parent_page(struct page_writer *w, uint64_t addr, uint32_t *depth, in
   if (w->parent_cursor == p->nruns) return 0;
   const struct amber_run_rec *run = &p->runs[w->parent_cursor];
   if (run->addr > addr) return 0;
-  if (run->depth + 1 >= AMBER_MAX_DEPTH) return 2;
+  if (!p->same_file && run->depth + 1 >= AMBER_MAX_DEPTH) return 2;
   uint64_t index = (addr - run->addr) / AMBER_PAGE;
   *hash = p->hashes[p->first_page[w->parent_cursor] + index];
-  *depth = run->depth + 1;
+  *depth = p->same_file ? run->depth : run->depth + 1;
   *vpid = run->vpid;
   *off = run->data_off + index * AMBER_PAGE;
   return 1;
 }
 
-/* The parent's copy of the page at addr, if it has one with this hash. */
-static int parent_has(struct page_writer *w, uint64_t addr, uint64_t hash, uint32_t *depth,
-                      int32_t *vpid, uint64_t *off) {
-  uint32_t d;
-  int32_t v;
-  uint64_t o, theirs;
-  if (parent_page(w, addr, &d, &v, &o, &theirs) != 1 || theirs != hash) return 0;
-  *depth = d, *vpid = v, *off = o;
+/* As parent_page, for the pages from addr up to `limit`: how many of them the parent's run
+ * holds from there (*count), and their hashes. */
+static int parent_block(struct page_writer *w, uint64_t addr, uint64_t limit, uint32_t *depth,
+                        int32_t *vpid, uint64_t *off, const uint64_t **hashes, uint64_t *count) {
+  uint64_t hash;
+  int found = parent_page(w, addr, depth, vpid, off, &hash);
+  if (found != 1) return found;
+  const struct page_parent *p = w->parent;
+  const struct amber_run_rec *run = &p->runs[w->parent_cursor];
+  uint64_t index = (addr - run->addr) / AMBER_PAGE, left = run->npages - index;
+  uint64_t until = (limit - addr) / AMBER_PAGE;
+  *count = left < until ? left : until;
+  *hashes = p->hashes + p->first_page[w->parent_cursor] + index;
   return 1;
 }
 
@@ -157,7 +163,13 @@ static uint64_t pending_staged;
 #define BATCH 512
 static struct iovec batch[BATCH];
 static int batched;
-static uint64_t batch_off;
+static uint64_t batch_off, batch_end;
+
+/* Where the pending run's pages of this image are: appended, the pre-copy's already in this
+ * file (KEPT), or written over the pre-copy's stale copies of them (IN_PLACE), so that no page
+ * of the file is left that no run refers to. */
+enum { APPENDED = 0, KEPT = 1, IN_PLACE = 2 };
+static uint32_t pending_how;
 
 /* This file's state as the image holds it is mid-write (its page was saved then): a restored
  * process starts its next snapshot afresh, with no batch and no stage. */
@@ -176,11 +188,13 @@ int pages_write_batch(struct page_writer *w) {
 }
 
 static int batch_staged(struct page_writer *w) {
-  if (w->pending.depth || !pending_staged) return 0;
-  int err = batched == BATCH ? pages_write_batch(w) : 0;
-  if (err) return err;
+  if (w->pending.depth || pending_how == KEPT || !pending_staged) return 0;
   uint64_t bytes = pending_staged * AMBER_PAGE;
-  if (!batched) batch_off = w->pending.data_off + w->pending.npages * AMBER_PAGE - bytes;
+  uint64_t at = w->pending.data_off + w->pending.npages * AMBER_PAGE - bytes;
+  int err = batched == BATCH || (batched && at != batch_end) ? pages_write_batch(w) : 0;
+  if (err) return err;
+  if (!batched) batch_off = at;
+  batch_end = at + bytes;
   batch[batched++] = (struct iovec){(void *)pending_from, bytes};
   pending_from += bytes;
   pending_staged = 0;
@@ -205,33 +219,59 @@ int pages_flush(struct page_writer *w) {
 }
 
 /* Adds one page to the pending run, or starts another: the parent's copy at depth and off, or
- * with depth 0 this image's, whose copy is at `copy`. */
+ * with depth 0 this image's, whose copy is at `copy`, or, without a copy, already in this
+ * image's file at off (a pre-copy's: pending_how says so). */
 static int add_page_at(struct page_writer *w, uint64_t addr, uint64_t hash, const char *copy,
                        uint32_t depth, int32_t vpid, uint64_t off) {
   struct amber_run_rec *run = &w->pending;
+  uint32_t how = depth ? APPENDED : !copy ? KEPT : off ? IN_PLACE : APPENDED;
   int extends = run->npages && run->addr + run->npages * AMBER_PAGE == addr &&
-                run->depth == depth && run->vpid == vpid &&
-                (depth == 0 || run->data_off + run->npages * AMBER_PAGE == off);
+                run->depth == depth && run->vpid == vpid && pending_how == how &&
+                ((depth == 0 && how == APPENDED) || run->data_off + run->npages * AMBER_PAGE == off);
   if (!extends) {
     int err = pages_flush(w);
     if (err) return err;
-    *run = (struct amber_run_rec){addr, 0, depth ? off : w->data_end, depth, depth ? vpid : 0};
+    *run = (struct amber_run_rec){addr, 0, depth || how ? off : w->data_end, depth, depth ? vpid : 0};
+    pending_how = how;
     pending_from = copy;
   }
   run->npages++;
-  if (depth == 0) pending_staged++, w->data_end += AMBER_PAGE;
+  if (depth == 0 && how != KEPT) pending_staged++;
+  if (depth == 0 && how == APPENDED) w->data_end += AMBER_PAGE;
   if (w->npages == w->max_pages && grow((void **)&w->hashes, &w->max_pages, 8))
     return failed("no memory for the page hashes", -ENOMEM);
   w->hashes[w->npages++] = hash;
   return 0;
 }
 
+/* Adds n pages that the parent (or the pre-copy, depth 0) holds from off, with their hashes. */
+static int add_block(struct page_writer *w, uint64_t addr, uint64_t n, const uint64_t *hashes,
+                     uint32_t depth, int32_t vpid, uint64_t off) {
+  int err = add_page_at(w, addr, hashes[0], 0, depth, vpid, off);
+  if (err || n == 1) return err;
+  w->pending.npages += n - 1;
+  while (w->npages + n - 1 > w->max_pages)
+    if (grow((void **)&w->hashes, &w->max_pages, 8))
+      return failed("no memory for the page hashes", -ENOMEM);
+  memcpy(w->hashes + w->npages, hashes + 1, (n - 1) * 8);
+  w->npages += n - 1;
+  return 0;
+}
+
+/* 1 if the page's copy is used (this image holds it anew), 0 if not, or -errno. A page the
+ * pre-copy holds otherwise is written over its stale copy. */
 static int add_page(struct page_writer *w, uint64_t addr, uint64_t hash, const char *copy) {
   uint32_t depth = 0;
   int32_t vpid = 0;
-  uint64_t off = 0;
-  parent_has(w, addr, hash, &depth, &vpid, &off);
-  return add_page_at(w, addr, hash, copy, depth, vpid, off);
+  uint64_t off = 0, theirs = 0;
+  int found = parent_page(w, addr, &depth, &vpid, &off, &theirs) == 1;
+  if (found && theirs == hash) {
+    int err = add_page_at(w, addr, hash, depth ? copy : 0, depth, vpid, off);
+    return err ? err : 0;
+  }
+  int in_place = found && depth == 0 && w->parent->same_file;
+  int err = add_page_at(w, addr, hash, copy, 0, 0, in_place ? off : 0);
+  return err ? err : 1;
 }
 
 /* The region being saved: made readable (for the hashes and the copy) only if it has a page
@@ -253,9 +293,9 @@ static int stage_page(struct page_writer *w, uint64_t addr) {
     pending_from = stage; /* where the pending run's next page goes */
   }
   char *copy = stage + (uint64_t)staged * AMBER_PAGE;
-  int err = add_page(w, addr, amber_hash_copy(copy, (const void *)addr, AMBER_PAGE), copy);
-  if (!err && w->pending.depth == 0) staged++; /* a page of the parent's needs no copy */
-  return err;
+  int used = add_page(w, addr, amber_hash_copy(copy, (const void *)addr, AMBER_PAGE), copy);
+  if (used > 0) staged++; /* a page of the parent's, or the pre-copy's, needs no copy */
+  return used < 0 ? used : 0;
 }
 
 /* A page that holds only zeros, of anonymous memory (which a restore maps as zeros), takes no
@@ -332,6 +372,61 @@ static int read_region(struct region_save *c) {
   return err;
 }
 
+/* The pages [from, to) of a tracked region that hold data (swapped: not in memory). */
+static int tracked_run(struct region_save *c, uint64_t from, uint64_t to, int swapped,
+                       const struct pm_page_region *dirty, uint64_t ndirty, uint64_t *k) {
+  struct page_writer *w = c->w;
+  int err = 0;
+  for (uint64_t page = from, step; page < to && !err; page += step) {
+    step = AMBER_PAGE;
+    while (*k < ndirty && dirty[*k].end <= page) ++*k;
+    int read = swapped || (*k < ndirty && dirty[*k].start <= page);
+    uint32_t depth = 0;
+    int32_t vpid = 0;
+    uint64_t off = 0, count = 1;
+    const uint64_t *hashes = 0;
+    /* Up to the next written page, the parent's run: taken whole. */
+    uint64_t limit = *k < ndirty && dirty[*k].start < to ? dirty[*k].start : to;
+    int theirs = read ? 0 : parent_block(w, page, limit, &depth, &vpid, &off, &hashes, &count);
+    if (read || theirs == 2) err = save_range(c, page, page + AMBER_PAGE);
+    else if (theirs) err = add_block(w, page, count, hashes, depth, vpid, off), step = count * AMBER_PAGE;
+    else err = pages_flush(w); /* as it was: zeros, or the file's */
+  }
+  return err;
+}
+
+/* Of anonymous memory, which pages are there is all it takes (a page of zeros there and not
+ * written since is in no image: zeros still). The walk asks for the pages that are not there
+ * (inverted PAGE_IS_PRESENT; swapped ones, and uffd-wp markers, are read): reporting nothing
+ * for memory that is all there, it costs some 1 ms per GiB, where the categories that look at
+ * each page's struct page (PAGE_IS_FILE, PAGE_IS_PFNZERO) cost some 100. */
+static int tracked_anon(struct region_save *c, const struct pm_page_region *dirty,
+                        uint64_t ndirty) {
+  static struct pm_page_region vec[512];
+  const struct amber_region_rec *r = c->r;
+  uint64_t k = 0, there = r->start; /* pages from `there` up to the next hole are there */
+  int err = 0;
+  for (uint64_t at = r->start; at < r->end && !err;) {
+    struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 512);
+    a.category_inverted = PAGE_IS_PRESENT, a.category_mask = PAGE_IS_PRESENT;
+    a.category_anyof_mask = 0, a.return_mask = PAGE_IS_SWAPPED;
+    long n = amber_sys3(SYS_ioctl, c->w->pagemap_fd, PAGEMAP_SCAN, &a);
+    if (n < 0) return failed("cannot scan /proc/self/pagemap", n);
+    for (long i = 0; i < n && !err; i++) {
+      if (vec[i].start > there) err = tracked_run(c, there, vec[i].start, 0, dirty, ndirty, &k);
+      if (!err && (vec[i].categories & PAGE_IS_SWAPPED))
+        err = tracked_run(c, vec[i].start, vec[i].end, 1, dirty, ndirty, &k);
+      else if (!err)
+        err = pages_flush(c->w);
+      there = vec[i].end;
+    }
+    if (!err && a.walk_end <= at) err = failed("cannot scan /proc/self/pagemap", -EIO);
+    at = a.walk_end;
+  }
+  if (!err && there < r->end) err = tracked_run(c, there, r->end, 0, dirty, ndirty, &k);
+  return err;
+}
+
 /* A tracked region (agent_track.c): a page present and not written since the parent image is
  * the parent's copy, taken without reading it; a written or swapped page is read and compared
  * as without tracking; a page not present is zeros, or the file's. */
@@ -342,27 +437,16 @@ int pages_save_tracked(struct page_writer *w, struct amber_region_rec *r,
   struct region_save c = {w, r, 0};
   uint64_t k = 0;
   int err = 0;
-  for (uint64_t at = r->start; at < r->end && !err;) {
+  if (r->kind == AMBER_REGION_ANON) err = tracked_anon(&c, dirty, ndirty);
+  for (uint64_t at = r->start; r->kind != AMBER_REGION_ANON && at < r->end && !err;) {
     struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 512);
     long n = amber_sys3(SYS_ioctl, w->pagemap_fd, PAGEMAP_SCAN, &a);
     if (n < 0) return failed("cannot scan /proc/self/pagemap", n);
-    for (long i = 0; i < n && !err; i++) {
-      if (!worth_saving(r, vec[i].categories)) {
-        err = pages_flush(w);
-        continue;
-      }
-      for (uint64_t page = vec[i].start; page < vec[i].end && !err; page += AMBER_PAGE) {
-        while (k < ndirty && dirty[k].end <= page) k++;
-        int read = (vec[i].categories & PAGE_IS_SWAPPED) || (k < ndirty && dirty[k].start <= page);
-        uint32_t depth = 0;
-        int32_t vpid = 0;
-        uint64_t off = 0, hash = 0;
-        int theirs = read ? 0 : parent_page(w, page, &depth, &vpid, &off, &hash);
-        if (read || theirs == 2) err = save_range(&c, page, page + AMBER_PAGE);
-        else if (theirs) err = add_page_at(w, page, hash, 0, depth, vpid, off);
-        else err = pages_flush(w); /* as it was: zeros, or the file's */
-      }
-    }
+    for (long i = 0; i < n && !err; i++)
+      err = worth_saving(r, vec[i].categories)
+                ? tracked_run(&c, vec[i].start, vec[i].end,
+                              (vec[i].categories & PAGE_IS_SWAPPED) != 0, dirty, ndirty, &k)
+                : pages_flush(w);
     if (!err && a.walk_end <= at) err = failed("cannot scan /proc/self/pagemap", -EIO);
     at = a.walk_end;
   }
@@ -420,5 +504,23 @@ int pages_take_runs(struct page_writer *w, const struct amber_run_rec *runs, int
       w->hashes[w->npages++] = *hashes++;
     }
   }
+  return 0;
+}
+
+int pages_base(const struct amber_run_rec *runs, int nruns, const uint64_t *hashes,
+               uint64_t npages, const struct page_parent **out) {
+  uint64_t bytes = sizeof(struct page_parent) + (uint64_t)nruns * 8;
+  struct page_parent *p = map_anon(bytes);
+  if (!p) return failed("no memory for the pre-copy's index of pages", -ENOMEM);
+  p->bytes = bytes;
+  p->nruns = nruns;
+  p->npages = npages;
+  p->same_file = 1;
+  p->runs = (struct amber_run_rec *)runs; /* the caller's, kept until this is released */
+  p->first_page = (uint64_t *)(p + 1);
+  p->hashes = (uint64_t *)hashes;
+  uint64_t page = 0;
+  for (int i = 0; i < nruns; i++) p->first_page[i] = page, page += runs[i].npages;
+  *out = p;
   return 0;
 }

@@ -138,6 +138,14 @@ int amber_sink_open(struct amber_sink *s, const char *path, int (*still_wanted)(
   return 0;
 }
 
+int amber_sink_open_kept(struct amber_sink *s, const char *path) {
+  memset(s, 0, sizeof *s);
+  s->index_fd = -1;
+  long fd = amber_sys4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+  s->fd = fd < 0 ? -1 : (int)fd;
+  return fd < 0 ? (int)fd : 0;
+}
+
 int amber_sink_write(struct amber_sink *s, const void *buf, uint64_t len, uint64_t off) {
   if (!s->stream) return amber_write_at(s->fd, buf, len, off);
   static const char zeros[AMBER_PAGE];

@@ -28,6 +28,8 @@ struct amber_sink {
  * so; it returns 0 to give up), otherwise a regular file, created mode 0600 unless the
  * coordinator made it. 0 or -errno. */
 int amber_sink_open(struct amber_sink *s, const char *path, int (*still_wanted)(void));
+/* The regular file at path, kept as it is (a pre-copy's pages are in it); 0 or -errno. */
+int amber_sink_open_kept(struct amber_sink *s, const char *path);
 /* Writes len bytes that belong at offset off of the file. A stream writes the zeros of a gap,
  * and refuses an offset it has passed (-ESPIPE). 0 or -errno. */
 int amber_sink_write(struct amber_sink *s, const void *buf, uint64_t len, uint64_t off);

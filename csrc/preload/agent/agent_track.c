@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 
 #include "../../common/dirty_track.h"
+#include "../../common/precopy.h"
 #include "../../common/vm_flags.h"
 #include "agent.h"
 #include "agent_file.h"
@@ -38,6 +39,7 @@ int amber_track_fd = -1;
 #define MAX_ARMED 4096
 static struct armed_range {
   uint64_t start, end;
+  int file; /* armed as a file's mapping: its clean pages are the file's */
 } armed[MAX_ARMED];
 static int narmed;
 static uint64_t epoch;     /* of the last arming; 0: none */
@@ -92,10 +94,17 @@ static int is_userfaultfd(int fd) {
   return !strcmp(target, "anon_inode:[userfaultfd]");
 }
 
+/* The descriptor, named in the process's row for a pre-copy (control/ctl_precopy.c). */
+static void publish(void) {
+  struct amber_row *row = amber.table ? amber_row_by_vid(amber.table, AMBER_KIND_PID, amber.vpid) : 0;
+  if (row) __atomic_store_n(&row->pad, amber_track_fd + 1, __ATOMIC_RELEASE);
+}
+
 /* A fork's child holds its parent's descriptor, whose registrations are the parent's memory. */
 static void drop_inherited(void) {
   if (amber_track_fd >= 0 && is_userfaultfd(amber_track_fd)) amber_sys1(SYS_close, amber_track_fd);
   amber_track_fd = -1, narmed = 0, epoch = 0;
+  publish();
 }
 
 static int open_uffd(void) {
@@ -116,7 +125,15 @@ static int open_uffd(void) {
   if (high < 0) return high;
   amber_track_fd = high;
   armed_pid = amber_sys_getpid();
+  publish();
   return 0;
+}
+
+void amber_track_early(void) {
+  if (!amber.table) return;
+  if (armed_pid != amber_sys_getpid()) drop_inherited();
+  open_uffd();
+  publish(); /* also after the descriptor moved (table_fd.c) */
 }
 
 /* Amber's own library data: written by the agent itself while it writes the image. */
@@ -143,7 +160,7 @@ static int within_armed(const struct amber_region_rec *r) {
     if (armed[mid].start <= r->start) lo = mid + 1;
     else hi = mid;
   }
-  return lo > 0 && r->end <= armed[lo - 1].end;
+  return lo > 0 && r->end <= armed[lo - 1].end && armed[lo - 1].file == (r->kind == AMBER_REGION_FILE);
 }
 
 static long register_wp(const struct amber_region_rec *r) {
@@ -303,7 +320,8 @@ uint64_t amber_track_scan_and_arm(int pagemap_fd) {
       else t->n = nwritten - t->first, sort_runs(written + t->first, t->n);
     }
     if (t->state == TO_ARM && (ending || arm_fresh(pagemap_fd, r, clear_first))) continue;
-    if (narmed < MAX_ARMED) armed[narmed++] = (struct armed_range){r->start, r->end};
+    if (narmed < MAX_ARMED)
+      armed[narmed++] = (struct armed_range){r->start, r->end, r->kind == AMBER_REGION_FILE};
   }
   epoch = narmed ? new_epoch() : 0;
   armed_pid = amber_sys_getpid();
@@ -318,3 +336,26 @@ int amber_track_runs(int i, const struct pm_page_region **runs, uint64_t *n) {
 }
 
 int amber_track_used(void) { return usable; }
+
+uint64_t amber_track_precopied(const struct amber_precopy_range *ranges, uint32_t n, int32_t fd) {
+  if (fd != amber_track_fd || fd < 0 || armed_pid != amber_sys_getpid()) return 0;
+  narmed = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const struct amber_precopy_range *r = &ranges[i];
+    if (!(r->flags & AMBER_PRECOPY_ARMED)) continue;
+    int file = (r->flags & AMBER_PRECOPY_FILE) != 0;
+    struct armed_range *last = narmed ? &armed[narmed - 1] : 0;
+    if (last && last->end == r->start && last->file == file) last->end = r->end; /* merged since? */
+    else if (narmed < MAX_ARMED) armed[narmed++] = (struct armed_range){r->start, r->end, file};
+    else return 0;
+  }
+  ever_armed = 1; /* bits a dropped registration left behind are cleared before arming again */
+  epoch = narmed ? new_epoch() : 0;
+  return epoch;
+}
+
+uint64_t amber_track_written_pages(void) {
+  uint64_t pages = 0;
+  for (uint64_t i = 0; i < nwritten; i++) pages += (written[i].end - written[i].start) / AMBER_PAGE;
+  return pages;
+}

@@ -22,5 +22,11 @@ int amber_track_used(void);
 void amber_track_release(void);
 /* After a restore: nothing is tracked (the next snapshot arms afresh). */
 void amber_track_forget(void);
+/* A pre-copy armed `ranges` on this agent's userfaultfd `fd` (common/precopy.h): they are
+ * what is tracked now; the epoch to classify with, 0 if it is not this agent's. */
+struct amber_precopy_range;
+uint64_t amber_track_precopied(const struct amber_precopy_range *ranges, uint32_t n, int32_t fd);
+/* How many pages the tracked regions' scan found written (after amber_track_scan_and_arm). */
+uint64_t amber_track_written_pages(void);
 
 #endif

@@ -93,6 +93,9 @@ int32_t amber_pid_v2s(int32_t vpid); /* -1 when unknown */
 int32_t amber_pid_s2v(int32_t spid); /* -1 when unknown */
 int32_t amber_self_vtid(void);
 void amber_after_fork_child(void);
+/* Opens the agent's userfaultfd for dirty-page tracking and names it in the process's row, for
+ * a pre-copy (agent_track.c). */
+void amber_track_early(void);
 
 /* pid_args.c: pid arguments in, pids out. amber_who_in: 0 (the caller) and negative values stay,
  * a positive one is translated or -ESRCH. amber_pid_in reads kill's way (< -1 is a group).

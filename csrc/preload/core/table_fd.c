@@ -74,7 +74,7 @@ void amber_table_fd_evade(int fd) {
                               fd + 1);
   if (moved < 0) return;
   amber_sys1(SYS_close, fd);
-  if (fd == amber_track_fd) amber_track_fd = moved;
+  if (fd == amber_track_fd) amber_track_fd = moved, amber_track_early(); /* named anew */
   else amber_table_fd = moved;
 }
 

@@ -20,6 +20,7 @@ AMBER_EXPORT pid_t fork(void) {
   pid_t child = REAL(fork)();
   if (child == 0) {
     amber_after_fork_child();
+    amber_track_early(); /* its own userfaultfd: the parent's tracks the parent's memory */
     amber_ckpt_release(&mask);
     return 0;
   }

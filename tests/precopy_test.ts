@@ -1,0 +1,72 @@
+/**
+ * Pre-copy snapshots (docs/snapshot-protocol.md, "Pre-copy"): the pages are copied while the
+ * application runs, and the freeze writes only what was written since; the image must still be
+ * exactly the state at the freeze. precopy_churn rewrites its memory as fast as it can, maps,
+ * unmaps and moves memory, and forks, all the while; each restored thread checks what it owns.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { inspect } from "../mod.ts";
+import { prog, type Scenario, scenarioTest, sleep } from "./support.ts";
+
+/** Waits until the output after `from` has every pattern; fails at once on a FAIL line. */
+async function waitAfter(s: Scenario, from: number, ...patterns: RegExp[]): Promise<string> {
+  for (const deadline = Date.now() + 60_000;;) {
+    const text = (await s.text()).slice(from);
+    if (/^FAIL/m.test(text)) assert.fail(`The program failed:\n${text}`);
+    if (patterns.every((p) => p.test(text))) return text;
+    if (Date.now() > deadline) assert.fail(`Not ${patterns.join(", ")} in time:\n${text}`);
+    await sleep(20);
+  }
+}
+
+scenarioTest(
+  "a program that rewrites its memory, maps, unmaps and moves memory and forks during a pre-copy comes back exactly as it was frozen, and so does a --stop snapshot of it restored",
+  async (s) => {
+    const app = await s.launch([prog("precopy_churn"), s.dir, "128"], "churn");
+    await s.waitFor(/^ready$/m);
+    const live = await app.snapshot({ dir: join(s.dir, "live.amber") }).catch(async (e) => {
+      throw new Error(`${e.message}; the program said:\n${await s.text()}`, { cause: e });
+    });
+    assert.ok(live.stats!.trackedRegions > 0, "nothing was pre-copied");
+    await app.kill();
+    await inspect(live.dir); // every file checked whole: the pages written twice are no harm
+
+    let from = (await s.text()).length;
+    const first = await s.restore(live);
+    await waitAfter(s, from, /^sum rewriter .*$/m, /^slots checked \d+$/m);
+    // The restored program runs on, churning: a snapshot with stop, pre-copied too.
+    from = (await s.text()).length;
+    const stopped = await first.snapshot({ dir: join(s.dir, "stop.amber"), stop: true });
+    assert.ok(stopped.stats!.trackedRegions > 0, "nothing was pre-copied");
+    await s.restore(stopped);
+    await waitAfter(s, from, /^sum rewriter .*$/m, /^slots checked \d+$/m);
+    await s.pass();
+  },
+  180_000,
+);
+
+scenarioTest("a snapshot with pre-copy off copies after the freeze, as before", async (s) => {
+  const app = await s.launch([prog("precopy_churn"), s.dir, "16"], "churn");
+  await s.waitFor(/^ready$/m);
+  const image = await app.snapshot({ dir: join(s.dir, "off.amber"), preCopy: false, stop: true });
+  assert.equal(image.stats!.trackedRegions, 0, "a region was pre-copied");
+  const from = (await s.text()).length;
+  await s.restore(image);
+  await waitAfter(s, from, /^sum rewriter .*$/m, /^slots checked \d+$/m);
+  await s.pass();
+});
+
+scenarioTest(
+  "a live snapshot of a program that writes little after its pre-copy (what is left is written frozen) comes back byte for byte",
+  async (s) => {
+    const app = await s.launch([prog("heap_pattern"), s.dir, "256"], "heap");
+    await s.waitFor(/^ready$/m);
+    const image = await app.snapshot({ dir: join(s.dir, "live.amber") });
+    assert.ok(image.stats!.trackedRegions > 0, "nothing was pre-copied");
+    await app.kill();
+    await s.restore(image);
+    await s.pass();
+  },
+);
