@@ -222,23 +222,30 @@ static int chain_fds[AMBER_MAX_DEPTH] = {[0 ... AMBER_MAX_DEPTH - 1] = -1};
 static uint64_t chain_sizes[AMBER_MAX_DEPTH]; /* each file's size, to check runs against */
 static char parent_of[AMBER_MAX_DEPTH][512]; /* the image each of those names as its parent */
 
-/* The process file `depth` images up the chain of parents (0: this image's own). */
-static int image_fd(uint32_t depth) {
-  int *fds = chain_fds;
-  static struct amber_proc_header up;
+static int image_fd(uint32_t depth);
+
+/* The path of process vpid's file in the image `depth` up the chain of parents (0: this one). */
+static void chain_path(char *path, size_t cap, uint32_t depth, int32_t vpid) {
   if (depth >= AMBER_MAX_DEPTH) die("an image refers to a parent too far up", 0);
-  if (fds[depth] >= 0) return fds[depth];
-  const char *dir = depth == 0 ? image_dir : 0;
+  const char *dir = image_dir;
   if (depth > 0) {
     image_fd(depth - 1);
     dir = parent_of[depth - 1];
     if (!dir[0]) die("an image refers to pages of a parent it does not name", 0);
   }
+  rt_copy(path, dir, cap);
+  rt_append(path, cap, "/" AMBER_PROC_FILE_PREFIX);
+  rt_append_num(path, cap, vpid, 10);
+  rt_append(path, cap, AMBER_PROC_FILE_SUFFIX);
+}
+
+/* The process file `depth` images up the chain of parents (0: this image's own). */
+static int image_fd(uint32_t depth) {
+  int *fds = chain_fds;
+  static struct amber_proc_header up;
+  if (depth < AMBER_MAX_DEPTH && fds[depth] >= 0) return fds[depth];
   char path[4200];
-  rt_copy(path, dir, sizeof path);
-  rt_append(path, sizeof path, "/" AMBER_PROC_FILE_PREFIX);
-  rt_append_num(path, sizeof path, hdr.vpid, 10);
-  rt_append(path, sizeof path, AMBER_PROC_FILE_SUFFIX);
+  chain_path(path, sizeof path, depth, hdr.vpid);
   int fd = open_process_file(path, &chain_sizes[depth]);
   if (rt_pread_all(fd, &up, sizeof up, 0) || amber_image_header_problem(&up, chain_sizes[depth]) ||
       up.vpid != hdr.vpid)
@@ -265,18 +272,8 @@ static void __attribute__((noreturn)) bad_reference(int32_t vpid, const char *wh
 static int other_fd(uint32_t depth, int32_t vpid, uint64_t *size) {
   for (int i = 0; i < nothers; i++)
     if (others[i].depth == depth && others[i].vpid == vpid) return *size = others[i].size, others[i].fd;
-  if (depth >= AMBER_MAX_DEPTH) die("an image refers to a parent too far up", 0);
-  const char *dir = image_dir;
-  if (depth > 0) {
-    image_fd(depth - 1);
-    dir = parent_of[depth - 1];
-    if (!dir[0]) die("an image refers to pages of a parent it does not name", 0);
-  }
   char path[4200];
-  rt_copy(path, dir, sizeof path);
-  rt_append(path, sizeof path, "/" AMBER_PROC_FILE_PREFIX);
-  rt_append_num(path, sizeof path, vpid, 10);
-  rt_append(path, sizeof path, AMBER_PROC_FILE_SUFFIX);
+  chain_path(path, sizeof path, depth, vpid);
   int fd = (int)open_image_file(path);
   if (fd < 0) bad_reference(vpid, "is missing");
   static struct amber_proc_header up;

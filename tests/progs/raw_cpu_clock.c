@@ -14,20 +14,10 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "raw_call.h"
 #include "wait_go.h"
 
 #define MS 1000000LL
-
-static long rs(long n, long a, long b, long c, long d) {
-  long ret;
-  register long r10 __asm__("r10") = d;
-  register long r9 __asm__("r9") = 0x1234;
-  __asm__ volatile("syscall"
-                   : "=a"(ret)
-                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r9)
-                   : "rcx", "r11", "memory");
-  return ret;
-}
 
 static long long total(struct timespec ts) { return ts.tv_sec * 1000000000LL + ts.tv_nsec; }
 
@@ -35,7 +25,7 @@ static long long total(struct timespec ts) { return ts.tv_sec * 1000000000LL + t
 static long long raw_ns(clockid_t clock, int zero_extended) {
   struct timespec ts;
   long id = zero_extended ? (long)(unsigned)clock : (long)clock;
-  long r = rs(SYS_clock_gettime, id, (long)&ts, 0, 0);
+  long r = raw_call(SYS_clock_gettime, id, (long)&ts, 0, 0);
   CHECK(r == 0, "raw clock_gettime(%d): %ld", (int)clock, r);
   return total(ts);
 }
@@ -88,13 +78,13 @@ int main(int argc, char **argv) {
           names[k], libc, raw, raw32, via, after);
   }
   struct timespec res;
-  long r = rs(SYS_clock_getres, clocks[OTHER], (long)&res, 0, 0);
+  long r = raw_call(SYS_clock_getres, clocks[OTHER], (long)&res, 0, 0);
   CHECK(r == 0 && total(res) > 0, "raw clock_getres of another thread's clock: %ld", r);
 
   long long until = libc_ns(CLOCK_PROCESS_CPUTIME_ID) + 20 * MS;
   struct timespec deadline = {until / 1000000000LL, until % 1000000000LL};
-  while ((r = rs(SYS_clock_nanosleep, CLOCK_PROCESS_CPUTIME_ID, TIMER_ABSTIME, (long)&deadline,
-                 0)) == -EINTR) {}
+  while ((r = raw_call(SYS_clock_nanosleep, CLOCK_PROCESS_CPUTIME_ID, TIMER_ABSTIME,
+                       (long)&deadline, 0)) == -EINTR) {}
   CHECK(r == 0, "raw clock_nanosleep on the process's clock: %ld", r);
   long long woke = libc_ns(CLOCK_PROCESS_CPUTIME_ID);
   CHECK(woke >= until && woke < until + 150 * MS, "raw clock_nanosleep until %lld woke at %lld",

@@ -14,18 +14,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "raw_call.h"
 #include "wait_go.h"
-
-static long rs(long n, long a, long b, long c, long d) {
-  long ret;
-  register long r10 __asm__("r10") = d;
-  register long r9 __asm__("r9") = 0x1234;
-  __asm__ volatile("syscall"
-                   : "=a"(ret)
-                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r9)
-                   : "rcx", "r11", "memory");
-  return ret;
-}
 
 struct ksigaction {
   uint64_t handler, flags, restorer, mask;
@@ -72,7 +62,7 @@ static void signalfd_read(const char *phase, int fd, const char *how) {
   pid_t child = sender(SIGUSR1);
   struct signalfd_siginfo si;
   memset(&si, 0, sizeof si);
-  long n = rs(SYS_read, fd, (long)&si, sizeof si, 0);
+  long n = raw_call(SYS_read, fd, (long)&si, sizeof si, 0);
   CHECK(n == sizeof si && si.ssi_signo == SIGUSR1, "%s: raw read of %s signalfd %d: %ld", phase,
         how, fd, n);
   CHECK((pid_t)si.ssi_pid == child, "%s: raw read of %s signalfd: ssi_pid %u, not %d", phase, how,
@@ -86,14 +76,15 @@ static void raw_handler(const char *phase) {
                     old;
   struct ksigaction first = act;
   first.handler = (uint64_t)on_usr2_before;
-  CHECK(rs(SYS_rt_sigaction, SIGUSR2, (long)&first, 0, 8) == 0, "%s: raw rt_sigaction", phase);
+  CHECK(raw_call(SYS_rt_sigaction, SIGUSR2, (long)&first, 0, 8) == 0, "%s: raw rt_sigaction",
+        phase);
   memset(&old, 0, sizeof old);
-  CHECK(rs(SYS_rt_sigaction, SIGUSR2, (long)&act, (long)&old, 8) == 0 &&
+  CHECK(raw_call(SYS_rt_sigaction, SIGUSR2, (long)&act, (long)&old, 8) == 0 &&
             old.handler == first.handler,
         "%s: a raw rt_sigaction that replaces a handler gives back %#lx, not %#lx", phase,
         (unsigned long)old.handler, (unsigned long)first.handler);
   memset(&old, 0, sizeof old);
-  CHECK(rs(SYS_rt_sigaction, SIGUSR2, 0, (long)&old, 8) == 0 && old.handler == act.handler,
+  CHECK(raw_call(SYS_rt_sigaction, SIGUSR2, 0, (long)&old, 8) == 0 && old.handler == act.handler,
         "%s: a raw read of the action gives %#lx, not the handler %#lx", phase,
         (unsigned long)old.handler, (unsigned long)act.handler);
   struct sigaction libc_old;
@@ -123,7 +114,7 @@ int main(int argc, char **argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGUSR1);
   sigprocmask(SIG_BLOCK, &set, NULL);
-  raw_fd = (int)rs(SYS_signalfd4, -1, (long)&set, 8, SFD_CLOEXEC);
+  raw_fd = (int)raw_call(SYS_signalfd4, -1, (long)&set, 8, SFD_CLOEXEC);
   CHECK(raw_fd >= 0, "raw signalfd4: %d", raw_fd);
   libc_fd = signalfd(-1, &set, 0);
   CHECK(libc_fd >= 0, "signalfd: %s", strerror(errno));
