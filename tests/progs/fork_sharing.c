@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "check.h"
+#include "pss.h"
 #include "wait_go.h"
 
 #define KIDS 4
@@ -60,20 +61,6 @@ static void child(int k) {
     sh->failed[k] = (int)check(k);
     sh->done[k] = seen = round;
   }
-}
-
-static long pss_kb(pid_t pid) {
-  char path[64], text[4096];
-  snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
-  int fd = open(path, O_RDONLY);
-  CHECK(fd >= 0, "open %s", path);
-  long n = read(fd, text, sizeof text - 1);
-  close(fd);
-  CHECK(n > 0, "read %s", path);
-  text[n] = 0;
-  const char *p = strstr(text, "\nPss:");
-  CHECK(p, "no Pss in %s", path);
-  return strtol(p + 5, NULL, 10);
 }
 
 static void check_all(pid_t *kids, const char *when) {
