@@ -305,6 +305,9 @@ int amber_cow_write(const char *dir, struct amber_agent_slot *slot) {
   drop_frozen_runs();
   pages_release(w);
   amber_track_release();
+  /* The pre-copy's index too: left mapped, the next snapshot would list it among the program's
+   * regions and then unmap it, and its copy would not hold a region the image names. */
+  amber_precopy_release();
   if (w->pagemap_fd >= 0) amber_sys1(SYS_close, w->pagemap_fd);
   amber_sys1(SYS_close, s->fd);
   s->fd = -1;
