@@ -59,7 +59,7 @@ void amber_cpu_time_forget(void) {
 /* The shift of `clock`, a clock ID as the kernel knows it: a thread's CPU clock's, else 0. Only
  * SCHED clocks (CLOCK_THREAD_CPUTIME_ID, pthread_getcpuclockid's) are shifted: the PROF and VIRT
  * ones count user and system time apart, which the freeze did not read. */
-static int64_t shift_of(clockid_t clock) {
+int64_t amber_cpu_time_shift(clockid_t clock) {
   if (!shifted) return 0;
   if (clock == CLOCK_THREAD_CPUTIME_ID) return self_shift;
   if (!amber_cpu_clock(clock) || !amber_cpu_clock_thread(clock) ||
@@ -78,12 +78,6 @@ struct timespec amber_timespec_plus(struct timespec t, int64_t ns) {
   return (struct timespec){total / NS, total % NS};
 }
 
-void amber_cpu_time_read(clockid_t clock, struct timespec *ts) {
-  int64_t s = shift_of(clock);
-  if (s) *ts = amber_timespec_plus(*ts, s);
-}
-
-struct timespec amber_cpu_time_deadline(clockid_t clock, struct timespec deadline) {
-  int64_t s = shift_of(clock);
-  return s ? amber_timespec_plus(deadline, -s) : deadline;
+struct timespec amber_timespec_shifted(struct timespec t, int64_t ns) {
+  return ns ? amber_timespec_plus(t, ns) : t;
 }

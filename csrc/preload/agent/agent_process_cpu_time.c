@@ -101,7 +101,7 @@ void amber_process_cpu_inherit(void) {
 /* The shift of `clock` as the program holds it: a process's SCHED clock (this one's, or another
  * of the application's by its virtual pid), else 0. PROF and VIRT clocks count user and system
  * time apart, which the freeze did not note per clock. */
-static int64_t shift_of(clockid_t clock) {
+int64_t amber_process_cpu_shift(clockid_t clock) {
   if (clock == CLOCK_PROCESS_CPUTIME_ID) return shifted ? shift.clock : 0;
   if (!amber_cpu_clock(clock) || amber_cpu_clock_thread(clock) ||
       (clock & 3) != AMBER_CPUCLOCK_SCHED || !amber_active())
@@ -111,16 +111,6 @@ static int64_t shift_of(clockid_t clock) {
   struct amber_row *row = amber_row_by_vid(amber.table, AMBER_KIND_PID, id);
   if (!row || !(__atomic_load_n(&row->flags, __ATOMIC_ACQUIRE) & AMBER_PID_PROCESS)) return 0;
   return __atomic_load_n(&row->cpu_shift, __ATOMIC_ACQUIRE);
-}
-
-void amber_process_cpu_read(clockid_t clock, struct timespec *ts) {
-  int64_t s = shift_of(clock);
-  if (s) *ts = amber_timespec_plus(*ts, s);
-}
-
-struct timespec amber_process_cpu_deadline(clockid_t clock, struct timespec deadline) {
-  int64_t s = shift_of(clock);
-  return s ? amber_timespec_plus(deadline, -s) : deadline;
 }
 
 void amber_process_times_read(struct tms *t) {

@@ -42,11 +42,10 @@ struct amber_thread_rec;
 void amber_cpu_time_capture(const struct amber_thread_rec *rec);
 void amber_cpu_time_after_restore(const struct amber_thread_rec *rec);
 void amber_cpu_time_forget(void);
-void amber_cpu_time_read(clockid_t clock, struct timespec *ts); /* what clock_gettime gave */
-/* An absolute deadline on the clock as the program reads it, as the kernel counts it. */
-struct timespec amber_cpu_time_deadline(clockid_t clock, struct timespec deadline);
+int64_t amber_cpu_time_shift(clockid_t clock); /* a system thread clock's, in ns; 0: none */
 int64_t amber_cpu_clock_ns(clockid_t clock); /* the kernel's reading, 0 if it fails */
 struct timespec amber_timespec_plus(struct timespec t, int64_t ns); /* never below 0 */
+struct timespec amber_timespec_shifted(struct timespec t, int64_t ns); /* t itself if ns is 0 */
 
 /* agent_thread_times.c: a thread's utime and stime (its task stat's, in clock ticks) go on
  * across a restore too: noted at the freeze and shifted by TID, for this process's threads. */
@@ -65,8 +64,10 @@ void amber_process_cpu_capture(void);
 void amber_process_cpu_after_restore(void);
 void amber_process_cpu_forget(void);
 void amber_process_cpu_inherit(void); /* after an exec: the clock's shift from the row */
-void amber_process_cpu_read(clockid_t clock, struct timespec *ts);
-struct timespec amber_process_cpu_deadline(clockid_t clock, struct timespec deadline);
+int64_t amber_process_cpu_shift(clockid_t clock); /* in ns; 0: none */
+/* wrap_cpu_clock.c: what the program reads on `clock` (system ID `sys`) is the kernel's reading
+ * plus this: the thread's shift and the process's. An absolute deadline goes the other way. */
+int64_t amber_cpu_clock_shift(clockid_t clock, clockid_t sys);
 void amber_process_times_read(struct tms *t);     /* tms_utime, tms_stime */
 void amber_process_rusage_read(struct rusage *u); /* ru_utime, ru_stime of RUSAGE_SELF */
 /* The process's times() and getrusage() shifts in the shared tables, by its pid row. */

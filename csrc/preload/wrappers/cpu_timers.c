@@ -72,7 +72,7 @@ AMBER_EXPORT int timer_settime(timer_t timer, int flags, const struct itimerspec
   struct itimerspec v = *value;
   if (v.it_value.tv_sec || v.it_value.tv_nsec) {
     clockid_t sys = amber_cpu_clock_to_system(clock);
-    v.it_value = amber_process_cpu_deadline(clock, amber_cpu_time_deadline(sys, v.it_value));
+    v.it_value = amber_timespec_shifted(v.it_value, -amber_cpu_clock_shift(clock, sys));
     if (!v.it_value.tv_sec && !v.it_value.tv_nsec) v.it_value.tv_nsec = 1; /* past: fires now */
   }
   int r = REAL(timer_settime)(timer, flags, &v, old);

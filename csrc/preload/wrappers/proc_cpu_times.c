@@ -52,6 +52,6 @@ int amber_proc_rewrite_schedstat(const char *path, const char *in, char *out, in
   if (tid <= 0 || amber_parse_u64(&p, &run, 10)) return amber_fmt(out, cap, "%s", in);
   clockid_t clock = amber_cpu_clock_with(AMBER_CPUCLOCK_THREAD | AMBER_CPUCLOCK_SCHED, tid);
   struct timespec ts = {(time_t)(run / 1000000000), (long)(run % 1000000000)};
-  amber_cpu_time_read(clock, &ts);
+  ts = amber_timespec_shifted(ts, amber_cpu_time_shift(clock));
   return amber_fmt(out, cap, "%ld%s", (long)ts.tv_sec * 1000000000L + ts.tv_nsec, p);
 }

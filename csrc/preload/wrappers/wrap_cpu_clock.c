@@ -89,6 +89,10 @@ AMBER_EXPORT int clock_getcpuclockid(pid_t pid, clockid_t *clock) {
   return err;
 }
 
+int64_t amber_cpu_clock_shift(clockid_t clock, clockid_t sys) {
+  return amber_cpu_time_shift(sys) + amber_process_cpu_shift(clock);
+}
+
 AMBER_EXPORT int clock_gettime(clockid_t clock, struct timespec *ts) {
   if (!amber_cpu_clock(clock) && clock != CLOCK_THREAD_CPUTIME_ID &&
       clock != CLOCK_PROCESS_CPUTIME_ID)
@@ -98,8 +102,7 @@ AMBER_EXPORT int clock_gettime(clockid_t clock, struct timespec *ts) {
   amber_enter();
   clockid_t sys = amber_cpu_clock_to_system(clock);
   int r = REAL(clock_gettime)(sys, ts);
-  if (r == 0) amber_cpu_time_read(sys, ts);
-  if (r == 0) amber_process_cpu_read(clock, ts); /* and the process's */
+  if (r == 0) *ts = amber_timespec_shifted(*ts, amber_cpu_clock_shift(clock, sys));
   amber_leave();
   return r;
 }

@@ -29,7 +29,7 @@ AMBER_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timesp
     clockid_t sys = amber_cpu_clock_to_system(clock);
     struct timespec until = left;
     if (flags & TIMER_ABSTIME)
-      until = amber_process_cpu_deadline(clock, amber_cpu_time_deadline(sys, left));
+      until = amber_timespec_shifted(left, -amber_cpu_clock_shift(clock, sys));
     int ret = REAL(clock_nanosleep)(sys, flags, &until, &r);
     if (ret != EINTR || !amber_active() || amber.checkpoints == gen) {
       if (ret == EINTR && rem) *rem = r;
