@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { prog, type Scenario, scenarioTest } from "./support.ts";
+import { prog, type Scenario, scenarioTest, sleep } from "./support.ts";
 
 /** A snapshot without stop, the original ended, a restore; the same with stop; then go. */
 async function twoCycles(s: Scenario, argv: string[], tag: string): Promise<void> {
@@ -87,5 +87,41 @@ scenarioTest(
     await s.waitFor(/^ready$/m, "ready");
     await app.snapshot({ dir: join(s.dir, "kept.amber") });
     await s.pass();
+  },
+);
+
+/** The process's state letter in /proc (R, S, T...), or "" once it is gone. */
+async function stateOf(pid: number): Promise<string> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+}
+
+scenarioTest(
+  "a SIGCONT sent as soon as a snapshot or a restore returns lets a process stopped at the snapshot go on, three rounds",
+  async (s) => {
+    let app = await s.launch([prog("counter"), "10"], "stopped-counter");
+    await s.waitFor(/^count 3 /m, "count 3");
+    const stop = async () => {
+      const pid = app.processes()[0].pid;
+      Deno.kill(pid, "SIGSTOP");
+      for (let i = 0; i < 500 && (await stateOf(pid)) !== "T"; i++) await sleep(10);
+      assert.equal(await stateOf(pid), "T", "the counter did not stop");
+      const counts = [...(await s.text()).matchAll(/^count (\d+) /gm)].map((m) => Number(m[1]));
+      return Math.max(...counts);
+    };
+    const goesOn = async (last: number) => {
+      Deno.kill(app.processes()[0].pid, "SIGCONT"); // at once: it must not be lost
+      await s.waitFor(new RegExp(`^count ${last + 1} `, "m"), `count ${last + 1}`);
+    };
+    for (let round = 0; round < 3; round++) {
+      // Live: the snapshot wakes it to take part, and stops it again before it returns.
+      let last = await stop();
+      await app.snapshot({ dir: join(s.dir, `live-${round}.amber`) });
+      assert.equal(await stateOf(app.processes()[0].pid), "T", "the live snapshot let it run");
+      await goesOn(last);
+      last = await stop();
+      app = await s.restore(await s.freeze(app, `stopped-${round}`));
+      await goesOn(last);
+    }
   },
 );

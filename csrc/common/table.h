@@ -118,7 +118,11 @@ struct amber_agent_slot {
   /* It shares its working directory, root and umask with its parent (clone with CLONE_FS), as
    * the coordinator found (kcmp): its agent says so in its process header, for the restorer. */
   int32_t fs_with_parent;
-  int32_t pad;
+  /* Its agent is about to stop it again (stopped, above, or stopped in the image it came back
+   * from): set before the report that lets the coordinator go on, cleared once the stop signal
+   * is sent. A SIGCONT sent before then would be lost, so the coordinator waits for it
+   * (ctl_stop_again.c). */
+  int32_t stopping;
   /* The signal that stopped it (SIGTSTP...), as its parent's agent saw in the stop report the
    * program had not collected (agent_reports.c): it stops again by the same one. 0: unknown. */
   int32_t stop_signal;

@@ -165,6 +165,11 @@ void amber_ctl_serve_unblock(struct amber_table *t);
 struct amber_unblock;
 void amber_ctl_seize(struct amber_table *t, int32_t pid, struct amber_unblock *u);
 void amber_ctl_seize_release(const void *table, int stopped);
+/* ctl_stop_again.c: once the application may go on, waits (up to timeout_ms) until each process
+ * that stops itself again has sent itself its stop signal, so that a SIGCONT sent next is
+ * not lost; -ETIMEDOUT naming the late one in t->error */
+struct amber_table;
+int amber_ctl_wait_stops(struct amber_table *t, int timeout_ms);
 
 /* A clone's own virtual hostname, set before its processes run ("" for the real one; at most
  * 64 characters, else -ENAMETOOLONG). See ctl_clone.c. */

@@ -17,7 +17,10 @@
 API int32_t amber_ctl_set_held(void *table, int32_t held) {
   struct amber_table *t = table;
   __atomic_store_n(&t->held, held ? 1u : 0u, __ATOMIC_RELEASE);
-  if (!held) syscall(SYS_futex, &t->held, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+  if (!held) {
+    syscall(SYS_futex, &t->held, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    amber_ctl_wait_stops(t, 2000); /* a SIGCONT sent next must find them stopped */
+  }
   return 0;
 }
 

@@ -49,6 +49,9 @@ API int32_t amber_ctl_set_phase(void *table, int32_t phase) {
   __atomic_add_fetch(&c->generation, 1, __ATOMIC_ACQ_REL);
   futex_wake_all(&c->generation);
   if (phase != AMBER_PHASE_FREEZE && phase != AMBER_PHASE_WRITE) amber_ctl_seize_release(table, 0);
+  /* Going on: a process woken from a stop must have stopped again before the snapshot returns;
+   * one that does not in 2 s (ended meanwhile, say) does not hold the snapshot up. */
+  if (phase == AMBER_PHASE_RESUME || phase == AMBER_PHASE_ABORT) amber_ctl_wait_stops(table, 2000);
   return 0;
 }
 
@@ -326,7 +329,10 @@ API int32_t amber_ctl_wait_restored(void *table, int32_t count, int32_t timeout_
       n += snprintf(t->error + n, sizeof t->error - n, " %d", t->ctl.slots[i].vpid);
     return -EINVAL;
   }
-  return wait_for(t, AMBER_AGENT_RESUMED, timeout_ms);
+  int32_t r = wait_for(t, AMBER_AGENT_RESUMED, timeout_ms);
+  /* Held: they stop again only once let go (ctl_held.c). */
+  if (r == 0 && !__atomic_load_n(&t->held, __ATOMIC_ACQUIRE)) r = amber_ctl_wait_stops(t, timeout_ms);
+  return r;
 }
 
 API int32_t amber_ctl_agent_error(void *table, char *buf, int32_t cap) {

@@ -281,6 +281,7 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
   struct amber_agent_slot *slot = my_slot();
   if (!slot) return;
   if (!err) {
+    if (amber_ckpt.stopped) __atomic_store_n(&slot->stopping, 1, __ATOMIC_RELEASE);
     report(slot, AMBER_AGENT_RESUMED);
     return;
   }
@@ -292,14 +293,17 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
 
 /* A process that was stopped when the snapshot came (the coordinator woke it to take part) is
  * stopped again before any of its threads leaves the handler. */
-static void stop_again(int sig) {
+static void stop_again(struct amber_agent_slot *slot, int sig) {
   amber_reports_settle(); /* a child's stop again is no new report */
-  if (sig) amber_stop_self(sig);
+  if (sig) amber_stop_self(sig, slot ? &slot->stopping : 0);
+  if (slot) __atomic_store_n(&slot->stopping, 0, __ATOMIC_RELEASE);
 }
 
 static void leader(int32_t self, void *uc) {
   amber_unblock_restore_mask(uc); /* let in by the coordinator: no thread could take it */
   struct amber_agent_slot *slot = my_slot();
+  if (slot && __atomic_load_n(&slot->stopped, __ATOMIC_ACQUIRE))
+    __atomic_store_n(&slot->stopping, 1, __ATOMIC_RELEASE); /* before any report */
   amber_ckpt.nthreads = 1;
   amber_ckpt.arrived = 0;
   amber_ckpt.release = 0;
@@ -346,14 +350,14 @@ static void leader(int32_t self, void *uc) {
         leader_after_restore(&amber_ckpt.threads[0]);
         amber_wait_held();
         amber_identity_close_proc();
-        stop_again(amber_ckpt.stopped); /* the new application's slot knows nothing of it */
+        stop_again(my_slot(), amber_ckpt.stopped); /* the new slot knows nothing of it */
         release_followers();
         return;
       }
     }
   }
   amber_identity_close_proc();
-  stop_again(amber_reports_stop_signal(slot));
+  stop_again(slot, slot ? amber_reports_stop_signal(slot) : 0);
   release_followers();
 }
 

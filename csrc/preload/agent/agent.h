@@ -96,7 +96,7 @@ struct amber_agent_slot;
 /* The signal that had stopped this process when the coordinator woke it, or 0 if it was not */
 int amber_reports_stop_signal(struct amber_agent_slot *slot);
 /* agent_stop.c: stops this process by that signal again (SIGSTOP where it would not stop) */
-void amber_stop_self(int sig);
+void amber_stop_self(int sig, int32_t *sent); /* *sent = 0 once the stop signal is sent */
 /* agent_stop.c: the signal this process last stopped itself by (after a restore); 0: none. */
 extern int amber_self_stop_signal;
 

@@ -48,7 +48,7 @@ static int group_orphaned(void) {
 
 int amber_self_stop_signal;
 
-void amber_stop_self(int sig) {
+void amber_stop_self(int sig, int32_t *sent) {
   struct amber_ksigaction action;
   if (job_control(sig) &&
       (amber_sys4(SYS_rt_sigaction, sig, 0, &action, 8) || action.handler != 0 /* SIG_DFL */ ||
@@ -56,13 +56,16 @@ void amber_stop_self(int sig) {
     sig = SIGSTOP;
   amber_self_stop_signal = sig;
   if (!job_control(sig)) {
-    amber_sys2(SYS_kill, amber_sys_getpid(), SIGSTOP);
+    amber_sys2(SYS_kill, amber_sys_getpid(), SIGSTOP); /* stopped on the way out: the
+                                                          coordinator sees state T */
+    if (sent) __atomic_store_n(sent, 0, __ATOMIC_RELEASE);
     return;
   }
   /* Every signal is blocked in the handler: this thread lets this one in for a moment, and
    * stops as the call that unblocks it returns. */
   uint64_t one = 1ULL << (sig - 1), was;
   amber_sys3(SYS_tgkill, amber_sys_getpid(), amber_sys_gettid(), sig);
+  if (sent) __atomic_store_n(sent, 0, __ATOMIC_RELEASE); /* pending: a SIGCONT now removes it */
   amber_sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, &one, &was, 8);
   amber_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &was, 0, 8);
 }
