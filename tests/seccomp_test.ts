@@ -22,6 +22,11 @@ scenarioTest(
 );
 
 scenarioTest(
+  "raw fcntl and ioctl owners of SIGIO, SO_PEERCRED, capget, capset and a timer aimed at a thread are translated, also after a restore",
+  (s) => s.cycles([prog("raw_owner_calls"), s.dir], "raw-owner-calls"),
+);
+
+scenarioTest(
   "raw fork, vfork, clone and clone3 give virtual pids; rt_sigtimedwait, six-argument calls and /proc/<pid> paths are translated, also after a restore",
   (s) => s.cycles([prog("raw_clone_calls"), s.dir], "raw-clone-calls"),
 );

@@ -40,8 +40,28 @@ enum {
   AMBER_TRAP_PATH,
   AMBER_TRAP_CLONE,
   AMBER_TRAP_CPUCLOCK,
-  AMBER_TRAP_FD
+  AMBER_TRAP_FD,
+  AMBER_TRAP_CMD
 };
+
+/* CMD: as OWN, and only when argument a is one of the commands of the call that name a process
+ * (amber_seccomp_cmds): fcntl's and ioctl's owner of SIGIO and SIGURG, getsockopt's peer
+ * credentials. Every other command, the hot ones among them, passes in the kernel. */
+static inline int amber_seccomp_cmds(long nr, const unsigned **cmds) {
+  static const unsigned fcntl_cmds[] = {8 /* F_SETOWN */, 9 /* F_GETOWN */,
+                                        15 /* F_SETOWN_EX */, 16 /* F_GETOWN_EX */};
+  static const unsigned ioctl_cmds[] = {0x8901 /* FIOSETOWN */, 0x8902 /* SIOCSPGRP */,
+                                        0x8903 /* FIOGETOWN */, 0x8904 /* SIOCGPGRP */,
+                                        0x540f /* TIOCGPGRP */, 0x5410 /* TIOCSPGRP */,
+                                        0x5429 /* TIOCGSID */};
+  static const unsigned sockopt_cmds[] = {17 /* SO_PEERCRED (SOL_SOCKET's; any level traps) */};
+  switch (nr) {
+  case SYS_fcntl: *cmds = fcntl_cmds; return 4;
+  case SYS_ioctl: *cmds = ioctl_cmds; return 7;
+  case SYS_getsockopt: *cmds = sockopt_cmds; return 1;
+  }
+  return 0;
+}
 
 /* FD: as OWN, and only when the descriptor (argument a) is in the window where the library puts
  * signalfds (wrap_signalfd.c): a raw read of one gets ssi_pid translated, every other raw read
@@ -113,7 +133,13 @@ enum {
   X(SYS_clock_getres, AMBER_TRAP_CPUCLOCK, 0, -1)                                               \
   X(SYS_clock_nanosleep, AMBER_TRAP_CPUCLOCK, 0, -1)                                            \
   X(SYS_signalfd, AMBER_TRAP_OWN, -1, -1)                                                       \
-  X(SYS_signalfd4, AMBER_TRAP_OWN, -1, -1)
+  X(SYS_signalfd4, AMBER_TRAP_OWN, -1, -1)                                                      \
+  X(SYS_fcntl, AMBER_TRAP_CMD, 1, -1)                                                           \
+  X(SYS_ioctl, AMBER_TRAP_CMD, 1, -1)                                                           \
+  X(SYS_getsockopt, AMBER_TRAP_CMD, 2, -1)                                                      \
+  X(SYS_capget, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_capset, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_timer_create, AMBER_TRAP_OWN, -1, -1)
 
 /* Does nr pass the filter with the magic (one of them, not ARGS6)? Folded at compile time for a
  * constant nr. */

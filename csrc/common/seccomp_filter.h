@@ -105,6 +105,16 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
                   offsetof(struct seccomp_data, instruction_pointer) + 4);
     amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, AMBER_BPF_ALLOW, AMBER_BPF_TRAP,
                   (uint32_t)(AMBER_SECCOMP_LIBS_FROM >> 32));
+  } else if (kind == AMBER_TRAP_CMD) { /* the program's own code, a command naming a process */
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                  offsetof(struct seccomp_data, instruction_pointer) + 4);
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, AMBER_BPF_ALLOW, 0,
+                  (uint32_t)(AMBER_SECCOMP_LIBS_FROM >> 32));
+    const unsigned *cmds;
+    int ncmds = amber_seccomp_cmds(nr, &cmds);
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a0, 0));
+    for (int i = 0; i < ncmds; i++)
+      amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, cmds[i]);
   } else if (kind == AMBER_TRAP_OWN || kind == AMBER_TRAP_PATH || kind == AMBER_TRAP_CLONE) {
     /* from a shared library (libc): allowed */
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0,
