@@ -69,3 +69,10 @@ scenarioTest(
   "CPU times read in /proc (a process's stat, read by itself and by its child; stat and schedstat of its threads) go on from where they were, twice",
   (s) => twoCycles(s, "proc_cpu_stat", "procstat"),
 );
+
+scenarioTest(
+  "reaped children's CPU time (times, RUSAGE_CHILDREN, /proc stat) and a thread's RUSAGE_THREAD go on, and a child reaped after the restore brings its time before it, twice",
+  async (s) => {
+    await twoCycles(s, "children_cpu_times", "children-times");
+  },
+);

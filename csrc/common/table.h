@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define AMBER_TABLE_MAGIC 0x31424154524d4241ULL /* "AMBRTAB1" */
-#define AMBER_TABLE_VERSION 3
+#define AMBER_TABLE_VERSION 4
 #define AMBER_TABLE_ROWS 4096
 
 /* Virtual ranges are chosen so that no virtual ID can equal a system ID: system pids never
@@ -245,9 +245,10 @@ struct amber_table {
   int32_t cow_writer[AMBER_CTL_MAX_PROCS];
   /* By the slot of a process's pid row, beside its cpu_shift (kept out of the row, which every
    * kind has): the shifts of times() (utime, stime, clock ticks) and of getrusage(RUSAGE_SELF)
-   * (ru_utime, ru_stime, µs), so that they survive an exec as the clock's does
+   * (ru_utime, ru_stime, µs), then the same four of the children it reaped (cutime, cstime;
+   * RUSAGE_CHILDREN), so that they survive an exec as the clock's does
    * (agent_process_cpu_time.c). Cleared when the row is given out; 0 until a restore. */
-  int64_t cpu_times_shift[AMBER_TABLE_ROWS][4];
+  int64_t cpu_times_shift[AMBER_TABLE_ROWS][8];
 };
 
 enum amber_app_state {

@@ -9,7 +9,9 @@
  * read before the freeze, and the clock never goes back. times() and getrusage() count user and
  * system time apart: each of the two is noted and shifted by itself, in its own unit; their
  * shifts are in the shared tables too (beside the row), so that they survive an exec as the
- * clock's does. */
+ * clock's does. The times of the children it reaped (times()'s cutime and cstime,
+ * RUSAGE_CHILDREN) go on the same way, and a restored child's shifts are added to its parent's
+ * children's as it is reaped (the kernel adds only what it counted since the restore). */
 #include <sys/resource.h>
 #include <sys/times.h>
 
@@ -20,7 +22,10 @@ struct reading {
   int64_t clock;          /* ns, as the program read it */
   int64_t utime, stime;   /* clock ticks, times() */
   int64_t ru_utime, ru_stime; /* µs, getrusage(RUSAGE_SELF) */
+  int64_t cutime, cstime;       /* clock ticks, times(): the children reaped */
+  int64_t ru_cutime, ru_cstime; /* µs, getrusage(RUSAGE_CHILDREN) */
 };
+#define NTIMES 8 /* utime to ru_cstime: the shifts kept in the process's row */
 
 static struct reading at_freeze, shift;
 static int shifted; /* 0 before any restore: a read costs nothing more */
@@ -39,15 +44,22 @@ static int64_t us(struct timeval tv) { return tv.tv_sec * 1000000LL + tv.tv_usec
 
 /* The kernel's readings, with the shifts the program sees added. */
 static struct reading now(void) {
-  struct reading r = {amber_cpu_clock_ns(CLOCK_PROCESS_CPUTIME_ID) + shift.clock, 0, 0, 0, 0};
+  struct reading r = {0};
+  r.clock = amber_cpu_clock_ns(CLOCK_PROCESS_CPUTIME_ID) + shift.clock;
   struct tms t = {0}; /* what times() returns is a tick count, never an error here */
   amber_sys1(SYS_times, &t);
   r.utime = t.tms_utime + shift.utime;
   r.stime = t.tms_stime + shift.stime;
+  r.cutime = t.tms_cutime + shift.cutime;
+  r.cstime = t.tms_cstime + shift.cstime;
   struct rusage u;
   if (amber_sys2(SYS_getrusage, RUSAGE_SELF, &u) == 0) {
     r.ru_utime = us(u.ru_utime) + shift.ru_utime;
     r.ru_stime = us(u.ru_stime) + shift.ru_stime;
+  }
+  if (amber_sys2(SYS_getrusage, RUSAGE_CHILDREN, &u) == 0) {
+    r.ru_cutime = us(u.ru_utime) + shift.ru_cutime;
+    r.ru_cstime = us(u.ru_stime) + shift.ru_cstime;
   }
   return r;
 }
@@ -59,21 +71,26 @@ void amber_process_cpu_capture(void) {
   note_max(&at_freeze.stime, r.stime);
   note_max(&at_freeze.ru_utime, r.ru_utime);
   note_max(&at_freeze.ru_stime, r.ru_stime);
+  note_max(&at_freeze.cutime, r.cutime);
+  note_max(&at_freeze.cstime, r.cstime);
+  note_max(&at_freeze.ru_cutime, r.ru_cutime);
+  note_max(&at_freeze.ru_cstime, r.ru_cstime);
 }
+
+/* The times part of a reading, in the order the row keeps them. */
+static int64_t *times_of(struct reading *r) { return &r->utime; }
 
 /* In the restored leader, before the program goes on. */
 void amber_process_cpu_after_restore(void) {
   shift = (struct reading){0};
   struct reading r = now();
-  shift = (struct reading){at_freeze.clock - r.clock, at_freeze.utime - r.utime,
-                           at_freeze.stime - r.stime, at_freeze.ru_utime - r.ru_utime,
-                           at_freeze.ru_stime - r.ru_stime};
+  shift.clock = at_freeze.clock - r.clock;
+  for (int i = 0; i < NTIMES; i++) times_of(&shift)[i] = times_of(&at_freeze)[i] - times_of(&r)[i];
   shifted = 1;
   struct amber_row *row = amber_row_by_vid(amber.table, AMBER_KIND_PID, amber.vpid);
   if (!row) return;
-  int64_t times[4] = {shift.utime, shift.stime, shift.ru_utime, shift.ru_stime};
   int64_t *kept = amber_process_times_shift(row);
-  for (int i = 0; i < 4; i++) __atomic_store_n(&kept[i], times[i], __ATOMIC_RELAXED);
+  for (int i = 0; i < NTIMES; i++) __atomic_store_n(&kept[i], times_of(&shift)[i], __ATOMIC_RELAXED);
   __atomic_store_n(&row->cpu_shift, shift.clock, __ATOMIC_RELEASE);
 }
 
@@ -90,12 +107,10 @@ void amber_process_cpu_inherit(void) {
   if (row) {
     shift.clock = __atomic_load_n(&row->cpu_shift, __ATOMIC_ACQUIRE);
     const int64_t *times = amber_process_times_shift(row);
-    shift.utime = __atomic_load_n(&times[0], __ATOMIC_RELAXED);
-    shift.stime = __atomic_load_n(&times[1], __ATOMIC_RELAXED);
-    shift.ru_utime = __atomic_load_n(&times[2], __ATOMIC_RELAXED);
-    shift.ru_stime = __atomic_load_n(&times[3], __ATOMIC_RELAXED);
+    for (int i = 0; i < NTIMES; i++) times_of(&shift)[i] = __atomic_load_n(&times[i], __ATOMIC_RELAXED);
   }
-  shifted = shift.clock || shift.utime || shift.stime || shift.ru_utime || shift.ru_stime;
+  shifted = shift.clock != 0;
+  for (int i = 0; i < NTIMES; i++) shifted |= times_of(&shift)[i] != 0;
 }
 
 /* The shift of `clock` as the program holds it: a process's SCHED clock (this one's, or another
@@ -117,12 +132,55 @@ void amber_process_times_read(struct tms *t) {
   if (!shifted) return;
   t->tms_utime += shift.utime;
   t->tms_stime += shift.stime;
+  t->tms_cutime += shift.cutime;
+  t->tms_cstime += shift.cstime;
 }
 
 static struct timeval tv(int64_t v) { return (struct timeval){v / 1000000, v % 1000000}; }
 
-void amber_process_rusage_read(struct rusage *u) {
-  if (!shifted) return;
-  u->ru_utime = tv(us(u->ru_utime) + shift.ru_utime);
-  u->ru_stime = tv(us(u->ru_stime) + shift.ru_stime);
+void amber_process_rusage_read(int who, struct rusage *u) {
+  int64_t add[2] = {0, 0};
+  if (who == RUSAGE_THREAD) { /* the thread's ticks (agent_thread_times.c), in µs */
+    amber_thread_times_shift(amber_sys_gettid(), add);
+    add[0] *= 1000000 / 100, add[1] *= 1000000 / 100; /* USER_HZ */
+  } else if (!shifted) {
+    return;
+  } else if (who == RUSAGE_SELF) {
+    add[0] = shift.ru_utime, add[1] = shift.ru_stime;
+  } else if (who == RUSAGE_CHILDREN) {
+    add[0] = shift.ru_cutime, add[1] = shift.ru_cstime;
+  }
+  u->ru_utime = tv(us(u->ru_utime) + add[0]);
+  u->ru_stime = tv(us(u->ru_stime) + add[1]);
+}
+
+/* A restored child's CPU time before its restore, which the kernel does not count: what it
+ * and its own reaped children had, in ticks and µs (its row's shifts, read before the row goes). */
+static __thread int64_t reaped_ru[2];
+
+void amber_process_child_reaped(int32_t child) {
+  struct amber_row *row = amber_row_by_vid(amber.table, AMBER_KIND_PID, child);
+  struct amber_row *mine = amber_row_by_vid(amber.table, AMBER_KIND_PID, amber.vpid);
+  if (!row) return;
+  const int64_t *theirs = amber_process_times_shift(row);
+  int64_t add[4] = {0, 0, 0, 0}; /* cutime, cstime, ru_cutime, ru_cstime */
+  for (int i = 0; i < 4; i++)
+    add[i] = __atomic_load_n(&theirs[i], __ATOMIC_RELAXED) +
+             __atomic_load_n(&theirs[i + 4], __ATOMIC_RELAXED);
+  if (!(add[0] | add[1] | add[2] | add[3])) return;
+  reaped_ru[0] += add[2], reaped_ru[1] += add[3];
+  int64_t *children = &shift.cutime, *kept = mine ? amber_process_times_shift(mine) : 0;
+  for (int i = 0; i < 4; i++) {
+    children[i] += add[i];
+    if (kept) __atomic_store_n(&kept[i + 4], children[i], __ATOMIC_RELAXED);
+  }
+  shifted = 1;
+}
+
+void amber_process_reaped_rusage(struct rusage *u) {
+  if (u) {
+    u->ru_utime = tv(us(u->ru_utime) + reaped_ru[0]);
+    u->ru_stime = tv(us(u->ru_stime) + reaped_ru[1]);
+  }
+  reaped_ru[0] = reaped_ru[1] = 0;
 }

@@ -7,6 +7,7 @@
  * overtook translates through that list. */
 #include "../core/util.h"
 #include "../core/amber.h"
+#include "cpu_clock.h"
 
 #define KEPT_MAX 1024
 
@@ -28,6 +29,12 @@ void amber_child_rows_capture(void) {
   }
 }
 
+/* Its times before a restore go to this process's children's, then its row goes. */
+static void reaped(int32_t spid, int32_t vid) {
+  amber_process_child_reaped(vid);
+  amber_pid_release(spid);
+}
+
 int32_t amber_reaped_out(int32_t spid, uint32_t gen, int release) {
   if (spid <= 0) return spid;
   int32_t now = amber_pid_s2v(spid);
@@ -36,10 +43,10 @@ int32_t amber_reaped_out(int32_t spid, uint32_t gen, int release) {
       if (kept[i].sid == spid) {
         /* Still the same process (no restore came): its row goes as usual. Otherwise the
          * restore dropped the row already, and spid may name another process now. */
-        if (release && now == kept[i].vid) amber_pid_release(spid);
+        if (release && now == kept[i].vid) reaped(spid, now);
         return kept[i].vid;
       }
   }
-  if (release && now > 0) amber_pid_release(spid);
+  if (release && now > 0) reaped(spid, now);
   return now > 0 ? now : spid;
 }

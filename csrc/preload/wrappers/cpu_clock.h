@@ -69,7 +69,11 @@ int64_t amber_process_cpu_shift(clockid_t clock); /* in ns; 0: none */
  * plus this: the thread's shift and the process's. An absolute deadline goes the other way. */
 int64_t amber_cpu_clock_shift(clockid_t clock, clockid_t sys);
 void amber_process_times_read(struct tms *t);     /* tms_utime, tms_stime */
-void amber_process_rusage_read(struct rusage *u); /* ru_utime, ru_stime of RUSAGE_SELF */
+void amber_process_rusage_read(int who, struct rusage *u); /* ru_utime, ru_stime */
+/* child_rows.c: a child is reaped (its row still there): its times before its restore become
+ * this process's children's; wait4's rusage then gets them too (amber_process_reaped_rusage). */
+void amber_process_child_reaped(int32_t child);
+void amber_process_reaped_rusage(struct rusage *u);
 /* The process's times() and getrusage() shifts in the shared tables, by its pid row. */
 struct amber_row;
 int64_t *amber_process_times_shift(struct amber_row *row);

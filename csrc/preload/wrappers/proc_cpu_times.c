@@ -1,7 +1,7 @@
 /* The CPU times the program reads in /proc go on across a restore as its clocks do: the stat
  * and schedstat files it opens for reading are served as copies (proc_files.c), with the
  * library's shifts added. In a process's stat (/proc/<pid>/stat, self), utime and stime (fields
- * 14 and 15, clock ticks) get the process's times() shifts, found beside its row of the shared
+ * 14 and 15, clock ticks; its reaped children's, 16 and 17) get the process's times() shifts, found beside its row of the shared
  * tables (agent_process_cpu_time.c), so another process of the application reads them too. In a
  * schedstat (the process's main thread's, or task/<tid>/schedstat), the run time in ns gets the
  * thread's CPU clock shift (agent_cpu_time.c), and in a thread's stat (task/<tid>/stat) its user
@@ -18,8 +18,8 @@ static int is_task(const char *path) {
   return strstr(path, "/task/") || !strncmp(path, "/proc/thread-self/", 18);
 }
 
-void amber_proc_stat_shifts(const char *path, int32_t sys_pid, int64_t shift[2]) {
-  shift[0] = shift[1] = 0;
+void amber_proc_stat_shifts(const char *path, int32_t sys_pid, int64_t shift[4]) {
+  shift[0] = shift[1] = shift[2] = shift[3] = 0;
   if (is_task(path)) { /* stat's first field is the thread's TID */
     amber_thread_times_shift(sys_pid, shift);
     return;
@@ -29,8 +29,10 @@ void amber_proc_stat_shifts(const char *path, int32_t sys_pid, int64_t shift[2])
   struct amber_row *row = vpid > 0 ? amber_row_by_vid(amber.table, AMBER_KIND_PID, vpid) : 0;
   if (!row || !(__atomic_load_n(&row->flags, __ATOMIC_ACQUIRE) & AMBER_PID_PROCESS)) return;
   const int64_t *times = amber_process_times_shift(row);
-  shift[0] = __atomic_load_n(&times[0], __ATOMIC_RELAXED);
-  shift[1] = __atomic_load_n(&times[1], __ATOMIC_RELAXED);
+  for (int i = 0; i < 2; i++) { /* utime, stime; cutime, cstime */
+    shift[i] = __atomic_load_n(&times[i], __ATOMIC_RELAXED);
+    shift[i + 2] = __atomic_load_n(&times[i + 4], __ATOMIC_RELAXED);
+  }
 }
 
 /* The system TID whose schedstat `path` is: task/<tid>, thread-self, or the main thread of self

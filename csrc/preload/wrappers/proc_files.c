@@ -57,7 +57,7 @@ static int put_num(char *out, int cap, int n, long v) {
 }
 
 /* stat: "pid (comm) S ppid pgrp session tty tpgid ...": fields 1, 4, 5, 6 and 8; and the CPU
- * times utime and stime, fields 14 and 15 (proc_cpu_times.c). */
+ * times utime, stime, cutime and cstime, fields 14 to 17 (proc_cpu_times.c). */
 static int rewrite_stat(const char *path, const char *in, char *out, int cap) {
   const char *open_paren = strchr(in, '(');
   const char *close = strrchr(in, ')');
@@ -65,7 +65,7 @@ static int rewrite_stat(const char *path, const char *in, char *out, int cap) {
   const char *p = in;
   uint64_t pid;
   amber_parse_u64(&p, &pid, 10);
-  int64_t shift[2];
+  int64_t shift[4];
   amber_proc_stat_shifts(path, (int32_t)pid, shift);
   int n = put_num(out, cap, 0, virtual_pid((long)pid));
   n = put(out, cap, n, p, (int)(close + 1 - p));
@@ -81,7 +81,7 @@ static int rewrite_stat(const char *path, const char *in, char *out, int cap) {
       if (negative) q++;
       amber_parse_u64(&q, &v, 10);
       n = put_num(out, cap, n, negative ? -(long)v : virtual_pid((long)v));
-    } else if ((field == 14 || field == 15) && shift[field - 14]) {
+    } else if (field >= 14 && field <= 17 && shift[field - 14]) {
       const char *q = start;
       uint64_t v = 0;
       amber_parse_u64(&q, &v, 10);

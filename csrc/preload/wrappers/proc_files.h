@@ -16,7 +16,7 @@ const char *amber_proc_path(const char *path, char *buf, unsigned long cap);
 
 /* proc_cpu_times.c: the CPU times in them go on across a restore. The shifts of utime and stime
  * in the stat file at `path` of process `sys_pid`; a schedstat file's text, shifted. */
-void amber_proc_stat_shifts(const char *path, int32_t sys_pid, int64_t shift[2]);
+void amber_proc_stat_shifts(const char *path, int32_t sys_pid, int64_t shift[4]);
 int amber_proc_rewrite_schedstat(const char *path, const char *in, char *out, int cap);
 
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../core/amber.h"
+#include "cpu_clock.h"
 
 /* A system pid from the kernel as the program sees it: virtual when the process is in the
  * application, else as it is (a process outside, such as the launcher, keeps its own pid;
@@ -75,6 +76,7 @@ AMBER_EXPORT pid_t wait4(pid_t pid, int *wstatus, int options, struct rusage *ru
   pid_t r = REAL(wait4)(s, &status, options, ru);
   if (wstatus) *wstatus = status;
   pid_t v = reaped(r, 1, status, gen);
+  if (r > 0) amber_process_reaped_rusage(ru);
   /* The child asked for by pid is the one that came back, even when a snapshot and restore
    * landed between the kernel's answer and its translation (its system pid is then stale). */
   return r > 0 && pid > 0 ? pid : v;

@@ -1,5 +1,5 @@
-/* The process's CPU time as clock(), times() and getrusage(RUSAGE_SELF) read it goes on across
- * a restore (agent_process_cpu_time.c). glibc's clock() reads the clock inside libc, past
+/* The process's CPU time as clock(), times() and getrusage() read it goes on across a restore
+ * (agent_process_cpu_time.c), its reaped children's and each thread's too. glibc's clock() reads the clock inside libc, past
  * clock_gettime's wrapper, so it is read here through that wrapper. */
 #include <sys/resource.h>
 #include <sys/times.h>
@@ -25,7 +25,7 @@ AMBER_EXPORT clock_t times(struct tms *t) {
 AMBER_EXPORT int getrusage(__rusage_who_t who, struct rusage *u) {
   amber_enter();
   int r = REAL(getrusage)(who, u);
-  if (r == 0 && who == RUSAGE_SELF && amber_active()) amber_process_rusage_read(u);
+  if (r == 0 && amber_active()) amber_process_rusage_read(who, u);
   amber_leave();
   return r;
 }
