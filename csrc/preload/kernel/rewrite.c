@@ -3,6 +3,7 @@
  * rewrite_site.c patches the sites. docs/seccomp.md, "Rewritten sites", says why. */
 #include <cpuid.h>
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -69,5 +70,10 @@ void amber_rw_init(void) {
     handle(nr);
   AMBER_SECCOMP_CALLS(AMBER_RW_CALL)
 #undef AMBER_RW_CALL
+  /* Patching a site needs this registration (rewrite_site.c); made by a process with threads,
+   * it waits for an RCU grace period (milliseconds, tens of them on a loaded machine) while
+   * holding the patch lock, and every other thread's site stays on the trap meanwhile. Here,
+   * before the program starts a thread, it costs nothing. */
+  amber_sys2(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0);
   amber_rw_on = 1;
 }

@@ -36,7 +36,13 @@ amber_rw_entry:
 	movq %rsp, %rbx
 	subq $4096, %rsp
 	andq $-64, %rsp
-	/* The xsave header's reserved bytes must be zero for xrstor. */
+	/* The whole xsave header is zeroed first: xrstor faults on a reserved byte that is not
+	 * zero or an XSTATE_BV bit that XCR0 lacks, and xsave writes only the XSTATE_BV bits it
+	 * saves (those of 0xff that XCR0 has), leaving the others as they were. What was there
+	 * may be anything: a signal that lands while this thread's stack pointer is near the top
+	 * of its stack (before the area is set up, or after it is used) puts its frame and its
+	 * handler's locals (the checkpoint's) where the area goes. */
+	movq $0, 512(%rsp)
 	movq $0, 520(%rsp)
 	movq $0, 528(%rsp)
 	movq $0, 536(%rsp)

@@ -193,6 +193,7 @@ static void patch(uintptr_t site, long nr, const greg_t *g) {
   int32_t rel = (int32_t)((intptr_t)t - (intptr_t)(at + 5));
   memcpy(jmp + 1, &rel, 4);
   uintptr_t page = at & ~(uintptr_t)(PAGE - 1);
+  /* made at start-up (rewrite.c); again here for a restored process, whose memory is new */
   amber_sys2(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0);
   if (amber_sys3(SYS_mprotect, page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) return;
   write_at_once(at, jmp, n);
