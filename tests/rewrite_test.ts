@@ -4,7 +4,9 @@
  * signal. Sites shaped like Go's stubs are rewritten, keep their virtual ids and the program's
  * registers, and stay rewritten through snapshots and restores; AMBER_SYSCALL_REWRITE=off keeps
  * every site on the trap. A Go program's own stubs (rawSyscallNoError, Syscall6) are rewritten
- * and stay so in the restored process.
+ * and stay so in the restored process. A thread blocked in a wait4 made through a rewritten site
+ * is inside the rewritten path at every snapshot and comes back out of it restored; threads that
+ * end free their stacks for it.
  */
 
 import assert from "node:assert/strict";

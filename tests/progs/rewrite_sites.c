@@ -5,9 +5,13 @@
  * and the calls keep their virtual ids, their arguments, the registers, the vector registers
  * and the calls that are not translated, before a snapshot and in the restored process. Two
  * threads make the same calls all along, from before the sites are rewritten (while they are)
- * through the snapshots, which find them inside the rewritten path, to after the restore.
+ * through the snapshots, which find them inside the rewritten path, to after the restore; a
+ * third waits in a wait4 made through a rewritten site (on Amber's stack for it) through every
+ * snapshot and comes back after the restore with its child's virtual pid. Threads that end take
+ * their stacks for the rewritten path with them.
  * Usage: rewrite_sites <dir> [off]   (off: runs itself again with AMBER_SYSCALL_REWRITE=off,
  * and checks that no site is rewritten) */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -15,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -139,6 +144,111 @@ static void checks(const char *phase) {
          ns_per_call(stub_getpid), want);
 }
 
+/* A thread that ends leaves no stack of Amber's behind: the mappings shaped like one (a guard
+ * page, then 1 MiB less it, read-write) are counted before and after 64 short threads made
+ * calls through a rewritten site, each then with its own. */
+static int amber_stacks(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  CHECK(f, "maps: %s", strerror(errno));
+  char line[512], perms[8];
+  unsigned long lo, hi, guard_end = 0;
+  int n = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3) continue;
+    if (!strcmp(perms, "rw-p") && lo == guard_end && hi - lo == (1UL << 20) - 4096) n++;
+    guard_end = !strcmp(perms, "---p") && hi - lo == 4096 ? hi : 0;
+  }
+  fclose(f);
+  return n;
+}
+
+static void *short_lived(void *arg) {
+  pid_t self = getpid();
+  for (int i = 0; i < 3; i++) CHECK(stub_getpid() == self, "short thread: stub getpid");
+  return arg;
+}
+
+static void threads_end(const char *phase) {
+  int was = amber_stacks();
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  for (int i = 0; i < 64; i++) {
+    pthread_t t;
+    CHECK(pthread_create(&t, &attr, short_lived, NULL) == 0, "%s: pthread_create", phase);
+    pthread_join(t, NULL);
+  }
+  int now = amber_stacks();
+  CHECK(now <= was + 1, "%s: 64 threads that ended left %d stacks of Amber's", phase, now - was);
+}
+
+/* A thread that waits in a translated wait4, made through a rewritten site, while the snapshots
+ * are taken: they find it inside the rewritten path (in the kernel, called from the library on
+ * Amber's stack for it), and the restored thread comes back out through the entry, its wait
+ * made again for the child's new system pid. */
+static pid_t child;
+static long waited = -1;
+static int wait_status;
+static uintptr_t own_lo, own_hi; /* the waiter's own stack */
+
+static void *waiter(void *arg) {
+  pthread_attr_t attr;
+  void *lo;
+  size_t size;
+  pthread_getattr_np(pthread_self(), &attr);
+  pthread_attr_getstack(&attr, &lo, &size);
+  own_lo = (uintptr_t)lo, own_hi = (uintptr_t)lo + size;
+  /* the first call traps, and gives the thread its stack for the rewritten path */
+  CHECK(stub_syscall6(SYS_getppid, 0, 0, 0, 0) == getppid(), "waiter: getppid");
+  waited = stub_syscall6(SYS_wait4, child, (long)&wait_status, 0, 0);
+  return arg;
+}
+
+/* 2 when a thread is in wait4 with its stack pointer outside the waiter's own stack, 1 when
+ * on it (the trapped call's handler), 0 when none is in wait4. */
+static int waiter_state(void) {
+  DIR *d = opendir("/proc/self/task");
+  CHECK(d, "/proc/self/task: %s", strerror(errno));
+  int state = 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    char path[300], text[512] = "";
+    snprintf(path, sizeof path, "/proc/self/task/%s/syscall", e->d_name);
+    FILE *f = e->d_name[0] == '.' ? NULL : fopen(path, "r");
+    if (!f) continue;
+    long nr = -1;
+    unsigned long a[6], sp = 0;
+    if (fgets(text, sizeof text, f) &&
+        sscanf(text, "%ld %lx %lx %lx %lx %lx %lx %lx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4],
+               &a[5], &sp) == 8 &&
+        nr == SYS_wait4)
+      state = sp >= own_lo && sp < own_hi ? 1 : 2;
+    fclose(f);
+  }
+  closedir(d);
+  return state;
+}
+
+static void await_waiter(void) {
+  int want = rewriting ? 2 : 1, state = 0;
+  for (int t = 0; t < 500 && (state = waiter_state()) != want; t++) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  CHECK(state == want, "the waiter is not in wait4 %s (state %d)",
+        rewriting ? "on Amber's stack" : "on its own stack", state);
+}
+
+static void waiter_done(pthread_t t) {
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += 10;
+  CHECK(pthread_timedjoin_np(t, NULL, &deadline) == 0, "after: the waiter did not come back");
+  CHECK(waited == child, "after: wait4 through the rewritten site gave %ld, not %d", waited,
+        child);
+  CHECK(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 7, "after: the child's status %x",
+        wait_status);
+}
+
 static volatile long progress[2];
 
 static void *hammer(void *arg) {
@@ -172,14 +282,25 @@ int main(int argc, char **argv) {
   }
   rewriting = !getenv("AMBER_SYSCALL_REWRITE");
   setvbuf(stdout, NULL, _IOLBF, 0);
-  pthread_t t[2];
+  child = fork();
+  CHECK(child >= 0, "fork: %s", strerror(errno));
+  if (child == 0) {
+    wait_go(argv[1]);
+    _exit(7);
+  }
+  pthread_t t[2], w;
   for (long i = 0; i < 2; i++) pthread_create(&t[i], NULL, hammer, (void *)i);
   checks("before");
   threads_go_on("before");
+  threads_end("before");
+  pthread_create(&w, NULL, waiter, NULL);
+  await_waiter();
   say_ready();
   wait_go(argv[1]);
   checks("after");
   threads_go_on("after");
+  threads_end("after");
+  waiter_done(w);
   printf("PASS\n");
   return 0;
 }

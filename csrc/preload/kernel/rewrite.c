@@ -6,7 +6,6 @@
 #include <linux/membarrier.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "../../common/sys.h"
 #include "rewrite.h"
@@ -18,20 +17,8 @@ __thread struct amber_rw_thread amber_rw_tls;
 void amber_rw_dispatch(struct amber_rw_frame *f);
 void amber_rw_site_learn(long nr, const greg_t *g); /* rewrite_site.c */
 int amber_seccomp_from_libc(uintptr_t ip);          /* seccomp.c */
-
-/* A thread's stack for translated calls: the library's code may need more than a goroutine's
- * stack has, and a signal that comes meanwhile needs room for its frame and handler (the
- * checkpoint's). A guard page below it ends a thread that overruns it instead of letting it
- * write on. Left behind when the thread ends (see docs/seccomp.md's Limits). */
-#define RW_STACK (1L << 20)
-
-static void give_stack(void) {
-  long m = amber_sys6(SYS_mmap, 0, RW_STACK, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (m < 0 && m > -4096) return;
-  amber_sys3(SYS_mprotect, m, 4096, PROT_NONE);
-  amber_rw_tls.stack_top = (uint64_t)m + RW_STACK;
-}
+void amber_rw_stack_init(void);                     /* rewrite_stack.c */
+void amber_rw_give_stack(void);
 
 void amber_rw_learn(long nr, const greg_t *g) {
   if (nr < 0 || nr >= AMBER_RW_NR_MAX || !(amber_rw_handled[nr / 64] & (1ULL << (nr % 64))))
@@ -39,7 +26,7 @@ void amber_rw_learn(long nr, const greg_t *g) {
   uintptr_t site = (uintptr_t)g[REG_RIP] - 2;
   if (site < 0x10000 || site >= AMBER_SECCOMP_LIBS_FROM || amber_seccomp_from_libc(site))
     return; /* libc's own trapped calls (its sigaction) are never rewritten: no stack for them */
-  if (!amber_rw_tls.stack_top) give_stack();
+  if (!amber_rw_tls.stack_top) amber_rw_give_stack();
   if (amber_rw_tls.stack_top) amber_rw_site_learn(nr, g);
 }
 
@@ -75,5 +62,6 @@ void amber_rw_init(void) {
    * holding the patch lock, and every other thread's site stays on the trap meanwhile. Here,
    * before the program starts a thread, it costs nothing. */
   amber_sys2(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0);
+  amber_rw_stack_init();
   amber_rw_on = 1;
 }
