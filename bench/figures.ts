@@ -85,11 +85,15 @@ export async function plainOutput(program: string): Promise<string> {
 }
 
 /** What a program prints when it runs under Amber, launched with `options`, to its end. */
-export async function amberOutput(program: string, options: LaunchOptions = {}): Promise<string> {
+export async function amberOutput(
+  program: string,
+  options: LaunchOptions = {},
+  args: string[] = [],
+): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "amber-bench-" });
   try {
     const output = join(dir, "out");
-    const app = await launch([program], { ...options, output });
+    const app = await launch([program, ...args], { ...options, output });
     await app.wait();
     return await Deno.readTextFile(output);
   } finally {

@@ -4,7 +4,11 @@
  * nanoseconds per call (minimum of rounds) for each. A call the filter does not watch (read)
  * pays only the filter's run; a trapped raw call pays a SIGSYS round trip and its translation.
  * Below it, the floors timed plain: a SIGSYS to an empty handler, and a seccomp user
- * notification answered by a supervisor thread, with a value or with CONTINUE.
+ * notification answered by a supervisor thread, with a value or with CONTINUE. With the layer
+ * on, two columns: every trapped call trapping (`AMBER_SYSCALL_REWRITE=off`), and the default,
+ * where a raw call's site that trapped once is rewritten to call the translation without a
+ * signal (the program's sites of raw getppid, kill and the Go-shaped stub are; the raw openat's,
+ * which loads a RIP-relative address just before its syscall, is not).
  *
  * Run: `make bench`, or `deno run -A bench/seccomp_cost.ts`.
  */
@@ -27,15 +31,18 @@ async function plain(): Promise<Figures> {
   return parse(await plainOutput(PROG));
 }
 
-async function underAmber(layer: "on" | "off"): Promise<Figures> {
-  return parse(await amberOutput(PROG, { seccomp: layer }));
+async function underAmber(layer: "on" | "off", rewrite = true): Promise<Figures> {
+  return parse(await amberOutput(PROG, { seccomp: layer }, rewrite ? [] : ["rewrite-off"]));
 }
 
 await plain(); // warm up
 const base = await plain();
 const off = await underAmber("off");
+const trapping = await underAmber("on", false);
 const on = await underAmber("on");
-console.log("call              plain ns   Amber, layer off   Amber, layer on   added by the layer");
+console.log(
+  "call              plain ns   Amber, layer off   layer on, traps only   layer on, rewritten   added by the layer",
+);
 const FLOORS = [
   "getuid_plain",
   "getuid_amber_filter",
@@ -47,13 +54,14 @@ const FLOORS = [
 ];
 for (const [name, p] of base) {
   if (FLOORS.includes(name)) continue;
-  const a = off.get(name) ?? NaN, b = on.get(name) ?? NaN;
+  const a = off.get(name) ?? NaN, t = trapping.get(name) ?? NaN, b = on.get(name) ?? NaN;
   console.log(
     [
       name.padEnd(16),
       p.toFixed(1).padStart(8),
       a.toFixed(1).padStart(18),
-      b.toFixed(1).padStart(17),
+      t.toFixed(1).padStart(22),
+      b.toFixed(1).padStart(20),
       (b - a).toFixed(1).padStart(20),
     ].join("  "),
   );
@@ -69,7 +77,8 @@ const floor = (label: string, ns: number) =>
   );
 floor("plain (no filter)", getppid);
 floor("SIGSYS to an empty handler", base.get("sigsys_empty") ?? NaN);
-floor("Amber's layer (SIGSYS, translated)", on.get("raw_getppid") ?? NaN);
+floor("Amber's layer (SIGSYS, translated)", trapping.get("raw_getppid") ?? NaN);
+floor("Amber's layer, the site rewritten", on.get("raw_getppid") ?? NaN);
 floor("notification, answered", base.get("notify_answer") ?? NaN);
 floor("notification, CONTINUE", base.get("notify_continue") ?? NaN);
 

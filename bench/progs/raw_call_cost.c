@@ -9,7 +9,10 @@
  * through libc getppid, open and close, kill and pthread_sigmask (Amber's own calls, past the
  * filter; the mask is set in the handler). Run plain, it also times the floors of a kernel-side
  * layer (trap_floor.h): a bare SIGSYS round trip and a seccomp user notification answered by a
- * supervisor thread. Prints nanoseconds per call, median and minimum of R rounds. */
+ * supervisor thread. Prints nanoseconds per call, median and minimum of R rounds. The raw calls'
+ * sites are rewritten after their first trap (docs/seccomp.md, "Rewritten sites"); stub_getppid
+ * is a site shaped like Go's runtime.getpid (mov $nr, %eax; syscall; ret). Run with the argument
+ * "rewrite-off", it runs itself again with AMBER_SYSCALL_REWRITE=off: every trapped call traps. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -33,6 +36,9 @@ static long rs(long n, long a, long b, long c) {
   __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
   return ret;
 }
+
+long stub_getppid(void);
+__asm__(".text\n.p2align 5\nstub_getppid:\n\tmov $110, %eax\n\tsyscall\n\tret\n");
 
 static int zero, sigfd;
 static pid_t self;
@@ -64,11 +70,17 @@ static void libc_open(void) { /* from libc: passes in the kernel */
   int fd = open("/dev/null", O_RDONLY);
   if (fd < 0 || close(fd)) abort();
 }
+static void go_stub_getppid(void) { (void)stub_getppid(); }
 static void libc_getppid(void) { (void)getppid(); }
 static void libc_kill(void) { kill(self, 0); }
 static void libc_sigmask(void) { pthread_sigmask(SIG_BLOCK, &none, NULL); }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "rewrite-off") && !getenv("AMBER_SYSCALL_REWRITE")) {
+    setenv("AMBER_SYSCALL_REWRITE", "off", 1);
+    execv("/proc/self/exe", argv);
+    return 1;
+  }
   self = getpid();
   sigemptyset(&none);
   zero = open("/dev/zero", O_RDONLY);
@@ -81,6 +93,7 @@ int main(void) {
   measure("raw_read_signalfd", raw_read_signalfd);
   measure("raw_kill_group", raw_kill_group);
   measure("raw_getppid", raw_getppid);
+  measure("stub_getppid", go_stub_getppid);
   measure("raw_kill", raw_kill);
   measure("raw_open", raw_open);
   measure("raw_clock_mono", raw_clock_mono);

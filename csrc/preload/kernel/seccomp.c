@@ -16,6 +16,7 @@
 #include "../../common/image.h"
 #include "../../common/seccomp_filter.h"
 #include "../wrappers/proc_files.h"
+#include "rewrite.h"
 
 #define SA_RESTORER 0x04000000
 
@@ -198,6 +199,20 @@ static int vfork_like(long nr, const long a[6]) {
                                  (CLONE_VM | CLONE_VFORK));
 }
 
+static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc);
+
+int amber_seccomp_from_libc(uintptr_t ip) { return from_libc(ip); }
+
+/* A rewritten site's call (rewrite.c): translated as trapped() does, with no signal frame, so
+ * not the calls that need one (the mask is set in the frame; new processes return through it). */
+int amber_seccomp_direct(long nr, long a[6], uintptr_t ip, long *result) {
+  if (nr == SYS_rt_sigprocmask || nr == SYS_clone || nr == SYS_clone3 || nr == SYS_fork ||
+      nr == SYS_vfork || nr == SYS_execve)
+    return 0;
+  *result = trapped(nr, a, ip, NULL);
+  return 1;
+}
+
 static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
   if (nr == SYS_rt_sigaction) return sigaction_call(a, ip);
   if (nr == SYS_rt_sigprocmask) return sigmask_call(a, uc);
@@ -251,6 +266,7 @@ static void on_sigsys(int sig, siginfo_t *info, void *ucv) {
   greg_t *g = uc->uc_mcontext.gregs;
   long a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
   g[REG_RAX] = trapped(info->si_syscall, a, (uintptr_t)info->si_call_addr, uc);
+  if (amber_rw_on) amber_rw_learn(info->si_syscall, g); /* later calls from there skip the trap */
   errno = saved_errno;
 }
 
@@ -290,6 +306,7 @@ void amber_seccomp_early(void) {
   /* the vDSO's text follows its ELF header */
   find_object((uintptr_t)getauxval(AT_SYSINFO_EHDR) + 1, &vdso_lo, &vdso_hi);
   if (!amber_seccomp_present()) return;
+  amber_rw_init();
   amber_seccomp_layer = 1;
   install_handler();
 }
@@ -307,6 +324,7 @@ void amber_seccomp_start(void) {
     r = amber_seccomp_install(SECCOMP_FILTER_FLAG_TSYNC);
   if (r == 0) {
     amber_seccomp_layer = 1;
+    amber_rw_init();
     return;
   }
   struct amber_ksigaction dfl = {0, SA_RESTORER, (uint64_t)amber_sigsys_restorer, 0};
