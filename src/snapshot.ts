@@ -620,13 +620,19 @@ export async function writeManifest(tmp: string, head: ManifestHead): Promise<Ma
   const parents = new Map(head.tree.map((p) => [p.vpid, p.parent]));
   const names = (await listFiles(tmp)).filter((name) => name !== MANIFEST_FILE);
   // Hashed side by side (the control library hashes each on a thread of its own), in order.
-  const hashes = await eachAtOnce(names, (name) => fileHashes(join(tmp, name), true));
+  const hashes = await eachAtOnce(names, (name) => fileHashes(join(tmp, name), "whole"));
   for (const [i, name] of names.entries()) {
     const path = join(tmp, name);
     await Deno.chmod(path, 0o600);
     const { size } = await Deno.stat(path);
-    const { hash, metaHash } = hashes[i];
-    files.push({ name, size, hash: hash!, ...(metaHash ? { metaHash } : {}) });
+    const { hash, metaHash, headHash } = hashes[i];
+    files.push({
+      name,
+      size,
+      hash: hash!,
+      ...(metaHash ? { metaHash } : {}),
+      ...(headHash ? { headHash } : {}),
+    });
     const match = PROCESS_FILE.exec(basename(name));
     if (match && name === basename(name)) {
       const vpid = Number(match[1]);
