@@ -169,6 +169,7 @@ bench: setup
 	$(DENO_RUN) bench/lazy_restore.ts 256 1024
 	$(DENO_RUN) bench/fault_check.ts
 	$(DENO_RUN) bench/fork_image.ts
+	$(DENO_RUN) bench/issue_targets.ts 256 1024
 
 check: setup
 	$(DENO) check cli.ts mod.ts tests/ bench/ examples/

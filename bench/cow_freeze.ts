@@ -16,15 +16,9 @@
 
 import { join } from "node:path";
 import { type App, launch } from "../mod.ts";
-import { BENCH, printLimits, stats, waitForText } from "./figures.ts";
+import { BENCH, longestGap, printLimits, stats, waitForText } from "./figures.ts";
 
 const sizes = Deno.args.length ? Deno.args.map(Number) : [256, 1024, 8192];
-
-/** The longest "gap <ms>" the counter printed in `output` after offset `from`. */
-async function longestGap(output: string, from: number): Promise<number> {
-  const text = (await Deno.readTextFile(output)).slice(from);
-  return Math.max(0, ...[...text.matchAll(/^gap ([\d.]+)$/gm)].map((m) => Number(m[1])));
-}
 
 interface Figures {
   gap: number[];

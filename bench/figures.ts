@@ -26,16 +26,26 @@ export async function waitForText(path: string, text: string): Promise<void> {
   throw new Error(`'${path}' never said '${text}'`);
 }
 
-/** This machine's memory copy and sequential write speeds ("median / max MB/s"). */
-export async function limits(dir: string): Promise<{ memcpy: string; write: string }> {
+/** This machine's memory copy and sequential write speeds in MB/s, median and max of its rounds. */
+export async function limitSpeeds(
+  dir: string,
+): Promise<Record<"memcpy" | "write", { median: number; max: number } | null>> {
   const out = await new Deno.Command(join(BENCH, "limits"), { args: [dir], stdout: "piped" })
     .output();
   const text = new TextDecoder().decode(out.stdout);
   const line = (name: string) => {
     const m = text.match(new RegExp(`^${name} (\\d+) (\\d+)$`, "m"));
-    return m ? `${m[1]} / ${m[2]} MB/s` : "unknown";
+    return m ? { median: Number(m[1]), max: Number(m[2]) } : null;
   };
   return { memcpy: line("memcpy"), write: line("write") };
+}
+
+/** This machine's memory copy and sequential write speeds ("median / max MB/s"). */
+export async function limits(dir: string): Promise<{ memcpy: string; write: string }> {
+  const speeds = await limitSpeeds(dir);
+  const text = (speed: { median: number; max: number } | null) =>
+    speed ? `${speed.median} / ${speed.max} MB/s` : "unknown";
+  return { memcpy: text(speeds.memcpy), write: text(speeds.write) };
 }
 
 /** Prints this machine's limits (both, or the one named) beside a benchmark's figures. */
@@ -49,6 +59,12 @@ export async function printLimits(
     console.log(`sequential write speed with fdatasync (median / max): ${limit.write}`);
   }
   return limit;
+}
+
+/** The longest "gap <ms>" a counter (bench/progs/gap_counter.c) printed in `output` after offset `from`. */
+export async function longestGap(output: string, from: number): Promise<number> {
+  const text = (await Deno.readTextFile(output)).slice(from);
+  return Math.max(0, ...[...text.matchAll(/^gap ([\d.]+)$/gm)].map((m) => Number(m[1])));
 }
 
 /** The median of `values`. */

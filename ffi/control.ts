@@ -582,18 +582,25 @@ export async function fileHash(path: string): Promise<string> {
 }
 
 /**
- * A file's hash (when `whole`; else null) and, for a process file, the hash of all but its page
- * data (else null), each 16 hex digits.
+ * A file's hash ("whole"; else null) and, for a process file, the hash of all but its page data
+ * (not "head"; else null) and of that less its table of page hashes (else null), each 16 hex
+ * digits. With "head" the table of page hashes is not read.
  */
 export async function fileHashes(
   path: string,
-  whole: boolean,
-): Promise<{ hash: string | null; metaHash: string | null }> {
+  scope: "whole" | "meta" | "head",
+): Promise<{ hash: string | null; metaHash: string | null; headHash: string | null }> {
   const buf = new Uint8Array(64);
-  const n = await library().amber_ctl_file_hashes(cstr(path), whole ? 1 : 0, buf, buf.length);
-  const [hash, meta] = decoder.decode(buf.subarray(0, unwrap("amber_ctl_file_hashes", n, path)))
-    .split(" ");
-  return { hash: whole ? hash : null, metaHash: meta || null };
+  const what = { whole: 1, meta: 0, head: 2 }[scope];
+  const n = await library().amber_ctl_file_hashes(cstr(path), what, buf, buf.length);
+  const [hash, meta, head] = decoder.decode(
+    buf.subarray(0, unwrap("amber_ctl_file_hashes", n, path)),
+  ).split(" ");
+  return {
+    hash: scope === "whole" ? hash : null,
+    metaHash: scope !== "head" && meta || null,
+    headHash: head || null,
+  };
 }
 
 /**

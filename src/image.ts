@@ -153,11 +153,13 @@ function notRegular(path: string): FileKind | null {
  * Checks every file of the manifest: a regular file (not a link, FIFO, device or directory,
  * nor under a directory that is a link), of the right size, with the right hash. Without
  * `pages`, a process file whose manifest entry has a meta hash is checked all but its page data
- * (a restore's restorer checks each page as it reads it in).
+ * (a restore's restorer checks each page as it reads it in); with `pages` "lazy", where its
+ * entry has a head hash, also but its table of page hashes (a lazy restore maps the table
+ * unread: each entry is checked against its page, as the page is).
  */
 export async function checkFiles(
   image: Image,
-  pages = true,
+  pages: boolean | "lazy" = true,
   onChecked?: (bytes: number) => void,
 ): Promise<FileCheck[]> {
   const checks: FileCheck[] = [];
@@ -178,9 +180,15 @@ export async function checkFiles(
     let status: FileCheck["status"] = "ok";
     if (size !== file.size) status = "size";
     else {
-      const whole = pages || file.metaHash === undefined;
-      const found = await fileHashes(path, whole);
-      if (whole ? found.hash !== file.hash : found.metaHash !== file.metaHash) status = "hash";
+      const whole = pages === true || file.metaHash === undefined;
+      const head = pages === "lazy" && file.headHash !== undefined;
+      const found = await fileHashes(path, whole ? "whole" : head ? "head" : "meta");
+      const match = whole
+        ? found.hash === file.hash
+        : head
+        ? found.headHash === file.headHash
+        : found.metaHash === file.metaHash;
+      if (!match) status = "hash";
     }
     checks.push({ ...file, status, actualSize: size });
     onChecked?.(file.size);
@@ -320,11 +328,12 @@ export async function inspect(
 
 /**
  * What a restore checks up front: as {@linkcode inspect}, but with `pages` false only the
- * metadata of process files (the restorer checks every page it reads against its hash).
+ * metadata of process files (the restorer checks every page it reads against its hash), and
+ * with `pages` "lazy" that less their tables of page hashes (see {@linkcode checkFiles}).
  */
 export async function verify(
   dir: string,
-  pages: boolean,
+  pages: boolean | "lazy",
   options: { onProgress?: ProgressCallback } = {},
 ): Promise<Image> {
   const image = await readImage(dir);

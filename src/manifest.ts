@@ -43,6 +43,12 @@ export interface ImageFile {
    * front (the restorer checks each page against the file's page hashes as it reads it).
    */
   metaHash?: string;
+  /**
+   * For a process file: the hash of all but its page data and its table of page hashes, which
+   * is all a lazy restore checks up front (each entry of the table is checked against its page
+   * once the program runs).
+   */
+  headHash?: string;
 }
 
 /** One file of the image with its size and hash (16 hex digits). */
@@ -51,6 +57,7 @@ export const ImageFileSchema: z.ZodType<ImageFile> = z.object({
   size: z.int().nonnegative(),
   hash: z.string().regex(/^[0-9a-f]{16}$/),
   metaHash: z.string().regex(/^[0-9a-f]{16}$/).optional(),
+  headHash: z.string().regex(/^[0-9a-f]{16}$/).optional(),
 });
 
 /** Virtual pids are positive 32-bit integers (pid_t), as the C side reads them. */

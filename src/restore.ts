@@ -35,8 +35,9 @@ export interface RestoreOptions {
    * and pages come in when the program first touches them. The image must then stay where it
    * is while the application runs (its files stay open; a later snapshot saves everything).
    * Its time does not grow with the memory's size: the image's metadata is checked (every byte
-   * but the pages, the table of page hashes included) and so are the pages read in (shared
-   * memory, stacks) before the program runs; the pages it maps are checked afterwards, in the
+   * but the pages and the table of page hashes, which is mapped unread) and so are the pages
+   * read in (shared memory, stacks) before the program runs; the pages it maps, each against
+   * its entry in that table, are checked afterwards, in the
    * background by the supervisor, and a damaged one ends the application (SIGKILL; a detached
    * one's exit record's `error` names the page and the file). Check an image whose storage may have been damaged
    * with `inspect` first, or restore it eagerly.
@@ -102,10 +103,11 @@ export async function restore(image: Image | string, options: RestoreOptions = {
   const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
   const report = reporter(options.onProgress);
   // Every file's metadata is checked here, and each page as the restorer reads it in; the pages a
-  // lazy restore maps unread are checked once the program runs (csrc/supervisor/lazy_check.c).
+  // lazy restore maps unread are checked once the program runs (csrc/supervisor/lazy_check.c),
+  // and so is its table of page hashes, entry by entry against the pages.
   const checked = await verify(
     typeof image === "string" ? image : image.dir,
-    false,
+    options.lazy ? "lazy" : false,
     {
       onProgress: options.onProgress,
     },

@@ -170,8 +170,10 @@ export async function takeSnapshot(
   using table = openAppTable(app);
   try {
     const info = table.info();
-    const estimate = residentBytes(processesOf(table.rows()).map((p) => p.pid));
-    if (options.onProgress) stopWatching = watchWrites(tmp, estimate, report);
+    if (options.onProgress) {
+      const estimate = residentBytes(processesOf(table.rows()).map((p) => p.pid));
+      stopWatching = watchWrites(tmp, estimate, report);
+    }
     const precopied = await preCopy(table, tmp, options);
     const frozenAt = performance.now();
     // Without stop or hold, copy-on-write: the application runs on as soon as every process
@@ -214,8 +216,15 @@ export async function takeSnapshot(
     const head = manifestHead(info, rows, parent);
     await step("cannot store shared pages once", () => storeSharedPagesOnce(tmp, head.tree));
     const manifest = await step("cannot make the image durable", async () => {
-      await syncFiles(tmp, undefined, options.onProgress && report);
-      const manifest = await writeManifest(tmp, head);
+      // The files are hashed (read again, from the page cache) while they are flushed: the
+      // two take as long as the longer, not the sum. The manifest is made durable after both.
+      const [synced, hashed] = await Promise.allSettled([
+        syncFiles(tmp, undefined, options.onProgress && report),
+        writeManifest(tmp, head),
+      ]);
+      if (synced.status === "rejected") throw synced.reason;
+      if (hashed.status === "rejected") throw hashed.reason;
+      const manifest = hashed.value;
       await syncFiles(tmp, [MANIFEST_FILE]);
       await Deno.rename(tmp, dir);
       await syncDir(dirname(dir));
@@ -620,13 +629,19 @@ export async function writeManifest(tmp: string, head: ManifestHead): Promise<Ma
   const parents = new Map(head.tree.map((p) => [p.vpid, p.parent]));
   const names = (await listFiles(tmp)).filter((name) => name !== MANIFEST_FILE);
   // Hashed side by side (the control library hashes each on a thread of its own), in order.
-  const hashes = await eachAtOnce(names, (name) => fileHashes(join(tmp, name), true));
+  const hashes = await eachAtOnce(names, (name) => fileHashes(join(tmp, name), "whole"));
   for (const [i, name] of names.entries()) {
     const path = join(tmp, name);
     await Deno.chmod(path, 0o600);
     const { size } = await Deno.stat(path);
-    const { hash, metaHash } = hashes[i];
-    files.push({ name, size, hash: hash!, ...(metaHash ? { metaHash } : {}) });
+    const { hash, metaHash, headHash } = hashes[i];
+    files.push({
+      name,
+      size,
+      hash: hash!,
+      ...(metaHash ? { metaHash } : {}),
+      ...(headHash ? { headHash } : {}),
+    });
     const match = PROCESS_FILE.exec(basename(name));
     if (match && name === basename(name)) {
       const vpid = Number(match[1]);

@@ -92,8 +92,12 @@ async function rehash(dir: string, name: string): Promise<void> {
   const path = join(dir, "manifest.json");
   const manifest: Manifest = JSON.parse(await Deno.readTextFile(path));
   const file = manifest.files.find((f) => f.name === name)!;
-  const { hash, metaHash } = await fileHashes(join(dir, name), true);
-  Object.assign(file, { hash, ...(metaHash ? { metaHash } : {}) });
+  const { hash, metaHash, headHash } = await fileHashes(join(dir, name), "whole");
+  Object.assign(file, {
+    hash,
+    ...(metaHash ? { metaHash } : {}),
+    ...(headHash ? { headHash } : {}),
+  });
   await Deno.writeTextFile(path, JSON.stringify(manifest, null, 2) + "\n");
 }
 

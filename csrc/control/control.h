@@ -83,8 +83,9 @@ int32_t amber_ctl_wait_writers(void *table, int32_t timeout_ms);
 /* Images: a 64-bit hash of a file, as 16 hex digits in buf; a process file described as JSON. */
 int32_t amber_ctl_file_hash(const char *path, char *buf, int32_t cap);
 int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap);
-/* A file's hash (whole: else 16 zeros) and, for a process file, the hash of all but its page
- * data: "FULL META" or "FULL " in buf (ctl_verify.c). */
+/* A file's hash (whole 1: else 16 zeros) and, for a process file, the hash of all but its page
+ * data (whole 2: 16 zeros, the table of page hashes unread) and of that less its table of page
+ * hashes: "FULL META HEAD" or "FULL " in buf (ctl_verify.c). */
 int32_t amber_ctl_file_hashes(const char *path, int32_t whole, char *buf, int32_t cap);
 /* A migration's streamed image: a FIFO for an agent to write its process file into (mode
  * 0600), and, on the target, a process file that came with its header as a trailer put back

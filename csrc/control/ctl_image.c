@@ -24,7 +24,7 @@
 #define API __attribute__((visibility("default")))
 
 API int32_t amber_ctl_file_hash(const char *path, char *buf, int32_t cap) {
-  char both[40];
+  char both[64];
   if (cap < 17) return -ENOSPC;
   int32_t n = amber_ctl_file_hashes(path, 1, both, sizeof both);
   if (n < 0) return n;

@@ -104,21 +104,21 @@ void read_image(void) {
   /* The lists go right after the restorer's image, so that they stay when everything else is
    * unmapped, and go with the restorer. */
   if (hdr.npages > (1ULL << 40)) die("the process file's counts are out of range", 0);
-  uint64_t hashes = hdr.npages * 8 + (uint64_t)hdr.nruns * 8; /* verify.c's */
+  uint64_t firsts = (uint64_t)hdr.nruns * 8; /* verify.c's run_first_page */
   uint64_t lists = (uint64_t)hdr.nregions * sizeof *regions + (uint64_t)hdr.nruns * sizeof *runs +
-                   (uint64_t)hdr.nregions * sizeof *region_fds + 8 + hashes;
+                   (uint64_t)hdr.nregions * sizeof *region_fds + 8 + firsts;
   uint64_t at = restorer_lists_start();
   if (restorer_end > at) amber_sys2(SYS_munmap, at, restorer_end - at); /* a parent's (inherit.c) */
-  restorer_end = at + ((lists + 4095) & ~4095ULL);
+  uint64_t lists_end = at + ((lists + 4095) & ~4095ULL);
+  restorer_end = lists_end + page_hashes_span(); /* the table of page hashes, mapped after them */
   if (lists) {
-    long addr = amber_sys6(SYS_mmap, at, restorer_end - at, PROT_READ | PROT_WRITE,
+    long addr = amber_sys6(SYS_mmap, at, lists_end - at, PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS | 0x100000 /* MAP_FIXED_NOREPLACE */, -1, 0);
     if (addr != (long)at) die("no memory for the lists of the process file", addr);
   }
   regions = (struct amber_region_rec *)at;
   runs = (struct amber_run_rec *)(at + (uint64_t)hdr.nregions * sizeof *regions);
-  page_hashes = (uint64_t *)(at + ((lists - hashes) & ~7ULL)); /* 8-aligned, after region_fds */
-  run_first_page = page_hashes + hdr.npages;
+  run_first_page = (uint64_t *)(at + ((lists - firsts) & ~7ULL)); /* 8-aligned, after region_fds */
   region_fds = (int32_t *)(runs + hdr.nruns);
   for (int i = 0; i < hdr.nregions; i++) region_fds[i] = -1;
   if (rt_pread_all(fd, threads, sizeof threads[0] * hdr.nthreads, hdr.threads_off) ||
@@ -131,7 +131,7 @@ void read_image(void) {
       problem = amber_image_run_problem(&runs[regions[i].first_run + k], &regions[i], size);
   }
   if (problem) die_image(image_path, problem);
-  read_page_hashes(fd);
+  map_page_hashes(fd, lists_end);
   amber_sys1(SYS_close, fd);
 }
 

@@ -89,7 +89,8 @@ long map_shared_region(int i);
 
 /* verify.c: each saved page checked against its hash as it is read in */
 extern uint64_t *page_hashes, *run_first_page; /* in the lists after the restorer's image */
-void read_page_hashes(int fd);
+uint64_t page_hashes_span(void);
+void map_page_hashes(int fd, uint64_t at);
 void read_checked(int fd, int run_index);
 void read_compared(int fd, int run_index); /* the same, writing only the pages that differ */
 

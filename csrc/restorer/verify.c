@@ -1,19 +1,37 @@
 /* Each saved page is checked as it is read in, against its XXH64 in the process file's table of
  * page hashes (whose own integrity the restore checked up front with the rest of the file's
  * metadata, src/image.ts). So an eager restore reads the image once, hashing each piece while it
- * is still in the cache, instead of hashing every file before it starts. */
+ * is still in the cache, instead of hashing every file before it starts. The table is mapped
+ * from the file, not read: a lazy restore looks only at the entries of the few pages it reads
+ * in (its time must not grow with the memory), and checks the others, and the table with them
+ * entry by entry, against the pages it maps once the program runs (supervisor/lazy_check.c). */
+#include <sys/mman.h>
+
 #include "../common/hash.h"
 #include "restorer.h"
 
 uint64_t *page_hashes;    /* hdr.npages, in the order of the runs' pages */
 uint64_t *run_first_page; /* hdr.nruns: the index of each run's first page in page_hashes */
 
-void read_page_hashes(int fd) {
+/* The address space the table takes, mapped from its file's page on. */
+uint64_t page_hashes_span(void) {
+  if (!hdr.npages) return 0;
+  return ((hdr.hashes_off & (AMBER_PAGE - 1)) + hdr.npages * 8 + AMBER_PAGE - 1) &
+         ~(uint64_t)(AMBER_PAGE - 1);
+}
+
+/* At `at`, which the restorer keeps with its lists (read_image checked that it is in the file). */
+void map_page_hashes(int fd, uint64_t at) {
   uint64_t page = 0;
   for (int32_t i = 0; i < hdr.nruns; i++) run_first_page[i] = page, page += runs[i].npages;
   if (page != hdr.npages) die("the process file's page hashes do not match its runs", 0);
-  if (rt_pread_all(fd, page_hashes, hdr.npages * 8, hdr.hashes_off))
-    die("the process file is truncated", 0);
+  page_hashes = (uint64_t *)at;
+  if (!hdr.npages) return;
+  uint64_t skew = hdr.hashes_off & (AMBER_PAGE - 1);
+  long addr = amber_sys6(SYS_mmap, at, page_hashes_span(), PROT_READ,
+                         MAP_PRIVATE | 0x100000 /* MAP_FIXED_NOREPLACE */, fd, hdr.hashes_off - skew);
+  if (addr != (long)at) die("cannot map the process file's page hashes", addr);
+  page_hashes = (uint64_t *)(at + skew);
 }
 
 /* A damaged page fails the restore with a message src/restore.ts turns into an ImageError. */
