@@ -99,3 +99,8 @@ scenarioTest(
     await s.pass();
   },
 );
+
+scenarioTest(
+  "SysV IPC calls through libc, syscall() and raw give virtual object IDs and pids and act on the object named, also after a restore",
+  (s) => s.cycles([prog("raw_sysv_calls"), s.dir], "raw-sysv-calls"),
+);

@@ -50,6 +50,26 @@ enum {
 #define AMBER_SIGNALFD_FD_MIN 896
 #define AMBER_SIGNALFD_FDS 64
 
+/* The calls that name a SysV IPC object (whose IDs are virtual: every one from the program's own
+ * code), a traced process (ptrace's pid; prctl's is PR_SET_PTRACER's only, seccomp_filter.h) and
+ * fanotify_init (its group moves into the window of raw reads, as a signalfd does). */
+#define AMBER_SECCOMP_IPC_CALLS(X)                                                              \
+  X(SYS_semget, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_semop, AMBER_TRAP_OWN, -1, -1)                                                          \
+  X(SYS_semtimedop, AMBER_TRAP_OWN, -1, -1)                                                     \
+  X(SYS_semctl, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_shmget, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_shmat, AMBER_TRAP_OWN, -1, -1)                                                          \
+  X(SYS_shmdt, AMBER_TRAP_OWN, -1, -1)                                                          \
+  X(SYS_shmctl, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_msgget, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_msgsnd, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_msgrcv, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_msgctl, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_ptrace, AMBER_TRAP_ARGS, 1, -1)                                                         \
+  X(SYS_prctl, AMBER_TRAP_ARGS, 1, -1)                                                          \
+  X(SYS_fanotify_init, AMBER_TRAP_OWN, -1, -1)
+
 #define AMBER_SECCOMP_CALLS(X)                                                                  \
   X(SYS_read, AMBER_TRAP_FD, 0, -1) /* first: the hottest watched call */                       \
   X(SYS_getpid, AMBER_TRAP_OWN, -1, -1)                                                         \
@@ -113,7 +133,8 @@ enum {
   X(SYS_clock_getres, AMBER_TRAP_CPUCLOCK, 0, -1)                                               \
   X(SYS_clock_nanosleep, AMBER_TRAP_CPUCLOCK, 0, -1)                                            \
   X(SYS_signalfd, AMBER_TRAP_OWN, -1, -1)                                                       \
-  X(SYS_signalfd4, AMBER_TRAP_OWN, -1, -1)
+  X(SYS_signalfd4, AMBER_TRAP_OWN, -1, -1)                                                      \
+  AMBER_SECCOMP_IPC_CALLS(X)
 
 /* Does nr pass the filter with the magic (one of them, not ARGS6)? Folded at compile time for a
  * constant nr. */
@@ -121,6 +142,17 @@ static inline int amber_seccomp_watched(long nr) {
   switch (nr) {
 #define AMBER_SECCOMP_CASE(nr, kind, a, b)                                                       \
   case nr: return kind != AMBER_TRAP_ARGS6;
+    AMBER_SECCOMP_CALLS(AMBER_SECCOMP_CASE)
+#undef AMBER_SECCOMP_CASE
+  }
+  return 0;
+}
+
+/* A call trapped only from the program's own code (OWN)? */
+static inline int amber_seccomp_own(long nr) {
+  switch (nr) {
+#define AMBER_SECCOMP_CASE(nr, kind, a, b)                                                       \
+  case nr: return kind == AMBER_TRAP_OWN;
     AMBER_SECCOMP_CALLS(AMBER_SECCOMP_CASE)
 #undef AMBER_SECCOMP_CASE
   }

@@ -65,6 +65,10 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
   if (kind != AMBER_TRAP_ARGS6)
     amber_bpf_arg_is(b, 5, (uint64_t)AMBER_SECCOMP_MAGIC, AMBER_BPF_ALLOW);
   if (nr == SYS_getpid) amber_bpf_arg_is(b, 5, (uint64_t)AMBER_SECCOMP_PROBE, AMBER_BPF_PROBE);
+  if (nr == SYS_prctl) { /* only PR_SET_PTRACER names a process */
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(0, 0));
+    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, 0, AMBER_BPF_ALLOW, 0x59616d61 /* PR_SET_PTRACER */);
+  }
   if (kind == AMBER_TRAP_ARGS || kind == AMBER_TRAP_ARGS6) {
     int args[2] = {a0, a1};
     for (int i = 0; i < 2 && args[i] >= 0; i++) {

@@ -214,7 +214,7 @@ static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
                     nr == SYS_getpgrp || nr == SYS_getpgid || nr == SYS_getsid ||
                     nr == SYS_setsid || nr == SYS_wait4 || nr == SYS_waitid ||
                     nr == SYS_rt_sigtimedwait || nr == SYS_read || nr == SYS_signalfd ||
-                    nr == SYS_signalfd4;
+                    nr == SYS_signalfd4 || amber_seccomp_own(nr);
   /* glibc's own calls (raise, pthread_kill, system, and the wrappers' real calls) compare and
    * pass system ids, as they did before: only the ids in the virtual range are translated. */
   if (!amber_active() || (returns_ids && from_libc(ip))) return past_filter(nr, a);
