@@ -104,3 +104,8 @@ scenarioTest(
   "SysV IPC calls through libc, syscall() and raw give virtual object IDs and pids and act on the object named, also after a restore",
   (s) => s.cycles([prog("raw_sysv_calls"), s.dir], "raw-sysv-calls"),
 );
+
+scenarioTest(
+  "ptrace, PR_SET_PTRACER and fanotify reads through libc, syscall() and raw name and report processes by virtual pid, also after a restore",
+  (s) => s.cycles([prog("raw_trace_calls"), s.dir], "raw-trace-calls"),
+);
