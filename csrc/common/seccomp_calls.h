@@ -40,8 +40,14 @@ enum {
   AMBER_TRAP_PATH,
   AMBER_TRAP_CLONE,
   AMBER_TRAP_CPUCLOCK,
-  AMBER_TRAP_FD
+  AMBER_TRAP_FD,
+  AMBER_TRAP_FUTEX
 };
+
+/* FUTEX: a PI operation (FUTEX_LOCK_PI, UNLOCK_PI, TRYLOCK_PI, WAIT_REQUEUE_PI, CMP_REQUEUE_PI,
+ * LOCK_PI2: their word names its owner by TID) from the program's own code; every other futex
+ * call passes after three instructions. Not watched: futex takes six arguments, and Amber makes
+ * no PI call of its own (kernel/trap_futex.c). */
 
 /* FD: as OWN, and only when the descriptor (argument a) is in the window where the library puts
  * signalfds (wrap_signalfd.c): a raw read of one gets ssi_pid translated, every other raw read
@@ -68,7 +74,8 @@ enum {
   X(SYS_msgctl, AMBER_TRAP_OWN, -1, -1)                                                         \
   X(SYS_ptrace, AMBER_TRAP_ARGS, 1, -1)                                                         \
   X(SYS_prctl, AMBER_TRAP_ARGS, 1, -1)                                                          \
-  X(SYS_fanotify_init, AMBER_TRAP_OWN, -1, -1)
+  X(SYS_fanotify_init, AMBER_TRAP_OWN, -1, -1)                                                  \
+  X(SYS_futex, AMBER_TRAP_FUTEX, 1, -1)
 
 #define AMBER_SECCOMP_CALLS(X)                                                                  \
   X(SYS_read, AMBER_TRAP_FD, 0, -1) /* first: the hottest watched call */                       \
@@ -141,7 +148,7 @@ enum {
 static inline int amber_seccomp_watched(long nr) {
   switch (nr) {
 #define AMBER_SECCOMP_CASE(nr, kind, a, b)                                                       \
-  case nr: return kind != AMBER_TRAP_ARGS6;
+  case nr: return kind != AMBER_TRAP_ARGS6 && kind != AMBER_TRAP_FUTEX;
     AMBER_SECCOMP_CALLS(AMBER_SECCOMP_CASE)
 #undef AMBER_SECCOMP_CASE
   }

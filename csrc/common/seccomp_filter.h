@@ -62,7 +62,14 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
   int head = b->n;
   amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, (uint32_t)nr); /* jf set below */
   int start = b->n;
-  if (kind != AMBER_TRAP_ARGS6)
+  if (kind == AMBER_TRAP_FUTEX) { /* the operation, without FUTEX_PRIVATE_FLAG and CLOCK_REALTIME */
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a0, 0));
+    amber_bpf_put(b, BPF_ALU | BPF_AND | BPF_K, 0, 0, 0x7f);
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, 0, AMBER_BPF_ALLOW, 6 /* FUTEX_LOCK_PI */);
+    amber_bpf_put(b, BPF_JMP | BPF_JGT | BPF_K, AMBER_BPF_ALLOW, 0, 13 /* FUTEX_LOCK_PI2 */);
+    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_ALLOW, 0, 9 /* WAIT_BITSET */);
+    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_ALLOW, 0, 10 /* WAKE_BITSET */);
+  } else if (kind != AMBER_TRAP_ARGS6)
     amber_bpf_arg_is(b, 5, (uint64_t)AMBER_SECCOMP_MAGIC, AMBER_BPF_ALLOW);
   if (nr == SYS_getpid) amber_bpf_arg_is(b, 5, (uint64_t)AMBER_SECCOMP_PROBE, AMBER_BPF_PROBE);
   if (nr == SYS_prctl) { /* only PR_SET_PTRACER names a process */
@@ -109,7 +116,8 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
                   offsetof(struct seccomp_data, instruction_pointer) + 4);
     amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, AMBER_BPF_ALLOW, AMBER_BPF_TRAP,
                   (uint32_t)(AMBER_SECCOMP_LIBS_FROM >> 32));
-  } else if (kind == AMBER_TRAP_OWN || kind == AMBER_TRAP_PATH || kind == AMBER_TRAP_CLONE) {
+  } else if (kind == AMBER_TRAP_OWN || kind == AMBER_TRAP_PATH || kind == AMBER_TRAP_CLONE ||
+             kind == AMBER_TRAP_FUTEX) {
     /* from a shared library (libc): allowed */
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0,
                   offsetof(struct seccomp_data, instruction_pointer) + 4);

@@ -78,6 +78,9 @@ int amber_read_fd_made(int fd, int cloexec, int kind);
 void amber_fanotify_read(void *buf, long r);
 /* wrap_ptrace.c: ptrace as the raw call (syscall(), the kernel-side layer) */
 long amber_ptrace_raw(const long a[6]);
+/* trap_futex.c: a snapshot's check of the PI futexes the program's own code locked (0, or -1
+ * with the agent's error: one is held) */
+int amber_pi_futex_capture(void);
 /* syscall_ipc.c: syscall() of SysV IPC, ptrace, prctl, fanotify_init and read (1 and *ret when
  * made) */
 int amber_syscall_ipc(long nr, const long a[6], long *ret);

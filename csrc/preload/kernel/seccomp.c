@@ -198,7 +198,11 @@ static int vfork_like(long nr, const long a[6]) {
                                  (CLONE_VM | CLONE_VFORK));
 }
 
+/* trap_futex.c: a PI futex operation from the program's own code */
+long amber_trap_futex(const long a[6]);
+
 static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
+  if (nr == SYS_futex) return from_libc(ip) ? past_filter(nr, a) : amber_trap_futex(a);
   if (nr == SYS_rt_sigaction) return sigaction_call(a, ip);
   if (nr == SYS_rt_sigprocmask) return sigmask_call(a, uc);
   if (vfork_like(nr, a) && !from_libc(ip) && amber_active()) amber_trap_vfork(nr, a, 1, uc);
