@@ -14,4 +14,17 @@ static inline long raw_call(long n, long a, long b, long c, long d) {
   return ret;
 }
 
+/* The same with a fifth argument (r8). */
+static inline long raw_call5(long n, long a, long b, long c, long d, long e) {
+  long ret;
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = 0x1234;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
+
 #endif

@@ -37,19 +37,13 @@ static void lock_unlock(const char *phase) {
   spare_word = 0;
 }
 
-static int exists(const char *dir, const char *name) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  return access(path, F_OK) == 0;
-}
-
 int main(int argc, char **argv) {
   if (argc < 2) return 2;
   setvbuf(stdout, NULL, _IOLBF, 0);
   lock_unlock("before");
   CHECK(raw_call(SYS_futex, (long)&held_word, FUTEX_LOCK_PI_PRIVATE, 0, 0) == 0, "lock");
   printf("held\n");
-  for (long tick = 0; !exists(argv[1], "unlock"); tick++) {
+  for (long tick = 0; !dir_has(argv[1], "unlock"); tick++) {
     printf("tick %ld\n", tick);
     struct timespec ts = {0, 20 * 1000 * 1000};
     nanosleep(&ts, NULL);

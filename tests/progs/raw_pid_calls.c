@@ -17,19 +17,12 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "raw_call.h"
 #include "wait_go.h"
 
 /* A raw call: r9 holds whatever the caller had there, here a value of its own. */
 static long rs(long n, long a, long b, long c, long d, long e) {
-  long ret;
-  register long r10 __asm__("r10") = d;
-  register long r8 __asm__("r8") = e;
-  register long r9 __asm__("r9") = 0x1234;
-  __asm__ volatile("syscall"
-                   : "=a"(ret)
-                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                   : "rcx", "r11", "memory");
-  return ret;
+  return raw_call5(n, a, b, c, d, e);
 }
 
 static int pipefd[2];

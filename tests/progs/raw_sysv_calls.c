@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "raw_call.h"
 #include "wait_go.h"
 
 #define VIRTUAL_IPC_MIN 1000000
@@ -28,23 +29,11 @@ union semun {
   void *buf;
 };
 
-static long rs(long n, long a, long b, long c, long d, long e) {
-  long ret;
-  register long r10 __asm__("r10") = d;
-  register long r8 __asm__("r8") = e;
-  register long r9 __asm__("r9") = 0x1234;
-  __asm__ volatile("syscall"
-                   : "=a"(ret)
-                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                   : "rcx", "r11", "memory");
-  return ret;
-}
-
 static long neg(long r) { return r == -1 ? -errno : r; }
 
 /* The call, made `way`; -errno on failure whichever way. */
 static long call(int way, long n, long a, long b, long c, long d, long e) {
-  if (way == RAW) return rs(n, a, b, c, d, e);
+  if (way == RAW) return raw_call5(n, a, b, c, d, e);
   if (way == SYSCALL) return neg(syscall(n, a, b, c, d, e));
   switch (n) {
   case SYS_semget: return neg(semget((key_t)a, (int)b, (int)c));

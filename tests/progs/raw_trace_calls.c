@@ -17,27 +17,17 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "raw_call.h"
 #include "wait_go.h"
 
 enum { LIBC, SYSCALL, RAW, WAYS };
 static const char *way_name[WAYS] = {"libc", "syscall()", "raw"};
 
-static long rs(long n, long a, long b, long c, long d) {
-  long ret;
-  register long r10 __asm__("r10") = d;
-  register long r9 __asm__("r9") = 0x1234;
-  __asm__ volatile("syscall"
-                   : "=a"(ret)
-                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r9)
-                   : "rcx", "r11", "memory");
-  return ret;
-}
-
 static long neg(long r) { return r == -1 ? -errno : r; }
 
 /* The call, made `way`, as the raw call means it (a PEEK writes the word to *d); -errno. */
 static long call(int way, long n, long a, long b, long c, long d) {
-  if (way == RAW) return rs(n, a, b, c, d);
+  if (way == RAW) return raw_call(n, a, b, c, d);
   if (way == SYSCALL) return neg(syscall(n, a, b, c, d));
   switch (n) {
   case SYS_ptrace:
