@@ -104,3 +104,31 @@ scenarioTest(
     await s.pass();
   },
 );
+
+scenarioTest(
+  "SysV IPC calls through libc, syscall() and raw give virtual object IDs and pids and act on the object named, also after a restore",
+  (s) => s.cycles([prog("raw_sysv_calls"), s.dir], "raw-sysv-calls"),
+);
+
+scenarioTest(
+  "ptrace, PR_SET_PTRACER and fanotify reads through libc, syscall() and raw name and report processes by virtual pid, also after a restore",
+  (s) => s.cycles([prog("raw_trace_calls"), s.dir], "raw-trace-calls"),
+);
+
+scenarioTest(
+  "a PI futex held by a raw FUTEX_LOCK_PI is refused by name at a snapshot; once it is let go the application is saved and restored, and raw PI calls keep the kernel's meaning",
+  async (s) => {
+    const app = await s.launch([prog("raw_pi_futex"), s.dir], "raw-pi-futex");
+    await s.waitFor(/^held$/m);
+    await refusedRunsOn(
+      s,
+      app,
+      /the PI futex at 0x[0-9a-f]+ \(FUTEX_LOCK_PI from the program's own code\) is held by thread \d+/,
+    );
+    await Deno.writeTextFile(`${s.dir}/unlock`, "");
+    await s.waitFor(/^ready$/m);
+    const once = await s.restore(await s.freeze(app, "first"));
+    await s.restore(await s.freeze(once, "second"));
+    await s.pass();
+  },
+);

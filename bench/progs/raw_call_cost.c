@@ -66,6 +66,10 @@ static void raw_clock_cpu(void) { /* a CPU clock: trapped */
   struct timespec ts;
   if (rs(SYS_clock_gettime, CLOCK_PROCESS_CPUTIME_ID, (long)&ts, 0)) abort();
 }
+static int futex_word;
+static void raw_futex_wake(void) { /* not a PI operation: passes after three more compares */
+  if (rs(SYS_futex, (long)&futex_word, 1 | 128 /* FUTEX_WAKE_PRIVATE */, 1) != 0) abort();
+}
 static void libc_open(void) { /* from libc: passes in the kernel */
   int fd = open("/dev/null", O_RDONLY);
   if (fd < 0 || close(fd)) abort();
@@ -98,6 +102,7 @@ int main(int argc, char **argv) {
   measure("raw_open", raw_open);
   measure("raw_clock_mono", raw_clock_mono);
   measure("raw_clock_cpu", raw_clock_cpu);
+  measure("raw_futex_wake", raw_futex_wake);
   measure("libc_getppid", libc_getppid);
   measure("libc_open", libc_open);
   measure("libc_kill", libc_kill);

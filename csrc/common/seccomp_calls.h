@@ -41,7 +41,8 @@ enum {
   AMBER_TRAP_CLONE,
   AMBER_TRAP_CPUCLOCK,
   AMBER_TRAP_FD,
-  AMBER_TRAP_CMD
+  AMBER_TRAP_CMD,
+  AMBER_TRAP_FUTEX
 };
 
 /* CMD: as OWN, and only when argument a is one of the commands of the call that name a process
@@ -63,12 +64,38 @@ static inline int amber_seccomp_cmds(long nr, const unsigned **cmds) {
   return 0;
 }
 
+/* FUTEX: a PI operation (FUTEX_LOCK_PI, UNLOCK_PI, TRYLOCK_PI, WAIT_REQUEUE_PI, CMP_REQUEUE_PI,
+ * LOCK_PI2: their word names its owner by TID) from the program's own code; every other futex
+ * call passes after three instructions. Not watched: futex takes six arguments, and Amber makes
+ * no PI call of its own (kernel/trap_futex.c). */
+
 /* FD: as OWN, and only when the descriptor (argument a) is in the window where the library puts
  * signalfds (wrap_signalfd.c): a raw read of one gets ssi_pid translated, every other raw read
  * passes in the kernel. The window sits below the tables' descriptor (table_fd.c, 24 below a
  * limit of 1024) and inside select()'s FD_SETSIZE. */
 #define AMBER_SIGNALFD_FD_MIN 896
 #define AMBER_SIGNALFD_FDS 64
+
+/* The calls that name a SysV IPC object (whose IDs are virtual: every one from the program's own
+ * code), a traced process (ptrace's pid; prctl's is PR_SET_PTRACER's only, seccomp_filter.h) and
+ * fanotify_init (its group moves into the window of raw reads, as a signalfd does). */
+#define AMBER_SECCOMP_IPC_CALLS(X)                                                              \
+  X(SYS_semget, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_semop, AMBER_TRAP_OWN, -1, -1)                                                          \
+  X(SYS_semtimedop, AMBER_TRAP_OWN, -1, -1)                                                     \
+  X(SYS_semctl, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_shmget, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_shmat, AMBER_TRAP_OWN, -1, -1)                                                          \
+  X(SYS_shmdt, AMBER_TRAP_OWN, -1, -1)                                                          \
+  X(SYS_shmctl, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_msgget, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_msgsnd, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_msgrcv, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_msgctl, AMBER_TRAP_OWN, -1, -1)                                                         \
+  X(SYS_ptrace, AMBER_TRAP_ARGS, 1, -1)                                                         \
+  X(SYS_prctl, AMBER_TRAP_ARGS, 1, -1)                                                          \
+  X(SYS_fanotify_init, AMBER_TRAP_OWN, -1, -1)                                                  \
+  X(SYS_futex, AMBER_TRAP_FUTEX, 1, -1)
 
 #define AMBER_SECCOMP_CALLS(X)                                                                  \
   X(SYS_read, AMBER_TRAP_FD, 0, -1) /* first: the hottest watched call */                       \
@@ -139,14 +166,26 @@ static inline int amber_seccomp_cmds(long nr, const unsigned **cmds) {
   X(SYS_getsockopt, AMBER_TRAP_CMD, 2, -1)                                                      \
   X(SYS_capget, AMBER_TRAP_OWN, -1, -1)                                                         \
   X(SYS_capset, AMBER_TRAP_OWN, -1, -1)                                                         \
-  X(SYS_timer_create, AMBER_TRAP_OWN, -1, -1)
+  X(SYS_timer_create, AMBER_TRAP_OWN, -1, -1)                                                  \
+  AMBER_SECCOMP_IPC_CALLS(X)
 
 /* Does nr pass the filter with the magic (one of them, not ARGS6)? Folded at compile time for a
  * constant nr. */
 static inline int amber_seccomp_watched(long nr) {
   switch (nr) {
 #define AMBER_SECCOMP_CASE(nr, kind, a, b)                                                       \
-  case nr: return kind != AMBER_TRAP_ARGS6;
+  case nr: return kind != AMBER_TRAP_ARGS6 && kind != AMBER_TRAP_FUTEX;
+    AMBER_SECCOMP_CALLS(AMBER_SECCOMP_CASE)
+#undef AMBER_SECCOMP_CASE
+  }
+  return 0;
+}
+
+/* A call trapped only from the program's own code (OWN)? */
+static inline int amber_seccomp_own(long nr) {
+  switch (nr) {
+#define AMBER_SECCOMP_CASE(nr, kind, a, b)                                                       \
+  case nr: return kind == AMBER_TRAP_OWN;
     AMBER_SECCOMP_CALLS(AMBER_SECCOMP_CASE)
 #undef AMBER_SECCOMP_CASE
   }

@@ -14,7 +14,7 @@
 
 #include "sys.h"
 
-#define AMBER_SECCOMP_MAX_INSNS 1024
+#define AMBER_SECCOMP_MAX_INSNS 4096 /* BPF_MAXINSNS */
 #define AMBER_VIRTUAL_PID_MIN 4200000u    /* AMBER_VPID_BASE */
 #define AMBER_VIRTUAL_NEG_MAX 0xffbfe9c0u /* (uint32_t)-4200000: a virtual group for kill */
 
@@ -62,9 +62,20 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
   int head = b->n;
   amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, (uint32_t)nr); /* jf set below */
   int start = b->n;
-  if (kind != AMBER_TRAP_ARGS6)
+  if (kind == AMBER_TRAP_FUTEX) { /* the operation, without FUTEX_PRIVATE_FLAG and CLOCK_REALTIME */
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a0, 0));
+    amber_bpf_put(b, BPF_ALU | BPF_AND | BPF_K, 0, 0, 0x7f);
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, 0, AMBER_BPF_ALLOW, 6 /* FUTEX_LOCK_PI */);
+    amber_bpf_put(b, BPF_JMP | BPF_JGT | BPF_K, AMBER_BPF_ALLOW, 0, 13 /* FUTEX_LOCK_PI2 */);
+    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_ALLOW, 0, 9 /* WAIT_BITSET */);
+    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_ALLOW, 0, 10 /* WAKE_BITSET */);
+  } else if (kind != AMBER_TRAP_ARGS6)
     amber_bpf_arg_is(b, 5, (uint64_t)AMBER_SECCOMP_MAGIC, AMBER_BPF_ALLOW);
   if (nr == SYS_getpid) amber_bpf_arg_is(b, 5, (uint64_t)AMBER_SECCOMP_PROBE, AMBER_BPF_PROBE);
+  if (nr == SYS_prctl) { /* only PR_SET_PTRACER names a process */
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(0, 0));
+    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, 0, AMBER_BPF_ALLOW, 0x59616d61 /* PR_SET_PTRACER */);
+  }
   if (kind == AMBER_TRAP_ARGS || kind == AMBER_TRAP_ARGS6) {
     int args[2] = {a0, a1};
     for (int i = 0; i < 2 && args[i] >= 0; i++) {
@@ -115,7 +126,8 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a0, 0));
     for (int i = 0; i < ncmds; i++)
       amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, cmds[i]);
-  } else if (kind == AMBER_TRAP_OWN || kind == AMBER_TRAP_PATH || kind == AMBER_TRAP_CLONE) {
+  } else if (kind == AMBER_TRAP_OWN || kind == AMBER_TRAP_PATH || kind == AMBER_TRAP_CLONE ||
+             kind == AMBER_TRAP_FUTEX) {
     /* from a shared library (libc): allowed */
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0,
                   offsetof(struct seccomp_data, instruction_pointer) + 4);

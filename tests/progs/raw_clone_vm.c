@@ -38,12 +38,6 @@ static __attribute__((noreturn, used)) void child_main(void) {
   }
 }
 
-static int exists(const char *dir, const char *name) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  return access(path, F_OK) == 0;
-}
-
 int main(int argc, char **argv) {
   if (argc < 2) return 2;
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -57,7 +51,7 @@ int main(int argc, char **argv) {
   CHECK(getpid() == self && rs(SYS_getpid, 0, 0, 0) == self, "the parent's own pid changed");
   CHECK(kill((pid_t)child, 0) == 0, "kill(%ld, 0): %s", child, strerror(errno));
   printf("shared\n");
-  for (long tick = 0; !exists(argv[1], "unshare"); tick++) {
+  for (long tick = 0; !dir_has(argv[1], "unshare"); tick++) {
     printf("tick %ld\n", tick);
     usleep(20000);
   }

@@ -13,12 +13,15 @@ static inline void say_ready(void) {
   fflush(stdout);
 }
 
-/* Whether <dir>/go exists yet (for programs that keep working until it does). */
-static inline int go_exists(const char *dir) {
+/* Whether the test has made <dir>/<name> yet. */
+static inline int dir_has(const char *dir, const char *name) {
   char path[4096];
-  snprintf(path, sizeof path, "%s/go", dir);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
   return access(path, F_OK) == 0;
 }
+
+/* Whether <dir>/go exists yet (for programs that keep working until it does). */
+static inline int go_exists(const char *dir) { return dir_has(dir, "go"); }
 
 /* For a program whose snapshot must be refused: "ready", then "tick N" every 20 ms (so that a
  * test sees it run on) until <dir>/go. */

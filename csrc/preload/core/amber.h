@@ -68,8 +68,22 @@ static inline int amber_siginfo_has_pid(int sig, int code) {
 void amber_signalfd_forget(int fd);
 /* a new signalfd (moved where the seccomp filter sees raw reads of it): its number */
 int amber_signalfd_made(int fd, int flags);
-/* r bytes read from fd into buf: a signalfd's ssi_pid made virtual */
+/* r bytes read from fd into buf: a signalfd's ssi_pid made virtual (a fanotify group's pids) */
 void amber_signalfd_read(int fd, void *buf, long r);
+/* what a read of a descriptor is translated as; a new one of such a kind, moved into the window
+ * of raw reads the seccomp filter traps */
+enum { AMBER_READ_PLAIN, AMBER_READ_SIGNALFD, AMBER_READ_FANOTIFY };
+int amber_read_fd_made(int fd, int cloexec, int kind);
+/* wrap_fanotify.c: r bytes of events read from a fanotify group, their pids made virtual */
+void amber_fanotify_read(void *buf, long r);
+/* wrap_ptrace.c: ptrace as the raw call (syscall(), the kernel-side layer) */
+long amber_ptrace_raw(const long a[6]);
+/* trap_futex.c: a snapshot's check of the PI futexes the program's own code locked (0, or -1
+ * with the agent's error: one is held) */
+int amber_pi_futex_capture(void);
+/* syscall_ipc.c: syscall() of SysV IPC, ptrace, prctl, fanotify_init and read (1 and *ret when
+ * made) */
+int amber_syscall_ipc(long nr, const long a[6], long *ret);
 /* wrap_signal.c: a raw rt_sigaction's handler for the kernel (the trampoline that translates
  * si_pid, for an SA_SIGINFO handler), and the program's handler for one the kernel holds */
 uint64_t amber_sigaction_wrap(int sig, uint64_t handler, uint64_t flags, uint64_t mask,

@@ -12,6 +12,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/fanotify.h>
 #include <sys/ioctl.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
@@ -133,6 +134,7 @@
   X(__sighandler_t, signal, (int, __sighandler_t))                                               \
   X(int, sigprocmask, (int, const sigset_t *, sigset_t *))                                       \
   X(int, signalfd, (int, const sigset_t *, int))                                                 \
+  X(int, fanotify_init, (unsigned int, unsigned int))                                            \
   X(ssize_t, read, (int, void *, size_t))                                                        \
   X(int, dup2, (int, int))                                                                       \
   X(int, dup3, (int, int, int))                                                                  \

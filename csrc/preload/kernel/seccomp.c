@@ -213,7 +213,11 @@ int amber_seccomp_direct(long nr, long a[6], uintptr_t ip, long *result) {
   return 1;
 }
 
+/* trap_futex.c: a PI futex operation from the program's own code */
+long amber_trap_futex(const long a[6]);
+
 static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
+  if (nr == SYS_futex) return from_libc(ip) ? past_filter(nr, a) : amber_trap_futex(a);
   if (nr == SYS_rt_sigaction) return sigaction_call(a, ip);
   if (nr == SYS_rt_sigprocmask) return sigmask_call(a, uc);
   if (vfork_like(nr, a) && !from_libc(ip) && amber_active()) amber_trap_vfork(nr, a, 1, uc);
@@ -229,7 +233,7 @@ static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
                     nr == SYS_getpgrp || nr == SYS_getpgid || nr == SYS_getsid ||
                     nr == SYS_setsid || nr == SYS_wait4 || nr == SYS_waitid ||
                     nr == SYS_rt_sigtimedwait || nr == SYS_read || nr == SYS_signalfd ||
-                    nr == SYS_signalfd4;
+                    nr == SYS_signalfd4 || amber_seccomp_own(nr);
   /* glibc's own calls (raise, pthread_kill, system, and the wrappers' real calls) compare and
    * pass system ids, as they did before: only the ids in the virtual range are translated. */
   if (!amber_active() || (returns_ids && from_libc(ip))) return past_filter(nr, a);

@@ -136,6 +136,7 @@ AMBER_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l) {
 }
 
 int amber_owned_locks_capture(void) {
+  if (amber_pi_futex_capture()) return -1; /* raw PI futexes: kernel/trap_futex.c */
   if (!__atomic_load_n(&owned_overflow, __ATOMIC_RELAXED)) return 0;
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
             "a thread held more than %d locks that name their owner at once (recursive, "

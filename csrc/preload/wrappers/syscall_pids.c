@@ -164,7 +164,9 @@ static int translate(long nr, long a[6], union scratch *copy) {
 }
 
 int amber_syscall_pids(long nr, const long in[6], long *ret) {
-  if (through_wrapper(nr, in, ret) || amber_syscall_clone(nr, in, ret)) return 1;
+  if (through_wrapper(nr, in, ret) || amber_syscall_clone(nr, in, ret) ||
+      amber_syscall_ipc(nr, in, ret))
+    return 1;
   if (nr == SYS_waitid) {
     *ret = raw_waitid(in);
     return 1;

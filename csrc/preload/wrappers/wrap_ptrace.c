@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 
 #include "../core/util.h"
 #include "../core/amber.h"
@@ -38,14 +39,12 @@ static void child_out(int32_t tracee, unsigned long *msg) {
   if (v > 0) *msg = (unsigned long)v;
 }
 
-AMBER_EXPORT long ptrace(enum __ptrace_request req, ...) {
-  va_list ap;
-  va_start(ap, req);
-  pid_t pid = va_arg(ap, pid_t);
-  void *addr = va_arg(ap, void *);
-  void *data = va_arg(ap, void *);
-  va_end(ap);
-  if (!amber_active() || req == PTRACE_TRACEME) return REAL(ptrace)(req, pid, addr, data);
+/* The call with its pid translated, made as libc's (PEEK requests return the word) or as the
+ * raw call (they write it to *data: syscall() and the kernel-side layer). */
+static long traced_call(long req, pid_t pid, void *addr, void *data, int raw) {
+  if (!amber_active() || req == PTRACE_TRACEME)
+    return raw ? REAL(syscall)(SYS_ptrace, req, pid, addr, data)
+               : REAL(ptrace)((enum __ptrace_request)req, pid, addr, data);
   int32_t spid;
   amber_enter();
   int err = amber_who_in(pid, &spid);
@@ -54,10 +53,25 @@ AMBER_EXPORT long ptrace(enum __ptrace_request req, ...) {
     errno = -err;
     return -1;
   }
-  long r = REAL(ptrace)(req, spid, addr, data);
+  long r = raw ? REAL(syscall)(SYS_ptrace, req, spid, addr, data)
+               : REAL(ptrace)((enum __ptrace_request)req, spid, addr, data);
   if (r == 0 && req == PTRACE_GETEVENTMSG && data && event_names_child(spid))
     child_out(spid, data);
   return r;
+}
+
+long amber_ptrace_raw(const long a[6]) {
+  return traced_call(a[0], (pid_t)a[1], (void *)a[2], (void *)a[3], 1);
+}
+
+AMBER_EXPORT long ptrace(enum __ptrace_request req, ...) {
+  va_list ap;
+  va_start(ap, req);
+  pid_t pid = va_arg(ap, pid_t);
+  void *addr = va_arg(ap, void *);
+  void *data = va_arg(ap, void *);
+  va_end(ap);
+  return traced_call(req, pid, addr, data, 0);
 }
 
 AMBER_EXPORT int prctl(int option, ...) {

@@ -1,42 +1,41 @@
 /* signalfd: what a read returns names senders (and exited children, for SIGCHLD) by pid, in
  * struct signalfd_siginfo's ssi_pid; the program must see the virtual one, or a reaper that
  * waits for ssi_pid would name a process it does not know. The library remembers which
- * descriptors are signalfds (a bit each) and translates what read returns from them; close,
- * close_range, closefrom, dup2 and dup3 keep the bits true. Every other read passes with one bit
- * test. */
+ * descriptors are signalfds (or fanotify groups, whose events name a pid too: wrap_fanotify.c),
+ * a byte each, and translates what read returns from them; close, close_range, closefrom, dup2
+ * and dup3 keep the bytes true. Every other read passes with one byte test. */
 #include <linux/close_range.h>
 #include <sys/signalfd.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "../core/amber.h"
 #include "../../common/seccomp_calls.h"
 
 #define MAX_TRACKED 4096
-static uint64_t is_signalfd[MAX_TRACKED / 64]; /* saved with memory: restored descriptors keep
-                                                 their numbers */
+static uint8_t read_kind[MAX_TRACKED]; /* AMBER_READ_*; saved with memory: restored descriptors
+                                          keep their numbers */
 
-static int tracked(int fd) {
-  return fd >= 0 && fd < MAX_TRACKED && (is_signalfd[fd / 64] >> (fd % 64) & 1);
+static int kind_of(int fd) {
+  return fd >= 0 && fd < MAX_TRACKED ? __atomic_load_n(&read_kind[fd], __ATOMIC_RELAXED) : 0;
 }
 
-static void mark(int fd, int on) {
-  if (fd < 0 || fd >= MAX_TRACKED) return;
-  if (on) __atomic_or_fetch(&is_signalfd[fd / 64], 1ULL << (fd % 64), __ATOMIC_RELAXED);
-  else __atomic_and_fetch(&is_signalfd[fd / 64], ~(1ULL << (fd % 64)), __ATOMIC_RELAXED);
+static void mark(int fd, int kind) {
+  if (fd >= 0 && fd < MAX_TRACKED) __atomic_store_n(&read_kind[fd], (uint8_t)kind, __ATOMIC_RELAXED);
 }
 
 void amber_signalfd_forget(int fd) { mark(fd, 0); }
 
-/* A new signalfd moves into the window the seccomp filter watches raw reads in
- * (AMBER_SIGNALFD_FD_MIN, seccomp_calls.h), so that a raw read of it from the program's own code
- * is trapped and translated too, and no other raw read is. Where the window is full or above the
- * descriptor limit it stays where it is (a raw read of it is then not translated). */
-int amber_signalfd_made(int fd, int flags) {
+/* A new signalfd (or fanotify group) moves into the window the seccomp filter watches raw reads
+ * in (AMBER_SIGNALFD_FD_MIN, seccomp_calls.h), so that a raw read of it from the program's own
+ * code is trapped and translated too, and no other raw read is. Where the window is full or
+ * above the descriptor limit it stays where it is (a raw read of it is then not translated). */
+int amber_read_fd_made(int fd, int cloexec, int kind) {
   if (fd < 0 || !amber_active()) return fd;
   if (amber_seccomp_layer && (fd < AMBER_SIGNALFD_FD_MIN ||
                               fd >= AMBER_SIGNALFD_FD_MIN + AMBER_SIGNALFD_FDS)) {
-    int cmd = flags & SFD_CLOEXEC ? F_DUPFD_CLOEXEC : F_DUPFD;
+    int cmd = cloexec ? F_DUPFD_CLOEXEC : F_DUPFD;
     int high = (int)amber_sys3(SYS_fcntl, fd, cmd, AMBER_SIGNALFD_FD_MIN);
     if (high >= AMBER_SIGNALFD_FD_MIN + AMBER_SIGNALFD_FDS) amber_sys1(SYS_close, high);
     else if (high >= 0) {
@@ -44,8 +43,12 @@ int amber_signalfd_made(int fd, int flags) {
       fd = high;
     }
   }
-  mark(fd, 1);
+  mark(fd, kind);
   return fd;
+}
+
+int amber_signalfd_made(int fd, int flags) {
+  return amber_read_fd_made(fd, flags & SFD_CLOEXEC, AMBER_READ_SIGNALFD);
 }
 
 AMBER_EXPORT int signalfd(int fd, const sigset_t *mask, int flags) {
@@ -53,9 +56,15 @@ AMBER_EXPORT int signalfd(int fd, const sigset_t *mask, int flags) {
   return fd == -1 ? amber_signalfd_made(r, flags) : r;
 }
 
-/* What a read of `fd` returned into buf (r bytes): ssi_pid virtual if it is a signalfd. */
+/* What a read of `fd` returned into buf (r bytes): ssi_pid virtual if it is a signalfd, the
+ * events' pids if a fanotify group. */
 void amber_signalfd_read(int fd, void *buf, long r) {
-  if (r <= 0 || !tracked(fd) || !amber_active()) return;
+  int kind = kind_of(fd);
+  if (r <= 0 || !kind || !amber_active()) return;
+  if (kind == AMBER_READ_FANOTIFY) {
+    amber_fanotify_read(buf, r);
+    return;
+  }
   struct signalfd_siginfo *info = buf;
   for (long i = 0; i < r / (long)sizeof *info; i++) {
     if (!amber_siginfo_has_pid((int)info[i].ssi_signo, info[i].ssi_code) || !info[i].ssi_pid)
@@ -74,27 +83,22 @@ AMBER_EXPORT ssize_t read(int fd, void *buf, size_t count) {
 AMBER_EXPORT int dup2(int from, int to) {
   if (from != to) amber_table_fd_evade(to);
   int r = REAL(dup2)(from, to);
-  if (r >= 0 && from != to) mark(to, tracked(from));
+  if (r >= 0 && from != to) mark(to, kind_of(from));
   return r;
 }
 
 AMBER_EXPORT int dup3(int from, int to, int flags) {
   if (from != to) amber_table_fd_evade(to);
   int r = REAL(dup3)(from, to, flags);
-  if (r >= 0) mark(to, tracked(from));
+  if (r >= 0) mark(to, kind_of(from));
   return r;
 }
 
-/* closefrom(3), as spawning code does often, clears whole words, not 4000 bits one by one. */
+/* closefrom(3), as spawning code does often, clears bytes at once, not 4000 one by one. */
 static void forget_range(unsigned first, unsigned last) {
+  if (first >= MAX_TRACKED) return;
   if (last >= MAX_TRACKED) last = MAX_TRACKED - 1;
-  for (unsigned fd = first; fd <= last;) {
-    unsigned bit = fd % 64, span = 64 - bit;
-    if (span > last - fd + 1) span = last - fd + 1;
-    uint64_t bits = (span == 64 ? ~0ULL : ((1ULL << span) - 1)) << bit;
-    __atomic_and_fetch(&is_signalfd[fd / 64], ~bits, __ATOMIC_RELAXED);
-    fd += span;
-  }
+  if (first <= last) memset(&read_kind[first], 0, last - first + 1);
 }
 
 AMBER_EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
