@@ -93,6 +93,11 @@ scenarioTest(
 );
 
 scenarioTest(
+  "a raw thread without CLONE_SETTLS that blocks every signal is seized by the snapshots and keeps its virtual tid through a live snapshot and two restores",
+  (s) => s.cycles([prog("raw_thread_clone"), s.dir, "raw-deaf"], "raw-thread-deaf"),
+);
+
+scenarioTest(
   "a raw clone with CLONE_VM gives a virtual pid; a snapshot refuses the two processes sharing memory by name, and takes the application once the child is gone",
   async (s) => {
     const app = await s.launch([prog("raw_clone_vm"), s.dir], "raw-clone-vm");

@@ -7,8 +7,9 @@
  * and asked again, a new one is made, and all of them end and are joined through
  * CLONE_CHILD_CLEARTID. With "raw-leads", this thread blocks every signal with a raw call, so
  * that a raw thread takes the checkpoint signal and leads each snapshot (and comes back as the
- * restored process's first thread).
- * Usage: raw_thread_clone <dir> [raw-leads] */
+ * restored process's first thread); with "raw-deaf", the first raw thread blocks every signal,
+ * so that the snapshots seize it from outside.
+ * Usage: raw_thread_clone <dir> [raw-leads | raw-deaf] */
 #include <linux/futex.h>
 #include <linux/sched.h>
 #include <signal.h>
@@ -35,7 +36,7 @@ struct slot {
   volatile long self, libc_self, pid; /* the thread's raw gettid, libc gettid, raw getpid */
   volatile long got, sender;          /* SIGUSR1s it took, the last one's si_pid */
   volatile long bad;                  /* a raw gettid that was not `self` */
-  volatile int ask, stop;
+  volatile int ask, stop, deaf;
   volatile long asked_raw, asked_libc;
   char *stack;
 };
@@ -53,8 +54,8 @@ static __attribute__((noreturn, used)) void thread_main(struct slot *s) {
   s->pid = raw_call(SYS_getpid, 0, 0, 0, 0);
   long me = raw_call(SYS_gettid, 0, 0, 0, 0);
   s->libc_self = gettid();
-  uint64_t usr1 = 1ULL << (SIGUSR1 - 1);
-  raw_call(SYS_rt_sigprocmask, SIG_BLOCK, (long)&usr1, 0, 8);
+  uint64_t usr1 = 1ULL << (SIGUSR1 - 1), all = ~0ULL;
+  raw_call(SYS_rt_sigprocmask, SIG_BLOCK, (long)(s->deaf ? &all : &usr1), 0, 8);
   s->self = me;
   while (!s->stop) {
     siginfo_t info;
@@ -163,6 +164,7 @@ int main(int argc, char **argv) {
   if (argc < 2) return 2;
   setvbuf(stdout, NULL, _IOLBF, 0);
   self = getpid();
+  slots[0].deaf = argc > 2 && !strcmp(argv[2], "raw-deaf");
   for (int i = 0; i < THREADS - 1; i++) make(i);
   signal_all("before", THREADS - 1);
   ask_all("before", THREADS - 1);

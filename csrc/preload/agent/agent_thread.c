@@ -109,6 +109,7 @@ void amber_thread_capture_seized(struct amber_thread_rec *rec, int32_t tid, uint
   for (long i = 0; i < len && i < (long)sizeof rec->comm - 1 && comm[i] != '\n'; i++)
     rec->comm[i] = comm[i];
   amber_flags_thread_capture(rec); /* the leader's; the thread's own, read from outside, replace them */
+  amber_raw_thread_seized(rec);
 }
 
 void amber_thread_after_restore(struct amber_thread_rec *rec) {

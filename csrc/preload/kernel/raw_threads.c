@@ -302,6 +302,20 @@ void amber_raw_thread_after_restore(const struct amber_thread_rec *rec) {
   amber_sys1(SYS_set_tid_address, r->clear_tid); /* not the copy's word the record names */
 }
 
+void amber_raw_thread_seized(struct amber_thread_rec *rec) {
+  struct amber_raw_thread *r = amber_raw_threads ? find_tid(rec->old_tid) : NULL;
+  if (!r) return;
+  r->seized_fs = rec->fs_base;
+  rec->fs_base = r->fs;
+  rec->vtid = r->vtid;
+  rec->tid_addr = (uint64_t)r->tid_word;
+}
+
+void amber_raw_thread_resumed(const struct amber_thread_rec *rec) {
+  struct amber_raw_thread *r = amber_raw_threads ? find_fs(rec->fs_base) : NULL;
+  if (r) amber_sys2(SYS_arch_prctl, ARCH_SET_FS, r->seized_fs);
+}
+
 /* By the leader, every thread stopped: an entry whose thread has exited must not name a system
  * tid after a restore, where another thread may get it. */
 void amber_raw_threads_mark_gone(void) {

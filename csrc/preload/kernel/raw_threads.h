@@ -20,6 +20,7 @@ struct amber_raw_thread {
   uint64_t robust;     /* the copy's robust list head, registered in the thread */
   uint64_t clear_tid;  /* CLONE_CHILD_CLEARTID's word (0 if none), the kernel's per thread */
   pid_t *ptid, *ctid;  /* CLONE_PARENT_SETTID's and CLONE_CHILD_SETTID's words, or NULL */
+  uint64_t seized_fs;  /* its thread pointer when the coordinator seized it (agent_seize.c) */
 };
 
 /* Any raw thread made in this process: only then do the handlers look a thread up. */
@@ -45,6 +46,10 @@ void amber_raw_thread_made(struct amber_raw_thread *r, int32_t tid);
 void amber_raw_thread_capture(struct amber_thread_rec *rec);
 void amber_raw_thread_after_restore(const struct amber_thread_rec *rec);
 void amber_raw_threads_mark_gone(void);
+/* A raw thread seized from outside (it blocks every signal): recorded on its own TLS, and back
+ * on the program's thread pointer as it returns to the program after a restore. */
+void amber_raw_thread_seized(struct amber_thread_rec *rec);
+void amber_raw_thread_resumed(const struct amber_thread_rec *rec);
 
 /* A forked child has none of its parent's threads. */
 void amber_raw_threads_forget(void);

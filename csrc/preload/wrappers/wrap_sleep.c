@@ -170,8 +170,10 @@ static int wait_signal(const sigset_t *set, siginfo_t *info, const struct timesp
   for (;;) {
     uint64_t mask;
     amber_ckpt_hold(&mask);
-    int ret = REAL(sigtimedwait)(&with, info, timeout), err = errno;
-    if (ret == AMBER_CKPT_SIGNAL) {
+    /* Held by the program's own mask (raw), it never comes here: the thread is seized. */
+    int held = (mask >> (AMBER_CKPT_SIGNAL - 1)) & 1;
+    int ret = REAL(sigtimedwait)(held ? set : &with, info, timeout), err = errno;
+    if (ret == AMBER_CKPT_SIGNAL && !held) {
       amber_sys3(SYS_tgkill, amber_sys_getpid(), amber_sys_gettid(), AMBER_CKPT_SIGNAL);
       amber_ckpt_release(&mask);
       continue;
