@@ -177,7 +177,7 @@ int main(int argc, char **argv) {
   say_ready();
   /* Through the snapshots every thread checks its raw gettid all along, and is signalled
    * unless this thread holds the snapshots off (a signal it sent to a thread already frozen
-   * would be lost: see the README's limitations). */
+   * would be lost: the README's limitations). */
   while (!go_exists(argv[1])) {
     if (!raw_leads) signal_all("running", THREADS - 1);
     for (int i = 0; i < THREADS - 1; i++)

@@ -116,6 +116,8 @@ void amber_raw_tls_leave(uint64_t fs) {
   if (fs) amber_sys2(SYS_arch_prctl, ARCH_SET_FS, fs);
 }
 
+uint64_t amber_raw_tls_program(void) { return prog_fs; }
+
 int32_t amber_raw_thread_vtid(void) {
   if (!__atomic_load_n(&amber_raw_threads, __ATOMIC_RELAXED)) return 0;
   struct amber_raw_thread *r = find_tid(amber_sys_gettid());
@@ -326,6 +328,11 @@ void amber_raw_threads_mark_gone(void) {
 void amber_raw_threads_forget(void) {
   uint64_t fs = 0;
   amber_sys2(SYS_arch_prctl, ARCH_GET_FS, &fs);
+  /* Forked by a raw thread, on its own TLS: the child goes on on its creator's, whose cached
+   * tid is not the child's. */
+  struct amber_raw_thread *me = find_fs(fs);
+  if (me && geo.known > 0 && prog_fs == me->prog_fs)
+    *(int32_t *)(me->prog_fs + geo.vtid_off) = 0;
   for (uint32_t i = 0; i < raws_high && i < RAW_MAX; i++) {
     if (raws[i].state != RAW_FREE && raws[i].fs != fs && raws[i].block)
       amber_sys2(SYS_munmap, raws[i].block, raws[i].len);

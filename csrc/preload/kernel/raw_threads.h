@@ -30,6 +30,8 @@ extern int amber_raw_threads;
  * pointer to go back to, 0 if nothing moved). No TLS may be touched before enter. */
 uint64_t amber_raw_tls_enter(void);
 void amber_raw_tls_leave(uint64_t fs);
+/* In a raw thread on its own TLS: the program's thread pointer it came from; elsewhere 0. */
+uint64_t amber_raw_tls_program(void);
 
 /* The calling thread's virtual tid if it is a raw thread, else 0 (no TLS used). */
 int32_t amber_raw_thread_vtid(void);

@@ -210,7 +210,10 @@ static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
     long r = amber_trap_clone_thread(a, uc, &done);
     return done ? r : past_filter(nr, a);
   }
-  if (vfork_like(nr, a) && !from_libc(ip) && amber_active()) amber_trap_vfork(nr, a, 1, uc);
+  /* A raw thread's vfork becomes a fork: its TLS is its creator's, where a vfork child's mark
+   * (amber_vfork_child) would be. */
+  if (vfork_like(nr, a) && !from_libc(ip) && amber_active() && !amber_raw_tls_program())
+    amber_trap_vfork(nr, a, 1, uc);
   if (nr == SYS_clone && (a[0] & (CLONE_VM | CLONE_VFORK | CLONE_THREAD)) == CLONE_VM) {
     int done;
     long r = amber_trap_clone_vm(a, uc, &done);

@@ -15,6 +15,7 @@
 #include <ucontext.h>
 
 #include "../core/amber.h"
+#include "raw_threads.h"
 
 int amber_vm_shared; /* this process made a CLONE_VM child: its memory is also another's */
 
@@ -43,6 +44,9 @@ void amber_clone_vm_child(void) __attribute__((used));
 void amber_clone_vm_child(void) {
   if (amber.table)
     amber_pid_row_adopt(amber.table, amber_sys_getpid(), amber_sys_getppid(), AMBER_PID_PROCESS);
+  /* made by a raw thread on its own TLS (raw_threads.c): back on the program's */
+  uint64_t fs = amber_raw_tls_program();
+  if (fs) amber_sys2(SYS_arch_prctl, 0x1002 /* ARCH_SET_FS */, fs);
 }
 
 /* trap_vfork.c */
