@@ -277,8 +277,8 @@ void amber_raw_thread_made(struct amber_raw_thread *r, int32_t tid) {
 }
 
 /* In the new thread, on its creator's thread pointer, before any signal can reach it: no TLS. */
-void amber_raw_thread_born(struct amber_raw_thread *r) __attribute__((used));
-void amber_raw_thread_born(struct amber_raw_thread *r) {
+void amber_raw_thread_born(void *entry) {
+  struct amber_raw_thread *r = entry;
   int32_t tid = amber_sys_gettid();
   if (r->tid_word) *r->tid_word = tid;
   if (r->robust) amber_sys2(SYS_set_robust_list, r->robust, 24);

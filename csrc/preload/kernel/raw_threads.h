@@ -7,6 +7,12 @@
 
 #include "../../common/image.h"
 
+/* trap_clone_vm.c: what a child made on a stack of its own runs first, there. */
+struct amber_child_start {
+  void (*fn)(void *arg);
+  void *arg;
+};
+
 struct amber_raw_thread {
   int32_t state; /* RAW_FREE, RAW_LIVE, RAW_GOING */
   int32_t tid;   /* system tid: 0 until its clone returns on one side, -1 once gone */
@@ -21,6 +27,7 @@ struct amber_raw_thread {
   uint64_t clear_tid;  /* CLONE_CHILD_CLEARTID's word (0 if none), the kernel's per thread */
   pid_t *ptid, *ctid;  /* CLONE_PARENT_SETTID's and CLONE_CHILD_SETTID's words, or NULL */
   uint64_t seized_fs;  /* its thread pointer when the coordinator seized it (agent_seize.c) */
+  struct amber_child_start start; /* what it runs first: read after its creator may be gone */
 };
 
 /* Any raw thread made in this process: only then do the handlers look a thread up. */
@@ -55,6 +62,11 @@ void amber_raw_thread_resumed(const struct amber_thread_rec *rec);
 
 /* A forked child has none of its parent's threads. */
 void amber_raw_threads_forget(void);
+
+long amber_clone_vm_call(long flags, char *child_sp, pid_t *ptid, pid_t *ctid, long tls,
+                         const struct amber_child_start *start);
+/* raw_threads.c: the first thing a raw thread runs (its arg: its entry) */
+void amber_raw_thread_born(void *entry);
 
 /* agent_thread.c: where glibc's thread descriptor caches the thread's tid (-1 if unknown). */
 long amber_pthread_tid_offset(void);

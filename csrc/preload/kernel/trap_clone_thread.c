@@ -18,30 +18,6 @@
 #include "../core/amber.h"
 #include "raw_threads.h"
 
-long amber_clone_thread_call(long flags, char *child_sp, pid_t *ptid, pid_t *ctid, long tls,
-                             struct amber_raw_thread *r);
-__asm__(".text\n.align 16\n"
-        "amber_clone_thread_call:\n"
-        "\tpush %r12\n"
-        "\tmov %r9, %r12\n" /* the entry, for the thread: registers are copied */
-        "\tmov %rcx, %r10\n"
-        "\tmov $56, %eax\n" /* SYS_clone */
-        "\tmovabs $0x416d6265725f7363, %r9\n" /* AMBER_SECCOMP_MAGIC: past the filter */
-        "\tsyscall\n"
-        "\ttest %rax, %rax\n"
-        "\tjnz 1f\n"
-        "\tmov %r12, %rdi\n" /* the thread: registered, then rt_sigreturn on the copy at rsp - 8 */
-        "\tmov %rsp, %rbx\n"
-        "\tand $-16, %rsp\n"
-        "\tcall amber_raw_thread_born\n"
-        "\tmov %rbx, %rsp\n"
-        "\tmov $15, %eax\n"
-        "\tsyscall\n"
-        "\thlt\n"
-        "1:\tpop %r12\n"
-        "\tret\n");
-_Static_assert(AMBER_SECCOMP_MAGIC == 0x416d6265725f7363L, "the magic in amber_clone_thread_call");
-
 /* trap_vfork.c */
 size_t amber_signal_frame_span(ucontext_t *uc);
 void amber_signal_frame_copy(ucontext_t *uc, char *copy, size_t span);
@@ -81,7 +57,9 @@ long amber_trap_clone_thread(const long a[6], ucontext_t *uc, int *done) {
   /* The kernel writes no system tid anywhere: the thread and its creator write the virtual one. */
   long call = (long)(flags & ~(uint64_t)(CLONE_PARENT_SETTID | CLONE_CHILD_SETTID));
   int32_t vtid = r->vtid;
-  long ret = amber_clone_thread_call(call, copy + 8, ptid, ctid, a[4], r);
+  r->start.fn = amber_raw_thread_born;
+  r->start.arg = r;
+  long ret = amber_clone_vm_call(call, copy + 8, ptid, ctid, a[4], &r->start);
   amber_raw_thread_made(r, (int32_t)ret);
   amber_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
   *done = 1;
