@@ -255,8 +255,10 @@ struct amber_raw_thread *amber_raw_thread_new(uint64_t flags, pid_t *ptid, pid_t
 }
 
 /* The thread's system tid, in its entry and its row, and its tid words: by whichever side of
- * the clone comes first, before that side runs the program. */
-static void take_tid(struct amber_raw_thread *r, int32_t tid) {
+ * the clone comes first, before that side runs the program. The creator leaves alone a
+ * CLONE_CHILD_SETTID word that CLONE_CHILD_CLEARTID clears too: the thread may have ended and
+ * the kernel cleared it already (the thread writes it before it runs the program). */
+static void take_tid(struct amber_raw_thread *r, int32_t tid, int thread) {
   int32_t expected = 0;
   __atomic_compare_exchange_n(&r->tid, &expected, tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
   struct amber_row *row = amber_row_by_vid(amber.table, AMBER_KIND_PID, r->vtid);
@@ -264,12 +266,12 @@ static void take_tid(struct amber_raw_thread *r, int32_t tid) {
   if (row)
     __atomic_compare_exchange_n(&row->sid, &expected, tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
   if (r->ptid) *r->ptid = r->vtid;
-  if (r->ctid) *r->ctid = r->vtid;
+  if (r->ctid && (thread || r->clear_tid != (uint64_t)r->ctid)) *r->ctid = r->vtid;
 }
 
 void amber_raw_thread_made(struct amber_raw_thread *r, int32_t tid) {
   if (tid > 0) {
-    take_tid(r, tid);
+    take_tid(r, tid, 0);
     return;
   }
   __atomic_store_n(&r->state, RAW_GOING, __ATOMIC_RELEASE);
@@ -282,7 +284,7 @@ void amber_raw_thread_born(void *entry) {
   int32_t tid = amber_sys_gettid();
   if (r->tid_word) *r->tid_word = tid;
   if (r->robust) amber_sys2(SYS_set_robust_list, r->robust, 24);
-  take_tid(r, tid);
+  take_tid(r, tid, 1);
   uint64_t fs = 0;
   amber_sys2(SYS_arch_prctl, ARCH_GET_FS, &fs);
   if (fs != r->prog_fs) amber_sys2(SYS_arch_prctl, ARCH_SET_FS, r->prog_fs);
