@@ -88,6 +88,21 @@ scenarioTest(
 );
 
 scenarioTest(
+  "a raw clone of a thread without CLONE_SETTLS gives a virtual tid, in its words and its own gettid, that a raw tgkill reaches, through a live snapshot and two restores",
+  (s) => s.cycles([prog("raw_thread_clone"), s.dir], "raw-thread-clone"),
+);
+
+scenarioTest(
+  "a raw thread without CLONE_SETTLS that leads the snapshots (its creator blocks every signal) keeps its virtual tid through a live snapshot and two restores",
+  (s) => s.cycles([prog("raw_thread_clone"), s.dir, "raw-leads"], "raw-thread-leads"),
+);
+
+scenarioTest(
+  "a raw thread without CLONE_SETTLS that blocks every signal is seized by the snapshots and keeps its virtual tid through a live snapshot and two restores",
+  (s) => s.cycles([prog("raw_thread_clone"), s.dir, "raw-deaf"], "raw-thread-deaf"),
+);
+
+scenarioTest(
   "a raw clone with CLONE_VM gives a virtual pid; a snapshot refuses the two processes sharing memory by name, and takes the application once the child is gone",
   async (s) => {
     const app = await s.launch([prog("raw_clone_vm"), s.dir], "raw-clone-vm");

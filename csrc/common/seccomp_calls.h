@@ -24,10 +24,9 @@
  * (its executable, Go's runtime, a static part), none from a shared library: libc's calls come
  * through the library's wrappers, which translate them already, or are glibc's own, which use
  * system ids. PATH: as OWN, a call whose argument a is a path
- * (/proc/<virtual pid>/...). CLONE: as OWN, a new process that the handler can make on the
- * caller's behalf: no CLONE_THREAD or CLONE_SETTLS, and CLONE_VM only with CLONE_VFORK (the
- * handler makes it without CLONE_VM: the child returns through the handler on a copy of the
- * stack). CPUCLOCK: as OWN, a clock call whose argument a is a CPU clock (CLOCK_PROCESS_CPUTIME_ID,
+ * (/proc/<virtual pid>/...). CLONE: as OWN, unless it gives a TLS (CLONE_SETTLS: pthread's): a
+ * new process (trap_clone.c, trap_vfork.c, trap_clone_vm.c) or a thread without a TLS of its own
+ * (trap_clone_thread.c), which the handler makes on the caller's behalf. CPUCLOCK: as OWN, a clock call whose argument a is a CPU clock (CLOCK_PROCESS_CPUTIME_ID,
  * CLOCK_THREAD_CPUTIME_ID, or a negative ID from clock_getcpuclockid), whose time goes on across
  * a restore by a shift the library adds (wrap_cpu_clock.c); realtime and monotonic pass. */
 #define AMBER_SECCOMP_LIBS_FROM 0x700000000000ULL

@@ -133,10 +133,10 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
                   offsetof(struct seccomp_data, instruction_pointer) + 4);
     amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, AMBER_BPF_ALLOW, 0,
                   (uint32_t)(AMBER_SECCOMP_LIBS_FROM >> 32));
-    if (kind == AMBER_TRAP_CLONE) { /* a thread passes, and a process with a TLS of its own */
+    if (kind == AMBER_TRAP_CLONE) { /* one with a TLS of its own passes (pthread's) */
       amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(0, 0));
       amber_bpf_put(b, BPF_JMP | BPF_JSET | BPF_K, AMBER_BPF_ALLOW, AMBER_BPF_TRAP,
-                    0x00010000 /* CLONE_THREAD */ | 0x00080000 /* CLONE_SETTLS */);
+                    0x00080000 /* CLONE_SETTLS */);
     } else {
       amber_bpf_put(b, BPF_JMP | BPF_JA, 0, 0, 1); /* over ALLOW */
     }

@@ -12,6 +12,7 @@
 #include "../wrappers/cpu_clock.h"
 #include "../fds/fd_locks.h"
 #include "../wrappers/sysv.h"
+#include "../kernel/raw_threads.h"
 
 struct amber_ckpt amber_ckpt;
 struct amber_restore_args amber_restore_args;
@@ -361,7 +362,7 @@ static void leader(int32_t self, void *uc) {
   release_followers();
 }
 
-static void on_ckpt_signal(int sig, siginfo_t *info, void *uc) {
+static __attribute__((noinline)) void checkpoint(void *uc) {
   int saved_errno = errno;
   if (amber_cs_depth > 0) {
     amber_ckpt_deferred = 1; /* taken at the end of the critical section */
@@ -390,6 +391,14 @@ static void on_ckpt_signal(int sig, siginfo_t *info, void *uc) {
     amber_futex_wait(&amber_ckpt.release, 1, 0, 1);
   }
   errno = saved_errno;
+}
+
+/* A thread of a raw clone without a TLS of its own takes part on its own TLS
+ * (raw_threads.c), captured and resumed there: nothing here touches TLS. */
+static void on_ckpt_signal(int sig, siginfo_t *info, void *uc) {
+  uint64_t fs = amber_raw_tls_enter();
+  checkpoint(uc);
+  amber_raw_tls_leave(fs);
 }
 
 void amber_deferred_checkpoint(void) {

@@ -15,6 +15,7 @@
 
 #include "../../common/seized.h"
 #include "agent.h"
+#include "../kernel/raw_threads.h"
 
 #define MAX_SEIZED 4
 #define SEIZED_STACK 16384
@@ -169,5 +170,6 @@ void *amber_seized_resume(long i) {
   __atomic_add_fetch(&amber_ckpt.followers_inside, 1, __ATOMIC_ACQ_REL);
   amber_follower_restored(rec); /* its pending signals wait behind the restorer's mask */
   amber_follower_leave();
+  amber_raw_thread_resumed(rec); /* last: from here on, TLS is the program's */
   return &slot->frame;
 }

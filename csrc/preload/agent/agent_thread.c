@@ -11,6 +11,7 @@
 
 #include "agent.h"
 #include "../wrappers/cpu_clock.h"
+#include "../kernel/raw_threads.h"
 
 /* glibc exports where each thread's rseq area lies (2.35 and later). */
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
@@ -28,6 +29,11 @@ static void find_tid_offset(void) {
       tid_offset = i * 4;
       return;
     }
+}
+
+long amber_pthread_tid_offset(void) {
+  if (tid_offset < 0) find_tid_offset();
+  return tid_offset;
 }
 
 /* Is the thread about to restart a wait for a given pid? */
@@ -82,6 +88,7 @@ void amber_thread_capture(struct amber_thread_rec *rec, void *uc) {
   amber_sys2(SYS_prctl, PR_GET_NAME, rec->comm);
   amber_flags_thread_capture(rec);
   amber_cpu_time_capture(rec);
+  amber_raw_thread_capture(rec);
 }
 
 /* A thread the coordinator seized (agent_seize.c), recorded by the leader: what the thread
@@ -102,6 +109,7 @@ void amber_thread_capture_seized(struct amber_thread_rec *rec, int32_t tid, uint
   for (long i = 0; i < len && i < (long)sizeof rec->comm - 1 && comm[i] != '\n'; i++)
     rec->comm[i] = comm[i];
   amber_flags_thread_capture(rec); /* the leader's; the thread's own, read from outside, replace them */
+  amber_raw_thread_seized(rec);
 }
 
 void amber_thread_after_restore(struct amber_thread_rec *rec) {
@@ -125,6 +133,7 @@ void amber_thread_after_restore(struct amber_thread_rec *rec) {
   amber_sys2(SYS_prctl, PR_SET_NAME, rec->comm);
   amber_flags_thread_after_restore(rec);
   amber_cpu_time_after_restore(rec);
+  amber_raw_thread_after_restore(rec);
   if (rec->vtid > 0) {
     struct amber_row *row = amber_row_by_vid(amber.table, AMBER_KIND_PID, rec->vtid);
     if (row && (row->flags & AMBER_PID_THREAD)) __atomic_store_n(&row->sid, tid, __ATOMIC_RELEASE);

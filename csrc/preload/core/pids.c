@@ -8,6 +8,7 @@
 #include "amber.h"
 #include "../wrappers/cpu_clock.h"
 #include "../wrappers/sysv.h"
+#include "../kernel/raw_threads.h"
 
 int32_t amber_pid_adopt(int32_t sys_pid, int32_t sys_parent, int flags) {
   amber_enter();
@@ -73,6 +74,7 @@ void amber_after_fork_child(void) {
   amber_sysv_undo_forget(); /* the kernel gives a child no SEM_UNDO adjustments */
   amber_cpu_time_forget(); /* nor the CPU time its parent had */
   amber_cpu_timers_forget(); /* nor its POSIX timers */
+  amber_raw_threads_forget(); /* nor its threads */
   amber_vtid = 0;
   amber.vpid = amber_pid_adopt(amber_sys_getpid(), amber_sys_getppid(), AMBER_PID_PROCESS);
   amber_vtid = amber.vpid;

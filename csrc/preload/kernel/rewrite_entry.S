@@ -15,6 +15,10 @@ amber_rw_entry:
 	jae 9f
 	btq %rax, amber_rw_handled(%rip)
 	jnc 9f
+	/* A thread made by a raw clone without CLONE_SETTLS shares its creator's TLS, where the
+	 * per-thread stack below is found: once there is one, every call traps (raw_threads.h). */
+	cmpl $0, amber_raw_threads(%rip)
+	jne 9f
 	movq amber_rw_tls@gottpoff(%rip), %r11
 	cmpq $0, %fs:0(%r11)
 	je 9f

@@ -17,6 +17,7 @@
 #include "../../common/seccomp_filter.h"
 #include "../wrappers/proc_files.h"
 #include "rewrite.h"
+#include "raw_threads.h"
 
 #define SA_RESTORER 0x04000000
 
@@ -192,6 +193,8 @@ int amber_trap_vfork(long nr, const long a[6], int own, ucontext_t *uc);
 
 /* trap_clone_vm.c: a process sharing the memory; *done 0 when not made there */
 long amber_trap_clone_vm(const long a[6], ucontext_t *uc, int *done);
+/* trap_clone_thread.c: a thread without a TLS of its own; *done 0 when not made there */
+long amber_trap_clone_thread(const long a[6], ucontext_t *uc, int *done);
 
 static int vfork_like(long nr, const long a[6]) {
   return nr == SYS_vfork ||
@@ -220,7 +223,16 @@ static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
   if (nr == SYS_futex) return from_libc(ip) ? past_filter(nr, a) : amber_trap_futex(a);
   if (nr == SYS_rt_sigaction) return sigaction_call(a, ip);
   if (nr == SYS_rt_sigprocmask) return sigmask_call(a, uc);
-  if (vfork_like(nr, a) && !from_libc(ip) && amber_active()) amber_trap_vfork(nr, a, 1, uc);
+  if (nr == SYS_clone && (a[0] & (CLONE_THREAD | CLONE_SETTLS)) == CLONE_THREAD &&
+      !from_libc(ip)) {
+    int done;
+    long r = amber_trap_clone_thread(a, uc, &done);
+    return done ? r : past_filter(nr, a);
+  }
+  /* A raw thread's vfork becomes a fork: its TLS is its creator's, where a vfork child's mark
+   * (amber_vfork_child) would be. */
+  if (vfork_like(nr, a) && !from_libc(ip) && amber_active() && !amber_raw_tls_program())
+    amber_trap_vfork(nr, a, 1, uc);
   if (nr == SYS_clone && (a[0] & (CLONE_VM | CLONE_VFORK | CLONE_THREAD)) == CLONE_VM) {
     int done;
     long r = amber_trap_clone_vm(a, uc, &done);
@@ -260,11 +272,7 @@ static void pass_on(int sig, siginfo_t *info, void *uc) {
   else ((void (*)(int))act.handler)(sig);
 }
 
-static void on_sigsys(int sig, siginfo_t *info, void *ucv) {
-  if (info->si_code != 1 /* SYS_SECCOMP */ || info->si_errno != AMBER_SECCOMP_TRAP_DATA) {
-    pass_on(sig, info, ucv);
-    return;
-  }
+static __attribute__((noinline)) void handle_trap(siginfo_t *info, void *ucv) {
   int saved_errno = errno;
   ucontext_t *uc = ucv;
   greg_t *g = uc->uc_mcontext.gregs;
@@ -272,6 +280,17 @@ static void on_sigsys(int sig, siginfo_t *info, void *ucv) {
   g[REG_RAX] = trapped(info->si_syscall, a, (uintptr_t)info->si_call_addr, uc);
   if (amber_rw_on) amber_rw_learn(info->si_syscall, g); /* later calls from there skip the trap */
   errno = saved_errno;
+}
+
+/* A raw thread's trap runs on its own TLS (raw_threads.c): nothing here touches TLS. */
+static void on_sigsys(int sig, siginfo_t *info, void *ucv) {
+  if (info->si_code != 1 /* SYS_SECCOMP */ || info->si_errno != AMBER_SECCOMP_TRAP_DATA) {
+    pass_on(sig, info, ucv);
+    return;
+  }
+  uint64_t fs = amber_raw_tls_enter();
+  handle_trap(info, ucv);
+  amber_raw_tls_leave(fs);
 }
 
 /* SA_NODEFER: a trapped call made while handling one (a wrapper's real call through libc) is

@@ -15,34 +15,46 @@
 #include <ucontext.h>
 
 #include "../core/amber.h"
+#include "raw_threads.h"
 
 int amber_vm_shared; /* this process made a CLONE_VM child: its memory is also another's */
 
-long amber_clone_vm_call(long flags, char *child_sp, pid_t *ptid, pid_t *ctid, long tls);
+/* The clone of a child on a stack of its own (child_sp: a copy of the signal frame there, just
+ * past its pretcode): in the child, start->fn(start->arg) on that stack, then rt_sigreturn on
+ * the copy; the parent gets the call's result. Also for raw threads (trap_clone_thread.c). */
+long amber_clone_vm_call(long flags, char *child_sp, pid_t *ptid, pid_t *ctid, long tls,
+                         const struct amber_child_start *start);
 __asm__(".text\n.align 16\n"
+        ".globl amber_clone_vm_call\n.hidden amber_clone_vm_call\n"
         "amber_clone_vm_call:\n"
+        "\tpush %r12\n"
+        "\tmov %r9, %r12\n" /* start, for the child: registers are copied */
         "\tmov %rcx, %r10\n"
         "\tmov $56, %eax\n" /* SYS_clone */
         "\tmovabs $0x416d6265725f7363, %r9\n" /* AMBER_SECCOMP_MAGIC: past the filter */
         "\tsyscall\n"
         "\ttest %rax, %rax\n"
         "\tjnz 1f\n"
-        "\tmov %rsp, %rbx\n" /* the child: its row, then rt_sigreturn on the copy at rsp - 8 */
+        "\tmov 8(%r12), %rdi\n" /* the child: start, then rt_sigreturn on the copy at rsp - 8 */
+        "\tmov %rsp, %rbx\n"
         "\tand $-16, %rsp\n"
-        "\tcall amber_clone_vm_child\n"
+        "\tcall *(%r12)\n"
         "\tmov %rbx, %rsp\n"
         "\tmov $15, %eax\n"
         "\tsyscall\n"
         "\thlt\n"
-        "1:\tret\n");
+        "1:\tpop %r12\n"
+        "\tret\n");
 _Static_assert(AMBER_SECCOMP_MAGIC == 0x416d6265725f7363L, "the magic in amber_clone_vm_call");
 
 /* In the child, before the program runs in it: its row, so that it knows its own pid (its
  * parent adopts the same row when the call returns there). No TLS: it is its parent thread's. */
-void amber_clone_vm_child(void) __attribute__((used));
-void amber_clone_vm_child(void) {
+static void clone_vm_child(void *unused) {
   if (amber.table)
     amber_pid_row_adopt(amber.table, amber_sys_getpid(), amber_sys_getppid(), AMBER_PID_PROCESS);
+  /* made by a raw thread on its own TLS (raw_threads.c): back on the program's */
+  uint64_t fs = amber_raw_tls_program();
+  if (fs) amber_sys2(SYS_arch_prctl, 0x1002 /* ARCH_SET_FS */, fs);
 }
 
 /* trap_vfork.c */
@@ -69,7 +81,8 @@ long amber_trap_clone_vm(const long a[6], ucontext_t *uc, int *done) {
   if (own) amber_vm_shared = 1;
   uint64_t mask;
   amber_ckpt_hold(&mask);
-  long r = amber_clone_vm_call((long)flags, copy + 8, (pid_t *)a[2], (pid_t *)a[3], a[4]);
+  static const struct amber_child_start child = {clone_vm_child, NULL};
+  long r = amber_clone_vm_call((long)flags, copy + 8, (pid_t *)a[2], (pid_t *)a[3], a[4], &child);
   int32_t v = r > 0 && own ? amber_clone_parent((pid_t)r, flags, ptid) : -1;
   amber_ckpt_release(&mask);
   *done = 1;

@@ -4,6 +4,7 @@
 
 #include "../core/amber.h"
 #include "cpu_clock.h"
+#include "../kernel/raw_threads.h"
 
 /* A system pid from the kernel as the program sees it: virtual when the process is in the
  * application, else as it is (a process outside, such as the launcher, keeps its own pid;
@@ -36,7 +37,9 @@ AMBER_EXPORT pid_t gettid(void) {
   if (!amber_active()) return REAL(gettid)();
   if (amber_vfork_child || (amber_vm_shared && amber_sys_gettid() == amber_sys_getpid()))
     return amber_pid_s2v(amber_sys_gettid());
-  int32_t v = amber_self_vtid();
+  int32_t v = amber_raw_thread_vtid(); /* its TLS (amber_vtid) is its creator's */
+  if (v > 0) return v;
+  v = amber_self_vtid();
   return v > 0 ? v : amber_sys_gettid();
 }
 

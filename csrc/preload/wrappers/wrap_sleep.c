@@ -1,6 +1,7 @@
 /* Calls that the kernel never restarts after a signal handler ran: sleeps, and waits for
  * events or signals. When the EINTR came from a checkpoint (not from a signal of the
  * program's), the call is made again for what is left, so a program never sees a checkpoint. */
+#include <string.h>
 #include <time.h>
 
 #include "../core/amber.h"
@@ -154,22 +155,40 @@ static void virtual_sender(siginfo_t *info) {
   }
 }
 
-AMBER_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info) {
+/* The checkpoint signal is held during the wait, and waited for with the program's: one that
+ * landed between the call and the translation would leave the sender's system pid of before a
+ * restore, which no row names after it. One taken so is sent again, and runs once let in. */
+static int wait_signal(const sigset_t *set, siginfo_t *info, const struct timespec *timeout) {
   siginfo_t local;
+  if (!info) info = &local;
+  if (!amber_active() || sigismember(set, AMBER_CKPT_SIGNAL))
+    return REAL(sigtimedwait)(set, info, timeout);
+  sigset_t with; /* the kernel's 8 bytes: a raw call's set may have no more (syscall_pids.c) */
+  sigemptyset(&with);
+  memcpy(&with, set, 8);
+  sigaddset(&with, AMBER_CKPT_SIGNAL);
   for (;;) {
-    uint32_t gen = amber.checkpoints;
-    int ret = REAL(sigwaitinfo)(set, info ? info : &local);
+    uint64_t mask;
+    amber_ckpt_hold(&mask);
+    /* Held by the program's own mask (raw), it never comes here: the thread is seized. */
+    int held = (mask >> (AMBER_CKPT_SIGNAL - 1)) & 1;
+    int ret = REAL(sigtimedwait)(held ? set : &with, info, timeout), err = errno;
+    if (ret == AMBER_CKPT_SIGNAL && !held) {
+      amber_sys3(SYS_tgkill, amber_sys_getpid(), amber_sys_gettid(), AMBER_CKPT_SIGNAL);
+      amber_ckpt_release(&mask);
+      continue;
+    }
     if (ret > 0) virtual_sender(info);
-    if (ret >= 0 || !CKPT_CAUSED(gen)) return ret;
+    amber_ckpt_release(&mask);
+    errno = err;
+    return ret;
   }
 }
 
+AMBER_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info) {
+  return wait_signal(set, info, NULL);
+}
+
 AMBER_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout) {
-  siginfo_t local;
-  for (;;) {
-    uint32_t gen = amber.checkpoints;
-    int ret = REAL(sigtimedwait)(set, info ? info : &local, timeout);
-    if (ret > 0) virtual_sender(info);
-    if (ret >= 0 || !CKPT_CAUSED(gen)) return ret;
-  }
+  return wait_signal(set, info, timeout);
 }
