@@ -54,6 +54,7 @@ import { checkNotTraced } from "./traced.ts";
 import { saveCredentials } from "./credentials.ts";
 import { snapshotStats } from "./stats.ts";
 import { freezeHooks } from "./hooks.ts";
+import { freezeTimes } from "./freeze_times.ts";
 import {
   type ProgressCallback,
   reporter,
@@ -436,6 +437,7 @@ async function freezeAndWrite(
   tmp: string,
   { timeoutMs, parentDir = "", streaming, flags = 0, signal, onCaptured }: FreezeOptions,
 ): Promise<TableRow[]> {
+  const times = freezeTimes();
   let began = false;
   let running: Promise<void> | undefined;
   let waiting: Promise<void> | undefined; // the barrier under way, which an abort cannot cancel
@@ -452,6 +454,7 @@ async function freezeAndWrite(
   }
   try {
     checkAborted(app.name, signal);
+    times.mark("prepared");
     try {
       table.snapshotBegin(tmp, parentDir, flags);
     } catch (cause) {
@@ -468,17 +471,23 @@ async function freezeAndWrite(
       throw cause;
     }
     began = true;
+    times.mark("signalled");
     waiting = barrier(AgentState.FROZEN, "frozen");
     await unlessAborted(app.name, waiting, signal);
+    times.mark("frozen");
     checkAborted(app.name, signal);
     const rows = table.rows();
     await saveCredentials(tmp, processesOf(rows));
+    times.mark("credentials");
     await step(
       "cannot write the tables into the image",
       () => table.saveTables(join(tmp, "tables.bin")),
     );
+    times.mark("tables");
     await step("cannot write the SysV IPC objects into the image", () => table.ipcSave(tmp));
+    times.mark("ipc");
     const unshared = await table.shareScan();
+    times.mark("share scan");
     if (unshared) {
       throw new SnapshotError(`Cannot snapshot '${app.name}': ${unshared}; it keeps running`, {
         reason: "unsupported-resource",
@@ -486,11 +495,14 @@ async function freezeAndWrite(
     }
     await streaming?.prepare(rows);
     table.setPhase(Phase.WRITE);
+    times.mark("write");
     running = streaming?.run();
     if (flags & SnapshotFlag.COW) {
       waiting = barrier(AgentState.CAPTURED, "captured");
       await unlessAborted(app.name, waiting, signal);
       table.setPhase(Phase.RESUME); // their copies write on (an abort still stops them)
+      times.mark("captured, resumed");
+      times.done();
       onCaptured?.();
     }
     waiting = barrier(AgentState.WRITTEN, "written");

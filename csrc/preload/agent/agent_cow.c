@@ -35,6 +35,7 @@
 #include "agent.h"
 #include "agent_cow.h"
 #include "agent_file.h"
+#include "agent_freeze_times.h"
 #include "agent_lines.h"
 #include "agent_precopy.h"
 #include "agent_sink.h"
@@ -286,14 +287,17 @@ int amber_cow_write(const char *dir, struct amber_agent_slot *slot) {
     if (amber_file_region_frozen(i)) err = amber_file_save_region(i);
   if (!err) err = pages_write_batch(w); /* before the program changes what they point at */
   if (err) return amber_file_end(err) ? -1 : 0;
+  amber_freeze_mark("frozen regions");
   keep_frozen_runs(w);
   amber_file_track(); /* the last thing before the copy: what it finds written, the copy writes */
+  amber_freeze_mark("tracked");
   if (few_left()) { /* pre-copied: what is left is cheaper to write now than a copy to make */
     err = write_rest();
     drop_frozen_runs();
     return err ? -1 : 0;
   }
   long pid = spawn_writer();
+  amber_freeze_mark("forked");
   if (pid < 0) { /* no copy (no memory for one?): the rest now, as without copy-on-write */
     amber_log("cannot make a copy of the process to write its image (%ld): written frozen", pid);
     err = flags_read ? 0 : read_vm_flags(0);

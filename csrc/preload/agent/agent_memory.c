@@ -12,6 +12,7 @@
 #include "../../common/vm_flags.h"
 #include "agent_lines.h"
 #include "agent_file.h"
+#include "agent_freeze_times.h"
 #include "agent_pages.h"
 #include "agent_precopy.h"
 #include "agent_share.h"
@@ -282,9 +283,11 @@ int amber_file_begin(const char *dir, int with_flags) {
   int maybe = (amber.table->ctl.flags & AMBER_SNAPSHOT_PRECOPIED) && !parent_dir[0];
   int smaps = with_flags == 1 || (with_flags == 2 && !maybe);
   int err = list_regions(smaps);
+  amber_freeze_mark("maps");
   nregions = region_count;
   uint64_t data_end = AMBER_PAGE; /* after the header's page */
   precopied = !err && maybe && amber_precopy_take(dir, path, &w.parent, &data_end);
+  amber_freeze_mark("pre-copy index");
   flags_known = smaps || (precopied && amber_precopy_flags(regions));
   if (!err && with_flags == 2 && !flags_known) err = list_regions(1), flags_known = 1;
   nregions = region_count;
@@ -304,6 +307,7 @@ int amber_file_begin(const char *dir, int with_flags) {
   }
   uint64_t epoch = precopied ? amber_precopy_track() : pages_parent_epoch(w.parent);
   if (!err) err = amber_track_classify(w.pagemap_fd, epoch);
+  amber_freeze_mark("classified");
   w.data_end = data_end;
   pages_begin();
   return err;
@@ -331,6 +335,7 @@ int amber_file_save_region(int i) {
 void amber_file_track(void) { h.dirty_epoch = amber_track_scan_and_arm(w.pagemap_fd); }
 
 int amber_file_end(int err) {
+  amber_freeze_mark("pages");
   if (!err) err = pages_write_batch(&w);
   if (!err) {
     h.data_off = AMBER_PAGE;
@@ -375,6 +380,7 @@ int amber_file_end(int err) {
   amber_precopy_release();
   if (w.pagemap_fd >= 0) amber_sys1(SYS_close, w.pagemap_fd);
   amber_sink_close(&sink, path, err != 0);
+  amber_freeze_mark("file end");
   return err;
 }
 
