@@ -174,7 +174,7 @@ export async function takeSnapshot(
     const estimate = residentBytes(processesOf(table.rows()).map((p) => p.pid));
     if (options.onProgress) stopWatching = watchWrites(tmp, estimate, report);
     const precopied = await preCopy(table, tmp, options);
-    const frozenAt = performance.now();
+    let frozenAt = performance.now();
     // Without stop or hold, copy-on-write: the application runs on as soon as every process
     // is captured, while copies of its processes write their files (agent_cow.c).
     const cow = !options.stop && !options.hold && options.copyOnWrite !== false;
@@ -187,6 +187,7 @@ export async function takeSnapshot(
         (cow ? SnapshotFlag.COW : 0) | (options.stop ? SnapshotFlag.ENDING : 0) |
         (precopied ? SnapshotFlag.PRECOPIED : 0),
       signal: options.signal,
+      onFreeze: () => frozenAt = performance.now(),
       onCaptured: cow
         ? () => {
           resumedAt ??= performance.now();
@@ -382,6 +383,11 @@ export interface FreezeOptions {
    * application was let go on, while copies of its processes still write their files.
    */
   onCaptured?: () => void;
+  /**
+   * Called right before the processes are signalled to freeze (again, if the freeze is taken
+   * again): where the application's frozen time begins.
+   */
+  onFreeze?: () => void;
 }
 
 /**
@@ -435,7 +441,7 @@ async function freezeAndWrite(
   app: SnapshotTarget,
   table: Table,
   tmp: string,
-  { timeoutMs, parentDir = "", streaming, flags = 0, signal, onCaptured }: FreezeOptions,
+  { timeoutMs, parentDir = "", streaming, flags = 0, signal, onCaptured, onFreeze }: FreezeOptions,
 ): Promise<TableRow[]> {
   const times = freezeTimes();
   let began = false;
@@ -455,6 +461,7 @@ async function freezeAndWrite(
   try {
     checkAborted(app.name, signal);
     times.mark("prepared");
+    onFreeze?.();
     try {
       table.snapshotBegin(tmp, parentDir, flags);
     } catch (cause) {
