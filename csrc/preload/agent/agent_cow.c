@@ -390,11 +390,10 @@ static long defer_write(void) {
   amber_freeze_mark("untracked regions");
   amber_defer_begin();
   for (int i = 0; i < amber_file_regions() && !err; i++) {
-    const struct pm_page_region *runs, *there = 0;
-    uint64_t n, nthere = 0;
-    if (kept_in(i) >= 0 || !amber_track_runs(i, &runs, &n)) continue;
-    amber_track_there(i, &there, &nthere);
-    err = pages_save_tracked(w, amber_file_region(i), runs, n, there, nthere);
+    const struct pm_page_region *runs;
+    uint64_t n;
+    if (kept_in(i) < 0 && amber_track_runs(i, &runs, &n))
+      err = pages_save_tracked(w, amber_file_region(i), runs, n);
   }
   amber_defer_mode = AMBER_DEFER_LIVE;
   amber_freeze_mark("recorded");

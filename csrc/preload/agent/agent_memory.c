@@ -326,11 +326,8 @@ int amber_file_save_region(int i) {
   const struct pm_page_region *written;
   uint64_t n;
   if (amber_track_runs(i, &written, &n)) {
-    const struct pm_page_region *there = 0;
-    uint64_t nthere = 0;
-    amber_track_there(i, &there, &nthere);
     h.dirty_tracked++;
-    return pages_save_tracked(&w, &regions[i], written, n, there, nthere);
+    return pages_save_tracked(&w, &regions[i], written, n);
   }
   return pages_save_region(&w, &regions[i], whole_region(&regions[i]));
 }

@@ -422,21 +422,11 @@ static int tracked_run(struct region_save *c, uint64_t from, uint64_t to, int sw
  * for memory that is all there, it costs some 1 ms per GiB, where the categories that look at
  * each page's struct page (PAGE_IS_FILE, PAGE_IS_PFNZERO) cost some 100. */
 static int tracked_anon(struct region_save *c, const struct pm_page_region *dirty,
-                        uint64_t ndirty, const struct pm_page_region *runs, uint64_t nruns) {
+                        uint64_t ndirty) {
   static struct pm_page_region vec[512];
   const struct amber_region_rec *r = c->r;
   uint64_t k = 0, there = r->start; /* pages from `there` up to the next hole are there */
   int err = 0;
-  if (runs) { /* the walk that found the written pages said which are there (agent_track.c) */
-    for (uint64_t i = 0; i < nruns && !err; i++) {
-      if (runs[i].start > there) err = pages_flush(c->w); /* a hole */
-      if (!err)
-        err = tracked_run(c, runs[i].start, runs[i].end,
-                          (runs[i].categories & PAGE_IS_SWAPPED) != 0, dirty, ndirty, &k);
-      there = runs[i].end;
-    }
-    return err;
-  }
   for (uint64_t at = r->start; at < r->end && !err;) {
     struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 512);
     a.category_inverted = PAGE_IS_PRESENT, a.category_mask = PAGE_IS_PRESENT;
@@ -462,14 +452,13 @@ static int tracked_anon(struct region_save *c, const struct pm_page_region *dirt
  * the parent's copy, taken without reading it; a written or swapped page is read and compared
  * as without tracking; a page not present is zeros, or the file's. */
 int pages_save_tracked(struct page_writer *w, struct amber_region_rec *r,
-                       const struct pm_page_region *dirty, uint64_t ndirty,
-                       const struct pm_page_region *there, uint64_t nthere) {
+                       const struct pm_page_region *dirty, uint64_t ndirty) {
   static struct pm_page_region vec[512];
   r->first_run = w->nruns;
   struct region_save c = {w, r, 0};
   uint64_t k = 0;
   int err = 0;
-  if (r->kind == AMBER_REGION_ANON) err = tracked_anon(&c, dirty, ndirty, there, nthere);
+  if (r->kind == AMBER_REGION_ANON) err = tracked_anon(&c, dirty, ndirty);
   for (uint64_t at = r->start; r->kind != AMBER_REGION_ANON && at < r->end && !err;) {
     struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 512);
     long n = amber_defer_scan(w->pagemap_fd, &a);

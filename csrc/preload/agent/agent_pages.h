@@ -40,12 +40,10 @@ uint64_t pages_parent_epoch(const struct page_parent *parent);
 /* Before a snapshot's first page. */
 void pages_begin(void);
 int pages_save_region(struct page_writer *w, struct amber_region_rec *r, int whole);
-/* Saves a region whose written pages are known (agent_track.c): dirty, sorted by start; with
- * `there` (not 0), its runs of pages there, found by the same walk, else scanned for. */
+/* Saves a region whose written pages are known (agent_track.c): dirty, sorted by start. */
 struct pm_page_region;
 int pages_save_tracked(struct page_writer *w, struct amber_region_rec *r,
-                       const struct pm_page_region *dirty, uint64_t ndirty,
-                       const struct pm_page_region *there, uint64_t nthere);
+                       const struct pm_page_region *dirty, uint64_t ndirty);
 int pages_flush(struct page_writer *w);
 /* Writes the runs batched so far (before the file's sections after the pages); 0 or -errno. */
 int pages_write_batch(struct page_writer *w);

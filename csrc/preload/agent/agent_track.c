@@ -58,12 +58,11 @@ enum { UNTRACKED, TRACKED, TO_ARM };
 struct region_track {
   uint8_t state;
   uint64_t first, n; /* its written runs in `written` */
-  uint64_t there_first, there_n; /* anonymous: its runs of pages there, in `there` */
 };
 static struct region_track *per_region;
 static uint64_t per_region_bytes;
-static struct pm_page_region *written, *there;
-static uint64_t nwritten, written_cap, nthere, there_cap;
+static struct pm_page_region *written;
+static uint64_t nwritten, written_cap;
 static int usable; /* the parent image is the state at the last arming */
 
 static void *map_anon(uint64_t bytes) {
@@ -75,16 +74,13 @@ static void *map_anon(uint64_t bytes) {
 void amber_track_release(void) {
   if (per_region) amber_sys2(SYS_munmap, per_region, per_region_bytes);
   if (written) amber_sys2(SYS_munmap, written, written_cap * sizeof *written);
-  if (there) amber_sys2(SYS_munmap, there, there_cap * sizeof *there);
   per_region = 0, written = 0, nwritten = 0, written_cap = 0, usable = 0;
-  there = 0, nthere = 0, there_cap = 0;
 }
 
 /* A fork's child whose parent's helper was writing (agent_defer.h): the memory these name is
  * the helper's to unmap, not this process's. */
 void amber_track_forget_buffers(void) {
   per_region = 0, written = 0, nwritten = 0, written_cap = 0, usable = 0;
-  there = 0, nthere = 0, there_cap = 0;
 }
 
 /* After a restore: the memory these name is not there, nor the descriptor (its number may be
@@ -209,41 +205,14 @@ int amber_track_classify(int pagemap_fd, uint64_t parent_epoch) {
   return 0;
 }
 
-static int grow_runs(struct pm_page_region **runs, uint64_t *runs_cap) {
-  uint64_t cap = *runs_cap ? *runs_cap * 2 : 4096;
-  long addr = *runs ? amber_sys5(SYS_mremap, *runs, *runs_cap * sizeof **runs, cap * sizeof **runs,
-                                 MREMAP_MAYMOVE, 0)
-                    : (long)map_anon(cap * sizeof **runs);
+static int grow_written(void) {
+  uint64_t cap = written_cap ? written_cap * 2 : 4096;
+  long addr = written ? amber_sys5(SYS_mremap, written, written_cap * sizeof *written,
+                                   cap * sizeof *written, MREMAP_MAYMOVE, 0)
+                      : (long)map_anon(cap * sizeof *written);
   if (!addr || (addr < 0 && addr > -4096)) return -ENOMEM;
-  *runs = (struct pm_page_region *)addr;
-  *runs_cap = cap;
-  return 0;
-}
-
-static int grow_written(void) { return grow_runs(&written, &written_cap); }
-
-/* Anonymous memory: one walk says both which pages were written (protected again in it: the
- * kernel protects only the written ones of those it reports) and which are there (present or
- * swapped), which the write needs too (agent_pages.c): a second walk cost as much again. */
-static long scan_anon(int pagemap_fd, const struct amber_region_rec *r, struct region_track *t) {
-  static struct pm_page_region vec[512];
-  t->there_first = nthere;
-  for (uint64_t at = r->start; at < r->end;) {
-    struct pm_scan_arg a = pm_written_scan(at, r->end, vec, 512);
-    a.category_mask = 0; /* every page there, written or not */
-    long n = amber_sys3(SYS_ioctl, pagemap_fd, PAGEMAP_SCAN, &a);
-    if (n < 0) return n;
-    for (long i = 0; i < n; i++) {
-      if (nthere == there_cap && grow_runs(&there, &there_cap)) return -ENOMEM;
-      there[nthere++] = vec[i];
-      if (!(vec[i].categories & PAGE_IS_WRITTEN)) continue;
-      if (nwritten == written_cap && grow_written()) return -ENOMEM;
-      written[nwritten++] = vec[i];
-    }
-    if (a.walk_end <= at) return -EIO;
-    at = a.walk_end;
-  }
-  t->there_n = nthere - t->there_first;
+  written = (struct pm_page_region *)addr;
+  written_cap = cap;
   return 0;
 }
 
@@ -351,10 +320,9 @@ uint64_t amber_track_scan_and_arm(int pagemap_fd) {
     if (t->state == UNTRACKED) continue;
     if (t->state == TRACKED) {
       t->first = nwritten;
-      t->there_n = 0;
-      long err = r->kind == AMBER_REGION_ANON ? scan_anon(pagemap_fd, r, t) : scan_written(pagemap_fd, r);
+      long err = scan_written(pagemap_fd, r);
       if (!err) err = add_stack_windows(r);
-      if (err) t->state = TO_ARM, nwritten = t->first, nthere = t->there_first;
+      if (err) t->state = TO_ARM, nwritten = t->first;
       else t->n = nwritten - t->first, sort_runs(written + t->first, t->n);
     }
     if (t->state == TO_ARM && (ending || arm_fresh(pagemap_fd, r, clear_first))) continue;
@@ -374,15 +342,6 @@ int amber_track_runs(int i, const struct pm_page_region **runs, uint64_t *n) {
 }
 
 int amber_track_used(void) { return usable; }
-
-int amber_track_there(int i, const struct pm_page_region **runs, uint64_t *n) {
-  if (!usable || !per_region || per_region[i].state != TRACKED ||
-      amber_file_region(i)->kind != AMBER_REGION_ANON)
-    return 0;
-  *runs = there + per_region[i].there_first;
-  *n = per_region[i].there_n;
-  return 1;
-}
 
 uint64_t amber_track_precopied(const struct amber_precopy_range *ranges, uint32_t n, int32_t fd) {
   if (fd != amber_track_fd || fd < 0 || armed_pid != amber_sys_getpid()) return 0;

@@ -16,9 +16,6 @@ uint64_t amber_track_scan_and_arm(int pagemap_fd);
 /* Region i's written pages (sorted by start), if it is tracked and the parent is the state it
  * is tracked from; else 0: its pages are hashed and compared. */
 int amber_track_runs(int i, const struct pm_page_region **runs, uint64_t *n);
-/* An anonymous tracked region's runs of pages there (present or swapped), found by the same
- * walk as its written pages; 0 if it has none known (then they are scanned for). */
-int amber_track_there(int i, const struct pm_page_region **runs, uint64_t *n);
 /* Whether this snapshot uses tracking. */
 int amber_track_used(void);
 /* The snapshot's scan results are no longer needed (the copy has its own). */
