@@ -136,47 +136,33 @@ static int flags_frozen(void) {
   return 0;
 }
 
-/* What the handler saved of the regions a copy would not hold (kept[0]), and, for a deferred
- * write, of the regions not tracked (kept[1]): their runs and hashes, in region order, for the
- * copy (or the helper) to put in place among the others'. */
+/* What the handler saved of the regions a copy would not hold: their runs and hashes, in
+ * region order, for the copy (or the helper) to put in place among the others'. */
 static int flags_read; /* the map was read with its flags, from smaps */
 static struct kept {
   struct amber_run_rec *runs;
   uint64_t *hashes;
-  uint64_t runs_cap, hashes_cap, hash_at;
-} kept[2];
-static int deferring; /* the write goes on after the thaw, from a record (agent_defer.h) */
+  uint64_t runs_cap, hashes_cap;
+} kept[1];
 
-static int tracked(int i) {
-  const struct pm_page_region *runs;
-  uint64_t n;
-  return amber_track_runs(i, &runs, &n);
-}
-
-/* Which list holds region i, or -1: saved now. */
-static int kept_in(int i) {
-  if (amber_file_region_frozen(i)) return 0;
-  return deferring && !tracked(i) ? 1 : -1;
-}
-
-/* The rest of the file, in the copy (or in the handler if no copy could be made). */
+/* The rest of the file, in the copy (or in the handler if no copy could be made, or in the
+ * helper, from the record: agent_defer.h). */
 static int write_rest(void) {
   struct page_writer *w = amber_file_writer();
-  kept[0].hash_at = kept[1].hash_at = 0;
+  uint64_t hash_at = 0;
   int err = 0;
   for (int i = 0; i < amber_file_regions() && !err; i++) {
     struct amber_region_rec *r = amber_file_region(i);
-    int k = kept_in(i);
-    if (k < 0) {
+    if (!amber_file_region_frozen(i)) {
       err = amber_file_save_region(i);
       continue;
     }
-    const struct amber_run_rec *runs = kept[k].runs + r->first_run;
+    const struct amber_run_rec *runs = kept[0].runs + r->first_run;
     uint64_t pages = 0;
     for (uint32_t n = 0; n < r->nruns; n++) pages += runs[n].npages;
     r->first_run = w->nruns;
-    err = pages_take_runs(w, runs, (int)r->nruns, kept[k].hashes + kept[k].hash_at);
-    kept[k].hash_at += pages;
+    err = pages_take_runs(w, runs, (int)r->nruns, kept[0].hashes + hash_at);
+    hash_at += pages;
   }
   return amber_file_end(err);
 }
@@ -232,14 +218,14 @@ static __attribute__((noreturn)) void writer(void) {
 }
 
 static void keep_runs(struct page_writer *w, struct kept *k) {
-  *k = (struct kept){w->runs, w->hashes, w->max_runs, w->max_pages, 0};
+  *k = (struct kept){w->runs, w->hashes, w->max_runs, w->max_pages};
   w->runs = 0, w->hashes = 0;
   w->nruns = 0, w->npages = 0, w->max_runs = 0, w->max_pages = 0;
   w->parent_cursor = 0;
 }
 
 static void drop_frozen_runs(void) {
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < 1; i++) {
     if (kept[i].runs) amber_sys2(SYS_munmap, kept[i].runs, kept[i].runs_cap * sizeof *kept[i].runs);
     if (kept[i].hashes) amber_sys2(SYS_munmap, kept[i].hashes, kept[i].hashes_cap * 8);
   }
@@ -372,29 +358,18 @@ static void forget_inherited(void) {
   amber_file_forget_sections();
 }
 
-/* Pre-copied, with few pages left to write: the regions not tracked are saved now (as the
- * frozen ones were), the tracked ones are recorded (their scans, and a copy of each page the
- * write will read: those written since the pre-copy), and a helper that shares this process's
- * memory writes the file after the thaw: the pre-copy's index of hashes read and rewritten,
- * the pages and the sections written. The helper's pid; 0 if the rest is to be written now
- * (a record or a helper that could not be had); or -errno, failed. */
+/* Pre-copied, with few pages left to write: what the write of the regions left reads of the
+ * live process is recorded (their scans, and a copy of each page it reads: those written since
+ * the pre-copy, the regions not tracked), nothing is written (a write now would wait for the
+ * disk: the pre-copy left the page cache full of pages to write back), and a helper that
+ * shares this process's memory writes the file after the thaw: the pre-copy's index of hashes
+ * read and rewritten, the pages and the sections written. The helper's pid; or 0: the rest is
+ * to be written now (a record or a helper that could not be had). */
 static long defer_write(void) {
-  struct page_writer *w = amber_file_writer();
-  deferring = 1;
   int err = 0;
-  for (int i = 0; i < amber_file_regions() && !err; i++)
-    if (kept_in(i) == 1) err = amber_file_save_region(i);
-  if (!err) err = pages_write_batch(w);
-  if (err) return err;
-  keep_runs(w, &kept[1]);
-  amber_freeze_mark("untracked regions");
   amber_defer_begin();
-  for (int i = 0; i < amber_file_regions() && !err; i++) {
-    const struct pm_page_region *runs;
-    uint64_t n;
-    if (kept_in(i) < 0 && amber_track_runs(i, &runs, &n))
-      err = pages_save_tracked(w, amber_file_region(i), runs, n);
-  }
+  for (int i = 0; i < amber_file_regions() && !err; i++)
+    if (!amber_file_region_frozen(i)) err = amber_file_save_region(i);
   amber_defer_mode = AMBER_DEFER_LIVE;
   amber_freeze_mark("recorded");
   if (!err) err = amber_file_keep_sections();
@@ -418,7 +393,7 @@ static long defer_write(void) {
 
 int amber_cow_write(const char *dir, struct amber_agent_slot *slot) {
   forget_inherited();
-  deferring = 0;
+  amber_defer_mode = AMBER_DEFER_LIVE; /* a restored image's library data was saved recording */
   if (!cow_wanted()) return amber_write_process_file(dir) ? -1 : 0;
   flags_read = flags_frozen();
   int err = amber_file_begin(dir, flags_read);
@@ -444,7 +419,7 @@ int amber_cow_write(const char *dir, struct amber_agent_slot *slot) {
       amber_freeze_mark("helper");
       return 1;
     }
-    err = pid < 0 ? amber_file_end((int)pid) : write_rest();
+    err = write_rest();
     drop_frozen_runs();
     return err ? -1 : 0;
   }

@@ -11,6 +11,7 @@
 #include "../../common/broker.h"
 #include "../../common/vm_flags.h"
 #include "agent_lines.h"
+#include "agent_defer.h"
 #include "agent_file.h"
 #include "agent_freeze_times.h"
 #include "agent_pages.h"
@@ -326,7 +327,7 @@ int amber_file_save_region(int i) {
   const struct pm_page_region *written;
   uint64_t n;
   if (amber_track_runs(i, &written, &n)) {
-    h.dirty_tracked++;
+    if (amber_defer_mode != AMBER_DEFER_RECORD) h.dirty_tracked++; /* counted when written */
     return pages_save_tracked(&w, &regions[i], written, n);
   }
   return pages_save_region(&w, &regions[i], whole_region(&regions[i]));

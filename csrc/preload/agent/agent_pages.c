@@ -353,8 +353,8 @@ static int scan_region(struct region_save *c) {
   const struct amber_region_rec *r = c->r;
   for (uint64_t at = r->start; at < r->end;) {
     struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 512);
-    long n = amber_sys3(SYS_ioctl, c->w->pagemap_fd, PAGEMAP_SCAN, &a);
-    if (n == -ENOTTY || n == -EINVAL) return 1;
+    long n = amber_defer_scan(c->w->pagemap_fd, &a);
+    if ((n == -ENOTTY || n == -EINVAL) && amber_defer_mode == AMBER_DEFER_LIVE) return 1;
     if (n < 0) return failed("cannot scan /proc/self/pagemap", n);
     for (long i = 0; i < n; i++) {
       int err = worth_saving(r, vec[i].categories) ? save_range(c, vec[i].start, vec[i].end)
