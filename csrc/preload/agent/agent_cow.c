@@ -255,7 +255,24 @@ static __attribute__((noreturn)) void helper_exit(int code) {
   __builtin_unreachable();
 }
 
+/* The control block's generation when the helper was made (phase WRITE). Its snapshot is over
+ * when the phase went past RESUME: abandoned (the process was killed before it said CAPTURED,
+ * and the snapshot is taken again without it), or another begun. The helper then says
+ * nothing, and leaves no file. */
+static uint32_t helper_gen;
+
+static int attempt_over(void) {
+  uint32_t gen = __atomic_load_n(&ctl()->generation, __ATOMIC_ACQUIRE);
+  uint32_t phase = __atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE);
+  return gen - helper_gen > 1 || (phase != AMBER_PHASE_WRITE && phase != AMBER_PHASE_RESUME);
+}
+
+static int helper_cancelled(void) { return writer_cancelled() || attempt_over(); }
+
 static __attribute__((noreturn, used)) void helper(void) {
+  struct amber_agent_slot *slot = amber_agent_my_slot();
+  /* Watched from here (the process may die before it says so): no snapshot begins meanwhile. */
+  if (slot) amber.table->cow_writer[slot - ctl()->slots] = (int32_t)amber_sys_getpid();
   amber_sys0(SYS_setsid);
   uint64_t all = ~0ULL;
   amber_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
@@ -263,13 +280,19 @@ static __attribute__((noreturn, used)) void helper(void) {
   if (s->fd > 0) amber_sys3(SYS_close_range, 0, s->fd - 1, 0);
   amber_sys3(SYS_close_range, s->fd + 1, ~0U, 0);
   amber_file_writer()->pagemap_fd = -1; /* the scans are the record's */
-  s->cancelled = writer_cancelled;
+  s->cancelled = helper_cancelled;
   amber_defer_mode = AMBER_DEFER_REPLAY;
   amber_defer_test_delay();
   int err = write_rest();
   drop_frozen_runs();
   amber_defer_release();
-  struct amber_agent_slot *slot = amber_agent_my_slot();
+  if (attempt_over()) { /* its file is no image's */
+    char path[AMBER_CTL_PATH + 32];
+    amber_fmt(path, sizeof path, AMBER_PROC_FILE_FMT, ctl()->image_dir, amber.vpid);
+    if (!err) amber_sys3(SYS_unlinkat, AT_FDCWD, path, 0);
+    amber_defer_done();
+    helper_exit(1);
+  }
   if (slot && err) {
     amber_fmt(slot->error, sizeof slot->error, "process %d: %s (written after it resumed)",
               amber.vpid, err == -ECANCELED ? "the snapshot was abandoned" : amber_ckpt.error);
@@ -379,6 +402,7 @@ static long defer_write(void) {
   long pid = stack < 0 && stack > -4096 ? stack : 0;
   if (!pid) {
     helper_stack = (char *)stack;
+    helper_gen = __atomic_load_n(&ctl()->generation, __ATOMIC_ACQUIRE);
     amber_defer_started();
     pid = spawn_writer();
     helper_stack = 0; /* the helper has it; the next spawn is a copy unless said otherwise */
