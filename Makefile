@@ -165,6 +165,7 @@ bench: setup
 	$(DENO_RUN) bench/zero_pages.ts
 	$(DENO_RUN) bench/cli_start.ts
 	$(DENO_RUN) bench/cow_freeze.ts 256 1024
+	$(DENO_RUN) bench/cow_freeze.ts --mode=pre-copy 8192
 	$(DENO_RUN) bench/dirty_pages.ts
 	$(DENO_RUN) bench/lazy_restore.ts 256 1024
 	$(DENO_RUN) bench/fault_check.ts

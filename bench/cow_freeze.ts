@@ -10,15 +10,20 @@
  * and the longest gap the counter sees in as long a time without a snapshot (what the machine's
  * scheduler alone costs). The targets: frozen under 20 ms per GiB, and never above 50 ms.
  *
- * Run: `deno run -A bench/cow_freeze.ts [MiB...]` (8 GiB needs some 17 GiB of memory free, and
- * as much disk for one image at a time).
+ * Run: `deno run -A bench/cow_freeze.ts [--mode=NAME...] [MiB...]` (8 GiB needs some 17 GiB
+ * of memory free, and as much disk for one image at a time: a size the machine has not the
+ * memory for is skipped, said so). `--mode=pre-copy` measures that way alone (`make bench` runs
+ * 8 GiB so); `AMBER_FREEZE_TIMES=1` in the environment says where each freeze went
+ * (docs/snapshot-protocol.md, "Pre-copy").
  */
 
 import { join } from "node:path";
 import { type App, launch } from "../mod.ts";
 import { BENCH, longestGap, printLimits, stats, waitForText } from "./figures.ts";
 
-const sizes = Deno.args.length ? Deno.args.map(Number) : [256, 1024, 8192];
+const modeArgs = Deno.args.filter((a) => a.startsWith("--mode=")).map((a) => a.slice(7));
+const sizeArgs = Deno.args.filter((a) => !a.startsWith("--mode="));
+const sizes = sizeArgs.length ? sizeArgs.map(Number) : [256, 1024, 8192];
 
 interface Figures {
   gap: number[];
@@ -35,6 +40,19 @@ const MODES = {
   "frozen write": { preCopy: false, copyOnWrite: false },
 } as const;
 type Mode = keyof typeof MODES;
+const modes = (Object.keys(MODES) as Mode[]).filter((m) =>
+  !modeArgs.length || modeArgs.includes(m)
+);
+if (modeArgs.some((m) => !(m in MODES))) {
+  throw new Error(`--mode: one of ${Object.keys(MODES).join(", ")}`);
+}
+
+/** Whether the machine has the memory for `mib` (the program's, its copy-on-write copy's). */
+async function memoryFor(mib: number): Promise<boolean> {
+  const info = await Deno.readTextFile("/proc/meminfo");
+  const kib = Number(/^MemAvailable:\s+(\d+)/m.exec(info)?.[1] ?? 0);
+  return kib / 1024 >= mib * 2 + 1024;
+}
 
 async function measure(dir: string, mib: number, rounds: number) {
   const output = join(dir, `out-${mib}`);
@@ -42,11 +60,11 @@ async function measure(dir: string, mib: number, rounds: number) {
   const figures = {} as Record<Mode, Figures>;
   try {
     await waitForText(output, "ready");
-    for (const mode of Object.keys(MODES) as Mode[]) {
+    for (const mode of modes) {
       figures[mode] = { gap: [], frozen: [], total: [], idle: [] };
     }
     for (let round = 0; round <= rounds; round++) {
-      for (const mode of Object.keys(MODES) as Mode[]) {
+      for (const mode of modes) {
         const imageDir = join(dir, `image-${mib}-${round}`);
         let from = (await Deno.stat(output)).size;
         const t0 = performance.now();
@@ -79,6 +97,10 @@ try {
       "idle gap ms   (median / min)",
   );
   for (const mib of sizes) {
+    if (!(await memoryFor(mib))) {
+      console.log(`${String(mib).padStart(5)} MiB skipped: not as much memory free as it takes`);
+      continue;
+    }
     const figures = await measure(dir, mib, mib >= 4096 ? 2 : 3);
     for (const [mode, f] of Object.entries(figures)) {
       console.log(

@@ -54,6 +54,7 @@ import { checkNotTraced } from "./traced.ts";
 import { saveCredentials } from "./credentials.ts";
 import { snapshotStats } from "./stats.ts";
 import { freezeHooks } from "./hooks.ts";
+import { freezeTimes } from "./freeze_times.ts";
 import {
   type ProgressCallback,
   reporter,
@@ -175,7 +176,7 @@ export async function takeSnapshot(
       stopWatching = watchWrites(tmp, estimate, report);
     }
     const precopied = await preCopy(table, tmp, options);
-    const frozenAt = performance.now();
+    let frozenAt = performance.now();
     // Without stop or hold, copy-on-write: the application runs on as soon as every process
     // is captured, while copies of its processes write their files (agent_cow.c).
     const cow = !options.stop && !options.hold && options.copyOnWrite !== false;
@@ -188,6 +189,7 @@ export async function takeSnapshot(
         (cow ? SnapshotFlag.COW : 0) | (options.stop ? SnapshotFlag.ENDING : 0) |
         (precopied ? SnapshotFlag.PRECOPIED : 0),
       signal: options.signal,
+      onFreeze: () => frozenAt = performance.now(),
       onCaptured: cow
         ? () => {
           resumedAt ??= performance.now();
@@ -390,6 +392,11 @@ export interface FreezeOptions {
    * application was let go on, while copies of its processes still write their files.
    */
   onCaptured?: () => void;
+  /**
+   * Called right before the processes are signalled to freeze (again, if the freeze is taken
+   * again): where the application's frozen time begins.
+   */
+  onFreeze?: () => void;
 }
 
 /**
@@ -443,8 +450,9 @@ async function freezeAndWrite(
   app: SnapshotTarget,
   table: Table,
   tmp: string,
-  { timeoutMs, parentDir = "", streaming, flags = 0, signal, onCaptured }: FreezeOptions,
+  { timeoutMs, parentDir = "", streaming, flags = 0, signal, onCaptured, onFreeze }: FreezeOptions,
 ): Promise<TableRow[]> {
+  const times = freezeTimes();
   let began = false;
   let running: Promise<void> | undefined;
   let waiting: Promise<void> | undefined; // the barrier under way, which an abort cannot cancel
@@ -461,6 +469,8 @@ async function freezeAndWrite(
   }
   try {
     checkAborted(app.name, signal);
+    times.mark("prepared");
+    onFreeze?.();
     try {
       table.snapshotBegin(tmp, parentDir, flags);
     } catch (cause) {
@@ -477,17 +487,23 @@ async function freezeAndWrite(
       throw cause;
     }
     began = true;
+    times.mark("signalled");
     waiting = barrier(AgentState.FROZEN, "frozen");
     await unlessAborted(app.name, waiting, signal);
+    times.mark("frozen");
     checkAborted(app.name, signal);
     const rows = table.rows();
     await saveCredentials(tmp, processesOf(rows));
+    times.mark("credentials");
     await step(
       "cannot write the tables into the image",
       () => table.saveTables(join(tmp, "tables.bin")),
     );
+    times.mark("tables");
     await step("cannot write the SysV IPC objects into the image", () => table.ipcSave(tmp));
+    times.mark("ipc");
     const unshared = await table.shareScan();
+    times.mark("share scan");
     if (unshared) {
       throw new SnapshotError(`Cannot snapshot '${app.name}': ${unshared}; it keeps running`, {
         reason: "unsupported-resource",
@@ -495,11 +511,14 @@ async function freezeAndWrite(
     }
     await streaming?.prepare(rows);
     table.setPhase(Phase.WRITE);
+    times.mark("write");
     running = streaming?.run();
     if (flags & SnapshotFlag.COW) {
       waiting = barrier(AgentState.CAPTURED, "captured");
       await unlessAborted(app.name, waiting, signal);
       table.setPhase(Phase.RESUME); // their copies write on (an abort still stops them)
+      times.mark("captured, resumed");
+      times.done();
       onCaptured?.();
     }
     waiting = barrier(AgentState.WRITTEN, "written");

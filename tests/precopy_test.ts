@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { inspect } from "../mod.ts";
+import { appDir } from "../src/paths.ts";
 import { prog, type Scenario, scenarioTest, sleep } from "./support.ts";
 
 /** Waits until the output after `from` has every pattern; fails at once on a FAIL line. */
@@ -69,4 +70,46 @@ scenarioTest(
     await s.restore(image);
     await s.pass();
   },
+);
+
+scenarioTest(
+  "a pre-copied snapshot finished after the thaw holds the state at the freeze, though the program rewrites all its memory and forks meanwhile",
+  async (s) => {
+    // The helper that writes the file after the thaw waits first: the program's writes surely
+    // come while it writes. Read by the library as the program starts.
+    Deno.env.set("AMBER_TEST_DEFER_DELAY_MS", "400");
+    let app;
+    try {
+      app = await s.launch([prog("thaw_rewrite"), s.dir, "64"], "thaw");
+    } finally {
+      Deno.env.delete("AMBER_TEST_DEFER_DELAY_MS");
+    }
+    await s.waitFor(/^ready$/m);
+    const live = await app.snapshot({ dir: join(s.dir, "live.amber") });
+    assert.ok(live.stats!.trackedRegions > 0, "nothing was pre-copied");
+    const log = await Deno.readTextFile(join(appDir(app.name), "log")).catch(() => "");
+    assert.match(
+      log,
+      /deferred write: the helper waits/,
+      "the write was not finished after the thaw",
+    );
+    // The program rewrote its memory and forked as it was let go; the child inherited the
+    // library's state of a write its parent's helper was finishing. Both snapshotted again.
+    await s.waitFor(/^child ready$/m);
+    const stopped = await app.snapshot({ dir: join(s.dir, "stop.amber"), stop: true });
+    let from = (await s.text()).length;
+    await s.restore(live);
+    await waitAfter(s, from, /^memory as frozen \(generation 2, position 0\)$/m);
+    await s.pass();
+    from = (await s.text()).length;
+    await s.restore(stopped);
+    await waitAfter(
+      s,
+      from,
+      /^memory as frozen \(generation 3, position 0\)$/m,
+      /^child memory as frozen$/m,
+      /^PASS$/m,
+    );
+  },
+  120_000,
 );

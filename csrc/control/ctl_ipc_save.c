@@ -183,7 +183,7 @@ API int32_t amber_ctl_ipc_save(void *table, const char *image_dir) {
   for (int i = 0; i < n && !err; i++) err = save_row(fd, &rows[i]);
   struct ipc_record end = {.kind = IPC_RECORD_END, .vid = n};
   if (!err) err = ipc_write_all(fd, &end, sizeof end);
-  if (!err && fsync(fd)) err = -errno;
+  /* Written frozen: made durable with the image's other files once the application runs. */
   if (close(fd) && !err) err = -errno;
   if (!err && rename(tmp, path)) err = -errno;
   if (err) unlink(tmp);

@@ -361,8 +361,9 @@ static int write_all(int fd, const void *data, size_t len) {
 API int32_t amber_ctl_save_tables(void *table, const char *path) {
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return -errno;
+  /* No fsync: this is written while the application is frozen, and the image's files are
+   * made durable together once it runs again (src/snapshot.ts, syncFiles). */
   int err = write_all(fd, table, sizeof(struct amber_table));
-  if (!err && fsync(fd)) err = -errno;
   close(fd);
   return err;
 }

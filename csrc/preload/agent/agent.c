@@ -6,6 +6,7 @@
 
 #include "../../common/errno_name.h"
 #include "agent.h"
+#include "agent_freeze_times.h"
 #include "agent_share.h"
 #include "agent_precopy.h"
 #include "agent_track.h"
@@ -301,6 +302,7 @@ static void stop_again(struct amber_agent_slot *slot, int sig) {
 }
 
 static void leader(int32_t self, void *uc) {
+  amber_freeze_times_start();
   amber_unblock_restore_mask(uc); /* let in by the coordinator: no thread could take it */
   struct amber_agent_slot *slot = my_slot();
   if (slot && __atomic_load_n(&slot->stopped, __ATOMIC_ACQUIRE))
@@ -316,6 +318,7 @@ static void leader(int32_t self, void *uc) {
   amber_ckpt.main_thread_gone = 0;
   amber_identity_open_proc();
   int stopped = quiesce(self) == 0;
+  amber_freeze_mark("quiesced");
   amber.checkpoints++;
   amber_child_rows_capture();
   amber_thread_capture(rec, uc);
@@ -332,8 +335,10 @@ static void leader(int32_t self, void *uc) {
     fail(slot, amber_ckpt.error);
     wait_phase_change(AMBER_PHASE_FREEZE);
   } else {
+    amber_freeze_mark("captured");
     report(slot, AMBER_AGENT_FROZEN);
     uint32_t phase = wait_phase_change(AMBER_PHASE_FREEZE);
+    amber_freeze_mark("write");
     if (phase != AMBER_PHASE_WRITE) amber_fds_release();
     amber_ckpt.stopped = amber_reports_stop_signal(slot); /* for the image */
     if (phase == AMBER_PHASE_WRITE) {
@@ -345,7 +350,9 @@ static void leader(int32_t self, void *uc) {
         int err = amber_cow_write(ctl()->image_dir, slot); /* 1: its writer goes on */
         if (err < 0) fail(slot, amber_ckpt.error);
         else if (err == 0) report(slot, AMBER_AGENT_WRITTEN);
+        amber_freeze_mark("reported");
         wait_phase_change(AMBER_PHASE_WRITE);
+        amber_freeze_mark("resume");
         amber_fds_release();
       } else {
         leader_after_restore(&amber_ckpt.threads[0]);
@@ -360,6 +367,8 @@ static void leader(int32_t self, void *uc) {
   amber_identity_close_proc();
   stop_again(slot, slot ? amber_reports_stop_signal(slot) : 0);
   release_followers();
+  amber_freeze_mark("released");
+  amber_freeze_times_log();
 }
 
 static __attribute__((noinline)) void checkpoint(void *uc) {

@@ -29,12 +29,15 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "../../common/vm_flags.h"
 #include "agent.h"
 #include "agent_cow.h"
+#include "agent_defer.h"
 #include "agent_file.h"
+#include "agent_freeze_times.h"
 #include "agent_lines.h"
 #include "agent_precopy.h"
 #include "agent_sink.h"
@@ -134,13 +137,16 @@ static int flags_frozen(void) {
 }
 
 /* What the handler saved of the regions a copy would not hold: their runs and hashes, in
- * region order, for the copy to put in place among the others'. */
+ * region order, for the copy (or the helper) to put in place among the others'. */
 static int flags_read; /* the map was read with its flags, from smaps */
-static struct amber_run_rec *frozen_runs;
-static uint64_t *frozen_hashes;
-static uint64_t frozen_runs_cap, frozen_hashes_cap;
+static struct kept {
+  struct amber_run_rec *runs;
+  uint64_t *hashes;
+  uint64_t runs_cap, hashes_cap;
+} kept[1];
 
-/* The rest of the file, in the copy (or in the handler if no copy could be made). */
+/* The rest of the file, in the copy (or in the handler if no copy could be made, or in the
+ * helper, from the record: agent_defer.h). */
 static int write_rest(void) {
   struct page_writer *w = amber_file_writer();
   uint64_t hash_at = 0;
@@ -151,11 +157,11 @@ static int write_rest(void) {
       err = amber_file_save_region(i);
       continue;
     }
-    const struct amber_run_rec *runs = frozen_runs + r->first_run;
+    const struct amber_run_rec *runs = kept[0].runs + r->first_run;
     uint64_t pages = 0;
-    for (uint32_t k = 0; k < r->nruns; k++) pages += runs[k].npages;
+    for (uint32_t n = 0; n < r->nruns; n++) pages += runs[n].npages;
     r->first_run = w->nruns;
-    err = pages_take_runs(w, runs, (int)r->nruns, frozen_hashes + hash_at);
+    err = pages_take_runs(w, runs, (int)r->nruns, kept[0].hashes + hash_at);
     hash_at += pages;
   }
   return amber_file_end(err);
@@ -211,41 +217,134 @@ static __attribute__((noreturn)) void writer(void) {
   __builtin_unreachable();
 }
 
+static void keep_runs(struct page_writer *w, struct kept *k) {
+  *k = (struct kept){w->runs, w->hashes, w->max_runs, w->max_pages};
+  w->runs = 0, w->hashes = 0;
+  w->nruns = 0, w->npages = 0, w->max_runs = 0, w->max_pages = 0;
+  w->parent_cursor = 0;
+}
+
+static void drop_frozen_runs(void) {
+  for (int i = 0; i < 1; i++) {
+    if (kept[i].runs) amber_sys2(SYS_munmap, kept[i].runs, kept[i].runs_cap * sizeof *kept[i].runs);
+    if (kept[i].hashes) amber_sys2(SYS_munmap, kept[i].hashes, kept[i].hashes_cap * 8);
+  }
+  memset(kept, 0, sizeof kept);
+}
+
+/* The helper of a deferred write: a process of its own (as the copy is) that shares this
+ * process's memory, so that it costs no copy of the page tables. It writes the file from the
+ * record and from the library's and the handler's memory, which the program does not touch,
+ * then unmaps what it used (the handler left it mapped) and its own stack, and ends. */
+#define HELPER_STACK (256 * 1024)
+static char *helper_stack;
+
+static __attribute__((noreturn)) void helper_exit(int code) {
+  register long rdi __asm__("rdi") = (long)helper_stack;
+  register long rsi __asm__("rsi") = HELPER_STACK;
+  register long rdx __asm__("rdx") = code;
+  /* No stack after the unmap: the exit follows in registers. */
+  __asm__ volatile("syscall\n\t"
+                   "mov %%rdx, %%rdi\n\t"
+                   "mov %[exit], %%eax\n\t"
+                   "syscall\n\t"
+                   "ud2"
+                   :
+                   : "a"((long)SYS_munmap), "r"(rdi), "r"(rsi), "r"(rdx), [exit] "i"(SYS_exit)
+                   : "rcx", "r11", "memory");
+  __builtin_unreachable();
+}
+
+/* The control block's generation when the helper was made (phase WRITE). Its snapshot is over
+ * when the phase went past RESUME: abandoned (the process was killed before it said CAPTURED,
+ * and the snapshot is taken again without it), or another begun. The helper then says
+ * nothing, and leaves no file. */
+static uint32_t helper_gen;
+
+static int attempt_over(void) {
+  uint32_t gen = __atomic_load_n(&ctl()->generation, __ATOMIC_ACQUIRE);
+  uint32_t phase = __atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE);
+  return gen - helper_gen > 1 || (phase != AMBER_PHASE_WRITE && phase != AMBER_PHASE_RESUME);
+}
+
+static int helper_cancelled(void) { return writer_cancelled() || attempt_over(); }
+
+static __attribute__((noreturn, used)) void helper(void) {
+  struct amber_agent_slot *slot = amber_agent_my_slot();
+  /* Watched from here (the process may die before it says so): no snapshot begins meanwhile. */
+  if (slot) amber.table->cow_writer[slot - ctl()->slots] = (int32_t)amber_sys_getpid();
+  amber_sys0(SYS_setsid);
+  uint64_t all = ~0ULL;
+  amber_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
+  struct amber_sink *s = amber_file_sink();
+  if (s->fd > 0) amber_sys3(SYS_close_range, 0, s->fd - 1, 0);
+  amber_sys3(SYS_close_range, s->fd + 1, ~0U, 0);
+  amber_file_writer()->pagemap_fd = -1; /* the scans are the record's */
+  s->cancelled = helper_cancelled;
+  amber_defer_mode = AMBER_DEFER_REPLAY;
+  amber_defer_test_delay();
+  int err = write_rest();
+  drop_frozen_runs();
+  amber_defer_release();
+  if (attempt_over()) { /* its file is no image's */
+    char path[AMBER_CTL_PATH + 32];
+    amber_fmt(path, sizeof path, AMBER_PROC_FILE_FMT, ctl()->image_dir, amber.vpid);
+    if (!err) amber_sys3(SYS_unlinkat, AT_FDCWD, path, 0);
+    amber_defer_done();
+    helper_exit(1);
+  }
+  if (slot && err) {
+    amber_fmt(slot->error, sizeof slot->error, "process %d: %s (written after it resumed)",
+              amber.vpid, err == -ECANCELED ? "the snapshot was abandoned" : amber_ckpt.error);
+  }
+  amber_defer_done();
+  if (slot) amber_agent_report(slot, err ? AMBER_AGENT_FAILED : AMBER_AGENT_WRITTEN);
+  helper_exit(err ? 1 : 0);
+}
+
 /* The intermediate runs on this stack, in the process's address space. */
 static char spawn_stack[16384] __attribute__((aligned(64)));
 static volatile long writer_pid;
+
+/* clone(flags) with the child on `stack`, calling fn (which never returns); the pid, or
+ * -errno. */
+static long clone_on(long flags, char *stack, void (*fn)(void)) {
+  register long r10 __asm__("r10") = 0;
+  register long r8 __asm__("r8") = 0;
+  register long r12 __asm__("r12") = (long)fn;
+  long ret;
+  __asm__ volatile("syscall\n\t"
+                   "test %%rax, %%rax\n\t"
+                   "jnz 1f\n\t"
+                   "xor %%ebp, %%ebp\n\t"
+                   "call *%%r12\n\t" /* on the new stack, in the child; never returns */
+                   "ud2\n"
+                   "1:"
+                   : "=a"(ret)
+                   : "0"((long)SYS_clone), "D"(flags), "S"(stack), "d"(0L), "r"(r10), "r"(r8),
+                     "r"(r12)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
 
 static __attribute__((noreturn, used)) void intermediate(void) {
   /* Out of the program's session first: the exit of a member of its process group could
    * orphan the group, and the kernel would send the group SIGHUP and SIGCONT (which would
    * continue a stopped process, or end one that does not catch SIGHUP). */
   amber_sys0(SYS_setsid);
-  long pid = amber_sys5(SYS_clone, SIGCHLD, 0, 0, 0, 0); /* a fork: the copy */
+  long pid = helper_stack ? clone_on(CLONE_VM | SIGCHLD, helper_stack + HELPER_STACK, helper)
+                          : amber_sys5(SYS_clone, SIGCHLD, 0, 0, 0, 0); /* a fork: the copy */
   if (pid == 0) writer();
   writer_pid = pid;
   amber_sys1(SYS_exit, 0);
   __builtin_unreachable();
 }
 
-/* Makes the copy; its pid, or -errno. The handler's thread sleeps until the intermediate is
- * gone (CLONE_VFORK), and reaps it. */
+/* Makes the copy (or, with helper_stack, the helper); its pid, or -errno. The handler's
+ * thread sleeps until the intermediate is gone (CLONE_VFORK), and reaps it. */
 static long spawn_writer(void) {
   writer_pid = -ECHILD;
-  register long r10 __asm__("r10") = 0;
-  register long r8 __asm__("r8") = 0;
-  register long r12 __asm__("r12") = (long)intermediate;
-  long ret;
-  __asm__ volatile("syscall\n\t"
-                   "test %%rax, %%rax\n\t"
-                   "jnz 1f\n\t"
-                   "xor %%ebp, %%ebp\n\t"
-                   "call *%%r12\n\t" /* on spawn_stack, in the intermediate; never returns */
-                   "ud2\n"
-                   "1:"
-                   : "=a"(ret)
-                   : "0"((long)SYS_clone), "D"((long)(CLONE_VM | CLONE_VFORK)),
-                     "S"(spawn_stack + sizeof spawn_stack), "d"(0L), "r"(r10), "r"(r8), "r"(r12)
-                   : "rcx", "r11", "memory");
+  long ret = clone_on(CLONE_VM | CLONE_VFORK, spawn_stack + sizeof spawn_stack, intermediate);
   if (ret < 0) return ret;
   int status;
   while (amber_sys4(SYS_wait4, ret, &status, __WALL, 0) == -EINTR) {}
@@ -260,21 +359,65 @@ static int cow_wanted(void) {
   return amber_sys2(SYS_prctl, 37 /* PR_GET_CHILD_SUBREAPER */, &subreaper) == 0 && !subreaper;
 }
 
-static void keep_frozen_runs(struct page_writer *w) {
-  frozen_runs = w->runs, frozen_runs_cap = w->max_runs;
-  frozen_hashes = w->hashes, frozen_hashes_cap = w->max_pages;
-  w->runs = 0, w->hashes = 0;
-  w->nruns = 0, w->npages = 0, w->max_runs = 0, w->max_pages = 0;
-  w->parent_cursor = 0;
+/* The copy (or helper) `pid` writes on: the coordinator watches it, and the slot says
+ * CAPTURED unless it has written and said so already. */
+static void writes_on(struct amber_agent_slot *slot, long pid) {
+  amber.table->cow_writer[slot - ctl()->slots] = (int32_t)pid;
+  int32_t expected = AMBER_AGENT_FROZEN;
+  if (__atomic_compare_exchange_n(&slot->state, &expected, AMBER_AGENT_CAPTURED, 0,
+                                  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    __atomic_add_fetch(&ctl()->reports, 1, __ATOMIC_ACQ_REL);
+    amber_futex_wake(&ctl()->reports, 1);
+  }
 }
 
-static void drop_frozen_runs(void) {
-  if (frozen_runs) amber_sys2(SYS_munmap, frozen_runs, frozen_runs_cap * sizeof *frozen_runs);
-  if (frozen_hashes) amber_sys2(SYS_munmap, frozen_hashes, frozen_hashes_cap * 8);
-  frozen_runs = 0, frozen_hashes = 0;
+/* A fork of the program while a helper wrote gave this process its parent's state of that
+ * write: the memory it names is the helper's to unmap, so it is forgotten, not unmapped. */
+static void forget_inherited(void) {
+  if (!amber_defer_inherited()) return;
+  memset(kept, 0, sizeof kept);
+  amber_track_forget_buffers();
+  amber_precopy_forget();
+  amber_file_forget_sections();
+}
+
+/* Pre-copied, with few pages left to write: what the write of the regions left reads of the
+ * live process is recorded (their scans, and a copy of each page it reads: those written since
+ * the pre-copy, the regions not tracked), nothing is written (a write now would wait for the
+ * disk: the pre-copy left the page cache full of pages to write back), and a helper that
+ * shares this process's memory writes the file after the thaw: the pre-copy's index of hashes
+ * read and rewritten, the pages and the sections written. The helper's pid; or 0: the rest is
+ * to be written now (a record or a helper that could not be had). */
+static long defer_write(void) {
+  int err = 0;
+  amber_defer_begin();
+  for (int i = 0; i < amber_file_regions() && !err; i++)
+    if (!amber_file_region_frozen(i)) err = amber_file_save_region(i);
+  amber_defer_mode = AMBER_DEFER_LIVE;
+  amber_freeze_mark("recorded");
+  if (!err) err = amber_file_keep_sections();
+  long stack = err ? -ENOMEM
+                   : amber_sys6(SYS_mmap, 0, HELPER_STACK, PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  long pid = stack < 0 && stack > -4096 ? stack : 0;
+  if (!pid) {
+    helper_stack = (char *)stack;
+    helper_gen = __atomic_load_n(&ctl()->generation, __ATOMIC_ACQUIRE);
+    amber_defer_started();
+    pid = spawn_writer();
+    helper_stack = 0; /* the helper has it; the next spawn is a copy unless said otherwise */
+  }
+  if (pid > 0) return pid;
+  amber_defer_done();
+  if (stack > 0 || stack < -4095) amber_sys2(SYS_munmap, stack, HELPER_STACK);
+  amber_defer_release();
+  amber_ckpt.error[0] = 0; /* what a record could not keep is written now instead */
+  return 0;
 }
 
 int amber_cow_write(const char *dir, struct amber_agent_slot *slot) {
+  forget_inherited();
+  amber_defer_mode = AMBER_DEFER_LIVE; /* a restored image's library data was saved recording */
   if (!cow_wanted()) return amber_write_process_file(dir) ? -1 : 0;
   flags_read = flags_frozen();
   int err = amber_file_begin(dir, flags_read);
@@ -286,14 +429,27 @@ int amber_cow_write(const char *dir, struct amber_agent_slot *slot) {
     if (amber_file_region_frozen(i)) err = amber_file_save_region(i);
   if (!err) err = pages_write_batch(w); /* before the program changes what they point at */
   if (err) return amber_file_end(err) ? -1 : 0;
-  keep_frozen_runs(w);
+  amber_freeze_mark("frozen regions");
+  keep_runs(w, &kept[0]);
   amber_file_track(); /* the last thing before the copy: what it finds written, the copy writes */
+  amber_freeze_mark("tracked");
   if (few_left()) { /* pre-copied: what is left is cheaper to write now than a copy to make */
+    int pagemap_fd = w->pagemap_fd, fd = s->fd; /* the helper changes them in its memory */
+    long pid = defer_write();
+    if (pid > 0) { /* the helper writes on; this process lets go of the file, nothing else */
+      if (pagemap_fd >= 0) amber_sys1(SYS_close, pagemap_fd);
+      amber_sys1(SYS_close, fd);
+      writes_on(slot, pid);
+      amber_freeze_mark("helper");
+      return 1;
+    }
     err = write_rest();
     drop_frozen_runs();
     return err ? -1 : 0;
   }
+  helper_stack = 0;
   long pid = spawn_writer();
+  amber_freeze_mark("forked");
   if (pid < 0) { /* no copy (no memory for one?): the rest now, as without copy-on-write */
     amber_log("cannot make a copy of the process to write its image (%ld): written frozen", pid);
     err = flags_read ? 0 : read_vm_flags(0);
@@ -311,13 +467,6 @@ int amber_cow_write(const char *dir, struct amber_agent_slot *slot) {
   if (w->pagemap_fd >= 0) amber_sys1(SYS_close, w->pagemap_fd);
   amber_sys1(SYS_close, s->fd);
   s->fd = -1;
-  amber.table->cow_writer[slot - ctl()->slots] = (int32_t)pid;
-  /* Unless the copy has written and said so already. */
-  int32_t expected = AMBER_AGENT_FROZEN;
-  if (__atomic_compare_exchange_n(&slot->state, &expected, AMBER_AGENT_CAPTURED, 0,
-                                  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-    __atomic_add_fetch(&ctl()->reports, 1, __ATOMIC_ACQ_REL);
-    amber_futex_wake(&ctl()->reports, 1);
-  }
+  writes_on(slot, pid);
   return 1;
 }

@@ -26,5 +26,9 @@ struct amber_sink *amber_file_sink(void);
 /* Writes what is left (after err == 0) and closes the file, removed on failure; err or the
  * write's -errno. */
 int amber_file_end(int err);
+/* The threads', descriptors' and locks' records copied for a write that ends after the thaw
+ * (agent_defer.h); 0 or -errno. Forgotten (not unmapped) by a fork's child. */
+int amber_file_keep_sections(void);
+void amber_file_forget_sections(void);
 
 #endif

@@ -11,7 +11,9 @@
 #include "../../common/broker.h"
 #include "../../common/vm_flags.h"
 #include "agent_lines.h"
+#include "agent_defer.h"
 #include "agent_file.h"
+#include "agent_freeze_times.h"
 #include "agent_pages.h"
 #include "agent_precopy.h"
 #include "agent_share.h"
@@ -282,9 +284,11 @@ int amber_file_begin(const char *dir, int with_flags) {
   int maybe = (amber.table->ctl.flags & AMBER_SNAPSHOT_PRECOPIED) && !parent_dir[0];
   int smaps = with_flags == 1 || (with_flags == 2 && !maybe);
   int err = list_regions(smaps);
+  amber_freeze_mark("maps");
   nregions = region_count;
   uint64_t data_end = AMBER_PAGE; /* after the header's page */
   precopied = !err && maybe && amber_precopy_take(dir, path, &w.parent, &data_end);
+  amber_freeze_mark("pre-copy index");
   flags_known = smaps || (precopied && amber_precopy_flags(regions));
   if (!err && with_flags == 2 && !flags_known) err = list_regions(1), flags_known = 1;
   nregions = region_count;
@@ -304,6 +308,7 @@ int amber_file_begin(const char *dir, int with_flags) {
   }
   uint64_t epoch = precopied ? amber_precopy_track() : pages_parent_epoch(w.parent);
   if (!err) err = amber_track_classify(w.pagemap_fd, epoch);
+  amber_freeze_mark("classified");
   w.data_end = data_end;
   pages_begin();
   return err;
@@ -322,7 +327,7 @@ int amber_file_save_region(int i) {
   const struct pm_page_region *written;
   uint64_t n;
   if (amber_track_runs(i, &written, &n)) {
-    h.dirty_tracked++;
+    if (amber_defer_mode != AMBER_DEFER_RECORD) h.dirty_tracked++; /* counted when written */
     return pages_save_tracked(&w, &regions[i], written, n);
   }
   return pages_save_region(&w, &regions[i], whole_region(&regions[i]));
@@ -330,7 +335,45 @@ int amber_file_save_region(int i) {
 
 void amber_file_track(void) { h.dirty_epoch = amber_track_scan_and_arm(w.pagemap_fd); }
 
+/* The sections after the pages: the records captured frozen, or a copy of them, taken frozen,
+ * for a write that ends after the thaw (agent_defer.h), as the handler releases descriptors
+ * (amber_fds_release) meanwhile. */
+static struct sections {
+  const struct amber_thread_rec *threads;
+  const struct amber_fd_rec *fds;
+  const struct amber_lock_rec *locks;
+  int32_t nthreads, nfds, nlocks;
+  void *copy;
+  uint64_t bytes;
+} sections;
+
+int amber_file_keep_sections(void) {
+  int32_t nlocks;
+  const struct amber_lock_rec *locks = amber_locks_saved(&nlocks);
+  uint64_t t = sizeof(struct amber_thread_rec) * amber_ckpt.nthreads;
+  uint64_t f = sizeof(struct amber_fd_rec) * amber_ckpt.nfds, l = sizeof *locks * nlocks;
+  uint64_t bytes = (t + f + l + AMBER_PAGE) & ~(AMBER_PAGE - 1ULL);
+  long addr = amber_sys6(SYS_mmap, 0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                         -1, 0);
+  if (addr < 0 && addr > -4096) return error("no memory to keep the process's records in", addr);
+  char *p = (char *)addr;
+  memcpy(p, amber_ckpt.threads, t);
+  memcpy(p + t, amber_ckpt.fds, f);
+  memcpy(p + t + f, locks, l);
+  sections = (struct sections){(const void *)p, (const void *)(p + t), (const void *)(p + t + f),
+                               amber_ckpt.nthreads, amber_ckpt.nfds, nlocks, p, bytes};
+  return 0;
+}
+
+static void drop_sections(void) {
+  if (sections.copy) amber_sys2(SYS_munmap, sections.copy, sections.bytes);
+  memset(&sections, 0, sizeof sections);
+}
+
+void amber_file_forget_sections(void) { memset(&sections, 0, sizeof sections); }
+
 int amber_file_end(int err) {
+  amber_freeze_mark("pages");
   if (!err) err = pages_write_batch(&w);
   if (!err) {
     h.data_off = AMBER_PAGE;
@@ -338,8 +381,10 @@ int amber_file_end(int err) {
     h.nregions = nregions;
     h.nruns = w.nruns;
     h.npages = w.npages;
-    h.nthreads = amber_ckpt.nthreads;
-    h.nfds = amber_ckpt.nfds;
+    const struct amber_thread_rec *threads = sections.copy ? sections.threads : amber_ckpt.threads;
+    const struct amber_fd_rec *fds = sections.copy ? sections.fds : amber_ckpt.fds;
+    h.nthreads = sections.copy ? sections.nthreads : amber_ckpt.nthreads;
+    h.nfds = sections.copy ? sections.nfds : amber_ckpt.nfds;
     uint64_t off = w.data_end;
     h.threads_off = off;
     off += sizeof(struct amber_thread_rec) * h.nthreads;
@@ -352,17 +397,18 @@ int amber_file_end(int err) {
     h.hashes_off = off;
     off += 8 * w.npages;
     const struct amber_lock_rec *locks = amber_locks_saved(&h.nlocks);
+    if (sections.copy) locks = sections.locks, h.nlocks = sections.nlocks;
     h.locks_off = off;
     off += sizeof *locks * h.nlocks;
     h.file_size = off;
     struct amber_sink *s = &sink;
     /* Everything but the pages goes into a stream's index too (agent_sink.h). */
-    err = amber_sink_write_indexed(s, amber_ckpt.threads, h.regions_off - h.threads_off,
+    err = amber_sink_write_indexed(s, threads, h.regions_off - h.threads_off,
                                    h.threads_off);
     if (!err) err = amber_sink_write_indexed(s, regions, h.runs_off - h.regions_off, h.regions_off);
     if (!err) err = amber_sink_write_indexed(s, w.runs, h.fds_off - h.runs_off, h.runs_off);
     if (!err)
-      err = amber_sink_write_indexed(s, amber_ckpt.fds, h.hashes_off - h.fds_off, h.fds_off);
+      err = amber_sink_write_indexed(s, fds, h.hashes_off - h.fds_off, h.fds_off);
     if (!err)
       err = amber_sink_write_indexed(s, w.hashes, h.locks_off - h.hashes_off, h.hashes_off);
     if (!err) err = amber_sink_write_indexed(s, locks, h.file_size - h.locks_off, h.locks_off);
@@ -373,8 +419,10 @@ int amber_file_end(int err) {
   pages_release(&w);
   amber_track_release();
   amber_precopy_release();
+  drop_sections();
   if (w.pagemap_fd >= 0) amber_sys1(SYS_close, w.pagemap_fd);
   amber_sink_close(&sink, path, err != 0);
+  amber_freeze_mark("file end");
   return err;
 }
 

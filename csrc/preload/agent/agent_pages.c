@@ -7,6 +7,7 @@
 
 #include "../../common/hash.h"
 #include "../../common/pagemap_scan.h"
+#include "agent_defer.h"
 #include "agent_pages.h"
 #include "agent_shmem.h"
 
@@ -22,6 +23,7 @@ struct page_parent {
   uint64_t npages, bytes;
   uint64_t dirty_epoch; /* agent_track.c */
   int same_file; /* a pre-copy's index (agent_precopy.c): its pages are in this image's file */
+  int (*load)(void); /* reads `hashes` in at their first use (a pre-copy's), or 0 */
 };
 
 static int failed(const char *what, long err) {
@@ -110,6 +112,11 @@ static int parent_page(struct page_writer *w, uint64_t addr, uint32_t *depth, in
                        uint64_t *off, uint64_t *hash) {
   const struct page_parent *p = w->parent;
   if (!p) return 0;
+  if (p->load) { /* after the thaw, where the write is deferred (agent_defer.h) */
+    int err = p->load();
+    if (err) return failed("cannot read the pre-copy's index of pages", err);
+    ((struct page_parent *)p)->load = 0;
+  }
   while (w->parent_cursor < p->nruns &&
          p->runs[w->parent_cursor].addr + p->runs[w->parent_cursor].npages * AMBER_PAGE <= addr)
     w->parent_cursor++;
@@ -264,7 +271,9 @@ static int add_page(struct page_writer *w, uint64_t addr, uint64_t hash, const c
   uint32_t depth = 0;
   int32_t vpid = 0;
   uint64_t off = 0, theirs = 0;
-  int found = parent_page(w, addr, &depth, &vpid, &off, &theirs) == 1;
+  int found = parent_page(w, addr, &depth, &vpid, &off, &theirs);
+  if (found < 0) return found;
+  found = found == 1;
   if (found && theirs == hash) {
     int err = add_page_at(w, addr, hash, depth ? copy : 0, depth, vpid, off);
     return err ? err : 0;
@@ -282,7 +291,7 @@ struct region_save {
   int opened;
 };
 
-static int stage_page(struct page_writer *w, uint64_t addr) {
+static int stage_page(struct page_writer *w, uint64_t addr, const void *src) {
   if (!stage && !(stage = map_anon(STAGE_PAGES * AMBER_PAGE)))
     return failed("no memory to copy pages through", -ENOMEM);
   if (staged == STAGE_PAGES) {
@@ -293,7 +302,7 @@ static int stage_page(struct page_writer *w, uint64_t addr) {
     pending_from = stage; /* where the pending run's next page goes */
   }
   char *copy = stage + (uint64_t)staged * AMBER_PAGE;
-  int used = add_page(w, addr, amber_hash_copy(copy, (const void *)addr, AMBER_PAGE), copy);
+  int used = add_page(w, addr, amber_hash_copy(copy, src, AMBER_PAGE), copy);
   if (used > 0) staged++; /* a page of the parent's, or the pre-copy's, needs no copy */
   return used < 0 ? used : 0;
 }
@@ -301,9 +310,9 @@ static int stage_page(struct page_writer *w, uint64_t addr) {
 /* A page that holds only zeros, of anonymous memory (which a restore maps as zeros), takes no
  * room and no write: the restore leaves it untouched. Most pages of data fail at the first
  * word. */
-static int zero_page(const struct amber_region_rec *r, uint64_t addr) {
+static int zero_page(const struct amber_region_rec *r, const void *src) {
   if (r->kind != AMBER_REGION_ANON && r->kind != AMBER_REGION_ANON_SHARED) return 0;
-  const uint64_t *p = (const uint64_t *)addr;
+  const uint64_t *p = src;
   for (int i = 0; i < AMBER_PAGE / 8; i += 8)
     if (p[i] | p[i + 1] | p[i + 2] | p[i + 3] | p[i + 4] | p[i + 5] | p[i + 6] | p[i + 7]) return 0;
   return 1;
@@ -311,14 +320,21 @@ static int zero_page(const struct amber_region_rec *r, uint64_t addr) {
 
 static int save_range(void *ctx, uint64_t from, uint64_t to) {
   struct region_save *c = ctx;
-  if (!c->opened && !(c->r->prot & PROT_READ)) {
+  /* Replayed after the thaw: the pages are the copies taken frozen, and the program's
+   * protection is its own again. */
+  if (!c->opened && !(c->r->prot & PROT_READ) && amber_defer_mode != AMBER_DEFER_REPLAY) {
     long e = amber_sys3(SYS_mprotect, c->r->start, c->r->end - c->r->start, c->r->prot | PROT_READ);
     if (e) return failed("cannot read memory the program made unreadable (sealed with mseal?)", e);
   }
   c->opened = 1;
+  if (amber_defer_mode == AMBER_DEFER_RECORD)
+    return amber_defer_copy(from, to) ? failed("no memory to keep pages in", -ENOMEM) : 0;
   int err = 0;
-  for (uint64_t page = from; page < to && !err; page += AMBER_PAGE)
-    err = zero_page(c->r, page) ? pages_flush(c->w) : stage_page(c->w, page);
+  for (uint64_t page = from; page < to && !err; page += AMBER_PAGE) {
+    const void *src = amber_defer_page(page);
+    if (!src) return failed("a page was not recorded", -EIO);
+    err = zero_page(c->r, src) ? pages_flush(c->w) : stage_page(c->w, page, src);
+  }
   return err;
 }
 
@@ -337,8 +353,8 @@ static int scan_region(struct region_save *c) {
   const struct amber_region_rec *r = c->r;
   for (uint64_t at = r->start; at < r->end;) {
     struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 512);
-    long n = amber_sys3(SYS_ioctl, c->w->pagemap_fd, PAGEMAP_SCAN, &a);
-    if (n == -ENOTTY || n == -EINVAL) return 1;
+    long n = amber_defer_scan(c->w->pagemap_fd, &a);
+    if ((n == -ENOTTY || n == -EINVAL) && amber_defer_mode == AMBER_DEFER_LIVE) return 1;
     if (n < 0) return failed("cannot scan /proc/self/pagemap", n);
     for (long i = 0; i < n; i++) {
       int err = worth_saving(r, vec[i].categories) ? save_range(c, vec[i].start, vec[i].end)
@@ -381,6 +397,10 @@ static int tracked_run(struct region_save *c, uint64_t from, uint64_t to, int sw
     step = AMBER_PAGE;
     while (*k < ndirty && dirty[*k].end <= page) ++*k;
     int read = swapped || (*k < ndirty && dirty[*k].start <= page);
+    if (amber_defer_mode == AMBER_DEFER_RECORD) { /* only what the write will read */
+      if (read) err = save_range(c, page, page + AMBER_PAGE);
+      continue;
+    }
     uint32_t depth = 0;
     int32_t vpid = 0;
     uint64_t off = 0, count = 1;
@@ -388,7 +408,8 @@ static int tracked_run(struct region_save *c, uint64_t from, uint64_t to, int sw
     /* Up to the next written page, the parent's run: taken whole. */
     uint64_t limit = *k < ndirty && dirty[*k].start < to ? dirty[*k].start : to;
     int theirs = read ? 0 : parent_block(w, page, limit, &depth, &vpid, &off, &hashes, &count);
-    if (read || theirs == 2) err = save_range(c, page, page + AMBER_PAGE);
+    if (theirs < 0) err = theirs;
+    else if (read || theirs == 2) err = save_range(c, page, page + AMBER_PAGE);
     else if (theirs) err = add_block(w, page, count, hashes, depth, vpid, off), step = count * AMBER_PAGE;
     else err = pages_flush(w); /* as it was: zeros, or the file's */
   }
@@ -410,7 +431,7 @@ static int tracked_anon(struct region_save *c, const struct pm_page_region *dirt
     struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 512);
     a.category_inverted = PAGE_IS_PRESENT, a.category_mask = PAGE_IS_PRESENT;
     a.category_anyof_mask = 0, a.return_mask = PAGE_IS_SWAPPED;
-    long n = amber_sys3(SYS_ioctl, c->w->pagemap_fd, PAGEMAP_SCAN, &a);
+    long n = amber_defer_scan(c->w->pagemap_fd, &a);
     if (n < 0) return failed("cannot scan /proc/self/pagemap", n);
     for (long i = 0; i < n && !err; i++) {
       if (vec[i].start > there) err = tracked_run(c, there, vec[i].start, 0, dirty, ndirty, &k);
@@ -440,7 +461,7 @@ int pages_save_tracked(struct page_writer *w, struct amber_region_rec *r,
   if (r->kind == AMBER_REGION_ANON) err = tracked_anon(&c, dirty, ndirty);
   for (uint64_t at = r->start; r->kind != AMBER_REGION_ANON && at < r->end && !err;) {
     struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 512);
-    long n = amber_sys3(SYS_ioctl, w->pagemap_fd, PAGEMAP_SCAN, &a);
+    long n = amber_defer_scan(w->pagemap_fd, &a);
     if (n < 0) return failed("cannot scan /proc/self/pagemap", n);
     for (long i = 0; i < n && !err; i++)
       err = worth_saving(r, vec[i].categories)
@@ -451,7 +472,7 @@ int pages_save_tracked(struct page_writer *w, struct amber_region_rec *r,
     at = a.walk_end;
   }
   if (!err) err = pages_flush(w);
-  if (c.opened && !(r->prot & PROT_READ))
+  if (c.opened && !(r->prot & PROT_READ) && amber_defer_mode != AMBER_DEFER_REPLAY)
     amber_sys3(SYS_mprotect, r->start, r->end - r->start, r->prot);
   r->nruns = w->nruns - r->first_run;
   return err;
@@ -508,7 +529,7 @@ int pages_take_runs(struct page_writer *w, const struct amber_run_rec *runs, int
 }
 
 int pages_base(const struct amber_run_rec *runs, int nruns, const uint64_t *hashes,
-               uint64_t npages, const struct page_parent **out) {
+               uint64_t npages, int (*load)(void), const struct page_parent **out) {
   uint64_t bytes = sizeof(struct page_parent) + (uint64_t)nruns * 8;
   struct page_parent *p = map_anon(bytes);
   if (!p) return failed("no memory for the pre-copy's index of pages", -ENOMEM);
@@ -516,6 +537,7 @@ int pages_base(const struct amber_run_rec *runs, int nruns, const uint64_t *hash
   p->nruns = nruns;
   p->npages = npages;
   p->same_file = 1;
+  p->load = load;
   p->runs = (struct amber_run_rec *)runs; /* the caller's, kept until this is released */
   p->first_page = (uint64_t *)(p + 1);
   p->hashes = (uint64_t *)hashes;

@@ -30,9 +30,10 @@ long pages_read_at(int fd, void *buf, uint64_t len, uint64_t off);
 int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_parent **out);
 void pages_release_parent(const struct page_parent *parent);
 /* A pre-copy's index as the parent (agent_precopy.c): its pages are in this image's own file,
- * so a page taken from it is a run of depth 0 at its offset. */
+ * so a page taken from it is a run of depth 0 at its offset. Its hashes are read in by
+ * `load` (if not 0) at their first use: after the thaw, where the write is deferred. */
 int pages_base(const struct amber_run_rec *runs, int nruns, const uint64_t *hashes,
-               uint64_t npages, const struct page_parent **out);
+               uint64_t npages, int (*load)(void), const struct page_parent **out);
 /* Which arming of dirty-page tracking the parent's memory is the state of; 0 if none. */
 uint64_t pages_parent_epoch(const struct page_parent *parent);
 

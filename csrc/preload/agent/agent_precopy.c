@@ -21,6 +21,20 @@ static struct amber_precopy_header header;
 static struct amber_precopy_range *ranges;
 static uint64_t map_bytes;
 static void *map;
+static char index_path[AMBER_CTL_PATH + 64];
+
+/* The page hashes, 8 bytes a page: read at their first use (agent_pages.c), which is after the
+ * thaw where the write is deferred (agent_defer.h); the index goes once they are in. */
+static int load_hashes(void) {
+  uint64_t before = sizeof header + (uint64_t)header.nranges * sizeof *ranges +
+                    (uint64_t)header.nruns * sizeof(struct amber_run_rec);
+  int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, index_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fd;
+  long err = pages_read_at(fd, (char *)map + before - sizeof header, header.npages * 8, before);
+  amber_sys1(SYS_close, fd);
+  if (!err) amber_sys3(SYS_unlinkat, AT_FDCWD, index_path, 0);
+  return (int)err;
+}
 
 void amber_precopy_release(void) {
   if (map) amber_sys2(SYS_munmap, map, map_bytes);
@@ -42,8 +56,8 @@ int amber_precopy_take(const char *dir, const char *path, const struct page_pare
                        uint64_t *data_end) {
   amber_precopy_release();
   if (!(amber.table->ctl.flags & AMBER_SNAPSHOT_PRECOPIED)) return 0;
-  char index[AMBER_CTL_PATH + 64], data[AMBER_CTL_PATH + 64];
-  amber_fmt(index, sizeof index, AMBER_PRECOPY_INDEX_FMT, dir, amber.vpid);
+  char *index = index_path, data[AMBER_CTL_PATH + 64];
+  amber_fmt(index, sizeof index_path, AMBER_PRECOPY_INDEX_FMT, dir, amber.vpid);
   amber_fmt(data, sizeof data, AMBER_PRECOPY_DATA_FMT, dir, amber.vpid);
   int fd = (int)amber_sys3(SYS_openat, AT_FDCWD, index, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0; /* not pre-copied: written as without */
@@ -58,12 +72,12 @@ int amber_precopy_take(const char *dir, const char *path, const struct page_pare
     if (addr < 0 && addr > -4096) err = addr;
     else map = (void *)addr;
   }
-  if (!err) err = pages_read_at(fd, map, map_bytes, sizeof header);
+  if (!err) err = pages_read_at(fd, map, ranges_bytes + runs_bytes, sizeof header);
   amber_sys1(SYS_close, fd);
   ranges = map;
   const struct amber_run_rec *runs = (const void *)((char *)map + ranges_bytes);
   const uint64_t *hashes = (const void *)((const char *)runs + runs_bytes);
-  if (!err) err = pages_base(runs, (int)header.nruns, hashes, header.npages, base);
+  if (!err) err = pages_base(runs, (int)header.nruns, hashes, header.npages, load_hashes, base);
   /* Its file is this process's file from here on, written on after the pre-copy's pages. */
   if (!err) err = amber_sys4(SYS_renameat, AT_FDCWD, data, AT_FDCWD, path);
   if (err) {
@@ -73,8 +87,7 @@ int amber_precopy_take(const char *dir, const char *path, const struct page_pare
     drop_files(dir);
     return 0; /* written as without */
   }
-  amber_sys3(SYS_unlinkat, AT_FDCWD, index, 0);
-  *data_end = header.data_end;
+  *data_end = header.data_end; /* the index stays until its hashes are read */
   return 1;
 }
 

@@ -77,6 +77,12 @@ void amber_track_release(void) {
   per_region = 0, written = 0, nwritten = 0, written_cap = 0, usable = 0;
 }
 
+/* A fork's child whose parent's helper was writing (agent_defer.h): the memory these name is
+ * the helper's to unmap, not this process's. */
+void amber_track_forget_buffers(void) {
+  per_region = 0, written = 0, nwritten = 0, written_cap = 0, usable = 0;
+}
+
 /* After a restore: the memory these name is not there, nor the descriptor (its number may be
  * the program's now). */
 void amber_track_forget(void) {

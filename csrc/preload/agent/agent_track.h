@@ -22,6 +22,8 @@ int amber_track_used(void);
 void amber_track_release(void);
 /* After a restore: nothing is tracked (the next snapshot arms afresh). */
 void amber_track_forget(void);
+/* Forgets this snapshot's buffers without unmapping them (a fork's child: agent_defer.h). */
+void amber_track_forget_buffers(void);
 /* A pre-copy armed `ranges` on this agent's userfaultfd `fd` (common/precopy.h): they are
  * what is tracked now; the epoch to classify with, 0 if it is not this agent's. */
 struct amber_precopy_range;
