@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { check, type Image } from "../mod.ts";
+import { check, type Image, inspect } from "../mod.ts";
 import { prog, type Scenario, scenarioTest, sleep } from "./support.ts";
 
 const tracking = (await check()).features.find((f) => f.id === "dirtyTracking")?.present ?? false;
@@ -54,6 +54,7 @@ scenarioTest(
     await moved(s);
     const one = await app.snapshot({ dir: join(s.dir, "1.amber"), parent: base, stop: true });
     assertIncremental(one);
+    await inspect(one.dir); // every file of the chain checked whole
     const restored = await restoreExact(s, one);
     // Restored, its tracking starts afresh: the next pre-copy finds what changed by hashing.
     await moved(s);
