@@ -94,13 +94,21 @@ static int is_userfaultfd(int fd) {
   return !strcmp(target, "anon_inode:[userfaultfd]");
 }
 
-/* The descriptor, named in the process's row for a pre-copy (control/ctl_precopy.c), and the
- * epoch its bits hold (the table's dirty_epoch, which a pre-copy clears: published()). */
+/* The epoch the bits hold, in the tables (dirty_epoch, which a pre-copy clears: published()).
+ * Written as an arming sets it, and as 0 whenever there is none (after a fork or a restore,
+ * whose tables may hold another process's); never again otherwise, which could undo a clear. */
+static void publish_epoch(void) {
+  struct amber_row *row = amber.table ? amber_row_by_vid(amber.table, AMBER_KIND_PID, amber.vpid) : 0;
+  if (row)
+    __atomic_store_n(&amber.table->dirty_epoch[row - amber.table->rows[AMBER_KIND_PID]],
+                     amber_track_fd >= 0 ? epoch : 0, __ATOMIC_RELEASE);
+}
+
+/* The descriptor, named in the process's row for a pre-copy (control/ctl_precopy.c). */
 static void publish(void) {
   struct amber_row *row = amber.table ? amber_row_by_vid(amber.table, AMBER_KIND_PID, amber.vpid) : 0;
   if (!row) return;
-  uint64_t *mine = &amber.table->dirty_epoch[row - amber.table->rows[AMBER_KIND_PID]];
-  __atomic_store_n(mine, amber_track_fd >= 0 ? epoch : 0, __ATOMIC_RELEASE);
+  if (!epoch || amber_track_fd < 0) publish_epoch();
   __atomic_store_n(&row->pad, amber_track_fd + 1, __ATOMIC_RELEASE);
 }
 
@@ -338,7 +346,7 @@ uint64_t amber_track_scan_and_arm(int pagemap_fd) {
   }
   epoch = narmed ? new_epoch() : 0;
   armed_pid = amber_sys_getpid();
-  publish();
+  publish_epoch();
   return epoch;
 }
 
@@ -365,7 +373,7 @@ uint64_t amber_track_precopied(const struct amber_precopy_range *ranges, uint32_
   }
   ever_armed = 1; /* bits a dropped registration left behind are cleared before arming again */
   epoch = narmed ? new_epoch() : 0;
-  publish();
+  publish_epoch();
   return epoch;
 }
 
