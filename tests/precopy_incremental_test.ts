@@ -10,6 +10,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { check, type Image, inspect } from "../mod.ts";
+import { openAppTable } from "../src/app_table.ts";
+import { processesOf } from "../src/processes.ts";
 import { prog, type Scenario, scenarioTest, sleep } from "./support.ts";
 
 const tracking = (await check()).features.find((f) => f.id === "dirtyTracking")?.present ?? false;
@@ -85,6 +87,34 @@ scenarioTest(
     }
     for (const image of chain.slice(1, 3)) await (await restoreExact(s, image)).kill();
     await restoreExact(s, chain[3]);
+    await s.pass();
+  },
+  180_000,
+);
+
+scenarioTest(
+  "a pre-copy that no snapshot takes leaves the next incremental image exact: it does not trust write-protect bits the pre-copy protected again",
+  async (s) => {
+    const app = await s.launch([prog("precopy_incremental"), s.dir, "64"], "rewrite");
+    await s.waitFor(/^ready$/m);
+    const base = await app.snapshot({ dir: join(s.dir, "0.amber") });
+    await moved(s);
+    // A pre-copy on `base` that its snapshot abandons (as a failed or aborted one would): the
+    // pages written since `base` are protected again, and most are not written after.
+    {
+      using table = openAppTable(app);
+      assert.ok(table.precopyClaim(), "the control block is free");
+      const abandoned = join(s.dir, "abandoned");
+      await Deno.mkdir(abandoned);
+      for (const p of processesOf(table.rows())) {
+        assert.ok(await table.precopy(p.vpid, abandoned, false, base.dir), "pre-copied");
+      }
+      table.precopyRelease();
+    }
+    await moved(s);
+    const one = await app.snapshot({ dir: join(s.dir, "1.amber"), parent: base, stop: true });
+    assertIncremental(one);
+    await restoreExact(s, one);
     await s.pass();
   },
   180_000,
