@@ -18,7 +18,7 @@ import { PathLimit } from "./path_limits.ts";
 /** The value of `format` in every manifest. */
 export const IMAGE_FORMAT = "amber-image";
 /** The manifest version this Amber writes and reads. */
-export const IMAGE_VERSION = 3;
+export const IMAGE_VERSION = 4;
 /** The manifest's file name inside an image directory. */
 export const MANIFEST_FILE = "manifest.json";
 /** The manifest's head (see {@linkcode ManifestHeadSchema}) as a migration's stream carries it. */

@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ImageError, IncompatibleImageError, inspect, list, SnapshotError } from "../mod.ts";
+import { ControlError, createTableFromImage } from "../ffi/control.ts";
+import { imageVne } from "../ffi/vne.ts";
 import { removeExitRecord } from "../src/exited.ts";
 import { prog, type Scenario, scenarioTest, sleep } from "./support.ts";
 
@@ -130,6 +132,58 @@ scenarioTest(
     // A lazy restore maps the table unread: the entry fails against its page in the background
     // (or up front, if the check was quicker), the application ended, the page named.
     await lazyRestoreEnds(s, image.dir, "lazytable");
+  },
+);
+
+/** Ways to spoil a compact tables.bin: its header is magic (8), version, size, npages, pad (4
+ * each), then npages page indexes (4 each), then the pages. */
+const SPOILED_TABLES: [string, (bytes: Uint8Array) => Uint8Array][] = [
+  ["cut short by a byte", (b) => b.subarray(0, b.length - 1)],
+  ["a byte too long", (b) => Uint8Array.of(...b, 0)],
+  ["only its header", (b) => b.subarray(0, 24)],
+  ["more pages than the table has", (b) => setWord(b, 16, 0xffffffff)],
+  ["one page fewer than it holds", (b) => setWord(b, 16, word(b, 16) - 1)],
+  ["a page index outside the table", (b) => setWord(b, 24 + 4, 1 << 20)],
+  ["a page twice", (b) => setWord(b, 24 + 4, word(b, 24))],
+];
+
+function word(bytes: Uint8Array, at: number): number {
+  return new DataView(bytes.buffer, bytes.byteOffset).getUint32(at, true);
+}
+
+function setWord(bytes: Uint8Array, at: number, value: number): Uint8Array {
+  const out = bytes.slice();
+  new DataView(out.buffer).setUint32(at, value, true);
+  return out;
+}
+
+scenarioTest(
+  "tables.bin holds only the pages a fresh table does not have, restores, and a damaged one is refused naming it",
+  async (s) => {
+    const image = await counterImage(s);
+    const path = join(image.dir, "tables.bin");
+    const bytes = await Deno.readFile(path);
+    assert.ok(bytes.length < 64 * 1024, `tables.bin is ${bytes.length} bytes`);
+    assert.ok(word(bytes, 16) >= 2, "the test spoils a second page index");
+    for (const [what, spoil] of SPOILED_TABLES) {
+      const spoiled = join(s.dir, "spoiled-tables.bin");
+      await Deno.writeFile(spoiled, spoil(bytes));
+      const tables = join(s.dir, "tables");
+      for (
+        const read of [
+          () => createTableFromImage(spoiled, tables, "t", "t"),
+          () => imageVne(spoiled),
+        ]
+      ) {
+        assert.throws(read, (e: Error) => {
+          assert.ok(e instanceof ControlError && e.code === "EPROTO", `${what}: ${e}`);
+          assert.ok(e.message.includes(spoiled), `${what}: ${e.message}`);
+          return true;
+        });
+      }
+      assert.ok(!existsSync(tables), `${what}: no tables were made`);
+    }
+    await s.restore(image.dir);
   },
 );
 

@@ -97,9 +97,10 @@ static int ends(const char *s, size_t cap) {
 int amber_read_image_tables(const char *path, struct amber_table *copy) {
   int fd = amber_open_regular(path, O_RDONLY);
   if (fd < 0) return fd;
-  ssize_t n = pread(fd, copy, sizeof *copy, 0);
+  int err = amber_read_tables_file(fd, copy);
   close(fd);
-  if (n != (ssize_t)sizeof *copy || copy->magic != AMBER_TABLE_MAGIC ||
+  if (err) return err;
+  if (copy->magic != AMBER_TABLE_MAGIC ||
       copy->version != AMBER_TABLE_VERSION || copy->size != sizeof *copy)
     return -EPROTO;
   int bad = copy->ctl.nslots > AMBER_CTL_MAX_PROCS || copy->ctl.nzombies > AMBER_CTL_MAX_PROCS ||

@@ -344,26 +344,12 @@ API int32_t amber_ctl_agent_error(void *table, char *buf, int32_t cap) {
   return n >= cap ? -ENOSPC : n;
 }
 
-static int write_all(int fd, const void *data, size_t len) {
-  const char *p = data;
-  while (len) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    p += n;
-    len -= n;
-  }
-  return 0;
-}
-
 API int32_t amber_ctl_save_tables(void *table, const char *path) {
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return -errno;
   /* No fsync: this is written while the application is frozen, and the image's files are
    * made durable together once it runs again (src/snapshot.ts, syncFiles). */
-  int err = write_all(fd, table, sizeof(struct amber_table));
+  int err = amber_write_image_tables(fd, table);
   close(fd);
   return err;
 }

@@ -16,4 +16,11 @@ int amber_open_regular(const char *path, int flags);
 struct amber_table;
 int amber_read_image_tables(const char *path, struct amber_table *copy);
 
+/* tables.bin is compact (ctl_tables_file.c): a header, then only the table's pages that differ
+ * from a fresh table's. Writes table so to fd: 0 or -errno. Reads it back from fd into copy, a
+ * fresh table first, its header, indexes and length checked: 0, -EPROTO if it is not such a
+ * file, or -errno. The one writer and the one reader of the format. */
+int amber_write_image_tables(int fd, const struct amber_table *table);
+int amber_read_tables_file(int fd, struct amber_table *copy);
+
 #endif
