@@ -182,7 +182,7 @@ static int few_left(void) {
     if (r->kind == AMBER_REGION_ANON || r->kind == AMBER_REGION_FILE) left += r->end - r->start;
   }
   uint64_t copied = amber_precopy_pages() * AMBER_PAGE, limit = copied / 32;
-  return left <= (limit > (4u << 20) ? limit : 4u << 20);
+  return left <= (limit > (8u << 20) ? limit : 8u << 20); /* the library's own data is some 4 MiB */
 }
 
 static int writer_cancelled(void) {
