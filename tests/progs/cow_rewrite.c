@@ -21,8 +21,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "../../csrc/common/seccomp_calls.h"
 #include "check.h"
+#include "rewrite_words.h"
 #include "wait_go.h"
 
 #define WORDS_PER_PAGE 512
@@ -37,21 +37,6 @@ struct worker {
 };
 
 static const char *dir;
-
-/* The system thread ID: with Amber's magic in r9, past its seccomp layer (docs/seccomp.md),
- * which would answer the virtual one, the same after a restore. */
-static long raw_gettid(void) {
-  long ret;
-  register long r9 __asm__("r9") = AMBER_SECCOMP_MAGIC;
-  __asm__ volatile("syscall" : "=a"(ret) : "0"((long)SYS_gettid), "r"(r9) : "rcx", "r11", "memory");
-  return ret;
-}
-
-static inline uint64_t word(uint64_t gen, uint64_t i) {
-  uint64_t x = gen * 0x9e3779b97f4a7c15ULL ^ (i + 1) * 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 31;
-  return x * 0x94d049bb133111ebULL;
-}
 
 static void fill_page(struct worker *w, uint64_t page, uint64_t gen) {
   uint64_t *p = w->mem + page * WORDS_PER_PAGE;

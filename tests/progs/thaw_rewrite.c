@@ -19,8 +19,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "../../csrc/common/seccomp_calls.h"
 #include "check.h"
+#include "rewrite_words.h"
 #include "wait_go.h"
 
 #define WORDS 512 /* per page */
@@ -36,19 +36,6 @@ struct area {
 static const char *dir;
 static struct area trickle, big;
 static int known; /* threads that know their thread ID */
-
-static long raw_gettid(void) {
-  long ret;
-  register long r9 __asm__("r9") = AMBER_SECCOMP_MAGIC;
-  __asm__ volatile("syscall" : "=a"(ret) : "0"((long)SYS_gettid), "r"(r9) : "rcx", "r11", "memory");
-  return ret;
-}
-
-static inline uint64_t word(uint64_t gen, uint64_t i) {
-  uint64_t x = gen * 0x9e3779b97f4a7c15ULL ^ (i + 1) * 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 31;
-  return x * 0x94d049bb133111ebULL;
-}
 
 static void fill(struct area *a, uint64_t page, uint64_t gen) {
   uint64_t *p = a->mem + page * WORDS, at = (a->base + page) * WORDS;
