@@ -355,6 +355,9 @@ static void leader(int32_t self, void *uc) {
         amber_freeze_mark("resume");
         amber_fds_release();
       } else {
+        /* The image's leader was the old thread: a signal let into this one before it leaves
+         * the handler must find it the leader (checkpoint, below). */
+        __atomic_store_n(&amber_ckpt.leader_tid, (int32_t)amber_sys_gettid(), __ATOMIC_RELEASE);
         leader_after_restore(&amber_ckpt.threads[0]);
         amber_wait_held();
         amber_identity_close_proc();
@@ -387,9 +390,17 @@ static __attribute__((noinline)) void checkpoint(void *uc) {
                                     __ATOMIC_ACQUIRE)) {
       if (phase == AMBER_PHASE_FREEZE && my_slot()) leader(self, uc);
       __atomic_store_n(&amber_ckpt.leader_tid, 0, __ATOMIC_RELEASE);
+      if (amber_ckpt_deferred) amber_deferred_checkpoint(); /* let in meanwhile (below) */
       break;
     }
-    if (expected == self) break;
+    if (expected == self) {
+      /* The next snapshot's signal, let into this thread by its coordinator (agent_unblock.c)
+       * while it still leads the last one: stopped in it (stop_again) or not yet out. Taken
+       * again once that one is over, with the program's registers, not the handler's. */
+      amber_unblock_restore_mask(uc);
+      amber_ckpt_deferred = 1;
+      break;
+    }
     /* A leader gathers its threads while `release` is 0. Once it is 1, the last checkpoint is
      * ending: this signal is the next snapshot's, taken by a thread already let go, which
      * waits to lead it rather than to follow a leader that is leaving. */
