@@ -12,6 +12,7 @@
  * (agent_stop.c). */
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "agent.h"
 
@@ -110,15 +111,31 @@ int amber_reports_capture(void) {
 }
 
 /* Collects the stop report of each stopped child whose stop the program had collected, once
- * that child has stopped again (after its own part of the snapshot or restore). */
+ * that child has stopped again (after its own part of the snapshot or restore). A restored child
+ * may take seconds to get there on a loaded machine: given up on sooner, its new report would
+ * be there for the program, which had collected it (said in the log). */
+#define SETTLE_MS 30000
+static long now_ms(void) {
+  struct timespec ts;
+  return amber_sys2(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) ? 0
+                                                            : ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void amber_reports_settle(void) {
+  long deadline = now_ms() + SETTLE_MS;
   for (int i = 0; i < nstop_collected; i++) {
     int32_t child = amber_v2s(amber.table, AMBER_KIND_PID, stop_collected[i]);
-    for (int ms = 0; child > 0 && ms < 3000; ms++) {
+    for (;;) {
       siginfo_t si;
       si.si_pid = 0;
-      long r = amber_sys5(SYS_waitid, P_PID, child, &si, WSTOPPED | WNOHANG | __WALL, 0);
+      long r = child > 0 ? amber_sys5(SYS_waitid, P_PID, child, &si, WSTOPPED | WNOHANG | __WALL, 0)
+                         : -ESRCH;
       if (r < 0 || si.si_pid == child) break;
+      if (now_ms() > deadline) {
+        amber_log("child %d did not stop again within %d ms: its stop report is left to the "
+                  "program", stop_collected[i], SETTLE_MS);
+        break;
+      }
       struct timespec pause = {0, 1000000};
       amber_sys2(SYS_nanosleep, &pause, 0);
     }
