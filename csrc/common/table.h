@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define AMBER_TABLE_MAGIC 0x31424154524d4241ULL /* "AMBRTAB1" */
-#define AMBER_TABLE_VERSION 4
+#define AMBER_TABLE_VERSION 5
 #define AMBER_TABLE_ROWS 4096
 
 /* Virtual ranges are chosen so that no virtual ID can equal a system ID: system pids never
