@@ -38,11 +38,7 @@ int sup_parse_args(int argc, char **argv, struct sup_options *o) {
   return !o->restore && (!o->program || !o->program[0]) ? -1 : 0;
 }
 
-int sup_detach(void) {
-  pid_t pid = fork();
-  if (pid != 0) return 1;
-  return 0;
-}
+pid_t sup_detach(void) { return fork(); }
 
 /* A sibling of this executable in the build directory. */
 static void sibling(const char *name, char *out, size_t cap) {

@@ -40,7 +40,10 @@ static void forward_signal(int sig) {
   if (root_pid > 0) kill(-root_pid, sig);
 }
 
-static void register_self(void) {
+/* The supervisor's row says `pid`: the daemon's, written by the caller's side of a detach
+ * too, before it exits, so that whoever waits on that exit never finds the row of the
+ * supervisor a restored image had (long dead) meanwhile. */
+static void register_supervisor(pid_t pid) {
   amber_table_lock(table);
   struct amber_row *row = NULL;
   for (uint32_t i = 0; i < table->high[AMBER_KIND_PID] && !row; i++)
@@ -51,7 +54,7 @@ static void register_self(void) {
   row->flags = AMBER_PID_SUPERVISOR;
   row->owner = row->vid;
   row->parent = -1;
-  __atomic_store_n(&row->sid, getpid(), __ATOMIC_RELEASE);
+  __atomic_store_n(&row->sid, pid, __ATOMIC_RELEASE);
   amber_table_unlock(table);
 }
 
@@ -178,13 +181,23 @@ int main(int argc, char **argv) {
     fprintf(stderr, "amber-supervisor: cannot open %s: %s\n", path, strerror(-err));
     return 1;
   }
-  if (o.detach && sup_detach()) return 0; /* the caller's side of the fork */
+  if (o.detach) {
+    pid_t daemon = sup_detach();
+    if (daemon < 0) {
+      fprintf(stderr, "amber-supervisor: cannot detach: %s\n", strerror(errno));
+      return 1;
+    }
+    if (daemon > 0) { /* the caller's side of the fork */
+      register_supervisor(daemon);
+      return 0;
+    }
+  }
   setsid();
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   signal(SIGINT, forward_signal);
   signal(SIGTERM, forward_signal);
   signal(SIGHUP, forward_signal);
-  register_self();
+  register_supervisor(getpid());
   write_identity(o.app_dir);
   if (sup_lease_fence_listen())
     fprintf(stderr, "amber-supervisor: cannot listen for lease renewals: %s\n", strerror(errno));

@@ -19,7 +19,7 @@ struct sup_options {
 
 int sup_parse_args(int argc, char **argv, struct sup_options *o);
 /* Forks; returns 1 in the caller's process (which should exit), 0 in the daemon. */
-int sup_detach(void);
+pid_t sup_detach(void);
 /* Both return the root process's pid, or -1 with the table's state set to failed. */
 pid_t sup_start_program(struct amber_table *t, const struct sup_options *o);
 pid_t sup_start_restorer(struct amber_table *t, const struct sup_options *o);

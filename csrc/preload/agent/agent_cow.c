@@ -238,9 +238,13 @@ static void drop_frozen_runs(void) {
  * then unmaps what it used (the handler left it mapped) and its own stack, and ends. */
 #define HELPER_STACK (256 * 1024)
 static char *helper_stack;
+/* The stack the running helper unmaps as it ends: its own variable, since the helper shares
+ * this memory and helper_stack is cleared as soon as it is spawned. No other helper is made
+ * before it ends (no snapshot begins while it writes). */
+static char *helper_own_stack;
 
 static __attribute__((noreturn)) void helper_exit(int code) {
-  register long rdi __asm__("rdi") = (long)helper_stack;
+  register long rdi __asm__("rdi") = (long)helper_own_stack;
   register long rsi __asm__("rsi") = HELPER_STACK;
   register long rdx __asm__("rdx") = code;
   /* No stack after the unmap: the exit follows in registers. */
@@ -401,7 +405,7 @@ static long defer_write(void) {
                                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   long pid = stack < 0 && stack > -4096 ? stack : 0;
   if (!pid) {
-    helper_stack = (char *)stack;
+    helper_stack = helper_own_stack = (char *)stack;
     helper_gen = __atomic_load_n(&ctl()->generation, __ATOMIC_ACQUIRE);
     amber_defer_started();
     pid = spawn_writer();

@@ -13,7 +13,9 @@
 #include "../agent/agent.h"
 
 #define LOOPBACK 0x0100007fU /* 127.0.0.1 in network byte order */
-#define PEER_WAIT_MS 1000    /* how long a peer on another computer may take to be mirrored */
+/* How long a peer on another computer may take to be mirrored here: seconds on a loaded
+ * machine (registry, then agent); only a peer not yet mirrored waits. */
+#define PEER_WAIT_MS 5000
 
 static struct amber_vne_table *mapped;
 static uint64_t mapped_restore; /* amber_restore_args.restored when it was mapped */
@@ -265,6 +267,9 @@ int amber_net_peer_out(int fd, struct sockaddr_in *addr, socklen_t len) {
     amber_sys2(SYS_nanosleep, &ts, 0);
     row = amber_vne_row_of_real(t, vne, proto, rip, addr->sin_port);
   }
+  if (!row && !loop && known_computer(t, vne, rip))
+    amber_log("a peer %08x:%u on a computer of the VNE was not mirrored within %d ms: its real "
+              "address is given", rip, addr->sin_port, PEER_WAIT_MS);
   if (!row) return 0;
   addr->sin_addr.s_addr = row->vip;
   addr->sin_port = row->vport;
