@@ -469,13 +469,24 @@ export class Table implements Disposable {
   /**
    * Copies the pages of the running process `vpid` into `imageDir`, write-protected first, for
    * its agent to write only what changes before the freeze; false if it could not be (its
-   * agent then writes everything, as without).
+   * agent then writes everything, as without). With `parentDir`, for an image incremental on
+   * that one: only the pages that changed since it are copied
+   * (csrc/control/ctl_precopy_incr.c).
    */
-  async precopy(vpid: number, imageDir: string, sync: boolean): Promise<boolean> {
+  async precopy(
+    vpid: number,
+    imageDir: string,
+    sync: boolean,
+    parentDir?: string,
+  ): Promise<boolean> {
     const p = cstr(imageDir);
+    const parent = parentDir === undefined ? undefined : cstr(parentDir);
     let done = false;
-    await this.#async("amber_ctl_precopy", async (h) => {
-      const status = await library().amber_ctl_precopy(h, vpid, p, sync ? 1 : 0);
+    const name = parent ? "amber_ctl_precopy_incremental" : "amber_ctl_precopy";
+    await this.#async(name, async (h) => {
+      const status = parent
+        ? await library().amber_ctl_precopy_incremental(h, vpid, p, parent, sync ? 1 : 0)
+        : await library().amber_ctl_precopy(h, vpid, p, sync ? 1 : 0);
       done = status === 0;
       return status;
     });

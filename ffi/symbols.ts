@@ -124,6 +124,19 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  // int32_t amber_ctl_precopy_incremental(void *table, int32_t vpid, const char *dir,
+  //                                       const char *parent_dir, int32_t sync)
+  amber_ctl_precopy_incremental: {
+    parameters: [
+      "pointer", // void *table
+      "i32", // int32_t vpid
+      "buffer", // const char *dir
+      "buffer", // const char *parent_dir
+      "i32", // int32_t sync (fdatasync the pages)
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
   // int32_t amber_ctl_wait_agents(void *table, int32_t state, int32_t timeout_ms)
   amber_ctl_wait_agents: {
     parameters: [

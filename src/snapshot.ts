@@ -78,9 +78,10 @@ export interface SnapshotOptions {
   copyOnWrite?: boolean;
   /**
    * Copy the pages while the application still runs, before it is frozen (the default where the
-   * kernel allows it, without `parent` or `hold`): the freeze then only finds the pages written
-   * since and writes those (docs/snapshot-protocol.md, "Pre-copy"). `false`, or
-   * `AMBER_PRECOPY=off` in the environment, freezes first and copies after, as before.
+   * kernel allows it, without `hold`; with `parent`, only the pages written since it): the
+   * freeze then only finds the pages written since and writes those
+   * (docs/snapshot-protocol.md, "Pre-copy"). `false`, or `AMBER_PRECOPY=off` in the
+   * environment, freezes first and copies after, as before.
    */
   preCopy?: boolean;
   /** How long each barrier (all frozen, all written) may take, in ms; default 30 000. */
@@ -175,7 +176,7 @@ export async function takeSnapshot(
       const estimate = residentBytes(processesOf(table.rows()).map((p) => p.pid));
       stopWatching = watchWrites(tmp, estimate, report);
     }
-    const precopied = await preCopy(table, tmp, options);
+    const precopied = await preCopy(table, tmp, options, parent?.dir);
     let frozenAt = performance.now();
     // Without stop or hold, copy-on-write: the application runs on as soon as every process
     // is captured, while copies of its processes write their files (agent_cow.c).
@@ -199,7 +200,7 @@ export async function takeSnapshot(
     });
     if (options.signal?.aborted) table.setPhase(Phase.ABORT);
     checkAborted(app.name, options.signal);
-    await removePreCopies(tmp);
+    const notTaken = await removePreCopies(tmp);
     // Held or ended: checked while frozen; else once it runs again (the freeze is no longer).
     const frozenCheck = options.stop === true || options.hold === true;
     if (frozenCheck) refuseUnrestorable(app.name, table, tmp, options.stop === true);
@@ -234,6 +235,7 @@ export async function takeSnapshot(
     });
     if (options.stop) await app.kill();
     const stats = snapshotStats(manifest, frozenMs, performance.now() - startedAt);
+    stats.processesPreCopied = Math.max(0, precopied - notTaken);
     report({ phase: "done", bytes: stats.bytesWritten, totalBytes: stats.bytesWritten });
     return { dir, manifest, frozenMs, lost: lostConnections(manifest), stats };
   } catch (cause) {
@@ -249,39 +251,52 @@ export async function takeSnapshot(
 }
 
 /**
- * Pre-copy (csrc/control/ctl_precopy.c): every process's pages copied into `tmp` while the
- * application runs, each process at once; true if any was, and the control block is then held
- * for the snapshot that follows.
+ * Pre-copy (csrc/control/ctl_precopy.c; with a parent image, only what changed since it:
+ * ctl_precopy_incr.c): every process's pages copied into `tmp` while the application runs, each
+ * process at once; how many were, and if any, the control block is then held for the snapshot
+ * that follows.
  */
-async function preCopy(table: Table, tmp: string, options: SnapshotOptions): Promise<boolean> {
-  if (options.preCopy === false || Deno.env.get("AMBER_PRECOPY") === "off") return false;
-  if (options.parent !== undefined || options.hold || !table.precopyClaim()) return false;
+async function preCopy(
+  table: Table,
+  tmp: string,
+  options: SnapshotOptions,
+  parentDir: string | undefined,
+): Promise<number> {
+  if (options.preCopy === false || Deno.env.get("AMBER_PRECOPY") === "off") return 0;
+  if (options.hold || !table.precopyClaim()) return 0;
   try {
     const processes = processesOf(table.rows());
     const sync = options.stop === true; // its freeze lasts until the image is durable
     // One that cannot be (it exited meanwhile) is written whole at the freeze, as without.
     const done = await eachAtOnce(
       processes,
-      (p) => table.precopy(p.vpid, tmp, sync).catch(() => false),
+      (p) => table.precopy(p.vpid, tmp, sync, parentDir).catch(() => false),
     );
-    if (done.some(Boolean)) return true;
+    const count = done.filter(Boolean).length;
+    if (count) return count;
   } catch (cause) {
     table.precopyRelease();
     await removePreCopies(tmp);
     throw cause;
   }
   table.precopyRelease();
-  return false;
+  return 0;
 }
 
-/** What a pre-copy left that no agent took (a process that exited before it froze). */
-async function removePreCopies(tmp: string): Promise<void> {
+/**
+ * What a pre-copy left that no agent took (a process that exited before it froze); how many
+ * processes' pre-copies that was.
+ */
+async function removePreCopies(tmp: string): Promise<number> {
+  let left = 0;
   for await (const entry of Deno.readDir(tmp)) {
     if (!entry.name.startsWith("precopy-")) continue;
+    if (entry.name.endsWith(".index")) left++;
     await Deno.remove(join(tmp, entry.name)).catch((cause) => {
       if (!(cause instanceof Deno.errors.NotFound)) throw cause;
     });
   }
+  return left;
 }
 
 /**

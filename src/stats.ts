@@ -28,6 +28,12 @@ export interface SnapshotStats {
    * application ran, whose pages written since were found the same way.
    */
   trackedRegions: number;
+  /**
+   * How many processes had their pages copied while the application still ran (pre-copy: with
+   * a parent image, only the pages written since it), so that the freeze wrote only what they
+   * wrote after.
+   */
+  processesPreCopied: number;
 }
 
 function count(value: unknown): number {
@@ -50,5 +56,6 @@ export function snapshotStats(
     pagesShared: processes.reduce((sum, p) => sum + count(p.details.sharedPages), 0),
     processes: processes.length,
     trackedRegions: processes.reduce((sum, p) => sum + count(p.details.trackedRegions), 0),
+    processesPreCopied: 0,
   };
 }

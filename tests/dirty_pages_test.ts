@@ -16,10 +16,16 @@ import { prog, type Scenario, scenarioTest } from "./support.ts";
 const tracking = (await check()).features.find((f) => f.id === "dirtyTracking")?.present ?? false;
 
 /** Round n of the program's changes, and the snapshot after it (incremental on `parent`). */
-async function round(s: Scenario, app: App, n: number, parent: Image): Promise<Image> {
+async function round(
+  s: Scenario,
+  app: App,
+  n: number,
+  parent: Image,
+  preCopy?: boolean,
+): Promise<Image> {
   await Deno.writeTextFile(join(s.dir, `step${n}`), "");
   await s.waitFor(new RegExp(`^changed ${n}$`, "m"), `changed ${n}`);
-  return await app.snapshot({ dir: join(s.dir, `${n}.amber`), parent });
+  return await app.snapshot({ dir: join(s.dir, `${n}.amber`), parent, preCopy });
 }
 
 scenarioTest(
@@ -40,13 +46,16 @@ scenarioTest(
       );
       assert.ok(stats.pagesInParent > 15000, `the rest in the parent: ${JSON.stringify(stats)}`);
       if (tracking) assert.ok(stats.trackedRegions > 0, `tracked: ${JSON.stringify(stats)}`);
+      // Incremental images are pre-copied too: only the pages written since the parent.
+      if (tracking) assert.equal(stats.processesPreCopied, 1, JSON.stringify(stats));
     }
     await app.kill();
 
     // The chain 2 -> 1 -> 0, checked by the restored program itself before its round 3; then a
-    // snapshot of it (tracking starts afresh: hashed), one tracked on that, and the restore of it.
+    // snapshot of it (tracking starts afresh: hashed; not pre-copied, which would hash while it
+    // runs), one tracked on that, and the restore of it.
     const restored = await s.restore(two);
-    const three = await round(s, restored, 3, two);
+    const three = await round(s, restored, 3, two, false);
     await s.waitFor(/^checked 2$/m);
     assert.equal(three.stats!.trackedRegions, 0, "a restored process has nothing tracked yet");
     const four = await round(s, restored, 4, three);

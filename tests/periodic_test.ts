@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Image, open, readImage } from "../mod.ts";
+import { check, type Image, open, readImage } from "../mod.ts";
 import { chainLimit, retained } from "../src/periodic.ts";
 import { amber, spawnAmber } from "./cli_support.ts";
 import { prog, scenarioTest } from "./support.ts";
@@ -73,6 +73,11 @@ scenarioTest("snapshots every 300 ms keep three, and the newest restores its sta
   assert.ok(kept.length >= 2 && kept.length <= 3, `${kept.length} kept`);
   assert.deepEqual(await imagesIn(folder), kept.map((image) => image.dir.split("/").at(-1)).sort());
   assert.ok(seen.some(({ image }) => image.manifest.parent), "some image is incremental");
+  // An incremental image is pre-copied too (only the pages written since its parent).
+  const precopy = (await check()).features.find((f) => f.id === "dirtyTracking")?.present;
+  for (const { image } of seen) {
+    if (precopy && image.manifest.parent) assert.equal(image.stats!.processesPreCopied, 1);
+  }
   for (const image of kept) {
     const parent = (await readImage(image.dir)).manifest.parent;
     if (parent) assert.ok(kept.some((k) => k.dir === parent.dir), `parent of ${image.dir} kept`);

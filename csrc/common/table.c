@@ -125,7 +125,8 @@ struct amber_row *amber_row_alloc(struct amber_table *t, int kind) {
     t->next_slot[kind] = (slot + 1) % AMBER_TABLE_ROWS;
     memset(row, 0, sizeof *row);
     if (kind == AMBER_KIND_PID) /* beside the row */
-      memset(t->cpu_times_shift[slot], 0, sizeof t->cpu_times_shift[slot]);
+      memset(t->cpu_times_shift[slot], 0, sizeof t->cpu_times_shift[slot]),
+          t->dirty_epoch[slot] = 0;
     row->vid = amber_kind_base(kind) + (int32_t)slot;
     row->sid = -1;
     __atomic_store_n(&row->state, AMBER_ROW_LIVE, __ATOMIC_RELEASE);

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define AMBER_TABLE_MAGIC 0x31424154524d4241ULL /* "AMBRTAB1" */
-#define AMBER_TABLE_VERSION 4
+#define AMBER_TABLE_VERSION 5
 #define AMBER_TABLE_ROWS 4096
 
 /* Virtual ranges are chosen so that no virtual ID can equal a system ID: system pids never
@@ -249,6 +249,11 @@ struct amber_table {
    * RUSAGE_CHILDREN), so that they survive an exec as the clock's does
    * (agent_process_cpu_time.c). Cleared when the row is given out; 0 until a restore. */
   int64_t cpu_times_shift[AMBER_TABLE_ROWS][8];
+  /* By the slot of a process's pid row: the arming of dirty-page tracking whose state the
+   * process's write-protect bits still hold (its agent's epoch, agent_track.c), 0 if none. A
+   * pre-copy that protects pages again sets it to 0 first (control/ctl_precopy_incr.c): from
+   * then on the bits no longer say what changed since that arming. */
+  uint64_t dirty_epoch[AMBER_TABLE_ROWS];
 };
 
 enum amber_app_state {

@@ -28,9 +28,10 @@
 #include "../common/table.h"
 #include "../common/vm_flags.h"
 #include "control.h"
+#include "ctl_precopy.h"
 
 #define API __attribute__((visibility("default")))
-#define BATCH 256 /* pages read from the process at once */
+#define BATCH PRECOPY_BATCH
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -73,19 +74,6 @@ struct procmap_query {
   uint64_t vma_name_addr, build_id_addr;
 };
 #define PROCMAP_QUERY 0xC0686611UL /* _IOWR('f', 17, struct procmap_query) */
-
-struct precopy {
-  int uffd, pagemap, mem, out, maps;
-  pid_t pid;
-  uint64_t data_end;
-  struct amber_precopy_range *ranges;
-  size_t nranges, ranges_cap;
-  struct amber_run_rec *runs;
-  size_t nruns, runs_cap;
-  uint64_t *hashes;
-  size_t npages, hashes_cap;
-  uint8_t *buf;
-};
 
 static int grow(void **p, size_t *cap, size_t elem, size_t first) {
   size_t n = *cap ? *cap * 2 : first;
@@ -166,13 +154,14 @@ static int arm(struct precopy *d, struct amber_precopy_range *r) {
   return 0;
 }
 
-static int add_page(struct precopy *d, uint64_t addr, uint64_t hash, uint64_t off) {
+int precopy_add(struct precopy *d, uint64_t addr, uint64_t hash, uint32_t depth, int32_t vpid,
+                uint64_t off) {
   struct amber_run_rec *last = d->nruns ? &d->runs[d->nruns - 1] : NULL;
-  if (!last || last->addr + last->npages * AMBER_PAGE != addr ||
-      last->data_off + last->npages * AMBER_PAGE != off) {
+  if (!last || last->addr + last->npages * AMBER_PAGE != addr || last->depth != depth ||
+      last->vpid != vpid || last->data_off + last->npages * AMBER_PAGE != off) {
     if (d->nruns == d->runs_cap && grow((void **)&d->runs, &d->runs_cap, sizeof *d->runs, 1024))
       return -ENOMEM;
-    d->runs[d->nruns++] = (struct amber_run_rec){addr, 0, off, 0, 0};
+    d->runs[d->nruns++] = (struct amber_run_rec){addr, 0, off, depth, vpid};
     last = &d->runs[d->nruns - 1];
   }
   last->npages++;
@@ -180,6 +169,10 @@ static int add_page(struct precopy *d, uint64_t addr, uint64_t hash, uint64_t of
     return -ENOMEM;
   d->hashes[d->npages++] = hash;
   return 0;
+}
+
+static int add_page(struct precopy *d, uint64_t addr, uint64_t hash, uint64_t off) {
+  return precopy_add(d, addr, hash, 0, 0, off);
 }
 
 static int zero_page(const uint8_t *p) {
@@ -191,12 +184,16 @@ static int zero_page(const uint8_t *p) {
 
 /* Reads `count` pages at addr, and writes those that are not all zeros (of anonymous memory,
  * which a restore maps as zeros) with their hashes. -EFAULT: not all could be read. */
-static int copy_pages(struct precopy *d, uint64_t addr, size_t count, int file) {
+int precopy_read(struct precopy *d, uint64_t addr, size_t count) {
   struct iovec local = {d->buf, count * AMBER_PAGE}, remote = {(void *)addr, count * AMBER_PAGE};
   ssize_t got = process_vm_readv(d->pid, &local, 1, &remote, 1, 0);
   if (got != (ssize_t)(count * AMBER_PAGE)) /* memory it made unreadable: through /proc */
     got = pread(d->mem, d->buf, count * AMBER_PAGE, (off_t)addr);
-  if (got != (ssize_t)(count * AMBER_PAGE)) return -EFAULT;
+  return got == (ssize_t)(count * AMBER_PAGE) ? 0 : -EFAULT;
+}
+
+static int copy_pages(struct precopy *d, uint64_t addr, size_t count, int file) {
+  if (precopy_read(d, addr, count)) return -EFAULT;
   size_t from = 0; /* the pages not yet written, from here */
   for (size_t i = 0; i <= count; i++) {
     int skip = i == count || (!file && zero_page(d->buf + i * AMBER_PAGE));
@@ -230,6 +227,11 @@ static int copy_range(struct precopy *d, const struct amber_precopy_range *r) {
       uint64_t c = vec[i].categories;
       if (!(c & PAGE_IS_SWAPPED) && ((c & PAGE_IS_PFNZERO) || (file && (c & PAGE_IS_FILE))))
         continue;
+      if (d->incr) { /* only what changed since the parent image (ctl_precopy_incr.c) */
+        int err = precopy_incr_span(d, vec[i].start, vec[i].end, file);
+        if (err) return err;
+        continue;
+      }
       for (uint64_t p = vec[i].start; p < vec[i].end;) {
         size_t count = (vec[i].end - p) / AMBER_PAGE;
         if (count > BATCH) count = BATCH;
@@ -270,10 +272,28 @@ static int is_userfaultfd(int fd) {
   return !strcmp(target, "anon_inode:[userfaultfd]");
 }
 
-/* Pre-copies the process `vpid` of the application into DIR (common/precopy.h). 0 when done;
- * 1 when it cannot be (no agent's userfaultfd yet, a kernel without PAGEMAP_SCAN, a process
- * gone): its agent then writes everything at the freeze, as without pre-copy; or -errno. */
-API int32_t amber_ctl_precopy(void *table, int32_t vpid, const char *dir, int32_t sync) {
+int precopy_grow(void **p, size_t *cap, size_t elem, size_t first) {
+  return grow(p, cap, elem, first);
+}
+int precopy_pwrite_all(int fd, const void *buf, size_t n, off_t off) {
+  return pwrite_all(fd, buf, n, off);
+}
+int precopy_arm(struct precopy *d, struct amber_precopy_range *r) { return arm(d, r); }
+int precopy_copy_range(struct precopy *d, const struct amber_precopy_range *r) {
+  return copy_range(d, r);
+}
+int precopy_one_mapping(struct precopy *d, const struct amber_precopy_range *r) {
+  struct procmap_query q = {.size = sizeof q, .query_addr = r->start};
+  return !ioctl(d->maps, PROCMAP_QUERY, &q) && q.vma_start == r->start && q.vma_end == r->end;
+}
+int precopy_zero_page(const uint8_t *p) { return zero_page(p); }
+
+/* Pre-copies the process `vpid` of the application into DIR (common/precopy.h), with a parent
+ * image only what changed since it (ctl_precopy_incr.c). 0 when done; 1 when it cannot be (no
+ * agent's userfaultfd yet, a kernel without PAGEMAP_SCAN, a process gone): its agent then
+ * writes everything at the freeze, as without pre-copy; or -errno. */
+int32_t precopy_run(void *table, int32_t vpid, const char *dir, const char *parent_dir,
+                    int32_t sync) {
   struct amber_table *t = table;
   struct amber_row *row = amber_row_by_vid(t, AMBER_KIND_PID, vpid);
   if (!row || !(row->flags & AMBER_PID_PROCESS)) return 1;
@@ -305,11 +325,12 @@ API int32_t amber_ctl_precopy(void *table, int32_t vpid, const char *dir, int32_
   d.buf = err ? NULL : malloc(BATCH * AMBER_PAGE);
   if (!err && !d.buf) err = -ENOMEM;
   if (!err) err = read_smaps(&d) ? 1 : 0;
+  if (!err) err = precopy_incr_begin(&d, t, vpid, parent_dir);
   /* Every range armed first, then copied: a page is read only once a write to it is seen. */
   for (size_t i = 0; i < d.nranges && !err; i++) {
     struct amber_precopy_range *r = &d.ranges[i];
     if (!(r->flags & AMBER_PRECOPY_ARMED)) continue;
-    long e = arm(&d, r);
+    long e = d.incr ? precopy_incr_arm(&d, r) : arm(&d, r);
     if (e == -ENOTTY) err = 1; /* no PAGEMAP_SCAN or PROCMAP_QUERY */
     if (e) r->flags &= ~AMBER_PRECOPY_ARMED;
   }
@@ -318,10 +339,11 @@ API int32_t amber_ctl_precopy(void *table, int32_t vpid, const char *dir, int32_
     if (!(r->flags & AMBER_PRECOPY_ARMED)) continue;
     size_t runs = d.nruns, pages = d.npages;
     uint64_t end = d.data_end;
-    int e = copy_range(&d, r);
+    int e = d.incr ? precopy_incr_copy(&d, r) : copy_range(&d, r);
     if (e == -ENOMEM) err = e;
     else if (e) r->flags &= ~AMBER_PRECOPY_ARMED, d.nruns = runs, d.npages = pages, d.data_end = end;
   }
+  if (!err && d.incr) err = precopy_incr_finish(&d);
   if (!err && sync && fdatasync(d.out)) err = -errno;
   if (!err) {
     snprintf(path, sizeof path, AMBER_PRECOPY_INDEX_FMT, dir, vpid);
@@ -342,5 +364,10 @@ API int32_t amber_ctl_precopy(void *table, int32_t vpid, const char *dir, int32_
   free(d.ranges);
   free(d.runs);
   free(d.hashes);
+  precopy_incr_free(&d);
   return err;
+}
+
+API int32_t amber_ctl_precopy(void *table, int32_t vpid, const char *dir, int32_t sync) {
+  return precopy_run(table, vpid, dir, NULL, sync);
 }

@@ -56,6 +56,10 @@ int amber_write_image_tables(int fd, const struct amber_table *table) {
   if (!buf) return -ENOMEM;
   char *copy = buf, *fresh = buf + sizeof *table, *out = fresh + sizeof *table;
   memcpy(copy, table, sizeof *table);
+  /* The live processes' tracking epochs say what their write-protect bits hold: nothing a
+   * restore has (it starts without tracking), so not kept, and the image does not depend on
+   * whether the agents had armed again when it was taken. */
+  memset(((struct amber_table *)copy)->dirty_epoch, 0, sizeof table->dirty_epoch);
   blank((struct amber_table *)fresh);
   struct tables_file_head head = {TABLES_FILE_MAGIC, AMBER_TABLE_VERSION, sizeof *table, 0, 0};
   uint32_t *index = (uint32_t *)(out + sizeof head);

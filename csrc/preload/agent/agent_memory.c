@@ -281,7 +281,7 @@ int amber_file_begin(const char *dir, int with_flags) {
   const char *parent_dir = amber.table->ctl.parent_dir;
   /* The map is read before the pre-copy's index is loaded: the memory that holds it is not
    * the program's, and not in the image. */
-  int maybe = (amber.table->ctl.flags & AMBER_SNAPSHOT_PRECOPIED) && !parent_dir[0];
+  int maybe = (amber.table->ctl.flags & AMBER_SNAPSHOT_PRECOPIED) != 0;
   int smaps = with_flags == 1 || (with_flags == 2 && !maybe);
   int err = list_regions(smaps);
   amber_freeze_mark("maps");
@@ -302,9 +302,12 @@ int amber_file_begin(const char *dir, int with_flags) {
   thp_disabled = amber_sys2(SYS_prctl, 42 /* PR_GET_THP_DISABLE */, 0) > 0;
   nregions = region_count;
   fill_header(&h);
-  if (!err && parent_dir[0]) {
+  /* A pre-copy's index of an incremental image refers to the parent itself where it must. */
+  if (!err && parent_dir[0] && !precopied) {
     err = pages_load_parent(parent_dir, amber.vpid, &w.parent);
     if (!err && w.parent) memcpy(h.parent_dir, parent_dir, sizeof h.parent_dir);
+  } else if (!err && parent_dir[0] && amber_precopy_refers_up()) {
+    memcpy(h.parent_dir, parent_dir, sizeof h.parent_dir);
   }
   uint64_t epoch = precopied ? amber_precopy_track() : pages_parent_epoch(w.parent);
   if (!err) err = amber_track_classify(w.pagemap_fd, epoch);

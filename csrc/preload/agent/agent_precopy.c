@@ -93,6 +93,13 @@ int amber_precopy_take(const char *dir, const char *path, const struct page_pare
 
 uint64_t amber_precopy_pages(void) { return ranges ? header.npages : 0; }
 
+int amber_precopy_refers_up(void) {
+  const struct amber_run_rec *runs = (const void *)(ranges + header.nranges);
+  for (uint32_t i = 0; ranges && i < header.nruns; i++)
+    if (runs[i].depth) return 1;
+  return 0;
+}
+
 uint64_t amber_precopy_track(void) {
   return ranges ? amber_track_precopied(ranges, header.nranges, header.track_fd) : 0;
 }

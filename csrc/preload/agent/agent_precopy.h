@@ -17,8 +17,10 @@ uint64_t amber_precopy_track(void);
 /* Each region's VmFlags from the pre-copy's map (own_list: the agent's list of regions, mapped
  * since, which has none); 1 if every region's are known. */
 int amber_precopy_flags(void *own_list);
-/* How many pages the pre-copy copied. */
+/* How many pages the pre-copy copied (or found in the parent image). */
 uint64_t amber_precopy_pages(void);
+/* Whether the pre-copy's index refers to pages of the parent image (an incremental one). */
+int amber_precopy_refers_up(void);
 /* The snapshot is done with it. */
 void amber_precopy_release(void);
 /* After a restore: the memory it names is not there. */

@@ -100,10 +100,31 @@ static int is_userfaultfd(int fd) {
   return !strcmp(target, "anon_inode:[userfaultfd]");
 }
 
+/* The epoch the bits hold, in the tables (dirty_epoch, which a pre-copy clears: published()).
+ * Written as an arming sets it, and as 0 whenever there is none (after a fork or a restore,
+ * whose tables may hold another process's); never again otherwise, which could undo a clear. */
+static void publish_epoch(void) {
+  struct amber_row *row = amber.table ? amber_row_by_vid(amber.table, AMBER_KIND_PID, amber.vpid) : 0;
+  if (row)
+    __atomic_store_n(&amber.table->dirty_epoch[row - amber.table->rows[AMBER_KIND_PID]],
+                     amber_track_fd >= 0 ? epoch : 0, __ATOMIC_RELEASE);
+}
+
 /* The descriptor, named in the process's row for a pre-copy (control/ctl_precopy.c). */
 static void publish(void) {
   struct amber_row *row = amber.table ? amber_row_by_vid(amber.table, AMBER_KIND_PID, amber.vpid) : 0;
-  if (row) __atomic_store_n(&row->pad, amber_track_fd + 1, __ATOMIC_RELEASE);
+  if (!row) return;
+  if (!epoch || amber_track_fd < 0) publish_epoch();
+  __atomic_store_n(&row->pad, amber_track_fd + 1, __ATOMIC_RELEASE);
+}
+
+/* Do the write-protect bits still hold what was written since the last arming? Not once a
+ * pre-copy protected pages again (control/ctl_precopy_incr.c) that this snapshot does not take:
+ * it had found them written, and they would now look unwritten. */
+static int published(void) {
+  struct amber_row *row = amber.table ? amber_row_by_vid(amber.table, AMBER_KIND_PID, amber.vpid) : 0;
+  return row && __atomic_load_n(&amber.table->dirty_epoch[row - amber.table->rows[AMBER_KIND_PID]],
+                                __ATOMIC_ACQUIRE) == epoch;
 }
 
 /* A fork's child holds its parent's descriptor, whose registrations are the parent's memory. */
@@ -183,7 +204,7 @@ int amber_track_classify(int pagemap_fd, uint64_t parent_epoch) {
   if (armed_pid != amber_sys_getpid() ||
       (amber_track_fd >= 0 && !is_userfaultfd(amber_track_fd)))
     drop_inherited();
-  int have = amber_track_fd >= 0 && epoch;
+  int have = amber_track_fd >= 0 && epoch && published();
   usable = have && parent_epoch == epoch;
   uint64_t lib_start = library_data_start();
   for (int i = 0; i < n; i++) {
@@ -331,6 +352,7 @@ uint64_t amber_track_scan_and_arm(int pagemap_fd) {
   }
   epoch = narmed ? new_epoch() : 0;
   armed_pid = amber_sys_getpid();
+  publish_epoch();
   return epoch;
 }
 
@@ -357,6 +379,7 @@ uint64_t amber_track_precopied(const struct amber_precopy_range *ranges, uint32_
   }
   ever_armed = 1; /* bits a dropped registration left behind are cleared before arming again */
   epoch = narmed ? new_epoch() : 0;
+  publish_epoch();
   return epoch;
 }
 

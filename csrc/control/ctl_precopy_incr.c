@@ -1,0 +1,331 @@
+/* Pre-copy of an incremental image (docs/snapshot-protocol.md, "Pre-copy"): while the program
+ * runs, only the pages written since the parent image are copied; every other page stays a
+ * reference to the parent. The index it leaves (common/precopy.h) is the whole memory as the
+ * image will hold it at the pre-copy: runs of depth 0 in the data file, and runs that refer up
+ * the parent's chain. At the freeze the agent takes it as the parent of the image, as without a
+ * parent image (agent_precopy.c): a page written since the pre-copy is read again, any other is
+ * the index's.
+ *
+ * Which pages changed since the parent, range by range:
+ * - TRACKED: the agent's write-protect bits still hold what was written since the arming whose
+ *   state the parent is (the table's dirty_epoch is the parent's, and the range is under async
+ *   write-protect on the agent's userfaultfd). One PAGEMAP_SCAN per range reports the written
+ *   pages and protects them again in the same pass; only those are read. A page not written
+ *   is the parent's (or, absent from the parent, zeros or the file's, as it was).
+ * - HASHED: otherwise (the parent is not the last snapshot, the process was restored since, a
+ *   mapping made or moved since): the range is armed afresh as without a parent, and every page
+ *   that holds data is read and hashed; a page whose hash is the parent's at that address is
+ *   referred to.
+ * Either way a page read and found the same as the parent's is referred to, one of zeros (of
+ * anonymous memory) is left out, and the parent's pages outside the ranges armed stay in the
+ * index for the agent to compare at the freeze.
+ *
+ * Protecting pages again consumes the bits' news: from then on they say what was written since
+ * the pre-copy. So the table's dirty_epoch of the process is cleared before any bit is touched
+ * (a plain pre-copy's arming clears bits too): if this snapshot does not take the pre-copy
+ * (it fails, or is abandoned), the agent hashes its next incremental image rather than trust
+ * bits that no longer say what changed since its parent. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "../common/dirty_track.h"
+#include "../common/hash.h"
+#include "ctl_precopy.h"
+
+#define API __attribute__((visibility("default")))
+
+enum { UNARMED = 0, HASHED = 1, TRACKED = 2 };
+
+struct precopy_incr {
+  /* The parent's index of this process's pages. */
+  struct amber_run_rec *runs;
+  uint64_t *first, *hashes; /* each run's first page in hashes */
+  size_t nruns, cursor;
+  int tracking; /* the write-protect bits say what changed since the parent */
+  /* Per range of d->ranges: how its changes were found, and its written runs (TRACKED). */
+  uint8_t *mode;
+  size_t *wfirst, *wcount;
+  struct pm_page_region *written;
+  size_t nwritten, wcap;
+  /* Pages of d->buf to be written together: span pages from buf page span_from. */
+  size_t span_from, span;
+};
+
+static ssize_t read_at(int fd, void *buf, size_t n, off_t off) {
+  for (char *p = buf; n;) {
+    ssize_t got = pread(fd, p, n, off);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return got < 0 ? -errno : -EIO;
+    p += got, n -= (size_t)got, off += got;
+  }
+  return 0;
+}
+
+/* The parent's index of the process; 1 if the parent has no file for it (it is new since). */
+static int load_parent(struct precopy_incr *c, const char *parent_dir, int32_t vpid,
+                       uint64_t *epoch) {
+  char path[AMBER_CTL_PATH + 64];
+  snprintf(path, sizeof path, AMBER_PROC_FILE_FMT, parent_dir, vpid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT || errno == EACCES ? 1 : -errno;
+  struct amber_proc_header h;
+  ssize_t err = read_at(fd, &h, sizeof h, 0);
+  if (!err && !amber_proc_header_ok(&h)) err = -EPROTO;
+  if (!err) {
+    c->nruns = h.nruns;
+    c->runs = malloc((h.nruns ? h.nruns : 1) * sizeof *c->runs);
+    c->first = malloc((h.nruns ? h.nruns : 1) * 8);
+    c->hashes = malloc((h.npages ? h.npages : 1) * 8);
+    if (!c->runs || !c->first || !c->hashes) err = -ENOMEM;
+  }
+  if (!err) err = read_at(fd, c->runs, h.nruns * sizeof *c->runs, (off_t)h.runs_off);
+  if (!err) err = read_at(fd, c->hashes, h.npages * 8, (off_t)h.hashes_off);
+  close(fd);
+  uint64_t page = 0;
+  for (size_t i = 0; !err && i < c->nruns; i++) c->first[i] = page, page += c->runs[i].npages;
+  if (!err && page != h.npages) err = -EPROTO;
+  *epoch = h.dirty_epoch;
+  return (int)err;
+}
+
+int precopy_incr_begin(struct precopy *d, struct amber_table *t, int32_t vpid,
+                       const char *parent_dir) {
+  struct amber_row *row = amber_row_by_vid(t, AMBER_KIND_PID, vpid);
+  uint64_t held = row ? __atomic_exchange_n(&t->dirty_epoch[row - t->rows[AMBER_KIND_PID]], 0,
+                                            __ATOMIC_ACQ_REL)
+                      : 0;
+  if (!parent_dir || !parent_dir[0]) return 0;
+  struct precopy_incr *c = calloc(1, sizeof *c);
+  if (!c) return -ENOMEM;
+  d->incr = c;
+  uint64_t epoch = 0;
+  int err = load_parent(c, parent_dir, vpid, &epoch);
+  if (err == 1) { /* new since the parent: everything is copied, as without one */
+    precopy_incr_free(d);
+    return 0;
+  }
+  if (err) return 1; /* the agent fails the snapshot with the reason, or hashes */
+  /* A run too far up the chain cannot be referred to: its pages are read, hence hashed. */
+  int deep = 0;
+  for (size_t i = 0; i < c->nruns; i++) deep |= c->runs[i].depth + 1 >= AMBER_MAX_DEPTH;
+  c->tracking = epoch && held == epoch && !deep;
+  size_t n = d->nranges ? d->nranges : 1;
+  c->mode = calloc(n, 1);
+  c->wfirst = calloc(n, sizeof *c->wfirst);
+  c->wcount = calloc(n, sizeof *c->wcount);
+  return c->mode && c->wfirst && c->wcount ? 0 : -ENOMEM;
+}
+
+/* The written pages of r since the parent, protected again; 0, or -errno (the range is then
+ * armed afresh and hashed). */
+static int take_written(struct precopy *d, struct amber_precopy_range *r) {
+  struct precopy_incr *c = d->incr;
+  if (!precopy_one_mapping(d, r)) return -EAGAIN;
+  /* Not under async write-protect (mapped or moved since): its bits say nothing. */
+  struct pm_scan_arg check = pm_wpasync_check(r->start, r->end);
+  if (ioctl(d->pagemap, PAGEMAP_SCAN, &check) != 0) return -errno;
+  /* Under the agent's registration, not the program's own userfaultfd's (EBUSY). */
+  struct amber_uffdio_register reg = {r->start, r->end - r->start, AMBER_UFFDIO_REGISTER_MODE_WP, 0};
+  if (ioctl(d->uffd, AMBER_UFFDIO_REGISTER, &reg)) return -errno;
+  for (uint64_t at = r->start; at < r->end;) {
+    if (c->nwritten == c->wcap &&
+        precopy_grow((void **)&c->written, &c->wcap, sizeof *c->written, 4096))
+      return -ENOMEM;
+    struct pm_scan_arg a =
+        pm_written_scan(at, r->end, c->written + c->nwritten, c->wcap - c->nwritten);
+    long got = ioctl(d->pagemap, PAGEMAP_SCAN, &a);
+    if (got < 0) return -errno;
+    c->nwritten += (size_t)got;
+    if (a.walk_end <= at) return -EIO;
+    at = a.walk_end;
+  }
+  return 0;
+}
+
+int precopy_incr_arm(struct precopy *d, struct amber_precopy_range *r) {
+  struct precopy_incr *c = d->incr;
+  size_t i = (size_t)(r - d->ranges);
+  c->wfirst[i] = c->nwritten;
+  if (c->tracking) {
+    int err = take_written(d, r);
+    if (err == -ENOMEM) return err;
+    if (!err) {
+      c->mode[i] = TRACKED;
+      c->wcount[i] = c->nwritten - c->wfirst[i];
+      return 0;
+    }
+    c->nwritten = c->wfirst[i];
+  }
+  int err = precopy_arm(d, r);
+  c->mode[i] = err ? UNARMED : HASHED;
+  return err;
+}
+
+/* Writes the pages of d->buf added since the last write, which follow one another. */
+static int write_span(struct precopy *d) {
+  struct precopy_incr *c = d->incr;
+  if (!c->span) return 0;
+  int err = precopy_pwrite_all(d->out, d->buf + c->span_from * AMBER_PAGE, c->span * AMBER_PAGE,
+                               (off_t)d->data_end);
+  d->data_end += c->span * AMBER_PAGE;
+  c->span = 0;
+  return err;
+}
+
+/* The parent's page at addr (looked up in rising order): 1 with where it is, else 0. */
+static int parent_page(struct precopy_incr *c, uint64_t addr, struct amber_run_rec *at,
+                       uint64_t *hash) {
+  while (c->cursor < c->nruns &&
+         c->runs[c->cursor].addr + c->runs[c->cursor].npages * AMBER_PAGE <= addr)
+    c->cursor++;
+  if (c->cursor == c->nruns || c->runs[c->cursor].addr > addr) return 0;
+  const struct amber_run_rec *run = &c->runs[c->cursor];
+  uint64_t index = (addr - run->addr) / AMBER_PAGE;
+  *at = (struct amber_run_rec){addr, 1, run->data_off + index * AMBER_PAGE, run->depth + 1,
+                               run->vpid};
+  *hash = c->hashes[c->first[c->cursor] + index];
+  return at->depth < AMBER_MAX_DEPTH;
+}
+
+int precopy_incr_span(struct precopy *d, uint64_t from, uint64_t to, int file) {
+  struct precopy_incr *c = d->incr;
+  for (uint64_t p = from; p < to;) {
+    size_t count = (to - p) / AMBER_PAGE;
+    if (count > PRECOPY_BATCH) count = PRECOPY_BATCH;
+    if (precopy_read(d, p, count)) return -EFAULT;
+    int err = 0;
+    for (size_t k = 0; k < count && !err; k++) {
+      uint8_t *page = d->buf + k * AMBER_PAGE;
+      uint64_t addr = p + k * AMBER_PAGE, theirs;
+      struct amber_run_rec at;
+      if (!file && precopy_zero_page(page)) {
+        err = write_span(d);
+        continue;
+      }
+      uint64_t hash = amber_hash_copy(page, page, AMBER_PAGE);
+      if (parent_page(c, addr, &at, &theirs) && theirs == hash) {
+        err = write_span(d);
+        if (!err) err = precopy_add(d, addr, hash, at.depth, at.vpid, at.data_off);
+        continue;
+      }
+      if (!c->span) c->span_from = k;
+      err = precopy_add(d, addr, hash, 0, 0, d->data_end + c->span * AMBER_PAGE);
+      c->span++;
+    }
+    if (!err) err = write_span(d);
+    if (err) return err;
+    p += count * AMBER_PAGE;
+  }
+  return 0;
+}
+
+int precopy_incr_copy(struct precopy *d, const struct amber_precopy_range *r) {
+  struct precopy_incr *c = d->incr;
+  size_t i = (size_t)(r - d->ranges);
+  int file = (r->flags & AMBER_PRECOPY_FILE) != 0;
+  c->span = 0;
+  if (c->mode[i] != TRACKED) return precopy_copy_range(d, r);
+  for (size_t k = c->wfirst[i]; k < c->wfirst[i] + c->wcount[i]; k++) {
+    int err = precopy_incr_span(d, c->written[k].start, c->written[k].end, file);
+    if (err) return err;
+  }
+  return 0;
+}
+
+/* The parts of memory whose pages the pre-copy decided (sorted): a range hashed whole, the
+ * written runs of a range tracked. The parent's pages elsewhere stay in the index. */
+static int decided(struct precopy *d, struct pm_page_region **out, size_t *n) {
+  struct precopy_incr *c = d->incr;
+  size_t cap = 0;
+  *out = NULL, *n = 0;
+  for (size_t i = 0; i < d->nranges; i++) {
+    const struct amber_precopy_range *r = &d->ranges[i];
+    if (!(r->flags & AMBER_PRECOPY_ARMED) || c->mode[i] == UNARMED) continue;
+    int tracked = c->mode[i] == TRACKED;
+    size_t parts = tracked ? c->wcount[i] : 1;
+    for (size_t k = 0; k < parts; k++) {
+      if (*n == cap && precopy_grow((void **)out, &cap, sizeof **out, 1024)) return -ENOMEM;
+      (*out)[(*n)++] = tracked ? c->written[c->wfirst[i] + k]
+                               : (struct pm_page_region){r->start, r->end, 0};
+    }
+  }
+  return 0;
+}
+
+struct index {
+  struct amber_run_rec *runs;
+  uint64_t *hashes;
+  size_t nruns, runs_cap, npages, hashes_cap;
+};
+
+static int put(struct index *x, const struct amber_run_rec *run, const uint64_t *hashes) {
+  if (x->nruns == x->runs_cap && precopy_grow((void **)&x->runs, &x->runs_cap, sizeof *run, 1024))
+    return -ENOMEM;
+  x->runs[x->nruns++] = *run;
+  while (x->npages + run->npages > x->hashes_cap)
+    if (precopy_grow((void **)&x->hashes, &x->hashes_cap, 8, 65536)) return -ENOMEM;
+  memcpy(x->hashes + x->npages, hashes, run->npages * 8);
+  x->npages += run->npages;
+  return 0;
+}
+
+int precopy_incr_finish(struct precopy *d) {
+  struct precopy_incr *c = d->incr;
+  struct pm_page_region *skip;
+  size_t nskip, s = 0, own = 0, own_page = 0;
+  int err = decided(d, &skip, &nskip);
+  struct index x = {0};
+  /* The parent's runs, less what was decided, merged in address order with the pre-copy's. */
+  for (size_t j = 0; !err && j < c->nruns; j++) {
+    const struct amber_run_rec *run = &c->runs[j];
+    if (run->depth + 1 >= AMBER_MAX_DEPTH) continue; /* its pages are compared at the freeze */
+    uint64_t at = run->addr, end = run->addr + run->npages * AMBER_PAGE;
+    while (!err && at < end) {
+      while (s < nskip && skip[s].end <= at) s++;
+      if (s < nskip && skip[s].start <= at) {
+        at = skip[s].end < end ? skip[s].end : end;
+        continue;
+      }
+      uint64_t to = s < nskip && skip[s].start < end ? skip[s].start : end;
+      for (; !err && own < d->nruns && d->runs[own].addr < at; own_page += d->runs[own++].npages)
+        err = put(&x, &d->runs[own], d->hashes + own_page);
+      uint64_t index = (at - run->addr) / AMBER_PAGE;
+      struct amber_run_rec piece = {at, (to - at) / AMBER_PAGE,
+                                    run->data_off + index * AMBER_PAGE, run->depth + 1, run->vpid};
+      if (!err) err = put(&x, &piece, c->hashes + c->first[j] + index);
+      at = to;
+    }
+  }
+  for (; !err && own < d->nruns; own_page += d->runs[own++].npages)
+    err = put(&x, &d->runs[own], d->hashes + own_page);
+  free(skip);
+  if (err) {
+    free(x.runs), free(x.hashes);
+    return err;
+  }
+  free(d->runs), free(d->hashes);
+  d->runs = x.runs, d->nruns = x.nruns, d->runs_cap = x.runs_cap;
+  d->hashes = x.hashes, d->npages = x.npages, d->hashes_cap = x.hashes_cap;
+  return 0;
+}
+
+void precopy_incr_free(struct precopy *d) {
+  struct precopy_incr *c = d->incr;
+  if (!c) return;
+  free(c->runs), free(c->first), free(c->hashes);
+  free(c->mode), free(c->wfirst), free(c->wcount), free(c->written);
+  free(c);
+  d->incr = NULL;
+}
+
+/* Pre-copies the process `vpid` into DIR for an image incremental on the one in PARENT_DIR:
+ * as amber_ctl_precopy (ctl_precopy.c), copying only what changed since the parent. */
+API int32_t amber_ctl_precopy_incremental(void *table, int32_t vpid, const char *dir,
+                                          const char *parent_dir, int32_t sync) {
+  return precopy_run(table, vpid, dir, parent_dir, sync);
+}
