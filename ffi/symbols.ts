@@ -220,10 +220,25 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
-  // int32_t amber_ctl_save_slots(void *table, const char *path)
-  amber_ctl_save_slots: {
+  // int64_t amber_ctl_tables_bytes(void)
+  amber_ctl_tables_bytes: {
+    parameters: [],
+    result: "i64",
+  },
+  // int32_t amber_ctl_copy_tables(void *table, void *copy, int64_t cap)
+  amber_ctl_copy_tables: {
     parameters: [
       "pointer", // void *table
+      "buffer", // void *copy
+      "i64", // int64_t cap
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_save_tables_copy(void *table, void *copy, const char *path)
+  amber_ctl_save_tables_copy: {
+    parameters: [
+      "pointer", // void *table
+      "buffer", // void *copy
       "buffer", // const char *path
     ],
     result: "i32",

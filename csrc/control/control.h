@@ -75,10 +75,15 @@ int32_t amber_ctl_wait_restored(void *table, int32_t count, int32_t timeout_ms);
 /* After every process wrote its part: removes other process files (an abandoned attempt's) and
  * checks each writer's is there; 0 or -errno. */
 int32_t amber_ctl_prune_image(void *table, const char *dir);
-/* Copy-on-write snapshots (ctl_cow.c): the live slots into tables saved at the freeze; a wait
- * until no copy of a process writes any more (-ETIMEDOUT). */
-int32_t amber_ctl_save_slots(void *table, const char *path);
+/* Copy-on-write snapshots (ctl_cow.c): a wait until no copy of a process writes any more
+ * (-ETIMEDOUT). */
 int32_t amber_ctl_wait_writers(void *table, int32_t timeout_ms);
+/* Copy-on-write snapshots write tables.bin after the thaw (ctl_tables_copy.c): the size of the
+ * tables; a copy of them into `copy` (cap bytes, -ENOSPC if too few) taken frozen; that copy,
+ * with the live slots, written into a new file at path. */
+int64_t amber_ctl_tables_bytes(void);
+int32_t amber_ctl_copy_tables(void *table, void *copy, int64_t cap);
+int32_t amber_ctl_save_tables_copy(void *table, void *copy, const char *path);
 
 /* Images: a 64-bit hash of a file, as 16 hex digits in buf; a process file described as JSON. */
 int32_t amber_ctl_file_hash(const char *path, char *buf, int32_t cap);
