@@ -463,6 +463,7 @@ async function freezeAndWrite(
     barrierOf(app, table, state, what, timeoutMs, before);
   const shared = await table.vmSharing(); // before any signal: it would run two agents
   const tablesCopy = flags & SnapshotFlag.COW && !streaming ? Table.tablesBuffer() : undefined;
+  if (tablesCopy) table.copyTables(tablesCopy); // its pages made now, not while frozen
   if (shared) {
     throw new SnapshotError(`Cannot snapshot '${app.name}': ${shared}; it keeps running`, {
       reason: "unsupported-resource",
