@@ -14,8 +14,22 @@
 #define AMBER_PACKED_MAX 3072
 #define AMBER_PACK_GAP 4
 
-/* The page packed into out (AMBER_PACKED_MAX bytes): its length, or -1 if it takes more. */
+/* How many 8-byte words of the page are zeros. */
+static inline uint32_t amber_page_zero_words(const uint8_t *page) {
+  uint32_t zeros = 0;
+  for (int i = 0; i < 4096; i += 8) {
+    uint64_t v;
+    __builtin_memcpy(&v, page + i, 8);
+    zeros += v == 0;
+  }
+  return zeros;
+}
+
+/* The page packed into out (AMBER_PACKED_MAX bytes): its length, or -1 if it takes more. A page
+ * with fewer than an eighth of its words zeros is not tried (a page of data fails at once); one
+ * whose zeros are all in short gaps may be left whole so: never a wrong page, one not packed. */
 static inline int amber_pack_page(uint8_t *out, const uint8_t *page) {
+  if (amber_page_zero_words(page) < 512 / 8) return -1;
   uint32_t len = 0, at = 0, done = 0;
   for (;;) {
     while (at < 4096 && !page[at]) at++;

@@ -200,8 +200,9 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
     /* Packed pages are this file's too (image.h). */
     json_raw(&j, "],\"pages\":%llu,\"parentPages\":%llu,\"trackedRegions\":%d,\"sharedPages\":%llu,"
                  "\"packedPages\":%d}",
-             (unsigned long long)own_pages + (uint64_t)hdr.npacked, (unsigned long long)parent_pages,
-             hdr.dirty_tracked, (unsigned long long)shared_pages, hdr.npacked);
+             (unsigned long long)(own_pages + (uint64_t)hdr.npacked),
+             (unsigned long long)parent_pages, hdr.dirty_tracked, (unsigned long long)shared_pages,
+             hdr.npacked);
   }
   close(fd);
   return err ? err : json_done(&j);

@@ -199,7 +199,8 @@ static int add_own_page(struct new_runs *o, uint64_t addr, uint64_t hash, uint64
 }
 
 /* Packs the page (its bytes in `page`) if it holds mostly zeros: 1 if it did, 0 if not. */
-static int add_packed_page(struct new_runs *o, uint64_t addr, uint64_t hash, const uint8_t *page) {
+static int add_packed_page(struct new_runs *o, uint64_t addr, uint64_t hash,
+                           const uint8_t *page) {
   if (o->nbytes + AMBER_PACKED_MAX > o->bytes_cap) {
     uint64_t cap = o->bytes_cap ? o->bytes_cap * 2 : 16 * AMBER_PACKED_MAX;
     uint8_t *grown = realloc(o->bytes, cap);
@@ -209,7 +210,8 @@ static int add_packed_page(struct new_runs *o, uint64_t addr, uint64_t hash, con
   int len = amber_pack_page(o->bytes + o->nbytes, page);
   if (len < 0) return 0;
   if (grow((void **)&o->packed, &o->packed_cap, o->npacked, sizeof *o->packed)) return -ENOMEM;
-  o->packed[o->npacked++] = (struct amber_packed_rec){addr, hash, (uint32_t)o->nbytes, (uint32_t)len};
+  o->packed[o->npacked++] =
+      (struct amber_packed_rec){addr, hash, (uint32_t)o->nbytes, (uint32_t)len};
   o->nbytes += (uint64_t)len;
   return 1;
 }
@@ -314,6 +316,21 @@ static int rewrite(const char *path, struct proc_file *c, struct new_runs *o,
  * are a small part of it). */
 #define PACK_DATA_MAX (32ULL << 20)
 
+/* The file's pages read a piece at a time, in the order they are met (that of the file). */
+struct piece {
+  char *buf; /* 1 MiB */
+  uint64_t off, len;
+};
+
+static const char *page_at(struct piece *p, const struct proc_file *f, uint64_t off) {
+  if (off < p->off || off + AMBER_PAGE > p->off + p->len) {
+    p->off = off;
+    p->len = f->size - off < (1 << 20) ? f->size - off : (1 << 20);
+    if (p->len < AMBER_PAGE || read_at(f->fd, p->buf, p->len, off)) return p->len = 0, NULL;
+  }
+  return p->buf + (off - p->off);
+}
+
 /* Rewrites process `vpid`'s file in dir so that its private anonymous pages that are the same as
  * those process `from` saved (its parent's, or a common ancestor's stand-in; 0: none) refer to
  * them, and its pages that hold mostly zeros are packed. Returns how many pages now refer to
@@ -325,8 +342,9 @@ API int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from) {
   struct new_runs o = {0};
   int32_t *region_first = NULL;
   int64_t shared = 0, packed_pages = 0;
-  char *buf = malloc(1 << 20), *mine = malloc(AMBER_PAGE), *theirs = malloc(AMBER_PAGE);
-  int err = buf && mine && theirs ? 0 : -ENOMEM;
+  char *buf = malloc(1 << 20), *theirs = malloc(AMBER_PAGE);
+  struct piece piece = {buf, 0, 0};
+  int err = buf && theirs ? 0 : -ENOMEM;
   if (!err) err = load(dir, vpid, &c);
   if (!err && from) err = load(dir, from, &f);
   int pack = !err && !c.h.npacked && c.h.data_len <= PACK_DATA_MAX;
@@ -344,14 +362,16 @@ API int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from) {
         int32_t at_vpid = 0;
         int own = run->depth == 0 && (!run->vpid || run->vpid == vpid);
         int refer = own && r->kind == AMBER_REGION_ANON && stored_at(&f, addr, hash, &at_vpid, &off);
-        int packable = own && pack && (r->kind == AMBER_REGION_ANON || r->kind == AMBER_REGION_FILE);
-        int read = (refer || packable) && !read_at(c.fd, mine, AMBER_PAGE, here);
+        int packable =
+            own && pack && (r->kind == AMBER_REGION_ANON || r->kind == AMBER_REGION_FILE);
+        const char *mine = refer || packable ? page_at(&piece, &c, here) : NULL;
         if (refer) { /* the same bytes, not just the same hash */
           int other = fd_of(&files, at_vpid);
-          refer = other >= 0 && read && !read_at(other, theirs, AMBER_PAGE, off) &&
+          refer = other >= 0 && mine && !read_at(other, theirs, AMBER_PAGE, off) &&
                   !memcmp(mine, theirs, AMBER_PAGE);
         }
-        int packed = !refer && packable && read ? add_packed_page(&o, addr, hash, (uint8_t *)mine) : 0;
+        int packed =
+            !refer && packable && mine ? add_packed_page(&o, addr, hash, (const uint8_t *)mine) : 0;
         if (packed < 0) err = packed;
         else if (packed) packed_pages++;
         else if (refer) err = add_page(&o, addr, hash, 0, at_vpid, off), shared++;
@@ -361,7 +381,9 @@ API int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from) {
     }
   }
   if (!err) region_first[c.h.nregions] = o.n;
-  if (!err && (shared || packed_pages)) {
+  /* A rewrite copies the file's pages: packing alone is worth one if it saves a 32nd of them. */
+  uint64_t saved = (uint64_t)packed_pages * AMBER_PAGE - o.nbytes - o.npacked * sizeof *o.packed;
+  if (!err && (shared || (packed_pages && saved * 32 >= c.h.data_len))) {
     char path[4200];
     snprintf(path, sizeof path, AMBER_PROC_FILE_FMT, dir, vpid);
     err = rewrite(path, &c, &o, region_first, buf);
@@ -376,7 +398,6 @@ API int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from) {
   free(o.bytes);
   free(region_first);
   free(buf);
-  free(mine);
   free(theirs);
   return err ? err : (int32_t)shared;
 }
