@@ -17,7 +17,9 @@ const sizes = Deno.args.length ? Deno.args.map(Number) : [256, 1024];
 
 async function directoryBytes(dir: string): Promise<number> {
   let bytes = 0;
-  for await (const entry of Deno.readDir(dir)) bytes += (await Deno.stat(join(dir, entry.name))).size;
+  for await (const entry of Deno.readDir(dir)) {
+    bytes += (await Deno.stat(join(dir, entry.name))).size;
+  }
   return bytes;
 }
 
