@@ -622,11 +622,17 @@ export async function fileHashes(
 
 /**
  * Rewrites process `vpid`'s file in the image directory `dir` so that its private pages that are
- * the same as those of process `from` (its parent) refer to them instead of holding a copy
- * (ctl_share_pages.c). Returns how many pages it shares.
+ * the same as those of process `from` (its parent; 0: none) refer to them instead of holding a
+ * copy, and, with `pack`, its pages of mostly zeros are packed (ctl_share_pages.c). Returns how
+ * many pages it shares.
  */
-export async function sharePages(dir: string, vpid: number, from: number): Promise<number> {
-  const n = await library().amber_ctl_share_pages(cstr(dir), vpid, from);
+export async function sharePages(
+  dir: string,
+  vpid: number,
+  from: number,
+  pack = true,
+): Promise<number> {
+  const n = await library().amber_ctl_share_pages(cstr(dir), vpid, from, pack ? 1 : 0);
   return unwrap("amber_ctl_share_pages", n, `${dir}/process-${vpid}.img`);
 }
 

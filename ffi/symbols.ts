@@ -293,12 +293,13 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
-  // int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from)
+  // int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from, int32_t pack)
   amber_ctl_share_pages: {
     parameters: [
       "buffer", // const char *dir
       "i32", // int32_t vpid
       "i32", // int32_t from
+      "i32", // int32_t pack
     ],
     result: "i32",
     nonblocking: true,

@@ -47,9 +47,11 @@ export async function storeSharedPagesOnce(dir: string, all: TreeProcess[]): Pro
     return n;
   };
   const order = [...from.keys()].sort((a, b) => depth(a) - depth(b) || a - b);
+  // AMBER_PACK=off in the environment: no page is packed.
+  const pack = Deno.env.get("AMBER_PACK") !== "off";
   // Those that refer to no other file first (from 0: packed only).
-  for (const p of tree) if (!from.has(p.vpid)) await sharePages(dir, p.vpid, 0);
+  for (const p of tree) if (pack && !from.has(p.vpid)) await sharePages(dir, p.vpid, 0);
   let shared = 0;
-  for (const vpid of order) shared += await sharePages(dir, vpid, from.get(vpid)!);
+  for (const vpid of order) shared += await sharePages(dir, vpid, from.get(vpid)!, pack);
   return shared;
 }

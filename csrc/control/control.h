@@ -97,7 +97,8 @@ int32_t amber_ctl_file_hashes(const char *path, int32_t whole, char *buf, int32_
  * in order (the header moved to offset 0 and cut off the end; -EPROTO if it is not one). */
 int32_t amber_ctl_make_fifo(const char *path);
 int32_t amber_ctl_process_untrail(const char *path);
-int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from); /* ctl_share_pages.c */
+/* ctl_share_pages.c: also packs pages of mostly zeros (pack 1) */
+int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from, int32_t pack);
 /* Points a process file's header at another parent image directory (a migration's pre-copy
  * image on the target); -EPROTO if it is not a process file, -ENAMETOOLONG if dir is too long. */
 int32_t amber_ctl_process_set_parent(const char *path, const char *parent_dir);

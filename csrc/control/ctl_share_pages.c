@@ -333,10 +333,10 @@ static const char *page_at(struct piece *p, const struct proc_file *f, uint64_t 
 
 /* Rewrites process `vpid`'s file in dir so that its private anonymous pages that are the same as
  * those process `from` saved (its parent's, or a common ancestor's stand-in; 0: none) refer to
- * them, and its pages that hold mostly zeros are packed. Returns how many pages now refer to
+ * them, and (with `pack`) its pages that hold mostly zeros are packed. Returns how many pages now refer to
  * another file, or -errno (-EPROTO: a file is not a complete process file). The file is left as
- * it was on any failure. */
-API int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from) {
+ * it was on any failure, and on a full disk (0: nothing shared). */
+API int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from, int32_t pack) {
   struct proc_file c = {.fd = -1}, f = {.fd = -1};
   struct open_files files = {dir, {0}, {0}, 0};
   struct new_runs o = {0};
@@ -347,7 +347,7 @@ API int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from) {
   int err = buf && theirs ? 0 : -ENOMEM;
   if (!err) err = load(dir, vpid, &c);
   if (!err && from) err = load(dir, from, &f);
-  int pack = !err && !c.h.npacked && c.h.data_len <= PACK_DATA_MAX;
+  pack = pack && !err && !c.h.npacked && c.h.data_len <= PACK_DATA_MAX;
   if (!err && !(region_first = malloc(((uint64_t)c.h.nregions + 1) * sizeof *region_first)))
     err = -ENOMEM;
   for (int32_t i = 0; i < c.h.nregions && !err; i++) {
@@ -387,6 +387,8 @@ API int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from) {
     char path[4200];
     snprintf(path, sizeof path, AMBER_PROC_FILE_FMT, dir, vpid);
     err = rewrite(path, &c, &o, region_first, buf);
+    /* Both are savings: on a full disk the file stays as the agent wrote it, whole. */
+    if (err == -ENOSPC || err == -EDQUOT) err = 0, shared = 0;
   }
   for (int i = 0; i < files.n; i++) close(files.fd[i]);
   release(&c);
