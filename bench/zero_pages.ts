@@ -15,6 +15,14 @@ import { BENCH, printLimits, stats, waitForText } from "./figures.ts";
 const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 4);
 const sizes = Deno.args.length ? Deno.args.map(Number) : [256, 1024];
 
+async function directoryBytes(dir: string): Promise<number> {
+  let bytes = 0;
+  for await (const entry of Deno.readDir(dir)) {
+    bytes += (await Deno.stat(join(dir, entry.name))).size;
+  }
+  return bytes;
+}
+
 const dir = await Deno.makeTempDir({ prefix: "amber-bench-", dir: Deno.cwd() });
 try {
   await printLimits(dir, "write");
@@ -32,7 +40,7 @@ try {
           const t0 = performance.now();
           const image = await app.snapshot({ dir: imageDir });
           const t1 = performance.now();
-          size = image.manifest.files.reduce((sum, file) => sum + file.size, 0);
+          size = await directoryBytes(imageDir); // every file, the manifest too
           await Deno.remove(imageDir, { recursive: true });
           if (round === 0) continue; // warm-up
           snaps.push(t1 - t0);
@@ -45,7 +53,7 @@ try {
         `${mib} MiB ${data}`.padEnd(14),
         stats(snaps).padEnd(27),
         stats(frozen).padEnd(10),
-        (size / 2 ** 20).toFixed(1),
+        (size / 2 ** 20).toFixed(size < 2 ** 20 ? 2 : 1),
       ].join("  "));
     }
   }

@@ -436,12 +436,29 @@ export class Table implements Disposable {
   }
 
   /**
-   * Copy-on-write: writes the live slots (which processes wrote their files) into the tables
-   * saved at `path` while the application was frozen, keeping their rows as they were then.
+   * Copy-on-write: room for a copy of the tables ({@linkcode Table.copyTables}), made before
+   * the freeze.
    */
-  saveSlots(path: string): Promise<void> {
+  static tablesBuffer(): Uint8Array<ArrayBuffer> {
+    return new Uint8Array(Number(library().amber_ctl_tables_bytes()));
+  }
+
+  /** Copy-on-write: the tables as they are now (frozen) into `copy`, for `saveTablesCopy`. */
+  copyTables(copy: Uint8Array<ArrayBuffer>): void {
+    const status = library().amber_ctl_copy_tables(this.#live(), copy, BigInt(copy.length));
+    unwrap("amber_ctl_copy_tables", status, this.#path);
+  }
+
+  /**
+   * Copy-on-write: writes the tables copied at the freeze into a new file at `path`, with the
+   * live slots (which processes wrote their files); their rows stay those of the freeze.
+   */
+  saveTablesCopy(copy: Uint8Array<ArrayBuffer>, path: string): Promise<void> {
     const p = cstr(path);
-    return this.#async("amber_ctl_save_slots", (h) => library().amber_ctl_save_slots(h, p));
+    return this.#async(
+      "amber_ctl_save_tables_copy",
+      (h) => library().amber_ctl_save_tables_copy(h, copy, p),
+    );
   }
 
   /** Copy-on-write: waits until no copy of a process writes its file any more. */
@@ -616,11 +633,17 @@ export async function fileHashes(
 
 /**
  * Rewrites process `vpid`'s file in the image directory `dir` so that its private pages that are
- * the same as those of process `from` (its parent) refer to them instead of holding a copy
- * (ctl_share_pages.c). Returns how many pages it shares.
+ * the same as those of process `from` (its parent; 0: none) refer to them instead of holding a
+ * copy, and, with `pack`, its pages of mostly zeros are packed (ctl_share_pages.c). Returns how
+ * many pages it shares.
  */
-export async function sharePages(dir: string, vpid: number, from: number): Promise<number> {
-  const n = await library().amber_ctl_share_pages(cstr(dir), vpid, from);
+export async function sharePages(
+  dir: string,
+  vpid: number,
+  from: number,
+  pack = true,
+): Promise<number> {
+  const n = await library().amber_ctl_share_pages(cstr(dir), vpid, from, pack ? 1 : 0);
   return unwrap("amber_ctl_share_pages", n, `${dir}/process-${vpid}.img`);
 }
 

@@ -233,10 +233,25 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
-  // int32_t amber_ctl_save_slots(void *table, const char *path)
-  amber_ctl_save_slots: {
+  // int64_t amber_ctl_tables_bytes(void)
+  amber_ctl_tables_bytes: {
+    parameters: [],
+    result: "i64",
+  },
+  // int32_t amber_ctl_copy_tables(void *table, void *copy, int64_t cap)
+  amber_ctl_copy_tables: {
     parameters: [
       "pointer", // void *table
+      "buffer", // void *copy
+      "i64", // int64_t cap
+    ],
+    result: "i32",
+  },
+  // int32_t amber_ctl_save_tables_copy(void *table, void *copy, const char *path)
+  amber_ctl_save_tables_copy: {
+    parameters: [
+      "pointer", // void *table
+      "buffer", // void *copy
       "buffer", // const char *path
     ],
     result: "i32",
@@ -291,12 +306,13 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
-  // int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from)
+  // int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from, int32_t pack)
   amber_ctl_share_pages: {
     parameters: [
       "buffer", // const char *dir
       "i32", // int32_t vpid
       "i32", // int32_t from
+      "i32", // int32_t pack
     ],
     result: "i32",
     nonblocking: true,

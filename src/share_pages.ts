@@ -3,6 +3,8 @@
  * process file is written, each child's file refers to its parent's copy of each such page
  * (ctl_share_pages.c, docs/cow-sharing.md). Orphans, whose parent is not in the image, refer to
  * the first of their siblings, as the restore forks them from a helper with that one's memory.
+ * The same pass packs the pages of every process file that hold mostly zeros
+ * (common/packed_page.h): a root's file is packed alone, before its children's are shared.
  *
  * @module
  */
@@ -20,7 +22,8 @@ export interface TreeProcess {
 
 /**
  * Rewrites the process files in `dir` (parents first, so that a grandchild's reference goes
- * to where its parent's page is stored) and returns how many pages are now stored once.
+ * to where its parent's page is stored) and returns how many pages are now stored once. Each
+ * file's pages of mostly zeros are packed; a page its parent packed is not shared.
  */
 export async function storeSharedPagesOnce(dir: string, all: TreeProcess[]): Promise<number> {
   // Only those that wrote a file: not a zombie, nor one that exited during the snapshot.
@@ -44,7 +47,11 @@ export async function storeSharedPagesOnce(dir: string, all: TreeProcess[]): Pro
     return n;
   };
   const order = [...from.keys()].sort((a, b) => depth(a) - depth(b) || a - b);
+  // AMBER_PACK=off in the environment: no page is packed.
+  const pack = Deno.env.get("AMBER_PACK") !== "off";
+  // Those that refer to no other file first (from 0: packed only).
+  for (const p of tree) if (pack && !from.has(p.vpid)) await sharePages(dir, p.vpid, 0);
   let shared = 0;
-  for (const vpid of order) shared += await sharePages(dir, vpid, from.get(vpid)!);
+  for (const vpid of order) shared += await sharePages(dir, vpid, from.get(vpid)!, pack);
   return shared;
 }

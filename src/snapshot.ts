@@ -21,7 +21,7 @@ import {
   machineInfo,
   Phase,
   SnapshotFlag,
-  type Table,
+  Table,
   type TableInfo,
   type TableRow,
 } from "../ffi/control.ts";
@@ -477,6 +477,8 @@ async function freezeAndWrite(
   const barrier = (state: number, what: string) =>
     barrierOf(app, table, state, what, timeoutMs, before);
   const shared = await table.vmSharing(); // before any signal: it would run two agents
+  const tablesCopy = flags & SnapshotFlag.COW && !streaming ? Table.tablesBuffer() : undefined;
+  if (tablesCopy) table.copyTables(tablesCopy); // its pages made now, not while frozen
   if (shared) {
     throw new SnapshotError(`Cannot snapshot '${app.name}': ${shared}; it keeps running`, {
       reason: "unsupported-resource",
@@ -510,10 +512,14 @@ async function freezeAndWrite(
     const rows = table.rows();
     await saveCredentials(tmp, processesOf(rows));
     times.mark("credentials");
-    await step(
-      "cannot write the tables into the image",
-      () => table.saveTables(join(tmp, "tables.bin")),
-    );
+    // Copy-on-write: only copied now, written once every process has written (ctl_tables_copy.c).
+    if (tablesCopy) table.copyTables(tablesCopy);
+    else {
+      await step(
+        "cannot write the tables into the image",
+        () => table.saveTables(join(tmp, "tables.bin")),
+      );
+    }
     times.mark("tables");
     await step("cannot write the SysV IPC objects into the image", () => table.ipcSave(tmp));
     times.mark("ipc");
@@ -543,8 +549,11 @@ async function freezeAndWrite(
       // The tables again, now that every process's slot says whether it wrote its part: the
       // restore brings back exactly the processes whose files the image holds. A copy-on-write
       // snapshot's application ran on meanwhile: only the slots, its rows stay the frozen ones.
-      if (flags & SnapshotFlag.COW) {
-        await table.saveSlots(join(tmp, "tables.bin"));
+      if (tablesCopy) {
+        await step(
+          "cannot write the tables into the image",
+          () => table.saveTablesCopy(tablesCopy, join(tmp, "tables.bin")),
+        );
       } else {
         await Deno.remove(join(tmp, "tables.bin"));
         await table.saveTables(join(tmp, "tables.bin"));

@@ -156,6 +156,20 @@ struct amber_proc_header {
   /* Which arming of dirty-page tracking this image's memory is the state of (agent_track.c):
    * a child image with this parent may take the pages not written since from it; 0 if none. */
   uint64_t dirty_epoch;
+  /* Pages that hold mostly zeros, stored packed (common/packed_page.h) instead of in the runs
+   * and the table of page hashes: npacked records (struct amber_packed_rec, in rising address
+   * order) at packed_off, then their bytes, packed_len bytes in all (ctl_share_pages.c packs
+   * them once the image is written; 0 if none). */
+  uint64_t packed_off, packed_len;
+  int32_t npacked, pad4;
+};
+
+/* A packed page: its address, its XXH64 (of the whole page), and where its packed bytes are,
+ * from the start of the packed section. Only private memory (AMBER_REGION_ANON and
+ * AMBER_REGION_FILE) has packed pages; a restore writes each whole, eagerly, lazy or not. */
+struct amber_packed_rec {
+  uint64_t addr, hash;
+  uint32_t off, len;
 };
 
 #define AMBER_SECCOMP_FILTER 1

@@ -13,6 +13,7 @@
 #define AMBER_IMAGE_MAX_REGIONS (1 << 26)
 #define AMBER_IMAGE_MAX_RUNS (1 << 28)
 #define AMBER_IMAGE_MAX_FDS 4096
+#define AMBER_IMAGE_MAX_PACKED (1 << 24)
 
 static inline int amber_image_ends(const char *s, unsigned long cap) {
   for (unsigned long i = 0; i < cap; i++)
@@ -42,8 +43,12 @@ static inline const char *amber_image_header_problem(const struct amber_proc_hea
       !amber_image_fits(h->fds_off, h->nfds, sizeof(struct amber_fd_rec), file_size) ||
       !amber_image_fits(h->hashes_off, h->npages, 8, file_size) ||
       !amber_image_fits(h->data_off, h->data_len, 1, file_size) ||
-      !amber_image_fits(h->locks_off, h->nlocks, sizeof(struct amber_lock_rec), file_size))
+      !amber_image_fits(h->locks_off, h->nlocks, sizeof(struct amber_lock_rec), file_size) ||
+      !amber_image_fits(h->packed_off, h->packed_len, 1, file_size))
     return "its tables lie outside the file (truncated or corrupt)";
+  if (h->npacked < 0 || h->npacked > AMBER_IMAGE_MAX_PACKED ||
+      (uint64_t)h->npacked * sizeof(struct amber_packed_rec) > h->packed_len)
+    return "its packed pages lie outside their section";
   if (!amber_image_ends(h->comm, sizeof h->comm) || !amber_image_ends(h->exe, sizeof h->exe) ||
       !amber_image_ends(h->parent_dir, sizeof h->parent_dir))
     return "a name in its header does not end";
@@ -72,6 +77,20 @@ static inline const char *amber_image_run_problem(const struct amber_run_rec *ru
   if (run->vpid < 0) return "a run of pages refers to another process's file by a bad pid";
   if (run->depth == 0 && !run->vpid && !amber_image_fits(run->data_off, run->npages, AMBER_PAGE, file_size))
     return "a run of pages lies outside the file (truncated or corrupt)";
+  return 0;
+}
+
+/* A packed page of a file whose header h passed amber_image_header_problem, after `prev` (its
+ * address is above the one before: 0 for the first). */
+static inline const char *amber_image_packed_problem(const struct amber_packed_rec *p,
+                                                     uint64_t prev,
+                                                     const struct amber_proc_header *h) {
+  uint64_t records = (uint64_t)h->npacked * sizeof(struct amber_packed_rec);
+  if ((p->addr & (AMBER_PAGE - 1)) || (prev && p->addr <= prev))
+    return "its packed pages are out of order";
+  if (p->len > AMBER_PAGE || p->off < records || p->off > h->packed_len ||
+      p->len > h->packed_len - p->off)
+    return "a packed page lies outside its section";
   return 0;
 }
 

@@ -75,10 +75,15 @@ int32_t amber_ctl_wait_restored(void *table, int32_t count, int32_t timeout_ms);
 /* After every process wrote its part: removes other process files (an abandoned attempt's) and
  * checks each writer's is there; 0 or -errno. */
 int32_t amber_ctl_prune_image(void *table, const char *dir);
-/* Copy-on-write snapshots (ctl_cow.c): the live slots into tables saved at the freeze; a wait
- * until no copy of a process writes any more (-ETIMEDOUT). */
-int32_t amber_ctl_save_slots(void *table, const char *path);
+/* Copy-on-write snapshots (ctl_cow.c): a wait until no copy of a process writes any more
+ * (-ETIMEDOUT). */
 int32_t amber_ctl_wait_writers(void *table, int32_t timeout_ms);
+/* Copy-on-write snapshots write tables.bin after the thaw (ctl_tables_copy.c): the size of the
+ * tables; a copy of them into `copy` (cap bytes, -ENOSPC if too few) taken frozen; that copy,
+ * with the live slots, written into a new file at path. */
+int64_t amber_ctl_tables_bytes(void);
+int32_t amber_ctl_copy_tables(void *table, void *copy, int64_t cap);
+int32_t amber_ctl_save_tables_copy(void *table, void *copy, const char *path);
 
 /* Images: a 64-bit hash of a file, as 16 hex digits in buf; a process file described as JSON. */
 int32_t amber_ctl_file_hash(const char *path, char *buf, int32_t cap);
@@ -92,7 +97,8 @@ int32_t amber_ctl_file_hashes(const char *path, int32_t whole, char *buf, int32_
  * in order (the header moved to offset 0 and cut off the end; -EPROTO if it is not one). */
 int32_t amber_ctl_make_fifo(const char *path);
 int32_t amber_ctl_process_untrail(const char *path);
-int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from); /* ctl_share_pages.c */
+/* ctl_share_pages.c: also packs pages of mostly zeros (pack 1) */
+int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from, int32_t pack);
 /* Points a process file's header at another parent image directory (a migration's pre-copy
  * image on the target); -EPROTO if it is not a process file, -ENAMETOOLONG if dir is too long. */
 int32_t amber_ctl_process_set_parent(const char *path, const char *parent_dir);

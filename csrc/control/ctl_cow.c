@@ -4,17 +4,14 @@
  * alive, not the process, which runs on (and may exit: its file is still the state at the
  * freeze). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../common/proc.h"
 #include "../common/table.h"
 #include "control.h"
-#include "files.h"
 
 /* A snapshot's copies still write (its coordinator waits for them, or gave up and they are
  * giving up too): the next snapshot waits, or it would take their slots. */
@@ -43,27 +40,6 @@ int amber_cow_writer_status(struct amber_table *t, uint32_t slot) {
   __atomic_compare_exchange_n(&s->state, &expected, AMBER_AGENT_FAILED, 0, __ATOMIC_ACQ_REL,
                               __ATOMIC_ACQUIRE);
   return -EIO;
-}
-
-/* The slots of the tables saved at `path` while every process was frozen, made the live ones:
- * which processes wrote their files. The rest stays as it was at the freeze (the rows: the
- * application has run on since, forking and reaping). The file is compact (files.h): read
- * back, patched and written again. */
-__attribute__((visibility("default"))) int32_t amber_ctl_save_slots(void *table, const char *path) {
-  struct amber_table *t = table;
-  struct amber_table *saved = malloc(sizeof *saved);
-  if (!saved) return -ENOMEM;
-  int err = amber_read_image_tables(path, saved);
-  int fd = err ? -1 : open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
-  if (!err && fd < 0) err = -errno;
-  if (!err) {
-    memcpy(saved->ctl.slots, t->ctl.slots, sizeof saved->ctl.slots);
-    err = amber_write_image_tables(fd, saved);
-  }
-  if (!err && fsync(fd)) err = -errno;
-  if (fd >= 0) close(fd);
-  free(saved);
-  return err;
 }
 
 /* Waits (at most timeout_ms) until no copy writes any more: after an abort, before the image

@@ -142,7 +142,7 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
     json_raw(&j, ",\"exe\":");
     json_str(&j, hdr.exe);
     json_raw(&j, ",\"threads\":%d,\"descriptors\":%d,\"savedBytes\":%llu,\"regions\":[", hdr.nthreads,
-             hdr.nfds, (unsigned long long)hdr.data_len);
+             hdr.nfds, (unsigned long long)(hdr.data_len + hdr.packed_len));
     /* pages in this file; referred to a parent image; stored once in another process's file */
     uint64_t own_pages = 0, parent_pages = 0, shared_pages = 0;
     for (int i = 0; i < hdr.nregions && !err; i++) {
@@ -197,9 +197,12 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
                lock.type == F_WRLCK ? "write" : "read", (long long)lock.start,
                (long long)lock.end);
     }
-    json_raw(&j, "],\"pages\":%llu,\"parentPages\":%llu,\"trackedRegions\":%d,\"sharedPages\":%llu}",
-             (unsigned long long)own_pages, (unsigned long long)parent_pages, hdr.dirty_tracked,
-             (unsigned long long)shared_pages);
+    /* Packed pages are this file's too (image.h). */
+    json_raw(&j, "],\"pages\":%llu,\"parentPages\":%llu,\"trackedRegions\":%d,\"sharedPages\":%llu,"
+                 "\"packedPages\":%d}",
+             (unsigned long long)(own_pages + (uint64_t)hdr.npacked),
+             (unsigned long long)parent_pages, hdr.dirty_tracked, (unsigned long long)shared_pages,
+             hdr.npacked);
   }
   close(fd);
   return err ? err : json_done(&j);

@@ -6,7 +6,12 @@
  * copy. A page is referred to only if it is at the same address in both, with the same hash,
  * and its bytes are the same: the reference is never wrong, whatever the guess that they are
  * shared. The hashes stay in the child's file, in the same order: the restore checks the page
- * it reads from the parent's file against the child's own hash. */
+ * it reads from the parent's file against the child's own hash.
+ *
+ * The same pass packs the pages of every process file (a root's too) that hold mostly zeros
+ * (common/packed_page.h): each leaves the runs and the table of hashes for the file's packed
+ * section, with its hash. A page of the parent's that is packed is not referred to: the child
+ * packs its own copy. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +22,7 @@
 
 #include "../common/image.h"
 #include "../common/image_check.h"
+#include "../common/packed_page.h"
 #include "control.h"
 #include "files.h"
 
@@ -29,6 +35,7 @@ struct proc_file {
   struct amber_region_rec *regions;
   struct amber_run_rec *runs;
   uint64_t *hashes, *first_page; /* each run's first page in hashes */
+  uint8_t *packed;                /* its packed section, as it is */
 };
 
 static int read_at(int fd, void *buf, uint64_t len, uint64_t off) {
@@ -57,6 +64,7 @@ static void release(struct proc_file *f) {
   free(f->runs);
   free(f->hashes);
   free(f->first_page);
+  free(f->packed);
   memset(f, 0, sizeof *f);
   f->fd = -1;
 }
@@ -78,10 +86,12 @@ static int load(const char *dir, int32_t vpid, struct proc_file *f) {
   f->runs = malloc((uint64_t)f->h.nruns * sizeof *f->runs + 1);
   f->hashes = malloc(f->h.npages * 8 + 1);
   f->first_page = malloc((uint64_t)f->h.nruns * 8 + 1);
-  if (!f->regions || !f->runs || !f->hashes || !f->first_page) return -ENOMEM;
+  f->packed = malloc(f->h.packed_len + 1);
+  if (!f->regions || !f->runs || !f->hashes || !f->first_page || !f->packed) return -ENOMEM;
   err = read_at(f->fd, f->regions, (uint64_t)f->h.nregions * sizeof *f->regions, f->h.regions_off);
   if (!err) err = read_at(f->fd, f->runs, (uint64_t)f->h.nruns * sizeof *f->runs, f->h.runs_off);
   if (!err) err = read_at(f->fd, f->hashes, f->h.npages * 8, f->h.hashes_off);
+  if (!err) err = read_at(f->fd, f->packed, f->h.packed_len, f->h.packed_off);
   uint64_t page = 0;
   for (int32_t i = 0; i < f->h.nruns && !err; i++) f->first_page[i] = page, page += f->runs[i].npages;
   if (!err && page != f->h.npages) err = -EPROTO;
@@ -143,12 +153,18 @@ static int fd_of(struct open_files *o, int32_t vpid) {
   return fd;
 }
 
-/* The runs being built, and where each of this file's own pages was (to copy it from). */
+/* The runs being built with their pages' hashes, where each of this file's own pages was (to
+ * copy it from), and the pages packed: their records, then their bytes. */
 struct new_runs {
   struct amber_run_rec *runs;
   int32_t n, region_first; /* runs from region_first on are the current region's */
   uint64_t cap;
   uint64_t *own_from, nown, own_cap;
+  uint64_t *hashes, nhashes, hashes_cap;
+  struct amber_packed_rec *packed;
+  uint64_t npacked, packed_cap;
+  uint8_t *bytes;
+  uint64_t nbytes, bytes_cap;
 };
 
 static int grow(void **p, uint64_t *cap, uint64_t n, uint64_t size) {
@@ -161,7 +177,10 @@ static int grow(void **p, uint64_t *cap, uint64_t n, uint64_t size) {
 }
 
 /* Appends a page, stored at off in the file of vpid (0: this one) `depth` images up. */
-static int add_page(struct new_runs *o, uint64_t addr, uint32_t depth, int32_t vpid, uint64_t off) {
+static int add_page(struct new_runs *o, uint64_t addr, uint64_t hash, uint32_t depth, int32_t vpid,
+                    uint64_t off) {
+  if (grow((void **)&o->hashes, &o->hashes_cap, o->nhashes, 8)) return -ENOMEM;
+  o->hashes[o->nhashes++] = hash;
   struct amber_run_rec *last = o->n > o->region_first ? &o->runs[o->n - 1] : NULL;
   if (last && last->addr + last->npages * AMBER_PAGE == addr && last->depth == depth &&
       last->vpid == vpid && last->data_off + last->npages * AMBER_PAGE == off) {
@@ -173,10 +192,51 @@ static int add_page(struct new_runs *o, uint64_t addr, uint32_t depth, int32_t v
   return 0;
 }
 
-static int add_own_page(struct new_runs *o, uint64_t addr, uint64_t from) {
+static int add_own_page(struct new_runs *o, uint64_t addr, uint64_t hash, uint64_t from) {
   if (grow((void **)&o->own_from, &o->own_cap, o->nown, 8)) return -ENOMEM;
   o->own_from[o->nown] = from;
-  return add_page(o, addr, 0, 0, AMBER_PAGE + o->nown++ * AMBER_PAGE);
+  return add_page(o, addr, hash, 0, 0, AMBER_PAGE + o->nown++ * AMBER_PAGE);
+}
+
+/* Packs the page (its bytes in `page`) if it holds mostly zeros: 1 if it did, 0 if not. */
+static int add_packed_page(struct new_runs *o, uint64_t addr, uint64_t hash,
+                           const uint8_t *page) {
+  if (o->nbytes + AMBER_PACKED_MAX > o->bytes_cap) {
+    uint64_t cap = o->bytes_cap ? o->bytes_cap * 2 : 16 * AMBER_PACKED_MAX;
+    uint8_t *grown = realloc(o->bytes, cap);
+    if (!grown) return -ENOMEM;
+    o->bytes = grown, o->bytes_cap = cap;
+  }
+  int len = amber_pack_page(o->bytes + o->nbytes, page);
+  if (len < 0) return 0;
+  if (grow((void **)&o->packed, &o->packed_cap, o->npacked, sizeof *o->packed)) return -ENOMEM;
+  o->packed[o->npacked++] =
+      (struct amber_packed_rec){addr, hash, (uint32_t)o->nbytes, (uint32_t)len};
+  o->nbytes += (uint64_t)len;
+  return 1;
+}
+
+static int by_address(const void *a, const void *b) {
+  const struct amber_packed_rec *x = a, *y = b;
+  return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* The packed section as the file is to hold it, in `*out` (malloc'd): the pages packed now, or
+ * those it held already. Its length, or -errno. */
+static int64_t packed_section(const struct proc_file *c, struct new_runs *o, uint8_t **out) {
+  if (!o->npacked) {
+    *out = NULL;
+    return (int64_t)c->h.packed_len; /* copied from c->packed as it is */
+  }
+  uint64_t records = o->npacked * sizeof *o->packed;
+  qsort(o->packed, o->npacked, sizeof *o->packed, by_address); /* the restorer walks them so */
+  uint8_t *p = malloc(records + o->nbytes + 1);
+  if (!p) return -ENOMEM;
+  for (uint64_t i = 0; i < o->npacked; i++) o->packed[i].off += (uint32_t)records;
+  memcpy(p, o->packed, records);
+  memcpy(p + records, o->bytes, o->nbytes);
+  *out = p;
+  return (int64_t)(records + o->nbytes);
 }
 
 /* Copies len bytes of one file to another. */
@@ -194,7 +254,7 @@ static int copy_range(int from, uint64_t at, int to, uint64_t into, uint64_t len
 /* The child's file again, with the runs given: its own pages packed from data_off on, the rest
  * of its sections as they were (the page hashes too, in the same order), under a temporary name
  * renamed over it. */
-static int rewrite(const char *path, struct proc_file *c, const struct new_runs *o,
+static int rewrite(const char *path, struct proc_file *c, struct new_runs *o,
                    const int32_t *region_first, char *buf) {
   char tmp[4300];
   snprintf(tmp, sizeof tmp, "%s.share-tmp", path);
@@ -230,10 +290,19 @@ static int rewrite(const char *path, struct proc_file *c, const struct new_runs 
   h.nruns = o->n;
   if (!err) err = copy_range(c->fd, c->h.fds_off, fd, at, fds_len, buf);
   h.fds_off = at, at += fds_len;
-  if (!err) err = write_at(fd, c->hashes, h.npages * 8, at);
+  h.npages = o->nhashes;
+  if (!err) err = write_at(fd, o->hashes, h.npages * 8, at);
   h.hashes_off = at, at += h.npages * 8;
   if (!err) err = copy_range(c->fd, c->h.locks_off, fd, at, locks_len, buf);
   h.locks_off = at, at += locks_len;
+  uint8_t *packed = NULL;
+  int64_t packed_len = err ? 0 : packed_section(c, o, &packed);
+  if (packed_len < 0) err = (int)packed_len;
+  if (!err && packed_len) err = write_at(fd, packed ? packed : c->packed, (uint64_t)packed_len, at);
+  free(packed);
+  if (o->npacked) h.npacked = (int32_t)o->npacked;
+  h.packed_off = at, h.packed_len = packed_len > 0 ? (uint64_t)packed_len : 0;
+  at += h.packed_len;
   h.file_size = at;
   if (!err) err = write_at(fd, &h, sizeof h, 0); /* last, as the agent does */
   if (!err && ftruncate(fd, (off_t)at)) err = -errno;
@@ -243,20 +312,42 @@ static int rewrite(const char *path, struct proc_file *c, const struct new_runs 
   return err;
 }
 
+/* Packing reads every page the file holds: a file of more is left as it is (its pages of zeros
+ * are a small part of it). */
+#define PACK_DATA_MAX (32ULL << 20)
+
+/* The file's pages read a piece at a time, in the order they are met (that of the file). */
+struct piece {
+  char *buf; /* 1 MiB */
+  uint64_t off, len;
+};
+
+static const char *page_at(struct piece *p, const struct proc_file *f, uint64_t off) {
+  if (off < p->off || off + AMBER_PAGE > p->off + p->len) {
+    p->off = off;
+    p->len = f->size - off < (1 << 20) ? f->size - off : (1 << 20);
+    if (p->len < AMBER_PAGE || read_at(f->fd, p->buf, p->len, off)) return p->len = 0, NULL;
+  }
+  return p->buf + (off - p->off);
+}
+
 /* Rewrites process `vpid`'s file in dir so that its private anonymous pages that are the same as
- * those process `from` saved (its parent's, or a common ancestor's stand-in) refer to them.
- * Returns how many pages now refer to another file, or -errno (-EPROTO: a file is not a
- * complete process file). The file is left as it was on any failure. */
-API int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from) {
+ * those process `from` saved (its parent's, or a common ancestor's stand-in; 0: none) refer to
+ * them, and (with `pack`) its pages that hold mostly zeros are packed. Returns how many pages now refer to
+ * another file, or -errno (-EPROTO: a file is not a complete process file). The file is left as
+ * it was on any failure, and on a full disk (0: nothing shared). */
+API int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from, int32_t pack) {
   struct proc_file c = {.fd = -1}, f = {.fd = -1};
   struct open_files files = {dir, {0}, {0}, 0};
   struct new_runs o = {0};
   int32_t *region_first = NULL;
-  int64_t shared = 0;
-  char *buf = malloc(1 << 20), *mine = malloc(AMBER_PAGE), *theirs = malloc(AMBER_PAGE);
-  int err = buf && mine && theirs ? 0 : -ENOMEM;
+  int64_t shared = 0, packed_pages = 0;
+  char *buf = malloc(1 << 20), *theirs = malloc(AMBER_PAGE);
+  struct piece piece = {buf, 0, 0};
+  int err = buf && theirs ? 0 : -ENOMEM;
   if (!err) err = load(dir, vpid, &c);
-  if (!err) err = load(dir, from, &f);
+  if (!err && from) err = load(dir, from, &f);
+  pack = pack && !err && !c.h.npacked && c.h.data_len <= PACK_DATA_MAX;
   if (!err && !(region_first = malloc(((uint64_t)c.h.nregions + 1) * sizeof *region_first)))
     err = -ENOMEM;
   for (int32_t i = 0; i < c.h.nregions && !err; i++) {
@@ -271,31 +362,44 @@ API int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from) {
         int32_t at_vpid = 0;
         int own = run->depth == 0 && (!run->vpid || run->vpid == vpid);
         int refer = own && r->kind == AMBER_REGION_ANON && stored_at(&f, addr, hash, &at_vpid, &off);
+        int packable =
+            own && pack && (r->kind == AMBER_REGION_ANON || r->kind == AMBER_REGION_FILE);
+        const char *mine = refer || packable ? page_at(&piece, &c, here) : NULL;
         if (refer) { /* the same bytes, not just the same hash */
           int other = fd_of(&files, at_vpid);
-          refer = other >= 0 && !read_at(c.fd, mine, AMBER_PAGE, here) &&
-                  !read_at(other, theirs, AMBER_PAGE, off) && !memcmp(mine, theirs, AMBER_PAGE);
+          refer = other >= 0 && mine && !read_at(other, theirs, AMBER_PAGE, off) &&
+                  !memcmp(mine, theirs, AMBER_PAGE);
         }
-        if (refer) err = add_page(&o, addr, 0, at_vpid, off), shared++;
-        else if (own) err = add_own_page(&o, addr, here);
-        else err = add_page(&o, addr, run->depth, run->vpid, here); /* a parent image's: as it was */
+        int packed =
+            !refer && packable && mine ? add_packed_page(&o, addr, hash, (const uint8_t *)mine) : 0;
+        if (packed < 0) err = packed;
+        else if (packed) packed_pages++;
+        else if (refer) err = add_page(&o, addr, hash, 0, at_vpid, off), shared++;
+        else if (own) err = add_own_page(&o, addr, hash, here);
+        else err = add_page(&o, addr, hash, run->depth, run->vpid, here); /* a parent image's */
       }
     }
   }
   if (!err) region_first[c.h.nregions] = o.n;
-  if (!err && shared) {
+  /* A rewrite copies the file's pages: packing alone is worth one if it saves a 32nd of them. */
+  uint64_t saved = (uint64_t)packed_pages * AMBER_PAGE - o.nbytes - o.npacked * sizeof *o.packed;
+  if (!err && (shared || (packed_pages && saved * 32 >= c.h.data_len))) {
     char path[4200];
     snprintf(path, sizeof path, AMBER_PROC_FILE_FMT, dir, vpid);
     err = rewrite(path, &c, &o, region_first, buf);
+    /* Both are savings: on a full disk the file stays as the agent wrote it, whole. */
+    if (err == -ENOSPC || err == -EDQUOT) err = 0, shared = 0;
   }
   for (int i = 0; i < files.n; i++) close(files.fd[i]);
   release(&c);
   release(&f);
   free(o.runs);
   free(o.own_from);
+  free(o.hashes);
+  free(o.packed);
+  free(o.bytes);
   free(region_first);
   free(buf);
-  free(mine);
   free(theirs);
   return err ? err : (int32_t)shared;
 }

@@ -67,7 +67,7 @@ void mark_inherited(int inherited) {
 }
 
 static void drop(uint64_t from, uint64_t to) {
-  if (to > from) amber_sys3(SYS_madvise, from, to - from, MADV_DONTNEED);
+  drop_but_packed(from, to); /* packed.c: those are written with the region */
 }
 
 int fill_kept(int i) {

@@ -323,6 +323,7 @@ void fill_pages(int lazy) {
     if (r->vm_flags & (AMBER_VM_HUGEPAGE | AMBER_VM_NOHUGEPAGE))
       amber_vm_flags_apply(r->start, r->end - r->start,
                            r->vm_flags & (AMBER_VM_HUGEPAGE | AMBER_VM_NOHUGEPAGE));
+    if (hdr.npacked) fill_packed(i, image_fd(0), region_kept(r));
     if (region_kept(r) && fill_kept(i)) continue; /* inherit.c: what is still shared stays */
     for (uint32_t k = 0; k < r->nruns; k++) {
       const struct amber_run_rec *run = &runs[r->first_run + k];
@@ -342,6 +343,7 @@ void fill_pages(int lazy) {
       }
     }
   }
+  packed_all_filled();
   for (uint32_t d = 0; d < AMBER_MAX_DEPTH; d++) { /* lazy mappings keep their own references */
     if (chain_fds[d] >= 0) amber_sys1(SYS_close, chain_fds[d]);
     chain_fds[d] = -1; /* a child this restorer forks reads its own files */

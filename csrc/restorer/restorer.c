@@ -106,6 +106,7 @@ void read_image(void) {
   if (hdr.npages > (1ULL << 40)) die("the process file's counts are out of range", 0);
   uint64_t firsts = (uint64_t)hdr.nruns * 8; /* verify.c's run_first_page */
   uint64_t lists = (uint64_t)hdr.nregions * sizeof *regions + (uint64_t)hdr.nruns * sizeof *runs +
+                   (uint64_t)hdr.npacked * sizeof *packed +
                    (uint64_t)hdr.nregions * sizeof *region_fds + 8 + firsts;
   uint64_t at = restorer_lists_start();
   if (restorer_end > at) amber_sys2(SYS_munmap, at, restorer_end - at); /* a parent's (inherit.c) */
@@ -119,7 +120,8 @@ void read_image(void) {
   regions = (struct amber_region_rec *)at;
   runs = (struct amber_run_rec *)(at + (uint64_t)hdr.nregions * sizeof *regions);
   run_first_page = (uint64_t *)(at + ((lists - firsts) & ~7ULL)); /* 8-aligned, after region_fds */
-  region_fds = (int32_t *)(runs + hdr.nruns);
+  packed = (struct amber_packed_rec *)(runs + hdr.nruns);
+  region_fds = (int32_t *)(packed + hdr.npacked);
   for (int i = 0; i < hdr.nregions; i++) region_fds[i] = -1;
   if (rt_pread_all(fd, threads, sizeof threads[0] * hdr.nthreads, hdr.threads_off) ||
       rt_pread_all(fd, regions, sizeof regions[0] * hdr.nregions, hdr.regions_off) ||
@@ -131,6 +133,7 @@ void read_image(void) {
       problem = amber_image_run_problem(&runs[regions[i].first_run + k], &regions[i], size);
   }
   if (problem) die_image(image_path, problem);
+  read_packed(fd);
   map_page_hashes(fd, lists_end);
   amber_sys1(SYS_close, fd);
 }

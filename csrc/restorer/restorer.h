@@ -93,6 +93,15 @@ uint64_t page_hashes_span(void);
 void map_page_hashes(int fd, uint64_t at);
 void read_checked(int fd, int run_index);
 void read_compared(int fd, int run_index); /* the same, writing only the pages that differ */
+void __attribute__((noreturn)) damaged(uint64_t addr, uint32_t depth, int32_t vpid);
+int same_page(const uint64_t *a, const uint64_t *b);
+
+/* packed.c: pages saved packed, written whole with their region */
+extern struct amber_packed_rec *packed; /* hdr.npacked, in the lists after the restorer's image */
+void read_packed(int fd);                /* the records, checked */
+void fill_packed(int region, int fd, int compare); /* compare: only the pages that differ */
+void packed_all_filled(void);            /* dies if one lies past every region */
+void drop_but_packed(uint64_t from, uint64_t to);
 
 /* resume.c */
 void set_mm_layout(void);

@@ -35,7 +35,7 @@ void map_page_hashes(int fd, uint64_t at) {
 }
 
 /* A damaged page fails the restore with a message src/restore.ts turns into an ImageError. */
-static void __attribute__((noreturn)) damaged(uint64_t addr, uint32_t depth, int32_t vpid) {
+void __attribute__((noreturn)) damaged(uint64_t addr, uint32_t depth, int32_t vpid) {
   char msg[128] = "image damaged: page 0x";
   rt_append_num(msg, sizeof msg, (long)addr, 16);
   rt_append(msg, sizeof msg, " of " AMBER_PROC_FILE_PREFIX);
@@ -47,7 +47,7 @@ static void __attribute__((noreturn)) damaged(uint64_t addr, uint32_t depth, int
 }
 
 /* Reading a page only: a write would break its sharing. */
-static int same_page(const uint64_t *a, const uint64_t *b) {
+int same_page(const uint64_t *a, const uint64_t *b) {
   for (int i = 0; i < AMBER_PAGE / 8; i++)
     if (a[i] != b[i]) return 0;
   return 1;

@@ -24,6 +24,10 @@ struct page_parent {
   uint64_t dirty_epoch; /* agent_track.c */
   int same_file; /* a pre-copy's index (agent_precopy.c): its pages are in this image's file */
   int (*load)(void); /* reads `hashes` in at their first use (a pre-copy's), or 0 */
+  /* The addresses of the pages it holds packed (image.h), in rising order: not in its runs, yet
+   * not zeros. */
+  uint64_t *packed;
+  int32_t npacked;
 };
 
 static int failed(const char *what, long err) {
@@ -70,7 +74,9 @@ int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_pa
   long err = pages_read_at(fd, &h, sizeof h, 0);
   if (!err && !amber_proc_header_ok(&h)) err = -EPROTO;
   uint64_t runs_bytes = (uint64_t)h.nruns * sizeof(struct amber_run_rec);
-  uint64_t bytes = sizeof(struct page_parent) + runs_bytes + (uint64_t)h.nruns * 8 + h.npages * 8;
+  int32_t npacked = !err && h.npacked > 0 ? h.npacked : 0;
+  uint64_t bytes = sizeof(struct page_parent) + runs_bytes + (uint64_t)h.nruns * 8 + h.npages * 8 +
+                   (uint64_t)npacked * (8 + sizeof(struct amber_packed_rec));
   struct page_parent *p = err ? 0 : map_anon(bytes);
   if (!err && !p) err = -ENOMEM;
   if (!err) {
@@ -81,8 +87,17 @@ int pages_load_parent(const char *parent_dir, int32_t vpid, const struct page_pa
     p->runs = (struct amber_run_rec *)(p + 1);
     p->first_page = (uint64_t *)((char *)p->runs + runs_bytes);
     p->hashes = p->first_page + h.nruns;
+    p->packed = p->hashes + h.npages;
+    p->npacked = npacked;
     err = pages_read_at(fd, p->runs, runs_bytes, h.runs_off);
     if (!err) err = pages_read_at(fd, p->hashes, h.npages * 8, h.hashes_off);
+    /* The records are read after the addresses' room, then their addresses kept. */
+    struct amber_packed_rec *recs = (struct amber_packed_rec *)(p->packed + npacked);
+    if (!err) err = pages_read_at(fd, recs, (uint64_t)npacked * sizeof *recs, h.packed_off);
+    for (int32_t i = 0; i < npacked && !err; i++) {
+      p->packed[i] = recs[i].addr;
+      if (i && recs[i].addr <= recs[i - 1].addr) err = -EPROTO;
+    }
     uint64_t page = 0;
     for (int i = 0; i < p->nruns; i++) p->first_page[i] = page, page += p->runs[i].npages;
     if (!err && page != h.npages) err = -EPROTO;
@@ -130,6 +145,18 @@ static int parent_page(struct page_writer *w, uint64_t addr, uint32_t *depth, in
   *vpid = run->vpid;
   *off = run->data_off + index * AMBER_PAGE;
   return 1;
+}
+
+/* Does the parent hold the page at addr packed (it must be read: it is not zeros)? */
+static int parent_packed(const struct page_parent *p, uint64_t addr) {
+  int32_t lo = 0, hi = p ? p->npacked : 0;
+  while (lo < hi) {
+    int32_t mid = lo + (hi - lo) / 2;
+    if (p->packed[mid] == addr) return 1;
+    if (p->packed[mid] < addr) lo = mid + 1;
+    else hi = mid;
+  }
+  return 0;
 }
 
 /* As parent_page, for the pages from addr up to `limit`: how many of them the parent's run
@@ -396,7 +423,8 @@ static int tracked_run(struct region_save *c, uint64_t from, uint64_t to, int sw
   for (uint64_t page = from, step; page < to && !err; page += step) {
     step = AMBER_PAGE;
     while (*k < ndirty && dirty[*k].end <= page) ++*k;
-    int read = swapped || (*k < ndirty && dirty[*k].start <= page);
+    int read = swapped || (*k < ndirty && dirty[*k].start <= page) ||
+               parent_packed(w->parent, page);
     if (amber_defer_mode == AMBER_DEFER_RECORD) { /* only what the write will read */
       if (read) err = save_range(c, page, page + AMBER_PAGE);
       continue;
