@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define AMBER_PROC_MAGIC 0x31435250524d4241ULL /* "AMBRPRC1" */
-#define AMBER_PROC_VERSION 3
+#define AMBER_PROC_VERSION 4
 #define AMBER_PAGE 4096
 
 /* A process's file in an image is "<dir>/process-<vpid>.img": its name, in one place. */
