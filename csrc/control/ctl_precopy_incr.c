@@ -46,6 +46,10 @@ struct precopy_incr {
   struct amber_run_rec *runs;
   uint64_t *first, *hashes; /* each run's first page in hashes */
   size_t nruns, cursor;
+  /* The pages the parent holds packed (ctl_share_pages.c), in rising order: no run refers to
+   * them, so a range tracked copies them as if written. */
+  uint64_t *packed;
+  size_t npacked;
   int tracking; /* the write-protect bits say what changed since the parent */
   /* Per range of d->ranges: how its changes were found, and its written runs (TRACKED). */
   uint8_t *mode;
@@ -64,6 +68,20 @@ static ssize_t read_at(int fd, void *buf, size_t n, off_t off) {
     p += got, n -= (size_t)got, off += got;
   }
   return 0;
+}
+
+static int load_packed(struct precopy_incr *c, int fd, const struct amber_proc_header *h) {
+  struct amber_packed_rec *recs = malloc((size_t)h->npacked * sizeof *recs);
+  c->packed = malloc((size_t)h->npacked * 8);
+  int err = recs && c->packed ? 0 : -ENOMEM;
+  if (!err) err = (int)read_at(fd, recs, (size_t)h->npacked * sizeof *recs, (off_t)h->packed_off);
+  for (int32_t i = 0; !err && i < h->npacked; i++) {
+    if (i && recs[i].addr <= recs[i - 1].addr) err = -EPROTO;
+    c->packed[i] = recs[i].addr;
+  }
+  if (!err) c->npacked = (size_t)h->npacked;
+  free(recs);
+  return err;
 }
 
 /* The parent's index of the process; 1 if the parent has no file for it (it is new since). */
@@ -85,6 +103,7 @@ static int load_parent(struct precopy_incr *c, const char *parent_dir, int32_t v
   }
   if (!err) err = read_at(fd, c->runs, h.nruns * sizeof *c->runs, (off_t)h.runs_off);
   if (!err) err = read_at(fd, c->hashes, h.npages * 8, (off_t)h.hashes_off);
+  if (!err && h.npacked > 0) err = load_packed(c, fd, &h);
   close(fd);
   uint64_t page = 0;
   for (size_t i = 0; !err && i < c->nruns; i++) c->first[i] = page, page += c->runs[i].npages;
@@ -147,6 +166,31 @@ static int take_written(struct precopy *d, struct amber_precopy_range *r) {
   return 0;
 }
 
+static int by_start(const void *a, const void *b) {
+  uint64_t x = ((const struct pm_page_region *)a)->start;
+  uint64_t y = ((const struct pm_page_region *)b)->start;
+  return x < y ? -1 : x > y;
+}
+
+/* The parent's packed pages in r that no written run holds join r's written runs, which are
+ * c->written[first ..], sorted: both lists in rising order, walked together. */
+static int add_packed(struct precopy_incr *c, const struct amber_precopy_range *r, size_t first) {
+  size_t scanned = c->nwritten, w = first;
+  for (size_t p = 0; p < c->npacked; p++) {
+    uint64_t addr = c->packed[p];
+    if (addr < r->start || addr >= r->end) continue;
+    while (w < scanned && c->written[w].end <= addr) w++;
+    if (w < scanned && c->written[w].start <= addr) continue; /* written: copied anyway */
+    if (c->nwritten == c->wcap &&
+        precopy_grow((void **)&c->written, &c->wcap, sizeof *c->written, 4096))
+      return -ENOMEM;
+    c->written[c->nwritten++] = (struct pm_page_region){addr, addr + AMBER_PAGE, 0};
+  }
+  if (c->nwritten > scanned)
+    qsort(c->written + first, c->nwritten - first, sizeof *c->written, by_start);
+  return 0;
+}
+
 int precopy_incr_arm(struct precopy *d, struct amber_precopy_range *r) {
   struct precopy_incr *c = d->incr;
   size_t i = (size_t)(r - d->ranges);
@@ -154,6 +198,7 @@ int precopy_incr_arm(struct precopy *d, struct amber_precopy_range *r) {
   if (c->tracking) {
     int err = take_written(d, r);
     if (err == -ENOMEM) return err;
+    if (!err) err = add_packed(c, r, c->wfirst[i]);
     if (!err) {
       c->mode[i] = TRACKED;
       c->wcount[i] = c->nwritten - c->wfirst[i];
@@ -317,7 +362,7 @@ int precopy_incr_finish(struct precopy *d) {
 void precopy_incr_free(struct precopy *d) {
   struct precopy_incr *c = d->incr;
   if (!c) return;
-  free(c->runs), free(c->first), free(c->hashes);
+  free(c->runs), free(c->first), free(c->hashes), free(c->packed);
   free(c->mode), free(c->wfirst), free(c->wcount), free(c->written);
   free(c);
   d->incr = NULL;
