@@ -147,3 +147,8 @@ scenarioTest(
     await s.pass();
   },
 );
+
+scenarioTest(
+  "SCM_CREDENTIALS pids of raw sendmsg, recvmsg, sendmmsg and recvmmsg (and through syscall()) are virtual once the program turns SO_PASSCRED on, in a fork's child and an exec'd program too, with two filters at most, also after a restore; a process that never asks keeps one filter",
+  (s) => s.cycles([prog("raw_creds"), s.dir], "raw-creds"),
+);

@@ -126,6 +126,11 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a0, 0));
     for (int i = 0; i < ncmds; i++)
       amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, cmds[i]);
+  } else if (kind == AMBER_TRAP_PASSCRED) { /* from anywhere: SOL_SOCKET, SO_PASSCRED */
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a0, 0));
+    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, 0, AMBER_BPF_ALLOW, AMBER_SOL_SOCKET);
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a1, 0));
+    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, AMBER_BPF_ALLOW, AMBER_SO_PASSCRED);
   } else if (kind == AMBER_TRAP_OWN || kind == AMBER_TRAP_PATH || kind == AMBER_TRAP_CLONE ||
              kind == AMBER_TRAP_FUTEX) {
     /* from a shared library (libc): allowed */
