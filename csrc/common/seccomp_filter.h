@@ -184,13 +184,17 @@ static inline int amber_seccomp_build(struct sock_filter *code) {
 /* Installs the filter in the calling thread (and with SECCOMP_FILTER_FLAG_TSYNC in `flags`, in
  * every thread of the process). SPEC_ALLOW: a filter must not turn on the speculative store
  * bypass mitigation, which would slow the whole program down. 0 or -errno. */
-static inline long amber_seccomp_install(unsigned flags) {
-  static struct sock_filter code[AMBER_SECCOMP_MAX_INSNS];
+static inline long amber_seccomp_load(struct sock_filter *code, int n, unsigned flags) {
   struct sock_fprog prog;
-  prog.len = (unsigned short)amber_seccomp_build(code);
+  prog.len = (unsigned short)n;
   prog.filter = code;
   return amber_sys3(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
                     flags | SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog);
+}
+
+static inline long amber_seccomp_install(unsigned flags) {
+  static struct sock_filter code[AMBER_SECCOMP_MAX_INSNS];
+  return amber_seccomp_load(code, amber_seccomp_build(code), flags);
 }
 
 /* Is Amber's filter on this thread? */

@@ -76,18 +76,13 @@ long amber_trap_passcred(const long a[6]) {
   return r;
 }
 
-static struct ucred *creds_of(struct cmsghdr *c) {
-  if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_CREDENTIALS ||
-      c->cmsg_len < CMSG_LEN(sizeof(struct ucred)))
-    return NULL;
-  return (struct ucred *)CMSG_DATA(c);
-}
+struct ucred *amber_creds_at(struct cmsghdr *c); /* wrap_creds.c */
 
 /* Does the message name a virtual pid (a system one passes, as in the other trapped calls)? */
 static int names_virtual(const struct msghdr *m) {
   if (!m || !m->msg_control) return 0;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
-    struct ucred *u = creds_of(c);
+    struct ucred *u = amber_creds_at(c);
     if (u && u->pid >= AMBER_VPID_BASE) return 1;
   }
   return 0;
