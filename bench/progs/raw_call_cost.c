@@ -10,8 +10,8 @@
  * filter; the mask is set in the handler). Last, a raw sendmsg and recvmsg of a byte and a raw
  * getuid, then the same once a raw SO_PASSCRED has stacked the layer's second filter (which
  * traps the program's sendmsg and recvmsg: SCM_CREDENTIALS). Run plain, it also times the
- * floors of a kernel-side layer (trap_floor.h): a bare SIGSYS round trip and a seccomp user notification answered by a
- * supervisor thread. Prints nanoseconds per call, median and minimum of R rounds. The raw calls'
+ * floors of a kernel-side layer (trap_floor.h): a bare SIGSYS round trip and a seccomp user
+ * notification answered by a supervisor thread. Prints nanoseconds per call, median and minimum of R rounds. The raw calls'
  * sites are rewritten after their first trap (docs/seccomp.md, "Rewritten sites"); stub_getppid
  * is a site shaped like Go's runtime.getpid (mov $nr, %eax; syscall; ret). Run with the argument
  * "rewrite-off", it runs itself again with AMBER_SYSCALL_REWRITE=off: every trapped call traps. */

@@ -15,7 +15,7 @@
 #include "rewrite.h"
 
 int amber_creds_layer; /* the second filter is on this process (a fork's child has it too) */
-static int installing; /* 1 while a thread installs it, 2 when the kernel refused it */
+static int installing; /* the system pid whose thread installs it; -1: the kernel refused it */
 
 int amber_seccomp_vfork_child(void); /* seccomp.c */
 
@@ -40,29 +40,32 @@ void amber_creds_early(void) {
 }
 
 /* Once per process, in every thread (TSYNC); threads that trap SO_PASSCRED together wait for
- * the first. A vfork child's memory is its parent's: it stacks the filter for itself (its
- * exec keeps it), and tells no one. */
+ * the first (`installing` holds its process's system pid: a fork's child that finds its
+ * parent's there installs for itself). A vfork child's memory is its parent's: it stacks the
+ * filter for itself (its exec keeps it), and tells no one. */
 static void layer_on(void) {
   if (amber_seccomp_vfork_child()) {
     if (!amber_seccomp_creds_present()) amber_seccomp_creds_install(0);
     return;
   }
-  int idle = 0;
-  if (__atomic_load_n(&amber_creds_layer, __ATOMIC_ACQUIRE)) return;
-  if (!__atomic_compare_exchange_n(&installing, &idle, 1, 0, __ATOMIC_ACQ_REL,
-                                   __ATOMIC_ACQUIRE)) {
-    while (__atomic_load_n(&installing, __ATOMIC_ACQUIRE) == 1 &&
-           !__atomic_load_n(&amber_creds_layer, __ATOMIC_ACQUIRE))
-      amber_sys0(SYS_sched_yield);
-    return;
+  int me = amber_sys_getpid();
+  for (;;) {
+    if (__atomic_load_n(&amber_creds_layer, __ATOMIC_ACQUIRE)) return;
+    int now = __atomic_load_n(&installing, __ATOMIC_ACQUIRE);
+    if (now == -1) return;
+    if (now == me) amber_sys0(SYS_sched_yield);
+    else if (__atomic_compare_exchange_n(&installing, &now, me, 0, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE))
+      break;
   }
-  long r = amber_seccomp_creds_present() ? 0 : amber_seccomp_creds_install(SECCOMP_FILTER_FLAG_TSYNC);
+  long r = amber_seccomp_creds_present() ? 0
+                                         : amber_seccomp_creds_install(SECCOMP_FILTER_FLAG_TSYNC);
   if (r == 0) layer_mark();
   else
     amber_log("raw SCM_CREDENTIALS pids are not translated in this process: seccomp refused the "
               "second filter (%ld%s)",
               r, r > 0 ? ", a thread with a filter of its own" : "");
-  __atomic_store_n(&installing, r == 0 ? 0 : 2, __ATOMIC_RELEASE);
+  __atomic_store_n(&installing, r == 0 ? 0 : -1, __ATOMIC_RELEASE);
 }
 
 /* setsockopt(SOL_SOCKET, SO_PASSCRED) from anyone but Amber: made, then the second filter when
