@@ -76,3 +76,8 @@ scenarioTest(
     await twoCycles(s, "children_cpu_times", "children-times");
   },
 );
+
+scenarioTest(
+  "a reaped child's rusage asked for raw (waitid, wait4) and through syscall() holds its CPU time before the restore, and libc's waitid leaves none of it to the next wait4, twice",
+  (s) => s.cycles([prog("raw_child_rusage"), s.dir], "raw-child-rusage"),
+);

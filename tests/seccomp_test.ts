@@ -147,3 +147,13 @@ scenarioTest(
     await s.pass();
   },
 );
+
+scenarioTest(
+  "SCM_CREDENTIALS pids of raw sendmsg, recvmsg, sendmmsg and recvmmsg (and through syscall()) are virtual once the program turns SO_PASSCRED on, in a fork's child and an exec'd program too, with two filters at most, also after a restore; a process that never asks keeps one filter",
+  (s) => s.cycles([prog("raw_creds"), s.dir], "raw-creds"),
+);
+
+scenarioTest(
+  "set_tid_address made raw and through syscall() returns the virtual tid, and the word it names (also a seized thread's) is the one the kernel clears at the thread's end after two restores",
+  (s) => s.cycles([prog("raw_tid_address"), s.dir], "raw-tid-address"),
+);

@@ -7,9 +7,11 @@
  * clock_gettime made raw on the monotonic clock (watched, passes in the kernel) and on the
  * process's CPU clock (trapped: its time is shifted after a restore), and
  * through libc getppid, open and close, kill and pthread_sigmask (Amber's own calls, past the
- * filter; the mask is set in the handler). Run plain, it also times the floors of a kernel-side
- * layer (trap_floor.h): a bare SIGSYS round trip and a seccomp user notification answered by a
- * supervisor thread. Prints nanoseconds per call, median and minimum of R rounds. The raw calls'
+ * filter; the mask is set in the handler). Last, a raw sendmsg and recvmsg of a byte and a raw
+ * getuid, then the same once a raw SO_PASSCRED has stacked the layer's second filter (which
+ * traps the program's sendmsg and recvmsg: SCM_CREDENTIALS). Run plain, it also times the
+ * floors of a kernel-side layer (trap_floor.h): a bare SIGSYS round trip and a seccomp user
+ * notification answered by a supervisor thread. Prints nanoseconds per call, median and minimum of R rounds. The raw calls'
  * sites are rewritten after their first trap (docs/seccomp.md, "Rewritten sites"); stub_getppid
  * is a site shaped like Go's runtime.getpid (mov $nr, %eax; syscall; ret). Run with the argument
  * "rewrite-off", it runs itself again with AMBER_SYSCALL_REWRITE=off: every trapped call traps. */
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <errno.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +73,17 @@ static int futex_word;
 static void raw_futex_wake(void) { /* not a PI operation: passes after three more compares */
   if (rs(SYS_futex, (long)&futex_word, 1 | 128 /* FUTEX_WAKE_PRIVATE */, 1) != 0) abort();
 }
+static int pair[2]; /* a datagram socketpair */
+static void raw_sendrecv(void) { /* a byte each way of sendmsg and recvmsg, no control data */
+  char c = 'x';
+  struct iovec iov = {&c, 1};
+  struct msghdr m = {0};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  if (rs(SYS_sendmsg, pair[0], (long)&m, 0) != 1 || rs(SYS_recvmsg, pair[1], (long)&m, 0) != 1)
+    abort();
+}
+static void raw_getuid(void) { rs(SYS_getuid, 0, 0, 0); } /* not watched by either filter */
 static void libc_open(void) { /* from libc: passes in the kernel */
   int fd = open("/dev/null", O_RDONLY);
   if (fd < 0 || close(fd)) abort();
@@ -107,6 +121,23 @@ int main(int argc, char **argv) {
   measure("libc_open", libc_open);
   measure("libc_kill", libc_kill);
   measure("libc_sigmask", libc_sigmask);
+  /* Last: SO_PASSCRED (raw) stacks the layer's second filter for the rest of the process, which
+   * traps the program's sendmsg and recvmsg (their SCM_CREDENTIALS); every other call runs it. */
+  measure("raw_getuid", raw_getuid);
+  socketpair(AF_UNIX, SOCK_DGRAM, 0, pair);
+  measure("raw_sendrecv", raw_sendrecv);
+  int on = 1;
+  register long r10 __asm__("r10") = (long)&on;
+  register long r8 __asm__("r8") = sizeof on;
+  long r;
+  __asm__ volatile("syscall"
+                   : "=a"(r)
+                   : "a"(SYS_setsockopt), "D"(pair[1]), "S"(SOL_SOCKET), "d"(SO_PASSCRED),
+                     "r"(r10), "r"(r8)
+                   : "rcx", "r11", "memory");
+  if (r) abort();
+  measure("raw_sendrecv_creds", raw_sendrecv);
+  measure("raw_getuid_creds", raw_getuid);
   /* The floors, run plain only (under Amber a program's own filter stacks on Amber's). */
   const char *preload = getenv("LD_PRELOAD");
   if (!preload || !strstr(preload, "amber")) {

@@ -174,6 +174,7 @@ struct amber_packed_rec {
 
 #define AMBER_SECCOMP_FILTER 1
 #define AMBER_SECCOMP_NO_NEW_PRIVS 2
+#define AMBER_SECCOMP_CREDS 4 /* Amber's second filter on top (seccomp_creds.h) */
 
 /* Written by the restorer into the restored library before it resumes the threads. */
 struct amber_restore_args {

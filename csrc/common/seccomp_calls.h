@@ -41,8 +41,16 @@ enum {
   AMBER_TRAP_CPUCLOCK,
   AMBER_TRAP_FD,
   AMBER_TRAP_CMD,
-  AMBER_TRAP_FUTEX
+  AMBER_TRAP_FUTEX,
+  AMBER_TRAP_PASSCRED
 };
+
+/* PASSCRED: setsockopt of SOL_SOCKET's SO_PASSCRED, from anywhere but Amber (the magic): the
+ * handler makes it and stacks the second filter (seccomp_creds.h), once per process, which
+ * traps the program's own sendmsg, recvmsg, sendmmsg and recvmmsg (their SCM_CREDENTIALS pids,
+ * kernel/trap_creds.c). Every other setsockopt passes after two compares. */
+#define AMBER_SOL_SOCKET 1
+#define AMBER_SO_PASSCRED 16
 
 /* CMD: as OWN, and only when argument a is one of the commands of the call that name a process
  * (amber_seccomp_cmds): fcntl's and ioctl's owner of SIGIO and SIGURG, getsockopt's peer
@@ -166,11 +174,20 @@ static inline int amber_seccomp_cmds(long nr, const unsigned **cmds) {
   X(SYS_capget, AMBER_TRAP_OWN, -1, -1)                                                         \
   X(SYS_capset, AMBER_TRAP_OWN, -1, -1)                                                         \
   X(SYS_timer_create, AMBER_TRAP_OWN, -1, -1)                                                  \
-  AMBER_SECCOMP_IPC_CALLS(X)
+  AMBER_SECCOMP_IPC_CALLS(X)                                                                    \
+  X(SYS_setsockopt, AMBER_TRAP_PASSCRED, 1, 2)                                                  \
+  X(SYS_set_tid_address, AMBER_TRAP_OWN, -1, -1) /* returns the caller's tid */
 
-/* Does nr pass the filter with the magic (one of them, not ARGS6)? Folded at compile time for a
- * constant nr. */
+/* The calls the second filter (seccomp_creds.h) traps from the program's own code, once the
+ * process has turned SO_PASSCRED on: their control messages may carry SCM_CREDENTIALS. */
+static inline int amber_seccomp_creds_call(long nr) {
+  return nr == SYS_sendmsg || nr == SYS_recvmsg || nr == SYS_sendmmsg || nr == SYS_recvmmsg;
+}
+
+/* Does nr pass the filters with the magic (one of them, not ARGS6; the second filter's too)?
+ * Folded at compile time for a constant nr. */
 static inline int amber_seccomp_watched(long nr) {
+  if (amber_seccomp_creds_call(nr)) return 1;
   switch (nr) {
 #define AMBER_SECCOMP_CASE(nr, kind, a, b)                                                       \
   case nr: return kind != AMBER_TRAP_ARGS6 && kind != AMBER_TRAP_FUTEX;

@@ -126,6 +126,11 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a0, 0));
     for (int i = 0; i < ncmds; i++)
       amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, cmds[i]);
+  } else if (kind == AMBER_TRAP_PASSCRED) { /* from anywhere: SOL_SOCKET, SO_PASSCRED */
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a0, 0));
+    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, 0, AMBER_BPF_ALLOW, AMBER_SOL_SOCKET);
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a1, 0));
+    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, AMBER_BPF_ALLOW, AMBER_SO_PASSCRED);
   } else if (kind == AMBER_TRAP_OWN || kind == AMBER_TRAP_PATH || kind == AMBER_TRAP_CLONE ||
              kind == AMBER_TRAP_FUTEX) {
     /* from a shared library (libc): allowed */
@@ -179,13 +184,17 @@ static inline int amber_seccomp_build(struct sock_filter *code) {
 /* Installs the filter in the calling thread (and with SECCOMP_FILTER_FLAG_TSYNC in `flags`, in
  * every thread of the process). SPEC_ALLOW: a filter must not turn on the speculative store
  * bypass mitigation, which would slow the whole program down. 0 or -errno. */
-static inline long amber_seccomp_install(unsigned flags) {
-  static struct sock_filter code[AMBER_SECCOMP_MAX_INSNS];
+static inline long amber_seccomp_load(struct sock_filter *code, int n, unsigned flags) {
   struct sock_fprog prog;
-  prog.len = (unsigned short)amber_seccomp_build(code);
+  prog.len = (unsigned short)n;
   prog.filter = code;
   return amber_sys3(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
                     flags | SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog);
+}
+
+static inline long amber_seccomp_install(unsigned flags) {
+  static struct sock_filter code[AMBER_SECCOMP_MAX_INSNS];
+  return amber_seccomp_load(code, amber_seccomp_build(code), flags);
 }
 
 /* Is Amber's filter on this thread? */

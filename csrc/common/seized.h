@@ -34,6 +34,9 @@ struct amber_seized {
   int32_t flags_read; /* 1: these four hold */
   int32_t nnp, personality, pdeathsig;
   uint64_t gs_base;
+  /* Its clear_child_tid (PR_GET_TID_ADDRESS, asked in it; agent_flags.c), when tid_addr_read. */
+  uint64_t tid_addr;
+  int32_t tid_addr_read, pad2;
 };
 
 #endif

@@ -173,6 +173,13 @@ static int read_flags(struct request *q, struct amber_seized *s, const struct us
   s->pdeathsig = sig;
   s->gs_base = at->gs_base;
   s->flags_read = 1;
+  /* a kernel without CONFIG_CHECKPOINT_RESTORE has no PR_GET_TID_ADDRESS: then not known */
+  uint64_t addr = 0;
+  r = call_in(q->tid, at, s->gadget, SYS_prctl, PR_GET_TID_ADDRESS, (long)scratch, 0, 0);
+  if (!r && !peek(q->pid, scratch, &addr, sizeof addr)) {
+    s->tid_addr = addr;
+    s->tid_addr_read = 1;
+  }
   return 0;
 }
 

@@ -5,11 +5,12 @@
  * passes the filter (sys.h); the library's SIGSYS handler comes back with the process's signal
  * actions. Each thread's no_new_privs comes back in the thread itself (agent_flags.c): set here,
  * it would reach every thread, also those that did not have it; only a restore without
- * CAP_SYS_ADMIN of a process that had it sets it here, since the filter then needs it. */
+ * CAP_SYS_ADMIN of a process that had it sets it here, since the filter then needs it. A
+ * process that had turned SO_PASSCRED on gets the second filter back on top of the first. */
 #include <linux/prctl.h>
 
 #include "restorer.h"
-#include "../common/seccomp_filter.h"
+#include "../common/seccomp_creds.h"
 
 void restore_seccomp(void) {
   if (!(hdr.seccomp & AMBER_SECCOMP_FILTER)) return;
@@ -24,4 +25,7 @@ void restore_seccomp(void) {
         "does not have, or no_new_privs, which the process did not have",
         r);
   if (r < 0) die("cannot install Amber's seccomp filter", r);
+  /* the second, on top, as the process had it (kernel/trap_creds.c) */
+  if ((hdr.seccomp & AMBER_SECCOMP_CREDS) && (r = amber_seccomp_creds_install(0)) < 0)
+    die("cannot install Amber's second seccomp filter (raw SCM_CREDENTIALS)", r);
 }

@@ -85,6 +85,9 @@ void amber_flags_thread_pdeathsig(void); /* the calling thread's, once it has it
 /* a seized thread's own, read from outside (ctl_seize.c), in place of the leader's */
 void amber_flags_thread_seized(const struct amber_thread_rec *rec, int32_t nnp,
                                int32_t personality, int32_t pdeathsig, uint64_t gs_base);
+void amber_flags_thread_seized_tid_addr(const struct amber_thread_rec *rec, int32_t read,
+                                        uint64_t addr);
+void amber_flags_thread_tid_addr(const struct amber_thread_rec *rec); /* clear_child_tid back */
 
 /* agent_reports.c: wait reports the program had not collected from its children */
 int amber_reports_capture(void); /* 0, or -1 with amber_ckpt.error */

@@ -1,7 +1,10 @@
 /* Flags the kernel keeps for a process or a thread that a restored process would otherwise take
  * from the restorer: the OOM killer's adjustment (the process's), and the no_new_privs bit, the
  * personality, the parent-death signal (each thread's: prctl and personality(2) change only
- * the calling thread) and the GS base (each thread's; glibc leaves it 0, a runtime may use it). */
+ * the calling thread) and the GS base (each thread's; glibc leaves it 0, a runtime may use it).
+ * And each thread's clear_child_tid, the word the kernel clears and wakes when the thread ends:
+ * glibc's thread descriptor's tid, which amber_thread_after_restore sets, unless the program
+ * moved it with set_tid_address (raw, or through syscall()); it holds no tid to translate. */
 #include <fcntl.h>
 #include <sys/prctl.h>
 
@@ -16,6 +19,8 @@ static int have_oom;
 static struct {
   int32_t nnp, personality, pdeathsig;
   uint64_t gs_base;
+  int32_t tid_addr_read; /* PR_GET_TID_ADDRESS answered (CONFIG_CHECKPOINT_RESTORE) */
+  uint64_t tid_addr;
 } flags[AMBER_MAX_THREADS]; /* by index in amber_ckpt.threads; saved with memory */
 
 static int index_of(const struct amber_thread_rec *rec) {
@@ -32,6 +37,21 @@ void amber_flags_thread_capture(const struct amber_thread_rec *rec) {
   amber_sys2(SYS_prctl, PR_GET_PDEATHSIG, &flags[i].pdeathsig);
   flags[i].gs_base = 0;
   amber_sys2(SYS_arch_prctl, ARCH_GET_GS, &flags[i].gs_base);
+  flags[i].tid_addr_read = amber_sys2(SYS_prctl, PR_GET_TID_ADDRESS, &flags[i].tid_addr) == 0;
+}
+
+void amber_flags_thread_seized_tid_addr(const struct amber_thread_rec *rec, int32_t read,
+                                        uint64_t addr) {
+  int i = index_of(rec);
+  if (i < 0) return;
+  flags[i].tid_addr_read = read;
+  flags[i].tid_addr = addr;
+}
+
+/* Last after a restore (amber_thread_after_restore and a raw thread's own set theirs first). */
+void amber_flags_thread_tid_addr(const struct amber_thread_rec *rec) {
+  int i = index_of(rec);
+  if (i >= 0 && flags[i].tid_addr_read) amber_sys1(SYS_set_tid_address, flags[i].tid_addr);
 }
 
 void amber_flags_thread_seized(const struct amber_thread_rec *rec, int32_t nnp,

@@ -8,7 +8,7 @@
 #include <sys/resource.h>
 
 #include "agent.h"
-#include "../../common/seccomp_filter.h"
+#include "../../common/seccomp_creds.h"
 
 #define NLIMITS 16
 
@@ -25,7 +25,8 @@ static struct {
 
 int32_t amber_identity_seccomp(void) { return id.seccomp; }
 
-/* The one filter Amber can put back is its own (seccomp.c): one filter, answering its probe. */
+/* The filters Amber can put back are its own (seccomp.c): one, answering its probe, or two,
+ * the second answering its own (kernel/trap_creds.c). */
 static int seccomp_capture(const char *status) {
   id.seccomp = amber_sys2(SYS_prctl, PR_GET_NO_NEW_PRIVS, 0) == 1 ? AMBER_SECCOMP_NO_NEW_PRIVS : 0;
   const char *p = strstr(status, "Seccomp:");
@@ -33,8 +34,10 @@ static int seccomp_capture(const char *status) {
   const char *n = strstr(status, "Seccomp_filters:");
   if (n) n += 16;
   while (n && (*n == ' ' || *n == '\t')) n++;
-  if (p[9] == '2' && n && n[0] == '1' && (n[1] < '0' || n[1] > '9') && amber_seccomp_present()) {
-    id.seccomp |= AMBER_SECCOMP_FILTER;
+  int one = n && (n[1] < '0' || n[1] > '9') ? n[0] - '0' : 0;
+  if (p[9] == '2' && (one == 1 || (one == 2 && amber_seccomp_creds_present())) &&
+      amber_seccomp_present()) {
+    id.seccomp |= AMBER_SECCOMP_FILTER | (one == 2 ? AMBER_SECCOMP_CREDS : 0);
     return 0;
   }
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,

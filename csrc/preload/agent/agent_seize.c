@@ -142,6 +142,7 @@ int amber_seize_take(struct amber_seized *s, int32_t tid) {
   amber_thread_capture_seized(rec, tid, s->regs.fs_base, &slot->frame.uc);
   if (s->flags_read)
     amber_flags_thread_seized(rec, s->nnp, s->personality, s->pdeathsig, s->gs_base);
+  amber_flags_thread_seized_tid_addr(rec, s->tid_addr_read, s->tid_addr);
   rec->rseq_addr = s->rseq_addr;
   rec->rseq_len = s->rseq_len;
   rec->rseq_sig = s->rseq_sig;

@@ -134,6 +134,7 @@ void amber_thread_after_restore(struct amber_thread_rec *rec) {
   amber_flags_thread_after_restore(rec);
   amber_cpu_time_after_restore(rec);
   amber_raw_thread_after_restore(rec);
+  amber_flags_thread_tid_addr(rec); /* where the program moved it, if it did */
   if (rec->vtid > 0) {
     struct amber_row *row = amber_row_by_vid(amber.table, AMBER_KIND_PID, rec->vtid);
     if (row && (row->flags & AMBER_PID_THREAD)) __atomic_store_n(&row->sid, tid, __ATOMIC_RELEASE);

@@ -26,6 +26,7 @@ struct amber_rw_thread {
 };
 
 extern int amber_rw_on;
+extern uint64_t amber_rw_handled[AMBER_RW_NR_MAX / 64]; /* the entry's bitmap, by number */
 
 /* From the SIGSYS handler after a trapped call made at the frame's RIP: gives the thread its
  * stack and patches the site if it can. */

@@ -55,6 +55,8 @@ static int in_vfork_child(void) {
   return amber_vfork_child || (amber_active() && amber_pid_v2s(amber.vpid) != amber_sys_getpid());
 }
 
+int amber_seccomp_vfork_child(void) { return in_vfork_child(); }
+
 /* rt_sigaction: SIGSYS stays Amber's (the program's action is kept to pass its own SIGSYS
  * on), the checkpoint signal too (as the sigaction wrapper), and no handler blocks SIGSYS. */
 static long sigaction_call(const long a[6], uintptr_t ip) {
@@ -145,6 +147,11 @@ static long path_call(long nr, const long a[6], int at) {
   return r;
 }
 
+/* trap_creds.c: SCM_CREDENTIALS of a raw sendmsg, recvmsg, sendmmsg or recvmmsg; SO_PASSCRED */
+long amber_trap_creds(long nr, const long a[6]);
+long amber_trap_passcred(const long a[6]);
+void amber_creds_early(void);
+
 /* A call that names a process, from the program: as syscall() translates it, except that a
  * system id (below the virtual range) is let through, as glibc's own raw calls use them. */
 static long translated(long nr, long a[6]) {
@@ -177,6 +184,7 @@ static long translated(long nr, long a[6]) {
     return r;
   }
   }
+  if (amber_seccomp_creds_call(nr)) return amber_trap_creds(nr, a);
   int path = amber_seccomp_path_arg(nr);
   if (path >= 0) return path_call(nr, a, path);
   long r;
@@ -221,6 +229,7 @@ long amber_trap_futex(const long a[6]);
 
 static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
   if (nr == SYS_futex) return from_libc(ip) ? past_filter(nr, a) : amber_trap_futex(a);
+  if (nr == SYS_setsockopt) return amber_trap_passcred(a); /* SO_PASSCRED, from anywhere */
   if (nr == SYS_rt_sigaction) return sigaction_call(a, ip);
   if (nr == SYS_rt_sigprocmask) return sigmask_call(a, uc);
   if (nr == SYS_clone && (a[0] & (CLONE_THREAD | CLONE_SETTLS)) == CLONE_THREAD &&
@@ -245,7 +254,8 @@ static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
                     nr == SYS_getpgrp || nr == SYS_getpgid || nr == SYS_getsid ||
                     nr == SYS_setsid || nr == SYS_wait4 || nr == SYS_waitid ||
                     nr == SYS_rt_sigtimedwait || nr == SYS_read || nr == SYS_signalfd ||
-                    nr == SYS_signalfd4 || amber_seccomp_own(nr);
+                    nr == SYS_signalfd4 || amber_seccomp_own(nr) ||
+                    amber_seccomp_creds_call(nr);
   /* glibc's own calls (raise, pthread_kill, system, and the wrappers' real calls) compare and
    * pass system ids, as they did before: only the ids in the virtual range are translated. */
   if (!amber_active() || (returns_ids && from_libc(ip))) return past_filter(nr, a);
@@ -330,6 +340,7 @@ void amber_seccomp_early(void) {
   find_object((uintptr_t)getauxval(AT_SYSINFO_EHDR) + 1, &vdso_lo, &vdso_hi);
   if (!amber_seccomp_present()) return;
   amber_rw_init();
+  amber_creds_early();
   amber_seccomp_layer = 1;
   install_handler();
 }

@@ -83,7 +83,8 @@ static int through_wrapper(long nr, const long a[6], long *ret) {
 }
 
 /* waitid blocks: outside a critical section, like the libc wrapper. Its fifth argument, the
- * rusage, is the raw call's own. */
+ * rusage, is the raw call's own: a reaped child's time before its restore goes into it, as
+ * wait4's wrapper adds it to wait4's. */
 static long raw_waitid(const long in[6]) {
   long a[6] = {in[0], in[1], in[2], in[3], in[4], in[5]};
   id_t id = (id_t)a[1];
@@ -96,6 +97,7 @@ static long raw_waitid(const long in[6]) {
   uint32_t gen = amber.checkpoints;
   long r = raw(SYS_waitid, a);
   if (r == 0) amber_waitid_out((siginfo_t *)a[2], (int)a[3], gen);
+  amber_process_reaped_rusage(r == 0 ? (struct rusage *)a[4] : NULL);
   return r;
 }
 

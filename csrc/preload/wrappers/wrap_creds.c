@@ -15,7 +15,8 @@ AMBER_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *l
   return r;
 }
 
-static struct ucred *creds_at(struct cmsghdr *c) {
+/* The credentials a control message holds, or NULL (also trap_creds.c's). */
+struct ucred *amber_creds_at(struct cmsghdr *c) {
   if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_CREDENTIALS ||
       c->cmsg_len < CMSG_LEN(sizeof(struct ucred)))
     return NULL;
@@ -24,7 +25,7 @@ static struct ucred *creds_at(struct cmsghdr *c) {
 
 void amber_creds_out(struct msghdr *msg) {
   for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-    struct ucred *u = creds_at(c);
+    struct ucred *u = amber_creds_at(c);
     if (u) u->pid = amber_who_out(u->pid);
   }
 }
@@ -32,7 +33,7 @@ void amber_creds_out(struct msghdr *msg) {
 int amber_creds_in(struct msghdr *msg) {
   for (int apply = 0; apply < 2; apply++) { /* first check every pid, then change them */
     for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-      struct ucred *u = creds_at(c);
+      struct ucred *u = amber_creds_at(c);
       int32_t s;
       if (!u) continue;
       if (amber_who_in(u->pid, &s)) return -ESRCH;

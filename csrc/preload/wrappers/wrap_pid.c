@@ -117,6 +117,7 @@ AMBER_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options) 
   uint32_t gen = amber.checkpoints;
   int r = REAL(waitid)(idtype, id, info, options);
   if (r == 0) amber_waitid_out(info, options, gen);
+  amber_process_reaped_rusage(NULL); /* no rusage: a reaped child's time is not the next wait4's */
   return r;
 }
 

@@ -1,0 +1,170 @@
+/* Raw SCM_CREDENTIALS (docs/seccomp.md, "Credentials"): a struct ucred in a control message of
+ * sendmsg, recvmsg, sendmmsg and recvmmsg names a process, in memory the filter cannot read.
+ * libc's calls come through the library's wrappers (wrap_creds.c); a raw one is seen only by a
+ * second filter (common/seccomp_creds.h), which the first filter's trap of SO_PASSCRED stacks
+ * once per process: a program that never asks for credentials makes its sendmsg and recvmsg
+ * with no trap and no second filter. A receiver gets credentials only on a socket with
+ * SO_PASSCRED; a sender that names a pid itself without it is not seen (docs). */
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include "../core/amber.h"
+#include "../../common/seccomp_creds.h"
+#include "rewrite.h"
+
+int amber_creds_layer; /* the second filter is on this process (a fork's child has it too) */
+static int installing; /* the system pid whose thread installs it; -1: the kernel refused it */
+
+int amber_seccomp_vfork_child(void); /* seccomp.c */
+
+static long sys_past(long nr, long a, long b, long c, long d, long e) {
+  return amber_sys6(nr, a, b, c, d, e, AMBER_SECCOMP_MAGIC);
+}
+
+/* A rewritten site's calls of these go to the translation without a trap from now on. */
+static void layer_mark(void) {
+  static const long calls[] = {SYS_sendmsg, SYS_recvmsg, SYS_sendmmsg, SYS_recvmmsg};
+  if (amber_rw_on)
+    for (int i = 0; i < 4; i++)
+      __atomic_or_fetch(&amber_rw_handled[calls[i] / 64], 1ULL << (calls[i] % 64),
+                        __ATOMIC_RELAXED);
+  __atomic_store_n(&amber_creds_layer, 1, __ATOMIC_RELEASE);
+}
+
+/* In every program the library starts in: filters stay across exec, and one that is there
+ * is never stacked again. */
+void amber_creds_early(void) {
+  if (amber_seccomp_creds_present()) layer_mark();
+}
+
+/* Once per process, in every thread (TSYNC); threads that trap SO_PASSCRED together wait for
+ * the first (`installing` holds its process's system pid: a fork's child that finds its
+ * parent's there installs for itself). A vfork child's memory is its parent's: it stacks the
+ * filter for itself (its exec keeps it), and tells no one. */
+static void layer_on(void) {
+  if (amber_seccomp_vfork_child()) {
+    if (!amber_seccomp_creds_present()) amber_seccomp_creds_install(0);
+    return;
+  }
+  int me = amber_sys_getpid();
+  for (;;) {
+    if (__atomic_load_n(&amber_creds_layer, __ATOMIC_ACQUIRE)) return;
+    int now = __atomic_load_n(&installing, __ATOMIC_ACQUIRE);
+    if (now == -1) return;
+    if (now == me) amber_sys0(SYS_sched_yield);
+    else if (__atomic_compare_exchange_n(&installing, &now, me, 0, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE))
+      break;
+  }
+  long r = amber_seccomp_creds_present() ? 0
+                                         : amber_seccomp_creds_install(SECCOMP_FILTER_FLAG_TSYNC);
+  if (r == 0) layer_mark();
+  else
+    amber_log("raw SCM_CREDENTIALS pids are not translated in this process: seccomp refused the "
+              "second filter (%ld%s)",
+              r, r > 0 ? ", a thread with a filter of its own" : "");
+  __atomic_store_n(&installing, r == 0 ? 0 : -1, __ATOMIC_RELEASE);
+}
+
+/* setsockopt(SOL_SOCKET, SO_PASSCRED) from anyone but Amber: made, then the second filter when
+ * it turned credentials on. */
+long amber_trap_passcred(const long a[6]) {
+  long r = sys_past(SYS_setsockopt, a[0], a[1], a[2], a[3], a[4]);
+  /* the kernel has read the value: it is there */
+  if (r == 0 && (int)a[1] == SOL_SOCKET && (int)a[2] == SO_PASSCRED && amber_active() && a[3] &&
+      (uint32_t)a[4] >= sizeof(int) && *(const int *)a[3])
+    layer_on();
+  return r;
+}
+
+struct ucred *amber_creds_at(struct cmsghdr *c); /* wrap_creds.c */
+
+/* Does the message name a virtual pid (a system one passes, as in the other trapped calls)? */
+static int names_virtual(const struct msghdr *m) {
+  if (!m || !m->msg_control) return 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
+    struct ucred *u = amber_creds_at(c);
+    if (u && u->pid >= AMBER_VPID_BASE) return 1;
+  }
+  return 0;
+}
+
+static size_t rounded(size_t n) { return (n + 7) & ~(size_t)7; }
+
+static void *map(size_t len) {
+  long m = amber_sys6(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                      -1, 0);
+  return m < 0 && m > -4096 ? NULL : (void *)m;
+}
+
+/* The message's header and control data copied into `ctl` and translated there: the program's
+ * memory never shows a system pid. 0 or -ESRCH (a virtual pid of no process). */
+static int creds_copy(struct msghdr *copy, const struct msghdr *m, char *ctl) {
+  *copy = *m;
+  memcpy(ctl, m->msg_control, m->msg_controllen);
+  copy->msg_control = ctl;
+  amber_enter();
+  int err = amber_creds_in(copy);
+  amber_leave();
+  return err;
+}
+
+/* The kernel accepts a sender's own pid (any with CAP_SYS_ADMIN): the system one. The stack
+ * may be a small signal stack: a longer control part is copied into memory of its own. */
+static long send_one(const long a[6]) {
+  const struct msghdr *m = (const struct msghdr *)a[1];
+  if (!names_virtual(m)) return sys_past(SYS_sendmsg, a[0], a[1], a[2], 0, 0);
+  char small[256] __attribute__((aligned(8)));
+  size_t len = m->msg_controllen;
+  char *ctl = len <= sizeof small ? small : map(len);
+  if (!ctl) return -ENOMEM;
+  struct msghdr copy;
+  long r = creds_copy(&copy, m, ctl);
+  if (!r) r = sys_past(SYS_sendmsg, a[0], (long)&copy, a[2], 0, 0);
+  if (ctl != small) amber_sys2(SYS_munmap, ctl, len);
+  return r;
+}
+
+/* The vector copied, with the control parts that name virtual pids; the messages before the
+ * first that names no process are sent (the kernel too sends those before a failing one), and
+ * each sent one's length goes back into the program's vector. */
+static long send_many(const long a[6]) {
+  struct mmsghdr *v = (struct mmsghdr *)a[1];
+  unsigned n = (unsigned)a[2] > 1024 ? 1024 : (unsigned)a[2]; /* UIO_MAXIOV, as the kernel */
+  size_t need = 0;
+  for (unsigned i = 0; v && i < n; i++)
+    if (names_virtual(&v[i].msg_hdr)) need += rounded(v[i].msg_hdr.msg_controllen);
+  if (!need) return sys_past(SYS_sendmmsg, a[0], a[1], a[2], a[3], 0);
+  size_t size = n * sizeof *v + need;
+  struct mmsghdr *w = map(size);
+  if (!w) return -ENOMEM;
+  char *ctl = (char *)(w + n);
+  long r = 0;
+  unsigned ok = 0;
+  for (; ok < n; ok++) {
+    w[ok] = v[ok];
+    if (!names_virtual(&v[ok].msg_hdr)) continue;
+    if ((r = creds_copy(&w[ok].msg_hdr, &v[ok].msg_hdr, ctl))) break;
+    ctl += rounded(v[ok].msg_hdr.msg_controllen);
+  }
+  if (ok) r = sys_past(SYS_sendmmsg, a[0], (long)w, ok, a[3], 0);
+  for (long i = 0; i < r; i++) v[i].msg_len = w[i].msg_len;
+  amber_sys2(SYS_munmap, w, size);
+  return r;
+}
+
+/* sendmsg, recvmsg, sendmmsg, recvmmsg from the program's own code. A received pid is made
+ * virtual where the program reads it (0 for a process outside the application). */
+long amber_trap_creds(long nr, const long a[6]) {
+  if (nr == SYS_sendmsg) return send_one(a);
+  if (nr == SYS_sendmmsg) return send_many(a);
+  long r = sys_past(nr, a[0], a[1], a[2], a[3], a[4]);
+  if (nr == SYS_recvmsg && r >= 0 && a[1] && ((struct msghdr *)a[1])->msg_controllen)
+    amber_creds_out((struct msghdr *)a[1]);
+  struct mmsghdr *v = (struct mmsghdr *)a[1];
+  for (long i = 0; nr == SYS_recvmmsg && i < r; i++)
+    if (v[i].msg_hdr.msg_controllen) amber_creds_out(&v[i].msg_hdr);
+  return r;
+}
