@@ -187,6 +187,12 @@ static void release_followers(void) {
 
 /* A follower resumed by the restorer in a new process: its own kernel state back. */
 void amber_follower_restored(struct amber_thread_rec *rec) {
+  /* Not before the leader has placed the process's descriptors: a file this thread opens (its
+   * /proc/thread-self/stat) takes the lowest free number, one a descriptor is to have; the
+   * leader's dup3 onto it then fails (EBUSY), or closes it under this thread, which would read
+   * and close the descriptor put there. */
+  for (int i = 0; i < 6000 && !__atomic_load_n(&amber_ckpt.fds_placed, __ATOMIC_ACQUIRE); i++)
+    amber_futex_wait(&amber_ckpt.fds_placed, 0, 0, 5);
   amber_thread_after_restore(rec);
   amber_identity_thread_after_restore();
   amber_signals_put_thread(rec);
@@ -260,6 +266,8 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
   err = amber_locks_after_restore(err); /* and waits for every other process's */
   amber_broker_close();
   amber_fds_release();
+  __atomic_store_n(&amber_ckpt.fds_placed, 1, __ATOMIC_RELEASE); /* followers go on */
+  amber_futex_wake(&amber_ckpt.fds_placed, 0);
   /* Followers leave the restorer's code as they resume; only then may it go. */
   for (int i = 0; i < 2000; i++) {
     uint32_t done = __atomic_load_n(&amber_ckpt.restored_threads, __ATOMIC_ACQUIRE);
@@ -311,6 +319,7 @@ static void leader(int32_t self, void *uc) {
   amber_ckpt.arrived = 0;
   amber_ckpt.release = 0;
   amber_ckpt.restored_threads = 0;
+  amber_ckpt.fds_placed = 0;
   amber_ckpt.error[0] = 0;
   struct amber_thread_rec *rec = &amber_ckpt.threads[0];
   memset(rec, 0, sizeof *rec);

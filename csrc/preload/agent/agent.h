@@ -25,6 +25,7 @@ struct amber_ckpt {
   uint32_t release;           /* futex: 0 while followers must wait */
   uint32_t followers_inside;  /* followers not yet returned from the handler */
   uint32_t restored_threads;  /* followers done with their own restore */
+  uint32_t fds_placed;        /* futex: after a restore, 1 once the leader placed descriptors */
   int32_t nthreads;           /* leader + followers */
   struct amber_thread_rec threads[AMBER_MAX_THREADS];
   /* process state, captured while frozen and put back after a restore */
