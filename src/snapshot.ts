@@ -144,6 +144,7 @@ export async function takeSnapshot(
   options: SnapshotOptions,
 ): Promise<Image> {
   const startedAt = performance.now();
+  const times = freezeTimes("snapshot");
   const dir = resolve(options.dir);
   const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
   if (await exists(dir)) {
@@ -176,6 +177,7 @@ export async function takeSnapshot(
       stopWatching = watchWrites(tmp, estimate, report);
     }
     const precopied = await preCopy(table, tmp, options);
+    times.mark("pre-copy");
     let frozenAt = performance.now();
     // Without stop or hold, copy-on-write: the application runs on as soon as every process
     // is captured, while copies of its processes write their files (agent_cow.c).
@@ -192,11 +194,13 @@ export async function takeSnapshot(
       onFreeze: () => frozenAt = performance.now(),
       onCaptured: cow
         ? () => {
+          times.mark("resumed");
           resumedAt ??= performance.now();
           afterResume ??= hooks.resumed().then(() => undefined, (error) => error);
         }
         : undefined,
     });
+    times.mark("written");
     if (options.signal?.aborted) table.setPhase(Phase.ABORT);
     checkAborted(app.name, options.signal);
     await removePreCopies(tmp);
@@ -217,12 +221,13 @@ export async function takeSnapshot(
     // began, an abort no longer stops it: the image is whole or absent.
     const head = manifestHead(info, rows, parent);
     await step("cannot store shared pages once", () => storeSharedPagesOnce(tmp, head.tree));
+    times.mark("checked");
     const manifest = await step("cannot make the image durable", async () => {
       // The files are hashed (read again, from the page cache) while they are flushed: the
       // two take as long as the longer, not the sum. The manifest is made durable after both.
       const [synced, hashed] = await Promise.allSettled([
-        syncFiles(tmp, undefined, options.onProgress && report),
-        writeManifest(tmp, head),
+        syncFiles(tmp, undefined, options.onProgress && report).finally(() => times.mark("synced")),
+        writeManifest(tmp, head).finally(() => times.mark("hashed")),
       ]);
       if (synced.status === "rejected") throw synced.reason;
       if (hashed.status === "rejected") throw hashed.reason;
@@ -230,6 +235,8 @@ export async function takeSnapshot(
       await syncFiles(tmp, [MANIFEST_FILE]);
       await Deno.rename(tmp, dir);
       await syncDir(dirname(dir));
+      times.mark("renamed");
+      times.done();
       return manifest;
     });
     if (options.stop) await app.kill();
