@@ -223,8 +223,8 @@ export async function takeSnapshot(
     await step("cannot store shared pages once", () => storeSharedPagesOnce(tmp, head.tree));
     times.mark("checked");
     const manifest = await step("cannot make the image durable", async () => {
-      // The files are hashed (read again, from the page cache) while they are flushed: the
-      // two take as long as the longer, not the sum. The manifest is made durable after both.
+      // The files are hashed while they are flushed (all but the process files' pages, which
+      // were hashed as they were written). The manifest is made durable after both.
       const [synced, hashed] = await Promise.allSettled([
         syncFiles(tmp, undefined, options.onProgress && report).finally(() => times.mark("synced")),
         writeManifest(tmp, head).finally(() => times.mark("hashed")),
@@ -654,8 +654,13 @@ export async function writeManifest(tmp: string, head: ManifestHead): Promise<Ma
   const processes: ImageProcess[] = [];
   const parents = new Map(head.tree.map((p) => [p.vpid, p.parent]));
   const names = (await listFiles(tmp)).filter((name) => name !== MANIFEST_FILE);
-  // Hashed side by side (the control library hashes each on a thread of its own), in order.
-  const hashes = await eachAtOnce(names, (name) => fileHashes(join(tmp, name), "whole"));
+  // Hashed side by side (the control library hashes each on a thread of its own), in order. A
+  // process file's pages are not read: each was hashed as it was written, into its table of
+  // page hashes, which its meta hash covers (ImageFile.hash).
+  const hashes = await eachAtOnce(names, async (name) => {
+    const found = await fileHashes(join(tmp, name), "meta");
+    return found.metaHash ? found : await fileHashes(join(tmp, name), "whole");
+  });
   for (const [i, name] of names.entries()) {
     const path = join(tmp, name);
     await Deno.chmod(path, 0o600);
@@ -664,7 +669,7 @@ export async function writeManifest(tmp: string, head: ManifestHead): Promise<Ma
     files.push({
       name,
       size,
-      hash: hash!,
+      ...(hash ? { hash } : {}),
       ...(metaHash ? { metaHash } : {}),
       ...(headHash ? { headHash } : {}),
     });

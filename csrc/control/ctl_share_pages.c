@@ -31,16 +31,6 @@ struct proc_file {
   uint64_t *hashes, *first_page; /* each run's first page in hashes */
 };
 
-static int read_at(int fd, void *buf, uint64_t len, uint64_t off) {
-  for (char *p = buf; len;) {
-    ssize_t n = pread(fd, p, len, (off_t)off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return n < 0 ? -errno : -EPROTO;
-    p += n, len -= (uint64_t)n, off += (uint64_t)n;
-  }
-  return 0;
-}
-
 static int write_at(int fd, const void *buf, uint64_t len, uint64_t off) {
   for (const char *p = buf; len;) {
     ssize_t n = pwrite(fd, p, len, (off_t)off);
@@ -71,7 +61,7 @@ static int load(const char *dir, int32_t vpid, struct proc_file *f) {
   struct stat st;
   if (fstat(f->fd, &st)) return -errno;
   f->size = (uint64_t)st.st_size;
-  int err = read_at(f->fd, &f->h, sizeof f->h, 0);
+  int err = amber_read_at(f->fd, &f->h, sizeof f->h, 0);
   if (!err && (amber_image_header_problem(&f->h, f->size) || f->h.vpid != vpid)) err = -EPROTO;
   if (err) return err;
   f->regions = malloc((uint64_t)f->h.nregions * sizeof *f->regions + 1);
@@ -79,9 +69,9 @@ static int load(const char *dir, int32_t vpid, struct proc_file *f) {
   f->hashes = malloc(f->h.npages * 8 + 1);
   f->first_page = malloc((uint64_t)f->h.nruns * 8 + 1);
   if (!f->regions || !f->runs || !f->hashes || !f->first_page) return -ENOMEM;
-  err = read_at(f->fd, f->regions, (uint64_t)f->h.nregions * sizeof *f->regions, f->h.regions_off);
-  if (!err) err = read_at(f->fd, f->runs, (uint64_t)f->h.nruns * sizeof *f->runs, f->h.runs_off);
-  if (!err) err = read_at(f->fd, f->hashes, f->h.npages * 8, f->h.hashes_off);
+  err = amber_read_at(f->fd, f->regions, (uint64_t)f->h.nregions * sizeof *f->regions, f->h.regions_off);
+  if (!err) err = amber_read_at(f->fd, f->runs, (uint64_t)f->h.nruns * sizeof *f->runs, f->h.runs_off);
+  if (!err) err = amber_read_at(f->fd, f->hashes, f->h.npages * 8, f->h.hashes_off);
   uint64_t page = 0;
   for (int32_t i = 0; i < f->h.nruns && !err; i++) f->first_page[i] = page, page += f->runs[i].npages;
   if (!err && page != f->h.npages) err = -EPROTO;
@@ -183,7 +173,7 @@ static int add_own_page(struct new_runs *o, uint64_t addr, uint64_t from) {
 static int copy_range(int from, uint64_t at, int to, uint64_t into, uint64_t len, char *buf) {
   while (len) {
     uint64_t n = len < (1 << 20) ? len : (1 << 20);
-    int err = read_at(from, buf, n, at);
+    int err = amber_read_at(from, buf, n, at);
     if (!err) err = write_at(to, buf, n, into);
     if (err) return err;
     at += n, into += n, len -= n;
@@ -273,8 +263,8 @@ API int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from) {
         int refer = own && r->kind == AMBER_REGION_ANON && stored_at(&f, addr, hash, &at_vpid, &off);
         if (refer) { /* the same bytes, not just the same hash */
           int other = fd_of(&files, at_vpid);
-          refer = other >= 0 && !read_at(c.fd, mine, AMBER_PAGE, here) &&
-                  !read_at(other, theirs, AMBER_PAGE, off) && !memcmp(mine, theirs, AMBER_PAGE);
+          refer = other >= 0 && !amber_read_at(c.fd, mine, AMBER_PAGE, here) &&
+                  !amber_read_at(other, theirs, AMBER_PAGE, off) && !memcmp(mine, theirs, AMBER_PAGE);
         }
         if (refer) err = add_page(&o, addr, 0, at_vpid, off), shared++;
         else if (own) err = add_own_page(&o, addr, here);
