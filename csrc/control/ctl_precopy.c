@@ -9,7 +9,8 @@
  * 4 KiB pages, but the program runs on meanwhile (bench/progs/precopy_cost.c). Only then are
  * the pages read (process_vm_readv), so a write after its page was read, or while it was read,
  * is seen. The regions registered stay registered: they are what the agent tracks for the next
- * incremental image. */
+ * incremental image. The pages go to the file straight to the disk, by a thread of their own,
+ * while the next are read (direct_writer.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -28,9 +29,10 @@
 #include "../common/table.h"
 #include "../common/vm_flags.h"
 #include "control.h"
+#include "direct_writer.h"
 
 #define API __attribute__((visibility("default")))
-#define BATCH 256 /* pages read from the process at once */
+#define BATCH (DW_BYTES / AMBER_PAGE) /* pages read from the process at once */
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -75,7 +77,9 @@ struct procmap_query {
 #define PROCMAP_QUERY 0xC0686611UL /* _IOWR('f', 17, struct procmap_query) */
 
 struct precopy {
-  int uffd, pagemap, mem, out, maps;
+  int uffd, pagemap, mem, maps;
+  struct direct_writer *out;
+  int write_err; /* a write failed: the pre-copy fails, whatever range it was in */
   pid_t pid;
   uint64_t data_end;
   struct amber_precopy_range *ranges;
@@ -84,7 +88,6 @@ struct precopy {
   size_t nruns, runs_cap;
   uint64_t *hashes;
   size_t npages, hashes_cap;
-  uint8_t *buf;
 };
 
 static int grow(void **p, size_t *cap, size_t elem, size_t first) {
@@ -189,32 +192,40 @@ static int zero_page(const uint8_t *p) {
   return 1;
 }
 
-/* Reads `count` pages at addr, and writes those that are not all zeros (of anonymous memory,
- * which a restore maps as zeros) with their hashes. -EFAULT: not all could be read. */
+static uint64_t page_hash(const uint8_t *p) {
+  struct amber_hash h;
+  amber_hash_init(&h);
+  amber_hash_update(&h, p, AMBER_PAGE);
+  return amber_hash_final(&h);
+}
+
+/* Reads `count` pages at addr, and queues those that are not all zeros (of anonymous memory,
+ * which a restore maps as zeros) for writing, with their hashes. -EFAULT: not all could be
+ * read. The bytes hashed are those written: the buffer is not reused before its write. */
 static int copy_pages(struct precopy *d, uint64_t addr, size_t count, int file) {
-  struct iovec local = {d->buf, count * AMBER_PAGE}, remote = {(void *)addr, count * AMBER_PAGE};
+  uint8_t *buf = dw_buffer(d->out);
+  if (!buf) return d->write_err = dw_finish(d->out);
+  struct iovec local = {buf, count * AMBER_PAGE}, remote = {(void *)addr, count * AMBER_PAGE};
   ssize_t got = process_vm_readv(d->pid, &local, 1, &remote, 1, 0);
   if (got != (ssize_t)(count * AMBER_PAGE)) /* memory it made unreadable: through /proc */
-    got = pread(d->mem, d->buf, count * AMBER_PAGE, (off_t)addr);
+    got = pread(d->mem, buf, count * AMBER_PAGE, (off_t)addr);
   if (got != (ssize_t)(count * AMBER_PAGE)) return -EFAULT;
-  size_t from = 0; /* the pages not yet written, from here */
-  for (size_t i = 0; i <= count; i++) {
-    int skip = i == count || (!file && zero_page(d->buf + i * AMBER_PAGE));
-    if (!skip) continue;
-    if (i > from) {
-      int err = pwrite_all(d->out, d->buf + from * AMBER_PAGE, (i - from) * AMBER_PAGE,
-                           (off_t)d->data_end);
-      for (size_t k = from; k < i && !err; k++)
-        err = add_page(d, addr + k * AMBER_PAGE,
-                       amber_hash_copy(d->buf + k * AMBER_PAGE, d->buf + k * AMBER_PAGE,
-                                       AMBER_PAGE),
-                       d->data_end + (k - from) * AMBER_PAGE);
-      if (err) return err;
-      d->data_end += (i - from) * AMBER_PAGE;
-    }
-    from = i + 1;
+  struct dw_piece pieces[BATCH / 2 + 1];
+  int n = 0;
+  uint64_t at = d->data_end;
+  for (size_t i = 0; i < count; i++) {
+    const uint8_t *page = buf + i * AMBER_PAGE;
+    if (!file && zero_page(page)) continue;
+    int err = add_page(d, addr + i * AMBER_PAGE, page_hash(page), d->data_end);
+    if (err) return err;
+    d->data_end += AMBER_PAGE;
+    if (n && pieces[n - 1].from + pieces[n - 1].len == i * AMBER_PAGE)
+      pieces[n - 1].len += AMBER_PAGE;
+    else
+      pieces[n++] = (struct dw_piece){(uint32_t)(i * AMBER_PAGE), AMBER_PAGE};
   }
-  return 0;
+  int err = dw_write(d->out, pieces, n, at);
+  return err ? d->write_err = err : 0;
 }
 
 /* The pages of an armed range that hold data worth saving, as the agent judges them
@@ -279,7 +290,7 @@ API int32_t amber_ctl_precopy(void *table, int32_t vpid, const char *dir, int32_
   if (!row || !(row->flags & AMBER_PID_PROCESS)) return 1;
   int32_t sid = row->sid, track_fd = row->pad - 1;
   if (track_fd < 0 || sid <= 1 || !amber_app_member(t, sid)) return 1;
-  struct precopy d = {.uffd = -1, .pagemap = -1, .mem = -1, .out = -1, .maps = -1, .pid = sid,
+  struct precopy d = {.uffd = -1, .pagemap = -1, .mem = -1, .maps = -1, .pid = sid,
                       .data_end = AMBER_PAGE};
   int pidfd = (int)syscall(SYS_pidfd_open, sid, 0);
   if (pidfd < 0) return 1;
@@ -299,11 +310,8 @@ API int32_t amber_ctl_precopy(void *table, int32_t vpid, const char *dir, int32_
   int err = d.pagemap < 0 || d.mem < 0 || d.maps < 0 ? 1 : 0;
   if (!err) {
     snprintf(path, sizeof path, AMBER_PRECOPY_DATA_FMT, dir, vpid);
-    d.out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (d.out < 0) err = -errno;
+    err = dw_open(&d.out, path);
   }
-  d.buf = err ? NULL : malloc(BATCH * AMBER_PAGE);
-  if (!err && !d.buf) err = -ENOMEM;
   if (!err) err = read_smaps(&d) ? 1 : 0;
   /* Every range armed first, then copied: a page is read only once a write to it is seen. */
   for (size_t i = 0; i < d.nranges && !err; i++) {
@@ -319,15 +327,16 @@ API int32_t amber_ctl_precopy(void *table, int32_t vpid, const char *dir, int32_
     size_t runs = d.nruns, pages = d.npages;
     uint64_t end = d.data_end;
     int e = copy_range(&d, r);
-    if (e == -ENOMEM) err = e;
+    if (e == -ENOMEM || d.write_err) err = e;
     else if (e) r->flags &= ~AMBER_PRECOPY_ARMED, d.nruns = runs, d.npages = pages, d.data_end = end;
   }
-  if (!err && sync && fdatasync(d.out)) err = -errno;
+  if (!err) err = dw_finish(d.out);
+  if (!err && sync && fdatasync(dw_fd(d.out))) err = -errno;
   if (!err) {
     snprintf(path, sizeof path, AMBER_PRECOPY_INDEX_FMT, dir, vpid);
     err = write_index(&d, path, vpid, track_fd);
   }
-  if (d.out >= 0) close(d.out);
+  dw_close(d.out);
   if (err) {
     snprintf(path, sizeof path, AMBER_PRECOPY_DATA_FMT, dir, vpid);
     unlink(path);
@@ -338,7 +347,6 @@ API int32_t amber_ctl_precopy(void *table, int32_t vpid, const char *dir, int32_
   if (d.mem >= 0) close(d.mem);
   if (d.maps >= 0) close(d.maps);
   close(d.uffd);
-  free(d.buf);
   free(d.ranges);
   free(d.runs);
   free(d.hashes);
