@@ -6,9 +6,9 @@
  * it starts and names in its row (agent_track.c), taken here with pidfd_getfd; registering on
  * it from another process works on the memory it was made for. Arming (PAGEMAP_SCAN with
  * PM_SCAN_WP_MATCHING on /proc/<pid>/pagemap) walks every page table, some 30 ms per GiB of
- * 4 KiB pages, but the program runs on meanwhile (bench/progs/precopy_cost.c). Only then are
- * the pages read (process_vm_readv), so a write after its page was read, or while it was read,
- * is seen. The regions registered stay registered: they are what the agent tracks for the next
+ * 4 KiB pages, but the program runs on meanwhile (bench/progs/precopy_cost.c), 64 MiB at a time
+ * while the 64 MiB before are written. Only then are that span's pages read (process_vm_readv),
+ * so a write after its page was read, or while it was read, is seen. The regions registered stay registered: they are what the agent tracks for the next
  * incremental image. The pages go to the file straight to the disk, by a thread of their own,
  * while the next are read (direct_writer.h). */
 #include <errno.h>
@@ -143,9 +143,9 @@ static int read_smaps(struct precopy *d) {
   return err;
 }
 
-/* Registers a range on the agent's userfaultfd and write-protects its pages that hold data;
- * 0, or -errno (the range is then not pre-copied: the agent saves it at the freeze). */
-static int arm(struct precopy *d, struct amber_precopy_range *r) {
+/* Registers a range on the agent's userfaultfd; 0, or -errno (the range is then not pre-copied:
+ * the agent saves it at the freeze). */
+static int register_range(struct precopy *d, const struct amber_precopy_range *r) {
   /* Registering splits a mapping at the range's ends: only a range that is one mapping now, as
    * smaps said (the program maps and unmaps meanwhile), or a program's mremap over the mapping
    * it made would fail. */
@@ -154,14 +154,19 @@ static int arm(struct precopy *d, struct amber_precopy_range *r) {
   if (q.vma_start != r->start || q.vma_end != r->end) return -EAGAIN;
   struct amber_uffdio_register reg = {r->start, r->end - r->start, AMBER_UFFDIO_REGISTER_MODE_WP, 0};
   if (ioctl(d->uffd, AMBER_UFFDIO_REGISTER, &reg)) return -errno; /* EBUSY: the program's own */
+  return 0;
+}
+
+/* Write-protects the pages of [start, end) of a registered range that hold data; 0 or -errno. */
+static int protect(struct precopy *d, uint64_t start, uint64_t end) {
   /* Bits a dropped registration left (mremap) are cleared first: a page written while its
    * mapping was not registered keeps its bit and may be writable, so the scan below would take
    * it for protected, and a write after it would go unseen. */
-  struct amber_uffdio_writeprotect clear = {r->start, r->end - r->start, 0};
+  struct amber_uffdio_writeprotect clear = {start, end - start, 0};
   if (ioctl(d->uffd, AMBER_UFFDIO_WRITEPROTECT, &clear)) return -errno;
   struct pm_page_region scratch[64];
-  for (uint64_t at = r->start; at < r->end;) {
-    struct pm_scan_arg a = pm_written_scan(at, r->end, scratch, 64);
+  for (uint64_t at = start; at < end;) {
+    struct pm_scan_arg a = pm_written_scan(at, end, scratch, 64);
     if (ioctl(d->pagemap, PAGEMAP_SCAN, &a) < 0) return -errno;
     if (a.walk_end <= at) return -EIO;
     at = a.walk_end;
@@ -228,13 +233,12 @@ static int copy_pages(struct precopy *d, uint64_t addr, size_t count, int file) 
   return err ? d->write_err = err : 0;
 }
 
-/* The pages of an armed range that hold data worth saving, as the agent judges them
+/* The pages of [start, end) of a range that hold data worth saving, as the agent judges them
  * (agent_pages.c): a swapped page, an anonymous one, a file's page the program wrote. */
-static int copy_range(struct precopy *d, const struct amber_precopy_range *r) {
-  int file = (r->flags & AMBER_PRECOPY_FILE) != 0;
+static int copy_span(struct precopy *d, int file, uint64_t start, uint64_t end) {
   struct pm_page_region vec[512];
-  for (uint64_t at = r->start; at < r->end;) {
-    struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 512);
+  for (uint64_t at = start; at < end;) {
+    struct pm_scan_arg a = pm_data_scan(at, end, vec, 512);
     long n = ioctl(d->pagemap, PAGEMAP_SCAN, &a);
     if (n < 0) return -errno;
     for (long i = 0; i < n; i++) {
@@ -251,6 +255,21 @@ static int copy_range(struct precopy *d, const struct amber_precopy_range *r) {
     }
     if (a.walk_end <= at) return -EIO;
     at = a.walk_end;
+  }
+  return 0;
+}
+
+/* A registered range, a span at a time: each write-protected just before its pages are read
+ * (a page is read only once a write to it would be seen), so that the walk that protects it
+ * runs while the writer writes the span before, instead of before anything is written. */
+#define SPAN (64ULL << 20)
+static int copy_range(struct precopy *d, const struct amber_precopy_range *r) {
+  int file = (r->flags & AMBER_PRECOPY_FILE) != 0;
+  for (uint64_t at = r->start; at < r->end; at = at + SPAN < r->end ? at + SPAN : r->end) {
+    uint64_t end = at + SPAN < r->end ? at + SPAN : r->end;
+    int err = protect(d, at, end);
+    if (!err) err = copy_span(d, file, at, end);
+    if (err) return err;
   }
   return 0;
 }
@@ -313,12 +332,12 @@ API int32_t amber_ctl_precopy(void *table, int32_t vpid, const char *dir, int32_
     err = dw_open(&d.out, path);
   }
   if (!err) err = read_smaps(&d) ? 1 : 0;
-  /* Every range armed first, then copied: a page is read only once a write to it is seen. */
+  /* Every range registered first, then protected and copied a span at a time. */
   for (size_t i = 0; i < d.nranges && !err; i++) {
     struct amber_precopy_range *r = &d.ranges[i];
     if (!(r->flags & AMBER_PRECOPY_ARMED)) continue;
-    long e = arm(&d, r);
-    if (e == -ENOTTY) err = 1; /* no PAGEMAP_SCAN or PROCMAP_QUERY */
+    long e = register_range(&d, r);
+    if (e == -ENOTTY) err = 1; /* no PROCMAP_QUERY */
     if (e) r->flags &= ~AMBER_PRECOPY_ARMED;
   }
   for (size_t i = 0; i < d.nranges && !err; i++) {
@@ -327,7 +346,8 @@ API int32_t amber_ctl_precopy(void *table, int32_t vpid, const char *dir, int32_
     size_t runs = d.nruns, pages = d.npages;
     uint64_t end = d.data_end;
     int e = copy_range(&d, r);
-    if (e == -ENOMEM || d.write_err) err = e;
+    if (e == -ENOTTY) err = 1; /* no PAGEMAP_SCAN */
+    else if (e == -ENOMEM || d.write_err) err = e;
     else if (e) r->flags &= ~AMBER_PRECOPY_ARMED, d.nruns = runs, d.npages = pages, d.data_end = end;
   }
   if (!err) err = dw_finish(d.out);
