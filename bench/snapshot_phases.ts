@@ -1,6 +1,6 @@
 /**
  * Where a snapshot's total goes, phase by phase, for N MiB of random data (bench/progs/gap_counter.c),
- * beside the sequential write limit with fdatasync measured in the same run (build/bench/limits):
+ * beside the write limit measured in the same run (build/bench/limits, figures.ts writeLimit):
  * pre-copy, frozen until resumed, written (the copy or helper done), checked, synced, hashed,
  * renamed; each the median / minimum of ROUNDS after a warm-up round, counted from the call.
  *
@@ -9,7 +9,7 @@
 
 import { join } from "node:path";
 import { launch } from "../mod.ts";
-import { BENCH, limitSpeeds, median, stats, waitForText } from "./figures.ts";
+import { BENCH, limitSpeeds, median, stats, waitForText, writeLimit } from "./figures.ts";
 
 const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 3);
 const sizes = Deno.args.length ? Deno.args.map(Number) : [1024];
@@ -26,8 +26,11 @@ console.error = (...args: unknown[]) => {
 const dir = await Deno.makeTempDir({ prefix: "amber-bench-", dir: Deno.cwd() });
 try {
   const speeds = await limitSpeeds(dir);
-  const write = speeds.write?.median ?? NaN;
-  console.log(`write limit with fdatasync: ${speeds.write?.median} / ${speeds.write?.max} MB/s`);
+  const write = writeLimit(speeds);
+  console.log(
+    `write with fdatasync: ${speeds.write?.median} / ${speeds.write?.max} MB/s, O_DIRECT ` +
+      `${speeds.direct?.median ?? "-"} / ${speeds.direct?.max ?? "-"} MB/s (median / max)`,
+  );
   for (const mib of sizes) {
     const output = join(dir, `out-${mib}`);
     const app = await launch([join(BENCH, "gap_counter"), String(mib), "random"], { output });
