@@ -1,10 +1,11 @@
 /**
- * Where a snapshot's total goes, phase by phase, for N MiB of random data (bench/progs/gap_counter.c),
+ * Where a snapshot's total goes, phase by phase, for N MiB of data (bench/progs/gap_counter.c),
  * beside the write limit measured in the same run (build/bench/limits, figures.ts writeLimit):
  * pre-copy, frozen until resumed, written (the copy or helper done), checked, synced, hashed,
  * renamed; each the median / minimum of ROUNDS after a warm-up round, counted from the call.
  *
- * Run: `deno run -A bench/snapshot_phases.ts [MiB...]` (default 1024; ROUNDS=n, default 3).
+ * Run: `deno run -A bench/snapshot_phases.ts [MiB...]` (default 1024; ROUNDS=n, default 3;
+ * DATA=zero for zero data).
  */
 
 import { join } from "node:path";
@@ -13,6 +14,7 @@ import { BENCH, limitSpeeds, median, stats, waitForText, writeLimit } from "./fi
 
 const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 3);
 const sizes = Deno.args.length ? Deno.args.map(Number) : [1024];
+const data = Deno.env.get("DATA") === "zero" ? "zero" : "random";
 
 Deno.env.set("AMBER_FREEZE_TIMES", "1");
 const lines: string[] = [];
@@ -33,7 +35,7 @@ try {
   );
   for (const mib of sizes) {
     const output = join(dir, `out-${mib}`);
-    const app = await launch([join(BENCH, "gap_counter"), String(mib), "random"], { output });
+    const app = await launch([join(BENCH, "gap_counter"), String(mib), data], { output });
     const phases = new Map<string, number[]>();
     const totals: number[] = [];
     let bytes = 0;
@@ -58,7 +60,7 @@ try {
     }
     const limitMs = bytes / 1e6 / write * 1000;
     console.log(
-      `${mib} MiB random: image ${(bytes / 2 ** 20).toFixed(0)} MiB, write limit ${
+      `${mib} MiB ${data}: image ${(bytes / 2 ** 20).toFixed(0)} MiB, write limit ${
         limitMs.toFixed(0)
       } ms, total ${stats(totals)} ms (${(median(totals) / limitMs).toFixed(2)}x); load ${
         Deno.loadavg().map((n) => n.toFixed(1)).join(", ")
