@@ -26,10 +26,14 @@ export async function waitForText(path: string, text: string): Promise<void> {
   throw new Error(`'${path}' never said '${text}'`);
 }
 
-/** This machine's memory copy and sequential write speeds in MB/s, median and max of its rounds. */
+/**
+ * This machine's memory copy and sequential write speeds in MB/s, median and max of its rounds:
+ * through the page cache ("write") and straight to the disk ("direct", null where the file
+ * system refuses O_DIRECT), each ending with fdatasync.
+ */
 export async function limitSpeeds(
   dir: string,
-): Promise<Record<"memcpy" | "write", { median: number; max: number } | null>> {
+): Promise<Record<"memcpy" | "write" | "direct", { median: number; max: number } | null>> {
   const out = await new Deno.Command(join(BENCH, "limits"), { args: [dir], stdout: "piped" })
     .output();
   const text = new TextDecoder().decode(out.stdout);
@@ -37,7 +41,17 @@ export async function limitSpeeds(
     const m = text.match(new RegExp(`^${name} (\\d+) (\\d+)$`, "m"));
     return m ? { median: Number(m[1]), max: Number(m[2]) } : null;
   };
-  return { memcpy: line("memcpy"), write: line("write") };
+  return { memcpy: line("memcpy"), write: line("write"), direct: line("direct") };
+}
+
+/**
+ * The disk write limit in MB/s (median): the faster of a write through the page cache and one
+ * straight to the disk, each made durable, since a snapshot writes its pages either way.
+ */
+export function writeLimit(
+  speeds: Record<"write" | "direct", { median: number; max: number } | null>,
+): number {
+  return Math.max(speeds.write?.median ?? NaN, speeds.direct?.median ?? 0);
 }
 
 /** This machine's memory copy and sequential write speeds ("median / max MB/s"). */

@@ -632,6 +632,17 @@ export async function fileHashes(
 }
 
 /**
+ * Whether each page a process file stores is the one its table of page hashes says (the table
+ * itself is checked by the file's meta hash): false for a page that differs, or for a file that
+ * is not a whole process file.
+ */
+export async function pagesIntact(path: string): Promise<boolean> {
+  const status = await library().amber_ctl_check_pages(cstr(path));
+  if (status === -Errno.EPROTO) return false;
+  return unwrap("amber_ctl_check_pages", status, path) === 0;
+}
+
+/**
  * Rewrites process `vpid`'s file in the image directory `dir` so that its private pages that are
  * the same as those of process `from` (its parent; 0: none) refer to them instead of holding a
  * copy, and, with `pack`, its pages of mostly zeros are packed (ctl_share_pages.c). Returns how

@@ -11,8 +11,8 @@ export interface FreezeTimes {
   done(): void;
 }
 
-/** Timing points for one freeze, counted from now. */
-export function freezeTimes(): FreezeTimes {
+/** Timing points for one freeze (or, named `what`, a whole snapshot), counted from now. */
+export function freezeTimes(what = "freeze"): FreezeTimes {
   let wanted = false;
   try {
     const v = Deno.env.get("AMBER_FREEZE_TIMES");
@@ -27,7 +27,7 @@ export function freezeTimes(): FreezeTimes {
       if (wanted) marks.push(`${step} ${(performance.now() - start).toFixed(2)}`);
     },
     done() {
-      if (wanted && marks.length) console.error(`amber: freeze times (ms): ${marks.join(", ")}`);
+      if (wanted && marks.length) console.error(`amber: ${what} times (ms): ${marks.join(", ")}`);
       marks.length = 0;
     },
   };

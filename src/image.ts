@@ -13,6 +13,7 @@ import {
   fileHashes,
   type MachineInfo,
   machineInfo,
+  pagesIntact,
   xcr0Bits,
 } from "../ffi/control.ts";
 import { type FileKind, fileKind, readRegularFile } from "../ffi/files.ts";
@@ -180,14 +181,17 @@ export async function checkFiles(
     let status: FileCheck["status"] = "ok";
     if (size !== file.size) status = "size";
     else {
-      const whole = pages === true || file.metaHash === undefined;
+      // A process file without a whole hash: its meta hash, and with `pages` each page against
+      // its hash in the table that the meta hash checked.
+      const whole = file.hash !== undefined && (pages === true || file.metaHash === undefined);
       const head = pages === "lazy" && file.headHash !== undefined;
       const found = await fileHashes(path, whole ? "whole" : head ? "head" : "meta");
       const match = whole
         ? found.hash === file.hash
         : head
         ? found.headHash === file.headHash
-        : found.metaHash === file.metaHash;
+        : found.metaHash === file.metaHash &&
+          (pages !== true || file.hash !== undefined || await pagesIntact(path));
       if (!match) status = "hash";
     }
     checks.push({ ...file, status, actualSize: size });

@@ -18,7 +18,7 @@ import { PathLimit } from "./path_limits.ts";
 /** The value of `format` in every manifest. */
 export const IMAGE_FORMAT = "amber-image";
 /** The manifest version this Amber writes and reads. */
-export const IMAGE_VERSION = 4;
+export const IMAGE_VERSION = 5;
 /** The manifest's file name inside an image directory. */
 export const MANIFEST_FILE = "manifest.json";
 /** The manifest's head (see {@linkcode ManifestHeadSchema}) as a migration's stream carries it. */
@@ -36,8 +36,12 @@ export interface ImageFile {
   name: string;
   /** Its size in bytes. */
   size: number;
-  /** Its hash, 16 hex digits. */
-  hash: string;
+  /**
+   * Its hash, 16 hex digits. Not for a process file that a snapshot wrote with its table of page
+   * hashes (since image version 5): its `metaHash` checks all but its page data, and each page is
+   * checked against its entry in that table, so the file is never read back whole to be hashed.
+   */
+  hash?: string;
   /**
    * For a process file: the hash of all but its page data, which is all a restore checks up
    * front (the restorer checks each page against the file's page hashes as it reads it).
@@ -55,9 +59,11 @@ export interface ImageFile {
 export const ImageFileSchema: z.ZodType<ImageFile> = z.object({
   name: ImagePath,
   size: z.int().nonnegative(),
-  hash: z.string().regex(/^[0-9a-f]{16}$/),
+  hash: z.string().regex(/^[0-9a-f]{16}$/).optional(),
   metaHash: z.string().regex(/^[0-9a-f]{16}$/).optional(),
   headHash: z.string().regex(/^[0-9a-f]{16}$/).optional(),
+}).refine((f) => f.hash !== undefined || f.metaHash !== undefined, {
+  message: "expected a hash or a metaHash",
 });
 
 /** Virtual pids are positive 32-bit integers (pid_t), as the C side reads them. */

@@ -145,6 +145,7 @@ export async function takeSnapshot(
   options: SnapshotOptions,
 ): Promise<Image> {
   const startedAt = performance.now();
+  const times = freezeTimes("snapshot");
   const dir = resolve(options.dir);
   const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
   if (await exists(dir)) {
@@ -177,6 +178,7 @@ export async function takeSnapshot(
       stopWatching = watchWrites(tmp, estimate, report);
     }
     const precopied = await preCopy(table, tmp, options, parent?.dir);
+    times.mark("pre-copy");
     let frozenAt = performance.now();
     // Without stop or hold, copy-on-write: the application runs on as soon as every process
     // is captured, while copies of its processes write their files (agent_cow.c).
@@ -193,11 +195,13 @@ export async function takeSnapshot(
       onFreeze: () => frozenAt = performance.now(),
       onCaptured: cow
         ? () => {
+          times.mark("resumed");
           resumedAt ??= performance.now();
           afterResume ??= hooks.resumed().then(() => undefined, (error) => error);
         }
         : undefined,
     });
+    times.mark("written");
     if (options.signal?.aborted) table.setPhase(Phase.ABORT);
     checkAborted(app.name, options.signal);
     const notTaken = await removePreCopies(tmp);
@@ -218,12 +222,13 @@ export async function takeSnapshot(
     // began, an abort no longer stops it: the image is whole or absent.
     const head = manifestHead(info, rows, parent);
     await step("cannot store shared pages once", () => storeSharedPagesOnce(tmp, head.tree));
+    times.mark("checked");
     const manifest = await step("cannot make the image durable", async () => {
-      // The files are hashed (read again, from the page cache) while they are flushed: the
-      // two take as long as the longer, not the sum. The manifest is made durable after both.
+      // The files are hashed while they are flushed (all but the process files' pages, which
+      // were hashed as they were written). The manifest is made durable after both.
       const [synced, hashed] = await Promise.allSettled([
-        syncFiles(tmp, undefined, options.onProgress && report),
-        writeManifest(tmp, head),
+        syncFiles(tmp, undefined, options.onProgress && report).finally(() => times.mark("synced")),
+        writeManifest(tmp, head).finally(() => times.mark("hashed")),
       ]);
       if (synced.status === "rejected") throw synced.reason;
       if (hashed.status === "rejected") throw hashed.reason;
@@ -231,6 +236,8 @@ export async function takeSnapshot(
       await syncFiles(tmp, [MANIFEST_FILE]);
       await Deno.rename(tmp, dir);
       await syncDir(dirname(dir));
+      times.mark("renamed");
+      times.done();
       return manifest;
     });
     if (options.stop) await app.kill();
@@ -671,8 +678,13 @@ export async function writeManifest(tmp: string, head: ManifestHead): Promise<Ma
   const processes: ImageProcess[] = [];
   const parents = new Map(head.tree.map((p) => [p.vpid, p.parent]));
   const names = (await listFiles(tmp)).filter((name) => name !== MANIFEST_FILE);
-  // Hashed side by side (the control library hashes each on a thread of its own), in order.
-  const hashes = await eachAtOnce(names, (name) => fileHashes(join(tmp, name), "whole"));
+  // Hashed side by side (the control library hashes each on a thread of its own), in order. A
+  // process file's pages are not read: each was hashed as it was written, into its table of
+  // page hashes, which its meta hash covers (ImageFile.hash).
+  const hashes = await eachAtOnce(names, async (name) => {
+    const found = await fileHashes(join(tmp, name), "meta");
+    return found.metaHash ? found : await fileHashes(join(tmp, name), "whole");
+  });
   for (const [i, name] of names.entries()) {
     const path = join(tmp, name);
     await Deno.chmod(path, 0o600);
@@ -681,7 +693,7 @@ export async function writeManifest(tmp: string, head: ManifestHead): Promise<Ma
     files.push({
       name,
       size,
-      hash: hash!,
+      ...(hash ? { hash } : {}),
       ...(metaHash ? { metaHash } : {}),
       ...(headHash ? { headHash } : {}),
     });

@@ -92,6 +92,9 @@ int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap);
  * data (whole 2: 16 zeros, the table of page hashes unread) and of that less its table of page
  * hashes: "FULL META HEAD" or "FULL " in buf (ctl_verify.c). */
 int32_t amber_ctl_file_hashes(const char *path, int32_t whole, char *buf, int32_t cap);
+/* A process file's pages stored in it, each against its hash: 0, 1 for a page that differs,
+ * -EPROTO for a file that is not a whole process file, or -errno (ctl_check_pages.c). */
+int32_t amber_ctl_check_pages(const char *path);
 /* A migration's streamed image: a FIFO for an agent to write its process file into (mode
  * 0600), and, on the target, a process file that came with its header as a trailer put back
  * in order (the header moved to offset 0 and cut off the end; -EPROTO if it is not one). */

@@ -114,3 +114,13 @@ int amber_read_image_tables(const char *path, struct amber_table *copy) {
     bad |= !ends(copy->shm_names[i], sizeof copy->shm_names[i]);
   return bad ? -EPROTO : 0;
 }
+
+int amber_read_at(int fd, void *buf, uint64_t len, uint64_t off) {
+  for (char *p = buf; len;) {
+    ssize_t n = pread(fd, p, len, (off_t)off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n < 0 ? -errno : -EPROTO;
+    p += n, len -= (uint64_t)n, off += (uint64_t)n;
+  }
+  return 0;
+}

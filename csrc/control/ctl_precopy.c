@@ -6,10 +6,11 @@
  * it starts and names in its row (agent_track.c), taken here with pidfd_getfd; registering on
  * it from another process works on the memory it was made for. Arming (PAGEMAP_SCAN with
  * PM_SCAN_WP_MATCHING on /proc/<pid>/pagemap) walks every page table, some 30 ms per GiB of
- * 4 KiB pages, but the program runs on meanwhile (bench/progs/precopy_cost.c). Only then are
- * the pages read (process_vm_readv), so a write after its page was read, or while it was read,
- * is seen. The regions registered stay registered: they are what the agent tracks for the next
- * incremental image. */
+ * 4 KiB pages, but the program runs on meanwhile (bench/progs/precopy_cost.c), 64 MiB at a time
+ * while the 64 MiB before are written. Only then are that span's pages read (process_vm_readv),
+ * so a write after its page was read, or while it was read, is seen. The regions registered stay registered: they are what the agent tracks for the next
+ * incremental image. The pages go to the file straight to the disk, by a thread of their own,
+ * while the next are read (direct_writer.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -29,9 +30,11 @@
 #include "../common/vm_flags.h"
 #include "control.h"
 #include "ctl_precopy.h"
+#include "direct_writer.h"
 
 #define API __attribute__((visibility("default")))
 #define BATCH PRECOPY_BATCH
+_Static_assert(BATCH * AMBER_PAGE == DW_BYTES, "a batch fills one buffer of the writer");
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -128,9 +131,9 @@ static int read_smaps(struct precopy *d) {
   return err;
 }
 
-/* Registers a range on the agent's userfaultfd and write-protects its pages that hold data;
- * 0, or -errno (the range is then not pre-copied: the agent saves it at the freeze). */
-static int arm(struct precopy *d, struct amber_precopy_range *r) {
+/* Registers a range on the agent's userfaultfd; 0, or -errno (the range is then not pre-copied:
+ * the agent saves it at the freeze). */
+static int register_range(struct precopy *d, const struct amber_precopy_range *r) {
   /* Registering splits a mapping at the range's ends: only a range that is one mapping now, as
    * smaps said (the program maps and unmaps meanwhile), or a program's mremap over the mapping
    * it made would fail. */
@@ -139,14 +142,19 @@ static int arm(struct precopy *d, struct amber_precopy_range *r) {
   if (q.vma_start != r->start || q.vma_end != r->end) return -EAGAIN;
   struct amber_uffdio_register reg = {r->start, r->end - r->start, AMBER_UFFDIO_REGISTER_MODE_WP, 0};
   if (ioctl(d->uffd, AMBER_UFFDIO_REGISTER, &reg)) return -errno; /* EBUSY: the program's own */
+  return 0;
+}
+
+/* Write-protects the pages of [start, end) of a registered range that hold data; 0 or -errno. */
+static int protect(struct precopy *d, uint64_t start, uint64_t end) {
   /* Bits a dropped registration left (mremap) are cleared first: a page written while its
    * mapping was not registered keeps its bit and may be writable, so the scan below would take
    * it for protected, and a write after it would go unseen. */
-  struct amber_uffdio_writeprotect clear = {r->start, r->end - r->start, 0};
+  struct amber_uffdio_writeprotect clear = {start, end - start, 0};
   if (ioctl(d->uffd, AMBER_UFFDIO_WRITEPROTECT, &clear)) return -errno;
   struct pm_page_region scratch[64];
-  for (uint64_t at = r->start; at < r->end;) {
-    struct pm_scan_arg a = pm_written_scan(at, r->end, scratch, 64);
+  for (uint64_t at = start; at < end;) {
+    struct pm_scan_arg a = pm_written_scan(at, end, scratch, 64);
     if (ioctl(d->pagemap, PAGEMAP_SCAN, &a) < 0) return -errno;
     if (a.walk_end <= at) return -EIO;
     at = a.walk_end;
@@ -182,8 +190,15 @@ static int zero_page(const uint8_t *p) {
   return 1;
 }
 
-/* Reads `count` pages at addr, and writes those that are not all zeros (of anonymous memory,
- * which a restore maps as zeros) with their hashes. -EFAULT: not all could be read. */
+static uint64_t page_hash(const uint8_t *p) {
+  struct amber_hash h;
+  amber_hash_init(&h);
+  amber_hash_update(&h, p, AMBER_PAGE);
+  return amber_hash_final(&h);
+}
+
+/* Reads `count` pages at addr into d->buf (an incremental pre-copy's, ctl_precopy_incr.c, which
+ * writes what it keeps of them itself); 0, or -EFAULT. */
 int precopy_read(struct precopy *d, uint64_t addr, size_t count) {
   struct iovec local = {d->buf, count * AMBER_PAGE}, remote = {(void *)addr, count * AMBER_PAGE};
   ssize_t got = process_vm_readv(d->pid, &local, 1, &remote, 1, 0);
@@ -192,35 +207,41 @@ int precopy_read(struct precopy *d, uint64_t addr, size_t count) {
   return got == (ssize_t)(count * AMBER_PAGE) ? 0 : -EFAULT;
 }
 
+/* Reads `count` pages at addr, and queues those that are not all zeros (of anonymous memory,
+ * which a restore maps as zeros) for writing, with their hashes. -EFAULT: not all could be
+ * read. The bytes hashed are those written: the buffer is not reused before its write. */
 static int copy_pages(struct precopy *d, uint64_t addr, size_t count, int file) {
-  if (precopy_read(d, addr, count)) return -EFAULT;
-  size_t from = 0; /* the pages not yet written, from here */
-  for (size_t i = 0; i <= count; i++) {
-    int skip = i == count || (!file && zero_page(d->buf + i * AMBER_PAGE));
-    if (!skip) continue;
-    if (i > from) {
-      int err = pwrite_all(d->out, d->buf + from * AMBER_PAGE, (i - from) * AMBER_PAGE,
-                           (off_t)d->data_end);
-      for (size_t k = from; k < i && !err; k++)
-        err = add_page(d, addr + k * AMBER_PAGE,
-                       amber_hash_copy(d->buf + k * AMBER_PAGE, d->buf + k * AMBER_PAGE,
-                                       AMBER_PAGE),
-                       d->data_end + (k - from) * AMBER_PAGE);
-      if (err) return err;
-      d->data_end += (i - from) * AMBER_PAGE;
-    }
-    from = i + 1;
+  uint8_t *buf = dw_buffer(d->out);
+  if (!buf) return d->write_err = dw_finish(d->out);
+  struct iovec local = {buf, count * AMBER_PAGE}, remote = {(void *)addr, count * AMBER_PAGE};
+  ssize_t got = process_vm_readv(d->pid, &local, 1, &remote, 1, 0);
+  if (got != (ssize_t)(count * AMBER_PAGE)) /* memory it made unreadable: through /proc */
+    got = pread(d->mem, buf, count * AMBER_PAGE, (off_t)addr);
+  if (got != (ssize_t)(count * AMBER_PAGE)) return -EFAULT;
+  struct dw_piece pieces[BATCH / 2 + 1];
+  int n = 0;
+  uint64_t at = d->data_end;
+  for (size_t i = 0; i < count; i++) {
+    const uint8_t *page = buf + i * AMBER_PAGE;
+    if (!file && zero_page(page)) continue;
+    int err = add_page(d, addr + i * AMBER_PAGE, page_hash(page), d->data_end);
+    if (err) return err;
+    d->data_end += AMBER_PAGE;
+    if (n && pieces[n - 1].from + pieces[n - 1].len == i * AMBER_PAGE)
+      pieces[n - 1].len += AMBER_PAGE;
+    else
+      pieces[n++] = (struct dw_piece){(uint32_t)(i * AMBER_PAGE), AMBER_PAGE};
   }
-  return 0;
+  int err = dw_write(d->out, pieces, n, at);
+  return err ? d->write_err = err : 0;
 }
 
-/* The pages of an armed range that hold data worth saving, as the agent judges them
+/* The pages of [start, end) of a range that hold data worth saving, as the agent judges them
  * (agent_pages.c): a swapped page, an anonymous one, a file's page the program wrote. */
-static int copy_range(struct precopy *d, const struct amber_precopy_range *r) {
-  int file = (r->flags & AMBER_PRECOPY_FILE) != 0;
+static int copy_span(struct precopy *d, int file, uint64_t start, uint64_t end) {
   struct pm_page_region vec[512];
-  for (uint64_t at = r->start; at < r->end;) {
-    struct pm_scan_arg a = pm_data_scan(at, r->end, vec, 512);
+  for (uint64_t at = start; at < end;) {
+    struct pm_scan_arg a = pm_data_scan(at, end, vec, 512);
     long n = ioctl(d->pagemap, PAGEMAP_SCAN, &a);
     if (n < 0) return -errno;
     for (long i = 0; i < n; i++) {
@@ -242,6 +263,21 @@ static int copy_range(struct precopy *d, const struct amber_precopy_range *r) {
     }
     if (a.walk_end <= at) return -EIO;
     at = a.walk_end;
+  }
+  return 0;
+}
+
+/* A registered range, a span at a time: each write-protected just before its pages are read
+ * (a page is read only once a write to it would be seen), so that the walk that protects it
+ * runs while the writer writes the span before, instead of before anything is written. */
+#define SPAN (64ULL << 20)
+static int copy_range(struct precopy *d, const struct amber_precopy_range *r) {
+  int file = (r->flags & AMBER_PRECOPY_FILE) != 0;
+  for (uint64_t at = r->start; at < r->end; at = at + SPAN < r->end ? at + SPAN : r->end) {
+    uint64_t end = at + SPAN < r->end ? at + SPAN : r->end;
+    int err = protect(d, at, end);
+    if (!err) err = copy_span(d, file, at, end);
+    if (err) return err;
   }
   return 0;
 }
@@ -278,7 +314,8 @@ int precopy_grow(void **p, size_t *cap, size_t elem, size_t first) {
 int precopy_pwrite_all(int fd, const void *buf, size_t n, off_t off) {
   return pwrite_all(fd, buf, n, off);
 }
-int precopy_arm(struct precopy *d, struct amber_precopy_range *r) { return arm(d, r); }
+/* Protected a span at a time as it is copied (copy_range). */
+int precopy_arm(struct precopy *d, struct amber_precopy_range *r) { return register_range(d, r); }
 int precopy_copy_range(struct precopy *d, const struct amber_precopy_range *r) {
   return copy_range(d, r);
 }
@@ -299,7 +336,7 @@ int32_t precopy_run(void *table, int32_t vpid, const char *dir, const char *pare
   if (!row || !(row->flags & AMBER_PID_PROCESS)) return 1;
   int32_t sid = row->sid, track_fd = row->pad - 1;
   if (track_fd < 0 || sid <= 1 || !amber_app_member(t, sid)) return 1;
-  struct precopy d = {.uffd = -1, .pagemap = -1, .mem = -1, .out = -1, .maps = -1, .pid = sid,
+  struct precopy d = {.uffd = -1, .pagemap = -1, .mem = -1, .maps = -1, .pid = sid,
                       .data_end = AMBER_PAGE};
   int pidfd = (int)syscall(SYS_pidfd_open, sid, 0);
   if (pidfd < 0) return 1;
@@ -319,19 +356,19 @@ int32_t precopy_run(void *table, int32_t vpid, const char *dir, const char *pare
   int err = d.pagemap < 0 || d.mem < 0 || d.maps < 0 ? 1 : 0;
   if (!err) {
     snprintf(path, sizeof path, AMBER_PRECOPY_DATA_FMT, dir, vpid);
-    d.out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (d.out < 0) err = -errno;
+    err = dw_open(&d.out, path);
   }
-  d.buf = err ? NULL : malloc(BATCH * AMBER_PAGE);
-  if (!err && !d.buf) err = -ENOMEM;
   if (!err) err = read_smaps(&d) ? 1 : 0;
   if (!err) err = precopy_incr_begin(&d, t, vpid, parent_dir);
-  /* Every range armed first, then copied: a page is read only once a write to it is seen. */
+  /* An incremental one reads into a buffer of its own, and writes what it keeps itself (the
+   * file is O_DIRECT: aligned). */
+  if (!err && d.incr && !(d.buf = aligned_alloc(AMBER_PAGE, BATCH * AMBER_PAGE))) err = -ENOMEM;
+  /* Every range registered first, then protected and copied a span at a time. */
   for (size_t i = 0; i < d.nranges && !err; i++) {
     struct amber_precopy_range *r = &d.ranges[i];
     if (!(r->flags & AMBER_PRECOPY_ARMED)) continue;
-    long e = d.incr ? precopy_incr_arm(&d, r) : arm(&d, r);
-    if (e == -ENOTTY) err = 1; /* no PAGEMAP_SCAN or PROCMAP_QUERY */
+    long e = d.incr ? precopy_incr_arm(&d, r) : register_range(&d, r);
+    if (e == -ENOTTY) err = 1; /* no PROCMAP_QUERY */
     if (e) r->flags &= ~AMBER_PRECOPY_ARMED;
   }
   for (size_t i = 0; i < d.nranges && !err; i++) {
@@ -340,16 +377,18 @@ int32_t precopy_run(void *table, int32_t vpid, const char *dir, const char *pare
     size_t runs = d.nruns, pages = d.npages;
     uint64_t end = d.data_end;
     int e = d.incr ? precopy_incr_copy(&d, r) : copy_range(&d, r);
-    if (e == -ENOMEM) err = e;
+    if (e == -ENOTTY) err = 1; /* no PAGEMAP_SCAN */
+    else if (e == -ENOMEM || d.write_err) err = e;
     else if (e) r->flags &= ~AMBER_PRECOPY_ARMED, d.nruns = runs, d.npages = pages, d.data_end = end;
   }
   if (!err && d.incr) err = precopy_incr_finish(&d);
-  if (!err && sync && fdatasync(d.out)) err = -errno;
+  if (!err) err = dw_finish(d.out);
+  if (!err && sync && fdatasync(dw_fd(d.out))) err = -errno;
   if (!err) {
     snprintf(path, sizeof path, AMBER_PRECOPY_INDEX_FMT, dir, vpid);
     err = write_index(&d, path, vpid, track_fd);
   }
-  if (d.out >= 0) close(d.out);
+  dw_close(d.out);
   if (err) {
     snprintf(path, sizeof path, AMBER_PRECOPY_DATA_FMT, dir, vpid);
     unlink(path);
@@ -360,10 +399,10 @@ int32_t precopy_run(void *table, int32_t vpid, const char *dir, const char *pare
   if (d.mem >= 0) close(d.mem);
   if (d.maps >= 0) close(d.maps);
   close(d.uffd);
-  free(d.buf);
   free(d.ranges);
   free(d.runs);
   free(d.hashes);
+  free(d.buf);
   precopy_incr_free(&d);
   return err;
 }

@@ -13,8 +13,11 @@
 
 struct precopy_incr; /* ctl_precopy_incr.c */
 
+struct direct_writer; /* direct_writer.h */
 struct precopy {
-  int uffd, pagemap, mem, out, maps;
+  int uffd, pagemap, mem, maps;
+  struct direct_writer *out;
+  int write_err; /* a write failed: the pre-copy fails, whatever range it was in */
   pid_t pid;
   uint64_t data_end;
   struct amber_precopy_range *ranges;
@@ -23,11 +26,11 @@ struct precopy {
   size_t nruns, runs_cap;
   uint64_t *hashes;
   size_t npages, hashes_cap;
-  uint8_t *buf;
+  uint8_t *buf; /* an incremental pre-copy's (ctl_precopy_incr.c) */
   struct precopy_incr *incr; /* with a parent image, else NULL */
 };
 
-#define PRECOPY_BATCH 256 /* pages read from the process at once */
+#define PRECOPY_BATCH 256 /* pages read from the process at once: DW_BYTES (direct_writer.h) */
 
 /* ctl_precopy.c */
 int32_t precopy_run(void *table, int32_t vpid, const char *dir, const char *parent_dir,

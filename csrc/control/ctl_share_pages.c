@@ -38,16 +38,6 @@ struct proc_file {
   uint8_t *packed;                /* its packed section, as it is */
 };
 
-static int read_at(int fd, void *buf, uint64_t len, uint64_t off) {
-  for (char *p = buf; len;) {
-    ssize_t n = pread(fd, p, len, (off_t)off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return n < 0 ? -errno : -EPROTO;
-    p += n, len -= (uint64_t)n, off += (uint64_t)n;
-  }
-  return 0;
-}
-
 static int write_at(int fd, const void *buf, uint64_t len, uint64_t off) {
   for (const char *p = buf; len;) {
     ssize_t n = pwrite(fd, p, len, (off_t)off);
@@ -79,7 +69,7 @@ static int load(const char *dir, int32_t vpid, struct proc_file *f) {
   struct stat st;
   if (fstat(f->fd, &st)) return -errno;
   f->size = (uint64_t)st.st_size;
-  int err = read_at(f->fd, &f->h, sizeof f->h, 0);
+  int err = amber_read_at(f->fd, &f->h, sizeof f->h, 0);
   if (!err && (amber_image_header_problem(&f->h, f->size) || f->h.vpid != vpid)) err = -EPROTO;
   if (err) return err;
   f->regions = malloc((uint64_t)f->h.nregions * sizeof *f->regions + 1);
@@ -88,10 +78,10 @@ static int load(const char *dir, int32_t vpid, struct proc_file *f) {
   f->first_page = malloc((uint64_t)f->h.nruns * 8 + 1);
   f->packed = malloc(f->h.packed_len + 1);
   if (!f->regions || !f->runs || !f->hashes || !f->first_page || !f->packed) return -ENOMEM;
-  err = read_at(f->fd, f->regions, (uint64_t)f->h.nregions * sizeof *f->regions, f->h.regions_off);
-  if (!err) err = read_at(f->fd, f->runs, (uint64_t)f->h.nruns * sizeof *f->runs, f->h.runs_off);
-  if (!err) err = read_at(f->fd, f->hashes, f->h.npages * 8, f->h.hashes_off);
-  if (!err) err = read_at(f->fd, f->packed, f->h.packed_len, f->h.packed_off);
+  err = amber_read_at(f->fd, f->regions, (uint64_t)f->h.nregions * sizeof *f->regions, f->h.regions_off);
+  if (!err) err = amber_read_at(f->fd, f->runs, (uint64_t)f->h.nruns * sizeof *f->runs, f->h.runs_off);
+  if (!err) err = amber_read_at(f->fd, f->hashes, f->h.npages * 8, f->h.hashes_off);
+  if (!err) err = amber_read_at(f->fd, f->packed, f->h.packed_len, f->h.packed_off);
   uint64_t page = 0;
   for (int32_t i = 0; i < f->h.nruns && !err; i++) f->first_page[i] = page, page += f->runs[i].npages;
   if (!err && page != f->h.npages) err = -EPROTO;
@@ -243,7 +233,7 @@ static int64_t packed_section(const struct proc_file *c, struct new_runs *o, uin
 static int copy_range(int from, uint64_t at, int to, uint64_t into, uint64_t len, char *buf) {
   while (len) {
     uint64_t n = len < (1 << 20) ? len : (1 << 20);
-    int err = read_at(from, buf, n, at);
+    int err = amber_read_at(from, buf, n, at);
     if (!err) err = write_at(to, buf, n, into);
     if (err) return err;
     at += n, into += n, len -= n;
@@ -326,7 +316,7 @@ static const char *page_at(struct piece *p, const struct proc_file *f, uint64_t 
   if (off < p->off || off + AMBER_PAGE > p->off + p->len) {
     p->off = off;
     p->len = f->size - off < (1 << 20) ? f->size - off : (1 << 20);
-    if (p->len < AMBER_PAGE || read_at(f->fd, p->buf, p->len, off)) return p->len = 0, NULL;
+    if (p->len < AMBER_PAGE || amber_read_at(f->fd, p->buf, p->len, off)) return p->len = 0, NULL;
   }
   return p->buf + (off - p->off);
 }
@@ -367,7 +357,7 @@ API int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from, i
         const char *mine = refer || packable ? page_at(&piece, &c, here) : NULL;
         if (refer) { /* the same bytes, not just the same hash */
           int other = fd_of(&files, at_vpid);
-          refer = other >= 0 && mine && !read_at(other, theirs, AMBER_PAGE, off) &&
+          refer = other >= 0 && mine && !amber_read_at(other, theirs, AMBER_PAGE, off) &&
                   !memcmp(mine, theirs, AMBER_PAGE);
         }
         int packed =

@@ -72,7 +72,7 @@ API int32_t amber_ctl_file_hashes(const char *path, int32_t whole, char *buf, in
   struct amber_hash *h = process ? &head : 0;
   int err;
   if (!process) {
-    err = hash_range(fd, chunk, CHUNK, 0, UINT64_MAX, f, 0, 0);
+    err = f ? hash_range(fd, chunk, CHUNK, 0, UINT64_MAX, f, 0, 0) : 0;
   } else {
     err = hash_range(fd, chunk, CHUNK, 0, from, f, m, h);
     if (!err && whole) err = hash_range(fd, chunk, CHUNK, from, to, f, 0, 0);

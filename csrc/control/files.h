@@ -4,6 +4,8 @@
 #ifndef AMBER_CTL_FILES_H
 #define AMBER_CTL_FILES_H
 
+#include <stdint.h>
+
 /* Opens an existing regular file, looked at first without following a link (O_PATH), so that
  * a FIFO or device is never opened; flags: O_RDONLY or O_RDWR. Returns the descriptor, or
  * -ELOOP for a link, -EISDIR for a directory, -EINVAL for anything else that is not a regular
@@ -22,5 +24,9 @@ int amber_read_image_tables(const char *path, struct amber_table *copy);
  * file, or -errno. The one writer and the one reader of the format. */
 int amber_write_image_tables(int fd, const struct amber_table *table);
 int amber_read_tables_file(int fd, struct amber_table *copy);
+
+/* pread until len bytes are read: 0, -EPROTO if the file ends first (a truncated image file),
+ * or -errno. */
+int amber_read_at(int fd, void *buf, uint64_t len, uint64_t off);
 
 #endif

@@ -104,7 +104,7 @@ function printReport(report: ImageReport, xcr0Bits: bigint, lost: string[]): voi
     files.push([
       f.name,
       formatBytes(f.size),
-      f.hash,
+      f.hash ?? `${f.metaHash} (pages by their own)`,
       f.status === "ok" ? "ok" : `BAD (${f.status})`,
     ]);
   }
