@@ -314,7 +314,7 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
-    // int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from, int32_t pack)
+  // int32_t amber_ctl_share_pages(const char *dir, int32_t vpid, int32_t from, int32_t pack)
   amber_ctl_share_pages: {
     parameters: [
       "buffer", // const char *dir
