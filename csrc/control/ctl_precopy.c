@@ -337,7 +337,7 @@ int32_t precopy_run(void *table, int32_t vpid, const char *dir, const char *pare
   int32_t sid = row->sid, track_fd = row->pad - 1;
   if (track_fd < 0 || sid <= 1 || !amber_app_member(t, sid)) return 1;
   struct precopy d = {.uffd = -1, .pagemap = -1, .mem = -1, .maps = -1, .pid = sid,
-                      .data_end = AMBER_PAGE};
+                      .data_end = AMBER_PAGE, .plain_out = -1};
   int pidfd = (int)syscall(SYS_pidfd_open, sid, 0);
   if (pidfd < 0) return 1;
   d.uffd = (int)syscall(SYS_pidfd_getfd, pidfd, track_fd, 0);
@@ -360,9 +360,13 @@ int32_t precopy_run(void *table, int32_t vpid, const char *dir, const char *pare
   }
   if (!err) err = read_smaps(&d) ? 1 : 0;
   if (!err) err = precopy_incr_begin(&d, t, vpid, parent_dir);
-  /* An incremental one reads into a buffer of its own, and writes what it keeps itself (the
-   * file is O_DIRECT: aligned). */
-  if (!err && d.incr && !(d.buf = aligned_alloc(AMBER_PAGE, BATCH * AMBER_PAGE))) err = -ENOMEM;
+  /* An incremental one reads into a buffer of its own, and writes what it keeps itself. */
+  if (!err && d.incr && !(d.buf = malloc(BATCH * AMBER_PAGE))) err = -ENOMEM;
+  if (!err && d.incr) {
+    snprintf(path, sizeof path, AMBER_PRECOPY_DATA_FMT, dir, vpid);
+    d.plain_out = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (d.plain_out < 0) err = -errno;
+  }
   /* Every range registered first, then protected and copied a span at a time. */
   for (size_t i = 0; i < d.nranges && !err; i++) {
     struct amber_precopy_range *r = &d.ranges[i];
@@ -403,6 +407,7 @@ int32_t precopy_run(void *table, int32_t vpid, const char *dir, const char *pare
   free(d.runs);
   free(d.hashes);
   free(d.buf);
+  if (d.plain_out >= 0) close(d.plain_out);
   precopy_incr_free(&d);
   return err;
 }

@@ -36,7 +36,6 @@
 #include "../common/dirty_track.h"
 #include "../common/hash.h"
 #include "ctl_precopy.h"
-#include "direct_writer.h"
 
 #define API __attribute__((visibility("default")))
 
@@ -216,7 +215,7 @@ int precopy_incr_arm(struct precopy *d, struct amber_precopy_range *r) {
 static int write_span(struct precopy *d) {
   struct precopy_incr *c = d->incr;
   if (!c->span) return 0;
-  int err = precopy_pwrite_all(dw_fd(d->out), d->buf + c->span_from * AMBER_PAGE, c->span * AMBER_PAGE,
+  int err = precopy_pwrite_all(d->plain_out, d->buf + c->span_from * AMBER_PAGE, c->span * AMBER_PAGE,
                                (off_t)d->data_end);
   d->data_end += c->span * AMBER_PAGE;
   c->span = 0;
