@@ -133,13 +133,19 @@ static int read_smaps(struct precopy *d) {
 
 /* Registers a range on the agent's userfaultfd; 0, or -errno (the range is then not pre-copied:
  * the agent saves it at the freeze). */
-static int register_range(struct precopy *d, const struct amber_precopy_range *r) {
-  /* Registering splits a mapping at the range's ends: only a range that is one mapping now, as
-   * smaps said (the program maps and unmaps meanwhile), or a program's mremap over the mapping
-   * it made would fail. */
+/* 0 if r is one mapping now, as smaps said (the program maps and unmaps meanwhile); -EAGAIN if
+ * not; -errno (ENOTTY: no PROCMAP_QUERY). */
+static int one_mapping(struct precopy *d, const struct amber_precopy_range *r) {
   struct procmap_query q = {.size = sizeof q, .query_addr = r->start};
   if (ioctl(d->maps, PROCMAP_QUERY, &q)) return -errno;
-  if (q.vma_start != r->start || q.vma_end != r->end) return -EAGAIN;
+  return q.vma_start == r->start && q.vma_end == r->end ? 0 : -EAGAIN;
+}
+
+static int register_range(struct precopy *d, const struct amber_precopy_range *r) {
+  /* Registering splits a mapping at the range's ends: only a range that is one mapping, or a
+   * program's mremap over the mapping it made would fail. */
+  int err = one_mapping(d, r);
+  if (err) return err;
   struct amber_uffdio_register reg = {r->start, r->end - r->start, AMBER_UFFDIO_REGISTER_MODE_WP, 0};
   if (ioctl(d->uffd, AMBER_UFFDIO_REGISTER, &reg)) return -errno; /* EBUSY: the program's own */
   return 0;
@@ -320,8 +326,7 @@ int precopy_copy_range(struct precopy *d, const struct amber_precopy_range *r) {
   return copy_range(d, r);
 }
 int precopy_one_mapping(struct precopy *d, const struct amber_precopy_range *r) {
-  struct procmap_query q = {.size = sizeof q, .query_addr = r->start};
-  return !ioctl(d->maps, PROCMAP_QUERY, &q) && q.vma_start == r->start && q.vma_end == r->end;
+  return one_mapping(d, r) == 0;
 }
 int precopy_zero_page(const uint8_t *p) { return zero_page(p); }
 

@@ -36,6 +36,7 @@
 #include "../common/dirty_track.h"
 #include "../common/hash.h"
 #include "ctl_precopy.h"
+#include "files.h"
 
 #define API __attribute__((visibility("default")))
 
@@ -60,21 +61,11 @@ struct precopy_incr {
   size_t span_from, span;
 };
 
-static ssize_t read_at(int fd, void *buf, size_t n, off_t off) {
-  for (char *p = buf; n;) {
-    ssize_t got = pread(fd, p, n, off);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return got < 0 ? -errno : -EIO;
-    p += got, n -= (size_t)got, off += got;
-  }
-  return 0;
-}
-
 static int load_packed(struct precopy_incr *c, int fd, const struct amber_proc_header *h) {
   struct amber_packed_rec *recs = malloc((size_t)h->npacked * sizeof *recs);
   c->packed = malloc((size_t)h->npacked * 8);
   int err = recs && c->packed ? 0 : -ENOMEM;
-  if (!err) err = (int)read_at(fd, recs, (size_t)h->npacked * sizeof *recs, (off_t)h->packed_off);
+  if (!err) err = amber_read_at(fd, recs, (size_t)h->npacked * sizeof *recs, (off_t)h->packed_off);
   for (int32_t i = 0; !err && i < h->npacked; i++) {
     if (i && recs[i].addr <= recs[i - 1].addr) err = -EPROTO;
     c->packed[i] = recs[i].addr;
@@ -92,7 +83,7 @@ static int load_parent(struct precopy_incr *c, const char *parent_dir, int32_t v
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno == ENOENT || errno == EACCES ? 1 : -errno;
   struct amber_proc_header h;
-  ssize_t err = read_at(fd, &h, sizeof h, 0);
+  ssize_t err = amber_read_at(fd, &h, sizeof h, 0);
   if (!err && !amber_proc_header_ok(&h)) err = -EPROTO;
   if (!err) {
     c->nruns = h.nruns;
@@ -101,8 +92,8 @@ static int load_parent(struct precopy_incr *c, const char *parent_dir, int32_t v
     c->hashes = malloc((h.npages ? h.npages : 1) * 8);
     if (!c->runs || !c->first || !c->hashes) err = -ENOMEM;
   }
-  if (!err) err = read_at(fd, c->runs, h.nruns * sizeof *c->runs, (off_t)h.runs_off);
-  if (!err) err = read_at(fd, c->hashes, h.npages * 8, (off_t)h.hashes_off);
+  if (!err) err = amber_read_at(fd, c->runs, h.nruns * sizeof *c->runs, (off_t)h.runs_off);
+  if (!err) err = amber_read_at(fd, c->hashes, h.npages * 8, (off_t)h.hashes_off);
   if (!err && h.npacked > 0) err = load_packed(c, fd, &h);
   close(fd);
   uint64_t page = 0;

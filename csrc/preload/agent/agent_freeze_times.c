@@ -19,12 +19,6 @@ __attribute__((constructor)) static void freeze_times_wanted(void) {
   wanted = v && *v && strcmp(v, "0");
 }
 
-static int64_t now_ns(void) {
-  struct timespec ts;
-  return amber_sys2(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) ? 0
-                                                             : ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 void amber_freeze_times_start(void) {
   if (!wanted) return;
   nmarks = 0;
@@ -34,7 +28,7 @@ void amber_freeze_times_start(void) {
 void amber_freeze_mark(const char *step) {
   if (!wanted || nmarks == MAX_MARKS) return;
   names[nmarks] = step;
-  at[nmarks++] = now_ns();
+  at[nmarks++] = amber_monotonic_ns();
 }
 
 void amber_freeze_times_log(void) {

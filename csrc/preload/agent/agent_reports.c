@@ -12,7 +12,6 @@
  * (agent_stop.c). */
 #include <signal.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include "agent.h"
 
@@ -115,14 +114,8 @@ int amber_reports_capture(void) {
  * may take seconds to get there on a loaded machine: given up on sooner, its new report would
  * be there for the program, which had collected it (said in the log). */
 #define SETTLE_MS 30000
-static long now_ms(void) {
-  struct timespec ts;
-  return amber_sys2(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) ? 0
-                                                            : ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void amber_reports_settle(void) {
-  long deadline = now_ms() + SETTLE_MS;
+  int64_t deadline = amber_monotonic_ns() / 1000000 + SETTLE_MS;
   for (int i = 0; i < nstop_collected; i++) {
     int32_t child = amber_v2s(amber.table, AMBER_KIND_PID, stop_collected[i]);
     for (;;) {
@@ -131,7 +124,7 @@ void amber_reports_settle(void) {
       long r = child > 0 ? amber_sys5(SYS_waitid, P_PID, child, &si, WSTOPPED | WNOHANG | __WALL, 0)
                          : -ESRCH;
       if (r < 0 || si.si_pid == child) break;
-      if (now_ms() > deadline) {
+      if (amber_monotonic_ns() / 1000000 > deadline) {
         amber_log("child %d did not stop again within %d ms: its stop report is left to the "
                   "program", stop_collected[i], SETTLE_MS);
         break;

@@ -19,6 +19,12 @@ void amber_futex_wake(uint32_t *word, int shared) {
   amber_sys3(SYS_futex, word, shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE, 0x7fffffff);
 }
 
+int64_t amber_monotonic_ns(void) {
+  struct timespec ts;
+  return amber_sys2(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) ? 0
+                                                             : ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static int put(char *buf, int cap, int n, char c) {
   if (n < cap - 1) buf[n] = c;
   return n + 1;

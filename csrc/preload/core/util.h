@@ -9,6 +9,7 @@
 /* Raw-syscall helpers usable in a signal handler (util.c), for every room. */
 void amber_futex_wait(uint32_t *word, uint32_t seen, int shared, int timeout_ms);
 void amber_futex_wake(uint32_t *word, int shared);
+int64_t amber_monotonic_ns(void); /* CLOCK_MONOTONIC; 0 if it cannot be read */
 /* %s %d %x %lx only; the compiler checks the arguments as printf would */
 int amber_fmt(char *buf, int cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int amber_fmt_error(char *buf, int cap, const char *what, long err); /* "what: ENOSPC: ..." */
