@@ -159,6 +159,31 @@ scenarioTest(
   120_000,
 );
 
+scenarioTest(
+  "a child forked while its parent is in a checkpoint takes part in the next snapshots as a process of its own",
+  async (s) => {
+    // Each fork waits 50 ms with the checkpoint signal held off (read by the library as the
+    // program starts): a checkpoint that begins in the main thread meanwhile is under way in
+    // the memory the child is made from.
+    Deno.env.set("AMBER_TEST_FORK_DELAY_MS", "50");
+    let app;
+    try {
+      app = await s.launch([prog("fork_in_checkpoint"), s.dir], "forker");
+    } finally {
+      Deno.env.delete("AMBER_TEST_FORK_DELAY_MS");
+    }
+    await s.waitFor(/^ready$/m);
+    let last;
+    for (let i = 0; i < 6; i++) {
+      last = await app.snapshot({ dir: `${s.dir}/image-${i}.amber`, stop: i === 5 });
+    }
+    await s.restore(last!);
+    await Deno.writeTextFile(s.go, "");
+    await s.pass();
+  },
+  120_000,
+);
+
 /** The state letter of /proc/<pid>/stat ("T" for stopped). */
 async function procState(pid: number): Promise<string> {
   const stat = await Deno.readTextFile(`/proc/${pid}/stat`);

@@ -430,6 +430,17 @@ static void on_ckpt_signal(int sig, siginfo_t *info, void *uc) {
   amber_raw_tls_leave(fs);
 }
 
+/* A thread that forks holds the checkpoint signal off, but another thread of its parent may be
+ * leading a checkpoint meanwhile: the child's copy of this state names that leader, and the
+ * child's next checkpoint signal would make it a follower of a leader it does not have, waiting
+ * for ever with the signal blocked. The child has one thread and no checkpoint under way. */
+void amber_ckpt_forget(void) {
+  amber_ckpt.leader_tid = 0;
+  amber_ckpt.release = 0;
+  amber_ckpt.followers_inside = 0;
+  amber_ckpt_deferred = 0;
+}
+
 void amber_deferred_checkpoint(void) {
   amber_ckpt_deferred = 0;
   amber_sys3(SYS_tgkill, amber_sys_getpid(), amber_sys_gettid(), AMBER_CKPT_SIGNAL);

@@ -38,6 +38,8 @@ static inline int amber_active(void) { return amber.table != 0; }
 
 static inline void amber_enter(void) { amber_cs_depth++; }
 void amber_deferred_checkpoint(void);
+/* In a fork's child (agent.c): no checkpoint of the parent's is under way in it. */
+void amber_ckpt_forget(void);
 static inline void amber_leave(void) {
   if (--amber_cs_depth == 0 && amber_ckpt_deferred) amber_deferred_checkpoint();
 }

@@ -71,6 +71,7 @@ int32_t amber_self_vtid(void) {
 }
 
 void amber_after_fork_child(void) {
+  amber_ckpt_forget(); /* nor a checkpoint its parent was in */
   amber_sysv_undo_forget(); /* the kernel gives a child no SEM_UNDO adjustments */
   amber_cpu_time_forget(); /* nor the CPU time its parent had */
   amber_cpu_timers_forget(); /* nor its POSIX timers */

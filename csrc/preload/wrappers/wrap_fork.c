@@ -2,10 +2,13 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../core/amber.h"
@@ -13,10 +16,25 @@
 extern char **environ;
 #define ENV_CAP 4096
 
+/* For tests (tests/fork_test.ts): a fork waits this long with the checkpoint signal held off,
+ * so that another thread's checkpoint surely begins before the child is made. */
+static long fork_delay_ms;
+
+__attribute__((constructor)) static void fork_delay_wanted(void) {
+  const char *v = getenv("AMBER_TEST_FORK_DELAY_MS");
+  fork_delay_ms = v ? atol(v) : 0;
+}
+
+static void fork_test_delay(void) {
+  struct timespec ts = {fork_delay_ms / 1000, fork_delay_ms % 1000 * 1000000};
+  while (fork_delay_ms > 0 && amber_sys2(SYS_nanosleep, &ts, &ts) == -EINTR) {}
+}
+
 AMBER_EXPORT pid_t fork(void) {
   if (!amber_active()) return REAL(fork)();
   uint64_t mask;
   amber_ckpt_hold(&mask);
+  fork_test_delay();
   pid_t child = REAL(fork)();
   if (child == 0) {
     amber_after_fork_child();
