@@ -159,6 +159,8 @@ export class Scenario {
 
   async [Symbol.asyncDispose](): Promise<void> {
     for (const app of this.#apps) await app.kill().catch(() => {});
+    // AMBER_TEST_KEEP=1 keeps the images and output of each test, to look at after a failure.
+    if (Deno.env.get("AMBER_TEST_KEEP")) return console.error(`kept ${this.dir}`);
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }

@@ -203,9 +203,18 @@ static uint64_t page_hash(const uint8_t *p) {
   return amber_hash_final(&h);
 }
 
+/* For tests (tests/precopy_test.ts): the pages at AMBER_TEST_PRECOPY_UNREADABLE (an address,
+ * hex) cannot be read, as if the program had just unmapped them. */
+static int test_unreadable(uint64_t addr, size_t count) {
+  const char *v = getenv("AMBER_TEST_PRECOPY_UNREADABLE");
+  uint64_t at = v ? strtoull(v, NULL, 16) : 0;
+  return at && addr <= at && at < addr + count * AMBER_PAGE;
+}
+
 /* Reads `count` pages at addr into d->buf (an incremental pre-copy's, ctl_precopy_incr.c, which
  * writes what it keeps of them itself); 0, or -EFAULT. */
 int precopy_read(struct precopy *d, uint64_t addr, size_t count) {
+  if (test_unreadable(addr, count)) return -EFAULT;
   struct iovec local = {d->buf, count * AMBER_PAGE}, remote = {(void *)addr, count * AMBER_PAGE};
   ssize_t got = process_vm_readv(d->pid, &local, 1, &remote, 1, 0);
   if (got != (ssize_t)(count * AMBER_PAGE)) /* memory it made unreadable: through /proc */
@@ -219,6 +228,7 @@ int precopy_read(struct precopy *d, uint64_t addr, size_t count) {
 static int copy_pages(struct precopy *d, uint64_t addr, size_t count, int file) {
   uint8_t *buf = dw_buffer(d->out);
   if (!buf) return d->write_err = dw_finish(d->out);
+  if (test_unreadable(addr, count)) return -EFAULT;
   struct iovec local = {buf, count * AMBER_PAGE}, remote = {(void *)addr, count * AMBER_PAGE};
   ssize_t got = process_vm_readv(d->pid, &local, 1, &remote, 1, 0);
   if (got != (ssize_t)(count * AMBER_PAGE)) /* memory it made unreadable: through /proc */
@@ -383,12 +393,18 @@ int32_t precopy_run(void *table, int32_t vpid, const char *dir, const char *pare
   for (size_t i = 0; i < d.nranges && !err; i++) {
     struct amber_precopy_range *r = &d.ranges[i];
     if (!(r->flags & AMBER_PRECOPY_ARMED)) continue;
+    /* A range that cannot be copied whole (the program unmapped part of it meanwhile) is left
+     * out as if never begun: the runs and hashes it added, and the pages it added to the run
+     * before it (which it extends where address and offset follow on), are taken back. */
     size_t runs = d.nruns, pages = d.npages;
-    uint64_t end = d.data_end;
+    uint64_t end = d.data_end, last_run_pages = runs ? d.runs[runs - 1].npages : 0;
     int e = d.incr ? precopy_incr_copy(&d, r) : copy_range(&d, r);
     if (e == -ENOTTY) err = 1; /* no PAGEMAP_SCAN */
     else if (e == -ENOMEM || d.write_err) err = e;
-    else if (e) r->flags &= ~AMBER_PRECOPY_ARMED, d.nruns = runs, d.npages = pages, d.data_end = end;
+    else if (e) {
+      r->flags &= ~AMBER_PRECOPY_ARMED, d.nruns = runs, d.npages = pages, d.data_end = end;
+      if (runs) d.runs[runs - 1].npages = last_run_pages;
+    }
   }
   if (!err && d.incr) err = precopy_incr_finish(&d);
   if (!err) err = dw_finish(d.out);
