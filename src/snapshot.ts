@@ -47,6 +47,7 @@ import { checkAborted, removeTemporary, settled, unlessAborted } from "./abort.t
 import { randomHex } from "./names.ts";
 import { parentRef } from "./parent.ts";
 import { storeSharedPagesOnce } from "./share_pages.ts";
+import { checkWritten } from "./check_written.ts";
 import { PathLimit, pathTooLong } from "./path_limits.ts";
 import { checkTimeout, exists } from "./wait.ts";
 import { checkVirtualized, namesOf, outcome } from "./virtualized.ts";
@@ -104,6 +105,13 @@ export interface SnapshotOptions {
    * Without it, or without the capability, they come back reset.
    */
   tcpEstablished?: boolean;
+  /**
+   * Reads the image back before it takes its name, every page against its hash: a snapshot
+   * whose image does not hold what it was meant to fails (with `stop`, the application then
+   * runs on). It costs a read of the whole image, from the disk where the pages went around
+   * the page cache.
+   */
+  verify?: boolean;
   /**
    * Abandons the snapshot when it aborts: the application is let go as it was (frozen
    * processes resume) and nothing is left on disk; the snapshot rejects with a
@@ -234,6 +242,7 @@ export async function takeSnapshot(
       if (hashed.status === "rejected") throw hashed.reason;
       const manifest = hashed.value;
       await syncFiles(tmp, [MANIFEST_FILE]);
+      if (options.verify) await checkWritten(tmp, manifest);
       await Deno.rename(tmp, dir);
       await syncDir(dirname(dir));
       times.mark("renamed");

@@ -24,6 +24,56 @@ async function appsNamedLike(prefix: string): Promise<string[]> {
 }
 
 scenarioTest(
+  "a --stop --verify snapshot whose page changes on disk before the image is named fails, keeps no image, and the application runs on; an intact one is verified",
+  async (s) => {
+    const app = await s.launch([prog("counter"), "20"], "verify");
+    await s.waitFor(/^count 2 /m);
+    const dir = join(s.dir, "damaged.amber");
+    let damaged = "";
+    // While the files are flushed, before they are read back, a page of a process file changes
+    // on the disk (what a misplaced write by Amber would leave).
+    const damage = () => {
+      if (damaged) return;
+      const tmp = [...Deno.readDirSync(s.dir)].find((e) => e.name.startsWith("damaged.amber.tmp-"));
+      const file = tmp &&
+        [...Deno.readDirSync(join(s.dir, tmp.name))].find((e) => /^process-\d+\.img$/.test(e.name));
+      if (!tmp || !file) return;
+      damaged = file.name;
+      using f = Deno.openSync(join(s.dir, tmp.name, file.name), { read: true, write: true });
+      const page = new Uint8Array(4096);
+      f.seekSync(4096, Deno.SeekMode.Start);
+      f.readSync(page);
+      page[100] ^= 0xff;
+      f.seekSync(4096, Deno.SeekMode.Start);
+      f.writeSync(page);
+    };
+    await assert.rejects(
+      app.snapshot({
+        dir,
+        stop: true,
+        verify: true,
+        onProgress: (p) => p.phase === "sync" && damage(),
+      }),
+      (e: Error) => {
+        assert.ok(e instanceof SnapshotError, String(e));
+        assert.match(e.message, new RegExp(`'${damaged.replace(".", "\\.")}' does not match`));
+        return true;
+      },
+    );
+    assert.ok(damaged, "no process file was damaged");
+    assert.equal(existsSync(dir), false, "a damaged image took its name");
+    const from = (await s.text()).length;
+    await s.waitFor(new RegExp(`[^]{${from}}[^]*^count \\d+ `, "m"), "the counter going on");
+    const image = await app.snapshot({
+      dir: join(s.dir, "intact.amber"),
+      stop: true,
+      verify: true,
+    });
+    await s.restore(image);
+  },
+);
+
+scenarioTest(
   "a corrupt image is refused, naming the damaged file, and nothing starts",
   async (s) => {
     const image = await counterImage(s);

@@ -1,5 +1,5 @@
 /**
- * `amber snapshot NAME [-o DIR] [--parent DIR] [--stop] [--tcp-established] [--timeout MS] [--json]`
+ * `amber snapshot NAME [-o DIR] [--parent DIR] [--stop] [--tcp-established] [--verify] [--timeout MS] [--json]`
  *
  * @module
  */
@@ -29,6 +29,11 @@ export function snapshotCommand() {
     .option("--parent <dir>", "an earlier image: write only the pages that changed since it")
     .option("--stop", "end the application once its image is written")
     .option("--tcp-established", "keep established TCP connections (TCP_REPAIR; use with --stop)")
+    .option(
+      "--verify",
+      "read the image back before it takes its name, every page against its hash (with --stop, " +
+        "the application runs on if it fails)",
+    )
     .option("--timeout <ms>", "how long each barrier may take (default 30000)", timeoutArgument)
     .option("--json", "print the image's manifest as JSON")
     .option(
@@ -71,6 +76,7 @@ export function snapshotCommand() {
           timeoutMs: options.timeout,
           parent: options.parent,
           tcpEstablished: options.tcpEstablished,
+          verify: options.verify,
           signal,
         });
       }, options.json);
