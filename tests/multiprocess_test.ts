@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { appDir } from "../src/paths.ts";
 import type { App } from "../mod.ts";
 import { prog, type Scenario, scenarioTest, sleep } from "./support.ts";
 
@@ -182,6 +183,25 @@ scenarioTest(
     await s.pass();
   },
   120_000,
+);
+
+scenarioTest(
+  "a restored bash exports, forks and execs under its new name: its children find their application",
+  async (s) => {
+    // bash frees the strings of the environment it exports when it rebuilds it (`export`), and
+    // gives its children its own copies of the variables, not `environ`.
+    const script = `echo ready; while [ ! -e "$0/go" ]; do sleep 0.02; done
+      export LATE=1; /bin/true && echo "true ran"; x=$(echo substituted); echo "$x"
+      sh -c 'echo "child in $AMBER_APP_DIR"'; echo PASS`;
+    const app = await s.launch(["bash", "-c", script, s.dir], "sh");
+    await s.waitFor(/^ready$/m);
+    const image = await s.freeze(app);
+    const restored = await s.restore(image); // under a longer name than the original's
+    const text = await s.pass();
+    assert.match(text, /^true ran$/m);
+    assert.match(text, /^substituted$/m);
+    assert.match(text, new RegExp(`^child in ${appDir(restored.name)}$`, "m"));
+  },
 );
 
 /** The state letter of /proc/<pid>/stat ("T" for stopped). */

@@ -2,9 +2,11 @@
 #include <dlfcn.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <ucontext.h>
 
 #include "../../common/errno_name.h"
+
 #include "agent.h"
 #include "agent_freeze_times.h"
 #include "agent_share.h"
@@ -227,19 +229,27 @@ static void follower(void *uc) {
   amber_follower_leave();
 }
 
-/* The environment's AMBER_APP_DIR names the old application: point it at the new one, in
- * memory of its own (no malloc in a signal handler), so that an exec stays in the application. */
+/* The environment's AMBER_APP_DIR names the old application: the new one is written over it
+ * where it fits, so that an exec that passes `environ` as it is (glibc's own, in system() and
+ * popen(), and the wrappers' too: core/env.c) stays in the application. Never a pointer of
+ * Amber's in its place: the program owns the strings (bash frees them when it rebuilds its
+ * environment). Written through process_vm_writev, which fails where a string is not writable
+ * (a literal given to putenv) instead of faulting. A longer name does not fit: the exec wrappers
+ * and system() and popen() give the new one all the same (core/env.c, wrap_fork.c). */
 static void update_environment(void) {
   extern char **environ;
-  static char *fresh;
-  if (!fresh) {
-    long addr = amber_sys6(SYS_mmap, 0, 4096, 3, 0x22, -1, 0);
-    if (addr < 0 && addr > -4096) return;
-    fresh = (char *)addr;
+  char entry[sizeof amber.app_dir + 16];
+  int len = amber_fmt(entry, sizeof entry, "AMBER_APP_DIR=%s", amber.app_dir);
+  for (char **e = environ; e && *e; e++) {
+    if (strncmp(*e, "AMBER_APP_DIR=", 14) || !strcmp(*e, entry)) continue;
+    if (strlen(*e) < (size_t)len) {
+      amber_log("restore: AMBER_APP_DIR in the environment is shorter than %s; left as it was",
+                amber.app_dir);
+      continue;
+    }
+    struct iovec local = {entry, (size_t)len + 1}, remote = {*e, (size_t)len + 1};
+    amber_sys6(SYS_process_vm_writev, amber_sys_getpid(), (long)&local, 1, (long)&remote, 1, 0);
   }
-  amber_fmt(fresh, 4096, "AMBER_APP_DIR=%s", amber.app_dir);
-  for (char **e = environ; e && *e; e++)
-    if (!strncmp(*e, "AMBER_APP_DIR=", 14)) *e = fresh;
 }
 
 /* After a restore: the leader puts the process's kernel state back, sharing with the other

@@ -19,8 +19,10 @@ char **amber_env_with_amber(char *const envp[], char **scratch, int cap) {
   int n = 0, has_app = 0, has_lib = 0, has_fd = 0;
   for (; envp && envp[n]; n++) {
     if (is_var(envp[n], "LD_PRELOAD")) old_preload = envp[n] + 11;
-    if (is_var(envp[n], "AMBER_APP_DIR")) has_app = 1;
-    if (is_var(envp[n], "AMBER_LIB")) has_lib = 1;
+    /* Their values too: a restored program's own copies name the application, and the
+     * library, it was snapshotted in (bash exports its variables, not `environ`). */
+    if (is_var(envp[n], "AMBER_APP_DIR")) has_app = !strcmp(envp[n] + 14, amber.app_dir);
+    if (is_var(envp[n], "AMBER_LIB")) has_lib = !strcmp(envp[n] + 10, amber.lib_path);
     if (is_var(envp[n], "AMBER_TABLE_FD")) has_fd = amber_table_fd >= 0 &&
         atoi(envp[n] + 15) == amber_table_fd;
   }

@@ -222,20 +222,30 @@ AMBER_EXPORT int daemon(int nochdir, int noclose) {
   return 0;
 }
 
-/* libc starts these children itself; they inherit the mask, so the signal is held for them
- * until their library is ready. */
+/* libc starts these children itself, with `environ`: for the call, `environ` is one with
+ * Amber's variables as they are now (after a restore under a longer name, the program's own
+ * copy still names the old application: agent.c). They inherit the mask, so the signal is held
+ * for them until their library is ready. */
 AMBER_EXPORT int system(const char *command) {
+  char *scratch[ENV_CAP];
+  char **own = environ;
   uint64_t mask;
   amber_ckpt_hold(&mask);
+  environ = amber_env_with_amber(own, scratch, ENV_CAP);
   int r = REAL(system)(command);
+  if (environ == scratch) environ = own; /* unless the call changed it (another thread) */
   amber_ckpt_release(&mask);
   return r;
 }
 
 AMBER_EXPORT FILE *popen(const char *command, const char *type) {
+  char *scratch[ENV_CAP];
+  char **own = environ;
   uint64_t mask;
   amber_ckpt_hold(&mask);
+  environ = amber_env_with_amber(own, scratch, ENV_CAP);
   FILE *f = REAL(popen)(command, type);
+  if (environ == scratch) environ = own;
   amber_ckpt_release(&mask);
   return f;
 }
