@@ -1,8 +1,8 @@
 /* SCM_CREDENTIALS naming the sender's own virtual pid (and, as root, its parent's), sent by a
  * process that never turned SO_PASSCRED on (so it has the seccomp layer's first filter only):
  * made raw from the program's own code (sendmsg and sendmmsg, as Go's runtime makes them),
- * through syscall() and through libc, from a message in read-only memory (the library must not
- * write the program's buffer). The kernel takes each (not ESRCH), and the receiver, another
+ * through syscall() and through libc (sendmsg, sendmmsg), from a message in read-only memory
+ * (the library must not write the program's buffer). The kernel takes each (not ESRCH), and the receiver, another
  * process with SO_PASSCRED, reads the pid that was named, with uid and gid as they were sent;
  * before a snapshot, after a restore and after a second. Usage: creds_send DIR: says "ready",
  * waits for DIR/again, says "restored once", waits for DIR/go; prints PASS or FAIL. */
@@ -18,7 +18,7 @@
 #include "raw_call.h"
 #include "wait_go.h"
 
-#define MESSAGES 6 /* each round: raw, syscall(), libc, raw sendmmsg of two; the parent's pid */
+#define MESSAGES 8 /* each round: raw, syscall(), libc, raw and libc sendmmsg of two; the parent */
 
 static int filters(void) {
   char line[256];
@@ -86,6 +86,10 @@ static int sender(int fd) {
     CHECK(r == 2 && v[0].msg_len == 1 && v[1].msg_len == 1,
           "round %d: raw sendmmsg naming its own pid %d: %ld (%u, %u)", round, me, r, v[0].msg_len,
           v[1].msg_len);
+    v[0].msg_len = v[1].msg_len = 0;
+    r = sendmmsg(fd, v, 2, 0);
+    CHECK(r == 2 && v[0].msg_len == 1 && v[1].msg_len == 1,
+          "round %d: libc sendmmsg naming its own pid %d: %ld (%s)", round, me, r, strerror(errno));
     /* root may name another process: its parent, by its virtual pid */
     c = readonly_msg(page, geteuid() == 0 ? getppid() : me);
     r = raw_call(SYS_sendmsg, fd, (long)&c->m, 0, 0);
@@ -112,8 +116,10 @@ static void round_trip(int fd, pid_t child, const char *when) {
     m.msg_control = ctl.buf;
     m.msg_controllen = sizeof ctl.buf;
     long r = recvmsg(fd, &m, 0);
-    CHECK(r == 1, "%s: message %d: recvmsg %ld (%s): the sender sent nothing", when, i, r,
-          strerror(errno));
+    int status = 0, err = errno;
+    CHECK(r == 1, "%s: message %d: recvmsg %ld (%s): the sender sent nothing%s (status %#x)",
+          when, i, r, strerror(err), waitpid(child, &status, WNOHANG) == child ? " and ended" : "",
+          status);
     struct cmsghdr *h = CMSG_FIRSTHDR(&m);
     CHECK(h && h->cmsg_type == SCM_CREDENTIALS, "%s: message %d without credentials", when, i);
     struct ucred u;
