@@ -10,14 +10,15 @@
 
 struct ucred *amber_creds_at(struct cmsghdr *c); /* wrap_creds.c */
 
-/* Does a pid in the message's credentials read otherwise for the kernel (a virtual one; in a
- * trapped call a system one passes, amber_raw_ids), or name no process? */
+/* Would a pid of the message's credentials read otherwise for the kernel, or name no process?
+ * As amber_who_in decides, without its lookup: any but 0 and a negative one, and in a trapped
+ * call (amber_raw_ids) a system pid passes too. */
 static int needs_copy(const struct msghdr *m) {
-  if (!m || !m->msg_control || m->msg_controllen < sizeof(struct cmsghdr)) return 0;
+  if (!m || !m->msg_control || m->msg_controllen < sizeof(struct cmsghdr) || !amber_active())
+    return 0;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
     struct ucred *u = amber_creds_at(c);
-    int32_t s;
-    if (u && (amber_who_in(u->pid, &s) || s != u->pid)) return 1;
+    if (u && u->pid > 0 && !(amber_raw_ids && u->pid < AMBER_VPID_BASE)) return 1;
   }
   return 0;
 }
@@ -30,13 +31,18 @@ static void *map(size_t len) {
   return m < 0 && m > -4096 ? NULL : (void *)m;
 }
 
-/* The header into *copy and the control data into ctl, translated there. 0 or -ESRCH. */
+/* The header into *copy and the control data into ctl, translated there (a failure leaves the
+ * program's message as it was: one look-up per pid). 0 or -ESRCH. */
 static int translate(struct msghdr *copy, const struct msghdr *m, char *ctl) {
   *copy = *m;
   memcpy(ctl, m->msg_control, m->msg_controllen);
   copy->msg_control = ctl;
+  int err = 0;
   amber_enter();
-  int err = amber_creds_in(copy);
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(copy); c && !err; c = CMSG_NXTHDR(copy, c)) {
+    struct ucred *u = amber_creds_at(c);
+    if (u) err = amber_who_in(u->pid, &u->pid);
+  }
   amber_leave();
   return err;
 }

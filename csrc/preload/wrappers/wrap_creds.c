@@ -31,19 +31,6 @@ void amber_creds_out(struct msghdr *msg) {
   }
 }
 
-int amber_creds_in(struct msghdr *msg) {
-  for (int apply = 0; apply < 2; apply++) { /* first check every pid, then change them */
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-      struct ucred *u = amber_creds_at(c);
-      int32_t s;
-      if (!u) continue;
-      if (amber_who_in(u->pid, &s)) return -ESRCH;
-      if (apply) u->pid = s;
-    }
-  }
-  return 0;
-}
-
 /* From a copy (creds_copy.c); the messages before the first whose pid names no process are sent,
  * as the raw call's (kernel/trap_creds.c). */
 AMBER_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags) {
