@@ -97,7 +97,7 @@ static long send_many(const long a[6]) {
   struct amber_creds_many c;
   int err;
   unsigned ok = amber_creds_copy_many(&c, v, (unsigned)a[2], &w, &err);
-  long r = ok ? sys_past(SYS_sendmmsg, a[0], (long)w, ok, a[3], 0) : -err;
+  long r = err && !ok ? -err : sys_past(SYS_sendmmsg, a[0], (long)w, ok, a[3], 0);
   amber_creds_many_done(&c, v, r);
   return r;
 }

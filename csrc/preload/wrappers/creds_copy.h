@@ -29,9 +29,10 @@ struct amber_creds_many {
   size_t size;
 };
 
-/* *send: `v` itself or the copy. How many messages to send: n, or those before the first whose
- * pid names no process (as the kernel sends those before a failing one); 0 with *err set when
- * the first does, or no memory. Then amber_creds_many_done with what the call returned. */
+/* *send: `v` itself or the copy. How many messages to send: n (at most 1024, as the kernel), or
+ * with *err set those before the first whose pid names no process (as the kernel sends those
+ * before a failing one), 0 when the first does or there is no memory. Then
+ * amber_creds_many_done with what the call returned. */
 unsigned amber_creds_copy_many(struct amber_creds_many *c, struct mmsghdr *v, unsigned n,
                                struct mmsghdr **send, int *err);
 /* Each sent message's msg_len back into the program's vector, and the copy unmapped. */

@@ -39,7 +39,7 @@ AMBER_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags) 
   struct mmsghdr *w;
   int err;
   unsigned ok = amber_creds_copy_many(&c, v, n, &w, &err);
-  int r = ok ? REAL(sendmmsg)(fd, w, ok, flags) : (errno = err, -1);
+  int r = err && !ok ? (errno = err, -1) : REAL(sendmmsg)(fd, w, ok, flags);
   amber_creds_many_done(&c, v, r);
   return r;
 }
