@@ -74,6 +74,12 @@ cyclesTest(
   "gotimers",
 );
 
+scenarioTest(
+  "a Go program sends SCM_CREDENTIALS naming os.Getpid() with WriteMsgUnix, as godbus authenticates, without SO_PASSCRED, and its peer reads that pid, after a restore and a second",
+  (s) => s.checkedCycles([prog("go_creds"), s.dir], "gocreds"),
+  LIMIT_MS,
+);
+
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;

@@ -157,3 +157,8 @@ scenarioTest(
   "set_tid_address made raw and through syscall() returns the virtual tid, and the word it names (also a seized thread's) is the one the kernel clears at the thread's end after two restores",
   (s) => s.cycles([prog("raw_tid_address"), s.dir], "raw-tid-address"),
 );
+
+scenarioTest(
+  "SCM_CREDENTIALS naming the sender's own virtual pid, sent raw (sendmsg, sendmmsg), through syscall() and libc from read-only memory by a process that never turned SO_PASSCRED on, reach the receiver as that pid, after a restore and a second",
+  (s) => s.checkedCycles([prog("creds_send"), s.dir], "creds-send"),
+);

@@ -157,6 +157,21 @@ export class Scenario {
     await this.pass();
   }
 
+  /**
+   * As cycles, with the program's checks after each restore: the first restored program checks
+   * once <dir>/again is there and says "restored once"; the second on <dir>/go, then its PASS.
+   */
+  async checkedCycles(argv: string[], tag = "app"): Promise<void> {
+    const app = await this.launch(argv, tag);
+    await this.waitFor(/^ready$/m, "ready");
+    await app.snapshot({ dir: join(this.dir, "live.amber") });
+    const once = await this.restore(await this.freeze(app, "first"));
+    await Deno.writeTextFile(join(this.dir, "again"), "");
+    await this.waitFor(/^restored once$/m, "the checks after the first restore");
+    await this.restore(await this.freeze(once, "second"));
+    await this.pass();
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     for (const app of this.#apps) await app.kill().catch(() => {});
     // AMBER_TEST_KEEP=1 keeps the images and output of each test, to look at after a failure.

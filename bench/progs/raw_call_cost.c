@@ -7,7 +7,9 @@
  * clock_gettime made raw on the monotonic clock (watched, passes in the kernel) and on the
  * process's CPU clock (trapped: its time is shifted after a restore), and
  * through libc getppid, open and close, kill and pthread_sigmask (Amber's own calls, past the
- * filter; the mask is set in the handler). Last, a raw sendmsg and recvmsg of a byte and a raw
+ * filter; the mask is set in the handler). Last, a raw sendmsg of a byte from a Go-shaped site,
+ * without and with SCM_CREDENTIALS naming the caller (trapped under the layer: the credentials
+ * are translated in a copy), a raw sendmsg and recvmsg of a byte and a raw
  * getuid, then the same once a raw SO_PASSCRED has stacked the layer's second filter (which
  * traps the program's sendmsg and recvmsg: SCM_CREDENTIALS). Run plain, it also times the
  * floors of a kernel-side layer (trap_floor.h): a bare SIGSYS round trip and a seccomp user
@@ -89,6 +91,42 @@ static void libc_open(void) { /* from libc: passes in the kernel */
   if (fd < 0 || close(fd)) abort();
 }
 static void go_stub_getppid(void) { (void)stub_getppid(); }
+/* sendmsg from a Go-shaped site (rewritten after its first trap), a byte without and with
+ * SCM_CREDENTIALS naming the caller's pid (the virtual one under Amber: the layer traps every
+ * sendmsg from the program's own code and translates it, in a copy), drained by libc's recv. */
+long stub_sendmsg(long fd, const struct msghdr *m, long flags);
+__asm__(".text\n.p2align 5\nstub_sendmsg:\n\tmov $46, %eax\n\tsyscall\n\tret\n");
+static struct {
+  char byte;
+  struct iovec iov;
+  struct msghdr plain, creds;
+  union {
+    char buf[CMSG_SPACE(sizeof(struct ucred))];
+    struct cmsghdr align;
+  } ctl;
+} send_msgs;
+static void make_send_msgs(void) {
+  send_msgs.iov = (struct iovec){&send_msgs.byte, 1};
+  send_msgs.plain.msg_iov = &send_msgs.iov;
+  send_msgs.plain.msg_iovlen = 1;
+  send_msgs.creds = send_msgs.plain;
+  send_msgs.creds.msg_control = send_msgs.ctl.buf;
+  send_msgs.creds.msg_controllen = sizeof send_msgs.ctl.buf;
+  struct cmsghdr *h = CMSG_FIRSTHDR(&send_msgs.creds);
+  h->cmsg_level = SOL_SOCKET;
+  h->cmsg_type = SCM_CREDENTIALS;
+  h->cmsg_len = CMSG_LEN(sizeof(struct ucred));
+  struct ucred u = {getpid(), getuid(), getgid()};
+  memcpy(CMSG_DATA(h), &u, sizeof u);
+}
+static void raw_sendmsg(void) { /* trapped under the layer, nothing to translate */
+  char c;
+  if (stub_sendmsg(pair[0], &send_msgs.plain, 0) != 1 || recv(pair[1], &c, 1, 0) != 1) abort();
+}
+static void raw_sendmsg_creds(void) { /* with the layer off: ESRCH, nothing to drain */
+  char c;
+  if (stub_sendmsg(pair[0], &send_msgs.creds, 0) == 1 && recv(pair[1], &c, 1, 0) != 1) abort();
+}
 static void libc_getppid(void) { (void)getppid(); }
 static void libc_kill(void) { kill(self, 0); }
 static void libc_sigmask(void) { pthread_sigmask(SIG_BLOCK, &none, NULL); }
@@ -125,6 +163,9 @@ int main(int argc, char **argv) {
    * traps the program's sendmsg and recvmsg (their SCM_CREDENTIALS); every other call runs it. */
   measure("raw_getuid", raw_getuid);
   socketpair(AF_UNIX, SOCK_DGRAM, 0, pair);
+  make_send_msgs();
+  measure("raw_sendmsg", raw_sendmsg);
+  measure("raw_sendmsg_creds", raw_sendmsg_creds);
   measure("raw_sendrecv", raw_sendrecv);
   int on = 1;
   register long r10 __asm__("r10") = (long)&on;

@@ -176,7 +176,18 @@ static inline int amber_seccomp_cmds(long nr, const unsigned **cmds) {
   X(SYS_timer_create, AMBER_TRAP_OWN, -1, -1)                                                  \
   AMBER_SECCOMP_IPC_CALLS(X)                                                                    \
   X(SYS_setsockopt, AMBER_TRAP_PASSCRED, 1, 2)                                                  \
-  X(SYS_set_tid_address, AMBER_TRAP_OWN, -1, -1) /* returns the caller's tid */
+  X(SYS_set_tid_address, AMBER_TRAP_OWN, -1, -1) /* returns the caller's tid */             \
+  AMBER_SECCOMP_SEND_CALLS(X)
+
+/* Every sendmsg and sendmmsg from the program's own code (its SCM_CREDENTIALS may name its
+ * virtual pid, which the kernel refuses: godbus's D-Bus authentication does, without
+ * SO_PASSCRED; kernel/trap_creds.c), and getrusage and times (the CPU times they give go on
+ * across a restore by the library's shift, wrap_process_times.c). */
+#define AMBER_SECCOMP_SEND_CALLS(X)                                                             \
+  X(SYS_sendmsg, AMBER_TRAP_OWN, -1, -1)                                                        \
+  X(SYS_sendmmsg, AMBER_TRAP_OWN, -1, -1)                                                       \
+  X(SYS_getrusage, AMBER_TRAP_OWN, -1, -1)                                                      \
+  X(SYS_times, AMBER_TRAP_OWN, -1, -1)
 
 /* The calls the second filter (seccomp_creds.h) traps from the program's own code, once the
  * process has turned SO_PASSCRED on: their control messages may carry SCM_CREDENTIALS. */

@@ -5,11 +5,15 @@
  * which the kernel does not know as it is). After the restore each reads at least what it read
  * before, as libc's clock_gettime does; clock_getres takes the other thread's ID; an absolute
  * clock_nanosleep on the process's clock wakes at its time on the clock the program reads. Raw
- * realtime and monotonic reads (which the layer lets pass) agree with libc's. */
+ * realtime and monotonic reads (which the layer lets pass) agree with libc's. getrusage (the
+ * process's, the thread's) and times made raw and through syscall() go on after the restore too,
+ * as libc's do, not from about 0. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/times.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +46,44 @@ static long long syscall_ns(clockid_t clock) {
   return total(ts);
 }
 
+/* CPU microseconds in getrusage(who) and ticks in times(), read raw (how 1), through syscall()
+ * (2) or libc (0). */
+static long long rusage_us(int who, int how) {
+  struct rusage u;
+  long r = how == 1 ? raw_call(SYS_getrusage, who, (long)&u, 0, 0)
+           : how == 2 ? syscall(SYS_getrusage, who, &u)
+                      : getrusage(who, &u);
+  CHECK(r == 0, "getrusage(%d) (%d): %ld", who, how, r);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000000LL + u.ru_utime.tv_usec +
+         u.ru_stime.tv_usec;
+}
+
+static long long tms_ticks(int how) {
+  struct tms t;
+  long r = how == 1 ? raw_call(SYS_times, (long)&t, 0, 0, 0)
+           : how == 2 ? syscall(SYS_times, &t)
+                      : (long)times(&t);
+  CHECK(r != -1 && (r >= 0 || r < -4095), "times (%d): %ld", how, r);
+  return (long long)t.tms_utime + t.tms_stime;
+}
+
+/* Each read after the restore, libc's, raw, through syscall() and libc's again, follows the one
+ * before, and the first what libc read before the snapshot (a thread's shift is kept in ticks,
+ * agent_thread_times.c: its user and system times may each lose up to one, 10 ms). */
+static void usage_after(const long long before[3]) {
+  const long long slack[3] = {0, 20000, 0};
+  static const char *what[3] = {"getrusage(RUSAGE_SELF)", "getrusage(RUSAGE_THREAD)", "times"};
+  for (int k = 0; k < 3; k++) {
+    long long v[4];
+    for (int how = 0; how < 4; how++)
+      v[how] = k == 2 ? tms_ticks(how % 3) : rusage_us(k ? RUSAGE_THREAD : RUSAGE_SELF, how % 3);
+    CHECK(v[0] >= before[k] - slack[k] && v[1] >= v[0] && v[2] >= v[1] && v[3] >= v[2],
+          "%s does not go on after the restore: before %lld; libc %lld, raw %lld, syscall() %lld, "
+          "libc %lld",
+          what[k], before[k], v[0], v[1], v[2], v[3]);
+  }
+}
+
 static void *spinner(void *arg) {
   for (;;)
     for (volatile int i = 0; i < 100000; i++) {}
@@ -63,8 +105,10 @@ int main(int argc, char **argv) {
   while (libc_ns(clocks[OTHER]) < 200 * MS) usleep(1000);
   long long before[NCLOCKS];
   for (int k = 0; k < NCLOCKS; k++) before[k] = libc_ns(clocks[k]);
+  long long usage[3] = {rusage_us(RUSAGE_SELF, 0), rusage_us(RUSAGE_THREAD, 0), tms_ticks(0)};
   say_ready();
   wait_go(argv[1]);
+  usage_after(usage);
 
   for (int k = 0; k < NCLOCKS; k++) {
     long long libc = libc_ns(clocks[k]), raw = raw_ns(clocks[k], 0);

@@ -143,9 +143,8 @@ int amber_fcntl_owner(int (*real)(int, int, ...), int fd, int cmd, void *arg);
 /* wrap_ioctl.c: an ioctl that carries a pid, made through `real` */
 int amber_ioctl_pid(int (*real)(int, unsigned long, ...), int fd, unsigned long req, void *arg);
 int amber_ioctl_has_pid(unsigned long req);
-/* wrap_creds.c: SCM_CREDENTIALS pids of a message, in place: in (-ESRCH, nothing changed, when
- * one is unknown) before sendmsg, out after recvmsg (and back after sendmsg). */
-int amber_creds_in(struct msghdr *msg);
+/* wrap_creds.c: SCM_CREDENTIALS pids of a message made virtual in place, after recvmsg (a send
+ * translates a copy: creds_copy.h). */
 void amber_creds_out(struct msghdr *msg);
 /* clone_pids.c: a cloned process's parent side (its virtual pid) and child side; a new process
  * through syscall() (1 and *ret when it made the call) */

@@ -1,17 +1,17 @@
 /* Raw SCM_CREDENTIALS (docs/seccomp.md, "Credentials"): a struct ucred in a control message of
  * sendmsg, recvmsg, sendmmsg and recvmmsg names a process, in memory the filter cannot read.
- * libc's calls come through the library's wrappers (wrap_creds.c); a raw one is seen only by a
- * second filter (common/seccomp_creds.h), which the first filter's trap of SO_PASSCRED stacks
- * once per process: a program that never asks for credentials makes its sendmsg and recvmsg
- * with no trap and no second filter. A receiver gets credentials only on a socket with
- * SO_PASSCRED; a sender that names a pid itself without it is not seen (docs). */
+ * libc's calls come through the library's wrappers (wrap_creds.c). The first filter traps every
+ * sendmsg and sendmmsg from the program's own code (a sender may name its own pid with or
+ * without SO_PASSCRED); a raw receive is seen only by a second filter (common/seccomp_creds.h),
+ * which the first filter's trap of SO_PASSCRED stacks once per process: a receiver gets
+ * credentials only on a socket with SO_PASSCRED, and a program that never asks for them makes
+ * its recvmsg with no trap and no second filter. */
 #include <sched.h>
-#include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include "../core/amber.h"
 #include "../../common/seccomp_creds.h"
+#include "../wrappers/creds_copy.h"
 #include "rewrite.h"
 
 int amber_creds_layer; /* the second filter is on this process (a fork's child has it too) */
@@ -79,79 +79,26 @@ long amber_trap_passcred(const long a[6]) {
   return r;
 }
 
-struct ucred *amber_creds_at(struct cmsghdr *c); /* wrap_creds.c */
-
-/* Does the message name a virtual pid (a system one passes, as in the other trapped calls)? */
-static int names_virtual(const struct msghdr *m) {
-  if (!m || !m->msg_control) return 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
-    struct ucred *u = amber_creds_at(c);
-    if (u && u->pid >= AMBER_VPID_BASE) return 1;
-  }
-  return 0;
-}
-
-static size_t rounded(size_t n) { return (n + 7) & ~(size_t)7; }
-
-static void *map(size_t len) {
-  long m = amber_sys6(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                      -1, 0);
-  return m < 0 && m > -4096 ? NULL : (void *)m;
-}
-
-/* The message's header and control data copied into `ctl` and translated there: the program's
- * memory never shows a system pid. 0 or -ESRCH (a virtual pid of no process). */
-static int creds_copy(struct msghdr *copy, const struct msghdr *m, char *ctl) {
-  *copy = *m;
-  memcpy(ctl, m->msg_control, m->msg_controllen);
-  copy->msg_control = ctl;
-  amber_enter();
-  int err = amber_creds_in(copy);
-  amber_leave();
-  return err;
-}
-
-/* The kernel accepts a sender's own pid (any with CAP_SYS_ADMIN): the system one. The stack
- * may be a small signal stack: a longer control part is copied into memory of its own. */
+/* The kernel accepts a sender's own pid (any with CAP_SYS_ADMIN): the system one, sent from a
+ * copy (creds_copy.c). */
 static long send_one(const long a[6]) {
-  const struct msghdr *m = (const struct msghdr *)a[1];
-  if (!names_virtual(m)) return sys_past(SYS_sendmsg, a[0], a[1], a[2], 0, 0);
-  char small[256] __attribute__((aligned(8)));
-  size_t len = m->msg_controllen;
-  char *ctl = len <= sizeof small ? small : map(len);
-  if (!ctl) return -ENOMEM;
-  struct msghdr copy;
-  long r = creds_copy(&copy, m, ctl);
-  if (!r) r = sys_past(SYS_sendmsg, a[0], (long)&copy, a[2], 0, 0);
-  if (ctl != small) amber_sys2(SYS_munmap, ctl, len);
+  struct amber_creds_copy c;
+  const struct msghdr *m;
+  long r = amber_creds_copy_one(&c, (const struct msghdr *)a[1], &m);
+  if (!r) r = sys_past(SYS_sendmsg, a[0], (long)m, a[2], 0, 0);
+  amber_creds_copy_done(&c);
   return r;
 }
 
-/* The vector copied, with the control parts that name virtual pids; the messages before the
- * first that names no process are sent (the kernel too sends those before a failing one), and
- * each sent one's length goes back into the program's vector. */
+/* The messages before the first that names no process are sent (the kernel too sends those
+ * before a failing one). */
 static long send_many(const long a[6]) {
-  struct mmsghdr *v = (struct mmsghdr *)a[1];
-  unsigned n = (unsigned)a[2] > 1024 ? 1024 : (unsigned)a[2]; /* UIO_MAXIOV, as the kernel */
-  size_t need = 0;
-  for (unsigned i = 0; v && i < n; i++)
-    if (names_virtual(&v[i].msg_hdr)) need += rounded(v[i].msg_hdr.msg_controllen);
-  if (!need) return sys_past(SYS_sendmmsg, a[0], a[1], a[2], a[3], 0);
-  size_t size = n * sizeof *v + need;
-  struct mmsghdr *w = map(size);
-  if (!w) return -ENOMEM;
-  char *ctl = (char *)(w + n);
-  long r = 0;
-  unsigned ok = 0;
-  for (; ok < n; ok++) {
-    w[ok] = v[ok];
-    if (!names_virtual(&v[ok].msg_hdr)) continue;
-    if ((r = creds_copy(&w[ok].msg_hdr, &v[ok].msg_hdr, ctl))) break;
-    ctl += rounded(v[ok].msg_hdr.msg_controllen);
-  }
-  if (ok) r = sys_past(SYS_sendmmsg, a[0], (long)w, ok, a[3], 0);
-  for (long i = 0; i < r; i++) v[i].msg_len = w[i].msg_len;
-  amber_sys2(SYS_munmap, w, size);
+  struct mmsghdr *v = (struct mmsghdr *)a[1], *w;
+  struct amber_creds_many c;
+  int err;
+  unsigned ok = amber_creds_copy_many(&c, v, (unsigned)a[2], &w, &err);
+  long r = err && !ok ? -err : sys_past(SYS_sendmmsg, a[0], (long)w, ok, a[3], 0);
+  amber_creds_many_done(&c, v, r);
   return r;
 }
 

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/times.h>
 #include <sys/wait.h>
 
 #include "../core/amber.h"
@@ -37,6 +38,8 @@ static int through_wrapper(long nr, const long a[6], long *ret) {
   case SYS_getsockopt:
     *ret = getsockopt((int)a[0], (int)a[1], (int)a[2], (void *)a[3], (socklen_t *)a[4]);
     return 1;
+  case SYS_getrusage: *ret = getrusage((int)a[0], (struct rusage *)a[1]); return 1;
+  case SYS_times: *ret = times((struct tms *)a[0]); return 1; /* ticks since boot: as raw */
   case SYS_sendmsg: *ret = sendmsg((int)a[0], (const struct msghdr *)a[1], (int)a[2]); return 1;
   case SYS_recvmsg: *ret = recvmsg((int)a[0], (struct msghdr *)a[1], (int)a[2]); return 1;
   case SYS_sendmmsg:

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "../core/amber.h"
+#include "creds_copy.h"
 
 AMBER_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len) {
   int r = REAL(getsockopt)(fd, level, name, val, len);
@@ -30,33 +31,16 @@ void amber_creds_out(struct msghdr *msg) {
   }
 }
 
-int amber_creds_in(struct msghdr *msg) {
-  for (int apply = 0; apply < 2; apply++) { /* first check every pid, then change them */
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-      struct ucred *u = amber_creds_at(c);
-      int32_t s;
-      if (!u) continue;
-      if (amber_who_in(u->pid, &s)) return -ESRCH;
-      if (apply) u->pid = s;
-    }
-  }
-  return 0;
-}
-
+/* From a copy (creds_copy.c); the messages before the first whose pid names no process are sent,
+ * as the raw call's (kernel/trap_creds.c). */
 AMBER_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags) {
   if (!v || !amber_active()) return REAL(sendmmsg)(fd, v, n, flags);
-  amber_enter();
-  for (unsigned i = 0; i < n; i++) {
-    if (!v[i].msg_hdr.msg_controllen || !amber_creds_in(&v[i].msg_hdr)) continue;
-    while (i--) amber_creds_out(&v[i].msg_hdr); /* back as they were */
-    amber_leave();
-    errno = ESRCH;
-    return -1;
-  }
-  amber_leave();
-  int r = REAL(sendmmsg)(fd, v, n, flags);
-  for (unsigned i = 0; i < n; i++)
-    if (v[i].msg_hdr.msg_controllen) amber_creds_out(&v[i].msg_hdr);
+  struct amber_creds_many c;
+  struct mmsghdr *w;
+  int err;
+  unsigned ok = amber_creds_copy_many(&c, v, n, &w, &err);
+  int r = err && !ok ? (errno = err, -1) : REAL(sendmmsg)(fd, w, ok, flags);
+  amber_creds_many_done(&c, v, r);
   return r;
 }
 

@@ -7,6 +7,7 @@
 
 #include "../core/amber.h"
 #include "../vne/net_vne.h"
+#include "creds_copy.h"
 
 /* glibc declares the address arguments as transparent unions under _GNU_SOURCE. */
 #define SA(arg) ((arg).__sockaddr__)
@@ -137,16 +138,15 @@ static ssize_t send_msg(int fd, const struct msghdr *msg, int flags) {
   return REAL(sendmsg)(fd, &copy, flags);
 }
 
-/* Credentials (wrap_creds.c) are looked for only in a message with control data. */
+/* Credentials (wrap_creds.c) are looked for only in a message with control data, and sent
+ * from a copy (creds_copy.c): the program's message is only read. */
 AMBER_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
   if (!msg || !msg->msg_controllen || !amber_active()) return send_msg(fd, msg, flags);
-  struct msghdr *m = (struct msghdr *)msg; /* translated in place, and back */
-  amber_enter();
-  int err = amber_creds_in(m);
-  amber_leave();
-  if (err) return fail(-err);
-  ssize_t r = send_msg(fd, msg, flags);
-  amber_creds_out(m);
+  struct amber_creds_copy c;
+  const struct msghdr *m;
+  int err = amber_creds_copy_one(&c, msg, &m);
+  ssize_t r = err ? fail(-err) : send_msg(fd, m, flags);
+  amber_creds_copy_done(&c);
   return r;
 }
 
