@@ -115,7 +115,7 @@ install: $(BUILD)/libamber.so $(BUILD)/libamberctl.so $(BUILD)/amber-supervisor 
 # Debian packages the tests need, installed when missing (as root, as CI runs): python3 for the
 # interpreter test, libc6-dev's static libc for the static-binary test, iproute2 for the network
 # namespaces of the multi-computer tests, redis-server, nginx and postgresql for the real-server
-# tests, Go for the Go test program, a JDK for the JVM test, openssl for the agent's TLS test,
+# tests, Go for the Go test program, a JDK for the JVM test, openssl for the agent's TLS test, tmux,
 # and (through tools/install-etcd.sh) etcd and curl for the multi-computer registry. RUNLEVEL=1: the packages' services are not started.
 deps:
 	@missing=""; \
@@ -128,6 +128,7 @@ deps:
 	command -v go >/dev/null || missing="$$missing golang-go"; \
 	command -v javac >/dev/null || missing="$$missing default-jdk-headless"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	command -v tmux >/dev/null || missing="$$missing tmux"; \
 	if [ -n "$$missing" ] && ! command -v apt-get >/dev/null; then \
 	  echo "Missing for the tests (Debian package names; yours may differ):$$missing" >&2; \
 	  echo "apt-get was not found: install them with your package manager" >&2; exit 1; \
