@@ -22,7 +22,8 @@ const print = console.error;
 console.error = (...args: unknown[]) => {
   const text = args.map(String).join(" ");
   if (text.startsWith("amber: freeze times (ms): ")) coordinator.push(text.slice(26));
-  else if (!text.startsWith("amber: snapshot times")) print(...args);
+  else if (text.startsWith("amber: snapshot times (ms): ")) coordinator.push(`snapshot: ${text.slice(28)}`);
+  else print(...args);
 };
 
 const dir = await Deno.makeTempDir({ prefix: "amber-bench-", dir: Deno.cwd() });
