@@ -22,8 +22,9 @@ const print = console.error;
 console.error = (...args: unknown[]) => {
   const text = args.map(String).join(" ");
   if (text.startsWith("amber: freeze times (ms): ")) coordinator.push(text.slice(26));
-  else if (text.startsWith("amber: snapshot times (ms): ")) coordinator.push(`snapshot: ${text.slice(28)}`);
-  else print(...args);
+  else if (text.startsWith("amber: snapshot times (ms): ")) {
+    coordinator.push(`snapshot: ${text.slice(28)}`);
+  } else print(...args);
 };
 
 const dir = await Deno.makeTempDir({ prefix: "amber-bench-", dir: Deno.cwd() });
@@ -38,7 +39,9 @@ async function agentLines(): Promise<string[]> {
   logFrom = text.length;
   return lines.map((l) => l.slice(l.indexOf("freeze times (us)") + 18));
 }
-console.log(`${mib} MiB ${data}; load average ${Deno.loadavg().map((n) => n.toFixed(1)).join(", ")}`);
+console.log(
+  `${mib} MiB ${data}; load average ${Deno.loadavg().map((n) => n.toFixed(1)).join(", ")}`,
+);
 try {
   await waitForText(output, "ready");
   let parent: Image | undefined;
@@ -73,7 +76,9 @@ try {
       if (kind === "full" && parent) await Deno.remove(parent.dir, { recursive: true });
       parent = image;
     }
-    console.log(`${kind}: total ${stats(totals)} ms, frozen ${stats(gaps)} ms (median ${median(gaps)})`);
+    console.log(
+      `${kind}: total ${stats(totals)} ms, frozen ${stats(gaps)} ms (median ${median(gaps)})`,
+    );
   }
 } finally {
   await app.kill();
