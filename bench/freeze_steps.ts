@@ -46,7 +46,7 @@ try {
   await waitForText(output, "ready");
   let parent: Image | undefined;
   for (const kind of data === "random" ? ["full", "1%"] : ["full"]) {
-    const gaps: number[] = [], totals: number[] = [];
+    const gaps: number[] = [], totals: number[] = [], held: number[] = [];
     for (let round = 0; round <= ROUNDS; round++) {
       if (kind === "1%") {
         const k = round + 1;
@@ -67,17 +67,20 @@ try {
       const total = performance.now() - t0;
       await new Promise((resolve) => setTimeout(resolve, 60));
       const gap = await longestGap(output, from);
+      const agent = await agentLines();
       console.log(
         `${kind} ${round}: total ${total.toFixed(0)} ms, gap ${gap.toFixed(2)} ms\n` +
           `  coordinator (ms): ${coordinator.join(" | ")}\n` +
-          (await agentLines()).map((l) => `  agent (us): ${l}`).join("\n"),
+          agent.map((l) => `  agent (us): ${l}`).join("\n"),
       );
-      if (round > 0) gaps.push(gap), totals.push(total);
+      const released = Math.max(0, ...agent.map((l) => Number(/released (\d+)/.exec(l)?.[1] ?? 0)));
+      if (round > 0) gaps.push(gap), totals.push(total), held.push(released / 1000);
       if (kind === "full" && parent) await Deno.remove(parent.dir, { recursive: true });
       parent = image;
     }
     console.log(
-      `${kind}: total ${stats(totals)} ms, frozen ${stats(gaps)} ms (median ${median(gaps)})`,
+      `${kind}: total ${stats(totals)} ms, frozen ${stats(gaps)} ms, in the handler ` +
+        `${median(held).toFixed(2)} / ${Math.min(...held).toFixed(2)} ms (median / min)`,
     );
   }
 } finally {
