@@ -273,19 +273,21 @@ static int attempt_over(void) {
 
 static int helper_cancelled(void) { return writer_cancelled() || attempt_over(); }
 
-/* 0 until the process is done making the helper. Made, the helper would otherwise take the CPU
- * (the scheduler runs a new task first) from the intermediate whose exit the frozen handler
- * waits for: 1-8 ms of the freeze on a 2-core machine. It waits here first, a few µs. */
-static uint32_t helper_go;
-
-static void helper_wait_go(void) {
-  while (!__atomic_load_n(&helper_go, __ATOMIC_ACQUIRE) && !attempt_over())
-    amber_futex_wait(&helper_go, 0, 0, 20); /* the process killed meanwhile: the attempt ends */
-}
-
-static void helper_let_go(void) {
-  __atomic_store_n(&helper_go, 1, __ATOMIC_RELEASE);
-  amber_futex_wake(&helper_go, 0);
+/* The helper writes once the process is let go (the phase moved past WRITE: RESUME, or the
+ * attempt is over). Made, it would otherwise take a CPU while the process is frozen: from the
+ * intermediate whose exit the frozen handler waits for (1-8 ms of the freeze on a 2-core
+ * machine), then from the coordinator that lets the process go. */
+static void helper_wait_resume(void) {
+  for (;;) {
+    uint32_t gen = __atomic_load_n(&ctl()->generation, __ATOMIC_ACQUIRE);
+    if (gen != helper_gen || __atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE) != AMBER_PHASE_WRITE) {
+      amber_sys0(SYS_sched_yield); /* woken on the CPU of the handler that leaves: after it */
+      return;
+    }
+    int32_t coordinator = ctl()->coordinator; /* gone: nothing lets it go */
+    if (coordinator > 0 && amber_sys2(SYS_kill, coordinator, 0) == -ESRCH) return;
+    amber_futex_wait(&ctl()->generation, gen, 1, 20);
+  }
 }
 
 static __attribute__((noreturn, used)) void helper(void) {
@@ -295,7 +297,7 @@ static __attribute__((noreturn, used)) void helper(void) {
   amber_sys0(SYS_setsid);
   uint64_t all = ~0ULL;
   amber_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
-  helper_wait_go();
+  helper_wait_resume();
   struct amber_sink *s = amber_file_sink();
   if (s->fd > 0) amber_sys3(SYS_close_range, 0, s->fd - 1, 0);
   amber_sys3(SYS_close_range, s->fd + 1, ~0U, 0);
@@ -424,9 +426,7 @@ static long defer_write(void) {
     helper_stack = helper_own_stack = (char *)stack;
     helper_gen = __atomic_load_n(&ctl()->generation, __ATOMIC_ACQUIRE);
     amber_defer_started();
-    helper_go = 0;
     pid = spawn_writer();
-    helper_let_go();
     helper_stack = 0; /* the helper has it; the next spawn is a copy unless said otherwise */
   }
   if (pid > 0) return pid;
