@@ -147,6 +147,17 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  // The same, on the calling thread: the first few ms of a freeze's barrier, which a hop to
+  // another thread and back would lengthen by 0.1-4 ms.
+  amber_ctl_wait_agents_here: {
+    name: "amber_ctl_wait_agents",
+    parameters: [
+      "pointer", // void *table
+      "i32", // int32_t state
+      "i32", // int32_t timeout_ms
+    ],
+    result: "i32",
+  },
   // int32_t amber_ctl_agent_error(void *table, char *buf, int32_t cap)
   amber_ctl_agent_error: {
     parameters: [

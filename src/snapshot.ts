@@ -476,6 +476,12 @@ export async function freezeAndWriteRetrying(
   }
 }
 
+/**
+ * How long a barrier of the freeze (frozen, captured) waits on this thread before it hands the
+ * wait to another: most freezes are over by then.
+ */
+const BARRIER_HERE_MS = 10;
+
 /** Runs the barriers: all frozen, tables and IPC saved, all written. Aborts on failure. */
 async function freezeAndWrite(
   app: SnapshotTarget,
@@ -490,8 +496,8 @@ async function freezeAndWrite(
   const listed = processesOf(table.rows());
   const before = await namesOf(listed);
   await checkNotTraced(app.name, listed);
-  const barrier = (state: number, what: string) =>
-    barrierOf(app, table, state, what, timeoutMs, before);
+  const barrier = (state: number, what: string, hereMs = 0) =>
+    barrierOf(app, table, state, what, timeoutMs, before, hereMs);
   const shared = await table.vmSharing(); // before any signal: it would run two agents
   const tablesCopy = flags & SnapshotFlag.COW && !streaming ? Table.tablesBuffer() : undefined;
   if (tablesCopy) table.copyTables(tablesCopy); // its pages made now, not while frozen
@@ -521,13 +527,21 @@ async function freezeAndWrite(
     }
     began = true;
     times.mark("signalled");
-    waiting = barrier(AgentState.FROZEN, "frozen");
+    waiting = barrier(AgentState.FROZEN, "frozen", BARRIER_HERE_MS);
     await unlessAborted(app.name, waiting, signal);
     times.mark("frozen");
     checkAborted(app.name, signal);
     const rows = table.rows();
-    await saveCredentials(tmp, processesOf(rows));
-    times.mark("credentials");
+    // The credentials and the SysV IPC objects, read from outside: no agent reads them, so they
+    // are saved while the agents write (in line they cost the freeze some 1 ms), but before a
+    // migration streams the image.
+    const saveOutside = async () => {
+      saveCredentials(tmp, processesOf(rows));
+      times.mark("credentials");
+      await step("cannot write the SysV IPC objects into the image", () => table.ipcSave(tmp));
+      times.mark("ipc");
+    };
+    if (streaming) await saveOutside();
     // Copy-on-write: only copied now, written once every process has written (ctl_tables_copy.c).
     if (tablesCopy) table.copyTables(tablesCopy);
     else {
@@ -537,8 +551,6 @@ async function freezeAndWrite(
       );
     }
     times.mark("tables");
-    await step("cannot write the SysV IPC objects into the image", () => table.ipcSave(tmp));
-    times.mark("ipc");
     const unshared = await table.shareScan();
     times.mark("share scan");
     if (unshared) {
@@ -549,9 +561,10 @@ async function freezeAndWrite(
     await streaming?.prepare(rows);
     table.setPhase(Phase.WRITE);
     times.mark("write");
+    if (!streaming) await saveOutside();
     running = streaming?.run();
     if (flags & SnapshotFlag.COW) {
-      waiting = barrier(AgentState.CAPTURED, "captured");
+      waiting = barrier(AgentState.CAPTURED, "captured", BARRIER_HERE_MS);
       await unlessAborted(app.name, waiting, signal);
       table.setPhase(Phase.RESUME); // their copies write on (an abort still stops them)
       times.mark("captured, resumed");
@@ -610,9 +623,10 @@ async function barrierOf(
   what: string,
   timeoutMs: number,
   before: Map<ProcessInfo, string>,
+  hereMs = 0,
 ): Promise<void> {
   try {
-    await table.waitAgents(state, timeoutMs);
+    await table.waitAgents(state, timeoutMs, hereMs);
   } catch (cause) {
     if (!(cause instanceof ControlError)) throw cause;
     const name = app.name;

@@ -209,4 +209,8 @@ int32_t amber_ctl_phase(void *table);
  * supervisor, -ECONNREFUSED if it does not listen, -EPROTO if it refused the renewal. */
 int32_t amber_ctl_hand_renewal(const char *app_dir, uint64_t renewal, int32_t fence_ms);
 
+/* ctl_spin.c: 1 once the agents' reports are no longer `seen`, spun for a few ms; 0 if not, or
+ * if the snapshot is not of one process on two CPUs or more (then wait on the futex). */
+int amber_ctl_spin_report(struct amber_table *t, uint32_t seen);
+
 #endif

@@ -52,8 +52,6 @@ int precopy_add(struct precopy *d, uint64_t addr, uint64_t hash, uint32_t depth,
 int precopy_one_mapping(struct precopy *d, const struct amber_precopy_range *r);
 /* Copies the pages of armed range r that hold data worth saving, as the agent judges them. */
 int precopy_copy_range(struct precopy *d, const struct amber_precopy_range *r);
-/* Reads `count` pages at addr into d->buf; 0, or -EFAULT. */
-int precopy_read(struct precopy *d, uint64_t addr, size_t count);
 
 /* ctl_precopy_incr.c. Once the process's map is read, before anything is armed: its tracking
  * is no longer intact (table's dirty_epoch); with a parent image, loads the parent's index of

@@ -201,6 +201,7 @@ static void wake_stopped(struct amber_table *t, int32_t state) {
 
 static int32_t wait_for(struct amber_table *t, int32_t state, int32_t timeout_ms) {
   int64_t deadline = now_ms() + timeout_ms, next_wake = 0;
+  int spin = state == AMBER_AGENT_FROZEN; /* the freeze's first hand-off (ctl_spin.c) */
   for (;;) {
     uint32_t seen = __atomic_load_n(&t->ctl.reports, __ATOMIC_ACQUIRE);
     if (state != AMBER_AGENT_RESUMED && now_ms() >= next_wake) {
@@ -215,6 +216,7 @@ static int32_t wait_for(struct amber_table *t, int32_t state, int32_t timeout_ms
       return -EIO;
     int64_t left = deadline - now_ms();
     if (left <= 0) return -ETIMEDOUT;
+    if (spin && (spin = 0, amber_ctl_spin_report(t, seen))) continue;
     futex_wait_ms(&t->ctl.reports, seen, left < 50 ? (int)left : 50);
   }
 }

@@ -10,6 +10,7 @@
 #include "agent.h"
 #include "agent_freeze_times.h"
 #include "agent_share.h"
+#include "agent_spin.h"
 #include "agent_precopy.h"
 #include "agent_track.h"
 #include "../wrappers/cpu_clock.h"
@@ -49,7 +50,7 @@ static void fail(struct amber_agent_slot *slot, const char *why) {
 /* Waits for the coordinator to move past `phase`; returns the new phase. A coordinator that
  * died mid-snapshot must not leave the program frozen: its death counts as an abort. */
 static uint32_t wait_phase_change(uint32_t phase) {
-  for (;;) {
+  for (int spun = 0;;) {
     uint32_t gen = __atomic_load_n(&ctl()->generation, __ATOMIC_ACQUIRE);
     uint32_t now = __atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE);
     if (now != phase) return now;
@@ -58,6 +59,7 @@ static uint32_t wait_phase_change(uint32_t phase) {
       amber_log("the coordinator (pid %d) is gone: the snapshot is abandoned", coordinator);
       return AMBER_PHASE_ABORT;
     }
+    if (!spun++ && amber_agent_spin(&ctl()->generation, gen)) continue;
     amber_futex_wait(&ctl()->generation, gen, 1, 500);
   }
 }

@@ -273,6 +273,23 @@ static int attempt_over(void) {
 
 static int helper_cancelled(void) { return writer_cancelled() || attempt_over(); }
 
+/* The helper writes once the process is let go (the phase moved past WRITE: RESUME, or the
+ * attempt is over). Made, it would otherwise take a CPU while the process is frozen: from the
+ * intermediate whose exit the frozen handler waits for (1-8 ms of the freeze on a 2-core
+ * machine), then from the coordinator that lets the process go. */
+static void helper_wait_resume(void) {
+  for (;;) {
+    uint32_t gen = __atomic_load_n(&ctl()->generation, __ATOMIC_ACQUIRE);
+    if (gen != helper_gen || __atomic_load_n(&ctl()->phase, __ATOMIC_ACQUIRE) != AMBER_PHASE_WRITE) {
+      amber_sys0(SYS_sched_yield); /* woken on the CPU of the handler that leaves: after it */
+      return;
+    }
+    int32_t coordinator = ctl()->coordinator; /* gone: nothing lets it go */
+    if (coordinator > 0 && amber_sys2(SYS_kill, coordinator, 0) == -ESRCH) return;
+    amber_futex_wait(&ctl()->generation, gen, 1, 20);
+  }
+}
+
 static __attribute__((noreturn, used)) void helper(void) {
   struct amber_agent_slot *slot = amber_agent_my_slot();
   /* Watched from here (the process may die before it says so): no snapshot begins meanwhile. */
@@ -280,6 +297,7 @@ static __attribute__((noreturn, used)) void helper(void) {
   amber_sys0(SYS_setsid);
   uint64_t all = ~0ULL;
   amber_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
+  helper_wait_resume();
   struct amber_sink *s = amber_file_sink();
   if (s->fd > 0) amber_sys3(SYS_close_range, 0, s->fd - 1, 0);
   amber_sys3(SYS_close_range, s->fd + 1, ~0U, 0);

@@ -415,9 +415,41 @@ static int read_region(struct region_save *c) {
   return err;
 }
 
+/* Recording a deferred write (frozen): of [from, to), only what the write will read is
+ * copied, the written pages and the parent's packed ones (a swapped run whole), found run by run
+ * rather than page by page (8 GiB is 2 million pages, some 10 ms frozen); in rising order, as
+ * the write reads them. *k moves on as tracked_run's page by page would. */
+static int record_run(struct region_save *c, uint64_t from, uint64_t to, int swapped,
+                      const struct pm_page_region *dirty, uint64_t ndirty, uint64_t *k) {
+  if (from >= to) return 0;
+  const struct page_parent *p = c->w->parent;
+  int32_t npacked = p ? p->npacked : 0, q = 0, hi = npacked;
+  while (q < hi) { /* the first packed page at or after `from` */
+    int32_t mid = q + (hi - q) / 2;
+    if (p->packed[mid] < from) q = mid + 1;
+    else hi = mid;
+  }
+  int err = swapped ? save_range(c, from, to) : 0;
+  for (uint64_t at = from, j = *k; !swapped && !err && at < to;) {
+    while (j < ndirty && dirty[j].end <= at) j++;
+    uint64_t start = j < ndirty && dirty[j].start < to ? dirty[j].start : to;
+    if (start < at) start = at;
+    for (; !err && q < npacked && p->packed[q] < start; q++) /* packed, not written */
+      err = save_range(c, p->packed[q], p->packed[q] + AMBER_PAGE);
+    if (err || start >= to) break;
+    uint64_t end = dirty[j].end < to ? dirty[j].end : to;
+    err = save_range(c, start, end);
+    for (; q < npacked && p->packed[q] < end; q++) {} /* written: copied already */
+    at = end;
+  }
+  while (*k < ndirty && dirty[*k].end <= to - AMBER_PAGE) ++*k;
+  return err;
+}
+
 /* The pages [from, to) of a tracked region that hold data (swapped: not in memory). */
 static int tracked_run(struct region_save *c, uint64_t from, uint64_t to, int swapped,
                        const struct pm_page_region *dirty, uint64_t ndirty, uint64_t *k) {
+  if (amber_defer_mode == AMBER_DEFER_RECORD) return record_run(c, from, to, swapped, dirty, ndirty, k);
   struct page_writer *w = c->w;
   int err = 0;
   for (uint64_t page = from, step; page < to && !err; page += step) {
@@ -425,10 +457,6 @@ static int tracked_run(struct region_save *c, uint64_t from, uint64_t to, int sw
     while (*k < ndirty && dirty[*k].end <= page) ++*k;
     int read = swapped || (*k < ndirty && dirty[*k].start <= page) ||
                parent_packed(w->parent, page);
-    if (amber_defer_mode == AMBER_DEFER_RECORD) { /* only what the write will read */
-      if (read) err = save_range(c, page, page + AMBER_PAGE);
-      continue;
-    }
     uint32_t depth = 0;
     int32_t vpid = 0;
     uint64_t off = 0, count = 1;
