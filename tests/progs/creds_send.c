@@ -15,31 +15,11 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "creds_msg.h"
 #include "raw_call.h"
 #include "wait_go.h"
 
 #define MESSAGES 8 /* each round: raw, syscall(), libc, raw and libc sendmmsg of two; the parent */
-
-static int filters(void) {
-  char line[256];
-  int n = -1;
-  FILE *f = fopen("/proc/self/status", "r");
-  CHECK(f, "open /proc/self/status");
-  while (fgets(line, sizeof line, f))
-    if (sscanf(line, "Seccomp_filters: %d", &n) == 1) break;
-  fclose(f);
-  return n;
-}
-
-struct creds_msg {
-  struct msghdr m;
-  struct iovec iov;
-  char byte;
-  union {
-    char buf[CMSG_SPACE(sizeof(struct ucred))];
-    struct cmsghdr align;
-  } ctl;
-};
 
 /* A one-byte message naming `pid`, in a page made read-only (the page is written first). */
 static const struct creds_msg *readonly_msg(struct creds_msg *page, pid_t pid) {

@@ -14,30 +14,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "creds_msg.h"
 #include "raw_call.h"
 #include "wait_go.h"
-
-/* Seccomp_filters of /proc/self/status. */
-static int filters(void) {
-  char line[256];
-  int n = -1;
-  FILE *f = fopen("/proc/self/status", "r");
-  CHECK(f, "open /proc/self/status");
-  while (fgets(line, sizeof line, f))
-    if (sscanf(line, "Seccomp_filters: %d", &n) == 1) break;
-  fclose(f);
-  return n;
-}
-
-struct creds_msg {
-  struct msghdr m;
-  struct iovec iov;
-  char byte;
-  union {
-    char buf[CMSG_SPACE(sizeof(struct ucred))];
-    struct cmsghdr align;
-  } ctl;
-};
 
 /* A one-byte message, with credentials naming `pid` when pid != 0. */
 static void make_msg(struct creds_msg *c, pid_t pid) {
