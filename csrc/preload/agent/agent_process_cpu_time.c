@@ -140,9 +140,8 @@ static struct timeval tv(int64_t v) { return (struct timeval){v / 1000000, v % 1
 
 void amber_process_rusage_read(int who, struct rusage *u) {
   int64_t add[2] = {0, 0};
-  if (who == RUSAGE_THREAD) { /* the thread's ticks (agent_thread_times.c), in µs */
-    amber_thread_times_shift(amber_sys_gettid(), add);
-    add[0] *= 1000000 / 100, add[1] *= 1000000 / 100; /* USER_HZ */
+  if (who == RUSAGE_THREAD) { /* the thread's (agent_thread_times.c) */
+    amber_thread_rusage_shift(amber_sys_gettid(), add);
   } else if (!shifted) {
     return;
   } else if (who == RUSAGE_SELF) {

@@ -53,6 +53,7 @@ void amber_thread_times_capture(const struct amber_thread_rec *rec);
 void amber_thread_times_after_restore(const struct amber_thread_rec *rec);
 void amber_thread_times_forget(void);
 int amber_thread_times_shift(int32_t tid, int64_t shift[2]); /* 0 (and 0s): not one of ours */
+int amber_thread_rusage_shift(int32_t tid, int64_t shift[2]); /* the same in µs (getrusage) */
 
 /* agent_process_cpu_time.c: the process's CPU time goes on across a restore, read by the
  * process or by another of the application. Each thread notes the process's clock (and times(),
