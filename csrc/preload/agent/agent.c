@@ -166,10 +166,12 @@ static int quiesce(int32_t self) {
       uint32_t arrived = __atomic_load_n(&amber_ckpt.arrived, __ATOMIC_ACQUIRE);
       if ((int)arrived >= nsignalled) break;
       if (waited % 20 == 19 && (int)arrived >= still_alive(signalled, nsignalled)) break;
-      /* Held off for 100 ms: not a moment's hold, as around a thread's creation; again after
-       * 1 s for a thread that was in a wait no signal ends (posix_spawn's parent, until its
-       * child execs), which no ptrace stop ends either. */
-      if (waited == 20 || waited == 200) amber_unblock_stragglers(signalled, nsignalled, came);
+      /* A thread that blocks every signal it can is let in at once (after 5 ms); another held
+       * off for 100 ms: not a moment's hold, as around a thread's creation; again after 1 s
+       * for a thread that was in a wait no signal ends (posix_spawn's parent, until its child
+       * execs), which no ptrace stop ends either. */
+      if (waited == 1) amber_unblock_stragglers(signalled, nsignalled, came, 1);
+      if (waited == 20 || waited == 200) amber_unblock_stragglers(signalled, nsignalled, came, 0);
       amber_futex_wait(&amber_ckpt.arrived, arrived, 0, 5);
     }
   }

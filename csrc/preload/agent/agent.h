@@ -149,7 +149,7 @@ struct amber_agent_slot *amber_agent_my_slot(void);
 /* agent_unblock.c: threads that hold the checkpoint signal off, let in by the coordinator */
 void amber_unblock_begin(void); /* the leader, as a checkpoint starts */
 /* The leader: asks for those of `tids` that did not come (`came`) and hold the signal off. */
-void amber_unblock_stragglers(const int32_t *tids, int n, int (*came)(int32_t tid));
+void amber_unblock_stragglers(const int32_t *tids, int n, int (*came)(int32_t tid), int all);
 int amber_unblock_failure(int32_t tid); /* why that thread could not be let in (errno), or 0 */
 void amber_unblock_restore_mask(void *uc); /* a follower let in: its own mask, in its frame */
 

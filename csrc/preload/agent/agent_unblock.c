@@ -34,9 +34,15 @@ static uint64_t status_hex(const char *status, const char *name) {
   return 0;
 }
 
+/* Signals 1 to 30 but SIGKILL and SIGSTOP: a thread that blocks all of them blocks every signal
+ * it can (glibc keeps 32 and 33, the library SIGSYS). */
+#define EVERY_SIGNAL 0x3ffbfeffULL
+
 /* Holds the checkpoint signal off with it pending: only the coordinator can let it in. A thread
- * inside the handler has taken it already, so it is never asked for. */
-static int held_off(int32_t tid) {
+ * inside the handler has taken it already, so it is never asked for. With `all`, only a thread
+ * that blocks every signal it can: the program's own doing, as a signal-handling thread's (Node
+ * has one), not a moment's hold of the library's around a fork, which adds one signal. */
+static int held_off(int32_t tid, int all) {
   static char status[4096]; /* the leader's alone; its stack may be a small signal stack */
   char path[64];
   amber_fmt(path, sizeof path, "/proc/self/task/%d/status", tid);
@@ -46,7 +52,11 @@ static int held_off(int32_t tid) {
   /* In a wait that neither a signal nor a ptrace stop ends (D): it may yet come by itself. */
   const char *state = strstr(status, "State:\t");
   if (state && state[7] == 'D') return 0;
-  return (status_hex(status, "SigBlk:") & CKPT_BIT) && (status_hex(status, "SigPnd:") & CKPT_BIT);
+  uint64_t blocked = status_hex(status, "SigBlk:");
+  /* ... and waits (S) in it: glibc blocks every signal for the moment it makes a thread, which
+   * runs meanwhile, as does the new thread until it unblocks them. */
+  if (all && ((blocked & EVERY_SIGNAL) != EVERY_SIGNAL || !state || state[7] != 'S')) return 0;
+  return (blocked & CKPT_BIT) && (status_hex(status, "SigPnd:") & CKPT_BIT);
 }
 
 static int32_t wait_state(struct amber_unblock *u, int32_t from, int ms) {
@@ -71,12 +81,12 @@ void amber_unblock_begin(void) {
   if (u) __atomic_store_n(&u->state, AMBER_UNBLOCK_NONE, __ATOMIC_RELEASE);
 }
 
-void amber_unblock_stragglers(const int32_t *tids, int n, int (*came)(int32_t tid)) {
+void amber_unblock_stragglers(const int32_t *tids, int n, int (*came)(int32_t tid), int all) {
   struct amber_unblock *u = request();
   if (!u || amber.table->ctl.coordinator <= 0) return;
   struct amber_ctl *c = &amber.table->ctl;
   for (int i = 0; i < n; i++) {
-    if (came(tids[i]) || !held_off(tids[i])) continue;
+    if (came(tids[i]) || !held_off(tids[i], all)) continue;
     wait_consumed(u);
     /* Seized, while there is a slot for it (agent_seize.c); let in otherwise. */
     struct amber_seized *seized = amber_seize_offer();
