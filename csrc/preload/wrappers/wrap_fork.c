@@ -16,8 +16,8 @@
 extern char **environ;
 #define ENV_CAP 4096
 
-/* For tests (tests/fork_test.ts): a fork waits this long with the checkpoint signal held off,
- * so that another thread's checkpoint surely begins before the child is made. */
+/* For tests (tests/multiprocess_test.ts): a fork waits this long with the checkpoint signal
+ * held off, so that another thread's checkpoint surely begins before the child is made. */
 static long fork_delay_ms;
 
 __attribute__((constructor)) static void fork_delay_wanted(void) {
