@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "../common/seized.h"
 #include "../common/sys.h"
 #include "../common/table.h"
@@ -60,20 +61,14 @@ static struct held {
 } held[MAX_HELD];
 static int nheld;
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The next stop of a tracee, 1 s at most (a thread in an uninterruptible sleep does not
  * stop until it wakes). */
 static int wait_stop(int32_t tid, int *status) {
-  for (int64_t end = now_ms() + 1000;;) {
+  for (int64_t end = amber_ctl_now_ms() + 1000;;) {
     int r = waitpid(tid, status, __WALL | WNOHANG);
     if (r == tid) return WIFSTOPPED(*status) ? 0 : -ESRCH;
     if (r < 0 && errno != EINTR) return -errno;
-    if (now_ms() >= end) return -ETIMEDOUT;
+    if (amber_ctl_now_ms() >= end) return -ETIMEDOUT;
     usleep(1000);
   }
 }

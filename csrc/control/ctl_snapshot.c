@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "../common/sys.h"
 #include "../common/proc.h"
 #include "../common/image.h"
@@ -28,12 +29,6 @@ static void futex_wake_all(uint32_t *word) {
 static void futex_wait_ms(uint32_t *word, uint32_t seen, int ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   amber_sys6(SYS_futex, (long)word, FUTEX_WAIT, seen, (long)&ts, 0, 0);
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int alive(int32_t sid) { return amber_pid_alive(sid); }
@@ -200,13 +195,13 @@ static void wake_stopped(struct amber_table *t, int32_t state) {
 }
 
 static int32_t wait_for(struct amber_table *t, int32_t state, int32_t timeout_ms) {
-  int64_t deadline = now_ms() + timeout_ms, next_wake = 0;
+  int64_t deadline = amber_ctl_now_ms() + timeout_ms, next_wake = 0;
   int spin = state == AMBER_AGENT_FROZEN; /* the freeze's first hand-off (ctl_spin.c) */
   for (;;) {
     uint32_t seen = __atomic_load_n(&t->ctl.reports, __ATOMIC_ACQUIRE);
-    if (state != AMBER_AGENT_RESUMED && now_ms() >= next_wake) {
+    if (state != AMBER_AGENT_RESUMED && amber_ctl_now_ms() >= next_wake) {
       wake_stopped(t, state);
-      next_wake = now_ms() + 20;
+      next_wake = amber_ctl_now_ms() + 20;
     }
     if (state == AMBER_AGENT_FROZEN) amber_ctl_serve_unblock(t); /* ctl_unblock.c */
     int st = slots_status(t, state);
@@ -214,7 +209,7 @@ static int32_t wait_for(struct amber_table *t, int32_t state, int32_t timeout_ms
     if (state == AMBER_AGENT_RESUMED &&
         __atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == AMBER_APP_FAILED)
       return -EIO;
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - amber_ctl_now_ms();
     if (left <= 0) return -ETIMEDOUT;
     if (spin && (spin = 0, amber_ctl_spin_report(t, seen))) continue;
     futex_wait_ms(&t->ctl.reports, seen, left < 50 ? (int)left : 50);
@@ -272,9 +267,9 @@ API int32_t amber_ctl_wait_agents(void *table, int32_t state, int32_t timeout_ms
     if (state == AMBER_AGENT_WRITTEN && r <= 0) amber_handover_stop(table);
     return r;
   }
-  int64_t deadline = now_ms() + timeout_ms;
+  int64_t deadline = amber_ctl_now_ms() + timeout_ms;
   for (int round = 0;; round++) {
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - amber_ctl_now_ms();
     int32_t r = wait_for(t, state, left > 1 ? (int32_t)left : 1);
     if (r) return r;
     r = list_late_processes(t);

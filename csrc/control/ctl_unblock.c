@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "../common/sys.h"
 #include "../common/table.h"
 #include "control.h"
@@ -99,9 +100,7 @@ static uint32_t deaf_generation;
 
 static void let_in_leaders(struct amber_table *t) {
   struct amber_ctl *c = &t->ctl;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  int64_t now = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  int64_t now = amber_ctl_now_ms();
   uint32_t generation = __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE);
   if (generation != deaf_generation) {
     memset(deaf_since, 0, sizeof deaf_since);

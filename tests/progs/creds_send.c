@@ -24,20 +24,7 @@
 /* A one-byte message naming `pid`, in a page made read-only (the page is written first). */
 static const struct creds_msg *readonly_msg(struct creds_msg *page, pid_t pid) {
   CHECK(mprotect(page, 4096, PROT_READ | PROT_WRITE) == 0, "mprotect");
-  memset(page, 0, sizeof *page);
-  page->byte = 'x';
-  page->iov.iov_base = &page->byte;
-  page->iov.iov_len = 1;
-  page->m.msg_iov = &page->iov;
-  page->m.msg_iovlen = 1;
-  page->m.msg_control = page->ctl.buf;
-  page->m.msg_controllen = sizeof page->ctl.buf;
-  struct cmsghdr *h = CMSG_FIRSTHDR(&page->m);
-  h->cmsg_level = SOL_SOCKET;
-  h->cmsg_type = SCM_CREDENTIALS;
-  h->cmsg_len = CMSG_LEN(sizeof(struct ucred));
-  struct ucred u = {pid, getuid(), getgid()};
-  memcpy(CMSG_DATA(h), &u, sizeof u);
+  make_msg(page, pid);
   CHECK(mprotect(page, 4096, PROT_READ) == 0, "mprotect read-only");
   return page;
 }

@@ -19,8 +19,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "../../csrc/common/seccomp_calls.h"
 #include "check.h"
+#include "marked_calls.h"
 #include "wait_go.h"
 
 #define WORDS 512 /* per page */
@@ -29,12 +29,7 @@
 static const char *dir;
 static int bad;
 
-static long raw_gettid(void) {
-  long ret;
-  register long r9 __asm__("r9") = AMBER_SECCOMP_MAGIC;
-  __asm__ volatile("syscall" : "=a"(ret) : "0"((long)SYS_gettid), "r"(r9) : "rcx", "r11", "memory");
-  return ret;
-}
+static long raw_gettid(void) { return marked(SYS_gettid, 0, 0, 0, 0); }
 
 static inline uint64_t word(uint64_t a, uint64_t b, uint64_t i) {
   uint64_t x = a * 0x9e3779b97f4a7c15ULL ^ b * 0xc2b2ae3d27d4eb4fULL ^ (i + 1) * 0xbf58476d1ce4e5b9ULL;

@@ -18,25 +18,6 @@
 #include "raw_call.h"
 #include "wait_go.h"
 
-/* A one-byte message, with credentials naming `pid` when pid != 0. */
-static void make_msg(struct creds_msg *c, pid_t pid) {
-  memset(c, 0, sizeof *c);
-  c->byte = 'x';
-  c->iov.iov_base = &c->byte;
-  c->iov.iov_len = 1;
-  c->m.msg_iov = &c->iov;
-  c->m.msg_iovlen = 1;
-  c->m.msg_control = c->ctl.buf;
-  c->m.msg_controllen = sizeof c->ctl.buf;
-  if (!pid) return;
-  struct cmsghdr *h = CMSG_FIRSTHDR(&c->m);
-  h->cmsg_level = SOL_SOCKET;
-  h->cmsg_type = SCM_CREDENTIALS;
-  h->cmsg_len = CMSG_LEN(sizeof(struct ucred));
-  struct ucred u = {pid, getuid(), getgid()};
-  memcpy(CMSG_DATA(h), &u, sizeof u);
-}
-
 static pid_t pid_in(struct msghdr *m) {
   for (struct cmsghdr *h = CMSG_FIRSTHDR(m); h; h = CMSG_NXTHDR(m, h))
     if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_CREDENTIALS) {

@@ -6,16 +6,11 @@
 #include <stdint.h>
 #include <sys/syscall.h>
 
-#include "../../csrc/common/seccomp_calls.h"
+#include "marked_calls.h"
 
 /* The system thread ID: with Amber's magic in r9, past its seccomp layer (docs/seccomp.md),
  * which would answer the virtual one, the same after a restore. */
-static long raw_gettid(void) {
-  long ret;
-  register long r9 __asm__("r9") = AMBER_SECCOMP_MAGIC;
-  __asm__ volatile("syscall" : "=a"(ret) : "0"((long)SYS_gettid), "r"(r9) : "rcx", "r11", "memory");
-  return ret;
-}
+static long raw_gettid(void) { return marked(SYS_gettid, 0, 0, 0, 0); }
 
 static inline uint64_t word(uint64_t gen, uint64_t i) {
   uint64_t x = gen * 0x9e3779b97f4a7c15ULL ^ (i + 1) * 0xbf58476d1ce4e5b9ULL;

@@ -15,19 +15,14 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-#include "../../csrc/common/seccomp_calls.h"
 #include "check.h"
+#include "marked_calls.h"
 #include "wait_go.h"
 
 #define PAGE 4096
 #define WORDS (PAGE / 8)
 
-static long raw_gettid(void) {
-  long ret;
-  register long r9 __asm__("r9") = AMBER_SECCOMP_MAGIC;
-  __asm__ volatile("syscall" : "=a"(ret) : "0"((long)SYS_gettid), "r"(r9) : "rcx", "r11", "memory");
-  return ret;
-}
+static long raw_gettid(void) { return marked(SYS_gettid, 0, 0, 0, 0); }
 
 static inline uint64_t word(uint64_t pass, uint64_t page, uint64_t i) {
   uint64_t x = pass * 0x9e3779b97f4a7c15ULL ^ (page + 1) * 0xc2b2ae3d27d4eb4fULL ^ (i + 1);

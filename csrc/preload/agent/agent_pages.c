@@ -147,16 +147,21 @@ static int parent_page(struct page_writer *w, uint64_t addr, uint32_t *depth, in
   return 1;
 }
 
-/* Does the parent hold the page at addr packed (it must be read: it is not zeros)? */
-static int parent_packed(const struct page_parent *p, uint64_t addr) {
+/* The first of the parent's packed pages at or after addr (its npacked if none). */
+static int32_t packed_from(const struct page_parent *p, uint64_t addr) {
   int32_t lo = 0, hi = p ? p->npacked : 0;
   while (lo < hi) {
     int32_t mid = lo + (hi - lo) / 2;
-    if (p->packed[mid] == addr) return 1;
     if (p->packed[mid] < addr) lo = mid + 1;
     else hi = mid;
   }
-  return 0;
+  return lo;
+}
+
+/* Does the parent hold the page at addr packed (it must be read: it is not zeros)? */
+static int parent_packed(const struct page_parent *p, uint64_t addr) {
+  int32_t i = packed_from(p, addr);
+  return p && i < p->npacked && p->packed[i] == addr;
 }
 
 /* As parent_page, for the pages from addr up to `limit`: how many of them the parent's run
@@ -423,12 +428,7 @@ static int record_run(struct region_save *c, uint64_t from, uint64_t to, int swa
                       const struct pm_page_region *dirty, uint64_t ndirty, uint64_t *k) {
   if (from >= to) return 0;
   const struct page_parent *p = c->w->parent;
-  int32_t npacked = p ? p->npacked : 0, q = 0, hi = npacked;
-  while (q < hi) { /* the first packed page at or after `from` */
-    int32_t mid = q + (hi - q) / 2;
-    if (p->packed[mid] < from) q = mid + 1;
-    else hi = mid;
-  }
+  int32_t npacked = p ? p->npacked : 0, q = packed_from(p, from);
   int err = swapped ? save_range(c, from, to) : 0;
   for (uint64_t at = from, j = *k; !swapped && !err && at < to;) {
     while (j < ndirty && dirty[j].end <= at) j++;
@@ -599,6 +599,12 @@ int pages_base(const struct amber_run_rec *runs, int nruns, const uint64_t *hash
   p->hashes = (uint64_t *)hashes;
   uint64_t page = 0;
   for (int i = 0; i < nruns; i++) p->first_page[i] = page, page += runs[i].npages;
+  if (page != npages) { /* pages would take the hashes of others: written as without */
+    amber_sys2(SYS_munmap, p, bytes);
+    amber_log("the pre-copy's index has %ld pages and %ld hashes: not used", (long)page,
+              (long)npages);
+    return -EPROTO;
+  }
   *out = p;
   return 0;
 }

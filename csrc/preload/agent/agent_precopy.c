@@ -52,16 +52,13 @@ static void drop_files(const char *dir) {
   amber_sys3(SYS_unlinkat, AT_FDCWD, path, 0);
 }
 
-/* Do the runs hold as many pages as there are hashes, each within the data written? An index
- * that does not would give pages the hashes of others: the pre-copy is not used. */
-static int index_whole(const struct amber_run_rec *runs, uint32_t nruns) {
-  uint64_t pages = 0;
-  for (uint32_t i = 0; i < nruns; i++) {
+/* Are the runs' pages of this file within the data written? (That there is a hash for each
+ * page, pages_base checks.) Otherwise the pre-copy is not used. */
+static int runs_within_data(const struct amber_run_rec *runs, uint32_t nruns) {
+  for (uint32_t i = 0; i < nruns; i++)
     if (!runs[i].depth && runs[i].data_off + runs[i].npages * AMBER_PAGE > header.data_end)
       return 0;
-    pages += runs[i].npages;
-  }
-  return pages == header.npages;
+  return 1;
 }
 
 int amber_precopy_take(const char *dir, const char *path, const struct page_parent **base,
@@ -89,7 +86,7 @@ int amber_precopy_take(const char *dir, const char *path, const struct page_pare
   ranges = map;
   const struct amber_run_rec *runs = (const void *)((char *)map + ranges_bytes);
   const uint64_t *hashes = (const void *)((const char *)runs + runs_bytes);
-  if (!err && !index_whole(runs, header.nruns)) err = -EPROTO;
+  if (!err && !runs_within_data(runs, header.nruns)) err = -EPROTO;
   if (!err) err = pages_base(runs, (int)header.nruns, hashes, header.npages, load_hashes, base);
   /* Its file is this process's file from here on, written on after the pre-copy's pages. */
   if (!err) err = amber_sys4(SYS_renameat, AT_FDCWD, data, AT_FDCWD, path);
