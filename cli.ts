@@ -54,8 +54,25 @@ export function program(json = false): Command {
   ];
   for (const command of commands) root.addCommand(command.exitOverride().showHelpAfterError(HINT));
   addHelp(root);
+  toStdout(root);
   if (json) quiet(root);
   return root;
+}
+
+/** Writes all of `text` to standard output; a reader that went away (`amber help | head`) is no error. */
+function writeOut(text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  try {
+    for (let done = 0; done < bytes.length;) done += Deno.stdout.writeSync(bytes.subarray(done));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+  }
+}
+
+/** Has `command` and its subcommands print help and version through writeOut. */
+function toStdout(command: Command | CommandUnknownOpts): void {
+  command.configureOutput({ writeOut });
+  for (const sub of command.commands) toStdout(sub);
 }
 
 /** Keeps `command` and its subcommands from printing usage errors themselves. */

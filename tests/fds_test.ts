@@ -193,6 +193,17 @@ const REFUSED = [
     named: /descriptor \d+ names a path longer than 255 bytes/,
   },
   {
+    kind: "aio",
+    holding: "an AIO context (io_setup)",
+    named:
+      /process \d+: an asynchronous I\/O context \(io_setup\) is open: the kernel's AIO state .* cannot be saved/,
+  },
+  {
+    kind: "uring-map",
+    holding: "an io_uring's rings mapped after its descriptor was closed",
+    named: /process \d+: a kernel object's ring is mapped \(an anon_inode mapping/,
+  },
+  {
     kind: "long-map",
     holding: "a file mapped shared whose path is longer than 255 bytes",
     named: /a file mapped shared has a path longer than 255 bytes/,

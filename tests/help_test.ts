@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { amberFresh, run } from "./cli_run.ts";
+import { amberFresh, CLI, run } from "./cli_run.ts";
 
 const amber = amberFresh;
 
@@ -26,6 +26,17 @@ Deno.test("each command's --help has its own examples and the environment", asyn
   const vne = await amber("vne", "create", "--help");
   assert.match(vne.stdout, /\$ amber vne create lab --subnet/);
   assert.match(vne.stdout, /AMBER_STATE_DIR/);
+});
+
+Deno.test("help read only in part (amber help | head -1) ends quietly", async () => {
+  const shell =
+    `"$0" run -A --quiet "$1" help | head -1; echo "amber exited $\{PIPESTATUS[0]}" >&2`;
+  const { stdout, stderr } = await run("bash", ["-c", shell, Deno.execPath(), CLI], {
+    NO_COLOR: "1",
+    AMBER_STATE_DIR: "/nonexistent",
+  });
+  assert.equal(stdout, "Usage: amber [options] [command]\n");
+  assert.equal(stderr, "amber exited 0\n");
 });
 
 Deno.test("completions of an unknown shell is a usage error", async () => {

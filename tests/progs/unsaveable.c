@@ -10,12 +10,16 @@
  * its master in packet mode, with output not read), "traced" (a thread that blocks every signal with the raw
  * system call, traced by a child, so that the coordinator cannot trace it), or a path longer
  * than Amber's records hold: "long-fd" (a file open for writing), "long-map" (a file mapped
- * shared) or "long-cwd" (the working directory), all under DIR; "vfork": a thread waits
+ * shared) or "long-cwd" (the working directory), all under DIR; "aio" (an AIO context,
+ * io_setup, with a write done through it), "uring-map" (an io_uring's rings mapped, its
+ * descriptor closed); "vfork": a thread waits
  * in the kernel, uninterruptibly, for a vfork child that never execs. Says "ready", then prints
  * "tick N" every 20 ms until DIR/go exists, and "PASS".
  *
  *   unsaveable KIND DIR */
 #include <arpa/inet.h>
+#include <linux/aio_abi.h>
+#include <linux/io_uring.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -149,6 +153,33 @@ static void send_fd(int over, int fd) {
   CHECK(sendmsg(over, &msg, 0) == 1, "sendmsg: errno %d", errno);
 }
 
+/* An AIO context with one write done through it and its event reaped: the ring stays mapped. */
+static void aio_context(const char *dir) {
+  aio_context_t ctx = 0;
+  CHECK(syscall(SYS_io_setup, 4, &ctx) == 0, "io_setup: errno %d", errno);
+  char path[4096];
+  snprintf(path, sizeof path, "%s/aio.out", dir);
+  int fd = open(path, O_WRONLY | O_CREAT, 0600);
+  CHECK(fd >= 0, "open: errno %d", errno);
+  struct iocb cb = {.aio_fildes = fd, .aio_lio_opcode = IOCB_CMD_PWRITE};
+  struct iocb *cbs[1] = {&cb};
+  cb.aio_buf = (unsigned long)"aio\n", cb.aio_nbytes = 4;
+  struct io_event ev;
+  CHECK(syscall(SYS_io_submit, ctx, 1, cbs) == 1 && syscall(SYS_io_getevents, ctx, 1, 1, &ev, NULL) == 1,
+        "io_submit: errno %d", errno);
+}
+
+/* An io_uring whose submission ring is mapped, its descriptor closed: the mapping holds it. */
+static void uring_mapped(void) {
+  struct io_uring_params params = {0};
+  int fd = (int)syscall(SYS_io_uring_setup, 4, &params);
+  CHECK(fd >= 0, "io_uring_setup: errno %d", errno);
+  size_t bytes = params.sq_off.array + params.sq_entries * sizeof(unsigned);
+  CHECK(mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING) != MAP_FAILED,
+        "mmap the ring: errno %d", errno);
+  close(fd);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   CHECK(argc == 3, "usage: unsaveable KIND DIR");
@@ -244,6 +275,10 @@ int main(int argc, char **argv) {
     CHECK(p != MAP_FAILED, "mmap: errno %d", errno);
     close(fd);
     p[0] = 'x';
+  } else if (!strcmp(argv[1], "aio")) {
+    aio_context(argv[2]);
+  } else if (!strcmp(argv[1], "uring-map")) {
+    uring_mapped();
   } else if (!strcmp(argv[1], "long-cwd")) {
     CHECK(chdir(deep_dir(argv[2], 1100)) == 0, "chdir: errno %d", errno);
   } else {

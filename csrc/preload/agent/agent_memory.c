@@ -69,7 +69,16 @@ static int is_image_file(const char *name) {
   return !strncmp(base, AMBER_PROC_FILE_PREFIX, np) && n > ns && !strcmp(base + n - ns, AMBER_PROC_FILE_SUFFIX);
 }
 
-/* One /proc/self/maps line into a region record; 1 if it is kept, -1 if it cannot be saved. */
+/* A mapping of kernel state that is not memory: an AIO context's ring (io_setup; the ring's
+ * address is the context's id, and requests in flight live in the kernel) or an anon_inode's
+ * (io_uring, perf_event, dma-buf rings mapped after their descriptor was closed). Mapping its
+ * pages back as memory would lose the object behind them, so the snapshot refuses it. */
+static int kernel_object_mapping(const char *name) {
+  return !strcmp(name, "/[aio] (deleted)") || !strncmp(name, "anon_inode:", 11);
+}
+
+/* One /proc/self/maps line into a region record; 1 if it is kept, -1 if its path is too long
+ * to save, -2 if it maps kernel state that Amber cannot save (kernel_object_mapping). */
 static int parse_region(const char *line, struct amber_region_rec *r, int *is_file) {
   const char *p = line;
   uint64_t start, end, pgoff, major, minor, ino;
@@ -104,6 +113,8 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
   else if (!strncmp(r->name, "/SYSV", 5)) {
     r->kind = AMBER_REGION_SYSV_SHM;
     r->shmid = amber_sysv_shm_at(start);
+  } else if (kernel_object_mapping(r->name)) {
+    return -2;
   } else if (shared) {
     /* A named semaphore's maker maps it under sem_open's temporary name, since deleted: it is
      * the file still linked under its real name (shm_names.c), as the other processes map it. */
@@ -195,6 +206,13 @@ static int smaps_line(void *ctx, const char *line) {
       return m->err = error("the memory map grew while it was read", -E2BIG);
     int is_file;
     m->kept = parse_region(line, &regions[region_count], &is_file);
+    if (m->kept == -2) {
+      const char *name = regions[region_count].name;
+      return m->err = error(!strncmp(name, "/[aio]", 6)
+                                ? "an asynchronous I/O context (io_setup) is open: the kernel's AIO state (its ring and the requests in flight) cannot be saved"
+                                : "a kernel object's ring is mapped (an anon_inode mapping: io_uring, perf_event or the like): its state cannot be saved",
+                            -EOPNOTSUPP);
+    }
     if (m->kept < 0)
       return m->err = error(
                  "a file mapped shared has a path longer than 255 bytes, which Amber cannot save",
