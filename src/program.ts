@@ -1,6 +1,7 @@
 /**
  * Finding the program to launch and checking that Amber can interpose on it: it must be an
- * executable file, and either a dynamically linked ELF or a `#!` script.
+ * executable file, either a dynamically linked ELF or a `#!` script, and not one that the
+ * kernel runs with changed credentials (set-ID).
  *
  * @module
  */
@@ -62,6 +63,7 @@ export function checkInterposable(program: string, path: string): void {
   } catch (cause) {
     throw new ProgramError(`Program '${program}' cannot be read`, { cause });
   }
+  checkSetId(program, path);
   if (n !== null && n >= 2 && head[0] === 0x23 && head[1] === 0x21) return; // "#!"
   let dynamic: boolean;
   try {
@@ -79,4 +81,21 @@ export function checkInterposable(program: string, path: string): void {
         `dynamically linked program (or a '#!' script)`,
     );
   }
+}
+
+/**
+ * A set-user-ID or set-group-ID program that would change the caller's credentials runs in the
+ * kernel's secure-execution mode, where no library is preloaded: Amber could never save it.
+ */
+function checkSetId(program: string, path: string): void {
+  const info = statOrNull(path);
+  const mode = info?.mode ?? 0;
+  const user = (mode & 0o4000) !== 0 && info?.uid !== Deno.uid();
+  const group = (mode & 0o2000) !== 0 && info?.gid !== Deno.gid();
+  if (!user && !group) return;
+  throw new ProgramError(
+    `Program '${program}' is set-${user ? "user" : "group"}-ID: the kernel runs it with ` +
+      `changed credentials and loads no preloaded library into it, so Amber could not save it ` +
+      `(run a copy without the set-ID bit, or as its ${user ? "owner" : "group"})`,
+  );
 }

@@ -69,6 +69,21 @@ Deno.test("run refuses a statically linked program: it cannot be interposed", as
   }
 });
 
+Deno.test("run refuses a set-group-ID program: the kernel would not preload the library into it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "amber-cli-test-" });
+  try {
+    const program = join(dir, "true-setgid");
+    await Deno.copyFile("/bin/true", program);
+    await Deno.chown(program, null, 65534); // nogroup: not this runner's group
+    await Deno.chmod(program, 0o2755);
+    const { code, stderr } = await amber("run", "--", program);
+    assert.equal(code, 1);
+    assert.match(stderr, /is set-group-ID: the kernel runs it with changed credentials/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("inspect of a directory that is not an image says so", async () => {
   const dir = await Deno.makeTempDir({ prefix: "amber-cli-test-" });
   try {

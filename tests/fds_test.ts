@@ -193,6 +193,12 @@ const REFUSED = [
     named: /descriptor \d+ names a path longer than 255 bytes/,
   },
   {
+    kind: "setid-child",
+    holding: "a child running a set-group-ID program, into which the kernel preloads no library",
+    named:
+      /process \d+ \(sleep, .*\/sleep\) runs without Amber's library, which cannot save it: it is set-group-ID/,
+  },
+  {
     kind: "aio",
     holding: "an AIO context (io_setup)",
     named:

@@ -203,7 +203,10 @@ static int32_t wait_for(struct amber_table *t, int32_t state, int32_t timeout_ms
       wake_stopped(t, state);
       next_wake = amber_ctl_now_ms() + 20;
     }
-    if (state == AMBER_AGENT_FROZEN) amber_ctl_serve_unblock(t); /* ctl_unblock.c */
+    if (state == AMBER_AGENT_FROZEN) {
+      amber_ctl_serve_unblock(t); /* ctl_unblock.c */
+      if (!spin && amber_ctl_find_unmanaged(t, amber_ctl_now_ms())) return -EIO;
+    }
     int st = slots_status(t, state);
     if (st <= 0) return st;
     if (state == AMBER_AGENT_RESUMED &&

@@ -12,7 +12,8 @@
  * than Amber's records hold: "long-fd" (a file open for writing), "long-map" (a file mapped
  * shared) or "long-cwd" (the working directory), all under DIR; "aio" (an AIO context,
  * io_setup, with a write done through it), "uring-map" (an io_uring's rings mapped, its
- * descriptor closed); "vfork": a thread waits
+ * descriptor closed), "setid-child" (a child running a set-group-ID copy of sleep, DIR/sleep,
+ * into which the kernel preloads no library); "vfork": a thread waits
  * in the kernel, uninterruptibly, for a vfork child that never execs. Says "ready", then prints
  * "tick N" every 20 ms until DIR/go exists, and "PASS".
  *
@@ -153,6 +154,29 @@ static void send_fd(int over, int fd) {
   CHECK(sendmsg(over, &msg, 0) == 1, "sendmsg: errno %d", errno);
 }
 
+static pid_t setid_child;
+
+/* A child running DIR/sleep, a copy of sleep made set-group-ID to nogroup (the test runs as
+ * root, whose group it is not). */
+static pid_t setid_sleep(const char *dir) {
+  char path[4096], buf[65536];
+  snprintf(path, sizeof path, "%s/sleep", dir);
+  int in = open("/bin/sleep", O_RDONLY), out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+  CHECK(in >= 0 && out >= 0, "copy sleep: errno %d", errno);
+  for (ssize_t n; (n = read(in, buf, sizeof buf)) > 0;) CHECK(write(out, buf, n) == n, "write");
+  close(in);
+  close(out);
+  CHECK(chown(path, -1, 65534) == 0 && chmod(path, 02755) == 0, "set-group-ID: errno %d", errno);
+  pid_t child = fork();
+  CHECK(child >= 0, "fork");
+  if (child == 0) {
+    execl(path, path, "600", (char *)NULL);
+    _exit(127);
+  }
+  usleep(100 * 1000); /* exec'd */
+  return child;
+}
+
 /* An AIO context with one write done through it and its event reaped: the ring stays mapped. */
 static void aio_context(const char *dir) {
   aio_context_t ctx = 0;
@@ -275,6 +299,8 @@ int main(int argc, char **argv) {
     CHECK(p != MAP_FAILED, "mmap: errno %d", errno);
     close(fd);
     p[0] = 'x';
+  } else if (!strcmp(argv[1], "setid-child")) {
+    setid_child = setid_sleep(argv[2]);
   } else if (!strcmp(argv[1], "aio")) {
     aio_context(argv[2]);
   } else if (!strcmp(argv[1], "uring-map")) {
@@ -291,6 +317,10 @@ int main(int argc, char **argv) {
     printf("tick %ld\n", tick);
     struct timespec ts = {0, 20 * 1000 * 1000};
     nanosleep(&ts, NULL);
+  }
+  if (setid_child > 0) {
+    kill(setid_child, SIGKILL);
+    waitpid(setid_child, NULL, 0);
   }
   if (tracer > 0) { /* the application ends with its last process */
     kill(tracer, SIGKILL);
