@@ -199,6 +199,12 @@ const REFUSED = [
       /process \d+ \(sleep, .*\/sleep\) runs without Amber's library, which cannot save it: it is set-group-ID/,
   },
   {
+    kind: "pidfd-outside",
+    holding: "a pidfd of a process outside the application",
+    named:
+      /process \d+: descriptor \d+ \(a pidfd\) names process 1, which is outside the application/,
+  },
+  {
     kind: "aio",
     holding: "an AIO context (io_setup)",
     named:
@@ -237,6 +243,12 @@ async function refusedRunsOn(s: Scenario, app: App, named: RegExp): Promise<void
   await s.waitFor(new RegExp(`^tick ${ticks + 5}$`, "m"), "more ticks after the snapshot");
   await s.pass();
 }
+
+scenarioTest(
+  "pidfds of running children (pidfd_open with PIDFD_NONBLOCK, clone3 with CLONE_PIDFD) name the same children after restores: poll, pidfd_send_signal, waitid(P_PIDFD)",
+  (s) => s.cycles([prog("pidfd_child"), s.dir], "pidfd"),
+  LIMIT_MS,
+);
 
 for (const { kind, holding, named } of REFUSED) {
   scenarioTest(

@@ -13,7 +13,8 @@
  * shared) or "long-cwd" (the working directory), all under DIR; "aio" (an AIO context,
  * io_setup, with a write done through it), "uring-map" (an io_uring's rings mapped, its
  * descriptor closed), "setid-child" (a child running a set-group-ID copy of sleep, DIR/sleep,
- * into which the kernel preloads no library); "vfork": a thread waits
+ * into which the kernel preloads no library), "pidfd-outside" (a pidfd of init, outside the
+ * application); "vfork": a thread waits
  * in the kernel, uninterruptibly, for a vfork child that never execs. Says "ready", then prints
  * "tick N" every 20 ms until DIR/go exists, and "PASS".
  *
@@ -301,6 +302,11 @@ int main(int argc, char **argv) {
     p[0] = 'x';
   } else if (!strcmp(argv[1], "setid-child")) {
     setid_child = setid_sleep(argv[2]);
+  } else if (!strcmp(argv[1], "pidfd-outside")) { /* pid 1 as it is: the raw call, marked */
+    long nr = SYS_pidfd_open;
+    register long r9 __asm__("r9") = 0x416d6265725f7363L;
+    __asm__ volatile("syscall" : "+a"(nr) : "D"(1L), "S"(0L), "r"(r9) : "rcx", "r11", "memory");
+    CHECK(nr >= 0, "pidfd_open(1): %ld", nr);
   } else if (!strcmp(argv[1], "aio")) {
     aio_context(argv[2]);
   } else if (!strcmp(argv[1], "uring-map")) {

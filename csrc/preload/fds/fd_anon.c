@@ -10,8 +10,8 @@
  *  - signalfd: its signal mask (the pending signals are the process's, not the descriptor's);
  *  - epoll: created in pass 0; its registrations (amber_ckpt.epoll) added in pass 1, once
  *    every target exists again.
- * Other kinds (inotify, fanotify, userfaultfd, pidfd, perf_event, io_uring, bpf...) make the
- * snapshot fail with a message naming the kind.
+ * Other kinds (fanotify, userfaultfd, perf_event, io_uring, bpf...; inotify and pidfd have files
+ * of their own) make the snapshot fail with a message naming the kind.
  *
  * Record use: u[5] = 1 + the descriptor this one is a dup of (the same open file), or 0.
  * eventfd: u[0] count, u[1] EFD_SEMAPHORE or 0. signalfd: u[0] mask.

@@ -6,6 +6,7 @@
   KIND(pipe)                                                                                      \
   KIND(socket)                                                                                    \
   KIND(inotify)                                                                                   \
+  KIND(pidfd)                                                                                     \
   KIND(anon)                                                                                      \
   KIND(pty)                                                                                       \
   KIND(mqueue)                                                                                    \
