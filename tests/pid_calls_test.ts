@@ -59,3 +59,12 @@ scenarioTest(
     await s.pass();
   },
 );
+
+scenarioTest(
+  "a sendmsg with SCM_CREDENTIALS and a large control message, cancelled while it blocks, leaves no copy behind",
+  async (s) => {
+    const app = await s.launch([prog("cancel_creds")], "cancel-creds");
+    assert.deepEqual(await app.wait(), { code: 0 }, await s.text());
+    await s.pass();
+  },
+);

@@ -3,6 +3,7 @@
  * sends virtual pids; a process outside the application reads 0, as one outside a pid
  * namespace does. getsockopt and recvmsg are hot: they look at nothing else. sendmmsg and
  * recvmmsg carry the same messages, several at a time. */
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include "../core/amber.h"
@@ -31,15 +32,19 @@ void amber_creds_out(struct msghdr *msg) {
   }
 }
 
+static void many_dropped(void *c) { amber_creds_many_done(c, NULL, 0); } /* a cancelled call's */
+
 /* From a copy (creds_copy.c); the messages before the first whose pid names no process are sent,
  * as the raw call's (kernel/trap_creds.c). */
 AMBER_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags) {
   if (!v || !amber_active()) return REAL(sendmmsg)(fd, v, n, flags);
   struct amber_creds_many c;
   struct mmsghdr *w;
-  int err;
+  int err, r;
   unsigned ok = amber_creds_copy_many(&c, v, n, &w, &err);
-  int r = err && !ok ? (errno = err, -1) : REAL(sendmmsg)(fd, w, ok, flags);
+  pthread_cleanup_push(many_dropped, &c);
+  r = err && !ok ? (errno = err, -1) : REAL(sendmmsg)(fd, w, ok, flags);
+  pthread_cleanup_pop(0);
   amber_creds_many_done(&c, v, r);
   return r;
 }

@@ -1,6 +1,7 @@
 /* Wrappers for the socket calls that take or return network addresses, and for name lookups,
  * in an application that runs in a virtual network environment. The policy is net_vne.c;
  * outside a VNE every wrapper passes straight through. */
+#include <pthread.h>
 #include <netdb.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -140,13 +141,18 @@ static ssize_t send_msg(int fd, const struct msghdr *msg, int flags) {
 
 /* Credentials (wrap_creds.c) are looked for only in a message with control data, and sent
  * from a copy (creds_copy.c): the program's message is only read. */
+static void copy_done(void *c) { amber_creds_copy_done(c); }
+
+/* ... and the copy is let go also when the thread is cancelled in the call (it blocks). */
 AMBER_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
   if (!msg || !msg->msg_controllen || !amber_active()) return send_msg(fd, msg, flags);
   struct amber_creds_copy c;
   const struct msghdr *m;
   int err = amber_creds_copy_one(&c, msg, &m);
-  ssize_t r = err ? fail(-err) : send_msg(fd, m, flags);
-  amber_creds_copy_done(&c);
+  ssize_t r;
+  pthread_cleanup_push(copy_done, &c);
+  r = err ? fail(-err) : send_msg(fd, m, flags);
+  pthread_cleanup_pop(1);
   return r;
 }
 
