@@ -1,13 +1,13 @@
 /* Raw calls from shared libraries: the first filter lets every call from above
  * AMBER_SECCOMP_LIBS_FROM through, since libc's are its own or the wrappers' (translated
  * already). A library other than libc that makes system calls itself (a Go library's runtime,
- * inline assembly) would go unseen, so when the process has such libraries the libraries' filter
- * (common/seccomp_libs.h) is stacked with their code's ranges: at start, and again after a
- * dlopen brings new ones. Every loaded object but libc, the dynamic loader, the vDSO and this
- * library is taken: which of them make raw calls cannot be told without running them (the
- * bytes of a syscall instruction turn up by chance in most code), and a range costs nothing
- * until a watched call comes from it. The ranges are kept in amber_restore_args, where the
- * restorer reads them to stack the filter again. */
+ * inline assembly) would go unseen, so once the process has such libraries the libraries' filter
+ * (common/seccomp_libs.h) is stacked over the span of their code (ranges_of, below): at start,
+ * and again after a dlopen that brings code outside it. Every loaded object but libc, the
+ * dynamic loader, the vDSO and this library is taken: which of them make raw calls cannot be
+ * told without running them (the bytes of a syscall instruction turn up by chance in most
+ * code), and a range costs nothing until a watched call comes from it. The ranges are kept in
+ * amber_restore_args, where the restorer reads them to stack the filter again. */
 #include <link.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -170,8 +170,12 @@ static void update(void) {
   amber_restore_args.libs_nranges = n;
 }
 
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* dlopens in two threads */
+
+/* A fork's child: another thread of its parent may have held the lock. */
+void amber_seccomp_libs_forget(void) { pthread_mutex_init(&lock, NULL); }
+
 void amber_seccomp_libs_update(void) {
-  static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* dlopens in two threads */
   if (!amber_seccomp_layer) return;
   pthread_mutex_lock(&lock);
   update();
