@@ -19,8 +19,7 @@ BENCH_PROGS := $(patsubst bench/progs/%.c,$(BUILD)/bench/%,$(wildcard bench/prog
 .PHONY: all setup deps deno test demo bench clean check contract sanitize
 
 all: $(BUILD)/libamber.so $(BUILD)/libamberctl.so $(BUILD)/amber-supervisor \
-     $(BUILD)/amber-restorer $(TEST_PROGS) $(BENCH_PROGS) deno $(GO_PROGS) $(BUILD)/amber-contract \
-     $(BUILD)/tests/libgopid.so
+     $(BUILD)/amber-restorer $(TEST_PROGS) $(BENCH_PROGS) deno $(GO_PROGS) $(BUILD)/amber-contract
 
 # The interposition library exports only the wrapped symbols: its version script is made from
 # the one list of them in symbols.h.
@@ -89,23 +88,9 @@ sanitize: all $(SAN_BUILD)/libamberctl.so $(SAN_BUILD)/amber-supervisor
 	@if [ -n "$$(ls $(SAN_BUILD)/log)" ]; then cat $(SAN_BUILD)/log/*; exit 1; fi
 
 # The C test programs take Amber's own warnings, as errors (CFLAGS), at -O1.
-# A program that calls shared libraries which make raw system calls (lib/raw_lib.c, built twice).
-$(BUILD)/tests/libraw_%.so: tests/progs/lib/raw_lib.c tests/progs/raw_call.h
-	@mkdir -p $(BUILD)/tests
-	$(CC) $(CFLAGS) -fPIC -shared -DLIB_FN=$*_calls -o $@ $<
-
-$(BUILD)/tests/shared_lib_calls: tests/progs/shared_lib_calls.c $(BUILD)/tests/libraw_linked.so \
-                                 $(BUILD)/tests/libraw_dlopened.so $(wildcard tests/progs/*.h)
-	$(CC) $(CFLAGS) -o $@ $< -L$(BUILD)/tests -lraw_linked -Wl,-rpath,'$$ORIGIN'
-
 $(BUILD)/tests/%: tests/progs/%.c $(wildcard tests/progs/*.h) $(wildcard csrc/common/*.h)
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(CFLAGS) -O1 -o $@ $< -pthread -lm -lrt
-
-# A Go library for python3 to load (py_go_lib.py).
-$(BUILD)/tests/libgopid.so: tests/progs/lib/go_pid_lib.go
-	@mkdir -p $(BUILD)/tests
-	GOCACHE=$(abspath $(BUILD))/go-cache GO111MODULE=off CGO_ENABLED=1 go build -buildmode=c-shared -o $@ $<
 
 # Go test programs, with cgo: a Go program runs under Amber's library only dynamically linked.
 $(BUILD)/tests/%: tests/progs/%.go

@@ -48,8 +48,6 @@ const FLOORS = [
   "getuid_amber_filter",
   "read_plain",
   "read_amber_filter",
-  "getuid_libs_filter",
-  "read_libs_filter",
   "sigsys_empty",
   "notify_answer",
   "notify_continue",
@@ -97,16 +95,6 @@ console.log(
   `raw read of /dev/zero (watched, below the signalfd window): ${read.toFixed(0)} ns plain, ${
     readFiltered.toFixed(0)
   } ns under Amber's filter alone (+${(readFiltered - read).toFixed(0)})`,
-);
-// A process with shared libraries besides libc (almost every one) has the libraries' filter on
-// top: a call it does not watch stays in the kernel's cache, a watched one from outside the
-// libraries' code (libc's, the program's) pays its compares of the number and the ranges.
-const libsUid = base.get("getuid_libs_filter") ?? NaN,
-  libsRead = base.get("read_libs_filter") ?? NaN;
-console.log(
-  `with the libraries' filter on top: raw getuid ${libsUid.toFixed(0)} ns (+${
-    (libsUid - uid).toFixed(0)
-  }), raw read ${libsRead.toFixed(0)} ns (+${(libsRead - read).toFixed(0)})`,
 );
 
 // The second filter (SCM_CREDENTIALS, docs/seccomp.md): only a process that turned SO_PASSCRED on

@@ -7,9 +7,7 @@
  * is made before the filter, which covers only the calling thread, so it is not filtered.
  * "amber_filter": Amber's own filter alone (seccomp_filter.h), on a call it does not watch
  * (getuid, the whole chain of compares) and on a raw read below the signalfd window (the first
- * call it looks at: the number, the magic, the descriptor); then the same with the libraries'
- * filter (seccomp_libs.h) on top, with three ranges the calls are not in, as libc's calls and
- * the program's are not. */
+ * call it looks at: the number, the magic, the descriptor). */
 #ifndef AMBER_BENCH_TRAP_FLOOR_H
 #define AMBER_BENCH_TRAP_FLOOR_H
 
@@ -24,7 +22,7 @@
 #include <sys/wait.h>
 #include <ucontext.h>
 
-#include "../../csrc/common/seccomp_libs.h"
+#include "../../csrc/common/seccomp_filter.h"
 
 static long floor_getppid(void) {
   long ret;
@@ -106,13 +104,6 @@ static void trap_floor(const char *name) {
       if (amber_seccomp_install(0)) _exit(1);
       measure("getuid_amber_filter", floor_getuid);
       measure("read_amber_filter", floor_read);
-      /* and the libraries' filter on top, with three ranges that do not hold the call */
-      const uint64_t ranges[3][2] = {{0x7e0000000000, 0x7e0000100000},
-                                     {0x7e0000200000, 0x7e0000300000},
-                                     {0x7f0000000000, 0x7f0000100000}};
-      if (amber_seccomp_libs_install(ranges, 3, 0, 0)) _exit(1);
-      measure("getuid_libs_filter", floor_getuid);
-      measure("read_libs_filter", floor_read);
     } else if (!strcmp(name, "sigsys_empty")) {
       struct sigaction sa;
       memset(&sa, 0, sizeof sa);

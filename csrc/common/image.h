@@ -176,8 +176,6 @@ struct amber_packed_rec {
 #define AMBER_SECCOMP_NO_NEW_PRIVS 2
 #define AMBER_SECCOMP_CREDS 4 /* Amber's second filter on top (seccomp_creds.h) */
 
-#define AMBER_LIBS_RANGES 24
-
 /* Written by the restorer into the restored library before it resumes the threads. */
 struct amber_restore_args {
   uint64_t restored; /* how many times this memory was restored */
@@ -192,12 +190,6 @@ struct amber_restore_args {
    * clears it, a futex word), so that the restorer is unmapped only then. */
   int32_t main_tid;
   int32_t pad2;
-  /* Set by the library (kernel/seccomp_libs.c), read by the restorer, which stacks the
-   * libraries' filter (common/seccomp_libs.h) again with these ranges: the shared libraries'
-   * code whose raw calls are trapped. */
-  uint64_t libs_ranges[AMBER_LIBS_RANGES][2];
-  int32_t libs_nranges;
-  int32_t pad3;
 };
 
 /* A file descriptor as the agent saved it (kept in the library's memory for the restore, and

@@ -57,23 +57,8 @@ static inline void amber_bpf_arg_set(struct amber_bpf *b, int i, uint8_t yes) {
   amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, 0, yes, 0);
 }
 
-/* Is the call from the program's own code? Then on to `own` (0: the next instruction), else
- * (a shared library's: libc's) allowed. With `all_own` (the libraries' filter, seccomp_libs.h,
- * which has checked the address already) every call is. */
-static inline void amber_bpf_own_code(struct amber_bpf *b, int all_own, uint8_t own) {
-  if (all_own) {
-    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, own, own, 0);
-    return;
-  }
-  amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0,
-                offsetof(struct seccomp_data, instruction_pointer) + 4);
-  amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, AMBER_BPF_ALLOW, own,
-                (uint32_t)(AMBER_SECCOMP_LIBS_FROM >> 32));
-}
-
 /* One watched call: compare the number (in A), then its block, which ends in its own returns. */
-static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0, int a1,
-                                  int all_own) {
+static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0, int a1) {
   int head = b->n;
   amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, (uint32_t)nr); /* jf set below */
   int start = b->n;
@@ -109,9 +94,15 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
     amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, 0, 2, 0);
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(2, 1));
     amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_ALLOW, 0, 0);
-    amber_bpf_own_code(b, all_own, AMBER_BPF_TRAP);
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                  offsetof(struct seccomp_data, instruction_pointer) + 4);
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, AMBER_BPF_ALLOW, AMBER_BPF_TRAP,
+                  (uint32_t)(AMBER_SECCOMP_LIBS_FROM >> 32));
   } else if (kind == AMBER_TRAP_CPUCLOCK) { /* from the program's code, on a CPU clock */
-    amber_bpf_own_code(b, all_own, 0);
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                  offsetof(struct seccomp_data, instruction_pointer) + 4);
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, AMBER_BPF_ALLOW, 0,
+                  (uint32_t)(AMBER_SECCOMP_LIBS_FROM >> 32));
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a0, 0)); /* a clockid_t */
     amber_bpf_put(b, BPF_JMP | BPF_JSET | BPF_K, AMBER_BPF_TRAP, 0, 0x80000000u);
     amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, 2 /* PROCESS_CPUTIME */);
@@ -121,9 +112,15 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
     amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, 0, AMBER_BPF_ALLOW, AMBER_SIGNALFD_FD_MIN);
     amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, AMBER_BPF_ALLOW, 0,
                   AMBER_SIGNALFD_FD_MIN + AMBER_SIGNALFD_FDS);
-    amber_bpf_own_code(b, all_own, AMBER_BPF_TRAP);
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                  offsetof(struct seccomp_data, instruction_pointer) + 4);
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, AMBER_BPF_ALLOW, AMBER_BPF_TRAP,
+                  (uint32_t)(AMBER_SECCOMP_LIBS_FROM >> 32));
   } else if (kind == AMBER_TRAP_CMD) { /* the program's own code, a command naming a process */
-    amber_bpf_own_code(b, all_own, 0);
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                  offsetof(struct seccomp_data, instruction_pointer) + 4);
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, AMBER_BPF_ALLOW, 0,
+                  (uint32_t)(AMBER_SECCOMP_LIBS_FROM >> 32));
     const unsigned *cmds;
     int ncmds = amber_seccomp_cmds(nr, &cmds);
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a0, 0));
@@ -137,7 +134,10 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
   } else if (kind == AMBER_TRAP_OWN || kind == AMBER_TRAP_PATH || kind == AMBER_TRAP_CLONE ||
              kind == AMBER_TRAP_FUTEX) {
     /* from a shared library (libc): allowed */
-    amber_bpf_own_code(b, all_own, 0);
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                  offsetof(struct seccomp_data, instruction_pointer) + 4);
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, AMBER_BPF_ALLOW, 0,
+                  (uint32_t)(AMBER_SECCOMP_LIBS_FROM >> 32));
     if (kind == AMBER_TRAP_CLONE) { /* one with a TLS of its own passes (pthread's) */
       amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(0, 0));
       amber_bpf_put(b, BPF_JMP | BPF_JSET | BPF_K, AMBER_BPF_ALLOW, AMBER_BPF_TRAP,
@@ -174,7 +174,7 @@ static inline int amber_seccomp_build(struct sock_filter *code) {
   amber_bpf_put(&b, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, AUDIT_ARCH_X86_64);
   amber_bpf_put(&b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
   amber_bpf_put(&b, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, nr));
-#define AMBER_SECCOMP_BLOCK(nr, kind, a, b_) amber_bpf_call(&b, nr, kind, a, b_, 0);
+#define AMBER_SECCOMP_BLOCK(nr, kind, a, b_) amber_bpf_call(&b, nr, kind, a, b_);
   AMBER_SECCOMP_CALLS(AMBER_SECCOMP_BLOCK)
 #undef AMBER_SECCOMP_BLOCK
   amber_bpf_put(&b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);

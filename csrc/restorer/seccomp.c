@@ -6,14 +6,11 @@
  * actions. Each thread's no_new_privs comes back in the thread itself (agent_flags.c): set here,
  * it would reach every thread, also those that did not have it; only a restore without
  * CAP_SYS_ADMIN of a process that had it sets it here, since the filter then needs it. A
- * process that had turned SO_PASSCRED on gets the second filter back on top of the first, one
- * whose shared libraries' raw calls were trapped the libraries' filter (one, with index 0:
- * those an exec left behind trapped code that is gone). */
+ * process that had turned SO_PASSCRED on gets the second filter back on top of the first. */
 #include <linux/prctl.h>
 
 #include "restorer.h"
 #include "../common/seccomp_creds.h"
-#include "../common/seccomp_libs.h"
 
 void restore_seccomp(void) {
   if (!(hdr.seccomp & AMBER_SECCOMP_FILTER)) return;
@@ -31,10 +28,4 @@ void restore_seccomp(void) {
   /* the second, on top, as the process had it (kernel/trap_creds.c) */
   if ((hdr.seccomp & AMBER_SECCOMP_CREDS) && (r = amber_seccomp_creds_install(0)) < 0)
     die("cannot install Amber's second seccomp filter (raw SCM_CREDENTIALS)", r);
-  /* and the libraries' filter, with the ranges the library kept in its memory, restored now */
-  const struct amber_restore_args *args = (const void *)hdr.restore_args_addr;
-  int n = args->libs_nranges;
-  if (n < 0 || n > AMBER_SECCOMP_LIBS_MAX_RANGES) die("the libraries' filter has too many ranges", -22);
-  if (n && (r = amber_seccomp_libs_install(args->libs_ranges, n, 0, 0)) < 0)
-    die("cannot install Amber's libraries' seccomp filter (raw calls from shared libraries)", r);
 }

@@ -9,7 +9,6 @@
 
 #include "agent.h"
 #include "../../common/seccomp_creds.h"
-#include "../../common/seccomp_libs.h"
 
 #define NLIMITS 16
 
@@ -26,9 +25,8 @@ static struct {
 
 int32_t amber_identity_seccomp(void) { return id.seccomp; }
 
-/* The filters Amber can put back are its own (seccomp.c): the first, answering its probe, the
- * second if it answers its own (kernel/trap_creds.c), and the libraries' filters, each
- * answering with its index (kernel/seccomp_libs.c). Any more is the program's. */
+/* The filters Amber can put back are its own (seccomp.c): one, answering its probe, or two,
+ * the second answering its own (kernel/trap_creds.c). */
 static int seccomp_capture(const char *status) {
   id.seccomp = amber_sys2(SYS_prctl, PR_GET_NO_NEW_PRIVS, 0) == 1 ? AMBER_SECCOMP_NO_NEW_PRIVS : 0;
   const char *p = strstr(status, "Seccomp:");
@@ -36,12 +34,10 @@ static int seccomp_capture(const char *status) {
   const char *n = strstr(status, "Seccomp_filters:");
   if (n) n += 16;
   while (n && (*n == ' ' || *n == '\t')) n++;
-  uint64_t filters = 0;
-  if (n) amber_parse_u64(&n, &filters, 10);
-  int creds = amber_seccomp_creds_present();
-  if (p[9] == '2' && amber_seccomp_present() &&
-      filters == 1 + (uint64_t)creds + (uint64_t)amber_seccomp_libs_count()) {
-    id.seccomp |= AMBER_SECCOMP_FILTER | (creds ? AMBER_SECCOMP_CREDS : 0);
+  int one = n && (n[1] < '0' || n[1] > '9') ? n[0] - '0' : 0;
+  if (p[9] == '2' && (one == 1 || (one == 2 && amber_seccomp_creds_present())) &&
+      amber_seccomp_present()) {
+    id.seccomp |= AMBER_SECCOMP_FILTER | (one == 2 ? AMBER_SECCOMP_CREDS : 0);
     return 0;
   }
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,

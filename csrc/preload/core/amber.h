@@ -186,10 +186,6 @@ void amber_seccomp_early(void);
  * program under the seccomp layer (said in the log) */
 int amber_exec_refused(const char *file, int search);
 void amber_seccomp_start(void);
-/* seccomp_libs.c: the libraries' filter, for the shared libraries loaded now (at start, after a
- * dlopen) */
-void amber_seccomp_libs_update(void);
-void amber_seccomp_libs_forget(void); /* in a fork's child */
 /* seccomp.c: a signal mask as the program sees it (SIGSYS as it asked), and what it asked */
 uint64_t amber_mask_view(uint64_t kernel);
 void amber_mask_set(int how, uint64_t set);

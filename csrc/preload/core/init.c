@@ -68,7 +68,6 @@ __attribute__((constructor)) static void amber_init(void) {
   amber_vtid = amber.vpid;
   amber_process_cpu_inherit(); /* an exec keeps the process's CPU time, and so its shift */
   amber_seccomp_start();
-  amber_seccomp_libs_update();
   amber_agent_install();
   amber_track_early(); /* agent_track.c: a pre-copy needs its userfaultfd */
   amber_ckpt_unhold(); /* held since the exec that started this program (wrap_fork.c) */

@@ -76,7 +76,6 @@ void amber_after_fork_child(void) {
   amber_cpu_time_forget(); /* nor the CPU time its parent had */
   amber_cpu_timers_forget(); /* nor its POSIX timers */
   amber_raw_threads_forget(); /* nor its threads */
-  amber_seccomp_libs_forget(); /* nor a lock another thread held in a dlopen */
   amber_vtid = 0;
   amber.vpid = amber_pid_adopt(amber_sys_getpid(), amber_sys_getppid(), AMBER_PID_PROCESS);
   amber_vtid = amber.vpid;

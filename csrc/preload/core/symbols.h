@@ -4,7 +4,6 @@
 #define AMBER_SYMBOLS_H
 
 #include <dirent.h>
-#include <dlfcn.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -221,10 +220,7 @@
   /* the paths of inotify watches: wrap_inotify.c */                                            \
   X(int, inotify_add_watch, (int, const char *, uint32_t))                                      \
   /* an absolute time on a CPU clock's timer: cpu_timers.c */                                   \
-  X(int, timer_settime, (timer_t, int, const struct itimerspec *, struct itimerspec *))          \
-  /* libraries loaded later, whose raw calls the kernel-side layer must see: wrap_dlopen.c */    \
-  X(void *, dlopen, (const char *, int))                                                         \
-  X(void *, dlmopen, (Lmid_t, const char *, int))
+  X(int, timer_settime, (timer_t, int, const struct itimerspec *, struct itimerspec *))
 
 #define AMBER_DECLARE_REAL(ret, name, params) ret(*name) params;
 struct amber_real_table {

@@ -327,7 +327,7 @@ static int find_code(struct dl_phdr_info *info, size_t size, void *data) {
   return 0;
 }
 
-static void code_of(uintptr_t in, uintptr_t *lo, uintptr_t *hi) {
+static void find_object(uintptr_t in, uintptr_t *lo, uintptr_t *hi) {
   uintptr_t range[2] = {in, 0};
   if (in && dl_iterate_phdr(find_code, range)) *lo = range[0], *hi = range[1];
 }
@@ -335,9 +335,9 @@ static void code_of(uintptr_t in, uintptr_t *lo, uintptr_t *hi) {
 /* First thing in every process the library starts in: the filter, inherited across exec,
  * needs the handler back before anything traps. */
 void amber_seccomp_early(void) {
-  code_of((uintptr_t)REAL(getpid), &libc_lo, &libc_hi);
+  find_object((uintptr_t)REAL(getpid), &libc_lo, &libc_hi);
   /* the vDSO's text follows its ELF header */
-  code_of((uintptr_t)getauxval(AT_SYSINFO_EHDR) + 1, &vdso_lo, &vdso_hi);
+  find_object((uintptr_t)getauxval(AT_SYSINFO_EHDR) + 1, &vdso_lo, &vdso_hi);
   if (!amber_seccomp_present()) return;
   amber_rw_init();
   amber_creds_early();
