@@ -211,6 +211,10 @@ int amber_fd_anon_restore(struct amber_fd_rec *rec, int floor, int pass);
  * tfd, or -1; and that registration made again under tfd from the file at holder. */
 struct epoll_event;
 int amber_epoll_holder(int epfd, int tfd);
+/* A registration whose file no descriptor of this process holds (amber_epoll_rec.pad): kept
+ * only until the share scan says whether this process re-creates the epoll. */
+#define AMBER_EPOLL_NOT_HELD UINT32_MAX
+int amber_epoll_frozen(struct amber_fd_rec *rec);
 long amber_epoll_add_moved(int epfd, int tfd, int holder, struct epoll_event *ev, int floor);
 
 /* fd_port_check.c: a privileged port its owner could not bind again as itself: -1, refused */
