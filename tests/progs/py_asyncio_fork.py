@@ -1,13 +1,13 @@
 """An asyncio server that forks its client (multiprocessing, fork) from inside its running loop:
 the child inherits the loop's epoll, which then also registers the connections the server
-accepts after the fork, files the child never holds. The child echoes rounds over 20 Unix
-connections; the server says "ready" once some rounds went through, and on DIR/go waits for
+accepts after the fork, files the child never holds. The child echoes rounds over N Unix
+connections (DIR N, 20 if not given); the server says "ready" once some rounds went through, and on DIR/go waits for
 more rounds and says PASS (FAIL if the client died or a reply was wrong)."""
 import asyncio, multiprocessing, os, sys
 
 DIR = sys.argv[1]
 SOCK = os.path.join(DIR, "sock")
-N = 20
+N = int(sys.argv[2]) if len(sys.argv) > 2 else 20
 served = 0
 
 
@@ -37,7 +37,7 @@ def client():
 
 
 async def main():
-    await asyncio.start_unix_server(handle, SOCK)
+    await asyncio.start_unix_server(handle, SOCK, backlog=N + 10)  # connects never wait
     child = multiprocessing.get_context("fork").Process(target=client)
     child.start()
     ready_at = go_at = None

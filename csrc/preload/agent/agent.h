@@ -13,10 +13,13 @@
 
 #include "../core/util.h"
 #include "../../common/image.h"
+#include "../../common/image_check.h"
 #include "../core/amber.h"
 
 #define AMBER_MAX_THREADS 256
-#define AMBER_MAX_FDS 512
+/* As many descriptors as an image's process file may hold: a server with hundreds of clients
+ * has more than the 512 this once was. Only the records used are touched (and saved). */
+#define AMBER_MAX_FDS AMBER_IMAGE_MAX_FDS
 
 /* Everything a checkpoint of this process keeps in the library's memory. */
 struct amber_ckpt {

@@ -120,7 +120,7 @@ static int registered_file_is(int epfd, int tfd, int fd, uint64_t ino) {
 }
 
 static int capture_epoll(struct amber_fd_rec *rec) {
-  static char info[64 << 10];
+  static char info[AMBER_EPOLL_MAX * 128]; /* a line per registration, some 90 bytes */
   long len = read_fdinfo(rec->fd, info, sizeof info);
   if (len < 0) return fail(rec, "no fdinfo");
   if (len >= (long)sizeof info - 1) return fail(rec, "too many registrations");
