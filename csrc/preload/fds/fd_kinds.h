@@ -203,6 +203,10 @@ int amber_fd_tcp_save(struct amber_fd_rec *rec); /* 0, or -1: it comes back rese
 void amber_fd_tcp_release(struct amber_fd_rec *rec);
 int amber_fd_tcp_restore(const struct amber_fd_rec *rec, uint32_t peer_len);
 
+/* tcp_options.c: keepalive timing and TCP_DEFER_ACCEPT, in u[2] of a TCP socket's record */
+void amber_tcp_options_capture(struct amber_fd_rec *rec);
+void amber_tcp_options_apply(int fd, const struct amber_fd_rec *rec);
+
 /* anon_inode descriptors: epoll, eventfd, timerfd, signalfd. Restore runs in two passes:
  * pass 0 creates, pass 1 adds epoll registrations once every target exists. */
 int amber_fd_anon_capture(struct amber_fd_rec *rec, const char *target);
