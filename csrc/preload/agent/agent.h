@@ -78,6 +78,9 @@ void amber_identity_open_proc(void);  /* dumpable for the snapshot's reading of 
 void amber_identity_close_proc(void); /* as it was */
 void amber_identity_after_restore(void);
 void amber_identity_thread_after_restore(void); /* in every thread */
+/* agent_caps.c: the capability sets, bounding and ambient sets and securebits */
+void amber_caps_capture(void);
+void amber_caps_thread_after_restore(void); /* in every thread, after its change of user */
 
 /* agent_flags.c: oom_score_adj (the process's), no_new_privs, personality and the parent-death
  * signal (each thread's) */
