@@ -81,6 +81,9 @@ void amber_identity_thread_after_restore(void); /* in every thread */
 /* agent_caps.c: the capability sets, bounding and ambient sets and securebits */
 void amber_caps_capture(void);
 void amber_caps_thread_after_restore(void); /* in every thread, after its change of user */
+/* agent_sched.c: the scheduling policy and the I/O priority */
+void amber_sched_capture(void);
+void amber_sched_thread_after_restore(void); /* in every thread, before its change of user */
 
 /* agent_flags.c: oom_score_adj (the process's), no_new_privs, personality and the parent-death
  * signal (each thread's) */

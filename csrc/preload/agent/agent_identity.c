@@ -72,6 +72,7 @@ int amber_identity_capture(void) {
   n = amber_sys3(SYS_sched_getaffinity, 0, sizeof id.affinity, id.affinity);
   id.affinity_len = n < 0 ? 0 : (int32_t)n;
   amber_caps_capture();
+  amber_sched_capture();
   return 0;
 }
 
@@ -85,6 +86,7 @@ void amber_identity_after_restore(void) {
  * the user last, as privilege is given up). */
 void amber_identity_thread_after_restore(void) {
   amber_sys3(SYS_setpriority, PRIO_PROCESS, 0, id.nice);
+  amber_sched_thread_after_restore(); /* agent_sched.c: policy and I/O priority */
   if (id.affinity_len > 0) amber_sys3(SYS_sched_setaffinity, 0, id.affinity_len, id.affinity);
   if (id.ngroups >= 0) amber_sys2(SYS_setgroups, id.ngroups, id.groups);
   uint32_t gid[3], uid[3];
