@@ -75,12 +75,20 @@ export function lostConnections(manifest: Pick<Manifest, "processes">): LostConn
   return lost;
 }
 
-/** One sentence per lost connection, for the command line. */
-export function lostConnectionLines(lost: LostConnections): string[] {
+/**
+ * One sentence per lost connection, for the command line. `tcpEstablished`: the snapshot asked
+ * to keep them, so a reset one is one the kernel's repair mode would not take (a process
+ * without CAP_NET_ADMIN, such as a server's worker that dropped root, or a connection no
+ * longer established).
+ */
+export function lostConnectionLines(lost: LostConnections, tcpEstablished = false): string[] {
+  const why = tcpEstablished
+    ? "could not be kept: TCP repair needs CAP_NET_ADMIN in its process and an established connection"
+    : "keep it with --tcp-established";
   return [
     ...lost.reset.map((c) =>
       `Process ${c.vpid}, descriptor ${c.fd}: the TCP connection ${c.local} -> ` +
-      `${c.remote || "(no peer)"} comes back reset (keep it with --tcp-established)`
+      `${c.remote || "(no peer)"} comes back reset (${why})`
     ),
     ...lost.unaccepted.map((c) =>
       `Process ${c.vpid}, descriptor ${c.fd}: ${c.waiting} connection(s) waiting to be ` +

@@ -157,3 +157,40 @@ for (const transport of ["tcp", "unix"] as const) {
     );
   }
 }
+
+scenarioTest(
+  "with --tcp-established, a connection of a process that may not repair it is named as not kept",
+  async (s) => {
+    if (Deno.uid() !== 0) throw new Error("this test runs as root (it drops to nobody)");
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    let conn: Deno.Conn | undefined;
+    try {
+      const accepted = listener.accept();
+      accepted.catch(() => {});
+      // As a server's worker that dropped root: no CAP_NET_ADMIN, so no TCP repair.
+      const nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"];
+      await Deno.chmod(s.dir, 0o755);
+      const port = String(listener.addr.port);
+      const app = await s.launch([...nobody, prog("tcp_client_reset"), port, s.dir], "nobody");
+      conn = await accepted;
+      await s.waitFor(/^ready$/m, "ready");
+      const text = await amber(
+        "snapshot",
+        app.name,
+        "-o",
+        join(s.dir, "kept.amber"),
+        "--stop",
+        "--tcp-established",
+      );
+      assert.equal(text.code, 0, text.err);
+      assert.match(
+        text.out,
+        /comes back reset \(could not be kept: TCP repair needs CAP_NET_ADMIN/,
+      );
+    } finally {
+      conn?.close();
+      listener.close();
+    }
+  },
+  LIMIT_MS,
+);

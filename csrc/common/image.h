@@ -292,7 +292,7 @@ struct amber_fd_rec {
 /* A TCP listener's u[] slot: connections waiting to be accepted at the snapshot (not kept). */
 #define AMBER_SOCK_WAITING 3
 
-#define AMBER_EPOLL_MAX 256
+#define AMBER_EPOLL_MAX 8192 /* per process, all its epolls: a server registers each client */
 struct amber_epoll_rec {
   int32_t epfd, tfd;
   uint32_t events, pad; /* pad: 1 + the descriptor that holds the file, if not tfd any more */

@@ -49,6 +49,9 @@ int32_t amber_ctl_vm_sharing(void *table, char *buf, int32_t cap);
  * both (ctl_fifo_outside.c). */
 struct amber_table;
 int amber_share_fifo_outside(struct amber_table *t, char *buf, int cap);
+/* A process in a namespace other than the supervisor's: -EOPNOTSUPP, buf naming the process
+ * and the kind (ctl_namespaces.c). */
+int amber_share_namespaces(struct amber_table *t, char *buf, int cap);
 /* A Unix socket of the application with descriptors in flight that a process outside it holds
  * too: -EBUSY, buf naming both (ctl_rights_outside.c). */
 int amber_share_rights_outside(struct amber_table *t, char *buf, int cap);

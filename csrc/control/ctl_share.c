@@ -210,6 +210,7 @@ API int32_t amber_ctl_share_scan(void *table, char *buf, int32_t cap) {
     }
   }
   int err = amber_ctl_clone_sharing_check(t, buf, cap);
+  if (!err) err = amber_share_namespaces(t, buf, cap);
   if (err) return err;
   find_owners(s);
   find_std_streams(t, s);

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -12,15 +13,17 @@
 #include "supervisor.h"
 
 #define MAX_CLIENTS 300
-#define MAX_ENTRIES 4096
 
 struct entry {
   uint64_t k1, k2;
   int fd;
 };
 
-static struct entry entries[MAX_ENTRIES];
-static int nentries;
+/* As many as the restore puts: every description shared, both ends of every socket pair (an
+ * application whose server has hundreds of local clients puts thousands), held until every
+ * process is done. */
+static struct entry *entries;
+static int nentries, room;
 static struct pollfd polls[MAX_CLIENTS + 1];
 static struct amber_broker_msg waiting[MAX_CLIENTS + 1]; /* a client's unanswered GET */
 static int nclients_expected, ndone;
@@ -65,6 +68,17 @@ static void answer_waiting(void) {
   }
 }
 
+static int keep(uint64_t k1, uint64_t k2, int fd) {
+  if (nentries == room) {
+    int more = room ? room * 2 : 4096;
+    struct entry *grown = realloc(entries, sizeof *entries * (size_t)more);
+    if (!grown) return -1;
+    entries = grown, room = more;
+  }
+  entries[nentries++] = (struct entry){k1, k2, fd};
+  return 0;
+}
+
 static void drop_everything(void) {
   for (int i = 0; i < nentries; i++) close(entries[i].fd);
   nentries = 0;
@@ -78,9 +92,7 @@ static void serve_client(int i) {
     polls[i].fd = -1;
     return;
   }
-  if (m.op == AMBER_BROKER_PUT && fd >= 0 && nentries < MAX_ENTRIES && find(m.k1, m.k2) < 0)
-    entries[nentries++] = (struct entry){m.k1, m.k2, fd};
-  else if (m.op == AMBER_BROKER_PUT && fd >= 0)
+  if (m.op == AMBER_BROKER_PUT && fd >= 0 && (find(m.k1, m.k2) >= 0 || keep(m.k1, m.k2, fd)))
     close(fd);
   else if (m.op == AMBER_BROKER_GET)
     waiting[i] = m;

@@ -87,6 +87,7 @@ export function snapshotCommand() {
       const stopped = options.stop ? "; the application has ended" : "";
       console.log(`Snapshot of '${name}' written to '${dir}'${stopped}.`);
       if (image.stats) console.log(statsText(image.stats, options.parent));
-      for (const line of lostConnectionLines(lostConnections(image.manifest))) console.log(line);
+      const lost = lostConnections(image.manifest);
+      for (const line of lostConnectionLines(lost, options.tcpEstablished)) console.log(line);
     });
 }

@@ -13,10 +13,13 @@
 
 #include "../core/util.h"
 #include "../../common/image.h"
+#include "../../common/image_check.h"
 #include "../core/amber.h"
 
 #define AMBER_MAX_THREADS 256
-#define AMBER_MAX_FDS 512
+/* As many descriptors as an image's process file may hold: a server with hundreds of clients
+ * has more than the 512 this once was. Only the records used are touched (and saved). */
+#define AMBER_MAX_FDS AMBER_IMAGE_MAX_FDS
 
 /* Everything a checkpoint of this process keeps in the library's memory. */
 struct amber_ckpt {
@@ -75,6 +78,12 @@ void amber_identity_open_proc(void);  /* dumpable for the snapshot's reading of 
 void amber_identity_close_proc(void); /* as it was */
 void amber_identity_after_restore(void);
 void amber_identity_thread_after_restore(void); /* in every thread */
+/* agent_caps.c: the capability sets, bounding and ambient sets and securebits */
+void amber_caps_capture(void);
+void amber_caps_thread_after_restore(void); /* in every thread, after its change of user */
+/* agent_sched.c: the scheduling policy and the I/O priority */
+void amber_sched_capture(void);
+void amber_sched_thread_after_restore(void); /* in every thread, before its change of user */
 
 /* agent_flags.c: oom_score_adj (the process's), no_new_privs, personality and the parent-death
  * signal (each thread's) */

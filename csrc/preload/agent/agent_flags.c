@@ -1,5 +1,7 @@
 /* Flags the kernel keeps for a process or a thread that a restored process would otherwise take
- * from the restorer: the OOM killer's adjustment (the process's), and the no_new_privs bit, the
+ * from the restorer: the OOM killer's adjustment and the child subreaper bit (the process's:
+ * an init such as tini or dumb-init reaps the orphans of its tree; without it they went to
+ * Amber's supervisor after a restore), and the no_new_privs bit, the
  * personality, the parent-death signal (each thread's: prctl and personality(2) change only
  * the calling thread) and the GS base (each thread's; glibc leaves it 0, a runtime may use it).
  * And each thread's clear_child_tid, the word the kernel clears and wakes when the thread ends:
@@ -14,7 +16,7 @@
 #define ARCH_SET_GS 0x1001
 #define ARCH_GET_GS 0x1004
 
-static int32_t oom_adj;
+static int32_t oom_adj, subreaper;
 static int have_oom;
 static struct {
   int32_t nnp, personality, pdeathsig;
@@ -97,11 +99,16 @@ static int read_oom_adj(int32_t *out) {
   return 0;
 }
 
-void amber_flags_capture(void) { have_oom = read_oom_adj(&oom_adj) == 0; }
+void amber_flags_capture(void) {
+  have_oom = read_oom_adj(&oom_adj) == 0;
+  subreaper = 0;
+  amber_sys2(SYS_prctl, PR_GET_CHILD_SUBREAPER, &subreaper);
+}
 
 /* Lowering the adjustment needs CAP_SYS_RESOURCE, which a restore by an unprivileged user
  * lacks: that restore fails, naming it, rather than leaving it higher. */
 int amber_flags_after_restore(void) {
+  if (subreaper) amber_sys2(SYS_prctl, PR_SET_CHILD_SUBREAPER, 1);
   int32_t now;
   if (!have_oom || (read_oom_adj(&now) == 0 && now == oom_adj)) return 0;
   /* A process that took another user's credentials is not dumpable, and its /proc files are

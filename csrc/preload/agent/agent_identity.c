@@ -71,6 +71,8 @@ int amber_identity_capture(void) {
   for (int r = 0; r < NLIMITS; r++) amber_sys4(SYS_prlimit64, 0, r, 0, id.limits[r]);
   n = amber_sys3(SYS_sched_getaffinity, 0, sizeof id.affinity, id.affinity);
   id.affinity_len = n < 0 ? 0 : (int32_t)n;
+  amber_caps_capture();
+  amber_sched_capture();
   return 0;
 }
 
@@ -84,6 +86,7 @@ void amber_identity_after_restore(void) {
  * the user last, as privilege is given up). */
 void amber_identity_thread_after_restore(void) {
   amber_sys3(SYS_setpriority, PRIO_PROCESS, 0, id.nice);
+  amber_sched_thread_after_restore(); /* agent_sched.c: policy and I/O priority */
   if (id.affinity_len > 0) amber_sys3(SYS_sched_setaffinity, 0, id.affinity_len, id.affinity);
   if (id.ngroups >= 0) amber_sys2(SYS_setgroups, id.ngroups, id.groups);
   uint32_t gid[3], uid[3];
@@ -91,6 +94,7 @@ void amber_identity_thread_after_restore(void) {
   amber_sys3(SYS_getresuid, &uid[0], &uid[1], &uid[2]);
   if (memcmp(gid, id.gid, sizeof gid)) amber_sys3(SYS_setresgid, id.gid[0], id.gid[1], id.gid[2]);
   if (memcmp(uid, id.uid, sizeof uid)) amber_sys3(SYS_setresuid, id.uid[0], id.uid[1], id.uid[2]);
+  amber_caps_thread_after_restore(); /* agent_caps.c: what it had given up, given up again */
   /* A change of user clears these two: as they were. */
   amber_flags_thread_pdeathsig();
   amber_identity_close_proc();

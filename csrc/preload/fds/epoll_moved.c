@@ -39,3 +39,27 @@ long amber_epoll_add_moved(int epfd, int tfd, int holder, struct epoll_event *ev
   }
   return err < 0 ? err : 0;
 }
+
+/* Once the share scan says who re-creates each description: an epoll shared with another
+ * process (a child forked from a running event loop inherits it) gets its registrations back
+ * from its owner alone, so the registrations of files only the others hold are the owner's
+ * concern. The owner must hold each registered file; the others drop the ones they do not. */
+int amber_epoll_frozen(struct amber_fd_rec *rec) {
+  if (rec->kind != AMBER_FD_EPOLL || rec->u[5]) return 0;
+  int owned = amber_fd_owned(rec), kept = 0;
+  for (int i = 0; i < amber_ckpt.nepoll; i++) {
+    const struct amber_epoll_rec *r = &amber_ckpt.epoll[i];
+    if (r->epfd == rec->fd && r->pad == AMBER_EPOLL_NOT_HELD) {
+      if (!owned) continue;
+      amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+                "descriptor %d is an epoll watching a file registered as descriptor %d, which "
+                "no descriptor of this process holds now (closed, or held only by another "
+                "process); Amber cannot save that yet",
+                rec->fd, (int)r->tfd);
+      return -1;
+    }
+    amber_ckpt.epoll[kept++] = *r;
+  }
+  amber_ckpt.nepoll = kept;
+  return 0;
+}

@@ -120,7 +120,7 @@ static int registered_file_is(int epfd, int tfd, int fd, uint64_t ino) {
 }
 
 static int capture_epoll(struct amber_fd_rec *rec) {
-  static char info[64 << 10];
+  static char info[AMBER_EPOLL_MAX * 128]; /* a line per registration, some 90 bytes */
   long len = read_fdinfo(rec->fd, info, sizeof info);
   if (len < 0) return fail(rec, "no fdinfo");
   if (len >= (long)sizeof info - 1) return fail(rec, "too many registrations");
@@ -143,14 +143,6 @@ static int capture_epoll(struct amber_fd_rec *rec) {
     }
     int holder = (int)tfd;
     if (!registered_file_is(rec->fd, (int)tfd, (int)tfd, ino)) holder = amber_epoll_holder(rec->fd, (int)tfd);
-    if (holder < 0) {
-      amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-                "descriptor %d is an epoll watching a file registered as descriptor %d, which "
-                "no descriptor of this process holds now (closed, or held only by another "
-                "process); Amber cannot save that yet",
-                rec->fd, (int)tfd);
-      return -1;
-    }
     if (amber_ckpt.nepoll == AMBER_EPOLL_MAX) {
       amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
                 "more than %d epoll registrations", AMBER_EPOLL_MAX);
@@ -162,7 +154,8 @@ static int capture_epoll(struct amber_fd_rec *rec) {
     r->tfd = (int32_t)tfd;
     r->events = (uint32_t)events;
     r->data = data;
-    r->pad = holder == (int)tfd ? 0 : (uint32_t)holder + 1; /* moved: epoll_moved.c */
+    /* moved, or not held here (a shared epoll's owner may hold it): epoll_moved.c */
+    r->pad = holder < 0 ? AMBER_EPOLL_NOT_HELD : holder == (int)tfd ? 0 : (uint32_t)holder + 1;
     p = eol ? eol : p + strlen(p);
   }
   return 0;
@@ -329,5 +322,6 @@ const struct amber_fd_ops amber_fd_anon_ops = {
     .recognise = anon_recognise,
     .capture = anon_capture,
     .restore = anon_create,
+    .frozen = amber_epoll_frozen,
     .link = anon_link,
 };

@@ -203,6 +203,10 @@ int amber_fd_tcp_save(struct amber_fd_rec *rec); /* 0, or -1: it comes back rese
 void amber_fd_tcp_release(struct amber_fd_rec *rec);
 int amber_fd_tcp_restore(const struct amber_fd_rec *rec, uint32_t peer_len);
 
+/* tcp_options.c: keepalive timing and TCP_DEFER_ACCEPT, in u[2] of a TCP socket's record */
+void amber_tcp_options_capture(struct amber_fd_rec *rec);
+void amber_tcp_options_apply(int fd, const struct amber_fd_rec *rec);
+
 /* anon_inode descriptors: epoll, eventfd, timerfd, signalfd. Restore runs in two passes:
  * pass 0 creates, pass 1 adds epoll registrations once every target exists. */
 int amber_fd_anon_capture(struct amber_fd_rec *rec, const char *target);
@@ -211,6 +215,10 @@ int amber_fd_anon_restore(struct amber_fd_rec *rec, int floor, int pass);
  * tfd, or -1; and that registration made again under tfd from the file at holder. */
 struct epoll_event;
 int amber_epoll_holder(int epfd, int tfd);
+/* A registration whose file no descriptor of this process holds (amber_epoll_rec.pad): kept
+ * only until the share scan says whether this process re-creates the epoll. */
+#define AMBER_EPOLL_NOT_HELD UINT32_MAX
+int amber_epoll_frozen(struct amber_fd_rec *rec);
 long amber_epoll_add_moved(int epfd, int tfd, int holder, struct epoll_event *ev, int floor);
 
 /* fd_port_check.c: a privileged port its owner could not bind again as itself: -1, refused */

@@ -66,12 +66,23 @@ int amber_fd_pathless_save_bytes(struct amber_fd_rec *rec) {
   if (addr < 0 && addr > -4096) goto fail;
   rec->data = (uint64_t)addr;
   rec->data_len = size;
-  for (uint64_t done = 0; done < size;) {
-    long n = amber_sys4(SYS_pread64, rec->fd, (char *)addr + done, size - done, done);
-    if (n <= 0) goto fail;
+  /* A log opened for writing only, then deleted: its bytes are read through a reader of the
+   * same file (/proc/self/fd opens the deleted file again). */
+  int from = rec->fd;
+  if ((rec->flags & O_ACCMODE) == O_WRONLY) {
+    char self[64];
+    amber_fmt(self, sizeof self, "/proc/thread-self/fd/%d", rec->fd);
+    from = (int)amber_sys4(SYS_openat, AT_FDCWD, self, O_RDONLY | O_CLOEXEC, 0);
+    if (from < 0) goto fail;
+  }
+  uint64_t done = 0;
+  while (done < size) {
+    long n = amber_sys4(SYS_pread64, from, (char *)addr + done, size - done, done);
+    if (n <= 0) break;
     done += (uint64_t)n;
   }
-  return 0;
+  if (from != rec->fd) amber_sys1(SYS_close, from);
+  if (done == size) return 0;
 fail:
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
             "cannot read the bytes of the %s on descriptor %d (%s)", kind_name(rec), rec->fd,

@@ -10,7 +10,7 @@
  * Restore: a socket in repair mode takes the sequence numbers, binds to the old local address,
  * "connects" (no packet is sent), gets the options, its receive queue refilled and its send
  * queue refilled (the kernel retransmits those bytes as if they had been lost), the windows;
- * then leaves repair mode. Anything that fails falls back to a reset connection, as without
+ * it leaves repair mode once every restored process has its descriptors (amber_fd_tcp_release). Anything that fails falls back to a reset connection, as without
  * the flag; so does a kernel that refuses repair mode at the snapshot.
  *
  * Record use: u[3] the send queue's first sequence number << 32 | the receive queue's; u[4]
@@ -95,9 +95,15 @@ fail:
   return -1;
 }
 
-/* The application goes on: its connections leave repair mode. */
+/* The application goes on: its connections leave repair mode, after a snapshot and after a
+ * restore alike. Leaving it sends the peer a window probe: a restored connection whose peer is
+ * in the application too must wait until every process has its descriptors back (the lock
+ * barrier comes first, fd_locks.c), or the probe finds no socket, the kernel answers with a
+ * reset, and the connection is lost. */
 void amber_fd_tcp_release(struct amber_fd_rec *rec) {
-  setopt(rec->fd, TCP_REPAIR, 0);
+  if (setopt(rec->fd, TCP_REPAIR, 0) < 0 || !rec->reuseaddr) return;
+  int one = 1;
+  amber_sys5(SYS_setsockopt, rec->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 }
 
 static int refill(int fd, int queue, const char *bytes, uint64_t len) {
@@ -146,11 +152,7 @@ int amber_fd_tcp_restore(const struct amber_fd_rec *rec, uint32_t peer_len) {
   if (!err) err = refill(fd, TCP_SEND_QUEUE, bytes, out_len);
   if (!err) err = amber_sys5(SYS_setsockopt, fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &win, sizeof win);
   if (!err) err = setopt(fd, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
-  if (!err) err = setopt(fd, TCP_REPAIR, 0);
-  if (!err && rec->reuseaddr) {
-    int one = 1;
-    amber_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  }
+  /* Still in repair mode: it leaves it once the application goes on (amber_fd_tcp_release). */
   if (err) {
     amber_sys1(SYS_close, fd);
     return err < 0 ? (int)err : -EIO;

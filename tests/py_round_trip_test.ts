@@ -1,0 +1,30 @@
+/**
+ * Python programs that check themselves after one snapshot with stop and a restore (each says
+ * "ready", then on DIR/go PASS or FAIL), for state a restore once lost without a word:
+ * - tests/progs/py_tcp_options.py: a TCP listener's keepalive timing and TCP_DEFER_ACCEPT, which
+ *   it passes on to the connections it accepts (the restored one had the system's defaults);
+ * - tests/progs/py_subreaper.py: a child subreaper (as tini -s or dumb-init is), which reaps the
+ *   orphans of its tree (they went to Amber's supervisor instead).
+ */
+
+import { scenarioTest } from "./support.ts";
+
+const CHECKS = [
+  {
+    name: "a TCP listener keeps its keepalive timing and TCP_DEFER_ACCEPT through a restore",
+    script: "py_tcp_options.py",
+    tag: "tcp-options",
+  },
+  {
+    name: "a child subreaper stays one through a restore and reaps an orphan of its tree",
+    script: "py_subreaper.py",
+    tag: "subreaper",
+  },
+];
+
+for (const { name, script, tag } of CHECKS) {
+  scenarioTest(name, async (s) => {
+    const path = new URL(`./progs/${script}`, import.meta.url).pathname;
+    await s.roundTrip(["python3", path, s.dir], tag);
+  }, 60_000);
+}
