@@ -3,6 +3,9 @@
  * "ready", then on DIR/go PASS or FAIL), for state a restore once lost without a word:
  * - tests/progs/py_tcp_options.py: a TCP listener's keepalive timing and TCP_DEFER_ACCEPT, which
  *   it passes on to the connections it accepts (the restored one had the system's defaults);
+ * - tests/progs/py_socket_options.py: SO_LINGER, SO_PRIORITY, IP_TOS, IP_TTL, TCP_USER_TIMEOUT,
+ *   TCP_NOTSENT_LOWAT, TCP Fast Open, the congestion control, multicast hops and loopback and
+ *   IPV6_TCLASS (each came back as a new socket's);
  * - tests/progs/py_subreaper.py: a child subreaper (as tini -s or dumb-init is), which reaps the
  *   orphans of its tree (they went to Amber's supervisor instead).
  */
@@ -14,6 +17,12 @@ const CHECKS = [
     name: "a TCP listener keeps its keepalive timing and TCP_DEFER_ACCEPT through a restore",
     script: "py_tcp_options.py",
     tag: "tcp-options",
+  },
+  {
+    name:
+      "TCP, UDP and IPv6 sockets keep the options set on them (linger, priority, TOS, TTL, user timeout, Fast Open, congestion control, multicast hops) through a restore",
+    script: "py_socket_options.py",
+    tag: "socket-options",
   },
   {
     name: "a child subreaper stays one through a restore and reaps an orphan of its tree",

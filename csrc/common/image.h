@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define AMBER_PROC_MAGIC 0x31435250524d4241ULL /* "AMBRPRC1" */
-#define AMBER_PROC_VERSION 4
+#define AMBER_PROC_VERSION 5
 #define AMBER_PAGE 4096
 
 /* A process's file in an image is "<dir>/process-<vpid>.img": its name, in one place. */
@@ -282,6 +282,12 @@ struct amber_fd_rec {
    * flight_end where they end; flight_held: the agent holds the duplicate open now. */
   int32_t flight_sock, flight_held;
   uint64_t flight_at, flight_end;
+  /* An IP socket's options a new socket would not have (socket_options.c): each value at its
+   * place in that file's table, bit i of sockopts_saved when it was read; the congestion
+   * control's name. */
+  int32_t sockopt[16];
+  char congestion[16];
+  uint32_t sockopts_saved, sockopts_pad;
 };
 
 /* Where a socket record's addr[112] holds more than the local address: the peer's address

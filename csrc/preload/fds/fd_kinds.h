@@ -203,6 +203,9 @@ int amber_fd_tcp_save(struct amber_fd_rec *rec); /* 0, or -1: it comes back rese
 void amber_fd_tcp_release(struct amber_fd_rec *rec);
 int amber_fd_tcp_restore(const struct amber_fd_rec *rec, uint32_t peer_len);
 
+/* socket_options.c: an IP socket's options a new one would not have (sockopt[] of its record) */
+void amber_socket_options_capture(struct amber_fd_rec *rec);
+void amber_socket_options_apply(int fd, const struct amber_fd_rec *rec);
 /* tcp_options.c: keepalive timing and TCP_DEFER_ACCEPT, in u[2] of a TCP socket's record */
 void amber_tcp_options_capture(struct amber_fd_rec *rec);
 void amber_tcp_options_apply(int fd, const struct amber_fd_rec *rec);

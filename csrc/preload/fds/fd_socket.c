@@ -153,6 +153,7 @@ static int capture_inet(struct amber_fd_rec *rec, int listening, const uint8_t *
                         socklen_t peer_len) {
   int fd = rec->fd;
   int32_t v = 0;
+  amber_socket_options_capture(rec);
   if (!get_int(fd, SOL_SOCKET, SO_REUSEPORT, &v) && v) rec->u[1] |= OPT_REUSEPORT;
   if (!get_int(fd, SOL_SOCKET, SO_KEEPALIVE, &v) && v) rec->u[1] |= OPT_KEEPALIVE;
   if (rec->domain == AF_INET6 && !get_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v) && v)
@@ -330,6 +331,7 @@ static void apply_options(int fd, const struct amber_fd_rec *rec) {
   if (o & OPT_NODELAY) set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
   if (rec->domain == AF_INET6) set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, (o & OPT_V6ONLY) != 0);
   if (rec->type == SOCK_STREAM && rec->protocol == IPPROTO_TCP) amber_tcp_options_apply(fd, rec);
+  if (rec->domain == AF_INET || rec->domain == AF_INET6) amber_socket_options_apply(fd, rec);
 }
 
 /* Makes way for binding a Unix socket to `path` again: removes the socket file the original

@@ -1,0 +1,91 @@
+/* IP socket options a program sets that a new socket would not have, which a restore silently
+ * lost: the lingering close (SO_LINGER), the priority and type of service (SO_PRIORITY,
+ * IP_TOS, IPV6_TCLASS: QoS marks), the hop limits (IP_TTL, IPV6_UNICAST_HOPS, the multicast
+ * ones), multicast loopback, SO_RCVLOWAT, and TCP's user timeout, TCP_NOTSENT_LOWAT, TCP Fast
+ * Open on a listener and the congestion control (reno where the system's is bbr). Each is read
+ * with getsockopt at the snapshot and set again only where the new socket's differs.
+ *
+ * Not here: SO_RCVBUF and SO_SNDBUF (a value set by hand cannot be told from one the kernel
+ * tuned, and setting it would stop the tuning), multicast group memberships (the kernel has no
+ * per-socket list to read back). */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+
+#include "fd_kinds.h"
+
+static int any(const struct amber_fd_rec *r) { return r->domain == AF_INET || r->domain == AF_INET6; }
+static int v4(const struct amber_fd_rec *r) { return r->domain == AF_INET; }
+static int v6(const struct amber_fd_rec *r) { return r->domain == AF_INET6; }
+static int tcp(const struct amber_fd_rec *r) { return any(r) && r->protocol == IPPROTO_TCP; }
+static int udp4(const struct amber_fd_rec *r) { return v4(r) && r->protocol == IPPROTO_UDP; }
+static int udp6(const struct amber_fd_rec *r) { return v6(r) && r->protocol == IPPROTO_UDP; }
+
+static const struct {
+  int level, name;
+  int (*applies)(const struct amber_fd_rec *);
+} options[] = {
+    {SOL_SOCKET, SO_PRIORITY, any},
+    {SOL_SOCKET, SO_RCVLOWAT, any},
+    {IPPROTO_IP, IP_TOS, v4},
+    {IPPROTO_IP, IP_TTL, v4},
+    {IPPROTO_IP, IP_MULTICAST_TTL, udp4},
+    {IPPROTO_IP, IP_MULTICAST_LOOP, udp4},
+    {IPPROTO_IPV6, IPV6_TCLASS, v6},
+    {IPPROTO_IPV6, IPV6_UNICAST_HOPS, v6},
+    {IPPROTO_IPV6, IPV6_MULTICAST_HOPS, udp6},
+    {IPPROTO_IPV6, IPV6_MULTICAST_LOOP, udp6},
+    {IPPROTO_TCP, TCP_USER_TIMEOUT, tcp},
+    {IPPROTO_TCP, TCP_NOTSENT_LOWAT, tcp},
+    {IPPROTO_TCP, TCP_FASTOPEN, tcp},
+};
+#define NOPTIONS (int)(sizeof options / sizeof options[0])
+#define LINGER NOPTIONS         /* two places: l_onoff, l_linger */
+#define CONGESTION (LINGER + 2) /* a bit only: the name is in rec->congestion */
+
+_Static_assert(LINGER + 2 <= (int)(sizeof((struct amber_fd_rec *)0)->sockopt / sizeof(int32_t)),
+               "the record holds every option");
+
+static long get(int fd, int level, int name, void *v, socklen_t len) {
+  return amber_sys5(SYS_getsockopt, fd, level, name, v, &len);
+}
+
+static void set(int fd, int level, int name, const void *v, socklen_t len) {
+  amber_sys5(SYS_setsockopt, fd, level, name, v, len);
+}
+
+void amber_socket_options_capture(struct amber_fd_rec *rec) {
+  if (!any(rec)) return;
+  for (int i = 0; i < NOPTIONS; i++)
+    if (options[i].applies(rec) &&
+        get(rec->fd, options[i].level, options[i].name, &rec->sockopt[i], sizeof(int32_t)) == 0)
+      rec->sockopts_saved |= 1u << i;
+  struct linger l;
+  if (get(rec->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) == 0) {
+    rec->sockopt[LINGER] = l.l_onoff, rec->sockopt[LINGER + 1] = l.l_linger;
+    rec->sockopts_saved |= 1u << LINGER;
+  }
+  if (tcp(rec) &&
+      get(rec->fd, IPPROTO_TCP, TCP_CONGESTION, rec->congestion, sizeof rec->congestion - 1) == 0)
+    rec->sockopts_saved |= 1u << CONGESTION;
+}
+
+void amber_socket_options_apply(int fd, const struct amber_fd_rec *rec) {
+  uint32_t saved = rec->sockopts_saved;
+  for (int i = 0; i < NOPTIONS; i++) {
+    int32_t now = 0;
+    if ((saved & (1u << i)) && get(fd, options[i].level, options[i].name, &now, sizeof now) == 0 &&
+        now != rec->sockopt[i])
+      set(fd, options[i].level, options[i].name, &rec->sockopt[i], sizeof(int32_t));
+  }
+  struct linger l, want = {rec->sockopt[LINGER], rec->sockopt[LINGER + 1]};
+  if ((saved & (1u << LINGER)) && get(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) == 0 &&
+      (!l.l_onoff != !want.l_onoff || (want.l_onoff && l.l_linger != want.l_linger)))
+    set(fd, SOL_SOCKET, SO_LINGER, &want, sizeof want);
+  char now[sizeof rec->congestion] = "";
+  if ((saved & (1u << CONGESTION)) && rec->congestion[0] &&
+      get(fd, IPPROTO_TCP, TCP_CONGESTION, now, sizeof now - 1) == 0 &&
+      strncmp(now, rec->congestion, sizeof now))
+    set(fd, IPPROTO_TCP, TCP_CONGESTION, rec->congestion,
+        (socklen_t)strnlen(rec->congestion, sizeof rec->congestion));
+}

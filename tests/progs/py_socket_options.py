@@ -1,0 +1,47 @@
+"""Options servers and clients set on their sockets that a new socket would not have: SO_LINGER,
+SO_PRIORITY, IP_TOS, IP_TTL, TCP_USER_TIMEOUT, TCP_NOTSENT_LOWAT, TCP Fast Open and the congestion
+control on a TCP listener; the multicast hop limit and loopback on a UDP socket; IPV6_TCLASS on
+an IPv6 one. Says "ready"; on DIR/go checks each still has them: PASS or FAIL."""
+import os, socket, struct, sys, time
+
+DIR = sys.argv[1]
+tcp = socket.create_server(("127.0.0.1", 0))
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+available = open("/proc/sys/net/ipv4/tcp_allowed_congestion_control").read().split()
+current = tcp.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).rstrip(b"\0").decode()
+other = next((c for c in available if c != current), None)
+
+SET = [
+    (tcp, socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 7)),
+    (tcp, socket.SOL_SOCKET, socket.SO_PRIORITY, 5),
+    (tcp, socket.IPPROTO_IP, socket.IP_TOS, 0x10),
+    (tcp, socket.IPPROTO_IP, socket.IP_TTL, 33),
+    (tcp, socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 12345),
+    (tcp, socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, 65536),
+    (tcp, socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 16),
+    (udp, socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 7),
+    (udp, socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0),
+    (udp6, socket.IPPROTO_IPV6, socket.IPV6_TCLASS, 0x20),
+]
+if other:
+    SET.append((tcp, socket.IPPROTO_TCP, socket.TCP_CONGESTION, other.encode()))
+
+
+def read(s, level, name, value):
+    if isinstance(value, bytes):
+        got = s.getsockopt(level, name, 16 if name == socket.TCP_CONGESTION else len(value))
+        return got.rstrip(b"\0") if name == socket.TCP_CONGESTION else got
+    return s.getsockopt(level, name)
+
+
+for s, level, name, value in SET:
+    s.setsockopt(level, name, value)
+before = [read(s, level, name, value) for s, level, name, value in SET]
+print("ready", flush=True)
+while not os.path.exists(os.path.join(DIR, "go")):
+    time.sleep(0.02)
+after = [read(s, level, name, value) for s, level, name, value in SET]
+lost = [f"option {name} (level {level}): {b!r} became {a!r}"
+        for (s, level, name, _), b, a in zip(SET, before, after) if a != b]
+print("FAIL: " + "; ".join(lost) if lost else "PASS", flush=True)
