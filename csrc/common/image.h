@@ -285,7 +285,7 @@ struct amber_fd_rec {
   /* An IP socket's options a new socket would not have (socket_options.c): each value at its
    * place in that file's table, bit i of sockopts_saved when it was read; the congestion
    * control's name. */
-  int32_t sockopt[16];
+  int32_t sockopt[24];
   char congestion[16];
   uint32_t sockopts_saved, sockopts_pad;
 };

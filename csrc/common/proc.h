@@ -39,6 +39,13 @@ static inline ssize_t amber_proc_status(int pid, char *buf, size_t cap) {
   return n;
 }
 
+/* One line of /proc/<pid>/status text, e.g. "SigBlk:\t0000000020000000" -> its value; 0 if
+ * there is no such line. */
+static inline unsigned long long amber_status_field(const char *status, const char *name, int base) {
+  const char *p = strstr(status, name);
+  return p ? strtoull(p + strlen(name), NULL, base) : 0;
+}
+
 /* A main thread that called pthread_exit shows as a zombie while its other threads run on:
  * the process is alive while /proc/<pid>/status counts more than that one thread. */
 static inline int amber_threads_run_on(int pid) {

@@ -170,9 +170,12 @@ void amber_handover_stop(struct amber_table *t);
 int amber_cow_writers_busy(struct amber_table *t);
 int amber_cow_writer_status(struct amber_table *t, uint32_t slot);
 
-/* ctl_unmanaged.c: while agents freeze, a process that has run a while without the library's
- * handler fails its slot, naming why (a set-ID program); -EIO then, else 0 */
-int amber_ctl_find_unmanaged(struct amber_table *t, int64_t now_ms);
+/* ctl_unmanaged.c: while agents freeze, a process that has run a while (since *first_look, the
+ * caller's, 0 at first) without the library's handler fails its slot, naming why (a set-ID
+ * program); -EIO then, else 0. How a process takes the checkpoint signal: 1 caught, 0 no
+ * handler (*blocked: held off), -1 gone or a zombie. */
+int amber_ctl_find_unmanaged(struct amber_table *t, int64_t now_ms, int64_t *first_look);
+int amber_ctl_ckpt_handler(int32_t sid, int *blocked);
 /* ctl_unblock.c: while agents freeze, lets the checkpoint signal in to the threads they ask for */
 void amber_ctl_serve_unblock(struct amber_table *t);
 /* ctl_seize.c: seizes a thread for the snapshot (its agent asked, mode SEIZE), answering in `u`;

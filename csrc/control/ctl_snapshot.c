@@ -50,18 +50,11 @@ API int32_t amber_ctl_set_phase(void *table, int32_t phase) {
   return 0;
 }
 
-static unsigned long long status_field(const char *status, const char *name, int base);
-
 /* A process with no handler for the checkpoint signal, and not holding it off until its library
  * is ready, runs without Amber's library: the signal would end it. */
 static int would_die(int32_t sid) {
-  char status[4096];
-  ssize_t got = amber_proc_status(sid, status, sizeof status);
-  if (got < 0) return 0;
-  const char *state = strstr(status, "State:\t");
-  if (got <= 0 || (state && (state[7] == 'Z' || state[7] == 'X'))) return 0;
-  unsigned long long bit = 1ULL << (AMBER_CKPT_SIGNAL - 1);
-  return !((status_field(status, "SigCgt:", 16) | status_field(status, "SigBlk:", 16)) & bit);
+  int blocked;
+  return amber_ctl_ckpt_handler(sid, &blocked) == 0 && !blocked;
 }
 
 API int32_t amber_ctl_snapshot_begin(void *table, const char *image_dir, const char *parent_dir,
@@ -195,7 +188,7 @@ static void wake_stopped(struct amber_table *t, int32_t state) {
 }
 
 static int32_t wait_for(struct amber_table *t, int32_t state, int32_t timeout_ms) {
-  int64_t deadline = amber_ctl_now_ms() + timeout_ms, next_wake = 0;
+  int64_t deadline = amber_ctl_now_ms() + timeout_ms, next_wake = 0, unmanaged_since = 0;
   int spin = state == AMBER_AGENT_FROZEN; /* the freeze's first hand-off (ctl_spin.c) */
   for (;;) {
     uint32_t seen = __atomic_load_n(&t->ctl.reports, __ATOMIC_ACQUIRE);
@@ -205,7 +198,7 @@ static int32_t wait_for(struct amber_table *t, int32_t state, int32_t timeout_ms
     }
     if (state == AMBER_AGENT_FROZEN) {
       amber_ctl_serve_unblock(t); /* ctl_unblock.c */
-      if (!spin && amber_ctl_find_unmanaged(t, amber_ctl_now_ms())) return -EIO;
+      if (!spin && amber_ctl_find_unmanaged(t, amber_ctl_now_ms(), &unmanaged_since)) return -EIO;
     }
     int st = slots_status(t, state);
     if (st <= 0) return st;
@@ -401,12 +394,6 @@ API int32_t amber_ctl_table_from_image(const char *image_tables, const char *pat
   return err;
 }
 
-/* One line of /proc/<pid>/status, e.g. "SigBlk:\t0000000020000000" -> its value. */
-static unsigned long long status_field(const char *status, const char *name, int base) {
-  const char *p = strstr(status, name);
-  return p ? strtoull(p + strlen(name), NULL, base) : 0;
-}
-
 API int32_t amber_ctl_lagging(void *table, int32_t state, char *buf, int32_t cap) {
   struct amber_table *t = table;
   int n = 0;
@@ -424,8 +411,8 @@ API int32_t amber_ctl_lagging(void *table, int32_t state, char *buf, int32_t cap
     if (!strcmp(state_name, "zombie") && amber_threads_run_on(sid))
       snprintf(state_name, sizeof state_name, "its main thread gone");
     unsigned long long bit = 1ULL << (AMBER_CKPT_SIGNAL - 1);
-    int blocked = (status_field(status, "SigBlk:", 16) & bit) != 0;
-    int pending = ((status_field(status, "SigPnd:", 16) | status_field(status, "ShdPnd:", 16)) & bit) != 0;
+    int blocked = (amber_status_field(status, "SigBlk:", 16) & bit) != 0;
+    int pending = ((amber_status_field(status, "SigPnd:", 16) | amber_status_field(status, "ShdPnd:", 16)) & bit) != 0;
     n += snprintf(buf + n, cap - n, "%sprocess %d (%s%s%s)", n ? ", " : "", slot->vpid, state_name,
                   pending ? ", the checkpoint signal pending" : "",
                   blocked ? ", the checkpoint signal blocked" : "");

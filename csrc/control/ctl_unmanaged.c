@@ -20,17 +20,14 @@
 
 #define PATIENCE_MS 300 /* from the first look to the verdict */
 
-/* Whether the process runs with the checkpoint signal caught (the library's handler), and is
- * not a zombie. -1 if its status cannot be read (gone). */
-static int has_handler(int32_t sid) {
+int amber_ctl_ckpt_handler(int32_t sid, int *blocked) {
   char status[4096];
   if (amber_proc_status(sid, status, sizeof status) <= 0) return -1;
   const char *state = strstr(status, "State:\t");
-  if (state && (state[7] == 'Z' || state[7] == 'X')) return 1; /* its report is another's */
-  const char *caught = strstr(status, "SigCgt:\t");
-  if (!caught) return 1;
-  unsigned long long mask = strtoull(caught + 8, NULL, 16);
-  return (mask >> (AMBER_CKPT_SIGNAL - 1)) & 1;
+  if (state && (state[7] == 'Z' || state[7] == 'X')) return -1; /* its report is another's */
+  unsigned long long bit = 1ULL << (AMBER_CKPT_SIGNAL - 1);
+  *blocked = (amber_status_field(status, "SigBlk:", 16) & bit) != 0;
+  return (amber_status_field(status, "SigCgt:", 16) & bit) != 0;
 }
 
 /* Its auxiliary vector says AT_SECURE: the kernel ran it with changed credentials. */
@@ -71,23 +68,23 @@ static void explain(int32_t sid, int32_t vpid, char *out, size_t cap) {
            vpid, comm, exe, why);
 }
 
-int amber_ctl_find_unmanaged(struct amber_table *t, int64_t now_ms) {
-  static int64_t first_look; /* one snapshot at a time per coordinator */
+int amber_ctl_find_unmanaged(struct amber_table *t, int64_t now_ms, int64_t *first_look) {
   struct amber_ctl *c = &t->ctl;
   int lacking = 0;
   for (uint32_t i = 0; i < c->nslots; i++) {
     struct amber_agent_slot *slot = &c->slots[i];
     if (__atomic_load_n(&slot->state, __ATOMIC_ACQUIRE) != AMBER_AGENT_NONE) continue;
     int32_t sid = amber_v2s(t, AMBER_KIND_PID, slot->vpid);
-    if (sid <= 0 || has_handler(sid) != 0) continue;
+    int blocked;
+    if (sid <= 0 || amber_ctl_ckpt_handler(sid, &blocked) != 0) continue;
     lacking = 1;
-    if (!first_look || now_ms - first_look < PATIENCE_MS) continue;
+    if (!*first_look || now_ms - *first_look < PATIENCE_MS) continue;
     explain(sid, slot->vpid, slot->error, sizeof slot->error);
     int32_t none = AMBER_AGENT_NONE;
     if (__atomic_compare_exchange_n(&slot->state, &none, AMBER_AGENT_FAILED, 0, __ATOMIC_ACQ_REL,
                                     __ATOMIC_ACQUIRE))
       return -EIO;
   }
-  first_look = lacking ? (first_look ? first_look : now_ms) : 0;
+  *first_look = lacking ? (*first_look ? *first_look : now_ms) : 0;
   return 0;
 }

@@ -35,41 +35,15 @@
 
 #define NS 1000000000ULL
 
-/* The value after "name" in fdinfo text (spaces and tabs skipped), or NULL. */
-static const char *field(const char *text, const char *name) {
-  size_t n = strlen(name);
-  for (const char *line = text; line && *line;) {
-    if (!strncmp(line, name, n)) {
-      const char *p = line + n;
-      while (*p == ' ' || *p == '\t') p++;
-      return p;
-    }
-    line = strchr(line, '\n');
-    if (line) line++;
-  }
-  return 0;
-}
-
-static int field_u64(const char *text, const char *name, int base, uint64_t *out) {
-  const char *p = field(text, name);
-  return p ? amber_parse_u64(&p, out, base) : -1;
-}
-
 /* "(sec, nsec)" as nanoseconds. */
 static int field_time(const char *text, const char *name, uint64_t *ns) {
-  const char *p = field(text, name);
+  const char *p = amber_fdinfo_field(text, name);
   uint64_t sec, nsec;
   if (!p || *p++ != '(' || amber_parse_u64(&p, &sec, 10)) return -1;
   while (*p == ',' || *p == ' ') p++;
   if (amber_parse_u64(&p, &nsec, 10)) return -1;
   *ns = sec * NS + nsec;
   return 0;
-}
-
-static long read_fdinfo(int fd, char *buf, long cap) {
-  char path[64];
-  amber_fmt(path, sizeof path, "/proc/thread-self/fdinfo/%d", fd);
-  return amber_read_file(path, buf, cap);
 }
 
 static int fail(const struct amber_fd_rec *rec, const char *what) {
@@ -80,16 +54,16 @@ static int fail(const struct amber_fd_rec *rec, const char *what) {
 
 static int capture_eventfd(struct amber_fd_rec *rec, const char *info) {
   uint64_t sem = 0;
-  if (field_u64(info, "eventfd-count:", 16, &rec->u[0])) return fail(rec, "no eventfd-count");
+  if (amber_fdinfo_u64(info, "eventfd-count:", 16, &rec->u[0])) return fail(rec, "no eventfd-count");
   /* Kernels before 6.5 do not show the flag: the descriptor is taken as a plain counter. */
-  if (!field_u64(info, "eventfd-semaphore:", 10, &sem) && sem) rec->u[1] = EFD_SEMAPHORE;
+  if (!amber_fdinfo_u64(info, "eventfd-semaphore:", 10, &sem) && sem) rec->u[1] = EFD_SEMAPHORE;
   return 0;
 }
 
 static int capture_timerfd(struct amber_fd_rec *rec, const char *info) {
   uint64_t *u = rec->u;
-  if (field_u64(info, "clockid:", 10, &u[0]) || field_u64(info, "ticks:", 10, &u[4]) ||
-      field_u64(info, "settime flags:", 8, &u[1]) || field_time(info, "it_value:", &u[2]) ||
+  if (amber_fdinfo_u64(info, "clockid:", 10, &u[0]) || amber_fdinfo_u64(info, "ticks:", 10, &u[4]) ||
+      amber_fdinfo_u64(info, "settime flags:", 8, &u[1]) || field_time(info, "it_value:", &u[2]) ||
       field_time(info, "it_interval:", &u[3]))
     return fail(rec, "unexpected timerfd fdinfo");
   /* fdinfo shows the time left; an absolute wall-clock timer keeps its deadline instead. */
@@ -105,7 +79,7 @@ static int capture_timerfd(struct amber_fd_rec *rec, const char *info) {
 }
 
 static int capture_signalfd(struct amber_fd_rec *rec, const char *info) {
-  if (field_u64(info, "sigmask:", 16, &rec->u[0])) return fail(rec, "no sigmask");
+  if (amber_fdinfo_u64(info, "sigmask:", 16, &rec->u[0])) return fail(rec, "no sigmask");
   return 0;
 }
 
@@ -121,10 +95,10 @@ static int registered_file_is(int epfd, int tfd, int fd, uint64_t ino) {
 
 static int capture_epoll(struct amber_fd_rec *rec) {
   static char info[AMBER_EPOLL_MAX * 128]; /* a line per registration, some 90 bytes */
-  long len = read_fdinfo(rec->fd, info, sizeof info);
+  long len = amber_fdinfo_read(rec->fd, info, sizeof info);
   if (len < 0) return fail(rec, "no fdinfo");
   if (len >= (long)sizeof info - 1) return fail(rec, "too many registrations");
-  for (const char *p = info; (p = field(p, "tfd:")) != 0;) {
+  for (const char *p = info; (p = amber_fdinfo_field(p, "tfd:")) != 0;) {
     uint64_t tfd, events, data, ino = 0;
     if (amber_parse_u64(&p, &tfd, 10)) return fail(rec, "unexpected epoll fdinfo");
     /* "tfd: %8d events: %8x data: %16llx  pos:%lli ino:%lx sdev:%x" */
@@ -203,7 +177,7 @@ int amber_fd_anon_capture(struct amber_fd_rec *rec, const char *target) {
   }
   if (rec->kind == AMBER_FD_EPOLL) return capture_epoll(rec);
   static char info[2048];
-  if (read_fdinfo(rec->fd, info, sizeof info) < 0) return fail(rec, "no fdinfo");
+  if (amber_fdinfo_read(rec->fd, info, sizeof info) < 0) return fail(rec, "no fdinfo");
   switch (rec->kind) {
   case AMBER_FD_EVENTFD: return capture_eventfd(rec, info);
   case AMBER_FD_TIMERFD: return capture_timerfd(rec, info);

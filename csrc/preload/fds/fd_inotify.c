@@ -191,9 +191,7 @@ static int inotify_capture(struct amber_fd_rec *rec, const char *target, const s
     return refuse(rec, "has %d bytes of events not read yet, which a new instance cannot be given",
                   queued);
   static char info[64 << 10];
-  char fdinfo[64];
-  amber_fmt(fdinfo, sizeof fdinfo, "/proc/thread-self/fdinfo/%d", rec->fd);
-  long len = amber_read_file(fdinfo, info, sizeof info);
+  long len = amber_fdinfo_read(rec->fd, info, sizeof info);
   if (len < 0) return refuse_errno(rec, "has no fdinfo", len);
   if (len >= (long)sizeof info - 1) return refuse(rec, "has too many watches", 0);
   int64_t highest = 0;

@@ -203,12 +203,16 @@ int amber_fd_tcp_save(struct amber_fd_rec *rec); /* 0, or -1: it comes back rese
 void amber_fd_tcp_release(struct amber_fd_rec *rec);
 int amber_fd_tcp_restore(const struct amber_fd_rec *rec, uint32_t peer_len);
 
+/* fdinfo.c: /proc/self/fdinfo/<fd> into buf (amber_read_file's result); the value after the
+ * line beginning with `name` (spaces and tabs skipped), or NULL; that value as a number in
+ * `base` (0, or -1 if there is none). */
+long amber_fdinfo_read(int fd, char *buf, long cap);
+const char *amber_fdinfo_field(const char *text, const char *name);
+int amber_fdinfo_u64(const char *text, const char *name, int base, uint64_t *out);
+
 /* socket_options.c: an IP socket's options a new one would not have (sockopt[] of its record) */
 void amber_socket_options_capture(struct amber_fd_rec *rec);
 void amber_socket_options_apply(int fd, const struct amber_fd_rec *rec);
-/* tcp_options.c: keepalive timing and TCP_DEFER_ACCEPT, in u[2] of a TCP socket's record */
-void amber_tcp_options_capture(struct amber_fd_rec *rec);
-void amber_tcp_options_apply(int fd, const struct amber_fd_rec *rec);
 
 /* anon_inode descriptors: epoll, eventfd, timerfd, signalfd. Restore runs in two passes:
  * pass 0 creates, pass 1 adds epoll registrations once every target exists. */

@@ -105,9 +105,7 @@ static int parse_line(const struct amber_fd_rec *rec, const char *p, struct ambe
 static int capture_fd(int index) {
   static char info[1 << 16];
   const struct amber_fd_rec *rec = &amber_ckpt.fds[index];
-  char path[64];
-  amber_fmt(path, sizeof path, "/proc/thread-self/fdinfo/%d", rec->fd);
-  long n = amber_read_file(path, info, sizeof info);
+  long n = amber_fdinfo_read(rec->fd, info, sizeof info);
   if (n <= 0) return 0;
   for (const char *line = strstr(info, "\nlock:"); line; line = strstr(line + 1, "\nlock:")) {
     struct amber_lock_rec lock = {0};

@@ -21,39 +21,28 @@ static int pidfd_recognise(const char *target, const struct stat *st) {
   return !strcmp(target, "anon_inode:[pidfd]") || !strncmp(target, "pidfd:", 6);
 }
 
-/* The number after "name" on its line of `text`, in `base`; -1 and *v untouched if none. */
-static int info_number(const char *text, const char *name, int base, int64_t *v) {
-  const char *p = strstr(text, name);
-  if (!p) return -1;
-  p += strlen(name);
-  while (*p == ' ' || *p == '\t') p++;
-  int negative = *p == '-';
-  uint64_t n;
-  p += negative;
-  if (amber_parse_u64(&p, &n, base)) return -1;
-  *v = negative ? -(int64_t)n : (int64_t)n;
-  return 0;
-}
-
-static int refuse(const struct amber_fd_rec *rec, const char *why, int64_t pid) {
-  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "descriptor %d (a pidfd) %s%ld%s", rec->fd,
-            why, (long)pid, pid >= 0 ? ", which is outside the application" : "");
+static int refuse(const struct amber_fd_rec *rec, const char *why) {
+  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "descriptor %d (a pidfd) %s", rec->fd, why);
   return -1;
 }
 
 static int pidfd_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st) {
-  char path[64], info[1024];
-  amber_fmt(path, sizeof path, "/proc/thread-self/fdinfo/%d", rec->fd);
-  long n = amber_read_file(path, info, sizeof info);
-  int64_t pid = 0, flags = 0;
-  if (n <= 0 || info_number(info, "\nPid:", 10, &pid) || info_number(info, "flags:", 8, &flags)) {
-    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-              "cannot read descriptor %d (a pidfd): no Pid in its fdinfo", rec->fd);
-    return -1;
-  }
-  if (pid <= 0) return refuse(rec, "names a process that has ended and been reaped", -1);
+  char info[1024];
+  const char *pid_text = amber_fdinfo_read(rec->fd, info, sizeof info) > 0
+                             ? amber_fdinfo_field(info, "Pid:")
+                             : 0;
+  uint64_t pid = 0, flags = 0;
+  if (pid_text && *pid_text == '-') /* -1: the process has been reaped */
+    return refuse(rec, "names a process that has ended and been reaped");
+  if (!pid_text || amber_parse_u64(&pid_text, &pid, 10) || !pid ||
+      amber_fdinfo_u64(info, "flags:", 8, &flags))
+    return refuse(rec, "has no Pid in its fdinfo");
   int32_t vpid = amber_pid_s2v((int32_t)pid);
-  if (vpid < 0) return refuse(rec, "names process ", pid);
+  if (vpid < 0) {
+    char why[96];
+    amber_fmt(why, sizeof why, "names process %d, which is outside the application", (int)pid);
+    return refuse(rec, why);
+  }
   rec->kind = AMBER_FD_PIDFD;
   rec->ino = st->st_ino;
   rec->u[0] = (uint64_t)vpid;

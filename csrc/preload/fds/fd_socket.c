@@ -22,7 +22,8 @@
  * same description: agent_fds.c hands it the owner's socket.
  * u[0]: the peer's address length, the address itself at addr + PEER_OFF (connected UDP);
  * u[1]: OPT_* bits (AMBER_UNIX_* for a Unix one); u[2]: a Unix socket file's mode + 1 (0: not
- * known), a TCP socket's keepalive and deferral (tcp_options.c); u[AMBER_SOCK_WAITING] a TCP listener's connections waiting to be accepted. */
+ * known); u[AMBER_SOCK_WAITING] a TCP listener's connections waiting to be accepted. An IP
+ * socket's other options are in sockopt[] (socket_options.c). */
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -161,7 +162,6 @@ static int capture_inet(struct amber_fd_rec *rec, int listening, const uint8_t *
   const char *family = rec->domain == AF_INET ? "IPv4" : "IPv6";
   if (rec->type == SOCK_STREAM && rec->protocol == IPPROTO_TCP) {
     if (!get_int(fd, IPPROTO_TCP, TCP_NODELAY, &v) && v) rec->u[1] |= OPT_NODELAY;
-    amber_tcp_options_capture(rec);
     struct tcp_info ti;
     socklen_t len = sizeof ti;
     memset(&ti, 0, sizeof ti);
@@ -330,7 +330,6 @@ static void apply_options(int fd, const struct amber_fd_rec *rec) {
   if (o & OPT_BROADCAST) set_int(fd, SOL_SOCKET, SO_BROADCAST, 1);
   if (o & OPT_NODELAY) set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
   if (rec->domain == AF_INET6) set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, (o & OPT_V6ONLY) != 0);
-  if (rec->type == SOCK_STREAM && rec->protocol == IPPROTO_TCP) amber_tcp_options_apply(fd, rec);
   if (rec->domain == AF_INET || rec->domain == AF_INET6) amber_socket_options_apply(fd, rec);
 }
 

@@ -1,5 +1,8 @@
 /* IP socket options a program sets that a new socket would not have, which a restore silently
- * lost: the lingering close (SO_LINGER), the priority and type of service (SO_PRIORITY,
+ * lost: keepalive timing (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT: nginx's so_keepalive=,
+ * Redis's tcp-keepalive, PostgreSQL's tcp_keepalives_*) and TCP_DEFER_ACCEPT (nginx's
+ * deferred), which a listener passes on to the connections it accepts; the lingering close
+ * (SO_LINGER), the priority and type of service (SO_PRIORITY,
  * IP_TOS, IPV6_TCLASS: QoS marks), the hop limits (IP_TTL, IPV6_UNICAST_HOPS, the multicast
  * ones), multicast loopback, SO_RCVLOWAT, and TCP's user timeout, TCP_NOTSENT_LOWAT, TCP Fast
  * Open on a listener and the congestion control (reno where the system's is bbr). Each is read
@@ -15,29 +18,29 @@
 #include "fd_kinds.h"
 
 static int any(const struct amber_fd_rec *r) { return r->domain == AF_INET || r->domain == AF_INET6; }
-static int v4(const struct amber_fd_rec *r) { return r->domain == AF_INET; }
-static int v6(const struct amber_fd_rec *r) { return r->domain == AF_INET6; }
 static int tcp(const struct amber_fd_rec *r) { return any(r) && r->protocol == IPPROTO_TCP; }
-static int udp4(const struct amber_fd_rec *r) { return v4(r) && r->protocol == IPPROTO_UDP; }
-static int udp6(const struct amber_fd_rec *r) { return v6(r) && r->protocol == IPPROTO_UDP; }
 
+/* Each option with the family (0: either) and protocol (0: any) of the sockets that have it. */
 static const struct {
-  int level, name;
-  int (*applies)(const struct amber_fd_rec *);
+  int level, name, family, protocol;
 } options[] = {
-    {SOL_SOCKET, SO_PRIORITY, any},
-    {SOL_SOCKET, SO_RCVLOWAT, any},
-    {IPPROTO_IP, IP_TOS, v4},
-    {IPPROTO_IP, IP_TTL, v4},
-    {IPPROTO_IP, IP_MULTICAST_TTL, udp4},
-    {IPPROTO_IP, IP_MULTICAST_LOOP, udp4},
-    {IPPROTO_IPV6, IPV6_TCLASS, v6},
-    {IPPROTO_IPV6, IPV6_UNICAST_HOPS, v6},
-    {IPPROTO_IPV6, IPV6_MULTICAST_HOPS, udp6},
-    {IPPROTO_IPV6, IPV6_MULTICAST_LOOP, udp6},
-    {IPPROTO_TCP, TCP_USER_TIMEOUT, tcp},
-    {IPPROTO_TCP, TCP_NOTSENT_LOWAT, tcp},
-    {IPPROTO_TCP, TCP_FASTOPEN, tcp},
+    {SOL_SOCKET, SO_PRIORITY, 0, 0},
+    {SOL_SOCKET, SO_RCVLOWAT, 0, 0},
+    {IPPROTO_IP, IP_TOS, AF_INET, 0},
+    {IPPROTO_IP, IP_TTL, AF_INET, 0},
+    {IPPROTO_IP, IP_MULTICAST_TTL, AF_INET, IPPROTO_UDP},
+    {IPPROTO_IP, IP_MULTICAST_LOOP, AF_INET, IPPROTO_UDP},
+    {IPPROTO_IPV6, IPV6_TCLASS, AF_INET6, 0},
+    {IPPROTO_IPV6, IPV6_UNICAST_HOPS, AF_INET6, 0},
+    {IPPROTO_IPV6, IPV6_MULTICAST_HOPS, AF_INET6, IPPROTO_UDP},
+    {IPPROTO_IPV6, IPV6_MULTICAST_LOOP, AF_INET6, IPPROTO_UDP},
+    {IPPROTO_TCP, TCP_KEEPIDLE, 0, IPPROTO_TCP},
+    {IPPROTO_TCP, TCP_KEEPINTVL, 0, IPPROTO_TCP},
+    {IPPROTO_TCP, TCP_KEEPCNT, 0, IPPROTO_TCP},
+    {IPPROTO_TCP, TCP_DEFER_ACCEPT, 0, IPPROTO_TCP},
+    {IPPROTO_TCP, TCP_USER_TIMEOUT, 0, IPPROTO_TCP},
+    {IPPROTO_TCP, TCP_NOTSENT_LOWAT, 0, IPPROTO_TCP},
+    {IPPROTO_TCP, TCP_FASTOPEN, 0, IPPROTO_TCP},
 };
 #define NOPTIONS (int)(sizeof options / sizeof options[0])
 #define LINGER NOPTIONS         /* two places: l_onoff, l_linger */
@@ -57,7 +60,8 @@ static void set(int fd, int level, int name, const void *v, socklen_t len) {
 void amber_socket_options_capture(struct amber_fd_rec *rec) {
   if (!any(rec)) return;
   for (int i = 0; i < NOPTIONS; i++)
-    if (options[i].applies(rec) &&
+    if ((!options[i].family || options[i].family == rec->domain) &&
+        (!options[i].protocol || options[i].protocol == rec->protocol) &&
         get(rec->fd, options[i].level, options[i].name, &rec->sockopt[i], sizeof(int32_t)) == 0)
       rec->sockopts_saved |= 1u << i;
   struct linger l;

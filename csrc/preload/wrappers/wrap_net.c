@@ -139,11 +139,11 @@ static ssize_t send_msg(int fd, const struct msghdr *msg, int flags) {
   return REAL(sendmsg)(fd, &copy, flags);
 }
 
-/* Credentials (wrap_creds.c) are looked for only in a message with control data, and sent
- * from a copy (creds_copy.c): the program's message is only read. */
 static void copy_done(void *c) { amber_creds_copy_done(c); }
 
-/* ... and the copy is let go also when the thread is cancelled in the call (it blocks). */
+/* Credentials (wrap_creds.c) are looked for only in a message with control data, and sent
+ * from a copy (creds_copy.c): the program's message is only read. The copy is let go also when
+ * the thread is cancelled in the call (it blocks). */
 AMBER_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
   if (!msg || !msg->msg_controllen || !amber_active()) return send_msg(fd, msg, flags);
   struct amber_creds_copy c;
