@@ -75,6 +75,20 @@ cyclesTest(
 );
 
 scenarioTest(
+  "a Go program linked as most are (libc only for package net) keeps its goroutines' stacks intact through live snapshots and restores",
+  async (s) => {
+    const app = await s.launch([prog("go_stacks"), s.dir], "gostacks");
+    await s.waitFor(/^ready$/m, "ready");
+    // Each snapshot signals every thread, mostly while it runs a goroutine on a stack of a few KiB.
+    for (let i = 0; i < 8; i++) await app.snapshot({ dir: join(s.dir, `live${i}.amber`) });
+    const once = await s.restore(await s.freeze(app, "first"));
+    await s.restore(await s.freeze(once, "second"));
+    await s.pass();
+  },
+  LIMIT_MS,
+);
+
+scenarioTest(
   "a Go program sends SCM_CREDENTIALS naming os.Getpid() with WriteMsgUnix, as godbus authenticates, without SO_PASSCRED, and its peer reads that pid, after a restore and a second",
   (s) => s.checkedCycles([prog("go_creds"), s.dir], "gocreds"),
   LIMIT_MS,

@@ -49,20 +49,25 @@ void start_threads(void) {
   amber_sys4(SYS_rt_sigprocmask, 0 /* SIG_BLOCK */, &all, 0, 8);
   const long flags = 0x00000100 | 0x00000200 | 0x00000400 | 0x00000800 | 0x00010000 |
                      0x00040000 | 0x00080000; /* VM FS FILES SIGHAND THREAD SYSVSEM SETTLS */
-  const struct amber_thread_rec *leader = &threads[0];
+  /* This thread is the process's first, whose system tid is its pid: it becomes the main thread
+   * again (its virtual tid is the virtual pid), so that a tid translated for it names it, and
+   * not the thread that happened to lead the snapshot (Go's sysmon sent the main thread's
+   * preemption signal to that one, and a goroutine that never yields then held its P for ever). */
+  const struct amber_thread_rec *first = &threads[0];
+  for (int i = 0; i < hdr.nthreads; i++)
+    if (threads[i].leader) first = &threads[i];
+  for (int i = 0; i < hdr.nthreads; i++)
+    if (threads[i].vtid == hdr.vpid) first = &threads[i];
   /* A main thread that had exited exits again, once it has started every saved thread. */
   args->main_tid = hdr.main_thread_gone ? (int32_t)amber_sys0(SYS_gettid) : 0;
   if (hdr.main_thread_gone) amber_sys1(SYS_set_tid_address, &args->main_tid);
   for (int i = 0; i < hdr.nthreads; i++) {
-    if (threads[i].leader && !hdr.main_thread_gone) {
-      leader = &threads[i];
-      continue;
-    }
+    if (&threads[i] == first && !hdr.main_thread_gone) continue;
     long r = restorer_spawn_thread(flags, thread_stacks[i] + THREAD_STACK, threads[i].fs_base,
                                    &threads[i].ctx);
     if (r < 0) die("cannot start a thread", r);
   }
   if (hdr.main_thread_gone) amber_sys1(SYS_exit, 0);
-  amber_sys2(SYS_arch_prctl, ARCH_SET_FS, leader->fs_base);
-  restorer_resume(&leader->ctx);
+  amber_sys2(SYS_arch_prctl, ARCH_SET_FS, first->fs_base);
+  restorer_resume(&first->ctx);
 }

@@ -1,5 +1,4 @@
 /* The checkpoint signal handler: leader and followers (see agent.h). */
-#include <dlfcn.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -440,7 +439,9 @@ static __attribute__((noinline)) void checkpoint(void *uc) {
  * (raw_threads.c), captured and resumed there: nothing here touches TLS. */
 static void on_ckpt_signal(int sig, siginfo_t *info, void *uc) {
   uint64_t fs = amber_raw_tls_enter();
-  checkpoint(uc);
+  void *stack = amber_agent_stack(uc);
+  if (stack) amber_call_on_stack(checkpoint, uc, stack);
+  else checkpoint(uc);
   amber_raw_tls_leave(fs);
 }
 
@@ -464,11 +465,8 @@ void amber_agent_install(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_ckpt_signal;
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
-  /* A Go program's goroutine stacks are too small for a signal frame: Go gives each of its
-   * threads an alternate signal stack, and a handler must run there (x_cgo_init: a Go program
-   * built with cgo, the only kind that runs with this library). */
-  if (dlsym(RTLD_DEFAULT, "x_cgo_init")) sa.sa_flags |= SA_ONSTACK;
+  /* SA_ONSTACK: which stack the agent then runs on is agent_stack.c's choice. */
+  sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
   sigfillset(&sa.sa_mask);
   REAL(sigaction)(AMBER_CKPT_SIGNAL, &sa, NULL);
 }

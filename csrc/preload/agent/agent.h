@@ -51,6 +51,9 @@ extern struct amber_ckpt amber_ckpt;
 extern struct amber_restore_args amber_restore_args;
 
 int amber_ctx_save(struct amber_ctx *ctx) __attribute__((returns_twice));
+/* The stack the checkpoint handler should move to, or 0 to stay (agent_stack.c), and the move. */
+void *amber_agent_stack(const void *uc);
+void amber_call_on_stack(void (*fn)(void *), void *arg, void *top);
 
 /* agent_thread.c: one thread's kernel-side state */
 void amber_thread_capture(struct amber_thread_rec *rec, void *uc);
