@@ -22,6 +22,11 @@ export interface ResetConnection {
   local: string;
   /** The peer's address ("" if it had none any more). */
   remote: string;
+  /**
+   * The snapshot was asked to keep it (`tcpEstablished`) and the kernel's repair mode would not
+   * take it: a process without CAP_NET_ADMIN, such as a server's worker that dropped root.
+   */
+  repairRefused: boolean;
 }
 
 /** Connections a listening socket had not accepted yet: they are not in the image. */
@@ -46,7 +51,11 @@ export interface LostConnections {
 
 const DescriptorSchema = z.looseObject({
   fd: z.int(),
-  reset: z.object({ local: z.string(), remote: z.string() }).optional(),
+  reset: z.object({
+    local: z.string(),
+    remote: z.string(),
+    repairRefused: z.boolean().default(false), // images before it was written: not asked
+  }).optional(),
   unaccepted: z.object({ local: z.string(), waiting: z.int().positive() }).optional(),
 });
 
@@ -79,16 +88,18 @@ export function lostConnections(manifest: Pick<Manifest, "processes">): LostConn
  * One sentence per lost connection, for the command line. `tcpEstablished`: the snapshot asked
  * to keep them, so a reset one is one the kernel's repair mode would not take (a process
  * without CAP_NET_ADMIN, such as a server's worker that dropped root, or a connection no
- * longer established).
+ * longer established); the image says so of each connection repair refused, for `inspect` and
+ * `restore`, which do not know how the snapshot was taken.
  */
 export function lostConnectionLines(lost: LostConnections, tcpEstablished = false): string[] {
-  const why = tcpEstablished
-    ? "could not be kept: TCP repair needs CAP_NET_ADMIN in its process and an established connection"
-    : "keep it with --tcp-established";
+  const why = (c: ResetConnection) =>
+    tcpEstablished || c.repairRefused
+      ? "could not be kept: TCP repair needs CAP_NET_ADMIN in its process and an established connection"
+      : "keep it with --tcp-established";
   return [
     ...lost.reset.map((c) =>
       `Process ${c.vpid}, descriptor ${c.fd}: the TCP connection ${c.local} -> ` +
-      `${c.remote || "(no peer)"} comes back reset (${why})`
+      `${c.remote || "(no peer)"} comes back reset (${why(c)})`
     ),
     ...lost.unaccepted.map((c) =>
       `Process ${c.vpid}, descriptor ${c.fd}: ${c.waiting} connection(s) waiting to be ` +

@@ -159,7 +159,7 @@ for (const transport of ["tcp", "unix"] as const) {
 }
 
 scenarioTest(
-  "with --tcp-established, a connection of a process that may not repair it is named as not kept",
+  "with --tcp-established, a connection of a process that may not repair it is named as not kept, by the snapshot and by inspect, and a live snapshot says kept connections need --stop",
   async (s) => {
     if (Deno.uid() !== 0) throw new Error("this test runs as root (it drops to nobody)");
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -174,6 +174,10 @@ scenarioTest(
       const app = await s.launch([...nobody, prog("tcp_client_reset"), port, s.dir], "nobody");
       conn = await accepted;
       await s.waitFor(/^ready$/m, "ready");
+      const live = join(s.dir, "live.amber");
+      const liveText = await amber("snapshot", app.name, "-o", live, "--tcp-established");
+      assert.equal(liveText.code, 0, liveText.err);
+      assert.match(liveText.out, /goes on with its TCP connections.*snapshot with --stop/);
       const text = await amber(
         "snapshot",
         app.name,
@@ -182,11 +186,15 @@ scenarioTest(
         "--stop",
         "--tcp-established",
       );
+      assert.doesNotMatch(text.out, /goes on with its TCP connections/);
       assert.equal(text.code, 0, text.err);
-      assert.match(
-        text.out,
-        /comes back reset \(could not be kept: TCP repair needs CAP_NET_ADMIN/,
-      );
+      const notKept = /comes back reset \(could not be kept: TCP repair needs CAP_NET_ADMIN/;
+      assert.match(text.out, notKept);
+      // The image says so too: inspect does not know how the snapshot was taken.
+      const inspected = await amber("inspect", join(s.dir, "kept.amber"));
+      assert.equal(inspected.code, 0, inspected.err);
+      assert.match(inspected.out, notKept);
+      assert.doesNotMatch(inspected.out, /keep it with --tcp-established/);
     } finally {
       conn?.close();
       listener.close();

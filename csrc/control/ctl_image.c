@@ -118,7 +118,8 @@ static void socket_losses(struct json *j, const struct amber_fd_rec *rec) {
     json_str(j, local);
     json_raw(j, ",\"remote\":");
     json_str(j, remote);
-    json_raw(j, "}");
+    /* the snapshot asked to keep it (--tcp-established) and the kernel would not (fd_tcp.c) */
+    json_raw(j, ",\"repairRefused\":%s}", rec->u[0] ? "true" : "false");
   } else if (rec->socket_kind == AMBER_SOCK_LISTEN && rec->u[AMBER_SOCK_WAITING]) {
     json_raw(j, ",\"unaccepted\":{\"local\":");
     json_str(j, local);

@@ -18,6 +18,10 @@ import {
 } from "./output.ts";
 
 /** The `snapshot` command: freeze an application and write its image. */
+/** Connections kept in an image of an application that goes on are of no use to a restore. */
+const LIVE_TCP_NOTE = "The application goes on with its TCP connections, and closes them when " +
+  "it ends: a restore of this image finds them reset. To keep them, snapshot with --stop.";
+
 export function snapshotCommand() {
   return new Command("snapshot")
     .description("Freeze an application, write its image, and let it go on (or --stop it)")
@@ -89,5 +93,6 @@ export function snapshotCommand() {
       if (image.stats) console.log(statsText(image.stats, options.parent));
       const lost = lostConnections(image.manifest);
       for (const line of lostConnectionLines(lost, options.tcpEstablished)) console.log(line);
+      if (options.tcpEstablished && !options.stop) console.log(LIVE_TCP_NOTE);
     });
 }
