@@ -365,6 +365,12 @@ for (const mode of ["plain", "taken"] as const) {
 }
 
 selfCheckingTest(
+  "a nameless O_TMPFILE file comes back nameless and can still be linked (AT_EMPTY_PATH, /proc), and one linked before keeps its name",
+  "tmpfile_link",
+  "tmpfile",
+);
+
+selfCheckingTest(
   "a Unix datagram server is bound again with its unread datagrams, and its clients connect again",
   "unix_dgram_server",
   "dgram",

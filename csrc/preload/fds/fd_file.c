@@ -54,11 +54,11 @@ int amber_fd_file_capture(struct amber_fd_rec *rec, const char *target, const st
   if (!strncmp(target, "/memfd:", 7)) return amber_fd_pathless_capture(rec, target, st);
   if (amber_is_deleted(target)) {
     if (!S_ISREG(st->st_mode)) return refuse(rec, "a deleted directory or device", target);
-    if (st->st_nlink)
-      return refuse(rec, "a file deleted under one name but linked under another", target);
-    return amber_fd_pathless_capture(rec, target, st);
-  }
-  if (!strncmp(target, "/proc/", 6)) {
+    if (!st->st_nlink) return amber_fd_pathless_capture(rec, target, st);
+    if (amber_relinked_name(target, st, rec->path, sizeof rec->path))
+      return refuse(rec, "a file deleted under one name and linked under another, in another "
+                         "directory", target);
+  } else if (!strncmp(target, "/proc/", 6)) {
     if (own_proc_path(target, rec->path, sizeof rec->path))
       return refuse(rec, "another process's /proc entry", target);
   } else {
@@ -105,6 +105,7 @@ static int reopen(const struct amber_fd_rec *rec, int flags) {
 
 int amber_fd_file_restore(struct amber_fd_rec *rec, int floor) {
   int flags = rec->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
+  if ((flags & O_TMPFILE) == O_TMPFILE) flags &= ~O_TMPFILE; /* made so, linked since: a file */
   int fd = rec->u[0] ? amber_proc_virtual_file(rec->path, O_RDONLY | O_CLOEXEC) /* a memfd: RDWR */
                      : reopen(rec, flags);
   if (fd < 0) return fd;

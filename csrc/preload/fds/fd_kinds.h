@@ -59,6 +59,8 @@ void amber_fd_owner_restore(const struct amber_fd_rec *rec);
 void *amber_fd_buffer(uint64_t len);
 
 int amber_fd_file_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
+/* Another name of a file whose descriptor names it deleted, in the same directory (fd_relinked.c). */
+int amber_relinked_name(const char *target, const struct stat *st, char *out, int cap);
 int amber_fd_file_restore(struct amber_fd_rec *rec, int floor);
 int amber_fd_file_frozen(struct amber_fd_rec *rec); /* after the share scan: owner reopens */
 

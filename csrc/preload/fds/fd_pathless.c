@@ -103,13 +103,17 @@ static int shared_memory_file(const struct amber_fd_rec *rec) {
 
 /* A deleted file comes back at its old path just long enough to be opened, so that its name
  * reads "PATH (deleted)" again; if something else has the path now, as a nameless file in
- * the same directory (O_TMPFILE). */
+ * the same directory (O_TMPFILE). A file made with O_TMPFILE and never linked comes back so
+ * too: the program may still give it a name with linkat, which a file unlinked refuses. */
 static int make_deleted(const struct amber_fd_rec *rec) {
   if (rec->u[FILE_MAPPED]) return shared_memory_file(rec);
   char path[256];
   amber_undeleted_name(rec->path, 0, path, sizeof path);
   int mode = (int)rec->u[FILE_MODE];
-  int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  int fd = (rec->flags & O_TMPFILE) == O_TMPFILE
+               ? -EEXIST
+               : (int)amber_sys4(SYS_openat, AT_FDCWD, path,
+                                 O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd >= 0) {
     amber_sys3(SYS_unlinkat, AT_FDCWD, path, 0);
   } else if (fd == -EEXIST) {
