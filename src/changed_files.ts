@@ -31,11 +31,7 @@ const OpenFileSchema = z.object({
 const DetailsSchema = z.object({ fds: z.array(z.looseObject({})).default([]) });
 
 /** A file held open for writing that is not as the snapshot left it. */
-export interface ChangedFile {
-  /** The virtual pid of a process that holds it, and its descriptor there. */
-  vpid: number;
-  fd: number;
-  path: string;
+export interface ChangedFile extends FileWrittenInPlace {
   /** Its size at the snapshot and now. */
   savedSize: number;
   size: number;
@@ -44,9 +40,15 @@ export interface ChangedFile {
   mtimeNs: bigint;
 }
 
-/** The files of the image's processes, open for writing in place, that changed since. */
-export function changedOpenFiles(image: Image): ChangedFile[] {
-  const changed: ChangedFile[] = [];
+/** A file a process of the image held open for writing in place (not appending), once each. */
+export interface FileWrittenInPlace {
+  /** The virtual pid of a process that holds it, and its descriptor there. */
+  vpid: number;
+  fd: number;
+  path: string;
+}
+
+function* openForWritingInPlace(image: Pick<Image, "manifest">) {
   const seen = new Set<string>();
   for (const process of image.manifest.processes) {
     const details = DetailsSchema.safeParse(process.details);
@@ -54,27 +56,44 @@ export function changedOpenFiles(image: Image): ChangedFile[] {
     for (const raw of details.data.fds) {
       const file = OpenFileSchema.safeParse(raw);
       if (!file.success) continue; // not a regular file reopened by path
-      const { fd, name, flags, fileDev, fileIno, fileSize, fileMtimeNs } = file.data;
+      const { name, flags } = file.data;
       if ((flags & O_ACCMODE) === 0 || (flags & O_APPEND) || seen.has(name)) continue;
       seen.add(name);
-      let now;
-      try {
-        now = fileKind(name);
-      } catch {
-        continue; // missing or unreadable: the reopen names it
-      }
-      if (now.dev !== BigInt(fileDev) || now.ino !== BigInt(fileIno)) continue;
-      if (now.size === fileSize && now.mtimeNs === BigInt(fileMtimeNs)) continue;
-      changed.push({
-        vpid: process.vpid,
-        fd,
-        path: name,
-        savedSize: fileSize,
-        size: now.size,
-        savedMtimeNs: BigInt(fileMtimeNs),
-        mtimeNs: now.mtimeNs,
-      });
+      yield { vpid: process.vpid, ...file.data };
     }
+  }
+}
+
+/**
+ * The files the image's processes held open for writing in place: what clones of it would all
+ * write at once (a database's files), each clone's memory believing it alone does.
+ */
+export function filesWrittenInPlace(image: Pick<Image, "manifest">): FileWrittenInPlace[] {
+  return [...openForWritingInPlace(image)].map(({ vpid, fd, name }) => ({ vpid, fd, path: name }));
+}
+
+/** The files of the image's processes, open for writing in place, that changed since. */
+export function changedOpenFiles(image: Image): ChangedFile[] {
+  const changed: ChangedFile[] = [];
+  for (const file of openForWritingInPlace(image)) {
+    const { vpid, fd, name, fileDev, fileIno, fileSize, fileMtimeNs } = file;
+    let now;
+    try {
+      now = fileKind(name);
+    } catch {
+      continue; // missing or unreadable: the reopen names it
+    }
+    if (now.dev !== BigInt(fileDev) || now.ino !== BigInt(fileIno)) continue;
+    if (now.size === fileSize && now.mtimeNs === BigInt(fileMtimeNs)) continue;
+    changed.push({
+      vpid,
+      fd,
+      path: name,
+      savedSize: fileSize,
+      size: now.size,
+      savedMtimeNs: BigInt(fileMtimeNs),
+      mtimeNs: now.mtimeNs,
+    });
   }
   return changed;
 }

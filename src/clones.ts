@@ -9,6 +9,8 @@ import { imageVne } from "../ffi/vne.ts";
 import type { App } from "./app.ts";
 import { type Image, verify } from "./image.ts";
 import { checkAppName, checkHostname } from "./names.ts";
+import { filesWrittenInPlace } from "./changed_files.ts";
+import { IncompatibleImageError } from "./errors.ts";
 import { restore, type RestoreOptions } from "./restore.ts";
 import { cloneAddresses } from "./vne/clone_ips.ts";
 
@@ -27,6 +29,12 @@ export interface ClonesOptions
    * `10.10.2.20-10.10.2.29`), the free ones in order; default: the lowest free ones of the VNE.
    */
   ips?: string;
+  /**
+   * Start them even though the image's program held files open for writing in place (not
+   * appending), which every clone would then write at once, each believing it alone does (a
+   * database's files): without it, more than one clone of such an image is refused, naming them.
+   */
+  acceptSharedFiles?: boolean;
 }
 
 /** A clone: the application, with the hostname and the virtual IP it was given. */
@@ -73,12 +81,22 @@ export async function restoreClones(
   const { dir, manifest } = await verify(typeof image === "string" ? image : image.dir, false);
   const base = options.name ?? manifest.app.name;
   const host = manifest.app.hostname || Deno.hostname();
-  const { ips: range, ...rest } = options;
+  const { ips: range, acceptSharedFiles, ...rest } = options;
   const { vne } = imageVne(join(dir, "tables.bin"));
   if (!vne && range !== undefined) {
     throw new RangeError(`Cannot give clones of '${dir}' the IPs '${range}': it is in no VNE`);
   }
   const ips = vne ? cloneAddresses(vne, count, range) : [];
+  const shared = count > 1 && !acceptSharedFiles ? filesWrittenInPlace({ manifest }) : [];
+  if (shared.length) {
+    throw new IncompatibleImageError(
+      `Cannot start ${count} clones of '${dir}': each would write, at once, the files its ` +
+        `program held open for writing in place:\n` +
+        shared.map((f) => `  '${f.path}' (process ${f.vpid}, fd ${f.fd})\n`).join("") +
+        `Give each clone its own copy of them (restore them one by one, the files copied in ` +
+        `between), or accept it (--accept-shared-files, acceptSharedFiles).`,
+    );
+  }
   const clones: Clone[] = [];
   try {
     for (let i = 1; i <= count; i++) {
@@ -91,6 +109,8 @@ export async function restoreClones(
       const ip = vne ? ips[i - 1] : undefined;
       const app = await restore(dir, {
         ...rest,
+        // The first clone's writes are not changes a later one must refuse: it was accepted.
+        acceptChangedFiles: rest.acceptChangedFiles || (acceptSharedFiles && i > 1),
         name: checkAppName(`${base}-${i}`),
         hostname,
         output,

@@ -5,7 +5,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { IncompatibleImageError } from "../mod.ts";
+import { IncompatibleImageError, restoreClones } from "../mod.ts";
+import { amber } from "./cli_support.ts";
 import { prog, scenarioTest } from "./support.ts";
 
 scenarioTest(
@@ -33,5 +34,32 @@ scenarioTest(
     );
     await s.restore(second, { acceptChangedFiles: true });
     await s.pass();
+  },
+);
+
+scenarioTest(
+  "clones of an image whose program writes a file in place are refused, naming it, unless accepted; a log it appends to is no matter",
+  async (s) => {
+    const data = join(s.dir, "data.db");
+    const log = join(s.dir, "app.log");
+    const app = await s.launch([prog("changed_file"), s.dir, data, log], "shared");
+    await s.waitFor(/^ready$/m);
+    const image = await s.freeze(app);
+    await assert.rejects(
+      () => restoreClones(image.dir, 2, { name: s.name("clone") }),
+      (e) =>
+        e instanceof IncompatibleImageError && e.message.includes(`'${data}' (process `) &&
+        !e.message.includes(log) && e.message.includes("--accept-shared-files"),
+    );
+    const cli = await amber(s, "restore", image.dir, "--clones", "2", "--detach");
+    assert.notEqual(cli.code, 0);
+    assert.match(new TextDecoder().decode(cli.stderr), /would write, at once, the files/);
+    assert.equal(await Deno.readTextFile(data), "frozen", "no clone ran");
+    const clones = await restoreClones(image.dir, 2, {
+      name: s.name("accepted"),
+      acceptSharedFiles: true,
+    });
+    for (const clone of clones) await clone.kill();
+    assert.equal(clones.length, 2);
   },
 );

@@ -1,6 +1,6 @@
 /**
  * `amber restore DIR [--name NEW] [--clones N [--ips FIRST-LAST]] [--detach] [--lazy]
- *   [--accept-changed-files] [--output F] [--timeout MS]`
+ *   [--accept-changed-files] [--accept-shared-files] [--output F] [--timeout MS]`
  *
  * @module
  */
@@ -44,6 +44,11 @@ export function restoreCommand() {
       "--accept-changed-files",
       "restore even if files the program wrote in place changed after the snapshot",
     )
+    .option(
+      "--accept-shared-files",
+      "with --clones: start them even though they would all write the files the program " +
+        "held open for writing in place",
+    )
     .option("--output <file>", "append the program's stdout and stderr to this file")
     .option("--timeout <ms>", "how long the processes may take to come back", timeoutArgument)
     .option("--json", "with --detach, print the applications as JSON (errors as JSON too)")
@@ -60,9 +65,12 @@ export function restoreCommand() {
         import("../image.ts"),
         import("../lost.ts"),
       ]);
-      const { clones, json, ips, ...rest } = options;
+      const { clones, json, ips, acceptSharedFiles, ...rest } = options;
       if (ips !== undefined && clones === undefined) {
         throw new RangeError("--ips is for --clones: give --clones N too");
+      }
+      if (acceptSharedFiles && clones === undefined) {
+        throw new RangeError("--accept-shared-files is for --clones: give --clones N too");
       }
       // Ctrl-C before the application is back abandons the restore: nothing of it is left.
       const apps: App[] = await interruptible(async (signal) => {
@@ -70,7 +78,7 @@ export function restoreCommand() {
         const how = { ...rest, timeoutMs: options.timeout, signal, onProgress: bar.callback };
         return clones === undefined
           ? [await restore(dir, how)]
-          : await restoreClones(dir, clones, { ...how, ips });
+          : await restoreClones(dir, clones, { ...how, ips, acceptSharedFiles });
       }, json);
       const image = await readImage(dir);
       const lost = image.lost ?? lostConnections(image.manifest);
