@@ -74,6 +74,12 @@ cyclesTest(
   "gotimers",
 );
 
+cyclesTest(
+  "threads whose alternate signal stacks are too small for the agent (6 KiB) carry on, and nothing below those stacks is written",
+  "small_altstack",
+  "smallalt",
+);
+
 scenarioTest(
   "a Go program linked as most are (libc only for package net) keeps its goroutines' stacks intact through live snapshots and restores",
   async (s) => {
