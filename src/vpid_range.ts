@@ -113,5 +113,7 @@ export function sharedVpidsWarning(names: readonly string[], base: number): stri
     `restore keeps its image's, and they come from one image (or one is the application it ` +
     `was taken from). A program that names files by its pid in a directory they share (a ` +
     `JVM's /tmp/hsperfdata_USER, pid files, lock files) takes the other's files for its own: ` +
-    `give each its own directory (TMPDIR, a private /tmp), or run one at a time.`;
+    `give each its own directory where the program lets you choose it (TMPDIR, a pid file's ` +
+    `path) or a private /tmp, turn such files off (a JVM: -XX:-UsePerfData), or run one at ` +
+    `a time.`;
 }
