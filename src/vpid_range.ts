@@ -110,10 +110,10 @@ export function sharedVpidsWarning(names: readonly string[], base: number): stri
   if (names.length < 2) return "";
   const list = names.map((o) => `'${o}'`).join(", ");
   return `Warning: ${list} have the same virtual pids (${base + 1}, ${base + 2}, ...): a ` +
-    `restore keeps its image's, and they come from one image (or one is the application it ` +
-    `was taken from). A program that names files by its pid in a directory they share (a ` +
-    `JVM's /tmp/hsperfdata_USER, pid files, lock files) takes the other's files for its own: ` +
-    `give each its own directory where the program lets you choose it (TMPDIR, a pid file's ` +
-    `path) or a private /tmp, turn such files off (a JVM: -XX:-UsePerfData), or run one at ` +
-    `a time.`;
+    `restore keeps its image's (clones of one image, a copy beside its original, or, rarely, ` +
+    `an image from another computer whose range one here has). A program that names files by ` +
+    `its pid in a directory they share (a JVM's /tmp/hsperfdata_USER, pid files, lock files) ` +
+    `takes the other's files for its own: give each its own directory where the program lets ` +
+    `you choose it (TMPDIR, a pid file's path) or a private /tmp, turn such files off (a JVM: ` +
+    `-XX:-UsePerfData), or run one at a time.`;
 }

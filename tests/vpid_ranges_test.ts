@@ -14,6 +14,7 @@ import { newAppId } from "../src/names.ts";
 import { makeAppDir, TABLES_FILE } from "../src/paths.ts";
 import { Supervisor } from "../src/supervisor.ts";
 import { sharedVpidsWarning, sharingVpids } from "../src/vpid_range.ts";
+import { amber } from "./cli_support.ts";
 import { prog, type Scenario, scenarioTest } from "./support.ts";
 
 /** The virtual pids an application's processes have, and whether all are in its range. */
@@ -78,6 +79,26 @@ scenarioTest(
     const warning = sharedVpidsWarning(shared.names, shared.base);
     assert.ok(warning.includes(`'${one.name}'`) && warning.includes(String(base + 1)), warning);
     assert.deepEqual(sharingVpids([fresh.name]).names, [], "a new application shares nothing");
+
+    // `amber restore` says so: on stderr, and in --json for each clone.
+    const name = s.name("cli");
+    const copy = await amber(s, "restore", image.dir, "--detach", "--name", name);
+    const clones = await amber(s, "restore", image.dir, "--clones", "2", "--detach", "--json");
+    const listed: { name: string; sameVpidsAs?: string[] }[] = clones.code === 0
+      ? JSON.parse(new TextDecoder().decode(clones.stdout))
+      : [];
+    for (const ended of [name, ...listed.map((c) => c.name)]) await amber(s, "kill", ended);
+    const said = new TextDecoder().decode(copy.stderr);
+    assert.equal(copy.code, 0, said);
+    for (const other of [one.name, two.name, name]) assert.ok(said.includes(`'${other}'`), said);
+    assert.match(said, /^Warning: .* have the same virtual pids/m);
+    assert.equal(clones.code, 0, new TextDecoder().decode(clones.stderr));
+    assert.deepEqual(
+      listed.map((c) => c.sameVpidsAs),
+      listed.map((c) =>
+        [one.name, two.name, name, ...listed.map((l) => l.name)].filter((n) => n !== c.name).sort()
+      ),
+    );
   },
 );
 
