@@ -3,43 +3,54 @@
  * shared files by their pid (a JVM's /tmp/hsperfdata_USER/PID, pid files, lock files holding a
  * pid that `kill(pid, 0)` checks, Unix sockets): two applications that both had a process
  * 4200001 would write, remove and trust each other's files. So a new application takes a range
- * no application of this state directory holds, picked at random among the free ones, which
- * also keeps applications started on different computers (or with other state directories)
- * apart with high odds. A restore keeps its image's range: clones of one image share theirs
+ * no application on this computer holds (of this state directory, or run by this user with
+ * another), picked at random among the free ones, which also keeps applications started on
+ * different computers (or by other users) apart with high odds. A restore keeps its image's range: clones of one image share theirs
  * ({@linkcode sharingVpids} names who with).
  *
  * @module
  */
 
-import { join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { ControlError, Table, VpidRanges } from "../ffi/control.ts";
 import { Errno } from "../ffi/errno.ts";
+import { supervisedDirs } from "./orphans.ts";
 import { isStale } from "./processes.ts";
 import { appsDir, TABLES_FILE } from "./paths.ts";
 
-/** An application of this state directory and the first pid of its range. */
+/** An application on this computer and the first pid of its range. */
 export interface VpidRangeHolder {
   /** The application's name. */
   name: string;
+  /** Its directory: in this state directory, or another one's (run by this user). */
+  dir: string;
   /** Its first virtual pid (its supervisor's). */
   base: number;
   /** Its supervisor is gone: it runs no process. */
   stale: boolean;
 }
 
-/** The ranges of the applications in this state directory (those whose tables can be read). */
+/**
+ * The ranges of the applications on this computer whose tables can be read: those of this state
+ * directory, and those whose supervisor this user runs with another one.
+ */
 export function vpidRangeHolders(): VpidRangeHolder[] {
-  const holders: VpidRangeHolder[] = [];
+  const dirs = new Set<string>();
   for (const entry of Deno.readDirSync(appsDir())) {
-    if (!entry.isDirectory) continue;
+    if (entry.isDirectory) dirs.add(resolve(appsDir(), entry.name));
+  }
+  for (const dir of supervisedDirs()) dirs.add(resolve(dir));
+  const holders: VpidRangeHolder[] = [];
+  for (const dir of dirs) {
+    const name = basename(dir);
     try {
-      using table = Table.open(join(appsDir(), entry.name, TABLES_FILE));
+      using table = Table.open(join(dir, TABLES_FILE));
       const base = table.info().vpidBase;
-      holders.push({ name: entry.name, base, stale: isStale(table.rows()) });
+      holders.push({ name, dir, base, stale: isStale(table.rows()) });
     } catch (cause) {
       // An older Amber's tables (EPROTO): every one of its applications had the first range.
       if (cause instanceof ControlError && cause.errno === Errno.EPROTO) {
-        holders.push({ name: entry.name, base: VpidRanges.PID_MIN, stale: false });
+        holders.push({ name, dir, base: VpidRanges.PID_MIN, stale: false });
       }
       // Otherwise one being started or removed (no tables yet, or no longer): none to avoid.
     }
@@ -91,17 +102,20 @@ export function pickVpidBase(
 }
 
 /**
- * The applications of this state directory that run with the virtual pids of `apps` (restored
- * from one image: the same range), `apps` among them, sorted; fewer than two: none share. Clones
+ * The applications on this computer that run with the virtual pids of `apps` (restored from one
+ * image: the same range), `apps` among them, sorted (one of another state directory with its
+ * name and that directory); fewer than two: none share. Clones
  * of one image, or an image restored beside the application it was taken from, are so: their
  * pid-named files are the same files.
  */
 export function sharingVpids(apps: readonly string[]): { names: string[]; base: number } {
   const holders = vpidRangeHolders();
-  const base = holders.find((h) => apps.includes(h.name))?.base;
+  const here = (h: VpidRangeHolder) => dirname(h.dir) === resolve(appsDir());
+  const restored = (h: VpidRangeHolder) => here(h) && apps.includes(h.name);
+  const base = holders.find(restored)?.base;
   if (base === undefined) return { names: [], base: 0 };
-  const names = holders.filter((h) => apps.includes(h.name) || (!h.stale && overlap(h.base, base)))
-    .map((h) => h.name).sort();
+  const names = holders.filter((h) => restored(h) || (!h.stale && overlap(h.base, base)))
+    .map((h) => here(h) ? h.name : `${h.name} (in ${dirname(dirname(h.dir))})`).sort();
   return { names: names.length > 1 ? names : [], base };
 }
 

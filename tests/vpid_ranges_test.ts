@@ -8,12 +8,13 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createTable, fileHash, VpidRanges } from "../ffi/control.ts";
 import { App } from "../mod.ts";
 import { newAppId } from "../src/names.ts";
-import { makeAppDir, TABLES_FILE } from "../src/paths.ts";
+import { makeAppDir, stateDir, TABLES_FILE } from "../src/paths.ts";
 import { Supervisor } from "../src/supervisor.ts";
-import { sharedVpidsWarning, sharingVpids } from "../src/vpid_range.ts";
+import { sharedVpidsWarning, sharingVpids, vpidRangeHolders } from "../src/vpid_range.ts";
 import { amber } from "./cli_support.ts";
 import { prog, type Scenario, scenarioTest } from "./support.ts";
 
@@ -159,6 +160,43 @@ scenarioTest(
     } finally {
       await app.kill().catch(() => {});
       await supervisor.stop();
+    }
+  },
+);
+
+/** Runs `amber ARGS...` with another state directory. */
+async function amberIn(state: string, ...args: string[]): Promise<Deno.CommandOutput> {
+  return await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", fileURLToPath(new URL("../cli.ts", import.meta.url)), ...args],
+    env: { NO_COLOR: "1", AMBER_STATE_DIR: state },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+}
+
+scenarioTest(
+  "an application of another state directory is known: a new one avoids its range, and a restore that shares it names it",
+  async (s) => {
+    const app = await s.launch(["sleep", "60"], "here");
+    const image = await app.snapshot({ dir: join(s.dir, "image.amber") }); // it runs on
+    const other = join(s.dir, "state");
+    await Deno.mkdir(other, { mode: 0o700 });
+    const name = s.name("there");
+    const restored = await amberIn(other, "restore", image.dir, "--detach", "--name", name);
+    try {
+      const said = new TextDecoder().decode(restored.stderr);
+      assert.equal(restored.code, 0, said);
+      assert.ok(
+        said.includes(`'${app.name} (in ${stateDir()})'`) && said.includes(`'${name}'`),
+        said,
+      );
+      const there = vpidRangeHolders().find((h) => h.name === name);
+      assert.equal(there?.base, app.info().vpidBase, "the other state directory's application");
+      assert.ok(there.dir.startsWith(other), there.dir);
+    } finally {
+      await amberIn(other, "kill", name);
     }
   },
 );
