@@ -33,6 +33,9 @@ export const SnapshotFlag = { TCP_ESTABLISHED: 1, COW: 2, ENDING: 4, PRECOPIED: 
 /** Where virtual IDs start: none equals a system ID (table.h). */
 export const IdBase = { PID: 4200000, IPC: 1000000 } as const;
 
+/** Each application's virtual pids: BASE = PID_MIN + k * SIZE, k below COUNT (table.h). */
+export const VpidRanges = { PID_MIN: 4200000, SIZE: 4096, COUNT: 23388 } as const;
+
 /** A process's file in an image: prefix + virtual pid + suffix (image.h). */
 export const ProcessFile = { PREFIX: "process-", SUFFIX: ".img", INDEX_SUFFIX: ".index" } as const;
 

@@ -141,7 +141,7 @@ function parseJson<T>(call: string, text: string, schema: z.ZodType<T>): T {
 }
 
 // Enums and flags shared with C, generated from its headers (tools/contract.ts).
-export { AgentState, AppState, Phase, PidFlag, SnapshotFlag } from "./contract.ts";
+export { AgentState, AppState, Phase, PidFlag, SnapshotFlag, VpidRanges } from "./contract.ts";
 
 /** An application's identity and state, from its table. */
 export interface TableInfo {
@@ -151,6 +151,11 @@ export interface TableInfo {
   name: string;
   /** The hostname its processes see. */
   hostname: string;
+  /**
+   * Its first virtual pid, its supervisor's: its pids are this and the next
+   * `VpidRanges.SIZE` - 1 (src/vpid_range.ts).
+   */
+  vpidBase: number;
   /** The virtual pid of its first process. */
   rootVpid: number;
   /** Its state, one of {@linkcode AppState}. */
@@ -166,6 +171,7 @@ export const TableInfoSchema: z.ZodType<TableInfo> = z.object({
   appId: z.string(),
   name: z.string(),
   hostname: z.string(),
+  vpidBase: z.int(),
   rootVpid: z.int(),
   state: z.int(),
   error: z.string(),
@@ -590,13 +596,23 @@ export function handLeaseRenewal(appDir: string, renewal: number, fenceMs: numbe
   unwrap("amber_ctl_hand_renewal", status, appDir);
 }
 
-/** Creates the tables file of a new application at `path` (mode 0600). */
-export function createTable(path: string, appId: string, name: string, hostname: string): void {
+/**
+ * Creates the tables file of a new application at `path` (mode 0600), its virtual pids from
+ * `vpidBase` (src/vpid_range.ts).
+ */
+export function createTable(
+  path: string,
+  appId: string,
+  name: string,
+  hostname: string,
+  vpidBase: number,
+): void {
   const status = library().amber_ctl_table_create(
     cstr(path),
     cstr(appId),
     cstr(name),
     cstr(hostname),
+    vpidBase,
   );
   unwrap("amber_ctl_table_create", status, path);
 }

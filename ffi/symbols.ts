@@ -25,13 +25,14 @@ export const symbols = {
   amber_ctl_abi_version: { parameters: [], result: "i32" },
 
   // int32_t amber_ctl_table_create(const char *path, const char *app_id, const char *name,
-  //                                const char *hostname)
+  //                                const char *hostname, int32_t vpid_base)
   amber_ctl_table_create: {
     parameters: [
       "buffer", // const char *path
       "buffer", // const char *app_id
       "buffer", // const char *name
       "buffer", // const char *hostname
+      "i32", // int32_t vpid_base
     ],
     result: "i32",
   },

@@ -6,6 +6,7 @@
 
 import { join } from "node:path";
 import { AppState, createTable, Table } from "../ffi/control.ts";
+import { pickVpidBase } from "./vpid_range.ts";
 import { App, withSupervisor } from "./app.ts";
 import { ProgramError } from "./errors.ts";
 import { checkHostname, defaultAppName, newAppId } from "./names.ts";
@@ -75,7 +76,8 @@ export async function launch(argv: readonly string[], options: LaunchOptions = {
   let table: Table | undefined;
   let supervisor: Supervisor | undefined;
   try {
-    createTable(join(dir, TABLES_FILE), id, name, hostname);
+    // Its own virtual pids: none of another application's pid-named files is its (vpid_range.ts).
+    createTable(join(dir, TABLES_FILE), id, name, hostname, pickVpidBase());
     if (options.vne !== undefined) {
       const vne = { vne: options.vne, ip: options.ip, hostname: options.hostname };
       joinVne({ name, id, tables: join(dir, TABLES_FILE) }, vne);

@@ -52,6 +52,14 @@ function isSupervisor({ argv }: Proc): boolean {
   return basename(argv[0] ?? "") === "amber-supervisor" && ["run", "restore"].includes(argv[1]);
 }
 
+/**
+ * The application directories of this user's running supervisors, whatever their state
+ * directory (src/vpid_range.ts avoids their ranges too).
+ */
+export function supervisedDirs(): string[] {
+  return [...new Set(processes().filter(isSupervisor).map((p) => p.argv[2]).filter(Boolean))];
+}
+
 /** The supervisor pid that the tables in `dir` name, or null if there are none. */
 function supervisorOf(dir: string): number | null {
   try {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { prog, scenarioTest } from "./support.ts";
 
-const VPID_BASE = 4_200_000;
+const VPID_BASE = 4_200_000; // any pid from here up is virtual
 
 function seenIds(text: string): Map<string, number> {
   return new Map([...text.matchAll(/^seen (\d+) (\w+)$/gm)].map((m) => [m[2], Number(m[1])]));
@@ -20,12 +20,13 @@ scenarioTest(
     const text = await s.waitFor(/^PASS$/m, "PASS");
     const seen = seenIds(text);
     for (const [what, id] of seen) assert.ok(id >= VPID_BASE, `${what} is ${id}`);
+    const supervisor = app.info().vpidBase; // the first pid of the application's own range
     assert.equal(
       seen.get("parent"),
-      VPID_BASE,
+      supervisor,
       "the root's parent is the supervisor, the app's init",
     );
-    assert.equal(seen.get("session"), VPID_BASE, "the session is the supervisor's");
+    assert.equal(seen.get("session"), supervisor, "the session is the supervisor's");
     const rows = app.tables().filter((r) => r.kind === "pid");
     const system = new Set(rows.map((r) => r.sid));
     for (const [what, id] of seen) {
@@ -48,12 +49,18 @@ scenarioTest("every process a bash script starts is registered", async (s) => {
   assert.equal(new Set(reports.map((r) => r[1])).size, 3, "three distinct virtual pids");
 });
 
-scenarioTest("two applications have independent ID spaces", async (s) => {
-  await s.launch([prog("counter"), "50"], "one");
-  await s.launch([prog("counter"), "50"], "two");
+scenarioTest("two applications have independent ID spaces, each its own range", async (s) => {
+  const one = await s.launch([prog("counter"), "50"], "one");
+  const two = await s.launch([prog("counter"), "50"], "two");
   const text = await s.waitFor(/(^count 2 pid \d+\n[^]*){2}/m, "two counters");
   const pids = new Set([...text.matchAll(/^count \d+ pid (\d+)$/gm)].map((m) => Number(m[1])));
-  assert.deepEqual([...pids], [VPID_BASE + 1], "both see the same first virtual pid");
+  const first = [one, two].map((app) => app.info().vpidBase + 1).sort((x, y) => x - y);
+  assert.deepEqual(
+    [...pids].sort((x, y) => x - y),
+    first,
+    "each sees its own range's first virtual pid",
+  );
+  assert.notEqual(first[0], first[1], "two applications at once have the same pids");
 });
 
 scenarioTest("the virtual hostname replaces the real one", async (s) => {

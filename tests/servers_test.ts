@@ -119,7 +119,7 @@ scenarioTest(
     const { app, port, log } = await nginxOneWorker(s);
     const restored = await s.restore(await s.freeze(app));
     await until(async () => (await http(port)).includes("hello from nginx"), "nginx serving again");
-    const master = restored.processes().find((p) => p.parent === 4200000)!;
+    const master = restored.processes().find((p) => p.parent === restored.info().vpidBase)!;
     const worker = restored.processes().find((p) => p.parent === master.vpid)!;
     Deno.kill(master.pid, "SIGHUP"); // a reload: a new worker, with a new channel and its owner
     await until(
@@ -225,7 +225,7 @@ scenarioTest(
   "nginx whose stopped worker has a new sibling's channel in flight (SCM_RIGHTS) is restored, and the worker takes it and quits cleanly",
   async (s) => {
     const { app, port, log } = await nginxOneWorker(s);
-    const master = app.processes().find((p) => p.parent === 4200000)!;
+    const master = app.processes().find((p) => p.parent === app.info().vpidBase)!;
     const old = childrenOf(app, master.vpid)[0];
     // A stopped worker takes nothing from its channel: a reload's new worker's channel, which
     // the master hands every worker, and the order to quit wait in its queue.

@@ -15,7 +15,7 @@
 #include "sys.h"
 
 #define AMBER_SECCOMP_MAX_INSNS 4096 /* BPF_MAXINSNS */
-#define AMBER_VIRTUAL_PID_MIN 4200000u    /* AMBER_VPID_BASE */
+#define AMBER_VIRTUAL_PID_MIN 4200000u    /* AMBER_VPID_MIN */
 #define AMBER_VIRTUAL_NEG_MAX 0xffbfe9c0u /* (uint32_t)-4200000: a virtual group for kill */
 
 /* Jump targets resolved at the end of a block (real offsets inside a block stay small). */

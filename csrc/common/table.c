@@ -9,8 +9,14 @@
 #include "robust.h"
 #include "sys.h"
 
-int32_t amber_kind_base(int kind) {
-  return kind == AMBER_KIND_PID ? AMBER_VPID_BASE : AMBER_VIPC_BASE;
+int32_t amber_kind_base(const struct amber_table *t, int kind) {
+  return kind == AMBER_KIND_PID ? t->vpid_base : AMBER_VIPC_BASE;
+}
+
+int amber_vpid_base_valid(int64_t base) {
+  int64_t k = (base - AMBER_VPID_MIN) / AMBER_TABLE_ROWS;
+  return base >= AMBER_VPID_MIN && (base - AMBER_VPID_MIN) % AMBER_TABLE_ROWS == 0 &&
+         k < AMBER_VPID_RANGES;
 }
 
 static int map_file(int fd, struct amber_table **out) {
@@ -29,7 +35,8 @@ static void copy_str(char *dst, const char *src, size_t cap) {
 }
 
 int amber_table_create(const char *path, const char *app_id, const char *name,
-                       const char *hostname, struct amber_table **out) {
+                       const char *hostname, int32_t vpid_base, struct amber_table **out) {
+  if (!amber_vpid_base_valid(vpid_base)) return -EINVAL;
   int fd = (int)amber_sys4(SYS_openat, AT_FDCWD, path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                            0600);
   if (fd < 0) return fd;
@@ -43,6 +50,7 @@ int amber_table_create(const char *path, const char *app_id, const char *name,
   if (err) return err;
   t->version = AMBER_TABLE_VERSION;
   t->size = sizeof(struct amber_table);
+  t->vpid_base = vpid_base;
   copy_str(t->app_id, app_id, sizeof t->app_id);
   copy_str(t->name, name, sizeof t->name);
   copy_str(t->hostname, hostname, sizeof t->hostname);
@@ -93,7 +101,7 @@ void amber_table_lock(struct amber_table *t) { amber_robust_lock(&t->lock); }
 void amber_table_unlock(struct amber_table *t) { pthread_mutex_unlock(&t->lock); }
 
 struct amber_row *amber_row_by_vid(struct amber_table *t, int kind, int32_t vid) {
-  int64_t slot = (int64_t)vid - amber_kind_base(kind);
+  int64_t slot = (int64_t)vid - amber_kind_base(t, kind);
   if (slot < 0 || slot >= AMBER_TABLE_ROWS) return NULL;
   struct amber_row *row = &t->rows[kind][slot];
   return __atomic_load_n(&row->state, __ATOMIC_ACQUIRE) == AMBER_ROW_LIVE ? row : NULL;
@@ -127,7 +135,7 @@ struct amber_row *amber_row_alloc(struct amber_table *t, int kind) {
     if (kind == AMBER_KIND_PID) /* beside the row */
       memset(t->cpu_times_shift[slot], 0, sizeof t->cpu_times_shift[slot]),
           t->dirty_epoch[slot] = 0;
-    row->vid = amber_kind_base(kind) + (int32_t)slot;
+    row->vid = (int32_t)((uint32_t)amber_kind_base(t, kind) + slot);
     row->sid = -1;
     __atomic_store_n(&row->state, AMBER_ROW_LIVE, __ATOMIC_RELEASE);
     if (slot + 1 > t->high[kind]) __atomic_store_n(&t->high[kind], slot + 1, __ATOMIC_RELEASE);

@@ -12,12 +12,22 @@
 #include <stdint.h>
 
 #define AMBER_TABLE_MAGIC 0x31424154524d4241ULL /* "AMBRTAB1" */
-#define AMBER_TABLE_VERSION 5
+/* 6: vpid_base, each application's own range of virtual pids. A version 5 table (an image
+ * made before) is read as one whose range starts at AMBER_VPID_MIN (ctl_files.c). */
+#define AMBER_TABLE_VERSION 6
+#define AMBER_TABLE_VERSION_FIXED_BASE 5
 #define AMBER_TABLE_ROWS 4096
 
 /* Virtual ranges are chosen so that no virtual ID can equal a system ID: system pids never
- * exceed PID_MAX_LIMIT (4194304), and SysV IDs are (sequence << 15 | index). */
-#define AMBER_VPID_BASE 4200000
+ * exceed PID_MAX_LIMIT (4194304), and SysV IDs are (sequence << 15 | index). Any pid from
+ * AMBER_VPID_MIN up is virtual. Each application has its own range of AMBER_TABLE_ROWS pids,
+ * from its vpid_base (AMBER_VPID_MIN + k * AMBER_TABLE_ROWS, k below AMBER_VPID_RANGES, picked
+ * by `run` among the ranges no other application on the computer holds: src/vpid_range.ts), so
+ * that two applications never both have a process 4200001 and write the same pid-named files
+ * (/tmp/hsperfdata_USER/PID, pid and lock files). A restore keeps the image's range. The
+ * ranges end below 10^8: pids stay at most 8 digits. */
+#define AMBER_VPID_MIN 4200000
+#define AMBER_VPID_RANGES 23388 /* (10^8 - AMBER_VPID_MIN) / AMBER_TABLE_ROWS */
 #define AMBER_VIPC_BASE 1000000
 
 enum amber_kind {
@@ -207,7 +217,10 @@ struct amber_table {
   char app_id[40];
   char name[64];
   char hostname[65]; /* virtual hostname; empty: the real one */
-  char pad0[7];
+  char pad0[3];
+  /* The application's first virtual pid (its supervisor's): its pids are vpid_base + slot.
+   * Where version 5 had padding, so that a version 5 image's tables read in place. */
+  int32_t vpid_base;
   int32_t state;     /* enum amber_app_state, written by the supervisor */
   int32_t root_vpid; /* the process the supervisor started (or restored) first */
   char error[256];   /* why the supervisor could not start the program */
@@ -263,11 +276,17 @@ enum amber_app_state {
   AMBER_APP_EXITED = 3,
 };
 
-int32_t amber_kind_base(int kind);
+/* The first virtual ID of a kind: the application's vpid_base for pids. */
+int32_t amber_kind_base(const struct amber_table *t, int kind);
 
-/* Creating and opening; the file is created mode 0600. All return 0 or -errno. */
+/* Is `base` a range of virtual pids a table may have (AMBER_VPID_MIN + k * AMBER_TABLE_ROWS,
+ * k below AMBER_VPID_RANGES)? */
+int amber_vpid_base_valid(int64_t base);
+
+/* Creating and opening; the file is created mode 0600, its pids from `vpid_base` (which must
+ * be valid: -EINVAL). All return 0 or -errno. */
 int amber_table_create(const char *path, const char *app_id, const char *name,
-                       const char *hostname, struct amber_table **out);
+                       const char *hostname, int32_t vpid_base, struct amber_table **out);
 int amber_table_open(const char *path, struct amber_table **out);
 void amber_table_close(struct amber_table *t);
 /* Maps the tables open on `fd` (which stays open): for a process that may no longer open them

@@ -12,9 +12,10 @@
 
 int32_t amber_ctl_abi_version(void);
 
-/* Application runtime: create the tables file of a new application (mode 0600). */
+/* Application runtime: create the tables file of a new application (mode 0600), its virtual
+ * pids from vpid_base (table.h; -EINVAL if it is no range's). */
 int32_t amber_ctl_table_create(const char *path, const char *app_id, const char *name,
-                               const char *hostname);
+                               const char *hostname, int32_t vpid_base);
 void *amber_ctl_table_open(const char *path, int32_t *err);
 void amber_ctl_table_close(void *table);
 

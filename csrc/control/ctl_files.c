@@ -100,11 +100,17 @@ int amber_read_image_tables(const char *path, struct amber_table *copy) {
   int err = amber_read_tables_file(fd, copy);
   close(fd);
   if (err) return err;
+  /* A version 5 image (every application's pids from AMBER_VPID_MIN) has the same layout, with
+   * padding where vpid_base is. */
+  if (copy->magic == AMBER_TABLE_MAGIC && copy->version == AMBER_TABLE_VERSION_FIXED_BASE &&
+      copy->vpid_base == 0)
+    copy->version = AMBER_TABLE_VERSION, copy->vpid_base = AMBER_VPID_MIN;
   if (copy->magic != AMBER_TABLE_MAGIC ||
       copy->version != AMBER_TABLE_VERSION || copy->size != sizeof *copy)
     return -EPROTO;
-  int bad = copy->ctl.nslots > AMBER_CTL_MAX_PROCS || copy->ctl.nzombies > AMBER_CTL_MAX_PROCS ||
-            copy->vne_nbinds > AMBER_VNE_BINDS || !ends(copy->app_id, sizeof copy->app_id) ||
+  int bad = !amber_vpid_base_valid(copy->vpid_base) || copy->ctl.nslots > AMBER_CTL_MAX_PROCS ||
+            copy->ctl.nzombies > AMBER_CTL_MAX_PROCS || copy->vne_nbinds > AMBER_VNE_BINDS ||
+            !ends(copy->app_id, sizeof copy->app_id) ||
             !ends(copy->name, sizeof copy->name) || !ends(copy->hostname, sizeof copy->hostname) ||
             !ends(copy->vne, sizeof copy->vne) || !ends(copy->vne_table, sizeof copy->vne_table);
   for (int k = 0; k < AMBER_KIND_COUNT; k++)

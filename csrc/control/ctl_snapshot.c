@@ -353,7 +353,7 @@ static int32_t table_from_image_into(struct amber_table *copy, const char *image
   int err = amber_read_image_tables(image_tables, copy);
   if (err) return err;
   struct amber_table *t;
-  err = amber_table_create(path, app_id, name, copy->hostname, &t);
+  err = amber_table_create(path, app_id, name, copy->hostname, copy->vpid_base, &t);
   if (err) return err;
   memcpy(t->rows, copy->rows, sizeof t->rows);
   memcpy(t->next_slot, copy->next_slot, sizeof t->next_slot);

@@ -13,9 +13,9 @@
 API int32_t amber_ctl_abi_version(void) { return AMBER_CTL_ABI_VERSION; }
 
 API int32_t amber_ctl_table_create(const char *path, const char *app_id, const char *name,
-                                   const char *hostname) {
+                                   const char *hostname, int32_t vpid_base) {
   struct amber_table *t;
-  int err = amber_table_create(path, app_id, name, hostname, &t);
+  int err = amber_table_create(path, app_id, name, hostname, vpid_base, &t);
   if (err) return err;
   amber_table_close(t);
   return 0;
@@ -54,7 +54,7 @@ API int32_t amber_ctl_table_info(void *table, char *buf, int32_t cap) {
   json_str(&j, t->name);
   json_raw(&j, ",\"hostname\":");
   json_str(&j, t->hostname);
-  json_raw(&j, ",\"rootVpid\":%d,\"state\":%d,\"error\":", t->root_vpid,
+  json_raw(&j, ",\"vpidBase\":%d,\"rootVpid\":%d,\"state\":%d,\"error\":", t->vpid_base, t->root_vpid,
            __atomic_load_n(&t->state, __ATOMIC_ACQUIRE));
   json_str(&j, t->error);
   json_raw(&j, ",\"supervisorPid\":%d}", supervisor_pid(t));

@@ -86,7 +86,8 @@ int amber_read_tables_file(int fd, struct amber_table *copy) {
   struct stat st;
   if (fstat(fd, &st)) return -errno;
   if (read_at(fd, &head, sizeof head, 0) || head.magic != TABLES_FILE_MAGIC ||
-      head.version != AMBER_TABLE_VERSION || head.size != sizeof *copy || head.npages > NPAGES)
+      (head.version != AMBER_TABLE_VERSION && head.version != AMBER_TABLE_VERSION_FIXED_BASE) ||
+      head.size != sizeof *copy || head.npages > NPAGES)
     return -EPROTO;
   uint32_t index[NPAGES];
   off_t off = sizeof head;

@@ -56,12 +56,12 @@ static const struct proc_node *find_proc(int32_t vpid) {
 }
 
 static int32_t system_pid(int32_t vpid) {
-  int64_t slot = (int64_t)vpid - AMBER_VPID_BASE;
+  int64_t slot = (int64_t)vpid - table->vpid_base;
   return slot >= 0 && slot < AMBER_TABLE_ROWS ? table->rows[AMBER_KIND_PID][slot].sid : -1;
 }
 
 static void set_system_pid(int32_t vpid, int32_t pid) {
-  int64_t slot = (int64_t)vpid - AMBER_VPID_BASE;
+  int64_t slot = (int64_t)vpid - table->vpid_base;
   if (slot >= 0 && slot < AMBER_TABLE_ROWS)
     __atomic_store_n(&table->rows[AMBER_KIND_PID][slot].sid, pid, __ATOMIC_RELEASE);
 }

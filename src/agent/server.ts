@@ -36,6 +36,7 @@ import { isDomainError } from "../errors.ts";
 import { randomHex } from "../names.ts";
 import { stateDir } from "../paths.ts";
 import { restore } from "../restore.ts";
+import { sharedVpidsWarning, sharingVpids } from "../vpid_range.ts";
 import { completeStreamedImage } from "../migrate/incoming.ts";
 import { unpackImage } from "../migrate/stream.ts";
 import { formatIp, parseIp } from "../vne/address.ts";
@@ -274,6 +275,9 @@ export async function serveAgent(options: AgentOptions): Promise<Agent> {
         replaces: query.replaces,
         held: query.migration !== undefined,
       });
+      // Its pids came with it: an application here with the same ones shares its pid-named files.
+      const shared = sharingVpids([app.name]);
+      if (shared.names.length) log(sharedVpidsWarning(shared.names, shared.base));
       if (query.migration !== undefined) {
         await handoffs.held(query.migration, app, query.replaces);
         log(`Restored '${app.name}' (${app.id}) held for migration ${query.migration}`);

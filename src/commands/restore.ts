@@ -59,11 +59,13 @@ export function restoreCommand() {
         { restoreClones },
         { readImage },
         { lostConnectionLines, lostConnections },
+        { sharedVpidsWarning, sharingVpids },
       ] = await Promise.all([
         import("../restore.ts"),
         import("../clones.ts"),
         import("../image.ts"),
         import("../lost.ts"),
+        import("../vpid_range.ts"),
       ]);
       const { clones, json, ips, acceptSharedFiles, ...rest } = options;
       if (ips !== undefined && clones === undefined) {
@@ -82,10 +84,15 @@ export function restoreCommand() {
       }, json);
       const image = await readImage(dir);
       const lost = image.lost ?? lostConnections(image.manifest);
+      // A restore keeps the image's virtual pids: other applications with the same ones (clones,
+      // the original) share every file a program names by its pid.
+      const shared = sharingVpids(apps.map((app) => app.name));
       if (!json) {
         for (const line of lostConnectionLines(lost)) {
           console.error(line); // stdout is the program's, or the name with --detach
         }
+        const warning = sharedVpidsWarning(shared.names, shared.base);
+        if (warning) console.error(warning);
       }
       if (options.detach) {
         if (json) {
@@ -94,6 +101,7 @@ export function restoreCommand() {
             id: app.id,
             processes: app.processes(),
             ...cloneAddress(app),
+            ...sameVpids(app.name, shared.names),
           })));
         } else {
           for (const app of apps) console.log(app.name);
@@ -105,6 +113,12 @@ export function restoreCommand() {
       const failed = codes.find((code) => code !== 0);
       Deno.exitCode = failed === undefined ? 0 : failed ?? EXIT_FAILURE;
     });
+}
+
+/** For --json: the other applications with the same virtual pids, if any. */
+function sameVpids(name: string, shared: readonly string[]): { sameVpidsAs?: string[] } {
+  const others = shared.filter((other) => other !== name);
+  return others.length ? { sameVpidsAs: others } : {};
 }
 
 /** A clone's hostname and, in a VNE, its VNE and virtual IP (for --json). */

@@ -32,7 +32,7 @@ int main(int argc, char **argv) {
   CHECK(t != MAP_FAILED, "mmap the tables");
   uint32_t slot = AMBER_TABLE_ROWS - 1;
   struct amber_row *row = &t->rows[AMBER_KIND_PID][slot];
-  row->vid = AMBER_VPID_BASE + (int32_t)slot;
+  row->vid = t->vpid_base + (int32_t)slot;
   row->sid = atoi(argv[2]);
   row->flags = AMBER_PID_PROCESS;
   row->owner = row->vid;

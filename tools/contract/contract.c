@@ -83,8 +83,15 @@ int main(void) {
   end();
 
   group("IdBase", "Where virtual IDs start: none equals a system ID (table.h).");
-  num("PID", AMBER_VPID_BASE);
+  num("PID", AMBER_VPID_MIN);
   num("IPC", AMBER_VIPC_BASE);
+  end();
+
+  group("VpidRanges",
+        "Each application's virtual pids: BASE = PID_MIN + k * SIZE, k below COUNT (table.h).");
+  num("PID_MIN", AMBER_VPID_MIN);
+  num("SIZE", AMBER_TABLE_ROWS);
+  num("COUNT", AMBER_VPID_RANGES);
   end();
 
   group("ProcessFile", "A process's file in an image: prefix + virtual pid + suffix (image.h).");

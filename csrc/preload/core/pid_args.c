@@ -6,7 +6,7 @@
 #include "amber.h"
 
 int amber_who_in(int32_t vpid, int32_t *spid) {
-  if (vpid <= 0 || !amber_active() || (amber_raw_ids && vpid < AMBER_VPID_BASE)) {
+  if (vpid <= 0 || !amber_active() || (amber_raw_ids && vpid < AMBER_VPID_MIN)) {
     *spid = vpid; /* 0 is the caller; a negative one gets the kernel's own error */
     return 0;
   }
@@ -32,7 +32,7 @@ int32_t amber_who_out(int32_t spid) {
 /* A siginfo that a program queues names the sender in si_pid, as the program knows it
  * (virtual); the receiver's wrappers expect the system's. */
 const siginfo_t *amber_siginfo_in(const siginfo_t *info, siginfo_t *copy) {
-  if (!info || !amber_active() || info->si_pid < AMBER_VPID_BASE) return info;
+  if (!info || !amber_active() || info->si_pid < AMBER_VPID_MIN) return info;
   int32_t s = amber_pid_v2s(info->si_pid);
   if (s < 0) return info;
   memcpy(copy, info, sizeof *copy);

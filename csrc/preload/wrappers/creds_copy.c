@@ -18,7 +18,7 @@ static int needs_copy(const struct msghdr *m) {
     return 0;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
     struct ucred *u = amber_creds_at(c);
-    if (u && u->pid > 0 && !(amber_raw_ids && u->pid < AMBER_VPID_BASE)) return 1;
+    if (u && u->pid > 0 && !(amber_raw_ids && u->pid < AMBER_VPID_MIN)) return 1;
   }
   return 0;
 }

@@ -30,7 +30,7 @@ AMBER_EXPORT pid_t getppid(void) {
   int32_t v = amber_pid_s2v(amber_sys_getppid());
   /* A parent outside the application (impossible but for a race with reparenting to the
    * supervisor) is shown as the supervisor, the application's init. */
-  return v > 0 ? v : AMBER_VPID_BASE;
+  return v > 0 ? v : amber.table->vpid_base;
 }
 
 AMBER_EXPORT pid_t gettid(void) {
@@ -96,7 +96,7 @@ AMBER_EXPORT pid_t wait3(int *wstatus, int options, struct rusage *ru) {
 /* waitid's id in (P_PGID 0 is the caller's group), and the child it reports out. */
 int amber_waitid_in(int idtype, id_t *id) {
   if ((idtype != P_PID && idtype != P_PGID) || *id == 0) return 0;
-  if (amber_raw_ids && *id < AMBER_VPID_BASE) return 0; /* a raw call's system id (seccomp.c) */
+  if (amber_raw_ids && *id < AMBER_VPID_MIN) return 0; /* a raw call's system id (seccomp.c) */
   int32_t s = amber_pid_v2s((int32_t)*id);
   if (s < 0) return -ECHILD;
   *id = (id_t)s;

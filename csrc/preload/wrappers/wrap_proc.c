@@ -15,7 +15,7 @@ static int32_t system_id(const char *p, const char *end) {
   long v = 0;
   const char *q = p;
   while (q < end && *q >= '0' && *q <= '9' && q - p < 10) v = v * 10 + (*q++ - '0');
-  if (q == p || q != end || v < AMBER_VPID_BASE) return 0;
+  if (q == p || q != end || v < AMBER_VPID_MIN) return 0;
   int32_t s = amber_pid_v2s((int32_t)v);
   return s > 0 ? s : 0;
 }
