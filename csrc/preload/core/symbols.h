@@ -81,6 +81,7 @@
   X(int, fcntl, (int, int, ...))                                                                 \
   X(int, fcntl64, (int, int, ...))                                                               \
   X(int, getsockopt, (int, int, int, void *, socklen_t *))                                       \
+  X(int, setsockopt, (int, int, int, const void *, socklen_t))                                   \
   X(int, sendmmsg, (int, struct mmsghdr *, unsigned int, int))                                   \
   X(int, recvmmsg, (int, struct mmsghdr *, unsigned int, int, struct timespec *))                \
   /* fork, exec and spawn: all in wrap_fork.c */                                                \

@@ -1,0 +1,47 @@
+/**
+ * Multicast group memberships, which the kernel lists per interface only, noted by the library
+ * as the program makes them (csrc/preload/wrappers/mcast_note.c) and made again by the restore
+ * (csrc/preload/fds/mcast_keep.c); tests/progs/mcast_memberships.c says what it joins, drops
+ * and checks. A source filter set whole (setsourcefilter), which Amber cannot make again,
+ * makes the snapshot refuse naming it. The first test snapshots the program running (copy on
+ * write), then with stop and restores it twice over: the restored memberships are noted again.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { SnapshotError } from "../mod.ts";
+import { prog, scenarioTest } from "./support.ts";
+
+scenarioTest(
+  "multicast memberships (IPv4 by index, address and source, a blocked source, a raw join, a forked child's, IPv6) come back, and dropped ones do not",
+  async (s) => {
+    await s.cycles([prog("mcast_memberships"), s.dir, "keep"], "mcast");
+  },
+  60_000,
+);
+
+scenarioTest(
+  "memberships of closed sockets make room for new ones: 300 sockets joined and closed, then the same round trip",
+  async (s) => {
+    await s.roundTrip([prog("mcast_memberships"), s.dir, "churn"], "mcast-churn");
+  },
+  60_000,
+);
+
+scenarioTest(
+  "a snapshot of a socket whose multicast source filter was set whole is refused, naming it",
+  async (s) => {
+    const app = await s.launch([prog("mcast_memberships"), s.dir, "filter"], "mcast-filter");
+    await s.waitFor(/^ready$/m, "ready");
+    const dir = join(s.dir, "never.amber");
+    await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
+      assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
+      assert.match(e.message, /process \d+: descriptor \d+: .*multicast.*MCAST_MSFILTER/);
+      assert.equal(e.reason, "unsupported-resource", e.message);
+      return true;
+    });
+    await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+    await s.pass();
+  },
+  60_000,
+);
