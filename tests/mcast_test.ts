@@ -3,7 +3,8 @@
  * as the program makes them (csrc/preload/wrappers/mcast_note.c) and made again by the restore
  * (csrc/preload/fds/mcast_keep.c); tests/progs/mcast_memberships.c says what it joins, drops
  * and checks. A source filter set whole (setsourcefilter), which Amber cannot make again,
- * makes the snapshot refuse naming it. The first test snapshots the program running (copy on
+ * makes the snapshot refuse naming it, with the seccomp layer (libc's own setsockopt, trapped)
+ * and without (the library's setsourcefilter). The first test snapshots the program running (copy on
  * write), then with stop and restores it twice over: the restored memberships are noted again.
  */
 
@@ -28,20 +29,23 @@ scenarioTest(
   60_000,
 );
 
-scenarioTest(
-  "a snapshot of a socket whose multicast source filter was set whole is refused, naming it",
-  async (s) => {
-    const app = await s.launch([prog("mcast_memberships"), s.dir, "filter"], "mcast-filter");
-    await s.waitFor(/^ready$/m, "ready");
-    const dir = join(s.dir, "never.amber");
-    await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
-      assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
-      assert.match(e.message, /process \d+: descriptor \d+: .*multicast.*MCAST_MSFILTER/);
-      assert.equal(e.reason, "unsupported-resource", e.message);
-      return true;
-    });
-    await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
-    await s.pass();
-  },
-  60_000,
-);
+for (const seccomp of ["on", "off"] as const) {
+  scenarioTest(
+    `a snapshot of a socket whose multicast source filter was set whole is refused, naming it (seccomp ${seccomp})`,
+    async (s) => {
+      const argv = [prog("mcast_memberships"), s.dir, "filter"];
+      const app = await s.launch(argv, "mcast-filter", { seccomp });
+      await s.waitFor(/^ready$/m, "ready");
+      const dir = join(s.dir, "never.amber");
+      await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
+        assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
+        assert.match(e.message, /process \d+: descriptor \d+: .*multicast.*MCAST_MSFILTER/);
+        assert.equal(e.reason, "unsupported-resource", e.message);
+        return true;
+      });
+      await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+      await s.pass();
+    },
+    60_000,
+  );
+}
