@@ -1,11 +1,12 @@
 /**
  * Multicast group memberships, which the kernel lists per interface only, noted by the library
  * as the program makes them (csrc/preload/wrappers/mcast_note.c) and made again by the restore
- * (csrc/preload/fds/mcast_keep.c); tests/progs/mcast_memberships.c says what it joins, drops
- * and checks. A source filter set whole (setsourcefilter), which Amber cannot make again,
- * makes the snapshot refuse naming it, with the seccomp layer (libc's own setsockopt, trapped)
- * and without (the library's setsourcefilter). The first test snapshots the program running (copy on
- * write), then with stop and restores it twice over: the restored memberships are noted again.
+ * (csrc/preload/fds/mcast_keep.c). tests/progs/mcast_memberships.c says what it joins, drops
+ * and checks; it is snapshotted running (copy on write), then with stop and restored twice over
+ * (the restored memberships are noted again). tests/progs/go_mcast.go joins through Go's
+ * runtime, which makes the call itself. A source filter set whole (setsourcefilter), which
+ * Amber cannot make again, makes the snapshot refuse naming it, with the seccomp layer (libc's
+ * own setsockopt, trapped) and without (the library's setsourcefilter).
  */
 
 import assert from "node:assert/strict";
@@ -25,6 +26,14 @@ scenarioTest(
   "memberships of closed sockets make room for new ones: 300 sockets joined and closed, then the same round trip",
   async (s) => {
     await s.roundTrip([prog("mcast_memberships"), s.dir, "churn"], "mcast-churn");
+  },
+  60_000,
+);
+
+scenarioTest(
+  "a Go program's multicast membership (net.ListenMulticastUDP, Go's own system call) comes back",
+  async (s) => {
+    await s.cycles([prog("go_mcast"), s.dir], "go-mcast");
   },
   60_000,
 );
