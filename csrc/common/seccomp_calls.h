@@ -51,7 +51,8 @@ enum {
  * kernel/trap_creds.c); and of the multicast options of IPPROTO_IP and IPPROTO_IPV6
  * (memberships, sources, the multicast interface), which the handler makes and notes
  * (preload/wrappers/mcast_note.c; libc's go through the wrapper, past the filter). Every other
- * setsockopt passes after at most four compares. */
+ * setsockopt passes in the kernel: SOL_SOCKET's after two compares, as before, IPPROTO_TCP's
+ * after three, IPPROTO_IPV6's after at most six. */
 #define AMBER_SOL_SOCKET 1
 #define AMBER_SO_PASSCRED 16
 #define AMBER_SOL_IP 0
