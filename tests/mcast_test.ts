@@ -6,7 +6,8 @@
  * (the restored memberships are noted again). tests/progs/go_mcast.go joins through Go's
  * runtime, which makes the call itself. A source filter set whole (setsourcefilter), which
  * Amber cannot make again, makes the snapshot refuse naming it, with the seccomp layer (libc's
- * own setsockopt, trapped) and without (the library's setsourcefilter).
+ * own setsockopt, trapped) and without (the library's setsourcefilter), and so does a leave
+ * that names its group's interface another way than the join did.
  */
 
 import assert from "node:assert/strict";
@@ -38,17 +39,39 @@ scenarioTest(
   60_000,
 );
 
-for (const seccomp of ["on", "off"] as const) {
+const REFUSED = [
+  {
+    mode: "filter",
+    seccomp: "on",
+    what: "whose multicast source filter was set whole",
+    named: /process \d+: descriptor \d+: .*multicast.*whole source filter.*MCAST_MSFILTER/,
+  },
+  {
+    mode: "filter",
+    seccomp: "off",
+    what: "whose multicast source filter was set whole, without the seccomp layer",
+    named: /process \d+: descriptor \d+: .*multicast.*whole source filter.*MCAST_MSFILTER/,
+  },
+  {
+    mode: "mismatch",
+    seccomp: "on",
+    what: "that left a group joined by address by an interface index",
+    named:
+      /descriptor \d+: .*matched no join.*MCAST_LEAVE_GROUP group 239\.7\.7\.16 on interface \d+ lo/,
+  },
+] as const;
+
+for (const { mode, seccomp, what, named } of REFUSED) {
   scenarioTest(
-    `a snapshot of a socket whose multicast source filter was set whole is refused, naming it (seccomp ${seccomp})`,
+    `a snapshot of a socket ${what} is refused, naming it, and the program runs on`,
     async (s) => {
-      const argv = [prog("mcast_memberships"), s.dir, "filter"];
-      const app = await s.launch(argv, "mcast-filter", { seccomp });
+      const argv = [prog("mcast_memberships"), s.dir, mode];
+      const app = await s.launch(argv, `mcast-${mode}`, { seccomp });
       await s.waitFor(/^ready$/m, "ready");
       const dir = join(s.dir, "never.amber");
       await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
         assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
-        assert.match(e.message, /process \d+: descriptor \d+: .*multicast.*MCAST_MSFILTER/);
+        assert.match(e.message, named);
         assert.equal(e.reason, "unsupported-resource", e.message);
         return true;
       });

@@ -1,5 +1,5 @@
 /* Multicast group memberships through a restore (the kernel lists none per socket: the library
- * notes them, preload/wrappers/mcast_note.c). Usage: mcast_memberships DIR keep|churn|filter.
+ * notes them, preload/wrappers/mcast_note.c). Usage: mcast_memberships DIR keep|churn|mismatch|filter.
  * keep: one UDP socket joins 239.7.7.7 on lo by index (libc), joins 239.7.7.8 by address and
  * drops it again, joins 239.7.7.9 from source 127.0.0.1 only, joins 239.7.7.10 and blocks
  * 127.0.0.1 (MCAST_ group_req forms), joins 239.7.7.11 by a raw system call (the seccomp trap),
@@ -9,6 +9,8 @@
  * join of 10 and of ff15::7 finds them joined (EADDRINUSE) and one of ff15::8 does not.
  * churn: first 300 sockets each join a group and are closed (more than the tables hold: the
  * entries of closed sockets must make room), then as keep.
+ * mismatch: a group joined by interface address and left by interface index (the kernel
+ * takes it, the library cannot tell which join it undid): its snapshot must be refused.
  * filter: a socket whose source filter was set whole (setsourcefilter: MCAST_MSFILTER), which
  * Amber cannot make again: its snapshot must be refused; the program ticks until DIR/go. */
 #include <arpa/inet.h>
@@ -157,14 +159,26 @@ static void churn(void) {
   }
 }
 
+static int mismatch(const char *dir) {
+  int r = socket(AF_INET, SOCK_DGRAM, 0);
+  struct ip_mreq byaddr = {.imr_multiaddr = a4("239.7.7.16"), .imr_interface = a4("127.0.0.1")};
+  CHECK(!setsockopt(r, IPPROTO_IP, IP_ADD_MEMBERSHIP, &byaddr, sizeof byaddr), "join 16: %s", strerror(errno));
+  struct group_req byindex = {.gr_interface = lo, .gr_group = group4("239.7.7.16")};
+  CHECK(!setsockopt(r, IPPROTO_IP, MCAST_LEAVE_GROUP, &byindex, sizeof byindex), "leave 16: %s", strerror(errno));
+  tick_until_go(dir);
+  printf("PASS\n");
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
-  CHECK(argc == 3, "usage: mcast_memberships DIR keep|churn|filter");
+  CHECK(argc == 3, "usage: mcast_memberships DIR keep|churn|mismatch|filter");
   lo = if_nametoindex("lo");
   sender = socket(AF_INET, SOCK_DGRAM, 0);
   struct in_addr local = a4("127.0.0.1");
   CHECK(!setsockopt(sender, IPPROTO_IP, IP_MULTICAST_IF, &local, sizeof local), "IP_MULTICAST_IF: %s", strerror(errno));
   if (!strcmp(argv[2], "filter")) return filter(argv[1]);
+  if (!strcmp(argv[2], "mismatch")) return mismatch(argv[1]);
   if (!strcmp(argv[2], "churn")) churn();
   return keep(argv[1]);
 }

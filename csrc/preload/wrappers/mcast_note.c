@@ -300,8 +300,7 @@ static void note_locked(struct amber_table *t, uint64_t cookie, int fd, int leve
   } else if (o == LEAVE || o == SLEAVE || o == UNBLOCK) {
     if (undo(t, cookie, o, &k)) return;
     if (!(m = add(t))) return;
-    m->unkept = AMBER_MCAST_UNMATCHED;
-    k.index_off = -1;
+    m->unkept = AMBER_MCAST_UNMATCHED; /* its interface's name kept, for the message */
   } else if (!(m = add(t))) {
     return;
   }
