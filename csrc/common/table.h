@@ -211,6 +211,7 @@ enum amber_mcast_unkept {
   AMBER_MCAST_KEPT = 0,
   AMBER_MCAST_FILTER = 1,    /* a whole source filter (IP_MSFILTER, MCAST_MSFILTER) */
   AMBER_MCAST_UNMATCHED = 2, /* a drop Amber could not tell which noted change it undid */
+  AMBER_MCAST_UNREAD = 3,    /* a value the kernel took that Amber does not read */
 };
 struct amber_mcast_rec {
   uint64_t cookie; /* 0: a free entry */

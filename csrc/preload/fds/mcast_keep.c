@@ -51,9 +51,11 @@ int amber_mcast_save(const struct amber_fd_rec *rec) {
     if (m->cookie != cookie) continue;
     if (m->unkept == AMBER_MCAST_FILTER)
       err = refuse(rec, "a whole source filter, set with", m);
-    else if (m->unkept)
+    else if (m->unkept == AMBER_MCAST_UNMATCHED)
       err = refuse(rec, "a leave that matched no join Amber noted (the interface named another "
                         "way?):", m);
+    else if (m->unkept)
+      err = refuse(rec, "a value Amber does not read, given to", m);
     else if (nkept == AMBER_MCAST_MAX)
       err = refuse(rec, "more memberships than Amber keeps, at", m);
     else

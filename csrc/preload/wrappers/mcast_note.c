@@ -10,16 +10,17 @@
  * a leave takes its join away with the group's sources, a source leave or unblock its entry.
  * What cannot be made again exactly is noted too, for the snapshot to refuse naming it: a
  * whole source filter (IP_MSFILTER, MCAST_MSFILTER), or a leave that matches no noted join
- * (a join by interface index left by interface address). */
+ * (a group joined by interface address and left by interface index), or a value Amber could
+ * not read. */
+#include <fcntl.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <net/if.h>
-#include <stddef.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -295,7 +296,7 @@ static void note_locked(struct amber_table *t, uint64_t cookie, int fd, int leve
     if (k.index_off >= 0 && !u32_at(v, k.index_off)) k.index_off = -1;
   } else if (o == FILTER || parse(level, name, v, len, &k)) {
     if (!(m = add(t))) return;
-    m->unkept = AMBER_MCAST_FILTER;
+    m->unkept = o == FILTER ? AMBER_MCAST_FILTER : AMBER_MCAST_UNREAD;
     k.index_off = -1;
   } else if (o == LEAVE || o == SLEAVE || o == UNBLOCK) {
     if (undo(t, cookie, o, &k)) return;
