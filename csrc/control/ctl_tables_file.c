@@ -60,6 +60,10 @@ int amber_write_image_tables(int fd, const struct amber_table *table) {
    * restore has (it starts without tracking), so not kept, and the image does not depend on
    * whether the agents had armed again when it was taken. */
   memset(((struct amber_table *)copy)->dirty_epoch, 0, sizeof table->dirty_epoch);
+  /* Multicast memberships travel with their sockets' owners (preload/fds/mcast_keep.c), which
+   * note them again in the restored tables. */
+  ((struct amber_table *)copy)->nmcast = ((struct amber_table *)copy)->mcast_full = 0;
+  memset(((struct amber_table *)copy)->mcast, 0, sizeof table->mcast);
   blank((struct amber_table *)fresh);
   struct tables_file_head head = {TABLES_FILE_MAGIC, AMBER_TABLE_VERSION, sizeof *table, 0, 0};
   uint32_t *index = (uint32_t *)(out + sizeof head);
