@@ -252,18 +252,42 @@ static struct amber_mcast_rec *add(struct amber_table *t) {
   return m;
 }
 
+/* Whether entry i is a membership change of the cookie's socket in k's group: its key in e. */
+static int of_group(const struct amber_table *t, uint32_t i, uint64_t cookie, const struct key *k,
+                    struct key *e) {
+  const struct amber_mcast_rec *m = &t->mcast[i];
+  enum op o = op_of(m->level, m->name);
+  return m->cookie == cookie && !m->unkept && o != SET && o != FILTER &&
+         !parse(m->level, m->name, m->val, m->len, e) && same_group(e, k);
+}
+
+/* A leave that names no interface takes the group's membership the kernel finds first in the
+ * socket's list, where each new one goes in front: the one made last (its interface's first
+ * entry is the latest such). Its key into `out`; 0 if the group has none. */
+static int latest_membership(const struct amber_table *t, uint64_t cookie, const struct key *k,
+                             struct key *out) {
+  int found = 0;
+  for (uint32_t i = 0; i < t->nmcast; i++) {
+    struct key e, before;
+    if (!of_group(t, i, cookie, k, &e)) continue;
+    int first = 1;
+    for (uint32_t j = 0; j < i && first; j++)
+      if (of_group(t, j, cookie, k, &before) && same_iface(&before, &e)) first = 0;
+    if (first) *out = e, found = 1;
+  }
+  return found;
+}
+
 /* Removes the cookie's entries that `undo` takes away; how many. */
 static int undo(struct amber_table *t, uint64_t cookie, enum op undo_op, const struct key *k) {
-  int n = 0, any_iface = undo_op == LEAVE && k->iface_kind == IF_ANY;
-  struct key first; /* a leave on no interface: the first join of the group, as the kernel's */
+  struct key iface = *k;
+  if (undo_op == LEAVE && k->iface_kind == IF_ANY && !latest_membership(t, cookie, k, &iface))
+    return 0;
+  int n = 0;
   for (uint32_t i = 0; i < t->nmcast;) {
-    struct amber_mcast_rec *m = &t->mcast[i];
     struct key e;
-    enum op o = op_of(m->level, m->name);
-    int match = m->cookie == cookie && !m->unkept && o != SET && o != FILTER &&
-                !parse(m->level, m->name, m->val, m->len, &e) && same_group(&e, k);
-    if (match && any_iface && n == 0) first = e;
-    if (match) match = same_iface(&e, any_iface ? (n ? &first : &e) : k);
+    enum op o = op_of(t->mcast[i].level, t->mcast[i].name);
+    int match = of_group(t, i, cookie, k, &e) && same_iface(&e, &iface);
     if (match && undo_op == SLEAVE) match = o == SJOIN && !memcmp(e.source, k->source, 16);
     if (match && undo_op == UNBLOCK) match = o == BLOCK && !memcmp(e.source, k->source, 16);
     if (match) {
