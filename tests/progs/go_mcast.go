@@ -24,8 +24,8 @@ func fail(format string, args ...any) {
 	os.Exit(1)
 }
 
-// Whether a datagram sent to the group from a socket whose multicast interface is 127.0.0.1
-// reaches conn.
+// Whether a datagram sent to the group from a socket whose multicast interface is 127.0.0.1, TTL
+// 0 (it never leaves the machine), reaches conn.
 func arrives(conn *net.UDPConn, group *net.UDPAddr, what string) bool {
 	s, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM, 0)
 	if err != nil {
@@ -34,6 +34,9 @@ func arrives(conn *net.UDPConn, group *net.UDPAddr, what string) bool {
 	defer syscall.Close(s)
 	if err := syscall.SetsockoptInet4Addr(s, syscall.IPPROTO_IP, syscall.IP_MULTICAST_IF, [4]byte{127, 0, 0, 1}); err != nil {
 		fail("IP_MULTICAST_IF: %v", err)
+	}
+	if err := syscall.SetsockoptInt(s, syscall.IPPROTO_IP, syscall.IP_MULTICAST_TTL, 0); err != nil {
+		fail("IP_MULTICAST_TTL: %v", err) // 0: delivered on this machine only
 	}
 	to := &syscall.SockaddrInet4{Port: group.Port}
 	copy(to.Addr[:], group.IP.To4())

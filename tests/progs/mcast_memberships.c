@@ -3,10 +3,12 @@
  * keep: one UDP socket joins 239.7.7.7 on lo by index (libc), joins 239.7.7.8 by address and
  * drops it again, joins 239.7.7.9 from source 127.0.0.1 only, joins 239.7.7.10 and blocks
  * 127.0.0.1 (MCAST_ group_req forms), joins 239.7.7.11 by a raw system call (the seccomp trap),
- * and a forked child joins 239.7.7.12 on the inherited socket and exits; an IPv6 socket joins
- * ff15::7 on lo and joins then leaves ff15::8. After the restore (DIR/go): datagrams sent from
- * 127.0.0.1 to 7, 9, 11 and 12 arrive, to 8 (dropped) and 10 (blocked source) do not, a second
- * join of 10 and of ff15::7 finds them joined (EADDRINUSE) and one of ff15::8 does not.
+ * and a forked child joins 239.7.7.12 on the inherited socket and exits; an IPv6 socket joins ff15::7
+ * on lo, joins then leaves ff15::8, and joins ff15::9 on lo and leaves it naming no interface.
+ * After the restore (DIR/go): datagrams sent from 127.0.0.1 to 7, 9, 11 and 12 arrive, to 8
+ * (dropped) and 10 (blocked source) do not, a second join of 10 and of ff15::7 finds them
+ * joined (EADDRINUSE) and one of ff15::8 and ff15::9 does not. Every membership is on lo: a
+ * join naming no interface would take the route's, a real network's.
  * churn: first 300 sockets each join a group and are closed (more than the tables hold: the
  * entries of closed sockets must make room), then as keep.
  * mismatch: a group joined by interface address and left by interface index (the kernel
@@ -48,6 +50,16 @@ static struct sockaddr_storage group4(const char *s) {
 static int arrives(int r, const char *group) {
   char buf[64];
   while (recv(r, buf, sizeof buf, MSG_DONTWAIT) >= 0) {} /* nothing left from before */
+  /* Nothing leaves the machine: the sender's interface is lo and its TTL 0 (a restore that lost
+   * them fails here, before a datagram could go out on the route's interface). */
+  struct in_addr via;
+  int ttl = -1;
+  socklen_t len = sizeof via, tlen = sizeof ttl;
+  CHECK(!getsockopt(sender, IPPROTO_IP, IP_MULTICAST_IF, &via, &len) &&
+            via.s_addr == htonl(INADDR_LOOPBACK),
+        "the sender's multicast interface is not 127.0.0.1 any more");
+  CHECK(!getsockopt(sender, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, &tlen) && ttl == 0,
+        "the sender's multicast TTL is %d, not 0", ttl);
   struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = a4(group)};
   CHECK(sendto(sender, group, strlen(group), 0, (struct sockaddr *)&to, sizeof to) > 0,
         "send to %s: %s", group, strerror(errno));
@@ -122,6 +134,10 @@ static int keep(const char *dir) {
   inet_pton(AF_INET6, "ff15::8", &g6->sin6_addr);
   CHECK(!setsockopt(r6, IPPROTO_IPV6, MCAST_JOIN_GROUP, &eight, sizeof eight), "join ff15::8: %s", strerror(errno));
   CHECK(!setsockopt(r6, IPPROTO_IPV6, MCAST_LEAVE_GROUP, &eight, sizeof eight), "leave ff15::8: %s", strerror(errno));
+  CHECK(join6(r6, "ff15::9") == 0, "join ff15::9");
+  struct ipv6_mreq nine = {.ipv6mr_interface = 0}; /* left naming no interface */
+  inet_pton(AF_INET6, "ff15::9", &nine.ipv6mr_multiaddr);
+  CHECK(!setsockopt(r6, IPPROTO_IPV6, IPV6_DROP_MEMBERSHIP, &nine, sizeof nine), "leave ff15::9: %s", strerror(errno));
 
   checks(r, "before the snapshot");
   say_ready();
@@ -131,6 +147,7 @@ static int keep(const char *dir) {
         "239.7.7.10 is not joined any more");
   CHECK(join6(r6, "ff15::7") == EADDRINUSE, "ff15::7 is not joined any more");
   CHECK(join6(r6, "ff15::8") == 0, "ff15::8, dropped, is joined again");
+  CHECK(join6(r6, "ff15::9") == 0, "ff15::9, dropped, is joined again");
   printf("PASS\n");
   return 0;
 }
@@ -177,6 +194,8 @@ int main(int argc, char **argv) {
   sender = socket(AF_INET, SOCK_DGRAM, 0);
   struct in_addr local = a4("127.0.0.1");
   CHECK(!setsockopt(sender, IPPROTO_IP, IP_MULTICAST_IF, &local, sizeof local), "IP_MULTICAST_IF: %s", strerror(errno));
+  int zero = 0; /* delivered on this machine only */
+  CHECK(!setsockopt(sender, IPPROTO_IP, IP_MULTICAST_TTL, &zero, sizeof zero), "IP_MULTICAST_TTL: %s", strerror(errno));
   if (!strcmp(argv[2], "filter")) return filter(argv[1]);
   if (!strcmp(argv[2], "mismatch")) return mismatch(argv[1]);
   if (!strcmp(argv[2], "churn")) churn();

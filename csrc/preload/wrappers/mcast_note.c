@@ -261,9 +261,10 @@ static int of_group(const struct amber_table *t, uint32_t i, uint64_t cookie, co
          !parse(m->level, m->name, m->val, m->len, e) && same_group(e, k);
 }
 
-/* A leave that names no interface takes the group's membership the kernel finds first in the
- * socket's list, where each new one goes in front: the one made last (its interface's first
- * entry is the latest such). Its key into `out`; 0 if the group has none. */
+/* An IPv6 leave that names no interface takes the group's membership the kernel finds first
+ * in the socket's list, where each new one goes in front: the one made last (its interface's
+ * first entry is the latest such). Its key into `out`; 0 if the group has none. (IPv4's takes
+ * the interface of the route to the group, as its join on no interface did: matched as named.) */
 static int latest_membership(const struct amber_table *t, uint64_t cookie, const struct key *k,
                              struct key *out) {
   int found = 0;
@@ -281,7 +282,8 @@ static int latest_membership(const struct amber_table *t, uint64_t cookie, const
 /* Removes the cookie's entries that `undo` takes away; how many. */
 static int undo(struct amber_table *t, uint64_t cookie, enum op undo_op, const struct key *k) {
   struct key iface = *k;
-  if (undo_op == LEAVE && k->iface_kind == IF_ANY && !latest_membership(t, cookie, k, &iface))
+  if (undo_op == LEAVE && k->family == AF_INET6 && k->iface_kind == IF_ANY &&
+      !latest_membership(t, cookie, k, &iface))
     return 0;
   int n = 0;
   for (uint32_t i = 0; i < t->nmcast;) {
