@@ -65,6 +65,16 @@ enum {
 #define AMBER_IPV6_MCAST_FIRST 17 /* IPV6_MULTICAST_IF ... */
 #define AMBER_IPV6_MCAST_LAST 21  /* ... IPV6_DROP_MEMBERSHIP */
 
+/* Whether the filter traps setsockopt(level, name) as a multicast option (the ranges above):
+ * libc's go past it from the library's wrapper instead. */
+static inline int amber_seccomp_mcast_sockopt(int level, int name) {
+  if (level == AMBER_SOL_IP) return name >= AMBER_IP_MCAST_FIRST && name <= AMBER_IP_MCAST_LAST;
+  return level == AMBER_SOL_IPV6 &&
+         ((name >= AMBER_MCAST_FIRST && name <= AMBER_MCAST_LAST) ||
+          name == AMBER_IPV6_MULTICAST_ALL ||
+          (name >= AMBER_IPV6_MCAST_FIRST && name <= AMBER_IPV6_MCAST_LAST));
+}
+
 /* CMD: as OWN, and only when argument a is one of the commands of the call that name a process
  * (amber_seccomp_cmds): fcntl's and ioctl's owner of SIGIO and SIGURG, getsockopt's peer
  * credentials. Every other command, the hot ones among them, passes in the kernel. */

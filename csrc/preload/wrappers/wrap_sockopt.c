@@ -1,7 +1,8 @@
 /* setsockopt through libc: a multicast membership change is made and noted (mcast_note.c) in
  * one critical section, so that no snapshot falls between the kernel's change and the note.
- * Made past the seccomp filter, which traps these options only to note a raw call's
- * (kernel/trap_creds.c); every other option goes straight to libc. A source filter set whole
+ * Made past the seccomp filter, which traps these options (and the multicast hop limits and
+ * loopback, in the same ranges) only to note a raw call's (kernel/trap_creds.c); every other
+ * option goes straight to libc. A source filter set whole
  * (setsourcefilter, setipv4sourcefilter: libc's own setsockopt, which only the filter sees) is
  * noted here when there is no filter, for the snapshot to refuse it. */
 #include <netinet/in.h>
@@ -11,9 +12,9 @@
 #include "mcast_note.h"
 
 AMBER_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len) {
-  if (!amber_active() || !amber_mcast_option(level, name))
+  if (!amber_active() || !amber_seccomp_mcast_sockopt(level, name))
     return REAL(setsockopt)(fd, level, name, val, len);
-  amber_enter();
+  amber_enter(); /* the hop limits and loopback too: no trap for what there is no note of */
   long r = amber_sys5(SYS_setsockopt, fd, level, name, val, len);
   if (r == 0) amber_mcast_note(fd, level, name, val, len);
   amber_leave();
