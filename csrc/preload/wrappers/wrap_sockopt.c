@@ -2,9 +2,9 @@
  * one critical section, so that no snapshot falls between the kernel's change and the note.
  * Made past the seccomp filter, which traps these options (and the multicast hop limits and
  * loopback, in the same ranges) only to note a raw call's (kernel/trap_creds.c); every other
- * option goes straight to libc. A source filter set whole
- * (setsourcefilter, setipv4sourcefilter: libc's own setsockopt, which only the filter sees) is
- * noted here when there is no filter, for the snapshot to refuse it. */
+ * option goes straight to libc. A source filter set whole (setsourcefilter,
+ * setipv4sourcefilter: libc's own setsockopt, which only the filter sees) is noted here when
+ * there is no filter, for the snapshot to refuse it. */
 #include <netinet/in.h>
 #include <sys/socket.h>
 
