@@ -10,10 +10,7 @@
  * that names its group's interface another way than the join did.
  */
 
-import assert from "node:assert/strict";
-import { join } from "node:path";
-import { SnapshotError } from "../mod.ts";
-import { prog, scenarioTest } from "./support.ts";
+import { prog, refusedRunsOn, scenarioTest } from "./support.ts";
 
 scenarioTest(
   "multicast memberships (IPv4 by index, address and source, a blocked source, a raw join, a forked child's, IPv6) come back, and dropped ones do not",
@@ -67,16 +64,7 @@ for (const { mode, seccomp, what, named } of REFUSED) {
     async (s) => {
       const argv = [prog("mcast_memberships"), s.dir, mode];
       const app = await s.launch(argv, `mcast-${mode}`, { seccomp });
-      await s.waitFor(/^ready$/m, "ready");
-      const dir = join(s.dir, "never.amber");
-      await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
-        assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
-        assert.match(e.message, named);
-        assert.equal(e.reason, "unsupported-resource", e.message);
-        return true;
-      });
-      await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
-      await s.pass();
+      await refusedRunsOn(s, app, named);
     },
     60_000,
   );
