@@ -78,7 +78,7 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor);
  * process is frozen (-1 with amber_ckpt.error for one it cannot keep), and made again on the
  * new socket `fd` (0 or -errno) */
 int amber_mcast_save(const struct amber_fd_rec *rec);
-int amber_mcast_restore(const struct amber_fd_rec *rec, int fd);
+int amber_mcast_restore(struct amber_fd_rec *rec, int fd); /* on failure, rec->path names it */
 /* A Unix socket whose unread messages are saved: a connected one, or a bound datagram one. */
 int amber_fd_unix_has_queue(const struct amber_fd_rec *rec);
 

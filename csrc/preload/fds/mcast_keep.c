@@ -77,7 +77,7 @@ static int index_again(const struct amber_mcast_rec *m, int fd, uint8_t *val) {
   return 0;
 }
 
-int amber_mcast_restore(const struct amber_fd_rec *rec, int fd) {
+int amber_mcast_restore(struct amber_fd_rec *rec, int fd) {
   if (!datagram(rec)) return 0;
   for (int i = 0; i < nkept; i++) {
     const struct amber_mcast_rec *m = &kept[i].m;
@@ -91,6 +91,10 @@ int amber_mcast_restore(const struct amber_fd_rec *rec, int fd) {
       amber_mcast_describe(m, what, sizeof what);
       amber_log("descriptor %d: cannot make its multicast membership again (%s): %s%s", rec->fd,
                 what, amber_errno_name(err), err == -ENODEV ? " (no such interface here)" : "");
+      char was[sizeof rec->path]; /* the restore's message names the descriptor by its path */
+      memcpy(was, rec->path, sizeof was);
+      was[sizeof was - 1] = 0;
+      amber_fmt(rec->path, sizeof rec->path, "%s, its multicast membership %s", was, what);
       return err;
     }
     amber_mcast_note(fd, m->level, m->name, val, m->len);
