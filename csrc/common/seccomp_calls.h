@@ -49,10 +49,11 @@ enum {
  * handler makes it and stacks the second filter (seccomp_creds.h), once per process, which
  * traps the program's own sendmsg, recvmsg, sendmmsg and recvmmsg (their SCM_CREDENTIALS pids,
  * kernel/trap_creds.c); and of the multicast options of IPPROTO_IP and IPPROTO_IPV6
- * (memberships, sources, the multicast interface), which the handler makes and notes
+ * (memberships, sources, the multicast interface; IPv6 anycast ones), which the handler makes
+ * and notes
  * (preload/wrappers/mcast_note.c; libc's go through the wrapper, past the filter). Every other
  * setsockopt passes in the kernel: SOL_SOCKET's after two compares, as before, IPPROTO_TCP's
- * after three, IPPROTO_IPV6's after at most six. */
+ * after three, IPPROTO_IPV6's after at most eight. */
 #define AMBER_SOL_SOCKET 1
 #define AMBER_SO_PASSCRED 16
 #define AMBER_SOL_IP 0
@@ -61,7 +62,8 @@ enum {
 #define AMBER_SOL_IPV6 41
 #define AMBER_MCAST_FIRST 42 /* MCAST_JOIN_GROUP ... */
 #define AMBER_MCAST_LAST 48  /* ... MCAST_MSFILTER */
-#define AMBER_IPV6_MULTICAST_ALL 29
+#define AMBER_IPV6_ANYCAST_FIRST 27 /* IPV6_JOIN_ANYCAST, IPV6_LEAVE_ANYCAST, ... */
+#define AMBER_IPV6_ANYCAST_LAST 29  /* ... IPV6_MULTICAST_ALL */
 #define AMBER_IPV6_MCAST_FIRST 17 /* IPV6_MULTICAST_IF ... */
 #define AMBER_IPV6_MCAST_LAST 21  /* ... IPV6_DROP_MEMBERSHIP */
 
@@ -71,7 +73,7 @@ static inline int amber_seccomp_mcast_sockopt(int level, int name) {
   if (level == AMBER_SOL_IP) return name >= AMBER_IP_MCAST_FIRST && name <= AMBER_IP_MCAST_LAST;
   return level == AMBER_SOL_IPV6 &&
          ((name >= AMBER_MCAST_FIRST && name <= AMBER_MCAST_LAST) ||
-          name == AMBER_IPV6_MULTICAST_ALL ||
+          (name >= AMBER_IPV6_ANYCAST_FIRST && name <= AMBER_IPV6_ANYCAST_LAST) ||
           (name >= AMBER_IPV6_MCAST_FIRST && name <= AMBER_IPV6_MCAST_LAST));
 }
 

@@ -139,7 +139,8 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a1, 0));
     amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, 0, 1, AMBER_MCAST_FIRST);
     amber_bpf_put(b, BPF_JMP | BPF_JGT | BPF_K, AMBER_BPF_ALLOW, AMBER_BPF_TRAP, AMBER_MCAST_LAST);
-    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, AMBER_IPV6_MULTICAST_ALL);
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, 0, 1, AMBER_IPV6_ANYCAST_FIRST);
+    amber_bpf_put(b, BPF_JMP | BPF_JGT | BPF_K, 0, AMBER_BPF_TRAP, AMBER_IPV6_ANYCAST_LAST);
     amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, 0, AMBER_BPF_ALLOW, AMBER_IPV6_MCAST_FIRST);
     amber_bpf_put(b, BPF_JMP | BPF_JGT | BPF_K, AMBER_BPF_ALLOW, AMBER_BPF_TRAP, AMBER_IPV6_MCAST_LAST);
   } else if (kind == AMBER_TRAP_OWN || kind == AMBER_TRAP_PATH || kind == AMBER_TRAP_CLONE ||

@@ -49,8 +49,8 @@ static enum op op_of(int level, int name) {
     }
   if (level == IPPROTO_IPV6) switch (name) {
     case IPV6_MULTICAST_IF: case V6_MULTICAST_ALL: return SET;
-    case IPV6_ADD_MEMBERSHIP: return JOIN;
-    case IPV6_DROP_MEMBERSHIP: return LEAVE;
+    case IPV6_ADD_MEMBERSHIP: case IPV6_JOIN_ANYCAST: return JOIN;
+    case IPV6_DROP_MEMBERSHIP: case IPV6_LEAVE_ANYCAST: return LEAVE;
     }
   if (level == IPPROTO_IP || level == IPPROTO_IPV6) switch (name) {
     case MCAST_JOIN_GROUP: return JOIN;
@@ -375,6 +375,8 @@ static const char *option_name(int level, int name) {
   if (level == IPPROTO_IPV6 && name == IPV6_ADD_MEMBERSHIP) return "IPV6_ADD_MEMBERSHIP";
   if (level == IPPROTO_IPV6 && name == IPV6_DROP_MEMBERSHIP) return "IPV6_DROP_MEMBERSHIP";
   if (level == IPPROTO_IPV6 && name == IPV6_MULTICAST_IF) return "IPV6_MULTICAST_IF";
+  if (level == IPPROTO_IPV6 && name == IPV6_JOIN_ANYCAST) return "IPV6_JOIN_ANYCAST";
+  if (level == IPPROTO_IPV6 && name == IPV6_LEAVE_ANYCAST) return "IPV6_LEAVE_ANYCAST";
   return "IPV6_MULTICAST_ALL";
 }
 
