@@ -36,6 +36,16 @@ export const IdBase = { PID: 4200000, IPC: 1000000 } as const;
 /** Each application's virtual pids: BASE = PID_MIN + k * SIZE, k below COUNT (table.h). */
 export const VpidRanges = { PID_MIN: 4200000, SIZE: 4096, COUNT: 23388 } as const;
 
+/** The tables' format: this build's version and size, and the older ones an image may hold (table.h), with where the table keeps its vpid_base. */
+export const TablesVersion = {
+  CURRENT: 7,
+  NO_MCAST: 6,
+  FIXED_BASE: 5,
+  SIZE: 2187520,
+  SIZE_NO_MCAST: 2105592,
+  VPID_BASE_OFFSET: 188,
+} as const;
+
 /** A process's file in an image: prefix + virtual pid + suffix (image.h). */
 export const ProcessFile = { PREFIX: "process-", SUFFIX: ".img", INDEX_SUFFIX: ".index" } as const;
 

@@ -12,8 +12,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type App, SnapshotError } from "../mod.ts";
-import { prog, type Scenario, scenarioTest } from "./support.ts";
+import { SnapshotError } from "../mod.ts";
+import { prog, refusedRunsOn, type Scenario, scenarioTest } from "./support.ts";
 
 const LIMIT_MS = 60_000;
 
@@ -226,23 +226,6 @@ const REFUSED = [
     named: /working directory's path is longer than 1023 bytes/,
   },
 ] as const;
-
-/** Once `app` says "ready": its snapshot fails naming what `named` matches, as a refusal, leaves
- * no image, and the program runs on to its PASS. */
-async function refusedRunsOn(s: Scenario, app: App, named: RegExp): Promise<void> {
-  await s.waitFor(/^ready$/m, "ready");
-  const dir = join(s.dir, "never.amber");
-  await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
-    assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
-    assert.match(e.message, named);
-    assert.equal(e.reason, "unsupported-resource", e.message);
-    return true;
-  });
-  await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
-  const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
-  await s.waitFor(new RegExp(`^tick ${ticks + 5}$`, "m"), "more ticks after the snapshot");
-  await s.pass();
-}
 
 scenarioTest(
   "pidfds of running children (pidfd_open with PIDFD_NONBLOCK, clone3 with CLONE_PIDFD) name the same children after restores: poll, pidfd_send_signal, waitid(P_PIDFD)",

@@ -9,7 +9,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type App, type Image, launch, restore, type RestoreOptions } from "../mod.ts";
+import {
+  type App,
+  type Image,
+  launch,
+  restore,
+  type RestoreOptions,
+  SnapshotError,
+} from "../mod.ts";
 
 export const PROGS = fileURLToPath(new URL("../build/tests/", import.meta.url));
 const STEP_MS = 20;
@@ -178,4 +185,21 @@ export class Scenario {
     if (Deno.env.get("AMBER_TEST_KEEP")) return console.error(`kept ${this.dir}`);
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
+}
+
+/** Once `app` says "ready": its snapshot fails naming what `named` matches, as a refusal, leaves
+ * no image, and the program runs on to its PASS. */
+export async function refusedRunsOn(s: Scenario, app: App, named: RegExp): Promise<void> {
+  await s.waitFor(/^ready$/m, "ready");
+  const dir = join(s.dir, "never.amber");
+  await assert.rejects(app.snapshot({ dir, stop: true }), (e: unknown) => {
+    assert.ok(e instanceof SnapshotError, `Expected a SnapshotError, got ${e}`);
+    assert.match(e.message, named);
+    assert.equal(e.reason, "unsupported-resource", e.message);
+    return true;
+  });
+  await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+  const ticks = [...(await s.text()).matchAll(/^tick \d+$/gm)].length;
+  await s.waitFor(new RegExp(`^tick ${ticks + 5}$`, "m"), "more ticks after the snapshot");
+  await s.pass();
 }

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { TablesVersion } from "../ffi/contract.ts";
 import { createTable, fileHash, VpidRanges } from "../ffi/control.ts";
 import { App } from "../mod.ts";
 import { newAppId } from "../src/names.ts";
@@ -103,26 +104,55 @@ scenarioTest(
   },
 );
 
-/** An image's tables.bin made as a version 5 table was: no vpid_base (padding, 0). */
+/**
+ * An image's tables.bin made as a version 5 table was: no vpid_base (padding, 0) and no
+ * multicast memberships at the end (the table that much shorter, its last page cut there).
+ */
 async function asVersion5(image: string): Promise<void> {
   const path = join(image, "tables.bin");
   const data = await Deno.readFile(path);
   const view = new DataView(data.buffer);
   // Its head: magic, version, size, npages, pad; then the page indexes, then the pages.
-  assert.equal(view.getUint32(8, true), 6, "a version 6 tables file");
+  assert.equal(view.getUint32(8, true), TablesVersion.CURRENT, "a tables file of this build");
   const npages = view.getUint32(16, true);
-  assert.equal(view.getUint32(24, true), 0, "the table's first page is in the file");
-  const table = 24 + npages * 4;
-  const VPID_BASE = 188; // offsetof(struct amber_table, vpid_base): version 5's padding
-  assert.equal(view.getInt32(table + VPID_BASE, true), VpidRanges.PID_MIN);
-  view.setUint32(8, 5, true);
-  view.setUint32(table + 8, 5, true);
-  view.setInt32(table + VPID_BASE, 0, true);
-  await Deno.writeFile(path, data);
+  const indexes = [...Array(npages).keys()].map((n) => view.getUint32(24 + n * 4, true));
+  assert.equal(indexes[0], 0, "the table's first page is in the file");
+  const PAGE = 4096;
+  const oldSize = TablesVersion.SIZE_NO_MCAST;
+  const pages: Uint8Array[] = [];
+  let off = 24 + npages * 4;
+  for (const index of indexes) {
+    const len = Math.min(PAGE, TablesVersion.SIZE - index * PAGE);
+    const page = data.subarray(off, off + len);
+    off += len;
+    if (index * PAGE >= oldSize) {
+      assert.ok(page.every((b) => b === 0), "the memberships an image's copy never holds");
+      continue;
+    }
+    pages.push(page.subarray(0, Math.min(PAGE, oldSize - index * PAGE)));
+  }
+  const kept = indexes.slice(0, pages.length);
+  const out = new Uint8Array(24 + kept.length * 4 + pages.reduce((n, p) => n + p.length, 0));
+  const head = new DataView(out.buffer);
+  out.set(data.subarray(0, 24));
+  head.setUint32(8, TablesVersion.FIXED_BASE, true);
+  head.setUint32(12, oldSize, true);
+  head.setUint32(16, kept.length, true);
+  kept.forEach((index, n) => head.setUint32(24 + n * 4, index, true));
+  let at = 24 + kept.length * 4;
+  const table = at; // the first page is the table's start
+  for (const page of pages) out.set(page, (at += page.length) - page.length);
+  const BASE = TablesVersion.VPID_BASE_OFFSET; // version 5's padding
+  assert.equal(head.getInt32(table + BASE, true), VpidRanges.PID_MIN);
+  head.setUint32(table + 8, TablesVersion.FIXED_BASE, true);
+  head.setUint32(table + 12, oldSize, true);
+  head.setInt32(table + BASE, 0, true);
+  await Deno.writeFile(path, out);
   const manifestPath = join(image, "manifest.json");
   const manifest = JSON.parse(await Deno.readTextFile(manifestPath));
   const entry = manifest.files.find((f: { name: string }) => f.name === "tables.bin");
   entry.hash = await fileHash(path);
+  entry.size = out.length;
   delete entry.metaHash;
   delete entry.headHash;
   await Deno.writeTextFile(manifestPath, JSON.stringify(manifest));

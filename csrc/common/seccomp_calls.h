@@ -42,15 +42,40 @@ enum {
   AMBER_TRAP_FD,
   AMBER_TRAP_CMD,
   AMBER_TRAP_FUTEX,
-  AMBER_TRAP_PASSCRED
+  AMBER_TRAP_SOCKOPT
 };
 
-/* PASSCRED: setsockopt of SOL_SOCKET's SO_PASSCRED, from anywhere but Amber (the magic): the
+/* SOCKOPT: setsockopt, from anywhere but Amber (the magic), of SOL_SOCKET's SO_PASSCRED: the
  * handler makes it and stacks the second filter (seccomp_creds.h), once per process, which
  * traps the program's own sendmsg, recvmsg, sendmmsg and recvmmsg (their SCM_CREDENTIALS pids,
- * kernel/trap_creds.c). Every other setsockopt passes after two compares. */
+ * kernel/trap_creds.c); and of the multicast options of IPPROTO_IP and IPPROTO_IPV6
+ * (memberships, sources, the multicast interface; IPv6 anycast ones), which the handler makes
+ * and notes
+ * (preload/wrappers/mcast_note.c; libc's go through the wrapper, past the filter). Every other
+ * setsockopt passes in the kernel: SOL_SOCKET's after two compares, as before, IPPROTO_TCP's
+ * after three, IPPROTO_IPV6's after at most eight. */
 #define AMBER_SOL_SOCKET 1
 #define AMBER_SO_PASSCRED 16
+#define AMBER_SOL_IP 0
+#define AMBER_IP_MCAST_FIRST 32 /* IP_MULTICAST_IF ... */
+#define AMBER_IP_MCAST_LAST 49  /* ... IP_MULTICAST_ALL, MCAST_* among them */
+#define AMBER_SOL_IPV6 41
+#define AMBER_MCAST_FIRST 42 /* MCAST_JOIN_GROUP ... */
+#define AMBER_MCAST_LAST 48  /* ... MCAST_MSFILTER */
+#define AMBER_IPV6_ANYCAST_FIRST 27 /* IPV6_JOIN_ANYCAST, IPV6_LEAVE_ANYCAST, ... */
+#define AMBER_IPV6_ANYCAST_LAST 29  /* ... IPV6_MULTICAST_ALL */
+#define AMBER_IPV6_MCAST_FIRST 17 /* IPV6_MULTICAST_IF ... */
+#define AMBER_IPV6_MCAST_LAST 21  /* ... IPV6_DROP_MEMBERSHIP */
+
+/* Whether the filter traps setsockopt(level, name) as a multicast option (the ranges above):
+ * libc's go past it from the library's wrapper instead. */
+static inline int amber_seccomp_mcast_sockopt(int level, int name) {
+  if (level == AMBER_SOL_IP) return name >= AMBER_IP_MCAST_FIRST && name <= AMBER_IP_MCAST_LAST;
+  return level == AMBER_SOL_IPV6 &&
+         ((name >= AMBER_MCAST_FIRST && name <= AMBER_MCAST_LAST) ||
+          (name >= AMBER_IPV6_ANYCAST_FIRST && name <= AMBER_IPV6_ANYCAST_LAST) ||
+          (name >= AMBER_IPV6_MCAST_FIRST && name <= AMBER_IPV6_MCAST_LAST));
+}
 
 /* CMD: as OWN, and only when argument a is one of the commands of the call that name a process
  * (amber_seccomp_cmds): fcntl's and ioctl's owner of SIGIO and SIGURG, getsockopt's peer
@@ -175,7 +200,7 @@ static inline int amber_seccomp_cmds(long nr, const unsigned **cmds) {
   X(SYS_capset, AMBER_TRAP_OWN, -1, -1)                                                         \
   X(SYS_timer_create, AMBER_TRAP_OWN, -1, -1)                                                  \
   AMBER_SECCOMP_IPC_CALLS(X)                                                                    \
-  X(SYS_setsockopt, AMBER_TRAP_PASSCRED, 1, 2)                                                  \
+  X(SYS_setsockopt, AMBER_TRAP_SOCKOPT, 1, 2)                                                    \
   X(SYS_set_tid_address, AMBER_TRAP_OWN, -1, -1) /* returns the caller's tid */             \
   AMBER_SECCOMP_SEND_CALLS(X)
 

@@ -126,11 +126,23 @@ static inline void amber_bpf_call(struct amber_bpf *b, long nr, int kind, int a0
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a0, 0));
     for (int i = 0; i < ncmds; i++)
       amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, 0, cmds[i]);
-  } else if (kind == AMBER_TRAP_PASSCRED) { /* from anywhere: SOL_SOCKET, SO_PASSCRED */
+  } else if (kind == AMBER_TRAP_SOCKOPT) { /* from anywhere: SO_PASSCRED, multicast */
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a0, 0));
-    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, 0, AMBER_BPF_ALLOW, AMBER_SOL_SOCKET);
+    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, 0, 2, AMBER_SOL_SOCKET);
     amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a1, 0));
     amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, AMBER_BPF_TRAP, AMBER_BPF_ALLOW, AMBER_SO_PASSCRED);
+    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, 0, 3, AMBER_SOL_IP);
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a1, 0));
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, 0, AMBER_BPF_ALLOW, AMBER_IP_MCAST_FIRST);
+    amber_bpf_put(b, BPF_JMP | BPF_JGT | BPF_K, AMBER_BPF_ALLOW, AMBER_BPF_TRAP, AMBER_IP_MCAST_LAST);
+    amber_bpf_put(b, BPF_JMP | BPF_JEQ | BPF_K, 0, AMBER_BPF_ALLOW, AMBER_SOL_IPV6);
+    amber_bpf_put(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, amber_bpf_arg(a1, 0));
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, 0, 1, AMBER_MCAST_FIRST);
+    amber_bpf_put(b, BPF_JMP | BPF_JGT | BPF_K, AMBER_BPF_ALLOW, AMBER_BPF_TRAP, AMBER_MCAST_LAST);
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, 0, 1, AMBER_IPV6_ANYCAST_FIRST);
+    amber_bpf_put(b, BPF_JMP | BPF_JGT | BPF_K, 0, AMBER_BPF_TRAP, AMBER_IPV6_ANYCAST_LAST);
+    amber_bpf_put(b, BPF_JMP | BPF_JGE | BPF_K, 0, AMBER_BPF_ALLOW, AMBER_IPV6_MCAST_FIRST);
+    amber_bpf_put(b, BPF_JMP | BPF_JGT | BPF_K, AMBER_BPF_ALLOW, AMBER_BPF_TRAP, AMBER_IPV6_MCAST_LAST);
   } else if (kind == AMBER_TRAP_OWN || kind == AMBER_TRAP_PATH || kind == AMBER_TRAP_CLONE ||
              kind == AMBER_TRAP_FUTEX) {
     /* from a shared library (libc): allowed */

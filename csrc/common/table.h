@@ -9,12 +9,16 @@
 #define AMBER_TABLE_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define AMBER_TABLE_MAGIC 0x31424154524d4241ULL /* "AMBRTAB1" */
-/* 6: vpid_base, each application's own range of virtual pids. A version 5 table (an image
- * made before) is read as one whose range starts at AMBER_VPID_MIN (ctl_files.c). */
-#define AMBER_TABLE_VERSION 6
+/* 7: the multicast memberships at the end (amber_mcast_rec). 6: vpid_base, each application's
+ * own range of virtual pids. An image's tables of version 6 or 5 (made before) are read without
+ * the memberships, which an image's copy never holds, and a version 5 one as one whose range
+ * starts at AMBER_VPID_MIN (ctl_files.c, ctl_tables_file.c). */
+#define AMBER_TABLE_VERSION 7
+#define AMBER_TABLE_VERSION_NO_MCAST 6
 #define AMBER_TABLE_VERSION_FIXED_BASE 5
 #define AMBER_TABLE_ROWS 4096
 
@@ -207,6 +211,34 @@ struct amber_vne_bind {
   uint8_t pad;
 };
 
+/* A multicast membership change the kernel accepted on an IP socket (preload/wrappers/
+ * mcast_note.c), by the socket's SO_COOKIE: the kernel lists no memberships per socket, so the
+ * library notes them as any process of the application makes them (on a socket it may share),
+ * the socket's owner saves them at a snapshot and a restore makes the same calls again
+ * (preload/fds/mcast_keep.c). `val` is the option's value as the program gave it; ifname the
+ * interface an index in it named (found again by name after a migration), at ifindex_off, -1
+ * when none. unkept: a change Amber cannot make again (enum amber_mcast_unkept), which the
+ * snapshot refuses naming it. */
+#define AMBER_MCAST_MAX 256
+#define AMBER_MCAST_VAL 264 /* sizeof(struct group_source_req), the largest */
+enum amber_mcast_unkept {
+  AMBER_MCAST_KEPT = 0,
+  AMBER_MCAST_FILTER = 1,    /* a whole source filter (IP_MSFILTER, MCAST_MSFILTER) */
+  AMBER_MCAST_UNMATCHED = 2, /* a drop Amber could not tell which noted change it undid */
+  AMBER_MCAST_UNREAD = 3,    /* a value the kernel took that Amber does not read */
+};
+struct amber_mcast_rec {
+  uint64_t cookie; /* 0: a free entry */
+  uint64_t ino;    /* the socket's inode, to tell whether a process still holds it */
+  int32_t level, name;
+  uint32_t len;
+  int32_t unkept;
+  int32_t ifindex_off;
+  char ifname[16];
+  int32_t pad;
+  uint8_t val[AMBER_MCAST_VAL];
+};
+
 #define AMBER_SHM_NAMES 64
 #define AMBER_SHM_NAME 256 /* NAME_MAX and its NUL */
 
@@ -267,7 +299,15 @@ struct amber_table {
    * pre-copy that protects pages again sets it to 0 first (control/ctl_precopy_incr.c): from
    * then on the bits no longer say what changed since that arming. */
   uint64_t dirty_epoch[AMBER_TABLE_ROWS];
+  /* Multicast memberships (struct amber_mcast_rec), nmcast entries in use (a free one has
+   * cookie 0); mcast_full: one more could not be noted (a snapshot with any IP datagram socket
+   * then refuses). Not carried over by a restore: each socket's owner notes its own again. */
+  uint32_t nmcast, mcast_full;
+  struct amber_mcast_rec mcast[AMBER_MCAST_MAX];
 };
+
+/* The size of a version 6 (or 5) table: version 7's, up to the multicast memberships. */
+#define AMBER_TABLE_SIZE_NO_MCAST offsetof(struct amber_table, nmcast)
 
 enum amber_app_state {
   AMBER_APP_STARTING = 0,

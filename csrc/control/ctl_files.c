@@ -100,11 +100,15 @@ int amber_read_image_tables(const char *path, struct amber_table *copy) {
   int err = amber_read_tables_file(fd, copy);
   close(fd);
   if (err) return err;
-  /* A version 5 image (every application's pids from AMBER_VPID_MIN) has the same layout, with
-   * padding where vpid_base is. */
+  /* A version 5 image (every application's pids from AMBER_VPID_MIN) has version 6's layout,
+   * with padding where vpid_base is; a version 6 one is version 7's without the multicast
+   * memberships at the end, which an image's copy never holds (left blank by the read). */
   if (copy->magic == AMBER_TABLE_MAGIC && copy->version == AMBER_TABLE_VERSION_FIXED_BASE &&
       copy->vpid_base == 0)
-    copy->version = AMBER_TABLE_VERSION, copy->vpid_base = AMBER_VPID_MIN;
+    copy->version = AMBER_TABLE_VERSION_NO_MCAST, copy->vpid_base = AMBER_VPID_MIN;
+  if (copy->magic == AMBER_TABLE_MAGIC && copy->version == AMBER_TABLE_VERSION_NO_MCAST &&
+      copy->size == AMBER_TABLE_SIZE_NO_MCAST)
+    copy->version = AMBER_TABLE_VERSION, copy->size = sizeof *copy;
   if (copy->magic != AMBER_TABLE_MAGIC ||
       copy->version != AMBER_TABLE_VERSION || copy->size != sizeof *copy)
     return -EPROTO;

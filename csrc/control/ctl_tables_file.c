@@ -24,10 +24,20 @@ struct tables_file_head {
   uint32_t pad;
 };
 
-/* Page i's length: the last one ends with the table. */
-static size_t page_len(uint32_t i) {
+/* Page i's length in a table of `size` bytes: the last one ends with the table. */
+static size_t page_len_of(uint32_t i, size_t size) {
   size_t end = (size_t)(i + 1) * PAGE;
-  return (end > sizeof(struct amber_table) ? sizeof(struct amber_table) : end) - (size_t)i * PAGE;
+  return (end > size ? size : end) - (size_t)i * PAGE;
+}
+
+static size_t page_len(uint32_t i) { return page_len_of(i, sizeof(struct amber_table)); }
+
+/* The size a table of this version has in an image, or 0 for a version not read. */
+static size_t size_of_version(uint32_t version) {
+  if (version == AMBER_TABLE_VERSION) return sizeof(struct amber_table);
+  if (version == AMBER_TABLE_VERSION_NO_MCAST || version == AMBER_TABLE_VERSION_FIXED_BASE)
+    return AMBER_TABLE_SIZE_NO_MCAST;
+  return 0;
 }
 
 /* The fresh table the pages are compared to: zeros, and no row has a system ID, as
@@ -60,6 +70,10 @@ int amber_write_image_tables(int fd, const struct amber_table *table) {
    * restore has (it starts without tracking), so not kept, and the image does not depend on
    * whether the agents had armed again when it was taken. */
   memset(((struct amber_table *)copy)->dirty_epoch, 0, sizeof table->dirty_epoch);
+  /* Multicast memberships travel with their sockets' owners (preload/fds/mcast_keep.c), which
+   * note them again in the restored tables. */
+  ((struct amber_table *)copy)->nmcast = ((struct amber_table *)copy)->mcast_full = 0;
+  memset(((struct amber_table *)copy)->mcast, 0, sizeof table->mcast);
   blank((struct amber_table *)fresh);
   struct tables_file_head head = {TABLES_FILE_MAGIC, AMBER_TABLE_VERSION, sizeof *table, 0, 0};
   uint32_t *index = (uint32_t *)(out + sizeof head);
@@ -85,10 +99,10 @@ int amber_read_tables_file(int fd, struct amber_table *copy) {
   struct tables_file_head head;
   struct stat st;
   if (fstat(fd, &st)) return -errno;
-  if (read_at(fd, &head, sizeof head, 0) || head.magic != TABLES_FILE_MAGIC ||
-      (head.version != AMBER_TABLE_VERSION && head.version != AMBER_TABLE_VERSION_FIXED_BASE) ||
-      head.size != sizeof *copy || head.npages > NPAGES)
-    return -EPROTO;
+  if (read_at(fd, &head, sizeof head, 0) || head.magic != TABLES_FILE_MAGIC) return -EPROTO;
+  size_t size = size_of_version(head.version); /* an older one is shorter: the rest stays blank */
+  uint32_t npages = (uint32_t)((size + PAGE - 1) / PAGE);
+  if (!size || head.size != size || head.npages > npages) return -EPROTO;
   uint32_t index[NPAGES];
   off_t off = sizeof head;
   if (read_at(fd, index, head.npages * sizeof *index, off)) return -EPROTO;
@@ -96,9 +110,10 @@ int amber_read_tables_file(int fd, struct amber_table *copy) {
   blank(copy);
   for (uint32_t n = 0; n < head.npages; n++) {
     /* Increasing: each page once, inside the table. */
-    if (index[n] >= NPAGES || (n && index[n] <= index[n - 1])) return -EPROTO;
-    if (read_at(fd, (char *)copy + (size_t)index[n] * PAGE, page_len(index[n]), off)) return -EPROTO;
-    off += (off_t)page_len(index[n]);
+    if (index[n] >= npages || (n && index[n] <= index[n - 1])) return -EPROTO;
+    size_t len = page_len_of(index[n], size);
+    if (read_at(fd, (char *)copy + (size_t)index[n] * PAGE, len, off)) return -EPROTO;
+    off += (off_t)len;
   }
   return st.st_size == off ? 0 : -EPROTO; /* nothing after the last page */
 }

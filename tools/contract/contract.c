@@ -94,6 +94,17 @@ int main(void) {
   num("COUNT", AMBER_VPID_RANGES);
   end();
 
+  group("TablesVersion",
+        "The tables' format: this build's version and size, and the older ones an image may "
+        "hold (table.h), with where the table keeps its vpid_base.");
+  num("CURRENT", AMBER_TABLE_VERSION);
+  num("NO_MCAST", AMBER_TABLE_VERSION_NO_MCAST);
+  num("FIXED_BASE", AMBER_TABLE_VERSION_FIXED_BASE);
+  num("SIZE", sizeof(struct amber_table));
+  num("SIZE_NO_MCAST", AMBER_TABLE_SIZE_NO_MCAST);
+  num("VPID_BASE_OFFSET", offsetof(struct amber_table, vpid_base));
+  end();
+
   group("ProcessFile", "A process's file in an image: prefix + virtual pid + suffix (image.h).");
   str("PREFIX", AMBER_PROC_FILE_PREFIX);
   str("SUFFIX", AMBER_PROC_FILE_SUFFIX);

@@ -81,6 +81,11 @@
   X(int, fcntl, (int, int, ...))                                                                 \
   X(int, fcntl64, (int, int, ...))                                                               \
   X(int, getsockopt, (int, int, int, void *, socklen_t *))                                       \
+  X(int, setsockopt, (int, int, int, const void *, socklen_t))                                   \
+  X(int, setsourcefilter, (int, uint32_t, const struct sockaddr *, socklen_t, uint32_t, uint32_t,  \
+                           const struct sockaddr_storage *))                                     \
+  X(int, setipv4sourcefilter, (int, struct in_addr, struct in_addr, uint32_t, uint32_t,          \
+                               const struct in_addr *))                                          \
   X(int, sendmmsg, (int, struct mmsghdr *, unsigned int, int))                                   \
   X(int, recvmmsg, (int, struct mmsghdr *, unsigned int, int, struct timespec *))                \
   /* fork, exec and spawn: all in wrap_fork.c */                                                \

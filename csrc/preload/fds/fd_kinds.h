@@ -76,6 +76,11 @@ int amber_fd_pipe_refill(const struct amber_fd_rec *rec, int fd);
 
 int amber_fd_socket_capture(struct amber_fd_rec *rec, const char *target, const struct stat *st);
 int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor);
+/* mcast_keep.c: an IP datagram socket's multicast memberships, taken by its owner once every
+ * process is frozen (-1 with amber_ckpt.error for one it cannot keep), and made again on the
+ * new socket `fd` (0 or -errno) */
+int amber_mcast_save(const struct amber_fd_rec *rec);
+int amber_mcast_restore(struct amber_fd_rec *rec, int fd); /* on failure, rec->path names it */
 /* A Unix socket whose unread messages are saved: a connected one, or a bound datagram one. */
 int amber_fd_unix_has_queue(const struct amber_fd_rec *rec);
 

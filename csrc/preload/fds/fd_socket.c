@@ -457,6 +457,11 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
     break;
   default: return -EINVAL;
   }
+  int err = fd >= 0 ? amber_mcast_restore(rec, fd) : 0; /* before the program runs */
+  if (err) {
+    amber_sys1(SYS_close, fd);
+    return err;
+  }
   return amber_fd_place(amber_fd_park(fd, floor), rec);
 }
 
@@ -480,6 +485,7 @@ static int socket_frozen_peer(struct amber_fd_rec *rec) {
 /* After the share scan: the owner's unread messages; a TCP connection kept if it can be. */
 static int socket_frozen(struct amber_fd_rec *rec) {
   if (amber_fd_port_check(rec)) return -1;
+  if (amber_fd_owned(rec) && amber_mcast_save(rec)) return -1; /* the socket's memberships */
   if (amber_fd_unix_has_queue(rec))
     return amber_fd_owned(rec) ? amber_fd_unix_save_queue(rec) : 0;
   if (rec->socket_kind == AMBER_SOCK_LISTEN) {

@@ -9,8 +9,9 @@
  * with getsockopt at the snapshot and set again only where the new socket's differs.
  *
  * Not here: SO_RCVBUF and SO_SNDBUF (a value set by hand cannot be told from one the kernel
- * tuned, and setting it would stop the tuning), multicast group memberships (the kernel has no
- * per-socket list to read back). */
+ * tuned, and setting it would stop the tuning), multicast group memberships and the multicast
+ * interface (the kernel has no per-socket list to read back: noted as they are made,
+ * mcast_keep.c). */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>

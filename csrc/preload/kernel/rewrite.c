@@ -53,7 +53,7 @@ void amber_rw_init(void) {
 #define AMBER_RW_CALL(nr, kind, x, y)                                                            \
   if (nr != SYS_rt_sigprocmask && nr != SYS_clone && nr != SYS_clone3 && nr != SYS_fork &&      \
       nr != SYS_vfork && nr != SYS_execve && kind != AMBER_TRAP_FD &&                             \
-      kind != AMBER_TRAP_CPUCLOCK && kind != AMBER_TRAP_PASSCRED && nr < AMBER_RW_NR_MAX)         \
+      kind != AMBER_TRAP_CPUCLOCK && kind != AMBER_TRAP_SOCKOPT && nr < AMBER_RW_NR_MAX)         \
     handle(nr);
   AMBER_SECCOMP_CALLS(AMBER_RW_CALL)
 #undef AMBER_RW_CALL

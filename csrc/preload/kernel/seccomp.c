@@ -149,7 +149,7 @@ static long path_call(long nr, const long a[6], int at) {
 
 /* trap_creds.c: SCM_CREDENTIALS of a raw sendmsg, recvmsg, sendmmsg or recvmmsg; SO_PASSCRED */
 long amber_trap_creds(long nr, const long a[6]);
-long amber_trap_passcred(const long a[6]);
+long amber_trap_setsockopt(const long a[6]);
 void amber_creds_early(void);
 
 /* A call that names a process, from the program: as syscall() translates it, except that a
@@ -229,7 +229,7 @@ long amber_trap_futex(const long a[6]);
 
 static long trapped(long nr, long a[6], uintptr_t ip, ucontext_t *uc) {
   if (nr == SYS_futex) return from_libc(ip) ? past_filter(nr, a) : amber_trap_futex(a);
-  if (nr == SYS_setsockopt) return amber_trap_passcred(a); /* SO_PASSCRED, from anywhere */
+  if (nr == SYS_setsockopt) return amber_trap_setsockopt(a); /* SO_PASSCRED, multicast */
   if (nr == SYS_rt_sigaction) return sigaction_call(a, ip);
   if (nr == SYS_rt_sigprocmask) return sigmask_call(a, uc);
   if (nr == SYS_clone && (a[0] & (CLONE_THREAD | CLONE_SETTLS)) == CLONE_THREAD &&

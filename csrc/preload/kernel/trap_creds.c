@@ -12,6 +12,7 @@
 #include "../core/amber.h"
 #include "../../common/seccomp_creds.h"
 #include "../wrappers/creds_copy.h"
+#include "../wrappers/mcast_note.h"
 #include "rewrite.h"
 
 int amber_creds_layer; /* the second filter is on this process (a fork's child has it too) */
@@ -69,9 +70,14 @@ static void layer_on(void) {
 }
 
 /* setsockopt(SOL_SOCKET, SO_PASSCRED) from anyone but Amber: made, then the second filter when
- * it turned credentials on. */
-long amber_trap_passcred(const long a[6]) {
+ * it turned credentials on. A multicast option (a raw call: libc's pass the filter from the
+ * wrapper): made and noted in one critical section (wrappers/mcast_note.c). */
+long amber_trap_setsockopt(const long a[6]) {
+  int mcast = amber_active() && amber_mcast_option((int)a[1], (int)a[2]);
+  if (mcast) amber_enter();
   long r = sys_past(SYS_setsockopt, a[0], a[1], a[2], a[3], a[4]);
+  if (mcast && r == 0) amber_mcast_note((int)a[0], (int)a[1], (int)a[2], (const void *)a[3], (uint32_t)a[4]);
+  if (mcast) amber_leave();
   /* the kernel has read the value: it is there */
   if (r == 0 && (int)a[1] == SOL_SOCKET && (int)a[2] == SO_PASSCRED && amber_active() && a[3] &&
       (uint32_t)a[4] >= sizeof(int) && *(const int *)a[3])
