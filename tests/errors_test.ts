@@ -5,10 +5,11 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { AmberError, ControlError, inspect, open, SnapshotError } from "../mod.ts";
-import { fileHash } from "../ffi/control.ts";
+import { AmberError, ControlError, inspect, open, RestoreError, SnapshotError } from "../mod.ts";
+import { fileHash, Table } from "../ffi/control.ts";
+import { appDir, TABLES_FILE } from "../src/paths.ts";
 import { amber } from "./cli_support.ts";
-import { prog, type Scenario, scenarioTest } from "./support.ts";
+import { prog, type Scenario, scenarioTest, sleep } from "./support.ts";
 
 async function reasonOf(work: Promise<unknown>): Promise<string> {
   const error = await work.then(() => null, (e) => e);
@@ -101,3 +102,44 @@ scenarioTest("--json on every printing command, errors as JSON on stderr", async
   const inspected = await json(s, "inspect", "x.amber", "--json");
   assert.equal(inspected.stdout.verified, true);
 });
+
+/** The system pid the restore of `name` gave process `vpid`, as soon as its row has it. */
+async function restoringPid(name: string, vpid: number): Promise<number> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    try {
+      using table = Table.open(join(appDir(name), TABLES_FILE));
+      const row = table.rows().find((r) => r.kind === "pid" && r.vid === vpid && r.sid > 0);
+      if (row) return row.sid;
+    } catch {
+      // not made yet
+    }
+    await sleep(1);
+  }
+  throw new Error(`process ${vpid} of '${name}' got no system pid in 20 s`);
+}
+
+scenarioTest(
+  "a process killed while it is being restored is named with its signal by the failed restore",
+  async (s) => {
+    const app = await s.launch([prog("big_child"), "400"], "bigchild");
+    await s.waitFor(/^ready$/m, "ready");
+    const processes = app.processes();
+    const child = processes.find((p) => processes.some((q) => q.vpid === p.parent));
+    assert.ok(child, "the child");
+    const image = await s.freeze(app);
+    const name = s.name("killed");
+    const restoring = s.restore(image, { name });
+    // It reads 400 MiB back before it is restored: ended meanwhile.
+    Deno.kill(await restoringPid(name, child.vpid), "SIGKILL");
+    await assert.rejects(
+      restoring,
+      (e) =>
+        e instanceof RestoreError &&
+        new RegExp(
+          `process ${child.vpid} \\(system pid \\d+\\) was killed by SIGKILL before ` +
+            `its restore was over`,
+        ).test(e.message),
+    );
+  },
+);

@@ -177,6 +177,8 @@ int amber_cow_writer_status(struct amber_table *t, uint32_t slot);
  * handler (*blocked: held off), -1 gone or a zombie. */
 int amber_ctl_find_unmanaged(struct amber_table *t, int64_t now_ms, int64_t *first_look);
 int amber_ctl_ckpt_handler(int32_t sid, int *blocked);
+/* A process of a restore gone before it was back: why, in the table's error (ctl_restore_gone.c). */
+void amber_ctl_restore_gone(struct amber_table *t, int32_t vpid, int32_t sid);
 /* ctl_unblock.c: while agents freeze, lets the checkpoint signal in to the threads they ask for */
 void amber_ctl_serve_unblock(struct amber_table *t);
 /* ctl_seize.c: seizes a thread for the snapshot (its agent asked, mode SEIZE), answering in `u`;

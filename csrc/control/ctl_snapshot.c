@@ -142,6 +142,7 @@ static int slots_status(struct amber_table *t, int32_t state) {
       done = 0;
       continue;
     }
+    if (state == AMBER_AGENT_RESUMED) amber_ctl_restore_gone(t, c->slots[i].vpid, sid);
     if (state != AMBER_AGENT_FROZEN) return -ESRCH;
     int32_t expected = s; /* unless its agent reported meanwhile */
     __atomic_compare_exchange_n(&c->slots[i].state, &expected, AMBER_AGENT_EXITED, 0,
