@@ -112,6 +112,9 @@ int amber_read_image_tables(const char *path, struct amber_table *copy) {
   if (copy->magic != AMBER_TABLE_MAGIC ||
       copy->version != AMBER_TABLE_VERSION || copy->size != sizeof *copy)
     return -EPROTO;
+  /* None in an image's copy (ctl_tables_file.c): whatever a hand-made one holds is not used. */
+  copy->nmcast = copy->mcast_full = 0;
+  memset(copy->mcast, 0, sizeof copy->mcast);
   int bad = !amber_vpid_base_valid(copy->vpid_base) || copy->ctl.nslots > AMBER_CTL_MAX_PROCS ||
             copy->ctl.nzombies > AMBER_CTL_MAX_PROCS || copy->vne_nbinds > AMBER_VNE_BINDS ||
             !ends(copy->app_id, sizeof copy->app_id) ||
