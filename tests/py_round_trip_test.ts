@@ -20,7 +20,7 @@ const CHECKS = [
   },
   {
     name:
-      "TCP, UDP and IPv6 sockets keep the options set on them (linger, priority, TOS, TTL, user timeout, Fast Open, congestion control, multicast hops) through a restore",
+      "TCP, UDP and IPv6 sockets keep the options set on them (linger, priority, TOS, TTL, user timeout, Fast Open, congestion control, multicast hops, the buffer sizes of UDP sockets and listeners) through a restore",
     script: "py_socket_options.py",
     tag: "socket-options",
   },

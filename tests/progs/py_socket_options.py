@@ -1,7 +1,7 @@
 """Options servers and clients set on their sockets that a new socket would not have: SO_LINGER,
-SO_PRIORITY, IP_TOS, IP_TTL, TCP_USER_TIMEOUT, TCP_NOTSENT_LOWAT, TCP Fast Open and the congestion
-control on a TCP listener; the multicast hop limit and loopback on a UDP socket; IPV6_TCLASS on
-an IPv6 one. Says "ready"; on DIR/go checks each still has them: PASS or FAIL."""
+SO_PRIORITY, IP_TOS, IP_TTL, TCP_USER_TIMEOUT, TCP_NOTSENT_LOWAT, TCP Fast Open, the congestion
+control and the receive buffer on a TCP listener; the multicast hop limit and loopback and both
+buffers on a UDP socket; IPV6_TCLASS on an IPv6 one. Says "ready"; on DIR/go checks each still has them: PASS or FAIL."""
 import os, socket, struct, sys, time
 
 DIR = sys.argv[1]
@@ -23,6 +23,10 @@ SET = [
     (udp, socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 7),
     (udp, socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0),
     (udp6, socket.IPPROTO_IPV6, socket.IPV6_TCLASS, 0x20),
+    # buffer sizes of sockets the kernel does not tune: a UDP server's, a listener's
+    (udp, socket.SOL_SOCKET, socket.SO_RCVBUF, 150000),
+    (udp, socket.SOL_SOCKET, socket.SO_SNDBUF, 70000),
+    (tcp, socket.SOL_SOCKET, socket.SO_RCVBUF, 90000),
 ]
 if other:
     SET.append((tcp, socket.IPPROTO_TCP, socket.TCP_CONGESTION, other.encode()))

@@ -8,10 +8,13 @@
  * Open on a listener and the congestion control (reno where the system's is bbr). Each is read
  * with getsockopt at the snapshot and set again only where the new socket's differs.
  *
- * Not here: SO_RCVBUF and SO_SNDBUF (a value set by hand cannot be told from one the kernel
- * tuned, and setting it would stop the tuning), multicast group memberships and the multicast
- * interface (the kernel has no per-socket list to read back: noted as they are made,
- * mcast_keep.c). */
+ * The buffer sizes (SO_RCVBUF, SO_SNDBUF: a syslog or DNS server's large UDP buffer, nginx's
+ * listen rcvbuf=, which connections it accepts inherit) of a socket the kernel does not tune,
+ * a UDP one or a TCP one not connected: any size that is not a new socket's was set by hand. A
+ * connected TCP socket's are not kept: a size set by hand cannot be told from one the kernel
+ * tuned, and setting one would stop the tuning. Not here either: multicast group memberships
+ * and the multicast interface (the kernel has no per-socket list to read back: noted as they are
+ * made, mcast_keep.c). */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -46,9 +49,22 @@ static const struct {
 #define NOPTIONS (int)(sizeof options / sizeof options[0])
 #define LINGER NOPTIONS         /* two places: l_onoff, l_linger */
 #define CONGESTION (LINGER + 2) /* a bit only: the name is in rec->congestion */
+#define BUFFERS (CONGESTION + 1) /* SO_RCVBUF, SO_SNDBUF: the kernel's doubled values */
 
-_Static_assert(LINGER + 2 <= (int)(sizeof((struct amber_fd_rec *)0)->sockopt / sizeof(int32_t)),
+_Static_assert(BUFFERS + 2 <= (int)(sizeof((struct amber_fd_rec *)0)->sockopt / sizeof(int32_t)),
                "the record holds every option");
+
+static const int buffer_option[2][2] = {{SO_RCVBUF, SO_RCVBUFFORCE}, {SO_SNDBUF, SO_SNDBUFFORCE}};
+
+/* Not tuned by the kernel: a UDP socket, or a TCP one listening or never connected. */
+static int untuned(const struct amber_fd_rec *r) {
+  if (r->type == SOCK_DGRAM) return 1;
+  struct tcp_info ti;
+  memset(&ti, 0, sizeof ti);
+  return tcp(r) && amber_sys5(SYS_getsockopt, r->fd, IPPROTO_TCP, TCP_INFO, &ti,
+                              &(socklen_t){sizeof ti}) == 0 &&
+         (ti.tcpi_state == TCP_LISTEN || ti.tcpi_state == TCP_CLOSE);
+}
 
 static long get(int fd, int level, int name, void *v, socklen_t len) {
   return amber_sys5(SYS_getsockopt, fd, level, name, v, &len);
@@ -73,6 +89,19 @@ void amber_socket_options_capture(struct amber_fd_rec *rec) {
   if (tcp(rec) &&
       get(rec->fd, IPPROTO_TCP, TCP_CONGESTION, rec->congestion, sizeof rec->congestion - 1) == 0)
     rec->sockopts_saved |= 1u << CONGESTION;
+  for (int b = 0; b < 2 && untuned(rec); b++)
+    if (get(rec->fd, SOL_SOCKET, buffer_option[b][0], &rec->sockopt[BUFFERS + b], sizeof(int32_t)) == 0)
+      rec->sockopts_saved |= 1u << (BUFFERS + b);
+}
+
+/* The kernel keeps twice the size asked for (its bookkeeping's share), up to twice the system's
+ * maximum unless forced (CAP_NET_ADMIN, which a process that forced it had). */
+static void apply_buffer(int fd, int b, int32_t want) {
+  int32_t now = 0, ask = want / 2;
+  if (get(fd, SOL_SOCKET, buffer_option[b][0], &now, sizeof now) || now == want) return;
+  set(fd, SOL_SOCKET, buffer_option[b][0], &ask, sizeof ask);
+  if (get(fd, SOL_SOCKET, buffer_option[b][0], &now, sizeof now) == 0 && now != want)
+    set(fd, SOL_SOCKET, buffer_option[b][1], &ask, sizeof ask);
 }
 
 void amber_socket_options_apply(int fd, const struct amber_fd_rec *rec) {
@@ -93,4 +122,6 @@ void amber_socket_options_apply(int fd, const struct amber_fd_rec *rec) {
       strncmp(now, rec->congestion, sizeof now))
     set(fd, IPPROTO_TCP, TCP_CONGESTION, rec->congestion,
         (socklen_t)strnlen(rec->congestion, sizeof rec->congestion));
+  for (int b = 0; b < 2; b++)
+    if (saved & (1u << (BUFFERS + b))) apply_buffer(fd, b, rec->sockopt[BUFFERS + b]);
 }
