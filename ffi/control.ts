@@ -389,6 +389,21 @@ export class Table implements Disposable {
   }
 
   /**
+   * Before a freeze: "" when every process of the application is in the supervisor's namespaces
+   * and under its root directory, or which one is not and how (a restore could not bring that
+   * back).
+   */
+  placesCheck(): string {
+    const buf = new Uint8Array(1024);
+    const err = library().amber_ctl_places(this.#live(), buf, buf.length);
+    if (err === 0) return "";
+    const why = decoder.decode(buf.subarray(0, Math.max(0, buf.indexOf(0))));
+    if (why) return why;
+    unwrap("amber_ctl_places", err, this.#path);
+    return "";
+  }
+
+  /**
    * Once every agent is frozen: lists what the processes share, for the agents to read. Returns
    * "" when done, or why it could not (naming the process).
    */

@@ -186,6 +186,15 @@ export const symbols = {
     ],
     result: "i32",
   },
+  // int32_t amber_ctl_places(void *table, char *buf, int32_t cap)
+  amber_ctl_places: {
+    parameters: [
+      "pointer", // void *table
+      "buffer", // char *buf
+      "i32", // int32_t cap
+    ],
+    result: "i32",
+  },
   // int32_t amber_ctl_share_scan(void *table, char *buf, int32_t cap)
   amber_ctl_share_scan: {
     parameters: [

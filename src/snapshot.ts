@@ -181,6 +181,13 @@ export async function takeSnapshot(
   using table = openAppTable(app);
   try {
     const info = table.info();
+    // A process in namespaces or a root of its own: named before its agent fails to find /proc.
+    const misplaced = table.placesCheck();
+    if (misplaced) {
+      throw new SnapshotError(`Cannot snapshot '${app.name}': ${misplaced}; it keeps running`, {
+        reason: "unsupported-resource",
+      });
+    }
     if (options.onProgress) {
       const estimate = residentBytes(processesOf(table.rows()).map((p) => p.pid));
       stopWatching = watchWrites(tmp, estimate, report);

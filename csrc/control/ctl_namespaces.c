@@ -1,27 +1,58 @@
-/* Namespaces. Amber makes none: a restore brings every process back in the namespaces of the
- * restoring supervisor. A process of the application in namespaces of its own (unshare -Urn,
- * a sandbox, a container runtime) would come back in the supervisor's without a word: uid 0 in
- * its user namespace becomes the real user, a process cut off from the network has it, its
- * private mounts are gone. The coordinator compares each process's namespaces with the
- * supervisor's, and refuses the snapshot, naming the process and the namespace. A kind the
- * kernel does not have (time before 5.6) is not compared; a process the coordinator may not
- * look at was refused by the share scan already. */
+/* Namespaces and root directories. Amber makes none: a restore brings every process back in
+ * the namespaces of the restoring supervisor, under its root directory. A process of the
+ * application in namespaces of its own (unshare -Urn, a sandbox, a container runtime) would come
+ * back in the supervisor's without a word: uid 0 in its user namespace becomes the real user, a
+ * process cut off from the network has it, its private mounts are gone. One that had shut
+ * itself in a directory with chroot (haproxy's chroot, unbound, bind -t, vsftpd) would come back
+ * seeing the whole file system, its paths naming other files. The coordinator compares each
+ * process's namespaces and root with the supervisor's, and refuses the snapshot, naming the
+ * process and what differs. A kind the kernel does not have (time before 5.6) is not compared;
+ * a process the coordinator may not look at was refused by the share scan already. */
 #include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../common/table.h"
 #include "clone_share.h"
 #include "control.h"
 
-static const char *const kinds[] = {"user", "net", "mnt", "pid", "ipc", "uts", "cgroup", "time"};
+#define API __attribute__((visibility("default")))
+
+/* "root" last: the process's root directory, beside its namespaces. */
+static const char *const kinds[] = {"user", "net", "mnt", "pid", "ipc", "uts", "cgroup", "time",
+                                    "root"};
 
 static int ns_of(int pid, const char *kind, struct stat *st) {
   char path[64];
-  snprintf(path, sizeof path, "/proc/%d/ns/%s", pid, kind);
+  if (kind[0] == 'r') snprintf(path, sizeof path, "/proc/%d/root", pid);
+  else snprintf(path, sizeof path, "/proc/%d/ns/%s", pid, kind);
   return stat(path, st);
 }
 
+static void refusal(int pid, int32_t vpid, const char *kind, char *buf, int cap) {
+  char comm[64];
+  amber_process_comm(pid, comm, sizeof comm);
+  if (kind[0] != 'r') {
+    snprintf(buf, cap,
+             "process %d (%s) is in a %s namespace of its own, which Amber cannot save yet (a "
+             "restore would bring it back in Amber's own)",
+             vpid, comm, kind);
+    return;
+  }
+  char link[64], root[4096];
+  snprintf(link, sizeof link, "/proc/%d/root", pid);
+  ssize_t n = readlink(link, root, sizeof root - 1);
+  root[n > 0 ? n : 0] = 0;
+  snprintf(buf, cap,
+           "process %d (%s) has shut itself in %s (chroot), which Amber cannot save yet (a "
+           "restore would bring it back seeing the whole file system)",
+           vpid, comm, n > 0 ? root : "a directory of its own");
+}
+
+/* Every process of the application, from its rows: before the freeze (amber_ctl_places, so
+ * that a process whose /proc is out of its reach is named for this, not for a failed listing)
+ * and in the share scan, for one made meanwhile. */
 int amber_share_namespaces(struct amber_table *t, char *buf, int cap) {
   int32_t sup = -1;
   for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
@@ -29,23 +60,24 @@ int amber_share_namespaces(struct amber_table *t, char *buf, int cap) {
     if (r->state == AMBER_ROW_LIVE && (r->flags & AMBER_PID_SUPERVISOR)) sup = r->sid;
   }
   if (sup <= 0) return 0;
-  const struct amber_ctl *c = &t->ctl;
   for (unsigned k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
     struct stat ours, theirs;
     if (ns_of(sup, kinds[k], &ours)) continue;
-    for (uint32_t i = 0; i < c->nslots; i++) {
-      if (__atomic_load_n(&c->slots[i].state, __ATOMIC_ACQUIRE) == AMBER_AGENT_EXITED) continue;
-      int32_t vpid = c->slots[i].vpid, pid = amber_v2s(t, AMBER_KIND_PID, vpid);
-      if (pid <= 0 || ns_of(amber_live_task(pid), kinds[k], &theirs)) continue;
+    for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
+      struct amber_row *r = &t->rows[AMBER_KIND_PID][i];
+      int32_t vpid = r->vid, pid = __atomic_load_n(&r->sid, __ATOMIC_ACQUIRE);
+      if (__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) != AMBER_ROW_LIVE ||
+          !(r->flags & AMBER_PID_PROCESS) || (r->flags & AMBER_PID_SUPERVISOR) || pid <= 0 ||
+          ns_of(amber_live_task(pid), kinds[k], &theirs))
+        continue;
       if (theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev) continue;
-      char comm[64];
-      amber_process_comm(pid, comm, sizeof comm);
-      snprintf(buf, cap,
-               "process %d (%s) is in a %s namespace of its own, which Amber cannot save yet (a "
-               "restore would bring it back in Amber's own)",
-               vpid, comm, kinds[k]);
+      refusal(pid, vpid, kinds[k], buf, cap);
       return -EOPNOTSUPP;
     }
   }
   return 0;
+}
+
+API int32_t amber_ctl_places(void *table, char *buf, int32_t cap) {
+  return amber_share_namespaces(table, buf, cap);
 }
