@@ -45,8 +45,12 @@ int main(int argc, char **argv) {
   wait_go(argv[1]);
   long before[THREADS];
   for (int i = 0; i < THREADS; i++) before[i] = counts[i];
-  usleep(200 * 1000);
-  for (int i = 0; i < THREADS; i++) CHECK(counts[i] != before[i], "thread %d no longer runs", i);
+  /* Each runs again within a few time slices; on a loaded machine, within seconds. */
+  for (int i = 0, waited = 0; i < THREADS; i++)
+    while (counts[i] == before[i]) {
+      CHECK(waited++ < 1000, "thread %d no longer runs", i);
+      usleep(10 * 1000);
+    }
   for (int i = 0; i <= THREADS; i++)
     for (int b = 0; b < CANARY; b++)
       CHECK(areas[i][b] == 0xa5, "below alternate stack %d, byte %d was written", i, CANARY - b);

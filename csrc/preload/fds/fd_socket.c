@@ -22,7 +22,7 @@
  * same description: agent_fds.c hands it the owner's socket.
  * u[0]: the peer's address length, the address itself at addr + PEER_OFF (connected UDP);
  * u[1]: OPT_* bits (AMBER_UNIX_* for a Unix one); u[2]: a Unix socket file's mode + 1 (0: not
- * known); u[AMBER_SOCK_WAITING] a TCP listener's connections waiting to be accepted. An IP
+ * known), an IP socket's buffer sizes (socket_options.c); u[AMBER_SOCK_WAITING] a TCP listener's connections waiting to be accepted. An IP
  * socket's other options are in sockopt[] (socket_options.c). */
 #include <fcntl.h>
 #include <netinet/in.h>

@@ -49,9 +49,11 @@ static const struct {
 #define NOPTIONS (int)(sizeof options / sizeof options[0])
 #define LINGER NOPTIONS         /* two places: l_onoff, l_linger */
 #define CONGESTION (LINGER + 2) /* a bit only: the name is in rec->congestion */
-#define BUFFERS (CONGESTION + 1) /* SO_RCVBUF, SO_SNDBUF: the kernel's doubled values */
+/* SO_RCVBUF, SO_SNDBUF (the kernel's doubled values) in rec->u[2], which only a Unix socket
+ * uses otherwise: the receive one in the high half. Their saved bits, past the places'. */
+#define BUFFERS_BIT 25
 
-_Static_assert(BUFFERS + 2 <= (int)(sizeof((struct amber_fd_rec *)0)->sockopt / sizeof(int32_t)),
+_Static_assert(LINGER + 2 <= (int)(sizeof((struct amber_fd_rec *)0)->sockopt / sizeof(int32_t)),
                "the record holds every option");
 
 static const int buffer_option[2][2] = {{SO_RCVBUF, SO_RCVBUFFORCE}, {SO_SNDBUF, SO_SNDBUFFORCE}};
@@ -89,9 +91,14 @@ void amber_socket_options_capture(struct amber_fd_rec *rec) {
   if (tcp(rec) &&
       get(rec->fd, IPPROTO_TCP, TCP_CONGESTION, rec->congestion, sizeof rec->congestion - 1) == 0)
     rec->sockopts_saved |= 1u << CONGESTION;
-  for (int b = 0; b < 2 && untuned(rec); b++)
-    if (get(rec->fd, SOL_SOCKET, buffer_option[b][0], &rec->sockopt[BUFFERS + b], sizeof(int32_t)) == 0)
-      rec->sockopts_saved |= 1u << (BUFFERS + b);
+  if (untuned(rec)) rec->u[2] = 0;
+  for (int b = 0; b < 2 && untuned(rec); b++) {
+    uint32_t size = 0;
+    if (get(rec->fd, SOL_SOCKET, buffer_option[b][0], &size, sizeof size) == 0) {
+      rec->u[2] |= (uint64_t)size << (b ? 0 : 32);
+      rec->sockopts_saved |= 1u << (BUFFERS_BIT + b);
+    }
+  }
 }
 
 /* The kernel keeps twice the size asked for (its bookkeeping's share), up to twice the system's
@@ -123,5 +130,5 @@ void amber_socket_options_apply(int fd, const struct amber_fd_rec *rec) {
     set(fd, IPPROTO_TCP, TCP_CONGESTION, rec->congestion,
         (socklen_t)strnlen(rec->congestion, sizeof rec->congestion));
   for (int b = 0; b < 2; b++)
-    if (saved & (1u << (BUFFERS + b))) apply_buffer(fd, b, rec->sockopt[BUFFERS + b]);
+    if (saved & (1u << (BUFFERS_BIT + b))) apply_buffer(fd, b, (int32_t)(rec->u[2] >> (b ? 0 : 32)));
 }
