@@ -84,8 +84,8 @@ void amber_identity_thread_after_restore(void); /* in every thread */
 /* agent_caps.c: the capability sets, bounding and ambient sets and securebits */
 void amber_caps_capture(void);
 void amber_caps_thread_after_restore(void); /* in every thread, after its change of user */
-/* agent_sched.c: the scheduling policy and the I/O priority */
-void amber_sched_capture(void);
+/* agent_sched.c: each thread's scheduling policy, nice value, I/O priority and CPU affinity */
+void amber_sched_thread_capture(const struct amber_thread_rec *rec, int32_t tid); /* 0: its own */
 void amber_sched_thread_after_restore(void); /* in every thread, before its change of user */
 
 /* agent_flags.c: oom_score_adj (the process's), no_new_privs, personality and the parent-death
