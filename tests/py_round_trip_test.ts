@@ -8,7 +8,8 @@
  *   IPV6_TCLASS (each came back as a new socket's);
  * - tests/progs/py_datagram_options.py: what a UDP server reads in control messages (IP_PKTINFO,
  *   IP_RECVERR...), path MTU discovery, GRO and GSO, the mark, the bound interface, and receive
- *   and send timeouts (each came back as a new socket's: no control message, no timeout);
+ *   and send timeouts, and a Unix socket's timeouts and SO_PASSCRED (each came back as a new
+ *   socket's: no control message, no timeout, no credentials);
  * - tests/progs/py_subreaper.py: a child subreaper (as tini -s or dumb-init is), which reaps the
  *   orphans of its tree (they went to Amber's supervisor instead).
  */
@@ -29,7 +30,7 @@ const CHECKS = [
   },
   {
     name:
-      "UDP sockets keep what they asked to read in control messages (IP_PKTINFO, IP_RECVERR...), MTU discovery, GRO, GSO, mark, bound interface and timeouts, a TCP listener its timeout, through a restore",
+      "UDP sockets keep what they asked to read in control messages (IP_PKTINFO, IP_RECVERR...), MTU discovery, GRO, GSO, mark, bound interface and timeouts, a TCP listener its timeout, Unix sockets their timeouts and SO_PASSCRED, through a restore",
     script: "py_datagram_options.py",
     tag: "datagram-options",
   },

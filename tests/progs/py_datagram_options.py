@@ -3,9 +3,11 @@ timeouts: IP_PKTINFO and IPV6_RECVPKTINFO (a DNS server answers from the address
 IP_RECVTOS, IP_RECVTTL, IP_RECVERR and IPV6_RECVERR (QUIC), IP_MTU_DISCOVER and
 IPV6_MTU_DISCOVER (QUIC sets DF), SO_TIMESTAMPNS, SO_RXQ_OVFL, IP_FREEBIND, UDP_GRO and
 UDP_SEGMENT, SO_MARK, SO_BINDTODEVICE, and SO_RCVTIMEO and SO_SNDTIMEO on a UDP socket and a
-TCP listener. Each came back as a new socket's, the program then finding no control message, or
-a blocking call never timing out. Says "ready"; on DIR/go checks each, and that a datagram
-still brings its IP_PKTINFO: PASS or FAIL."""
+TCP listener; and on Unix sockets, the timeouts of a socket pair's end, and SO_PASSCRED and a
+timeout on a bound datagram socket (a syslog daemon's /dev/log) and a listener. Each came back
+as a new socket's, the program then finding no control message, or a blocking call never timing
+out. Says "ready"; on DIR/go checks each, and that a datagram still brings its IP_PKTINFO, and
+one to the Unix socket its sender's credentials: PASS or FAIL."""
 import os, socket, struct, sys, time
 
 DIR = sys.argv[1]
@@ -22,6 +24,12 @@ udp6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
 udp6.bind(("::1", 0))
 tcp = socket.create_server(("127.0.0.1", 0))
 timeout = struct.pack("ll", 3, 500000)
+pair, _ = socket.socketpair()
+log = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+log.bind(os.path.join(DIR, "log.sock"))
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+listener.bind(os.path.join(DIR, "listen.sock"))
+listener.listen()
 
 SET = [
     (udp, SOL_IP, IP_PKTINFO, 1),
@@ -42,6 +50,11 @@ SET = [
     (udp6, SOL_IPV6, IPV6_MTU_DISCOVER, PMTUDISC_DO),
     (udp6, socket.SOL_SOCKET, SO_BINDTODEVICE, b"lo"),
     (tcp, socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout),
+    (pair, socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout),
+    (pair, socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout),
+    (log, socket.SOL_SOCKET, socket.SO_PASSCRED, 1),
+    (log, socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout),
+    (listener, socket.SOL_SOCKET, socket.SO_PASSCRED, 1),
 ]
 
 
@@ -58,11 +71,22 @@ def pktinfo_arrives():
     return any(level == SOL_IP and kind == IP_PKTINFO for level, kind, _ in ancillary)
 
 
+def credentials_arrive():
+    """A datagram to the Unix socket brings its sender's credentials, naming this process."""
+    sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sender.sendto(b"x", os.path.join(DIR, "log.sock"))
+    sender.close()
+    _, ancillary, _, _ = log.recvmsg(16, 1024)
+    creds = [data for level, kind, data in ancillary
+             if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS]
+    return creds and struct.unpack("iII", creds[0][:12])[0] == os.getpid()
+
+
 for s, level, name, value in SET:
     s.setsockopt(level, name, value)
 before = [read(s, level, name, value) for s, level, name, value in SET]
-if not pktinfo_arrives():
-    print("FAIL: no IP_PKTINFO before the snapshot", flush=True)
+if not pktinfo_arrives() or not credentials_arrive():
+    print("FAIL: no IP_PKTINFO or credentials before the snapshot", flush=True)
     sys.exit(1)
 print("ready", flush=True)
 while not os.path.exists(os.path.join(DIR, "go")):
@@ -72,4 +96,6 @@ lost = [f"option {name} (level {level}): {b!r} became {a!r}"
         for (s, level, name, _), b, a in zip(SET, before, after) if a != b]
 if not pktinfo_arrives():
     lost.append("a datagram brings no IP_PKTINFO")
+if not credentials_arrive():
+    lost.append("a Unix datagram brings no credentials of this process")
 print("FAIL: " + "; ".join(lost) if lost else "PASS", flush=True)

@@ -213,6 +213,23 @@ static void routing_apply(int fd, const struct amber_fd_rec *rec) {
   if (ifindex) set(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &ifindex, sizeof ifindex);
 }
 
+/* A Unix socket's timeouts, and whether it asks for its senders' credentials (SO_PASSCRED:
+ * a syslog daemon's /dev/log; a listener passes it on to the connections it accepts); a
+ * connected one's is its pair's matter (fd_socketpair.c). */
+void amber_socket_unix_capture(struct amber_fd_rec *rec) {
+  timeout_capture(rec, SO_RCVTIMEO, RCVTIMEO);
+  timeout_capture(rec, SO_SNDTIMEO, SNDTIMEO);
+  int32_t v = 0;
+  if (!get(rec->fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof v) && v) rec->passcred = 1;
+}
+
+void amber_socket_unix_apply(int fd, const struct amber_fd_rec *rec) {
+  timeout_apply(fd, rec, SO_RCVTIMEO, RCVTIMEO);
+  timeout_apply(fd, rec, SO_SNDTIMEO, SNDTIMEO);
+  int32_t on = 1;
+  if (rec->passcred) set(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+}
+
 void amber_socket_options_capture(struct amber_fd_rec *rec) {
   if (!any(rec)) return;
   timeout_capture(rec, SO_RCVTIMEO, RCVTIMEO);
