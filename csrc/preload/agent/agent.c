@@ -279,6 +279,8 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
   err = amber_locks_after_restore(err); /* and waits for every other process's */
   amber_broker_close();
   amber_fds_release();
+  /* Last: a close of any copy of a directory's description drops its notification. */
+  if (!err) err = amber_dnotify_after_restore();
   __atomic_store_n(&amber_ckpt.fds_placed, 1, __ATOMIC_RELEASE); /* followers go on */
   amber_futex_wake(&amber_ckpt.fds_placed, 0);
   /* Followers leave the restorer's code as they resume; only then may it go. */

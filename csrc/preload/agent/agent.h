@@ -84,6 +84,9 @@ void amber_identity_thread_after_restore(void); /* in every thread */
 /* agent_caps.c: the capability sets, bounding and ambient sets and securebits */
 void amber_caps_capture(void);
 void amber_caps_thread_after_restore(void); /* in every thread, after its change of user */
+/* fds/dnotify_keep.c: directory notifications, checked while frozen, registered again */
+int amber_dnotify_capture(void); /* 0, or -1 with amber_ckpt.error */
+int amber_dnotify_after_restore(void);
 /* agent_sched.c: each thread's scheduling policy, nice value, I/O priority and CPU affinity */
 void amber_sched_thread_capture(const struct amber_thread_rec *rec, int32_t tid); /* 0: its own */
 void amber_sched_thread_after_restore(void); /* in every thread, before its change of user */
