@@ -1,6 +1,7 @@
 /* Threads that do not share their process's scheduling: a background thread that lowered its
  * own nice value, I/O priority and CPU affinity (as RocksDB's compaction threads do), and one
- * under SCHED_BATCH, beside a main thread at the defaults; and a thread that blocks every
+ * under SCHED_BATCH, beside a main thread at the defaults but for a timer slack of 1 ns (an
+ * audio program's), which the threads inherit; and a thread that blocks every
  * signal with the raw call (as Go's signal thread does), which the snapshot seizes from
  * outside, at SCHED_IDLE. The kernel keeps each per thread; a restore once gave every thread
  * the main thread's. Says "ready", waits for DIR/go, then each
@@ -13,6 +14,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -25,6 +27,7 @@
 
 struct prio {
   int nice, policy, ioprio;
+  long slack;
   cpu_set_t cpus;
 };
 
@@ -36,6 +39,7 @@ static void read_prio(struct prio *p) {
   p->nice = getpriority(PRIO_PROCESS, 0); /* the calling thread's, on Linux */
   p->policy = sched_getscheduler(0);
   p->ioprio = (int)syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0);
+  p->slack = prctl(PR_GET_TIMERSLACK);
   CPU_ZERO(&p->cpus);
   CHECK(sched_getaffinity(0, sizeof p->cpus, &p->cpus) == 0, "sched_getaffinity: %m");
 }
@@ -47,11 +51,25 @@ static void check_same(const char *who, const struct prio *before) {
   CHECK(now.policy == before->policy, "%s: policy %d, was %d", who, now.policy, before->policy);
   CHECK(now.ioprio == before->ioprio, "%s: I/O priority %#x, was %#x", who, now.ioprio,
         before->ioprio);
+  CHECK(now.slack == before->slack, "%s: timer slack %ld ns, was %ld", who, now.slack,
+        before->slack);
   CHECK(CPU_EQUAL(&now.cpus, &before->cpus), "%s: CPU affinity %d CPUs, was %d", who,
         CPU_COUNT(&now.cpus), CPU_COUNT(&before->cpus));
 }
 
-/* Lowers its own priorities, then checks them once the test says go. */
+/* A thread that has set its own: noted, then checked once the test says go (a thread that
+ * blocks every signal first, as Go's signal thread does: the snapshot seizes it). */
+static void hold_then_check(const char *who, int deaf) {
+  struct prio before;
+  read_prio(&before);
+  uint64_t all = ~0ULL;
+  if (deaf) CHECK(syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, 0, 8) == 0, "rt_sigprocmask: %m");
+  pthread_barrier_wait(&set_up);
+  wait_go(dir);
+  check_same(who, &before);
+}
+
+/* Lowers its own priorities. */
 static void *background(void *arg) {
   (void)arg;
   CHECK(setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 7) == 0, "setpriority: %m");
@@ -66,11 +84,7 @@ static void *background(void *arg) {
       break;
     }
   CHECK(sched_setaffinity(0, sizeof one, &one) == 0, "sched_setaffinity: %m");
-  struct prio before;
-  read_prio(&before);
-  pthread_barrier_wait(&set_up);
-  wait_go(dir);
-  check_same("the background thread", &before);
+  hold_then_check("the background thread", 0);
   return 0;
 }
 
@@ -78,11 +92,7 @@ static void *batch(void *arg) {
   (void)arg;
   struct sched_param param = {0};
   CHECK(sched_setscheduler(0, SCHED_BATCH, &param) == 0, "SCHED_BATCH: %m");
-  struct prio before;
-  read_prio(&before);
-  pthread_barrier_wait(&set_up);
-  wait_go(dir);
-  check_same("the SCHED_BATCH thread", &before);
+  hold_then_check("the SCHED_BATCH thread", 0);
   return 0;
 }
 
@@ -91,19 +101,14 @@ static void *deaf(void *arg) {
   (void)arg;
   struct sched_param param = {0};
   CHECK(sched_setscheduler(0, SCHED_IDLE, &param) == 0, "SCHED_IDLE: %m");
-  struct prio before;
-  read_prio(&before);
-  uint64_t all = ~0ULL;
-  CHECK(syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, 0, 8) == 0, "rt_sigprocmask: %m");
-  pthread_barrier_wait(&set_up);
-  wait_go(dir);
-  check_same("the thread that blocks every signal", &before);
+  hold_then_check("the thread that blocks every signal", 1);
   return 0;
 }
 
 int main(int argc, char **argv) {
   CHECK(argc == 2, "usage: thread_priorities DIR");
   dir = argv[1];
+  CHECK(prctl(PR_SET_TIMERSLACK, 1UL) == 0, "PR_SET_TIMERSLACK: %m");
   pthread_barrier_init(&set_up, 0, 4);
   pthread_t t[3];
   pthread_create(&t[0], 0, background, 0);

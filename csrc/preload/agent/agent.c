@@ -340,6 +340,7 @@ static void leader(int32_t self, void *uc) {
   memset(rec, 0, sizeof *rec);
   rec->leader = 1;
   amber_ckpt.main_thread_gone = 0;
+  amber_sched_begin(); /* before any other thread takes its part */
   amber_identity_open_proc();
   int stopped = quiesce(self) == 0;
   amber_freeze_mark("quiesced");

@@ -66,7 +66,7 @@ int amber_identity_capture(void) {
   id.ngroups = n < 0 ? -1 : (int32_t)n;
   for (int r = 0; r < NLIMITS; r++) amber_sys4(SYS_prlimit64, 0, r, 0, id.limits[r]);
   amber_caps_capture();
-  return 0;
+  return amber_sched_check(); /* every thread has taken its part by now */
 }
 
 /* Limits a user may not raise again (a hard limit above what the restorer has) stay lower. */
