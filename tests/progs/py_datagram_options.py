@@ -8,7 +8,8 @@ timeout on a bound datagram socket (a syslog daemon's /dev/log) and a listener. 
 as a new socket's, the program then finding no control message, or a blocking call never timing
 out. Says "ready"; on DIR/go checks each, and that a datagram still brings its IP_PKTINFO, and
 one to the Unix socket its sender's credentials: PASS or FAIL."""
-import os, socket, struct, sys, time
+import os, socket, struct, sys
+from sockopt_round import options_round
 
 DIR = sys.argv[1]
 SOL_IP, SOL_IPV6, SOL_UDP = 0, 41, 17
@@ -82,18 +83,13 @@ def credentials_arrive():
     return creds and struct.unpack("iII", creds[0][:12])[0] == os.getpid()
 
 
-for s, level, name, value in SET:
-    s.setsockopt(level, name, value)
-before = [read(s, level, name, value) for s, level, name, value in SET]
-if not pktinfo_arrives() or not credentials_arrive():
-    print("FAIL: no IP_PKTINFO or credentials before the snapshot", flush=True)
-    sys.exit(1)
-print("ready", flush=True)
-while not os.path.exists(os.path.join(DIR, "go")):
-    time.sleep(0.02)
-after = [read(s, level, name, value) for s, level, name, value in SET]
-lost = [f"option {name} (level {level}): {b!r} became {a!r}"
-        for (s, level, name, _), b, a in zip(SET, before, after) if a != b]
+def arriving():
+    if not pktinfo_arrives() or not credentials_arrive():
+        print("FAIL: no IP_PKTINFO or credentials before the snapshot", flush=True)
+        sys.exit(1)
+
+
+lost = options_round(DIR, SET, read, arriving)
 if not pktinfo_arrives():
     lost.append("a datagram brings no IP_PKTINFO")
 if not credentials_arrive():

@@ -2,7 +2,8 @@
 SO_PRIORITY, IP_TOS, IP_TTL, TCP_USER_TIMEOUT, TCP_NOTSENT_LOWAT, TCP Fast Open and the congestion
 control on a TCP listener; the multicast hop limit and loopback on a UDP socket; IPV6_TCLASS on
 an IPv6 one. Says "ready"; on DIR/go checks each still has them: PASS or FAIL."""
-import os, socket, struct, sys, time
+import socket, struct, sys
+from sockopt_round import options_round
 
 DIR = sys.argv[1]
 tcp = socket.create_server(("127.0.0.1", 0))
@@ -35,13 +36,5 @@ def read(s, level, name, value):
     return s.getsockopt(level, name)
 
 
-for s, level, name, value in SET:
-    s.setsockopt(level, name, value)
-before = [read(s, level, name, value) for s, level, name, value in SET]
-print("ready", flush=True)
-while not os.path.exists(os.path.join(DIR, "go")):
-    time.sleep(0.02)
-after = [read(s, level, name, value) for s, level, name, value in SET]
-lost = [f"option {name} (level {level}): {b!r} became {a!r}"
-        for (s, level, name, _), b, a in zip(SET, before, after) if a != b]
+lost = options_round(DIR, SET, read)
 print("FAIL: " + "; ".join(lost) if lost else "PASS", flush=True)
