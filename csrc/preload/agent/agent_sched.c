@@ -51,7 +51,8 @@ static int read_sched(int32_t tid, struct thread_sched *s) {
   long n = amber_sys3(SYS_sched_getaffinity, tid, sizeof mask, mask);
   for (long w = AFFINITY_WORDS; n > 0 && w < n / 8; w++)
     if (mask[w]) return -1;
-  s->affinity_len = n <= 0 ? 0 : n > (long)sizeof s->affinity ? (int32_t)sizeof s->affinity : (int32_t)n;
+  long len = n > (long)sizeof s->affinity ? (long)sizeof s->affinity : n;
+  s->affinity_len = len <= 0 ? 0 : (int32_t)len;
   memcpy(s->affinity, mask, sizeof s->affinity);
   return 0;
 }
