@@ -91,8 +91,8 @@ export async function restoreClones(
   if (shared.length) {
     throw new IncompatibleImageError(
       `Cannot start ${count} clones of '${dir}': each would write, at once, the files its ` +
-        `program held open for writing in place:\n` +
-        shared.map((f) => `  '${f.path}' (process ${f.vpid}, fd ${f.fd})\n`).join("") +
+        `program held open (or mapped) for writing in place:\n` +
+        shared.map((f) => `  '${f.path}' (process ${f.vpid}, ${f.held})\n`).join("") +
         `Give each clone its own copy of them (restore them one by one, the files copied in ` +
         `between), or accept it (--accept-shared-files, acceptSharedFiles).`,
     );

@@ -71,7 +71,7 @@ export interface RestoreOptions {
    */
   onProgress?: ProgressCallback;
   /**
-   * Restore even if files the program held open for writing in place changed after the
+   * Restore even if files the program held open (or mapped) for writing in place changed after the
    * snapshot (by default that is refused, naming them: the program would carry on from memory
    * that disagrees with them; see src/changed_files.ts).
    */
@@ -116,8 +116,9 @@ export async function restore(image: Image | string, options: RestoreOptions = {
   const changed = options.acceptChangedFiles ? [] : changedOpenFiles(checked);
   if (changed.length) {
     throw new IncompatibleImageError(
-      `Image '${imageDir}' cannot be restored as it is: files its program held open for ` +
-        `writing changed after the snapshot, and its memory would disagree with them:\n  ` +
+      `Image '${imageDir}' cannot be restored as it is: files its program held open (or ` +
+        `mapped) for writing changed after the snapshot, and its memory would disagree with ` +
+        `them:\n  ` +
         `${changedFileLines(changed).join("\n  ")}\nPut them back as they were, or accept ` +
         `them (--accept-changed-files, acceptChangedFiles).`,
     );

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { IncompatibleImageError, restoreClones } from "../mod.ts";
 import { amber } from "./cli_support.ts";
-import { prog, scenarioTest } from "./support.ts";
+import { prog, scenarioTest, sleep } from "./support.ts";
 
 scenarioTest(
   "a restore refuses files written in place that changed after the snapshot, unless accepted",
@@ -61,5 +61,25 @@ scenarioTest(
     });
     for (const clone of clones) await clone.kill();
     assert.equal(clones.length, 2);
+  },
+);
+
+scenarioTest(
+  "a file written in place through a shared mapping whose descriptor is closed is checked as one held open: a restore after it changed is refused, clones too",
+  async (s) => {
+    const data = join(s.dir, "data.db");
+    const app = await s.launch([prog("mapped_in_place"), s.dir, data], "mapped");
+    await s.waitFor(/^ready$/m);
+    const image = await app.snapshot({ dir: join(s.dir, "live.amber") });
+    // The original counts on in the file's page, dirty since before the snapshot.
+    await sleep(200);
+    const named = (e: unknown) =>
+      e instanceof IncompatibleImageError &&
+      e.message.includes(`'${data}' (process `) && e.message.includes("mapped shared for writing");
+    await assert.rejects(() => s.restore(image), named);
+    await assert.rejects(() => restoreClones(image.dir, 2, { name: s.name("clone") }), named);
+    // Frozen and ended, the file stays as the image left it: restored, it counts on from there.
+    await s.restore(await s.freeze(app, "stopped"));
+    await s.pass();
   },
 );

@@ -233,6 +233,12 @@ scenarioTest(
   LIMIT_MS,
 );
 
+scenarioTest(
+  "a directory notification (fcntl F_NOTIFY, its signal chosen with F_SETSIG) still signals after restores; one dropped by a close before the snapshot stays dropped",
+  (s) => s.cycles([prog("dnotify_dir"), s.dir], "dnotify"),
+  LIMIT_MS,
+);
+
 for (const { kind, holding, named } of REFUSED) {
   scenarioTest(
     `a snapshot of a program holding ${holding} fails naming it, and the program runs on`,

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <stddef.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
@@ -167,6 +168,9 @@ API int32_t amber_ctl_process_describe(const char *path, char *buf, int32_t cap)
       if (r.kind == AMBER_REGION_FILE)
         json_raw(&j, "\"fileSize\":%lld,\"fileMtimeNs\":\"%lld\",", (long long)r.file_size,
                  (long long)r.file_mtime_ns);
+      if (r.kind == AMBER_REGION_FILE_SHARED && r.prot & PROT_WRITE && r.file_mtime_ns)
+        json_raw(&j, "\"writable\":true,\"fileSize\":%lld,\"fileMtimeNs\":\"%lld\",",
+                 (long long)r.file_size, (long long)r.file_mtime_ns); /* changed_files.ts */
       json_raw(&j, "\"name\":");
       json_str(&j, r.name);
       json_raw(&j, "}");

@@ -171,7 +171,8 @@ export function inspectCommand() {
       const report = await describeImage(dir);
       const changed = changedFileLines(changedOpenFiles(report.image));
       if (changed.length && !report.incompatibility) {
-        report.incompatibility = "files its program held open for writing changed after the " +
+        report.incompatibility =
+          "files its program held open (or mapped) for writing changed after the " +
           `snapshot (restore --accept-changed-files to restore anyway): ${changed.join("; ")}`;
       }
       const { manifest } = report.image;

@@ -47,7 +47,7 @@ export function restoreCommand() {
     .option(
       "--accept-shared-files",
       "with --clones: start them even though they would all write the files the program " +
-        "held open for writing in place",
+        "held open (or mapped) for writing in place",
     )
     .option("--output <file>", "append the program's stdout and stderr to this file")
     .option("--timeout <ms>", "how long the processes may take to come back", timeoutArgument)

@@ -1,8 +1,10 @@
 """Options servers and clients set on their sockets that a new socket would not have: SO_LINGER,
 SO_PRIORITY, IP_TOS, IP_TTL, TCP_USER_TIMEOUT, TCP_NOTSENT_LOWAT, TCP Fast Open, the congestion
 control and the receive buffer on a TCP listener; the multicast hop limit and loopback and both
-buffers on a UDP socket; IPV6_TCLASS on an IPv6 one. Says "ready"; on DIR/go checks each still has them: PASS or FAIL."""
-import os, socket, struct, sys, time
+buffers on a UDP socket; IPV6_TCLASS on an IPv6 one. Says "ready"; on DIR/go checks each still
+has them: PASS or FAIL."""
+import socket, struct, sys
+from sockopt_round import options_round
 
 DIR = sys.argv[1]
 tcp = socket.create_server(("127.0.0.1", 0))
@@ -39,13 +41,5 @@ def read(s, level, name, value):
     return s.getsockopt(level, name)
 
 
-for s, level, name, value in SET:
-    s.setsockopt(level, name, value)
-before = [read(s, level, name, value) for s, level, name, value in SET]
-print("ready", flush=True)
-while not os.path.exists(os.path.join(DIR, "go")):
-    time.sleep(0.02)
-after = [read(s, level, name, value) for s, level, name, value in SET]
-lost = [f"option {name} (level {level}): {b!r} became {a!r}"
-        for (s, level, name, _), b, a in zip(SET, before, after) if a != b]
+lost = options_round(DIR, SET, read)
 print("FAIL: " + "; ".join(lost) if lost else "PASS", flush=True)

@@ -279,6 +279,8 @@ static void leader_after_restore(struct amber_thread_rec *rec) {
   err = amber_locks_after_restore(err); /* and waits for every other process's */
   amber_broker_close();
   amber_fds_release();
+  /* Last: a close of any copy of a directory's description drops its notification. */
+  if (!err) err = amber_dnotify_after_restore();
   __atomic_store_n(&amber_ckpt.fds_placed, 1, __ATOMIC_RELEASE); /* followers go on */
   amber_futex_wake(&amber_ckpt.fds_placed, 0);
   /* Followers leave the restorer's code as they resume; only then may it go. */
@@ -338,6 +340,7 @@ static void leader(int32_t self, void *uc) {
   memset(rec, 0, sizeof *rec);
   rec->leader = 1;
   amber_ckpt.main_thread_gone = 0;
+  amber_sched_begin(); /* before any other thread takes its part */
   amber_identity_open_proc();
   int stopped = quiesce(self) == 0;
   amber_freeze_mark("quiesced");

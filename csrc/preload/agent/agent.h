@@ -84,8 +84,13 @@ void amber_identity_thread_after_restore(void); /* in every thread */
 /* agent_caps.c: the capability sets, bounding and ambient sets and securebits */
 void amber_caps_capture(void);
 void amber_caps_thread_after_restore(void); /* in every thread, after its change of user */
-/* agent_sched.c: the scheduling policy and the I/O priority */
-void amber_sched_capture(void);
+/* fds/dnotify_keep.c: directory notifications, checked while frozen, registered again */
+int amber_dnotify_capture(void); /* 0, or -1 with amber_ckpt.error */
+int amber_dnotify_after_restore(void);
+/* agent_sched.c: each thread's scheduling policy, nice value, I/O priority and CPU affinity */
+void amber_sched_begin(void); /* by the leader, first */
+void amber_sched_thread_capture(const struct amber_thread_rec *rec, int32_t tid); /* 0: its own */
+int amber_sched_check(void); /* 0, or -1 with amber_ckpt.error */
 void amber_sched_thread_after_restore(void); /* in every thread, before its change of user */
 
 /* agent_flags.c: oom_score_adj (the process's), no_new_privs, personality and the parent-death

@@ -44,7 +44,7 @@ int amber_fds_capture(void) {
   amber_ckpt.nfds = 0;
   amber_ckpt.nepoll = 0;
   amber_ckpt.fd_buffer_used = 0;
-  if (amber_fd_kinds_check()) return -1;
+  if (amber_fd_kinds_check() || amber_dnotify_capture()) return -1;
   int n = amber_list_numbers("/proc/thread-self/fd", fds, AMBER_MAX_FDS);
   if (n < 0) {
     if (n == -E2BIG)

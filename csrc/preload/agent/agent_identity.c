@@ -1,6 +1,6 @@
 /* What the kernel keeps about who the process is and what it may use: credentials, resource
- * limits, priority, CPU affinity. Saved while frozen, put back after a
- * restore (credentials and affinity by every thread: the kernel keeps them per thread). And
+ * limits (each thread's scheduling: agent_sched.c). Saved while frozen, put back after a
+ * restore (credentials by every thread: the kernel keeps them per thread). And
  * the state Amber cannot save yet, refused by name rather than lost: seccomp filters. */
 #include <sched.h>
 #include <string.h>
@@ -16,10 +16,8 @@ static struct {
   uint32_t uid[3], gid[3]; /* real, effective, saved */
   uint32_t groups[64];
   int32_t ngroups;
-  int32_t nice, dumpable;
+  int32_t dumpable;
   uint64_t limits[NLIMITS][2];
-  uint64_t affinity[16];
-  int32_t affinity_len;
   int32_t seccomp; /* AMBER_SECCOMP_* */
 } id; /* saved with memory */
 
@@ -66,14 +64,9 @@ int amber_identity_capture(void) {
   amber_sys3(SYS_getresgid, &id.gid[0], &id.gid[1], &id.gid[2]);
   long n = amber_sys2(SYS_getgroups, 64, id.groups);
   id.ngroups = n < 0 ? -1 : (int32_t)n;
-  long prio = amber_sys2(SYS_getpriority, PRIO_PROCESS, 0);
-  id.nice = 20 - (int32_t)prio; /* the raw call answers 40..1 for nice -20..19 */
   for (int r = 0; r < NLIMITS; r++) amber_sys4(SYS_prlimit64, 0, r, 0, id.limits[r]);
-  n = amber_sys3(SYS_sched_getaffinity, 0, sizeof id.affinity, id.affinity);
-  id.affinity_len = n < 0 ? 0 : (int32_t)n;
   amber_caps_capture();
-  amber_sched_capture();
-  return 0;
+  return amber_sched_check(); /* every thread has taken its part by now */
 }
 
 /* Limits a user may not raise again (a hard limit above what the restorer has) stay lower. */
@@ -82,12 +75,10 @@ void amber_identity_after_restore(void) {
 }
 
 /* In every thread (the kernel keeps these per thread), and in the leader last of all, once it
- * has opened what the process holds: priority, affinity, then the credentials (groups first,
+ * has opened what the process holds: its scheduling, then the credentials (groups first,
  * the user last, as privilege is given up). */
 void amber_identity_thread_after_restore(void) {
-  amber_sys3(SYS_setpriority, PRIO_PROCESS, 0, id.nice);
-  amber_sched_thread_after_restore(); /* agent_sched.c: policy and I/O priority */
-  if (id.affinity_len > 0) amber_sys3(SYS_sched_setaffinity, 0, id.affinity_len, id.affinity);
+  amber_sched_thread_after_restore(); /* agent_sched.c: policy, nice, I/O priority, affinity */
   if (id.ngroups >= 0) amber_sys2(SYS_setgroups, id.ngroups, id.groups);
   uint32_t gid[3], uid[3];
   amber_sys3(SYS_getresgid, &gid[0], &gid[1], &gid[2]);

@@ -45,6 +45,17 @@ static int same_file(struct amber_region_rec *r) {
   return 1;
 }
 
+/* A file mapped shared for writing holds the program's data, written in place through memory:
+ * its size and time are recorded for the restore to see whether it changed since
+ * (src/changed_files.ts). A page written since it was last written back takes more writes
+ * without a fault, and so without a new time: the mapping is written back first (the process
+ * is frozen), so that the running program's next write to it faults and moves the time. */
+static void shared_file_written(struct amber_region_rec *r) {
+  if (!(r->prot & PROT_WRITE)) return;
+  amber_sys3(SYS_msync, r->start, r->end - r->start, MS_SYNC);
+  same_file(r);
+}
+
 /* A /dev/shm file (POSIX shared memory) is memory, gone with the computer: its pages are saved as
  * shared memory's are, and its size, mode, owner and time for the restore to make it again. */
 static int shm_file(struct amber_region_rec *r) {
@@ -124,6 +135,7 @@ static int parse_region(const char *line, struct amber_region_rec *r, int *is_fi
                !strncmp(r->name, "/memfd:", 7) || shm_file(r);
     r->kind = anon ? AMBER_REGION_ANON_SHARED : AMBER_REGION_FILE_SHARED;
     if (!anon && cut) return -1;
+    if (!anon) shared_file_written(r);
   } else if (*is_file && is_image_file(r->name)) {
     /* Pages a lazy restore mapped from an image are the program's data, not a file's: saved
      * like anonymous memory, every one of them, so the new image stands on its own. */

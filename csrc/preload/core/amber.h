@@ -66,6 +66,11 @@ static inline int amber_siginfo_has_pid(int sig, int code) {
          code == -3 /* SI_MESGQ */ || sig == 17 /* SIGCHLD */;
 }
 
+/* fds/dnotify_keep.c: directory notifications (F_NOTIFY) noted, dropped as their descriptors
+ * close (first to last), none in a fork's child */
+void amber_dnotify_note(int fd, unsigned long arg);
+void amber_dnotify_closed(unsigned first, unsigned last);
+void amber_dnotify_forget(void);
 /* wrap_signalfd.c: a closed descriptor is no signalfd any more */
 void amber_signalfd_forget(int fd);
 /* a new signalfd (moved where the seccomp filter sees raw reads of it): its number */

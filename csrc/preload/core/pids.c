@@ -76,6 +76,7 @@ void amber_after_fork_child(void) {
   amber_cpu_time_forget(); /* nor the CPU time its parent had */
   amber_cpu_timers_forget(); /* nor its POSIX timers */
   amber_raw_threads_forget(); /* nor its threads */
+  amber_dnotify_forget(); /* nor its directory notifications (the kernel's are per file table) */
   amber_vtid = 0;
   amber.vpid = amber_pid_adopt(amber_sys_getpid(), amber_sys_getppid(), AMBER_PID_PROCESS);
   amber_vtid = amber.vpid;

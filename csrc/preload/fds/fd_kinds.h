@@ -220,6 +220,9 @@ int amber_fdinfo_u64(const char *text, const char *name, int base, uint64_t *out
 /* socket_options.c: an IP socket's options a new one would not have (sockopt[] of its record) */
 void amber_socket_options_capture(struct amber_fd_rec *rec);
 void amber_socket_options_apply(int fd, const struct amber_fd_rec *rec);
+/* and a Unix socket's timeouts and SO_PASSCRED */
+void amber_socket_unix_capture(struct amber_fd_rec *rec);
+void amber_socket_unix_apply(int fd, const struct amber_fd_rec *rec);
 
 /* anon_inode descriptors: epoll, eventfd, timerfd, signalfd. Restore runs in two passes:
  * pass 0 creates, pass 1 adds epoll registrations once every target exists. */

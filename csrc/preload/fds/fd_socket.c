@@ -116,6 +116,7 @@ static int capture_unix(struct amber_fd_rec *rec, int listening, const uint8_t *
   }
   if (rec->type != SOCK_STREAM && rec->type != SOCK_SEQPACKET && rec->type != SOCK_DGRAM)
     return refuse(rec, "a Unix socket of an unusual type");
+  amber_socket_unix_capture(rec);
   if (listening) {
     rec->socket_kind = AMBER_SOCK_LISTEN;
     rec->backlog = SOMAXCONN; /* the real one is not visible without sock_diag */
@@ -363,6 +364,7 @@ static int bound_socket(const struct amber_fd_rec *rec) {
     unix_path(rec, path, sizeof path);
     /* An unlinked path is nobody's to clear: bound again, then unlinked (fd_unix_dgram.c). */
     if (path[0] && !(rec->u[1] & AMBER_UNIX_UNLINKED)) err = clear_path(rec, path);
+    amber_socket_unix_apply(fd, rec);
   } else {
     apply_options(fd, rec);
   }
@@ -454,6 +456,7 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
   case AMBER_SOCK_UNBOUND:
     fd = (int)amber_sys3(SYS_socket, rec->domain, rec->type | SOCK_CLOEXEC, rec->protocol);
     if (fd >= 0 && rec->domain != AF_UNIX) apply_options(fd, rec);
+    if (fd >= 0 && rec->domain == AF_UNIX) amber_socket_unix_apply(fd, rec);
     break;
   default: return -EINVAL;
   }

@@ -5,8 +5,16 @@
  * (SO_LINGER), the priority and type of service (SO_PRIORITY,
  * IP_TOS, IPV6_TCLASS: QoS marks), the hop limits (IP_TTL, IPV6_UNICAST_HOPS, the multicast
  * ones), multicast loopback, SO_RCVLOWAT, and TCP's user timeout, TCP_NOTSENT_LOWAT, TCP Fast
- * Open on a listener and the congestion control (reno where the system's is bbr). Each is read
- * with getsockopt at the snapshot and set again only where the new socket's differs.
+ * Open on a listener and the congestion control (reno where the system's is bbr). And what a
+ * UDP server asks of the kernel and reads in each datagram's control messages, lost without a
+ * word, the program then finding none: the destination address and interface (IP_PKTINFO,
+ * IPV6_RECVPKTINFO: DNS servers answer from it), the TOS, TTL and original destination,
+ * queued errors (IP_RECVERR: QUIC, ping), timestamps, drop counts, GRO and GSO (UDP_GRO,
+ * UDP_SEGMENT), path MTU discovery (IP_MTU_DISCOVER: QUIC sets DF), FREEBIND and TRANSPARENT;
+ * the socket's mark (SO_MARK: policy routing), the interface it is bound to
+ * (SO_BINDTODEVICE, kept by index), and any socket's receive and send timeouts (SO_RCVTIMEO,
+ * SO_SNDTIMEO: a blocking call that should time out would wait for ever). Each is read with
+ * getsockopt at the snapshot and set again only where the new socket's differs.
  *
  * The buffer sizes (SO_RCVBUF, SO_SNDBUF: a syslog or DNS server's large UDP buffer, nginx's
  * listen rcvbuf=, which connections it accepts inherit) of a socket the kernel does not tune,
@@ -17,7 +25,9 @@
  * made, mcast_keep.c). */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "fd_kinds.h"
 
@@ -52,8 +62,14 @@ static const struct {
 /* SO_RCVBUF, SO_SNDBUF (the kernel's doubled values) in rec->u[2], which only a Unix socket
  * uses otherwise: the receive one in the high half. Their saved bits, past the places'. */
 #define BUFFERS_BIT 25
+#define SEGMENT_DEVICE CONGESTION /* UDP_SEGMENT, and the bound interface's index << 16 */
+#define SEGMENT_DEVICE_BIT 24     /* its saved bit (CONGESTION's is taken) */
+#define SWITCHES (CONGESTION + 1) /* a bit each of `switches`, MTU discovery's modes above */
+#define MARK (SWITCHES + 1)
+#define RCVTIMEO (MARK + 1) /* timeouts: ms, or -us when not whole ms (timeout_code) */
+#define SNDTIMEO (RCVTIMEO + 1)
 
-_Static_assert(LINGER + 2 <= (int)(sizeof((struct amber_fd_rec *)0)->sockopt / sizeof(int32_t)),
+_Static_assert(SNDTIMEO + 1 <= (int)(sizeof((struct amber_fd_rec *)0)->sockopt / sizeof(int32_t)),
                "the record holds every option");
 
 static const int buffer_option[2][2] = {{SO_RCVBUF, SO_RCVBUFFORCE}, {SO_SNDBUF, SO_SNDBUFFORCE}};
@@ -67,6 +83,49 @@ static int untuned(const struct amber_fd_rec *r) {
                               &(socklen_t){sizeof ti}) == 0 &&
          (ti.tcpi_state == TCP_LISTEN || ti.tcpi_state == TCP_CLOSE);
 }
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+#ifndef SO_BINDTOIFINDEX
+#define SO_BINDTOIFINDEX 62
+#endif
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND 78
+#endif
+
+/* Options that are on or off, a bit each in sockopt[SWITCHES]. */
+static const struct {
+  int level, name, family, protocol;
+} switches[] = {
+    {IPPROTO_IP, IP_PKTINFO, AF_INET, 0},
+    {IPPROTO_IPV6, IPV6_RECVPKTINFO, AF_INET6, 0},
+    {IPPROTO_IP, IP_RECVTOS, AF_INET, 0},
+    {IPPROTO_IPV6, IPV6_RECVTCLASS, AF_INET6, 0},
+    {IPPROTO_IP, IP_RECVTTL, AF_INET, 0},
+    {IPPROTO_IPV6, IPV6_RECVHOPLIMIT, AF_INET6, 0},
+    {IPPROTO_IP, IP_RECVERR, AF_INET, 0},
+    {IPPROTO_IPV6, IPV6_RECVERR, AF_INET6, 0},
+    {IPPROTO_IP, IP_RECVORIGDSTADDR, AF_INET, 0},
+    {IPPROTO_IPV6, IPV6_RECVORIGDSTADDR, AF_INET6, 0},
+    {IPPROTO_IP, IP_FREEBIND, AF_INET, 0},
+    {IPPROTO_IPV6, IPV6_FREEBIND, AF_INET6, 0},
+    {IPPROTO_IP, IP_TRANSPARENT, AF_INET, 0},
+    {IPPROTO_IPV6, IPV6_TRANSPARENT, AF_INET6, 0},
+    {IPPROTO_IP, IP_MULTICAST_ALL, AF_INET, IPPROTO_UDP},
+    {SOL_SOCKET, SO_TIMESTAMP, 0, 0},
+    {SOL_SOCKET, SO_TIMESTAMPNS, 0, 0},
+    {SOL_SOCKET, SO_RXQ_OVFL, 0, 0},
+    {SOL_SOCKET, SO_DONTROUTE, 0, 0},
+    {SOL_SOCKET, SO_OOBINLINE, 0, 0},
+    {IPPROTO_UDP, UDP_GRO, 0, IPPROTO_UDP},
+};
+#define NSWITCHES (int)(sizeof switches / sizeof switches[0])
+#define MTU_V4_SHIFT 24 /* IP_MTU_DISCOVER's mode, 3 bits */
+#define MTU_V6_SHIFT 27 /* IPV6_MTU_DISCOVER's */
+_Static_assert(NSWITCHES <= MTU_V4_SHIFT, "the switches fit below the MTU modes");
 
 static long get(int fd, int level, int name, void *v, socklen_t len) {
   return amber_sys5(SYS_getsockopt, fd, level, name, v, &len);
@@ -76,8 +135,124 @@ static void set(int fd, int level, int name, const void *v, socklen_t len) {
   amber_sys5(SYS_setsockopt, fd, level, name, v, len);
 }
 
+static int applies(const struct amber_fd_rec *r, int family, int protocol) {
+  return (!family || family == r->domain) && (!protocol || protocol == r->protocol);
+}
+
+/* A timeout in one int32: whole ms as they are, else -us (to some 35 minutes), else ms
+ * rounded up. */
+static int32_t timeout_code(const struct timeval *tv) {
+  uint64_t us = (uint64_t)tv->tv_sec * 1000000 + (uint64_t)tv->tv_usec;
+  if (us % 1000 == 0 && us / 1000 <= INT32_MAX) return (int32_t)(us / 1000);
+  if (us <= INT32_MAX) return -(int32_t)us;
+  uint64_t ms = (us + 999) / 1000;
+  return ms > INT32_MAX ? INT32_MAX : (int32_t)ms;
+}
+
+static void timeout_capture(struct amber_fd_rec *rec, int name, int slot) {
+  struct timeval tv;
+  if (get(rec->fd, SOL_SOCKET, name, &tv, sizeof tv) == 0 && (tv.tv_sec || tv.tv_usec)) {
+    rec->sockopt[slot] = timeout_code(&tv);
+    rec->sockopts_saved |= 1u << slot;
+  }
+}
+
+static void timeout_apply(int fd, const struct amber_fd_rec *rec, int name, int slot) {
+  if (!(rec->sockopts_saved & (1u << slot))) return;
+  int32_t code = rec->sockopt[slot];
+  uint64_t us = code < 0 ? (uint64_t)-(int64_t)code : (uint64_t)code * 1000;
+  struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
+  set(fd, SOL_SOCKET, name, &tv, sizeof tv);
+}
+
+static void switches_capture(struct amber_fd_rec *rec) {
+  uint32_t bits = 0;
+  int any_read = 0;
+  for (int i = 0; i < NSWITCHES; i++) {
+    int32_t v = 0;
+    if (!applies(rec, switches[i].family, switches[i].protocol) ||
+        get(rec->fd, switches[i].level, switches[i].name, &v, sizeof v))
+      continue;
+    any_read = 1;
+    if (v) bits |= 1u << i;
+  }
+  int32_t mode = 0;
+  if (rec->domain == AF_INET && !get(rec->fd, IPPROTO_IP, IP_MTU_DISCOVER, &mode, sizeof mode))
+    bits |= (uint32_t)(mode & 7) << MTU_V4_SHIFT;
+  if (rec->domain == AF_INET6 && !get(rec->fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &mode, sizeof mode))
+    bits |= (uint32_t)(mode & 7) << MTU_V6_SHIFT;
+  rec->sockopt[SWITCHES] = (int32_t)bits;
+  if (any_read) rec->sockopts_saved |= 1u << SWITCHES;
+}
+
+static void switches_apply(int fd, const struct amber_fd_rec *rec) {
+  if (!(rec->sockopts_saved & (1u << SWITCHES))) return;
+  uint32_t bits = (uint32_t)rec->sockopt[SWITCHES];
+  for (int i = 0; i < NSWITCHES; i++) {
+    int32_t now = 0, want = (bits >> i) & 1;
+    if (applies(rec, switches[i].family, switches[i].protocol) &&
+        !get(fd, switches[i].level, switches[i].name, &now, sizeof now) && !now != !want)
+      set(fd, switches[i].level, switches[i].name, &want, sizeof want);
+  }
+  int32_t now = 0, want;
+  want = (int32_t)((bits >> MTU_V4_SHIFT) & 7);
+  if (rec->domain == AF_INET && !get(fd, IPPROTO_IP, IP_MTU_DISCOVER, &now, sizeof now) &&
+      now != want)
+    set(fd, IPPROTO_IP, IP_MTU_DISCOVER, &want, sizeof want);
+  want = (int32_t)((bits >> MTU_V6_SHIFT) & 7);
+  if (rec->domain == AF_INET6 && !get(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &now, sizeof now) &&
+      now != want)
+    set(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &want, sizeof want);
+}
+
+/* The mark, the UDP segment size and the bound interface (by index: the restore is on this
+ * computer, or the interface has no meaning). */
+static void routing_capture(struct amber_fd_rec *rec) {
+  int32_t mark = 0, segment = 0, ifindex = 0;
+  if (!get(rec->fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) && mark) {
+    rec->sockopt[MARK] = mark;
+    rec->sockopts_saved |= 1u << MARK;
+  }
+  if (rec->protocol == IPPROTO_UDP) get(rec->fd, IPPROTO_UDP, UDP_SEGMENT, &segment, sizeof segment);
+  get(rec->fd, SOL_SOCKET, SO_BINDTOIFINDEX, &ifindex, sizeof ifindex);
+  if ((segment || ifindex) && segment <= 0xffff && ifindex <= 0x7fff) {
+    rec->sockopt[SEGMENT_DEVICE] = segment | ifindex << 16;
+    rec->sockopts_saved |= 1u << SEGMENT_DEVICE_BIT;
+  }
+}
+
+static void routing_apply(int fd, const struct amber_fd_rec *rec) {
+  uint32_t saved = rec->sockopts_saved;
+  if (saved & (1u << MARK)) set(fd, SOL_SOCKET, SO_MARK, &rec->sockopt[MARK], sizeof(int32_t));
+  if (!(saved & (1u << SEGMENT_DEVICE_BIT))) return;
+  int32_t segment = rec->sockopt[SEGMENT_DEVICE] & 0xffff, ifindex = rec->sockopt[SEGMENT_DEVICE] >> 16;
+  if (segment) set(fd, IPPROTO_UDP, UDP_SEGMENT, &segment, sizeof segment);
+  if (ifindex) set(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &ifindex, sizeof ifindex);
+}
+
+/* A Unix socket's timeouts, and whether it asks for its senders' credentials (SO_PASSCRED:
+ * a syslog daemon's /dev/log; a listener passes it on to the connections it accepts); a
+ * connected one's is its pair's matter (fd_socketpair.c). */
+void amber_socket_unix_capture(struct amber_fd_rec *rec) {
+  timeout_capture(rec, SO_RCVTIMEO, RCVTIMEO);
+  timeout_capture(rec, SO_SNDTIMEO, SNDTIMEO);
+  int32_t v = 0;
+  if (!get(rec->fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof v) && v) rec->passcred = 1;
+}
+
+void amber_socket_unix_apply(int fd, const struct amber_fd_rec *rec) {
+  timeout_apply(fd, rec, SO_RCVTIMEO, RCVTIMEO);
+  timeout_apply(fd, rec, SO_SNDTIMEO, SNDTIMEO);
+  int32_t on = 1;
+  if (rec->passcred) set(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+}
+
 void amber_socket_options_capture(struct amber_fd_rec *rec) {
   if (!any(rec)) return;
+  timeout_capture(rec, SO_RCVTIMEO, RCVTIMEO);
+  timeout_capture(rec, SO_SNDTIMEO, SNDTIMEO);
+  switches_capture(rec);
+  routing_capture(rec);
   for (int i = 0; i < NOPTIONS; i++)
     if ((!options[i].family || options[i].family == rec->domain) &&
         (!options[i].protocol || options[i].protocol == rec->protocol) &&
@@ -113,6 +288,10 @@ static void apply_buffer(int fd, int b, int32_t want) {
 
 void amber_socket_options_apply(int fd, const struct amber_fd_rec *rec) {
   uint32_t saved = rec->sockopts_saved;
+  timeout_apply(fd, rec, SO_RCVTIMEO, RCVTIMEO);
+  timeout_apply(fd, rec, SO_SNDTIMEO, SNDTIMEO);
+  switches_apply(fd, rec);
+  routing_apply(fd, rec);
   for (int i = 0; i < NOPTIONS; i++) {
     int32_t now = 0;
     if ((saved & (1u << i)) && get(fd, options[i].level, options[i].name, &now, sizeof now) == 0 &&

@@ -177,6 +177,7 @@ AMBER_EXPORT int close(int fd) {
     return -1;
   }
   amber_signalfd_forget(fd);
+  if (fd >= 0) amber_dnotify_closed((unsigned)fd, (unsigned)fd);
   if (!amber_net_active()) return REAL(close)(fd);
   int proto;
   uint16_t rport;

@@ -83,14 +83,20 @@ AMBER_EXPORT ssize_t read(int fd, void *buf, size_t count) {
 AMBER_EXPORT int dup2(int from, int to) {
   if (from != to) amber_table_fd_evade(to);
   int r = REAL(dup2)(from, to);
-  if (r >= 0 && from != to) mark(to, kind_of(from));
+  if (r >= 0 && from != to) {
+    mark(to, kind_of(from));
+    amber_dnotify_closed((unsigned)to, (unsigned)to);
+  }
   return r;
 }
 
 AMBER_EXPORT int dup3(int from, int to, int flags) {
   if (from != to) amber_table_fd_evade(to);
   int r = REAL(dup3)(from, to, flags);
-  if (r >= 0) mark(to, kind_of(from));
+  if (r >= 0) {
+    mark(to, kind_of(from));
+    amber_dnotify_closed((unsigned)to, (unsigned)to);
+  }
   return r;
 }
 
@@ -103,12 +109,18 @@ static void forget_range(unsigned first, unsigned last) {
 
 AMBER_EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
   int r = amber_table_fd_close_range(first, last, flags);
-  if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC)) forget_range(first, last);
+  if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC)) {
+    forget_range(first, last);
+    amber_dnotify_closed(first, last);
+  }
   return r;
 }
 
 AMBER_EXPORT void closefrom(int lowfd) {
   if (amber_table_fd_above(lowfd)) amber_table_fd_close_range((unsigned)lowfd, ~0U, 0);
   else REAL(closefrom)(lowfd);
-  if (lowfd >= 0) forget_range((unsigned)lowfd, ~0U);
+  if (lowfd >= 0) {
+    forget_range((unsigned)lowfd, ~0U);
+    amber_dnotify_closed((unsigned)lowfd, ~0U);
+  }
 }
