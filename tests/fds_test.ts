@@ -365,6 +365,30 @@ selfCheckingTest(
   "dgram",
 );
 
+selfCheckingTest(
+  "an SO_PASSCRED datagram socket's unread datagram from its own process comes back in its name (SCM_CREDENTIALS)",
+  "queued_creds",
+  "creds-self",
+  ["self"],
+);
+
+scenarioTest(
+  "an SO_PASSCRED datagram socket holding unread datagrams of other processes is refused by name (their credentials would name the reader), the program runs on",
+  async (s) => {
+    const app = await s.launch([prog("queued_creds"), s.dir, "others"], "creds-others");
+    await s.waitFor(/^ready$/m, "ready");
+    const outside = await new Deno.Command(prog("queued_creds"), { args: [s.dir, "send"] })
+      .output();
+    assert.equal(outside.code, 0, new TextDecoder().decode(outside.stderr));
+    await refusedRunsOn(
+      s,
+      app,
+      /descriptor \d+ \(bound Unix datagram socket .*log\.sock\) holds an unread message from pid \d+ \(uid \d+, gid \d+\) whose credentials \(SO_PASSCRED\) a restore cannot keep/,
+    );
+  },
+  LIMIT_MS,
+);
+
 scenarioTest(
   "a client of a Unix datagram server outside the application connects to it again",
   async (s) => {

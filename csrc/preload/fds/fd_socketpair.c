@@ -27,9 +27,10 @@
  * connected back, as to /dev/log): it connects to the server's name again (redial()).
  *
  * Not kept: addresses (a restored end is unnamed, and so is its peer: getsockname and
- * getpeername say so), the credentials of unread messages (an SO_PASSCRED reader sees its own
- * process's), an error a closing peer left pending (it reads as end of file). Out-of-band
- * bytes make the snapshot fail, naming the descriptor. Descriptors in flight (SCM_RIGHTS not
+ * getpeername say so), an error a closing peer left pending (it reads as end of file). Out-of-band
+ * bytes make the snapshot fail, naming the descriptor, and so do unread messages of another
+ * process's that an SO_PASSCRED reader would see with their sender's credentials (every
+ * message is sent again by the end's owner, in its own name). Descriptors in flight (SCM_RIGHTS not
  * read yet) are kept (unix_rights.c): the walks below hand them over at their messages, and a
  * refill that sends some waits until every descriptor is placed. A client waiting in a
  * listener's queue is unix_backlog.c's. */
@@ -236,6 +237,20 @@ void amber_fd_socketpair_peers_done(void) {
 static int passed[SCM_MAX_FDS_HERE];
 static int npassed;
 
+/* The first unread message whose credentials (SCM_CREDENTIALS, given to an SO_PASSCRED reader)
+ * are not this process's: the restore sends every message again from this process, and the
+ * kernel names the sender, so such a message would come back in this process's name. */
+static struct ucred foreign;
+
+static void check_creds(const struct cmsghdr *c) {
+  struct ucred cred;
+  if (foreign.pid || c->cmsg_len < CMSG_LEN(sizeof cred)) return;
+  memcpy(&cred, CMSG_DATA(c), sizeof cred);
+  if (cred.pid != (pid_t)amber_sys0(SYS_getpid) || cred.uid != (uid_t)amber_sys0(SYS_getuid) ||
+      cred.gid != (gid_t)amber_sys0(SYS_getgid))
+    foreign = cred.pid ? cred : (struct ucred){-1, cred.uid, cred.gid};
+}
+
 static void drop_passed(void) {
   for (int i = 0; i < npassed; i++) amber_sys1(SYS_close, passed[i]);
   npassed = 0;
@@ -267,6 +282,7 @@ static long peek(int fd, void *buf, long len, int flags, int keep, int *rights) 
       }
       if (c->cmsg_type == SCM_RIGHTS) *rights = 1;
     }
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) check_creds(c);
     off += CMSG_ALIGN(c->cmsg_len);
   }
   if (msg.msg_flags & MSG_CTRUNC) {
@@ -400,7 +416,15 @@ int amber_fd_unix_save_queue(struct amber_fd_rec *rec) {
   if (set_int(rec->fd, SOL_SOCKET, SO_PEEK_OFF, 0) < 0)
     return queue_failed(rec, "whose unread bytes cannot be peeked at (SO_PEEK_OFF)");
   amber_rights_begin();
+  foreign.pid = 0;
   int err = rec->type == SOCK_STREAM ? save_stream(rec) : save_messages(rec);
+  if (!err && foreign.pid) {
+    amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
+              "descriptor %d (%s) holds an unread message from pid %d (uid %d, gid %d) whose "
+              "credentials (SO_PASSCRED) a restore cannot keep", rec->fd, rec->path, (int)foreign.pid,
+              (int)foreign.uid, (int)foreign.gid);
+    err = -1;
+  }
   if (!err) err = amber_rights_end(rec);
   set_int(rec->fd, SOL_SOCKET, SO_PEEK_OFF, peek_off);
   return err;
