@@ -156,6 +156,8 @@ static int create(struct amber_fd_rec *rec, int floor) {
   return ops && ops->restore ? ops->restore(rec, floor) : -EINVAL;
 }
 
+const char *amber_fd_restore_detail;
+
 static int failed(const struct amber_fd_rec *rec, int err) {
   if (err == -ESTALE || err == -ELOOP) {
     amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
@@ -163,8 +165,11 @@ static int failed(const struct amber_fd_rec *rec, int err) {
               rec->fd, rec->path, err == -ELOOP ? ", by a symbolic link" : "");
     return -1;
   }
+  const char *detail = amber_fd_restore_detail;
+  amber_fd_restore_detail = 0;
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error,
-            "cannot re-create descriptor %d (%s): %s", rec->fd, rec->path, amber_errno_name(err));
+            "cannot re-create descriptor %d (%s): %s%s%s", rec->fd, rec->path,
+            amber_errno_name(err), detail ? " setting " : "", detail ? detail : "");
   return -1;
 }
 

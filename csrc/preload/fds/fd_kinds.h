@@ -46,6 +46,8 @@ int amber_fd_any_creator(const struct amber_fd_rec *rec, const struct amber_shar
 extern const struct amber_fd_ops *const amber_fd_kinds[]; /* fd_list.c, null-terminated */
 /* The descriptor a recognise() is asked about, for a kind known only through it (fstatfs). */
 extern int amber_fd_recognising;
+/* agent_fds.c: what a kind's restore could not do, said with its error ("SO_MARK"), or 0 */
+extern const char *amber_fd_restore_detail;
 const struct amber_fd_ops *amber_fd_ops_of(const struct amber_fd_rec *rec); /* or null */
 
 int amber_fd_park(int fd, int floor);
@@ -219,7 +221,9 @@ int amber_fdinfo_u64(const char *text, const char *name, int base, uint64_t *out
 
 /* socket_options.c: an IP socket's options a new one would not have (sockopt[] of its record) */
 void amber_socket_options_capture(struct amber_fd_rec *rec);
-void amber_socket_options_apply(int fd, const struct amber_fd_rec *rec);
+/* 0, or -errno naming in amber_fd_restore_detail an option that needs a capability the process
+ * lacks now (SO_MARK, IP_TRANSPARENT, SO_PRIORITY above 6, SO_RCVBUFFORCE...) */
+int amber_socket_options_apply(int fd, const struct amber_fd_rec *rec);
 /* and a Unix socket's timeouts and SO_PASSCRED */
 void amber_socket_unix_capture(struct amber_fd_rec *rec);
 void amber_socket_unix_apply(int fd, const struct amber_fd_rec *rec);

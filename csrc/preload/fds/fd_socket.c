@@ -324,14 +324,22 @@ out:
   return s;
 }
 
-static void apply_options(int fd, const struct amber_fd_rec *rec) {
+static int apply_options(int fd, const struct amber_fd_rec *rec) {
   uint64_t o = rec->u[1];
   if (o & OPT_REUSEPORT) set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
   if (o & OPT_KEEPALIVE) set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
   if (o & OPT_BROADCAST) set_int(fd, SOL_SOCKET, SO_BROADCAST, 1);
   if (o & OPT_NODELAY) set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
   if (rec->domain == AF_INET6) set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, (o & OPT_V6ONLY) != 0);
-  if (rec->domain == AF_INET || rec->domain == AF_INET6) amber_socket_options_apply(fd, rec);
+  return rec->domain == AF_INET || rec->domain == AF_INET6 ? amber_socket_options_apply(fd, rec) : 0;
+}
+
+/* The socket with its options, or -errno (closed) when one cannot be set again. */
+static int with_options(int fd, const struct amber_fd_rec *rec) {
+  int err = apply_options(fd, rec);
+  if (!err) return fd;
+  amber_sys1(SYS_close, fd);
+  return err;
 }
 
 /* Makes way for binding a Unix socket to `path` again: removes the socket file the original
@@ -366,7 +374,7 @@ static int bound_socket(const struct amber_fd_rec *rec) {
     if (path[0] && !(rec->u[1] & AMBER_UNIX_UNLINKED)) err = clear_path(rec, path);
     amber_socket_unix_apply(fd, rec);
   } else {
-    apply_options(fd, rec);
+    err = apply_options(fd, rec);
   }
   /* Set for TCP whatever the program had: the original's connections may still be in
    * TIME_WAIT on this port. Put back as it was once bound. */
@@ -385,8 +393,7 @@ static int bound_socket(const struct amber_fd_rec *rec) {
     /* A TCP socket bound but not in use, or whose connection was over: best effort. */
     amber_sys1(SYS_close, fd);
     fd = (int)amber_sys3(SYS_socket, rec->domain, rec->type | SOCK_CLOEXEC, rec->protocol);
-    if (fd >= 0) apply_options(fd, rec);
-    return fd;
+    return fd >= 0 ? with_options(fd, rec) : fd;
   }
   if (err < 0) {
     amber_sys1(SYS_close, fd);
@@ -443,7 +450,8 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
   case AMBER_SOCK_ESTABLISHED:
     fd = amber_fd_tcp_restore(rec, (uint32_t)rec->u[0]);
     if (fd >= 0) {
-      apply_options(fd, rec);
+      fd = with_options(fd, rec);
+      if (fd < 0) return fd;
       break;
     }
     amber_log("TCP connection on descriptor %d comes back reset: repair failed (%s)", rec->fd,
@@ -455,7 +463,7 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
     break;
   case AMBER_SOCK_UNBOUND:
     fd = (int)amber_sys3(SYS_socket, rec->domain, rec->type | SOCK_CLOEXEC, rec->protocol);
-    if (fd >= 0 && rec->domain != AF_UNIX) apply_options(fd, rec);
+    if (fd >= 0 && rec->domain != AF_UNIX) fd = with_options(fd, rec);
     if (fd >= 0 && rec->domain == AF_UNIX) amber_socket_unix_apply(fd, rec);
     break;
   default: return -EINVAL;

@@ -135,6 +135,18 @@ static void set(int fd, int level, int name, const void *v, socklen_t len) {
   amber_sys5(SYS_setsockopt, fd, level, name, v, len);
 }
 
+/* Options that need a capability (CAP_NET_ADMIN or CAP_NET_RAW) the process may have had when
+ * it set them and has no longer, or that a less privileged user restoring lacks: one that
+ * cannot be set again fails the restore, naming it, rather than come back without it. */
+static const char *lost_option;
+static long lost_err;
+
+static void set_or_fail(int fd, int level, int name, const void *v, socklen_t len,
+                        const char *what) {
+  long r = amber_sys5(SYS_setsockopt, fd, level, name, v, len);
+  if (r < 0 && !lost_option) lost_option = what, lost_err = r;
+}
+
 static int applies(const struct amber_fd_rec *r, int family, int protocol) {
   return (!family || family == r->domain) && (!protocol || protocol == r->protocol);
 }
@@ -185,6 +197,14 @@ static void switches_capture(struct amber_fd_rec *rec) {
   if (any_read) rec->sockopts_saved |= 1u << SWITCHES;
 }
 
+/* TRANSPARENT needs CAP_NET_ADMIN or CAP_NET_RAW: its name, or 0 for the other switches. */
+static const char *privileged_switch(int i) {
+  if (switches[i].level == IPPROTO_IP && switches[i].name == IP_TRANSPARENT) return "IP_TRANSPARENT";
+  if (switches[i].level == IPPROTO_IPV6 && switches[i].name == IPV6_TRANSPARENT)
+    return "IPV6_TRANSPARENT";
+  return 0;
+}
+
 static void switches_apply(int fd, const struct amber_fd_rec *rec) {
   if (!(rec->sockopts_saved & (1u << SWITCHES))) return;
   uint32_t bits = (uint32_t)rec->sockopt[SWITCHES];
@@ -192,7 +212,9 @@ static void switches_apply(int fd, const struct amber_fd_rec *rec) {
     int32_t now = 0, want = (bits >> i) & 1;
     if (applies(rec, switches[i].family, switches[i].protocol) &&
         !get(fd, switches[i].level, switches[i].name, &now, sizeof now) && !now != !want)
-      set(fd, switches[i].level, switches[i].name, &want, sizeof want);
+      privileged_switch(i) ? set_or_fail(fd, switches[i].level, switches[i].name, &want,
+                                         sizeof want, privileged_switch(i))
+                           : set(fd, switches[i].level, switches[i].name, &want, sizeof want);
   }
   int32_t now = 0, want;
   want = (int32_t)((bits >> MTU_V4_SHIFT) & 7);
@@ -223,11 +245,13 @@ static void routing_capture(struct amber_fd_rec *rec) {
 
 static void routing_apply(int fd, const struct amber_fd_rec *rec) {
   uint32_t saved = rec->sockopts_saved;
-  if (saved & (1u << MARK)) set(fd, SOL_SOCKET, SO_MARK, &rec->sockopt[MARK], sizeof(int32_t));
+  if (saved & (1u << MARK))
+    set_or_fail(fd, SOL_SOCKET, SO_MARK, &rec->sockopt[MARK], sizeof(int32_t), "SO_MARK");
   if (!(saved & (1u << SEGMENT_DEVICE_BIT))) return;
   int32_t segment = rec->sockopt[SEGMENT_DEVICE] & 0xffff, ifindex = rec->sockopt[SEGMENT_DEVICE] >> 16;
   if (segment) set(fd, IPPROTO_UDP, UDP_SEGMENT, &segment, sizeof segment);
-  if (ifindex) set(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &ifindex, sizeof ifindex);
+  if (ifindex)
+    set_or_fail(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &ifindex, sizeof ifindex, "SO_BINDTODEVICE");
 }
 
 /* A Unix socket's timeouts, and whether it asks for its senders' credentials (SO_PASSCRED:
@@ -283,11 +307,13 @@ static void apply_buffer(int fd, int b, int32_t want) {
   if (get(fd, SOL_SOCKET, buffer_option[b][0], &now, sizeof now) || now == want) return;
   set(fd, SOL_SOCKET, buffer_option[b][0], &ask, sizeof ask);
   if (get(fd, SOL_SOCKET, buffer_option[b][0], &now, sizeof now) == 0 && now != want)
-    set(fd, SOL_SOCKET, buffer_option[b][1], &ask, sizeof ask);
+    set_or_fail(fd, SOL_SOCKET, buffer_option[b][1], &ask, sizeof ask,
+                b ? "SO_SNDBUFFORCE" : "SO_RCVBUFFORCE");
 }
 
-void amber_socket_options_apply(int fd, const struct amber_fd_rec *rec) {
+int amber_socket_options_apply(int fd, const struct amber_fd_rec *rec) {
   uint32_t saved = rec->sockopts_saved;
+  lost_option = 0;
   timeout_apply(fd, rec, SO_RCVTIMEO, RCVTIMEO);
   timeout_apply(fd, rec, SO_SNDTIMEO, SNDTIMEO);
   switches_apply(fd, rec);
@@ -295,8 +321,12 @@ void amber_socket_options_apply(int fd, const struct amber_fd_rec *rec) {
   for (int i = 0; i < NOPTIONS; i++) {
     int32_t now = 0;
     if ((saved & (1u << i)) && get(fd, options[i].level, options[i].name, &now, sizeof now) == 0 &&
-        now != rec->sockopt[i])
-      set(fd, options[i].level, options[i].name, &rec->sockopt[i], sizeof(int32_t));
+        now != rec->sockopt[i]) {
+      if (options[i].name == SO_PRIORITY) /* above 6: CAP_NET_ADMIN */
+        set_or_fail(fd, SOL_SOCKET, SO_PRIORITY, &rec->sockopt[i], sizeof(int32_t), "SO_PRIORITY");
+      else
+        set(fd, options[i].level, options[i].name, &rec->sockopt[i], sizeof(int32_t));
+    }
   }
   struct linger l, want = {rec->sockopt[LINGER], rec->sockopt[LINGER + 1]};
   if ((saved & (1u << LINGER)) && get(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) == 0 &&
@@ -310,4 +340,6 @@ void amber_socket_options_apply(int fd, const struct amber_fd_rec *rec) {
         (socklen_t)strnlen(rec->congestion, sizeof rec->congestion));
   for (int b = 0; b < 2; b++)
     if (saved & (1u << (BUFFERS_BIT + b))) apply_buffer(fd, b, (int32_t)(rec->u[2] >> (b ? 0 : 32)));
+  if (lost_option) amber_fd_restore_detail = lost_option;
+  return lost_option ? (int)lost_err : 0;
 }
