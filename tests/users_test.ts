@@ -322,3 +322,11 @@ scenarioTest(
     await s.pass();
   },
 );
+
+scenarioTest(
+  "threads that changed their own credentials (a raw setresuid to nobody, a setfsuid) keep them, and the main thread stays root, running and after two restores",
+  async (s) => {
+    if (!ROOT) throw new Error("this test runs as root (its threads switch users)");
+    await s.cycles([prog("thread_creds"), s.dir], "thread-creds");
+  },
+);

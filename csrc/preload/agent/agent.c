@@ -341,6 +341,7 @@ static void leader(int32_t self, void *uc) {
   rec->leader = 1;
   amber_ckpt.main_thread_gone = 0;
   amber_sched_begin(); /* before any other thread takes its part */
+  amber_creds_begin();
   amber_identity_open_proc();
   int stopped = quiesce(self) == 0;
   amber_freeze_mark("quiesced");

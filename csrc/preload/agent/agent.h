@@ -92,6 +92,17 @@ void amber_sched_begin(void); /* by the leader, first */
 void amber_sched_thread_capture(const struct amber_thread_rec *rec, int32_t tid); /* 0: its own */
 int amber_sched_check(void); /* 0, or -1 with amber_ckpt.error */
 void amber_sched_thread_after_restore(void); /* in every thread, before its change of user */
+/* agent_thread_creds.c: a thread's own users, groups (real, effective, saved, file system) and
+ * capability sets (inheritable, permitted, effective); groups: its Groups line's hash */
+struct amber_thread_creds {
+  uint32_t uid[4], gid[4];
+  uint64_t caps[3], groups;
+};
+void amber_creds_begin(void); /* by the leader, first */
+void amber_creds_thread_capture(const struct amber_thread_rec *rec, int32_t tid); /* 0: its own */
+int amber_creds_check(void); /* 0, or -1 with amber_ckpt.error */
+const struct amber_thread_creds *amber_creds_mine(int *is_own);
+void amber_caps_thread_own(const uint64_t sets[3]); /* agent_caps.c */
 
 /* agent_flags.c: oom_score_adj (the process's), no_new_privs, personality and the parent-death
  * signal (each thread's) */

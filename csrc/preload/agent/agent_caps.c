@@ -6,6 +6,7 @@
  * restore can only take capabilities away: one the process had and the restoring user has not
  * stays lost, as before. */
 #include <linux/capability.h>
+#include <string.h>
 #include <sys/prctl.h>
 
 #include "agent.h"
@@ -58,4 +59,21 @@ void amber_caps_thread_after_restore(void) {
   for (int c = 0; c < 64; c++)
     if (caps.ambient & (1ULL << c))
       amber_sys5(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0);
+}
+
+/* A thread's own sets (agent_thread_creds.c: inheritable, permitted, effective), after its
+ * change of user: never more than it has now. */
+void amber_caps_thread_own(const uint64_t sets[3]) {
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct now[2], want[2];
+  if (amber_sys2(SYS_capget, &h, now)) return;
+  for (int i = 0; i < 2; i++) {
+    want[i].inheritable = (uint32_t)(sets[0] >> (32 * i)) & (now[i].inheritable | now[i].permitted);
+    want[i].permitted = (uint32_t)(sets[1] >> (32 * i)) & now[i].permitted;
+    want[i].effective = (uint32_t)(sets[2] >> (32 * i)) & now[i].permitted;
+  }
+  if (memcmp(now, want, sizeof now)) {
+    long err = amber_sys2(SYS_capset, &h, want);
+    if (err < 0) amber_log("restore: cannot set a thread's own capabilities back (%ld)", err);
+  }
 }

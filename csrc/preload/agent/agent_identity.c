@@ -66,7 +66,8 @@ int amber_identity_capture(void) {
   id.ngroups = n < 0 ? -1 : (int32_t)n;
   for (int r = 0; r < NLIMITS; r++) amber_sys4(SYS_prlimit64, 0, r, 0, id.limits[r]);
   amber_caps_capture();
-  return amber_sched_check(); /* every thread has taken its part by now */
+  if (amber_creds_check()) return -1; /* every thread has taken its part by now */
+  return amber_sched_check();
 }
 
 /* Limits a user may not raise again (a hard limit above what the restorer has) stay lower. */
@@ -80,12 +81,21 @@ void amber_identity_after_restore(void) {
 void amber_identity_thread_after_restore(void) {
   amber_sched_thread_after_restore(); /* agent_sched.c: policy, nice, I/O priority, affinity */
   if (id.ngroups >= 0) amber_sys2(SYS_setgroups, id.ngroups, id.groups);
+  /* This thread's own, if it had changed them for itself (agent_thread_creds.c) */
+  int own;
+  const struct amber_thread_creds *c = amber_creds_mine(&own);
+  const uint32_t *want_gid = own ? c->gid : id.gid, *want_uid = own ? c->uid : id.uid;
   uint32_t gid[3], uid[3];
   amber_sys3(SYS_getresgid, &gid[0], &gid[1], &gid[2]);
   amber_sys3(SYS_getresuid, &uid[0], &uid[1], &uid[2]);
-  if (memcmp(gid, id.gid, sizeof gid)) amber_sys3(SYS_setresgid, id.gid[0], id.gid[1], id.gid[2]);
-  if (memcmp(uid, id.uid, sizeof uid)) amber_sys3(SYS_setresuid, id.uid[0], id.uid[1], id.uid[2]);
+  if (memcmp(gid, want_gid, sizeof gid))
+    amber_sys3(SYS_setresgid, want_gid[0], want_gid[1], want_gid[2]);
+  if (c && (uint32_t)amber_sys1(SYS_setfsgid, -1) != c->gid[3]) amber_sys1(SYS_setfsgid, c->gid[3]);
+  if (memcmp(uid, want_uid, sizeof uid))
+    amber_sys3(SYS_setresuid, want_uid[0], want_uid[1], want_uid[2]);
+  if (c && (uint32_t)amber_sys1(SYS_setfsuid, -1) != c->uid[3]) amber_sys1(SYS_setfsuid, c->uid[3]);
   amber_caps_thread_after_restore(); /* agent_caps.c: what it had given up, given up again */
+  if (own) amber_caps_thread_own(c->caps); /* and a thread's own sets, as they were */
   /* A change of user clears these two: as they were. */
   amber_flags_thread_pdeathsig();
   amber_identity_close_proc();

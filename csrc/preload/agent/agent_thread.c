@@ -88,6 +88,7 @@ void amber_thread_capture(struct amber_thread_rec *rec, void *uc) {
   amber_sys2(SYS_prctl, PR_GET_NAME, rec->comm);
   amber_flags_thread_capture(rec);
   amber_sched_thread_capture(rec, 0);
+  amber_creds_thread_capture(rec, 0);
   amber_cpu_time_capture(rec);
   amber_raw_thread_capture(rec);
 }
@@ -111,6 +112,7 @@ void amber_thread_capture_seized(struct amber_thread_rec *rec, int32_t tid, uint
     rec->comm[i] = comm[i];
   amber_flags_thread_capture(rec); /* the leader's; the thread's own, read from outside, replace them */
   amber_sched_thread_capture(rec, tid);
+  amber_creds_thread_capture(rec, tid);
   amber_raw_thread_seized(rec);
 }
 

@@ -1,0 +1,124 @@
+/* Credentials a thread changed for itself alone: the kernel keeps them per thread, and a raw
+ * setresuid/setresgid (Samba's per-thread impersonation: glibc's change every thread) or a
+ * setfsuid/setfsgid (per thread in glibc too) changes the calling thread's only. Every thread
+ * once came back with the leader's (the thread that runs the checkpoint), a worker serving a
+ * user's files as root, without a word. The leader's are saved by agent_identity.c and
+ * agent_caps.c; here, its file system user and group, and each thread whose users, groups or
+ * capability sets differ from the leader's: read from /proc/self/task/TID/status (a seized
+ * thread's by the leader), one thread at a time (one buffer, not on a signal stack). After a
+ * restore each thread takes its own. Few threads differ: a small table, as agent_sched.c's;
+ * more than it holds, or supplementary groups of a thread's own, make the snapshot refuse,
+ * naming the thread. */
+#include <string.h>
+
+#include "agent.h"
+
+#define OWN_MAX 32
+
+/* Saved with memory. */
+static struct amber_thread_creds leader_creds;
+static int32_t have_leader;
+static struct {
+  int32_t index, pad; /* in amber_ckpt.threads */
+  struct amber_thread_creds c;
+} own[OWN_MAX];
+static uint32_t nown;
+static int32_t refused_tid, refused_why;
+
+static int32_t busy; /* the buffer's */
+static char text[4096];
+
+static uint64_t field(const char *name, int base, int nth) {
+  const char *p = strstr(text, name);
+  if (!p) return 0;
+  p += strlen(name);
+  for (int i = 0;; i++) {
+    while (*p == ' ' || *p == '\t') p++;
+    uint64_t v = 0;
+    for (;; p++) {
+      int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+      if (d < 0 || d >= base) break;
+      v = v * (uint64_t)base + (uint64_t)d;
+    }
+    if (i == nth) return v;
+  }
+}
+
+/* FNV-1a of the Groups line, to compare. */
+static uint64_t groups_hash(void) {
+  const char *p = strstr(text, "Groups:");
+  uint64_t h = 1469598103934665603ULL;
+  for (; p && *p && *p != '\n'; p++) h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+  return h;
+}
+
+static int read_creds(int32_t tid, struct amber_thread_creds *c) {
+  char path[64];
+  amber_fmt(path, sizeof path, "/proc/self/task/%d/status", tid);
+  long n = amber_read_file(path, text, sizeof text - 1);
+  if (n <= 0) return -1;
+  text[n] = 0;
+  memset(c, 0, sizeof *c);
+  for (int i = 0; i < 4; i++) {
+    c->uid[i] = (uint32_t)field("\nUid:", 10, i);
+    c->gid[i] = (uint32_t)field("\nGid:", 10, i);
+  }
+  c->caps[0] = field("\nCapInh:", 16, 0);
+  c->caps[1] = field("\nCapPrm:", 16, 0);
+  c->caps[2] = field("\nCapEff:", 16, 0);
+  c->groups = groups_hash();
+  return 0;
+}
+
+static void refuse(int32_t tid, int32_t why) {
+  int32_t none = 0;
+  if (__atomic_compare_exchange_n(&refused_tid, &none, tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    refused_why = why;
+}
+
+void amber_creds_begin(void) { nown = 0, refused_tid = 0, have_leader = 0; }
+
+/* `tid`: the thread's system TID, or 0 for the calling thread. */
+void amber_creds_thread_capture(const struct amber_thread_rec *rec, int32_t tid) {
+  long i = rec - amber_ckpt.threads;
+  int32_t self = tid ? tid : (int32_t)amber_sys_gettid();
+  int32_t leader = __atomic_load_n(&amber_ckpt.leader_tid, __ATOMIC_ACQUIRE);
+  if (i < 0 || i >= AMBER_MAX_THREADS) return;
+  struct amber_thread_creds mine, theirs;
+  while (__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE)) amber_sys0(SYS_sched_yield);
+  int err = read_creds(self, &mine);
+  int is_leader = rec->leader || self == leader;
+  if (!err && !is_leader) err = read_creds(leader, &theirs);
+  __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
+  if (err) return;
+  if (is_leader) {
+    leader_creds = mine;
+    have_leader = 1;
+    return;
+  }
+  if (!memcmp(&mine, &theirs, sizeof mine)) return;
+  if (mine.groups != theirs.groups) return refuse(self, 1);
+  uint32_t slot = __atomic_fetch_add(&nown, 1, __ATOMIC_ACQ_REL);
+  if (slot >= OWN_MAX) return refuse(self, 2);
+  own[slot].index = (int32_t)i;
+  own[slot].c = mine;
+}
+
+int amber_creds_check(void) {
+  int32_t tid = __atomic_load_n(&refused_tid, __ATOMIC_ACQUIRE);
+  if (!tid) return 0;
+  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "thread %d's credentials cannot be kept: %s",
+            tid, refused_why == 1 ? "it has supplementary groups of its own (a raw setgroups)"
+                                  : "more than 32 threads have their own users or capabilities, "
+                                    "which Amber cannot all keep");
+  return -1;
+}
+
+/* The calling thread's own after a restore (the leader's if it had none), or 0. */
+const struct amber_thread_creds *amber_creds_mine(int *is_own) {
+  int32_t tid = amber_sys_gettid();
+  *is_own = 0;
+  for (uint32_t k = 0; k < nown && k < OWN_MAX; k++)
+    if (amber_ckpt.threads[own[k].index].tid == tid) return *is_own = 1, &own[k].c;
+  return have_leader ? &leader_creds : 0;
+}
