@@ -17,6 +17,7 @@ import { openAppTable } from "./app_table.ts";
 import { AmberError, AppNotFoundError } from "./errors.ts";
 import { type ExitRecord, readExitRecord, removeExitRecord } from "./exited.ts";
 import type { Image } from "./image.ts";
+import { endOrphan, orphans } from "./orphans.ts";
 import { removeAppDir, TABLES_FILE } from "./paths.ts";
 import { isStale, processesOf, type ProcessInfo } from "./processes.ts";
 import { type SnapshotOptions, takeSnapshot } from "./snapshot.ts";
@@ -134,6 +135,9 @@ export class App implements AsyncDisposable {
    * Ending an application that has already ended removes its record (see `exited`).
    */
   async kill(): Promise<void> {
+    // Supervisors from this directory that its tables do not name: an older Amber's (tables this
+    // one cannot read), which the tables' signal would not reach; ended through /proc.
+    for (const orphan of orphans().filter((o) => o.dir === this.dir)) await endOrphan(orphan);
     const ended = await poll(async () => {
       if (!(await this.#alive())) return true;
       // Sent again on every round: a process that was forked, or not yet known as the

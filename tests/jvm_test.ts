@@ -43,7 +43,7 @@ scenarioTest(
     const [a, b] = [join(s.dir, "a"), join(s.dir, "b")];
     await Promise.all([Deno.mkdir(a), Deno.mkdir(b)]);
     const jvm = (dir: string, tag: string) =>
-      s.launch(["java", "-Xmx64m", "-cp", s.dir, "JvmState", dir], tag);
+      s.launch(["java", "-Xmx256m", "-cp", s.dir, "JvmState", dir], tag);
     const [first, second] = await Promise.all([jvm(a, "jvm-a"), jvm(b, "jvm-b")]);
     await s.waitFor(/^ready$[^]*^ready$/m, "both JVMs ready");
     const [pidA, pidB] = [first, second].map((app) => app.processes()[0].vpid);

@@ -1,12 +1,15 @@
 /**
  * An application whose tables another version of Amber made (their layout differs, so they
- * cannot be read) is listed as stale and removed by `amber kill`: it does not stop `amber ps`
- * from listing the others.
+ * cannot be read) is listed as stale and removed by `amber kill`, which ends its processes too
+ * when they still run: it does not stop `amber ps` from listing the others.
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { appDir, TABLES_FILE } from "../src/paths.ts";
+import { amber } from "./cli_support.ts";
 import { CLI, run } from "./cli_run.ts";
+import { scenarioTest, sleep } from "./support.ts";
 
 Deno.test("tables of another Amber version are listed as stale, and kill removes them", async () => {
   const state = await Deno.makeTempDir({ prefix: "amber-stale-" });
@@ -36,3 +39,36 @@ Deno.test("tables of another Amber version are listed as stale, and kill removes
     await Deno.remove(state, { recursive: true });
   }
 });
+
+scenarioTest(
+  "a running application whose tables another Amber version made is ended by kill, its processes too",
+  async (s) => {
+    const app = await s.launch(["sleep", "600"], "older");
+    const [program] = app.processes();
+    assert.ok(program && program.pid > 0, "the program runs");
+    // As if an older Amber had made them: another version, which this one cannot read.
+    const file = await Deno.open(join(appDir(app.name), TABLES_FILE), { write: true });
+    try {
+      await file.seek(8, Deno.SeekMode.Start); // after the magic: the version
+      await file.write(new Uint8Array([5, 0, 0, 0]));
+    } finally {
+      file.close();
+    }
+    const alive = () => {
+      try {
+        Deno.kill(program.pid, "SIGCONT");
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      const kill = await amber(s, "kill", app.name);
+      assert.equal(kill.code, 0, new TextDecoder().decode(kill.stderr));
+      for (let i = 0; i < 100 && alive(); i++) await sleep(20);
+      assert.equal(alive(), false, `its program (pid ${program.pid}) was left running`);
+    } finally {
+      if (alive()) Deno.kill(program.pid, "SIGKILL"); // its supervisor then ends too
+    }
+  },
+);
