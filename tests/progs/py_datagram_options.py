@@ -3,8 +3,9 @@ timeouts: IP_PKTINFO and IPV6_RECVPKTINFO (a DNS server answers from the address
 IP_RECVTOS, IP_RECVTTL, IP_RECVERR and IPV6_RECVERR (QUIC), IP_MTU_DISCOVER and
 IPV6_MTU_DISCOVER (QUIC sets DF), SO_TIMESTAMPNS, SO_RXQ_OVFL, IP_FREEBIND, UDP_GRO and
 UDP_SEGMENT, SO_MARK, SO_BINDTODEVICE, and SO_RCVTIMEO and SO_SNDTIMEO on a UDP socket and a
-TCP listener; and on Unix sockets, the timeouts of a socket pair's end, and SO_PASSCRED and a
-timeout on a bound datagram socket (a syslog daemon's /dev/log) and a listener. Each came back
+TCP listener; and on Unix sockets, the timeouts and send buffer of a socket pair's end, and
+SO_PASSCRED, a timeout and the receive buffer on a bound datagram socket (a syslog daemon's
+/dev/log) and SO_PASSCRED on a listener. Each came back
 as a new socket's, the program then finding no control message, or a blocking call never timing
 out. Says "ready"; on DIR/go checks each, and that a datagram still brings its IP_PKTINFO, and
 one to the Unix socket its sender's credentials: PASS or FAIL."""
@@ -55,6 +56,8 @@ SET = [
     (pair, socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout),
     (log, socket.SOL_SOCKET, socket.SO_PASSCRED, 1),
     (log, socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout),
+    (log, socket.SOL_SOCKET, socket.SO_RCVBUF, 300000),  # as journald's /dev/log, larger
+    (pair, socket.SOL_SOCKET, socket.SO_SNDBUF, 100000),
     (listener, socket.SOL_SOCKET, socket.SO_PASSCRED, 1),
 ]
 

@@ -226,7 +226,7 @@ void amber_socket_options_capture(struct amber_fd_rec *rec);
 int amber_socket_options_apply(int fd, const struct amber_fd_rec *rec);
 /* and a Unix socket's timeouts and SO_PASSCRED */
 void amber_socket_unix_capture(struct amber_fd_rec *rec);
-void amber_socket_unix_apply(int fd, const struct amber_fd_rec *rec);
+int amber_socket_unix_apply(int fd, const struct amber_fd_rec *rec);
 
 /* anon_inode descriptors: epoll, eventfd, timerfd, signalfd. Restore runs in two passes:
  * pass 0 creates, pass 1 adds epoll registrations once every target exists. */

@@ -372,7 +372,8 @@ static int bound_socket(const struct amber_fd_rec *rec) {
     unix_path(rec, path, sizeof path);
     /* An unlinked path is nobody's to clear: bound again, then unlinked (fd_unix_dgram.c). */
     if (path[0] && !(rec->u[1] & AMBER_UNIX_UNLINKED)) err = clear_path(rec, path);
-    amber_socket_unix_apply(fd, rec);
+    long applied = amber_socket_unix_apply(fd, rec);
+    if (!err) err = applied;
   } else {
     err = apply_options(fd, rec);
   }
@@ -464,7 +465,10 @@ int amber_fd_socket_restore(struct amber_fd_rec *rec, int floor) {
   case AMBER_SOCK_UNBOUND:
     fd = (int)amber_sys3(SYS_socket, rec->domain, rec->type | SOCK_CLOEXEC, rec->protocol);
     if (fd >= 0 && rec->domain != AF_UNIX) fd = with_options(fd, rec);
-    if (fd >= 0 && rec->domain == AF_UNIX) amber_socket_unix_apply(fd, rec);
+    if (fd >= 0 && rec->domain == AF_UNIX) {
+      int err = amber_socket_unix_apply(fd, rec);
+      if (err) amber_sys1(SYS_close, fd), fd = err;
+    }
     break;
   default: return -EINVAL;
   }

@@ -484,7 +484,8 @@ static int send_stream(int other, const char *p, uint64_t from, uint64_t to, con
 /* Sends this end's saved bytes through `other`, so that they wait at `mine` again, each
  * descriptor in flight with the message or bytes it came with (unix_rights.c). */
 static int refill(const struct amber_fd_rec *rec, int mine, int other) {
-  amber_socket_unix_apply(mine, rec); /* its timeouts, and SO_PASSCRED */
+  int applied = amber_socket_unix_apply(mine, rec); /* its timeouts, buffers and SO_PASSCRED */
+  if (applied) return applied;
   const char *p = (const char *)rec->data;
   int next = 0, n = 0, err = 0;
   uint64_t at = 0, end = 0;

@@ -254,21 +254,37 @@ static void routing_apply(int fd, const struct amber_fd_rec *rec) {
     set_or_fail(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &ifindex, sizeof ifindex, "SO_BINDTODEVICE");
 }
 
-/* A Unix socket's timeouts, and whether it asks for its senders' credentials (SO_PASSCRED:
- * a syslog daemon's /dev/log; a listener passes it on to the connections it accepts); a
- * connected one's is its pair's matter (fd_socketpair.c). */
+/* A Unix socket's buffer sizes, which the kernel never tunes (journald's and rsyslog's large
+ * /dev/log buffer), in the places an IP socket's options take: a Unix socket has none of those. */
+#define UNIX_BUFFERS 0
+
+static void apply_buffer(int fd, int b, int32_t want);
+
+/* A Unix socket's timeouts, its buffer sizes, and whether it asks for its senders'
+ * credentials (SO_PASSCRED: a syslog daemon's /dev/log; a listener passes it on to the
+ * connections it accepts); a connected one's is its pair's matter (fd_socketpair.c). */
 void amber_socket_unix_capture(struct amber_fd_rec *rec) {
   timeout_capture(rec, SO_RCVTIMEO, RCVTIMEO);
   timeout_capture(rec, SO_SNDTIMEO, SNDTIMEO);
+  for (int b = 0; b < 2; b++)
+    if (get(rec->fd, SOL_SOCKET, buffer_option[b][0], &rec->sockopt[UNIX_BUFFERS + b],
+            sizeof(int32_t)) == 0)
+      rec->sockopts_saved |= 1u << (BUFFERS_BIT + b);
   int32_t v = 0;
   if (!get(rec->fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof v) && v) rec->passcred = 1;
 }
 
-void amber_socket_unix_apply(int fd, const struct amber_fd_rec *rec) {
+int amber_socket_unix_apply(int fd, const struct amber_fd_rec *rec) {
+  lost_option = 0;
   timeout_apply(fd, rec, SO_RCVTIMEO, RCVTIMEO);
   timeout_apply(fd, rec, SO_SNDTIMEO, SNDTIMEO);
+  for (int b = 0; b < 2; b++)
+    if (rec->sockopts_saved & (1u << (BUFFERS_BIT + b)))
+      apply_buffer(fd, b, rec->sockopt[UNIX_BUFFERS + b]);
   int32_t on = 1;
   if (rec->passcred) set(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+  if (lost_option) amber_fd_restore_detail = lost_option;
+  return lost_option ? (int)lost_err : 0;
 }
 
 void amber_socket_options_capture(struct amber_fd_rec *rec) {
