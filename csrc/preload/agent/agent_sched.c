@@ -20,10 +20,10 @@
 #include <sys/prctl.h>
 
 #include "agent.h"
+#include "agent_thread_own.h"
 
 #define SCHED_ATTR_SIZE_VER0 48
 #define IOPRIO_WHO_PROCESS 1 /* with a TID, or 0: the calling thread */
-#define OWN_MAX 32            /* threads whose scheduling differs from the main thread's */
 #define AFFINITY_WORDS 4      /* 256 CPUs; a larger kernel mask is compared, not kept */
 
 struct thread_sched {
@@ -35,12 +35,8 @@ struct thread_sched {
 /* Saved with memory. */
 static struct thread_sched leader_sched;
 static int64_t leader_slack = -1; /* ns, or -1: not read */
-static int32_t refused_tid, refused_why; /* a thread whose own could not be kept, and why */
-static struct {
-  int32_t index, pad; /* in amber_ckpt.threads */
-  struct thread_sched s;
-} own[OWN_MAX];
-static uint32_t nown;
+static struct amber_thread_own owners; /* the threads whose own differ, and a refusal */
+static struct thread_sched own[AMBER_OWN_MAX]; /* by slot in owners */
 
 /* `tid`: a thread's system TID, or 0 for the calling thread; -1 if its mask does not fit. */
 static int read_sched(int32_t tid, struct thread_sched *s) {
@@ -61,14 +57,8 @@ static int64_t slack_of(int32_t tid) {
   return tid ? -1 : amber_sys2(SYS_prctl, PR_GET_TIMERSLACK, 0); /* a seized leader: never */
 }
 
-static void refuse(int32_t tid, int32_t why) {
-  int32_t none = 0;
-  if (__atomic_compare_exchange_n(&refused_tid, &none, tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-    refused_why = why;
-}
-
 /* By the leader, before any thread takes its part. */
-void amber_sched_begin(void) { nown = 0, refused_tid = 0; }
+void amber_sched_begin(void) { amber_own_begin(&owners); }
 
 /* `tid`: the thread's system TID, or 0 for the calling thread. */
 void amber_sched_thread_capture(const struct amber_thread_rec *rec, int32_t tid) {
@@ -77,35 +67,31 @@ void amber_sched_thread_capture(const struct amber_thread_rec *rec, int32_t tid)
   int32_t leader = __atomic_load_n(&amber_ckpt.leader_tid, __ATOMIC_ACQUIRE);
   if (i < 0 || i >= AMBER_MAX_THREADS) return;
   struct thread_sched mine, theirs;
-  if (read_sched(tid, &mine)) return refuse(self, 1);
+  if (read_sched(tid, &mine)) return amber_own_refuse(&owners, self, 1);
   if (rec->leader || self == leader) {
     leader_sched = mine;
     leader_slack = slack_of(tid);
     return;
   }
   if (!read_sched(leader, &theirs) && !memcmp(&mine, &theirs, sizeof mine)) return;
-  uint32_t slot = __atomic_fetch_add(&nown, 1, __ATOMIC_ACQ_REL);
-  if (slot >= OWN_MAX) return refuse(self, 2);
-  own[slot].index = (int32_t)i;
-  own[slot].s = mine;
+  int slot = amber_own_claim(&owners, i, self);
+  if (slot >= 0) own[slot] = mine;
 }
 
 /* After every thread's capture: 0, or -1 with amber_ckpt.error. */
 int amber_sched_check(void) {
-  int32_t tid = __atomic_load_n(&refused_tid, __ATOMIC_ACQUIRE);
+  int32_t why, tid = amber_own_refused(&owners, &why);
   if (!tid) return 0;
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "thread %d's scheduling cannot be kept: %s",
-            tid, refused_why == 1 ? "its CPU affinity names a CPU past the 256th"
+            tid, why == 1 ? "its CPU affinity names a CPU past the 256th"
                                   : "more than 32 threads set their own (nice value, policy, I/O "
                                     "priority or CPU affinity), which Amber cannot all keep");
   return -1;
 }
 
 void amber_sched_thread_after_restore(void) {
-  int32_t tid = amber_sys_gettid();
-  const struct thread_sched *s = &leader_sched;
-  for (uint32_t k = 0; k < nown && k < OWN_MAX; k++)
-    if (amber_ckpt.threads[own[k].index].tid == tid) s = &own[k].s;
+  int slot = amber_own_mine(&owners);
+  const struct thread_sched *s = slot >= 0 ? &own[slot] : &leader_sched;
   if (s->have_attr) {
     uint32_t now[SCHED_ATTR_SIZE_VER0 / 4], attr[SCHED_ATTR_SIZE_VER0 / 4];
     memcpy(attr, s->attr, sizeof attr);

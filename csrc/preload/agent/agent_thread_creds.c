@@ -12,18 +12,13 @@
 #include <string.h>
 
 #include "agent.h"
-
-#define OWN_MAX 32
+#include "agent_thread_own.h"
 
 /* Saved with memory. */
 static struct amber_thread_creds leader_creds;
 static int32_t have_leader;
-static struct {
-  int32_t index, pad; /* in amber_ckpt.threads */
-  struct amber_thread_creds c;
-} own[OWN_MAX];
-static uint32_t nown;
-static int32_t refused_tid, refused_why;
+static struct amber_thread_own owners; /* the threads whose own differ, and a refusal */
+static struct amber_thread_creds own[AMBER_OWN_MAX]; /* by slot in owners */
 
 static int32_t busy; /* the buffer's */
 static char text[4096];
@@ -70,13 +65,10 @@ static int read_creds(int32_t tid, struct amber_thread_creds *c) {
   return 0;
 }
 
-static void refuse(int32_t tid, int32_t why) {
-  int32_t none = 0;
-  if (__atomic_compare_exchange_n(&refused_tid, &none, tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-    refused_why = why;
+void amber_creds_begin(void) {
+  amber_own_begin(&owners);
+  have_leader = 0;
 }
-
-void amber_creds_begin(void) { nown = 0, refused_tid = 0, have_leader = 0; }
 
 /* `tid`: the thread's system TID, or 0 for the calling thread. */
 void amber_creds_thread_capture(const struct amber_thread_rec *rec, int32_t tid) {
@@ -97,18 +89,16 @@ void amber_creds_thread_capture(const struct amber_thread_rec *rec, int32_t tid)
     return;
   }
   if (!memcmp(&mine, &theirs, sizeof mine)) return;
-  if (mine.groups != theirs.groups) return refuse(self, 1);
-  uint32_t slot = __atomic_fetch_add(&nown, 1, __ATOMIC_ACQ_REL);
-  if (slot >= OWN_MAX) return refuse(self, 2);
-  own[slot].index = (int32_t)i;
-  own[slot].c = mine;
+  if (mine.groups != theirs.groups) return amber_own_refuse(&owners, self, 1);
+  int slot = amber_own_claim(&owners, i, self);
+  if (slot >= 0) own[slot] = mine;
 }
 
 int amber_creds_check(void) {
-  int32_t tid = __atomic_load_n(&refused_tid, __ATOMIC_ACQUIRE);
+  int32_t why, tid = amber_own_refused(&owners, &why);
   if (!tid) return 0;
   amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "thread %d's credentials cannot be kept: %s",
-            tid, refused_why == 1 ? "it has supplementary groups of its own (a raw setgroups)"
+            tid, why == 1 ? "it has supplementary groups of its own (a raw setgroups)"
                                   : "more than 32 threads have their own users or capabilities, "
                                     "which Amber cannot all keep");
   return -1;
@@ -116,9 +106,7 @@ int amber_creds_check(void) {
 
 /* The calling thread's own after a restore (the leader's if it had none), or 0. */
 const struct amber_thread_creds *amber_creds_mine(int *is_own) {
-  int32_t tid = amber_sys_gettid();
-  *is_own = 0;
-  for (uint32_t k = 0; k < nown && k < OWN_MAX; k++)
-    if (amber_ckpt.threads[own[k].index].tid == tid) return *is_own = 1, &own[k].c;
-  return have_leader ? &leader_creds : 0;
+  int slot = amber_own_mine(&owners);
+  *is_own = slot >= 0;
+  return slot >= 0 ? &own[slot] : have_leader ? &leader_creds : 0;
 }

@@ -149,8 +149,7 @@ int amber_list_numbers(const char *dir_path, int32_t *out, int cap) {
   long n;
   while ((n = amber_sys3(SYS_getdents64, dir, dents, sizeof dents)) > 0) {
     for (long off = 0; off < n;) {
-      struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; }
-          *d = (void *)(dents + off);
+      struct amber_dirent64 *d = (void *)(dents + off);
       off += d->reclen;
       const char *p = d->name;
       uint64_t number;

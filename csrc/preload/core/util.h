@@ -20,6 +20,14 @@ int amber_is_deleted(const char *name);
 void amber_undeleted_name(const char *name, int skip, char *out, int cap);
 int amber_parse_u64(const char **p, uint64_t *out, int base);
 int amber_list_numbers(const char *dir_path, int32_t *out, int cap);
+/* One entry of what getdents64 reads (libc's struct dirent64, without its headers). */
+struct amber_dirent64 {
+  uint64_t ino;
+  int64_t off;
+  unsigned short reclen;
+  unsigned char type;
+  char name[];
+};
 /* The state letter of a /proc/.../stat file ('R', 'S', 'T', 'Z'...), 0 if unreadable. */
 char amber_proc_state(const char *stat_path);
 

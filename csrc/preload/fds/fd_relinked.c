@@ -23,8 +23,7 @@ int amber_relinked_name(const char *target, const struct stat *st, char *out, in
   long n;
   while (found && (n = amber_sys3(SYS_getdents64, dfd, dents, sizeof dents)) > 0) {
     for (long off = 0; off < n && found;) {
-      struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; }
-          *d = (void *)(dents + off);
+      struct amber_dirent64 *d = (void *)(dents + off);
       off += d->reclen;
       struct stat here;
       if (d->ino != st->st_ino ||

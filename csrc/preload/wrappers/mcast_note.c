@@ -204,8 +204,7 @@ static int held(struct live *l) {
     long n;
     while ((n = amber_sys3(SYS_getdents64, dir, dents, sizeof dents)) > 0)
       for (long off = 0; off < n;) {
-        struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; }
-            *d = (void *)(dents + off);
+        struct amber_dirent64 *d = (void *)(dents + off);
         off += d->reclen;
         if (d->name[0] != '.') mark_held(l, dir, d->name);
       }

@@ -21,8 +21,7 @@ int amber_shm_linked_name(struct amber_region_rec *r) {
   long n;
   while (!found && (n = amber_sys3(SYS_getdents64, dir, dents, sizeof dents)) > 0) {
     for (long off = 0; off < n && !found;) {
-      struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; }
-          *d = (void *)(dents + off);
+      struct amber_dirent64 *d = (void *)(dents + off);
       off += d->reclen;
       struct stat st;
       if (d->ino != r->ino || amber_sys4(SYS_newfstatat, dir, d->name, &st, AT_SYMLINK_NOFOLLOW))
