@@ -18,8 +18,9 @@ BENCH_PROGS := $(patsubst bench/progs/%.c,$(BUILD)/bench/%,$(wildcard bench/prog
 
 .PHONY: all setup deps deno test demo bench clean check contract sanitize
 
-all: $(BUILD)/libamber.so $(BUILD)/libamberctl.so $(BUILD)/amber-supervisor \
-     $(BUILD)/amber-restorer $(TEST_PROGS) $(BENCH_PROGS) deno $(GO_PROGS) $(BUILD)/amber-contract
+all: $(BUILD)/libamber.so $(BUILD)/libamber-audit.so $(BUILD)/libamberctl.so $(BUILD)/amber-supervisor \
+     $(BUILD)/amber-restorer $(TEST_PROGS) $(BENCH_PROGS) deno $(GO_PROGS) $(BUILD)/amber-contract \
+     $(BUILD)/tests/libgopid.so
 
 # The interposition library exports only the wrapped symbols: its version script is made from
 # the one list of them in symbols.h.
@@ -32,6 +33,19 @@ $(BUILD)/libamber.so: $(PRELOAD_SRC) $(COMMON_SRC) $(HEADERS) $(BUILD)/preload.m
 	$(CC) $(CFLAGS) -fPIC -shared -fvisibility=hidden -ftls-model=initial-exec \
 	  -fno-stack-protector -Wl,--version-script=$(BUILD)/preload.map \
 	  -o $@ $(PRELOAD_SRC) $(COMMON_SRC) -ldl -pthread
+	@tls=$$(readelf -lW $@ | awk '$$1 == "TLS" { print $$6 }'); \
+	  room=$$(sed -n 's/^#define AMBER_TLS_ROOM //p' csrc/common/tls_room.h); \
+	  if [ $$(($$tls + 512)) -gt "$$room" ]; then \
+	    echo "libamber.so's thread-local data ($$tls) outgrew AMBER_TLS_ROOM in csrc/common/tls_room.h"; \
+	    rm -f $@; exit 1; fi
+
+# The audit library the loader runs first (LD_AUDIT), with no libc: the SIGSYS handler until
+# Amber's library has its own, and the libraries below the line (csrc/audit/audit.h).
+$(BUILD)/libamber-audit.so: $(wildcard csrc/audit/*.c) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
+	  -ffreestanding -fno-stack-protector -fno-builtin -fPIC -shared -nostdlib -fvisibility=hidden \
+	  -Wl,-z,noexecstack -Wl,-z,defs -o $@ $(wildcard csrc/audit/*.c)
 
 # The control library, loaded by Deno through FFI.
 $(BUILD)/libamberctl.so: $(CONTROL_SRC) $(COMMON_SRC) $(HEADERS) csrc/control/exports.map
@@ -88,9 +102,23 @@ sanitize: all $(SAN_BUILD)/libamberctl.so $(SAN_BUILD)/amber-supervisor
 	@if [ -n "$$(ls $(SAN_BUILD)/log)" ]; then cat $(SAN_BUILD)/log/*; exit 1; fi
 
 # The C test programs take Amber's own warnings, as errors (CFLAGS), at -O1.
+# A program that calls shared libraries which make raw system calls (lib/raw_lib.c, built twice).
+$(BUILD)/tests/libraw_%.so: tests/progs/lib/raw_lib.c tests/progs/raw_call.h
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CFLAGS) -fPIC -shared -DLIB_FN=$*_calls -o $@ $<
+
+$(BUILD)/tests/shared_lib_calls: tests/progs/shared_lib_calls.c $(BUILD)/tests/libraw_linked.so \
+                                 $(BUILD)/tests/libraw_dlopened.so $(wildcard tests/progs/*.h)
+	$(CC) $(CFLAGS) -o $@ $< -L$(BUILD)/tests -lraw_linked -Wl,-rpath,'$$ORIGIN'
+
 $(BUILD)/tests/%: tests/progs/%.c $(wildcard tests/progs/*.h) $(wildcard csrc/common/*.h)
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(CFLAGS) -O1 -o $@ $< -pthread -lm -lrt
+
+# A Go library for python3 to load (py_go_lib.py).
+$(BUILD)/tests/libgopid.so: tests/progs/lib/go_pid_lib.go
+	@mkdir -p $(BUILD)/tests
+	GOCACHE=$(abspath $(BUILD))/go-cache GO111MODULE=off CGO_ENABLED=1 go build -buildmode=c-shared -o $@ $<
 
 # Go test programs, with cgo: a Go program runs under Amber's library only dynamically linked.
 $(BUILD)/tests/%: tests/progs/%.go
@@ -109,7 +137,7 @@ $(DENO): tools/deno/package.json
 # `make install [PREFIX=DIR]`: the `amber` command in DIR/bin (default ~/.local/bin), a launcher
 # that runs this checkout's cli.ts with the pinned Deno (tools/install.sh).
 .PHONY: install
-install: $(BUILD)/libamber.so $(BUILD)/libamberctl.so $(BUILD)/amber-supervisor $(BUILD)/amber-restorer deno
+install: $(BUILD)/libamber.so $(BUILD)/libamber-audit.so $(BUILD)/libamberctl.so $(BUILD)/amber-supervisor $(BUILD)/amber-restorer deno
 	sh tools/install.sh $(if $(PREFIX),--root $(PREFIX))
 
 # Debian packages the tests need, installed when missing (as root, as CI runs): python3 for the
@@ -158,6 +186,7 @@ test: setup
 bench: setup
 	$(DENO_RUN) bench/translation_cost.ts
 	$(DENO_RUN) bench/seccomp_cost.ts
+	$(DENO_RUN) bench/library_load.ts
 	$(DENO_RUN) bench/snapshot_restore.ts
 	$(DENO_RUN) bench/shared_memory.ts
 	$(DENO_RUN) bench/processes.ts

@@ -11,7 +11,8 @@ import { probeKernel, type Probes } from "../ffi/check.ts";
 import { machineInfo, xcr0Bits } from "../ffi/control.ts";
 import { Errno, errnoDescription, errnoName } from "../ffi/errno.ts";
 import { features } from "./image.ts";
-import { restorerPath, supervisorPath } from "./paths.ts";
+import { join } from "node:path";
+import { buildDir, restorerPath, supervisorPath } from "./paths.ts";
 
 /** One feature as {@linkcode check} found it. */
 export interface Feature {
@@ -96,6 +97,41 @@ function helpersBuilt(): string | null {
   }
 }
 
+/** Where the seccomp filter sees the program's own code (AMBER_SECCOMP_LIBS_FROM). */
+const FILTER_LINE = 0x700000000000;
+
+/**
+ * Whether the loader runs Amber's audit library (LD_AUDIT) and it maps a library below the
+ * filter's line: `cat /proc/self/maps` with the audit library also preloaded as an ordinary one.
+ */
+function auditLibrary(): { present: boolean; detail: string } {
+  let path;
+  try {
+    path = join(buildDir(), "libamber-audit.so");
+  } catch (error) {
+    return { present: false, detail: error instanceof Error ? error.message : String(error) };
+  }
+  const out = new Deno.Command("/bin/cat", {
+    args: ["/proc/self/maps"],
+    env: { LD_AUDIT: path, LD_PRELOAD: path },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).outputSync();
+  const said = new TextDecoder().decode(out.stderr).trim();
+  if (!out.success || said) return { present: false, detail: said || `cat exited ${out.code}` };
+  const maps = new TextDecoder().decode(out.stdout);
+  const at = maps.split("\n").find((line) => line.endsWith("/libamber-audit.so"))?.split("-")[0];
+  if (!at) return { present: false, detail: "the loader did not map it" };
+  const below = parseInt(at, 16) < FILTER_LINE;
+  return {
+    present: below,
+    detail: below
+      ? `the loader runs it; a library loaded at 0x${at}, below the line`
+      : `a library loaded at 0x${at}, above the line (legacy address layout?)`,
+  };
+}
+
 function findFeatures(p: Probes): Feature[] {
   const machine = machineInfo();
   const xcr0 = xcr0Bits(machine.xcr0);
@@ -171,6 +207,15 @@ function findFeatures(p: Probes): Feature[] {
       required: false,
       usedFor: "the kernel-side layer: system calls made without libc",
       detail: outcome(probes.seccompFilter, "a filter installs", "this kernel has none"),
+    },
+    {
+      id: "auditLibrary",
+      name: "Amber's audit library (LD_AUDIT)",
+      ...auditLibrary(),
+      required: false,
+      usedFor: "the kernel-side layer: a shared library's own system calls (its code mapped " +
+        "below the filter's line), and the filter's traps in an exec'd program before Amber's " +
+        "library is set up",
     },
     {
       id: "seccompUserNotif",

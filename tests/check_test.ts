@@ -60,6 +60,9 @@ Deno.test("check() reports the features this machine has", async () => {
   const scope = await Deno.readTextFile("/proc/sys/kernel/yama/ptrace_scope").catch(() => "");
   const ptrace = report.features.find((f) => f.id === "ptrace")!;
   assert.match(ptrace.detail, scope ? new RegExp(`ptrace_scope ${scope.trim()}`) : /no Yama/);
+  const audit = report.features.find((f) => f.id === "auditLibrary")!;
+  assert.ok(audit.present, audit.detail);
+  assert.match(audit.detail, /loaded at 0x6/);
   if (await hasCapability(0 /* CAP_CHOWN: root */)) {
     assert.equal(present("userfaultfd"), true, "root may use /dev/userfaultfd");
     assert.equal(present("ptrace"), true, "root may seize its child");

@@ -168,3 +168,12 @@ scenarioTest(
   },
   LIMIT_MS,
 );
+
+scenarioTest(
+  "a Go library that python3 loads with ctypes sees python3's virtual pid in its runtime's raw calls (os.Getpid, a signal, /proc/<pid>/status), after a restore and a second",
+  (s) => {
+    const script = new URL("./progs/py_go_lib.py", import.meta.url).pathname;
+    return s.checkedCycles(["python3", script, prog("libgopid.so"), s.dir], "py-go-lib");
+  },
+  LIMIT_MS,
+);

@@ -162,3 +162,13 @@ scenarioTest(
   "SCM_CREDENTIALS naming the sender's own virtual pid, sent raw (sendmsg, sendmmsg), through syscall() and libc from read-only memory by a process that never turned SO_PASSCRED on, reach the receiver as that pid, after a restore and a second",
   (s) => s.checkedCycles([prog("creds_send"), s.dir], "creds-send"),
 );
+
+scenarioTest(
+  "raw getpid, gettid, getppid, kill and /proc/<pid> from a shared library linked in and one dlopen'd see virtual ids, after a restore and a second",
+  (s) => s.checkedCycles([prog("shared_lib_calls"), s.dir], "shared-lib-calls"),
+);
+
+scenarioTest(
+  "a program exec'd inside the application whose libraries' constructors start a thread, block signals and set an action (trapped before Amber's library is set up) runs, and its libraries' raw calls see virtual ids, after a restore and a second",
+  (s) => s.checkedCycles([prog("shared_lib_calls"), s.dir, "exec-self"], "exec-ctor"),
+);

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/tls_room.h"
+
 #include "supervisor.h"
 #include "../common/ckpt_signal.h"
 
@@ -94,14 +96,24 @@ static pid_t fork_exec(struct amber_table *t, void (*exec_child)(const struct su
   return pid;
 }
 
+/* NAME=ours, before what the program's environment had in the list. */
+static void put_first(const char *name, const char *ours) {
+  const char *old = getenv(name);
+  char value[8400];
+  if (old && *old) snprintf(value, sizeof value, "%s:%s", ours, old);
+  else snprintf(value, sizeof value, "%s", ours);
+  setenv(name, value, 1);
+}
+
 static void exec_program(const struct sup_options *o) {
-  char lib[4200];
+  char lib[4200], audit[4200];
   sibling("libamber.so", lib, sizeof lib);
-  const char *old = getenv("LD_PRELOAD");
-  char preload[8400];
-  if (old && *old) snprintf(preload, sizeof preload, "%s:%s", lib, old);
-  else snprintf(preload, sizeof preload, "%s", lib);
-  setenv("LD_PRELOAD", preload, 1);
+  sibling("libamber-audit.so", audit, sizeof audit);
+  put_first("LD_PRELOAD", lib);
+  /* The audit library: the early SIGSYS handler and the libraries below the line (csrc/audit/),
+   * and the static TLS room Amber's library needs beside it. */
+  put_first("LD_AUDIT", audit);
+  put_first("GLIBC_TUNABLES", AMBER_TLS_TUNABLE);
   setenv("AMBER_LIB", lib, 1);
   setenv("AMBER_APP_DIR", o->app_dir, 1);
   unsetenv("AMBER_TABLE_FD"); /* another application's, if Amber was started from one */
