@@ -124,7 +124,10 @@ struct amber_proc_header {
   uint64_t arg_start, arg_end, env_start, env_end;
   uint64_t auxv[64];
   uint32_t auxv_words;
-  uint32_t pad2;
+  /* CLOCK_MONOTONIC as the process read it at the freeze, in whole seconds rounded up (0: not
+   * recorded, an image of an older Amber): a restore where it reads less puts the processes in
+   * a time namespace that goes on from there (restorer/clocks.c). BOOTTIME's is boottime_s. */
+  uint32_t monotonic_s;
   uint64_t restore_args_addr; /* struct amber_restore_args in the library */
   uint64_t xcr0;
   char comm[16];
@@ -161,7 +164,8 @@ struct amber_proc_header {
    * order) at packed_off, then their bytes, packed_len bytes in all (ctl_share_pages.c packs
    * them once the image is written; 0 if none). */
   uint64_t packed_off, packed_len;
-  int32_t npacked, pad4;
+  int32_t npacked;
+  uint32_t boottime_s; /* as monotonic_s, for CLOCK_BOOTTIME */
 };
 
 /* A packed page: its address, its XXH64 (of the whole page), and where its packed bytes are,

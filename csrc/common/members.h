@@ -8,7 +8,11 @@
 #ifndef AMBER_MEMBERS_H
 #define AMBER_MEMBERS_H
 
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "proc.h"
 
@@ -25,9 +29,32 @@ static inline long long amber_proc_stat_field(int pid, int n) {
   return p && *p ? strtoll(p, NULL, 10) : -1;
 }
 
-/* 1 if `pid` descends from the process `supervisor` started at `start` (its stat field 22). */
+/* The boot clock's offset of the reader's time namespace, in clock ticks (USER_HZ, 100). */
+static inline long long amber_boottime_offset_ticks(void) {
+  char text[256];
+  int fd = open("/proc/self/timens_offsets", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0; /* no time namespaces (before Linux 5.6) */
+  ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  text[n > 0 ? n : 0] = 0;
+  const char *line = strstr(text, "boottime");
+  if (!line) return 0;
+  char *end;
+  long long seconds = strtoll(line + 8, &end, 10), nanoseconds = strtoll(end, NULL, 10);
+  return seconds * 100 + nanoseconds / 10000000;
+}
+
+/* When `pid` started (stat field 22), as the computer's own boot clock counts: the field reads
+ * in the reader's time namespace, and a supervisor started in one (a restore there) is checked
+ * from outside it too. */
+static inline long long amber_proc_start_time(int pid) {
+  long long start = amber_proc_stat_field(pid, 22);
+  return start < 0 ? start : start - amber_boottime_offset_ticks();
+}
+
+/* 1 if `pid` descends from the process `supervisor` started at `start` (amber_proc_start_time). */
 static inline int amber_descends_from(int pid, int supervisor, long long start) {
-  if (supervisor <= 1 || amber_proc_stat_field(supervisor, 22) != start) return 0;
+  if (supervisor <= 1 || amber_proc_start_time(supervisor) != start) return 0;
   for (int depth = 0; pid > 1 && depth < 256; depth++) {
     long long parent = amber_proc_stat_field(pid, 4);
     if (parent == supervisor) return 1;

@@ -7,9 +7,12 @@
  * seeing the whole file system, its paths naming other files. The coordinator compares each
  * process's namespaces and root with the supervisor's, and refuses the snapshot, naming the
  * process and what differs. A kind the kernel does not have (time before 5.6) is not compared;
- * a process the coordinator may not look at was refused by the share scan already. */
+ * a process the coordinator may not look at was refused by the share scan already. The time
+ * namespace is compared among the processes only: a restore may have put them in one of their
+ * own (restorer/clocks.c), whose only state, the clocks it shows, each process file records. */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,6 +53,19 @@ static void refusal(int pid, int32_t vpid, const char *kind, char *buf, int cap)
            vpid, comm, n > 0 ? root : "a directory of its own");
 }
 
+/* The application's first live process, by system pid: the one the others' time namespace is
+ * compared with. */
+static int first_process(struct amber_table *t) {
+  for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
+    struct amber_row *r = &t->rows[AMBER_KIND_PID][i];
+    int32_t pid = __atomic_load_n(&r->sid, __ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) == AMBER_ROW_LIVE &&
+        (r->flags & AMBER_PID_PROCESS) && !(r->flags & AMBER_PID_SUPERVISOR) && pid > 0)
+      return amber_live_task(pid);
+  }
+  return -1;
+}
+
 /* Every process of the application, from its rows: before the freeze (amber_ctl_places, so
  * that a process whose /proc is out of its reach is named for this, not for a failed listing)
  * and in the share scan, for one made meanwhile. */
@@ -62,7 +78,8 @@ int amber_share_namespaces(struct amber_table *t, char *buf, int cap) {
   if (sup <= 0) return 0;
   for (unsigned k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
     struct stat ours, theirs;
-    if (ns_of(sup, kinds[k], &ours)) continue;
+    int reference = strcmp(kinds[k], "time") ? sup : first_process(t);
+    if (reference <= 0 || ns_of(reference, kinds[k], &ours)) continue;
     for (uint32_t i = 0; i < t->high[AMBER_KIND_PID]; i++) {
       struct amber_row *r = &t->rows[AMBER_KIND_PID][i];
       int32_t vpid = r->vid, pid = __atomic_load_n(&r->sid, __ATOMIC_ACQUIRE);

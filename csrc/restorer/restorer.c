@@ -189,6 +189,7 @@ void restorer_main(long *sp) {
   int32_t root = 0;
   while (*p >= '0' && *p <= '9') root = root * 10 + (*p++ - '0');
   read_tree();
+  keep_clocks(); /* before any fork: every process is born in its time namespace */
   make_shm_files(); /* before any process could open one */
   /* Memory before the fork, so that children share their parent's pages (a lazy restore maps
    * them from the image instead). */

@@ -76,6 +76,10 @@ long open_as_process(const char *path, int flags);
 long open_image_file(const char *path);
 int ceiling_ids(uint32_t *uid, uint32_t *gid);
 
+/* clocks.c: the monotonic and boot clocks go on from the image's (a time namespace) */
+void note_image_clocks(const struct amber_proc_header *h); /* for each process, read_tree */
+void keep_clocks(void);                                     /* the root, before the tree */
+
 /* shm_files.c: the named shared memory files no process mapped, made again in /dev/shm */
 void make_shm_files(void);
 

@@ -44,6 +44,7 @@ void read_tree(void) {
     amber_sys1(SYS_close, fd);
     p->ppid = hdr.ppid, p->pgid = hdr.pgid, p->sid = hdr.sid;
     p->fs_with_parent = hdr.fs_with_parent;
+    note_image_clocks(&hdr);
     for (int k = 0; k < hdr.ncontinued && k < AMBER_MAX_CONTINUED && ncontinued < MAX_PROCS; k++)
       continued[ncontinued++] = hdr.continued[k];
   }

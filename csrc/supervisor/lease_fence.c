@@ -40,7 +40,7 @@ static long long now_ms(void) {
 }
 
 int sup_lease_fence_listen(void) {
-  self_start = amber_proc_stat_field(getpid(), 22);
+  self_start = amber_proc_start_time(getpid());
   struct sockaddr_un a;
   socklen_t len = amber_lease_address(&a, getpid(), self_start);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -65,7 +65,7 @@ static void write_identity(const char *dir) {
   snprintf(path, sizeof path, "%s/%s", dir, AMBER_SUPERVISOR_FILE);
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return; /* then the control side signals none of its processes */
-  int n = snprintf(text, sizeof text, "%d %lld\n", getpid(), amber_proc_stat_field(getpid(), 22));
+  int n = snprintf(text, sizeof text, "%d %lld\n", getpid(), amber_proc_start_time(getpid()));
   if (write(fd, text, n) != n) unlink(path);
   close(fd);
 }

@@ -179,6 +179,13 @@ static uint64_t xcr0(void) {
   return ((uint64_t)hi << 32) | lo;
 }
 
+/* A clock as this process reads it (in its time namespace), in whole seconds rounded up. */
+static uint32_t clock_seconds_up(int clock) {
+  struct timespec ts;
+  if (amber_sys2(SYS_clock_gettime, clock, &ts)) return 0;
+  return (uint32_t)(ts.tv_sec + 1);
+}
+
 static void fill_header(struct amber_proc_header *h) {
   h->magic = AMBER_PROC_MAGIC;
   h->version = AMBER_PROC_VERSION;
@@ -187,6 +194,8 @@ static void fill_header(struct amber_proc_header *h) {
   amber_mm_fields(h);
   h->restore_args_addr = (uint64_t)&amber_restore_args;
   h->xcr0 = xcr0();
+  h->monotonic_s = clock_seconds_up(CLOCK_MONOTONIC);
+  h->boottime_s = clock_seconds_up(CLOCK_BOOTTIME);
   h->main_thread_gone = amber_ckpt.main_thread_gone;
   h->seccomp = amber_identity_seccomp();
   h->ncontinued = amber_reports_ncontinued;
