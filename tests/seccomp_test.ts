@@ -172,3 +172,18 @@ scenarioTest(
   "a program exec'd inside the application whose libraries' constructors start a thread, block signals and set an action (trapped before Amber's library is set up) runs, and its libraries' raw calls see virtual ids, after a restore and a second",
   (s) => s.checkedCycles([prog("shared_lib_calls"), s.dir, "exec-self"], "exec-ctor"),
 );
+
+scenarioTest(
+  "a program exec'd with libjemalloc preloaded (initial-exec thread-local data, which the audit library leaves room for) runs under Amber",
+  async (s) => {
+    const jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+    assert.ok(
+      await Deno.stat(jemalloc).catch(() => null),
+      `${jemalloc} is missing: make deps installs it (libjemalloc2, with redis-server)`,
+    );
+    const script = `LD_PRELOAD=${jemalloc} python3 -c 'print("jemalloc", 6 * 7)'`;
+    const app = await s.launch(["/bin/sh", "-c", script], "jemalloc");
+    assert.deepEqual(await app.wait(), { code: 0 }, await s.text());
+    assert.match(await s.text(), /^jemalloc 42$/m);
+  },
+);

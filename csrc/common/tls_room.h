@@ -1,13 +1,14 @@
 /* Under an audit library (LD_AUDIT, csrc/audit/) the loader sizes the static TLS block before it
- * loads the preloaded libraries, so Amber's library's thread-local data (about 22 KiB: the path
- * and environment buffers a SIGSYS handler uses on a small signal stack) must fit in the surplus
- * the loader keeps for libraries loaded later, 512 bytes by default. This tunable makes room for
- * it and leaves the default for the program's own. libamber.so's PT_TLS size is checked against it
- * by the build (Makefile). */
+ * loads the program's libraries, so every one of them whose thread-local data is initial-exec
+ * (Amber's library, about 22 KiB: the path and environment buffers a SIGSYS handler uses on a
+ * small signal stack; libjemalloc, 2.6 KiB; libgomp; libc's own is counted apart) must fit in the
+ * surplus the loader keeps for libraries loaded later, 512 bytes by default. This tunable makes
+ * room for Amber's and leaves 8 KiB beyond the default for the program's; the build checks
+ * libamber.so's PT_TLS size against it (Makefile). Unused room costs address space only. */
 #ifndef AMBER_TLS_ROOM_H
 #define AMBER_TLS_ROOM_H
 
-#define AMBER_TLS_ROOM 24576
-#define AMBER_TLS_TUNABLE "glibc.rtld.optional_static_tls=24576"
+#define AMBER_TLS_ROOM 32768
+#define AMBER_TLS_TUNABLE "glibc.rtld.optional_static_tls=32768"
 
 #endif
