@@ -207,16 +207,13 @@ int amber_proc_virtual_file(const char *path, int flags) {
   if (!amber_active() || !path || (flags & O_ACCMODE) != O_RDONLY) return -ENOENT;
   int which = which_file(path);
   if (!which) return -ENOENT;
-  static __thread char small_in[8192], small_out[8192];
-  char *in = small_in, *out = small_out;
-  long cap = sizeof small_in;
-  int big = which == 3 || which == 4;
-  if (big) { /* the whole machine's locks (or an epoll's many lines): room of their own */
-    cap = 1 << 20;
-    long addr = amber_sys6(SYS_mmap, 0, 2 * cap, 3, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
-    if (addr < 0 && addr > -4096) return (int)addr;
-    in = (char *)addr, out = (char *)addr + cap;
-  }
+  /* Room of its own, not thread-local data (every thread's static TLS block holds that: its
+   * size is the audit library's tunable, common/tls_room.h); the whole machine's locks (or an
+   * epoll's many lines) get more. */
+  long cap = which == 3 || which == 4 ? 1 << 20 : 8192;
+  long addr = amber_sys6(SYS_mmap, 0, 2 * cap, 3, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
+  if (addr < 0 && addr > -4096) return (int)addr;
+  char *in = (char *)addr, *out = (char *)addr + cap;
   long len = amber_read_file(path, in, cap);
   int n = len < 0 ? 0
         : which == 1 ? rewrite_stat(path, in, out, (int)cap)
@@ -227,7 +224,7 @@ int amber_proc_virtual_file(const char *path, int flags) {
   int fd = len < 0 ? (int)len /* the caller's real open will say why */
                    : (int)amber_sys2(SYS_memfd_create, "amber-proc", (flags & O_CLOEXEC) ? 1 : 0);
   if (fd >= 0) amber_sys3(SYS_write, fd, out, n);
-  if (big) amber_sys2(SYS_munmap, in, 2 * cap);
+  amber_sys2(SYS_munmap, in, 2 * cap);
   if (fd < 0) return fd;
   amber_sys3(SYS_lseek, fd, 0, SEEK_SET);
   remember(fd, path);
