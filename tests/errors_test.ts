@@ -120,6 +120,30 @@ async function restoringPid(name: string, vpid: number): Promise<number> {
 }
 
 scenarioTest(
+  "the root process killed while it is being restored is named with its signal by the failed restore, though the supervisor reaps it",
+  async (s) => {
+    const app = await s.launch([prog("big_child"), "400", "root"], "bigroot");
+    await s.waitFor(/^ready$/m, "ready");
+    const root = app.processes().find((p) => !app.processes().some((q) => q.vpid === p.parent));
+    assert.ok(root, "the root");
+    const image = await s.freeze(app);
+    const name = s.name("killed-root");
+    const restoring = s.restore(image, { name });
+    // It reads 400 MiB back before it is restored: ended meanwhile.
+    Deno.kill(await restoringPid(name, root.vpid), "SIGKILL");
+    await assert.rejects(
+      restoring,
+      (e) =>
+        e instanceof RestoreError &&
+        new RegExp(
+          `process ${root.vpid} \\(system pid \\d+\\) was killed by SIGKILL before ` +
+            `its restore was over`,
+        ).test(e.message),
+    );
+  },
+);
+
+scenarioTest(
   "a process killed while it is being restored is named with its signal by the failed restore",
   async (s) => {
     const app = await s.launch([prog("big_child"), "400"], "bigchild");

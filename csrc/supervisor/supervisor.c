@@ -139,7 +139,7 @@ static void collect_stale_rows(void) {
 }
 
 /* Reaps until no process of the application is left; returns the root's status. */
-static int reap_all(void) {
+static int reap_all(int restoring) {
   int root_status = 0;
   sigset_t chld;
   sigemptyset(&chld);
@@ -147,6 +147,7 @@ static int reap_all(void) {
   sigprocmask(SIG_BLOCK, &chld, NULL);
   for (;;) {
     int status;
+    if (restoring) sup_restore_gone(table, root_pid);
     pid_t pid = waitpid(-1, &status, __WALL | WNOHANG);
     if (pid < 0 && errno == EINTR) continue;
     if (pid < 0) break; /* ECHILD: nothing left */
@@ -216,7 +217,7 @@ int main(int argc, char **argv) {
   }
   if (o.restore && o.lazy) sup_lazy_check_start(table, o.image_dir);
   sup_lease_fence_start(table, o.app_dir);
-  int status = reap_all();
+  int status = reap_all(o.restore);
   remove_ipc_objects();
   __atomic_store_n(&table->state, AMBER_APP_EXITED, __ATOMIC_RELEASE);
   if (o.detach) sup_write_exit_record(o.app_dir, root_wait_status, sup_lazy_damage());

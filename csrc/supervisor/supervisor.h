@@ -24,6 +24,9 @@ pid_t sup_detach(void);
 pid_t sup_start_program(struct amber_table *t, const struct sup_options *o);
 pid_t sup_start_restorer(struct amber_table *t, const struct sup_options *o);
 
+/* restore_gone.c: names the root of a restore that ended before it was back, before its reap */
+void sup_restore_gone(struct amber_table *t, pid_t root);
+
 /* exit_record.c: how a detached application ended (a wait status, and the error that ended it
  * or NULL), for `amber ps`. */
 void sup_write_exit_record(const char *app_dir, int status, const char *error);

@@ -1,6 +1,9 @@
 /* A parent and a child whose memory is large (MiB given), every page written, so that a restore
  * spends a while reading the child's pages back: long enough for a test to end the child before
- * its restore is over. Says "ready" once the child has written its memory, then sleeps. */
+ * its restore is over. With "root", the parent's memory is the large one instead. Says "ready"
+ * once the memory is written, then sleeps.
+ *
+ *   big_child MIB [root] */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -9,8 +12,14 @@
 #include "wait_go.h"
 
 int main(int argc, char **argv) {
-  CHECK(argc == 2, "usage: big_child MIB");
+  CHECK(argc == 2 || argc == 3, "usage: big_child MIB [root]");
   size_t len = (size_t)atol(argv[1]) << 20;
+  if (argc == 3) { /* the root holds it */
+    char *memory = malloc(len);
+    CHECK(memory != NULL, "malloc");
+    for (size_t i = 0; i < len; i += 4096) memset(memory + i, (int)(i >> 12) | 1, 4096);
+    len = 4096;
+  }
   int ready[2];
   CHECK(pipe(ready) == 0, "pipe");
   pid_t child = fork();
