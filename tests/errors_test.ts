@@ -119,51 +119,39 @@ async function restoringPid(name: string, vpid: number): Promise<number> {
   throw new Error(`process ${vpid} of '${name}' got no system pid in 20 s`);
 }
 
+/**
+ * big_child with `args` holds 400 MiB in one process, which a restore reads back for a while:
+ * that process (the root, or the child) is killed meanwhile, and the failed restore names it with
+ * its signal.
+ */
+async function killedMidRestore(s: Scenario, args: string[], which: "root" | "child") {
+  const app = await s.launch([prog("big_child"), "400", ...args], `big-${which}`);
+  await s.waitFor(/^ready$/m, "ready");
+  const processes = app.processes();
+  const isChild = (p: { parent: number }) => processes.some((q) => q.vpid === p.parent);
+  const victim = processes.find((p) => which === "child" ? isChild(p) : !isChild(p));
+  assert.ok(victim, `the ${which}`);
+  const image = await s.freeze(app);
+  const name = s.name(`killed-${which}`);
+  const restoring = s.restore(image, { name });
+  Deno.kill(await restoringPid(name, victim.vpid), "SIGKILL");
+  await assert.rejects(
+    restoring,
+    (e) =>
+      e instanceof RestoreError &&
+      new RegExp(
+        `process ${victim.vpid} \\(system pid \\d+\\) was killed by SIGKILL before ` +
+          `its restore was over`,
+      ).test(e.message),
+  );
+}
+
 scenarioTest(
   "the root process killed while it is being restored is named with its signal by the failed restore, though the supervisor reaps it",
-  async (s) => {
-    const app = await s.launch([prog("big_child"), "400", "root"], "bigroot");
-    await s.waitFor(/^ready$/m, "ready");
-    const root = app.processes().find((p) => !app.processes().some((q) => q.vpid === p.parent));
-    assert.ok(root, "the root");
-    const image = await s.freeze(app);
-    const name = s.name("killed-root");
-    const restoring = s.restore(image, { name });
-    // It reads 400 MiB back before it is restored: ended meanwhile.
-    Deno.kill(await restoringPid(name, root.vpid), "SIGKILL");
-    await assert.rejects(
-      restoring,
-      (e) =>
-        e instanceof RestoreError &&
-        new RegExp(
-          `process ${root.vpid} \\(system pid \\d+\\) was killed by SIGKILL before ` +
-            `its restore was over`,
-        ).test(e.message),
-    );
-  },
+  (s) => killedMidRestore(s, ["root"], "root"),
 );
 
 scenarioTest(
   "a process killed while it is being restored is named with its signal by the failed restore",
-  async (s) => {
-    const app = await s.launch([prog("big_child"), "400"], "bigchild");
-    await s.waitFor(/^ready$/m, "ready");
-    const processes = app.processes();
-    const child = processes.find((p) => processes.some((q) => q.vpid === p.parent));
-    assert.ok(child, "the child");
-    const image = await s.freeze(app);
-    const name = s.name("killed");
-    const restoring = s.restore(image, { name });
-    // It reads 400 MiB back before it is restored: ended meanwhile.
-    Deno.kill(await restoringPid(name, child.vpid), "SIGKILL");
-    await assert.rejects(
-      restoring,
-      (e) =>
-        e instanceof RestoreError &&
-        new RegExp(
-          `process ${child.vpid} \\(system pid \\d+\\) was killed by SIGKILL before ` +
-            `its restore was over`,
-        ).test(e.message),
-    );
-  },
+  (s) => killedMidRestore(s, [], "child"),
 );
