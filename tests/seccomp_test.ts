@@ -83,6 +83,22 @@ scenarioTest(
 );
 
 scenarioTest(
+  "with the layer on, the dynamic loader runs as a program: ldd lists a program's libraries, and a program started through the loader has its virtual pid",
+  async (s) => {
+    const script = `ldd /bin/ls; echo "ldd status $?"; ` +
+      `/lib64/ld-linux-x86-64.so.2 /bin/sh -c 'echo "pid $$ parent $PPID"'`;
+    const app = await s.launch(["/bin/sh", "-c", script], "loader");
+    assert.deepEqual(await app.wait(), { code: 0 }, await s.text());
+    const text = await s.text();
+    assert.match(text, /libc\.so\.6 => \S+libc\.so\.6/);
+    assert.match(text, /^ldd status 0$/m);
+    const [, pid, parent] = /^pid (\d+) parent (\d+)$/m.exec(text) ?? [];
+    assert.ok(Number(pid) >= 4200000 && Number(parent) >= 4200000, text);
+    assert.doesNotMatch(text, /statically linked|Exec format error/);
+  },
+);
+
+scenarioTest(
   "a raw read of a signalfd gives ssi_pid virtual, and a handler set with a raw rt_sigaction gets si_pid virtual, also after a restore",
   (s) => s.cycles([prog("raw_signal_info"), s.dir], "raw-signal-info"),
 );

@@ -1,14 +1,30 @@
 /* A statically linked program runs without Amber's library, so with the seccomp layer on
  * (seccomp.c) nothing would answer the SIGSYS of its first call that names a process: the
  * kernel would end it with "Bad system call", far from the cause. Such an exec is refused
- * instead, with ENOEXEC and a line in the application's log that says why and what to do. */
+ * instead, with ENOEXEC and a line in the application's log that says why and what to do.
+ * The dynamic loader run as a program (`ld.so --verify` and `ld.so PROGRAM` in ldd, a
+ * launcher's `ld.so --library-path`) has no interpreter either, but it loads the audit
+ * library, Amber's library and the program: it runs. */
+#include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
 
 #include "../core/util.h"
 #include "../core/amber.h"
+
+/* Whether the open file is this process's dynamic loader. */
+static int is_the_loader(int fd) {
+  Dl_info loader;
+  struct stat ours, theirs;
+  if (!dladdr((void *)getauxval(AT_BASE), &loader) || !loader.dli_fname ||
+      stat(loader.dli_fname, &ours) || fstat(fd, &theirs))
+    return 0;
+  return ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
+}
 
 /* Whether the file is an ELF executable without an interpreter (statically linked). */
 static int static_elf(const char *path) {
@@ -28,6 +44,7 @@ static int static_elf(const char *path) {
         is_static = 0;
     }
   }
+  if (is_static && is_the_loader(fd)) is_static = 0;
   amber_sys1(SYS_close, fd);
   return is_static;
 }
