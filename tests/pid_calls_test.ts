@@ -40,10 +40,13 @@ scenarioTest(
   },
 );
 
-scenarioTest("python3 names itself by its virtual pid, also after a restore", async (s) => {
-  const script = new URL("./progs/py_pid_calls.py", import.meta.url).pathname;
-  await s.roundTrip(["python3", script, s.dir], "py-pid-calls");
-});
+scenarioTest(
+  "python3 names itself by its virtual pid (calls and /proc/<pid> paths), also after a restore",
+  async (s) => {
+    const script = new URL("./progs/py_pid_calls.py", import.meta.url).pathname;
+    await s.roundTrip(["python3", script, s.dir], "py-pid-calls");
+  },
+);
 
 scenarioTest(
   "a snapshot refuses a descriptor whose SIGIO goes to a process outside the application",
@@ -66,5 +69,28 @@ scenarioTest(
     const app = await s.launch([prog("cancel_creds")], "cancel-creds");
     assert.deepEqual(await app.wait(), { code: 0 }, await s.text());
     await s.pass();
+  },
+);
+
+scenarioTest(
+  "a process outside the application reads its own system pid in /proc/<pid>/stat and status, so pkill -f of it inside is refused (ESRCH) instead of signalling pid 0, the caller's own group",
+  async (s) => {
+    const seconds = `${9000 + Math.floor(Math.random() * 900)}.5`;
+    const outside = new Deno.Command("sleep", { args: [seconds] }).spawn();
+    try {
+      const pattern = `sleep ${seconds.slice(0, -1)}[5]`; // not its own command line
+      const script = `cut -d' ' -f1 /proc/${outside.pid}/stat; ` +
+        `grep '^Pid:' /proc/${outside.pid}/status; ` +
+        `pkill -f '${pattern}'; echo "pkill status $?"; echo "still here"`;
+      const app = await s.launch(["/bin/sh", "-c", script], "outside");
+      assert.deepEqual(await app.wait(), { code: 0 }, await s.text());
+      const text = await s.text();
+      assert.match(text, new RegExp(`^${outside.pid}\\nPid:\\t${outside.pid}$`, "m"), text);
+      assert.match(text, /^pkill status 1\nstill here$/m, text);
+      Deno.kill(outside.pid, "SIGCONT"); // it runs on: a signal reaches it
+    } finally {
+      outside.kill("SIGKILL");
+      await outside.status;
+    }
   },
 );

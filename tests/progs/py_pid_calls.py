@@ -1,10 +1,27 @@
 """python3 naming itself by its (virtual) pid: os.setpriority, os.sched_getaffinity,
-resource.prlimit and fcntl F_SETOWN act on this process, before the snapshot and after the
-restore (with a new system pid)."""
-import fcntl, os, resource, socket, sys, time
+resource.prlimit and fcntl F_SETOWN act on this process, and /proc/<pid> is found by os.stat
+(fstatat), os.access, os.chdir and coreutils' stat (statx) and find, and /proc/self reads as
+the virtual pid, before the snapshot and after the restore (with a new system pid)."""
+import fcntl, os, resource, socket, subprocess, sys, threading, time
+
+
+def check_proc(me):
+    here = f"/proc/{me}"
+    assert os.path.isdir(here), f"{here} is not found by os.stat"
+    assert os.access(f"{here}/status", os.R_OK), f"os.access {here}/status"
+    assert os.readlink("/proc/self") == str(me), f"/proc/self is {os.readlink('/proc/self')}"
+    thread = f"{me}/task/{threading.get_native_id()}"
+    assert os.readlink("/proc/thread-self") == thread, f"/proc/thread-self is not {thread}"
+    for tool in (["stat", "-c", "%n", here], ["find", f"{here}/fd", "-maxdepth", "0"]):
+        done = subprocess.run(tool, capture_output=True, text=True)
+        assert done.returncode == 0, f"{tool[0]} {here}: {done.stderr.strip()}"
+    before = os.getcwd()
+    os.chdir(here)
+    os.chdir(before)
 
 def check(round):
     me = os.getpid()
+    check_proc(me)
     os.setpriority(os.PRIO_PROCESS, me, 3 + round)
     assert os.getpriority(os.PRIO_PROCESS, 0) == 3 + round, "setpriority missed"
     assert os.getpriority(os.PRIO_PROCESS, me) == 3 + round, "getpriority(me)"

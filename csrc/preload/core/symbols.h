@@ -118,6 +118,14 @@
   X(int, access, (const char *, int))                                                            \
   X(int, stat, (const char *, struct stat *))                                                    \
   X(int, lstat, (const char *, struct stat *))                                                   \
+  X(int, stat64, (const char *, struct stat64 *))                                                \
+  X(int, lstat64, (const char *, struct stat64 *))                                               \
+  X(int, fstatat, (int, const char *, struct stat *, int))                                       \
+  X(int, fstatat64, (int, const char *, struct stat64 *, int))                                   \
+  X(int, statx, (int, const char *, int, unsigned int, struct statx *))                          \
+  X(int, faccessat, (int, const char *, int, int))                                               \
+  X(ssize_t, readlinkat, (int, const char *, char *, size_t))                                    \
+  X(int, chdir, (const char *))                                                                  \
   /* hostname: wrap_host.c */                                                                   \
   X(int, uname, (struct utsname *))                                                              \
   X(int, gethostname, (char *, size_t))                                                          \

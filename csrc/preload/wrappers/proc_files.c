@@ -2,7 +2,10 @@
  * /proc/<pid>/fdinfo/N) name processes by system pid (the process itself,
  * its parent, group and session, its thread group). Opened for reading under Amber, they are
  * read here, their pids made virtual (0 for a process outside the application), and handed to
- * the program as a memfd with the same text otherwise, so tools like ps see only virtual IDs. */
+ * the program as a memfd with the same text otherwise, so tools like ps see only virtual IDs.
+ * The file's own process, when it is outside the application (its directory is listed by its
+ * system pid), keeps that pid: read as 0, pkill -f of it sent kill(0, ...), which signals the
+ * caller's own process group; its system pid is refused by the library's kill (ESRCH) instead. */
 #include <fcntl.h>
 #include <string.h>
 
@@ -14,6 +17,13 @@ static int32_t virtual_pid(long sid) {
   if (sid <= 0) return (int32_t)sid; /* 0 and -1 (no terminal group) mean what they mean */
   int32_t v = amber_s2v(amber.table, AMBER_KIND_PID, (int32_t)sid);
   return v > 0 ? v : 0;
+}
+
+/* The file's own process (its pid, thread group, ids in namespaces): outside the application,
+ * the system pid its /proc directory has. */
+static int32_t own_pid(long sid) {
+  int32_t v = virtual_pid(sid);
+  return v || sid <= 0 ? v : (int32_t)sid;
 }
 
 /* Is path /proc/<self|thread-self|N>[/task/N]/(stat|status)? 1 for stat, 2 for status; 3 for
@@ -67,7 +77,7 @@ static int rewrite_stat(const char *path, const char *in, char *out, int cap) {
   amber_parse_u64(&p, &pid, 10);
   int64_t shift[4];
   amber_proc_stat_shifts(path, (int32_t)pid, shift);
-  int n = put_num(out, cap, 0, virtual_pid((long)pid));
+  int n = put_num(out, cap, 0, own_pid((long)pid));
   n = put(out, cap, n, p, (int)(close + 1 - p));
   p = close + 1;
   for (int field = 3; *p; field++) {
@@ -94,11 +104,15 @@ static int rewrite_stat(const char *path, const char *in, char *out, int cap) {
   return n;
 }
 
-static int is_pid_line(const char *line) {
-  static const char *names[] = {"Pid:", "PPid:", "Tgid:", "NSpid:", "NStgid:", "NSpgid:",
+/* The label's length, or 0 for a line of no pids; *own: the line names the file's process. */
+static int is_pid_line(const char *line, int *own) {
+  static const char *names[] = {"Pid:", "Tgid:", "NSpid:", "NStgid:", "PPid:", "NSpgid:",
                                 "NSsid:"};
   for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
-    if (!strncmp(line, names[i], strlen(names[i]))) return (int)strlen(names[i]);
+    if (!strncmp(line, names[i], strlen(names[i]))) {
+      *own = i < 4;
+      return (int)strlen(names[i]);
+    }
   return 0;
 }
 
@@ -108,7 +122,7 @@ static int rewrite_status(const char *in, char *out, int cap) {
   for (const char *line = in; *line;) {
     const char *end = strchr(line, '\n');
     if (!end) end = line + strlen(line);
-    int label = is_pid_line(line);
+    int own = 0, label = is_pid_line(line, &own);
     if (!label) {
       n = put(out, cap, n, line, (int)(end - line));
     } else {
@@ -120,7 +134,7 @@ static int rewrite_status(const char *in, char *out, int cap) {
         }
         uint64_t v;
         amber_parse_u64(&p, &v, 10);
-        n = put_num(out, cap, n, virtual_pid((long)v));
+        n = put_num(out, cap, n, own ? own_pid((long)v) : virtual_pid((long)v));
       }
     }
     if (*end == '\n') n = put(out, cap, n, end, 1);

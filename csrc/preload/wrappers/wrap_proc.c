@@ -124,9 +124,72 @@ AMBER_EXPORT DIR *opendir(const char *path) {
   return REAL(opendir)(P(path));
 }
 
+/* /proc/self and /proc/thread-self are links to "PID" and "PID/task/TID", the system's: read by
+ * the program (its own pid, as some libraries find it), they say the virtual ones. */
+static ssize_t self_link(const char *path, char *buf, size_t size, ssize_t n) {
+  if (n <= 0 || (strcmp(path, "/proc/self") && strcmp(path, "/proc/thread-self")) ||
+      !amber_active())
+    return n;
+  char link[64];
+  int len = (size_t)n < sizeof link ? (int)n : (int)sizeof link - 1;
+  memcpy(link, buf, len);
+  link[len] = 0;
+  int pid = 0, tid = 0;
+  if (sscanf(link, "%d/task/%d", &pid, &tid) < 1) return n;
+  int32_t vpid = amber_pid_s2v(pid);
+  if (vpid <= 0) return n;
+  char out[64];
+  int m = tid ? snprintf(out, sizeof out, "%d/task/%d", vpid, amber_self_vtid())
+              : snprintf(out, sizeof out, "%d", vpid);
+  if (m < 0 || (size_t)m > size) return n;
+  memcpy(buf, out, m); /* readlink writes no terminating 0 */
+  return m;
+}
+
 AMBER_EXPORT ssize_t readlink(const char *path, char *buf, size_t size) {
   PROC_BUF;
-  return REAL(readlink)(P(path), buf, size);
+  return self_link(path, buf, size, REAL(readlink)(P(path), buf, size));
+}
+
+AMBER_EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size) {
+  PROC_BUF;
+  return self_link(path, buf, size, REAL(readlinkat)(dirfd, P(path), buf, size));
+}
+
+AMBER_EXPORT int faccessat(int dirfd, const char *path, int mode, int flags) {
+  PROC_BUF;
+  return REAL(faccessat)(dirfd, P(path), mode, flags);
+}
+
+AMBER_EXPORT int stat64(const char *path, struct stat64 *st) {
+  PROC_BUF;
+  return REAL(stat64)(P(path), st);
+}
+
+AMBER_EXPORT int lstat64(const char *path, struct stat64 *st) {
+  PROC_BUF;
+  return REAL(lstat64)(P(path), st);
+}
+
+AMBER_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags) {
+  PROC_BUF;
+  return REAL(fstatat)(dirfd, P(path), st, flags);
+}
+
+AMBER_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags) {
+  PROC_BUF;
+  return REAL(fstatat64)(dirfd, P(path), st, flags);
+}
+
+AMBER_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask,
+                       struct statx *st) {
+  PROC_BUF;
+  return REAL(statx)(dirfd, P(path), flags, mask, st);
+}
+
+AMBER_EXPORT int chdir(const char *path) {
+  PROC_BUF;
+  return REAL(chdir)(P(path));
 }
 
 AMBER_EXPORT int access(const char *path, int mode) {
