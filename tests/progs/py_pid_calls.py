@@ -1,7 +1,8 @@
 """python3 naming itself by its (virtual) pid: os.setpriority, os.sched_getaffinity,
 resource.prlimit and fcntl F_SETOWN act on this process, and /proc/<pid> is found by os.stat
-(fstatat), os.access, os.chdir and coreutils' stat (statx) and find, and /proc/self reads as
-the virtual pid, before the snapshot and after the restore (with a new system pid)."""
+(fstatat), os.access, os.chdir and coreutils' stat (statx) and find, /proc/self reads as the
+virtual pid, and the listings of /proc and /proc/<pid>/task name it and its thread by their
+virtual ids, before the snapshot and after the restore (with a new system pid)."""
 import fcntl, os, resource, socket, subprocess, sys, threading, time
 
 
@@ -15,6 +16,9 @@ def check_proc(me):
     for tool in (["stat", "-c", "%n", here], ["find", f"{here}/fd", "-maxdepth", "0"]):
         done = subprocess.run(tool, capture_output=True, text=True)
         assert done.returncode == 0, f"{tool[0]} {here}: {done.stderr.strip()}"
+    assert str(me) in os.listdir("/proc"), f"{me} is not in the listing of /proc"
+    tasks = os.listdir(f"{here}/task")
+    assert str(threading.get_native_id()) in tasks, f"its thread is not in {here}/task: {tasks}"
     before = os.getcwd()
     os.chdir(here)
     os.chdir(before)

@@ -114,6 +114,9 @@
   X(FILE *, fopen, (const char *, const char *))                                                 \
   X(FILE *, fopen64, (const char *, const char *))                                               \
   X(DIR *, opendir, (const char *))                                                              \
+  X(struct dirent *, readdir, (DIR *))                                                           \
+  X(struct dirent64 *, readdir64, (DIR *))                                                       \
+  X(int, closedir, (DIR *))                                                                      \
   X(ssize_t, readlink, (const char *, char *, size_t))                                           \
   X(int, access, (const char *, int))                                                            \
   X(int, stat, (const char *, struct stat *))                                                    \

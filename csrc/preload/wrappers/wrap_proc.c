@@ -8,6 +8,7 @@
 
 #include "../core/amber.h"
 #include "proc_files.h"
+#include "proc_listing.h"
 #include "shm_paths.h"
 
 /* The component [p, end) as a system id when it is a virtual pid or TID, else 0. */
@@ -121,7 +122,24 @@ AMBER_EXPORT FILE *fopen64(const char *path, const char *mode) {
 
 AMBER_EXPORT DIR *opendir(const char *path) {
   PROC_BUF;
-  return REAL(opendir)(P(path));
+  const char *translated = P(path);
+  DIR *dir = REAL(opendir)(translated);
+  amber_proc_listing_opened(dir, translated);
+  return dir;
+}
+
+/* readdir and readdir64 are one on x86_64: the same struct. */
+AMBER_EXPORT struct dirent *readdir(DIR *dir) {
+  return (struct dirent *)amber_proc_listing_entry(dir, (struct dirent64 *)REAL(readdir)(dir));
+}
+
+AMBER_EXPORT struct dirent64 *readdir64(DIR *dir) {
+  return amber_proc_listing_entry(dir, REAL(readdir64)(dir));
+}
+
+AMBER_EXPORT int closedir(DIR *dir) {
+  amber_proc_listing_closed(dir);
+  return REAL(closedir)(dir);
 }
 
 /* /proc/self and /proc/thread-self are links to "PID" and "PID/task/TID", the system's: read by
