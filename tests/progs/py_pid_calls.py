@@ -19,6 +19,19 @@ def check_proc(me):
     assert str(me) in os.listdir("/proc"), f"{me} is not in the listing of /proc"
     tasks = os.listdir(f"{here}/task")
     assert str(threading.get_native_id()) in tasks, f"its thread is not in {here}/task: {tasks}"
+    entry = [e for e in os.scandir("/proc") if e.name == str(me)]
+    assert entry and entry[0].is_dir() and entry[0].stat(), "os.scandir /proc: its entry"
+    proc = os.open("/proc", os.O_RDONLY)
+    try:
+        with open(os.open(f"{me}/stat", os.O_RDONLY, dir_fd=proc)) as stat:
+            assert stat.read().split()[0] == str(me), f"{me}/stat relative to /proc"
+        assert str(me) in os.listdir(proc), "os.listdir of a descriptor of /proc (fdopendir)"
+    finally:
+        os.close(proc)
+    found = subprocess.run(["find", "/proc", "-maxdepth", "1", "-name", str(me)],
+                           capture_output=True, text=True)
+    # (other processes may end while find walks /proc: only its own line counts)
+    assert found.stdout.strip() == here and str(me) not in found.stderr, f"find: {found.stderr}"
     before = os.getcwd()
     os.chdir(here)
     os.chdir(before)

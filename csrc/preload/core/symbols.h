@@ -114,6 +114,7 @@
   X(FILE *, fopen, (const char *, const char *))                                                 \
   X(FILE *, fopen64, (const char *, const char *))                                               \
   X(DIR *, opendir, (const char *))                                                              \
+  X(DIR *, fdopendir, (int))                                                                     \
   X(struct dirent *, readdir, (DIR *))                                                           \
   X(struct dirent64 *, readdir64, (DIR *))                                                       \
   X(int, closedir, (DIR *))                                                                      \

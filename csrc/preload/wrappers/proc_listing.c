@@ -2,8 +2,9 @@
  * program that walks them (psutil's process_iter and children(), procps) found its own
  * processes under numbers its calls refuse (ESRCH) and that never equal getpid(). Read through
  * readdir, an entry of a process or thread of the application is named by its virtual id; one
- * outside keeps its system id, as its /proc files do (proc_files.c). Not seen: listings read
- * with getdents64 itself (Go's os.ReadDir) or inside libc (scandir, Node's fs.readdir). */
+ * outside keeps its system id, as its /proc files do (proc_files.c). Opened by opendir or
+ * fdopendir (find's fts). Not seen: listings read with getdents64 itself (Go's os.ReadDir) or
+ * inside libc (scandir, Node's fs.readdir). */
 #include <dirent.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@ static struct listing {
 } listings[MAX_LISTINGS];
 
 /* /proc, or /proc/<pid, self or thread-self>/task. */
-static int is_listing(const char *path) {
+int amber_proc_listing_dir(const char *path) {
   if (!path || strncmp(path, "/proc", 5)) return 0;
   const char *p = path + 5;
   if (!*p || !strcmp(p, "/")) return 1;
@@ -33,7 +34,7 @@ static int is_listing(const char *path) {
 }
 
 void amber_proc_listing_opened(DIR *dir, const char *path) {
-  if (!dir || !amber_active() || !is_listing(path)) return;
+  if (!dir || !amber_active() || !amber_proc_listing_dir(path)) return;
   for (int i = 0; i < MAX_LISTINGS; i++) {
     DIR *none = NULL;
     if (__atomic_compare_exchange_n(&listings[i].dir, &none, dir, 0, __ATOMIC_ACQ_REL,

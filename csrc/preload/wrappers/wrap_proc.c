@@ -48,6 +48,31 @@ const char *amber_proc_path(const char *path, char *buf, size_t cap) {
 
 #define PROC_BUF char pbuf[4096]
 #define P(path) amber_proc_path(path, pbuf, sizeof pbuf)
+#define PAT(dirfd, path) proc_path_at(dirfd, path, pbuf, sizeof pbuf)
+
+/* A path relative to a descriptor of /proc or of /proc/<pid>/task whose first component is a
+ * virtual id (a name its listing gave, proc_listing.c: find's fts, os.scandir's stat) is made
+ * absolute and translated; any other path as P does. The descriptor is read only for such a
+ * name, which nothing else has. */
+static const char *proc_path_at(int dirfd, const char *path, char *buf, size_t cap) {
+  if (!path || path[0] == '/' || dirfd == AT_FDCWD || !amber_active())
+    return amber_proc_path(path, buf, cap);
+  long id = 0;
+  const char *p = path;
+  while (*p >= '0' && *p <= '9' && p - path < 10) id = id * 10 + (*p++ - '0');
+  if (p == path || (*p && *p != '/') || id < AMBER_VPID_MIN) return path;
+  char link[32], dir[256];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
+  long n = amber_sys3(SYS_readlink, link, dir, sizeof dir - 1);
+  if (n <= 0) return path;
+  dir[n] = 0;
+  if (!amber_proc_listing_dir(dir)) return path;
+  char whole[4096];
+  snprintf(whole, sizeof whole, "%s/%s", dir, path);
+  const char *translated = amber_proc_path(whole, buf, cap);
+  if (translated == whole) return path; /* no such virtual id: as it was */
+  return translated;
+}
 
 static mode_t mode_arg(int flags, va_list ap) {
   return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
@@ -58,7 +83,7 @@ static mode_t mode_arg(int flags, va_list ap) {
 static int open_at(int (*real)(int, const char *, int, ...), int dirfd, const char *path,
                    int flags, mode_t mode) {
   PROC_BUF;
-  const char *translated = P(path);
+  const char *translated = PAT(dirfd, path);
   int virtual_file = translated && translated[0] == '/'
                          ? amber_proc_virtual_file(translated, flags)
                          : -1;
@@ -128,6 +153,19 @@ AMBER_EXPORT DIR *opendir(const char *path) {
   return dir;
 }
 
+/* A directory opened first (gnulib's fts in find, python's os.scandir(fd)): named by its link. */
+AMBER_EXPORT DIR *fdopendir(int fd) {
+  DIR *dir = REAL(fdopendir)(fd);
+  char link[32], path[64];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  long n = dir && amber_active() ? amber_sys3(SYS_readlink, link, path, sizeof path - 1) : -1;
+  if (n > 0) {
+    path[n] = 0;
+    amber_proc_listing_opened(dir, path);
+  }
+  return dir;
+}
+
 /* readdir and readdir64 are one on x86_64: the same struct. */
 AMBER_EXPORT struct dirent *readdir(DIR *dir) {
   return (struct dirent *)amber_proc_listing_entry(dir, (struct dirent64 *)REAL(readdir)(dir));
@@ -171,12 +209,12 @@ AMBER_EXPORT ssize_t readlink(const char *path, char *buf, size_t size) {
 
 AMBER_EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size) {
   PROC_BUF;
-  return self_link(path, buf, size, REAL(readlinkat)(dirfd, P(path), buf, size));
+  return self_link(path, buf, size, REAL(readlinkat)(dirfd, PAT(dirfd, path), buf, size));
 }
 
 AMBER_EXPORT int faccessat(int dirfd, const char *path, int mode, int flags) {
   PROC_BUF;
-  return REAL(faccessat)(dirfd, P(path), mode, flags);
+  return REAL(faccessat)(dirfd, PAT(dirfd, path), mode, flags);
 }
 
 AMBER_EXPORT int stat64(const char *path, struct stat64 *st) {
@@ -191,18 +229,18 @@ AMBER_EXPORT int lstat64(const char *path, struct stat64 *st) {
 
 AMBER_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags) {
   PROC_BUF;
-  return REAL(fstatat)(dirfd, P(path), st, flags);
+  return REAL(fstatat)(dirfd, PAT(dirfd, path), st, flags);
 }
 
 AMBER_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags) {
   PROC_BUF;
-  return REAL(fstatat64)(dirfd, P(path), st, flags);
+  return REAL(fstatat64)(dirfd, PAT(dirfd, path), st, flags);
 }
 
 AMBER_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask,
                        struct statx *st) {
   PROC_BUF;
-  return REAL(statx)(dirfd, P(path), flags, mask, st);
+  return REAL(statx)(dirfd, PAT(dirfd, path), flags, mask, st);
 }
 
 AMBER_EXPORT int chdir(const char *path) {
