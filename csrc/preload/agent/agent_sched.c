@@ -80,13 +80,9 @@ void amber_sched_thread_capture(const struct amber_thread_rec *rec, int32_t tid)
 
 /* After every thread's capture: 0, or -1 with amber_ckpt.error. */
 int amber_sched_check(void) {
-  int32_t why, tid = amber_own_refused(&owners, &why);
-  if (!tid) return 0;
-  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "thread %d's scheduling cannot be kept: %s",
-            tid, why == 1 ? "its CPU affinity names a CPU past the 256th"
-                                  : "more than 32 threads set their own (nice value, policy, I/O "
-                                    "priority or CPU affinity), which Amber cannot all keep");
-  return -1;
+  return amber_own_check(&owners, "scheduling", "its CPU affinity names a CPU past the 256th",
+                         "more than 32 threads set their own (nice value, policy, I/O priority "
+                         "or CPU affinity), which Amber cannot all keep");
 }
 
 void amber_sched_thread_after_restore(void) {

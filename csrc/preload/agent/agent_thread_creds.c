@@ -95,13 +95,10 @@ void amber_creds_thread_capture(const struct amber_thread_rec *rec, int32_t tid)
 }
 
 int amber_creds_check(void) {
-  int32_t why, tid = amber_own_refused(&owners, &why);
-  if (!tid) return 0;
-  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "thread %d's credentials cannot be kept: %s",
-            tid, why == 1 ? "it has supplementary groups of its own (a raw setgroups)"
-                                  : "more than 32 threads have their own users or capabilities, "
-                                    "which Amber cannot all keep");
-  return -1;
+  return amber_own_check(&owners, "credentials",
+                         "it has supplementary groups of its own (a raw setgroups)",
+                         "more than 32 threads have their own users or capabilities, which "
+                         "Amber cannot all keep");
 }
 
 /* The calling thread's own after a restore (the leader's if it had none), or 0. */

@@ -21,10 +21,13 @@ int amber_own_claim(struct amber_thread_own *t, long index, int32_t tid) {
   return (int)slot;
 }
 
-int32_t amber_own_refused(const struct amber_thread_own *t, int32_t *why) {
+int amber_own_check(const struct amber_thread_own *t, const char *what, const char *own_reason,
+                    const char *full_reason) {
   int32_t tid = __atomic_load_n(&t->refused_tid, __ATOMIC_ACQUIRE);
-  *why = t->refused_why;
-  return tid;
+  if (!tid) return 0;
+  amber_fmt(amber_ckpt.error, sizeof amber_ckpt.error, "thread %d's %s cannot be kept: %s", tid,
+            what, t->refused_why == 1 ? own_reason : full_reason);
+  return -1;
 }
 
 int amber_own_mine(const struct amber_thread_own *t) {

@@ -23,8 +23,10 @@ void amber_own_begin(struct amber_thread_own *t);
 int amber_own_claim(struct amber_thread_own *t, long index, int32_t tid);
 /* The first refusal wins. */
 void amber_own_refuse(struct amber_thread_own *t, int32_t tid, int32_t why);
-/* The refused thread's TID and its reason, or 0. */
-int32_t amber_own_refused(const struct amber_thread_own *t, int32_t *why);
+/* After every thread's capture: 0, or -1 with amber_ckpt.error "thread T's WHAT cannot be kept:
+ * REASON", the refusal's own reason (why 1) or the full table's. */
+int amber_own_check(const struct amber_thread_own *t, const char *what, const char *own_reason,
+                    const char *full_reason);
 /* After a restore: the calling thread's slot, or -1 (it takes the leader's). */
 int amber_own_mine(const struct amber_thread_own *t);
 

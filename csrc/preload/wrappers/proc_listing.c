@@ -21,6 +21,7 @@ static struct listing {
   DIR *dir;
   struct dirent64 entry;
 } listings[MAX_LISTINGS];
+static int nopen; /* listings registered: readdir of any other directory looks no further */
 
 /* /proc, or /proc/<pid, self or thread-self>/task. */
 int amber_proc_listing_dir(const char *path) {
@@ -38,21 +39,27 @@ void amber_proc_listing_opened(DIR *dir, const char *path) {
   for (int i = 0; i < MAX_LISTINGS; i++) {
     DIR *none = NULL;
     if (__atomic_compare_exchange_n(&listings[i].dir, &none, dir, 0, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_ACQUIRE))
+                                    __ATOMIC_ACQUIRE)) {
+      __atomic_add_fetch(&nopen, 1, __ATOMIC_ACQ_REL);
       return;
+    }
   }
 }
 
 void amber_proc_listing_closed(DIR *dir) {
+  if (!__atomic_load_n(&nopen, __ATOMIC_ACQUIRE)) return;
   for (int i = 0; i < MAX_LISTINGS; i++) {
     DIR *was = dir;
-    __atomic_compare_exchange_n(&listings[i].dir, &was, NULL, 0, __ATOMIC_ACQ_REL,
-                                __ATOMIC_ACQUIRE);
+    if (__atomic_compare_exchange_n(&listings[i].dir, &was, NULL, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE))
+      __atomic_sub_fetch(&nopen, 1, __ATOMIC_ACQ_REL);
   }
 }
 
 struct dirent64 *amber_proc_listing_entry(DIR *dir, struct dirent64 *e) {
-  if (!e || e->d_name[0] < '1' || e->d_name[0] > '9') return e;
+  if (!e || !__atomic_load_n(&nopen, __ATOMIC_ACQUIRE) || e->d_name[0] < '1' ||
+      e->d_name[0] > '9')
+    return e;
   struct listing *l = NULL;
   for (int i = 0; i < MAX_LISTINGS && !l; i++)
     if (__atomic_load_n(&listings[i].dir, __ATOMIC_ACQUIRE) == dir) l = &listings[i];

@@ -50,6 +50,15 @@ const char *amber_proc_path(const char *path, char *buf, size_t cap) {
 #define P(path) amber_proc_path(path, pbuf, sizeof pbuf)
 #define PAT(dirfd, path) proc_path_at(dirfd, path, pbuf, sizeof pbuf)
 
+/* The path a descriptor was opened with (its /proc/self/fd link), or -1. */
+static long fd_path(int fd, char *out, size_t cap) {
+  char link[32];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  long n = amber_sys3(SYS_readlink, link, out, cap - 1);
+  if (n > 0) out[n] = 0;
+  return n > 0 ? n : -1;
+}
+
 /* A path relative to a descriptor of /proc or of /proc/<pid>/task whose first component is a
  * virtual id (a name its listing gave, proc_listing.c: find's fts, os.scandir's stat) is made
  * absolute and translated; any other path as P does. The descriptor is read only for such a
@@ -61,12 +70,8 @@ static const char *proc_path_at(int dirfd, const char *path, char *buf, size_t c
   const char *p = path;
   while (*p >= '0' && *p <= '9' && p - path < 10) id = id * 10 + (*p++ - '0');
   if (p == path || (*p && *p != '/') || id < AMBER_VPID_MIN) return path;
-  char link[32], dir[256];
-  snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
-  long n = amber_sys3(SYS_readlink, link, dir, sizeof dir - 1);
-  if (n <= 0) return path;
-  dir[n] = 0;
-  if (!amber_proc_listing_dir(dir)) return path;
+  char dir[256];
+  if (fd_path(dirfd, dir, sizeof dir) < 0 || !amber_proc_listing_dir(dir)) return path;
   char whole[4096];
   snprintf(whole, sizeof whole, "%s/%s", dir, path);
   const char *translated = amber_proc_path(whole, buf, cap);
@@ -156,13 +161,9 @@ AMBER_EXPORT DIR *opendir(const char *path) {
 /* A directory opened first (gnulib's fts in find, python's os.scandir(fd)): named by its link. */
 AMBER_EXPORT DIR *fdopendir(int fd) {
   DIR *dir = REAL(fdopendir)(fd);
-  char link[32], path[64];
-  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-  long n = dir && amber_active() ? amber_sys3(SYS_readlink, link, path, sizeof path - 1) : -1;
-  if (n > 0) {
-    path[n] = 0;
+  char path[64];
+  if (dir && amber_active() && fd_path(fd, path, sizeof path) > 0)
     amber_proc_listing_opened(dir, path);
-  }
   return dir;
 }
 
